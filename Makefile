@@ -1,0 +1,30 @@
+# Two set-up commands for a fresh machine (see README.md): `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+# pytest workers: the suite is CPU-bound; 2 workers on the 2-core CI machine.
+WORKERS ?= 2
+
+.PHONY: demo test install install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+install: $(BIN)/python
+	$(PIP) install -e .
+
+install-test: $(BIN)/python
+	$(PIP) install -e ".[test]" "torch==2.13.0"
+
+demo: install
+	$(BIN)/keraslearn demo
+
+# Full suite on JAX (the default backend), then the torch smoke subset.
+test: install-test
+	$(BIN)/python -m pytest -n $(WORKERS) -q
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -n $(WORKERS) -q -m torch
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info keraslearn-demo

@@ -1,0 +1,1 @@
+"""Architectures: pure functions ``build(spec, **hp) -> keras.Model``."""

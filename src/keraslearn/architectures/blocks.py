@@ -1,0 +1,51 @@
+"""Shared building blocks for tabular architectures: named inputs, embeddings, output head."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from keraslearn.preprocessing.spec import DataSpec
+
+
+def tabular_inputs(spec: DataSpec, use_embedding: bool = True, embed_dropout: float = 0.0):
+    """Keras inputs for ``spec`` and the concatenated feature tensor.
+
+    Categorical codes go through an ``Embedding`` (width from the spec) or, with
+    ``use_embedding=False``, a one-hot encoding.
+
+    Returns
+    -------
+    inputs : dict of str → KerasTensor
+    features : KerasTensor of shape (batch, width)
+    """
+    inputs, parts = {}, []
+    if spec.n_numeric:
+        inputs["numeric"] = keras.Input(shape=(spec.n_numeric,), name="numeric", dtype="float32")
+        parts.append(inputs["numeric"])
+    for cat in spec.categorical:
+        inp = keras.Input(shape=(1,), name=cat.input_name, dtype="int32")
+        inputs[cat.input_name] = inp
+        if use_embedding:
+            z = layers.Embedding(
+                cat.n_codes, cat.embed_dim, embeddings_initializer="he_uniform", name=f"embed_{cat.input_name}"
+            )(inp)
+            z = layers.Flatten()(z)
+            if embed_dropout:
+                z = layers.Dropout(embed_dropout)(z)
+        else:
+            z = layers.CategoryEncoding(num_tokens=cat.n_codes, output_mode="one_hot")(inp)
+        parts.append(z)
+    if not parts:
+        raise ValueError("The data has no columns to learn from.")
+    features = parts[0] if len(parts) == 1 else layers.Concatenate(name="features")(parts)
+    return inputs, features
+
+
+def output_head(spec: DataSpec, x, name: str = "output"):
+    """The task's output layer: sigmoid (binary), softmax (multiclass) or linear (regression)."""
+    if spec.task == "binary":
+        return layers.Dense(1, activation="sigmoid", name=name)(x)
+    if spec.task == "multiclass":
+        return layers.Dense(spec.n_classes, activation="softmax", name=name)(x)
+    return layers.Dense(spec.n_targets, name=name)(x)

@@ -1,0 +1,54 @@
+"""The ``keraslearn`` command: fit, predict, evaluate, demo, and the commands of other packages."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Modules that add sub-commands through ``register(subparsers)``; absent ones are skipped.
+_COMMAND_MODULES = (
+    "keraslearn.commands",
+    "keraslearn.tuning.commands",
+    "keraslearn.setup.commands",
+    "keraslearn.export_commands",
+)
+
+
+class UsageError(Exception):
+    """A user mistake: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keraslearn",
+        description="Train, evaluate and tune Keras learners on tabular data from the command line.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as err:
+        print(f"keraslearn {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

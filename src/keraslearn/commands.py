@@ -1,0 +1,314 @@
+"""The main job's sub-commands: ``fit``, ``predict``, ``evaluate`` and ``demo``."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from keraslearn.cli import UsageError
+
+TASKS = ("auto", "classification", "regression")
+
+
+# ---------------------------------------------------------------- data
+def read_table(path) -> pd.DataFrame:
+    """Read a .csv / .tsv / .parquet file, or fail with a one-line message."""
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"no such file: {path}")
+    if p.is_dir():
+        raise UsageError(f"{path} is a directory; pass a .csv or .parquet file")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(p)
+        if suffix in (".csv", ".tsv", ".txt"):
+            df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",")
+        else:
+            raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file")
+    except UsageError:
+        raise
+    except ImportError as err:
+        raise UsageError(f"cannot read {path}: {err} (pip install pyarrow)") from None
+    except Exception as err:  # pandas raises many kinds for unreadable files
+        raise UsageError(f"cannot read {path}: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+    if df.empty or df.shape[1] == 0:
+        raise UsageError(f"{path} holds no data rows")
+    return df
+
+
+def split_target(df: pd.DataFrame, target: str, console=None):
+    """Split off the target column; rows with a missing target are dropped and reported."""
+    if target not in df.columns:
+        raise UsageError(f"target column {target!r} not found; columns are: {', '.join(map(str, df.columns))}")
+    missing = df[target].isna()
+    if missing.all():
+        raise UsageError(f"target column {target!r} is empty")
+    if missing.any():
+        rows = np.flatnonzero(missing.to_numpy())
+        shown = ", ".join(str(r + 2) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
+        _say(console, f"[yellow]dropped {len(rows)} row(s) with a missing {target!r} (file lines {shown})[/]")
+        df = df.loc[~missing]
+    if df.shape[1] < 2:
+        raise UsageError("the data has no feature columns besides the target")
+    return df.drop(columns=[target]), df[target]
+
+
+def infer_task(y: pd.Series) -> tuple[str, str]:
+    """('classification' | 'regression', why) from the target's type and distinct values."""
+    n_unique = y.nunique()
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return "classification", f"non-numeric target with {n_unique} classes"
+    is_int = pd.api.types.is_integer_dtype(y) or bool(np.all(np.mod(y.to_numpy(float), 1) == 0))
+    if is_int and n_unique <= 10:
+        return "classification", f"integer target with {n_unique} distinct values"
+    return "regression", f"numeric target with {n_unique} distinct values"
+
+
+def parse_params(items) -> dict:
+    """``name=value`` pairs; values are Python literals (``(64, 64)``, ``0.1``) or plain strings."""
+    params = {}
+    for item in items or ():
+        if "=" not in item:
+            raise UsageError(f"--param expects name=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            params[key.strip()] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            params[key.strip()] = raw
+    return params
+
+
+# ------------------------------------------------------------ printing
+def _console(quiet=False):
+    from rich.console import Console
+
+    return Console(stderr=True, quiet=quiet)
+
+
+def _say(console, text):
+    if console is not None:
+        console.print(text)
+
+
+def print_metrics(console, rows: dict[str, dict], title="Metrics"):
+    """A table with one column per data split and one row per metric."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    names = list(dict.fromkeys(k for scores in rows.values() for k in scores))
+    for split in rows:
+        table.add_column(split, justify="right")
+    for name in names:
+        table.add_row(name, *(f"{rows[s][name]:.4f}" if name in rows[s] else "" for s in rows))
+    console.print(table)
+
+
+# ------------------------------------------------------------ commands
+def _make_learner(name, task, params):
+    from keraslearn.learners.registry import resolve
+
+    try:
+        cls = resolve(name, task)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    kind = "classification" if hasattr(cls, "predict_proba") else "regression"
+    if kind != task:
+        raise UsageError(f"learner {name!r} is a {kind} learner but the task is {task}")
+    try:
+        return cls(**params)
+    except TypeError as err:
+        raise UsageError(f"bad --param for {cls.__name__}: {err}") from None
+
+
+def train_and_report(X, y, learner, *, test_fraction, random_state, out, console, title):
+    """Hold out a test split, fit, print metrics, save the artifact and the learning curve."""
+    from sklearn.model_selection import train_test_split
+
+    from keraslearn.report import plot_learning_curve, score_table
+
+    stratify = y if hasattr(learner, "predict_proba") and y.value_counts().min() >= 2 else None
+    if test_fraction > 0:
+        X_tr, X_te, y_tr, y_te = train_test_split(
+            X, y, test_size=test_fraction, random_state=random_state, stratify=stratify
+        )
+    else:
+        X_tr, y_tr, X_te, y_te = X, y, None, None
+    _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows × {X.shape[1]} columns")
+    start = time.perf_counter()
+    try:
+        learner.fit(X_tr, y_tr)
+    except (ValueError, TypeError) as err:
+        raise UsageError(str(err)) from None
+    seconds = time.perf_counter() - start
+    rows = {"train": score_table(learner, X_tr, y_tr)}
+    if X_te is not None:
+        rows["test"] = score_table(learner, X_te, y_te)
+    print_metrics(console, rows, title=f"{title} ({learner.n_iter_} epochs, {seconds:.1f} s)")
+    out = Path(out)
+    learner.save(out)
+    curve = out.with_name(out.stem + "_learning_curve.png")
+    plot_learning_curve(learner.history_, curve, title=f"{type(learner).__name__} learning curve")
+    metrics_path = out.with_name(out.stem + "_metrics.json")
+    metrics_path.write_text(json.dumps({"seconds": seconds, "epochs": learner.n_iter_, **rows}, indent=2))
+    _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}")
+    return rows
+
+
+def cmd_fit(args):
+    console = _console(args.quiet)
+    df = read_table(args.data)
+    X, y = split_target(df, args.target, console)
+    task = args.task
+    if task == "auto":
+        task, why = infer_task(y)
+        _say(console, f"task: {task} ({why}); use --task to override")
+    params = {"random_state": args.random_state, "verbose": 0 if args.quiet else 1, **parse_params(args.param)}
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
+    learner = _make_learner(args.learner, task, params)
+    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
+        raise UsageError(f"target {args.target!r} is not numeric; use --task classification")
+    out = args.out or Path(args.data).with_suffix(".keraslearn").name
+    train_and_report(
+        X, y, learner, test_fraction=args.test_fraction, random_state=args.random_state, out=out, console=console,
+        title=f"{args.target} ~ {type(learner).__name__}",
+    )
+    return 0
+
+
+def _load_model(path):
+    from keraslearn.io import load
+
+    if not Path(path).exists():
+        raise UsageError(f"no such model file: {path}")
+    try:
+        return load(path)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def _features_for(model, df: pd.DataFrame, console) -> pd.DataFrame:
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return df
+    missing = [c for c in names if c not in df.columns]
+    if missing:
+        raise UsageError(f"the data lacks the model's columns: {', '.join(map(str, missing))}")
+    extra = [c for c in df.columns if c not in set(names)]
+    if extra:
+        _say(console, f"ignoring columns the model was not trained on: {', '.join(map(str, extra))}")
+    return df[list(names)]
+
+
+def cmd_predict(args):
+    console = _console(args.quiet)
+    model = _load_model(args.model)
+    df = read_table(args.data)
+    X = _features_for(model, df, console)
+    try:
+        pred = model.predict(X)
+        out = pd.DataFrame({"prediction": pred} if np.ndim(pred) == 1 else
+                           {f"prediction_{i}": pred[:, i] for i in range(pred.shape[1])})
+        if hasattr(model, "predict_proba"):
+            proba = model.predict_proba(X)
+            for i, c in enumerate(model.classes_):
+                out[f"proba_{c}"] = proba[:, i]
+    except (ValueError, TypeError) as err:
+        raise UsageError(str(err)) from None
+    if args.out:
+        out.to_csv(args.out, index=False)
+        _say(console, f"{len(out)} predictions → {args.out}")
+    else:
+        print(out.to_csv(index=False), end="")
+    return 0
+
+
+def cmd_evaluate(args):
+    from keraslearn.report import score_table
+
+    console = _console(False)
+    model = _load_model(args.model)
+    df = read_table(args.data)
+    X, y = split_target(df, args.target, console)
+    X = _features_for(model, X, console)
+    try:
+        scores = score_table(model, X, y)
+    except (ValueError, TypeError) as err:
+        raise UsageError(str(err)) from None
+    print_metrics(console, {Path(args.data).name: scores}, title=f"{type(model).__name__} on {args.data}")
+    if args.json:
+        print(json.dumps(scores))
+    return 0
+
+
+def cmd_demo(args):
+    from keraslearn.datasets.bundled import BOSTON_TARGET, boston_housing_frame
+    from keraslearn.learners.ff import FFRegressor
+
+    console = _console(args.quiet)
+    df = boston_housing_frame()
+    _say(console, "[bold]keraslearn demo[/]: Boston housing (506 rows, 13 features; "
+         "'chas' and 'rad' categorical) → median home value 'medv'")
+    X, y = split_target(df, BOSTON_TARGET, console)
+    learner = FFRegressor(
+        layer_units=(64, 64), epochs=args.epochs, batch_size=32, patience=20, random_state=args.random_state,
+        verbose=0 if args.quiet else 1,
+    )
+    os.makedirs(args.out_dir, exist_ok=True)
+    train_and_report(
+        X, y, learner, test_fraction=0.2, random_state=args.random_state,
+        out=Path(args.out_dir) / "boston_ff.keraslearn", console=console, title="medv ~ FFRegressor",
+    )
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("fit", help="train a learner on a table and save it",
+                       description="Train a learner on DATA (.csv/.tsv/.parquet) to predict --target; "
+                       "prints metrics on a held-out test split and writes the model, a learning curve "
+                       "PNG and a metrics JSON.")
+    p.add_argument("data", help="training data: .csv, .tsv or .parquet")
+    p.add_argument("--target", required=True, help="name of the column to predict")
+    p.add_argument("--learner", default="ff", help="learner name: ff, classif.kerasff, FFRegressor, … (default: ff)")
+    p.add_argument("--task", choices=TASKS, default="auto", help="default: auto (from the target's type)")
+    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (early stopping may stop sooner)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="any learner parameter, e.g. --param layer_units='(64, 64)' (repeatable)")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share for test metrics (default 0.2)")
+    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--out", default=None, help="artifact path (default: DATA's name with .keraslearn)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or tables")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("predict", help="predict with a saved model",
+                       description="Predict DATA with MODEL; writes a CSV (to stdout without --out).")
+    p.add_argument("model", help="a .keraslearn file written by fit")
+    p.add_argument("data", help=".csv, .tsv or .parquet with the model's feature columns")
+    p.add_argument("--out", default=None, help="CSV to write (default: stdout)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="score a saved model on labelled data",
+                       description="Print metrics of MODEL on DATA with its --target column.")
+    p.add_argument("model")
+    p.add_argument("data")
+    p.add_argument("--target", required=True)
+    p.add_argument("--json", action="store_true", help="also print the metrics as JSON on stdout")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("demo", help="train the FF learner on the bundled Boston housing data",
+                       description="Train FFRegressor on Boston housing (shipped inside the package), "
+                       "show progress and metrics, and write the model and a learning-curve PNG.")
+    p.add_argument("--out-dir", default="keraslearn-demo", help="where to write outputs (default ./keraslearn-demo)")
+    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)

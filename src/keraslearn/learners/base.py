@@ -1,0 +1,379 @@
+"""KerasLearner: the scikit-learn contract shared by every keraslearn estimator."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import keras
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes
+from keraslearn.preprocessing.encoder import TabularEncoder
+from keraslearn.preprocessing.validation import match_columns, to_frame
+from keraslearn.training import compile_model, fit_model, seed_everything
+
+# Losses that need one-hot targets; the rest of the classification losses take class codes.
+_ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "kl_divergence"}
+_BINARY_LOSSES = {"binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge"}
+# Regression losses for which standardizing the target changes nothing but the scale.
+_SCALE_FREE_LOSSES = {None, "mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "log_cosh"}
+
+
+def _loss_name(loss):
+    if loss is None or isinstance(loss, str):
+        return loss
+    return getattr(loss, "name", None) or getattr(loss, "__name__", None)
+
+
+def _check_number(name, value, *, low=None, high=None, integer=False, low_open=False, high_open=False):
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ValueError(f"{name} must be {'an int' if integer else 'a number'}, got {value!r}.")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}.")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}.")
+
+
+class KerasLearner(BaseEstimator):
+    """Base of all keraslearn estimators: encode → build → compile → fit → predict.
+
+    Subclasses set ``_architecture`` (a ``build(spec, **hp)`` function) and list the
+    ``__init__`` parameters that are architecture hyperparameters in ``_arch_params``.
+    Training parameters shared by every learner are listed in ``_train_params``.
+    """
+
+    _architecture = None
+    _arch_params: tuple = ()
+    _encoder_params: tuple = ()
+    _default_metrics: tuple = ()
+
+    # ----------------------------------------------------------- building
+    def _build_model(self, spec):
+        hp = {name: getattr(self, name) for name in self._arch_params}
+        return type(self)._architecture(spec, **hp)
+
+    def _make_encoder(self) -> TabularEncoder:
+        params = {name: getattr(self, name) for name in self._encoder_params}
+        return TabularEncoder(**params)
+
+    def _validate_params(self):
+        _check_number("epochs", self.epochs, low=1, integer=True)
+        _check_number("batch_size", self.batch_size, low=1, integer=True)
+        _check_number("validation_fraction", self.validation_fraction, low=0, high=1, high_open=True)
+        _check_number("patience", self.patience, low=0, integer=True)
+        if self.learning_rate is not None:
+            _check_number("learning_rate", self.learning_rate, low=0, low_open=True)
+        if self.verbose not in (0, 1, 2, False, True):
+            raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}.")
+        if self.callbacks is not None and not all(isinstance(c, keras.callbacks.Callback) for c in self.callbacks):
+            raise TypeError("callbacks must be a list of keras.callbacks.Callback instances.")
+        for name in ("dropout", "input_dropout", "embed_dropout"):
+            if name in self._arch_params:
+                _check_number(name, getattr(self, name), low=0, high=1, high_open=True)
+        if "activation" in self._arch_params:
+            try:
+                keras.activations.get(self.activation)
+            except (ValueError, TypeError) as err:
+                raise ValueError(
+                    f"activation={self.activation!r} is not a Keras activation; use e.g. 'relu', "
+                    "'gelu', 'elu', 'selu', 'tanh', 'silu'."
+                ) from err
+        if "layer_units" in self._arch_params:
+            units = self.layer_units
+            if isinstance(units, (numbers.Integral, str)) or not all(
+                isinstance(u, numbers.Integral) and not isinstance(u, bool) and u >= 1 for u in units
+            ):
+                raise ValueError(f"layer_units must be a sequence of positive ints, e.g. (64, 64); got {units!r}.")
+
+    # ------------------------------------------------------------- fitting
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network on X (DataFrame, polars DataFrame or array) and y.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Numeric, boolean and categorical (category / string / object) columns; missing
+            values are imputed.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        name = type(self).__name__
+        frame, has_names = to_frame(X, estimator_name=name)
+        if y is None:
+            raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+        y_fit, spec_task = self._encode_target(y, len(frame))
+        sw = self._check_sample_weight(sample_weight, len(frame))
+        encoder = self._make_encoder()
+        encoder._validate_params()
+        encoder._fit_frame(frame, has_names)
+        x = encoder._transform_frame(frame)
+        self.encoder_ = encoder
+        self.n_features_in_ = encoder.n_features_in_
+        if has_names:
+            self.feature_names_in_ = encoder.feature_names_in_
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.spec_ = encoder.spec_.with_task(*spec_task)
+        keras.backend.clear_session(free_memory=False)
+        seed = seed_everything(self.random_state)
+        model = self._build_model(self._model_spec())
+        self._compile(model)
+        self.history_ = fit_model(
+            model,
+            x,
+            y_fit,
+            sw,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            validation_fraction=self.validation_fraction,
+            early_stopping=self.early_stopping,
+            patience=self.patience,
+            callbacks=self.callbacks,
+            verbose=int(self.verbose),
+            seed=seed,
+            stratify=self._stratify_labels(y_fit),
+        )
+        self.model_ = model
+        self.n_iter_ = len(self.history_.get("loss", []))
+        return self
+
+    def _compile(self, model):
+        compile_model(
+            model,
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            loss=self._loss(),
+            metrics=list(self._default_metrics),
+        )
+
+    def _model_spec(self):
+        return self.spec_
+
+    def _check_sample_weight(self, sample_weight, n):
+        if sample_weight is None:
+            return None
+        sw = np.asarray(sample_weight, dtype=np.float32)
+        if sw.ndim == 0:
+            sw = np.full(n, float(sw), dtype=np.float32)
+        if sw.shape != (n,):
+            raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(n,)}!")
+        if not np.all(np.isfinite(sw)) or (sw < 0).any():
+            raise ValueError("sample_weight must be finite and non-negative.")
+        if sw.sum() <= 0:
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        return sw
+
+    def _stratify_labels(self, y_fit):
+        return None
+
+    # ----------------------------------------------------------- predicting
+    def _encode_X(self, X):
+        check_is_fitted(self, "model_")
+        name = type(self).__name__
+        frame, has_names = to_frame(X, estimator_name=name)
+        frame = match_columns(frame, has_names, getattr(self, "feature_names_in_", None), self.n_features_in_, name)
+        return self.encoder_._transform_frame(frame)
+
+    def _predict_raw(self, X) -> np.ndarray:
+        x = self._encode_X(X)
+        n = len(next(iter(x.values())))
+        out = self.model_.predict(x, batch_size=int(min(max(n, 1), 8192)), verbose=0)
+        return np.asarray(out, dtype=np.float64)
+
+    # ---------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if "model_" in state:
+            state["model_"] = model_to_bytes(state["model_"])
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("model_"), bytes):
+            state["model_"] = model_from_bytes(state["model_"])
+        self.__dict__.update(state)
+
+    def save(self, path):
+        """Write the fitted learner to one file (see :func:`keraslearn.load`)."""
+        from keraslearn.io.artifact import save
+
+        return save(self, path)
+
+    def _fitted_state(self) -> tuple[dict, dict]:
+        """JSON-safe fitted attributes and arrays that the Keras model does not hold."""
+        return {"n_iter_": self.n_iter_, "history_": self.history_}, {}
+
+    def _restore_fitted_state(self, state: dict, arrays: dict):
+        self.n_iter_ = state["n_iter_"]
+        self.history_ = state["history_"]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        return tags
+
+
+class KerasClassifierMixin(ClassifierMixin):
+    """Classification targets: labels kept in ``classes_``, probabilities from ``predict_proba``."""
+
+    def _loss(self):
+        if self.loss is not None:
+            return self.loss
+        return "binary_crossentropy" if self.spec_.task == "binary" else "sparse_categorical_crossentropy"
+
+    def _binary_as_multiclass(self) -> bool:
+        name = _loss_name(self.loss)
+        return self.loss is not None and name not in _BINARY_LOSSES
+
+    def _model_spec(self):
+        if self.spec_.task == "binary" and self._binary_as_multiclass():
+            return self.spec_.with_task("multiclass", n_classes=2)
+        return self.spec_
+
+    def _encode_target(self, y, n):
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        elif y.ndim != 1:
+            raise ValueError(
+                f"{type(self).__name__} supports one target column; got y with shape {y.shape}. "
+                "Multi-label classification is not supported."
+            )
+        if len(y) != n:
+            raise ValueError(f"X has {n} rows but y has {len(y)}: they must match.")
+        if y.dtype == object and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y):
+            raise ValueError("y contains missing labels; drop those rows or fill them first.")
+        if y.dtype.kind == "f" and np.isnan(y).any():
+            raise ValueError("y contains NaN; drop those rows or fill them first.")
+        check_classification_targets(y)
+        if type_of_target(y) not in ("binary", "multiclass"):
+            raise ValueError(f"Unknown label type: {type_of_target(y)!r}.")
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y; got 1 class: {self.classes_[0]!r}."
+            )
+        self._class_weight_codes = None
+        if self.class_weight is not None:
+            self._class_weight_codes = self._class_weights(codes)
+        task = "binary" if len(self.classes_) == 2 else "multiclass"
+        codes = codes.astype(np.int32)
+        if _loss_name(self.loss) in _ONE_HOT_LOSSES:
+            return np.eye(len(self.classes_), dtype=np.float32)[codes], (task, len(self.classes_))
+        return codes, (task, len(self.classes_))
+
+    def _class_weights(self, codes):
+        cw = self.class_weight
+        if isinstance(cw, str):
+            if cw != "balanced":
+                raise ValueError(f"class_weight must be 'balanced', a dict or None; got {cw!r}.")
+            return compute_sample_weight("balanced", codes).astype(np.float32)
+        if not isinstance(cw, dict):
+            raise ValueError(f"class_weight must be 'balanced', a dict or None; got {cw!r}.")
+        unknown = [k for k in cw if k not in set(self.classes_.tolist())]
+        if unknown:
+            raise ValueError(f"class_weight names labels not in y: {unknown}; labels are {self.classes_.tolist()}.")
+        per_class = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()], dtype=np.float32)
+        return per_class[codes]
+
+    def _check_sample_weight(self, sample_weight, n):
+        sw = KerasLearner._check_sample_weight(self, sample_weight, n)
+        if self._class_weight_codes is not None:
+            sw = self._class_weight_codes if sw is None else sw * self._class_weight_codes
+        return sw
+
+    def _stratify_labels(self, y_fit):
+        return y_fit if y_fit.ndim == 1 else y_fit.argmax(axis=1)
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``."""
+        p = self._predict_raw(X)
+        if p.shape[1] == 1:
+            p = np.hstack([1.0 - p, p])
+        return p
+
+    def predict(self, X):
+        """Predicted labels (the original label values, as in ``classes_``)."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def _fitted_state(self):
+        state, arrays = KerasLearner._fitted_state(self)
+        state["classes_"] = self.classes_.tolist()
+        state["classes_dtype"] = self.classes_.dtype.str
+        return state, arrays
+
+    def _restore_fitted_state(self, state, arrays):
+        KerasLearner._restore_fitted_state(self, state, arrays)
+        dtype = np.dtype(state["classes_dtype"])
+        self.classes_ = np.asarray(state["classes_"], dtype=object if dtype.kind == "O" else dtype)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class KerasRegressorMixin(RegressorMixin):
+    """Regression targets, one or several; standardized internally for scale-free losses."""
+
+    def _loss(self):
+        return "mse" if self.loss is None else self.loss
+
+    def _encode_target(self, y, n):
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            try:
+                y = y.astype(np.float64)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{type(self).__name__} needs a numeric target; y has dtype {y.dtype}.") from err
+        y = y.astype(np.float64)
+        if y.ndim > 2 or y.ndim == 0:
+            raise ValueError(f"y must be 1D or 2D; got shape {y.shape}.")
+        if len(y) != n:
+            raise ValueError(f"X has {n} rows but y has {len(y)}: they must match.")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity; drop or fill those rows first.")
+        self._y_ndim = y.ndim
+        y2 = y.reshape(n, -1)
+        if _loss_name(self.loss) in _SCALE_FREE_LOSSES:
+            self.y_mean_ = y2.mean(axis=0)
+            std = y2.std(axis=0)
+            self.y_scale_ = np.where(std > 1e-12, std, 1.0)
+        else:
+            self.y_mean_, self.y_scale_ = np.zeros(y2.shape[1]), np.ones(y2.shape[1])
+        y_fit = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
+        task = "regression" if y2.shape[1] == 1 else "multioutput"
+        return y_fit, (task, None, y2.shape[1])
+
+    def predict(self, X):
+        """Predicted targets: shape (n_samples,) for one target, (n_samples, n_targets) otherwise."""
+        p = self._predict_raw(X) * self.y_scale_ + self.y_mean_
+        return p.ravel() if self._y_ndim == 1 else p
+
+    def _fitted_state(self):
+        state, arrays = KerasLearner._fitted_state(self)
+        state["y_ndim"] = self._y_ndim
+        arrays.update(y_mean=self.y_mean_, y_scale=self.y_scale_)
+        return state, arrays
+
+    def _restore_fitted_state(self, state, arrays):
+        KerasLearner._restore_fitted_state(self, state, arrays)
+        self._y_ndim = state["y_ndim"]
+        self.y_mean_, self.y_scale_ = arrays["y_mean"], arrays["y_scale"]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

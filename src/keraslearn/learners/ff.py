@@ -1,0 +1,165 @@
+"""Feed-forward learners with entity embeddings (mlr3keras ``classif.kerasff`` / ``regr.kerasff``)."""
+
+from __future__ import annotations
+
+from keraslearn.architectures import ff
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin
+
+_FF_ARCH = ("layer_units", "activation", "dropout", "input_dropout", "use_batchnorm", "use_embedding", "embed_dropout")
+_ENCODER = ("scaling", "min_frequency", "embed_size")
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    layer_units : tuple of int, default=(32, 32, 32)
+        Units of each hidden layer; ``()`` gives a linear model.
+    activation : str, default="relu"
+        Keras activation name.
+    dropout, input_dropout, embed_dropout : float, default=0.0
+        Dropout after each hidden layer, on the concatenated inputs, on each embedding.
+    use_batchnorm : bool, default=False
+        Batch normalization after each hidden layer's activation.
+    use_embedding : bool, default=True
+        Entity embeddings for categorical columns; False one-hot encodes them.
+    embed_size : int, dict or None, default=None
+        Embedding width; None uses ``min(600, round(1.6 * n_levels**0.56))``, a dict sets it per column.
+    scaling : {"standard", "quantile", "robust", "none"}, default="standard"
+        Numeric scaling after median imputation.
+    min_frequency : int or float, default=1
+        Rarer categorical levels share the "unknown" code.
+    optimizer : str or keras.optimizers.Optimizer, default="adam"
+        A Keras optimizer name; a fresh optimizer is built for every fit.
+    learning_rate : float, default=1e-3
+    loss : str, keras loss or None, default=None
+        None picks the task's loss (binary / sparse categorical cross-entropy, MSE).
+    epochs : int, default=100
+    batch_size : int, default=256
+    validation_fraction : float, default=0.1
+        Shuffled (stratified for classifiers) share of rows held out for early stopping.
+    early_stopping : bool, default=True
+        Stop when the validation loss has not improved for ``patience`` epochs and restore
+        the best weights.
+    patience : int, default=10
+    callbacks : list of keras.callbacks.Callback or None, default=None
+        Extra callbacks, deep-copied at each fit.
+    random_state : int, RandomState or None, default=None
+        Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
+    verbose : int, default=0
+        0 silent, 1 a progress bar, 2 one line per epoch.
+"""
+
+
+class FFClassifier(KerasClassifierMixin, KerasLearner):
+    __doc__ = (
+        "Feed-forward neural network classifier with entity embeddings for categorical columns.\n"
+        + _PARAMS_DOC
+        + """    class_weight : dict, "balanced" or None, default=None
+        Weights per class label, multiplied into ``sample_weight``.
+"""
+    )
+
+    _architecture = staticmethod(ff.build)
+    _arch_params = _FF_ARCH
+    _encoder_params = _ENCODER
+
+    def __init__(
+        self,
+        layer_units=(32, 32, 32),
+        activation="relu",
+        dropout=0.0,
+        input_dropout=0.0,
+        use_batchnorm=False,
+        use_embedding=True,
+        embed_size=None,
+        embed_dropout=0.0,
+        scaling="standard",
+        min_frequency=1,
+        optimizer="adam",
+        learning_rate=1e-3,
+        loss=None,
+        epochs=100,
+        batch_size=256,
+        validation_fraction=0.1,
+        early_stopping=True,
+        patience=10,
+        class_weight=None,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.layer_units = layer_units
+        self.activation = activation
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.use_batchnorm = use_batchnorm
+        self.use_embedding = use_embedding
+        self.embed_size = embed_size
+        self.embed_dropout = embed_dropout
+        self.scaling = scaling
+        self.min_frequency = min_frequency
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+
+class FFRegressor(KerasRegressorMixin, KerasLearner):
+    __doc__ = "Feed-forward neural network regressor (one or several targets) with entity embeddings.\n" + _PARAMS_DOC
+
+    _architecture = staticmethod(ff.build)
+    _arch_params = _FF_ARCH
+    _encoder_params = _ENCODER
+
+    def __init__(
+        self,
+        layer_units=(32, 32, 32),
+        activation="relu",
+        dropout=0.0,
+        input_dropout=0.0,
+        use_batchnorm=False,
+        use_embedding=True,
+        embed_size=None,
+        embed_dropout=0.0,
+        scaling="standard",
+        min_frequency=1,
+        optimizer="adam",
+        learning_rate=1e-3,
+        loss=None,
+        epochs=100,
+        batch_size=256,
+        validation_fraction=0.1,
+        early_stopping=True,
+        patience=10,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.layer_units = layer_units
+        self.activation = activation
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.use_batchnorm = use_batchnorm
+        self.use_embedding = use_embedding
+        self.embed_size = embed_size
+        self.embed_dropout = embed_dropout
+        self.scaling = scaling
+        self.min_frequency = min_frequency
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose

@@ -1,0 +1,86 @@
+"""Learner names ↔ classes: Python class names, mlr3keras keys and short family names."""
+
+from __future__ import annotations
+
+import importlib
+
+# family: (classifier "module:Class", regressor "module:Class" or None, mlr3keras key or None, summary)
+_FAMILIES: dict[str, tuple] = {
+    "ff": (
+        "keraslearn.learners.ff:FFClassifier",
+        "keraslearn.learners.ff:FFRegressor",
+        "kerasff",
+        "feed-forward network with entity embeddings",
+    ),
+}
+
+
+def _load(path: str):
+    module, cls = path.split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def _aliases() -> dict[str, tuple[str, str]]:
+    """Every accepted name → (family, "classif" | "regr")."""
+    out = {}
+    for fam, (clf, reg, mlr3, _) in _FAMILIES.items():
+        for kind, path in (("classif", clf), ("regr", reg)):
+            if path is None:
+                continue
+            out[path.split(":")[1].lower()] = (fam, kind)
+            out[f"{kind}.{fam}"] = (fam, kind)
+            if mlr3:
+                out[f"{kind}.{mlr3}"] = (fam, kind)
+    return out
+
+
+def resolve(name: str, task: str | None = None):
+    """The learner class for ``name``; ``task`` ("classification"/"regression") picks for family names."""
+    key = str(name).strip().lower()
+    aliases = _aliases()
+    if key in aliases:
+        fam, kind = aliases[key]
+    elif key in _FAMILIES:
+        if task not in ("classification", "regression"):
+            raise ValueError(
+                f"learner {name!r} is a family with a classifier and a regressor: pass "
+                f"task='classification' or task='regression', or a full name such as 'classif.{key}'."
+            )
+        fam, kind = key, "classif" if task == "classification" else "regr"
+    else:
+        known = ", ".join(sorted(set(_FAMILIES) | set(aliases)))
+        raise ValueError(f"Unknown learner {name!r}. Known names: {known}.")
+    path = _FAMILIES[fam][0 if kind == "classif" else 1]
+    if path is None:
+        raise ValueError(f"learner family {fam!r} has no {'classifier' if kind == 'classif' else 'regressor'}.")
+    return _load(path)
+
+
+def learner(name: str, task: str | None = None, **params):
+    """Make a learner by name: ``learner("classif.kerasff", epochs=20)``, ``learner("FFRegressor")``."""
+    return resolve(name, task)(**params)
+
+
+def list_learners():
+    """A DataFrame of every learner: family, class, mlr3keras key, task and a summary."""
+    import pandas as pd
+
+    rows = []
+    for fam, (clf, reg, mlr3, summary) in _FAMILIES.items():
+        for kind, path in (("classif", clf), ("regr", reg)):
+            if path is not None:
+                rows.append(
+                    {
+                        "name": f"{kind}.{fam}",
+                        "class": path.split(":")[1],
+                        "mlr3keras": f"{kind}.{mlr3}" if mlr3 else None,
+                        "task": "classification" if kind == "classif" else "regression",
+                        "summary": summary,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def learner_classes() -> list[type]:
+    """All learner classes (used by ``keraslearn.load`` to accept only known classes)."""
+    return [_load(p) for c, r, _, _ in _FAMILIES.values() for p in (c, r) if p is not None]

@@ -1,0 +1,6 @@
+"""Tabular preprocessing: TabularEncoder, DataSpec and the embedding-size rule."""
+
+from keraslearn.preprocessing.encoder import TabularEncoder
+from keraslearn.preprocessing.spec import CategoricalSpec, DataSpec, embedding_size
+
+__all__ = ["TabularEncoder", "DataSpec", "CategoricalSpec", "embedding_size"]

@@ -1,0 +1,257 @@
+"""TabularEncoder: DataFrame / array → the named Keras inputs an architecture expects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from keraslearn.preprocessing.spec import CategoricalSpec, DataSpec, embedding_size, input_name
+from keraslearn.preprocessing.validation import match_columns, to_frame
+
+MISSING_CODE = 0
+UNKNOWN_CODE = 1  # unseen at fit time, or rarer than min_frequency
+N_RESERVED = 2
+SCALINGS = ("standard", "quantile", "robust", "none")
+_NUMERIC_KINDS = {"floating", "integer", "mixed-integer-float", "boolean", "decimal", "empty"}
+
+
+def _is_categorical(col: pd.Series) -> bool:
+    dtype = col.dtype
+    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype) and dtype != object:
+        return True
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return False
+    if dtype == object:
+        return pd.api.types.infer_dtype(col, skipna=True) not in _NUMERIC_KINDS
+    return True  # datetimes and anything else: treat as levels
+
+
+def _as_levels(col: pd.Series) -> pd.Series:
+    """Categorical values as strings (missing stays missing), so levels serialize as JSON."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype(object)
+    missing = col.isna().to_numpy()
+    out = col.astype(object).map(str).astype(object)
+    out[missing] = None
+    return out
+
+
+class TabularEncoder(TransformerMixin, BaseEstimator):
+    """Encode a table for Keras: scaled numbers plus integer codes for categorical columns.
+
+    Numeric columns (numbers and booleans) get median imputation, a 0/1 missing indicator
+    for each column that had missing values in training, then scaling. Categorical columns
+    (category, string and object columns) become integer codes: ``0`` missing, ``1`` unseen
+    or rare (fewer than ``min_frequency`` rows), ``2..`` the kept levels.
+
+    ``transform`` returns a dict of contiguous arrays: ``"numeric"`` (float32, n × d) and
+    one ``"cat_<column>"`` (int32, n × 1) per categorical column.
+
+    Parameters
+    ----------
+    scaling : {"standard", "quantile", "robust", "none"}, default="standard"
+        How numeric columns are scaled after imputation. "quantile" maps each column to a
+        normal distribution (robust to skew and outliers).
+    min_frequency : int or float, default=1
+        Levels seen in fewer rows (or a smaller fraction of rows, if float < 1) share the
+        unknown code.
+    embed_size : int, dict or None, default=None
+        Embedding width: None uses ``min(600, round(1.6 * n_codes**0.56))``; an int is used
+        for every column; a dict ``{column: width}`` overrides per column.
+    categorical_features : list of str or None, default=None
+        Columns to treat as categorical even if numeric (e.g. integer codes); None infers.
+    """
+
+    def __init__(self, scaling="standard", min_frequency=1, embed_size=None, categorical_features=None):
+        self.scaling = scaling
+        self.min_frequency = min_frequency
+        self.embed_size = embed_size
+        self.categorical_features = categorical_features
+
+    # ------------------------------------------------------------------ fit
+    def _validate_params(self):
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {SCALINGS}, got {self.scaling!r}.")
+        mf = self.min_frequency
+        if isinstance(mf, bool) or not isinstance(mf, (int, float, np.integer, np.floating)) or mf < 0:
+            raise ValueError(f"min_frequency must be a non-negative int or a float < 1, got {mf!r}.")
+        es = self.embed_size
+        if es is not None and not isinstance(es, dict) and (isinstance(es, bool) or not isinstance(es, (int, np.integer)) or es < 1):
+            raise ValueError(f"embed_size must be None, a positive int or a dict, got {es!r}.")
+
+    def fit(self, X, y=None):
+        """Learn column kinds, medians, scales and category levels from the training data."""
+        self._validate_params()
+        frame, has_names = to_frame(X, estimator_name=type(self).__name__)
+        self._fit_frame(frame, has_names)
+        return self
+
+    def _fit_frame(self, frame: pd.DataFrame, has_names: bool):
+        self.n_features_in_ = frame.shape[1]
+        if has_names:
+            self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        forced = set(self.categorical_features or ())
+        unknown = forced - set(frame.columns)
+        if unknown:
+            raise ValueError(f"categorical_features names columns not in X: {sorted(unknown)}.")
+        self.categorical_columns_ = [c for c in frame.columns if c in forced or _is_categorical(frame[c])]
+        cat_set = set(self.categorical_columns_)
+        self.numeric_columns_ = [c for c in frame.columns if c not in cat_set]
+        self._fit_numeric(frame)
+        self._fit_categorical(frame)
+        self.spec_ = self._make_spec()
+        return self
+
+    def _numeric_array(self, frame: pd.DataFrame) -> np.ndarray:
+        if not self.numeric_columns_:
+            return np.empty((len(frame), 0))
+        sub = frame[self.numeric_columns_]
+        try:
+            arr = sub.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            arr = np.column_stack([pd.to_numeric(sub[c], errors="coerce").to_numpy(np.float64) for c in sub])
+        bad = ~np.isfinite(arr) & ~np.isnan(arr)
+        if bad.any():
+            cols = [self.numeric_columns_[j] for j in np.flatnonzero(bad.any(axis=0))]
+            raise ValueError(
+                f"Input contains infinity (inf) in numeric column(s) {cols}; replace ±inf with "
+                "a finite value or NaN (NaN is imputed)."
+            )
+        return arr
+
+    def _fit_numeric(self, frame):
+        arr = self._numeric_array(frame)
+        nan = np.isnan(arr)
+        with np.errstate(all="ignore"):
+            med = np.nanmedian(np.where(nan.all(axis=0), 0.0, arr), axis=0) if arr.size else np.zeros(0)
+        self.medians_ = np.nan_to_num(med)
+        self.indicator_columns_ = [c for c, has in zip(self.numeric_columns_, nan.any(axis=0)) if has]
+        arr = np.where(nan, self.medians_, arr)
+        self.center_, self.scale_, self.quantiles_ = np.zeros(arr.shape[1]), np.ones(arr.shape[1]), None
+        if arr.shape[1] == 0 or self.scaling == "none":
+            return
+        if self.scaling == "standard":
+            self.center_, scale = arr.mean(axis=0), arr.std(axis=0)
+        elif self.scaling == "robust":
+            q25, self.center_, q75 = np.percentile(arr, [25, 50, 75], axis=0)
+            scale = q75 - q25
+            scale = np.where(scale > 1e-12, scale, arr.std(axis=0))
+        else:  # quantile
+            n_q = int(min(1000, max(len(arr), 2)))
+            self.quantiles_ = np.percentile(arr, np.linspace(0, 100, n_q), axis=0)
+            return
+        self.scale_ = np.where(scale > 1e-12, scale, 1.0)
+
+    def _fit_categorical(self, frame):
+        n = len(frame)
+        mf = self.min_frequency
+        threshold = mf * n if isinstance(mf, (float, np.floating)) and mf < 1 else mf
+        self.categories_ = []
+        for col in self.categorical_columns_:
+            counts = _as_levels(frame[col]).value_counts(dropna=True)
+            kept = sorted(str(level) for level, c in counts.items() if c >= threshold)
+            self.categories_.append(kept)
+
+    def _make_spec(self) -> DataSpec:
+        taken: set[str] = {"numeric"}
+        cats = []
+        sizes = self.embed_size if isinstance(self.embed_size, dict) else {}
+        unknown = set(sizes) - set(self.categorical_columns_)
+        if unknown:
+            raise ValueError(f"embed_size names columns that are not categorical: {sorted(unknown)}.")
+        for col, levels in zip(self.categorical_columns_, self.categories_):
+            n_codes = len(levels) + N_RESERVED
+            if col in sizes:
+                dim = int(sizes[col])
+            elif isinstance(self.embed_size, (int, np.integer)) and not isinstance(self.embed_size, bool):
+                dim = int(self.embed_size)
+            else:
+                dim = embedding_size(n_codes)
+            cats.append(CategoricalSpec(str(col), input_name(col, taken), n_codes, dim))
+        names = [str(c) for c in self.numeric_columns_] + [f"{c}__missing" for c in self.indicator_columns_]
+        return DataSpec(n_numeric=len(names), categorical=tuple(cats), numeric_names=tuple(names))
+
+    # ------------------------------------------------------------ transform
+    def transform(self, X):
+        """Encode X with the fitted state; see the class docstring for the output."""
+        check_is_fitted(self, "spec_")
+        frame, has_names = to_frame(X, estimator_name=type(self).__name__)
+        frame = match_columns(
+            frame, has_names, getattr(self, "feature_names_in_", None), self.n_features_in_, type(self).__name__
+        )
+        return self._transform_frame(frame)
+
+    def _transform_frame(self, frame: pd.DataFrame) -> dict:
+        out = {}
+        if self.spec_.n_numeric:
+            arr = self._numeric_array(frame)
+            nan = np.isnan(arr)
+            arr = np.where(nan, self.medians_, arr)
+            if self.quantiles_ is not None:
+                arr = self._quantile_transform(arr)
+            else:
+                arr = (arr - self.center_) / self.scale_
+            if self.indicator_columns_:
+                idx = [self.numeric_columns_.index(c) for c in self.indicator_columns_]
+                arr = np.hstack([arr, nan[:, idx]])
+            out["numeric"] = np.ascontiguousarray(arr, dtype=np.float32)
+        for col, levels, cspec in zip(self.categorical_columns_, self.categories_, self.spec_.categorical):
+            values = _as_levels(frame[col])
+            codes = pd.Categorical(values, categories=levels).codes.astype(np.int32) + N_RESERVED
+            codes[codes == N_RESERVED - 1] = UNKNOWN_CODE  # pandas gives -1 for unseen and missing
+            codes[values.isna().to_numpy()] = MISSING_CODE
+            out[cspec.input_name] = codes.reshape(-1, 1)
+        return out
+
+    def _quantile_transform(self, arr: np.ndarray) -> np.ndarray:
+        from scipy.special import ndtri
+
+        q = self.quantiles_
+        refs = np.linspace(0.0, 1.0, q.shape[0])
+        res = np.empty_like(arr)
+        for j in range(arr.shape[1]):
+            # Average the forward and backward interpolation so ties map to the middle.
+            lo = np.interp(arr[:, j], q[:, j], refs)
+            hi = 1.0 - np.interp(-arr[:, j], -q[::-1, j], refs[::-1])
+            res[:, j] = 0.5 * (lo + hi)
+        eps = 1e-7
+        return ndtri(np.clip(res, eps, 1 - eps))
+
+    # ---------------------------------------------------------- persistence
+    def get_state(self) -> tuple[dict, dict]:
+        """Fitted state as ``(json_dict, arrays)``; no pickle needed to store it."""
+        check_is_fitted(self, "spec_")
+        names = getattr(self, "feature_names_in_", None)
+        state = {
+            "params": self.get_params(),
+            "n_features_in": int(self.n_features_in_),
+            "feature_names_in": None if names is None else [str(c) for c in names],
+            "numeric_columns": [str(c) for c in self.numeric_columns_],
+            "categorical_columns": [str(c) for c in self.categorical_columns_],
+            "indicator_columns": [str(c) for c in self.indicator_columns_],
+            "categories": self.categories_,
+            "spec": self.spec_.to_dict(),
+        }
+        arrays = {"medians": self.medians_, "center": self.center_, "scale": self.scale_}
+        if self.quantiles_ is not None:
+            arrays["quantiles"] = self.quantiles_
+        return state, arrays
+
+    @classmethod
+    def from_state(cls, state: dict, arrays: dict) -> "TabularEncoder":
+        enc = cls(**state["params"])
+        enc.n_features_in_ = state["n_features_in"]
+        if state["feature_names_in"] is not None:
+            enc.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
+        enc.numeric_columns_ = state["numeric_columns"]
+        enc.categorical_columns_ = state["categorical_columns"]
+        enc.indicator_columns_ = state["indicator_columns"]
+        enc.categories_ = state["categories"]
+        enc.spec_ = DataSpec.from_dict(state["spec"])
+        enc.medians_, enc.center_, enc.scale_ = arrays["medians"], arrays["center"], arrays["scale"]
+        enc.quantiles_ = arrays.get("quantiles")
+        return enc

@@ -1,0 +1,104 @@
+"""DataSpec: everything an architecture may know about the data."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+
+TASKS = ("binary", "multiclass", "regression", "multioutput")
+
+
+def embedding_size(n_levels: int) -> int:
+    """The fast.ai / mlr3keras embedding-size rule: ``min(600, round(1.6 * n_levels**0.56))``."""
+    if n_levels < 1:
+        raise ValueError(f"n_levels must be >= 1, got {n_levels}")
+    return int(min(600, round(1.6 * n_levels**0.56)))
+
+
+def input_name(column, taken: set[str]) -> str:
+    """A Keras-safe, unique input name ``cat_<column>`` for a categorical column."""
+    base = "cat_" + (re.sub(r"[^0-9A-Za-z_]+", "_", str(column)).strip("_") or "col")
+    name, i = base, 1
+    while name in taken:
+        i += 1
+        name = f"{base}_{i}"
+    taken.add(name)
+    return name
+
+
+@dataclass(frozen=True)
+class CategoricalSpec:
+    """One categorical input: its column, Keras input name, code count and embedding width.
+
+    Codes are ``0`` for missing, ``1`` for unseen or rare levels and ``2..n_codes-1`` for
+    the levels kept at fit time.
+    """
+
+    name: str
+    input_name: str
+    n_codes: int
+    embed_dim: int
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What an architecture's ``build(spec, **hp)`` receives about the data.
+
+    Parameters
+    ----------
+    n_numeric : int
+        Width of the ``"numeric"`` input (scaled numbers plus missing indicators); 0 when
+        there is no numeric input.
+    categorical : tuple of CategoricalSpec
+        One integer input per categorical column.
+    image_shape : tuple or None
+        ``(height, width, channels)`` for image learners.
+    task : {"binary", "multiclass", "regression", "multioutput"} or None
+    n_classes : int or None
+        Number of classes for classification.
+    n_targets : int
+        Number of regression targets.
+    """
+
+    n_numeric: int = 0
+    categorical: tuple = ()
+    image_shape: tuple | None = None
+    task: str | None = None
+    n_classes: int | None = None
+    n_targets: int = 1
+    numeric_names: tuple = field(default=(), compare=False)
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the output layer for this task."""
+        if self.task == "binary":
+            return 1
+        if self.task == "multiclass":
+            return int(self.n_classes)
+        return int(self.n_targets)
+
+    @property
+    def input_names(self) -> list[str]:
+        names = ["numeric"] if self.n_numeric else []
+        return names + [c.input_name for c in self.categorical]
+
+    def with_task(self, task: str, n_classes: int | None = None, n_targets: int = 1) -> "DataSpec":
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        return dataclasses.replace(self, task=task, n_classes=n_classes, n_targets=n_targets)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["categorical"] = [dataclasses.asdict(c) for c in self.categorical]
+        d["image_shape"] = list(self.image_shape) if self.image_shape else None
+        d["numeric_names"] = list(self.numeric_names)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataSpec":
+        d = dict(d)
+        d["categorical"] = tuple(CategoricalSpec(**c) for c in d.get("categorical", ()))
+        d["image_shape"] = tuple(d["image_shape"]) if d.get("image_shape") else None
+        d["numeric_names"] = tuple(d.get("numeric_names", ()))
+        return cls(**d)

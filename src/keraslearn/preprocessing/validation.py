@@ -1,0 +1,114 @@
+"""Input checks at the boundary: turn what users pass into a pandas DataFrame, or fail clearly."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+
+def _is_polars(X) -> bool:
+    return type(X).__module__.split(".")[0] == "polars"
+
+
+def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame, bool]:
+    """Return ``(frame, has_names)``: X as a DataFrame, and whether X carried column names.
+
+    Accepts pandas and polars DataFrames, numpy arrays and nested lists. Sparse input,
+    complex numbers, 1-D input and empty input raise with a message saying what to do.
+    """
+    if _is_polars(X):
+        if type(X).__name__ == "LazyFrame":
+            X = X.collect()
+        if type(X).__name__ != "DataFrame":
+            raise TypeError(f"{estimator_name} expects a polars DataFrame, got {type(X).__name__}.")
+        X = X.to_pandas()
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+        raise TypeError(
+            f"{estimator_name} does not accept sparse input (Sparse data was passed); "
+            "convert it with X.toarray() first."
+        )
+    if isinstance(X, pd.Series):
+        raise ValueError(
+            f"{estimator_name} expects 2D input, got a Series. Reshape your data either using "
+            "X.to_frame() if your data has a single feature or X.to_frame().T if it contains a "
+            "single sample."
+        )
+    if isinstance(X, pd.DataFrame):
+        frame, has_names = X, all(isinstance(c, str) for c in X.columns)
+        if not has_names:
+            frame = X.set_axis([f"x{i}" for i in range(X.shape[1])], axis=1)
+        for col in frame.columns:
+            if pd.api.types.is_complex_dtype(frame[col].dtype):
+                raise ValueError(f"Complex data not supported (column {col!r}).")
+    else:
+        arr = np.asarray(X)
+        if arr.dtype.kind == "c":
+            raise ValueError("Complex data not supported; pass real numbers.")
+        if arr.ndim == 0 or arr.ndim == 1:
+            raise ValueError(
+                f"Expected 2D array, got {'scalar' if arr.ndim == 0 else '1D'} array instead. "
+                "Reshape your data either using array.reshape(-1, 1) if your data has a single "
+                "feature or array.reshape(1, -1) if it contains a single sample."
+            )
+        if arr.ndim > 2:
+            raise ValueError(f"Expected 2D array, got an array with shape {arr.shape}.")
+        frame, has_names = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])]), False
+    n, d = frame.shape
+    if n == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={frame.shape}) while a minimum of 1 is required."
+        )
+    if d == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required."
+        )
+    return frame, has_names
+
+
+def match_columns(
+    frame: pd.DataFrame,
+    has_names: bool,
+    feature_names_in,
+    n_features_in: int,
+    estimator_name: str,
+) -> pd.DataFrame:
+    """Line ``frame`` up with the columns seen in ``fit``: by name for DataFrames, by width otherwise."""
+    if feature_names_in is not None and has_names:
+        expected = list(feature_names_in)
+        missing = [c for c in expected if c not in frame.columns]
+        unexpected = [c for c in frame.columns if c not in set(expected)]
+        if missing or unexpected:
+            parts = []
+            if missing:
+                parts.append(f"missing columns {missing}")
+            if unexpected:
+                parts.append(f"unexpected columns {unexpected}")
+            raise ValueError(
+                "The feature names should match those that were passed during fit: "
+                + "; ".join(parts)
+                + f". {estimator_name} was fitted on columns {expected}."
+            )
+        return frame[expected] if list(frame.columns) != expected else frame
+    if frame.shape[1] != n_features_in:
+        raise ValueError(
+            f"X has {frame.shape[1]} features, but {estimator_name} is expecting "
+            f"{n_features_in} features as input."
+        )
+    if feature_names_in is not None and not has_names:
+        warnings.warn(
+            f"X does not have valid feature names, but {estimator_name} was fitted with "
+            "feature names; columns are matched by position.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return frame.set_axis(list(feature_names_in), axis=1)
+    if feature_names_in is None and has_names:
+        warnings.warn(
+            f"X has feature names, but {estimator_name} was fitted without feature names; "
+            "columns are matched by position.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return frame.set_axis([f"x{i}" for i in range(frame.shape[1])], axis=1)

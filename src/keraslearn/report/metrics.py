@@ -1,0 +1,39 @@
+"""The metrics the CLI reports, per task."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn import metrics
+
+
+def classification_scores(y_true, y_pred, proba=None, classes=None) -> dict:
+    out = {
+        "accuracy": metrics.accuracy_score(y_true, y_pred),
+        "balanced_accuracy": metrics.balanced_accuracy_score(y_true, y_pred),
+    }
+    if proba is not None and classes is not None:
+        present = np.isin(y_true, classes)
+        if present.all():
+            out["log_loss"] = metrics.log_loss(y_true, proba, labels=classes)
+            if len(np.unique(y_true)) > 1:
+                if len(classes) == 2:
+                    out["roc_auc"] = metrics.roc_auc_score(y_true == classes[1], proba[:, 1])
+                elif len(np.unique(y_true)) == len(classes):
+                    out["roc_auc"] = metrics.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
+    return {k: float(v) for k, v in out.items()}
+
+
+def regression_scores(y_true, y_pred) -> dict:
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    return {
+        "rmse": float(np.sqrt(metrics.mean_squared_error(y_true, y_pred))),
+        "mae": float(metrics.mean_absolute_error(y_true, y_pred)),
+        "r2": float(metrics.r2_score(y_true, y_pred)) if len(y_true) > 1 else float("nan"),
+    }
+
+
+def score_table(learner, X, y) -> dict:
+    """Metrics of a fitted learner on (X, y): classification or regression by the learner's kind."""
+    if hasattr(learner, "classes_"):
+        return classification_scores(np.asarray(y), learner.predict(X), learner.predict_proba(X), learner.classes_)
+    return regression_scores(y, learner.predict(X))

@@ -1,0 +1,40 @@
+"""PNG plots, drawn headless with matplotlib."""
+
+from __future__ import annotations
+
+import os
+
+
+def plot_learning_curve(history, path, title="Learning curve") -> str:
+    """Plot every metric of a Keras history (training and validation) per epoch; write a PNG.
+
+    ``history`` is a ``keras.callbacks.History``, its ``.history`` dict, or a fitted
+    learner's ``history_``.
+    """
+    hist = getattr(history, "history", history)
+    if hasattr(history, "history_"):
+        hist = history.history_
+    metrics = [k for k in hist if not k.startswith("val_") and k != "learning_rate"]
+    if not metrics:
+        raise ValueError("history holds no metrics to plot.")
+    # A bare Figure (no pyplot) draws without any GUI backend or global state.
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5 * len(metrics), 3.6))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
+    for ax, name in zip(axes[0], metrics):
+        epochs = range(1, len(hist[name]) + 1)
+        ax.plot(epochs, hist[name], label=f"training {name}")
+        if f"val_{name}" in hist:
+            ax.plot(epochs, hist[f"val_{name}"], label=f"validation {name}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.set_yscale("log" if name == "loss" and min(hist[name]) > 0 else "linear")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path

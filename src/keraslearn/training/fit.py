@@ -1,0 +1,127 @@
+"""How every learner trains: one place for the fit policy."""
+
+from __future__ import annotations
+
+import copy
+import random
+
+import keras
+import numpy as np
+
+from keraslearn.training.progress import RichProgress
+
+
+def seed_everything(random_state) -> int | None:
+    """Seed Python, NumPy and Keras from ``random_state`` (None leaves them alone)."""
+    if random_state is None:
+        return None
+    if isinstance(random_state, np.random.RandomState):
+        seed = int(random_state.randint(0, 2**31 - 1))
+    else:
+        seed = int(random_state)
+    keras.utils.set_random_seed(seed)
+    random.seed(seed)
+    return seed
+
+
+def validation_split(n: int, fraction: float, stratify=None, seed=None):
+    """Shuffled train / validation row indices; stratified when ``stratify`` labels allow it.
+
+    Returns ``(train_idx, None)`` when ``fraction`` is 0 or too few rows remain to hold out.
+    """
+    n_val = int(round(n * fraction))
+    if fraction <= 0 or n_val < 1 or n - n_val < 1:
+        return np.arange(n), None
+    rng = np.random.default_rng(seed)
+    if stratify is not None:
+        _, codes, counts = np.unique(stratify, return_inverse=True, return_counts=True)
+        if counts.min() >= 2:
+            val = []
+            for k in range(len(counts)):
+                rows = rng.permutation(np.flatnonzero(codes == k))
+                take = int(round(len(rows) * fraction))
+                val.append(rows[: min(max(take, 1), len(rows) - 1)])
+            val = np.sort(np.concatenate(val))
+            train = np.setdiff1d(np.arange(n), val, assume_unique=True)
+            return train, val
+    perm = rng.permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _take(x, idx):
+    if isinstance(x, dict):
+        return {k: v[idx] for k, v in x.items()}
+    return None if x is None else x[idx]
+
+
+def compile_model(model, *, optimizer="adam", learning_rate=1e-3, loss="mse", metrics=None, weight_decay=None):
+    """Compile with a fresh optimizer built from its Keras name (or a Keras optimizer to copy)."""
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        opt = optimizer.__class__.from_config(optimizer.get_config())
+        if learning_rate is not None:
+            opt.learning_rate = learning_rate
+    else:
+        config = {} if learning_rate is None else {"learning_rate": learning_rate}
+        if weight_decay is not None:
+            config["weight_decay"] = weight_decay
+        try:
+            opt = keras.optimizers.get({"class_name": optimizer, "config": config})
+        except (ValueError, TypeError) as err:
+            raise ValueError(
+                f"optimizer={optimizer!r} is not a Keras optimizer name; use e.g. 'adam', 'adamw', "
+                "'sgd', 'rmsprop', 'nadam', or a keras.optimizers.Optimizer instance."
+            ) from err
+    jit = "auto"
+    model.compile(optimizer=opt, loss=loss, metrics=metrics or None, jit_compile=jit)
+    return model
+
+
+def fit_model(
+    model,
+    x,
+    y,
+    sample_weight=None,
+    *,
+    epochs=100,
+    batch_size=256,
+    validation_fraction=0.1,
+    early_stopping=True,
+    patience=10,
+    callbacks=None,
+    verbose=0,
+    seed=None,
+    stratify=None,
+):
+    """Fit a compiled model with the keraslearn policy; return the history as a dict of lists.
+
+    A shuffled (stratified for classifiers) ``validation_fraction`` of rows is held out;
+    early stopping watches ``val_loss`` (``loss`` without a validation set) and restores
+    the best weights. User callbacks are deep-copied so each fit starts fresh.
+    """
+    n = len(y)
+    train_idx, val_idx = validation_split(n, validation_fraction, stratify=stratify, seed=seed)
+    validation_data = None
+    if val_idx is not None:
+        validation_data = (_take(x, val_idx), _take(y, val_idx))
+        if sample_weight is not None:
+            validation_data += (_take(sample_weight, val_idx),)
+        x, y, sample_weight = _take(x, train_idx), _take(y, train_idx), _take(sample_weight, train_idx)
+    cbs = [copy.deepcopy(cb) for cb in (callbacks or [])]
+    if early_stopping:
+        monitor = "val_loss" if validation_data is not None else "loss"
+        cbs.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True))
+    if verbose == 1:
+        cbs.append(RichProgress(epochs))
+    batch_size = int(max(1, min(batch_size, len(y))))
+    history = model.fit(
+        x,
+        y,
+        sample_weight=sample_weight,
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_data=validation_data,
+        callbacks=cbs,
+        shuffle=True,
+        verbose=2 if verbose >= 2 else 0,
+    )
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}

@@ -1,0 +1,41 @@
+"""A rich progress bar over epochs (``verbose=1``)."""
+
+from __future__ import annotations
+
+import keras
+
+
+class RichProgress(keras.callbacks.Callback):
+    """One bar for the whole fit, with the latest losses in the description."""
+
+    def __init__(self, epochs: int, description: str = "training"):
+        super().__init__()
+        self.epochs = epochs
+        self.description = description
+        self._progress = None
+
+    def on_train_begin(self, logs=None):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            transient=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(self.description, total=self.epochs, metrics="")
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = "  ".join(f"{k} {float(v):.4g}" for k, v in (logs or {}).items() if "loss" in k)
+        self._progress.update(self._task, advance=1, metrics=shown)
+
+    def on_train_end(self, logs=None):
+        if self._progress is not None:
+            # Early stopping ends before `epochs`: show the bar as complete at the epoch reached.
+            done = self._progress.tasks[0].completed
+            self._progress.update(self._task, total=max(done, 1), completed=max(done, 1))
+            self._progress.stop()
+            self._progress = None
