@@ -53,6 +53,13 @@ class KerasLearner(BaseEstimator):
     _encoder_params: tuple = ()
     _default_metrics: tuple = ()
 
+    # ------------------------------------------------------------- tuning
+    def search_space(self) -> dict:
+        """Default Optuna search space of this learner (see :mod:`keraslearn.tuning.spaces`)."""
+        from keraslearn.tuning.spaces import search_space
+
+        return search_space(self)
+
     # ----------------------------------------------------------- building
     def _build_model(self, spec):
         hp = {name: getattr(self, name) for name in self._arch_params}

@@ -1,0 +1,74 @@
+"""Search spaces per learner family, as Optuna distributions.
+
+A space maps names to ``optuna.distributions``. Most names are learner parameters; a few
+are *derived* (e.g. ``n_layers`` and ``units`` for ``layer_units``, because Optuna's
+categorical choices cannot be tuples); :func:`apply_sample` turns a sampled point into
+learner parameters.
+"""
+
+from __future__ import annotations
+
+
+def _optuna_distributions():
+    try:
+        from optuna import distributions
+    except ImportError as err:
+        raise ImportError("Search spaces need Optuna: pip install 'keraslearn[tune]'") from err
+    return distributions
+
+
+def _ff_space(d):
+    return {
+        "n_layers": d.IntDistribution(1, 4),
+        "units": d.IntDistribution(16, 512, log=True),
+        "activation": d.CategoricalDistribution(["relu", "elu", "selu", "gelu", "silu"]),
+        "dropout": d.FloatDistribution(0.0, 0.5),
+        "input_dropout": d.FloatDistribution(0.0, 0.3),
+        "use_batchnorm": d.CategoricalDistribution([False, True]),
+        "embed_dropout": d.FloatDistribution(0.0, 0.3),
+        "learning_rate": d.FloatDistribution(1e-4, 1e-2, log=True),
+        "batch_size": d.CategoricalDistribution([32, 64, 128, 256, 512]),
+    }
+
+
+# family key (as in learners.registry) -> function(distributions module) -> space
+SPACES = {
+    "ff": _ff_space,
+}
+
+# derived name(s) -> (learner parameter, function of the sampled values)
+_DERIVED = {
+    ("n_layers", "units"): ("layer_units", lambda n_layers, units: (int(units),) * int(n_layers)),
+}
+
+
+def family_of(learner) -> str:
+    """The registry family key of a learner instance or class."""
+    from keraslearn.learners.registry import _FAMILIES
+
+    cls = learner if isinstance(learner, type) else type(learner)
+    for fam, (clf, reg, _, _) in _FAMILIES.items():
+        if cls.__name__ in {p.split(":")[1] for p in (clf, reg) if p}:
+            return fam
+    raise ValueError(f"{cls.__name__} is not a registered keraslearn learner; pass a search space dict.")
+
+
+def search_space(learner) -> dict:
+    """The default Optuna search space for ``learner`` (instance or class)."""
+    fam = family_of(learner)
+    if fam not in SPACES:
+        raise ValueError(f"No default search space for the {fam!r} family; pass a search space dict.")
+    return SPACES[fam](_optuna_distributions())
+
+
+def apply_sample(learner, sampled: dict) -> dict:
+    """Learner parameters for a sampled point: derived names are combined, others pass through."""
+    params = dict(sampled)
+    valid = set(learner.get_params(deep=False))
+    for names, (target, fn) in _DERIVED.items():
+        if all(n in params for n in names) and target in valid:
+            params[target] = fn(*(params.pop(n) for n in names))
+    unknown = set(params) - valid
+    if unknown:
+        raise ValueError(f"{type(learner).__name__} has no parameter(s) {sorted(unknown)}; check the search space.")
+    return params
