@@ -192,11 +192,19 @@ class KerasLearner(BaseEstimator):
         frame = match_columns(frame, has_names, getattr(self, "feature_names_in_", None), self.n_features_in_, name)
         return self.encoder_._transform_frame(frame)
 
+    # Rows are predicted in zero-padded chunks of one fixed size, so a row's prediction never
+    # depends on how many other rows come with it (same kernel, same shape) and the predict
+    # function is compiled once.
+    _predict_chunk = 256
+
     def _predict_raw(self, X) -> np.ndarray:
         x = self._encode_X(X)
         n = len(next(iter(x.values())))
-        out = self.model_.predict(x, batch_size=int(min(max(n, 1), 8192)), verbose=0)
-        return np.asarray(out, dtype=np.float64)
+        pad = -n % self._predict_chunk
+        if pad:
+            x = {k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)]) for k, v in x.items()}
+        out = self.model_.predict(x, batch_size=self._predict_chunk, verbose=0)
+        return np.asarray(out[:n], dtype=np.float64)
 
     # ---------------------------------------------------------- persistence
     def __getstate__(self):
@@ -308,12 +316,14 @@ class KerasClassifierMixin(ClassifierMixin):
         """Class probabilities, columns in the order of ``classes_``."""
         p = self._predict_raw(X)
         if p.shape[1] == 1:
-            p = np.hstack([1.0 - p, p])
-        return p
+            return np.hstack([1.0 - p, p])
+        # float32 softmax rows sum to 1 only within ~1e-7; make them exact in float64.
+        return p / p.sum(axis=1, keepdims=True)
 
     def predict(self, X):
         """Predicted labels (the original label values, as in ``classes_``)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def _fitted_state(self):
         state, arrays = KerasLearner._fitted_state(self)
