@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from keraslearn.cli import main
-from keraslearn.setup.install import install_keras
+from keraslearn.setup.install import InstallError, install_keras
 from keraslearn.setup.plan import TORCH_VERSION, keras_requirement, normalize_backends, plan_install
 from keraslearn.setup.system import GPUInfo, SystemInfo, parse_nvidia_smi, pip_find_links_wheels
 
@@ -185,6 +185,30 @@ def test_cli_dry_run_prints_the_plan_and_runs_nothing(capsys, tmp_path):
 def test_cli_bad_arguments_exit_2(capsys):
     assert main(["install", "--version", "latest", "--dry-run"]) == 2
     assert "not a version" in capsys.readouterr().err
+
+
+@pytest.fixture
+def offline_pip(monkeypatch):
+    """pip may use only what is installed (or local wheels): these tests never change the environment."""
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+
+
+@pytest.mark.slow
+def test_install_into_this_python_then_verify(offline_pip, capsys):
+    # keras and jax are already installed here: pip has nothing to do, then the check really runs.
+    result = install_keras("jax", gpu="no", method="pip")
+    out = capsys.readouterr().out
+    assert result.ran and result.ok and "Requirement already satisfied: jax[cpu]" in out
+    jax = result.verified["jax"]
+    assert jax["ok"] and jax["active"] == "jax" and jax["op_result"] == 12.0 and "cpu:0" in jax["devices"]
+    assert f"ok: jax {jax['version']} with keras {jax['keras']}" in out
+
+
+def test_a_failing_command_stops_the_install(offline_pip, capsys):
+    with pytest.raises(InstallError, match=r"(?s)failed with exit code 1.*keraslearn install` again") as err:
+        install_keras("jax", gpu="no", extras=["keraslearn-no-such-package"])
+    assert "keraslearn-no-such-package" in str(err.value)
+    assert "\nverify:" not in capsys.readouterr().out  # nothing runs after the failed step
 
 
 @pytest.mark.slow

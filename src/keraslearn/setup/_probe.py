@@ -97,13 +97,15 @@ def devices(name, module):
         cuda = getattr(module.version, "cuda", None)
         out = {"devices": ["cpu"], "cuda_build": cuda}
         if module.cuda.is_available():
-            out["devices"] += [f"cuda:{i} {module.cuda.get_device_name(i)}" for i in range(module.cuda.device_count())]
+            count = module.cuda.device_count()
+            out["devices"] += [f"cuda:{i} {module.cuda.get_device_name(i)}" for i in range(count)]
         mps = getattr(module.backends, "mps", None)
         if mps is not None and mps.is_available():
             out["devices"].append("mps")
         return out
     if name == "tensorflow":
-        out = {"devices": [f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}" for d in module.config.list_physical_devices()]}
+        found = module.config.list_physical_devices()
+        out = {"devices": [f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}" for d in found]}
         info = dict(module.sysconfig.get_build_info())
         out["cuda_build"] = info.get("cuda_version") if info.get("is_cuda_build") else None
         out["cudnn"] = info.get("cudnn_version")

@@ -28,14 +28,22 @@ def register(subparsers) -> None:
     install.add_argument("--gpu", choices=("auto", "yes", "no"), default="auto", help="CUDA builds (default: auto)")
     install.add_argument("--cuda", type=int, choices=(12, 13), help="force the CUDA major of GPU builds")
     install.add_argument("--version", metavar="SPEC", help="Keras version or specifier (default: >=3.13,<4)")
-    install.add_argument("--extra", action="extend", nargs="+", default=[], metavar="PKG", help="more packages to install")
-    install.add_argument("--method", choices=("pip", "venv", "conda"), default="pip", help="where to install (default: pip, into this Python)")
+    install.add_argument(
+        "--extra", action="extend", nargs="+", default=[], metavar="PKG", help="more packages to install"
+    )
+    install.add_argument(
+        "--method", choices=("pip", "venv", "conda"), default="pip",
+        help="where to install (default: pip, into this Python)",
+    )
     install.add_argument(
         "--env", metavar="PATH_OR_NAME",
         help="pip: an environment folder or python; venv: the folder to create (default "
         "~/.virtualenvs/keraslearn); conda: an environment name or path (default keraslearn)",
     )
-    install.add_argument("--reinstall", action="store_true", help="force-reinstall (repairs a broken backend, swaps a CPU build for CUDA)")
+    install.add_argument(
+        "--reinstall", action="store_true",
+        help="force-reinstall (repairs a broken backend, swaps a CPU build for the CUDA one)",
+    )
     install.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     install.add_argument(
         "--resolve-only", action="store_true",

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 from keraslearn import _backend
 from keraslearn._backend import BACKENDS, DEFAULT_BACKEND
-from keraslearn.setup.diagnose import Finding, _installed, diagnose
+from keraslearn.setup.diagnose import Finding, diagnose, installed
 from keraslearn.setup.system import detect_gpus, run_probes
 
 # Environment variables that change what the backends do on this machine.
@@ -104,12 +104,13 @@ def _target_python(env) -> tuple[list[str], bool]:
     if os.path.isdir(path):
         for candidate in (os.path.join(path, "bin", "python"), os.path.join(path, "Scripts", "python.exe")):
             if os.path.exists(candidate):
-                return [candidate], False
+                return [candidate], os.path.abspath(candidate) == os.path.abspath(sys.executable)
         raise ValueError(f"no Python in {path}: pass the environment folder or its python executable")
     found = shutil.which(path)
     if found is None:
         raise ValueError(f"env={env!r}: no such environment folder or Python executable")
-    return [found], os.path.realpath(found) == os.path.realpath(sys.executable)
+    # Not realpath: every venv's python links to the same base interpreter.
+    return [found], os.path.abspath(found) == os.path.abspath(sys.executable)
 
 
 def gather(backends=None, *, env=None, timeout: float = 240) -> dict:
@@ -167,7 +168,7 @@ def doctor(backend=None, *, env=None, timeout: float = 240, verbose: bool = Fals
 
 def _backend_line(name: str, result: dict) -> str:
     err = result.get("error") or {}
-    if not _installed(result):
+    if not installed(result):
         return f"  {name:<11} not installed"
     version = result.get("version") or "?"
     if result.get("ok"):

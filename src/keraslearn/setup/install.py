@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from collections import deque
 from dataclasses import dataclass, field
@@ -143,6 +144,8 @@ def install_keras(
             + f"\nrun `keraslearn doctor{where}` for the cause and the fix",
             result,
         )
+    if plan.python == (sys.executable,) and "keras" in sys.modules:
+        say("note: this Python already imported keras; restart it to use what was installed")
     return result
 
 
@@ -204,7 +207,8 @@ def _run(step: Step, say) -> None:
 def _resolve(step: Step, plan: InstallPlan, say) -> dict[str, str]:
     """Run a pip step as ``pip install --dry-run --report``; return {name: version}."""
     argv = list(step.argv)
-    if any(s.description.startswith("install torch") for s in plan.steps) and "--index-url" not in argv:
+    torch_from_index = any("--index-url" in s.argv and any(a.startswith("torch==") for a in s.argv) for s in plan.steps)
+    if torch_from_index and "--index-url" not in argv:
         # torch comes from its own index in the step before; here it would resolve PyPI's build.
         argv = [a for a in argv if not a.startswith("torch==")]
     with tempfile.TemporaryDirectory(prefix="keraslearn-resolve-") as tmp:
@@ -234,9 +238,10 @@ def _verify(plan: InstallPlan, result: InstallResult, say) -> None:
             result.verified[name] = facts
             if not facts.get("ok"):
                 err = facts.get("error") or {}
-                result.problems.append(f"{name}: {err.get('stage', '?')}: {err.get('type', '')}: {err.get('message', '')}")
+                detail = f"{err.get('stage', '?')}: {err.get('type', '')}: {err.get('message', '')}"
+                result.problems.append(f"{name}: {detail}")
                 continue
             devices = facts.get("devices", [])
             say(f"  ok: {name} {facts.get('version')} with keras {facts.get('keras')}; devices: {', '.join(devices)}")
             if plan.gpu and not any(d.split(":")[0].lower() in ("gpu", "cuda") for d in devices):
-                result.problems.append(f"{name} was installed with CUDA but sees no GPU (devices: {', '.join(devices)})")
+                result.problems.append(f"{name} was installed with CUDA but sees no GPU ({', '.join(devices)})")

@@ -25,7 +25,7 @@ import os
 import shlex
 from dataclasses import dataclass, field
 
-from keraslearn.setup.system import SystemInfo
+from keraslearn.setup.system import SystemInfo, probe_source
 
 BACKENDS = ("jax", "torch", "tensorflow")
 METHODS = ("pip", "venv", "conda")
@@ -214,9 +214,12 @@ def _backend_requirements(backends, gpu, cuda, system: SystemInfo):
             if gpu and linux:
                 reqs.append("tensorflow[and-cuda]")
             else:
-                reqs.append("tensorflow-cpu" if linux and system.machine.lower() in ("x86_64", "amd64") else "tensorflow")
+                x86 = system.machine.lower() in ("x86_64", "amd64")
+                reqs.append("tensorflow-cpu" if linux and x86 else "tensorflow")
                 if gpu:
-                    notes.append("TensorFlow's GPU builds are Linux-only (use WSL2 on Windows): installing the CPU build")
+                    notes.append(
+                        "TensorFlow's GPU builds are Linux-only (use WSL2 on Windows): installing the CPU build"
+                    )
         elif name == "torch":
             reqs.append(f"torch=={TORCH_VERSION}")
             if gpu and system.os in ("Linux", "Windows"):
@@ -275,8 +278,6 @@ def plan_install(
         CPU build with a CUDA build of the same version (pip keeps ``torch 2.13.0+cpu`` for
         ``torch==2.13.0`` otherwise).
     """
-    from keraslearn.setup.system import probe_source
-
     system = system or SystemInfo()
     backends = normalize_backends(backend)
     if method not in METHODS:

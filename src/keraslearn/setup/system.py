@@ -120,15 +120,17 @@ def _pip_config_files() -> list[str]:
     """pip's configuration files, in pip's order (global, user, site, then $PIP_CONFIG_FILE)."""
     home = os.path.expanduser("~")
     if sys.platform == "win32":
-        appdata = os.environ.get("APPDATA", home)
-        files = [os.path.join(os.environ.get("PROGRAMDATA", "C:\\ProgramData"), "pip", "pip.ini"),
-                 os.path.join(home, "pip", "pip.ini"), os.path.join(appdata, "pip", "pip.ini"),
-                 os.path.join(sys.prefix, "pip.ini")]
+        files = [
+            os.path.join(os.environ.get("PROGRAMDATA", "C:\\ProgramData"), "pip", "pip.ini"),
+            os.path.join(home, "pip", "pip.ini"),
+            os.path.join(os.environ.get("APPDATA", home), "pip", "pip.ini"),
+            os.path.join(sys.prefix, "pip.ini"),
+        ]
     else:
         xdg_dirs = os.environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep)
+        xdg_home = os.environ.get("XDG_CONFIG_HOME", os.path.join(home, ".config"))
         files = [os.path.join(d, "pip", "pip.conf") for d in xdg_dirs] + ["/etc/pip.conf"]
-        files += [os.path.join(home, ".pip", "pip.conf"),
-                  os.path.join(os.environ.get("XDG_CONFIG_HOME", os.path.join(home, ".config")), "pip", "pip.conf")]
+        files += [os.path.join(home, ".pip", "pip.conf"), os.path.join(xdg_home, "pip", "pip.conf")]
         if sys.platform == "darwin":
             files.append(os.path.join(home, "Library", "Application Support", "pip", "pip.conf"))
         files.append(os.path.join(sys.prefix, "pip.conf"))
