@@ -55,6 +55,7 @@ def prepare() -> None:
     REQUESTED_BACKEND = requested
     if "keras" in sys.modules:
         _warn_if_other_backend(requested or DEFAULT_BACKEND)
+        _skip_unimported_tensorflow()
         return
     if not requested:
         os.environ["KERAS_BACKEND"] = DEFAULT_BACKEND
@@ -62,8 +63,8 @@ def prepare() -> None:
     if requested == "tensorflow":
         # TensorFlow's C++ start-up banner is not the user's problem.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "KERAS_HOME" not in os.environ and not os.path.exists(keras_config_path()):
-        sys.meta_path.insert(0, _FirstKerasImport(_default_keras_dir()))
+    scratch = "KERAS_HOME" not in os.environ and not os.path.exists(keras_config_path())
+    sys.meta_path.insert(0, _FirstKerasImport(_default_keras_dir(), scratch))
 
 
 def select_backend() -> str:
@@ -90,11 +91,46 @@ def _warn_if_other_backend(wanted: str) -> None:
         )
 
 
-class _FirstKerasImport(importlib.abc.MetaPathFinder):
-    """Finds ``keras`` once and wraps its loader so the import writes no ``keras.json``."""
+class _ImportedTensorFlowOnly:
+    """Keras' lazy ``tensorflow`` module, reporting TensorFlow available only once imported."""
 
-    def __init__(self, keras_dir: str):
+    def __init__(self, lazy):
+        self._lazy = lazy
+
+    @property
+    def available(self):
+        return "tensorflow" in sys.modules and self._lazy.available
+
+    def __getattr__(self, name):
+        return getattr(self._lazy, name)
+
+
+def _skip_unimported_tensorflow() -> None:
+    """Stop Keras importing TensorFlow on JAX/torch just to ask ``tf.available``.
+
+    Keras' serialization (every save, hence every pickle) and ``set_random_seed`` check
+    ``tf.available``, which imports TensorFlow whenever it is installed: seconds per
+    process, for objects that cannot exist while TensorFlow is not imported.
+    """
+    keras = sys.modules.get("keras")
+    try:
+        if keras is None or keras.backend.backend() == "tensorflow":
+            return
+        from keras.src.saving import serialization_lib
+        from keras.src.utils import rng_utils
+    except Exception:  # a broken or unusual keras: leave it as it is
+        return
+    for module in (serialization_lib, rng_utils):
+        if not isinstance(module.tf, _ImportedTensorFlowOnly):
+            module.tf = _ImportedTensorFlowOnly(module.tf)
+
+
+class _FirstKerasImport(importlib.abc.MetaPathFinder):
+    """Finds ``keras`` once and wraps its loader (no ``keras.json``; see above)."""
+
+    def __init__(self, keras_dir: str, scratch: bool):
         self.keras_dir = keras_dir
+        self.scratch = scratch
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "keras":
@@ -103,16 +139,17 @@ class _FirstKerasImport(importlib.abc.MetaPathFinder):
             sys.meta_path.remove(self)
         spec = importlib.util.find_spec("keras")  # the remaining finders
         if spec is not None and spec.loader is not None:
-            spec.loader = _ScratchHomeLoader(spec.loader, self.keras_dir)
+            spec.loader = _ScratchHomeLoader(spec.loader, self.keras_dir, self.scratch)
         return spec
 
 
 class _ScratchHomeLoader(importlib.abc.Loader):
     """Runs Keras' package import with ``KERAS_HOME`` pointing at a scratch folder."""
 
-    def __init__(self, inner, keras_dir: str):
+    def __init__(self, inner, keras_dir: str, scratch: bool):
         self.inner = inner
         self.keras_dir = keras_dir
+        self.scratch = scratch
 
     def create_module(self, spec):
         return self.inner.create_module(spec)
@@ -122,6 +159,10 @@ class _ScratchHomeLoader(importlib.abc.Loader):
         module.__loader__ = self.inner
         if module.__spec__ is not None:
             module.__spec__.loader = self.inner
+        if not self.scratch:
+            self.inner.exec_module(module)
+            _skip_unimported_tensorflow()
+            return
         with tempfile.TemporaryDirectory(prefix="keraslearn-") as scratch:
             os.environ["KERAS_HOME"] = scratch
             try:
@@ -132,3 +173,4 @@ class _ScratchHomeLoader(importlib.abc.Loader):
         if config is not None:
             # Caches (datasets, weights) still go to the usual ~/.keras.
             config._KERAS_DIR = self.keras_dir
+        _skip_unimported_tensorflow()
