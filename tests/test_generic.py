@@ -175,6 +175,30 @@ def test_x_transform_and_y_transform(iris_mixed, tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
 
+def build_two_softmax(spec):
+    inputs, x = tabular_inputs(spec)
+    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+
+
+def build_poisson(spec):
+    inputs, x = tabular_inputs(spec)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="exponential")(x))
+    model.compile(optimizer="adam", loss="poisson")
+    return model
+
+
+def test_target_encoding_follows_the_model(cancer_mixed, diabetes_mixed):
+    X, y = cancer_mixed
+    clf = KerasClassifier(build_two_softmax, epochs=1, random_state=0).fit(X, y)
+    assert clf.model_.loss == "sparse_categorical_crossentropy"  # two softmax units for two classes
+    assert clf.predict_proba(X).shape == (len(X), 2)
+    Xd, yd = diabetes_mixed
+    reg = KerasRegressor(build_poisson, epochs=1, random_state=0).fit(Xd, yd)
+    # A Poisson loss needs the raw counts-like target, so it is not standardized.
+    assert reg.y_mean_.tolist() == [0.0] and reg.y_scale_.tolist() == [1.0]
+    assert (reg.predict(Xd) > 0).all()
+
+
 # ------------------------------------------------------------- routed parameters, clone
 def test_model_params_routing():
     user_dict = {"units": 8}
