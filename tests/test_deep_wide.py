@@ -34,7 +34,8 @@ def test_wide_and_deep_parts_are_summed(task, kw, activation, width):
     assert wide.kernel.shape == (6 + 5 + 4, width)
     assert wide.activation is keras.activations.linear
     assert deep.units == width
-    assert [l.units for l in model.layers if isinstance(l, keras.layers.Dense) and l.name.startswith("dense_")] == [32, 8]
+    hidden = [layer for layer in model.layers if layer.name.startswith("dense_")]
+    assert [layer.units for layer in hidden] == [32, 8]
     assert model.get_layer("output").activation is keras.activations.get(activation)
     assert model.output_shape == (None, width)
 

@@ -26,7 +26,8 @@ def build_mlp(spec, units=16, activation="relu", compile_with=None):
     model = keras.Model(inputs, output_head(spec, x))
     if compile_with is not None:
         optimizer, loss = compile_with
-        model.compile(optimizer=keras.optimizers.get(optimizer), loss=loss, metrics=["accuracy"] if "entropy" in loss else None)
+        metrics = ["accuracy"] if "entropy" in loss else None
+        model.compile(optimizer=keras.optimizers.get(optimizer), loss=loss, metrics=metrics)
     return model
 
 
@@ -219,6 +220,7 @@ def test_model_params_routing():
         clf.set_params(model__=1)
     with pytest.raises(ValueError, match="search space dict"):
         clf.search_space()
+    assert clone(KerasClassifier()).model is None  # no build function yet: still clonable
 
 
 def test_clone_keeps_every_setting():

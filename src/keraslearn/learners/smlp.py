@@ -14,7 +14,9 @@ from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRe
 from keraslearn.training import compile_model
 from keraslearn.training.schedules import check_schedule, learning_rate_schedule, steps_per_epoch
 
-_SMLP_ARCH = ("n_max", "n_layers", "activation", "dropout", "input_dropout", "use_batchnorm", "use_embedding", "embed_dropout")
+_SMLP_ARCH = (
+    "n_max", "n_layers", "activation", "dropout", "input_dropout", "use_batchnorm", "use_embedding", "embed_dropout"
+)
 _SMLP2_ARCH = ("n_max", "n_layers", "activation", "dropout", "input_dropout", "use_embedding", "embed_dropout")
 _ENCODER = ("scaling", "min_frequency", "embed_size")
 
