@@ -135,6 +135,7 @@ class KerasLearner(BaseEstimator):
         keras.backend.clear_session(free_memory=False)
         seed = seed_everything(self.random_state)
         model = self._build_model(self._model_spec())
+        x, y_fit = self._prepare_fit(model, x, y_fit)
         self._compile(model)
         self.history_ = fit_model(
             model,
@@ -154,6 +155,10 @@ class KerasLearner(BaseEstimator):
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
         return self
+
+    def _prepare_fit(self, model, x, y_fit):
+        """Training inputs and targets for ``model``: called once per fit, after build, before compile."""
+        return x, y_fit
 
     def _compile(self, model):
         compile_model(

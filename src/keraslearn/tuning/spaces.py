@@ -31,9 +31,58 @@ def _ff_space(d):
     }
 
 
+def _smlp_space(d):
+    # mlr3keras bounds only n_max, n_layers >= 1; the ranges are Auto-PyTorch Tabular's shaped-MLP space.
+    return {
+        "n_max": d.IntDistribution(32, 1024, log=True),
+        "n_layers": d.IntDistribution(1, 6),
+        "activation": d.CategoricalDistribution(["relu", "elu", "selu", "gelu", "silu"]),
+        "dropout": d.FloatDistribution(0.0, 0.5),
+        "input_dropout": d.FloatDistribution(0.0, 0.3),
+        "use_batchnorm": d.CategoricalDistribution([False, True]),
+        "embed_dropout": d.FloatDistribution(0.0, 0.3),
+        "learning_rate": d.FloatDistribution(1e-4, 1e-2, log=True),
+        "lr_schedule": d.CategoricalDistribution(["cosine", "cosine_restarts", "constant"]),
+        "batch_size": d.CategoricalDistribution([32, 64, 128, 256, 512]),
+    }
+
+
+def _smlp2_space(d):
+    # Residual blocks carry batch norm and dropout always (no use_batchnorm); n_layers >= 2 has a block.
+    return {
+        "n_max": d.IntDistribution(32, 512, log=True),
+        "n_layers": d.IntDistribution(2, 6),
+        "activation": d.CategoricalDistribution(["relu", "elu", "selu", "gelu", "silu"]),
+        "dropout": d.FloatDistribution(0.0, 0.5),
+        "input_dropout": d.FloatDistribution(0.0, 0.3),
+        "embed_dropout": d.FloatDistribution(0.0, 0.3),
+        "learning_rate": d.FloatDistribution(1e-4, 1e-2, log=True),
+        "lr_schedule": d.CategoricalDistribution(["cosine", "cosine_restarts", "constant"]),
+        "batch_size": d.CategoricalDistribution([32, 64, 128, 256, 512]),
+    }
+
+
+def _deep_wide_space(d):
+    # The deep part's layers are tuned like FF's (n_layers × units → layer_units).
+    return {
+        "n_layers": d.IntDistribution(1, 4),
+        "units": d.IntDistribution(16, 512, log=True),
+        "activation": d.CategoricalDistribution(["relu", "elu", "selu", "gelu", "silu"]),
+        "dropout": d.FloatDistribution(0.0, 0.5),
+        "input_dropout": d.FloatDistribution(0.0, 0.3),
+        "use_batchnorm": d.CategoricalDistribution([False, True]),
+        "embed_dropout": d.FloatDistribution(0.0, 0.3),
+        "learning_rate": d.FloatDistribution(1e-4, 1e-2, log=True),
+        "batch_size": d.CategoricalDistribution([32, 64, 128, 256, 512]),
+    }
+
+
 # family key (as in learners.registry) -> function(distributions module) -> space
 SPACES = {
     "ff": _ff_space,
+    "smlp": _smlp_space,
+    "smlp2": _smlp2_space,
+    "deep_wide": _deep_wide_space,
 }
 
 # derived name(s) -> (learner parameter, function of the sampled values)
@@ -64,7 +113,8 @@ def search_space(learner) -> dict:
 def apply_sample(learner, sampled: dict) -> dict:
     """Learner parameters for a sampled point: derived names are combined, others pass through."""
     params = dict(sampled)
-    valid = set(learner.get_params(deep=False))
+    # deep=True: the generic learners list their build function's hyperparameters as model__<name>.
+    valid = set(learner.get_params(deep=True))
     for names, (target, fn) in _DERIVED.items():
         if all(n in params for n in names) and target in valid:
             params[target] = fn(*(params.pop(n) for n in names))
