@@ -70,4 +70,38 @@ def select_backend() -> str:
         from keras.src.backend import config as _config
 
         _config._KERAS_DIR = keras_dir
-    return keras.backend.backend()
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        _defer_tensorflow()
+    return backend
+
+
+def _defer_tensorflow() -> None:
+    """Stop Keras importing TensorFlow on JAX/torch when TensorFlow merely is installed.
+
+    Keras asks ``tf.available`` while serializing a model and in ``set_random_seed``;
+    that imports TensorFlow (3-7 s, +450 MB) into every JAX or torch process that saves,
+    pickles or seeds a model. Nothing can be a TensorFlow object, or need TensorFlow's
+    seed, before TensorFlow is imported, so we answer "unavailable" until it is. Code
+    that uses TensorFlow itself (e.g. exporting a SavedModel) still imports it on use.
+    """
+    try:
+        from keras.src.utils import module_utils
+
+        lazy = module_utils.tensorflow
+        base = type(lazy)
+    except (ImportError, AttributeError):  # Keras internals moved: keep Keras' behaviour
+        return
+    if getattr(base, "_keraslearn_deferred", False):
+        return
+
+    class _DeferredTensorFlow(base):
+        _keraslearn_deferred = True
+
+        @property
+        def available(self):
+            if self._available is None and "tensorflow" not in sys.modules:
+                return False
+            return base.available.fget(self)
+
+    lazy.__class__ = _DeferredTensorFlow
