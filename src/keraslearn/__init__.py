@@ -22,10 +22,38 @@ _LAZY = {
     "learner": "keraslearn.learners",
     "list_learners": "keraslearn.learners",
     "load": "keraslearn.io",
+    # training loops and export
+    "CustomLoop": "keraslearn.training.loop",
+    "train_loop": "keraslearn.training.loop",
+    "export": "keraslearn.io.export",
+    "export_inputs": "keraslearn.io.export",
+    # kerasR / R keras utilities
+    "normalize": "keraslearn.utils",
+    "to_categorical": "keraslearn.utils",
+    "classes_from_proba": "keraslearn.utils",
+    "plot_history": "keraslearn.utils",
+    "summary": "keraslearn.utils",
+    # datasets
+    "load_boston_housing": "keraslearn.datasets",
+    "load_california_housing": "keraslearn.datasets",
+    "load_mnist": "keraslearn.datasets",
+    "load_mnist_sample": "keraslearn.datasets",
+    "load_fashion_mnist": "keraslearn.datasets",
+    "load_cifar10": "keraslearn.datasets",
+    "load_cifar100": "keraslearn.datasets",
+    "load_imdb": "keraslearn.datasets",
+    "load_reuters": "keraslearn.datasets",
+    "load_tabular": "keraslearn.datasets",
+    "list_tabular": "keraslearn.datasets",
+    "DatasetUnavailableError": "keraslearn.datasets",
 }
+# Subpackages reachable as attributes after a bare `import keraslearn`.
+_SUBMODULES = {"datasets", "utils"}
 
 
 def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"keraslearn.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'keraslearn' has no attribute {name!r}")
