@@ -15,12 +15,14 @@ def normalize(x, axis=-1, order=2):
 
     Zero slices stay zero. Returns a float NumPy array of the same shape.
     """
-    import keras
-
     x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(np.float32)
-    return np.asarray(keras.utils.normalize(x, axis=axis, order=order))
+    # keras.utils.normalize's NumPy path (Keras 3.15) does `axis = axis or -1`, so axis=0
+    # normalizes the wrong way and fails to broadcast; this is the same formula, fixed.
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    return x / np.expand_dims(norm, axis)
 
 
 def to_categorical(y, num_classes=None):
