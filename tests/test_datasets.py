@@ -267,6 +267,14 @@ def test_offline_error_is_fast_and_says_where_to_put_the_file(data_dirs, monkeyp
     assert not (home / "datasets").exists()  # nothing half-written
 
 
+def test_offline_mode_never_touches_the_network(data_dirs, monkeypatch):
+    monkeypatch.setenv("KERASLEARN_OFFLINE", "1")
+    monkeypatch.setattr(files, "check_reachable", lambda *a, **k: pytest.fail("probed the network"))
+    with pytest.raises(DatasetUnavailableError, match="KERASLEARN_OFFLINE is set.*KERASLEARN_DATA"):
+        load_reuters()
+    assert len(load_boston_housing()[0][0]) == 404  # bundled data still loads
+
+
 def test_offline_error_for_archives_names_the_archive(data_dirs, monkeypatch):
     _unreachable(monkeypatch, "cifar10", "http://keraslearn-offline.invalid/cifar-10-python.tar.gz")
     with pytest.raises(DatasetUnavailableError, match="cifar-10-python.tar.gz"):

@@ -2,7 +2,7 @@
 
 A file is looked for, in order, in ``$KERASLEARN_DATA`` (a folder laid out like Keras'
 cache) and in Keras' own cache (``$KERAS_HOME/datasets``, default ``~/.keras/datasets``).
-Only then is it downloaded, by ``keras.utils.get_file`` with Keras' origin and hash into
+Only then is it downloaded (never with ``KERASLEARN_OFFLINE=1``), by ``keras.utils.get_file`` with Keras' origin and hash into
 Keras' cache. Before downloading, the origin (or the proxy) is probed for a few seconds,
 so a machine without network gets a :class:`DatasetUnavailableError` saying where to
 put the file, instead of a hang.
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 DATA_ENV = "KERASLEARN_DATA"
+OFFLINE_ENV = "KERASLEARN_OFFLINE"  # "1": never download, fail at once (tests, air-gapped machines)
 TIMEOUT_ENV = "KERASLEARN_NET_TIMEOUT"
 DEFAULT_TIMEOUT = 3.0
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -155,6 +156,11 @@ def fetch(source: Source, dataset: str) -> str:
     local = find_local(source)
     if local is not None:
         return local
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        raise DatasetUnavailableError(
+            f"Cannot load {dataset}: {source.archive or source.fname} is not on this machine and "
+            f"{OFFLINE_ENV} is set, so nothing is downloaded. {_where_to_put(source)}"
+        )
     try:
         check_reachable(source.url)
     except OSError as err:

@@ -188,7 +188,11 @@ def _call_once(model) -> None:
     def zeros(t):
         return np.zeros((1,) + tuple(d or 1 for d in t.shape[1:]), dtype=t.dtype)
 
-    model(keras.tree.map_structure(zeros, model.input), training=False)
+    try:
+        spec = model.input  # the input structure (dict, list or tensor) of a Functional model
+    except AttributeError:  # a Sequential model that has never been called
+        spec = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    model(keras.tree.map_structure(zeros, spec), training=False)
 
 
 def _export_here(model, path: str, fmt: str) -> None:
