@@ -40,6 +40,7 @@ def data_dirs(tmp_path, monkeypatch):
     data.mkdir()
     home.mkdir()
     monkeypatch.setenv("KERASLEARN_DATA", str(data))
+    monkeypatch.delenv("KERASLEARN_OFFLINE", raising=False)
     monkeypatch.setattr(files, "_keras_home", lambda: str(home))
     return data, home
 

@@ -69,11 +69,17 @@ def _is_learner(obj) -> bool:
 
 
 # ------------------------------------------------------------- learners
-def _folds_numeric(learner) -> bool:
+def _tabular_encoder(learner):
+    """The learner's fitted TabularEncoder, or None (e.g. image learners)."""
     from keraslearn.preprocessing.encoder import TabularEncoder
 
     enc = getattr(learner, "encoder_", None)
-    return isinstance(enc, TabularEncoder) and enc.spec_.n_numeric > 0 and enc.quantiles_ is None
+    return enc if isinstance(enc, TabularEncoder) else None
+
+
+def _folds_numeric(learner) -> bool:
+    enc = _tabular_encoder(learner)
+    return enc is not None and enc.spec_.n_numeric > 0 and enc.quantiles_ is None
 
 
 def learner_model(learner, fold_preprocessing=True):
@@ -93,8 +99,8 @@ def learner_model(learner, fold_preprocessing=True):
 
     check_is_fitted(learner, "model_")
     net = learner.model_
-    enc = getattr(learner, "encoder_", None)
-    if enc is None or not hasattr(enc, "spec_"):
+    enc = _tabular_encoder(learner)
+    if enc is None:
         inputs = keras.tree.map_structure(lambda t: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name), net.input)
         feed = inputs
     else:
@@ -277,7 +283,7 @@ def export(model_or_learner, path, format="onnx", *, fold_preprocessing=True, ti
         _export_here(model, path, fmt)
     else:
         _export_through_tensorflow(model, path, fmt, timeout)
-    if learner is not None and hasattr(learner, "encoder_") and hasattr(learner.encoder_, "spec_"):
+    if learner is not None and _tabular_encoder(learner) is not None:
         with open(path + SIDECAR_SUFFIX, "w", encoding="utf8") as f:
             json.dump(input_description(learner, fold_preprocessing), f, indent=1)
     return path

@@ -143,7 +143,8 @@ class CustomLoop:
         self.metrics = None  # resolved on the first batch (accuracy depends on the shapes)
         self.stop_training = False
         self._train_fn = self._eval_fn = None
-        self.optimizer.build(model.trainable_variables)
+        if not self.optimizer.built:
+            self.optimizer.build(model.trainable_variables)
 
     # --------------------------------------------------------------- steps
     def _ensure_metrics(self, x, y):
@@ -205,7 +206,7 @@ class CustomLoop:
             return
         for batch in data:
             if not (isinstance(batch, (tuple, list)) and len(batch) >= 2):
-                raise ValueError("each batch of data must be an (x, y) pair.")
+                raise ValueError("each batch of data must be an (x, y) pair; pass arrays as a tuple (x, y).")
             yield batch[0], batch[1]
 
     def fit(
