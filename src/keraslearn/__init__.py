@@ -36,13 +36,41 @@ _LAZY = {
     "available": "keraslearn.setup.check",
     "check": "keraslearn.setup.check",
     "doctor": "keraslearn.setup.doctor",
+    # training loops and export
+    "CustomLoop": "keraslearn.training.loop",
+    "train_loop": "keraslearn.training.loop",
+    "export": "keraslearn.io.export",
+    "export_inputs": "keraslearn.io.export",
+    # kerasR / R keras utilities
+    "normalize": "keraslearn.utils",
+    "to_categorical": "keraslearn.utils",
+    "classes_from_proba": "keraslearn.utils",
+    "plot_history": "keraslearn.utils",
+    "summary": "keraslearn.utils",
+    # datasets
+    "load_boston_housing": "keraslearn.datasets",
+    "load_california_housing": "keraslearn.datasets",
+    "load_mnist": "keraslearn.datasets",
+    "load_mnist_sample": "keraslearn.datasets",
+    "load_fashion_mnist": "keraslearn.datasets",
+    "load_cifar10": "keraslearn.datasets",
+    "load_cifar100": "keraslearn.datasets",
+    "load_imdb": "keraslearn.datasets",
+    "load_reuters": "keraslearn.datasets",
+    "load_tabular": "keraslearn.datasets",
+    "list_tabular": "keraslearn.datasets",
+    "DatasetUnavailableError": "keraslearn.datasets",
 }
+# Subpackages reachable as attributes after a bare `import keraslearn`.
+_SUBMODULES = {"datasets", "utils"}
 
 
 def __getattr__(name):
     if name == "BACKEND":
         # The backend Keras runs on; importing Keras here is what makes it final.
         value = _backend.select_backend()
+    elif name in _SUBMODULES:
+        return importlib.import_module(f"keraslearn.{name}")
     else:
         module = _LAZY.get(name)
         if module is None:
