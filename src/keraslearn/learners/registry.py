@@ -12,6 +12,18 @@ _FAMILIES: dict[str, tuple] = {
         "kerasff",
         "feed-forward network with entity embeddings",
     ),
+    "tabnet": (
+        "keraslearn.learners.tabnet:TabNetClassifier",
+        "keraslearn.learners.tabnet:TabNetRegressor",
+        "tabnet",
+        "TabNet: sequential attention with sparse feature masks (Arik & Pfister 2019)",
+    ),
+    "cnn": (
+        "keraslearn.learners.cnn:CNNClassifier",
+        None,
+        "kerascnn",
+        "image classifier: transfer learning over keras.applications (MobileNetV2, ResNet50, ...)",
+    ),
 }
 
 
