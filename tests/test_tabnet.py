@@ -144,6 +144,6 @@ def test_registry_and_search_space():
 @pytest.mark.torch
 def test_tabnet_trains_on_this_backend(iris_mixed):
     X, y = iris_mixed
-    clf = TabNetClassifier(**SMALL, epochs=30, patience=30, random_state=1).fit(X, y)
+    clf = TabNetClassifier(**SMALL, epochs=20, patience=20, random_state=1).fit(X, y)
     assert accuracy_score(y, clf.predict(X)) > 0.6
     assert np.isclose(clf.feature_importances_.sum(), 1.0)

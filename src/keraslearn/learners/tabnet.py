@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn.architectures import tabnet
 from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number
+from keraslearn.preprocessing.validation import to_frame
 from keraslearn.training import compile_model
 
 _TABNET_ARCH = (
@@ -126,12 +127,11 @@ class _TabNetMixin:
         super().fit(X, y, sample_weight=sample_weight)
         # feature_importances_ is computed on first use, from a sample of the training rows
         # kept here: most fits (CV folds, tuning trials) never read it.
-        x = self._encode_X(X)
-        n = len(next(iter(x.values())))
-        if n > _IMPORTANCE_ROWS:
-            rows = np.sort(np.random.default_rng(0).choice(n, _IMPORTANCE_ROWS, replace=False))
-            x = {k: v[rows] for k, v in x.items()}
-        self._importance_rows = x
+        frame, _ = to_frame(X, estimator_name=type(self).__name__)
+        if len(frame) > _IMPORTANCE_ROWS:
+            rows = np.sort(np.random.default_rng(0).choice(len(frame), _IMPORTANCE_ROWS, replace=False))
+            frame = frame.iloc[rows]
+        self._importance_rows = self.encoder_._transform_frame(frame)
         self._feature_importances = None
         return self
 
