@@ -36,6 +36,18 @@ _FAMILIES: dict[str, tuple] = {
         "deep_wide",
         "deep & wide: a linear model and an MLP, summed",
     ),
+    "tabnet": (
+        "keraslearn.learners.tabnet:TabNetClassifier",
+        "keraslearn.learners.tabnet:TabNetRegressor",
+        "tabnet",
+        "TabNet: sequential attention with sparse feature masks (Arik & Pfister 2019)",
+    ),
+    "cnn": (
+        "keraslearn.learners.cnn:CNNClassifier",
+        None,
+        "kerascnn",
+        "image classifier: transfer learning over keras.applications (MobileNetV2, ResNet50, ...)",
+    ),
 }
 
 

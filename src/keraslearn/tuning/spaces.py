@@ -77,12 +77,42 @@ def _deep_wide_space(d):
     }
 
 
+def _tabnet_space(d):
+    # After the TabNet paper's search grid (Arik & Pfister 2019, appendix); its batch-norm
+    # momentum 0.6-0.98 (TensorFlow convention) is 0.02-0.4 in the PyTorch convention used here.
+    return {
+        "n_d": d.CategoricalDistribution([8, 16, 24, 32, 64]),
+        "n_a": d.CategoricalDistribution([8, 16, 24, 32, 64]),
+        "n_steps": d.IntDistribution(3, 10),
+        "gamma": d.FloatDistribution(1.0, 2.0),
+        "n_independent": d.IntDistribution(1, 5),
+        "n_shared": d.IntDistribution(1, 5),
+        "lambda_sparse": d.FloatDistribution(1e-6, 1e-1, log=True),
+        "momentum": d.FloatDistribution(0.02, 0.4, log=True),
+        "virtual_batch_size": d.CategoricalDistribution([128, 256, 512]),
+        "batch_size": d.CategoricalDistribution([256, 512, 1024, 2048]),
+        "learning_rate": d.FloatDistribution(5e-3, 5e-2, log=True),
+    }
+
+
+def _cnn_space(d):
+    return {
+        "cl_layer_units": d.CategoricalDistribution([128, 256, 512, 1024]),
+        "dropout": d.FloatDistribution(0.0, 0.5),
+        "unfreeze_n_last_layers": d.IntDistribution(0, 30),
+        "learning_rate": d.FloatDistribution(1e-5, 1e-3, log=True),
+        "batch_size": d.CategoricalDistribution([16, 32, 64]),
+    }
+
+
 # family key (as in learners.registry) -> function(distributions module) -> space
 SPACES = {
     "ff": _ff_space,
     "smlp": _smlp_space,
     "smlp2": _smlp2_space,
     "deep_wide": _deep_wide_space,
+    "tabnet": _tabnet_space,
+    "cnn": _cnn_space,
 }
 
 # derived name(s) -> (learner parameter, function of the sampled values)
