@@ -117,7 +117,8 @@ def fail_dead_local_trials(study) -> list[int]:
     from optuna.trial import TrialState
 
     storage = study._storage
-    url = getattr(storage, "url", "")
+    # Optuna wraps an RDBStorage in a cache that does not expose its URL.
+    url = getattr(getattr(storage, "_backend", storage), "url", "")
     if not str(url).startswith("sqlite:"):
         return []
     host = socket.gethostname()
