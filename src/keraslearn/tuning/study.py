@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from keraslearn.training.memory import release_memory
 from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
 from keraslearn.tuning.spaces import apply_sample
 from keraslearn.tuning.storage import WORKER_ATTR, fail_dead_local_trials, open_storage, worker_id
@@ -173,13 +174,20 @@ class _Objective:
             pruning = OptunaPruning(trial, monitor=monitor)
             estimator.set_params(callbacks=[*(params["callbacks"] or []), pruning])
         scores, epochs = [], []
-        for fold, (train, test) in enumerate(self.splits):
-            if pruning is not None:
-                # Steps are epochs: only the first fold's learning curve is comparable across trials.
-                pruning.active = fold == 0
-            estimator.fit(_safe_indexing(self.X, train), _safe_indexing(self.y, train))
-            scores.append(float(self.scorer(estimator, _safe_indexing(self.X, test), _safe_indexing(self.y, test))))
-            epochs.append(int(getattr(estimator, "n_iter_", 0)))
+        try:
+            for fold, (train, test) in enumerate(self.splits):
+                if pruning is not None:
+                    # Steps are epochs: only the first fold's learning curve is comparable across trials.
+                    pruning.active = fold == 0
+                estimator.fit(_safe_indexing(self.X, train), _safe_indexing(self.y, train))
+                scores.append(
+                    float(self.scorer(estimator, _safe_indexing(self.X, test), _safe_indexing(self.y, test)))
+                )
+                epochs.append(int(getattr(estimator, "n_iter_", 0)))
+        finally:
+            # Each fit leaves compiled functions behind; free them so RSS stays flat over trials.
+            del estimator, pruning
+            release_memory()
         trial.set_user_attr("fold_scores", scores)
         trial.set_user_attr("epochs", epochs)
         # A non-finite score (e.g. NaN predictions) makes Optuna mark the trial FAIL.
