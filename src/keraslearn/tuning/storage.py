@@ -25,9 +25,23 @@ def storage_url(storage) -> str:
     if storage is None:
         return DEFAULT_STORAGE
     text = os.fspath(storage)
-    if "://" in text:
-        return text
-    return "sqlite:///" + os.path.abspath(text)
+    if "://" not in text:
+        return "sqlite:///" + os.path.abspath(text)
+    scheme, rest = text.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+{_postgres_driver()}://{rest}"
+    return text
+
+
+def _postgres_driver() -> str:
+    """The installed PostgreSQL driver: a bare ``postgresql://`` means psycopg 3 to SQLAlchemy >= 2.1
+    but psycopg2 to older ones; name whichever is installed."""
+    import importlib.util
+
+    for module, driver in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
+        if importlib.util.find_spec(module) is not None:
+            return driver
+    return "psycopg2"  # none installed: open_storage says what to install
 
 
 def redact(url: str) -> str:
@@ -75,13 +89,17 @@ def open_storage(storage=None, *, heartbeat_interval: int = HEARTBEAT_INTERVAL, 
                     grace_period=grace_period,
                 )
         except ImportError as err:
-            driver = "psycopg2-binary" if url.startswith("postgres") else str(err.name or err)
-            raise ImportError(
-                f"storage {redact(url)} needs {driver}: pip install 'keraslearn[postgres]'"
-            ) from err
-        except Exception as err:  # SQLAlchemy errors: unreachable server, bad URL, table race
+            if url.startswith("postgres"):
+                hint = "a PostgreSQL driver: pip install 'keraslearn[postgres]' (psycopg2-binary)"
+            else:
+                hint = f"its database driver ({err})"
+            raise ImportError(f"storage {redact(url)} needs {hint}") from err
+        except Exception as err:
             last = err
-            if type(err).__name__ in ("ArgumentError", "NoSuchModuleError"):
+            # Retry only the database's own errors (server starting, table-creation race).
+            if not type(err).__module__.startswith("sqlalchemy") or type(err).__name__ in (
+                "ArgumentError", "NoSuchModuleError"
+            ):
                 break
             time.sleep(0.5 * (attempt + 1))
     first_line = str(last).strip().splitlines()[0] if str(last).strip() else type(last).__name__
