@@ -63,6 +63,7 @@ _LAZY = {
     "load_tabular": "keraslearn.datasets",
     "list_tabular": "keraslearn.datasets",
     "DatasetUnavailableError": "keraslearn.datasets",
+    "tune": "keraslearn.tuning",
 }
 # Subpackages reachable as attributes after a bare `import keraslearn`.
 _SUBMODULES = {"datasets", "utils"}

@@ -16,6 +16,7 @@ from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes
 from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, seed_everything
+from keraslearn.training.devices import device_scope
 
 # Losses that need one-hot targets; the rest of the classification losses take class codes.
 _ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "kl_divergence"}
@@ -134,24 +135,26 @@ class KerasLearner(BaseEstimator):
         self.spec_ = encoder.spec_.with_task(*spec_task)
         keras.backend.clear_session(free_memory=False)
         seed = seed_everything(self.random_state)
-        model = self._build_model(self._model_spec())
-        x, y_fit = self._prepare_fit(model, x, y_fit)
-        self._compile(model)
-        self.history_ = fit_model(
-            model,
-            x,
-            y_fit,
-            sw,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            validation_fraction=self.validation_fraction,
-            early_stopping=self.early_stopping,
-            patience=self.patience,
-            callbacks=self.callbacks,
-            verbose=int(self.verbose),
-            seed=seed,
-            stratify=self._stratify_labels(y_fit),
-        )
+        # After clear_session, which also clears the active keras.distribution.
+        with device_scope(getattr(self, "devices", None)):
+            model = self._build_model(self._model_spec())
+            x, y_fit = self._prepare_fit(model, x, y_fit)
+            self._compile(model)
+            self.history_ = fit_model(
+                model,
+                x,
+                y_fit,
+                sw,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                validation_fraction=self.validation_fraction,
+                early_stopping=self.early_stopping,
+                patience=self.patience,
+                callbacks=self.callbacks,
+                verbose=int(self.verbose),
+                seed=seed,
+                stratify=self._stratify_labels(y_fit),
+            )
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
         return self
