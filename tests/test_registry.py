@@ -5,7 +5,7 @@ import pytest
 
 import keraslearn
 from keraslearn.architectures.blocks import output_head, tabular_inputs
-from keraslearn.learners.registry import learner_classes, resolve
+from keraslearn.learners.registry import known_names, learner_classes, resolve
 from keraslearn.tuning.spaces import apply_sample, search_space
 
 optuna = pytest.importorskip("optuna")
@@ -37,6 +37,7 @@ def test_every_name_resolves(key, cls):
     assert resolve(family, task=task).__name__ == cls  # short name + task
     assert getattr(keraslearn, cls) is resolve(key)  # exported at top level
     assert resolve(key) in learner_classes()  # so keraslearn.load accepts it
+    assert {key, cls.lower(), family} <= known_names()  # the CLI's --learner check
 
 
 def test_learner_passes_parameters_and_routes_model_params():

@@ -97,6 +97,11 @@ def resolve(name: str, task: str | None = None):
     return _load(path)
 
 
+def known_names() -> set[str]:
+    """Every accepted learner name, lower case: class names, ``classif.<x>``/``regr.<x>`` keys, families."""
+    return set(_aliases()) | set(_FAMILIES)
+
+
 def learner(name: str, task: str | None = None, **params):
     """Make a learner by name: ``learner("classif.kerasff", epochs=20)``, ``learner("FFRegressor")``.
 
