@@ -94,8 +94,8 @@ class GhostBatchNormalization(keras.layers.Layer):
             shape=d, name="moving_variance", initializer="ones", trainable=False, autocast=False
         )
 
-    def _chunk_moments(self, x):
-        """Per-row mean and variance of the row's virtual batch, and the number of chunks."""
+    def _normalize_chunks(self, x):
+        """x normalized within its virtual batches; the mean chunk statistics; the chunk count."""
         batch = ops.shape(x)[0]
         vbs = self.virtual_batch_size
         if isinstance(batch, int):  # JAX and PyTorch: the batch size is known when tracing
@@ -104,38 +104,39 @@ class GhostBatchNormalization(keras.layers.Layer):
             if n * size == batch:  # equal chunks: a reshape is the cheapest way
                 xr = ops.reshape(x, (n, size, -1))
                 mean = ops.mean(xr, axis=1, keepdims=True)
-                var = ops.mean(ops.square(xr - mean), axis=1, keepdims=True)
-                shape = ops.shape(x)
-                row_mean = ops.reshape(ops.broadcast_to(mean, ops.shape(xr)), shape)
-                row_var = ops.reshape(ops.broadcast_to(var, ops.shape(xr)), shape)
-                return row_mean, row_var, ops.mean(mean, axis=(0, 1)), ops.mean(var, axis=(0, 1)), n
+                centered = xr - mean
+                var = ops.mean(ops.square(centered), axis=1, keepdims=True)
+                normalized = ops.reshape(centered * ops.rsqrt(var + self.epsilon), ops.shape(x))
+                return normalized, ops.mean(mean, axis=(0, 1)), ops.mean(var, axis=(0, 1)), n
         else:  # TensorFlow graphs may leave the batch size unknown
             batch_f = ops.cast(batch, "float32")
             n = ops.maximum(ops.ceil(batch_f / vbs), 1.0)
             size = ops.cast(ops.ceil(batch_f / n), "int32")
             n = ops.cast(n, "int32")
         # Unequal chunks: assign rows to chunks and reduce with a (batch x chunks) one-hot matmul.
-        chunk = ops.floor_divide(ops.arange(batch), size)
-        onehot = ops.one_hot(chunk, n, dtype=x.dtype)
+        onehot = ops.one_hot(ops.floor_divide(ops.arange(batch), size), n, dtype=x.dtype)
+        onehot_t = ops.transpose(onehot)
         counts = ops.sum(onehot, axis=0)[:, None]
-        mean = ops.matmul(ops.transpose(onehot), x) / counts
-        row_mean = ops.matmul(onehot, mean)
-        var = ops.matmul(ops.transpose(onehot), ops.square(x - row_mean)) / counts
-        row_var = ops.matmul(onehot, var)
-        return row_mean, row_var, ops.mean(mean, axis=0), ops.mean(var, axis=0), n
+        mean = ops.matmul(onehot_t, x) / counts
+        centered = x - ops.matmul(onehot, mean)
+        var = ops.matmul(onehot_t, ops.square(centered)) / counts
+        normalized = centered * ops.rsqrt(ops.matmul(onehot, var) + self.epsilon)
+        return normalized, ops.mean(mean, axis=0), ops.mean(var, axis=0), n
 
     def call(self, inputs, training=None):
         x = ops.cast(inputs, "float32")
         if training and self.trainable:
-            mean, var, batch_mean, batch_var, n = self._chunk_moments(x)
+            normalized, batch_mean, batch_var, n = self._normalize_chunks(x)
             # One update per virtual batch, as torch's BatchNorm1d on each chunk would do.
-            decay = ops.power(ops.cast(self.momentum, "float32"), ops.cast(n, "float32"))
+            if isinstance(n, int):
+                decay = self.momentum**n
+            else:
+                decay = ops.power(ops.cast(self.momentum, "float32"), ops.cast(n, "float32"))
             self.moving_mean.assign(self.moving_mean * decay + batch_mean * (1.0 - decay))
             self.moving_variance.assign(self.moving_variance * decay + batch_var * (1.0 - decay))
         else:
-            mean, var = self.moving_mean, self.moving_variance
-        out = (x - mean) * ops.rsqrt(var + self.epsilon) * self.gamma + self.beta
-        return ops.cast(out, self.compute_dtype)
+            normalized = (x - self.moving_mean) * ops.rsqrt(self.moving_variance + self.epsilon)
+        return ops.cast(normalized * self.gamma + self.beta, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
