@@ -7,12 +7,12 @@ The fixture starts a throwaway PostgreSQL cluster (initdb + pg_ctl from Debian's
 
 import glob
 import os
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -45,7 +45,7 @@ def _as_postgres(cmd):
         return cmd
     if shutil.which("runuser"):
         return ["runuser", "-u", "postgres", "--", *cmd]
-    return ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(map(repr, cmd))]
+    return ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(cmd)]
 
 
 @pytest.fixture(scope="module")

@@ -138,6 +138,9 @@ def plot_intermediate_values(study, path) -> str:
         drawn = True
     if not drawn:
         raise ValueError("no trial reported epoch scores.")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("−validation loss")
     ax.set_title("Learning curves (grey: pruned)")

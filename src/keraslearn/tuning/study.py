@@ -168,6 +168,9 @@ class _Objective:
         sampled = {name: _suggest(trial, name, dist) for name, dist in self.space.items()}
         estimator = clone(self.learner).set_params(**self.params(sampled))
         params = estimator.get_params(deep=False)
+        if params.get("verbose"):
+            # One progress display at a time: the trials' bar, not one per fit.
+            estimator.set_params(verbose=0)
         pruning = None
         if "callbacks" in params:
             monitor = "val_loss" if params.get("validation_fraction", 0) else "loss"
