@@ -76,32 +76,46 @@ def select_backend() -> str:
     return backend
 
 
+# Keras modules that use TensorFlow, when installed, only to ask "is this a TensorFlow
+# object?" or to seed TensorFlow's random generator.
+_TF_CHECKING_MODULES = (
+    "keras.src.saving.serialization_lib",
+    "keras.src.utils.rng_utils",
+    "keras.src.legacy.saving.json_utils",
+)
+
+
+class _ImportedTensorFlow:
+    """Keras' lazy TensorFlow module, "available" only once TensorFlow has been imported."""
+
+    def __init__(self, lazy):
+        self._lazy = lazy
+
+    @property
+    def available(self):
+        return "tensorflow" in sys.modules and self._lazy.available
+
+    def __getattr__(self, name):
+        return getattr(self._lazy, name)
+
+
 def _defer_tensorflow() -> None:
     """Stop Keras importing TensorFlow on JAX/torch when TensorFlow merely is installed.
 
     Keras asks ``tf.available`` while serializing a model and in ``set_random_seed``;
     that imports TensorFlow (3-7 s, +450 MB) into every JAX or torch process that saves,
     pickles or seeds a model. Nothing can be a TensorFlow object, or need TensorFlow's
-    seed, before TensorFlow is imported, so we answer "unavailable" until it is. Code
-    that uses TensorFlow itself (e.g. exporting a SavedModel) still imports it on use.
+    seed, before TensorFlow is imported, so those modules get a view of the lazy module
+    that answers "unavailable" until it is. Layers that need TensorFlow (StringLookup,
+    TextVectorization, ...) keep Keras' own lazy module and still import it on use.
     """
-    try:
-        from keras.src.utils import module_utils
+    import importlib
 
-        lazy = module_utils.tensorflow
-        base = type(lazy)
-    except (ImportError, AttributeError):  # Keras internals moved: keep Keras' behaviour
-        return
-    if getattr(base, "_keraslearn_deferred", False):
-        return
-
-    class _DeferredTensorFlow(base):
-        _keraslearn_deferred = True
-
-        @property
-        def available(self):
-            if self._available is None and "tensorflow" not in sys.modules:
-                return False
-            return base.available.fget(self)
-
-    lazy.__class__ = _DeferredTensorFlow
+    for name in _TF_CHECKING_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # Keras internals moved: keep Keras' behaviour
+            continue
+        lazy = getattr(module, "tf", None)
+        if lazy is not None and type(lazy).__name__ == "LazyModule":
+            module.tf = _ImportedTensorFlow(lazy)
