@@ -160,7 +160,7 @@ def test_keras_h5_and_weights_round_trips(mnist_mlp, tmp_path):
     np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "m.h5").predict(x, verbose=0), expected)
 
     model.save_weights(tmp_path / "m.weights.h5")
-    fresh = keras.models.clone_model(model)  # same architecture, new random weights
+    fresh = keras.Sequential.from_config(model.get_config())  # same architecture, new random weights
     assert not np.allclose(fresh.predict(x, verbose=0), expected)
     fresh.load_weights(tmp_path / "m.weights.h5")
     np.testing.assert_array_equal(fresh.predict(x, verbose=0), expected)
@@ -194,3 +194,28 @@ def test_export_arguments_are_checked(iris_clf, tmp_path):
     with pytest.raises(TypeError, match="keras.Model or a fitted learner"):
         export("model.keras", tmp_path / "m.onnx")
     assert keraslearn.export is export
+
+
+_NO_TF_SCRIPT = """
+import sys, numpy as np, keraslearn, keras
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+keras.utils.set_random_seed(0)
+model.save(sys.argv[1])
+keras.saving.load_model(sys.argv[1])
+assert "tensorflow" not in sys.modules, "saving or seeding imported TensorFlow"
+lookup = keras.layers.StringLookup(vocabulary=["a", "b"])  # a layer that does need TensorFlow
+assert lookup(np.array(["b", "z"])).tolist() == [2, 0]
+print("OK")
+"""
+
+
+def test_saving_on_jax_leaves_tensorflow_unimported(tmp_path):
+    """With the export extra installed, plain saving and seeding must stay TensorFlow-free."""
+    import importlib.util
+
+    assert importlib.util.find_spec("tensorflow") is not None  # the export extra is installed
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, "-c", _NO_TF_SCRIPT, str(tmp_path / "m.keras")], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "OK", proc.stderr[-3000:]

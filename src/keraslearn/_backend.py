@@ -116,11 +116,12 @@ def _skip_unimported_tensorflow() -> None:
     try:
         if keras is None or keras.backend.backend() == "tensorflow":
             return
+        from keras.src.legacy.saving import json_utils
         from keras.src.saving import serialization_lib
         from keras.src.utils import rng_utils
     except Exception:  # a broken or unusual keras: leave it as it is
         return
-    for module in (serialization_lib, rng_utils):
+    for module in (serialization_lib, rng_utils, json_utils):
         if not isinstance(module.tf, _ImportedTensorFlowOnly):
             module.tf = _ImportedTensorFlowOnly(module.tf)
 
