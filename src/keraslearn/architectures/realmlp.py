@@ -129,6 +129,7 @@ def build(
     activation=None,
     dropout=0.15,
     numeric_embedding="pbld",
+    frequency_scale=0.1,
     max_one_hot=9,
     categorical_embed_dim=8,
     smooth_clip=True,
@@ -143,6 +144,8 @@ def build(
         None picks RealMLP-TD's choice: "selu" for classification, "mish" for regression.
     dropout : float, default=0.15
     numeric_embedding : {"pbld", None}, default="pbld"
+    frequency_scale : float, default=0.1
+        Initial frequency scale of the PBLD embedding.
     max_one_hot : int, default=9
         Categorical columns with at most this many levels are one-hot encoded, the
         others embedded with width ``categorical_embed_dim``.
@@ -158,7 +161,7 @@ def build(
         inputs["numeric"] = keras.Input(shape=(spec.n_numeric,), name="numeric", dtype="float32")
         z = SmoothClip(name="smooth_clip")(inputs["numeric"]) if smooth_clip else inputs["numeric"]
         if numeric_embedding == "pbld":
-            z = layers.Flatten(name="pbld_flat")(PBLDEmbedding(name="pbld")(z))
+            z = layers.Flatten(name="pbld_flat")(PBLDEmbedding(frequency_scale=frequency_scale, name="pbld")(z))
         parts.append(z)
     for cat in spec.categorical:
         inp = keras.Input(shape=(1,), name=cat.input_name, dtype="int32")

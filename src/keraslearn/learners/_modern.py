@@ -53,13 +53,15 @@ def check_choice(name, value, choices):
 class ModernLearnerMixin:
     """AdamW (with ``_no_decay`` name patterns excluded from decay) and an optional LR schedule.
 
-    Put it first among the bases. A family sets ``_no_decay`` and ``_beta_2``, and may
+    Put it first among the bases. A family sets ``_no_decay``, ``_beta_2`` and
+    ``_global_clipnorm``, and may
     return a schedule shape from ``_lr_schedule()`` (see
     :class:`keraslearn.training.schedules.ProgressSchedule`).
     """
 
     _no_decay: tuple = ("bias",)
     _beta_2: float = 0.999
+    _global_clipnorm = None
 
     def _lr_schedule(self):
         return None
@@ -74,6 +76,8 @@ class ModernLearnerMixin:
         _check_number("weight_decay", self.weight_decay, low=0)
         if getattr(self, "numeric_embedding", None) is not None and hasattr(self, "n_bins"):
             _check_number("n_bins", self.n_bins, low=2, high=128, integer=True)
+        if hasattr(self, "frequency_scale"):
+            _check_number("frequency_scale", self.frequency_scale, low=0, low_open=True)
 
     def _learning_rate(self):
         shape = self._lr_schedule()
@@ -86,7 +90,9 @@ class ModernLearnerMixin:
         lr = self._learning_rate()
         metrics = list(self._default_metrics) or None
         if isinstance(self.optimizer, str) and self.optimizer.lower() == "adamw":
-            opt = adamw(lr, self.weight_decay, beta_2=self._beta_2, exclude=self._no_decay)
+            opt = adamw(
+                lr, self.weight_decay, beta_2=self._beta_2, exclude=self._no_decay, global_clipnorm=self._global_clipnorm
+            )
             model.compile(optimizer=opt, loss=self._loss(), metrics=metrics, jit_compile="auto")
         else:
             wd = self.weight_decay or None

@@ -24,6 +24,7 @@ _ARCH = (
     "activation",
     "dropout",
     "numeric_embedding",
+    "frequency_scale",
     "max_one_hot",
     "categorical_embed_dim",
     "smooth_clip",
@@ -46,6 +47,8 @@ _DOC = """
         "selu" for the classifier, "mish" for the regressor (RealMLP-TD).
     dropout : float, default=0.15
     numeric_embedding : {"pbld", None}, default="pbld"
+    frequency_scale : float, default=0.1
+        Initial frequency scale of the PBLD embedding.
     max_one_hot : int, default=9
         Categorical columns with at most this many levels are one-hot encoded.
     categorical_embed_dim : int, default=8
@@ -101,6 +104,7 @@ class RealMLPClassifier(_RealMLP, KerasClassifierMixin, KerasLearner):
         activation="selu",
         dropout=0.15,
         numeric_embedding="pbld",
+        frequency_scale=0.1,
         max_one_hot=9,
         categorical_embed_dim=8,
         smooth_clip=True,
@@ -126,6 +130,7 @@ class RealMLPClassifier(_RealMLP, KerasClassifierMixin, KerasLearner):
         self.activation = activation
         self.dropout = dropout
         self.numeric_embedding = numeric_embedding
+        self.frequency_scale = frequency_scale
         self.max_one_hot = max_one_hot
         self.categorical_embed_dim = categorical_embed_dim
         self.smooth_clip = smooth_clip
@@ -168,6 +173,7 @@ class RealMLPRegressor(_RealMLP, KerasRegressorMixin, KerasLearner):
         activation="mish",
         dropout=0.15,
         numeric_embedding="pbld",
+        frequency_scale=0.1,
         max_one_hot=9,
         categorical_embed_dim=8,
         smooth_clip=True,
@@ -191,6 +197,7 @@ class RealMLPRegressor(_RealMLP, KerasRegressorMixin, KerasLearner):
         self.activation = activation
         self.dropout = dropout
         self.numeric_embedding = numeric_embedding
+        self.frequency_scale = frequency_scale
         self.max_one_hot = max_one_hot
         self.categorical_embed_dim = categorical_embed_dim
         self.smooth_clip = smooth_clip

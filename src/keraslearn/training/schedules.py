@@ -67,9 +67,11 @@ def total_steps(n_rows: int, validation_fraction: float, batch_size: int, epochs
     return int(epochs) * math.ceil(n_train / batch)
 
 
-def adamw(learning_rate, weight_decay, *, beta_2=0.999, exclude=("bias",)):
+def adamw(learning_rate, weight_decay, *, beta_2=0.999, exclude=("bias",), global_clipnorm=None):
     """Keras AdamW whose decay skips variables whose name contains any of ``exclude``."""
-    opt = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay, beta_2=beta_2)
+    opt = keras.optimizers.AdamW(
+        learning_rate=learning_rate, weight_decay=weight_decay, beta_2=beta_2, global_clipnorm=global_clipnorm
+    )
     if exclude:
         opt.exclude_from_weight_decay(var_names=list(exclude))
     return opt
