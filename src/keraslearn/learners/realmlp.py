@@ -37,8 +37,9 @@ _DOC = """
     categorical columns, a trainable input scale, NTK-parametrized layers with parametric
     activations, Adam(β2=0.95) with decoupled weight decay, the "coslog4" learning-rate
     schedule over ``epochs``, and the best epoch on the validation split kept at the end.
-    Not carried over from pytabkit: data-dependent initialization, the dropout and
-    weight-decay schedules, and output clamping (see docs/modern_architectures.md).
+    Not carried over from pytabkit: the data-dependent initialization (RealMLP-TD-S's
+    data-free one is used), the dropout and weight-decay schedules, and output clamping
+    (see docs/modern_architectures.md).
 
     Parameters
     ----------
