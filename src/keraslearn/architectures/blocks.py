@@ -8,11 +8,13 @@ from keras import layers
 from keraslearn.preprocessing.spec import DataSpec
 
 
-def tabular_inputs(spec: DataSpec, use_embedding: bool = True, embed_dropout: float = 0.0):
+def tabular_inputs(spec: DataSpec, use_embedding: bool = True, embed_dropout: float = 0.0, numeric_embedding=None):
     """Keras inputs for ``spec`` and the concatenated feature tensor.
 
     Categorical codes go through an ``Embedding`` (width from the spec) or, with
-    ``use_embedding=False``, a one-hot encoding.
+    ``use_embedding=False``, a one-hot encoding. ``numeric_embedding`` ("periodic",
+    "piecewise" or a Keras layer returning ``(batch, n_numeric, d)``) embeds the numeric
+    input (see :mod:`keraslearn.architectures.layers`); None passes it through.
 
     Returns
     -------
@@ -22,7 +24,12 @@ def tabular_inputs(spec: DataSpec, use_embedding: bool = True, embed_dropout: fl
     inputs, parts = {}, []
     if spec.n_numeric:
         inputs["numeric"] = keras.Input(shape=(spec.n_numeric,), name="numeric", dtype="float32")
-        parts.append(inputs["numeric"])
+        z = inputs["numeric"]
+        if numeric_embedding is not None:
+            from keraslearn.architectures.numeric_embeddings import numeric_embedding as make_embedding
+
+            z = layers.Flatten(name="numeric_embedding_flat")(make_embedding(spec, numeric_embedding)(z))
+        parts.append(z)
     for cat in spec.categorical:
         inp = keras.Input(shape=(1,), name=cat.input_name, dtype="int32")
         inputs[cat.input_name] = inp

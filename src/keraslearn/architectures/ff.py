@@ -17,12 +17,16 @@ def build(
     use_batchnorm=False,
     use_embedding=True,
     embed_dropout=0.0,
+    numeric_embedding=None,
 ):
     """Dense → activation → [batch norm] → [dropout] per entry of ``layer_units``.
 
     An empty ``layer_units`` gives a (multinomial) logistic / linear regression.
+    ``numeric_embedding`` ("periodic" or "piecewise") embeds the numeric columns first.
     """
-    inputs, x = tabular_inputs(spec, use_embedding=use_embedding, embed_dropout=embed_dropout)
+    inputs, x = tabular_inputs(
+        spec, use_embedding=use_embedding, embed_dropout=embed_dropout, numeric_embedding=numeric_embedding
+    )
     if input_dropout:
         x = layers.Dropout(input_dropout, name="input_dropout")(x)
     for i, units in enumerate(layer_units):

@@ -8,6 +8,11 @@ from keraslearn.learners.generic import KerasClassifier, KerasRegressor
 from keraslearn.learners.registry import learner, list_learners
 from keraslearn.learners.smlp import SMLP2Classifier, SMLP2Regressor, SMLPClassifier, SMLPRegressor
 from keraslearn.learners.tabnet import TabNetClassifier, TabNetRegressor
+from keraslearn.learners.ft_transformer import FTTransformerClassifier, FTTransformerRegressor
+from keraslearn.learners.realmlp import RealMLPClassifier, RealMLPRegressor
+from keraslearn.learners.registry import learner, list_learners
+from keraslearn.learners.resnet import ResNetClassifier, ResNetRegressor
+from keraslearn.learners.tabm import TabMClassifier, TabMRegressor
 
 __all__ = [
     "KerasLearner",
@@ -24,6 +29,14 @@ __all__ = [
     "TabNetClassifier",
     "TabNetRegressor",
     "CNNClassifier",
+    "ResNetClassifier",
+    "ResNetRegressor",
+    "FTTransformerClassifier",
+    "FTTransformerRegressor",
+    "RealMLPClassifier",
+    "RealMLPRegressor",
+    "TabMClassifier",
+    "TabMRegressor",
     "learner",
     "list_learners",
 ]

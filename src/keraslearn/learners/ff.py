@@ -5,7 +5,16 @@ from __future__ import annotations
 from keraslearn.architectures import ff
 from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin
 
-_FF_ARCH = ("layer_units", "activation", "dropout", "input_dropout", "use_batchnorm", "use_embedding", "embed_dropout")
+_FF_ARCH = (
+    "layer_units",
+    "activation",
+    "dropout",
+    "input_dropout",
+    "use_batchnorm",
+    "use_embedding",
+    "embed_dropout",
+    "numeric_embedding",
+)
 _ENCODER = ("scaling", "min_frequency", "embed_size")
 
 _PARAMS_DOC = """
@@ -21,6 +30,9 @@ _PARAMS_DOC = """
         Batch normalization after each hidden layer's activation.
     use_embedding : bool, default=True
         Entity embeddings for categorical columns; False one-hot encodes them.
+    numeric_embedding : {None, "periodic", "piecewise"}, default=None
+        Embed each numeric column first: periodic (PLR) or piecewise-linear with bins
+        from the training quantiles (see :mod:`keraslearn.architectures.layers`).
     embed_size : int, dict or None, default=None
         Embedding width; None uses ``min(600, round(1.6 * n_levels**0.56))``, a dict sets it per column.
     scaling : {"standard", "quantile", "robust", "none"}, default="standard"
@@ -76,6 +88,7 @@ class FFClassifier(KerasClassifierMixin, KerasLearner):
         use_embedding=True,
         embed_size=None,
         embed_dropout=0.0,
+        numeric_embedding=None,
         scaling="standard",
         min_frequency=1,
         optimizer="adam",
@@ -100,6 +113,7 @@ class FFClassifier(KerasClassifierMixin, KerasLearner):
         self.use_embedding = use_embedding
         self.embed_size = embed_size
         self.embed_dropout = embed_dropout
+        self.numeric_embedding = numeric_embedding
         self.scaling = scaling
         self.min_frequency = min_frequency
         self.optimizer = optimizer
@@ -134,6 +148,7 @@ class FFRegressor(KerasRegressorMixin, KerasLearner):
         use_embedding=True,
         embed_size=None,
         embed_dropout=0.0,
+        numeric_embedding=None,
         scaling="standard",
         min_frequency=1,
         optimizer="adam",
@@ -157,6 +172,7 @@ class FFRegressor(KerasRegressorMixin, KerasLearner):
         self.use_embedding = use_embedding
         self.embed_size = embed_size
         self.embed_dropout = embed_dropout
+        self.numeric_embedding = numeric_embedding
         self.scaling = scaling
         self.min_frequency = min_frequency
         self.optimizer = optimizer

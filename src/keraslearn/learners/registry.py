@@ -48,6 +48,30 @@ _FAMILIES: dict[str, tuple] = {
         "kerascnn",
         "image classifier: transfer learning over keras.applications (MobileNetV2, ResNet50, ...)",
     ),
+    "resnet": (
+        "keraslearn.learners.resnet:ResNetClassifier",
+        "keraslearn.learners.resnet:ResNetRegressor",
+        None,
+        "ResNet for tabular data (Gorishniy et al. 2021)",
+    ),
+    "ft_transformer": (
+        "keraslearn.learners.ft_transformer:FTTransformerClassifier",
+        "keraslearn.learners.ft_transformer:FTTransformerRegressor",
+        None,
+        "FT-Transformer: feature tokens + Transformer (Gorishniy et al. 2021)",
+    ),
+    "realmlp": (
+        "keraslearn.learners.realmlp:RealMLPClassifier",
+        "keraslearn.learners.realmlp:RealMLPRegressor",
+        None,
+        "RealMLP with its tuned defaults (Holzmüller et al. 2024)",
+    ),
+    "tabm": (
+        "keraslearn.learners.tabm:TabMClassifier",
+        "keraslearn.learners.tabm:TabMRegressor",
+        None,
+        "TabM: parameter-efficient ensemble of k MLPs (Gorishniy et al. 2025)",
+    ),
 }
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from keraslearn.preprocessing.spec import CategoricalSpec, DataSpec, embedding_size, input_name
+from keraslearn.preprocessing.spec import CategoricalSpec, DataSpec, embedding_size, input_name, numeric_quantiles
 from keraslearn.preprocessing.validation import match_columns, to_frame
 
 MISSING_CODE = 0
@@ -104,6 +106,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         self._fit_numeric(frame)
         self._fit_categorical(frame)
         self.spec_ = self._make_spec()
+        if self.spec_.n_numeric:
+            # Quantiles of the encoded training data: bin edges for piecewise-linear embeddings.
+            encoded = self._transform_frame(frame)["numeric"]
+            self.spec_ = dataclasses.replace(self.spec_, numeric_quantiles=numeric_quantiles(encoded))
         return self
 
     def _numeric_array(self, frame: pd.DataFrame) -> np.ndarray:

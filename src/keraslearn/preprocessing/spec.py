@@ -7,6 +7,19 @@ import re
 from dataclasses import dataclass, field
 
 TASKS = ("binary", "multiclass", "regression", "multioutput")
+# Quantile levels kept per numeric column: 0, 1/128, ..., 1 (enough for up to 128 bins).
+N_QUANTILES = 129
+
+
+def numeric_quantiles(arr) -> tuple:
+    """Per-column quantiles of a 2-D array at ``N_QUANTILES`` levels, rounded to float32 precision."""
+    import numpy as np
+
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.size == 0:
+        return ()
+    q = np.quantile(arr, np.linspace(0.0, 1.0, N_QUANTILES), axis=0)
+    return tuple(tuple(float(f"{v:.7g}") for v in col) for col in q.T)
 
 
 def embedding_size(n_levels: int) -> int:
@@ -59,6 +72,10 @@ class DataSpec:
         Number of classes for classification.
     n_targets : int
         Number of regression targets.
+    numeric_quantiles : tuple of tuple of float
+        For each column of the ``"numeric"`` input, its training-data quantiles at
+        ``N_QUANTILES`` evenly spaced levels from 0 to 1 (after scaling, as the model sees
+        it). Piecewise-linear numeric embeddings take their bin edges from here.
     """
 
     n_numeric: int = 0
@@ -68,6 +85,7 @@ class DataSpec:
     n_classes: int | None = None
     n_targets: int = 1
     numeric_names: tuple = field(default=(), compare=False)
+    numeric_quantiles: tuple = field(default=(), compare=False)
 
     @property
     def n_outputs(self) -> int:
@@ -93,6 +111,7 @@ class DataSpec:
         d["categorical"] = [dataclasses.asdict(c) for c in self.categorical]
         d["image_shape"] = list(self.image_shape) if self.image_shape else None
         d["numeric_names"] = list(self.numeric_names)
+        d["numeric_quantiles"] = [list(q) for q in self.numeric_quantiles]
         return d
 
     @classmethod
@@ -101,4 +120,5 @@ class DataSpec:
         d["categorical"] = tuple(CategoricalSpec(**c) for c in d.get("categorical", ()))
         d["image_shape"] = tuple(d["image_shape"]) if d.get("image_shape") else None
         d["numeric_names"] = tuple(d.get("numeric_names", ()))
+        d["numeric_quantiles"] = tuple(tuple(q) for q in d.get("numeric_quantiles", ()))
         return cls(**d)

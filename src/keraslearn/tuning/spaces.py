@@ -105,6 +105,62 @@ def _cnn_space(d):
     }
 
 
+def _resnet_space(d):
+    # Gorishniy et al. 2021, Table (ResNet), with the numeric embeddings added.
+    return {
+        "n_blocks": d.IntDistribution(1, 8),
+        "d_block": d.IntDistribution(64, 512, log=True),
+        "d_hidden_multiplier": d.FloatDistribution(1.0, 4.0),
+        "hidden_dropout": d.FloatDistribution(0.0, 0.5),
+        "residual_dropout": d.FloatDistribution(0.0, 0.5),
+        "numeric_embedding": d.CategoricalDistribution([None, "periodic", "piecewise"]),
+        "learning_rate": d.FloatDistribution(1e-5, 1e-2, log=True),
+        "weight_decay": d.FloatDistribution(1e-6, 1e-3, log=True),
+    }
+
+
+def _ft_transformer_space(d):
+    # Gorishniy et al. 2021 (FT-Transformer); token widths divisible by the 8 heads.
+    return {
+        "n_blocks": d.IntDistribution(1, 4),
+        "d_block": d.CategoricalDistribution([64, 96, 128, 192, 256, 320]),
+        "attention_dropout": d.FloatDistribution(0.0, 0.5),
+        "ffn_d_hidden_multiplier": d.FloatDistribution(2 / 3, 8 / 3),
+        "ffn_dropout": d.FloatDistribution(0.0, 0.5),
+        "residual_dropout": d.FloatDistribution(0.0, 0.2),
+        "learning_rate": d.FloatDistribution(1e-5, 1e-3, log=True),
+        "weight_decay": d.FloatDistribution(1e-6, 1e-3, log=True),
+    }
+
+
+def _realmlp_space(d):
+    # pytabkit's RealMLP-HPO space (Holzmüller et al. 2024), minus label smoothing
+    # (classifier-only; a family space serves both tasks).
+    return {
+        "n_hidden_layers": d.IntDistribution(1, 5),
+        "hidden_width": d.CategoricalDistribution([64, 128, 256, 512]),
+        "activation": d.CategoricalDistribution(["relu", "selu", "mish"]),
+        "dropout": d.CategoricalDistribution([0.0, 0.15, 0.3]),
+        "numeric_embedding": d.CategoricalDistribution(["pbld", None]),
+        "frequency_scale": d.FloatDistribution(0.05, 0.5, log=True),
+        "learning_rate": d.FloatDistribution(2e-2, 3e-1, log=True),
+        "weight_decay": d.CategoricalDistribution([0.0, 0.02]),
+    }
+
+
+def _tabm_space(d):
+    # The TabM paper's space for TabM with piecewise-linear embeddings (k fixed).
+    return {
+        "n_blocks": d.IntDistribution(1, 4),
+        "d_block": d.IntDistribution(64, 1024, step=16),
+        "dropout": d.FloatDistribution(0.0, 0.5),
+        "n_bins": d.IntDistribution(2, 128),
+        "numeric_embed_dim": d.IntDistribution(8, 32, step=4),
+        "learning_rate": d.FloatDistribution(1e-4, 3e-3, log=True),
+        "weight_decay": d.FloatDistribution(1e-4, 1e-1, log=True),
+    }
+
+
 # family key (as in learners.registry) -> function(distributions module) -> space
 SPACES = {
     "ff": _ff_space,
@@ -113,11 +169,19 @@ SPACES = {
     "deep_wide": _deep_wide_space,
     "tabnet": _tabnet_space,
     "cnn": _cnn_space,
+    "resnet": _resnet_space,
+    "ft_transformer": _ft_transformer_space,
+    "realmlp": _realmlp_space,
+    "tabm": _tabm_space,
 }
 
 # derived name(s) -> (learner parameter, function of the sampled values)
 _DERIVED = {
     ("n_layers", "units"): ("layer_units", lambda n_layers, units: (int(units),) * int(n_layers)),
+    ("n_hidden_layers", "hidden_width"): (
+        "hidden_sizes",
+        lambda n_hidden_layers, hidden_width: (int(hidden_width),) * int(n_hidden_layers),
+    ),
 }
 
 

@@ -1,0 +1,99 @@
+"""What the modern families (ResNet, FT-Transformer, RealMLP, TabM) share: AdamW with
+weight-decay exclusions, an optional whole-run learning-rate schedule, and parameter checks."""
+
+from __future__ import annotations
+
+from keraslearn.learners.base import _check_number
+from keraslearn.training import compile_model
+from keraslearn.training.progress_schedules import ProgressSchedule, adamw, total_steps
+
+TRAIN_DOC = """    scaling : {"standard", "quantile", "robust", "none"}
+        Numeric scaling after median imputation (TabularEncoder).
+    min_frequency : int or float, default=1
+        Rarer categorical levels share the "unknown" code.
+    optimizer : str or keras.optimizers.Optimizer, default="adamw"
+        "adamw" decays every weight but biases, normalization and embedding parameters;
+        another Keras optimizer name gets ``weight_decay`` as its Keras argument.
+    learning_rate : float
+    weight_decay : float
+    loss : str, keras loss or None, default=None
+        None picks the task's loss.
+    epochs : int
+        Upper bound; early stopping usually ends training sooner.
+    batch_size : int, default=256
+    validation_fraction : float, default=0.2
+        Shuffled (stratified for classifiers) share of rows held out for early stopping.
+    early_stopping : bool, default=True
+        Stop when the validation loss has not improved for ``patience`` epochs and restore
+        the best weights.
+    patience : int
+    callbacks : list of keras.callbacks.Callback or None, default=None
+    random_state : int, RandomState or None, default=None
+        Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
+    verbose : int, default=0
+"""
+CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
+        Weights per class label, multiplied into ``sample_weight``.
+"""
+
+
+def check_fraction(name, value):
+    _check_number(name, value, low=0, high=1, high_open=True)
+
+
+def check_positive_int(name, value):
+    _check_number(name, value, low=1, integer=True)
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
+
+
+class ModernLearnerMixin:
+    """AdamW (with ``_no_decay`` name patterns excluded from decay) and an optional LR schedule.
+
+    Put it first among the bases. A family sets ``_no_decay``, ``_beta_2`` and
+    ``_global_clipnorm``, and may
+    return a schedule shape from ``_lr_schedule()`` (see
+    :class:`keraslearn.training.progress_schedules.ProgressSchedule`).
+    """
+
+    _no_decay: tuple = ("bias",)
+    _beta_2: float = 0.999
+    _global_clipnorm = None
+
+    def _lr_schedule(self):
+        return None
+
+    def _encode_target(self, y, n):
+        # A whole-run schedule needs the number of optimizer steps, hence the row count.
+        self._n_fit_rows = int(n)
+        return super()._encode_target(y, n)
+
+    def _validate_params(self):
+        super()._validate_params()
+        _check_number("weight_decay", self.weight_decay, low=0)
+        if getattr(self, "numeric_embedding", None) is not None and hasattr(self, "n_bins"):
+            _check_number("n_bins", self.n_bins, low=2, high=128, integer=True)
+        if hasattr(self, "frequency_scale"):
+            _check_number("frequency_scale", self.frequency_scale, low=0, low_open=True)
+
+    def _learning_rate(self):
+        shape = self._lr_schedule()
+        if shape is None or shape == "constant":
+            return self.learning_rate
+        steps = total_steps(self._n_fit_rows, self.validation_fraction, self.batch_size, self.epochs)
+        return ProgressSchedule(self.learning_rate, steps, shape)
+
+    def _compile(self, model):
+        lr = self._learning_rate()
+        metrics = list(self._default_metrics) or None
+        if isinstance(self.optimizer, str) and self.optimizer.lower() == "adamw":
+            opt = adamw(
+                lr, self.weight_decay, beta_2=self._beta_2, exclude=self._no_decay, global_clipnorm=self._global_clipnorm
+            )
+            model.compile(optimizer=opt, loss=self._loss(), metrics=metrics, jit_compile="auto")
+        else:
+            wd = self.weight_decay or None
+            compile_model(model, optimizer=self.optimizer, learning_rate=lr, loss=self._loss(), metrics=metrics, weight_decay=wd)

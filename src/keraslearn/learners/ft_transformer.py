@@ -1,0 +1,186 @@
+"""FT-Transformer learners (Gorishniy et al. 2021, "Revisiting Deep Learning Models for Tabular Data")."""
+
+from __future__ import annotations
+
+from keraslearn.architectures import ft_transformer
+from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
+from keraslearn.learners._modern import (
+    CLASS_WEIGHT_DOC,
+    TRAIN_DOC,
+    ModernLearnerMixin,
+    check_choice,
+    check_fraction,
+    check_positive_int,
+)
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number
+
+_ARCH = (
+    "n_blocks",
+    "d_block",
+    "n_heads",
+    "attention_dropout",
+    "ffn_d_hidden_multiplier",
+    "ffn_dropout",
+    "residual_dropout",
+    "numeric_embedding",
+    "n_bins",
+    "frequency_scale",
+)
+_ENCODER = ("scaling", "min_frequency")
+
+_DOC = (
+    """
+    Every column becomes a ``d_block``-wide token (numeric: one linear map per column;
+    categorical: an embedding); a pre-norm Transformer with ReGLU feed-forward blocks
+    reads the prediction off a [CLS] token. Defaults: rtdl_revisiting_models' default
+    configuration, trained with AdamW (no decay on embeddings, norms and biases).
+
+    Parameters
+    ----------
+    n_blocks : int, default=3
+    d_block : int, default=192
+        Token width; divisible by ``n_heads``.
+    n_heads : int, default=8
+    attention_dropout : float, default=0.2
+    ffn_d_hidden_multiplier : float, default=4/3
+    ffn_dropout : float, default=0.1
+    residual_dropout : float, default=0.0
+    numeric_embedding : {None, "periodic", "piecewise"}, default=None
+        Token embedding of numeric columns; None is the paper's linear tokenizer.
+    n_bins : int, default=48
+    frequency_scale : float, default=0.1
+"""
+    + TRAIN_DOC
+)
+
+
+class _FTTransformer(ModernLearnerMixin):
+    _architecture = staticmethod(ft_transformer.build)
+    _arch_params = _ARCH
+    _encoder_params = _ENCODER
+    _no_decay = ("bias", "gamma", "beta", "embeddings", "token", "frequencies")
+
+    def _validate_params(self):
+        super()._validate_params()
+        for name in ("n_blocks", "d_block", "n_heads"):
+            check_positive_int(name, getattr(self, name))
+        if self.d_block % self.n_heads:
+            raise ValueError(f"d_block ({self.d_block}) must be divisible by n_heads ({self.n_heads}).")
+        _check_number("ffn_d_hidden_multiplier", self.ffn_d_hidden_multiplier, low=0, low_open=True)
+        for name in ("attention_dropout", "ffn_dropout", "residual_dropout"):
+            check_fraction(name, getattr(self, name))
+        check_choice("numeric_embedding", self.numeric_embedding, (None, *NUMERIC_EMBEDDINGS))
+
+
+class FTTransformerClassifier(_FTTransformer, KerasClassifierMixin, KerasLearner):
+    __doc__ = "FT-Transformer classifier (Gorishniy et al. 2021).\n" + _DOC + CLASS_WEIGHT_DOC
+
+    def __init__(
+        self,
+        n_blocks=3,
+        d_block=192,
+        n_heads=8,
+        attention_dropout=0.2,
+        ffn_d_hidden_multiplier=4 / 3,
+        ffn_dropout=0.1,
+        residual_dropout=0.0,
+        numeric_embedding=None,
+        n_bins=48,
+        frequency_scale=0.1,
+        scaling="quantile",
+        min_frequency=1,
+        optimizer="adamw",
+        learning_rate=1e-4,
+        weight_decay=1e-5,
+        loss=None,
+        epochs=200,
+        batch_size=256,
+        validation_fraction=0.2,
+        early_stopping=True,
+        patience=16,
+        class_weight=None,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_blocks = n_blocks
+        self.d_block = d_block
+        self.n_heads = n_heads
+        self.attention_dropout = attention_dropout
+        self.ffn_d_hidden_multiplier = ffn_d_hidden_multiplier
+        self.ffn_dropout = ffn_dropout
+        self.residual_dropout = residual_dropout
+        self.numeric_embedding = numeric_embedding
+        self.n_bins = n_bins
+        self.frequency_scale = frequency_scale
+        self.scaling = scaling
+        self.min_frequency = min_frequency
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+
+class FTTransformerRegressor(_FTTransformer, KerasRegressorMixin, KerasLearner):
+    __doc__ = "FT-Transformer regressor, one or several targets (Gorishniy et al. 2021).\n" + _DOC
+
+    def __init__(
+        self,
+        n_blocks=3,
+        d_block=192,
+        n_heads=8,
+        attention_dropout=0.2,
+        ffn_d_hidden_multiplier=4 / 3,
+        ffn_dropout=0.1,
+        residual_dropout=0.0,
+        numeric_embedding=None,
+        n_bins=48,
+        frequency_scale=0.1,
+        scaling="quantile",
+        min_frequency=1,
+        optimizer="adamw",
+        learning_rate=1e-4,
+        weight_decay=1e-5,
+        loss=None,
+        epochs=200,
+        batch_size=256,
+        validation_fraction=0.2,
+        early_stopping=True,
+        patience=16,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_blocks = n_blocks
+        self.d_block = d_block
+        self.n_heads = n_heads
+        self.attention_dropout = attention_dropout
+        self.ffn_d_hidden_multiplier = ffn_d_hidden_multiplier
+        self.ffn_dropout = ffn_dropout
+        self.residual_dropout = residual_dropout
+        self.numeric_embedding = numeric_embedding
+        self.n_bins = n_bins
+        self.frequency_scale = frequency_scale
+        self.scaling = scaling
+        self.min_frequency = min_frequency
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose

@@ -1,0 +1,198 @@
+"""ResNet learners (Gorishniy et al. 2021, "Revisiting Deep Learning Models for Tabular Data")."""
+
+from __future__ import annotations
+
+from keraslearn.architectures import resnet
+from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
+from keraslearn.learners._modern import (
+    CLASS_WEIGHT_DOC,
+    TRAIN_DOC,
+    ModernLearnerMixin,
+    check_choice,
+    check_fraction,
+    check_positive_int,
+)
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number
+
+_ARCH = (
+    "n_blocks",
+    "d_block",
+    "d_hidden_multiplier",
+    "hidden_dropout",
+    "residual_dropout",
+    "activation",
+    "use_embedding",
+    "numeric_embedding",
+    "n_bins",
+    "numeric_embed_dim",
+    "frequency_scale",
+)
+_ENCODER = ("scaling", "min_frequency", "embed_size")
+
+_DOC = (
+    """
+    Parameters
+    ----------
+    n_blocks : int, default=2
+        Residual blocks.
+    d_block : int, default=192
+        Width of the residual stream.
+    d_hidden_multiplier : float, default=2.0
+        Each block's hidden width is ``d_block * d_hidden_multiplier``.
+    hidden_dropout : float, default=0.15
+    residual_dropout : float, default=0.0
+    activation : str, default="relu"
+    use_embedding : bool, default=True
+        Entity embeddings for categorical columns; False one-hot encodes them.
+    embed_size : int, dict or None, default=None
+        Embedding width of categorical columns; None uses the fast.ai rule.
+    numeric_embedding : {None, "periodic", "piecewise"}, default=None
+        Embed each numeric column first: periodic (PLR) or piecewise-linear (bins from
+        the training quantiles).
+    n_bins : int, default=48
+        Bins of the piecewise-linear embedding.
+    numeric_embed_dim : int or None, default=None
+        Width per numeric column (None: 24 periodic, 16 piecewise).
+    frequency_scale : float, default=0.1
+        Initial frequency scale of the periodic embedding.
+"""
+    + TRAIN_DOC
+)
+
+
+class _ResNet(ModernLearnerMixin):
+    _architecture = staticmethod(resnet.build)
+    _arch_params = _ARCH
+    _encoder_params = _ENCODER
+    _no_decay = ("bias", "gamma", "beta", "embeddings")
+
+    def _validate_params(self):
+        super()._validate_params()
+        check_positive_int("n_blocks", self.n_blocks)
+        check_positive_int("d_block", self.d_block)
+        _check_number("d_hidden_multiplier", self.d_hidden_multiplier, low=0, low_open=True)
+        check_fraction("hidden_dropout", self.hidden_dropout)
+        check_fraction("residual_dropout", self.residual_dropout)
+        check_choice("numeric_embedding", self.numeric_embedding, (None, *NUMERIC_EMBEDDINGS))
+
+
+class ResNetClassifier(_ResNet, KerasClassifierMixin, KerasLearner):
+    __doc__ = "ResNet classifier for tabular data (Gorishniy et al. 2021).\n" + _DOC + CLASS_WEIGHT_DOC
+
+    def __init__(
+        self,
+        n_blocks=2,
+        d_block=192,
+        d_hidden_multiplier=2.0,
+        hidden_dropout=0.15,
+        residual_dropout=0.0,
+        activation="relu",
+        use_embedding=True,
+        embed_size=None,
+        numeric_embedding=None,
+        n_bins=48,
+        numeric_embed_dim=None,
+        frequency_scale=0.1,
+        scaling="quantile",
+        min_frequency=1,
+        optimizer="adamw",
+        learning_rate=1e-3,
+        weight_decay=1e-5,
+        loss=None,
+        epochs=200,
+        batch_size=256,
+        validation_fraction=0.2,
+        early_stopping=True,
+        patience=16,
+        class_weight=None,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_blocks = n_blocks
+        self.d_block = d_block
+        self.d_hidden_multiplier = d_hidden_multiplier
+        self.hidden_dropout = hidden_dropout
+        self.residual_dropout = residual_dropout
+        self.activation = activation
+        self.use_embedding = use_embedding
+        self.embed_size = embed_size
+        self.numeric_embedding = numeric_embedding
+        self.n_bins = n_bins
+        self.numeric_embed_dim = numeric_embed_dim
+        self.frequency_scale = frequency_scale
+        self.scaling = scaling
+        self.min_frequency = min_frequency
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+
+class ResNetRegressor(_ResNet, KerasRegressorMixin, KerasLearner):
+    __doc__ = "ResNet regressor (one or several targets) for tabular data (Gorishniy et al. 2021).\n" + _DOC
+
+    def __init__(
+        self,
+        n_blocks=2,
+        d_block=192,
+        d_hidden_multiplier=2.0,
+        hidden_dropout=0.15,
+        residual_dropout=0.0,
+        activation="relu",
+        use_embedding=True,
+        embed_size=None,
+        numeric_embedding=None,
+        n_bins=48,
+        numeric_embed_dim=None,
+        frequency_scale=0.1,
+        scaling="quantile",
+        min_frequency=1,
+        optimizer="adamw",
+        learning_rate=1e-3,
+        weight_decay=1e-5,
+        loss=None,
+        epochs=200,
+        batch_size=256,
+        validation_fraction=0.2,
+        early_stopping=True,
+        patience=16,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_blocks = n_blocks
+        self.d_block = d_block
+        self.d_hidden_multiplier = d_hidden_multiplier
+        self.hidden_dropout = hidden_dropout
+        self.residual_dropout = residual_dropout
+        self.activation = activation
+        self.use_embedding = use_embedding
+        self.embed_size = embed_size
+        self.numeric_embedding = numeric_embedding
+        self.n_bins = n_bins
+        self.numeric_embed_dim = numeric_embed_dim
+        self.frequency_scale = frequency_scale
+        self.scaling = scaling
+        self.min_frequency = min_frequency
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose

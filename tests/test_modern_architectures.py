@@ -1,0 +1,140 @@
+"""ResNet, FT-Transformer, RealMLP and TabM learners on small real data.
+
+Each family is fitted once per task (module-scoped fixtures, small widths, few epochs) and the
+fits are shared: output shapes, better-than-chance quality, determinism, save → load.
+"""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+import keraslearn
+from keraslearn.learners.registry import list_learners, resolve
+from keraslearn.tuning.spaces import _DERIVED, apply_sample, search_space
+
+# Small but real configurations: same architecture code, quick to compile and fit.
+SMALL = {
+    "resnet": dict(n_blocks=1, d_block=32),
+    "ft_transformer": dict(n_blocks=1, d_block=16, n_heads=2, learning_rate=1e-3),
+    "realmlp": dict(hidden_sizes=(32, 32)),
+    "tabm": dict(k=4, d_block=32, n_bins=8, dropout=0.0),
+}
+TRAIN = dict(epochs=15, batch_size=128, random_state=0)
+FAMILIES = sorted(SMALL)
+N_TRAIN = 320  # 256 rows after the 20% validation split: two full batches, one compiled step
+
+
+def _make(family, task, **extra):
+    return resolve(family, task)(**SMALL[family], **TRAIN, **extra)
+
+
+@pytest.fixture(scope="module")
+def binary_fits(cancer_mixed):
+    X, y = cancer_mixed
+    return {f: _make(f, "classification").fit(X.iloc[:N_TRAIN], y.iloc[:N_TRAIN]) for f in FAMILIES}
+
+
+@pytest.fixture(scope="module")
+def regression_fits(diabetes_mixed):
+    X, y = diabetes_mixed
+    return {f: _make(f, "regression").fit(X.iloc[:N_TRAIN], y.iloc[:N_TRAIN]) for f in FAMILIES}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_binary_classifier_shapes_and_quality(family, binary_fits, cancer_mixed):
+    X, y = cancer_mixed
+    X_test, y_test = X.iloc[N_TRAIN:], y.iloc[N_TRAIN:]
+    m = binary_fits[family]
+    proba = m.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert set(np.unique(m.predict(X_test))) <= set(m.classes_)
+    majority = max(np.mean(y_test), 1 - np.mean(y_test))
+    assert m.score(X_test, y_test) > majority + 0.15
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_same_seed_gives_same_predictions(family, binary_fits, cancer_mixed):
+    X, y = cancer_mixed
+    again = clone(binary_fits[family]).fit(X.iloc[:N_TRAIN], y.iloc[:N_TRAIN])
+    np.testing.assert_array_equal(again.predict_proba(X.iloc[N_TRAIN:]), binary_fits[family].predict_proba(X.iloc[N_TRAIN:]))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_save_load_predicts_identically(family, binary_fits, cancer_mixed, tmp_path):
+    X, _ = cancer_mixed
+    m = binary_fits[family]
+    path = m.save(tmp_path / f"{family}.keraslearn")
+    loaded = keraslearn.load(path)
+    assert type(loaded) is type(m) and loaded.get_params() == m.get_params()
+    np.testing.assert_allclose(loaded.predict_proba(X), m.predict_proba(X), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_regressor_shapes_and_quality(family, regression_fits, diabetes_mixed):
+    X, y = diabetes_mixed
+    pred = regression_fits[family].predict(X.iloc[N_TRAIN:])
+    assert pred.shape == (len(X) - N_TRAIN,)
+    assert regression_fits[family].score(X.iloc[N_TRAIN:], y.iloc[N_TRAIN:]) > 0.15  # 0 = predicting the mean
+
+
+@pytest.mark.parametrize("family", ["realmlp", "tabm"])
+def test_multiclass_probabilities(family, iris_mixed):
+    # RealMLP: sparse cross-entropy with label smoothing; TabM: the same loss per member.
+    X, y = iris_mixed
+    m = _make(family, "classification").fit(X, y)
+    proba = m.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert m.score(X, y) > 0.7
+
+
+def test_tabm_trains_k_members_and_predicts_their_mean(binary_fits, cancer_mixed):
+    X, _ = cancer_mixed
+    m = binary_fits["tabm"]
+    x = m.encoder_.transform(X.iloc[:50])
+    members = np.asarray(m.model_(x, training=True))  # dropout=0: training mode is deterministic
+    assert members.shape == (50, 4, 1)
+    mean = np.asarray(m.model_(x, training=False))
+    np.testing.assert_allclose(mean, members.mean(axis=1), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(m.predict_proba(X.iloc[:50])[:, 1], mean[:, 0], rtol=1e-5, atol=1e-7)
+    assert len({tuple(np.round(members[i, :, 0], 6)) for i in range(3)}) == 3  # members differ
+
+
+def test_realmlp_uses_label_smoothing_and_a_schedule(binary_fits):
+    m = binary_fits["realmlp"]
+    assert m.model_.loss.get_config()["label_smoothing"] == 0.1
+    lr = m.model_.optimizer._learning_rate
+    assert lr.get_config()["shape"] == "coslog4"
+    assert lr.get_config()["total_steps"] == 15 * 2  # epochs × batches per epoch
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_registry_names_and_search_space(family):
+    names = set(list_learners()["name"])
+    assert {f"classif.{family}", f"regr.{family}"} <= names
+    clf = resolve(f"classif.{family}")
+    assert getattr(keraslearn, clf.__name__) is clf
+    space = search_space(clf)
+    derived = {n for names_ in _DERIVED for n in names_}
+    assert set(space) - derived <= set(clf().get_params())
+    point = {name: dist.high if hasattr(dist, "high") else dist.choices[-1] for name, dist in space.items()}
+    for cls in (clf, resolve(f"regr.{family}")):
+        cls().set_params(**apply_sample(cls(), point))  # every sampled point is valid for both tasks
+
+
+@pytest.mark.parametrize(
+    ("family", "params", "match"),
+    [
+        ("resnet", dict(numeric_embedding="fourier"), "numeric_embedding"),
+        ("ft_transformer", dict(d_block=30, n_heads=8), "divisible"),
+        ("realmlp", dict(lr_schedule="linear"), "lr_schedule"),
+        ("tabm", dict(arch_type="tabm-packed"), "arch_type"),
+        ("tabm", dict(k=0), "k must be"),
+        ("resnet", dict(weight_decay=-1.0), "weight_decay"),
+    ],
+)
+def test_bad_parameters_fail_clearly(family, params, match, cancer_mixed):
+    X, y = cancer_mixed
+    with pytest.raises(ValueError, match=match):
+        resolve(family, "classification")(**params).fit(X.iloc[:20], y.iloc[:20])
