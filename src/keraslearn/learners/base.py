@@ -16,6 +16,8 @@ from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes
 from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, seed_everything
+from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
+from keraslearn.training.predict import predict_array  # speed: fast inference path (issue 8)
 
 # Losses that need one-hot targets; the rest of the classification losses take class codes.
 _ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "kl_divergence"}
@@ -136,6 +138,7 @@ class KerasLearner(BaseEstimator):
         seed = seed_everything(self.random_state)
         model = self._build_model(self._model_spec())
         self._compile(model)
+        _compiled.before_fit(model, self)
         self.history_ = fit_model(
             model,
             x,
@@ -151,6 +154,7 @@ class KerasLearner(BaseEstimator):
             seed=seed,
             stratify=self._stratify_labels(y_fit),
         )
+        _compiled.after_fit(model)
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
         return self
@@ -194,8 +198,7 @@ class KerasLearner(BaseEstimator):
 
     def _predict_raw(self, X) -> np.ndarray:
         x = self._encode_X(X)
-        n = len(next(iter(x.values())))
-        out = self.model_.predict(x, batch_size=int(min(max(n, 1), 8192)), verbose=0)
+        out = predict_array(self.model_, x)
         return np.asarray(out, dtype=np.float64)
 
     # ---------------------------------------------------------- persistence
