@@ -163,6 +163,10 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
 
 
 def cmd_fit(args):
+    from keraslearn.learners.registry import known_names
+
+    if args.learner.strip().lower() not in known_names():
+        raise UsageError(f"Unknown learner {args.learner!r}. Known names: {', '.join(sorted(known_names()))}")
     console = _console(args.quiet)
     df = read_table(args.data)
     X, y = split_target(df, args.target, console)

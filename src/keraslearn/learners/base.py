@@ -196,9 +196,14 @@ class KerasLearner(BaseEstimator):
         frame = match_columns(frame, has_names, getattr(self, "feature_names_in_", None), self.n_features_in_, name)
         return self.encoder_._transform_frame(frame)
 
+    # Rows are predicted in zero-padded chunks of one fixed size, so a row's prediction never
+    # depends on how many other rows come with it (same kernel, same shape) and the predict
+    # function is compiled once.
+    _predict_chunk = 256
+
     def _predict_raw(self, X) -> np.ndarray:
         x = self._encode_X(X)
-        out = predict_array(self.model_, x)
+        out = predict_array(self.model_, x, chunk=self._predict_chunk)
         return np.asarray(out, dtype=np.float64)
 
     # ---------------------------------------------------------- persistence
@@ -311,12 +316,14 @@ class KerasClassifierMixin(ClassifierMixin):
         """Class probabilities, columns in the order of ``classes_``."""
         p = self._predict_raw(X)
         if p.shape[1] == 1:
-            p = np.hstack([1.0 - p, p])
-        return p
+            return np.hstack([1.0 - p, p])
+        # float32 softmax rows sum to 1 only within ~1e-7; make them exact in float64.
+        return p / p.sum(axis=1, keepdims=True)
 
     def predict(self, X):
         """Predicted labels (the original label values, as in ``classes_``)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def _fitted_state(self):
         state, arrays = KerasLearner._fitted_state(self)

@@ -34,6 +34,11 @@ def _aliases() -> dict[str, tuple[str, str]]:
     return out
 
 
+def known_names() -> set[str]:
+    """Every name ``resolve`` accepts (lower case)."""
+    return set(_aliases()) | set(_FAMILIES)
+
+
 def resolve(name: str, task: str | None = None):
     """The learner class for ``name``; ``task`` ("classification"/"regression") picks for family names."""
     key = str(name).strip().lower()
@@ -48,7 +53,7 @@ def resolve(name: str, task: str | None = None):
             )
         fam, kind = key, "classif" if task == "classification" else "regr"
     else:
-        known = ", ".join(sorted(set(_FAMILIES) | set(aliases)))
+        known = ", ".join(sorted(known_names()))
         raise ValueError(f"Unknown learner {name!r}. Known names: {known}.")
     path = _FAMILIES[fam][0 if kind == "classif" else 1]
     if path is None:

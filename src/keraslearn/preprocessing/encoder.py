@@ -201,8 +201,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             out["numeric"] = np.ascontiguousarray(arr, dtype=np.float32)
         for col, levels, cspec in zip(self.categorical_columns_, self.categories_, self.spec_.categorical):
             values = _as_levels(frame[col])
-            codes = pd.Categorical(values, categories=levels).codes.astype(np.int32) + N_RESERVED
-            codes[codes == N_RESERVED - 1] = UNKNOWN_CODE  # pandas gives -1 for unseen and missing
+            codes = pd.Index(levels, dtype=object).get_indexer(values).astype(np.int32) + N_RESERVED
+            codes[codes == N_RESERVED - 1] = UNKNOWN_CODE  # get_indexer gives -1 for unseen and missing
             codes[values.isna().to_numpy()] = MISSING_CODE
             out[cspec.input_name] = codes.reshape(-1, 1)
         return out
@@ -216,7 +216,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         for j in range(arr.shape[1]):
             # Average the forward and backward interpolation so ties map to the middle.
             lo = np.interp(arr[:, j], q[:, j], refs)
-            hi = 1.0 - np.interp(-arr[:, j], -q[::-1, j], refs[::-1])
+            hi = -np.interp(-arr[:, j], -q[::-1, j], -refs[::-1])
             res[:, j] = 0.5 * (lo + hi)
         eps = 1e-7
         return ndtri(np.clip(res, eps, 1 - eps))

@@ -27,6 +27,9 @@ def plot_learning_curve(history, path, title="Learning curve") -> str:
         ax.plot(epochs, hist[name], label=f"training {name}")
         if f"val_{name}" in hist:
             ax.plot(epochs, hist[f"val_{name}"], label=f"validation {name}")
+            if name == "loss":
+                best = min(range(len(hist["val_loss"])), key=hist["val_loss"].__getitem__) + 1
+                ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.set_yscale("log" if name == "loss" and min(hist[name]) > 0 else "linear")

@@ -1,0 +1,106 @@
+"""The CLI main job: demo, fit, predict, evaluate, and one-line errors with exit code 2."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from keraslearn.cli import main
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+@pytest.fixture(scope="module")
+def iris_csv(tmp_path_factory, iris_mixed):
+    X, y = iris_mixed
+    path = tmp_path_factory.mktemp("data") / "iris.csv"
+    X.assign(species=y).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory, iris_csv):
+    out = tmp_path_factory.mktemp("model") / "iris.keraslearn"
+    code = main(["fit", str(iris_csv), "--target", "species", "--epochs", "30", "--out", str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_fit_writes_artifact_curve_and_metrics(fitted):
+    assert fitted.exists()
+    assert fitted.with_name("iris_learning_curve.png").stat().st_size > 1000
+    metrics = json.loads(fitted.with_name("iris_metrics.json").read_text())
+    assert metrics["test"]["accuracy"] > 0.7 and "roc_auc" in metrics["test"]
+
+
+def test_predict_and_evaluate(fitted, iris_csv, tmp_path, capsys):
+    out = tmp_path / "preds.csv"
+    assert main(["predict", str(fitted), str(iris_csv), "--out", str(out), "--quiet"]) == 0
+    preds = pd.read_csv(out)
+    assert list(preds.columns) == ["prediction", "proba_setosa", "proba_versicolor", "proba_virginica"]
+    assert len(preds) == 150
+    truth = pd.read_csv(iris_csv)["species"]
+    assert (preds["prediction"] == truth).mean() > 0.7
+    assert main(["evaluate", str(fitted), str(iris_csv), "--target", "species", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scores["accuracy"] == pytest.approx((preds["prediction"] == truth).mean())
+
+
+def test_regression_parquet_and_params(tmp_path, diabetes_mixed):
+    X, y = diabetes_mixed
+    data = tmp_path / "d.parquet"
+    X.assign(target=y.to_numpy()).to_parquet(data)
+    out = tmp_path / "d.keraslearn"
+    code = main(["fit", str(data), "--target", "target", "--epochs", "5", "--out", str(out), "--quiet",
+                 "--param", "layer_units=(16,)"])
+    assert code == 0
+    import keraslearn
+
+    model = keraslearn.load(out)
+    assert type(model).__name__ == "FFRegressor" and model.layer_units == (16,)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "nope.csv", "--target", "y"], "no such file: nope.csv"),
+        (["fit", "{iris}", "--target", "nope"], "target column 'nope' not found"),
+        (["fit", "{bad}", "--target", "y"], "cannot read"),
+        (["predict", "nope.keraslearn", "{iris}"], "no such model file"),
+        (["predict", "{iris}", "{iris}"], "not a keraslearn artifact"),
+        (["fit", "{iris}", "--target", "species", "--learner", "nope"], "Unknown learner 'nope'"),
+    ],
+)
+def test_errors_are_one_line_exit_2(argv, message, iris_csv, tmp_path):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"this is not parquet")
+    argv = [a.format(iris=iris_csv, bad=bad) for a in argv]
+    env = {**os.environ, "PYTHONPATH": SRC}
+    r = subprocess.run([sys.executable, "-m", "keraslearn", *argv], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 2
+    lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr
+
+
+def test_help_everywhere():
+    for cmd in ([], ["fit"], ["predict"], ["evaluate"], ["demo"]):
+        with pytest.raises(SystemExit) as exc:
+            main([*cmd, "--help"])
+        assert exc.value.code == 0
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    env = {**os.environ, "PYTHONPATH": SRC}
+    r = subprocess.run([sys.executable, "-m", "keraslearn", "demo", "--out-dir", str(tmp_path), "--epochs", "20"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "boston_ff.keraslearn").exists() and (tmp_path / "boston_ff_learning_curve.png").exists()
+    assert "rmse" in r.stderr and "r2" in r.stderr
+    metrics = json.loads((tmp_path / "boston_ff_metrics.json").read_text())
+    assert metrics["test"]["r2"] > 0.5

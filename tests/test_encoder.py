@@ -1,0 +1,135 @@
+"""TabularEncoder and DataSpec: column kinds, imputation, codes, scaling, errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from keraslearn.preprocessing import DataSpec, TabularEncoder, embedding_size
+
+
+@pytest.fixture
+def frame():
+    return pd.DataFrame(
+        {
+            "age": [20.0, np.nan, 40.0, 50.0, 60.0, 30.0],
+            "income": [1, 2, 3, 4, 5, 6],
+            "member": [True, False, True, True, False, False],
+            "city": ["a", "b", "a", None, "c", "a"],
+            "size": pd.Categorical(["s", "m", "l", "m", "s", "s"]),
+        }
+    )
+
+
+def test_column_kinds_and_spec(frame):
+    enc = TabularEncoder().fit(frame)
+    assert enc.numeric_columns_ == ["age", "income", "member"]
+    assert enc.categorical_columns_ == ["city", "size"]
+    assert enc.indicator_columns_ == ["age"]
+    spec = enc.spec_
+    assert spec.n_numeric == 4  # 3 numeric + 1 missing indicator
+    assert [c.input_name for c in spec.categorical] == ["cat_city", "cat_size"]
+    assert [c.n_codes for c in spec.categorical] == [3 + 2, 3 + 2]
+    assert spec.categorical[0].embed_dim == embedding_size(5)
+
+
+def test_transform_imputes_scales_and_codes(frame):
+    enc = TabularEncoder().fit(frame)
+    out = enc.transform(frame)
+    num = out["numeric"]
+    assert num.dtype == np.float32 and num.flags["C_CONTIGUOUS"] and num.shape == (6, 4)
+    # age imputed with the median of the observed values (40), indicator set on row 1
+    age = np.array([20, 40, 40, 50, 60, 30.0])
+    np.testing.assert_allclose(num[:, 0], (age - age.mean()) / age.std(), rtol=1e-5)
+    np.testing.assert_array_equal(num[:, 3], [0, 1, 0, 0, 0, 0])
+    # codes: 0 missing, 1 unseen, 2.. sorted kept levels ("a", "b", "c")
+    np.testing.assert_array_equal(out["cat_city"].ravel(), [2, 3, 2, 0, 4, 2])
+    assert out["cat_city"].dtype == np.int32 and out["cat_city"].shape == (6, 1)
+
+
+def test_unseen_and_rare_levels(frame):
+    enc = TabularEncoder(min_frequency=2).fit(frame)
+    assert enc.categories_[0] == ["a"]  # b and c are rare
+    new = frame.head(3).assign(city=["a", "zzz", None])
+    np.testing.assert_array_equal(enc.transform(new)["cat_city"].ravel(), [2, 1, 0])
+
+
+def test_embed_size_override(frame):
+    enc = TabularEncoder(embed_size={"city": 7}).fit(frame)
+    assert [c.embed_dim for c in enc.spec_.categorical] == [7, embedding_size(5)]
+    assert [c.embed_dim for c in TabularEncoder(embed_size=3).fit(frame).spec_.categorical] == [3, 3]
+    with pytest.raises(ValueError, match="not categorical.*'age'"):
+        TabularEncoder(embed_size={"age": 3}).fit(frame)
+
+
+def test_embedding_size_rule():
+    assert embedding_size(2) == round(1.6 * 2**0.56)
+    assert embedding_size(10**6) == 600
+    assert all(2 <= embedding_size(n) <= 600 for n in (2, 10, 1000, 10**5))
+
+
+@pytest.mark.parametrize("scaling", ["quantile", "robust", "none"])
+def test_other_scalings(frame, scaling):
+    enc = TabularEncoder(scaling=scaling).fit(frame)
+    num = enc.transform(frame)["numeric"]
+    if scaling == "quantile":
+        # monotone in the input, centred near 0 (normal output)
+        assert np.all(np.diff(num[np.argsort(frame["income"].to_numpy()), 1]) > 0)
+        assert abs(np.median(num[:, 1])) < 0.5
+    elif scaling == "none":
+        np.testing.assert_allclose(num[:, 1], frame["income"])
+    else:
+        assert np.median(num[:, 1]) == pytest.approx(0, abs=1e-6)
+
+
+def test_inf_names_the_column(frame):
+    bad = frame.assign(income=[1, 2, np.inf, 4, 5, 6])
+    with pytest.raises(ValueError, match=r"infinity.*\['income'\]"):
+        TabularEncoder().fit(bad)
+    enc = TabularEncoder().fit(frame)
+    with pytest.raises(ValueError, match=r"infinity.*\['income'\]"):
+        enc.transform(bad)
+
+
+def test_column_mismatch_errors_name_columns(frame):
+    enc = TabularEncoder().fit(frame)
+    with pytest.raises(ValueError, match=r"missing columns \['city'\]"):
+        enc.transform(frame.drop(columns="city"))
+    with pytest.raises(ValueError, match=r"unexpected columns \['extra'\]"):
+        enc.transform(frame.assign(extra=1))
+    # column order does not matter for DataFrames
+    shuffled = frame[frame.columns[::-1]]
+    np.testing.assert_array_equal(enc.transform(shuffled)["numeric"], enc.transform(frame)["numeric"])
+
+
+def test_numpy_and_polars_inputs(frame):
+    import polars as pl
+
+    arr = np.random.default_rng(0).normal(size=(20, 3))
+    enc = TabularEncoder().fit(arr)
+    assert not hasattr(enc, "feature_names_in_") and enc.spec_.n_numeric == 3
+    with pytest.raises(ValueError, match="X has 2 features, but TabularEncoder is expecting 3"):
+        enc.transform(arr[:, :2])
+    pdf = frame.drop(columns="size")
+    from_pl = TabularEncoder().fit(pl.from_pandas(pdf)).transform(pl.from_pandas(pdf))
+    from_pd = TabularEncoder().fit(pdf).transform(pdf)
+    for key in from_pd:
+        np.testing.assert_array_equal(from_pl[key], from_pd[key])
+
+
+def test_object_array_of_numbers_is_numeric():
+    X = np.random.default_rng(0).uniform(size=(10, 2)).astype(object)
+    enc = TabularEncoder().fit(X)
+    assert enc.numeric_columns_ == ["x0", "x1"] and enc.categorical_columns_ == []
+
+
+def test_state_round_trip(frame):
+    enc = TabularEncoder(scaling="quantile", min_frequency=2).fit(frame)
+    state, arrays = enc.get_state()
+    import json
+
+    again = TabularEncoder.from_state(json.loads(json.dumps(state)), arrays)
+    a, b = enc.transform(frame), again.transform(frame)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert DataSpec.from_dict(enc.spec_.to_dict()) == enc.spec_

@@ -1,0 +1,218 @@
+"""FFClassifier / FFRegressor on real data: the sklearn contract, labels, weights, persistence."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, train_test_split
+
+import keraslearn
+from keraslearn import FFClassifier, FFRegressor
+
+FAST = dict(layer_units=(32, 32), epochs=60, batch_size=32, learning_rate=3e-3, patience=15, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def iris_fit(iris_mixed):
+    X, y = iris_mixed
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+    return FFClassifier(**FAST).fit(X_tr, y_tr), X_te, y_te
+
+
+@pytest.fixture(scope="module")
+def cancer_fit(cancer_mixed):
+    X, y = cancer_mixed
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+    return FFClassifier(**FAST).fit(X_tr, y_tr), X_te, y_te
+
+
+@pytest.fixture(scope="module")
+def diabetes_fit(diabetes_mixed):
+    X, y = diabetes_mixed
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, random_state=0)
+    return FFRegressor(**FAST).fit(X_tr, y_tr), X_te, y_te
+
+
+@pytest.mark.torch
+def test_multiclass_string_labels_with_categoricals_and_missing(iris_fit):
+    clf, X_te, y_te = iris_fit
+    assert list(clf.classes_) == ["setosa", "versicolor", "virginica"]
+    proba = clf.predict_proba(X_te)
+    assert proba.shape == (len(X_te), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert set(clf.predict(X_te)) <= set(clf.classes_)
+    assert clf.score(X_te, y_te) > 0.85
+    assert clf.feature_names_in_.tolist() == list(X_te.columns)
+    assert 1 <= clf.n_iter_ <= FAST["epochs"] and len(clf.history_["val_loss"]) == clf.n_iter_
+
+
+def test_binary(cancer_fit):
+    clf, X_te, y_te = cancer_fit
+    assert clf.spec_.task == "binary" and clf.model_.output_shape == (None, 1)
+    assert clf.predict_proba(X_te).shape == (len(X_te), 2)
+    assert clf.score(X_te, y_te) > 0.85
+
+
+@pytest.mark.torch
+def test_regression(diabetes_fit):
+    reg, X_te, y_te = diabetes_fit
+    pred = reg.predict(X_te)
+    assert pred.shape == (len(X_te),)
+    assert reg.score(X_te, y_te) > 0.3  # linear models reach ~0.45 on this split
+
+
+def test_multioutput_regression(diabetes_mixed):
+    X, y = diabetes_mixed
+    Y = np.column_stack([y, -2 * y + 100])
+    reg = FFRegressor(**FAST).fit(X, Y)
+    pred = reg.predict(X)
+    assert pred.shape == (len(X), 2)
+    # the second target is an exact affine function of the first: predictions keep that
+    assert np.corrcoef(pred[:, 0], pred[:, 1])[0, 1] < -0.95
+
+
+def test_save_load_identical(tmp_path, iris_fit, diabetes_fit):
+    for model, X_te, _ in (iris_fit, diabetes_fit):
+        path = model.save(tmp_path / f"{type(model).__name__}.keraslearn")
+        loaded = keraslearn.load(path)
+        assert type(loaded) is type(model)
+        assert loaded.get_params() == model.get_params()
+        np.testing.assert_array_equal(loaded.predict(X_te), model.predict(X_te))
+        assert [f for f in tmp_path.iterdir() if f.name.endswith(".tmp")] == []
+
+
+def test_artifact_holds_no_pickle(tmp_path, iris_fit):
+    import zipfile
+
+    path = iris_fit[0].save(tmp_path / "m.keraslearn")
+    with zipfile.ZipFile(path) as z:
+        assert sorted(z.namelist()) == ["encoder.npz", "fitted.npz", "keraslearn.json", "model.keras"]
+        for name in ("encoder.npz", "fitted.npz"):
+            import io
+
+            np.load(io.BytesIO(z.read(name)), allow_pickle=False)  # raises if any array needs pickle
+
+
+def test_pickle_and_clone_keep_settings(iris_fit):
+    clf, X_te, _ = iris_fit
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X_te), clf.predict_proba(X_te))
+    fresh = clone(clf)
+    assert fresh.get_params() == clf.get_params() and not hasattr(fresh, "model_")
+
+
+def test_same_seed_same_predictions(iris_mixed):
+    X, y = iris_mixed
+    a = FFClassifier(**{**FAST, "epochs": 5}).fit(X, y).predict_proba(X)
+    b = FFClassifier(**{**FAST, "epochs": 5}).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_grid_search_parallel(iris_mixed):
+    X, y = iris_mixed
+    search = GridSearchCV(
+        FFClassifier(**{**FAST, "epochs": 20}), {"layer_units": [(8,), (32,)]}, cv=2, n_jobs=2
+    ).fit(X, y)
+    assert search.best_params_["layer_units"] in [(8,), (32,)]
+    assert search.best_estimator_.n_iter_ > 1  # the clone kept epochs (keras.wrappers' clone trains 1 epoch)
+    assert search.best_score_ > 0.6
+
+
+def test_sample_weight_shifts_predictions(cancer_mixed):
+    X, y = cancer_mixed
+    base = FFClassifier(**{**FAST, "epochs": 15}).fit(X, y)
+    w = np.where(y == 0, 20.0, 1.0)
+    heavy = FFClassifier(**{**FAST, "epochs": 15}).fit(X, y, sample_weight=w)
+    # up-weighting class 0 raises its predicted probability on average
+    assert heavy.predict_proba(X)[:, 0].mean() > base.predict_proba(X)[:, 0].mean() + 0.02
+    balanced = FFClassifier(**{**FAST, "epochs": 15}, class_weight={0: 20.0}).fit(X, y)
+    assert balanced.predict_proba(X)[:, 0].mean() > base.predict_proba(X)[:, 0].mean() + 0.02
+
+
+def test_integer_labels_and_binary_cross_entropy_choice(cancer_mixed):
+    X, y = cancer_mixed
+    clf = FFClassifier(**{**FAST, "epochs": 3}, loss="categorical_crossentropy").fit(X, y + 10)
+    assert list(clf.classes_) == [10, 11] and clf.model_.output_shape == (None, 2)
+    assert set(np.unique(clf.predict(X))) <= {10, 11}
+
+
+def test_no_embedding_one_hot_and_linear_model(iris_mixed):
+    X, y = iris_mixed
+    clf = FFClassifier(**{**FAST, "epochs": 30, "layer_units": ()}, use_embedding=False).fit(X, y)
+    assert not any("embed" in layer.name for layer in clf.model_.layers)
+    assert clf.score(X, y) > 0.7
+
+
+def test_early_stopping_stops(diabetes_mixed):
+    X, y = diabetes_mixed
+    reg = FFRegressor(layer_units=(64,), epochs=500, patience=3, learning_rate=0.05, random_state=0).fit(X, y)
+    assert reg.n_iter_ < 500
+
+
+def test_callbacks_are_copied_per_fit(iris_mixed):
+    import keras
+
+    X, y = iris_mixed
+    seen = []
+
+    class Count(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+
+    cb = Count()
+    FFClassifier(**{**FAST, "epochs": 3, "early_stopping": False}, callbacks=[cb]).fit(X, y)
+    assert seen == [0, 1, 2] and cb.model is None  # the user's instance was not the one attached
+
+
+def test_predict_is_quiet(iris_fit, capsys):
+    clf, X_te, _ = iris_fit
+    clf.predict(X_te)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"epochs": 0}, "epochs must be >= 1"),
+        ({"validation_fraction": 1.0}, "validation_fraction must be < 1"),
+        ({"layer_units": (32, -1)}, "layer_units must be a sequence of positive ints"),
+        ({"activation": "nope"}, "activation='nope' is not a Keras activation"),
+        ({"optimizer": "nope"}, "optimizer='nope' is not a Keras optimizer"),
+        ({"dropout": 1.5}, "dropout must be < 1"),
+        ({"class_weight": "weird"}, "class_weight must be 'balanced'"),
+        ({"class_weight": {"nope": 2}}, r"class_weight names labels not in y: \['nope'\]"),
+    ],
+)
+def test_bad_parameters_fail_clearly(iris_mixed, params, message):
+    X, y = iris_mixed
+    with pytest.raises(ValueError, match=message):
+        FFClassifier(**{**FAST, "epochs": 1, **params}).fit(X, y)
+
+
+def test_bad_data_fails_clearly(iris_mixed, iris_fit):
+    X, y = iris_mixed
+    with pytest.raises(ValueError, match=r"infinity.*\['petal width \(cm\)'\]"):
+        FFClassifier(epochs=1).fit(X.assign(**{"petal width (cm)": np.inf}), y)
+    with pytest.raises(ValueError, match="X has 150 rows but y has 149"):
+        FFClassifier(epochs=1).fit(X, y[:-1])
+    with pytest.raises(ValueError, match="missing labels"):
+        FFClassifier(epochs=1).fit(X, y.astype(object).where(y != "setosa", None))
+    clf = iris_fit[0]
+    with pytest.raises(ValueError, match=r"missing columns \['colour'\]"):
+        clf.predict(X.drop(columns="colour"))
+
+
+def test_unseen_category_at_predict(iris_fit):
+    clf, X_te, _ = iris_fit
+    odd = X_te.assign(colour="ultraviolet")
+    assert clf.predict_proba(odd).shape == (len(X_te), 3)
+
+
+def test_polars_input(iris_mixed, iris_fit):
+    import polars as pl
+
+    clf, X_te, _ = iris_fit
+    np.testing.assert_array_equal(clf.predict_proba(pl.from_pandas(X_te)), clf.predict_proba(X_te))
