@@ -255,6 +255,8 @@ def before_fit(model, learner=None, steps_per_execution=None):
     if learner is not None and _has_batch_callbacks(getattr(learner, "callbacks", None)):
         k = 1  # user callbacks that watch each batch keep seeing each batch
     key = structure_key(model, learner)
+    if key is not None:
+        key = key + (k,)  # shared test/predict loops pull this many batches per call
     with _LOCK:
         template = _TEMPLATES.get(key) if key is not None else None
         if template is not None:
