@@ -52,7 +52,9 @@ FULL = {
              "who": ["keraslearn", "keraslearn_warm_disk_cache", "skorch", "keras_wrapper"]},
     "predict": {"configs": [{"data": "diamonds", "epochs": 2, "reps": 200, "n_big": 10_000}],
                 "who": ["keraslearn", "keraslearn_keras_predict", "skorch", "keras_wrapper"]},
-    "rss": {"configs": [{"data": "flights", "epochs": 1}, {"data": "flights", "epochs": 1, "numpy": True}],
+    "rss": {"configs": [{"data": "flights", "epochs": 1}, {"data": "flights", "epochs": 1, "numpy": True},
+                        {"data": "flights", "epochs": 1, "warm": True},
+                        {"data": "flights", "epochs": 1, "numpy": True, "warm": True}],
             "who": ["keraslearn"]},
 }
 
@@ -115,7 +117,7 @@ def measure(plan, rounds, threads, quick, log=print):
         for section, spec in plan.items():
             for ci, cfg in enumerate(spec["configs"]):
                 cfg = dict(cfg, threads=threads)
-                label = f"{section}:{cfg['data']}{'-numpy' if cfg.get('numpy') else ''}"
+                label = f"{section}:{cfg['data']}" + "".join(f"-{k}" for k in ("numpy", "warm") if cfg.get(k))
                 per = {who: [] for who in spec["who"]}
                 if "keraslearn_warm_disk_cache" in per and not quick:
                     # Fill the persistent compilation cache once (not timed).
@@ -148,73 +150,87 @@ def _in_process(section, cfg):
 
 # ---------------------------------------------------------------------------- reporting
 TARGETS = [
-    # (description, section-prefix, metric, keraslearn contender, peer, kind, bound)
-    ("FF epoch <= 1.2x the hand-written JAX loop", "epoch:", "epoch_s", "keraslearn", "jax_loop", "max_ratio", 1.2),
-    ("FF epoch >= 2x faster than skorch", "epoch:", "epoch_s", "keraslearn", "skorch", "min_speedup", 2.0),
-    ("5-fold CV >= 3x faster than the Keras wrapper", "cv:", "cv_s", "keraslearn", "keras_wrapper", "min_speedup", 3.0),
-    ("5-fold CV >= 3x faster than skorch", "cv:", "cv_s", "keraslearn", "skorch", "min_speedup", 3.0),
-    ("20-trial tuning >= 3x faster than the Keras wrapper", "tune:", "tune_s", "keraslearn", "keras_wrapper",
-     "min_speedup", 3.0),
-    ("20-trial tuning >= 3x faster than skorch", "tune:", "tune_s", "keraslearn", "skorch", "min_speedup", 3.0),
+    # (description, section prefix, metric stem, peer, kind, bound); checked for every
+    # keraslearn contender, on CPU seconds and on wall seconds.
+    ("FF epoch <= 1.2x the hand-written JAX loop", "epoch:", "epoch", "jax_loop", "max_ratio", 1.2),
+    ("FF epoch >= 2x faster than skorch", "epoch:", "epoch", "skorch", "min_speedup", 2.0),
+    ("5-fold CV >= 3x faster than the Keras wrapper", "cv:", "cv", "keras_wrapper", "min_speedup", 3.0),
+    ("5-fold CV >= 3x faster than skorch", "cv:", "cv", "skorch", "min_speedup", 3.0),
+    ("20-trial tuning >= 3x faster than the Keras wrapper", "tune:", "tune", "keras_wrapper", "min_speedup", 3.0),
+    ("20-trial tuning >= 3x faster than skorch", "tune:", "tune", "skorch", "min_speedup", 3.0),
 ]
+
+
+def _kl_contenders(res):
+    return [w for w in res if w.startswith("keraslearn") and not w.endswith("_keras_predict")]
 
 
 def evaluate_targets(results):
     rows = []
-    for desc, prefix, metric, kl, peer, kind, bound in TARGETS:
+    for desc, prefix, stem, peer, kind, bound in TARGETS:
         for label, res in results.items():
-            if not label.startswith(prefix):
+            if not label.startswith(prefix) or peer not in res:
                 continue
-            for klw in [w for w in res if w.startswith(kl) and not w.endswith("_keras_predict")]:
-                if peer not in res:
-                    continue
-                a, b = res[klw]["median"][metric], res[peer]["median"][metric]
-                ratio = a / b
-                ok = ratio <= bound if kind == "max_ratio" else b / a >= bound
-                shown = f"{ratio:.2f}x" if kind == "max_ratio" else f"{b / a:.2f}x faster"
-                rows.append({"target": desc, "data": label, "keraslearn": klw, "value": shown, "met": bool(ok)})
+            for klw in _kl_contenders(res):
+                for clock, metric in (("cpu", f"{stem}_cpu"), ("wall", f"{stem}_s")):
+                    a, b = res[klw]["median"].get(metric), res[peer]["median"].get(metric)
+                    if a is None or b is None:
+                        continue
+                    ok = a / b <= bound if kind == "max_ratio" else b / a >= bound
+                    shown = f"{a / b:.2f}x" if kind == "max_ratio" else f"{b / a:.2f}x faster"
+                    rows.append({"target": desc, "data": label, "keraslearn": klw, "clock": clock,
+                                 "value": shown, "met": bool(ok)})
     for label, res in results.items():
         if label.startswith("predict:") and "keraslearn" in res:
             m = res["keraslearn"]["median"]
             for kind in ("frame", "numpy"):
-                if f"one_row_p50_ms_{kind}" in m:
-                    v = m[f"one_row_p50_ms_{kind}"]
+                for clock, lat, thr in (("cpu", "one_row_cpu_ms", "rows_per_cpu_s"), ("wall", "one_row_ms", "rows_per_s")):
+                    if f"{lat}_{kind}" not in m:
+                        continue
+                    v = m[f"{lat}_{kind}"]
                     rows.append({"target": "one-row predict p50 <= 1 ms", "data": f"{label} ({kind})",
-                                 "keraslearn": "keraslearn", "value": f"{v:.3f} ms", "met": v <= 1.0})
-                    v = m[f"rows_per_s_{kind}"]
+                                 "keraslearn": "keraslearn", "clock": clock, "value": f"{v:.3f} ms", "met": v <= 1.0})
+                    v = m[f"{thr}_{kind}"]
                     rows.append({"target": "10k-row predict >= 1M rows/s", "data": f"{label} ({kind})",
-                                 "keraslearn": "keraslearn", "value": f"{v / 1e6:.2f} M rows/s", "met": v >= 1e6})
+                                 "keraslearn": "keraslearn", "clock": clock, "value": f"{v / 1e6:.2f} M rows/s",
+                                 "met": v >= 1e6})
         if label.startswith("rss:") and "keraslearn" in res:
             m = res["keraslearn"]["median"]
             rows.append({"target": "peak RSS during fit <= 3x raw data", "data": label, "keraslearn": "keraslearn",
-                         "value": f"{m['ratio']:.2f}x ({m['fit_peak_delta'] / 2**20:.0f} MiB over "
-                                  f"{m['raw_bytes'] / 2**20:.0f} MiB)", "met": m["ratio"] <= 3.0})
+                         "clock": "-", "value": f"{m['ratio']:.2f}x ({m['fit_peak_delta'] / 2**20:.0f} MiB over "
+                                                f"{m['raw_bytes'] / 2**20:.0f} MiB raw)", "met": m["ratio"] <= 3.0})
     return rows
 
 
-METRICS = {"epoch": ["epoch_s", "first_epoch_s", "fit_s", "final_loss"], "cv": ["cv_s", "cv_again_s", "r2"],
-           "tune": ["tune_s", "best_r2"], "rss": ["raw_bytes", "fit_peak_delta", "ratio", "fit_s"]}
+METRICS = {
+    "epoch": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "final_loss"],
+    "cv": ["cv_cpu", "cv_s", "cv_again_cpu", "cv_again_s", "r2"],
+    "tune": ["tune_cpu", "tune_s", "best_r2"],
+    "rss": ["raw_bytes", "fit_peak_delta", "ratio", "fit_cpu", "fit_s"],
+}
 
 
 def format_tables(results, targets):
     lines = []
     for label, res in results.items():
         section = label.split(":")[0]
-        metrics = METRICS.get(section) or sorted(next(iter(res.values()))["median"])
+        metrics = METRICS.get(section) or sorted({k for r in res.values() for k in r["median"]})
         base = "keraslearn" if "keraslearn" in res else next(iter(res))
-        lines.append(f"\n## {label}  (median of {len(res[base]['runs'])} runs; ratio = contender / keraslearn)")
+        lines.append(f"\n### {label}  (median of {len(res[base]['runs'])} runs; ratio = contender / keraslearn)")
         lines.append("| contender | " + " | ".join(metrics) + " | ratio (" + metrics[0] + ") |")
         lines.append("|---" * (len(metrics) + 2) + "|")
         for who, r in res.items():
             m = r["median"]
             cells = [f"{m[k]:.4g}" if k in m else "-" for k in metrics]
-            ratio = m[metrics[0]] / res[base]["median"][metrics[0]] if metrics[0] in m else float("nan")
+            b = res[base]["median"].get(metrics[0])
+            ratio = m[metrics[0]] / b if metrics[0] in m and b else float("nan")
             lines.append(f"| {who} | " + " | ".join(cells) + f" | {ratio:.2f} |")
-    lines.append("\n## Targets")
-    lines.append("| target | data | keraslearn run | measured | met |")
-    lines.append("|---|---|---|---|---|")
+    lines.append("\n### Targets")
+    lines.append("| target | data | keraslearn run | clock | measured | met |")
+    lines.append("|---|---|---|---|---|---|")
     for t in targets:
-        lines.append(f"| {t['target']} | {t['data']} | {t['keraslearn']} | {t['value']} | {'yes' if t['met'] else 'NO'} |")
+        lines.append(f"| {t['target']} | {t['data']} | {t['keraslearn']} | {t['clock']} | {t['value']} | "
+                     f"{'yes' if t['met'] else 'NO'} |")
     return "\n".join(lines)
 
 
@@ -237,7 +253,7 @@ def chart(results, path):
                       fontsize=8)
         ax.set_xscale("log")
         ax.invert_yaxis()
-        ax.set_xlabel(f"{metric} (s, log scale, lower is better)", fontsize=8)
+        ax.set_xlabel(f"{metric} (seconds, log scale; lower is better)", fontsize=8)
         ax.set_title(label, fontsize=9)
     fig.savefig(path, dpi=110)
     return path

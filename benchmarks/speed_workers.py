@@ -1,6 +1,9 @@
 """One measurement per call, run in a fresh process by benchmarks/speed.py (or in-process with --quick).
 
-Each worker takes a config dict and returns a dict of numbers (seconds, rows/s, bytes).
+Each worker takes a config dict and returns a dict of numbers. Times come in pairs:
+``*_s`` wall seconds and ``*_cpu`` CPU seconds of the process (``time.process_time``); with
+one thread per framework the CPU time is what the wall time would be on an idle core, so
+it is the robust figure on a shared, oversubscribed machine.
 """
 
 from __future__ import annotations
@@ -21,13 +24,26 @@ BATCH = 256
 LR = 1e-3
 
 
+class Clock:
+    """Wall and CPU seconds of a block: ``with Clock() as c: ...; c.wall, c.cpu``."""
+
+    def __enter__(self):
+        self._w, self._c = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self._w
+        self.cpu = time.process_time() - self._c
+
+
 def _task(y, clf):
     return ("binary", 2) if clf else ("regression", None, 1)
 
 
-def _steady(times):
-    """Median epoch time without the first epoch (which compiles)."""
-    return statistics.median(times[1:]) if len(times) > 1 else times[0]
+def _steady(times, i):
+    """Median epoch time (i=0 wall, 1 CPU) without the first epoch (which compiles)."""
+    vals = [t[i] for t in times]
+    return statistics.median(vals[1:]) if len(vals) > 1 else vals[0]
 
 
 def _ff(clf, **kw):
@@ -44,6 +60,10 @@ def _data(cfg):
     return speed_data.load(cfg["data"], **kw)
 
 
+def _standardized(y):
+    return ((y - y.mean()) / y.std()).astype(np.float32)
+
+
 # ---------------------------------------------------------------------------- epoch time
 def epoch(cfg):
     """Seconds per epoch (steady state) and for the whole fit, one contender."""
@@ -51,44 +71,36 @@ def epoch(cfg):
     clf, epochs, who = cfg["clf"], cfg["epochs"], cfg["who"]
     out = {}
     if who.startswith("keraslearn"):
-        extra = cfg.get("params", {})
-        est = _ff(clf, epochs=epochs, callbacks=[peers.epoch_timer("kl")], **extra)
-        t0 = time.perf_counter()
-        est.fit(X, y)
-        out["fit_s"] = time.perf_counter() - t0
+        est = _ff(clf, epochs=epochs, callbacks=[peers.epoch_timer("kl")], **cfg.get("params", {}))
+        with Clock() as c:
+            est.fit(X, y)
         times = peers.EPOCH_TIMES["kl"]
         out["final_loss"] = est.history_["loss"][-1]
     else:
         xd, spec = peers.encode(X, y, _task(y, clf))
+        yy = y if clf else _standardized(y)
         if who == "jax_loop":
-            yy = y if clf else (y - y.mean()) / y.std()
-            t0 = time.perf_counter()
-            times, losses = peers.jax_loop(xd, yy, spec, UNITS, LR, epochs, BATCH)
-            out["fit_s"] = time.perf_counter() - t0
+            with Clock() as c:
+                times, losses = peers.jax_loop(xd, yy, spec, UNITS, LR, epochs, BATCH)
             out["final_loss"] = losses[-1]
         elif who == "keras_wrapper":
             est = peers.keras_wrapper(spec, UNITS, LR, epochs, BATCH, callbacks=[peers.epoch_timer("kw")])
             xm = peers.as_matrix(xd, spec)
-            yy = y if clf else ((y - y.mean()) / y.std()).astype(np.float32)
-            t0 = time.perf_counter()
-            est.fit(xm, yy)
-            out["fit_s"] = time.perf_counter() - t0
+            with Clock() as c:
+                est.fit(xm, yy)
             times = peers.EPOCH_TIMES["kw"]
             out["final_loss"] = float(est.history_.history["loss"][-1])
         elif who == "skorch":
-            net = peers.skorch_net(spec, UNITS, LR, epochs, BATCH)
+            net = peers.skorch_net(spec, UNITS, LR, epochs, BATCH, callbacks=[peers.skorch_epoch_timer("sk")])
             xt = peers.torch_inputs(xd, spec)
-            yy = y if clf else (y - y.mean()) / y.std()
-            t0 = time.perf_counter()
-            net.fit(xt, peers.skorch_target(yy, spec))
-            out["fit_s"] = time.perf_counter() - t0
-            times = list(net.history[:, "dur"])
+            with Clock() as c:
+                net.fit(xt, peers.skorch_target(yy, spec))
+            times = peers.EPOCH_TIMES["sk"]
             out["final_loss"] = float(net.history[-1, "train_loss"])
         else:
             raise ValueError(who)
-    out["epoch_s"] = _steady(times)
-    out["first_epoch_s"] = times[0]
-    out["rows"] = len(y)
+    out.update(epoch_s=_steady(times, 0), epoch_cpu=_steady(times, 1), first_epoch_s=times[0][0],
+               first_epoch_cpu=times[0][1], fit_s=c.wall, fit_cpu=c.cpu, rows=len(y))
     return out
 
 
@@ -98,30 +110,30 @@ def _cv_once(who, X, y, cfg, xd=None, spec=None):
 
     cv = KFold(cfg["folds"], shuffle=True, random_state=0)
     epochs = cfg["epochs"]
-    ys = ((y - y.mean()) / y.std()).astype(np.float32)
     if who.startswith("keraslearn"):
         est, Xin, yin = _ff(False, epochs=epochs), X, y
     elif who == "keras_wrapper":
-        est, Xin, yin = peers.keras_wrapper(spec, UNITS, LR, epochs, BATCH), peers.as_matrix(xd, spec), ys
+        est, Xin, yin = peers.keras_wrapper(spec, UNITS, LR, epochs, BATCH), peers.as_matrix(xd, spec), _standardized(y)
     elif who == "skorch":
-        est, Xin, yin = peers.skorch_net(spec, UNITS, LR, epochs, BATCH), peers.torch_inputs(xd, spec), ys.reshape(-1, 1)
+        est = peers.skorch_net(spec, UNITS, LR, epochs, BATCH)
+        Xin, yin = peers.torch_inputs(xd, spec), _standardized(y).reshape(-1, 1)
     else:
         raise ValueError(who)
-    t0 = time.perf_counter()
-    res = cross_validate(est, Xin, yin, cv=cv, scoring="r2")
-    return time.perf_counter() - t0, float(np.mean(res["test_score"]))
+    with Clock() as c:
+        res = cross_validate(est, Xin, yin, cv=cv, scoring="r2")
+    return c, float(np.mean(res["test_score"]))
 
 
 def cv(cfg):
-    """5-fold cross_validate on small data, twice in the same process (cold, then warm)."""
+    """k-fold cross_validate on small data, twice in the same process (fresh process, then warm)."""
     X, y = _data(cfg)
     who = cfg["who"]
     xd = spec = None
     if not who.startswith("keraslearn"):
         xd, spec = peers.encode(X, y, ("regression", None, 1))
-    t1, r2 = _cv_once(who, X, y, cfg, xd, spec)
-    t2, _ = _cv_once(who, X, y, cfg, xd, spec)
-    return {"cv_s": t1, "cv_again_s": t2, "r2": r2}
+    c1, r2 = _cv_once(who, X, y, cfg, xd, spec)
+    c2, _ = _cv_once(who, X, y, cfg, xd, spec)
+    return {"cv_s": c1.wall, "cv_cpu": c1.cpu, "cv_again_s": c2.wall, "cv_again_cpu": c2.cpu, "r2": r2}
 
 
 def _trials(n, seed=0):
@@ -138,81 +150,75 @@ def tune(cfg):
     X, y = _data(cfg)
     who, epochs = cfg["who"], cfg["epochs"]
     idx_tr, idx_te = train_test_split(np.arange(len(y)), test_size=0.2, random_state=0)
-    ys = ((y - y.mean()) / y.std()).astype(np.float32)
+    ys = _standardized(y)
     if not who.startswith("keraslearn"):
         xd, spec = peers.encode(X, y, ("regression", None, 1))
+        xm = peers.as_matrix(xd, spec)
     best = -np.inf
-    t0 = time.perf_counter()
-    for lr, units in _trials(cfg["trials"]):
-        if who.startswith("keraslearn"):
-            est = _ff(False, epochs=epochs, learning_rate=lr, layer_units=units)
-            est.fit(X.iloc[idx_tr], y[idx_tr])
-            score = r2_score(y[idx_te], est.predict(X.iloc[idx_te]))
-        elif who == "keras_wrapper":
-            xm = peers.as_matrix(xd, spec)
-            est = peers.keras_wrapper(spec, units, lr, epochs, BATCH).fit(xm[idx_tr], ys[idx_tr])
-            score = r2_score(ys[idx_te], est.predict(xm[idx_te]))
-        elif who == "skorch":
-            xt = peers.torch_inputs(xd, spec)
-            net = peers.skorch_net(spec, units, lr, epochs, BATCH).fit(xt[idx_tr], ys[idx_tr].reshape(-1, 1))
-            score = r2_score(ys[idx_te], net.predict(xt[idx_te]).ravel())
-        best = max(best, score)
-    return {"tune_s": time.perf_counter() - t0, "best_r2": float(best)}
+    with Clock() as c:
+        for lr, units in _trials(cfg["trials"]):
+            if who.startswith("keraslearn"):
+                est = _ff(False, epochs=epochs, learning_rate=lr, layer_units=units)
+                est.fit(X.iloc[idx_tr], y[idx_tr])
+                score = r2_score(y[idx_te], est.predict(X.iloc[idx_te]))
+            elif who == "keras_wrapper":
+                est = peers.keras_wrapper(spec, units, lr, epochs, BATCH).fit(xm[idx_tr], ys[idx_tr])
+                score = r2_score(ys[idx_te], est.predict(xm[idx_te]))
+            elif who == "skorch":
+                net = peers.skorch_net(spec, units, lr, epochs, BATCH).fit(xm[idx_tr], ys[idx_tr].reshape(-1, 1))
+                score = r2_score(ys[idx_te], net.predict(xm[idx_te]).ravel())
+            else:
+                raise ValueError(who)
+            best = max(best, score)
+    return {"tune_s": c.wall, "tune_cpu": c.cpu, "best_r2": float(best)}
 
 
 # ------------------------------------------------------------------------------ predict
 def _p50(fn, n):
-    ts = []
+    wall, cpu = [], []
     for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+        with Clock() as c:
+            fn()
+        wall.append(c.wall)
+        cpu.append(c.cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def predict(cfg):
     """One-row latency (p50) and 10k-row throughput, DataFrame and numpy input."""
     X, y = _data(cfg)
-    who, reps = cfg["who"], cfg["reps"]
-    big = X.iloc[: cfg["n_big"]]
-    one = X.iloc[[0]]
-    num_cols = [c for c in X.columns if X[c].dtype.kind == "f"]
-    Xnum = X[num_cols].to_numpy(np.float64)
-    out = {}
+    who, reps, n_big = cfg["who"], cfg["reps"], cfg["n_big"]
+    big, one = X.iloc[:n_big], X.iloc[[0]]
+    Xnum = X[[c for c in X.columns if X[c].dtype.kind == "f"]].to_numpy(np.float64)
     if who.startswith("keraslearn"):
         est = _ff(False, epochs=cfg["epochs"]).fit(X, y)
         est_num = _ff(False, epochs=cfg["epochs"]).fit(Xnum, y)
-        fns = {
-            "frame": (lambda: est.predict(one), lambda: est.predict(big)),
-            "numpy": (lambda: est_num.predict(Xnum[:1]), lambda: est_num.predict(Xnum[: cfg["n_big"]])),
-        }
-        if who == "keraslearn_keras_predict":  # the path before this work: Keras' model.predict
-            def kp(e, x):
+        pred = (lambda e, x: e.predict(x))
+        if who == "keraslearn_keras_predict":  # for reference: Keras' model.predict on the encoded rows
+            def pred(e, x):
                 xe = e._encode_X(x)
                 return e.model_.predict(xe, batch_size=min(len(x), 8192), verbose=0)
 
-            fns = {
-                "frame": (lambda: kp(est, one), lambda: kp(est, big)),
-                "numpy": (lambda: kp(est_num, Xnum[:1]), lambda: kp(est_num, Xnum[: cfg["n_big"]])),
-            }
+        fns = {
+            "frame": (lambda: pred(est, one), lambda: pred(est, big)),
+            "numpy": (lambda: pred(est_num, Xnum[:1]), lambda: pred(est_num, Xnum[:n_big])),
+        }
     else:
         xd, spec = peers.encode(X, y, ("regression", None, 1))
-        ys = ((y - y.mean()) / y.std()).astype(np.float32)
+        ys, xm = _standardized(y), peers.as_matrix(xd, spec)
         if who == "keras_wrapper":
-            xm = peers.as_matrix(xd, spec)
             est = peers.keras_wrapper(spec, UNITS, LR, cfg["epochs"], BATCH).fit(xm, ys)
-            fns = {"encoded": (lambda: est.predict(xm[:1]), lambda: est.predict(xm[: cfg["n_big"]]))}
         elif who == "skorch":
-            xt = peers.torch_inputs(xd, spec)
-            net = peers.skorch_net(spec, UNITS, LR, cfg["epochs"], BATCH).fit(xt, ys.reshape(-1, 1))
-            fns = {"encoded": (lambda: net.predict(xt[:1]), lambda: net.predict(xt[: cfg["n_big"]]))}
+            est = peers.skorch_net(spec, UNITS, LR, cfg["epochs"], BATCH).fit(xm, ys.reshape(-1, 1))
         else:
             raise ValueError(who)
+        fns = {"encoded": (lambda: est.predict(xm[:1]), lambda: est.predict(xm[:n_big]))}
+    out = {}
     for kind, (f1, fbig) in fns.items():
         f1(), fbig()  # warm up: compile / allocate once
-        out[f"one_row_p50_ms_{kind}"] = 1e3 * _p50(f1, reps)
-        t = _p50(fbig, max(5, reps // 20))
-        out[f"rows_per_s_{kind}"] = cfg["n_big"] / t
+        out[f"one_row_ms_{kind}"], out[f"one_row_cpu_ms_{kind}"] = (1e3 * t for t in _p50(f1, reps))
+        wall, cpu = _p50(fbig, max(5, reps // 20))
+        out[f"rows_per_s_{kind}"], out[f"rows_per_cpu_s_{kind}"] = n_big / wall, n_big / cpu
     return out
 
 
@@ -231,20 +237,25 @@ def rss(cfg):
     if cfg.get("numpy"):
         X = X.select_dtypes("number").to_numpy(np.float64)
     raw = speed_data.frame_nbytes(X) + y.nbytes
+    if cfg.get("warm"):
+        # A first small fit pays the fixed costs (lazy imports, the XLA compiler's memory,
+        # compiled steps), so that what remains is the memory the data itself costs.
+        _ff(False, epochs=1).fit(X[:3000], y[:3000])
     est = _ff(False, epochs=cfg["epochs"])
     gc.collect()
     base = _rss_bytes("VmRSS")
-    try:  # reset the high-water mark so VmHWM is the peak during fit
+    try:  # reset the high-water mark so that VmHWM is the peak during fit
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")
+        reset = True
     except OSError:
-        pass
-    t0 = time.perf_counter()
-    est.fit(X, y)
-    fit_s = time.perf_counter() - t0
+        reset = False
+    with Clock() as c:
+        est.fit(X, y)
     peak = _rss_bytes("VmHWM")
     return {"raw_bytes": raw, "base_rss": base, "peak_rss": peak, "fit_peak_delta": peak - base,
-            "ratio": (peak - base) / raw, "fit_s": fit_s, "rows": len(y)}
+            "ratio": (peak - base) / raw, "fit_s": c.wall, "fit_cpu": c.cpu, "rows": len(y),
+            "hwm_reset": reset}
 
 
 WORKERS = {"epoch": epoch, "cv": cv, "tune": tune, "predict": predict, "rss": rss}

@@ -26,9 +26,12 @@ import collections
 import json
 import os
 import threading
+import warnings
 
 import keras
 import numpy as np
+
+from keraslearn._tensorflow import no_tensorflow_import
 
 #: Training steps run per XLA call on JAX (and Keras' ``steps_per_execution`` on TensorFlow).
 STEPS_PER_EXECUTION = 32
@@ -38,8 +41,9 @@ MAX_TEMPLATES = 8
 MAX_TEMPLATE_PARAMS = 16_000_000
 #: Environment variable: a folder for the persistent compilation cache, or "0" to turn it off.
 CACHE_ENV = "KERASLEARN_COMPILATION_CACHE"
-#: Compilations faster than this are not written to the persistent cache.
-MIN_CACHED_COMPILE_SECONDS = 0.05
+#: Compilations faster than this are not written to the persistent cache. Zero: a fresh
+#: process pays ~30 small compilations (weight initializers, steps) before the first epoch.
+MIN_CACHED_COMPILE_SECONDS = 0.0
 
 _LOCK = threading.Lock()
 _TEMPLATES: collections.OrderedDict = collections.OrderedDict()  # key -> _Template
@@ -71,19 +75,23 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
         return None
     import jax
 
+    setting = os.environ.get(CACHE_ENV, "")
+    if path is None and setting.strip().lower() in ("0", "off", "false", "no", "none"):
+        return None
     current = jax.config.jax_compilation_cache_dir
     if current and path is None:
         _cache_state["dir"] = current
         return current
-    path = path or os.environ.get(CACHE_ENV) or default_cache_dir()
-    if path.strip().lower() in ("0", "off", "false", "no", "none"):
-        return None
+    path = path or setting or default_cache_dir()
     try:
         os.makedirs(path, exist_ok=True)
     except OSError:
         return None  # a read-only home: run without the cache rather than fail
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_CACHED_COMPILE_SECONDS)
+    # The cache only saves time: its read/write hiccups (e.g. another process pruning the
+    # folder) are not the user's problem.
+    warnings.filterwarnings("ignore", message="Error (reading|writing) persistent compilation cache")
     _cache_state["dir"] = path
     return path
 
@@ -127,10 +135,13 @@ def structure_key(model, learner=None):
     if learner is not None and not getattr(type(learner), "_share_compiled_steps", True):
         return None
     try:
-        compile_config = model.get_compile_config()
+        with no_tensorflow_import():
+            model_config = model.get_config()
+            compile_config = model.get_compile_config()
         opt = compile_config.get("optimizer")
         if isinstance(opt, dict):
             opt = dict(opt, config=dict(opt.get("config", {})))
+            opt["config"].pop("name", None)  # an auto-generated unique name, not structure
             lr = opt["config"].get("learning_rate")
             if isinstance(lr, (int, float)):
                 opt["config"].pop("learning_rate")
@@ -138,7 +149,7 @@ def structure_key(model, learner=None):
         params = learner.get_params(deep=False) if learner is not None else {}
         key = (
             keras.backend.backend(),
-            _frozen(model.get_config()),
+            _frozen(model_config),
             _frozen(compile_config),
             _identity_objects(params),
         )
