@@ -136,6 +136,7 @@ class KerasLearner(BaseEstimator):
         self.spec_ = encoder.spec_.with_task(*spec_task)
         keras.backend.clear_session(free_memory=False)
         seed = seed_everything(self.random_state)
+        _compiled.enable_compilation_cache()  # before the build: weight initializers compile too
         model = self._build_model(self._model_spec())
         self._compile(model)
         _compiled.before_fit(model, self)
