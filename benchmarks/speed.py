@@ -46,6 +46,9 @@ FULL = {
         ],
         "who": ["keraslearn", "jax_loop", "skorch", "keras_wrapper"],
     },
+    # steps per XLA call on JAX: compile cost (first epoch) against the per-epoch gain
+    "spe": {"worker": "epoch", "configs": [{"data": "diamonds", "clf": False, "epochs": 5}],
+            "who": ["keraslearn_spe1", "keraslearn_spe8", "keraslearn", "keraslearn_spe128"]},
     "cv": {"configs": [{"data": "diamonds", "n": 5000, "folds": 5, "epochs": 10}],
            "who": ["keraslearn", "keraslearn_warm_disk_cache", "skorch", "keras_wrapper"]},
     "tune": {"configs": [{"data": "diamonds", "n": 5000, "trials": 20, "epochs": 10}],
@@ -58,14 +61,13 @@ FULL = {
             "who": ["keraslearn"]},
 }
 
-QUICK = {
-    "epoch": {"configs": [{"data": "diamonds", "n": 3000, "clf": False, "epochs": 2}],
-              "who": ["keraslearn", "jax_loop", "skorch", "keras_wrapper"]},
-    "cv": {"configs": [{"data": "diamonds", "n": 600, "folds": 2, "epochs": 1}], "who": ["keraslearn", "skorch"]},
-    "tune": {"configs": [{"data": "diamonds", "n": 600, "trials": 2, "epochs": 1}], "who": ["keraslearn", "skorch"]},
-    "predict": {"configs": [{"data": "diamonds", "n": 2000, "epochs": 1, "reps": 10, "n_big": 1000}],
-                "who": ["keraslearn", "skorch"]},
-    "rss": {"configs": [{"data": "diamonds", "n": 3000, "epochs": 1, "numpy": True}], "who": ["keraslearn"]},
+QUICK = {  # a smoke run of the whole pipeline (in this process, JAX contenders only, tiny data)
+    "epoch": {"configs": [{"data": "diamonds", "n": 2000, "clf": False, "epochs": 2}],
+              "who": ["keraslearn", "jax_loop"]},
+    "cv": {"configs": [{"data": "diamonds", "n": 600, "folds": 2, "epochs": 1}], "who": ["keraslearn", "keras_wrapper"]},
+    "tune": {"configs": [{"data": "diamonds", "n": 600, "trials": 2, "epochs": 1}], "who": ["keraslearn"]},
+    "predict": {"configs": [{"data": "diamonds", "n": 1000, "epochs": 1, "reps": 10, "n_big": 500}],
+                "who": ["keraslearn"]},
 }
 
 
@@ -121,17 +123,19 @@ def measure(plan, rounds, threads, quick, log=print):
                 per = {who: [] for who in spec["who"]}
                 if "keraslearn_warm_disk_cache" in per and not quick:
                     # Fill the persistent compilation cache once (not timed).
-                    run_worker(section, dict(cfg, who="keraslearn"), _env("keraslearn", threads, warm_dir))
+                    run_worker(spec.get("worker", section), dict(cfg, who="keraslearn"),
+                               _env("keraslearn", threads, warm_dir))
                 for r in range(rounds):
                     order = spec["who"][r % len(spec["who"]):] + spec["who"][: r % len(spec["who"])]
                     for who in order:
                         cold = tempfile.mkdtemp(prefix="kl-bench-cold-")
                         cache = warm_dir if who == "keraslearn_warm_disk_cache" else cold
                         t0 = time.perf_counter()
+                        worker = spec.get("worker", section)
                         if quick:
-                            res = _in_process(section, dict(cfg, who=who))
+                            res = _in_process(worker, dict(cfg, who=who))
                         else:
-                            res = run_worker(section, dict(cfg, who=who), _env(who, threads, cache))
+                            res = run_worker(worker, dict(cfg, who=who), _env(who, threads, cache))
                         shutil.rmtree(cold, ignore_errors=True)
                         per[who].append(res)
                         log(f"  {label:22s} round {r + 1}/{rounds} {who:28s} {time.perf_counter() - t0:6.1f}s "
@@ -204,6 +208,7 @@ def evaluate_targets(results):
 
 METRICS = {
     "epoch": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "final_loss"],
+    "spe": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "final_loss"],
     "cv": ["cv_cpu", "cv_s", "cv_again_cpu", "cv_again_s", "r2"],
     "tune": ["tune_cpu", "tune_s", "best_r2"],
     "rss": ["raw_bytes", "fit_peak_delta", "ratio", "fit_cpu", "fit_s"],
@@ -235,25 +240,31 @@ def format_tables(results, targets):
 
 
 def chart(results, path):
-    """Bar charts of the headline seconds per section (a bare matplotlib Figure, no pyplot)."""
+    """Bar charts of the headline CPU seconds per section (a bare matplotlib Figure, no pyplot)."""
     from matplotlib.figure import Figure
 
-    panels = [(lbl, METRICS[lbl.split(":")[0]][0]) for lbl in results if lbl.split(":")[0] in ("epoch", "cv", "tune")]
+    panels = [(lbl, METRICS[lbl.split(":")[0]][0]) for lbl in results
+              if lbl.split(":")[0] in ("epoch", "spe", "cv", "tune")]
     if not panels:
         return None
-    fig = Figure(figsize=(4.2 * len(panels), 3.6), layout="constrained")
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig = Figure(figsize=(4.6 * cols, 2.6 * rows), layout="constrained")
     for i, (label, metric) in enumerate(panels, 1):
-        ax = fig.add_subplot(1, len(panels), i)
+        ax = fig.add_subplot(rows, cols, i)
         res = results[label]
         names = list(res)
         vals = [res[w]["median"][metric] for w in names]
+        base = res["keraslearn"]["median"][metric] if "keraslearn" in res else vals[0]
         colors = ["tab:blue" if w.startswith("keraslearn") else "tab:gray" for w in names]
-        ax.barh(range(len(names)), vals, color=colors)
+        bars = ax.barh(range(len(names)), vals, color=colors)
+        ax.bar_label(bars, labels=[f"{v:.3g}s ({v / base:.2g}x)" for v in vals], fontsize=7, padding=2)
         ax.set_yticks(range(len(names)), [n.replace("keraslearn_", "kl ").replace("_", " ") for n in names],
                       fontsize=8)
-        ax.set_xscale("log")
+        ax.set_xlim(0, max(vals) * 1.45)
         ax.invert_yaxis()
-        ax.set_xlabel(f"{metric} (seconds, log scale; lower is better)", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_xlabel(f"{metric}: CPU seconds (lower is better; ratio to keraslearn)", fontsize=7)
         ax.set_title(label, fontsize=9)
     fig.savefig(path, dpi=110)
     return path

@@ -71,6 +71,10 @@ def epoch(cfg):
     clf, epochs, who = cfg["clf"], cfg["epochs"], cfg["who"]
     out = {}
     if who.startswith("keraslearn"):
+        if who.startswith("keraslearn_spe"):  # steps per XLA call (default 32)
+            from keraslearn.training import compiled
+
+            compiled.STEPS_PER_EXECUTION = int(who[len("keraslearn_spe"):])
         est = _ff(clf, epochs=epochs, callbacks=[peers.epoch_timer("kl")], **cfg.get("params", {}))
         with Clock() as c:
             est.fit(X, y)

@@ -22,6 +22,7 @@ _LAZY = {
     "learner": "keraslearn.learners",
     "list_learners": "keraslearn.learners",
     "load": "keraslearn.io",
+    "enable_compilation_cache": "keraslearn.training.compiled",
 }
 
 

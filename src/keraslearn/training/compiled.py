@@ -198,6 +198,13 @@ class _Template:
         model.make_predict_function()
         self.test_function = model.test_function
         self.predict_function = model.predict_function
+        self._compiled_with = (model.optimizer, getattr(model, "_compile_loss", None))
+
+    def still_valid(self) -> bool:
+        """False once the template model was compiled again (its steps would retrace differently)."""
+        model = self.model
+        optimizer, loss = self._compiled_with
+        return model.optimizer is optimizer and getattr(model, "_compile_loss", None) is loss
 
     def train_function(self, k):
         """A Keras ``train_function(state, iterator)`` that runs ``k`` steps per call."""
@@ -270,6 +277,9 @@ def before_fit(model, learner=None, steps_per_execution=None):
         key = key + (k,)  # shared test/predict loops pull this many batches per call
     with _LOCK:
         template = _TEMPLATES.get(key) if key is not None else None
+        if template is not None and not template.still_valid():
+            del _TEMPLATES[key]  # someone re-compiled the template model
+            template = None
         if template is not None:
             _TEMPLATES.move_to_end(key)
     if template is None:
