@@ -15,8 +15,10 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(PIP) install -e .
 
+# The export extra (onnx, jax2onnx, tensorflow-cpu, ai-edge-litert, onnxruntime) is needed by
+# tests/test_export.py and examples/save_load_export.py: about +90 s and +1.7 GB.
 install-test: $(BIN)/python
-	$(PIP) install -e ".[test]" "torch==2.13.0"
+	$(PIP) install -e ".[test,export]" "torch==2.13.0"
 
 demo: install
 	$(BIN)/keraslearn demo

@@ -20,7 +20,7 @@ import keraslearn
 from keraslearn import FFClassifier, FFRegressor
 from keraslearn.preprocessing import TabularEncoder, coding
 from keraslearn.training import compiled
-from keraslearn.training.predict import predict_array
+from keraslearn.training.fast_predict import predict_array
 
 JAX = keraslearn.BACKEND == "jax"
 needs_jax = pytest.mark.skipif(not JAX, reason="compiled-step sharing is JAX-only")

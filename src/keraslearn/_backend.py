@@ -1,12 +1,18 @@
-"""Select the Keras backend before Keras is imported.
+"""Select the Keras backend before Keras is imported, without importing it.
 
-keraslearn defaults to JAX. Keras itself defaults to TensorFlow and, on first import,
-writes ``~/.keras/keras.json`` with ``"backend": "tensorflow"``; we avoid leaving that
-file behind so the user's other programs keep Keras' own behaviour.
+keraslearn defaults to JAX. ``import keraslearn`` only sets ``KERAS_BACKEND`` (JAX when
+unset); Keras itself is imported by the first module that needs it, so the command line,
+``keraslearn doctor`` and ``keraslearn install`` work even when a backend is broken.
+
+Keras, on its first import, writes ``~/.keras/keras.json`` with ``"backend": "tensorflow"``.
+We let that first import write into a scratch folder instead, so the user's other programs
+keep Keras' own behaviour and no file appears behind their back.
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import os
 import sys
 import tempfile
@@ -14,6 +20,11 @@ import warnings
 
 DEFAULT_BACKEND = "jax"
 BACKENDS = ("jax", "torch", "tensorflow")
+
+# The user's own KERAS_BACKEND, read before keraslearn fills in its default (None: unset).
+REQUESTED_BACKEND: str | None = None
+DEFAULTED = False  # True when keraslearn set KERAS_BACKEND itself
+_prepared = False
 
 
 def _default_keras_dir() -> str:
@@ -25,49 +36,141 @@ def _default_keras_dir() -> str:
     return os.path.join(base, ".keras")
 
 
-def select_backend() -> str:
-    """Set ``KERAS_BACKEND`` (JAX when unset) and import Keras without side effects.
+def keras_config_path() -> str:
+    """Where Keras reads ``keras.json`` from (``$KERAS_HOME`` or ``~/.keras``)."""
+    return os.path.join(_default_keras_dir(), "keras.json")
 
-    Returns the backend Keras runs on. Warns, with the fix, when Keras was imported
-    earlier with a backend other than the requested one.
+
+def prepare() -> None:
+    """Set ``KERAS_BACKEND`` (JAX when unset) without importing Keras.
+
+    Warns, with the fix, when Keras was imported earlier with another backend.
+    Idempotent: only the first call acts.
     """
-    requested = os.environ.get("KERAS_BACKEND")
+    global REQUESTED_BACKEND, DEFAULTED, _prepared
+    if _prepared:
+        return
+    _prepared = True
+    requested = os.environ.get("KERAS_BACKEND") or None
+    REQUESTED_BACKEND = requested
     if "keras" in sys.modules:
-        import keras
-
-        active = keras.backend.backend()
-        wanted = requested or DEFAULT_BACKEND
-        if active != wanted:
-            warnings.warn(
-                f"keras was imported before keraslearn and runs on the {active!r} backend, "
-                f"not {wanted!r}. keraslearn will use {active!r}. To use {wanted!r}, "
-                f"set KERAS_BACKEND={wanted} before starting Python, or import keraslearn "
-                "before keras.",
-                UserWarning,
-                stacklevel=3,
-            )
-        return active
-
+        _warn_if_other_backend(requested or DEFAULT_BACKEND)
+        _skip_unimported_tensorflow()
+        return
     if not requested:
         os.environ["KERAS_BACKEND"] = DEFAULT_BACKEND
+        DEFAULTED = True
     if requested == "tensorflow":
         # TensorFlow's C++ start-up banner is not the user's problem.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    scratch = "KERAS_HOME" not in os.environ and not os.path.exists(keras_config_path())
+    sys.meta_path.insert(0, _FirstKerasImport(_default_keras_dir(), scratch))
 
-    keras_dir = _default_keras_dir()
-    config_path = os.path.join(keras_dir, "keras.json")
-    if os.path.exists(config_path) or "KERAS_HOME" in os.environ:
-        import keras
-    else:
-        # Keras would write a keras.json naming TensorFlow; let it write into a scratch
-        # folder instead, then point its home back at the usual place for caches.
+
+def select_backend() -> str:
+    """Import Keras (after :func:`prepare`) and return the backend it runs on."""
+    prepare()
+    import keras
+
+    return keras.backend.backend()
+
+
+def _warn_if_other_backend(wanted: str) -> None:
+    try:
+        active = sys.modules["keras"].backend.backend()
+    except Exception:  # a half-imported or broken keras: the doctor reports it
+        return
+    if active != wanted:
+        warnings.warn(
+            f"keras was imported before keraslearn and runs on the {active!r} backend, "
+            f"not {wanted!r}. keraslearn will use {active!r}. To use {wanted!r}, "
+            f"set KERAS_BACKEND={wanted} before starting Python, or import keraslearn "
+            "before keras.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+class _ImportedTensorFlowOnly:
+    """Keras' lazy ``tensorflow`` module, reporting TensorFlow available only once imported."""
+
+    def __init__(self, lazy):
+        self._lazy = lazy
+
+    @property
+    def available(self):
+        return "tensorflow" in sys.modules and self._lazy.available
+
+    def __getattr__(self, name):
+        return getattr(self._lazy, name)
+
+
+def _skip_unimported_tensorflow() -> None:
+    """Stop Keras importing TensorFlow on JAX/torch just to ask ``tf.available``.
+
+    Keras' serialization (every save, hence every pickle) and ``set_random_seed`` check
+    ``tf.available``, which imports TensorFlow whenever it is installed: seconds per
+    process, for objects that cannot exist while TensorFlow is not imported.
+    """
+    keras = sys.modules.get("keras")
+    try:
+        if keras is None or keras.backend.backend() == "tensorflow":
+            return
+        from keras.src.saving import serialization_lib
+        from keras.src.utils import rng_utils
+    except Exception:  # a broken or unusual keras: leave it as it is
+        return
+    for module in (serialization_lib, rng_utils):
+        if not isinstance(module.tf, _ImportedTensorFlowOnly):
+            module.tf = _ImportedTensorFlowOnly(module.tf)
+
+
+class _FirstKerasImport(importlib.abc.MetaPathFinder):
+    """Finds ``keras`` once and wraps its loader (no ``keras.json``; see above)."""
+
+    def __init__(self, keras_dir: str, scratch: bool):
+        self.keras_dir = keras_dir
+        self.scratch = scratch
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("keras")  # the remaining finders
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ScratchHomeLoader(spec.loader, self.keras_dir, self.scratch)
+        return spec
+
+
+class _ScratchHomeLoader(importlib.abc.Loader):
+    """Runs Keras' package import with ``KERAS_HOME`` pointing at a scratch folder."""
+
+    def __init__(self, inner, keras_dir: str, scratch: bool):
+        self.inner = inner
+        self.keras_dir = keras_dir
+        self.scratch = scratch
+
+    def create_module(self, spec):
+        return self.inner.create_module(spec)
+
+    def exec_module(self, module):
+        # Hand the module back to its real loader (resources, reloads, pickling).
+        module.__loader__ = self.inner
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.inner
+        if not self.scratch:
+            self.inner.exec_module(module)
+            _skip_unimported_tensorflow()
+            return
         with tempfile.TemporaryDirectory(prefix="keraslearn-") as scratch:
             os.environ["KERAS_HOME"] = scratch
             try:
-                import keras
+                self.inner.exec_module(module)
             finally:
-                del os.environ["KERAS_HOME"]
-        from keras.src.backend import config as _config
-
-        _config._KERAS_DIR = keras_dir
-    return keras.backend.backend()
+                os.environ.pop("KERAS_HOME", None)
+        config = sys.modules.get("keras.src.backend.config")
+        if config is not None:
+            # Caches (datasets, weights) still go to the usual ~/.keras.
+            config._KERAS_DIR = self.keras_dir
+        _skip_unimported_tensorflow()

@@ -30,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as err:
-            if err.name == name:
-                continue
+            if err.name and (name == err.name or name.startswith(err.name + ".")):
+                continue  # the module (or its package) is not in this build
             raise
         module.register(sub)
     return parser

@@ -30,9 +30,10 @@ def tabular_inputs(spec: DataSpec, use_embedding: bool = True, embed_dropout: fl
             z = layers.Embedding(
                 cat.n_codes, cat.embed_dim, embeddings_initializer="he_uniform", name=f"embed_{cat.input_name}"
             )(inp)
-            z = layers.Flatten()(z)
+            # Explicit names: auto-names ("dropout_1") collide with the hidden layers' names.
+            z = layers.Flatten(name=f"flatten_{cat.input_name}")(z)
             if embed_dropout:
-                z = layers.Dropout(embed_dropout)(z)
+                z = layers.Dropout(embed_dropout, name=f"embed_dropout_{cat.input_name}")(z)
         else:
             z = layers.CategoryEncoding(num_tokens=cat.n_codes, output_mode="one_hot")(inp)
         parts.append(z)

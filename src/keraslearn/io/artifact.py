@@ -62,7 +62,9 @@ def save(learner, path) -> str:
             UserWarning,
             stacklevel=3,
         )
-    enc_state, enc_arrays = learner.encoder_.get_state()
+    # Image learners have no tabular encoder: their inputs need only what _fitted_state holds.
+    encoder = getattr(learner, "encoder_", None)
+    enc_state, enc_arrays = encoder.get_state() if encoder is not None else (None, {})
     fit_state, fit_arrays = learner._fitted_state()
     meta = {
         "format": FORMAT,
@@ -71,7 +73,7 @@ def save(learner, path) -> str:
         "params": params,
         "encoder": jsonsafe.encode(enc_state),
         "fitted": jsonsafe.encode(fit_state),
-        "feature_names_in": enc_state["feature_names_in"],
+        "feature_names_in": enc_state["feature_names_in"] if enc_state is not None else None,
         "spec": learner.spec_.to_dict(),
         "keraslearn_version": __version__,
         "keras_version": keras.__version__,
@@ -127,10 +129,12 @@ def load(path):
     learner = cls(**{k: jsonsafe.decode(v) for k, v in meta["params"].items()})
     from keraslearn.preprocessing.spec import DataSpec
 
-    learner.encoder_ = TabularEncoder.from_state(jsonsafe.decode(meta["encoder"]), enc_arrays)
-    learner.n_features_in_ = learner.encoder_.n_features_in_
-    if meta["feature_names_in"] is not None:
-        learner.feature_names_in_ = learner.encoder_.feature_names_in_
+    enc_state = jsonsafe.decode(meta["encoder"])
+    if enc_state is not None:
+        learner.encoder_ = TabularEncoder.from_state(enc_state, enc_arrays)
+        learner.n_features_in_ = learner.encoder_.n_features_in_
+        if meta["feature_names_in"] is not None:
+            learner.feature_names_in_ = learner.encoder_.feature_names_in_
     learner.spec_ = DataSpec.from_dict(meta["spec"])
     learner._restore_fitted_state(jsonsafe.decode(meta["fitted"]), fit_arrays)
     learner.model_ = model_from_bytes(model_bytes)

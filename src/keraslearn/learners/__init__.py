@@ -1,7 +1,29 @@
 """scikit-learn estimators over Keras models."""
 
 from keraslearn.learners.base import KerasLearner
+from keraslearn.learners.deep_wide import DeepWideClassifier, DeepWideRegressor
+from keraslearn.learners.cnn import CNNClassifier
 from keraslearn.learners.ff import FFClassifier, FFRegressor
+from keraslearn.learners.generic import KerasClassifier, KerasRegressor
 from keraslearn.learners.registry import learner, list_learners
+from keraslearn.learners.smlp import SMLP2Classifier, SMLP2Regressor, SMLPClassifier, SMLPRegressor
+from keraslearn.learners.tabnet import TabNetClassifier, TabNetRegressor
 
-__all__ = ["KerasLearner", "FFClassifier", "FFRegressor", "learner", "list_learners"]
+__all__ = [
+    "KerasLearner",
+    "FFClassifier",
+    "FFRegressor",
+    "KerasClassifier",
+    "KerasRegressor",
+    "SMLPClassifier",
+    "SMLPRegressor",
+    "SMLP2Classifier",
+    "SMLP2Regressor",
+    "DeepWideClassifier",
+    "DeepWideRegressor",
+    "TabNetClassifier",
+    "TabNetRegressor",
+    "CNNClassifier",
+    "learner",
+    "list_learners",
+]

@@ -17,7 +17,8 @@ from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, seed_everything
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
-from keraslearn.training.predict import predict_array  # speed: fast inference path (issue 8)
+from keraslearn.training.devices import device_scope
+from keraslearn.training.fast_predict import predict_array  # speed: fast inference path (issue 8)
 
 # Losses that need one-hot targets; the rest of the classification losses take class codes.
 _ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "kl_divergence"}
@@ -137,28 +138,35 @@ class KerasLearner(BaseEstimator):
         keras.backend.clear_session(free_memory=False)
         seed = seed_everything(self.random_state)
         _compiled.enable_compilation_cache()  # before the build: weight initializers compile too
-        model = self._build_model(self._model_spec())
-        self._compile(model)
-        _compiled.before_fit(model, self)
-        self.history_ = fit_model(
-            model,
-            x,
-            y_fit,
-            sw,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            validation_fraction=self.validation_fraction,
-            early_stopping=self.early_stopping,
-            patience=self.patience,
-            callbacks=self.callbacks,
-            verbose=int(self.verbose),
-            seed=seed,
-            stratify=self._stratify_labels(y_fit),
-        )
-        _compiled.after_fit(model)
+        # After clear_session, which also clears the active keras.distribution.
+        with device_scope(getattr(self, "devices", None)):
+            model = self._build_model(self._model_spec())
+            x, y_fit = self._prepare_fit(model, x, y_fit)
+            self._compile(model)
+            _compiled.before_fit(model, self)
+            self.history_ = fit_model(
+                model,
+                x,
+                y_fit,
+                sw,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                validation_fraction=self.validation_fraction,
+                early_stopping=self.early_stopping,
+                patience=self.patience,
+                callbacks=self.callbacks,
+                verbose=int(self.verbose),
+                seed=seed,
+                stratify=self._stratify_labels(y_fit),
+            )
+            _compiled.after_fit(model)
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
         return self
+
+    def _prepare_fit(self, model, x, y_fit):
+        """Training inputs and targets for ``model``: called once per fit, after build, before compile."""
+        return x, y_fit
 
     def _compile(self, model):
         compile_model(

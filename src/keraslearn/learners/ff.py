@@ -42,6 +42,10 @@ _PARAMS_DOC = """
     patience : int, default=10
     callbacks : list of keras.callbacks.Callback or None, default=None
         Extra callbacks, deep-copied at each fit.
+    devices : int, "all" or None, default=None
+        None trains on Keras' default device; an int n or "all" trains data-parallel over
+        the first n (or all) accelerators with ``keras.distribution.DataParallel`` (JAX
+        backend only). See :mod:`keraslearn.training.devices`.
     random_state : int, RandomState or None, default=None
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0
@@ -84,6 +88,7 @@ class FFClassifier(KerasClassifierMixin, KerasLearner):
         patience=10,
         class_weight=None,
         callbacks=None,
+        devices=None,
         random_state=None,
         verbose=0,
     ):
@@ -107,6 +112,7 @@ class FFClassifier(KerasClassifierMixin, KerasLearner):
         self.patience = patience
         self.class_weight = class_weight
         self.callbacks = callbacks
+        self.devices = devices
         self.random_state = random_state
         self.verbose = verbose
 
@@ -139,6 +145,7 @@ class FFRegressor(KerasRegressorMixin, KerasLearner):
         early_stopping=True,
         patience=10,
         callbacks=None,
+        devices=None,
         random_state=None,
         verbose=0,
     ):
@@ -161,5 +168,6 @@ class FFRegressor(KerasRegressorMixin, KerasLearner):
         self.early_stopping = early_stopping
         self.patience = patience
         self.callbacks = callbacks
+        self.devices = devices
         self.random_state = random_state
         self.verbose = verbose

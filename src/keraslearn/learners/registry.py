@@ -12,6 +12,42 @@ _FAMILIES: dict[str, tuple] = {
         "kerasff",
         "feed-forward network with entity embeddings",
     ),
+    "keras": (
+        "keraslearn.learners.generic:KerasClassifier",
+        "keraslearn.learners.generic:KerasRegressor",
+        "keras",
+        "your own architecture: model=build(spec, **hp) -> keras.Model",
+    ),
+    "smlp": (
+        "keraslearn.learners.smlp:SMLPClassifier",
+        "keraslearn.learners.smlp:SMLPRegressor",
+        "smlp",
+        "shaped MLP: widths shrink linearly from n_max; cosine-annealed learning rate",
+    ),
+    "smlp2": (
+        "keraslearn.learners.smlp:SMLP2Classifier",
+        "keraslearn.learners.smlp:SMLP2Regressor",
+        "smlp2",
+        "shaped residual MLP (BN-act-Dense residual blocks); cosine-annealed learning rate",
+    ),
+    "deep_wide": (
+        "keraslearn.learners.deep_wide:DeepWideClassifier",
+        "keraslearn.learners.deep_wide:DeepWideRegressor",
+        "deep_wide",
+        "deep & wide: a linear model and an MLP, summed",
+    ),
+    "tabnet": (
+        "keraslearn.learners.tabnet:TabNetClassifier",
+        "keraslearn.learners.tabnet:TabNetRegressor",
+        "tabnet",
+        "TabNet: sequential attention with sparse feature masks (Arik & Pfister 2019)",
+    ),
+    "cnn": (
+        "keraslearn.learners.cnn:CNNClassifier",
+        None,
+        "kerascnn",
+        "image classifier: transfer learning over keras.applications (MobileNetV2, ResNet50, ...)",
+    ),
 }
 
 
@@ -62,8 +98,13 @@ def resolve(name: str, task: str | None = None):
 
 
 def learner(name: str, task: str | None = None, **params):
-    """Make a learner by name: ``learner("classif.kerasff", epochs=20)``, ``learner("FFRegressor")``."""
-    return resolve(name, task)(**params)
+    """Make a learner by name: ``learner("classif.kerasff", epochs=20)``, ``learner("FFRegressor")``.
+
+    Routed parameters such as ``model__units=64`` (``classif.keras``) are set with ``set_params``.
+    """
+    routed = {k: params.pop(k) for k in [k for k in params if "__" in k]}
+    est = resolve(name, task)(**params)
+    return est.set_params(**routed) if routed else est
 
 
 def list_learners():

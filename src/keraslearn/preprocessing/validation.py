@@ -31,7 +31,10 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
             X = X.collect()
         if type(X).__name__ != "DataFrame":
             raise TypeError(f"{estimator_name} expects a polars DataFrame, got {type(X).__name__}.")
-        X = X.to_pandas()
+        try:
+            X = X.to_pandas()
+        except ImportError as err:
+            raise ImportError(f"Reading a polars DataFrame needs pyarrow: pip install pyarrow ({err}).") from err
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
         raise TypeError(
             f"{estimator_name} does not accept sparse input (Sparse data was passed); "

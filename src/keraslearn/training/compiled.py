@@ -270,6 +270,8 @@ def before_fit(model, learner=None, steps_per_execution=None):
         return None
     if backend != "jax" or not model.jit_compile or model.run_eagerly:
         return None
+    if keras.distribution.distribution() is not None:
+        return None  # data-parallel fits keep Keras' own (sharded) steps
     if learner is not None and _has_batch_callbacks(getattr(learner, "callbacks", None)):
         k = 1  # user callbacks that watch each batch keep seeing each batch
     key = structure_key(model, learner)

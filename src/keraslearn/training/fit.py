@@ -8,6 +8,7 @@ import random
 import keras
 import numpy as np
 
+from keraslearn.training.devices import prepare_for_devices
 from keraslearn.training.progress import RichProgress
 
 
@@ -140,6 +141,9 @@ def fit_model(
     if verbose == 1:
         cbs.append(RichProgress(epochs))
     batch_size = int(max(1, min(batch_size, len(y))))
+    x, y, sample_weight, validation_data, batch_size = prepare_for_devices(
+        x, y, sample_weight, validation_data, batch_size
+    )
     history = model.fit(
         x,
         y,

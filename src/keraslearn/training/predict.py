@@ -1,97 +1,47 @@
-"""Fast inference: call the network directly instead of going through ``model.predict``.
+"""Prediction in batches of one fixed shape.
 
-``model.predict`` builds a data adapter, an epoch iterator and a callback list on every
-call: milliseconds of overhead that dominate a one-row prediction. Here rows go through
-the network in zero-padded chunks of one fixed size (so a row's prediction never depends
-on how many other rows come with it, and one shape is compiled):
-
-- **JAX**: one jitted stateless forward function (``model.stateless_call`` in inference
-  mode), shared by all models of the same structure (see :mod:`keraslearn.training.compiled`);
-  chunks are dispatched asynchronously and collected at the end.
-- **torch**: ``model(x, training=False)`` under ``torch.no_grad()``.
-- **TensorFlow** and anything else: ``model.predict``.
+Float32 matrix products give last-bit differences when the batch shape changes, so a row's
+prediction would depend on which other rows came with it (scikit-learn's
+``check_methods_subset_invariance`` catches this). Padding every call to whole batches of
+one size makes each row's result independent of the others and lets JAX compile the
+predict step once instead of once per distinct row count.
 """
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
-from keraslearn.training import compiled
-
-_FORWARD = "_keraslearn_forward"  # model attribute holding its jitted forward function
+PREDICT_BATCH = 1024
 
 
-def _jax_forward(model):
-    """The jitted ``(trainable, non_trainable, x) -> y`` function for ``model``."""
-    fwd = getattr(model, _FORWARD, None)
-    if fwd is not None:
-        return fwd
-    template = compiled.template_for(model)
-    if template is not None and template.forward is not None:
-        fwd = template.forward
+def n_rows(x) -> int:
+    """Rows of an array, a dict of arrays or a list of arrays."""
+    if isinstance(x, dict):
+        return len(next(iter(x.values())))
+    if isinstance(x, (list, tuple)):
+        return len(x[0])
+    return len(x)
+
+
+def _pad(a, total: int):
+    a = np.asarray(a)
+    if len(a) == total:
+        return a
+    return np.concatenate([a, np.zeros((total - len(a),) + a.shape[1:], dtype=a.dtype)])
+
+
+def predict_fixed_batches(model, x, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+    """``model.predict`` on ``x`` (array, dict or list of arrays) padded to whole batches; quiet.
+
+    Padding rows are zeros (for categorical inputs, the "missing" code) and are dropped.
+    """
+    n, batch = n_rows(x), int(batch_size)
+    total = max(1, -(-n // batch)) * batch
+    if isinstance(x, dict):
+        padded = {k: _pad(v, total) for k, v in x.items()}
+    elif isinstance(x, (list, tuple)):
+        padded = [_pad(v, total) for v in x]
     else:
-        import jax
-
-        source = template.model if template is not None else model
-        kwargs = {"training": False} if source._call_has_training_arg else {}
-
-        def forward(trainable, non_trainable, x):
-            return source.stateless_call(trainable, non_trainable, x, **kwargs)[0]
-
-        fwd = jax.jit(forward)
-        if template is not None:
-            template.forward = fwd
-    object.__setattr__(model, _FORWARD, fwd)  # not through Keras' attribute tracking
-    return fwd
-
-
-def _n_rows(x) -> int:
-    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
-
-
-def _map(fn, x):
-    return {k: fn(v) for k, v in x.items()} if isinstance(x, dict) else fn(x)
-
-
-def _chunks(x, chunk):
-    """Slices of ``chunk`` rows; the last one zero-padded to ``chunk`` rows."""
-    n = _n_rows(x)
-    for start in range(0, n, chunk):
-        stop = start + chunk
-        if stop <= n:
-            yield _map(lambda v: v[start:stop], x)
-        else:
-            yield _map(lambda v: np.concatenate([v[start:], np.zeros((stop - n,) + v.shape[1:], v.dtype)]), x)
-
-
-def predict_array(model, x, chunk: int = 256) -> np.ndarray:
-    """The model's output for ``x`` (a dict of arrays or an array), computed ``chunk`` rows at a time."""
-    n = _n_rows(x)
-    backend = keras.backend.backend()
-    if backend == "jax":
-        fwd = _jax_forward(model)
-        # Read the variables on every call: Keras' own fit/predict donate (delete) old buffers.
-        trainable = [v.value for v in model.trainable_variables]
-        non_trainable = [v.value for v in model.non_trainable_variables]
-        outs = [fwd(trainable, non_trainable, part) for part in _chunks(x, chunk)]
-        out = np.concatenate([np.asarray(o) for o in outs]) if len(outs) > 1 else np.asarray(outs[0])
-    elif backend == "torch":
-        out = _predict_torch(model, x, chunk)
-    else:
-        padded = _map(lambda v: np.concatenate([v, np.zeros((-n % chunk,) + v.shape[1:], v.dtype)]), x)
-        out = np.asarray(model.predict(padded, batch_size=chunk, verbose=0))
-    return out[:n]
-
-
-def _predict_torch(model, x, chunk):
-    import torch
-    from keras.src.backend.torch.core import get_device
-
-    device = get_device()
-    outs = []
-    with torch.no_grad():
-        for part in _chunks(x, chunk):
-            part = _map(lambda v: torch.as_tensor(np.ascontiguousarray(v), device=device), part)
-            outs.append(model(part, training=False).detach().cpu().numpy())
-    return np.concatenate(outs) if len(outs) > 1 else outs[0]
+        padded = _pad(x, total)
+    out = model.predict(padded, batch_size=batch, verbose=0)
+    return np.asarray(out)[:n]

@@ -1,0 +1,185 @@
+"""Transfer-learning image classifier over ``keras.applications`` (mlr3keras ``kerascnn``).
+
+ImageNet weights are used only when their file is already on disk: in the Keras cache
+(``$KERAS_HOME/models`` or ``~/.keras/models``, where ``keras.applications`` saves what it
+downloads) or at a path the user gives. Nothing here downloads: a missing file means
+``weights=None`` and a warning saying which file to put where.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+from keraslearn.architectures.blocks import output_head
+
+_KA = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+
+@dataclass(frozen=True)
+class Application:
+    """What keraslearn needs to know about one ``keras.applications`` model."""
+
+    module: str  # keras.applications submodule holding preprocess_input
+    file: str  # ImageNet no-top weights file name; {alpha}, {alpha_text}, {rows} filled in
+    url_dir: str
+    min_size: int = 32
+    uses_alpha: bool = False
+    rows: tuple = ()  # input sizes with their own weight files (others use 224's)
+
+    def weights_file(self, alpha: float, size: int) -> str:
+        rows = size if size in self.rows else 224
+        alpha_text = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}.get(float(alpha), str(alpha))
+        return self.file.format(alpha=alpha, falpha=float(alpha), alpha_text=alpha_text, rows=rows)
+
+
+def _resnet(name):
+    return Application("resnet" if "V2" not in name else "resnet_v2",
+                       f"{name.lower()}_weights_tf_dim_ordering_tf_kernels_notop.h5", _KA + "resnet/")
+
+
+APPLICATIONS: dict[str, Application] = {
+    "MobileNetV2": Application(
+        "mobilenet_v2",
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{falpha}_{rows}_no_top.h5",
+        _KA + "mobilenet_v2/",
+        uses_alpha=True,
+        rows=(96, 128, 160, 192, 224),
+    ),
+    "MobileNet": Application(
+        "mobilenet", "mobilenet_{alpha_text}_{rows}_tf_no_top.h5", _KA + "mobilenet/",
+        uses_alpha=True, rows=(128, 160, 192, 224),
+    ),
+    "MobileNetV3Small": Application(
+        "mobilenet_v3", "weights_mobilenet_v3_small_224_{alpha}_float_no_top_v2.h5", _KA + "mobilenet_v3/",
+        uses_alpha=True,
+    ),
+    "MobileNetV3Large": Application(
+        "mobilenet_v3", "weights_mobilenet_v3_large_224_{alpha}_float_no_top_v2.h5", _KA + "mobilenet_v3/",
+        uses_alpha=True,
+    ),
+    **{name: _resnet(name) for name in ("ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2")},
+    **{
+        f"EfficientNetB{i}": Application(
+            "efficientnet", f"efficientnetb{i}_notop.h5", "https://storage.googleapis.com/keras-applications/"
+        )
+        for i in range(8)
+    },
+    **{
+        f"EfficientNetV2{v}": Application(
+            "efficientnet_v2", f"efficientnetv2-{v.lower()}_notop.h5", _KA + "efficientnet_v2/"
+        )
+        for v in ("B0", "B1", "B2", "B3", "S", "M", "L")
+    },
+    **{
+        f"DenseNet{d}": Application(
+            "densenet", f"densenet{d}_weights_tf_dim_ordering_tf_kernels_notop.h5", _KA + "densenet/"
+        )
+        for d in (121, 169, 201)
+    },
+    **{
+        f"ConvNeXt{s}": Application("convnext", f"convnext_{s.lower()}_notop.h5", _KA + "convnext/")
+        for s in ("Tiny", "Small", "Base", "Large", "XLarge")
+    },
+    "VGG16": Application("vgg16", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", _KA + "vgg16/"),
+    "VGG19": Application("vgg19", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", _KA + "vgg19/"),
+    "Xception": Application(
+        "xception", "xception_weights_tf_dim_ordering_tf_kernels_notop.h5", _KA + "xception/", min_size=71
+    ),
+    "InceptionV3": Application(
+        "inception_v3", "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", _KA + "inception_v3/",
+        min_size=75,
+    ),
+}
+
+
+def get_application(name: str) -> Application:
+    if name not in APPLICATIONS:
+        raise ValueError(f"application={name!r} is not supported; use one of {sorted(APPLICATIONS)}.")
+    return APPLICATIONS[name]
+
+
+def preprocess_function(name: str):
+    """The application's own ``preprocess_input`` (pixels 0-255 → what its weights expect)."""
+    import importlib
+
+    return importlib.import_module(f"keras.applications.{get_application(name).module}").preprocess_input
+
+
+def cache_dirs() -> list[str]:
+    """Where ``keras.utils.get_file`` keeps downloaded application weights."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return [os.path.join(home, "models"), os.path.join("/tmp", ".keras", "models")]
+
+
+def resolve_weights(application: str, weights, image_size: int, alpha: float = 1.0):
+    """The ``weights=`` argument to give ``keras.applications``: a local file path or None.
+
+    ``"imagenet"`` becomes the cached file's path when it exists; otherwise a warning is
+    issued and None returned, so Keras never starts a download. A path must exist.
+    """
+    if weights is None:
+        return None
+    if isinstance(weights, (str, os.PathLike)) and os.fspath(weights) != "imagenet":
+        path = os.fspath(weights)
+        if not os.path.isfile(path):
+            raise ValueError(f"weights={path!r}: no such file. Pass 'imagenet', None or the path of a weights file.")
+        return path
+    app = get_application(application)
+    fname = app.weights_file(alpha, image_size)
+    for directory in cache_dirs():
+        path = os.path.join(directory, fname)
+        if os.path.isfile(path):
+            return path
+    warnings.warn(
+        f"ImageNet weights for {application} are not in the Keras cache (looked for "
+        f"{os.path.join(cache_dirs()[0], fname)}); training from random weights (weights=None), "
+        f"the whole network. To use them, download {app.url_dir}{fname} into {cache_dirs()[0]} "
+        "or pass weights='/path/to/that/file.h5'.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return None
+
+
+def build(
+    spec,
+    application="MobileNetV2",
+    weights=None,
+    alpha=1.0,
+    cl_layer_units=1024,
+    dropout=0.2,
+    unfreeze_n_last_layers=5,
+):
+    """Image input → application base → global average pooling → Dense → Dropout → output.
+
+    With pretrained ``weights`` (a file path from :func:`resolve_weights`), the base is
+    frozen except its last ``unfreeze_n_last_layers`` layers, and it runs in inference
+    mode so batch normalization keeps its ImageNet statistics. With ``weights=None`` the
+    whole network trains from scratch.
+    """
+    app = get_application(application)
+    inputs = keras.Input(shape=tuple(spec.image_shape), name="image")
+    kwargs = {"include_top": False, "weights": weights, "input_shape": tuple(spec.image_shape)}
+    if app.uses_alpha:
+        kwargs["alpha"] = alpha
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. "weights for (224, 224) will be loaded as the default"
+        base = getattr(keras.applications, application)(**kwargs)
+    if weights is not None:
+        first_trainable = len(base.layers) - int(unfreeze_n_last_layers)
+        for i, layer in enumerate(base.layers):
+            layer.trainable = i >= first_trainable and not isinstance(layer, layers.BatchNormalization)
+        x = base(inputs, training=False)
+    else:
+        x = base(inputs)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    if cl_layer_units:
+        x = layers.Dense(int(cl_layer_units), activation="relu", name="head_dense")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    return keras.Model(inputs, output_head(spec, x), name=f"cnn_{application.lower()}")

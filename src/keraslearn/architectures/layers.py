@@ -1,0 +1,149 @@
+"""Keras layers that Keras 3 lacks (or gets wrong): sparsemax and ghost batch normalization.
+
+Both use ``keras.ops`` only, so they run on JAX, PyTorch and TensorFlow, and both are
+registered serializable so models holding them load in Keras' safe mode.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+
+def sparsemax(x, axis=-1):
+    """Sparsemax (Martins & Astudillo, 2016): the Euclidean projection of ``x`` onto the simplex.
+
+    Like softmax, each slice along ``axis`` is non-negative and sums to 1, but small
+    entries are exactly 0. ``keras.ops.sparsemax`` in Keras <= 3.15 sums the wrong
+    cumulative sums (keras-team/keras#23425) and does not return a distribution, hence
+    this function. Its gradient is the sparsemax Jacobian, obtained by autodiff through
+    the sort: ``tau`` depends only on the logits in the support.
+    """
+    x = ops.convert_to_tensor(x)
+    if axis not in (-1, len(x.shape) - 1):
+        x = ops.moveaxis(x, axis, -1)
+        return ops.moveaxis(sparsemax(x, -1), -1, axis)
+    d = x.shape[-1]
+    # Shifting by the max changes nothing mathematically and keeps the sums small.
+    x = x - ops.max(x, axis=-1, keepdims=True)
+    z = ops.flip(ops.sort(x, axis=-1), axis=-1)  # descending
+    cumsum = ops.cumsum(z, axis=-1)
+    k = ops.cast(ops.arange(1, d + 1), x.dtype)
+    support = ops.cast(1.0 + k * z > cumsum, x.dtype)
+    k_z = ops.sum(support, axis=-1, keepdims=True)
+    # tau = (sum of the supported sorted logits - 1) / support size
+    tau = (ops.sum(z * support, axis=-1, keepdims=True) - 1.0) / k_z
+    return ops.relu(x - tau)
+
+
+@keras.saving.register_keras_serializable(package="keraslearn")
+class Sparsemax(keras.layers.Layer):
+    """Sparsemax activation as a layer: sparse probabilities along ``axis``."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+
+    def call(self, inputs):
+        return sparsemax(inputs, axis=self.axis)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+@keras.saving.register_keras_serializable(package="keraslearn")
+class GhostBatchNormalization(keras.layers.Layer):
+    """Batch normalization over "virtual" batches (Hoffer et al., 2017), as TabNet uses it.
+
+    In training, the batch is split into ``ceil(batch / virtual_batch_size)`` chunks of
+    near-equal size (as ``torch.chunk`` does), and each chunk is normalized with its own
+    mean and variance. Any batch size works, including sizes not divisible by
+    ``virtual_batch_size``. In inference, the moving statistics are used, so a batch of one
+    row gives the same prediction as that row inside a larger batch.
+
+    Parameters
+    ----------
+    virtual_batch_size : int, default=128
+    momentum : float, default=0.98
+        Keras convention: ``moving = moving * momentum + chunk_stat * (1 - momentum)``,
+        applied once per virtual batch.
+    epsilon : float, default=1e-5
+    """
+
+    def __init__(self, virtual_batch_size=128, momentum=0.98, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        if int(virtual_batch_size) < 1:
+            raise ValueError(f"virtual_batch_size must be >= 1, got {virtual_batch_size!r}.")
+        self.virtual_batch_size = int(virtual_batch_size)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        d = (input_shape[-1],)
+        self.gamma = self.add_weight(shape=d, name="gamma", initializer="ones", autocast=False)
+        self.beta = self.add_weight(shape=d, name="beta", initializer="zeros", autocast=False)
+        self.moving_mean = self.add_weight(
+            shape=d, name="moving_mean", initializer="zeros", trainable=False, autocast=False
+        )
+        self.moving_variance = self.add_weight(
+            shape=d, name="moving_variance", initializer="ones", trainable=False, autocast=False
+        )
+
+    def _chunk_moments(self, x):
+        """Per-row mean and variance of the row's virtual batch, and the number of chunks."""
+        batch = ops.shape(x)[0]
+        vbs = self.virtual_batch_size
+        if isinstance(batch, int):  # JAX and PyTorch: the batch size is known when tracing
+            n = max(1, math.ceil(batch / vbs))
+            size = math.ceil(batch / n)
+            if n * size == batch:  # equal chunks: a reshape is the cheapest way
+                xr = ops.reshape(x, (n, size, -1))
+                mean = ops.mean(xr, axis=1, keepdims=True)
+                var = ops.mean(ops.square(xr - mean), axis=1, keepdims=True)
+                shape = ops.shape(x)
+                row_mean = ops.reshape(ops.broadcast_to(mean, ops.shape(xr)), shape)
+                row_var = ops.reshape(ops.broadcast_to(var, ops.shape(xr)), shape)
+                return row_mean, row_var, ops.mean(mean, axis=(0, 1)), ops.mean(var, axis=(0, 1)), n
+        else:  # TensorFlow graphs may leave the batch size unknown
+            batch_f = ops.cast(batch, "float32")
+            n = ops.maximum(ops.ceil(batch_f / vbs), 1.0)
+            size = ops.cast(ops.ceil(batch_f / n), "int32")
+            n = ops.cast(n, "int32")
+        # Unequal chunks: assign rows to chunks and reduce with a (batch x chunks) one-hot matmul.
+        chunk = ops.floor_divide(ops.arange(batch), size)
+        onehot = ops.one_hot(chunk, n, dtype=x.dtype)
+        counts = ops.sum(onehot, axis=0)[:, None]
+        mean = ops.matmul(ops.transpose(onehot), x) / counts
+        row_mean = ops.matmul(onehot, mean)
+        var = ops.matmul(ops.transpose(onehot), ops.square(x - row_mean)) / counts
+        row_var = ops.matmul(onehot, var)
+        return row_mean, row_var, ops.mean(mean, axis=0), ops.mean(var, axis=0), n
+
+    def call(self, inputs, training=None):
+        x = ops.cast(inputs, "float32")
+        if training and self.trainable:
+            mean, var, batch_mean, batch_var, n = self._chunk_moments(x)
+            # One update per virtual batch, as torch's BatchNorm1d on each chunk would do.
+            decay = ops.power(ops.cast(self.momentum, "float32"), ops.cast(n, "float32"))
+            self.moving_mean.assign(self.moving_mean * decay + batch_mean * (1.0 - decay))
+            self.moving_variance.assign(self.moving_variance * decay + batch_var * (1.0 - decay))
+        else:
+            mean, var = self.moving_mean, self.moving_variance
+        out = (x - mean) * ops.rsqrt(var + self.epsilon) * self.gamma + self.beta
+        return ops.cast(out, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "virtual_batch_size": self.virtual_batch_size,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+        }

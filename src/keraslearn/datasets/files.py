@@ -1,0 +1,236 @@
+"""Finding Keras' dataset files offline-first, and downloading them without ever hanging.
+
+A file is looked for, in order, in ``$KERASLEARN_DATA`` (a folder laid out like Keras'
+cache) and in Keras' own cache (``$KERAS_HOME/datasets``, default ``~/.keras/datasets``).
+Only then is it downloaded (never with ``KERASLEARN_OFFLINE=1``), by ``keras.utils.get_file`` with Keras' origin and hash into
+Keras' cache. Before downloading, the origin (or the proxy) is probed for a few seconds,
+so a machine without network gets a :class:`DatasetUnavailableError` saying where to
+put the file, instead of a hang.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pickle
+import socket
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+DATA_ENV = "KERASLEARN_DATA"
+OFFLINE_ENV = "KERASLEARN_OFFLINE"  # "1": never download, fail at once (tests, air-gapped machines)
+TIMEOUT_ENV = "KERASLEARN_NET_TIMEOUT"
+DEFAULT_TIMEOUT = 3.0
+KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+
+class DatasetUnavailableError(OSError):
+    """A dataset is not on this machine and cannot be downloaded (e.g. no network)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file of a Keras dataset: its name in Keras' cache, origin and hash."""
+
+    fname: str
+    url: str
+    file_hash: str | None = None
+    subdir: str = ""  # folder inside the cache (fashion-mnist keeps its files in one)
+    archive: str | None = None  # for archives Keras extracts: the file name at the origin
+    extracted: str | None = None  # and the folder the archive holds
+
+
+def _keras_home() -> str:
+    try:
+        from keras.src.backend.config import keras_home
+
+        return keras_home()
+    except ImportError:  # pragma: no cover - older or newer Keras layouts
+        return os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+
+
+def keras_cache_dir() -> str:
+    """Keras' dataset cache: ``$KERAS_HOME/datasets`` (``~/.keras/datasets`` by default)."""
+    return os.path.join(_keras_home(), "datasets")
+
+
+def search_dirs() -> list[str]:
+    """Folders searched for dataset files, first match wins."""
+    dirs = []
+    if os.environ.get(DATA_ENV):
+        dirs.append(os.path.expanduser(os.environ[DATA_ENV]))
+    dirs.append(keras_cache_dir())
+    return dirs
+
+
+def _candidates(source: Source) -> list[str]:
+    """Paths under one folder that hold the file, in Keras' layout or as downloaded."""
+    if source.archive is None:
+        return [os.path.join(source.subdir, source.fname)]
+    # Keras keeps the archive as "<fname>_archive" and extracts it into "<fname>/".
+    return [
+        os.path.join(source.fname, source.extracted),
+        source.extracted,
+        source.archive,
+        f"{source.fname}_archive",
+    ]
+
+
+def find_local(source: Source) -> str | None:
+    """The first existing local copy of ``source``, or None."""
+    for folder in search_dirs():
+        for rel in _candidates(source):
+            path = os.path.join(folder, rel)
+            if os.path.exists(path):
+                return path
+    return None
+
+
+def net_timeout() -> float:
+    try:
+        return float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT))
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
+def check_reachable(url: str, timeout: float | None = None) -> None:
+    """Raise OSError unless the server of ``url`` (or the proxy) answers within ``timeout`` s.
+
+    Any HTTP answer counts, even an error status: the download then reports it. Name
+    resolution is not bounded by socket timeouts, so the request runs in a daemon thread
+    that is abandoned when the time is up.
+    """
+    timeout = net_timeout() if timeout is None else timeout
+    result: dict = {}
+
+    def probe():
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+            result["ok"] = True
+        except urllib.error.HTTPError:
+            result["ok"] = True
+        except Exception as err:  # URLError, timeouts, SSL errors: all mean "not reachable"
+            result["error"] = getattr(err, "reason", err)
+
+    thread = threading.Thread(target=probe, daemon=True, name="keraslearn-net-probe")
+    thread.start()
+    thread.join(timeout)
+    if not result.get("ok"):
+        host = urllib.parse.urlsplit(url).netloc
+        raise OSError(result.get("error") or f"no answer from {host} within {timeout:g} s")
+
+
+@contextlib.contextmanager
+def _stall_timeout(seconds: float):
+    """A socket timeout for Keras' download (urlretrieve has none), so a stalled one ends."""
+    previous = socket.getdefaulttimeout()
+    if previous is None:
+        socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        if previous is None:
+            socket.setdefaulttimeout(None)
+
+
+def _where_to_put(source: Source) -> str:
+    name = source.archive or source.fname
+    target = os.path.join(keras_cache_dir(), source.subdir, source.fname if source.archive is None else "")
+    return (
+        f"Download {source.url} on a machine with network access and put {name!r} "
+        f"{'at ' + target if source.archive is None else 'in ' + target.rstrip(os.sep)}, "
+        f"or in the folder named by the {DATA_ENV} environment variable"
+        f"{' (inside ' + source.subdir + '/)' if source.subdir else ''}."
+    )
+
+
+def fetch(source: Source, dataset: str) -> str:
+    """Local path of ``source``: found locally, else downloaded by Keras into its cache."""
+    local = find_local(source)
+    if local is not None:
+        return local
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        raise DatasetUnavailableError(
+            f"Cannot load {dataset}: {source.archive or source.fname} is not on this machine and "
+            f"{OFFLINE_ENV} is set, so nothing is downloaded. {_where_to_put(source)}"
+        )
+    try:
+        check_reachable(source.url)
+    except OSError as err:
+        raise DatasetUnavailableError(
+            f"Cannot load {dataset}: {source.archive or source.fname} is not on this machine and "
+            f"{urllib.parse.urlsplit(source.url).netloc} cannot be reached ({err}). {_where_to_put(source)}"
+        ) from None
+    import keras
+
+    cache = os.path.join(_keras_home(), "datasets")
+    made = [d for d in (cache, os.path.join(cache, source.subdir)) if not os.path.exists(d)]
+    try:
+        with _stall_timeout(max(30.0, 10 * net_timeout())):
+            path = keras.utils.get_file(
+                fname=source.fname,
+                origin=source.url,
+                file_hash=source.file_hash,
+                cache_dir=_keras_home(),
+                cache_subdir=os.path.join("datasets", source.subdir) if source.subdir else "datasets",
+                extract=source.archive is not None,
+            )
+    except Exception as err:  # Keras raises a bare Exception for URL failures
+        for d in reversed(made):  # leave no empty cache folders behind
+            if os.path.isdir(d) and not os.listdir(d):
+                os.rmdir(d)
+        raise DatasetUnavailableError(
+            f"Cannot load {dataset}: downloading {source.url} failed ({err}). {_where_to_put(source)}"
+        ) from err
+    if source.archive is not None:
+        path = os.path.join(path, source.extracted)
+    return path
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays and plain containers only: a tampered file cannot run code."""
+
+    _ALLOWED = {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a dataset file")
+
+
+def safe_unpickle(data: bytes, encoding: str = "ASCII"):
+    return _NumpyOnlyUnpickler(io.BytesIO(data), encoding=encoding).load()
+
+
+def load_npz(path: str) -> dict:
+    """Arrays of an ``.npz``; ragged object arrays (IMDB, Reuters) through the safe unpickler."""
+    out = {}
+    with zipfile.ZipFile(path) as z:
+        for member in z.namelist():
+            buf = io.BytesIO(z.read(member))
+            key = member[:-4] if member.endswith(".npy") else member
+            try:
+                out[key] = np.lib.format.read_array(buf, allow_pickle=False)
+                continue
+            except ValueError:
+                pass
+            # An object array: the header, then the pickled array itself.
+            buf.seek(0)
+            if np.lib.format.read_magic(buf) == (1, 0):
+                np.lib.format.read_array_header_1_0(buf)
+            else:
+                np.lib.format.read_array_header_2_0(buf)
+            out[key] = _NumpyOnlyUnpickler(buf, encoding="latin1").load()
+    return out

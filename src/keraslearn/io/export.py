@@ -1,0 +1,289 @@
+"""Export a Keras model or a fitted learner to ONNX, LiteRT or a TensorFlow SavedModel.
+
+Keras 3 exports per backend: ONNX from every backend (JAX through jax2onnx), LiteRT and
+SavedModel reliably only from TensorFlow. :func:`export` uses the active backend when it
+can and otherwise saves the model as ``.keras`` (weights are backend-independent) and
+exports it in a ``KERAS_BACKEND=tensorflow`` subprocess.
+
+A learner is exported with its preprocessing folded in: the exported model takes the raw
+numeric columns (NaN for missing; imputation, scaling and missing indicators happen inside
+it) plus one int32 code column per categorical column, and returns what ``predict_proba``
+(classifiers) or ``predict`` (regressors) return. :func:`export_inputs` builds that input
+dict from a DataFrame, and a ``<path>.keraslearn.json`` file beside the export lists the
+inputs and the category codes, for serving without Python.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+
+_FORMATS = {
+    "onnx": "onnx",
+    "litert": "litert",
+    "tflite": "litert",
+    "saved_model": "tf_saved_model",
+    "tf_saved_model": "tf_saved_model",
+}
+_LABELS = {"onnx": "ONNX", "litert": "LiteRT", "tf_saved_model": "a TensorFlow SavedModel"}
+# module to import -> pip package
+_PIP = {"jax2onnx": "jax2onnx", "onnx": "onnx", "tf2onnx": "tf2onnx", "tensorflow": "tensorflow-cpu"}
+SIDECAR_SUFFIX = ".keraslearn.json"
+
+
+def _format(format) -> str:
+    key = str(format).strip().lower()
+    if key not in _FORMATS:
+        raise ValueError(f"format must be one of 'onnx', 'litert', 'saved_model'; got {format!r}.")
+    return _FORMATS[key]
+
+
+def _needs(fmt: str, backend: str) -> list[str]:
+    if fmt == "onnx":
+        return {"jax": ["jax2onnx", "onnx"], "torch": ["onnx"], "tensorflow": ["tf2onnx", "onnx"]}.get(backend, ["onnx"])
+    return ["tensorflow"]
+
+
+def _check_installed(fmt: str, backend: str) -> None:
+    missing = [m for m in _needs(fmt, backend) if importlib.util.find_spec(m) is None]
+    if missing:
+        pips = " ".join(_PIP[m] for m in missing)
+        via = f"on the {backend} backend" if fmt == "onnx" else "(through TensorFlow)"
+        raise ImportError(
+            f"Exporting to {_LABELS[fmt]} {via} needs {', '.join(missing)}: "
+            f"pip install 'keraslearn[export]'  (or: pip install {pips})"
+        )
+
+
+def _is_learner(obj) -> bool:
+    from keraslearn.learners.base import KerasLearner
+
+    return isinstance(obj, KerasLearner)
+
+
+# ------------------------------------------------------------- learners
+def _tabular_encoder(learner):
+    """The learner's fitted TabularEncoder, or None (e.g. image learners)."""
+    from keraslearn.preprocessing.encoder import TabularEncoder
+
+    enc = getattr(learner, "encoder_", None)
+    return enc if isinstance(enc, TabularEncoder) else None
+
+
+def _folds_numeric(learner) -> bool:
+    enc = _tabular_encoder(learner)
+    return enc is not None and enc.spec_.n_numeric > 0 and enc.quantiles_ is None
+
+
+def learner_model(learner, fold_preprocessing=True):
+    """The Keras model a learner exports: its network with preprocessing and output folded in.
+
+    Inputs: ``"numeric"`` (the raw numeric columns, NaN for missing, when
+    ``fold_preprocessing`` and the scaling allows; else the encoder's output) and one
+    ``"cat_<column>"`` int32 code input per categorical column. Output: class
+    probabilities (one column per class, as ``predict_proba``) or predictions in the
+    target's units (as ``predict``).
+    """
+    import keras
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.utils.validation import check_is_fitted
+
+    from keraslearn.preprocessing.layers import ImputeScale
+
+    check_is_fitted(learner, "model_")
+    net = learner.model_
+    enc = _tabular_encoder(learner)
+    if enc is None:
+        inputs = keras.tree.map_structure(lambda t: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name), net.input)
+        feed = inputs
+    else:
+        inputs, feed = {}, {}
+        if enc.spec_.n_numeric:
+            if fold_preprocessing and _folds_numeric(learner):
+                raw = keras.Input((len(enc.numeric_columns_),), name="numeric", dtype="float32")
+                idx = [enc.numeric_columns_.index(c) for c in enc.indicator_columns_]
+                inputs["numeric"] = raw
+                feed["numeric"] = ImputeScale(enc.medians_, enc.center_, enc.scale_, idx, name="impute_scale")(raw)
+            else:
+                inputs["numeric"] = feed["numeric"] = keras.Input((enc.spec_.n_numeric,), name="numeric", dtype="float32")
+        for cat in enc.spec_.categorical:
+            inputs[cat.input_name] = feed[cat.input_name] = keras.Input((1,), name=cat.input_name, dtype="int32")
+    out = net(feed)
+    if is_regressor(learner) and hasattr(learner, "y_scale_"):
+        out = keras.layers.Rescaling(
+            scale=[float(v) for v in learner.y_scale_], offset=[float(v) for v in learner.y_mean_], name="target_units"
+        )(out)
+    elif is_classifier(learner) and out.shape[-1] == 1:
+        # One sigmoid column → [P(classes_[0]), P(classes_[1])], as predict_proba.
+        out = keras.layers.Concatenate(name="proba")([keras.layers.Rescaling(-1.0, 1.0, name="complement")(out), out])
+    return keras.Model(inputs, out, name=f"{type(learner).__name__}_export")
+
+
+def export_inputs(learner, X, fold_preprocessing=True) -> dict:
+    """The input dict an exported learner takes, built from ``X`` (e.g. a DataFrame).
+
+    ``{"numeric": float32[n, d], "cat_<column>": int32[n, 1], ...}``: the raw numeric
+    columns (NaN for missing) when the preprocessing is folded, the encoder's output
+    otherwise. Feed it to onnxruntime (``session.run(None, inputs)``), a LiteRT signature
+    runner (``runner(**inputs)``) or a SavedModel (``loaded.serve(inputs)``).
+    """
+    from keraslearn.preprocessing.validation import match_columns, to_frame
+
+    encoded = learner._encode_X(X)
+    if not (fold_preprocessing and _folds_numeric(learner)):
+        return encoded
+    enc = learner.encoder_
+    name = type(learner).__name__
+    frame, has_names = to_frame(X, estimator_name=name)
+    frame = match_columns(frame, has_names, getattr(learner, "feature_names_in_", None), learner.n_features_in_, name)
+    encoded["numeric"] = np.ascontiguousarray(enc._numeric_array(frame), dtype=np.float32)
+    return encoded
+
+
+def input_description(learner, fold_preprocessing=True) -> dict:
+    """What each input of an exported learner holds, and what its output is (JSON-safe)."""
+    from sklearn.base import is_classifier
+
+    from keraslearn import __version__
+    from keraslearn.preprocessing.encoder import MISSING_CODE, N_RESERVED, UNKNOWN_CODE
+
+    enc = learner.encoder_
+    folded = fold_preprocessing and _folds_numeric(learner)
+    inputs = {}
+    if enc.spec_.n_numeric:
+        inputs["numeric"] = {
+            "dtype": "float32",
+            "shape": [None, len(enc.numeric_columns_) if folded else enc.spec_.n_numeric],
+            "columns": [str(c) for c in enc.numeric_columns_] if folded else list(enc.spec_.numeric_names),
+            "holds": "raw values, NaN for missing" if folded else "TabularEncoder.transform(X)['numeric']",
+        }
+    for col, levels, cat in zip(enc.categorical_columns_, enc.categories_, enc.spec_.categorical):
+        inputs[cat.input_name] = {
+            "dtype": "int32",
+            "shape": [None, 1],
+            "column": str(col),
+            "codes": {str(level): i + N_RESERVED for i, level in enumerate(levels)},
+            "missing_code": MISSING_CODE,
+            "unknown_code": UNKNOWN_CODE,
+        }
+    if is_classifier(learner):
+        output = {"holds": "class probabilities, as predict_proba", "classes": [str(c) for c in learner.classes_]}
+    else:
+        output = {"holds": "predictions in the target's units, as predict"}
+    return {
+        "learner": type(learner).__name__,
+        "keraslearn_version": __version__,
+        "preprocessing_folded": folded,
+        "inputs": inputs,
+        "output": output,
+    }
+
+
+# --------------------------------------------------------------- export
+def _call_once(model) -> None:
+    """Run the model on a zero batch: Keras' ONNX export refuses a model never called."""
+    import keras
+
+    def zeros(t):
+        return np.zeros((1,) + tuple(d or 1 for d in t.shape[1:]), dtype=t.dtype)
+
+    try:
+        spec = model.input  # the input structure (dict, list or tensor) of a Functional model
+    except AttributeError:  # a Sequential model that has never been called
+        spec = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    model(keras.tree.map_structure(zeros, spec), training=False)
+
+
+def _export_here(model, path: str, fmt: str) -> None:
+    if fmt == "onnx":
+        _call_once(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.export(path, format=fmt, verbose=False)
+
+
+def _export_through_tensorflow(model, path: str, fmt: str, timeout: float) -> None:
+    import keraslearn
+
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(keraslearn.__file__)))
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    with tempfile.TemporaryDirectory(prefix="keraslearn-export-") as tmp:
+        src = os.path.join(tmp, "model.keras")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.save(src)
+        cmd = [sys.executable, "-m", "keraslearn.io._tf_export", src, path, fmt]
+        try:
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as err:
+            raise RuntimeError(f"Exporting to {_LABELS[fmt]} through TensorFlow took over {timeout:g} s.") from err
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise RuntimeError(f"Exporting to {_LABELS[fmt]} through TensorFlow failed:\n{tail}")
+
+
+def export(model_or_learner, path, format="onnx", *, fold_preprocessing=True, timeout=600) -> str:
+    """Export for serving: ``format`` is "onnx", "litert" (``.tflite``) or "saved_model".
+
+    Parameters
+    ----------
+    model_or_learner : keras.Model or fitted keraslearn learner
+        A learner is exported with its preprocessing folded in (see :func:`learner_model`)
+        and a ``<path>.keraslearn.json`` description of its inputs is written beside it.
+    path : str or PathLike
+        File (``.onnx``, ``.tflite``) or directory (SavedModel) to write.
+    format : {"onnx", "litert", "saved_model"}, default="onnx"
+    fold_preprocessing : bool, default=True
+        False exports the learner's network as is: it then takes the encoder's output
+        (``learner.encoder_.transform(X)``) and, for regressors, returns standardized targets.
+    timeout : float, default=600
+        Seconds allowed for an export run in a TensorFlow subprocess.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Notes
+    -----
+    ONNX is written by the active backend (JAX needs ``jax2onnx``, TensorFlow ``tf2onnx``).
+    LiteRT and SavedModel are written by TensorFlow, in a subprocess when the active
+    backend is JAX or PyTorch. ``pip install 'keraslearn[export]'`` installs what every
+    format needs, plus onnxruntime and ai-edge-litert to run the exports.
+    """
+    import keras
+
+    fmt = _format(format)
+    path = os.path.abspath(os.fspath(path))
+    if fmt == "litert" and not path.endswith(".tflite"):
+        raise ValueError(f"A LiteRT export must be a .tflite file; got {path!r}.")
+    learner = None
+    if isinstance(model_or_learner, keras.Model):
+        model = model_or_learner
+        if not model.built:
+            raise ValueError("The model has no weights yet: give it a keras.Input or call it on data first.")
+    elif _is_learner(model_or_learner):
+        learner = model_or_learner
+        model = learner_model(learner, fold_preprocessing)
+    else:
+        raise TypeError(f"export needs a keras.Model or a fitted learner; got {type(model_or_learner).__name__}.")
+    backend = keras.backend.backend()
+    here = fmt == "onnx" or backend == "tensorflow"
+    _check_installed(fmt, backend if here else "tensorflow")
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if here:
+        _export_here(model, path, fmt)
+    else:
+        _export_through_tensorflow(model, path, fmt, timeout)
+    if learner is not None and _tabular_encoder(learner) is not None:
+        with open(path + SIDECAR_SUFFIX, "w", encoding="utf8") as f:
+            json.dump(input_description(learner, fold_preprocessing), f, indent=1)
+    return path

@@ -1,0 +1,247 @@
+"""What the learners over a user's build function share: ``model__`` routing, build, compile, feed.
+
+See :mod:`keraslearn.learners.generic` for the public classes.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import keras
+import numpy as np
+
+from keraslearn.training import compile_model
+from keraslearn.training.predict import n_rows, predict_fixed_batches
+
+_PREFIX = "model__"
+
+
+def _builder_defaults(build) -> dict:
+    """Keyword hyperparameters of ``build(spec, **hp)`` that have defaults."""
+    try:
+        params = list(inspect.signature(build).parameters.values())
+    except (TypeError, ValueError):
+        return {}
+    if params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+        params = params[1:]  # the data spec
+    return {
+        p.name: p.default
+        for p in params
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is not p.empty
+    }
+
+
+def _build_name(build) -> str:
+    return getattr(build, "__qualname__", None) or type(build).__name__
+
+
+def _model_outputs_width(model):
+    """Width of the model's single output, or None when the model is not built yet."""
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return None
+    if not outputs:
+        return None
+    if len(outputs) != 1:
+        raise ValueError(
+            f"The model built by `model` has {len(outputs)} outputs; keraslearn learners need exactly one."
+        )
+    shape = tuple(outputs[0].shape)
+    if len(shape) == 1:
+        return 1
+    if len(shape) != 2:
+        raise ValueError(f"The model's output has shape {shape}; a 2-D output (batch, units) is needed.")
+    return shape[1]
+
+
+def _model_input_names(model):
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return None
+    return None if not inputs else [t.name for t in inputs]
+
+
+class _UserModelMixin:
+    """What KerasClassifier and KerasRegressor share: routed ``model__`` params, build, compile, feed."""
+
+    _encoder_params = ("scaling", "min_frequency", "embed_size")
+
+    # ------------------------------------------------- routed parameters
+    def _hyperparameters(self) -> dict:
+        if self.model_params is None:
+            return {}
+        if not isinstance(self.model_params, dict) or not all(isinstance(k, str) for k in self.model_params):
+            raise TypeError(
+                f"model_params must be a dict of the build function's hyperparameters, e.g. {{'units': 64}}; "
+                f"got {self.model_params!r}."
+            )
+        return self.model_params
+
+    def get_params(self, deep=True):
+        """Parameters of this learner; ``deep=True`` adds the build function's as ``model__<name>``.
+
+        ``model__<name>`` is the value in ``model_params``, else the build function's default.
+        """
+        params = super().get_params(deep=deep)
+        if deep:
+            hp = self.model_params if isinstance(self.model_params, dict) else {}
+            for name, value in {**_builder_defaults(self.model), **hp}.items():
+                params[_PREFIX + str(name)] = value
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``model__<name>=value`` sets ``model_params[name]`` (in a new dict)."""
+        routed = {k[len(_PREFIX) :]: params.pop(k) for k in [k for k in params if k.startswith(_PREFIX)]}
+        if "" in routed:
+            raise ValueError(f"Invalid parameter {_PREFIX!r}: use {_PREFIX}<name>, e.g. model__units=64.")
+        super().set_params(**params)
+        if routed:
+            # A new dict: the one the user passed (and clones share) is never modified.
+            self.model_params = {**self._hyperparameters(), **routed}
+        return self
+
+    def __sklearn_clone__(self):
+        self._check_not_a_model()  # a keras.Model would be deep-copied, which Keras cannot do
+        return super().__sklearn_clone__()
+
+    def search_space(self) -> dict:
+        """Not defined: keraslearn cannot guess the hyperparameters of your build function."""
+        raise ValueError(
+            f"{type(self).__name__} has no default search space because the hyperparameters belong to your "
+            "build function. Pass a search space dict instead, e.g. "
+            "{'model__units': optuna.distributions.IntDistribution(16, 256, log=True), "
+            "'learning_rate': optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}."
+        )
+
+    # ------------------------------------------------------ validation
+    def _check_not_a_model(self):
+        if isinstance(self.model, keras.Model):
+            raise TypeError(
+                f"{type(self).__name__}(model=...) takes a function that builds the model, not a keras.Model, "
+                "so every fit (and every clone in a grid search) starts from fresh weights. Wrap it: "
+                "def build(spec): return keras.models.clone_model(my_model)  (at module level, so it pickles)."
+            )
+
+    def _check_model_param(self):
+        self._check_not_a_model()
+        if self.model is None:
+            raise ValueError(
+                f"{type(self).__name__} needs model=build, a function build(spec, **hp) -> keras.Model; "
+                "see keraslearn.architectures.blocks.tabular_inputs/output_head for the inputs and output layer."
+            )
+        if not callable(self.model):
+            raise TypeError(f"model must be a function build(spec, **hp) -> keras.Model; got {self.model!r}.")
+
+    def _validate_params(self):
+        super()._validate_params()
+        self._check_model_param()
+        self._hyperparameters()
+        for name in ("x_transform", "y_transform"):
+            value = getattr(self, name)
+            if value is not None and not callable(value):
+                raise TypeError(f"{name} must be a function or None; got {value!r}.")
+
+    # -------------------------------------------------------- building
+    def _build_model(self, spec):
+        build = self.model
+        hp = dict(self._hyperparameters())
+        name = _build_name(build)
+        try:
+            inspect.signature(build).bind(spec, **hp)
+        except TypeError as err:
+            accepted = ", ".join(_PREFIX + n for n in _builder_defaults(build)) or "none"
+            raise TypeError(
+                f"model={name} cannot be called as {name}(spec, {', '.join(f'{k}=…' for k in hp)}): {err}. "
+                "The build function must take the data spec first; set its hyperparameters with "
+                f"model_params={{...}} or set_params(model__<name>=...); it has: {accepted}."
+            ) from err
+        except ValueError:
+            pass  # no introspectable signature (e.g. some builtins): let the call decide
+        model = build(spec, **hp)
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"model={name} returned {type(model).__name__}, not a keras.Model.")
+        self._check_output_width(model, spec)
+        return model
+
+    def _effective_loss(self, model):
+        """The loss the model trains with: the learner's, else the one compiled in, else the task's."""
+        if self.loss is not None:
+            return self.loss
+        if getattr(model, "compiled", False) and getattr(model, "loss", None) is not None:
+            return model.loss
+        return self._default_loss(model)
+
+    def _compile(self, model):
+        """Keep the user's compile settings unless optimizer, learning_rate or loss is given."""
+        if getattr(model, "compiled", False):
+            if self.optimizer is None and self.learning_rate is None and self.loss is None:
+                return
+            optimizer = self.optimizer if self.optimizer is not None else model.optimizer
+            # Metrics are not a public attribute of a compiled model; keep them when we can.
+            config = getattr(getattr(model, "_compile_config", None), "config", None) or {}
+            metrics = config.get("metrics")
+        else:
+            optimizer = "adam" if self.optimizer is None else self.optimizer
+            metrics = None
+        compile_model(
+            model,
+            optimizer=optimizer,
+            learning_rate=self.learning_rate,
+            loss=self._effective_loss(model),
+            metrics=metrics,
+        )
+
+    # ---------------------------------------------------------- feeding
+    def _model_inputs(self, model, x: dict):
+        """Encoded inputs as the model takes them: x_transform(x), or matched to its input names."""
+        if self.x_transform is not None:
+            out = self.x_transform(x)
+            names = _model_input_names(model)
+            if isinstance(out, (list, tuple)) and names is not None and len(out) == len(names):
+                out = dict(zip(names, out))  # positional inputs → by name, so rows can be sliced
+            return out
+        names = _model_input_names(model)
+        if names is not None and set(names) == set(x):
+            return x
+        if len(x) == 1 and (names is None or len(names) == 1):
+            return next(iter(x.values()))
+        raise ValueError(
+            f"The model's inputs are named {names}, but keraslearn feeds {sorted(x)}. Name each keras.Input "
+            "after spec.input_names (keraslearn.architectures.blocks.tabular_inputs(spec) does it), or pass "
+            "x_transform=fn turning that dict into what your model takes."
+        )
+
+    def _prepare_fit(self, model, x, y_fit):
+        n = n_rows(x)
+        x = self._model_inputs(model, x)
+        if n_rows(x) != n:
+            raise ValueError(f"x_transform returned {n_rows(x)} rows for {n} input rows; it must keep every row.")
+        y_fit = self._adapt_target(model, y_fit)
+        if self.y_transform is not None:
+            y_fit = self.y_transform(y_fit)
+            if n_rows(y_fit) != n:
+                raise ValueError(f"y_transform returned {n_rows(y_fit)} rows for {n}; it must keep every row.")
+        self._x_transformed = self.x_transform is not None
+        return x, y_fit
+
+    def _predict_raw(self, X) -> np.ndarray:
+        if getattr(self, "_x_transformed", False) and self.x_transform is None:
+            raise ValueError(
+                f"This {type(self).__name__} was trained with an x_transform, which a saved file cannot hold; "
+                "set it again before predicting: learner.set_params(x_transform=fn)."
+            )
+        x = self._encode_X(X)  # checks that the learner is fitted
+        x = self._model_inputs(self.model_, x)
+        out = predict_fixed_batches(self.model_, x).astype(np.float64)
+        return out.reshape(len(out), -1)
+
+    def _fitted_state(self):
+        state, arrays = super()._fitted_state()
+        state["x_transformed"] = bool(getattr(self, "_x_transformed", False))
+        return state, arrays
+
+    def _restore_fitted_state(self, state, arrays):
+        super()._restore_fitted_state(state, arrays)
+        self._x_transformed = bool(state.get("x_transformed", False))

@@ -1,0 +1,213 @@
+"""Image classifier by transfer learning (mlr3keras ``classif.kerascnn``, and beyond it)."""
+
+from __future__ import annotations
+
+import numbers
+
+import keras
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from keraslearn.architectures import cnn
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, _check_number
+from keraslearn.preprocessing.images import ImageBatches, image_source
+from keraslearn.preprocessing.spec import DataSpec
+from keraslearn.training import seed_everything
+from keraslearn.training.fit import validation_split
+from keraslearn.training.progress import RichProgress
+
+
+class CNNClassifier(KerasClassifierMixin, KerasLearner):
+    """Image classifier: a ``keras.applications`` network with a new classification head.
+
+    X is an array of images (n, height, width[, channels]) with pixel values 0-255, a folder
+    of image files (one sub-folder per class gives the labels, as
+    ``keras.utils.image_dataset_from_directory``), a list of image file paths, or a
+    DataFrame with a column of paths. Files are streamed from disk batch by batch, resized
+    to ``image_size`` and passed through the application's own ``preprocess_input``.
+
+    Parameters
+    ----------
+    application : str, default="MobileNetV2"
+        A ``keras.applications`` model: MobileNet, MobileNetV2, MobileNetV3Small/Large,
+        ResNet50/101/152 (and V2), EfficientNetB0-B7, EfficientNetV2B0-B3/S/M/L,
+        DenseNet121/169/201, ConvNeXtTiny..XLarge, VGG16/19, Xception, InceptionV3.
+    weights : "imagenet", str path or None, default="imagenet"
+        "imagenet" uses the ImageNet weights if their file is in the Keras cache
+        (``~/.keras/models`` or ``$KERAS_HOME/models``), else warns (naming the file and
+        where to put it) and trains from random weights; nothing is downloaded. A path
+        loads that weights file. None trains the whole network from scratch.
+    image_size : int or (int, int), default=224
+        Height and width the images are resized to.
+    alpha : float, default=1.0
+        Width multiplier of the MobileNet applications (ignored by the others).
+    cl_layer_units : int, default=1024
+        Units of the Dense (ReLU) layer of the head; 0 leaves it out.
+    dropout : float, default=0.2
+        Dropout before the output layer.
+    unfreeze_n_last_layers : int, default=5
+        With pretrained weights, the base is frozen except its last n layers (batch
+        normalization layers stay frozen and in inference mode).
+    path_column : str or None, default=None
+        The DataFrame column with image paths; None takes a one-column DataFrame's column.
+    optimizer : str or keras.optimizers.Optimizer, default="adam"
+    learning_rate : float, default=3e-4
+    loss : str, keras loss or None, default=None
+    epochs : int, default=20
+    batch_size : int, default=32
+    validation_fraction : float, default=0.2
+        Stratified share of images held out for early stopping.
+    early_stopping : bool, default=True
+    patience : int, default=5
+    class_weight : dict, "balanced" or None, default=None
+    callbacks : list of keras.callbacks.Callback or None, default=None
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+    """
+
+    _architecture = staticmethod(cnn.build)
+    _arch_params = ("application", "alpha", "cl_layer_units", "dropout", "unfreeze_n_last_layers")
+
+    def __init__(
+        self,
+        application="MobileNetV2",
+        weights="imagenet",
+        image_size=224,
+        alpha=1.0,
+        cl_layer_units=1024,
+        dropout=0.2,
+        unfreeze_n_last_layers=5,
+        path_column=None,
+        optimizer="adam",
+        learning_rate=3e-4,
+        loss=None,
+        epochs=20,
+        batch_size=32,
+        validation_fraction=0.2,
+        early_stopping=True,
+        patience=5,
+        class_weight=None,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.application = application
+        self.weights = weights
+        self.image_size = image_size
+        self.alpha = alpha
+        self.cl_layer_units = cl_layer_units
+        self.dropout = dropout
+        self.unfreeze_n_last_layers = unfreeze_n_last_layers
+        self.path_column = path_column
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------- checks
+    def _size(self) -> tuple[int, int]:
+        size = self.image_size
+        if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+            size = (size, size)
+        try:
+            size = tuple(int(s) for s in size)
+        except TypeError:
+            size = ()
+        app = cnn.get_application(self.application)
+        if len(size) != 2 or min(size) < app.min_size:
+            raise ValueError(
+                f"image_size must be an int or (height, width), each >= {app.min_size} for "
+                f"{self.application}; got {self.image_size!r}."
+            )
+        return size
+
+    def _validate_params(self):
+        super()._validate_params()
+        cnn.get_application(self.application)
+        self._size()
+        _check_number("alpha", self.alpha, low=0, low_open=True)
+        _check_number("cl_layer_units", self.cl_layer_units, low=0, integer=True)
+        _check_number("unfreeze_n_last_layers", self.unfreeze_n_last_layers, low=0, integer=True)
+
+    def _preprocess(self):
+        return cnn.preprocess_function(self.application)
+
+    # ------------------------------------------------------------- fitting
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit on images X (array, folder, paths or a DataFrame path column) and labels y.
+
+        y may be None when X is a folder with one sub-folder per class.
+        """
+        self._validate_params()
+        name = type(self).__name__
+        source, folder_labels = image_source(X, self.path_column, name)
+        if y is None:
+            if folder_labels is None:
+                raise ValueError(
+                    f"{name} requires y, unless X is a folder with one sub-folder of images per class."
+                )
+            y = folder_labels
+        y_fit, (task, n_classes) = self._encode_target(y, source.n)
+        sw = self._check_sample_weight(sample_weight, source.n)
+        size = self._size()
+        self.spec_ = DataSpec(image_shape=(*size, 3)).with_task(task, n_classes)
+        keras.backend.clear_session(free_memory=False)
+        seed = seed_everything(self.random_state)
+        weights = cnn.resolve_weights(self.application, self.weights, size[0], self.alpha)
+        model = cnn.build(
+            self._model_spec(),
+            weights=weights,
+            **{p: getattr(self, p) for p in self._arch_params},
+        )
+        self._compile(model)
+        train, val = validation_split(source.n, self.validation_fraction, stratify=self._stratify_labels(y_fit), seed=seed)
+        take = (lambda a, rows: None if a is None else a[rows])
+        batches = dict(size=size, batch_size=self.batch_size, preprocess=self._preprocess())
+        train_data = ImageBatches(source.subset(train), y=y_fit[train], sample_weight=take(sw, train),
+                                  shuffle=True, seed=seed, **batches)
+        val_data = None
+        if val is not None:
+            val_data = ImageBatches(source.subset(val), y=y_fit[val], sample_weight=take(sw, val), **batches)
+        callbacks = self._callbacks(val_data is not None)
+        history = model.fit(train_data, validation_data=val_data, epochs=self.epochs, callbacks=callbacks,
+                            verbose=2 if int(self.verbose) >= 2 else 0)
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.model_ = model
+        self.n_iter_ = len(self.history_.get("loss", []))
+        return self
+
+    def _callbacks(self, has_validation: bool):
+        import copy
+
+        cbs = [copy.deepcopy(cb) for cb in (self.callbacks or [])]
+        if self.early_stopping:
+            monitor = "val_loss" if has_validation else "loss"
+            cbs.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True))
+        if int(self.verbose) == 1:
+            cbs.append(RichProgress(self.epochs))
+        return cbs
+
+    # ----------------------------------------------------------- predicting
+    def _predict_raw(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        source, _ = image_source(X, self.path_column, type(self).__name__)
+        size = tuple(self.spec_.image_shape[:2])
+        data = ImageBatches(source, size=size, batch_size=self.batch_size, preprocess=self._preprocess())
+        return np.asarray(self.model_.predict(data, verbose=0), dtype=np.float64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.input_tags.string = False
+        tags.input_tags.categorical = False
+        tags.input_tags.allow_nan = False
+        return tags

@@ -1,0 +1,160 @@
+"""Deep & wide learners (mlr3keras ``classif.deep_wide`` / ``regr.deep_wide``).
+
+Parameters and defaults are mlr3keras' (``layer_units=(128, 256)``, batch norm and dropout
+off); the learning rate is keraslearn's Adam default 1e-3 rather than mlr3keras' 3e-4,
+as for the other keraslearn MLPs.
+"""
+
+from __future__ import annotations
+
+from keraslearn.architectures import deep_wide
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin
+
+_ARCH = ("layer_units", "activation", "dropout", "input_dropout", "use_batchnorm", "use_embedding", "embed_dropout")
+_ENCODER = ("scaling", "min_frequency", "embed_size")
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    layer_units : tuple of int, default=(128, 256)
+        Hidden layers of the deep part; ``()`` leaves one Dense layer beside the wide part.
+    activation : str, default="relu"
+        Keras activation of the deep part's hidden layers.
+    dropout, input_dropout, embed_dropout : float, default=0.0
+        Dropout before each Dense layer of the deep part, on the inputs of both parts, on
+        each embedding.
+    use_batchnorm : bool, default=False
+        Batch normalization before each Dense layer of the deep part.
+    use_embedding : bool, default=True
+        Entity embeddings for categorical columns in the deep part (the wide part always
+        sees one-hot levels).
+    embed_size : int, dict or None, default=None
+    scaling : {"standard", "quantile", "robust", "none"}, default="standard"
+    min_frequency : int or float, default=1
+    optimizer : str or keras.optimizers.Optimizer, default="adam"
+    learning_rate : float, default=1e-3
+    loss : str, keras loss or None, default=None
+    epochs : int, default=100
+    batch_size : int, default=256
+    validation_fraction : float, default=0.1
+    early_stopping : bool, default=True
+    patience : int, default=10
+    callbacks : list of keras.callbacks.Callback or None, default=None
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+"""
+
+
+class DeepWideClassifier(KerasClassifierMixin, KerasLearner):
+    __doc__ = (
+        "Deep & wide classifier: a linear model and an MLP, summed before the output activation.\n"
+        + _PARAMS_DOC
+        + """    class_weight : dict, "balanced" or None, default=None
+"""
+    )
+
+    _architecture = staticmethod(deep_wide.build)
+    _arch_params = _ARCH
+    _encoder_params = _ENCODER
+
+    def __init__(
+        self,
+        layer_units=(128, 256),
+        activation="relu",
+        dropout=0.0,
+        input_dropout=0.0,
+        use_batchnorm=False,
+        use_embedding=True,
+        embed_size=None,
+        embed_dropout=0.0,
+        scaling="standard",
+        min_frequency=1,
+        optimizer="adam",
+        learning_rate=1e-3,
+        loss=None,
+        epochs=100,
+        batch_size=256,
+        validation_fraction=0.1,
+        early_stopping=True,
+        patience=10,
+        class_weight=None,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.layer_units = layer_units
+        self.activation = activation
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.use_batchnorm = use_batchnorm
+        self.use_embedding = use_embedding
+        self.embed_size = embed_size
+        self.embed_dropout = embed_dropout
+        self.scaling = scaling
+        self.min_frequency = min_frequency
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+
+class DeepWideRegressor(KerasRegressorMixin, KerasLearner):
+    __doc__ = "Deep & wide regressor (one or several targets): a linear model plus an MLP.\n" + _PARAMS_DOC
+
+    _architecture = staticmethod(deep_wide.build)
+    _arch_params = _ARCH
+    _encoder_params = _ENCODER
+
+    def __init__(
+        self,
+        layer_units=(128, 256),
+        activation="relu",
+        dropout=0.0,
+        input_dropout=0.0,
+        use_batchnorm=False,
+        use_embedding=True,
+        embed_size=None,
+        embed_dropout=0.0,
+        scaling="standard",
+        min_frequency=1,
+        optimizer="adam",
+        learning_rate=1e-3,
+        loss=None,
+        epochs=100,
+        batch_size=256,
+        validation_fraction=0.1,
+        early_stopping=True,
+        patience=10,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.layer_units = layer_units
+        self.activation = activation
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.use_batchnorm = use_batchnorm
+        self.use_embedding = use_embedding
+        self.embed_size = embed_size
+        self.embed_dropout = embed_dropout
+        self.scaling = scaling
+        self.min_frequency = min_frequency
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose

@@ -1,0 +1,240 @@
+"""Learners over your own Keras architecture (mlr3keras ``classif.keras`` / ``regr.keras``).
+
+You give a *build function* ``build(spec, **hp) -> keras.Model``; keraslearn encodes the data,
+calls it once per fit with the data's :class:`~keraslearn.preprocessing.DataSpec` and the
+hyperparameters in ``model_params`` (each also a parameter ``model__<name>``), compiles the
+model if you did not, and trains it with the usual keraslearn policy (validation split, early
+stopping, seeds).
+Unlike ``keras.wrappers.SKLearnClassifier``, every setting survives ``clone()`` (so grid
+search trains what you asked for), ``predict`` is quiet, and classifiers have ``predict_proba``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keraslearn.learners._user_model import _model_outputs_width, _UserModelMixin
+from keraslearn.learners.base import (
+    _BINARY_LOSSES,
+    _ONE_HOT_LOSSES,
+    _SCALE_FREE_LOSSES,
+    KerasClassifierMixin,
+    KerasLearner,
+    KerasRegressorMixin,
+    _loss_name,
+)
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    model : callable
+        ``build(spec, **hp) -> keras.Model``, defined at module level so the learner pickles
+        (``n_jobs>1``). ``spec`` is the :class:`~keraslearn.preprocessing.DataSpec` of the
+        encoded data: name the inputs after ``spec.input_names`` (``"numeric"`` and one
+        ``"cat_<column>"`` per categorical column) or use
+        ``keraslearn.architectures.blocks.tabular_inputs(spec)``; end with one output of
+        ``spec.n_outputs`` units (``blocks.output_head(spec, x)``). The model may be compiled.
+    model_params : dict or None, default=None
+        Hyperparameters of ``model``, passed as ``build(spec, **model_params)``. Each is also a
+        parameter ``model__<name>`` of this learner: ``set_params(model__units=64)``,
+        ``GridSearchCV(param_grid={"model__units": [32, 64]})``, ``get_params()``.
+    x_transform : callable or None, default=None
+        ``fn(x) -> inputs``: turns the encoded dict ``{"numeric": float32 (n, d),
+        "cat_<col>": int32 (n, 1)}`` into the model's inputs (an array, a dict, or a list in
+        the order of ``model.inputs``). Applied at fit and predict. It is not saved in an
+        artifact; set it again after ``keraslearn.load``.
+    y_transform : callable or None, default=None
+        ``fn(y) -> targets`` applied to the encoded training target only (see below).
+    scaling, min_frequency, embed_size :
+        How :class:`~keraslearn.preprocessing.TabularEncoder` encodes X (see ``FFClassifier``).
+    optimizer : str, keras.optimizers.Optimizer or None, default=None
+        None keeps the optimizer of a compiled model and uses "adam" otherwise.
+    learning_rate : float or None, default=None
+        None keeps the optimizer's own learning rate.
+    loss : str, keras loss or None, default=None
+        None keeps the loss of a compiled model and uses the task's loss otherwise.
+        Giving optimizer, learning_rate or loss recompiles a compiled model (its metrics are kept).
+    epochs : int, default=100
+    batch_size : int, default=256
+    validation_fraction : float, default=0.1
+    early_stopping : bool, default=True
+    patience : int, default=10
+    callbacks : list of keras.callbacks.Callback or None, default=None
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+"""
+
+
+class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
+    __doc__ = (
+        "Classifier over your own Keras architecture (mlr3keras ``classif.keras``).\n"
+        + _PARAMS_DOC
+        + """    class_weight : dict, "balanced" or None, default=None
+
+    Notes
+    -----
+    The model outputs probabilities: one sigmoid unit or two softmax units for two classes,
+    ``n_classes`` softmax units otherwise. It trains on class codes ``0..n_classes-1``
+    (one-hot for a categorical-cross-entropy loss, whether given here or compiled in);
+    ``y_transform`` receives those.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from keraslearn.architectures.blocks import output_head, tabular_inputs
+    >>> def build(spec, units=32):
+    ...     inputs, x = tabular_inputs(spec)
+    ...     x = keras.layers.Dense(units, activation="relu")(x)
+    ...     return keras.Model(inputs, output_head(spec, x))
+    >>> clf = KerasClassifier(build, model_params={"units": 64}, epochs=20)
+    >>> clf = clf.set_params(model__units=128)
+"""
+    )
+
+    def __init__(
+        self,
+        model=None,
+        model_params=None,
+        x_transform=None,
+        y_transform=None,
+        scaling="standard",
+        min_frequency=1,
+        embed_size=None,
+        optimizer=None,
+        learning_rate=None,
+        loss=None,
+        epochs=100,
+        batch_size=256,
+        validation_fraction=0.1,
+        early_stopping=True,
+        patience=10,
+        class_weight=None,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.model = model
+        self.model_params = model_params
+        self.x_transform = x_transform
+        self.y_transform = y_transform
+        self.scaling = scaling
+        self.min_frequency = min_frequency
+        self.embed_size = embed_size
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _default_loss(self, model):
+        width = _model_outputs_width(model) or self._model_spec().n_outputs
+        return "binary_crossentropy" if width == 1 else "sparse_categorical_crossentropy"
+
+    def _check_output_width(self, model, spec):
+        width, n_classes = _model_outputs_width(model), len(self.classes_)
+        allowed = (1, 2) if n_classes == 2 else (n_classes,)
+        if width is not None and width not in allowed:
+            raise ValueError(
+                f"The model has {width} output units but y has {n_classes} classes; end it with "
+                f"{' or '.join(map(str, allowed))} units, e.g. keraslearn.architectures.blocks.output_head(spec, x)."
+            )
+
+    def _adapt_target(self, model, y_fit):
+        """Class codes, or one-hot rows when the effective loss or a 2-unit binary output needs them."""
+        if y_fit.ndim != 1:
+            return y_fit  # already one-hot: the learner's own loss asked for it
+        loss = _loss_name(self._effective_loss(model))
+        if loss in _ONE_HOT_LOSSES or (_model_outputs_width(model) == 2 and loss in _BINARY_LOSSES):
+            return np.eye(len(self.classes_), dtype=np.float32)[y_fit]
+        return y_fit
+
+    def predict(self, X):
+        """Predicted labels (the original label values, as in ``classes_``)."""
+        proba = self.predict_proba(X)  # first: raises NotFittedError on an unfitted learner
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def _stratify_labels(self, y_fit):
+        if self.y_transform is not None:
+            return None  # the transformed target need not be labels
+        return super()._stratify_labels(y_fit)
+
+
+class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
+    __doc__ = (
+        "Regressor over your own Keras architecture (mlr3keras ``regr.keras``).\n"
+        + _PARAMS_DOC
+        + """
+    Notes
+    -----
+    The model outputs ``n_targets`` linear units. As in every keraslearn regressor, the
+    target is standardized for training when the loss is scale-free (MSE, MAE, Huber,
+    log-cosh; also when the loss is compiled in) and predictions are mapped back;
+    ``y_transform`` receives the float32 ``(n, n_targets)`` training target.
+"""
+    )
+
+    def __init__(
+        self,
+        model=None,
+        model_params=None,
+        x_transform=None,
+        y_transform=None,
+        scaling="standard",
+        min_frequency=1,
+        embed_size=None,
+        optimizer=None,
+        learning_rate=None,
+        loss=None,
+        epochs=100,
+        batch_size=256,
+        validation_fraction=0.1,
+        early_stopping=True,
+        patience=10,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.model = model
+        self.model_params = model_params
+        self.x_transform = x_transform
+        self.y_transform = y_transform
+        self.scaling = scaling
+        self.min_frequency = min_frequency
+        self.embed_size = embed_size
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _default_loss(self, model):
+        return "mse"
+
+    def _check_output_width(self, model, spec):
+        width = _model_outputs_width(model)
+        if width is not None and width != spec.n_targets:
+            raise ValueError(
+                f"The model has {width} output units but y has {spec.n_targets} target(s); end it with "
+                "spec.n_outputs units, e.g. keraslearn.architectures.blocks.output_head(spec, x)."
+            )
+
+    def _adapt_target(self, model, y_fit):
+        """Undo the standardization when the compiled-in loss is not scale-free (e.g. Poisson)."""
+        if self.loss is None and _loss_name(self._effective_loss(model)) not in _SCALE_FREE_LOSSES:
+            y_fit = (y_fit * self.y_scale_ + self.y_mean_).astype(np.float32)
+            self.y_mean_ = np.zeros_like(self.y_mean_)
+            self.y_scale_ = np.ones_like(self.y_scale_)
+        return y_fit

@@ -1,0 +1,324 @@
+"""TabNet learners (mlr3keras ``classif.tabnet`` / ``regr.tabnet``), on Keras 3 for every backend."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from keraslearn.architectures import tabnet
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number
+from keraslearn.preprocessing.validation import to_frame
+from keraslearn.training import compile_model
+
+_TABNET_ARCH = (
+    "n_d",
+    "n_a",
+    "n_steps",
+    "gamma",
+    "n_independent",
+    "n_shared",
+    "lambda_sparse",
+    "virtual_batch_size",
+    "momentum",
+)
+_ENCODER = ("scaling", "min_frequency", "embed_size")
+# Training rows kept to compute feature_importances_ (pytorch-tabnet uses all of them; a
+# large sample gives the same normalized importances in less time and memory).
+_IMPORTANCE_ROWS = 10_000
+
+_PARAMS_DOC = """
+    Defaults are pytorch-tabnet's (dreamquark-ai/tabnet 4.1).
+
+    Parameters
+    ----------
+    n_d : int, default=8
+        Width of each decision step's output (the paper's N_d).
+    n_a : int, default=8
+        Width of each step's attention input (N_a); usually equal to n_d.
+    n_steps : int, default=3
+        Number of decision steps (3 to 10 is usual).
+    gamma : float, default=1.3
+        Relaxation factor: 1 lets a feature be used by one step only; larger values allow reuse.
+    n_independent : int, default=2
+        Step-specific GLU layers in each feature transformer.
+    n_shared : int, default=2
+        GLU layers shared by all steps.
+    lambda_sparse : float, default=1e-3
+        Weight of the mask-entropy loss that pushes the feature masks to be sparse.
+    virtual_batch_size : int, default=128
+        Rows per ghost batch-normalization chunk; any batch size works.
+    momentum : float, default=0.02
+        Batch-norm momentum in the PyTorch convention (weight of the new batch statistics;
+        Keras' ``BatchNormalization(momentum=0.98)``).
+    embed_size : int, dict or None, default=None
+        Embedding width of categorical columns; None uses ``min(600, round(1.6 * n_levels**0.56))``.
+    scaling : {"standard", "quantile", "robust", "none"}, default="standard"
+        Numeric scaling after median imputation.
+    min_frequency : int or float, default=1
+        Rarer categorical levels share the "unknown" code.
+    optimizer : str or keras.optimizers.Optimizer, default="adam"
+    learning_rate : float, default=2e-2
+    global_clipnorm : float or None, default=1.0
+        Clip the global gradient norm (pytorch-tabnet's ``clip_value``); None disables it.
+    loss : str, keras loss or None, default=None
+        None picks the task's loss (binary / sparse categorical cross-entropy, MSE).
+    epochs : int, default=100
+    batch_size : int, default=1024
+    validation_fraction : float, default=0.1
+        Held-out share of rows for early stopping.
+    early_stopping : bool, default=True
+    patience : int, default=10
+    callbacks : list of keras.callbacks.Callback or None, default=None
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        Attention-based importance of each input column, summing to 1 (computed on the
+        training rows, as pytorch-tabnet does). Missing indicators and embedding widths
+        are added back to the column they came from.
+"""
+
+
+class _TabNetMixin:
+    """What both TabNet learners add: parameter checks, Adam + clipping, explanations."""
+
+    _architecture = staticmethod(tabnet.build)
+    _arch_params = _TABNET_ARCH
+    _encoder_params = _ENCODER
+
+    def _validate_params(self):
+        super()._validate_params()
+        for name in ("n_d", "n_a", "n_steps", "virtual_batch_size"):
+            _check_number(name, getattr(self, name), low=1, integer=True)
+        for name in ("n_independent", "n_shared"):
+            _check_number(name, getattr(self, name), low=0, integer=True)
+        if self.n_independent + self.n_shared == 0:
+            raise ValueError("n_independent and n_shared cannot both be 0; set one of them to 1 or more.")
+        _check_number("gamma", self.gamma, low=1.0)
+        _check_number("lambda_sparse", self.lambda_sparse, low=0.0)
+        _check_number("momentum", self.momentum, low=0.0, high=1.0, low_open=True, high_open=True)
+        if self.global_clipnorm is not None:
+            _check_number("global_clipnorm", self.global_clipnorm, low=0.0, low_open=True)
+
+    def _compile(self, model):
+        optimizer = self.optimizer
+        if not isinstance(optimizer, keras.optimizers.Optimizer) and self.global_clipnorm is not None:
+            try:
+                optimizer = keras.optimizers.get(
+                    {"class_name": optimizer, "config": {"global_clipnorm": float(self.global_clipnorm)}}
+                )
+            except (ValueError, TypeError) as err:
+                raise ValueError(
+                    f"optimizer={optimizer!r} is not a Keras optimizer name; use e.g. 'adam', 'adamw', "
+                    "'sgd', 'rmsprop', 'nadam', or a keras.optimizers.Optimizer instance."
+                ) from err
+        compile_model(
+            model,
+            optimizer=optimizer,
+            learning_rate=self.learning_rate,
+            loss=self._loss(),
+            metrics=list(self._default_metrics),
+        )
+
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y, sample_weight=sample_weight)
+        # feature_importances_ is computed on first use, from a sample of the training rows
+        # kept here: most fits (CV folds, tuning trials) never read it.
+        frame, _ = to_frame(X, estimator_name=type(self).__name__)
+        if len(frame) > _IMPORTANCE_ROWS:
+            rows = np.sort(np.random.default_rng(0).choice(len(frame), _IMPORTANCE_ROWS, replace=False))
+            frame = frame.iloc[rows]
+        self._importance_rows = self.encoder_._transform_frame(frame)
+        self._feature_importances = None
+        return self
+
+    @property
+    def feature_importances_(self):
+        cached = self.__dict__.get("_feature_importances")
+        if cached is None:
+            if self.__dict__.get("_importance_rows") is None:
+                raise AttributeError(f"This {type(self).__name__} instance is not fitted yet; call fit first.")
+            total = self._explain_encoded(self._importance_rows)[1].sum(axis=0)
+            n = len(total)
+            cached = total / total.sum() if total.sum() > 0 else np.full(n, 1.0 / n)
+            self._feature_importances, self._importance_rows = cached, None
+        return cached
+
+    # --------------------------------------------------------- explanations
+    def _reducing_matrix(self) -> np.ndarray:
+        """(encoder features × original columns) 0/1 matrix: which column each feature came from."""
+        enc = self.encoder_
+        names = getattr(self, "feature_names_in_", None)
+        columns = list(names) if names is not None else [f"x{i}" for i in range(self.n_features_in_)]
+        index = {c: j for j, c in enumerate(columns)}
+        origin = [index[c] for c in enc.numeric_columns_] + [index[c] for c in enc.indicator_columns_]
+        for col, cat in zip(enc.categorical_columns_, self.spec_.categorical):
+            origin += [index[col]] * cat.embed_dim
+        reducing = np.zeros((len(origin), len(columns)))
+        reducing[np.arange(len(origin)), origin] = 1.0
+        return reducing
+
+    def _explain_encoded(self, x):
+        masks, explanation = tabnet.explain(self.model_, x)
+        reducing = self._reducing_matrix()
+        return masks.astype(np.float64) @ reducing, explanation.astype(np.float64) @ reducing
+
+    def explain(self, X, normalize=False, per_step=False):
+        """Per-row feature importances from TabNet's attention masks.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+        normalize : bool, default=False
+            Scale each row of the explanation to sum to 1.
+        per_step : bool, default=False
+            Also return each decision step's mask.
+
+        Returns
+        -------
+        explanation : ndarray of shape (n_samples, n_features_in_)
+            Each step's mask weighted by that step's contribution to the decision
+            (pytorch-tabnet's ``M_explain``), one column per original column of X.
+        masks : ndarray of shape (n_samples, n_steps, n_features_in_)
+            Only with ``per_step=True``: the sparsemax masks of each step (each row of
+            each step sums to 1).
+        """
+        check_is_fitted(self, "model_")
+        masks, explanation = self._explain_encoded(self._encode_X(X))
+        if normalize:
+            sums = explanation.sum(axis=1, keepdims=True)
+            explanation = np.divide(explanation, sums, out=np.zeros_like(explanation), where=sums > 0)
+        return (explanation, masks) if per_step else explanation
+
+    # ---------------------------------------------------------- persistence
+    def _fitted_state(self):
+        state, arrays = super()._fitted_state()
+        arrays["feature_importances"] = self.feature_importances_
+        return state, arrays
+
+    def _restore_fitted_state(self, state, arrays):
+        super()._restore_fitted_state(state, arrays)
+        self._feature_importances = arrays["feature_importances"]
+
+
+class TabNetClassifier(_TabNetMixin, KerasClassifierMixin, KerasLearner):
+    __doc__ = (
+        "TabNet classifier (Arik & Pfister, 2019): sequential attention picks sparse features per step.\n"
+        + _PARAMS_DOC
+        + """    class_weight : dict, "balanced" or None, default=None
+        Weights per class label, multiplied into ``sample_weight``.
+"""
+    )
+
+    def __init__(
+        self,
+        n_d=8,
+        n_a=8,
+        n_steps=3,
+        gamma=1.3,
+        n_independent=2,
+        n_shared=2,
+        lambda_sparse=1e-3,
+        virtual_batch_size=128,
+        momentum=0.02,
+        embed_size=None,
+        scaling="standard",
+        min_frequency=1,
+        optimizer="adam",
+        learning_rate=2e-2,
+        global_clipnorm=1.0,
+        loss=None,
+        epochs=100,
+        batch_size=1024,
+        validation_fraction=0.1,
+        early_stopping=True,
+        patience=10,
+        class_weight=None,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_d = n_d
+        self.n_a = n_a
+        self.n_steps = n_steps
+        self.gamma = gamma
+        self.n_independent = n_independent
+        self.n_shared = n_shared
+        self.lambda_sparse = lambda_sparse
+        self.virtual_batch_size = virtual_batch_size
+        self.momentum = momentum
+        self.embed_size = embed_size
+        self.scaling = scaling
+        self.min_frequency = min_frequency
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.global_clipnorm = global_clipnorm
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+
+class TabNetRegressor(_TabNetMixin, KerasRegressorMixin, KerasLearner):
+    __doc__ = "TabNet regressor (one or several targets), after Arik & Pfister (2019).\n" + _PARAMS_DOC
+
+    def __init__(
+        self,
+        n_d=8,
+        n_a=8,
+        n_steps=3,
+        gamma=1.3,
+        n_independent=2,
+        n_shared=2,
+        lambda_sparse=1e-3,
+        virtual_batch_size=128,
+        momentum=0.02,
+        embed_size=None,
+        scaling="standard",
+        min_frequency=1,
+        optimizer="adam",
+        learning_rate=2e-2,
+        global_clipnorm=1.0,
+        loss=None,
+        epochs=100,
+        batch_size=1024,
+        validation_fraction=0.1,
+        early_stopping=True,
+        patience=10,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_d = n_d
+        self.n_a = n_a
+        self.n_steps = n_steps
+        self.gamma = gamma
+        self.n_independent = n_independent
+        self.n_shared = n_shared
+        self.lambda_sparse = lambda_sparse
+        self.virtual_batch_size = virtual_batch_size
+        self.momentum = momentum
+        self.embed_size = embed_size
+        self.scaling = scaling
+        self.min_frequency = min_frequency
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.global_clipnorm = global_clipnorm
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose

@@ -1,0 +1,168 @@
+"""Image inputs: arrays in memory, or image files streamed from disk one batch at a time.
+
+An image learner accepts
+- a numpy array of images, shape (n, height, width[, channels]), pixel values 0-255;
+- a folder path: with one sub-folder per class (as ``keras.utils.image_dataset_from_directory``),
+  labels come from the folder names; without sub-folders, its image files in sorted order;
+- a list, Series or 1-D array of image file paths, or a DataFrame with a column of paths.
+
+Files are read, converted to RGB and resized batch by batch by :class:`ImageBatches`, a
+``keras.utils.PyDataset``, so a folder larger than memory trains fine.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import keras
+import numpy as np
+import pandas as pd
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def _is_image_file(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _list_folder(path: str):
+    """Image files under ``path`` and their labels (sub-folder names), or labels None."""
+    classes = sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith("."))
+    if not classes:
+        files = sorted(os.path.join(path, f) for f in os.listdir(path) if _is_image_file(f))
+        if not files:
+            raise ValueError(f"The folder {path!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}).")
+        return files, None
+    files, labels = [], []
+    for cls in classes:
+        for root, dirs, names in os.walk(os.path.join(path, cls)):
+            dirs.sort()
+            for f in sorted(names):
+                if _is_image_file(f):
+                    files.append(os.path.join(root, f))
+                    labels.append(cls)
+    if not files:
+        raise ValueError(f"The class folders {classes} under {path!r} hold no image files.")
+    return files, np.asarray(labels, dtype=object)
+
+
+class ImageSource:
+    """Images by row number: ``load(rows, size)`` returns float32 (k, height, width, 3), 0-255."""
+
+    def __init__(self, array=None, paths=None):
+        self.array, self.paths = array, paths
+        self.n = len(array) if array is not None else len(paths)
+
+    def subset(self, rows) -> "ImageSource":
+        if self.array is not None:
+            return ImageSource(array=self.array[rows])
+        return ImageSource(paths=[self.paths[i] for i in rows])
+
+    def load(self, rows, size) -> np.ndarray:
+        if self.array is not None:
+            return _resize(_as_rgb(np.asarray(self.array[rows], dtype=np.float32)), size)
+        out = np.empty((len(rows), size[0], size[1], 3), dtype=np.float32)
+        for j, i in enumerate(rows):
+            path = self.paths[i]
+            try:
+                img = keras.utils.load_img(path, color_mode="rgb", target_size=tuple(size), interpolation="bilinear")
+            except (OSError, ValueError) as err:
+                raise ValueError(f"Cannot read image file {path!r}: {err}") from err
+            out[j] = np.asarray(img, dtype=np.float32)
+        return out
+
+
+def _as_rgb(batch: np.ndarray) -> np.ndarray:
+    if batch.ndim == 3:
+        batch = batch[..., None]
+    channels = batch.shape[-1]
+    if channels == 1:
+        return np.repeat(batch, 3, axis=-1)
+    if channels == 4:  # RGBA: drop alpha
+        return batch[..., :3]
+    return batch
+
+
+def _resize(batch: np.ndarray, size) -> np.ndarray:
+    if batch.shape[1:3] == tuple(size):
+        return np.array(batch, dtype=np.float32)  # a copy: preprocess_input works in place
+    out = keras.ops.image.resize(batch, tuple(size), interpolation="bilinear")
+    return np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)
+
+
+def image_source(X, path_column=None, estimator_name="This estimator"):
+    """``(source, labels)`` for what a user passes as X; labels only from class folders."""
+    if isinstance(X, (str, os.PathLike)):
+        path = os.fspath(X)
+        if not os.path.isdir(path):
+            raise ValueError(f"{estimator_name}: X={path!r} is not a folder; pass a folder of images, "
+                             "a list of image paths or an array of images.")
+        files, labels = _list_folder(path)
+        return ImageSource(paths=files), labels
+    if isinstance(X, pd.DataFrame):
+        if path_column is None:
+            if X.shape[1] != 1:
+                raise ValueError(f"{estimator_name}: X is a DataFrame with columns {list(X.columns)}; "
+                                 "set path_column to the column holding the image file paths.")
+            path_column = X.columns[0]
+        if path_column not in X.columns:
+            raise ValueError(f"{estimator_name}: path_column={path_column!r} is not a column of X "
+                             f"(columns: {list(X.columns)}).")
+        X = X[path_column]
+    if isinstance(X, (pd.Series, list, tuple)) or (isinstance(X, np.ndarray) and X.ndim == 1):
+        paths = [os.fspath(p) if isinstance(p, os.PathLike) else p for p in list(X)]
+        bad = [p for p in paths if not isinstance(p, str)]
+        if bad:
+            raise TypeError(f"{estimator_name}: image paths must be strings; got {bad[:3]!r}.")
+        missing = [p for p in paths if not os.path.isfile(p)]
+        if missing:
+            raise ValueError(f"{estimator_name}: {len(missing)} image file(s) not found, e.g. {missing[:3]}.")
+        if not paths:
+            raise ValueError(f"{estimator_name}: no image paths given.")
+        return ImageSource(paths=paths), None
+    if hasattr(X, "__array__"):
+        arr = np.asarray(X)
+        if arr.dtype.kind not in "biuf" or arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[-1] not in (1, 3, 4)):
+            raise ValueError(
+                f"{estimator_name}: an image array must be numeric with shape (n, height, width) or "
+                f"(n, height, width, channels) with 1, 3 or 4 channels; got shape {arr.shape}, dtype {arr.dtype}."
+            )
+        if len(arr) == 0:
+            raise ValueError(f"{estimator_name}: X holds 0 images.")
+        return ImageSource(array=arr), None
+    raise TypeError(f"{estimator_name}: X must be an image array, a folder path, a list of image paths or a "
+                    f"DataFrame with a path column; got {type(X).__name__}.")
+
+
+class ImageBatches(keras.utils.PyDataset):
+    """Batches of resized, preprocessed images (and targets) for ``model.fit`` / ``predict``.
+
+    Only one batch of images is in memory at a time. With ``shuffle=True`` the order is
+    redrawn after every epoch from ``seed``.
+    """
+
+    def __init__(self, source, size, batch_size, preprocess, y=None, sample_weight=None,
+                 shuffle=False, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.source, self.size, self.batch_size = source, tuple(size), int(batch_size)
+        self.preprocess, self.y, self.sample_weight = preprocess, y, sample_weight
+        self.shuffle = shuffle
+        self._rng = np.random.default_rng(seed)
+        self._order = self._rng.permutation(source.n) if shuffle else np.arange(source.n)
+
+    def __len__(self):
+        return math.ceil(self.source.n / self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        x = self.preprocess(self.source.load(rows, self.size))
+        if self.y is None:
+            return (x,)
+        if self.sample_weight is None:
+            return x, self.y[rows]
+        return x, self.y[rows], self.sample_weight[rows]
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self._order = self._rng.permutation(self.source.n)

@@ -1,0 +1,211 @@
+"""The doctor's rules: facts about an environment in, findings (each with its fix) out.
+
+:func:`diagnose` is pure. The facts are what :mod:`keraslearn.setup.doctor` gathers: the
+target interpreter's installed distributions, one probe per backend (run in a fresh
+interpreter), ``nvidia-smi``, ``keras.json``, the environment variables and, when the
+doctor runs inside the program it diagnoses, whether Keras is already imported. The GPU
+and CUDA rules are in :mod:`keraslearn.setup.gpu_rules`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from keraslearn._backend import BACKENDS, DEFAULT_BACKEND
+from keraslearn.setup._probe import MODULES
+from keraslearn.setup.findings import (
+    SEVERITIES,
+    Context,
+    Finding,
+    first_line,
+    inside,
+    installed,
+    shadowed,
+    version_tuple,
+)
+from keraslearn.setup.gpu_rules import cuda_rules, cuda_wants, gpu_rules
+
+__all__ = ["Finding", "cuda_wants", "diagnose", "installed"]
+
+KERAS_MIN = (3, 13)
+# What NumPy and extension modules print when they were built against another NumPy ABI.
+NUMPY_ABI = (
+    "numpy.core.multiarray failed to import",
+    "_ARRAY_API not found",
+    "compiled using NumPy 1.x cannot be run in",
+    "numpy.dtype size changed, may indicate binary incompatibility",
+    "module compiled against ABI version",
+    "module compiled against API version",
+)
+SHADOW_FIX = "rename that file or folder, or remove its folder from PYTHONPATH"
+
+
+def diagnose(facts: dict) -> list[Finding]:
+    """Every finding for ``facts``, errors first."""
+    ctx = Context(facts)
+    if ctx.py.get("error"):
+        return [
+            Finding(
+                "python-broken", "error", f"{ctx.exe} does not run: {ctx.py['error'].get('message')}",
+                "check the path, or create an environment: keraslearn install --method venv",
+            )
+        ]
+    found: list[Finding] = []
+    for rule in (_python, _keras, _backend_variable, _backends, _keras_json, _in_process, gpu_rules, cuda_rules):
+        found += rule(ctx)
+    found.sort(key=lambda f: SEVERITIES.index(f.severity))
+    return found
+
+
+def _python(ctx: Context) -> list[Finding]:
+    if version_tuple(ctx.py.get("python")) >= (3, 10):
+        return []
+    return [
+        Finding(
+            "python-too-old", "error",
+            f"Python {ctx.py.get('python')}: keraslearn and Keras 3 need Python 3.10 or newer",
+            "keraslearn install --method venv   (run with Python 3.10 or newer)",
+        )
+    ]
+
+
+def _keras(ctx: Context) -> list[Finding]:
+    keras = ctx.dists.get("keras")
+    origin = ctx.modules.get("keras")
+    if keras is None and not origin:
+        backend = ctx.selected if ctx.selected in BACKENDS else DEFAULT_BACKEND
+        return [Finding("keras-missing", "error", "keras is not installed", ctx.install(backend))]
+    out = []
+    if keras is not None and version_tuple(keras["version"])[:2] < KERAS_MIN:
+        out.append(
+            Finding(
+                "keras-too-old", "error",
+                f"keras {keras['version']} is installed; keraslearn needs Keras 3.13 or newer",
+                f'{ctx.pip} install --upgrade "keras>=3.13,<4"',
+            )
+        )
+    fails = any(
+        installed(r) and not r.get("ok") and (r.get("error") or {}).get("stage") == "keras"
+        for r in ctx.backends.values()
+    )
+    if keras is not None and shadowed(origin) and (fails or inside(origin, ctx.py.get("cwd"))):
+        out.append(
+            Finding(
+                "keras-shadowed", "error",
+                f"`import keras` finds {origin}, not the installed keras {keras['version']}", SHADOW_FIX,
+            )
+        )
+    return out
+
+
+def _backend_variable(ctx: Context) -> list[Finding]:
+    if not ctx.requested or ctx.requested in BACKENDS:
+        return []
+    if ctx.requested in ("numpy", "openvino"):
+        why = "Keras' numpy and openvino backends cannot train"
+    else:
+        why = "`import keras` fails with 'Unable to import backend'"
+    return [
+        Finding(
+            "unknown-backend", "error",
+            f"KERAS_BACKEND={ctx.requested!r} is not a backend keraslearn trains on "
+            f"({', '.join(BACKENDS)}); {why}",
+            f"{ctx.export('KERAS_BACKEND', DEFAULT_BACKEND)}   "
+            f"(or {ctx.unset('KERAS_BACKEND')}: keraslearn's default is {DEFAULT_BACKEND})",
+        )
+    ]
+
+
+def _upgrade(ctx: Context, name: str) -> str:
+    """The command that replaces a backend built against another NumPy."""
+    if name == "torch":  # pinned: reinstall the same version, from the right index
+        return ctx.install("torch", "--reinstall")
+    if name == "jax":
+        return f"{ctx.pip} install --upgrade jax jaxlib"
+    return f"{ctx.pip} install --upgrade {'tensorflow-cpu' if 'tensorflow-cpu' in ctx.dists else 'tensorflow'}"
+
+
+def _backends(ctx: Context) -> list[Finding]:
+    out = []
+    for name, result in ctx.backends.items():
+        severity = "error" if name == ctx.selected else "warning"
+        if not installed(result):
+            if name == ctx.selected:
+                message = f"KERAS_BACKEND selects {name}, which is not installed"
+                out.append(Finding("backend-missing", "error", message, ctx.install(name)))
+            continue
+        err = result.get("error") or {}
+        text = " ".join(str(x) for x in (err.get("message"), err.get("traceback"), result.get("stderr")))
+        if any(marker in text for marker in NUMPY_ABI):
+            numpy = ctx.dists.get("numpy", {}).get("version", "?")
+            out.append(
+                Finding(
+                    "numpy-abi", severity,
+                    f"{name} was built against another NumPy than the installed numpy {numpy} "
+                    "(binary ABI mismatch)",
+                    f'{_upgrade(ctx, name)}   (or keep the old build: {ctx.pip} install "numpy<2")',
+                )
+            )
+        elif result.get("ok") or (err.get("stage") == "keras" and err.get("name") == "keras"):
+            continue  # working, or keras-missing says it
+        else:
+            detail = f"{err.get('stage')}: {err.get('type')}: {first_line(err.get('message'))}"
+            message = f"{name} does not work: {detail}"
+            where = ctx.modules.get(MODULES[name])
+            if shadowed(where):
+                message += f" -- `import {MODULES[name]}` finds {where}, not an installed package"
+                out.append(Finding("backend-shadowed", severity, message, SHADOW_FIX))
+            else:
+                out.append(Finding("backend-broken", severity, message, ctx.install(name, "--reinstall")))
+    return out
+
+
+def _keras_json_fix(path, backend) -> str:
+    code = (
+        f"import json, pathlib; p = pathlib.Path({json.dumps(str(path))}); c = json.loads(p.read_text()); "
+        f'c["backend"] = {json.dumps(backend)}; p.write_text(json.dumps(c, indent=4))'
+    )
+    return f"python -c {shlex.quote(code)}"
+
+
+def _keras_json(ctx: Context) -> list[Finding]:
+    """keras.json decides the backend of programs that import keras without KERAS_BACKEND."""
+    kj = ctx.facts.get("keras_json") or {}
+    name = kj.get("backend")
+    if not name:
+        return []
+    severity = "warning" if ctx.requested is None else "info"
+    fix = _keras_json_fix(kj["path"], ctx.selected if ctx.selected in BACKENDS else DEFAULT_BACKEND)
+    if name not in BACKENDS + ("numpy", "openvino"):
+        message = (
+            f"{kj['path']} names the backend {name!r}, which Keras does not know; "
+            "`import keras` fails where KERAS_BACKEND is unset"
+        )
+        return [Finding("keras-json-backend", severity, message, fix)]
+    if name not in BACKENDS:
+        return []
+    result = ctx.backends.get(name)
+    missing = not ctx.modules.get(MODULES[name]) if result is None else not installed(result)
+    if not missing and (result is None or result.get("ok")):
+        return []
+    state = "is not installed" if missing else "does not work"
+    message = f"{kj['path']} selects {name}, which {state}: programs that `import keras` without KERAS_BACKEND fail"
+    return [Finding("keras-json-backend", severity, message, f"{fix}   (or: {ctx.install(name)})")]
+
+
+def _in_process(ctx: Context) -> list[Finding]:
+    proc = ctx.facts.get("in_process") or {}
+    active, wanted = proc.get("active"), proc.get("env_backend")
+    if not (proc.get("keras_imported") and wanted and active != wanted):
+        return []
+    return [
+        Finding(
+            "backend-set-after-import", "error",
+            f"keras was imported on {active!r} before KERAS_BACKEND was set to {wanted!r}; "
+            f"this process keeps running {active!r}",
+            f"restart Python with the variable set first: KERAS_BACKEND={wanted} python your_script.py "
+            "(in a notebook: restart the kernel, then set os.environ['KERAS_BACKEND'] before "
+            "importing keras or keraslearn)",
+        )
+    ]

@@ -1,0 +1,387 @@
+"""Install plans: the exact pip (or conda) commands for a backend on a platform, as data.
+
+:func:`plan_install` is pure: it reads a :class:`~keraslearn.setup.system.SystemInfo`
+(OS, Python, NVIDIA driver, conda, local wheels) and returns an :class:`InstallPlan`,
+so every backend × GPU × method combination is testable without a network.
+
+Choices (checked against PyPI metadata, November 2026):
+
+- JAX: ``jax[cpu]``; on an NVIDIA GPU ``jax[cuda12]`` or ``jax[cuda13]`` (both extras pull
+  the CUDA libraries as pip wheels).
+- PyTorch: always ``torch==2.13.0``. PyPI's Linux wheel is the CUDA 13 build (GBs), so on
+  Linux the CPU build comes from PyTorch's CPU index, unless a local CPU wheel sits on pip's
+  ``find-links``; GPU builds come from PyTorch's ``cu126`` / ``cu130`` indexes. On macOS and
+  Windows PyPI's wheel is the CPU (and Apple MPS) build.
+- TensorFlow: ``tensorflow-cpu`` on Linux x86-64, ``tensorflow`` elsewhere, and
+  ``tensorflow[and-cuda]`` on an NVIDIA GPU. Its CUDA wheels are CUDA 12 only, so a plan
+  with TensorFlow on the GPU puts every backend on CUDA 12; otherwise CUDA 13 is used when
+  the driver supports it. One CUDA major per environment avoids the cuDNN/cuBLAS clashes
+  that make one backend fall back to the CPU (jax #18032, keras-hub #1257).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass, field
+
+from keraslearn.setup.system import SystemInfo, probe_source
+
+BACKENDS = ("jax", "torch", "tensorflow")
+METHODS = ("pip", "venv", "conda")
+TORCH_VERSION = "2.13.0"
+KERAS_SPEC = ">=3.13,<4"
+TORCH_INDEX = "https://download.pytorch.org/whl"
+TORCH_CUDA_TAGS = {12: "cu126", 13: "cu130"}
+CUDA_MAJORS = (12, 13)
+DEFAULT_VENV = os.path.join("~", ".virtualenvs", "keraslearn")
+DEFAULT_CONDA_ENV = "keraslearn"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of a plan. ``env`` holds extra environment variables for it."""
+
+    description: str
+    argv: tuple[str, ...]
+    kind: str = "pip"  # create | setup (pip itself) | pip | verify
+    env: tuple[tuple[str, str], ...] = ()
+    display: str | None = None
+
+    def command(self) -> str:
+        """The command as one shell line (what the user would type)."""
+        if self.display is not None:
+            return self.display
+        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env)
+        return (prefix + " " if prefix else "") + shlex.join(self.argv)
+
+
+@dataclass(frozen=True)
+class InstallPlan:
+    """What ``keraslearn install`` will run, in order, then how it checks the result."""
+
+    backends: tuple[str, ...]
+    gpu: bool
+    cuda: int | None
+    method: str
+    env: str | None
+    python: tuple[str, ...]
+    steps: tuple[Step, ...]
+    verify: tuple[Step, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    def commands(self) -> list[str]:
+        """The install commands as shell lines."""
+        return [step.command() for step in self.steps]
+
+    def requirements(self) -> list[str]:
+        """Every requirement the plan installs (from all pip steps)."""
+        reqs: list[str] = []
+        for step in self.steps:
+            if step.kind == "pip":
+                for arg in _pip_requirements(step.argv):
+                    if arg not in reqs:
+                        reqs.append(arg)
+        return reqs
+
+    def __str__(self) -> str:
+        build = f"CUDA {self.cuda} builds" if self.gpu else "CPU builds"
+        where = {"pip": "this environment", "venv": "a virtual environment", "conda": "a conda environment"}
+        lines = [
+            f"keraslearn install plan: {', '.join(self.backends)} ({build}) into "
+            f"{where[self.method]}{': ' + self.env if self.env else ''}"
+        ]
+        for i, step in enumerate(self.steps, 1):
+            lines.append(f"  {i}. {step.description}")
+            lines.append(f"       {step.command()}")
+        lines.append("  then verify: " + "; ".join(step.description for step in self.verify))
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def _pip_requirements(argv) -> list[str]:
+    args = list(argv[argv.index("install") + 1 :])
+    reqs, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--index-url", "--extra-index-url", "--report", "-i"):
+            skip = True
+        elif not arg.startswith("-"):
+            reqs.append(arg)
+    return reqs
+
+
+def normalize_backends(backend) -> tuple[str, ...]:
+    """``"jax"``, ``["jax", "torch"]`` or ``"jax,torch"`` → a checked tuple, order kept."""
+    names = [backend] if isinstance(backend, str) else list(backend or ["jax"])
+    out: list[str] = []
+    for name in names:
+        for part in str(name).split(","):
+            part = part.strip().lower()
+            if part == "tf":
+                part = "tensorflow"
+            if part not in BACKENDS:
+                raise ValueError(f"unknown backend {part!r}: choose from {', '.join(BACKENDS)}")
+            if part not in out:
+                out.append(part)
+    if not out:
+        raise ValueError(f"no backend given: choose from {', '.join(BACKENDS)}")
+    return tuple(out)
+
+
+def keras_requirement(version: str | None) -> str:
+    """``None`` → ``keras>=3.13,<4``; ``"3.15.1"`` → ``keras==3.15.1``; ``">=3.14"`` → ``keras>=3.14``."""
+    if version is None or str(version).strip() == "":
+        return "keras" + KERAS_SPEC
+    spec = str(version).strip()
+    if spec.startswith("keras"):
+        spec = spec[len("keras") :].strip()
+    if spec[:1].isdigit():
+        return "keras==" + spec
+    if spec[:1] in "<>=!~":
+        return "keras" + spec
+    raise ValueError(f"version={version!r} is not a version or specifier: use e.g. '3.15.1' or '>=3.13,<4'")
+
+
+def resolve_gpu(gpu, system: SystemInfo) -> bool:
+    """``auto`` → whether ``nvidia-smi`` lists a GPU; ``yes``/``no`` (or a bool) as given."""
+    if isinstance(gpu, bool):
+        return gpu
+    value = str(gpu).strip().lower()
+    if value in ("auto", ""):
+        return system.gpu.present
+    if value in ("yes", "true", "1", "on"):
+        return True
+    if value in ("no", "false", "0", "off"):
+        return False
+    raise ValueError(f"gpu={gpu!r}: use 'auto', 'yes' or 'no'")
+
+
+def choose_cuda(backends, system: SystemInfo, cuda=None) -> int:
+    """One CUDA major for every backend of the plan (see the module docstring)."""
+    if cuda is not None:
+        cuda = int(cuda)
+        if cuda not in CUDA_MAJORS:
+            raise ValueError(f"cuda={cuda}: keraslearn installs CUDA {' or '.join(map(str, CUDA_MAJORS))} builds")
+        if cuda == 13 and "tensorflow" in backends:
+            raise ValueError(
+                "cuda=13: tensorflow[and-cuda] ships CUDA 12 libraries only; use --cuda 12, "
+                "or install tensorflow into its own environment (--method venv --env ...)"
+            )
+        return cuda
+    if "tensorflow" in backends:
+        return 12
+    if system.gpu.cuda is not None and system.gpu.cuda >= (13, 0):
+        return 13
+    return 12
+
+
+def _env_python(env: str, os_name: str) -> str:
+    base = os.path.basename(env.rstrip("/\\")).lower()
+    if base.startswith("python"):  # already an interpreter
+        return env
+    if os_name == "Windows":
+        return os.path.join(env, "Scripts", "python.exe")
+    return os.path.join(env, "bin", "python")
+
+
+def _local_torch_cpu_wheel(system: SystemInfo) -> str | None:
+    """A wheel on pip's find-links that ``pip install torch==2.13.0`` would take as the CPU build."""
+    tag = f"cp{system.python_version[0]}{system.python_version[1]}"
+    for name in system.local_wheels:
+        parts = name[: -len(".whl")].split("-")
+        if len(parts) < 5 or parts[0] != "torch":
+            continue
+        version, python_tag, plat = parts[1], parts[2], parts[-1]
+        if version != TORCH_VERSION + "+cpu":
+            continue
+        if python_tag == tag and system.machine.lower() in plat.lower() and "linux" in plat.lower():
+            return name
+    return None
+
+
+def _backend_requirements(backends, gpu, cuda, system: SystemInfo):
+    """(requirements from the default index, torch index or None, notes)."""
+    linux = system.os == "Linux"
+    reqs, notes, torch_index = [], [], None
+    for name in backends:
+        if name == "jax":
+            reqs.append(f"jax[cuda{cuda}]" if gpu and linux else "jax[cpu]")
+            if gpu and not linux:
+                notes.append("JAX's CUDA builds are Linux-only (use WSL2 on Windows): installing the CPU build")
+        elif name == "tensorflow":
+            if gpu and linux:
+                reqs.append("tensorflow[and-cuda]")
+            else:
+                x86 = system.machine.lower() in ("x86_64", "amd64")
+                reqs.append("tensorflow-cpu" if linux and x86 else "tensorflow")
+                if gpu:
+                    notes.append(
+                        "TensorFlow's GPU builds are Linux-only (use WSL2 on Windows): installing the CPU build"
+                    )
+        elif name == "torch":
+            reqs.append(f"torch=={TORCH_VERSION}")
+            if gpu and system.os in ("Linux", "Windows"):
+                torch_index = f"{TORCH_INDEX}/{TORCH_CUDA_TAGS[cuda]}"
+            elif linux:
+                wheel = _local_torch_cpu_wheel(system)
+                if wheel is None:
+                    torch_index = f"{TORCH_INDEX}/cpu"
+                else:
+                    notes.append(f"torch's CPU wheel comes from pip's find-links: {wheel}")
+            elif system.os == "Darwin":
+                notes.append("torch's macOS wheel uses the Apple GPU (MPS) when there is one")
+    return reqs, torch_index, notes
+
+
+def plan_install(
+    backend="jax",
+    *,
+    gpu="auto",
+    version=None,
+    extras=(),
+    method="pip",
+    env=None,
+    cuda=None,
+    system: SystemInfo | None = None,
+    create_env=True,
+    reinstall=False,
+) -> InstallPlan:
+    """Plan the commands that install Keras and ``backend`` (one or several).
+
+    Parameters
+    ----------
+    backend : str or sequence of str
+        ``"jax"``, ``"torch"``, ``"tensorflow"`` (several allowed).
+    gpu : {"auto", "yes", "no"} or bool
+        CUDA builds when ``nvidia-smi`` finds a GPU (``auto``) or always (``yes``).
+    version : str, optional
+        Keras version or specifier (default ``>=3.13,<4``).
+    extras : sequence of str
+        More requirements for the same pip command (e.g. ``"scikit-learn"``).
+    method : {"pip", "venv", "conda"}
+        Install into an existing interpreter (``pip``), a new virtual environment, or a
+        conda environment.
+    env : str, optional
+        ``pip``: an environment folder or interpreter (default: the current Python).
+        ``venv``: the folder to create (default ``~/.virtualenvs/keraslearn``).
+        ``conda``: an environment name or path (default ``keraslearn``).
+    cuda : {12, 13}, optional
+        Force the CUDA major of GPU builds.
+    system : SystemInfo
+        The machine to plan for (:func:`keraslearn.setup.system.detect_system`).
+    create_env : bool
+        Whether the plan creates the environment (``venv``/``conda``); False when it exists.
+    reinstall : bool
+        Add ``--force-reinstall`` to the install commands: replaces a broken backend, or a
+        CPU build with a CUDA build of the same version (pip keeps ``torch 2.13.0+cpu`` for
+        ``torch==2.13.0`` otherwise).
+    """
+    system = system or SystemInfo()
+    backends = normalize_backends(backend)
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}: use one of {', '.join(METHODS)}")
+    use_gpu = resolve_gpu(gpu, system)
+    explicit = use_gpu and str(gpu).strip().lower() != "auto"
+    notes: list[str] = []
+    if use_gpu and system.os == "Darwin":
+        if explicit:
+            raise ValueError(
+                "gpu='yes': there are no CUDA builds for macOS; torch's standard wheel uses the "
+                "Apple GPU (MPS): keraslearn install --backend torch --gpu no"
+            )
+        use_gpu = False
+    if use_gpu and system.os == "Windows" and explicit and set(backends) - {"torch"}:
+        raise ValueError(
+            "gpu='yes': JAX and TensorFlow have no CUDA builds for native Windows; use WSL2, "
+            "or --backend torch (PyTorch has Windows CUDA wheels)"
+        )
+    cuda_major = choose_cuda(backends, system, cuda) if use_gpu else None
+    if use_gpu:
+        if system.gpu.present:
+            notes.append(f"NVIDIA GPU: {system.gpu.describe()}")
+        else:
+            notes.append("no GPU found by nvidia-smi; installing CUDA builds because gpu='yes'")
+        if system.gpu.cuda is not None and system.gpu.cuda < (cuda_major, 0):
+            notes.append(
+                f"the driver supports CUDA {system.gpu.cuda[0]}.{system.gpu.cuda[1]} only: CUDA {cuda_major} "
+                "wheels need a newer NVIDIA driver (or pass --cuda 12)"
+            )
+        if cuda_major == 12 and "tensorflow" in backends and len(backends) > 1:
+            notes.append("tensorflow[and-cuda] is CUDA 12 only, so every backend gets its CUDA 12 build")
+
+    main_reqs, torch_index, backend_notes = _backend_requirements(backends, use_gpu, cuda_major, system)
+    notes += backend_notes
+
+    steps: list[Step] = []
+    if method == "pip":
+        target = env or system.python
+        python = (_env_python(os.path.expanduser(target), system.os) if env else target,)
+    elif method == "venv":
+        target = os.path.expanduser(env or DEFAULT_VENV)
+        python = (_env_python(target, system.os),)
+        if create_env:
+            steps.append(Step("create the virtual environment", (system.python, "-m", "venv", target), "create"))
+        steps.append(Step("upgrade pip in it", (*python, "-m", "pip", "install", "--upgrade", "pip"), "setup"))
+    else:
+        if system.conda is None:
+            raise ValueError(
+                "method='conda' but conda was not found (looked at $CONDA_EXE, conda, mamba and "
+                "micromamba on PATH): install Miniforge (https://conda-forge.org/download/), or use "
+                "--method venv"
+            )
+        target = env or DEFAULT_CONDA_ENV
+        where = ("-p", os.path.expanduser(target)) if ("/" in target or "\\" in target) else ("-n", target)
+        python = (system.conda, "run", "--no-capture-output", *where, "python")
+        if create_env:
+            major, minor = system.python_version
+            steps.append(
+                Step(
+                    "create the conda environment",
+                    (system.conda, "create", "-y", *where, f"python={major}.{minor}", "pip"),
+                    "create",
+                )
+            )
+        steps.append(Step("upgrade pip in it", (*python, "-m", "pip", "install", "--upgrade", "pip"), "setup"))
+
+    pip = (*python, "-m", "pip", "install")
+    force = ("--force-reinstall",) if reinstall else ()
+    if torch_index is not None:
+        label = f"CUDA {cuda_major}" if use_gpu else "CPU"
+        steps.append(
+            Step(
+                f"install torch {TORCH_VERSION} ({label}) from PyTorch's index",
+                (*pip, *force, f"torch=={TORCH_VERSION}", "--index-url", torch_index),
+            )
+        )
+        # Named again below so pip keeps the CUDA libraries consistent with the other
+        # backends (installed, it stays); a forced reinstall would fetch PyPI's build instead.
+        if reinstall:
+            main_reqs = [r for r in main_reqs if not r.startswith("torch==")]
+            force = () if backends == ("torch",) else force
+    requirements = [keras_requirement(version), *main_reqs, *extras]
+    steps.append(Step("install keras" + "".join(f", {r}" for r in main_reqs), (*pip, *force, *requirements)))
+
+    source = probe_source()
+    verify = tuple(
+        Step(
+            f"import {name} and keras in the target environment and run one op",
+            (*python, "-c", source, "backend", name),
+            "verify",
+            env=(("KERAS_BACKEND", name),),
+            display=f"KERAS_BACKEND={name} {shlex.join(python)} -c <keraslearn probe> backend {name}",
+        )
+        for name in backends
+    )
+    return InstallPlan(
+        backends=backends,
+        gpu=use_gpu,
+        cuda=cuda_major,
+        method=method,
+        env=None if method == "pip" and env is None else target,
+        python=python,
+        steps=tuple(steps),
+        verify=verify,
+        notes=tuple(notes),
+    )

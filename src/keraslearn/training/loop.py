@@ -1,0 +1,474 @@
+"""A custom training loop whose user code is the same on JAX, PyTorch and TensorFlow.
+
+The R keras guide writes its loop with ``tf$GradientTape``; Keras 3 documents one loop per
+backend (``jax.value_and_grad`` over ``stateless_call``, ``loss.backward()``,
+``tf.GradientTape``). :class:`CustomLoop` is that loop written once per backend behind one
+API, with the two hooks the guide asks for: gradient clipping by global norm and per-batch
+logging.
+
+.. code-block:: python
+
+    loop = keraslearn.CustomLoop(model, "adam", "categorical_crossentropy",
+                                 metrics=["accuracy"], clip_norm=1.0)
+    for epoch in range(epochs):
+        for x_batch, y_batch in batches:
+            logs = loop.train_step(x_batch, y_batch)   # {"loss", "grad_norm", "accuracy"}
+    # or, all of it:
+    history = loop.fit((x_train, y_train), epochs=5, batch_size=128,
+                       on_batch_end=lambda step, logs: print(step, logs["loss"]))
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+_ACCURACY = {"accuracy", "acc"}
+
+
+class _FunctionLoss(keras.losses.Loss):
+    """A per-sample loss function with Keras' mean-over-batch reduction."""
+
+    def __init__(self, fn, name):
+        super().__init__(name=name)
+        self.fn = fn
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
+
+
+def _loss_object(loss):
+    if isinstance(loss, keras.losses.Loss):
+        return loss
+    fn = keras.losses.get(loss) if isinstance(loss, str) else loss
+    if isinstance(fn, keras.losses.Loss):
+        return fn
+    if not callable(fn):
+        raise ValueError(f"loss must be a Keras loss name, a keras.losses.Loss or a function; got {loss!r}.")
+    name = loss if isinstance(loss, str) else getattr(fn, "__name__", "loss")
+    return _FunctionLoss(fn, name)
+
+
+def _metric_object(metric, y_true, y_pred):
+    """A Keras metric; "accuracy" is resolved from the shapes as ``model.compile`` does."""
+    if isinstance(metric, keras.metrics.Metric):
+        return metric
+    if isinstance(metric, str) and metric in _ACCURACY:
+        if y_pred.shape[-1] == 1:
+            return keras.metrics.BinaryAccuracy(name=metric)
+        if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == y_pred.shape[-1]:
+            return keras.metrics.CategoricalAccuracy(name=metric)
+        return keras.metrics.SparseCategoricalAccuracy(name=metric)
+    obj = keras.metrics.get(metric)
+    if isinstance(obj, keras.metrics.Metric):
+        return obj
+    return keras.metrics.MeanMetricWrapper(obj, name=metric if isinstance(metric, str) else obj.__name__)
+
+
+def _as_batch_array(a):
+    """Batches from tf.data / torch DataLoaders as arrays the active backend accepts."""
+    if isinstance(a, np.ndarray):
+        return a
+    if keras.backend.backend() == "torch" and type(a).__module__.startswith("torch"):
+        return a
+    if keras.backend.backend() == "tensorflow" and type(a).__module__.startswith("tensorflow"):
+        return a
+    return a.numpy() if hasattr(a, "numpy") else np.asarray(a)
+
+
+def _n_rows(x) -> int:
+    return int(keras.tree.flatten(x)[0].shape[0])
+
+
+def _take(x, idx):
+    return keras.tree.map_structure(lambda a: a[idx], x)
+
+
+def _array_batches(data, batch_size, shuffle, rng):
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise ValueError("data must be (x, y) arrays or an iterable of (x, y) batches.")
+    x, y = data
+    x = keras.tree.map_structure(np.asarray, x)
+    y = np.asarray(y)
+    n = _n_rows(x)
+    if len(y) != n:
+        raise ValueError(f"x has {n} rows but y has {len(y)}: they must match.")
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        yield _take(x, idx), y[idx]
+
+
+def _is_arrays(data) -> bool:
+    if not (isinstance(data, tuple) and len(data) == 2):
+        return False
+    return all(hasattr(leaf, "shape") for leaf in keras.tree.flatten(data))
+
+
+class CustomLoop:
+    """Train a Keras model with your own loop, on whichever backend Keras runs.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model (``keras.Input`` given, or called once).
+    optimizer : str or keras.optimizers.Optimizer, default="adam"
+    loss : str, keras.losses.Loss or callable ``loss(y_true, y_pred)``, default="mse"
+    metrics : list of str or keras.metrics.Metric, optional
+        Updated on every training batch and reported as running epoch means.
+    clip_norm : float, optional
+        Rescale the gradients so that their global L2 norm is at most ``clip_norm``.
+    jit_compile : bool, default=True
+        Compile the step (``jax.jit`` / ``tf.function``); eager on PyTorch.
+
+    Attributes
+    ----------
+    stop_training : bool
+        Set it to True (e.g. from a hook) to end :meth:`fit` after the current batch.
+    """
+
+    def __init__(self, model, optimizer="adam", loss="mse", *, metrics=None, clip_norm=None, jit_compile=True):
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"model must be a keras.Model, got {type(model).__name__}.")
+        if not model.built or not model.trainable_variables:
+            raise ValueError("model has no weights yet: give it a keras.Input or call it on a batch first.")
+        if clip_norm is not None and not (isinstance(clip_norm, (int, float)) and clip_norm > 0):
+            raise ValueError(f"clip_norm must be a positive number or None, got {clip_norm!r}.")
+        self.model = model
+        self.optimizer = keras.optimizers.get(optimizer)
+        self.loss = _loss_object(loss)
+        self.clip_norm = None if clip_norm is None else float(clip_norm)
+        self.jit_compile = jit_compile
+        self._metric_specs = list(metrics or [])
+        self.metrics = None  # resolved on the first batch (accuracy depends on the shapes)
+        self.stop_training = False
+        self._train_fn = self._eval_fn = None
+        if not self.optimizer.built:
+            self.optimizer.build(model.trainable_variables)
+
+    # --------------------------------------------------------------- steps
+    def _ensure_metrics(self, x, y):
+        if self.metrics is not None:
+            return
+        if not self._metric_specs:
+            self.metrics = []
+            return
+        y_pred = self.model(x, training=False)
+        self.metrics = [_metric_object(m, y, y_pred) for m in self._metric_specs]
+        for m in self.metrics:
+            if not m.variables:
+                # Some metrics create their state on the first update; the compiled JAX
+                # step needs it to exist, so make it with one update and reset it.
+                m.update_state(y, y_pred)
+                m.reset_state()
+
+    def train_step(self, x, y) -> dict:
+        """One gradient step on a batch; returns ``{"loss", "grad_norm", <metrics>}`` as floats.
+
+        ``grad_norm`` is the global norm before clipping.
+        """
+        x = keras.tree.map_structure(_as_batch_array, x)
+        y = _as_batch_array(y)
+        self._ensure_metrics(x, y)
+        loss, gnorm = self._step(x, y)
+        logs = {"loss": float(loss), "grad_norm": float(gnorm)}
+        logs.update(self._metric_results())
+        return logs
+
+    def _functions(self):
+        if self._train_fn is None:
+            build = {"jax": _jax_functions, "torch": _torch_functions, "tensorflow": _tf_functions}
+            self._train_fn, self._eval_fn = build[keras.backend.backend()](self)
+
+    def _step(self, x, y):
+        self._functions()
+        return self._train_fn(x, y)
+
+    def test_step(self, x, y) -> float:
+        """The loss on a batch, updating the metrics, without training (see :meth:`evaluate`)."""
+        x = keras.tree.map_structure(_as_batch_array, x)
+        y = _as_batch_array(y)
+        self._ensure_metrics(x, y)
+        self._functions()
+        return float(self._eval_fn(x, y))
+
+    def _metric_results(self) -> dict:
+        return {m.name: float(keras.ops.convert_to_numpy(m.result())) for m in self.metrics or []}
+
+    def reset_metrics(self):
+        for m in self.metrics or []:
+            m.reset_state()
+
+    # ---------------------------------------------------------------- loops
+    def _batches(self, data, batch_size, shuffle, rng):
+        if _is_arrays(data):
+            yield from _array_batches(data, batch_size, shuffle, rng)
+            return
+        for batch in data:
+            if not (isinstance(batch, (tuple, list)) and len(batch) >= 2):
+                raise ValueError("each batch of data must be an (x, y) pair; pass arrays as a tuple (x, y).")
+            yield batch[0], batch[1]
+
+    def fit(
+        self,
+        data,
+        epochs=1,
+        batch_size=32,
+        *,
+        validation_data=None,
+        shuffle=True,
+        seed=None,
+        on_batch_end=None,
+        on_epoch_end=None,
+        verbose=0,
+    ) -> dict:
+        """Run ``epochs`` passes over ``data``; return the history as a dict of per-epoch lists.
+
+        Parameters
+        ----------
+        data : (x, y) arrays, or an iterable of (x, y) batches
+            Arrays (``x`` may be a dict or list for multi-input models) are shuffled and cut
+            into ``batch_size`` batches; an iterable (``tf.data.Dataset``, a PyTorch
+            ``DataLoader``, a list of batches) is used as it comes, once per epoch.
+        validation_data : (x, y) arrays or iterable of batches, optional
+            Evaluated after each epoch; reported as ``val_loss``, ``val_<metric>``.
+        on_batch_end : callable ``(step, logs) -> bool | None``, optional
+            Called after every batch with the global step and the batch logs; return True
+            to stop training.
+        on_epoch_end : callable ``(epoch, logs) -> bool | None``, optional
+            Called after every epoch with the epoch logs; return True to stop training.
+        verbose : int, default=0
+            1 prints one line per epoch.
+        """
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        rng = np.random.default_rng(seed)
+        history: dict[str, list] = {}
+        step = 0
+        self.stop_training = False
+        for epoch in range(epochs):
+            self.reset_metrics()
+            total = norm_total = 0.0
+            seen = n_batches = 0
+            for x, y in self._batches(data, batch_size, shuffle, rng):
+                x = keras.tree.map_structure(_as_batch_array, x)
+                y = _as_batch_array(y)
+                self._ensure_metrics(x, y)
+                loss, gnorm = self._step(x, y)
+                n = _n_rows(x)
+                loss, gnorm = float(loss), float(gnorm)
+                total, norm_total, seen, n_batches = total + loss * n, norm_total + gnorm, seen + n, n_batches + 1
+                step += 1
+                if on_batch_end is not None:
+                    logs = {"loss": loss, "grad_norm": gnorm, **self._metric_results()}
+                    if on_batch_end(step, logs):
+                        self.stop_training = True
+                if self.stop_training:
+                    break
+            if n_batches == 0:
+                raise ValueError(
+                    f"data yielded no batches in epoch {epoch + 1}; pass arrays or a re-iterable "
+                    "(a list, tf.data.Dataset or DataLoader), not a one-shot generator."
+                )
+            logs = {"loss": total / seen, "grad_norm": norm_total / n_batches, **self._metric_results()}
+            if validation_data is not None:
+                logs.update({f"val_{k}": v for k, v in self.evaluate(validation_data, batch_size).items()})
+            for key, value in logs.items():
+                history.setdefault(key, []).append(value)
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()))
+            if on_epoch_end is not None and on_epoch_end(epoch, logs):
+                self.stop_training = True
+            if self.stop_training:
+                break
+        return history
+
+    def evaluate(self, data, batch_size=32) -> dict:
+        """Mean loss and metrics over ``data`` (arrays or batches), without training."""
+        self.reset_metrics()
+        total, seen = 0.0, 0
+        for x, y in self._batches(data, batch_size, False, None):
+            n = _n_rows(x)
+            total += self.test_step(x, y) * n
+            seen += n
+        if seen == 0:
+            raise ValueError("validation data yielded no batches.")
+        return {"loss": total / seen, **self._metric_results()}
+
+
+def train_loop(
+    model,
+    optimizer,
+    loss_fn,
+    data,
+    epochs=1,
+    batch_size=32,
+    *,
+    on_batch_end=None,
+    clip_norm=None,
+    metrics=None,
+    validation_data=None,
+    shuffle=True,
+    seed=None,
+    verbose=0,
+) -> dict:
+    """Train ``model`` with a custom loop (see :class:`CustomLoop`); return the history dict.
+
+    The same call runs on JAX, PyTorch and TensorFlow. ``on_batch_end(step, logs)`` sees
+    ``loss``, ``grad_norm`` (before clipping) and the running metrics of each batch.
+    """
+    loop = CustomLoop(model, optimizer, loss_fn, metrics=metrics, clip_norm=clip_norm)
+    return loop.fit(
+        data,
+        epochs,
+        batch_size,
+        validation_data=validation_data,
+        shuffle=shuffle,
+        seed=seed,
+        on_batch_end=on_batch_end,
+        verbose=verbose,
+    )
+
+
+# ------------------------------------------------------------ per backend
+# Each builds run(x, y) -> (loss, global gradient norm before clipping). Clipping scales
+# the gradients by clip_norm / max(norm, clip_norm), as tf.clip_by_global_norm does.
+def _jax_functions(loop):
+    import jax
+    import jax.numpy as jnp
+
+    model, optimizer, loss_obj, clip = loop.model, loop.optimizer, loop.loss, loop.clip_norm
+    metrics = loop.metrics
+
+    def train(trainable, non_trainable, opt_vars, metric_vars, x, y):
+        def compute(tv):
+            y_pred, ntv, losses = model.stateless_call(tv, non_trainable, x, training=True, return_losses=True)
+            loss = loss_obj(y, y_pred)
+            if losses:
+                loss = loss + sum(losses)
+            return loss, (y_pred, ntv)
+
+        (loss, (y_pred, ntv)), grads = jax.value_and_grad(compute, has_aux=True)(trainable)
+        norm = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in grads))
+        if clip is not None:
+            scale = clip / jnp.maximum(norm, clip)
+            grads = [g * scale for g in grads]
+        tv, opt_vars = optimizer.stateless_apply(opt_vars, grads, trainable)
+        metric_vars = [m.stateless_update_state(mv, y, y_pred) for m, mv in zip(metrics, metric_vars)]
+        return loss, norm, tv, ntv, opt_vars, metric_vars
+
+    def evaluate(trainable, non_trainable, metric_vars, x, y):
+        y_pred, _ = model.stateless_call(trainable, non_trainable, x, training=False)
+        metric_vars = [m.stateless_update_state(mv, y, y_pred) for m, mv in zip(metrics, metric_vars)]
+        return loss_obj(y, y_pred), metric_vars
+
+    jit = jax.jit if loop.jit_compile else (lambda f: f)
+    train, evaluate = jit(train), jit(evaluate)
+
+    def values(variables):
+        return [v.value for v in variables]
+
+    def write(variables, new_values):
+        for v, value in zip(variables, new_values):
+            v.assign(value)
+
+    # State is read from the variables at every step and written back after it, so the
+    # model is always current and no (possibly donated) buffer is held across calls.
+    def run_train(x, y):
+        metric_state = [values(m.variables) for m in metrics]
+        loss, norm, tv, ntv, opt_vars, metric_state = train(
+            values(model.trainable_variables),
+            values(model.non_trainable_variables),
+            values(optimizer.variables),
+            metric_state,
+            x,
+            y,
+        )
+        write(model.trainable_variables, tv)
+        write(model.non_trainable_variables, ntv)
+        write(optimizer.variables, opt_vars)
+        for m, state in zip(metrics, metric_state):
+            write(m.variables, state)
+        return loss, norm
+
+    def run_eval(x, y):
+        metric_state = [values(m.variables) for m in metrics]
+        loss, metric_state = evaluate(
+            values(model.trainable_variables), values(model.non_trainable_variables), metric_state, x, y
+        )
+        for m, state in zip(metrics, metric_state):
+            write(m.variables, state)
+        return loss
+
+    return run_train, run_eval
+
+
+def _torch_functions(loop):
+    import torch
+
+    model, optimizer, loss_obj, clip = loop.model, loop.optimizer, loop.loss, loop.clip_norm
+
+    def run_train(x, y):
+        y_pred = model(x, training=True)
+        loss = loss_obj(y, y_pred)
+        if model.losses:
+            loss = loss + sum(model.losses)
+        model.zero_grad()
+        loss.backward()
+        pairs = [(v.value.grad, v) for v in model.trainable_variables if v.value.grad is not None]
+        grads = [g for g, _ in pairs]
+        with torch.no_grad():
+            norm = torch.sqrt(sum(torch.sum(g * g) for g in grads))
+            if clip is not None:
+                scale = clip / torch.clamp(norm, min=clip)
+                grads = [g * scale for g in grads]
+            optimizer.apply(grads, [v for _, v in pairs])
+            detached = y_pred.detach()
+            for m in loop.metrics:
+                m.update_state(y, detached)
+        return loss.detach(), norm
+
+    def run_eval(x, y):
+        with torch.no_grad():
+            y_pred = model(x, training=False)
+            for m in loop.metrics:
+                m.update_state(y, y_pred)
+            return loss_obj(y, y_pred)
+
+    return run_train, run_eval
+
+
+def _tf_functions(loop):
+    import tensorflow as tf
+
+    model, optimizer, loss_obj, clip = loop.model, loop.optimizer, loop.loss, loop.clip_norm
+
+    def train(x, y):
+        with tf.GradientTape() as tape:
+            y_pred = model(x, training=True)
+            loss = loss_obj(y, y_pred)
+            if model.losses:
+                loss = loss + tf.add_n(model.losses)
+        variables = model.trainable_variables
+        grads = tape.gradient(loss, variables)
+        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+        grads = [g for g, _ in pairs]
+        norm = tf.linalg.global_norm(grads)
+        if clip is not None:
+            grads, _ = tf.clip_by_global_norm(grads, clip, use_norm=norm)
+        optimizer.apply(grads, [v for _, v in pairs])
+        for m in loop.metrics:
+            m.update_state(y, y_pred)
+        return loss, norm
+
+    def evaluate(x, y):
+        y_pred = model(x, training=False)
+        for m in loop.metrics:
+            m.update_state(y, y_pred)
+        return loss_obj(y, y_pred)
+
+    if not loop.jit_compile:
+        return train, evaluate
+    return tf.function(train, reduce_retracing=True), tf.function(evaluate, reduce_retracing=True)

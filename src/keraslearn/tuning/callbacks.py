@@ -1,0 +1,87 @@
+"""Callbacks that connect a Keras fit and an Optuna study: epoch-level pruning and a progress bar."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+
+class OptunaPruning(keras.callbacks.Callback):
+    """Report each epoch's validation score to an Optuna trial and stop the fit when it is pruned.
+
+    The score reported at step ``epoch`` is ``-logs[monitor]`` (by default minus the
+    validation loss), so that greater is better like the scikit-learn scores the study
+    maximizes. A non-finite loss (a diverged fit) prunes at once.
+
+    Learners deep-copy their ``callbacks`` at every fit; this callback returns itself from
+    ``__deepcopy__`` so the copy still reports to the same trial.
+
+    Parameters
+    ----------
+    trial : optuna.Trial
+    monitor : str, default="val_loss"
+        The Keras log to watch; falls back to ``"loss"`` when the fit has no validation data.
+    """
+
+    def __init__(self, trial, monitor: str = "val_loss"):
+        super().__init__()
+        self.trial = trial
+        self.monitor = monitor
+        self.active = True
+        self.pruned_epoch = None
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.active:
+            return
+        import optuna
+
+        logs = logs or {}
+        value = logs.get(self.monitor, logs.get("loss"))
+        if value is None:
+            return
+        value = float(value)
+        if not math.isfinite(value):
+            self.pruned_epoch = epoch
+            raise optuna.TrialPruned(f"{self.monitor} is {value} at epoch {epoch + 1}: the fit diverged.")
+        self.trial.report(-value, step=epoch)
+        if self.trial.should_prune():
+            self.pruned_epoch = epoch
+            raise optuna.TrialPruned(f"pruned at epoch {epoch + 1} ({self.monitor} {value:.4g}).")
+
+
+class TrialProgress:
+    """An Optuna callback drawing a rich progress bar over trials with the best score so far."""
+
+    def __init__(self, total: int | None, description: str = "tuning"):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"),
+        )
+        self._task = self._progress.add_task(description, total=total, status="")
+        self._counts: dict[str, int] = {}
+
+    def __enter__(self):
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._progress.stop()
+
+    def __call__(self, study, trial):
+        state = trial.state.name.lower()
+        self._counts[state] = self._counts.get(state, 0) + 1
+        try:
+            best = f"best {study.best_value:.4g} (trial {study.best_trial.number})"
+        except ValueError:  # no completed trial yet
+            best = "no completed trial yet"
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self._counts.items()))
+        self._progress.update(self._task, advance=1, status=f"{best}  [{counts}]")

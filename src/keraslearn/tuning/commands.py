@@ -1,0 +1,99 @@
+"""``keraslearn tune``: tune a learner on a table; many workers share a study through one storage URL."""
+
+from __future__ import annotations
+
+from keraslearn.cli import UsageError
+from keraslearn.commands import _console, _make_learner, _say, infer_task, parse_params, read_table, split_target
+
+
+def cmd_tune(args):
+    from keraslearn.tuning.report import print_trials, write_report
+    from keraslearn.tuning.storage import redact, storage_url
+    from keraslearn.tuning.study import tune
+
+    console = _console(args.quiet)
+    if args.cv is not None and args.validation_fraction is not None:
+        raise UsageError("pass either --cv or --validation-fraction, not both")
+    df = read_table(args.data)
+    X, y = split_target(df, args.target, console)
+    task = args.task
+    if task == "auto":
+        task, why = infer_task(y)
+        _say(console, f"task: {task} ({why}); use --task to override")
+    # Fits are seeded (0 unless --random-state) so a trial's score does not depend on the
+    # worker that ran it; the sampler stays unseeded without --random-state so workers differ.
+    params = {"random_state": 0 if args.random_state is None else args.random_state, **parse_params(args.param)}
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
+    learner = _make_learner(args.learner, task, params)
+    refit = bool(args.report or args.out)
+    url = storage_url(args.storage)
+    _say(console, f"study storage: {redact(url)}" + (f", study {args.study!r}" if args.study else ""))
+    try:
+        best, study = tune(
+            learner, X, y,
+            n_trials=args.n_trials, timeout=args.timeout, cv=args.cv, validation_fraction=args.validation_fraction,
+            scoring=args.scoring, storage=url, study_name=args.study, pruner=args.pruner, refit=refit,
+            random_state=args.random_state, verbose=0 if args.quiet else 1,
+        )
+    except (ValueError, TypeError, ImportError) as err:
+        raise UsageError(str(err)) from None
+    except RuntimeError as err:  # nothing completed
+        raise UsageError(str(err)) from None
+    if not args.quiet:
+        print_trials(console, study, top=args.top)
+        try:
+            _say(console, f"best trial {study.best_trial.number}: score {study.best_value:.4f}")
+        except ValueError:
+            _say(console, "[yellow]no trial completed yet[/]")
+    _say(console, f"study name: {study.study_name}  (resume or add workers with --study {study.study_name})")
+    if args.out:
+        best.save(args.out)
+        _say(console, f"best model → {args.out}")
+    if args.report:
+        written = write_report(study, args.report, best)
+        for name, path in written.items():
+            if name != "skipped":
+                _say(console, f"{name:<21}→ {path}")
+        for name, why in written["skipped"].items():
+            _say(console, f"[yellow]{name} skipped: {why}[/]")
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser(
+        "tune",
+        help="tune a learner's hyperparameters with Optuna (resumable; many workers via PostgreSQL)",
+        description="Tune a learner on DATA (.csv/.tsv/.parquet) to predict --target. The study is stored "
+        "(default: ./keraslearn_tuning.db), so re-running the same command resumes it. Start the same "
+        "command on many machines with one --storage postgresql://… URL and --study NAME to share the work.",
+    )
+    p.add_argument("data", help="training data: .csv, .tsv or .parquet")
+    p.add_argument("--target", required=True, help="name of the column to predict")
+    p.add_argument("--learner", default="ff", help="learner name: ff, classif.kerasff, FFRegressor, … (default: ff)")
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+    p.add_argument("--storage", default=None,
+                   help="study storage: a SQLite file path or a URL such as postgresql://user:pw@host/db "
+                   "(default: sqlite:///keraslearn_tuning.db)")
+    p.add_argument("--study", default=None, help="study name (default: derived from the data and settings)")
+    p.add_argument("--n-trials", type=int, default=20,
+                   help="finished trials the study should hold, counting earlier runs and other workers")
+    p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
+    p.add_argument("--cv", type=int, default=None, help="cross-validation folds per trial (default 5)")
+    p.add_argument("--validation-fraction", type=float, default=None,
+                   help="score on one held-out share of rows instead of cross-validation")
+    p.add_argument("--scoring", default=None, help="scikit-learn scorer name (default: accuracy / R²)")
+    p.add_argument("--pruner", choices=("median", "hyperband", "none"), default="median")
+    p.add_argument("--epochs", type=int, default=None, help="maximum epochs per fit (early stopping may stop sooner)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="a fixed learner parameter, e.g. --param patience=5 (repeatable)")
+    p.add_argument("--random-state", type=int, default=None,
+                   help="seed the sampler and fits (leave unset on workers sharing a study)")
+    p.add_argument("--report", default=None, metavar="DIR",
+                   help="write PNGs (optimization history, importances, learning curves), trials.csv "
+                   "and the refitted best model into DIR")
+    p.add_argument("--out", default=None, help="write the best configuration, refitted on all rows, here")
+    p.add_argument("--top", type=int, default=10, help="trials shown in the result table (default 10)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or tables")
+    p.set_defaults(func=cmd_tune)
+

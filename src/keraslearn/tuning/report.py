@@ -1,0 +1,172 @@
+"""A study's results: a trials table and PNG plots, drawn headless on bare matplotlib Figures."""
+
+from __future__ import annotations
+
+import math
+import os
+
+
+def trials_frame(study):
+    """One row per trial: number, state, score, epochs, duration (s), worker and parameters."""
+    import pandas as pd
+
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else None
+        rows.append(
+            {
+                "trial": t.number,
+                "state": t.state.name,
+                "score": t.value,
+                "epochs": sum(t.user_attrs.get("epochs", [])) or (max(t.intermediate_values, default=-1) + 1),
+                "seconds": duration,
+                "worker": t.user_attrs.get("keraslearn_worker"),
+                **t.params,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def print_trials(console, study, top: int = 10):
+    """A rich table of the ``top`` trials by score, then the counts of trials per state."""
+    from rich.table import Table
+
+    trials = study.get_trials(deepcopy=False)
+    counts = {}
+    for t in trials:
+        counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+    done = sorted((t for t in trials if t.value is not None), key=lambda t: -t.value)[:top]
+    table = Table(title=f"study {study.study_name}: best {len(done)} of {len(trials)} trials "
+                  f"({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})")
+    for col in ("trial", "score", "epochs", "seconds"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("parameters", ratio=1)
+    for t in done:
+        epochs = sum(t.user_attrs.get("epochs", [])) or ""
+        seconds = f"{(t.datetime_complete - t.datetime_start).total_seconds():.1f}" if t.datetime_complete else ""
+        params = ", ".join(f"{k}={_short(v)}" for k, v in t.params.items())
+        table.add_row(str(t.number), f"{t.value:.4f}", str(epochs), seconds, params)
+    console.print(table)
+
+
+def _figure(width=6.4, height=4.0):
+    # A bare Figure (no pyplot): no GUI backend, no global state, safe in workers and CI.
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
+def _save(fig, path) -> str:
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_optimization_history(study, path) -> str:
+    """Each completed trial's score by trial number, with the best score so far; write a PNG."""
+    trials = [t for t in study.get_trials(deepcopy=False) if t.value is not None and math.isfinite(t.value)]
+    if not trials:
+        raise ValueError(f"study {study.study_name!r} has no completed trial to plot.")
+    trials.sort(key=lambda t: t.number)
+    numbers = [t.number for t in trials]
+    values = [t.value for t in trials]
+    best, running = [], -math.inf
+    for v in values:
+        running = max(running, v)
+        best.append(running)
+    fig = _figure()
+    ax = fig.subplots()
+    ax.scatter(numbers, values, s=18, label="trial score", alpha=0.7)
+    ax.step(numbers, best, where="post", color="C3", label="best so far")
+    pruned = [t.number for t in study.get_trials(deepcopy=False) if t.state.name == "PRUNED"]
+    if pruned:
+        ax.scatter(pruned, [min(values)] * len(pruned), marker="x", color="grey", s=18, label="pruned")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("trial")
+    ax.set_ylabel("score (greater is better)")
+    ax.set_title(f"Optimization history: {study.study_name}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_param_importances(study, path) -> str:
+    """Optuna's parameter importances (share of the score's variance) as bars; write a PNG.
+
+    Raises ValueError when the study has too few completed trials to estimate them.
+    """
+    import optuna
+
+    try:
+        importances = optuna.importance.get_param_importances(study)
+    except (ValueError, RuntimeError) as err:
+        raise ValueError(f"cannot estimate parameter importances yet: {err}") from None
+    if not importances:
+        raise ValueError("cannot estimate parameter importances yet: no parameter varied.")
+    names = list(importances)[::-1]
+    fig = _figure(6.4, 0.45 * len(names) + 1.4)
+    ax = fig.subplots()
+    ax.barh(names, [importances[n] for n in names], color="C0")
+    ax.set_xlabel("importance")
+    ax.set_title("Hyperparameter importances")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_intermediate_values(study, path) -> str:
+    """Each trial's reported epoch scores (minus the validation loss); pruned trials in grey."""
+    fig = _figure()
+    ax = fig.subplots()
+    drawn = False
+    for t in study.get_trials(deepcopy=False):
+        if not t.intermediate_values:
+            continue
+        steps = sorted(t.intermediate_values)
+        pruned = t.state.name == "PRUNED"
+        ax.plot([s + 1 for s in steps], [t.intermediate_values[s] for s in steps],
+                color="grey" if pruned else "C0", alpha=0.5 if pruned else 0.8, lw=1)
+        drawn = True
+    if not drawn:
+        raise ValueError("no trial reported epoch scores.")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("−validation loss")
+    ax.set_title("Learning curves (grey: pruned)")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def write_report(study, directory, best_learner=None) -> dict:
+    """Write the PNGs, a trials CSV and the best model's artifact into ``directory``.
+
+    Returns ``{name: path}`` of what was written, and ``{name: reason}`` under ``"skipped"``
+    for plots the study cannot support yet (e.g. importances with too few trials).
+    """
+    os.makedirs(directory, exist_ok=True)
+    written, skipped = {}, {}
+    plots = {
+        "optimization_history": plot_optimization_history,
+        "param_importances": plot_param_importances,
+        "learning_curves": plot_intermediate_values,
+    }
+    for name, plot in plots.items():
+        try:
+            written[name] = plot(study, os.path.join(directory, f"{name}.png"))
+        except ValueError as err:
+            skipped[name] = str(err)
+    trials_path = os.path.join(directory, "trials.csv")
+    trials_frame(study).to_csv(trials_path, index=False)
+    written["trials"] = trials_path
+    if best_learner is not None:
+        written["best_model"] = best_learner.save(os.path.join(directory, "best.keraslearn"))
+    written["skipped"] = skipped
+    return written

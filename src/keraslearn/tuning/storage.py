@@ -1,0 +1,154 @@
+"""Where studies live: a SQLite file by default, any Optuna RDB URL (PostgreSQL for many machines).
+
+Every storage opened here has Optuna's heartbeat on: a running trial records a heartbeat
+every :data:`HEARTBEAT_INTERVAL` seconds, and a trial whose worker stopped beating for
+:data:`GRACE_PERIOD` seconds (killed, machine lost) is marked FAIL by the next worker
+that starts a trial. On SQLite, the file's users are on this machine, so a RUNNING trial
+whose worker process no longer exists is marked FAIL at once when a study resumes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import warnings
+
+DEFAULT_STORAGE = "sqlite:///keraslearn_tuning.db"
+HEARTBEAT_INTERVAL = 10
+GRACE_PERIOD = 60
+WORKER_ATTR = "keraslearn_worker"
+
+
+def storage_url(storage) -> str:
+    """A storage URL from None (the default SQLite file), a file path or a URL."""
+    if storage is None:
+        return DEFAULT_STORAGE
+    text = os.fspath(storage)
+    if "://" not in text:
+        return "sqlite:///" + os.path.abspath(text)
+    scheme, rest = text.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+{_postgres_driver()}://{rest}"
+    return text
+
+
+def _postgres_driver() -> str:
+    """The installed PostgreSQL driver: a bare ``postgresql://`` means psycopg 3 to SQLAlchemy >= 2.1
+    but psycopg2 to older ones; name whichever is installed."""
+    import importlib.util
+
+    for module, driver in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
+        if importlib.util.find_spec(module) is not None:
+            return driver
+    return "psycopg2"  # none installed: open_storage says what to install
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a SQLAlchemy URL: say nothing about its parts
+        return url.split("://")[0] + "://…"
+
+
+def open_storage(storage=None, *, heartbeat_interval: int = HEARTBEAT_INTERVAL, grace_period: int = GRACE_PERIOD):
+    """An Optuna storage for ``storage``: None, a path, a URL, or an Optuna storage (returned as is).
+
+    Parameters
+    ----------
+    storage : None, str, path or optuna.storages.BaseStorage
+        None is ``sqlite:///keraslearn_tuning.db`` in the current directory; a path without
+        ``://`` is a SQLite file; a URL is any SQLAlchemy URL Optuna supports, e.g.
+        ``postgresql://user:password@host:5432/db``.
+    heartbeat_interval, grace_period : int
+        Seconds between a running trial's heartbeats, and without one before it counts as dead.
+    """
+    import optuna
+
+    if isinstance(storage, optuna.storages.BaseStorage):
+        return storage
+    url = storage_url(storage)
+    if url.startswith("sqlite:"):
+        # Heartbeats write from a second thread; wait for the file lock instead of failing.
+        engine_kwargs = {"connect_args": {"timeout": 60}}
+    else:
+        engine_kwargs = {"pool_pre_ping": True}
+    last = None
+    # Workers starting together on a fresh database race to create Optuna's tables; retry.
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                )
+        except ImportError as err:
+            if url.startswith("postgres"):
+                hint = "a PostgreSQL driver: pip install 'keraslearn[postgres]' (psycopg2-binary)"
+            else:
+                hint = f"its database driver ({err})"
+            raise ImportError(f"storage {redact(url)} needs {hint}") from err
+        except Exception as err:
+            last = err
+            # Retry only the database's own errors (server starting, table-creation race).
+            if not type(err).__module__.startswith("sqlalchemy") or type(err).__name__ in (
+                "ArgumentError", "NoSuchModuleError"
+            ):
+                break
+            time.sleep(0.5 * (attempt + 1))
+    first_line = str(last).strip().splitlines()[0] if str(last).strip() else type(last).__name__
+    raise ValueError(f"cannot open the study storage {redact(url)}: {first_line}") from last
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process, recorded on each trial it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    try:  # a killed child not yet reaped by its parent is a zombie: dead for our purpose
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def fail_dead_local_trials(study) -> list[int]:
+    """Mark FAIL the RUNNING trials of a SQLite study whose worker process on this host is gone.
+
+    Returns the numbers of the trials marked. Other storages rely on the heartbeat, since
+    their workers may be on other machines.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    # Optuna wraps an RDBStorage in a cache that does not expose its URL.
+    url = getattr(getattr(storage, "_backend", storage), "url", "")
+    if not str(url).startswith("sqlite:"):
+        return []
+    host = socket.gethostname()
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = str(trial.user_attrs.get(WORKER_ATTR, ""))
+        name, _, pid = worker.rpartition(":")
+        if name != host or not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+            continue
+        try:
+            if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+                failed.append(trial.number)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # its worker finished it after all
+    return failed

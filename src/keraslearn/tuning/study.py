@@ -1,0 +1,374 @@
+"""``keraslearn.tune``: Optuna studies over a learner's hyperparameters, resumable by default."""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+
+from keraslearn.training.memory import release_memory
+from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
+from keraslearn.tuning.spaces import apply_sample
+from keraslearn.tuning.storage import WORKER_ATTR, fail_dead_local_trials, open_storage, worker_id
+
+CONFIG_ATTR = "keraslearn"
+_COUNTED = ("COMPLETE", "PRUNED")
+
+
+class TuneResult(NamedTuple):
+    """What :func:`tune` returns; unpacks as ``best_learner, study = tune(...)``."""
+
+    best_learner: object
+    """The best trial's learner refitted on all of X, y (None with ``refit=False``)."""
+    study: object
+    """The ``optuna.Study``: every trial with its parameters, score and learning curve."""
+
+
+# ---------------------------------------------------------------- checks
+def _check_space(learner, space) -> dict:
+    from optuna.distributions import BaseDistribution
+
+    if space is None:
+        space = learner.search_space()
+    if not isinstance(space, dict) or not space:
+        raise TypeError("space must be a non-empty dict of name -> optuna.distributions.* objects.")
+    for name, dist in space.items():
+        if not isinstance(dist, BaseDistribution):
+            raise TypeError(
+                f"space[{name!r}] is {dist!r}; use an Optuna distribution, e.g. "
+                "optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True) or CategoricalDistribution([...])."
+            )
+    # Fail now, not after the first trial, on names the learner does not have.
+    apply_sample(learner, {name: _representative(dist) for name, dist in space.items()})
+    return space
+
+
+def _representative(dist):
+    return dist.choices[0] if hasattr(dist, "choices") else dist.low
+
+
+def _check_count(name, value, *, allow_none=True):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int{' or None' if allow_none else ''}; got {value!r}.")
+
+
+def _splits(learner, X, y, cv, validation_fraction, random_state):
+    """The (train, test) row indices every trial is scored on; the same for all trials."""
+    from sklearn.base import is_classifier
+    from sklearn.model_selection import KFold, StratifiedKFold, check_cv, train_test_split
+
+    n = len(y)
+    classifier = is_classifier(learner)
+    labels = np.asarray(y) if classifier else None
+    min_count = np.unique(labels, return_counts=True)[1].min() if classifier else 0
+    if validation_fraction is not None:
+        if cv is not None:
+            raise ValueError("pass either cv or validation_fraction, not both.")
+        if isinstance(validation_fraction, bool) or not 0 < validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1); got {validation_fraction!r}.")
+        stratify = labels if classifier and min_count >= 2 else None
+        train, test = train_test_split(
+            np.arange(n), test_size=validation_fraction, random_state=random_state, stratify=stratify
+        )
+        return [(np.sort(train), np.sort(test))], f"validation_fraction={validation_fraction}"
+    cv = 5 if cv is None else cv
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+        if cv < 2:
+            raise ValueError(f"cv must be >= 2 folds (or use validation_fraction); got {cv}.")
+        if cv > n:
+            raise ValueError(f"cv={cv} folds but y has only {n} rows.")
+        kind = StratifiedKFold if classifier and min_count >= cv else KFold
+        splitter = kind(n_splits=cv, shuffle=True, random_state=random_state)
+        label = f"cv={cv}"
+    else:
+        splitter = check_cv(cv, labels, classifier=classifier)
+        label = f"cv={type(splitter).__name__}"
+    return list(splitter.split(np.zeros((n, 1)), labels)), label
+
+
+def _study_name(learner, X, y, space, evaluation, scoring) -> str:
+    """A name fixed by the learner, data and settings, so the same call resumes the same study."""
+    import joblib
+
+    params = {k: v for k, v in learner.get_params(deep=False).items() if k not in ("callbacks", "verbose")}
+    key = (type(learner).__name__, repr(sorted(params.items(), key=lambda kv: kv[0])),
+           repr(sorted(space.items())), evaluation, repr(scoring))
+    try:
+        data = joblib.hash((X, y))
+    except Exception:  # unpicklable input: fall back to its shape
+        data = repr((getattr(X, "shape", None), len(y)))
+    return f"{type(learner).__name__}-{joblib.hash((key, data))[:12]}"
+
+
+def _make_pruner(pruner, learner):
+    import optuna
+
+    if isinstance(pruner, optuna.pruners.BasePruner):
+        return pruner
+    if pruner is None or pruner == "none":
+        return optuna.pruners.NopPruner()
+    if pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
+    if pruner == "hyperband":
+        epochs = getattr(learner, "epochs", None)
+        max_resource = int(epochs) if isinstance(epochs, numbers.Integral) else "auto"
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_resource, reduction_factor=3)
+    raise ValueError(f"pruner must be 'median', 'hyperband', 'none' or an optuna pruner; got {pruner!r}.")
+
+
+def _suggest(trial, name, dist):
+    from optuna import distributions as d
+
+    if isinstance(dist, d.CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    if isinstance(dist, d.IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    if isinstance(dist, d.FloatDistribution):
+        return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    raise TypeError(f"space[{name!r}]: unsupported distribution {type(dist).__name__}.")
+
+
+def _check_config(study, config):
+    stored = study.user_attrs.get(CONFIG_ATTR)
+    if stored is None:
+        study.set_user_attr(CONFIG_ATTR, config)
+        return
+    diff = [f"{k}: study has {stored.get(k)!r}, this call {v!r}" for k, v in config.items() if stored.get(k) != v]
+    if diff:
+        raise ValueError(
+            f"study {study.study_name!r} was created with other settings ({'; '.join(diff)}). "
+            "Use another study_name, or the study's own settings."
+        )
+
+
+# ------------------------------------------------------------- objective
+class _Objective:
+    """Score one sampled configuration: fit on each split's train rows, score its test rows."""
+
+    def __init__(self, learner, X, y, space, splits, scorer, seed):
+        self.learner, self.X, self.y = learner, X, y
+        self.space, self.splits, self.scorer, self.seed = space, splits, scorer, seed
+
+    def params(self, sampled: dict) -> dict:
+        params = apply_sample(self.learner, sampled)
+        if self.seed is not None and getattr(self.learner, "random_state", 0) is None:
+            params.setdefault("random_state", self.seed)
+        return params
+
+    def __call__(self, trial):
+        from sklearn.base import clone
+        from sklearn.utils import _safe_indexing
+
+        trial.set_user_attr(WORKER_ATTR, worker_id())
+        sampled = {name: _suggest(trial, name, dist) for name, dist in self.space.items()}
+        estimator = clone(self.learner).set_params(**self.params(sampled))
+        params = estimator.get_params(deep=False)
+        pruning = None
+        if "callbacks" in params:
+            monitor = "val_loss" if params.get("validation_fraction", 0) else "loss"
+            pruning = OptunaPruning(trial, monitor=monitor)
+            estimator.set_params(callbacks=[*(params["callbacks"] or []), pruning])
+        scores, epochs = [], []
+        try:
+            for fold, (train, test) in enumerate(self.splits):
+                if pruning is not None:
+                    # Steps are epochs: only the first fold's learning curve is comparable across trials.
+                    pruning.active = fold == 0
+                estimator.fit(_safe_indexing(self.X, train), _safe_indexing(self.y, train))
+                scores.append(
+                    float(self.scorer(estimator, _safe_indexing(self.X, test), _safe_indexing(self.y, test)))
+                )
+                epochs.append(int(getattr(estimator, "n_iter_", 0)))
+        finally:
+            # Each fit leaves compiled functions behind; free them so RSS stays flat over trials.
+            del estimator, pruning
+            release_memory()
+        trial.set_user_attr("fold_scores", scores)
+        trial.set_user_attr("epochs", epochs)
+        # A non-finite score (e.g. NaN predictions) makes Optuna mark the trial FAIL.
+        return float(np.mean(scores))
+
+
+# ------------------------------------------------------------------ tune
+def tune(
+    learner,
+    X,
+    y,
+    *,
+    space=None,
+    n_trials=20,
+    timeout=None,
+    cv=None,
+    validation_fraction=None,
+    scoring=None,
+    storage=None,
+    study_name=None,
+    pruner="median",
+    sampler=None,
+    refit=True,
+    callbacks=None,
+    random_state=None,
+    verbose=0,
+) -> TuneResult:
+    """Tune ``learner``'s hyperparameters with Optuna; return the best learner refitted, and the study.
+
+    The study is stored (a SQLite file by default), so calling ``tune`` again with the same
+    arguments after an interruption (Ctrl-C, a killed process) resumes it: finished trials
+    are kept and only the missing ones run. Several processes or machines given the same
+    ``storage`` URL and ``study_name`` share one study.
+
+    Parameters
+    ----------
+    learner : KerasLearner
+        The learner to tune; its parameters not in the space stay fixed.
+    X, y : array-like
+        Training data, as for ``learner.fit``.
+    space : dict or None, default=None
+        Name -> ``optuna.distributions`` object. None uses ``learner.search_space()``.
+        Derived names (``n_layers`` and ``units`` → ``layer_units``) are allowed, see
+        :mod:`keraslearn.tuning.spaces`.
+    n_trials : int or None, default=20
+        Finished (complete or pruned) trials the study should hold; trials already in a
+        resumed study count. None runs until ``timeout``.
+    timeout : float or None, default=None
+        Stop starting new trials after this many seconds.
+    cv : int, cross-validation splitter or None, default=None
+        Folds to score each trial on (shuffled, stratified for classifiers); None means 5
+        unless ``validation_fraction`` is given.
+    validation_fraction : float or None, default=None
+        Score each trial on one held-out share of rows instead of cross-validation (faster).
+    scoring : str, callable or None, default=None
+        A scikit-learn scorer (greater is better); None uses ``learner.score``.
+    storage : None, str, path or optuna storage, default=None
+        None is the file ``keraslearn_tuning.db`` in the current directory; a path is a SQLite
+        file; a URL such as ``postgresql://user:pw@host/db`` shares the study between machines.
+    study_name : str or None, default=None
+        None derives a name from the learner, data and settings, so the same call resumes.
+    pruner : {"median", "hyperband", "none"} or optuna pruner, default="median"
+        Stops unpromising trials early from each epoch's validation loss (reported as
+        ``-val_loss``; in cross-validation the first fold's curve is used).
+    sampler : optuna sampler or None, default=None
+        None is Optuna's TPE sampler, seeded from ``random_state``.
+    refit : bool, default=True
+        Refit the best configuration on all of X, y.
+    callbacks : list of callables or None, default=None
+        Optuna callbacks ``f(study, frozen_trial)`` called after each trial.
+    random_state : int or None, default=None
+        Seeds the folds, the sampler and (when the learner's own ``random_state`` is None)
+        every trial's fit. Give workers sharing a study different seeds, or None.
+    verbose : int, default=0
+        1 shows a progress bar over trials.
+
+    Returns
+    -------
+    TuneResult
+        ``(best_learner, study)``.
+    """
+    import optuna
+    from sklearn.metrics import check_scoring
+
+    if not hasattr(learner, "get_params") or not hasattr(learner, "fit"):
+        raise TypeError(f"learner must be a keraslearn learner (an sklearn estimator); got {type(learner).__name__}.")
+    _check_count("n_trials", n_trials)
+    if n_trials is None and timeout is None:
+        raise ValueError("give n_trials, timeout or both; otherwise the study never ends.")
+    if y is None:
+        raise ValueError("tune needs a target y.")
+    y = y if hasattr(y, "iloc") else np.asarray(y)
+    if hasattr(X, "__len__") and len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)}: they must match.")
+    space = _check_space(learner, space)
+    splits, evaluation = _splits(learner, X, y, cv, validation_fraction, random_state)
+    scorer = check_scoring(learner, scoring=scoring)
+    optuna_storage = open_storage(storage)
+    if study_name is None:
+        study_name = _study_name(learner, X, y, space, evaluation, scoring)
+    config = {
+        "learner": type(learner).__name__,
+        "scoring": scoring if isinstance(scoring, str) or scoring is None else repr(scoring),
+        "evaluation": evaluation,
+        "space": sorted(space),
+    }
+
+    with _quiet_optuna():
+        study = optuna.create_study(
+            storage=optuna_storage, study_name=study_name, direction="maximize", load_if_exists=True
+        )
+        if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+            raise ValueError(f"study {study_name!r} minimizes; keraslearn studies maximize a score.")
+        _check_config(study, config)
+        fail_dead_local_trials(study)
+        n_existing = len(study.get_trials(deepcopy=False))
+        if sampler is None:
+            seed = None if random_state is None else int(random_state) + n_existing
+            sampler = optuna.samplers.TPESampler(seed=seed)
+        study.sampler = sampler
+        study.pruner = _make_pruner(pruner, learner)
+        objective = _Objective(learner, X, y, space, splits, scorer, random_state)
+        remaining = None
+        all_callbacks = list(callbacks or [])
+        if n_trials is not None:
+            remaining = n_trials - _n_finished(study)
+            # Other workers fill the same study: stop once it holds n_trials finished trials.
+            all_callbacks.insert(0, optuna.study.MaxTrialsCallback(n_trials, states=_states()))
+        if remaining is None or remaining > 0:
+            progress = TrialProgress(remaining, f"tuning {type(learner).__name__}") if verbose else None
+            with progress or contextlib.nullcontext():
+                study.optimize(
+                    objective,
+                    n_trials=remaining,
+                    timeout=timeout,
+                    callbacks=all_callbacks + ([progress] if progress else []),
+                )
+    best = None
+    if refit:
+        try:
+            best_trial = study.best_trial
+        except ValueError:
+            raise RuntimeError(
+                f"no trial of study {study_name!r} completed (all failed or were pruned); nothing to refit."
+            ) from None
+        best = _refit(learner, objective, best_trial, X, y)
+    return TuneResult(best, study)
+
+
+def _states():
+    from optuna.trial import TrialState
+
+    return tuple(TrialState[s] for s in _COUNTED)
+
+
+def _n_finished(study) -> int:
+    return len(study.get_trials(deepcopy=False, states=_states()))
+
+
+def _refit(learner, objective, trial, X, y):
+    from sklearn.base import clone
+
+    sampled = {k: v for k, v in trial.params.items()}
+    return clone(learner).set_params(**objective.params(sampled)).fit(X, y)
+
+
+def best_params(learner, study) -> dict:
+    """The learner parameters of the study's best trial (derived names combined)."""
+    return apply_sample(learner, study.best_trial.params)
+
+
+@contextlib.contextmanager
+def _quiet_optuna():
+    """Optuna's per-trial INFO log and experimental-feature warnings are not the user's problem."""
+    import optuna
+
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            yield
+    finally:
+        optuna.logging.set_verbosity(level)

@@ -1,0 +1,96 @@
+"""Small helpers of the R keras / kerasR workflows, in Keras' own terms.
+
+``normalize`` and ``to_categorical`` are Keras' functions; ``classes_from_proba`` replaces
+the removed ``predict_classes``; ``plot_history`` draws a training history to a PNG and
+``summary`` returns a model's (or fitted learner's) summary as text.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def normalize(x, axis=-1, order=2):
+    """Scale each slice along ``axis`` to unit Lp norm (kerasR / ``keras.utils.normalize``).
+
+    Zero slices stay zero. Returns a float NumPy array of the same shape.
+    """
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float32)
+    # keras.utils.normalize's NumPy path (Keras 3.15) does `axis = axis or -1`, so axis=0
+    # normalizes the wrong way and fails to broadcast; this is the same formula, fixed.
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    return x / np.expand_dims(norm, axis)
+
+
+def to_categorical(y, num_classes=None):
+    """One-hot encode integer class labels ``0..num_classes-1`` (``keras.utils.to_categorical``)."""
+    import keras
+
+    y = np.asarray(y)
+    if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0)):
+        raise ValueError(
+            f"to_categorical needs integer class labels, got dtype {y.dtype}; map labels to "
+            "0..n-1 first (e.g. with sklearn.preprocessing.LabelEncoder)."
+        )
+    if y.size and y.min() < 0:
+        raise ValueError(f"to_categorical needs labels >= 0, got {y.min()}.")
+    if num_classes is not None and y.size and y.max() >= num_classes:
+        raise ValueError(f"label {y.max()} does not fit num_classes={num_classes}.")
+    return keras.utils.to_categorical(y, num_classes=num_classes)
+
+
+def classes_from_proba(proba, threshold=0.5):
+    """Predicted class indices from predicted probabilities (what ``predict_classes`` did).
+
+    ``(n, k)`` softmax output → the arg-max column; ``(n,)`` or ``(n, 1)`` sigmoid output →
+    1 where the probability is above ``threshold``, else 0.
+    """
+    p = np.asarray(proba)
+    if p.ndim == 2 and p.shape[1] > 1:
+        return np.argmax(p, axis=1)
+    if p.ndim > 2:
+        raise ValueError(f"proba must be (n,), (n, 1) or (n, k); got shape {p.shape}.")
+    return (p.reshape(-1) > threshold).astype(np.int64)
+
+
+def plot_history(history, path, title="Training history"):
+    """Plot each metric of a training history per epoch (training and validation) to a PNG.
+
+    ``history`` is what ``model.fit`` returns, its ``.history`` dict, a fitted learner or
+    the dict returned by :func:`keraslearn.train_loop`. Returns the path written.
+    """
+    from keraslearn.report.plots import plot_learning_curve
+
+    return plot_learning_curve(history, path, title=title)
+
+
+def summary(model_or_learner, **kwargs) -> str:
+    """The Keras summary (layers, output shapes, parameter counts) as text.
+
+    Takes a ``keras.Model`` or a fitted keraslearn learner (its network, after a line
+    describing the learner). Extra keyword arguments go to ``keras.Model.summary``
+    (``expand_nested``, ``show_trainable``, ``line_length``).
+    """
+    import keras
+
+    obj = model_or_learner
+    header = ""
+    if not isinstance(obj, keras.Model):
+        model = getattr(obj, "model_", None)
+        if model is None:
+            raise ValueError(
+                f"summary needs a keras.Model or a fitted learner; {type(obj).__name__} "
+                "has no model_ (call fit first)."
+            )
+        spec = getattr(obj, "spec_", None)
+        header = f"{type(obj).__name__}"
+        if spec is not None:
+            header += f" ({spec.task}; {getattr(obj, 'n_features_in_', '?')} input columns)"
+        header += "\n"
+        obj = model
+    lines = []
+    obj.summary(print_fn=lambda text, line_break=True: lines.append(text), **kwargs)
+    return header + "\n".join(line.rstrip("\n") for line in lines) + "\n"

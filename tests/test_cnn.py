@@ -1,0 +1,205 @@
+"""CNNClassifier: transfer learning on tiny images from arrays, folders and path columns."""
+
+import os
+import pickle
+import time
+import warnings
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+import keraslearn
+from keraslearn import CNNClassifier
+from keraslearn.architectures import cnn
+from keraslearn.preprocessing.images import ImageBatches, image_source
+
+CLASSES = ["one", "two", "zero"]
+
+
+@pytest.fixture(scope="module")
+def digits_rgb():
+    """48 real digit images (16 each of 0, 1, 2), upscaled 8x8 → 32x32, RGB uint8."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    rows = np.concatenate([np.flatnonzero(d.target == k)[:16] for k in range(3)])
+    gray = np.kron(d.images[rows], np.ones((4, 4))) * 255 / 16
+    images = np.repeat(gray[..., None], 3, axis=-1).round().astype(np.uint8)
+    labels = np.array(["zero", "one", "two"])[d.target[rows]]
+    return images, labels
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory, digits_rgb):
+    """The digits as PNG files in one sub-folder per class."""
+    root = tmp_path_factory.mktemp("digits")
+    images, labels = digits_rgb
+    paths = []
+    for i, (img, label) in enumerate(zip(images, labels)):
+        os.makedirs(root / label, exist_ok=True)
+        path = root / label / f"{i:03d}.png"
+        Image.fromarray(img).save(path)
+        paths.append(str(path))
+    return root, paths
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory):
+    """A weights file for MobileNetV2(alpha=0.35) without top, standing in for ImageNet's."""
+    path = tmp_path_factory.mktemp("weights") / "mobilenetv2_035.weights.h5"
+    base = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3), alpha=0.35)
+    base.save_weights(path)
+    return str(path)
+
+
+# 48 images, a quarter held out: 36 train / 12 validation rows, batches of 12, so each of the
+# train, validation and predict functions compiles for one batch shape only.
+TINY = dict(alpha=0.35, image_size=32, cl_layer_units=16, batch_size=12, validation_fraction=0.25, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def folder_fit(image_folder, weights_file):
+    root, _ = image_folder
+    return CNNClassifier(weights=weights_file, epochs=2, **TINY).fit(str(root))
+
+
+def test_folder_fit_takes_labels_from_subfolders(folder_fit, image_folder):
+    clf = folder_fit
+    assert list(clf.classes_) == CLASSES
+    assert set(clf.history_) >= {"loss", "val_loss"} and clf.n_iter_ == 2
+    proba = clf.predict_proba(str(image_folder[0]))
+    assert proba.shape == (48, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert set(clf.predict(str(image_folder[0]))) <= set(CLASSES)
+
+
+def test_pretrained_base_is_frozen_but_its_last_layers(folder_fit):
+    base = next(layer for layer in folder_fit.model_.layers if isinstance(layer, keras.Model))
+    trainable = [layer.name for layer in base.layers if layer.trainable and layer.weights]
+    # the last 5 layers of MobileNetV2 are block_16_project(+_BN), Conv_1(+_bn), out_relu;
+    # batch normalization layers stay frozen, so two convolutions train
+    assert trainable == ["block_16_project", "Conv_1"]
+    assert all(not layer.trainable for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization))
+    head = [layer.name for layer in folder_fit.model_.layers if layer.trainable and layer.weights and layer is not base]
+    assert head == ["head_dense", "output"]
+
+
+def test_array_paths_and_dataframe_give_the_same_predictions(folder_fit, image_folder, digits_rgb):
+    clf = folder_fit
+    root, paths = image_folder
+    images, _ = digits_rgb
+    from_paths = clf.predict_proba(paths)
+    np.testing.assert_allclose(clf.predict_proba(str(root)), from_paths, rtol=1e-5)  # same sorted order
+    np.testing.assert_allclose(clf.predict_proba(images), from_paths, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(clf.predict_proba(images[..., :1]), from_paths, rtol=1e-5, atol=1e-6)  # gray
+    np.testing.assert_allclose(clf.predict_proba(pd.DataFrame({"file": paths})), from_paths, rtol=1e-5)
+    frame = pd.DataFrame({"id": range(48), "file": paths})
+    np.testing.assert_allclose(clf.set_params(path_column="file").predict_proba(frame), from_paths, rtol=1e-5)
+    clf.set_params(path_column=None)
+
+
+def test_save_load_and_pickle_predict_identically(folder_fit, digits_rgb, tmp_path):
+    images, _ = digits_rgb
+    expected = folder_fit.predict_proba(images)
+    loaded = keraslearn.load(folder_fit.save(tmp_path / "cnn.keraslearn"))
+    assert type(loaded) is CNNClassifier and list(loaded.classes_) == CLASSES
+    assert loaded.spec_.image_shape == (32, 32, 3)
+    np.testing.assert_array_equal(loaded.predict_proba(images), expected)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(folder_fit)).predict_proba(images), expected)
+
+
+@pytest.mark.torch
+def test_fit_on_an_array_with_path_dataframe_labels(digits_rgb, weights_file, image_folder):
+    images, labels = digits_rgb
+    clf = CNNClassifier(weights=weights_file, epochs=1, **TINY).fit(images, labels)
+    assert list(clf.classes_) == CLASSES and clf.n_iter_ == 1
+    paths = pd.DataFrame({"path": image_folder[1]})
+    np.testing.assert_allclose(clf.predict_proba(paths), clf.predict_proba(images), rtol=1e-5, atol=1e-6)
+
+
+def test_imagenet_without_cache_warns_and_falls_back_quickly(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    start = time.perf_counter()
+    with pytest.warns(UserWarning, match="not in the Keras cache") as record:
+        weights = cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35)
+    assert time.perf_counter() - start < 1.0  # no download attempted
+    assert weights is None
+    message = str(record[0].message)
+    fname = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+    assert os.path.join(str(tmp_path / "keras_home"), "models", fname) in message
+    assert "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/" + fname in message
+    assert "weights=None" in message
+    # once the file is in the cache it is used, silently
+    cached = tmp_path / "keras_home" / "models" / fname
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"stand-in")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) == str(cached)
+    assert cnn.resolve_weights("ResNet50", None, 224) is None
+
+
+def test_imagenet_fallback_builds_a_fully_trainable_network(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    spec = keraslearn.DataSpec(image_shape=(32, 32, 3)).with_task("multiclass", 3)
+    with pytest.warns(UserWarning, match="training from random weights"):
+        weights = cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35)
+    model = cnn.build(spec, weights=weights, alpha=0.35, cl_layer_units=8)
+    base = model.layers[1]
+    assert all(layer.trainable for layer in base.layers)
+    assert model.output_shape == (None, 3)
+
+
+def test_image_batches_resize_convert_and_preprocess(tmp_path):
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, size=(5, 24, 24, 4), dtype=np.uint8)  # RGBA, smaller than image_size
+    paths = []
+    for i, img in enumerate(small):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(img[..., :3]).save(paths[-1])
+    for X in (small, paths):
+        source, labels = image_source(X)
+        assert labels is None
+        batches = ImageBatches(source, (32, 32), batch_size=2, preprocess=cnn.preprocess_function("MobileNetV2"))
+        assert len(batches) == 3
+        (x,) = batches[0]
+        assert x.shape == (2, 32, 32, 3) and x.dtype == np.float32
+        assert -1.0 <= x.min() and x.max() <= 1.0  # MobileNetV2's preprocess_input: [0, 255] → [-1, 1]
+        assert batches[2][0].shape == (1, 32, 32, 3)
+    assert source.array is None  # paths stay paths: images are read per batch
+    shuffled = ImageBatches(source, (32, 32), 2, lambda b: b, y=np.arange(5), shuffle=True, seed=0)
+    epoch1 = np.concatenate([shuffled[i][1] for i in range(3)])
+    shuffled.on_epoch_end()
+    epoch2 = np.concatenate([shuffled[i][1] for i in range(3)])
+    assert sorted(epoch1) == sorted(epoch2) == list(range(5)) and list(epoch1) != list(epoch2)
+
+
+def test_bad_inputs_fail_early_with_clear_messages(tmp_path, digits_rgb):
+    images, labels = digits_rgb
+    cases = [
+        (CNNClassifier(application="NotANet"), images, labels, "application='NotANet' is not supported"),
+        (CNNClassifier(image_size=16), images, labels, "image_size must be"),
+        (CNNClassifier(), str(tmp_path / "nope"), None, "is not a folder"),
+        (CNNClassifier(), pd.DataFrame({"a": ["x"], "b": ["y"]}), [1], "set path_column"),
+        (CNNClassifier(), [str(tmp_path / "missing.png")], [1], "not found"),
+        (CNNClassifier(), images, None, "requires y"),
+        (CNNClassifier(), images[:, :, :, :2], labels, "1, 3 or 4 channels"),
+        (CNNClassifier(weights=str(tmp_path / "w.h5")), images, labels, "no such file"),
+    ]
+    for clf, X, y, match in cases:
+        start = time.perf_counter()
+        with pytest.raises((ValueError, TypeError), match=match):
+            clf.fit(X, y)
+        assert time.perf_counter() - start < 5.0
+
+
+def test_registry_names_and_search_space():
+    assert isinstance(keraslearn.learner("classif.kerascnn"), CNNClassifier)
+    assert isinstance(keraslearn.learner("classif.cnn", epochs=3), CNNClassifier)
+    with pytest.raises(ValueError, match="Unknown learner|no regressor"):
+        keraslearn.learner("regr.cnn")
+    clf = CNNClassifier()
+    assert set(clf.search_space()) <= set(clf.get_params())

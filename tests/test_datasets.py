@@ -1,0 +1,326 @@
+"""keraslearn.datasets: Keras' splits and shapes, offline-first lookup, fast offline errors."""
+
+import contextlib
+import dataclasses
+import gzip
+import http.server
+import os
+import pickle
+import socket
+import tarfile
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import keraslearn  # noqa: F401  (selects the backend)
+from keraslearn.datasets import files, loaders
+from keraslearn.datasets import (
+    DatasetUnavailableError,
+    list_tabular,
+    load_boston_housing,
+    load_california_housing,
+    load_cifar10,
+    load_cifar100,
+    load_fashion_mnist,
+    load_imdb,
+    load_mnist,
+    load_mnist_sample,
+    load_reuters,
+    load_tabular,
+)
+
+
+@pytest.fixture
+def data_dirs(tmp_path, monkeypatch):
+    """An empty $KERASLEARN_DATA and an empty Keras home: nothing is found locally."""
+    data, home = tmp_path / "data", tmp_path / "keras_home"
+    data.mkdir()
+    home.mkdir()
+    monkeypatch.setenv("KERASLEARN_DATA", str(data))
+    monkeypatch.delenv("KERASLEARN_OFFLINE", raising=False)
+    monkeypatch.setattr(files, "_keras_home", lambda: str(home))
+    return data, home
+
+
+def _unreachable(monkeypatch, key, url):
+    src = loaders._SOURCES[key]
+    monkeypatch.setitem(loaders._SOURCES, key, dataclasses.replace(src, url=url))
+
+
+def _keras_reads(monkeypatch, module, path_for):
+    """Make Keras' own loader read our file instead of downloading (to compare parsers)."""
+    import importlib
+
+    mod = importlib.import_module(f"keras.src.datasets.{module}")
+    monkeypatch.setattr(mod, "get_file", lambda fname=None, *a, **k: path_for(fname))
+
+
+def _assert_same(ours, theirs):
+    for a, b in zip(ours, theirs):
+        for u, v in zip(a, b):
+            assert u.shape == v.shape and u.dtype == v.dtype
+            if u.dtype == object:
+                assert [list(s) for s in u] == [list(s) for s in v]
+            else:
+                np.testing.assert_array_equal(u, v)
+
+
+# ------------------------------------------------------------------ Boston
+def test_boston_offline_reproduces_keras_split(data_dirs):
+    (x_train, y_train), (x_test, y_test) = load_boston_housing()
+    assert x_train.shape == (404, 13) and x_test.shape == (102, 13)
+    assert x_train.dtype == np.float64 and y_train.shape == (404,)
+    # The first training row and targets of keras.datasets.boston_housing.load_data().
+    np.testing.assert_allclose(
+        x_train[0], [1.23247, 0.0, 8.14, 0.0, 0.538, 6.142, 91.7, 3.9769, 4.0, 307.0, 21.0, 396.9, 18.72]
+    )
+    np.testing.assert_allclose(y_train[:10], [15.2, 42.3, 50.0, 21.1, 17.7, 18.5, 11.3, 15.6, 15.6, 14.4])
+    np.testing.assert_allclose(y_test[:5], [7.2, 18.8, 19.0, 27.0, 22.2])
+    (a, _), (b, _) = load_boston_housing(test_split=0.1, seed=1)
+    assert len(a) == 455 and len(b) == 51 and not np.array_equal(a[0], x_train[0])
+
+
+def test_boston_reads_keras_file_when_present_and_matches_keras(data_dirs, monkeypatch):
+    data, _ = data_dirs
+    x, y = loaders._boston_arrays()
+    path = data / "boston_housing.npz"
+    np.savez(path, x=x[:100], y=y[:100])
+    ours = load_boston_housing(test_split=0.3, seed=7)
+    assert len(ours[0][0]) == 70 and len(ours[1][0]) == 30
+    _keras_reads(monkeypatch, "boston_housing", lambda _: str(path))
+    import keras
+
+    _assert_same(ours, keras.datasets.boston_housing.load_data(test_split=0.3, seed=7))
+    with pytest.raises(ValueError, match="test_split"):
+        load_boston_housing(test_split=1.0)
+
+
+# ------------------------------------------------- parsers agree with Keras'
+def test_mnist_and_california_match_keras(data_dirs, monkeypatch):
+    import keras
+
+    data, _ = data_dirs
+    rng = np.random.default_rng(0)
+    np.savez(
+        data / "mnist.npz",
+        x_train=rng.integers(0, 255, (12, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 9, 12, dtype=np.uint8),
+        x_test=rng.integers(0, 255, (4, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 9, 4, dtype=np.uint8),
+    )
+    _keras_reads(monkeypatch, "mnist", lambda _: str(data / "mnist.npz"))
+    _assert_same(load_mnist(), keras.datasets.mnist.load_data())
+
+    np.savez(data / "california_housing.npz", x=rng.normal(size=(700, 8)).astype(np.float32), y=rng.normal(size=700))
+    _keras_reads(monkeypatch, "california_housing", lambda _: str(data / "california_housing.npz"))
+    for kwargs in ({}, {"version": "small", "test_split": 0.25, "seed": 3}):
+        ours = load_california_housing(**kwargs)
+        _assert_same(ours, keras.datasets.california_housing.load_data(**kwargs))
+    assert len(load_california_housing(version="small")[0][0]) == 480
+
+
+def test_fashion_mnist_matches_keras(data_dirs, monkeypatch):
+    import keras
+
+    data, _ = data_dirs
+    folder = data / "fashion-mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for prefix, n in (("train", 6), ("t10k", 3)):
+        with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
+            f.write(b"\0" * 8 + rng.integers(0, 9, n, dtype=np.uint8).tobytes())
+        with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
+            f.write(b"\0" * 16 + rng.integers(0, 255, n * 784, dtype=np.uint8).tobytes())
+    _keras_reads(monkeypatch, "fashion_mnist", lambda fname: str(folder / fname))
+    ours = load_fashion_mnist()
+    assert ours[0][0].shape == (6, 28, 28) and ours[1][1].shape == (3,)
+    _assert_same(ours, keras.datasets.fashion_mnist.load_data())
+
+
+def _cifar_folder(root, names, label_keys, rng):
+    root.mkdir(parents=True)
+    batches = []
+    for name in names:
+        batch = {b"data": rng.integers(0, 255, (3, 3072), dtype=np.uint8)}
+        for key in label_keys:
+            batch[key.encode()] = rng.integers(0, 20, 3).tolist()
+        with open(root / name, "wb") as f:
+            pickle.dump(batch, f)
+        batches.append(batch)
+    return batches
+
+
+def test_cifar_from_folder_and_archive_match_keras(data_dirs, monkeypatch, tmp_path):
+    import keras
+
+    data, _ = data_dirs
+    rng = np.random.default_rng(2)
+    c10 = tmp_path / "cifar-10-batches-py"
+    batches = _cifar_folder(c10, [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"], ["labels"], rng)
+    # Keras' cifar10 parser assumes 10000 rows per batch, so build its result by hand.
+    images = [b[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1) for b in batches]
+    labels = [np.asarray(b[b"labels"], np.uint8).reshape(-1, 1) for b in batches]
+    expected = ((np.concatenate(images[:5]), np.concatenate(labels[:5])), (images[5], labels[5]))
+    # As a tar.gz in $KERASLEARN_DATA, the way it is downloaded from the origin.
+    with tarfile.open(data / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(c10, arcname="cifar-10-batches-py")
+    ours = load_cifar10()
+    assert ours[0][0].shape == (15, 32, 32, 3) and ours[0][1].shape == (15, 1)
+    _assert_same(ours, expected)
+
+    c100 = data / "cifar-100-python"  # extracted in $KERASLEARN_DATA
+    _cifar_folder(c100, ["train", "test"], ["fine_labels", "coarse_labels"], rng)
+    _keras_reads(monkeypatch, "cifar100", lambda _: str(data))
+    for mode in ("fine", "coarse"):
+        _assert_same(load_cifar100(mode), keras.datasets.cifar100.load_data(mode))
+    with pytest.raises(ValueError, match="label_mode"):
+        load_cifar100("medium")
+
+
+def _ragged(rng, n, vocab=30):
+    return np.array([rng.integers(1, vocab, rng.integers(1, 9)).tolist() for _ in range(n)], dtype=object)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"num_words": 12, "skip_top": 2, "maxlen": 6}, {"start_char": None, "index_from": 0, "oov_char": None, "num_words": 10}],
+)
+def test_imdb_and_reuters_match_keras(data_dirs, monkeypatch, kwargs):
+    import keras
+
+    data, _ = data_dirs
+    rng = np.random.default_rng(3)
+    np.savez(
+        data / "imdb.npz",
+        x_train=_ragged(rng, 20),
+        y_train=rng.integers(0, 2, 20),
+        x_test=_ragged(rng, 10),
+        y_test=rng.integers(0, 2, 10),
+    )
+    np.savez(data / "reuters.npz", x=_ragged(rng, 30), y=rng.integers(0, 46, 30))
+    _keras_reads(monkeypatch, "imdb", lambda _: str(data / "imdb.npz"))
+    _keras_reads(monkeypatch, "reuters", lambda _: str(data / "reuters.npz"))
+    _assert_same(load_imdb(**kwargs), keras.datasets.imdb.load_data(**kwargs))
+    _assert_same(load_reuters(test_split=0.3, **kwargs), keras.datasets.reuters.load_data(test_split=0.3, **kwargs))
+
+
+def test_corrupt_file_names_the_file(data_dirs):
+    data, _ = data_dirs
+    (data / "mnist.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="mnist.npz is not a valid mnist file"):
+        load_mnist()
+
+
+# --------------------------------------------------------------- offline
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def _http_server(folder):
+    handler = lambda *a, **k: _QuietHandler(*a, directory=str(folder), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def _silent_server():
+    """Accepts TCP connections and never answers: what a hanging network looks like."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("network", ["no_dns", "never_answers", "not_found"])
+def test_offline_error_is_fast_and_says_where_to_put_the_file(data_dirs, monkeypatch, tmp_path, network):
+    _, home = data_dirs
+    if network == "no_dns":
+        server = contextlib.nullcontext("http://keraslearn-offline.invalid")
+    elif network == "never_answers":
+        server = _silent_server()
+    else:
+        server = _http_server(tmp_path)  # serves an empty folder: 404
+    with server as base:
+        url = f"{base}/mnist.npz"
+        _unreachable(monkeypatch, "mnist", url)
+        start = time.perf_counter()
+        with pytest.raises(DatasetUnavailableError) as info:
+            load_mnist()
+        assert time.perf_counter() - start < 5.0
+    message = str(info.value)
+    assert os.path.join(str(home), "datasets", "mnist.npz") in message
+    assert "KERASLEARN_DATA" in message and url in message
+    assert ("404" in message) == (network == "not_found")
+    assert not (home / "datasets").exists()  # nothing half-written
+
+
+def test_offline_mode_never_touches_the_network(data_dirs, monkeypatch):
+    monkeypatch.setenv("KERASLEARN_OFFLINE", "1")
+    monkeypatch.setattr(files, "check_reachable", lambda *a, **k: pytest.fail("probed the network"))
+    with pytest.raises(DatasetUnavailableError, match="KERASLEARN_OFFLINE is set.*KERASLEARN_DATA"):
+        load_reuters()
+    assert len(load_boston_housing()[0][0]) == 404  # bundled data still loads
+
+
+def test_offline_error_for_archives_names_the_archive(data_dirs, monkeypatch):
+    _unreachable(monkeypatch, "cifar10", "http://keraslearn-offline.invalid/cifar-10-python.tar.gz")
+    with pytest.raises(DatasetUnavailableError, match="cifar-10-python.tar.gz"):
+        load_cifar10()
+
+
+def test_download_goes_through_keras_into_its_cache(data_dirs, monkeypatch, tmp_path):
+    """Keras' own get_file downloads (here from a local server) into Keras' cache."""
+    _, home = data_dirs
+    served = tmp_path / "served"
+    served.mkdir()
+    x = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    np.savez(served / "mnist.npz", x_train=x, y_train=np.array([3, 4], np.uint8), x_test=x[:1], y_test=np.array([5], np.uint8))
+    with _http_server(served) as base:
+        _unreachable(monkeypatch, "mnist", f"{base}/mnist.npz")
+        monkeypatch.setitem(loaders._SOURCES, "mnist", dataclasses.replace(loaders._SOURCES["mnist"], file_hash=None))
+        (x_train, y_train), _ = load_mnist()
+    assert (home / "datasets" / "mnist.npz").exists()
+    np.testing.assert_array_equal(x_train, x)
+    (x_again, _), _ = load_mnist()  # the server is gone: read from the cache
+    np.testing.assert_array_equal(x_again, x)
+
+
+# ----------------------------------------------------- bundled real data
+def test_mnist_sample_is_real_mnist_shaped_like_keras():
+    (x_train, y_train), (x_test, y_test) = load_mnist_sample()
+    assert x_train.shape == (4000, 28, 28) and x_test.shape == (1000, 28, 28)
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8 and x_train.max() == 255
+    assert sorted(np.unique(y_train)) == list(range(10))
+    assert 300 < np.bincount(y_train).min() and np.bincount(y_test).max() < 130  # shuffled before the split
+
+
+def test_tabular_catalogue_is_what_it_says():
+    catalogue = list_tabular()
+    assert {"boston", "iris", "penguins", "titanic"} <= set(catalogue["name"])
+    for row in catalogue.itertuples():
+        X, y = load_tabular(row.name)
+        assert isinstance(X, pd.DataFrame) and isinstance(y, pd.Series)
+        assert X.shape == (row.n_rows, row.n_features), row.name
+        assert y.name == row.target and len(y) == len(X) and row.target not in X.columns
+        if row.task == "regression":
+            assert y.dtype == np.float64
+        else:
+            assert y.nunique() == (2 if row.task == "binary" else y.nunique()) and y.nunique() >= 2
+    X, y = load_tabular("penguins")
+    assert X["island"].dtype == "category" and X.isna().any().any()  # categorical + missing kept
+    with pytest.raises(ValueError, match="Unknown tabular dataset 'nope'.*penguins"):
+        load_tabular("nope")

@@ -1,0 +1,299 @@
+"""keraslearn doctor / available() / check(): healthy and deliberately broken environments.
+
+Broken environments are real: a ``PYTHONPATH`` folder whose ``torch`` fails to import (as a
+NumPy ABI mismatch does), a ``sitecustomize`` that makes TensorFlow missing, fake
+distribution metadata with clashing CUDA wheels, keras imported before KERAS_BACKEND is set.
+Every probe runs in a fresh interpreter, as the doctor does for users.
+"""
+
+import importlib.metadata as md
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import keraslearn
+from keraslearn.setup.check import BackendUnavailableError, available, check
+from keraslearn.setup.diagnose import cuda_wants, diagnose
+from keraslearn.setup.doctor import doctor
+
+SRC = str(Path(keraslearn.__file__).resolve().parents[1])
+
+
+def _env(tmp_path, pythonpath=(), **overrides):
+    """A clean environment: keraslearn importable, Keras' home empty, no GPU variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS", "XLA_", "JAX_", "CUDA_"))}
+    env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), SRC])
+    env["KERAS_HOME"] = str(tmp_path / "keras-home")
+    (tmp_path / "keras-home").mkdir(exist_ok=True)
+    env.update(overrides)
+    return env
+
+
+def _run(args, env, cwd):
+    return subprocess.run([sys.executable, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def _doctor_json(tmp_path, *backends, pythonpath=(), **env):
+    proc = _run(["-m", "keraslearn", "doctor", "--json", "--backend", *backends], _env(tmp_path, pythonpath, **env), tmp_path)
+    assert proc.stdout.lstrip().startswith("{"), proc.stderr[-2000:]
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def _codes(report):
+    return {f["code"]: f for f in report["findings"]}
+
+
+@pytest.fixture(scope="module")
+def numpy_abi_torch(tmp_path_factory):
+    """A folder on PYTHONPATH whose ``torch`` fails the way a NumPy-1.x build fails under NumPy 2."""
+    root = tmp_path_factory.mktemp("abi")
+    (root / "torch").mkdir()
+    (root / "torch" / "__init__.py").write_text(
+        "import sys\n"
+        "sys.stderr.write('A module that was compiled using NumPy 1.x cannot be run in\\nNumPy 2.4 as it may crash.\\n')\n"
+        "raise ImportError('numpy.core.multiarray failed to import')\n"
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def no_tensorflow(tmp_path_factory):
+    """A sitecustomize that makes ``import tensorflow`` find nothing, as if it were not installed."""
+    root = tmp_path_factory.mktemp("notf")
+    (root / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'tensorflow' or name.startswith('tensorflow.'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, _Hide())\n"
+    )
+    return root
+
+
+def test_healthy_environment(tmp_path):
+    code, report = _doctor_json(tmp_path, "jax", KERAS_BACKEND="jax")
+    if report["facts"]["gpu"]["names"]:  # a GPU machine with CPU jax: only GPU notes are allowed
+        assert {f["code"] for f in report["findings"]} <= {"gpu-unused", "jax-preallocation"}
+    else:
+        assert report["healthy"] is True and code == 0, report["findings"]
+    jax = report["facts"]["backends"]["jax"]
+    assert jax["ok"] and jax["version"] == md.version("jax") and jax["keras"] == md.version("keras")
+    assert jax["active"] == "jax" and jax["op_result"] == 12.0
+    assert "cpu:0" in jax["devices"]
+    assert report["facts"]["python"]["executable"] == sys.executable
+    assert report["facts"]["keras_backend"] == {"requested": "jax", "selected": "jax"}
+
+
+def test_unknown_backend_does_not_stop_keraslearn_or_the_doctor(tmp_path):
+    # `import keras` fails on this backend; keraslearn and its doctor must still run.
+    script = (
+        "import json, sys, keraslearn\n"
+        "report = keraslearn.doctor(backend=[])\n"
+        "print(json.dumps({'keras': 'keras' in sys.modules, 'code': report.exit_code,"
+        " 'findings': [f.to_dict() for f in report.findings], 'text': str(report)}))\n"
+    )
+    proc = _run(["-c", script], _env(tmp_path, KERAS_BACKEND="bogus"), tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    assert out["keras"] is False and out["code"] == 1
+    finding = _codes(out)["unknown-backend"]
+    assert finding["severity"] == "error" and "'bogus'" in finding["message"]
+    assert finding["fix"].startswith("export KERAS_BACKEND=jax")
+    assert "fix: export KERAS_BACKEND=jax" in out["text"]
+
+
+def test_backend_missing(tmp_path, no_tensorflow):
+    code, report = _doctor_json(tmp_path, "tensorflow", pythonpath=[no_tensorflow], KERAS_BACKEND="tensorflow")
+    assert code == 1 and report["facts"]["python"]["modules"]["tensorflow"] is None
+    finding = _codes(report)["backend-missing"]
+    assert finding["severity"] == "error" and finding["fix"] == "keraslearn install --backend tensorflow"
+
+
+def test_numpy_abi_break_and_keras_json_naming_it(tmp_path, numpy_abi_torch):
+    # KERAS_BACKEND unset: keraslearn uses JAX, but plain `import keras` follows keras.json.
+    (tmp_path / "keras-home").mkdir()
+    (tmp_path / "keras-home" / "keras.json").write_text(json.dumps({"backend": "torch", "floatx": "float32"}))
+    code, report = _doctor_json(tmp_path, "torch", pythonpath=[numpy_abi_torch])
+    assert code == 1
+    found = _codes(report)
+    assert found["numpy-abi"]["severity"] == "warning"  # torch is not the backend keraslearn selects
+    assert "keraslearn install --backend torch --reinstall" in found["numpy-abi"]["fix"]
+    assert "numpy<2" in found["numpy-abi"]["fix"]
+    assert found["keras-json-backend"]["severity"] == "warning"
+    assert "keras.json selects torch, which does not work" in found["keras-json-backend"]["message"]
+    # The suggested command really repairs keras.json.
+    fix = found["keras-json-backend"]["fix"].split("   (or")[0]
+    subprocess.run(fix, shell=True, check=True, cwd=tmp_path)
+    assert json.loads((tmp_path / "keras-home" / "keras.json").read_text()) == {"backend": "jax", "floatx": "float32"}
+
+
+def test_selected_backend_shadowed_by_a_broken_module(tmp_path):
+    shim = tmp_path / "shim"
+    (shim / "torch").mkdir(parents=True)
+    (shim / "torch" / "__init__.py").write_text("raise ImportError('libtorch_cpu.so: cannot open shared object file')\n")
+    proc = _run(["-m", "keraslearn", "doctor", "--backend", "torch"], _env(tmp_path, [shim], KERAS_BACKEND="torch"), tmp_path)
+    assert proc.returncode == 1
+    assert "ERROR   backend-shadowed: torch does not work: import torch: ImportError: libtorch_cpu.so" in proc.stdout
+    assert str(shim / "torch" / "__init__.py") in proc.stdout
+    assert "fix: rename that file or folder, or remove its folder from PYTHONPATH" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def keras_first(tmp_path_factory):
+    """One fresh process: keraslearn's setup without Keras, then Keras, then KERAS_BACKEND changed."""
+    tmp = tmp_path_factory.mktemp("first")
+    script = (
+        "import importlib, json, os, sys, warnings\n"
+        "import keraslearn\n"
+        "keraslearn.install_keras('jax', dry_run=True, verbose=False)\n"
+        "keraslearn.doctor(backend=[])\n"
+        "out = {'before': sorted(m for m in ('keras', 'jax', 'torch', 'tensorflow') if m in sys.modules)}\n"
+        "out['default'] = os.environ['KERAS_BACKEND']\n"
+        "out['backend'] = keraslearn.BACKEND\n"
+        "out['keras_json'] = os.path.exists(os.path.expanduser('~/.keras/keras.json'))\n"
+        "os.environ['KERAS_BACKEND'] = 'torch'  # too late: keras runs on jax\n"
+        "out['findings'] = [f.to_dict() for f in keraslearn.doctor(backend=[]).findings]\n"
+        "from keraslearn import _backend\n"
+        "importlib.reload(_backend)  # as if keraslearn were imported now, after keras\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    _backend.prepare()\n"
+        "out['warned'] = [str(w.message) for w in caught]\n"
+        "print(json.dumps(out))\n"
+    )
+    env = _env(tmp, HOME=str(tmp))
+    del env["KERAS_HOME"]
+    proc = _run(["-c", script], env, tmp)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def test_setup_runs_without_importing_keras(keras_first):
+    # keraslearn, its doctor and a dry-run install import no backend: they work where one is broken.
+    assert keras_first["before"] == [] and keras_first["default"] == "jax"
+    # keraslearn.BACKEND imports Keras, on JAX, and leaves no keras.json behind.
+    assert keras_first["backend"] == "jax" and keras_first["keras_json"] is False
+
+
+def test_keras_imported_before_the_backend_was_set(keras_first):
+    finding = _codes(keras_first)["backend-set-after-import"]
+    assert finding["severity"] == "error" and "'jax' before KERAS_BACKEND was set to 'torch'" in finding["message"]
+    assert "KERAS_BACKEND=torch python" in finding["fix"]
+    assert any("imported before keraslearn and runs on the 'jax' backend, not 'torch'" in w for w in keras_first["warned"])
+
+
+def _fake_dist(root, name, version, requires=()):
+    info = root / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)]
+    (info / "METADATA").write_text("\n".join(lines) + "\n")
+
+
+def test_cuda_wheels_of_two_backends_clash(tmp_path, monkeypatch):
+    # jax[cuda13] and tensorflow[and-cuda] (CUDA 12) in one environment, as their metadata says.
+    fake = tmp_path / "site"
+    _fake_dist(fake, "jax-cuda13-plugin", "0.10.2", ['nvidia-cudnn-cu13<10.0,>=9.8; extra == "with-cuda"'])
+    _fake_dist(fake, "nvidia-cudnn-cu13", "9.10.2.21")
+    _fake_dist(fake, "tensorflow", "2.21.0", ['nvidia-cudnn-cu12<10.0,>=9.3.0.75; extra == "and-cuda"', "numpy>=1.26"])
+    _fake_dist(fake, "nvidia-cudnn-cu12", "9.1.0.70")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(fake), SRC]))
+    report = doctor(backend=[])
+    assert cuda_wants(report.facts["python"]["dists"]) == {
+        "jax": {13: ["jax-cuda13-plugin", "nvidia-cudnn-cu13"]},
+        "tensorflow": {12: ["nvidia-cudnn-cu12"]},
+    }
+    found = {f.code: f for f in report.findings}
+    assert "jax uses CUDA 13 wheels" in found["cuda-conflict"].message
+    assert "tensorflow uses CUDA 12 wheels" in found["cuda-conflict"].message
+    assert "--cuda 12" in found["cuda-conflict"].fix
+    assert "nvidia-cudnn-cu12 9.1.0.70 is installed" in found["cuda-wheel-version"].message
+    assert not report.healthy and report.exit_code == 1
+
+
+# ---------------------------------------------------------------- GPU rules (no GPU here: facts by hand)
+def _gpu_facts(backends, dists=None, env=None, cuda=(13, 0)):
+    return {
+        "current": True,
+        "python": {
+            "python": "3.11.7",
+            "executable": "/usr/bin/python3",
+            "system": "Linux",
+            "dists": {"keras": {"version": "3.15.1", "requires": []}, **(dists or {})},
+            "modules": {"keras": "/usr/lib/python3/site-packages/keras/__init__.py"},
+        },
+        "env": env or {},
+        "keras_backend": {"requested": "torch", "selected": "torch"},
+        "keras_json": {},
+        "gpu": {"names": ["NVIDIA H100 80GB HBM3"], "driver": "580.65.06", "cuda": list(cuda)},
+        "backends": backends,
+    }
+
+
+def test_gpu_present_but_unused():
+    cpu_torch = {"ok": True, "version": "2.13.0+cpu", "cuda_build": None, "devices": ["cpu"]}
+    found = {f.code: f for f in diagnose(_gpu_facts({"torch": cpu_torch}))}
+    assert found["gpu-unused"].severity == "warning"
+    assert "torch 2.13.0+cpu is the CPU build" in found["gpu-unused"].message
+    assert found["gpu-unused"].fix == "keraslearn install --backend torch --gpu yes --reinstall"
+
+    hidden = _gpu_facts({"torch": {**cpu_torch, "cuda_build": "13.0"}}, env={"CUDA_VISIBLE_DEVICES": ""})
+    assert [(f.code, f.fix) for f in diagnose(hidden)] == [("gpu-unused", "unset CUDA_VISIBLE_DEVICES")]
+
+    old_driver = _gpu_facts({"torch": {**cpu_torch, "cuda_build": "13.0"}}, cuda=(12, 4))
+    (finding,) = diagnose(old_driver)
+    assert "needs a newer driver (this one supports CUDA 12.4)" in finding.message and "--cuda 12" in finding.fix
+
+    jax_cpu = {"ok": True, "version": "0.10.2", "devices": ["cpu:0"]}
+    (finding,) = [f for f in diagnose(_gpu_facts({"jax": jax_cpu})) if f.code == "gpu-unused"]
+    assert finding.severity == "info" and "no jax-cuda12-plugin" in finding.message  # jax is not the selected backend
+
+
+def test_jax_preallocation_note_is_not_a_problem():
+    jax_gpu = {"ok": True, "version": "0.10.2", "devices": ["cuda:0"]}
+    findings = diagnose(_gpu_facts({"jax": jax_gpu}, dists={"jax-cuda13-plugin": {"version": "0.10.2", "requires": []}}))
+    assert [(f.code, f.severity) for f in findings] == [("jax-preallocation", "info")]
+    assert "XLA_PYTHON_CLIENT_PREALLOCATE=false" in findings[0].fix
+    assert diagnose(_gpu_facts({"jax": jax_gpu}, env={"XLA_PYTHON_CLIENT_PREALLOCATE": "false"})) == []
+    bad = diagnose(_gpu_facts({"jax": jax_gpu}, env={"XLA_PYTHON_CLIENT_MEM_FRACTION": "75"}))
+    assert [(f.code, f.severity) for f in bad] == [("jax-preallocation", "warning")]
+
+
+# ---------------------------------------------------------------- available() / check()
+def test_check_in_this_process():
+    status = check()
+    import keras
+
+    assert status.backend == keras.backend.backend() and status.keras_version == keras.__version__
+    assert status.devices and str(status).startswith(f"keras {keras.__version__} on {status.backend}")
+    assert available() and not available("bogus")
+    other = next(b for b in ("jax", "torch") if b != status.backend)
+    assert not available(other)  # the backend is fixed once keras is imported
+    with pytest.raises(BackendUnavailableError, match=f"already running on '{status.backend}'.*KERAS_BACKEND={other}"):
+        check(other)
+
+
+def test_check_and_available_in_broken_processes(tmp_path, numpy_abi_torch, no_tensorflow):
+    script = (
+        "import json, keraslearn\n"
+        "out = {'available': keraslearn.available(), 'tf': keraslearn.available('tensorflow')}\n"
+        "for name in ('torch', 'tensorflow'):\n"
+        "    try:\n"
+        "        keraslearn.check(name)\n"
+        "    except ImportError as err:\n"
+        "        out[name] = f'{type(err).__name__}: {err}'\n"
+        "print(json.dumps(out))\n"
+    )
+    proc = _run(["-c", script], _env(tmp_path, [numpy_abi_torch, no_tensorflow], KERAS_BACKEND="torch"), tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    # available() only looks: the broken torch is found, the hidden TensorFlow is not.
+    assert out["available"] is True and out["tf"] is False
+    assert out["torch"].startswith("BackendUnavailableError: the torch backend is installed but torch does not import")
+    assert "run `keraslearn doctor`" in out["torch"]
+    assert out["tensorflow"].startswith("BackendUnavailableError: the tensorflow backend is not installed")
+    assert out["tensorflow"].endswith("Fix: keraslearn install --backend tensorflow")

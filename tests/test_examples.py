@@ -1,0 +1,45 @@
+"""Each script in examples/ runs at reduced size and asserts its own results."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+
+
+def test_every_seed_workflow_has_an_example():
+    names = {p.stem for p in EXAMPLES}
+    assert {
+        "kerasr_boston_housing",
+        "mnist_mlp",
+        "two_input_functional",
+        "optimizers_and_losses",
+        "callbacks",
+        "metrics_and_predictions",
+        "custom_training_loop",
+        "save_load_export",
+        "mlr3keras_learner",
+    } <= names
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_runs_and_its_assertions_hold(script, tmp_path):
+    env = dict(
+        os.environ,
+        KERASLEARN_EXAMPLES_SMALL="1",
+        KERASLEARN_OFFLINE="1",  # never download a dataset during tests
+        KERAS_HOME=str(tmp_path / "keras_home"),  # no cached Keras datasets: the same data everywhere
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p),
+        TF_CPP_MIN_LOG_LEVEL="3",
+    )
+    env.setdefault("KERAS_BACKEND", "jax")
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, f"{script.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    assert proc.stdout.rstrip().endswith("OK"), proc.stdout[-2000:]

@@ -1,0 +1,196 @@
+"""Saving (.keras, .h5, .weights.h5) and exporting (ONNX, LiteRT, SavedModel), each checked
+by loading the file in its own runtime and comparing outputs."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+import keraslearn
+from keraslearn import FFClassifier, FFRegressor, export, export_inputs
+from keraslearn.io import export as export_module
+from keraslearn.io.export import SIDECAR_SUFFIX, learner_model
+
+ATOL = 1e-5  # probabilities
+RTOL = 1e-5  # regression outputs in target units (float32 arithmetic inside the export)
+
+
+def _new_rows(X):
+    """Rows the learner never saw: an unseen category and missing values."""
+    new = X.head(5).copy()
+    new.loc[new.index[0], "colour"] = "purple"
+    new.loc[new.index[1], "grade"] = None
+    new.loc[new.index[2], new.columns[0]] = np.nan
+    return pd.concat([X, new], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def iris_clf(iris_mixed):
+    X, y = iris_mixed
+    clf = FFClassifier(layer_units=(16,), epochs=3, batch_size=32, random_state=0).fit(X, y)
+    return clf, _new_rows(X)
+
+
+@pytest.fixture(scope="module")
+def tf_exports(iris_clf, tmp_path_factory):
+    """LiteRT and SavedModel exports of one learner (through TensorFlow), shared by the tests."""
+    clf, _ = iris_clf
+    folder = tmp_path_factory.mktemp("exports")
+    return {
+        "litert": export(clf, folder / "iris.tflite", "litert"),
+        "saved_model": export(clf, folder / "iris_saved_model", "saved_model"),
+    }
+
+
+@pytest.mark.torch
+def test_onnx_export_runs_in_onnxruntime_like_predict_proba(iris_clf, tmp_path):
+    import onnxruntime as ort
+
+    clf, X = iris_clf
+    path = export(clf, tmp_path / "iris.onnx")
+    session = ort.InferenceSession(path)
+    inputs = export_inputs(clf, X)
+    assert {i.name for i in session.get_inputs()} == set(inputs) == {"numeric", "cat_grade", "cat_colour"}
+    assert np.isnan(inputs["numeric"]).any()  # raw values: imputation happens inside the model
+    (proba,) = session.run(None, inputs)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=ATOL)
+    one = {k: v[-1:] for k, v in inputs.items()}  # any batch size
+    np.testing.assert_allclose(session.run(None, one)[0], clf.predict_proba(X.tail(1)), atol=ATOL)
+    with open(path + SIDECAR_SUFFIX) as f:
+        described = json.load(f)
+    assert described["preprocessing_folded"] and described["output"]["classes"] == list(clf.classes_)
+    assert described["inputs"]["numeric"]["columns"] == list(X.columns[:4])
+    codes = described["inputs"]["cat_colour"]["codes"]
+    expected = X["colour"].map(codes).fillna(described["inputs"]["cat_colour"]["unknown_code"]).to_numpy()
+    np.testing.assert_array_equal(inputs["cat_colour"].ravel(), expected)  # the JSON replays the encoder
+
+
+def test_litert_export_runs_in_ai_edge_litert(iris_clf, tf_exports):
+    from ai_edge_litert.interpreter import Interpreter
+
+    clf, X = iris_clf
+    runner = Interpreter(model_path=tf_exports["litert"]).get_signature_runner()
+    (proba,) = runner(**export_inputs(clf, X)).values()
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=ATOL)
+
+
+_SERVE = """
+import sys, numpy as np, tensorflow as tf
+inputs = dict(np.load(sys.argv[2]))
+loaded = tf.saved_model.load(sys.argv[1])  # keep it referenced while serving
+np.save(sys.argv[3], np.asarray(loaded.serve(inputs)))
+"""
+
+
+def test_saved_model_export_runs_in_tensorflow(iris_clf, tf_exports, tmp_path):
+    clf, X = iris_clf
+    np.savez(tmp_path / "inputs.npz", **export_inputs(clf, X))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    cmd = [sys.executable, "-c", _SERVE, tf_exports["saved_model"], str(tmp_path / "inputs.npz"), str(tmp_path / "out.npy")]
+    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=300)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), clf.predict_proba(X), atol=ATOL)
+
+
+def test_regressor_exports_predictions_in_target_units(diabetes_mixed, tmp_path):
+    import onnxruntime as ort
+
+    X, y = diabetes_mixed
+    reg = FFRegressor(layer_units=(16,), epochs=3, random_state=0).fit(X, y)
+    path = export(reg, tmp_path / "diabetes.onnx")
+    (pred,) = ort.InferenceSession(path).run(None, export_inputs(reg, _new_rows(X)))
+    assert pred.shape == (len(X) + 5, 1) and pred.mean() > 50  # target units, not standardized
+    np.testing.assert_allclose(pred.ravel(), reg.predict(_new_rows(X)), rtol=RTOL)
+
+
+def test_learner_model_folds_binary_and_skips_quantile_scaling(cancer_mixed, tmp_path):
+    X, y = cancer_mixed
+    clf = FFClassifier(layer_units=(8,), epochs=2, random_state=0).fit(X, y)
+    folded = learner_model(clf)
+    proba = folded.predict(export_inputs(clf, X), verbose=0)
+    assert proba.shape == (len(X), 2)  # sigmoid output → both columns, as predict_proba
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=ATOL)
+    # The folded model is a plain .keras model that loads in safe mode.
+    folded.save(tmp_path / "folded.keras")
+    again = keras.saving.load_model(tmp_path / "folded.keras", safe_mode=True)
+    np.testing.assert_allclose(again.predict(export_inputs(clf, X), verbose=0), proba, atol=1e-6)
+
+    quantile = FFClassifier(layer_units=(8,), epochs=2, scaling="quantile", random_state=0).fit(X, y)
+    inputs = export_inputs(quantile, X)
+    assert inputs["numeric"].shape[1] == quantile.spec_.n_numeric  # the encoder's output, not raw columns
+    np.testing.assert_allclose(learner_model(quantile).predict(inputs, verbose=0), quantile.predict_proba(X), atol=ATOL)
+
+
+@pytest.fixture(scope="module")
+def mnist_mlp():
+    """The guide's MLP (784-256-128-10 with dropout), trained for one epoch."""
+    from keraslearn.datasets import load_mnist_sample
+
+    (x, y), _ = load_mnist_sample()
+    x = x.reshape(len(x), 784).astype("float32")[:1000] / 255
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, keras.utils.to_categorical(y[:1000], 10), epochs=1, batch_size=128, verbose=0)
+    return model, x[:64]
+
+
+def test_keras_h5_and_weights_round_trips(mnist_mlp, tmp_path):
+    model, x = mnist_mlp
+    expected = model.predict(x, verbose=0)
+    model.save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), expected)
+    assert int(restored.optimizer.iterations) == int(model.optimizer.iterations) > 0  # optimizer state kept
+
+    model.save(tmp_path / "m.h5")  # legacy HDF5
+    np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "m.h5").predict(x, verbose=0), expected)
+
+    model.save_weights(tmp_path / "m.weights.h5")
+    fresh = keras.models.clone_model(model)  # same architecture, new random weights
+    assert not np.allclose(fresh.predict(x, verbose=0), expected)
+    fresh.load_weights(tmp_path / "m.weights.h5")
+    np.testing.assert_array_equal(fresh.predict(x, verbose=0), expected)
+
+
+def test_missing_export_packages_name_the_pip_command(iris_clf, tmp_path, monkeypatch):
+    clf, _ = iris_clf
+    real = export_module.importlib.util.find_spec
+    monkeypatch.setattr(
+        export_module.importlib.util, "find_spec", lambda name, *a: None if name in ("jax2onnx", "onnx", "tensorflow") else real(name, *a)
+    )
+    backend = keras.backend.backend()
+    if backend == "jax":
+        with pytest.raises(ImportError, match=r"needs jax2onnx, onnx: pip install 'keraslearn\[export\]'.*jax2onnx onnx"):
+            export(clf, tmp_path / "m.onnx")
+    with pytest.raises(ImportError, match=r"LiteRT \(through TensorFlow\) needs tensorflow.*pip install tensorflow-cpu"):
+        export(clf, tmp_path / "m.tflite", "litert")
+    assert not os.listdir(tmp_path)  # nothing written
+
+
+def test_export_arguments_are_checked(iris_clf, tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    clf, _ = iris_clf
+    with pytest.raises(ValueError, match="format must be one of"):
+        export(clf, tmp_path / "m.pt", "torchscript")
+    with pytest.raises(ValueError, match=r"\.tflite"):
+        export(clf, tmp_path / "m.lite", "litert")
+    with pytest.raises(NotFittedError):
+        export(FFClassifier(), tmp_path / "m.onnx")
+    with pytest.raises(TypeError, match="keras.Model or a fitted learner"):
+        export("model.keras", tmp_path / "m.onnx")
+    assert keraslearn.export is export

@@ -1,0 +1,315 @@
+"""KerasClassifier / KerasRegressor: your own build function, routed ``model__`` params, sklearn contract."""
+
+import pickle
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import keraslearn
+from keraslearn.architectures.blocks import output_head, tabular_inputs
+from keraslearn.learners.generic import KerasClassifier, KerasRegressor
+
+# Build functions live at module level so learners holding them pickle (n_jobs=2, artifacts).
+
+
+def build_mlp(spec, units=16, activation="relu", compile_with=None):
+    """A one-hidden-layer MLP; ``compile_with=(optimizer, loss)`` returns it compiled."""
+    inputs, x = tabular_inputs(spec)
+    x = keras.layers.Dense(units, activation=activation, name="hidden")(x)
+    model = keras.Model(inputs, output_head(spec, x))
+    if compile_with is not None:
+        optimizer, loss = compile_with
+        metrics = ["accuracy"] if "entropy" in loss else None
+        model.compile(optimizer=keras.optimizers.get(optimizer), loss=loss, metrics=metrics)
+    return model
+
+
+def build_eager(spec, units=16):
+    """Compiled without jit: the check suite fits dozens of tiny models, and JAX's eager mode
+    skips the per-fit compile that dominates their cost."""
+    inputs, x = tabular_inputs(spec)
+    x = keras.layers.Dense(units, activation="relu")(x)
+    model = keras.Model(inputs, output_head(spec, x))
+    loss = {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy"}.get(spec.task, "mse")
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss=loss, jit_compile=False)
+    return model
+
+
+def build_matrix(spec, units=16):
+    """A model with one plain matrix input (fed through ``x_transform``)."""
+    inp = keras.Input(shape=(spec.n_numeric + len(spec.categorical),))
+    x = keras.layers.Dense(units, activation="relu")(inp)
+    model = keras.Model(inp, keras.layers.Dense(spec.n_classes, activation="softmax")(x))
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+    return model
+
+
+def to_matrix(x):
+    return np.hstack([x[k].astype(np.float32) for k in sorted(x)])
+
+
+SEEN_TARGETS = []
+
+
+def smooth_labels(y):
+    SEEN_TARGETS.append(y)
+    return y * 0.9 + 0.1 / y.shape[1]
+
+
+FAST = dict(epochs=10, batch_size=16, random_state=0)
+
+
+# ------------------------------------------------------------------ fitted learners (shared)
+@pytest.fixture(scope="module")
+def multiclass_fit(iris_mixed):
+    """Compiled by the build function with categorical cross-entropy: targets must be one-hot."""
+    X, y = iris_mixed
+    clf = KerasClassifier(build_mlp, model_params={"compile_with": ("adam", "categorical_crossentropy")}, **FAST)
+    return clf.fit(X, y), X, y
+
+
+@pytest.fixture(scope="module")
+def binary_fit(cancer_mixed):
+    """Not compiled: the learner compiles with its own optimizer and the task's loss."""
+    X, y = cancer_mixed
+    clf = KerasClassifier(build_mlp, model_params={"units": 8}, learning_rate=0.01, **FAST)
+    return clf.fit(X, y), X, y
+
+
+@pytest.fixture(scope="module")
+def regression_fit(diabetes_mixed):
+    """Compiled with RMSprop; an explicit learning_rate recompiles it, keeping the optimizer."""
+    X, y = diabetes_mixed
+    reg = KerasRegressor(build_mlp, model_params={"compile_with": ("rmsprop", "mse")}, learning_rate=0.01, **FAST)
+    return reg.fit(X, y), X, y
+
+
+# ------------------------------------------------------------------------ behaviour
+def test_multiclass_learns_with_compiled_loss(multiclass_fit):
+    clf, X, y = multiclass_fit
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert list(clf.classes_) == ["setosa", "versicolor", "virginica"]
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
+    assert clf.score(X, y) > 0.8
+    # The build function's compile settings were kept: its metric is in the history.
+    assert "accuracy" in clf.history_
+    assert clf.model_.loss == "categorical_crossentropy"
+
+
+def test_binary_uncompiled_gets_learner_defaults(binary_fit):
+    clf, X, y = binary_fit
+    assert isinstance(clf.model_.optimizer, keras.optimizers.Adam)
+    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(0.01)
+    assert clf.model_.loss == "binary_crossentropy"
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    assert clf.score(X, y) > 0.85
+
+
+def test_regression_explicit_learning_rate_recompiles(regression_fit):
+    reg, X, y = regression_fit
+    assert isinstance(reg.model_.optimizer, keras.optimizers.RMSprop)
+    assert float(reg.model_.optimizer.learning_rate) == pytest.approx(0.01)
+    pred = reg.predict(X)
+    assert pred.shape == (len(X),)
+    assert reg.score(X, y) > 0.3
+
+
+def test_fit_and_predict_are_quiet(binary_fit, capfd):
+    clf, X, _ = binary_fit
+    clf.predict_proba(X.iloc[:5])
+    clf.predict(X.iloc[:5])
+    out, err = capfd.readouterr()
+    assert out == ""
+
+
+@pytest.mark.parametrize("fixture", ["multiclass_fit", "binary_fit", "regression_fit"])
+def test_save_load_predicts_identically(fixture, request, tmp_path):
+    est, X, _ = request.getfixturevalue(fixture)
+    path = tmp_path / "learner.keraslearn"
+    with pytest.warns(UserWarning, match="model"):
+        est.save(path)  # the build function has no file form
+    loaded = keraslearn.load(path)
+    assert type(loaded) is type(est)
+    assert loaded.model is None
+    assert loaded.model_params == est.model_params
+    if hasattr(est, "predict_proba"):
+        np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    with pytest.raises(ValueError, match="model=build"):
+        loaded.fit(X, est.predict(X))
+
+
+def test_pickle_roundtrip_predicts_identically(multiclass_fit):
+    clf, X, _ = multiclass_fit
+    again = pickle.loads(pickle.dumps(clf))
+    assert again.model is build_mlp
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+
+
+def test_x_transform_and_y_transform(iris_mixed, tmp_path):
+    X, y = iris_mixed
+    SEEN_TARGETS.clear()
+    clf = KerasClassifier(build_matrix, x_transform=to_matrix, y_transform=smooth_labels, validation_fraction=0, **FAST)
+    clf.fit(X, y)
+    (seen,) = SEEN_TARGETS
+    # y_transform saw one-hot rows (categorical cross-entropy compiled in), one per training row.
+    assert seen.shape == (len(X), 3)
+    np.testing.assert_array_equal(seen.sum(axis=1), 1.0)
+    assert clf.score(X, y) > 0.8
+    path = tmp_path / "xt.keraslearn"
+    with pytest.warns(UserWarning):
+        clf.save(path)
+    loaded = keraslearn.load(path)
+    with pytest.raises(ValueError, match="x_transform"):
+        loaded.predict(X)
+    loaded.set_params(x_transform=to_matrix)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def build_two_softmax(spec):
+    inputs, x = tabular_inputs(spec)
+    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+
+
+def build_poisson(spec):
+    inputs, x = tabular_inputs(spec)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="exponential")(x))
+    model.compile(optimizer="adam", loss="poisson")
+    return model
+
+
+def test_target_encoding_follows_the_model(cancer_mixed, diabetes_mixed):
+    X, y = cancer_mixed
+    clf = KerasClassifier(build_two_softmax, epochs=1, random_state=0).fit(X, y)
+    assert clf.model_.loss == "sparse_categorical_crossentropy"  # two softmax units for two classes
+    assert clf.predict_proba(X).shape == (len(X), 2)
+    Xd, yd = diabetes_mixed
+    reg = KerasRegressor(build_poisson, epochs=1, random_state=0).fit(Xd, yd)
+    # A Poisson loss needs the raw counts-like target, so it is not standardized.
+    assert reg.y_mean_.tolist() == [0.0] and reg.y_scale_.tolist() == [1.0]
+    assert (reg.predict(Xd) > 0).all()
+
+
+# ------------------------------------------------------------- routed parameters, clone
+def test_model_params_routing():
+    user_dict = {"units": 8}
+    clf = KerasClassifier(build_mlp, model_params=user_dict, epochs=7)
+    deep = clf.get_params(deep=True)
+    assert deep["model__units"] == 8
+    assert deep["model__activation"] == "relu"  # the build function's default
+    assert "model__units" not in clf.get_params(deep=False)
+    assert clf.set_params(model__units=32, model__activation="tanh", epochs=3) is clf
+    assert clf.model_params == {"units": 32, "activation": "tanh"}
+    assert clf.epochs == 3
+    assert user_dict == {"units": 8}  # the caller's dict is never modified
+    pipe = Pipeline([("scale", FunctionTransformer()), ("clf", clf)])
+    assert pipe.get_params()["clf__model__units"] == 32
+    pipe.set_params(clf__model__units=64)
+    assert clf.model_params["units"] == 64
+    with pytest.raises(ValueError, match="model__"):
+        clf.set_params(model__=1)
+    with pytest.raises(ValueError, match="search space dict"):
+        clf.search_space()
+    assert clone(KerasClassifier()).model is None  # no build function yet: still clonable
+
+
+def test_clone_keeps_every_setting():
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    clf = KerasClassifier(
+        build_mlp,
+        model_params={"units": 8},
+        x_transform=to_matrix,
+        epochs=7,
+        batch_size=13,
+        validation_fraction=0.25,
+        patience=2,
+        learning_rate=0.02,
+        optimizer="sgd",
+        callbacks=callbacks,
+        random_state=3,
+    )
+    twin = clone(clf)
+    params, twin_params = clf.get_params(), twin.get_params()
+    assert params.keys() == twin_params.keys()
+    for name, value in params.items():
+        if name != "callbacks":
+            assert twin_params[name] == value, name
+    assert len(twin.callbacks) == 1 and isinstance(twin.callbacks[0], keras.callbacks.TerminateOnNaN)
+
+
+def test_grid_search_trains_what_it_was_asked(iris_mixed):
+    """keras.wrappers.SKLearnClassifier's clone drops fit settings, so its grid search trains 1 epoch."""
+    X, y = iris_mixed
+    base = KerasClassifier(build_mlp, epochs=4, early_stopping=False, batch_size=32, random_state=0)
+    grid = GridSearchCV(base, {"model__units": [4, 12]}, cv=2, n_jobs=2, error_score="raise")
+    grid.fit(X, y)
+    best = grid.best_estimator_
+    assert best.n_iter_ == 4 and len(best.history_["loss"]) == 4
+    assert best.model_.get_layer("hidden").units == grid.best_params_["model__units"]
+    assert best.model_params == {"units": grid.best_params_["model__units"]}
+    assert base.model_params is None  # the search left its template untouched
+
+
+# ------------------------------------------------------------------------ clear errors
+def build_wrong_width(spec):
+    inputs, x = tabular_inputs(spec)
+    return keras.Model(inputs, keras.layers.Dense(5, activation="softmax")(x))
+
+
+def build_wrong_names(spec):
+    a, b = keras.Input(shape=(spec.n_numeric,), name="a"), keras.Input(shape=(1,), name="b")
+    out = keras.layers.Dense(1)(keras.layers.Concatenate()([a, b]))
+    return keras.Model([a, b], out)
+
+
+def test_errors_name_the_fix(iris_mixed, diabetes_mixed):
+    X, y = iris_mixed
+    with pytest.raises(ValueError, match="needs model=build"):
+        KerasClassifier().fit(X, y)
+    with pytest.raises(TypeError, match="model__units"):
+        KerasClassifier(build_mlp, model_params={"unitz": 3}).fit(X, y)
+    with pytest.raises(TypeError, match="model_params must be a dict"):
+        KerasClassifier(build_mlp, model_params=[3]).fit(X, y)
+    with pytest.raises(ValueError, match="5 output units but y has 3 classes"):
+        KerasClassifier(build_wrong_width).fit(X, y)
+    Xd, yd = diabetes_mixed
+    with pytest.raises(ValueError, match=r"inputs are named \['a', 'b'\].*x_transform"):
+        KerasRegressor(build_wrong_names).fit(Xd, yd)
+    model = build_mlp(keraslearn.DataSpec(n_numeric=2, task="binary"))
+    with pytest.raises(TypeError, match="not a keras.Model"):
+        KerasClassifier(model).fit(X, y)
+    with pytest.raises(TypeError, match="not a keras.Model"):
+        clone(KerasClassifier(model))
+
+
+# ---------------------------------------------------------------- scikit-learn checks
+CHECK = dict(epochs=10, batch_size=512, validation_fraction=0.0, early_stopping=False, random_state=0)
+
+_SAMPLE_WEIGHT_REASON = (
+    "Keras averages the weighted loss over the batch size and Adam's step depends on it, so weights "
+    "equal repeated rows only up to floating-point error, not to the check's 1e-7."
+)
+
+
+def _expected_failures(estimator):
+    return {"check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_REASON}
+
+
+@parametrize_with_checks(
+    [KerasClassifier(build_eager, **CHECK), KerasRegressor(build_eager, **CHECK)],
+    expected_failed_checks=_expected_failures,
+)
+def test_sklearn_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check(estimator)

@@ -1,0 +1,224 @@
+"""keraslearn install / install_keras: plans (pure, no network) and one real venv resolve."""
+
+import itertools
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+
+from keraslearn.cli import main
+from keraslearn.setup.install import InstallError, install_keras
+from keraslearn.setup.plan import TORCH_VERSION, keras_requirement, normalize_backends, plan_install
+from keraslearn.setup.system import GPUInfo, SystemInfo, parse_nvidia_smi, pip_find_links_wheels
+
+H100 = GPUInfo(names=("NVIDIA H100 80GB HBM3",), driver="580.65.06", cuda=(13, 0))
+LINUX_GPU = SystemInfo("Linux", "x86_64", "/usr/bin/python3", (3, 11), H100, "/opt/conda/bin/conda")
+LINUX_CPU = SystemInfo("Linux", "x86_64", "/usr/bin/python3", (3, 11), GPUInfo(), "/opt/conda/bin/conda")
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def _pip_steps(plan):
+    return [s for s in plan.steps if s.kind == "pip"]
+
+
+def _index_of(plan, requirement):
+    """The --index-url of the pip step that installs ``requirement`` first (None: default index)."""
+    for step in _pip_steps(plan):
+        if requirement in step.argv:
+            argv = list(step.argv)
+            return argv[argv.index("--index-url") + 1] if "--index-url" in argv else None
+    raise AssertionError(f"{requirement} is not installed by {plan.commands()}")
+
+
+@pytest.mark.parametrize("system", [LINUX_GPU, LINUX_CPU], ids=["gpu-machine", "cpu-machine"])
+@pytest.mark.parametrize(
+    "backend,gpu,method", list(itertools.product(("jax", "torch", "tensorflow"), ("auto", "yes", "no"), ("pip", "venv", "conda")))
+)
+def test_plan_matrix(system, backend, gpu, method, tmp_path):
+    env = str(tmp_path / "env") if method == "venv" else None
+    plan = plan_install(backend, gpu=gpu, method=method, env=env, system=system)
+    use_gpu = gpu == "yes" or (gpu == "auto" and system.gpu.present)
+    assert plan.gpu is use_gpu
+    # CUDA 13 on a driver that supports it, unless TensorFlow (CUDA 12 wheels only) is in the plan.
+    assert plan.cuda == ((12 if backend == "tensorflow" or not system.gpu.present else 13) if use_gpu else None)
+    reqs = plan.requirements()
+    assert "keras>=3.13,<4" in plan.steps[-1].argv and reqs.count("keras>=3.13,<4") == 1
+    if backend == "jax":
+        assert f"jax[cuda{plan.cuda}]" in reqs if use_gpu else "jax[cpu]" in reqs
+        assert not any(r.startswith(("torch", "tensorflow")) for r in reqs)
+    elif backend == "torch":
+        assert f"torch=={TORCH_VERSION}" in reqs and not any(r.startswith("torch") and r != f"torch=={TORCH_VERSION}" for r in reqs)
+        tag = {12: "cu126", 13: "cu130"}.get(plan.cuda, "cpu")
+        assert _index_of(plan, f"torch=={TORCH_VERSION}") == f"https://download.pytorch.org/whl/{tag}"
+    else:
+        assert ("tensorflow[and-cuda]" if use_gpu else "tensorflow-cpu") in reqs
+    # Where the commands run.
+    first = plan.steps[0].argv
+    if method == "pip":
+        assert plan.python == ("/usr/bin/python3",) and first[:4] == ("/usr/bin/python3", "-m", "pip", "install")
+    elif method == "venv":
+        assert first == ("/usr/bin/python3", "-m", "venv", env)
+        assert plan.python == (os.path.join(env, "bin", "python"),)
+    else:
+        assert first == ("/opt/conda/bin/conda", "create", "-y", "-n", "keraslearn", "python=3.11", "pip")
+        assert plan.python == ("/opt/conda/bin/conda", "run", "--no-capture-output", "-n", "keraslearn", "python")
+    assert all(step.argv[: len(plan.python)] == plan.python for step in plan.steps if step.kind == "pip")
+    # The shell lines are the argv, quoted; the verification probes each backend with KERAS_BACKEND set.
+    assert [shlex.split(c) for c in plan.commands()] == [list(s.argv) for s in plan.steps]
+    assert [dict(v.env)["KERAS_BACKEND"] for v in plan.verify] == [backend]
+    assert plan.verify[0].argv[-2:] == ("backend", backend)
+    text = str(plan)
+    assert all(c in text for c in plan.commands())
+
+
+def test_all_backends_on_gpu_share_cuda_12_when_tensorflow_is_there():
+    plan = plan_install(["jax", "torch", "tensorflow"], gpu="yes", system=LINUX_GPU)
+    assert plan.cuda == 12
+    assert {"jax[cuda12]", "tensorflow[and-cuda]", f"torch=={TORCH_VERSION}"} <= set(plan.requirements())
+    assert _index_of(plan, f"torch=={TORCH_VERSION}").endswith("/cu126")
+    # torch comes from its index first, then is named again so pip keeps its CUDA wheels consistent.
+    assert f"torch=={TORCH_VERSION}" in plan.steps[-1].argv and "--index-url" not in plan.steps[-1].argv
+    assert any("CUDA 12 only" in n for n in plan.notes)
+    with pytest.raises(ValueError, match="CUDA 12 libraries only"):
+        plan_install(["jax", "tensorflow"], gpu="yes", cuda=13, system=LINUX_GPU)
+
+
+def test_cuda_follows_the_driver():
+    old = GPUInfo(names=("Tesla T4",), driver="550.54", cuda=(12, 4))
+    plan = plan_install(["jax", "torch"], system=SystemInfo(gpu=old))
+    assert plan.cuda == 12 and "jax[cuda12]" in plan.requirements()
+    assert plan_install("jax", cuda=13, system=SystemInfo(gpu=old)).notes[-1].startswith("the driver supports CUDA 12.4 only")
+    with pytest.raises(ValueError, match="CUDA 12 or 13"):
+        plan_install("jax", gpu="yes", cuda=11, system=LINUX_GPU)
+
+
+def test_conda_only_where_conda_exists():
+    no_conda = SystemInfo("Linux", "x86_64", "/usr/bin/python3", (3, 11), GPUInfo(), None)
+    with pytest.raises(ValueError, match=r"conda was not found.*--method venv"):
+        plan_install("jax", method="conda", system=no_conda)
+    plan = plan_install("jax", method="conda", env="/data/envs/k", system=LINUX_CPU, create_env=False)
+    assert plan.steps[0].argv[:6] == ("/opt/conda/bin/conda", "run", "--no-capture-output", "-p", "/data/envs/k", "python")
+
+
+def test_local_cpu_wheel_on_find_links_replaces_the_cpu_index():
+    wheel = f"torch-{TORCH_VERSION}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+    plan = plan_install("torch", gpu="no", system=SystemInfo(python_version=(3, 11), local_wheels=(wheel,)))
+    assert _index_of(plan, f"torch=={TORCH_VERSION}") is None and len(_pip_steps(plan)) == 1
+    # A wheel for another Python is no use: back to PyTorch's CPU index.
+    plan = plan_install("torch", gpu="no", system=SystemInfo(python_version=(3, 12), local_wheels=(wheel,)))
+    assert _index_of(plan, f"torch=={TORCH_VERSION}") == TORCH_CPU_INDEX
+
+
+def test_macos_and_windows():
+    mac = SystemInfo("Darwin", "arm64", "/usr/local/bin/python3", (3, 12))
+    plan = plan_install(["jax", "torch", "tensorflow"], system=mac)
+    assert {"jax[cpu]", "tensorflow", f"torch=={TORCH_VERSION}"} <= set(plan.requirements())
+    assert _index_of(plan, f"torch=={TORCH_VERSION}") is None  # PyPI's macOS wheel is the CPU/MPS build
+    with pytest.raises(ValueError, match="no CUDA builds for macOS"):
+        plan_install("torch", gpu="yes", system=mac)
+
+    win = SystemInfo("Windows", "AMD64", r"C:\Python312\python.exe", (3, 12), H100)
+    plan = plan_install(["torch", "jax"], method="venv", env=r"C:\envs\k", system=win)
+    assert _index_of(plan, f"torch=={TORCH_VERSION}").endswith("/cu130") and "jax[cpu]" in plan.requirements()
+    assert plan.python[0].endswith(os.path.join("Scripts", "python.exe"))
+    assert any("WSL2" in n for n in plan.notes)
+    with pytest.raises(ValueError, match="WSL2"):
+        plan_install("jax", gpu="yes", system=win)
+
+
+def test_reinstall_swaps_a_cpu_torch_for_the_cuda_build():
+    plan = plan_install("torch", gpu="yes", reinstall=True, system=LINUX_GPU)
+    torch_step, main_step = _pip_steps(plan)
+    assert "--force-reinstall" in torch_step.argv and torch_step.argv[-1].endswith("/cu130")
+    # A forced reinstall of torch==2.13.0 from PyPI would undo the index's build.
+    assert not any(a.startswith("torch") for a in main_step.argv) and "--force-reinstall" not in main_step.argv
+
+
+def test_arguments_are_checked():
+    assert normalize_backends("jax,torch") == ("jax", "torch")
+    assert normalize_backends(["tf", "jax", "tf"]) == ("tensorflow", "jax")
+    with pytest.raises(ValueError, match="unknown backend 'theano'"):
+        plan_install("theano", system=LINUX_CPU)
+    with pytest.raises(ValueError, match="'auto', 'yes' or 'no'"):
+        plan_install("jax", gpu="maybe", system=LINUX_CPU)
+    with pytest.raises(ValueError, match="pip, venv, conda"):
+        plan_install("jax", method="poetry", system=LINUX_CPU)
+    assert keras_requirement("3.15.1") == "keras==3.15.1"
+    assert keras_requirement(">=3.14,<3.16") == "keras>=3.14,<3.16"
+    with pytest.raises(ValueError, match="not a version"):
+        keras_requirement("latest")
+    plan = plan_install("jax", version="3.15.1", extras=["scikit-learn"], system=LINUX_CPU)
+    assert plan.requirements() == ["keras==3.15.1", "jax[cpu]", "scikit-learn"]
+
+
+def test_parse_nvidia_smi():
+    header = (
+        "+-----------------------------------------------------------------------------------------+\n"
+        "| NVIDIA-SMI 580.65.06              Driver Version: 580.65.06      CUDA Version: 13.0     |\n"
+    )
+    listing = (
+        "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-5f3c0e7a-1111-2222-3333-444455556666)\n"
+        "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-5f3c0e7a-1111-2222-3333-444455556667)\n"
+    )
+    info = parse_nvidia_smi(header, listing)
+    assert info.names == ("NVIDIA H100 80GB HBM3",) * 2 and info.driver == "580.65.06" and info.cuda == (13, 0)
+    assert info.present and not parse_nvidia_smi("", "").present
+
+
+def test_find_links_wheels_from_the_environment(tmp_path, monkeypatch):
+    (tmp_path / f"torch-{TORCH_VERSION}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
+    assert f"torch-{TORCH_VERSION}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl" in pip_find_links_wheels()
+
+
+def test_cli_dry_run_prints_the_plan_and_runs_nothing(capsys, tmp_path):
+    env = tmp_path / "never-created"
+    code = main(["install", "--backend", "jax", "torch", "--gpu", "no", "--method", "venv", "--env", str(env), "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"{sys.executable} -m venv {env}" in out and "'jax[cpu]'" in out and f"torch=={TORCH_VERSION}" in out
+    assert "dry run: nothing was run" in out and not env.exists()
+
+
+def test_cli_bad_arguments_exit_2(capsys):
+    assert main(["install", "--version", "latest", "--dry-run"]) == 2
+    assert "not a version" in capsys.readouterr().err
+
+
+@pytest.fixture
+def offline_pip(monkeypatch):
+    """pip may use only what is installed (or local wheels): these tests never change the environment."""
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+
+
+@pytest.mark.slow
+def test_install_into_this_python_then_verify(offline_pip, capsys):
+    # keras and jax are already installed here: pip has nothing to do, then the check really runs.
+    result = install_keras("jax", gpu="no", method="pip")
+    out = capsys.readouterr().out
+    assert result.ran and result.ok and "Requirement already satisfied: jax[cpu]" in out
+    jax = result.verified["jax"]
+    assert jax["ok"] and jax["active"] == "jax" and jax["op_result"] == 12.0 and "cpu:0" in jax["devices"]
+    assert f"ok: jax {jax['version']} with keras {jax['keras']}" in out
+
+
+def test_a_failing_command_stops_the_install(offline_pip, capsys):
+    with pytest.raises(InstallError, match=r"(?s)failed with exit code 1.*keraslearn install` again") as err:
+        install_keras("jax", gpu="no", extras=["keraslearn-no-such-package"])
+    assert "keraslearn-no-such-package" in str(err.value)
+    assert "\nverify:" not in capsys.readouterr().out  # nothing runs after the failed step
+
+
+@pytest.mark.slow
+def test_real_venv_resolved_by_pip(tmp_path):
+    """Creates a real virtual environment and lets its pip resolve keras + jax against the registry."""
+    env = tmp_path / "venv"
+    result = install_keras("jax", gpu="no", method="venv", env=str(env), resolve_only=True, verbose=False)
+    python = Path(result.plan.python[0])
+    assert python.exists() and (env / "pyvenv.cfg").exists()
+    assert {"keras", "jax", "jaxlib", "numpy"} <= set(result.resolved), result.resolved
+    assert tuple(int(p) for p in result.resolved["keras"].split(".")[:2]) >= (3, 13)
+    assert result.resolved["jax"] == result.resolved["jaxlib"]  # jax[cpu] pins its jaxlib
+    assert not list(env.glob("lib/python*/site-packages/keras"))  # resolved, not installed

@@ -1,0 +1,121 @@
+"""keraslearn.train_loop / CustomLoop: one custom training loop for JAX, PyTorch and TensorFlow."""
+
+import keras
+import numpy as np
+import pytest
+
+import keraslearn
+from keraslearn import CustomLoop, train_loop
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X[:600] / 16.0).astype("float32")
+    return X, keras.utils.to_categorical(y[:600], 10).astype("float32"), y[:600]
+
+
+def _mlp(n_in=64, n_out=10, bn=True, seed=0):
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input((n_in,)), keras.layers.Dense(32, activation="relu")]
+    if bn:
+        layers.append(keras.layers.BatchNormalization(momentum=0.5))  # converges in a few steps
+    layers += [keras.layers.Dropout(0.1), keras.layers.Dense(n_out, activation="softmax")]
+    return keras.Sequential(layers)
+
+
+@pytest.mark.torch
+def test_loss_decreases_and_the_model_is_trained_in_place(digits):
+    X, Y, _ = digits
+    model = _mlp()
+    logs = []
+    history = train_loop(
+        model,
+        keras.optimizers.Adam(1e-2),
+        "categorical_crossentropy",
+        (X[:500], Y[:500]),
+        epochs=4,
+        batch_size=50,
+        metrics=["accuracy"],
+        validation_data=(X[500:], Y[500:]),
+        on_batch_end=lambda step, batch_logs: logs.append((step, batch_logs)),
+        seed=0,
+    )
+    assert set(history) == {"loss", "grad_norm", "accuracy", "val_loss", "val_accuracy"}
+    assert len(history["loss"]) == 4 and history["loss"][-1] < 0.5 * history["loss"][0]
+    assert history["accuracy"][-1] > 0.85 and history["val_accuracy"][-1] > 0.6  # 10 classes, 100 rows
+    assert [s for s, _ in logs] == list(range(1, 41)) and {"loss", "grad_norm", "accuracy"} <= set(logs[0][1])
+    # The weights (and BatchNorm's moving statistics) live in the model, as with fit().
+    model.compile(loss="categorical_crossentropy", metrics=["accuracy"])
+    keras_eval = model.evaluate(X[500:], Y[500:], verbose=0, return_dict=True)
+    assert keras_eval["loss"] == pytest.approx(history["val_loss"][-1], rel=1e-4)
+    assert keras_eval["accuracy"] == pytest.approx(history["val_accuracy"][-1], abs=1e-6)
+    moving_mean = [v for v in model.non_trainable_variables if "moving_mean" in v.path][0]
+    assert np.abs(keras.ops.convert_to_numpy(moving_mean)).max() > 0
+
+
+@pytest.mark.torch
+def test_clip_norm_bounds_each_update_and_grad_norm_is_the_true_norm(digits):
+    X, Y, _ = digits
+
+    def flat(model):
+        return np.concatenate([w.ravel() for w in model.get_weights()])
+
+    for clip in (None, 0.05):
+        model = _mlp(bn=False, seed=1)
+        # Plain SGD with learning rate 1: each update is exactly minus the applied gradient.
+        loop = CustomLoop(model, keras.optimizers.SGD(1.0), "categorical_crossentropy", clip_norm=clip)
+        model.layers[1].rate = 0.0  # no dropout noise between the two measurements
+        before = flat(model)
+        steps = []
+        for start in range(0, 200, 50):
+            logs = loop.train_step(X[start : start + 50], Y[start : start + 50])
+            after = flat(model)
+            steps.append((np.linalg.norm(after - before), logs["grad_norm"]))
+            before = after
+        for update, grad_norm in steps:
+            if clip is None:
+                assert update == pytest.approx(grad_norm, rel=1e-3)
+            else:
+                assert grad_norm > clip  # clipping was needed ...
+                assert update == pytest.approx(clip, rel=1e-3)  # ... and bounds the step
+
+
+def test_batches_hooks_and_multi_input_models(digits):
+    X, Y, y = digits
+    # Any iterable of (x, y) batches, e.g. what a DataLoader or tf.data.Dataset yields.
+    batches = [(X[i : i + 100], Y[i : i + 100]) for i in range(0, 600, 100)]
+    model = _mlp(seed=2)
+    stop_at = []
+    loop = CustomLoop(model, "adam", "categorical_crossentropy", metrics=["accuracy"])
+    history = loop.fit(batches, epochs=5, on_batch_end=lambda step, logs: stop_at.append(step) or step == 8)
+    assert stop_at[-1] == 8 and len(history["loss"]) == 2  # stopped inside the second epoch
+    with pytest.raises(ValueError, match="no batches in epoch 2"):
+        loop.fit((b for b in batches), epochs=2)
+
+    # Two inputs as a dict, sparse labels, a plain-function loss.
+    left, right = keras.Input((32,), name="left"), keras.Input((32,), name="right")
+    merged = keras.layers.Concatenate()([keras.layers.Dense(16, activation="relu")(t) for t in (left, right)])
+    two = keras.Model({"left": left, "right": right}, keras.layers.Dense(10, activation="softmax")(merged))
+    data = ({"left": X[:, :32], "right": X[:, 32:]}, y)
+    history = train_loop(
+        two, keras.optimizers.Adam(1e-2), keras.losses.sparse_categorical_crossentropy, data, epochs=3, batch_size=50,
+        metrics=["accuracy"],
+    )
+    assert history["loss"][-1] < history["loss"][0] and history["accuracy"][-1] > 0.5
+
+
+def test_bad_arguments_are_named(digits):
+    X, Y, _ = digits
+    model = _mlp(seed=3)
+    with pytest.raises(ValueError, match="clip_norm"):
+        CustomLoop(model, clip_norm=-1)
+    with pytest.raises(ValueError, match="no weights"):
+        CustomLoop(keras.Sequential([keras.layers.Dense(3)]))
+    with pytest.raises(ValueError, match="x has 600 rows but y has 10"):
+        train_loop(model, "adam", "mse", (X, Y[:10]))
+    with pytest.raises(ValueError, match="epochs"):
+        CustomLoop(model).fit((X, Y), epochs=0)
+    assert keraslearn.train_loop is train_loop

@@ -1,0 +1,81 @@
+"""Learner registry: mlr3keras keys, Python class names and short names; search spaces."""
+
+import keras
+import pytest
+
+import keraslearn
+from keraslearn.architectures.blocks import output_head, tabular_inputs
+from keraslearn.learners.registry import learner_classes, resolve
+from keraslearn.tuning.spaces import apply_sample, search_space
+
+optuna = pytest.importorskip("optuna")
+
+MLR3KERAS = {
+    "classif.keras": "KerasClassifier",
+    "regr.keras": "KerasRegressor",
+    "classif.smlp": "SMLPClassifier",
+    "regr.smlp": "SMLPRegressor",
+    "classif.smlp2": "SMLP2Classifier",
+    "regr.smlp2": "SMLP2Regressor",
+    "classif.deep_wide": "DeepWideClassifier",
+    "regr.deep_wide": "DeepWideRegressor",
+}
+
+
+def build(spec, units=16):
+    inputs, x = tabular_inputs(spec)
+    return keras.Model(inputs, output_head(spec, keras.layers.Dense(units)(x)))
+
+
+@pytest.mark.parametrize("key, cls", MLR3KERAS.items())
+def test_every_name_resolves(key, cls):
+    assert resolve(key).__name__ == cls
+    assert resolve(cls).__name__ == cls  # Python class name
+    assert resolve(cls.lower()).__name__ == cls
+    family = key.split(".")[1]
+    task = "classification" if key.startswith("classif") else "regression"
+    assert resolve(family, task=task).__name__ == cls  # short name + task
+    assert getattr(keraslearn, cls) is resolve(key)  # exported at top level
+    assert resolve(key) in learner_classes()  # so keraslearn.load accepts it
+
+
+def test_learner_passes_parameters_and_routes_model_params():
+    assert keraslearn.learner("regr.smlp", epochs=20).epochs == 20
+    clf = keraslearn.learner("classif.keras", model=build, model__units=8, epochs=5)
+    assert clf.model is build and clf.model_params == {"units": 8} and clf.epochs == 5
+    with pytest.raises(ValueError, match="task='classification'"):
+        keraslearn.learner("smlp2")
+    with pytest.raises(ValueError, match="classif.deep_wide"):
+        keraslearn.learner("classif.deepest")
+
+
+def test_list_learners_shows_the_mlr3keras_keys():
+    table = keraslearn.list_learners()
+    for key, cls in MLR3KERAS.items():
+        row = table[table["class"] == cls]
+        assert row["mlr3keras"].tolist() == [key]
+
+
+@pytest.mark.parametrize("family", ["smlp", "smlp2", "deep_wide"])
+def test_search_spaces_sample_into_valid_parameters(family):
+    for kind in ("classification", "regression"):
+        est = keraslearn.learner(family, task=kind)
+        space = search_space(est)
+        assert space and all(isinstance(d, optuna.distributions.BaseDistribution) for d in space.values())
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        trial = study.ask(space)
+        params = apply_sample(est, trial.params)
+        est.set_params(**params)
+        est._validate_params()  # every sampled value is one the learner accepts
+        if family == "deep_wide":
+            assert len(params["layer_units"]) == trial.params["n_layers"]
+
+
+def test_generic_learner_asks_for_a_search_space():
+    clf = keraslearn.KerasClassifier(build)
+    with pytest.raises(ValueError, match="search space dict"):
+        clf.search_space()
+    # A user space over the build function's hyperparameters applies through model__<name>.
+    assert apply_sample(clf, {"model__units": 32, "learning_rate": 0.01}) == {"model__units": 32, "learning_rate": 0.01}
+    with pytest.raises(ValueError, match="model__unitz"):
+        apply_sample(clf, {"model__unitz": 32})

@@ -1,0 +1,149 @@
+"""TabNet learners on real mixed data: quality, explanations, persistence, sklearn tools."""
+
+import time
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import GridSearchCV, train_test_split
+
+import keraslearn
+from keraslearn import TabNetClassifier, TabNetRegressor
+
+# Small networks and batches keep compile and training time low; the defaults are pytorch-tabnet's.
+SMALL = dict(n_d=8, n_a=8, n_steps=2, n_independent=1, n_shared=1, batch_size=64, virtual_batch_size=32)
+
+
+def _split(X, y, stratify=True):
+    return train_test_split(X, y, test_size=0.25, random_state=0, stratify=y if stratify else None)
+
+
+@pytest.fixture(scope="module")
+def cancer_fit(cancer_mixed):
+    X, y = cancer_mixed
+    Xtr, Xte, ytr, yte = _split(X, y)
+    clf = TabNetClassifier(**SMALL, epochs=40, patience=8, random_state=0).fit(Xtr, ytr)
+    return clf, Xte, yte
+
+
+@pytest.fixture(scope="module")
+def iris_fit(iris_mixed):
+    X, y = iris_mixed
+    Xtr, Xte, ytr, yte = _split(X, y)
+    clf = TabNetClassifier(**SMALL, epochs=60, patience=15, random_state=0).fit(Xtr, ytr)
+    return clf, Xte, yte
+
+
+def test_binary_beats_chance_and_uses_early_stopping(cancer_fit):
+    clf, Xte, yte = cancer_fit
+    majority = max(np.mean(yte), 1 - np.mean(yte))
+    assert accuracy_score(yte, clf.predict(Xte)) > max(0.85, majority + 0.1)
+    assert "val_loss" in clf.history_  # trains with a validation split (mlr3keras forced it to 0)
+    assert clf.n_iter_ == len(clf.history_["loss"]) <= 40
+    proba = clf.predict_proba(Xte)
+    assert proba.shape == (len(Xte), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_multiclass_beats_chance_with_string_labels(iris_fit):
+    clf, Xte, yte = iris_fit
+    assert list(clf.classes_) == ["setosa", "versicolor", "virginica"]
+    assert accuracy_score(yte, clf.predict(Xte)) > 0.7  # chance is 1/3
+
+
+def test_regression_beats_the_mean(diabetes_mixed):
+    X, y = diabetes_mixed
+    Xtr, Xte, ytr, yte = _split(X, y, stratify=False)
+    params = dict(SMALL, batch_size=32, virtual_batch_size=16)
+    reg = TabNetRegressor(**params, epochs=60, patience=10, random_state=0).fit(Xtr, ytr)
+    assert r2_score(yte, reg.predict(Xte)) > 0.2  # a linear model reaches about 0.45
+
+
+def test_one_row_predicts_as_in_a_batch(cancer_fit):
+    clf, Xte, _ = cancer_fit
+    full = clf.predict_proba(Xte.iloc[:40])
+    one = clf.predict_proba(Xte.iloc[[7]])
+    np.testing.assert_allclose(one[0], full[7], rtol=1e-5, atol=1e-7)
+
+
+def test_feature_importances_map_to_original_columns(cancer_fit):
+    clf, Xte, _ = cancer_fit
+    fi = clf.feature_importances_
+    # one entry per original column, although "grade" and "colour" are embedded and the
+    # first column has a missing indicator
+    assert fi.shape == (clf.n_features_in_,) == (Xte.shape[1],)
+    assert np.isclose(fi.sum(), 1.0) and (fi >= 0).all()
+    assert clf.encoder_.indicator_columns_ == [Xte.columns[0]]
+    explanation, masks = clf.explain(Xte, per_step=True)
+    assert explanation.shape == (len(Xte), Xte.shape[1])
+    assert masks.shape == (len(Xte), clf.n_steps, Xte.shape[1])
+    # each step's mask is a distribution over the columns, even after summing widths back
+    np.testing.assert_allclose(masks.sum(axis=-1), 1.0, atol=1e-5)
+    normalized = clf.explain(Xte, normalize=True)
+    np.testing.assert_allclose(normalized.sum(axis=1)[normalized.sum(axis=1) > 0], 1.0)
+
+
+def test_save_load_gives_identical_predictions_and_importances(iris_fit, tmp_path):
+    clf, Xte, _ = iris_fit
+    path = clf.save(tmp_path / "tabnet.keraslearn")
+    loaded = keraslearn.load(path)
+    assert type(loaded) is TabNetClassifier and loaded.get_params() == clf.get_params()
+    np.testing.assert_array_equal(loaded.predict_proba(Xte), clf.predict_proba(Xte))
+    np.testing.assert_array_equal(loaded.predict(Xte), clf.predict(Xte))
+    np.testing.assert_allclose(loaded.feature_importances_, clf.feature_importances_)
+    np.testing.assert_allclose(loaded.explain(Xte), clf.explain(Xte), rtol=1e-6)
+
+
+def test_clone_and_grid_search_keep_every_setting(iris_mixed):
+    X, y = iris_mixed
+    # batch_size above the row count: one batch shape per fit, so one compile per fit
+    params = dict(SMALL, batch_size=256)
+    base = TabNetClassifier(**params, epochs=3, early_stopping=False, validation_fraction=0.0, random_state=0)
+    assert clone(base).get_params() == base.get_params()
+    grid = GridSearchCV(base, {"gamma": [1.0, 1.5]}, cv=2, error_score="raise").fit(X, y)
+    assert grid.best_params_["gamma"] in (1.0, 1.5)
+    # clone kept epochs=3: every fit trained exactly 3 epochs
+    assert grid.best_estimator_.n_iter_ == 3
+    assert grid.best_estimator_.virtual_batch_size == 32
+
+
+def test_unfitted_has_no_importances_and_bad_params_fail_early(cancer_mixed):
+    X, y = cancer_mixed
+    assert not hasattr(TabNetClassifier(), "feature_importances_")
+    for params, match in [
+        (dict(n_independent=0, n_shared=0), "n_independent and n_shared"),
+        (dict(gamma=0.5), "gamma"),
+        (dict(n_steps=0), "n_steps"),
+        (dict(momentum=1.0), "momentum"),
+        (dict(virtual_batch_size=0), "virtual_batch_size"),
+    ]:
+        start = time.perf_counter()
+        with pytest.raises(ValueError, match=match):
+            TabNetClassifier(**params).fit(X, y)
+        assert time.perf_counter() - start < 2.0  # raised before any model is built
+
+
+def test_registry_and_search_space():
+    reg = keraslearn.learner("regr.tabnet", epochs=20)
+    assert isinstance(reg, TabNetRegressor) and reg.epochs == 20
+    assert isinstance(keraslearn.learner("classif.tabnet"), TabNetClassifier)
+    assert isinstance(keraslearn.learner("TabNetClassifier"), TabNetClassifier)
+    table = keraslearn.list_learners()
+    assert {"classif.tabnet", "regr.tabnet"} <= set(table["mlr3keras"].dropna())
+    from keraslearn.tuning.spaces import apply_sample
+
+    space = reg.search_space()
+    sample = {name: dist.to_external_repr(dist.to_internal_repr(dist.low if hasattr(dist, "low") else dist.choices[0]))
+              for name, dist in space.items()}
+    params = apply_sample(reg, sample)
+    reg.set_params(**params)  # every sampled name is a parameter
+    assert reg.n_d == space["n_d"].choices[0]
+
+
+@pytest.mark.torch
+def test_tabnet_trains_on_this_backend(iris_mixed):
+    X, y = iris_mixed
+    clf = TabNetClassifier(**SMALL, epochs=20, patience=20, random_state=1).fit(X, y)
+    assert accuracy_score(y, clf.predict(X)) > 0.6
+    assert np.isclose(clf.feature_importances_.sum(), 1.0)

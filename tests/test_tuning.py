@@ -1,0 +1,283 @@
+"""keraslearn.tune: holdout and CV scoring, pruning, resume after a kill, the CLI, sklearn searches."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution  # noqa: E402
+from optuna.trial import TrialState  # noqa: E402
+
+import keraslearn  # noqa: E402
+from keraslearn import FFClassifier, FFRegressor  # noqa: E402
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+# Small networks and few epochs: each trial is dominated by Keras' compile time.
+SPACE = {
+    "n_layers": IntDistribution(1, 2),
+    "units": IntDistribution(4, 16, log=True),
+    "learning_rate": FloatDistribution(1e-3, 3e-2, log=True),
+}
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("KERAS_BACKEND", "jax")
+    return env
+
+
+@pytest.fixture(scope="module")
+def holdout_run(tmp_path_factory, iris_mixed):
+    X, y = iris_mixed
+    db = tmp_path_factory.mktemp("tune") / "study.db"
+    learner = FFClassifier(epochs=4, batch_size=32, patience=2)
+    best, study = keraslearn.tune(
+        learner, X, y, space=SPACE, n_trials=3, validation_fraction=0.3, storage=db, random_state=0
+    )
+    return learner, best, study, db
+
+
+def test_holdout_tune_refits_the_best_trial(holdout_run, iris_mixed):
+    learner, best, study, db = holdout_run
+    X, y = iris_mixed
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(trials) == 3
+    assert study.best_value == max(t.value for t in trials)
+    p = study.best_trial.params
+    # Derived names are combined into the learner's own parameter.
+    assert best.layer_units == (p["units"],) * p["n_layers"]
+    assert best.learning_rate == pytest.approx(p["learning_rate"])
+    # Refitted on all rows, and the fixed parameters are kept.
+    assert best.epochs == 4 and best.n_features_in_ == X.shape[1]
+    assert set(best.predict(X)) <= set(y)
+    # Pruning saw each epoch's validation score (-val_loss) of every trial.
+    for t in trials:
+        assert len(t.intermediate_values) == t.user_attrs["epochs"][0]
+        assert all(v < 0 for v in t.intermediate_values.values())
+    assert learner.get_params()["callbacks"] is None  # the user's learner is untouched
+
+
+def test_same_call_resumes_the_same_study(holdout_run, iris_mixed):
+    learner, _, study, db = holdout_run
+    X, y = iris_mixed
+    # The derived study name is stable: a second identical call finds 3 finished trials and runs none.
+    _, again = keraslearn.tune(
+        learner, X, y, space=SPACE, n_trials=3, validation_fraction=0.3, storage=db, random_state=0, refit=False
+    )
+    assert again.study_name == study.study_name
+    assert len(again.trials) == 3
+    # Same study name with other settings is refused, not mixed in.
+    with pytest.raises(ValueError, match="created with other settings"):
+        keraslearn.tune(
+            learner, X, y, space=SPACE, n_trials=3, validation_fraction=0.3, storage=db,
+            study_name=study.study_name, scoring="balanced_accuracy",
+        )
+
+
+def test_cv_mode_scores_every_fold(tmp_path, diabetes_mixed):
+    X, y = diabetes_mixed
+    X, y = X.iloc[:160], y.iloc[:160]
+    best, study = keraslearn.tune(
+        FFRegressor(epochs=3, batch_size=32, validation_fraction=0.0), X, y,
+        space={"learning_rate": SPACE["learning_rate"]},
+        n_trials=2, cv=2, scoring="neg_mean_absolute_error", storage=tmp_path / "cv.db", random_state=1,
+        refit=False,
+    )
+    assert best is None
+    for t in study.trials:
+        folds = t.user_attrs["fold_scores"]
+        assert len(folds) == 2 and all(f < 0 for f in folds)
+        assert t.value == pytest.approx(np.mean(folds))
+        # Only the first fold's learning curve (here the training loss: no validation rows) is reported.
+        assert len(t.intermediate_values) == t.user_attrs["epochs"][0] == 3
+
+
+def test_pruner_stops_a_bad_trial(tmp_path, iris_mixed):
+    X, y = iris_mixed
+    storage = f"sqlite:///{tmp_path / 'prune.db'}"
+    study = optuna.create_study(storage=storage, study_name="prune", direction="maximize")
+    # A good learning rate first, then two that barely move the weights.
+    for lr in (3e-2, 1e-6, 1e-6):
+        study.enqueue_trial({"learning_rate": lr})
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+    _, study = keraslearn.tune(
+        FFClassifier(layer_units=(16,), epochs=8, batch_size=16, early_stopping=False), X, y,
+        space={"learning_rate": FloatDistribution(1e-6, 1e-1, log=True)}, n_trials=3, validation_fraction=0.3,
+        storage=storage, study_name="prune", pruner=pruner, random_state=0, refit=False,
+    )
+    states = [t.state for t in study.trials]
+    assert states == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.PRUNED]
+    assert len(study.trials[0].intermediate_values) == 8
+    assert all(len(t.intermediate_values) < 8 for t in study.trials[1:])
+
+
+def test_pruner_choices():
+    from keraslearn.tuning.study import _make_pruner
+
+    assert isinstance(_make_pruner("median", FFClassifier()), optuna.pruners.MedianPruner)
+    hyperband = _make_pruner("hyperband", FFClassifier(epochs=7))
+    assert isinstance(hyperband, optuna.pruners.HyperbandPruner) and hyperband._max_resource == 7
+    assert isinstance(_make_pruner(None, FFClassifier()), optuna.pruners.NopPruner)
+    with pytest.raises(ValueError, match="pruner must be"):
+        _make_pruner("asha", FFClassifier())
+
+
+def test_bad_arguments_fail_before_any_trial(tmp_path, iris_mixed):
+    X, y = iris_mixed
+    db = tmp_path / "bad.db"
+    with pytest.raises(TypeError, match=r"space\['units'\]"):
+        keraslearn.tune(FFClassifier(), X, y, space={"units": [8, 16]}, storage=db)
+    with pytest.raises(ValueError, match="no parameter"):
+        keraslearn.tune(FFClassifier(), X, y, space={"n_estimators": IntDistribution(1, 5)}, storage=db)
+    with pytest.raises(ValueError, match="either cv or validation_fraction"):
+        keraslearn.tune(FFClassifier(), X, y, space=SPACE, cv=3, validation_fraction=0.2, storage=db)
+    with pytest.raises(ValueError, match="n_trials"):
+        keraslearn.tune(FFClassifier(), X, y, space=SPACE, n_trials=0, storage=db)
+    with pytest.raises(ValueError, match="rows"):
+        keraslearn.tune(FFClassifier(), X, y[:-1], space=SPACE, storage=db)
+    assert not db.exists() or not optuna.get_all_study_names(f"sqlite:///{db}")
+
+
+def test_default_storage_is_a_sqlite_file_in_the_working_directory(tmp_path, monkeypatch):
+    from keraslearn.tuning.storage import open_storage, storage_url
+
+    monkeypatch.chdir(tmp_path)
+    assert storage_url(None) == "sqlite:///keraslearn_tuning.db"
+    assert storage_url(tmp_path / "x.db") == f"sqlite:///{tmp_path / 'x.db'}"
+    storage = open_storage(None)
+    assert (tmp_path / "keraslearn_tuning.db").exists()
+    assert storage.get_heartbeat_interval() is not None  # stale trials of dead workers get failed
+
+
+RESUME_CHILD = textwrap.dedent(
+    """
+    import sys
+    import keraslearn
+    from sklearn.datasets import load_iris
+    from optuna.distributions import FloatDistribution
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    keraslearn.tune(
+        keraslearn.FFClassifier(layer_units=(8,), epochs=6, batch_size=16, early_stopping=False),
+        X, y, space={"learning_rate": FloatDistribution(1e-3, 3e-2, log=True)}, n_trials=4,
+        validation_fraction=0.3, storage=sys.argv[1], study_name="resume", random_state=0, refit=False,
+    )
+    """
+)
+
+
+def _states(url):
+    try:
+        study = optuna.load_study(study_name="resume", storage=url)
+    except KeyError:  # not created yet
+        return []
+    return [t.state for t in study.get_trials(deepcopy=False)]
+
+
+@pytest.mark.slow
+def test_a_killed_study_resumes_where_it_stopped(tmp_path):
+    db = tmp_path / "resume.db"
+    url = f"sqlite:///{db}"
+    child = subprocess.Popen([sys.executable, "-c", RESUME_CHILD, str(db)], env=_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    try:
+        # Kill it while trial 3 runs, after two trials finished.
+        while True:
+            states = _states(url)
+            if states.count(TrialState.COMPLETE) >= 2 and states[-1] == TrialState.RUNNING and len(states) >= 3:
+                break
+            assert child.poll() is None, child.stdout.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "the tuning child made no progress"
+            time.sleep(0.2)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    before = optuna.load_study(study_name="resume", storage=url).trials
+    finished = {t.number: (t.params, t.value) for t in before if t.state == TrialState.COMPLETE}
+    assert len(finished) >= 2
+    assert TrialState.RUNNING in [t.state for t in before]  # the killed trial
+
+    _, study = keraslearn.tune(
+        FFClassifier(layer_units=(8,), epochs=6, batch_size=16, early_stopping=False),
+        *_iris(), space={"learning_rate": FloatDistribution(1e-3, 3e-2, log=True)}, n_trials=4,
+        validation_fraction=0.3, storage=db, study_name="resume", random_state=0, refit=False,
+    )
+    trials = study.trials
+    # The finished trials are kept as they were, the killed one is FAIL (not counted, not blocking),
+    # and exactly the missing trials ran.
+    for number, (params, value) in finished.items():
+        assert trials[number].params == params and trials[number].value == value
+    states = [t.state for t in trials]
+    assert TrialState.RUNNING not in states
+    assert states.count(TrialState.COMPLETE) == 4
+    assert states.count(TrialState.FAIL) == 1
+    assert len(trials) == len(before) + (4 - len(finished))
+
+
+def _iris():
+    from sklearn.datasets import load_iris
+
+    return load_iris(return_X_y=True, as_frame=True)
+
+
+def test_cli_tune_writes_a_report(tmp_path, iris_mixed):
+    from keraslearn.cli import main
+
+    X, y = iris_mixed
+    data = tmp_path / "iris.csv"
+    X.assign(species=y).to_csv(data, index=False)
+    report = tmp_path / "report"
+    rc = main([
+        "tune", str(data), "--target", "species", "--n-trials", "2", "--epochs", "3", "--validation-fraction",
+        "0.3", "--storage", str(tmp_path / "cli.db"), "--study", "cli", "--report", str(report),
+        "--param", "layer_units=(8,)", "--quiet",
+    ])
+    assert rc == 0
+    for name in ("optimization_history.png", "learning_curves.png", "trials.csv", "best.keraslearn"):
+        assert (report / name).stat().st_size > 0, name
+    assert (report / "optimization_history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    model = keraslearn.load(report / "best.keraslearn")
+    study = optuna.load_study(study_name="cli", storage=f"sqlite:///{tmp_path / 'cli.db'}")
+    assert model.learning_rate == pytest.approx(study.best_params["learning_rate"])
+    assert model.predict(X).shape == (len(X),)
+
+
+def test_cli_tune_usage_errors(tmp_path, capsys):
+    from keraslearn.cli import main
+
+    data = tmp_path / "d.csv"
+    data.write_text("a,b\n1,2\n3,4\n")
+    assert main(["tune", str(data), "--target", "zzz"]) == 2
+    assert "target column 'zzz' not found" in capsys.readouterr().err
+    assert main(["tune", str(data), "--target", "b", "--cv", "3", "--validation-fraction", "0.2"]) == 2
+
+
+@pytest.mark.slow
+def test_sklearn_searches_with_two_jobs(iris_mixed):
+    from scipy.stats import loguniform
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
+    X, y = iris_mixed
+    learner = FFClassifier(epochs=3, batch_size=32, validation_fraction=0.0, random_state=0)
+    # Learners are pickled to the workers (loky processes) and fitted there.
+    grid = GridSearchCV(learner, {"layer_units": [(4,), (16,)]}, cv=2, n_jobs=2).fit(X, y)
+    assert len(grid.cv_results_["params"]) == 2
+    assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
+    assert grid.best_estimator_.layer_units == grid.best_params_["layer_units"]
+    assert grid.best_estimator_.score(X, y) > 0.3
+    rand = RandomizedSearchCV(
+        learner, {"learning_rate": loguniform(1e-3, 1e-1)}, n_iter=2, cv=2, n_jobs=2, random_state=0, refit=False
+    ).fit(X, y)
+    rates = [p["learning_rate"] for p in rand.cv_results_["params"]]
+    assert len(set(rates)) == 2 and all(1e-3 <= r <= 1e-1 for r in rates)
+    assert np.all(np.isfinite(rand.cv_results_["mean_test_score"]))

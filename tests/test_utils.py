@@ -1,0 +1,90 @@
+"""keraslearn.utils: normalize, to_categorical, classes_from_proba, plot_history, summary."""
+
+import keras
+import numpy as np
+import pytest
+
+import keraslearn
+from keraslearn.utils import classes_from_proba, normalize, plot_history, summary, to_categorical
+
+
+def test_normalize_is_keras_lp_normalization():
+    x = np.array([[3.0, 4.0], [0.0, 0.0], [1.0, -1.0]])
+    out = normalize(x)
+    np.testing.assert_allclose(out, [[0.6, 0.8], [0.0, 0.0], [2**-0.5, -(2**-0.5)]])  # zero rows stay zero
+    np.testing.assert_allclose(np.abs(normalize(x, axis=0, order=1)).sum(axis=0), [1.0, 1.0])
+    assert normalize(np.array([[1, 1]])).dtype.kind == "f"  # integers become floats
+    np.testing.assert_array_equal(out, keras.utils.normalize(x))
+
+
+def test_to_categorical_and_back():
+    y = np.array([0, 2, 1, 2])
+    onehot = to_categorical(y, 3)
+    np.testing.assert_array_equal(onehot, np.eye(3)[y])
+    np.testing.assert_array_equal(classes_from_proba(onehot), y)
+    assert to_categorical(y).shape == (4, 3)
+    with pytest.raises(ValueError, match="integer class labels"):
+        to_categorical(np.array(["a", "b"]))
+    with pytest.raises(ValueError, match=">= 0"):
+        to_categorical(np.array([-1, 0]))
+    with pytest.raises(ValueError, match="num_classes=2"):
+        to_categorical(y, 2)
+
+
+def test_classes_from_proba_softmax_and_sigmoid():
+    np.testing.assert_array_equal(classes_from_proba([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]]), [1, 0])
+    np.testing.assert_array_equal(classes_from_proba([[0.2], [0.9]]), [0, 1])
+    np.testing.assert_array_equal(classes_from_proba([0.2, 0.9, 0.6], threshold=0.7), [0, 1, 0])
+    with pytest.raises(ValueError, match="shape"):
+        classes_from_proba(np.zeros((2, 2, 2)))
+
+
+@pytest.fixture(scope="module")
+def fitted(iris_mixed):
+    X, y = iris_mixed
+    return keraslearn.FFClassifier(layer_units=(8,), epochs=3, random_state=0).fit(X, y)
+
+
+def _png_pixels(path):
+    import matplotlib.image
+
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    return matplotlib.image.imread(path)
+
+
+def test_plot_history_writes_a_png_from_fit_learner_or_dict(fitted, tmp_path):
+    pixels = _png_pixels(plot_history(fitted, tmp_path / "learner.png"))
+    assert pixels.shape[0] > 100 and pixels.std() > 0.01  # a drawn image, not a blank one
+    hist = {"loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.7, 0.6], "accuracy": [0.5, 0.7, 0.8]}
+    wide = _png_pixels(plot_history(hist, tmp_path / "sub" / "dict.png"))
+    assert wide.shape[1] > pixels.shape[1]  # two metrics: two panels side by side
+    with pytest.raises(ValueError, match="no metrics"):
+        plot_history({}, tmp_path / "empty.png")
+
+
+def test_summary_returns_the_keras_summary_text(fitted):
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    text = summary(model)
+    assert "235,146" in text and "200,960" in text and "32,896" in text and "1,290" in text  # the guide's counts
+    learner_text = summary(fitted)
+    assert learner_text.startswith("FFClassifier (multiclass; 6 input columns)")
+    assert f"{fitted.model_.count_params():,}" in learner_text
+    with pytest.raises(ValueError, match="call fit first"):
+        summary(keraslearn.FFClassifier())
+
+
+def test_public_names_resolve_lazily():
+    for name in ("normalize", "to_categorical", "plot_history", "summary", "train_loop", "export", "load_tabular"):
+        assert callable(getattr(keraslearn, name)), name
+    assert keraslearn.datasets.load_mnist is keraslearn.load_mnist
+    assert set(keraslearn.__all__) >= {"export", "CustomLoop", "load_boston_housing", "DatasetUnavailableError"}
