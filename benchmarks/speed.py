@@ -34,10 +34,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 
-# TODO(tabnet): keraslearn TabNet vs pytorch-tabnet (same n_d / n_a / n_steps, equal or better
-# accuracy, target >= 3x faster per epoch) is not measured yet: learners/tabnet.py has not
-# landed on main. Add a "tabnet" section with contenders keraslearn / pytorch_tabnet here.
-
 FULL = {
     "epoch": {
         "configs": [
@@ -55,6 +51,8 @@ FULL = {
              "who": ["keraslearn", "keraslearn_warm_disk_cache", "skorch", "keras_wrapper"]},
     "predict": {"configs": [{"data": "diamonds", "epochs": 2, "reps": 200, "n_big": 10_000}],
                 "who": ["keraslearn", "keraslearn_keras_predict", "skorch", "keras_wrapper"]},
+    # TabNet at pytorch-tabnet's defaults on wa_churn (benchmarks/speed_tabnet.py)
+    "tabnet": {"configs": [{"data": "churn", "epochs": 8}], "who": ["keraslearn", "pytorch_tabnet"]},
     "rss": {"configs": [{"data": "flights", "epochs": 1}, {"data": "flights", "epochs": 1, "numpy": True},
                         {"data": "flights", "epochs": 1, "warm": True},
                         {"data": "flights", "epochs": 1, "numpy": True, "warm": True}],
@@ -96,7 +94,7 @@ def run_worker(section, cfg, env, timeout=1800):
 
 
 def _worker_main(section, cfg):
-    if cfg.get("threads") and (cfg["who"] == "skorch" or cfg["who"].endswith("_torch")):
+    if cfg.get("threads") and (cfg["who"] in ("skorch", "pytorch_tabnet") or cfg["who"].endswith("_torch")):
         import torch
 
         torch.set_num_threads(int(cfg["threads"]))  # the same thread count as the others
@@ -162,6 +160,7 @@ TARGETS = [
     ("5-fold CV >= 3x faster than skorch", "cv:", "cv", "skorch", "min_speedup", 3.0),
     ("20-trial tuning >= 3x faster than the Keras wrapper", "tune:", "tune", "keras_wrapper", "min_speedup", 3.0),
     ("20-trial tuning >= 3x faster than skorch", "tune:", "tune", "skorch", "min_speedup", 3.0),
+    ("TabNet epoch >= 3x faster than pytorch-tabnet", "tabnet:", "epoch", "pytorch_tabnet", "min_speedup", 3.0),
 ]
 
 
@@ -211,6 +210,7 @@ METRICS = {
     "spe": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "final_loss"],
     "cv": ["cv_cpu", "cv_s", "cv_again_cpu", "cv_again_s", "r2"],
     "tune": ["tune_cpu", "tune_s", "best_r2"],
+    "tabnet": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "accuracy", "ROC_AUC"],
     "rss": ["raw_bytes", "fit_peak_delta", "ratio", "fit_cpu", "fit_s"],
 }
 
@@ -244,7 +244,7 @@ def chart(results, path):
     from matplotlib.figure import Figure
 
     panels = [(lbl, METRICS[lbl.split(":")[0]][0]) for lbl in results
-              if lbl.split(":")[0] in ("epoch", "spe", "cv", "tune")]
+              if lbl.split(":")[0] in ("epoch", "spe", "cv", "tune", "tabnet")]
     if not panels:
         return None
     cols = min(3, len(panels))

@@ -262,7 +262,13 @@ def rss(cfg):
             "hwm_reset": reset}
 
 
-WORKERS = {"epoch": epoch, "cv": cv, "tune": tune, "predict": predict, "rss": rss}
+def tabnet(cfg):
+    import speed_tabnet
+
+    return speed_tabnet.tabnet(cfg)
+
+
+WORKERS = {"epoch": epoch, "cv": cv, "tune": tune, "predict": predict, "rss": rss, "tabnet": tabnet}
 
 
 def run(section, cfg):
