@@ -72,6 +72,8 @@ _LAZY = {
     "list_tabular": "keraslearn.datasets",
     "DatasetUnavailableError": "keraslearn.datasets",
     "tune": "keraslearn.tuning",
+    # speed
+    "enable_compilation_cache": "keraslearn.training.compiled",
 }
 # Subpackages reachable as attributes after a bare `import keraslearn`.
 _SUBMODULES = {"datasets", "utils"}

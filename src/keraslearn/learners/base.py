@@ -16,7 +16,9 @@ from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes
 from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, seed_everything
+from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
 from keraslearn.training.devices import device_scope
+from keraslearn.training.fast_predict import predict_array  # speed: fast inference path (issue 8)
 
 # Losses that need one-hot targets; the rest of the classification losses take class codes.
 _ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "kl_divergence"}
@@ -135,11 +137,13 @@ class KerasLearner(BaseEstimator):
         self.spec_ = encoder.spec_.with_task(*spec_task)
         keras.backend.clear_session(free_memory=False)
         seed = seed_everything(self.random_state)
+        _compiled.enable_compilation_cache()  # before the build: weight initializers compile too
         # After clear_session, which also clears the active keras.distribution.
         with device_scope(getattr(self, "devices", None)):
             model = self._build_model(self._model_spec())
             x, y_fit = self._prepare_fit(model, x, y_fit)
             self._compile(model)
+            _compiled.before_fit(model, self)
             self.history_ = fit_model(
                 model,
                 x,
@@ -155,6 +159,7 @@ class KerasLearner(BaseEstimator):
                 seed=seed,
                 stratify=self._stratify_labels(y_fit),
             )
+            _compiled.after_fit(model)
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
         return self
@@ -207,12 +212,8 @@ class KerasLearner(BaseEstimator):
 
     def _predict_raw(self, X) -> np.ndarray:
         x = self._encode_X(X)
-        n = len(next(iter(x.values())))
-        pad = -n % self._predict_chunk
-        if pad:
-            x = {k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)]) for k, v in x.items()}
-        out = self.model_.predict(x, batch_size=self._predict_chunk, verbose=0)
-        return np.asarray(out[:n], dtype=np.float64)
+        out = predict_array(self.model_, x, chunk=self._predict_chunk)
+        return np.asarray(out, dtype=np.float64)
 
     # ---------------------------------------------------------- persistence
     def __getstate__(self):

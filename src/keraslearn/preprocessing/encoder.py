@@ -9,6 +9,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from keraslearn.preprocessing import coding
 from keraslearn.preprocessing.spec import CategoricalSpec, DataSpec, embedding_size, input_name, numeric_quantiles
 from keraslearn.preprocessing.validation import match_columns, to_frame
 
@@ -115,12 +116,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     def _numeric_array(self, frame: pd.DataFrame) -> np.ndarray:
         if not self.numeric_columns_:
             return np.empty((len(frame), 0))
-        sub = frame[self.numeric_columns_]
-        try:
-            arr = sub.to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError):
-            arr = np.column_stack([pd.to_numeric(sub[c], errors="coerce").to_numpy(np.float64) for c in sub])
-        bad = ~np.isfinite(arr) & ~np.isnan(arr)
+        arr = coding.numeric_matrix(frame, self.numeric_columns_)  # a read-only view when possible
+        bad = np.isinf(arr)
         if bad.any():
             cols = [self.numeric_columns_[j] for j in np.flatnonzero(bad.any(axis=0))]
             raise ValueError(
@@ -131,26 +128,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
 
     def _fit_numeric(self, frame):
         arr = self._numeric_array(frame)
-        nan = np.isnan(arr)
-        with np.errstate(all="ignore"):
-            med = np.nanmedian(np.where(nan.all(axis=0), 0.0, arr), axis=0) if arr.size else np.zeros(0)
-        self.medians_ = np.nan_to_num(med)
-        self.indicator_columns_ = [c for c, has in zip(self.numeric_columns_, nan.any(axis=0)) if has]
-        arr = np.where(nan, self.medians_, arr)
-        self.center_, self.scale_, self.quantiles_ = np.zeros(arr.shape[1]), np.ones(arr.shape[1]), None
-        if arr.shape[1] == 0 or self.scaling == "none":
-            return
-        if self.scaling == "standard":
-            self.center_, scale = arr.mean(axis=0), arr.std(axis=0)
-        elif self.scaling == "robust":
-            q25, self.center_, q75 = np.percentile(arr, [25, 50, 75], axis=0)
-            scale = q75 - q25
-            scale = np.where(scale > 1e-12, scale, arr.std(axis=0))
-        else:  # quantile
-            n_q = int(min(1000, max(len(arr), 2)))
-            self.quantiles_ = np.percentile(arr, np.linspace(0, 100, n_q), axis=0)
-            return
-        self.scale_ = np.where(scale > 1e-12, scale, 1.0)
+        # Column by column: a few column-sized temporaries instead of copies of the table.
+        self.medians_, has_nan, self.center_, self.scale_, self.quantiles_ = coding.column_stats(arr, self.scaling)
+        self.indicator_columns_ = [c for c, has in zip(self.numeric_columns_, has_nan) if has]
 
     def _fit_categorical(self, frame):
         n = len(frame)
@@ -158,9 +138,14 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         threshold = mf * n if isinstance(mf, (float, np.floating)) and mf < 1 else mf
         self.categories_ = []
         for col in self.categorical_columns_:
-            counts = _as_levels(frame[col]).value_counts(dropna=True)
+            counts = coding.level_counts(frame[col], _as_levels)
             kept = sorted(str(level) for level, c in counts.items() if c >= threshold)
             self.categories_.append(kept)
+        self._set_lookups()
+
+    def _set_lookups(self):
+        # level -> code dicts, built at fit (not lazily: transform must not change the state)
+        self._level_codes = [{lvl: i + N_RESERVED for i, lvl in enumerate(levels)} for levels in self.categories_]
 
     def _make_spec(self) -> DataSpec:
         taken: set[str] = {"numeric"}
@@ -195,23 +180,29 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         out = {}
         if self.spec_.n_numeric:
             arr = self._numeric_array(frame)
-            nan = np.isnan(arr)
-            arr = np.where(nan, self.medians_, arr)
+            idx = [self.numeric_columns_.index(c) for c in self.indicator_columns_]
             if self.quantiles_ is not None:
-                arr = self._quantile_transform(arr)
+                scale = self._quantile_transform
             else:
-                arr = (arr - self.center_) / self.scale_
-            if self.indicator_columns_:
-                idx = [self.numeric_columns_.index(c) for c in self.indicator_columns_]
-                arr = np.hstack([arr, nan[:, idx]])
-            out["numeric"] = np.ascontiguousarray(arr, dtype=np.float32)
-        for col, levels, cspec in zip(self.categorical_columns_, self.categories_, self.spec_.categorical):
-            values = _as_levels(frame[col])
-            codes = pd.Index(levels, dtype=object).get_indexer(values).astype(np.int32) + N_RESERVED
-            codes[codes == N_RESERVED - 1] = UNKNOWN_CODE  # get_indexer gives -1 for unseen and missing
-            codes[values.isna().to_numpy()] = MISSING_CODE
+                def scale(a):
+                    return (a - self.center_) / self.scale_
+
+            out["numeric"] = coding.transform_numeric(arr, self.medians_, idx, scale)
+        if self.categorical_columns_ and getattr(self, "_level_codes", None) is None:
+            self._set_lookups()  # an encoder unpickled from before the lookups existed
+        for j, (col, cspec) in enumerate(zip(self.categorical_columns_, self.spec_.categorical)):
+            codes = coding.category_codes(
+                frame[col], self._level_codes[j], UNKNOWN_CODE, MISSING_CODE, lambda c, j=j: self._codes_general(c, j)
+            )
             out[cspec.input_name] = codes.reshape(-1, 1)
         return out
+
+    def _codes_general(self, col: pd.Series, j: int) -> np.ndarray:
+        values = _as_levels(col)
+        codes = pd.Index(self.categories_[j], dtype=object).get_indexer(values).astype(np.int32) + N_RESERVED
+        codes[codes == N_RESERVED - 1] = UNKNOWN_CODE  # get_indexer gives -1 for unseen and missing
+        codes[values.isna().to_numpy()] = MISSING_CODE
+        return codes
 
     def _quantile_transform(self, arr: np.ndarray) -> np.ndarray:
         from scipy.special import ndtri
@@ -260,4 +251,5 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         enc.spec_ = DataSpec.from_dict(state["spec"])
         enc.medians_, enc.center_, enc.scale_ = arrays["medians"], arrays["center"], arrays["scale"]
         enc.quantiles_ = arrays.get("quantiles")
+        enc._set_lookups()
         return enc

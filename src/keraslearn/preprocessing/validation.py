@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -10,6 +11,13 @@ import pandas as pd
 
 def _is_polars(X) -> bool:
     return type(X).__module__.split(".")[0] == "polars"
+
+
+@functools.lru_cache(maxsize=64)
+def _default_columns(d: int) -> pd.Index:
+    # One shared object Index per width: building x0..x{d-1} (pandas 3 makes an Arrow string
+    # index of a list) costs more than the rest of a one-row prediction.
+    return pd.Index([f"x{i}" for i in range(d)], dtype=object)
 
 
 def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame, bool]:
@@ -41,7 +49,7 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
     if isinstance(X, pd.DataFrame):
         frame, has_names = X, all(isinstance(c, str) for c in X.columns)
         if not has_names:
-            frame = X.set_axis([f"x{i}" for i in range(X.shape[1])], axis=1)
+            frame = X.set_axis(_default_columns(X.shape[1]), axis=1)
         for col in frame.columns:
             if pd.api.types.is_complex_dtype(frame[col].dtype):
                 raise ValueError(f"Complex data not supported (column {col!r}).")
@@ -57,7 +65,8 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
             )
         if arr.ndim > 2:
             raise ValueError(f"Expected 2D array, got an array with shape {arr.shape}.")
-        frame, has_names = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])]), False
+        # copy=False: the frame is a transient view (pandas 3 would copy the array by default)
+        frame, has_names = pd.DataFrame(arr, columns=_default_columns(arr.shape[1]), copy=False), False
     n, d = frame.shape
     if n == 0:
         raise ValueError(
@@ -114,4 +123,5 @@ def match_columns(
             UserWarning,
             stacklevel=3,
         )
-    return frame.set_axis([f"x{i}" for i in range(frame.shape[1])], axis=1)
+    cols = _default_columns(frame.shape[1])
+    return frame if frame.columns.equals(cols) else frame.set_axis(cols, axis=1)

@@ -20,9 +20,36 @@ def seed_everything(random_state) -> int | None:
         seed = int(random_state.randint(0, 2**31 - 1))
     else:
         seed = int(random_state)
-    keras.utils.set_random_seed(seed)
+    _set_random_seed(seed)
     random.seed(seed)
     return seed
+
+
+def _set_random_seed(seed: int):
+    """``keras.utils.set_random_seed`` without importing TensorFlow when nothing uses it.
+
+    Keras imports TensorFlow (seconds, hundreds of MB) just to seed it whenever it is
+    installed; we seed it only when it is the backend or already imported.
+    """
+    import sys
+
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+    except ImportError:  # a Keras without these internals: its own (slower) function
+        keras.utils.set_random_seed(seed)
+        return
+    global_state.set_global_attribute("global_random_seed", seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.manual_seed(seed)
 
 
 def validation_split(n: int, fraction: float, stratify=None, seed=None):

@@ -1,0 +1,332 @@
+"""Speed benchmark: keraslearn vs Keras' sklearn wrapper, skorch and a hand-written JAX loop.
+
+Usage::
+
+    PYTHONPATH=src python benchmarks/speed.py              # full run (~30 min on 2 busy cores)
+    PYTHONPATH=src python benchmarks/speed.py --quick      # smoke run: tiny data, in one process
+    PYTHONPATH=src python benchmarks/speed.py --sections epoch cv --rounds 5
+
+Every measurement runs in a fresh process (so compilation, thread pools and memory are
+measured as a user meets them); contenders take turns round by round so that the noise of a
+shared machine hits them alike, and the table reports medians over rounds and the ratios
+between medians of the same run. Results: ``benchmarks/results/speed-<time>.json`` (plus
+``speed-latest.json``) and ``speed-latest.png``.
+
+The same network everywhere: FF ``layer_units=(256, 128)``, ReLU, embeddings for the
+categorical columns, Adam (lr 1e-3), batch 256, no validation split, no early stopping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+
+FULL = {
+    "epoch": {
+        "configs": [
+            {"data": "diamonds", "clf": False, "epochs": 5},
+            {"data": "synthetic", "clf": True, "epochs": 4},
+        ],
+        "who": ["keraslearn", "jax_loop", "skorch", "keras_wrapper"],
+    },
+    # steps per XLA call on JAX: compile cost (first epoch) against the per-epoch gain
+    "spe": {"worker": "epoch", "configs": [{"data": "diamonds", "clf": False, "epochs": 5}],
+            "who": ["keraslearn_spe1", "keraslearn_spe8", "keraslearn", "keraslearn_spe128"]},
+    "cv": {"configs": [{"data": "diamonds", "n": 5000, "folds": 5, "epochs": 10}],
+           "who": ["keraslearn", "keraslearn_warm_disk_cache", "skorch", "keras_wrapper"]},
+    "tune": {"configs": [{"data": "diamonds", "n": 5000, "trials": 20, "epochs": 10}],
+             "who": ["keraslearn", "keraslearn_warm_disk_cache", "skorch", "keras_wrapper"]},
+    "predict": {"configs": [{"data": "diamonds", "epochs": 2, "reps": 200, "n_big": 10_000}],
+                "who": ["keraslearn", "keraslearn_keras_predict", "skorch", "keras_wrapper"]},
+    # TabNet at pytorch-tabnet's defaults on wa_churn (benchmarks/speed_tabnet.py)
+    "tabnet": {"configs": [{"data": "churn", "epochs": 8}], "who": ["keraslearn", "pytorch_tabnet"]},
+    "rss": {"configs": [{"data": "flights", "epochs": 1}, {"data": "flights", "epochs": 1, "numpy": True},
+                        {"data": "flights", "epochs": 1, "warm": True},
+                        {"data": "flights", "epochs": 1, "numpy": True, "warm": True}],
+            "who": ["keraslearn"]},
+}
+
+QUICK = {  # a smoke run of the whole pipeline (in this process, JAX contenders only, tiny data)
+    "epoch": {"configs": [{"data": "diamonds", "n": 2000, "clf": False, "epochs": 2}],
+              "who": ["keraslearn", "jax_loop"]},
+    "cv": {"configs": [{"data": "diamonds", "n": 600, "folds": 2, "epochs": 1}], "who": ["keraslearn", "keras_wrapper"]},
+    "tune": {"configs": [{"data": "diamonds", "n": 600, "trials": 2, "epochs": 1}], "who": ["keraslearn"]},
+    "predict": {"configs": [{"data": "diamonds", "n": 1000, "epochs": 1, "reps": 10, "n_big": 500}],
+                "who": ["keraslearn"]},
+}
+
+
+def _env(who, threads, cache_dir):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(HERE), env.get("PYTHONPATH", "")])
+    env["KERAS_BACKEND"] = "torch" if who.endswith("_torch") else "jax"
+    env["KERASLEARN_COMPILATION_CACHE"] = cache_dir or "0"
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+        env["XLA_FLAGS"] = (
+            env.get("XLA_FLAGS", "") + f" --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
+        ).strip()
+    return env
+
+
+def run_worker(section, cfg, env, timeout=1800):
+    """Run one measurement in a fresh Python process; return its result dict."""
+    cmd = [sys.executable, str(HERE / "speed.py"), "--worker", section, "--config", json.dumps(cfg)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    for line in proc.stdout.splitlines()[::-1]:
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"worker {section} {cfg} failed:\n{proc.stderr[-3000:]}")
+
+
+def _worker_main(section, cfg):
+    if cfg.get("threads") and (cfg["who"] in ("skorch", "pytorch_tabnet") or cfg["who"].endswith("_torch")):
+        import torch
+
+        torch.set_num_threads(int(cfg["threads"]))  # the same thread count as the others
+    import keraslearn  # noqa: F401  (selects the backend before keras is imported)
+    import speed_workers
+
+    print("RESULT " + json.dumps(speed_workers.run(section, cfg)), flush=True)
+
+
+def _median_dict(runs):
+    keys = [k for k in runs[0] if isinstance(runs[0][k], (int, float))]
+    return {k: statistics.median(r[k] for r in runs) for k in keys}
+
+
+def measure(plan, rounds, threads, quick, log=print):
+    """Run every (section, config, contender) ``rounds`` times, contenders interleaved."""
+    results = {}
+    warm_dir = tempfile.mkdtemp(prefix="kl-bench-jaxcache-")
+    try:
+        for section, spec in plan.items():
+            for ci, cfg in enumerate(spec["configs"]):
+                cfg = dict(cfg, threads=threads)
+                label = f"{section}:{cfg['data']}" + "".join(f"-{k}" for k in ("numpy", "warm") if cfg.get(k))
+                per = {who: [] for who in spec["who"]}
+                if "keraslearn_warm_disk_cache" in per and not quick:
+                    # Fill the persistent compilation cache once (not timed).
+                    run_worker(spec.get("worker", section), dict(cfg, who="keraslearn"),
+                               _env("keraslearn", threads, warm_dir))
+                for r in range(rounds):
+                    order = spec["who"][r % len(spec["who"]):] + spec["who"][: r % len(spec["who"])]
+                    for who in order:
+                        cold = tempfile.mkdtemp(prefix="kl-bench-cold-")
+                        cache = warm_dir if who == "keraslearn_warm_disk_cache" else cold
+                        t0 = time.perf_counter()
+                        worker = spec.get("worker", section)
+                        if quick:
+                            res = _in_process(worker, dict(cfg, who=who))
+                        else:
+                            res = run_worker(worker, dict(cfg, who=who), _env(who, threads, cache))
+                        shutil.rmtree(cold, ignore_errors=True)
+                        per[who].append(res)
+                        log(f"  {label:22s} round {r + 1}/{rounds} {who:28s} {time.perf_counter() - t0:6.1f}s "
+                            + " ".join(f"{k}={v:.4g}" for k, v in res.items() if isinstance(v, float)))
+                results[label] = {who: {"median": _median_dict(runs), "runs": runs} for who, runs in per.items()}
+    finally:
+        shutil.rmtree(warm_dir, ignore_errors=True)
+    return results
+
+
+def _in_process(section, cfg):
+    import speed_workers
+
+    return speed_workers.run(section, cfg)
+
+
+# ---------------------------------------------------------------------------- reporting
+TARGETS = [
+    # (description, section prefix, metric stem, peer, kind, bound); checked for every
+    # keraslearn contender, on CPU seconds and on wall seconds.
+    ("FF epoch <= 1.2x the hand-written JAX loop", "epoch:", "epoch", "jax_loop", "max_ratio", 1.2),
+    ("FF epoch >= 2x faster than skorch", "epoch:", "epoch", "skorch", "min_speedup", 2.0),
+    ("5-fold CV >= 3x faster than the Keras wrapper", "cv:", "cv", "keras_wrapper", "min_speedup", 3.0),
+    ("5-fold CV >= 3x faster than skorch", "cv:", "cv", "skorch", "min_speedup", 3.0),
+    ("20-trial tuning >= 3x faster than the Keras wrapper", "tune:", "tune", "keras_wrapper", "min_speedup", 3.0),
+    ("20-trial tuning >= 3x faster than skorch", "tune:", "tune", "skorch", "min_speedup", 3.0),
+    ("TabNet epoch >= 3x faster than pytorch-tabnet", "tabnet:", "epoch", "pytorch_tabnet", "min_speedup", 3.0),
+]
+
+
+def _kl_contenders(res):
+    return [w for w in res if w.startswith("keraslearn") and not w.endswith("_keras_predict")]
+
+
+def evaluate_targets(results):
+    rows = []
+    for desc, prefix, stem, peer, kind, bound in TARGETS:
+        for label, res in results.items():
+            if not label.startswith(prefix) or peer not in res:
+                continue
+            for klw in _kl_contenders(res):
+                for clock, metric in (("cpu", f"{stem}_cpu"), ("wall", f"{stem}_s")):
+                    a, b = res[klw]["median"].get(metric), res[peer]["median"].get(metric)
+                    if a is None or b is None:
+                        continue
+                    ok = a / b <= bound if kind == "max_ratio" else b / a >= bound
+                    shown = f"{a / b:.2f}x" if kind == "max_ratio" else f"{b / a:.2f}x faster"
+                    rows.append({"target": desc, "data": label, "keraslearn": klw, "clock": clock,
+                                 "value": shown, "met": bool(ok)})
+    for label, res in results.items():
+        if label.startswith("predict:") and "keraslearn" in res:
+            m = res["keraslearn"]["median"]
+            for kind in ("frame", "numpy"):
+                for clock, lat, thr in (("cpu", "one_row_cpu_ms", "rows_per_cpu_s"), ("wall", "one_row_ms", "rows_per_s")):
+                    if f"{lat}_{kind}" not in m:
+                        continue
+                    v = m[f"{lat}_{kind}"]
+                    rows.append({"target": "one-row predict p50 <= 1 ms", "data": f"{label} ({kind})",
+                                 "keraslearn": "keraslearn", "clock": clock, "value": f"{v:.3f} ms", "met": v <= 1.0})
+                    v = m[f"{thr}_{kind}"]
+                    rows.append({"target": "10k-row predict >= 1M rows/s", "data": f"{label} ({kind})",
+                                 "keraslearn": "keraslearn", "clock": clock, "value": f"{v / 1e6:.2f} M rows/s",
+                                 "met": v >= 1e6})
+        if label.startswith("rss:") and "keraslearn" in res:
+            m = res["keraslearn"]["median"]
+            rows.append({"target": "peak RSS during fit <= 3x raw data", "data": label, "keraslearn": "keraslearn",
+                         "clock": "-", "value": f"{m['ratio']:.2f}x ({m['fit_peak_delta'] / 2**20:.0f} MiB over "
+                                                f"{m['raw_bytes'] / 2**20:.0f} MiB raw)", "met": m["ratio"] <= 3.0})
+    return rows
+
+
+METRICS = {
+    "epoch": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "final_loss"],
+    "spe": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "final_loss"],
+    "cv": ["cv_cpu", "cv_s", "cv_again_cpu", "cv_again_s", "r2"],
+    "tune": ["tune_cpu", "tune_s", "best_r2"],
+    "tabnet": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "accuracy", "ROC_AUC"],
+    "rss": ["raw_bytes", "fit_peak_delta", "ratio", "fit_cpu", "fit_s"],
+}
+
+
+def format_tables(results, targets):
+    lines = []
+    for label, res in results.items():
+        section = label.split(":")[0]
+        metrics = METRICS.get(section) or sorted({k for r in res.values() for k in r["median"]})
+        base = "keraslearn" if "keraslearn" in res else next(iter(res))
+        lines.append(f"\n### {label}  (median of {len(res[base]['runs'])} runs; ratio = contender / keraslearn)")
+        lines.append("| contender | " + " | ".join(metrics) + " | ratio (" + metrics[0] + ") |")
+        lines.append("|---" * (len(metrics) + 2) + "|")
+        for who, r in res.items():
+            m = r["median"]
+            cells = [f"{m[k]:.4g}" if k in m else "-" for k in metrics]
+            b = res[base]["median"].get(metrics[0])
+            ratio = m[metrics[0]] / b if metrics[0] in m and b else float("nan")
+            lines.append(f"| {who} | " + " | ".join(cells) + f" | {ratio:.2f} |")
+    lines.append("\n### Targets")
+    lines.append("| target | data | keraslearn run | clock | measured | met |")
+    lines.append("|---|---|---|---|---|---|")
+    for t in targets:
+        lines.append(f"| {t['target']} | {t['data']} | {t['keraslearn']} | {t['clock']} | {t['value']} | "
+                     f"{'yes' if t['met'] else 'NO'} |")
+    return "\n".join(lines)
+
+
+def chart(results, path):
+    """Bar charts of the headline CPU seconds per section (a bare matplotlib Figure, no pyplot)."""
+    from matplotlib.figure import Figure
+
+    panels = [(lbl, METRICS[lbl.split(":")[0]][0]) for lbl in results
+              if lbl.split(":")[0] in ("epoch", "spe", "cv", "tune", "tabnet")]
+    if not panels:
+        return None
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig = Figure(figsize=(4.6 * cols, 2.6 * rows), layout="constrained")
+    for i, (label, metric) in enumerate(panels, 1):
+        ax = fig.add_subplot(rows, cols, i)
+        res = results[label]
+        names = list(res)
+        vals = [res[w]["median"][metric] for w in names]
+        base = res["keraslearn"]["median"][metric] if "keraslearn" in res else vals[0]
+        colors = ["tab:blue" if w.startswith("keraslearn") else "tab:gray" for w in names]
+        bars = ax.barh(range(len(names)), vals, color=colors)
+        ax.bar_label(bars, labels=[f"{v:.3g}s ({v / base:.2g}x)" for v in vals], fontsize=7, padding=2)
+        ax.set_yticks(range(len(names)), [n.replace("keraslearn_", "kl ").replace("_", " ") for n in names],
+                      fontsize=8)
+        ax.set_xlim(0, max(vals) * 1.45)
+        ax.invert_yaxis()
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_xlabel(f"{metric}: CPU seconds (lower is better; ratio to keraslearn)", fontsize=7)
+        ax.set_title(label, fontsize=9)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="tiny smoke run, in this process")
+    ap.add_argument("--sections", nargs="+", choices=list(FULL), default=None)
+    ap.add_argument("--rounds", type=int, default=None, help="repeats per contender (default 3, quick 1)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads per framework (default 1: the machine is shared; 0 = framework defaults)")
+    ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--tag", default="", help="suffix for the result file names")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--config", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        return _worker_main(args.worker, json.loads(args.config))
+
+    plan = QUICK if args.quick else FULL
+    if args.sections:
+        plan = {k: v for k, v in plan.items() if k in args.sections}
+    rounds = args.rounds or (1 if args.quick else 3)
+    if args.quick:
+        sys.path.insert(0, str(HERE))
+        import keraslearn  # noqa: F401  (selects JAX before any peer imports keras)
+    started = _dt.datetime.now()
+    load0 = os.getloadavg()
+    results = measure(plan, rounds, args.threads, args.quick)
+    targets = evaluate_targets(results)
+    report = format_tables(results, targets)
+    print(report)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = started.strftime("%Y%m%d-%H%M%S")
+    suffix = ("-quick" if args.quick else "") + (f"-{args.tag}" if args.tag else "")
+    payload = {
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": (_dt.datetime.now() - started).total_seconds(),
+        "quick": args.quick, "rounds": rounds, "threads": args.threads,
+        "loadavg_start": load0, "loadavg_end": os.getloadavg(), "cpus": os.cpu_count(),
+        "versions": _versions(), "results": results, "targets": targets,
+    }
+    for name in (f"speed-{stamp}{suffix}.json", f"speed-latest{suffix}.json"):
+        (out / name).write_text(json.dumps(payload, indent=1))
+    png = chart(results, out / f"speed-latest{suffix}.png")
+    print(f"\nwrote {out / f'speed-{stamp}{suffix}.json'}" + (f" and {png}" if png else ""))
+    return 0
+
+
+def _versions():
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("keras", "jax", "torch", "skorch", "numpy", "pandas", "scikit-learn"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

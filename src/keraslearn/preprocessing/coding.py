@@ -1,0 +1,143 @@
+"""Column conversions for TabularEncoder that avoid needless pandas work and copies.
+
+Each function gives exactly what the straightforward pandas code would (the encoder's
+``_as_levels`` semantics: a level is ``str(value)``, missing values are missing), but
+
+- numbers are taken column by column (``frame[list]`` costs a copy and ~1 ms even for one
+  row), or as a view when the frame holds only the numeric columns;
+- statistics are computed one column at a time, so fitting needs a few column-sized
+  temporaries instead of several copies of the whole table;
+- transforms run in row chunks into one preallocated float32 array;
+- categorical codes come from a dict lookup for a few rows, from ``pd.factorize`` (codes
+  of the distinct values, then one lookup per distinct value) for string columns, and from
+  the category codes for ``category`` columns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Rows converted at a time: bounds the float64 temporaries of a transform.
+CHUNK_ROWS = 65_536
+#: Up to this many rows, categorical values are looked up one by one.
+SMALL_ROWS = 64
+
+
+# ------------------------------------------------------------------------ numbers
+def _column_float64(col: pd.Series) -> np.ndarray:
+    try:
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        return pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
+
+
+def numeric_matrix(frame: pd.DataFrame, columns: list) -> np.ndarray:
+    """``frame[columns]`` as float64 (n, d): a view when possible; read-only."""
+    if list(frame.columns) == list(columns):
+        try:
+            return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            pass
+    if len(columns) == 1:
+        return _column_float64(frame[columns[0]]).reshape(-1, 1)
+    return np.column_stack([_column_float64(frame[c]) for c in columns])
+
+
+def column_stats(arr: np.ndarray, scaling: str):
+    """Per-column median (NaN-ignoring), has-NaN flag, and the scaling's centre/scale/quantiles.
+
+    Same values as ``np.nanmedian(arr, 0)``, ``np.where(nan, med, arr).mean(0)`` etc. (up to
+    summation order), with column-sized temporaries only.
+    """
+    n, d = arr.shape
+    med, has_nan = np.zeros(d), np.zeros(d, dtype=bool)
+    center, scale = np.zeros(d), np.ones(d)
+    n_q = int(min(1000, max(n, 2)))
+    quantiles = np.empty((n_q, d)) if scaling == "quantile" else None
+    for j in range(d):
+        col = arr[:, j]
+        nan = np.isnan(col)
+        has_nan[j] = nan.any()
+        if has_nan[j]:
+            seen = col[~nan]
+            med[j] = np.median(seen) if seen.size else 0.0
+            col = np.where(nan, med[j], col)
+        else:
+            med[j] = np.median(col)
+        if scaling == "standard":
+            center[j], scale[j] = col.mean(), col.std()
+        elif scaling == "robust":
+            q25, center[j], q75 = np.percentile(col, [25, 50, 75])
+            scale[j] = q75 - q25 if q75 - q25 > 1e-12 else col.std()
+        elif scaling == "quantile":
+            quantiles[:, j] = np.percentile(col, np.linspace(0, 100, n_q))
+    if scaling in ("standard", "robust"):
+        scale = np.where(scale > 1e-12, scale, 1.0)
+    return np.nan_to_num(med), has_nan, center, scale, quantiles
+
+
+def transform_numeric(arr: np.ndarray, medians, indicator_idx, scale_fn) -> np.ndarray:
+    """Impute, scale (``scale_fn`` on float64 rows) and append missing indicators, in chunks."""
+    n, d = arr.shape
+    out = np.empty((n, d + len(indicator_idx)), dtype=np.float32)
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        part = arr[start:stop]
+        nan = np.isnan(part)
+        out[start:stop, :d] = scale_fn(np.where(nan, medians, part))
+        if indicator_idx:
+            out[start:stop, d:] = nan[:, indicator_idx]
+    return out
+
+
+# ------------------------------------------------------------------- categories
+def _is_string_column(col: pd.Series) -> bool:
+    dtype = col.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return False
+    if dtype != object and pd.api.types.is_string_dtype(dtype):
+        return True
+    return dtype == object and pd.api.types.infer_dtype(col, skipna=True) == "string"
+
+
+def level_counts(col: pd.Series, as_levels) -> pd.Series:
+    """Row counts per level (missing dropped), as ``as_levels(col).value_counts()``."""
+    if _is_string_column(col):
+        return col.value_counts(dropna=True)
+    return as_levels(col).value_counts(dropna=True)
+
+
+def _small_codes(values, lookup, unknown, missing):
+    codes = np.empty(len(values), dtype=np.int32)
+    for i, v in enumerate(values):
+        if type(v) is str:
+            codes[i] = lookup.get(v, unknown)
+        elif v is None or v is pd.NA or (isinstance(v, (float, np.floating)) and v != v):
+            codes[i] = missing
+        elif isinstance(v, (bool, int, float, np.integer, np.floating, np.bool_)):
+            codes[i] = lookup.get(str(v), unknown)
+        else:
+            return None  # dates, decimals, anything unusual: the general path decides
+    return codes
+
+
+def category_codes(col: pd.Series, lookup: dict, unknown: int, missing: int, general) -> np.ndarray:
+    """int32 codes of ``col``: ``lookup[str(value)]``, ``unknown`` if absent, ``missing`` if missing.
+
+    ``general(col)`` is the plain pandas implementation, used for anything unusual.
+    """
+    dtype = col.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        lut = np.array([lookup.get(str(c), unknown) for c in dtype.categories] + [missing], dtype=np.int32)
+        return lut[col.cat.codes.to_numpy()]  # code -1 (missing) picks the last entry
+    if dtype == object or pd.api.types.is_string_dtype(dtype):
+        if len(col) <= SMALL_ROWS:
+            codes = _small_codes(col.to_numpy(dtype=object), lookup, unknown, missing)
+            if codes is not None:
+                return codes
+        elif _is_string_column(col):
+            idx, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
+            lut = np.array([lookup.get(u, unknown) for u in uniques] + [missing], dtype=np.int32)
+            return lut[idx]
+    return general(col)

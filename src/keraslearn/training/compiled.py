@@ -1,0 +1,344 @@
+"""Compile once: reuse traced training steps between fits, run many steps per XLA call.
+
+Keras traces and compiles a model's train / test / predict steps on its first ``fit``.
+scikit-learn fits a fresh clone for every CV fold and every tuning trial, so a plain Keras
+model pays that compilation again and again. On JAX, keraslearn instead
+
+- **shares compiled steps between models of the same structure**: the first fitted model
+  of a structure becomes its *template*; later models with the same Keras config, compile
+  config and backend run the template's jitted functions on their own state (a Keras JAX
+  step is a pure function of ``state`` and the data, so the template's compiled code
+  computes exactly what the new model's own trace would). The learning rate is an optimizer
+  variable, i.e. state, so trials that differ only in it share one compilation;
+- **runs up to** :data:`STEPS_PER_EXECUTION` **steps per XLA call**: a ``lax.scan`` over
+  Keras' own ``train_step``, with unused slots of the last group skipped by ``lax.cond``,
+  so the shape (and the compilation) does not depend on the number of rows;
+- **keeps a persistent compilation cache** on disk (see :func:`enable_compilation_cache`),
+  so a new Python process does not compile again what an earlier one did.
+
+On TensorFlow, Keras' own ``steps_per_execution`` does the grouping; on torch it must
+stay 1 and nothing is shared (torch does not compile).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import threading
+import warnings
+
+import keras
+import numpy as np
+
+from keraslearn._tensorflow import no_tensorflow_import
+
+#: Training steps run per XLA call on JAX (and Keras' ``steps_per_execution`` on TensorFlow).
+STEPS_PER_EXECUTION = 32
+#: Templates (compiled step sets) kept per process; the least recently used is dropped.
+MAX_TEMPLATES = 8
+#: Models with more parameters than this are not kept as templates (their memory matters more).
+MAX_TEMPLATE_PARAMS = 16_000_000
+#: Environment variable: a folder for the persistent compilation cache, or "0" to turn it off.
+CACHE_ENV = "KERASLEARN_COMPILATION_CACHE"
+#: Compilations faster than this are not written to the persistent cache. Zero: a fresh
+#: process pays ~30 small compilations (weight initializers, steps) before the first epoch.
+MIN_CACHED_COMPILE_SECONDS = 0.0
+
+_LOCK = threading.Lock()
+_TEMPLATES: collections.OrderedDict = collections.OrderedDict()  # key -> _Template
+# Each prepared model carries ``(key, template)`` in this attribute (set with
+# object.__setattr__ so Keras' attribute tracking leaves it alone; an attribute rather than a
+# weak-keyed dict because the template may hold the model itself).
+_LINK = "_keraslearn_compiled"
+_cache_state = {"done": False, "dir": None}
+
+
+# ----------------------------------------------------------------- persistent cache
+def default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "keraslearn", "jax")
+
+
+def enable_compilation_cache(path: str | None = None) -> str | None:
+    """Turn on JAX's persistent compilation cache (once per process); return its folder.
+
+    The folder is ``path``, else ``$KERASLEARN_COMPILATION_CACHE``, else
+    ``~/.cache/keraslearn/jax``; ``KERASLEARN_COMPILATION_CACHE=0`` turns it off. A cache
+    folder the user already configured in JAX is left as it is. Compilations shorter than
+    :data:`MIN_CACHED_COMPILE_SECONDS` are not stored.
+    """
+    if _cache_state["done"] and path is None:
+        return _cache_state["dir"]
+    _cache_state["done"] = True
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    setting = os.environ.get(CACHE_ENV, "")
+    if path is None and setting.strip().lower() in ("0", "off", "false", "no", "none"):
+        return None
+    current = jax.config.jax_compilation_cache_dir
+    if current and path is None:
+        _cache_state["dir"] = current
+        return current
+    path = path or setting or default_cache_dir()
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None  # a read-only home: run without the cache rather than fail
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_CACHED_COMPILE_SECONDS)
+    # The cache only saves time: its read/write hiccups (e.g. another process pruning the
+    # folder) are not the user's problem.
+    warnings.filterwarnings("ignore", message="Error (reading|writing) persistent compilation cache")
+    _cache_state["dir"] = path
+    return path
+
+
+# --------------------------------------------------------------------------- keys
+def _frozen(obj):
+    """A hashable, order-independent stand-in for a JSON-like value."""
+    return json.dumps(obj, sort_keys=True, default=repr)
+
+
+def _identity_objects(params: dict):
+    """Non-Keras callables among the learner's parameters: part of the key by identity.
+
+    A user loss like ``make_loss(w)`` serializes to its name only; two closures with
+    different constants must not share one compiled step.
+    """
+    found = []
+
+    def walk(v):
+        if isinstance(v, (list, tuple)):
+            for item in v:
+                walk(item)
+        elif isinstance(v, dict):
+            for item in v.values():
+                walk(item)
+        elif callable(v) and not isinstance(v, type) and not type(v).__module__.startswith("keras"):
+            if not getattr(v, "__module__", "").startswith("keras"):
+                found.append(v)
+
+    walk(params)
+    return tuple(found)
+
+
+def structure_key(model, learner=None):
+    """What makes two compiled models interchangeable, or None when they must not share.
+
+    The Keras model config (layers, shapes, names, dtypes), the compile config without a
+    plain-number learning rate (which is optimizer state), the backend, and by identity any
+    non-Keras callable among the learner's parameters.
+    """
+    if learner is not None and not getattr(type(learner), "_share_compiled_steps", True):
+        return None
+    try:
+        with no_tensorflow_import():
+            model_config = model.get_config()
+            compile_config = model.get_compile_config()
+        opt = compile_config.get("optimizer")
+        if isinstance(opt, dict):
+            opt = dict(opt, config=dict(opt.get("config", {})))
+            opt["config"].pop("name", None)  # an auto-generated unique name, not structure
+            lr = opt["config"].get("learning_rate")
+            if isinstance(lr, (int, float)):
+                opt["config"].pop("learning_rate")
+            compile_config = dict(compile_config, optimizer=opt)
+        params = learner.get_params(deep=False) if learner is not None else {}
+        key = (
+            keras.backend.backend(),
+            _frozen(model_config),
+            _frozen(compile_config),
+            _identity_objects(params),
+        )
+        hash(key)
+    except Exception:  # anything not serializable or hashable: do not share
+        return None
+    return key
+
+
+# ------------------------------------------------------------------ JAX step sets
+class _Template:
+    """Jitted train / test / predict functions traced on one model, usable by its equals."""
+
+    def __init__(self, model):
+        import jax
+
+        self.model = model
+        step = model.train_step
+        self.single = jax.jit(step, donate_argnums=0)
+
+        def multi(state, stacked, mask):
+            def body(carry, inp):
+                data, real = inp
+
+                def run(c):
+                    logs, st = step(c[0], data)
+                    return st, logs
+
+                return jax.lax.cond(real, run, lambda c: c, carry), None
+
+            logs = jax.eval_shape(step, state, jax.tree.map(lambda a: a[0], stacked))[0]
+            logs = jax.tree.map(lambda s: jax.numpy.zeros(s.shape, s.dtype), logs)
+            (state, logs), _ = jax.lax.scan(body, (state, logs), (stacked, mask))
+            return logs, state
+
+        self.multi = jax.jit(multi, donate_argnums=0)
+        self._pad_cache = {}
+        self.test_function = None
+        self.predict_function = None
+        self.forward = None
+
+    def finish(self):
+        """Take the template's own test / predict functions after its first fit."""
+        model = self.model
+        model.make_test_function()
+        model.make_predict_function()
+        self.test_function = model.test_function
+        self.predict_function = model.predict_function
+        self._compiled_with = (model.optimizer, getattr(model, "_compile_loss", None))
+
+    def still_valid(self) -> bool:
+        """False once the template model was compiled again (its steps would retrace differently)."""
+        model = self.model
+        optimizer, loss = self._compiled_with
+        return model.optimizer is optimizer and getattr(model, "_compile_loss", None) is loss
+
+    def train_function(self, k):
+        """A Keras ``train_function(state, iterator)`` that runs ``k`` steps per call."""
+
+        def train_function(state, iterator):
+            batches = []
+            for _ in range(k):
+                try:
+                    batches.append(next(iterator))
+                except StopIteration:
+                    break
+            if not batches:
+                raise StopIteration
+            rows = [_rows(b) for b in batches]
+            full = [b for b, r in zip(batches, rows) if r == rows[0]]
+            rest = batches[len(full):]
+            logs = None
+            if len(full) > 1:
+                stacked, mask = self._stack(full, k)
+                logs, state = self.multi(state, stacked, mask)
+            else:
+                rest = full + rest
+            for b in rest:
+                logs, state = self.single(state, b)
+            return logs, state
+
+        return train_function
+
+    def _stack(self, batches, k):
+        import jax
+
+        pad = k - len(batches)
+        if pad:
+            filler = batches[-1]
+            batches = batches + [filler] * pad
+        stacked = jax.tree.map(lambda *xs: np.stack(xs), *batches)
+        mask = np.zeros(k, dtype=bool)
+        mask[: k - pad] = True
+        return stacked, mask
+
+
+def _rows(batch):
+    import jax
+
+    return jax.tree.leaves(batch)[0].shape[0]
+
+
+def _n_params(model) -> int:
+    return int(sum(np.prod(v.shape) for v in model.variables))
+
+
+# -------------------------------------------------------------------- entry points
+def before_fit(model, learner=None, steps_per_execution=None):
+    """Prepare a compiled ``model`` for ``fit``: install shared or grouped steps.
+
+    Returns the model's structure key (None when nothing is shared).
+    """
+    enable_compilation_cache()
+    backend = keras.backend.backend()
+    k = int(steps_per_execution or STEPS_PER_EXECUTION)
+    if backend == "tensorflow":
+        model.steps_per_execution = k
+        return None
+    if backend != "jax" or not model.jit_compile or model.run_eagerly:
+        return None
+    if keras.distribution.distribution() is not None:
+        return None  # data-parallel fits keep Keras' own (sharded) steps
+    if learner is not None and _has_batch_callbacks(getattr(learner, "callbacks", None)):
+        k = 1  # user callbacks that watch each batch keep seeing each batch
+    key = structure_key(model, learner)
+    if key is not None:
+        key = key + (k,)  # shared test/predict loops pull this many batches per call
+    with _LOCK:
+        template = _TEMPLATES.get(key) if key is not None else None
+        if template is not None and not template.still_valid():
+            del _TEMPLATES[key]  # someone re-compiled the template model
+            template = None
+        if template is not None:
+            _TEMPLATES.move_to_end(key)
+    if template is None:
+        template = _Template(model)
+    else:
+        model.test_function = template.test_function
+        model.predict_function = template.predict_function
+    model.steps_per_execution = k
+    model.train_function = template.train_function(k)
+    if key is not None:
+        object.__setattr__(model, _LINK, (key, template))
+    return key
+
+
+def after_fit(model):
+    """Keep a successfully fitted model's steps as the template of its structure."""
+    entry = getattr(model, _LINK, None)
+    if entry is None:
+        return
+    key, template = entry
+    with _LOCK:
+        if key in _TEMPLATES or template.model is not model:
+            return
+    if _n_params(model) > MAX_TEMPLATE_PARAMS:
+        return
+    template.finish()
+    with _LOCK:
+        _TEMPLATES[key] = template
+        while len(_TEMPLATES) > MAX_TEMPLATES:
+            _TEMPLATES.popitem(last=False)
+
+
+def template_for(model):
+    """The registered template whose compiled functions ``model`` may use, if any."""
+    entry = getattr(model, _LINK, None)
+    if entry is None:
+        return None
+    with _LOCK:
+        template = _TEMPLATES.get(entry[0])
+    return template if template is entry[1] else None
+
+
+def clear():
+    """Forget every template (their compiled functions go when no model uses them)."""
+    with _LOCK:
+        _TEMPLATES.clear()
+
+
+def n_templates() -> int:
+    return len(_TEMPLATES)
+
+
+def _has_batch_callbacks(callbacks) -> bool:
+    hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+    base = keras.callbacks.Callback
+    for cb in callbacks or ():
+        for hook in hooks:
+            if getattr(type(cb), hook, None) is not getattr(base, hook, None):
+                return True
+    return False

@@ -1,0 +1,303 @@
+"""Speed machinery keeps results exact: fast predict, shared compiled steps, encoder fast paths.
+
+No timing assertions here (timings live in benchmarks/speed.py).
+"""
+
+import gc
+import os
+import pickle
+import subprocess
+import sys
+import weakref
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+import keraslearn
+from keraslearn import FFClassifier, FFRegressor
+from keraslearn.preprocessing import TabularEncoder, coding
+from keraslearn.training import compiled
+from keraslearn.training.fast_predict import predict_array
+
+JAX = keraslearn.BACKEND == "jax"
+needs_jax = pytest.mark.skipif(not JAX, reason="compiled-step sharing is JAX-only")
+TINY = dict(layer_units=(8,), epochs=2, batch_size=16, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data(diabetes_mixed):
+    X, y = diabetes_mixed
+    return X.iloc[:200].reset_index(drop=True), y.iloc[:200].to_numpy()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return FFRegressor(**TINY, dropout=0.1).fit(X, y)
+
+
+# --------------------------------------------------------------------- fast predict
+@pytest.mark.torch
+def test_fast_predict_equals_keras_predict(data, fitted):
+    X, _ = data
+    x = fitted._encode_X(X)
+    keras_out = fitted.model_.predict(x, verbose=0)
+    for chunk in (256, 7):  # one padded chunk; several chunks plus a padded tail
+        fast = predict_array(fitted.model_, x, chunk=chunk)
+        assert fast.shape == keras_out.shape
+        np.testing.assert_allclose(fast, keras_out, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.torch
+def test_prediction_of_a_row_does_not_depend_on_the_batch(data, fitted):
+    X, _ = data
+    full = fitted.predict(X)
+    singles = np.array([fitted.predict(X.iloc[[i]])[0] for i in (0, 57, 199)])
+    np.testing.assert_array_equal(singles, full[[0, 57, 199]])
+
+
+def test_fast_predict_survives_a_keras_predict_call(data, fitted):
+    # Keras' own predict donates the variable buffers on JAX; the fast path must re-read them.
+    X, _ = data
+    before = fitted.predict(X)
+    fitted.model_.predict(fitted._encode_X(X), verbose=0)
+    np.testing.assert_array_equal(fitted.predict(X), before)
+
+
+# ----------------------------------------------------------- shared compiled steps
+@needs_jax
+def test_shared_steps_give_the_same_model_as_a_fresh_compile(data):
+    X, y = data
+    params = dict(TINY, dropout=0.2, use_batchnorm=True)  # dropout seeds and BN statistics are state too
+    compiled.clear()
+    fresh = FFRegressor(**params).fit(X, y)
+    assert compiled.n_templates() == 1
+    shared = FFRegressor(**params).fit(X, y)  # runs the first model's compiled functions
+    assert compiled.template_for(shared.model_) is compiled.template_for(fresh.model_)
+    np.testing.assert_array_equal(shared.predict(X), fresh.predict(X))
+    assert shared.history_ == fresh.history_
+    compiled.clear()
+    again = FFRegressor(**params).fit(X, y)  # traced and compiled anew
+    np.testing.assert_array_equal(again.predict(X), fresh.predict(X))
+
+
+@needs_jax
+def test_learning_rate_is_state_so_trials_share_one_compilation(data):
+    X, y = data
+    compiled.clear()
+    a = FFRegressor(**TINY, learning_rate=1e-2).fit(X, y)
+    b = FFRegressor(**TINY, learning_rate=1e-3).fit(X, y)
+    assert compiled.n_templates() == 1 and compiled.template_for(b.model_) is compiled.template_for(a.model_)
+    compiled.clear()
+    b_fresh = FFRegressor(**TINY, learning_rate=1e-3).fit(X, y)
+    np.testing.assert_array_equal(b.predict(X), b_fresh.predict(X))
+    assert not np.allclose(a.predict(X), b.predict(X))
+
+
+@needs_jax
+def test_grouped_steps_run_every_batch_exactly_once(data):
+    X, y = data
+    n_batches = int(np.ceil(len(y) * 0.9 / 16))  # 10% validation split by default
+    est = FFRegressor(**dict(TINY, epochs=3)).fit(X, y)
+    assert int(est.model_.optimizer.iterations.numpy()) == 3 * n_batches
+
+
+@needs_jax
+def test_batch_callbacks_still_see_every_batch(data):
+    X, y = data
+
+    class Count(keras.callbacks.Callback):
+        seen = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            Count.seen.append(batch)
+
+    FFRegressor(**TINY, validation_fraction=0.0, callbacks=[Count()]).fit(X, y)
+    assert len(Count.seen) == 2 * int(np.ceil(len(y) / 16))
+
+
+@needs_jax
+def test_templates_are_bounded_and_released(data, monkeypatch):
+    X, y = data
+    monkeypatch.setattr(compiled, "MAX_TEMPLATES", 1)
+    compiled.clear()
+    first = FFRegressor(**dict(TINY, layer_units=(3,), epochs=1)).fit(X, y)
+    ref = weakref.ref(first.model_)
+    FFRegressor(**dict(TINY, layer_units=(4,), epochs=1)).fit(X, y)  # another shape evicts the first
+    assert compiled.n_templates() == 1 and compiled.template_for(first.model_) is None
+    del first
+    gc.collect()
+    assert ref() is None, "an evicted template's model was kept alive"
+
+
+@needs_jax
+def test_a_recompiled_template_is_not_shared(data):
+    X, y = data
+    compiled.clear()
+    first = FFRegressor(**TINY).fit(X, y)
+    first.model_.compile(optimizer="sgd", loss="mae")  # the user changes the template's training
+    second = FFRegressor(**TINY).fit(X, y)
+    assert compiled.template_for(second.model_) is not compiled.template_for(first.model_)
+    compiled.clear()
+    np.testing.assert_array_equal(second.predict(X), FFRegressor(**TINY).fit(X, y).predict(X))
+
+
+@needs_jax
+def test_different_loss_closures_do_not_share():
+    from keraslearn.architectures import ff
+    from keraslearn.preprocessing import DataSpec
+
+    def make_loss(w):
+        def loss(y_true, y_pred):
+            return w * keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+        return loss
+
+    def build(optimizer, loss):
+        keras.backend.clear_session(free_memory=False)  # as every fit does: deterministic layer names
+        model = ff.build(DataSpec(n_numeric=3, task="regression"), layer_units=(4,))
+        model.compile(optimizer=optimizer, loss=loss)
+        return model
+
+    keys = []
+    for loss in (make_loss(1.0), make_loss(5.0)):
+        keys.append(compiled.structure_key(build("adam", loss), FFRegressor(loss=loss)))
+    assert None not in keys and keys[0] != keys[1]
+    same = [build(keras.optimizers.Adam(lr), "mse") for lr in (0.1, 0.001)]  # only the learning rate differs
+    assert compiled.structure_key(same[0]) == compiled.structure_key(same[1])
+    other = build(keras.optimizers.Adam(0.1, beta_1=0.5), "mse")
+    assert compiled.structure_key(other) != compiled.structure_key(same[0])
+
+
+@needs_jax
+def test_shared_model_pickles_clones_and_saves(tmp_path, data, fitted):
+    X, y = data
+    shared = FFRegressor(**TINY, dropout=0.1).fit(X, y)
+    expected = shared.predict(X)
+    np.testing.assert_array_equal(expected, fitted.predict(X))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(shared)).predict(X), expected)
+    shared.save(tmp_path / "m.keraslearn")
+    np.testing.assert_array_equal(keraslearn.load(tmp_path / "m.keraslearn").predict(X), expected)
+    np.testing.assert_array_equal(clone(shared).fit(X, y).predict(X), expected)
+
+
+@needs_jax
+def test_classifier_shares_and_matches(iris_mixed):
+    X, y = iris_mixed
+    compiled.clear()
+    a = FFClassifier(**TINY).fit(X, y)
+    b = FFClassifier(**TINY).fit(X, y)
+    assert compiled.template_for(b.model_) is compiled.template_for(a.model_)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+@needs_jax
+def test_persistent_cache_writes_to_the_chosen_folder(tmp_path, monkeypatch):
+    import jax
+    from jax._src import compilation_cache
+
+    old = jax.config.jax_compilation_cache_dir
+    monkeypatch.setattr(compiled, "_cache_state", dict(compiled._cache_state))
+    try:
+        assert compiled.enable_compilation_cache(str(tmp_path)) == str(tmp_path)
+        compilation_cache.reset_cache()
+        import jax.numpy as jnp
+
+        jax.jit(lambda a: jnp.sin(a) * 3.25 + 0.5)(np.ones(13, np.float32)).block_until_ready()  # a new program
+        assert any(p.name.startswith("jit_") for p in tmp_path.iterdir())
+    finally:
+        jax.config.update("jax_compilation_cache_dir", old)
+        compilation_cache.reset_cache()
+
+
+def test_cache_can_be_turned_off(monkeypatch):
+    monkeypatch.setattr(compiled, "_cache_state", {"done": False, "dir": None})
+    monkeypatch.setenv(compiled.CACHE_ENV, "0")
+    assert compiled.enable_compilation_cache() is None
+
+
+def test_fit_predict_and_pickle_do_not_import_tensorflow():
+    # Keras imports TensorFlow (if installed) to seed it and to serialize: seconds and ~300 MB.
+    code = (
+        "import pickle, sys, numpy as np, keraslearn\n"
+        "X = np.random.default_rng(0).normal(size=(64, 3)); y = X.sum(1)\n"
+        "m = keraslearn.FFRegressor(layer_units=(4,), epochs=1, random_state=0).fit(X, y)\n"
+        "p = pickle.loads(pickle.dumps(m)).predict(X)\n"
+        "assert np.array_equal(p, m.predict(X))\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    env = dict(os.environ, KERASLEARN_COMPILATION_CACHE="0")
+    env.pop("KERAS_BACKEND", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+# ------------------------------------------------------------- encoder fast paths
+def _general_codes(enc, frame, j):
+    return enc._codes_general(frame[enc.categorical_columns_[j]], j)
+
+
+def test_category_codes_match_the_plain_pandas_path(monkeypatch):
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "s": pd.Series(rng.choice(["a", "b", "c", None], n), dtype=object),
+            "arrow": pd.Series(rng.choice(["u", "v", None], n), dtype="str"),
+            "mixed": pd.Series([[1, "1", 1.5, None, np.nan, "z", True, np.float32("nan")][i % 8] for i in range(n)]),
+            "cat": pd.Categorical(rng.choice(["p", "q", None], n)),
+            "catint": pd.Categorical(rng.choice([1, 2, 3], n)),
+        }
+    )
+    enc = TabularEncoder().fit(frame)
+    frame.loc[5, "s"] = "unseen"
+    frame.loc[6, "mixed"] = 99
+    for rows in (frame, frame.iloc[:3], frame.iloc[[7]]):  # factorize path and the one-by-one path
+        out = enc.transform(rows)
+        for j, col in enumerate(enc.categorical_columns_):
+            expected = _general_codes(enc, rows, j).reshape(-1, 1)
+            np.testing.assert_array_equal(out[enc.spec_.categorical[j].input_name], expected, err_msg=col)
+
+
+def test_chunked_numeric_transform_is_exact(monkeypatch, diabetes_mixed):
+    X, _ = diabetes_mixed
+    enc = TabularEncoder().fit(X)
+    whole = enc.transform(X)["numeric"]
+    monkeypatch.setattr(coding, "CHUNK_ROWS", 7)
+    np.testing.assert_array_equal(enc.transform(X)["numeric"], whole)
+    # and the numbers are still the imputed, standardized columns plus indicators
+    col = X.columns[0]
+    filled = X[col].fillna(X[col].median()).to_numpy()
+    np.testing.assert_allclose(whole[:, 0], (filled - filled.mean()) / filled.std(), rtol=1e-5, atol=1e-6)
+
+
+def test_numpy_input_is_not_copied_by_to_frame():
+    from keraslearn.preprocessing.validation import to_frame
+
+    arr = np.random.default_rng(0).normal(size=(50, 4))
+    frame, _ = to_frame(arr)
+    assert np.shares_memory(frame.to_numpy(), arr)
+
+
+# ------------------------------------------------------------------ benchmark smoke
+@pytest.mark.slow
+@needs_jax
+def test_speed_benchmark_quick_run_writes_results(tmp_path, monkeypatch):
+    import json
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(bench))
+    import speed
+
+    assert speed.main(["--quick", "--sections", "epoch", "predict", "--out", str(tmp_path)]) == 0
+    payload = json.loads((tmp_path / "speed-latest-quick.json").read_text())
+    epoch = payload["results"]["epoch:diamonds"]
+    assert set(epoch) == {"keraslearn", "jax_loop"} and epoch["keraslearn"]["median"]["epoch_cpu"] > 0
+    targets = {t["target"] for t in payload["targets"]}
+    assert {"FF epoch <= 1.2x the hand-written JAX loop", "one-row predict p50 <= 1 ms"} <= targets
+    assert (tmp_path / "speed-latest-quick.png").stat().st_size > 0
