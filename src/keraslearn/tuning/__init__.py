@@ -1,6 +1,18 @@
 """Hyperparameter tuning on Optuna: search spaces, resumable studies, many workers."""
 
 from keraslearn.tuning.spaces import apply_sample, search_space
-from keraslearn.tuning.study import TuneResult, best_params, tune
 
-__all__ = ["search_space", "apply_sample", "tune", "TuneResult", "best_params"]
+_STUDY_NAMES = ("TuneResult", "best_params", "tune")
+
+
+def __getattr__(name):
+    # Imported on use: the study module imports Keras, and the `keraslearn` command (the
+    # doctor above all) must start even where the Keras backend is broken.
+    if name in _STUDY_NAMES:
+        from keraslearn.tuning import study
+
+        return getattr(study, name)
+    raise AttributeError(f"module 'keraslearn.tuning' has no attribute {name!r}")
+
+
+__all__ = ["search_space", "apply_sample", *_STUDY_NAMES]
