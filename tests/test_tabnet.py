@@ -134,8 +134,7 @@ def test_registry_and_search_space():
     from keraslearn.tuning.spaces import apply_sample
 
     space = reg.search_space()
-    sample = {name: dist.to_external_repr(dist.to_internal_repr(dist.low if hasattr(dist, "low") else dist.choices[0]))
-              for name, dist in space.items()}
+    sample = {name: dist.choices[0] if hasattr(dist, "choices") else dist.low for name, dist in space.items()}
     params = apply_sample(reg, sample)
     reg.set_params(**params)  # every sampled name is a parameter
     assert reg.n_d == space["n_d"].choices[0]

@@ -38,8 +38,8 @@ class Application:
 
 
 def _resnet(name):
-    return Application("resnet" if "V2" not in name else "resnet_v2",
-                       f"{name.lower()}_weights_tf_dim_ordering_tf_kernels_notop.h5", _KA + "resnet/")
+    module = "resnet_v2" if name.endswith("V2") else "resnet"
+    return Application(module, f"{name.lower()}_weights_tf_dim_ordering_tf_kernels_notop.h5", _KA + "resnet/")
 
 
 APPLICATIONS: dict[str, Application] = {

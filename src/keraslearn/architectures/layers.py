@@ -26,8 +26,11 @@ def sparsemax(x, axis=-1):
         x = ops.moveaxis(x, axis, -1)
         return ops.moveaxis(sparsemax(x, -1), -1, axis)
     d = x.shape[-1]
-    # Shifting by the max changes nothing mathematically and keeps the sums small.
-    x = x - ops.max(x, axis=-1, keepdims=True)
+    # Shifting by the max changes nothing mathematically and keeps the sums small. The shift
+    # is a constant for autodiff: sparsemax is shift-invariant, so its gradient through the max
+    # is exactly 0, and differentiating the max itself (ties found by float equality) gave NaN
+    # when XLA fused the max and its operand differently.
+    x = x - ops.stop_gradient(ops.max(x, axis=-1, keepdims=True))
     z = ops.flip(ops.sort(x, axis=-1), axis=-1)  # descending
     cumsum = ops.cumsum(z, axis=-1)
     k = ops.cast(ops.arange(1, d + 1), x.dtype)

@@ -168,14 +168,9 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
             **{p: getattr(self, p) for p in self._arch_params},
         )
         self._compile(model)
-        train, val = validation_split(source.n, self.validation_fraction, stratify=self._stratify_labels(y_fit), seed=seed)
-        take = (lambda a, rows: None if a is None else a[rows])
-        batches = dict(size=size, batch_size=self.batch_size, preprocess=self._preprocess())
-        train_data = ImageBatches(source.subset(train), y=y_fit[train], sample_weight=take(sw, train),
-                                  shuffle=True, seed=seed, **batches)
-        val_data = None
-        if val is not None:
-            val_data = ImageBatches(source.subset(val), y=y_fit[val], sample_weight=take(sw, val), **batches)
+        train, val = validation_split(source.n, self.validation_fraction, self._stratify_labels(y_fit), seed)
+        train_data = self._batches(source, train, size, y_fit, sw, shuffle=True, seed=seed)
+        val_data = None if val is None else self._batches(source, val, size, y_fit, sw)
         callbacks = self._callbacks(val_data is not None)
         history = model.fit(train_data, validation_data=val_data, epochs=self.epochs, callbacks=callbacks,
                             verbose=2 if int(self.verbose) >= 2 else 0)
@@ -184,13 +179,28 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         self.n_iter_ = len(self.history_.get("loss", []))
         return self
 
+    def _batches(self, source, rows, size, y, sw, shuffle=False, seed=None):
+        """The images of ``rows`` as an ImageBatches stream (with targets and weights)."""
+        return ImageBatches(
+            source.subset(rows),
+            size=size,
+            batch_size=self.batch_size,
+            preprocess=self._preprocess(),
+            y=y[rows],
+            sample_weight=None if sw is None else sw[rows],
+            shuffle=shuffle,
+            seed=seed,
+        )
+
     def _callbacks(self, has_validation: bool):
         import copy
 
         cbs = [copy.deepcopy(cb) for cb in (self.callbacks or [])]
         if self.early_stopping:
             monitor = "val_loss" if has_validation else "loss"
-            cbs.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True))
+            cbs.append(
+                keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True)
+            )
         if int(self.verbose) == 1:
             cbs.append(RichProgress(self.epochs))
         return cbs
