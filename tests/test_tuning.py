@@ -257,6 +257,7 @@ def test_cli_tune_writes_a_report(tmp_path, iris_mixed):
     args = ["tune", str(data), "--target", "species", "--n-trials", "1", "--epochs", "3", "--validation-fraction",
             "0.3", "--storage", str(tmp_path / "cli.db"), "--study", "cli", "--quiet"]
     assert main([*args, "--report", str(report)]) == 0
+    assert not (report / "param_importances.png").exists()  # one trial: nothing to estimate from
     for name in ("optimization_history.png", "learning_curves.png", "trials.csv", "best.keraslearn"):
         assert (report / name).stat().st_size > 0, name
     model = keraslearn.load(report / "best.keraslearn")
@@ -280,9 +281,8 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_sklearn_searches_with_two_jobs(iris_mixed):
-    from scipy.stats import loguniform
-    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+def test_grid_search_with_two_jobs(iris_mixed):
+    from sklearn.model_selection import GridSearchCV
 
     X, y = iris_mixed
     learner = FFClassifier(epochs=3, batch_size=32, validation_fraction=0.0, random_state=0)
@@ -292,9 +292,3 @@ def test_sklearn_searches_with_two_jobs(iris_mixed):
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
     assert grid.best_estimator_.layer_units == grid.best_params_["layer_units"]
     assert grid.best_estimator_.score(X, y) > 0.3
-    rand = RandomizedSearchCV(
-        learner, {"learning_rate": loguniform(1e-3, 1e-1)}, n_iter=2, cv=2, n_jobs=2, random_state=0, refit=False
-    ).fit(X, y)
-    rates = [p["learning_rate"] for p in rand.cv_results_["params"]]
-    assert len(set(rates)) == 2 and all(1e-3 <= r <= 1e-1 for r in rates)
-    assert np.all(np.isfinite(rand.cv_results_["mean_test_score"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import re
 import warnings
 from typing import NamedTuple
 
@@ -91,18 +92,32 @@ def _splits(learner, X, y, cv, validation_fraction, random_state):
     return list(splitter.split(np.zeros((n, 1)), labels)), label
 
 
+def _fingerprint(X, y) -> str:
+    """A hash of the data's values, columns and dtypes; equal in every process reading the same data."""
+    import hashlib
+
+    import pandas as pd
+
+    from keraslearn.preprocessing.validation import to_frame
+
+    frame, _ = to_frame(X, estimator_name="tune")
+    target = y.to_frame() if isinstance(y, pd.Series) else pd.DataFrame(np.asarray(y).reshape(len(y), -1))
+    digest = hashlib.sha1()
+    for part in (frame, target):
+        digest.update(repr([(str(c), str(t)) for c, t in part.dtypes.items()]).encode())
+        digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
 def _study_name(learner, X, y, space, evaluation, scoring) -> str:
     """A name fixed by the learner, data and settings, so the same call resumes the same study."""
-    import joblib
+    import hashlib
 
     params = {k: v for k, v in learner.get_params(deep=False).items() if k not in ("callbacks", "verbose")}
-    key = (type(learner).__name__, repr(sorted(params.items(), key=lambda kv: kv[0])),
-           repr(sorted(space.items())), evaluation, repr(scoring))
-    try:
-        data = joblib.hash((X, y))
-    except Exception:  # unpicklable input: fall back to its shape
-        data = repr((getattr(X, "shape", None), len(y)))
-    return f"{type(learner).__name__}-{joblib.hash((key, data))[:12]}"
+    key = repr((type(learner).__name__, sorted(params.items(), key=lambda kv: kv[0]), sorted(space.items()),
+                evaluation, repr(scoring), _fingerprint(X, y)))
+    key = re.sub(r" at 0x[0-9a-fA-F]+", "", key)  # object addresses differ between processes
+    return f"{type(learner).__name__}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
 
 
 def _make_pruner(pruner, learner):
