@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import re
+import sys
 import warnings
 from typing import NamedTuple
 
@@ -336,13 +337,22 @@ def tune(
             all_callbacks.insert(0, optuna.study.MaxTrialsCallback(n_trials, states=_states()))
         if remaining is None or remaining > 0:
             progress = TrialProgress(remaining, f"tuning {type(learner).__name__}") if verbose else None
-            with progress or contextlib.nullcontext():
-                study.optimize(
-                    objective,
-                    n_trials=remaining,
-                    timeout=timeout,
-                    callbacks=all_callbacks + ([progress] if progress else []),
-                )
+            try:
+                with progress or contextlib.nullcontext():
+                    study.optimize(
+                        objective,
+                        n_trials=remaining,
+                        timeout=timeout,
+                        callbacks=all_callbacks + ([progress] if progress else []),
+                    )
+            except KeyboardInterrupt:
+                if verbose:
+                    print(
+                        f"interrupted: {_n_finished(study)} finished trial(s) of study {study_name!r} are saved; "
+                        "run it again to resume.",
+                        file=sys.stderr,
+                    )
+                raise
     best = None
     if refit:
         try:
