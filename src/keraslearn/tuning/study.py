@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-import re
 import sys
 import warnings
 from typing import NamedTuple
@@ -14,9 +13,15 @@ import numpy as np
 from keraslearn.training.memory import release_memory
 from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
 from keraslearn.tuning.spaces import apply_sample
-from keraslearn.tuning.storage import WORKER_ATTR, fail_dead_local_trials, open_storage, worker_id
+from keraslearn.tuning.storage import (
+    WORKER_ATTR,
+    check_config,
+    default_study_name,
+    fail_dead_local_trials,
+    open_storage,
+    worker_id,
+)
 
-CONFIG_ATTR = "keraslearn"
 _COUNTED = ("COMPLETE", "PRUNED")
 
 
@@ -93,34 +98,6 @@ def _splits(learner, X, y, cv, validation_fraction, random_state):
     return list(splitter.split(np.zeros((n, 1)), labels)), label
 
 
-def _fingerprint(X, y) -> str:
-    """A hash of the data's values, columns and dtypes; equal in every process reading the same data."""
-    import hashlib
-
-    import pandas as pd
-
-    from keraslearn.preprocessing.validation import to_frame
-
-    frame, _ = to_frame(X, estimator_name="tune")
-    target = y.to_frame() if isinstance(y, pd.Series) else pd.DataFrame(np.asarray(y).reshape(len(y), -1))
-    digest = hashlib.sha1()
-    for part in (frame, target):
-        digest.update(repr([(str(c), str(t)) for c, t in part.dtypes.items()]).encode())
-        digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _study_name(learner, X, y, space, evaluation, scoring) -> str:
-    """A name fixed by the learner, data and settings, so the same call resumes the same study."""
-    import hashlib
-
-    params = {k: v for k, v in learner.get_params(deep=False).items() if k not in ("callbacks", "verbose")}
-    key = repr((type(learner).__name__, sorted(params.items(), key=lambda kv: kv[0]), sorted(space.items()),
-                evaluation, repr(scoring), _fingerprint(X, y)))
-    key = re.sub(r" at 0x[0-9a-fA-F]+", "", key)  # object addresses differ between processes
-    return f"{type(learner).__name__}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
-
-
 def _make_pruner(pruner, learner):
     import optuna
 
@@ -147,19 +124,6 @@ def _suggest(trial, name, dist):
     if isinstance(dist, d.FloatDistribution):
         return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
     raise TypeError(f"space[{name!r}]: unsupported distribution {type(dist).__name__}.")
-
-
-def _check_config(study, config):
-    stored = study.user_attrs.get(CONFIG_ATTR)
-    if stored is None:
-        study.set_user_attr(CONFIG_ATTR, config)
-        return
-    diff = [f"{k}: study has {stored.get(k)!r}, this call {v!r}" for k, v in config.items() if stored.get(k) != v]
-    if diff:
-        raise ValueError(
-            f"study {study.study_name!r} was created with other settings ({'; '.join(diff)}). "
-            "Use another study_name, or the study's own settings."
-        )
 
 
 # ------------------------------------------------------------- objective
@@ -306,7 +270,7 @@ def tune(
     scorer = check_scoring(learner, scoring=scoring)
     optuna_storage = open_storage(storage)
     if study_name is None:
-        study_name = _study_name(learner, X, y, space, evaluation, scoring)
+        study_name = default_study_name(learner, X, y, space, evaluation, scoring)
     config = {
         "learner": type(learner).__name__,
         "scoring": scoring if isinstance(scoring, str) or scoring is None else repr(scoring),
@@ -320,7 +284,7 @@ def tune(
         )
         if study.direction != optuna.study.StudyDirection.MAXIMIZE:
             raise ValueError(f"study {study_name!r} minimizes; keraslearn studies maximize a score.")
-        _check_config(study, config)
+        check_config(study, config)
         fail_dead_local_trials(study)
         n_existing = len(study.get_trials(deepcopy=False))
         if sampler is None:
