@@ -55,34 +55,25 @@ CHILD = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def two_devices():
+@pytest.mark.slow
+def test_two_devices_train_like_one():
+    # One test (one subprocess), so that parallel test workers never start it twice.
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), KERAS_BACKEND="jax")
     env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2 --xla_backend_optimization_level=0"
     out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-@pytest.mark.slow
-def test_data_parallel_matches_one_device(two_devices):
-    r = two_devices
+    r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r["devices"] == 2
+    # Even batches: the same steps as one device, up to float rounding.
     assert r["replicas"] == 2  # the weights really live on both devices
     assert r["even_max_diff"] < 1e-3 * max(r["pred_scale"], 1.0), r
     assert r["val_loss"][1] == pytest.approx(r["val_loss"][0], rel=1e-3)
     assert r["reload_diff"] < 1e-5  # the artifact loads on one device with the same predictions
-
-
-@pytest.mark.slow
-def test_uneven_rows_train_with_the_same_quality(two_devices):
-    single, parallel = two_devices["uneven_scores"]
-    assert parallel > 0.3 and abs(parallel - single) < 0.1, two_devices["uneven_scores"]
-
-
-@pytest.mark.slow
-def test_asking_for_more_devices_than_visible_says_how_to_get_them(two_devices):
-    msg = two_devices["too_many"]
+    # Uneven rows: padded, same quality.
+    single, parallel = r["uneven_scores"]
+    assert parallel > 0.3 and abs(parallel - single) < 0.1, r["uneven_scores"]
+    # Asking for more devices than visible says how to get them.
+    msg = r["too_many"]
     assert "3 devices" in msg and "only 2" in msg and "xla_force_host_platform_device_count" in msg
 
 

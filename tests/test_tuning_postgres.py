@@ -22,7 +22,6 @@ optuna = pytest.importorskip("optuna")
 from optuna.trial import TrialState  # noqa: E402
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-CLI = "import sys; from keraslearn.cli import main; sys.exit(main())"
 
 
 def _pg_bin_dir():
@@ -100,7 +99,7 @@ def test_two_workers_share_one_study(postgres_url, tmp_path):
     env.setdefault("KERAS_BACKEND", "jax")
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
     n_trials = 6
-    cmd = [sys.executable, "-c", CLI, "tune", str(data), "--target", "species", "--learner", "ff",
+    cmd = [sys.executable, "-m", "keraslearn", "tune", str(data), "--target", "species", "--learner", "ff",
            "--storage", postgres_url, "--study", "shared", "--n-trials", str(n_trials), "--epochs", "3",
            "--validation-fraction", "0.3", "--param", "validation_fraction=0.0", "--quiet"]
     # Both start at once on an empty database: they also race to create Optuna's tables.

@@ -107,6 +107,9 @@ def plot_param_importances(study, path) -> str:
     """
     import optuna
 
+    completed = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if len(completed) < 2:
+        raise ValueError(f"cannot estimate parameter importances from {len(completed)} completed trial(s).")
     try:
         importances = optuna.importance.get_param_importances(study)
     except (ValueError, RuntimeError) as err:

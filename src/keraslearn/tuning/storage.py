@@ -1,4 +1,5 @@
-"""Where studies live: a SQLite file by default, any Optuna RDB URL (PostgreSQL for many machines).
+"""Where studies live (a SQLite file by default, any Optuna RDB URL: PostgreSQL for many machines)
+and which study a call continues.
 
 Every storage opened here has Optuna's heartbeat on: a running trial records a heartbeat
 every :data:`HEARTBEAT_INTERVAL` seconds, and a trial whose worker stopped beating for
@@ -10,14 +11,18 @@ whose worker process no longer exists is marked FAIL at once when a study resume
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 import warnings
+
+import numpy as np
 
 DEFAULT_STORAGE = "sqlite:///keraslearn_tuning.db"
 HEARTBEAT_INTERVAL = 10
 GRACE_PERIOD = 60
 WORKER_ATTR = "keraslearn_worker"
+CONFIG_ATTR = "keraslearn"
 
 
 def storage_url(storage) -> str:
@@ -152,3 +157,46 @@ def fail_dead_local_trials(study) -> list[int]:
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # its worker finished it after all
     return failed
+
+
+# ------------------------------------------------------- study identity
+def _fingerprint(X, y) -> str:
+    """A hash of the data's values, columns and dtypes; equal in every process reading the same data."""
+    import hashlib
+
+    import pandas as pd
+
+    from keraslearn.preprocessing.validation import to_frame
+
+    frame, _ = to_frame(X, estimator_name="tune")
+    target = y.to_frame() if isinstance(y, pd.Series) else pd.DataFrame(np.asarray(y).reshape(len(y), -1))
+    digest = hashlib.sha1()
+    for part in (frame, target):
+        digest.update(repr([(str(c), str(t)) for c, t in part.dtypes.items()]).encode())
+        digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def default_study_name(learner, X, y, space, evaluation, scoring) -> str:
+    """A name fixed by the learner, data and settings, so the same call resumes the same study."""
+    import hashlib
+
+    params = {k: v for k, v in learner.get_params(deep=False).items() if k not in ("callbacks", "verbose")}
+    key = repr((type(learner).__name__, sorted(params.items(), key=lambda kv: kv[0]), sorted(space.items()),
+                evaluation, repr(scoring), _fingerprint(X, y)))
+    key = re.sub(r" at 0x[0-9a-fA-F]+", "", key)  # object addresses differ between processes
+    return f"{type(learner).__name__}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+
+
+def check_config(study, config):
+    """Record the settings of a new study; refuse to continue one created with other settings."""
+    stored = study.user_attrs.get(CONFIG_ATTR)
+    if stored is None:
+        study.set_user_attr(CONFIG_ATTR, config)
+        return
+    diff = [f"{k}: study has {stored.get(k)!r}, this call {v!r}" for k, v in config.items() if stored.get(k) != v]
+    if diff:
+        raise ValueError(
+            f"study {study.study_name!r} was created with other settings ({'; '.join(diff)}). "
+            "Use another study_name, or the study's own settings."
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import sys
 import warnings
 from typing import NamedTuple
 
@@ -12,9 +13,15 @@ import numpy as np
 from keraslearn.training.memory import release_memory
 from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
 from keraslearn.tuning.spaces import apply_sample
-from keraslearn.tuning.storage import WORKER_ATTR, fail_dead_local_trials, open_storage, worker_id
+from keraslearn.tuning.storage import (
+    WORKER_ATTR,
+    check_config,
+    default_study_name,
+    fail_dead_local_trials,
+    open_storage,
+    worker_id,
+)
 
-CONFIG_ATTR = "keraslearn"
 _COUNTED = ("COMPLETE", "PRUNED")
 
 
@@ -91,20 +98,6 @@ def _splits(learner, X, y, cv, validation_fraction, random_state):
     return list(splitter.split(np.zeros((n, 1)), labels)), label
 
 
-def _study_name(learner, X, y, space, evaluation, scoring) -> str:
-    """A name fixed by the learner, data and settings, so the same call resumes the same study."""
-    import joblib
-
-    params = {k: v for k, v in learner.get_params(deep=False).items() if k not in ("callbacks", "verbose")}
-    key = (type(learner).__name__, repr(sorted(params.items(), key=lambda kv: kv[0])),
-           repr(sorted(space.items())), evaluation, repr(scoring))
-    try:
-        data = joblib.hash((X, y))
-    except Exception:  # unpicklable input: fall back to its shape
-        data = repr((getattr(X, "shape", None), len(y)))
-    return f"{type(learner).__name__}-{joblib.hash((key, data))[:12]}"
-
-
 def _make_pruner(pruner, learner):
     import optuna
 
@@ -131,19 +124,6 @@ def _suggest(trial, name, dist):
     if isinstance(dist, d.FloatDistribution):
         return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
     raise TypeError(f"space[{name!r}]: unsupported distribution {type(dist).__name__}.")
-
-
-def _check_config(study, config):
-    stored = study.user_attrs.get(CONFIG_ATTR)
-    if stored is None:
-        study.set_user_attr(CONFIG_ATTR, config)
-        return
-    diff = [f"{k}: study has {stored.get(k)!r}, this call {v!r}" for k, v in config.items() if stored.get(k) != v]
-    if diff:
-        raise ValueError(
-            f"study {study.study_name!r} was created with other settings ({'; '.join(diff)}). "
-            "Use another study_name, or the study's own settings."
-        )
 
 
 # ------------------------------------------------------------- objective
@@ -290,7 +270,7 @@ def tune(
     scorer = check_scoring(learner, scoring=scoring)
     optuna_storage = open_storage(storage)
     if study_name is None:
-        study_name = _study_name(learner, X, y, space, evaluation, scoring)
+        study_name = default_study_name(learner, X, y, space, evaluation, scoring)
     config = {
         "learner": type(learner).__name__,
         "scoring": scoring if isinstance(scoring, str) or scoring is None else repr(scoring),
@@ -304,7 +284,7 @@ def tune(
         )
         if study.direction != optuna.study.StudyDirection.MAXIMIZE:
             raise ValueError(f"study {study_name!r} minimizes; keraslearn studies maximize a score.")
-        _check_config(study, config)
+        check_config(study, config)
         fail_dead_local_trials(study)
         n_existing = len(study.get_trials(deepcopy=False))
         if sampler is None:
@@ -321,13 +301,22 @@ def tune(
             all_callbacks.insert(0, optuna.study.MaxTrialsCallback(n_trials, states=_states()))
         if remaining is None or remaining > 0:
             progress = TrialProgress(remaining, f"tuning {type(learner).__name__}") if verbose else None
-            with progress or contextlib.nullcontext():
-                study.optimize(
-                    objective,
-                    n_trials=remaining,
-                    timeout=timeout,
-                    callbacks=all_callbacks + ([progress] if progress else []),
-                )
+            try:
+                with progress or contextlib.nullcontext():
+                    study.optimize(
+                        objective,
+                        n_trials=remaining,
+                        timeout=timeout,
+                        callbacks=all_callbacks + ([progress] if progress else []),
+                    )
+            except KeyboardInterrupt:
+                if verbose:
+                    print(
+                        f"interrupted: {_n_finished(study)} finished trial(s) of study {study_name!r} are saved; "
+                        "run it again to resume.",
+                        file=sys.stderr,
+                    )
+                raise
     best = None
     if refit:
         try:
