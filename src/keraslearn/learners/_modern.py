@@ -7,18 +7,20 @@ from keraslearn.learners.base import _check_number
 from keraslearn.training import compile_model
 from keraslearn.training.progress_schedules import ProgressSchedule, adamw, total_steps
 
-TRAIN_DOC = """    scaling : {"standard", "quantile", "robust", "none"}
+def train_doc(scaling, learning_rate, weight_decay, epochs, patience, decay_note):
+    """The numpydoc entries of the training parameters, with one family's defaults."""
+    return f"""    scaling : {{"standard", "quantile", "robust", "none"}}, default="{scaling}"
         Numeric scaling after median imputation (TabularEncoder).
     min_frequency : int or float, default=1
         Rarer categorical levels share the "unknown" code.
     optimizer : str or keras.optimizers.Optimizer, default="adamw"
-        "adamw" decays every weight but biases, normalization and embedding parameters;
-        another Keras optimizer name gets ``weight_decay`` as its Keras argument.
-    learning_rate : float
-    weight_decay : float
+        "adamw" is Keras' AdamW; {decay_note}. Another Keras optimizer name gets
+        ``weight_decay`` as its Keras argument.
+    learning_rate : float, default={learning_rate}
+    weight_decay : float, default={weight_decay}
     loss : str, keras loss or None, default=None
         None picks the task's loss.
-    epochs : int
+    epochs : int, default={epochs}
         Upper bound; early stopping usually ends training sooner.
     batch_size : int, default=256
     validation_fraction : float, default=0.2
@@ -26,7 +28,7 @@ TRAIN_DOC = """    scaling : {"standard", "quantile", "robust", "none"}
     early_stopping : bool, default=True
         Stop when the validation loss has not improved for ``patience`` epochs and restore
         the best weights.
-    patience : int
+    patience : int, default={patience}
     callbacks : list of keras.callbacks.Callback or None, default=None
     random_state : int, RandomState or None, default=None
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
@@ -54,8 +56,7 @@ class ModernLearnerMixin:
     """AdamW (with ``_no_decay`` name patterns excluded from decay) and an optional LR schedule.
 
     Put it first among the bases. A family sets ``_no_decay``, ``_beta_2`` and
-    ``_global_clipnorm``, and may
-    return a schedule shape from ``_lr_schedule()`` (see
+    ``_global_clipnorm``, and may return a schedule shape from ``_lr_schedule()`` (see
     :class:`keraslearn.training.progress_schedules.ProgressSchedule`).
     """
 

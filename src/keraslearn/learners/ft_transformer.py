@@ -6,7 +6,7 @@ from keraslearn.architectures import ft_transformer
 from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
 from keraslearn.learners._modern import (
     CLASS_WEIGHT_DOC,
-    TRAIN_DOC,
+    train_doc,
     ModernLearnerMixin,
     check_choice,
     check_fraction,
@@ -50,7 +50,7 @@ _DOC = (
     n_bins : int, default=48
     frequency_scale : float, default=0.1
 """
-    + TRAIN_DOC
+    + train_doc("quantile", "1e-4", "1e-5", 200, 16, "embeddings, layer norms, biases do not decay")
 )
 
 

@@ -9,7 +9,7 @@ import keras
 from keraslearn.architectures import realmlp
 from keraslearn.learners._modern import (
     CLASS_WEIGHT_DOC,
-    TRAIN_DOC,
+    train_doc,
     ModernLearnerMixin,
     check_choice,
     check_fraction,
@@ -58,8 +58,10 @@ _DOC = """
         ``x / sqrt(1 + (x/3)^2)`` on the scaled numeric columns.
     lr_schedule : {"coslog4", "flat_anneal", "cosine", "constant"}, default="coslog4"
         Learning-rate shape over the whole run (the peak is ``learning_rate``).
-""" + TRAIN_DOC.replace(
-    "    patience : int\n",
+""" + train_doc(
+    "robust", "0.04 (classifier), 0.2 (regressor)", "0.02", 256, 256, "biases do not decay"
+).replace(
+    "    patience : int, default=256\n",
     "    patience : int, default=256\n"
     "        RealMLP trains the whole schedule and keeps its best epoch; lower it to stop early.\n",
 )

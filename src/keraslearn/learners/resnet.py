@@ -6,7 +6,7 @@ from keraslearn.architectures import resnet
 from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
 from keraslearn.learners._modern import (
     CLASS_WEIGHT_DOC,
-    TRAIN_DOC,
+    train_doc,
     ModernLearnerMixin,
     check_choice,
     check_fraction,
@@ -56,7 +56,7 @@ _DOC = (
     frequency_scale : float, default=0.1
         Initial frequency scale of the periodic embedding.
 """
-    + TRAIN_DOC
+    + train_doc("quantile", "1e-3", "1e-5", 200, 16, "biases, batch norms, embeddings do not decay")
 )
 
 
