@@ -34,7 +34,12 @@ x_val, y_val = X[1400:], Y[1400:]
 def model(learning_rate):
     keras.utils.set_random_seed(3)
     m = keras.Sequential(
-        [keras.Input((64,)), layers.Dense(128, activation="relu"), layers.Dropout(0.2), layers.Dense(10, activation="softmax")]
+        [
+            keras.Input((64,)),
+            layers.Dense(128, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(10, activation="softmax"),
+        ]
     )
     m.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy", metrics=["accuracy"])
     return m

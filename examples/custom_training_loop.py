@@ -39,7 +39,12 @@ y_train = to_categorical(y_train, 10).astype("float32")
 def mlp():
     keras.utils.set_random_seed(0)
     return keras.Sequential(
-        [keras.Input((784,)), layers.Dense(128, activation="relu"), layers.Dropout(0.2), layers.Dense(10, activation="softmax")]
+        [
+            keras.Input((784,)),
+            layers.Dense(128, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(10, activation="softmax"),
+        ]
     )
 
 

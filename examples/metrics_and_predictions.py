@@ -46,7 +46,12 @@ def fit_evaluate(x, y, n_out, activation, loss):
     norm = layers.Normalization()
     norm.adapt(x_train)
     model = keras.Sequential(
-        [keras.Input((x.shape[1],)), norm, layers.Dense(32, activation="relu"), layers.Dense(n_out, activation=activation)]
+        [
+            keras.Input((x.shape[1],)),
+            norm,
+            layers.Dense(32, activation="relu"),
+            layers.Dense(n_out, activation=activation),
+        ]
     )
     model.compile(optimizer=keras.optimizers.Adam(0.001), loss=loss, metrics=metrics())
     model.fit(x_train, y_train, epochs=EPOCHS, batch_size=32, verbose=0)

@@ -32,7 +32,12 @@ def network(x_train, n_out, activation):
     norm = layers.Normalization()
     norm.adapt(x_train)
     return keras.Sequential(
-        [keras.Input((x_train.shape[1],)), norm, layers.Dense(32, activation="relu"), layers.Dense(n_out, activation=activation)]
+        [
+            keras.Input((x_train.shape[1],)),
+            norm,
+            layers.Dense(32, activation="relu"),
+            layers.Dense(n_out, activation=activation),
+        ]
     )
 
 

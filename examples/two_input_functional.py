@@ -59,7 +59,12 @@ model = keras.Model(inputs=[image_input, metadata_input], outputs=combined)
 
 model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
 history = model.fit(
-    [train["image"], train["metadata"]], target_train, epochs=4 if SMALL else 10, batch_size=64, validation_split=0.2, verbose=0
+    [train["image"], train["metadata"]],
+    target_train,
+    epochs=4 if SMALL else 10,
+    batch_size=64,
+    validation_split=0.2,
+    verbose=0,
 )
 results = model.evaluate([test["image"], test["metadata"]], target_test, verbose=0, return_dict=True)
 print(f"{keras.backend.backend()}: two inputs {[tuple(t.shape) for t in model.inputs]}; test {results}")

@@ -186,7 +186,11 @@ def _ragged(rng, n, vocab=30):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"num_words": 12, "skip_top": 2, "maxlen": 6}, {"start_char": None, "index_from": 0, "oov_char": None, "num_words": 10}],
+    [
+        {},
+        {"num_words": 12, "skip_top": 2, "maxlen": 6},
+        {"start_char": None, "index_from": 0, "oov_char": None, "num_words": 10},
+    ],
 )
 def test_imdb_and_reuters_match_keras(data_dirs, monkeypatch, kwargs):
     import keras
@@ -288,7 +292,8 @@ def test_download_goes_through_keras_into_its_cache(data_dirs, monkeypatch, tmp_
     served = tmp_path / "served"
     served.mkdir()
     x = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
-    np.savez(served / "mnist.npz", x_train=x, y_train=np.array([3, 4], np.uint8), x_test=x[:1], y_test=np.array([5], np.uint8))
+    labels = np.array([3, 4], np.uint8)
+    np.savez(served / "mnist.npz", x_train=x, y_train=labels, x_test=x[:1], y_test=labels[:1])
     with _http_server(served) as base:
         _unreachable(monkeypatch, "mnist", f"{base}/mnist.npz")
         monkeypatch.setitem(loaders._SOURCES, "mnist", dataclasses.replace(loaders._SOURCES["mnist"], file_hash=None))

@@ -91,7 +91,8 @@ def test_saved_model_export_runs_in_tensorflow(iris_clf, tf_exports, tmp_path):
     clf, X = iris_clf
     np.savez(tmp_path / "inputs.npz", **export_inputs(clf, X))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    cmd = [sys.executable, "-c", _SERVE, tf_exports["saved_model"], str(tmp_path / "inputs.npz"), str(tmp_path / "out.npy")]
+    cmd = [sys.executable, "-c", _SERVE, tf_exports["saved_model"], str(tmp_path / "inputs.npz")]
+    cmd.append(str(tmp_path / "out.npy"))
     subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=300)
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), clf.predict_proba(X), atol=ATOL)
 
@@ -169,14 +170,17 @@ def test_keras_h5_and_weights_round_trips(mnist_mlp, tmp_path):
 def test_missing_export_packages_name_the_pip_command(iris_clf, tmp_path, monkeypatch):
     clf, _ = iris_clf
     real = export_module.importlib.util.find_spec
+    hidden = ("jax2onnx", "onnx", "tensorflow")
     monkeypatch.setattr(
-        export_module.importlib.util, "find_spec", lambda name, *a: None if name in ("jax2onnx", "onnx", "tensorflow") else real(name, *a)
+        export_module.importlib.util, "find_spec", lambda name, *a: None if name in hidden else real(name, *a)
     )
     backend = keras.backend.backend()
     if backend == "jax":
-        with pytest.raises(ImportError, match=r"needs jax2onnx, onnx: pip install 'keraslearn\[export\]'.*jax2onnx onnx"):
+        pip_hint = r"needs jax2onnx, onnx: pip install 'keraslearn\[export\]'.*jax2onnx onnx"
+        with pytest.raises(ImportError, match=pip_hint):
             export(clf, tmp_path / "m.onnx")
-    with pytest.raises(ImportError, match=r"LiteRT \(through TensorFlow\) needs tensorflow.*pip install tensorflow-cpu"):
+    pip_hint = r"LiteRT \(through TensorFlow\) needs tensorflow.*pip install tensorflow-cpu"
+    with pytest.raises(ImportError, match=pip_hint):
         export(clf, tmp_path / "m.tflite", "litert")
     assert not os.listdir(tmp_path)  # nothing written
 
@@ -215,7 +219,6 @@ def test_saving_on_jax_leaves_tensorflow_unimported(tmp_path):
 
     assert importlib.util.find_spec("tensorflow") is not None  # the export extra is installed
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run(
-        [sys.executable, "-c", _NO_TF_SCRIPT, str(tmp_path / "m.keras")], env=env, capture_output=True, text=True, timeout=300
-    )
+    cmd = [sys.executable, "-c", _NO_TF_SCRIPT, str(tmp_path / "m.keras")]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == "OK", proc.stderr[-3000:]

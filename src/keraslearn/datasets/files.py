@@ -2,10 +2,10 @@
 
 A file is looked for, in order, in ``$KERASLEARN_DATA`` (a folder laid out like Keras'
 cache) and in Keras' own cache (``$KERAS_HOME/datasets``, default ``~/.keras/datasets``).
-Only then is it downloaded (never with ``KERASLEARN_OFFLINE=1``), by ``keras.utils.get_file`` with Keras' origin and hash into
-Keras' cache. Before downloading, the origin (or the proxy) is probed for a few seconds,
-so a machine without network gets a :class:`DatasetUnavailableError` saying where to
-put the file, instead of a hang.
+Only then is it downloaded (never with ``KERASLEARN_OFFLINE=1``), by ``keras.utils.get_file``
+with Keras' origin and hash into Keras' cache. Before downloading, the origin (or the
+proxy) is asked for an answer for a few seconds, so a machine without network gets a
+:class:`DatasetUnavailableError` saying where to put the file, instead of a hang.
 """
 
 from __future__ import annotations

@@ -19,7 +19,9 @@ import numpy as np
 from keraslearn.datasets.files import KERAS_ORIGIN, Source, fetch, find_local, load_npz, safe_unpickle
 
 _SOURCES = {
-    "mnist": Source("mnist.npz", KERAS_ORIGIN + "mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"),
+    "mnist": Source(
+        "mnist.npz", KERAS_ORIGIN + "mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+    ),
     "boston_housing": Source(
         "boston_housing.npz",
         KERAS_ORIGIN + "boston_housing.npz",
@@ -30,7 +32,9 @@ _SOURCES = {
         KERAS_ORIGIN + "california_housing.npz",
         "1a2e3a52e0398de6463aebe6f4a8da34fb21fbb6b934cf88c3425e766f2a1a6f",
     ),
-    "imdb": Source("imdb.npz", KERAS_ORIGIN + "imdb.npz", "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"),
+    "imdb": Source(
+        "imdb.npz", KERAS_ORIGIN + "imdb.npz", "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"
+    ),
     "imdb_word_index": Source(
         "imdb_word_index.json", KERAS_ORIGIN + "imdb_word_index.json", "bfafd718b763782e994055a2d397834f"
     ),
@@ -258,7 +262,9 @@ def load_imdb(num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, o
             x_train, y_train = _drop_long(maxlen, x_train, y_train)
             x_test, y_test = _drop_long(maxlen, x_test, y_test)
             if not x_train or not x_test:
-                raise _ArgumentError(f"After dropping reviews of {maxlen} words or more, none is left; increase maxlen.")
+                raise _ArgumentError(
+                    f"After dropping reviews of {maxlen} words or more, none is left; increase maxlen."
+                )
         xs = _cap_vocabulary(x_train + x_test, num_words, skip_top, oov_char)
         labels = np.concatenate([np.asarray(y_train), np.asarray(y_test)])
         cut = len(x_train)

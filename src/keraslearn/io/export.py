@@ -47,7 +47,8 @@ def _format(format) -> str:
 
 def _needs(fmt: str, backend: str) -> list[str]:
     if fmt == "onnx":
-        return {"jax": ["jax2onnx", "onnx"], "torch": ["onnx"], "tensorflow": ["tf2onnx", "onnx"]}.get(backend, ["onnx"])
+        by_backend = {"jax": ["jax2onnx", "onnx"], "torch": ["onnx"], "tensorflow": ["tf2onnx", "onnx"]}
+        return by_backend.get(backend, ["onnx"])
     return ["tensorflow"]
 
 
@@ -112,7 +113,8 @@ def learner_model(learner, fold_preprocessing=True):
                 inputs["numeric"] = raw
                 feed["numeric"] = ImputeScale(enc.medians_, enc.center_, enc.scale_, idx, name="impute_scale")(raw)
             else:
-                inputs["numeric"] = feed["numeric"] = keras.Input((enc.spec_.n_numeric,), name="numeric", dtype="float32")
+                encoded = keras.Input((enc.spec_.n_numeric,), name="numeric", dtype="float32")
+                inputs["numeric"] = feed["numeric"] = encoded
         for cat in enc.spec_.categorical:
             inputs[cat.input_name] = feed[cat.input_name] = keras.Input((1,), name=cat.input_name, dtype="int32")
     out = net(feed)
