@@ -98,7 +98,11 @@ def test_learning_rate_is_state_so_trials_share_one_compilation(data):
 
 
 @needs_jax
-def test_grouped_steps_run_every_batch_exactly_once(data):
+@pytest.mark.parametrize("k", [32, 5])
+def test_grouped_steps_run_every_batch_exactly_once(data, monkeypatch, k):
+    # 180 training rows in batches of 16: 11 full batches and one of 4 rows. With k = 5 the
+    # groups are 5, 5 and (1 full + the partial one); with k = 32 one padded group.
+    monkeypatch.setattr(compiled, "STEPS_PER_EXECUTION", k)
     X, y = data
     n_batches = int(np.ceil(len(y) * 0.9 / 16))  # 10% validation split by default
     est = FFRegressor(**dict(TINY, epochs=3)).fit(X, y)
