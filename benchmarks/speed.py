@@ -286,6 +286,21 @@ def write_outputs(results, out, stamp, suffix, meta):
     return targets, png
 
 
+def results_from_logs(paths):
+    """Results rebuilt from the progress lines ``label round r/R contender 12.3s key=value ...``."""
+    per: dict = {}
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            parts = line.split()
+            if len(parts) < 5 or parts[1] != "round" or ":" not in parts[0]:
+                continue
+            label, who = parts[0], parts[3]
+            values = dict(kv.split("=", 1) for kv in parts[5:] if "=" in kv)
+            per.setdefault(label, {}).setdefault(who, []).append({k: float(v) for k, v in values.items()})
+    return {label: {who: {"median": _median_dict(runs), "runs": runs} for who, runs in res.items()}
+            for label, res in per.items()}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny smoke run, in this process")
@@ -297,6 +312,8 @@ def main(argv=None):
     ap.add_argument("--tag", default="", help="suffix for the result file names")
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="combine the results of earlier runs (e.g. sections run in parallel) into one report")
+    ap.add_argument("--from-log", nargs="+", metavar="LOG",
+                    help="rebuild results from the per-run lines of interrupted runs' output (4 digits)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--config", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -307,6 +324,13 @@ def main(argv=None):
     started = _dt.datetime.now()
     stamp = started.strftime("%Y%m%d-%H%M%S")
     suffix = ("-quick" if args.quick else "") + (f"-{args.tag}" if args.tag else "")
+    if args.from_log:
+        results = results_from_logs(args.from_log)
+        meta = {"from_logs": [str(p) for p in args.from_log], "started": started.isoformat(timespec="seconds"),
+                "rounds": None, "threads": args.threads, "cpus": os.cpu_count(), "quick": False}
+        targets, png = write_outputs(results, out, stamp, suffix, meta)
+        print(format_tables(results, targets))
+        return 0
     if args.merge:
         runs = [json.loads(Path(p).read_text()) for p in args.merge]
         results = {label: res for run in runs for label, res in run["results"].items()}

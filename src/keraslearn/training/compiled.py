@@ -186,7 +186,6 @@ class _Template:
             return logs, state
 
         self.multi = jax.jit(multi, donate_argnums=0)
-        self._pad_cache = {}
         self.test_function = None
         self.predict_function = None
         self.forward = None
@@ -208,7 +207,6 @@ class _Template:
 
     def train_function(self, k):
         """A Keras ``train_function(state, iterator)`` that runs ``k`` steps per call."""
-
         full_rows = [0]  # rows of a full batch; only an epoch's last batch can be smaller
 
         def train_function(state, iterator):
