@@ -85,7 +85,7 @@ def _env(who, threads, cache_dir):
 
 def run_worker(section, cfg, env, timeout=1800):
     """Run one measurement in a fresh Python process; return its result dict."""
-    cmd = [sys.executable, str(HERE / "speed.py"), "--worker", section, "--config", json.dumps(cfg)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", section, "--config", json.dumps(cfg)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     for line in proc.stdout.splitlines()[::-1]:
         if line.startswith("RESULT "):
