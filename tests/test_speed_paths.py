@@ -92,8 +92,8 @@ def test_equal_shapes_compile_nothing_new_even_after_release_memory(data, monkey
     from keraslearn.training import memory
 
     X, y = data
-    monkeypatch.setitem(memory._baseline, "rss_mb", memory._rss_mb())  # what earlier tests grew is not ours
     FFRegressor(**TINY, learning_rate=1e-2).fit(X, y).predict(X)  # warm-up: compiles every step once
+    monkeypatch.setitem(memory._baseline, "rss_mb", memory._rss_mb())  # what earlier tests grew is not ours
     memory.release_memory()  # as tuning does between trials
     compiles = []
 
