@@ -306,6 +306,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="tiny smoke run, in this process")
     ap.add_argument("--sections", nargs="+", choices=list(FULL), default=None)
     ap.add_argument("--rounds", type=int, default=None, help="repeats per contender (default 3, quick 1)")
+    ap.add_argument("--data", nargs="+", default=None, help="only the configs on these datasets")
     ap.add_argument("--threads", type=int, default=1,
                     help="threads per framework (default 1: the machine is shared; 0 = framework defaults)")
     ap.add_argument("--out", default=str(RESULTS))
@@ -345,6 +346,8 @@ def main(argv=None):
     plan = QUICK if args.quick else FULL
     if args.sections:
         plan = {k: v for k, v in plan.items() if k in args.sections}
+    if args.data:
+        plan = {k: dict(v, configs=[c for c in v["configs"] if c["data"] in args.data]) for k, v in plan.items()}
     rounds = args.rounds or (1 if args.quick else 3)
     if args.quick:
         sys.path.insert(0, str(HERE))
