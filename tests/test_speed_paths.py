@@ -85,6 +85,31 @@ def test_shared_steps_give_the_same_model_as_a_fresh_compile(data):
 
 
 @needs_jax
+def test_equal_shapes_compile_nothing_new_even_after_release_memory(data, monkeypatch):
+    """A CV fold or tuning trial with the same network shape compiles nothing: no XLA compilation at all."""
+    import jax
+
+    from keraslearn.training import memory
+
+    X, y = data
+    FFRegressor(**TINY, learning_rate=1e-2).fit(X, y).predict(X)  # warm-up: compiles every step once
+    monkeypatch.setitem(memory._baseline, "rss_mb", memory._rss_mb())  # what earlier tests grew is not ours
+    memory.release_memory()  # as tuning does between trials
+    compiles = []
+
+    def listener(event, duration, **kw):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        FFRegressor(**dict(TINY, random_state=7), learning_rate=3e-3).fit(X, y).predict(X)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compiles == []
+
+
+@needs_jax
 def test_learning_rate_is_state_so_trials_share_one_compilation(data):
     X, y = data
     compiled.clear()
@@ -98,7 +123,11 @@ def test_learning_rate_is_state_so_trials_share_one_compilation(data):
 
 
 @needs_jax
-def test_grouped_steps_run_every_batch_exactly_once(data):
+@pytest.mark.parametrize("k", [32, 5])
+def test_grouped_steps_run_every_batch_exactly_once(data, monkeypatch, k):
+    # 180 training rows in batches of 16: 11 full batches and one of 4 rows. With k = 5 the
+    # groups are 5, 5 and (1 full + the partial one); with k = 32 one padded group.
+    monkeypatch.setattr(compiled, "STEPS_PER_EXECUTION", k)
     X, y = data
     n_batches = int(np.ceil(len(y) * 0.9 / 16))  # 10% validation split by default
     est = FFRegressor(**dict(TINY, epochs=3)).fit(X, y)

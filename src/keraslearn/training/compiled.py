@@ -186,7 +186,6 @@ class _Template:
             return logs, state
 
         self.multi = jax.jit(multi, donate_argnums=0)
-        self._pad_cache = {}
         self.test_function = None
         self.predict_function = None
         self.forward = None
@@ -208,6 +207,7 @@ class _Template:
 
     def train_function(self, k):
         """A Keras ``train_function(state, iterator)`` that runs ``k`` steps per call."""
+        full_rows = [0]  # rows of a full batch; only an epoch's last batch can be smaller
 
         def train_function(state, iterator):
             batches = []
@@ -218,16 +218,18 @@ class _Template:
                     break
             if not batches:
                 raise StopIteration
-            rows = [_rows(b) for b in batches]
-            full = [b for b, r in zip(batches, rows) if r == rows[0]]
-            rest = batches[len(full):]
             logs = None
-            if len(full) > 1:
-                stacked, mask = self._stack(full, k)
-                logs, state = self.multi(state, stacked, mask)
-            else:
-                rest = full + rest
-            for b in rest:
+            if k > 1:
+                # Full batches (all but an epoch's last, smaller one) go through the scan;
+                # a group with fewer than k is padded with skipped slots: one compiled shape.
+                rows = [_rows(b) for b in batches]
+                full_rows[0] = max(full_rows[0], rows[0])
+                n_full = sum(r == full_rows[0] for r in rows)
+                if n_full:
+                    stacked, mask = self._stack(batches[:n_full], k)
+                    logs, state = self.multi(state, stacked, mask)
+                batches = batches[n_full:]
+            for b in batches:  # the partial batch (its own compiled shape), or every batch when k == 1
                 logs, state = self.single(state, b)
             return logs, state
 

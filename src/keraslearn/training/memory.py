@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import os
 import sys
 
 import keras
@@ -24,18 +25,47 @@ def _malloc_trim():
         _libc = False
 
 
-def release_memory():
-    """Clear Keras' global state and the backend's compilation caches, collect, trim the heap.
+#: JAX's compilation caches are cleared once RSS has grown this much since the last clear.
+#: Fits whose networks share a structure reuse one set of compiled steps
+#: (:mod:`keraslearn.training.compiled`) and add nothing; each new structure leaves ~10-20 MB
+#: of executables behind. Clearing on every call would make every trial compile again.
+CLEAR_AFTER_GROWTH_MB = 64
+_baseline = {"rss_mb": None}
 
-    ``keras.backend.clear_session`` alone is not enough on JAX: every fitted model leaves
-    its jitted train / test / predict functions in JAX's caches (about 10-20 MB each for a
-    small network), so RSS grows by that much per fit. Clearing JAX's caches costs a
-    recompile of anything still in use, so call this between trials, not between batches.
+
+def _rss_mb():
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, AttributeError):  # not Linux: no cheap RSS reading
+        return None
+
+
+def release_memory(force: bool = False):
+    """Clear Keras' global state, collect, trim the heap; clear JAX's caches when they have grown.
+
+    ``keras.backend.clear_session`` alone is not enough on JAX: every newly compiled network
+    leaves its jitted train / test / predict functions in JAX's caches (about 10-20 MB each
+    for a small network). Those caches (and keraslearn's shared compiled steps) are cleared
+    once RSS has grown by :data:`CLEAR_AFTER_GROWTH_MB` since the last clear, or always with
+    ``force=True`` (or where RSS cannot be read). Clearing costs a recompile of anything
+    still in use, so call this between trials, not between batches.
     """
     keras.backend.clear_session(free_memory=False)
-    if keras.backend.backend() == "jax":
-        import jax
-
-        jax.clear_caches()
     gc.collect()
+    if keras.backend.backend() == "jax":
+        rss = _rss_mb()
+        if rss is not None and _baseline["rss_mb"] is None and not force:
+            _baseline["rss_mb"] = rss  # the first trial's compiled steps are the baseline
+        elif force or rss is None or rss - _baseline["rss_mb"] > CLEAR_AFTER_GROWTH_MB:
+            import jax
+
+            from keraslearn.training import compiled
+
+            compiled.clear()
+            jax.clear_caches()
+            gc.collect()
+            _malloc_trim()
+            _baseline["rss_mb"] = _rss_mb()
+            return
     _malloc_trim()
