@@ -39,8 +39,8 @@ import pandas as pd  # noqa: E402
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-# Families that take tables (image learners would not apply).
-TABULAR_SKIP = {"cnn"}
+# Families with defaults that take tables.
+TABULAR_SKIP = {"cnn", "keras"}  # images; the generic learner needs a user architecture
 
 
 @dataclass
