@@ -132,7 +132,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     def _fit_numeric(self, frame):
         arr = self._numeric_array(frame)
         # Column by column: a few column-sized temporaries instead of copies of the table.
-        self.medians_, has_nan, self.center_, self.scale_, self.quantiles_ = coding.column_stats(arr, self.scaling)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, by column
+            self.medians_, has_nan, self.center_, self.scale_, self.quantiles_ = coding.column_stats(arr, self.scaling)
         self.indicator_columns_ = [c for c, has in zip(self.numeric_columns_, has_nan) if has]
         bad = ~(np.isfinite(self.center_) & np.isfinite(self.scale_))
         if bad.any():  # e.g. the std of ±1e300 overflows: every value would scale to 0
