@@ -14,7 +14,6 @@ import scipy.sparse as sp
 
 from keraslearn import FFClassifier, FFRegressor
 from keraslearn.cli import main
-from keraslearn.learners.base import KerasLearner
 from keraslearn.learners.smlp import SMLPClassifier
 from keraslearn.learners.tabm import TabMRegressor
 from keraslearn.preprocessing import TabularEncoder
@@ -44,10 +43,10 @@ def no_build(monkeypatch):
     def fail(self, spec):
         pytest.fail("a Keras model was built before the bad input was rejected")
 
-    monkeypatch.setattr(KerasLearner, "_build_model", fail)
-    for cls in (TabMRegressor, SMLPClassifier):
-        if "_build_model" in vars(cls):
-            monkeypatch.setattr(cls, "_build_model", fail)
+    for learner in (FFClassifier, FFRegressor, TabMRegressor, SMLPClassifier):
+        for cls in learner.__mro__:
+            if "_build_model" in vars(cls):
+                monkeypatch.setattr(cls, "_build_model", fail)
 
 
 def make_frame(n=N, seed=0):

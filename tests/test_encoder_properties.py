@@ -21,7 +21,11 @@ from keraslearn.preprocessing import TabularEncoder  # noqa: E402
 from keraslearn.preprocessing.encoder import MISSING_CODE, N_RESERVED, SCALINGS, UNKNOWN_CODE  # noqa: E402
 
 # 50 examples keep the file at a few seconds; raise KERASLEARN_HYPOTHESIS_EXAMPLES to search harder.
-SETTINGS = settings(max_examples=int(os.environ.get("KERASLEARN_HYPOTHESIS_EXAMPLES", 50)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("KERASLEARN_HYPOTHESIS_EXAMPLES", 50)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 _words = st.one_of(st.sampled_from(["a", "b", "c", "", "é", "1", "2.5"]), st.text(max_size=3), st.none())
 KINDS = {
