@@ -168,7 +168,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                     f"({len(kept)} levels). Convert it with pd.to_numeric(X[{name!r}]) to use it as a "
                     "number, or list it in categorical_features to silence this warning.",
                     UserWarning,
-                    stacklevel=4,
+                    stacklevel=5,
                 )
         if len(kept) > max(ID_LEVELS, n // 2):
             warnings.warn(
@@ -176,7 +176,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 f"embedding gets {len(kept) + N_RESERVED} rows. Drop the column, or pool rare levels with "
                 "min_frequency.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
     def _set_lookups(self):
