@@ -167,6 +167,8 @@ def cmd_fit(args):
 
     if args.learner.strip().lower() not in known_names():
         raise UsageError(f"Unknown learner {args.learner!r}. Known names: {', '.join(sorted(known_names()))}")
+    if not 0 <= args.test_fraction < 1:
+        raise UsageError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
     console = _console(args.quiet)
     df = read_table(args.data)
     X, y = split_target(df, args.target, console)

@@ -12,6 +12,7 @@ from sklearn.utils import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
 from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes
 from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
@@ -83,6 +84,31 @@ class KerasLearner(BaseEstimator):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}.")
         if self.callbacks is not None and not all(isinstance(c, keras.callbacks.Callback) for c in self.callbacks):
             raise TypeError("callbacks must be a list of keras.callbacks.Callback instances.")
+        # Names are checked here, before any model is built, so a typo costs no compile and
+        # reads as keraslearn's message rather than a Keras traceback from compile().
+        if isinstance(getattr(self, "optimizer", None), str):
+            try:
+                keras.optimizers.get(self.optimizer)
+            except (ValueError, TypeError) as err:
+                raise ValueError(
+                    f"optimizer={self.optimizer!r} is not a Keras optimizer name; use e.g. 'adam', 'adamw', "
+                    "'sgd', 'rmsprop', 'nadam', or a keras.optimizers.Optimizer instance."
+                ) from err
+        if isinstance(getattr(self, "loss", None), str):
+            try:
+                keras.losses.get(self.loss)
+            except (ValueError, TypeError) as err:
+                raise ValueError(
+                    f"loss={self.loss!r} is not a Keras loss name; use e.g. 'mse', 'mae', 'huber', "
+                    "'binary_crossentropy', 'sparse_categorical_crossentropy', a keras.losses.Loss or None."
+                ) from err
+        if "numeric_embedding" in self._arch_params:
+            kind = self.numeric_embedding
+            if not (kind is None or kind in NUMERIC_EMBEDDINGS or isinstance(kind, keras.layers.Layer)):
+                raise ValueError(f"numeric_embedding must be None or one of {NUMERIC_EMBEDDINGS}, got {kind!r}.")
+        for name in ("early_stopping", "use_batchnorm", "use_embedding"):
+            if hasattr(self, name) and not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
         for name in ("dropout", "input_dropout", "embed_dropout"):
             if name in self._arch_params:
                 _check_number(name, getattr(self, name), low=0, high=1, high_open=True)

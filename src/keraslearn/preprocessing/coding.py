@@ -29,7 +29,18 @@ def _column_float64(col: pd.Series) -> np.ndarray:
     try:
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
-        return pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
+        pass
+    arr = pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
+    # Numbers stored as strings ("1.5") convert; anything else would silently become a missing
+    # value (and be imputed), so it is an error that names the column and the values.
+    bad = np.isnan(arr) & ~col.isna().to_numpy()
+    if bad.any():
+        shown = list(dict.fromkeys(col[bad].astype(str).tolist()))[:5]
+        raise ValueError(
+            f"Numeric column {col.name!r} holds non-numeric values {shown}; it was numeric when the "
+            "encoder was fitted. Fix or blank those values (missing values are imputed)."
+        )
+    return arr
 
 
 def numeric_matrix(frame: pd.DataFrame, columns: list) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,8 @@ UNKNOWN_CODE = 1  # unseen at fit time, or rarer than min_frequency
 N_RESERVED = 2
 SCALINGS = ("standard", "quantile", "robust", "none")
 _NUMERIC_KINDS = {"floating", "integer", "mixed-integer-float", "boolean", "decimal", "empty"}
+#: A categorical column with more kept levels than this, and than half the rows, looks like an identifier.
+ID_LEVELS = 1000
 
 
 def _is_categorical(col: pd.Series) -> bool:
@@ -129,8 +132,16 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     def _fit_numeric(self, frame):
         arr = self._numeric_array(frame)
         # Column by column: a few column-sized temporaries instead of copies of the table.
-        self.medians_, has_nan, self.center_, self.scale_, self.quantiles_ = coding.column_stats(arr, self.scaling)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, by column
+            self.medians_, has_nan, self.center_, self.scale_, self.quantiles_ = coding.column_stats(arr, self.scaling)
         self.indicator_columns_ = [c for c, has in zip(self.numeric_columns_, has_nan) if has]
+        bad = ~(np.isfinite(self.center_) & np.isfinite(self.scale_))
+        if bad.any():  # e.g. the std of ±1e300 overflows: every value would scale to 0
+            cols = [self.numeric_columns_[j] for j in np.flatnonzero(bad)]
+            raise ValueError(
+                f"Numeric column(s) {cols} hold values too large to scale (e.g. ±1e300); "
+                "rescale them (divide by a constant, or take a log) first."
+            )
 
     def _fit_categorical(self, frame):
         n = len(frame)
@@ -141,7 +152,32 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             counts = coding.level_counts(frame[col], _as_levels)
             kept = sorted(str(level) for level, c in counts.items() if c >= threshold)
             self.categories_.append(kept)
+            self._warn_suspicious(frame[col], kept, n)
         self._set_lookups()
+
+    def _warn_suspicious(self, col: pd.Series, kept: list, n: int):
+        """Warn about categorical columns that are probably a mistake; they are still encoded."""
+        name = col.name
+        forced = name in set(self.categorical_features or ())
+        if not forced and kept and coding._is_string_column(col):
+            # Numbers stored as strings stay categorical (the dtype is the user's statement, and
+            # zip codes or ids are digit strings), but say so: usually a CSV read without parsing.
+            if pd.to_numeric(pd.Series(kept[:1000]), errors="coerce").notna().all():
+                warnings.warn(
+                    f"Column {name!r} holds numbers stored as strings; it is treated as categorical "
+                    f"({len(kept)} levels). Convert it with pd.to_numeric(X[{name!r}]) to use it as a "
+                    "number, or list it in categorical_features to silence this warning.",
+                    UserWarning,
+                    stacklevel=5,
+                )
+        if len(kept) > max(ID_LEVELS, n // 2):
+            warnings.warn(
+                f"Categorical column {name!r} has {len(kept)} levels in {n} rows: an identifier? Its "
+                f"embedding gets {len(kept) + N_RESERVED} rows. Drop the column, or pool rare levels with "
+                "min_frequency.",
+                UserWarning,
+                stacklevel=5,
+            )
 
     def _set_lookups(self):
         # level -> code dicts, built at fit (not lazily: transform must not change the state)
@@ -188,6 +224,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                     return (a - self.center_) / self.scale_
 
             out["numeric"] = coding.transform_numeric(arr, self.medians_, idx, scale)
+            if not np.isfinite(out["numeric"]).all():
+                self._raise_overflow(out["numeric"])
         if self.categorical_columns_ and getattr(self, "_level_codes", None) is None:
             self._set_lookups()  # an encoder unpickled from before the lookups existed
         for j, (col, cspec) in enumerate(zip(self.categorical_columns_, self.spec_.categorical)):
@@ -196,6 +234,15 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             )
             out[cspec.input_name] = codes.reshape(-1, 1)
         return out
+
+    def _raise_overflow(self, encoded: np.ndarray):
+        # Finite inputs that overflow: |x| near 1e308 (mean/std overflow) or beyond float32's 3.4e38.
+        names = list(self.numeric_columns_) + [f"{c}__missing" for c in self.indicator_columns_]
+        cols = [names[j] for j in np.flatnonzero(~np.isfinite(encoded).all(axis=0))]
+        raise ValueError(
+            f"Numeric column(s) {cols} hold values too large to scale into float32 (e.g. ±1e300); "
+            "rescale them (divide by a constant, or take a log) first."
+        )
 
     def _codes_general(self, col: pd.Series, j: int) -> np.ndarray:
         values = _as_levels(col)

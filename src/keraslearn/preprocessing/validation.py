@@ -47,6 +47,9 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
             "single sample."
         )
     if isinstance(X, pd.DataFrame):
+        if not X.columns.is_unique:
+            dups = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
+            raise ValueError(f"X has duplicate column names {dups}; rename or drop them so each column has one name.")
         frame, has_names = X, all(isinstance(c, str) for c in X.columns)
         if not has_names:
             frame = X.set_axis(_default_columns(X.shape[1]), axis=1)

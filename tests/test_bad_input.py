@@ -1,0 +1,385 @@
+"""The bad-input matrix: every kind of bad input either fails clearly or is handled as documented.
+
+"Clearly" means a ValueError/TypeError raised by keraslearn itself (not a Keras, JAX or pandas
+traceback), whose message names the column or parameter, raised before any model is built.
+"Handled" means the documented behaviour in docs/bad_input.md, and never a dropped row.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from keraslearn import FFClassifier, FFRegressor
+from keraslearn.cli import main
+from keraslearn.learners.smlp import SMLPClassifier
+from keraslearn.learners.tabm import TabMRegressor
+from keraslearn.preprocessing import TabularEncoder
+from keraslearn.preprocessing.encoder import MISSING_CODE, UNKNOWN_CODE
+
+N = 48
+
+
+def assert_raised_in_keraslearn(excinfo):
+    """The exception comes from keraslearn's own code: its raising frame is under keraslearn/."""
+    assert excinfo.type in (ValueError, TypeError), excinfo.type
+    raising = str(excinfo.traceback[-1].path).replace("\\", "/")
+    assert "/keraslearn/" in raising, f"raised from {raising}, not from keraslearn"
+
+
+def raises(exc, match, fn, *args, **kwargs):
+    with pytest.raises(exc, match=match) as excinfo:
+        fn(*args, **kwargs)
+    assert_raised_in_keraslearn(excinfo)
+    return excinfo
+
+
+@pytest.fixture
+def no_build(monkeypatch):
+    """Fail the test if a model gets built: validation must come first (and costs no compile)."""
+
+    def fail(self, spec):
+        pytest.fail("a Keras model was built before the bad input was rejected")
+
+    for learner in (FFClassifier, FFRegressor, TabMRegressor, SMLPClassifier):
+        for cls in learner.__mro__:
+            if "_build_model" in vars(cls):
+                monkeypatch.setattr(cls, "_build_model", fail)
+
+
+def make_frame(n=N, seed=0):
+    rng = np.random.default_rng(seed)
+    num2 = rng.normal(size=n)
+    num2[::7] = np.nan
+    cat = rng.choice(["red", "green", "blue"], size=n).astype(object)
+    cat[::5] = None
+    return pd.DataFrame(
+        {
+            "num": rng.normal(size=n),
+            "num2": num2,
+            "const": 5.0,  # constant: accepted, scales to 0
+            "allnan": np.nan,  # all missing: accepted, imputed with 0 plus a missing indicator
+            "cat": cat,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def data():
+    X = make_frame()
+    y_clf = np.array(["no", "yes"] * (N // 2), dtype=object)
+    y_reg = X["num"].to_numpy() * 2 + 1
+    return X, y_clf, y_reg
+
+
+@pytest.fixture(scope="module")
+def clf(data):
+    X, y, _ = data
+    return FFClassifier(layer_units=(8,), epochs=1, random_state=0).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def reg_array():
+    """A regressor fitted on a plain float64 array (no column names)."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(N, 3))
+    model = FFRegressor(layer_units=(8,), epochs=1, random_state=0).fit(X, X[:, 0])
+    return model, X
+
+
+# ------------------------------------------------------------------ fit: data errors
+def _set(col, values):
+    return lambda X: X.assign(**{col: values})
+
+
+FIT_DATA_ERRORS = [
+    # id, learner, X -> bad X, y -> bad y, exception, match
+    ("inf_in_X", "clf", _set("num", np.inf), None, ValueError, r"infinity.*\['num'\]"),
+    ("neg_inf_in_X", "reg", _set("num2", -np.inf), None, ValueError, r"infinity.*\['num2'\]"),
+    ("nan_in_y_reg", "reg", None, lambda y: np.r_[np.nan, y[1:]], ValueError, "y contains NaN"),
+    ("inf_in_y_reg", "reg", None, lambda y: np.r_[np.inf, y[1:]], ValueError, "infinity"),
+    ("nan_in_y_clf", "clf", None, lambda y: np.r_[np.nan, np.arange(N - 1) % 2], ValueError, "y contains NaN"),
+    ("none_in_y_clf", "clf", None, lambda y: np.r_[[None], y[1:]], ValueError, "missing labels"),
+    ("empty_X", "clf", lambda X: X.iloc[:0], lambda y: y[:0], ValueError, "0 sample"),
+    ("no_columns", "clf", lambda X: X[[]], None, ValueError, "0 feature"),
+    ("one_row_clf", "clf", lambda X: X.iloc[:1], lambda y: y[:1], ValueError, "at least 2 classes"),
+    ("one_class", "clf", None, lambda y: np.full(N, "yes", dtype=object), ValueError, "at least 2 classes.*'yes'"),
+    ("string_target_reg", "reg", None, lambda y: np.array(["a", "b"] * (N // 2)), ValueError, "numeric target"),
+    ("y_length", "reg", None, lambda y: y[:5], ValueError, f"X has {N} rows but y has 5"),
+    ("y_2d_clf", "clf", None, lambda y: np.c_[y, y], ValueError, "one target column"),
+    ("sparse_csr", "clf", lambda X: sp.csr_matrix(X[["num"]].to_numpy()), None, TypeError, r"sparse.*toarray"),
+    ("sparse_coo", "reg", lambda X: sp.coo_matrix(X[["num"]].to_numpy()), None, TypeError, r"sparse.*toarray"),
+    ("series_X", "clf", lambda X: X["num"], None, ValueError, "2D input.*Series"),
+    ("3d_X", "reg", lambda X: np.zeros((N, 2, 2)), None, ValueError, r"2D array.*\(48, 2, 2\)"),
+    ("duplicate_columns", "clf", lambda X: X.set_axis(["num", "num", "c", "d", "e"], axis=1), None,
+     ValueError, r"duplicate column names \['num'\]"),
+    ("complex_X", "reg", lambda X: X.assign(num=X["num"] + 1j), None, ValueError, "Complex.*'num'"),
+    ("overflowing_numbers", "reg", _set("num", np.tile([1e300, -1e300], N // 2)), None,
+     ValueError, r"\['num'\] hold values too large to scale"),
+]
+
+
+@pytest.mark.parametrize(
+    "kind, bad_X, bad_y, exc, match", [c[1:] for c in FIT_DATA_ERRORS], ids=[c[0] for c in FIT_DATA_ERRORS]
+)
+def test_fit_rejects_bad_data(data, no_build, kind, bad_X, bad_y, exc, match):
+    X, y_clf, y_reg = data
+    y = y_clf if kind == "clf" else y_reg
+    est = FFClassifier(epochs=1) if kind == "clf" else FFRegressor(epochs=1)
+    raises(exc, match, est.fit, bad_X(X) if bad_X else X, bad_y(y) if bad_y else y)
+
+
+# ------------------------------------------------------------ fit: hyperparameters
+PARAM_ERRORS = [
+    (FFClassifier, {"epochs": -1}, "epochs must be >= 1"),
+    (FFClassifier, {"epochs": 2.5}, "epochs must be an int"),
+    (FFRegressor, {"batch_size": 0}, "batch_size must be >= 1"),
+    (FFClassifier, {"dropout": 1.5}, "dropout must be < 1"),
+    (FFRegressor, {"input_dropout": -0.1}, "input_dropout must be >= 0"),
+    (FFClassifier, {"learning_rate": 0.0}, "learning_rate must be > 0"),
+    (FFRegressor, {"validation_fraction": 1.0}, "validation_fraction must be < 1"),
+    (FFClassifier, {"optimizer": "adamx"}, "optimizer='adamx' is not a Keras optimizer"),
+    (FFRegressor, {"activation": "relux"}, "activation='relux' is not a Keras activation"),
+    (FFRegressor, {"loss": "mean_squarred_error"}, "loss='mean_squarred_error' is not a Keras loss"),
+    (FFClassifier, {"layer_units": (8, -1)}, "layer_units must be a sequence of positive ints"),
+    (FFClassifier, {"layer_units": 8}, "layer_units must be a sequence"),
+    (FFRegressor, {"scaling": "minmax"}, "scaling must be one of"),
+    (FFRegressor, {"min_frequency": -1}, "min_frequency must be"),
+    (FFClassifier, {"use_embedding": "yes"}, "use_embedding must be True or False"),
+    (FFRegressor, {"early_stopping": None}, "early_stopping must be True or False"),
+    (FFRegressor, {"numeric_embedding": "fourier"}, "numeric_embedding must be None or one of"),
+    (FFClassifier, {"class_weight": "balance"}, "class_weight must be 'balanced'"),
+    (FFClassifier, {"class_weight": {"maybe": 2.0}}, r"class_weight names labels not in y: \['maybe'\]"),
+    (TabMRegressor, {"k": 0}, "k must be >= 1"),
+    (TabMRegressor, {"arch_type": "tabx"}, "arch_type must be one of"),
+    (SMLPClassifier, {"n_layers": 0}, "n_layers must be >= 1"),
+    (SMLPClassifier, {"dropout": 2.0}, "dropout must be < 1"),
+]
+
+
+@pytest.mark.parametrize(
+    "cls, params, match", PARAM_ERRORS, ids=[f"{c.__name__}-{next(iter(p))}={next(iter(p.values()))!r}"
+                                             for c, p, _ in PARAM_ERRORS]
+)
+def test_fit_rejects_bad_hyperparameters(data, no_build, cls, params, match):
+    X, y_clf, y_reg = data
+    y = y_clf if hasattr(cls, "predict_proba") else y_reg
+    raises(ValueError, match, cls(**{"epochs": 1, **params}).fit, X, y)
+
+
+# ------------------------------------------------------- fit: accepted, documented
+def test_constant_and_all_missing_columns_are_kept_and_predictions_finite(clf, data):
+    X, _, _ = data
+    enc = clf.encoder_
+    assert {"const", "allnan"} <= set(enc.numeric_columns_)  # kept, not dropped
+    assert "allnan" in enc.indicator_columns_
+    x = enc.transform(X)["numeric"]
+    names = list(enc.spec_.numeric_names)
+    assert np.all(x[:, names.index("const")] == 0.0) and np.all(x[:, names.index("allnan")] == 0.0)
+    assert np.all(x[:, names.index("allnan__missing")] == 1.0)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2) and np.all(np.isfinite(proba))
+
+
+def test_one_row_regressor_fits_and_predicts():
+    X = pd.DataFrame({"a": [1.0], "c": ["x"]})
+    model = FFRegressor(layer_units=(4,), epochs=1, random_state=0).fit(X, [3.0])
+    pred = model.predict(pd.concat([X, X]))
+    assert pred.shape == (2,) and np.all(np.isfinite(pred))
+
+
+def test_numbers_stored_as_strings_are_categorical_with_a_warning():
+    X = pd.DataFrame({"zip": ["02139", "10001", "02139", None], "a": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.warns(UserWarning, match=r"Column 'zip' holds numbers stored as strings.*pd.to_numeric"):
+        enc = TabularEncoder().fit(X)
+    assert enc.categorical_columns_ == ["zip"]
+    assert enc.categories_ == [["02139", "10001"]]  # leading zeros kept: levels, not numbers
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # naming it in categorical_features silences the warning
+        TabularEncoder(categorical_features=["zip"]).fit(X)
+
+
+def test_mixed_type_object_column_is_categorical_by_str_value():
+    X = pd.DataFrame({"m": pd.Series([1, "x", 2.5, None, True, "x"], dtype=object)})
+    enc = TabularEncoder().fit(X)
+    assert enc.categorical_columns_ == ["m"]
+    codes = enc.transform(X)["cat_m"].ravel()
+    assert len(codes) == len(X)
+    assert codes[3] == MISSING_CODE and codes[1] == codes[5] and len(set(codes[[0, 1, 2, 4]])) == 4
+
+
+def test_100k_level_column_is_accepted_with_bounded_embedding_and_a_warning():
+    n = 100_000
+    X = pd.DataFrame({"id": [f"id{i}" for i in range(n)], "a": np.arange(n, dtype=float)})
+    with pytest.warns(UserWarning, match=r"'id' has 100000 levels in 100000 rows: an identifier\?"):
+        enc = TabularEncoder().fit(X)
+    (cspec,) = enc.spec_.categorical
+    assert cspec.n_codes == n + 2 and cspec.embed_dim == 600  # width capped by min(600, ...)
+    codes = enc.transform(X.iloc[::997])["cat_id"].ravel()
+    assert len(codes) == len(X.iloc[::997]) and codes.min() >= 2 and codes.max() < cspec.n_codes
+    # min_frequency pools the rare levels: every level is seen once, so all become "unknown".
+    pooled = TabularEncoder(min_frequency=2).fit(X.iloc[:2000])
+    assert pooled.spec_.categorical[0].n_codes == 2
+
+
+# --------------------------------------------------------- predict: shared fitted models
+def test_reordered_columns_are_realigned_by_name(clf, data):
+    X, _, _ = data
+    shuffled = X[["cat", "allnan", "num2", "num", "const"]]
+    np.testing.assert_array_equal(clf.predict_proba(shuffled), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda X: X.drop(columns="cat"), r"missing columns \['cat'\]"),
+        (lambda X: X.assign(extra=1.0), r"unexpected columns \['extra'\]"),
+        (lambda X: X.rename(columns={"num": "Num"}), r"missing columns \['num'\]; unexpected columns \['Num'\]"),
+        (lambda X: X.assign(num=np.inf), r"infinity.*\['num'\]"),
+        (lambda X: X.assign(num2=["1.5", "abc"] * (len(X) // 2)), r"Numeric column 'num2'.*\['abc'\]"),
+        (lambda X: X.iloc[:0], "0 sample"),
+        (lambda X: sp.csr_matrix(X[["num"]].to_numpy()), "sparse"),
+    ],
+    ids=["missing_column", "extra_column", "renamed_column", "inf", "non_numeric_string", "empty", "sparse"],
+)
+def test_predict_rejects_bad_data(clf, data, change, match):
+    X, _, _ = data
+    exc = TypeError if match == "sparse" else ValueError
+    raises(exc, match, clf.predict, change(X))
+
+
+def test_unseen_and_missing_categories_map_to_reserved_codes(clf, data):
+    X, _, _ = data
+    new = X.assign(cat=["purple", None, 7, "red"] * (len(X) // 4))
+    codes = clf.encoder_.transform(new)["cat_cat"].ravel()
+    assert list(codes[:3]) == [UNKNOWN_CODE, MISSING_CODE, UNKNOWN_CODE] and codes[3] >= 2
+    proba = clf.predict_proba(new)
+    assert len(proba) == len(new) and np.all(np.isfinite(proba))
+
+
+def test_missing_values_only_at_predict_time_are_imputed(clf, data):
+    X, _, _ = data
+    holes = X.assign(num=np.nan, cat=None, const=np.nan)
+    pred = clf.predict(holes)
+    assert len(pred) == len(X) and set(pred) <= {"no", "yes"}
+
+
+def test_numbers_stored_as_strings_in_a_numeric_column_convert(clf, data):
+    X, _, _ = data
+    as_text = X.assign(num=X["num"].map(repr).astype(object))
+    np.testing.assert_allclose(clf.predict_proba(as_text), clf.predict_proba(X), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda X: X.astype(np.float32),
+        lambda X: np.round(X * 100).astype(np.int64),
+        lambda X: np.asfortranarray(X),
+        lambda X: np.repeat(X, 2, axis=1)[:, ::2],  # non-contiguous view
+        lambda X: X.tolist(),
+        lambda X: pd.DataFrame(X),  # integer column names: matched by position
+    ],
+    ids=["float32", "int64", "fortran", "non_contiguous", "nested_list", "frame_int_names"],
+)
+def test_array_layouts_and_dtypes_predict_every_row(reg_array, convert):
+    model, X = reg_array
+    Xc = convert(X)
+    pred = model.predict(Xc)
+    assert pred.shape == (len(X),) and np.all(np.isfinite(pred))
+    expected = model.predict(np.ascontiguousarray(np.asarray(Xc, dtype=np.float64)))
+    np.testing.assert_array_equal(pred, expected)
+
+
+def test_array_of_wrong_width_is_rejected(reg_array):
+    model, X = reg_array
+    raises(ValueError, "X has 2 features, but FFRegressor is expecting 3", model.predict, X[:, :2])
+
+
+def test_no_row_is_ever_dropped(clf, data):
+    X, _, _ = data
+    messy = X.assign(num=np.nan, num2=None, cat=["??"] * len(X), allnan=1.0)
+    assert len(clf.predict(messy)) == len(messy)
+    assert len(clf.predict(messy.iloc[:1])) == 1
+
+
+# ---------------------------------------------------------------------------- CLI
+@pytest.fixture(scope="module")
+def cli_files(tmp_path_factory, clf, data):
+    d = tmp_path_factory.mktemp("cli")
+    X, y, _ = data
+    X.assign(label=y).to_csv(d / "ok.csv", index=False)
+    X.assign(label=y, num=np.inf).to_csv(d / "inf.csv", index=False)
+    X.drop(columns="cat").to_csv(d / "no_cat.csv", index=False)
+    X.assign(num=["1.5", "oops"] * (len(X) // 2)).to_csv(d / "text_num.csv", index=False)
+    (d / "unterminated.csv").write_text('a,b,label\n1,2,3\n"open,4,5\n')
+    (d / "ragged.csv").write_text("a,b,label\n1,2,3\n4,5,6,7,8\n")
+    (d / "empty.csv").write_text("")
+    (d / "header_only.csv").write_text("a,b,label\n")
+    (d / "data.xlsx").write_text("not really")
+    (d / "not_a_model.keraslearn").write_text("hello")
+    clf.save(d / "model.keraslearn")
+    return d
+
+
+def _fit(name, *extra):
+    return lambda d: ["fit", str(d / name), "--target", "label", "--quiet", "--out", str(d / "x.keraslearn"),
+                      "--epochs", "1", *extra]
+
+
+def _predict(model, name):
+    return lambda d: ["predict", str(d / model), str(d / name), "--quiet"]
+
+
+CLI_ERRORS = [
+    ("unterminated_quote", _fit("unterminated.csv"), r"cannot read .*unterminated\.csv: ParserError"),
+    ("ragged_rows", _fit("ragged.csv"), r"cannot read .*ragged\.csv: ParserError.*Expected 3 fields"),
+    ("empty_file", _fit("empty.csv"), r"cannot read .*empty\.csv: EmptyDataError"),
+    ("header_only", _fit("header_only.csv"), r"header_only\.csv holds no data rows"),
+    ("missing_file", _fit("nope.csv"), r"no such file: .*nope\.csv"),
+    ("unknown_format", _fit("data.xlsx"), r"use a \.csv, \.tsv or \.parquet file"),
+    ("absent_target", lambda d: ["fit", str(d / "ok.csv"), "--target", "price", "--quiet"],
+     r"target column 'price' not found; columns are: num, num2, const, allnan, cat, label"),
+    ("string_target_regression", _fit("ok.csv", "--task", "regression"), r"target 'label' is not numeric"),
+    ("inf_in_data", _fit("inf.csv"), r"infinity.*\['num'\]"),
+    ("negative_epochs", _fit("ok.csv", "--epochs", "-3"), r"epochs must be >= 1, got -3"),
+    ("dropout_above_1", _fit("ok.csv", "--param", "dropout=2"), r"dropout must be < 1, got 2"),
+    ("unknown_optimizer", _fit("ok.csv", "--param", "optimizer=adamx"), r"optimizer='adamx'"),
+    ("unknown_param", _fit("ok.csv", "--param", "nonsense=1"), r"bad --param for FFClassifier.*'nonsense'"),
+    ("unknown_learner", _fit("ok.csv", "--learner", "xgb"), r"Unknown learner 'xgb'"),
+    ("test_fraction", _fit("ok.csv", "--test-fraction", "1.5"), r"--test-fraction must be in \[0, 1\), got 1\.5"),
+    ("predict_missing_column", _predict("model.keraslearn", "no_cat.csv"), r"lacks the model's columns: cat"),
+    ("predict_inf", _predict("model.keraslearn", "inf.csv"), r"infinity.*\['num'\]"),
+    ("predict_text_in_numeric", _predict("model.keraslearn", "text_num.csv"), r"Numeric column 'num'.*\['oops'\]"),
+    ("predict_not_a_model", _predict("not_a_model.keraslearn", "ok.csv"), r"is not a keraslearn artifact"),
+    ("predict_missing_model", _predict("absent.keraslearn", "ok.csv"), r"no such model file"),
+]
+
+
+@pytest.mark.parametrize("argv, match", [c[1:] for c in CLI_ERRORS], ids=[c[0] for c in CLI_ERRORS])
+def test_cli_bad_input_is_one_line_exit_2(cli_files, no_build, capsys, argv, match):
+    args = argv(cli_files)
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith(f"keraslearn {args[0]}: error: ")
+    import re
+
+    assert re.search(match, lines[0]), lines[0]
+
+
+def test_cli_predict_keeps_every_row_and_ignores_extra_columns(cli_files, clf, data, capsys):
+    X, _, _ = data
+    assert main(["predict", str(cli_files / "model.keraslearn"), str(cli_files / "ok.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "ignoring columns the model was not trained on: label" in captured.err
+    from io import StringIO
+
+    preds = pd.read_csv(StringIO(captured.out))
+    assert len(preds) == len(X)
+    np.testing.assert_array_equal(preds["prediction"].to_numpy(), clf.predict(X))
+
