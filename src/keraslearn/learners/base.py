@@ -17,6 +17,7 @@ from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes
 from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, seed_everything
+from keraslearn.training.host_init import host_initializers
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
 from keraslearn.training.devices import device_scope
 from keraslearn.training.fast_predict import predict_array  # speed: fast inference path (issue 8)
@@ -104,8 +105,9 @@ class KerasLearner(BaseEstimator):
                 ) from err
         if "numeric_embedding" in self._arch_params:
             kind = self.numeric_embedding
-            if not (kind is None or kind in NUMERIC_EMBEDDINGS or isinstance(kind, keras.layers.Layer)):
-                raise ValueError(f"numeric_embedding must be None or one of {NUMERIC_EMBEDDINGS}, got {kind!r}.")
+            known = getattr(self, "_numeric_embeddings", NUMERIC_EMBEDDINGS)
+            if not (kind is None or kind in known or isinstance(kind, keras.layers.Layer)):
+                raise ValueError(f"numeric_embedding must be None or one of {known}, got {kind!r}.")
         for name in ("early_stopping", "use_batchnorm", "use_embedding"):
             if hasattr(self, name) and not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
@@ -166,7 +168,8 @@ class KerasLearner(BaseEstimator):
         _compiled.enable_compilation_cache()  # before the build: weight initializers compile too
         # After clear_session, which also clears the active keras.distribution.
         with device_scope(getattr(self, "devices", None)):
-            model = self._build_model(self._model_spec())
+            with host_initializers():  # NumPy draws: no XLA compilation per weight shape
+                model = self._build_model(self._model_spec())
             x, y_fit = self._prepare_fit(model, x, y_fit)
             self._compile(model)
             _compiled.before_fit(model, self)

@@ -70,6 +70,7 @@ _DOC = """
 class _RealMLP(ModernLearnerMixin):
     _architecture = staticmethod(realmlp.build)
     _arch_params = _ARCH
+    _numeric_embeddings = ("pbld",)
     _encoder_params = _ENCODER
     _no_decay = ("bias",)
     _beta_2 = 0.95
