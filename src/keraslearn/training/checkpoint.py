@@ -57,7 +57,11 @@ def _param_text(value):
 
 
 def fingerprint(learner, x, y, sample_weight) -> str:
-    """SHA-256 of what makes a checkpoint valid for a fit: class, parameters, backend, data."""
+    """SHA-256 of what makes a checkpoint valid for a fit: class, parameters, backend, data.
+
+    ``x``, ``y`` and ``sample_weight`` are the encoded training arrays; call it after the
+    learner encoded its target (``classes_`` / ``y_mean_`` are part of the data).
+    """
     h = hashlib.sha256()
     params = {k: v for k, v in learner.get_params(deep=False).items() if k not in _NOT_FINGERPRINTED}
     head = {
@@ -65,6 +69,13 @@ def fingerprint(learner, x, y, sample_weight) -> str:
         "class": f"{type(learner).__module__}.{type(learner).__qualname__}",
         "params": params,
         "backend": keras.backend.backend(),
+        # The encoded target hides a shift or rescaling of y (it is standardized) and a renaming
+        # of classes: the fitted target attributes tell those apart.
+        "target": {
+            name: np.asarray(getattr(learner, name)).tolist()
+            for name in ("classes_", "y_mean_", "y_scale_")
+            if hasattr(learner, name)
+        },
     }
     h.update(json.dumps(head, sort_keys=True, default=_param_text).encode())
     parts = sorted(x.items()) if isinstance(x, dict) else [("x", x)]
