@@ -135,6 +135,20 @@ def test_resume_keeps_early_stopping_state_and_split(tmp_path, iris_mixed):
     assert n == 30 or n - 1 - int(np.argmin(val)) == params["patience"]
 
 
+@pytest.mark.torch
+def test_resumed_fit_equals_an_uninterrupted_one(tmp_path):
+    """In-process interruption, on every backend (the torch pass runs it on torch)."""
+    X, y = _data()
+    params = dict(epochs=8, layer_units=(16,), dropout=0.2, batch_size=32, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        FFRegressor(**params, callbacks=[_Crash(2)]).fit(X, y, checkpoint_dir=tmp_path)
+    assert _checkpoint_epoch(tmp_path) == 2
+    resumed = FFRegressor(**params).fit(X, y, checkpoint_dir=tmp_path)
+    straight = FFRegressor(**params).fit(X, y)
+    np.testing.assert_array_equal(resumed.predict(X), straight.predict(X))
+    assert resumed.history_ == straight.history_
+
+
 def test_checkpoint_of_another_fit_is_refused(tmp_path):
     X, y = _data()
     with pytest.raises(KeyboardInterrupt):
@@ -148,6 +162,9 @@ def test_checkpoint_of_another_fit_is_refused(tmp_path):
         with pytest.raises(ValueError, match="checkpoint of a different fit"):
             learner.fit(*data, checkpoint_dir=tmp_path)
     assert _checkpoint_epoch(tmp_path) == 1  # left untouched
+    with zipfile.ZipFile(tmp_path / FILENAME) as z:
+        state = json.loads(z.read("state.json"))
+    assert state["epoch"] == 1 and state["history"]["loss"]
     (tmp_path / FILENAME).write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a readable keraslearn checkpoint"):
         FFRegressor(epochs=5, layer_units=(8,), random_state=0).fit(X, y, checkpoint_dir=tmp_path)

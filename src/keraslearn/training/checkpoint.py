@@ -8,8 +8,9 @@ died), continues from the last completed epoch. The file holds
   every optimizer variable (moments, iteration count, hence learning-rate schedules);
 - the epoch count, the history so far, the early-stopping state (best value, patience
   counter, best weights) and whether early stopping had already stopped;
-- NumPy's and Python's global random state (Keras shuffles each epoch with NumPy), so a
-  resumed fit trains exactly as an uninterrupted one would have;
+- NumPy's, Python's and (on torch) torch's global random state (Keras shuffles each epoch
+  with NumPy on JAX and TensorFlow, with torch on torch), so a resumed fit trains exactly as
+  an uninterrupted one would have;
 - the validation-split seed (drawn once when ``random_state`` is None);
 - a fingerprint of the learner class, its parameters, the backend and the encoded data.
 
@@ -101,11 +102,24 @@ def _rng_state() -> dict:
     }
 
 
-def _set_rng_state(state: dict):
+def _set_rng_state(state: dict, arrays: dict):
     name, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
+    if "rng_torch" in arrays and keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_rng_state(torch.from_numpy(arrays["rng_torch"].copy()))
+
+
+def _torch_rng_arrays() -> dict:
+    """On torch, Keras shuffles each epoch with torch's global generator (a DataLoader sampler)."""
+    if keras.backend.backend() != "torch":
+        return {}
+    import torch
+
+    return {"rng_torch": torch.get_rng_state().numpy()}
 
 
 # --------------------------------------------------------------------- the file
@@ -239,7 +253,7 @@ class _CheckpointCallback(keras.callbacks.Callback):
             n_best = ck.state.get("n_best_weights")
             if n_best is not None:
                 es.best_weights = [ck.arrays[f"best_{i}"] for i in range(n_best)]
-        _set_rng_state(ck.state["rng"])
+        _set_rng_state(ck.state["rng"], ck.arrays)
 
     def _assign(self, variables, arrays, prefix):
         saved = [k for k in arrays if k.startswith(prefix + "_")]
@@ -248,8 +262,16 @@ class _CheckpointCallback(keras.callbacks.Callback):
                 f"{self.checkpoint.path} holds {len(saved)} {prefix} variables but the model has "
                 f"{len(variables)}; delete it or pass another checkpoint_dir."
             )
-        for i, v in enumerate(variables):
-            v.assign(arrays[f"{prefix}_{i}"])
+        values = [arrays[f"{prefix}_{i}"] for i in range(len(variables))]
+        for v, value in zip(variables, values):
+            if tuple(v.shape) != value.shape:
+                raise ValueError(
+                    f"{self.checkpoint.path} holds a {prefix} variable of shape {value.shape} where the "
+                    f"model has {v.path} of shape {tuple(v.shape)}: it is a checkpoint of another model. "
+                    "Delete it or pass another checkpoint_dir."
+                )
+        for v, value in zip(variables, values):
+            v.assign(value)
 
     def on_epoch_end(self, epoch, logs=None):
         for k, v in (logs or {}).items():
@@ -260,6 +282,7 @@ class _CheckpointCallback(keras.callbacks.Callback):
             arrays.update(
                 {f"optimizer_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.optimizer.variables)}
             )
+        arrays.update(_torch_rng_arrays())
         state = {
             "epoch": epoch + 1,
             "stopped": bool(model.stop_training),
