@@ -186,8 +186,21 @@ class FitCheckpoint:
         self._split_seed = seed
         return seed
 
-    def callback(self, early_stopping=None) -> "_CheckpointCallback":
-        return _CheckpointCallback(self, early_stopping)
+    def attach(self, callbacks: list, epochs: int, early_stopping=None) -> int:
+        """Append the checkpoint callback to ``callbacks``; return the ``initial_epoch`` for fit.
+
+        It goes last: it restores ``early_stopping``'s state after that callback resets it
+        and saves it after that callback updates it.
+        """
+        callbacks.append(_CheckpointCallback(self, early_stopping))
+        return epochs if self.stopped else min(self.epoch, epochs)
+
+    def finish(self, history: dict) -> dict:
+        """The whole history (before and after the interruption); the checkpoint is removed."""
+        past = self.history
+        merged = {k: past.get(k, []) + list(v) for k, v in history.items()} or past
+        self.remove()
+        return merged
 
     def write(self, state: dict, arrays: dict):
         """Replace the checkpoint atomically: temp file in the same folder, fsync, rename."""

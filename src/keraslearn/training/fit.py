@@ -149,9 +149,7 @@ def fit_model(
         cbs.append(RichProgress(epochs))
     initial_epoch = 0
     if checkpoint is not None:
-        # Last: it restores early stopping's state after that resets it, and saves it after it updates.
-        cbs.append(checkpoint.callback(stopper))
-        initial_epoch = epochs if checkpoint.stopped else min(checkpoint.epoch, epochs)
+        initial_epoch = checkpoint.attach(cbs, epochs, stopper)  # last in cbs: after early stopping
     batch_size = int(max(1, min(batch_size, len(y))))
     x, y, sample_weight, validation_data, batch_size = prepare_for_devices(
         x, y, sample_weight, validation_data, batch_size
@@ -169,7 +167,5 @@ def fit_model(
         verbose=2 if verbose >= 2 else 0,
     )
     if checkpoint is not None:
-        past = checkpoint.history
-        history.history = {k: past.get(k, []) + list(v) for k, v in history.history.items()} or past
-        checkpoint.remove()
+        history.history = checkpoint.finish(history.history)
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}
