@@ -149,6 +149,26 @@ def test_resumed_fit_equals_an_uninterrupted_one(tmp_path):
     assert resumed.history_ == straight.history_
 
 
+class _CrashAtEnd(keras.callbacks.Callback):
+    def on_train_end(self, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_killed_after_early_stopping_ends_with_the_best_weights(tmp_path):
+    """Died after the last epoch's checkpoint, before the best weights were restored."""
+    X, y = _data()
+    params = dict(epochs=200, patience=1, layer_units=(16,), learning_rate=0.05, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        FFRegressor(**params, callbacks=[_CrashAtEnd()]).fit(X, y, checkpoint_dir=tmp_path)
+    with zipfile.ZipFile(tmp_path / FILENAME) as z:
+        assert json.loads(z.read("state.json"))["stopped"]
+    _EpochLog.epochs = []
+    resumed = FFRegressor(**params, callbacks=[_EpochLog()]).fit(X, y, checkpoint_dir=tmp_path)
+    straight = FFRegressor(**params).fit(X, y)
+    assert _EpochLog.epochs == [] and resumed.n_iter_ == straight.n_iter_ < 200
+    np.testing.assert_array_equal(resumed.predict(X), straight.predict(X))
+
+
 def test_checkpoint_of_another_fit_is_refused(tmp_path):
     X, y = _data()
     with pytest.raises(KeyboardInterrupt):
