@@ -185,6 +185,8 @@ def test_checkpoint_of_another_fit_is_refused(tmp_path):
     with zipfile.ZipFile(tmp_path / FILENAME) as z:
         state = json.loads(z.read("state.json"))
     assert state["epoch"] == 1 and state["history"]["loss"]
+    with pytest.raises(ValueError, match="is a file; pass a folder"):
+        FFRegressor(epochs=5).fit(X, y, checkpoint_dir=tmp_path / FILENAME)
     (tmp_path / FILENAME).write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a readable keraslearn checkpoint"):
         FFRegressor(epochs=5, layer_units=(8,), random_state=0).fit(X, y, checkpoint_dir=tmp_path)

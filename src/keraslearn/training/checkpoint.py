@@ -133,6 +133,8 @@ class FitCheckpoint:
 
     def __init__(self, directory, fingerprint: str):
         self.directory = os.fspath(directory)
+        if os.path.exists(self.directory) and not os.path.isdir(self.directory):
+            raise ValueError(f"checkpoint_dir {self.directory!r} is a file; pass a folder (it is created if missing).")
         self.path = os.path.join(self.directory, FILENAME)
         self.fingerprint = fingerprint
         self.state = None
