@@ -21,6 +21,8 @@ from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes
 
 FORMAT = "keraslearn-artifact"
 FORMAT_VERSION = 1
+#: The members of an artifact, each exactly once; nothing is ever extracted to disk.
+MEMBERS = ("keraslearn.json", "encoder.npz", "fitted.npz", "model.keras")
 
 
 def _npz_bytes(arrays: dict) -> bytes:
@@ -29,9 +31,44 @@ def _npz_bytes(arrays: dict) -> bytes:
     return buf.getvalue()
 
 
-def _npz_load(data: bytes) -> dict:
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+def _npz_load(data: bytes, path=None, member="") -> dict:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as err:  # a pickle, an object array, a truncated or foreign file
+        raise ValueError(
+            f"{path}: member {member} is not a plain .npz of numeric arrays ({err}). keraslearn never "
+            "unpickles data from a file; this artifact is damaged or was not written by keraslearn."
+        ) from None
+
+
+def _check_members(path, z: zipfile.ZipFile):
+    names = z.namelist()
+    missing = [m for m in MEMBERS if m not in names]
+    unexpected = sorted({n for n in names if n not in MEMBERS})
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if missing or unexpected or duplicated:
+        problems = [f"missing {missing}"] * bool(missing) + [f"unexpected members {unexpected}"] * bool(unexpected)
+        problems += [f"duplicated members {duplicated}"] * bool(duplicated)
+        raise ValueError(
+            f"{path} is not a valid keraslearn artifact: {'; '.join(problems)} (an artifact holds exactly "
+            f"{', '.join(MEMBERS)})."
+        )
+
+
+def _load_model(data: bytes, path):
+    try:
+        return model_from_bytes(data)
+    except Exception as err:
+        text = str(err)
+        if "safe_mode" in text or "lambda" in text.lower() or "arbitrary code" in text:
+            why = "it contains code (a Lambda layer or a Python function), which keraslearn never runs"
+        else:
+            why = f"Keras could not load it in safe mode ({type(err).__name__}: {text.splitlines()[0][:300]})"
+        raise ValueError(
+            f"{path}: refusing to load its Keras model: {why}. Artifacts hold only registered Keras "
+            "layers; load only files you or keraslearn wrote."
+        ) from None
 
 
 def _params_json(learner) -> tuple[dict, list[str]]:
@@ -45,7 +82,12 @@ def _params_json(learner) -> tuple[dict, list[str]]:
 
 
 def save(learner, path) -> str:
-    """Write a fitted learner to ``path`` atomically (temp file + rename); return the path."""
+    """Write a fitted learner to ``path`` atomically (temp file + rename); return the path.
+
+    The path holds the old file or the complete new one at every moment, even if the process
+    is killed; the data is flushed to disk before the rename. A killed save may leave a
+    ``.keraslearn-*.tmp`` file beside it, never read by :func:`load`.
+    """
     import keras
 
     from keraslearn import __version__
@@ -88,6 +130,9 @@ def save(learner, path) -> str:
             z.writestr("encoder.npz", _npz_bytes(enc_arrays))
             z.writestr("fitted.npz", _npz_bytes(fit_arrays))
             z.writestr("model.keras", model_to_bytes(learner.model_))
+            z.close()
+            f.flush()
+            os.fsync(f.fileno())  # the rename must never expose a file whose data is not on disk
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -101,9 +146,10 @@ def read_meta(path) -> dict:
     try:
         with zipfile.ZipFile(path) as z:
             meta = json.loads(z.read("keraslearn.json"))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as err:
+            _check_members(path, z)
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is not a keraslearn artifact ({err}).") from err
-    if meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a keraslearn artifact.")
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(f"{path} was written by a newer keraslearn (format {meta['format_version']}); upgrade.")
@@ -119,12 +165,15 @@ def load(path):
         raise FileNotFoundError(f"No such file: {path}")
     meta = read_meta(path)
     classes = {cls.__name__: cls for cls in learner_classes()}
-    if meta["class"] not in classes:
-        raise ValueError(f"{path} holds an unknown learner class {meta['class']!r}.")
+    if meta.get("class") not in classes:
+        raise ValueError(
+            f"{path} holds an unknown learner class {meta.get('class')!r}; only keraslearn's own learners "
+            "(keraslearn.list_learners()) are loaded."
+        )
     cls = classes[meta["class"]]
     with zipfile.ZipFile(path) as z:
-        enc_arrays = _npz_load(z.read("encoder.npz"))
-        fit_arrays = _npz_load(z.read("fitted.npz"))
+        enc_arrays = _npz_load(z.read("encoder.npz"), path, "encoder.npz")
+        fit_arrays = _npz_load(z.read("fitted.npz"), path, "fitted.npz")
         model_bytes = z.read("model.keras")
     learner = cls(**{k: jsonsafe.decode(v) for k, v in meta["params"].items()})
     from keraslearn.preprocessing.spec import DataSpec
@@ -137,5 +186,5 @@ def load(path):
             learner.feature_names_in_ = learner.encoder_.feature_names_in_
     learner.spec_ = DataSpec.from_dict(meta["spec"])
     learner._restore_fitted_state(jsonsafe.decode(meta["fitted"]), fit_arrays)
-    learner.model_ = model_from_bytes(model_bytes)
+    learner.model_ = _load_model(model_bytes, path)
     return learner

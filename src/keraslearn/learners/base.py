@@ -130,7 +130,7 @@ class KerasLearner(BaseEstimator):
                 raise ValueError(f"layer_units must be a sequence of positive ints, e.g. (64, 64); got {units!r}.")
 
     # ------------------------------------------------------------- fitting
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, checkpoint_dir=None):
         """Fit the network on X (DataFrame, polars DataFrame or array) and y.
 
         Parameters
@@ -140,6 +140,11 @@ class KerasLearner(BaseEstimator):
             values are imputed.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
+        checkpoint_dir : str or path-like, default=None
+            A folder for an atomic checkpoint written after every epoch. If the process dies,
+            calling ``fit`` again with the same data, parameters and folder resumes from the
+            last completed epoch. Removed when the fit ends; a checkpoint of a different fit
+            raises ValueError. See ``docs/reliability.md``.
 
         Returns
         -------
@@ -163,6 +168,11 @@ class KerasLearner(BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.spec_ = encoder.spec_.with_task(*spec_task)
+        checkpoint = None
+        if checkpoint_dir is not None:
+            from keraslearn.training.checkpoint import FitCheckpoint, fingerprint
+
+            checkpoint = FitCheckpoint(checkpoint_dir, fingerprint(self, x, y_fit, sw))
         keras.backend.clear_session(free_memory=False)
         seed = seed_everything(self.random_state)
         _compiled.enable_compilation_cache()  # before the build: weight initializers compile too
@@ -187,6 +197,7 @@ class KerasLearner(BaseEstimator):
                 verbose=int(self.verbose),
                 seed=seed,
                 stratify=self._stratify_labels(y_fit),
+                checkpoint=checkpoint,
             )
             _compiled.after_fit(model)
         self.model_ = model

@@ -141,10 +141,12 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         return cnn.preprocess_function(self.application)
 
     # ------------------------------------------------------------- fitting
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, checkpoint_dir=None):
         """Fit on images X (array, folder, paths or a DataFrame path column) and labels y.
 
-        y may be None when X is a folder with one sub-folder per class.
+        y may be None when X is a folder with one sub-folder per class. ``checkpoint_dir``
+        makes the fit resumable as for every learner (see ``docs/reliability.md``); images
+        given as files are fingerprinted by their paths, not their contents.
         """
         self._validate_params()
         name = type(self).__name__
@@ -159,8 +161,16 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         sw = self._check_sample_weight(sample_weight, source.n)
         size = self._size()
         self.spec_ = DataSpec(image_shape=(*size, 3)).with_task(task, n_classes)
+        checkpoint = None
+        if checkpoint_dir is not None:
+            from keraslearn.training.checkpoint import FitCheckpoint, fingerprint
+
+            images = source.array if source.array is not None else np.asarray([str(p) for p in source.paths])
+            checkpoint = FitCheckpoint(checkpoint_dir, fingerprint(self, {"images": images}, y_fit, sw))
         keras.backend.clear_session(free_memory=False)
         seed = seed_everything(self.random_state)
+        if checkpoint is not None:
+            seed = checkpoint.split_seed(seed)  # a resumed fit must hold out the same images
         weights = cnn.resolve_weights(self.application, self.weights, size[0], self.alpha)
         model = cnn.build(
             self._model_spec(),
@@ -172,8 +182,14 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         train_data = self._batches(source, train, size, y_fit, sw, shuffle=True, seed=seed)
         val_data = None if val is None else self._batches(source, val, size, y_fit, sw)
         callbacks = self._callbacks(val_data is not None)
+        initial_epoch = 0
+        if checkpoint is not None:
+            stopper = next((c for c in reversed(callbacks) if type(c) is keras.callbacks.EarlyStopping), None)
+            initial_epoch = checkpoint.attach(callbacks, self.epochs, stopper if self.early_stopping else None)
         history = model.fit(train_data, validation_data=val_data, epochs=self.epochs, callbacks=callbacks,
-                            verbose=2 if int(self.verbose) >= 2 else 0)
+                            initial_epoch=initial_epoch, verbose=2 if int(self.verbose) >= 2 else 0)
+        if checkpoint is not None:
+            history.history = checkpoint.finish(history.history)
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))

@@ -123,8 +123,8 @@ class _TabNetMixin:
             metrics=list(self._default_metrics),
         )
 
-    def fit(self, X, y, sample_weight=None):
-        super().fit(X, y, sample_weight=sample_weight)
+    def fit(self, X, y, sample_weight=None, *, checkpoint_dir=None):
+        super().fit(X, y, sample_weight=sample_weight, checkpoint_dir=checkpoint_dir)
         # feature_importances_ is computed on first use, from a sample of the training rows
         # kept here: most fits (CV folds, tuning trials) never read it.
         frame, _ = to_frame(X, estimator_name=type(self).__name__)

@@ -119,13 +119,18 @@ def fit_model(
     verbose=0,
     seed=None,
     stratify=None,
+    checkpoint=None,
 ):
     """Fit a compiled model with the keraslearn policy; return the history as a dict of lists.
 
     A shuffled (stratified for classifiers) ``validation_fraction`` of rows is held out;
     early stopping watches ``val_loss`` (``loss`` without a validation set) and restores
     the best weights. User callbacks are deep-copied so each fit starts fresh.
+    ``checkpoint`` (a :class:`~keraslearn.training.checkpoint.FitCheckpoint`) saves the
+    training state after each epoch and resumes from it; it is removed once the fit ends.
     """
+    if checkpoint is not None:
+        seed = checkpoint.split_seed(seed)  # a resumed fit must hold out the same rows
     n = len(y)
     train_idx, val_idx = validation_split(n, validation_fraction, stratify=stratify, seed=seed)
     validation_data = None
@@ -135,11 +140,16 @@ def fit_model(
             validation_data += (_take(sample_weight, val_idx),)
         x, y, sample_weight = _take(x, train_idx), _take(y, train_idx), _take(sample_weight, train_idx)
     cbs = [copy.deepcopy(cb) for cb in (callbacks or [])]
+    stopper = None
     if early_stopping:
         monitor = "val_loss" if validation_data is not None else "loss"
-        cbs.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True))
+        stopper = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
+        cbs.append(stopper)
     if verbose == 1:
         cbs.append(RichProgress(epochs))
+    initial_epoch = 0
+    if checkpoint is not None:
+        initial_epoch = checkpoint.attach(cbs, epochs, stopper)  # last in cbs: after early stopping
     batch_size = int(max(1, min(batch_size, len(y))))
     x, y, sample_weight, validation_data, batch_size = prepare_for_devices(
         x, y, sample_weight, validation_data, batch_size
@@ -150,9 +160,12 @@ def fit_model(
         sample_weight=sample_weight,
         batch_size=batch_size,
         epochs=epochs,
+        initial_epoch=initial_epoch,
         validation_data=validation_data,
         callbacks=cbs,
         shuffle=True,
         verbose=2 if verbose >= 2 else 0,
     )
+    if checkpoint is not None:
+        history.history = checkpoint.finish(history.history)
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}

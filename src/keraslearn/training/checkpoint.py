@@ -1,0 +1,321 @@
+"""Resumable fits: an atomic epoch-level checkpoint of everything training needs to go on.
+
+``learner.fit(X, y, checkpoint_dir=d)`` writes ``d/keraslearn-checkpoint.zip`` at the end of
+every epoch and, when a fit with the same data and parameters finds it there (the process
+died), continues from the last completed epoch. The file holds
+
+- every model variable (weights, non-trainable state, dropout seed-generator state) and
+  every optimizer variable (moments, iteration count, hence learning-rate schedules);
+- the epoch count, the history so far, the early-stopping state (best value, patience
+  counter, best weights) and whether early stopping had already stopped;
+- NumPy's, Python's and (on torch) torch's global random state (Keras shuffles each epoch
+  with NumPy on JAX and TensorFlow, with torch on torch), so a resumed fit trains exactly as
+  an uninterrupted one would have;
+- the validation-split seed (drawn once when ``random_state`` is None);
+- a fingerprint of the learner class, its parameters, the backend and the encoded data.
+
+Why not ``keras.callbacks.BackupAndRestore``: it writes ``latest.weights.h5`` in place and
+then ``training_metadata.json`` separately, so a kill mid-write leaves a truncated file or
+weights of one epoch with the epoch number of another; and it keeps neither the
+early-stopping state, the history nor the random state. Here each epoch's checkpoint is
+one zip written to a temporary file in the same folder, flushed to disk and moved over the
+old one with :func:`os.replace`: the path always holds a complete checkpoint or nothing.
+
+Nothing in the file is pickled: JSON and ``.npz`` read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import tempfile
+import zipfile
+
+import keras
+import numpy as np
+
+FILENAME = "keraslearn-checkpoint.zip"
+FORMAT_VERSION = 1
+# Learner parameters that change how a fit reports, not what it computes.
+_NOT_FINGERPRINTED = ("verbose", "callbacks")
+
+
+# ------------------------------------------------------------------- fingerprint
+def _param_text(value):
+    """A stable text of a parameter value (objects by class and config, never by address)."""
+    if isinstance(value, (keras.optimizers.Optimizer, keras.losses.Loss)):
+        return {"class": type(value).__qualname__, "config": value.get_config()}
+    if callable(value):
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def fingerprint(learner, x, y, sample_weight) -> str:
+    """SHA-256 of what makes a checkpoint valid for a fit: class, parameters, backend, data.
+
+    ``x``, ``y`` and ``sample_weight`` are the encoded training arrays; call it after the
+    learner encoded its target (``classes_`` / ``y_mean_`` are part of the data).
+    """
+    h = hashlib.sha256()
+    params = {k: v for k, v in learner.get_params(deep=False).items() if k not in _NOT_FINGERPRINTED}
+    head = {
+        "format": FORMAT_VERSION,
+        "class": f"{type(learner).__module__}.{type(learner).__qualname__}",
+        "params": params,
+        "backend": keras.backend.backend(),
+        # The encoded target hides a shift or rescaling of y (it is standardized) and a renaming
+        # of classes: the fitted target attributes tell those apart.
+        "target": {
+            name: np.asarray(getattr(learner, name)).tolist()
+            for name in ("classes_", "y_mean_", "y_scale_")
+            if hasattr(learner, name)
+        },
+    }
+    h.update(json.dumps(head, sort_keys=True, default=_param_text).encode())
+    parts = sorted(x.items()) if isinstance(x, dict) else [("x", x)]
+    parts += [("y", y), ("sample_weight", sample_weight)]
+    for name, arr in parts:
+        h.update(name.encode())
+        if arr is None:
+            h.update(b"<none>")
+            continue
+        arr = np.ascontiguousarray(arr)
+        h.update(f"{arr.dtype.str}{arr.shape}".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+# -------------------------------------------------------------------- random state
+def _rng_state() -> dict:
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    return {
+        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "python": [version, list(internal), gauss],
+    }
+
+
+def _set_rng_state(state: dict, arrays: dict):
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "rng_torch" in arrays and keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_rng_state(torch.from_numpy(arrays["rng_torch"].copy()))
+
+
+def _torch_rng_arrays() -> dict:
+    """On torch, Keras shuffles each epoch with torch's global generator (a DataLoader sampler)."""
+    if keras.backend.backend() != "torch":
+        return {}
+    import torch
+
+    return {"rng_torch": torch.get_rng_state().numpy()}
+
+
+# --------------------------------------------------------------------- the file
+class FitCheckpoint:
+    """The checkpoint of one fit in ``directory``: read once at the start, written every epoch.
+
+    Raises ValueError when the folder holds a checkpoint of another fit (other data,
+    parameters, learner or backend) or a file that is not a keraslearn checkpoint: a
+    checkpoint is never silently reused for, nor silently overwritten by, a different fit.
+    """
+
+    def __init__(self, directory, fingerprint: str):
+        self.directory = os.fspath(directory)
+        if os.path.exists(self.directory) and not os.path.isdir(self.directory):
+            raise ValueError(f"checkpoint_dir {self.directory!r} is a file; pass a folder (it is created if missing).")
+        self.path = os.path.join(self.directory, FILENAME)
+        self.fingerprint = fingerprint
+        self.state = None
+        self.arrays = {}
+        if os.path.exists(self.path):
+            self._read()
+
+    def _read(self):
+        try:
+            with zipfile.ZipFile(self.path) as z:
+                state = json.loads(z.read("state.json"))
+                with np.load(io.BytesIO(z.read("arrays.npz")), allow_pickle=False) as npz:
+                    arrays = {k: npz[k] for k in npz.files}
+        except (OSError, zipfile.BadZipFile, KeyError, ValueError) as err:
+            raise ValueError(
+                f"{self.path} is not a readable keraslearn checkpoint ({err}); delete it or pass another "
+                "checkpoint_dir."
+            ) from err
+        if state.get("format_version") != FORMAT_VERSION or state.get("fingerprint") != self.fingerprint:
+            raise ValueError(
+                f"checkpoint_dir {self.directory!r} holds a checkpoint of a different fit (other data, "
+                "parameters, learner class or Keras backend), so it cannot be resumed here. Delete "
+                f"{self.path} to start afresh, or pass another checkpoint_dir."
+            )
+        self.state, self.arrays = state, arrays
+
+    @property
+    def resuming(self) -> bool:
+        return self.state is not None
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed before this fit (0 when starting afresh)."""
+        return int(self.state["epoch"]) if self.state else 0
+
+    @property
+    def stopped(self) -> bool:
+        """Whether early stopping had already ended the interrupted fit."""
+        return bool(self.state and self.state.get("stopped"))
+
+    @property
+    def history(self) -> dict:
+        return {k: list(v) for k, v in self.state["history"].items()} if self.state else {}
+
+    def split_seed(self, seed):
+        """The validation-split seed: ``seed``, else the one the interrupted fit drew, else a new one."""
+        if seed is None and self.state and self.state.get("split_seed") is not None:
+            seed = int(self.state["split_seed"])
+        elif seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+        self._split_seed = seed
+        return seed
+
+    def attach(self, callbacks: list, epochs: int, early_stopping=None) -> int:
+        """Append the checkpoint callback to ``callbacks``; return the ``initial_epoch`` for fit.
+
+        It goes last: it restores ``early_stopping``'s state after that callback resets it
+        and saves it after that callback updates it.
+        """
+        callbacks.append(_CheckpointCallback(self, early_stopping))
+        return epochs if self.stopped else min(self.epoch, epochs)
+
+    def finish(self, history: dict) -> dict:
+        """The whole history (before and after the interruption); the checkpoint is removed."""
+        past = self.history
+        merged = {k: past.get(k, []) + list(v) for k, v in history.items()} or past
+        self.remove()
+        return merged
+
+    def write(self, state: dict, arrays: dict):
+        """Replace the checkpoint atomically: temp file in the same folder, fsync, rename."""
+        os.makedirs(self.directory, exist_ok=True)
+        state = dict(state, format_version=FORMAT_VERSION, fingerprint=self.fingerprint)
+        state["split_seed"] = getattr(self, "_split_seed", None)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        fd, tmp = tempfile.mkstemp(prefix=".keraslearn-checkpoint-", suffix=".tmp", dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
+                    z.writestr("state.json", json.dumps(state))
+                    z.writestr("arrays.npz", buf.getvalue())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+
+    def remove(self):
+        """Delete the checkpoint (and the folder, when nothing else is in it)."""
+        if os.path.exists(self.path):
+            os.remove(self.path)
+        try:
+            os.rmdir(self.directory)
+        except OSError:
+            pass  # the folder holds other files: they are the user's
+
+
+class _CheckpointCallback(keras.callbacks.Callback):
+    """Restores the checkpoint at train begin and writes one at each epoch end.
+
+    It must come after the EarlyStopping callback in the list: EarlyStopping resets its
+    state in ``on_train_begin`` (restored here afterwards) and updates it in
+    ``on_epoch_end`` (saved here afterwards).
+    """
+
+    _ES_FIELDS = ("wait", "stopped_epoch", "best", "best_epoch")
+
+    def __init__(self, checkpoint: FitCheckpoint, early_stopping=None):
+        super().__init__()
+        self.checkpoint = checkpoint
+        self.early_stopping = early_stopping
+        self.logs = checkpoint.history
+
+    def on_train_begin(self, logs=None):
+        ck = self.checkpoint
+        if not ck.resuming:
+            return
+        model = self.model
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        self._assign(model.variables, ck.arrays, "model")
+        if model.optimizer is not None:
+            self._assign(model.optimizer.variables, ck.arrays, "optimizer")
+        es = self.early_stopping
+        if es is not None and ck.state.get("early_stopping"):
+            for field, value in ck.state["early_stopping"].items():
+                setattr(es, field, value)
+            n_best = ck.state.get("n_best_weights")
+            if n_best is not None:
+                es.best_weights = [ck.arrays[f"best_{i}"] for i in range(n_best)]
+        _set_rng_state(ck.state["rng"], ck.arrays)
+
+    def _assign(self, variables, arrays, prefix):
+        saved = [k for k in arrays if k.startswith(prefix + "_")]
+        if len(saved) != len(variables):
+            raise ValueError(
+                f"{self.checkpoint.path} holds {len(saved)} {prefix} variables but the model has "
+                f"{len(variables)}; delete it or pass another checkpoint_dir."
+            )
+        values = [arrays[f"{prefix}_{i}"] for i in range(len(variables))]
+        for v, value in zip(variables, values):
+            if tuple(v.shape) != value.shape:
+                raise ValueError(
+                    f"{self.checkpoint.path} holds a {prefix} variable of shape {value.shape} where the "
+                    f"model has {v.path} of shape {tuple(v.shape)}: it is a checkpoint of another model. "
+                    "Delete it or pass another checkpoint_dir."
+                )
+        for v, value in zip(variables, values):
+            v.assign(value)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for k, v in (logs or {}).items():
+            self.logs.setdefault(k, []).append(float(v))
+        model = self.model
+        arrays = {f"model_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.variables)}
+        if model.optimizer is not None:
+            arrays.update(
+                {f"optimizer_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.optimizer.variables)}
+            )
+        arrays.update(_torch_rng_arrays())
+        state = {
+            "epoch": epoch + 1,
+            "stopped": bool(model.stop_training),
+            "history": self.logs,
+            "rng": _rng_state(),
+        }
+        es = self.early_stopping
+        if es is not None:
+            state["early_stopping"] = {f: _json_number(getattr(es, f)) for f in self._ES_FIELDS}
+            if es.best_weights is not None:
+                state["n_best_weights"] = len(es.best_weights)
+                arrays.update({f"best_{i}": np.asarray(w) for i, w in enumerate(es.best_weights)})
+        self.checkpoint.write(state, arrays)
+
+
+def _json_number(value):
+    if value is None:
+        return None
+    if isinstance(value, (np.generic, np.ndarray)):
+        value = np.asarray(value).item()
+    return value if isinstance(value, int) else float(value)

@@ -1,0 +1,237 @@
+"""Fault tolerance: resumable fits after a real SIGKILL, and atomic artifact saving."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+import keraslearn
+from keraslearn import FFClassifier, FFRegressor
+from keraslearn.training.checkpoint import FILENAME
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+
+
+def _data(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    return X, X @ np.array([1.0, 2.0, -1.0, 0.5]) + 0.1 * rng.normal(size=n)
+
+
+def _env():
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.setdefault("KERAS_BACKEND", keraslearn.BACKEND)
+    return env
+
+
+def _spawn(tmp_path, code):
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(code))
+    return subprocess.Popen([sys.executable, str(script)], env=_env(), cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _wait_for(predicate, proc, timeout=60.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"child exited early ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("timed out waiting for the child")
+
+
+def _checkpoint_epoch(directory):
+    try:
+        with zipfile.ZipFile(os.path.join(directory, FILENAME)) as z:
+            return json.loads(z.read("state.json"))["epoch"]
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return 0
+
+
+class _EpochLog(keras.callbacks.Callback):
+    epochs = []  # a class attribute: fit deep-copies the callbacks it is given
+
+    def on_epoch_begin(self, epoch, logs=None):
+        _EpochLog.epochs.append(epoch)
+
+
+_PARAMS = dict(epochs=40, layer_units=(16,), dropout=0.2, batch_size=32, early_stopping=False, random_state=0)
+
+
+@pytest.mark.slow
+def test_fit_resumes_after_sigkill(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    proc = _spawn(tmp_path, f"""
+        import time, keras, numpy as np, keraslearn
+        from keraslearn import FFRegressor
+
+        class Slow(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                time.sleep(0.15)
+
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(120, 4))
+        y = X @ np.array([1.0, 2.0, -1.0, 0.5]) + 0.1 * rng.normal(size=120)
+        FFRegressor(**{_PARAMS!r}, callbacks=[Slow()]).fit(X, y, checkpoint_dir={str(ckpt)!r})
+    """)
+    _wait_for(lambda: _checkpoint_epoch(ckpt) >= 3, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = _checkpoint_epoch(ckpt)
+    assert 3 <= saved < 40
+    # The file at the path is always a complete checkpoint; no half-written temp file is read.
+    X, y = _data()
+    _EpochLog.epochs = []
+    resumed = FFRegressor(**_PARAMS, callbacks=[_EpochLog()]).fit(X, y, checkpoint_dir=ckpt)
+    assert _EpochLog.epochs == list(range(saved, 40))
+    assert len(resumed.history_["loss"]) == 40 and resumed.n_iter_ == 40
+    assert np.all(np.isfinite(resumed.predict(X)))
+    assert not ckpt.exists()  # removed once the fit completed
+    # Model, optimizer, validation split and random state were all restored: the resumed
+    # fit ends exactly where an uninterrupted one does.
+    straight = FFRegressor(**_PARAMS).fit(X, y)
+    np.testing.assert_array_equal(resumed.predict(X), straight.predict(X))
+    assert resumed.history_["loss"] == straight.history_["loss"]
+
+
+class _Crash(keras.callbacks.Callback):
+    """Dies at the end of epoch ``at``, before that epoch's checkpoint (user callbacks run first)."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.at:
+            raise KeyboardInterrupt
+
+
+def test_resume_keeps_early_stopping_state_and_split(tmp_path, iris_mixed):
+    X, y = iris_mixed
+    params = dict(epochs=30, patience=2, layer_units=(8,), batch_size=32, validation_fraction=0.2)
+    with pytest.raises(KeyboardInterrupt):  # random_state=None: the split seed is kept in the checkpoint
+        FFClassifier(**params, callbacks=[_Crash(4)]).fit(X, y, checkpoint_dir=tmp_path)
+    assert _checkpoint_epoch(tmp_path) == 4  # epochs 0-3 saved; epoch 4 is the one lost
+    with zipfile.ZipFile(tmp_path / FILENAME) as z:
+        state = json.loads(z.read("state.json"))
+    assert state["split_seed"] is not None and "best" in state["early_stopping"]
+    resumed = FFClassifier(**params).fit(X, y, checkpoint_dir=tmp_path)
+    n = resumed.n_iter_
+    assert 4 < n <= 30 and len(resumed.history_["val_loss"]) == n
+    # Early stopping went on counting across the interruption: it stopped (or ran out of
+    # epochs) patience epochs after the best validation loss of the whole history.
+    val = resumed.history_["val_loss"]
+    assert n == 30 or n - 1 - int(np.argmin(val)) == params["patience"]
+
+
+@pytest.mark.torch
+def test_resumed_fit_equals_an_uninterrupted_one(tmp_path):
+    """In-process interruption, on every backend (the torch pass runs it on torch)."""
+    X, y = _data()
+    params = dict(epochs=8, layer_units=(16,), dropout=0.2, batch_size=32, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        FFRegressor(**params, callbacks=[_Crash(2)]).fit(X, y, checkpoint_dir=tmp_path)
+    assert _checkpoint_epoch(tmp_path) == 2
+    resumed = FFRegressor(**params).fit(X, y, checkpoint_dir=tmp_path)
+    straight = FFRegressor(**params).fit(X, y)
+    np.testing.assert_array_equal(resumed.predict(X), straight.predict(X))
+    assert resumed.history_ == straight.history_
+
+
+class _CrashAtEnd(keras.callbacks.Callback):
+    def on_train_end(self, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_killed_after_early_stopping_ends_with_the_best_weights(tmp_path):
+    """Died after the last epoch's checkpoint, before the best weights were restored."""
+    X, y = _data()
+    params = dict(epochs=200, patience=1, layer_units=(16,), learning_rate=0.05, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        FFRegressor(**params, callbacks=[_CrashAtEnd()]).fit(X, y, checkpoint_dir=tmp_path)
+    with zipfile.ZipFile(tmp_path / FILENAME) as z:
+        assert json.loads(z.read("state.json"))["stopped"]
+    _EpochLog.epochs = []
+    resumed = FFRegressor(**params, callbacks=[_EpochLog()]).fit(X, y, checkpoint_dir=tmp_path)
+    straight = FFRegressor(**params).fit(X, y)
+    assert _EpochLog.epochs == [] and resumed.n_iter_ == straight.n_iter_ < 200
+    np.testing.assert_array_equal(resumed.predict(X), straight.predict(X))
+
+
+def test_checkpoint_of_another_fit_is_refused(tmp_path):
+    X, y = _data()
+    with pytest.raises(KeyboardInterrupt):
+        FFRegressor(epochs=5, layer_units=(8,), random_state=0, callbacks=[_Crash(1)]).fit(
+            X, y, checkpoint_dir=tmp_path
+        )
+    for learner, data in [
+        (FFRegressor(epochs=5, layer_units=(9,), random_state=0), (X, y)),  # other parameters
+        (FFRegressor(epochs=5, layer_units=(8,), random_state=0), (X, y + 1)),  # other data
+    ]:
+        with pytest.raises(ValueError, match="checkpoint of a different fit"):
+            learner.fit(*data, checkpoint_dir=tmp_path)
+    assert _checkpoint_epoch(tmp_path) == 1  # left untouched
+    with zipfile.ZipFile(tmp_path / FILENAME) as z:
+        state = json.loads(z.read("state.json"))
+    assert state["epoch"] == 1 and state["history"]["loss"]
+    with pytest.raises(ValueError, match="is a file; pass a folder"):
+        FFRegressor(epochs=5).fit(X, y, checkpoint_dir=tmp_path / FILENAME)
+    (tmp_path / FILENAME).write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a readable keraslearn checkpoint"):
+        FFRegressor(epochs=5, layer_units=(8,), random_state=0).fit(X, y, checkpoint_dir=tmp_path)
+
+
+# ------------------------------------------------------------------ atomic saving
+@pytest.mark.slow
+def test_save_killed_midway_leaves_old_or_new_artifact(tmp_path):
+    X, y = _data(200)
+    path = tmp_path / "model.keraslearn"
+    # A big-ish model (a few MB), so an interruption often lands in the middle of a write.
+    FFRegressor(epochs=1, layer_units=(512, 512, 512), random_state=0).fit(X, y).save(path)
+    proc = _spawn(tmp_path, f"""
+        import numpy as np, keraslearn
+        from keraslearn import FFRegressor
+        X = np.random.default_rng(1).normal(size=(50, 4))
+        m = FFRegressor(epochs=1, layer_units=(512, 512, 512), random_state=1).fit(X, X[:, 0])
+        open("ready", "w").close()
+        while True:
+            m.save({str(path)!r})
+    """)
+    _wait_for(lambda: (tmp_path / "ready").exists(), proc)
+    rng = np.random.default_rng(0)
+    seen = set()
+    try:
+        # SIGSTOP freezes the writer at a random moment: what is on disk then is exactly what
+        # a kill at that moment would leave. Check it, let it go on, repeat; then really kill it.
+        for i in range(7):
+            time.sleep(float(rng.uniform(0.02, 0.3)))
+            sig = signal.SIGKILL if i == 6 else signal.SIGSTOP
+            os.kill(proc.pid, sig)
+            if sig == signal.SIGKILL:
+                proc.wait()
+            loaded = keraslearn.load(path)  # never absent, never partial
+            assert np.all(np.isfinite(loaded.predict(X[:5])))
+            seen.add(loaded.random_state)
+            if sig == signal.SIGSTOP:
+                os.kill(proc.pid, signal.SIGCONT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert seen <= {0, 1} and 1 in seen  # the parent's artifact, then only complete child ones
+    # Temp files of killed writes have other names (".keraslearn-*.tmp"): they never shadow the
+    # artifact, and the next save still replaces the file cleanly.
+    assert all(p.name.endswith(".tmp") for p in tmp_path.iterdir() if p.name.startswith(".keraslearn-"))
+    keraslearn.load(path).save(path)
+    assert keraslearn.load(path).random_state == 1

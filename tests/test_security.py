@@ -1,0 +1,227 @@
+"""Loading never runs code from a file: no unpickling, Keras safe mode, registry-only classes."""
+
+import io
+import json
+import pickle
+import re
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import keraslearn
+from keraslearn import FFRegressor
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "keraslearn"
+
+
+class _Touch:
+    """A pickle payload: unpickling it creates ``path`` (what an attack would do, harmlessly)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    path = tmp_path_factory.mktemp("sec") / "good.keraslearn"
+    FFRegressor(epochs=2, layer_units=(8,), random_state=0).fit(X, X[:, 0]).save(path)
+    return path
+
+
+def _members(path) -> dict:
+    with zipfile.ZipFile(path) as z:
+        return {info.filename: z.read(info.filename) for info in z.infolist()}
+
+
+def _write(path, members, extra=()):
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in list(members.items()) + list(extra):
+            z.writestr(name, data)
+    return path
+
+
+def _tampered(artifact, tmp_path, **replace):
+    members = _members(artifact)
+    members.update(replace)
+    return _write(tmp_path / "bad.keraslearn", members)
+
+
+def test_the_untouched_artifact_loads(artifact):
+    assert isinstance(keraslearn.load(artifact), FFRegressor)
+
+
+def test_lambda_layer_is_refused_and_never_runs(artifact, tmp_path):
+    marker = tmp_path / "lambda-ran"
+    where = str(marker)
+    inp = keras.Input((3,))
+    out = keras.layers.Lambda(lambda x: (open(where, "w").close(), x * 2)[1])(inp)
+    keras.Model(inp, out).save(tmp_path / "evil.keras")
+    marker.unlink()  # building the model above called the lambda once
+    evil = (tmp_path / "evil.keras").read_bytes()
+    bad = _tampered(artifact, tmp_path, **{"model.keras": evil})
+    with pytest.raises(ValueError, match=r"bad\.keraslearn.*contains code"):
+        keraslearn.load(bad)
+    assert not marker.exists()
+    # The payload is real: Keras' unsafe mode would have run it while loading.
+    keras.saving.load_model(tmp_path / "evil.keras", safe_mode=False)
+    assert marker.exists()
+
+
+def test_config_naming_a_python_function_is_refused(artifact, tmp_path):
+    """A model.keras whose config asks for ``os.system`` as a layer class."""
+    marker = tmp_path / "system-ran"
+    model = _members(artifact)["model.keras"]
+    with zipfile.ZipFile(io.BytesIO(model)) as z:
+        inner = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(inner["config.json"])
+    layer = config["config"]["layers"][-1]
+    layer.update(module="os", class_name="system", registered_name=None, config={"command": f"touch {marker}"})
+    inner["config.json"] = json.dumps(config).encode()
+    buf = io.BytesIO()
+    _write(buf, inner)
+    with pytest.raises(ValueError, match=r"bad\.keraslearn: refusing to load its Keras model"):
+        keraslearn.load(_tampered(artifact, tmp_path, **{"model.keras": buf.getvalue()}))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("member", ["encoder.npz", "fitted.npz"])
+def test_pickle_payload_in_place_of_arrays_is_refused(artifact, tmp_path, member):
+    marker = tmp_path / "unpickled"
+    bad = _tampered(artifact, tmp_path, **{member: pickle.dumps(_Touch(marker))})
+    with pytest.raises(ValueError, match=rf"bad\.keraslearn: member {re.escape(member)} is not a plain \.npz"):
+        keraslearn.load(bad)
+    assert not marker.exists()
+
+
+def test_npz_with_an_object_array_is_refused(artifact, tmp_path):
+    marker = tmp_path / "unpickled"
+    buf = io.BytesIO()
+    np.savez(buf, y_mean=np.array([_Touch(marker)], dtype=object), y_scale=np.ones(1))
+    bad = _tampered(artifact, tmp_path, **{"fitted.npz": buf.getvalue()})
+    with pytest.raises(ValueError, match="fitted.npz is not a plain .npz.*never unpickles"):
+        keraslearn.load(bad)
+    assert not marker.exists()
+
+
+def test_pickle_in_place_of_the_json_header_is_refused(artifact, tmp_path):
+    marker = tmp_path / "unpickled"
+    bad = _tampered(artifact, tmp_path, **{"keraslearn.json": pickle.dumps(_Touch(marker))})
+    with pytest.raises(ValueError, match="is not a keraslearn artifact"):
+        keraslearn.load(bad)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["os.system", "builtins.eval", "KerasLearner", "TabularEncoder"])
+def test_unknown_learner_class_is_refused(artifact, tmp_path, name):
+    meta = json.loads(_members(artifact)["keraslearn.json"])
+    meta["class"] = name
+    bad = _tampered(artifact, tmp_path, **{"keraslearn.json": json.dumps(meta)})
+    with pytest.raises(ValueError, match=rf"unknown learner class '{re.escape(name)}'"):
+        keraslearn.load(bad)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([("../../escaped.txt", b"x")], "unexpected members"),
+        ([("/tmp/absolute.txt", b"x")], "unexpected members"),
+        ([("model.keras", b"second copy")], "duplicated members"),
+    ],
+)
+def test_odd_member_names_are_refused(artifact, tmp_path, extra, message):
+    bad = tmp_path / "sub" / "bad.keraslearn"
+    bad.parent.mkdir()
+    with pytest.warns(UserWarning, match="Duplicate name") if "duplicated" in message else _nothing():
+        _write(bad, _members(artifact), extra)
+    with pytest.raises(ValueError, match=message):
+        keraslearn.load(bad)
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path.parent / "escaped.txt").exists()
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.mark.parametrize("member", ["encoder.npz", "fitted.npz", "model.keras", "keraslearn.json"])
+def test_missing_member_is_a_clear_error(artifact, tmp_path, member):
+    members = _members(artifact)
+    del members[member]
+    bad = _write(tmp_path / "bad.keraslearn", members)
+    with pytest.raises(ValueError, match=r"is not a (valid )?keraslearn artifact"):
+        keraslearn.load(bad)
+
+
+def test_not_a_zip_and_truncated_files(artifact, tmp_path):
+    (tmp_path / "text.keraslearn").write_text("hello")
+    data = artifact.read_bytes()
+    (tmp_path / "cut.keraslearn").write_bytes(data[: len(data) // 2])
+    for name in ("text.keraslearn", "cut.keraslearn"):
+        with pytest.raises(ValueError, match="is not a keraslearn artifact"):
+            keraslearn.load(tmp_path / name)
+
+
+def test_source_never_evaluates_or_unpickles_input():
+    """No eval/exec, no marshal, no plain unpickling, no allow_pickle=True anywhere in keraslearn.
+
+    (Dataset files go through ``datasets.files._NumpyOnlyUnpickler``, which refuses every
+    global but numpy's array constructors.)
+    """
+    offenders = []
+    for py in SRC.rglob("*.py"):
+        for lineno, line in enumerate(py.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            if re.search(r"(?<![.\w])(eval|exec)\(|marshal\.|pickle\.loads?\(|allow_pickle=True", code):
+                offenders.append(f"{py.relative_to(SRC)}:{lineno}: {line.strip()}")
+    assert offenders == []
+
+
+@pytest.mark.slow
+def test_cli_treats_code_in_a_csv_cell_as_a_category(tmp_path, monkeypatch):
+    from keraslearn.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    payload = "__import__('os').system('touch marker')"
+    rng = np.random.default_rng(0)
+    rows = ["x,colour,target"] + [
+        f"{rng.normal():.3f},\"{payload if i % 3 == 0 else 'red'}\",{i % 2}" for i in range(30)
+    ]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    assert main(["fit", "data.csv", "--target", "target", "--epochs", "2", "--out", "m.keraslearn", "--quiet"]) == 0
+    assert main(["predict", "m.keraslearn", "data.csv", "--out", "pred.csv", "--quiet"]) == 0
+    assert not (tmp_path / "marker").exists()
+    model = keraslearn.load(tmp_path / "m.keraslearn")
+    categories = {str(c) for enc in [model.encoder_] for c in np.ravel(_categories(enc))}
+    assert payload in categories  # kept as a plain string category
+
+
+def _categories(encoder):
+    state, arrays = encoder.get_state()
+    found = []
+
+    def walk(v):
+        if isinstance(v, dict):
+            for item in v.values():
+                walk(item)
+        elif isinstance(v, (list, tuple)):
+            for item in v:
+                walk(item)
+        elif isinstance(v, str):
+            found.append(v)
+
+    walk(state)
+    for a in arrays.values():
+        if a.dtype.kind in "US":
+            found.extend(a.ravel().tolist())
+    return found
