@@ -35,6 +35,15 @@ def _loss_name(loss):
     return getattr(loss, "name", None) or getattr(loss, "__name__", None)
 
 
+#: Parameters given by name, checked before a model is built: (parameter, Keras getter, examples).
+_NAMED = (
+    ("optimizer", lambda v: keras.optimizers.get(v),
+     "'adam', 'adamw', 'sgd', 'rmsprop', 'nadam', or a keras.optimizers.Optimizer instance"),
+    ("loss", lambda v: keras.losses.get(v),
+     "'mse', 'mae', 'huber', 'binary_crossentropy', 'sparse_categorical_crossentropy', a keras.losses.Loss or None"),
+)
+
+
 def _check_number(name, value, *, low=None, high=None, integer=False, low_open=False, high_open=False):
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
@@ -87,22 +96,13 @@ class KerasLearner(BaseEstimator):
             raise TypeError("callbacks must be a list of keras.callbacks.Callback instances.")
         # Names are checked here, before any model is built, so a typo costs no compile and
         # reads as keraslearn's message rather than a Keras traceback from compile().
-        if isinstance(getattr(self, "optimizer", None), str):
-            try:
-                keras.optimizers.get(self.optimizer)
-            except (ValueError, TypeError) as err:
-                raise ValueError(
-                    f"optimizer={self.optimizer!r} is not a Keras optimizer name; use e.g. 'adam', 'adamw', "
-                    "'sgd', 'rmsprop', 'nadam', or a keras.optimizers.Optimizer instance."
-                ) from err
-        if isinstance(getattr(self, "loss", None), str):
-            try:
-                keras.losses.get(self.loss)
-            except (ValueError, TypeError) as err:
-                raise ValueError(
-                    f"loss={self.loss!r} is not a Keras loss name; use e.g. 'mse', 'mae', 'huber', "
-                    "'binary_crossentropy', 'sparse_categorical_crossentropy', a keras.losses.Loss or None."
-                ) from err
+        for name, getter, hint in _NAMED:
+            value = getattr(self, name, None)
+            if isinstance(value, str):
+                try:
+                    getter(value)
+                except (ValueError, TypeError) as err:
+                    raise ValueError(f"{name}={value!r} is not a Keras {name} name; use e.g. {hint}.") from err
         if "numeric_embedding" in self._arch_params:
             kind = self.numeric_embedding
             known = getattr(self, "_numeric_embeddings", NUMERIC_EMBEDDINGS)
