@@ -135,6 +135,30 @@ def test_grouped_steps_run_every_batch_exactly_once(data, monkeypatch, k):
 
 
 @needs_jax
+def test_last_smaller_batch_is_topped_up_and_trains_as_itself(data, monkeypatch):
+    # 180 training rows in batches of 16: the 4-row batch is filled to 16 with weight-0 rows
+    # and runs in the compiled scan. Its loss, so the fit, must equal running it on its own.
+    X, y = data
+    params = dict(TINY, epochs=4, dropout=0.0)
+    topped = []
+    real = compiled._top_up
+
+    def spy(part, donor, size):
+        out = real(part, donor, size)
+        topped.append(out is not None and len(out[2]) == size and float(out[2][size - 1]) == 0.0)
+        return out
+
+    monkeypatch.setattr(compiled, "_top_up", spy)
+    compiled.clear()
+    a = FFRegressor(**params).fit(X, y)
+    assert topped and all(topped)  # once per epoch, always filled to a full batch
+    monkeypatch.setattr(compiled, "_top_up", lambda *args: None)  # the smaller batch's own compiled step
+    compiled.clear()
+    b = FFRegressor(**params).fit(X, y)
+    np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-4, atol=1e-4 * np.std(y))
+
+
+@needs_jax
 def test_batch_callbacks_still_see_every_batch(data):
     X, y = data
 

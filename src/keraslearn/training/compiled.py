@@ -208,6 +208,7 @@ class _Template:
     def train_function(self, k):
         """A Keras ``train_function(state, iterator)`` that runs ``k`` steps per call."""
         full_rows = [0]  # rows of a full batch; only an epoch's last batch can be smaller
+        donor = [None]  # the latest full batch: its rows top up an epoch's last, smaller batch
 
         def train_function(state, iterator):
             batches = []
@@ -225,6 +226,13 @@ class _Template:
                 rows = [_rows(b) for b in batches]
                 full_rows[0] = max(full_rows[0], rows[0])
                 n_full = sum(r == full_rows[0] for r in rows)
+                if n_full:
+                    donor[0] = batches[n_full - 1]
+                if n_full < len(batches) and donor[0] is not None:
+                    topped = _top_up(batches[n_full], donor[0], full_rows[0])
+                    if topped is not None:  # the smaller batch joins the scan: no compile of its shape
+                        batches[n_full] = topped
+                        n_full += 1
                 if n_full:
                     stacked, mask = self._stack(batches[:n_full], k)
                     logs, state = self.multi(state, stacked, mask)
@@ -246,6 +254,33 @@ class _Template:
         mask = np.zeros(k, dtype=bool)
         mask[: k - pad] = True
         return stacked, mask
+
+
+def _top_up(part, donor, size):
+    """``part`` (an epoch's last, smaller batch) filled to ``size`` rows from ``donor`` (a full batch).
+
+    The borrowed rows get sample weight 0 and the batch's own rows ``size / rows`` times
+    their weight, so a per-row loss averaged over the ``size`` rows (Keras'
+    ``sum_over_batch_size``) equals the smaller batch's own average, and so do the gradient
+    and weighted metrics. Layers that pool over the batch (batch normalization) see the
+    borrowed rows too: real rows of the same data. Keras' running ``loss`` counts this batch
+    as ``size`` rows. Returns None for batches without sample weights (then the batch runs
+    in its own compiled step).
+    """
+    import jax
+
+    if not (isinstance(part, tuple) and len(part) == 3 and part[2] is not None and donor[2] is not None):
+        return None
+    rows = _rows(part)
+    extra = size - rows
+
+    def fill(a, d):
+        return np.concatenate([np.asarray(a), np.asarray(d)[:extra]])
+
+    x, y = jax.tree.map(fill, part[0], donor[0]), jax.tree.map(fill, part[1], donor[1])
+    dtype = np.asarray(donor[2]).dtype
+    weights = np.asarray(part[2], dtype=np.float64) * (size / rows)
+    return x, y, np.concatenate([weights, np.zeros(extra)]).astype(dtype)
 
 
 def _rows(batch):

@@ -151,6 +151,10 @@ def fit_model(
     if checkpoint is not None:
         initial_epoch = checkpoint.attach(cbs, epochs, stopper)  # last in cbs: after early stopping
     batch_size = int(max(1, min(batch_size, len(y))))
+    if sample_weight is None and keras.backend.backend() == "jax":
+        # Weights of 1 change no loss or metric; with them an epoch's last, smaller batch can
+        # be topped up to a full one and run in the compiled scan (training.compiled._top_up).
+        sample_weight = np.ones(len(y), dtype="float32")
     x, y, sample_weight, validation_data, batch_size = prepare_for_devices(
         x, y, sample_weight, validation_data, batch_size
     )
