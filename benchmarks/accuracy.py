@@ -273,7 +273,9 @@ def write_chart(res, learner_names, path):
     nrows = int(np.ceil(len(order) / ncols))
     fig = Figure(figsize=(4.2 * ncols, 3.2 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    colors = {n: ("#888888" if n in ("lightgbm", "xgboost") else f"C{i}") for i, n in enumerate(learner_names)}
+    palette = [f"C{i}" for i in range(10) if i != 7] + ["navy", "darkred", "teal"]  # C7 is the GBDTs' grey
+    nn = [n for n in learner_names if n not in ("lightgbm", "xgboost")]
+    colors = {n: palette[nn.index(n) % len(palette)] if n in nn else "#888888" for n in learner_names}
     for ax, ds in zip(axes, order):
         a = agg.loc[ds].reindex(learner_names)
         ax.barh(range(len(learner_names)), a["mean"], xerr=a["std"], color=[colors[n] for n in learner_names])

@@ -156,6 +156,11 @@ def test_last_smaller_batch_is_topped_up_and_trains_as_itself(data, monkeypatch)
     compiled.clear()
     b = FFRegressor(**params).fit(X, y)
     np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-4, atol=1e-4 * np.std(y))
+    # Batch normalization would see the borrowed rows: such a model keeps its smaller batch.
+    monkeypatch.setattr(compiled, "_top_up", spy)
+    topped.clear()
+    FFRegressor(**params, use_batchnorm=True).fit(X, y)
+    assert topped == []
 
 
 @needs_jax
