@@ -35,6 +35,17 @@ def _loss_name(loss):
     return getattr(loss, "name", None) or getattr(loss, "__name__", None)
 
 
+def store_init_params(estimator, values: dict) -> None:
+    """The body of every learner's ``__init__``: keep each argument as given (scikit-learn's contract).
+
+    ``values`` is that ``__init__``'s ``locals()``; its explicit signature stays the list of
+    parameters that ``get_params`` reads.
+    """
+    for name, value in values.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
 #: Parameters given by name, checked before a model is built: (parameter, Keras getter, examples).
 _NAMED = (
     ("optimizer", lambda v: keras.optimizers.get(v),

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from keraslearn.architectures import cnn
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, _check_number
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, _check_number, store_init_params
 from keraslearn.preprocessing.images import ImageBatches, image_source
 from keraslearn.preprocessing.spec import DataSpec
 from keraslearn.training import seed_everything
@@ -91,26 +91,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.application = application
-        self.weights = weights
-        self.image_size = image_size
-        self.alpha = alpha
-        self.cl_layer_units = cl_layer_units
-        self.dropout = dropout
-        self.unfreeze_n_last_layers = unfreeze_n_last_layers
-        self.path_column = path_column
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.class_weight = class_weight
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
 
     # ------------------------------------------------------------- checks
     def _size(self) -> tuple[int, int]:

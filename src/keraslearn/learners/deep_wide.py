@@ -8,7 +8,7 @@ as for the other keraslearn MLPs.
 from __future__ import annotations
 
 from keraslearn.architectures import deep_wide
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, store_init_params
 
 _ARCH = ("layer_units", "activation", "dropout", "input_dropout", "use_batchnorm", "use_embedding", "embed_dropout")
 _ENCODER = ("scaling", "min_frequency", "embed_size")
@@ -82,28 +82,7 @@ class DeepWideClassifier(KerasClassifierMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.layer_units = layer_units
-        self.activation = activation
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.use_batchnorm = use_batchnorm
-        self.use_embedding = use_embedding
-        self.embed_size = embed_size
-        self.embed_dropout = embed_dropout
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.class_weight = class_weight
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
 
 
 class DeepWideRegressor(KerasRegressorMixin, KerasLearner):
@@ -137,24 +116,4 @@ class DeepWideRegressor(KerasRegressorMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.layer_units = layer_units
-        self.activation = activation
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.use_batchnorm = use_batchnorm
-        self.use_embedding = use_embedding
-        self.embed_size = embed_size
-        self.embed_dropout = embed_dropout
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())

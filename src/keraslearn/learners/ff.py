@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from keraslearn.architectures import ff
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, store_init_params
 
 _FF_ARCH = (
     "layer_units",
@@ -105,30 +105,7 @@ class FFClassifier(KerasClassifierMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.layer_units = layer_units
-        self.activation = activation
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.use_batchnorm = use_batchnorm
-        self.use_embedding = use_embedding
-        self.embed_size = embed_size
-        self.embed_dropout = embed_dropout
-        self.numeric_embedding = numeric_embedding
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.class_weight = class_weight
-        self.callbacks = callbacks
-        self.devices = devices
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
 
 
 class FFRegressor(KerasRegressorMixin, KerasLearner):
@@ -164,26 +141,4 @@ class FFRegressor(KerasRegressorMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.layer_units = layer_units
-        self.activation = activation
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.use_batchnorm = use_batchnorm
-        self.use_embedding = use_embedding
-        self.embed_size = embed_size
-        self.embed_dropout = embed_dropout
-        self.numeric_embedding = numeric_embedding
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.callbacks = callbacks
-        self.devices = devices
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())

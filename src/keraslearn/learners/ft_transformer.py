@@ -12,7 +12,7 @@ from keraslearn.learners._modern import (
     check_fraction,
     check_positive_int,
 )
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number, store_init_params
 
 _ARCH = (
     "n_blocks",
@@ -103,31 +103,7 @@ class FTTransformerClassifier(_FTTransformer, KerasClassifierMixin, KerasLearner
         random_state=None,
         verbose=0,
     ):
-        self.n_blocks = n_blocks
-        self.d_block = d_block
-        self.n_heads = n_heads
-        self.attention_dropout = attention_dropout
-        self.ffn_d_hidden_multiplier = ffn_d_hidden_multiplier
-        self.ffn_dropout = ffn_dropout
-        self.residual_dropout = residual_dropout
-        self.numeric_embedding = numeric_embedding
-        self.n_bins = n_bins
-        self.frequency_scale = frequency_scale
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.class_weight = class_weight
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
 
 
 class FTTransformerRegressor(_FTTransformer, KerasRegressorMixin, KerasLearner):
@@ -160,27 +136,4 @@ class FTTransformerRegressor(_FTTransformer, KerasRegressorMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.n_blocks = n_blocks
-        self.d_block = d_block
-        self.n_heads = n_heads
-        self.attention_dropout = attention_dropout
-        self.ffn_d_hidden_multiplier = ffn_d_hidden_multiplier
-        self.ffn_dropout = ffn_dropout
-        self.residual_dropout = residual_dropout
-        self.numeric_embedding = numeric_embedding
-        self.n_bins = n_bins
-        self.frequency_scale = frequency_scale
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())

@@ -22,6 +22,7 @@ from keraslearn.learners.base import (
     KerasLearner,
     KerasRegressorMixin,
     _loss_name,
+    store_init_params,
 )
 
 _PARAMS_DOC = """
@@ -113,25 +114,7 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.model = model
-        self.model_params = model_params
-        self.x_transform = x_transform
-        self.y_transform = y_transform
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.embed_size = embed_size
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.class_weight = class_weight
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
 
     def _default_loss(self, model):
         width = _model_outputs_width(model) or self._model_spec().n_outputs
@@ -201,24 +184,7 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.model = model
-        self.model_params = model_params
-        self.x_transform = x_transform
-        self.y_transform = y_transform
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.embed_size = embed_size
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
 
     def _default_loss(self, model):
         return "mse"

@@ -15,7 +15,7 @@ from keraslearn.learners._modern import (
     check_fraction,
     check_positive_int,
 )
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, store_init_params
 from keraslearn.training.losses import SparseCategoricalCrossentropyLS
 from keraslearn.training.progress_schedules import SCHEDULES
 
@@ -130,31 +130,7 @@ class RealMLPClassifier(_RealMLP, KerasClassifierMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.hidden_sizes = hidden_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.numeric_embedding = numeric_embedding
-        self.frequency_scale = frequency_scale
-        self.max_one_hot = max_one_hot
-        self.categorical_embed_dim = categorical_embed_dim
-        self.smooth_clip = smooth_clip
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.lr_schedule = lr_schedule
-        self.label_smoothing = label_smoothing
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.class_weight = class_weight
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
 
     def _validate_params(self):
         super()._validate_params()
@@ -197,26 +173,4 @@ class RealMLPRegressor(_RealMLP, KerasRegressorMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.hidden_sizes = hidden_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.numeric_embedding = numeric_embedding
-        self.frequency_scale = frequency_scale
-        self.max_one_hot = max_one_hot
-        self.categorical_embed_dim = categorical_embed_dim
-        self.smooth_clip = smooth_clip
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.lr_schedule = lr_schedule
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())

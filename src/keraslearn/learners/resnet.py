@@ -12,7 +12,7 @@ from keraslearn.learners._modern import (
     check_fraction,
     check_positive_int,
 )
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number, store_init_params
 
 _ARCH = (
     "n_blocks",
@@ -109,33 +109,7 @@ class ResNetClassifier(_ResNet, KerasClassifierMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.n_blocks = n_blocks
-        self.d_block = d_block
-        self.d_hidden_multiplier = d_hidden_multiplier
-        self.hidden_dropout = hidden_dropout
-        self.residual_dropout = residual_dropout
-        self.activation = activation
-        self.use_embedding = use_embedding
-        self.embed_size = embed_size
-        self.numeric_embedding = numeric_embedding
-        self.n_bins = n_bins
-        self.numeric_embed_dim = numeric_embed_dim
-        self.frequency_scale = frequency_scale
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.class_weight = class_weight
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
 
 
 class ResNetRegressor(_ResNet, KerasRegressorMixin, KerasLearner):
@@ -170,29 +144,4 @@ class ResNetRegressor(_ResNet, KerasRegressorMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.n_blocks = n_blocks
-        self.d_block = d_block
-        self.d_hidden_multiplier = d_hidden_multiplier
-        self.hidden_dropout = hidden_dropout
-        self.residual_dropout = residual_dropout
-        self.activation = activation
-        self.use_embedding = use_embedding
-        self.embed_size = embed_size
-        self.numeric_embedding = numeric_embedding
-        self.n_bins = n_bins
-        self.numeric_embed_dim = numeric_embed_dim
-        self.frequency_scale = frequency_scale
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())

@@ -10,7 +10,7 @@ of SGD(3e-4, momentum 0.9) whose rate a cosine-restart callback overwrote every 
 from __future__ import annotations
 
 from keraslearn.architectures import smlp
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number, store_init_params
 from keraslearn.training import compile_model
 from keraslearn.training.schedules import check_schedule, learning_rate_schedule, steps_per_epoch
 
@@ -135,30 +135,7 @@ class SMLPClassifier(_CosineScheduleMixin, KerasClassifierMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.n_max = n_max
-        self.n_layers = n_layers
-        self.activation = activation
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.use_batchnorm = use_batchnorm
-        self.use_embedding = use_embedding
-        self.embed_size = embed_size
-        self.embed_dropout = embed_dropout
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.lr_schedule = lr_schedule
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.class_weight = class_weight
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
 
 
 class SMLPRegressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
@@ -194,29 +171,7 @@ class SMLPRegressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.n_max = n_max
-        self.n_layers = n_layers
-        self.activation = activation
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.use_batchnorm = use_batchnorm
-        self.use_embedding = use_embedding
-        self.embed_size = embed_size
-        self.embed_dropout = embed_dropout
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.lr_schedule = lr_schedule
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
 
 
 class SMLP2Classifier(_CosineScheduleMixin, KerasClassifierMixin, KerasLearner):
@@ -252,29 +207,7 @@ class SMLP2Classifier(_CosineScheduleMixin, KerasClassifierMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.n_max = n_max
-        self.n_layers = n_layers
-        self.activation = activation
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.use_embedding = use_embedding
-        self.embed_size = embed_size
-        self.embed_dropout = embed_dropout
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.lr_schedule = lr_schedule
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.class_weight = class_weight
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
 
 
 class SMLP2Regressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
@@ -309,25 +242,4 @@ class SMLP2Regressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.n_max = n_max
-        self.n_layers = n_layers
-        self.activation = activation
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.use_embedding = use_embedding
-        self.embed_size = embed_size
-        self.embed_dropout = embed_dropout
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.lr_schedule = lr_schedule
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())

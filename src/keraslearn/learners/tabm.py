@@ -18,6 +18,7 @@ from keraslearn.learners.base import (
     KerasLearner,
     KerasRegressorMixin,
     _loss_name,
+    store_init_params,
 )
 from keraslearn.training.losses import EnsembleMemberLoss
 
@@ -121,31 +122,7 @@ class TabMClassifier(_TabM, KerasClassifierMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.k = k
-        self.arch_type = arch_type
-        self.n_blocks = n_blocks
-        self.d_block = d_block
-        self.dropout = dropout
-        self.activation = activation
-        self.numeric_embedding = numeric_embedding
-        self.n_bins = n_bins
-        self.numeric_embed_dim = numeric_embed_dim
-        self.frequency_scale = frequency_scale
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.class_weight = class_weight
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
 
 
 class TabMRegressor(_TabM, KerasRegressorMixin, KerasLearner):
@@ -178,27 +155,4 @@ class TabMRegressor(_TabM, KerasRegressorMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.k = k
-        self.arch_type = arch_type
-        self.n_blocks = n_blocks
-        self.d_block = d_block
-        self.dropout = dropout
-        self.activation = activation
-        self.numeric_embedding = numeric_embedding
-        self.n_bins = n_bins
-        self.numeric_embed_dim = numeric_embed_dim
-        self.frequency_scale = frequency_scale
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())

@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from keraslearn.architectures import tabnet
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number, store_init_params
 from keraslearn.preprocessing.validation import to_frame
 from keraslearn.training import compile_model
 
@@ -241,31 +241,7 @@ class TabNetClassifier(_TabNetMixin, KerasClassifierMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.n_d = n_d
-        self.n_a = n_a
-        self.n_steps = n_steps
-        self.gamma = gamma
-        self.n_independent = n_independent
-        self.n_shared = n_shared
-        self.lambda_sparse = lambda_sparse
-        self.virtual_batch_size = virtual_batch_size
-        self.momentum = momentum
-        self.embed_size = embed_size
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.global_clipnorm = global_clipnorm
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.class_weight = class_weight
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
 
 
 class TabNetRegressor(_TabNetMixin, KerasRegressorMixin, KerasLearner):
@@ -298,27 +274,4 @@ class TabNetRegressor(_TabNetMixin, KerasRegressorMixin, KerasLearner):
         random_state=None,
         verbose=0,
     ):
-        self.n_d = n_d
-        self.n_a = n_a
-        self.n_steps = n_steps
-        self.gamma = gamma
-        self.n_independent = n_independent
-        self.n_shared = n_shared
-        self.lambda_sparse = lambda_sparse
-        self.virtual_batch_size = virtual_batch_size
-        self.momentum = momentum
-        self.embed_size = embed_size
-        self.scaling = scaling
-        self.min_frequency = min_frequency
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.global_clipnorm = global_clipnorm
-        self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        store_init_params(self, locals())
