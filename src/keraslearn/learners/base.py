@@ -48,9 +48,9 @@ def store_init_params(estimator, values: dict) -> None:
 
 #: Parameters given by name, checked before a model is built: (parameter, Keras getter, examples).
 _NAMED = (
-    ("optimizer", lambda v: keras.optimizers.get(v),
+    ("optimizer", keras.optimizers.get,
      "'adam', 'adamw', 'sgd', 'rmsprop', 'nadam', or a keras.optimizers.Optimizer instance"),
-    ("loss", lambda v: keras.losses.get(v),
+    ("loss", keras.losses.get,
      "'mse', 'mae', 'huber', 'binary_crossentropy', 'sparse_categorical_crossentropy', a keras.losses.Loss or None"),
 )
 
