@@ -71,6 +71,16 @@ def infer_task(y: pd.Series) -> tuple[str, str]:
     return "regression", f"numeric target with {n_unique} distinct values"
 
 
+def load_task(args, console):
+    """``args.data`` read and split at ``args.target``; the task is ``args.task`` or inferred (and said)."""
+    X, y = split_target(read_table(args.data), args.target, console)
+    task = args.task
+    if task == "auto":
+        task, why = infer_task(y)
+        _say(console, f"task: {task} ({why}); use --task to override")
+    return X, y, task
+
+
 def parse_params(items) -> dict:
     """``name=value`` pairs; values are Python literals (``(64, 64)``, ``0.1``) or plain strings."""
     params = {}
@@ -170,12 +180,7 @@ def cmd_fit(args):
     if not 0 <= args.test_fraction < 1:
         raise UsageError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
     console = _console(args.quiet)
-    df = read_table(args.data)
-    X, y = split_target(df, args.target, console)
-    task = args.task
-    if task == "auto":
-        task, why = infer_task(y)
-        _say(console, f"task: {task} ({why}); use --task to override")
+    X, y, task = load_task(args, console)
     params = {"random_state": args.random_state, "verbose": 0 if args.quiet else 1, **parse_params(args.param)}
     if args.epochs is not None:
         params["epochs"] = args.epochs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from keraslearn.cli import UsageError
-from keraslearn.commands import _console, _make_learner, _say, infer_task, parse_params, read_table, split_target
+from keraslearn.commands import _console, _make_learner, _say, load_task, parse_params
 
 
 def cmd_tune(args):
@@ -14,12 +14,7 @@ def cmd_tune(args):
     console = _console(args.quiet)
     if args.cv is not None and args.validation_fraction is not None:
         raise UsageError("pass either --cv or --validation-fraction, not both")
-    df = read_table(args.data)
-    X, y = split_target(df, args.target, console)
-    task = args.task
-    if task == "auto":
-        task, why = infer_task(y)
-        _say(console, f"task: {task} ({why}); use --task to override")
+    X, y, task = load_task(args, console)
     # Fits are seeded (0 unless --random-state) so a trial's score does not depend on the
     # worker that ran it; the sampler stays unseeded without --random-state so workers differ.
     params = {"random_state": 0 if args.random_state is None else args.random_state, **parse_params(args.param)}
