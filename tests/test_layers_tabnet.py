@@ -44,6 +44,22 @@ def test_sparsemax_matches_reference_and_is_a_sparse_distribution():
 
 
 @pytest.mark.torch
+def test_sparsemax_support_by_sort_and_by_bisection_agree():
+    from keraslearn.architectures.layers import _support_by_bisection, _support_by_sort
+
+    rng = np.random.default_rng(3)
+    scale = rng.choice([1e-3, 0.1, 1.0, 10.0, 1e3], size=(500, 1))
+    z = (rng.normal(size=(500, 40)) * scale).astype("float32")
+    z[:50, :20] = z[:50, :1]  # ties at the top
+    z = ops.convert_to_tensor(z - z.max(axis=1, keepdims=True))  # both expect each row's max at 0
+    by_sort = ops.convert_to_numpy(_support_by_sort(z))
+    by_bisection = ops.convert_to_numpy(_support_by_bisection(z))
+    expected = np.stack([sparsemax_reference(row) > 0 for row in ops.convert_to_numpy(z)])
+    np.testing.assert_array_equal(by_sort, expected)
+    np.testing.assert_array_equal(by_bisection, expected)
+
+
+@pytest.mark.torch
 def test_sparsemax_axis_and_layer_config():
     z = np.random.default_rng(1).normal(size=(4, 5, 3)).astype("float32")
     along_1 = ops.convert_to_numpy(sparsemax(z, axis=1))

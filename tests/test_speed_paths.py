@@ -156,11 +156,12 @@ def test_last_smaller_batch_is_topped_up_and_trains_as_itself(data, monkeypatch)
     compiled.clear()
     b = FFRegressor(**params).fit(X, y)
     np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-4, atol=1e-4 * np.std(y))
-    # Batch normalization would see the borrowed rows: such a model keeps its smaller batch.
+    # With batch normalization the borrowed rows also enter the batch statistics; the batch is
+    # still topped up (one compiled train step), and only its own rows carry loss weight.
     monkeypatch.setattr(compiled, "_top_up", spy)
     topped.clear()
     FFRegressor(**params, use_batchnorm=True).fit(X, y)
-    assert topped == []
+    assert topped and all(topped)
 
 
 @needs_jax
