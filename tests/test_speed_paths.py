@@ -51,6 +51,22 @@ def test_fast_predict_equals_keras_predict(data, fitted):
         np.testing.assert_allclose(fast, keras_out, rtol=1e-6, atol=1e-6)
 
 
+@needs_jax
+def test_grouped_chunks_give_each_row_the_result_of_its_own_chunk(data, fitted):
+    # 200 rows in chunks of 7: the first 16 chunks (112 rows) go through one lax.map call,
+    # the other 88 rows chunk by chunk. A row's output must not depend on which path it took.
+    from keraslearn.training import fast_predict
+
+    X, _ = data
+    x = fitted._encode_X(X)
+    out = predict_array(fitted.model_, x, chunk=7)
+    forward_group = fast_predict._jax_forward(fitted.model_)[1]
+    assert forward_group._cache_size() >= 1  # the grouped path ran
+    for i in (0, 6, 111, 112, 199):
+        alone = predict_array(fitted.model_, {k: v[i : i + 1] for k, v in x.items()}, chunk=7)
+        np.testing.assert_array_equal(alone[0], out[i])
+
+
 @pytest.mark.torch
 def test_prediction_of_a_row_does_not_depend_on_the_batch(data, fitted):
     X, _ = data
