@@ -96,6 +96,18 @@ def test_save_load_gives_identical_predictions_and_importances(iris_fit, tmp_pat
     np.testing.assert_allclose(loaded.explain(Xte), clf.explain(Xte), rtol=1e-6)
 
 
+def test_onnx_export_runs_in_onnxruntime_like_predict_proba(iris_fit, tmp_path):
+    # The sparsemax bisection is a loop inside the network: the exported graph must carry it.
+    import onnxruntime as ort
+
+    from keraslearn import export, export_inputs
+
+    clf, Xte, _ = iris_fit
+    session = ort.InferenceSession(export(clf, tmp_path / "tabnet.onnx"))
+    (proba,) = session.run(None, export_inputs(clf, Xte))
+    np.testing.assert_allclose(proba, clf.predict_proba(Xte), atol=1e-5)
+
+
 def test_clone_and_grid_search_keep_every_setting(iris_mixed):
     X, y = iris_mixed
     # batch_size above the row count: one batch shape per fit, so one compile per fit

@@ -57,13 +57,13 @@ def _support_by_bisection(x, halvings=24):
     xs = ops.cast(ops.stop_gradient(x), "float32")  # float32 even under mixed precision
     lo = -ops.ones_like(xs[..., :1])
 
-    def halve(_, bounds):
-        lo, hi = bounds
+    def halve(_, carry):
+        lo, hi, xs = carry  # xs rides in the carry: jax2onnx cannot export a loop body closing over it
         mid = (lo + hi) * 0.5
         above = ops.sum(ops.relu(xs - mid), axis=-1, keepdims=True) > 1.0  # tau > mid
-        return ops.where(above, mid, lo), ops.where(above, hi, mid)
+        return ops.where(above, mid, lo), ops.where(above, hi, mid), xs
 
-    lo, hi = ops.fori_loop(0, halvings, halve, (lo, ops.zeros_like(lo)))
+    lo, hi, _ = ops.fori_loop(0, halvings, halve, (lo, ops.zeros_like(lo), xs))
     return xs > (lo + hi) * 0.5
 
 
