@@ -192,7 +192,10 @@ class KerasLearner(BaseEstimator):
             with host_initializers():  # NumPy draws: no XLA compilation per weight shape
                 model = self._build_model(self._model_spec())
             x, y_fit = self._prepare_fit(model, x, y_fit)
-            self._compile(model)
+            with host_initializers():  # the optimizer's zero slots, too
+                self._compile(model)
+                if model.optimizer is not None and not model.optimizer.built:
+                    model.optimizer.build(model.trainable_variables)
             _compiled.before_fit(model, self)
             self.history_ = fit_model(
                 model,
