@@ -169,18 +169,21 @@ class _Template:
         self.model = model
         step = model.train_step
         self.single = jax.jit(step, donate_argnums=0)
+        # Inside ``multi`` the step is called as a jitted function: the trace that finds its
+        # logs' shapes is then reused for the scan body instead of tracing Keras' step twice.
+        traced_step = jax.jit(step)
 
         def multi(state, stacked, mask):
             def body(carry, inp):
                 data, real = inp
 
                 def run(c):
-                    logs, st = step(c[0], data)
+                    logs, st = traced_step(c[0], data)
                     return st, logs
 
                 return jax.lax.cond(real, run, lambda c: c, carry), None
 
-            logs = jax.eval_shape(step, state, jax.tree.map(lambda a: a[0], stacked))[0]
+            logs = jax.eval_shape(traced_step, state, jax.tree.map(lambda a: a[0], stacked))[0]
             logs = jax.tree.map(lambda s: jax.numpy.zeros(s.shape, s.dtype), logs)
             (state, logs), _ = jax.lax.scan(body, (state, logs), (stacked, mask))
             return logs, state
