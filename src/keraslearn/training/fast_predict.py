@@ -87,13 +87,15 @@ def predict_array(model, x, chunk: int = 256) -> np.ndarray:
         non_trainable = [v.value for v in model.non_trainable_variables]
         step = chunk * GROUP
         grouped = n - n % step  # rows that go through fwd_group, GROUP chunks per call
-        outs = [
-            fwd_group(trainable, non_trainable, _map(lambda v: v[i : i + step].reshape((GROUP, chunk) + v.shape[1:]), x))
-            for i in range(0, grouped, step)
-        ]
-        outs += [fwd(trainable, non_trainable, part) for part in _chunks(_map(lambda v: v[grouped:], x), chunk)]
-        n_groups = grouped // step
-        outs = [np.asarray(o).reshape((-1,) + o.shape[2:]) if i < n_groups else np.asarray(o) for i, o in enumerate(outs)]
+
+        def group(i):
+            return _map(lambda v: v[i : i + step].reshape((GROUP, chunk) + v.shape[1:]), x)
+
+        groups = [fwd_group(trainable, non_trainable, group(i)) for i in range(0, grouped, step)]
+        rest = _map(lambda v: v[grouped:], x)
+        singles = [fwd(trainable, non_trainable, part) for part in _chunks(rest, chunk)]
+        # All calls are dispatched before the first result is read.
+        outs = [np.asarray(o).reshape((-1,) + o.shape[2:]) for o in groups] + [np.asarray(o) for o in singles]
         out = np.concatenate(outs) if len(outs) > 1 else outs[0]
     elif backend == "torch":
         out = _predict_torch(model, x, chunk)
