@@ -76,7 +76,7 @@ def _patched(jr):
             outside = np.abs(values) > 2.0
         return as_array(values * stddev + mean, dtype)
 
-    return originals, {"uniform": uniform, "normal": normal, "truncated_normal": truncated_normal}
+    return {"uniform": uniform, "normal": normal, "truncated_normal": truncated_normal}
 
 
 def _plain(*values) -> bool:
@@ -112,16 +112,13 @@ def host_initializers():
     from keras.src.initializers.constant_initializers import Ones, Zeros
 
     with _LOCK:
-        originals, replacements = _patched(jr)
-        constants = {Zeros: (Zeros.__call__, _constant(0)), Ones: (Ones.__call__, _constant(1))}
-        for name, fn in replacements.items():
-            setattr(jr, name, fn)
-        for cls, (_, fn) in constants.items():
-            cls.__call__ = fn
+        patches = [(jr, name, fn) for name, fn in _patched(jr).items()]
+        patches += [(Zeros, "__call__", _constant(0)), (Ones, "__call__", _constant(1))]
+        saved = [(owner, attr, getattr(owner, attr)) for owner, attr, _ in patches]
+        for owner, attr, fn in patches:
+            setattr(owner, attr, fn)
         try:
             yield
         finally:
-            for name, fn in originals.items():
-                setattr(jr, name, fn)
-            for cls, (original, _) in constants.items():
-                cls.__call__ = original
+            for owner, attr, original in saved:
+                setattr(owner, attr, original)
