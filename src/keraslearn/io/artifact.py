@@ -44,12 +44,13 @@ def _npz_load(data: bytes, path=None, member="") -> dict:
 
 def _check_members(path, z: zipfile.ZipFile):
     names = z.namelist()
-    missing = [m for m in MEMBERS if m not in names]
-    unexpected = sorted({n for n in names if n not in MEMBERS})
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if missing or unexpected or duplicated:
-        problems = [f"missing {missing}"] * bool(missing) + [f"unexpected members {unexpected}"] * bool(unexpected)
-        problems += [f"duplicated members {duplicated}"] * bool(duplicated)
+    found = {
+        "missing": [m for m in MEMBERS if m not in names],
+        "unexpected members": sorted({n for n in names if n not in MEMBERS}),
+        "duplicated members": sorted({n for n in names if names.count(n) > 1}),
+    }
+    problems = [f"{what} {which}" for what, which in found.items() if which]
+    if problems:
         raise ValueError(
             f"{path} is not a valid keraslearn artifact: {'; '.join(problems)} (an artifact holds exactly "
             f"{', '.join(MEMBERS)})."

@@ -23,6 +23,13 @@ _NUMERIC_KINDS = {"floating", "integer", "mixed-integer-float", "boolean", "deci
 ID_LEVELS = 1000
 
 
+def _raise_too_large(cols: list, where: str = ""):
+    raise ValueError(
+        f"Numeric column(s) {cols} hold values too large to scale{where} (e.g. ±1e300); "
+        "rescale them (divide by a constant, or take a log) first."
+    )
+
+
 def _is_categorical(col: pd.Series) -> bool:
     dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype) and dtype != object:
@@ -137,11 +144,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         self.indicator_columns_ = [c for c, has in zip(self.numeric_columns_, has_nan) if has]
         bad = ~(np.isfinite(self.center_) & np.isfinite(self.scale_))
         if bad.any():  # e.g. the std of ±1e300 overflows: every value would scale to 0
-            cols = [self.numeric_columns_[j] for j in np.flatnonzero(bad)]
-            raise ValueError(
-                f"Numeric column(s) {cols} hold values too large to scale (e.g. ±1e300); "
-                "rescale them (divide by a constant, or take a log) first."
-            )
+            _raise_too_large([self.numeric_columns_[j] for j in np.flatnonzero(bad)])
 
     def _fit_categorical(self, frame):
         n = len(frame)
@@ -224,8 +227,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                     return (a - self.center_) / self.scale_
 
             out["numeric"] = coding.transform_numeric(arr, self.medians_, idx, scale)
-            if not np.isfinite(out["numeric"]).all():
-                self._raise_overflow(out["numeric"])
+            finite = np.isfinite(out["numeric"]).all(axis=0)
+            if not finite.all():  # |x| near 1e308 (mean/std overflow) or beyond float32's 3.4e38
+                names = list(self.numeric_columns_) + [f"{c}__missing" for c in self.indicator_columns_]
+                _raise_too_large([names[j] for j in np.flatnonzero(~finite)], " into float32")
         if self.categorical_columns_ and getattr(self, "_level_codes", None) is None:
             self._set_lookups()  # an encoder unpickled from before the lookups existed
         for j, (col, cspec) in enumerate(zip(self.categorical_columns_, self.spec_.categorical)):
@@ -234,15 +239,6 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             )
             out[cspec.input_name] = codes.reshape(-1, 1)
         return out
-
-    def _raise_overflow(self, encoded: np.ndarray):
-        # Finite inputs that overflow: |x| near 1e308 (mean/std overflow) or beyond float32's 3.4e38.
-        names = list(self.numeric_columns_) + [f"{c}__missing" for c in self.indicator_columns_]
-        cols = [names[j] for j in np.flatnonzero(~np.isfinite(encoded).all(axis=0))]
-        raise ValueError(
-            f"Numeric column(s) {cols} hold values too large to scale into float32 (e.g. ±1e300); "
-            "rescale them (divide by a constant, or take a log) first."
-        )
 
     def _codes_general(self, col: pd.Series, j: int) -> np.ndarray:
         values = _as_levels(col)
