@@ -77,16 +77,30 @@ def _env(who, threads, cache_dir):
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
-        env["XLA_FLAGS"] = (
-            env.get("XLA_FLAGS", "") + f" --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
-        ).strip()
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
     return env
 
 
-def run_worker(section, cfg, env, timeout=1800):
-    """Run one measurement in a fresh Python process; return its result dict."""
+def _pinned(cores):
+    """A ``preexec_fn`` that binds the worker to ``cores`` CPU cores (None: no binding).
+
+    Thread-count settings alone do not make JAX single-threaded: XLA's CPU runtime runs
+    independent kernels on a pool as large as the cores the process may use, and on 2 cores
+    that second thread costs about 40% more CPU for 13% less wall time (FF epoch, measured
+    2026-11-21). Binding every contender alike to the same cores is what "n threads per
+    framework" means: JAX then sizes its pool to them, torch keeps its own setting.
+    """
+    if not cores or not hasattr(os, "sched_setaffinity"):
+        return None
+    chosen = sorted(os.sched_getaffinity(0))[-cores:]
+    return lambda: os.sched_setaffinity(0, chosen)
+
+
+def run_worker(section, cfg, env, timeout=1800, cores=0):
+    """Run one measurement in a fresh Python process (bound to ``cores`` cores, 0: any); return its result."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", section, "--config", json.dumps(cfg)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=_pinned(cores))
     for line in proc.stdout.splitlines()[::-1]:
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -109,8 +123,10 @@ def _median_dict(runs):
     return {k: statistics.median(r[k] for r in runs) for k in keys}
 
 
-def measure(plan, rounds, threads, quick, log=print, on_section=None):
+def measure(plan, rounds, threads, quick, log=print, on_section=None, pin=True):
     """Run every (section, config, contender) ``rounds`` times, contenders interleaved.
+
+    With ``pin`` each worker is bound to ``threads`` cores (see :func:`_pinned`).
 
     ``on_section(results)`` is called after each config (so a long run saves as it goes).
     """
@@ -125,7 +141,7 @@ def measure(plan, rounds, threads, quick, log=print, on_section=None):
                 if "keraslearn_warm_disk_cache" in per and not quick:
                     # Fill the persistent compilation cache once (not timed).
                     run_worker(spec.get("worker", section), dict(cfg, who="keraslearn"),
-                               _env("keraslearn", threads, warm_dir))
+                               _env("keraslearn", threads, warm_dir), cores=threads if pin else 0)
                 for r in range(rounds):
                     order = spec["who"][r % len(spec["who"]):] + spec["who"][: r % len(spec["who"])]
                     for who in order:
@@ -136,7 +152,8 @@ def measure(plan, rounds, threads, quick, log=print, on_section=None):
                         if quick:
                             res = _in_process(worker, dict(cfg, who=who))
                         else:
-                            res = run_worker(worker, dict(cfg, who=who), _env(who, threads, cache))
+                            res = run_worker(worker, dict(cfg, who=who), _env(who, threads, cache),
+                                             cores=threads if pin else 0)
                         shutil.rmtree(cold, ignore_errors=True)
                         per[who].append(res)
                         log(f"  {label:22s} round {r + 1}/{rounds} {who:28s} {time.perf_counter() - t0:6.1f}s "
@@ -313,6 +330,8 @@ def main(argv=None):
     ap.add_argument("--data", nargs="+", default=None, help="only the configs on these datasets")
     ap.add_argument("--threads", type=int, default=1,
                     help="threads per framework (default 1: the machine is shared; 0 = framework defaults)")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not bind each worker to --threads cores (JAX then uses every core it sees)")
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--tag", default="", help="suffix for the result file names")
     ap.add_argument("--merge", nargs="+", metavar="JSON",
@@ -361,10 +380,10 @@ def main(argv=None):
     def meta():
         return {"started": started.isoformat(timespec="seconds"),
                 "seconds": (_dt.datetime.now() - started).total_seconds(), "quick": args.quick, "rounds": rounds,
-                "threads": args.threads, "loadavg_start": load0, "loadavg_end": os.getloadavg(),
+                "threads": args.threads, "pinned": bool(args.threads) and not args.no_pin, "loadavg_start": load0, "loadavg_end": os.getloadavg(),
                 "cpus": os.cpu_count()}
 
-    results = measure(plan, rounds, args.threads, args.quick,
+    results = measure(plan, rounds, args.threads, args.quick, pin=not args.no_pin,
                       on_section=lambda res: write_outputs(res, out, stamp, suffix, meta()))
     targets, png = write_outputs(results, out, stamp, suffix, meta())
     print(format_tables(results, targets))

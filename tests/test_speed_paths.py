@@ -376,3 +376,16 @@ def test_speed_benchmark_quick_run_writes_results(tmp_path, monkeypatch):
     targets = {t["target"] for t in payload["targets"]}
     assert {"FF epoch <= 1.2x the hand-written JAX loop", "one-row predict p50 <= 1 ms"} <= targets
     assert (tmp_path / "speed-latest-quick.png").stat().st_size > 0
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="binding to cores needs Linux")
+def test_speed_benchmark_binds_each_worker_to_the_asked_cores(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import speed
+
+    probe = [sys.executable, "-c", "import os; print(len(os.sched_getaffinity(0)))"]
+    bound = subprocess.run(probe, capture_output=True, text=True, check=True, preexec_fn=speed._pinned(1))
+    assert bound.stdout.strip() == "1"
+    assert speed._pinned(0) is None  # --threads 0 / --no-pin: the worker sees every core
