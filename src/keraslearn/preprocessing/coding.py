@@ -147,8 +147,11 @@ def category_codes(col: pd.Series, lookup: dict, unknown: int, missing: int, gen
             codes = _small_codes(col.to_numpy(dtype=object), lookup, unknown, missing)
             if codes is not None:
                 return codes
-        elif _is_string_column(col):
+        else:
+            # Factorize first and check the few distinct values, rather than scanning every row
+            # for its type (pandas' infer_dtype) beforehand: all strings is the common case.
             idx, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
-            lut = np.array([lookup.get(u, unknown) for u in uniques] + [missing], dtype=np.int32)
-            return lut[idx]
+            if all(isinstance(u, str) for u in uniques):
+                lut = np.array([lookup.get(u, unknown) for u in uniques] + [missing], dtype=np.int32)
+                return lut[idx]
     return general(col)
