@@ -131,6 +131,7 @@ def measure(plan, rounds, threads, quick, log=print, on_section=None, pin=True):
     ``on_section(results)`` is called after each config (so a long run saves as it goes).
     """
     results = {}
+    cores = threads if pin else 0
     warm_dir = tempfile.mkdtemp(prefix="kl-bench-jaxcache-")
     try:
         for section, spec in plan.items():
@@ -141,7 +142,7 @@ def measure(plan, rounds, threads, quick, log=print, on_section=None, pin=True):
                 if "keraslearn_warm_disk_cache" in per and not quick:
                     # Fill the persistent compilation cache once (not timed).
                     run_worker(spec.get("worker", section), dict(cfg, who="keraslearn"),
-                               _env("keraslearn", threads, warm_dir), cores=threads if pin else 0)
+                               _env("keraslearn", threads, warm_dir), cores=cores)
                 for r in range(rounds):
                     order = spec["who"][r % len(spec["who"]):] + spec["who"][: r % len(spec["who"])]
                     for who in order:
@@ -153,7 +154,7 @@ def measure(plan, rounds, threads, quick, log=print, on_section=None, pin=True):
                             res = _in_process(worker, dict(cfg, who=who))
                         else:
                             res = run_worker(worker, dict(cfg, who=who), _env(who, threads, cache),
-                                             cores=threads if pin else 0)
+                                             cores=cores)
                         shutil.rmtree(cold, ignore_errors=True)
                         per[who].append(res)
                         log(f"  {label:22s} round {r + 1}/{rounds} {who:28s} {time.perf_counter() - t0:6.1f}s "
@@ -380,8 +381,8 @@ def main(argv=None):
     def meta():
         return {"started": started.isoformat(timespec="seconds"),
                 "seconds": (_dt.datetime.now() - started).total_seconds(), "quick": args.quick, "rounds": rounds,
-                "threads": args.threads, "pinned": bool(args.threads) and not args.no_pin, "loadavg_start": load0, "loadavg_end": os.getloadavg(),
-                "cpus": os.cpu_count()}
+                "threads": args.threads, "pinned": bool(args.threads) and not args.no_pin,
+                "loadavg_start": load0, "loadavg_end": os.getloadavg(), "cpus": os.cpu_count()}
 
     results = measure(plan, rounds, args.threads, args.quick, pin=not args.no_pin,
                       on_section=lambda res: write_outputs(res, out, stamp, suffix, meta()))

@@ -8,7 +8,7 @@ import pytest
 
 import keraslearn
 from keraslearn import FFClassifier
-from keraslearn.learners import base
+from keraslearn.training import fit as fit_module
 from keraslearn.training.jax_state import lean_state
 
 needs_jax = pytest.mark.skipif(keraslearn.BACKEND != "jax", reason="the hand-over replaced is Keras' JAX one")
@@ -29,7 +29,7 @@ def _state(model):
 def test_lean_hand_over_trains_the_model_keras_own_would(iris_mixed, monkeypatch):
     X, y = iris_mixed
     lean = _FFWithAccuracy(**PARAMS).fit(X, y)  # validation, early stopping restoring the best weights, BN
-    monkeypatch.setattr(base, "lean_state", lambda model: contextlib.nullcontext())
+    monkeypatch.setattr(fit_module, "lean_state", lambda model: contextlib.nullcontext())
     own = _FFWithAccuracy(**PARAMS).fit(X, y)
     assert lean.history_ == own.history_  # the step's logs are the metrics Keras re-reads
     assert set(lean.history_) >= {"loss", "val_loss", "accuracy", "val_accuracy"}

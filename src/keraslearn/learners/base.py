@@ -18,7 +18,6 @@ from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, seed_everything
 from keraslearn.training.host_init import host_initializers
-from keraslearn.training.jax_state import lean_state
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
 from keraslearn.training.devices import device_scope
 from keraslearn.training.fast_predict import predict_array  # speed: fast inference path (issue 8)
@@ -198,23 +197,22 @@ class KerasLearner(BaseEstimator):
                 if model.optimizer is not None and not model.optimizer.built:
                     model.optimizer.build(model.trainable_variables)
             _compiled.before_fit(model, self)
-            with lean_state(model):  # Keras' per-epoch variable hand-over without re-listing
-                self.history_ = fit_model(
-                    model,
-                    x,
-                    y_fit,
-                    sw,
-                    epochs=self.epochs,
-                    batch_size=self.batch_size,
-                    validation_fraction=self.validation_fraction,
-                    early_stopping=self.early_stopping,
-                    patience=self.patience,
-                    callbacks=self.callbacks,
-                    verbose=int(self.verbose),
-                    seed=seed,
-                    stratify=self._stratify_labels(y_fit),
-                    checkpoint=checkpoint,
-                )
+            self.history_ = fit_model(
+                model,
+                x,
+                y_fit,
+                sw,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                validation_fraction=self.validation_fraction,
+                early_stopping=self.early_stopping,
+                patience=self.patience,
+                callbacks=self.callbacks,
+                verbose=int(self.verbose),
+                seed=seed,
+                stratify=self._stratify_labels(y_fit),
+                checkpoint=checkpoint,
+            )
             _compiled.after_fit(model)
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from keraslearn.training.devices import prepare_for_devices
+from keraslearn.training.jax_state import lean_state
 from keraslearn.training.progress import RichProgress
 
 
@@ -158,18 +159,19 @@ def fit_model(
     x, y, sample_weight, validation_data, batch_size = prepare_for_devices(
         x, y, sample_weight, validation_data, batch_size
     )
-    history = model.fit(
-        x,
-        y,
-        sample_weight=sample_weight,
-        batch_size=batch_size,
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        validation_data=validation_data,
-        callbacks=cbs,
-        shuffle=True,
-        verbose=2 if verbose >= 2 else 0,
-    )
+    with lean_state(model):  # Keras' per-epoch variable hand-over without re-listing
+        history = model.fit(
+            x,
+            y,
+            sample_weight=sample_weight,
+            batch_size=batch_size,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            validation_data=validation_data,
+            callbacks=cbs,
+            shuffle=True,
+            verbose=2 if verbose >= 2 else 0,
+        )
     if checkpoint is not None:
         history.history = checkpoint.finish(history.history)
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}

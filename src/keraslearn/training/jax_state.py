@@ -49,22 +49,25 @@ def _lean_methods(model):
             lists.update(_lists(model))
         return lists[kind]
 
+    def chosen(*flags):
+        return [kind for kind, on in zip(_KINDS, flags) if on]
+
+    def detach(kinds):
+        for kind in kinds:
+            for v in variables(kind):
+                v._value = None
+
     def get_jax_state(trainable_variables=False, non_trainable_variables=False, optimizer_variables=False,
                       metrics_variables=False, purge_model_variables=False):
-        wanted = dict(zip(_KINDS, (trainable_variables, non_trainable_variables, optimizer_variables,
-                                   metrics_variables)))
-        state = tuple([v.value for v in variables(kind)] for kind in _KINDS if wanted[kind])
+        kinds = chosen(trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables)
+        state = tuple([v.value for v in variables(kind)] for kind in kinds)
         if purge_model_variables:
-            purge(**wanted)
+            detach(kinds)
         return state
 
     def purge(trainable_variables=False, non_trainable_variables=False, optimizer_variables=False,
               metrics_variables=False):
-        wanted = (trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables)
-        for kind, on in zip(_KINDS, wanted):
-            if on:
-                for v in variables(kind):
-                    v._value = None
+        detach(chosen(trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables))
 
     def state_sync():
         state = getattr(model, "_jax_state", None)
