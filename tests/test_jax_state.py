@@ -14,7 +14,7 @@ from keraslearn.training.jax_state import lean_state
 needs_jax = pytest.mark.skipif(keraslearn.BACKEND != "jax", reason="the hand-over replaced is Keras' JAX one")
 PARAMS = dict(layer_units=(16,), dropout=0.2, use_batchnorm=True, epochs=8, batch_size=32, patience=2,
               validation_fraction=0.25, random_state=3)
-METHODS = ("_get_jax_state", "_purge_model_variables", "jax_state_sync", "_get_metrics_result_or_logs")
+METHODS = ("_get_jax_state", "_purge_model_variables", "jax_state_sync", "_get_metrics_result_or_logs", "get_weights")
 
 
 class _FFWithAccuracy(FFClassifier):
@@ -44,6 +44,9 @@ def test_model_is_keras_own_again_after_the_fit(iris_mixed):
     est = FFClassifier(**dict(PARAMS, epochs=1)).fit(X, y)
     model = est.model_
     assert not set(METHODS) & set(vars(model))
+    assert type(model._tracker) is keras.src.utils.tracking.Tracker
+    model.extra_layers = [keras.layers.Dense(2)]  # Keras tracks new attributes again
+    assert model.extra_layers[0] in model._layers
     # A new optimizer brings new variables: Keras' own fit must list them, not the old ones.
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     history = model.fit(est.encoder_.transform(X), np.searchsorted(est.classes_, y), epochs=2, verbose=0)
@@ -66,3 +69,35 @@ def test_a_model_with_its_own_step_keeps_keras_metric_results():
         model.fit(np.ones((8, 3)), np.ones(8), epochs=2, verbose=0)
     assert not set(METHODS) & set(vars(model))
     assert np.isfinite(model.evaluate(np.ones((8, 3)), np.ones(8), verbose=0))
+
+
+class _WeightsSeen(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seen, self.state_types = [], set()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.state_types.add(type(self._model._jax_state))  # ``self.model`` would sync the state
+
+    def on_epoch_end(self, epoch, logs=None):
+        model = self.model
+        self.seen.append((model.get_weights(), [v.numpy() for v in model.weights]))
+
+
+@needs_jax
+def test_callbacks_see_keras_weights_during_the_fit():
+    seen = _WeightsSeen()
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.BatchNormalization()(inputs)))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    xs, ys = np.random.default_rng(0).normal(size=(40, 4)), np.arange(40) % 3
+    with lean_state(model):
+        model.fit(xs, ys, epochs=3, batch_size=8, validation_split=0.25, callbacks=[seen], verbose=0)
+    assert len(seen.seen) == 3
+    for got, keras_own in seen.seen:
+        assert len(got) == len(keras_own) == len(model.weights)
+        for a, b in zip(got, keras_own, strict=True):
+            np.testing.assert_array_equal(a, b)
+            assert a is not b and a.flags.writeable  # copies, as Keras' own get_weights returns
+    assert not np.array_equal(seen.seen[0][0][0], seen.seen[-1][0][0])  # each epoch's own weights
+    assert seen.state_types == {dict}  # the per-step state passed Keras' attribute tracking untouched
