@@ -53,8 +53,8 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
         frame, has_names = X, all(isinstance(c, str) for c in X.columns)
         if not has_names:
             frame = X.set_axis(_default_columns(X.shape[1]), axis=1)
-        for col in frame.columns:
-            if pd.api.types.is_complex_dtype(frame[col].dtype):
+        for col, dtype in frame.dtypes.items():  # one dtypes Series, not a column lookup each
+            if pd.api.types.is_complex_dtype(dtype):
                 raise ValueError(f"Complex data not supported (column {col!r}).")
     else:
         arr = np.asarray(X)
