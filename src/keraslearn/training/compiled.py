@@ -32,6 +32,7 @@ import keras
 import numpy as np
 
 from keraslearn._tensorflow import no_tensorflow_import
+from keraslearn.training import xla
 
 #: Training steps run per XLA call on JAX (and Keras' ``steps_per_execution`` on TensorFlow).
 STEPS_PER_EXECUTION = 32
@@ -168,7 +169,7 @@ class _Template:
 
         self.model = model
         step = model.train_step
-        self.single = jax.jit(step, donate_argnums=0)
+        self.single = xla.jit(step, donate_argnums=0)
         # Inside ``multi`` the step is called as a jitted function: the trace that finds its
         # logs' shapes is then reused for the scan body instead of tracing Keras' step twice.
         traced_step = jax.jit(step)
@@ -188,7 +189,7 @@ class _Template:
             (state, logs), _ = jax.lax.scan(body, (state, logs), (stacked, mask))
             return logs, state
 
-        self.multi = jax.jit(multi, donate_argnums=0)
+        self.multi = xla.jit(multi, donate_argnums=0)
         self.test_function = None
         self.predict_function = None
         self.forward = None
@@ -196,8 +197,7 @@ class _Template:
     def finish(self):
         """Take the template's own test / predict functions after its first fit."""
         model = self.model
-        model.make_test_function()
-        model.make_predict_function()
+        xla.keras_jit_functions(model)  # made before its first fit; again only if it was reset
         self.test_function = model.test_function
         self.predict_function = model.predict_function
         self._compiled_with = (model.optimizer, getattr(model, "_compile_loss", None))
@@ -326,12 +326,13 @@ def before_fit(model, learner=None, steps_per_execution=None):
             template = None
         if template is not None:
             _TEMPLATES.move_to_end(key)
+    model.steps_per_execution = k  # before Keras makes its step functions: they group this many
     if template is None:
         template = _Template(model)
+        xla.keras_jit_functions(model)
     else:
         model.test_function = template.test_function
         model.predict_function = template.predict_function
-    model.steps_per_execution = k
     model.train_function = template.train_function(k)
     if key is not None:
         object.__setattr__(model, _LINK, (key, template))

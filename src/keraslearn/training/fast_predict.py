@@ -20,7 +20,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from keraslearn.training import compiled
+from keraslearn.training import compiled, xla
 
 _FORWARD = "_keraslearn_forward"  # model attribute holding its jitted forward functions
 GROUP = 16  # chunks per lax.map call for large inputs
@@ -50,7 +50,7 @@ def _jax_forward(model):
         def forward_group(trainable, non_trainable, chunks):
             return jax.lax.map(lambda x: forward(trainable, non_trainable, x), chunks)
 
-        fns = jax.jit(forward), jax.jit(forward_group)
+        fns = xla.jit(forward), xla.jit(forward_group)
         if template is not None:
             template.forward = fns
     object.__setattr__(model, _FORWARD, fns)  # not through Keras' attribute tracking
