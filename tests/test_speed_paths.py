@@ -361,9 +361,9 @@ def test_numpy_input_is_not_copied_by_to_frame():
 # ------------------------------------------------------------------ benchmark smoke
 # ------------------------------------------------------------------------ XLA options
 @needs_jax
-def test_keraslearn_jit_keeps_reductions_out_of_library_calls():
+def test_fused_reductions_keep_reductions_out_of_library_calls():
     # XLA's CPU default sends each reduction to YNNPACK as a separate call (too many small
-    # calls in TabNet's step); keraslearn's compiled functions keep them in XLA's own fusions.
+    # calls in TabNet's step); with FUSED_REDUCTIONS they stay in XLA's own fused kernels.
     import jax
     import jax.numpy as jnp
 
@@ -374,7 +374,7 @@ def test_keraslearn_jit_keeps_reductions_out_of_library_calls():
     def stats(v):
         return jnp.sum(v, axis=0), jnp.sum(v * v, axis=0)
 
-    ours = xla.jit(stats)
+    ours = xla.jit(stats, xla.FUSED_REDUCTIONS)
     assert "__ynn_fusion" not in ours.lower(x).compile().as_text()
     for a, b in zip(ours(x), jax.jit(stats)(x)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
@@ -384,23 +384,18 @@ def test_keraslearn_jit_keeps_reductions_out_of_library_calls():
 def test_xla_options_yield_to_the_users_flags_and_to_an_older_jaxlib(monkeypatch):
     from keraslearn.training import xla
 
-    assert xla.compiler_options() == xla.CPU_OPTIONS  # this jaxlib on CPU takes them
+    assert xla.usable(xla.FUSED_REDUCTIONS) == xla.FUSED_REDUCTIONS  # this jaxlib on CPU takes them
+    assert xla.usable(None) == {}
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=LIBRARY_FUSION_TYPE_REDUCE")
-    assert xla._supported_options() == {}
+    assert xla._check(xla.FUSED_REDUCTIONS) == {}
     monkeypatch.delenv("XLA_FLAGS")
-    monkeypatch.setattr(xla, "CPU_OPTIONS", {"xla_cpu_experimental_ynn_fusion_type": "NOT_A_FUSION_TYPE"})
-    assert xla._supported_options() == {}  # rejected by XLA: plain jax.jit, no error
+    assert xla._check({"xla_cpu_experimental_ynn_fusion_type": "NOT_A_FUSION_TYPE"}) == {}  # rejected: plain jit
 
 
 @needs_jax
-def test_keras_own_jit_is_back_after_a_fit(data):
-    import jax
-    from keras.src.backend.jax import trainer as jax_trainer
-
-    X, y = data
-    est = FFRegressor(**TINY, validation_fraction=0.2).fit(X, y)
-    assert jax_trainer.jit is jax.jit
-    assert np.isfinite(est.history_["val_loss"]).all()  # the validation step built with our options ran
+def test_learners_without_options_compile_with_xla_defaults(fitted):
+    _, template = getattr(fitted.model_, compiled._LINK)  # the steps it was fitted with
+    assert template.options == {}
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from keraslearn.architectures import tabnet
 from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number, store_init_params
 from keraslearn.preprocessing.validation import to_frame
 from keraslearn.training import compile_model
+from keraslearn.training.xla import FUSED_REDUCTIONS
 
 _TABNET_ARCH = (
     "n_d",
@@ -88,6 +89,9 @@ class _TabNetMixin:
     _architecture = staticmethod(tabnet.build)
     _arch_params = _TABNET_ARCH
     _encoder_params = _ENCODER
+    # Ghost batch norm and sparsemax make ~190 small reductions a train step: fused by XLA
+    # itself they cost an epoch about 16% less than as YNNPACK library calls (training.xla).
+    _compiler_options = FUSED_REDUCTIONS
 
     def _validate_params(self):
         super()._validate_params()

@@ -164,12 +164,13 @@ def structure_key(model, learner=None):
 class _Template:
     """Jitted train / test / predict functions traced on one model, usable by its equals."""
 
-    def __init__(self, model):
+    def __init__(self, model, options=None):
         import jax
 
         self.model = model
+        self.options = dict(options or {})  # XLA compiler options of every function made here
         step = model.train_step
-        self.single = xla.jit(step, donate_argnums=0)
+        self.single = xla.jit(step, self.options, donate_argnums=0)
         # Inside ``multi`` the step is called as a jitted function: the trace that finds its
         # logs' shapes is then reused for the scan body instead of tracing Keras' step twice.
         traced_step = jax.jit(step)
@@ -189,7 +190,7 @@ class _Template:
             (state, logs), _ = jax.lax.scan(body, (state, logs), (stacked, mask))
             return logs, state
 
-        self.multi = xla.jit(multi, donate_argnums=0)
+        self.multi = xla.jit(multi, self.options, donate_argnums=0)
         self.test_function = None
         self.predict_function = None
         self.forward = None
@@ -197,7 +198,7 @@ class _Template:
     def finish(self):
         """Take the template's own test / predict functions after its first fit."""
         model = self.model
-        xla.keras_jit_functions(model)  # made before its first fit; again only if it was reset
+        xla.keras_jit_functions(model, self.options)  # made before its first fit; again only if reset
         self.test_function = model.test_function
         self.predict_function = model.predict_function
         self._compiled_with = (model.optimizer, getattr(model, "_compile_loss", None))
@@ -316,9 +317,10 @@ def before_fit(model, learner=None, steps_per_execution=None):
         return None  # data-parallel fits keep Keras' own (sharded) steps
     if learner is not None and _has_batch_callbacks(getattr(learner, "callbacks", None)):
         k = 1  # user callbacks that watch each batch keep seeing each batch
+    options = getattr(type(learner), "_compiler_options", None) or {}  # see training.xla
     key = structure_key(model, learner)
     if key is not None:
-        key = key + (k,)  # shared test/predict loops pull this many batches per call
+        key = key + (k, _frozen(options))  # shared test/predict loops pull k batches per call
     with _LOCK:
         template = _TEMPLATES.get(key) if key is not None else None
         if template is not None and not template.still_valid():
@@ -328,8 +330,8 @@ def before_fit(model, learner=None, steps_per_execution=None):
             _TEMPLATES.move_to_end(key)
     model.steps_per_execution = k  # before Keras makes its step functions: they group this many
     if template is None:
-        template = _Template(model)
-        xla.keras_jit_functions(model)
+        template = _Template(model, options)
+        xla.keras_jit_functions(model, options)
     else:
         model.test_function = template.test_function
         model.predict_function = template.predict_function

@@ -50,7 +50,8 @@ def _jax_forward(model):
         def forward_group(trainable, non_trainable, chunks):
             return jax.lax.map(lambda x: forward(trainable, non_trainable, x), chunks)
 
-        fns = xla.jit(forward), xla.jit(forward_group)
+        options = template.options if template is not None else None
+        fns = xla.jit(forward, options), xla.jit(forward_group, options)
         if template is not None:
             template.forward = fns
     object.__setattr__(model, _FORWARD, fns)  # not through Keras' attribute tracking

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import keras
 
-from keraslearn.training import xla
-
 
 def step_functions(loop):
     """The step functions of ``loop`` for the backend Keras runs on."""
@@ -47,7 +45,7 @@ def _jax_functions(loop):
         metric_vars = [m.stateless_update_state(mv, y, y_pred) for m, mv in zip(metrics, metric_vars)]
         return loss_obj(y, y_pred), metric_vars
 
-    jit = xla.jit if loop.jit_compile else (lambda f: f)
+    jit = jax.jit if loop.jit_compile else (lambda f: f)
     train, evaluate = jit(train), jit(evaluate)
 
     def values(variables):
