@@ -174,12 +174,22 @@ def test_default_storage_is_a_sqlite_file_in_the_working_directory(tmp_path, mon
 RESUME_CHILD = textwrap.dedent(
     """
     import sys
+    import time
     import keraslearn
+    import keras
     from sklearn.datasets import load_iris
     from optuna.distributions import FloatDistribution
+
+    class Slow(keras.callbacks.Callback):
+        # A trial takes >= 1.5 s, so the parent sees trial 3 RUNNING and kills it there (a trial
+        # of shared compiled steps takes ~0.1 s: it could finish between the parent's poll and kill).
+        def on_epoch_end(self, epoch, logs=None):
+            time.sleep(0.25)
+
     X, y = load_iris(return_X_y=True, as_frame=True)
     keraslearn.tune(
-        keraslearn.FFClassifier(layer_units=(8,), epochs=6, batch_size=16, validation_fraction=0.0),
+        keraslearn.FFClassifier(layer_units=(8,), epochs=6, batch_size=16, validation_fraction=0.0,
+                                callbacks=[Slow()]),
         X, y, space={"learning_rate": FloatDistribution(1e-3, 3e-2, log=True)}, n_trials=4,
         validation_fraction=0.3, storage=sys.argv[1], study_name="resume", random_state=0, refit=False,
     )
