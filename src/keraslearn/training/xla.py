@@ -17,6 +17,7 @@ dropped (plain ``jax.jit``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 
@@ -35,7 +36,7 @@ def usable(options) -> dict:
     key = frozenset(options.items())
     with _LOCK:
         if key not in _checked:
-            _checked[key] = _check(dict(options))
+            _checked[key] = _check(options)
         return _checked[key]
 
 
@@ -67,18 +68,22 @@ def keras_jit_functions(model, options=None) -> None:
     Keras builds them with ``jit`` from its JAX trainer module; for these two calls that
     name compiles with the options, so everything else (sharding, step grouping) stays Keras'.
     """
+    with _keras_jit_using(usable(options)):
+        model.make_test_function()
+        model.make_predict_function()
+
+
+@contextlib.contextmanager
+def _keras_jit_using(options):
     import jax
     from keras.src.backend.jax import trainer as jax_trainer
 
-    options = usable(options)
-    if getattr(jax_trainer, "jit", None) is not jax.jit or not options:  # e.g. Flax NNX's jit
-        model.make_test_function()
-        model.make_predict_function()
+    if not options or getattr(jax_trainer, "jit", None) is not jax.jit:  # e.g. Flax NNX's jit
+        yield
         return
     with _PATCH_LOCK:
         jax_trainer.jit = lambda fun, **kwargs: jax.jit(fun, compiler_options=options, **kwargs)
         try:
-            model.make_test_function()
-            model.make_predict_function()
+            yield
         finally:
             jax_trainer.jit = jax.jit
