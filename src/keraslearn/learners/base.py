@@ -196,7 +196,8 @@ class KerasLearner(BaseEstimator):
                 self._compile(model)
                 if model.optimizer is not None and not model.optimizer.built:
                     model.optimizer.build(model.trainable_variables)
-            _compiled.before_fit(model, self)
+            batches = -(-len(frame) // max(1, int(self.batch_size)))  # per epoch, validation rows included
+            _compiled.before_fit(model, self, planned_steps=int(self.epochs) * batches)
             self.history_ = fit_model(
                 model,
                 x,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from keraslearn.architectures import deep_wide
 from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, store_init_params
+from keraslearn.training.xla import QUICK_COMPILE
 
 _ARCH = ("layer_units", "activation", "dropout", "input_dropout", "use_batchnorm", "use_embedding", "embed_dropout")
 _ENCODER = ("scaling", "min_frequency", "embed_size")
@@ -54,6 +55,7 @@ class DeepWideClassifier(KerasClassifierMixin, KerasLearner):
     )
 
     _architecture = staticmethod(deep_wide.build)
+    _short_fit_compiler_options = QUICK_COMPILE  # see training.compiled.SHORT_FIT_STEPS
     _arch_params = _ARCH
     _encoder_params = _ENCODER
 
@@ -89,6 +91,7 @@ class DeepWideRegressor(KerasRegressorMixin, KerasLearner):
     __doc__ = "Deep & wide regressor (one or several targets): a linear model plus an MLP.\n" + _PARAMS_DOC
 
     _architecture = staticmethod(deep_wide.build)
+    _short_fit_compiler_options = QUICK_COMPILE  # see training.compiled.SHORT_FIT_STEPS
     _arch_params = _ARCH
     _encoder_params = _ENCODER
 

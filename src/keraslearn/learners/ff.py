@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from keraslearn.architectures import ff
 from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, store_init_params
+from keraslearn.training.xla import QUICK_COMPILE
 
 _FF_ARCH = (
     "layer_units",
@@ -75,6 +76,7 @@ class FFClassifier(KerasClassifierMixin, KerasLearner):
     )
 
     _architecture = staticmethod(ff.build)
+    _short_fit_compiler_options = QUICK_COMPILE  # see training.compiled.SHORT_FIT_STEPS
     _arch_params = _FF_ARCH
     _encoder_params = _ENCODER
 
@@ -112,6 +114,7 @@ class FFRegressor(KerasRegressorMixin, KerasLearner):
     __doc__ = "Feed-forward neural network regressor (one or several targets) with entity embeddings.\n" + _PARAMS_DOC
 
     _architecture = staticmethod(ff.build)
+    _short_fit_compiler_options = QUICK_COMPILE  # see training.compiled.SHORT_FIT_STEPS
     _arch_params = _FF_ARCH
     _encoder_params = _ENCODER
 

@@ -13,6 +13,7 @@ from keraslearn.architectures import smlp
 from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number, store_init_params
 from keraslearn.training import compile_model
 from keraslearn.training.schedules import check_schedule, learning_rate_schedule, steps_per_epoch
+from keraslearn.training.xla import QUICK_COMPILE
 
 _SMLP_ARCH = (
     "n_max", "n_layers", "activation", "dropout", "input_dropout", "use_batchnorm", "use_embedding", "embed_dropout"
@@ -105,6 +106,7 @@ class SMLPClassifier(_CosineScheduleMixin, KerasClassifierMixin, KerasLearner):
     __doc__ = "Shaped-MLP classifier: hidden widths shrink linearly from ``n_max``.\n" + _SMLP_DOC + _CLASS_WEIGHT_DOC
 
     _architecture = staticmethod(smlp.build)
+    _short_fit_compiler_options = QUICK_COMPILE  # see training.compiled.SHORT_FIT_STEPS
     _arch_params = _SMLP_ARCH
     _encoder_params = _ENCODER
 
@@ -142,6 +144,7 @@ class SMLPRegressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
     __doc__ = "Shaped-MLP regressor (one or several targets): widths shrink linearly from ``n_max``.\n" + _SMLP_DOC
 
     _architecture = staticmethod(smlp.build)
+    _short_fit_compiler_options = QUICK_COMPILE  # see training.compiled.SHORT_FIT_STEPS
     _arch_params = _SMLP_ARCH
     _encoder_params = _ENCODER
 

@@ -46,6 +46,11 @@ CACHE_ENV = "KERASLEARN_COMPILATION_CACHE"
 #: process pays ~30 small compilations (weight initializers, steps) before the first epoch.
 MIN_CACHED_COMPILE_SECONDS = 0.0
 
+#: A fit planned for at most this many training steps (epochs x batches) compiles its train
+#: step with its learner family's ``_short_fit_compiler_options`` (e.g. xla.QUICK_COMPILE):
+#: below about 8000 steps the compile time they save is more than the step time they cost.
+SHORT_FIT_STEPS = 4000
+
 _LOCK = threading.Lock()
 _TEMPLATES: collections.OrderedDict = collections.OrderedDict()  # key -> _Template
 # Each prepared model carries ``(key, template)`` in this attribute (set with
@@ -164,13 +169,14 @@ def structure_key(model, learner=None):
 class _Template:
     """Jitted train / test / predict functions traced on one model, usable by its equals."""
 
-    def __init__(self, model, options=None):
+    def __init__(self, model, options=None, train_options=None):
         import jax
 
         self.model = model
-        self.options = dict(options or {})  # XLA compiler options of every function made here
+        self.options = dict(options or {})  # XLA compiler options of the test and predict functions
+        self.train_options = dict(self.options if train_options is None else train_options)
         step = model.train_step
-        self.single = xla.jit(step, self.options, donate_argnums=0)
+        self.single = xla.jit(step, self.train_options, donate_argnums=0)
         # Inside ``multi`` the step is called as a jitted function: the trace that finds its
         # logs' shapes is then reused for the scan body instead of tracing Keras' step twice.
         traced_step = jax.jit(step)
@@ -190,7 +196,7 @@ class _Template:
             (state, logs), _ = jax.lax.scan(body, (state, logs), (stacked, mask))
             return logs, state
 
-        self.multi = xla.jit(multi, self.options, donate_argnums=0)
+        self.multi = xla.jit(multi, self.train_options, donate_argnums=0)
         self.test_function = None
         self.predict_function = None
         self.forward = None
@@ -300,10 +306,11 @@ def _n_params(model) -> int:
 
 
 # -------------------------------------------------------------------- entry points
-def before_fit(model, learner=None, steps_per_execution=None):
+def before_fit(model, learner=None, steps_per_execution=None, planned_steps=None):
     """Prepare a compiled ``model`` for ``fit``: install shared or grouped steps.
 
-    Returns the model's structure key (None when nothing is shared).
+    ``planned_steps`` (epochs x batches, if known) picks the train step's compiler options:
+    see :data:`SHORT_FIT_STEPS`. Returns the model's structure key (None when nothing is shared).
     """
     enable_compilation_cache()
     backend = keras.backend.backend()
@@ -317,10 +324,10 @@ def before_fit(model, learner=None, steps_per_execution=None):
         return None  # data-parallel fits keep Keras' own (sharded) steps
     if learner is not None and _has_batch_callbacks(getattr(learner, "callbacks", None)):
         k = 1  # user callbacks that watch each batch keep seeing each batch
-    options = getattr(type(learner), "_compiler_options", None) or {}  # see training.xla
+    options, train_options = _compiler_options(learner, planned_steps)
     key = structure_key(model, learner)
-    if key is not None:
-        key = key + (k, _frozen(options))  # shared test/predict loops pull k batches per call
+    if key is not None:  # shared test/predict loops pull k batches per call
+        key = key + (k, _frozen(options), _frozen(train_options))
     with _LOCK:
         template = _TEMPLATES.get(key) if key is not None else None
         if template is not None and not template.still_valid():
@@ -330,7 +337,7 @@ def before_fit(model, learner=None, steps_per_execution=None):
             _TEMPLATES.move_to_end(key)
     model.steps_per_execution = k  # before Keras makes its step functions: they group this many
     if template is None:
-        template = _Template(model, options)
+        template = _Template(model, options, train_options)
         xla.keras_jit_functions(model, options)
     else:
         model.test_function = template.test_function
@@ -339,6 +346,15 @@ def before_fit(model, learner=None, steps_per_execution=None):
     if key is not None:
         object.__setattr__(model, _LINK, (key, template))
     return key
+
+
+def _compiler_options(learner, planned_steps):
+    """XLA options of (test and predict functions, train step) for ``learner``'s class."""
+    options = getattr(type(learner), "_compiler_options", None) or {}  # see training.xla
+    short = getattr(type(learner), "_short_fit_compiler_options", None)
+    if short and planned_steps is not None and planned_steps <= SHORT_FIT_STEPS:
+        return options, {**options, **short}
+    return options, options
 
 
 def after_fit(model):
