@@ -40,7 +40,8 @@ FULL = {
             {"data": "diamonds", "clf": False, "epochs": 5},
             {"data": "synthetic", "clf": True, "epochs": 4},
         ],
-        "who": ["keraslearn", "jax_loop", "skorch", "keras_wrapper"],
+        # keraslearn_long_fit: the train step compiled as for a fit of > SHORT_FIT_STEPS steps
+        "who": ["keraslearn", "keraslearn_long_fit", "jax_loop", "skorch", "keras_wrapper"],
     },
     # steps per XLA call on JAX: compile cost (first epoch) against the per-epoch gain
     "spe": {"worker": "epoch", "configs": [{"data": "diamonds", "clf": False, "epochs": 5}],
@@ -323,6 +324,12 @@ def results_from_logs(paths):
             for label, res in per.items()}
 
 
+def _values(items):
+    """The distinct values of a field over runs; a merged run's field is already a list."""
+    flat = [x for v in items for x in (v if isinstance(v, list) else [v])]
+    return sorted(set(flat), key=repr)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny smoke run, in this process")
@@ -360,7 +367,7 @@ def main(argv=None):
         runs = [json.loads(Path(p).read_text()) for p in args.merge]
         results = {label: res for run in runs for label, res in run["results"].items()}
         meta = {"merged": [str(p) for p in args.merge], "started": min(r["started"] for r in runs),
-                "rounds": sorted({r["rounds"] for r in runs}), "threads": sorted({r["threads"] for r in runs}),
+                "rounds": _values(r["rounds"] for r in runs), "threads": _values(r["threads"] for r in runs),
                 "loadavg": [r.get("loadavg_start") for r in runs], "cpus": os.cpu_count(), "quick": False}
         targets, png = write_outputs(results, out, stamp, suffix, meta)
         print(format_tables(results, targets))

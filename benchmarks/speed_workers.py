@@ -75,6 +75,10 @@ def epoch(cfg):
             from keraslearn.training import compiled
 
             compiled.STEPS_PER_EXECUTION = int(who[len("keraslearn_spe"):])
+        if who == "keraslearn_long_fit":  # the train step a fit of more than SHORT_FIT_STEPS steps gets
+            from keraslearn.training import compiled
+
+            compiled.SHORT_FIT_STEPS = 0
         est = _ff(clf, epochs=epochs, callbacks=[peers.epoch_timer("kl")], **cfg.get("params", {}))
         with Clock() as c:
             est.fit(X, y)

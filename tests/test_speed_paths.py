@@ -438,6 +438,13 @@ def test_speed_benchmark_quick_run_writes_results(tmp_path, monkeypatch):
     targets = {t["target"] for t in payload["targets"]}
     assert {"FF epoch <= 1.2x the hand-written JAX loop", "one-row predict p50 <= 1 ms"} <= targets
     assert (tmp_path / "speed-latest-quick.png").stat().st_size > 0
+    # A merged result merges again (its rounds and threads are already lists).
+    latest = str(tmp_path / "speed-latest-quick.json")
+    assert speed.main(["--merge", latest, latest, "--out", str(tmp_path), "--tag", "m1"]) == 0
+    merged = str(tmp_path / "speed-latest-m1.json")
+    assert speed.main(["--merge", merged, latest, "--out", str(tmp_path), "--tag", "m2"]) == 0
+    again = json.loads((tmp_path / "speed-latest-m2.json").read_text())
+    assert again["rounds"] == [1] and again["results"].keys() == payload["results"].keys()
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="binding to cores needs Linux")

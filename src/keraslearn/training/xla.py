@@ -11,10 +11,11 @@ and a new MLP structure compiled 3-7% longer.
 
 :data:`QUICK_COMPILE` trades step speed for compile time: XLA's older loop emitters instead of
 its MLIR fusion emitters. An MLP's train step (256-128, Adam) then compiles in half the time
-(1.28 → 0.65 s on one core) and each step runs about 10% slower (0.075 ms), so it pays off for
-fits of up to about 8000 steps when nothing is cached yet. The MLP families use it for short
-fits' train steps only (see ``training.compiled``); results were bitwise equal. ResNet,
-RealMLP, FT-Transformer, TabM and TabNet compiled no faster or ran much slower with it.
+(1.28 → 0.65 s on one core) and each step runs 0.075-0.13 ms (8-13%) slower, so it pays off for
+fits of up to about 4000-8000 steps when nothing is cached yet. The MLP families use it for
+short fits' train steps only (see ``training.compiled.SHORT_FIT_STEPS``); results were bitwise
+equal. SMLP2, ResNet, RealMLP, FT-Transformer, TabM and TabNet compiled no faster or ran much
+slower with it.
 
 A learner class names its options in ``_compiler_options``; they go to its compiled train,
 test and predict functions only, so other JAX code in the process is left as it is. An
