@@ -1,5 +1,6 @@
 """TabNet learners on real mixed data: quality, explanations, persistence, sklearn tools."""
 
+import pickle
 import time
 
 import numpy as np
@@ -182,3 +183,11 @@ def test_tabnet_steps_fuse_their_reductions(cancer_mixed):
     ours = forward.lower(*args).compile().as_text()
     plain = jax.jit(forward.__wrapped__).lower(*args).compile().as_text()
     assert ours.count("__ynn_fusion") < plain.count("__ynn_fusion")
+    # An unpickled (or loaded) TabNet has no shared template; its predictions compile with them too.
+    loaded = pickle.loads(pickle.dumps(clf))
+    assert compiled.template_for(loaded.model_) is None
+    np.testing.assert_allclose(loaded.predict_proba(X.iloc[:256]), clf.predict_proba(X.iloc[:256]), rtol=1e-5, atol=1e-6)
+    forward, _ = getattr(loaded.model_, fast_predict._FORWARD)
+    args = ([v.value for v in loaded.model_.trainable_variables], [v.value for v in loaded.model_.non_trainable_variables],
+            args[2])
+    assert forward.lower(*args).compile().as_text().count("__ynn_fusion") == ours.count("__ynn_fusion")

@@ -267,7 +267,8 @@ class KerasLearner(BaseEstimator):
 
     def _predict_raw(self, X) -> np.ndarray:
         x = self._encode_X(X)
-        out = predict_array(self.model_, x, chunk=self._predict_chunk)
+        options = getattr(type(self), "_compiler_options", None)  # also for a loaded model (no template)
+        out = predict_array(self.model_, x, chunk=self._predict_chunk, options=options)
         return np.asarray(out, dtype=np.float64)
 
     # ---------------------------------------------------------- persistence

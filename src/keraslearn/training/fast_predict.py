@@ -26,11 +26,12 @@ _FORWARD = "_keraslearn_forward"  # model attribute holding its jitted forward f
 GROUP = 16  # chunks per lax.map call for large inputs
 
 
-def _jax_forward(model):
+def _jax_forward(model, options=None):
     """The jitted ``(trainable, non_trainable, x) -> y`` function for ``model`` and its mapped form.
 
     The second function takes ``GROUP`` chunks stacked on a leading axis and maps the first
-    over them.
+    over them. They compile with the XLA ``options`` of the model's shared template, else with
+    ``options`` (a loaded or unpickled model has no template).
     """
     fns = getattr(model, _FORWARD, None)
     if fns is not None:
@@ -50,7 +51,7 @@ def _jax_forward(model):
         def forward_group(trainable, non_trainable, chunks):
             return jax.lax.map(lambda x: forward(trainable, non_trainable, x), chunks)
 
-        options = template.options if template is not None else None
+        options = template.options if template is not None else options
         fns = xla.jit(forward, options), xla.jit(forward_group, options)
         if template is not None:
             template.forward = fns
@@ -77,12 +78,15 @@ def _chunks(x, chunk):
             yield _map(lambda v: np.concatenate([v[start:], np.zeros((stop - n,) + v.shape[1:], v.dtype)]), x)
 
 
-def predict_array(model, x, chunk: int = 256) -> np.ndarray:
-    """The model's output for ``x`` (a dict of arrays or an array), computed ``chunk`` rows at a time."""
+def predict_array(model, x, chunk: int = 256, options=None) -> np.ndarray:
+    """The model's output for ``x`` (a dict of arrays or an array), computed ``chunk`` rows at a time.
+
+    ``options``: XLA compiler options for a JAX forward function made here (see :mod:`.xla`).
+    """
     n = _n_rows(x)
     backend = keras.backend.backend()
     if backend == "jax":
-        fwd, fwd_group = _jax_forward(model)
+        fwd, fwd_group = _jax_forward(model, options)
         # Read the variables on every call: Keras' own fit/predict donate (delete) old buffers.
         trainable = [v.value for v in model.trainable_variables]
         non_trainable = [v.value for v in model.non_trainable_variables]
