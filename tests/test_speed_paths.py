@@ -126,6 +126,75 @@ def test_equal_shapes_compile_nothing_new_even_after_release_memory(data, monkey
 
 
 @needs_jax
+@pytest.mark.parametrize("learner", [FFRegressor, FFClassifier])
+def test_validation_rows_fill_whole_batches_and_keep_their_scores(data, monkeypatch, learner):
+    # 60 validation rows in batches of 16 are 3 full batches and one of 12: two shapes, two
+    # compiled test steps. Padded to 64 rows (weight 0, real rows' weights rescaled): one, and
+    # val_loss and the validation metrics are those of the 60 rows.
+    import logging
+
+    import jax
+
+    from keraslearn.training import fit as fit_module
+
+    X, y = data
+    y = y if learner is FFRegressor else (y > np.median(y)).astype(int)
+    params = dict(TINY, layer_units=(7,), validation_fraction=0.3, early_stopping=False)
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logging.getLogger("jax").addHandler(handler)
+    jax.config.update("jax_log_compiles", True)
+    try:
+        compiled.clear()
+        padded = learner(**params).fit(X, y)
+        n_padded = sum(m.startswith("Compiling jit(test_step)") for m in messages)
+        monkeypatch.setattr(fit_module, "_validation_multiple", lambda n, batch_size: 1)  # Keras' own batches
+        compiled.clear()
+        messages.clear()
+        plain = learner(**params).fit(X, y)
+        n_plain = sum(m.startswith("Compiling jit(test_step)") for m in messages)
+    finally:
+        jax.config.update("jax_log_compiles", False)
+        logging.getLogger("jax").removeHandler(handler)
+        compiled.clear()
+    assert (n_padded, n_plain) == (1, 2)
+    scores = [k for k in plain.history_ if k.startswith("val_")]
+    assert scores == ["val_loss"]
+    assert set(padded.history_) == set(plain.history_)
+    for key in scores:
+        np.testing.assert_allclose(padded.history_[key], plain.history_[key], rtol=1e-5, err_msg=key)
+
+
+@needs_jax
+def test_validation_rows_are_not_padded_under_unweighted_metrics(data):
+    # Keras' unweighted ``metrics`` would count the padding rows: such fits keep their rows.
+    from keraslearn.training.fit import _pads_exactly
+
+    X, y = data
+    est = FFRegressor(**TINY).fit(X, y)
+    assert _pads_exactly(est.model_)
+    est.model_.compile(optimizer="adam", loss="mse", weighted_metrics=["mae"])
+    assert _pads_exactly(est.model_)
+    est.model_.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    assert not _pads_exactly(est.model_)
+    est.model_.compile(optimizer="adam", loss=keras.losses.MeanSquaredError(reduction="sum"))
+    assert not _pads_exactly(est.model_)
+
+
+def test_validation_padding_rule():
+    from keraslearn.training.devices import pad_rows
+    from keraslearn.training.fit import _validation_multiple
+
+    assert _validation_multiple(60, 16) == 16  # several batches: whole batches
+    assert _validation_multiple(845, 1024) == 32  # one batch: 864 rows, equal for 840-864-row folds
+    assert _validation_multiple(99, 100) == 100  # 128 rows would be two batches of 100
+    x, y, w = pad_rows(np.arange(10.0)[:, None], np.arange(10.0), np.full(10, 2.0), 4, rescale=True)
+    assert len(x) == len(y) == len(w) == 12 and list(y[10:]) == [0.0, 1.0]  # copies of real rows
+    np.testing.assert_allclose(w, [2.4] * 10 + [0.0, 0.0])  # mean over 12 rows = mean over the 10
+
+
+@needs_jax
 def test_learning_rate_is_state_so_trials_share_one_compilation(data):
     X, y = data
     compiled.clear()

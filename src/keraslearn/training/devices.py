@@ -93,23 +93,26 @@ def _pad(v, idx):
     return np.concatenate([v, v[idx]])
 
 
-def pad_rows(x, y, sample_weight, n_devices: int):
+def pad_rows(x, y, sample_weight, n_devices: int, rescale: bool = False):
     """Pad to a multiple of ``n_devices`` rows with zero-weight copies of the first rows.
 
     JAX shards each batch evenly over the devices, so every batch (the last one included)
     must have a multiple of ``n_devices`` rows. With the batch size itself a multiple of
     ``n_devices`` (see :func:`device_batch_size`), padding the data by fewer than
     ``n_devices`` rows makes every batch divisible; their zero weight keeps them out of
-    the gradient.
+    the gradient. ``rescale`` multiplies the real rows' weights by ``padded / rows``, so a
+    loss averaged over all padded rows (Keras' ``sum_over_batch_size``) is the mean over the
+    real rows; weighted metrics do not change with it.
     """
     n = len(y)
     extra = (-n) % n_devices
     if extra == 0:
         return x, y, sample_weight
-    if sample_weight is None:
-        sample_weight = np.ones(n, dtype=np.float32)
+    weights = np.ones(n, dtype=np.float32) if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
+    if rescale:
+        weights = weights * np.float32((n + extra) / n)
     idx = np.arange(extra) % n
-    sample_weight = np.concatenate([np.asarray(sample_weight, dtype=np.float32), np.zeros(extra, np.float32)])
+    sample_weight = np.concatenate([weights, np.zeros(extra, np.float32)])
     return _pad(x, idx), _pad(y, idx), sample_weight
 
 

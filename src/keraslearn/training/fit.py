@@ -8,7 +8,7 @@ import random
 import keras
 import numpy as np
 
-from keraslearn.training.devices import prepare_for_devices
+from keraslearn.training.devices import pad_rows, prepare_for_devices
 from keraslearn.training.jax_state import lean_state
 from keraslearn.training.progress import RichProgress
 
@@ -81,6 +81,36 @@ def _take(x, idx):
     if isinstance(x, dict):
         return {k: v[idx] for k, v in x.items()}
     return None if x is None else x[idx]
+
+
+def _validation_multiple(n: int, batch_size: int) -> int:
+    """Validation rows are padded to a multiple of this: equal shapes, one compiled test step.
+
+    Keras evaluates in batches of ``batch_size``: a smaller last batch is a second shape to
+    compile (0.2 s for an MLP, seconds for TabNet). A single batch is padded to a multiple of
+    32 rows instead, so CV folds whose validation sets differ by a row share one shape. The
+    padding rows weigh 0 and the real rows' weights are rescaled (``pad_rows(rescale=True)``),
+    so ``val_loss`` and the weighted metrics are those of the real rows.
+    """
+    if n > batch_size or -(-n // 32) * 32 > batch_size:
+        return batch_size
+    return 32
+
+
+def _pads_exactly(model) -> bool:
+    """Whether zero-weight padding rows leave validation scores as they are.
+
+    True for a loss averaged over the batch's rows (Keras' default reduction) and no
+    unweighted metrics (Keras' ``metrics`` count every row; ``weighted_metrics`` do not).
+    """
+    loss = model.loss
+    if isinstance(loss, (dict, list, tuple)) or getattr(loss, "reduction", "sum_over_batch_size") != "sum_over_batch_size":
+        return False
+    metrics = getattr(model, "_compile_metrics", None)
+    if metrics is None:
+        return True
+    unweighted = getattr(metrics, "_user_metrics", ["unknown"])  # an unknown Keras: do not pad
+    return not keras.tree.flatten(unweighted or [])
 
 
 def compile_model(model, *, optimizer="adam", learning_rate=1e-3, loss="mse", metrics=None, weight_decay=None):
@@ -156,6 +186,10 @@ def fit_model(
         # Weights of 1 change no loss or metric; with them an epoch's last, smaller batch can
         # be topped up to a full one and run in the compiled scan (training.compiled._top_up).
         sample_weight = np.ones(len(y), dtype="float32")
+    if validation_data is not None and keras.backend.backend() == "jax" and _pads_exactly(model):
+        vx, vy, *vw = validation_data
+        multiple = _validation_multiple(len(vy), batch_size)
+        validation_data = pad_rows(vx, vy, vw[0] if vw else None, multiple, rescale=True)
     x, y, sample_weight, validation_data, batch_size = prepare_for_devices(
         x, y, sample_weight, validation_data, batch_size
     )
