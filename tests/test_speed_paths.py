@@ -19,7 +19,7 @@ from sklearn.base import clone
 import keraslearn
 from keraslearn import FFClassifier, FFRegressor
 from keraslearn.preprocessing import TabularEncoder, coding
-from keraslearn.training import compiled
+from keraslearn.training import compiled, padding
 from keraslearn.training.fast_predict import predict_array
 
 JAX = keraslearn.BACKEND == "jax"
@@ -167,9 +167,9 @@ def test_validation_rows_fill_whole_batches_and_keep_their_scores(data, monkeypa
 
 
 @needs_jax
-def test_validation_rows_are_not_padded_under_unweighted_metrics(data):
+def test_rows_are_not_padded_under_unweighted_metrics_or_other_reductions(data):
     # Keras' unweighted ``metrics`` would count the padding rows: such fits keep their rows.
-    from keraslearn.training.fit import _pads_exactly
+    _pads_exactly = padding.pads_exactly
 
     X, y = data
     est = FFRegressor(**TINY).fit(X, y)
@@ -226,27 +226,34 @@ def test_last_smaller_batch_is_topped_up_and_trains_as_itself(data, monkeypatch)
     X, y = data
     params = dict(TINY, epochs=4, dropout=0.0)
     topped = []
-    real = compiled._top_up
+    real = padding.top_up
 
     def spy(part, donor, size):
         out = real(part, donor, size)
         topped.append(out is not None and len(out[2]) == size and float(out[2][size - 1]) == 0.0)
         return out
 
-    monkeypatch.setattr(compiled, "_top_up", spy)
+    monkeypatch.setattr(padding, "top_up", spy)
     compiled.clear()
     a = FFRegressor(**params).fit(X, y)
     assert topped and all(topped)  # once per epoch, always filled to a full batch
-    monkeypatch.setattr(compiled, "_top_up", lambda *args: None)  # the smaller batch's own compiled step
+    monkeypatch.setattr(padding, "top_up", lambda *args: None)  # the smaller batch's own compiled step
     compiled.clear()
     b = FFRegressor(**params).fit(X, y)
     np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-4, atol=1e-4 * np.std(y))
     # With batch normalization the borrowed rows also enter the batch statistics; the batch is
     # still topped up (one compiled train step), and only its own rows carry loss weight.
-    monkeypatch.setattr(compiled, "_top_up", spy)
+    monkeypatch.setattr(padding, "top_up", spy)
     topped.clear()
     FFRegressor(**params, use_batchnorm=True).fit(X, y)
     assert topped and all(topped)
+    # Keras' unweighted metrics would count the borrowed rows: the smaller batch runs on its own.
+    monkeypatch.setattr(FFRegressor, "_default_metrics", ("mae",))
+    topped.clear()
+    compiled.clear()
+    c = FFRegressor(**params).fit(X, y)
+    assert topped == [] and len(c.history_["mae"]) == 4
+    compiled.clear()
 
 
 @needs_jax

@@ -10,6 +10,7 @@ import numpy as np
 
 from keraslearn.training.devices import pad_rows, prepare_for_devices
 from keraslearn.training.jax_state import lean_state
+from keraslearn.training.padding import pads_exactly
 from keraslearn.training.progress import RichProgress
 
 
@@ -97,22 +98,6 @@ def _validation_multiple(n: int, batch_size: int) -> int:
     return 32
 
 
-def _pads_exactly(model) -> bool:
-    """Whether zero-weight padding rows leave validation scores as they are.
-
-    True for a loss averaged over the batch's rows (Keras' default reduction) and no
-    unweighted metrics (Keras' ``metrics`` count every row; ``weighted_metrics`` do not).
-    """
-    loss = model.loss
-    if isinstance(loss, (dict, list, tuple)) or getattr(loss, "reduction", "sum_over_batch_size") != "sum_over_batch_size":
-        return False
-    metrics = getattr(model, "_compile_metrics", None)
-    if metrics is None:
-        return True
-    unweighted = getattr(metrics, "_user_metrics", ["unknown"])  # an unknown Keras: do not pad
-    return not keras.tree.flatten(unweighted or [])
-
-
 def compile_model(model, *, optimizer="adam", learning_rate=1e-3, loss="mse", metrics=None, weight_decay=None):
     """Compile with a fresh optimizer built from its Keras name (or a Keras optimizer to copy)."""
     if isinstance(optimizer, keras.optimizers.Optimizer):
@@ -184,9 +169,9 @@ def fit_model(
     batch_size = int(max(1, min(batch_size, len(y))))
     if sample_weight is None and keras.backend.backend() == "jax":
         # Weights of 1 change no loss or metric; with them an epoch's last, smaller batch can
-        # be topped up to a full one and run in the compiled scan (training.compiled._top_up).
+        # be topped up to a full one and run in the compiled scan (training.padding.top_up).
         sample_weight = np.ones(len(y), dtype="float32")
-    if validation_data is not None and keras.backend.backend() == "jax" and _pads_exactly(model):
+    if validation_data is not None and keras.backend.backend() == "jax" and pads_exactly(model):
         vx, vy, *vw = validation_data
         multiple = _validation_multiple(len(vy), batch_size)
         validation_data = pad_rows(vx, vy, vw[0] if vw else None, multiple, rescale=True)
