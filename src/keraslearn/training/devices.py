@@ -93,8 +93,8 @@ def _pad(v, idx):
     return np.concatenate([v, v[idx]])
 
 
-def pad_rows(x, y, sample_weight, n_devices: int, rescale: bool = False):
-    """Pad to a multiple of ``n_devices`` rows with zero-weight copies of the first rows.
+def pad_rows(x, y, sample_weight, multiple: int, rescale: bool = False):
+    """Pad to a multiple of ``multiple`` rows with zero-weight copies of the first rows.
 
     JAX shards each batch evenly over the devices, so every batch (the last one included)
     must have a multiple of ``n_devices`` rows. With the batch size itself a multiple of
@@ -102,10 +102,11 @@ def pad_rows(x, y, sample_weight, n_devices: int, rescale: bool = False):
     ``n_devices`` rows makes every batch divisible; their zero weight keeps them out of
     the gradient. ``rescale`` multiplies the real rows' weights by ``padded / rows``, so a
     loss averaged over all padded rows (Keras' ``sum_over_batch_size``) is the mean over the
-    real rows; weighted metrics do not change with it.
+    real rows; weighted metrics do not change with it (``training.fit`` pads validation rows
+    to whole batches this way).
     """
     n = len(y)
-    extra = (-n) % n_devices
+    extra = (-n) % multiple
     if extra == 0:
         return x, y, sample_weight
     weights = np.ones(n, dtype=np.float32) if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
