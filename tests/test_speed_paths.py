@@ -475,25 +475,26 @@ def test_learners_without_options_compile_with_xla_defaults(fitted):
 
 
 @needs_jax
-def test_short_fits_compile_their_train_step_quickly_with_the_same_result(data, monkeypatch):
-    # The MLP families compile a short fit's train step with XLA's older emitters (half the
-    # compile time, slightly slower steps); longer fits and every predict function keep the defaults.
+def test_short_fits_compile_their_train_and_test_steps_quickly_with_the_same_result(data, monkeypatch):
+    # The MLP families compile a short fit's train and test steps with XLA's older emitters (half
+    # the compile time, slightly slower steps); longer fits and every predict function keep the defaults.
     from keraslearn.training import xla
 
     assert xla.usable(xla.QUICK_COMPILE) == xla.QUICK_COMPILE  # this jaxlib on CPU takes it
     X, y = data
-    params = dict(TINY, dropout=0.1)  # 2 epochs of ceil(200 / 16) = 13 batches: 26 planned steps
+    params = dict(TINY, dropout=0.1, validation_fraction=0.2)  # 2 epochs of ceil(200 / 16) = 13 batches: 26 steps
     compiled.clear()
     monkeypatch.setattr(compiled, "SHORT_FIT_STEPS", 26)
     short = FFRegressor(**params).fit(X, y)
     _, quick = getattr(short.model_, compiled._LINK)
-    assert quick.train_options == xla.QUICK_COMPILE and quick.options == {}
+    assert quick.fit_options == xla.QUICK_COMPILE and quick.options == {}
     monkeypatch.setattr(compiled, "SHORT_FIT_STEPS", 25)
     long = FFRegressor(**params).fit(X, y)
     _, default = getattr(long.model_, compiled._LINK)
-    assert default is not quick and default.train_options == {} and default.options == {}
+    assert default is not quick and default.fit_options == {} and default.options == {}
     np.testing.assert_allclose(long.predict(X), short.predict(X), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(long.history_["loss"], short.history_["loss"], rtol=1e-5)
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(long.history_[key], short.history_[key], rtol=1e-5, err_msg=key)
     compiled.clear()
 
 

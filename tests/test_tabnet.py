@@ -174,7 +174,7 @@ def test_tabnet_steps_fuse_their_reductions(cancer_mixed):
     X, y = cancer_mixed
     clf = TabNetClassifier(**SMALL, epochs=1, random_state=0).fit(X, y)
     template = compiled.template_for(clf.model_)
-    assert template.options == template.train_options == xla.FUSED_REDUCTIONS  # no quick compile, even when short
+    assert template.options == template.fit_options == xla.FUSED_REDUCTIONS  # no quick compile, even when short
     assert jax_trainer.jit is jax.jit  # Keras' own jit is back after the fit
     model = clf.model_
     forward, _ = fast_predict._jax_forward(model)

@@ -47,7 +47,7 @@ CACHE_ENV = "KERASLEARN_COMPILATION_CACHE"
 MIN_CACHED_COMPILE_SECONDS = 0.0
 
 #: A fit planned for at most this many training steps (epochs x batches) compiles its train
-#: step with its learner family's ``_short_fit_compiler_options`` (e.g. xla.QUICK_COMPILE).
+#: and test steps with its learner family's ``_short_fit_compiler_options`` (e.g. xla.QUICK_COMPILE).
 #: For a 256-128 MLP the compile time they save equals the step time they cost at about
 #: 4000 (100k rows, 27 columns) to 8000 steps (diamonds); early stopping often ends fits sooner.
 SHORT_FIT_STEPS = 2000
@@ -170,14 +170,14 @@ def structure_key(model, learner=None):
 class _Template:
     """Jitted train / test / predict functions traced on one model, usable by its equals."""
 
-    def __init__(self, model, options=None, train_options=None):
+    def __init__(self, model, options=None, fit_options=None):
         import jax
 
         self.model = model
-        self.options = dict(options or {})  # XLA compiler options of the test and predict functions
-        self.train_options = dict(self.options if train_options is None else train_options)
+        self.options = dict(options or {})  # XLA compiler options of the predict functions
+        self.fit_options = dict(self.options if fit_options is None else fit_options)  # train and test steps
         step = model.train_step
-        self.single = xla.jit(step, self.train_options, donate_argnums=0)
+        self.single = xla.jit(step, self.fit_options, donate_argnums=0)
         # Inside ``multi`` the step is called as a jitted function: the trace that finds its
         # logs' shapes is then reused for the scan body instead of tracing Keras' step twice.
         traced_step = jax.jit(step)
@@ -197,7 +197,7 @@ class _Template:
             (state, logs), _ = jax.lax.scan(body, (state, logs), (stacked, mask))
             return logs, state
 
-        self.multi = xla.jit(multi, self.train_options, donate_argnums=0)
+        self.multi = xla.jit(multi, self.fit_options, donate_argnums=0)
         self.test_function = None
         self.predict_function = None
         self.forward = None
@@ -205,7 +205,7 @@ class _Template:
     def finish(self):
         """Take the template's own test / predict functions after its first fit."""
         model = self.model
-        xla.keras_jit_functions(model, self.options)  # made before its first fit; again only if reset
+        xla.keras_jit_functions(model, self.options, self.fit_options)  # made before its first fit; again only if reset
         self.test_function = model.test_function
         self.predict_function = model.predict_function
         self._compiled_with = (model.optimizer, getattr(model, "_compile_loss", None))
@@ -276,7 +276,7 @@ def _n_params(model) -> int:
 def before_fit(model, learner=None, steps_per_execution=None, planned_steps=None):
     """Prepare a compiled ``model`` for ``fit``: install shared or grouped steps.
 
-    ``planned_steps`` (epochs x batches, if known) picks the train step's compiler options:
+    ``planned_steps`` (epochs x batches, if known) picks the train and test steps' compiler options:
     see :data:`SHORT_FIT_STEPS`. Returns the model's structure key (None when nothing is shared).
     """
     enable_compilation_cache()
@@ -291,10 +291,10 @@ def before_fit(model, learner=None, steps_per_execution=None, planned_steps=None
         return None  # data-parallel fits keep Keras' own (sharded) steps
     if learner is not None and _has_batch_callbacks(getattr(learner, "callbacks", None)):
         k = 1  # user callbacks that watch each batch keep seeing each batch
-    options, train_options = _compiler_options(learner, planned_steps)
+    options, fit_options = _compiler_options(learner, planned_steps)
     key = structure_key(model, learner)
     if key is not None:  # shared test/predict loops pull k batches per call
-        key = key + (k, _frozen(options), _frozen(train_options))
+        key = key + (k, _frozen(options), _frozen(fit_options))
     with _LOCK:
         template = _TEMPLATES.get(key) if key is not None else None
         if template is not None and not template.still_valid():
@@ -304,8 +304,8 @@ def before_fit(model, learner=None, steps_per_execution=None, planned_steps=None
             _TEMPLATES.move_to_end(key)
     model.steps_per_execution = k  # before Keras makes its step functions: they group this many
     if template is None:
-        template = _Template(model, options, train_options)
-        xla.keras_jit_functions(model, options)
+        template = _Template(model, options, fit_options)
+        xla.keras_jit_functions(model, options, fit_options)
     else:
         model.test_function = template.test_function
         model.predict_function = template.predict_function
@@ -316,7 +316,7 @@ def before_fit(model, learner=None, steps_per_execution=None, planned_steps=None
 
 
 def _compiler_options(learner, planned_steps):
-    """XLA options of (test and predict functions, train step) for ``learner``'s class."""
+    """XLA options of (predict functions, train and test steps) for ``learner``'s class."""
     options = getattr(type(learner), "_compiler_options", None) or {}  # see training.xla
     short = getattr(type(learner), "_short_fit_compiler_options", None)
     if short and planned_steps is not None and planned_steps <= SHORT_FIT_STEPS:

@@ -13,8 +13,8 @@ and a new MLP structure compiled 3-7% longer.
 its MLIR fusion emitters. An MLP's train step (256-128, Adam) then compiles in half the time
 (1.28 → 0.65 s on one core) and each step runs 0.075-0.13 ms (8-13%) slower, so it pays off for
 fits of up to about 4000-8000 steps when nothing is cached yet. The MLP families use it for
-short fits' train steps only (see ``training.compiled.SHORT_FIT_STEPS``); results were bitwise
-equal. SMLP2, ResNet, RealMLP, FT-Transformer, TabM and TabNet compiled no faster or ran much
+short fits' train and test steps only (see ``training.compiled.SHORT_FIT_STEPS``); results were
+bitwise equal. SMLP2, ResNet, RealMLP, FT-Transformer, TabM and TabNet compiled no faster or ran much
 slower with it.
 
 A learner class names its options in ``_compiler_options``; they go to its compiled train,
@@ -73,14 +73,16 @@ def jit(fun, options=None, **kwargs):
     return jax.jit(fun, compiler_options=options, **kwargs) if options else jax.jit(fun, **kwargs)
 
 
-def keras_jit_functions(model, options=None) -> None:
+def keras_jit_functions(model, options=None, test_options=None) -> None:
     """Make ``model``'s Keras test and predict functions, compiled with ``options``.
 
-    Keras builds them with ``jit`` from its JAX trainer module; for these two calls that
-    name compiles with the options, so everything else (sharding, step grouping) stays Keras'.
+    The test function compiles with ``test_options`` when given. Keras builds both with
+    ``jit`` from its JAX trainer module; for these calls that name compiles with the options,
+    so everything else (sharding, step grouping) stays Keras'.
     """
-    with _keras_jit_using(usable(options)):
+    with _keras_jit_using(usable(options if test_options is None else test_options)):
         model.make_test_function()
+    with _keras_jit_using(usable(options)):
         model.make_predict_function()
 
 
