@@ -71,13 +71,11 @@ def epoch(cfg):
     clf, epochs, who = cfg["clf"], cfg["epochs"], cfg["who"]
     out = {}
     if who.startswith("keraslearn"):
-        if who.startswith("keraslearn_spe"):  # steps per XLA call (default 32)
-            from keraslearn.training import compiled
+        from keraslearn.training import compiled
 
+        if who.startswith("keraslearn_spe"):  # steps per XLA call (default 32)
             compiled.STEPS_PER_EXECUTION = int(who[len("keraslearn_spe"):])
         if who == "keraslearn_long_fit":  # the train step a fit of more than SHORT_FIT_STEPS steps gets
-            from keraslearn.training import compiled
-
             compiled.SHORT_FIT_STEPS = 0
         est = _ff(clf, epochs=epochs, callbacks=[peers.epoch_timer("kl")], **cfg.get("params", {}))
         with Clock() as c:

@@ -183,7 +183,7 @@ def test_rows_are_not_padded_under_unweighted_metrics_or_other_reductions(data):
 
 
 def test_validation_padding_rule():
-    from keraslearn.training.devices import pad_rows
+    from keraslearn.training.padding import pad_rows
     from keraslearn.training.fit import _validation_multiple
 
     assert _validation_multiple(60, 16) == 16  # several batches: whole batches

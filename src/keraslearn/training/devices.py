@@ -19,7 +19,8 @@ import contextlib
 import numbers
 
 import keras
-import numpy as np
+
+from keraslearn.training.padding import pad_rows
 
 
 def _available() -> list[str]:
@@ -83,38 +84,6 @@ def active_device_count() -> int:
     if distribution is None:
         return 1
     return int(distribution.device_mesh.devices.size)
-
-
-def _pad(v, idx):
-    if v is None:
-        return None
-    if isinstance(v, dict):
-        return {k: _pad(a, idx) for k, a in v.items()}
-    return np.concatenate([v, v[idx]])
-
-
-def pad_rows(x, y, sample_weight, multiple: int, rescale: bool = False):
-    """Pad to a multiple of ``multiple`` rows with zero-weight copies of the first rows.
-
-    JAX shards each batch evenly over the devices, so every batch (the last one included)
-    must have a multiple of ``n_devices`` rows. With the batch size itself a multiple of
-    ``n_devices`` (see :func:`device_batch_size`), padding the data by fewer than
-    ``n_devices`` rows makes every batch divisible; their zero weight keeps them out of
-    the gradient. ``rescale`` multiplies the real rows' weights by ``padded / rows``, so a
-    loss averaged over all padded rows (Keras' ``sum_over_batch_size``) is the mean over the
-    real rows; weighted metrics do not change with it (``training.fit`` pads validation rows
-    to whole batches this way).
-    """
-    n = len(y)
-    extra = (-n) % multiple
-    if extra == 0:
-        return x, y, sample_weight
-    weights = np.ones(n, dtype=np.float32) if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
-    if rescale:
-        weights = weights * np.float32((n + extra) / n)
-    idx = np.arange(extra) % n
-    sample_weight = np.concatenate([weights, np.zeros(extra, np.float32)])
-    return _pad(x, idx), _pad(y, idx), sample_weight
 
 
 def device_batch_size(batch_size: int, n_devices: int) -> int:

@@ -8,9 +8,9 @@ import random
 import keras
 import numpy as np
 
-from keraslearn.training.devices import pad_rows, prepare_for_devices
+from keraslearn.training.devices import prepare_for_devices
 from keraslearn.training.jax_state import lean_state
-from keraslearn.training.padding import pads_exactly
+from keraslearn.training.padding import pad_rows, pads_exactly
 from keraslearn.training.progress import RichProgress
 
 

@@ -2,9 +2,10 @@
 
 An epoch's last, smaller training batch is topped up with rows of the previous batch
 (:func:`top_up`, used by :mod:`keraslearn.training.compiled`), and validation rows are padded
-to whole batches (``training.fit``, with ``devices.pad_rows(rescale=True)``). Both give the
+to whole batches (``training.fit``, with :func:`pad_rows` and ``rescale=True``). Both give the
 padding rows weight 0 and rescale the real rows' weights, which is exact only for a loss
-averaged over the batch's rows and weighted metrics (:func:`pads_exactly`).
+averaged over the batch's rows and weighted metrics (:func:`pads_exactly`). Data split over
+several devices is padded to a multiple of their number the same way (``training.devices``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def pads_exactly(model) -> bool:
     unweighted metrics (Keras' ``metrics`` count every row; ``weighted_metrics`` do not).
     """
     loss = model.loss
-    if isinstance(loss, (dict, list, tuple)) or getattr(loss, "reduction", "sum_over_batch_size") != "sum_over_batch_size":
+    if isinstance(loss, (dict, list, tuple)):
+        return False
+    if getattr(loss, "reduction", "sum_over_batch_size") != "sum_over_batch_size":
         return False
     metrics = getattr(model, "_compile_metrics", None)
     if metrics is None:
@@ -64,3 +67,35 @@ def batch_rows(batch) -> int:
     import jax
 
     return jax.tree.leaves(batch)[0].shape[0]
+
+
+def _pad(v, idx):
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        return {k: _pad(a, idx) for k, a in v.items()}
+    return np.concatenate([v, v[idx]])
+
+
+def pad_rows(x, y, sample_weight, multiple: int, rescale: bool = False):
+    """Pad to a multiple of ``multiple`` rows with zero-weight copies of the first rows.
+
+    JAX shards each batch evenly over the devices, so every batch (the last one included)
+    must have a multiple of ``n_devices`` rows. With the batch size itself a multiple of
+    ``n_devices`` (see ``devices.device_batch_size``), padding the data by fewer than
+    ``n_devices`` rows makes every batch divisible; their zero weight keeps them out of
+    the gradient. ``rescale`` multiplies the real rows' weights by ``padded / rows``, so a
+    loss averaged over all padded rows (Keras' ``sum_over_batch_size``) is the mean over the
+    real rows; weighted metrics do not change with it (``training.fit`` pads validation rows
+    to whole batches this way).
+    """
+    n = len(y)
+    extra = (-n) % multiple
+    if extra == 0:
+        return x, y, sample_weight
+    weights = np.ones(n, dtype=np.float32) if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
+    if rescale:
+        weights = weights * np.float32((n + extra) / n)
+    idx = np.arange(extra) % n
+    sample_weight = np.concatenate([weights, np.zeros(extra, np.float32)])
+    return _pad(x, idx), _pad(y, idx), sample_weight
