@@ -111,7 +111,8 @@ class KerasLearner(BaseEstimator):
             value = getattr(self, name, None)
             if isinstance(value, str):
                 try:
-                    getter(value)
+                    with host_initializers():  # an optimizer made only to check its name compiles nothing
+                        getter(value)
                 except (ValueError, TypeError) as err:
                     raise ValueError(f"{name}={value!r} is not a Keras {name} name; use e.g. {hint}.") from err
         if "numeric_embedding" in self._arch_params:
