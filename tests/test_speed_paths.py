@@ -101,6 +101,38 @@ def test_shared_steps_give_the_same_model_as_a_fresh_compile(data):
 
 
 @needs_jax
+def test_a_known_structure_builds_its_loss_and_metrics_without_tracing_the_model(iris_mixed, monkeypatch):
+    """The second fit of a structure skips Keras' symbolic-build traces and still trains exactly as the first."""
+    import keras.src.backend as kb
+
+    from keraslearn.learners.generic import KerasClassifier
+    from test_generic import build_mlp
+
+    X, y = iris_mixed
+    traced = []
+    spec_of = kb.compute_output_spec
+
+    def counting(fn, *args, **kwargs):
+        traced.append(getattr(fn, "__name__", type(fn).__name__))
+        return spec_of(fn, *args, **kwargs)
+
+    monkeypatch.setattr(kb, "compute_output_spec", counting)
+    # A user's compiled metric (accuracy, which Keras picks from the target and output shapes) and loss.
+    params = dict(model_params={"compile_with": ("adam", "sparse_categorical_crossentropy")}, epochs=3,
+                  batch_size=16, random_state=0)
+    compiled.clear()
+    fresh = KerasClassifier(build_mlp, **params).fit(X, y)
+    assert traced  # Keras' own build: the model, its metrics and its loss are traced
+    traced.clear()
+    shared = KerasClassifier(build_mlp, **params).fit(X, y)
+    assert compiled.template_for(shared.model_) is compiled.template_for(fresh.model_)
+    assert traced == []
+    assert "accuracy" in shared.history_ and shared.history_ == fresh.history_
+    np.testing.assert_array_equal(shared.predict_proba(X), fresh.predict_proba(X))
+    assert type(fresh.model_._compile_metrics.metrics[0]) is type(shared.model_._compile_metrics.metrics[0])
+
+
+@needs_jax
 def test_equal_shapes_compile_nothing_new_even_after_release_memory(data, monkeypatch):
     """A CV fold or tuning trial with the same network shape compiles nothing: no XLA compilation at all."""
     import jax

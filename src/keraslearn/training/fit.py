@@ -12,6 +12,7 @@ from keraslearn.training.devices import prepare_for_devices
 from keraslearn.training.jax_state import lean_state
 from keraslearn.training.padding import pad_rows, pads_exactly
 from keraslearn.training.progress import RichProgress
+from keraslearn.training.symbolic_build import build_from_outputs
 
 
 def seed_everything(random_state) -> int | None:
@@ -178,6 +179,7 @@ def fit_model(
     x, y, sample_weight, validation_data, batch_size = prepare_for_devices(
         x, y, sample_weight, validation_data, batch_size
     )
+    build_from_outputs(model, y, batch_size)  # a known structure: Keras need not trace it to build its loss
     with lean_state(model):  # Keras' per-epoch variable hand-over without re-listing
         history = model.fit(
             x,
