@@ -133,3 +133,69 @@ def test_state_round_trip(frame):
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
     assert DataSpec.from_dict(enc.spec_.to_dict()) == enc.spec_
+
+
+def test_fit_transform_encodes_once_and_equals_fit_then_transform(frame, monkeypatch):
+    from keraslearn.learners import FFRegressor
+
+    calls = []
+    transform = TabularEncoder._transform_frame
+
+    def counting(self, f):
+        calls.append(len(f))
+        return transform(self, f)
+
+    reference = TabularEncoder().fit(frame)
+    expected = reference.transform(frame)
+    monkeypatch.setattr(TabularEncoder, "_transform_frame", counting)
+    enc = TabularEncoder()
+    encoded = enc._fit_transform_frame(frame, True)
+    assert calls == [len(frame)]  # the quantiles of the spec come from the same encoding
+    assert enc.spec_ == reference.spec_
+    assert encoded.keys() == expected.keys()
+    for key in expected:
+        np.testing.assert_array_equal(encoded[key], expected[key])
+    calls.clear()
+    FFRegressor(epochs=1, random_state=0).fit(frame, np.arange(len(frame), dtype=float))
+    assert calls == [len(frame)]  # a learner's fit encodes its training rows once
+
+
+def test_numeric_quantiles_by_column_equal_the_whole_table_and_need_column_sized_memory():
+    import tracemalloc
+
+    from keraslearn.preprocessing.spec import N_QUANTILES, numeric_quantiles
+
+    rng = np.random.default_rng(0)
+    arr = np.concatenate([rng.standard_normal((50_000, 3)), rng.integers(0, 4, (50_000, 2))], axis=1)
+    arr = arr.astype(np.float32)
+    whole = np.quantile(arr.astype(np.float64), np.linspace(0.0, 1.0, N_QUANTILES), axis=0)
+    assert numeric_quantiles(arr) == tuple(tuple(float(f"{v:.7g}") for v in col) for col in whole.T)
+    tracemalloc.start()
+    try:
+        numeric_quantiles(arr)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Two float64 copies of one column at a time; of the whole table they were 4 times the input.
+    assert peak < 3 * len(arr) * 8, peak
+
+
+def test_encoding_a_numeric_array_needs_little_more_than_its_float32_result():
+    import tracemalloc
+
+    from keraslearn.preprocessing.validation import to_frame
+
+    X = np.random.default_rng(1).standard_normal((100_000, 10))  # float64, 8 MB
+    frame, _ = to_frame(X, estimator_name="test")  # as a learner's fit wraps an array: no copy
+    enc = TabularEncoder()
+    tracemalloc.start()
+    try:
+        encoded = enc._fit_transform_frame(frame, False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    result = encoded["numeric"].nbytes  # float32: half of X
+    assert result == X.nbytes // 2
+    # Fitting once needed float64 copies of the whole table (about 2.5 times X at its peak);
+    # now the result plus a few chunk- and column-sized temporaries.
+    assert peak < 1.25 * X.nbytes, (peak, result)

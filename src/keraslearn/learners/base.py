@@ -171,8 +171,7 @@ class KerasLearner(BaseEstimator):
         sw = self._check_sample_weight(sample_weight, len(frame))
         encoder = self._make_encoder()
         encoder._validate_params()
-        encoder._fit_frame(frame, has_names)
-        x = encoder._transform_frame(frame)
+        x = encoder._fit_transform_frame(frame, has_names)
         self.encoder_ = encoder
         self.n_features_in_ = encoder.n_features_in_
         if has_names:

@@ -102,6 +102,24 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         return self
 
     def _fit_frame(self, frame: pd.DataFrame, has_names: bool):
+        self._fit_columns(frame, has_names)
+        if self.spec_.n_numeric:
+            self._set_quantiles(self._transform_frame(frame))
+        return self
+
+    def _fit_transform_frame(self, frame: pd.DataFrame, has_names: bool) -> dict:
+        """Fit on ``frame`` and return its encoding: the one transform that fitting needs anyway."""
+        self._fit_columns(frame, has_names)
+        encoded = self._transform_frame(frame)
+        self._set_quantiles(encoded)
+        return encoded
+
+    def _set_quantiles(self, encoded: dict):
+        if self.spec_.n_numeric:
+            # Quantiles of the encoded training data: bin edges for piecewise-linear embeddings.
+            self.spec_ = dataclasses.replace(self.spec_, numeric_quantiles=numeric_quantiles(encoded["numeric"]))
+
+    def _fit_columns(self, frame: pd.DataFrame, has_names: bool):
         self.n_features_in_ = frame.shape[1]
         if has_names:
             self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
@@ -117,11 +135,6 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         self._fit_numeric(frame)
         self._fit_categorical(frame)
         self.spec_ = self._make_spec()
-        if self.spec_.n_numeric:
-            # Quantiles of the encoded training data: bin edges for piecewise-linear embeddings.
-            encoded = self._transform_frame(frame)["numeric"]
-            self.spec_ = dataclasses.replace(self.spec_, numeric_quantiles=numeric_quantiles(encoded))
-        return self
 
     def _numeric_array(self, frame: pd.DataFrame) -> np.ndarray:
         if not self.numeric_columns_:

@@ -15,11 +15,13 @@ def numeric_quantiles(arr) -> tuple:
     """Per-column quantiles of a 2-D array at ``N_QUANTILES`` levels, rounded to float32 precision."""
     import numpy as np
 
-    arr = np.asarray(arr, dtype=np.float64)
+    arr = np.asarray(arr)
     if arr.size == 0:
         return ()
-    q = np.quantile(arr, np.linspace(0.0, 1.0, N_QUANTILES), axis=0)
-    return tuple(tuple(float(f"{v:.7g}") for v in col) for col in q.T)
+    levels = np.linspace(0.0, 1.0, N_QUANTILES)
+    # Column by column: a float64 copy of one column at a time, not of the whole table.
+    cols = [np.quantile(arr[:, j].astype(np.float64), levels) for j in range(arr.shape[1])]
+    return tuple(tuple(float(f"{v:.7g}") for v in col) for col in cols)
 
 
 def embedding_size(n_levels: int) -> int:
