@@ -49,9 +49,13 @@ def _patched(jr):
     def draw(seed):
         """Keras' seed as a uint32[2] array, and whether it is traced (then JAX must draw)."""
         if isinstance(seed, int) and not isinstance(seed, bool):  # Keras' [seed, 0], without a compiled conversion
-            return _to_device(np.array([seed & 0xFFFFFFFF, 0], dtype=np.uint32)), False
+            return np.array([seed & 0xFFFFFFFF, 0], dtype=np.uint32), False
         seed = jr.jax_draw_seed(seed)
         return seed, isinstance(seed, jax.core.Tracer)
+
+    def as_key(drawn):
+        """The drawn seed as JAX's random functions take it."""
+        return _to_device(drawn) if isinstance(drawn, np.ndarray) else drawn
 
     def as_array(values, dtype):
         return _to_device(values.astype(standardize_dtype(dtype or floatx())))
@@ -59,19 +63,19 @@ def _patched(jr):
     def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
         drawn, traced = draw(seed)
         if traced or not _plain(minval, maxval):
-            return originals["uniform"](shape, minval=minval, maxval=maxval, dtype=dtype, seed=drawn)
+            return originals["uniform"](shape, minval=minval, maxval=maxval, dtype=dtype, seed=as_key(drawn))
         return as_array(_host_rng(drawn).uniform(minval, maxval, size=tuple(shape)), dtype)
 
     def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
         drawn, traced = draw(seed)
         if traced or not _plain(mean, stddev):
-            return originals["normal"](shape, mean=mean, stddev=stddev, dtype=dtype, seed=drawn)
+            return originals["normal"](shape, mean=mean, stddev=stddev, dtype=dtype, seed=as_key(drawn))
         return as_array(_host_rng(drawn).normal(mean, stddev, size=tuple(shape)), dtype)
 
     def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
         drawn, traced = draw(seed)
         if traced or not _plain(mean, stddev):
-            return originals["truncated_normal"](shape, mean=mean, stddev=stddev, dtype=dtype, seed=drawn)
+            return originals["truncated_normal"](shape, mean=mean, stddev=stddev, dtype=dtype, seed=as_key(drawn))
         # Keras truncates at two standard deviations: redraw the values outside.
         rng = _host_rng(drawn)
         values = rng.standard_normal(tuple(shape))
