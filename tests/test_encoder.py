@@ -199,3 +199,16 @@ def test_encoding_a_numeric_array_needs_little_more_than_its_float32_result():
     # Fitting once needed float64 copies of the whole table (about 2.5 times X at its peak);
     # now the result plus a few chunk- and column-sized temporaries.
     assert peak < 1.25 * X.nbytes, (peak, result)
+
+
+def test_quantile_scaling_of_subnormal_values_stays_finite_and_ordered():
+    # Found by the property test: quantiles a subnormal apart (here -1e-300 interpolated towards 0
+    # and 5e-324) overflowed np.interp's slope (NaN), which then read as "values too large to scale".
+    values = [5e-324, 0.0, -8.3e-297, -8.3e-297, -1.0, -1.0, -1.0, -1e-300, 1e-59, 5e-324]
+    enc = TabularEncoder(scaling="quantile").fit(pd.DataFrame({"x": values}))
+    probe = [-1.0, -8.3e-297, -1e-300, 0.0, 5e-324, 1e-59]
+    out = enc.transform(pd.DataFrame({"x": probe}))["numeric"][:, 0]
+    assert np.isfinite(out).all()
+    assert np.all(np.diff(out[np.argsort(probe, kind="stable")]) >= 0)  # order kept
+    whole = enc.transform(pd.DataFrame({"x": values}))["numeric"][:, 0]
+    assert np.isfinite(whole).all()

@@ -268,9 +268,17 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         res = np.empty_like(arr)
         for j in range(arr.shape[1]):
             # Average the forward and backward interpolation so ties map to the middle.
-            lo = np.interp(arr[:, j], q[:, j], refs)
-            hi = -np.interp(-arr[:, j], -q[::-1, j], -refs[::-1])
-            res[:, j] = 0.5 * (lo + hi)
+            with np.errstate(over="ignore", invalid="ignore"):  # NaN from subnormal spacing: see below
+                lo = np.interp(arr[:, j], q[:, j], refs)
+                hi = -np.interp(-arr[:, j], -q[::-1, j], -refs[::-1])
+                res[:, j] = 0.5 * (lo + hi)
+            bad = np.isnan(res[:, j])
+            if bad.any():
+                # Quantiles a subnormal apart (e.g. 0 and 5e-324): np.interp's slope overflows to
+                # inf and gives NaN. Their rank among the quantiles (ties to the middle) instead.
+                x = arr[bad, j]
+                left, right = np.searchsorted(q[:, j], x, "left"), np.searchsorted(q[:, j], x, "right")
+                res[bad, j] = np.clip((left + right - 1) / 2 / (len(refs) - 1), 0.0, 1.0)
         eps = 1e-7
         return ndtri(np.clip(res, eps, 1 - eps))
 
