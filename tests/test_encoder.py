@@ -149,7 +149,7 @@ def test_fit_transform_encodes_once_and_equals_fit_then_transform(frame, monkeyp
     expected = reference.transform(frame)
     monkeypatch.setattr(TabularEncoder, "_transform_frame", counting)
     enc = TabularEncoder()
-    encoded = enc._fit_transform_frame(frame, True)
+    encoded = enc.fit_transform(frame)
     assert calls == [len(frame)]  # the quantiles of the spec come from the same encoding
     assert enc.spec_ == reference.spec_
     assert encoded.keys() == expected.keys()

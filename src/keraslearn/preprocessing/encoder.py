@@ -101,6 +101,12 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         self._fit_frame(frame, has_names)
         return self
 
+    def fit_transform(self, X, y=None):
+        """Fit, and return the encoding of ``X`` (computed once: fitting needs it for the quantiles)."""
+        self._validate_params()
+        frame, has_names = to_frame(X, estimator_name=type(self).__name__)
+        return self._fit_transform_frame(frame, has_names)
+
     def _fit_frame(self, frame: pd.DataFrame, has_names: bool):
         self._fit_columns(frame, has_names)
         if self.spec_.n_numeric:
