@@ -80,14 +80,14 @@ def _pad(v, idx):
 def pad_rows(x, y, sample_weight, multiple: int, rescale: bool = False):
     """Pad to a multiple of ``multiple`` rows with zero-weight copies of the first rows.
 
-    JAX shards each batch evenly over the devices, so every batch (the last one included)
-    must have a multiple of ``n_devices`` rows. With the batch size itself a multiple of
-    ``n_devices`` (see ``devices.device_batch_size``), padding the data by fewer than
-    ``n_devices`` rows makes every batch divisible; their zero weight keeps them out of
-    the gradient. ``rescale`` multiplies the real rows' weights by ``padded / rows``, so a
-    loss averaged over all padded rows (Keras' ``sum_over_batch_size``) is the mean over the
-    real rows; weighted metrics do not change with it (``training.fit`` pads validation rows
-    to whole batches this way).
+    Devices: JAX shards each batch evenly over the devices, so every batch (the last one
+    included) must have a multiple of ``n_devices`` rows. With the batch size itself a multiple
+    of ``n_devices`` (see ``devices.device_batch_size``), padding the data to a multiple of
+    ``n_devices`` rows makes every batch divisible; their zero weight keeps them out of the
+    gradient. Validation rows: ``training.fit`` pads them to whole batches with ``rescale=True``,
+    which multiplies the real rows' weights by ``padded / rows``, so a loss averaged over all
+    padded rows (Keras' ``sum_over_batch_size``) is the mean over the real rows; weighted
+    metrics do not change with it.
     """
     n = len(y)
     extra = (-n) % multiple
