@@ -1,6 +1,7 @@
 """FFClassifier / FFRegressor on real data: the sklearn contract, labels, weights, persistence."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -164,6 +165,24 @@ def test_callbacks_are_copied_per_fit(iris_mixed):
     cb = Count()
     FFClassifier(**{**FAST, "epochs": 3, "early_stopping": False}, callbacks=[cb]).fit(X, y)
     assert seen == [0, 1, 2] and cb.model is None  # the user's instance was not the one attached
+
+
+def test_fit_predict_save_and_load_show_no_warnings(iris_mixed, tmp_path):
+    """Keras' warnings about itself (its variables' numpy-2 DeprecationWarning) do not reach the user."""
+    import keras
+
+    X, y = iris_mixed
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        FFClassifier(**{**FAST, "epochs": 1}, optimizer=keras.optimizers.Adam()).fit(X, y)  # its config is copied
+        clf = FFClassifier(**{**FAST, "epochs": 2}).fit(X, y)
+        clone(clf).fit(X, y)  # the second fit of a structure looks up its compiled steps
+        clf.predict_proba(X)
+        path = tmp_path / "m.keraslearn"
+        clf.save(path)
+        keraslearn.load(path).predict(X)
+        pickle.loads(pickle.dumps(clf)).predict(X)
+    assert [f"{w.category.__name__}: {w.message}" for w in caught] == []
 
 
 def test_predict_is_quiet(iris_fit, capsys):

@@ -31,6 +31,7 @@ import warnings
 import keras
 import numpy as np
 
+from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn._tensorflow import no_tensorflow_import
 from keraslearn.training import padding, xla
 
@@ -142,7 +143,7 @@ def structure_key(model, learner=None):
     if learner is not None and not getattr(type(learner), "_share_compiled_steps", True):
         return None
     try:
-        with no_tensorflow_import():
+        with no_tensorflow_import(), keras_warnings_ignored():
             model_config = model.get_config()
             compile_config = model.get_compile_config()
         opt = compile_config.get("optimizer")

@@ -8,6 +8,7 @@ import random
 import keras
 import numpy as np
 
+from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.training.devices import prepare_for_devices
 from keraslearn.training.jax_state import lean_state
 from keraslearn.training.padding import pad_rows, pads_exactly
@@ -102,7 +103,8 @@ def _validation_multiple(n: int, batch_size: int) -> int:
 def compile_model(model, *, optimizer="adam", learning_rate=1e-3, loss="mse", metrics=None, weight_decay=None):
     """Compile with a fresh optimizer built from its Keras name (or a Keras optimizer to copy)."""
     if isinstance(optimizer, keras.optimizers.Optimizer):
-        opt = optimizer.__class__.from_config(optimizer.get_config())
+        with keras_warnings_ignored():
+            opt = optimizer.__class__.from_config(optimizer.get_config())
         if learning_rate is not None:
             opt.learning_rate = learning_rate
     else:
