@@ -1,5 +1,7 @@
 """TabularEncoder and DataSpec: column kinds, imputation, codes, scaling, errors."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,6 +90,15 @@ def test_inf_names_the_column(frame):
     enc = TabularEncoder().fit(frame)
     with pytest.raises(ValueError, match=r"infinity.*\['income'\]"):
         enc.transform(bad)
+
+
+def test_values_beyond_float32_after_scaling_name_the_column(frame):
+    enc = TabularEncoder().fit(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the error, not numpy's overflow warning before it
+        with pytest.raises(ValueError, match=r"\['income'\] hold values too large to scale into float32"):
+            enc.transform(frame.assign(income=[1, 2, 1e300, 4, 5, 6]))
+    assert np.isfinite(enc.transform(frame.assign(income=[1, 2, 1e30, 4, 5, 6]))["numeric"]).all()
 
 
 def test_column_mismatch_errors_name_columns(frame):

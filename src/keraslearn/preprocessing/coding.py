@@ -97,7 +97,8 @@ def transform_numeric(arr: np.ndarray, medians, indicator_idx, scale_fn) -> np.n
         stop = min(start + CHUNK_ROWS, n)
         part = arr[start:stop]
         nan = np.isnan(part)
-        out[start:stop, :d] = scale_fn(np.where(nan, medians, part))
+        with np.errstate(over="ignore"):  # values beyond float32: the caller names their columns
+            out[start:stop, :d] = scale_fn(np.where(nan, medians, part) if nan.any() else part)
         if indicator_idx:
             out[start:stop, d:] = nan[:, indicator_idx]
     return out

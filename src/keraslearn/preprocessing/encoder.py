@@ -246,8 +246,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                     return (a - self.center_) / self.scale_
 
             out["numeric"] = coding.transform_numeric(arr, self.medians_, idx, scale)
-            finite = np.isfinite(out["numeric"]).all(axis=0)
-            if not finite.all():  # |x| near 1e308 (mean/std overflow) or beyond float32's 3.4e38
+            # |x| near 1e308 (mean/std overflow) or beyond float32's 3.4e38; the whole-array check
+            # first: a reduction along columns costs ten times more.
+            if not np.isfinite(out["numeric"]).all():
+                finite = np.isfinite(out["numeric"]).all(axis=0)
                 names = list(self.numeric_columns_) + [f"{c}__missing" for c in self.indicator_columns_]
                 _raise_too_large([names[j] for j in np.flatnonzero(~finite)], " into float32")
         if self.categorical_columns_ and getattr(self, "_level_codes", None) is None:
