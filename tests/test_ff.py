@@ -167,6 +167,7 @@ def test_callbacks_are_copied_per_fit(iris_mixed):
     assert seen == [0, 1, 2] and cb.model is None  # the user's instance was not the one attached
 
 
+@pytest.mark.torch
 def test_fit_predict_save_and_load_show_no_warnings(iris_mixed, tmp_path):
     """Keras' warnings about itself (its variables' numpy-2 DeprecationWarning) do not reach the user."""
     import keras

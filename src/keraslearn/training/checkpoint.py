@@ -37,6 +37,8 @@ import zipfile
 import keras
 import numpy as np
 
+from keraslearn._keras_warnings import keras_warnings_ignored
+
 FILENAME = "keraslearn-checkpoint.zip"
 FORMAT_VERSION = 1
 # Learner parameters that change how a fit reports, not what it computes.
@@ -47,7 +49,8 @@ _NOT_FINGERPRINTED = ("verbose", "callbacks")
 def _param_text(value):
     """A stable text of a parameter value (objects by class and config, never by address)."""
     if isinstance(value, (keras.optimizers.Optimizer, keras.losses.Loss)):
-        return {"class": type(value).__qualname__, "config": value.get_config()}
+        with keras_warnings_ignored():
+            return {"class": type(value).__qualname__, "config": value.get_config()}
     if callable(value):
         return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
     if isinstance(value, np.ndarray):
@@ -292,11 +295,13 @@ class _CheckpointCallback(keras.callbacks.Callback):
         for k, v in (logs or {}).items():
             self.logs.setdefault(k, []).append(float(v))
         model = self.model
-        arrays = {f"model_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.variables)}
-        if model.optimizer is not None:
-            arrays.update(
-                {f"optimizer_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.optimizer.variables)}
-            )
+        with keras_warnings_ignored():  # TensorFlow's variables warn the same way
+            arrays = {f"model_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.variables)}
+            if model.optimizer is not None:
+                arrays.update(
+                    {f"optimizer_{i}": keras.ops.convert_to_numpy(v.value)
+                     for i, v in enumerate(model.optimizer.variables)}
+                )
         arrays.update(_torch_rng_arrays())
         state = {
             "epoch": epoch + 1,

@@ -182,7 +182,9 @@ def fit_model(
         x, y, sample_weight, validation_data, batch_size
     )
     build_from_outputs(model, y, batch_size)  # a known structure: Keras need not trace it to build its loss
-    with lean_state(model):  # Keras' per-epoch variable hand-over without re-listing
+    # lean_state: Keras' per-epoch variable hand-over without re-listing. Keras on torch turns its
+    # variables into arrays during fit, with numpy 2's deprecation warning each time.
+    with lean_state(model), keras_warnings_ignored():
         history = model.fit(
             x,
             y,
