@@ -212,6 +212,41 @@ def test_encoding_a_numeric_array_needs_little_more_than_its_float32_result():
     assert peak < 1.25 * X.nbytes, (peak, result)
 
 
+def _fit_transform_peak(X):
+    """The encoding of X by a fitted-on-X encoder, and the peak traced memory of fitting."""
+    import tracemalloc
+
+    from keraslearn.preprocessing.validation import to_frame
+
+    frame, has_names = to_frame(X, estimator_name="test")  # as a learner's fit wraps X: no copy
+    tracemalloc.start()
+    try:
+        encoded = TabularEncoder(scaling="quantile")._fit_transform_frame(frame, has_names)
+        return encoded, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("as_frame", [False, True])
+def test_a_float32_table_is_encoded_as_its_float64_values_without_a_float64_copy(as_frame):
+    X = np.random.default_rng(2).standard_normal((200_000, 10)).astype(np.float32)  # 8 MB
+    X[::7, 3] = np.nan
+    numbers = X.nbytes
+    wide = X.astype(np.float64)
+    if as_frame:  # float columns and a string column: the numbers are taken column by column
+        text = np.where(X[:, 0] > 0, "a", "b")
+        X = pd.DataFrame(X, columns=[f"c{j}" for j in range(10)]).assign(s=text)
+        wide = pd.DataFrame(wide, columns=X.columns[:10]).assign(s=text)
+    encoded, peak = _fit_transform_peak(X)
+    expected, peak_wide = _fit_transform_peak(wide)
+    for name in expected:
+        np.testing.assert_array_equal(encoded[name], expected[name])
+    if as_frame:  # the float64 table's columns are stacked into a float64 copy, the float32 ones into float32
+        assert peak < peak_wide - 0.5 * numbers, (peak, peak_wide, numbers)
+    else:  # the float64 array is read as it is; the float32 one too, not through a float64 copy (2x numbers)
+        assert peak < peak_wide + 0.4 * numbers, (peak, peak_wide, numbers)
+
+
 def test_quantile_scaling_of_subnormal_values_stays_finite_and_ordered():
     # Found by the property test: quantiles a subnormal apart (here -1e-300 interpolated towards 0
     # and 5e-324) overflowed np.interp's slope (NaN), which then read as "values too large to scale".

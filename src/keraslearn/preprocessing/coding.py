@@ -4,10 +4,12 @@ Each function gives exactly what the straightforward pandas code would (the enco
 ``_as_levels`` semantics: a level is ``str(value)``, missing values are missing), but
 
 - numbers are taken column by column (``frame[list]`` costs a copy and ~1 ms even for one
-  row), or as a view when the frame holds only the numeric columns;
-- statistics are computed one column at a time, so fitting needs a few column-sized
-  temporaries instead of several copies of the whole table;
-- transforms run in row chunks into one preallocated float32 array;
+  row), or as a view when the frame holds only the numeric columns; float32 stays float32
+  (a float64 copy of a float32 table would cost twice the table);
+- statistics are computed one column at a time, in float64, so fitting needs a few
+  column-sized temporaries instead of several copies of the whole table;
+- transforms run in row chunks (converted to float64 chunk by chunk) into one preallocated
+  float32 array;
 - categorical codes come from a dict lookup for a few rows, from ``pd.factorize`` (codes
   of the distinct values, then one lookup per distinct value) for string columns, and from
   the category codes for ``category`` columns.
@@ -23,10 +25,14 @@ import pandas as pd
 CHUNK_ROWS = 16_384
 #: Up to this many rows, categorical values are looked up one by one.
 SMALL_ROWS = 64
+#: Float dtypes kept as they are (every float32 and float64 value is exact in float64).
+_KEPT_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 # ------------------------------------------------------------------------ numbers
-def _column_float64(col: pd.Series) -> np.ndarray:
+def _column_float(col: pd.Series) -> np.ndarray:
+    if col.dtype in _KEPT_FLOATS:
+        return col.to_numpy()
     try:
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
@@ -45,15 +51,22 @@ def _column_float64(col: pd.Series) -> np.ndarray:
 
 
 def numeric_matrix(frame: pd.DataFrame, columns: list) -> np.ndarray:
-    """``frame[columns]`` as float64 (n, d): a view when possible; read-only."""
+    """``frame[columns]`` as a float32 or float64 (n, d) array: a view when possible; read-only.
+
+    The values are those of ``frame[columns].astype(float64)``; float32 columns stay float32,
+    and the consumers below convert a column or a chunk of rows at a time.
+    """
     if list(frame.columns) == list(columns):
+        dtypes = set(frame.dtypes)
+        if len(dtypes) == 1 and dtypes <= set(_KEPT_FLOATS):
+            return frame.to_numpy()
         try:
             return frame.to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError):
             pass
     if len(columns) == 1:
-        return _column_float64(frame[columns[0]]).reshape(-1, 1)
-    return np.column_stack([_column_float64(frame[c]) for c in columns])
+        return _column_float(frame[columns[0]]).reshape(-1, 1)
+    return np.column_stack([_column_float(frame[c]) for c in columns])
 
 
 def column_stats(arr: np.ndarray, scaling: str):
@@ -68,7 +81,7 @@ def column_stats(arr: np.ndarray, scaling: str):
     n_q = int(min(1000, max(n, 2)))
     quantiles = np.empty((n_q, d)) if scaling == "quantile" else None
     for j in range(d):
-        col = arr[:, j]
+        col = np.asarray(arr[:, j], dtype=np.float64)
         nan = np.isnan(col)
         has_nan[j] = nan.any()
         if has_nan[j]:
@@ -95,7 +108,7 @@ def transform_numeric(arr: np.ndarray, medians, indicator_idx, scale_fn) -> np.n
     out = np.empty((n, d + len(indicator_idx)), dtype=np.float32)
     for start in range(0, n, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n)
-        part = arr[start:stop]
+        part = np.asarray(arr[start:stop], dtype=np.float64)
         nan = np.isnan(part)
         with np.errstate(over="ignore"):  # values beyond float32: the caller names their columns
             out[start:stop, :d] = scale_fn(np.where(nan, medians, part) if nan.any() else part)
