@@ -252,6 +252,39 @@ def test_grouped_steps_run_every_batch_exactly_once(data, monkeypatch, k):
 
 
 @needs_jax
+def test_training_keeps_at_most_in_flight_calls_queued(monkeypatch):
+    """Python may not run ahead of the steps: each queued call holds its stacked batches."""
+    monkeypatch.setattr(compiled, "STEPS_PER_EXECUTION", 2)
+    wrap_init = compiled._Template.__init__
+    dispatched = []  # per call: were the earlier calls' steps done when it was dispatched?
+
+    def init(self, *args, **kwargs):
+        wrap_init(self, *args, **kwargs)
+        multi = self.multi
+
+        def recording(state, stacked, mask):
+            dispatched.append([logs["loss"].is_ready() for logs in outputs])
+            logs, state = multi(state, stacked, mask)
+            outputs.append(logs)
+            return logs, state
+
+        outputs = []
+        self.multi = recording
+
+    monkeypatch.setattr(compiled._Template, "__init__", init)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(1280, 8)), rng.normal(size=1280)
+    compiled.clear()
+    # A slow step (1024-wide layers, 128 rows: tens of ms a call) against a few ms of Python per call.
+    FFRegressor(layer_units=(1024, 1024), batch_size=128, epochs=1, validation_fraction=0.0,
+                early_stopping=False, random_state=0).fit(X, y)
+    compiled.clear()
+    assert len(dispatched) == 5  # 10 batches, 2 a call
+    for i, ready in enumerate(dispatched):
+        assert all(ready[: max(0, i - compiled.IN_FLIGHT)]), (i, ready)
+
+
+@needs_jax
 def test_last_smaller_batch_is_topped_up_and_trains_as_itself(data, monkeypatch):
     # 180 training rows in batches of 16: the 4-row batch is filled to 16 with weight-0 rows
     # and runs in the compiled scan. Its loss, so the fit, must equal running it on its own.

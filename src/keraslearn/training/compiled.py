@@ -37,6 +37,8 @@ from keraslearn.training import padding, xla
 
 #: Training steps run per XLA call on JAX (and Keras' ``steps_per_execution`` on TensorFlow).
 STEPS_PER_EXECUTION = 32
+#: Training calls dispatched ahead of the one being prepared (each holds its stacked batches).
+IN_FLIGHT = 2
 #: Templates (compiled step sets) kept per process; the least recently used is dropped.
 MAX_TEMPLATES = 8
 #: Models with more parameters than this are not kept as templates (their memory matters more).
@@ -219,9 +221,12 @@ class _Template:
 
     def train_function(self, k):
         """A Keras ``train_function(state, iterator)`` that runs ``k`` steps per call."""
+        import jax
+
         full_rows = [0]  # rows of a full batch; only an epoch's last batch can be smaller
         donor = [None]  # the latest full batch: its rows top up an epoch's last, smaller batch
         exact = padding.pads_exactly(self.model)  # else the smaller batch runs in its own compiled step
+        in_flight = collections.deque(maxlen=IN_FLIGHT)  # logs of the latest calls
 
         def train_function(state, iterator):
             batches = []
@@ -230,6 +235,11 @@ class _Template:
                     batches.append(next(iterator))
                 except StopIteration:
                     break
+            if len(in_flight) == IN_FLIGHT:
+                # JAX dispatches asynchronously. Without this wait Python runs ahead of the steps
+                # and queues a whole epoch of stacked batches (a copy of the training data); with
+                # it the next call's batches are still prepared while earlier calls run.
+                jax.block_until_ready(in_flight[0])
             if not batches:
                 raise StopIteration
             logs = None
@@ -252,6 +262,7 @@ class _Template:
                 batches = batches[n_full:]
             for b in batches:  # the partial batch (its own compiled shape), or every batch when k == 1
                 logs, state = self.single(state, b)
+            in_flight.append(logs)
             return logs, state
 
         return train_function
