@@ -86,6 +86,21 @@ def _take(x, idx):
     return None if x is None else x[idx]
 
 
+def _split_in_place(v: np.ndarray, order: np.ndarray, n_first: int):
+    """``(v[order[:n_first]], v[order[n_first:]])`` as views of ``v``, whose rows are reordered in place.
+
+    A few columns at a time (temporaries of at most an eighth of ``v``) instead of copying the
+    rows: holding out validation rows then needs no second copy of the training inputs.
+    """
+    if not (isinstance(v, np.ndarray) and v.flags.c_contiguous and v.flags.writeable and v.ndim >= 1):
+        return v[order[:n_first]], v[order[n_first:]]
+    flat = v.reshape(len(v), -1)  # a view: v is C-contiguous
+    step = max(1, flat.shape[1] // 8)
+    for j in range(0, flat.shape[1], step):
+        flat[:, j : j + step] = flat[order, j : j + step]  # the gather copies first: no aliasing
+    return v[:n_first], v[n_first:]
+
+
 def _validation_multiple(n: int, batch_size: int) -> int:
     """Validation rows are padded to a multiple of this: equal shapes, one compiled test step.
 
@@ -139,6 +154,7 @@ def fit_model(
     seed=None,
     stratify=None,
     checkpoint=None,
+    owns_x=False,
 ):
     """Fit a compiled model with the keraslearn policy; return the history as a dict of lists.
 
@@ -147,6 +163,8 @@ def fit_model(
     the best weights. User callbacks are deep-copied so each fit starts fresh.
     ``checkpoint`` (a :class:`~keraslearn.training.checkpoint.FitCheckpoint`) saves the
     training state after each epoch and resumes from it; it is removed once the fit ends.
+    ``owns_x``: the caller made the arrays of ``x`` for this fit and does not read them
+    afterwards, so their rows may be reordered in place to hold out the validation rows.
     """
     if checkpoint is not None:
         seed = checkpoint.split_seed(seed)  # a resumed fit must hold out the same rows
@@ -154,10 +172,16 @@ def fit_model(
     train_idx, val_idx = validation_split(n, validation_fraction, stratify=stratify, seed=seed)
     validation_data = None
     if val_idx is not None:
-        validation_data = (_take(x, val_idx), _take(y, val_idx))
+        if owns_x and isinstance(x, dict):
+            order, n_train = np.concatenate([train_idx, val_idx]), len(train_idx)
+            parts = {k: _split_in_place(v, order, n_train) for k, v in x.items()}
+            x, vx = {k: p[0] for k, p in parts.items()}, {k: p[1] for k, p in parts.items()}
+        else:
+            vx, x = _take(x, val_idx), _take(x, train_idx)
+        validation_data = (vx, _take(y, val_idx))
         if sample_weight is not None:
             validation_data += (_take(sample_weight, val_idx),)
-        x, y, sample_weight = _take(x, train_idx), _take(y, train_idx), _take(sample_weight, train_idx)
+        y, sample_weight = _take(y, train_idx), _take(sample_weight, train_idx)
     cbs = [copy.deepcopy(cb) for cb in (callbacks or [])]
     stopper = None
     if early_stopping:
