@@ -251,21 +251,22 @@ def test_grouped_steps_run_every_batch_exactly_once(data, monkeypatch, k):
     assert int(est.model_.optimizer.iterations.numpy()) == 3 * n_batches
 
 
-def test_splitting_rows_in_place_gives_views_of_the_selected_rows():
+def test_splitting_rows_in_place_gives_the_training_rows_as_a_view():
     from keraslearn.training.fit import _split_in_place
 
     rng = np.random.default_rng(0)
-    order = rng.permutation(1000)
-    for v in (rng.normal(size=(1000, 21)).astype(np.float32), rng.integers(0, 9, (1000, 1)), np.arange(1000.0)):
-        expected = v[order[:700]], v[order[700:]]
-        first, rest = _split_in_place(v, order, 700)
-        assert np.shares_memory(first, v) and np.shares_memory(rest, v)  # no copy of the rows
+    order = rng.permutation(40_000)  # more rows than are moved at a time
+    train, val = np.sort(order[:30_000]), np.sort(order[30_000:])
+    for v in (rng.normal(size=(40_000, 21)).astype(np.float32), rng.integers(0, 9, (40_000, 1)), np.arange(4e4)):
+        expected = v[train], v[val]
+        first, rest = _split_in_place(v, train, val)
+        assert np.shares_memory(first, v)  # no copy of the training rows
         np.testing.assert_array_equal(first, expected[0])
         np.testing.assert_array_equal(rest, expected[1])
-    view = np.arange(2000.0)[::2]  # not contiguous: copies, and leaves it alone
-    first, rest = _split_in_place(view, order, 700)
-    np.testing.assert_array_equal(view, np.arange(0.0, 2000.0, 2))
-    np.testing.assert_array_equal(first, view[order[:700]])
+    view = np.arange(8e4)[::2]  # not contiguous: copied, and left as it is
+    first, rest = _split_in_place(view, train, val)
+    np.testing.assert_array_equal(view, np.arange(0.0, 8e4, 2))
+    np.testing.assert_array_equal(first, view[train])
 
 
 def test_a_validation_split_in_place_trains_as_the_copied_split(iris_mixed, monkeypatch):
@@ -276,15 +277,15 @@ def test_a_validation_split_in_place_trains_as_the_copied_split(iris_mixed, monk
     params = dict(layer_units=(8,), epochs=3, batch_size=16, validation_fraction=0.3, random_state=0)
     split, views = fit_module._split_in_place, []
 
-    def spy(v, order, n):
-        first, rest = split(v, order, n)
+    def spy(v, train, val):
+        first, rest = split(v, train, val)
         views.append(np.shares_memory(first, v))
         return first, rest
 
     monkeypatch.setattr(fit_module, "_split_in_place", spy)
     in_place = FFClassifier(**params).fit(X, y, sample_weight=weights)  # stratified, weighted
     assert len(views) == 3 and all(views)  # numeric and two categorical inputs, each split as views
-    monkeypatch.setattr(fit_module, "_split_in_place", lambda v, order, n: (v[order[:n]], v[order[n:]]))
+    monkeypatch.setattr(fit_module, "_split_in_place", lambda v, train, val: (v[train], v[val]))
     copied = FFClassifier(**params).fit(X, y, sample_weight=weights)
     assert in_place.history_ == copied.history_ and "val_loss" in in_place.history_
     np.testing.assert_array_equal(in_place.predict_proba(X), copied.predict_proba(X))
