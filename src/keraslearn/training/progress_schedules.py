@@ -11,6 +11,8 @@ import math
 import keras
 from keras import ops
 
+from keraslearn.training.schedules import steps_per_epoch
+
 SCHEDULES = ("constant", "coslog4", "flat_anneal", "cosine")
 
 
@@ -60,11 +62,8 @@ class ProgressSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def total_steps(n_rows: int, validation_fraction: float, batch_size: int, epochs: int) -> int:
-    """Optimizer steps in a fit: ``epochs * ceil(n_train / batch_size)`` (as ``training.fit_model`` splits)."""
-    n_val = int(round(n_rows * validation_fraction))
-    n_train = n_rows - n_val if 1 <= n_val < n_rows else n_rows
-    batch = max(1, min(int(batch_size), n_train))
-    return int(epochs) * math.ceil(n_train / batch)
+    """Optimizer steps in a fit: ``epochs`` times :func:`~keraslearn.training.schedules.steps_per_epoch`."""
+    return int(epochs) * steps_per_epoch(n_rows, validation_fraction, int(batch_size))
 
 
 def adamw(learning_rate, weight_decay, *, beta_2=0.999, exclude=("bias",), global_clipnorm=None):
