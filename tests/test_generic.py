@@ -176,6 +176,22 @@ def test_x_transform_and_y_transform(iris_mixed, tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
 
+def test_an_x_transform_output_is_never_reordered_in_place(iris_mixed):
+    """The validation split moves rows in place only in the encoder's own arrays, never in a user's."""
+    X, y = iris_mixed
+    mine = {}
+
+    def swap_in_my_array(x):  # the same dict, holding an array the user keeps
+        mine["numeric"] = x["numeric"].copy()
+        mine["before"] = mine["numeric"].copy()
+        x["numeric"] = mine["numeric"]
+        return x
+
+    clf = KerasClassifier(build_mlp, x_transform=swap_in_my_array, validation_fraction=0.3, **FAST).fit(X, y)
+    np.testing.assert_array_equal(mine["numeric"], mine["before"])
+    assert "val_loss" in clf.history_
+
+
 def build_two_softmax(spec):
     inputs, x = tabular_inputs(spec)
     return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))

@@ -191,7 +191,7 @@ class KerasLearner(BaseEstimator):
         with device_scope(getattr(self, "devices", None)):
             with host_initializers():  # NumPy draws: no XLA compilation per weight shape
                 model = self._build_model(self._model_spec())
-            encoded = x
+            encoded = dict(x)  # the encoder's own arrays: fit_model may reorder their rows in place
             x, y_fit = self._prepare_fit(model, x, y_fit)
             with host_initializers():  # the optimizer's zero slots, too
                 self._compile(model)
@@ -214,7 +214,7 @@ class KerasLearner(BaseEstimator):
                 seed=seed,
                 stratify=self._stratify_labels(y_fit),
                 checkpoint=checkpoint,
-                owns_x=x is encoded,  # the encoder's output, not a user's x_transform
+                owns_x=isinstance(x, dict) and x.keys() == encoded.keys() and all(x[k] is encoded[k] for k in x),
             )
             _compiled.after_fit(model)
         self.model_ = model
