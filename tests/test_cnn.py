@@ -114,10 +114,14 @@ def test_save_load_and_pickle_predict_identically(folder_fit, digits_rgb, tmp_pa
 @pytest.mark.torch
 def test_fit_on_an_array_with_path_dataframe_labels(digits_rgb, weights_file, image_folder):
     images, labels = digits_rgb
-    clf = CNNClassifier(weights=weights_file, epochs=1, **TINY).fit(images, labels)
+    with warnings.catch_warnings(record=True) as caught:  # Keras' warnings about itself stay inside
+        warnings.simplefilter("always")
+        clf = CNNClassifier(weights=weights_file, epochs=1, **TINY).fit(images, labels)
+        from_images = clf.predict_proba(images)
+    assert [f"{w.category.__name__}: {w.message}" for w in caught] == []
     assert list(clf.classes_) == CLASSES and clf.n_iter_ == 1
     paths = pd.DataFrame({"path": image_folder[1]})
-    np.testing.assert_allclose(clf.predict_proba(paths), clf.predict_proba(images), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(clf.predict_proba(paths), from_images, rtol=1e-5, atol=1e-6)
 
 
 def test_imagenet_without_cache_warns_and_falls_back_quickly(tmp_path, monkeypatch):

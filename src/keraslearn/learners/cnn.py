@@ -8,6 +8,7 @@ import keras
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures import cnn
 from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, _check_number, store_init_params
 from keraslearn.preprocessing.images import ImageBatches, image_source
@@ -167,8 +168,9 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         if checkpoint is not None:
             stopper = next((c for c in reversed(callbacks) if type(c) is keras.callbacks.EarlyStopping), None)
             initial_epoch = checkpoint.attach(callbacks, self.epochs, stopper if self.early_stopping else None)
-        history = model.fit(train_data, validation_data=val_data, epochs=self.epochs, callbacks=callbacks,
-                            initial_epoch=initial_epoch, verbose=2 if int(self.verbose) >= 2 else 0)
+        with keras_warnings_ignored():
+            history = model.fit(train_data, validation_data=val_data, epochs=self.epochs, callbacks=callbacks,
+                                initial_epoch=initial_epoch, verbose=2 if int(self.verbose) >= 2 else 0)
         if checkpoint is not None:
             history.history = checkpoint.finish(history.history)
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
@@ -208,7 +210,8 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         source, _ = image_source(X, self.path_column, type(self).__name__)
         size = tuple(self.spec_.image_shape[:2])
         data = ImageBatches(source, size=size, batch_size=self.batch_size, preprocess=self._preprocess())
-        return np.asarray(self.model_.predict(data, verbose=0), dtype=np.float64)
+        with keras_warnings_ignored():
+            return np.asarray(self.model_.predict(data, verbose=0), dtype=np.float64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -295,13 +295,11 @@ class _CheckpointCallback(keras.callbacks.Callback):
         for k, v in (logs or {}).items():
             self.logs.setdefault(k, []).append(float(v))
         model = self.model
-        with keras_warnings_ignored():  # TensorFlow's variables warn the same way
-            arrays = {f"model_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.variables)}
-            if model.optimizer is not None:
-                arrays.update(
-                    {f"optimizer_{i}": keras.ops.convert_to_numpy(v.value)
-                     for i, v in enumerate(model.optimizer.variables)}
-                )
+        arrays = {f"model_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.variables)}
+        if model.optimizer is not None:
+            arrays.update(
+                {f"optimizer_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.optimizer.variables)}
+            )
         arrays.update(_torch_rng_arrays())
         state = {
             "epoch": epoch + 1,
