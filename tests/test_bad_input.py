@@ -7,6 +7,7 @@ traceback), whose message names the column or parameter, raised before any model
 
 import warnings
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +15,8 @@ import scipy.sparse as sp
 
 from keraslearn import FFClassifier, FFRegressor
 from keraslearn.cli import main
+from keraslearn.learners.realmlp import RealMLPClassifier
+from keraslearn.learners.resnet import ResNetRegressor
 from keraslearn.learners.smlp import SMLPClassifier
 from keraslearn.learners.tabm import TabMRegressor
 from keraslearn.preprocessing import TabularEncoder
@@ -43,7 +46,7 @@ def no_build(monkeypatch):
     def fail(self, spec):
         pytest.fail("a Keras model was built before the bad input was rejected")
 
-    for learner in (FFClassifier, FFRegressor, TabMRegressor, SMLPClassifier):
+    for learner in (FFClassifier, FFRegressor, TabMRegressor, SMLPClassifier, RealMLPClassifier, ResNetRegressor):
         for cls in learner.__mro__:
             if "_build_model" in vars(cls):
                 monkeypatch.setattr(cls, "_build_model", fail)
@@ -102,6 +105,8 @@ FIT_DATA_ERRORS = [
     ("inf_in_y_reg", "reg", None, lambda y: np.r_[np.inf, y[1:]], ValueError, "infinity"),
     ("nan_in_y_clf", "clf", None, lambda y: np.r_[np.nan, np.arange(N - 1) % 2], ValueError, "y contains NaN"),
     ("none_in_y_clf", "clf", None, lambda y: np.r_[[None], y[1:]], ValueError, "missing labels"),
+    ("na_in_string_y_clf", "clf", None, lambda y: pd.Series(np.r_[[None], y[1:]], dtype="string"),
+     ValueError, "missing labels"),
     ("empty_X", "clf", lambda X: X.iloc[:0], lambda y: y[:0], ValueError, "0 sample"),
     ("no_columns", "clf", lambda X: X[[]], None, ValueError, "0 feature"),
     ("one_row_clf", "clf", lambda X: X.iloc[:1], lambda y: y[:1], ValueError, "at least 2 classes"),
@@ -156,6 +161,13 @@ PARAM_ERRORS = [
     (TabMRegressor, {"arch_type": "tabx"}, "arch_type must be one of"),
     (SMLPClassifier, {"n_layers": 0}, "n_layers must be >= 1"),
     (SMLPClassifier, {"dropout": 2.0}, "dropout must be < 1"),
+    (FFClassifier, {"class_weight": {"yes": -3.0}}, "class_weight must give finite, non-negative weights"),
+    (FFClassifier, {"optimizer": 5}, "optimizer must be a Keras optimizer name or instance"),
+    (FFRegressor, {"loss": 5}, "loss must be None, a Keras loss name or a loss"),
+    (FFRegressor, {"random_state": "abc"}, "random_state must be None, an int or a numpy RandomState"),
+    (RealMLPClassifier, {"smooth_clip": "no"}, "smooth_clip must be True or False"),
+    (RealMLPClassifier, {"max_one_hot": -1}, "max_one_hot must be >= 0"),
+    (ResNetRegressor, {"numeric_embed_dim": 0}, "numeric_embed_dim must be >= 1"),
 ]
 
 
@@ -166,7 +178,50 @@ PARAM_ERRORS = [
 def test_fit_rejects_bad_hyperparameters(data, no_build, cls, params, match):
     X, y_clf, y_reg = data
     y = y_clf if hasattr(cls, "predict_proba") else y_reg
-    raises(ValueError, match, cls(**{"epochs": 1, **params}).fit, X, y)
+    raises((ValueError, TypeError), match, cls(**{"epochs": 1, **params}).fit, X, y)
+
+
+@pytest.mark.parametrize(
+    "cls, loss, target, match",
+    [
+        (FFClassifier, "binary_crossentropy", "three_classes", "'binary_crossentropy' is a loss for two classes"),
+        (FFClassifier, keras.losses.BinaryCrossentropy(label_smoothing=0.1), "three_classes",
+         "is a loss for two classes, but y has 3 classes"),
+        (FFClassifier, "hinge", "three_classes", "'hinge' is a loss for two classes"),
+        (FFRegressor, "sparse_categorical_crossentropy", "numbers", "is a classification loss; a regressor needs"),
+    ],
+)
+def test_fit_rejects_a_loss_that_does_not_fit_the_target(data, no_build, cls, loss, target, match):
+    X, _, y_reg = data
+    y = np.array(["a", "b", "c"] * (N // 3)) if target == "three_classes" else y_reg
+    raises(ValueError, match, cls(epochs=1, loss=loss).fit, X, y)
+
+
+def test_a_regression_loss_on_a_classifier_compares_probabilities_with_one_hot_labels(data):
+    """loss='mse' on a classifier is the Brier score: it trains, on any number of classes."""
+    X, _, _ = data
+    y = np.array(["a", "b", "c"] * (N // 3))
+    clf = FFClassifier(layer_units=(8,), epochs=1, loss="mse", random_state=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (N, 3) and np.allclose(proba.sum(axis=1), 1.0)
+    assert np.isfinite(clf.history_["loss"]).all()
+
+
+def test_a_failed_refit_leaves_the_fitted_learner_as_it_was(clf, data):
+    """Labels and model never disagree: a refit that fails on late-found bad input changes nothing."""
+    X, y, _ = data
+    before = clf.predict_proba(X)
+    fitted = {k: v for k, v in vars(clf).items() if k.endswith("_")}
+    other = np.array(["x", "y", "z"] * (N // 3))
+    with pytest.raises(ValueError, match="sample_weight"):
+        clf.fit(X, other, sample_weight=np.ones(N + 1))  # classes_ was already encoded when this is found
+    assert clf.classes_.tolist() == ["no", "yes"]
+    assert all(vars(clf)[k] is v for k, v in fitted.items())
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+    fresh = FFClassifier(epochs=1)
+    with pytest.raises(ValueError, match="sample_weight"):
+        fresh.fit(X, other, sample_weight=np.ones(N + 1))
+    assert not hasattr(fresh, "classes_")  # a first fit that fails leaves it unfitted
 
 
 # ------------------------------------------------------- fit: accepted, documented
@@ -192,7 +247,7 @@ def test_one_row_regressor_fits_and_predicts():
 
 def test_numbers_stored_as_strings_are_categorical_with_a_warning():
     X = pd.DataFrame({"zip": ["02139", "10001", "02139", None], "a": [1.0, 2.0, 3.0, 4.0]})
-    with pytest.warns(UserWarning, match=r"Column 'zip' holds numbers stored as strings.*pd.to_numeric"):
+    with pytest.warns(UserWarning, match=r"Column 'zip' holds numbers stored as strings.*pd.to_numeric.*astype"):
         enc = TabularEncoder().fit(X)
     assert enc.categorical_columns_ == ["zip"]
     assert enc.categories_ == [["02139", "10001"]]  # leading zeros kept: levels, not numbers
@@ -355,6 +410,10 @@ CLI_ERRORS = [
     ("predict_text_in_numeric", _predict("model.keraslearn", "text_num.csv"), r"Numeric column 'num'.*\['oops'\]"),
     ("predict_not_a_model", _predict("not_a_model.keraslearn", "ok.csv"), r"is not a keraslearn artifact"),
     ("predict_missing_model", _predict("absent.keraslearn", "ok.csv"), r"no such model file"),
+    ("out_is_a_directory", lambda d: ["fit", str(d / "ok.csv"), "--target", "label", "--quiet", "--out", str(d)],
+     r"--out .* is a directory; give a file name"),
+    ("predict_model_is_a_directory", lambda d: ["predict", str(d), str(d / "ok.csv"), "--quiet"],
+     r"model|artifact"),
 ]
 
 
@@ -383,3 +442,68 @@ def test_cli_predict_keeps_every_row_and_ignores_extra_columns(cli_files, clf, d
     assert len(preds) == len(X)
     np.testing.assert_array_equal(preds["prediction"].to_numpy(), clf.predict(X))
 
+
+
+def test_cli_reads_a_compressed_semicolon_file_and_keeps_bool_labels_after_dropping_blank_targets(tmp_path, capsys):
+    """Blank targets are dropped (said even with --quiet); the rest stay True/False, not objects."""
+    X = make_frame()
+    flag = pd.Series((X["num"] > 0).tolist(), dtype=object)
+    flag[[2, 9]] = None  # pandas then reads the column as object
+    X.assign(flag=flag).to_csv(tmp_path / "d.csv.gz", sep=";", index=False)
+    code = main(["fit", str(tmp_path / "d.csv.gz"), "--target", "flag", "--quiet", "--epochs", "1",
+                 "--out", str(tmp_path / "m.keraslearn")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "dropped 2 row(s) with a missing 'flag' (file lines 4, 11)" in err
+    import json
+
+    import keraslearn
+
+    model = keraslearn.load(tmp_path / "m.keraslearn")
+    assert model.classes_.dtype == bool and model.classes_.tolist() == [False, True]
+    scores = json.loads((tmp_path / "m_metrics.json").read_text())
+    assert set(scores) == {"seconds", "epochs", "train", "test"} and len(scores["test"]) >= 2
+
+
+def test_cli_fit_on_more_classes_than_test_rows_splits_without_stratifying(tmp_path, capsys):
+    X = make_frame(n=10)
+    X.assign(y=["a", "a", "a", "a", "b", "b", "b", "c", "c", "c"]).to_csv(tmp_path / "tiny.csv", index=False)
+    code = main(["fit", str(tmp_path / "tiny.csv"), "--target", "y", "--quiet", "--epochs", "1",
+                 "--out", str(tmp_path / "m.keraslearn")])
+    err = capsys.readouterr().err
+    assert code == 0 and "Traceback" not in err, err  # 2 test rows cannot hold 3 classes: not stratified
+
+
+def test_labels_get_their_type_back_once_blank_targets_are_dropped():
+    from keraslearn.commands import split_target
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "ints": [1, None, 2, 1], "floats": [0.5, None, 1.0, 2.0],
+                          "whole": [1.0, 2.0, 2.0, 1.0]})
+    assert split_target(frame, "ints")[1].tolist() == [1, 2, 1]
+    assert split_target(frame, "ints")[1].dtype == np.int64  # labels 1 and 2, not 1.0 and 2.0
+    assert split_target(frame, "floats")[1].dtype == np.float64  # real numbers stay numbers
+    assert split_target(frame, "whole")[1].dtype == np.float64  # no blank: the file's own type
+
+
+def test_metrics_json_writes_an_undefined_metric_as_null():
+    import json
+
+    from keraslearn.commands import _json
+
+    text = _json({"test": {"rmse": 1.5, "r2": float("nan")}, "epochs": 3})
+    assert "NaN" not in text
+    assert json.loads(text) == {"test": {"rmse": 1.5, "r2": None}, "epochs": 3}
+
+
+def test_a_classifier_takes_true_false_labels_held_as_objects(data):
+    X, _, _ = data
+    y = pd.Series([True, False] * (N // 2), dtype=object)
+    clf = FFClassifier(layer_units=(8,), epochs=1, random_state=0).fit(X, y)
+    assert clf.classes_.dtype == bool and clf.predict(X).dtype == bool
+
+
+def test_numbers_with_thousands_separators_are_categorical_with_a_warning():
+    X = pd.DataFrame({"amount": ["4,312", "12", "1,250,000.5", None], "a": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.warns(UserWarning, match=r"Column 'amount' holds numbers with thousands separators.*thousands=','"):
+        enc = TabularEncoder().fit(X)
+    assert enc.categorical_columns_ == ["amount"]

@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, train_test_split
 
 import keraslearn
-from keraslearn import FFClassifier, FFRegressor
+from keraslearn import FFClassifier, FFRegressor, TabMClassifier
 
 FAST = dict(layer_units=(32, 32), epochs=60, batch_size=32, learning_rate=3e-3, patience=15, random_state=0)
 
@@ -175,7 +175,8 @@ def test_fit_predict_save_and_load_show_no_warnings(iris_mixed, tmp_path):
     X, y = iris_mixed
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        FFClassifier(**{**FAST, "epochs": 1}, optimizer=keras.optimizers.Adam()).fit(X, y)  # its config is copied
+        adam = keras.optimizers.Adam(FAST["learning_rate"])
+        FFClassifier(**{**FAST, "epochs": 1}, optimizer=adam).fit(X, y)  # its config is copied
         clf = FFClassifier(**{**FAST, "epochs": 2}).fit(X, y)
         clone(clf).fit(X, y)  # the second fit of a structure looks up its compiled steps
         clf.predict_proba(X)
@@ -183,7 +184,25 @@ def test_fit_predict_save_and_load_show_no_warnings(iris_mixed, tmp_path):
         clf.save(path)
         keraslearn.load(path).predict(X)
         pickle.loads(pickle.dumps(clf)).predict(X)
+        # TabM's build turns variables into arrays (on torch that met the warning too)
+        TabMClassifier(k=2, n_blocks=1, d_block=8, numeric_embed_dim=4, epochs=1).fit(X, y)
     assert [f"{w.category.__name__}: {w.message}" for w in caught] == []
+
+
+def test_an_optimizer_instance_keeps_its_learning_rate_only_with_learning_rate_none(iris_mixed):
+    """learning_rate applies to an optimizer instance too (tuning sets it), and says so."""
+    import keras
+
+    X, y = iris_mixed
+    sgd = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
+    with pytest.warns(UserWarning, match="replaces the learning rate of the optimizer instance"):
+        replaced = FFClassifier(**{**FAST, "epochs": 1}, optimizer=sgd).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kept = FFClassifier(**{**FAST, "epochs": 1, "learning_rate": None}, optimizer=sgd).fit(X, y)
+    assert float(replaced.model_.optimizer.learning_rate) == pytest.approx(FAST["learning_rate"])
+    assert float(kept.model_.optimizer.learning_rate) == pytest.approx(0.1)
+    assert float(kept.model_.optimizer.momentum) == pytest.approx(0.9)
 
 
 def test_predict_is_quiet(iris_fit, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 # Modules that add sub-commands through ``register(subparsers)``; absent ones are skipped.
 _COMMAND_MODULES = (
@@ -40,12 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    shown = warnings.formatwarning
+    # A warning for the user (a column that looks like an ID, numbers stored as text) reads as one
+    # line, not as a source location and a line of keraslearn's code.
+    warnings.formatwarning = lambda message, category, *_, **__: f"warning: {message}\n"
     try:
         return int(args.func(args) or 0)
     except UsageError as err:
         print(f"keraslearn {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the file system said no: an output path that is a directory, a full disk
+        print(f"keraslearn {args.command}: error: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = shown
 

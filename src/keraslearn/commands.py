@@ -14,6 +14,7 @@ import pandas as pd
 from keraslearn.cli import UsageError
 
 TASKS = ("auto", "classification", "regression")
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 
 # ---------------------------------------------------------------- data
@@ -24,14 +25,20 @@ def read_table(path) -> pd.DataFrame:
         raise UsageError(f"no such file: {path}")
     if p.is_dir():
         raise UsageError(f"{path} is a directory; pass a .csv or .parquet file")
-    suffix = p.suffix.lower()
+    suffixes = [x.lower() for x in p.suffixes[-2:]]
+    if suffixes and suffixes[-1] in COMPRESSED:  # data.csv.gz: pandas decompresses by the name
+        suffixes.pop()
+    suffix = suffixes[-1] if suffixes else ""
     try:
         if suffix == ".parquet":
             return pd.read_parquet(p)
         if suffix in (".csv", ".tsv", ".txt"):
             df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",")
+            if df.shape[1] == 1 and (sep := _other_separator(str(df.columns[0]))):
+                df = pd.read_csv(p, sep=sep)  # one column named "a;b;c": a semicolon (or tab) file
         else:
-            raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file")
+            raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (optionally .gz, .bz2, "
+                             ".xz, .zst or .zip compressed)")
     except UsageError:
         raise
     except ImportError as err:
@@ -41,6 +48,13 @@ def read_table(path) -> pd.DataFrame:
     if df.empty or df.shape[1] == 0:
         raise UsageError(f"{path} holds no data rows")
     return df
+
+
+def _other_separator(header: str) -> str | None:
+    for sep in (";", "\t", "|"):
+        if sep in header:
+            return sep
+    return None
 
 
 def split_target(df: pd.DataFrame, target: str, console=None):
@@ -53,11 +67,25 @@ def split_target(df: pd.DataFrame, target: str, console=None):
     if missing.any():
         rows = np.flatnonzero(missing.to_numpy())
         shown = ", ".join(str(r + 2) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
-        _say(console, f"[yellow]dropped {len(rows)} row(s) with a missing {target!r} (file lines {shown})[/]")
+        _say(console, f"[yellow]dropped {len(rows)} row(s) with a missing {target!r} (file lines {shown})[/]",
+             always=True)
         df = df.loc[~missing]
     if df.shape[1] < 2:
         raise UsageError("the data has no feature columns besides the target")
-    return df.drop(columns=[target]), df[target]
+    return df.drop(columns=[target]), _without_missing_dtype(df[target], missing.any())
+
+
+def _without_missing_dtype(y: pd.Series, had_missing: bool) -> pd.Series:
+    """The type the target's values have once its missing cells are gone.
+
+    A column with blanks reads as object (True/False) or float (1/2); without the blanks
+    its labels are bools or ints again, as in the same file without blanks.
+    """
+    if y.dtype == object:
+        return y.infer_objects()
+    if had_missing and y.dtype.kind == "f" and np.all(np.mod(y.to_numpy(), 1) == 0):
+        return y.astype(np.int64)
+    return y
 
 
 def infer_task(y: pd.Series) -> tuple[str, str]:
@@ -102,9 +130,19 @@ def _console(quiet=False):
     return Console(stderr=True, quiet=quiet)
 
 
-def _say(console, text):
+def _say(console, text, always=False):
+    """Print ``text`` on the console; ``always``: even when quiet (rows dropped from the user's data)."""
     if console is not None:
-        console.print(text)
+        (_console() if always and console.quiet else console).print(text)
+
+
+def _json(value) -> str:
+    """JSON that every parser reads: an undefined metric (NaN, e.g. R² of one row) is null."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, float) and not np.isfinite(value):
+        return "null"
+    return json.dumps(value)
 
 
 def print_metrics(console, rows: dict[str, dict], title="Metrics"):
@@ -144,11 +182,20 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
 
     from keraslearn.report import plot_learning_curve, score_table
 
-    stratify = y if hasattr(learner, "predict_proba") and y.value_counts().min() >= 2 else None
+    stratify = None
+    if hasattr(learner, "predict_proba"):
+        n_test = int(np.ceil(test_fraction * len(y)))
+        counts = y.value_counts()
+        # Stratifying needs two rows of every class, and each side at least one row per class.
+        if counts.min() >= 2 and min(n_test, len(y) - n_test) >= len(counts):
+            stratify = y
     if test_fraction > 0:
-        X_tr, X_te, y_tr, y_te = train_test_split(
-            X, y, test_size=test_fraction, random_state=random_state, stratify=stratify
-        )
+        try:
+            X_tr, X_te, y_tr, y_te = train_test_split(
+                X, y, test_size=test_fraction, random_state=random_state, stratify=stratify
+            )
+        except ValueError as err:
+            raise UsageError(f"cannot hold out a test split of {test_fraction}: {err}") from None
     else:
         X_tr, y_tr, X_te, y_te = X, y, None, None
     _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows × {X.shape[1]} columns")
@@ -167,7 +214,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     curve = out.with_name(out.stem + "_learning_curve.png")
     plot_learning_curve(learner.history_, curve, title=f"{type(learner).__name__} learning curve")
     metrics_path = out.with_name(out.stem + "_metrics.json")
-    metrics_path.write_text(json.dumps({"seconds": seconds, "epochs": learner.n_iter_, **rows}, indent=2))
+    metrics_path.write_text(_json({"seconds": seconds, "epochs": learner.n_iter_, **rows}) + "\n")
     _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}")
     return rows
 
@@ -187,7 +234,11 @@ def cmd_fit(args):
     learner = _make_learner(args.learner, task, params)
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise UsageError(f"target {args.target!r} is not numeric; use --task classification")
-    out = args.out or Path(args.data).with_suffix(".keraslearn").name
+    data = Path(args.data)
+    data = data.with_suffix("") if data.suffix.lower() in COMPRESSED else data  # data.csv.gz -> data.csv
+    out = args.out or data.with_suffix(".keraslearn").name
+    if Path(out).is_dir():
+        raise UsageError(f"--out {out} is a directory; give a file name, e.g. {Path(out) / 'model.keraslearn'}")
     train_and_report(
         X, y, learner, test_fraction=args.test_fraction, random_state=args.random_state, out=out, console=console,
         title=f"{args.target} ~ {type(learner).__name__}",
@@ -204,6 +255,8 @@ def _load_model(path):
         return load(path)
     except ValueError as err:
         raise UsageError(str(err)) from None
+    except OSError as err:  # a directory, no permission
+        raise UsageError(f"cannot read model {path}: {err.strerror or err}") from None
 
 
 def _features_for(model, df: pd.DataFrame, console) -> pd.DataFrame:
@@ -256,7 +309,7 @@ def cmd_evaluate(args):
         raise UsageError(str(err)) from None
     print_metrics(console, {Path(args.data).name: scores}, title=f"{type(model).__name__} on {args.data}")
     if args.json:
-        print(json.dumps(scores))
+        print(_json(scores))
     return 0
 
 

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 
 import keras
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
 from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes
 from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
-from keraslearn.training import compile_model, fit_model, seed_everything
+from keraslearn.training import compile_model, fit_model, global_random_state_kept, seed_everything
 from keraslearn.training.host_init import host_initializers
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
 from keraslearn.training.devices import device_scope
@@ -25,6 +28,11 @@ from keraslearn.training.fast_predict import predict_array  # speed: fast infere
 # Losses that need one-hot targets; the rest of the classification losses take class codes.
 _ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "kl_divergence"}
 _BINARY_LOSSES = {"binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge"}
+# Keras' regression losses: on a classifier they compare the class probabilities with one-hot targets.
+_REGRESSION_LOSSES = {"mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "log_cosh",
+                      "mape", "mean_absolute_percentage_error", "msle", "mean_squared_logarithmic_error",
+                      "poisson", "cosine_similarity"}
+_CLASSIFICATION_LOSSES = _ONE_HOT_LOSSES | _BINARY_LOSSES | {"sparse_categorical_crossentropy"}
 # Regression losses for which standardizing the target changes nothing but the scale.
 _SCALE_FREE_LOSSES = {None, "mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "log_cosh"}
 
@@ -63,6 +71,28 @@ def _check_number(name, value, *, low=None, high=None, integer=False, low_open=F
         raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}.")
     if high is not None and (value > high or (high_open and value == high)):
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}.")
+
+
+def atomic_fit(fit):
+    """Decorate a learner's ``fit`` to keep scikit-learn's contract around it.
+
+    A fit that fails (bad input found late, an interrupt) leaves the learner as it was, fitted
+    or not, never with new labels on an old model. A fit with a ``random_state`` gives the
+    caller's global random state back when it ends (see ``global_random_state_kept``).
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        before = dict(self.__dict__)
+        try:
+            with global_random_state_kept(getattr(self, "random_state", None) is not None):
+                return fit(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    return wrapper
 
 
 class KerasLearner(BaseEstimator):
@@ -115,6 +145,25 @@ class KerasLearner(BaseEstimator):
                         getter(value)
                 except (ValueError, TypeError) as err:
                     raise ValueError(f"{name}={value!r} is not a Keras {name} name; use e.g. {hint}.") from err
+        # None: the generic learner's "the optimizer the user's model was compiled with"
+        if not isinstance(getattr(self, "optimizer", None), (str, keras.optimizers.Optimizer, type(None))):
+            raise TypeError(f"optimizer must be a Keras optimizer name or instance, e.g. {_NAMED[0][2]}; "
+                            f"got {self.optimizer!r}.")
+        if isinstance(self.optimizer, keras.optimizers.Optimizer) and self.learning_rate is not None:
+            with keras_warnings_ignored():
+                own = self.optimizer.get_config().get("learning_rate")
+            if not isinstance(own, numbers.Real) or np.float32(own) != np.float32(self.learning_rate):
+                # One constant text: Python shows it once, not once per CV fold or trial.
+                warnings.warn(
+                    "The learner's learning_rate replaces the learning rate of the optimizer instance "
+                    "given as `optimizer`; pass learning_rate=None to keep the optimizer's own.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+        loss = getattr(self, "loss", None)
+        if not (loss is None or isinstance(loss, str) or callable(loss)):
+            raise TypeError(f"loss must be None, a Keras loss name or a loss (a keras.losses.Loss or a function "
+                            f"of y_true and y_pred); got {loss!r}.")
         if "numeric_embedding" in self._arch_params:
             kind = self.numeric_embedding
             known = getattr(self, "_numeric_embeddings", NUMERIC_EMBEDDINGS)
@@ -142,6 +191,7 @@ class KerasLearner(BaseEstimator):
                 raise ValueError(f"layer_units must be a sequence of positive ints, e.g. (64, 64); got {units!r}.")
 
     # ------------------------------------------------------------- fitting
+    @atomic_fit
     def fit(self, X, y, sample_weight=None, *, checkpoint_dir=None):
         """Fit the network on X (DataFrame, polars DataFrame or array) and y.
 
@@ -189,7 +239,9 @@ class KerasLearner(BaseEstimator):
         _compiled.enable_compilation_cache()  # before the build: weight initializers compile too
         # After clear_session, which also clears the active keras.distribution.
         with device_scope(getattr(self, "devices", None)):
-            with host_initializers():  # NumPy draws: no XLA compilation per weight shape
+            # NumPy draws: no XLA compilation per weight shape. Quiet: on torch, initializers that
+            # turn variables into arrays meet Keras' numpy-2 warning (TabM's scaling initializer).
+            with host_initializers(), keras_warnings_ignored():
                 model = self._build_model(self._model_spec())
             encoded = dict(x)  # the encoder's own arrays: fit_model may reorder their rows in place
             x, y_fit = self._prepare_fit(model, x, y_fit)
@@ -335,8 +387,10 @@ class KerasClassifierMixin(ClassifierMixin):
             )
         if len(y) != n:
             raise ValueError(f"X has {n} rows but y has {len(y)}: they must match.")
-        if y.dtype == object and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y):
-            raise ValueError("y contains missing labels; drop those rows or fill them first.")
+        if y.dtype == object:
+            if pd.isna(y).any():  # None, NaN, pd.NA (pandas' "string" dtype), NaT
+                raise ValueError("y contains missing labels; drop those rows or fill them first.")
+            y = pd.Series(y).infer_objects().to_numpy()  # True/False (or 1/2) kept as objects: bool (int) labels
         if y.dtype.kind == "f" and np.isnan(y).any():
             raise ValueError("y contains NaN; drop those rows or fill them first.")
         check_classification_targets(y)
@@ -352,7 +406,13 @@ class KerasClassifierMixin(ClassifierMixin):
             self._class_weight_codes = self._class_weights(codes)
         task = "binary" if len(self.classes_) == 2 else "multiclass"
         codes = codes.astype(np.int32)
-        if _loss_name(self.loss) in _ONE_HOT_LOSSES:
+        name = _loss_name(self.loss)
+        if task == "multiclass" and name in _BINARY_LOSSES:
+            raise ValueError(
+                f"loss={self.loss!r} is a loss for two classes, but y has {len(self.classes_)} classes; "
+                "use loss=None (sparse categorical cross-entropy) or 'categorical_crossentropy'."
+            )
+        if name in _ONE_HOT_LOSSES or name in _REGRESSION_LOSSES:  # e.g. 'mse' on probabilities: the Brier score
             return np.eye(len(self.classes_), dtype=np.float32)[codes], (task, len(self.classes_))
         return codes, (task, len(self.classes_))
 
@@ -368,6 +428,8 @@ class KerasClassifierMixin(ClassifierMixin):
         if unknown:
             raise ValueError(f"class_weight names labels not in y: {unknown}; labels are {self.classes_.tolist()}.")
         per_class = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()], dtype=np.float32)
+        if not np.all(np.isfinite(per_class)) or (per_class < 0).any():
+            raise ValueError(f"class_weight must give finite, non-negative weights; got {cw!r}.")
         return per_class[codes]
 
     def _check_sample_weight(self, sample_weight, n):
@@ -423,6 +485,11 @@ class KerasRegressorMixin(RegressorMixin):
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{type(self).__name__} needs a numeric target; y has dtype {y.dtype}.") from err
         y = y.astype(np.float64)
+        if _loss_name(self.loss) in _CLASSIFICATION_LOSSES:
+            raise ValueError(
+                f"loss={self.loss!r} is a classification loss; a regressor needs a regression loss such as "
+                "None (mse), 'mae' or 'huber'. For class labels use the matching Classifier."
+            )
         if y.ndim > 2 or y.ndim == 0:
             raise ValueError(f"y must be 1D or 2D; got shape {y.shape}.")
         if len(y) != n:
@@ -456,6 +523,11 @@ class KerasRegressorMixin(RegressorMixin):
         KerasLearner._restore_fitted_state(self, state, arrays)
         self._y_ndim = state["y_ndim"]
         self.y_mean_, self.y_scale_ = arrays["y_mean"], arrays["y_scale"]
+        # Arrays cut short would broadcast over the predictions and scale them wrongly, silently.
+        expected = (self.spec_.n_targets,)
+        if self.y_mean_.shape != expected or self.y_scale_.shape != expected:
+            raise ValueError(f"the target's mean and scale have shapes {self.y_mean_.shape} and "
+                             f"{self.y_scale_.shape}, not {expected}.")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures import cnn
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, _check_number, store_init_params
+from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, _check_number, atomic_fit, store_init_params
 from keraslearn.preprocessing.images import ImageBatches, image_source
 from keraslearn.preprocessing.spec import DataSpec
 from keraslearn.training import seed_everything
@@ -123,6 +123,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         return cnn.preprocess_function(self.application)
 
     # ------------------------------------------------------------- fitting
+    @atomic_fit
     def fit(self, X, y=None, sample_weight=None, *, checkpoint_dir=None):
         """Fit on images X (array, folder, paths or a DataFrame path column) and labels y.
 

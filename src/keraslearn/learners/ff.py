@@ -41,8 +41,9 @@ _PARAMS_DOC = """
     min_frequency : int or float, default=1
         Rarer categorical levels share the "unknown" code.
     optimizer : str or keras.optimizers.Optimizer, default="adam"
-        A Keras optimizer name; a fresh optimizer is built for every fit.
-    learning_rate : float, default=1e-3
+        A Keras optimizer name, or an optimizer instance whose configuration is copied for every fit.
+    learning_rate : float or None, default=1e-3
+        Replaces an optimizer instance's own rate too (with a warning when they differ); None keeps it.
     loss : str, keras loss or None, default=None
         None picks the task's loss (binary / sparse categorical cross-entropy, MSE).
     epochs : int, default=100

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 import keras
+import numpy as np
 
 from keraslearn.architectures import realmlp
 from keraslearn.learners._modern import (
@@ -15,7 +16,13 @@ from keraslearn.learners._modern import (
     check_fraction,
     check_positive_int,
 )
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, store_init_params
+from keraslearn.learners.base import (
+    KerasClassifierMixin,
+    KerasLearner,
+    KerasRegressorMixin,
+    _check_number,
+    store_init_params,
+)
 from keraslearn.training.losses import SparseCategoricalCrossentropyLS
 from keraslearn.training.progress_schedules import SCHEDULES
 
@@ -88,8 +95,9 @@ class _RealMLP(ModernLearnerMixin):
         check_choice("numeric_embedding", self.numeric_embedding, ("pbld", None))
         check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
         check_positive_int("categorical_embed_dim", self.categorical_embed_dim)
-        if isinstance(self.max_one_hot, bool) or not isinstance(self.max_one_hot, numbers.Integral):
-            raise ValueError(f"max_one_hot must be an int, got {self.max_one_hot!r}.")
+        _check_number("max_one_hot", self.max_one_hot, low=0, integer=True)
+        if not isinstance(self.smooth_clip, (bool, np.bool_)):
+            raise ValueError(f"smooth_clip must be True or False, got {self.smooth_clip!r}.")
 
 
 class RealMLPClassifier(_RealMLP, KerasClassifierMixin, KerasLearner):

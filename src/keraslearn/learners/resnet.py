@@ -74,6 +74,8 @@ class _ResNet(ModernLearnerMixin):
         check_fraction("hidden_dropout", self.hidden_dropout)
         check_fraction("residual_dropout", self.residual_dropout)
         check_choice("numeric_embedding", self.numeric_embedding, (None, *NUMERIC_EMBEDDINGS))
+        if self.numeric_embed_dim is not None:
+            check_positive_int("numeric_embed_dim", self.numeric_embed_dim)
 
 
 class ResNetClassifier(_ResNet, KerasClassifierMixin, KerasLearner):

@@ -7,7 +7,14 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from keraslearn.architectures import tabnet
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number, store_init_params
+from keraslearn.learners.base import (
+    KerasClassifierMixin,
+    KerasLearner,
+    KerasRegressorMixin,
+    _check_number,
+    atomic_fit,
+    store_init_params,
+)
 from keraslearn.preprocessing.validation import to_frame
 from keraslearn.training import compile_model
 from keraslearn.training.xla import FUSED_REDUCTIONS
@@ -127,6 +134,7 @@ class _TabNetMixin:
             metrics=list(self._default_metrics),
         )
 
+    @atomic_fit
     def fit(self, X, y, sample_weight=None, *, checkpoint_dir=None):
         super().fit(X, y, sample_weight=sample_weight, checkpoint_dir=checkpoint_dir)
         # feature_importances_ is computed on first use, from a sample of the training rows

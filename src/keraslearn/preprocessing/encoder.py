@@ -51,6 +51,10 @@ def _as_levels(col: pd.Series) -> pd.Series:
     return out
 
 
+# A number written with thousands separators, as "4,312" or "-1,250,000.5".
+_THOUSANDS = r"[-+]?\d{1,3}(?:,\d{3})*(?:\.\d+)?"
+
+
 class TabularEncoder(TransformerMixin, BaseEstimator):
     """Encode a table for Keras: scaled numbers plus integer codes for categorical columns.
 
@@ -184,11 +188,22 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if not forced and kept and coding._is_string_column(col):
             # Numbers stored as strings stay categorical (the dtype is the user's statement, and
             # zip codes or ids are digit strings), but say so: usually a CSV read without parsing.
-            if pd.to_numeric(pd.Series(kept[:1000]), errors="coerce").notna().all():
+            sample = pd.Series(kept[:1000])
+            commas = sample[sample.str.contains(",", regex=False)]
+            if len(commas) and sample.str.fullmatch(_THOUSANDS).all():
+                warnings.warn(
+                    f"Column {name!r} holds numbers with thousands separators (e.g. {commas.iloc[0]!r}); it is "
+                    f"treated as categorical ({len(kept)} levels). Read the file with "
+                    "pd.read_csv(..., thousands=',') to use it as a number.",
+                    UserWarning,
+                    stacklevel=5,
+                )
+            elif pd.to_numeric(sample, errors="coerce").notna().all():
                 warnings.warn(
                     f"Column {name!r} holds numbers stored as strings; it is treated as categorical "
                     f"({len(kept)} levels). Convert it with pd.to_numeric(X[{name!r}]) to use it as a "
-                    "number, or list it in categorical_features to silence this warning.",
+                    f"number; to keep it categorical without this warning, make it a category column "
+                    f"(X[{name!r}].astype('category')) or list it in TabularEncoder's categorical_features.",
                     UserWarning,
                     stacklevel=5,
                 )
@@ -323,5 +338,29 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         enc.spec_ = DataSpec.from_dict(state["spec"])
         enc.medians_, enc.center_, enc.scale_ = arrays["medians"], arrays["center"], arrays["scale"]
         enc.quantiles_ = arrays.get("quantiles")
+        enc._check_state()
         enc._set_lookups()
         return enc
+
+    def _check_state(self):
+        """Refuse a stored state whose arrays do not fit its columns: numpy would broadcast a
+        shorter array over the rows and transform every value wrongly, without an error."""
+        d = len(self.numeric_columns_)
+        shapes = {name: np.shape(getattr(self, name)) for name in ("medians_", "center_", "scale_")}
+        problems = [f"{name} has shape {shape}" for name, shape in shapes.items() if shape != (d,)]
+        q = self.quantiles_
+        if q is not None and (np.ndim(q) != 2 or np.shape(q)[1] != d or np.shape(q)[0] < 2):
+            problems.append(f"quantiles_ has shape {np.shape(q)}")
+        if len(self.categories_) != len(self.categorical_columns_):
+            problems.append(f"{len(self.categories_)} category lists")
+        if not set(self.indicator_columns_) <= set(self.numeric_columns_):
+            problems.append("missing indicators for non-numeric columns")
+        if self.spec_.n_numeric != d + len(self.indicator_columns_) or len(self.spec_.categorical) != len(
+            self.categorical_columns_
+        ):
+            problems.append("a DataSpec of other widths")
+        if problems:
+            raise ValueError(
+                f"TabularEncoder state is inconsistent: {d} numeric and {len(self.categorical_columns_)} "
+                f"categorical columns, but {'; '.join(problems)}."
+            )

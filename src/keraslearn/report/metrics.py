@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn import metrics
 
 
 def classification_scores(y_true, y_pred, proba=None, classes=None) -> dict:
-    out = {
-        "accuracy": metrics.accuracy_score(y_true, y_pred),
-        "balanced_accuracy": metrics.balanced_accuracy_score(y_true, y_pred),
-    }
+    with warnings.catch_warnings():
+        # "y_pred contains classes not in y_true": true of a small test split, and no error.
+        warnings.simplefilter("ignore", UserWarning)
+        out = {
+            "accuracy": metrics.accuracy_score(y_true, y_pred),
+            "balanced_accuracy": metrics.balanced_accuracy_score(y_true, y_pred),
+        }
     if proba is not None and classes is not None:
         present = np.isin(y_true, classes)
         if present.all():
@@ -24,7 +29,11 @@ def classification_scores(y_true, y_pred, proba=None, classes=None) -> dict:
 
 
 def regression_scores(y_true, y_pred) -> dict:
-    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    try:
+        y_true = np.asarray(y_true, float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"the target is not numeric, but the model is a regressor ({err}).") from None
+    y_pred = np.asarray(y_pred, float)
     return {
         "rmse": float(np.sqrt(metrics.mean_squared_error(y_true, y_pred))),
         "mae": float(metrics.mean_absolute_error(y_true, y_pred)),

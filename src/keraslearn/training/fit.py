@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import numbers
 import random
+import sys
 
 import keras
 import numpy as np
@@ -22,11 +25,40 @@ def seed_everything(random_state) -> int | None:
         return None
     if isinstance(random_state, np.random.RandomState):
         seed = int(random_state.randint(0, 2**31 - 1))
-    else:
+    elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         seed = int(random_state)
+    else:
+        raise ValueError(f"random_state must be None, an int or a numpy RandomState; got {random_state!r}.")
     _set_random_seed(seed)
     random.seed(seed)
     return seed
+
+
+@contextlib.contextmanager
+def global_random_state_kept(keep: bool = True):
+    """Give back NumPy's, Python's and (on torch) torch's global random state when the block ends.
+
+    A fit with a ``random_state`` seeds them, so that Keras' shuffles and initializers repeat;
+    the caller's own draws after the fit must go on as if it had not run, as with any
+    scikit-learn estimator. ``keep=False`` (a fit without ``random_state``) leaves them alone:
+    such a fit draws from the global generators, so that two of them differ.
+    """
+    if not keep:
+        yield
+        return
+    torch = sys.modules.get("torch") if keras.backend.backend() == "torch" else None
+    cuda = torch is not None and torch.cuda.is_initialized()
+    saved = np.random.get_state(), random.getstate()
+    saved_torch = None if torch is None else (torch.get_rng_state(), cuda and torch.cuda.get_rng_state_all())
+    try:
+        yield
+    finally:
+        np.random.set_state(saved[0])
+        random.setstate(saved[1])
+        if saved_torch is not None:
+            torch.set_rng_state(saved_torch[0])
+            if cuda:
+                torch.cuda.set_rng_state_all(saved_torch[1])
 
 
 def _set_random_seed(seed: int):
@@ -35,8 +67,6 @@ def _set_random_seed(seed: int):
     Keras imports TensorFlow (seconds, hundreds of MB) just to seed it whenever it is
     installed; we seed it only when it is the backend or already imported.
     """
-    import sys
-
     if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
         keras.utils.set_random_seed(seed)
         return
