@@ -4,6 +4,7 @@ import io
 import json
 import pickle
 import re
+import stat
 import zipfile
 from pathlib import Path
 
@@ -170,6 +171,82 @@ def test_not_a_zip_and_truncated_files(artifact, tmp_path):
     for name in ("text.keraslearn", "cut.keraslearn"):
         with pytest.raises(ValueError, match="is not a keraslearn artifact"):
             keraslearn.load(tmp_path / name)
+
+
+def _flip_a_byte_of_the_model(members, path):
+    _write(path, members)  # stored, not deflated: the member's bytes appear as they are
+    data = bytearray(path.read_bytes())
+    model = members["model.keras"]
+    at = data.index(model[len(model) // 2 : len(model) // 2 + 64]) + 10
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _header(**change):
+    def damage(members, path):
+        meta = json.loads(members["keraslearn.json"])
+        for key, value in change.items():
+            if value is None:
+                del meta[key]
+            else:
+                meta[key].update(value)
+        _write(path, {**members, "keraslearn.json": json.dumps(meta)})
+
+    return damage
+
+
+def _encoder_arrays_cut_short(members, path):
+    with np.load(io.BytesIO(members["encoder.npz"])) as z:
+        arrays = {k: z[k][:1] for k in z.files}  # 3 columns' medians/centres/scales → 1: would broadcast
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    _write(path, {**members, "encoder.npz": buf.getvalue()})
+
+
+def _target_scale_cut_short(members, path):
+    with np.load(io.BytesIO(members["fitted.npz"])) as z:
+        arrays = {k: z[k][:0] for k in z.files}  # the target's mean and scale: would broadcast to nothing
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    _write(path, {**members, "fitted.npz": buf.getvalue()})
+
+
+def _model_cut_short(members, path):
+    model = members["model.keras"]
+    _write(path, {**members, "model.keras": model[: len(model) // 2]})
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _flip_a_byte_of_the_model,
+        _header(spec=None),
+        _header(params={"n_estimators": 10}),
+        _encoder_arrays_cut_short,
+        _target_scale_cut_short,
+        _model_cut_short,
+    ],
+    ids=["bad-crc", "header-missing-key", "unknown-param", "encoder-arrays-cut-short", "target-scale-cut-short",
+         "model-cut-short"],
+)
+def test_damaged_artifact_is_a_value_error_naming_the_file(artifact, tmp_path, damage):
+    bad = tmp_path / "damaged.keraslearn"
+    damage(_members(artifact), bad)
+    with pytest.raises(ValueError, match=re.escape(str(bad)) + " is damaged") as info:
+        keraslearn.load(bad)
+    assert "keraslearn-" not in str(info.value).replace(str(bad), "")  # no internal temp file named
+
+
+def test_saved_artifact_has_the_mode_open_would_give(artifact, tmp_path):
+    """Not mkstemp's 0600: a new file gets 0666 minus the umask, an overwritten one keeps its mode."""
+    learner = keraslearn.load(artifact)
+    reference = tmp_path / "reference"
+    open(reference, "w").close()
+    path = Path(learner.save(tmp_path / "new.keraslearn"))
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(reference.stat().st_mode)
+    path.chmod(0o640)
+    learner.save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 def test_source_never_evaluates_or_unpickles_input():

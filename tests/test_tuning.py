@@ -13,11 +13,12 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 
-from optuna.distributions import FloatDistribution, IntDistribution  # noqa: E402
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
 import keraslearn  # noqa: E402
 from keraslearn import FFClassifier, FFRegressor  # noqa: E402
+from keraslearn.cli import UsageError  # noqa: E402
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 # Small networks and few epochs: each trial is dominated by Keras' compile time.
@@ -157,7 +158,51 @@ def test_bad_arguments_fail_before_any_trial(tmp_path, iris_mixed):
         keraslearn.tune(FFClassifier(), X, y, space=SPACE, n_trials=0, storage=db)
     with pytest.raises(ValueError, match="rows"):
         keraslearn.tune(FFClassifier(), X, y[:-1], space=SPACE, storage=db)
+    # Both ends of each distribution are checked, not only the lowest value / first choice.
+    with pytest.raises(ValueError, match=r"space\['dropout'\]'s upper end 1.5 is refused.*dropout must be < 1"):
+        keraslearn.tune(FFClassifier(), X, y, space={"dropout": FloatDistribution(0.5, 1.5)}, storage=db)
+    with pytest.raises(ValueError, match=r"space\['activation'\]'s last choice 'no_such' is refused"):
+        keraslearn.tune(FFClassifier(), X, y, space={"activation": CategoricalDistribution(["relu", "no_such"])},
+                        storage=db)
     assert not db.exists() or not optuna.get_all_study_names(f"sqlite:///{db}")
+
+
+def test_trials_are_scored_on_the_same_rows_without_a_random_state(iris_mixed):
+    """random_state=None seeds the folds with 0, so a resumed study or another worker scores the same rows."""
+    from keraslearn.tuning.study import _splits
+
+    X, y = iris_mixed
+    for cv, validation_fraction in ((None, 0.3), (3, None)):
+        first, _ = _splits(FFClassifier(), X, y, cv, validation_fraction, None)
+        again, _ = _splits(FFClassifier(), X, y, cv, validation_fraction, None)
+        seeded, _ = _splits(FFClassifier(), X, y, cv, validation_fraction, 0)
+        for (train, test), (train2, test2), (_, test0) in zip(first, again, seeded):
+            np.testing.assert_array_equal(train, train2)
+            np.testing.assert_array_equal(test, test2)
+            np.testing.assert_array_equal(test, test0)
+
+
+def _scorer_named_acc():
+    def acc(estimator, X, y):
+        return estimator.score(X, y)
+
+    return acc
+
+
+def test_a_scoring_function_resumes_in_another_process():
+    """The stored scoring is the function's name, not its repr (whose address differs per process)."""
+    from keraslearn.tuning.storage import check_config, study_config
+
+    one, other = _scorer_named_acc(), _scorer_named_acc()  # the same function, as a new process has it
+    assert one is not other and repr(one) != repr(other)
+    config = study_config(FFClassifier(), one, "cv=5", SPACE)
+    assert config == study_config(FFClassifier(), other, "cv=5", SPACE)
+    assert config["scoring"] == f"{__name__}._scorer_named_acc.<locals>.acc"
+    study = optuna.create_study(direction="maximize")
+    check_config(study, config)
+    check_config(study, study_config(FFClassifier(), other, "cv=5", SPACE))  # resumes: no error
+    with pytest.raises(ValueError, match="created with other settings"):
+        check_config(study, study_config(FFClassifier(), "accuracy", "cv=5", SPACE))
 
 
 def test_default_storage_is_a_sqlite_file_in_the_working_directory(tmp_path, monkeypatch):
@@ -261,7 +306,8 @@ def test_cli_tune_writes_a_report(tmp_path, iris_mixed):
     X.assign(species=y).to_csv(data, index=False)
     report = tmp_path / "report"
     args = ["tune", str(data), "--target", "species", "--n-trials", "1", "--epochs", "3", "--validation-fraction",
-            "0.3", "--storage", str(tmp_path / "cli.db"), "--study", "cli", "--quiet"]
+            "0.3", "--storage", str(tmp_path / "cli.db"), "--study", "cli", "--quiet",
+            "--param", "layer_units=(8,)", "--param", "dropout=0.0"]
     assert main([*args, "--report", str(report)]) == 0
     assert not (report / "param_importances.png").exists()  # one trial: nothing to estimate from
     for name in ("optimization_history.png", "learning_curves.png", "trials.csv", "best.keraslearn"):
@@ -270,6 +316,9 @@ def test_cli_tune_writes_a_report(tmp_path, iris_mixed):
     study = optuna.load_study(study_name="cli", storage=f"sqlite:///{tmp_path / 'cli.db'}")
     assert len(study.trials) == 1
     assert model.learning_rate == pytest.approx(study.best_params["learning_rate"])
+    # What --param fixes is not tuned: not sampled, and not overwritten (layer_units by n_layers × units).
+    assert not {"dropout", "n_layers", "units"} & set(study.best_params)
+    assert model.layer_units == (8,) and model.dropout == 0.0
     assert model.predict(X).shape == (len(X),)
     # The same command again: the study already holds its trial, so nothing more runs.
     assert main(args) == 0
@@ -284,6 +333,23 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
     assert main(["tune", str(data), "--target", "zzz"]) == 2
     assert "target column 'zzz' not found" in capsys.readouterr().err
     assert main(["tune", str(data), "--target", "b", "--cv", "3", "--validation-fraction", "0.2"]) == 2
+    capsys.readouterr()
+    assert main(["tune", str(data), "--target", "b", "--n-trials", "0", "--storage", str(tmp_path / "t.db")]) == 2
+    err = capsys.readouterr().err
+    assert "--n-trials must be a positive integer" in err and "None" not in err  # the CLI cannot pass None
+
+
+def test_cli_params_are_left_out_of_the_search_space(capsys):
+    from keraslearn.commands import _console
+    from keraslearn.tuning.commands import _space_without
+
+    learner = FFClassifier(layer_units=(8,), dropout=0.0)
+    space = _space_without(learner, {"layer_units": (8,), "dropout": 0.0, "patience": 3}, _console())
+    # layer_units is derived from n_layers × units: fixing it drops both.
+    assert not {"layer_units", "n_layers", "units", "dropout"} & set(space) and "learning_rate" in space
+    assert "not tuned (fixed with --param): n_layers, units, dropout" in capsys.readouterr().err
+    with pytest.raises(UsageError, match="nothing is left to tune"):
+        _space_without(learner, dict.fromkeys(learner.search_space(), 1), None)
 
 
 @pytest.mark.slow

@@ -10,9 +10,11 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
+import re
+import secrets
 import warnings
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -31,15 +33,27 @@ def _npz_bytes(arrays: dict) -> bytes:
     return buf.getvalue()
 
 
+class ArtifactError(ValueError):
+    """A file that is damaged or not a keraslearn artifact; the message names the file."""
+
+
+def _damaged(path, err) -> ArtifactError:
+    first = (str(err).strip().splitlines() or [""])[0][:300]
+    return ArtifactError(
+        f"{path} is damaged or not a keraslearn artifact ({type(err).__name__}: {first}); "
+        "save the learner again, or load the file it was copied from."
+    )
+
+
 def _npz_load(data: bytes, path=None, member="") -> dict:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except Exception as err:  # a pickle, an object array, a truncated or foreign file
-        raise ValueError(
+        raise ArtifactError(
             f"{path}: member {member} is not a plain .npz of numeric arrays ({err}). keraslearn never "
             "unpickles data from a file; this artifact is damaged or was not written by keraslearn."
-        ) from None
+        ) from err
 
 
 def _check_members(path, z: zipfile.ZipFile):
@@ -51,25 +65,29 @@ def _check_members(path, z: zipfile.ZipFile):
     }
     problems = [f"{what} {which}" for what, which in found.items() if which]
     if problems:
-        raise ValueError(
+        raise ArtifactError(
             f"{path} is not a valid keraslearn artifact: {'; '.join(problems)} (an artifact holds exactly "
             f"{', '.join(MEMBERS)})."
         )
 
 
 def _load_model(data: bytes, path):
+    if not zipfile.is_zipfile(io.BytesIO(data)):  # cut short or overwritten: Keras would name a temp file
+        raise ArtifactError(f"{path} is damaged: its member model.keras is not a Keras archive (cut short?).")
     try:
         return model_from_bytes(data)
     except Exception as err:
-        text = str(err)
+        # The model is read from a temporary copy: name the member, not that copy.
+        text = re.sub(r"\S*keraslearn-[^\s/\\]+[/\\]model\.keras", "model.keras", str(err))
         if "safe_mode" in text or "lambda" in text.lower() or "arbitrary code" in text:
             why = "it contains code (a Lambda layer or a Python function), which keraslearn never runs"
         else:
-            why = f"Keras could not load it in safe mode ({type(err).__name__}: {text.splitlines()[0][:300]})"
-        raise ValueError(
-            f"{path}: refusing to load its Keras model: {why}. Artifacts hold only registered Keras "
-            "layers; load only files you or keraslearn wrote."
-        ) from None
+            first = (text.strip().splitlines() or [""])[0][:300]
+            why = f"Keras could not load it in safe mode ({type(err).__name__}: {first})"
+        raise ArtifactError(
+            f"{path}: refusing to load its Keras model: {why}. The file is damaged, or holds layers that "
+            "are not registered Keras layers; load only files you or keraslearn wrote."
+        ) from err
 
 
 def _params_json(learner) -> tuple[dict, list[str]]:
@@ -124,7 +142,7 @@ def save(learner, path) -> str:
     }
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".keraslearn-", suffix=".tmp", dir=directory)
+    fd, tmp = _create_temp(directory, path)
     try:
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
             z.writestr("keraslearn.json", json.dumps(meta, indent=1))
@@ -142,43 +160,92 @@ def save(learner, path) -> str:
     return path
 
 
+def _create_temp(directory: str, path: str) -> tuple[int, str]:
+    """A new temp file beside ``path`` with the mode ``open(path, "w")`` would give it.
+
+    ``tempfile.mkstemp`` creates files 0600, and the rename would keep that. Creating the file
+    with mode 0666 lets the kernel apply the umask at creation, atomically: reading the umask
+    (``os.umask`` sets it to read it) would race with other threads creating files. An
+    existing artifact keeps its mode, as when ``open`` truncates it.
+    """
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        mode = None
+    for _ in range(100):
+        tmp = os.path.join(directory, f".keraslearn-{secrets.token_hex(8)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        if mode is not None:
+            try:
+                os.chmod(tmp, mode)
+            except OSError:  # not ours to change (e.g. another owner's file): the umask's mode
+                pass
+        return fd, tmp
+    raise FileExistsError(f"could not create a temporary file in {directory}")
+
+
 def read_meta(path) -> dict:
     """The artifact's JSON header, without loading the model."""
     try:
         with zipfile.ZipFile(path) as z:
             meta = json.loads(z.read("keraslearn.json"))
             _check_members(path, z)
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not a keraslearn artifact ({err}).") from err
+    except ArtifactError:
+        raise
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, zlib.error, EOFError) as err:
+        raise ArtifactError(f"{path} is not a keraslearn artifact, or is damaged ({err}).") from err
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a keraslearn artifact.")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path} was written by a newer keraslearn (format {meta['format_version']}); upgrade.")
+        raise ArtifactError(f"{path} is not a keraslearn artifact.")
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int):
+        raise ArtifactError(f"{path} is damaged: its header's format_version is {version!r}.")
+    if version > FORMAT_VERSION:
+        raise ArtifactError(f"{path} was written by a newer keraslearn (format {version}); upgrade.")
     return meta
 
 
 def load(path):
     """Load a learner written by ``learner.save(path)``; it predicts exactly as when saved."""
     from keraslearn.learners.registry import learner_classes
-    from keraslearn.preprocessing.encoder import TabularEncoder
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: {path}")
     meta = read_meta(path)
     classes = {cls.__name__: cls for cls in learner_classes()}
-    if meta.get("class") not in classes:
-        raise ValueError(
+    if not isinstance(meta.get("class"), str) or meta["class"] not in classes:
+        raise ArtifactError(
             f"{path} holds an unknown learner class {meta.get('class')!r}; only keraslearn's own learners "
             "(keraslearn.list_learners()) are loaded."
         )
-    cls = classes[meta["class"]]
+    try:
+        # Any damage (a bad CRC, a header missing keys or naming unknown parameters, arrays of
+        # the wrong shape) is one error naming the file, never a KeyError from deep inside.
+        return _restore(classes[meta["class"]], meta, path)
+    except (ArtifactError, MemoryError, OSError, ImportError):
+        raise  # already names the file, or is not the file's fault
+    except Exception as err:
+        raise _damaged(path, err) from err
+
+
+def _restore(cls, meta: dict, path):
+    from keraslearn.preprocessing.encoder import TabularEncoder
+    from keraslearn.preprocessing.spec import DataSpec
+
     with zipfile.ZipFile(path) as z:
         enc_arrays = _npz_load(z.read("encoder.npz"), path, "encoder.npz")
         fit_arrays = _npz_load(z.read("fitted.npz"), path, "fitted.npz")
         model_bytes = z.read("model.keras")
-    learner = cls(**{k: jsonsafe.decode(v) for k, v in meta["params"].items()})
-    from keraslearn.preprocessing.spec import DataSpec
-
+    params = {k: jsonsafe.decode(v) for k, v in meta["params"].items()}
+    unknown = sorted(set(params) - set(cls._get_param_names()))
+    if unknown:
+        raise ArtifactError(
+            f"{path} is damaged or was written by another keraslearn version: {cls.__name__} has no "
+            f"parameter(s) {unknown}."
+        )
+    learner = cls(**params)
     enc_state = jsonsafe.decode(meta["encoder"])
     if enc_state is not None:
         learner.encoder_ = TabularEncoder.from_state(enc_state, enc_arrays)

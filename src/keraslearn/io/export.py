@@ -15,8 +15,10 @@ inputs and the category codes, for serving without Python.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -36,6 +38,9 @@ _LABELS = {"onnx": "ONNX", "litert": "LiteRT", "tf_saved_model": "a TensorFlow S
 # module to import -> pip package
 _PIP = {"jax2onnx": "jax2onnx", "onnx": "onnx", "tf2onnx": "tf2onnx", "tensorflow": "tensorflow-cpu"}
 SIDECAR_SUFFIX = ".keraslearn.json"
+# jax2onnx's IR library logs a WARNING per input ("The value type for shape [batch,4] is not
+# known") on every export: nothing the user can act on.
+_QUIET_LOGGERS = ("onnx_ir",)
 
 
 def _format(format) -> str:
@@ -203,10 +208,24 @@ def _call_once(model) -> None:
     model(keras.tree.map_structure(zeros, spec), training=False)
 
 
+@contextlib.contextmanager
+def _quiet_loggers(names=_QUIET_LOGGERS):
+    """Raise these loggers to ERROR for a block, then restore their levels."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def _export_here(model, path: str, fmt: str) -> None:
     if fmt == "onnx":
         _call_once(model)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_loggers():
         warnings.simplefilter("ignore")
         model.export(path, format=fmt, verbose=False)
 

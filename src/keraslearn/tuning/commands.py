@@ -14,19 +14,23 @@ def cmd_tune(args):
     console = _console(args.quiet)
     if args.cv is not None and args.validation_fraction is not None:
         raise UsageError("pass either --cv or --validation-fraction, not both")
+    if args.n_trials < 1:
+        raise UsageError(f"--n-trials must be a positive integer; got {args.n_trials}")
     X, y, task = load_task(args, console)
+    fixed = parse_params(args.param)
     # Fits are seeded (0 unless --random-state) so a trial's score does not depend on the
     # worker that ran it; the sampler stays unseeded without --random-state so workers differ.
-    params = {"random_state": 0 if args.random_state is None else args.random_state, **parse_params(args.param)}
+    params = {"random_state": 0 if args.random_state is None else args.random_state, **fixed}
     if args.epochs is not None:
         params["epochs"] = args.epochs
     learner = _make_learner(args.learner, task, params)
+    space = _space_without(learner, fixed, console)
     refit = bool(args.report or args.out)
     url = storage_url(args.storage)
     _say(console, f"study storage: {redact(url)}" + (f", study {args.study!r}" if args.study else ""))
     try:
         best, study = tune(
-            learner, X, y,
+            learner, X, y, space=space,
             n_trials=args.n_trials, timeout=args.timeout, cv=args.cv, validation_fraction=args.validation_fraction,
             scoring=args.scoring, storage=url, study_name=args.study, pruner=args.pruner, refit=refit,
             random_state=args.random_state, verbose=0 if args.quiet else 1,
@@ -55,6 +59,22 @@ def cmd_tune(args):
     return 0
 
 
+def _space_without(learner, fixed: dict, console) -> dict:
+    """The learner's search space without the parameters the user fixed with --param."""
+    from keraslearn.tuning.spaces import without_fixed
+
+    try:
+        space = learner.search_space()
+    except (ValueError, ImportError) as err:
+        raise UsageError(str(err)) from None
+    space, dropped = without_fixed(space, fixed)
+    if dropped:
+        _say(console, f"not tuned (fixed with --param): {', '.join(dropped)}")
+    if not space:
+        raise UsageError("every parameter of the search space is fixed with --param; nothing is left to tune")
+    return space
+
+
 def register(sub):
     p = sub.add_parser(
         "tune",
@@ -81,7 +101,8 @@ def register(sub):
     p.add_argument("--pruner", choices=("median", "hyperband", "none"), default="median")
     p.add_argument("--epochs", type=int, default=None, help="maximum epochs per fit (early stopping may stop sooner)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
-                   help="a fixed learner parameter, e.g. --param patience=5 (repeatable)")
+                   help="a fixed learner parameter, e.g. --param patience=5 (repeatable); a parameter "
+                   "of the search space given here is not tuned")
     p.add_argument("--random-state", type=int, default=None,
                    help="seed the sampler and fits (leave unset on workers sharing a study)")
     p.add_argument("--report", default=None, metavar="DIR",

@@ -216,3 +216,17 @@ def apply_sample(learner, sampled: dict) -> dict:
     if unknown:
         raise ValueError(f"{type(learner).__name__} has no parameter(s) {sorted(unknown)}; check the search space.")
     return params
+
+
+def without_fixed(space: dict, fixed) -> tuple[dict, list]:
+    """``space`` minus the names in ``fixed``, and minus derived names whose target is fixed.
+
+    Returns the reduced space and the names removed. Fixing ``layer_units`` removes
+    ``n_layers`` and ``units``, which would otherwise overwrite it in every trial.
+    """
+    fixed = set(fixed)
+    dropped = {name for name in space if name in fixed}
+    for names, (target, _) in _DERIVED.items():
+        if target in fixed:
+            dropped.update(n for n in names if n in space)
+    return {k: v for k, v in space.items() if k not in dropped}, [k for k in space if k in dropped]

@@ -188,6 +188,26 @@ def default_study_name(learner, X, y, space, evaluation, scoring) -> str:
     return f"{type(learner).__name__}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
 
 
+def scoring_name(scoring):
+    """``scoring`` as stored in a study: names stay, a function is ``module.qualname``; never an address."""
+    if scoring is None or isinstance(scoring, str):
+        return scoring
+    qualname = getattr(scoring, "__qualname__", None)
+    if qualname is not None:
+        return f"{getattr(scoring, '__module__', None) or ''}.{qualname}".lstrip(".")
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(scoring))  # a scorer object, a functools.partial, ...
+
+
+def study_config(learner, scoring, evaluation, space) -> dict:
+    """The settings a study records and checks on resume: equal in every process making the same call."""
+    return {
+        "learner": type(learner).__name__,
+        "scoring": scoring_name(scoring),
+        "evaluation": evaluation,
+        "space": sorted(space),
+    }
+
+
 def check_config(study, config):
     """Record the settings of a new study; refuse to continue one created with other settings."""
     stored = study.user_attrs.get(CONFIG_ATTR)

@@ -19,6 +19,7 @@ from keraslearn.tuning.storage import (
     default_study_name,
     fail_dead_local_trials,
     open_storage,
+    study_config,
     worker_id,
 )
 
@@ -48,13 +49,35 @@ def _check_space(learner, space) -> dict:
                 f"space[{name!r}] is {dist!r}; use an Optuna distribution, e.g. "
                 "optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True) or CategoricalDistribution([...])."
             )
-    # Fail now, not after the first trial, on names the learner does not have.
-    apply_sample(learner, {name: _representative(dist) for name, dist in space.items()})
+    # Fail now, not after the first trial, on names the learner does not have and on values
+    # it refuses: the lowest point, then each name's other end (the highest / last choice).
+    lows = {name: _ends(dist)[0] for name, dist in space.items()}
+    _validate_point(learner, lows, "the space's lowest values (first choices) are")
+    for name, dist in space.items():
+        high = _ends(dist)[1]
+        if high != lows[name]:
+            end = "last choice" if hasattr(dist, "choices") else "upper end"
+            _validate_point(learner, {**lows, name: high}, f"space[{name!r}]'s {end} {high!r} is")
     return space
 
 
-def _representative(dist):
-    return dist.choices[0] if hasattr(dist, "choices") else dist.low
+def _ends(dist):
+    return (dist.choices[0], dist.choices[-1]) if hasattr(dist, "choices") else (dist.low, dist.high)
+
+
+def _validate_point(learner, sampled, what):
+    """Set a sampled point on a clone and run the learner's own parameter checks (no fit)."""
+    from sklearn.base import clone
+
+    estimator = clone(learner).set_params(**apply_sample(learner, sampled))
+    check = getattr(estimator, "_validate_params", None)
+    if check is None:
+        return
+    try:
+        check()
+    except (ValueError, TypeError) as err:
+        kind = ValueError if isinstance(err, ValueError) else TypeError
+        raise kind(f"{what} refused by {type(learner).__name__} ({err}); narrow the search space.") from err
 
 
 def _check_count(name, value, *, allow_none=True):
@@ -69,6 +92,9 @@ def _splits(learner, X, y, cv, validation_fraction, random_state):
     from sklearn.base import is_classifier
     from sklearn.model_selection import KFold, StratifiedKFold, check_cv, train_test_split
 
+    # Seeded even when random_state is None: a resumed study (or another worker) scores its
+    # trials on the same rows as the earlier ones.
+    random_state = 0 if random_state is None else random_state
     n = len(y)
     classifier = is_classifier(learner)
     labels = np.asarray(y) if classifier else None
@@ -271,12 +297,7 @@ def tune(
     optuna_storage = open_storage(storage)
     if study_name is None:
         study_name = default_study_name(learner, X, y, space, evaluation, scoring)
-    config = {
-        "learner": type(learner).__name__,
-        "scoring": scoring if isinstance(scoring, str) or scoring is None else repr(scoring),
-        "evaluation": evaluation,
-        "space": sorted(space),
-    }
+    config = study_config(learner, scoring, evaluation, space)
 
     with _quiet_optuna():
         study = optuna.create_study(
