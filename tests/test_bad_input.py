@@ -5,6 +5,7 @@ traceback), whose message names the column or parameter, raised before any model
 "Handled" means the documented behaviour in docs/bad_input.md, and never a dropped row.
 """
 
+import json
 import warnings
 
 import keras
@@ -455,8 +456,6 @@ def test_cli_reads_a_compressed_semicolon_file_and_keeps_bool_labels_after_dropp
     err = capsys.readouterr().err
     assert code == 0, err
     assert "dropped 2 row(s) with a missing 'flag' (file lines 4, 11)" in err
-    import json
-
     import keraslearn
 
     model = keraslearn.load(tmp_path / "m.keraslearn")
@@ -485,9 +484,27 @@ def test_labels_get_their_type_back_once_blank_targets_are_dropped():
     assert split_target(frame, "whole")[1].dtype == np.float64  # no blank: the file's own type
 
 
-def test_metrics_json_writes_an_undefined_metric_as_null():
-    import json
+def test_dropped_targets_are_named_by_file_line_or_by_row(capsys):
+    from keraslearn.commands import _console, split_target
 
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, None, 2.0]})
+    split_target(frame, "y", _console(quiet=True))  # a CSV: the header is line 1
+    split_target(frame, "y", _console(quiet=True), file_lines=False)  # Parquet: rows
+    err = capsys.readouterr().err
+    assert "(file lines 3)" in err and "(rows 2)" in err
+
+
+def test_cli_evaluate_says_which_metrics_unseen_labels_leave_out(cli_files, data, capsys):
+    X, y, _ = data
+    path = cli_files / "unseen.csv"
+    X.assign(label=np.where(np.arange(N) % 3 == 0, "maybe", y)).to_csv(path, index=False)
+    assert main(["evaluate", str(cli_files / "model.keraslearn"), str(path), "--target", "label", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "log_loss and roc_auc left out: labels the model never saw: maybe" in captured.err
+    assert set(json.loads(captured.out)) == {"accuracy", "balanced_accuracy"}
+
+
+def test_metrics_json_writes_an_undefined_metric_as_null():
     from keraslearn.commands import _json
 
     text = _json({"test": {"rmse": 1.5, "r2": float("nan")}, "epochs": 3})

@@ -50,6 +50,10 @@ def read_table(path) -> pd.DataFrame:
     return df
 
 
+def _is_text(path) -> bool:
+    return ".parquet" not in [x.lower() for x in Path(path).suffixes]
+
+
 def _other_separator(header: str) -> str | None:
     for sep in (";", "\t", "|"):
         if sep in header:
@@ -57,8 +61,12 @@ def _other_separator(header: str) -> str | None:
     return None
 
 
-def split_target(df: pd.DataFrame, target: str, console=None):
-    """Split off the target column; rows with a missing target are dropped and reported."""
+def split_target(df: pd.DataFrame, target: str, console=None, file_lines=True):
+    """Split off the target column; rows with a missing target are dropped and reported.
+
+    They are named by their line in a text file (``file_lines``; the header is line 1), else
+    by their row number (Parquet), both counted from 1.
+    """
     if target not in df.columns:
         raise UsageError(f"target column {target!r} not found; columns are: {', '.join(map(str, df.columns))}")
     missing = df[target].isna()
@@ -66,8 +74,9 @@ def split_target(df: pd.DataFrame, target: str, console=None):
         raise UsageError(f"target column {target!r} is empty")
     if missing.any():
         rows = np.flatnonzero(missing.to_numpy())
-        shown = ", ".join(str(r + 2) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
-        _say(console, f"[yellow]dropped {len(rows)} row(s) with a missing {target!r} (file lines {shown})[/]",
+        shown = ", ".join(str(r + 1 + file_lines) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
+        where = "file lines" if file_lines else "rows"
+        _say(console, f"[yellow]dropped {len(rows)} row(s) with a missing {target!r} ({where} {shown})[/]",
              always=True)
         df = df.loc[~missing]
     if df.shape[1] < 2:
@@ -101,7 +110,7 @@ def infer_task(y: pd.Series) -> tuple[str, str]:
 
 def load_task(args, console):
     """``args.data`` read and split at ``args.target``; the task is ``args.task`` or inferred (and said)."""
-    X, y = split_target(read_table(args.data), args.target, console)
+    X, y = split_target(read_table(args.data), args.target, console, _is_text(args.data))
     task = args.task
     if task == "auto":
         task, why = infer_task(y)
@@ -208,7 +217,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     rows = {"train": score_table(learner, X_tr, y_tr)}
     if X_te is not None:
         rows["test"] = score_table(learner, X_te, y_te)
-    print_metrics(console, rows, title=f"{title} ({learner.n_iter_} epochs, {seconds:.1f} s)")
+    print_metrics(console, rows, title=f"{title} ({learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}, {seconds:.1f} s)")
     out = Path(out)
     learner.save(out)
     curve = out.with_name(out.stem + "_learning_curve.png")
@@ -301,8 +310,12 @@ def cmd_evaluate(args):
     console = _console(False)
     model = _load_model(args.model)
     df = read_table(args.data)
-    X, y = split_target(df, args.target, console)
+    X, y = split_target(df, args.target, console, _is_text(args.data))
     X = _features_for(model, X, console)
+    unseen = sorted(set(y.unique()) - set(model.classes_.tolist())) if hasattr(model, "classes_") else []
+    if unseen:
+        _say(console, f"[yellow]log_loss and roc_auc left out: labels the model never saw: "
+                      f"{', '.join(map(str, unseen[:10]))}[/]")
     try:
         scores = score_table(model, X, y)
     except (ValueError, TypeError) as err:
