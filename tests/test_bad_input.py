@@ -494,6 +494,24 @@ def test_dropped_targets_are_named_by_file_line_or_by_row(capsys):
     assert "(file lines 3)" in err and "(rows 2)" in err
 
 
+def test_cli_predict_keeps_the_columns_asked_for_next_to_the_predictions(cli_files, clf, data, capsys):
+    X, y, _ = data
+    path = cli_files / "ids.csv"
+    X.assign(row_id=np.arange(N) * 7, label=y).to_csv(path, index=False)
+    argv = ["predict", str(cli_files / "model.keraslearn"), str(path), "--keep", "row_id", "--keep", "label"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "ignoring columns" not in captured.err  # kept columns are not "extra"
+    from io import StringIO
+
+    out = pd.read_csv(StringIO(captured.out))
+    assert list(out.columns[:3]) == ["row_id", "label", "prediction"]
+    np.testing.assert_array_equal(out["row_id"], np.arange(N) * 7)
+    np.testing.assert_array_equal(out["prediction"].to_numpy(), clf.predict(X))
+    assert main(argv[:3] + ["--keep", "nope"]) == 2
+    assert "--keep names columns DATA lacks: nope" in capsys.readouterr().err
+
+
 def test_cli_evaluate_says_which_metrics_unseen_labels_leave_out(cli_files, data, capsys):
     X, y, _ = data
     path = cli_files / "unseen.csv"

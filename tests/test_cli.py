@@ -104,3 +104,14 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "rmse" in r.stderr and "r2" in r.stderr
     metrics = json.loads((tmp_path / "boston_ff_metrics.json").read_text())
     assert metrics["test"]["r2"] > 0.5
+
+
+def test_learning_curve_shows_a_one_epoch_fit_and_whole_epochs():
+    from keraslearn.report.plots import _curve_figure
+
+    one = _curve_figure({"loss": [0.5], "val_loss": [0.6]}, "one epoch").axes[0]
+    assert all(line.get_marker() == "o" for line in one.get_lines()[:2])  # a single point is drawn
+    five = _curve_figure({"loss": [0.5, 0.4, 0.35, 0.3, 0.28]}, "five").axes[0]
+    five.figure.canvas.draw()
+    ticks = [t for t in five.get_xticks() if 1 <= t <= 5]
+    assert ticks and all(float(t).is_integer() for t in ticks)

@@ -268,14 +268,14 @@ def _load_model(path):
         raise UsageError(f"cannot read model {path}: {err.strerror or err}") from None
 
 
-def _features_for(model, df: pd.DataFrame, console) -> pd.DataFrame:
+def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
     names = getattr(model, "feature_names_in_", None)
     if names is None:
-        return df
+        return df.drop(columns=list(kept))
     missing = [c for c in names if c not in df.columns]
     if missing:
         raise UsageError(f"the data lacks the model's columns: {', '.join(map(str, missing))}")
-    extra = [c for c in df.columns if c not in set(names)]
+    extra = [c for c in df.columns if c not in set(names) and c not in kept]
     if extra:
         _say(console, f"ignoring columns the model was not trained on: {', '.join(map(str, extra))}")
     return df[list(names)]
@@ -285,11 +285,16 @@ def cmd_predict(args):
     console = _console(args.quiet)
     model = _load_model(args.model)
     df = read_table(args.data)
-    X = _features_for(model, df, console)
+    absent = [c for c in args.keep if c not in df.columns]
+    if absent:
+        raise UsageError(f"--keep names columns DATA lacks: {', '.join(absent)}")
+    X = _features_for(model, df, console, kept=args.keep)
     try:
         pred = model.predict(X)
         out = pd.DataFrame({"prediction": pred} if np.ndim(pred) == 1 else
                            {f"prediction_{i}": pred[:, i] for i in range(pred.shape[1])})
+        if args.keep:  # e.g. an ID, to join the predictions back to the rows
+            out = pd.concat([df[args.keep].reset_index(drop=True), out], axis=1)
         if hasattr(model, "predict_proba"):
             proba = model.predict_proba(X)
             for i, c in enumerate(model.classes_):
@@ -370,6 +375,8 @@ def register(sub):
     p.add_argument("model", help="a .keraslearn file written by fit")
     p.add_argument("data", help=".csv, .tsv or .parquet with the model's feature columns")
     p.add_argument("--out", default=None, help="CSV to write (default: stdout)")
+    p.add_argument("--keep", action="append", metavar="COL", default=[],
+                   help="a column of DATA to copy into the output before the predictions, e.g. an ID (repeatable)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_predict)
 

@@ -14,30 +14,38 @@ def plot_learning_curve(history, path, title="Learning curve") -> str:
     hist = getattr(history, "history", history)
     if hasattr(history, "history_"):
         hist = history.history_
+    fig = _curve_figure(hist, title)
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def _curve_figure(hist: dict, title: str):
     metrics = [k for k in hist if not k.startswith("val_") and k != "learning_rate"]
     if not metrics:
         raise ValueError("history holds no metrics to plot.")
     # A bare Figure (no pyplot) draws without any GUI backend or global state.
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(5 * len(metrics), 3.6))
     axes = fig.subplots(1, len(metrics), squeeze=False)
     for ax, name in zip(axes[0], metrics):
         epochs = range(1, len(hist[name]) + 1)
-        ax.plot(epochs, hist[name], label=f"training {name}")
+        marker = "o" if len(epochs) <= 30 else None  # a one-epoch fit still shows its point
+        ax.plot(epochs, hist[name], marker=marker, label=f"training {name}")
         if f"val_{name}" in hist:
-            ax.plot(epochs, hist[f"val_{name}"], label=f"validation {name}")
+            ax.plot(epochs, hist[f"val_{name}"], marker=marker, label=f"validation {name}")
             if name == "loss":
                 best = min(range(len(hist["val_loss"])), key=hist["val_loss"].__getitem__) + 1
                 ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs 1, 2, 3: not 1.25, 2.5
         ax.set_ylabel(name)
         ax.set_yscale("log" if name == "loss" and min(hist[name]) > 0 else "linear")
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return fig
