@@ -218,6 +218,19 @@ def test_corrupt_file_names_the_file(data_dirs):
         load_mnist()
 
 
+def test_a_download_cut_short_names_the_file(data_dirs):
+    """Half an .npz is a zip without its directory (zipfile.BadZipFile): the same clear message."""
+    import io
+
+    data, _ = data_dirs
+    buf = io.BytesIO()
+    np.savez_compressed(buf, x_train=np.zeros((50, 28, 28), np.uint8), y_train=np.zeros(50, np.uint8),
+                        x_test=np.zeros((10, 28, 28), np.uint8), y_test=np.zeros(10, np.uint8))
+    (data / "mnist.npz").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(ValueError, match="mnist.npz is not a valid mnist file.*delete it and load again"):
+        load_mnist()
+
+
 # --------------------------------------------------------------- offline
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
@@ -327,5 +340,8 @@ def test_tabular_catalogue_is_what_it_says():
             assert y.nunique() == (2 if row.task == "binary" else y.nunique()) and y.nunique() >= 2
     X, y = load_tabular("penguins")
     assert X["island"].dtype == "category" and X.isna().any().any()  # categorical + missing kept
+    X, _ = load_tabular("diamonds")  # "ordered categories", as the catalogue says: ggplot2's order, no NaN made
+    assert X["cut"].cat.ordered and list(X["cut"].cat.categories) == ["Fair", "Good", "Very Good", "Premium", "Ideal"]
+    assert X["clarity"].cat.categories[0] == "I1" and not X[["cut", "color", "clarity"]].isna().any().any()
     with pytest.raises(ValueError, match="Unknown tabular dataset 'nope'.*penguins"):
         load_tabular("nope")

@@ -297,3 +297,22 @@ def test_check_and_available_in_broken_processes(tmp_path, numpy_abi_torch, no_t
     assert "run `keraslearn doctor`" in out["torch"]
     assert out["tensorflow"].startswith("BackendUnavailableError: the tensorflow backend is not installed")
     assert out["tensorflow"].endswith("Fix: keraslearn install --backend tensorflow")
+
+
+def test_keras_json_fix_names_a_backend_that_works():
+    """keras.json and KERAS_BACKEND both name a missing TensorFlow: the fix must not write it back."""
+    facts = _gpu_facts({"jax": {"ok": True, "version": "0.10.2", "devices": ["cpu:0"]},
+                        "tensorflow": {"ok": False, "error": {"type": "ModuleNotFoundError",
+                                                              "stage": "import tensorflow"}}})
+    facts["keras_backend"] = {"requested": "tensorflow", "selected": "tensorflow"}
+    facts["keras_json"] = {"path": "/home/u/.keras/keras.json", "backend": "tensorflow"}
+    (finding,) = [f for f in diagnose(facts) if f.code == "keras-json-backend"]
+    assert "selects tensorflow" in finding.message
+    assert 'c["backend"] = "jax"' in finding.fix
+
+
+def test_check_names_a_backend_written_in_capitals(monkeypatch):
+    """KERAS_BACKEND=JAX: Keras cannot import a backend 'JAX', and the fix is the spelling, not a reinstall."""
+    monkeypatch.setenv("KERAS_BACKEND", "JAX")
+    with pytest.raises(BackendUnavailableError, match=r"KERAS_BACKEND='JAX' is not a name Keras reads.*KERAS_BACKEND=jax"):
+        check()

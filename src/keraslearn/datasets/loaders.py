@@ -12,7 +12,10 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import pickle
 import tarfile
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -94,7 +97,8 @@ def _read(dataset, reader):
         return reader(path)
     except _ArgumentError:
         raise
-    except (OSError, ValueError, KeyError, EOFError, tarfile.TarError) as err:
+    except (OSError, ValueError, KeyError, EOFError, tarfile.TarError, zipfile.BadZipFile, pickle.UnpicklingError,
+            zlib.error) as err:  # a download cut short, a file of something else
         raise ValueError(f"{path} is not a valid {dataset} file ({err}); delete it and load again.") from err
 
 
@@ -147,10 +151,12 @@ def load_fashion_mnist():
         for path, offset in zip(paths, (8, 16, 8, 16)):
             with gzip.open(path, "rb") as f:
                 arrays.append(np.frombuffer(f.read(), np.uint8, offset=offset))
-    except (OSError, ValueError) as err:
-        raise ValueError(f"A fashion_mnist file in {os.path.dirname(paths[0])} is not valid ({err}).") from err
-    y_train, x_train, y_test, x_test = arrays
-    return (x_train.reshape(len(y_train), 28, 28), y_train), (x_test.reshape(len(y_test), 28, 28), y_test)
+        y_train, x_train, y_test, x_test = arrays
+        return (x_train.reshape(len(y_train), 28, 28), y_train), (x_test.reshape(len(y_test), 28, 28), y_test)
+    except (OSError, ValueError, EOFError, zlib.error) as err:  # a cut-short file: gzip's error, or reshape's
+        raise ValueError(
+            f"A fashion_mnist file in {os.path.dirname(paths[0])} is not valid ({err}); delete it and load again."
+        ) from err
 
 
 def _cifar_members(path, names):

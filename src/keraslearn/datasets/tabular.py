@@ -81,6 +81,16 @@ def _rdataset(spec: str) -> pd.DataFrame:
     return frame.drop(columns=[c for c in ("rownames",) if c in frame.columns])
 
 
+# Ordered levels in the order their package declares (the pickles lose it): cut Fair to Ideal, color D to J.
+_ORDERED = {
+    "diamonds": {
+        "cut": ["Fair", "Good", "Very Good", "Premium", "Ideal"],
+        "color": ["D", "E", "F", "G", "H", "I", "J"],
+        "clarity": ["I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF"],
+    },
+}
+
+
 def _as_categories(X: pd.DataFrame) -> pd.DataFrame:
     """String columns become pandas categories (the encoder treats both alike; this is tidier)."""
     for col in X.columns:
@@ -119,6 +129,8 @@ def load_tabular(name: str):
         frame = _rdataset(entry.source.split(":", 1)[1])
         X, y = frame.drop(columns=[entry.target, *entry.drop]), frame[entry.target]
         X = _as_categories(X)
+        for col, levels in _ORDERED.get(key, {}).items():
+            X[col] = pd.Categorical(X[col], categories=levels, ordered=True)
         if entry.task != "regression":
             y = y.astype("category")
     if entry.task == "regression":

@@ -81,6 +81,12 @@ def check(backend: str | None = None) -> KerasStatus:
         backend or Keras that is missing or does not import.
     """
     name = _wanted(backend)
+    raw = os.environ.get("KERAS_BACKEND")
+    if backend is None and raw is not None and raw != name and name in BACKENDS:
+        raise BackendUnavailableError(  # Keras reads the variable as it is: "JAX" is no backend to it
+            f"KERAS_BACKEND={raw!r} is not a name Keras reads (it wants lower case, no spaces). "
+            f"Fix: set KERAS_BACKEND={name} before starting Python."
+        )
     if name not in BACKENDS:
         raise BackendUnavailableError(
             f"KERAS_BACKEND={name!r} is not a backend keraslearn trains on ({', '.join(BACKENDS)}). "

@@ -169,6 +169,19 @@ def _keras_json_fix(path, backend) -> str:
     return f"python -c {shlex.quote(code)}"
 
 
+def _works(ctx: Context, name: str) -> bool:
+    result = ctx.backends.get(name)
+    return bool(ctx.modules.get(MODULES[name])) if result is None else installed(result) and bool(result.get("ok"))
+
+
+def _backend_to_name(ctx: Context, instead_of: str) -> str:
+    """The backend a fix should write into keras.json: the one asked for, else the default, that works."""
+    for name in dict.fromkeys((ctx.selected, DEFAULT_BACKEND, *BACKENDS)):
+        if name in BACKENDS and name != instead_of and _works(ctx, name):
+            return name
+    return ctx.selected if ctx.selected in BACKENDS else DEFAULT_BACKEND
+
+
 def _keras_json(ctx: Context) -> list[Finding]:
     """keras.json decides the backend of programs that import keras without KERAS_BACKEND."""
     kj = ctx.facts.get("keras_json") or {}
@@ -176,7 +189,7 @@ def _keras_json(ctx: Context) -> list[Finding]:
     if not name:
         return []
     severity = "warning" if ctx.requested is None else "info"
-    fix = _keras_json_fix(kj["path"], ctx.selected if ctx.selected in BACKENDS else DEFAULT_BACKEND)
+    fix = _keras_json_fix(kj["path"], _backend_to_name(ctx, instead_of=name))
     if name not in BACKENDS + ("numpy", "openvino"):
         message = (
             f"{kj['path']} names the backend {name!r}, which Keras does not know; "
