@@ -316,3 +316,11 @@ def test_check_names_a_backend_written_in_capitals(monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "JAX")
     with pytest.raises(BackendUnavailableError, match=r"KERAS_BACKEND='JAX' is not a name Keras reads.*KERAS_BACKEND=jax"):
         check()
+
+
+def test_a_probe_that_times_out_is_slow_not_broken():
+    late = {"ok": False, "error": {"stage": "timeout", "type": "TimeoutError", "message": "no answer after 0.5 s"}}
+    found = {f.code: f for f in diagnose(_gpu_facts({"torch": late}))}
+    assert "backend-broken" not in found  # no reinstall advised for a slow import
+    assert found["backend-timeout"].severity == "warning" and "--timeout" in found["backend-timeout"].fix
+    assert "no answer after 0.5 s" in found["backend-timeout"].message

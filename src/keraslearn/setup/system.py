@@ -217,7 +217,7 @@ def finish_probe(proc: subprocess.Popen, timeout: float) -> dict:
         stdout, stderr = proc.communicate()
         return {
             "ok": False,
-            "error": {"stage": "timeout", "type": "TimeoutError", "message": f"no answer after {timeout:.0f} s"},
+            "error": {"stage": "timeout", "type": "TimeoutError", "message": f"no answer after {timeout:g} s"},
             "stderr": stderr[-3000:],
         }
     head, marker, payload = stdout.rpartition(PROBE_MARKER)
