@@ -99,6 +99,25 @@ def test_array_paths_and_dataframe_give_the_same_predictions(folder_fit, image_f
     frame = pd.DataFrame({"id": range(48), "file": paths})
     np.testing.assert_allclose(clf.set_params(path_column="file").predict_proba(frame), from_paths, rtol=1e-5)
     clf.set_params(path_column=None)
+    np.testing.assert_allclose(clf.predict_proba(list(images[:3])), from_paths[:3], rtol=1e-5, atol=1e-6)  # a list
+
+
+def test_images_that_cannot_be_predicted_say_why(folder_fit, image_folder, digits_rgb, tmp_path):
+    clf = folder_fit
+    _, paths = image_folder
+    images, _ = digits_rgb
+    before = clf.predict_proba(images[:4])
+    cut = tmp_path / "cut.png"
+    data = open(paths[0], "rb").read()
+    cut.write_bytes(data[: len(data) // 2])  # PIL opens it and fails only when decoding
+    with pytest.raises(ValueError, match=f"Cannot read image file '{cut}'"):
+        clf.predict([str(cut)])
+    with pytest.raises(ValueError, match=r"looks like one color image; pass a batch of one, X\[None\]"):
+        clf.predict(images[0])  # (h, w, 3) was read as h grayscale images
+    with pytest.raises(ValueError, match="different shapes"):
+        clf.predict([images[0], images[1][:-2]])
+    # Keras' JAX predict detaches the weights before it reads the first batch: none may be lost.
+    np.testing.assert_array_equal(clf.predict_proba(images[:4]), before)
 
 
 def test_save_load_and_pickle_predict_identically(folder_fit, digits_rgb, tmp_path):

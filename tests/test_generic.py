@@ -343,3 +343,31 @@ def test_sklearn_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         check(estimator)
+
+
+def build_logits(spec):
+    """Linear outputs (logits), trained by a from_logits=True loss, with one plainly named input."""
+    inp = keras.Input((spec.n_numeric,), name="numeric")
+    model = keras.Model(inp, keras.layers.Dense(spec.n_outputs)(inp))
+    loss = (keras.losses.BinaryCrossentropy(from_logits=True) if spec.n_outputs == 1
+            else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer="adam", loss=loss)
+    return model
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_a_from_logits_loss_still_gives_probabilities_and_a_one_input_model_is_fed_quietly(classes, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 3))
+    y = np.arange(90) % classes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a dict for a plain Input made Keras warn about the structure
+        clf = KerasClassifier(build_logits, epochs=2, random_state=0).fit(X, y)
+        proba = clf.predict_proba(X)
+    assert proba.shape == (90, classes) and (proba >= 0).all() and np.allclose(proba.sum(axis=1), 1.0)
+    raw = clf.model_.predict(X.astype(np.float32), verbose=0)
+    assert (raw < 0).any()  # the model itself outputs logits
+    path = tmp_path / "logits.keraslearn"
+    with pytest.warns(UserWarning, match="model"):
+        clf.save(path)
+    np.testing.assert_array_equal(keraslearn.load(path).predict_proba(X), proba)

@@ -204,6 +204,8 @@ class _UserModelMixin:
             return out
         names = _model_input_names(model)
         if names is not None and set(names) == set(x):
+            if len(x) == 1 and not isinstance(getattr(model, "_inputs_struct", None), dict):
+                return next(iter(x.values()))  # one plain Input: a dict would make Keras warn
             return x
         if len(x) == 1 and (names is None or len(names) == 1):
             return next(iter(x.values()))

@@ -15,6 +15,7 @@ from keraslearn.preprocessing.images import ImageBatches, image_source
 from keraslearn.preprocessing.spec import DataSpec
 from keraslearn.training import seed_everything
 from keraslearn.training.fit import validation_split
+from keraslearn.training.jax_state import variables_kept_on_error
 from keraslearn.training.progress import RichProgress
 
 
@@ -211,7 +212,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         source, _ = image_source(X, self.path_column, type(self).__name__)
         size = tuple(self.spec_.image_shape[:2])
         data = ImageBatches(source, size=size, batch_size=self.batch_size, preprocess=self._preprocess())
-        with keras_warnings_ignored():
+        with keras_warnings_ignored(), variables_kept_on_error(self.model_):  # an unreadable image loses nothing
             return np.asarray(self.model_.predict(data, verbose=0), dtype=np.float64)
 
     def __sklearn_tags__(self):

@@ -131,12 +131,32 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
 
     def _adapt_target(self, model, y_fit):
         """Class codes, or one-hot rows when the effective loss or a 2-unit binary output needs them."""
+        self._from_logits = _from_logits(self._effective_loss(model))
         if y_fit.ndim != 1:
             return y_fit  # already one-hot: the learner's own loss asked for it
         loss = _loss_name(self._effective_loss(model))
         if loss in _ONE_HOT_LOSSES or (_model_outputs_width(model) == 2 and loss in _BINARY_LOSSES):
             return np.eye(len(self.classes_), dtype=np.float32)[y_fit]
         return y_fit
+
+    def _predict_raw(self, X) -> np.ndarray:
+        out = super()._predict_raw(X)
+        if not getattr(self, "_from_logits", False):
+            return out
+        # A loss with from_logits=True trains a model whose outputs are logits: make them probabilities.
+        if out.shape[1] == 1:
+            return 1.0 / (1.0 + np.exp(-out))
+        e = np.exp(out - out.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def _fitted_state(self):
+        state, arrays = super()._fitted_state()
+        state["from_logits"] = bool(getattr(self, "_from_logits", False))
+        return state, arrays
+
+    def _restore_fitted_state(self, state, arrays):
+        super()._restore_fitted_state(state, arrays)
+        self._from_logits = bool(state.get("from_logits", False))
 
     def predict(self, X):
         """Predicted labels (the original label values, as in ``classes_``)."""
@@ -147,6 +167,14 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         if self.y_transform is not None:
             return None  # the transformed target need not be labels
         return super()._stratify_labels(y_fit)
+
+
+def _from_logits(loss) -> bool:
+    """Whether a Keras loss object takes logits (``from_logits=True``); names never do."""
+    if loss is None or isinstance(loss, str):
+        return False
+    config = loss.get_config() if hasattr(loss, "get_config") else {}
+    return bool((config or {}).get("from_logits", getattr(loss, "from_logits", False)))
 
 
 class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):

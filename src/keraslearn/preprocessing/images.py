@@ -67,9 +67,9 @@ class ImageSource:
             path = self.paths[i]
             try:
                 img = keras.utils.load_img(path, color_mode="rgb", target_size=tuple(size), interpolation="bilinear")
+                out[j] = np.asarray(img, dtype=np.float32)  # PIL decodes lazily: a cut-short file fails here
             except (OSError, ValueError) as err:
                 raise ValueError(f"Cannot read image file {path!r}: {err}") from err
-            out[j] = np.asarray(img, dtype=np.float32)
         return out
 
 
@@ -110,11 +110,20 @@ def image_source(X, path_column=None, estimator_name="This estimator"):
             raise ValueError(f"{estimator_name}: path_column={path_column!r} is not a column of X "
                              f"(columns: {list(X.columns)}).")
         X = X[path_column]
+    if isinstance(X, (list, tuple)) and X and all(isinstance(a, np.ndarray) for a in X):
+        shapes = {a.shape for a in X}
+        if len(shapes) > 1:
+            raise ValueError(f"{estimator_name}: the images in X have different shapes {sorted(shapes)[:3]}; resize "
+                             "them to one size first, or pass their file paths (which are resized as read).")
+        X = np.stack(X)  # a list of equal images: one array
     if isinstance(X, (pd.Series, list, tuple)) or (isinstance(X, np.ndarray) and X.ndim == 1):
         paths = [os.fspath(p) if isinstance(p, os.PathLike) else p for p in list(X)]
         bad = [p for p in paths if not isinstance(p, str)]
         if bad:
-            raise TypeError(f"{estimator_name}: image paths must be strings; got {bad[:3]!r}.")
+            shown = ", ".join(f"{type(p).__name__}" + (f" of shape {p.shape}" if hasattr(p, "shape") else "")
+                              for p in bad[:3])
+            raise TypeError(f"{estimator_name}: image paths must be strings; got {shown}. Pass images as one "
+                            "array of shape (n, height, width[, channels]).")
         missing = [p for p in paths if not os.path.isfile(p)]
         if missing:
             raise ValueError(f"{estimator_name}: {len(missing)} image file(s) not found, e.g. {missing[:3]}.")
@@ -130,6 +139,10 @@ def image_source(X, path_column=None, estimator_name="This estimator"):
             )
         if len(arr) == 0:
             raise ValueError(f"{estimator_name}: X holds 0 images.")
+        if arr.ndim == 3 and arr.shape[-1] in (3, 4) and min(arr.shape[:2]) > 4:
+            # (n, height, width) with a width of 3 is not an image: this is one (h, w, 3) image.
+            raise ValueError(f"{estimator_name}: X of shape {arr.shape} looks like one color image; pass a batch "
+                             f"of one, X[None] (shape {(1, *arr.shape)}).")
         return ImageSource(array=arr), None
     raise TypeError(f"{estimator_name}: X must be an image array, a folder path, a list of image paths or a "
                     f"DataFrame with a path column; got {type(X).__name__}.")

@@ -158,3 +158,26 @@ def lean_state(model):
                 pass
         if tracker is not None:
             object.__setattr__(model, "_tracker", tracker)
+
+
+@contextlib.contextmanager
+def variables_kept_on_error(model):
+    """Give ``model`` its variables back if Keras' JAX ``predict`` or ``fit`` raises midway.
+
+    Keras detaches every variable's value before its first compiled call and writes the
+    values back only when the loop ends. Data that fails while the loop pulls it (an image
+    file cut short) would leave the model without weights. JAX arrays are immutable, so
+    holding the current values costs no copy.
+    """
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    held = [(v, v.value) for v in model.variables]
+    try:
+        yield
+    except BaseException:
+        for v, value in held:
+            if v._value is None:  # detached by Keras and never written back
+                v._value = value
+        model._jax_state_synced = True
+        raise
