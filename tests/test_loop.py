@@ -119,3 +119,27 @@ def test_bad_arguments_are_named(digits):
     with pytest.raises(ValueError, match="epochs"):
         CustomLoop(model).fit((X, Y), epochs=0)
     assert keraslearn.train_loop is train_loop
+
+
+@pytest.mark.torch
+def test_a_regularized_model_evaluates_as_keras_does_and_a_loss_name_takes_1d_targets(digits):
+    """val_loss counts the regularization losses (as model.evaluate and the training loss do), and
+    "binary_crossentropy" by name squeezes (n,) targets against (n, 1) outputs as compile() does."""
+    X, _, labels = digits
+    y = (labels % 2).astype("float32")  # 1-D
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(8, activation="relu", kernel_regularizer="l2"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    history = train_loop(model, "adam", "binary_crossentropy", (X[:500], y[:500]), epochs=1, batch_size=100,
+                         validation_data=(X[500:], y[500:]), on_epoch_end=lambda epoch, logs: None)
+    model.compile(loss="binary_crossentropy")
+    assert history["val_loss"][-1] == pytest.approx(model.evaluate(X[500:], y[500:], verbose=0), rel=1e-5)
+
+
+def test_sample_weights_are_refused_not_ignored(digits):
+    X, Y, _ = digits
+    loop = CustomLoop(_mlp(bn=False), "sgd", "categorical_crossentropy")
+    w = np.zeros(len(X), "float32")
+    for data in ((X, Y, w), [(X[:50], Y[:50], w[:50])]):
+        with pytest.raises(ValueError, match="no sample weights"):
+            loop.fit(data, epochs=np.int64(1))

@@ -20,6 +20,8 @@ logging.
 
 from __future__ import annotations
 
+import numbers
+
 import keras
 import numpy as np
 
@@ -27,13 +29,21 @@ _ACCURACY = {"accuracy", "acc"}
 
 
 class _FunctionLoss(keras.losses.Loss):
-    """A per-sample loss function with Keras' mean-over-batch reduction."""
+    """A per-sample loss function with Keras' mean-over-batch reduction.
+
+    As the losses ``compile()`` makes: (n,) targets meet (n, 1) outputs (a sigmoid unit).
+    """
 
     def __init__(self, fn, name):
         super().__init__(name=name)
         self.fn = fn
 
     def call(self, y_true, y_pred):
+        true_rank, pred_rank = len(y_true.shape), len(y_pred.shape)
+        if pred_rank == true_rank + 1 and y_pred.shape[-1] == 1:
+            y_true = keras.ops.expand_dims(y_true, -1)
+        elif true_rank == pred_rank + 1 and y_true.shape[-1] == 1:
+            y_true = keras.ops.squeeze(y_true, -1)
         return self.fn(y_true, y_pred)
 
 
@@ -84,8 +94,14 @@ def _take(x, idx):
     return keras.tree.map_structure(lambda a: a[idx], x)
 
 
+_NO_WEIGHTS = ("CustomLoop takes (x, y) batches; it has no sample weights (a third element would be ignored). "
+               "Weigh inside your loss function, or train with model.fit(x, y, sample_weight=w).")
+
+
 def _array_batches(data, batch_size, shuffle, rng):
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        if isinstance(data, (tuple, list)) and len(data) == 3 and all(hasattr(a, "shape") for a in data):
+            raise ValueError(_NO_WEIGHTS)
         raise ValueError("data must be (x, y) arrays or an iterable of (x, y) batches.")
     x, y = data
     x = keras.tree.map_structure(np.asarray, x)
@@ -132,7 +148,7 @@ class CustomLoop:
             raise TypeError(f"model must be a keras.Model, got {type(model).__name__}.")
         if not model.built or not model.trainable_variables:
             raise ValueError("model has no weights yet: give it a keras.Input or call it on a batch first.")
-        if clip_norm is not None and not (isinstance(clip_norm, (int, float)) and clip_norm > 0):
+        if clip_norm is not None and not (isinstance(clip_norm, numbers.Real) and clip_norm > 0):
             raise ValueError(f"clip_norm must be a positive number or None, got {clip_norm!r}.")
         self.model = model
         self.optimizer = keras.optimizers.get(optimizer)
@@ -202,12 +218,14 @@ class CustomLoop:
 
     # ---------------------------------------------------------------- loops
     def _batches(self, data, batch_size, shuffle, rng):
-        if _is_arrays(data):
+        if _is_arrays(data) or (isinstance(data, tuple) and len(data) == 3 and _is_arrays(data[:2])):
             yield from _array_batches(data, batch_size, shuffle, rng)
             return
         for batch in data:
             if not (isinstance(batch, (tuple, list)) and len(batch) >= 2):
                 raise ValueError("each batch of data must be an (x, y) pair; pass arrays as a tuple (x, y).")
+            if len(batch) > 2:
+                raise ValueError(_NO_WEIGHTS)
             yield batch[0], batch[1]
 
     def fit(
@@ -241,9 +259,9 @@ class CustomLoop:
         verbose : int, default=0
             1 prints one line per epoch.
         """
-        if not isinstance(epochs, int) or epochs < 1:
+        if not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
-        if not isinstance(batch_size, int) or batch_size < 1:
+        if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
         rng = np.random.default_rng(seed)
         history: dict[str, list] = {}
@@ -308,6 +326,7 @@ def train_loop(
     batch_size=32,
     *,
     on_batch_end=None,
+    on_epoch_end=None,
     clip_norm=None,
     metrics=None,
     validation_data=None,
@@ -329,5 +348,6 @@ def train_loop(
         shuffle=shuffle,
         seed=seed,
         on_batch_end=on_batch_end,
+        on_epoch_end=on_epoch_end,
         verbose=verbose,
     )

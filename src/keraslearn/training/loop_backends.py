@@ -41,9 +41,10 @@ def _jax_functions(loop):
         return loss, norm, tv, ntv, opt_vars, metric_vars
 
     def evaluate(trainable, non_trainable, metric_vars, x, y):
-        y_pred, _ = model.stateless_call(trainable, non_trainable, x, training=False)
+        y_pred, _, losses = model.stateless_call(trainable, non_trainable, x, training=False, return_losses=True)
         metric_vars = [m.stateless_update_state(mv, y, y_pred) for m, mv in zip(metrics, metric_vars)]
-        return loss_obj(y, y_pred), metric_vars
+        loss = loss_obj(y, y_pred)
+        return (loss + sum(losses) if losses else loss), metric_vars  # as model.evaluate: regularizers too
 
     jit = jax.jit if loop.jit_compile else (lambda f: f)
     train, evaluate = jit(train), jit(evaluate)
@@ -116,7 +117,8 @@ def _torch_functions(loop):
             y_pred = model(x, training=False)
             for m in loop.metrics:
                 m.update_state(y, y_pred)
-            return loss_obj(y, y_pred)
+            loss = loss_obj(y, y_pred)
+            return loss + sum(model.losses) if model.losses else loss
 
     return run_train, run_eval
 
@@ -148,7 +150,8 @@ def _tf_functions(loop):
         y_pred = model(x, training=False)
         for m in loop.metrics:
             m.update_state(y, y_pred)
-        return loss_obj(y, y_pred)
+        loss = loss_obj(y, y_pred)
+        return loss + tf.add_n(model.losses) if model.losses else loss
 
     if not loop.jit_compile:
         return train, evaluate
