@@ -217,7 +217,8 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     rows = {"train": score_table(learner, X_tr, y_tr)}
     if X_te is not None:
         rows["test"] = score_table(learner, X_te, y_te)
-    print_metrics(console, rows, title=f"{title} ({learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}, {seconds:.1f} s)")
+    epochs = f"{learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}"
+    print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)")
     out = Path(out)
     learner.save(out)
     curve = out.with_name(out.stem + "_learning_curve.png")

@@ -151,7 +151,8 @@ def _backends(ctx: Context) -> list[Finding]:
             continue  # working, or keras-missing says it
         elif err.get("stage") == "timeout":  # slow (a first TensorFlow import can take a minute), not broken
             message = f"{name} did not answer the probe in time ({first_line(err.get('message'))})"
-            out.append(Finding("backend-timeout", "warning", message, "keraslearn doctor --timeout 600   (a larger --timeout)"))
+            fix = "keraslearn doctor --timeout 600   (a larger --timeout)"
+            out.append(Finding("backend-timeout", "warning", message, fix))
         else:
             detail = f"{err.get('stage')}: {err.get('type')}: {first_line(err.get('message'))}"
             message = f"{name} does not work: {detail}"
