@@ -239,11 +239,15 @@ class _UserModelMixin:
         out = predict_fixed_batches(self.model_, x).astype(np.float64)
         return out.reshape(len(out), -1)
 
+    #: Fitted flags (attribute ``_<name>``) that the artifact keeps, as booleans.
+    _fitted_flags = ("x_transformed",)
+
     def _fitted_state(self):
         state, arrays = super()._fitted_state()
-        state["x_transformed"] = bool(getattr(self, "_x_transformed", False))
+        state.update({name: bool(getattr(self, "_" + name, False)) for name in self._fitted_flags})
         return state, arrays
 
     def _restore_fitted_state(self, state, arrays):
         super()._restore_fitted_state(state, arrays)
-        self._x_transformed = bool(state.get("x_transformed", False))
+        for name in self._fitted_flags:
+            setattr(self, "_" + name, bool(state.get(name, False)))

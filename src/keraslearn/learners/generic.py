@@ -129,12 +129,15 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
                 f"{' or '.join(map(str, allowed))} units, e.g. keraslearn.architectures.blocks.output_head(spec, x)."
             )
 
+    _fitted_flags = ("x_transformed", "from_logits")  # a logits model's outputs become probabilities
+
     def _adapt_target(self, model, y_fit):
         """Class codes, or one-hot rows when the effective loss or a 2-unit binary output needs them."""
-        self._from_logits = _from_logits(self._effective_loss(model))
+        effective = self._effective_loss(model)
+        self._from_logits = _from_logits(effective)
         if y_fit.ndim != 1:
             return y_fit  # already one-hot: the learner's own loss asked for it
-        loss = _loss_name(self._effective_loss(model))
+        loss = _loss_name(effective)
         if loss in _ONE_HOT_LOSSES or (_model_outputs_width(model) == 2 and loss in _BINARY_LOSSES):
             return np.eye(len(self.classes_), dtype=np.float32)[y_fit]
         return y_fit
@@ -148,15 +151,6 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
             return 1.0 / (1.0 + np.exp(-out))
         e = np.exp(out - out.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
-
-    def _fitted_state(self):
-        state, arrays = super()._fitted_state()
-        state["from_logits"] = bool(getattr(self, "_from_logits", False))
-        return state, arrays
-
-    def _restore_fitted_state(self, state, arrays):
-        super()._restore_fitted_state(state, arrays)
-        self._from_logits = bool(state.get("from_logits", False))
 
     def predict(self, X):
         """Predicted labels (the original label values, as in ``classes_``)."""

@@ -30,7 +30,6 @@ import hashlib
 import io
 import json
 import os
-import random
 import tempfile
 import zipfile
 
@@ -38,6 +37,7 @@ import keras
 import numpy as np
 
 from keraslearn._keras_warnings import keras_warnings_ignored
+from keraslearn.training.fit import global_rng_state, set_global_rng_state
 
 FILENAME = "keraslearn-checkpoint.zip"
 FORMAT_VERSION = 1
@@ -93,36 +93,6 @@ def fingerprint(learner, x, y, sample_weight) -> str:
         h.update(f"{arr.dtype.str}{arr.shape}".encode())
         h.update(arr.tobytes())
     return h.hexdigest()
-
-
-# -------------------------------------------------------------------- random state
-def _rng_state() -> dict:
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    version, internal, gauss = random.getstate()
-    return {
-        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
-        "python": [version, list(internal), gauss],
-    }
-
-
-def _set_rng_state(state: dict, arrays: dict):
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "rng_torch" in arrays and keras.backend.backend() == "torch":
-        import torch
-
-        torch.set_rng_state(torch.from_numpy(arrays["rng_torch"].copy()))
-
-
-def _torch_rng_arrays() -> dict:
-    """On torch, Keras shuffles each epoch with torch's global generator (a DataLoader sampler)."""
-    if keras.backend.backend() != "torch":
-        return {}
-    import torch
-
-    return {"rng_torch": torch.get_rng_state().numpy()}
 
 
 # --------------------------------------------------------------------- the file
@@ -271,7 +241,7 @@ class _CheckpointCallback(keras.callbacks.Callback):
             n_best = ck.state.get("n_best_weights")
             if n_best is not None:
                 es.best_weights = [ck.arrays[f"best_{i}"] for i in range(n_best)]
-        _set_rng_state(ck.state["rng"], ck.arrays)
+        set_global_rng_state(ck.state["rng"], ck.arrays)
 
     def _assign(self, variables, arrays, prefix):
         saved = [k for k in arrays if k.startswith(prefix + "_")]
@@ -300,12 +270,13 @@ class _CheckpointCallback(keras.callbacks.Callback):
             arrays.update(
                 {f"optimizer_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.optimizer.variables)}
             )
-        arrays.update(_torch_rng_arrays())
+        rng, rng_arrays = global_rng_state()
+        arrays.update(rng_arrays)
         state = {
             "epoch": epoch + 1,
             "stopped": bool(model.stop_training),
             "history": self.logs,
-            "rng": _rng_state(),
+            "rng": rng,
         }
         es = self.early_stopping
         if es is not None:

@@ -34,6 +34,37 @@ def seed_everything(random_state) -> int | None:
     return seed
 
 
+def global_rng_state() -> tuple[dict, dict]:
+    """NumPy's, Python's and (on torch) torch's global random state: JSON-safe parts and arrays.
+
+    A fit checkpoint stores it; :func:`global_random_state_kept` gives it back after a fit.
+    """
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    state = {
+        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "python": [version, list(internal), gauss],
+    }
+    arrays = {}
+    if keras.backend.backend() == "torch":  # Keras shuffles with torch's global generator there
+        import torch
+
+        arrays["rng_torch"] = torch.get_rng_state().numpy()
+    return state, arrays
+
+
+def set_global_rng_state(state: dict, arrays: dict):
+    """Restore what :func:`global_rng_state` returned."""
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "rng_torch" in arrays and keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_rng_state(torch.from_numpy(arrays["rng_torch"].copy()))
+
+
 @contextlib.contextmanager
 def global_random_state_kept(keep: bool = True):
     """Give back NumPy's, Python's and (on torch) torch's global random state when the block ends.
@@ -47,18 +78,15 @@ def global_random_state_kept(keep: bool = True):
         yield
         return
     torch = sys.modules.get("torch") if keras.backend.backend() == "torch" else None
-    cuda = torch is not None and torch.cuda.is_initialized()
-    saved = np.random.get_state(), random.getstate()
-    saved_torch = None if torch is None else (torch.get_rng_state(), cuda and torch.cuda.get_rng_state_all())
+    cuda = torch is not None and torch.cuda.is_initialized()  # torch.manual_seed seeds the GPUs too
+    saved = global_rng_state()
+    saved_cuda = torch.cuda.get_rng_state_all() if cuda else None
     try:
         yield
     finally:
-        np.random.set_state(saved[0])
-        random.setstate(saved[1])
-        if saved_torch is not None:
-            torch.set_rng_state(saved_torch[0])
-            if cuda:
-                torch.cuda.set_rng_state_all(saved_torch[1])
+        set_global_rng_state(*saved)
+        if cuda:
+            torch.cuda.set_rng_state_all(saved_cuda)
 
 
 def _set_random_seed(seed: int):
