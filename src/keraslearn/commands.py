@@ -25,10 +25,7 @@ def read_table(path) -> pd.DataFrame:
         raise UsageError(f"no such file: {path}")
     if p.is_dir():
         raise UsageError(f"{path} is a directory; pass a .csv or .parquet file")
-    suffixes = [x.lower() for x in p.suffixes[-2:]]
-    if suffixes and suffixes[-1] in COMPRESSED:  # data.csv.gz: pandas decompresses by the name
-        suffixes.pop()
-    suffix = suffixes[-1] if suffixes else ""
+    suffix = _uncompressed(p).suffix.lower()  # data.csv.gz: pandas decompresses by the name
     try:
         if suffix == ".parquet":
             return pd.read_parquet(p)
@@ -50,8 +47,13 @@ def read_table(path) -> pd.DataFrame:
     return df
 
 
+def _uncompressed(path: Path) -> Path:
+    """``path`` without a compression suffix: data.csv.gz -> data.csv."""
+    return path.with_suffix("") if path.suffix.lower() in COMPRESSED else path
+
+
 def _is_text(path) -> bool:
-    return ".parquet" not in [x.lower() for x in Path(path).suffixes]
+    return _uncompressed(Path(path)).suffix.lower() != ".parquet"
 
 
 def _other_separator(header: str) -> str | None:
@@ -145,13 +147,15 @@ def _say(console, text, always=False):
         (_console() if always and console.quiet else console).print(text)
 
 
-def _json(value) -> str:
+def _json(value, indent=None) -> str:
     """JSON that every parser reads: an undefined metric (NaN, e.g. R² of one row) is null."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(k)}: {_json(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, float) and not np.isfinite(value):
-        return "null"
-    return json.dumps(value)
+
+    def finite(v):
+        if isinstance(v, dict):
+            return {k: finite(x) for k, x in v.items()}
+        return None if isinstance(v, float) and not np.isfinite(v) else v
+
+    return json.dumps(finite(value), indent=indent, allow_nan=False)
 
 
 def print_metrics(console, rows: dict[str, dict], title="Metrics"):
@@ -224,7 +228,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     curve = out.with_name(out.stem + "_learning_curve.png")
     plot_learning_curve(learner.history_, curve, title=f"{type(learner).__name__} learning curve")
     metrics_path = out.with_name(out.stem + "_metrics.json")
-    metrics_path.write_text(_json({"seconds": seconds, "epochs": learner.n_iter_, **rows}) + "\n")
+    metrics_path.write_text(_json({"seconds": seconds, "epochs": learner.n_iter_, **rows}, indent=2))
     _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}")
     return rows
 
@@ -244,9 +248,7 @@ def cmd_fit(args):
     learner = _make_learner(args.learner, task, params)
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise UsageError(f"target {args.target!r} is not numeric; use --task classification")
-    data = Path(args.data)
-    data = data.with_suffix("") if data.suffix.lower() in COMPRESSED else data  # data.csv.gz -> data.csv
-    out = args.out or data.with_suffix(".keraslearn").name
+    out = args.out or _uncompressed(Path(args.data)).with_suffix(".keraslearn").name
     if Path(out).is_dir():
         raise UsageError(f"--out {out} is a directory; give a file name, e.g. {Path(out) / 'model.keraslearn'}")
     train_and_report(

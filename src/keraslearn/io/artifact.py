@@ -37,8 +37,12 @@ class ArtifactError(ValueError):
     """A file that is damaged or not a keraslearn artifact; the message names the file."""
 
 
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0][:300]
+
+
 def _damaged(path, err) -> ArtifactError:
-    first = (str(err).strip().splitlines() or [""])[0][:300]
+    first = _first_line(str(err))
     return ArtifactError(
         f"{path} is damaged or not a keraslearn artifact ({type(err).__name__}: {first}); "
         "save the learner again, or load the file it was copied from."
@@ -82,8 +86,7 @@ def _load_model(data: bytes, path):
         if "safe_mode" in text or "lambda" in text.lower() or "arbitrary code" in text:
             why = "it contains code (a Lambda layer or a Python function), which keraslearn never runs"
         else:
-            first = (text.strip().splitlines() or [""])[0][:300]
-            why = f"Keras could not load it in safe mode ({type(err).__name__}: {first})"
+            why = f"Keras could not load it in safe mode ({type(err).__name__}: {_first_line(text)})"
         raise ArtifactError(
             f"{path}: refusing to load its Keras model: {why}. The file is damaged, or holds layers that "
             "are not registered Keras layers; load only files you or keraslearn wrote."

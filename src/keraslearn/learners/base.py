@@ -146,7 +146,7 @@ class KerasLearner(BaseEstimator):
                 except (ValueError, TypeError) as err:
                     raise ValueError(f"{name}={value!r} is not a Keras {name} name; use e.g. {hint}.") from err
         # None: the generic learner's "the optimizer the user's model was compiled with"
-        if not isinstance(getattr(self, "optimizer", None), (str, keras.optimizers.Optimizer, type(None))):
+        if not isinstance(self.optimizer, (str, keras.optimizers.Optimizer, type(None))):
             raise TypeError(f"optimizer must be a Keras optimizer name or instance, e.g. {_NAMED[0][2]}; "
                             f"got {self.optimizer!r}.")
         if isinstance(self.optimizer, keras.optimizers.Optimizer) and self.learning_rate is not None:
@@ -160,10 +160,9 @@ class KerasLearner(BaseEstimator):
                     UserWarning,
                     stacklevel=4,
                 )
-        loss = getattr(self, "loss", None)
-        if not (loss is None or isinstance(loss, str) or callable(loss)):
+        if not (self.loss is None or isinstance(self.loss, str) or callable(self.loss)):
             raise TypeError(f"loss must be None, a Keras loss name or a loss (a keras.losses.Loss or a function "
-                            f"of y_true and y_pred); got {loss!r}.")
+                            f"of y_true and y_pred); got {self.loss!r}.")
         if "numeric_embedding" in self._arch_params:
             kind = self.numeric_embedding
             known = getattr(self, "_numeric_embeddings", NUMERIC_EMBEDDINGS)

@@ -202,10 +202,10 @@ def _keras_json(ctx: Context) -> list[Finding]:
         return [Finding("keras-json-backend", severity, message, fix)]
     if name not in BACKENDS:
         return []
+    if _works(ctx, name):
+        return []
     result = ctx.backends.get(name)
     missing = not ctx.modules.get(MODULES[name]) if result is None else not installed(result)
-    if not missing and (result is None or result.get("ok")):
-        return []
     state = "is not installed" if missing else "does not work"
     message = f"{kj['path']} selects {name}, which {state}: programs that `import keras` without KERAS_BACKEND fail"
     return [Finding("keras-json-backend", severity, message, f"{fix}   (or: {ctx.install(name)})")]

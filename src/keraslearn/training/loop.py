@@ -100,8 +100,6 @@ _NO_WEIGHTS = ("CustomLoop takes (x, y) batches; it has no sample weights (a thi
 
 def _array_batches(data, batch_size, shuffle, rng):
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
-        if isinstance(data, (tuple, list)) and len(data) == 3 and all(hasattr(a, "shape") for a in data):
-            raise ValueError(_NO_WEIGHTS)
         raise ValueError("data must be (x, y) arrays or an iterable of (x, y) batches.")
     x, y = data
     x = keras.tree.map_structure(np.asarray, x)
@@ -218,7 +216,9 @@ class CustomLoop:
 
     # ---------------------------------------------------------------- loops
     def _batches(self, data, batch_size, shuffle, rng):
-        if _is_arrays(data) or (isinstance(data, tuple) and len(data) == 3 and _is_arrays(data[:2])):
+        if isinstance(data, tuple) and len(data) == 3 and _is_arrays(data[:2]):
+            raise ValueError(_NO_WEIGHTS)  # (x, y, sample_weight) arrays
+        if _is_arrays(data):
             yield from _array_batches(data, batch_size, shuffle, rng)
             return
         for batch in data:
