@@ -122,6 +122,49 @@ def test_mnist_and_california_match_keras(data_dirs, monkeypatch):
     assert len(load_california_housing(version="small")[0][0]) == 480
 
 
+@pytest.mark.parametrize(
+    "ours, module, keras_name",
+    [
+        (load_mnist, "mnist", "load_data"),
+        (load_fashion_mnist, "fashion_mnist", "load_data"),
+        (load_cifar10, "cifar10", "load_data"),
+        (load_cifar100, "cifar100", "load_data"),
+        (load_imdb, "imdb", "load_data"),
+        (load_reuters, "reuters", "load_data"),
+        (load_boston_housing, "boston_housing", "load_data"),
+        (load_california_housing, "california_housing", "load_data"),
+        (loaders.imdb_word_index, "imdb", "get_word_index"),
+        (loaders.reuters_word_index, "reuters", "get_word_index"),
+    ],
+)
+def test_loaders_take_keras_arguments_in_keras_order(ours, module, keras_name):
+    """Code written for keras.datasets (keyword or positional, `path` first) runs unchanged."""
+    import inspect
+
+    import keras
+
+    theirs = inspect.signature(getattr(getattr(keras.datasets, module), keras_name)).parameters.values()
+    keras_params = [(p.name, p.default) for p in theirs if p.kind is not p.VAR_KEYWORD]
+    assert [(p.name, p.default) for p in inspect.signature(ours).parameters.values()] == keras_params
+
+
+def test_path_names_another_file_in_the_cache_or_anywhere(data_dirs, tmp_path):
+    data, _ = data_dirs
+    x = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    arrays = dict(x_train=x, y_train=np.array([1, 2], np.uint8), x_test=x[:1], y_test=np.array([3], np.uint8))
+    np.savez(data / "my_mnist.npz", **arrays)
+    np.savez(tmp_path / "elsewhere.npz", **arrays)
+    for path in ("my_mnist.npz", str(tmp_path / "elsewhere.npz"), tmp_path / "elsewhere.npz"):
+        (x_train, y_train), _ = load_mnist(path=path)
+        np.testing.assert_array_equal(x_train, x)
+        np.testing.assert_array_equal(y_train, [1, 2])
+    with pytest.raises(TypeError, match="path must be a file name"):
+        load_mnist(path=5)
+    np.savez(data / "my_boston.npz", x=np.ones((10, 13)), y=np.arange(10.0))
+    (xb, _), (xt, _) = load_boston_housing("my_boston.npz", 0.2)
+    assert len(xb) == 8 and len(xt) == 2  # positional, in Keras' order
+
+
 def test_fashion_mnist_matches_keras(data_dirs, monkeypatch):
     import keras
 

@@ -9,6 +9,7 @@ rebuilds Keras' split from the copy shipped in this package.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import os
@@ -90,9 +91,19 @@ class _ArgumentError(ValueError):
     """A ValueError about the arguments, not about the file."""
 
 
-def _read(dataset, reader):
+def _source(dataset, path=None):
+    """The dataset's file; Keras' ``path`` argument renames it (relative to Keras' cache, or absolute)."""
+    source = _SOURCES[dataset]
+    if path is None or path == source.fname:
+        return source
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file name or path, like {source.fname!r}; got {path!r}.")
+    return dataclasses.replace(source, fname=os.fspath(path))
+
+
+def _read(dataset, reader, path=None):
     """Fetch then parse; a file that does not parse gets a message naming it."""
-    path = fetch(_SOURCES[dataset], dataset)
+    path = fetch(_source(dataset, path), dataset)
     try:
         return reader(path)
     except _ArgumentError:
@@ -103,18 +114,19 @@ def _read(dataset, reader):
 
 
 # ------------------------------------------------------------------ images
-def load_mnist():
+def load_mnist(path="mnist.npz"):
     """MNIST digits: ``(x_train, y_train), (x_test, y_test)``, uint8, 60000/10000 × 28 × 28.
 
     Same as ``keras.datasets.mnist.load_data()``; offline, put ``mnist.npz`` in Keras'
     cache or ``$KERASLEARN_DATA`` (see :func:`load_mnist_sample` for a bundled subset).
+    ``path``, as in Keras, is the file's name in the cache (or an absolute path).
     """
 
     def reader(path):
         with np.load(path, allow_pickle=False) as f:
             return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
 
-    return _read("mnist", reader)
+    return _read("mnist", reader, path)
 
 
 def load_mnist_sample(test_split=0.2, seed=113):
@@ -245,7 +257,9 @@ def _cap_vocabulary(xs, num_words, skip_top, oov_char):
     return [[w for w in x if skip_top <= w < num_words] for x in xs]
 
 
-def load_imdb(num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2, index_from=3):
+def load_imdb(
+    path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2, index_from=3
+):
     """IMDB reviews as word-index sequences: ``(x_train, y_train), (x_test, y_test)``, 25000 each.
 
     Same signature and result as ``keras.datasets.imdb.load_data()``: words are ranked by
@@ -276,11 +290,19 @@ def load_imdb(num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, o
         cut = len(x_train)
         return (np.array(xs[:cut], dtype="object"), labels[:cut]), (np.array(xs[cut:], dtype="object"), labels[cut:])
 
-    return _read("imdb", reader)
+    return _read("imdb", reader, path)
 
 
 def load_reuters(
-    num_words=None, skip_top=0, maxlen=None, test_split=0.2, seed=113, start_char=1, oov_char=2, index_from=3
+    path="reuters.npz",
+    num_words=None,
+    skip_top=0,
+    maxlen=None,
+    test_split=0.2,
+    seed=113,
+    start_char=1,
+    oov_char=2,
+    index_from=3,
 ):
     """Reuters newswires (46 topics) as word-index sequences, split like Keras.
 
@@ -303,7 +325,7 @@ def load_reuters(
             (np.array(xs[cut:], dtype="object"), np.array(labels[cut:])),
         )
 
-    return _read("reuters", reader)
+    return _read("reuters", reader, path)
 
 
 def _read_json(path):
@@ -311,14 +333,14 @@ def _read_json(path):
         return json.load(f)
 
 
-def imdb_word_index():
+def imdb_word_index(path="imdb_word_index.json"):
     """``{word: rank}`` of the IMDB data (``keras.datasets.imdb.get_word_index()``)."""
-    return _read("imdb_word_index", _read_json)
+    return _read("imdb_word_index", _read_json, path)
 
 
-def reuters_word_index():
+def reuters_word_index(path="reuters_word_index.json"):
     """``{word: rank}`` of the Reuters data (``keras.datasets.reuters.get_word_index()``)."""
-    return _read("reuters_word_index", _read_json)
+    return _read("reuters_word_index", _read_json, path)
 
 
 # ------------------------------------------------------------------ tabular
@@ -332,7 +354,7 @@ def _boston_arrays():
     return frame.drop(columns=BOSTON_TARGET).to_numpy(np.float64), frame[BOSTON_TARGET].to_numpy(np.float64)
 
 
-def load_boston_housing(test_split=0.2, seed=113):
+def load_boston_housing(path="boston_housing.npz", test_split=0.2, seed=113):
     """Boston housing: ``(x_train, y_train), (x_test, y_test)``, 13 features, 404/102 rows.
 
     Same split as ``keras.datasets.boston_housing.load_data()``. Works offline: when
@@ -340,8 +362,7 @@ def load_boston_housing(test_split=0.2, seed=113):
     CSV shipped in keraslearn (Harrison & Rubinfeld 1978, as in R's MASS package).
     """
     _check_split(test_split)
-    path = find_local(_SOURCES["boston_housing"])
-    if path is None:
+    if find_local(_source("boston_housing", path)) is None:
         x, y = _boston_arrays()
     else:
 
@@ -349,11 +370,11 @@ def load_boston_housing(test_split=0.2, seed=113):
             with np.load(p, allow_pickle=False) as f:
                 return f["x"], f["y"]
 
-        x, y = _read("boston_housing", reader)
+        x, y = _read("boston_housing", reader, path)
     return _shuffled_split(x, y, test_split, seed)
 
 
-def load_california_housing(version="large", test_split=0.2, seed=113):
+def load_california_housing(version="large", path="california_housing.npz", test_split=0.2, seed=113):
     """California housing (20640 rows, 8 features; ``version="small"``: the first 600).
 
     Same signature and split as ``keras.datasets.california_housing.load_data()``.
@@ -366,7 +387,7 @@ def load_california_housing(version="large", test_split=0.2, seed=113):
         with np.load(path, allow_pickle=False) as f:
             return f["x"], f["y"]
 
-    x, y = _read("california_housing", reader)
+    x, y = _read("california_housing", reader, path)
     if version == "small":
         x, y = x[:600], y[:600]
     return _shuffled_split(x, y, test_split, seed)
