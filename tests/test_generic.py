@@ -371,3 +371,43 @@ def test_a_from_logits_loss_still_gives_probabilities_and_a_one_input_model_is_f
     with pytest.warns(UserWarning, match="model"):
         clf.save(path)
     np.testing.assert_array_equal(keraslearn.load(path).predict_proba(X), proba)
+
+
+def build_sequential_without_input(spec, units=8):
+    """Layers only, as in many Keras tutorials: the weights exist only after a first call."""
+    return keras.Sequential([keras.layers.Dense(units, activation="relu"), keras.layers.Dense(spec.n_outputs)])
+
+
+def build_conv_without_input(spec):
+    return keras.Sequential([keras.layers.Conv1D(2, 3), keras.layers.Flatten(), keras.layers.Dense(spec.n_outputs)])
+
+
+def build_subclassed_wrong_width(spec):
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(x)
+
+    return Net()
+
+
+def test_a_model_without_input_is_built_on_the_data(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0])
+    reg = KerasRegressor(build_sequential_without_input, epochs=30, learning_rate=0.02, random_state=0).fit(X, y)
+    assert reg.score(X, y) > 0.5  # trained, not just built
+    again = KerasRegressor(build_sequential_without_input, epochs=30, learning_rate=0.02, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(again.predict(X), reg.predict(X))  # seeded like any other build
+    path = tmp_path / "seq.keraslearn"
+    reg.save(path)
+    np.testing.assert_array_equal(keraslearn.load(path).predict(X), reg.predict(X))
+    with pytest.raises(ValueError, match="has 3 output units but y has 1 target"):
+        KerasRegressor(build_subclassed_wrong_width, epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="The model's output has shape \\(2, 4, 1\\)"):
+        KerasRegressor(build_sequential_without_input, epochs=1, x_transform=lambda x: X[:, :, None]).fit(X, y)
+    with pytest.raises(ValueError, match="has no keras.Input, and calling it on two rows of the data failed"):
+        KerasRegressor(build_conv_without_input, epochs=1).fit(X, y)  # Conv1D cannot take (n, 4) rows

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from keraslearn.training import compile_model
+from keraslearn.training.host_init import host_initializers
 from keraslearn.training.predict import n_rows, predict_fixed_batches
 
 _PREFIX = "model__"
@@ -220,6 +221,8 @@ class _UserModelMixin:
         x = self._model_inputs(model, x)
         if n_rows(x) != n:
             raise ValueError(f"x_transform returned {n_rows(x)} rows for {n} input rows; it must keep every row.")
+        if not model.built:
+            self._build_on_rows(model, x)
         y_fit = self._adapt_target(model, y_fit)
         if self.y_transform is not None:
             y_fit = self.y_transform(y_fit)
@@ -227,6 +230,21 @@ class _UserModelMixin:
                 raise ValueError(f"y_transform returned {n_rows(y_fit)} rows for {n}; it must keep every row.")
         self._x_transformed = self.x_transform is not None
         return x, y_fit
+
+    def _build_on_rows(self, model, x):
+        """Create the weights of a model without ``keras.Input`` (layers in a Sequential, a subclassed
+        model) by calling it on two rows, as Keras' own ``fit`` does on its first batch."""
+        try:
+            with host_initializers():
+                out = model(keras.tree.map_structure(lambda a: a[:2], x))
+        except Exception as err:
+            raise ValueError(
+                f"The model built by model={_build_name(self.model)} has no keras.Input, and calling it on two rows "
+                f"of the data failed: {type(err).__name__}: {err}. Start it with keras.Input(shape=...) (see "
+                "keraslearn.architectures.blocks.tabular_inputs(spec))."
+            ) from err
+        width = out.shape[-1] if hasattr(out, "shape") and len(out.shape) == 2 else None  # a subclassed model's
+        self._check_output_width(model, self._model_spec(), width)
 
     def _predict_raw(self, X) -> np.ndarray:
         if getattr(self, "_x_transformed", False) and self.x_transform is None:

@@ -120,8 +120,8 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         width = _model_outputs_width(model) or self._model_spec().n_outputs
         return "binary_crossentropy" if width == 1 else "sparse_categorical_crossentropy"
 
-    def _check_output_width(self, model, spec):
-        width, n_classes = _model_outputs_width(model), len(self.classes_)
+    def _check_output_width(self, model, spec, width=None):
+        width, n_classes = width or _model_outputs_width(model), len(self.classes_)
         allowed = (1, 2) if n_classes == 2 else (n_classes,)
         if width is not None and width not in allowed:
             raise ValueError(
@@ -211,8 +211,8 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
     def _default_loss(self, model):
         return "mse"
 
-    def _check_output_width(self, model, spec):
-        width = _model_outputs_width(model)
+    def _check_output_width(self, model, spec, width=None):
+        width = width or _model_outputs_width(model)
         if width is not None and width != spec.n_targets:
             raise ValueError(
                 f"The model has {width} output units but y has {spec.n_targets} target(s); end it with "
