@@ -200,6 +200,12 @@ def test_image_batches_resize_convert_and_preprocess(tmp_path):
     assert sorted(epoch1) == sorted(epoch2) == list(range(5)) and list(epoch1) != list(epoch2)
 
 
+def _with_nan(images, row):
+    out = images.astype(np.float32)
+    out[row, 0, 0, 0] = np.nan
+    return out
+
+
 def test_bad_inputs_fail_early_with_clear_messages(tmp_path, digits_rgb):
     images, labels = digits_rgb
     cases = [
@@ -211,6 +217,7 @@ def test_bad_inputs_fail_early_with_clear_messages(tmp_path, digits_rgb):
         (CNNClassifier(), images, None, "requires y"),
         (CNNClassifier(), images[:, :, :, :2], labels, "1, 3 or 4 channels"),
         (CNNClassifier(weights=str(tmp_path / "w.h5")), images, labels, "no such file"),
+        (CNNClassifier(), _with_nan(images, 3), labels, r"1 image\(s\) hold NaN or infinite pixels, e.g. rows \[3\]"),
     ]
     for clf, X, y, match in cases:
         start = time.perf_counter()

@@ -139,6 +139,11 @@ def image_source(X, path_column=None, estimator_name="This estimator"):
             )
         if len(arr) == 0:
             raise ValueError(f"{estimator_name}: X holds 0 images.")
+        if arr.dtype.kind == "f":
+            bad = np.flatnonzero(~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1))
+            if len(bad):
+                raise ValueError(f"{estimator_name}: {len(bad)} image(s) hold NaN or infinite pixels, e.g. rows "
+                                 f"{bad[:5].tolist()}; fill or drop them first.")
         if arr.ndim == 3 and arr.shape[-1] in (3, 4) and min(arr.shape[:2]) > 4:
             # (n, height, width) with a width of 3 is not an image: this is one (h, w, 3) image.
             raise ValueError(f"{estimator_name}: X of shape {arr.shape} looks like one color image; pass a batch "
