@@ -166,6 +166,8 @@ PARAM_ERRORS = [
     (FFClassifier, {"optimizer": 5}, "optimizer must be a Keras optimizer name or instance"),
     (FFRegressor, {"loss": 5}, "loss must be None, a Keras loss name or a loss"),
     (FFRegressor, {"random_state": "abc"}, "random_state must be None, an int or a numpy RandomState"),
+    (FFRegressor, {"random_state": -1}, r"random_state must be between 0 and 2\*\*32 - 1; got -1"),
+    (FFClassifier, {"class_weight": {"yes": None}}, "class_weight must map labels to numbers"),
     (RealMLPClassifier, {"smooth_clip": "no"}, "smooth_clip must be True or False"),
     (RealMLPClassifier, {"max_one_hot": -1}, "max_one_hot must be >= 0"),
     (ResNetRegressor, {"numeric_embed_dim": 0}, "numeric_embed_dim must be >= 1"),
@@ -397,7 +399,7 @@ CLI_ERRORS = [
     ("missing_file", _fit("nope.csv"), r"no such file: .*nope\.csv"),
     ("unknown_format", _fit("data.xlsx"), r"use a \.csv, \.tsv or \.parquet file"),
     ("absent_target", lambda d: ["fit", str(d / "ok.csv"), "--target", "price", "--quiet"],
-     r"target column 'price' not found; columns are: num, num2, const, allnan, cat, label"),
+     r"target column 'price' not found; columns are: 'num', 'num2', 'const', 'allnan', 'cat', 'label'"),
     ("string_target_regression", _fit("ok.csv", "--task", "regression"), r"target 'label' is not numeric"),
     ("inf_in_data", _fit("inf.csv"), r"infinity.*\['num'\]"),
     ("negative_epochs", _fit("ok.csv", "--epochs", "-3"), r"epochs must be >= 1, got -3"),
@@ -542,3 +544,94 @@ def test_numbers_with_thousands_separators_are_categorical_with_a_warning():
     with pytest.warns(UserWarning, match=r"Column 'amount' holds numbers with thousands separators.*thousands=','"):
         enc = TabularEncoder().fit(X)
     assert enc.categorical_columns_ == ["amount"]
+
+
+# ------------------------------------------------------------ odd data (QA pass, session 10)
+def test_unhashable_values_are_levels_at_any_size():
+    """A column of lists is categorical (levels str(value)) for 64 rows and for more, where pandas
+    factorizes: it raised 'unhashable type' there."""
+    X = pd.DataFrame({"num": np.arange(200.0), "tags": [[i % 3] for i in range(200)]})
+    enc = TabularEncoder().fit(X.iloc[:50])
+    codes = enc.transform(X)["cat_tags"].ravel()
+    np.testing.assert_array_equal(codes[:60], enc.transform(X.iloc[:60])["cat_tags"].ravel())  # both paths agree
+    assert set(codes) == {2, 3, 4} and codes[0] == codes[3] == codes[150]
+
+
+def test_integer_category_codes_read_back_as_floats_keep_their_levels():
+    z = np.arange(300) % 3
+    enc = TabularEncoder().fit(pd.DataFrame({"zip": pd.Categorical(z)}))
+    expected = enc.transform(pd.DataFrame({"zip": z}))["cat_zip"].ravel()
+    assert set(expected) == {2, 3, 4}
+    as_float = pd.DataFrame({"zip": z.astype(float)})
+    as_float.loc[0, "zip"] = np.nan  # a CSV column with a blank: pandas reads floats
+    for frame in (as_float, as_float.iloc[:10], as_float.astype("category")):  # general, small and category paths
+        got = enc.transform(frame)["cat_zip"].ravel()
+        assert got[0] == MISSING_CODE
+        np.testing.assert_array_equal(got[1:], expected[1 : len(frame)])
+    floats = TabularEncoder(categorical_features=["zip"]).fit(as_float)  # and the reverse: levels "1.0"...
+    np.testing.assert_array_equal(floats.transform(pd.DataFrame({"zip": z}))["cat_zip"].ravel()[1:],
+                                  floats.transform(as_float)["cat_zip"].ravel()[1:])
+
+
+def test_dates_in_a_numeric_column_are_refused_not_read_as_nanoseconds():
+    enc = TabularEncoder().fit(pd.DataFrame({"t": np.arange(10.0), "u": np.arange(10.0)}))
+    dates = pd.DataFrame({"t": pd.date_range("2020", periods=3), "u": [1.0, 2.0, 3.0]})
+    raises(ValueError, r"Numeric column 't' holds datetime64\[\w+\] values", enc.transform, dates)
+    raises(ValueError, r"Numeric column 't' holds timedelta64", enc.transform,
+           dates.assign(t=pd.to_timedelta([1, 2, 3], unit="h")))
+
+
+def test_column_names_of_mixed_types_are_refused():
+    X = pd.DataFrame({0: np.arange(5.0), "b": np.arange(5.0)})
+    raises(TypeError, r"column names mix types \['int', 'str'\].*astype\(str\)", TabularEncoder().fit, X)
+
+
+def test_targets_too_large_for_float32_are_refused_and_a_diverged_fit_warns(tmp_path):
+    from sklearn.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=60)})
+    raises(ValueError, r"y holds values too large to train on \(largest \|y\| \d\.\d+e\+160\)",
+           FFRegressor(epochs=1).fit, X, rng.normal(size=60) * 1e160)
+    raises(ValueError, r"loss='mape' trains on y unscaled", FFRegressor(epochs=1, loss="mape").fit,
+           X, rng.normal(size=60) * 1e40)
+    with pytest.warns(ConvergenceWarning, match=r"Training diverged: the loss became nan in epoch 1; training "
+                                                r"stopped there, and the model's weights are not finite"):
+        reg = FFRegressor(epochs=20, batch_size=16, learning_rate=1e9, early_stopping=False, random_state=0)
+        reg.fit(X * 1e19, rng.normal(size=60))
+    assert reg.n_iter_ == 1  # stopped at the first NaN epoch instead of training 19 more
+    raises(ValueError, r"sample_weight must hold numbers", FFRegressor(epochs=1).fit, X, X["a"], sample_weight=["a"] * 60)
+    raises(ValueError, r"sample_weight must be finite \(within float32", FFRegressor(epochs=1).fit, X, X["a"],
+           sample_weight=np.full(60, 1e300))
+
+
+def test_datetime_and_duration_labels_save_and_load(tmp_path):
+    import keraslearn
+
+    X = make_frame(60)
+    for y in (pd.Series(pd.to_datetime(np.where(X["num"] > 0, "2020-01-01", "2021-06-01"))),
+              pd.Series(pd.to_timedelta(np.where(X["num"] > 0, 1, 2), unit="h"))):
+        clf = FFClassifier(epochs=1, random_state=0).fit(X, y)
+        clf.save(tmp_path / "m.keraslearn")
+        back = keraslearn.load(tmp_path / "m.keraslearn")
+        assert back.classes_.dtype == clf.classes_.dtype
+        np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+
+
+def test_cli_reads_decimal_commas_latin1_and_suggests_the_target(tmp_path, capsys):
+    (tmp_path / "euro.csv").write_bytes(
+        "preis;fläche;label\n".encode("cp1252")
+        + "".join(f"{i},5;{i % 7},25;{'ja' if i % 2 else 'nein'}\n" for i in range(40)).encode("cp1252")
+    )
+    with pytest.warns(UserWarning, match="euro.csv is not UTF-8 .*; read it as cp1252") as caught:
+        code = main(["fit", str(tmp_path / "euro.csv"), "--target", "Label", "--quiet", "--epochs", "1"])
+    assert len(caught) == 1
+    err = capsys.readouterr().err
+    assert code == 2 and "target column 'Label' not found; did you mean 'label'?" in err
+    from keraslearn.commands import read_table
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        df = read_table(tmp_path / "euro.csv")
+    assert list(df.columns) == ["preis", "fläche", "label"]
+    assert df["preis"].dtype == np.float64 and df["preis"].iloc[3] == 3.5 and df["fläche"].iloc[2] == 2.25

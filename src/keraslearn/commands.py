@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import difflib
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +32,14 @@ def read_table(path) -> pd.DataFrame:
         if suffix == ".parquet":
             return pd.read_parquet(p)
         if suffix in (".csv", ".tsv", ".txt"):
-            df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",")
+            df, encoding = _read_text(p, sep="\t" if suffix == ".tsv" else ",")
             if df.shape[1] == 1 and (sep := _other_separator(str(df.columns[0]))):
-                df = pd.read_csv(p, sep=sep)  # one column named "a;b;c": a semicolon (or tab) file
+                df = pd.read_csv(p, sep=sep, encoding=encoding)  # one column named "a;b;c": a semicolon file
+                if sep == ";" and _n_numeric(df) < df.shape[1]:
+                    # Semicolons usually come with decimal commas ("12,57"), which pandas reads as text.
+                    commas = pd.read_csv(p, sep=sep, encoding=encoding, decimal=",")
+                    if _n_numeric(commas) > _n_numeric(df):
+                        df = commas
         else:
             raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (optionally .gz, .bz2, "
                              ".xz, .zst or .zip compressed)")
@@ -45,6 +52,25 @@ def read_table(path) -> pd.DataFrame:
     if df.empty or df.shape[1] == 0:
         raise UsageError(f"{path} holds no data rows")
     return df
+
+
+def _n_numeric(df: pd.DataFrame) -> int:
+    return sum(pd.api.types.is_numeric_dtype(t) for t in df.dtypes)
+
+
+def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
+    """``(pd.read_csv(path), encoding)``: a file that is not UTF-8 is read as Windows-1252 (or Latin-1)."""
+    try:
+        return pd.read_csv(path, **kw), "utf-8"
+    except UnicodeDecodeError as err:
+        for encoding in ("cp1252", "latin-1"):  # latin-1 decodes any byte
+            try:
+                df = pd.read_csv(path, encoding=encoding, **kw)
+            except UnicodeDecodeError:
+                continue
+            warnings.warn(f"{path} is not UTF-8 ({err.reason}); read it as {encoding}.", UserWarning, stacklevel=3)
+            return df, encoding
+        raise
 
 
 def _uncompressed(path: Path) -> Path:
@@ -70,7 +96,12 @@ def split_target(df: pd.DataFrame, target: str, console=None, file_lines=True):
     by their row number (Parquet), both counted from 1.
     """
     if target not in df.columns:
-        raise UsageError(f"target column {target!r} not found; columns are: {', '.join(map(str, df.columns))}")
+        names = [str(c) for c in df.columns]
+        close = [c for c in names if c.strip().lower() == target.strip().lower()] or difflib.get_close_matches(
+            target, names, n=1
+        )
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UsageError(f"target column {target!r} not found; {hint}columns are: {', '.join(map(repr, names))}")
     missing = df[target].isna()
     if missing.all():
         raise UsageError(f"target column {target!r} is empty")

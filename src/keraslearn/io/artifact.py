@@ -130,13 +130,20 @@ def save(learner, path) -> str:
     encoder = getattr(learner, "encoder_", None)
     enc_state, enc_arrays = encoder.get_state() if encoder is not None else (None, {})
     fit_state, fit_arrays = learner._fitted_state()
+    try:
+        fitted = jsonsafe.encode(fit_state)
+    except jsonsafe.NotSerializable as err:  # labels of a type JSON cannot hold (Decimal, Timestamp objects, ...)
+        raise ValueError(
+            f"Cannot save this {type(learner).__name__}: its fitted state holds {err} values (the class labels?); "
+            "train it on labels that are strings, numbers, booleans, datetimes or durations."
+        ) from None
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "class": type(learner).__name__,
         "params": params,
         "encoder": jsonsafe.encode(enc_state),
-        "fitted": jsonsafe.encode(fit_state),
+        "fitted": fitted,
         "feature_names_in": enc_state["feature_names_in"] if enc_state is not None else None,
         "spec": learner.spec_.to_dict(),
         "keraslearn_version": __version__,

@@ -291,13 +291,17 @@ class KerasLearner(BaseEstimator):
     def _check_sample_weight(self, sample_weight, n):
         if sample_weight is None:
             return None
-        sw = np.asarray(sample_weight, dtype=np.float32)
+        try:
+            with np.errstate(over="ignore"):  # 1e300 becomes inf in float32: refused below
+                sw = np.asarray(sample_weight, dtype=np.float32)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"sample_weight must hold numbers ({err}).") from None
         if sw.ndim == 0:
             sw = np.full(n, float(sw), dtype=np.float32)
         if sw.shape != (n,):
             raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(n,)}!")
         if not np.all(np.isfinite(sw)) or (sw < 0).any():
-            raise ValueError("sample_weight must be finite and non-negative.")
+            raise ValueError("sample_weight must be finite (within float32's 3.4e38) and non-negative.")
         if sw.sum() <= 0:
             raise ValueError("Sample weights must contain at least one non-zero number.")
         return sw
@@ -398,7 +402,7 @@ class KerasClassifierMixin(ClassifierMixin):
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"{type(self).__name__} needs at least 2 classes in y; got 1 class: {self.classes_[0]!r}."
+                f"{type(self).__name__} needs at least 2 classes in y; got 1 class: {self.classes_.tolist()[0]!r}."
             )
         self._class_weight_codes = None
         if self.class_weight is not None:
@@ -426,7 +430,10 @@ class KerasClassifierMixin(ClassifierMixin):
         unknown = [k for k in cw if k not in set(self.classes_.tolist())]
         if unknown:
             raise ValueError(f"class_weight names labels not in y: {unknown}; labels are {self.classes_.tolist()}.")
-        per_class = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()], dtype=np.float32)
+        try:
+            per_class = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ValueError(f"class_weight must map labels to numbers; got {cw!r}.") from None
         if not np.all(np.isfinite(per_class)) or (per_class < 0).any():
             raise ValueError(f"class_weight must give finite, non-negative weights; got {cw!r}.")
         return per_class[codes]
@@ -455,14 +462,19 @@ class KerasClassifierMixin(ClassifierMixin):
 
     def _fitted_state(self):
         state, arrays = KerasLearner._fitted_state(self)
-        state["classes_"] = self.classes_.tolist()
-        state["classes_dtype"] = self.classes_.dtype.str
+        classes = self.classes_
+        # Datetime and duration labels are kept as their integer ticks (.tolist() gives datetime objects).
+        state["classes_"] = (classes.view(np.int64) if classes.dtype.kind in "mM" else classes).tolist()
+        state["classes_dtype"] = classes.dtype.str
         return state, arrays
 
     def _restore_fitted_state(self, state, arrays):
         KerasLearner._restore_fitted_state(self, state, arrays)
         dtype = np.dtype(state["classes_dtype"])
-        self.classes_ = np.asarray(state["classes_"], dtype=object if dtype.kind == "O" else dtype)
+        if dtype.kind in "mM":
+            self.classes_ = np.asarray(state["classes_"], dtype=np.int64).view(dtype)
+        else:
+            self.classes_ = np.asarray(state["classes_"], dtype=object if dtype.kind == "O" else dtype)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -497,13 +509,20 @@ class KerasRegressorMixin(RegressorMixin):
             raise ValueError("y contains NaN or infinity; drop or fill those rows first.")
         self._y_ndim = y.ndim
         y2 = y.reshape(n, -1)
-        if _loss_name(self.loss) in _SCALE_FREE_LOSSES:
-            self.y_mean_ = y2.mean(axis=0)
-            std = y2.std(axis=0)
-            self.y_scale_ = np.where(std > 1e-12, std, 1.0)
-        else:
-            self.y_mean_, self.y_scale_ = np.zeros(y2.shape[1]), np.ones(y2.shape[1])
-        y_fit = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # |y| near 1e155 and beyond: checked below
+            if _loss_name(self.loss) in _SCALE_FREE_LOSSES:
+                self.y_mean_ = y2.mean(axis=0)
+                std = y2.std(axis=0)
+                self.y_scale_ = np.where(std > 1e-12, std, 1.0)
+            else:
+                self.y_mean_, self.y_scale_ = np.zeros(y2.shape[1]), np.ones(y2.shape[1])
+            y_fit = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
+        if not (np.isfinite(self.y_mean_).all() and np.isfinite(self.y_scale_).all() and np.isfinite(y_fit).all()):
+            raise ValueError(
+                f"y holds values too large to train on (largest |y| {np.abs(y2).max():.3g}"
+                f"{'' if _loss_name(self.loss) in _SCALE_FREE_LOSSES else f', and loss={self.loss!r} trains on y unscaled'}"
+                "); divide y by a power of ten first and multiply the predictions back."
+            )
         task = "regression" if y2.shape[1] == 1 else "multioutput"
         return y_fit, (task, None, y2.shape[1])
 

@@ -30,9 +30,21 @@ _KEPT_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 # ------------------------------------------------------------------------ numbers
+def _is_time(dtype) -> bool:
+    """Datetimes, durations and periods, which numpy and pandas would turn into nanosecond counts."""
+    return pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype) or isinstance(
+        dtype, pd.PeriodDtype
+    )
+
+
 def _column_float(col: pd.Series) -> np.ndarray:
     if col.dtype in _KEPT_FLOATS:
         return col.to_numpy()
+    if _is_time(col.dtype):
+        raise ValueError(
+            f"Numeric column {col.name!r} holds {col.dtype} values; it was numeric when the encoder was fitted. "
+            "Pass the numbers it was trained on."
+        )
     try:
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
@@ -60,10 +72,11 @@ def numeric_matrix(frame: pd.DataFrame, columns: list) -> np.ndarray:
         dtypes = set(frame.dtypes)
         if len(dtypes) == 1 and dtypes <= set(_KEPT_FLOATS):
             return frame.to_numpy()
-        try:
-            return frame.to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError):
-            pass
+        if not any(_is_time(t) for t in dtypes):
+            try:
+                return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError):
+                pass
     if len(columns) == 1:
         return _column_float(frame[columns[0]]).reshape(-1, 1)
     return np.column_stack([_column_float(frame[c]) for c in columns])
@@ -134,6 +147,21 @@ def level_counts(col: pd.Series, as_levels) -> pd.Series:
     return as_levels(col).value_counts(dropna=True)
 
 
+def number_code(v, lookup, unknown):
+    """``lookup[str(v)]`` for a number, else its other spelling: "1" for 1.0, "1.0" for 1.
+
+    Integer category codes come back as floats when a CSV column has blanks (and the reverse),
+    and both spellings are the same level.
+    """
+    code = lookup.get(str(v))
+    if code is None and not isinstance(v, (bool, np.bool_)):
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            code = lookup.get(str(int(v)))
+        elif isinstance(v, (int, np.integer)):
+            code = lookup.get(str(float(v)))
+    return unknown if code is None else code
+
+
 def _small_codes(values, lookup, unknown, missing):
     codes = np.empty(len(values), dtype=np.int32)
     for i, v in enumerate(values):
@@ -142,7 +170,7 @@ def _small_codes(values, lookup, unknown, missing):
         elif v is None or v is pd.NA or (isinstance(v, (float, np.floating)) and v != v):
             codes[i] = missing
         elif isinstance(v, (bool, int, float, np.integer, np.floating, np.bool_)):
-            codes[i] = lookup.get(str(v), unknown)
+            codes[i] = number_code(v, lookup, unknown)
         else:
             return None  # dates, decimals, anything unusual: the general path decides
     return codes
@@ -155,7 +183,7 @@ def category_codes(col: pd.Series, lookup: dict, unknown: int, missing: int, gen
     """
     dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        lut = np.array([lookup.get(str(c), unknown) for c in dtype.categories] + [missing], dtype=np.int32)
+        lut = np.array([number_code(c, lookup, unknown) for c in dtype.categories] + [missing], dtype=np.int32)
         return lut[col.cat.codes.to_numpy()]  # code -1 (missing) picks the last entry
     if dtype == object or pd.api.types.is_string_dtype(dtype):
         if len(col) <= SMALL_ROWS:
@@ -165,7 +193,10 @@ def category_codes(col: pd.Series, lookup: dict, unknown: int, missing: int, gen
         else:
             # Factorize first and check the few distinct values, rather than scanning every row
             # for its type (pandas' infer_dtype) beforehand: all strings is the common case.
-            idx, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
+            try:
+                idx, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
+            except TypeError:  # unhashable values (lists, dicts, arrays): levels are str(value)
+                return general(col)
             if all(isinstance(u, str) for u in uniques):
                 lut = np.array([lookup.get(u, unknown) for u in uniques] + [missing], dtype=np.int32)
                 return lut[idx]

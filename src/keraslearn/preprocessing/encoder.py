@@ -281,6 +281,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         codes = pd.Index(self.categories_[j], dtype=object).get_indexer(values).astype(np.int32) + N_RESERVED
         codes[codes == N_RESERVED - 1] = UNKNOWN_CODE  # get_indexer gives -1 for unseen and missing
         codes[values.isna().to_numpy()] = MISSING_CODE
+        unknown = np.flatnonzero(codes == UNKNOWN_CODE)
+        if len(unknown) and not isinstance(col.dtype, pd.CategoricalDtype):  # 1.0 for level "1", and back
+            lookup = self._level_codes[j]
+            codes[unknown] = [coding.number_code(v, lookup, UNKNOWN_CODE) for v in col.iloc[unknown]]
         return codes
 
     def _quantile_transform(self, arr: np.ndarray) -> np.ndarray:

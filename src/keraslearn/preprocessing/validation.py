@@ -50,7 +50,14 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
         if not X.columns.is_unique:
             dups = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
             raise ValueError(f"X has duplicate column names {dups}; rename or drop them so each column has one name.")
-        frame, has_names = X, all(isinstance(c, str) for c in X.columns)
+        is_str = [isinstance(c, str) for c in X.columns]
+        frame, has_names = X, all(is_str)
+        if any(is_str) and not has_names:  # as scikit-learn: half the names cannot be matched by name
+            kinds = sorted({type(c).__name__ for c in X.columns})
+            raise TypeError(
+                f"X's column names mix types {kinds}, so columns cannot be matched by name; make them all strings "
+                "(X.columns = X.columns.astype(str)) or all non-strings (matched by position)."
+            )
         if not has_names:
             frame = X.set_axis(_default_columns(X.shape[1]), axis=1)
         for col, dtype in frame.dtypes.items():  # one dtypes Series, not a column lookup each

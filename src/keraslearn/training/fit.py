@@ -7,6 +7,7 @@ import copy
 import numbers
 import random
 import sys
+import warnings
 
 import keras
 import numpy as np
@@ -27,6 +28,8 @@ def seed_everything(random_state) -> int | None:
         seed = int(random_state.randint(0, 2**31 - 1))
     elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         seed = int(random_state)
+        if not 0 <= seed < 2**32:  # NumPy's seed range
+            raise ValueError(f"random_state must be between 0 and 2**32 - 1; got {random_state!r}.")
     else:
         raise ValueError(f"random_state must be None, an int or a numpy RandomState; got {random_state!r}.")
     _set_random_seed(seed)
@@ -202,6 +205,36 @@ def compile_model(model, *, optimizer="adam", learning_rate=1e-3, loss="mse", me
     return model
 
 
+class _StopOnNaN(keras.callbacks.Callback):
+    """Ends training after an epoch whose loss is NaN or infinite: no later epoch recovers from it.
+
+    Per epoch, not per batch as ``keras.callbacks.TerminateOnNaN``: that would read the loss back
+    after every compiled call. Early stopping, when on, then restores its best epoch's weights.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            self.model.stop_training = True
+
+
+def _warn_if_diverged(model, losses):
+    bad = next((i for i, v in enumerate(losses) if not np.isfinite(v)), None)
+    if bad is None:
+        return
+    from sklearn.exceptions import ConvergenceWarning
+
+    finite = all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in model.trainable_variables)
+    then = ("training stopped there, and the model keeps the weights of its best earlier epoch" if finite
+            else "training stopped there, and the model's weights are not finite: it predicts NaN")
+    warnings.warn(
+        f"Training diverged: the loss became {losses[bad]} in epoch {bad + 1}; {then}. Lower learning_rate, "
+        "keep the features scaled (scaling='standard'), or check y for extreme values.",
+        ConvergenceWarning,
+        stacklevel=5,  # the user's fit call: fit_model, the learner's fit, atomic_fit's wrapper
+    )
+
+
 def fit_model(
     model,
     x,
@@ -245,7 +278,7 @@ def fit_model(
         if sample_weight is not None:
             validation_data += (_take(sample_weight, val_idx),)
         y, sample_weight = _take(y, train_idx), _take(sample_weight, train_idx)
-    cbs = [copy.deepcopy(cb) for cb in (callbacks or [])]
+    cbs = [copy.deepcopy(cb) for cb in (callbacks or [])] + [_StopOnNaN()]
     stopper = None
     if early_stopping:
         monitor = "val_loss" if validation_data is not None else "loss"
@@ -286,4 +319,6 @@ def fit_model(
         )
     if checkpoint is not None:
         history.history = checkpoint.finish(history.history)
-    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    out = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    _warn_if_diverged(model, out.get("loss", []))
+    return out
