@@ -43,6 +43,7 @@ _LAZY = {
     "learner": "keraslearn.learners",
     "list_learners": "keraslearn.learners",
     "load": "keraslearn.io",
+    "save": "keraslearn.io",
     "install_keras": "keraslearn.setup.install",
     "available": "keraslearn.setup.check",
     "check": "keraslearn.setup.check",

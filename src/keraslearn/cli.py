@@ -12,7 +12,6 @@ _COMMAND_MODULES = (
     "keraslearn.commands",
     "keraslearn.tuning.commands",
     "keraslearn.setup.commands",
-    "keraslearn.export_commands",
 )
 
 

@@ -399,8 +399,9 @@ def register(sub):
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="any learner parameter, e.g. --param layer_units='(64, 64)' (repeatable)")
     p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share for test metrics (default 0.2)")
-    p.add_argument("--random-state", type=int, default=0)
-    p.add_argument("--out", default=None, help="artifact path (default: DATA's name with .keraslearn)")
+    p.add_argument("--random-state", type=int, default=0, help="seed for the split and the fit (default 0)")
+    p.add_argument("--out", default=None,
+                   help="artifact path (default: DATA's file name with .keraslearn, in the current folder)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables")
     p.set_defaults(func=cmd_fit)
 
@@ -411,22 +412,23 @@ def register(sub):
     p.add_argument("--out", default=None, help="CSV to write (default: stdout)")
     p.add_argument("--keep", action="append", metavar="COL", default=[],
                    help="a column of DATA to copy into the output before the predictions, e.g. an ID (repeatable)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no notes on stderr (e.g. about ignored columns)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", help="score a saved model on labelled data",
                        description="Print metrics of MODEL on DATA with its --target column.")
-    p.add_argument("model")
-    p.add_argument("data")
-    p.add_argument("--target", required=True)
+    p.add_argument("model", help="a .keraslearn file written by fit")
+    p.add_argument("data", help=".csv, .tsv or .parquet with the model's feature columns and the target")
+    p.add_argument("--target", required=True, help="name of the column holding the true values")
     p.add_argument("--json", action="store_true", help="also print the metrics as JSON on stdout")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="train the FF learner on the bundled Boston housing data",
                        description="Train FFRegressor on Boston housing (shipped inside the package), "
-                       "show progress and metrics, and write the model and a learning-curve PNG.")
+                       "show progress and metrics, and write the model, its metrics (JSON) and a learning-curve PNG.")
     p.add_argument("--out-dir", default="keraslearn-demo", help="where to write outputs (default ./keraslearn-demo)")
-    p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--random-state", type=int, default=0)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--epochs", type=int, default=300,
+                   help="maximum epochs (early stopping may stop sooner; default 300)")
+    p.add_argument("--random-state", type=int, default=0, help="seed for the split and the fit (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or tables")
     p.set_defaults(func=cmd_demo)

@@ -10,7 +10,6 @@ from keraslearn.learners.smlp import SMLP2Classifier, SMLP2Regressor, SMLPClassi
 from keraslearn.learners.tabnet import TabNetClassifier, TabNetRegressor
 from keraslearn.learners.ft_transformer import FTTransformerClassifier, FTTransformerRegressor
 from keraslearn.learners.realmlp import RealMLPClassifier, RealMLPRegressor
-from keraslearn.learners.registry import learner, list_learners
 from keraslearn.learners.resnet import ResNetClassifier, ResNetRegressor
 from keraslearn.learners.tabm import TabMClassifier, TabMRegressor
 

@@ -33,9 +33,10 @@ _PARAMS_DOC = """
         Entity embeddings for categorical columns; False one-hot encodes them.
     numeric_embedding : {None, "periodic", "piecewise"}, default=None
         Embed each numeric column first: periodic (PLR) or piecewise-linear with bins
-        from the training quantiles (see :mod:`keraslearn.architectures.layers`).
+        from the training quantiles (see :mod:`keraslearn.architectures.numeric_embeddings`).
     embed_size : int, dict or None, default=None
-        Embedding width; None uses ``min(600, round(1.6 * n_levels**0.56))``, a dict sets it per column.
+        Embedding width; None uses ``min(600, round(1.6 * n_codes**0.56))`` (n_codes: levels + 2),
+        a dict sets it per column.
     scaling : {"standard", "quantile", "robust", "none"}, default="standard"
         Numeric scaling after median imputation.
     min_frequency : int or float, default=1

@@ -94,11 +94,6 @@ def _aliases() -> dict[str, tuple[str, str]]:
     return out
 
 
-def known_names() -> set[str]:
-    """Every name ``resolve`` accepts (lower case)."""
-    return set(_aliases()) | set(_FAMILIES)
-
-
 def resolve(name: str, task: str | None = None):
     """The learner class for ``name``; ``task`` ("classification"/"regression") picks for family names."""
     key = str(name).strip().lower()

@@ -10,7 +10,13 @@ of SGD(3e-4, momentum 0.9) whose rate a cosine-restart callback overwrote every 
 from __future__ import annotations
 
 from keraslearn.architectures import smlp
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number, store_init_params
+from keraslearn.learners.base import (
+    KerasClassifierMixin,
+    KerasLearner,
+    KerasRegressorMixin,
+    _check_number,
+    store_init_params,
+)
 from keraslearn.training import compile_model
 from keraslearn.training.schedules import check_schedule, learning_rate_schedule, steps_per_epoch
 from keraslearn.training.xla import QUICK_COMPILE
@@ -29,7 +35,7 @@ _COMMON_DOC = """
     use_embedding : bool, default=True
         Entity embeddings for categorical columns; False one-hot encodes them.
     embed_size : int, dict or None, default=None
-        Embedding width; None uses ``min(600, round(1.6 * n_levels**0.56))``.
+        Embedding width; None uses ``min(600, round(1.6 * n_codes**0.56))`` (n_codes: levels + 2).
     scaling : {{"standard", "quantile", "robust", "none"}}, default="standard"
     min_frequency : int or float, default=1
     optimizer : str or keras.optimizers.Optimizer, default="adam"

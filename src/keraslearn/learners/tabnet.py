@@ -60,7 +60,8 @@ _PARAMS_DOC = """
         Batch-norm momentum in the PyTorch convention (weight of the new batch statistics;
         Keras' ``BatchNormalization(momentum=0.98)``).
     embed_size : int, dict or None, default=None
-        Embedding width of categorical columns; None uses ``min(600, round(1.6 * n_levels**0.56))``.
+        Embedding width of categorical columns; None uses ``min(600, round(1.6 * n_codes**0.56))``
+        (n_codes: levels + 2).
     scaling : {"standard", "quantile", "robust", "none"}, default="standard"
         Numeric scaling after median imputation.
     min_frequency : int or float, default=1
@@ -80,7 +81,8 @@ _PARAMS_DOC = """
     callbacks : list of keras.callbacks.Callback or None, default=None
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
-
+"""
+_ATTRIBUTES_DOC = """
     Attributes
     ----------
     feature_importances_ : ndarray of shape (n_features_in_,)
@@ -136,6 +138,7 @@ class _TabNetMixin:
 
     @atomic_fit
     def fit(self, X, y, sample_weight=None, *, checkpoint_dir=None):
+        """Train on ``X``, ``y`` as every keraslearn learner does (see :meth:`KerasLearner.fit`)."""
         super().fit(X, y, sample_weight=sample_weight, checkpoint_dir=checkpoint_dir)
         # feature_importances_ is computed on first use, from a sample of the training rows
         # kept here: most fits (CV folds, tuning trials) never read it.
@@ -223,6 +226,7 @@ class TabNetClassifier(_TabNetMixin, KerasClassifierMixin, KerasLearner):
         + """    class_weight : dict, "balanced" or None, default=None
         Weights per class label, multiplied into ``sample_weight``.
 """
+        + _ATTRIBUTES_DOC
     )
 
     def __init__(
@@ -257,7 +261,9 @@ class TabNetClassifier(_TabNetMixin, KerasClassifierMixin, KerasLearner):
 
 
 class TabNetRegressor(_TabNetMixin, KerasRegressorMixin, KerasLearner):
-    __doc__ = "TabNet regressor (one or several targets), after Arik & Pfister (2019).\n" + _PARAMS_DOC
+    __doc__ = (
+        "TabNet regressor (one or several targets), after Arik & Pfister (2019).\n" + _PARAMS_DOC + _ATTRIBUTES_DOC
+    )
 
     def __init__(
         self,
