@@ -204,7 +204,8 @@ def test_save_killed_midway_leaves_old_or_new_artifact(tmp_path):
         from keraslearn import FFRegressor
         X = np.random.default_rng(1).normal(size=(50, 4))
         m = FFRegressor(epochs=1, layer_units=(512, 512, 512), random_state=1).fit(X, X[:, 0])
-        open("ready", "w").close()
+        m.save({str(path)!r})  # one complete save first: on a loaded machine the kills below could all
+        open("ready", "w").close()  # land in the first one, and the child's file would never be seen
         while True:
             m.save({str(path)!r})
     """)
