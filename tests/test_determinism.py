@@ -93,3 +93,23 @@ def test_a_seeded_fit_gives_back_the_callers_global_random_state():
     # ... and the fit itself is still seeded: a second one gives bitwise the same model.
     again = _ff(0).set_params(epochs=1).fit(X, y_class)
     np.testing.assert_array_equal(again.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_seeded_fits_in_threads_repeat_and_keep_the_callers_state():
+    """joblib's threading backend (also what it nests inside a loky worker, e.g. StackingClassifier's
+    cross_val_predict) runs fits in threads of one process; Keras draws its seeds from process-wide
+    generators, so interleaved seeded fits gave other models than one at a time."""
+    import joblib
+    from sklearn.model_selection import KFold, cross_validate
+
+    X, y_class, _ = _data()
+    cv = KFold(4, shuffle=True, random_state=0)
+    est = _ff(0).set_params(epochs=3, batch_size=16)
+    alone = cross_validate(est, X, y_class, cv=cv, scoring="neg_log_loss")["test_score"]
+    np.random.seed(7)
+    expected = np.random.random_sample(2)
+    np.random.seed(7)
+    with joblib.parallel_backend("threading", n_jobs=2):
+        threaded = cross_validate(est, X, y_class, cv=cv, scoring="neg_log_loss", n_jobs=2)["test_score"]
+    np.testing.assert_array_equal(np.random.random_sample(2), expected)
+    np.testing.assert_array_equal(threaded, alone)

@@ -7,6 +7,7 @@ import copy
 import numbers
 import random
 import sys
+import threading
 import warnings
 
 import keras
@@ -68,6 +69,14 @@ def set_global_rng_state(state: dict, arrays: dict):
         torch.set_rng_state(torch.from_numpy(arrays["rng_torch"].copy()))
 
 
+#: Seeded fits run one at a time in a process. Keras draws its layers' seeds from Python's
+#: process-wide generator and shuffles with NumPy's (torch's on torch), so two seeded fits in two
+#: threads (joblib's threading backend, or the threads joblib nests inside a loky worker, as
+#: StackingClassifier's cross_val_predict does) would interleave their draws: neither would repeat,
+#: and restoring the caller's state from two threads would lose it. Re-entrant: a fit may call one.
+_SEEDED_FIT = threading.RLock()
+
+
 @contextlib.contextmanager
 def global_random_state_kept(keep: bool = True):
     """Give back NumPy's, Python's and (on torch) torch's global random state when the block ends.
@@ -75,21 +84,23 @@ def global_random_state_kept(keep: bool = True):
     A fit with a ``random_state`` seeds them, so that Keras' shuffles and initializers repeat;
     the caller's own draws after the fit must go on as if it had not run, as with any
     scikit-learn estimator. ``keep=False`` (a fit without ``random_state``) leaves them alone:
-    such a fit draws from the global generators, so that two of them differ.
+    such a fit draws from the global generators, so that two of them differ. A kept block holds
+    ``_SEEDED_FIT`` (see there): seeded fits in threads run one after the other.
     """
     if not keep:
         yield
         return
-    torch = sys.modules.get("torch") if keras.backend.backend() == "torch" else None
-    cuda = torch is not None and torch.cuda.is_initialized()  # torch.manual_seed seeds the GPUs too
-    saved = global_rng_state()
-    saved_cuda = torch.cuda.get_rng_state_all() if cuda else None
-    try:
-        yield
-    finally:
-        set_global_rng_state(*saved)
-        if cuda:
-            torch.cuda.set_rng_state_all(saved_cuda)
+    with _SEEDED_FIT:
+        torch = sys.modules.get("torch") if keras.backend.backend() == "torch" else None
+        cuda = torch is not None and torch.cuda.is_initialized()  # torch.manual_seed seeds the GPUs too
+        saved = global_rng_state()
+        saved_cuda = torch.cuda.get_rng_state_all() if cuda else None
+        try:
+            yield
+        finally:
+            set_global_rng_state(*saved)
+            if cuda:
+                torch.cuda.set_rng_state_all(saved_cuda)
 
 
 def _set_random_seed(seed: int):
