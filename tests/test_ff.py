@@ -10,6 +10,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, train_test_split
 
 import keraslearn
+import keras  # noqa: E402  (after keraslearn, which picks the backend)
 from keraslearn import FFClassifier, FFRegressor, TabMClassifier
 
 FAST = dict(layer_units=(32, 32), epochs=60, batch_size=32, learning_rate=3e-3, patience=15, random_state=0)
@@ -255,3 +256,24 @@ def test_polars_input(iris_mixed, iris_fit):
 
     clf, X_te, _ = iris_fit
     np.testing.assert_array_equal(clf.predict_proba(pl.from_pandas(X_te)), clf.predict_proba(X_te))
+
+
+class _FailsAtEpoch2(keras.callbacks.Callback):
+    """A callback that raises in its second epoch."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise RuntimeError("boom")
+
+
+def test_verbose_shows_one_bar_and_a_failed_fit_leaves_none_running(diabetes_mixed, capsys):
+    import threading
+
+    X, y = diabetes_mixed
+    FFRegressor(epochs=3, early_stopping=False, random_state=0, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert "training" in out and "3/3" in out
+    with pytest.raises(RuntimeError, match="boom"):
+        FFRegressor(epochs=5, random_state=0, verbose=1, callbacks=[_FailsAtEpoch2()]).fit(X, y)
+    refreshing = [t for t in threading.enumerate() if type(t).__name__ == "_RefreshThread" and t.is_alive()]
+    assert not refreshing  # rich's refresh thread of the failed fit's bar was stopped

@@ -411,3 +411,31 @@ def test_a_model_without_input_is_built_on_the_data(tmp_path):
         KerasRegressor(build_sequential_without_input, epochs=1, x_transform=lambda x: X[:, :, None]).fit(X, y)
     with pytest.raises(ValueError, match="has no keras.Input, and calling it on two rows of the data failed"):
         KerasRegressor(build_conv_without_input, epochs=1).fit(X, y)  # Conv1D cannot take (n, 4) rows
+
+
+class Doubling(keras.layers.Layer):
+    """A user's layer, deliberately not registered with Keras."""
+
+    def call(self, x):
+        return x * 2.0
+
+
+def build_with_own_layers(spec, units=8):
+    inputs, x = tabular_inputs(spec)
+    x = Doubling()(keras.layers.Dense(units, activation="relu")(x))
+    x = keras.layers.Lambda(lambda t: t * 0.5)(x)
+    return keras.Model(inputs, output_head(spec, x))
+
+
+def test_own_layers_and_lambdas_pickle_but_the_artifact_says_it_will_be_refused(iris_mixed, tmp_path):
+    """A pickle (what n_jobs=2 meta-estimators send back from workers) loads such a model; the
+    artifact, which keraslearn loads without running code, is refused, and save says so first."""
+    X, y = iris_mixed
+    clf = KerasClassifier(build_with_own_layers, epochs=2, random_state=0).fit(X, y)
+    back = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+    path = tmp_path / "own.keraslearn"
+    with pytest.warns(UserWarning, match=r"keraslearn.load will refuse this file: the model has Lambda layer"):
+        clf.save(path)
+    with pytest.raises(ValueError, match="refusing to load its Keras model"):
+        keraslearn.load(path)

@@ -89,7 +89,9 @@ def _load_model(data: bytes, path):
             why = f"Keras could not load it in safe mode ({type(err).__name__}: {_first_line(text)})"
         raise ArtifactError(
             f"{path}: refusing to load its Keras model: {why}. The file is damaged, or holds layers that "
-            "are not registered Keras layers; load only files you or keraslearn wrote."
+            "are not registered Keras layers (decorate your layer classes with "
+            "@keras.saving.register_keras_serializable() and import them before loading); load only files you "
+            "or keraslearn wrote."
         ) from err
 
 
@@ -101,6 +103,23 @@ def _params_json(learner) -> tuple[dict, list[str]]:
         except jsonsafe.NotSerializable:
             dropped.append(name)
     return params, dropped
+
+
+def _warn_unloadable(model):
+    """Say at save time what :func:`load` will refuse: Lambda layers and unregistered layer classes."""
+    import keras
+
+    from keraslearn.io.model_bytes import all_layers, user_classes
+
+    lambdas = [layer.name for layer in all_layers(model) if isinstance(layer, keras.layers.Lambda)]
+    unregistered = sorted({c.__name__ for c in user_classes(model).values()
+                           if keras.saving.get_registered_object(keras.saving.get_registered_name(c)) is None})
+    if lambdas or unregistered:
+        what = (f"Lambda layer(s) {lambdas}, whose code load never runs" if lambdas else
+                f"layer class(es) {unregistered} not registered with @keras.saving.register_keras_serializable()")
+        warnings.warn(f"keraslearn.load will refuse this file: the model has {what}. Register your layer classes "
+                      "(and use them instead of Lambda layers), or keep the learner with pickle.",
+                      UserWarning, stacklevel=4)
 
 
 def save(learner, path) -> str:
@@ -126,6 +145,7 @@ def save(learner, path) -> str:
             UserWarning,
             stacklevel=3,
         )
+    _warn_unloadable(learner.model_)
     # Image learners have no tabular encoder: their inputs need only what _fitted_state holds.
     encoder = getattr(learner, "encoder_", None)
     enc_state, enc_arrays = encoder.get_state() if encoder is not None else (None, {})

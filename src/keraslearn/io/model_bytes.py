@@ -21,12 +21,39 @@ def model_to_bytes(model) -> bytes:
             return f.read()
 
 
-def model_from_bytes(data: bytes):
-    """Load without compiling (prediction needs no optimizer) and in Keras' safe mode."""
+def all_layers(model) -> list:
+    """The model and every layer in it, nested ones included."""
+    try:
+        return list(model._flatten_layers(include_self=True, recursive=True))
+    except (AttributeError, TypeError):  # another Keras layout: the top-level layers
+        return [model, *model.layers]
+
+
+def user_classes(model) -> dict:
+    """``{name: class}`` of the model's own layer classes that are not Keras' (a user's layers).
+
+    A pickle carries them by reference, so that an unpickled model finds them even when they
+    are not registered with ``keras.saving.register_keras_serializable``.
+    """
+    out = {}
+    for layer in all_layers(model):
+        cls = type(layer)
+        if not cls.__module__.startswith("keras."):
+            out[cls.__name__] = cls
+            out[keras.saving.get_registered_name(cls)] = cls
+    return out
+
+
+def model_from_bytes(data: bytes, safe_mode: bool = True, custom_objects: dict | None = None):
+    """Load without compiling (prediction needs no optimizer), in Keras' safe mode by default.
+
+    ``safe_mode=False`` is for pickles only: unpickling runs code anyway, and a model with a
+    ``Lambda`` layer that pickled must unpickle. Artifacts are always read in safe mode.
+    """
     with tempfile.TemporaryDirectory(prefix="keraslearn-") as tmp:
         path = os.path.join(tmp, "model.keras")
         with open(path, "wb") as f:
             f.write(data)
         with warnings.catch_warnings(), no_tensorflow_import():
             warnings.simplefilter("ignore")
-            return keras.saving.load_model(path, compile=False, safe_mode=True)
+            return keras.saving.load_model(path, custom_objects=custom_objects, compile=False, safe_mode=safe_mode)

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
-from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes
+from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes, user_classes
 from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, global_random_state_kept, seed_everything
@@ -332,12 +332,15 @@ class KerasLearner(BaseEstimator):
     def __getstate__(self):
         state = self.__dict__.copy()
         if "model_" in state:
+            state["_model_classes"] = user_classes(state["model_"])  # pickled by reference
             state["model_"] = model_to_bytes(state["model_"])
         return state
 
     def __setstate__(self, state):
+        classes = state.pop("_model_classes", None)
         if isinstance(state.get("model_"), bytes):
-            state["model_"] = model_from_bytes(state["model_"])
+            # Unpickling runs code by design, so a Lambda layer that pickled loads too (no safe mode).
+            state["model_"] = model_from_bytes(state["model_"], safe_mode=False, custom_objects=classes)
         self.__dict__.update(state)
 
     def save(self, path):
@@ -440,8 +443,9 @@ class KerasClassifierMixin(ClassifierMixin):
 
     def _check_sample_weight(self, sample_weight, n):
         sw = KerasLearner._check_sample_weight(self, sample_weight, n)
-        if self._class_weight_codes is not None:
-            sw = self._class_weight_codes if sw is None else sw * self._class_weight_codes
+        per_row = self.__dict__.pop("_class_weight_codes", None)  # one float a training row: not kept after fit
+        if per_row is not None:
+            sw = per_row if sw is None else sw * per_row
         return sw
 
     def _stratify_labels(self, y_fit):

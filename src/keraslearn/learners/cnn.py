@@ -16,7 +16,7 @@ from keraslearn.preprocessing.spec import DataSpec
 from keraslearn.training import seed_everything
 from keraslearn.training.fit import validation_split
 from keraslearn.training.jax_state import variables_kept_on_error
-from keraslearn.training.progress import RichProgress
+from keraslearn.training.progress import RichProgress, bars_closed_on_error
 
 
 class CNNClassifier(KerasClassifierMixin, KerasLearner):
@@ -170,7 +170,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         if checkpoint is not None:
             stopper = next((c for c in reversed(callbacks) if type(c) is keras.callbacks.EarlyStopping), None)
             initial_epoch = checkpoint.attach(callbacks, self.epochs, stopper if self.early_stopping else None)
-        with keras_warnings_ignored():
+        with keras_warnings_ignored(), bars_closed_on_error(callbacks):
             history = model.fit(train_data, validation_data=val_data, epochs=self.epochs, callbacks=callbacks,
                                 initial_epoch=initial_epoch, verbose=2 if int(self.verbose) >= 2 else 0)
         if checkpoint is not None:

@@ -129,8 +129,9 @@ class FitCheckpoint:
         if state.get("format_version") != FORMAT_VERSION or state.get("fingerprint") != self.fingerprint:
             raise ValueError(
                 f"checkpoint_dir {self.directory!r} holds a checkpoint of a different fit (other data, "
-                "parameters, learner class or Keras backend), so it cannot be resumed here. Delete "
-                f"{self.path} to start afresh, or pass another checkpoint_dir."
+                "parameters, learner class or Keras backend), so it cannot be resumed here. A checkpoint_dir "
+                "serves one fit: give each fit (each CV fold, each trial) its own folder, or delete "
+                f"{self.path} to start afresh."
             )
         self.state, self.arrays = state, arrays
 

@@ -17,7 +17,7 @@ from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.training.devices import prepare_for_devices
 from keraslearn.training.jax_state import lean_state
 from keraslearn.training.padding import pad_rows, pads_exactly
-from keraslearn.training.progress import RichProgress
+from keraslearn.training.progress import RichProgress, bars_closed_on_error
 from keraslearn.training.symbolic_build import build_from_outputs
 
 
@@ -315,7 +315,7 @@ def fit_model(
     build_from_outputs(model, y, batch_size)  # a known structure: Keras need not trace it to build its loss
     # lean_state: Keras' per-epoch variable hand-over without re-listing. Keras on torch turns its
     # variables into arrays during fit, with numpy 2's deprecation warning each time.
-    with lean_state(model), keras_warnings_ignored():
+    with lean_state(model), keras_warnings_ignored(), bars_closed_on_error(cbs):
         history = model.fit(
             x,
             y,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 
 
@@ -32,6 +34,12 @@ class RichProgress(keras.callbacks.Callback):
         shown = "  ".join(f"{k} {float(v):.4g}" for k, v in (logs or {}).items() if "loss" in k)
         self._progress.update(self._task, advance=1, metrics=shown)
 
+    def close(self):
+        """Stop the bar (and its refresh thread) where it is: Keras skips on_train_end when a fit fails."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
     def on_train_end(self, logs=None):
         if self._progress is not None:
             # Early stopping ends before `epochs`: show the bar as complete at the epoch reached.
@@ -39,3 +47,15 @@ class RichProgress(keras.callbacks.Callback):
             self._progress.update(self._task, total=max(done, 1), completed=max(done, 1))
             self._progress.stop()
             self._progress = None
+
+
+@contextlib.contextmanager
+def bars_closed_on_error(callbacks):
+    """Around ``model.fit(callbacks=callbacks)``: a fit that raises leaves no bar running."""
+    try:
+        yield
+    except BaseException:
+        for cb in callbacks:
+            if isinstance(cb, RichProgress):
+                cb.close()
+        raise
