@@ -88,3 +88,20 @@ def test_public_names_resolve_lazily():
         assert callable(getattr(keraslearn, name)), name
     assert keraslearn.datasets.load_mnist is keraslearn.load_mnist
     assert set(keraslearn.__all__) >= {"export", "CustomLoop", "load_boston_housing", "DatasetUnavailableError"}
+
+
+def test_tensorflow_log_warnings_are_quiet_inside_keras_calls_only(monkeypatch):
+    """tf.function's retracing warnings during keraslearn's fits and predicts (a CV loop on the
+    TensorFlow backend) are not shown; the user's own TensorFlow logging is left as it was."""
+    import logging
+    import sys
+    import types
+
+    from keraslearn._keras_warnings import keras_warnings_ignored
+
+    monkeypatch.setitem(sys.modules, "tensorflow", sys.modules.get("tensorflow") or types.ModuleType("tensorflow"))
+    logger = logging.getLogger("tensorflow")
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    with keras_warnings_ignored():
+        assert not logger.isEnabledFor(logging.WARNING)
+    assert logger.level == logging.INFO

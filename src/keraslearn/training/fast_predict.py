@@ -20,6 +20,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.training import compiled, xla
 
 _FORWARD = "_keraslearn_forward"  # model attribute holding its jitted forward functions
@@ -106,7 +107,8 @@ def predict_array(model, x, chunk: int = 256, options=None) -> np.ndarray:
         out = _predict_torch(model, x, chunk)
     else:
         padded = _map(lambda v: np.concatenate([v, np.zeros((-n % chunk,) + v.shape[1:], v.dtype)]), x)
-        out = np.asarray(model.predict(padded, batch_size=chunk, verbose=0))
+        with keras_warnings_ignored():
+            out = np.asarray(model.predict(padded, batch_size=chunk, verbose=0))
     return out[:n]
 
 

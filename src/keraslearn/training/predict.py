@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from keraslearn._keras_warnings import keras_warnings_ignored
+
 PREDICT_BATCH = 1024
 
 
@@ -43,5 +45,6 @@ def predict_fixed_batches(model, x, batch_size: int = PREDICT_BATCH) -> np.ndarr
         padded = [_pad(v, total) for v in x]
     else:
         padded = _pad(x, total)
-    out = model.predict(padded, batch_size=batch, verbose=0)
+    with keras_warnings_ignored():
+        out = model.predict(padded, batch_size=batch, verbose=0)
     return np.asarray(out)[:n]
