@@ -19,7 +19,7 @@ from keraslearn.cli import main
 from keraslearn.learners.realmlp import RealMLPClassifier
 from keraslearn.learners.resnet import ResNetRegressor
 from keraslearn.learners.smlp import SMLPClassifier
-from keraslearn.learners.tabm import TabMRegressor
+from keraslearn.learners.tabm import TabMClassifier, TabMRegressor
 from keraslearn.preprocessing import TabularEncoder
 from keraslearn.preprocessing.encoder import MISSING_CODE, UNKNOWN_CODE
 
@@ -203,11 +203,14 @@ def test_fit_rejects_a_loss_that_does_not_fit_the_target(data, no_build, cls, lo
 def test_a_regression_loss_on_a_classifier_compares_probabilities_with_one_hot_labels(data):
     """loss='mse' on a classifier is the Brier score: it trains, on any number of classes."""
     X, _, _ = data
-    y = np.array(["a", "b", "c"] * (N // 3))
-    clf = FFClassifier(layer_units=(8,), epochs=1, loss="mse", random_state=0).fit(X, y)
-    proba = clf.predict_proba(X)
-    assert proba.shape == (N, 3) and np.allclose(proba.sum(axis=1), 1.0)
-    assert np.isfinite(clf.history_["loss"]).all()
+    three, two = np.array(["a", "b", "c"] * (N // 3)), np.array(["a", "b"] * (N // 2))
+    for clf, y in [(FFClassifier(layer_units=(8,), epochs=1, loss="mse", random_state=0), three),
+                   (TabMClassifier(k=2, d_block=8, epochs=1, loss="mse", random_state=0), three),  # its own loss
+                   (TabMClassifier(k=2, d_block=8, epochs=1, loss="mae", random_state=0), two)]:
+        clf.fit(X, y)
+        proba = clf.predict_proba(X)
+        assert proba.shape == (N, len(set(y))) and np.allclose(proba.sum(axis=1), 1.0)
+        assert np.isfinite(clf.history_["loss"]).all()
 
 
 def test_a_failed_refit_leaves_the_fitted_learner_as_it_was(clf, data):
@@ -593,7 +596,10 @@ def test_targets_too_large_for_float32_are_refused_and_a_diverged_fit_warns(tmp_
     X = pd.DataFrame({"a": rng.normal(size=60)})
     raises(ValueError, r"y holds values too large to train on \(largest \|y\| \d\.\d+e\+160\)",
            FFRegressor(epochs=1).fit, X, rng.normal(size=60) * 1e160)
-    raises(ValueError, r"loss='mape' trains on y unscaled", FFRegressor(epochs=1, loss="mape").fit,
+    raises(ValueError, r"y mixes label types \['int', 'str'\]", FFClassifier(epochs=1).fit, X,
+           np.array(["a", 1] * 30, dtype=object))
+    raises(ValueError, r"loss='poisson' needs positive predictions", FFRegressor(epochs=1, loss="poisson").fit, X, X["a"])
+    raises(ValueError, r"loss='cosine_similarity' trains on y unscaled", FFRegressor(epochs=1, loss="cosine_similarity").fit,
            X, rng.normal(size=60) * 1e40)
     with pytest.warns(ConvergenceWarning, match=r"Training diverged: the loss became nan in epoch 1; training "
                                                 r"stopped there, and the model's weights are not finite"):

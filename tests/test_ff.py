@@ -277,3 +277,16 @@ def test_verbose_shows_one_bar_and_a_failed_fit_leaves_none_running(diabetes_mix
         FFRegressor(epochs=5, random_state=0, verbose=1, callbacks=[_FailsAtEpoch2()]).fit(X, y)
     refreshing = [t for t in threading.enumerate() if type(t).__name__ == "_RefreshThread" and t.is_alive()]
     assert not refreshing  # rich's refresh thread of the failed fit's bar was stopped
+
+
+def test_target_scale_is_relative_constant_targets_are_constant_and_mape_reaches_the_target(diabetes_mixed):
+    X, y = diabetes_mixed
+    y = np.asarray(y, dtype=float)
+    params = dict(layer_units=(16,), epochs=15, early_stopping=False, random_state=0)
+    ref = FFRegressor(**params).fit(X, y).predict(X)
+    tiny = FFRegressor(**params).fit(X, y * 1e-14).predict(X)  # was scaled by 1 (std < 1e-12): untrainable
+    np.testing.assert_allclose(tiny * 1e14, ref, rtol=1e-4)
+    const = FFRegressor(**params).fit(X, np.full(len(y), 0.1)).predict(X)
+    np.testing.assert_allclose(const, 0.1, rtol=1e-5)
+    mape = FFRegressor(**params, loss="mape").fit(X, y).predict(X)  # y divided by its scale, not centred
+    assert 0.5 < mape.mean() / y.mean() < 2.0

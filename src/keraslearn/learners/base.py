@@ -35,6 +35,9 @@ _REGRESSION_LOSSES = {"mse", "mean_squared_error", "mae", "mean_absolute_error",
 _CLASSIFICATION_LOSSES = _ONE_HOT_LOSSES | _BINARY_LOSSES | {"sparse_categorical_crossentropy"}
 # Regression losses for which standardizing the target changes nothing but the scale.
 _SCALE_FREE_LOSSES = {None, "mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "log_cosh"}
+# Losses of a ratio or a logarithm: the target is divided by its scale but not centred (y and the
+# predictions stay positive), so a network's O(1) outputs reach it.
+_SCALE_ONLY_LOSSES = {"mape", "mean_absolute_percentage_error", "msle", "mean_squared_logarithmic_error"}
 
 
 def _loss_name(loss):
@@ -399,6 +402,10 @@ class KerasClassifierMixin(ClassifierMixin):
             y = pd.Series(y).infer_objects().to_numpy()  # True/False (or 1/2) kept as objects: bool (int) labels
         if y.dtype.kind == "f" and np.isnan(y).any():
             raise ValueError("y contains NaN; drop those rows or fill them first.")
+        if y.dtype == object:
+            kinds = sorted({type(v).__name__ for v in y})
+            if "str" in kinds and len(kinds) > 1:  # 1 and "a" cannot be sorted into classes_
+                raise ValueError(f"y mixes label types {kinds}; make them one type, e.g. y.astype(str).")
         check_classification_targets(y)
         if type_of_target(y) not in ("binary", "multiclass"):
             raise ValueError(f"Unknown label type: {type_of_target(y)!r}.")
@@ -511,20 +518,31 @@ class KerasRegressorMixin(RegressorMixin):
             raise ValueError(f"X has {n} rows but y has {len(y)}: they must match.")
         if not np.all(np.isfinite(y)):
             raise ValueError("y contains NaN or infinity; drop or fill those rows first.")
+        loss = _loss_name(self.loss)
+        if loss == "poisson":
+            raise ValueError(
+                "loss='poisson' needs positive predictions, which the learners' linear output does not give "
+                "(the loss is NaN from the first epoch). Use loss='mse' on log1p(y) "
+                "(sklearn.compose.TransformedTargetRegressor), or KerasRegressor with an exponential output."
+            )
         self._y_ndim = y.ndim
         y2 = y.reshape(n, -1)
         with np.errstate(over="ignore", invalid="ignore"):  # |y| near 1e155 and beyond: checked below
-            if _loss_name(self.loss) in _SCALE_FREE_LOSSES:
-                self.y_mean_ = y2.mean(axis=0)
-                std = y2.std(axis=0)
-                self.y_scale_ = np.where(std > 1e-12, std, 1.0)
-            else:
-                self.y_mean_, self.y_scale_ = np.zeros(y2.shape[1]), np.ones(y2.shape[1])
+            self.y_mean_, self.y_scale_ = np.zeros(y2.shape[1]), np.ones(y2.shape[1])  # other losses: as given
+            if loss in _SCALE_FREE_LOSSES | _SCALE_ONLY_LOSSES:
+                if loss in _SCALE_FREE_LOSSES:
+                    self.y_mean_, std = y2.mean(axis=0), y2.std(axis=0)
+                else:
+                    std = np.abs(y2).mean(axis=0)
+                # Relative to the values: y * 1e-14 still varies; a constant y gets a tiny scale, so
+                # the network's residual noise vanishes from its (constant) predictions.
+                largest = np.abs(y2).max(axis=0)
+                self.y_scale_ = np.where(std <= 1e-12 * largest, 1e-6 * np.maximum(largest, 1e-300), std)
             y_fit = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
         if not (np.isfinite(self.y_mean_).all() and np.isfinite(self.y_scale_).all() and np.isfinite(y_fit).all()):
             raise ValueError(
                 f"y holds values too large to train on (largest |y| {np.abs(y2).max():.3g}"
-                f"{'' if _loss_name(self.loss) in _SCALE_FREE_LOSSES else f', and loss={self.loss!r} trains on y unscaled'}"
+                f"{'' if loss in _SCALE_FREE_LOSSES | _SCALE_ONLY_LOSSES else f', and loss={self.loss!r} trains on y unscaled'}"
                 "); divide y by a power of ten first and multiply the predictions back."
             )
         task = "regression" if y2.shape[1] == 1 else "multioutput"

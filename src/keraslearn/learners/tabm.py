@@ -14,6 +14,7 @@ from keraslearn.learners._modern import (
 )
 from keraslearn.learners.base import (
     _ONE_HOT_LOSSES,
+    _REGRESSION_LOSSES,
     KerasClassifierMixin,
     KerasLearner,
     KerasRegressorMixin,
@@ -87,7 +88,9 @@ class _TabM(ModernLearnerMixin):
 
     def _loss(self):
         # The model returns (batch, k, out) in training: train every member on the task loss.
-        sparse = self._model_spec().task == "multiclass" and _loss_name(self.loss) not in _ONE_HOT_LOSSES
+        # Class codes, unless the loss takes one-hot rows: a one-hot loss, or a regression loss on classes.
+        one_hot = _loss_name(self.loss) in _ONE_HOT_LOSSES | _REGRESSION_LOSSES
+        sparse = self._model_spec().task == "multiclass" and not one_hot
         return EnsembleMemberLoss(super()._loss(), sparse=sparse)
 
 

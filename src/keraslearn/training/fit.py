@@ -236,8 +236,12 @@ def _warn_if_diverged(model, losses):
     from sklearn.exceptions import ConvergenceWarning
 
     finite = all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in model.trainable_variables)
-    then = ("training stopped there, and the model keeps the weights of its best earlier epoch" if finite
-            else "training stopped there, and the model's weights are not finite: it predicts NaN")
+    if not finite:
+        then = "training stopped there, and the model's weights are not finite: it predicts NaN"
+    elif bad == 0:
+        then = "training stopped there, so the model has not learned (check that the loss suits y)"
+    else:
+        then = "training stopped there, and the model keeps the weights of its best earlier epoch"
     warnings.warn(
         f"Training diverged: the loss became {losses[bad]} in epoch {bad + 1}; {then}. Lower learning_rate, "
         "keep the features scaled (scaling='standard'), or check y for extreme values.",
