@@ -273,10 +273,15 @@ def test_verbose_shows_one_bar_and_a_failed_fit_leaves_none_running(diabetes_mix
     FFRegressor(epochs=3, early_stopping=False, random_state=0, verbose=1).fit(X, y)
     out = capsys.readouterr().out
     assert "training" in out and "3/3" in out
+    def refreshing():
+        return {t for t in threading.enumerate() if type(t).__name__ == "_RefreshThread" and t.is_alive()}
+
+    before = refreshing()  # other tests' bars in this process, if any
     with pytest.raises(RuntimeError, match="boom"):
         FFRegressor(epochs=5, random_state=0, verbose=1, callbacks=[_FailsAtEpoch2()]).fit(X, y)
-    refreshing = [t for t in threading.enumerate() if type(t).__name__ == "_RefreshThread" and t.is_alive()]
-    assert not refreshing  # rich's refresh thread of the failed fit's bar was stopped
+    for thread in refreshing() - before:  # rich signals its refresh thread to end and does not wait
+        thread.join(timeout=5.0)
+    assert not refreshing() - before  # the failed fit's bar was stopped
 
 
 def test_target_scale_is_relative_constant_targets_are_constant_and_mape_reaches_the_target(diabetes_mixed):
