@@ -85,8 +85,18 @@ def check_encoded(enc, X, out):
         assert codes.dtype == np.int32 and codes.shape == (len(X), 1)
         assert codes.min() >= 0 and codes.max() < cspec.n_codes
         lookup = {lvl: i + N_RESERVED for i, lvl in enumerate(levels)}
-        ref = [MISSING_CODE if v is None else lookup.get(v, UNKNOWN_CODE) for v in _levels(X[col])]
+        ref = [MISSING_CODE if v is None else lookup.get(v, _other_spelling(raw, lookup))
+               for v, raw in zip(_levels(X[col]), X[col].astype(object))]
         np.testing.assert_array_equal(codes.ravel(), ref)
+
+
+def _other_spelling(raw, lookup):
+    """An unseen number may be a seen level in its other spelling: 1.0 for "1", 1 for "1.0"."""
+    if isinstance(raw, (bool, np.bool_)) or not isinstance(raw, (int, float, np.integer, np.floating)):
+        return UNKNOWN_CODE
+    if isinstance(raw, (float, np.floating)):
+        return lookup.get(str(int(raw)), UNKNOWN_CODE) if float(raw).is_integer() else UNKNOWN_CODE
+    return lookup.get(str(float(raw)), UNKNOWN_CODE)
 
 
 def _non_numeric(col: pd.Series) -> bool:
