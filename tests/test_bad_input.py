@@ -641,3 +641,15 @@ def test_cli_reads_decimal_commas_latin1_and_suggests_the_target(tmp_path, capsy
         df = read_table(tmp_path / "euro.csv")
     assert list(df.columns) == ["preis", "fläche", "label"]
     assert df["preis"].dtype == np.float64 and df["preis"].iloc[3] == 3.5 and df["fläche"].iloc[2] == 2.25
+
+
+def test_datetime_feature_columns_warn_that_new_dates_are_unknown():
+    X = pd.DataFrame({"when": pd.date_range("2020", periods=30), "x": np.arange(30.0)})
+    with pytest.warns(UserWarning, match=r"Column 'when' holds datetime64\[\w+\] values; they are treated as "
+                                         r"categorical \(30 levels\), so a value not seen in training is 'unknown'"):
+        enc = TabularEncoder().fit(X)
+    later = pd.DataFrame({"when": pd.date_range("2021", periods=2), "x": [1.0, 2.0]})
+    assert (enc.transform(later)["cat_when"] == UNKNOWN_CODE).all()  # what the warning says
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # as a category column: the user's statement, no warning
+        TabularEncoder().fit(X.assign(when=X["when"].astype("category")))

@@ -207,6 +207,15 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                     UserWarning,
                     stacklevel=5,
                 )
+        if not forced and kept and coding._is_time(col.dtype):
+            warnings.warn(
+                f"Column {name!r} holds {col.dtype} values; they are treated as categorical ({len(kept)} levels), "
+                f"so a value not seen in training is 'unknown'. To use it as a time, give numbers instead "
+                f"(X[{name!r}].dt.year, .dt.dayofyear, ...); to keep it categorical without this warning, make it "
+                f"a category column (X[{name!r}].astype('category')).",
+                UserWarning,
+                stacklevel=5,
+            )
         if len(kept) > max(ID_LEVELS, n // 2):
             warnings.warn(
                 f"Categorical column {name!r} has {len(kept)} levels in {n} rows: an identifier? Its "
