@@ -18,18 +18,26 @@ ARRAY_COPY = "__array__ implementation doesn't accept a copy keyword"
 
 
 @contextlib.contextmanager
+def loggers_quieted(names):
+    """Raise these loggers to ERROR (or keep a higher level) for a block, then restore their levels."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger, level in zip(loggers, levels):
+        logger.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+@contextlib.contextmanager
 def keras_warnings_ignored():
     """Within this block, Keras' own numpy-2 deprecation warning is not shown."""
     # On the TensorFlow backend, tf.function logs "triggered tf.function retracing" warnings when
     # fits of new shapes follow each other (every CV or tuning loop): TensorFlow's, not the user's.
-    tf_logger = logging.getLogger("tensorflow") if "tensorflow" in sys.modules else None
-    level = tf_logger.level if tf_logger is not None else None
-    with warnings.catch_warnings():
+    # Only when TensorFlow is loaded: setting a level clears logging's caches, on every call.
+    quiet = ("tensorflow",) if "tensorflow" in sys.modules else ()
+    with warnings.catch_warnings(), loggers_quieted(quiet):
         warnings.filterwarnings("ignore", message=ARRAY_COPY, category=DeprecationWarning)
-        if tf_logger is not None:
-            tf_logger.setLevel(max(level, logging.ERROR))
-        try:
-            yield
-        finally:
-            if tf_logger is not None:
-                tf_logger.setLevel(level)
+        yield

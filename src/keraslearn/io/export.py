@@ -15,10 +15,8 @@ inputs and the category codes, for serving without Python.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -26,6 +24,8 @@ import tempfile
 import warnings
 
 import numpy as np
+
+from keraslearn._keras_warnings import loggers_quieted
 
 _FORMATS = {
     "onnx": "onnx",
@@ -208,24 +208,10 @@ def _call_once(model) -> None:
     model(keras.tree.map_structure(zeros, spec), training=False)
 
 
-@contextlib.contextmanager
-def _quiet_loggers(names=_QUIET_LOGGERS):
-    """Raise these loggers to ERROR for a block, then restore their levels."""
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
-
-
 def _export_here(model, path: str, fmt: str) -> None:
     if fmt == "onnx":
         _call_once(model)
-    with warnings.catch_warnings(), _quiet_loggers():
+    with warnings.catch_warnings(), loggers_quieted(_QUIET_LOGGERS):
         warnings.simplefilter("ignore")
         model.export(path, format=fmt, verbose=False)
 
