@@ -38,6 +38,7 @@ _SCALE_FREE_LOSSES = {None, "mse", "mean_squared_error", "mae", "mean_absolute_e
 # Losses of a ratio or a logarithm: the target is divided by its scale but not centred (y and the
 # predictions stay positive), so a network's O(1) outputs reach it.
 _SCALE_ONLY_LOSSES = {"mape", "mean_absolute_percentage_error", "msle", "mean_squared_logarithmic_error"}
+_SCALED_LOSSES = _SCALE_FREE_LOSSES | _SCALE_ONLY_LOSSES
 
 
 def _loss_name(loss):
@@ -507,7 +508,8 @@ class KerasRegressorMixin(RegressorMixin):
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{type(self).__name__} needs a numeric target; y has dtype {y.dtype}.") from err
         y = y.astype(np.float64)
-        if _loss_name(self.loss) in _CLASSIFICATION_LOSSES:
+        loss = _loss_name(self.loss)
+        if loss in _CLASSIFICATION_LOSSES:
             raise ValueError(
                 f"loss={self.loss!r} is a classification loss; a regressor needs a regression loss such as "
                 "None (mse), 'mae' or 'huber'. For class labels use the matching Classifier."
@@ -518,7 +520,6 @@ class KerasRegressorMixin(RegressorMixin):
             raise ValueError(f"X has {n} rows but y has {len(y)}: they must match.")
         if not np.all(np.isfinite(y)):
             raise ValueError("y contains NaN or infinity; drop or fill those rows first.")
-        loss = _loss_name(self.loss)
         if loss == "poisson":
             raise ValueError(
                 "loss='poisson' needs positive predictions, which the learners' linear output does not give "
@@ -529,7 +530,7 @@ class KerasRegressorMixin(RegressorMixin):
         y2 = y.reshape(n, -1)
         with np.errstate(over="ignore", invalid="ignore"):  # |y| near 1e155 and beyond: checked below
             self.y_mean_, self.y_scale_ = np.zeros(y2.shape[1]), np.ones(y2.shape[1])  # other losses: as given
-            if loss in _SCALE_FREE_LOSSES | _SCALE_ONLY_LOSSES:
+            if loss in _SCALED_LOSSES:
                 if loss in _SCALE_FREE_LOSSES:
                     self.y_mean_, std = y2.mean(axis=0), y2.std(axis=0)
                 else:
@@ -542,7 +543,7 @@ class KerasRegressorMixin(RegressorMixin):
         if not (np.isfinite(self.y_mean_).all() and np.isfinite(self.y_scale_).all() and np.isfinite(y_fit).all()):
             raise ValueError(
                 f"y holds values too large to train on (largest |y| {np.abs(y2).max():.3g}"
-                f"{'' if loss in _SCALE_FREE_LOSSES | _SCALE_ONLY_LOSSES else f', and loss={self.loss!r} trains on y unscaled'}"
+                f"{'' if loss in _SCALED_LOSSES else f', and loss={self.loss!r} trains on y unscaled'}"
                 "); divide y by a power of ten first and multiply the predictions back."
             )
         task = "regression" if y2.shape[1] == 1 else "multioutput"
