@@ -131,11 +131,26 @@ def test_unfitted_has_no_importances_and_bad_params_fail_early(cancer_mixed):
         (dict(n_steps=0), "n_steps"),
         (dict(momentum=1.0), "momentum"),
         (dict(virtual_batch_size=0), "virtual_batch_size"),
+        (dict(batch_size="big"), 'batch_size must be an int >= 1 or "auto"'),
     ]:
         start = time.perf_counter()
         with pytest.raises(ValueError, match=match):
             TabNetClassifier(**params).fit(X, y)
         assert time.perf_counter() - start < 2.0  # raised before any model is built
+
+
+def test_auto_batch_gives_a_small_table_eight_steps_an_epoch(cancer_mixed):
+    # pytorch-tabnet's 1024-row batch gives 569 rows one step an epoch; "auto" takes the largest
+    # power of 2 that still gives 8: 569 rows, 57 held out, 512 to train on, batches of 64.
+    X, y = cancer_mixed
+    params = dict(SMALL, batch_size="auto")
+    clf = TabNetClassifier(**params, epochs=1, early_stopping=False, random_state=0).fit(X, y)
+    assert len(X) == 569 and int(clf.model_.optimizer.iterations) == 8
+    assert TabNetClassifier()._batch_size(100_000) == 1024  # pytorch-tabnet's, once the rows allow it
+    assert TabNetClassifier()._batch_size(20) == 32
+    assert TabNetClassifier(batch_size=100)._batch_size(569) == 100  # a number is kept
+    with pytest.raises(ValueError, match="batch_size must be an int"):
+        keraslearn.FFClassifier(batch_size="auto").fit(X, y)  # "auto" is TabNet's alone
 
 
 def test_registry_and_search_space():

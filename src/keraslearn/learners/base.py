@@ -111,6 +111,7 @@ class KerasLearner(BaseEstimator):
     _arch_params: tuple = ()
     _encoder_params: tuple = ()
     _default_metrics: tuple = ()
+    _auto_batch = False  # whether batch_size="auto" is allowed (see _batch_size)
 
     # ------------------------------------------------------------- tuning
     def search_space(self) -> dict:
@@ -130,7 +131,11 @@ class KerasLearner(BaseEstimator):
 
     def _validate_params(self):
         _check_number("epochs", self.epochs, low=1, integer=True)
-        _check_number("batch_size", self.batch_size, low=1, integer=True)
+        if self._auto_batch and isinstance(self.batch_size, str):
+            if self.batch_size != "auto":
+                raise ValueError(f'batch_size must be an int >= 1 or "auto", got {self.batch_size!r}.')
+        else:
+            _check_number("batch_size", self.batch_size, low=1, integer=True)
         _check_number("validation_fraction", self.validation_fraction, low=0, high=1, high_open=True)
         _check_number("patience", self.patience, low=0, integer=True)
         if self.learning_rate is not None:
@@ -252,7 +257,8 @@ class KerasLearner(BaseEstimator):
                 self._compile(model)
                 if model.optimizer is not None and not model.optimizer.built:
                     model.optimizer.build(model.trainable_variables)
-            batches = -(-len(frame) // max(1, int(self.batch_size)))  # per epoch, validation rows included
+            batch_size = self._batch_size(len(frame))
+            batches = -(-len(frame) // batch_size)  # per epoch, validation rows included
             _compiled.before_fit(model, self, planned_steps=int(self.epochs) * batches)
             self.history_ = fit_model(
                 model,
@@ -260,7 +266,7 @@ class KerasLearner(BaseEstimator):
                 y_fit,
                 sw,
                 epochs=self.epochs,
-                batch_size=self.batch_size,
+                batch_size=batch_size,
                 validation_fraction=self.validation_fraction,
                 early_stopping=self.early_stopping,
                 patience=self.patience,
@@ -275,6 +281,10 @@ class KerasLearner(BaseEstimator):
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
         return self
+
+    def _batch_size(self, n_rows):
+        """Rows per training batch for a fit on ``n_rows`` rows (validation rows included)."""
+        return max(1, int(self.batch_size))
 
     def _prepare_fit(self, model, x, y_fit):
         """Training inputs and targets for ``model``: called once per fit, after build, before compile."""

@@ -17,6 +17,7 @@ from keraslearn.learners.base import (
 )
 from keraslearn.preprocessing.validation import to_frame
 from keraslearn.training import compile_model
+from keraslearn.training.schedules import training_rows
 from keraslearn.training.xla import FUSED_REDUCTIONS
 
 _TABNET_ARCH = (
@@ -34,9 +35,16 @@ _ENCODER = ("scaling", "min_frequency", "embed_size")
 # Training rows kept to compute feature_importances_ (pytorch-tabnet uses all of them; a
 # large sample gives the same normalized importances in less time and memory).
 _IMPORTANCE_ROWS = 10_000
+# batch_size="auto": pytorch-tabnet's 1024 rows once an epoch holds 8 such batches; on fewer
+# training rows, the largest power of 2 that gives 8 (at least 32). At 1024 a small table trains
+# one or two steps an epoch, and early stopping ends the fit before it has learnt much
+# (benchmarks/RESULTS.md). A power of 2, so CV folds and tuning trials of about the same size
+# share one batch shape and one compiled step.
+_AUTO_BATCH = (32, 1024, 8)
 
 _PARAMS_DOC = """
-    Defaults are pytorch-tabnet's (dreamquark-ai/tabnet 4.1).
+    Defaults are pytorch-tabnet's (dreamquark-ai/tabnet 4.1), except ``batch_size`` and
+    ``patience``, which also suit tables of a few thousand rows.
 
     Parameters
     ----------
@@ -73,11 +81,16 @@ _PARAMS_DOC = """
     loss : str, keras loss or None, default=None
         None picks the task's loss (binary / sparse categorical cross-entropy, MSE).
     epochs : int, default=100
-    batch_size : int, default=1024
+    batch_size : int or "auto", default="auto"
+        Rows per training batch. "auto" is pytorch-tabnet's 1024 when the training rows (after
+        the validation split) fill 8 such batches, else the largest power of 2 that still gives
+        8 (at least 32), so a small table takes 8 to 16 steps an epoch.
     validation_fraction : float, default=0.1
         Held-out share of rows for early stopping.
     early_stopping : bool, default=True
-    patience : int, default=10
+    patience : int, default=20
+        Epochs without a better validation loss before training stops (pytorch-tabnet: 10;
+        20 gives small tables, whose validation loss is noisy, the time they need).
     callbacks : list of keras.callbacks.Callback or None, default=None
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
@@ -101,6 +114,14 @@ class _TabNetMixin:
     # Ghost batch norm and sparsemax make ~190 small reductions a train step: fused by XLA
     # itself they cost an epoch about 16% less than as YNNPACK library calls (training.xla).
     _compiler_options = FUSED_REDUCTIONS
+    _auto_batch = True
+
+    def _batch_size(self, n_rows):
+        if not isinstance(self.batch_size, str):
+            return super()._batch_size(n_rows)
+        low, high, batches = _AUTO_BATCH
+        rows = training_rows(n_rows, self.validation_fraction) // batches
+        return int(min(high, max(low, 2 ** max(0, rows.bit_length() - 1))))
 
     def _validate_params(self):
         super()._validate_params()
@@ -248,10 +269,10 @@ class TabNetClassifier(_TabNetMixin, KerasClassifierMixin, KerasLearner):
         global_clipnorm=1.0,
         loss=None,
         epochs=100,
-        batch_size=1024,
+        batch_size="auto",
         validation_fraction=0.1,
         early_stopping=True,
-        patience=10,
+        patience=20,
         class_weight=None,
         callbacks=None,
         random_state=None,
@@ -284,10 +305,10 @@ class TabNetRegressor(_TabNetMixin, KerasRegressorMixin, KerasLearner):
         global_clipnorm=1.0,
         loss=None,
         epochs=100,
-        batch_size=1024,
+        batch_size="auto",
         validation_fraction=0.1,
         early_stopping=True,
-        patience=10,
+        patience=20,
         callbacks=None,
         random_state=None,
         verbose=0,

@@ -25,10 +25,15 @@ def check_schedule(lr_schedule):
         )
 
 
+def training_rows(n_rows: int, validation_fraction: float) -> int:
+    """Rows left to train on once ``training.fit_model`` holds out the validation rows."""
+    n_val = int(round(n_rows * validation_fraction))
+    return n_rows - n_val if validation_fraction > 0 and 1 <= n_val < n_rows else n_rows
+
+
 def steps_per_epoch(n_rows: int, validation_fraction: float, batch_size: int) -> int:
     """Optimizer steps per epoch after the validation rows are held out (as ``training.fit_model`` does)."""
-    n_val = int(round(n_rows * validation_fraction))
-    n_train = n_rows - n_val if validation_fraction > 0 and 1 <= n_val < n_rows else n_rows
+    n_train = training_rows(n_rows, validation_fraction)
     return max(1, math.ceil(n_train / max(1, min(batch_size, n_train))))
 
 

@@ -90,7 +90,7 @@ def _tabnet_space(d):
         "lambda_sparse": d.FloatDistribution(1e-6, 1e-1, log=True),
         "momentum": d.FloatDistribution(0.02, 0.4, log=True),
         "virtual_batch_size": d.CategoricalDistribution([128, 256, 512]),
-        "batch_size": d.CategoricalDistribution([256, 512, 1024, 2048]),
+        "batch_size": d.CategoricalDistribution(["auto", 256, 512, 1024, 2048]),
         "learning_rate": d.FloatDistribution(5e-3, 5e-2, log=True),
     }
 
