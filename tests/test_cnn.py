@@ -233,3 +233,25 @@ def test_registry_names_and_search_space():
         keraslearn.learner("regr.cnn")
     clf = CNNClassifier()
     assert set(clf.search_space()) <= set(clf.get_params())
+
+
+def test_tune_takes_a_class_folder_an_image_array_and_paths(image_folder, digits_rgb, weights_file, tmp_path):
+    from optuna.distributions import FloatDistribution
+
+    from keraslearn.tuning.storage import _fingerprint
+
+    root, paths = image_folder
+    images, labels = digits_rgb
+    # Images and paths are fingerprinted as what they are (a study name), not read as a table.
+    assert _fingerprint(images, labels) == _fingerprint(images.copy(), labels)
+    assert _fingerprint(images, labels) != _fingerprint(images[::-1].copy(), labels)
+    assert _fingerprint(paths, labels) == _fingerprint(pd.Series(paths), labels) != _fingerprint(paths[::-1], labels)
+    # tune holds out 12 images; the 36 left train in 3 batches of 12, as in folder_fit, and only the
+    # learning rate (a variable, not part of the compiled step) is tuned: little to compile.
+    learner = CNNClassifier(weights=weights_file, epochs=1, **dict(TINY, validation_fraction=0.0))
+    _, study = keraslearn.tune(
+        learner, str(root), None, space={"learning_rate": FloatDistribution(1e-4, 1e-3, log=True)}, n_trials=1,
+        validation_fraction=0.25, storage=tmp_path / "cnn.db", refit=False,
+    )
+    assert [t.state.name for t in study.trials] == ["COMPLETE"]
+    assert 0.0 <= study.best_value <= 1.0

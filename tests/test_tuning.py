@@ -132,6 +132,18 @@ def test_pruner_stops_a_bad_trial(tmp_path, iris_mixed):
     assert states == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.PRUNED]
     assert len(study.trials[0].intermediate_values) == 8
     assert all(len(t.intermediate_values) < 8 for t in study.trials[1:])
+    # Optuna keeps a pruned trial's last epoch value (minus the loss) as its value: not a score.
+    from io import StringIO
+
+    from rich.console import Console
+
+    from keraslearn.tuning.report import print_trials, trials_frame
+
+    frame = trials_frame(study)
+    assert frame["score"].notna().tolist() == [True, False, False]
+    out = StringIO()
+    print_trials(Console(file=out, width=200), study)
+    assert "best 1 of 3 trials" in out.getvalue()
 
 
 def test_pruner_choices():
@@ -156,6 +168,12 @@ def test_bad_arguments_fail_before_any_trial(tmp_path, iris_mixed):
         keraslearn.tune(FFClassifier(), X, y, space=SPACE, cv=3, validation_fraction=0.2, storage=db)
     with pytest.raises(ValueError, match="n_trials"):
         keraslearn.tune(FFClassifier(), X, y, space=SPACE, n_trials=0, storage=db)
+    for timeout in (0, -1, "60"):
+        with pytest.raises(ValueError, match="timeout must be a positive number"):
+            keraslearn.tune(FFClassifier(), X, y, space=SPACE, n_trials=None, timeout=timeout, storage=db)
+    # A derived name alone names its partner instead of "no parameter n_layers".
+    with pytest.raises(ValueError, match="n_layers make layer_units together with units: add units"):
+        keraslearn.tune(FFClassifier(), X, y, space={"n_layers": IntDistribution(1, 3)}, storage=db)
     with pytest.raises(ValueError, match="rows"):
         keraslearn.tune(FFClassifier(), X, y[:-1], space=SPACE, storage=db)
     # Both ends of each distribution are checked, not only the lowest value / first choice.
@@ -167,19 +185,37 @@ def test_bad_arguments_fail_before_any_trial(tmp_path, iris_mixed):
     assert not db.exists() or not optuna.get_all_study_names(f"sqlite:///{db}")
 
 
-def test_trials_are_scored_on_the_same_rows_without_a_random_state(iris_mixed):
-    """random_state=None seeds the folds with 0, so a resumed study or another worker scores the same rows."""
+def test_folds_are_fixed_and_a_study_never_resumes_on_other_folds(tmp_path, iris_mixed):
+    """The folds do not follow random_state (workers with their own sampler seeds score the same
+    rows), and a call on other folds never continues a study scored on these."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
     from keraslearn.tuning.study import _splits
 
     X, y = iris_mixed
     for cv, validation_fraction in ((None, 0.3), (3, None)):
-        first, _ = _splits(FFClassifier(), X, y, cv, validation_fraction, None)
-        again, _ = _splits(FFClassifier(), X, y, cv, validation_fraction, None)
-        seeded, _ = _splits(FFClassifier(), X, y, cv, validation_fraction, 0)
-        for (train, test), (train2, test2), (_, test0) in zip(first, again, seeded):
+        first, label = _splits(FFClassifier(), X, y, cv, validation_fraction)
+        again, label_again = _splits(FFClassifier(), X, y, cv, validation_fraction)
+        assert label == label_again
+        for (train, test), (train2, test2) in zip(first, again):
             np.testing.assert_array_equal(train, train2)
             np.testing.assert_array_equal(test, test2)
-            np.testing.assert_array_equal(test, test0)
+    labels = {_splits(FFClassifier(), X, y, KFold(k, shuffle=True, random_state=seed), None)[1]
+              for k, seed in ((3, 0), (5, 0), (3, 7))}
+    assert len(labels) == 3
+    with pytest.warns(UserWarning, match="other folds each time it splits"):
+        _splits(FFClassifier(), X, y, KFold(3, shuffle=True), None)
+
+    db = tmp_path / "folds.db"
+    learner = FFClassifier(layer_units=(8,), epochs=2, batch_size=32)
+    space = {"dropout": FloatDistribution(0.0, 0.3)}
+    _, study = keraslearn.tune(learner, X, y, space=space, n_trials=1, cv=2, storage=db, random_state=0, refit=False)
+    _, joined = keraslearn.tune(learner, X, y, space=space, n_trials=2, cv=2, storage=db, random_state=1, refit=False)
+    assert joined.study_name == study.study_name and len(joined.trials) == 2  # another seed, same folds
+    named = dict(space=space, n_trials=2, storage=db, study_name="named", refit=False)
+    keraslearn.tune(learner, X, y, cv=StratifiedKFold(2, shuffle=True, random_state=0), **named)
+    with pytest.raises(ValueError, match="created with other settings"):
+        keraslearn.tune(learner, X, y, cv=StratifiedKFold(2, shuffle=True, random_state=7), **named)
 
 
 def _scorer_named_acc():

@@ -6,8 +6,15 @@ import math
 import os
 
 
+def _score(trial):
+    """A completed trial's score; None otherwise. Optuna keeps a pruned trial's last reported
+    epoch value (minus the validation loss) as its value, which is not a score."""
+    return trial.value if trial.state.name == "COMPLETE" else None
+
+
 def trials_frame(study):
-    """One row per trial: number, state, score, epochs, duration (s), worker and parameters."""
+    """One row per trial: number, state, score (completed trials only), epochs, duration (s), worker
+    and parameters."""
     import pandas as pd
 
     rows = []
@@ -17,7 +24,7 @@ def trials_frame(study):
             {
                 "trial": t.number,
                 "state": t.state.name,
-                "score": t.value,
+                "score": _score(t),
                 "epochs": sum(t.user_attrs.get("epochs", [])) or (max(t.intermediate_values, default=-1) + 1),
                 "seconds": duration,
                 "worker": t.user_attrs.get("keraslearn_worker"),
@@ -41,7 +48,7 @@ def print_trials(console, study, top: int = 10):
     counts = {}
     for t in trials:
         counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
-    done = sorted((t for t in trials if t.value is not None), key=lambda t: -t.value)[:top]
+    done = sorted((t for t in trials if _score(t) is not None), key=lambda t: -t.value)[:top]
     table = Table(title=f"study {study.study_name}: best {len(done)} of {len(trials)} trials "
                   f"({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})")
     for col in ("trial", "score", "epochs", "seconds"):
@@ -72,7 +79,7 @@ def _save(fig, path) -> str:
 
 def plot_optimization_history(study, path) -> str:
     """Each completed trial's score by trial number, with the best score so far; write a PNG."""
-    trials = [t for t in study.get_trials(deepcopy=False) if t.value is not None and math.isfinite(t.value)]
+    trials = [t for t in study.get_trials(deepcopy=False) if _score(t) is not None and math.isfinite(t.value)]
     if not trials:
         raise ValueError(f"study {study.study_name!r} has no completed trial to plot.")
     trials.sort(key=lambda t: t.number)

@@ -213,6 +213,14 @@ def apply_sample(learner, sampled: dict) -> dict:
         if all(n in params for n in names) and target in valid:
             params[target] = fn(*(params.pop(n) for n in names))
     unknown = set(params) - valid
+    for names, (target, _) in _DERIVED.items():
+        given = [n for n in names if n in unknown]
+        if given and target in valid:
+            missing = [n for n in names if n not in given]
+            raise ValueError(
+                f"{' and '.join(given)} make {target} together with {' and '.join(missing)}: add "
+                f"{' and '.join(missing)} to the search space, or tune {target} itself."
+            )
     if unknown:
         raise ValueError(f"{type(learner).__name__} has no parameter(s) {sorted(unknown)}; check the search space.")
     return params

@@ -161,20 +161,44 @@ def fail_dead_local_trials(study) -> list[int]:
 
 # ------------------------------------------------------- study identity
 def _fingerprint(X, y) -> str:
-    """A hash of the data's values, columns and dtypes; equal in every process reading the same data."""
+    """A hash of the data's values, columns and dtypes; equal in every process reading the same data.
+
+    X is a table, or (for the CNN learner) an array of images or a list of image paths.
+    """
     import hashlib
 
     import pandas as pd
 
     from keraslearn.preprocessing.validation import to_frame
 
-    frame, _ = to_frame(X, estimator_name="tune")
-    target = y.to_frame() if isinstance(y, pd.Series) else pd.DataFrame(np.asarray(y).reshape(len(y), -1))
     digest = hashlib.sha1()
-    for part in (frame, target):
+    images = _images_or_paths(X)
+    if images is not None:
+        digest.update(repr((images.dtype.str, images.shape)).encode())
+        digest.update(np.ascontiguousarray(images).tobytes())
+        parts = ()
+    else:
+        parts = (to_frame(X, estimator_name="tune")[0],)
+    target = y.to_frame() if isinstance(y, pd.Series) else pd.DataFrame(np.asarray(y).reshape(len(y), -1))
+    for part in (*parts, target):
         digest.update(repr([(str(c), str(t)) for c, t in part.dtypes.items()]).encode())
         digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def _images_or_paths(X):
+    """X as one array when it is not a table: images (n, height, width[, channels]) or paths (n,)."""
+    if hasattr(X, "columns"):
+        return None
+    try:
+        arr = np.asarray(X)
+    except ValueError:  # a ragged list: not a table either; to_frame says what is wrong
+        return None
+    if arr.ndim == 2:
+        return None
+    if arr.dtype == object:
+        arr = np.asarray([os.fspath(p) if isinstance(p, os.PathLike) else str(p) for p in arr.ravel()])
+    return arr
 
 
 def default_study_name(learner, X, y, space, evaluation, scoring) -> str:

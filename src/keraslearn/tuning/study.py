@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import os
 import sys
 import warnings
 from typing import NamedTuple
@@ -87,14 +88,20 @@ def _check_count(name, value, *, allow_none=True):
         raise ValueError(f"{name} must be a positive int{' or None' if allow_none else ''}; got {value!r}.")
 
 
-def _splits(learner, X, y, cv, validation_fraction, random_state):
-    """The (train, test) row indices every trial is scored on; the same for all trials."""
+# The folds' shuffle: fixed, not random_state, so every worker of a study (each with its own
+# sampler seed) and every resumed call score their trials on the same rows.
+_FOLD_SEED = 0
+
+
+def _splits(learner, X, y, cv, validation_fraction):
+    """The (train, test) row indices every trial is scored on, and their label for the study.
+
+    The label names the evaluation and a digest of the rows, so a study is never resumed on
+    other folds: the default study name changes, and a named study refuses the call.
+    """
     from sklearn.base import is_classifier
     from sklearn.model_selection import KFold, StratifiedKFold, check_cv, train_test_split
 
-    # Seeded even when random_state is None: a resumed study (or another worker) scores its
-    # trials on the same rows as the earlier ones.
-    random_state = 0 if random_state is None else random_state
     n = len(y)
     classifier = is_classifier(learner)
     labels = np.asarray(y) if classifier else None
@@ -106,9 +113,10 @@ def _splits(learner, X, y, cv, validation_fraction, random_state):
             raise ValueError(f"validation_fraction must be in (0, 1); got {validation_fraction!r}.")
         stratify = labels if classifier and min_count >= 2 else None
         train, test = train_test_split(
-            np.arange(n), test_size=validation_fraction, random_state=random_state, stratify=stratify
+            np.arange(n), test_size=validation_fraction, random_state=_FOLD_SEED, stratify=stratify
         )
-        return [(np.sort(train), np.sort(test))], f"validation_fraction={validation_fraction}"
+        splits = [(np.sort(train), np.sort(test))]
+        return splits, f"validation_fraction={validation_fraction}; rows {_digest(splits)}"
     cv = 5 if cv is None else cv
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
         if cv < 2:
@@ -116,12 +124,31 @@ def _splits(learner, X, y, cv, validation_fraction, random_state):
         if cv > n:
             raise ValueError(f"cv={cv} folds but y has only {n} rows.")
         kind = StratifiedKFold if classifier and min_count >= cv else KFold
-        splitter = kind(n_splits=cv, shuffle=True, random_state=random_state)
+        splitter = kind(n_splits=cv, shuffle=True, random_state=_FOLD_SEED)
         label = f"cv={cv}"
     else:
         splitter = check_cv(cv, labels, classifier=classifier)
         label = f"cv={type(splitter).__name__}"
-    return list(splitter.split(np.zeros((n, 1)), labels)), label
+    splits = list(splitter.split(np.zeros((n, 1)), labels))
+    if _digest(splits) != _digest(list(splitter.split(np.zeros((n, 1)), labels))):
+        warnings.warn(
+            f"{label} gives other folds each time it splits (a shuffle without random_state?): "
+            "running this call again starts a new study instead of resuming this one. Give the splitter "
+            "a random_state to make the study resumable.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return splits, f"{label}; folds {_digest(splits)}"
+
+
+def _digest(splits) -> str:
+    import hashlib
+
+    digest = hashlib.sha1()
+    for train, test in splits:
+        for rows in (train, test):
+            digest.update(np.asarray(rows, dtype=np.int64).tobytes() + b"|")
+    return digest.hexdigest()[:10]
 
 
 def _make_pruner(pruner, learner):
@@ -236,7 +263,8 @@ def tune(
     learner : KerasLearner
         The learner to tune; its parameters not in the space stay fixed.
     X, y : array-like
-        Training data, as for ``learner.fit``.
+        Training data, as for ``learner.fit``. For ``CNNClassifier``, X may be an array of
+        images or a list of image paths, or a folder with one sub-folder per class and y None.
     space : dict or None, default=None
         Name -> ``optuna.distributions`` object. None uses ``learner.search_space()``.
         Derived names (``n_layers`` and ``units`` → ``layer_units``) are allowed, see
@@ -247,10 +275,12 @@ def tune(
     timeout : float or None, default=None
         Stop starting new trials after this many seconds.
     cv : int, cross-validation splitter or None, default=None
-        Folds to score each trial on (shuffled, stratified for classifiers); None means 5
-        unless ``validation_fraction`` is given.
+        Folds to score each trial on; None means 5 unless ``validation_fraction`` is given. An
+        int shuffles with a fixed seed (stratified for classifiers), so every call and every
+        worker scores on the same rows; a splitter is used as given.
     validation_fraction : float or None, default=None
-        Score each trial on one held-out share of rows instead of cross-validation (faster).
+        Score each trial on one held-out share of rows instead of cross-validation (faster);
+        the rows are drawn with a fixed seed.
     scoring : str, callable or None, default=None
         A scikit-learn scorer (greater is better); None uses ``learner.score``.
     storage : None, str, path or optuna storage, default=None
@@ -268,8 +298,8 @@ def tune(
     callbacks : list of callables or None, default=None
         Optuna callbacks ``f(study, frozen_trial)`` called after each trial.
     random_state : int or None, default=None
-        Seeds the folds, the sampler and (when the learner's own ``random_state`` is None)
-        every trial's fit. Give workers sharing a study different seeds, or None.
+        Seeds the sampler and (when the learner's own ``random_state`` is None) every trial's
+        fit; not the folds. Give workers sharing a study different seeds, or None.
     verbose : int, default=0
         1 shows a progress bar over trials.
 
@@ -284,15 +314,26 @@ def tune(
     if not hasattr(learner, "get_params") or not hasattr(learner, "fit"):
         raise TypeError(f"learner must be a keraslearn learner (an sklearn estimator); got {type(learner).__name__}.")
     _check_count("n_trials", n_trials)
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0
+    ):
+        raise ValueError(f"timeout must be a positive number of seconds or None; got {timeout!r}.")
     if n_trials is None and timeout is None:
         raise ValueError("give n_trials, timeout or both; otherwise the study never ends.")
+    if y is None and isinstance(X, (str, os.PathLike)):
+        # A folder of images with one sub-folder per class (CNNClassifier): its files and labels.
+        from keraslearn.preprocessing.images import image_source
+
+        source, labels = image_source(X, estimator_name="tune")
+        if labels is not None:
+            X, y = list(source.paths), labels
     if y is None:
-        raise ValueError("tune needs a target y.")
+        raise ValueError("tune needs a target y (or, for images, a folder with one sub-folder per class).")
     y = y if hasattr(y, "iloc") else np.asarray(y)
     if hasattr(X, "__len__") and len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}: they must match.")
     space = _check_space(learner, space)
-    splits, evaluation = _splits(learner, X, y, cv, validation_fraction, random_state)
+    splits, evaluation = _splits(learner, X, y, cv, validation_fraction)
     scorer = check_scoring(learner, scoring=scoring)
     optuna_storage = open_storage(storage)
     if study_name is None:
