@@ -420,6 +420,12 @@ CLI_ERRORS = [
      r"--out .* is a directory; give a file name"),
     ("predict_model_is_a_directory", lambda d: ["predict", str(d), str(d / "ok.csv"), "--quiet"],
      r"model|artifact"),
+    ("fit_out_is_the_data", lambda d: ["fit", str(d / "ok.csv"), "--target", "label", "--quiet", "--out",
+                                       str(d / "ok.csv")], r"--out .*ok\.csv is the input file"),
+    ("predict_out_is_the_data", lambda d: ["predict", str(d / "model.keraslearn"), str(d / "ok.csv"), "--out",
+                                           str(d / "ok.csv")], r"--out .*ok\.csv is the input file"),
+    ("predict_out_unknown_kind", lambda d: ["predict", str(d / "model.keraslearn"), str(d / "ok.csv"), "--out",
+                                            str(d / "p.xlsx")], r"name a \.csv, \.tsv or \.parquet file"),
 ]
 
 
@@ -460,7 +466,7 @@ def test_cli_reads_a_compressed_semicolon_file_and_keeps_bool_labels_after_dropp
                  "--out", str(tmp_path / "m.keraslearn")])
     err = capsys.readouterr().err
     assert code == 0, err
-    assert "dropped 2 row(s) with a missing 'flag' (file lines 4, 11)" in err
+    assert "dropped 2 row(s) with a missing 'flag' (data rows 3, 10;" in err
     import keraslearn
 
     model = keraslearn.load(tmp_path / "m.keraslearn")
@@ -489,14 +495,15 @@ def test_labels_get_their_type_back_once_blank_targets_are_dropped():
     assert split_target(frame, "whole")[1].dtype == np.float64  # no blank: the file's own type
 
 
-def test_dropped_targets_are_named_by_file_line_or_by_row(capsys):
-    from keraslearn.commands import _console, split_target
+def test_dropped_targets_are_named_by_data_row_not_by_a_file_line_blank_lines_shift(tmp_path, capsys):
+    from keraslearn.commands import _console, read_table, split_target
 
-    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, None, 2.0]})
-    split_target(frame, "y", _console(quiet=True))  # a CSV: the header is line 1
-    split_target(frame, "y", _console(quiet=True), file_lines=False)  # Parquet: rows
-    err = capsys.readouterr().err
-    assert "(file lines 3)" in err and "(rows 2)" in err
+    path = tmp_path / "blank.csv"
+    path.write_text("x,y\n1,0\n\n2,1\n3,\n" + "".join(f"{i},{i % 2}\n" for i in range(4, 20)))
+    X, y = split_target(read_table(path), "y", _console(quiet=True))
+    assert len(y) == 18 and 3 not in X["x"].tolist()
+    # "3," is the third data row (on file line 5, after a blank line that pandas skips)
+    assert "dropped 1 row(s) with a missing 'y' (data rows 3;" in capsys.readouterr().err
 
 
 def test_cli_predict_keeps_the_columns_asked_for_next_to_the_predictions(cli_files, clf, data, capsys):
@@ -523,7 +530,7 @@ def test_cli_evaluate_says_which_metrics_unseen_labels_leave_out(cli_files, data
     X.assign(label=np.where(np.arange(N) % 3 == 0, "maybe", y)).to_csv(path, index=False)
     assert main(["evaluate", str(cli_files / "model.keraslearn"), str(path), "--target", "label", "--json"]) == 0
     captured = capsys.readouterr()
-    assert "log_loss and roc_auc left out: labels the model never saw: maybe" in captured.err
+    assert "log_loss and roc_auc left out: the data hold labels the model never saw: maybe" in captured.err
     assert set(json.loads(captured.out)) == {"accuracy", "balanced_accuracy"}
 
 
@@ -653,3 +660,42 @@ def test_datetime_feature_columns_warn_that_new_dates_are_unknown():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # as a category column: the user's statement, no warning
         TabularEncoder().fit(X.assign(when=X["when"].astype("category")))
+
+
+def test_cli_writes_predictions_as_named_scores_labels_of_another_type_and_a_diverged_fit(tmp_path, capsys):
+    """--out .parquet / .tsv write those formats; evaluate matches labels 1, 2 read as numbers to a
+    model trained on '1', '2'; a fit that diverged saves its model and reports NaN metrics."""
+    X = make_frame()
+    grade = pd.Series(np.where(X["num"] > 0, "2", "1"), dtype=object)
+    X.assign(grade=grade).to_parquet(tmp_path / "g.parquet")
+    X.assign(grade=grade).to_csv(tmp_path / "g.csv", index=False)  # read back: grade holds the ints 1, 2
+    model = tmp_path / "g.keraslearn"
+    assert main(["fit", str(tmp_path / "g.parquet"), "--target", "grade", "--quiet", "--epochs", "2",
+                 "--out", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(model), str(tmp_path / "g.csv"), "--target", "grade", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "never saw" not in captured.err
+    assert json.loads(captured.out)["accuracy"] > 0.5 and "roc_auc" in json.loads(captured.out)
+    for name, read in (("p.parquet", pd.read_parquet), ("p.tsv", lambda p: pd.read_csv(p, sep="\t"))):
+        assert main(["predict", str(model), str(tmp_path / "g.csv"), "--quiet", "--out", str(tmp_path / name)]) == 0
+        out = read(tmp_path / name)
+        assert list(out.columns) == ["prediction", "proba_1", "proba_2"] and len(out) == len(X)
+    # A learning rate of 1e30 with SGD: the weights become infinite in the first epoch.
+    from sklearn.exceptions import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match="Training diverged"):
+        code = main(["fit", str(tmp_path / "g.csv"), "--target", "num2", "--task", "regression", "--quiet",
+                     "--epochs", "3", "--param", "optimizer=sgd", "--param", "learning_rate=1e30", "--param",
+                     "early_stopping=False", "--out", str(tmp_path / "d.keraslearn")])
+    err = capsys.readouterr().err
+    assert code == 0 and "Traceback" not in err, err
+    scores = json.loads((tmp_path / "d_metrics.json").read_text())
+    assert scores["test"] == {"rmse": None, "mae": None, "r2": None}
+    assert (tmp_path / "d.keraslearn").exists()
+
+
+def test_an_int_learning_rate_is_a_rate_not_an_optimizer_name():
+    X = make_frame()
+    reg = FFRegressor(layer_units=(4,), epochs=1, learning_rate=1, optimizer="sgd").fit(X, X["num"])
+    assert float(reg.model_.optimizer.learning_rate) == 1.0

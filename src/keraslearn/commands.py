@@ -73,13 +73,37 @@ def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
         raise
 
 
+def _table_format(path) -> str:
+    """"parquet", "tsv" or "csv" from an output file's name, or a one-line error."""
+    suffix = _uncompressed(Path(path)).suffix.lower()
+    if suffix in (".parquet", ".tsv"):
+        return suffix[1:]
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    raise UsageError(f"--out {path}: name a .csv, .tsv or .parquet file (a .csv may end in .gz, .bz2, .xz, "
+                     ".zst or .zip to compress it)")
+
+
+def write_table(frame: pd.DataFrame, path) -> None:
+    """Write ``frame`` as its file name says: .csv or .txt (optionally compressed), .tsv, .parquet."""
+    kind = _table_format(path)
+    if kind == "parquet":
+        try:
+            frame.to_parquet(path, index=False)
+        except ImportError as err:
+            raise UsageError(f"cannot write {path}: {err} (pip install pyarrow)") from None
+    else:
+        frame.to_csv(path, index=False, sep="\t" if kind == "tsv" else ",")
+
+
+def _not_the_input(out, data) -> None:
+    if out is not None and Path(out).resolve() == Path(data).resolve():
+        raise UsageError(f"--out {out} is the input file; write somewhere else")
+
+
 def _uncompressed(path: Path) -> Path:
     """``path`` without a compression suffix: data.csv.gz -> data.csv."""
     return path.with_suffix("") if path.suffix.lower() in COMPRESSED else path
-
-
-def _is_text(path) -> bool:
-    return _uncompressed(Path(path)).suffix.lower() != ".parquet"
 
 
 def _other_separator(header: str) -> str | None:
@@ -89,11 +113,11 @@ def _other_separator(header: str) -> str | None:
     return None
 
 
-def split_target(df: pd.DataFrame, target: str, console=None, file_lines=True):
+def split_target(df: pd.DataFrame, target: str, console=None):
     """Split off the target column; rows with a missing target are dropped and reported.
 
-    They are named by their line in a text file (``file_lines``; the header is line 1), else
-    by their row number (Parquet), both counted from 1.
+    They are named by their data row, counted from 1 (the first row after a CSV's header): not by
+    file line, which blank lines and quoted line breaks would shift.
     """
     if target not in df.columns:
         names = [str(c) for c in df.columns]
@@ -107,10 +131,9 @@ def split_target(df: pd.DataFrame, target: str, console=None, file_lines=True):
         raise UsageError(f"target column {target!r} is empty")
     if missing.any():
         rows = np.flatnonzero(missing.to_numpy())
-        shown = ", ".join(str(r + 1 + file_lines) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
-        where = "file lines" if file_lines else "rows"
-        _say(console, f"[yellow]dropped {len(rows)} row(s) with a missing {target!r} ({where} {shown})[/]",
-             always=True)
+        shown = ", ".join(str(r + 1) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
+        _say(console, f"[yellow]dropped {len(rows)} row(s) with a missing {target!r} (data rows {shown}; "
+             "the first row after the header is 1)[/]", always=True)
         df = df.loc[~missing]
     if df.shape[1] < 2:
         raise UsageError("the data has no feature columns besides the target")
@@ -143,7 +166,7 @@ def infer_task(y: pd.Series) -> tuple[str, str]:
 
 def load_task(args, console):
     """``args.data`` read and split at ``args.target``; the task is ``args.task`` or inferred (and said)."""
-    X, y = split_target(read_table(args.data), args.target, console, _is_text(args.data))
+    X, y = split_target(read_table(args.data), args.target, console)
     task = args.task
     if task == "auto":
         task, why = infer_task(y)
@@ -251,6 +274,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     seconds = time.perf_counter() - start
     rows = {"train": score_table(learner, X_tr, y_tr)}
     if X_te is not None:
+        _say_unseen_labels(console, learner, y_te, "the test rows")
         rows["test"] = score_table(learner, X_te, y_te)
     epochs = f"{learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}"
     print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)")
@@ -271,6 +295,7 @@ def cmd_fit(args):
         raise UsageError(f"Unknown learner {args.learner!r}. Known names: {', '.join(sorted(known_names()))}")
     if not 0 <= args.test_fraction < 1:
         raise UsageError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
+    _not_the_input(args.out, args.data)
     console = _console(args.quiet)
     X, y, task = load_task(args, console)
     params = {"random_state": args.random_state, "verbose": 0 if args.quiet else 1, **parse_params(args.param)}
@@ -317,6 +342,9 @@ def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
 
 def cmd_predict(args):
     console = _console(args.quiet)
+    if args.out:
+        _not_the_input(args.out, args.data)
+        _table_format(args.out)  # before predicting: a name it cannot write is a one-line error
     model = _load_model(args.model)
     df = read_table(args.data)
     absent = [c for c in args.keep if c not in df.columns]
@@ -336,7 +364,7 @@ def cmd_predict(args):
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     if args.out:
-        out.to_csv(args.out, index=False)
+        write_table(out, args.out)
         _say(console, f"{len(out)} predictions → {args.out}")
     else:
         print(out.to_csv(index=False), end="")
@@ -349,12 +377,11 @@ def cmd_evaluate(args):
     console = _console(False)
     model = _load_model(args.model)
     df = read_table(args.data)
-    X, y = split_target(df, args.target, console, _is_text(args.data))
+    X, y = split_target(df, args.target, console)
     X = _features_for(model, X, console)
-    unseen = sorted(set(y.unique()) - set(model.classes_.tolist())) if hasattr(model, "classes_") else []
-    if unseen:
-        _say(console, f"[yellow]log_loss and roc_auc left out: labels the model never saw: "
-                      f"{', '.join(map(str, unseen[:10]))}[/]")
+    if hasattr(model, "classes_"):
+        y = _labels_as_classes(y, model.classes_)
+        _say_unseen_labels(console, model, y)
     try:
         scores = score_table(model, X, y)
     except (ValueError, TypeError) as err:
@@ -363,6 +390,29 @@ def cmd_evaluate(args):
     if args.json:
         print(_json(scores))
     return 0
+
+
+def _labels_as_classes(y: pd.Series, classes) -> pd.Series:
+    """Labels of another type than the model's classes, as the classes: a CSV reads labels 1, 2 as
+    numbers where the training Parquet held the strings '1', '2' (or the reverse)."""
+    known = classes.tolist()
+    if y.isin(known).all():
+        return y
+    by_text = {str(c): c for c in known}
+    text = y.astype(str)
+    if not text.isin(by_text).any():
+        return y  # nothing to match: labels the model never saw
+    if all(isinstance(c, str) for c in known):
+        return text  # labels the model never saw stay as their text, comparable with the classes
+    mapped = text.map(by_text)
+    return mapped.astype(classes.dtype) if mapped.notna().all() else y
+
+
+def _say_unseen_labels(console, model, y, where="the data"):
+    unseen = sorted(set(y.unique()) - set(model.classes_.tolist()), key=str) if hasattr(model, "classes_") else []
+    if unseen:
+        _say(console, f"[yellow]log_loss and roc_auc left out: {where} hold labels the model never saw: "
+                      f"{', '.join(map(str, unseen[:10]))}{' …' if len(unseen) > 10 else ''}[/]")
 
 
 def cmd_demo(args):
@@ -409,7 +459,9 @@ def register(sub):
                        description="Predict DATA with MODEL; writes a CSV (to stdout without --out).")
     p.add_argument("model", help="a .keraslearn file written by fit")
     p.add_argument("data", help=".csv, .tsv or .parquet with the model's feature columns")
-    p.add_argument("--out", default=None, help="CSV to write (default: stdout)")
+    p.add_argument("--out", default=None,
+                   help="file to write, as its name says: .csv (may end in .gz etc.), .tsv or .parquet "
+                        "(default: CSV on stdout)")
     p.add_argument("--keep", action="append", metavar="COL", default=[],
                    help="a column of DATA to copy into the output before the predictions, e.g. an ID (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no notes on stderr (e.g. about ignored columns)")

@@ -42,7 +42,16 @@ def regression_scores(y_true, y_pred) -> dict:
 
 
 def score_table(learner, X, y) -> dict:
-    """Metrics of a fitted learner on (X, y): classification or regression by the learner's kind."""
+    """Metrics of a fitted learner on (X, y): classification or regression by the learner's kind.
+
+    A model that predicts NaN (its training diverged, which ``fit`` warns about) scores NaN.
+    """
     if hasattr(learner, "classes_"):
-        return classification_scores(np.asarray(y), learner.predict(X), learner.predict_proba(X), learner.classes_)
-    return regression_scores(y, learner.predict(X))
+        proba = learner.predict_proba(X)
+        if not np.isfinite(proba).all():
+            return dict.fromkeys(("accuracy", "balanced_accuracy", "log_loss"), float("nan"))
+        return classification_scores(np.asarray(y), learner.predict(X), proba, learner.classes_)
+    pred = learner.predict(X)
+    if not np.isfinite(np.asarray(pred, dtype=float)).all():
+        return dict.fromkeys(("rmse", "mae", "r2"), float("nan"))
+    return regression_scores(y, pred)

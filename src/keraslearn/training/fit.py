@@ -195,6 +195,11 @@ def _validation_multiple(n: int, batch_size: int) -> int:
 
 def compile_model(model, *, optimizer="adam", learning_rate=1e-3, loss="mse", metrics=None, weight_decay=None):
     """Compile with a fresh optimizer built from its Keras name (or a Keras optimizer to copy)."""
+    # Keras refuses an int learning rate ("should be float"): learning_rate=1 means 1.0.
+    if isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool):
+        learning_rate = float(learning_rate)
+    if isinstance(weight_decay, numbers.Real) and not isinstance(weight_decay, bool):
+        weight_decay = float(weight_decay)
     if isinstance(optimizer, keras.optimizers.Optimizer):
         with keras_warnings_ignored():
             opt = optimizer.__class__.from_config(optimizer.get_config())
