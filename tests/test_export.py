@@ -226,3 +226,101 @@ def test_saving_on_jax_leaves_tensorflow_unimported(tmp_path):
     cmd = [sys.executable, "-c", _NO_TF_SCRIPT, str(tmp_path / "m.keras")]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == "OK", proc.stderr[-3000:]
+
+
+def _logits_build(spec):
+    from keraslearn.architectures.blocks import tabular_inputs
+
+    inputs, x = tabular_inputs(spec)
+    return keras.Model(inputs, keras.layers.Dense(spec.n_classes)(x))
+
+
+def _plain_build(spec):
+    """One keras.Input with Keras' default name, not keraslearn's "numeric"."""
+    inputs = keras.Input((spec.n_numeric,))
+    return keras.Model(inputs, keras.layers.Dense(spec.n_classes, activation="softmax")(inputs))
+
+
+def test_generic_learners_export_what_they_predict(iris_mixed, tmp_path):
+    """A from_logits loss exports probabilities; a model with its own input name is fed as in predict;
+    x_transform (Python) cannot be exported and says so; a plain model's export drops a stale sidecar."""
+    import onnxruntime as ort
+
+    from keraslearn import KerasClassifier
+
+    X, y = iris_mixed
+    numeric = X[X.columns[:4]]
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    logits = KerasClassifier(_logits_build, loss=loss, epochs=2, random_state=0).fit(X, y)
+    plain = KerasClassifier(_plain_build, epochs=2, random_state=0).fit(numeric, y)
+    for name, clf, data in (("logits", logits, X), ("plain", plain, numeric)):
+        path = export(clf, tmp_path / f"{name}.onnx")
+        (proba,) = ort.InferenceSession(path).run(None, export_inputs(clf, data))
+        np.testing.assert_allclose(proba, clf.predict_proba(data), atol=ATOL)
+    assert os.path.exists(path + SIDECAR_SUFFIX)
+    export(plain.model_, path)  # a bare Keras model: the learner's description no longer applies
+    assert not os.path.exists(path + SIDECAR_SUFFIX)
+    transformed = KerasClassifier(_plain_build, x_transform=lambda d: d["numeric"] * 2.0, epochs=1, random_state=0)
+    transformed.fit(numeric, y)
+    with pytest.raises(ValueError, match="x_transform, a Python function that an export cannot hold"):
+        export(transformed, tmp_path / "t.onnx")
+
+
+def test_unfolded_export_takes_the_encoded_input_and_keeps_large_offsets(tmp_path):
+    """fold_preprocessing=False: the encoder's output in, predictions in target units out, so columns
+    with a large offset (timestamps), which a raw float32 input rounds, predict as predict does."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"ts": 1.7e9 + rng.normal(scale=86400, size=300), "x": rng.normal(size=300)})
+    y = X["x"] + (X["ts"] - 1.7e9) / 86400
+    reg = FFRegressor(layer_units=(8,), epochs=2, random_state=0).fit(X, y)
+    with pytest.warns(UserWarning, match=r"\['ts'\] hold values far from 0 for their spread"):
+        learner_model(reg)
+    path = export(reg, tmp_path / "unfolded.onnx", fold_preprocessing=False)
+    (pred,) = ort.InferenceSession(path).run(None, export_inputs(reg, X, fold_preprocessing=False))
+    np.testing.assert_allclose(pred.ravel(), reg.predict(X), rtol=RTOL, atol=1e-5)
+    with open(path + SIDECAR_SUFFIX) as f:
+        assert json.load(f)["preprocessing_folded"] is False
+
+
+_USER_LAYER = '''
+import keras
+
+
+@keras.saving.register_keras_serializable(package="kl_test")
+class Double(keras.layers.Layer):
+    def call(self, x):
+        return 2.0 * x
+'''
+
+
+def _user_layer_build(spec):
+    import kl_test_layers
+
+    from keraslearn.architectures.blocks import output_head, tabular_inputs
+
+    inputs, x = tabular_inputs(spec)
+    return keras.Model(inputs, output_head(spec, kl_test_layers.Double()(keras.layers.Dense(4)(x))))
+
+
+def test_compiled_modern_networks_and_user_layers_export_through_tensorflow(diabetes_mixed, tmp_path, monkeypatch):
+    """A nested network's compile config (TabM's member loss, RealMLP's schedule) stays out of the
+    export, and a user's layer module is imported by the TensorFlow process."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from keraslearn import KerasRegressor, RealMLPRegressor, TabMRegressor
+
+    (tmp_path / "kl_test_layers.py").write_text(_USER_LAYER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    X, y = diabetes_mixed
+    learners = [
+        TabMRegressor(k=2, d_block=8, n_blocks=1, epochs=2, random_state=0),
+        RealMLPRegressor(hidden_sizes=(8,), epochs=2, random_state=0),
+        KerasRegressor(_user_layer_build, epochs=2, random_state=0),
+    ]
+    for reg in learners:
+        reg.fit(X, y)
+        path = export(reg, tmp_path / f"{type(reg).__name__}.tflite", "litert")
+        (pred,) = Interpreter(model_path=path).get_signature_runner()(**export_inputs(reg, X)).values()
+        np.testing.assert_allclose(pred.ravel(), reg.predict(X), rtol=1e-4)

@@ -1,6 +1,7 @@
 """Export a ``.keras`` file with the TensorFlow backend (run as a subprocess by io.export).
 
-Usage: ``KERAS_BACKEND=tensorflow python -m keraslearn.io._tf_export model.keras out fmt``
+Usage: ``KERAS_BACKEND=tensorflow python -m keraslearn.io._tf_export model.keras out fmt [module ...]``
+(the modules define the user's layer classes; importing them registers the classes).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def _register_keraslearn_layers() -> None:
 
 
 def main(argv: list[str]) -> int:
-    src, dst, fmt = argv
+    src, dst, fmt, *modules = argv
     import keraslearn  # noqa: F401  (backend from KERAS_BACKEND, set by the caller)
     import keras
 
@@ -32,6 +33,8 @@ def main(argv: list[str]) -> int:
         print(f"expected the tensorflow backend, got {keras.backend.backend()}", file=sys.stderr)
         return 2
     _register_keraslearn_layers()
+    for module in modules:
+        importlib.import_module(module)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = keras.saving.load_model(src, compile=False, safe_mode=True)

@@ -62,10 +62,9 @@ def _check_installed(fmt: str, backend: str) -> None:
     if missing:
         pips = " ".join(_PIP[m] for m in missing)
         via = f"on the {backend} backend" if fmt == "onnx" else "(through TensorFlow)"
-        raise ImportError(
-            f"Exporting to {_LABELS[fmt]} {via} needs {', '.join(missing)}: "
-            f"pip install 'keraslearn[export]'  (or: pip install {pips})"
-        )
+        # The export extra has what JAX and PyTorch need; tf2onnx (TensorFlow's ONNX path) is not in it.
+        how = f"pip install {pips}" if "tf2onnx" in missing else f"pip install 'keraslearn[export]'  (or: pip install {pips})"
+        raise ImportError(f"Exporting to {_LABELS[fmt]} {via} needs {', '.join(missing)}: {how}")
 
 
 def _is_learner(obj) -> bool:
@@ -86,6 +85,25 @@ def _tabular_encoder(learner):
 def _folds_numeric(learner) -> bool:
     enc = _tabular_encoder(learner)
     return enc is not None and enc.spec_.n_numeric > 0 and enc.quantiles_ is None
+
+
+# |centre| / scale above which a raw float32 input rounds a column by more than about 1e-4 of its
+# spread (float32 keeps about 7 significant digits): timestamps, large identifiers.
+_FLOAT32_OFFSET = 1e3
+
+
+def _warn_if_float32_rounds(enc) -> None:
+    center, scale = np.abs(np.asarray(enc.center_, float)), np.asarray(enc.scale_, float)
+    ratio = np.divide(center, scale, out=np.zeros_like(center), where=scale > 0)
+    far = [str(c) for c, r in zip(enc.numeric_columns_, ratio) if r > _FLOAT32_OFFSET]
+    if far:
+        warnings.warn(
+            f"numeric column(s) {far[:5]} hold values far from 0 for their spread (e.g. timestamps); the export's "
+            "raw float32 'numeric' input rounds them, so its predictions differ from predict's. Export with "
+            "fold_preprocessing=False (its input is the encoder's output, centred in float64) to keep them.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def learner_model(learner, fold_preprocessing=True):
@@ -113,6 +131,7 @@ def learner_model(learner, fold_preprocessing=True):
         inputs, feed = {}, {}
         if enc.spec_.n_numeric:
             if fold_preprocessing and _folds_numeric(learner):
+                _warn_if_float32_rounds(enc)
                 raw = keras.Input((len(enc.numeric_columns_),), name="numeric", dtype="float32")
                 idx = [enc.numeric_columns_.index(c) for c in enc.indicator_columns_]
                 inputs["numeric"] = raw
@@ -122,7 +141,17 @@ def learner_model(learner, fold_preprocessing=True):
                 inputs["numeric"] = feed["numeric"] = encoded
         for cat in enc.spec_.categorical:
             inputs[cat.input_name] = feed[cat.input_name] = keras.Input((1,), name=cat.input_name, dtype="int32")
+    if hasattr(learner, "_model_inputs"):  # the generic learners: the user's model takes inputs its own way
+        if getattr(learner, "_x_transformed", False) or getattr(learner, "x_transform", None) is not None:
+            raise ValueError(
+                f"This {type(learner).__name__} feeds its model through x_transform, a Python function that an "
+                "export cannot hold. Export learner.model_ itself, and apply x_transform to "
+                "export_inputs(learner, X, fold_preprocessing=False) before feeding it."
+            )
+        feed = learner._model_inputs(net, feed)
     out = net(feed)
+    if getattr(learner, "_from_logits", False):  # trained with from_logits=True: predict_proba's activation
+        out = keras.layers.Activation("sigmoid" if out.shape[-1] == 1 else "softmax", name="logits_to_proba")(out)
     if is_regressor(learner) and hasattr(learner, "y_scale_"):
         out = keras.layers.Rescaling(
             scale=[float(v) for v in learner.y_scale_], offset=[float(v) for v in learner.y_mean_], name="target_units"
@@ -216,18 +245,61 @@ def _export_here(model, path: str, fmt: str) -> None:
         model.export(path, format=fmt, verbose=False)
 
 
+def _drop_compile_configs(archive: str) -> None:
+    """Remove every ``compile_config`` from a ``.keras`` archive's config.json.
+
+    A learner's network is compiled; loading a nested compiled model recompiles it from its
+    config, which names keraslearn's (or the user's) losses and learning-rate schedules. An
+    export needs none of that, and the TensorFlow process need not import their modules.
+    """
+    import zipfile
+
+    def strip(node):
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k != "compile_config"}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    with zipfile.ZipFile(archive) as z:
+        entries = {info.filename: z.read(info) for info in z.infolist()}
+    entries["config.json"] = json.dumps(strip(json.loads(entries["config.json"]))).encode()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+
+
+def _user_modules(model, fmt: str) -> list[str]:
+    """Modules that define the model's own layer classes, for the TensorFlow process to import."""
+    from keraslearn.io.model_bytes import user_classes
+
+    classes = set(user_classes(model).values())
+    in_script = sorted(c.__name__ for c in classes if c.__module__ == "__main__")
+    if in_script:
+        raise ValueError(
+            f"The layer class(es) {in_script} are defined in the running script (__main__), which the TensorFlow "
+            f"process writing {_LABELS[fmt]} cannot import. Move them into a module (registered with "
+            "keras.saving.register_keras_serializable), or export to ONNX, which is written in this process."
+        )
+    return sorted({c.__module__ for c in classes if not c.__module__.startswith("keraslearn.")})
+
+
 def _export_through_tensorflow(model, path: str, fmt: str, timeout: float) -> None:
     import keraslearn
 
+    modules = _user_modules(model, fmt)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(keraslearn.__file__)))
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    # This process' import path too (the script's folder first): the user's layer modules are found there.
+    paths = [package_root, *(p for p in sys.path if p and os.path.isdir(p)), os.environ.get("PYTHONPATH")]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
     with tempfile.TemporaryDirectory(prefix="keraslearn-export-") as tmp:
         src = os.path.join(tmp, "model.keras")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.save(src)
-        cmd = [sys.executable, "-m", "keraslearn.io._tf_export", src, path, fmt]
+        _drop_compile_configs(src)
+        cmd = [sys.executable, "-m", "keraslearn.io._tf_export", src, path, fmt, *modules]
         try:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as err:
@@ -249,8 +321,11 @@ def export(model_or_learner, path, format="onnx", *, fold_preprocessing=True, ti
         File (``.onnx``, ``.tflite``) or directory (SavedModel) to write.
     format : {"onnx", "litert", "saved_model"}, default="onnx"
     fold_preprocessing : bool, default=True
-        False exports the learner's network as is: it then takes the encoder's output
-        (``learner.encoder_.transform(X)``) and, for regressors, returns standardized targets.
+        False leaves the numeric imputation and scaling out of the export: it then takes the
+        encoder's output (``export_inputs(learner, X, fold_preprocessing=False)``), which is
+        computed in float64 before the cast to float32. Its output is the same either way:
+        what ``predict_proba`` (classifiers) or ``predict`` (regressors) return. Use it for
+        numeric columns with a large offset (timestamps), which a float32 raw input rounds.
     timeout : float, default=600
         Seconds allowed for an export run in a TensorFlow subprocess.
 
@@ -293,4 +368,6 @@ def export(model_or_learner, path, format="onnx", *, fold_preprocessing=True, ti
     if learner is not None and _tabular_encoder(learner) is not None:
         with open(path + SIDECAR_SUFFIX, "w", encoding="utf8") as f:
             json.dump(input_description(learner, fold_preprocessing), f, indent=1)
+    elif os.path.exists(path + SIDECAR_SUFFIX):
+        os.remove(path + SIDECAR_SUFFIX)  # an earlier export's description: not this model's
     return path

@@ -130,7 +130,9 @@ class _UserModelMixin:
         if self.model is None:
             raise ValueError(
                 f"{type(self).__name__} needs model=build, a function build(spec, **hp) -> keras.Model; "
-                "see keraslearn.architectures.blocks.tabular_inputs/output_head for the inputs and output layer."
+                "see keraslearn.architectures.blocks.tabular_inputs/output_head for the inputs and output layer. "
+                "(A learner loaded from a file keeps its fitted network but not the function: "
+                "set_params(model=build) before fitting it again.)"
             )
         if not callable(self.model):
             raise TypeError(f"model must be a function build(spec, **hp) -> keras.Model; got {self.model!r}.")
