@@ -409,6 +409,8 @@ CLI_ERRORS = [
     ("dropout_above_1", _fit("ok.csv", "--param", "dropout=2"), r"dropout must be < 1, got 2"),
     ("unknown_optimizer", _fit("ok.csv", "--param", "optimizer=adamx"), r"optimizer='adamx'"),
     ("unknown_param", _fit("ok.csv", "--param", "nonsense=1"), r"bad --param for FFClassifier.*'nonsense'"),
+    ("search_space_name_as_param", _fit("ok.csv", "--param", "units=16"),
+     r"n_layers, units are search-space names: give layer_units=\(\.\.\.\) instead"),
     ("unknown_learner", _fit("ok.csv", "--learner", "xgb"), r"Unknown learner 'xgb'"),
     ("test_fraction", _fit("ok.csv", "--test-fraction", "1.5"), r"--test-fraction must be in \[0, 1\), got 1\.5"),
     ("predict_missing_column", _predict("model.keraslearn", "no_cat.csv"), r"lacks the model's columns: cat"),

@@ -255,3 +255,14 @@ def test_tune_takes_a_class_folder_an_image_array_and_paths(image_folder, digits
     )
     assert [t.state.name for t in study.trials] == ["COMPLETE"]
     assert 0.0 <= study.best_value <= 1.0
+
+
+def test_an_empty_class_folder_is_left_out_with_a_warning(tmp_path, digits_rgb):
+    images, labels = digits_rgb
+    for i in range(4):
+        os.makedirs(tmp_path / labels[i], exist_ok=True)
+        Image.fromarray(images[i]).save(tmp_path / labels[i] / f"{i}.png")
+    os.makedirs(tmp_path / "aaa_empty")
+    with pytest.warns(UserWarning, match=r"\['aaa_empty'\] .* hold no image files; those classes are left out"):
+        source, found = image_source(str(tmp_path))
+    assert source.n == 4 and "aaa_empty" not in set(found)

@@ -240,7 +240,11 @@ def _make_learner(name, task, params):
     try:
         return cls(**params)
     except TypeError as err:
-        raise UsageError(f"bad --param for {cls.__name__}: {err}") from None
+        from keraslearn.tuning.spaces import _DERIVED
+
+        hint = "".join(f"; {', '.join(names)} are search-space names: give {target}=(...) instead"
+                       for names, (target, _) in _DERIVED.items() if set(names) & set(params))
+        raise UsageError(f"bad --param for {cls.__name__}: {err}{hint}") from None
 
 
 def train_and_report(X, y, learner, *, test_fraction, random_state, out, console, title):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -44,6 +45,12 @@ def _list_folder(path: str):
                     labels.append(cls)
     if not files:
         raise ValueError(f"The class folders {classes} under {path!r} hold no image files.")
+    empty = [c for c in classes if c not in set(labels)]
+    if empty:
+        # keras.utils.image_dataset_from_directory keeps such a class; a classifier cannot learn a
+        # class it has no example of, so it is left out, and said.
+        warnings.warn(f"The class folder(s) {empty} under {path!r} hold no image files; those classes are left out.",
+                      UserWarning, stacklevel=4)
     return files, np.asarray(labels, dtype=object)
 
 
