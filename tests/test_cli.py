@@ -47,8 +47,13 @@ def test_predict_and_evaluate(fitted, iris_csv, tmp_path, capsys):
     truth = pd.read_csv(iris_csv)["species"]
     assert (preds["prediction"] == truth).mean() > 0.7
     assert main(["evaluate", str(fitted), str(iris_csv), "--target", "species", "--json"]) == 0
-    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    captured = capsys.readouterr()
+    scores = json.loads(captured.out)  # stdout holds the JSON alone: the table is on stderr
     assert scores["accuracy"] == pytest.approx((preds["prediction"] == truth).mean())
+    assert "accuracy" in captured.err
+    assert main(["evaluate", str(fitted), str(iris_csv), "--target", "species"]) == 0
+    captured = capsys.readouterr()
+    assert "accuracy" in captured.out and f"{scores['accuracy']:.4f}" in captured.out  # the table, redirectable
 
 
 def test_regression_parquet_and_params(tmp_path, diabetes_mixed):

@@ -195,6 +195,12 @@ def _console(quiet=False):
     return Console(stderr=True, quiet=quiet)
 
 
+def _stdout_console():
+    from rich.console import Console
+
+    return Console()
+
+
 def _say(console, text, always=False):
     """Print ``text`` on the console; ``always``: even when quiet (rows dropped from the user's data)."""
     if console is not None:
@@ -390,7 +396,10 @@ def cmd_evaluate(args):
         scores = score_table(model, X, y)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
-    print_metrics(console, {Path(args.data).name: scores}, title=f"{type(model).__name__} on {args.data}")
+    # The metrics are what evaluate is run for: its table goes to stdout (`> metrics.txt` keeps it),
+    # unless --json puts the JSON there; notes stay on stderr.
+    table = console if args.json else _stdout_console()
+    print_metrics(table, {Path(args.data).name: scores}, title=f"{type(model).__name__} on {args.data}")
     if args.json:
         print(_json(scores))
     return 0
@@ -476,7 +485,8 @@ def register(sub):
     p.add_argument("model", help="a .keraslearn file written by fit")
     p.add_argument("data", help=".csv, .tsv or .parquet with the model's feature columns and the target")
     p.add_argument("--target", required=True, help="name of the column holding the true values")
-    p.add_argument("--json", action="store_true", help="also print the metrics as JSON on stdout")
+    p.add_argument("--json", action="store_true",
+                   help="print the metrics as JSON on stdout (the table then goes to stderr)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="train the FF learner on the bundled Boston housing data",
