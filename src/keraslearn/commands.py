@@ -27,12 +27,12 @@ def read_table(path) -> pd.DataFrame:
         raise UsageError(f"no such file: {path}")
     if p.is_dir():
         raise UsageError(f"{path} is a directory; pass a .csv or .parquet file")
-    suffix = _uncompressed(p).suffix.lower()  # data.csv.gz: pandas decompresses by the name
+    kind = _table_kind(p)  # data.csv.gz: pandas decompresses by the name
     try:
-        if suffix == ".parquet":
+        if kind == "parquet":
             return pd.read_parquet(p)
-        if suffix in (".csv", ".tsv", ".txt"):
-            df, encoding = _read_text(p, sep="\t" if suffix == ".tsv" else ",")
+        if kind is not None:
+            df, encoding = _read_text(p, sep="\t" if kind == "tsv" else ",")
             if df.shape[1] == 1 and (sep := _other_separator(str(df.columns[0]))):
                 df = pd.read_csv(p, sep=sep, encoding=encoding)  # one column named "a;b;c": a semicolon file
                 if sep == ";" and _n_numeric(df) < df.shape[1]:
@@ -73,20 +73,26 @@ def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
         raise
 
 
-def _table_format(path) -> str:
-    """"parquet", "tsv" or "csv" from an output file's name, or a one-line error."""
-    suffix = _uncompressed(Path(path)).suffix.lower()
-    if suffix in (".parquet", ".tsv"):
-        return suffix[1:]
-    if suffix in (".csv", ".txt"):
-        return "csv"
-    raise UsageError(f"--out {path}: name a .csv, .tsv or .parquet file (a .csv may end in .gz, .bz2, .xz, "
-                     ".zst or .zip to compress it)")
+_TABLE_KINDS = {".parquet": "parquet", ".tsv": "tsv", ".csv": "csv", ".txt": "csv"}
+
+
+def _table_kind(path) -> str | None:
+    """"parquet", "tsv" or "csv" by a file's name (past a compression suffix), or None."""
+    return _TABLE_KINDS.get(_uncompressed(Path(path)).suffix.lower())
+
+
+def _out_kind(path) -> str:
+    """The kind of table ``--out`` names, or a one-line error."""
+    kind = _table_kind(path)
+    if kind is None:
+        raise UsageError(f"--out {path}: name a .csv, .tsv or .parquet file (a .csv may end in .gz, .bz2, .xz, "
+                         ".zst or .zip to compress it)")
+    return kind
 
 
 def write_table(frame: pd.DataFrame, path) -> None:
     """Write ``frame`` as its file name says: .csv or .txt (optionally compressed), .tsv, .parquet."""
-    kind = _table_format(path)
+    kind = _out_kind(path)
     if kind == "parquet":
         try:
             frame.to_parquet(path, index=False)
@@ -189,16 +195,10 @@ def parse_params(items) -> dict:
 
 
 # ------------------------------------------------------------ printing
-def _console(quiet=False):
+def _console(quiet=False, stderr=True):
     from rich.console import Console
 
-    return Console(stderr=True, quiet=quiet)
-
-
-def _stdout_console():
-    from rich.console import Console
-
-    return Console()
+    return Console(stderr=stderr, quiet=quiet)
 
 
 def _say(console, text, always=False):
@@ -354,7 +354,7 @@ def cmd_predict(args):
     console = _console(args.quiet)
     if args.out:
         _not_the_input(args.out, args.data)
-        _table_format(args.out)  # before predicting: a name it cannot write is a one-line error
+        _out_kind(args.out)  # before predicting: a name it cannot write is a one-line error
     model = _load_model(args.model)
     df = read_table(args.data)
     absent = [c for c in args.keep if c not in df.columns]
@@ -398,7 +398,7 @@ def cmd_evaluate(args):
         raise UsageError(str(err)) from None
     # The metrics are what evaluate is run for: its table goes to stdout (`> metrics.txt` keeps it),
     # unless --json puts the JSON there; notes stay on stderr.
-    table = console if args.json else _stdout_console()
+    table = console if args.json else _console(stderr=False)
     print_metrics(table, {Path(args.data).name: scores}, title=f"{type(model).__name__} on {args.data}")
     if args.json:
         print(_json(scores))

@@ -130,7 +130,8 @@ def _splits(learner, X, y, cv, validation_fraction):
         splitter = check_cv(cv, labels, classifier=classifier)
         label = f"cv={type(splitter).__name__}"
     splits = list(splitter.split(np.zeros((n, 1)), labels))
-    if _digest(splits) != _digest(list(splitter.split(np.zeros((n, 1)), labels))):
+    digest = _digest(splits)
+    if digest != _digest(list(splitter.split(np.zeros((n, 1)), labels))):
         warnings.warn(
             f"{label} gives other folds each time it splits (a shuffle without random_state?): "
             "running this call again starts a new study instead of resuming this one. Give the splitter "
@@ -138,7 +139,7 @@ def _splits(learner, X, y, cv, validation_fraction):
             UserWarning,
             stacklevel=3,
         )
-    return splits, f"{label}; folds {_digest(splits)}"
+    return splits, f"{label}; folds {digest}"
 
 
 def _digest(splits) -> str:
