@@ -10,7 +10,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures import cnn
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, _check_number, atomic_fit, store_init_params
+from keraslearn.learners.base import KerasLearner, _check_number, atomic_fit, store_init_params
+from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.preprocessing.images import ImageBatches, image_source
 from keraslearn.preprocessing.spec import DataSpec
 from keraslearn.training import seed_everything

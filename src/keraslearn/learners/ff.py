@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from keraslearn.architectures import ff
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, store_init_params
+from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 from keraslearn.training.xla import QUICK_COMPILE
 
 _FF_ARCH = (

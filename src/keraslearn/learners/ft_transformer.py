@@ -12,7 +12,8 @@ from keraslearn.learners._modern import (
     check_fraction,
     check_positive_int,
 )
-from keraslearn.learners.base import KerasClassifierMixin, KerasLearner, KerasRegressorMixin, _check_number, store_init_params
+from keraslearn.learners.base import KerasLearner, _check_number, store_init_params
+from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 
 _ARCH = (
     "n_blocks",

@@ -14,15 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from keraslearn.learners._user_model import _model_outputs_width, _UserModelMixin
-from keraslearn.learners.base import (
+from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.targets import (
+    KerasClassifierMixin,
+    KerasRegressorMixin,
     _BINARY_LOSSES,
     _ONE_HOT_LOSSES,
     _SCALE_FREE_LOSSES,
-    KerasClassifierMixin,
-    KerasLearner,
-    KerasRegressorMixin,
     _loss_name,
-    store_init_params,
 )
 
 _PARAMS_DOC = """

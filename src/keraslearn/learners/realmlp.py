@@ -16,13 +16,8 @@ from keraslearn.learners._modern import (
     check_fraction,
     check_positive_int,
 )
-from keraslearn.learners.base import (
-    KerasClassifierMixin,
-    KerasLearner,
-    KerasRegressorMixin,
-    _check_number,
-    store_init_params,
-)
+from keraslearn.learners.base import KerasLearner, _check_number, store_init_params
+from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 from keraslearn.training.losses import SparseCategoricalCrossentropyLS
 from keraslearn.training.progress_schedules import SCHEDULES
 

@@ -10,13 +10,8 @@ of SGD(3e-4, momentum 0.9) whose rate a cosine-restart callback overwrote every 
 from __future__ import annotations
 
 from keraslearn.architectures import smlp
-from keraslearn.learners.base import (
-    KerasClassifierMixin,
-    KerasLearner,
-    KerasRegressorMixin,
-    _check_number,
-    store_init_params,
-)
+from keraslearn.learners.base import KerasLearner, _check_number, store_init_params
+from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 from keraslearn.training import compile_model
 from keraslearn.training.schedules import check_schedule, learning_rate_schedule, steps_per_epoch
 from keraslearn.training.xla import QUICK_COMPILE

@@ -12,14 +12,13 @@ from keraslearn.learners._modern import (
     check_fraction,
     check_positive_int,
 )
-from keraslearn.learners.base import (
+from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.targets import (
+    KerasClassifierMixin,
+    KerasRegressorMixin,
     _ONE_HOT_LOSSES,
     _REGRESSION_LOSSES,
-    KerasClassifierMixin,
-    KerasLearner,
-    KerasRegressorMixin,
     _loss_name,
-    store_init_params,
 )
 from keraslearn.training.losses import EnsembleMemberLoss
 

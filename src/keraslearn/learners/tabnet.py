@@ -7,14 +7,8 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from keraslearn.architectures import tabnet
-from keraslearn.learners.base import (
-    KerasClassifierMixin,
-    KerasLearner,
-    KerasRegressorMixin,
-    _check_number,
-    atomic_fit,
-    store_init_params,
-)
+from keraslearn.learners.base import KerasLearner, _check_number, atomic_fit, store_init_params
+from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 from keraslearn.preprocessing.validation import to_frame
 from keraslearn.training import compile_model
 from keraslearn.training.schedules import training_rows

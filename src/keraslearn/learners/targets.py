@@ -1,0 +1,240 @@
+"""Classification and regression targets: the two task mixins of every learner, and Keras' loss families."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import column_or_1d
+
+from keraslearn.learners.base import KerasLearner
+
+# Losses that need one-hot targets; the rest of the classification losses take class codes.
+_ONE_HOT_LOSSES = {"categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "kl_divergence"}
+_BINARY_LOSSES = {"binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge"}
+# Keras' regression losses: on a classifier they compare the class probabilities with one-hot targets.
+_REGRESSION_LOSSES = {"mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "log_cosh",
+                      "mape", "mean_absolute_percentage_error", "msle", "mean_squared_logarithmic_error",
+                      "poisson", "cosine_similarity"}
+_CLASSIFICATION_LOSSES = _ONE_HOT_LOSSES | _BINARY_LOSSES | {"sparse_categorical_crossentropy"}
+# Regression losses for which standardizing the target changes nothing but the scale.
+_SCALE_FREE_LOSSES = {None, "mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "log_cosh"}
+# Losses of a ratio or a logarithm: the target is divided by its scale but not centred (y and the
+# predictions stay positive), so a network's O(1) outputs reach it.
+_SCALE_ONLY_LOSSES = {"mape", "mean_absolute_percentage_error", "msle", "mean_squared_logarithmic_error"}
+_SCALED_LOSSES = _SCALE_FREE_LOSSES | _SCALE_ONLY_LOSSES
+
+
+def _loss_name(loss):
+    if loss is None or isinstance(loss, str):
+        return loss
+    return getattr(loss, "name", None) or getattr(loss, "__name__", None)
+
+
+class KerasClassifierMixin(ClassifierMixin):
+    """Classification targets: labels kept in ``classes_``, probabilities from ``predict_proba``."""
+
+    def _loss(self):
+        if self.loss is not None:
+            return self.loss
+        return "binary_crossentropy" if self.spec_.task == "binary" else "sparse_categorical_crossentropy"
+
+    def _binary_as_multiclass(self) -> bool:
+        name = _loss_name(self.loss)
+        return self.loss is not None and name not in _BINARY_LOSSES
+
+    def _model_spec(self):
+        if self.spec_.task == "binary" and self._binary_as_multiclass():
+            return self.spec_.with_task("multiclass", n_classes=2)
+        return self.spec_
+
+    def _encode_target(self, y, n):
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        elif y.ndim != 1:
+            raise ValueError(
+                f"{type(self).__name__} supports one target column; got y with shape {y.shape}. "
+                "Multi-label classification is not supported."
+            )
+        if len(y) != n:
+            raise ValueError(f"X has {n} rows but y has {len(y)}: they must match.")
+        if y.dtype == object:
+            if pd.isna(y).any():  # None, NaN, pd.NA (pandas' "string" dtype), NaT
+                raise ValueError("y contains missing labels; drop those rows or fill them first.")
+            y = pd.Series(y).infer_objects().to_numpy()  # True/False (or 1/2) kept as objects: bool (int) labels
+        if y.dtype.kind == "f" and np.isnan(y).any():
+            raise ValueError("y contains NaN; drop those rows or fill them first.")
+        if y.dtype == object:
+            kinds = sorted({type(v).__name__ for v in y})
+            if "str" in kinds and len(kinds) > 1:  # 1 and "a" cannot be sorted into classes_
+                raise ValueError(f"y mixes label types {kinds}; make them one type, e.g. y.astype(str).")
+        check_classification_targets(y)
+        if type_of_target(y) not in ("binary", "multiclass"):
+            raise ValueError(f"Unknown label type: {type_of_target(y)!r}.")
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y; got 1 class: {self.classes_.tolist()[0]!r}."
+            )
+        self._class_weight_codes = None
+        if self.class_weight is not None:
+            self._class_weight_codes = self._class_weights(codes)
+        task = "binary" if len(self.classes_) == 2 else "multiclass"
+        codes = codes.astype(np.int32)
+        name = _loss_name(self.loss)
+        if task == "multiclass" and name in _BINARY_LOSSES:
+            raise ValueError(
+                f"loss={self.loss!r} is a loss for two classes, but y has {len(self.classes_)} classes; "
+                "use loss=None (sparse categorical cross-entropy) or 'categorical_crossentropy'."
+            )
+        if name in _ONE_HOT_LOSSES or name in _REGRESSION_LOSSES:  # e.g. 'mse' on probabilities: the Brier score
+            return np.eye(len(self.classes_), dtype=np.float32)[codes], (task, len(self.classes_))
+        return codes, (task, len(self.classes_))
+
+    def _class_weights(self, codes):
+        cw = self.class_weight
+        if isinstance(cw, str):
+            if cw != "balanced":
+                raise ValueError(f"class_weight must be 'balanced', a dict or None; got {cw!r}.")
+            return compute_sample_weight("balanced", codes).astype(np.float32)
+        if not isinstance(cw, dict):
+            raise ValueError(f"class_weight must be 'balanced', a dict or None; got {cw!r}.")
+        unknown = [k for k in cw if k not in set(self.classes_.tolist())]
+        if unknown:
+            raise ValueError(f"class_weight names labels not in y: {unknown}; labels are {self.classes_.tolist()}.")
+        try:
+            per_class = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ValueError(f"class_weight must map labels to numbers; got {cw!r}.") from None
+        if not np.all(np.isfinite(per_class)) or (per_class < 0).any():
+            raise ValueError(f"class_weight must give finite, non-negative weights; got {cw!r}.")
+        return per_class[codes]
+
+    def _check_sample_weight(self, sample_weight, n):
+        sw = KerasLearner._check_sample_weight(self, sample_weight, n)
+        per_row = self.__dict__.pop("_class_weight_codes", None)  # one float a training row: not kept after fit
+        if per_row is not None:
+            sw = per_row if sw is None else sw * per_row
+        return sw
+
+    def _stratify_labels(self, y_fit):
+        return y_fit if y_fit.ndim == 1 else y_fit.argmax(axis=1)
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``."""
+        p = self._predict_raw(X)
+        if p.shape[1] == 1:
+            return np.hstack([1.0 - p, p])
+        # float32 softmax rows sum to 1 only within ~1e-7; make them exact in float64.
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Predicted labels (the original label values, as in ``classes_``)."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def _fitted_state(self):
+        state, arrays = KerasLearner._fitted_state(self)
+        classes = self.classes_
+        # Datetime and duration labels are kept as their integer ticks (.tolist() gives datetime objects).
+        state["classes_"] = (classes.view(np.int64) if classes.dtype.kind in "mM" else classes).tolist()
+        state["classes_dtype"] = classes.dtype.str
+        return state, arrays
+
+    def _restore_fitted_state(self, state, arrays):
+        KerasLearner._restore_fitted_state(self, state, arrays)
+        dtype = np.dtype(state["classes_dtype"])
+        if dtype.kind in "mM":
+            self.classes_ = np.asarray(state["classes_"], dtype=np.int64).view(dtype)
+        else:
+            self.classes_ = np.asarray(state["classes_"], dtype=object if dtype.kind == "O" else dtype)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class KerasRegressorMixin(RegressorMixin):
+    """Regression targets, one or several; standardized internally for scale-free losses."""
+
+    def _loss(self):
+        return "mse" if self.loss is None else self.loss
+
+    def _encode_target(self, y, n):
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            try:
+                y = y.astype(np.float64)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{type(self).__name__} needs a numeric target; y has dtype {y.dtype}.") from err
+        y = y.astype(np.float64)
+        loss = _loss_name(self.loss)
+        if loss in _CLASSIFICATION_LOSSES:
+            raise ValueError(
+                f"loss={self.loss!r} is a classification loss; a regressor needs a regression loss such as "
+                "None (mse), 'mae' or 'huber'. For class labels use the matching Classifier."
+            )
+        if y.ndim > 2 or y.ndim == 0:
+            raise ValueError(f"y must be 1D or 2D; got shape {y.shape}.")
+        if len(y) != n:
+            raise ValueError(f"X has {n} rows but y has {len(y)}: they must match.")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity; drop or fill those rows first.")
+        if loss == "poisson":
+            raise ValueError(
+                "loss='poisson' needs positive predictions, which the learners' linear output does not give "
+                "(the loss is NaN from the first epoch). Use loss='mse' on log1p(y) "
+                "(sklearn.compose.TransformedTargetRegressor), or KerasRegressor with an exponential output."
+            )
+        self._y_ndim = y.ndim
+        y2 = y.reshape(n, -1)
+        with np.errstate(over="ignore", invalid="ignore"):  # |y| near 1e155 and beyond: checked below
+            self.y_mean_, self.y_scale_ = np.zeros(y2.shape[1]), np.ones(y2.shape[1])  # other losses: as given
+            if loss in _SCALED_LOSSES:
+                if loss in _SCALE_FREE_LOSSES:
+                    self.y_mean_, std = y2.mean(axis=0), y2.std(axis=0)
+                else:
+                    std = np.abs(y2).mean(axis=0)
+                # Relative to the values: y * 1e-14 still varies; a constant y gets a tiny scale, so
+                # the network's residual noise vanishes from its (constant) predictions.
+                largest = np.abs(y2).max(axis=0)
+                self.y_scale_ = np.where(std <= 1e-12 * largest, 1e-6 * np.maximum(largest, 1e-300), std)
+            y_fit = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
+        if not (np.isfinite(self.y_mean_).all() and np.isfinite(self.y_scale_).all() and np.isfinite(y_fit).all()):
+            raise ValueError(
+                f"y holds values too large to train on (largest |y| {np.abs(y2).max():.3g}"
+                f"{'' if loss in _SCALED_LOSSES else f', and loss={self.loss!r} trains on y unscaled'}"
+                "); divide y by a power of ten first and multiply the predictions back."
+            )
+        task = "regression" if y2.shape[1] == 1 else "multioutput"
+        return y_fit, (task, None, y2.shape[1])
+
+    def predict(self, X):
+        """Predicted targets: shape (n_samples,) for one target, (n_samples, n_targets) otherwise."""
+        p = self._predict_raw(X) * self.y_scale_ + self.y_mean_
+        return p.ravel() if self._y_ndim == 1 else p
+
+    def _fitted_state(self):
+        state, arrays = KerasLearner._fitted_state(self)
+        state["y_ndim"] = self._y_ndim
+        arrays.update(y_mean=self.y_mean_, y_scale=self.y_scale_)
+        return state, arrays
+
+    def _restore_fitted_state(self, state, arrays):
+        KerasLearner._restore_fitted_state(self, state, arrays)
+        self._y_ndim = state["y_ndim"]
+        self.y_mean_, self.y_scale_ = arrays["y_mean"], arrays["y_scale"]
+        # Arrays cut short would broadcast over the predictions and scale them wrongly, silently.
+        expected = (self.spec_.n_targets,)
+        if self.y_mean_.shape != expected or self.y_scale_.shape != expected:
+            raise ValueError(f"the target's mean and scale have shapes {self.y_mean_.shape} and "
+                             f"{self.y_scale_.shape}, not {expected}.")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
