@@ -498,7 +498,8 @@ def test_labels_get_their_type_back_once_blank_targets_are_dropped():
 
 
 def test_dropped_targets_are_named_by_data_row_not_by_a_file_line_blank_lines_shift(tmp_path, capsys):
-    from keraslearn.commands import _console, read_table, split_target
+    from keraslearn.commands import _console, split_target
+    from keraslearn.tables import read_table
 
     path = tmp_path / "blank.csv"
     path.write_text("x,y\n1,0\n\n2,1\n3,\n" + "".join(f"{i},{i % 2}\n" for i in range(4, 20)))
@@ -643,7 +644,7 @@ def test_cli_reads_decimal_commas_latin1_and_suggests_the_target(tmp_path, capsy
     assert len(caught) == 1
     err = capsys.readouterr().err
     assert code == 2 and "target column 'Label' not found; did you mean 'label'?" in err
-    from keraslearn.commands import read_table
+    from keraslearn.tables import read_table
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

@@ -7,118 +7,18 @@ import difflib
 import json
 import os
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from keraslearn.cli import UsageError
+from keraslearn.tables import not_the_input, out_kind, read_table, uncompressed, write_table
 
 TASKS = ("auto", "classification", "regression")
-COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 
 # ---------------------------------------------------------------- data
-def read_table(path) -> pd.DataFrame:
-    """Read a .csv / .tsv / .parquet file, or fail with a one-line message."""
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"no such file: {path}")
-    if p.is_dir():
-        raise UsageError(f"{path} is a directory; pass a .csv or .parquet file")
-    kind = _table_kind(p)  # data.csv.gz: pandas decompresses by the name
-    try:
-        if kind == "parquet":
-            return pd.read_parquet(p)
-        if kind is not None:
-            df, encoding = _read_text(p, sep="\t" if kind == "tsv" else ",")
-            if df.shape[1] == 1 and (sep := _other_separator(str(df.columns[0]))):
-                df = pd.read_csv(p, sep=sep, encoding=encoding)  # one column named "a;b;c": a semicolon file
-                if sep == ";" and _n_numeric(df) < df.shape[1]:
-                    # Semicolons usually come with decimal commas ("12,57"), which pandas reads as text.
-                    commas = pd.read_csv(p, sep=sep, encoding=encoding, decimal=",")
-                    if _n_numeric(commas) > _n_numeric(df):
-                        df = commas
-        else:
-            raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (optionally .gz, .bz2, "
-                             ".xz, .zst or .zip compressed)")
-    except UsageError:
-        raise
-    except ImportError as err:
-        raise UsageError(f"cannot read {path}: {err} (pip install pyarrow)") from None
-    except Exception as err:  # pandas raises many kinds for unreadable files
-        raise UsageError(f"cannot read {path}: {type(err).__name__}: {str(err).splitlines()[0]}") from None
-    if df.empty or df.shape[1] == 0:
-        raise UsageError(f"{path} holds no data rows")
-    return df
-
-
-def _n_numeric(df: pd.DataFrame) -> int:
-    return sum(pd.api.types.is_numeric_dtype(t) for t in df.dtypes)
-
-
-def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
-    """``(pd.read_csv(path), encoding)``: a file that is not UTF-8 is read as Windows-1252 (or Latin-1)."""
-    try:
-        return pd.read_csv(path, **kw), "utf-8"
-    except UnicodeDecodeError as err:
-        for encoding in ("cp1252", "latin-1"):  # latin-1 decodes any byte
-            try:
-                df = pd.read_csv(path, encoding=encoding, **kw)
-            except UnicodeDecodeError:
-                continue
-            warnings.warn(f"{path} is not UTF-8 ({err.reason}); read it as {encoding}.", UserWarning, stacklevel=3)
-            return df, encoding
-        raise
-
-
-_TABLE_KINDS = {".parquet": "parquet", ".tsv": "tsv", ".csv": "csv", ".txt": "csv"}
-
-
-def _table_kind(path) -> str | None:
-    """"parquet", "tsv" or "csv" by a file's name (past a compression suffix), or None."""
-    return _TABLE_KINDS.get(_uncompressed(Path(path)).suffix.lower())
-
-
-def _out_kind(path) -> str:
-    """The kind of table ``--out`` names, or a one-line error."""
-    kind = _table_kind(path)
-    if kind is None:
-        raise UsageError(f"--out {path}: name a .csv, .tsv or .parquet file (a .csv may end in .gz, .bz2, .xz, "
-                         ".zst or .zip to compress it)")
-    return kind
-
-
-def write_table(frame: pd.DataFrame, path) -> None:
-    """Write ``frame`` as its file name says: .csv or .txt (optionally compressed), .tsv, .parquet."""
-    kind = _out_kind(path)
-    if kind == "parquet":
-        try:
-            frame.to_parquet(path, index=False)
-        except ImportError as err:
-            raise UsageError(f"cannot write {path}: {err} (pip install pyarrow)") from None
-    else:
-        frame.to_csv(path, index=False, sep="\t" if kind == "tsv" else ",")
-
-
-def _not_the_input(out, data) -> None:
-    if out is not None and Path(out).resolve() == Path(data).resolve():
-        raise UsageError(f"--out {out} is the input file; write somewhere else")
-
-
-def _uncompressed(path: Path) -> Path:
-    """``path`` without a compression suffix: data.csv.gz -> data.csv."""
-    return path.with_suffix("") if path.suffix.lower() in COMPRESSED else path
-
-
-def _other_separator(header: str) -> str | None:
-    for sep in (";", "\t", "|"):
-        if sep in header:
-            return sep
-    return None
-
-
 def split_target(df: pd.DataFrame, target: str, console=None):
     """Split off the target column; rows with a missing target are dropped and reported.
 
@@ -305,7 +205,7 @@ def cmd_fit(args):
         raise UsageError(f"Unknown learner {args.learner!r}. Known names: {', '.join(sorted(known_names()))}")
     if not 0 <= args.test_fraction < 1:
         raise UsageError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
-    _not_the_input(args.out, args.data)
+    not_the_input(args.out, args.data)
     console = _console(args.quiet)
     X, y, task = load_task(args, console)
     params = {"random_state": args.random_state, "verbose": 0 if args.quiet else 1, **parse_params(args.param)}
@@ -314,7 +214,7 @@ def cmd_fit(args):
     learner = _make_learner(args.learner, task, params)
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise UsageError(f"target {args.target!r} is not numeric; use --task classification")
-    out = args.out or _uncompressed(Path(args.data)).with_suffix(".keraslearn").name
+    out = args.out or uncompressed(Path(args.data)).with_suffix(".keraslearn").name
     if Path(out).is_dir():
         raise UsageError(f"--out {out} is a directory; give a file name, e.g. {Path(out) / 'model.keraslearn'}")
     train_and_report(
@@ -353,8 +253,8 @@ def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
 def cmd_predict(args):
     console = _console(args.quiet)
     if args.out:
-        _not_the_input(args.out, args.data)
-        _out_kind(args.out)  # before predicting: a name it cannot write is a one-line error
+        not_the_input(args.out, args.data)
+        out_kind(args.out)  # before predicting: a name it cannot write is a one-line error
     model = _load_model(args.model)
     df = read_table(args.data)
     absent = [c for c in args.keep if c not in df.columns]

@@ -1,0 +1,111 @@
+"""The tables the commands read and write: CSV, TSV and Parquet, chosen by the file's name."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from keraslearn.cli import UsageError
+
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+
+
+def read_table(path) -> pd.DataFrame:
+    """Read a .csv / .tsv / .parquet file, or fail with a one-line message."""
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"no such file: {path}")
+    if p.is_dir():
+        raise UsageError(f"{path} is a directory; pass a .csv or .parquet file")
+    kind = _table_kind(p)  # data.csv.gz: pandas decompresses by the name
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(p)
+        if kind is not None:
+            df, encoding = _read_text(p, sep="\t" if kind == "tsv" else ",")
+            if df.shape[1] == 1 and (sep := _other_separator(str(df.columns[0]))):
+                df = pd.read_csv(p, sep=sep, encoding=encoding)  # one column named "a;b;c": a semicolon file
+                if sep == ";" and _n_numeric(df) < df.shape[1]:
+                    # Semicolons usually come with decimal commas ("12,57"), which pandas reads as text.
+                    commas = pd.read_csv(p, sep=sep, encoding=encoding, decimal=",")
+                    if _n_numeric(commas) > _n_numeric(df):
+                        df = commas
+        else:
+            raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (optionally .gz, .bz2, "
+                             ".xz, .zst or .zip compressed)")
+    except UsageError:
+        raise
+    except ImportError as err:
+        raise UsageError(f"cannot read {path}: {err} (pip install pyarrow)") from None
+    except Exception as err:  # pandas raises many kinds for unreadable files
+        raise UsageError(f"cannot read {path}: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+    if df.empty or df.shape[1] == 0:
+        raise UsageError(f"{path} holds no data rows")
+    return df
+
+
+def _n_numeric(df: pd.DataFrame) -> int:
+    return sum(pd.api.types.is_numeric_dtype(t) for t in df.dtypes)
+
+
+def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
+    """``(pd.read_csv(path), encoding)``: a file that is not UTF-8 is read as Windows-1252 (or Latin-1)."""
+    try:
+        return pd.read_csv(path, **kw), "utf-8"
+    except UnicodeDecodeError as err:
+        for encoding in ("cp1252", "latin-1"):  # latin-1 decodes any byte
+            try:
+                df = pd.read_csv(path, encoding=encoding, **kw)
+            except UnicodeDecodeError:
+                continue
+            warnings.warn(f"{path} is not UTF-8 ({err.reason}); read it as {encoding}.", UserWarning, stacklevel=3)
+            return df, encoding
+        raise
+
+
+_TABLE_KINDS = {".parquet": "parquet", ".tsv": "tsv", ".csv": "csv", ".txt": "csv"}
+
+
+def _table_kind(path) -> str | None:
+    """"parquet", "tsv" or "csv" by a file's name (past a compression suffix), or None."""
+    return _TABLE_KINDS.get(uncompressed(Path(path)).suffix.lower())
+
+
+def out_kind(path) -> str:
+    """The kind of table ``--out`` names, or a one-line error."""
+    kind = _table_kind(path)
+    if kind is None:
+        raise UsageError(f"--out {path}: name a .csv, .tsv or .parquet file (a .csv may end in .gz, .bz2, .xz, "
+                         ".zst or .zip to compress it)")
+    return kind
+
+
+def write_table(frame: pd.DataFrame, path) -> None:
+    """Write ``frame`` as its file name says: .csv or .txt (optionally compressed), .tsv, .parquet."""
+    kind = out_kind(path)
+    if kind == "parquet":
+        try:
+            frame.to_parquet(path, index=False)
+        except ImportError as err:
+            raise UsageError(f"cannot write {path}: {err} (pip install pyarrow)") from None
+    else:
+        frame.to_csv(path, index=False, sep="\t" if kind == "tsv" else ",")
+
+
+def not_the_input(out, data) -> None:
+    if out is not None and Path(out).resolve() == Path(data).resolve():
+        raise UsageError(f"--out {out} is the input file; write somewhere else")
+
+
+def uncompressed(path: Path) -> Path:
+    """``path`` without a compression suffix: data.csv.gz -> data.csv."""
+    return path.with_suffix("") if path.suffix.lower() in COMPRESSED else path
+
+
+def _other_separator(header: str) -> str | None:
+    for sep in (";", "\t", "|"):
+        if sep in header:
+            return sep
+    return None
