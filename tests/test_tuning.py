@@ -190,7 +190,7 @@ def test_folds_are_fixed_and_a_study_never_resumes_on_other_folds(tmp_path, iris
     rows), and a call on other folds never continues a study scored on these."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    from keraslearn.tuning.study import _splits
+    from keraslearn.tuning.folds import splits_for as _splits
 
     X, y = iris_mixed
     for cv, validation_fraction in ((None, 0.3), (3, None)):

@@ -13,6 +13,7 @@ import numpy as np
 
 from keraslearn.training.memory import release_memory
 from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
+from keraslearn.tuning.folds import splits_for
 from keraslearn.tuning.spaces import apply_sample
 from keraslearn.tuning.storage import (
     WORKER_ATTR,
@@ -86,70 +87,6 @@ def _check_count(name, value, *, allow_none=True):
         return
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive int{' or None' if allow_none else ''}; got {value!r}.")
-
-
-# The folds' shuffle: fixed, not random_state, so every worker of a study (each with its own
-# sampler seed) and every resumed call score their trials on the same rows.
-_FOLD_SEED = 0
-
-
-def _splits(learner, X, y, cv, validation_fraction):
-    """The (train, test) row indices every trial is scored on, and their label for the study.
-
-    The label names the evaluation and a digest of the rows, so a study is never resumed on
-    other folds: the default study name changes, and a named study refuses the call.
-    """
-    from sklearn.base import is_classifier
-    from sklearn.model_selection import KFold, StratifiedKFold, check_cv, train_test_split
-
-    n = len(y)
-    classifier = is_classifier(learner)
-    labels = np.asarray(y) if classifier else None
-    min_count = np.unique(labels, return_counts=True)[1].min() if classifier else 0
-    if validation_fraction is not None:
-        if cv is not None:
-            raise ValueError("pass either cv or validation_fraction, not both.")
-        if isinstance(validation_fraction, bool) or not 0 < validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1); got {validation_fraction!r}.")
-        stratify = labels if classifier and min_count >= 2 else None
-        train, test = train_test_split(
-            np.arange(n), test_size=validation_fraction, random_state=_FOLD_SEED, stratify=stratify
-        )
-        splits = [(np.sort(train), np.sort(test))]
-        return splits, f"validation_fraction={validation_fraction}; rows {_digest(splits)}"
-    cv = 5 if cv is None else cv
-    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
-        if cv < 2:
-            raise ValueError(f"cv must be >= 2 folds (or use validation_fraction); got {cv}.")
-        if cv > n:
-            raise ValueError(f"cv={cv} folds but y has only {n} rows.")
-        kind = StratifiedKFold if classifier and min_count >= cv else KFold
-        splitter = kind(n_splits=cv, shuffle=True, random_state=_FOLD_SEED)
-        label = f"cv={cv}"
-    else:
-        splitter = check_cv(cv, labels, classifier=classifier)
-        label = f"cv={type(splitter).__name__}"
-    splits = list(splitter.split(np.zeros((n, 1)), labels))
-    digest = _digest(splits)
-    if digest != _digest(list(splitter.split(np.zeros((n, 1)), labels))):
-        warnings.warn(
-            f"{label} gives other folds each time it splits (a shuffle without random_state?): "
-            "running this call again starts a new study instead of resuming this one. Give the splitter "
-            "a random_state to make the study resumable.",
-            UserWarning,
-            stacklevel=3,
-        )
-    return splits, f"{label}; folds {digest}"
-
-
-def _digest(splits) -> str:
-    import hashlib
-
-    digest = hashlib.sha1()
-    for train, test in splits:
-        for rows in (train, test):
-            digest.update(np.asarray(rows, dtype=np.int64).tobytes() + b"|")
-    return digest.hexdigest()[:10]
 
 
 def _make_pruner(pruner, learner):
@@ -334,7 +271,7 @@ def tune(
     if hasattr(X, "__len__") and len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}: they must match.")
     space = _check_space(learner, space)
-    splits, evaluation = _splits(learner, X, y, cv, validation_fraction)
+    splits, evaluation = splits_for(learner, X, y, cv, validation_fraction)
     scorer = check_scoring(learner, scoring=scoring)
     optuna_storage = open_storage(storage)
     if study_name is None:
