@@ -124,6 +124,9 @@ FIT_DATA_ERRORS = [
     ("complex_X", "reg", lambda X: X.assign(num=X["num"] + 1j), None, ValueError, "Complex.*'num'"),
     ("overflowing_numbers", "reg", _set("num", np.tile([1e300, -1e300], N // 2)), None,
      ValueError, r"\['num'\] hold values too large to scale"),
+    ("int_beyond_float64", "reg", _set("num", pd.Series([10**400] + [1] * (N - 1), dtype=object)), None,
+     ValueError, r"Numeric column 'num' holds integers too large for a float"),
+    ("complex_y_reg", "reg", None, lambda y: y + 1j, ValueError, "Complex data not supported; y"),
 ]
 
 
@@ -260,6 +263,30 @@ def test_numbers_stored_as_strings_are_categorical_with_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # naming it in categorical_features silences the warning
         TabularEncoder(categorical_features=["zip"]).fit(X)
+
+
+def test_data_warnings_point_at_the_users_line_through_the_encoder_and_through_a_learner():
+    X = pd.DataFrame({"zip": ["02139", "10001"] * 4, "a": np.arange(8.0)})
+    y = np.arange(8) % 2
+    for fit in (lambda: TabularEncoder().fit(X), lambda: FFClassifier(layer_units=(4,), epochs=1).fit(X, y)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit()
+        [w] = [w for w in caught if "numbers stored as strings" in str(w.message)]
+        assert w.filename == __file__, w.filename
+
+
+def test_nested_lists_mixing_numbers_and_text_keep_the_numbers_numeric_and_bytes_are_levels():
+    rows = [[1.5, "u"], [2.5, "v"], [-0.5, "u"], [4.0, "w"]]
+    enc = TabularEncoder().fit(rows)  # np.asarray(rows) would make every value a string
+    assert enc.numeric_columns_ == ["x0"] and enc.categorical_columns_ == ["x1"]
+    np.testing.assert_allclose(enc.transform(rows)["numeric"].ravel(), enc.transform(
+        pd.DataFrame({"x0": [1.5, 2.5, -0.5, 4.0]}).assign(x1=["u", "v", "u", "w"]))["numeric"].ravel())
+    raw = np.array([[b"a"], [b"b"], [b"a"]])
+    enc = TabularEncoder().fit(raw)
+    assert enc.categorical_columns_ == ["x0"]
+    codes = enc.transform(np.array([[b"a"], [b"b"], [b"zz"]]))["cat_x0"].ravel()
+    assert codes[0] != codes[1] and codes[2] == UNKNOWN_CODE and min(codes[:2]) >= 2
 
 
 def test_mixed_type_object_column_is_categorical_by_str_value():

@@ -55,6 +55,8 @@ def test_binary(cancer_fit):
     assert clf.spec_.task == "binary" and clf.model_.output_shape == (None, 1)
     assert clf.predict_proba(X_te).shape == (len(X_te), 2)
     assert clf.score(X_te, y_te) > 0.85
+    # as scikit-learn's classifiers: the log of predict_proba, for log-likelihood code
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X_te)), clf.predict_proba(X_te), rtol=1e-12)
 
 
 @pytest.mark.torch

@@ -16,7 +16,8 @@ import importlib.util
 import os
 import sys
 import tempfile
-import warnings
+
+from keraslearn._user_warnings import warn_user
 
 DEFAULT_BACKEND = "jax"
 BACKENDS = ("jax", "torch", "tensorflow")
@@ -81,14 +82,11 @@ def _warn_if_other_backend(wanted: str) -> None:
     except Exception:  # a half-imported or broken keras: the doctor reports it
         return
     if active != wanted:
-        warnings.warn(
+        warn_user(
             f"keras was imported before keraslearn and runs on the {active!r} backend, "
             f"not {wanted!r}. keraslearn will use {active!r}. To use {wanted!r}, "
             f"set KERAS_BACKEND={wanted} before starting Python, or import keraslearn "
-            "before keras.",
-            UserWarning,
-            stacklevel=4,
-        )
+            "before keras.")
 
 
 class _ImportedTensorFlowOnly:

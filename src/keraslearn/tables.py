@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pandas as pd
 
+from keraslearn._user_warnings import warn_user
 from keraslearn.cli import UsageError
 
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
@@ -60,7 +60,7 @@ def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
                 df = pd.read_csv(path, encoding=encoding, **kw)
             except UnicodeDecodeError:
                 continue
-            warnings.warn(f"{path} is not UTF-8 ({err.reason}); read it as {encoding}.", UserWarning, stacklevel=3)
+            warn_user(f"{path} is not UTF-8 ({err.reason}); read it as {encoding}.")
             return df, encoding
         raise
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
+from keraslearn._user_warnings import warn_user
 from keraslearn.architectures.blocks import output_head
 
 _KA = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -135,14 +136,11 @@ def resolve_weights(application: str, weights, image_size: int, alpha: float = 1
         path = os.path.join(directory, fname)
         if os.path.isfile(path):
             return path
-    warnings.warn(
+    warn_user(
         f"ImageNet weights for {application} are not in the Keras cache (looked for "
         f"{os.path.join(cache_dirs()[0], fname)}); training from random weights (weights=None), "
         f"the whole network. To use them, download {app.url_dir}{fname} into {cache_dirs()[0]} "
-        "or pass weights='/path/to/that/file.h5'.",
-        UserWarning,
-        stacklevel=3,
-    )
+        "or pass weights='/path/to/that/file.h5'.")
     return None
 
 

@@ -12,12 +12,12 @@ import json
 import os
 import re
 import secrets
-import warnings
 import zipfile
 import zlib
 
 import numpy as np
 
+from keraslearn._user_warnings import warn_user
 from keraslearn.io import jsonsafe
 from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes
 
@@ -117,9 +117,8 @@ def _warn_unloadable(model):
     if lambdas or unregistered:
         what = (f"Lambda layer(s) {lambdas}, whose code load never runs" if lambdas else
                 f"layer class(es) {unregistered} not registered with @keras.saving.register_keras_serializable()")
-        warnings.warn(f"keraslearn.load will refuse this file: the model has {what}. Register your layer classes "
-                      "(and use them instead of Lambda layers), or keep the learner with pickle.",
-                      UserWarning, stacklevel=4)
+        warn_user(f"keraslearn.load will refuse this file: the model has {what}. Register your layer classes "
+                  "(and use them instead of Lambda layers), or keep the learner with pickle.")
 
 
 def save(learner, path) -> str:
@@ -139,12 +138,9 @@ def save(learner, path) -> str:
     path = os.fspath(path)
     params, dropped = _params_json(learner)
     if dropped:
-        warnings.warn(
+        warn_user(
             f"Parameters {dropped} have no file form (functions or Keras objects) and are saved as "
-            "their defaults; the fitted model and its predictions are unaffected.",
-            UserWarning,
-            stacklevel=3,
-        )
+            "their defaults; the fitted model and its predictions are unaffected.")
     _warn_unloadable(learner.model_)
     # Image learners have no tabular encoder: their inputs need only what _fitted_state holds.
     encoder = getattr(learner, "encoder_", None)

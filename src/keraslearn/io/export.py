@@ -25,6 +25,7 @@ import warnings
 
 import numpy as np
 
+from keraslearn._user_warnings import warn_user
 from keraslearn._keras_warnings import loggers_quieted
 
 _FORMATS = {
@@ -97,13 +98,10 @@ def _warn_if_float32_rounds(enc) -> None:
     ratio = np.divide(center, scale, out=np.zeros_like(center), where=scale > 0)
     far = [str(c) for c, r in zip(enc.numeric_columns_, ratio) if r > _FLOAT32_OFFSET]
     if far:
-        warnings.warn(
+        warn_user(
             f"numeric column(s) {far[:5]} hold values far from 0 for their spread (e.g. timestamps); the export's "
             "raw float32 'numeric' input rounds them, so its predictions differ from predict's. Export with "
-            "fold_preprocessing=False (its input is the encoder's output, centred in float64) to keep them.",
-            UserWarning,
-            stacklevel=3,
-        )
+            "fold_preprocessing=False (its input is the encoder's output, centred in float64) to keep them.")
 
 
 def learner_model(learner, fold_preprocessing=True):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import numbers
-import warnings
 
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from keraslearn._user_warnings import warn_user
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
 from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes, user_classes
@@ -139,12 +139,9 @@ class KerasLearner(BaseEstimator):
                 own = self.optimizer.get_config().get("learning_rate")
             if not isinstance(own, numbers.Real) or np.float32(own) != np.float32(self.learning_rate):
                 # One constant text: Python shows it once, not once per CV fold or trial.
-                warnings.warn(
+                warn_user(
                     "The learner's learning_rate replaces the learning rate of the optimizer instance "
-                    "given as `optimizer`; pass learning_rate=None to keep the optimizer's own.",
-                    UserWarning,
-                    stacklevel=4,
-                )
+                    "given as `optimizer`; pass learning_rate=None to keep the optimizer's own.")
         if not (self.loss is None or isinstance(self.loss, str) or callable(self.loss)):
             raise TypeError(f"loss must be None, a Keras loss name or a loss (a keras.losses.Loss or a function "
                             f"of y_true and y_pred); got {self.loss!r}.")

@@ -131,6 +131,11 @@ class KerasClassifierMixin(ClassifierMixin):
         # float32 softmax rows sum to 1 only within ~1e-7; make them exact in float64.
         return p / p.sum(axis=1, keepdims=True)
 
+    def predict_log_proba(self, X):
+        """Logarithm of ``predict_proba`` (-inf where a probability is 0)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
     def predict(self, X):
         """Predicted labels (the original label values, as in ``classes_``)."""
         proba = self.predict_proba(X)
@@ -166,6 +171,8 @@ class KerasRegressorMixin(RegressorMixin):
 
     def _encode_target(self, y, n):
         y = np.asarray(y)
+        if y.dtype.kind == "c":  # astype(float64) would drop the imaginary part, silently
+            raise ValueError("Complex data not supported; y must hold real numbers.")
         if y.dtype.kind not in "biuf":
             try:
                 y = y.astype(np.float64)

@@ -46,10 +46,16 @@ def _column_float(col: pd.Series) -> np.ndarray:
             "Pass the numbers it was trained on."
         )
     try:
-        return col.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError):
-        pass
-    arr = pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
+        try:
+            return col.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            pass
+        arr = pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
+    except OverflowError:  # a Python int beyond float64 (10**400) in an object column
+        raise ValueError(
+            f"Numeric column {col.name!r} holds integers too large for a float (beyond ±1.8e308); rescale "
+            "it (divide by a constant, or take a log) first."
+        ) from None
     # Numbers stored as strings ("1.5") convert; anything else would silently become a missing
     # value (and be imputed), so it is an error that names the column and the values.
     bad = np.isnan(arr) & ~col.isna().to_numpy()
@@ -75,7 +81,7 @@ def numeric_matrix(frame: pd.DataFrame, columns: list) -> np.ndarray:
         if not any(_is_time(t) for t in dtypes):
             try:
                 return frame.to_numpy(dtype=np.float64, na_value=np.nan)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # per column below, which names the column
                 pass
     if len(columns) == 1:
         return _column_float(frame[columns[0]]).reshape(-1, 1)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from keraslearn._user_warnings import warn_user
 from keraslearn.preprocessing import coding
 from keraslearn.preprocessing.spec import CategoricalSpec, DataSpec, embedding_size, input_name, numeric_quantiles
 from keraslearn.preprocessing.validation import match_columns, to_frame
@@ -191,39 +191,27 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             sample = pd.Series(kept[:1000])
             commas = sample[sample.str.contains(",", regex=False)]
             if len(commas) and sample.str.fullmatch(_THOUSANDS).all():
-                warnings.warn(
+                warn_user(
                     f"Column {name!r} holds numbers with thousands separators (e.g. {commas.iloc[0]!r}); it is "
                     f"treated as categorical ({len(kept)} levels). Read the file with "
-                    "pd.read_csv(..., thousands=',') to use it as a number.",
-                    UserWarning,
-                    stacklevel=5,
-                )
+                    "pd.read_csv(..., thousands=',') to use it as a number.")
             elif pd.to_numeric(sample, errors="coerce").notna().all():
-                warnings.warn(
+                warn_user(
                     f"Column {name!r} holds numbers stored as strings; it is treated as categorical "
                     f"({len(kept)} levels). Convert it with pd.to_numeric(X[{name!r}]) to use it as a "
                     f"number; to keep it categorical without this warning, make it a category column "
-                    f"(X[{name!r}].astype('category')) or list it in TabularEncoder's categorical_features.",
-                    UserWarning,
-                    stacklevel=5,
-                )
+                    f"(X[{name!r}].astype('category')) or list it in TabularEncoder's categorical_features.")
         if not forced and kept and coding._is_time(col.dtype):
-            warnings.warn(
+            warn_user(
                 f"Column {name!r} holds {col.dtype} values; they are treated as categorical ({len(kept)} levels), "
                 f"so a value not seen in training is 'unknown'. To use it as a time, give numbers instead "
                 f"(X[{name!r}].dt.year, .dt.dayofyear, ...); to keep it categorical without this warning, make it "
-                f"a category column (X[{name!r}].astype('category')).",
-                UserWarning,
-                stacklevel=5,
-            )
+                f"a category column (X[{name!r}].astype('category')).")
         if len(kept) > max(ID_LEVELS, n // 2):
-            warnings.warn(
+            warn_user(
                 f"Categorical column {name!r} has {len(kept)} levels in {n} rows: an identifier? Its "
                 f"embedding gets {len(kept) + N_RESERVED} rows. Drop the column, or pool rare levels with "
-                "min_frequency.",
-                UserWarning,
-                stacklevel=5,
-            )
+                "min_frequency.")
 
     def _set_lookups(self):
         # level -> code dicts, built at fit (not lazily: transform must not change the state)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 
 import keras
 import numpy as np
 import pandas as pd
+
+from keraslearn._user_warnings import warn_user
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -49,8 +50,7 @@ def _list_folder(path: str):
     if empty:
         # keras.utils.image_dataset_from_directory keeps such a class; a classifier cannot learn a
         # class it has no example of, so it is left out, and said.
-        warnings.warn(f"The class folder(s) {empty} under {path!r} hold no image files; those classes are left out.",
-                      UserWarning, stacklevel=4)
+        warn_user(f"The class folder(s) {empty} under {path!r} hold no image files; those classes are left out.")
     return files, np.asarray(labels, dtype=object)
 
 

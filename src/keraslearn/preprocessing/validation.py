@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
-import warnings
 
 import numpy as np
 import pandas as pd
+
+from keraslearn._user_warnings import warn_user
 
 
 def _is_polars(X) -> bool:
@@ -65,6 +66,10 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
                 raise ValueError(f"Complex data not supported (column {col!r}).")
     else:
         arr = np.asarray(X)
+        if arr.dtype.kind in "US" and not isinstance(X, np.ndarray):
+            arr = np.asarray(X, dtype=object)  # rows mixing numbers and text: the numbers stay numbers
+        elif arr.dtype.kind == "S":
+            arr = arr.astype(object)  # bytes: categorical levels, as in an object column
         if arr.dtype.kind == "c":
             raise ValueError("Complex data not supported; pass real numbers.")
         if arr.ndim == 0 or arr.ndim == 1:
@@ -119,19 +124,13 @@ def match_columns(
             f"{n_features_in} features as input."
         )
     if feature_names_in is not None and not has_names:
-        warnings.warn(
+        warn_user(
             f"X does not have valid feature names, but {estimator_name} was fitted with "
-            "feature names; columns are matched by position.",
-            UserWarning,
-            stacklevel=3,
-        )
+            "feature names; columns are matched by position.")
         return frame.set_axis(list(feature_names_in), axis=1)
     if feature_names_in is None and has_names:
-        warnings.warn(
+        warn_user(
             f"X has feature names, but {estimator_name} was fitted without feature names; "
-            "columns are matched by position.",
-            UserWarning,
-            stacklevel=3,
-        )
+            "columns are matched by position.")
     cols = _default_columns(frame.shape[1])
     return frame if frame.columns.equals(cols) else frame.set_axis(cols, axis=1)

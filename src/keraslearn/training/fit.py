@@ -8,12 +8,12 @@ import numbers
 import random
 import sys
 import threading
-import warnings
 
 import keras
 import numpy as np
 
 from keraslearn._keras_warnings import keras_warnings_ignored
+from keraslearn._user_warnings import warn_user
 from keraslearn.training.devices import prepare_for_devices
 from keraslearn.training.jax_state import lean_state
 from keraslearn.training.padding import pad_rows, pads_exactly
@@ -247,11 +247,10 @@ def _warn_if_diverged(model, losses):
         then = "training stopped there, so the model has not learned (check that the loss suits y)"
     else:
         then = "training stopped there, and the model keeps the weights of its best earlier epoch"
-    warnings.warn(
+    warn_user(
         f"Training diverged: the loss became {losses[bad]} in epoch {bad + 1}; {then}. Lower learning_rate, "
         "keep the features scaled (scaling='standard'), or check y for extreme values.",
         ConvergenceWarning,
-        stacklevel=5,  # the user's fit call: fit_model, the learner's fit, atomic_fit's wrapper
     )
 
 

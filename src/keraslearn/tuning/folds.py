@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
+
+from keraslearn._user_warnings import warn_user
 
 # The folds' shuffle: fixed, not random_state, so every worker of a study (each with its own
 # sampler seed) and every resumed call score their trials on the same rows.
@@ -51,13 +52,10 @@ def splits_for(learner, X, y, cv, validation_fraction):
     splits = list(splitter.split(np.zeros((n, 1)), labels))
     rows = digest(splits)
     if rows != digest(list(splitter.split(np.zeros((n, 1)), labels))):
-        warnings.warn(
+        warn_user(
             f"{label} gives other folds each time it splits (a shuffle without random_state?): "
             "running this call again starts a new study instead of resuming this one. Give the splitter "
-            "a random_state to make the study resumable.",
-            UserWarning,
-            stacklevel=3,
-        )
+            "a random_state to make the study resumable.")
     return splits, f"{label}; folds {rows}"
 
 
