@@ -154,6 +154,10 @@ PARAM_ERRORS = [
     (FFRegressor, {"loss": "mean_squarred_error"}, "loss='mean_squarred_error' is not a Keras loss"),
     (FFClassifier, {"layer_units": (8, -1)}, "layer_units must be a sequence of positive ints"),
     (FFClassifier, {"layer_units": 8}, "layer_units must be a sequence"),
+    (FFClassifier, {"layer_units": None}, "layer_units must be a sequence of positive ints"),
+    (RealMLPClassifier, {"hidden_sizes": None}, "hidden_sizes must be a sequence of positive ints"),
+    (FFClassifier, {"embed_size": {"cat": 0}}, "embed_size must be None, a positive int or a dict of column"),
+    (FFClassifier, {"embed_size": {"cat": 2.5}}, "embed_size must be None, a positive int or a dict of column"),
     (FFRegressor, {"scaling": "minmax"}, "scaling must be one of"),
     (FFRegressor, {"min_frequency": -1}, "min_frequency must be"),
     (FFClassifier, {"use_embedding": "yes"}, "use_embedding must be True or False"),
@@ -168,6 +172,7 @@ PARAM_ERRORS = [
     (FFClassifier, {"class_weight": {"yes": -3.0}}, "class_weight must give finite, non-negative weights"),
     (FFClassifier, {"optimizer": 5}, "optimizer must be a Keras optimizer name or instance"),
     (FFRegressor, {"loss": 5}, "loss must be None, a Keras loss name or a loss"),
+    (FFClassifier, {"loss": keras.losses.BinaryCrossentropy}, r"not the class .*keras.losses.BinaryCrossentropy\(\)"),
     (FFRegressor, {"random_state": "abc"}, "random_state must be None, an int or a numpy RandomState"),
     (FFRegressor, {"random_state": -1}, r"random_state must be between 0 and 2\*\*32 - 1; got -1"),
     (FFClassifier, {"class_weight": {"yes": None}}, "class_weight must map labels to numbers"),
@@ -216,6 +221,20 @@ def test_a_regression_loss_on_a_classifier_compares_probabilities_with_one_hot_l
         assert np.isfinite(clf.history_["loss"]).all()
 
 
+def test_a_loss_is_known_by_any_keras_alias_class_name_or_instance(data):
+    """Keras' Huber() is named 'huber_loss' and "MSE" is an alias: both still standardize y (and a
+    regression loss on a classifier still gets one-hot labels), as "huber" and "mse" do."""
+    X, _, y_reg = data
+    y = y_reg * 1000 + 5e4
+    for loss in ("MSE", "MeanSquaredError", keras.losses.Huber(), keras.losses.MeanSquaredError(name="mine")):
+        reg = FFRegressor(layer_units=(4,), epochs=1, loss=loss).fit(X, y)
+        np.testing.assert_allclose(reg.y_scale_, [y.std()])
+        np.testing.assert_allclose(reg.y_mean_, [y.mean()])
+    two = np.array(["a", "b"] * (N // 2))
+    clf = FFClassifier(layer_units=(4,), epochs=1, loss=keras.losses.Huber()).fit(X, two)
+    assert clf.model_.output_shape == (None, 2) and clf.predict_proba(X).shape == (N, 2)
+
+
 def test_a_failed_refit_leaves_the_fitted_learner_as_it_was(clf, data):
     """Labels and model never disagree: a refit that fails on late-found bad input changes nothing."""
     X, y, _ = data
@@ -245,6 +264,15 @@ def test_constant_and_all_missing_columns_are_kept_and_predictions_finite(clf, d
     assert np.all(x[:, names.index("allnan__missing")] == 1.0)
     proba = clf.predict_proba(X)
     assert proba.shape == (len(X), 2) and np.all(np.isfinite(proba))
+
+
+def test_a_validation_fraction_too_small_or_too_large_for_the_rows_says_that_no_split_is_made(data):
+    X, _, y = data
+    for fraction, held in ((0.005, 0), (0.99, N)):
+        with pytest.warns(UserWarning, match=rf"validation_fraction={fraction} of {N} rows would hold out {held} "
+                                             "of them, so no validation split is made.*training loss"):
+            reg = FFRegressor(layer_units=(4,), epochs=1, validation_fraction=fraction).fit(X, y)
+        assert "val_loss" not in reg.history_
 
 
 def test_one_row_regressor_fits_and_predicts():

@@ -4,6 +4,7 @@ Each family is fitted once per task (module-scoped fixtures, small widths, few e
 fits are shared: output shapes, better-than-chance quality, determinism, save → load.
 """
 
+import keras
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -108,6 +109,20 @@ def test_realmlp_uses_label_smoothing_and_a_schedule(binary_fits):
     lr = m.model_.optimizer._learning_rate
     assert lr.get_config()["shape"] == "coslog4"
     assert lr.get_config()["total_steps"] == 15 * 2  # epochs × batches per epoch
+
+
+def test_learning_rate_none_is_the_optimizers_own_rate(cancer_mixed):
+    """As for every learner: None keeps an optimizer instance's rate, or Keras' default for a name,
+    which RealMLP's schedule then shapes (it crashed in float(None) before)."""
+    X, y = cancer_mixed[0].iloc[:64], cancer_mixed[1].iloc[:64]
+    resnet = _make("resnet", "classification", learning_rate=None).set_params(epochs=1).fit(X, y)
+    assert float(resnet.model_.optimizer.learning_rate) == pytest.approx(keras.optimizers.AdamW().learning_rate)
+    realmlp = _make("realmlp", "classification", learning_rate=None, optimizer=keras.optimizers.SGD(0.05))
+    lr = realmlp.set_params(epochs=1).fit(X, y).model_.optimizer._learning_rate
+    assert lr.get_config()["learning_rate"] == pytest.approx(0.05) and lr.get_config()["shape"] == "coslog4"
+    own = keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9))
+    with pytest.raises(ValueError, match="learning_rate=None keeps the optimizer's own rate, a schedule"):
+        _make("realmlp", "classification", learning_rate=None, optimizer=own).set_params(epochs=1).fit(X, y)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

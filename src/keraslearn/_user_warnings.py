@@ -7,12 +7,19 @@ import sys
 import warnings
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# scikit-learn's set_output wraps TabularEncoder.transform: its frame is keraslearn's call, not the user's.
+_WRAPPERS = (os.path.join("sklearn", "utils", "_set_output.py"),)
 
 
 def _import_machinery(frame) -> bool:
     # The frames that warnings.warn itself skips when it counts stacklevel.
     name = frame.f_code.co_filename
     return "importlib" in name and "_bootstrap" in name
+
+
+def _ours(frame) -> bool:
+    name = frame.f_code.co_filename
+    return name.startswith(_PACKAGE) or name.endswith(_WRAPPERS)
 
 
 def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
@@ -22,7 +29,7 @@ def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
     deeper than ``TabularEncoder.fit`` does); the user's file and line are what they need.
     """
     level, frame = 2, sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+    while frame is not None and _ours(frame):
         frame = frame.f_back
         while frame is not None and _import_machinery(frame):
             frame = frame.f_back

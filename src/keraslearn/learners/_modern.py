@@ -3,9 +3,16 @@ weight-decay exclusions, an optional whole-run learning-rate schedule, and param
 
 from __future__ import annotations
 
+import numbers
+
+import keras
+
+from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.learners.base import _check_number
 from keraslearn.training import compile_model
+from keraslearn.training.host_init import host_initializers
 from keraslearn.training.progress_schedules import ProgressSchedule, adamw, total_steps
+
 
 def train_doc(scaling, learning_rate, weight_decay, epochs, patience, decay_note):
     """The numpydoc entries of the training parameters, with one family's defaults."""
@@ -16,7 +23,8 @@ def train_doc(scaling, learning_rate, weight_decay, epochs, patience, decay_note
     optimizer : str or keras.optimizers.Optimizer, default="adamw"
         "adamw" is Keras' AdamW; {decay_note}. Another Keras optimizer name gets
         ``weight_decay`` as its Keras argument.
-    learning_rate : float, default={learning_rate}
+    learning_rate : float or None, default={learning_rate}
+        None: the optimizer's own rate (Keras' default for a name, e.g. 0.001 for "adamw").
     weight_decay : float, default={weight_decay}
     loss : str, keras loss or None, default=None
         None picks the task's loss.
@@ -52,6 +60,14 @@ def check_choice(name, value, choices):
         raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
 
 
+def _own_rate(optimizer):
+    """The learning rate an optimizer brings: an instance's own, Keras' default for a name; None for a schedule."""
+    with host_initializers(), keras_warnings_ignored():  # an optimizer made only to read its rate
+        opt = keras.optimizers.get(optimizer) if isinstance(optimizer, str) else optimizer
+        rate = opt.get_config().get("learning_rate")
+    return float(rate) if isinstance(rate, numbers.Real) else None
+
+
 class ModernLearnerMixin:
     """AdamW (with ``_no_decay`` name patterns excluded from decay) and an optional LR schedule.
 
@@ -82,10 +98,16 @@ class ModernLearnerMixin:
 
     def _learning_rate(self):
         shape = self._lr_schedule()
+        rate = self.learning_rate if self.learning_rate is not None else _own_rate(self.optimizer)
         if shape is None or shape == "constant":
-            return self.learning_rate
+            return rate
+        if rate is None:
+            raise ValueError(
+                f"learning_rate=None keeps the optimizer's own rate, a schedule, but {type(self).__name__}'s "
+                f"lr_schedule={shape!r} shapes the rate itself; pass learning_rate (its peak) or lr_schedule='constant'."
+            )
         steps = total_steps(self._n_fit_rows, self.validation_fraction, self.batch_size, self.epochs)
-        return ProgressSchedule(self.learning_rate, steps, shape)
+        return ProgressSchedule(rate, steps, shape)
 
     def _compile(self, model):
         lr = self._learning_rate()

@@ -53,6 +53,14 @@ def _check_number(name, value, *, low=None, high=None, integer=False, low_open=F
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}.")
 
 
+def _check_widths(name, value, example):
+    """Layer widths: a sequence (possibly empty) of positive ints."""
+    if value is None or isinstance(value, (numbers.Integral, str)) or not all(
+        isinstance(u, numbers.Integral) and not isinstance(u, bool) and u >= 1 for u in value
+    ):
+        raise ValueError(f"{name} must be a sequence of positive ints, e.g. {example}; got {value!r}.")
+
+
 def atomic_fit(fit):
     """Decorate a learner's ``fit`` to keep scikit-learn's contract around it.
 
@@ -142,6 +150,9 @@ class KerasLearner(BaseEstimator):
                 warn_user(
                     "The learner's learning_rate replaces the learning rate of the optimizer instance "
                     "given as `optimizer`; pass learning_rate=None to keep the optimizer's own.")
+        if isinstance(self.loss, type):  # callable, but called on (y_true, y_pred) it makes a Loss
+            raise TypeError(f"loss must be a loss, not the class {self.loss.__name__}; pass an instance, "
+                            f"e.g. loss=keras.losses.{self.loss.__name__}().")
         if not (self.loss is None or isinstance(self.loss, str) or callable(self.loss)):
             raise TypeError(f"loss must be None, a Keras loss name or a loss (a keras.losses.Loss or a function "
                             f"of y_true and y_pred); got {self.loss!r}.")
@@ -165,11 +176,7 @@ class KerasLearner(BaseEstimator):
                     "'gelu', 'elu', 'selu', 'tanh', 'silu'."
                 ) from err
         if "layer_units" in self._arch_params:
-            units = self.layer_units
-            if isinstance(units, (numbers.Integral, str)) or not all(
-                isinstance(u, numbers.Integral) and not isinstance(u, bool) and u >= 1 for u in units
-            ):
-                raise ValueError(f"layer_units must be a sequence of positive ints, e.g. (64, 64); got {units!r}.")
+            _check_widths("layer_units", self.layer_units, "(64, 64)")
 
     # ------------------------------------------------------------- fitting
     @atomic_fit

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 import numpy as np
 
@@ -16,7 +14,7 @@ from keraslearn.learners._modern import (
     check_fraction,
     check_positive_int,
 )
-from keraslearn.learners.base import KerasLearner, _check_number, store_init_params
+from keraslearn.learners.base import KerasLearner, _check_number, _check_widths, store_init_params
 from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 from keraslearn.training.losses import SparseCategoricalCrossentropyLS
 from keraslearn.training.progress_schedules import SCHEDULES
@@ -82,11 +80,7 @@ class _RealMLP(ModernLearnerMixin):
 
     def _validate_params(self):
         super()._validate_params()
-        sizes = self.hidden_sizes
-        if isinstance(sizes, (numbers.Integral, str)) or not all(
-            isinstance(u, numbers.Integral) and not isinstance(u, bool) and u >= 1 for u in sizes
-        ):
-            raise ValueError(f"hidden_sizes must be a sequence of positive ints, e.g. (256, 256); got {sizes!r}.")
+        _check_widths("hidden_sizes", self.hidden_sizes, "(256, 256)")
         check_choice("numeric_embedding", self.numeric_embedding, ("pbld", None))
         check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
         check_positive_int("categorical_embed_dim", self.categorical_embed_dim)

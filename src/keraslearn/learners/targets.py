@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pandas as pd
 from sklearn.base import ClassifierMixin, RegressorMixin
@@ -28,9 +29,17 @@ _SCALED_LOSSES = _SCALE_FREE_LOSSES | _SCALE_ONLY_LOSSES
 
 
 def _loss_name(loss):
-    if loss is None or isinstance(loss, str):
-        return loss
-    return getattr(loss, "name", None) or getattr(loss, "__name__", None)
+    """Keras' function name for a loss given by any alias, class name or instance (``"MSE"``,
+    ``"MeanSquaredError"``, ``keras.losses.Huber()`` named "huber_loss"...), else its own name."""
+    if loss is None:
+        return None
+    if isinstance(loss, str):
+        try:
+            loss = keras.losses.get(loss)
+        except (ValueError, TypeError):
+            return loss
+    fn = getattr(loss, "fn", loss)  # a keras.losses.Loss made from a function (all of Keras' own)
+    return getattr(fn, "__name__", None) or getattr(loss, "name", None)
 
 
 class KerasClassifierMixin(ClassifierMixin):

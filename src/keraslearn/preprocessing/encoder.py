@@ -95,8 +95,11 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if isinstance(mf, bool) or not isinstance(mf, (int, float, np.integer, np.floating)) or mf < 0:
             raise ValueError(f"min_frequency must be a non-negative int or a float < 1, got {mf!r}.")
         es = self.embed_size
-        if es is not None and not isinstance(es, dict) and (isinstance(es, bool) or not isinstance(es, (int, np.integer)) or es < 1):
-            raise ValueError(f"embed_size must be None, a positive int or a dict, got {es!r}.")
+        sizes = es.values() if isinstance(es, dict) else [] if es is None else [es]
+        if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in sizes):
+            raise ValueError(
+                f"embed_size must be None, a positive int or a dict of column name to positive int, got {es!r}."
+            )
 
     def fit(self, X, y=None):
         """Learn column kinds, medians, scales and category levels from the training data."""
