@@ -42,3 +42,17 @@ def test_keras_imported_first_with_another_backend_warns(tmp_path):
     r = _run(code, tmp_path)
     assert r.returncode == 0, r.stderr
     assert "keras was imported before keraslearn" in r.stderr and "KERAS_BACKEND=jax" in r.stderr
+
+
+def test_a_backend_keras_cannot_load_or_train_on_is_one_clear_error_in_python_and_one_line_in_the_cli(tmp_path):
+    fit = "import keraslearn\nkeraslearn.FFRegressor(epochs=1).fit([[1.0], [2.0]], [1.0, 2.0])"
+    for backend, why in (("pytorch", "Unable to import backend : pytorch"), ("numpy", "it only runs inference")):
+        r = _run(fit, tmp_path, KERAS_BACKEND=backend)
+        last = r.stderr.strip().splitlines()[-1]
+        assert last.startswith("keraslearn._backend.BackendError: Keras cannot run keraslearn on the "
+                               f"{backend!r} backend") and why in last and "KERAS_BACKEND=jax" in last, r.stderr
+    (tmp_path / "d.csv").write_text("a,y\n1,1.5\n2,2.5\n3,3.5\n4,4.5\n5,5.5\n")
+    cli = f"from keraslearn.cli import main; raise SystemExit(main(['fit', {str(tmp_path / 'd.csv')!r}, '--target', 'y']))"
+    r = _run(cli, tmp_path, KERAS_BACKEND="pytorch")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("keraslearn fit: error: Keras cannot run keraslearn on")

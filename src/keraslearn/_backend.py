@@ -37,6 +37,26 @@ def _default_keras_dir() -> str:
     return os.path.join(base, ".keras")
 
 
+class BackendError(RuntimeError):
+    """Keras cannot run keraslearn on the selected backend; the message says what to do."""
+
+
+def _backend_error(name, why) -> BackendError:
+    return BackendError(
+        f"Keras cannot run keraslearn on the {name!r} backend ({why}). Use jax (the default), torch or "
+        "tensorflow, e.g. `export KERAS_BACKEND=jax`; `keraslearn doctor` shows which are installed and how to fix one."
+    )
+
+
+def check_trainable() -> None:
+    """Raise :class:`BackendError` on a Keras backend that cannot train (numpy, openvino)."""
+    import keras
+
+    name = keras.backend.backend()
+    if name not in BACKENDS:
+        raise _backend_error(name, "it only runs inference")
+
+
 def keras_config_path() -> str:
     """Where Keras reads ``keras.json`` from (``$KERAS_HOME`` or ``~/.keras``)."""
     return os.path.join(_default_keras_dir(), "keras.json")
@@ -145,6 +165,14 @@ class _FirstKerasImport(importlib.abc.MetaPathFinder):
 class _ScratchHomeLoader(importlib.abc.Loader):
     """Runs Keras' package import with ``KERAS_HOME`` pointing at a scratch folder."""
 
+    def _exec(self, module):
+        try:
+            self.inner.exec_module(module)
+        except (ImportError, ValueError) as err:
+            # Keras imports its backend first: an unknown name (ValueError) or a broken install.
+            name = os.environ.get("KERAS_BACKEND", "?")
+            raise _backend_error(name, f"{type(err).__name__}: {str(err).strip().splitlines()[-1]}") from None
+
     def __init__(self, inner, keras_dir: str, scratch: bool):
         self.inner = inner
         self.keras_dir = keras_dir
@@ -159,13 +187,13 @@ class _ScratchHomeLoader(importlib.abc.Loader):
         if module.__spec__ is not None:
             module.__spec__.loader = self.inner
         if not self.scratch:
-            self.inner.exec_module(module)
+            self._exec(module)
             _skip_unimported_tensorflow()
             return
         with tempfile.TemporaryDirectory(prefix="keraslearn-") as scratch:
             os.environ["KERAS_HOME"] = scratch
             try:
-                self.inner.exec_module(module)
+                self._exec(module)
             finally:
                 os.environ.pop("KERAS_HOME", None)
         config = sys.modules.get("keras.src.backend.config")

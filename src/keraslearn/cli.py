@@ -7,6 +7,8 @@ import importlib
 import sys
 import warnings
 
+from keraslearn._backend import BackendError
+
 # Modules that add sub-commands through ``register(subparsers)``; absent ones are skipped.
 _COMMAND_MODULES = (
     "keraslearn.commands",
@@ -46,10 +48,9 @@ def main(argv=None) -> int:
     warnings.formatwarning = lambda message, category, *_, **__: f"warning: {message}\n"
     try:
         return int(args.func(args) or 0)
-    except UsageError as err:
-        print(f"keraslearn {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:  # the file system said no: an output path that is a directory, a full disk
+    # A user's mistake; a backend that is not installed or cannot train; the file system saying no
+    # (an output path that is a directory, a full disk).
+    except (UsageError, BackendError, OSError) as err:
         print(f"keraslearn {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

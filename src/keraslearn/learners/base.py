@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._user_warnings import warn_user
+from keraslearn._backend import check_trainable
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
 from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes, user_classes
@@ -114,6 +115,7 @@ class KerasLearner(BaseEstimator):
         return TabularEncoder(**params)
 
     def _validate_params(self):
+        check_trainable()
         _check_number("epochs", self.epochs, low=1, integer=True)
         if self._auto_batch and isinstance(self.batch_size, str):
             if self.batch_size != "auto":
