@@ -49,7 +49,7 @@ def test_a_backend_keras_cannot_load_or_train_on_is_one_clear_error_in_python_an
     for backend, why in (("pytorch", "Unable to import backend : pytorch"), ("numpy", "it only runs inference")):
         r = _run(fit, tmp_path, KERAS_BACKEND=backend)
         last = r.stderr.strip().splitlines()[-1]
-        assert last.startswith("keraslearn._backend.BackendError: Keras cannot run keraslearn on the "
+        assert last.startswith("keraslearn._backend.BackendUnavailableError: Keras cannot run keraslearn on the "
                                f"{backend!r} backend") and why in last and "KERAS_BACKEND=jax" in last, r.stderr
     (tmp_path / "d.csv").write_text("a,y\n1,1.5\n2,2.5\n3,3.5\n4,4.5\n5,5.5\n")
     cli = f"from keraslearn.cli import main; raise SystemExit(main(['fit', {str(tmp_path / 'd.csv')!r}, '--target', 'y']))"

@@ -324,3 +324,17 @@ def test_a_probe_that_times_out_is_slow_not_broken():
     assert "backend-broken" not in found  # no reinstall advised for a slow import
     assert found["backend-timeout"].severity == "warning" and "--timeout" in found["backend-timeout"].fix
     assert "no answer after 0.5 s" in found["backend-timeout"].message
+
+
+def test_a_python_that_times_out_is_slow_and_an_unreadable_keras_json_is_a_warning():
+    facts = _gpu_facts({"jax": {"ok": True, "version": "0.10.2", "devices": ["cpu:0"]}})
+    facts["python"] = {"error": {"stage": "timeout", "type": "TimeoutError", "message": "no answer after 0.3 s"}}
+    (finding,) = diagnose(facts)
+    assert finding.code == "python-timeout" and finding.severity == "warning" and "--timeout" in finding.fix
+    facts = _gpu_facts({"jax": {"ok": True, "version": "0.10.2", "devices": ["cpu:0"]}})
+    facts["keras_json"] = {"path": "/home/u/.keras/keras.json", "exists": True, "backend": None,
+                           "error": "JSONDecodeError: Expecting property name"}
+    found = {f.code: f for f in diagnose(facts)}
+    unreadable = found["keras-json-unreadable"]
+    assert unreadable.severity == "warning" and "Keras ignores it" in unreadable.message
+    assert '/home/u/.keras/keras.json' in unreadable.fix and '\\"backend\\": \\"jax\\"' in unreadable.fix

@@ -37,19 +37,19 @@ def _default_keras_dir() -> str:
     return os.path.join(base, ".keras")
 
 
-class BackendError(RuntimeError):
-    """Keras cannot run keraslearn on the selected backend; the message says what to do."""
+class BackendUnavailableError(ImportError):
+    """Keras or its backend cannot run in this process; the message says how to fix it."""
 
 
-def _backend_error(name, why) -> BackendError:
-    return BackendError(
+def _backend_error(name, why) -> BackendUnavailableError:
+    return BackendUnavailableError(
         f"Keras cannot run keraslearn on the {name!r} backend ({why}). Use jax (the default), torch or "
         "tensorflow, e.g. `export KERAS_BACKEND=jax`; `keraslearn doctor` shows which are installed and how to fix one."
     )
 
 
 def check_trainable() -> None:
-    """Raise :class:`BackendError` on a Keras backend that cannot train (numpy, openvino)."""
+    """Raise :class:`BackendUnavailableError` on a Keras backend that cannot train (numpy, openvino)."""
     import keras
 
     name = keras.backend.backend()

@@ -7,7 +7,7 @@ import importlib
 import sys
 import warnings
 
-from keraslearn._backend import BackendError
+from keraslearn._backend import BackendUnavailableError
 
 # Modules that add sub-commands through ``register(subparsers)``; absent ones are skipped.
 _COMMAND_MODULES = (
@@ -50,7 +50,7 @@ def main(argv=None) -> int:
         return int(args.func(args) or 0)
     # A user's mistake; a backend that is not installed or cannot train; the file system saying no
     # (an output path that is a directory, a full disk).
-    except (UsageError, BackendError, OSError) as err:
+    except (UsageError, BackendUnavailableError, OSError) as err:
         print(f"keraslearn {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -12,12 +12,8 @@ import os
 import sys
 from dataclasses import dataclass
 
-from keraslearn._backend import BACKENDS, DEFAULT_BACKEND
+from keraslearn._backend import BACKENDS, DEFAULT_BACKEND, BackendUnavailableError
 from keraslearn.setup import _probe
-
-
-class BackendUnavailableError(ImportError):
-    """Keras or its backend cannot run in this process; the message says how to fix it."""
 
 
 @dataclass(frozen=True)

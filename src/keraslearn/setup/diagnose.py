@@ -44,6 +44,13 @@ SHADOW_FIX = "rename that file or folder, or remove its folder from PYTHONPATH"
 def diagnose(facts: dict) -> list[Finding]:
     """Every finding for ``facts``, errors first."""
     ctx = Context(facts)
+    if (ctx.py.get("error") or {}).get("stage") == "timeout":  # slow to start (a cold disk), not broken
+        return [
+            Finding(
+                "python-timeout", "warning", f"{ctx.exe} gave no answer in time: {ctx.py['error'].get('message')}",
+                "keraslearn doctor --timeout 600   (a larger --timeout)",
+            )
+        ]
     if ctx.py.get("error"):
         return [
             Finding(
@@ -178,7 +185,7 @@ def _works(ctx: Context, name: str) -> bool:
     return bool(ctx.modules.get(MODULES[name])) if result is None else installed(result) and bool(result.get("ok"))
 
 
-def _backend_to_name(ctx: Context, instead_of: str) -> str:
+def _backend_to_name(ctx: Context, instead_of: str | None) -> str:
     """The backend a fix should write into keras.json: the one asked for, else the default, that works."""
     for name in dict.fromkeys((ctx.selected, DEFAULT_BACKEND, *BACKENDS)):
         if name in BACKENDS and name != instead_of and _works(ctx, name):
@@ -189,6 +196,13 @@ def _backend_to_name(ctx: Context, instead_of: str) -> str:
 def _keras_json(ctx: Context) -> list[Finding]:
     """keras.json decides the backend of programs that import keras without KERAS_BACKEND."""
     kj = ctx.facts.get("keras_json") or {}
+    if kj.get("error"):
+        config = {"backend": _backend_to_name(ctx, instead_of=None), "floatx": "float32", "epsilon": 1e-07,
+                  "image_data_format": "channels_last"}
+        code = f"import pathlib; pathlib.Path({json.dumps(str(kj['path']))}).write_text({json.dumps(json.dumps(config))})"
+        message = (f"{kj['path']} is not a Keras config ({kj['error']}); Keras ignores it, so programs that "
+                   "`import keras` without KERAS_BACKEND run on TensorFlow, whatever it says")
+        return [Finding("keras-json-unreadable", "warning", message, f"python -c {shlex.quote(code)}")]
     name = kj.get("backend")
     if not name:
         return []

@@ -175,7 +175,8 @@ def _backend_line(name: str, result: dict) -> str:
         extra = f"cuda {result['cuda_build']}  " if result.get("cuda_build") else ""
         return f"  {name:<11} {version:<13} ok      {extra}devices: {', '.join(result.get('devices', [])) or '?'}"
     message = str(err.get("message", "")).strip().splitlines()
-    return f"  {name:<11} {version:<13} BROKEN  {err.get('type', '')}: {message[0][:100] if message else ''}"
+    state = "SLOW  " if err.get("stage") == "timeout" else "BROKEN"
+    return f"  {name:<11} {version:<13} {state}  {err.get('type', '')}: {message[0][:100] if message else ''}"
 
 
 def format_report(report: DoctorReport) -> str:
@@ -187,6 +188,10 @@ def format_report(report: DoctorReport) -> str:
     backend = requested or f"{DEFAULT_BACKEND} (KERAS_BACKEND is unset: keraslearn's default)"
     kj = facts["keras_json"]
     kj_text = f"{kj['path']}: backend {kj['backend']!r}" if kj.get("backend") else f"{kj['path']}: none"
+    if kj.get("error"):
+        kj_text = f"{kj['path']}: unreadable ({kj['error'].split(':')[0]})"
+    # A Python probe that failed (or timed out) says nothing about what is installed.
+    keras_text = "?" if py.get("error") else keras["version"] if keras else "not installed"
     gpu = facts["gpu"]
     gpu_text = ", ".join(gpu["names"]) if gpu.get("names") else (gpu.get("error") or "none found")
     if gpu.get("names") and gpu.get("cuda"):
@@ -194,7 +199,7 @@ def format_report(report: DoctorReport) -> str:
     lines = [
         "keraslearn doctor",
         f"  Python      {py.get('python', '?')} {py.get('executable', '')} ({py.get('platform', '?')})",
-        f"  keras       {keras['version'] if keras else 'not installed'}",
+        f"  keras       {keras_text}",
         f"  backend     {backend}",
         f"  keras.json  {kj_text}",
         f"  NVIDIA GPU  {gpu_text}",
