@@ -88,6 +88,9 @@ def test_public_names_resolve_lazily():
         assert callable(getattr(keraslearn, name)), name
     assert keraslearn.datasets.load_mnist is keraslearn.load_mnist
     assert set(keraslearn.__all__) >= {"export", "CustomLoop", "load_boston_housing", "DatasetUnavailableError"}
+    # docs/datasets.md lists every loader as keraslearn.<name>
+    for name in set(keraslearn.datasets.__all__) - {"boston_housing_frame"}:
+        assert getattr(keraslearn, name) is getattr(keraslearn.datasets, name), name
 
 
 def test_tensorflow_log_warnings_are_quiet_inside_keras_calls_only(monkeypatch):
