@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 
 import keraslearn
 import keras  # noqa: E402  (after keraslearn, which picks the backend)
-from keraslearn import FFClassifier, FFRegressor, TabMClassifier
+from keraslearn import FFClassifier, FFRegressor, TabMClassifier, TabNetClassifier
 
 FAST = dict(layer_units=(32, 32), epochs=60, batch_size=32, learning_rate=3e-3, patience=15, random_state=0)
 
@@ -189,6 +189,8 @@ def test_fit_predict_save_and_load_show_no_warnings(iris_mixed, tmp_path):
         pickle.loads(pickle.dumps(clf)).predict(X)
         # TabM's build turns variables into arrays (on torch that met the warning too)
         TabMClassifier(k=2, n_blocks=1, d_block=8, numeric_embed_dim=4, epochs=1).fit(X, y)
+        # saving TabNet computes feature_importances_ (its explain turned torch tensors into arrays)
+        TabNetClassifier(n_d=4, n_a=4, n_steps=1, epochs=1).fit(X, y).save(tmp_path / "t.keraslearn")
     assert [f"{w.category.__name__}: {w.message}" for w in caught] == []
 
 

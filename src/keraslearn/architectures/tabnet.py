@@ -15,6 +15,7 @@ import math
 import keras
 from keras import layers, ops
 
+from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures.blocks import output_head, tabular_inputs
 from keraslearn.architectures.layers import GhostBatchNormalization, sparsemax
 
@@ -232,9 +233,10 @@ def explain(model, x: dict, batch_size: int = 4096):
     features = keras.Model(model.inputs, encoder.input, name="tabnet_features")
     n = len(next(iter(x.values())))
     masks, explanation = [], []
-    for start in range(0, n, batch_size):
-        batch = {k: v[start : start + batch_size] for k, v in x.items()}
-        _, m, e = encoder(features(batch, training=False), training=False, return_masks=True)
-        masks.append(ops.convert_to_numpy(m))
-        explanation.append(ops.convert_to_numpy(e))
+    with keras_warnings_ignored():  # on torch, tensors becoming arrays meet numpy 2's copy= warning
+        for start in range(0, n, batch_size):
+            batch = {k: v[start : start + batch_size] for k, v in x.items()}
+            _, m, e = encoder(features(batch, training=False), training=False, return_masks=True)
+            masks.append(ops.convert_to_numpy(m))
+            explanation.append(ops.convert_to_numpy(e))
     return np.concatenate(masks), np.concatenate(explanation)
