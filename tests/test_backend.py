@@ -11,7 +11,7 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 def _run(code, home, **env):
     full = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "KERAS_HOME")}
-    full.update(HOME=str(home), PYTHONPATH=SRC, **env)
+    full.update({"HOME": str(home), "PYTHONPATH": SRC, **env})
     return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=120)
 
 
@@ -56,3 +56,21 @@ def test_a_backend_keras_cannot_load_or_train_on_is_one_clear_error_in_python_an
     r = _run(cli, tmp_path, KERAS_BACKEND="pytorch")
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("keraslearn fit: error: Keras cannot run keraslearn on")
+
+
+def test_only_the_backends_failures_become_a_backend_error(tmp_path):
+    """A broken backend module (here a torch.py raising a bare ImportError) is the backend's fault;
+    a keras.json value Keras refuses is not: Keras' own error comes through unchanged."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "torch.py").write_text("raise ImportError()\n")
+    r = _run("import keraslearn, keras", tmp_path, KERAS_BACKEND="torch", PYTHONPATH=f"{SRC}{os.pathsep}{shadow}")
+    last = r.stderr.strip().splitlines()[-1]
+    assert "BackendUnavailableError: Keras cannot run keraslearn on the 'torch' backend (ImportError: no message)" in last
+    home = tmp_path / "kh"
+    home.mkdir()
+    (home / "keras.json").write_text(json.dumps({"backend": "jax", "epsilon": 1, "floatx": "float32",
+                                                 "image_data_format": "channels_last"}))
+    r = _run("import keraslearn, keras", tmp_path, KERAS_HOME=str(home))
+    last = r.stderr.strip().splitlines()[-1]
+    assert r.returncode != 0 and last.startswith("ValueError") and "epsilon" in last and "keraslearn" not in last

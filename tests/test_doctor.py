@@ -333,8 +333,11 @@ def test_a_python_that_times_out_is_slow_and_an_unreadable_keras_json_is_a_warni
     assert finding.code == "python-timeout" and finding.severity == "warning" and "--timeout" in finding.fix
     facts = _gpu_facts({"jax": {"ok": True, "version": "0.10.2", "devices": ["cpu:0"]}})
     facts["keras_json"] = {"path": "/home/u/.keras/keras.json", "exists": True, "backend": None,
-                           "error": "JSONDecodeError: Expecting property name"}
+                           "error": "JSONDecodeError: Expecting property name", "ignored": True}
     found = {f.code: f for f in diagnose(facts)}
     unreadable = found["keras-json-unreadable"]
     assert unreadable.severity == "warning" and "Keras ignores it" in unreadable.message
+    facts["keras_json"].update(error="a JSON list, not an object", ignored=False)  # Keras' import fails on it
+    (broken,) = [f for f in diagnose(facts) if f.code == "keras-json-unreadable"]
+    assert broken.severity == "error" and "`import keras` fails on it" in broken.message
     assert '/home/u/.keras/keras.json' in unreadable.fix and '\\"backend\\": \\"jax\\"' in unreadable.fix

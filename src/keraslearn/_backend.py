@@ -162,6 +162,24 @@ class _FirstKerasImport(importlib.abc.MetaPathFinder):
         return spec
 
 
+def _backend_failed(err: BaseException, name: str) -> bool:
+    """Whether Keras' import failed on its backend: a name Keras does not know, or the backend's
+    own import failing (not installed, or broken: the error passes through its files)."""
+    if isinstance(err, ValueError):
+        return str(err).startswith("Unable to import backend")
+    if name not in BACKENDS:
+        return False
+    if (getattr(err, "name", None) or "").split(".")[0] == name:
+        return True
+    tb = err.__traceback__
+    while tb is not None:
+        path = tb.tb_frame.f_code.co_filename
+        if f"{os.sep}{name}{os.sep}" in path or os.path.basename(path) == f"{name}.py":
+            return True
+        tb = tb.tb_next
+    return False
+
+
 class _ScratchHomeLoader(importlib.abc.Loader):
     """Runs Keras' package import with ``KERAS_HOME`` pointing at a scratch folder."""
 
@@ -169,9 +187,11 @@ class _ScratchHomeLoader(importlib.abc.Loader):
         try:
             self.inner.exec_module(module)
         except (ImportError, ValueError) as err:
-            # Keras imports its backend first: an unknown name (ValueError) or a broken install.
-            name = os.environ.get("KERAS_BACKEND", "?")
-            raise _backend_error(name, f"{type(err).__name__}: {str(err).strip().splitlines()[-1]}") from None
+            name = os.environ.get("KERAS_BACKEND", "")
+            if not _backend_failed(err, name):  # e.g. Keras' own "Invalid `epsilon`" from keras.json
+                raise
+            lines = str(err).strip().splitlines()
+            raise _backend_error(name, f"{type(err).__name__}: {lines[-1] if lines else 'no message'}") from err
 
     def __init__(self, inner, keras_dir: str, scratch: bool):
         self.inner = inner

@@ -115,6 +115,8 @@ def _explain(name: str, facts: dict) -> str:
     err = facts.get("error") or {}
     module = _probe.MODULES[name]
     detail = f"{err.get('type')}: {str(err.get('message', '')).strip()}"
+    if err.get("type") == BackendUnavailableError.__name__:  # the import hook's message: it has the fix
+        return str(err.get("message", "")).strip()
     if err.get("type") == "ModuleNotFoundError" and err.get("name") == module:
         return f"the {name} backend is not installed ({detail}). Fix: keraslearn install --backend {name}"
     if err.get("type") == "ModuleNotFoundError" and err.get("name") == "keras":

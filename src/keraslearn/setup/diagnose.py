@@ -200,9 +200,13 @@ def _keras_json(ctx: Context) -> list[Finding]:
         config = {"backend": _backend_to_name(ctx, instead_of=None), "floatx": "float32", "epsilon": 1e-07,
                   "image_data_format": "channels_last"}
         code = f"import pathlib; pathlib.Path({json.dumps(str(kj['path']))}).write_text({json.dumps(json.dumps(config))})"
-        message = (f"{kj['path']} is not a Keras config ({kj['error']}); Keras ignores it, so programs that "
-                   "`import keras` without KERAS_BACKEND run on TensorFlow, whatever it says")
-        return [Finding("keras-json-unreadable", "warning", message, f"python -c {shlex.quote(code)}")]
+        if kj.get("ignored"):
+            severity, then = "warning", ("Keras ignores it, so programs that `import keras` without KERAS_BACKEND "
+                                         "run on TensorFlow, whatever it says")
+        else:
+            severity, then = "error", "`import keras` fails on it"
+        message = f"{kj['path']} is not a Keras config ({kj['error']}); {then}"
+        return [Finding("keras-json-unreadable", severity, message, f"python -c {shlex.quote(code)}")]
     name = kj.get("backend")
     if not name:
         return []

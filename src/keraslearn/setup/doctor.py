@@ -76,12 +76,22 @@ def requested_backend() -> str | None:
 def _keras_json() -> dict:
     path = _backend.keras_config_path()
     out = {"path": path, "exists": os.path.exists(path), "backend": None}
-    if out["exists"]:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                out["backend"] = json.load(fh).get("backend")
-        except (OSError, ValueError, AttributeError) as err:
-            out["error"] = f"{type(err).__name__}: {err}"
+    if not out["exists"]:
+        return out
+    # "ignored": Keras skips a file it cannot parse; one it cannot open, or JSON that is not an
+    # object, makes `import keras` fail.
+    try:
+        with open(path, encoding="utf-8") as fh:
+            config = json.load(fh)
+    except ValueError as err:
+        out.update(error=f"{type(err).__name__}: {err}", ignored=True)
+    except OSError as err:
+        out.update(error=f"{type(err).__name__}: {err}", ignored=False)
+    else:
+        if isinstance(config, dict):
+            out["backend"] = config.get("backend")
+        else:
+            out.update(error=f"a JSON {type(config).__name__}, not an object", ignored=False)
     return out
 
 

@@ -286,12 +286,11 @@ def fit_model(
         seed = checkpoint.split_seed(seed)  # a resumed fit must hold out the same rows
     n = len(y)
     train_idx, val_idx = validation_split(n, validation_fraction, stratify=stratify, seed=seed)
-    if val_idx is None and validation_fraction > 0:
+    if val_idx is None and validation_fraction > 0 and early_stopping:
         held = int(round(n * validation_fraction))
         warn_user(
             f"validation_fraction={validation_fraction} of {n} rows would hold out {held} of them, so no "
-            "validation split is made: the fit trains on every row"
-            + (" and early stopping watches the training loss." if early_stopping else ".")
+            "validation split is made: the fit trains on every row and early stopping watches the training loss."
         )
     validation_data = None
     if val_idx is not None:
