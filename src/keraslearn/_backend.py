@@ -183,6 +183,14 @@ def _backend_failed(err: BaseException, name: str) -> bool:
 class _ScratchHomeLoader(importlib.abc.Loader):
     """Runs Keras' package import with ``KERAS_HOME`` pointing at a scratch folder."""
 
+    def __init__(self, inner, keras_dir: str, scratch: bool):
+        self.inner = inner
+        self.keras_dir = keras_dir
+        self.scratch = scratch
+
+    def create_module(self, spec):
+        return self.inner.create_module(spec)
+
     def _exec(self, module):
         try:
             self.inner.exec_module(module)
@@ -192,14 +200,6 @@ class _ScratchHomeLoader(importlib.abc.Loader):
                 raise
             lines = str(err).strip().splitlines()
             raise _backend_error(name, f"{type(err).__name__}: {lines[-1] if lines else 'no message'}") from err
-
-    def __init__(self, inner, keras_dir: str, scratch: bool):
-        self.inner = inner
-        self.keras_dir = keras_dir
-        self.scratch = scratch
-
-    def create_module(self, spec):
-        return self.inner.create_module(spec)
 
     def exec_module(self, module):
         # Hand the module back to its real loader (resources, reloads, pickling).

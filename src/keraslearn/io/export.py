@@ -25,8 +25,8 @@ import warnings
 
 import numpy as np
 
-from keraslearn._user_warnings import warn_user
 from keraslearn._keras_warnings import loggers_quieted
+from keraslearn._user_warnings import warn_user
 
 _FORMATS = {
     "onnx": "onnx",

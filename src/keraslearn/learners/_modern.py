@@ -3,14 +3,8 @@ weight-decay exclusions, an optional whole-run learning-rate schedule, and param
 
 from __future__ import annotations
 
-import numbers
-
-import keras
-
-from keraslearn._keras_warnings import keras_warnings_ignored
-from keraslearn.learners.base import _check_number
+from keraslearn.learners.base import _check_number, _optimizer_rate
 from keraslearn.training import compile_model
-from keraslearn.training.host_init import host_initializers
 from keraslearn.training.progress_schedules import ProgressSchedule, adamw, total_steps
 
 
@@ -60,14 +54,6 @@ def check_choice(name, value, choices):
         raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
 
 
-def _own_rate(optimizer):
-    """The learning rate an optimizer brings: an instance's own, Keras' default for a name; None for a schedule."""
-    with host_initializers(), keras_warnings_ignored():  # an optimizer made only to read its rate
-        opt = keras.optimizers.get(optimizer) if isinstance(optimizer, str) else optimizer
-        rate = opt.get_config().get("learning_rate")
-    return float(rate) if isinstance(rate, numbers.Real) else None
-
-
 class ModernLearnerMixin:
     """AdamW (with ``_no_decay`` name patterns excluded from decay) and an optional LR schedule.
 
@@ -98,7 +84,7 @@ class ModernLearnerMixin:
 
     def _learning_rate(self):
         shape = self._lr_schedule()
-        rate = self.learning_rate if self.learning_rate is not None else _own_rate(self.optimizer)
+        rate = self.learning_rate if self.learning_rate is not None else _optimizer_rate(self.optimizer)
         if shape is None or shape == "constant":
             return rate
         if rate is None:

@@ -10,9 +10,9 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from keraslearn._user_warnings import warn_user
 from keraslearn._backend import check_trainable
 from keraslearn._keras_warnings import keras_warnings_ignored
+from keraslearn._user_warnings import warn_user
 from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
 from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes, user_classes
 from keraslearn.preprocessing.encoder import TabularEncoder
@@ -60,6 +60,14 @@ def _check_widths(name, value, example):
         isinstance(u, numbers.Integral) and not isinstance(u, bool) and u >= 1 for u in value
     ):
         raise ValueError(f"{name} must be a sequence of positive ints, e.g. {example}; got {value!r}.")
+
+
+def _optimizer_rate(optimizer):
+    """The learning rate an optimizer brings: an instance's own, Keras' default for a name; None for a schedule."""
+    with host_initializers(), keras_warnings_ignored():  # an optimizer made only to read its rate
+        opt = keras.optimizers.get(optimizer) if isinstance(optimizer, str) else optimizer
+        rate = opt.get_config().get("learning_rate")
+    return float(rate) if isinstance(rate, numbers.Real) else None
 
 
 def atomic_fit(fit):
@@ -145,9 +153,8 @@ class KerasLearner(BaseEstimator):
             raise TypeError(f"optimizer must be a Keras optimizer name or instance, e.g. {_NAMED[0][2]}; "
                             f"got {self.optimizer!r}.")
         if isinstance(self.optimizer, keras.optimizers.Optimizer) and self.learning_rate is not None:
-            with keras_warnings_ignored():
-                own = self.optimizer.get_config().get("learning_rate")
-            if not isinstance(own, numbers.Real) or np.float32(own) != np.float32(self.learning_rate):
+            own = _optimizer_rate(self.optimizer)
+            if own is None or np.float32(own) != np.float32(self.learning_rate):
                 # One constant text: Python shows it once, not once per CV fold or trial.
                 warn_user(
                     "The learner's learning_rate replaces the learning rate of the optimizer instance "

@@ -50,7 +50,8 @@ def score_table(learner, X, y) -> dict:
         proba = learner.predict_proba(X)
         if not np.isfinite(proba).all():
             return dict.fromkeys(("accuracy", "balanced_accuracy", "log_loss"), float("nan"))
-        return classification_scores(np.asarray(y), learner.predict(X), proba, learner.classes_)
+        labels = learner.classes_[np.argmax(proba, axis=1)]  # what predict returns, without predicting again
+        return classification_scores(np.asarray(y), labels, proba, learner.classes_)
     pred = learner.predict(X)
     if not np.isfinite(np.asarray(pred, dtype=float)).all():
         return dict.fromkeys(("rmse", "mae", "r2"), float("nan"))

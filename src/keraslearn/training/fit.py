@@ -18,6 +18,7 @@ from keraslearn.training.devices import prepare_for_devices
 from keraslearn.training.jax_state import lean_state
 from keraslearn.training.padding import pad_rows, pads_exactly
 from keraslearn.training.progress import RichProgress, bars_closed_on_error
+from keraslearn.training.schedules import held_out_rows
 from keraslearn.training.symbolic_build import build_from_outputs
 
 
@@ -133,8 +134,8 @@ def validation_split(n: int, fraction: float, stratify=None, seed=None):
 
     Returns ``(train_idx, None)`` when ``fraction`` is 0 or too few rows remain to hold out.
     """
-    n_val = int(round(n * fraction))
-    if fraction <= 0 or n_val < 1 or n - n_val < 1:
+    n_val = held_out_rows(n, fraction)
+    if n_val == 0:
         return np.arange(n), None
     rng = np.random.default_rng(seed)
     if stratify is not None:

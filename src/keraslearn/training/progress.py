@@ -45,8 +45,7 @@ class RichProgress(keras.callbacks.Callback):
             # Early stopping ends before `epochs`: show the bar as complete at the epoch reached.
             done = self._progress.tasks[0].completed
             self._progress.update(self._task, total=max(done, 1), completed=max(done, 1))
-            self._progress.stop()
-            self._progress = None
+        self.close()
 
 
 @contextlib.contextmanager

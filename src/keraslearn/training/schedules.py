@@ -25,10 +25,15 @@ def check_schedule(lr_schedule):
         )
 
 
+def held_out_rows(n_rows: int, validation_fraction: float) -> int:
+    """Rows ``training.fit_model`` holds out for validation: 0 when the share rounds to none, or to all."""
+    n_val = int(round(n_rows * validation_fraction))
+    return n_val if validation_fraction > 0 and 1 <= n_val < n_rows else 0
+
+
 def training_rows(n_rows: int, validation_fraction: float) -> int:
     """Rows left to train on once ``training.fit_model`` holds out the validation rows."""
-    n_val = int(round(n_rows * validation_fraction))
-    return n_rows - n_val if validation_fraction > 0 and 1 <= n_val < n_rows else n_rows
+    return n_rows - held_out_rows(n_rows, validation_fraction)
 
 
 def steps_per_epoch(n_rows: int, validation_fraction: float, batch_size: int) -> int:
