@@ -266,3 +266,12 @@ def test_an_empty_class_folder_is_left_out_with_a_warning(tmp_path, digits_rgb):
     with pytest.warns(UserWarning, match=r"\['aaa_empty'\] .* hold no image files; those classes are left out"):
         source, found = image_source(str(tmp_path))
     assert source.n == 4 and "aaa_empty" not in set(found)
+
+
+def test_a_validation_share_that_rounds_to_no_image_warns(digits_rgb, weights_file):
+    """As the tabular learners: early stopping would silently watch the training loss instead."""
+    images, labels = digits_rgb
+    params = {**TINY, "validation_fraction": 0.01}
+    with pytest.warns(UserWarning, match=r"validation_fraction=0.01 of 48 rows would hold out 0 .* training loss"):
+        clf = CNNClassifier(weights=weights_file, epochs=1, **params).fit(images, labels)
+    assert "val_loss" not in clf.history_

@@ -15,7 +15,7 @@ from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.preprocessing.images import ImageBatches, image_source
 from keraslearn.preprocessing.spec import DataSpec
 from keraslearn.training import seed_everything
-from keraslearn.training.fit import validation_split
+from keraslearn.training.fit import early_stopping_split
 from keraslearn.training.jax_state import variables_kept_on_error
 from keraslearn.training.progress import RichProgress, bars_closed_on_error
 
@@ -163,7 +163,9 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
             **{p: getattr(self, p) for p in self._arch_params},
         )
         self._compile(model)
-        train, val = validation_split(source.n, self.validation_fraction, self._stratify_labels(y_fit), seed)
+        train, val = early_stopping_split(
+            source.n, self.validation_fraction, self._stratify_labels(y_fit), seed, self.early_stopping
+        )
         train_data = self._batches(source, train, size, y_fit, sw, shuffle=True, seed=seed)
         val_data = None if val is None else self._batches(source, val, size, y_fit, sw)
         callbacks = self._callbacks(val_data is not None)

@@ -153,6 +153,17 @@ def validation_split(n: int, fraction: float, stratify=None, seed=None):
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
+def early_stopping_split(n: int, fraction: float, stratify, seed, early_stopping: bool):
+    """:func:`validation_split`, warning when early stopping is on and the share rounds to no split."""
+    train_idx, val_idx = validation_split(n, fraction, stratify=stratify, seed=seed)
+    if val_idx is None and fraction > 0 and early_stopping:
+        warn_user(
+            f"validation_fraction={fraction} of {n} rows would hold out {int(round(n * fraction))} of them, so no "
+            "validation split is made: the fit trains on every row and early stopping watches the training loss."
+        )
+    return train_idx, val_idx
+
+
 def _take(x, idx):
     if isinstance(x, dict):
         return {k: v[idx] for k, v in x.items()}
@@ -285,14 +296,7 @@ def fit_model(
     """
     if checkpoint is not None:
         seed = checkpoint.split_seed(seed)  # a resumed fit must hold out the same rows
-    n = len(y)
-    train_idx, val_idx = validation_split(n, validation_fraction, stratify=stratify, seed=seed)
-    if val_idx is None and validation_fraction > 0 and early_stopping:
-        held = int(round(n * validation_fraction))
-        warn_user(
-            f"validation_fraction={validation_fraction} of {n} rows would hold out {held} of them, so no "
-            "validation split is made: the fit trains on every row and early stopping watches the training loss."
-        )
+    train_idx, val_idx = early_stopping_split(len(y), validation_fraction, stratify, seed, early_stopping)
     validation_data = None
     if val_idx is not None:
         if owns_x and isinstance(x, dict):
