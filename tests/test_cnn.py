@@ -238,14 +238,15 @@ def test_registry_names_and_search_space():
 def test_tune_takes_a_class_folder_an_image_array_and_paths(image_folder, digits_rgb, weights_file, tmp_path):
     from optuna.distributions import FloatDistribution
 
-    from keraslearn.tuning.storage import _fingerprint
+    from keraslearn.tuning.storage import data_fingerprint
 
     root, paths = image_folder
     images, labels = digits_rgb
     # Images and paths are fingerprinted as what they are (a study name), not read as a table.
-    assert _fingerprint(images, labels) == _fingerprint(images.copy(), labels)
-    assert _fingerprint(images, labels) != _fingerprint(images[::-1].copy(), labels)
-    assert _fingerprint(paths, labels) == _fingerprint(pd.Series(paths), labels) != _fingerprint(paths[::-1], labels)
+    assert data_fingerprint(images, labels) == data_fingerprint(images.copy(), labels)
+    assert data_fingerprint(images, labels) != data_fingerprint(images[::-1].copy(), labels)
+    fingerprint = data_fingerprint(paths, labels)
+    assert fingerprint == data_fingerprint(pd.Series(paths), labels) != data_fingerprint(paths[::-1], labels)
     # tune holds out 12 images; the 36 left train in 3 batches of 12, as in folder_fit, and only the
     # learning rate (a variable, not part of the compiled step) is tuned: little to compile.
     learner = CNNClassifier(weights=weights_file, epochs=1, **dict(TINY, validation_fraction=0.0))

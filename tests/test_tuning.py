@@ -185,6 +185,80 @@ def test_bad_arguments_fail_before_any_trial(tmp_path, iris_mixed):
     assert not db.exists() or not optuna.get_all_study_names(f"sqlite:///{db}")
 
 
+@pytest.mark.filterwarnings("ignore:Choices for a categorical distribution")  # the test's own tuples
+def test_bad_learner_scoring_space_or_storage_fail_early_naming_the_cause(tmp_path, iris_mixed, diabetes_mixed):
+    X, y = iris_mixed
+    db = tmp_path / "bad.db"
+    # The learner's own parameter is named as the cause, not the search space.
+    with pytest.raises(ValueError, match=r"^FFClassifier refuses its parameters: epochs must be") as err:
+        keraslearn.tune(FFClassifier(epochs=0), X, y, space=SPACE, storage=db)
+    assert "search space" not in str(err.value)
+    # A scorer that cannot score the task fails now, naming scoring and scorers that can.
+    with pytest.raises(ValueError, match=r"scoring='roc_auc' cannot score this classification target .*roc_auc_ovr"):
+        keraslearn.tune(FFClassifier(), X, y, space=SPACE, scoring="roc_auc", storage=db)
+    Xr, yr = diabetes_mixed
+    with pytest.raises(ValueError, match=r"scoring='accuracy' cannot score this regression target .*'r2'"):
+        keraslearn.tune(FFRegressor(), Xr, yr, space=SPACE, scoring="accuracy", storage=db)
+    with pytest.raises(TypeError, match="scoring must be one scorer"):
+        keraslearn.tune(FFClassifier(), X, y, space=SPACE, scoring=["accuracy", "f1_macro"], storage=db)
+    # Optuna would store tuple choices as lists (and warn); the error says what to use instead.
+    with pytest.raises(TypeError, match=r"space\['layer_units'\] has tuple or list choices.*n_layers and units"):
+        keraslearn.tune(FFClassifier(), X, y, space={"layer_units": CategoricalDistribution([(8,), (8, 8)])},
+                        storage=db)
+    assert not db.exists() or not optuna.get_all_study_names(f"sqlite:///{db}")
+    # A SQLite file in a folder that does not exist fails at once (SQLite's own error came after retries).
+    start = time.monotonic()
+    with pytest.raises(ValueError, match=r"folder '.*no_such_dir' does not exist"):
+        keraslearn.tune(FFClassifier(), X, y, space=SPACE, storage=tmp_path / "no_such_dir" / "s.db")
+    assert time.monotonic() - start < 5
+
+
+def test_trials_with_a_nan_score_are_replaced_and_reported(tmp_path, iris_mixed):
+    X, y = iris_mixed
+    calls = []
+
+    def first_is_nan(estimator, X, y):
+        calls.append(1)
+        return float("nan") if len(calls) == 1 else estimator.score(X, y)
+
+    learner = FFClassifier(layer_units=(8,), epochs=2, batch_size=32, early_stopping=False)
+    with pytest.warns(UserWarning, match=r"1 trial\(s\) of study .* failed: their score was not a finite number"):
+        _, study = keraslearn.tune(learner, X, y, space={"learning_rate": SPACE["learning_rate"]}, n_trials=2,
+                                   validation_fraction=0.3, scoring=first_is_nan, storage=tmp_path / "nan.db",
+                                   refit=False, random_state=0)
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+
+
+def test_a_named_study_refuses_other_data_and_other_fixed_parameters():
+    from keraslearn.tuning.storage import check_config, data_fingerprint, default_study_name, study_config
+
+    rng = np.random.default_rng(0)
+    X1, X2, y = rng.normal(size=(30, 3)), rng.normal(size=(30, 3)), rng.normal(size=30)
+    one, other = data_fingerprint(X1, y), data_fingerprint(X2, y)
+    assert one == data_fingerprint(X1.copy(), y) and one != other
+    study = optuna.create_study(direction="maximize")
+    check_config(study, study_config(FFRegressor(epochs=3), None, "cv=5", SPACE, one))
+    # The same settings resume; so do another seed, verbosity, and values the space samples anyway.
+    check_config(study, study_config(FFRegressor(epochs=3, random_state=7, verbose=1, learning_rate=0.1,
+                                                 layer_units=(4,)), None, "cv=5", SPACE, one))
+    with pytest.raises(ValueError, match="fixed epochs: study has 3, this call 2"):
+        check_config(study, study_config(FFRegressor(epochs=2), None, "cv=5", SPACE, one))
+    with pytest.raises(ValueError, match="data: the study was scored on other data"):
+        check_config(study, study_config(FFRegressor(epochs=3), None, "cv=5", SPACE, other))
+    # A study recorded by an earlier keraslearn (no data or fixed parameters) still resumes.
+    old = optuna.create_study(direction="maximize")
+    old.set_user_attr("keraslearn", {"learner": "FFRegressor", "scoring": None, "evaluation": "cv=5",
+                                     "space": sorted(SPACE)})
+    check_config(old, study_config(FFRegressor(epochs=2), None, "cv=5", SPACE, other))
+    # Two lambdas are two scorings: their default study names and recorded names differ.
+    f1, f2 = (lambda e, X, y: e.score(X, y)), (lambda e, X, y: -e.score(X, y))
+    names = {default_study_name(FFRegressor(), one, SPACE, "cv=5", f) for f in (f1, f2)}
+    assert len(names) == 2
+    assert study_config(FFRegressor(), f1, "cv=5", SPACE)["scoring"] != study_config(FFRegressor(), f2, "cv=5",
+                                                                                        SPACE)["scoring"]
+
+
 def test_folds_are_fixed_and_a_study_never_resumes_on_other_folds(tmp_path, iris_mixed):
     """The folds do not follow random_state (workers with their own sampler seeds score the same
     rows), and a call on other folds never continues a study scored on these."""
@@ -373,6 +447,8 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
     assert main(["tune", str(data), "--target", "b", "--n-trials", "0", "--storage", str(tmp_path / "t.db")]) == 2
     err = capsys.readouterr().err
     assert "--n-trials must be a positive integer" in err and "None" not in err  # the CLI cannot pass None
+    assert main(["tune", str(data), "--target", "b", "--top", "-1", "--storage", str(tmp_path / "t.db")]) == 2
+    assert "--top must be a positive integer" in capsys.readouterr().err
 
 
 def test_cli_params_are_left_out_of_the_search_space(capsys):

@@ -84,4 +84,5 @@ class TrialProgress:
         except ValueError:  # no completed trial yet
             best = "no completed trial yet"
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self._counts.items()))
-        self._progress.update(self._task, advance=1, status=f"{best}  [{counts}]")
+        # Failed trials (a non-finite score) do not count toward n_trials: tune runs others instead.
+        self._progress.update(self._task, advance=int(state != "fail"), status=f"{best}  [{counts}]")

@@ -14,8 +14,9 @@ def cmd_tune(args):
     console = _console(args.quiet)
     if args.cv is not None and args.validation_fraction is not None:
         raise UsageError("pass either --cv or --validation-fraction, not both")
-    if args.n_trials < 1:
-        raise UsageError(f"--n-trials must be a positive integer; got {args.n_trials}")
+    for flag, value in (("--n-trials", args.n_trials), ("--top", args.top)):
+        if value < 1:
+            raise UsageError(f"{flag} must be a positive integer; got {value}")
     X, y, task = load_task(args, console)
     fixed = parse_params(args.param)
     # Fits are seeded (0 unless --random-state) so a trial's score does not depend on the

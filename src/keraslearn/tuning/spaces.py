@@ -226,6 +226,11 @@ def apply_sample(learner, sampled: dict) -> dict:
     return params
 
 
+def tuned_params(space: dict) -> set:
+    """The learner parameters a space sets: its names, and the targets of its derived names."""
+    return set(space) | {target for names, (target, _) in _DERIVED.items() if any(n in space for n in names)}
+
+
 def without_fixed(space: dict, fixed) -> tuple[dict, list]:
     """``space`` minus the names in ``fixed``, and minus derived names whose target is fixed.
 

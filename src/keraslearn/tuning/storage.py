@@ -31,7 +31,7 @@ def storage_url(storage) -> str:
         return DEFAULT_STORAGE
     text = os.fspath(storage)
     if "://" not in text:
-        return "sqlite:///" + os.path.abspath(text)
+        return "sqlite:///" + os.path.abspath(os.path.expanduser(text))
     scheme, rest = text.split("://", 1)
     if scheme in ("postgresql", "postgres"):
         return f"postgresql+{_postgres_driver()}://{rest}"
@@ -77,6 +77,10 @@ def open_storage(storage=None, *, heartbeat_interval: int = HEARTBEAT_INTERVAL, 
         return storage
     url = storage_url(storage)
     if url.startswith("sqlite:"):
+        folder = os.path.dirname(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else ""
+        if folder and not os.path.isdir(folder):  # SQLite would fail only after the retries below
+            raise ValueError(f"cannot open the study storage {url}: the folder {folder!r} does not exist; "
+                             "create it or give a file in an existing folder.")
         # Heartbeats write from a second thread; wait for the file lock instead of failing.
         engine_kwargs = {"connect_args": {"timeout": 60}}
     else:
@@ -160,7 +164,7 @@ def fail_dead_local_trials(study) -> list[int]:
 
 
 # ------------------------------------------------------- study identity
-def _fingerprint(X, y) -> str:
+def data_fingerprint(X, y) -> str:
     """A hash of the data's values, columns and dtypes; equal in every process reading the same data.
 
     X is a table, or (for the CNN learner) an array of images or a list of image paths.
@@ -201,15 +205,29 @@ def _images_or_paths(X):
     return arr
 
 
-def default_study_name(learner, X, y, space, evaluation, scoring) -> str:
-    """A name fixed by the learner, data and settings, so the same call resumes the same study."""
+def _no_address(text: str) -> str:
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", text)  # object addresses differ between processes
+
+
+def _lambda_digest(scoring) -> str:
+    """For a lambda, ``#`` and a hash of its code: every lambda has the same name."""
+    import hashlib
+
+    code = getattr(scoring, "__code__", None)
+    if code is None or "<lambda>" not in getattr(scoring, "__qualname__", ""):
+        return ""
+    text = repr((code.co_code, code.co_names, _no_address(repr(code.co_consts))))
+    return "#" + hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def default_study_name(learner, data: str, space, evaluation, scoring) -> str:
+    """A name fixed by the learner, the data's fingerprint and the settings, so the same call resumes."""
     import hashlib
 
     params = {k: v for k, v in learner.get_params(deep=False).items() if k not in ("callbacks", "verbose")}
     key = repr((type(learner).__name__, sorted(params.items(), key=lambda kv: kv[0]), sorted(space.items()),
-                evaluation, repr(scoring), _fingerprint(X, y)))
-    key = re.sub(r" at 0x[0-9a-fA-F]+", "", key)  # object addresses differ between processes
-    return f"{type(learner).__name__}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+                evaluation, repr(scoring) + _lambda_digest(scoring), data))
+    return f"{type(learner).__name__}-{hashlib.sha1(_no_address(key).encode()).hexdigest()[:12]}"
 
 
 def scoring_name(scoring):
@@ -218,27 +236,57 @@ def scoring_name(scoring):
         return scoring
     qualname = getattr(scoring, "__qualname__", None)
     if qualname is not None:
-        return f"{getattr(scoring, '__module__', None) or ''}.{qualname}".lstrip(".")
-    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(scoring))  # a scorer object, a functools.partial, ...
+        return f"{getattr(scoring, '__module__', None) or ''}.{qualname}".lstrip(".") + _lambda_digest(scoring)
+    return _no_address(repr(scoring))  # a scorer object, a functools.partial, ...
 
 
-def study_config(learner, scoring, evaluation, space) -> dict:
-    """The settings a study records and checks on resume: equal in every process making the same call."""
-    return {
+#: Learner parameters that may differ between the calls and workers of one study: they change
+#: neither the data nor the model a trial is scored on (``random_state``: workers may seed apart).
+_FREE_PARAMS = ("callbacks", "verbose", "devices", "random_state")
+
+
+def study_config(learner, scoring, evaluation, space, data=None) -> dict:
+    """The settings a study records and checks on resume: equal in every process making the same call.
+
+    ``data`` is the fingerprint of X and y (:func:`data_fingerprint`); the learner's parameters
+    that the space does not set are recorded by their repr.
+    """
+    from keraslearn.tuning.spaces import tuned_params
+
+    tuned = tuned_params(space)
+    fixed = {k: _no_address(repr(v)) for k, v in sorted(learner.get_params(deep=False).items())
+             if k not in tuned and k not in _FREE_PARAMS}
+    config = {
         "learner": type(learner).__name__,
         "scoring": scoring_name(scoring),
         "evaluation": evaluation,
         "space": sorted(space),
+        "fixed": fixed,
     }
+    if data is not None:
+        config["data"] = data
+    return config
+
+
+def _differences(key, stored, new) -> list[str]:
+    if isinstance(stored, dict) and isinstance(new, dict):
+        return [f"{key} {k}: study has {stored.get(k)}, this call {new.get(k)}"
+                for k in sorted(set(stored) | set(new)) if stored.get(k) != new.get(k)]
+    if key == "data":
+        return ["data: the study was scored on other data (values, columns or dtypes differ)"]
+    return [f"{key}: study has {stored!r}, this call {new!r}"]
 
 
 def check_config(study, config):
-    """Record the settings of a new study; refuse to continue one created with other settings."""
+    """Record the settings of a new study; refuse to continue one created with other settings.
+
+    A setting that the stored record lacks (a study from an earlier keraslearn) is not checked.
+    """
     stored = study.user_attrs.get(CONFIG_ATTR)
     if stored is None:
         study.set_user_attr(CONFIG_ATTR, config)
         return
-    diff = [f"{k}: study has {stored.get(k)!r}, this call {v!r}" for k, v in config.items() if stored.get(k) != v]
+    diff = [line for k, v in config.items() if k in stored and stored[k] != v for line in _differences(k, stored[k], v)]
     if diff:
         raise ValueError(
             f"study {study.study_name!r} was created with other settings ({'; '.join(diff)}). "

@@ -6,18 +6,22 @@ import contextlib
 import numbers
 import os
 import sys
+import time
 import warnings
 from typing import NamedTuple
 
 import numpy as np
 
+from keraslearn._user_warnings import warn_user
 from keraslearn.training.memory import release_memory
 from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
+from keraslearn.tuning.checks import check_count, check_scoring, check_space
 from keraslearn.tuning.folds import splits_for
 from keraslearn.tuning.spaces import apply_sample
 from keraslearn.tuning.storage import (
     WORKER_ATTR,
     check_config,
+    data_fingerprint,
     default_study_name,
     fail_dead_local_trials,
     open_storage,
@@ -35,58 +39,6 @@ class TuneResult(NamedTuple):
     """The best trial's learner refitted on all of X, y (None with ``refit=False``)."""
     study: object
     """The ``optuna.Study``: every trial with its parameters, score and learning curve."""
-
-
-# ---------------------------------------------------------------- checks
-def _check_space(learner, space) -> dict:
-    from optuna.distributions import BaseDistribution
-
-    if space is None:
-        space = learner.search_space()
-    if not isinstance(space, dict) or not space:
-        raise TypeError("space must be a non-empty dict of name -> optuna.distributions.* objects.")
-    for name, dist in space.items():
-        if not isinstance(dist, BaseDistribution):
-            raise TypeError(
-                f"space[{name!r}] is {dist!r}; use an Optuna distribution, e.g. "
-                "optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True) or CategoricalDistribution([...])."
-            )
-    # Fail now, not after the first trial, on names the learner does not have and on values
-    # it refuses: the lowest point, then each name's other end (the highest / last choice).
-    lows = {name: _ends(dist)[0] for name, dist in space.items()}
-    _validate_point(learner, lows, "the space's lowest values (first choices) are")
-    for name, dist in space.items():
-        high = _ends(dist)[1]
-        if high != lows[name]:
-            end = "last choice" if hasattr(dist, "choices") else "upper end"
-            _validate_point(learner, {**lows, name: high}, f"space[{name!r}]'s {end} {high!r} is")
-    return space
-
-
-def _ends(dist):
-    return (dist.choices[0], dist.choices[-1]) if hasattr(dist, "choices") else (dist.low, dist.high)
-
-
-def _validate_point(learner, sampled, what):
-    """Set a sampled point on a clone and run the learner's own parameter checks (no fit)."""
-    from sklearn.base import clone
-
-    estimator = clone(learner).set_params(**apply_sample(learner, sampled))
-    check = getattr(estimator, "_validate_params", None)
-    if check is None:
-        return
-    try:
-        check()
-    except (ValueError, TypeError) as err:
-        kind = ValueError if isinstance(err, ValueError) else TypeError
-        raise kind(f"{what} refused by {type(learner).__name__} ({err}); narrow the search space.") from err
-
-
-def _check_count(name, value, *, allow_none=True):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int{' or None' if allow_none else ''}; got {value!r}.")
 
 
 def _make_pruner(pruner, learner):
@@ -247,11 +199,10 @@ def tune(
         ``(best_learner, study)``.
     """
     import optuna
-    from sklearn.metrics import check_scoring
 
     if not hasattr(learner, "get_params") or not hasattr(learner, "fit"):
         raise TypeError(f"learner must be a keraslearn learner (an sklearn estimator); got {type(learner).__name__}.")
-    _check_count("n_trials", n_trials)
+    check_count("n_trials", n_trials)
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0
     ):
@@ -270,13 +221,14 @@ def tune(
     y = y if hasattr(y, "iloc") else np.asarray(y)
     if hasattr(X, "__len__") and len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}: they must match.")
-    space = _check_space(learner, space)
+    space = check_space(learner, space)
     splits, evaluation = splits_for(learner, X, y, cv, validation_fraction)
-    scorer = check_scoring(learner, scoring=scoring)
+    scorer = check_scoring(learner, scoring, y)
     optuna_storage = open_storage(storage)
+    data = data_fingerprint(X, y)
     if study_name is None:
-        study_name = default_study_name(learner, X, y, space, evaluation, scoring)
-    config = study_config(learner, scoring, evaluation, space)
+        study_name = default_study_name(learner, data, space, evaluation, scoring)
+    config = study_config(learner, scoring, evaluation, space, data)
 
     with _quiet_optuna():
         study = optuna.create_study(
@@ -303,12 +255,7 @@ def tune(
             progress = TrialProgress(remaining, f"tuning {type(learner).__name__}") if verbose else None
             try:
                 with progress or contextlib.nullcontext():
-                    study.optimize(
-                        objective,
-                        n_trials=remaining,
-                        timeout=timeout,
-                        callbacks=all_callbacks + ([progress] if progress else []),
-                    )
+                    _optimize(study, objective, n_trials, timeout, all_callbacks + ([progress] if progress else []))
             except KeyboardInterrupt:
                 if verbose:
                     print(
@@ -327,6 +274,32 @@ def tune(
             ) from None
         best = _refit(learner, objective, best_trial, X, y)
     return TuneResult(best, study)
+
+
+def _optimize(study, objective, n_trials, timeout, callbacks):
+    """``study.optimize`` until the study holds ``n_trials`` finished trials or ``timeout`` passes.
+
+    Optuna counts failed trials (a NaN score) toward its ``n_trials``; keraslearn's does not, so
+    failed trials are replaced, round after round, while a round finishes at least one trial.
+    """
+    from optuna.trial import TrialState
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    failed_before = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+    while True:
+        finished = _n_finished(study)
+        left = None if deadline is None else deadline - time.monotonic()
+        if (n_trials is not None and finished >= n_trials) or (left is not None and left <= 0):
+            break
+        study.optimize(objective, n_trials=None if n_trials is None else n_trials - finished, timeout=left,
+                       callbacks=callbacks)
+        if n_trials is None or _n_finished(study) == finished:
+            break
+    failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,))) - failed_before
+    if failed > 0:
+        warn_user(
+            f"{failed} trial(s) of study {study.study_name!r} failed: their score was not a finite number (NaN or "
+            "inf: a fit that diverged, or a scorer that returned NaN). They do not count toward n_trials.")
 
 
 def _states():

@@ -1,0 +1,107 @@
+"""What a ``tune`` call is checked against before any trial runs: its space, counts and scoring."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+from keraslearn.tuning.spaces import apply_sample
+
+
+def check_space(learner, space) -> dict:
+    from optuna.distributions import BaseDistribution
+
+    if space is None:
+        space = learner.search_space()
+    if not isinstance(space, dict) or not space:
+        raise TypeError("space must be a non-empty dict of name -> optuna.distributions.* objects.")
+    for name, dist in space.items():
+        if not isinstance(dist, BaseDistribution):
+            raise TypeError(
+                f"space[{name!r}] is {dist!r}; use an Optuna distribution, e.g. "
+                "optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True) or CategoricalDistribution([...])."
+            )
+        if hasattr(dist, "choices") and any(isinstance(c, (tuple, list, dict, set)) for c in dist.choices):
+            raise TypeError(
+                f"space[{name!r}] has tuple or list choices; Optuna stores only None, bool, int, float and str. "
+                "For layer_units use the derived names n_layers and units, or sample a name and map it in your "
+                "own objective."
+            )
+    # Fail now, not after the first trial, on names the learner does not have and on values
+    # it refuses: the lowest point, then each name's other end (the highest / last choice).
+    lows = {name: _ends(dist)[0] for name, dist in space.items()}
+    _validate_point(learner, lows, "the space's lowest values (first choices) are")
+    for name, dist in space.items():
+        high = _ends(dist)[1]
+        if high != lows[name]:
+            end = "last choice" if hasattr(dist, "choices") else "upper end"
+            _validate_point(learner, {**lows, name: high}, f"space[{name!r}]'s {end} {high!r} is")
+    return space
+
+
+def _ends(dist):
+    return (dist.choices[0], dist.choices[-1]) if hasattr(dist, "choices") else (dist.low, dist.high)
+
+
+def _validate_point(learner, sampled, what):
+    """Set a sampled point on a clone and run the learner's own parameter checks (no fit)."""
+    from sklearn.base import clone
+
+    estimator = clone(learner).set_params(**apply_sample(learner, sampled))
+    if getattr(estimator, "_validate_params", None) is None:
+        return
+    try:
+        estimator._validate_params()
+    except (ValueError, TypeError) as err:
+        kind = ValueError if isinstance(err, ValueError) else TypeError
+        if _refusal(learner) == str(err):  # the learner's own (fixed) parameters, whatever the space samples
+            raise kind(f"{type(learner).__name__} refuses its parameters: {err}") from err
+        raise kind(f"{what} refused by {type(learner).__name__} ({err}); narrow the search space.") from err
+
+
+def _refusal(learner) -> str | None:
+    """Why the learner, as given, refuses its parameters; None if it takes them."""
+    from sklearn.base import clone
+
+    try:
+        clone(learner)._validate_params()
+    except (ValueError, TypeError) as err:
+        return str(err)
+    return None
+
+
+def check_count(name, value, *, allow_none=True):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int{' or None' if allow_none else ''}; got {value!r}.")
+
+
+def check_scoring(learner, scoring, y):
+    """The scorer for ``scoring``; a name that cannot score this task fails now, not after a trial."""
+    from sklearn.base import is_classifier
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.metrics import check_scoring
+
+    if isinstance(scoring, (list, tuple, set, dict)):
+        raise TypeError(f"scoring must be one scorer, a name or a callable (a study maximizes one score); "
+                        f"got {scoring!r}.")
+    scorer = check_scoring(learner, scoring=scoring)
+    if isinstance(scoring, str):
+        # Score a constant model on the target: the scorer's own checks of the target's type.
+        classifier = is_classifier(learner)
+        dummy = DummyClassifier() if classifier else DummyRegressor()
+        X0 = np.zeros((len(y), 1))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scorer(dummy.fit(X0, y), X0, y)
+        except (ValueError, TypeError) as err:
+            examples = ("'accuracy', 'balanced_accuracy', 'f1_macro', 'roc_auc_ovr', 'neg_log_loss'" if classifier
+                        else "'r2', 'neg_root_mean_squared_error', 'neg_mean_absolute_error'")
+            raise ValueError(
+                f"scoring={scoring!r} cannot score this {'classification' if classifier else 'regression'} target "
+                f"({str(err).strip()}); use a scorer for it, e.g. {examples}.") from err
+    return scorer
