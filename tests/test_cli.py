@@ -56,6 +56,23 @@ def test_predict_and_evaluate(fitted, iris_csv, tmp_path, capsys):
     assert "accuracy" in captured.out and f"{scores['accuracy']:.4f}" in captured.out  # the table, redirectable
 
 
+def test_predict_keep_columns_never_collide_with_the_output(fitted, iris_csv, tmp_path, capsys, monkeypatch):
+    # A repeated --keep is kept once; a kept column named like an output column is a one-line error,
+    # not a file with two "prediction" columns (or pyarrow's traceback for .parquet).
+    data = tmp_path / "ids.csv"
+    pd.read_csv(iris_csv).assign(id=range(150), prediction="old").to_csv(data, index=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["predict", str(fitted), str(data), "--keep", "id", "--keep", "id", "--out", "~/p.csv",
+                 "--quiet"]) == 0
+    preds = pd.read_csv(tmp_path / "p.csv")  # "~" is the home folder, as in pandas
+    assert list(preds.columns)[:2] == ["id", "prediction"] and preds["id"].tolist() == list(range(150))
+    capsys.readouterr()
+    assert main(["predict", str(fitted), str(data), "--keep", "prediction", "--out", str(tmp_path / "x.parquet"),
+                 "--quiet"]) == 2
+    assert "--keep prediction: the output has a column of that name" in capsys.readouterr().err
+    assert not (tmp_path / "x.parquet").exists()
+
+
 def test_regression_parquet_and_params(tmp_path, diabetes_mixed):
     X, y = diabetes_mixed
     data = tmp_path / "d.parquet"

@@ -249,6 +249,24 @@ def test_saved_artifact_has_the_mode_open_would_give(artifact, tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
+def test_save_and_load_paths_behave_as_open_does(artifact, tmp_path, monkeypatch):
+    """"~" is the home folder; a symlink is written through (its target replaced, the link kept);
+    a folder given to load is a clear error."""
+    learner = keraslearn.load(artifact)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    learner.save("~/home.keraslearn")
+    assert (tmp_path / "home.keraslearn").is_file() and not Path("~").exists()
+    assert isinstance(keraslearn.load("~/home.keraslearn"), FFRegressor)
+    target, link = tmp_path / "v1.keraslearn", tmp_path / "latest.keraslearn"
+    target.write_bytes(b"an old version")
+    link.symlink_to(target.name)
+    learner.save(link)
+    assert link.is_symlink() and isinstance(keraslearn.load(target), FFRegressor)
+    with pytest.raises(ValueError, match="is a folder; give the artifact file"):
+        keraslearn.load(tmp_path)
+
+
 def test_source_never_evaluates_or_unpickles_input():
     """No eval/exec, no marshal, no plain unpickling, no allow_pickle=True anywhere in keraslearn.
 

@@ -257,24 +257,30 @@ def cmd_predict(args):
         out_kind(args.out)  # before predicting: a name it cannot write is a one-line error
     model = _load_model(args.model)
     df = read_table(args.data)
-    absent = [c for c in args.keep if c not in df.columns]
+    keep = list(dict.fromkeys(args.keep))
+    absent = [c for c in keep if c not in df.columns]
     if absent:
         raise UsageError(f"--keep names columns DATA lacks: {', '.join(absent)}")
-    X = _features_for(model, df, console, kept=args.keep)
+    X = _features_for(model, df, console, kept=keep)
     try:
         pred = model.predict(X)
         out = pd.DataFrame({"prediction": pred} if np.ndim(pred) == 1 else
                            {f"prediction_{i}": pred[:, i] for i in range(pred.shape[1])})
-        if args.keep:  # e.g. an ID, to join the predictions back to the rows
-            out = pd.concat([df[args.keep].reset_index(drop=True), out], axis=1)
         if hasattr(model, "predict_proba"):
             proba = model.predict_proba(X)
             for i, c in enumerate(model.classes_):
                 out[f"proba_{c}"] = proba[:, i]
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
+    clash = [c for c in keep if c in set(out.columns)]
+    if clash:
+        raise UsageError(f"--keep {', '.join(clash)}: the output has a column of that name; rename it in DATA")
+    out = pd.concat([df[keep].reset_index(drop=True), out], axis=1)  # e.g. an ID, to join the rows back
     if args.out:
-        write_table(out, args.out)
+        try:
+            write_table(out, args.out)
+        except (OSError, ValueError) as err:
+            raise UsageError(f"cannot write {args.out}: {err}") from None
         _say(console, f"{len(out)} predictions → {args.out}")
     else:
         print(out.to_csv(index=False), end="")

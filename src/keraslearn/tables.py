@@ -14,7 +14,7 @@ COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 def read_table(path) -> pd.DataFrame:
     """Read a .csv / .tsv / .parquet file, or fail with a one-line message."""
-    p = Path(path)
+    p = Path(path).expanduser()  # as pandas does: "--out=~/x.csv" reaches us unexpanded
     if not p.exists():
         raise UsageError(f"no such file: {path}")
     if p.is_dir():
@@ -95,7 +95,7 @@ def write_table(frame: pd.DataFrame, path) -> None:
 
 
 def not_the_input(out, data) -> None:
-    if out is not None and Path(out).resolve() == Path(data).resolve():
+    if out is not None and Path(out).expanduser().resolve() == Path(data).expanduser().resolve():
         raise UsageError(f"--out {out} is the input file; write somewhere else")
 
 

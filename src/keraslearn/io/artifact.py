@@ -135,7 +135,9 @@ def save(learner, path) -> str:
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(learner, "model_")
-    path = os.fspath(path)
+    path = os.path.expanduser(os.fspath(path))
+    # Through a symlink, as open(path, "w") writes: the rename must replace the link's target, not the link.
+    target = os.path.realpath(path) if os.path.islink(path) else path
     params, dropped = _params_json(learner)
     if dropped:
         warn_user(
@@ -166,9 +168,9 @@ def save(learner, path) -> str:
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
     }
-    directory = os.path.dirname(os.path.abspath(path))
+    directory = os.path.dirname(os.path.abspath(target))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = _create_temp(directory, path)
+    fd, tmp = _create_temp(directory, target)
     try:
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
             z.writestr("keraslearn.json", json.dumps(meta, indent=1))
@@ -178,7 +180,7 @@ def save(learner, path) -> str:
             z.close()
             f.flush()
             os.fsync(f.fileno())  # the rename must never expose a file whose data is not on disk
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -215,6 +217,9 @@ def _create_temp(directory: str, path: str) -> tuple[int, str]:
 
 def read_meta(path) -> dict:
     """The artifact's JSON header, without loading the model."""
+    path = os.path.expanduser(os.fspath(path))
+    if os.path.isdir(path):
+        raise ArtifactError(f"{path} is a folder; give the artifact file that learner.save(path) wrote.")
     try:
         with zipfile.ZipFile(path) as z:
             meta = json.loads(z.read("keraslearn.json"))
@@ -237,6 +242,7 @@ def load(path):
     """Load a learner written by ``learner.save(path)``; it predicts exactly as when saved."""
     from keraslearn.learners.registry import learner_classes
 
+    path = os.path.expanduser(os.fspath(path))
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: {path}")
     meta = read_meta(path)
