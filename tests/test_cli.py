@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -106,7 +105,7 @@ def test_errors_are_one_line_exit_2(argv, message, iris_csv, tmp_path):
     r = subprocess.run([sys.executable, "-m", "keraslearn", *argv], capture_output=True, text=True, env=env,
                        timeout=120)
     assert r.returncode == 2
-    lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
+    lines = [line for line in r.stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr
 
 

@@ -129,10 +129,9 @@ def save(learner, path) -> str:
     ``.keraslearn-*.tmp`` file beside it, never read by :func:`load`.
     """
     import keras
+    from sklearn.utils.validation import check_is_fitted
 
     from keraslearn import __version__
-
-    from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(learner, "model_")
     path = os.path.expanduser(os.fspath(path))
