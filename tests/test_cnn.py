@@ -130,6 +130,16 @@ def test_save_load_and_pickle_predict_identically(folder_fit, digits_rgb, tmp_pa
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(folder_fit)).predict_proba(images), expected)
 
 
+def test_onnx_export_takes_what_export_inputs_builds(folder_fit, image_folder, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    _, paths = image_folder
+    path = keraslearn.export(folder_fit, tmp_path / "cnn.onnx")
+    inputs = keraslearn.export_inputs(folder_fit, paths[:5])
+    assert list(inputs) == ["image"] and inputs["image"].shape == (5, 32, 32, 3)
+    (proba,) = ort.InferenceSession(path).run(None, inputs)
+    np.testing.assert_allclose(proba, folder_fit.predict_proba(paths[:5]), atol=1e-5)
+
+
 @pytest.mark.torch
 def test_fit_on_an_array_with_path_dataframe_labels(digits_rgb, weights_file, image_folder):
     images, labels = digits_rgb

@@ -74,6 +74,22 @@ def test_onnx_export_runs_in_onnxruntime_like_predict_proba(iris_clf, tmp_path, 
     np.testing.assert_array_equal(inputs["cat_colour"].ravel(), expected)  # the JSON replays the encoder
 
 
+@pytest.mark.torch
+def test_tabnet_exports_to_onnx_on_every_backend(iris_mixed, tmp_path, capfd):
+    """torch's exporter refuses TabNet's take_along_axis: on torch the export goes through JAX, quietly."""
+    import onnxruntime as ort
+
+    X, y = iris_mixed
+    clf = keraslearn.TabNetClassifier(n_d=4, n_a=4, n_steps=1, epochs=1, batch_size=64, virtual_batch_size=32,
+                                      random_state=0).fit(X, y)
+    capfd.readouterr()
+    path = export(clf, tmp_path / "tabnet.onnx")
+    assert "graph" not in capfd.readouterr().out  # torch prints the whole graph to C++'s stdout when it fails
+    X = _new_rows(X)
+    (proba,) = ort.InferenceSession(path).run(None, export_inputs(clf, X))
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=ATOL)
+
+
 def test_litert_export_runs_in_ai_edge_litert(iris_clf, tf_exports):
     from ai_edge_litert.interpreter import Interpreter
 

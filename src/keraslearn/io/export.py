@@ -15,6 +15,7 @@ inputs and the category codes, for serving without Python.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -166,10 +167,13 @@ def export_inputs(learner, X, fold_preprocessing=True) -> dict:
     ``{"numeric": float32[n, d], "cat_<column>": int32[n, 1], ...}``: the raw numeric
     columns (NaN for missing) when the preprocessing is folded, the encoder's output
     otherwise. Feed it to onnxruntime (``session.run(None, inputs)``), a LiteRT signature
-    runner (``runner(**inputs)``) or a SavedModel (``loaded.serve(inputs)``).
+    runner (``runner(**inputs)``) or a SavedModel (``loaded.serve(inputs)``). For an image
+    learner: ``{"image": float32[n, height, width, 3]}``, resized and preprocessed.
     """
     from keraslearn.preprocessing.validation import match_columns, to_frame
 
+    if hasattr(learner, "_image_inputs"):
+        return learner._image_inputs(X)
     encoded = learner._encode_X(X)
     if not (fold_preprocessing and _folds_numeric(learner)):
         return encoded
@@ -267,27 +271,30 @@ def _drop_compile_configs(archive: str) -> None:
             z.writestr(name, data)
 
 
-def _user_modules(model, fmt: str) -> list[str]:
-    """Modules that define the model's own layer classes, for the TensorFlow process to import."""
+def _user_modules(model, fmt: str, through: str) -> list[str]:
+    """Modules that define the model's own layer classes, for the exporting process to import."""
     from keraslearn.io.model_bytes import user_classes
 
     classes = set(user_classes(model).values())
     in_script = sorted(c.__name__ for c in classes if c.__module__ == "__main__")
     if in_script:
         raise ValueError(
-            f"The layer class(es) {in_script} are defined in the running script (__main__), which the TensorFlow "
+            f"The layer class(es) {in_script} are defined in the running script (__main__), which the {through} "
             f"process writing {_LABELS[fmt]} cannot import. Move them into a module (registered with "
-            "keras.saving.register_keras_serializable), or export to ONNX, which is written in this process."
+            "keras.saving.register_keras_serializable)"
+            + (", or export to ONNX, which is written in this process." if fmt != "onnx" else ".")
         )
     return sorted({c.__module__ for c in classes if not c.__module__.startswith("keraslearn.")})
 
 
-def _export_through_tensorflow(model, path: str, fmt: str, timeout: float) -> None:
+def _export_in_process_of(backend: str, model, path: str, fmt: str, timeout: float) -> None:
+    """Save ``model`` as ``.keras`` and export it in a ``KERAS_BACKEND=backend`` subprocess."""
     import keraslearn
 
-    modules = _user_modules(model, fmt)
+    through = {"tensorflow": "TensorFlow", "jax": "JAX"}.get(backend, backend)
+    modules = _user_modules(model, fmt, through)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(keraslearn.__file__)))
-    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     # This process' import path too (the script's folder first): the user's layer modules are found there.
     paths = [package_root, *(p for p in sys.path if p and os.path.isdir(p)), os.environ.get("PYTHONPATH")]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
@@ -297,14 +304,48 @@ def _export_through_tensorflow(model, path: str, fmt: str, timeout: float) -> No
             warnings.simplefilter("ignore")
             model.save(src)
         _drop_compile_configs(src)
-        cmd = [sys.executable, "-m", "keraslearn.io._tf_export", src, path, fmt, *modules]
+        cmd = [sys.executable, "-m", "keraslearn.io._export_process", src, path, fmt, *modules]
         try:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as err:
-            raise RuntimeError(f"Exporting to {_LABELS[fmt]} through TensorFlow took over {timeout:g} s.") from err
+            raise RuntimeError(f"Exporting to {_LABELS[fmt]} through {through} took over {timeout:g} s.") from err
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise RuntimeError(f"Exporting to {_LABELS[fmt]} through TensorFlow failed:\n{tail}")
+        raise RuntimeError(f"Exporting to {_LABELS[fmt]} through {through} failed:\n{tail}")
+
+
+@contextlib.contextmanager
+def _stdout_discarded():
+    """File descriptor 1 to /dev/null: silences what C++ code prints, which sys.stdout does not see."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _onnx_from_torch(model, path: str, timeout: float) -> None:
+    """torch's ONNX exporter, or, for a model it refuses (an op it cannot map, e.g. TabNet's
+    ``take_along_axis``), jax2onnx in a JAX subprocess."""
+    try:
+        with _stdout_discarded():  # torch logs the whole graph to C++'s stdout when it fails, whatever verbose says
+            _export_here(model, path, "onnx")
+        return
+    except Exception as err:  # torch.onnx raises many types; its message holds a whole graph dump
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+        refused = err
+    missing = [m for m in ("jax", *_needs("onnx", "jax")) if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RuntimeError(
+            f"torch's ONNX exporter cannot export this model ({reason}). keraslearn exports such models through "
+            f"JAX, which needs {', '.join(missing)}: pip install jax 'keraslearn[export]'."
+        ) from refused
+    _export_in_process_of("jax", model, path, "onnx", timeout)
 
 
 def export(model_or_learner, path, format="onnx", *, fold_preprocessing=True, timeout=600) -> str:
@@ -359,10 +400,12 @@ def export(model_or_learner, path, format="onnx", *, fold_preprocessing=True, ti
     here = fmt == "onnx" or backend == "tensorflow"
     _check_installed(fmt, backend if here else "tensorflow")
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    if here:
+    if fmt == "onnx" and backend == "torch":
+        _onnx_from_torch(model, path, timeout)
+    elif here:
         _export_here(model, path, fmt)
     else:
-        _export_through_tensorflow(model, path, fmt, timeout)
+        _export_in_process_of("tensorflow", model, path, fmt, timeout)
     if learner is not None and _tabular_encoder(learner) is not None:
         with open(path + SIDECAR_SUFFIX, "w", encoding="utf8") as f:
             json.dump(input_description(learner, fold_preprocessing), f, indent=1)

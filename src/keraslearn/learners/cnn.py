@@ -218,6 +218,14 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         with keras_warnings_ignored(), variables_kept_on_error(self.model_):  # an unreadable image loses nothing
             return np.asarray(self.model_.predict(data, verbose=0), dtype=np.float64)
 
+    def _image_inputs(self, X) -> dict:
+        """What the network (and an export of it) takes for images X: ``{"image": float32[n, h, w, 3]}``,
+        resized and preprocessed as ``predict`` feeds them."""
+        check_is_fitted(self, "model_")
+        source, _ = image_source(X, self.path_column, type(self).__name__)
+        pixels = source.load(np.arange(source.n), tuple(self.spec_.image_shape[:2]))
+        return {"image": np.ascontiguousarray(self._preprocess()(pixels), dtype=np.float32)}
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False

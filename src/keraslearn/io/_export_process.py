@@ -1,12 +1,14 @@
-"""Export a ``.keras`` file with the TensorFlow backend (run as a subprocess by io.export).
+"""Export a ``.keras`` file with another backend than the caller's (run as a subprocess by io.export).
 
-Usage: ``KERAS_BACKEND=tensorflow python -m keraslearn.io._tf_export model.keras out fmt [module ...]``
-(the modules define the user's layer classes; importing them registers the classes).
+Usage: ``KERAS_BACKEND=<backend> python -m keraslearn.io._export_process model.keras out fmt [module ...]``
+(the modules define the user's layer classes; importing them registers the classes). TensorFlow
+writes LiteRT and SavedModels for every backend; JAX writes ONNX for models torch's exporter refuses.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 import warnings
@@ -29,8 +31,11 @@ def main(argv: list[str]) -> int:
     import keraslearn  # noqa: F401  (backend from KERAS_BACKEND, set by the caller)
     import keras
 
-    if keras.backend.backend() != "tensorflow":
-        print(f"expected the tensorflow backend, got {keras.backend.backend()}", file=sys.stderr)
+    from keraslearn.io.export import _export_here
+
+    if keras.backend.backend() != os.environ.get("KERAS_BACKEND"):
+        expected = os.environ.get("KERAS_BACKEND")
+        print(f"expected the {expected} backend, got {keras.backend.backend()}", file=sys.stderr)
         return 2
     _register_keraslearn_layers()
     for module in modules:
@@ -38,7 +43,7 @@ def main(argv: list[str]) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = keras.saving.load_model(src, compile=False, safe_mode=True)
-        model.export(dst, format=fmt, verbose=False)
+    _export_here(model, dst, fmt)
     return 0
 
 
