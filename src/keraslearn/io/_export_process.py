@@ -28,7 +28,7 @@ def _register_keraslearn_layers() -> None:
 
 def main(argv: list[str]) -> int:
     src, dst, fmt, *modules = argv
-    import keraslearn  # noqa: F401  (backend from KERAS_BACKEND, set by the caller)
+    import keraslearn  # noqa: F401  (first: backend from KERAS_BACKEND, set by the caller)
     import keras
 
     from keraslearn.io.export import _export_here
