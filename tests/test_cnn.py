@@ -227,6 +227,7 @@ def test_bad_inputs_fail_early_with_clear_messages(tmp_path, digits_rgb):
         (CNNClassifier(), images, None, "requires y"),
         (CNNClassifier(), images[:, :, :, :2], labels, "1, 3 or 4 channels"),
         (CNNClassifier(weights=str(tmp_path / "w.h5")), images, labels, "no such file"),
+        (CNNClassifier(alpha=0.3), images, labels, r"ImageNet weights only for alpha in \(0.35, 0.5, .*weights=None"),
         (CNNClassifier(), _with_nan(images, 3), labels, r"1 image\(s\) hold NaN or infinite pixels, e.g. rows \[3\]"),
     ]
     for clf, X, y, match in cases:

@@ -143,3 +143,36 @@ def test_sample_weights_are_refused_not_ignored(digits):
     for data in ((X, Y, w), [(X[:50], Y[:50], w[:50])]):
         with pytest.raises(ValueError, match="no sample weights"):
             loop.fit(data, epochs=np.int64(1))
+
+
+TF_LOOP = """
+import numpy as np
+import keraslearn, keras
+assert keras.backend.backend() == "tensorflow"
+rng = np.random.default_rng(0)
+X = rng.normal(size=(256, 8)).astype("float32")
+y = (X[:, :1] > 0).astype("float32")
+model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1, activation="sigmoid")])
+before = float(keras.ops.mean(keras.ops.square(y - model.predict(X, verbose=0))))
+# A lambda's name, "<lambda>", is not a valid TensorFlow name scope.
+keraslearn.train_loop(model, "adam", lambda t, p: keras.ops.mean(keras.ops.square(t - p)), (X, y),
+                      epochs=5, batch_size=32)
+after = float(keras.ops.mean(keras.ops.square(y - model.predict(X, verbose=0))))
+print("mse", before, after)
+assert after < before
+"""
+
+
+@pytest.mark.slow
+def test_the_same_loop_with_a_lambda_loss_trains_on_tensorflow():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("tensorflow")
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    r = subprocess.run([sys.executable, "-c", TF_LOOP], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "mse" in r.stdout

@@ -31,6 +31,7 @@ class Application:
     min_size: int = 32
     uses_alpha: bool = False
     rows: tuple = ()  # input sizes with their own weight files (others use 224's)
+    alphas: tuple = ()  # the widths (alpha) ImageNet weights exist for, when uses_alpha
 
     def weights_file(self, alpha: float, size: int) -> str:
         rows = size if size in self.rows else 224
@@ -50,18 +51,19 @@ APPLICATIONS: dict[str, Application] = {
         _KA + "mobilenet_v2/",
         uses_alpha=True,
         rows=(96, 128, 160, 192, 224),
+        alphas=(0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
     ),
     "MobileNet": Application(
         "mobilenet", "mobilenet_{alpha_text}_{rows}_tf_no_top.h5", _KA + "mobilenet/",
-        uses_alpha=True, rows=(128, 160, 192, 224),
+        uses_alpha=True, rows=(128, 160, 192, 224), alphas=(0.25, 0.5, 0.75, 1.0),
     ),
     "MobileNetV3Small": Application(
         "mobilenet_v3", "weights_mobilenet_v3_small_224_{alpha}_float_no_top_v2.h5", _KA + "mobilenet_v3/",
-        uses_alpha=True,
+        uses_alpha=True, alphas=(0.75, 1.0),
     ),
     "MobileNetV3Large": Application(
         "mobilenet_v3", "weights_mobilenet_v3_large_224_{alpha}_float_no_top_v2.h5", _KA + "mobilenet_v3/",
-        uses_alpha=True,
+        uses_alpha=True, alphas=(0.75, 1.0),
     ),
     **{name: _resnet(name) for name in ("ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2")},
     **{
@@ -117,6 +119,15 @@ def cache_dirs() -> list[str]:
     return [os.path.join(home, "models"), os.path.join("/tmp", ".keras", "models")]
 
 
+def check_imagenet_alpha(application: str, weights, alpha) -> None:
+    """Refuse ImageNet weights for a width (alpha) they were never published for."""
+    app = get_application(application)
+    if isinstance(weights, str) and weights == "imagenet" and app.uses_alpha and float(alpha) not in app.alphas:
+        raise ValueError(
+            f"{application} has ImageNet weights only for alpha in {app.alphas}; got alpha={alpha}. Use one of "
+            "those, or weights=None to train the whole network from random weights.")
+
+
 def resolve_weights(application: str, weights, image_size: int, alpha: float = 1.0):
     """The ``weights=`` argument to give ``keras.applications``: a local file path or None.
 
@@ -131,6 +142,7 @@ def resolve_weights(application: str, weights, image_size: int, alpha: float = 1
             raise ValueError(f"weights={path!r}: no such file. Pass 'imagenet', None or the path of a weights file.")
         return path
     app = get_application(application)
+    check_imagenet_alpha(application, weights, alpha)
     fname = app.weights_file(alpha, image_size)
     for directory in cache_dirs():
         path = os.path.join(directory, fname)

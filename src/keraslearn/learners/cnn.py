@@ -118,6 +118,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         cnn.get_application(self.application)
         self._size()
         _check_number("alpha", self.alpha, low=0, low_open=True)
+        cnn.check_imagenet_alpha(self.application, self.weights, self.alpha)
         _check_number("cl_layer_units", self.cl_layer_units, low=0, integer=True)
         _check_number("unfreeze_n_last_layers", self.unfreeze_n_last_layers, low=0, integer=True)
 

@@ -56,7 +56,8 @@ def _loss_object(loss):
     if not callable(fn):
         raise ValueError(f"loss must be a Keras loss name, a keras.losses.Loss or a function; got {loss!r}.")
     name = loss if isinstance(loss, str) else getattr(fn, "__name__", "loss")
-    return _FunctionLoss(fn, name)
+    # The name becomes a TensorFlow name scope, which refuses "<lambda>" (a valid identifier passes).
+    return _FunctionLoss(fn, name if name.isidentifier() else "loss")
 
 
 def _metric_object(metric, y_true, y_pred):
