@@ -22,6 +22,18 @@ def test_jax_by_default_and_no_keras_json(tmp_path):
     assert not (tmp_path / ".keras" / "keras.json").exists()
 
 
+def test_tensorflow_start_up_banner_is_not_printed_but_other_stderr_is(tmp_path):
+    import pytest
+
+    pytest.importorskip("tensorflow")
+    code = "import sys, keraslearn, keras; print(keras.backend.backend()); print('mine', file=sys.stderr)"
+    r = _run(code, tmp_path, KERAS_BACKEND="tensorflow")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "tensorflow"
+    # TensorFlow prints "All log messages before absl::InitializeLog() ..." and its oneDNN notice from C++.
+    assert r.stderr.strip() == "mine", r.stderr
+
+
 def test_existing_keras_json_is_left_alone(tmp_path):
     (tmp_path / ".keras").mkdir()
     cfg = {"floatx": "float32", "epsilon": 1e-07, "backend": "torch", "image_data_format": "channels_last"}

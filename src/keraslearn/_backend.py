@@ -11,12 +11,14 @@ keep Keras' own behaviour and no file appears behind their back.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.util
 import os
 import sys
 import tempfile
 
+from keraslearn._native_output import native_output_filtered
 from keraslearn._user_warnings import warn_user
 
 DEFAULT_BACKEND = "jax"
@@ -180,6 +182,11 @@ def _backend_failed(err: BaseException, name: str) -> bool:
     return False
 
 
+def _tensorflow_banner(line: str) -> bool:
+    """TensorFlow's C++ start-up lines, printed before absl reads TF_CPP_MIN_LOG_LEVEL."""
+    return "before absl::InitializeLog() is called" in line or "oneDNN custom operations are on" in line
+
+
 class _ScratchHomeLoader(importlib.abc.Loader):
     """Runs Keras' package import with ``KERAS_HOME`` pointing at a scratch folder."""
 
@@ -192,8 +199,10 @@ class _ScratchHomeLoader(importlib.abc.Loader):
         return self.inner.create_module(spec)
 
     def _exec(self, module):
+        banner = _tensorflow_banner if os.environ.get("KERAS_BACKEND") == "tensorflow" else None
         try:
-            self.inner.exec_module(module)
+            with native_output_filtered(2, keep=lambda line: not banner(line)) if banner else contextlib.nullcontext():
+                self.inner.exec_module(module)
         except (ImportError, ValueError) as err:
             name = os.environ.get("KERAS_BACKEND", "")
             if not _backend_failed(err, name):  # e.g. Keras' own "Invalid `epsilon`" from keras.json

@@ -15,7 +15,6 @@ inputs and the category codes, for serving without Python.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
@@ -27,6 +26,7 @@ import warnings
 import numpy as np
 
 from keraslearn._keras_warnings import loggers_quieted
+from keraslearn._native_output import native_output_filtered
 from keraslearn._user_warnings import warn_user
 
 _FORMATS = {
@@ -314,26 +314,11 @@ def _export_in_process_of(backend: str, model, path: str, fmt: str, timeout: flo
         raise RuntimeError(f"Exporting to {_LABELS[fmt]} through {through} failed:\n{tail}")
 
 
-@contextlib.contextmanager
-def _stdout_discarded():
-    """File descriptor 1 to /dev/null: silences what C++ code prints, which sys.stdout does not see."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def _onnx_from_torch(model, path: str, timeout: float) -> None:
     """torch's ONNX exporter, or, for a model it refuses (an op it cannot map, e.g. TabNet's
     ``take_along_axis``), jax2onnx in a JAX subprocess."""
     try:
-        with _stdout_discarded():  # torch logs the whole graph to C++'s stdout when it fails, whatever verbose says
+        with native_output_filtered(1):  # torch logs the whole graph to C++'s stdout when it fails, whatever verbose says
             _export_here(model, path, "onnx")
         return
     except Exception as err:  # torch.onnx raises many types; its message holds a whole graph dump
