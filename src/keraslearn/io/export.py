@@ -318,7 +318,8 @@ def _onnx_from_torch(model, path: str, timeout: float) -> None:
     """torch's ONNX exporter, or, for a model it refuses (an op it cannot map, e.g. TabNet's
     ``take_along_axis``), jax2onnx in a JAX subprocess."""
     try:
-        with native_output_filtered(1):  # torch logs the whole graph to C++'s stdout when it fails, whatever verbose says
+        # When it fails, torch logs the whole graph to C++'s stdout, whatever verbose says.
+        with native_output_filtered(1):
             _export_here(model, path, "onnx")
         return
     except Exception as err:  # torch.onnx raises many types; its message holds a whole graph dump
