@@ -475,6 +475,8 @@ CLI_ERRORS = [
     ("predict_missing_model", _predict("absent.keraslearn", "ok.csv"), r"no such model file"),
     ("out_is_a_directory", lambda d: ["fit", str(d / "ok.csv"), "--target", "label", "--quiet", "--out", str(d)],
      r"--out .* is a directory; give a file name"),
+    ("out_is_a_folder_not_made_yet", lambda d: ["fit", str(d / "ok.csv"), "--target", "label", "--quiet", "--out",
+                                                 str(d / "runs") + "/"], r"--out .*runs/ is a directory; give a file"),
     ("predict_model_is_a_directory", lambda d: ["predict", str(d), str(d / "ok.csv"), "--quiet"],
      r"model|artifact"),
     ("fit_out_is_the_data", lambda d: ["fit", str(d / "ok.csv"), "--target", "label", "--quiet", "--out",

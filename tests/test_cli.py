@@ -132,7 +132,32 @@ def test_learning_curve_shows_a_one_epoch_fit_and_whole_epochs():
 
     one = _curve_figure({"loss": [0.5], "val_loss": [0.6]}, "one epoch").axes[0]
     assert all(line.get_marker() == "o" for line in one.get_lines()[:2])  # a single point is drawn
+    one.figure.canvas.draw()
+    assert [float(t) for t in one.get_xticks() if 0.5 <= t <= 1.5] == [1.0]  # not 0.96, 0.98, ...
     five = _curve_figure({"loss": [0.5, 0.4, 0.35, 0.3, 0.28]}, "five").axes[0]
     five.figure.canvas.draw()
     ticks = [t for t in five.get_xticks() if 1 <= t <= 5]
     assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_a_diverged_fit_has_no_best_epoch_and_keeps_its_metric_names(iris_mixed):
+    import warnings
+
+    from keraslearn import FFClassifier
+    from keraslearn.report import score_table
+    from keraslearn.report.plots import _curve_figure
+
+    nan = float("nan")
+    ax = _curve_figure({"loss": [nan, nan], "val_loss": [nan, nan]}, "diverged").axes[0]
+    assert not [t for t in ax.get_legend().get_texts() if "best epoch" in t.get_text()]
+    ax = _curve_figure({"loss": [1.0, 0.5, nan], "val_loss": [0.9, 0.7, nan]}, "diverged late").axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts() if "best epoch" in t.get_text()] == ["best epoch (2)"]
+    # A classifier whose fit diverged scores NaN under the names a finite one reports (roc_auc too).
+    X, y = iris_mixed
+    y = (y == "setosa").map({True: "yes", False: "no"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the divergence warning
+        clf = FFClassifier(learning_rate=1e15, early_stopping=False, epochs=2, random_state=0).fit(X, y)
+    scores = score_table(clf, X, y)
+    assert set(scores) == {"accuracy", "balanced_accuracy", "log_loss", "roc_auc"}
+    assert all(v != v for v in scores.values())

@@ -215,7 +215,7 @@ def cmd_fit(args):
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise UsageError(f"target {args.target!r} is not numeric; use --task classification")
     out = args.out or uncompressed(Path(args.data)).with_suffix(".keraslearn").name
-    if Path(out).is_dir():
+    if Path(out).is_dir() or out.endswith(("/", os.sep)):  # "runs/": a folder, even one not made yet
         raise UsageError(f"--out {out} is a directory; give a file name, e.g. {Path(out) / 'model.keraslearn'}")
     train_and_report(
         X, y, learner, test_fraction=args.test_fraction, random_state=args.random_state, out=out, console=console,

@@ -17,15 +17,23 @@ def classification_scores(y_true, y_pred, proba=None, classes=None) -> dict:
             "balanced_accuracy": metrics.balanced_accuracy_score(y_true, y_pred),
         }
     if proba is not None and classes is not None:
-        present = np.isin(y_true, classes)
-        if present.all():
+        names = _proba_metrics(y_true, classes)
+        if "log_loss" in names:
             out["log_loss"] = metrics.log_loss(y_true, proba, labels=classes)
-            if len(np.unique(y_true)) > 1:
-                if len(classes) == 2:
-                    out["roc_auc"] = metrics.roc_auc_score(y_true == classes[1], proba[:, 1])
-                elif len(np.unique(y_true)) == len(classes):
-                    out["roc_auc"] = metrics.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
+        if "roc_auc" in names and len(classes) == 2:
+            out["roc_auc"] = metrics.roc_auc_score(y_true == classes[1], proba[:, 1])
+        elif "roc_auc" in names:
+            out["roc_auc"] = metrics.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
     return {k: float(v) for k, v in out.items()}
+
+
+def _proba_metrics(y_true, classes) -> list[str]:
+    """The probability metrics defined on these labels: none when a label is not a class, no AUC
+    for one label (or, with more than two classes, when a class is absent)."""
+    if not np.isin(y_true, classes).all():
+        return []
+    n_labels = len(np.unique(y_true))
+    return ["log_loss"] + (["roc_auc"] if n_labels > 1 and (len(classes) == 2 or n_labels == len(classes)) else [])
 
 
 def regression_scores(y_true, y_pred) -> dict:
@@ -48,8 +56,9 @@ def score_table(learner, X, y) -> dict:
     """
     if hasattr(learner, "classes_"):
         proba = learner.predict_proba(X)
-        if not np.isfinite(proba).all():
-            return dict.fromkeys(("accuracy", "balanced_accuracy", "log_loss"), float("nan"))
+        if not np.isfinite(proba).all():  # the keys of a finite model's scores, each NaN
+            names = ("accuracy", "balanced_accuracy", *_proba_metrics(np.asarray(y), learner.classes_))
+            return dict.fromkeys(names, float("nan"))
         labels = learner.classes_[np.argmax(proba, axis=1)]  # what predict returns, without predicting again
         return classification_scores(np.asarray(y), labels, proba, learner.classes_)
     pred = learner.predict(X)

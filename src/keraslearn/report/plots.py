@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 
 def plot_learning_curve(history, path, title="Learning curve") -> str:
     """Plot every metric of a Keras history (training and validation) per epoch; write a PNG.
@@ -37,11 +39,16 @@ def _curve_figure(hist: dict, title: str):
         ax.plot(epochs, hist[name], marker=marker, label=f"training {name}")
         if f"val_{name}" in hist:
             ax.plot(epochs, hist[f"val_{name}"], marker=marker, label=f"validation {name}")
-            if name == "loss":
-                best = min(range(len(hist["val_loss"])), key=hist["val_loss"].__getitem__) + 1
+            val = np.asarray(hist["val_loss"], dtype=float)
+            if name == "loss" and np.isfinite(val).any():  # a diverged fit (all NaN) has no best epoch
+                best = int(np.nanargmin(np.where(np.isfinite(val), val, np.nan))) + 1
                 ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs 1, 2, 3: not 1.25, 2.5
+        if len(epochs) <= 10:  # a tick per epoch (the locator finds no integer around a single point)
+            ax.set_xticks(list(epochs))
+            ax.set_xlim(0.5, len(epochs) + 0.5)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs 1, 2, 3: not 1.25, 2.5
         ax.set_ylabel(name)
         ax.set_yscale("log" if name == "loss" and min(hist[name]) > 0 else "linear")
         ax.grid(alpha=0.3)

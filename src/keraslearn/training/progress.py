@@ -17,6 +17,7 @@ class RichProgress(keras.callbacks.Callback):
         self._progress = None
 
     def on_train_begin(self, logs=None):
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
@@ -26,6 +27,7 @@ class RichProgress(keras.callbacks.Callback):
             TimeElapsedColumn(),
             TextColumn("{task.fields[metrics]}"),
             transient=False,
+            console=Console(stderr=True),  # as tqdm: stdout stays for results (CSV, JSON, tables)
         )
         self._progress.start()
         self._task = self._progress.add_task(self.description, total=self.epochs, metrics="")

@@ -57,6 +57,7 @@ class TrialProgress:
     """An Optuna callback drawing a rich progress bar over trials with the best score so far."""
 
     def __init__(self, total: int | None, description: str = "tuning"):
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
@@ -65,6 +66,7 @@ class TrialProgress:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("{task.fields[status]}"),
+            console=Console(stderr=True),  # as tqdm: stdout stays for results (CSV, JSON, tables)
         )
         self._task = self._progress.add_task(description, total=total, status="")
         self._counts: dict[str, int] = {}
