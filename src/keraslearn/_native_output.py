@@ -16,14 +16,20 @@ def native_output_filtered(fd: int, keep=lambda line: False):
     Without ``keep``, everything printed to ``fd`` in the block is discarded.
     """
     stream = sys.stdout if fd == 1 else sys.stderr
-    stream.flush()
-    saved = os.dup(fd)
+    try:
+        if stream is not None:
+            stream.flush()
+        saved = os.dup(fd)
+    except (OSError, ValueError):  # no such descriptor (a windowless process), or a closed stream
+        yield
+        return
     with tempfile.TemporaryFile(mode="w+b") as captured:
         os.dup2(captured.fileno(), fd)
         try:
             yield
         finally:
-            stream.flush()
+            if stream is not None:
+                stream.flush()
             os.dup2(saved, fd)
             os.close(saved)
             captured.seek(0)
