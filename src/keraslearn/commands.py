@@ -227,7 +227,7 @@ def cmd_fit(args):
 def _load_model(path):
     from keraslearn.io import load
 
-    if not Path(path).exists():
+    if not Path(path).expanduser().exists():
         raise UsageError(f"no such model file: {path}")
     try:
         return load(path)
