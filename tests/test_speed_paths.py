@@ -372,7 +372,13 @@ def test_batch_callbacks_still_see_every_batch(data):
             Count.seen.append(batch)
 
     FFRegressor(**TINY, validation_fraction=0.0, callbacks=[Count()]).fit(X, y)
-    assert len(Count.seen) == 2 * int(np.ceil(len(y) / 16))
+    per_epoch = int(np.ceil(len(y) / 16))
+    assert len(Count.seen) == 2 * per_epoch
+    # A LambdaCallback sets its hooks on the instance, not the class.
+    seen = []
+    hook = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
+    FFRegressor(**TINY, validation_fraction=0.0, callbacks=[hook]).fit(X, y)
+    assert seen == list(range(per_epoch)) * 2
 
 
 @needs_jax

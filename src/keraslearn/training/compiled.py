@@ -294,6 +294,8 @@ def before_fit(model, learner=None, steps_per_execution=None, planned_steps=None
     enable_compilation_cache()
     backend = keras.backend.backend()
     k = int(steps_per_execution or STEPS_PER_EXECUTION)
+    if learner is not None and _has_batch_callbacks(getattr(learner, "callbacks", None)):
+        k = 1  # user callbacks that watch each batch keep seeing each batch
     if backend == "tensorflow":
         model.steps_per_execution = k
         return None
@@ -301,8 +303,6 @@ def before_fit(model, learner=None, steps_per_execution=None, planned_steps=None
         return None
     if keras.distribution.distribution() is not None:
         return None  # data-parallel fits keep Keras' own (sharded) steps
-    if learner is not None and _has_batch_callbacks(getattr(learner, "callbacks", None)):
-        k = 1  # user callbacks that watch each batch keep seeing each batch
     options, fit_options = _compiler_options(learner, planned_steps)
     key = structure_key(model, learner)
     if key is not None:  # shared test/predict loops pull k batches per call
@@ -379,6 +379,7 @@ def _has_batch_callbacks(callbacks) -> bool:
     base = keras.callbacks.Callback
     for cb in callbacks or ():
         for hook in hooks:
-            if getattr(type(cb), hook, None) is not getattr(base, hook, None):
+            # A subclass overrides the method; a LambdaCallback sets the hook on the instance.
+            if getattr(type(cb), hook, None) is not getattr(base, hook, None) or hook in getattr(cb, "__dict__", {}):
                 return True
     return False
