@@ -60,6 +60,8 @@ _PARAMS_DOC = """
     early_stopping : bool, default=True
     patience : int, default=10
     callbacks : list of keras.callbacks.Callback or None, default=None
+        Copied for each fit (as ``clone`` copies parameters): state a callback keeps on itself
+        stays on the copy; files it writes (CSVLogger, ModelCheckpoint) are written.
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
 """
@@ -180,7 +182,9 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
     The model outputs ``n_targets`` linear units. As in every keraslearn regressor, the
     target is standardized for training when the loss is scale-free (MSE, MAE, Huber,
     log-cosh; also when the loss is compiled in) and predictions are mapped back;
-    ``y_transform`` receives the float32 ``(n, n_targets)`` training target.
+    ``y_transform`` receives the float32 ``(n, n_targets)`` training target. Metrics compiled
+    into the model are then computed on the standardized target too (an MAE in standard
+    deviations of y, ``y_scale_``): so are ``history_`` and what callbacks monitor.
 """
     )
 
