@@ -394,6 +394,31 @@ def build_subclassed_wrong_width(spec):
     return Net()
 
 
+def build_subclassed_on_a_dict(spec):
+    """A subclassed model reading keraslearn's named inputs: numbers and one categorical column's codes."""
+    (cat,) = spec.categorical
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.embed = keras.layers.Embedding(cat.n_codes, 2)
+            self.out = keras.layers.Dense(spec.n_outputs, activation="softmax")
+
+        def call(self, x):
+            codes = keras.ops.squeeze(self.embed(x[cat.input_name]), 1)
+            return self.out(keras.ops.concatenate([x["numeric"], codes], axis=-1))
+
+    return Net()
+
+
+def test_a_subclassed_model_takes_the_dict_of_named_inputs(iris_mixed):
+    X, y = iris_mixed
+    X = X.drop(columns="grade")  # one categorical column: colour
+    clf = KerasClassifier(build_subclassed_on_a_dict, epochs=3, random_state=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 3) and np.allclose(proba.sum(axis=1), 1)
+
+
 def test_a_model_without_input_is_built_on_the_data(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 4))

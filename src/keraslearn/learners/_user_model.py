@@ -212,6 +212,8 @@ class _UserModelMixin:
             return x
         if len(x) == 1 and (names is None or len(names) == 1):
             return next(iter(x.values()))
+        if names is None:  # a subclassed model declares no inputs: it takes the dict, keyed by spec.input_names
+            return x
         raise ValueError(
             f"The model's inputs are named {names}, but keraslearn feeds {sorted(x)}. Name each keras.Input "
             "after spec.input_names (keraslearn.architectures.blocks.tabular_inputs(spec) does it), or pass "
