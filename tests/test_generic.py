@@ -432,6 +432,9 @@ def test_a_model_without_input_is_built_on_the_data(tmp_path):
     np.testing.assert_array_equal(keraslearn.load(path).predict(X), reg.predict(X))
     with pytest.raises(ValueError, match="has 3 output units but y has 1 target"):
         KerasRegressor(build_subclassed_wrong_width, epochs=1).fit(X, y)
+    softmax = lambda spec: keras.Sequential([keras.layers.Dense(spec.n_outputs, activation="softmax")])  # noqa: E731
+    with pytest.raises(ValueError, match="ends in a softmax over one unit, which outputs 1 for every row"):
+        KerasRegressor(softmax, epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="The model's output has shape \\(2, 4, 1\\)"):
         KerasRegressor(build_sequential_without_input, epochs=1, x_transform=lambda x: X[:, :, None]).fit(X, y)
     with pytest.raises(ValueError, match="has no keras.Input, and calling it on two rows of the data failed"):

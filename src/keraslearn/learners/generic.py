@@ -11,6 +11,7 @@ search trains what you asked for), ``predict`` is quiet, and classifiers have ``
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 from keraslearn.learners._user_model import _model_outputs_width, _UserModelMixin
@@ -220,6 +221,12 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
             raise ValueError(
                 f"The model has {width} output units but y has {spec.n_targets} target(s); end it with "
                 "spec.n_outputs units, e.g. keraslearn.architectures.blocks.output_head(spec, x)."
+            )
+        last = model.layers[-1] if getattr(model, "layers", None) else None
+        if width == 1 and getattr(last, "activation", None) is keras.activations.softmax:
+            raise ValueError(
+                "The model ends in a softmax over one unit, which outputs 1 for every row; a regressor's "
+                "output layer needs activation=None (linear), as output_head(spec, x) gives."
             )
 
     def _adapt_target(self, model, y_fit):
