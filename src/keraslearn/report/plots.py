@@ -39,10 +39,11 @@ def _curve_figure(hist: dict, title: str):
         ax.plot(epochs, hist[name], marker=marker, label=f"training {name}")
         if f"val_{name}" in hist:
             ax.plot(epochs, hist[f"val_{name}"], marker=marker, label=f"validation {name}")
-            val = np.asarray(hist["val_loss"], dtype=float)
-            if name == "loss" and np.isfinite(val).any():  # a diverged fit (all NaN) has no best epoch
-                best = int(np.nanargmin(np.where(np.isfinite(val), val, np.nan))) + 1
-                ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
+            if name == "loss":
+                val = np.asarray(hist["val_loss"], dtype=float)
+                if np.isfinite(val).any():  # a diverged fit (all NaN) has no best epoch
+                    best = int(np.nanargmin(np.where(np.isfinite(val), val, np.nan))) + 1
+                    ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
         ax.set_xlabel("epoch")
         if len(epochs) <= 10:  # a tick per epoch (the locator finds no integer around a single point)
             ax.set_xticks(list(epochs))

@@ -7,6 +7,21 @@ import contextlib
 import keras
 
 
+def rich_bar(field: str):
+    """A rich ``Progress``: description, bar, done/total, elapsed time and the task's ``field`` text."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn(f"{{task.fields[{field}]}}"),
+        console=Console(stderr=True),  # as tqdm: stdout stays for results (CSV, JSON, tables)
+    )
+
+
 class RichProgress(keras.callbacks.Callback):
     """One bar for the whole fit, with the latest losses in the description."""
 
@@ -17,18 +32,7 @@ class RichProgress(keras.callbacks.Callback):
         self._progress = None
 
     def on_train_begin(self, logs=None):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[metrics]}"),
-            transient=False,
-            console=Console(stderr=True),  # as tqdm: stdout stays for results (CSV, JSON, tables)
-        )
+        self._progress = rich_bar("metrics")
         self._progress.start()
         self._task = self._progress.add_task(self.description, total=self.epochs, metrics="")
 

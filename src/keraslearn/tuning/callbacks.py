@@ -57,17 +57,9 @@ class TrialProgress:
     """An Optuna callback drawing a rich progress bar over trials with the best score so far."""
 
     def __init__(self, total: int | None, description: str = "tuning"):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from keraslearn.training.progress import rich_bar
 
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"),
-            console=Console(stderr=True),  # as tqdm: stdout stays for results (CSV, JSON, tables)
-        )
+        self._progress = rich_bar("status")
         self._task = self._progress.add_task(description, total=total, status="")
         self._counts: dict[str, int] = {}
 
