@@ -86,7 +86,7 @@ def test_healthy_environment(tmp_path):
     assert jax["active"] == "jax" and jax["op_result"] == 12.0
     assert "cpu:0" in jax["devices"]
     assert report["facts"]["python"]["executable"] == sys.executable
-    assert report["facts"]["keras_backend"] == {"requested": "jax", "selected": "jax"}
+    assert report["facts"]["keras_backend"] == {"requested": "jax", "selected": "jax", "asked": ["jax"]}
 
 
 def test_unknown_backend_does_not_stop_keraslearn_or_the_doctor(tmp_path):
@@ -341,3 +341,57 @@ def test_a_python_that_times_out_is_slow_and_an_unreadable_keras_json_is_a_warni
     (broken,) = [f for f in diagnose(facts) if f.code == "keras-json-unreadable"]
     assert broken.severity == "error" and "`import keras` fails on it" in broken.message
     assert '/home/u/.keras/keras.json' in unreadable.fix and '\\"backend\\": \\"jax\\"' in unreadable.fix
+
+
+def test_the_selected_backend_is_probed_and_a_named_missing_backend_is_an_error(tmp_path, no_tensorflow):
+    # `--backend jax` with KERAS_BACKEND=tensorflow: the backend Keras will run on is probed too.
+    code, report = _doctor_json(tmp_path, "jax", pythonpath=[no_tensorflow], KERAS_BACKEND="tensorflow")
+    assert code == 1 and set(report["facts"]["backends"]) == {"jax", "tensorflow"}
+    assert "KERAS_BACKEND selects tensorflow" in _codes(report)["backend-missing"]["message"]
+    # A backend the user names, not installed, is a problem even when it is not the selected one.
+    missing = {"ok": False,
+               "error": {"type": "ModuleNotFoundError", "stage": "import tensorflow", "name": "tensorflow"}}
+    facts = _gpu_facts({"torch": {"ok": True, "version": "2.13.0", "devices": ["cpu"]}, "tensorflow": missing})
+    facts["gpu"]["names"] = []
+    facts["keras_backend"]["asked"] = ["tensorflow"]
+    (finding,) = [f for f in diagnose(facts) if f.code == "backend-missing"]
+    assert finding.message == "tensorflow is not installed" and finding.fix == "keraslearn install --backend tensorflow"
+
+
+def test_a_slow_backend_named_in_keras_json_is_not_called_broken():
+    late = {"ok": False, "error": {"stage": "timeout", "type": "TimeoutError", "message": "no answer after 2 s"}}
+    facts = _gpu_facts({"torch": {"ok": True, "version": "2.13.0", "devices": ["cpu"]}, "tensorflow": late})
+    facts["keras_json"] = {"path": "/home/u/.keras/keras.json", "backend": "tensorflow"}
+    codes = [f.code for f in diagnose(facts)]
+    assert "backend-timeout" in codes and "keras-json-backend" not in codes
+
+
+def test_a_shadowed_keras_is_not_blamed_on_the_backend(tmp_path):
+    (tmp_path / "keras.py").write_text("x = 1\n")  # a user's script named keras.py, in the working folder
+    proc = _run(["-m", "keraslearn", "doctor", "--backend", "jax"], _env(tmp_path, KERAS_BACKEND="jax"), tmp_path)
+    assert proc.returncode == 1
+    assert "ERROR   keras-shadowed" in proc.stdout and str(tmp_path / "keras.py") in proc.stdout
+    assert "backend-broken" not in proc.stdout  # reinstalling jax would not help
+
+
+def test_unknown_backend_fix_names_the_backend_meant():
+    facts = _gpu_facts({})
+    facts["keras_backend"] = {"requested": "pytorch", "selected": "pytorch"}
+    (finding,) = [f for f in diagnose(facts) if f.code == "unknown-backend"]
+    assert finding.fix.startswith("export KERAS_BACKEND=torch")
+
+
+def test_doctor_and_install_run_where_the_other_commands_cannot_load(tmp_path):
+    # pandas broken as a NumPy ABI mismatch breaks it: `doctor` must still answer.
+    shim = tmp_path / "shim"
+    (shim / "pandas").mkdir(parents=True)
+    (shim / "pandas" / "__init__.py").write_text(
+        "raise ValueError('numpy.dtype size changed, may indicate binary incompatibility')\n"
+    )
+    env = _env(tmp_path, [shim], KERAS_BACKEND="jax")
+    proc = _run(["-m", "keraslearn", "install", "--dry-run"], env, tmp_path)
+    assert proc.returncode == 0 and "keraslearn install plan: jax" in proc.stdout, proc.stderr[-2000:]
+    proc = _run(["-m", "keraslearn", "fit", "data.csv", "--target", "y"], env, tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "keraslearn.commands: ValueError: numpy.dtype size changed" in proc.stderr
+    assert "run `keraslearn doctor`" in proc.stderr

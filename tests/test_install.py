@@ -147,8 +147,13 @@ def test_arguments_are_checked():
         plan_install("jax", method="poetry", system=LINUX_CPU)
     assert keras_requirement("3.15.1") == "keras==3.15.1"
     assert keras_requirement(">=3.14,<3.16") == "keras>=3.14,<3.16"
-    with pytest.raises(ValueError, match="not a version"):
-        keras_requirement("latest")
+    assert keras_requirement("~=3.14") == "keras~=3.14"
+    for bad in ("latest", "3.x", ">=3.13 <4", "!3"):  # pip cannot read them
+        with pytest.raises(ValueError, match="use a Keras 3 version or specifier"):
+            keras_requirement(bad)
+    for old in ("2.15", "3.12.1", "<3.13", "4.0"):  # readable, but not a Keras keraslearn runs on
+        with pytest.raises(ValueError, match="needs Keras 3.13 or newer"):
+            keras_requirement(old)
     plan = plan_install("jax", version="3.15.1", extras=["scikit-learn"], system=LINUX_CPU)
     assert plan.requirements() == ["keras==3.15.1", "jax[cpu]", "scikit-learn"]
 
@@ -184,7 +189,7 @@ def test_cli_dry_run_prints_the_plan_and_runs_nothing(capsys, tmp_path):
 
 def test_cli_bad_arguments_exit_2(capsys):
     assert main(["install", "--version", "latest", "--dry-run"]) == 2
-    assert "not a version" in capsys.readouterr().err
+    assert "use a Keras 3 version or specifier" in capsys.readouterr().err
 
 
 @pytest.fixture
@@ -222,3 +227,43 @@ def test_real_venv_resolved_by_pip(tmp_path):
     assert tuple(int(p) for p in result.resolved["keras"].split(".")[:2]) >= (3, 13)
     assert result.resolved["jax"] == result.resolved["jaxlib"]  # jax[cpu] pins its jaxlib
     assert not list(env.glob("lib/python*/site-packages/keras"))  # resolved, not installed
+
+
+def _fake_env(root: Path, version: str) -> Path:
+    """An environment folder whose ``bin/python`` answers as Python ``version`` does."""
+    (root / "bin").mkdir(parents=True)
+    python = root / "bin" / "python"
+    python.write_text(f"#!/bin/sh\necho {version}\n")
+    python.chmod(0o755)
+    return root
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the stand-in interpreter is a shell script")
+def test_an_existing_environment_is_planned_for_its_own_python(tmp_path, capsys):
+    wheel = f"torch-{TORCH_VERSION}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+    here = SystemInfo(python=sys.executable, python_version=(3, 11), local_wheels=(wheel,))
+    # This Python could use the local cp311 wheel; an environment on Python 3.12 cannot.
+    env312 = _fake_env(tmp_path / "py312", "3 12")
+    result = install_keras("torch", gpu="no", env=str(env312), dry_run=True, system=here)
+    assert _index_of(result.plan, f"torch=={TORCH_VERSION}") == TORCH_CPU_INDEX
+    assert "into the environment: " in capsys.readouterr().out
+    # Keras 3.13 and newer need Python 3.11: say so before pip does.
+    env310 = _fake_env(tmp_path / "py310", "3 10")
+    with pytest.raises(ValueError, match=r"is Python 3\.10: Keras 3\.13 and newer need Python 3\.11"):
+        install_keras("jax", gpu="no", env=str(env310), dry_run=True, system=here)
+    # A Python executable is not a folder to create a virtual environment in.
+    with pytest.raises(ValueError, match="is a file.*use --method pip --env"):
+        install_keras("jax", gpu="no", method="venv", env=str(env312 / "bin" / "python"), dry_run=True, system=here)
+
+
+def test_cli_output_into_a_closed_pipe_stops_quietly(tmp_path):
+    import subprocess
+
+    # `true` reads nothing and exits: every write keraslearn makes meets a closed pipe.
+    command = f"{shlex.quote(sys.executable)} -m keraslearn install --dry-run | true; echo ${{PIPESTATUS[0]}}"
+    proc = subprocess.run(
+        ["bash", "-c", command],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")},
+    )
+    assert proc.stdout.strip() == "141" and proc.stderr == ""

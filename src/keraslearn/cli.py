@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 
@@ -21,21 +22,42 @@ class UsageError(Exception):
     """A user mistake: printed as one line, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, plus why commands are missing when a module of them could not load."""
+
+    unloaded: tuple[str, ...] = ()
+
+    def error(self, message):
+        if self.unloaded:
+            message += (
+                "\nsome commands could not load (" + "; ".join(self.unloaded) + "): "
+                "run `keraslearn doctor` to diagnose this environment"
+            )
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="keraslearn",
         description="Train, evaluate and tune Keras learners on tabular data from the command line.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    unloaded = []
     for name in _COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as err:
             if err.name and (name == err.name or name.startswith(err.name + ".")):
                 continue  # the module (or its package) is not in this build
-            raise
-        module.register(sub)
+            unloaded.append(f"{name}: {type(err).__name__}: {err}")
+        # A broken environment (pandas built against another NumPy) must not take `doctor` and
+        # `install` down with the commands that need it.
+        except Exception as err:
+            unloaded.append(f"{name}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+        else:
+            module.register(sub)
+    parser.unloaded = tuple(unloaded)
     return parser
 
 
@@ -48,6 +70,9 @@ def main(argv=None) -> int:
     warnings.formatwarning = lambda message, category, *_, **__: f"warning: {message}\n"
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # `keraslearn ... | head`: the reader has gone, so stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     # A user's mistake; a backend that is not installed or cannot train; the file system saying no
     # (an output path that is a directory, a full disk).
     except (UsageError, BackendUnavailableError, OSError) as err:

@@ -99,6 +99,8 @@ def run_doctor(args: argparse.Namespace) -> int:
     from keraslearn.cli import UsageError
     from keraslearn.setup.doctor import doctor
 
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout:g}")
     try:
         report = doctor(args.backend, env=args.env, timeout=args.timeout)
     except ValueError as err:

@@ -14,6 +14,7 @@ import shlex
 
 from keraslearn._backend import BACKENDS, DEFAULT_BACKEND
 from keraslearn.setup._probe import MODULES
+from keraslearn.setup.plan import KERAS_MIN, PYTHON_MIN
 from keraslearn.setup.findings import (
     SEVERITIES,
     Context,
@@ -28,7 +29,6 @@ from keraslearn.setup.gpu_rules import cuda_rules, cuda_wants, gpu_rules
 
 __all__ = ["Finding", "cuda_wants", "diagnose", "installed"]
 
-KERAS_MIN = (3, 13)
 # What NumPy and extension modules print when they were built against another NumPy ABI.
 NUMPY_ABI = (
     "numpy.core.multiarray failed to import",
@@ -38,6 +38,9 @@ NUMPY_ABI = (
     "module compiled against ABI version",
     "module compiled against API version",
 )
+# Names people give KERAS_BACKEND for a backend Keras calls otherwise.
+_ALIASES = {**{name: name for name in BACKENDS}, "pytorch": "torch", "tf": "tensorflow",
+            "tensorflow-cpu": "tensorflow", "jaxlib": "jax"}
 SHADOW_FIX = "rename that file or folder, or remove its folder from PYTHONPATH"
 
 
@@ -66,13 +69,13 @@ def diagnose(facts: dict) -> list[Finding]:
 
 
 def _python(ctx: Context) -> list[Finding]:
-    if version_tuple(ctx.py.get("python")) >= (3, 10):
+    if version_tuple(ctx.py.get("python")) >= PYTHON_MIN:
         return []
     return [
         Finding(
             "python-too-old", "error",
-            f"Python {ctx.py.get('python')}: keraslearn and Keras 3 need Python 3.10 or newer",
-            "keraslearn install --method venv   (run with Python 3.10 or newer)",
+            f"Python {ctx.py.get('python')}: keraslearn and Keras 3.13+ need Python 3.11 or newer",
+            "keraslearn install --method venv   (run with Python 3.11 or newer)",
         )
     ]
 
@@ -113,12 +116,13 @@ def _backend_variable(ctx: Context) -> list[Finding]:
         why = "Keras' numpy and openvino backends cannot train"
     else:
         why = "`import keras` fails with 'Unable to import backend'"
+    meant = _ALIASES.get(ctx.requested.strip().lower(), DEFAULT_BACKEND)
     return [
         Finding(
             "unknown-backend", "error",
             f"KERAS_BACKEND={ctx.requested!r} is not a backend keraslearn trains on "
             f"({', '.join(BACKENDS)}); {why}",
-            f"{ctx.export('KERAS_BACKEND', DEFAULT_BACKEND)}   "
+            f"{ctx.export('KERAS_BACKEND', meant)}   "
             f"(or {ctx.unset('KERAS_BACKEND')}: keraslearn's default is {DEFAULT_BACKEND})",
         )
     ]
@@ -138,8 +142,13 @@ def _backends(ctx: Context) -> list[Finding]:
     for name, result in ctx.backends.items():
         severity = "error" if name == ctx.selected else "warning"
         if not installed(result):
-            if name == ctx.selected:
-                message = f"KERAS_BACKEND selects {name}, which is not installed"
+            if name == ctx.selected or name in ctx.asked:
+                if name != ctx.selected:
+                    message = f"{name} is not installed"
+                elif ctx.requested:
+                    message = f"KERAS_BACKEND selects {name}, which is not installed"
+                else:
+                    message = f"{name}, keraslearn's default backend (KERAS_BACKEND is unset), is not installed"
                 out.append(Finding("backend-missing", "error", message, ctx.install(name)))
             continue
         err = result.get("error") or {}
@@ -156,6 +165,8 @@ def _backends(ctx: Context) -> list[Finding]:
             )
         elif result.get("ok") or (err.get("stage") == "keras" and err.get("name") == "keras"):
             continue  # working, or keras-missing says it
+        elif err.get("stage") == "keras" and "keras" in ctx.dists and shadowed(ctx.modules.get("keras")):
+            continue  # keras-shadowed says it: reinstalling the backend would not help
         elif err.get("stage") == "timeout":  # slow (a first TensorFlow import can take a minute), not broken
             message = f"{name} did not answer the probe in time ({first_line(err.get('message'))})"
             fix = "keraslearn doctor --timeout 600   (a larger --timeout)"
@@ -220,9 +231,9 @@ def _keras_json(ctx: Context) -> list[Finding]:
         return [Finding("keras-json-backend", severity, message, fix)]
     if name not in BACKENDS:
         return []
-    if _works(ctx, name):
-        return []
     result = ctx.backends.get(name)
+    if _works(ctx, name) or (result and (result.get("error") or {}).get("stage") == "timeout"):
+        return []  # working, or slow (backend-timeout says it): not a reason to change the file
     missing = not ctx.modules.get(MODULES[name]) if result is None else not installed(result)
     state = "is not installed" if missing else "does not work"
     message = f"{kj['path']} selects {name}, which {state}: programs that `import keras` without KERAS_BACKEND fail"

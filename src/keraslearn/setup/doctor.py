@@ -131,16 +131,19 @@ def gather(backends=None, *, env=None, timeout: float = 240) -> dict:
     """
     python, current = _target_python(env)
     requested = requested_backend()
-    names = list(BACKENDS) if backends is None else [b for b in dict.fromkeys(backends)]
-    unknown = [b for b in names if b not in BACKENDS]
+    asked = None if backends is None else list(dict.fromkeys(backends))
+    unknown = [b for b in asked or () if b not in BACKENDS]
     if unknown:
         raise ValueError(f"unknown backend {unknown[0]!r}: choose from {', '.join(BACKENDS)}")
+    # The backend Keras will run on is always probed: the report's verdict depends on it.
+    selected = requested if requested in BACKENDS else DEFAULT_BACKEND
+    names = list(BACKENDS) if asked is None else list(dict.fromkeys([*asked, selected]))
     py, probes = run_probes(python, names, timeout=timeout)
     return {
         "current": current,
         "python": py,
         "env": {k: os.environ.get(k) for k in WATCHED_ENV},
-        "keras_backend": {"requested": requested, "selected": requested or DEFAULT_BACKEND},
+        "keras_backend": {"requested": requested, "selected": requested or DEFAULT_BACKEND, "asked": asked},
         "keras_json": _keras_json(),
         "gpu": asdict(detect_gpus()),
         "backends": probes,

@@ -97,6 +97,7 @@ class Context:
         self.modules = self.py.get("modules") or {}
         self.requested = (facts.get("keras_backend") or {}).get("requested")
         self.selected = self.requested or DEFAULT_BACKEND
+        self.asked = (facts.get("keras_backend") or {}).get("asked") or ()  # backends named to the doctor
         self.backends = facts.get("backends") or {}
         self.env = facts.get("env") or {}
 

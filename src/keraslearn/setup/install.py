@@ -7,6 +7,7 @@ environment imports each backend with ``KERAS_BACKEND`` set and runs one Keras o
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -107,20 +108,31 @@ def install_keras(
     say = print if verbose else (lambda *a, **k: None)
     system = system or detect_system()
     create_env = _needs_creating(method, env, system)
-    plan = plan_install(
-        backend,
-        gpu=gpu,
-        version=version,
-        extras=tuple(extras or ()),
-        method=method,
-        env=env,
-        cuda=cuda,
-        system=system,
-        create_env=create_env,
-        reinstall=reinstall,
-    )
+
+    def make_plan(system):
+        return plan_install(
+            backend,
+            gpu=gpu,
+            version=version,
+            extras=tuple(extras or ()),
+            method=method,
+            env=env,
+            cuda=cuda,
+            system=system,
+            create_env=create_env,
+            reinstall=reinstall,
+        )
+
+    plan = make_plan(system)
     if method == "pip" and env is not None and not os.path.exists(plan.python[0]):
         raise ValueError(f"no Python at {plan.python[0]}: create the environment with --method venv --env {env}")
+    if (method == "pip" or not create_env) and plan.python != (system.python,):
+        # An existing environment may run another Python than this one: the wheels (torch's
+        # local CPU wheel) and the minimum version are its own.
+        found = _python_version(plan.python)
+        if found is not None and found != tuple(system.python_version):
+            system = dataclasses.replace(system, python_version=found)
+            plan = make_plan(system)
     say(str(plan))
     result = InstallResult(plan)
     if dry_run:
@@ -134,6 +146,10 @@ def install_keras(
         say(f"[{number}/{len(plan.steps)}] {step.description}")
         _run(step, say)
     if resolve_only:
+        main = ("keras", "jax", "jaxlib", "torch", "tensorflow", "tensorflow-cpu")
+        named = sorted(result.resolved, key=lambda name: (name not in main, name))
+        say("pip would install (nothing was installed or verified): "
+            + (", ".join(f"{name} {result.resolved[name]}" for name in named) or "nothing new"))
         return result
     _verify(plan, result, say)
     if not result.ok:
@@ -149,11 +165,30 @@ def install_keras(
     return result
 
 
+def _python_version(python: tuple[str, ...]) -> tuple[int, int] | None:
+    """The (major, minor) version of an environment's interpreter; None when it does not answer."""
+    try:
+        out = subprocess.run(
+            [*python, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True, timeout=120
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    parts = out.stdout.split()
+    if out.returncode != 0 or len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
 def _needs_creating(method: str, env, system: SystemInfo) -> bool:
     if method == "venv":
         from keraslearn.setup.plan import DEFAULT_VENV
 
         path = os.path.expanduser(env or DEFAULT_VENV)
+        if os.path.isfile(path):
+            raise ValueError(
+                f"{path} is a file, not a folder for a new environment: to install into that Python, "
+                f"use --method pip --env {path}"
+            )
         if os.path.exists(os.path.join(path, "pyvenv.cfg")):
             return False
         if os.path.isdir(path) and os.listdir(path):

@@ -31,6 +31,8 @@ BACKENDS = ("jax", "torch", "tensorflow")
 METHODS = ("pip", "venv", "conda")
 TORCH_VERSION = "2.13.0"
 KERAS_SPEC = ">=3.13,<4"
+KERAS_MIN = (3, 13)
+PYTHON_MIN = (3, 11)  # Keras 3.13 and newer require it
 TORCH_INDEX = "https://download.pytorch.org/whl"
 TORCH_CUDA_TAGS = {12: "cu126", 13: "cu130"}
 CUDA_MAJORS = (12, 13)
@@ -86,7 +88,8 @@ class InstallPlan:
 
     def __str__(self) -> str:
         build = f"CUDA {self.cuda} builds" if self.gpu else "CPU builds"
-        where = {"pip": "this environment", "venv": "a virtual environment", "conda": "a conda environment"}
+        where = {"pip": "the environment" if self.env else "this environment", "venv": "a virtual environment",
+                 "conda": "a conda environment"}
         lines = [
             f"keraslearn install plan: {', '.join(self.backends)} ({build}) into "
             f"{where[self.method]}{': ' + self.env if self.env else ''}"
@@ -131,17 +134,39 @@ def normalize_backends(backend) -> tuple[str, ...]:
 
 
 def keras_requirement(version: str | None) -> str:
-    """``None`` → ``keras>=3.13,<4``; ``"3.15.1"`` → ``keras==3.15.1``; ``">=3.14"`` → ``keras>=3.14``."""
+    """``None`` → ``keras>=3.13,<4``; ``"3.15.1"`` → ``keras==3.15.1``; ``">=3.14"`` → ``keras>=3.14``.
+
+    A version below 3.13, a specifier that admits none of 3.13 … 3.x, or one pip cannot read,
+    is refused here rather than by pip (or, worse, installed).
+    """
     if version is None or str(version).strip() == "":
         return "keras" + KERAS_SPEC
     spec = str(version).strip()
     if spec.startswith("keras"):
         spec = spec[len("keras") :].strip()
-    if spec[:1].isdigit():
-        return "keras==" + spec
-    if spec[:1] in "<>=!~":
-        return "keras" + spec
-    raise ValueError(f"version={version!r} is not a version or specifier: use e.g. '3.15.1' or '>=3.13,<4'")
+    usage = f"version={version!r}: use a Keras 3 version or specifier, e.g. '3.15.1' or '>=3.13,<4'"
+    too_old = f"version={version!r}: keraslearn needs Keras 3.13 or newer (3.x), e.g. '3.15.1' or '>=3.13,<4'"
+    exact = spec[:1].isdigit()
+    if not exact and spec[:1] not in tuple("<>=!~"):
+        raise ValueError(usage)
+    try:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+        from packaging.version import InvalidVersion, Version
+    except ImportError:  # nothing to check with: pip will
+        return "keras" + ("==" if exact else "") + spec
+    try:
+        if exact:
+            release = Version(spec).release
+            if release[0] != 3 or release[:2] < KERAS_MIN:
+                raise ValueError(too_old)
+            return "keras==" + spec
+        admitted = SpecifierSet(spec)
+    except (InvalidSpecifier, InvalidVersion):
+        raise ValueError(usage) from None
+    keras3 = [f"3.{minor}.{patch}" for minor in range(KERAS_MIN[1], 40) for patch in range(4)]
+    if not any(admitted.contains(v, prereleases=True) for v in keras3):
+        raise ValueError(too_old)
+    return "keras" + spec
 
 
 def resolve_gpu(gpu, system: SystemInfo) -> bool:
@@ -306,7 +331,7 @@ def plan_install(
         if system.gpu.cuda is not None and system.gpu.cuda < (cuda_major, 0):
             notes.append(
                 f"the driver supports CUDA {system.gpu.cuda[0]}.{system.gpu.cuda[1]} only: CUDA {cuda_major} "
-                "wheels need a newer NVIDIA driver (or pass --cuda 12)"
+                "wheels need a newer NVIDIA driver" + (" (or pass --cuda 12)" if cuda_major > 12 else "")
             )
         if cuda_major == 12 and "tensorflow" in backends and len(backends) > 1:
             notes.append("tensorflow[and-cuda] is CUDA 12 only, so every backend gets its CUDA 12 build")
@@ -345,6 +370,12 @@ def plan_install(
             )
         steps.append(Step("upgrade pip in it", (*python, "-m", "pip", "install", "--upgrade", "pip"), "setup"))
 
+    if system.python_version < PYTHON_MIN:
+        version_text = ".".join(map(str, system.python_version))
+        raise ValueError(
+            f"{shlex.join(python)} is Python {version_text}: Keras 3.13 and newer need Python 3.11 or newer; "
+            "create an environment with a newer Python (python3.12 -m venv ENV), then pass --env ENV"
+        )
     pip = (*python, "-m", "pip", "install")
     force = ("--force-reinstall",) if reinstall else ()
     if torch_index is not None:
