@@ -161,3 +161,83 @@ def test_a_diverged_fit_has_no_best_epoch_and_keeps_its_metric_names(iris_mixed)
     scores = score_table(clf, X, y)
     assert set(scores) == {"accuracy", "balanced_accuracy", "log_loss", "roc_auc"}
     assert all(v != v for v in scores.values())
+
+
+def test_an_unwritable_out_fails_before_training_and_a_failed_save_keeps_the_model(fitted, iris_csv, tmp_path,
+                                                                                   capsys):
+    import keraslearn
+    from keraslearn.cli import UsageError
+    from keraslearn.commands import save_or_keep
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["fit", str(iris_csv), "--target", "species", "--epochs", "1", "--out", str(blocker / "m.keraslearn")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {blocker / 'm.keraslearn'}" in err and "training" not in err  # nothing was trained
+    # A save that fails after training (a full disk) keeps the trained model elsewhere and says where.
+    learner = keraslearn.load(fitted)
+    with pytest.raises(UsageError, match=r"cannot write .*; the trained model was saved to (\S+) instead") as caught:
+        save_or_keep(learner, blocker / "m.keraslearn")
+    kept = caught.value.args[0].split("saved to ")[1].split(" instead")[0]
+    assert (keraslearn.load(kept).predict_proba(pd.read_csv(iris_csv).drop(columns="species"))
+            == learner.predict_proba(pd.read_csv(iris_csv).drop(columns="species"))).all()
+
+
+def test_a_failed_table_write_leaves_the_old_file(tmp_path):
+    from keraslearn.tables import write_table
+
+    class Unprintable:
+        def __str__(self):
+            raise OSError(28, "No space left on device")  # as a full disk fails a write mid-way
+
+    path = tmp_path / "p.csv"
+    write_table(pd.DataFrame({"a": range(5)}), path)
+    before = path.read_text()
+    with pytest.raises(OSError, match=f"cannot write {path}: No space left on device"):
+        write_table(pd.DataFrame({"a": [1, 2, Unprintable()]}), path)
+    assert path.read_text() == before and os.listdir(tmp_path) == ["p.csv"]  # no temp file left either
+
+
+CTRL_C_IN_GC = """
+import gc, os, signal, time
+from keraslearn import cli
+fired = []
+def callback(phase, info):
+    # Ctrl-C lands while a gc callback runs (JAX registers one); its handler runs in here.
+    if phase == "start" and not fired:
+        fired.append(1)
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(100000):
+            pass
+def command(args):
+    gc.callbacks.append(callback)
+    gc.collect()
+    time.sleep(5)
+    print("went on to the end")
+cli._COMMAND_MODULES = ()
+parser = cli.build_parser
+def build():
+    p = parser()
+    p._subparsers._group_actions[0].add_parser("slow").set_defaults(func=command)
+    return p
+cli.build_parser = build
+raise SystemExit(cli.main(["slow"]))
+"""
+
+
+def test_ctrl_c_stops_a_command_even_inside_a_gc_callback():
+    r = subprocess.run([sys.executable, "-c", CTRL_C_IN_GC], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": SRC})
+    assert r.returncode == 130 and r.stderr.strip().endswith("interrupted"), r.stderr
+    assert "went on to the end" not in r.stdout
+
+
+def test_fit_takes_a_dataset_name(tmp_path, capsys):
+    import keraslearn
+
+    out = tmp_path / "iris.keraslearn"
+    assert main(["fit", "iris", "--target", "species", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    model = keraslearn.load(out)
+    assert list(model.classes_) == ["setosa", "versicolor", "virginica"] and model.n_features_in_ == 4
+    assert main(["fit", "irsi", "--target", "species"]) == 2
+    assert "no such file: irsi (nor a dataset name: " in capsys.readouterr().err

@@ -254,6 +254,24 @@ def test_imdb_and_reuters_match_keras(data_dirs, monkeypatch, kwargs):
     _assert_same(load_reuters(test_split=0.3, **kwargs), keras.datasets.reuters.load_data(test_split=0.3, **kwargs))
 
 
+def test_arguments_that_leave_nothing_blame_the_argument_not_the_file(data_dirs):
+    data, _ = data_dirs
+    rng = np.random.default_rng(3)
+    np.savez(data / "reuters.npz", x=_ragged(rng, 30), y=rng.integers(0, 46, 30))
+    with pytest.raises(loaders.DatasetArgumentError, match="newswires of 1 words or more, none is left; increase maxlen"):
+        load_reuters(maxlen=1)
+    # A file the user names is theirs: missing, it is an error, not keraslearn's bundled rows.
+    with pytest.raises(DatasetUnavailableError, match="my_boston.npz"):
+        load_boston_housing(path=str(data / "my_boston.npz"))
+
+
+def test_offline_mode_reads_false_as_off(data_dirs, monkeypatch):
+    monkeypatch.setenv("KERASLEARN_OFFLINE", "false")
+    _unreachable(monkeypatch, "reuters", "http://keraslearn-offline.invalid/reuters.npz")
+    with pytest.raises(DatasetUnavailableError, match="keraslearn-offline.invalid cannot be reached"):
+        load_reuters()  # tried the network: not "KERASLEARN_OFFLINE is set"
+
+
 def test_corrupt_file_names_the_file(data_dirs):
     data, _ = data_dirs
     (data / "mnist.npz").write_bytes(b"not a zip file")
@@ -387,5 +405,7 @@ def test_tabular_catalogue_is_what_it_says():
     X, _ = load_tabular("diamonds")  # "ordered categories", as the catalogue says: ggplot2's order, no NaN made
     assert X["cut"].cat.ordered and list(X["cut"].cat.categories) == ["Fair", "Good", "Very Good", "Premium", "Ideal"]
     assert X["clarity"].cat.categories[0] == "I1" and not X[["cut", "color", "clarity"]].isna().any().any()
+    X, _ = load_tabular("ames")  # modeldata::ames has no missing values: "None" is a level, not NaN
+    assert not X.isna().any().any() and "None" in X["Mas_Vnr_Type"].cat.categories
     with pytest.raises(ValueError, match="Unknown tabular dataset 'nope'.*penguins"):
         load_tabular("nope")

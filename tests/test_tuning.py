@@ -230,6 +230,24 @@ def test_trials_with_a_nan_score_are_replaced_and_reported(tmp_path, iris_mixed)
     assert states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
 
 
+def test_an_interrupted_study_says_once_what_it_kept(tmp_path, iris_mixed, capsys):
+    X, y = iris_mixed
+    calls = []
+
+    def ctrl_c_in_second_trial(estimator, X, y):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return estimator.score(X, y)
+
+    learner = FFClassifier(layer_units=(8,), epochs=2, batch_size=32, early_stopping=False)
+    with pytest.raises(KeyboardInterrupt, match=r"^interrupted: 1 finished trial\(s\) of study .* are saved; run it"):
+        keraslearn.tune(learner, X, y, space={"learning_rate": SPACE["learning_rate"]}, n_trials=3,
+                        validation_fraction=0.3, scoring=ctrl_c_in_second_trial, storage=tmp_path / "int.db",
+                        refit=False, random_state=0, verbose=1)
+    assert "interrupted" not in capsys.readouterr().err  # the CLI prints the exception's message, once
+
+
 def test_a_named_study_refuses_other_data_and_other_fixed_parameters():
     from keraslearn.tuning.storage import check_config, data_fingerprint, default_study_name, study_config
 
@@ -449,6 +467,13 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
     assert "--n-trials must be a positive integer" in err and "None" not in err  # the CLI cannot pass None
     assert main(["tune", str(data), "--target", "b", "--top", "-1", "--storage", str(tmp_path / "t.db")]) == 2
     assert "--top must be a positive integer" in capsys.readouterr().err
+    # An output that cannot be written fails before any trial, not after the refit.
+    (tmp_path / "a-file").write_text("")
+    for flag, value in (("--out", "a-file/best.keraslearn"), ("--report", "a-file/report")):
+        assert main(["tune", str(data), "--target", "b", flag, str(tmp_path / value),
+                     "--storage", str(tmp_path / "u.db")]) == 2
+        assert f"cannot write {tmp_path / value}" in capsys.readouterr().err
+    assert not (tmp_path / "u.db").exists()
 
 
 def test_cli_params_are_left_out_of_the_search_space(capsys):

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import importlib
 import os
+import signal
 import sys
+import threading
 import warnings
 
 from keraslearn._backend import BackendUnavailableError
@@ -61,6 +65,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _interruptible():
+    """Ctrl-C stops the command even when it lands in a garbage-collector callback.
+
+    Python discards an exception raised inside a ``gc`` callback, and JAX runs one at every
+    collection (jax-ml/jax#18246): a KeyboardInterrupt raised there was lost and the command
+    went on to the end. Such a Ctrl-C is sent again a moment later, outside the callback.
+    """
+    def on_sigint(signum, frame):
+        callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
+        while frame is not None:
+            if frame.f_code in callbacks:
+                threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+                return
+            frame = frame.f_back
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -69,7 +101,8 @@ def main(argv=None) -> int:
     # line, not as a source location and a line of keraslearn's code.
     warnings.formatwarning = lambda message, category, *_, **__: f"warning: {message}\n"
     try:
-        return int(args.func(args) or 0)
+        with _interruptible():
+            return int(args.func(args) or 0)
     except BrokenPipeError:  # `keraslearn ... | head`: the reader has gone, so stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
@@ -78,8 +111,8 @@ def main(argv=None) -> int:
     except (UsageError, BackendUnavailableError, OSError) as err:
         print(f"keraslearn {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(str(err) or "interrupted", file=sys.stderr)
         return 130
     finally:
         warnings.formatwarning = shown

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from keraslearn.cli import UsageError
+from keraslearn._atomic import WriteError, atomic_file, check_writable
 from keraslearn.tables import not_the_input, out_kind, read_table, uncompressed, write_table
 
 TASKS = ("auto", "classification", "regression")
@@ -189,13 +190,29 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     epochs = f"{learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}"
     print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)")
     out = Path(out)
-    learner.save(out)
+    save_or_keep(learner, out)
     curve = out.with_name(out.stem + "_learning_curve.png")
     plot_learning_curve(learner.history_, curve, title=f"{type(learner).__name__} learning curve")
     metrics_path = out.with_name(out.stem + "_metrics.json")
-    metrics_path.write_text(_json({"seconds": seconds, "epochs": learner.n_iter_, **rows}, indent=2))
+    with atomic_file(metrics_path, "w") as f:
+        f.write(_json({"seconds": seconds, "epochs": learner.n_iter_, **rows}, indent=2))
     _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}")
     return rows
+
+
+def save_or_keep(learner, out) -> None:
+    """Save a trained learner to ``out``; if that fails (a full disk), keep it in a temp folder and say where."""
+    import tempfile
+
+    try:
+        learner.save(out)
+    except OSError as err:
+        kept = Path(tempfile.mkdtemp(prefix="keraslearn-")) / Path(out).name
+        try:
+            learner.save(kept)
+        except OSError:
+            raise UsageError(f"{err}; the trained model could not be saved anywhere") from None
+        raise UsageError(f"{err}; the trained model was saved to {kept} instead") from None
 
 
 def cmd_fit(args):
@@ -217,6 +234,7 @@ def cmd_fit(args):
     out = args.out or uncompressed(Path(args.data)).with_suffix(".keraslearn").name
     if Path(out).is_dir() or out.endswith(("/", os.sep)):  # "runs/": a folder, even one not made yet
         raise UsageError(f"--out {out} is a directory; give a file name, e.g. {Path(out) / 'model.keraslearn'}")
+    check_writable(out)  # before training, not after
     train_and_report(
         X, y, learner, test_fraction=args.test_fraction, random_state=args.random_state, out=out, console=console,
         title=f"{args.target} ~ {type(learner).__name__}",
@@ -255,6 +273,7 @@ def cmd_predict(args):
     if args.out:
         not_the_input(args.out, args.data)
         out_kind(args.out)  # before predicting: a name it cannot write is a one-line error
+        check_writable(args.out)
     model = _load_model(args.model)
     df = read_table(args.data)
     keep = list(dict.fromkeys(args.keep))
@@ -279,6 +298,8 @@ def cmd_predict(args):
     if args.out:
         try:
             write_table(out, args.out)
+        except WriteError:
+            raise
         except (OSError, ValueError) as err:
             raise UsageError(f"cannot write {args.out}: {err}") from None
         _say(console, f"{len(out)} predictions → {args.out}")
@@ -360,7 +381,8 @@ def register(sub):
                        description="Train a learner on DATA (.csv/.tsv/.parquet) to predict --target; "
                        "prints metrics on a held-out test split and writes the model, a learning curve "
                        "PNG and a metrics JSON.")
-    p.add_argument("data", help="training data: .csv, .tsv or .parquet")
+    p.add_argument("data", help="training data: .csv, .tsv or .parquet, or a dataset name (penguins, titanic, …: "
+                   "keraslearn.list_tabular())")
     p.add_argument("--target", required=True, help="name of the column to predict")
     p.add_argument("--learner", default="ff", help="learner name: ff, classif.kerasff, FFRegressor, … (default: ff)")
     p.add_argument("--task", choices=TASKS, default="auto", help="default: auto (from the target's type)")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from keraslearn._atomic import atomic_path
 from keraslearn._user_warnings import warn_user
 from keraslearn.cli import UsageError
 
@@ -13,10 +14,19 @@ COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 
 def read_table(path) -> pd.DataFrame:
-    """Read a .csv / .tsv / .parquet file, or fail with a one-line message."""
+    """Read a .csv / .tsv / .parquet file, or a dataset of :func:`keraslearn.list_tabular` by name."""
     p = Path(path).expanduser()  # as pandas does: "--out=~/x.csv" reaches us unexpanded
     if not p.exists():
-        raise UsageError(f"no such file: {path}")
+        from keraslearn.datasets.tabular import _CATALOGUE, load_tabular
+
+        name = str(path).strip().lower()
+        if name not in _CATALOGUE:
+            raise UsageError(f"no such file: {path} (nor a dataset name: {', '.join(sorted(_CATALOGUE))})")
+        try:
+            X, y = load_tabular(name)
+        except ImportError as err:
+            raise UsageError(f"cannot load the dataset {name}: {err}") from None
+        return X.assign(**{y.name: y})
     if p.is_dir():
         raise UsageError(f"{path} is a directory; pass a .csv or .parquet file")
     kind = _table_kind(p)  # data.csv.gz: pandas decompresses by the name
@@ -85,13 +95,14 @@ def out_kind(path) -> str:
 def write_table(frame: pd.DataFrame, path) -> None:
     """Write ``frame`` as its file name says: .csv or .txt (optionally compressed), .tsv, .parquet."""
     kind = out_kind(path)
-    if kind == "parquet":
-        try:
-            frame.to_parquet(path, index=False)
-        except ImportError as err:
-            raise UsageError(f"cannot write {path}: {err} (pip install pyarrow)") from None
-    else:
-        frame.to_csv(path, index=False, sep="\t" if kind == "tsv" else ",")
+    with atomic_path(path) as tmp:  # a full disk leaves the old file, not a truncated one
+        if kind == "parquet":
+            try:
+                frame.to_parquet(tmp, index=False)
+            except ImportError as err:
+                raise UsageError(f"cannot write {path}: {err} (pip install pyarrow)") from None
+        else:
+            frame.to_csv(tmp, index=False, sep="\t" if kind == "tsv" else ",")
 
 
 def not_the_input(out, data) -> None:

@@ -146,8 +146,9 @@ def _where_to_put(source: Source) -> str:
     return (
         f"Download {source.url} on a machine with network access and put {name!r} "
         f"{'at ' + target if source.archive is None else 'in ' + target.rstrip(os.sep)}, "
-        f"or in the folder named by the {DATA_ENV} environment variable"
-        f"{' (inside ' + source.subdir + '/)' if source.subdir else ''}."
+        + (f"or in {DATA_ENV}'s folder {os.environ[DATA_ENV]}" if os.environ.get(DATA_ENV) else
+           f"or in the folder named by the {DATA_ENV} environment variable")
+        + f"{' (inside ' + source.subdir + '/)' if source.subdir else ''}."
     )
 
 
@@ -156,7 +157,7 @@ def fetch(source: Source, dataset: str) -> str:
     local = find_local(source)
     if local is not None:
         return local
-    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+    if os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no", "off"):
         raise DatasetUnavailableError(
             f"Cannot load {dataset}: {source.archive or source.fname} is not on this machine and "
             f"{OFFLINE_ENV} is set, so nothing is downloaded. {_where_to_put(source)}"

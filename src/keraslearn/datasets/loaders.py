@@ -87,8 +87,8 @@ def _shuffled_split(x, y, test_split, seed):
     return (np.array(x[:cut]), np.array(y[:cut])), (np.array(x[cut:]), np.array(y[cut:]))
 
 
-class _ArgumentError(ValueError):
-    """A ValueError about the arguments, not about the file."""
+class DatasetArgumentError(ValueError):
+    """A ValueError about a loader's arguments (``maxlen`` too small), not about its file."""
 
 
 def _source(dataset, path=None):
@@ -106,7 +106,7 @@ def _read(dataset, reader, path=None):
     path = fetch(_source(dataset, path), dataset)
     try:
         return reader(path)
-    except _ArgumentError:
+    except DatasetArgumentError:
         raise
     except (OSError, ValueError, KeyError, EOFError, tarfile.TarError, zipfile.BadZipFile, pickle.UnpicklingError,
             zlib.error) as err:  # a download cut short, a file of something else
@@ -282,7 +282,7 @@ def load_imdb(
             x_train, y_train = _drop_long(maxlen, x_train, y_train)
             x_test, y_test = _drop_long(maxlen, x_test, y_test)
             if not x_train or not x_test:
-                raise _ArgumentError(
+                raise DatasetArgumentError(
                     f"After dropping reviews of {maxlen} words or more, none is left; increase maxlen."
                 )
         xs = _cap_vocabulary(x_train + x_test, num_words, skip_top, oov_char)
@@ -318,6 +318,10 @@ def load_reuters(
         xs = _index_words(xs, start_char, index_from)
         if maxlen:
             xs, labels = _drop_long(maxlen, xs, labels)
+            if not xs:
+                raise DatasetArgumentError(
+                    f"After dropping newswires of {maxlen} words or more, none is left; increase maxlen."
+                )
         xs = _cap_vocabulary(xs, num_words, skip_top, oov_char)
         cut = int(len(xs) * (1 - test_split))
         return (
@@ -362,8 +366,8 @@ def load_boston_housing(path="boston_housing.npz", test_split=0.2, seed=113):
     CSV shipped in keraslearn (Harrison & Rubinfeld 1978, as in R's MASS package).
     """
     _check_split(test_split)
-    if find_local(_source("boston_housing", path)) is None:
-        x, y = _boston_arrays()
+    if find_local(_source("boston_housing", path)) is None and path in (None, "boston_housing.npz"):
+        x, y = _boston_arrays()  # a file the user names is theirs: a missing one is an error, not these rows
     else:
 
         def reader(p):

@@ -91,6 +91,11 @@ _ORDERED = {
 }
 
 
+# Columns whose level "None" (no masonry veneer, no extra feature) the pickles read as missing, as
+# pandas reads the text "None": modeldata::ames has no missing values.
+_NONE_LEVEL = {"ames": ("Mas_Vnr_Type", "Misc_Feature")}
+
+
 def _as_categories(X: pd.DataFrame) -> pd.DataFrame:
     """String columns become pandas categories (the encoder treats both alike; this is tidier)."""
     for col in X.columns:
@@ -128,6 +133,8 @@ def load_tabular(name: str):
     else:
         frame = _rdataset(entry.source.split(":", 1)[1])
         X, y = frame.drop(columns=[entry.target, *entry.drop]), frame[entry.target]
+        for col in _NONE_LEVEL.get(key, ()):
+            X[col] = X[col].astype(object).where(X[col].notna(), "None")
         X = _as_categories(X)
         for col, levels in _ORDERED.get(key, {}).items():
             X[col] = pd.Categorical(X[col], categories=levels, ordered=True)

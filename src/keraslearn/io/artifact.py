@@ -11,7 +11,6 @@ import io
 import json
 import os
 import re
-import secrets
 import zipfile
 import zlib
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from keraslearn._user_warnings import warn_user
 from keraslearn.io import jsonsafe
+from keraslearn._atomic import atomic_file
 from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes
 
 FORMAT = "keraslearn-artifact"
@@ -135,8 +135,6 @@ def save(learner, path) -> str:
 
     check_is_fitted(learner, "model_")
     path = os.path.expanduser(os.fspath(path))
-    # Through a symlink, as open(path, "w") writes: the rename must replace the link's target, not the link.
-    target = os.path.realpath(path) if os.path.islink(path) else path
     params, dropped = _params_json(learner)
     if dropped:
         warn_user(
@@ -167,51 +165,12 @@ def save(learner, path) -> str:
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
     }
-    directory = os.path.dirname(os.path.abspath(target))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = _create_temp(directory, target)
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
-            z.writestr("keraslearn.json", json.dumps(meta, indent=1))
-            z.writestr("encoder.npz", _npz_bytes(enc_arrays))
-            z.writestr("fitted.npz", _npz_bytes(fit_arrays))
-            z.writestr("model.keras", model_to_bytes(learner.model_))
-            z.close()
-            f.flush()
-            os.fsync(f.fileno())  # the rename must never expose a file whose data is not on disk
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_file(path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("keraslearn.json", json.dumps(meta, indent=1))
+        z.writestr("encoder.npz", _npz_bytes(enc_arrays))
+        z.writestr("fitted.npz", _npz_bytes(fit_arrays))
+        z.writestr("model.keras", model_to_bytes(learner.model_))
     return path
-
-
-def _create_temp(directory: str, path: str) -> tuple[int, str]:
-    """A new temp file beside ``path`` with the mode ``open(path, "w")`` would give it.
-
-    ``tempfile.mkstemp`` creates files 0600, and the rename would keep that. Creating the file
-    with mode 0666 lets the kernel apply the umask at creation, atomically: reading the umask
-    (``os.umask`` sets it to read it) would race with other threads creating files. An
-    existing artifact keeps its mode, as when ``open`` truncates it.
-    """
-    try:
-        mode = os.stat(path).st_mode & 0o777
-    except OSError:
-        mode = None
-    for _ in range(100):
-        tmp = os.path.join(directory, f".keraslearn-{secrets.token_hex(8)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        except FileExistsError:
-            continue
-        if mode is not None:
-            try:
-                os.chmod(tmp, mode)
-            except OSError:  # not ours to change (e.g. another owner's file): the umask's mode
-                pass
-        return fd, tmp
-    raise FileExistsError(f"could not create a temporary file in {directory}")
 
 
 def read_meta(path) -> dict:

@@ -17,9 +17,16 @@ def plot_learning_curve(history, path, title="Learning curve") -> str:
     if hasattr(history, "history_"):
         hist = history.history_
     fig = _curve_figure(hist, title)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path) -> str:
+    """Write ``fig`` as a PNG (its format from the name), atomically; return the path."""
+    from keraslearn._atomic import atomic_path
+
     path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     return path
 
 

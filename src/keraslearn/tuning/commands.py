@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from keraslearn.cli import UsageError
-from keraslearn.commands import _console, _make_learner, _say, load_task, parse_params
+from keraslearn.commands import _console, _make_learner, _say, load_task, parse_params, save_or_keep
+from keraslearn._atomic import check_writable
 
 
 def cmd_tune(args):
@@ -17,6 +20,9 @@ def cmd_tune(args):
     for flag, value in (("--n-trials", args.n_trials), ("--top", args.top)):
         if value < 1:
             raise UsageError(f"{flag} must be a positive integer; got {value}")
+    for path in (args.out, args.report and os.path.join(args.report, "trials.csv")):
+        if path:
+            check_writable(path)  # before any trial, not after the refit
     X, y, task = load_task(args, console)
     fixed = parse_params(args.param)
     # Fits are seeded (0 unless --random-state) so a trial's score does not depend on the
@@ -48,7 +54,7 @@ def cmd_tune(args):
             _say(console, "[yellow]no trial completed yet[/]")
     _say(console, f"study name: {study.study_name}  (resume or add workers with --study {study.study_name})")
     if args.out:
-        best.save(args.out)
+        save_or_keep(best, args.out)
         _say(console, f"best model → {args.out}")
     if args.report:
         written = write_report(study, args.report, best)
@@ -84,7 +90,7 @@ def register(sub):
         "(default: ./keraslearn_tuning.db), so re-running the same command resumes it. Start the same "
         "command on many machines with one --storage postgresql://… URL and --study NAME to share the work.",
     )
-    p.add_argument("data", help="training data: .csv, .tsv or .parquet")
+    p.add_argument("data", help="training data: .csv, .tsv or .parquet, or a dataset name (keraslearn.list_tabular())")
     p.add_argument("--target", required=True, help="name of the column to predict")
     p.add_argument("--learner", default="ff", help="learner name: ff, classif.kerasff, FFRegressor, … (default: ff)")
     p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import os
 
+from keraslearn._atomic import atomic_path
+
 
 def _score(trial):
     """A completed trial's score; None otherwise. Optuna keeps a pruned trial's last reported
@@ -70,11 +72,10 @@ def _figure(width=6.4, height=4.0):
 
 
 def _save(fig, path) -> str:
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    from keraslearn.report.plots import save_figure
+
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_optimization_history(study, path) -> str:
@@ -177,7 +178,8 @@ def write_report(study, directory, best_learner=None) -> dict:
         except ValueError as err:
             skipped[name] = str(err)
     trials_path = os.path.join(directory, "trials.csv")
-    trials_frame(study).to_csv(trials_path, index=False)
+    with atomic_path(trials_path) as tmp:
+        trials_frame(study).to_csv(tmp, index=False)
     written["trials"] = trials_path
     if best_learner is not None:
         written["best_model"] = best_learner.save(os.path.join(directory, "best.keraslearn"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import numbers
 import os
-import sys
 import time
 import warnings
 from typing import NamedTuple
@@ -257,13 +256,10 @@ def tune(
                 with progress or contextlib.nullcontext():
                     _optimize(study, objective, n_trials, timeout, all_callbacks + ([progress] if progress else []))
             except KeyboardInterrupt:
-                if verbose:
-                    print(
-                        f"interrupted: {_n_finished(study)} finished trial(s) of study {study_name!r} are saved; "
-                        "run it again to resume.",
-                        file=sys.stderr,
-                    )
-                raise
+                raise KeyboardInterrupt(
+                    f"interrupted: {_n_finished(study)} finished trial(s) of study {study_name!r} are saved; "
+                    "run it again to resume."
+                ) from None
     best = None
     if refit:
         try:

@@ -1,0 +1,109 @@
+"""Writing files that are never half written: a temp file beside the target, then a rename.
+
+The target holds its old content or the complete new one at every moment, even when the disk
+fills up or the process is killed; a failed write names the target, not the temp file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+
+
+class WriteError(OSError):
+    """A file could not be written; the message names it and says why (``errno`` is kept)."""
+
+    def __str__(self):
+        return self.strerror
+
+
+def create_temp(path: str, suffix: str = ".tmp") -> tuple[int, str]:
+    """A new temp file beside ``path`` with the mode ``open(path, "w")`` would give it.
+
+    ``tempfile.mkstemp`` creates files 0600, and the rename would keep that. Creating the file
+    with mode 0666 lets the kernel apply the umask at creation, atomically: reading the umask
+    (``os.umask`` sets it to read it) would race with other threads creating files. An
+    existing file keeps its mode, as when ``open`` truncates it.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        mode = None
+    for _ in range(100):
+        tmp = os.path.join(directory, f".keraslearn-{secrets.token_hex(8)}{suffix}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        if mode is not None:
+            try:
+                os.chmod(tmp, mode)
+            except OSError:  # not ours to change (e.g. another owner's file): the umask's mode
+                pass
+        return fd, tmp
+    raise FileExistsError(f"could not create a temporary file in {directory}")
+
+
+def _target(path) -> str:
+    path = os.path.expanduser(os.fspath(path))
+    # Through a symlink, as open(path, "w") writes: the rename must replace the link's target, not the link.
+    return os.path.realpath(path) if os.path.islink(path) else path
+
+
+def _named(path, err: OSError) -> WriteError:
+    return WriteError(err.errno, f"cannot write {path}: {err.strerror or err}")
+
+
+@contextlib.contextmanager
+def _replacing(path, suffix: str):
+    """Yield ``(fd, tmp)``; on success ``tmp`` replaces ``path``, on failure it is removed."""
+    target = _target(path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        fd, tmp = create_temp(target, suffix)
+    except OSError as err:
+        raise _named(path, err) from None
+    try:
+        yield fd, tmp
+        os.replace(tmp, target)
+    except BaseException as err:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        if isinstance(err, OSError) and not isinstance(err, WriteError):
+            raise _named(path, err) from None
+        raise
+
+
+@contextlib.contextmanager
+def atomic_file(path, mode: str = "wb"):
+    """``with atomic_file(path) as f: f.write(...)``: the data is on disk before the rename."""
+    with _replacing(path, ".tmp") as (fd, _), os.fdopen(fd, mode) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())  # the rename must never expose a file whose data is not on disk
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """``with atomic_path(path) as tmp: writer(tmp)``, for writers that take a file name.
+
+    The temp name ends with the target's name, so writers that read the extension
+    (``to_csv``'s compression, ``savefig``'s format) see the same one.
+    """
+    with _replacing(path, "-" + os.path.basename(_target(path))) as (fd, tmp):
+        os.close(fd)
+        yield tmp
+
+
+def check_writable(path) -> None:
+    """Raise :class:`WriteError` now if ``path`` cannot be written (a read-only or missing place)."""
+    target = _target(path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        fd, tmp = create_temp(target)
+    except OSError as err:
+        raise _named(path, err) from None
+    os.close(fd)
+    os.remove(tmp)
