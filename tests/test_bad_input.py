@@ -123,10 +123,17 @@ FIT_DATA_ERRORS = [
      ValueError, r"duplicate column names \['num'\]"),
     ("complex_X", "reg", lambda X: X.assign(num=X["num"] + 1j), None, ValueError, "Complex.*'num'"),
     ("overflowing_numbers", "reg", _set("num", np.tile([1e300, -1e300], N // 2)), None,
-     ValueError, r"\['num'\] hold values too large to scale"),
+     ValueError, r"\['num'\] hold values too large to scale \(up to 1e\+300\)"),
     ("int_beyond_float64", "reg", _set("num", pd.Series([10**400] + [1] * (N - 1), dtype=object)), None,
      ValueError, r"Numeric column 'num' holds integers too large for a float"),
     ("complex_y_reg", "reg", None, lambda y: y + 1j, ValueError, "Complex data not supported; y"),
+    ("int_beyond_float64_y", "reg", None, lambda y: pd.Series([10**400] * N, dtype=object), ValueError,
+     r"y holds numbers too large for a float \(beyond ±1.8e308\)"),
+    ("tz_aware_labels", "clf", None, lambda y: pd.Series(pd.to_datetime(["2020-01-01", "2021-01-01"] * (N // 2)),
+                                                          ).dt.tz_localize("UTC"),
+     ValueError, r"y holds labels of type Timestamp, which cannot be sorted into classes.*tz_convert\(None\)"),
+    ("interval_labels", "clf", None, lambda y: pd.cut(np.arange(N), 2), ValueError,
+     r"y holds labels of type Interval.*y.astype\(str\)"),
 ]
 
 
@@ -291,6 +298,10 @@ def test_numbers_stored_as_strings_are_categorical_with_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # naming it in categorical_features silences the warning
         TabularEncoder(categorical_features=["zip"]).fit(X)
+    # A duration is not a date: its fix is total_seconds (a duration has no .dt.year).
+    with pytest.warns(UserWarning, match=r"Column 't' holds timedelta64.*To use it as a duration, give numbers "
+                                         r"instead \(X\['t'\].dt.total_seconds\(\)\)"):
+        TabularEncoder().fit(X.assign(t=pd.to_timedelta([1, 2, 3, 4], unit="h")))
 
 
 def test_data_warnings_point_at_the_users_line_through_the_encoder_and_through_a_learner():

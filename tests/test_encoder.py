@@ -96,7 +96,7 @@ def test_values_beyond_float32_after_scaling_name_the_column(frame):
     enc = TabularEncoder().fit(frame)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the error, not numpy's overflow warning before it
-        with pytest.raises(ValueError, match=r"\['income'\] hold values too large to scale into float32"):
+        with pytest.raises(ValueError, match=r"\['income'\] hold values too large to scale into float32 \(up to 1e\+300\)"):
             enc.transform(frame.assign(income=[1, 2, 1e300, 4, 5, 6]))
     assert np.isfinite(enc.transform(frame.assign(income=[1, 2, 1e30, 4, 5, 6]))["numeric"]).all()
 

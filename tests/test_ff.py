@@ -200,7 +200,7 @@ def test_an_optimizer_instance_keeps_its_learning_rate_only_with_learning_rate_n
 
     X, y = iris_mixed
     sgd = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
-    with pytest.warns(UserWarning, match="replaces the learning rate of the optimizer instance"):
+    with pytest.warns(UserWarning, match=r"replaces the learning rate \(or schedule\) of the optimizer instance"):
         replaced = FFClassifier(**{**FAST, "epochs": 1}, optimizer=sgd).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -300,3 +300,46 @@ def test_target_scale_is_relative_constant_targets_are_constant_and_mape_reaches
     np.testing.assert_allclose(const, 0.1, rtol=1e-5)
     mape = FFRegressor(**params, loss="mape").fit(X, y).predict(X)  # y divided by its scale, not centred
     assert 0.5 < mape.mean() / y.mean() < 2.0
+
+
+def test_keras_objects_users_bring_to_fit(iris_mixed, tmp_path):
+    """A schedule in an optimizer instance, a CSVLogger used before, a callback watching an unlogged value."""
+    import keras
+
+    X, y = iris_mixed
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.05, decay_steps=1, decay_rate=0.5)
+    kept = FFClassifier(**{**FAST, "epochs": 2, "learning_rate": None}, optimizer=keras.optimizers.Adam(schedule))
+    assert isinstance(kept.fit(X, y).model_.optimizer._learning_rate, keras.optimizers.schedules.ExponentialDecay)
+    with pytest.warns(UserWarning, match=r"replaces the learning rate \(or schedule\)"):
+        replaced = FFClassifier(**{**FAST, "epochs": 1}, optimizer=keras.optimizers.Adam(schedule)).fit(X, y)
+    assert float(replaced.model_.optimizer.learning_rate) == pytest.approx(FAST["learning_rate"])
+    # A CSVLogger that already logged a fit holds a closed file, which deepcopy refuses.
+    log = keras.callbacks.CSVLogger(str(tmp_path / "log.csv"))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(np.zeros((8, 4)), np.zeros(8), epochs=1, verbose=0, callbacks=[log])
+    FFClassifier(**{**FAST, "epochs": 2, "early_stopping": False}, callbacks=[log]).fit(X, y)
+    assert pd.read_csv(tmp_path / "log.csv")["epoch"].tolist() == [0, 1]
+    with pytest.raises(ValueError, match=r"EarlyStopping\(monitor='val_accuracy'\) watches a value this fit does "
+                                         r"not log; it logs loss and val_loss"):
+        FFClassifier(**{**FAST, "epochs": 2}, callbacks=[keras.callbacks.EarlyStopping("val_accuracy")]).fit(X, y)
+
+
+def test_keras_objects_given_as_parameters_are_saved_with_the_learner(iris_mixed, tmp_path):
+    import keras
+
+    X, y = iris_mixed
+    clf = FFClassifier(**{**FAST, "epochs": 1, "learning_rate": None},
+                       loss=keras.losses.CategoricalFocalCrossentropy(gamma=3.0),
+                       optimizer=keras.optimizers.AdamW(learning_rate=0.02, weight_decay=0.01),
+                       callbacks=[keras.callbacks.TerminateOnNaN()]).fit(X, y)
+    with pytest.warns(UserWarning, match=r"Parameters \['callbacks'\] have no file form"):
+        clf.save(tmp_path / "m.keraslearn")
+    loaded = keraslearn.load(tmp_path / "m.keraslearn")
+    # A clone of the loaded learner trains as the original did: same loss, same optimizer settings.
+    assert isinstance(loaded.loss, keras.losses.CategoricalFocalCrossentropy) and loaded.loss.get_config()["gamma"] == 3.0
+    assert isinstance(loaded.optimizer, keras.optimizers.AdamW)
+    assert loaded.optimizer.get_config()["weight_decay"] == 0.01
+    assert float(loaded.optimizer.get_config()["learning_rate"]) == pytest.approx(0.02)
+    assert loaded.callbacks is None
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X))

@@ -157,8 +157,8 @@ class KerasLearner(BaseEstimator):
             if own is None or np.float32(own) != np.float32(self.learning_rate):
                 # One constant text: Python shows it once, not once per CV fold or trial.
                 warn_user(
-                    "The learner's learning_rate replaces the learning rate of the optimizer instance "
-                    "given as `optimizer`; pass learning_rate=None to keep the optimizer's own.")
+                    "The learner's learning_rate replaces the learning rate (or schedule) of the optimizer "
+                    "instance given as `optimizer`; pass learning_rate=None to keep the optimizer's own.")
         if isinstance(self.loss, type):  # callable, but called on (y_true, y_pred) it makes a Loss
             raise TypeError(f"loss must be a loss, not the class {self.loss.__name__}; pass an instance, "
                             f"e.g. loss=keras.losses.{self.loss.__name__}().")

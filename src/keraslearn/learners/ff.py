@@ -47,7 +47,9 @@ _PARAMS_DOC = """
     learning_rate : float or None, default=1e-3
         Replaces an optimizer instance's own rate too (with a warning when they differ); None keeps it.
     loss : str, keras loss or None, default=None
-        None picks the task's loss (binary / sparse categorical cross-entropy, MSE).
+        None picks the task's loss (binary / sparse categorical cross-entropy, MSE). A classifier's
+        loss function gets the class codes ``y_true`` (n,) and the softmax probabilities ``y_pred``
+        (n, n_classes), two classes included; Keras' binary losses by name get one sigmoid unit.
     epochs : int, default=100
     batch_size : int, default=256
     validation_fraction : float, default=0.1

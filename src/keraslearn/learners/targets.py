@@ -80,6 +80,11 @@ class KerasClassifierMixin(ClassifierMixin):
             kinds = sorted({type(v).__name__ for v in y})
             if "str" in kinds and len(kinds) > 1:  # 1 and "a" cannot be sorted into classes_
                 raise ValueError(f"y mixes label types {kinds}; make them one type, e.g. y.astype(str).")
+        if y.dtype == object and type_of_target(y) == "unknown":  # e.g. time-zone-aware times, periods, intervals
+            kinds = sorted({type(v).__name__ for v in y})
+            tz = " (time-zone-aware times: y.dt.tz_convert(None) keeps them as times)" if "Timestamp" in kinds else ""
+            raise ValueError(f"y holds labels of type {', '.join(kinds)}, which cannot be sorted into classes; "
+                             f"convert them, e.g. y.astype(str){tz}.")
         check_classification_targets(y)
         if type_of_target(y) not in ("binary", "multiclass"):
             raise ValueError(f"Unknown label type: {type_of_target(y)!r}.")
@@ -185,6 +190,9 @@ class KerasRegressorMixin(RegressorMixin):
         if y.dtype.kind not in "biuf":
             try:
                 y = y.astype(np.float64)
+            except OverflowError:  # Python ints beyond float64, e.g. 10**400
+                raise ValueError("y holds numbers too large for a float (beyond ±1.8e308); rescale it first, "
+                                 "e.g. divide by a constant or take a log.") from None
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{type(self).__name__} needs a numeric target; y has dtype {y.dtype}.") from err
         y = y.astype(np.float64)

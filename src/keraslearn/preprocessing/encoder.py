@@ -23,10 +23,14 @@ _NUMERIC_KINDS = {"floating", "integer", "mixed-integer-float", "boolean", "deci
 ID_LEVELS = 1000
 
 
-def _raise_too_large(cols: list, where: str = ""):
+def _raise_too_large(arr: np.ndarray, names: list, bad, where: str = ""):
+    """``bad``: indices into ``names`` of the columns whose values cannot be scaled; ``arr`` holds them."""
+    values = arr[:, [j for j in bad if j < arr.shape[1]]]
+    with np.errstate(invalid="ignore"):
+        largest = np.nanmax(np.abs(values)) if values.size and not np.isnan(values).all() else np.nan
     raise ValueError(
-        f"Numeric column(s) {cols} hold values too large to scale{where} (e.g. ±1e300); "
-        "rescale them (divide by a constant, or take a log) first."
+        f"Numeric column(s) {[names[j] for j in bad]} hold values too large to scale{where} "
+        f"(up to {largest:.3g}); rescale them (divide by a constant, or take a log) first."
     )
 
 
@@ -170,7 +174,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         self.indicator_columns_ = [c for c, has in zip(self.numeric_columns_, has_nan) if has]
         bad = ~(np.isfinite(self.center_) & np.isfinite(self.scale_))
         if bad.any():  # e.g. the std of ±1e300 overflows: every value would scale to 0
-            _raise_too_large([self.numeric_columns_[j] for j in np.flatnonzero(bad)])
+            _raise_too_large(arr, self.numeric_columns_, np.flatnonzero(bad))
 
     def _fit_categorical(self, frame):
         n = len(frame)
@@ -203,12 +207,17 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                     f"Column {name!r} holds numbers stored as strings; it is treated as categorical "
                     f"({len(kept)} levels). Convert it with pd.to_numeric(X[{name!r}]) to use it as a "
                     f"number; to keep it categorical without this warning, make it a category column "
-                    f"(X[{name!r}].astype('category')) or list it in TabularEncoder's categorical_features.")
+                    f"(X[{name!r}].astype('category')); a TabularEncoder used on its own also takes it in "
+                    "categorical_features.")
         if not forced and kept and coding._is_time(col.dtype):
+            if pd.api.types.is_timedelta64_dtype(col.dtype):
+                what, numbers = "a duration", f"X[{name!r}].dt.total_seconds()"
+            else:
+                what, numbers = "a time", f"X[{name!r}].dt.year, .dt.dayofyear, ..."
             warn_user(
                 f"Column {name!r} holds {col.dtype} values; they are treated as categorical ({len(kept)} levels), "
-                f"so a value not seen in training is 'unknown'. To use it as a time, give numbers instead "
-                f"(X[{name!r}].dt.year, .dt.dayofyear, ...); to keep it categorical without this warning, make it "
+                f"so a value not seen in training is 'unknown'. To use it as {what}, give numbers instead "
+                f"({numbers}); to keep it categorical without this warning, make it "
                 f"a category column (X[{name!r}].astype('category')).")
         if len(kept) > max(ID_LEVELS, n // 2):
             warn_user(
@@ -266,7 +275,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             if not np.isfinite(out["numeric"]).all():
                 finite = np.isfinite(out["numeric"]).all(axis=0)
                 names = list(self.numeric_columns_) + [f"{c}__missing" for c in self.indicator_columns_]
-                _raise_too_large([names[j] for j in np.flatnonzero(~finite)], " into float32")
+                _raise_too_large(arr, names, np.flatnonzero(~finite), " into float32")
         if self.categorical_columns_ and getattr(self, "_level_codes", None) is None:
             self._set_lookups()  # an encoder unpickled from before the lookups existed
         for j, (col, cspec) in enumerate(zip(self.categorical_columns_, self.spec_.categorical)):

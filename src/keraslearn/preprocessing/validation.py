@@ -39,7 +39,8 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
         raise TypeError(
             f"{estimator_name} does not accept sparse input (Sparse data was passed); "
-            "convert it with X.toarray() first."
+            "convert it with X.toarray() first (in a Pipeline: OneHotEncoder(sparse_output=False); or leave "
+            "categorical columns to keraslearn, which embeds them itself)."
         )
     if isinstance(X, pd.Series):
         raise ValueError(

@@ -214,9 +214,10 @@ def compile_model(model, *, optimizer="adam", learning_rate=1e-3, loss="mse", me
         weight_decay = float(weight_decay)
     if isinstance(optimizer, keras.optimizers.Optimizer):
         with keras_warnings_ignored():
-            opt = optimizer.__class__.from_config(optimizer.get_config())
-        if learning_rate is not None:
-            opt.learning_rate = learning_rate
+            config = optimizer.get_config()
+            if learning_rate is not None:  # in the config: a schedule's learning rate cannot be set afterwards
+                config["learning_rate"] = learning_rate
+            opt = optimizer.__class__.from_config(config)
     else:
         config = {} if learning_rate is None else {"learning_rate": learning_rate}
         if weight_decay is not None:
@@ -266,6 +267,37 @@ def _warn_if_diverged(model, losses):
     )
 
 
+def _copied(callback):
+    """A copy of a user's callback for one fit: deep, or shallow where it holds what cannot be copied.
+
+    A CSVLogger used once keeps its (closed) file, which deepcopy refuses; a shallow copy opens
+    its own file when training begins.
+    """
+    try:
+        return copy.deepcopy(callback)
+    except Exception as deep:
+        try:
+            return copy.copy(callback)
+        except Exception:
+            raise TypeError(f"callbacks are copied for each fit, and {type(callback).__name__} cannot be copied "
+                            f"({type(deep).__name__}: {deep}); pass a fresh instance.") from None
+
+
+def _check_monitors(callbacks, model, validated: bool):
+    """A callback watching a value the fit never logs fails now, naming the values it does log."""
+    if "compile_metrics" in [m.name for m in model.metrics]:
+        return  # a user's compiled metrics: their names are known only once the model runs
+    logged = ["loss", "val_loss"] if validated else ["loss"]
+    for cb in callbacks:
+        monitor = getattr(cb, "monitor", None)
+        if isinstance(monitor, str) and monitor not in logged:
+            raise ValueError(
+                f"{type(cb).__name__}(monitor={monitor!r}) watches a value this fit does not log; it logs "
+                f"{' and '.join(logged)}. keraslearn's learners compile no metrics: monitor one of those, or "
+                "use KerasClassifier/KerasRegressor with a model compiled with metrics=[...]."
+            )
+
+
 def fit_model(
     model,
     x,
@@ -308,7 +340,8 @@ def fit_model(
         if sample_weight is not None:
             validation_data += (_take(sample_weight, val_idx),)
         y, sample_weight = _take(y, train_idx), _take(sample_weight, train_idx)
-    cbs = [copy.deepcopy(cb) for cb in (callbacks or [])] + [_StopOnNaN()]
+    cbs = [_copied(cb) for cb in (callbacks or [])] + [_StopOnNaN()]
+    _check_monitors(cbs, model, validation_data is not None)
     stopper = None
     if early_stopping:
         monitor = "val_loss" if validation_data is not None else "loss"
