@@ -63,6 +63,12 @@ def test_a_backend_keras_cannot_load_or_train_on_is_one_clear_error_in_python_an
         last = r.stderr.strip().splitlines()[-1]
         assert last.startswith("keraslearn._backend.BackendUnavailableError: Keras cannot run keraslearn on the "
                                f"{backend!r} backend") and why in last and "KERAS_BACKEND=jax" in last, r.stderr
+    # Run again (a notebook cell re-run): the same error and fix, not Keras' bare "Unable to import backend".
+    again = ("import keraslearn\nfor _ in range(2):\n    try:\n        keraslearn.FFRegressor(epochs=1).fit([[1.0]], [1.0])\n"
+             "    except ImportError as err:\n        print(type(err).__name__)\nimport keras")
+    r = _run(again, tmp_path, KERAS_BACKEND="pytorch")
+    assert r.stdout.split() == ["BackendUnavailableError"] * 2, r.stdout + r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("keraslearn._backend.BackendUnavailableError")
     (tmp_path / "d.csv").write_text("a,y\n1,1.5\n2,2.5\n3,3.5\n4,4.5\n5,5.5\n")
     cli = f"from keraslearn.cli import main; raise SystemExit(main(['fit', {str(tmp_path / 'd.csv')!r}, '--target', 'y']))"
     r = _run(cli, tmp_path, KERAS_BACKEND="pytorch")

@@ -208,6 +208,9 @@ class _ScratchHomeLoader(importlib.abc.Loader):
             if not _backend_failed(err, name):  # e.g. Keras' own "Invalid `epsilon`" from keras.json
                 raise
             lines = str(err).strip().splitlines()
+            # The next `import keras` (a notebook cell run again) meets this loader again, so it gets
+            # this message and its fix too, not Keras' bare one.
+            sys.meta_path.insert(0, _FirstKerasImport(self.keras_dir, self.scratch))
             raise _backend_error(name, f"{type(err).__name__}: {lines[-1] if lines else 'no message'}") from err
 
     def exec_module(self, module):

@@ -352,7 +352,8 @@ def export(model_or_learner, path, format="onnx", *, fold_preprocessing=True, ti
         what ``predict_proba`` (classifiers) or ``predict`` (regressors) return. Use it for
         numeric columns with a large offset (timestamps), which a float32 raw input rounds.
     timeout : float, default=600
-        Seconds allowed for an export run in a TensorFlow subprocess.
+        Seconds allowed for an export run in a subprocess (LiteRT and SavedModel through
+        TensorFlow; ONNX on PyTorch through JAX when torch's exporter refuses the model).
 
     Returns
     -------
