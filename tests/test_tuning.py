@@ -1,6 +1,7 @@
 """keraslearn.tune: holdout and CV scoring, pruning, resume after a kill, the CLI, sklearn searches."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -246,6 +247,10 @@ def test_an_interrupted_study_says_once_what_it_kept(tmp_path, iris_mixed, capsy
                         validation_fraction=0.3, scoring=ctrl_c_in_second_trial, storage=tmp_path / "int.db",
                         refit=False, random_state=0, verbose=1)
     assert "interrupted" not in capsys.readouterr().err  # the CLI prints the exception's message, once
+    keraslearn.tune(learner, X, y, space={"learning_rate": SPACE["learning_rate"]}, n_trials=3,
+                    validation_fraction=0.3, scoring=ctrl_c_in_second_trial, storage=tmp_path / "int.db",
+                    refit=False, random_state=0, verbose=1)
+    assert re.search(r"resuming study 'FFClassifier-\w+': 1 finished trial\(s\) kept, 2 to run", capsys.readouterr().err)
 
 
 def test_a_named_study_refuses_other_data_and_other_fixed_parameters():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import os
+import sys
 import time
 import warnings
 from typing import NamedTuple
@@ -250,6 +251,10 @@ def tune(
             remaining = n_trials - _n_finished(study)
             # Other workers fill the same study: stop once it holds n_trials finished trials.
             all_callbacks.insert(0, optuna.study.MaxTrialsCallback(n_trials, states=_states()))
+        if verbose and _n_finished(study):
+            left = "" if remaining is None else f", {max(remaining, 0)} to run"
+            print(f"resuming study {study_name!r}: {_n_finished(study)} finished trial(s) kept{left}",
+                  file=sys.stderr)
         if remaining is None or remaining > 0:
             progress = TrialProgress(remaining, f"tuning {type(learner).__name__}") if verbose else None
             try:
