@@ -95,6 +95,11 @@ def test_regression_parquet_and_params(tmp_path, diabetes_mixed):
         (["predict", "nope.keraslearn", "{iris}"], "no such model file"),
         (["predict", "{iris}", "{iris}"], "not a keraslearn artifact"),
         (["fit", "{iris}", "--target", "species", "--learner", "nope"], "Unknown learner 'nope'"),
+        (["fit", "{iris}", "--target", "species", "--learner", "classif.keras"],
+         "learner 'classif.keras' (KerasClassifier) trains the model your Python build function makes"),
+        (["fit", "{iris}", "--target", "species", "--drop", "nope"], "--drop names columns DATA lacks: nope"),
+        (["fit", "{iris}", "--target", "species", "--epochs", "2", "--param", "epochs=3"],
+         "--epochs 2 and --param epochs=3 disagree"),
     ],
 )
 def test_errors_are_one_line_exit_2(argv, message, iris_csv, tmp_path):
@@ -138,6 +143,14 @@ def test_learning_curve_shows_a_one_epoch_fit_and_whole_epochs():
     five.figure.canvas.draw()
     ticks = [t for t in five.get_xticks() if 1 <= t <= 5]
     assert ticks and all(float(t).is_integer() for t in ticks)
+    # A log loss axis reads 1.08, 0.6: plain decimals, not 1.08×10⁰ or 6×10⁻¹.
+    narrow = _curve_figure({"loss": [1.09, 1.08, 1.07, 1.06]}, "narrow", "loss (target standardized)").axes[0]
+    wide = _curve_figure({"loss": [3.0, 1.0, 0.3, 0.05]}, "wide").axes[0]
+    for ax in (narrow, wide):
+        ax.figure.canvas.draw()
+        labels = [t.get_text() for t in ax.get_yticklabels(which="both") if t.get_text()]
+        assert labels and all(float(label) > 0 for label in labels), labels
+    assert narrow.get_ylabel() == "loss (target standardized)"
 
 
 def test_a_diverged_fit_has_no_best_epoch_and_keeps_its_metric_names(iris_mixed):
@@ -171,7 +184,8 @@ def test_an_unwritable_out_fails_before_training_and_a_failed_save_keeps_the_mod
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    assert main(["fit", str(iris_csv), "--target", "species", "--epochs", "1", "--out", str(blocker / "m.keraslearn")]) == 2
+    out = str(blocker / "m.keraslearn")
+    assert main(["fit", str(iris_csv), "--target", "species", "--epochs", "1", "--out", out]) == 2
     err = capsys.readouterr().err
     assert f"cannot write {blocker / 'm.keraslearn'}" in err and "training" not in err  # nothing was trained
     # A save that fails after training (a full disk) keeps the trained model elsewhere and says where.
@@ -241,3 +255,21 @@ def test_fit_takes_a_dataset_name(tmp_path, capsys):
     assert list(model.classes_) == ["setosa", "versicolor", "virginica"] and model.n_features_in_ == 4
     assert main(["fit", "irsi", "--target", "species"]) == 2
     assert "no such file: irsi (nor a dataset name: " in capsys.readouterr().err
+
+
+def test_fit_drops_columns_says_its_test_split_and_records_it(iris_csv, tmp_path, capsys):
+    data = tmp_path / "ids.csv"
+    pd.read_csv(iris_csv).assign(customer_id=[f"c{i}" for i in range(150)]).to_csv(data, index=False)
+    out = tmp_path / "m.keraslearn"
+    assert main(["fit", str(data), "--target", "species", "--drop", "customer_id", "--epochs", "1",
+                 "--out", str(out)]) == 0
+    assert "30 test rows held out (0.2, stratified)" in capsys.readouterr().err
+    metrics = json.loads((tmp_path / "m_metrics.json").read_text())
+    assert metrics["target"] == "species" and "customer_id" not in metrics["features"]
+    assert (metrics["train_rows"], metrics["test_rows"]) == (120, 30) and metrics["learner"].startswith("FFClassifier(")
+    # evaluate on labels none of which is a class: an error, not a table of zeros
+    lower = tmp_path / "lower.csv"
+    pd.read_csv(data).assign(species=lambda d: d.species.str.upper()).to_csv(lower, index=False)
+    assert main(["evaluate", str(out), str(lower), "--target", "species"]) == 2
+    assert "none of the values of 'species' (SETOSA, VERSICOLOR, VIRGINICA) is a class of the model" in \
+        capsys.readouterr().err

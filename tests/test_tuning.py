@@ -250,7 +250,8 @@ def test_an_interrupted_study_says_once_what_it_kept(tmp_path, iris_mixed, capsy
     keraslearn.tune(learner, X, y, space={"learning_rate": SPACE["learning_rate"]}, n_trials=3,
                     validation_fraction=0.3, scoring=ctrl_c_in_second_trial, storage=tmp_path / "int.db",
                     refit=False, random_state=0, verbose=1)
-    assert re.search(r"resuming study 'FFClassifier-\w+': 1 finished trial\(s\) kept, 2 to run", capsys.readouterr().err)
+    resumed = r"resuming study 'FFClassifier-\w+': 1 finished trial\(s\) kept, 2 to run"
+    assert re.search(resumed, capsys.readouterr().err)
 
 
 def test_a_named_study_refuses_other_data_and_other_fixed_parameters():
@@ -472,6 +473,11 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
     assert "--n-trials must be a positive integer" in err and "None" not in err  # the CLI cannot pass None
     assert main(["tune", str(data), "--target", "b", "--top", "-1", "--storage", str(tmp_path / "t.db")]) == 2
     assert "--top must be a positive integer" in capsys.readouterr().err
+    table = tmp_path / "e.csv"
+    table.write_text("a,b\n" + "".join(f"{i},{i * 0.5}\n" for i in range(20)))
+    assert main(["tune", str(table), "--target", "b", "--scoring", "rmse", "--storage", str(tmp_path / "t.db")]) == 2
+    assert "scoring='rmse' is not a scikit-learn scorer name; did you mean 'neg_root_mean_squared_error'?" in \
+        capsys.readouterr().err
     # An output that cannot be written fails before any trial, not after the refit.
     (tmp_path / "a-file").write_text("")
     for flag, value in (("--out", "a-file/best.keraslearn"), ("--report", "a-file/report")):
@@ -482,7 +488,7 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
 
 
 def test_cli_params_are_left_out_of_the_search_space(capsys):
-    from keraslearn.commands import _console
+    from keraslearn.console import console as _console
     from keraslearn.tuning.commands import _space_without
 
     learner = FFClassifier(layer_units=(8,), dropout=0.0)

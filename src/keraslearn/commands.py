@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 import difflib
-import json
 import os
 import time
 from pathlib import Path
@@ -14,126 +12,40 @@ import pandas as pd
 
 from keraslearn.cli import UsageError
 from keraslearn._atomic import WriteError, atomic_file, check_writable
+from keraslearn.console import console as _console
+from keraslearn.console import print_metrics
+from keraslearn.console import say as _say
+from keraslearn.console import to_json as _json
 from keraslearn.tables import not_the_input, out_kind, read_table, uncompressed, write_table
-
-TASKS = ("auto", "classification", "regression")
-
-
-# ---------------------------------------------------------------- data
-def split_target(df: pd.DataFrame, target: str, console=None):
-    """Split off the target column; rows with a missing target are dropped and reported.
-
-    They are named by their data row, counted from 1 (the first row after a CSV's header): not by
-    file line, which blank lines and quoted line breaks would shift.
-    """
-    if target not in df.columns:
-        names = [str(c) for c in df.columns]
-        close = [c for c in names if c.strip().lower() == target.strip().lower()] or difflib.get_close_matches(
-            target, names, n=1
-        )
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise UsageError(f"target column {target!r} not found; {hint}columns are: {', '.join(map(repr, names))}")
-    missing = df[target].isna()
-    if missing.all():
-        raise UsageError(f"target column {target!r} is empty")
-    if missing.any():
-        rows = np.flatnonzero(missing.to_numpy())
-        shown = ", ".join(str(r + 1) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
-        _say(console, f"[yellow]dropped {len(rows)} row(s) with a missing {target!r} (data rows {shown}; "
-             "the first row after the header is 1)[/]", always=True)
-        df = df.loc[~missing]
-    if df.shape[1] < 2:
-        raise UsageError("the data has no feature columns besides the target")
-    return df.drop(columns=[target]), _without_missing_dtype(df[target], missing.any())
-
-
-def _without_missing_dtype(y: pd.Series, had_missing: bool) -> pd.Series:
-    """The type the target's values have once its missing cells are gone.
-
-    A column with blanks reads as object (True/False) or float (1/2); without the blanks
-    its labels are bools or ints again, as in the same file without blanks.
-    """
-    if y.dtype == object:
-        return y.infer_objects()
-    if had_missing and y.dtype.kind == "f" and np.all(np.mod(y.to_numpy(), 1) == 0):
-        return y.astype(np.int64)
-    return y
-
-
-def infer_task(y: pd.Series) -> tuple[str, str]:
-    """('classification' | 'regression', why) from the target's type and distinct values."""
-    n_unique = y.nunique()
-    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
-        return "classification", f"non-numeric target with {n_unique} classes"
-    is_int = pd.api.types.is_integer_dtype(y) or bool(np.all(np.mod(y.to_numpy(float), 1) == 0))
-    if is_int and n_unique <= 10:
-        return "classification", f"integer target with {n_unique} distinct values"
-    return "regression", f"numeric target with {n_unique} distinct values"
-
-
-def load_task(args, console):
-    """``args.data`` read and split at ``args.target``; the task is ``args.task`` or inferred (and said)."""
-    X, y = split_target(read_table(args.data), args.target, console)
-    task = args.task
-    if task == "auto":
-        task, why = infer_task(y)
-        _say(console, f"task: {task} ({why}); use --task to override")
-    return X, y, task
-
-
-def parse_params(items) -> dict:
-    """``name=value`` pairs; values are Python literals (``(64, 64)``, ``0.1``) or plain strings."""
-    params = {}
-    for item in items or ():
-        if "=" not in item:
-            raise UsageError(f"--param expects name=value, got {item!r}")
-        key, raw = item.split("=", 1)
-        try:
-            params[key.strip()] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            params[key.strip()] = raw
-    return params
-
-
-# ------------------------------------------------------------ printing
-def _console(quiet=False, stderr=True):
-    from rich.console import Console
-
-    return Console(stderr=stderr, quiet=quiet)
-
-
-def _say(console, text, always=False):
-    """Print ``text`` on the console; ``always``: even when quiet (rows dropped from the user's data)."""
-    if console is not None:
-        (_console() if always and console.quiet else console).print(text)
-
-
-def _json(value, indent=None) -> str:
-    """JSON that every parser reads: an undefined metric (NaN, e.g. R² of one row) is null."""
-
-    def finite(v):
-        if isinstance(v, dict):
-            return {k: finite(x) for k, x in v.items()}
-        return None if isinstance(v, float) and not np.isfinite(v) else v
-
-    return json.dumps(finite(value), indent=indent, allow_nan=False)
-
-
-def print_metrics(console, rows: dict[str, dict], title="Metrics"):
-    """A table with one column per data split and one row per metric."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("metric")
-    names = list(dict.fromkeys(k for scores in rows.values() for k in scores))
-    for split in rows:
-        table.add_column(split, justify="right")
-    for name in names:
-        table.add_row(name, *(f"{rows[s][name]:.4f}" if name in rows[s] else "" for s in rows))
-    console.print(table)
+from keraslearn.tasks import TASKS, load_task, parse_params, split_target
 
 
 # ------------------------------------------------------------ commands
+# Learners the command line cannot give what they need.
+_PYTHON_ONLY = {
+    "KerasClassifier": "trains the model your Python build function makes (docs/custom-architectures.md)",
+    "KerasRegressor": "trains the model your Python build function makes (docs/custom-architectures.md)",
+    "CNNClassifier": "learns from images, not a table (docs/cnn.md)",
+}
+
+
+def check_cli_learner(args) -> None:
+    """Refuse, before reading the data, a learner the command line cannot drive, or clashing epochs."""
+    from keraslearn.learners.registry import resolve
+
+    for task in ("classification", "regression"):
+        try:
+            cls = resolve(args.learner, task)
+        except ValueError:
+            continue  # an unknown name: said by _make_learner, with the known ones
+        if cls.__name__ in _PYTHON_ONLY:
+            raise UsageError(f"learner {args.learner!r} ({cls.__name__}) {_PYTHON_ONLY[cls.__name__]}; "
+                             "use it from Python")
+    given = parse_params(args.param).get("epochs")
+    if args.epochs is not None and given is not None and given != args.epochs:
+        raise UsageError(f"--epochs {args.epochs} and --param epochs={given} disagree; give one")
+
+
 def _make_learner(name, task, params):
     from keraslearn.learners.registry import resolve
 
@@ -156,7 +68,7 @@ def _make_learner(name, task, params):
         if unknown and not hint:
             close = difflib.get_close_matches(unknown[0], known, n=1)
             raise UsageError(f"bad --param for {cls.__name__}: no parameter {unknown[0]!r}"
-                             + (f"; did you mean {close[0]!r}?" if close else "")
+                             + (f"; did you mean {close[0]!r}?" if close else ".")
                              + f" Its parameters: {', '.join(known)}") from None
         raise UsageError(f"bad --param for {cls.__name__}: {err}{hint}") from None
 
@@ -183,7 +95,9 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
             raise UsageError(f"cannot hold out a test split of {test_fraction}: {err}") from None
     else:
         X_tr, y_tr, X_te, y_te = X, y, None, None
-    _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows × {X.shape[1]} columns")
+    held = "no test rows" if X_te is None else \
+        f"{len(X_te)} test rows held out ({test_fraction:g}{', stratified' if stratify is not None else ''})"
+    _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows × {X.shape[1]} columns; {held}")
     start = time.perf_counter()
     try:
         learner.fit(X_tr, y_tr)
@@ -199,10 +113,15 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     out = Path(out)
     save_or_keep(learner, out)
     curve = out.with_name(out.stem + "_learning_curve.png")
-    plot_learning_curve(learner.history_, curve, title=f"{type(learner).__name__} learning curve")
+    scaled = np.any(getattr(learner, "y_scale_", 1) != 1)  # a regressor's loss on the standardized target
+    plot_learning_curve(learner.history_, curve, title=f"{type(learner).__name__} learning curve",
+                        loss_label="loss (target standardized)" if scaled else "loss")
     metrics_path = out.with_name(out.stem + "_metrics.json")
     with atomic_file(metrics_path, "w") as f:
-        f.write(_json({"seconds": seconds, "epochs": learner.n_iter_, **rows}, indent=2))
+        f.write(_json({"learner": repr(learner), "features": [str(c) for c in X.columns], "target": str(y.name),
+                       "train_rows": len(X_tr), "test_rows": 0 if X_te is None else len(X_te),
+                       "random_state": random_state, "seconds": seconds, "epochs": learner.n_iter_, **rows},
+                      indent=2))
     _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}")
     return rows
 
@@ -231,8 +150,9 @@ def cmd_fit(args):
         raise UsageError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
     not_the_input(args.out, args.data)
     console = _console(args.quiet)
-    X, y, task = load_task(args, console)
+    check_cli_learner(args)
     params = {"random_state": args.random_state, "verbose": 0 if args.quiet else 1, **parse_params(args.param)}
+    X, y, task = load_task(args, console)
     if args.epochs is not None:
         params["epochs"] = args.epochs
     learner = _make_learner(args.learner, task, params)
@@ -325,6 +245,9 @@ def cmd_evaluate(args):
     X = _features_for(model, X, console)
     if hasattr(model, "classes_"):
         y = _labels_as_classes(y, model.classes_)
+        if not y.isin(model.classes_.tolist()).any():
+            raise UsageError(f"none of the values of {args.target!r} ({_some(y.unique())}) is a class of the model "
+                             f"({_some(model.classes_)}); is {args.target!r} the target the model learned?")
         _say_unseen_labels(console, model, y)
     try:
         scores = score_table(model, X, y)
@@ -353,6 +276,11 @@ def _labels_as_classes(y: pd.Series, classes) -> pd.Series:
         return text  # labels the model never saw stay as their text, comparable with the classes
     mapped = text.map(by_text)
     return mapped.astype(classes.dtype) if mapped.notna().all() else y
+
+
+def _some(values, n=5) -> str:
+    values = list(values)
+    return ", ".join(map(str, values[:n])) + (" …" if len(values) > n else "")
 
 
 def _say_unseen_labels(console, model, y, where="the data"):
@@ -398,6 +326,8 @@ def register(sub):
                    help="any learner parameter, e.g. --param layer_units='(64, 64)' (repeatable)")
     p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share for test metrics (default 0.2)")
     p.add_argument("--random-state", type=int, default=0, help="seed for the split and the fit (default 0)")
+    p.add_argument("--drop", action="append", metavar="COL", default=[],
+                   help="a column not to learn from, e.g. an ID (repeatable)")
     p.add_argument("--out", default=None,
                    help="artifact path (default: DATA's file name with .keraslearn, in the current folder)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables")
@@ -406,7 +336,7 @@ def register(sub):
     p = sub.add_parser("predict", help="predict with a saved model",
                        description="Predict DATA with MODEL; writes a CSV (to stdout without --out).")
     p.add_argument("model", help="a .keraslearn file written by fit")
-    p.add_argument("data", help=".csv, .tsv or .parquet with the model's feature columns")
+    p.add_argument("data", help=".csv, .tsv or .parquet with the model's feature columns (or a dataset name)")
     p.add_argument("--out", default=None,
                    help="file to write, as its name says: .csv (may end in .gz etc.), .tsv or .parquet "
                         "(default: CSV on stdout)")
@@ -418,7 +348,8 @@ def register(sub):
     p = sub.add_parser("evaluate", help="score a saved model on labelled data",
                        description="Print metrics of MODEL on DATA with its --target column.")
     p.add_argument("model", help="a .keraslearn file written by fit")
-    p.add_argument("data", help=".csv, .tsv or .parquet with the model's feature columns and the target")
+    p.add_argument("data", help=".csv, .tsv or .parquet with the model's feature columns and the target "
+                   "(or a dataset name)")
     p.add_argument("--target", required=True, help="name of the column holding the true values")
     p.add_argument("--json", action="store_true",
                    help="print the metrics as JSON on stdout (the table then goes to stderr)")
@@ -431,5 +362,7 @@ def register(sub):
     p.add_argument("--epochs", type=int, default=300,
                    help="maximum epochs (early stopping may stop sooner; default 300)")
     p.add_argument("--random-state", type=int, default=0, help="seed for the split and the fit (default 0)")
+    p.add_argument("--drop", action="append", metavar="COL", default=[],
+                   help="a column not to learn from, e.g. an ID (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables")
     p.set_defaults(func=cmd_demo)

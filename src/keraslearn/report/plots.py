@@ -7,16 +7,16 @@ import os
 import numpy as np
 
 
-def plot_learning_curve(history, path, title="Learning curve") -> str:
+def plot_learning_curve(history, path, title="Learning curve", loss_label="loss") -> str:
     """Plot every metric of a Keras history (training and validation) per epoch; write a PNG.
 
     ``history`` is a ``keras.callbacks.History``, its ``.history`` dict, or a fitted
-    learner's ``history_``.
+    learner's ``history_``. ``loss_label`` names the loss axis (e.g. what the loss is measured on).
     """
     hist = getattr(history, "history", history)
     if hasattr(history, "history_"):
         hist = history.history_
-    fig = _curve_figure(hist, title)
+    fig = _curve_figure(hist, title, loss_label)
     return save_figure(fig, path)
 
 
@@ -30,7 +30,19 @@ def save_figure(fig, path) -> str:
     return path
 
 
-def _curve_figure(hist: dict, title: str):
+def _plain_log():
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLog(LogFormatter):
+        """Log-axis labels as plain decimals."""
+
+        def _num_to_string(self, x, vmin, vmax):
+            return f"{x:g}"
+
+    return PlainLog
+
+
+def _curve_figure(hist: dict, title: str, loss_label: str = "loss"):
     metrics = [k for k in hist if not k.startswith("val_") and k != "learning_rate"]
     if not metrics:
         raise ValueError("history holds no metrics to plot.")
@@ -38,6 +50,7 @@ def _curve_figure(hist: dict, title: str):
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
+    _PlainLog = _plain_log()
     fig = Figure(figsize=(5 * len(metrics), 3.6))
     axes = fig.subplots(1, len(metrics), squeeze=False)
     for ax, name in zip(axes[0], metrics):
@@ -57,8 +70,12 @@ def _curve_figure(hist: dict, title: str):
             ax.set_xlim(0.5, len(epochs) + 0.5)
         else:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs 1, 2, 3: not 1.25, 2.5
-        ax.set_ylabel(name)
-        ax.set_yscale("log" if name == "loss" and min(hist[name]) > 0 else "linear")
+        ax.set_ylabel(loss_label if name == "loss" else name)
+        if name == "loss" and min(hist[name]) > 0:
+            ax.set_yscale("log")
+            # 0.68, not 6.8×10⁻¹; matplotlib still decides which minor ticks get a label.
+            ax.yaxis.set_major_formatter(_PlainLog(labelOnlyBase=False))
+            ax.yaxis.set_minor_formatter(_PlainLog(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import numbers
 import warnings
 
@@ -79,6 +80,27 @@ def check_count(name, value, *, allow_none=True):
         raise ValueError(f"{name} must be a positive int{' or None' if allow_none else ''}; got {value!r}.")
 
 
+# Names people give a metric, and scikit-learn's scorer for it (greater is better).
+_SCORER_ALIASES = {
+    "rmse": "neg_root_mean_squared_error", "mse": "neg_mean_squared_error", "mae": "neg_mean_absolute_error",
+    "auc": "roc_auc", "log_loss": "neg_log_loss", "logloss": "neg_log_loss", "mape":
+    "neg_mean_absolute_percentage_error", "acc": "accuracy", "f1_score": "f1", "r2_score": "r2",
+}
+
+
+def _check_scorer_name(name: str) -> None:
+    from sklearn.metrics import get_scorer_names
+
+    names = get_scorer_names()
+    if name in names:
+        return
+    meant = _SCORER_ALIASES.get(name.strip().lower()) or next(iter(difflib.get_close_matches(name, names, n=1)), None)
+    raise ValueError(f"scoring={name!r} is not a scikit-learn scorer name"
+                     + (f"; did you mean {meant!r}?" if meant else "")
+                     + " (sklearn.metrics.get_scorer_names() lists them; scores are greater-is-better, "
+                       "so errors are negated: 'neg_root_mean_squared_error').")
+
+
 def check_scoring(learner, scoring, y):
     """The scorer for ``scoring``; a name that cannot score this task fails now, not after a trial."""
     from sklearn.base import is_classifier
@@ -88,6 +110,8 @@ def check_scoring(learner, scoring, y):
     if isinstance(scoring, (list, tuple, set, dict)):
         raise TypeError(f"scoring must be one scorer, a name or a callable (a study maximizes one score); "
                         f"got {scoring!r}.")
+    if isinstance(scoring, str):
+        _check_scorer_name(scoring)
     scorer = check_scoring(learner, scoring=scoring)
     if isinstance(scoring, str):
         # Score a constant model on the target: the scorer's own checks of the target's type.

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 
 from keraslearn.cli import UsageError
-from keraslearn.commands import _console, _make_learner, _say, load_task, parse_params, save_or_keep
+from keraslearn.commands import _make_learner, check_cli_learner, save_or_keep
+from keraslearn.console import console as _console
+from keraslearn.console import say as _say
+from keraslearn.tasks import load_task, parse_params
 from keraslearn._atomic import check_writable
 
 
@@ -23,6 +26,7 @@ def cmd_tune(args):
     for path in (args.out, args.report and os.path.join(args.report, "trials.csv")):
         if path:
             check_writable(path)  # before any trial, not after the refit
+    check_cli_learner(args)
     X, y, task = load_task(args, console)
     fixed = parse_params(args.param)
     # Fits are seeded (0 unless --random-state) so a trial's score does not depend on the
@@ -110,6 +114,8 @@ def register(sub):
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="a fixed learner parameter, e.g. --param patience=5 (repeatable); a parameter "
                    "of the search space given here is not tuned")
+    p.add_argument("--drop", action="append", metavar="COL", default=[],
+                   help="a column not to learn from, e.g. an ID (repeatable)")
     p.add_argument("--random-state", type=int, default=None,
                    help="seed the sampler and fits (leave unset on workers sharing a study)")
     p.add_argument("--report", default=None, metavar="DIR",

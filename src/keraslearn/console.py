@@ -1,0 +1,47 @@
+"""What the command line prints: rich consoles on stderr, one-line notes, metric tables, strict JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+
+def console(quiet=False, stderr=True):
+    """A rich console: on stderr (stdout stays for results), silent when ``quiet``."""
+    from rich.console import Console
+
+    # soft_wrap: a note or a study name piped to a log stays one line, not cut at 80 columns
+    return Console(stderr=stderr, quiet=quiet, soft_wrap=True)
+
+
+def say(out, text, always=False):
+    """Print ``text`` on the console ``out``; ``always``: even when quiet (rows dropped from the user's data)."""
+    if out is not None:
+        (console() if always and out.quiet else out).print(text)
+
+
+def to_json(value, indent=None) -> str:
+    """JSON that every parser reads: an undefined metric (NaN, e.g. R² of one row) is null."""
+
+    def finite(v):
+        if isinstance(v, dict):
+            return {k: finite(x) for k, x in v.items()}
+        return None if isinstance(v, float) and not np.isfinite(v) else v
+
+    return json.dumps(finite(value), indent=indent, allow_nan=False)
+
+
+def print_metrics(console, rows: dict[str, dict], title="Metrics"):
+    """A table with one column per data split and one row per metric."""
+    from rich.table import Table
+
+    console.print(f"[bold]{title}[/]")  # its own line: a table title wraps at the table's width
+    table = Table()
+    table.add_column("metric")
+    names = list(dict.fromkeys(k for scores in rows.values() for k in scores))
+    for split in rows:
+        table.add_column(split, justify="right")
+    for name in names:
+        table.add_row(name, *(f"{rows[s][name]:.4f}" if name in rows[s] else "" for s in rows))
+    console.print(table)

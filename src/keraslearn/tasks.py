@@ -1,0 +1,99 @@
+"""A table becomes a learning task: the target split off, columns dropped, the task inferred."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+
+import numpy as np
+import pandas as pd
+
+from keraslearn.cli import UsageError
+from keraslearn.console import say as _say
+from keraslearn.tables import read_table
+
+TASKS = ("auto", "classification", "regression")
+
+
+def split_target(df: pd.DataFrame, target: str, console=None):
+    """Split off the target column; rows with a missing target are dropped and reported.
+
+    They are named by their data row, counted from 1 (the first row after a CSV's header): not by
+    file line, which blank lines and quoted line breaks would shift.
+    """
+    if target not in df.columns:
+        names = [str(c) for c in df.columns]
+        close = [c for c in names if c.strip().lower() == target.strip().lower()] or difflib.get_close_matches(
+            target, names, n=1
+        )
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UsageError(f"target column {target!r} not found; {hint}columns are: {', '.join(map(repr, names))}")
+    missing = df[target].isna()
+    if missing.all():
+        raise UsageError(f"target column {target!r} is empty")
+    if missing.any():
+        rows = np.flatnonzero(missing.to_numpy())
+        shown = ", ".join(str(r + 1) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
+        _say(console, f"[yellow]dropped {len(rows)} row(s) with a missing {target!r} (data rows {shown}; "
+             "the first row after the header is 1)[/]", always=True)
+        df = df.loc[~missing]
+    if df.shape[1] < 2:
+        raise UsageError("the data has no feature columns besides the target")
+    return df.drop(columns=[target]), _without_missing_dtype(df[target], missing.any())
+
+
+def _without_missing_dtype(y: pd.Series, had_missing: bool) -> pd.Series:
+    """The type the target's values have once its missing cells are gone.
+
+    A column with blanks reads as object (True/False) or float (1/2); without the blanks
+    its labels are bools or ints again, as in the same file without blanks.
+    """
+    if y.dtype == object:
+        return y.infer_objects()
+    if had_missing and y.dtype.kind == "f" and np.all(np.mod(y.to_numpy(), 1) == 0):
+        return y.astype(np.int64)
+    return y
+
+
+def infer_task(y: pd.Series) -> tuple[str, str]:
+    """('classification' | 'regression', why) from the target's type and distinct values."""
+    n_unique = y.nunique()
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return "classification", f"non-numeric target with {n_unique} class{'es' * (n_unique != 1)}"
+    is_int = pd.api.types.is_integer_dtype(y) or bool(np.all(np.mod(y.to_numpy(float), 1) == 0))
+    if is_int and n_unique <= 10:
+        return "classification", f"integer target with {n_unique} distinct values"
+    return "regression", f"numeric target with {n_unique} distinct values"
+
+
+def load_task(args, console):
+    """``args.data`` read and split at ``args.target``; the task is ``args.task`` or inferred (and said).
+
+    ``args.drop``: columns left out of the features (an ID, a leak of the target)."""
+    df = read_table(args.data)
+    drop = list(dict.fromkeys(getattr(args, "drop", None) or []))
+    absent = [c for c in drop if c not in df.columns]
+    if absent:
+        raise UsageError(f"--drop names columns DATA lacks: {', '.join(absent)}")
+    if args.target in drop:
+        raise UsageError(f"--drop {args.target}: that is the --target column")
+    X, y = split_target(df.drop(columns=drop), args.target, console)
+    task = args.task
+    if task == "auto":
+        task, why = infer_task(y)
+        _say(console, f"task: {task} ({why}); use --task to override")
+    return X, y, task
+
+
+def parse_params(items) -> dict:
+    """``name=value`` pairs; values are Python literals (``(64, 64)``, ``0.1``) or plain strings."""
+    params = {}
+    for item in items or ():
+        if "=" not in item:
+            raise UsageError(f"--param expects name=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            params[key.strip()] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            params[key.strip()] = raw
+    return params
