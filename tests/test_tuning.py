@@ -457,6 +457,10 @@ def test_cli_tune_writes_a_report(tmp_path, iris_mixed):
     # The same command again: the study already holds its trial, so nothing more runs.
     assert main(args) == 0
     assert len(study.trials) == 1
+    from keraslearn.tuning.report import score_name
+
+    assert score_name(study) == "accuracy"  # the trials table and the history plot name the score
+    assert score_name(optuna.create_study(study_name="r", storage=f"sqlite:///{tmp_path / 'cli.db'}")) == "score"
 
 
 def test_cli_tune_usage_errors(tmp_path, capsys):

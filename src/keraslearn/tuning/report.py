@@ -42,6 +42,17 @@ def _short(value) -> str:
     return str(value)
 
 
+def score_name(study) -> str:
+    """What a study's scores are: its scorer's name, or the learner's default (accuracy, R²)."""
+    from keraslearn.tuning.storage import CONFIG_ATTR
+
+    config = study.user_attrs.get(CONFIG_ATTR) or {}
+    if config.get("scoring"):
+        return str(config["scoring"])
+    learner = str(config.get("learner", ""))
+    return "accuracy" if learner.endswith("Classifier") else "r2" if learner.endswith("Regressor") else "score"
+
+
 def print_trials(console, study, top: int = 10):
     """A rich table of the ``top`` trials by score, then the counts of trials per state."""
     from rich.table import Table
@@ -53,7 +64,7 @@ def print_trials(console, study, top: int = 10):
     done = sorted((t for t in trials if _score(t) is not None), key=lambda t: -t.value)[:top]
     table = Table(title=f"study {study.study_name}: best {len(done)} of {len(trials)} trials "
                   f"({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})")
-    for col in ("trial", "score", "epochs", "seconds"):
+    for col in ("trial", score_name(study), "epochs", "seconds"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("parameters", ratio=1)
     for t in done:
@@ -101,7 +112,7 @@ def plot_optimization_history(study, path) -> str:
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
-    ax.set_ylabel("score (greater is better)")
+    ax.set_ylabel(f"{score_name(study)} (greater is better)")
     ax.set_title(f"Optimization history: {study.study_name}")
     ax.grid(alpha=0.3)
     ax.legend()
@@ -153,8 +164,8 @@ def plot_intermediate_values(study, path) -> str:
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("−validation loss")
-    ax.set_title("Learning curves (grey: pruned)")
+    ax.set_ylabel("−validation loss (greater is better)")
+    ax.set_title("One line per trial (grey: pruned)")
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
