@@ -409,3 +409,10 @@ def test_tabular_catalogue_is_what_it_says():
     assert not X.isna().any().any() and "None" in X["Mas_Vnr_Type"].cat.categories
     with pytest.raises(ValueError, match="Unknown tabular dataset 'nope'.*penguins"):
         load_tabular("nope")
+
+
+def test_fashion_mnist_names_every_missing_file_at_once(data_dirs, monkeypatch):
+    monkeypatch.setenv("KERASLEARN_OFFLINE", "1")
+    with pytest.raises(DatasetUnavailableError, match=r"All 4 missing files: train-labels-idx1-ubyte.gz, "
+                                                      r"train-images-idx3-ubyte.gz, t10k-labels"):
+        load_fashion_mnist()

@@ -20,7 +20,15 @@ import zlib
 
 import numpy as np
 
-from keraslearn.datasets.files import KERAS_ORIGIN, Source, fetch, find_local, load_npz, safe_unpickle
+from keraslearn.datasets.files import (
+    KERAS_ORIGIN,
+    DatasetUnavailableError,
+    Source,
+    fetch,
+    find_local,
+    load_npz,
+    safe_unpickle,
+)
 
 _SOURCES = {
     "mnist": Source(
@@ -157,7 +165,14 @@ def load_fashion_mnist():
     Same as ``keras.datasets.fashion_mnist.load_data()``; offline, put the four
     ``*-ubyte.gz`` files in ``fashion-mnist/`` of Keras' cache or ``$KERASLEARN_DATA``.
     """
-    paths = [fetch(_SOURCES[f"fashion_mnist/{f}"], "fashion_mnist") for f in _FASHION_FILES]
+    sources = [_SOURCES[f"fashion_mnist/{f}"] for f in _FASHION_FILES]
+    missing = [s.fname for s in sources if find_local(s) is None]
+    try:
+        paths = [fetch(source, "fashion_mnist") for source in sources]
+    except DatasetUnavailableError as err:
+        if len(missing) < 2:
+            raise
+        raise DatasetUnavailableError(f"{err} All {len(missing)} missing files: {', '.join(missing)}.") from None
     try:
         arrays = []
         for path, offset in zip(paths, (8, 16, 8, 16)):
