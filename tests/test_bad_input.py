@@ -131,7 +131,7 @@ FIT_DATA_ERRORS = [
      r"y holds numbers too large for a float \(beyond ±1.8e308\)"),
     ("tz_aware_labels", "clf", None, lambda y: pd.Series(pd.to_datetime(["2020-01-01", "2021-01-01"] * (N // 2)),
                                                           ).dt.tz_localize("UTC"),
-     ValueError, r"y holds labels of type Timestamp, which cannot be sorted into classes.*tz_convert\(None\)"),
+     ValueError, r"y holds labels of type Timestamp, which scikit-learn cannot use as classes.*tz_convert\(None\)"),
     ("interval_labels", "clf", None, lambda y: pd.cut(np.arange(N), 2), ValueError,
      r"y holds labels of type Interval.*y.astype\(str\)"),
 ]

@@ -97,7 +97,8 @@ def test_regression_parquet_and_params(tmp_path, diabetes_mixed):
         (["fit", "{iris}", "--target", "species", "--learner", "nope"], "Unknown learner 'nope'"),
         (["fit", "{iris}", "--target", "species", "--learner", "classif.keras"],
          "learner 'classif.keras' (KerasClassifier) trains the model your Python build function makes"),
-        (["fit", "{iris}", "--target", "species", "--drop", "nope"], "--drop names columns DATA lacks: nope"),
+        (["fit", "{iris}", "--target", "species", "--drop", "colour_"],
+         "--drop names columns DATA lacks: colour_; did you mean 'colour'? Columns are: "),
         (["fit", "{iris}", "--target", "species", "--epochs", "2", "--param", "epochs=3"],
          "--epochs 2 and --param epochs=3 disagree"),
     ],
@@ -210,6 +211,18 @@ def test_a_failed_table_write_leaves_the_old_file(tmp_path):
     with pytest.raises(OSError, match=f"cannot write {path}: No space left on device"):
         write_table(pd.DataFrame({"a": [1, 2, Unprintable()]}), path)
     assert path.read_text() == before and os.listdir(tmp_path) == ["p.csv"]  # no temp file left either
+    # A compressed table stores the target's own name; a long name fits as it did before.
+    import zipfile
+
+    write_table(pd.DataFrame({"a": range(5)}), tmp_path / "p.csv.zip")
+    assert zipfile.ZipFile(tmp_path / "p.csv.zip").namelist() == ["p.csv"]
+    write_table(pd.DataFrame({"a": range(5)}), tmp_path / ("p" * 240 + ".csv"))
+    # "None" in a CSV is a level (R writes Ames' "no veneer" so), not a missing value
+    (tmp_path / "n.csv").write_text("kind,y\nNone,1\nBrick,2\nNA,3\n")
+    from keraslearn.tables import read_table
+
+    assert read_table(tmp_path / "n.csv")["kind"].tolist()[:2] == ["None", "Brick"]
+    assert read_table(tmp_path / "n.csv")["kind"].isna().tolist() == [False, False, True]
 
 
 CTRL_C_IN_GC = """
@@ -244,6 +257,11 @@ def test_ctrl_c_stops_a_command_even_inside_a_gc_callback():
                        env={**os.environ, "PYTHONPATH": SRC})
     assert r.returncode == 130 and r.stderr.strip().endswith("interrupted"), r.stderr
     assert "went on to the end" not in r.stdout
+    # Ctrl-C ignored on purpose (`trap '' INT`, a background job) stays ignored.
+    ignored = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n" + CTRL_C_IN_GC
+    r = subprocess.run([sys.executable, "-c", ignored], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": SRC})
+    assert r.returncode == 0 and "went on to the end" in r.stdout, r.stderr
 
 
 def test_fit_takes_a_dataset_name(tmp_path, capsys):

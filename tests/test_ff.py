@@ -320,6 +320,17 @@ def test_keras_objects_users_bring_to_fit(iris_mixed, tmp_path):
     model.fit(np.zeros((8, 4)), np.zeros(8), epochs=1, verbose=0, callbacks=[log])
     FFClassifier(**{**FAST, "epochs": 2, "early_stopping": False}, callbacks=[log]).fit(X, y)
     assert pd.read_csv(tmp_path / "log.csv")["epoch"].tolist() == [0, 1]
+    # cross-validation clones the learner first: the same copy applies there
+    from sklearn.model_selection import cross_val_score
+
+    assert len(cross_val_score(FFClassifier(**{**FAST, "epochs": 1}, callbacks=[log]), X, y, cv=2)) == 2
+    # A ModelCheckpoint saving every epoch never reads its monitor: no validation rows needed.
+    every = keras.callbacks.ModelCheckpoint(str(tmp_path / "ck.weights.h5"), save_weights_only=True)
+    FFClassifier(**{**FAST, "epochs": 1, "validation_fraction": 0.0}, callbacks=[every]).fit(X, y)
+    assert (tmp_path / "ck.weights.h5").exists()
+    with pytest.raises(ValueError, match=r"it logs loss. there are no validation rows: set validation_fraction > 0"):
+        FFClassifier(**{**FAST, "epochs": 1, "validation_fraction": 0.0},
+                     callbacks=[keras.callbacks.EarlyStopping("val_loss")]).fit(X, y)
     with pytest.raises(ValueError, match=r"EarlyStopping\(monitor='val_accuracy'\) watches a value this fit does "
                                          r"not log; it logs loss and val_loss"):
         FFClassifier(**{**FAST, "epochs": 2}, callbacks=[keras.callbacks.EarlyStopping("val_accuracy")]).fit(X, y)
@@ -337,9 +348,50 @@ def test_keras_objects_given_as_parameters_are_saved_with_the_learner(iris_mixed
         clf.save(tmp_path / "m.keraslearn")
     loaded = keraslearn.load(tmp_path / "m.keraslearn")
     # A clone of the loaded learner trains as the original did: same loss, same optimizer settings.
-    assert isinstance(loaded.loss, keras.losses.CategoricalFocalCrossentropy) and loaded.loss.get_config()["gamma"] == 3.0
+    assert isinstance(loaded.loss, keras.losses.CategoricalFocalCrossentropy)
+    assert loaded.loss.get_config()["gamma"] == 3.0
     assert isinstance(loaded.optimizer, keras.optimizers.AdamW)
     assert loaded.optimizer.get_config()["weight_decay"] == 0.01
     assert float(loaded.optimizer.get_config()["learning_rate"]) == pytest.approx(0.02)
     assert loaded.callbacks is None
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X))
+    # A loss whose settings Keras leaves out of its config (Huber's delta) and a schedule come back as given.
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.02, decay_steps=10, decay_rate=0.9)
+    reg = FFRegressor(**{**FAST, "epochs": 1, "learning_rate": None}, loss=keras.losses.Huber(delta=2.0),
+                      optimizer=keras.optimizers.Adam(schedule)).fit(X, np.arange(len(X), dtype=float))
+    reg.save(tmp_path / "r.keraslearn")
+    back = keraslearn.load(tmp_path / "r.keraslearn")
+    assert back.loss._fn_kwargs["delta"] == 2.0
+    assert back.optimizer.get_config()["learning_rate"]["config"]["decay_rate"] == 0.9
+
+
+def test_a_parameter_whose_registered_class_is_gone_loads_at_its_default(iris_mixed, tmp_path):
+    import keras
+
+    @keras.saving.register_keras_serializable(package="keraslearn_test")
+    class Shrunk(keras.losses.Loss):
+        def call(self, y_true, y_pred):
+            return keras.losses.sparse_categorical_crossentropy(y_true, y_pred) * 0.5
+
+    X, y = iris_mixed
+    clf = FFClassifier(**{**FAST, "epochs": 1}, loss=Shrunk()).fit(X, y)
+    clf.save(tmp_path / "m.keraslearn")
+    del keras.saving.get_custom_objects()["keraslearn_test>Shrunk"]  # another process, without the class
+    with pytest.warns(UserWarning, match=r"parameter\(s\) loss .* could not be rebuilt and are left at their defaults"):
+        loaded = keraslearn.load(tmp_path / "m.keraslearn")
+    assert loaded.loss is None
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.torch
+def test_an_optimizer_parameter_is_saved_under_its_public_class_on_every_backend(iris_mixed, tmp_path):
+    """On torch, Keras' AdamW is TorchAdamW: saved under that module, it could not train on JAX or TensorFlow."""
+    import keras
+
+    X, y = iris_mixed
+    clf = FFClassifier(**{**FAST, "epochs": 1, "learning_rate": None},
+                       optimizer=keras.optimizers.AdamW(learning_rate=0.01, weight_decay=0.01)).fit(X, y)
+    clf.save(tmp_path / "m.keraslearn")
+    saved = keraslearn.io.read_meta(tmp_path / "m.keraslearn")["params"]["optimizer"]["__keras__"]
+    assert (saved["module"], saved["class_name"]) == ("keras.optimizers", "AdamW")
+    clone(keraslearn.load(tmp_path / "m.keraslearn")).fit(X, y)

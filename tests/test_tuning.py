@@ -484,7 +484,8 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
         capsys.readouterr().err
     # An output that cannot be written fails before any trial, not after the refit.
     (tmp_path / "a-file").write_text("")
-    for flag, value in (("--out", "a-file/best.keraslearn"), ("--report", "a-file/report")):
+    (tmp_path / "a-folder").mkdir()
+    for flag, value in (("--out", "a-file/best.keraslearn"), ("--report", "a-file/report"), ("--out", "a-folder")):
         assert main(["tune", str(data), "--target", "b", flag, str(tmp_path / value),
                      "--storage", str(tmp_path / "u.db")]) == 2
         assert f"cannot write {tmp_path / value}" in capsys.readouterr().err

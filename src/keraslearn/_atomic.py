@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
+import tempfile
 
 
 class WriteError(OSError):
@@ -89,17 +91,35 @@ def atomic_file(path, mode: str = "wb"):
 def atomic_path(path):
     """``with atomic_path(path) as tmp: writer(tmp)``, for writers that take a file name.
 
-    The temp name ends with the target's name, so writers that read the extension
-    (``to_csv``'s compression, ``savefig``'s format) see the same one.
+    ``tmp`` has the target's own name, in a new hidden folder beside it: writers that read the
+    name (``to_csv``'s compression and the name it stores in a .gz or .zip, ``savefig``'s
+    format) see the target's. The file then replaces the target, which keeps its mode.
     """
-    with _replacing(path, "-" + os.path.basename(_target(path))) as (fd, tmp):
-        os.close(fd)
+    target = _target(path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        folder = tempfile.mkdtemp(prefix=".keraslearn-", dir=os.path.dirname(os.path.abspath(target)))
+    except OSError as err:
+        raise _named(path, err) from None
+    tmp = os.path.join(folder, os.path.basename(target))
+    try:
         yield tmp
+        with contextlib.suppress(OSError):  # the target's mode, as open(path, "w") keeps it
+            os.chmod(tmp, os.stat(target).st_mode & 0o777)
+        os.replace(tmp, target)
+    except BaseException as err:
+        if isinstance(err, OSError) and not isinstance(err, WriteError):
+            raise _named(path, err) from None
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def check_writable(path) -> None:
-    """Raise :class:`WriteError` now if ``path`` cannot be written (a read-only or missing place)."""
+    """Raise :class:`WriteError` now if ``path`` cannot be written (a folder, a read-only or missing place)."""
     target = _target(path)
+    if os.path.isdir(target):
+        raise WriteError(21, f"cannot write {path}: it is a folder; name a file in it")
     try:
         os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
         fd, tmp = create_temp(target)

@@ -73,24 +73,29 @@ def _interruptible():
     collection (jax-ml/jax#18246): a KeyboardInterrupt raised there was lost and the command
     went on to the end. Such a Ctrl-C is sent again a moment later, outside the callback.
     """
+    pending = []
+
     def on_sigint(signum, frame):
         callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
         while frame is not None:
             if frame.f_code in callbacks:
-                threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+                pending.append(threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)))
+                pending[-1].start()
                 return
             frame = frame.f_back
         raise KeyboardInterrupt
 
-    try:
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    except ValueError:  # not the main thread: leave signals alone
+    # Not the main thread (signals are the main thread's), or Ctrl-C ignored on purpose (`trap '' INT`).
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield
         return
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        for timer in pending:  # the command has ended: a Ctrl-C still on its way is moot
+            timer.cancel()
 
 
 def main(argv=None) -> int:

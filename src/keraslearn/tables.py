@@ -36,10 +36,10 @@ def read_table(path) -> pd.DataFrame:
         if kind is not None:
             df, encoding = _read_text(p, sep="\t" if kind == "tsv" else ",")
             if df.shape[1] == 1 and (sep := _other_separator(str(df.columns[0]))):
-                df = pd.read_csv(p, sep=sep, encoding=encoding)  # one column named "a;b;c": a semicolon file
+                df = pd.read_csv(p, sep=sep, encoding=encoding, **_NA)  # one column named "a;b;c": a semicolon file
                 if sep == ";" and _n_numeric(df) < df.shape[1]:
                     # Semicolons usually come with decimal commas ("12,57"), which pandas reads as text.
-                    commas = pd.read_csv(p, sep=sep, encoding=encoding, decimal=",")
+                    commas = pd.read_csv(p, sep=sep, encoding=encoding, decimal=",", **_NA)
                     if _n_numeric(commas) > _n_numeric(df):
                         df = commas
         else:
@@ -60,8 +60,16 @@ def _n_numeric(df: pd.DataFrame) -> int:
     return sum(pd.api.types.is_numeric_dtype(t) for t in df.dtypes)
 
 
+# pandas' missing-value strings, but for "None": a level in R's data (Ames' "no masonry veneer"),
+# where Python writes a missing value as an empty field.
+_NA = {"keep_default_na": False, "na_values": ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+                                                "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan",
+                                                "null"]}
+
+
 def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
     """``(pd.read_csv(path), encoding)``: a file that is not UTF-8 is read as Windows-1252 (or Latin-1)."""
+    kw = {**_NA, **kw}
     try:
         return pd.read_csv(path, **kw), "utf-8"
     except UnicodeDecodeError as err:

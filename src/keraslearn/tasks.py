@@ -38,7 +38,7 @@ def split_target(df: pd.DataFrame, target: str, console=None):
              "the first row after the header is 1)[/]", always=True)
         df = df.loc[~missing]
     if df.shape[1] < 2:
-        raise UsageError("the data has no feature columns besides the target")
+        raise UsageError("the data has no feature columns besides the target (after --drop, if given)")
     return df.drop(columns=[target]), _without_missing_dtype(df[target], missing.any())
 
 
@@ -74,7 +74,11 @@ def load_task(args, console):
     drop = list(dict.fromkeys(getattr(args, "drop", None) or []))
     absent = [c for c in drop if c not in df.columns]
     if absent:
-        raise UsageError(f"--drop names columns DATA lacks: {', '.join(absent)}")
+        names = [str(c) for c in df.columns]
+        close = difflib.get_close_matches(absent[0], names, n=1)
+        raise UsageError(f"--drop names columns DATA lacks: {', '.join(absent)}"
+                         + (f"; did you mean {close[0]!r}?" if close else "")
+                         + f" Columns are: {', '.join(map(repr, names))}")
     if args.target in drop:
         raise UsageError(f"--drop {args.target}: that is the --target column")
     X, y = split_target(df.drop(columns=drop), args.target, console)

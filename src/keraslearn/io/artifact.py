@@ -16,9 +16,8 @@ import zlib
 
 import numpy as np
 
-from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn._user_warnings import warn_user
-from keraslearn.io import jsonsafe
+from keraslearn.io import jsonsafe, keras_params
 from keraslearn._atomic import atomic_file
 from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes
 
@@ -96,33 +95,22 @@ def _load_model(data: bytes, path):
         ) from err
 
 
-def _keras_config(value):
-    """A Keras optimizer, loss, schedule or layer given as a parameter, as its Keras config.
-
-    Only objects that come back from the config in safe mode (Keras' own classes, or registered
-    ones) get one: loading must not fail, nor run code, on them. None for anything else.
-    """
-    import keras
-
-    if not isinstance(value, (keras.optimizers.Optimizer, keras.losses.Loss,
-                              keras.optimizers.schedules.LearningRateSchedule, keras.layers.Layer)):
-        return None
-    try:
-        with keras_warnings_ignored():
-            config = keras.saving.serialize_keras_object(value)
-            keras.saving.deserialize_keras_object(config, safe_mode=True)
-        return {"__keras__": json.loads(json.dumps(config))}
-    except Exception:  # a wrapped user function, an unregistered class, a value JSON cannot hold
-        return None
-
-
-def _param_value(value):
-    if isinstance(value, dict) and set(value) == {"__keras__"}:
-        import keras
-
-        with keras_warnings_ignored():
-            return keras.saving.deserialize_keras_object(value["__keras__"], safe_mode=True)
-    return jsonsafe.decode(value)
+def _params(meta: dict, path) -> dict:
+    """The learner's parameters; a Keras object whose class is not registered here is left at its default."""
+    params, lost = {}, []
+    for name, value in meta["params"].items():
+        if not keras_params.is_keras_json(value):
+            params[name] = jsonsafe.decode(value)
+            continue
+        try:
+            params[name] = keras_params.from_json(value)
+        except Exception as err:
+            lost.append(f"{name} ({type(err).__name__}: {_first_line(str(err))[:200]})")
+    if lost:
+        warn_user(f"{path}: parameter(s) {'; '.join(lost)} could not be rebuilt and are left at their defaults "
+                  "(import the module that registers their classes before loading); the model's predictions "
+                  "are unaffected.")
+    return params
 
 
 def _params_json(learner) -> tuple[dict, list[str]]:
@@ -131,7 +119,7 @@ def _params_json(learner) -> tuple[dict, list[str]]:
         try:
             params[name] = jsonsafe.encode(value)
         except jsonsafe.NotSerializable:
-            config = _keras_config(value)
+            config = keras_params.to_json(value)
             if config is None:
                 dropped.append(name)
             else:
@@ -172,7 +160,8 @@ def save(learner, path) -> str:
     params, dropped = _params_json(learner)
     if dropped:
         warn_user(
-            f"Parameters {dropped} have no file form (functions, callbacks, unregistered Keras classes) and are "
+            f"Parameters {dropped} have no file form (functions, callbacks, Keras objects their config does not "
+            "rebuild exactly) and are "
             "saved as their defaults; the fitted model and its predictions are unaffected.")
     _warn_unloadable(learner.model_)
     # Image learners have no tabular encoder: their inputs need only what _fitted_state holds.
@@ -262,11 +251,7 @@ def _restore(cls, meta: dict, path):
         enc_arrays = _npz_load(z.read("encoder.npz"), path, "encoder.npz")
         fit_arrays = _npz_load(z.read("fitted.npz"), path, "fitted.npz")
         model_bytes = z.read("model.keras")
-    try:
-        params = {k: _param_value(v) for k, v in meta["params"].items()}
-    except Exception as err:
-        raise ArtifactError(f"{path} is damaged or was written by another keraslearn version: a parameter's "
-                            f"Keras object does not load ({type(err).__name__}: {_first_line(str(err))}).") from None
+    params = _params(meta, path)
     unknown = sorted(set(params) - set(cls._get_param_names()))
     if unknown:
         raise ArtifactError(

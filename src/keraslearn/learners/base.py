@@ -106,6 +106,30 @@ class KerasLearner(BaseEstimator):
     _default_metrics: tuple = ()
     _auto_batch = False  # whether batch_size="auto" is allowed (see _batch_size)
 
+    def __sklearn_clone__(self):
+        """``sklearn.base.clone``, with callbacks copied as each fit copies them.
+
+        A callback that deepcopy refuses (a CSVLogger used before holds its closed file) is
+        copied shallowly, as in ``fit``: cross-validation and tuning clone the learner first.
+        """
+        import copy
+
+        from sklearn.base import clone
+
+        from keraslearn.training.fit import copied_callback
+
+        params = {name: clone(value, safe=False) for name, value in self.get_params(deep=False).items()
+                  if name != "callbacks"}
+        if "callbacks" in self._get_param_names():
+            cbs = self.callbacks
+            params["callbacks"] = type(cbs)(copied_callback(cb) for cb in cbs) if isinstance(cbs, (list, tuple)) \
+                else clone(cbs, safe=False)
+        new = type(self)(**params)
+        for attr in ("_metadata_request", "_sklearn_output_config"):  # what sklearn's clone carries over
+            if hasattr(self, attr):
+                setattr(new, attr, copy.deepcopy(getattr(self, attr)))
+        return new
+
     # ------------------------------------------------------------- tuning
     def search_space(self) -> dict:
         """Default Optuna search space of this learner (see :mod:`keraslearn.tuning.spaces`)."""

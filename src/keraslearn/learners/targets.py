@@ -83,7 +83,7 @@ class KerasClassifierMixin(ClassifierMixin):
         if y.dtype == object and type_of_target(y) == "unknown":  # e.g. time-zone-aware times, periods, intervals
             kinds = sorted({type(v).__name__ for v in y})
             tz = " (time-zone-aware times: y.dt.tz_convert(None) keeps them as times)" if "Timestamp" in kinds else ""
-            raise ValueError(f"y holds labels of type {', '.join(kinds)}, which cannot be sorted into classes; "
+            raise ValueError(f"y holds labels of type {', '.join(kinds)}, which scikit-learn cannot use as classes; "
                              f"convert them, e.g. y.astype(str){tz}.")
         check_classification_targets(y)
         if type_of_target(y) not in ("binary", "multiclass"):

@@ -267,7 +267,7 @@ def _warn_if_diverged(model, losses):
     )
 
 
-def _copied(callback):
+def copied_callback(callback):
     """A copy of a user's callback for one fit: deep, or shallow where it holds what cannot be copied.
 
     A CSVLogger used once keeps its (closed) file, which deepcopy refuses; a shallow copy opens
@@ -290,12 +290,17 @@ def _check_monitors(callbacks, model, validated: bool):
     logged = ["loss", "val_loss"] if validated else ["loss"]
     for cb in callbacks:
         monitor = getattr(cb, "monitor", None)
-        if isinstance(monitor, str) and monitor not in logged:
-            raise ValueError(
-                f"{type(cb).__name__}(monitor={monitor!r}) watches a value this fit does not log; it logs "
-                f"{' and '.join(logged)}. keraslearn's learners compile no metrics: monitor one of those, or "
-                "use KerasClassifier/KerasRegressor with a model compiled with metrics=[...]."
-            )
+        if isinstance(cb, keras.callbacks.ModelCheckpoint) and not cb.save_best_only:
+            continue  # saves every epoch: its monitor is never read
+        if not isinstance(monitor, str) or monitor in logged:
+            continue
+        if monitor == "val_loss":
+            fix = "there are no validation rows: set validation_fraction > 0, or monitor 'loss'."
+        else:
+            fix = ("keraslearn's learners compile no metrics: monitor one of those, or use "
+                   "KerasClassifier/KerasRegressor with a model compiled with metrics=[...].")
+        raise ValueError(f"{type(cb).__name__}(monitor={monitor!r}) watches a value this fit does not log; it logs "
+                         f"{' and '.join(logged)}. {fix}")
 
 
 def fit_model(
@@ -340,7 +345,7 @@ def fit_model(
         if sample_weight is not None:
             validation_data += (_take(sample_weight, val_idx),)
         y, sample_weight = _take(y, train_idx), _take(sample_weight, train_idx)
-    cbs = [_copied(cb) for cb in (callbacks or [])] + [_StopOnNaN()]
+    cbs = [copied_callback(cb) for cb in (callbacks or [])] + [_StopOnNaN()]
     _check_monitors(cbs, model, validation_data is not None)
     stopper = None
     if early_stopping:

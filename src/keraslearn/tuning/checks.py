@@ -95,10 +95,10 @@ def _check_scorer_name(name: str) -> None:
     if name in names:
         return
     meant = _SCORER_ALIASES.get(name.strip().lower()) or next(iter(difflib.get_close_matches(name, names, n=1)), None)
+    negated = " Scores are greater-is-better, so errors are negated." if meant and meant.startswith("neg_") else ""
     raise ValueError(f"scoring={name!r} is not a scikit-learn scorer name"
                      + (f"; did you mean {meant!r}?" if meant else "")
-                     + " (sklearn.metrics.get_scorer_names() lists them; scores are greater-is-better, "
-                       "so errors are negated: 'neg_root_mean_squared_error').")
+                     + f" sklearn.metrics.get_scorer_names() lists them.{negated}")
 
 
 def check_scoring(learner, scoring, y):

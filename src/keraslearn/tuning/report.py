@@ -48,7 +48,8 @@ def score_name(study) -> str:
 
     config = study.user_attrs.get(CONFIG_ATTR) or {}
     if config.get("scoring"):
-        return str(config["scoring"])
+        name = str(config["scoring"])  # a scorer object is its repr: make_scorer(f1_score, average=macro)
+        return name if len(name) <= 30 else name.split("(")[0] + "(…)"
     learner = str(config.get("learner", ""))
     return "accuracy" if learner.endswith("Classifier") else "r2" if learner.endswith("Regressor") else "score"
 
