@@ -20,6 +20,7 @@ from optuna.trial import TrialState  # noqa: E402
 import keraslearn  # noqa: E402
 from keraslearn import FFClassifier, FFRegressor  # noqa: E402
 from keraslearn.cli import UsageError  # noqa: E402
+from keraslearn.tuning.storage import WORKER_ATTR  # noqa: E402
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 # Small networks and few epochs: each trial is dominated by Keras' compile time.
@@ -376,10 +377,10 @@ RESUME_CHILD = textwrap.dedent(
 )
 
 
-def _states(url):
+def _trials(url):
     try:
         study = optuna.load_study(study_name="resume", storage=url)
-        return [t.state for t in study.get_trials(deepcopy=False)]
+        return study.get_trials(deepcopy=False)
     except Exception:  # not created yet, or the child is creating its tables or holds the write lock
         return []  # the caller's deadline and child checks catch a storage that never comes up
 
@@ -394,8 +395,12 @@ def test_a_killed_study_resumes_where_it_stopped(tmp_path):
     try:
         # Kill it while trial 3 runs, after two trials finished.
         while True:
-            states = _states(url)
-            if states.count(TrialState.COMPLETE) >= 2 and states[-1] == TrialState.RUNNING and len(states) >= 3:
+            trials = _trials(url)
+            states = [t.state for t in trials]
+            # ... and has recorded its worker: a trial killed between its creation and that record
+            # cannot be told from one running elsewhere.
+            if (states.count(TrialState.COMPLETE) >= 2 and len(states) >= 3 and states[-1] == TrialState.RUNNING
+                    and WORKER_ATTR in trials[-1].user_attrs):
                 break
             assert child.poll() is None, child.stdout.read().decode()[-3000:]
             assert time.monotonic() < deadline, "the tuning child made no progress"
