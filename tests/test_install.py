@@ -10,7 +10,8 @@ import pytest
 
 from keraslearn.cli import main
 from keraslearn.setup.install import InstallError, install_keras
-from keraslearn.setup.plan import TORCH_VERSION, keras_requirement, normalize_backends, plan_install
+from keraslearn.setup.choices import keras_requirement, normalize_backends
+from keraslearn.setup.plan import TORCH_VERSION, plan_install
 from keraslearn.setup.system import GPUInfo, SystemInfo, parse_nvidia_smi, pip_find_links_wheels
 
 H100 = GPUInfo(names=("NVIDIA H100 80GB HBM3",), driver="580.65.06", cuda=(13, 0))

@@ -14,7 +14,7 @@ import shlex
 
 from keraslearn._backend import BACKENDS, DEFAULT_BACKEND
 from keraslearn.setup._probe import MODULES
-from keraslearn.setup.plan import KERAS_MIN, PYTHON_MIN
+from keraslearn.setup.choices import KERAS_MIN, PYTHON_MIN
 from keraslearn.setup.findings import (
     SEVERITIES,
     Context,
