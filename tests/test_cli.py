@@ -218,11 +218,14 @@ def test_a_failed_table_write_leaves_the_old_file(tmp_path):
     assert zipfile.ZipFile(tmp_path / "p.csv.zip").namelist() == ["p.csv"]
     write_table(pd.DataFrame({"a": range(5)}), tmp_path / ("p" * 240 + ".csv"))
     # "None" in a CSV is a level (R writes Ames' "no veneer" so), not a missing value
-    (tmp_path / "n.csv").write_text("kind,y\nNone,1\nBrick,2\nNA,3\n")
+    # ... but among numbers or True/False it is a missing value, as pandas reads it
+    (tmp_path / "n.csv").write_text("kind,x,b,y\nNone,1.5,True,1\nBrick,None,False,2\nNA,2.5,None,3\n")
     from keraslearn.tables import read_table
 
-    assert read_table(tmp_path / "n.csv")["kind"].tolist()[:2] == ["None", "Brick"]
-    assert read_table(tmp_path / "n.csv")["kind"].isna().tolist() == [False, False, True]
+    table = read_table(tmp_path / "n.csv")
+    assert table["kind"].tolist()[:2] == ["None", "Brick"] and table["kind"].isna().tolist() == [False, False, True]
+    assert table["x"].dtype == float and table["x"].isna().tolist() == [False, True, False]
+    assert table["b"].tolist()[:2] == [True, False] and table["b"].isna().tolist() == [False, False, True]
 
 
 CTRL_C_IN_GC = """

@@ -42,6 +42,7 @@ def read_table(path) -> pd.DataFrame:
                     commas = pd.read_csv(p, sep=sep, encoding=encoding, decimal=",", **_NA)
                     if _n_numeric(commas) > _n_numeric(df):
                         df = commas
+            df = _none_in_numbers_is_missing(df)
         else:
             raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (optionally .gz, .bz2, "
                              ".xz, .zst or .zip compressed)")
@@ -65,6 +66,24 @@ def _n_numeric(df: pd.DataFrame) -> int:
 _NA = {"keep_default_na": False, "na_values": ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
                                                 "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan",
                                                 "null"]}
+
+
+def _none_in_numbers_is_missing(df: pd.DataFrame) -> pd.DataFrame:
+    """"None" among numbers or True/False is a missing value (Python's print of one), as pandas reads it."""
+    for col in df.columns:
+        values = df[col]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+            continue
+        none = values.eq("None")
+        if not none.any() or none.all():
+            continue
+        others = values[~none & values.notna()]
+        numbers = pd.to_numeric(others, errors="coerce")
+        if numbers.notna().all():
+            df[col] = pd.to_numeric(values.mask(none), errors="coerce")
+        elif others.isin(["True", "False"]).all():
+            df[col] = values.map({"True": True, "False": False})  # as pandas reads True/False with blanks
+    return df
 
 
 def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
