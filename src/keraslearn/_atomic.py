@@ -7,6 +7,7 @@ fills up or the process is killed; a failed write names the target, not the temp
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import shutil
@@ -20,23 +21,23 @@ class WriteError(OSError):
         return self.strerror
 
 
-def create_temp(path: str, suffix: str = ".tmp") -> tuple[int, str]:
-    """A new temp file beside ``path`` with the mode ``open(path, "w")`` would give it.
+def _temp_file(target: str):
+    """A new temp file beside ``target`` with the mode ``open(target, "w")`` would give it; and its removal.
 
     ``tempfile.mkstemp`` creates files 0600, and the rename would keep that. Creating the file
     with mode 0666 lets the kernel apply the umask at creation, atomically: reading the umask
     (``os.umask`` sets it to read it) would race with other threads creating files. An
     existing file keeps its mode, as when ``open`` truncates it.
     """
-    directory = os.path.dirname(os.path.abspath(path))
+    directory = os.path.dirname(os.path.abspath(target))
     try:
-        mode = os.stat(path).st_mode & 0o777
+        mode = os.stat(target).st_mode & 0o777
     except OSError:
         mode = None
     for _ in range(100):
-        tmp = os.path.join(directory, f".keraslearn-{secrets.token_hex(8)}{suffix}")
+        tmp = os.path.join(directory, f".keraslearn-{secrets.token_hex(8)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
         except FileExistsError:
             continue
         if mode is not None:
@@ -44,8 +45,19 @@ def create_temp(path: str, suffix: str = ".tmp") -> tuple[int, str]:
                 os.chmod(tmp, mode)
             except OSError:  # not ours to change (e.g. another owner's file): the umask's mode
                 pass
-        return fd, tmp
+        return tmp, functools.partial(_remove, tmp)
     raise FileExistsError(f"could not create a temporary file in {directory}")
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):  # already renamed over the target
+        os.remove(path)
+
+
+def _temp_named_like(target: str):
+    """A path with ``target``'s own name in a new hidden folder beside it; and the folder's removal."""
+    folder = tempfile.mkdtemp(prefix=".keraslearn-", dir=os.path.dirname(os.path.abspath(target)))
+    return os.path.join(folder, os.path.basename(target)), functools.partial(shutil.rmtree, folder, ignore_errors=True)
 
 
 def _target(path) -> str:
@@ -58,30 +70,38 @@ def _named(path, err: OSError) -> WriteError:
     return WriteError(err.errno, f"cannot write {path}: {err.strerror or err}")
 
 
-@contextlib.contextmanager
-def _replacing(path, suffix: str):
-    """Yield ``(fd, tmp)``; on success ``tmp`` replaces ``path``, on failure it is removed."""
+def _temp_for(path, make_temp):
+    """``(target, tmp, discard)``: ``make_temp(target)`` once the target's folder exists; errors name ``path``."""
     target = _target(path)
     try:
         os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-        fd, tmp = create_temp(target, suffix)
+        return (target, *make_temp(target))
     except OSError as err:
         raise _named(path, err) from None
+
+
+@contextlib.contextmanager
+def _replacing(path, make_temp):
+    """Yield a temp path; once the block succeeds it replaces ``path``. It never outlives the block."""
+    target, tmp, discard = _temp_for(path, make_temp)
     try:
-        yield fd, tmp
+        yield tmp
         os.replace(tmp, target)
     except BaseException as err:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         if isinstance(err, OSError) and not isinstance(err, WriteError):
             raise _named(path, err) from None
         raise
+    finally:
+        discard()
 
 
 @contextlib.contextmanager
 def atomic_file(path, mode: str = "wb"):
-    """``with atomic_file(path) as f: f.write(...)``: the data is on disk before the rename."""
-    with _replacing(path, ".tmp") as (fd, _), os.fdopen(fd, mode) as f:
+    """``with atomic_file(path) as f: f.write(...)``: the data is on disk before the rename.
+
+    The temp file is a ``.keraslearn-*.tmp`` beside the target; a killed process may leave one.
+    """
+    with _replacing(path, _temp_file) as tmp, open(tmp, mode) as f:
         yield f
         f.flush()
         os.fsync(f.fileno())  # the rename must never expose a file whose data is not on disk
@@ -95,35 +115,15 @@ def atomic_path(path):
     name (``to_csv``'s compression and the name it stores in a .gz or .zip, ``savefig``'s
     format) see the target's. The file then replaces the target, which keeps its mode.
     """
-    target = _target(path)
-    try:
-        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-        folder = tempfile.mkdtemp(prefix=".keraslearn-", dir=os.path.dirname(os.path.abspath(target)))
-    except OSError as err:
-        raise _named(path, err) from None
-    tmp = os.path.join(folder, os.path.basename(target))
-    try:
+    with _replacing(path, _temp_named_like) as tmp:
         yield tmp
         with contextlib.suppress(OSError):  # the target's mode, as open(path, "w") keeps it
-            os.chmod(tmp, os.stat(target).st_mode & 0o777)
-        os.replace(tmp, target)
-    except BaseException as err:
-        if isinstance(err, OSError) and not isinstance(err, WriteError):
-            raise _named(path, err) from None
-        raise
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+            os.chmod(tmp, os.stat(_target(path)).st_mode & 0o777)
 
 
 def check_writable(path) -> None:
     """Raise :class:`WriteError` now if ``path`` cannot be written (a folder, a read-only or missing place)."""
-    target = _target(path)
-    if os.path.isdir(target):
+    if os.path.isdir(_target(path)):
         raise WriteError(21, f"cannot write {path}: it is a folder; name a file in it")
-    try:
-        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-        fd, tmp = create_temp(target)
-    except OSError as err:
-        raise _named(path, err) from None
-    os.close(fd)
-    os.remove(tmp)
+    _, _, discard = _temp_for(path, _temp_file)
+    discard()

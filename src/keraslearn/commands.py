@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 
 from keraslearn.cli import UsageError
-from keraslearn._atomic import WriteError, atomic_file, check_writable
+from keraslearn._atomic import atomic_file, check_writable
 from keraslearn.console import console as _console
 from keraslearn.console import print_metrics
 from keraslearn.console import say as _say
 from keraslearn.console import to_json as _json
 from keraslearn.tables import not_the_input, out_kind, read_table, uncompressed, write_table
-from keraslearn.tasks import TASKS, load_task, parse_params, split_target
+from keraslearn.tasks import TASKS, load_task, missing_columns, parse_params, split_target
 
 
 # ------------------------------------------------------------ commands
@@ -204,9 +204,7 @@ def cmd_predict(args):
     model = _load_model(args.model)
     df = read_table(args.data)
     keep = list(dict.fromkeys(args.keep))
-    absent = [c for c in keep if c not in df.columns]
-    if absent:
-        raise UsageError(f"--keep names columns DATA lacks: {', '.join(absent)}")
+    missing_columns("--keep", keep, df)
     X = _features_for(model, df, console, kept=keep)
     try:
         pred = model.predict(X)
@@ -224,10 +222,8 @@ def cmd_predict(args):
     out = pd.concat([df[keep].reset_index(drop=True), out], axis=1)  # e.g. an ID, to join the rows back
     if args.out:
         try:
-            write_table(out, args.out)
-        except WriteError:
-            raise
-        except (OSError, ValueError) as err:
+            write_table(out, args.out)  # the file system's refusals are WriteErrors naming the file
+        except ValueError as err:  # a table the format cannot hold
             raise UsageError(f"cannot write {args.out}: {err}") from None
         _say(console, f"{len(out)} predictions → {args.out}")
     else:
@@ -362,7 +358,5 @@ def register(sub):
     p.add_argument("--epochs", type=int, default=300,
                    help="maximum epochs (early stopping may stop sooner; default 300)")
     p.add_argument("--random-state", type=int, default=0, help="seed for the split and the fit (default 0)")
-    p.add_argument("--drop", action="append", metavar="COL", default=[],
-                   help="a column not to learn from, e.g. an ID (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables")
     p.set_defaults(func=cmd_demo)

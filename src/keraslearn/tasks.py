@@ -23,10 +23,8 @@ def split_target(df: pd.DataFrame, target: str, console=None):
     """
     if target not in df.columns:
         names = [str(c) for c in df.columns]
-        close = [c for c in names if c.strip().lower() == target.strip().lower()] or difflib.get_close_matches(
-            target, names, n=1
-        )
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        close = _meant(target, names)
+        hint = f"did you mean {close!r}? " if close else ""
         raise UsageError(f"target column {target!r} not found; {hint}columns are: {', '.join(map(repr, names))}")
     missing = df[target].isna()
     if missing.all():
@@ -40,6 +38,24 @@ def split_target(df: pd.DataFrame, target: str, console=None):
     if df.shape[1] < 2:
         raise UsageError("the data has no feature columns besides the target (after --drop, if given)")
     return df.drop(columns=[target]), _without_missing_dtype(df[target], missing.any())
+
+
+def _meant(name: str, names: list[str]) -> str | None:
+    """The column ``name`` was probably meant to be: the same but for case, else the closest spelling."""
+    same = [c for c in names if c.strip().lower() == name.strip().lower()]
+    close = same or difflib.get_close_matches(name, names, n=1)
+    return close[0] if close else None
+
+
+def missing_columns(flag: str, wanted: list, df: pd.DataFrame) -> None:
+    """Refuse the columns ``flag`` names that ``df`` lacks, suggesting the meant one and listing them all."""
+    absent = [c for c in wanted if c not in df.columns]
+    if absent:
+        names = [str(c) for c in df.columns]
+        close = _meant(absent[0], names)
+        raise UsageError(f"{flag} names columns DATA lacks: {', '.join(absent)}"
+                         + (f"; did you mean {close!r}?" if close else "")
+                         + f" Columns are: {', '.join(map(repr, names))}")
 
 
 def _without_missing_dtype(y: pd.Series, had_missing: bool) -> pd.Series:
@@ -72,13 +88,7 @@ def load_task(args, console):
     ``args.drop``: columns left out of the features (an ID, a leak of the target)."""
     df = read_table(args.data)
     drop = list(dict.fromkeys(getattr(args, "drop", None) or []))
-    absent = [c for c in drop if c not in df.columns]
-    if absent:
-        names = [str(c) for c in df.columns]
-        close = difflib.get_close_matches(absent[0], names, n=1)
-        raise UsageError(f"--drop names columns DATA lacks: {', '.join(absent)}"
-                         + (f"; did you mean {close[0]!r}?" if close else "")
-                         + f" Columns are: {', '.join(map(repr, names))}")
+    missing_columns("--drop", drop, df)
     if args.target in drop:
         raise UsageError(f"--drop {args.target}: that is the --target column")
     X, y = split_target(df.drop(columns=drop), args.target, console)

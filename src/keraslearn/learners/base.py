@@ -118,13 +118,12 @@ class KerasLearner(BaseEstimator):
 
         from keraslearn.training.fit import copied_callback
 
-        params = {name: clone(value, safe=False) for name, value in self.get_params(deep=False).items()
-                  if name != "callbacks"}
-        if "callbacks" in self._get_param_names():
-            cbs = self.callbacks
-            params["callbacks"] = type(cbs)(copied_callback(cb) for cb in cbs) if isinstance(cbs, (list, tuple)) \
-                else clone(cbs, safe=False)
-        new = type(self)(**params)
+        def copied(name, value):
+            if name == "callbacks" and isinstance(value, (list, tuple)):
+                return type(value)(copied_callback(cb) for cb in value)
+            return clone(value, safe=False)
+
+        new = type(self)(**{name: copied(name, value) for name, value in self.get_params(deep=False).items()})
         for attr in ("_metadata_request", "_sklearn_output_config"):  # what sklearn's clone carries over
             if hasattr(self, attr):
                 setattr(new, attr, copy.deepcopy(getattr(self, attr)))

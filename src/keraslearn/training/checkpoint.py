@@ -30,12 +30,12 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 
 import keras
 import numpy as np
 
+from keraslearn._atomic import atomic_file
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.training.fit import global_rng_state, set_global_rng_state
 
@@ -180,24 +180,13 @@ class FitCheckpoint:
 
     def write(self, state: dict, arrays: dict):
         """Replace the checkpoint atomically: temp file in the same folder, fsync, rename."""
-        os.makedirs(self.directory, exist_ok=True)
         state = dict(state, format_version=FORMAT_VERSION, fingerprint=self.fingerprint)
         state["split_seed"] = getattr(self, "_split_seed", None)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        fd, tmp = tempfile.mkstemp(prefix=".keraslearn-checkpoint-", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
-                    z.writestr("state.json", json.dumps(state))
-                    z.writestr("arrays.npz", buf.getvalue())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_file(self.path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
+            z.writestr("state.json", json.dumps(state))
+            z.writestr("arrays.npz", buf.getvalue())
 
     def remove(self):
         """Delete the checkpoint (and the folder, when nothing else is in it)."""
