@@ -287,3 +287,17 @@ def test_a_validation_share_that_rounds_to_no_image_warns(digits_rgb, weights_fi
     with pytest.warns(UserWarning, match=r"validation_fraction=0.01 of 48 rows would hold out 0 .* training loss"):
         clf = CNNClassifier(weights=weights_file, epochs=1, **params).fit(images, labels)
     assert "val_loss" not in clf.history_
+
+
+def test_validation_images_given_to_fit_replace_the_validation_share(digits_rgb, weights_file):
+    images, labels = digits_rgb
+    clf = CNNClassifier(weights=weights_file, epochs=2, **TINY)
+    clf.fit(images[::2], labels[::2], X_val=images[1::2], y_val=labels[1::2])
+    assert len(clf.history_["val_loss"]) == 2
+    # val_loss is the loss on exactly those images (early stopping restored the best epoch).
+    from sklearn.metrics import log_loss
+
+    proba = clf.predict_proba(images[1::2])
+    assert log_loss(labels[1::2], proba, labels=clf.classes_) == pytest.approx(min(clf.history_["val_loss"]), rel=1e-3)
+    with pytest.raises(ValueError, match="X_val is given but y_val is not"):
+        clf.fit(images[::2], labels[::2], X_val=images[1::2])

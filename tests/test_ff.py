@@ -395,3 +395,47 @@ def test_an_optimizer_parameter_is_saved_under_its_public_class_on_every_backend
     saved = keraslearn.io.read_meta(tmp_path / "m.keraslearn")["params"]["optimizer"]["__keras__"]
     assert (saved["module"], saved["class_name"]) == ("keras.optimizers", "AdamW")
     clone(keraslearn.load(tmp_path / "m.keraslearn")).fit(X, y)
+
+
+def test_validation_rows_given_to_fit_are_scored_each_epoch_and_watched(cancer_mixed, diabetes_mixed):
+    """X_val / y_val (Keras' validation_data, HistGradientBoosting's names): val_loss is the loss on exactly
+    those rows, every row of X is trained on, and early stopping keeps the epoch best on them."""
+    from sklearn.metrics import log_loss
+
+    X, y = cancer_mixed
+    labels = np.where(y == 1, "yes", "no")
+    X_tr, X_val, y_tr, y_val = train_test_split(X, labels, test_size=0.3, random_state=0, stratify=labels)
+    clf = FFClassifier(**{**FAST, "epochs": 4}).fit(X_tr, y_tr, X_val=X_val, y_val=y_val)
+    assert len(clf.history_["val_loss"]) == 4
+    best = int(np.argmin(clf.history_["val_loss"]))
+    # Early stopping restored the best epoch's weights: the loss on X_val now is that epoch's val_loss.
+    proba = clf.predict_proba(X_val)[:, list(clf.classes_).index("yes")]
+    assert log_loss(y_val == "yes", proba) == pytest.approx(clf.history_["val_loss"][best], rel=1e-4)
+    # Without early stopping the rows are still scored (a learning curve), on a standardized target.
+    Xr, yr = diabetes_mixed
+    reg = FFRegressor(**{**FAST, "epochs": 2, "early_stopping": False})
+    reg.fit(Xr[:300], yr[:300], X_val=Xr[300:], y_val=yr[300:], sample_weight_val=np.full(len(yr) - 300, 2.0))
+    mse = np.mean((reg.predict(Xr[300:]) - np.asarray(yr[300:])) ** 2) / reg.y_scale_[0] ** 2
+    # Keras' weighted loss is the mean of weight × loss: weights of 2 double it.
+    assert 2 * mse == pytest.approx(reg.history_["val_loss"][-1], rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(X_val="X"), "X_val is given but y_val is not"),
+        (dict(y_val="y"), "y_val is given but X_val is not"),
+        (dict(sample_weight_val=np.ones(5)), "sample_weight_val is given without X_val"),
+        (dict(X_val="X-first", y_val="y"), r"X_val: The feature names should match.*missing columns"),
+        (dict(X_val="X", y_val="y-new-label"), r"y_val holds labels that y does not: \['unheard'\]"),
+        (dict(X_val="X", y_val="y-short"), "X_val has 20 rows but y_val has 19"),
+        (dict(X_val="X", y_val="y", sample_weight_val=np.ones(3)), r"sample_weight.shape == \(3,\)"),
+    ],
+)
+def test_bad_validation_rows_fail_clearly(iris_mixed, kwargs, message):
+    X, y = iris_mixed
+    given = {"X": X[:20], "X-first": X[:20].iloc[:, 1:], "y": y[:20], "y-short": y[:19],
+             "y-new-label": np.r_[np.asarray(y[:19]), ["unheard"]]}
+    kwargs = {k: given[v] if isinstance(v, str) else v for k, v in kwargs.items()}
+    with pytest.raises(ValueError, match=message):
+        FFClassifier(epochs=1).fit(X[20:], y[20:], **kwargs)

@@ -10,7 +10,7 @@ import keraslearn
 from keraslearn.architectures.smlp import build, build_residual, shaped_widths
 from keraslearn.learners.smlp import SMLP2Classifier, SMLP2Regressor, SMLPClassifier, SMLPRegressor
 from keraslearn.preprocessing.spec import CategoricalSpec, DataSpec
-from keraslearn.training.schedules import learning_rate_schedule, steps_per_epoch
+from keraslearn.training.schedules import learning_rate_schedule, steps_per_epoch, training_rows
 
 FAST = dict(n_max=32, epochs=8, batch_size=16, learning_rate=0.01, random_state=0)
 SPEC = DataSpec(
@@ -72,9 +72,9 @@ def test_cosine_schedule_spans_the_fit():
 
 
 def test_steps_per_epoch_follows_the_validation_split():
-    assert steps_per_epoch(150, 0.1, 16) == 9  # 135 training rows
-    assert steps_per_epoch(150, 0.0, 16) == 10
-    assert steps_per_epoch(10, 0.1, 256) == 1
+    assert steps_per_epoch(training_rows(150, 0.1), 16) == 9  # 135 training rows
+    assert steps_per_epoch(training_rows(150, 0.0), 16) == 10
+    assert steps_per_epoch(training_rows(10, 0.1), 256) == 1
 
 
 # --------------------------------------------------------------------- fitted learners

@@ -69,11 +69,6 @@ class ModernLearnerMixin:
     def _lr_schedule(self):
         return None
 
-    def _encode_target(self, y, n):
-        # A whole-run schedule needs the number of optimizer steps, hence the row count.
-        self._n_fit_rows = int(n)
-        return super()._encode_target(y, n)
-
     def _validate_params(self):
         super()._validate_params()
         _check_number("weight_decay", self.weight_decay, low=0)
@@ -92,7 +87,7 @@ class ModernLearnerMixin:
                 f"learning_rate=None keeps the optimizer's own rate, a schedule, but {type(self).__name__}'s "
                 f"lr_schedule={shape!r} shapes the rate itself; pass learning_rate (its peak) or lr_schedule='constant'."
             )
-        steps = total_steps(self._n_fit_rows, self.validation_fraction, self.batch_size, self.epochs)
+        steps = total_steps(self._n_train_rows, self.batch_size, self.epochs)
         return ProgressSchedule(rate, steps, shape)
 
     def _compile(self, model):

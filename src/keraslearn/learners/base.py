@@ -19,6 +19,7 @@ from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, global_random_state_kept, seed_everything
 from keraslearn.training.host_init import host_initializers
+from keraslearn.training.schedules import training_rows
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
 from keraslearn.training.devices import device_scope
 from keraslearn.training.fast_predict import predict_array  # speed: fast inference path (issue 8)
@@ -212,7 +213,7 @@ class KerasLearner(BaseEstimator):
 
     # ------------------------------------------------------------- fitting
     @atomic_fit
-    def fit(self, X, y, sample_weight=None, *, checkpoint_dir=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None, checkpoint_dir=None):
         """Fit the network on X (DataFrame, polars DataFrame or array) and y.
 
         Parameters
@@ -222,6 +223,13 @@ class KerasLearner(BaseEstimator):
             values are imputed.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
+        X_val, y_val : DataFrame or array-like, default=None
+            Validation rows, as Keras' ``validation_data`` (and scikit-learn's
+            HistGradientBoosting): scored after every epoch (``val_loss`` in ``history_``) and
+            watched by early stopping. Every row of X is then trained on and
+            ``validation_fraction`` is not used. X_val is encoded as X is at predict.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation rows in ``val_loss``.
         checkpoint_dir : str or path-like, default=None
             A folder for an atomic checkpoint written after every epoch. If the process dies,
             calling ``fit`` again with the same data, parameters and folder resumes from the
@@ -249,11 +257,19 @@ class KerasLearner(BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.spec_ = encoder.spec_.with_task(*spec_task)
+        n_all = len(frame)  # rows given to fit_model: validation rows included
+        held_out = None
+        if X_val is not None or y_val is not None:
+            x, y_fit, sw, held_out = self._with_validation_rows(x, y_fit, sw, X_val, y_val, sample_weight_val)
+            n_all += held_out
+        elif sample_weight_val is not None:
+            raise ValueError("sample_weight_val is given without X_val and y_val; pass them too, or leave it out.")
+        self._n_train_rows = n_all - held_out if held_out else training_rows(n_all, self.validation_fraction)
         checkpoint = None
         if checkpoint_dir is not None:
             from keraslearn.training.checkpoint import FitCheckpoint, fingerprint
 
-            checkpoint = FitCheckpoint(checkpoint_dir, fingerprint(self, x, y_fit, sw))
+            checkpoint = FitCheckpoint(checkpoint_dir, fingerprint(self, x, y_fit, sw, held_out))
         keras.backend.clear_session(free_memory=False)
         seed = seed_everything(self.random_state)
         _compiled.enable_compilation_cache()  # before the build: weight initializers compile too
@@ -269,8 +285,8 @@ class KerasLearner(BaseEstimator):
                 self._compile(model)
                 if model.optimizer is not None and not model.optimizer.built:
                     model.optimizer.build(model.trainable_variables)
-            batch_size = self._batch_size(len(frame))
-            batches = -(-len(frame) // batch_size)  # per epoch, validation rows included
+            batch_size = self._batch_size()
+            batches = -(-n_all // batch_size)  # per epoch, validation rows included
             _compiled.before_fit(model, self, planned_steps=int(self.epochs) * batches)
             self.history_ = fit_model(
                 model,
@@ -280,6 +296,7 @@ class KerasLearner(BaseEstimator):
                 epochs=self.epochs,
                 batch_size=batch_size,
                 validation_fraction=self.validation_fraction,
+                held_out=held_out,
                 early_stopping=self.early_stopping,
                 patience=self.patience,
                 callbacks=self.callbacks,
@@ -294,8 +311,30 @@ class KerasLearner(BaseEstimator):
         self.n_iter_ = len(self.history_.get("loss", []))
         return self
 
-    def _batch_size(self, n_rows):
-        """Rows per training batch for a fit on ``n_rows`` rows (validation rows included)."""
+    def _with_validation_rows(self, x, y_fit, sw, X_val, y_val, sample_weight_val):
+        """The encoded training rows followed by the encoded validation rows, and how many those are."""
+        if X_val is None or y_val is None:
+            given, missing = ("X_val", "y_val") if y_val is None else ("y_val", "X_val")
+            raise ValueError(f"{given} is given but {missing} is not; pass both, or neither.")
+        try:
+            xv = self._encode_rows(X_val)
+        except ValueError as err:
+            raise ValueError(f"X_val: {err}") from None
+        n_val = len(next(iter(xv.values())))
+        if n_val == 0:
+            raise ValueError("X_val has no rows; pass validation rows, or leave X_val and y_val out.")
+        yv = self._encode_validation_target(y_val, n_val)
+        swv = KerasLearner._check_sample_weight(self, sample_weight_val, n_val)
+        if swv is not None and sw is None:
+            sw = np.ones(len(y_fit), dtype=np.float32)
+        elif sw is not None and swv is None:
+            swv = np.ones(n_val, dtype=np.float32)
+        x = {k: np.concatenate([x[k], xv[k]]) for k in x}
+        sw = None if sw is None else np.concatenate([sw, swv])
+        return x, np.concatenate([y_fit, yv]), sw, n_val
+
+    def _batch_size(self):
+        """Rows per training batch (``self._n_train_rows`` rows are trained on)."""
         return max(1, int(self.batch_size))
 
     def _prepare_fit(self, model, x, y_fit):
@@ -338,6 +377,10 @@ class KerasLearner(BaseEstimator):
     # ----------------------------------------------------------- predicting
     def _encode_X(self, X):
         check_is_fitted(self, "model_")
+        return self._encode_rows(X)
+
+    def _encode_rows(self, X):
+        """X encoded for the model: its columns matched to those of fit, then the fitted encoder's arrays."""
         name = type(self).__name__
         frame, has_names = to_frame(X, estimator_name=name)
         frame = match_columns(frame, has_names, getattr(self, "feature_names_in_", None), self.n_features_in_, name)

@@ -127,12 +127,16 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
 
     # ------------------------------------------------------------- fitting
     @atomic_fit
-    def fit(self, X, y=None, sample_weight=None, *, checkpoint_dir=None):
+    def fit(self, X, y=None, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None,
+            checkpoint_dir=None):
         """Fit on images X (array, folder, paths or a DataFrame path column) and labels y.
 
-        y may be None when X is a folder with one sub-folder per class. ``checkpoint_dir``
-        makes the fit resumable as for every learner (see ``docs/reliability.md``); images
-        given as files are fingerprinted by their paths, not their contents.
+        y may be None when X is a folder with one sub-folder per class. ``X_val``, ``y_val``
+        and ``sample_weight_val`` are validation images given as X is (y_val may be None for
+        a folder of class sub-folders): scored each epoch and watched by early stopping instead
+        of a ``validation_fraction`` of X. ``checkpoint_dir`` makes the fit resumable as for
+        every learner (see ``docs/reliability.md``); images given as files are fingerprinted by
+        their paths, not their contents.
         """
         self._validate_params()
         name = type(self).__name__
@@ -145,14 +149,18 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
             y = folder_labels
         y_fit, (task, n_classes) = self._encode_target(y, source.n)
         sw = self._check_sample_weight(sample_weight, source.n)
+        validation = self._validation_images(X_val, y_val, sample_weight_val)
         size = self._size()
         self.spec_ = DataSpec(image_shape=(*size, 3)).with_task(task, n_classes)
         checkpoint = None
         if checkpoint_dir is not None:
             from keraslearn.training.checkpoint import FitCheckpoint, fingerprint
 
-            images = source.array if source.array is not None else np.asarray([str(p) for p in source.paths])
-            checkpoint = FitCheckpoint(checkpoint_dir, fingerprint(self, {"images": images}, y_fit, sw))
+            images = {"images": _fingerprinted(source)}
+            if validation is not None:
+                images["validation_images"] = _fingerprinted(validation[0])
+                images["validation_targets"], images["validation_weights"] = validation[1:]
+            checkpoint = FitCheckpoint(checkpoint_dir, fingerprint(self, images, y_fit, sw))
         keras.backend.clear_session(free_memory=False)
         seed = seed_everything(self.random_state)
         if checkpoint is not None:
@@ -164,11 +172,16 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
             **{p: getattr(self, p) for p in self._arch_params},
         )
         self._compile(model)
-        train, val = early_stopping_split(
-            source.n, self.validation_fraction, self._stratify_labels(y_fit), seed, self.early_stopping
-        )
+        if validation is None:
+            train, val = early_stopping_split(
+                source.n, self.validation_fraction, self._stratify_labels(y_fit), seed, self.early_stopping
+            )
+            val_data = None if val is None else self._batches(source, val, size, y_fit, sw)
+        else:
+            train = np.arange(source.n)
+            val_source, yv, swv = validation
+            val_data = self._batches(val_source, np.arange(val_source.n), size, yv, swv)
         train_data = self._batches(source, train, size, y_fit, sw, shuffle=True, seed=seed)
-        val_data = None if val is None else self._batches(source, val, size, y_fit, sw)
         callbacks = self._callbacks(val_data is not None)
         initial_epoch = 0
         if checkpoint is not None:
@@ -183,6 +196,21 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
         return self
+
+    def _validation_images(self, X_val, y_val, sample_weight_val):
+        """``(images, coded labels, weights)`` of the validation images, or None when none are given."""
+        if X_val is None:
+            if y_val is not None or sample_weight_val is not None:
+                raise ValueError("y_val or sample_weight_val is given but X_val is not; pass X_val too, or neither.")
+            return None
+        source, folder_labels = image_source(X_val, self.path_column, type(self).__name__)
+        if y_val is None:
+            if folder_labels is None:
+                raise ValueError("X_val is given but y_val is not; pass y_val, unless X_val is a folder with one "
+                                 "sub-folder of images per class.")
+            y_val = folder_labels
+        yv = self._encode_validation_target(y_val, source.n)
+        return source, yv, KerasLearner._check_sample_weight(self, sample_weight_val, source.n)
 
     def _batches(self, source, rows, size, y, sw, shuffle=False, seed=None):
         """The images of ``rows`` as an ImageBatches stream (with targets and weights)."""
@@ -235,3 +263,8 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         tags.input_tags.categorical = False
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _fingerprinted(source):
+    """What a checkpoint's fingerprint holds of some images: the array, or the files' paths."""
+    return source.array if source.array is not None else np.asarray([str(p) for p in source.paths])

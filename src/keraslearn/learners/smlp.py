@@ -86,17 +86,13 @@ class _CosineScheduleMixin:
         _check_number("n_layers", self.n_layers, low=1, integer=True)
         check_schedule(self.lr_schedule)
 
-    def _prepare_fit(self, model, x, y_fit):
-        self._steps_per_epoch = steps_per_epoch(len(y_fit), self.validation_fraction, self.batch_size)
-        return super()._prepare_fit(model, x, y_fit)
-
     def _compile(self, model):
         peak = 1e-3 if self.learning_rate is None else self.learning_rate
         compile_model(
             model,
             optimizer=self.optimizer,
             learning_rate=learning_rate_schedule(
-                self.lr_schedule, peak, epochs=self.epochs, steps=self._steps_per_epoch
+                self.lr_schedule, peak, epochs=self.epochs, steps=steps_per_epoch(self._n_train_rows, self.batch_size)
             ),
             loss=self._loss(),
             metrics=list(self._default_metrics),

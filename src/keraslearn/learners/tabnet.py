@@ -11,7 +11,6 @@ from keraslearn.learners.base import KerasLearner, _check_number, atomic_fit, st
 from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 from keraslearn.preprocessing.validation import to_frame
 from keraslearn.training import compile_model
-from keraslearn.training.schedules import training_rows
 from keraslearn.training.xla import FUSED_REDUCTIONS
 
 _TABNET_ARCH = (
@@ -110,11 +109,11 @@ class _TabNetMixin:
     _compiler_options = FUSED_REDUCTIONS
     _auto_batch = True
 
-    def _batch_size(self, n_rows):
+    def _batch_size(self):
         if not isinstance(self.batch_size, str):
-            return super()._batch_size(n_rows)
+            return super()._batch_size()
         low, high, batches = _AUTO_BATCH
-        rows = training_rows(n_rows, self.validation_fraction) // batches
+        rows = self._n_train_rows // batches
         return int(min(high, max(low, 2 ** max(0, rows.bit_length() - 1))))
 
     def _validate_params(self):
@@ -152,9 +151,10 @@ class _TabNetMixin:
         )
 
     @atomic_fit
-    def fit(self, X, y, sample_weight=None, *, checkpoint_dir=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None, checkpoint_dir=None):
         """Train on ``X``, ``y`` as every keraslearn learner does (see :meth:`KerasLearner.fit`)."""
-        super().fit(X, y, sample_weight=sample_weight, checkpoint_dir=checkpoint_dir)
+        super().fit(X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val,
+                    checkpoint_dir=checkpoint_dir)
         # feature_importances_ is computed on first use, from a sample of the training rows
         # kept here: most fits (CV folds, tuning trials) never read it.
         frame, _ = to_frame(X, estimator_name=type(self).__name__)

@@ -59,32 +59,37 @@ class KerasClassifierMixin(ClassifierMixin):
             return self.spec_.with_task("multiclass", n_classes=2)
         return self.spec_
 
-    def _encode_target(self, y, n):
+    def _checked_labels(self, y, n, name="y", x_name="X"):
+        """``y`` as a 1-D array of class labels of ``n`` rows, or a ValueError naming ``name``."""
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         elif y.ndim != 1:
             raise ValueError(
-                f"{type(self).__name__} supports one target column; got y with shape {y.shape}. "
+                f"{type(self).__name__} supports one target column; got {name} with shape {y.shape}. "
                 "Multi-label classification is not supported."
             )
         if len(y) != n:
-            raise ValueError(f"X has {n} rows but y has {len(y)}: they must match.")
+            raise ValueError(f"{x_name} has {n} rows but {name} has {len(y)}: they must match.")
         if y.dtype == object:
             if pd.isna(y).any():  # None, NaN, pd.NA (pandas' "string" dtype), NaT
-                raise ValueError("y contains missing labels; drop those rows or fill them first.")
+                raise ValueError(f"{name} contains missing labels; drop those rows or fill them first.")
             y = pd.Series(y).infer_objects().to_numpy()  # True/False (or 1/2) kept as objects: bool (int) labels
         if y.dtype.kind == "f" and np.isnan(y).any():
-            raise ValueError("y contains NaN; drop those rows or fill them first.")
+            raise ValueError(f"{name} contains NaN; drop those rows or fill them first.")
         if y.dtype == object:
             kinds = sorted({type(v).__name__ for v in y})
             if "str" in kinds and len(kinds) > 1:  # 1 and "a" cannot be sorted into classes_
-                raise ValueError(f"y mixes label types {kinds}; make them one type, e.g. y.astype(str).")
+                raise ValueError(f"{name} mixes label types {kinds}; make them one type, e.g. {name}.astype(str).")
         if y.dtype == object and type_of_target(y) == "unknown":  # e.g. time-zone-aware times, periods, intervals
             kinds = sorted({type(v).__name__ for v in y})
             tz = " (time-zone-aware times: y.dt.tz_convert(None) keeps them as times)" if "Timestamp" in kinds else ""
-            raise ValueError(f"y holds labels of type {', '.join(kinds)}, which scikit-learn cannot use as classes; "
-                             f"convert them, e.g. y.astype(str){tz}.")
+            raise ValueError(f"{name} holds labels of type {', '.join(kinds)}, which scikit-learn cannot use as classes; "
+                             f"convert them, e.g. {name}.astype(str){tz}.")
+        return y
+
+    def _encode_target(self, y, n):
+        y = self._checked_labels(y, n)
         check_classification_targets(y)
         if type_of_target(y) not in ("binary", "multiclass"):
             raise ValueError(f"Unknown label type: {type_of_target(y)!r}.")
@@ -97,16 +102,30 @@ class KerasClassifierMixin(ClassifierMixin):
         if self.class_weight is not None:
             self._class_weight_codes = self._class_weights(codes)
         task = "binary" if len(self.classes_) == 2 else "multiclass"
-        codes = codes.astype(np.int32)
-        name = _loss_name(self.loss)
-        if task == "multiclass" and name in _BINARY_LOSSES:
+        if task == "multiclass" and _loss_name(self.loss) in _BINARY_LOSSES:
             raise ValueError(
                 f"loss={self.loss!r} is a loss for two classes, but y has {len(self.classes_)} classes; "
                 "use loss=None (sparse categorical cross-entropy) or 'categorical_crossentropy'."
             )
+        return self._fit_target(codes), (task, len(self.classes_))
+
+    def _fit_target(self, codes):
+        """What the loss compares the model's output with: class codes, or one-hot rows."""
+        codes = codes.astype(np.int32)
+        name = _loss_name(self.loss)
         if name in _ONE_HOT_LOSSES or name in _REGRESSION_LOSSES:  # e.g. 'mse' on probabilities: the Brier score
-            return np.eye(len(self.classes_), dtype=np.float32)[codes], (task, len(self.classes_))
-        return codes, (task, len(self.classes_))
+            return np.eye(len(self.classes_), dtype=np.float32)[codes]
+        return codes
+
+    def _encode_validation_target(self, y, n):
+        """``y_val`` as the loss's target, coded with the ``classes_`` that ``y`` gave."""
+        y = self._checked_labels(y, n, "y_val", "X_val")
+        codes = pd.Index(self.classes_).get_indexer(y)
+        if (codes < 0).any():
+            unseen = pd.unique(y[codes < 0]).tolist()
+            raise ValueError(f"y_val holds labels that y does not: {unseen[:10]}; a classifier can only be validated "
+                             f"on its classes {self.classes_.tolist()}.")
+        return self._fit_target(codes)
 
     def _class_weights(self, codes):
         cw = self.class_weight
@@ -183,31 +202,36 @@ class KerasRegressorMixin(RegressorMixin):
     def _loss(self):
         return "mse" if self.loss is None else self.loss
 
-    def _encode_target(self, y, n):
+    def _checked_numbers(self, y, n, name="y", x_name="X"):
+        """``y`` as a float64 array of ``n`` rows (1-D or 2-D), or a ValueError naming ``name``."""
         y = np.asarray(y)
         if y.dtype.kind == "c":  # astype(float64) would drop the imaginary part, silently
-            raise ValueError("Complex data not supported; y must hold real numbers.")
+            raise ValueError(f"Complex data not supported; {name} must hold real numbers.")
         if y.dtype.kind not in "biuf":
             try:
                 y = y.astype(np.float64)
             except OverflowError:  # Python ints beyond float64, e.g. 10**400
-                raise ValueError("y holds numbers too large for a float (beyond ±1.8e308); rescale it first, "
+                raise ValueError(f"{name} holds numbers too large for a float (beyond ±1.8e308); rescale it first, "
                                  "e.g. divide by a constant or take a log.") from None
             except (TypeError, ValueError) as err:
-                raise ValueError(f"{type(self).__name__} needs a numeric target; y has dtype {y.dtype}.") from err
+                raise ValueError(f"{type(self).__name__} needs a numeric target; {name} has dtype {y.dtype}.") from err
         y = y.astype(np.float64)
+        if y.ndim > 2 or y.ndim == 0:
+            raise ValueError(f"{name} must be 1D or 2D; got shape {y.shape}.")
+        if len(y) != n:
+            raise ValueError(f"{x_name} has {n} rows but {name} has {len(y)}: they must match.")
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"{name} contains NaN or infinity; drop or fill those rows first.")
+        return y
+
+    def _encode_target(self, y, n):
         loss = _loss_name(self.loss)
         if loss in _CLASSIFICATION_LOSSES:
             raise ValueError(
                 f"loss={self.loss!r} is a classification loss; a regressor needs a regression loss such as "
                 "None (mse), 'mae' or 'huber'. For class labels use the matching Classifier."
             )
-        if y.ndim > 2 or y.ndim == 0:
-            raise ValueError(f"y must be 1D or 2D; got shape {y.shape}.")
-        if len(y) != n:
-            raise ValueError(f"X has {n} rows but y has {len(y)}: they must match.")
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinity; drop or fill those rows first.")
+        y = self._checked_numbers(y, n)
         if loss == "poisson":
             raise ValueError(
                 "loss='poisson' needs positive predictions, which the learners' linear output does not give "
@@ -236,6 +260,17 @@ class KerasRegressorMixin(RegressorMixin):
             )
         task = "regression" if y2.shape[1] == 1 else "multioutput"
         return y_fit, (task, None, y2.shape[1])
+
+    def _encode_validation_target(self, y, n):
+        """``y_val`` standardized as ``y`` was."""
+        y2 = self._checked_numbers(y, n, "y_val", "X_val").reshape(n, -1)
+        if y2.shape[1] != len(self.y_mean_):
+            raise ValueError(f"y_val has {y2.shape[1]} target column(s) but y has {len(self.y_mean_)}.")
+        with np.errstate(over="ignore"):
+            y_fit = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
+        if not np.isfinite(y_fit).all():
+            raise ValueError(f"y_val holds values too large to train on (largest |y_val| {np.abs(y2).max():.3g}).")
+        return y_fit
 
     def predict(self, X):
         """Predicted targets: shape (n_samples,) for one target, (n_samples, n_targets) otherwise."""

@@ -60,11 +60,12 @@ def _param_text(value):
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
-def fingerprint(learner, x, y, sample_weight) -> str:
+def fingerprint(learner, x, y, sample_weight, held_out=None) -> str:
     """SHA-256 of what makes a checkpoint valid for a fit: class, parameters, backend, data.
 
     ``x``, ``y`` and ``sample_weight`` are the encoded training arrays; call it after the
     learner encoded its target (``classes_`` / ``y_mean_`` are part of the data).
+    ``held_out``: how many of their last rows are the user's validation rows.
     """
     h = hashlib.sha256()
     params = {k: v for k, v in learner.get_params(deep=False).items() if k not in _NOT_FINGERPRINTED}
@@ -81,6 +82,8 @@ def fingerprint(learner, x, y, sample_weight) -> str:
             if hasattr(learner, name)
         },
     }
+    if held_out is not None:  # absent otherwise: checkpoints written before X_val existed stay valid
+        head["held_out"] = held_out
     h.update(json.dumps(head, sort_keys=True, default=_param_text).encode())
     parts = sorted(x.items()) if isinstance(x, dict) else [("x", x)]
     parts += [("y", y), ("sample_weight", sample_weight)]

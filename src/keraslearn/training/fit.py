@@ -180,6 +180,8 @@ def _split_in_place(v: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray):
     copied in order, in chunks, after the validation rows were taken out: holding out
     validation rows then needs no second copy of the training inputs.
     """
+    if len(train_idx) and train_idx[-1] == len(train_idx) - 1 and len(train_idx) + len(val_idx) == len(v):
+        return v[: len(train_idx)], v[len(train_idx) :]  # the training rows lead already (held_out)
     sorted_ = np.all(np.diff(train_idx) > 0) and np.all(np.diff(val_idx) > 0)
     if not (sorted_ and isinstance(v, np.ndarray) and v.flags.c_contiguous and v.flags.writeable):
         return v[train_idx], v[val_idx]
@@ -320,6 +322,7 @@ def fit_model(
     stratify=None,
     checkpoint=None,
     owns_x=False,
+    held_out=None,
 ):
     """Fit a compiled model with the keraslearn policy; return the history as a dict of lists.
 
@@ -330,10 +333,16 @@ def fit_model(
     training state after each epoch and resumes from it; it is removed once the fit ends.
     ``owns_x``: the caller made the arrays of ``x`` for this fit and does not read them
     afterwards, so their rows may be reordered in place to hold out the validation rows.
+    ``held_out``: the last rows of ``x``/``y``/``sample_weight`` are the validation rows
+    (the user's ``X_val``); ``validation_fraction`` is then not used.
     """
     if checkpoint is not None:
         seed = checkpoint.split_seed(seed)  # a resumed fit must hold out the same rows
-    train_idx, val_idx = early_stopping_split(len(y), validation_fraction, stratify, seed, early_stopping)
+    if held_out:
+        n_train = len(y) - held_out
+        train_idx, val_idx = np.arange(n_train), np.arange(n_train, len(y))
+    else:
+        train_idx, val_idx = early_stopping_split(len(y), validation_fraction, stratify, seed, early_stopping)
     validation_data = None
     if val_idx is not None:
         if owns_x and isinstance(x, dict):

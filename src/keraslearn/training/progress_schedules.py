@@ -61,9 +61,9 @@ class ProgressSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return {"learning_rate": self.learning_rate, "total_steps": self.total_steps, "shape": self.shape}
 
 
-def total_steps(n_rows: int, validation_fraction: float, batch_size: int, epochs: int) -> int:
+def total_steps(n_train: int, batch_size: int, epochs: int) -> int:
     """Optimizer steps in a fit: ``epochs`` times :func:`~keraslearn.training.schedules.steps_per_epoch`."""
-    return int(epochs) * steps_per_epoch(n_rows, validation_fraction, int(batch_size))
+    return int(epochs) * steps_per_epoch(n_train, int(batch_size))
 
 
 def adamw(learning_rate, weight_decay, *, beta_2=0.999, exclude=("bias",), global_clipnorm=None):

@@ -36,9 +36,8 @@ def training_rows(n_rows: int, validation_fraction: float) -> int:
     return n_rows - held_out_rows(n_rows, validation_fraction)
 
 
-def steps_per_epoch(n_rows: int, validation_fraction: float, batch_size: int) -> int:
-    """Optimizer steps per epoch after the validation rows are held out (as ``training.fit_model`` does)."""
-    n_train = training_rows(n_rows, validation_fraction)
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimizer steps per epoch on ``n_train`` training rows (as ``training.fit_model`` batches them)."""
     return max(1, math.ceil(n_train / max(1, min(batch_size, n_train))))
 
 
