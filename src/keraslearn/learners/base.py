@@ -285,7 +285,7 @@ class KerasLearner(BaseEstimator):
                 self._compile(model)
                 if model.optimizer is not None and not model.optimizer.built:
                     model.optimizer.build(model.trainable_variables)
-            batch_size = self._batch_size()
+            batch_size = self._batch_size(self._n_train_rows)
             batches = -(-n_all // batch_size)  # per epoch, validation rows included
             _compiled.before_fit(model, self, planned_steps=int(self.epochs) * batches)
             self.history_ = fit_model(
@@ -333,8 +333,8 @@ class KerasLearner(BaseEstimator):
         sw = None if sw is None else np.concatenate([sw, swv])
         return x, np.concatenate([y_fit, yv]), sw, n_val
 
-    def _batch_size(self):
-        """Rows per training batch (``self._n_train_rows`` rows are trained on)."""
+    def _batch_size(self, n_train):
+        """Rows per training batch for a fit that trains on ``n_train`` rows."""
         return max(1, int(self.batch_size))
 
     def _prepare_fit(self, model, x, y_fit):

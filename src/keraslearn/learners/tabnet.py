@@ -109,11 +109,11 @@ class _TabNetMixin:
     _compiler_options = FUSED_REDUCTIONS
     _auto_batch = True
 
-    def _batch_size(self):
+    def _batch_size(self, n_train):
         if not isinstance(self.batch_size, str):
-            return super()._batch_size()
+            return super()._batch_size(n_train)
         low, high, batches = _AUTO_BATCH
-        rows = self._n_train_rows // batches
+        rows = n_train // batches
         return int(min(high, max(low, 2 ** max(0, rows.bit_length() - 1))))
 
     def _validate_params(self):
