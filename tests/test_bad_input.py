@@ -171,7 +171,7 @@ PARAM_ERRORS = [
     (FFRegressor, {"early_stopping": None}, "early_stopping must be True or False"),
     (FFRegressor, {"numeric_embedding": "fourier"}, "numeric_embedding must be None or one of"),
     (FFClassifier, {"class_weight": "balance"}, "class_weight must be 'balanced'"),
-    (FFClassifier, {"class_weight": {"maybe": 2.0}}, r"class_weight names labels not in y: \['maybe'\]"),
+    (FFClassifier, {"class_weight": {1: 2.0}}, r"class_weight names labels not in y: \[1\]"),  # labels: strings
     (TabMRegressor, {"k": 0}, "k must be >= 1"),
     (TabMRegressor, {"arch_type": "tabx"}, "arch_type must be one of"),
     (SMLPClassifier, {"n_layers": 0}, "n_layers must be >= 1"),

@@ -227,7 +227,7 @@ def test_predict_is_quiet(iris_fit, capsys):
         ({"optimizer": "nope"}, "optimizer='nope' is not a Keras optimizer"),
         ({"dropout": 1.5}, "dropout must be < 1"),
         ({"class_weight": "weird"}, "class_weight must be 'balanced'"),
-        ({"class_weight": {"nope": 2}}, r"class_weight names labels not in y: \['nope'\]"),
+        ({"class_weight": {0: 2}}, r"class_weight names labels not in y: \[0\]; labels are \['setosa'"),
     ],
 )
 def test_bad_parameters_fail_clearly(iris_mixed, params, message):
@@ -439,3 +439,13 @@ def test_bad_validation_rows_fail_clearly(iris_mixed, kwargs, message):
     kwargs = {k: given[v] if isinstance(v, str) else v for k, v in kwargs.items()}
     with pytest.raises(ValueError, match=message):
         FFClassifier(epochs=1).fit(X[20:], y[20:], **kwargs)
+
+
+def test_a_class_weight_for_a_class_absent_from_y_is_unused_with_a_warning(cancer_mixed):
+    """As in scikit-learn: a CV fold without a rare class still fits (the weight is ignored), with a warning."""
+    X, y = cancer_mixed
+    params = {**FAST, "epochs": 2}
+    with pytest.warns(UserWarning, match=r"class_weight names labels not in y: \[2\]; their weights are unused"):
+        extra = FFClassifier(**params, class_weight={0: 1.0, 1: 3.0, 2: 5.0}).fit(X, y)
+    plain = FFClassifier(**params, class_weight={0: 1.0, 1: 3.0}).fit(X, y)
+    np.testing.assert_array_equal(extra.predict_proba(X), plain.predict_proba(X))

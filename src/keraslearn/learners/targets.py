@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import keras
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ from sklearn.utils import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import column_or_1d
 
+from keraslearn._user_warnings import warn_user
 from keraslearn.learners.base import KerasLearner
 
 # Losses that need one-hot targets; the rest of the classification losses take class codes.
@@ -26,6 +29,13 @@ _SCALE_FREE_LOSSES = {None, "mse", "mean_squared_error", "mae", "mean_absolute_e
 # predictions stay positive), so a network's O(1) outputs reach it.
 _SCALE_ONLY_LOSSES = {"mape", "mean_absolute_percentage_error", "msle", "mean_squared_logarithmic_error"}
 _SCALED_LOSSES = _SCALE_FREE_LOSSES | _SCALE_ONLY_LOSSES
+
+
+def _label_kind(label) -> str:
+    """A label's kind, to tell a class missing from y from a key that could never be a label."""
+    if isinstance(label, (bool, np.bool_)):
+        return "bool"
+    return "number" if isinstance(label, (numbers.Number, np.number)) else type(label).__name__
 
 
 def _loss_name(loss):
@@ -135,9 +145,12 @@ class KerasClassifierMixin(ClassifierMixin):
             return compute_sample_weight("balanced", codes).astype(np.float32)
         if not isinstance(cw, dict):
             raise ValueError(f"class_weight must be 'balanced', a dict or None; got {cw!r}.")
-        unknown = [k for k in cw if k not in set(self.classes_.tolist())]
-        if unknown:
-            raise ValueError(f"class_weight names labels not in y: {unknown}; labels are {self.classes_.tolist()}.")
+        labels = self.classes_.tolist()
+        unknown = [k for k in cw if k not in set(labels)]
+        if any(_label_kind(k) != _label_kind(labels[0]) for k in unknown):  # {"1": 3} for labels 1, 2: a slip
+            raise ValueError(f"class_weight names labels not in y: {unknown}; labels are {labels}.")
+        if unknown:  # a class absent from these rows (a CV fold): scikit-learn's estimators ignore its weight too
+            warn_user(f"class_weight names labels not in y: {unknown}; their weights are unused. Labels are {labels}.")
         try:
             per_class = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()], dtype=np.float32)
         except (TypeError, ValueError):
