@@ -26,9 +26,7 @@ def test_every_seed_workflow_has_an_example():
     } <= names
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("script", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-def test_example_runs_and_its_assertions_hold(script, tmp_path):
+def _run(script, tmp_path, backend=None):
     env = dict(
         os.environ,
         KERASLEARN_EXAMPLES_SMALL="1",
@@ -37,9 +35,24 @@ def test_example_runs_and_its_assertions_hold(script, tmp_path):
         PYTHONPATH=os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p),
         TF_CPP_MIN_LOG_LEVEL="3",
     )
+    if backend:
+        env["KERAS_BACKEND"] = backend
     env.setdefault("KERAS_BACKEND", "jax")
     proc = subprocess.run(
         [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0, f"{script.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     assert proc.stdout.rstrip().endswith("OK"), proc.stdout[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_runs_and_its_assertions_hold(script, tmp_path):
+    _run(script, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["save_load_export", "custom_training_loop"])
+def test_export_and_custom_loop_examples_run_on_tensorflow(name, tmp_path):
+    """docs/examples.md: the examples run on any backend; TensorFlow exports ONNX with tf2onnx (the export extra)."""
+    _run(ROOT / "examples" / f"{name}.py", tmp_path, backend="tensorflow")

@@ -213,6 +213,10 @@ def test_export_arguments_are_checked(iris_clf, tmp_path):
         export(clf, tmp_path / "m.pt", "torchscript")
     with pytest.raises(ValueError, match=r"\.tflite"):
         export(clf, tmp_path / "m.lite", "litert")
+    with pytest.raises(ValueError, match=r"ends in .tflite, the name of a format='litert' export, but format='onnx'"):
+        export(clf, tmp_path / "m.tflite", "onnx")
+    with pytest.raises(ValueError, match=r"ends in .onnx, the name of a format='onnx' export, but format='saved_model'"):
+        export(clf, tmp_path / "m.onnx", "saved_model")
     with pytest.raises(NotFittedError):
         export(FFClassifier(), tmp_path / "m.onnx")
     with pytest.raises(TypeError, match="keras.Model or a fitted learner"):
@@ -340,3 +344,15 @@ def test_compiled_modern_networks_and_user_layers_export_through_tensorflow(diab
         path = export(reg, tmp_path / f"{type(reg).__name__}.tflite", "litert")
         (pred,) = Interpreter(model_path=path).get_signature_runner()(**export_inputs(reg, X)).values()
         np.testing.assert_allclose(pred.ravel(), reg.predict(X), rtol=1e-4)
+
+
+def test_a_year_column_exports_without_the_large_offset_warning(tmp_path):
+    """A year (2008 ± 0.8) rounds in float32 by far less than predict's tolerance: no warning for it."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"year": rng.integers(2007, 2010, 300), "x": rng.normal(size=300)})
+    reg = FFRegressor(layer_units=(8,), epochs=2, random_state=0).fit(X, X["x"] + X["year"] - 2008)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        learner_model(reg)

@@ -14,7 +14,7 @@ def tabular_inputs(spec: DataSpec, use_embedding: bool = True, embed_dropout: fl
     Categorical codes go through an ``Embedding`` (width from the spec) or, with
     ``use_embedding=False``, a one-hot encoding. ``numeric_embedding`` ("periodic",
     "piecewise" or a Keras layer returning ``(batch, n_numeric, d)``) embeds the numeric
-    input (see :mod:`keraslearn.architectures.layers`); None passes it through.
+    input (see :mod:`keraslearn.architectures.numeric_embeddings`); None passes it through.
 
     Returns
     -------

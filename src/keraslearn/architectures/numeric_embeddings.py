@@ -186,7 +186,7 @@ def _check_edges(bin_edges):
         if len(e) < 2 or not all(np.isfinite(e)) or any(b <= a for a, b in zip(e, e[1:])):
             raise ValueError(
                 f"bin_edges[{i}] must hold at least 2 finite, strictly increasing values; got {e}. "
-                "Compute them with keraslearn.architectures.layers.bin_edges(spec, n_bins)."
+                "Compute them with keraslearn.architectures.numeric_embeddings.bin_edges(spec, n_bins)."
             )
     return edges
 

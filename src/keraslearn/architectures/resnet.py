@@ -45,7 +45,7 @@ def build(
     numeric_embedding : {None, "periodic", "piecewise"} or keras.layers.Layer
         Numeric-feature embedding before the first linear layer.
     n_bins, numeric_embed_dim, frequency_scale
-        Options of the numeric embedding (see :func:`keraslearn.architectures.layers.numeric_embedding`).
+        Options of the numeric embedding (see :func:`keraslearn.architectures.numeric_embeddings.numeric_embedding`).
     """
     embedding = make_numeric_embedding(
         spec, numeric_embedding, d_embedding=numeric_embed_dim, n_bins=n_bins, frequency_scale=frequency_scale

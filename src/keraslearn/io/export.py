@@ -64,9 +64,8 @@ def _check_installed(fmt: str, backend: str) -> None:
     if missing:
         pips = " ".join(_PIP[m] for m in missing)
         via = f"on the {backend} backend" if fmt == "onnx" else "(through TensorFlow)"
-        # The export extra has what JAX and PyTorch need; tf2onnx (TensorFlow's ONNX path) is not in it.
-        how = f"pip install {pips}" if "tf2onnx" in missing else f"pip install 'keraslearn[export]'  (or: pip install {pips})"
-        raise ImportError(f"Exporting to {_LABELS[fmt]} {via} needs {', '.join(missing)}: {how}")
+        raise ImportError(f"Exporting to {_LABELS[fmt]} {via} needs {', '.join(missing)}: "
+                          f"pip install 'keraslearn[export]'  (or: pip install {pips})")
 
 
 def _is_learner(obj) -> bool:
@@ -89,9 +88,10 @@ def _folds_numeric(learner) -> bool:
     return enc is not None and enc.spec_.n_numeric > 0 and enc.quantiles_ is None
 
 
-# |centre| / scale above which a raw float32 input rounds a column by more than about 1e-4 of its
-# spread (float32 keeps about 7 significant digits): timestamps, large identifiers.
-_FLOAT32_OFFSET = 1e3
+# |centre| / scale above which a raw float32 input (a relative rounding of 2**-24) rounds a column by
+# more than about 1e-3 of its spread: timestamps to the second over a day, large identifiers. A
+# year column (2008 ± 0.8: 2.5e3) rounds by 1.5e-4 of its spread, and predictions by about 2e-6.
+_FLOAT32_OFFSET = 1e4
 
 
 def _warn_if_float32_rounds(enc) -> None:
@@ -373,6 +373,11 @@ def export(model_or_learner, path, format="onnx", *, fold_preprocessing=True, ti
     path = os.path.abspath(os.fspath(path))
     if fmt == "litert" and not path.endswith(".tflite"):
         raise ValueError(f"A LiteRT export must be a .tflite file; got {path!r}.")
+    ext = os.path.splitext(path)[1].lower()
+    other = {".onnx": "onnx", ".tflite": "litert"}.get(ext)
+    if other not in (None, fmt):  # e.g. ONNX bytes in a file named .tflite
+        raise ValueError(f"{path!r} ends in {ext}, the name of a format={other!r} export, but format={format!r}; "
+                         f"pass format={other!r}, or a path that fits {format!r}.")
     learner = None
     if isinstance(model_or_learner, keras.Model):
         model = model_or_learner

@@ -46,7 +46,7 @@ _DOC = (
     ffn_d_hidden_multiplier : float, default=4/3
     ffn_dropout : float, default=0.1
     residual_dropout : float, default=0.0
-    numeric_embedding : {None, "periodic", "piecewise"}, default=None
+    numeric_embedding : {None, "periodic", "piecewise"} or keras.layers.Layer, default=None
         Token embedding of numeric columns; None is the paper's linear tokenizer.
     n_bins : int, default=48
     frequency_scale : float, default=0.1
@@ -70,7 +70,6 @@ class _FTTransformer(ModernLearnerMixin):
         _check_number("ffn_d_hidden_multiplier", self.ffn_d_hidden_multiplier, low=0, low_open=True)
         for name in ("attention_dropout", "ffn_dropout", "residual_dropout"):
             check_fraction(name, getattr(self, name))
-        check_choice("numeric_embedding", self.numeric_embedding, (None, *NUMERIC_EMBEDDINGS))
 
 
 class FTTransformerClassifier(_FTTransformer, KerasClassifierMixin, KerasLearner):

@@ -47,7 +47,7 @@ _DOC = (
         Entity embeddings for categorical columns; False one-hot encodes them.
     embed_size : int, dict or None, default=None
         Embedding width of categorical columns; None uses the fast.ai rule.
-    numeric_embedding : {None, "periodic", "piecewise"}, default=None
+    numeric_embedding : {None, "periodic", "piecewise"} or keras.layers.Layer, default=None
         Embed each numeric column first: periodic (PLR) or piecewise-linear (bins from
         the training quantiles).
     n_bins : int, default=48
@@ -74,7 +74,6 @@ class _ResNet(ModernLearnerMixin):
         _check_number("d_hidden_multiplier", self.d_hidden_multiplier, low=0, low_open=True)
         check_fraction("hidden_dropout", self.hidden_dropout)
         check_fraction("residual_dropout", self.residual_dropout)
-        check_choice("numeric_embedding", self.numeric_embedding, (None, *NUMERIC_EMBEDDINGS))
         if self.numeric_embed_dim is not None:
             check_positive_int("numeric_embed_dim", self.numeric_embed_dim)
 
