@@ -154,3 +154,15 @@ def test_bad_parameters_fail_clearly(family, params, match, cancer_mixed):
     X, y = cancer_mixed
     with pytest.raises(ValueError, match=match):
         resolve(family, "classification")(**params).fit(X.iloc[:20], y.iloc[:20])
+
+
+def test_a_numeric_embedding_layer_is_taken_and_a_token_width_mismatch_is_named(diabetes_mixed):
+    from keraslearn.architectures import ft_transformer
+    from keraslearn.architectures.numeric_embeddings import PeriodicEmbedding
+
+    X, y = diabetes_mixed
+    reg = keraslearn.ResNetRegressor(n_blocks=1, d_block=16, epochs=1, random_state=0,
+                                     numeric_embedding=PeriodicEmbedding(d_embedding=4))
+    assert np.isfinite(reg.fit(X[:100], y[:100]).predict(X[:5])).all()
+    with pytest.raises(ValueError, match=r"one token of d_block=16 per numeric column.*d_embedding=16"):
+        ft_transformer.build(reg.spec_, d_block=16, n_heads=2, numeric_embedding=PeriodicEmbedding(d_embedding=4))

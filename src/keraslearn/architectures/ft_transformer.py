@@ -74,7 +74,14 @@ def _tokens(spec, d_block, numeric_embedding, n_bins, frequency_scale):
         embed = make_numeric_embedding(
             spec, numeric_embedding, d_embedding=d_block, n_bins=n_bins, frequency_scale=frequency_scale
         ) or LinearEmbedding(d_block, name="numeric_tokens")
-        tokens.append(embed(inputs["numeric"]))
+        numeric_tokens = embed(inputs["numeric"])
+        if tuple(numeric_tokens.shape[1:]) != (spec.n_numeric, d_block):
+            raise ValueError(
+                f"numeric_embedding={embed.name!r} gives numeric tokens of shape {tuple(numeric_tokens.shape[1:])}; "
+                f"the FT-Transformer needs one token of d_block={d_block} per numeric column, "
+                f"({spec.n_numeric}, {d_block}): give the layer d_embedding={d_block}."
+            )
+        tokens.append(numeric_tokens)
     for cat in spec.categorical:
         inp = keras.Input(shape=(1,), name=cat.input_name, dtype="int32")
         inputs[cat.input_name] = inp
@@ -114,7 +121,8 @@ def build(
         Hidden width of the ReGLU feed-forward block (4/3 with ReGLU ≈ 2 with ReLU in parameters).
     ffn_dropout, residual_dropout : float
     numeric_embedding : {None, "periodic", "piecewise"} or keras.layers.Layer
-        None tokenizes numeric features linearly (the paper's FT-Transformer).
+        None tokenizes numeric features linearly (the paper's FT-Transformer). A layer must
+        give a token of width ``d_block`` per numeric column.
     """
     d_block, n_heads = int(d_block), int(n_heads)
     if d_block % n_heads:
