@@ -288,6 +288,11 @@ def build_wrong_names(spec):
     return keras.Model([a, b], out)
 
 
+def build_scores(spec, activation=None):
+    inputs, x = tabular_inputs(spec)
+    return keras.Model(inputs, keras.layers.Dense(spec.n_outputs, activation=activation)(x))
+
+
 def test_errors_name_the_fix(iris_mixed, diabetes_mixed):
     X, y = iris_mixed
     with pytest.raises(ValueError, match="needs model=build"):
@@ -298,6 +303,9 @@ def test_errors_name_the_fix(iris_mixed, diabetes_mixed):
         KerasClassifier(build_mlp, model_params=[3]).fit(X, y)
     with pytest.raises(ValueError, match="5 output units but y has 3 classes"):
         KerasClassifier(build_wrong_width).fit(X, y)
+    for activation in (None, "relu"):  # logits, or scores that train to NaN: refused before training
+        with pytest.raises(ValueError, match=r"outputs are not probabilities.*from_logits=True"):
+            KerasClassifier(build_scores, model_params={"activation": activation}).fit(X, y)
     Xd, yd = diabetes_mixed
     with pytest.raises(ValueError, match=r"inputs are named \['a', 'b'\].*x_transform"):
         KerasRegressor(build_wrong_names).fit(Xd, yd)

@@ -228,12 +228,16 @@ class _UserModelMixin:
         if not model.built:
             self._build_on_rows(model, x)
         y_fit = self._adapt_target(model, y_fit)
+        self._check_outputs(model, x)
         if self.y_transform is not None:
             y_fit = self.y_transform(y_fit)
             if n_rows(y_fit) != n:
                 raise ValueError(f"y_transform returned {n_rows(y_fit)} rows for {n}; it must keep every row.")
         self._x_transformed = self.x_transform is not None
         return x, y_fit
+
+    def _check_outputs(self, model, x):
+        """Refuse, before training, a model whose outputs cannot be what the learner predicts."""
 
     def _build_on_rows(self, model, x):
         """Create the weights of a model without ``keras.Input`` (layers in a Sequential, a subclassed

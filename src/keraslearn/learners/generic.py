@@ -14,6 +14,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.learners._user_model import _model_outputs_width, _UserModelMixin
 from keraslearn.learners.base import KerasLearner, store_init_params
 from keraslearn.learners.targets import (
@@ -143,6 +144,25 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         if loss in _ONE_HOT_LOSSES or (_model_outputs_width(model) == 2 and loss in _BINARY_LOSSES):
             return np.eye(len(self.classes_), dtype=np.float32)[y_fit]
         return y_fit
+
+    def _check_outputs(self, model, x):
+        """The untrained model on the first rows: outputs outside [0, 1] are logits or scores, not
+        probabilities (no softmax/sigmoid at the end), unless the loss says it takes logits."""
+        if self._from_logits or self.y_transform is not None:
+            return
+        with keras_warnings_ignored():
+            out = model(keras.tree.map_structure(lambda a: a[:64], x), training=False)
+        if not hasattr(out, "shape"):
+            return  # several outputs: the learner's own checks name that
+        out = keras.ops.convert_to_numpy(out)
+        low, high = float(np.min(out)), float(np.max(out))
+        if low < -1e-4 or high > 1 + 1e-4 or not np.isfinite(out).all():
+            raise ValueError(
+                f"The model's outputs are not probabilities: on the first rows they range from {low:.3g} to "
+                f"{high:.3g}. A classifier's model ends in a softmax (a sigmoid for one unit), e.g. "
+                "keraslearn.architectures.blocks.output_head(spec, x); or keep the outputs as logits and pass "
+                "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) (BinaryCrossentropy for one unit)."
+            )
 
     def _predict_raw(self, X) -> np.ndarray:
         out = super()._predict_raw(X)
