@@ -99,6 +99,23 @@ def test_artifact_holds_no_pickle(tmp_path, iris_fit):
             np.load(io.BytesIO(z.read(name)), allow_pickle=False)  # raises if any array needs pickle
 
 
+def test_artifact_and_pickle_leave_the_optimizer_state_out(tmp_path, iris_fit):
+    """Loading never compiles, so Adam's moments (twice the weights) stay out of the file; the fitted
+    model keeps its optimizer."""
+    import io
+    import zipfile
+
+    import h5py
+
+    clf = iris_fit[0]
+    path = clf.save(tmp_path / "m.keraslearn")
+    with zipfile.ZipFile(path) as z, zipfile.ZipFile(io.BytesIO(z.read("model.keras"))) as inner:
+        with h5py.File(io.BytesIO(inner.read("model.weights.h5")), "r") as h5:
+            assert "layers" in h5 and "optimizer" not in h5
+    assert clf.model_.optimizer is not None and clf.model_.optimizer.iterations.numpy() > 0
+    assert b"optimizer/vars" not in pickle.dumps(clf)
+
+
 def test_pickle_and_clone_keep_settings(iris_fit):
     clf, X_te, _ = iris_fit
     again = pickle.loads(pickle.dumps(clf))

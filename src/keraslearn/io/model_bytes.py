@@ -12,11 +12,23 @@ from keraslearn._tensorflow import no_tensorflow_import
 
 
 def model_to_bytes(model) -> bytes:
+    """The ``.keras`` archive of ``model`` without its optimizer's state.
+
+    :func:`model_from_bytes` loads without compiling and every fit starts afresh, so Adam's
+    moments (twice the weights) would only triple the file; the compile config stays.
+    """
+    optimizer = model.__dict__.get("optimizer")
     with tempfile.TemporaryDirectory(prefix="keraslearn-") as tmp:
         path = os.path.join(tmp, "model.keras")
-        with warnings.catch_warnings(), no_tensorflow_import():
-            warnings.simplefilter("ignore")
-            model.save(path)
+        try:
+            if optimizer is not None:  # bypasses Keras' attribute tracking: put back exactly as it was
+                object.__setattr__(model, "optimizer", None)
+            with warnings.catch_warnings(), no_tensorflow_import():
+                warnings.simplefilter("ignore")
+                model.save(path)
+        finally:
+            if optimizer is not None:
+                object.__setattr__(model, "optimizer", optimizer)
         with open(path, "rb") as f:
             return f.read()
 
