@@ -294,3 +294,30 @@ def test_fit_drops_columns_says_its_test_split_and_records_it(iris_csv, tmp_path
     assert main(["evaluate", str(out), str(lower), "--target", "species"]) == 2
     assert "none of the values of 'species' (SETOSA, VERSICOLOR, VIRGINICA) is a class of the model" in \
         capsys.readouterr().err
+
+
+def test_predict_reads_ids_verbatim_and_categories_as_the_levels_they_were(tmp_path):
+    """Zip codes fitted as text ("02139") are read from a CSV as text, not the number 2139 (an unseen level);
+    a --keep ID comes back exactly as written (leading zeros, 18 digits, blank, "NA"); UTF-16 files read."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    zips = np.array(["02139", "00501", "10001"])[rng.integers(0, 3, 120)]
+    df = pd.DataFrame({"zip": zips, "x": rng.normal(size=120), "y": np.where(zips == "02139", "yes", "no")})
+    df.to_parquet(tmp_path / "z.parquet")
+    model = tmp_path / "z.keraslearn"
+    assert main(["fit", str(tmp_path / "z.parquet"), "--target", "y", "--epochs", "2", "--out", str(model),
+                 "--quiet"]) == 0
+    ids = ["00042", "", "NA", "123456789012345678"] + [f"{i:05d}" for i in range(116)]
+    new = df.drop(columns="y").assign(id=ids)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    new.to_csv(tmp_path / "new16.tsv", sep="\t", index=False, encoding="utf-16")
+    new.to_parquet(tmp_path / "new.parquet")
+    preds = {}
+    for name in ("new.csv", "new16.tsv", "new.parquet"):
+        out = tmp_path / f"{name}.out.csv"
+        assert main(["predict", str(model), str(tmp_path / name), "--keep", "id", "--out", str(out), "--quiet"]) == 0
+        preds[name] = pd.read_csv(out, dtype={"id": str}, keep_default_na=False)
+    assert preds["new.csv"]["id"].tolist() == ids
+    for name in ("new16.tsv", "new.parquet"):
+        pd.testing.assert_frame_equal(preds[name], preds["new.csv"])

@@ -195,6 +195,19 @@ def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
     return df[list(names)]
 
 
+def _feature_names(model) -> list:
+    names = getattr(model, "feature_names_in_", None)
+    return [] if names is None else [str(c) for c in names]
+
+
+def _text_columns(model) -> list:
+    """The model's categorical columns, read from a CSV as text: "02139" is then the level it was at fit."""
+    encoder = getattr(model, "encoder_", None)
+    if encoder is None or not _feature_names(model):
+        return []
+    return [str(c) for c in encoder.categorical_columns_]
+
+
 def cmd_predict(args):
     console = _console(args.quiet)
     if args.out:
@@ -202,8 +215,9 @@ def cmd_predict(args):
         out_kind(args.out)  # before predicting: a name it cannot write is a one-line error
         check_writable(args.out)
     model = _load_model(args.model)
-    df = read_table(args.data)
     keep = list(dict.fromkeys(args.keep))
+    features = set(_feature_names(model))
+    df = read_table(args.data, text=_text_columns(model), exact=[c for c in keep if c not in features])
     missing_columns("--keep", keep, df)
     X = _features_for(model, df, console, kept=keep)
     try:
@@ -236,7 +250,7 @@ def cmd_evaluate(args):
 
     console = _console(False)
     model = _load_model(args.model)
-    df = read_table(args.data)
+    df = read_table(args.data, text=_text_columns(model))
     X, y = split_target(df, args.target, console)
     X = _features_for(model, X, console)
     if hasattr(model, "classes_"):

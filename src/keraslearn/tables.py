@@ -13,8 +13,12 @@ from keraslearn.cli import UsageError
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 
-def read_table(path) -> pd.DataFrame:
-    """Read a .csv / .tsv / .parquet file, or a dataset of :func:`keraslearn.list_tabular` by name."""
+def read_table(path, text=(), exact=()) -> pd.DataFrame:
+    """Read a .csv / .tsv / .parquet file, or a dataset of :func:`keraslearn.list_tabular` by name.
+
+    In a text file, the columns named in ``text`` are read as text (a zip code "02139" keeps its
+    zero), and those in ``exact`` as the file's text itself, with no missing values (IDs).
+    """
     p = Path(path).expanduser()  # as pandas does: "--out=~/x.csv" reaches us unexpanded
     if not p.exists():
         from keraslearn.datasets.tabular import _CATALOGUE, load_tabular
@@ -34,12 +38,13 @@ def read_table(path) -> pd.DataFrame:
         if kind == "parquet":
             return pd.read_parquet(p)
         if kind is not None:
-            df, encoding = _read_text(p, sep="\t" if kind == "tsv" else ",")
+            columns = {"text": text, "exact": exact}
+            df, encoding = _read_text(p, sep="\t" if kind == "tsv" else ",", **columns)
             if df.shape[1] == 1 and (sep := _other_separator(str(df.columns[0]))):
-                df = pd.read_csv(p, sep=sep, encoding=encoding, **_NA)  # one column named "a;b;c": a semicolon file
+                df = _csv(p, sep=sep, encoding=encoding, **columns)  # one column named "a;b;c": a semicolon file
                 if sep == ";" and _n_numeric(df) < df.shape[1]:
                     # Semicolons usually come with decimal commas ("12,57"), which pandas reads as text.
-                    commas = pd.read_csv(p, sep=sep, encoding=encoding, decimal=",", **_NA)
+                    commas = _csv(p, sep=sep, encoding=encoding, decimal=",", **columns)
                     if _n_numeric(commas) > _n_numeric(df):
                         df = commas
             df = _none_in_numbers_is_missing(df)
@@ -86,15 +91,29 @@ def _none_in_numbers_is_missing(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _csv(path, text=(), exact=(), **kw) -> pd.DataFrame:
+    """``pd.read_csv`` with keraslearn's missing values, ``text`` columns as text and ``exact`` ones verbatim."""
+    dtype = dict.fromkeys([*text, *exact], str)
+    if not exact:
+        return pd.read_csv(path, dtype=dtype, **_NA, **kw)
+    header = pd.read_csv(path, nrows=0, **kw).columns
+    na = {c: _NA["na_values"] for c in header if c not in set(exact)}  # per column: none for exact ones
+    return pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=na, **kw)
+
+
 def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
-    """``(pd.read_csv(path), encoding)``: a file that is not UTF-8 is read as Windows-1252 (or Latin-1)."""
-    kw = {**_NA, **kw}
+    """``(_csv(path), encoding)``: a file that is not UTF-8 is read as UTF-16 when it starts with
+    UTF-16's byte-order mark (Excel's "Unicode text"), else as Windows-1252 (or Latin-1)."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head in (b"\xff\xfe", b"\xfe\xff") and uncompressed(Path(path)) == Path(path):
+        return _csv(path, encoding="utf-16", **kw), "utf-16"
     try:
-        return pd.read_csv(path, **kw), "utf-8"
+        return _csv(path, **kw), "utf-8"
     except UnicodeDecodeError as err:
         for encoding in ("cp1252", "latin-1"):  # latin-1 decodes any byte
             try:
-                df = pd.read_csv(path, encoding=encoding, **kw)
+                df = _csv(path, encoding=encoding, **kw)
             except UnicodeDecodeError:
                 continue
             warn_user(f"{path} is not UTF-8 ({err.reason}); read it as {encoding}.")
