@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import importlib
 import os
 import signal
@@ -67,33 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextlib.contextmanager
 def _interruptible():
-    """Ctrl-C stops the command even when it lands in a garbage-collector callback.
+    """Ctrl-C stops the command even when it lands in a callback whose exceptions Python discards.
 
-    Python discards an exception raised inside a ``gc`` callback, and JAX runs one at every
-    collection (jax-ml/jax#18246): a KeyboardInterrupt raised there was lost and the command
-    went on to the end. Such a Ctrl-C is sent again a moment later, outside the callback.
+    Python reports an exception raised inside a ``gc`` callback, a weakref callback or a
+    ``__del__`` to ``sys.unraisablehook`` and goes on: JAX runs a gc callback at every
+    collection (jax-ml/jax#18246) and weakref callbacks as arrays die, so a KeyboardInterrupt
+    raised there was lost and the command went on to the end. Such a Ctrl-C is sent again a
+    moment later, to land outside the callback.
     """
     pending = []
 
-    def on_sigint(signum, frame):
-        callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
-        while frame is not None:
-            if frame.f_code in callbacks:
-                pending.append(threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)))
-                pending[-1].start()
-                return
-            frame = frame.f_back
-        raise KeyboardInterrupt
+    def on_discarded(unraisable):
+        if issubclass(unraisable.exc_type, KeyboardInterrupt):
+            pending.append(threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)))
+            pending[-1].start()
+            return
+        previous(unraisable)
 
     # Not the main thread (signals are the main thread's), or Ctrl-C ignored on purpose (`trap '' INT`).
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield
         return
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous, sys.unraisablehook = sys.unraisablehook, on_discarded
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous
         for timer in pending:  # the command has ended: a Ctrl-C still on its way is moot
             timer.cancel()
 
