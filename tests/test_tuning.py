@@ -487,6 +487,16 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
     assert main(["tune", str(table), "--target", "b", "--scoring", "rmse", "--storage", str(tmp_path / "t.db")]) == 2
     assert "scoring='rmse' is not a scikit-learn scorer name; did you mean 'neg_root_mean_squared_error'?" in \
         capsys.readouterr().err
+    # A misspelt alias is still found; a regression scorer is not offered for classes.
+    assert main(["tune", str(table), "--target", "b", "--scoring", "rsme", "--storage", str(tmp_path / "t.db")]) == 2
+    assert "did you mean 'neg_root_mean_squared_error'?" in capsys.readouterr().err
+    classes = tmp_path / "c.csv"
+    classes.write_text("a,b\n" + "".join(f"{i},{'xy'[i % 2]}\n" for i in range(20)))
+    assert main(["tune", str(classes), "--target", "b", "--scoring", "rmse", "--storage", str(tmp_path / "t.db")]) == 2
+    err = capsys.readouterr().err
+    assert "for this classification target use e.g. 'accuracy'" in err and "neg_root" not in err
+    assert main(["tune", str(data), "--target", "b", "--timeout", "0", "--storage", str(tmp_path / "t.db")]) == 2
+    assert "--timeout must be a positive number of seconds; got 0" in capsys.readouterr().err
     # An output that cannot be written fails before any trial, not after the refit.
     (tmp_path / "a-file").write_text("")
     (tmp_path / "a-folder").mkdir()
@@ -522,3 +532,64 @@ def test_grid_search_with_two_jobs(iris_mixed):
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
     assert grid.best_estimator_.layer_units == grid.best_params_["layer_units"]
     assert grid.best_estimator_.score(X, y) > 0.3
+
+
+def test_a_failure_is_blamed_on_the_score_only_for_this_calls_own_non_finite_trials(tmp_path):
+    """A trial another worker failed, or the heartbeat failed for a killed worker, is not this call's NaN score."""
+    import warnings
+
+    from keraslearn.tuning.storage import worker_id
+    from keraslearn.tuning.study import _optimize
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'w.db'}", study_name="w", direction="maximize")
+
+    def objective(trial):
+        trial.set_user_attr(WORKER_ATTR, worker_id())
+        # Meanwhile another worker's trial fails (or a killed worker's is failed by the heartbeat).
+        study.add_trial(optuna.trial.create_trial(state=TrialState.FAIL, user_attrs={WORKER_ATTR: "elsewhere:1"}))
+        trial.set_user_attr("fold_scores", [1.0])
+        return 1.0
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _optimize(study, objective, 2, None, None)
+
+    def nan_objective(trial):
+        trial.set_user_attr(WORKER_ATTR, worker_id())
+        trial.set_user_attr("fold_scores", [float("nan")])
+        return float("nan") if trial.number == 4 else 1.0
+
+    with pytest.warns(UserWarning, match=r"^1 trial\(s\) of study 'w' failed: their score was not a finite"):
+        _optimize(study, nan_objective, 3, None, None)
+
+
+def test_group_folds_take_groups_and_a_rare_class_says_the_folds_are_not_stratified(iris_mixed):
+    from sklearn.model_selection import GroupKFold
+
+    from keraslearn.tuning.folds import splits_for
+
+    X, y = iris_mixed
+    groups = np.arange(len(y)) // 10
+    splits, _ = splits_for(FFClassifier(), X, y, GroupKFold(3), None, groups)
+    for train, test in splits:
+        assert not set(groups[train]) & set(groups[test])
+    with pytest.raises(ValueError, match=r"cv=GroupKFold splits by groups: pass tune\(\.\.\., groups=\.\.\.\)"):
+        splits_for(FFClassifier(), X, y, GroupKFold(3), None)
+    rare = np.asarray(y).copy()
+    rare[:2] = "rare"
+    with pytest.warns(UserWarning, match="rarest class of y has 2 row"):
+        splits_for(FFClassifier(), X, rare, 3, None)
+
+
+def test_a_trial_that_raises_names_its_number_and_settings(tmp_path, iris_mixed):
+    X, y = iris_mixed
+
+    def build(spec, units=8):
+        raise ValueError(f"units={units} is not supported by my build")
+
+    learner = keraslearn.KerasClassifier(build, epochs=1)
+    with pytest.raises(ValueError, match="not supported by my build") as caught:
+        keraslearn.tune(learner, X, y, space={"model__units": IntDistribution(8, 32)}, n_trials=1, cv=2,
+                        storage=tmp_path / "raise.db", refit=False)
+    assert any(re.match(r"\(in trial 0 of study '.*', fold 0, with \{'model__units': \d+\}\)", note)
+               for note in caught.value.__notes__)

@@ -88,17 +88,36 @@ _SCORER_ALIASES = {
 }
 
 
-def _check_scorer_name(name: str) -> None:
+_CLASSIFICATION_EXAMPLES = "'accuracy', 'balanced_accuracy', 'f1_macro', 'roc_auc_ovr', 'neg_log_loss'"
+_REGRESSION_EXAMPLES = "'r2', 'neg_root_mean_squared_error', 'neg_mean_absolute_error'"
+
+
+def _check_scorer_name(name: str, classifier: bool) -> None:
     from sklearn.metrics import get_scorer_names
 
     names = get_scorer_names()
     if name in names:
         return
-    meant = _SCORER_ALIASES.get(name.strip().lower()) or next(iter(difflib.get_close_matches(name, names, n=1)), None)
+    key = name.strip().lower()
+    close_alias = next(iter(difflib.get_close_matches(key, _SCORER_ALIASES, n=1)), None)  # 'rsme'
+    meant = (_SCORER_ALIASES.get(key) or next(iter(difflib.get_close_matches(name, names, n=1)), None)
+             or _SCORER_ALIASES.get(close_alias))
+    if meant and _scores_regression(meant) is classifier:
+        meant = None  # 'rmse' on classes: an error, not a scorer for this task
+    hint = (f"did you mean {meant!r}?" if meant else
+            f"for this {'classification' if classifier else 'regression'} target use e.g. "
+            f"{_CLASSIFICATION_EXAMPLES if classifier else _REGRESSION_EXAMPLES}.")
     negated = " Scores are greater-is-better, so errors are negated." if meant and meant.startswith("neg_") else ""
-    raise ValueError(f"scoring={name!r} is not a scikit-learn scorer name"
-                     + (f"; did you mean {meant!r}?" if meant else "")
-                     + f" sklearn.metrics.get_scorer_names() lists them.{negated}")
+    raise ValueError(f"scoring={name!r} is not a scikit-learn scorer name; {hint}{negated} "
+                     "sklearn.metrics.get_scorer_names() lists them.")
+
+
+def _scores_regression(scorer_name: str) -> bool | None:
+    """Whether a scorer is a regression metric's (sklearn.metrics._regression); None when unknown."""
+    from sklearn.metrics import get_scorer
+
+    func = getattr(get_scorer(scorer_name), "_score_func", None)
+    return None if func is None else func.__module__.endswith("_regression")
 
 
 def check_scoring(learner, scoring, y):
@@ -110,12 +129,12 @@ def check_scoring(learner, scoring, y):
     if isinstance(scoring, (list, tuple, set, dict)):
         raise TypeError(f"scoring must be one scorer, a name or a callable (a study maximizes one score); "
                         f"got {scoring!r}.")
+    classifier = is_classifier(learner)
     if isinstance(scoring, str):
-        _check_scorer_name(scoring)
+        _check_scorer_name(scoring, classifier)
     scorer = check_scoring(learner, scoring=scoring)
     if isinstance(scoring, str):
         # Score a constant model on the target: the scorer's own checks of the target's type.
-        classifier = is_classifier(learner)
         dummy = DummyClassifier() if classifier else DummyRegressor()
         X0 = np.zeros((len(y), 1))
         try:
@@ -123,8 +142,7 @@ def check_scoring(learner, scoring, y):
                 warnings.simplefilter("ignore")
                 scorer(dummy.fit(X0, y), X0, y)
         except (ValueError, TypeError) as err:
-            examples = ("'accuracy', 'balanced_accuracy', 'f1_macro', 'roc_auc_ovr', 'neg_log_loss'" if classifier
-                        else "'r2', 'neg_root_mean_squared_error', 'neg_mean_absolute_error'")
+            examples = _CLASSIFICATION_EXAMPLES if classifier else _REGRESSION_EXAMPLES
             raise ValueError(
                 f"scoring={scoring!r} cannot score this {'classification' if classifier else 'regression'} target "
                 f"({str(err).strip()}); use a scorer for it, e.g. {examples}.") from err

@@ -23,6 +23,8 @@ def cmd_tune(args):
     for flag, value in (("--n-trials", args.n_trials), ("--top", args.top)):
         if value < 1:
             raise UsageError(f"{flag} must be a positive integer; got {value}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout:g}")
     for path in (args.out, args.report and os.path.join(args.report, "trials.csv")):
         if path:
             check_writable(path)  # before any trial, not after the refit

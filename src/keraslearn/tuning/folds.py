@@ -13,7 +13,7 @@ from keraslearn._user_warnings import warn_user
 _FOLD_SEED = 0
 
 
-def splits_for(learner, X, y, cv, validation_fraction):
+def splits_for(learner, X, y, cv, validation_fraction, groups=None):
     """The (train, test) row indices every trial is scored on, and their label for the study.
 
     The label names the evaluation and a digest of the rows, so a study is never resumed on
@@ -44,14 +44,25 @@ def splits_for(learner, X, y, cv, validation_fraction):
         if cv > n:
             raise ValueError(f"cv={cv} folds but y has only {n} rows.")
         kind = StratifiedKFold if classifier and min_count >= cv else KFold
+        if classifier and min_count < cv:
+            warn_user(f"the rarest class of y has {min_count} row(s), fewer than cv={cv} folds, so the folds are not "
+                      "stratified: some test folds lack a class, and scorers such as neg_log_loss or roc_auc_ovr "
+                      "may fail there. Use fewer folds, or validation_fraction.")
         splitter = kind(n_splits=cv, shuffle=True, random_state=_FOLD_SEED)
         label = f"cv={cv}"
     else:
         splitter = check_cv(cv, labels, classifier=classifier)
         label = f"cv={type(splitter).__name__}"
-    splits = list(splitter.split(np.zeros((n, 1)), labels))
+    if groups is not None and len(groups) != n:
+        raise ValueError(f"groups has {len(groups)} values but y has {n} rows.")
+    try:
+        splits = list(splitter.split(np.zeros((n, 1)), labels, groups))
+    except ValueError as err:
+        if groups is None and "groups" in str(err):
+            raise ValueError(f"{label} splits by groups: pass tune(..., groups=...), one group label per row.") from None
+        raise
     rows = digest(splits)
-    if rows != digest(list(splitter.split(np.zeros((n, 1)), labels))):
+    if rows != digest(list(splitter.split(np.zeros((n, 1)), labels, groups))):
         warn_user(
             f"{label} gives other folds each time it splits (a shuffle without random_state?): "
             "running this call again starts a new study instead of resuming this one. Give the splitter "

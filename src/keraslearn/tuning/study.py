@@ -110,6 +110,10 @@ class _Objective:
                     float(self.scorer(estimator, _safe_indexing(self.X, test), _safe_indexing(self.y, test)))
                 )
                 epochs.append(int(getattr(estimator, "n_iter_", 0)))
+        except Exception as err:  # the study stops here: say which trial and settings raised
+            err.add_note(f"(in trial {trial.number} of study {trial.study.study_name!r}, fold {len(scores)}, "
+                         f"with {sampled})")
+            raise
         finally:
             # Each fit leaves compiled functions behind; free them so RSS stays flat over trials.
             del estimator, pruning
@@ -131,6 +135,7 @@ def tune(
     timeout=None,
     cv=None,
     validation_fraction=None,
+    groups=None,
     scoring=None,
     storage=None,
     study_name=None,
@@ -171,6 +176,8 @@ def tune(
     validation_fraction : float or None, default=None
         Score each trial on one held-out share of rows instead of cross-validation (faster);
         the rows are drawn with a fixed seed.
+    groups : array-like of shape (n_samples,) or None, default=None
+        Group labels for a group splitter (``cv=GroupKFold(5)``), as in ``cross_validate``.
     scoring : str, callable or None, default=None
         A scikit-learn scorer (greater is better); None uses ``learner.score``.
     storage : None, str, path or optuna storage, default=None
@@ -222,7 +229,7 @@ def tune(
     if hasattr(X, "__len__") and len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}: they must match.")
     space = check_space(learner, space)
-    splits, evaluation = splits_for(learner, X, y, cv, validation_fraction)
+    splits, evaluation = splits_for(learner, X, y, cv, validation_fraction, groups)
     scorer = check_scoring(learner, scoring, y)
     optuna_storage = open_storage(storage)
     data = data_fingerprint(X, y)
@@ -286,7 +293,7 @@ def _optimize(study, objective, n_trials, timeout, callbacks):
     from optuna.trial import TrialState
 
     deadline = None if timeout is None else time.monotonic() + timeout
-    failed_before = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+    failed_before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
     while True:
         finished = _n_finished(study)
         left = None if deadline is None else deadline - time.monotonic()
@@ -296,11 +303,15 @@ def _optimize(study, objective, n_trials, timeout, callbacks):
                        callbacks=callbacks)
         if n_trials is None or _n_finished(study) == finished:
             break
-    failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,))) - failed_before
-    if failed > 0:
+    # This call's trials that returned a score (fold_scores is set just before) and failed: a
+    # non-finite one. Not a killed worker's trial (failed by the heartbeat), nor other workers'.
+    me = worker_id()
+    failed = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+              if t.number not in failed_before and t.user_attrs.get(WORKER_ATTR) == me and "fold_scores" in t.user_attrs]
+    if failed:
         warn_user(
-            f"{failed} trial(s) of study {study.study_name!r} failed: their score was not a finite number (NaN or "
-            "inf: a fit that diverged, or a scorer that returned NaN). They do not count toward n_trials.")
+            f"{len(failed)} trial(s) of study {study.study_name!r} failed: their score was not a finite number (NaN "
+            "or inf: a fit that diverged, or a scorer that returned NaN). They do not count toward n_trials.")
 
 
 def _states():
