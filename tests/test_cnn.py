@@ -301,3 +301,14 @@ def test_validation_images_given_to_fit_replace_the_validation_share(digits_rgb,
     assert log_loss(labels[1::2], proba, labels=clf.classes_) == pytest.approx(min(clf.history_["val_loss"]), rel=1e-3)
     with pytest.raises(ValueError, match="X_val is given but y_val is not"):
         clf.fit(images[::2], labels[::2], X_val=images[1::2])
+
+
+def test_images_scaled_to_0_1_warn_that_pixels_are_read_on_0_255(digits_rgb):
+    import warnings
+
+    images, _ = digits_rgb
+    with pytest.warns(UserWarning, match=r"pixels lie in \[0, 1\], but pixels are read on 0-255"):
+        image_source(images / 255.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image_source(images.astype("float32"))

@@ -151,6 +151,10 @@ def image_source(X, path_column=None, estimator_name="This estimator"):
             if len(bad):
                 raise ValueError(f"{estimator_name}: {len(bad)} image(s) hold NaN or infinite pixels, e.g. rows "
                                  f"{bad[:5].tolist()}; fill or drop them first.")
+            if arr.size and 0 <= arr.min() and arr.max() <= 1 and arr.max() > 0:
+                # Keras' habit x / 255: the network would see almost black images (pixels are 0-255).
+                warn_user(f"{estimator_name}: the image pixels lie in [0, 1], but pixels are read on 0-255 (as "
+                          "uint8 images and files are); pass the images unscaled, e.g. (X * 255).")
         if arr.ndim == 3 and arr.shape[-1] in (3, 4) and min(arr.shape[:2]) > 4:
             # (n, height, width) with a width of 3 is not an image: this is one (h, w, 3) image.
             raise ValueError(f"{estimator_name}: X of shape {arr.shape} looks like one color image; pass a batch "
