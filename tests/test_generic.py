@@ -475,3 +475,22 @@ def test_own_layers_and_lambdas_pickle_but_the_artifact_says_it_will_be_refused(
         clf.save(path)
     with pytest.raises(ValueError, match="refusing to load its Keras model"):
         keraslearn.load(path)
+
+
+def test_an_artifact_whose_layer_class_is_not_imported_names_it(iris_mixed, tmp_path):
+    @keras.saving.register_keras_serializable(package="keraslearn_test")
+    class Twice(keras.layers.Layer):
+        def call(self, x):
+            return 2.0 * x
+
+    def build(spec):
+        inputs, x = tabular_inputs(spec)
+        return keras.Model(inputs, output_head(spec, Twice()(x)))
+
+    X, y = iris_mixed
+    with pytest.warns(UserWarning):  # model=build is a function the file cannot hold
+        KerasClassifier(build, epochs=1, random_state=0).fit(X, y).save(tmp_path / "t.keraslearn")
+    del keras.saving.get_custom_objects()["keraslearn_test>Twice"]  # another process, without the module
+    with pytest.raises(ValueError, match=r"layer classes that are not registered in this process: "
+                                         r"keraslearn_test>Twice\. Import the module"):
+        keraslearn.load(tmp_path / "t.keraslearn")

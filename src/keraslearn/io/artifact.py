@@ -83,8 +83,15 @@ def _load_model(data: bytes, path):
     except Exception as err:
         # The model is read from a temporary copy: name the member, not that copy.
         text = re.sub(r"\S*keraslearn-[^\s/\\]+[/\\]model\.keras", "model.keras", str(err))
+        unknown = _unregistered_classes(data)
         if "safe_mode" in text or "lambda" in text.lower() or "arbitrary code" in text:
             why = "it contains code (a Lambda layer or a Python function), which keraslearn never runs"
+        elif unknown:
+            raise ArtifactError(
+                f"{path}: its Keras model uses layer classes that are not registered in this process: "
+                f"{', '.join(unknown)}. Import the module that defines them (decorated with "
+                "@keras.saving.register_keras_serializable()) before loading."
+            ) from err
         else:
             why = f"Keras could not load it in safe mode ({type(err).__name__}: {_first_line(text)})"
         raise ArtifactError(
@@ -93,6 +100,29 @@ def _load_model(data: bytes, path):
             "@keras.saving.register_keras_serializable() and import them before loading); load only files you "
             "or keraslearn wrote."
         ) from err
+
+
+def _unregistered_classes(data: bytes) -> list[str]:
+    """Registered names in the model's config (a user's ``package>Class``) that Keras cannot find here."""
+    import keras
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            config = json.loads(z.read("config.json"))
+    except (KeyError, ValueError, zipfile.BadZipFile):
+        return []
+    found, stack = [], [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            name, module = node.get("registered_name"), node.get("module")
+            if (isinstance(name, str) and isinstance(module, str) and not module.startswith("keras")
+                    and keras.saving.get_registered_object(name) is None and name not in found):
+                found.append(name)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return sorted(found)
 
 
 def _params(meta: dict, path) -> dict:
