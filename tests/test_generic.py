@@ -5,6 +5,7 @@ import warnings
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
@@ -447,6 +448,10 @@ def test_a_model_without_input_is_built_on_the_data(tmp_path):
         KerasRegressor(build_sequential_without_input, epochs=1, x_transform=lambda x: X[:, :, None]).fit(X, y)
     with pytest.raises(ValueError, match="has no keras.Input, and calling it on two rows of the data failed"):
         KerasRegressor(build_conv_without_input, epochs=1).fit(X, y)  # Conv1D cannot take (n, 4) rows
+    mixed = pd.DataFrame({"x": X[:, 0], "colour": np.array(["red", "blue"])[np.arange(120) % 2]})
+    with pytest.raises(ValueError, match=r"is a keras.Sequential, which takes one input, but the data gives 2: "
+                                         r"\['cat_colour', 'numeric'\].*tabular_inputs\(spec\)"):
+        KerasRegressor(build_sequential_without_input, epochs=1).fit(mixed, y)
 
 
 class Doubling(keras.layers.Layer):

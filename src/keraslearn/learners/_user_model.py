@@ -246,6 +246,13 @@ class _UserModelMixin:
             with host_initializers():
                 out = model(keras.tree.map_structure(lambda a: a[:2], x))
         except Exception as err:
+            if isinstance(model, keras.Sequential) and isinstance(x, dict) and len(x) > 1:
+                raise ValueError(
+                    f"The model built by model={_build_name(self.model)} is a keras.Sequential, which takes one input, "
+                    f"but the data gives {len(x)}: {sorted(x)} (each categorical column is an input of its own). "
+                    "Start a functional model with keraslearn.architectures.blocks.tabular_inputs(spec), or pass "
+                    "x_transform=fn turning the dict into one array."
+                ) from None
             raise ValueError(
                 f"The model built by model={_build_name(self.model)} has no keras.Input, and calling it on two rows "
                 f"of the data failed: {type(err).__name__}: {err}. Start it with keras.Input(shape=...) (see "
