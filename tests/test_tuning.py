@@ -271,6 +271,11 @@ def test_a_named_study_refuses_other_data_and_other_fixed_parameters():
         check_config(study, study_config(FFRegressor(epochs=2), None, "cv=5", SPACE, one))
     with pytest.raises(ValueError, match="data: the study was scored on other data"):
         check_config(study, study_config(FFRegressor(epochs=3), None, "cv=5", SPACE, other))
+    # Another learner: a parameter it lacks is named as absent, not as None.
+    from keraslearn import SMLPRegressor
+
+    with pytest.raises(ValueError, match=r"fixed numeric_embedding: study has None, this call \(no such parameter\)"):
+        check_config(study, study_config(SMLPRegressor(epochs=3), None, "cv=5", SPACE, one))
     # A study recorded by an earlier keraslearn (no data or fixed parameters) still resumes.
     old = optuna.create_study(direction="maximize")
     old.set_user_attr("keraslearn", {"learner": "FFRegressor", "scoring": None, "evaluation": "cv=5",

@@ -270,7 +270,10 @@ def study_config(learner, scoring, evaluation, space, data=None) -> dict:
 
 def _differences(key, stored, new) -> list[str]:
     if isinstance(stored, dict) and isinstance(new, dict):
-        return [f"{key} {k}: study has {stored.get(k)}, this call {new.get(k)}"
+        def shown(d, k):  # fixed values are recorded as their repr: "None" is a value; absent is not
+            return d[k] if k in d else "(no such parameter)"
+
+        return [f"{key} {k}: study has {shown(stored, k)}, this call {shown(new, k)}"
                 for k in sorted(set(stored) | set(new)) if stored.get(k) != new.get(k)]
     if key == "data":
         return ["data: the study was scored on other data (values, columns or dtypes differ)"]
