@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = keras.saving.load_model(src, compile=False, safe_mode=True)
-    _export_here(model, dst, fmt)
+    _export_here(model, dst, fmt, quantize=os.environ.get("KERASLEARN_EXPORT_QUANTIZE") == "1")
     return 0
 
 
