@@ -496,6 +496,7 @@ def test_an_artifact_whose_layer_class_is_not_imported_names_it(iris_mixed, tmp_
     with pytest.warns(UserWarning):  # model=build is a function the file cannot hold
         KerasClassifier(build, epochs=1, random_state=0).fit(X, y).save(tmp_path / "t.keraslearn")
     del keras.saving.get_custom_objects()["keraslearn_test>Twice"]  # another process, without the module
-    with pytest.raises(ValueError, match=r"layer classes that are not registered in this process: "
+    with pytest.raises(ValueError, match=r"refusing to load its Keras model: it uses layer classes that are not "
+                                         r"registered in this process: "
                                          r"keraslearn_test>Twice\. Import the module"):
         keraslearn.load(tmp_path / "t.keraslearn")

@@ -83,13 +83,13 @@ def _load_model(data: bytes, path):
     except Exception as err:
         # The model is read from a temporary copy: name the member, not that copy.
         text = re.sub(r"\S*keraslearn-[^\s/\\]+[/\\]model\.keras", "model.keras", str(err))
-        unknown = _unregistered_classes(data)
-        if "safe_mode" in text or "lambda" in text.lower() or "arbitrary code" in text:
+        unknown, has_lambda = _classes_in_config(data)
+        if has_lambda or "safe_mode" in text or "lambda" in text.lower() or "arbitrary code" in text:
             why = "it contains code (a Lambda layer or a Python function), which keraslearn never runs"
         elif unknown:
             raise ArtifactError(
-                f"{path}: its Keras model uses layer classes that are not registered in this process: "
-                f"{', '.join(unknown)}. Import the module that defines them (decorated with "
+                f"{path}: refusing to load its Keras model: it uses layer classes that are not registered in this "
+                f"process: {', '.join(unknown)}. Import the module that defines them (decorated with "
                 "@keras.saving.register_keras_serializable()) before loading."
             ) from err
         else:
@@ -102,27 +102,29 @@ def _load_model(data: bytes, path):
         ) from err
 
 
-def _unregistered_classes(data: bytes) -> list[str]:
-    """Registered names in the model's config (a user's ``package>Class``) that Keras cannot find here."""
+def _classes_in_config(data: bytes) -> tuple[list[str], bool]:
+    """The model config's registered names (a user's ``package>Class``) that Keras cannot find
+    here, and whether it holds a Lambda layer."""
     import keras
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             config = json.loads(z.read("config.json"))
     except (KeyError, ValueError, zipfile.BadZipFile):
-        return []
-    found, stack = [], [config]
+        return [], False
+    found, has_lambda, stack = [], False, [config]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
             name, module = node.get("registered_name"), node.get("module")
+            has_lambda = has_lambda or node.get("class_name") == "Lambda"
             if (isinstance(name, str) and isinstance(module, str) and not module.startswith("keras")
                     and keras.saving.get_registered_object(name) is None and name not in found):
                 found.append(name)
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
-    return sorted(found)
+    return sorted(found), has_lambda
 
 
 def _params(meta: dict, path) -> dict:
