@@ -414,6 +414,7 @@ def test_an_optimizer_parameter_is_saved_under_its_public_class_on_every_backend
     clone(keraslearn.load(tmp_path / "m.keraslearn")).fit(X, y)
 
 
+@pytest.mark.torch
 def test_validation_rows_given_to_fit_are_scored_each_epoch_and_watched(cancer_mixed, diabetes_mixed):
     """X_val / y_val (Keras' validation_data, HistGradientBoosting's names): val_loss is the loss on exactly
     those rows, every row of X is trained on, and early stopping keeps the epoch best on them."""
