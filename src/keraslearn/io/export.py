@@ -299,7 +299,8 @@ def _export_in_process_of(backend: str, model, path: str, fmt: str, timeout: flo
     through = {"tensorflow": "TensorFlow", "jax": "JAX"}.get(backend, backend)
     modules = _user_modules(model, fmt, through)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(keraslearn.__file__)))
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", KERASLEARN_EXPORT_QUANTIZE=str(int(quantize)))
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
+               KERASLEARN_EXPORT_QUANTIZE=str(int(quantize)))
     # This process' import path too (the script's folder first): the user's layer modules are found there.
     paths = [package_root, *(p for p in sys.path if p and os.path.isdir(p)), os.environ.get("PYTHONPATH")]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
@@ -383,7 +384,8 @@ def export(model_or_learner, path, format="onnx", *, fold_preprocessing=True, qu
     if fmt == "litert" and not path.endswith(".tflite"):
         raise ValueError(f"A LiteRT export must be a .tflite file; got {path!r}.")
     if quantize and fmt != "litert":
-        raise ValueError(f"quantize=True is for format='litert' (TensorFlow Lite's quantization); got format={format!r}.")
+        raise ValueError(f"quantize=True is for format='litert' (TensorFlow Lite's quantization); "
+                         f"got format={format!r}.")
     ext = os.path.splitext(path)[1].lower()
     other = {".onnx": "onnx", ".tflite": "litert"}.get(ext)
     if other not in (None, fmt):  # e.g. ONNX bytes in a file named .tflite

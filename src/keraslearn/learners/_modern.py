@@ -3,7 +3,7 @@ weight-decay exclusions, an optional whole-run learning-rate schedule, and param
 
 from __future__ import annotations
 
-from keraslearn.learners.base import _check_number, _optimizer_rate
+from keraslearn.learners.params import check_number, optimizer_rate
 from keraslearn.training import compile_model
 from keraslearn.training.progress_schedules import ProgressSchedule, adamw, total_steps
 
@@ -41,19 +41,6 @@ CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
 """
 
 
-def check_fraction(name, value):
-    _check_number(name, value, low=0, high=1, high_open=True)
-
-
-def check_positive_int(name, value):
-    _check_number(name, value, low=1, integer=True)
-
-
-def check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
-
-
 class ModernLearnerMixin:
     """AdamW (with ``_no_decay`` name patterns excluded from decay) and an optional LR schedule.
 
@@ -71,15 +58,15 @@ class ModernLearnerMixin:
 
     def _validate_params(self):
         super()._validate_params()
-        _check_number("weight_decay", self.weight_decay, low=0)
+        check_number("weight_decay", self.weight_decay, low=0)
         if getattr(self, "numeric_embedding", None) is not None and hasattr(self, "n_bins"):
-            _check_number("n_bins", self.n_bins, low=2, high=128, integer=True)
+            check_number("n_bins", self.n_bins, low=2, high=128, integer=True)
         if hasattr(self, "frequency_scale"):
-            _check_number("frequency_scale", self.frequency_scale, low=0, low_open=True)
+            check_number("frequency_scale", self.frequency_scale, low=0, low_open=True)
 
     def _learning_rate(self):
         shape = self._lr_schedule()
-        rate = self.learning_rate if self.learning_rate is not None else _optimizer_rate(self.optimizer)
+        rate = self.learning_rate if self.learning_rate is not None else optimizer_rate(self.optimizer)
         if shape is None or shape == "constant":
             return rate
         if rate is None:

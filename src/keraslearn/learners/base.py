@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import functools
-import numbers
 
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from keraslearn._backend import check_trainable
 from keraslearn._keras_warnings import keras_warnings_ignored
-from keraslearn._user_warnings import warn_user
-from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
 from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes, user_classes
+from keraslearn.learners.params import check_training_params
 from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, global_random_state_kept, seed_everything
@@ -34,41 +31,6 @@ def store_init_params(estimator, values: dict) -> None:
     for name, value in values.items():
         if name != "self":
             setattr(estimator, name, value)
-
-
-#: Parameters given by name, checked before a model is built: (parameter, Keras getter, examples).
-_NAMED = (
-    ("optimizer", keras.optimizers.get,
-     "'adam', 'adamw', 'sgd', 'rmsprop', 'nadam', or a keras.optimizers.Optimizer instance"),
-    ("loss", keras.losses.get,
-     "'mse', 'mae', 'huber', 'binary_crossentropy', 'sparse_categorical_crossentropy', a keras.losses.Loss or None"),
-)
-
-
-def _check_number(name, value, *, low=None, high=None, integer=False, low_open=False, high_open=False):
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ValueError(f"{name} must be {'an int' if integer else 'a number'}, got {value!r}.")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}.")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}.")
-
-
-def _check_widths(name, value, example):
-    """Layer widths: a sequence (possibly empty) of positive ints."""
-    if value is None or isinstance(value, (numbers.Integral, str)) or not all(
-        isinstance(u, numbers.Integral) and not isinstance(u, bool) and u >= 1 for u in value
-    ):
-        raise ValueError(f"{name} must be a sequence of positive ints, e.g. {example}; got {value!r}.")
-
-
-def _optimizer_rate(optimizer):
-    """The learning rate an optimizer brings: an instance's own, Keras' default for a name; None for a schedule."""
-    with host_initializers(), keras_warnings_ignored():  # an optimizer made only to read its rate
-        opt = keras.optimizers.get(optimizer) if isinstance(optimizer, str) else optimizer
-        rate = opt.get_config().get("learning_rate")
-    return float(rate) if isinstance(rate, numbers.Real) else None
 
 
 def atomic_fit(fit):
@@ -147,69 +109,7 @@ class KerasLearner(BaseEstimator):
         return TabularEncoder(**params)
 
     def _validate_params(self):
-        check_trainable()
-        _check_number("epochs", self.epochs, low=1, integer=True)
-        if self._auto_batch and isinstance(self.batch_size, str):
-            if self.batch_size != "auto":
-                raise ValueError(f'batch_size must be an int >= 1 or "auto", got {self.batch_size!r}.')
-        else:
-            _check_number("batch_size", self.batch_size, low=1, integer=True)
-        _check_number("validation_fraction", self.validation_fraction, low=0, high=1, high_open=True)
-        _check_number("patience", self.patience, low=0, integer=True)
-        if self.learning_rate is not None:
-            _check_number("learning_rate", self.learning_rate, low=0, low_open=True)
-        if self.verbose not in (0, 1, 2, False, True):
-            raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}.")
-        if self.callbacks is not None and not all(isinstance(c, keras.callbacks.Callback) for c in self.callbacks):
-            raise TypeError("callbacks must be a list of keras.callbacks.Callback instances.")
-        # Names are checked here, before any model is built, so a typo costs no compile and
-        # reads as keraslearn's message rather than a Keras traceback from compile().
-        for name, getter, hint in _NAMED:
-            value = getattr(self, name, None)
-            if isinstance(value, str):
-                try:
-                    with host_initializers():  # an optimizer made only to check its name compiles nothing
-                        getter(value)
-                except (ValueError, TypeError) as err:
-                    raise ValueError(f"{name}={value!r} is not a Keras {name} name; use e.g. {hint}.") from err
-        # None: the generic learner's "the optimizer the user's model was compiled with"
-        if not isinstance(self.optimizer, (str, keras.optimizers.Optimizer, type(None))):
-            raise TypeError(f"optimizer must be a Keras optimizer name or instance, e.g. {_NAMED[0][2]}; "
-                            f"got {self.optimizer!r}.")
-        if isinstance(self.optimizer, keras.optimizers.Optimizer) and self.learning_rate is not None:
-            own = _optimizer_rate(self.optimizer)
-            if own is None or np.float32(own) != np.float32(self.learning_rate):
-                # One constant text: Python shows it once, not once per CV fold or trial.
-                warn_user(
-                    "The learner's learning_rate replaces the learning rate (or schedule) of the optimizer "
-                    "instance given as `optimizer`; pass learning_rate=None to keep the optimizer's own.")
-        if isinstance(self.loss, type):  # callable, but called on (y_true, y_pred) it makes a Loss
-            raise TypeError(f"loss must be a loss, not the class {self.loss.__name__}; pass an instance, "
-                            f"e.g. loss=keras.losses.{self.loss.__name__}().")
-        if not (self.loss is None or isinstance(self.loss, str) or callable(self.loss)):
-            raise TypeError(f"loss must be None, a Keras loss name or a loss (a keras.losses.Loss or a function "
-                            f"of y_true and y_pred); got {self.loss!r}.")
-        if "numeric_embedding" in self._arch_params:
-            kind = self.numeric_embedding
-            known = getattr(self, "_numeric_embeddings", NUMERIC_EMBEDDINGS)
-            if not (kind is None or kind in known or isinstance(kind, keras.layers.Layer)):
-                raise ValueError(f"numeric_embedding must be None or one of {known}, got {kind!r}.")
-        for name in ("early_stopping", "use_batchnorm", "use_embedding"):
-            if hasattr(self, name) and not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
-        for name in ("dropout", "input_dropout", "embed_dropout"):
-            if name in self._arch_params:
-                _check_number(name, getattr(self, name), low=0, high=1, high_open=True)
-        if "activation" in self._arch_params:
-            try:
-                keras.activations.get(self.activation)
-            except (ValueError, TypeError) as err:
-                raise ValueError(
-                    f"activation={self.activation!r} is not a Keras activation; use e.g. 'relu', "
-                    "'gelu', 'elu', 'selu', 'tanh', 'silu'."
-                ) from err
-        if "layer_units" in self._arch_params:
-            _check_widths("layer_units", self.layer_units, "(64, 64)")
+        check_training_params(self)
 
     # ------------------------------------------------------------- fitting
     @atomic_fit

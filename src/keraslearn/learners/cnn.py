@@ -10,7 +10,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures import cnn
-from keraslearn.learners.base import KerasLearner, _check_number, atomic_fit, store_init_params
+from keraslearn.learners.base import KerasLearner, atomic_fit, store_init_params
+from keraslearn.learners.params import check_number
 from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.preprocessing.images import ImageBatches, image_source
 from keraslearn.preprocessing.spec import DataSpec
@@ -117,10 +118,10 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         super()._validate_params()
         cnn.get_application(self.application)
         self._size()
-        _check_number("alpha", self.alpha, low=0, low_open=True)
+        check_number("alpha", self.alpha, low=0, low_open=True)
         cnn.check_imagenet_alpha(self.application, self.weights, self.alpha)
-        _check_number("cl_layer_units", self.cl_layer_units, low=0, integer=True)
-        _check_number("unfreeze_n_last_layers", self.unfreeze_n_last_layers, low=0, integer=True)
+        check_number("cl_layer_units", self.cl_layer_units, low=0, integer=True)
+        check_number("unfreeze_n_last_layers", self.unfreeze_n_last_layers, low=0, integer=True)
 
     def _preprocess(self):
         return cnn.preprocess_function(self.application)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from keraslearn.architectures import ft_transformer
-from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
 from keraslearn.learners._modern import (
     CLASS_WEIGHT_DOC,
     train_doc,
     ModernLearnerMixin,
-    check_choice,
-    check_fraction,
-    check_positive_int,
 )
-from keraslearn.learners.base import KerasLearner, _check_number, store_init_params
+from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.params import check_fraction, check_number, check_positive_int
 from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 
 _ARCH = (
@@ -67,7 +64,7 @@ class _FTTransformer(ModernLearnerMixin):
             check_positive_int(name, getattr(self, name))
         if self.d_block % self.n_heads:
             raise ValueError(f"d_block ({self.d_block}) must be divisible by n_heads ({self.n_heads}).")
-        _check_number("ffn_d_hidden_multiplier", self.ffn_d_hidden_multiplier, low=0, low_open=True)
+        check_number("ffn_d_hidden_multiplier", self.ffn_d_hidden_multiplier, low=0, low_open=True)
         for name in ("attention_dropout", "ffn_dropout", "residual_dropout"):
             check_fraction(name, getattr(self, name))
 

@@ -10,11 +10,9 @@ from keraslearn.learners._modern import (
     CLASS_WEIGHT_DOC,
     train_doc,
     ModernLearnerMixin,
-    check_choice,
-    check_fraction,
-    check_positive_int,
 )
-from keraslearn.learners.base import KerasLearner, _check_number, _check_widths, store_init_params
+from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.params import check_choice, check_fraction, check_number, check_positive_int, check_widths
 from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 from keraslearn.training.losses import SparseCategoricalCrossentropyLS
 from keraslearn.training.progress_schedules import SCHEDULES
@@ -80,11 +78,11 @@ class _RealMLP(ModernLearnerMixin):
 
     def _validate_params(self):
         super()._validate_params()
-        _check_widths("hidden_sizes", self.hidden_sizes, "(256, 256)")
+        check_widths("hidden_sizes", self.hidden_sizes, "(256, 256)")
         check_choice("numeric_embedding", self.numeric_embedding, ("pbld", None))
         check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
         check_positive_int("categorical_embed_dim", self.categorical_embed_dim)
-        _check_number("max_one_hot", self.max_one_hot, low=0, integer=True)
+        check_number("max_one_hot", self.max_one_hot, low=0, integer=True)
         if not isinstance(self.smooth_clip, (bool, np.bool_)):
             raise ValueError(f"smooth_clip must be True or False, got {self.smooth_clip!r}.")
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from keraslearn.architectures import resnet
-from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
 from keraslearn.learners._modern import (
     CLASS_WEIGHT_DOC,
     train_doc,
     ModernLearnerMixin,
-    check_choice,
-    check_fraction,
-    check_positive_int,
 )
-from keraslearn.learners.base import KerasLearner, _check_number, store_init_params
+from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.params import check_fraction, check_number, check_positive_int
 from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 
 _ARCH = (
@@ -71,7 +68,7 @@ class _ResNet(ModernLearnerMixin):
         super()._validate_params()
         check_positive_int("n_blocks", self.n_blocks)
         check_positive_int("d_block", self.d_block)
-        _check_number("d_hidden_multiplier", self.d_hidden_multiplier, low=0, low_open=True)
+        check_number("d_hidden_multiplier", self.d_hidden_multiplier, low=0, low_open=True)
         check_fraction("hidden_dropout", self.hidden_dropout)
         check_fraction("residual_dropout", self.residual_dropout)
         if self.numeric_embed_dim is not None:

@@ -10,7 +10,8 @@ of SGD(3e-4, momentum 0.9) whose rate a cosine-restart callback overwrote every 
 from __future__ import annotations
 
 from keraslearn.architectures import smlp
-from keraslearn.learners.base import KerasLearner, _check_number, store_init_params
+from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.params import check_number
 from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 from keraslearn.training import compile_model
 from keraslearn.training.schedules import check_schedule, learning_rate_schedule, steps_per_epoch
@@ -82,8 +83,8 @@ class _CosineScheduleMixin:
 
     def _validate_params(self):
         super()._validate_params()
-        _check_number("n_max", self.n_max, low=1, integer=True)
-        _check_number("n_layers", self.n_layers, low=1, integer=True)
+        check_number("n_max", self.n_max, low=1, integer=True)
+        check_number("n_layers", self.n_layers, low=1, integer=True)
         check_schedule(self.lr_schedule)
 
     def _compile(self, model):

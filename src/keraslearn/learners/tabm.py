@@ -8,11 +8,9 @@ from keraslearn.learners._modern import (
     CLASS_WEIGHT_DOC,
     train_doc,
     ModernLearnerMixin,
-    check_choice,
-    check_fraction,
-    check_positive_int,
 )
 from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.params import check_choice, check_fraction, check_positive_int
 from keraslearn.learners.targets import (
     KerasClassifierMixin,
     KerasRegressorMixin,

@@ -7,7 +7,8 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from keraslearn.architectures import tabnet
-from keraslearn.learners.base import KerasLearner, _check_number, atomic_fit, store_init_params
+from keraslearn.learners.base import KerasLearner, atomic_fit, store_init_params
+from keraslearn.learners.params import check_number
 from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 from keraslearn.preprocessing.validation import to_frame
 from keraslearn.training import compile_model
@@ -119,16 +120,16 @@ class _TabNetMixin:
     def _validate_params(self):
         super()._validate_params()
         for name in ("n_d", "n_a", "n_steps", "virtual_batch_size"):
-            _check_number(name, getattr(self, name), low=1, integer=True)
+            check_number(name, getattr(self, name), low=1, integer=True)
         for name in ("n_independent", "n_shared"):
-            _check_number(name, getattr(self, name), low=0, integer=True)
+            check_number(name, getattr(self, name), low=0, integer=True)
         if self.n_independent + self.n_shared == 0:
             raise ValueError("n_independent and n_shared cannot both be 0; set one of them to 1 or more.")
-        _check_number("gamma", self.gamma, low=1.0)
-        _check_number("lambda_sparse", self.lambda_sparse, low=0.0)
-        _check_number("momentum", self.momentum, low=0.0, high=1.0, low_open=True, high_open=True)
+        check_number("gamma", self.gamma, low=1.0)
+        check_number("lambda_sparse", self.lambda_sparse, low=0.0)
+        check_number("momentum", self.momentum, low=0.0, high=1.0, low_open=True, high_open=True)
         if self.global_clipnorm is not None:
-            _check_number("global_clipnorm", self.global_clipnorm, low=0.0, low_open=True)
+            check_number("global_clipnorm", self.global_clipnorm, low=0.0, low_open=True)
 
     def _compile(self, model):
         optimizer = self.optimizer

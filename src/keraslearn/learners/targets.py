@@ -94,7 +94,8 @@ class KerasClassifierMixin(ClassifierMixin):
         if y.dtype == object and type_of_target(y) == "unknown":  # e.g. time-zone-aware times, periods, intervals
             kinds = sorted({type(v).__name__ for v in y})
             tz = " (time-zone-aware times: y.dt.tz_convert(None) keeps them as times)" if "Timestamp" in kinds else ""
-            raise ValueError(f"{name} holds labels of type {', '.join(kinds)}, which scikit-learn cannot use as classes; "
+            raise ValueError(f"{name} holds labels of type {', '.join(kinds)}, which scikit-learn cannot use as "
+                             "classes; "
                              f"convert them, e.g. {name}.astype(str){tz}.")
         return y
 

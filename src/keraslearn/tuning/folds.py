@@ -59,7 +59,8 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
         splits = list(splitter.split(np.zeros((n, 1)), labels, groups))
     except ValueError as err:
         if groups is None and "groups" in str(err):
-            raise ValueError(f"{label} splits by groups: pass tune(..., groups=...), one group label per row.") from None
+            raise ValueError(f"{label} splits by groups: pass tune(..., groups=...), one group label per "
+                             "row.") from None
         raise
     rows = digest(splits)
     if rows != digest(list(splitter.split(np.zeros((n, 1)), labels, groups))):

@@ -307,7 +307,8 @@ def _optimize(study, objective, n_trials, timeout, callbacks):
     # non-finite one. Not a killed worker's trial (failed by the heartbeat), nor other workers'.
     me = worker_id()
     failed = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-              if t.number not in failed_before and t.user_attrs.get(WORKER_ATTR) == me and "fold_scores" in t.user_attrs]
+              if t.number not in failed_before and t.user_attrs.get(WORKER_ATTR) == me
+              and "fold_scores" in t.user_attrs]
     if failed:
         warn_user(
             f"{len(failed)} trial(s) of study {study.study_name!r} failed: their score was not a finite number (NaN "

@@ -1,0 +1,130 @@
+"""Checks of learner parameters: numbers, layer widths, choices, and the training parameters
+every learner shares. They run in ``fit`` (scikit-learn's contract), before any model is built."""
+
+from __future__ import annotations
+
+import numbers
+
+import keras
+import numpy as np
+
+from keraslearn._backend import check_trainable
+from keraslearn._keras_warnings import keras_warnings_ignored
+from keraslearn._user_warnings import warn_user
+from keraslearn.architectures.numeric_embeddings import NUMERIC_EMBEDDINGS
+from keraslearn.training.host_init import host_initializers
+
+#: Parameters given by name, checked before a model is built: (parameter, Keras getter, examples).
+_NAMED = (
+    ("optimizer", keras.optimizers.get,
+     "'adam', 'adamw', 'sgd', 'rmsprop', 'nadam', or a keras.optimizers.Optimizer instance"),
+    ("loss", keras.losses.get,
+     "'mse', 'mae', 'huber', 'binary_crossentropy', 'sparse_categorical_crossentropy', a keras.losses.Loss or None"),
+)
+
+
+def check_number(name, value, *, low=None, high=None, integer=False, low_open=False, high_open=False):
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ValueError(f"{name} must be {'an int' if integer else 'a number'}, got {value!r}.")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}.")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}.")
+
+
+def check_widths(name, value, example):
+    """Layer widths: a sequence (possibly empty) of positive ints."""
+    if value is None or isinstance(value, (numbers.Integral, str)) or not all(
+        isinstance(u, numbers.Integral) and not isinstance(u, bool) and u >= 1 for u in value
+    ):
+        raise ValueError(f"{name} must be a sequence of positive ints, e.g. {example}; got {value!r}.")
+
+
+def optimizer_rate(optimizer):
+    """The learning rate an optimizer brings: an instance's own, Keras' default for a name; None for a schedule."""
+    with host_initializers(), keras_warnings_ignored():  # an optimizer made only to read its rate
+        opt = keras.optimizers.get(optimizer) if isinstance(optimizer, str) else optimizer
+        rate = opt.get_config().get("learning_rate")
+    return float(rate) if isinstance(rate, numbers.Real) else None
+
+
+def check_fraction(name, value):
+    check_number(name, value, low=0, high=1, high_open=True)
+
+
+def check_positive_int(name, value):
+    check_number(name, value, low=1, integer=True)
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
+
+
+def check_training_params(learner) -> None:
+    """The parameters every learner has (epochs, batch_size, optimizer, loss...) and the shared
+    architecture ones it declares in ``_arch_params`` (dropout, activation, layer_units...)."""
+    check_trainable()
+    check_number("epochs", learner.epochs, low=1, integer=True)
+    if learner._auto_batch and isinstance(learner.batch_size, str):
+        if learner.batch_size != "auto":
+            raise ValueError(f'batch_size must be an int >= 1 or "auto", got {learner.batch_size!r}.')
+    else:
+        check_number("batch_size", learner.batch_size, low=1, integer=True)
+    check_number("validation_fraction", learner.validation_fraction, low=0, high=1, high_open=True)
+    check_number("patience", learner.patience, low=0, integer=True)
+    if learner.learning_rate is not None:
+        check_number("learning_rate", learner.learning_rate, low=0, low_open=True)
+    if learner.verbose not in (0, 1, 2, False, True):
+        raise ValueError(f"verbose must be 0, 1 or 2, got {learner.verbose!r}.")
+    if learner.callbacks is not None and not all(isinstance(c, keras.callbacks.Callback) for c in learner.callbacks):
+        raise TypeError("callbacks must be a list of keras.callbacks.Callback instances.")
+    # Names are checked here, before any model is built, so a typo costs no compile and
+    # reads as keraslearn's message rather than a Keras traceback from compile().
+    for name, getter, hint in _NAMED:
+        value = getattr(learner, name, None)
+        if isinstance(value, str):
+            try:
+                with host_initializers():  # an optimizer made only to check its name compiles nothing
+                    getter(value)
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"{name}={value!r} is not a Keras {name} name; use e.g. {hint}.") from err
+    # None: the generic learner's "the optimizer the user's model was compiled with"
+    if not isinstance(learner.optimizer, (str, keras.optimizers.Optimizer, type(None))):
+        raise TypeError(f"optimizer must be a Keras optimizer name or instance, e.g. {_NAMED[0][2]}; "
+                        f"got {learner.optimizer!r}.")
+    if isinstance(learner.optimizer, keras.optimizers.Optimizer) and learner.learning_rate is not None:
+        own = optimizer_rate(learner.optimizer)
+        if own is None or np.float32(own) != np.float32(learner.learning_rate):
+            # One constant text: Python shows it once, not once per CV fold or trial.
+            warn_user(
+                "The learner's learning_rate replaces the learning rate (or schedule) of the optimizer "
+                "instance given as `optimizer`; pass learning_rate=None to keep the optimizer's own.")
+    if isinstance(learner.loss, type):  # callable, but called on (y_true, y_pred) it makes a Loss
+        raise TypeError(f"loss must be a loss, not the class {learner.loss.__name__}; pass an instance, "
+                        f"e.g. loss=keras.losses.{learner.loss.__name__}().")
+    if not (learner.loss is None or isinstance(learner.loss, str) or callable(learner.loss)):
+        raise TypeError(f"loss must be None, a Keras loss name or a loss (a keras.losses.Loss or a function "
+                        f"of y_true and y_pred); got {learner.loss!r}.")
+    if "numeric_embedding" in learner._arch_params:
+        kind = learner.numeric_embedding
+        known = getattr(learner, "_numeric_embeddings", NUMERIC_EMBEDDINGS)
+        if not (kind is None or kind in known or isinstance(kind, keras.layers.Layer)):
+            raise ValueError(f"numeric_embedding must be None or one of {known}, got {kind!r}.")
+    for name in ("early_stopping", "use_batchnorm", "use_embedding"):
+        if hasattr(learner, name) and not isinstance(getattr(learner, name), (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {getattr(learner, name)!r}.")
+    for name in ("dropout", "input_dropout", "embed_dropout"):
+        if name in learner._arch_params:
+            check_number(name, getattr(learner, name), low=0, high=1, high_open=True)
+    if "activation" in learner._arch_params:
+        try:
+            keras.activations.get(learner.activation)
+        except (ValueError, TypeError) as err:
+            raise ValueError(
+                f"activation={learner.activation!r} is not a Keras activation; use e.g. 'relu', "
+                "'gelu', 'elu', 'selu', 'tanh', 'silu'."
+            ) from err
+    if "layer_units" in learner._arch_params:
+        check_widths("layer_units", learner.layer_units, "(64, 64)")
