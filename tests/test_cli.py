@@ -321,7 +321,7 @@ def test_predict_reads_ids_verbatim_and_categories_as_the_levels_they_were(tmp_p
     model = tmp_path / "z.keraslearn"
     assert main(["fit", str(tmp_path / "z.parquet"), "--target", "y", "--epochs", "2", "--out", str(model),
                  "--quiet"]) == 0
-    ids = ["00042", "", "NA", "123456789012345678"] + [f"{i:05d}" for i in range(116)]
+    ids = ["00042", "", "NA", "123456789012345678", "None"] + [f"{i:05d}" for i in range(115)]
     new = df.drop(columns="y").assign(id=ids)
     new.to_csv(tmp_path / "new.csv", index=False)
     new.to_csv(tmp_path / "new16.tsv", sep="\t", index=False, encoding="utf-16")
@@ -334,3 +334,24 @@ def test_predict_reads_ids_verbatim_and_categories_as_the_levels_they_were(tmp_p
     assert preds["new.csv"]["id"].tolist() == ids
     for name in ("new16.tsv", "new.parquet"):
         pd.testing.assert_frame_equal(preds[name], preds["new.csv"])
+
+
+def test_predict_reads_number_levels_as_pandas_read_them_at_fit(tmp_path):
+    """A category made from a CSV's numbers (levels "1.0", "2.0" from a column with blanks) is read back as
+    numbers, not as the text "1": the CLI predicts what the Python API predicts on the same file."""
+    import numpy as np
+
+    from keraslearn import FFRegressor
+
+    rng = np.random.default_rng(1)
+    grade = rng.integers(1, 4, 120).astype(float)
+    grade[:10] = np.nan
+    pd.DataFrame({"grade": pd.array(grade).astype("Int64"), "x": rng.normal(size=120), "y": rng.normal(size=120)}
+                 ).to_csv(tmp_path / "g.csv", index=False)
+    df = pd.read_csv(tmp_path / "g.csv")
+    df["grade"] = df["grade"].astype("category")
+    reg = FFRegressor(layer_units=(8,), epochs=2, random_state=0).fit(df[["grade", "x"]], df["y"])
+    reg.save(tmp_path / "g.keraslearn")
+    assert main(["predict", str(tmp_path / "g.keraslearn"), str(tmp_path / "g.csv"), "--out", str(tmp_path / "p.csv"),
+                 "--quiet"]) == 0
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "p.csv")["prediction"], reg.predict(df[["grade", "x"]]))

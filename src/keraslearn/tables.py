@@ -47,7 +47,7 @@ def read_table(path, text=(), exact=()) -> pd.DataFrame:
                     commas = _csv(p, sep=sep, encoding=encoding, decimal=",", **columns)
                     if _n_numeric(commas) > _n_numeric(df):
                         df = commas
-            df = _none_in_numbers_is_missing(df)
+            df = _none_in_numbers_is_missing(df, skip={*text, *exact})
         else:
             raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (optionally .gz, .bz2, "
                              ".xz, .zst or .zip compressed)")
@@ -73,9 +73,12 @@ _NA = {"keep_default_na": False, "na_values": ["", "#N/A", "#N/A N/A", "#NA", "-
                                                 "null"]}
 
 
-def _none_in_numbers_is_missing(df: pd.DataFrame) -> pd.DataFrame:
-    """"None" among numbers or True/False is a missing value (Python's print of one), as pandas reads it."""
+def _none_in_numbers_is_missing(df: pd.DataFrame, skip=()) -> pd.DataFrame:
+    """"None" among numbers or True/False is a missing value (Python's print of one), as pandas reads it;
+    not in the ``skip`` columns, read as text on purpose."""
     for col in df.columns:
+        if col in skip:
+            continue
         values = df[col]
         if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
             continue
