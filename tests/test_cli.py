@@ -355,3 +355,12 @@ def test_predict_reads_number_levels_as_pandas_read_them_at_fit(tmp_path):
     assert main(["predict", str(tmp_path / "g.keraslearn"), str(tmp_path / "g.csv"), "--out", str(tmp_path / "p.csv"),
                  "--quiet"]) == 0
     np.testing.assert_allclose(pd.read_csv(tmp_path / "p.csv")["prediction"], reg.predict(df[["grade", "x"]]))
+
+
+def test_text_and_verbatim_columns_keep_none_as_text(tmp_path):
+    from keraslearn.tables import read_table
+
+    (tmp_path / "n.csv").write_text("id,zip,x\n007,02139,0.5\nNone,None,None\n008,10001,0.2\n")
+    table = read_table(tmp_path / "n.csv", text=["zip"], exact=["id"])
+    assert table["id"].tolist() == ["007", "None", "008"] and table["zip"].tolist() == ["02139", "None", "10001"]
+    assert table["x"].isna().tolist() == [False, True, False]  # "None" among numbers stays missing elsewhere
