@@ -169,7 +169,7 @@ PARAM_ERRORS = [
     (FFRegressor, {"min_frequency": -1}, "min_frequency must be"),
     (FFClassifier, {"use_embedding": "yes"}, "use_embedding must be True or False"),
     (FFRegressor, {"early_stopping": None}, "early_stopping must be True or False"),
-    (FFRegressor, {"numeric_embedding": "fourier"}, "numeric_embedding must be None or one of"),
+    (FFRegressor, {"numeric_embedding": "fourier"}, "numeric_embedding must be None, one of .* or a keras.layers.Layer"),
     (FFClassifier, {"class_weight": "balance"}, "class_weight must be 'balanced'"),
     (FFClassifier, {"class_weight": {1: 2.0}}, r"class_weight names labels not in y: \[1\]"),  # labels: strings
     (TabMRegressor, {"k": 0}, "k must be >= 1"),

@@ -304,6 +304,12 @@ def test_errors_name_the_fix(iris_mixed, diabetes_mixed):
         KerasClassifier(build_mlp, model_params=[3]).fit(X, y)
     with pytest.raises(ValueError, match="5 output units but y has 3 classes"):
         KerasClassifier(build_wrong_width).fit(X, y)
+    def build_dict_output(spec):
+        inputs, x = tabular_inputs(spec)
+        return keras.Model(inputs, {"proba": output_head(spec, x)})
+
+    with pytest.raises(ValueError, match=r"returns a dict of outputs; keraslearn learners need one output tensor"):
+        KerasClassifier(build_dict_output, epochs=1).fit(X, y)
     for activation in (None, "relu"):  # logits, or scores that train to NaN: refused before training
         with pytest.raises(ValueError, match=r"outputs are not probabilities.*from_logits=True"):
             KerasClassifier(build_scores, model_params={"activation": activation}).fit(X, y)

@@ -163,6 +163,9 @@ def test_a_numeric_embedding_layer_is_taken_and_a_token_width_mismatch_is_named(
     X, y = diabetes_mixed
     reg = keraslearn.ResNetRegressor(n_blocks=1, d_block=16, epochs=1, random_state=0,
                                      numeric_embedding=PeriodicEmbedding(d_embedding=4))
-    assert np.isfinite(reg.fit(X[:100], y[:100]).predict(X[:5])).all()
+    first = reg.fit(X[:100], y[:100]).predict(X[:5])
+    assert np.isfinite(first).all()
+    # The layer given is a template: each fit builds a fresh copy, so a refit starts from scratch.
+    np.testing.assert_array_equal(reg.fit(X[:100], y[:100]).predict(X[:5]), first)
     with pytest.raises(ValueError, match=r"one token of d_block=16 per numeric column.*d_embedding=16"):
         ft_transformer.build(reg.spec_, d_block=16, n_heads=2, numeric_embedding=PeriodicEmbedding(d_embedding=4))

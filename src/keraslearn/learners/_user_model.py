@@ -44,6 +44,11 @@ def _model_outputs_width(model):
         return None
     if not outputs:
         return None
+    if isinstance(getattr(model, "output", None), (dict, list, tuple)):  # one output, but in a container
+        raise ValueError(
+            f"The model built by `model` returns a {type(model.output).__name__} of outputs; keraslearn learners "
+            "need one output tensor: return it alone, e.g. keras.Model(inputs, outputs['proba'])."
+        )
     if len(outputs) != 1:
         raise ValueError(
             f"The model built by `model` has {len(outputs)} outputs; keraslearn learners need exactly one."

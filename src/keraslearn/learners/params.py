@@ -111,7 +111,7 @@ def check_training_params(learner) -> None:
         kind = learner.numeric_embedding
         known = getattr(learner, "_numeric_embeddings", NUMERIC_EMBEDDINGS)
         if not (kind is None or kind in known or isinstance(kind, keras.layers.Layer)):
-            raise ValueError(f"numeric_embedding must be None or one of {known}, got {kind!r}.")
+            raise ValueError(f"numeric_embedding must be None, one of {known} or a keras.layers.Layer, got {kind!r}.")
     for name in ("early_stopping", "use_batchnorm", "use_embedding"):
         if hasattr(learner, name) and not isinstance(getattr(learner, name), (bool, np.bool_)):
             raise ValueError(f"{name} must be True or False, got {getattr(learner, name)!r}.")
