@@ -580,6 +580,8 @@ def test_group_folds_take_groups_and_a_rare_class_says_the_folds_are_not_stratif
         assert not set(groups[train]) & set(groups[test])
     with pytest.raises(ValueError, match=r"cv=GroupKFold splits by groups: pass tune\(\.\.\., groups=\.\.\.\)"):
         splits_for(FFClassifier(), X, y, GroupKFold(3), None)
+    with pytest.raises(ValueError, match="with validation_fraction they would be ignored"):
+        splits_for(FFClassifier(), X, y, None, 0.3, groups)
     rare = np.asarray(y).copy()
     rare[:2] = "rare"
     with pytest.warns(UserWarning, match="rarest class of y has 2 row"):
@@ -596,5 +598,5 @@ def test_a_trial_that_raises_names_its_number_and_settings(tmp_path, iris_mixed)
     with pytest.raises(ValueError, match="not supported by my build") as caught:
         keraslearn.tune(learner, X, y, space={"model__units": IntDistribution(8, 32)}, n_trials=1, cv=2,
                         storage=tmp_path / "raise.db", refit=False)
-    assert any(re.match(r"\(in trial 0 of study '.*', fold 0, with \{'model__units': \d+\}\)", note)
+    assert any(re.match(r"\(in trial 0 of study '.*', fold 1 of 2, with \{'model__units': \d+\}\)", note)
                for note in caught.value.__notes__)

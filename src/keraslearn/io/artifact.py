@@ -119,12 +119,12 @@ def _classes_in_config(data: bytes) -> tuple[list[str], bool]:
             name, module = node.get("registered_name"), node.get("module")
             has_lambda = has_lambda or node.get("class_name") == "Lambda"
             if (isinstance(name, str) and isinstance(module, str) and not module.startswith("keras")
-                    and keras.saving.get_registered_object(name) is None and name not in found):
-                found.append(name)
+                    and keras.saving.get_registered_object(name) is None):
+                found.append(f"{name} (module {module})")
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
-    return sorted(found), has_lambda
+    return sorted(set(found)), has_lambda
 
 
 def _params(meta: dict, path) -> dict:

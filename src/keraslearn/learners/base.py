@@ -129,7 +129,9 @@ class KerasLearner(BaseEstimator):
             watched by early stopping. Every row of X is then trained on and
             ``validation_fraction`` is not used. X_val is encoded as X is at predict.
         sample_weight_val : array-like of shape (n_val,), default=None
-            Weights of the validation rows in ``val_loss``.
+            Weights of the validation rows in ``val_loss``. ``class_weight`` weighs training
+            rows only, as Keras' ``class_weight`` does (rows held out by ``validation_fraction``
+            keep theirs).
         checkpoint_dir : str or path-like, default=None
             A folder for an atomic checkpoint written after every epoch. If the process dies,
             calling ``fit`` again with the same data, parameters and folder resumes from the
@@ -221,10 +223,8 @@ class KerasLearner(BaseEstimator):
         except ValueError as err:
             raise ValueError(f"X_val: {err}") from None
         n_val = len(next(iter(xv.values())))
-        if n_val == 0:
-            raise ValueError("X_val has no rows; pass validation rows, or leave X_val and y_val out.")
         yv = self._encode_validation_target(y_val, n_val)
-        swv = KerasLearner._check_sample_weight(self, sample_weight_val, n_val)
+        swv = KerasLearner._check_sample_weight(self, sample_weight_val, n_val, "sample_weight_val")
         if swv is not None and sw is None:
             sw = np.ones(len(y_fit), dtype=np.float32)
         elif sw is not None and swv is None:
@@ -253,22 +253,23 @@ class KerasLearner(BaseEstimator):
     def _model_spec(self):
         return self.spec_
 
-    def _check_sample_weight(self, sample_weight, n):
+    def _check_sample_weight(self, sample_weight, n, name="sample_weight"):
         if sample_weight is None:
             return None
         try:
             with np.errstate(over="ignore"):  # 1e300 becomes inf in float32: refused below
                 sw = np.asarray(sample_weight, dtype=np.float32)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"sample_weight must hold numbers ({err}).") from None
+            raise ValueError(f"{name} must hold numbers ({err}).") from None
         if sw.ndim == 0:
             sw = np.full(n, float(sw), dtype=np.float32)
         if sw.shape != (n,):
-            raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(n,)}!")
+            raise ValueError(f"{name}.shape == {sw.shape}, expected {(n,)}!")
         if not np.all(np.isfinite(sw)) or (sw < 0).any():
-            raise ValueError("sample_weight must be finite (within float32's 3.4e38) and non-negative.")
-        if sw.sum() <= 0:
-            raise ValueError("Sample weights must contain at least one non-zero number.")
+            raise ValueError(f"{name} must be finite (within float32's 3.4e38) and non-negative.")
+        if sw.sum() <= 0:  # scikit-learn's words for sample_weight
+            raise ValueError("Sample weights must contain at least one non-zero number." if name == "sample_weight"
+                             else f"{name} must contain at least one non-zero number.")
         return sw
 
     def _stratify_labels(self, y_fit):

@@ -211,7 +211,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
                                  "sub-folder of images per class.")
             y_val = folder_labels
         yv = self._encode_validation_target(y_val, source.n)
-        return source, yv, KerasLearner._check_sample_weight(self, sample_weight_val, source.n)
+        return source, yv, KerasLearner._check_sample_weight(self, sample_weight_val, source.n, "sample_weight_val")
 
     def _batches(self, source, rows, size, y, sw, shuffle=False, seed=None):
         """The images of ``rows`` as an ImageBatches stream (with targets and weights)."""

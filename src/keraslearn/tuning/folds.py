@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -31,6 +32,9 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
             raise ValueError("pass either cv or validation_fraction, not both.")
         if isinstance(validation_fraction, bool) or not 0 < validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1); got {validation_fraction!r}.")
+        if groups is not None:
+            raise ValueError("groups split rows by group only with a group splitter; with validation_fraction they "
+                             "would be ignored. Pass cv=GroupShuffleSplit(n_splits=1, test_size=..., random_state=0).")
         stratify = labels if classifier and min_count >= 2 else None
         train, test = train_test_split(
             np.arange(n), test_size=validation_fraction, random_state=_FOLD_SEED, stratify=stratify
@@ -63,7 +67,10 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
                              "row.") from None
         raise
     rows = digest(splits)
-    if rows != digest(list(splitter.split(np.zeros((n, 1)), labels, groups))):
+    with warnings.catch_warnings():  # the splitter's own warnings were shown by the first split
+        warnings.simplefilter("ignore")
+        again = digest(list(splitter.split(np.zeros((n, 1)), labels, groups)))
+    if rows != again:
         warn_user(
             f"{label} gives other folds each time it splits (a shuffle without random_state?): "
             "running this call again starts a new study instead of resuming this one. Give the splitter "

@@ -111,8 +111,8 @@ class _Objective:
                 )
                 epochs.append(int(getattr(estimator, "n_iter_", 0)))
         except Exception as err:  # the study stops here: say which trial and settings raised
-            err.add_note(f"(in trial {trial.number} of study {trial.study.study_name!r}, fold {len(scores)}, "
-                         f"with {sampled})")
+            err.add_note(f"(in trial {trial.number} of study {trial.study.study_name!r}, fold {len(scores) + 1} "
+                         f"of {len(self.splits)}, with {sampled})")
             raise
         finally:
             # Each fit leaves compiled functions behind; free them so RSS stays flat over trials.
