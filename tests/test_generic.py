@@ -434,6 +434,23 @@ def test_a_subclassed_model_takes_the_dict_of_named_inputs(iris_mixed):
     assert proba.shape == (len(X), 3) and np.allclose(proba.sum(axis=1), 1)
 
 
+def test_a_subclassed_model_with_two_softmax_units_fits_two_classes(cancer_mixed):
+    """Its width is found by calling it (it has no model.outputs): two units get one-hot targets."""
+
+    class TwoUnits(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2, activation="softmax")
+
+        def call(self, x):
+            return self.dense(x["numeric"] if isinstance(x, dict) else x)
+
+    X, y = cancer_mixed
+    X = X.select_dtypes("number")
+    proba = KerasClassifier(lambda spec: TwoUnits(), epochs=1, random_state=0).fit(X, y).predict_proba(X)
+    assert proba.shape == (len(X), 2) and np.allclose(proba.sum(axis=1), 1)
+
+
 def test_a_model_without_input_is_built_on_the_data(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 4))

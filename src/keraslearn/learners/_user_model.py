@@ -225,7 +225,12 @@ class _UserModelMixin:
             "x_transform=fn turning that dict into what your model takes."
         )
 
+    def _output_width(self, model):
+        """Width of the model's one output: from ``model.outputs``, else as found by calling it."""
+        return _model_outputs_width(model) or self.__dict__.get("_probed_width")
+
     def _prepare_fit(self, model, x, y_fit):
+        self._probed_width = None
         n = n_rows(x)
         x = self._model_inputs(model, x)
         if n_rows(x) != n:
@@ -264,6 +269,7 @@ class _UserModelMixin:
                 "keraslearn.architectures.blocks.tabular_inputs(spec))."
             ) from err
         width = out.shape[-1] if hasattr(out, "shape") and len(out.shape) == 2 else None  # a subclassed model's
+        self._probed_width = width  # a subclassed model has no model.outputs to read it from later
         self._check_output_width(model, self._model_spec(), width)
 
     def _predict_raw(self, X) -> np.ndarray:

@@ -120,7 +120,7 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         store_init_params(self, locals())
 
     def _default_loss(self, model):
-        width = _model_outputs_width(model) or self._model_spec().n_outputs
+        width = self._output_width(model) or self._model_spec().n_outputs
         return "binary_crossentropy" if width == 1 else "sparse_categorical_crossentropy"
 
     def _check_output_width(self, model, spec, width=None):
@@ -141,7 +141,7 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         if y_fit.ndim != 1:
             return y_fit  # already one-hot: the learner's own loss asked for it
         loss = _loss_name(effective)
-        if loss in _ONE_HOT_LOSSES or (_model_outputs_width(model) == 2 and loss in _BINARY_LOSSES):
+        if loss in _ONE_HOT_LOSSES or (self._output_width(model) == 2 and loss in _BINARY_LOSSES):
             return np.eye(len(self.classes_), dtype=np.float32)[y_fit]
         return y_fit
 
