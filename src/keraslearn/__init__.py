@@ -52,7 +52,7 @@ _LAZY = {
     "CustomLoop": "keraslearn.training.loop",
     "train_loop": "keraslearn.training.loop",
     "export": "keraslearn.io.export",
-    "export_inputs": "keraslearn.io.export",
+    "export_inputs": "keraslearn.io.serving_model",
     # kerasR / R keras utilities
     "normalize": "keraslearn.utils",
     "to_categorical": "keraslearn.utils",
