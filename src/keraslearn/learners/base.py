@@ -33,6 +33,17 @@ def store_init_params(estimator, values: dict) -> None:
             setattr(estimator, name, value)
 
 
+def validation_given(X_val, y_val, sample_weight_val) -> bool:
+    """Whether ``fit`` was given validation rows (``X_val``); their labels or weights alone are an error."""
+    if X_val is not None:
+        return True
+    if y_val is not None:
+        raise ValueError("y_val is given but X_val is not; pass both, or neither.")
+    if sample_weight_val is not None:
+        raise ValueError("sample_weight_val is given without X_val and y_val; pass them too, or leave it out.")
+    return False
+
+
 def atomic_fit(fit):
     """Decorate a learner's ``fit`` to keep scikit-learn's contract around it.
 
@@ -161,11 +172,9 @@ class KerasLearner(BaseEstimator):
         self.spec_ = encoder.spec_.with_task(*spec_task)
         n_all = len(frame)  # rows given to fit_model: validation rows included
         held_out = None
-        if X_val is not None or y_val is not None:
+        if validation_given(X_val, y_val, sample_weight_val):
             x, y_fit, sw, held_out = self._with_validation_rows(x, y_fit, sw, X_val, y_val, sample_weight_val)
             n_all += held_out
-        elif sample_weight_val is not None:
-            raise ValueError("sample_weight_val is given without X_val and y_val; pass them too, or leave it out.")
         self._n_train_rows = n_all - held_out if held_out else training_rows(n_all, self.validation_fraction)
         checkpoint = None
         if checkpoint_dir is not None:
@@ -215,9 +224,8 @@ class KerasLearner(BaseEstimator):
 
     def _with_validation_rows(self, x, y_fit, sw, X_val, y_val, sample_weight_val):
         """The encoded training rows followed by the encoded validation rows, and how many those are."""
-        if X_val is None or y_val is None:
-            given, missing = ("X_val", "y_val") if y_val is None else ("y_val", "X_val")
-            raise ValueError(f"{given} is given but {missing} is not; pass both, or neither.")
+        if y_val is None:
+            raise ValueError("X_val is given but y_val is not; pass both, or neither.")
         try:
             xv = self._encode_rows(X_val)
         except ValueError as err:

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures import cnn
-from keraslearn.learners.base import KerasLearner, atomic_fit, store_init_params
+from keraslearn.learners.base import KerasLearner, atomic_fit, store_init_params, validation_given
 from keraslearn.learners.params import check_number
 from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.preprocessing.images import ImageBatches, image_source
@@ -200,9 +200,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
 
     def _validation_images(self, X_val, y_val, sample_weight_val):
         """``(images, coded labels, weights)`` of the validation images, or None when none are given."""
-        if X_val is None:
-            if y_val is not None or sample_weight_val is not None:
-                raise ValueError("y_val or sample_weight_val is given but X_val is not; pass X_val too, or neither.")
+        if not validation_given(X_val, y_val, sample_weight_val):
             return None
         source, folder_labels = image_source(X_val, self.path_column, type(self).__name__)
         if y_val is None:

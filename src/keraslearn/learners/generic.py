@@ -153,7 +153,7 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         with keras_warnings_ignored():
             out = model(keras.tree.map_structure(lambda a: a[:64], x), training=False)
         if not hasattr(out, "shape"):
-            return  # several outputs: the learner's own checks name that
+            return  # a subclassed model's dict or list (a functional one is refused earlier): not checked here
         out = keras.ops.convert_to_numpy(out)
         low, high = float(np.min(out)), float(np.max(out))
         if low < -1e-4 or high > 1 + 1e-4 or not np.isfinite(out).all():

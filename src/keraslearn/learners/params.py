@@ -66,13 +66,13 @@ def check_training_params(learner) -> None:
     """The parameters every learner has (epochs, batch_size, optimizer, loss...) and the shared
     architecture ones it declares in ``_arch_params`` (dropout, activation, layer_units...)."""
     check_trainable()
-    check_number("epochs", learner.epochs, low=1, integer=True)
+    check_positive_int("epochs", learner.epochs)
     if learner._auto_batch and isinstance(learner.batch_size, str):
         if learner.batch_size != "auto":
             raise ValueError(f'batch_size must be an int >= 1 or "auto", got {learner.batch_size!r}.')
     else:
-        check_number("batch_size", learner.batch_size, low=1, integer=True)
-    check_number("validation_fraction", learner.validation_fraction, low=0, high=1, high_open=True)
+        check_positive_int("batch_size", learner.batch_size)
+    check_fraction("validation_fraction", learner.validation_fraction)
     check_number("patience", learner.patience, low=0, integer=True)
     if learner.learning_rate is not None:
         check_number("learning_rate", learner.learning_rate, low=0, low_open=True)
@@ -117,7 +117,7 @@ def check_training_params(learner) -> None:
             raise ValueError(f"{name} must be True or False, got {getattr(learner, name)!r}.")
     for name in ("dropout", "input_dropout", "embed_dropout"):
         if name in learner._arch_params:
-            check_number(name, getattr(learner, name), low=0, high=1, high_open=True)
+            check_fraction(name, getattr(learner, name))
     if "activation" in learner._arch_params:
         try:
             keras.activations.get(learner.activation)

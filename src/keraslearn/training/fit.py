@@ -180,8 +180,6 @@ def _split_in_place(v: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray):
     copied in order, in chunks, after the validation rows were taken out: holding out
     validation rows then needs no second copy of the training inputs.
     """
-    if len(train_idx) and train_idx[-1] == len(train_idx) - 1 and len(train_idx) + len(val_idx) == len(v):
-        return v[: len(train_idx)], v[len(train_idx) :]  # the training rows lead already (held_out)
     sorted_ = np.all(np.diff(train_idx) > 0) and np.all(np.diff(val_idx) > 0)
     if not (sorted_ and isinstance(v, np.ndarray) and v.flags.c_contiguous and v.flags.writeable):
         return v[train_idx], v[val_idx]
@@ -338,14 +336,13 @@ def fit_model(
     """
     if checkpoint is not None:
         seed = checkpoint.split_seed(seed)  # a resumed fit must hold out the same rows
-    if held_out:
-        n_train = len(y) - held_out
-        train_idx, val_idx = np.arange(n_train), np.arange(n_train, len(y))
+    if held_out:  # slices: the training and validation rows are views, no copy
+        train_idx, val_idx = slice(0, len(y) - held_out), slice(len(y) - held_out, None)
     else:
         train_idx, val_idx = early_stopping_split(len(y), validation_fraction, stratify, seed, early_stopping)
     validation_data = None
     if val_idx is not None:
-        if owns_x and isinstance(x, dict):
+        if owns_x and isinstance(x, dict) and not held_out:
             parts = {k: _split_in_place(v, train_idx, val_idx) for k, v in x.items()}
             x, vx = {k: p[0] for k, p in parts.items()}, {k: p[1] for k, p in parts.items()}
         else:
