@@ -304,6 +304,34 @@ def test_numbers_stored_as_strings_are_categorical_with_a_warning():
         TabularEncoder().fit(X.assign(t=pd.to_timedelta([1, 2, 3, 4], unit="h")))
 
 
+def test_a_text_column_arriving_as_numbers_warns_where_levels_are_lost():
+    X = pd.DataFrame({"zip": ["02139", "10001", "00501"] * 3, "a": np.arange(9.0)})
+    enc = TabularEncoder(categorical_features=["zip"]).fit(X)
+    as_numbers = X.assign(zip=X["zip"].astype(int))  # pd.read_csv without dtype={"zip": str}
+    with pytest.warns(UserWarning, match=r"Column 'zip' holds numbers, but its levels at fit were text such as "
+                                         r"'0\d+'; 6 of its values \(e.g. [1-9]\d+\) match such a level only as a "
+                                         r"number .* dtype=\{'zip': str\}"):
+        codes = enc.transform(as_numbers)["cat_zip"].ravel()
+    assert (codes == UNKNOWN_CODE).sum() == 6  # "10001" still meets 10001: only the padded levels are lost
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc.transform(X)  # as text: nothing lost
+        enc.transform(as_numbers.assign(zip=[10001, 77777, 10001] * 3))  # unknown, but no padded level to match
+        enc.transform(X.assign(zip=X["zip"].astype(float).where(X["zip"] == "10001")))  # missing is not unknown
+
+
+def test_decimal_comma_numbers_and_arrow_durations_warn_as_categorical():
+    X = pd.DataFrame({"price": ["1,5", "2,25", "-0,75", "3"] * 3})
+    with pytest.warns(UserWarning, match=r"Column 'price' holds numbers with decimal commas \(e.g. '-?\d,\d+'\).*"
+                                         r"decimal=','.*str.replace\(',', '.'\)"):
+        enc = TabularEncoder().fit(X)
+    assert enc.categorical_columns_ == ["price"]
+    pa = pytest.importorskip("pyarrow")
+    du = pd.Series(pd.to_timedelta(np.arange(12), unit="s")).astype(pd.ArrowDtype(pa.duration("s")))
+    with pytest.warns(UserWarning, match=r"Column 'du' holds .*duration.*To use it as a duration.*total_seconds"):
+        TabularEncoder().fit(pd.DataFrame({"du": du}))
+
+
 def test_data_warnings_point_at_the_users_line_through_the_encoder_and_through_a_learner():
     X = pd.DataFrame({"zip": ["02139", "10001"] * 4, "a": np.arange(8.0)})
     y = np.arange(8) % 2

@@ -204,22 +204,13 @@ def _text_columns(model) -> list:
     """The model's categorical columns to read from a CSV as text: those with a level that reading
     it as a number would not give back ("02139", "1.50"), so "02139" stays the level it was at fit.
     Other levels ("1.0", "2139", "red") meet their values as pandas reads them, as at fit."""
+    from keraslearn.preprocessing.coding import number_spelled_apart  # loaded with the model already
+
     encoder = getattr(model, "encoder_", None)
     if encoder is None or not _feature_names(model):
         return []
     return [str(c) for c, levels in zip(encoder.categorical_columns_, encoder.categories_)
-            if any(_number_spelled_apart(level) for level in levels)]
-
-
-def _number_spelled_apart(level) -> bool:
-    """Whether a text level is a number that a number's print would not spell the same ("02139")."""
-    if not isinstance(level, str):
-        return False
-    try:
-        value = float(level)
-    except ValueError:
-        return False
-    return level not in {str(value), str(int(value)) if value.is_integer() else None}
+            if any(number_spelled_apart(level) for level in levels)]
 
 
 def cmd_predict(args):

@@ -32,9 +32,12 @@ _KEPT_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # ------------------------------------------------------------------------ numbers
 def _is_time(dtype) -> bool:
     """Datetimes, durations and periods, which numpy and pandas would turn into nanosecond counts."""
-    return pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype) or isinstance(
-        dtype, pd.PeriodDtype
-    )
+    return pd.api.types.is_datetime64_any_dtype(dtype) or _is_duration(dtype) or isinstance(dtype, pd.PeriodDtype)
+
+
+def _is_duration(dtype) -> bool:
+    """numpy's timedelta64 and Arrow's duration (pandas' timedelta check misses the latter)."""
+    return pd.api.types.is_timedelta64_dtype(dtype) or isinstance(dtype, pd.ArrowDtype) and dtype.kind == "m"
 
 
 def _column_float(col: pd.Series) -> np.ndarray:
@@ -166,6 +169,17 @@ def number_code(v, lookup, unknown):
         elif isinstance(v, (int, np.integer)):
             code = lookup.get(str(float(v)))
     return unknown if code is None else code
+
+
+def number_spelled_apart(level) -> bool:
+    """Whether a text level is a number that a number's print would not spell the same ("02139")."""
+    if not isinstance(level, str):
+        return False
+    try:
+        value = float(level)
+    except ValueError:
+        return False
+    return level not in {str(value), str(int(value)) if value.is_integer() else None}
 
 
 def _small_codes(values, lookup, unknown, missing):

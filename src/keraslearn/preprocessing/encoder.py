@@ -57,6 +57,8 @@ def _as_levels(col: pd.Series) -> pd.Series:
 
 # A number written with thousands separators, as "4,312" or "-1,250,000.5".
 _THOUSANDS = r"[-+]?\d{1,3}(?:,\d{3})*(?:\.\d+)?"
+# A number written with a decimal comma, as "1,5" or "-0,25" (or a whole number among them).
+_DECIMAL_COMMA = r"[-+]?\d+(?:,\d+)?"
 
 
 class TabularEncoder(TransformerMixin, BaseEstimator):
@@ -202,6 +204,12 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                     f"Column {name!r} holds numbers with thousands separators (e.g. {commas.iloc[0]!r}); it is "
                     f"treated as categorical ({len(kept)} levels). Read the file with "
                     "pd.read_csv(..., thousands=',') to use it as a number.")
+            elif len(commas) and sample.str.fullmatch(_DECIMAL_COMMA).all():
+                warn_user(
+                    f"Column {name!r} holds numbers with decimal commas (e.g. {commas.iloc[0]!r}); it is treated as "
+                    f"categorical ({len(kept)} levels). Read the file with pd.read_csv(..., decimal=',') (and "
+                    f"sep=';', as such files usually have), or convert it: "
+                    f"pd.to_numeric(X[{name!r}].str.replace(',', '.')).")
             elif pd.to_numeric(sample, errors="coerce").notna().all():
                 warn_user(
                     f"Column {name!r} holds numbers stored as strings; it is treated as categorical "
@@ -210,7 +218,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                     f"(X[{name!r}].astype('category')); a TabularEncoder used on its own also takes it in "
                     "categorical_features.")
         if not forced and kept and coding._is_time(col.dtype):
-            if pd.api.types.is_timedelta64_dtype(col.dtype):
+            if coding._is_duration(col.dtype):
                 what, numbers = "a duration", f"X[{name!r}].dt.total_seconds()"
             else:
                 what, numbers = "a time", f"X[{name!r}].dt.year, .dt.dayofyear, ..."
@@ -282,8 +290,32 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             codes = coding.category_codes(
                 frame[col], self._level_codes[j], UNKNOWN_CODE, MISSING_CODE, lambda c, j=j: self._codes_general(c, j)
             )
+            self._warn_numbers_for_text(frame[col], codes, j)
             out[cspec.input_name] = codes.reshape(-1, 1)
         return out
+
+    def _warn_numbers_for_text(self, col: pd.Series, codes: np.ndarray, j: int):
+        """Warn when numbers meet text levels they spell apart: 2139 for "02139" (a zip code column
+        read as numbers at predict) is unknown, and nothing else would say so."""
+        if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            return
+        unknown = codes == UNKNOWN_CODE
+        if not unknown.any():
+            return
+        apart = {}
+        for level in self.categories_[j]:
+            if coding.number_spelled_apart(level):
+                apart.setdefault(float(level), level)
+        if not apart:
+            return
+        values = col.to_numpy()[unknown]
+        hits = [v.item() if isinstance(v, np.generic) else v for v in values if float(v) in apart]
+        if hits:
+            name = col.name
+            warn_user(
+                f"Column {name!r} holds numbers, but its levels at fit were text such as {apart[float(hits[0])]!r}; "
+                f"{len(hits)} of its values (e.g. {hits[0]!r}) match such a level only as a number and are coded "
+                f"as unknown. Give the column as text, as at fit (pd.read_csv(..., dtype={{{name!r}: str}})).")
 
     def _codes_general(self, col: pd.Series, j: int) -> np.ndarray:
         values = _as_levels(col)
