@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 
 from keraslearn import FFClassifier, FFRegressor
-from keraslearn.cli import main
+from keraslearn.cli import UsageError, main
 from keraslearn.learners.realmlp import RealMLPClassifier
 from keraslearn.learners.resnet import ResNetRegressor
 from keraslearn.learners.smlp import SMLPClassifier
@@ -749,6 +749,43 @@ def test_cli_reads_decimal_commas_latin1_and_suggests_the_target(tmp_path, capsy
         df = read_table(tmp_path / "euro.csv")
     assert list(df.columns) == ["preis", "fläche", "label"]
     assert df["preis"].dtype == np.float64 and df["preis"].iloc[3] == 3.5 and df["fläche"].iloc[2] == 2.25
+
+
+def test_cli_reads_a_semicolon_file_whose_rows_have_different_numbers_of_commas(tmp_path):
+    """Whole numbers next to decimal commas, or text with a comma: the first comma read fails on them."""
+    from keraslearn.tables import read_table
+
+    (tmp_path / "semi.csv").write_text("a;txt;label\n1;green;x\n1,5;red, dark;y\n2;blue;x\n0,25;red, dark;y\n")
+    df = read_table(tmp_path / "semi.csv")
+    assert list(df.columns) == ["a", "txt", "label"]
+    assert df["a"].tolist() == [1.0, 1.5, 2.0, 0.25] and df["txt"].tolist()[1] == "red, dark"
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n1,2,3\n")  # a comma file with a bad row: pandas' error
+    with pytest.raises(UsageError, match=r"cannot read .*bad.csv: ParserError: .*Expected 2 fields in line 3"):
+        read_table(tmp_path / "bad.csv")
+
+
+def test_cli_leaves_out_row_names_written_by_to_csv_or_write_csv_and_says_so(tmp_path, capsys):
+    """A row index sorted with the target would leak it; kept when --keep names it."""
+    X = make_frame(n=40).sort_values("num").reset_index(drop=True)
+    X.assign(y=(X["num"] > 0).map({True: "yes", False: "no"})).to_csv(tmp_path / "d.csv", index_label="")
+    with pytest.warns(UserWarning, match=r"d.csv: its first column has no name and a distinct value per row "
+                                         r"\(0, 1, 2, ...\): row names"):
+        code = main(["fit", str(tmp_path / "d.csv"), "--target", "y", "--quiet", "--epochs", "1",
+                     "--out", str(tmp_path / "m.keraslearn")])
+    assert code == 0, capsys.readouterr().err
+    import keraslearn
+
+    model = keraslearn.load(tmp_path / "m.keraslearn")
+    assert list(model.feature_names_in_) == list(X.columns)
+    X.iloc[:3].to_csv(tmp_path / "new.csv")
+    assert main(["predict", str(tmp_path / "m.keraslearn"), str(tmp_path / "new.csv"), "--keep", "Unnamed: 0"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("Unnamed: 0,prediction") and len(out.splitlines()) == 4
+    from keraslearn.tables import read_table
+
+    unnamed = pd.concat([pd.Series([1, 1] + [2] * 38, name=""), X], axis=1)  # not one per row: a feature
+    unnamed.to_csv(tmp_path / "dup.csv", index=False)
+    assert list(read_table(tmp_path / "dup.csv").columns) == ["Unnamed: 0"] + list(X.columns)
 
 
 def test_datetime_feature_columns_warn_that_new_dates_are_unknown():

@@ -39,7 +39,13 @@ def read_table(path, text=(), exact=()) -> pd.DataFrame:
             return pd.read_parquet(p)
         if kind is not None:
             columns = {"text": text, "exact": exact}
-            df, encoding = _read_text(p, sep="\t" if kind == "tsv" else ",", **columns)
+            sep = "\t" if kind == "tsv" else ","
+            try:
+                df, encoding = _read_text(p, sep=sep, **columns)
+            except pd.errors.ParserError:  # rows with different numbers of commas: "1,5;2", a ";" file?
+                df, encoding = _read_text(p, sep=sep, nrows=0, **columns)
+                if not (df.shape[1] == 1 and _other_separator(str(df.columns[0]))):
+                    raise
             if df.shape[1] == 1 and (sep := _other_separator(str(df.columns[0]))):
                 df = _csv(p, sep=sep, encoding=encoding, **columns)  # one column named "a;b;c": a semicolon file
                 if sep == ";" and _n_numeric(df) < df.shape[1]:
@@ -48,6 +54,7 @@ def read_table(path, text=(), exact=()) -> pd.DataFrame:
                     if _n_numeric(commas) > _n_numeric(df):
                         df = commas
             df = _none_in_numbers_is_missing(df, skip={*text, *exact})
+            df = _without_row_names(df, path, keep={*text, *exact})
         else:
             raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (optionally .gz, .bz2, "
                              ".xz, .zst or .zip compressed)")
@@ -60,6 +67,23 @@ def read_table(path, text=(), exact=()) -> pd.DataFrame:
     if df.empty or df.shape[1] == 0:
         raise UsageError(f"{path} holds no data rows")
     return df
+
+
+def _without_row_names(df: pd.DataFrame, path, keep=()) -> pd.DataFrame:
+    """The table without a first column that has no name and a distinct value per row: the row
+    index that ``DataFrame.to_csv()`` and R's ``write.csv`` write, not a feature (it can leak the
+    target's order into a model). Kept when asked for by name (``--keep``)."""
+    first = df.columns[0] if df.shape[1] > 1 else None
+    if first != "Unnamed: 0" or first in keep or df[first].isna().any() or not df[first].is_unique:
+        return df
+    warn_user(f"{path}: its first column has no name and a distinct value per row ({_examples(df[first])}): "
+              "row names, as DataFrame.to_csv() and R's write.csv write them, not a feature; left out. "
+              "Give the column a name to use it.")
+    return df.drop(columns=first)
+
+
+def _examples(values: pd.Series) -> str:
+    return ", ".join(map(str, values.iloc[:3])) + (", ..." if len(values) > 3 else "")
 
 
 def _n_numeric(df: pd.DataFrame) -> int:
