@@ -125,6 +125,14 @@ def test_numpy_and_polars_inputs(frame):
     from_pd = TabularEncoder().fit(pdf).transform(pdf)
     for key in from_pd:
         np.testing.assert_array_equal(from_pl[key], from_pd[key])
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(pdf, preserve_index=False)
+    enc = TabularEncoder().fit(table)  # names kept, so columns are matched by name
+    assert list(enc.feature_names_in_) == list(pdf.columns)
+    reordered = enc.transform(table.select(list(pdf.columns[::-1])))
+    for key in from_pd:
+        np.testing.assert_array_equal(reordered[key], from_pd[key])
 
 
 def test_object_array_of_numbers_is_numeric():

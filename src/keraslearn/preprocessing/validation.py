@@ -24,7 +24,7 @@ def _default_columns(d: int) -> pd.Index:
 def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame, bool]:
     """Return ``(frame, has_names)``: X as a DataFrame, and whether X carried column names.
 
-    Accepts pandas and polars DataFrames, numpy arrays and nested lists. Sparse input,
+    Accepts pandas and polars DataFrames, pyarrow Tables, numpy arrays and nested lists. Sparse input,
     complex numbers, 1-D input and empty input raise with a message saying what to do.
     """
     if _is_polars(X):
@@ -36,6 +36,8 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
             X = X.to_pandas()
         except ImportError as err:
             raise ImportError(f"Reading a polars DataFrame needs pyarrow: pip install pyarrow ({err}).") from err
+    if type(X).__module__.split(".")[0] == "pyarrow" and type(X).__name__ in ("Table", "RecordBatch"):
+        X = X.to_pandas()  # its column names, matched by name like a DataFrame's (np.asarray drops them)
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
         raise TypeError(
             f"{estimator_name} does not accept sparse input (Sparse data was passed); "
