@@ -157,6 +157,7 @@ PARAM_ERRORS = [
     (FFClassifier, {"learning_rate": 0.0}, "learning_rate must be > 0"),
     (FFRegressor, {"validation_fraction": 1.0}, "validation_fraction must be < 1"),
     (FFClassifier, {"optimizer": "adamx"}, "optimizer='adamx' is not a Keras optimizer"),
+    (FFRegressor, {"optimizer": None}, "optimizer=None: FFRegressor compiles the model it builds, so it needs an"),
     (FFRegressor, {"activation": "relux"}, "activation='relux' is not a Keras activation"),
     (FFRegressor, {"loss": "mean_squarred_error"}, "loss='mean_squarred_error' is not a Keras loss"),
     (FFClassifier, {"layer_units": (8, -1)}, "layer_units must be a sequence of positive ints"),

@@ -153,6 +153,19 @@ def test_auto_batch_gives_a_small_table_eight_steps_an_epoch(cancer_mixed):
         keraslearn.FFClassifier(batch_size="auto").fit(X, y)  # "auto" is TabNet's alone
 
 
+def test_global_clipnorm_clips_an_optimizer_instance_unless_it_clips_itself(cancer_mixed):
+    import keras
+
+    X, y = cancer_mixed
+    X, y = X.iloc[:64], y[:64]
+    fit = dict(SMALL, epochs=1, early_stopping=False, random_state=0)
+    opt = TabNetClassifier(**fit, optimizer=keras.optimizers.Adam(), learning_rate=None).fit(X, y).model_.optimizer
+    assert opt.global_clipnorm == 1.0  # the default clipping, as with optimizer="adam"
+    own = keras.optimizers.Adam(clipnorm=0.5)
+    opt = TabNetClassifier(**fit, optimizer=own, learning_rate=None, global_clipnorm=2.0).fit(X, y).model_.optimizer
+    assert opt.clipnorm == 0.5 and opt.global_clipnorm is None  # Keras allows one kind: the instance's own
+
+
 def test_registry_and_search_space():
     reg = keraslearn.learner("regr.tabnet", epochs=20)
     assert isinstance(reg, TabNetRegressor) and reg.epochs == 20

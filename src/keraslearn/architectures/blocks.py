@@ -7,6 +7,11 @@ from keras import layers
 
 from keraslearn.preprocessing.spec import DataSpec
 
+#: Batch-norm momentum of the tabular MLPs: PyTorch's (its 0.1 is Keras' 0.9). With Keras' 0.99
+#: the moving statistics used at prediction time lag far behind the data on short tabular fits
+#: (a few hundred steps), so predictions on the training rows score worse than training did.
+BN_MOMENTUM = 0.9
+
 
 def tabular_inputs(spec: DataSpec, use_embedding: bool = True, embed_dropout: float = 0.0, numeric_embedding=None):
     """Keras inputs for ``spec`` and the concatenated feature tensor.

@@ -11,11 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from keraslearn.architectures.blocks import tabular_inputs
-
-# PyTorch's batch-norm momentum (Keras' 0.99 needs hundreds of steps before the moving
-# statistics used at prediction time match the data; tabular fits are often shorter).
-_BN_MOMENTUM = 0.9
+from keraslearn.architectures.blocks import BN_MOMENTUM, tabular_inputs
 
 _OUTPUT_ACTIVATION = {"binary": "sigmoid", "multiclass": "softmax"}
 
@@ -48,7 +44,7 @@ def build(
     units_list = [int(u) for u in layer_units] + [n_out]
     for i, units in enumerate(units_list):
         if use_batchnorm:
-            deep = layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"bn_{i}")(deep)
+            deep = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn_{i}")(deep)
         if dropout:
             deep = layers.Dropout(dropout, name=f"dropout_{i}")(deep)
         last = i == len(units_list) - 1

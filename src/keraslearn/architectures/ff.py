@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from keraslearn.architectures.blocks import output_head, tabular_inputs
+from keraslearn.architectures.blocks import BN_MOMENTUM, output_head, tabular_inputs
 
 
 def build(
@@ -33,7 +33,7 @@ def build(
         x = layers.Dense(int(units), name=f"dense_{i}")(x)
         x = layers.Activation(activation, name=f"act_{i}")(x)
         if use_batchnorm:
-            x = layers.BatchNormalization(name=f"bn_{i}")(x)
+            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn_{i}")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
     return keras.Model(inputs, output_head(spec, x), name="ff")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from keraslearn.architectures.blocks import output_head, tabular_inputs
+from keraslearn.architectures.blocks import BN_MOMENTUM, output_head, tabular_inputs
 from keraslearn.architectures.numeric_embeddings import numeric_embedding as make_numeric_embedding
 
 
@@ -54,7 +54,7 @@ def build(
     x = layers.Dense(int(d_block), name="input_projection")(x)
     d_hidden = max(1, int(int(d_block) * float(d_hidden_multiplier)))
     for i in range(int(n_blocks)):
-        z = layers.BatchNormalization(name=f"block{i}_bn")(x)
+        z = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{i}_bn")(x)
         z = layers.Dense(d_hidden, activation=activation, name=f"block{i}_linear1")(z)
         if hidden_dropout:
             z = layers.Dropout(hidden_dropout, name=f"block{i}_dropout1")(z)
@@ -62,6 +62,6 @@ def build(
         if residual_dropout:
             z = layers.Dropout(residual_dropout, name=f"block{i}_dropout2")(z)
         x = layers.Add(name=f"block{i}_add")([x, z])
-    x = layers.BatchNormalization(name="head_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="head_bn")(x)
     x = layers.Activation(activation, name="head_act")(x)
     return keras.Model(inputs, output_head(spec, x), name="resnet")

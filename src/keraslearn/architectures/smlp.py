@@ -13,11 +13,7 @@ import math
 import keras
 from keras import layers
 
-from keraslearn.architectures.blocks import output_head, tabular_inputs
-
-# PyTorch's batch-norm momentum (Keras' 0.99 needs hundreds of steps before the moving
-# statistics used at prediction time match the data; tabular fits are often shorter).
-_BN_MOMENTUM = 0.9
+from keraslearn.architectures.blocks import BN_MOMENTUM, output_head, tabular_inputs
 
 
 def shaped_widths(n_max: int, n_layers: int, n_out: int) -> tuple[int, ...]:
@@ -49,7 +45,7 @@ def build(
         x = layers.Dense(units, name=f"dense_{i}")(x)
         x = layers.Activation(activation, name=f"act_{i}")(x)
         if use_batchnorm:
-            x = layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"bn_{i}")(x)
+            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn_{i}")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
     return keras.Model(inputs, output_head(spec, x), name="smlp")
@@ -76,16 +72,16 @@ def build_residual(
     widths = shaped_widths(n_max, n_layers, spec.n_outputs)
     x = layers.Dense(widths[0], name="stem")(x)
     for i, units in enumerate(widths[1:], start=1):
-        h = layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"block{i}_bn_a")(x)
+        h = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{i}_bn_a")(x)
         h = layers.Activation(activation, name=f"block{i}_act_a")(h)
         h = layers.Dense(units, name=f"block{i}_dense_a")(h)
-        h = layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"block{i}_bn_b")(h)
+        h = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{i}_bn_b")(h)
         h = layers.Activation(activation, name=f"block{i}_act_b")(h)
         if dropout:
             h = layers.Dropout(dropout, name=f"block{i}_dropout")(h)
         h = layers.Dense(units, name=f"block{i}_dense_b")(h)
         skip = x if x.shape[-1] == units else layers.Dense(units, use_bias=False, name=f"block{i}_skip")(x)
         x = layers.Add(name=f"block{i}_add")([skip, h])
-    x = layers.BatchNormalization(momentum=_BN_MOMENTUM, name="tail_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="tail_bn")(x)
     x = layers.Activation(activation, name="tail_act")(x)
     return keras.Model(inputs, output_head(spec, x), name="smlp2")

@@ -73,6 +73,7 @@ class _UserModelMixin:
     """What KerasClassifier and KerasRegressor share: routed ``model__`` params, build, compile, feed."""
 
     _encoder_params = ("scaling", "min_frequency", "embed_size")
+    _optimizer_optional = True  # None: the optimizer the user's model was compiled with
 
     # ------------------------------------------------- routed parameters
     def _hyperparameters(self) -> dict:

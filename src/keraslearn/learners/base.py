@@ -79,6 +79,7 @@ class KerasLearner(BaseEstimator):
     _encoder_params: tuple = ()
     _default_metrics: tuple = ()
     _auto_batch = False  # whether batch_size="auto" is allowed (see _batch_size)
+    _optimizer_optional = False  # whether optimizer=None is allowed (a user's model: its own compile)
 
     def __sklearn_clone__(self):
         """``sklearn.base.clone``, with callbacks copied as each fit copies them.

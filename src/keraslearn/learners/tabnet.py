@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -71,7 +70,8 @@ _PARAMS_DOC = """
     optimizer : str or keras.optimizers.Optimizer, default="adam"
     learning_rate : float, default=2e-2
     global_clipnorm : float or None, default=1.0
-        Clip the global gradient norm (pytorch-tabnet's ``clip_value``); None disables it.
+        Clip the global gradient norm (pytorch-tabnet's ``clip_value``); None disables it. Applied to
+        an optimizer instance too, unless it clips gradients itself (``clipnorm``, ``clipvalue``).
     loss : str, keras loss or None, default=None
         None picks the task's loss (binary / sparse categorical cross-entropy, MSE).
     epochs : int, default=100
@@ -132,20 +132,10 @@ class _TabNetMixin:
             check_number("global_clipnorm", self.global_clipnorm, low=0.0, low_open=True)
 
     def _compile(self, model):
-        optimizer = self.optimizer
-        if not isinstance(optimizer, keras.optimizers.Optimizer) and self.global_clipnorm is not None:
-            try:
-                optimizer = keras.optimizers.get(
-                    {"class_name": optimizer, "config": {"global_clipnorm": float(self.global_clipnorm)}}
-                )
-            except (ValueError, TypeError) as err:
-                raise ValueError(
-                    f"optimizer={optimizer!r} is not a Keras optimizer name; use e.g. 'adam', 'adamw', "
-                    "'sgd', 'rmsprop', 'nadam', or a keras.optimizers.Optimizer instance."
-                ) from err
         compile_model(
             model,
-            optimizer=optimizer,
+            optimizer=self.optimizer,
+            global_clipnorm=self.global_clipnorm,
             learning_rate=self.learning_rate,
             loss=self._loss(),
             metrics=list(self._default_metrics),
@@ -204,7 +194,9 @@ class _TabNetMixin:
         ----------
         X : DataFrame or array-like of shape (n_samples, n_features)
         normalize : bool, default=False
-            Scale each row of the explanation to sum to 1.
+            Scale each row of the explanation to sum to 1. A row for which no decision step
+            contributed (every step's ReLU output 0) has no importances: it stays all 0 (where
+            pytorch-tabnet gives NaN).
         per_step : bool, default=False
             Also return each decision step's mask.
 

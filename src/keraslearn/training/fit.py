@@ -205,8 +205,15 @@ def _validation_multiple(n: int, batch_size: int) -> int:
     return 32
 
 
-def compile_model(model, *, optimizer="adam", learning_rate=1e-3, loss="mse", metrics=None, weight_decay=None):
-    """Compile with a fresh optimizer built from its Keras name (or a Keras optimizer to copy)."""
+_CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")
+
+
+def compile_model(model, *, optimizer="adam", learning_rate=1e-3, loss="mse", metrics=None, weight_decay=None,
+                  global_clipnorm=None):
+    """Compile with a fresh optimizer built from its Keras name (or a Keras optimizer to copy).
+
+    ``global_clipnorm`` clips the gradients, unless an optimizer instance clips them its own way.
+    """
     # Keras refuses an int learning rate ("should be float"): learning_rate=1 means 1.0.
     if isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool):
         learning_rate = float(learning_rate)
@@ -217,11 +224,15 @@ def compile_model(model, *, optimizer="adam", learning_rate=1e-3, loss="mse", me
             config = optimizer.get_config()
             if learning_rate is not None:  # in the config: a schedule's learning rate cannot be set afterwards
                 config["learning_rate"] = learning_rate
+            if global_clipnorm is not None and all(config.get(k) is None for k in _CLIPPING):
+                config["global_clipnorm"] = float(global_clipnorm)
             opt = optimizer.__class__.from_config(config)
     else:
         config = {} if learning_rate is None else {"learning_rate": learning_rate}
         if weight_decay is not None:
             config["weight_decay"] = weight_decay
+        if global_clipnorm is not None:
+            config["global_clipnorm"] = float(global_clipnorm)
         try:
             opt = keras.optimizers.get({"class_name": optimizer, "config": config})
         except (ValueError, TypeError) as err:
