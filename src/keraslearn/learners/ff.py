@@ -29,7 +29,8 @@ _PARAMS_DOC = """
     dropout, input_dropout, embed_dropout : float, default=0.0
         Dropout after each hidden layer, on the concatenated inputs, on each embedding.
     use_batchnorm : bool, default=False
-        Batch normalization after each hidden layer's activation.
+        Batch normalization after each hidden layer's activation (momentum 0.9, PyTorch's: Keras'
+        0.99 leaves the statistics used at prediction behind on short fits).
     use_embedding : bool, default=True
         Entity embeddings for categorical columns; False one-hot encodes them.
     numeric_embedding : {None, "periodic", "piecewise"}, default=None
