@@ -321,6 +321,25 @@ def test_a_text_column_arriving_as_numbers_warns_where_levels_are_lost():
         enc.transform(X.assign(zip=X["zip"].astype(float).where(X["zip"] == "10001")))  # missing is not unknown
 
 
+def test_a_numeric_column_with_a_stray_text_value_warns_naming_the_values():
+    """One "abc" among 40 numbers makes every number a level, unknown at predict unless seen."""
+    income = pd.Series(np.arange(40) * 1000.5).astype(str)
+    income[[7, 9]] = ["abc", "?"]
+    X = pd.DataFrame({"income": income, "mixed": [*range(39), "n/a "]})  # an object column of ints and text
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        enc = TabularEncoder().fit(X)
+    messages = [str(w.message) for w in caught]
+    assert enc.categorical_columns_ == ["income", "mixed"]
+    assert any(m.startswith("Column 'income' holds numbers except in 2 row(s), which hold '?', 'abc'; it is treated "
+                            "as categorical (40 levels)") and "errors='coerce'" in m for m in messages), messages
+    assert any(m.startswith("Column 'mixed' holds numbers except in 1 row(s), which hold 'n/a '") for m in messages)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # text levels that are mostly words: a real categorical column
+        TabularEncoder().fit(pd.DataFrame({"size": [*map(str, range(5)), *"abcdefgh"]}))
+        TabularEncoder(categorical_features=["income"]).fit(X[["income"]])  # the user's word
+
+
 def test_decimal_comma_numbers_and_arrow_durations_warn_as_categorical():
     X = pd.DataFrame({"price": ["1,5", "2,25", "-0,75", "3"] * 3})
     with pytest.warns(UserWarning, match=r"Column 'price' holds numbers with decimal commas \(e.g. '-?\d,\d+'\).*"

@@ -9,8 +9,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from keraslearn._user_warnings import warn_user
-from keraslearn.preprocessing import coding
+from keraslearn.preprocessing import coding, column_warnings
 from keraslearn.preprocessing.spec import CategoricalSpec, DataSpec, embedding_size, input_name, numeric_quantiles
 from keraslearn.preprocessing.validation import match_columns, to_frame
 
@@ -19,8 +18,6 @@ UNKNOWN_CODE = 1  # unseen at fit time, or rarer than min_frequency
 N_RESERVED = 2
 SCALINGS = ("standard", "quantile", "robust", "none")
 _NUMERIC_KINDS = {"floating", "integer", "mixed-integer-float", "boolean", "decimal", "empty"}
-#: A categorical column with more kept levels than this, and than half the rows, looks like an identifier.
-ID_LEVELS = 1000
 
 
 def _raise_too_large(arr: np.ndarray, names: list, bad, where: str = ""):
@@ -53,12 +50,6 @@ def _as_levels(col: pd.Series) -> pd.Series:
     out = col.astype(object).map(str).astype(object)
     out[missing] = None
     return out
-
-
-# A number written with thousands separators, as "4,312" or "-1,250,000.5".
-_THOUSANDS = r"[-+]?\d{1,3}(?:,\d{3})*(?:\.\d+)?"
-# A number written with a decimal comma, as "1,5" or "-0,25" (or a whole number among them).
-_DECIMAL_COMMA = r"[-+]?\d+(?:,\d+)?"
 
 
 class TabularEncoder(TransformerMixin, BaseEstimator):
@@ -187,51 +178,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             counts = coding.level_counts(frame[col], _as_levels)
             kept = sorted(str(level) for level, c in counts.items() if c >= threshold)
             self.categories_.append(kept)
-            self._warn_suspicious(frame[col], kept, n)
+            named = col in set(self.categorical_features or ())  # categorical on the user's word
+            column_warnings.warn_suspicious(frame[col], kept, n, len(kept) + N_RESERVED, named=named)
         self._set_lookups()
-
-    def _warn_suspicious(self, col: pd.Series, kept: list, n: int):
-        """Warn about categorical columns that are probably a mistake; they are still encoded."""
-        name = col.name
-        forced = name in set(self.categorical_features or ())
-        if not forced and kept and coding._is_string_column(col):
-            # Numbers stored as strings stay categorical (the dtype is the user's statement, and
-            # zip codes or ids are digit strings), but say so: usually a CSV read without parsing.
-            sample = pd.Series(kept[:1000])
-            commas = sample[sample.str.contains(",", regex=False)]
-            if len(commas) and sample.str.fullmatch(_THOUSANDS).all():
-                warn_user(
-                    f"Column {name!r} holds numbers with thousands separators (e.g. {commas.iloc[0]!r}); it is "
-                    f"treated as categorical ({len(kept)} levels). Read the file with "
-                    "pd.read_csv(..., thousands=',') to use it as a number.")
-            elif len(commas) and sample.str.fullmatch(_DECIMAL_COMMA).all():
-                warn_user(
-                    f"Column {name!r} holds numbers with decimal commas (e.g. {commas.iloc[0]!r}); it is treated as "
-                    f"categorical ({len(kept)} levels). Read the file with pd.read_csv(..., decimal=',') (and "
-                    f"sep=';', as such files usually have), or convert it: "
-                    f"pd.to_numeric(X[{name!r}].str.replace(',', '.')).")
-            elif pd.to_numeric(sample, errors="coerce").notna().all():
-                warn_user(
-                    f"Column {name!r} holds numbers stored as strings; it is treated as categorical "
-                    f"({len(kept)} levels). Convert it with pd.to_numeric(X[{name!r}]) to use it as a "
-                    f"number; to keep it categorical without this warning, make it a category column "
-                    f"(X[{name!r}].astype('category')); a TabularEncoder used on its own also takes it in "
-                    "categorical_features.")
-        if not forced and kept and coding._is_time(col.dtype):
-            if coding._is_duration(col.dtype):
-                what, numbers = "a duration", f"X[{name!r}].dt.total_seconds()"
-            else:
-                what, numbers = "a time", f"X[{name!r}].dt.year, .dt.dayofyear, ..."
-            warn_user(
-                f"Column {name!r} holds {col.dtype} values; they are treated as categorical ({len(kept)} levels), "
-                f"so a value not seen in training is 'unknown'. To use it as {what}, give numbers instead "
-                f"({numbers}); to keep it categorical without this warning, make it "
-                f"a category column (X[{name!r}].astype('category')).")
-        if len(kept) > max(ID_LEVELS, n // 2):
-            warn_user(
-                f"Categorical column {name!r} has {len(kept)} levels in {n} rows: an identifier? Its "
-                f"embedding gets {len(kept) + N_RESERVED} rows. Drop the column, or pool rare levels with "
-                "min_frequency.")
 
     def _set_lookups(self):
         # level -> code dicts, built at fit (not lazily: transform must not change the state)
@@ -290,32 +239,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             codes = coding.category_codes(
                 frame[col], self._level_codes[j], UNKNOWN_CODE, MISSING_CODE, lambda c, j=j: self._codes_general(c, j)
             )
-            self._warn_numbers_for_text(frame[col], codes, j)
+            column_warnings.warn_numbers_for_text(frame[col], codes == UNKNOWN_CODE, self.categories_[j])
             out[cspec.input_name] = codes.reshape(-1, 1)
         return out
-
-    def _warn_numbers_for_text(self, col: pd.Series, codes: np.ndarray, j: int):
-        """Warn when numbers meet text levels they spell apart: 2139 for "02139" (a zip code column
-        read as numbers at predict) is unknown, and nothing else would say so."""
-        if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
-            return
-        unknown = codes == UNKNOWN_CODE
-        if not unknown.any():
-            return
-        apart = {}
-        for level in self.categories_[j]:
-            if coding.number_spelled_apart(level):
-                apart.setdefault(float(level), level)
-        if not apart:
-            return
-        values = col.to_numpy()[unknown]
-        hits = [v.item() if isinstance(v, np.generic) else v for v in values if float(v) in apart]
-        if hits:
-            name = col.name
-            warn_user(
-                f"Column {name!r} holds numbers, but its levels at fit were text such as {apart[float(hits[0])]!r}; "
-                f"{len(hits)} of its values (e.g. {hits[0]!r}) match such a level only as a number and are coded "
-                f"as unknown. Give the column as text, as at fit (pd.read_csv(..., dtype={{{name!r}: str}})).")
 
     def _codes_general(self, col: pd.Series, j: int) -> np.ndarray:
         values = _as_levels(col)

@@ -1,0 +1,104 @@
+"""Warnings about columns that are probably a mistake: numbers read as text, times, identifiers,
+and text levels met by numbers at predict time. The column is still encoded; the warning names
+it and the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from keraslearn._user_warnings import warn_user
+from keraslearn.preprocessing.coding import _is_duration, _is_string_column, _is_time, number_spelled_apart
+
+#: A categorical column with more kept levels than this, and than half the rows, looks like an identifier.
+ID_LEVELS = 1000
+# A number written with thousands separators, as "4,312" or "-1,250,000.5".
+_THOUSANDS = r"[-+]?\d{1,3}(?:,\d{3})*(?:\.\d+)?"
+# A number written with a decimal comma, as "1,5" or "-0,25" (or a whole number among them).
+_DECIMAL_COMMA = r"[-+]?\d+(?:,\d+)?"
+
+
+def _listed(values: list, at_most: int = 5) -> str:
+    """``'a', 'b'`` or ``'a', 'b', ... (12 values)``: examples for a message."""
+    shown = ", ".join(repr(v) for v in values[:at_most])
+    return shown if len(values) <= at_most else f"{shown}, ... ({len(values)} values)"
+
+
+def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, named: bool = False):
+    """Warn about a categorical column that is probably a mistake (it is still encoded): numbers in
+    text, times, an identifier. ``kept``: its levels; ``n``: the rows; ``embedding_rows``: its table's;
+    ``named``: categorical on the user's word, so only the identifier warning applies."""
+    name = col.name
+    if not named and kept and (_is_string_column(col) or col.dtype == object):
+        # Numbers stored as strings stay categorical (the dtype is the user's statement, and
+        # zip codes or ids are digit strings), but say so: usually a CSV read without parsing.
+        sample = pd.Series(kept[:1000])
+        numeric = pd.to_numeric(pd.Series(kept), errors="coerce").notna().to_numpy()
+        commas = sample[sample.str.contains(",", regex=False)]
+        if len(commas) and sample.str.fullmatch(_THOUSANDS).all():
+            warn_user(
+                f"Column {name!r} holds numbers with thousands separators (e.g. {commas.iloc[0]!r}); it is "
+                f"treated as categorical ({len(kept)} levels). Read the file with "
+                "pd.read_csv(..., thousands=',') to use it as a number.")
+        elif len(commas) and sample.str.fullmatch(_DECIMAL_COMMA).all():
+            warn_user(
+                f"Column {name!r} holds numbers with decimal commas (e.g. {commas.iloc[0]!r}); it is treated as "
+                f"categorical ({len(kept)} levels). Read the file with pd.read_csv(..., decimal=',') (and "
+                f"sep=';', as such files usually have), or convert it: "
+                f"pd.to_numeric(X[{name!r}].str.replace(',', '.')).")
+        elif numeric.all():
+            warn_user(
+                f"Column {name!r} holds numbers stored as strings; it is treated as categorical "
+                f"({len(kept)} levels). Convert it with pd.to_numeric(X[{name!r}]) to use it as a "
+                f"number; to keep it categorical without this warning, make it a category column "
+                f"(X[{name!r}].astype('category')); a TabularEncoder used on its own also takes it in "
+                "categorical_features.")
+        elif len(kept) >= 10 and numeric.mean() >= 0.9:
+            # A numeric column with a stray value ("abc", "?", "-"): every number became a level,
+            # so each new number at predict time is "unknown".
+            bad = [level for level, ok in zip(kept, numeric) if not ok]
+            warn_user(
+                f"Column {name!r} holds numbers except in {int(col.isin(bad).sum())} row(s), which hold "
+                f"{_listed(bad)}; it is treated as categorical ({len(kept)} levels), so a number not seen "
+                f"in training is 'unknown'. Fix or blank those values to use it as a number "
+                f"(pd.to_numeric(X[{name!r}], errors='coerce') makes them missing); to keep it "
+                f"categorical without this warning, make it a category column (X[{name!r}].astype('category')).")
+    if not named and kept and _is_time(col.dtype):
+        if _is_duration(col.dtype):
+            what, numbers = "a duration", f"X[{name!r}].dt.total_seconds()"
+        else:
+            what, numbers = "a time", f"X[{name!r}].dt.year, .dt.dayofyear, ..."
+        warn_user(
+            f"Column {name!r} holds {col.dtype} values; they are treated as categorical ({len(kept)} levels), "
+            f"so a value not seen in training is 'unknown'. To use it as {what}, give numbers instead "
+            f"({numbers}); to keep it categorical without this warning, make it "
+            f"a category column (X[{name!r}].astype('category')).")
+    if len(kept) > max(ID_LEVELS, n // 2):
+        warn_user(
+            f"Categorical column {name!r} has {len(kept)} levels in {n} rows: an identifier? Its "
+            f"embedding gets {embedding_rows} rows. Drop the column, or pool rare levels with "
+            "min_frequency.")
+
+
+def warn_numbers_for_text(col: pd.Series, unknown: np.ndarray, levels: list):
+    """Warn when numbers meet text ``levels`` they spell apart: 2139 for "02139" (a zip code column
+    read as numbers at predict) is unknown, and nothing else would say so. ``unknown``: a mask of
+    the rows coded as unknown."""
+    if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        return
+    if not unknown.any():
+        return
+    apart = {}
+    for level in levels:
+        if number_spelled_apart(level):
+            apart.setdefault(float(level), level)
+    if not apart:
+        return
+    values = col.to_numpy()[unknown]
+    hits = [v.item() if isinstance(v, np.generic) else v for v in values if float(v) in apart]
+    if hits:
+        name = col.name
+        warn_user(
+            f"Column {name!r} holds numbers, but its levels at fit were text such as {apart[float(hits[0])]!r}; "
+            f"{len(hits)} of its values (e.g. {hits[0]!r}) match such a level only as a number and are coded "
+            f"as unknown. Give the column as text, as at fit (pd.read_csv(..., dtype={{{name!r}: str}})).")
