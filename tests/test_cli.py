@@ -188,7 +188,22 @@ def test_an_unwritable_out_fails_before_training_and_a_failed_save_keeps_the_mod
     out = str(blocker / "m.keraslearn")
     assert main(["fit", str(iris_csv), "--target", "species", "--epochs", "1", "--out", out]) == 2
     err = capsys.readouterr().err
-    assert f"cannot write {blocker / 'm.keraslearn'}" in err and "training" not in err  # nothing was trained
+    assert f"cannot write {blocker / 'm.keraslearn'}: {blocker} is a file, not a folder" in err
+    assert "training" not in err  # nothing was trained
+    # A model never replaces a data table or another file: refused before training, the file intact.
+    victim = tmp_path / "victim.csv"
+    fit = ["fit", str(iris_csv), "--target", "species", "--epochs", "1", "--quiet", "--out"]
+    for command, message in ((fit + [str(victim)], "names a data table, but a model is written there"),
+                             (fit + [str(blocker)], "exists and is not a keraslearn model"),
+                             (["demo", "--epochs", "1", "--out-dir", str(victim)], "is a file, not a folder")):
+        victim.write_text("x,y\n1,2\n")
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert message in err and "training" not in err, err
+        assert victim.read_text() == "x,y\n1,2\n" and blocker.read_text() == "not a folder"
+    model = tmp_path / "m.keraslearn"
+    model.write_bytes(fitted.read_bytes())
+    assert main(fit + [str(model)]) == 0  # a model replaces a model
     # A save that fails after training (a full disk) keeps the trained model elsewhere and says where.
     learner = keraslearn.load(fitted)
     with pytest.raises(UsageError, match=r"cannot write .*; the trained model was saved to (\S+) instead") as caught:
@@ -278,6 +293,37 @@ def test_ctrl_c_stops_a_command_even_inside_a_gc_or_weakref_callback(script):
     r = subprocess.run([sys.executable, "-c", ignored], capture_output=True, text=True, timeout=60,
                        env={**os.environ, "PYTHONPATH": SRC})
     assert r.returncode == 0 and "went on to the end" in r.stdout, r.stderr
+
+
+def test_a_fit_whose_log_reader_goes_away_still_saves_its_model(iris_csv, tmp_path):
+    """`keraslearn fit ... 2>&1 | head -1`: stderr's pipe closes mid-fit; the fit goes on quietly."""
+    out = tmp_path / "m.keraslearn"
+    p = subprocess.Popen([sys.executable, "-m", "keraslearn", "fit", str(iris_csv), "--target", "species",
+                          "--epochs", "200", "--param", "patience=1000", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": SRC})
+    first = p.stdout.readline()
+    p.stdout.close()  # the reader has gone, before training starts
+    assert p.wait(timeout=300) == 0 and first.startswith(b"task: classification")
+    assert out.exists() and out.with_name("m_metrics.json").exists()
+
+
+def test_an_interrupted_fit_says_that_no_model_was_written(iris_mixed, tmp_path):
+    import keras
+
+    from keraslearn import FFClassifier
+    from keraslearn.commands import train_and_report
+    from keraslearn.console import console
+
+    class CtrlC(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    X, y = iris_mixed
+    learner = FFClassifier(layer_units=(4,), epochs=5, callbacks=[CtrlC()])
+    with pytest.raises(KeyboardInterrupt, match=r"^interrupted after \d+ s of training; no model was written to "):
+        train_and_report(X, pd.Series(y), learner, test_fraction=0.2, random_state=0, out=tmp_path / "m.keraslearn",
+                         console=console(quiet=True), title="t")
+    assert not list(tmp_path.iterdir())
 
 
 def test_fit_takes_a_dataset_name(tmp_path, capsys):

@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from pathlib import Path
 
 
 class WriteError(OSError):
@@ -67,6 +68,9 @@ def _target(path) -> str:
 
 
 def _named(path, err: OSError) -> WriteError:
+    parent = next((p for p in Path(os.path.abspath(path)).parents if os.path.isfile(p)), None)
+    if parent is not None:  # makedirs says "File exists", open says "Not a directory": name the file
+        return WriteError(err.errno, f"cannot write {path}: {parent} is a file, not a folder")
     return WriteError(err.errno, f"cannot write {path}: {err.strerror or err}")
 
 

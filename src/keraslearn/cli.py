@@ -96,6 +96,44 @@ def _interruptible():
             timer.cancel()
 
 
+class _QuietOnceClosed:
+    """``sys.stderr`` that goes quiet once its reader has gone (``keraslearn fit ... 2>&1 | head``):
+    the progress and the messages are lost, not the fit."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _gone(self):
+        self._stream = open(os.devnull, "w")  # lives as long as the command
+        with contextlib.suppress(OSError):  # Python's own flush of stderr at exit, and C code writing to fd 2
+            os.dup2(self._stream.fileno(), 2)
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _stderr_until_closed():
+    previous, sys.stderr = sys.stderr, _QuietOnceClosed(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stderr = previous
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -104,7 +142,7 @@ def main(argv=None) -> int:
     # line, not as a source location and a line of keraslearn's code.
     warnings.formatwarning = lambda message, category, *_, **__: f"warning: {message}\n"
     try:
-        with _interruptible():
+        with _interruptible(), _stderr_until_closed():
             return int(args.func(args) or 0)
     except BrokenPipeError:  # `keraslearn ... | head`: the reader has gone, so stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -16,7 +16,7 @@ from keraslearn.console import console as _console
 from keraslearn.console import print_metrics
 from keraslearn.console import say as _say
 from keraslearn.console import to_json as _json
-from keraslearn.tables import not_the_input, out_kind, read_table, uncompressed, write_table
+from keraslearn.tables import model_out, not_the_input, out_kind, read_table, uncompressed, write_table
 from keraslearn.tasks import TASKS, load_task, missing_columns, parse_params, split_target
 
 
@@ -103,6 +103,9 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
         learner.fit(X_tr, y_tr)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted after {time.perf_counter() - start:.0f} s of training; "
+                                f"no model was written to {out}") from None
     seconds = time.perf_counter() - start
     rows = {"train": score_table(learner, X_tr, y_tr)}
     if X_te is not None:
@@ -161,6 +164,7 @@ def cmd_fit(args):
     out = args.out or uncompressed(Path(args.data)).with_suffix(".keraslearn").name
     if Path(out).is_dir() or out.endswith(("/", os.sep)):  # "runs/": a folder, even one not made yet
         raise UsageError(f"--out {out} is a directory; give a file name, e.g. {Path(out) / 'model.keraslearn'}")
+    model_out(out)
     check_writable(out)  # before training, not after
     train_and_report(
         X, y, learner, test_fraction=args.test_fraction, random_state=args.random_state, out=out, console=console,
@@ -318,10 +322,12 @@ def cmd_demo(args):
         layer_units=(64, 64), epochs=args.epochs, batch_size=32, patience=20, random_state=args.random_state,
         verbose=0 if args.quiet else 1,
     )
-    os.makedirs(args.out_dir, exist_ok=True)
+    out = Path(args.out_dir) / "boston_ff.keraslearn"
+    model_out(out)
+    check_writable(out)  # makes the folder; before training, not after
     train_and_report(
-        X, y, learner, test_fraction=0.2, random_state=args.random_state,
-        out=Path(args.out_dir) / "boston_ff.keraslearn", console=console, title="medv ~ FFRegressor",
+        X, y, learner, test_fraction=0.2, random_state=args.random_state, out=out, console=console,
+        title="medv ~ FFRegressor",
     )
     return 0
 

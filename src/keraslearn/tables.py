@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -176,6 +177,25 @@ def write_table(frame: pd.DataFrame, path) -> None:
                 raise UsageError(f"cannot write {path}: {err} (pip install pyarrow)") from None
         else:
             frame.to_csv(tmp, index=False, sep="\t" if kind == "tsv" else ",")
+
+
+def model_out(path) -> None:
+    """Refuse, before training, an ``--out`` for a model that names a data table, or an existing
+    file that is not a keraslearn model: writing the model would replace it."""
+    p = Path(path).expanduser()
+    if _table_kind(p) is not None:
+        raise UsageError(f"--out {path} names a data table, but a model is written there; name a .keraslearn file "
+                         f"(predictions are written by keraslearn predict MODEL DATA --out {path})")
+    if p.is_file() and not _is_model_file(p):
+        raise UsageError(f"--out {path} exists and is not a keraslearn model; remove it or write elsewhere")
+
+
+def _is_model_file(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return "keraslearn.json" in z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def not_the_input(out, data) -> None:

@@ -8,6 +8,7 @@ from keraslearn.cli import UsageError
 from keraslearn.commands import _make_learner, check_cli_learner, save_or_keep
 from keraslearn.console import console as _console
 from keraslearn.console import say as _say
+from keraslearn.tables import model_out
 from keraslearn.tasks import load_task, parse_params
 from keraslearn._atomic import check_writable
 
@@ -25,8 +26,9 @@ def cmd_tune(args):
             raise UsageError(f"{flag} must be a positive integer; got {value}")
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout:g}")
-    for path in (args.out, args.report and os.path.join(args.report, "trials.csv")):
+    for path in (args.out, args.report and os.path.join(args.report, "best.keraslearn")):
         if path:
+            model_out(path)
             check_writable(path)  # before any trial, not after the refit
     check_cli_learner(args)
     X, y, task = load_task(args, console)
