@@ -808,6 +808,25 @@ def test_cli_leaves_out_row_names_written_by_to_csv_or_write_csv_and_says_so(tmp
     assert list(read_table(tmp_path / "dup.csv").columns) == ["Unnamed: 0"] + list(X.columns)
 
 
+def test_cli_refuses_a_header_naming_a_column_twice_and_keeps_a_real_dotted_name(tmp_path):
+    from keraslearn.tables import read_table
+
+    (tmp_path / "dup.csv").write_text("a,b,a,y\n1,2,3,4\n5,6,7,8\n")
+    with pytest.raises(UsageError, match=r"dup.csv names columns twice: \['a'\]; rename them"):
+        read_table(tmp_path / "dup.csv")  # pandas would call the second one "a.1"
+    (tmp_path / "dotted.csv").write_text("a,a.1,y\n1,2,3\n5,6,7\n")
+    assert list(read_table(tmp_path / "dotted.csv").columns) == ["a", "a.1", "y"]
+
+
+def test_true_false_text_in_a_bool_column_is_read_and_only_bad_values_are_named():
+    X = pd.DataFrame({"member": [True, False] * 10, "a": np.arange(20.0)})
+    enc = TabularEncoder().fit(X)
+    as_text = X.assign(member=["True", "False"] * 10)  # a CSV column with a stray value is read as text
+    np.testing.assert_array_equal(enc.transform(as_text)["numeric"], enc.transform(X)["numeric"])
+    with pytest.raises(ValueError, match=r"Numeric column 'member' holds non-numeric values \['maybe'\];"):
+        enc.transform(X.assign(member=["True", "maybe"] * 10))
+
+
 def test_datetime_feature_columns_warn_that_new_dates_are_unknown():
     X = pd.DataFrame({"when": pd.date_range("2020", periods=30), "x": np.arange(30.0)})
     with pytest.warns(UserWarning, match=r"Column 'when' holds datetime64\[\w+\] values; they are treated as "

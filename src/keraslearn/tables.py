@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -47,13 +48,15 @@ def read_table(path, text=(), exact=()) -> pd.DataFrame:
                 df, encoding = _read_text(p, sep=sep, nrows=0, **columns)
                 if not (df.shape[1] == 1 and _other_separator(str(df.columns[0]))):
                     raise
-            if df.shape[1] == 1 and (sep := _other_separator(str(df.columns[0]))):
+            if df.shape[1] == 1 and (other := _other_separator(str(df.columns[0]))):
+                sep = other
                 df = _csv(p, sep=sep, encoding=encoding, **columns)  # one column named "a;b;c": a semicolon file
                 if sep == ";" and _n_numeric(df) < df.shape[1]:
                     # Semicolons usually come with decimal commas ("12,57"), which pandas reads as text.
                     commas = _csv(p, sep=sep, encoding=encoding, decimal=",", **columns)
                     if _n_numeric(commas) > _n_numeric(df):
                         df = commas
+            _check_unique_header(df, p, sep=sep, encoding=encoding)
             df = _none_in_numbers_is_missing(df, skip={*text, *exact})
             df = _without_row_names(df, path, keep={*text, *exact})
         else:
@@ -68,6 +71,19 @@ def read_table(path, text=(), exact=()) -> pd.DataFrame:
     if df.empty or df.shape[1] == 0:
         raise UsageError(f"{path} holds no data rows")
     return df
+
+
+def _check_unique_header(df: pd.DataFrame, path, **read):
+    """A header naming a column twice is an error, as for a DataFrame: pandas would rename the second
+    "age" to "age.1", a name the file does not have."""
+    names = {str(c) for c in df.columns}
+    renamed = [c for c in names if (m := re.fullmatch(r"(.+)\.\d+", c)) and m.group(1) in names]
+    if not renamed:
+        return
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **read).iloc[0].tolist()
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise UsageError(f"{path} names columns twice: {twice}; rename them so each column has one name")
 
 
 def _without_row_names(df: pd.DataFrame, path, keep=()) -> pd.DataFrame:

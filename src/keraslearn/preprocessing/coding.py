@@ -53,7 +53,10 @@ def _column_float(col: pd.Series) -> np.ndarray:
             return col.to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError):
             pass
-        arr = pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
+        arr = pd.to_numeric(col, errors="coerce").to_numpy(np.float64, copy=True)
+        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            truth = col.isin(["True", "False"]).to_numpy()  # a True/False column read with a stray value
+            arr[truth] = (col[truth] == "True").to_numpy(np.float64)
     except OverflowError:  # a Python int beyond float64 (10**400) in an object column
         raise ValueError(
             f"Numeric column {col.name!r} holds integers too large for a float (beyond ±1.8e308); rescale "
