@@ -779,6 +779,9 @@ def test_cli_reads_a_semicolon_file_whose_rows_have_different_numbers_of_commas(
     df = read_table(tmp_path / "semi.csv")
     assert list(df.columns) == ["a", "txt", "label"]
     assert df["a"].tolist() == [1.0, 1.5, 2.0, 0.25] and df["txt"].tolist()[1] == "red, dark"
+    (tmp_path / "bin.csv").write_bytes(b"\x7fELF\x02\x01\x01\x00\x00,\x00\n" * 50)
+    with pytest.raises(UsageError, match=r"cannot read .*bin.csv: it holds binary data, not text"):
+        read_table(tmp_path / "bin.csv")  # not a table of garbage read as latin-1
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n1,2,3\n")  # a comma file with a bad row: pandas' error
     with pytest.raises(UsageError, match=r"cannot read .*bad.csv: ParserError: .*Expected 2 fields in line 3"):
         read_table(tmp_path / "bad.csv")

@@ -78,12 +78,13 @@ def test_regression_parquet_and_params(tmp_path, diabetes_mixed):
     X.assign(target=y.to_numpy()).to_parquet(data)
     out = tmp_path / "d.keraslearn"
     code = main(["fit", str(data), "--target", "target", "--epochs", "5", "--out", str(out), "--quiet",
-                 "--param", "layer_units=(16,)"])
+                 "--param", "layer_units=(16,)", "--param", "use_batchnorm=TRUE", "--param", "scaling=none"])
     assert code == 0
     import keraslearn
 
     model = keraslearn.load(out)
     assert type(model).__name__ == "FFRegressor" and model.layer_units == (16,)
+    assert model.use_batchnorm is True and model.scaling == "none"  # the shell's (and R's) spelling of True
 
 
 @pytest.mark.parametrize(
@@ -99,6 +100,7 @@ def test_regression_parquet_and_params(tmp_path, diabetes_mixed):
          "learner 'classif.keras' (KerasClassifier) trains the model your Python build function makes"),
         (["fit", "{iris}", "--target", "species", "--drop", "colour_"],
          "--drop names columns DATA lacks: colour_; did you mean 'colour'? Columns are: "),
+        (["fit", "{iris}", "--target", "species", "--drop", "nope"], "--drop names columns DATA lacks: nope. Columns"),
         (["fit", "{iris}", "--target", "species", "--epochs", "2", "--param", "epochs=3"],
          "--epochs 2 and --param epochs=3 disagree"),
     ],

@@ -442,7 +442,7 @@ def _iris():
     return load_iris(return_X_y=True, as_frame=True)
 
 
-def test_cli_tune_writes_a_report(tmp_path, iris_mixed):
+def test_cli_tune_writes_a_report(tmp_path, iris_mixed, capsys):
     from keraslearn.cli import main
 
     X, y = iris_mixed
@@ -464,9 +464,12 @@ def test_cli_tune_writes_a_report(tmp_path, iris_mixed):
     assert not {"dropout", "n_layers", "units"} & set(study.best_params)
     assert model.layer_units == (8,) and model.dropout == 0.0
     assert model.predict(X).shape == (len(X),)
-    # The same command again: the study already holds its trial, so nothing more runs.
-    assert main(args) == 0
+    # The same command again: the study already holds its trial, so nothing more runs; without
+    # --out or --report it says how to get the best model.
+    capsys.readouterr()
+    assert main([a for a in args if a != "--quiet"]) == 0
     assert len(study.trials) == 1
+    assert "to save the best model, run the same command with --out best.keraslearn" in capsys.readouterr().err
     from keraslearn.tuning.report import score_name
 
     assert score_name(study) == "accuracy"  # the trials table and the history plot name the score

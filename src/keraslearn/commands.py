@@ -66,7 +66,7 @@ def _make_learner(name, task, params):
         known = cls._get_param_names()
         unknown = [p for p in params if p not in known]
         if unknown and not hint:
-            close = difflib.get_close_matches(unknown[0], known, n=1)
+            close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.7)
             raise UsageError(f"bad --param for {cls.__name__}: no parameter {unknown[0]!r}"
                              + (f"; did you mean {close[0]!r}?" if close else ".")
                              + f" Its parameters: {', '.join(known)}") from None

@@ -149,9 +149,12 @@ def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
     """``(_csv(path), encoding)``: a file that is not UTF-8 is read as UTF-16 when it starts with
     UTF-16's byte-order mark (Excel's "Unicode text"), else as Windows-1252 (or Latin-1)."""
     with open(path, "rb") as f:
-        head = f.read(2)
-    if head in (b"\xff\xfe", b"\xfe\xff") and uncompressed(Path(path)) == Path(path):
+        head = f.read(4096)
+    plain = uncompressed(Path(path)) == Path(path)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") and plain:
         return _csv(path, encoding="utf-16", **kw), "utf-16"
+    if plain and b"\x00" in head:  # latin-1 would read any bytes as a table of garbage
+        raise UsageError(f"cannot read {path}: it holds binary data, not text; give a .csv, .tsv or .parquet table")
     try:
         return _csv(path, **kw), "utf-8"
     except UnicodeDecodeError as err:

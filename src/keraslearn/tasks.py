@@ -43,7 +43,7 @@ def split_target(df: pd.DataFrame, target: str, console=None):
 def _meant(name: str, names: list[str]) -> str | None:
     """The column ``name`` was probably meant to be: the same but for case, else the closest spelling."""
     same = [c for c in names if c.strip().lower() == name.strip().lower()]
-    close = same or difflib.get_close_matches(name, names, n=1)
+    close = same or difflib.get_close_matches(name, names, n=1, cutoff=0.7)  # 0.6 offers "income" for "nope"
     return close[0] if close else None
 
 
@@ -54,7 +54,7 @@ def missing_columns(flag: str, wanted: list, df: pd.DataFrame) -> None:
         names = [str(c) for c in df.columns]
         close = _meant(absent[0], names)
         raise UsageError(f"{flag} names columns DATA lacks: {', '.join(absent)}"
-                         + (f"; did you mean {close!r}?" if close else "")
+                         + (f"; did you mean {close!r}?" if close else ".")
                          + f" Columns are: {', '.join(map(repr, names))}")
 
 
@@ -100,12 +100,16 @@ def load_task(args, console):
 
 
 def parse_params(items) -> dict:
-    """``name=value`` pairs; values are Python literals (``(64, 64)``, ``0.1``) or plain strings."""
+    """``name=value`` pairs; values are Python literals (``(64, 64)``, ``0.1``), true/false in any
+    case (the shell's or R's spelling), or plain strings (``scaling=none`` is the string)."""
     params = {}
     for item in items or ():
         if "=" not in item:
             raise UsageError(f"--param expects name=value, got {item!r}")
         key, raw = item.split("=", 1)
+        if raw.strip().lower() in ("true", "false"):
+            params[key.strip()] = raw.strip().lower() == "true"
+            continue
         try:
             params[key.strip()] = ast.literal_eval(raw)
         except (ValueError, SyntaxError):

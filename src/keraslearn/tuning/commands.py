@@ -64,6 +64,9 @@ def cmd_tune(args):
     if args.out:
         save_or_keep(best, args.out)
         _say(console, f"best model → {args.out}")
+    elif not args.report:
+        _say(console, "to save the best model, run the same command with --out best.keraslearn (or --report DIR): "
+                      "it resumes the study and refits the best trial, with no trial run again")
     if args.report:
         written = write_report(study, args.report, best)
         for name, path in written.items():
