@@ -42,6 +42,10 @@ def data_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("KERASLEARN_DATA", str(data))
     monkeypatch.delenv("KERASLEARN_OFFLINE", raising=False)
     monkeypatch.setattr(files, "_keras_home", lambda: str(home))
+    # The tests' files are small fakes in Keras' layout: not Keras' files, so no checksum of Keras'
+    # applies (test_a_cached_file_is_checked_against_its_checksum checks them).
+    monkeypatch.setattr(loaders, "_SOURCES", {k: dataclasses.replace(s, file_hash=None)
+                                              for k, s in loaders._SOURCES.items()})
     return data, home
 
 
@@ -292,6 +296,54 @@ def test_a_download_cut_short_names_the_file(data_dirs):
         load_mnist()
 
 
+def test_a_cached_file_is_checked_against_its_checksum(data_dirs, monkeypatch):
+    """A file under Keras' name that is not Keras' (an error page, a cut download) is refused, not used."""
+    import hashlib
+
+    data, _ = data_dirs
+    x = np.zeros((2, 28, 28), np.uint8)
+    np.savez(data / "mnist.npz", x_train=x, y_train=np.array([1, 2], np.uint8), x_test=x[:1], y_test=np.array([3]))
+    digest = hashlib.sha256((data / "mnist.npz").read_bytes()).hexdigest()
+    monkeypatch.setitem(loaders._SOURCES, "mnist", dataclasses.replace(loaders._SOURCES["mnist"], file_hash=digest))
+    assert load_mnist()[0][1].tolist() == [1, 2]  # the file Keras' checksum names
+    np.savez(data / "mnist.npz", x_train=x, y_train=np.array([7, 7], np.uint8), x_test=x[:1], y_test=np.array([3]))
+    with pytest.raises(ValueError, match=r"mnist.npz is not Keras' mnist file \(its checksum differs.*delete it"):
+        load_mnist()
+
+
+def test_files_the_user_names_get_no_cache_advice(data_dirs, tmp_path):
+    data, _ = data_dirs
+    page = tmp_path / "mine.npz"
+    page.write_bytes(b"<html>404 Not Found</html>")
+    with pytest.raises(ValueError, match=r"mine.npz is not a valid mnist file \(not a NumPy .npz archive; it starts "
+                                         r"with b'<html>404 Not Fo'\)\.$"):
+        load_mnist(path=str(page))  # the user's own file: no "delete it", no allow_pickle advice
+    with pytest.raises(DatasetUnavailableError, match=r"Cannot load mnist: no file at .*nowhere/mnist.npz"):
+        load_mnist(path=str(tmp_path / "nowhere" / "mnist.npz"))
+    (data / "fashion-mnist").mkdir()
+    for name in loaders._FASHION_FILES:
+        with gzip.open(data / "fashion-mnist" / name, "wb") as f:
+            f.write(bytes(16 + 28 * 28))
+    full = (data / "fashion-mnist" / "t10k-images-idx3-ubyte.gz").read_bytes()
+    (data / "fashion-mnist" / "t10k-images-idx3-ubyte.gz").write_bytes(full[:20])
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte.gz is not a valid fashion_mnist file.*delete it"):
+        load_fashion_mnist()
+
+
+def test_keras_home_with_a_tilde_and_a_bad_timeout(tmp_path):
+    import subprocess
+    import sys
+
+    script = "from keraslearn.datasets import files; print(files.keras_cache_dir())"
+    env = {**os.environ, "KERAS_HOME": "~/kh", "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.strip() == str(tmp_path / "kh" / "datasets"), out.stderr  # as Keras' get_file reads it
+    env = {**os.environ, "KERASLEARN_NET_TIMEOUT": "abc"}
+    script = "from keraslearn.datasets import files; files.net_timeout()"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert "KERASLEARN_NET_TIMEOUT='abc' is not a number of seconds > 0" in out.stderr
+
+
 # --------------------------------------------------------------- offline
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
@@ -371,6 +423,12 @@ def test_download_goes_through_keras_into_its_cache(data_dirs, monkeypatch, tmp_
     np.savez(served / "mnist.npz", x_train=x, y_train=labels, x_test=x[:1], y_test=labels[:1])
     with _http_server(served) as base:
         _unreachable(monkeypatch, "mnist", f"{base}/mnist.npz")
+        # A download that fails Keras' checksum is refused, and not left for the next call to find.
+        monkeypatch.setitem(loaders._SOURCES, "mnist", dataclasses.replace(loaders._SOURCES["mnist"],
+                                                                          file_hash="0" * 64))
+        with pytest.raises(DatasetUnavailableError, match="downloading .* failed"):
+            load_mnist()
+        assert not (home / "datasets" / "mnist.npz").exists()
         monkeypatch.setitem(loaders._SOURCES, "mnist", dataclasses.replace(loaders._SOURCES["mnist"], file_hash=None))
         (x_train, y_train), _ = load_mnist()
     assert (home / "datasets" / "mnist.npz").exists()

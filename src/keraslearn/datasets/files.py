@@ -11,6 +11,7 @@ proxy) is asked for an answer for a few seconds, so a machine without network ge
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import pickle
@@ -51,9 +52,10 @@ def _keras_home() -> str:
     try:
         from keras.src.backend.config import keras_home
 
-        return keras_home()
+        home = keras_home()
     except ImportError:  # pragma: no cover - older or newer Keras layouts
-        return os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+        home = os.environ.get("KERAS_HOME", os.path.join("~", ".keras"))
+    return os.path.expanduser(home)  # KERAS_HOME="~/kh", as Keras' get_file reads it
 
 
 def keras_cache_dir() -> str:
@@ -94,10 +96,16 @@ def find_local(source: Source) -> str | None:
 
 
 def net_timeout() -> float:
-    try:
-        return float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT))
-    except ValueError:
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
         return DEFAULT_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise ValueError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds > 0; unset it for {DEFAULT_TIMEOUT:g} s.")
+    return seconds
 
 
 def check_reachable(url: str, timeout: float | None = None) -> None:
@@ -152,10 +160,45 @@ def _where_to_put(source: Source) -> str:
     )
 
 
+def is_own_path(fname) -> bool:
+    """Whether a loader's ``path=`` names the user's own file (absolute, or with a folder), not a
+    file name in the cache."""
+    return os.path.isabs(fname) or os.path.dirname(fname) != ""
+
+
+_CHECKED: dict = {}  # (path, size, mtime) -> the file's hash, once per process
+
+
+def _check_hash(path: str, source: Source, dataset: str) -> None:
+    """Refuse a cached file that is not Keras' (a download cut short, an error page saved under its
+    name): Keras would download it again; offline-first, keraslearn names it instead."""
+    if not source.file_hash or not os.path.isfile(path):
+        return  # no hash known, or an extracted folder (the hash is the archive's)
+    stat = os.stat(path)
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    if key not in _CHECKED:
+        digest = hashlib.sha256() if len(source.file_hash) == 64 else hashlib.md5()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _CHECKED[key] = digest.hexdigest()
+    if _CHECKED[key] != source.file_hash:
+        raise ValueError(f"{path} is not Keras' {dataset} file (its checksum differs: a download cut short, or "
+                         "another file saved under its name); delete it and load again.")
+
+
 def fetch(source: Source, dataset: str) -> str:
-    """Local path of ``source``: found locally, else downloaded by Keras into its cache."""
+    """Local path of ``source``: found locally (checked against Keras' checksum), else downloaded by
+    Keras into its cache; a ``path=`` of the user's own must exist."""
+    if is_own_path(source.fname):
+        path = os.path.expanduser(source.fname)
+        if not os.path.exists(path):
+            raise DatasetUnavailableError(f"Cannot load {dataset}: no file at {source.fname} (path= names your own "
+                                          "copy; leave it out to use Keras' cache, or download there).")
+        return path
     local = find_local(source)
     if local is not None:
+        _check_hash(local, source, dataset)
         return local
     if os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no", "off"):
         raise DatasetUnavailableError(
@@ -184,6 +227,9 @@ def fetch(source: Source, dataset: str) -> str:
                 extract=source.archive is not None,
             )
     except Exception as err:  # Keras raises a bare Exception for URL failures
+        target = os.path.join(cache, source.subdir, source.fname)
+        if os.path.isfile(target):  # a download that failed its checksum: not left to be found next time
+            os.remove(target)
         for d in reversed(made):  # leave no empty cache folders behind
             if os.path.isdir(d) and not os.listdir(d):
                 os.rmdir(d)

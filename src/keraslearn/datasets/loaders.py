@@ -26,6 +26,7 @@ from keraslearn.datasets.files import (
     Source,
     fetch,
     find_local,
+    is_own_path,
     load_npz,
     safe_unpickle,
 )
@@ -109,16 +110,30 @@ def _source(dataset, path=None):
     return dataclasses.replace(source, fname=os.fspath(path))
 
 
+_UNREADABLE = (OSError, ValueError, KeyError, EOFError, tarfile.TarError, zipfile.BadZipFile, pickle.UnpicklingError,
+               zlib.error)  # a download cut short, a file of something else
+
+
+def _invalid(path, dataset, err, own=False) -> ValueError:
+    """The error for a file that does not parse, naming it; "delete it" only for a cached copy."""
+    why = str(err)
+    if "allow_pickle" in why:  # numpy's guess for bytes that are no .npy/.npz: not advice to follow
+        with open(path, "rb") as f:
+            why = f"not a NumPy .npz archive; it starts with {f.read(16)!r}"
+    fix = "" if own else "; delete it and load again"
+    return ValueError(f"{path} is not a valid {dataset} file ({why}){fix}.")
+
+
 def _read(dataset, reader, path=None):
     """Fetch then parse; a file that does not parse gets a message naming it."""
-    path = fetch(_source(dataset, path), dataset)
+    source = _source(dataset, path)
+    path = fetch(source, dataset)
     try:
         return reader(path)
     except DatasetArgumentError:
         raise
-    except (OSError, ValueError, KeyError, EOFError, tarfile.TarError, zipfile.BadZipFile, pickle.UnpicklingError,
-            zlib.error) as err:  # a download cut short, a file of something else
-        raise ValueError(f"{path} is not a valid {dataset} file ({err}); delete it and load again.") from err
+    except _UNREADABLE as err:
+        raise _invalid(path, dataset, err, own=is_own_path(source.fname)) from err
 
 
 # ------------------------------------------------------------------ images
@@ -173,17 +188,19 @@ def load_fashion_mnist():
         if len(missing) < 2:
             raise
         raise DatasetUnavailableError(f"{err} All {len(missing)} missing files: {', '.join(missing)}.") from None
-    try:
-        arrays = []
-        for path, offset in zip(paths, (8, 16, 8, 16)):
+    arrays = []
+    for path, offset in zip(paths, (8, 16, 8, 16)):
+        try:
             with gzip.open(path, "rb") as f:
                 arrays.append(np.frombuffer(f.read(), np.uint8, offset=offset))
-        y_train, x_train, y_test, x_test = arrays
+        except _UNREADABLE as err:  # a cut-short file: gzip's error
+            raise _invalid(path, "fashion_mnist", err) from err
+    y_train, x_train, y_test, x_test = arrays
+    try:
         return (x_train.reshape(len(y_train), 28, 28), y_train), (x_test.reshape(len(y_test), 28, 28), y_test)
-    except (OSError, ValueError, EOFError, zlib.error) as err:  # a cut-short file: gzip's error, or reshape's
-        raise ValueError(
-            f"A fashion_mnist file in {os.path.dirname(paths[0])} is not valid ({err}); delete it and load again."
-        ) from err
+    except ValueError as err:  # images and labels that do not match
+        raise ValueError(f"The fashion_mnist files in {os.path.dirname(paths[0])} do not match ({err}); "
+                         "delete them and load again.") from err
 
 
 def _cifar_members(path, names):
