@@ -21,6 +21,14 @@ def _default_columns(d: int) -> pd.Index:
     return pd.Index([f"x{i}" for i in range(d)], dtype=object)
 
 
+def _ragged() -> ValueError:
+    return ValueError(
+        "X holds sequences of different lengths (e.g. word indexes, as keras.datasets.imdb gives), not rows of "
+        "a table. Pad them to one length first (keras.utils.pad_sequences(X, maxlen=200)), or multi-hot encode "
+        "them (one column per word)."
+    )
+
+
 def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame, bool]:
     """Return ``(frame, has_names)``: X as a DataFrame, and whether X carried column names.
 
@@ -68,13 +76,20 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
             if pd.api.types.is_complex_dtype(dtype):
                 raise ValueError(f"Complex data not supported (column {col!r}).")
     else:
-        arr = np.asarray(X)
+        try:
+            arr = np.asarray(X)
+        except ValueError as err:  # lists of different lengths: numpy's "inhomogeneous shape"
+            if "inhomogeneous" in str(err):
+                raise _ragged() from None
+            raise
         if arr.dtype.kind in "US" and not isinstance(X, np.ndarray):
             arr = np.asarray(X, dtype=object)  # rows mixing numbers and text: the numbers stay numbers
         elif arr.dtype.kind == "S":
             arr = arr.astype(object)  # bytes: categorical levels, as in an object column
         if arr.dtype.kind == "c":
             raise ValueError("Complex data not supported; pass real numbers.")
+        if arr.ndim == 1 and arr.dtype == object and len(arr) and isinstance(arr[0], (list, tuple, np.ndarray)):
+            raise _ragged()  # keras.datasets.imdb's arrays of lists
         if arr.ndim == 0 or arr.ndim == 1:
             raise ValueError(
                 f"Expected 2D array, got {'scalar' if arr.ndim == 0 else '1D'} array instead. "
