@@ -329,15 +329,23 @@ def test_a_numeric_column_with_a_stray_text_value_warns_naming_the_values():
     """One "abc" among 40 numbers makes every number a level, unknown at predict unless seen."""
     income = pd.Series(np.arange(40) * 1000.5).astype(str)
     income[[7, 9]] = ["abc", "?"]
-    X = pd.DataFrame({"income": income, "mixed": [*range(39), "n/a "]})  # an object column of ints and text
+    import datetime
+
+    X = pd.DataFrame({"income": income, "mixed": [*range(39), "n/a "],  # an object column of ints and text
+                      "dated": [*range(39), datetime.date(2020, 1, 2)]})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         enc = TabularEncoder().fit(X)
     messages = [str(w.message) for w in caught]
-    assert enc.categorical_columns_ == ["income", "mixed"]
+    assert enc.categorical_columns_ == ["income", "mixed", "dated"]
     assert any(m.startswith("Column 'income' holds numbers except in 2 row(s), which hold '?', 'abc'; it is treated "
                             "as categorical (40 levels)") and "errors='coerce'" in m for m in messages), messages
     assert any(m.startswith("Column 'mixed' holds numbers except in 1 row(s), which hold 'n/a '") for m in messages)
+    assert any(m.startswith("Column 'dated' holds numbers except in 1 row(s), which hold '2020-01-02'") for m in messages)
+    icd = [str(250 + i) for i in range(40)] + [f"V{i}" for i in range(5)]  # codes, some of them letters
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TabularEncoder().fit(pd.DataFrame({"diag": icd}))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # text levels that are mostly words: a real categorical column
         TabularEncoder().fit(pd.DataFrame({"size": [*map(str, range(5)), *"abcdefgh"]}))
@@ -804,6 +812,11 @@ def test_cli_leaves_out_row_names_written_by_to_csv_or_write_csv_and_says_so(tmp
 
     model = keraslearn.load(tmp_path / "m.keraslearn")
     assert list(model.feature_names_in_) == list(X.columns)
+    # A model trained on such a column (through the Python API) gets it at predict: never left out.
+    indexed = pd.read_csv(tmp_path / "d.csv")
+    FFClassifier(layer_units=(4,), epochs=1).fit(indexed.drop(columns="y"), indexed["y"]).save(tmp_path / "u.keraslearn")
+    assert main(["predict", str(tmp_path / "u.keraslearn"), str(tmp_path / "d.csv"), "--quiet"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 41
     X.iloc[:3].to_csv(tmp_path / "new.csv")
     assert main(["predict", str(tmp_path / "m.keraslearn"), str(tmp_path / "new.csv"), "--keep", "Unnamed: 0"]) == 0
     out = capsys.readouterr().out
@@ -831,7 +844,11 @@ def test_true_false_text_in_a_bool_column_is_read_and_only_bad_values_are_named(
     as_text = X.assign(member=["True", "False"] * 10)  # a CSV column with a stray value is read as text
     np.testing.assert_array_equal(enc.transform(as_text)["numeric"], enc.transform(X)["numeric"])
     with pytest.raises(ValueError, match=r"Numeric column 'member' holds non-numeric values \['maybe'\];"):
-        enc.transform(X.assign(member=["True", "maybe"] * 10))
+        enc.transform(X.assign(member=["TRUE", "maybe"] * 10))
+    np.testing.assert_array_equal(enc.transform(X.assign(member=["TRUE", "false"] * 10))["numeric"],
+                                  enc.transform(X)["numeric"])  # any case, as pandas reads True/False
+    with pytest.raises(ValueError, match=r"Numeric column 'a' holds non-numeric values \['True'\];"):
+        enc.transform(X.assign(a=["True"] + [str(v) for v in range(2, 21)]))  # not a 0/1 column: no truth value
 
 
 def test_datetime_feature_columns_warn_that_new_dates_are_unknown():

@@ -307,6 +307,11 @@ def test_a_fit_whose_log_reader_goes_away_still_saves_its_model(iris_csv, tmp_pa
     p.stdout.close()  # the reader has gone, before training starts
     assert p.wait(timeout=300) == 0 and first.startswith(b"task: classification")
     assert out.exists() and out.with_name("m_metrics.json").exists()
+    closed = tmp_path / "closed.keraslearn"  # no stderr at all (`2>&-`): Python's sys.stderr is None
+    r = subprocess.run(["bash", "-c", f'"{sys.executable}" -m keraslearn fit "{iris_csv}" --target species '
+                        f'--epochs 2 --out "{closed}" 2>&-'], env={**os.environ, "PYTHONPATH": SRC}, timeout=300,
+                       capture_output=False, stdout=subprocess.DEVNULL)
+    assert r.returncode == 0 and closed.exists()
 
 
 def test_an_interrupted_fit_says_that_no_model_was_written(iris_mixed, tmp_path):

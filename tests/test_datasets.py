@@ -437,6 +437,21 @@ def test_download_goes_through_keras_into_its_cache(data_dirs, monkeypatch, tmp_
     np.testing.assert_array_equal(x_again, x)
 
 
+def test_a_failed_archive_download_leaves_nothing_behind(data_dirs, monkeypatch, tmp_path):
+    """Keras keeps a downloaded archive as "<name>_archive": one failing its checksum goes too."""
+    _, home = data_dirs
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "cifar-10-python.tar.gz").write_bytes(b"<html>not the archive</html>")
+    with _http_server(served) as base:
+        _unreachable(monkeypatch, "cifar10", f"{base}/cifar-10-python.tar.gz")
+        monkeypatch.setitem(loaders._SOURCES, "cifar10", dataclasses.replace(loaders._SOURCES["cifar10"],
+                                                                            file_hash="0" * 64))
+        with pytest.raises(DatasetUnavailableError, match="downloading .* failed"):
+            load_cifar10()
+    assert not [p for p in home.rglob("*") if p.is_file()]
+
+
 # ----------------------------------------------------- bundled real data
 def test_mnist_sample_is_real_mnist_shaped_like_keras():
     (x_train, y_train), (x_test, y_test) = load_mnist_sample()

@@ -127,6 +127,9 @@ class _QuietOnceClosed:
 
 @contextlib.contextmanager
 def _stderr_until_closed():
+    if sys.stderr is None:  # `2>&-`: nothing to write to, nothing to wrap
+        yield
+        return
     previous, sys.stderr = sys.stderr, _QuietOnceClosed(sys.stderr)
     try:
         yield

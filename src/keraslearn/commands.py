@@ -66,7 +66,8 @@ def _make_learner(name, task, params):
         known = cls._get_param_names()
         unknown = [p for p in params if p not in known]
         if unknown and not hint:
-            close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.7)
+            close = [k for k in known if unknown[0] in k] or difflib.get_close_matches(unknown[0], known, n=1,
+                                                                                      cutoff=0.7)
             raise UsageError(f"bad --param for {cls.__name__}: no parameter {unknown[0]!r}"
                              + (f"; did you mean {close[0]!r}?" if close else ".")
                              + f" Its parameters: {', '.join(known)}") from None
@@ -226,7 +227,7 @@ def cmd_predict(args):
     model = _load_model(args.model)
     keep = list(dict.fromkeys(args.keep))
     features = set(_feature_names(model))
-    df = read_table(args.data, text=_text_columns(model), exact=[c for c in keep if c not in features])
+    df = read_table(args.data, text=_text_columns(model), exact=[c for c in keep if c not in features], keep=features)
     missing_columns("--keep", keep, df)
     X = _features_for(model, df, console, kept=keep)
     try:
@@ -259,7 +260,7 @@ def cmd_evaluate(args):
 
     console = _console(False)
     model = _load_model(args.model)
-    df = read_table(args.data, text=_text_columns(model))
+    df = read_table(args.data, text=_text_columns(model), keep=_feature_names(model))
     X, y = split_target(df, args.target, console)
     X = _features_for(model, X, console)
     if hasattr(model, "classes_"):

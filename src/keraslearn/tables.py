@@ -15,11 +15,12 @@ from keraslearn.cli import UsageError
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 
-def read_table(path, text=(), exact=()) -> pd.DataFrame:
+def read_table(path, text=(), exact=(), keep=()) -> pd.DataFrame:
     """Read a .csv / .tsv / .parquet file, or a dataset of :func:`keraslearn.list_tabular` by name.
 
     In a text file, the columns named in ``text`` are read as text (a zip code "02139" keeps its
-    zero), and those in ``exact`` as the file's text itself, with no missing values (IDs).
+    zero), and those in ``exact`` as the file's text itself, with no missing values (IDs). Columns in
+    ``keep`` (a model's features) are never left out as row names.
     """
     p = Path(path).expanduser()  # as pandas does: "--out=~/x.csv" reaches us unexpanded
     if not p.exists():
@@ -58,7 +59,7 @@ def read_table(path, text=(), exact=()) -> pd.DataFrame:
                         df = commas
             _check_unique_header(df, p, sep=sep, encoding=encoding)
             df = _none_in_numbers_is_missing(df, skip={*text, *exact})
-            df = _without_row_names(df, path, keep={*text, *exact})
+            df = _without_row_names(df, path, keep={*text, *exact, *keep})
         else:
             raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (optionally .gz, .bz2, "
                              ".xz, .zst or .zip compressed)")
@@ -91,11 +92,14 @@ def _without_row_names(df: pd.DataFrame, path, keep=()) -> pd.DataFrame:
     index that ``DataFrame.to_csv()`` and R's ``write.csv`` write, not a feature (it can leak the
     target's order into a model). Kept when asked for by name (``--keep``)."""
     first = df.columns[0] if df.shape[1] > 1 else None
-    if first != "Unnamed: 0" or first in keep or df[first].isna().any() or not df[first].is_unique:
+    if first != "Unnamed: 0" or first in keep:
         return df
+    values = df[first]
+    if pd.api.types.is_float_dtype(values) or values.isna().any() or not values.is_unique:
+        return df  # distinct measurements, or repeats: a feature whose header is blank
     warn_user(f"{path}: its first column has no name and a distinct value per row ({_examples(df[first])}): "
-              "row names, as DataFrame.to_csv() and R's write.csv write them, not a feature; left out. "
-              "Give the column a name to use it.")
+              "row names, as DataFrame.to_csv() and R's write.csv write them, not a feature; left out "
+              "(give the column a name to use it).")
     return df.drop(columns=first)
 
 

@@ -228,8 +228,9 @@ def fetch(source: Source, dataset: str) -> str:
             )
     except Exception as err:  # Keras raises a bare Exception for URL failures
         target = os.path.join(cache, source.subdir, source.fname)
-        if os.path.isfile(target):  # a download that failed its checksum: not left to be found next time
-            os.remove(target)
+        for left in (target, f"{target}_archive"):  # Keras keeps an archive as "<fname>_archive"
+            if os.path.isfile(left):  # a download that failed its checksum: not left to be found next time
+                os.remove(left)
         for d in reversed(made):  # leave no empty cache folders behind
             if os.path.isdir(d) and not os.listdir(d):
                 os.rmdir(d)

@@ -92,7 +92,7 @@ def check_training_params(learner) -> None:
                 raise ValueError(f"{name}={value!r} is not a Keras {name} name; use e.g. {hint}.") from err
     if learner.optimizer is None and not learner._optimizer_optional:
         raise ValueError(f"optimizer=None: {type(learner).__name__} compiles the model it builds, so it needs an "
-                         f"optimizer: {_NAMED[0][2]}.")
+                         f"optimizer, e.g. {_NAMED[0][2]}.")
     # None: the generic learner's "the optimizer the user's model was compiled with"
     if not isinstance(learner.optimizer, (str, keras.optimizers.Optimizer, type(None))):
         raise TypeError(f"optimizer must be a Keras optimizer name or instance, e.g. {_NAMED[0][2]}; "

@@ -55,8 +55,7 @@ def _column_float(col: pd.Series) -> np.ndarray:
             pass
         arr = pd.to_numeric(col, errors="coerce").to_numpy(np.float64, copy=True)
         if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
-            truth = col.isin(["True", "False"]).to_numpy()  # a True/False column read with a stray value
-            arr[truth] = (col[truth] == "True").to_numpy(np.float64)
+            _read_truth_values(col, arr)
     except OverflowError:  # a Python int beyond float64 (10**400) in an object column
         raise ValueError(
             f"Numeric column {col.name!r} holds integers too large for a float (beyond ±1.8e308); rescale "
@@ -72,6 +71,15 @@ def _column_float(col: pd.Series) -> np.ndarray:
             "encoder was fitted. Fix or blank those values (missing values are imputed)."
         )
     return arr
+
+
+def _read_truth_values(col: pd.Series, arr: np.ndarray) -> None:
+    """"True"/"False" (any case) as 1/0 in ``arr``, where the column's numbers are all 0 or 1: a
+    True/False column that a CSV reader left as text because of one stray value."""
+    words = col.astype(str).str.lower()
+    truth = words.isin(["true", "false"]).to_numpy()
+    if truth.any() and np.isin(arr[~np.isnan(arr)], (0.0, 1.0)).all():
+        arr[truth] = (words[truth] == "true").to_numpy(np.float64)
 
 
 def numeric_matrix(frame: pd.DataFrame, columns: list) -> np.ndarray:

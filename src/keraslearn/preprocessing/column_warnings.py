@@ -53,12 +53,14 @@ def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, nam
                 f"number; to keep it categorical without this warning, make it a category column "
                 f"(X[{name!r}].astype('category')); a TabularEncoder used on its own also takes it in "
                 "categorical_features.")
-        elif len(kept) >= 10 and numeric.mean() >= 0.9:
-            # A numeric column with a stray value ("abc", "?", "-"): every number became a level,
-            # so each new number at predict time is "unknown".
+        elif len(kept) >= 10 and 0 < (~numeric).sum() <= max(3, len(kept) // 100):
+            # A numeric column with a stray value or two ("abc", "?", "-"): every number became a
+            # level, so each new number at predict time is "unknown". (Codes that are mostly
+            # numbers, as ICD-9's "250" next to "V57", have many more non-numbers.)
             bad = [level for level, ok in zip(kept, numeric) if not ok]
+            rows = int(col.dropna().astype(str).isin(bad).sum())  # levels are str(value)
             warn_user(
-                f"Column {name!r} holds numbers except in {int(col.isin(bad).sum())} row(s), which hold "
+                f"Column {name!r} holds numbers except in {rows} row(s), which hold "
                 f"{_listed(bad)}; it is treated as categorical ({len(kept)} levels), so a number not seen "
                 f"in training is 'unknown'. Fix or blank those values to use it as a number "
                 f"(pd.to_numeric(X[{name!r}], errors='coerce') makes them missing); to keep it "
@@ -80,25 +82,32 @@ def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, nam
             "min_frequency.")
 
 
-def warn_numbers_for_text(col: pd.Series, unknown: np.ndarray, levels: list):
-    """Warn when numbers meet text ``levels`` they spell apart: 2139 for "02139" (a zip code column
-    read as numbers at predict) is unknown, and nothing else would say so. ``unknown``: a mask of
-    the rows coded as unknown."""
-    if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
-        return
-    if not unknown.any():
-        return
-    apart = {}
+def spelled_apart(levels: list) -> dict:
+    """``{number: level}`` for the text levels a number's print would spell apart ("02139")."""
+    apart: dict = {}
     for level in levels:
         if number_spelled_apart(level):
             apart.setdefault(float(level), level)
-    if not apart:
+    return apart
+
+
+def warn_numbers_for_text(col: pd.Series, unknown: np.ndarray, apart: dict):
+    """Warn when numbers meet text levels they spell apart (``apart``, from :func:`spelled_apart`):
+    2139 for "02139" (a zip code column read as numbers at predict) is unknown, and nothing else
+    would say so. ``unknown``: a mask of the rows coded as unknown."""
+    if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype) or not unknown.any():
         return
     values = col.to_numpy()[unknown]
-    hits = [v.item() if isinstance(v, np.generic) else v for v in values if float(v) in apart]
+    hits = [_plain(v) for v in values if float(v) in apart]
     if hits:
         name = col.name
         warn_user(
             f"Column {name!r} holds numbers, but its levels at fit were text such as {apart[float(hits[0])]!r}; "
             f"{len(hits)} of its values (e.g. {hits[0]!r}) match such a level only as a number and are coded "
             f"as unknown. Give the column as text, as at fit (pd.read_csv(..., dtype={{{name!r}: str}})).")
+
+
+def _plain(v):
+    """A number as its user wrote it: 2139, not np.int64(2139) or 2139.0 (an Int64 column's float)."""
+    v = v.item() if isinstance(v, np.generic) else v
+    return int(v) if isinstance(v, float) and v.is_integer() else v

@@ -66,7 +66,7 @@ def cmd_tune(args):
         _say(console, f"best model → {args.out}")
     elif not args.report:
         _say(console, "to save the best model, run the same command with --out best.keraslearn (or --report DIR): "
-                      "it resumes the study and refits the best trial, with no trial run again")
+                      "it resumes the study (running only the trials --n-trials still lacks) and refits the best one")
     if args.report:
         written = write_report(study, args.report, best)
         for name, path in written.items():
