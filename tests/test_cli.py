@@ -53,6 +53,13 @@ def test_predict_and_evaluate(fitted, iris_csv, tmp_path, capsys):
     assert main(["evaluate", str(fitted), str(iris_csv), "--target", "species"]) == 0
     captured = capsys.readouterr()
     assert "accuracy" in captured.out and f"{scores['accuracy']:.4f}" in captured.out  # the table, redirectable
+    assert "left out" not in captured.err
+    one_class = tmp_path / "setosa.csv"
+    pd.read_csv(iris_csv).query("species == 'setosa'").to_csv(one_class, index=False)
+    assert main(["evaluate", str(fitted), str(one_class), "--target", "species"]) == 0
+    captured = capsys.readouterr()
+    assert "roc_auc" not in captured.out and "log_loss" in captured.out
+    assert "roc_auc left out: the data holds 1 of the model's 3 classes, and ROC AUC needs every class" in captured.err
 
 
 def test_predict_keep_columns_never_collide_with_the_output(fitted, iris_csv, tmp_path, capsys, monkeypatch):

@@ -273,6 +273,9 @@ def cmd_evaluate(args):
         scores = score_table(model, X, y)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
+    if "log_loss" in scores and "roc_auc" not in scores:  # every label a class, but not all of them there
+        _say(console, f"[yellow]roc_auc left out: the data holds {y.nunique()} of the model's "
+                      f"{len(model.classes_)} classes, and ROC AUC needs every class[/]")
     # The metrics are what evaluate is run for: its table goes to stdout (`> metrics.txt` keeps it),
     # unless --json puts the JSON there; notes stay on stderr.
     table = console if args.json else _console(stderr=False)
