@@ -499,6 +499,9 @@ def test_fit_predict_and_pickle_do_not_import_tensorflow():
 
 
 # ------------------------------------------------------------- encoder fast paths
+_number_code = coding.number_code
+
+
 def _general_codes(enc, frame, j):
     return enc._codes_general(frame[enc.categorical_columns_[j]], j)
 
@@ -523,6 +526,20 @@ def test_category_codes_match_the_plain_pandas_path(monkeypatch):
         for j, col in enumerate(enc.categorical_columns_):
             expected = _general_codes(enc, rows, j).reshape(-1, 1)
             np.testing.assert_array_equal(out[enc.spec_.categorical[j].input_name], expected, err_msg=col)
+    # A category column's code table is kept for the next rows of the same dtype, and only for it:
+    # the same values under other categories (another order, a new one) get their own table.
+    calls = []  # number_code on a category (the mixed column's Python numbers are looked up too)
+    monkeypatch.setattr(coding, "number_code", lambda v, *a: calls.append(v) or _number_code(v, *a))
+    for row in range(4):
+        enc.transform(frame.iloc[[row]])
+    assert not [v for v in calls if v in ("p", "q") or isinstance(v, np.integer)]  # the table kept above
+    reordered = frame.assign(cat=frame["cat"].cat.reorder_categories(["q", "p"]),
+                             catint=frame["catint"].cat.add_categories([4]))
+    for rows in (reordered, reordered.iloc[[7]]):
+        out = enc.transform(rows)
+        for j in (3, 4):
+            expected = _general_codes(enc, rows, j).reshape(-1, 1)
+            np.testing.assert_array_equal(out[enc.spec_.categorical[j].input_name], expected)
 
 
 def test_chunked_numeric_transform_is_exact(monkeypatch, diabetes_mixed):

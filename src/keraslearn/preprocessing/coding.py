@@ -207,14 +207,22 @@ def _small_codes(values, lookup, unknown, missing):
     return codes
 
 
-def category_codes(col: pd.Series, lookup: dict, unknown: int, missing: int, general) -> np.ndarray:
+def category_codes(col: pd.Series, lookup: dict, unknown: int, missing: int, general, cache=None) -> np.ndarray:
     """int32 codes of ``col``: ``lookup[str(value)]``, ``unknown`` if absent, ``missing`` if missing.
 
-    ``general(col)`` is the plain pandas implementation, used for anything unusual.
+    ``general(col)`` is the plain pandas implementation, used for anything unusual. ``cache``, a
+    dict, keeps a ``category`` column's code table for the next call with the same dtype object
+    (rows of one frame share it): one row of a 2,000-category column then costs no Python loop.
     """
     dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        lut = np.array([number_code(c, lookup, unknown) for c in dtype.categories] + [missing], dtype=np.int32)
+        kept = cache.get("table") if cache is not None else None
+        if kept is not None and kept[0] is dtype:
+            lut = kept[1]
+        else:
+            lut = np.array([number_code(c, lookup, unknown) for c in dtype.categories] + [missing], dtype=np.int32)
+            if cache is not None:
+                cache["table"] = (dtype, lut)  # one assignment: safe with predicts from several threads
         return lut[col.cat.codes.to_numpy()]  # code -1 (missing) picks the last entry
     if dtype == object or pd.api.types.is_string_dtype(dtype):
         if len(col) <= SMALL_ROWS:

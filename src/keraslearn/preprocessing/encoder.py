@@ -186,6 +186,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         # level -> code dicts, built at fit (not lazily: transform must not change the state)
         self._level_codes = [{lvl: i + N_RESERVED for i, lvl in enumerate(levels)} for levels in self.categories_]
         self._spelled_apart = [column_warnings.spelled_apart(levels) for levels in self.categories_]
+        self._category_tables = [{} for _ in self.categories_]  # see coding.category_codes
 
     def _make_spec(self) -> DataSpec:
         taken: set[str] = {"numeric"}
@@ -234,11 +235,12 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 finite = np.isfinite(out["numeric"]).all(axis=0)
                 names = list(self.numeric_columns_) + [f"{c}__missing" for c in self.indicator_columns_]
                 _raise_too_large(arr, names, np.flatnonzero(~finite), " into float32")
-        if self.categorical_columns_ and getattr(self, "_spelled_apart", None) is None:
+        if self.categorical_columns_ and getattr(self, "_category_tables", None) is None:
             self._set_lookups()  # an encoder unpickled from before the lookups existed
         for j, (col, cspec) in enumerate(zip(self.categorical_columns_, self.spec_.categorical)):
             codes = coding.category_codes(
-                frame[col], self._level_codes[j], UNKNOWN_CODE, MISSING_CODE, lambda c, j=j: self._codes_general(c, j)
+                frame[col], self._level_codes[j], UNKNOWN_CODE, MISSING_CODE, lambda c, j=j: self._codes_general(c, j),
+                cache=self._category_tables[j],
             )
             if self._spelled_apart[j]:  # levels such as "02139": usually none, so no cost per call
                 column_warnings.warn_numbers_for_text(frame[col], codes == UNKNOWN_CODE, self._spelled_apart[j])
