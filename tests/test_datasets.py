@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import keraslearn  # noqa: F401  (selects the backend)
-from keraslearn.datasets import files, loaders
+from keraslearn.datasets import files, loaders, sequences
 from keraslearn.datasets import (
     DatasetUnavailableError,
     list_tabular,
@@ -137,8 +137,8 @@ def test_mnist_and_california_match_keras(data_dirs, monkeypatch):
         (load_reuters, "reuters", "load_data"),
         (load_boston_housing, "boston_housing", "load_data"),
         (load_california_housing, "california_housing", "load_data"),
-        (loaders.imdb_word_index, "imdb", "get_word_index"),
-        (loaders.reuters_word_index, "reuters", "get_word_index"),
+        (sequences.imdb_word_index, "imdb", "get_word_index"),
+        (sequences.reuters_word_index, "reuters", "get_word_index"),
     ],
 )
 def test_loaders_take_keras_arguments_in_keras_order(ours, module, keras_name):

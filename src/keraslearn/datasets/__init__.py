@@ -9,18 +9,15 @@ matching ``keras.datasets.<name>.load_data()`` returns; ``load_tabular(name)`` g
 from keraslearn.datasets.bundled import boston_housing_frame
 from keraslearn.datasets.files import DatasetUnavailableError
 from keraslearn.datasets.loaders import (
-    imdb_word_index,
     load_boston_housing,
     load_california_housing,
     load_cifar10,
     load_cifar100,
     load_fashion_mnist,
-    load_imdb,
     load_mnist,
     load_mnist_sample,
-    load_reuters,
-    reuters_word_index,
 )
+from keraslearn.datasets.sequences import imdb_word_index, load_imdb, load_reuters, reuters_word_index
 from keraslearn.datasets.tabular import list_tabular, load_tabular
 
 __all__ = [
