@@ -107,6 +107,19 @@ def test_onnx_export_runs_in_onnxruntime_like_predict_proba(iris_fit, tmp_path):
     session = ort.InferenceSession(export(clf, tmp_path / "tabnet.onnx"))
     (proba,) = session.run(None, export_inputs(clf, Xte))
     np.testing.assert_allclose(proba, clf.predict_proba(Xte), atol=1e-5)
+    # No constant that no node reads (onnxruntime prints a warning for each when it loads the file).
+    import onnx
+
+    def graphs(graph):
+        yield graph
+        for node in graph.node:
+            for attr in node.attribute:
+                for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs):
+                    yield from graphs(sub)
+
+    every = list(graphs(onnx.load(tmp_path / "tabnet.onnx").graph))
+    read = {name for g in every for node in g.node for name in node.input} | {o.name for g in every for o in g.output}
+    assert len(every) > 1 and not [i.name for g in every for i in g.initializer if i.name not in read]
 
 
 def test_clone_and_grid_search_keep_every_setting(iris_mixed):

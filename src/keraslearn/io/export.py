@@ -102,6 +102,39 @@ def _export_here(model, path: str, fmt: str, quantize: bool = False) -> None:
     with warnings.catch_warnings(), loggers_quieted(_QUIET_LOGGERS):
         warnings.simplefilter("ignore")
         model.export(path, format=fmt, verbose=False, **options)
+    if fmt == "onnx":
+        _drop_unused_initializers(path)
+
+
+def _drop_unused_initializers(path: str) -> None:
+    """Remove the constants no node reads (jax2onnx leaves some in a loop's body, e.g. TabNet's
+    sparsemax): onnxruntime warns about each one when it loads the file."""
+    import onnx
+
+    def used(graph) -> set:  # names read in ``graph`` and in its subgraphs (which may read outer names)
+        names = {o.name for o in graph.output}
+        for node in graph.node:
+            names.update(node.input)
+            for attr in node.attribute:
+                for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs):
+                    names |= used(sub)
+        return names
+
+    def prune(graph) -> bool:
+        read = used(graph)
+        unused = [init for init in graph.initializer if init.name not in read]
+        for init in unused:
+            graph.initializer.remove(init)
+        changed = bool(unused)
+        for node in graph.node:
+            for attr in node.attribute:
+                for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs):
+                    changed = prune(sub) or changed
+        return changed
+
+    proto = onnx.load(path)
+    if prune(proto.graph):
+        onnx.save(proto, path)
 
 
 def _drop_compile_configs(archive: str) -> None:
