@@ -49,9 +49,9 @@ def data_dirs(tmp_path, monkeypatch):
     return data, home
 
 
-def _unreachable(monkeypatch, key, url):
-    src = loaders._SOURCES[key]
-    monkeypatch.setitem(loaders._SOURCES, key, dataclasses.replace(src, url=url))
+def _source_with(monkeypatch, key, **fields):
+    """The dataset's file with other ``fields`` (its url: unreachable, or a local server; its hash)."""
+    monkeypatch.setitem(loaders._SOURCES, key, dataclasses.replace(loaders._SOURCES[key], **fields))
 
 
 def _keras_reads(monkeypatch, module, path_for):
@@ -271,7 +271,7 @@ def test_arguments_that_leave_nothing_blame_the_argument_not_the_file(data_dirs)
 
 def test_offline_mode_reads_false_as_off(data_dirs, monkeypatch):
     monkeypatch.setenv("KERASLEARN_OFFLINE", "false")
-    _unreachable(monkeypatch, "reuters", "http://keraslearn-offline.invalid/reuters.npz")
+    _source_with(monkeypatch, "reuters", url="http://keraslearn-offline.invalid/reuters.npz")
     with pytest.raises(DatasetUnavailableError, match="keraslearn-offline.invalid cannot be reached"):
         load_reuters()  # tried the network: not "KERASLEARN_OFFLINE is set"
 
@@ -304,7 +304,7 @@ def test_a_cached_file_is_checked_against_its_checksum(data_dirs, monkeypatch):
     x = np.zeros((2, 28, 28), np.uint8)
     np.savez(data / "mnist.npz", x_train=x, y_train=np.array([1, 2], np.uint8), x_test=x[:1], y_test=np.array([3]))
     digest = hashlib.sha256((data / "mnist.npz").read_bytes()).hexdigest()
-    monkeypatch.setitem(loaders._SOURCES, "mnist", dataclasses.replace(loaders._SOURCES["mnist"], file_hash=digest))
+    _source_with(monkeypatch, "mnist", file_hash=digest)
     assert load_mnist()[0][1].tolist() == [1, 2]  # the file Keras' checksum names
     np.savez(data / "mnist.npz", x_train=x, y_train=np.array([7, 7], np.uint8), x_test=x[:1], y_test=np.array([3]))
     with pytest.raises(ValueError, match=r"mnist.npz is not Keras' mnist file \(its checksum differs.*delete it"):
@@ -386,7 +386,7 @@ def test_offline_error_is_fast_and_says_where_to_put_the_file(data_dirs, monkeyp
         server = _http_server(tmp_path)  # serves an empty folder: 404
     with server as base:
         url = f"{base}/mnist.npz"
-        _unreachable(monkeypatch, "mnist", url)
+        _source_with(monkeypatch, "mnist", url=url)
         start = time.perf_counter()
         with pytest.raises(DatasetUnavailableError) as info:
             load_mnist()
@@ -408,7 +408,7 @@ def test_offline_mode_never_touches_the_network(data_dirs, monkeypatch):
 
 
 def test_offline_error_for_archives_names_the_archive(data_dirs, monkeypatch):
-    _unreachable(monkeypatch, "cifar10", "http://keraslearn-offline.invalid/cifar-10-python.tar.gz")
+    _source_with(monkeypatch, "cifar10", url="http://keraslearn-offline.invalid/cifar-10-python.tar.gz")
     with pytest.raises(DatasetUnavailableError, match="cifar-10-python.tar.gz"):
         load_cifar10()
 
@@ -422,14 +422,13 @@ def test_download_goes_through_keras_into_its_cache(data_dirs, monkeypatch, tmp_
     labels = np.array([3, 4], np.uint8)
     np.savez(served / "mnist.npz", x_train=x, y_train=labels, x_test=x[:1], y_test=labels[:1])
     with _http_server(served) as base:
-        _unreachable(monkeypatch, "mnist", f"{base}/mnist.npz")
+        _source_with(monkeypatch, "mnist", url=f"{base}/mnist.npz")
         # A download that fails Keras' checksum is refused, and not left for the next call to find.
-        monkeypatch.setitem(loaders._SOURCES, "mnist", dataclasses.replace(loaders._SOURCES["mnist"],
-                                                                          file_hash="0" * 64))
+        _source_with(monkeypatch, "mnist", file_hash="0" * 64)
         with pytest.raises(DatasetUnavailableError, match="downloading .* failed"):
             load_mnist()
         assert not (home / "datasets" / "mnist.npz").exists()
-        monkeypatch.setitem(loaders._SOURCES, "mnist", dataclasses.replace(loaders._SOURCES["mnist"], file_hash=None))
+        _source_with(monkeypatch, "mnist", file_hash=None)
         (x_train, y_train), _ = load_mnist()
     assert (home / "datasets" / "mnist.npz").exists()
     np.testing.assert_array_equal(x_train, x)
@@ -444,9 +443,7 @@ def test_a_failed_archive_download_leaves_nothing_behind(data_dirs, monkeypatch,
     served.mkdir()
     (served / "cifar-10-python.tar.gz").write_bytes(b"<html>not the archive</html>")
     with _http_server(served) as base:
-        _unreachable(monkeypatch, "cifar10", f"{base}/cifar-10-python.tar.gz")
-        monkeypatch.setitem(loaders._SOURCES, "cifar10", dataclasses.replace(loaders._SOURCES["cifar10"],
-                                                                            file_hash="0" * 64))
+        _source_with(monkeypatch, "cifar10", url=f"{base}/cifar-10-python.tar.gz", file_hash="0" * 64)
         with pytest.raises(DatasetUnavailableError, match="downloading .* failed"):
             load_cifar10()
     assert not [p for p in home.rglob("*") if p.is_file()]

@@ -111,13 +111,17 @@ def _drop_unused_initializers(path: str) -> None:
     sparsemax): onnxruntime warns about each one when it loads the file."""
     import onnx
 
+    def subgraphs(graph):  # the bodies of its Loop / If / Scan nodes
+        for node in graph.node:
+            for attr in node.attribute:
+                yield from [attr.g] if attr.type == onnx.AttributeProto.GRAPH else attr.graphs
+
     def used(graph) -> set:  # names read in ``graph`` and in its subgraphs (which may read outer names)
         names = {o.name for o in graph.output}
         for node in graph.node:
             names.update(node.input)
-            for attr in node.attribute:
-                for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs):
-                    names |= used(sub)
+        for sub in subgraphs(graph):
+            names |= used(sub)
         return names
 
     def prune(graph) -> bool:
@@ -126,10 +130,8 @@ def _drop_unused_initializers(path: str) -> None:
         for init in unused:
             graph.initializer.remove(init)
         changed = bool(unused)
-        for node in graph.node:
-            for attr in node.attribute:
-                for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs):
-                    changed = prune(sub) or changed
+        for sub in subgraphs(graph):
+            changed = prune(sub) or changed
         return changed
 
     proto = onnx.load(path)

@@ -95,8 +95,7 @@ class KerasClassifierMixin(ClassifierMixin):
             kinds = sorted({type(v).__name__ for v in y})
             tz = " (time-zone-aware times: y.dt.tz_convert(None) keeps them as times)" if "Timestamp" in kinds else ""
             raise ValueError(f"{name} holds labels of type {', '.join(kinds)}, which scikit-learn cannot use as "
-                             "classes; "
-                             f"convert them, e.g. {name}.astype(str){tz}.")
+                             f"classes; convert them, e.g. {name}.astype(str){tz}.")
         return y
 
     def _encode_target(self, y, n):

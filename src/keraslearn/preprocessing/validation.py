@@ -10,8 +10,9 @@ import pandas as pd
 from keraslearn._user_warnings import warn_user
 
 
-def _is_polars(X) -> bool:
-    return type(X).__module__.split(".")[0] == "polars"
+def _package(X) -> str:
+    """The top-level package of X's type ("polars", "pyarrow", "pandas", ...)."""
+    return type(X).__module__.split(".")[0]
 
 
 @functools.lru_cache(maxsize=64)
@@ -35,7 +36,7 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
     Accepts pandas and polars DataFrames, pyarrow Tables, numpy arrays and nested lists. Sparse input,
     complex numbers, 1-D input and empty input raise with a message saying what to do.
     """
-    if _is_polars(X):
+    if _package(X) == "polars":
         if type(X).__name__ == "LazyFrame":
             X = X.collect()
         if type(X).__name__ != "DataFrame":
@@ -44,7 +45,7 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
             X = X.to_pandas()
         except ImportError as err:
             raise ImportError(f"Reading a polars DataFrame needs pyarrow: pip install pyarrow ({err}).") from err
-    if type(X).__module__.split(".")[0] == "pyarrow" and type(X).__name__ in ("Table", "RecordBatch"):
+    if _package(X) == "pyarrow" and type(X).__name__ in ("Table", "RecordBatch"):
         X = X.to_pandas()  # its column names, matched by name like a DataFrame's (np.asarray drops them)
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
         raise TypeError(
