@@ -104,12 +104,16 @@ def _check_scorer_name(name: str, classifier: bool) -> None:
              or _SCORER_ALIASES.get(close_alias))
     if meant and _scores_regression(meant) is classifier:
         meant = None  # 'rmse' on classes: an error, not a scorer for this task
-    hint = (f"did you mean {meant!r}?" if meant else
-            f"for this {'classification' if classifier else 'regression'} target use e.g. "
-            f"{_CLASSIFICATION_EXAMPLES if classifier else _REGRESSION_EXAMPLES}.")
+    kind, examples = _task(classifier)
+    hint = f"did you mean {meant!r}?" if meant else f"for this {kind} target use e.g. {examples}."
     negated = " Scores are greater-is-better, so errors are negated." if meant and meant.startswith("neg_") else ""
     raise ValueError(f"scoring={name!r} is not a scikit-learn scorer name; {hint}{negated} "
                      "sklearn.metrics.get_scorer_names() lists them.")
+
+
+def _task(classifier: bool) -> tuple[str, str]:
+    """The task's name and example scorer names, for a scoring error's hint."""
+    return ("classification", _CLASSIFICATION_EXAMPLES) if classifier else ("regression", _REGRESSION_EXAMPLES)
 
 
 def _scores_regression(scorer_name: str) -> bool | None:
@@ -142,8 +146,7 @@ def check_scoring(learner, scoring, y):
                 warnings.simplefilter("ignore")
                 scorer(dummy.fit(X0, y), X0, y)
         except (ValueError, TypeError) as err:
-            examples = _CLASSIFICATION_EXAMPLES if classifier else _REGRESSION_EXAMPLES
-            raise ValueError(
-                f"scoring={scoring!r} cannot score this {'classification' if classifier else 'regression'} target "
-                f"({str(err).strip()}); use a scorer for it, e.g. {examples}.") from err
+            kind, examples = _task(classifier)
+            raise ValueError(f"scoring={scoring!r} cannot score this {kind} target ({str(err).strip()}); "
+                             f"use a scorer for it, e.g. {examples}.") from err
     return scorer
