@@ -104,6 +104,8 @@ FIT_DATA_ERRORS = [
     ("neg_inf_in_X", "reg", _set("num2", -np.inf), None, ValueError, r"infinity.*\['num2'\]"),
     ("nan_in_y_reg", "reg", None, lambda y: np.r_[np.nan, y[1:]], ValueError, "y contains NaN"),
     ("inf_in_y_reg", "reg", None, lambda y: np.r_[np.inf, y[1:]], ValueError, "infinity"),
+    ("na_in_2d_nullable_y_reg", "reg", None,
+     lambda y: pd.DataFrame({"a": y, "b": np.r_[np.nan, y[1:]]}).astype("Float64"), ValueError, "y contains NaN"),
     ("nan_in_y_clf", "clf", None, lambda y: np.r_[np.nan, np.arange(N - 1) % 2], ValueError, "y contains NaN"),
     ("none_in_y_clf", "clf", None, lambda y: np.r_[[None], y[1:]], ValueError, "missing labels"),
     ("na_in_string_y_clf", "clf", None, lambda y: pd.Series(np.r_[[None], y[1:]], dtype="string"),
@@ -141,6 +143,18 @@ FIT_DATA_ERRORS = [
 ]
 
 
+def test_integer_labels_stored_as_objects_train_with_a_warning_that_scorers_refuse_them(data, no_build):
+    """scikit-learn's metrics call an object array of ints 'unknown' (score, cross_val_score: NaN); text is fine."""
+    X, _, _ = data
+    with pytest.warns(UserWarning, match=r"y holds int64 labels stored as Python objects.*y.astype\('int64'\)"):
+        with pytest.raises(pytest.fail.Exception, match="model was built"):
+            FFClassifier(epochs=1).fit(X, pd.Series(np.arange(N) % 2, dtype=object))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(pytest.fail.Exception, match="model was built"):
+            FFClassifier(epochs=1).fit(X, pd.Series(np.array(["a", "b"])[np.arange(N) % 2], dtype=object))
+
+
 @pytest.mark.parametrize(
     "kind, bad_X, bad_y, exc, match", [c[1:] for c in FIT_DATA_ERRORS], ids=[c[0] for c in FIT_DATA_ERRORS]
 )
@@ -166,6 +180,10 @@ PARAM_ERRORS = [
     (FFRegressor, {"loss": "mean_squarred_error"}, "loss='mean_squarred_error' is not a Keras loss"),
     (FFClassifier, {"layer_units": (8, -1)}, "layer_units must be a sequence of positive ints"),
     (FFClassifier, {"layer_units": 8}, "layer_units must be a sequence"),
+    (FFClassifier, {"callbacks": keras.callbacks.EarlyStopping()},
+     r"got one callback, EarlyStopping: pass callbacks=\[EarlyStopping\(...\)\]"),
+    (FFClassifier, {"callbacks": "early_stopping"}, "callbacks must be a list of keras.callbacks.Callback instances, "
+                                                     "got 'early_stopping'"),
     (FFClassifier, {"layer_units": None}, "layer_units must be a sequence of positive ints"),
     (RealMLPClassifier, {"hidden_sizes": None}, "hidden_sizes must be a sequence of positive ints"),
     (FFClassifier, {"embed_size": {"cat": 0}}, "embed_size must be None, a positive int or a dict of column"),
@@ -195,8 +213,8 @@ PARAM_ERRORS = [
 
 
 @pytest.mark.parametrize(
-    "cls, params, match", PARAM_ERRORS, ids=[f"{c.__name__}-{next(iter(p))}={next(iter(p.values()))!r}"
-                                             for c, p, _ in PARAM_ERRORS]
+    "cls, params, match", PARAM_ERRORS, ids=[f"{c.__name__}-{k}={type(v).__name__ if hasattr(v, 'set_model') else repr(v)}"
+                                             for c, p, _ in PARAM_ERRORS for k, v in list(p.items())[:1]]
 )
 def test_fit_rejects_bad_hyperparameters(data, no_build, cls, params, match):
     X, y_clf, y_reg = data
@@ -535,7 +553,11 @@ CLI_ERRORS = [
     ("dropout_above_1", _fit("ok.csv", "--param", "dropout=2"), r"dropout must be < 1, got 2"),
     ("unknown_optimizer", _fit("ok.csv", "--param", "optimizer=adamx"), r"optimizer='adamx'"),
     ("unknown_param", _fit("ok.csv", "--param", "dropuot=1"),
-     r"bad --param for FFClassifier: no parameter 'dropuot'; did you mean 'dropout'\? Its parameters: activation"),
+     r"bad --param: FFClassifier has no parameter 'dropuot'; did you mean 'dropout'\? Its parameters: activation"),
+    ("mlr3keras_param", _fit("ok.csv", "--param", "validation_split=0.2"),
+     r"FFClassifier has no parameter 'validation_split'; keraslearn calls it validation_fraction\."),
+    ("mlr3keras_learner_typo", _fit("ok.csv", "--learner", "classif.kerasf"),
+     r"Unknown learner 'classif.kerasf'; did you mean 'classif.kerasff'"),
     ("search_space_name_as_param", _fit("ok.csv", "--param", "units=16"),
      r"n_layers, units are search-space names: give layer_units=\(\.\.\.\) instead"),
     ("unknown_learner", _fit("ok.csv", "--learner", "xgb"), r"Unknown learner 'xgb'"),

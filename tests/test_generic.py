@@ -523,3 +523,54 @@ def test_an_artifact_whose_layer_class_is_not_imported_names_it(iris_mixed, tmp_
                                          r"registered in this process: "
                                          r"keraslearn_test>Twice \(module [\w.]+\)\. Import the module"):
         keraslearn.load(tmp_path / "t.keraslearn")
+
+
+def build_sized_by_columns(spec, width=4):
+    """An R user's network: keras.Input sized by the table's column count (ncol(x)), not by the spec."""
+    return keras.Sequential([keras.Input((width,)), keras.layers.Dense(4, activation="relu"),
+                             keras.layers.Dense(spec.n_outputs, activation="sigmoid")])
+
+
+def build_one_unit_softmax(spec):
+    inputs, x = tabular_inputs(spec)
+    return keras.Model(inputs, keras.layers.Dense(spec.n_outputs, activation="softmax")(x))
+
+
+def build_compiled(spec, loss="categorical_crossentropy"):
+    inputs, x = tabular_inputs(spec)
+    model = keras.Model(inputs, output_head(spec, x))
+    model.compile(optimizer="adam", loss=loss)
+    return model
+
+
+def build_mlr3keras(task, pars):  # mlr3keras' build_arch_fun(task, pars)
+    raise AssertionError("never called")
+
+
+def test_models_that_cannot_take_the_data_or_the_target_are_refused_before_training():
+    """An input sized by the column count (missing values add an indicator column each), a softmax over
+    one unit (always 1), a compiled categorical loss on the one unit of a binary head, and MSLE on
+    negative targets: each fails with the cause and the fix, not a Keras traceback or a useless model."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(60, 4)), columns=list("abcd"))
+    X.loc[::7, "a"] = np.nan
+    X.loc[::5, "c"] = np.nan
+    y = (X["b"] > 0).astype(int)
+    with pytest.raises(ValueError, match=r"takes rows of shape \(4,\), but the encoded data's are \(6,\): 4 numeric "
+                                         r"columns and 2 missing-value indicators \(a__missing, c__missing\).*"
+                                         r"spec.n_numeric"):
+        KerasClassifier(build_sized_by_columns, epochs=1).fit(X, y)
+    KerasClassifier(build_sized_by_columns, model_params={"width": 6}, epochs=1).fit(X, y)  # sized right: fits
+    with pytest.raises(ValueError, match="softmax over one unit, which outputs 1 for every row; two classes need one "
+                                         "sigmoid unit"):
+        KerasClassifier(build_one_unit_softmax, epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="one \\(sigmoid\\) output unit for the two classes, but its loss, "
+                                         "categorical_crossentropy, needs one unit per class"):
+        KerasClassifier(build_compiled, epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match=r"y must be >= 0; y has negative values \(smallest -5.2"):
+        KerasRegressor(build_compiled, model_params={"loss": "msle"}, epochs=1).fit(X, X["b"] - 3)
+    with pytest.raises(ValueError, match=r"y must be >= 0; y has negative values \(smallest -5.2"):
+        KerasRegressor(build_mlp, loss="msle", epochs=1).fit(X, X["b"] - 3)
+    with pytest.raises(TypeError, match=r"cannot be called as build_mlr3keras\(spec\): .*mlr3keras' build\(task, "
+                                        r"pars\) becomes build\(spec, units=32"):
+        KerasClassifier(build_mlr3keras, epochs=1).fit(X, y)

@@ -80,3 +80,24 @@ def test_generic_learner_asks_for_a_search_space():
     assert apply_sample(clf, {"model__units": 32, "learning_rate": 0.01}) == {"model__units": 32, "learning_rate": 0.01}
     with pytest.raises(ValueError, match="model__unitz"):
         apply_sample(clf, {"model__unitz": 32})
+
+
+def test_wrong_names_are_answered_with_the_right_one():
+    """A near miss of a learner name, a task the family lacks, and mlr3keras' parameter names."""
+    with pytest.raises(ValueError, match=r"Unknown learner 'FFClasifier'; did you mean 'FFClassifier'"):
+        keraslearn.learner("FFClasifier")
+    with pytest.raises(ValueError, match="learner family 'cnn' has no regressor; its learner is classif.kerascnn"):
+        keraslearn.learner("regr.kerascnn")
+    with pytest.raises(ValueError, match=r"Unknown learner 'xgb'\. Known names: classif\.cnn"):
+        keraslearn.learner("xgb")
+    with pytest.raises(TypeError, match="no parameter 'validation_split'; keraslearn calls it validation_fraction"):
+        keraslearn.learner("regr.kerasff", validation_split=0.2)
+    with pytest.raises(TypeError, match="TabNetClassifier has no parameter 'num_decision_steps'; keraslearn calls it "
+                                        "n_steps"):
+        keraslearn.learner("classif.tabnet", num_decision_steps=2)
+    with pytest.raises(TypeError, match="no parameter 'batch_momentum'; keraslearn calls it momentum \(PyTorch's"):
+        keraslearn.learner("classif.tabnet", batch_momentum=0.98)
+    with pytest.raises(TypeError, match=r"no parameter 'initializer' \(mlr3keras has\): the layers use Keras' defaults"):
+        keraslearn.learner("classif.smlp", initializer="he_normal")
+    with pytest.raises(TypeError, match=r"FFClassifier has no parameter 'norm_type'\. Its parameters: activation"):
+        keraslearn.learner("classif.kerasff", norm_type="batch")  # TabNet's name: no TabNet advice for FF

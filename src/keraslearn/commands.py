@@ -59,18 +59,14 @@ def _make_learner(name, task, params):
     try:
         return cls(**params)
     except TypeError as err:
+        from keraslearn.learners.registry import unknown_parameter
         from keraslearn.tuning.spaces import _DERIVED
 
         hint = "".join(f"; {', '.join(names)} are search-space names: give {target}=(...) instead"
                        for names, (target, _) in _DERIVED.items() if set(names) & set(params))
-        known = cls._get_param_names()
-        unknown = [p for p in params if p not in known]
+        unknown = [p for p in params if p not in cls._get_param_names()]
         if unknown and not hint:
-            close = [k for k in known if unknown[0] in k] or difflib.get_close_matches(unknown[0], known, n=1,
-                                                                                      cutoff=0.7)
-            raise UsageError(f"bad --param for {cls.__name__}: no parameter {unknown[0]!r}"
-                             + (f"; did you mean {close[0]!r}?" if close else ".")
-                             + f" Its parameters: {', '.join(known)}") from None
+            raise UsageError(f"bad --param: {unknown_parameter(cls, unknown[0])}") from None
         raise UsageError(f"bad --param for {cls.__name__}: {err}{hint}") from None
 
 
@@ -146,10 +142,10 @@ def save_or_keep(learner, out) -> None:
 
 
 def cmd_fit(args):
-    from keraslearn.learners.registry import known_names
+    from keraslearn.learners.registry import known_names, unknown_learner
 
     if args.learner.strip().lower() not in known_names():
-        raise UsageError(f"Unknown learner {args.learner!r}. Known names: {', '.join(sorted(known_names()))}")
+        raise UsageError(unknown_learner(args.learner))
     if not 0 <= args.test_fraction < 1:
         raise UsageError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
     not_the_input(args.out, args.data)

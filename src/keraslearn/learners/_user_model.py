@@ -69,6 +69,34 @@ def _model_input_names(model):
     return None if not inputs else [t.name for t in inputs]
 
 
+def _one_unit_softmax(model, width) -> bool:
+    """Whether the model ends in a softmax over one unit (which outputs 1 for every row)."""
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    return width == 1 and getattr(last, "activation", None) is keras.activations.softmax
+
+
+def _check_input_widths(model, x, spec, name):
+    """Each ``keras.Input``'s width against the array fed to it: a clear error, not a Keras traceback.
+
+    The ``"numeric"`` input is wider than the numeric columns when some have missing values (an
+    indicator column each), so a model sized by ``X.shape[1]`` is the usual cause."""
+    inputs = model.inputs if _model_input_names(model) else []
+    fed = [x[t.name] for t in inputs] if isinstance(x, dict) else [x] * (len(inputs) == 1)
+    for tensor, array in zip(inputs, fed):
+        want, got = tuple(tensor.shape[1:]), tuple(np.shape(array)[1:])
+        if len(want) == len(got) and all(w in (None, g) for w, g in zip(want, got)):
+            continue
+        what = f"its input {tensor.name!r} takes rows of shape {want}, but the encoded data's are {got}"
+        indicators = [n for n in spec.numeric_names if n.endswith("__missing")]
+        if got and got[-1] == spec.n_numeric and indicators:
+            what += (f": {spec.n_numeric - len(indicators)} numeric columns and {len(indicators)} missing-value "
+                     f"indicators ({', '.join(indicators[:3])}{', ...' if len(indicators) > 3 else ''})")
+        raise ValueError(
+            f"The model built by model={name} does not take the data: {what}. "
+            "Size the inputs from the spec: keras.Input((spec.n_numeric,), name='numeric'), or "
+            "keraslearn.architectures.blocks.tabular_inputs(spec), which names and sizes them all.")
+
+
 class _UserModelMixin:
     """What KerasClassifier and KerasRegressor share: routed ``model__`` params, build, compile, feed."""
 
@@ -162,9 +190,10 @@ class _UserModelMixin:
         except TypeError as err:
             accepted = ", ".join(_PREFIX + n for n in _builder_defaults(build)) or "none"
             raise TypeError(
-                f"model={name} cannot be called as {name}(spec, {', '.join(f'{k}=…' for k in hp)}): {err}. "
-                "The build function must take the data spec first; set its hyperparameters with "
-                f"model_params={{...}} or set_params(model__<name>=...); it has: {accepted}."
+                f"model={name} cannot be called as {name}({', '.join(['spec', *(f'{k}=…' for k in hp)])}): {err}. "
+                "keraslearn calls build(spec, **hyperparameters), the data spec first and each hyperparameter by "
+                "name with a default (mlr3keras' build(task, pars) becomes build(spec, units=32, ...)); set them "
+                f"with model_params={{...}} or set_params(model__<name>=...); it has: {accepted}."
             ) from err
         except ValueError:
             pass  # no introspectable signature (e.g. some builtins): let the call decide
@@ -236,6 +265,8 @@ class _UserModelMixin:
         x = self._model_inputs(model, x)
         if n_rows(x) != n:
             raise ValueError(f"x_transform returned {n_rows(x)} rows for {n} input rows; it must keep every row.")
+        if self.x_transform is None:
+            _check_input_widths(model, x, self._model_spec(), _build_name(self.model))
         if not model.built:
             self._build_on_rows(model, x)
         y_fit = self._adapt_target(model, y_fit)

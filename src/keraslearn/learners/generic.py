@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from keraslearn._keras_warnings import keras_warnings_ignored
-from keraslearn.learners._user_model import _model_outputs_width, _UserModelMixin
+from keraslearn.learners._user_model import _model_outputs_width, _one_unit_softmax, _UserModelMixin
 from keraslearn.learners.base import KerasLearner, store_init_params
 from keraslearn.learners.targets import (
     KerasClassifierMixin,
@@ -24,6 +24,7 @@ from keraslearn.learners.targets import (
     _ONE_HOT_LOSSES,
     _SCALE_FREE_LOSSES,
     _loss_name,
+    check_log_loss,
 )
 
 _PARAMS_DOC = """
@@ -131,6 +132,10 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
                 f"The model has {width} output units but y has {n_classes} classes; end it with "
                 f"{' or '.join(map(str, allowed))} units, e.g. keraslearn.architectures.blocks.output_head(spec, x)."
             )
+        if _one_unit_softmax(model, width):
+            raise ValueError(
+                "The model ends in a softmax over one unit, which outputs 1 for every row; two classes need one "
+                "sigmoid unit (spec.n_outputs is 1) or two softmax units, e.g. output_head(spec, x).")
 
     _fitted_flags = ("x_transformed", "from_logits")  # a logits model's outputs become probabilities
 
@@ -141,6 +146,11 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         if y_fit.ndim != 1:
             return y_fit  # already one-hot: the learner's own loss asked for it
         loss = _loss_name(effective)
+        if loss in _ONE_HOT_LOSSES and self._output_width(model) == 1:
+            raise ValueError(
+                f"The model has one (sigmoid) output unit for the two classes, but its loss, {loss}, needs one unit "
+                "per class: compile it with loss='binary_crossentropy' (or pass it as loss=), or end the model "
+                "with keras.layers.Dense(2, activation='softmax').")
         if loss in _ONE_HOT_LOSSES or (self._output_width(model) == 2 and loss in _BINARY_LOSSES):
             return np.eye(len(self.classes_), dtype=np.float32)[y_fit]
         return y_fit
@@ -242,8 +252,7 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
                 f"The model has {width} output units but y has {spec.n_targets} target(s); end it with "
                 "spec.n_outputs units, e.g. keraslearn.architectures.blocks.output_head(spec, x)."
             )
-        last = model.layers[-1] if getattr(model, "layers", None) else None
-        if width == 1 and getattr(last, "activation", None) is keras.activations.softmax:
+        if _one_unit_softmax(model, width):
             raise ValueError(
                 "The model ends in a softmax over one unit, which outputs 1 for every row; a regressor's "
                 "output layer needs activation=None (linear), as output_head(spec, x) gives."
@@ -251,8 +260,10 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
 
     def _adapt_target(self, model, y_fit):
         """Undo the standardization when the compiled-in loss is not scale-free (e.g. Poisson)."""
-        if self.loss is None and _loss_name(self._effective_loss(model)) not in _SCALE_FREE_LOSSES:
+        compiled_loss = _loss_name(self._effective_loss(model))
+        if self.loss is None and compiled_loss not in _SCALE_FREE_LOSSES:
             y_fit = (y_fit * self.y_scale_ + self.y_mean_).astype(np.float32)
+            check_log_loss(compiled_loss, y_fit)
             self.y_mean_ = np.zeros_like(self.y_mean_)
             self.y_scale_ = np.ones_like(self.y_scale_)
         return y_fit

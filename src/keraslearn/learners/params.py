@@ -78,8 +78,13 @@ def check_training_params(learner) -> None:
         check_number("learning_rate", learner.learning_rate, low=0, low_open=True)
     if learner.verbose not in (0, 1, 2, False, True):
         raise ValueError(f"verbose must be 0, 1 or 2, got {learner.verbose!r}.")
-    if learner.callbacks is not None and not all(isinstance(c, keras.callbacks.Callback) for c in learner.callbacks):
-        raise TypeError("callbacks must be a list of keras.callbacks.Callback instances.")
+    callbacks = learner.callbacks
+    if isinstance(callbacks, keras.callbacks.Callback):
+        raise TypeError(f"callbacks must be a list of keras.callbacks.Callback instances; got one callback, "
+                        f"{type(callbacks).__name__}: pass callbacks=[{type(callbacks).__name__}(...)].")
+    if callbacks is not None and not (isinstance(callbacks, (list, tuple))
+                                      and all(isinstance(c, keras.callbacks.Callback) for c in callbacks)):
+        raise TypeError(f"callbacks must be a list of keras.callbacks.Callback instances, got {callbacks!r}.")
     # Names are checked here, before any model is built, so a typo costs no compile and
     # reads as keraslearn's message rather than a Keras traceback from compile().
     for name, getter, hint in _NAMED:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 
 # family: (classifier "module:Class", regressor "module:Class" or None, mlr3keras key or None, summary)
@@ -75,6 +76,49 @@ _FAMILIES: dict[str, tuple] = {
 }
 
 
+_KERAS_DEFAULT = "the layers use Keras' defaults; classif.keras / regr.keras train your own network"
+_TABNET_NORM = "TabNet normalizes with ghost batch normalization (virtual_batch_size, momentum)"
+# mlr3keras (and R keras) parameter names that keraslearn spells differently or does without.
+_MLR3KERAS_PARAMS = {
+    "validation_split": "validation_fraction",
+    "seed": "random_state",
+    "lr": "learning_rate",
+    "use_dropout": "dropout (dropout=0 is off)",
+    "initializer": _KERAS_DEFAULT,
+    "regularizer": _KERAS_DEFAULT,
+    "output_activation": "the output follows the task (softmax or sigmoid for classes, linear "
+                         "for regression); classif.keras / regr.keras train your own network",
+    "metrics": "history_ records the loss; score predictions with sklearn.metrics",
+    "low_memory": "keraslearn feeds Keras in batches from one array",
+}
+_TABNET_PARAMS = {  # mlr3keras' TabNet wrapped tf-TabNet, whose names these are
+    "num_decision_steps": "n_steps",
+    "feature_dim": "n_d + n_a (tf-TabNet's feature_dim is their sum)",
+    "output_dim": "n_d",
+    "relaxation_factor": "gamma",
+    "sparsity_coefficient": "lambda_sparse",
+    "batch_momentum": "momentum (PyTorch's convention: 1 - batch_momentum)",
+    "norm_type": _TABNET_NORM,
+    "num_groups": _TABNET_NORM,
+    "epsilon": _TABNET_NORM,
+    "stacked": "one TabNet; n_shared and n_independent size its blocks",
+    "num_layers": "one TabNet; n_shared and n_independent size its blocks",
+}
+
+
+def unknown_parameter(cls, name: str) -> str:
+    """Why ``cls`` takes no parameter ``name``: its keraslearn spelling, a near miss, or its parameters."""
+    known = cls._get_param_names()
+    meant = {**_MLR3KERAS_PARAMS, **(_TABNET_PARAMS if "TabNet" in cls.__name__ else {})}.get(name, "")
+    if meant.split(" ")[0] in known:
+        return f"{cls.__name__} has no parameter {name!r}; keraslearn calls it {meant}."
+    if meant:
+        return f"{cls.__name__} has no parameter {name!r} (mlr3keras has): {meant}."
+    close = [k for k in known if name in k] or difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+    return (f"{cls.__name__} has no parameter {name!r}" + (f"; did you mean {close[0]!r}?" if close else ".")
+            + f" Its parameters: {', '.join(known)}")
+
+
 def _load(path: str):
     module, cls = path.split(":")
     return getattr(importlib.import_module(module), cls)
@@ -108,12 +152,30 @@ def resolve(name: str, task: str | None = None):
             )
         fam, kind = key, "classif" if task == "classification" else "regr"
     else:
-        known = ", ".join(sorted(known_names()))
-        raise ValueError(f"Unknown learner {name!r}. Known names: {known}.")
+        raise ValueError(unknown_learner(name))
     path = _FAMILIES[fam][0 if kind == "classif" else 1]
     if path is None:
         raise ValueError(f"learner family {fam!r} has no {'classifier' if kind == 'classif' else 'regressor'}.")
     return _load(path)
+
+
+def unknown_learner(name) -> str:
+    """Why ``name`` names no learner: a task the family lacks ('regr.kerascnn'), a near miss, or the list."""
+    key = str(name).strip().lower()
+    kind, _, fam = key.partition(".")
+    for family, (clf, reg, mlr3, _) in _FAMILIES.items():
+        if kind in ("classif", "regr") and fam in (family, mlr3) and (clf, reg)[kind == "regr"] is None:
+            other = "regr" if kind == "classif" else "classif"
+            return (f"learner family {family!r} has no {'classifier' if kind == 'classif' else 'regressor'}; "
+                    f"its learner is {other}.{fam}.")
+    spelled = {n.lower(): n for n in known_names()}
+    spelled.update({p.split(":")[1].lower(): p.split(":")[1] for c, r, _, _ in _FAMILIES.values() for p in (c, r) if p})
+    near = [spelled[n] for n in difflib.get_close_matches(key, sorted(spelled), n=3, cutoff=0.75)]
+    if near:
+        return (f"Unknown learner {name!r}; did you mean {' or '.join(map(repr, near))}? "
+                "keraslearn.list_learners() lists them.")
+    known = ", ".join(sorted(known_names()))
+    return f"Unknown learner {name!r}. Known names: {known}."
 
 
 def known_names() -> set[str]:
@@ -127,7 +189,11 @@ def learner(name: str, task: str | None = None, **params):
     Routed parameters such as ``model__units=64`` (``classif.keras``) are set with ``set_params``.
     """
     routed = {k: params.pop(k) for k in [k for k in params if "__" in k]}
-    est = resolve(name, task)(**params)
+    cls = resolve(name, task)
+    unknown = [p for p in params if p not in cls._get_param_names()]
+    if unknown:
+        raise TypeError(unknown_parameter(cls, unknown[0]))
+    est = cls(**params)
     return est.set_params(**routed) if routed else est
 
 

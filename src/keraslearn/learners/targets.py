@@ -85,6 +85,11 @@ class KerasClassifierMixin(ClassifierMixin):
             if pd.isna(y).any():  # None, NaN, pd.NA (pandas' "string" dtype), NaT
                 raise ValueError(f"{name} contains missing labels; drop those rows or fill them first.")
             y = pd.Series(y).infer_objects().to_numpy()  # True/False (or 1/2) kept as objects: bool (int) labels
+            if y.dtype != object and name == "y":
+                warn_user(
+                    f"y holds {y.dtype} labels stored as Python objects (dtype object): keraslearn trains on them, "
+                    f"but scikit-learn's scorers refuse such a y (score, cross_val_score and GridSearchCV give "
+                    f"errors or NaN); convert it first, e.g. y.astype({y.dtype.name!r}).")
         if y.dtype.kind == "f" and np.isnan(y).any():
             raise ValueError(f"{name} contains NaN; drop those rows or fill them first.")
         if y.dtype == object:
@@ -209,6 +214,14 @@ class KerasClassifierMixin(ClassifierMixin):
         return tags
 
 
+def check_log_loss(loss_name, y):
+    """A logarithmic loss (log(y + 1)) on a target with negative values trains on nonsense: refuse it."""
+    if loss_name in ("msle", "mean_squared_logarithmic_error") and np.min(y) < 0:
+        raise ValueError(
+            f"loss {loss_name!r} compares log(y + 1) with log(prediction + 1), so y must be >= 0; y has negative "
+            f"values (smallest {np.min(y):.4g}). Use 'mse', 'mae' or 'huber' instead.")
+
+
 class KerasRegressorMixin(RegressorMixin):
     """Regression targets, one or several; standardized internally for scale-free losses."""
 
@@ -217,6 +230,11 @@ class KerasRegressorMixin(RegressorMixin):
 
     def _checked_numbers(self, y, n, name="y", x_name="X"):
         """``y`` as a float64 array of ``n`` rows (1-D or 2-D), or a ValueError naming ``name``."""
+        if hasattr(y, "to_numpy"):  # pandas nullable columns (Float64, Int64): pd.NA becomes NaN, checked below
+            try:
+                y = y.to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError, OverflowError):
+                pass  # text and the like: named below
         y = np.asarray(y)
         if y.dtype.kind == "c":  # astype(float64) would drop the imaginary part, silently
             raise ValueError(f"Complex data not supported; {name} must hold real numbers.")
@@ -251,6 +269,7 @@ class KerasRegressorMixin(RegressorMixin):
                 "(the loss is NaN from the first epoch). Use loss='mse' on log1p(y) "
                 "(sklearn.compose.TransformedTargetRegressor), or KerasRegressor with an exponential output."
             )
+        check_log_loss(loss, y)
         self._y_ndim = y.ndim
         y2 = y.reshape(n, -1)
         with np.errstate(over="ignore", invalid="ignore"):  # |y| near 1e155 and beyond: checked below
