@@ -23,6 +23,7 @@ def test_every_seed_workflow_has_an_example():
         "custom_training_loop",
         "save_load_export",
         "mlr3keras_learner",
+        "text_and_sequences",
     } <= names
 
 
