@@ -178,12 +178,12 @@ def test_bad_arguments_fail_before_any_trial(tmp_path, iris_mixed):
         keraslearn.tune(FFClassifier(), X, y, space={"n_layers": IntDistribution(1, 3)}, storage=db)
     with pytest.raises(ValueError, match="rows"):
         keraslearn.tune(FFClassifier(), X, y[:-1], space=SPACE, storage=db)
-    # Both ends of each distribution are checked, not only the lowest value / first choice.
+    # Both ends of each distribution and every choice are checked, not only the lowest value / first choice.
     with pytest.raises(ValueError, match=r"space\['dropout'\]'s upper end 1.5 is refused.*dropout must be < 1"):
         keraslearn.tune(FFClassifier(), X, y, space={"dropout": FloatDistribution(0.5, 1.5)}, storage=db)
-    with pytest.raises(ValueError, match=r"space\['activation'\]'s last choice 'no_such' is refused"):
-        keraslearn.tune(FFClassifier(), X, y, space={"activation": CategoricalDistribution(["relu", "no_such"])},
-                        storage=db)
+    with pytest.raises(ValueError, match=r"space\['activation'\]'s choice 'no_such' is refused"):
+        keraslearn.tune(FFClassifier(), X, y, space={"activation": CategoricalDistribution(["relu", "no_such", "elu"])},
+                        storage=db)  # a middle choice too: a sampler may reach it only after hours of trials
     assert not db.exists() or not optuna.get_all_study_names(f"sqlite:///{db}")
 
 
@@ -505,6 +505,16 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
     assert "for this classification target use e.g. 'accuracy'" in err and "neg_root" not in err
     assert main(["tune", str(data), "--target", "b", "--timeout", "0", "--storage", str(tmp_path / "t.db")]) == 2
     assert "--timeout must be a positive number of seconds; got 0" in capsys.readouterr().err
+    # The CLI's own flag names, not tune()'s argument names; a mistyped flag is named by tune's parser.
+    assert main(["tune", str(data), "--target", "b", "--cv", "1"]) == 2
+    assert "--cv must be 2 folds or more" in capsys.readouterr().err
+    assert main(["tune", str(data), "--target", "b", "--validation-fraction", "1"]) == 2
+    assert "--validation-fraction must be in (0, 1); got 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["tune", str(data), "--target", "b", "--trials", "2"])
+    err = capsys.readouterr().err
+    assert err.startswith("usage: keraslearn tune")
+    assert "unrecognized arguments: --trials 2; did you mean --n-trials?" in err
     # An output that cannot be written fails before any trial, not after the refit.
     (tmp_path / "a-file").write_text("")
     (tmp_path / "a-folder").mkdir()
@@ -585,6 +595,10 @@ def test_group_folds_take_groups_and_a_rare_class_says_the_folds_are_not_stratif
         splits_for(FFClassifier(), X, y, GroupKFold(3), None)
     with pytest.raises(ValueError, match="with validation_fraction they would be ignored"):
         splits_for(FFClassifier(), X, y, None, 0.3, groups)
+    with pytest.raises(ValueError, match=r"with cv=3 they would be ignored. Pass cv=GroupKFold\(n_splits=3\)"):
+        splits_for(FFClassifier(), X, y, 3, None, groups)  # StratifiedKFold would mix the groups across folds
+    with pytest.raises(ValueError, match="cv must be a number of folds"):
+        splits_for(FFClassifier(), X, y, True, None)
     rare = np.asarray(y).copy()
     rare[:2] = "rare"
     with pytest.warns(UserWarning, match="rarest class of y has 2 row"):
@@ -603,3 +617,18 @@ def test_a_trial_that_raises_names_its_number_and_settings(tmp_path, iris_mixed)
                         storage=tmp_path / "raise.db", refit=False)
     assert any(re.match(r"\(in trial 0 of study '.*', fold 1 of 2, with \{'model__units': \d+\}\)", note)
                for note in caught.value.__notes__)
+
+
+def test_the_default_space_warns_about_the_learners_own_settings_it_samples_anyway():
+    import warnings
+
+    from keraslearn.tuning.checks import check_space
+
+    with pytest.warns(UserWarning, match=r"FFClassifier\(layer_units=\(8,\)\): the default search space samples "
+                                         r"layer_units in every trial.*without_fixed\(learner.search_space\(\), "
+                                         r"\['layer_units'\]\)\[0\]"):
+        check_space(FFClassifier(layer_units=(8,), epochs=1), None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_space(FFClassifier(epochs=1, patience=3), None)  # set, but not in the space: kept, nothing to say
+        check_space(FFClassifier(layer_units=(8,)), {"learning_rate": optuna.distributions.FloatDistribution(0.1, 1)})

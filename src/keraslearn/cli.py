@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import importlib
 import os
 import signal
@@ -61,7 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             module.register(sub)
     parser.unloaded = tuple(unloaded)
+    parser.commands = sub.choices
     return parser
+
+
+def _parse(parser, argv):
+    """``parse_args``, but an unknown option is reported by its command's parser (its usage, not the
+    top level's), with the closest option it has: ``tune --trials 2`` → did you mean --n-trials?"""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        command = parser.commands[args.command]
+        flags = [flag for action in command._actions for flag in action.option_strings if flag.startswith("--")]
+        first = next((e.split("=")[0] for e in extra if e.startswith("-")), "")
+        close = difflib.get_close_matches(first, flags, n=1, cutoff=0.7)
+        command.error(f"unrecognized arguments: {' '.join(extra)}" + (f"; did you mean {close[0]}?" if close else ""))
+    return args
 
 
 @contextlib.contextmanager
@@ -139,7 +154,7 @@ def _stderr_until_closed():
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     shown = warnings.formatwarning
     # A warning for the user (a column that looks like an ID, numbers stored as text) reads as one
     # line, not as a source location and a line of keraslearn's code.

@@ -16,6 +16,7 @@ def check_space(learner, space) -> dict:
 
     if space is None:
         space = learner.search_space()
+        _warn_overridden(learner, space)
     if not isinstance(space, dict) or not space:
         raise TypeError("space must be a non-empty dict of name -> optuna.distributions.* objects.")
     for name, dist in space.items():
@@ -30,16 +31,43 @@ def check_space(learner, space) -> dict:
                 "For layer_units use the derived names n_layers and units, or sample a name and map it in your "
                 "own objective."
             )
-    # Fail now, not after the first trial, on names the learner does not have and on values
-    # it refuses: the lowest point, then each name's other end (the highest / last choice).
+    # Fail now, not after the first trial, on names the learner does not have and on values it
+    # refuses: the lowest point, then each name's other end (the highest) and every other choice.
     lows = {name: _ends(dist)[0] for name, dist in space.items()}
     _validate_point(learner, lows, "the space's lowest values (first choices) are")
     for name, dist in space.items():
-        high = _ends(dist)[1]
-        if high != lows[name]:
-            end = "last choice" if hasattr(dist, "choices") else "upper end"
-            _validate_point(learner, {**lows, name: high}, f"space[{name!r}]'s {end} {high!r} is")
+        others = dist.choices[1:] if hasattr(dist, "choices") else [dist.high] * (dist.high != dist.low)
+        for value in others:
+            end = "choice" if hasattr(dist, "choices") else "upper end"
+            _validate_point(learner, {**lows, name: value}, f"space[{name!r}]'s {end} {value!r} is")
     return space
+
+
+def _warn_overridden(learner, space):
+    """Parameters set on the learner that its default space samples anyway: say so, and how to keep them."""
+    from keraslearn._user_warnings import warn_user
+    from keraslearn.tuning.spaces import tuned_params
+
+    try:
+        defaults = type(learner)().get_params(deep=False)
+    except TypeError:  # a learner whose class has required arguments: nothing to compare with
+        return
+    mine = learner.get_params(deep=False)
+    changed = sorted(name for name in tuned_params(space) & set(mine)
+                     if not _same(mine[name], defaults.get(name)))
+    if changed:
+        warn_user(
+            f"{type(learner).__name__}({', '.join(f'{n}={mine[n]!r}' for n in changed)}): the default search space "
+            f"samples {', '.join(changed)} in every trial, so the value{'s' * (len(changed) > 1)} set here "
+            f"{'are' if len(changed) > 1 else 'is'} not used. To keep {'them' if len(changed) > 1 else 'it'}, pass "
+            f"space=keraslearn.tuning.spaces.without_fixed(learner.search_space(), {changed})[0].")
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b) or repr(a) == repr(b)
+    except Exception:  # arrays and the like: compare their text
+        return repr(a) == repr(b)
 
 
 def _ends(dist):

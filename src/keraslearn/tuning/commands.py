@@ -26,6 +26,10 @@ def cmd_tune(args):
             raise UsageError(f"{flag} must be a positive integer; got {value}")
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout:g}")
+    if args.cv is not None and args.cv < 2:
+        raise UsageError(f"--cv must be 2 folds or more (or use --validation-fraction); got {args.cv}")
+    if args.validation_fraction is not None and not 0 < args.validation_fraction < 1:
+        raise UsageError(f"--validation-fraction must be in (0, 1); got {args.validation_fraction:g}")
     for path in (args.out, args.report and os.path.join(args.report, "best.keraslearn")):
         if path:
             model_out(path)
@@ -51,7 +55,7 @@ def cmd_tune(args):
             random_state=args.random_state, verbose=0 if args.quiet else 1,
         )
     except (ValueError, TypeError, ImportError) as err:
-        raise UsageError(str(err)) from None
+        raise UsageError(str(err).replace("Use another study_name,", "Use another --study,")) from None
     except RuntimeError as err:  # nothing completed
         raise UsageError(str(err)) from None
     if not args.quiet:

@@ -42,9 +42,14 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
         splits = [(np.sort(train), np.sort(test))]
         return splits, f"validation_fraction={validation_fraction}; rows {digest(splits)}"
     cv = 5 if cv is None else cv
-    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+    if isinstance(cv, bool):
+        raise ValueError(f"cv must be a number of folds (>= 2) or a scikit-learn splitter; got {cv!r}.")
+    if isinstance(cv, numbers.Integral):
         if cv < 2:
             raise ValueError(f"cv must be >= 2 folds (or use validation_fraction); got {cv}.")
+        if groups is not None:
+            raise ValueError(f"groups split rows by group only with a group splitter; with cv={cv} they would be "
+                             f"ignored. Pass cv=GroupKFold(n_splits={cv}) (sklearn.model_selection).")
         if cv > n:
             raise ValueError(f"cv={cv} folds but y has only {n} rows.")
         kind = StratifiedKFold if classifier and min_count >= cv else KFold
