@@ -173,6 +173,19 @@ def test_not_a_zip_and_truncated_files(artifact, tmp_path):
             keraslearn.load(tmp_path / name)
 
 
+def test_a_keras_file_or_an_export_name_is_told_apart_from_an_artifact(artifact, tmp_path):
+    """A plain Keras .keras file is named as one (with its loader); save() to an ONNX name says it is no export."""
+    keras_file = tmp_path / "model.keras"
+    keras_file.write_bytes(_members(artifact)["model.keras"])
+    with pytest.raises(ValueError, match=r"model.keras is a Keras model file, not a keraslearn artifact: load it "
+                                         r"with keras.saving.load_model\(path\)"):
+        keraslearn.load(keras_file)
+    with pytest.warns(UserWarning, match=r"m.onnx: save writes a keraslearn artifact .*not an ONNX model; "
+                                         r"keraslearn.export\(learner, 'm.onnx'\) writes one"):
+        keraslearn.load(artifact).save(tmp_path / "m.onnx")
+    assert isinstance(keraslearn.load(tmp_path / "m.onnx"), FFRegressor)  # written all the same
+
+
 def _flip_a_byte_of_the_model(members, path):
     _write(path, members)  # stored, not deflated: the member's bytes appear as they are
     data = bytearray(path.read_bytes())

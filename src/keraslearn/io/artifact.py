@@ -90,7 +90,8 @@ def _load_model(data: bytes, path):
             raise ArtifactError(
                 f"{path}: refusing to load its Keras model: it uses layer classes that are not registered in this "
                 f"process: {', '.join(unknown)}. Import the module that defines them (decorated with "
-                "@keras.saving.register_keras_serializable()) before loading."
+                "@keras.saving.register_keras_serializable()) before loading; the keraslearn command imports no "
+                "module, so predict in Python: import it, then keraslearn.load(path).predict(X)."
             ) from err
         else:
             why = f"Keras could not load it in safe mode ({type(err).__name__}: {_first_line(text)})"
@@ -175,6 +176,9 @@ def _warn_unloadable(model):
                   "(and use them instead of Lambda layers), or keep the learner with pickle.")
 
 
+_EXPORT_SUFFIXES = {".onnx": "an ONNX model", ".tflite": "a LiteRT model"}
+
+
 def save(learner, path) -> str:
     """Write a fitted learner to ``path`` atomically (temp file + rename); return the path.
 
@@ -189,6 +193,10 @@ def save(learner, path) -> str:
 
     check_is_fitted(learner, "model_")
     path = os.path.expanduser(os.fspath(path))
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in _EXPORT_SUFFIXES:
+        warn_user(f"{path}: save writes a keraslearn artifact (a zip for keraslearn.load), not "
+                  f"{_EXPORT_SUFFIXES[suffix]}; keraslearn.export(learner, {os.path.basename(path)!r}) writes one.")
     params, dropped = _params_json(learner)
     if dropped:
         warn_user(
@@ -239,7 +247,12 @@ def read_meta(path) -> dict:
             _check_members(path, z)
     except ArtifactError:
         raise
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, zlib.error, EOFError) as err:
+    except KeyError as err:
+        if _is_keras_file(path):
+            raise ArtifactError(f"{path} is a Keras model file, not a keraslearn artifact: load it with "
+                                "keras.saving.load_model(path).") from err
+        raise ArtifactError(f"{path} is not a keraslearn artifact, or is damaged ({err}).") from err
+    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, zlib.error, EOFError) as err:
         raise ArtifactError(f"{path} is not a keraslearn artifact, or is damaged ({err}).") from err
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ArtifactError(f"{path} is not a keraslearn artifact.")
@@ -249,6 +262,15 @@ def read_meta(path) -> dict:
     if version > FORMAT_VERSION:
         raise ArtifactError(f"{path} was written by a newer keraslearn (format {version}); upgrade.")
     return meta
+
+
+def _is_keras_file(path) -> bool:
+    """Whether a zip is a Keras ``.keras`` archive (what ``model.save`` writes)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return {"config.json", "metadata.json"} <= set(z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def load(path):
