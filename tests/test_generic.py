@@ -532,6 +532,14 @@ def build_sized_by_columns(spec, width=4):
                              keras.layers.Dense(spec.n_outputs, activation="sigmoid")])
 
 
+def build_scalar_codes(spec):
+    """Each categorical input declared as keras.Input(shape=()): Keras squeezes the (n, 1) codes fed to it."""
+    numeric = keras.Input((spec.n_numeric,), name="numeric")
+    codes = [keras.Input((), name=c.input_name, dtype="int32") for c in spec.categorical]
+    embedded = [keras.layers.Embedding(c.n_codes, 2)(t) for c, t in zip(spec.categorical, codes)]
+    return keras.Model([numeric, *codes], output_head(spec, keras.layers.Concatenate()([numeric, *embedded])))
+
+
 def build_one_unit_softmax(spec):
     inputs, x = tabular_inputs(spec)
     return keras.Model(inputs, keras.layers.Dense(spec.n_outputs, activation="softmax")(x))
@@ -562,6 +570,7 @@ def test_models_that_cannot_take_the_data_or_the_target_are_refused_before_train
                                          r"spec.n_numeric"):
         KerasClassifier(build_sized_by_columns, epochs=1).fit(X, y)
     KerasClassifier(build_sized_by_columns, model_params={"width": 6}, epochs=1).fit(X, y)  # sized right: fits
+    KerasClassifier(build_scalar_codes, epochs=1).fit(X.assign(e=np.array(list("xyz"))[np.arange(60) % 3]), y)
     with pytest.raises(ValueError, match="softmax over one unit, which outputs 1 for every row; two classes need one "
                                          "sigmoid unit"):
         KerasClassifier(build_one_unit_softmax, epochs=1).fit(X, y)

@@ -84,6 +84,8 @@ def _check_input_widths(model, x, spec, name):
     fed = [x[t.name] for t in inputs] if isinstance(x, dict) else [x] * (len(inputs) == 1)
     for tensor, array in zip(inputs, fed):
         want, got = tuple(tensor.shape[1:]), tuple(np.shape(array)[1:])
+        if got[-1:] == (1,) and len(got) == len(want) + 1:
+            got = got[:-1]  # (n, 1) codes into keras.Input(shape=()): Keras squeezes the last axis itself
         if len(want) == len(got) and all(w in (None, g) for w, g in zip(want, got)):
             continue
         what = f"its input {tensor.name!r} takes rows of shape {want}, but the encoded data's are {got}"

@@ -58,8 +58,7 @@ def _warn_overridden(learner, space):
     if changed:
         warn_user(
             f"{type(learner).__name__}({', '.join(f'{n}={mine[n]!r}' for n in changed)}): the default search space "
-            f"samples {', '.join(changed)} in every trial, so the value{'s' * (len(changed) > 1)} set here "
-            f"{'are' if len(changed) > 1 else 'is'} not used. To keep {'them' if len(changed) > 1 else 'it'}, pass "
+            f"samples {', '.join(changed)} in every trial, overriding what is set here. To keep what is set, pass "
             f"space=keraslearn.tuning.spaces.without_fixed(learner.search_space(), {changed})[0].")
 
 
