@@ -123,7 +123,7 @@ def test_numpy_abi_break_and_keras_json_naming_it(tmp_path, numpy_abi_torch):
     found = _codes(report)
     assert found["numpy-abi"]["severity"] == "warning"  # torch is not the backend keraslearn selects
     assert "keraslearn install --backend torch --reinstall" in found["numpy-abi"]["fix"]
-    assert "numpy<2" in found["numpy-abi"]["fix"]
+    assert "numpy<2" not in found["numpy-abi"]["fix"]  # would break jax, jaxlib and pandas, which need numpy 2
     assert found["keras-json-backend"]["severity"] == "warning"
     assert "keras.json selects torch, which does not work" in found["keras-json-backend"]["message"]
     # The suggested command really repairs keras.json.
@@ -395,3 +395,23 @@ def test_doctor_and_install_run_where_the_other_commands_cannot_load(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "keraslearn.commands: ValueError: numpy.dtype size changed" in proc.stderr
     assert "run `keraslearn doctor`" in proc.stderr
+
+
+def test_a_broken_pandas_or_scikit_learn_is_found(tmp_path):
+    """The CLI sends a user whose pandas fails to import to `keraslearn doctor`: the doctor must see it too."""
+    installed = tmp_path / "lib" / "site-packages"  # as pip installs it: reinstalling is the fix
+    (installed / "pandas").mkdir(parents=True)
+    (installed / "pandas" / "__init__.py").write_text("raise ImportError('numpy.core.multiarray failed to import')\n")
+    stray = tmp_path / "stray"  # a folder named like the library, earlier on the path: renaming it is the fix
+    (stray / "sklearn").mkdir(parents=True)
+    (stray / "sklearn" / "__init__.py").write_text("raise RuntimeError('half a package')\n")
+    code, report = _doctor_json(tmp_path, "jax", pythonpath=[installed, stray])
+    assert code == 1
+    broken = [f for f in report["findings"] if f["code"] == "library-broken"]
+    assert [f["message"].split(" ")[0] for f in broken] == ["pandas", "sklearn"]
+    pandas, sklearn = broken
+    assert "pandas does not import (built against another NumPy): ImportError" in pandas["message"]
+    assert pandas["fix"].endswith("-m pip install --upgrade --force-reinstall pandas")
+    assert f"sklearn ({stray / 'sklearn' / '__init__.py'}) does not import: RuntimeError: half a package" in \
+        sklearn["message"]
+    assert sklearn["fix"] == "rename that file or folder, or remove its folder from PYTHONPATH"

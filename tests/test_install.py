@@ -268,3 +268,32 @@ def test_cli_output_into_a_closed_pipe_stops_quietly(tmp_path):
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")},
     )
     assert proc.stdout.strip() == "141" and proc.stderr == ""
+
+
+def test_an_environment_folder_named_like_python_is_still_a_folder(tmp_path):
+    """--method venv --env python-keras: the venv's own interpreter runs pip, not the folder (or python3 on PATH)."""
+    for name in ("python-keras", "python3"):
+        env = str(tmp_path / name)
+        plan = plan_install("jax", gpu="no", method="venv", env=env, system=LINUX_CPU)
+        assert plan.python == (os.path.join(env, "bin", "python"),)
+    interpreter = tmp_path / "bin" / "python3.12"  # --method pip --env: an interpreter is used as given
+    assert plan_install("jax", gpu="no", method="pip", env=str(interpreter), system=LINUX_CPU).python == (
+        str(interpreter),)
+    folder = tmp_path / "python-env"  # ... and an existing folder gives its interpreter, whatever its name
+    folder.mkdir()
+    assert plan_install("jax", gpu="no", method="pip", env=str(folder), system=LINUX_CPU).python == (
+        os.path.join(folder, "bin", "python"),)
+
+
+@pytest.mark.slow
+def test_a_cuda_build_forced_on_a_machine_without_gpu_verifies_with_a_note(capsys):
+    """--gpu yes where nvidia-smi finds no GPU (a Docker build): no GPU device is expected, not a failure."""
+    from keraslearn.setup.install import InstallResult, _verify
+
+    here = SystemInfo("Linux", "x86_64", sys.executable, tuple(sys.version_info[:2]), GPUInfo(), None)
+    plan = plan_install("jax", gpu="yes", method="pip", system=here)  # jax here is the CPU build: no GPU device
+    result = InstallResult(plan)
+    _verify(plan, result, print, gpu_seen=False)
+    assert result.ok and "CUDA build sees no GPU here, as nvidia-smi found none" in capsys.readouterr().out
+    _verify(plan, result, print, gpu_seen=True)  # a GPU was found but the build does not see it: a problem
+    assert result.problems == ["jax was installed with CUDA but sees no GPU (cpu:0)"]

@@ -63,6 +63,7 @@ def env_facts():
             spec = None
         modules[mod] = None if spec is None else (spec.origin or "")
     return {
+        "libraries": _libraries(),
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "executable": sys.executable,
@@ -74,6 +75,29 @@ def env_facts():
         "dists": dists,
         "modules": modules,
     }
+
+
+# keraslearn's own dependencies: imported (not only found), since a broken one (pandas built
+# against another NumPy) keeps keraslearn's commands from loading.
+LIBRARIES = ("numpy", "pandas", "sklearn")
+
+
+def _libraries():
+    """For each of LIBRARIES that is installed: None if it imports, else the error."""
+    import importlib
+    import importlib.util
+
+    out = {}
+    for name in LIBRARIES:
+        try:
+            spec = importlib.util.find_spec(name)
+            if spec is None:
+                continue
+            importlib.import_module(name)
+            out[name] = None
+        except Exception as err:  # anything an import can raise: it is the finding
+            out[name] = {**_error("import", err), "origin": getattr(spec, "origin", None) or ""}
+    return out
 
 
 def _error(stage, err):

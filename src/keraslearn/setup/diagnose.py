@@ -62,7 +62,8 @@ def diagnose(facts: dict) -> list[Finding]:
             )
         ]
     found: list[Finding] = []
-    for rule in (_python, _keras, _backend_variable, _backends, _keras_json, _in_process, gpu_rules, cuda_rules):
+    for rule in (_python, _libraries, _keras, _backend_variable, _backends, _keras_json, _in_process, gpu_rules,
+                 cuda_rules):
         found += rule(ctx)
     found.sort(key=lambda f: SEVERITIES.index(f.severity))
     return found
@@ -78,6 +79,25 @@ def _python(ctx: Context) -> list[Finding]:
             "keraslearn install --method venv   (run with Python 3.11 or newer)",
         )
     ]
+
+
+def _libraries(ctx: Context) -> list[Finding]:
+    """numpy, pandas or scikit-learn installed but failing to import: keraslearn's commands cannot load."""
+    out = []
+    for module, err in (ctx.py.get("libraries") or {}).items():
+        if not err:
+            continue
+        dist = {"sklearn": "scikit-learn"}.get(module, module)
+        text = f"{err.get('message')} {err.get('traceback')}"
+        why = " (built against another NumPy)" if any(marker in text for marker in NUMPY_ABI) else ""
+        origin = err.get("origin")
+        where = f" ({origin})" if shadowed(origin) else ""
+        out.append(Finding(
+            "library-broken", "error",
+            f"{module}{where} does not import{why}: {err.get('type')}: {first_line(err.get('message') or '')}; "
+            "keraslearn needs it",
+            SHADOW_FIX if where else f"{ctx.pip} install --upgrade --force-reinstall {dist}"))
+    return out
 
 
 def _keras(ctx: Context) -> list[Finding]:
@@ -160,7 +180,7 @@ def _backends(ctx: Context) -> list[Finding]:
                     "numpy-abi", severity,
                     f"{name} was built against another NumPy than the installed numpy {numpy} "
                     "(binary ABI mismatch)",
-                    f'{_upgrade(ctx, name)}   (or keep the old build: {ctx.pip} install "numpy<2")',
+                    _upgrade(ctx, name),  # not "numpy<2": jax, jaxlib and pandas now require numpy 2
                 )
             )
         elif result.get("ok") or (err.get("stage") == "keras" and err.get("name") == "keras"):

@@ -22,6 +22,7 @@ Choices (checked against PyPI metadata, November 2026):
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from dataclasses import dataclass, field
 
@@ -111,9 +112,12 @@ def _pip_requirements(argv) -> list[str]:
     return reqs
 
 
-def _env_python(env: str, os_name: str) -> str:
+def _env_python(env: str, os_name: str, folder: bool = False) -> str:
+    """The interpreter of ``env``: ``env`` itself when it names one (a file, or ``python3.12`` and the
+    like), else the environment folder's own; ``folder=True`` (a venv to create) always takes the folder's."""
     base = os.path.basename(env.rstrip("/\\")).lower()
-    if base.startswith("python"):  # already an interpreter
+    named = re.fullmatch(r"python[\d.]*(\.exe)?", base) is not None
+    if not folder and (os.path.isfile(env) or (named and not os.path.isdir(env))):
         return env
     if os_name == "Windows":
         return os.path.join(env, "Scripts", "python.exe")
@@ -254,7 +258,7 @@ def plan_install(
         python = (_env_python(os.path.expanduser(target), system.os) if env else target,)
     elif method == "venv":
         target = os.path.expanduser(env or DEFAULT_VENV)
-        python = (_env_python(target, system.os),)
+        python = (_env_python(target, system.os, folder=True),)
         if create_env:
             steps.append(Step("create the virtual environment", (system.python, "-m", "venv", target), "create"))
         steps.append(Step("upgrade pip in it", (*python, "-m", "pip", "install", "--upgrade", "pip"), "setup"))
