@@ -68,6 +68,8 @@ def folder_fit(image_folder, weights_file):
 
 def test_folder_fit_takes_labels_from_subfolders(folder_fit, image_folder):
     clf = folder_fit
+    assert clf.score(str(image_folder[0])) == clf.score(str(image_folder[0]), np.array(CLASSES)[[
+        CLASSES.index(p.split(os.sep)[-2]) for p in image_folder[1]]])  # labels from the class folders
     assert list(clf.classes_) == CLASSES
     assert set(clf.history_) >= {"loss", "val_loss"} and clf.n_iter_ == 2
     proba = clf.predict_proba(str(image_folder[0]))
@@ -218,6 +220,8 @@ def _with_nan(images, row):
 
 def test_bad_inputs_fail_early_with_clear_messages(tmp_path, digits_rgb):
     images, labels = digits_rgb
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_bytes(b"not an HDF5 file")
     cases = [
         (CNNClassifier(application="NotANet"), images, labels, "application='NotANet' is not supported"),
         (CNNClassifier(image_size=16), images, labels, "image_size must be"),
@@ -229,12 +233,20 @@ def test_bad_inputs_fail_early_with_clear_messages(tmp_path, digits_rgb):
         (CNNClassifier(weights=str(tmp_path / "w.h5")), images, labels, "no such file"),
         (CNNClassifier(alpha=0.3), images, labels, r"ImageNet weights only for alpha in \(0.35, 0.5, .*weights=None"),
         (CNNClassifier(), _with_nan(images, 3), labels, r"1 image\(s\) hold NaN or infinite pixels, e.g. rows \[3\]"),
+        (CNNClassifier(weights=False), images, labels, r"weights must be 'imagenet', None \(train from scratch\)"),
+        (CNNClassifier(path_column="p"), pd.DataFrame({"p": [str(tmp_path / "a.png"), None]}), [1, 2],
+         r"column 'p' has 1 missing image path\(s\) \(rows \[1\]\); drop or fill"),
+        (CNNClassifier(), [str(tmp_path / "a.png"), None], [1, 2], r"1 image path\(s\) are missing \(None or NaN"),
     ]
     for clf, X, y, match in cases:
         start = time.perf_counter()
         with pytest.raises((ValueError, TypeError), match=match):
             clf.fit(X, y)
         assert time.perf_counter() - start < 5.0
+    # A weights file Keras cannot read is found when the network is built: named, with the application.
+    with pytest.raises(ValueError, match=r"weights='.*garbage.h5' cannot be loaded into MobileNetV2\(alpha=0.35, "
+                                         r"include_top=False\): OSError"):
+        CNNClassifier(weights=str(garbage), **TINY).fit(images, labels)
 
 
 def test_registry_names_and_search_space():
@@ -244,6 +256,9 @@ def test_registry_names_and_search_space():
         keraslearn.learner("regr.cnn")
     clf = CNNClassifier()
     assert set(clf.search_space()) <= set(clf.get_params())
+    # Without pretrained weights nothing is frozen, so the number of unfrozen layers is not tuned.
+    assert "unfreeze_n_last_layers" in clf.search_space()
+    assert "unfreeze_n_last_layers" not in CNNClassifier(weights=None).search_space()
 
 
 def test_tune_takes_a_class_folder_an_image_array_and_paths(image_folder, digits_rgb, weights_file, tmp_path):
@@ -278,6 +293,11 @@ def test_an_empty_class_folder_is_left_out_with_a_warning(tmp_path, digits_rgb):
     with pytest.warns(UserWarning, match=r"\['aaa_empty'\] .* hold no image files; those classes are left out"):
         source, found = image_source(str(tmp_path))
     assert source.n == 4 and "aaa_empty" not in set(found)
+    os.rmdir(tmp_path / "aaa_empty")
+    Image.fromarray(images[5]).save(tmp_path / "stray.png")  # an image beside the class folders: left out, and said
+    with pytest.warns(UserWarning, match=r"holds 1 image file\(s\) beside its sub-folders \(e.g. \['stray.png'\]\)"):
+        source, _ = image_source(str(tmp_path))
+    assert source.n == 4
 
 
 def test_a_validation_share_that_rounds_to_no_image_warns(digits_rgb, weights_file):

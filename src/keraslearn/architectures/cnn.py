@@ -128,15 +128,23 @@ def check_imagenet_alpha(application: str, weights, alpha) -> None:
             "those, or weights=None to train the whole network from random weights.")
 
 
+def check_weights(weights) -> None:
+    """``weights`` is "imagenet", None or a path: anything else (False, True) is refused, not guessed."""
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(f"weights must be 'imagenet', None (train from scratch) or the path of a weights file; "
+                         f"got {weights!r}.")
+
+
 def resolve_weights(application: str, weights, image_size: int, alpha: float = 1.0):
     """The ``weights=`` argument to give ``keras.applications``: a local file path or None.
 
     ``"imagenet"`` becomes the cached file's path when it exists; otherwise a warning is
     issued and None returned, so Keras never starts a download. A path must exist.
     """
+    check_weights(weights)
     if weights is None:
         return None
-    if isinstance(weights, (str, os.PathLike)) and os.fspath(weights) != "imagenet":
+    if os.fspath(weights) != "imagenet":
         path = os.fspath(weights)
         if not os.path.isfile(path):
             raise ValueError(f"weights={path!r}: no such file. Pass 'imagenet', None or the path of a weights file.")
@@ -179,7 +187,18 @@ def build(
         kwargs["alpha"] = alpha
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. "weights for (224, 224) will be loaded as the default"
-        base = getattr(keras.applications, application)(**kwargs)
+        try:
+            base = getattr(keras.applications, application)(**kwargs)
+        except (OSError, ValueError) as err:
+            if weights is None:
+                raise
+            # h5py's "file signature not found", Keras' "Layer count mismatch": say which file, and why.
+            shown = f"{application}(alpha={alpha}, include_top=False)" if app.uses_alpha else \
+                f"{application}(include_top=False)"
+            raise ValueError(
+                f"weights={weights!r} cannot be loaded into {shown}: {type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''}. Pass that application's no-top weights file "
+                "(the one keras.applications downloads for include_top=False), 'imagenet' or None.") from None
     if weights is not None:
         first_trainable = len(base.layers) - int(unfreeze_n_last_layers)
         for i, layer in enumerate(base.layers):

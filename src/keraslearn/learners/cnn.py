@@ -119,6 +119,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         cnn.get_application(self.application)
         self._size()
         check_number("alpha", self.alpha, low=0, low_open=True)
+        cnn.check_weights(self.weights)
         cnn.check_imagenet_alpha(self.application, self.weights, self.alpha)
         check_number("cl_layer_units", self.cl_layer_units, low=0, integer=True)
         check_number("unfreeze_n_last_layers", self.unfreeze_n_last_layers, low=0, integer=True)
@@ -245,6 +246,15 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         data = ImageBatches(source, size=size, batch_size=self.batch_size, preprocess=self._preprocess())
         with keras_warnings_ignored(), variables_kept_on_error(self.model_):  # an unreadable image loses nothing
             return np.asarray(self.model_.predict(data, verbose=0), dtype=np.float64)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean accuracy on ``X``; ``y`` may be left out when X is a folder with one sub-folder per class."""
+        if y is None:
+            _, y = image_source(X, self.path_column, type(self).__name__)
+            if y is None:
+                raise ValueError(f"{type(self).__name__}.score needs y, unless X is a folder with one sub-folder "
+                                 "of images per class.")
+        return super().score(X, y, sample_weight=sample_weight)
 
     def _image_inputs(self, X) -> dict:
         """What the network (and an export of it) takes for images X: ``{"image": float32[n, h, w, 3]}``,

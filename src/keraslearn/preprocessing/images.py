@@ -46,6 +46,11 @@ def _list_folder(path: str):
                     labels.append(cls)
     if not files:
         raise ValueError(f"The class folders {classes} under {path!r} hold no image files.")
+    beside = sorted(f for f in os.listdir(path) if _is_image_file(f) and os.path.isfile(os.path.join(path, f)))
+    if beside:
+        warn_user(f"{path!r} holds {len(beside)} image file(s) beside its sub-folders (e.g. {beside[:3]}), which are "
+                  f"read as class folders {classes}: those files are left out. Move them into a sub-folder, or pass "
+                  "the paths of the images to use as a list.")
     empty = [c for c in classes if c not in set(labels)]
     if empty:
         # keras.utils.image_dataset_from_directory keeps such a class; a classifier cannot learn a
@@ -117,6 +122,10 @@ def image_source(X, path_column=None, estimator_name="This estimator"):
             raise ValueError(f"{estimator_name}: path_column={path_column!r} is not a column of X "
                              f"(columns: {list(X.columns)}).")
         X = X[path_column]
+        if X.isna().any():
+            rows = list(X.index[X.isna()][:5])
+            raise ValueError(f"{estimator_name}: column {path_column!r} has {int(X.isna().sum())} missing image "
+                             f"path(s) (rows {rows}); drop or fill those rows first.")
     if isinstance(X, (list, tuple)) and X and all(isinstance(a, np.ndarray) for a in X):
         shapes = {a.shape for a in X}
         if len(shapes) > 1:
@@ -126,6 +135,10 @@ def image_source(X, path_column=None, estimator_name="This estimator"):
     if isinstance(X, (pd.Series, list, tuple)) or (isinstance(X, np.ndarray) and X.ndim == 1):
         paths = [os.fspath(p) if isinstance(p, os.PathLike) else p for p in list(X)]
         bad = [p for p in paths if not isinstance(p, str)]
+        if bad and all(p is None or (isinstance(p, float) and math.isnan(p)) for p in bad):
+            rows = [i for i, p in enumerate(paths) if not isinstance(p, str)][:5]
+            raise ValueError(f"{estimator_name}: {len(bad)} image path(s) are missing (None or NaN; positions "
+                             f"{rows}); drop those rows first.")
         if bad:
             shown = ", ".join(f"{type(p).__name__}" + (f" of shape {p.shape}" if hasattr(p, "shape") else "")
                               for p in bad[:3])

@@ -201,7 +201,10 @@ def search_space(learner) -> dict:
     fam = family_of(learner)
     if fam not in SPACES:
         raise ValueError(f"No default search space for the {fam!r} family; pass a search space dict.")
-    return SPACES[fam](_optuna_distributions())
+    space = SPACES[fam](_optuna_distributions())
+    if fam == "cnn" and not isinstance(learner, type) and learner.weights is None:
+        del space["unfreeze_n_last_layers"]  # without pretrained weights nothing is frozen: it changes nothing
+    return space
 
 
 def apply_sample(learner, sampled: dict) -> dict:
