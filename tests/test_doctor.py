@@ -9,6 +9,7 @@ Every probe runs in a fresh interpreter, as the doctor does for users.
 import importlib.metadata as md
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -128,6 +129,7 @@ def test_numpy_abi_break_and_keras_json_naming_it(tmp_path, numpy_abi_torch):
     assert "keras.json selects torch, which does not work" in found["keras-json-backend"]["message"]
     # The suggested command really repairs keras.json.
     fix = found["keras-json-backend"]["fix"].split("   (or")[0]
+    assert fix.startswith(f"{shlex.quote(sys.executable)} -c ")  # the diagnosed Python: `python` may not exist
     subprocess.run(fix, shell=True, check=True, cwd=tmp_path)
     assert json.loads((tmp_path / "keras-home" / "keras.json").read_text()) == {"backend": "jax", "floatx": "float32"}
 
@@ -415,3 +417,13 @@ def test_a_broken_pandas_or_scikit_learn_is_found(tmp_path):
     assert f"sklearn ({stray / 'sklearn' / '__init__.py'}) does not import: RuntimeError: half a package" in \
         sklearn["message"]
     assert sklearn["fix"] == "rename that file or folder, or remove its folder from PYTHONPATH"
+
+
+def test_an_environment_without_pip_is_told_to_run_ensurepip_first(tmp_path):
+    """The fixes run `python -m pip`: in a venv made --without-pip (or by uv) the doctor says to add pip first."""
+    env = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    proc = _run(["-m", "keraslearn", "doctor", "--json", "--env", str(env)], _env(tmp_path), tmp_path)
+    found = _codes(json.loads(proc.stdout))
+    assert "keras-missing" in found
+    assert found["pip-missing"]["fix"] == f"{env / 'bin' / 'python'} -m ensurepip --upgrade"

@@ -3,6 +3,8 @@
 import itertools
 import os
 import shlex
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -297,3 +299,13 @@ def test_a_cuda_build_forced_on_a_machine_without_gpu_verifies_with_a_note(capsy
     assert result.ok and "CUDA build sees no GPU here, as nvidia-smi found none" in capsys.readouterr().out
     _verify(plan, result, print, gpu_seen=True)  # a GPU was found but the build does not see it: a problem
     assert result.problems == ["jax was installed with CUDA but sees no GPU (cpu:0)"]
+
+
+def test_an_environment_without_pip_is_told_to_run_ensurepip(tmp_path, offline_pip):
+    """A venv made --without-pip (or by uv) has no pip: the fix names ensurepip, not 'the cause pip names'."""
+    env = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    python = env / "bin" / "python"
+    with pytest.raises(InstallError, match=rf"that Python has no pip: run `{re.escape(str(python))} -m ensurepip "
+                                           r"--upgrade`, then run `keraslearn install` again"):
+        install_keras("jax", gpu="no", method="pip", env=str(python), verbose=False)

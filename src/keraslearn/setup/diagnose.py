@@ -65,6 +65,9 @@ def diagnose(facts: dict) -> list[Finding]:
     for rule in (_python, _libraries, _keras, _backend_variable, _backends, _keras_json, _in_process, gpu_rules,
                  cuda_rules):
         found += rule(ctx)
+    if found and "pip" in ctx.modules and not ctx.modules["pip"]:  # a venv made --without-pip, or by uv
+        found.append(Finding("pip-missing", "warning", f"{ctx.exe} has no pip, which the other fixes need",
+                             f"{shlex.quote(ctx.exe)} -m ensurepip --upgrade"))
     found.sort(key=lambda f: SEVERITIES.index(f.severity))
     return found
 
@@ -203,12 +206,12 @@ def _backends(ctx: Context) -> list[Finding]:
     return out
 
 
-def _keras_json_fix(path, backend) -> str:
+def _keras_json_fix(ctx, path, backend) -> str:
     code = (
         f"import json, pathlib; p = pathlib.Path({json.dumps(str(path))}); c = json.loads(p.read_text()); "
         f'c["backend"] = {json.dumps(backend)}; p.write_text(json.dumps(c, indent=4))'
     )
-    return f"python -c {shlex.quote(code)}"
+    return f"{shlex.quote(ctx.exe)} -c {shlex.quote(code)}"  # that Python: a bare `python` may not exist
 
 
 def _works(ctx: Context, name: str) -> bool:
@@ -237,12 +240,12 @@ def _keras_json(ctx: Context) -> list[Finding]:
         else:
             severity, then = "error", "`import keras` fails on it"
         message = f"{kj['path']} is not a Keras config ({kj['error']}); {then}"
-        return [Finding("keras-json-unreadable", severity, message, f"python -c {shlex.quote(code)}")]
+        return [Finding("keras-json-unreadable", severity, message, f"{shlex.quote(ctx.exe)} -c {shlex.quote(code)}")]
     name = kj.get("backend")
     if not name:
         return []
     severity = "warning" if ctx.requested is None else "info"
-    fix = _keras_json_fix(kj["path"], _backend_to_name(ctx, instead_of=name))
+    fix = _keras_json_fix(ctx, kj["path"], _backend_to_name(ctx, instead_of=name))
     if name not in BACKENDS + ("numpy", "openvino"):
         message = (
             f"{kj['path']} names the backend {name!r}, which Keras does not know; "

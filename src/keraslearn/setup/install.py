@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -231,11 +232,13 @@ def _run(step: Step, say) -> None:
         say("    " + line.rstrip())
     code = proc.wait()
     if code != 0:
+        if any("No module named pip" in line for line in tail):  # a venv made --without-pip, or by uv
+            fix = f"that Python has no pip: run `{shlex.quote(step.argv[0])} -m ensurepip --upgrade`, then"
+        else:
+            fix = f"fix the cause {'pip names' if step.kind in ('pip', 'setup') else 'named'} above, then"
         raise InstallError(
-            f"`{step.command()}` failed with exit code {code}.\n"
-            + "\n".join(tail)
-            + "\nfix the cause pip names above, then run `keraslearn install` again "
-            "(or `keraslearn doctor` to see what is there now)"
+            f"`{step.command()}` failed with exit code {code}.\n" + "\n".join(tail)
+            + f"\n{fix} run `keraslearn install` again (or `keraslearn doctor` to see what is there now)"
         )
 
 
