@@ -181,6 +181,20 @@ def test_find_links_wheels_from_the_environment(tmp_path, monkeypatch):
     assert f"torch-{TORCH_VERSION}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl" in pip_find_links_wheels()
 
 
+def test_find_links_from_config_files_are_ignored_when_pip_ignores_them(tmp_path, monkeypatch):
+    """PIP_CONFIG_FILE=/dev/null: pip loads no config file, so their find-links do not count (a CPU torch wheel
+    named there would not be used, and the plan must not rely on it)."""
+    (tmp_path / f"torch-{TORCH_VERSION}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"")
+    (tmp_path / "xdg" / "pip").mkdir(parents=True)  # a global config file (as /etc/xdg/pip/pip.conf)
+    (tmp_path / "xdg" / "pip" / "pip.conf").write_text(f"[global]\nfind-links = {tmp_path}\n")
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    monkeypatch.delenv("PIP_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "xdg"))
+    assert f"torch-{TORCH_VERSION}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl" in pip_find_links_wheels()
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    assert pip_find_links_wheels() == ()
+
+
 def test_cli_dry_run_prints_the_plan_and_runs_nothing(capsys, tmp_path):
     env = tmp_path / "never-created"
     code = main(["install", "--backend", "jax", "torch", "--gpu", "no", "--method", "venv", "--env", str(env), "--dry-run"])

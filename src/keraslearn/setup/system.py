@@ -118,6 +118,8 @@ def find_conda() -> str | None:
 
 def _pip_config_files() -> list[str]:
     """pip's configuration files, in pip's order (global, user, site, then $PIP_CONFIG_FILE)."""
+    if os.environ.get("PIP_CONFIG_FILE") == os.devnull:
+        return []  # pip's documented switch: it then loads no configuration file at all
     home = os.path.expanduser("~")
     if sys.platform == "win32":
         files = [
