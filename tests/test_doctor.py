@@ -427,3 +427,14 @@ def test_an_environment_without_pip_is_told_to_run_ensurepip_first(tmp_path):
     found = _codes(json.loads(proc.stdout))
     assert "keras-missing" in found
     assert found["pip-missing"]["fix"] == f"{env / 'bin' / 'python'} -m ensurepip --upgrade"
+
+
+def test_fixes_for_windows_are_written_for_cmd():
+    """cmd.exe takes no single quotes: an interpreter path with a space is double-quoted, and so is code."""
+    from keraslearn.setup.findings import Context, command_line
+
+    exe = r"C:\Users\me\keras env\Scripts\python.exe"
+    ctx = Context({"python": {"system": "Windows", "executable": exe}, "current": False})
+    assert ctx.pip == f'"{exe}" -m pip' and ctx.target == f' --env "{exe}"'
+    assert command_line([exe, "-c", 'print("a b")'], "Windows") == f'"{exe}" -c "print(\\"a b\\")"'
+    assert command_line(["/usr/bin/python3", "-c", 'print("a b")']) == "/usr/bin/python3 -c 'print(\"a b\")'"

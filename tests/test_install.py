@@ -127,6 +127,10 @@ def test_macos_and_windows():
     assert _index_of(plan, f"torch=={TORCH_VERSION}").endswith("/cu130") and "jax[cpu]" in plan.requirements()
     assert plan.python[0].endswith(os.path.join("Scripts", "python.exe"))
     assert any("WSL2" in n for n in plan.notes)
+    # Printed for cmd.exe: a single quote is no quote there, and an unquoted > redirects.
+    assert all("'" not in c for c in plan.commands())
+    assert '"keras>=3.13,<4"' in plan.commands()[-1] and any(
+        'set "KERAS_BACKEND=jax" && ' in step.command() for step in plan.verify)
     with pytest.raises(ValueError, match="WSL2"):
         plan_install("jax", gpu="yes", system=win)
 

@@ -10,7 +10,6 @@ and CUDA rules are in :mod:`keraslearn.setup.gpu_rules`.
 from __future__ import annotations
 
 import json
-import shlex
 
 from keraslearn._backend import BACKENDS, DEFAULT_BACKEND
 from keraslearn.setup._probe import MODULES
@@ -19,6 +18,7 @@ from keraslearn.setup.findings import (
     SEVERITIES,
     Context,
     Finding,
+    command_line,
     first_line,
     inside,
     installed,
@@ -67,7 +67,7 @@ def diagnose(facts: dict) -> list[Finding]:
         found += rule(ctx)
     if found and "pip" in ctx.modules and not ctx.modules["pip"]:  # a venv made --without-pip, or by uv
         found.append(Finding("pip-missing", "warning", f"{ctx.exe} has no pip, which the other fixes need",
-                             f"{shlex.quote(ctx.exe)} -m ensurepip --upgrade"))
+                             command_line([ctx.exe, "-m", "ensurepip", "--upgrade"], ctx.os)))
     found.sort(key=lambda f: SEVERITIES.index(f.severity))
     return found
 
@@ -211,7 +211,7 @@ def _keras_json_fix(ctx, path, backend) -> str:
         f"import json, pathlib; p = pathlib.Path({json.dumps(str(path))}); c = json.loads(p.read_text()); "
         f'c["backend"] = {json.dumps(backend)}; p.write_text(json.dumps(c, indent=4))'
     )
-    return f"{shlex.quote(ctx.exe)} -c {shlex.quote(code)}"  # that Python: a bare `python` may not exist
+    return command_line([ctx.exe, "-c", code], ctx.os)  # that Python: a bare `python` may not exist
 
 
 def _works(ctx: Context, name: str) -> bool:
@@ -240,7 +240,7 @@ def _keras_json(ctx: Context) -> list[Finding]:
         else:
             severity, then = "error", "`import keras` fails on it"
         message = f"{kj['path']} is not a Keras config ({kj['error']}); {then}"
-        return [Finding("keras-json-unreadable", severity, message, f"{shlex.quote(ctx.exe)} -c {shlex.quote(code)}")]
+        return [Finding("keras-json-unreadable", severity, message, command_line([ctx.exe, "-c", code], ctx.os))]
     name = kj.get("backend")
     if not name:
         return []

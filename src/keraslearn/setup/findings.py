@@ -83,6 +83,20 @@ def has_gpu(result: dict) -> bool:
     return any(str(d).split(":")[0].lower() in ("gpu", "cuda") for d in result.get("devices", []))
 
 
+def command_line(argv, os_name: str = "Linux") -> str:
+    """``argv`` as the line a user types: cmd.exe's quoting on Windows (a single quote is no quote there,
+    and an unquoted ``>`` in ``keras>=3.13`` redirects), POSIX shell quoting elsewhere."""
+    return " ".join(map(_cmd_arg, argv)) if os_name == "Windows" else shlex.join(argv)
+
+
+def _cmd_arg(arg: str) -> str:
+    if arg and not re.search(r'[\s"&|<>^()%!,;=]', arg):
+        return arg
+    # The C runtime's rules: backslashes are literal except before a quote, where they are doubled.
+    escaped = re.sub(r'(\\*)"', r'\1\1\\"', arg)
+    return '"' + re.sub(r"(\\+)$", r"\1\1", escaped) + '"'
+
+
 class Context:
     """The facts, plus the commands a fix names (for this environment and this OS)."""
 
@@ -91,8 +105,8 @@ class Context:
         self.py = facts.get("python") or {}
         self.os = self.py.get("system") or "Linux"
         self.exe = self.py.get("executable") or "python"
-        self.pip = f"{shlex.quote(self.exe)} -m pip"
-        self.target = "" if facts.get("current", True) else f" --env {shlex.quote(self.exe)}"
+        self.pip = command_line([self.exe, "-m", "pip"], self.os)
+        self.target = "" if facts.get("current", True) else f" --env {command_line([self.exe], self.os)}"
         self.dists = self.py.get("dists") or {}
         self.modules = self.py.get("modules") or {}
         self.requested = (facts.get("keras_backend") or {}).get("requested")

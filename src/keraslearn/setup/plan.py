@@ -21,11 +21,13 @@ Choices (checked against PyPI metadata, November 2026):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
 from dataclasses import dataclass, field
 
+from keraslearn.setup.findings import command_line
 from keraslearn.setup.choices import PYTHON_MIN, choose_cuda, keras_requirement, normalize_backends, resolve_gpu
 from keraslearn.setup.system import SystemInfo, probe_source
 
@@ -46,13 +48,17 @@ class Step:
     kind: str = "pip"  # create | setup (pip itself) | pip | verify
     env: tuple[tuple[str, str], ...] = ()
     display: str | None = None
+    os_name: str = "Linux"  # whose shell the line is written for (cmd.exe on Windows)
 
     def command(self) -> str:
         """The command as one shell line (what the user would type)."""
         if self.display is not None:
             return self.display
-        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env)
-        return (prefix + " " if prefix else "") + shlex.join(self.argv)
+        if self.os_name == "Windows":
+            prefix = "".join(f'set "{k}={v}" && ' for k, v in self.env)
+        else:
+            prefix = "".join(f"{k}={shlex.quote(v)} " for k, v in self.env)
+        return prefix + command_line(self.argv, self.os_name)
 
 
 @dataclass(frozen=True)
@@ -286,8 +292,8 @@ def plan_install(
     if system.python_version < PYTHON_MIN:
         version_text = ".".join(map(str, system.python_version))
         raise ValueError(
-            f"{shlex.join(python)} is Python {version_text}: Keras 3.13 and newer need Python 3.11 or newer; "
-            "create an environment with a newer Python (python3.12 -m venv ENV), then pass --env ENV"
+            f"{command_line(python, system.os)} is Python {version_text}: Keras 3.13 and newer need Python 3.11 or "
+            "newer; create an environment with a newer Python (python3.12 -m venv ENV), then pass --env ENV"
         )
     pip = (*python, "-m", "pip", "install")
     force = ("--force-reinstall",) if reinstall else ()
@@ -314,10 +320,13 @@ def plan_install(
             (*python, "-c", source, "backend", name),
             "verify",
             env=(("KERAS_BACKEND", name),),
-            display=f"KERAS_BACKEND={name} {shlex.join(python)} -c <keraslearn probe> backend {name}",
+            display=Step("", (*python, "-c", "PROBE", "backend", name), env=(("KERAS_BACKEND", name),),
+                         os_name=system.os).command().replace("PROBE", "<keraslearn probe>"),  # its source is long
+            os_name=system.os,
         )
         for name in backends
     )
+    steps = [dataclasses.replace(step, os_name=system.os) for step in steps]
     return InstallPlan(
         backends=backends,
         gpu=use_gpu,
