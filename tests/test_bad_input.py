@@ -106,6 +106,8 @@ FIT_DATA_ERRORS = [
     ("inf_in_y_reg", "reg", None, lambda y: np.r_[np.inf, y[1:]], ValueError, "infinity"),
     ("na_in_2d_nullable_y_reg", "reg", None,
      lambda y: pd.DataFrame({"a": y, "b": np.r_[np.nan, y[1:]]}).astype("Float64"), ValueError, "y contains NaN"),
+    ("dates_as_y_reg", "reg", None, lambda y: pd.Series(pd.date_range("2020", periods=N, tz="UTC")), ValueError,
+     r"y holds dates or durations; a regressor needs numbers"),
     ("nan_in_y_clf", "clf", None, lambda y: np.r_[np.nan, np.arange(N - 1) % 2], ValueError, "y contains NaN"),
     ("none_in_y_clf", "clf", None, lambda y: np.r_[[None], y[1:]], ValueError, "missing labels"),
     ("na_in_string_y_clf", "clf", None, lambda y: pd.Series(np.r_[[None], y[1:]], dtype="string"),

@@ -236,7 +236,9 @@ def test_bad_inputs_fail_early_with_clear_messages(tmp_path, digits_rgb):
         (CNNClassifier(weights=False), images, labels, r"weights must be 'imagenet', None \(train from scratch\)"),
         (CNNClassifier(path_column="p"), pd.DataFrame({"p": [str(tmp_path / "a.png"), None]}), [1, 2],
          r"column 'p' has 1 missing image path\(s\) \(rows \[1\]\); drop or fill"),
-        (CNNClassifier(), [str(tmp_path / "a.png"), None], [1, 2], r"1 image path\(s\) are missing \(None or NaN"),
+        (CNNClassifier(), [str(tmp_path / "a.png"), None], [1, 2], r"1 image path\(s\) are missing \(None, NaN"),
+        (CNNClassifier(), pd.Series([str(tmp_path / "a.png"), pd.NA], dtype="string"), [1, 2],
+         r"1 image path\(s\) are missing \(None, NaN or NA; positions \[1\]\)"),
     ]
     for clf, X, y, match in cases:
         start = time.perf_counter()

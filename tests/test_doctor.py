@@ -406,6 +406,9 @@ def test_a_broken_pandas_or_scikit_learn_is_found(tmp_path):
     (installed / "pandas" / "__init__.py").write_text("raise ImportError('numpy.core.multiarray failed to import')\n")
     stray = tmp_path / "stray"  # a folder named like the library, earlier on the path: renaming it is the fix
     (stray / "sklearn").mkdir(parents=True)
+    (stray / "sklearn" / "__init__.py").write_text("import pandas\n")  # fails with pandas: not blamed
+    code, report = _doctor_json(tmp_path, "jax", pythonpath=[installed, stray])
+    assert [f["message"].split(" ")[0] for f in report["findings"] if f["code"] == "library-broken"] == ["pandas"]
     (stray / "sklearn" / "__init__.py").write_text("raise RuntimeError('half a package')\n")
     code, report = _doctor_json(tmp_path, "jax", pythonpath=[installed, stray])
     assert code == 1

@@ -540,6 +540,12 @@ def build_scalar_codes(spec):
     return keras.Model([numeric, *codes], output_head(spec, keras.layers.Concatenate()([numeric, *embedded])))
 
 
+def build_gru_over_lags(spec):
+    """The R guide's recurrent net over a row of lags: keras.Input((d, 1)) fed (n, d); Keras adds the axis."""
+    return keras.Sequential([keras.Input((spec.n_numeric, 1), name="numeric"), keras.layers.GRU(4),
+                             keras.layers.Dense(spec.n_outputs)])
+
+
 def build_one_unit_softmax(spec):
     inputs, x = tabular_inputs(spec)
     return keras.Model(inputs, keras.layers.Dense(spec.n_outputs, activation="softmax")(x))
@@ -571,6 +577,7 @@ def test_models_that_cannot_take_the_data_or_the_target_are_refused_before_train
         KerasClassifier(build_sized_by_columns, epochs=1).fit(X, y)
     KerasClassifier(build_sized_by_columns, model_params={"width": 6}, epochs=1).fit(X, y)  # sized right: fits
     KerasClassifier(build_scalar_codes, epochs=1).fit(X.assign(e=np.array(list("xyz"))[np.arange(60) % 3]), y)
+    KerasRegressor(build_gru_over_lags, epochs=1).fit(X[["b", "d"]], X["b"])
     with pytest.raises(ValueError, match="softmax over one unit, which outputs 1 for every row; two classes need one "
                                          "sigmoid unit"):
         KerasClassifier(build_one_unit_softmax, epochs=1).fit(X, y)

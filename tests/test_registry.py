@@ -88,7 +88,8 @@ def test_wrong_names_are_answered_with_the_right_one():
         keraslearn.learner("FFClasifier")
     with pytest.raises(ValueError, match="learner family 'cnn' has no regressor; its learner is classif.kerascnn"):
         keraslearn.learner("regr.kerascnn")
-    with pytest.raises(ValueError, match=r"Unknown learner 'xgb'\. Known names: classif\.cnn"):
+    with pytest.raises(ValueError, match=r"Unknown learner 'xgb'\. Learners are named classif.<family> or "
+                                         r"regr.<family>, family one of ff, keras, smlp"):
         keraslearn.learner("xgb")
     with pytest.raises(TypeError, match="no parameter 'validation_split'; keraslearn calls it validation_fraction"):
         keraslearn.learner("regr.kerasff", validation_split=0.2)
@@ -101,3 +102,6 @@ def test_wrong_names_are_answered_with_the_right_one():
         keraslearn.learner("classif.smlp", initializer="he_normal")
     with pytest.raises(TypeError, match=r"FFClassifier has no parameter 'norm_type'\. Its parameters: activation"):
         keraslearn.learner("classif.kerasff", norm_type="batch")  # TabNet's name: no TabNet advice for FF
+    with pytest.raises(TypeError, match=r"ResNetClassifier has no parameter 'use_dropout'; did you mean "
+                                        r"'hidden_dropout'"):
+        keraslearn.learner("classif.resnet", use_dropout=False)  # no `dropout` to offer: its own names

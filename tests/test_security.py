@@ -181,7 +181,7 @@ def test_a_keras_file_or_an_export_name_is_told_apart_from_an_artifact(artifact,
                                          r"with keras.saving.load_model\(path\)"):
         keraslearn.load(keras_file)
     with pytest.warns(UserWarning, match=r"m.onnx: save writes a keraslearn artifact .*not an ONNX model; "
-                                         r"keraslearn.export\(learner, 'm.onnx'\) writes one"):
+                                         r"keraslearn.export\(learner, 'm.onnx', format='onnx'\) writes one"):
         keraslearn.load(artifact).save(tmp_path / "m.onnx")
     assert isinstance(keraslearn.load(tmp_path / "m.onnx"), FFRegressor)  # written all the same
 

@@ -176,7 +176,7 @@ def _warn_unloadable(model):
                   "(and use them instead of Lambda layers), or keep the learner with pickle.")
 
 
-_EXPORT_SUFFIXES = {".onnx": "an ONNX model", ".tflite": "a LiteRT model"}
+_EXPORT_SUFFIXES = {".onnx": ("an ONNX model", "onnx"), ".tflite": ("a LiteRT model", "litert")}
 
 
 def save(learner, path) -> str:
@@ -195,8 +195,9 @@ def save(learner, path) -> str:
     path = os.path.expanduser(os.fspath(path))
     suffix = os.path.splitext(path)[1].lower()
     if suffix in _EXPORT_SUFFIXES:
-        warn_user(f"{path}: save writes a keraslearn artifact (a zip for keraslearn.load), not "
-                  f"{_EXPORT_SUFFIXES[suffix]}; keraslearn.export(learner, {os.path.basename(path)!r}) writes one.")
+        what, fmt = _EXPORT_SUFFIXES[suffix]
+        warn_user(f"{path}: save writes a keraslearn artifact (a zip for keraslearn.load), not {what}; "
+                  f"keraslearn.export(learner, {os.path.basename(path)!r}, format={fmt!r}) writes one.")
     params, dropped = _params_json(learner)
     if dropped:
         warn_user(

@@ -84,8 +84,12 @@ def _check_input_widths(model, x, spec, name):
     fed = [x[t.name] for t in inputs] if isinstance(x, dict) else [x] * (len(inputs) == 1)
     for tensor, array in zip(inputs, fed):
         want, got = tuple(tensor.shape[1:]), tuple(np.shape(array)[1:])
+        # Keras itself squeezes or adds a trailing axis of 1: (n, 1) codes into keras.Input(shape=()), and
+        # (n, d) numbers into keras.Input((d, 1)), the lags of a Conv1D or GRU.
         if got[-1:] == (1,) and len(got) == len(want) + 1:
-            got = got[:-1]  # (n, 1) codes into keras.Input(shape=()): Keras squeezes the last axis itself
+            got = got[:-1]
+        elif want[-1:] == (1,) and len(want) == len(got) + 1:
+            want = want[:-1]
         if len(want) == len(got) and all(w in (None, g) for w, g in zip(want, got)):
             continue
         what = f"its input {tensor.name!r} takes rows of shape {want}, but the encoded data's are {got}"

@@ -78,12 +78,16 @@ _FAMILIES: dict[str, tuple] = {
 
 _KERAS_DEFAULT = "the layers use Keras' defaults; classif.keras / regr.keras train your own network"
 _TABNET_NORM = "TabNet normalizes with ghost batch normalization (virtual_batch_size, momentum)"
-# mlr3keras (and R keras) parameter names that keraslearn spells differently or does without.
-_MLR3KERAS_PARAMS = {
+# mlr3keras (and R keras) parameter names keraslearn spells differently: said only when the class has
+# the keraslearn name (ResNet has no `dropout` to offer for `use_dropout`).
+_RENAMED = {
     "validation_split": "validation_fraction",
     "seed": "random_state",
     "lr": "learning_rate",
     "use_dropout": "dropout (dropout=0 is off)",
+}
+# ... and those it does without.
+_ABSENT = {
     "initializer": _KERAS_DEFAULT,
     "regularizer": _KERAS_DEFAULT,
     "output_activation": "the output follows the task (softmax or sigmoid for classes, linear "
@@ -91,13 +95,16 @@ _MLR3KERAS_PARAMS = {
     "metrics": "history_ records the loss; score predictions with sklearn.metrics",
     "low_memory": "keraslearn feeds Keras in batches from one array",
 }
-_TABNET_PARAMS = {  # mlr3keras' TabNet wrapped tf-TabNet, whose names these are
+# mlr3keras' TabNet wrapped tf-TabNet, whose names these are.
+_TABNET_RENAMED = {
     "num_decision_steps": "n_steps",
     "feature_dim": "n_d + n_a (tf-TabNet's feature_dim is their sum)",
     "output_dim": "n_d",
     "relaxation_factor": "gamma",
     "sparsity_coefficient": "lambda_sparse",
     "batch_momentum": "momentum (PyTorch's convention: 1 - batch_momentum)",
+}
+_TABNET_ABSENT = {
     "norm_type": _TABNET_NORM,
     "num_groups": _TABNET_NORM,
     "epsilon": _TABNET_NORM,
@@ -109,11 +116,13 @@ _TABNET_PARAMS = {  # mlr3keras' TabNet wrapped tf-TabNet, whose names these are
 def unknown_parameter(cls, name: str) -> str:
     """Why ``cls`` takes no parameter ``name``: its keraslearn spelling, a near miss, or its parameters."""
     known = cls._get_param_names()
-    meant = {**_MLR3KERAS_PARAMS, **(_TABNET_PARAMS if "TabNet" in cls.__name__ else {})}.get(name, "")
-    if meant.split(" ")[0] in known:
+    tabnet = "TabNet" in cls.__name__
+    meant = {**_RENAMED, **(_TABNET_RENAMED if tabnet else {})}.get(name, "")
+    if meant and meant.split(" ")[0] in known:
         return f"{cls.__name__} has no parameter {name!r}; keraslearn calls it {meant}."
-    if meant:
-        return f"{cls.__name__} has no parameter {name!r} (mlr3keras has): {meant}."
+    absent = {**_ABSENT, **(_TABNET_ABSENT if tabnet else {})}.get(name)
+    if absent:
+        return f"{cls.__name__} has no parameter {name!r} (mlr3keras has): {absent}."
     close = [k for k in known if name in k] or difflib.get_close_matches(name, known, n=1, cutoff=0.7)
     return (f"{cls.__name__} has no parameter {name!r}" + (f"; did you mean {close[0]!r}?" if close else ".")
             + f" Its parameters: {', '.join(known)}")
@@ -172,10 +181,12 @@ def unknown_learner(name) -> str:
     spelled.update({p.split(":")[1].lower(): p.split(":")[1] for c, r, _, _ in _FAMILIES.values() for p in (c, r) if p})
     near = [spelled[n] for n in difflib.get_close_matches(key, sorted(spelled), n=3, cutoff=0.75)]
     if near:
-        return (f"Unknown learner {name!r}; did you mean {' or '.join(map(repr, near))}? "
-                "keraslearn.list_learners() lists them.")
-    known = ", ".join(sorted(known_names()))
-    return f"Unknown learner {name!r}. Known names: {known}."
+        return f"Unknown learner {name!r}; did you mean {' or '.join(map(repr, near))}? {_NAMES}"
+    return f"Unknown learner {name!r}. {_NAMES}"
+
+
+_NAMES = (f"Learners are named classif.<family> or regr.<family>, family one of {', '.join(_FAMILIES)} (or "
+          "mlr3keras' kerasff, kerascnn), or by class name, e.g. FFClassifier.")
 
 
 def known_names() -> set[str]:

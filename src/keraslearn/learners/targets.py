@@ -230,6 +230,10 @@ class KerasRegressorMixin(RegressorMixin):
 
     def _checked_numbers(self, y, n, name="y", x_name="X"):
         """``y`` as a float64 array of ``n`` rows (1-D or 2-D), or a ValueError naming ``name``."""
+        dtypes = list(y.dtypes) if isinstance(y, pd.DataFrame) else [getattr(y, "dtype", None)]
+        if any(getattr(d, "kind", None) in ("M", "m") for d in dtypes):
+            raise ValueError(f"{name} holds dates or durations; a regressor needs numbers: convert them first, e.g. "
+                             f"(y - y.min()).dt.total_seconds() or y.dt.year.")
         if hasattr(y, "to_numpy"):  # pandas nullable columns (Float64, Int64): pd.NA becomes NaN, checked below
             try:
                 y = y.to_numpy(dtype=np.float64, na_value=np.nan)

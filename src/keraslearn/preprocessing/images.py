@@ -135,9 +135,9 @@ def image_source(X, path_column=None, estimator_name="This estimator"):
     if isinstance(X, (pd.Series, list, tuple)) or (isinstance(X, np.ndarray) and X.ndim == 1):
         paths = [os.fspath(p) if isinstance(p, os.PathLike) else p for p in list(X)]
         bad = [p for p in paths if not isinstance(p, str)]
-        if bad and all(p is None or (isinstance(p, float) and math.isnan(p)) for p in bad):
+        if bad and all(p is None or p is pd.NA or (isinstance(p, float) and math.isnan(p)) for p in bad):
             rows = [i for i, p in enumerate(paths) if not isinstance(p, str)][:5]
-            raise ValueError(f"{estimator_name}: {len(bad)} image path(s) are missing (None or NaN; positions "
+            raise ValueError(f"{estimator_name}: {len(bad)} image path(s) are missing (None, NaN or NA; positions "
                              f"{rows}); drop those rows first.")
         if bad:
             shown = ", ".join(f"{type(p).__name__}" + (f" of shape {p.shape}" if hasattr(p, "shape") else "")

@@ -86,10 +86,11 @@ def _python(ctx: Context) -> list[Finding]:
 
 def _libraries(ctx: Context) -> list[Finding]:
     """numpy, pandas or scikit-learn installed but failing to import: keraslearn's commands cannot load."""
-    out = []
-    for module, err in (ctx.py.get("libraries") or {}).items():
-        if not err:
-            continue
+    out, failed = [], []
+    for module, err in (ctx.py.get("libraries") or {}).items():  # in import order: numpy, pandas, sklearn
+        if not err or any(origin and origin in (err.get("traceback") or "") for origin in failed):
+            continue  # works, or fails only because a library it imports does (sklearn on a broken pandas)
+        failed.append(err.get("origin"))
         dist = {"sklearn": "scikit-learn"}.get(module, module)
         text = f"{err.get('message')} {err.get('traceback')}"
         why = " (built against another NumPy)" if any(marker in text for marker in NUMPY_ABI) else ""

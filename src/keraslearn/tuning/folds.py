@@ -41,6 +41,7 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
         )
         splits = [(np.sort(train), np.sort(test))]
         return splits, f"validation_fraction={validation_fraction}; rows {digest(splits)}"
+    default = " the default" if cv is None else ""
     cv = 5 if cv is None else cv
     if isinstance(cv, bool):
         raise ValueError(f"cv must be a number of folds (>= 2) or a scikit-learn splitter; got {cv!r}.")
@@ -48,8 +49,8 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
         if cv < 2:
             raise ValueError(f"cv must be >= 2 folds (or use validation_fraction); got {cv}.")
         if groups is not None:
-            raise ValueError(f"groups split rows by group only with a group splitter; with cv={cv} they would be "
-                             f"ignored. Pass cv=GroupKFold(n_splits={cv}) (sklearn.model_selection).")
+            raise ValueError(f"groups split rows by group only with a group splitter; with{default} cv={cv} they "
+                             f"would be ignored. Pass cv=GroupKFold(n_splits={cv}) (sklearn.model_selection).")
         if cv > n:
             raise ValueError(f"cv={cv} folds but y has only {n} rows.")
         kind = StratifiedKFold if classifier and min_count >= cv else KFold
