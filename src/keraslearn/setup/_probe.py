@@ -89,6 +89,7 @@ def _libraries():
 
     out = {}
     for name in LIBRARIES:
+        spec = None
         try:
             spec = importlib.util.find_spec(name)
             if spec is None:

@@ -90,11 +90,11 @@ def _libraries(ctx: Context) -> list[Finding]:
     for module, err in (ctx.py.get("libraries") or {}).items():  # in import order: numpy, pandas, sklearn
         if not err or any(origin and origin in (err.get("traceback") or "") for origin in failed):
             continue  # works, or fails only because a library it imports does (sklearn on a broken pandas)
-        failed.append(err.get("origin"))
+        origin = err.get("origin")
+        failed.append(origin)
         dist = {"sklearn": "scikit-learn"}.get(module, module)
         text = f"{err.get('message')} {err.get('traceback')}"
         why = " (built against another NumPy)" if any(marker in text for marker in NUMPY_ABI) else ""
-        origin = err.get("origin")
         where = f" ({origin})" if shadowed(origin) else ""
         out.append(Finding(
             "library-broken", "error",
@@ -241,7 +241,8 @@ def _keras_json(ctx: Context) -> list[Finding]:
         else:
             severity, then = "error", "`import keras` fails on it"
         message = f"{kj['path']} is not a Keras config ({kj['error']}); {then}"
-        return [Finding("keras-json-unreadable", severity, message, command_line([ctx.exe, "-c", code], ctx.os))]
+        fix = command_line([ctx.exe, "-c", code], ctx.os)
+        return [Finding("keras-json-unreadable", severity, message, fix)]
     name = kj.get("backend")
     if not name:
         return []

@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
 from collections import deque
 from dataclasses import dataclass, field
 
+from keraslearn.setup.findings import command_line
 from keraslearn.setup.plan import InstallPlan, Step, plan_install
 from keraslearn.setup.system import SystemInfo, detect_system, finish_probe, probe_env
 
@@ -233,7 +233,8 @@ def _run(step: Step, say) -> None:
     code = proc.wait()
     if code != 0:
         if any("No module named pip" in line for line in tail):  # a venv made --without-pip, or by uv
-            fix = f"that Python has no pip: run `{shlex.quote(step.argv[0])} -m ensurepip --upgrade`, then"
+            ensurepip = command_line((step.argv[0], "-m", "ensurepip", "--upgrade"), step.os_name)
+            fix = f"that Python has no pip: run `{ensurepip}`, then"
         else:
             fix = f"fix the cause {'pip names' if step.kind in ('pip', 'setup') else 'named'} above, then"
         raise InstallError(
