@@ -564,8 +564,9 @@ def build_mlr3keras(task, pars):  # mlr3keras' build_arch_fun(task, pars)
 
 def test_models_that_cannot_take_the_data_or_the_target_are_refused_before_training():
     """An input sized by the column count (missing values add an indicator column each), a softmax over
-    one unit (always 1), a compiled categorical loss on the one unit of a binary head, and MSLE on
-    negative targets: each fails with the cause and the fix, not a Keras traceback or a useless model."""
+    one unit (always 1), a compiled categorical loss on the one unit of a binary head, a regressor ending
+    in a sigmoid (the standardized target is half negative), and MSLE on negative targets: each fails with
+    the cause and the fix, not a Keras traceback or a useless model."""
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(60, 4)), columns=list("abcd"))
     X.loc[::7, "a"] = np.nan
@@ -584,6 +585,9 @@ def test_models_that_cannot_take_the_data_or_the_target_are_refused_before_train
     with pytest.raises(ValueError, match="one \\(sigmoid\\) output unit for the two classes, but its loss, "
                                          "categorical_crossentropy, needs one unit per class"):
         KerasClassifier(build_compiled, epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match=r"activation='sigmoid', whose outputs are never negative, but keraslearn "
+                                         r"trains a regressor on the standardized target"):
+        KerasRegressor(build_sized_by_columns, model_params={"width": 6}, epochs=1).fit(X, X["b"] + 10)
     with pytest.raises(ValueError, match=r"y must be >= 0; y has negative values \(smallest -5.2"):
         KerasRegressor(build_compiled, model_params={"loss": "msle"}, epochs=1).fit(X, X["b"] - 3)
     with pytest.raises(ValueError, match=r"y must be >= 0; y has negative values \(smallest -5.2"):

@@ -195,6 +195,10 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         return super()._stratify_labels(y_fit)
 
 
+# Output activations that cannot reach a standardized (centred) target.
+_NON_NEGATIVE = {"sigmoid", "hard_sigmoid", "relu", "relu6", "softplus", "exponential"}
+
+
 def _from_logits(loss) -> bool:
     """Whether a Keras loss object takes logits (``from_logits=True``); names never do."""
     if loss is None or isinstance(loss, str):
@@ -266,4 +270,13 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
             check_log_loss(compiled_loss, y_fit)
             self.y_mean_ = np.zeros_like(self.y_mean_)
             self.y_scale_ = np.ones_like(self.y_scale_)
+        last = model.layers[-1] if getattr(model, "layers", None) else None
+        activation = getattr(getattr(last, "activation", None), "__name__", "")
+        if (activation in _NON_NEGATIVE and self.y_transform is None
+                and _loss_name(self._effective_loss(model)) in _SCALE_FREE_LOSSES):
+            raise ValueError(
+                f"The model's output layer has activation={activation!r}, whose outputs are never negative, but "
+                "keraslearn trains a regressor on the standardized target (mean 0, sd 1; predictions are mapped "
+                "back), so about half of it is negative and cannot be fit. End the model with a linear unit "
+                "(activation=None, as output_head(spec, x) gives); it fits a target in [0, 1] or a positive one too.")
         return y_fit
