@@ -515,6 +515,10 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("usage: keraslearn tune")
     assert "unrecognized arguments: --trials 2; did you mean --n-trials?" in err
+    with pytest.raises(SystemExit):
+        main(["--foo", "tune", str(data), "--target", "b"])  # before the command: the top level's
+    err = capsys.readouterr().err
+    assert err.startswith("usage: keraslearn [-h]") and "keraslearn: error: unrecognized arguments: --foo" in err
     # An output that cannot be written fails before any trial, not after the refit.
     (tmp_path / "a-file").write_text("")
     (tmp_path / "a-folder").mkdir()

@@ -69,9 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _parse(parser, argv):
     """``parse_args``, but an unknown option is reported by its command's parser (its usage, not the
     top level's), with the closest option it has: ``tune --trials 2`` → did you mean --n-trials?"""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, extra = parser.parse_known_args(argv)
     if extra:
         command = parser.commands[args.command]
+        if extra[0] in argv and argv.index(extra[0]) < argv.index(args.command):
+            command = parser  # `keraslearn --foo fit ...`: the top level's option, not fit's
         flags = [flag for action in command._actions for flag in action.option_strings if flag.startswith("--")]
         first = next((e.split("=")[0] for e in extra if e.startswith("-")), "")
         close = difflib.get_close_matches(first, flags, n=1, cutoff=0.7)
