@@ -629,8 +629,8 @@ def test_the_default_space_warns_about_the_learners_own_settings_it_samples_anyw
     from keraslearn.tuning.checks import check_space
 
     with pytest.warns(UserWarning, match=r"FFClassifier\(layer_units=\(8,\)\): the default search space samples "
-                                         r"layer_units in every trial, overriding what is set here.*without_fixed\(learner.search_space\(\), "
-                                         r"\['layer_units'\]\)\[0\]"):
+                                         r"layer_units in every trial, overriding what is set here.*"
+                                         r"without_fixed\(learner.search_space\(\), \['layer_units'\]\)\[0\]"):
         check_space(FFClassifier(layer_units=(8,), epochs=1), None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
