@@ -441,3 +441,13 @@ def test_fixes_for_windows_are_written_for_cmd():
     assert ctx.pip == f'"{exe}" -m pip' and ctx.target == f' --env "{exe}"'
     assert command_line([exe, "-c", 'print("a b")'], "Windows") == f'"{exe}" -c "print(\\"a b\\")"'
     assert command_line(["/usr/bin/python3", "-c", 'print("a b")']) == "/usr/bin/python3 -c 'print(\"a b\")'"
+
+
+def test_one_cuda_wheel_from_another_package_is_not_an_extra_installed():
+    """xgboost brings nvidia-nccl-cu12; plain tensorflow lists it under [and-cuda] only: no CUDA 12 claim."""
+    tensorflow = {"version": "2.21.0", "requires": ['nvidia-nccl-cu12>=2.25; extra == "and-cuda"',
+                                                    'nvidia-cublas-cu12>=12.5; extra == "and-cuda"', "numpy>=1.26"]}
+    dists = {"tensorflow": tensorflow, "nvidia-nccl-cu12": {"version": "2.27.3"}, "numpy": {"version": "2.4.6"}}
+    assert cuda_wants(dists) == {}
+    dists["nvidia-cublas-cu12"] = {"version": "12.9.1"}  # every wheel of the extra: tensorflow[and-cuda]
+    assert cuda_wants(dists) == {"tensorflow": {12: ["nvidia-nccl-cu12", "nvidia-cublas-cu12"]}}

@@ -33,10 +33,8 @@ def cuda_wants(dists: dict) -> dict[str, dict[int, list[str]]]:
         plugin = re.match(r"jax-cuda(\d+)-", owner)
         if plugin:
             found.setdefault(int(plugin.group(1)), []).append(owner)
-        for req in dist.get("requires", []):
+        for req in _installed_requirements(dist.get("requires", []), dists):
             name = req_name(req)
-            if name not in dists:
-                continue
             cu = re.search(r"-cu(\d+)$", name)
             if cu:
                 found.setdefault(int(cu.group(1)), []).append(name)
@@ -46,6 +44,18 @@ def cuda_wants(dists: dict) -> dict[str, dict[int, list[str]]]:
         if not found:
             del wants[backend]
     return wants
+
+
+def _installed_requirements(requires, dists) -> list[str]:
+    """The requirements that are installed, counting an extra's (``extra == "and-cuda"``) only when all of
+    them are: one CUDA wheel another package brought (xgboost's nvidia-nccl-cu12) is not tensorflow[and-cuda]."""
+    extras: dict[str, list[str]] = {}
+    for req in requires:
+        extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", req)
+        extras.setdefault(extra.group(1) if extra else "", []).append(req)
+    return [req for extra, reqs in extras.items()
+            if not extra or all(req_name(r) in dists for r in reqs)
+            for req in reqs if req_name(req) in dists]
 
 
 def gpu_rules(ctx: Context) -> list[Finding]:
