@@ -175,6 +175,10 @@ def test_a_diverged_fit_has_no_best_epoch_and_keeps_its_metric_names(iris_mixed)
     assert not [t for t in ax.get_legend().get_texts() if "best epoch" in t.get_text()]
     ax = _curve_figure({"loss": [1.0, 0.5, nan], "val_loss": [0.9, 0.7, nan]}, "diverged late").axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts() if "best epoch" in t.get_text()] == ["best epoch (2)"]
+    # Without early stopping nothing is restored: the lowest val_loss is not the model's epoch.
+    ax = _curve_figure({"loss": [1.0, 0.5, 0.4], "val_loss": [0.9, 0.7, 0.8]}, "last", restored=False).axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts() if "val_loss (" in t.get_text()] == [
+        "lowest val_loss (2; model: last epoch)"]
     # A classifier whose fit diverged scores NaN under the names a finite one reports (roc_auc too).
     X, y = iris_mixed
     y = (y == "setosa").map({True: "yes", False: "no"})

@@ -77,6 +77,24 @@ def test_steps_per_epoch_follows_the_validation_split():
     assert steps_per_epoch(training_rows(10, 0.1), 256) == 1
 
 
+def test_the_stratified_split_holds_out_the_rows_the_schedule_was_planned_for():
+    """Each class rounded on its own held out 101 of 1,000 rows where 100 were planned: the cosine schedule
+    then reached 0 three steps early. A one-row class stays in training, the others are still stratified."""
+    from keraslearn.training.fit import validation_split
+
+    classes = np.repeat(["a", "b", "c"], [333, 333, 334])
+    _, val = validation_split(1000, 0.1, stratify=classes, seed=0)
+    assert len(val) == 1000 - training_rows(1000, 0.1) == 100
+    assert sorted(np.unique(classes[val], return_counts=True)[1]) == [33, 33, 34]
+    rare = np.array(["a"] * 30 + ["b"] * 9 + ["c"])
+    _, val = validation_split(40, 0.1, stratify=rare, seed=0)
+    assert len(val) == 4 and set(rare[val]) == {"a", "b"}  # was four rows of "a": no stratification at all
+    clf = SMLPClassifier(epochs=3, batch_size=100, early_stopping=False, random_state=0)
+    clf.fit(np.random.default_rng(0).normal(size=(1000, 3)), classes)
+    optimizer = clf.model_.optimizer
+    assert int(optimizer.iterations) == optimizer._learning_rate.decay_steps == 27
+
+
 # --------------------------------------------------------------------- fitted learners
 @pytest.fixture(scope="module")
 def smlp_multiclass(iris_mixed):

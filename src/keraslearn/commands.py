@@ -113,7 +113,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     save_or_keep(learner, out)
     curve = out.with_name(out.stem + "_learning_curve.png")
     scaled = np.any(getattr(learner, "y_scale_", 1) != 1)  # a regressor's loss on the standardized target
-    plot_learning_curve(learner.history_, curve, title=f"{type(learner).__name__} learning curve",
+    plot_learning_curve(learner, curve, title=f"{type(learner).__name__} learning curve",
                         loss_label="loss (target standardized)" if scaled else "loss")
     metrics_path = out.with_name(out.stem + "_metrics.json")
     with atomic_file(metrics_path, "w") as f:

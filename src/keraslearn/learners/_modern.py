@@ -29,7 +29,7 @@ def train_doc(scaling, learning_rate, weight_decay, epochs, patience, decay_note
         Shuffled (stratified for classifiers) share of rows held out for early stopping.
     early_stopping : bool, default=True
         Stop when the validation loss has not improved for ``patience`` epochs and restore
-        the best weights.
+        the best weights (the training loss when no rows are held out: validation_fraction=0).
     patience : int, default={patience}
     callbacks : list of keras.callbacks.Callback or None, default=None
     random_state : int, RandomState or None, default=None

@@ -141,7 +141,9 @@ class KerasLearner(BaseEstimator):
             watched by early stopping. Every row of X is then trained on and
             ``validation_fraction`` is not used. X_val is encoded as X is at predict.
         sample_weight_val : array-like of shape (n_val,), default=None
-            Weights of the validation rows in ``val_loss``. ``class_weight`` weighs training
+            Weights of the validation rows in ``val_loss``, reduced as Keras does: the sum of
+            weight × loss over the number of rows (not over the weights' sum, so weights of 2
+            double it). ``class_weight`` weighs training
             rows only, as Keras' ``class_weight`` does (rows held out by ``validation_fraction``
             keep theirs).
         checkpoint_dir : str or path-like, default=None

@@ -57,7 +57,7 @@ _PARAMS_DOC = """
         Shuffled (stratified for classifiers) share of rows held out for early stopping.
     early_stopping : bool, default=True
         Stop when the validation loss has not improved for ``patience`` epochs and restore
-        the best weights.
+        the best weights (the training loss when no rows are held out: validation_fraction=0).
     patience : int, default=10
     callbacks : list of keras.callbacks.Callback or None, default=None
         Extra callbacks, deep-copied at each fit.

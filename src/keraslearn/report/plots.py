@@ -11,12 +11,14 @@ def plot_learning_curve(history, path, title="Learning curve", loss_label="loss"
     """Plot every metric of a Keras history (training and validation) per epoch; write a PNG.
 
     ``history`` is a ``keras.callbacks.History``, its ``.history`` dict, or a fitted
-    learner's ``history_``. ``loss_label`` names the loss axis (e.g. what the loss is measured on).
+    learner (its ``history_``). ``loss_label`` names the loss axis (e.g. what the loss is measured on).
+    The epoch of lowest validation loss is marked: as the model's epoch when early stopping restored it,
+    else (a learner with ``early_stopping=False``) as the lowest only, since the model is the last epoch's.
     """
     hist = getattr(history, "history", history)
     if hasattr(history, "history_"):
         hist = history.history_
-    fig = _curve_figure(hist, title, loss_label)
+    fig = _curve_figure(hist, title, loss_label, restored=getattr(history, "early_stopping", True))
     return save_figure(fig, path)
 
 
@@ -42,7 +44,7 @@ def _plain_log():
     return PlainLog
 
 
-def _curve_figure(hist: dict, title: str, loss_label: str = "loss"):
+def _curve_figure(hist: dict, title: str, loss_label: str = "loss", restored: bool = True):
     metrics = [k for k in hist if not k.startswith("val_") and k != "learning_rate"]
     if not metrics:
         raise ValueError("history holds no metrics to plot.")
@@ -63,7 +65,8 @@ def _curve_figure(hist: dict, title: str, loss_label: str = "loss"):
                 val = np.asarray(hist["val_loss"], dtype=float)
                 if np.isfinite(val).any():  # a diverged fit (all NaN) has no best epoch
                     best = int(np.nanargmin(np.where(np.isfinite(val), val, np.nan))) + 1
-                    ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
+                    label = f"best epoch ({best})" if restored else f"lowest val_loss ({best}; model: last epoch)"
+                    ax.axvline(best, color="grey", linestyle=":", label=label)
         ax.set_xlabel("epoch")
         if len(epochs) <= 10:  # a tick per epoch (the locator finds no integer around a single point)
             ax.set_xticks(list(epochs))

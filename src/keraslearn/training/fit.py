@@ -140,17 +140,27 @@ def validation_split(n: int, fraction: float, stratify=None, seed=None):
     rng = np.random.default_rng(seed)
     if stratify is not None:
         _, codes, counts = np.unique(stratify, return_inverse=True, return_counts=True)
-        if counts.min() >= 2:
-            val = []
-            for k in range(len(counts)):
-                rows = rng.permutation(np.flatnonzero(codes == k))
-                take = int(round(len(rows) * fraction))
-                val.append(rows[: min(max(take, 1), len(rows) - 1)])
-            val = np.sort(np.concatenate(val))
-            train = np.setdiff1d(np.arange(n), val, assume_unique=True)
-            return train, val
+        val = [rng.permutation(np.flatnonzero(codes == k))[:take]
+               for k, take in enumerate(_stratified_counts(counts, n_val))]
+        val = np.sort(np.concatenate(val))
+        return np.setdiff1d(np.arange(n), val, assume_unique=True), val
     perm = rng.permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
+    """Validation rows per class: ``n_val`` in all (what the learners plan their schedules for), shared in
+    proportion by largest remainders, each class keeping at least one row to train on (a class of one
+    row stays in training; the others are still stratified)."""
+    quota = counts * n_val / counts.sum()
+    take = np.minimum(np.floor(quota).astype(int), counts - 1)
+    while take.sum() < n_val:
+        spare = np.flatnonzero(take < counts - 1)
+        if not len(spare):
+            break  # fewer rows than that to spare (nearly one row per class): hold out what can be
+        k = spare[np.argmax((quota - take)[spare])]
+        take[k] += 1
+    return take
 
 
 def early_stopping_split(n: int, fraction: float, stratify, seed, early_stopping: bool):
