@@ -297,6 +297,15 @@ def test_verbose_shows_one_bar_and_a_failed_fit_leaves_none_running(diabetes_mix
     captured = capsys.readouterr()
     assert "training" in captured.err and "3/3" in captured.err  # on stderr, as tqdm's
     assert captured.out == ""
+    # Early stopping restores an earlier epoch than the bar's last losses: the bar says which it kept.
+    rng = np.random.default_rng(0)
+    Xs = rng.normal(size=(400, 3))
+    ys = Xs @ [1.0, 2.0, 3.0] + rng.normal(size=400)
+    model = FFRegressor(epochs=5, patience=1, learning_rate=0.5, random_state=0, verbose=1).fit(Xs, ys)
+    kept = int(np.argmin(model.history_["val_loss"])) + 1
+    err = capsys.readouterr().err
+    assert kept < model.n_iter_, model.history_  # the case this checks: the best epoch is not the last
+    assert f"kept epoch {kept} of {model.n_iter_}: the lowest val_loss (" in err
     def refreshing():
         return {t for t in threading.enumerate() if type(t).__name__ == "_RefreshThread" and t.is_alive()}
 

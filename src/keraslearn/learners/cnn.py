@@ -229,13 +229,13 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         import copy
 
         cbs = [copy.deepcopy(cb) for cb in (self.callbacks or [])]
+        stopper = None
         if self.early_stopping:
             monitor = "val_loss" if has_validation else "loss"
-            cbs.append(
-                keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True)
-            )
+            stopper = keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True)
+            cbs.append(stopper)
         if int(self.verbose) == 1:
-            cbs.append(RichProgress(self.epochs))
+            cbs.append(RichProgress(self.epochs, stopper=stopper))
         return cbs
 
     # ----------------------------------------------------------- predicting

@@ -380,7 +380,7 @@ def fit_model(
         stopper = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
         cbs.append(stopper)
     if verbose == 1:
-        cbs.append(RichProgress(epochs))
+        cbs.append(RichProgress(epochs, stopper=stopper))
     initial_epoch = 0
     if checkpoint is not None:
         initial_epoch = checkpoint.attach(cbs, epochs, stopper)  # last in cbs: after early stopping

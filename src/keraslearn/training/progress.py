@@ -25,10 +25,11 @@ def rich_bar(field: str):
 class RichProgress(keras.callbacks.Callback):
     """One bar for the whole fit, with the latest losses in the description."""
 
-    def __init__(self, epochs: int, description: str = "training"):
+    def __init__(self, epochs: int, description: str = "training", stopper=None):
         super().__init__()
         self.epochs = epochs
         self.description = description
+        self.stopper = stopper  # the fit's EarlyStopping: at the end, say which epoch it restored
         self._progress = None
 
     def on_train_begin(self, logs=None):
@@ -51,6 +52,12 @@ class RichProgress(keras.callbacks.Callback):
             # Early stopping ends before `epochs`: show the bar as complete at the epoch reached.
             done = self._progress.tasks[0].completed
             self._progress.update(self._task, total=max(done, 1), completed=max(done, 1))
+            kept = self.stopper.best_epoch + 1 if getattr(self.stopper, "best", None) is not None else done
+            console = self._progress.console
+            self.close()
+            if kept < done:  # the bar shows the last epoch's losses, not those of the model kept
+                console.print(f"kept epoch {kept} of {int(done)}: the lowest {self.stopper.monitor} "
+                              f"({float(self.stopper.best):.4g}); early stopping restored its weights", soft_wrap=True)
         self.close()
 
 
