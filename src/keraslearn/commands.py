@@ -58,14 +58,16 @@ def _make_learner(name, task, params):
     try:
         return cls(**params)
     except TypeError as err:
-        from keraslearn.learners.registry import unknown_parameter
+        from keraslearn.learners.registry import check_parameters
         from keraslearn.tuning.spaces import _DERIVED
 
         hint = "".join(f"; {', '.join(names)} are search-space names: give {target}=(...) instead"
                        for names, (target, _) in _DERIVED.items() if set(names) & set(params))
-        unknown = [p for p in params if p not in cls._get_param_names()]
-        if unknown and not hint:
-            raise UsageError(f"bad --param: {unknown_parameter(cls, unknown[0])}") from None
+        if not hint:
+            try:
+                check_parameters(cls, params)
+            except TypeError as unknown:
+                raise UsageError(f"bad --param: {unknown}") from None
         raise UsageError(f"bad --param for {cls.__name__}: {err}{hint}") from None
 
 

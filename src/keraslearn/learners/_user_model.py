@@ -69,10 +69,15 @@ def _model_input_names(model):
     return None if not inputs else [t.name for t in inputs]
 
 
+def _output_activation(model) -> str:
+    """The name of the activation the model's last layer ends in ("" when it has none to read)."""
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    return getattr(getattr(last, "activation", None), "__name__", "")
+
+
 def _one_unit_softmax(model, width) -> bool:
     """Whether the model ends in a softmax over one unit (which outputs 1 for every row)."""
-    last = model.layers[-1] if getattr(model, "layers", None) else None
-    return width == 1 and getattr(last, "activation", None) is keras.activations.softmax
+    return width == 1 and _output_activation(model) == "softmax"
 
 
 def _check_input_widths(model, x, spec, name):

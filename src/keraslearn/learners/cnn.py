@@ -16,9 +16,9 @@ from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.preprocessing.images import ImageBatches, image_source
 from keraslearn.preprocessing.spec import DataSpec
 from keraslearn.training import seed_everything
-from keraslearn.training.fit import early_stopping_split
+from keraslearn.training.fit import early_stopping_split, policy_callbacks
 from keraslearn.training.jax_state import variables_kept_on_error
-from keraslearn.training.progress import RichProgress, bars_closed_on_error
+from keraslearn.training.progress import bars_closed_on_error
 
 
 class CNNClassifier(KerasClassifierMixin, KerasLearner):
@@ -229,14 +229,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         import copy
 
         cbs = [copy.deepcopy(cb) for cb in (self.callbacks or [])]
-        stopper = None
-        if self.early_stopping:
-            monitor = "val_loss" if has_validation else "loss"
-            stopper = keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True)
-            cbs.append(stopper)
-        if int(self.verbose) == 1:
-            cbs.append(RichProgress(self.epochs, stopper=stopper))
-        return cbs
+        return cbs + policy_callbacks(self.early_stopping, has_validation, self.patience, self.verbose, self.epochs)[0]
 
     # ----------------------------------------------------------- predicting
     def _predict_raw(self, X) -> np.ndarray:

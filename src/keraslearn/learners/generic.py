@@ -15,7 +15,12 @@ import keras
 import numpy as np
 
 from keraslearn._keras_warnings import keras_warnings_ignored
-from keraslearn.learners._user_model import _model_outputs_width, _one_unit_softmax, _UserModelMixin
+from keraslearn.learners._user_model import (
+    _model_outputs_width,
+    _one_unit_softmax,
+    _output_activation,
+    _UserModelMixin,
+)
 from keraslearn.learners.base import KerasLearner, store_init_params
 from keraslearn.learners.targets import (
     KerasClassifierMixin,
@@ -270,10 +275,8 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
             check_log_loss(compiled_loss, y_fit)
             self.y_mean_ = np.zeros_like(self.y_mean_)
             self.y_scale_ = np.ones_like(self.y_scale_)
-        last = model.layers[-1] if getattr(model, "layers", None) else None
-        activation = getattr(getattr(last, "activation", None), "__name__", "")
-        if (activation in _NON_NEGATIVE and self.y_transform is None
-                and _loss_name(self._effective_loss(model)) in _SCALE_FREE_LOSSES):
+        activation = _output_activation(model)
+        if activation in _NON_NEGATIVE and self.y_transform is None and compiled_loss in _SCALE_FREE_LOSSES:
             raise ValueError(
                 f"The model's output layer has activation={activation!r}, whose outputs are never negative, but "
                 "keraslearn trains a regressor on the standardized target (mean 0, sd 1; predictions are mapped "

@@ -113,6 +113,13 @@ _TABNET_ABSENT = {
 }
 
 
+def check_parameters(cls, params) -> None:
+    """A TypeError for the first name in ``params`` that ``cls`` takes no parameter of, saying why."""
+    unknown = [p for p in params if p not in cls._get_param_names()]
+    if unknown:
+        raise TypeError(unknown_parameter(cls, unknown[0]))
+
+
 def unknown_parameter(cls, name: str) -> str:
     """Why ``cls`` takes no parameter ``name``: its keraslearn spelling, a near miss, or its parameters."""
     known = cls._get_param_names()
@@ -201,9 +208,7 @@ def learner(name: str, task: str | None = None, **params):
     """
     routed = {k: params.pop(k) for k in [k for k in params if "__" in k]}
     cls = resolve(name, task)
-    unknown = [p for p in params if p not in cls._get_param_names()]
-    if unknown:
-        raise TypeError(unknown_parameter(cls, unknown[0]))
+    check_parameters(cls, params)
     est = cls(**params)
     return est.set_params(**routed) if routed else est
 

@@ -148,6 +148,20 @@ def validation_split(n: int, fraction: float, stratify=None, seed=None):
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
+def policy_callbacks(early_stopping: bool, validated: bool, patience: int, verbose, epochs: int):
+    """The fit policy's own callbacks and its EarlyStopping (or None): early stopping on ``val_loss``
+    (``loss`` without validation rows) restoring the best weights, then the progress bar at verbose=1,
+    which says at the end which epoch early stopping kept."""
+    cbs, stopper = [], None
+    if early_stopping:
+        monitor = "val_loss" if validated else "loss"
+        stopper = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
+        cbs.append(stopper)
+    if int(verbose) == 1:
+        cbs.append(RichProgress(epochs, stopper=stopper))
+    return cbs, stopper
+
+
 def _stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
     """Validation rows per class: ``n_val`` in all (what the learners plan their schedules for), shared in
     proportion by largest remainders, each class keeping at least one row to train on (a class of one
@@ -374,13 +388,8 @@ def fit_model(
         y, sample_weight = _take(y, train_idx), _take(sample_weight, train_idx)
     cbs = [copied_callback(cb) for cb in (callbacks or [])] + [_StopOnNaN()]
     _check_monitors(cbs, model, validation_data is not None)
-    stopper = None
-    if early_stopping:
-        monitor = "val_loss" if validation_data is not None else "loss"
-        stopper = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
-        cbs.append(stopper)
-    if verbose == 1:
-        cbs.append(RichProgress(epochs, stopper=stopper))
+    policy, stopper = policy_callbacks(early_stopping, validation_data is not None, patience, verbose, epochs)
+    cbs += policy
     initial_epoch = 0
     if checkpoint is not None:
         initial_epoch = checkpoint.attach(cbs, epochs, stopper)  # last in cbs: after early stopping

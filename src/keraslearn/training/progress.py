@@ -48,17 +48,17 @@ class RichProgress(keras.callbacks.Callback):
             self._progress = None
 
     def on_train_end(self, logs=None):
-        if self._progress is not None:
-            # Early stopping ends before `epochs`: show the bar as complete at the epoch reached.
-            done = self._progress.tasks[0].completed
-            self._progress.update(self._task, total=max(done, 1), completed=max(done, 1))
-            kept = self.stopper.best_epoch + 1 if getattr(self.stopper, "best", None) is not None else done
-            console = self._progress.console
-            self.close()
-            if kept < done:  # the bar shows the last epoch's losses, not those of the model kept
-                console.print(f"kept epoch {kept} of {int(done)}: the lowest {self.stopper.monitor} "
-                              f"({float(self.stopper.best):.4g}); early stopping restored its weights", soft_wrap=True)
+        if self._progress is None:
+            return
+        # Early stopping ends before `epochs`: show the bar as complete at the epoch reached.
+        done = self._progress.tasks[0].completed
+        self._progress.update(self._task, total=max(done, 1), completed=max(done, 1))
+        console = self._progress.console
         self.close()
+        kept = self.stopper.best_epoch + 1 if getattr(self.stopper, "best", None) is not None else done
+        if kept < done:  # the bar shows the last epoch's losses, not those of the model kept
+            console.print(f"kept epoch {kept} of {int(done)}: the lowest {self.stopper.monitor} "
+                          f"({float(self.stopper.best):.4g}); early stopping restored its weights", soft_wrap=True)
 
 
 @contextlib.contextmanager
