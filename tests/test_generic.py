@@ -265,10 +265,11 @@ def test_clone_keeps_every_setting():
 
 
 def test_grid_search_trains_what_it_was_asked(iris_mixed):
-    """keras.wrappers.SKLearnClassifier's clone drops fit settings, so its grid search trains 1 epoch."""
+    """keras.wrappers.SKLearnClassifier's clone drops fit settings, so its grid search trains 1 epoch.
+    The grid holds numpy integers (as np.arange gives), which keras.layers.Dense refuses: build gets ints."""
     X, y = iris_mixed
     base = KerasClassifier(build_mlp, epochs=4, early_stopping=False, batch_size=32, random_state=0)
-    grid = GridSearchCV(base, {"model__units": [4, 12]}, cv=2, n_jobs=2, error_score="raise")
+    grid = GridSearchCV(base, {"model__units": np.array([4, 12])}, cv=2, n_jobs=2, error_score="raise")
     grid.fit(X, y)
     best = grid.best_estimator_
     assert best.n_iter_ == 4 and len(best.history_["loss"]) == 4

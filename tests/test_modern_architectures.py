@@ -111,6 +111,17 @@ def test_realmlp_uses_label_smoothing_and_a_schedule(binary_fits):
     assert lr.get_config()["total_steps"] == 15 * 2  # epochs × batches per epoch
 
 
+def test_schedules_take_the_middle_of_each_step():
+    """coslog4 is 0 at t=0: read at step / total_steps, a one-step fit (epochs=1 on <= 256 rows)
+    never trained and predicted a constant."""
+    from keraslearn.training.progress_schedules import SCHEDULES, ProgressSchedule
+
+    for shape in SCHEDULES:
+        rates = [float(ProgressSchedule(1.0, 2, shape)(step)) for step in (0, 1)]
+        assert min(rates) > 1e-3, shape
+    assert float(ProgressSchedule(1.0, 1, "coslog4")(0)) > 0.01
+
+
 def test_learning_rate_none_is_the_optimizers_own_rate(cancer_mixed):
     """As for every learner: None keeps an optimizer instance's rate, or Keras' default for a name,
     which RealMLP's schedule then shapes (it crashed in float(None) before)."""

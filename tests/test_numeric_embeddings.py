@@ -74,6 +74,8 @@ def test_bin_edges_are_training_quantiles_of_the_encoded_columns():
     assert len(edges[2]) == 2  # a constant column still gets one bin
     # The quantiles travel with the spec (and so with saved learners).
     assert DataSpec.from_dict(enc.spec_.to_dict()).numeric_quantiles == enc.spec_.numeric_quantiles
+    # print(spec) in a build function shows the columns, not 128 quantiles for each.
+    assert "numeric_names=('a', 'b', 'c')" in repr(enc.spec_) and len(repr(enc.spec_)) < 300
 
 
 def test_bin_edges_need_quantiles_from_the_encoder():

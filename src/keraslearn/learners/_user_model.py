@@ -194,7 +194,8 @@ class _UserModelMixin:
     # -------------------------------------------------------- building
     def _build_model(self, spec):
         build = self.model
-        hp = dict(self._hyperparameters())
+        # numpy scalars (np.arange in a grid) as Python numbers: keras.layers.Dense refuses np.int64 units
+        hp = {k: v.item() if isinstance(v, np.generic) else v for k, v in self._hyperparameters().items()}
         name = _build_name(build)
         try:
             inspect.signature(build).bind(spec, **hp)

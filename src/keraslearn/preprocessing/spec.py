@@ -87,7 +87,7 @@ class DataSpec:
     n_classes: int | None = None
     n_targets: int = 1
     numeric_names: tuple = field(default=(), compare=False)
-    numeric_quantiles: tuple = field(default=(), compare=False)
+    numeric_quantiles: tuple = field(default=(), compare=False, repr=False)  # 128 numbers a column
 
     @property
     def n_outputs(self) -> int:

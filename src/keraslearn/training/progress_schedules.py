@@ -1,6 +1,8 @@
 """Learning-rate schedules over the whole run (RealMLP's coslog / flat-anneal) and AdamW set-up.
 
-A schedule sees the training progress ``t = step / total_steps`` in [0, 1]; the learner
+A schedule sees the training progress ``t`` in [0, 1] at the middle of each optimizer step,
+``t = (step + 0.5) / total_steps``, so no step falls on a shape's zero at ``t = 0`` (with a
+run of one step, coslog4 evaluated at ``step / total_steps`` would never train); the learner
 computes ``total_steps`` from the number of training rows, the batch size and the epochs.
 """
 
@@ -18,7 +20,7 @@ SCHEDULES = ("constant", "coslog4", "flat_anneal", "cosine")
 
 @keras.saving.register_keras_serializable(package="keraslearn")
 class ProgressSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """``learning_rate * f(step / total_steps)`` for a named shape ``f``.
+    """``learning_rate * f((step + 0.5) / total_steps)`` for a named shape ``f``.
 
     Shapes (from pytabkit, Holzmüller et al. 2024):
 
@@ -45,7 +47,7 @@ class ProgressSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.shape = shape
 
     def __call__(self, step):
-        t = ops.minimum(ops.cast(step, "float32") / float(self.total_steps), 1.0)
+        t = ops.minimum((ops.cast(step, "float32") + 0.5) / float(self.total_steps), 1.0)
         if self.shape == "coslog4":
             f = 0.5 * (1.0 - ops.cos(2.0 * math.pi * ops.log2(1.0 + 15.0 * t)))
         elif self.shape == "flat_anneal":
