@@ -810,6 +810,39 @@ def test_cli_reads_decimal_commas_latin1_and_suggests_the_target(tmp_path, capsy
     assert df["preis"].dtype == np.float64 and df["preis"].iloc[3] == 3.5 and df["fläche"].iloc[2] == 2.25
 
 
+def test_cli_reads_numbers_as_spreadsheets_write_them(tmp_path):
+    """A German Excel file: "1.250" next to decimal commas is 1250 (pandas reads 1.25, a thousandth
+    of it); quoted "1,250" in a comma file is a number, not a category of text."""
+    from keraslearn.tables import read_table
+
+    (tmp_path / "de.csv").write_text("einkommen;alter;preis;lohn\n1.250;30;12,50;29.881,70\n999;40;9,99;7\n"
+                                     "2.400;;24,00;\n")
+    with pytest.warns(UserWarning, match=r"de.csv: its numbers have decimal commas, so a '.' separates thousands: "
+                                         r"read 'einkommen' \('1.250' is 1250\)"):
+        df = read_table(tmp_path / "de.csv")
+    assert df["einkommen"].tolist() == [1250, 999, 2400] and df["preis"].tolist() == [12.5, 9.99, 24.0]
+    assert df["lohn"].iloc[:2].tolist() == [29881.7, 7.0] and df["alter"].isna().tolist() == [False, False, True]
+    (tmp_path / "dots.csv").write_text("a;b;c\n1.5;2,5;x\n1.25;3;y\n")  # "1.5" is no thousands group: kept
+    assert read_table(tmp_path / "dots.csv")[["a", "b"]].to_numpy().tolist() == [[1.5, 2.5], [1.25, 3.0]]
+    (tmp_path / "us.csv").write_text('a,b,c\n"1,250",x,1.5\n"12,000,000",y,2\n,z,3\n')
+    df = read_table(tmp_path / "us.csv")
+    assert df["a"].iloc[:2].tolist() == [1250.0, 12e6] and df["a"].isna().iloc[2] and df["b"].tolist() == [*"xyz"]
+    (tmp_path / "us_semi.csv").write_text("a;b\n1,250.5;x\n2,000;y\n")  # "1,250.5": commas between thousands
+    assert read_table(tmp_path / "us_semi.csv")["a"].tolist() == [1250.5, 2000.0]
+
+
+def test_cli_reads_a_utf8_file_with_a_stray_line_line_by_line_and_drops_empty_unnamed_columns(tmp_path):
+    """Read as one cp1252 file, every "ü" became "Ã¼" and predictions on clean data met unknown levels;
+    rows ending in a comma made a required, empty feature "Unnamed: 3"."""
+    from keraslearn.tables import read_table
+
+    utf8 = "city,n,y,\nMünchen,1,x,\nZürich,2,y,\n".encode()
+    (tmp_path / "m.csv").write_bytes(utf8 + "Köln,4,y,\n".encode("cp1252"))
+    with pytest.warns(UserWarning, match=r"m.csv is UTF-8 but for 1 line\(s\) that are not .*cp1252: line\(s\) 4\."):
+        df = read_table(tmp_path / "m.csv")
+    assert df.columns.tolist() == ["city", "n", "y"] and df["city"].tolist() == ["München", "Zürich", "Köln"]
+
+
 def test_cli_reads_a_semicolon_file_whose_rows_have_different_numbers_of_commas(tmp_path):
     """Whole numbers next to decimal commas, or text with a comma: the first comma read fails on them."""
     from keraslearn.tables import read_table

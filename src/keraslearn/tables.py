@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -52,14 +54,15 @@ def read_table(path, text=(), exact=(), keep=()) -> pd.DataFrame:
             if df.shape[1] == 1 and (other := _other_separator(str(df.columns[0]))):
                 sep = other
                 df = _csv(p, sep=sep, encoding=encoding, **columns)  # one column named "a;b;c": a semicolon file
-                if sep == ";" and _n_numeric(df) < df.shape[1]:
-                    # Semicolons usually come with decimal commas ("12,57"), which pandas reads as text.
-                    commas = _csv(p, sep=sep, encoding=encoding, decimal=",", **columns)
-                    if _n_numeric(commas) > _n_numeric(df):
-                        df = commas
+            if _n_numeric(df) < df.shape[1]:  # text columns: numbers written "1.250,70" or "1,250"?
+                raw = df if sep == "," else _csv(p, sep=sep, encoding=encoding, text=df.columns, exact=exact)
+                df = _spreadsheet_numbers(df, raw, path, sep=sep, skip={*text, *exact})
             _check_unique_header(df, p, sep=sep, encoding=encoding)
             df = _none_in_numbers_is_missing(df, skip={*text, *exact})
             df = _without_row_names(df, path, keep={*text, *exact, *keep})
+            # A blank header over blank fields: rows ending in a separator ("a,b,"), as spreadsheets write them.
+            blank = [c for c in df.columns if re.fullmatch(r"Unnamed: \d+", str(c)) and df[c].isna().all()]
+            df = df.drop(columns=blank)
         else:
             raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (optionally .gz, .bz2, "
                              ".xz, .zst or .zip compressed)")
@@ -81,7 +84,7 @@ def _check_unique_header(df: pd.DataFrame, path, **read):
     renamed = [c for c in names if (m := re.fullmatch(r"(.+)\.\d+", c)) and m.group(1) in names]
     if not renamed:
         return
-    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **read).iloc[0].tolist()
+    header = _read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **read).iloc[0].tolist()
     twice = sorted({h for h in header if header.count(h) > 1})
     if twice:
         raise UsageError(f"{path} names columns twice: {twice}; rename them so each column has one name")
@@ -109,6 +112,55 @@ def _examples(values: pd.Series) -> str:
 
 def _n_numeric(df: pd.DataFrame) -> int:
     return sum(pd.api.types.is_numeric_dtype(t) for t in df.dtypes)
+
+
+def _unmarked(value: str, marks: dict) -> str:
+    for mark, by in marks.items():
+        value = value.replace(mark, by)
+    return value.strip()
+
+
+# Numbers as spreadsheets write them: "1.250,70" (a decimal comma, "." between thousands: a ";" file
+# from a German or French Excel) or "1,250.70" ("," between thousands, quoted in a comma file).
+_COMMA_DECIMAL = r"[-+]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"
+_COMMA_THOUSANDS = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+
+
+def _spreadsheet_numbers(df: pd.DataFrame, raw: pd.DataFrame, path, sep: str, skip=()) -> pd.DataFrame:
+    """``df`` with the columns that hold spreadsheet-written numbers (``raw``: the file's text) as numbers.
+
+    A file separated by ";", tab or "|" writes decimal commas unless a value such as "1,250.5" or
+    "1,250,000" says the commas separate thousands; then "." separates thousands too, so "1.250"
+    next to "12,50" is 1250, where pandas' reading gives 1.25. In a comma file, quoted "1,250" is
+    a thousand and a quarter. Columns in ``skip`` (read as text on purpose) are left alone.
+    """
+    def written(pattern, mark):
+        out = {}
+        for col in raw.columns:
+            values = raw[col].dropna().astype(str).str.strip()
+            if col not in skip and len(values) and values.str.fullmatch(pattern).all() and values.str.contains(
+                    mark, regex=False).any():
+                out[col] = values
+        return out
+
+    thousands = written(_COMMA_THOUSANDS, ",")
+    unambiguous = any(v.str.contains(r",\d{3}[,.]").any() for v in thousands.values())
+    if sep == "," or unambiguous:
+        marks, found = {",": ""}, {c: v for c, v in thousands.items() if not pd.api.types.is_numeric_dtype(df[c])}
+    else:
+        marks, found = {".": "", ",": "."}, written(_COMMA_DECIMAL, ",") or {}
+        if found:
+            found.update(written(_COMMA_DECIMAL, "."))  # "1.250" among decimal commas: a thousand and a quarter
+    changed = []
+    for col, values in found.items():
+        numbers = pd.to_numeric(raw[col].map(lambda v: v if pd.isna(v) else _unmarked(str(v), marks)))
+        if pd.api.types.is_numeric_dtype(df[col]) and not numbers.equals(df[col]):
+            changed.append(f"{col!r} ({values.iloc[0]!r} is {numbers[values.index[0]]:g})")
+        df[col] = numbers
+    if changed:
+        warn_user(f"{path}: its numbers have decimal commas, so a '.' separates thousands: read "
+                  f"{', '.join(changed)}")
+    return df
 
 
 # pandas' missing-value strings, but for "None": a level in R's data (Ames' "no masonry veneer"),
@@ -143,10 +195,39 @@ def _csv(path, text=(), exact=(), **kw) -> pd.DataFrame:
     """``pd.read_csv`` with keraslearn's missing values, ``text`` columns as text and ``exact`` ones verbatim."""
     dtype = dict.fromkeys([*text, *exact], str)
     if not exact:
-        return pd.read_csv(path, dtype=dtype, **_NA, **kw)
-    header = pd.read_csv(path, nrows=0, **kw).columns
+        return _read_csv(path, dtype=dtype, **_NA, **kw)
+    header = _read_csv(path, nrows=0, **kw).columns
     na = {c: _NA["na_values"] for c in header if c not in set(exact)}  # per column: none for exact ones
-    return pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=na, **kw)
+    return _read_csv(path, dtype=dtype, keep_default_na=False, na_values=na, **kw)
+
+
+def _read_csv(path, encoding=None, **kw) -> pd.DataFrame:
+    """``pd.read_csv``; ``encoding`` may be a file's :class:`_LineDecoded` text."""
+    if isinstance(encoding, _LineDecoded):
+        return pd.read_csv(io.StringIO(encoding.text), **kw)
+    return pd.read_csv(path, encoding=encoding, **kw)
+
+
+@dataclass(frozen=True)
+class _LineDecoded:
+    """A UTF-8 file with a few lines in another encoding (one edited by two programs), decoded line by
+    line: as one cp1252 file, each "ü" of its UTF-8 lines would read "Ã¼"."""
+
+    text: str
+    foreign: list  # line numbers (from 1) read as cp1252
+
+    @classmethod
+    def of(cls, path) -> "_LineDecoded | None":
+        """The file decoded line by line, or None unless most of its non-ASCII lines are UTF-8."""
+        lines, foreign, utf8 = [], [], 0
+        for number, raw in enumerate(Path(path).read_bytes().splitlines(keepends=True), start=1):
+            try:
+                lines.append(raw.decode("utf-8"))
+                utf8 += not raw.isascii()
+            except UnicodeDecodeError:
+                foreign.append(number)
+                lines.append(raw.decode("cp1252", errors="replace"))
+        return cls("".join(lines), foreign) if utf8 > len(foreign) else None
 
 
 def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
@@ -162,6 +243,11 @@ def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
     try:
         return _csv(path, **kw), "utf-8"
     except UnicodeDecodeError as err:
+        if plain and (lines := _LineDecoded.of(path)) is not None:
+            shown = ", ".join(map(str, lines.foreign[:5])) + (", ..." if len(lines.foreign) > 5 else "")
+            warn_user(f"{path} is UTF-8 but for {len(lines.foreign)} line(s) that are not ({err.reason}); "
+                      f"read those as cp1252: line(s) {shown}.")
+            return _csv(path, encoding=lines, **kw), lines
         for encoding in ("cp1252", "latin-1"):  # latin-1 decodes any byte
             try:
                 df = _csv(path, encoding=encoding, **kw)
