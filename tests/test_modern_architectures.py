@@ -122,6 +122,20 @@ def test_schedules_take_the_middle_of_each_step():
     assert float(ProgressSchedule(1.0, 1, "coslog4")(0)) > 0.01
 
 
+def test_numeric_embeddings_norms_and_biases_do_not_decay(cancer_mixed):
+    """As the docs and rtdl say; Keras matches excluded names against "kernel", not a layer's path,
+    so the numeric embedding's kernel and frequencies decayed."""
+    X, y = cancer_mixed
+    for family in ("resnet", "ft_transformer"):
+        model = _make(family, "classification", numeric_embedding="periodic").set_params(epochs=1)
+        model = model.fit(X.iloc[:64], y.iloc[:64]).model_
+        decays = {v.path: model.optimizer._use_weight_decay(v) for v in model.trainable_variables}
+        embedding = [p for p in decays if p.startswith("numeric_embedding/")]
+        assert len(embedding) >= 2 and not any(decays[p] for p in embedding), family
+        assert not any(d for p, d in decays.items() if p.endswith(("/bias", "/gamma", "/beta"))), family
+        assert any(decays.values()), family  # the linear layers' kernels still decay
+
+
 def test_learning_rate_none_is_the_optimizers_own_rate(cancer_mixed):
     """As for every learner: None keeps an optimizer instance's rate, or Keras' default for a name,
     which RealMLP's schedule then shapes (it crashed in float(None) before)."""
@@ -159,6 +173,7 @@ def test_registry_names_and_search_space(family):
         ("tabm", dict(arch_type="tabm-packed"), "arch_type"),
         ("tabm", dict(k=0), "k must be"),
         ("resnet", dict(weight_decay=-1.0), "weight_decay"),
+        ("resnet", dict(batch_size=1), "batch_size=1 with a model that has batch normalization"),
     ],
 )
 def test_bad_parameters_fail_clearly(family, params, match, cancer_mixed):

@@ -96,6 +96,20 @@ def test_ff_default_is_unchanged_and_can_embed_numeric_columns(cancer_mixed):
         ff.build(spec, numeric_embedding="fourier")
 
 
+def test_a_table_without_numeric_columns_has_nothing_to_embed():
+    """ResNet with piecewise embeddings crashed on such a table ("bin_edges must list the edges of at
+    least one feature"); FT-Transformer and TabM fit it."""
+    from keraslearn.architectures import resnet
+
+    X = pd.DataFrame({"c": list("abcd") * 5, "d": list("xy") * 10})
+    spec = TabularEncoder().fit(X).spec_.with_task("binary", 2)
+    for kind in ("piecewise", "periodic"):
+        model = resnet.build(spec, numeric_embedding=kind)
+        assert not any("numeric" in layer.name for layer in model.layers) and model.count_params() > 0
+    with pytest.raises(ValueError, match="numeric_embedding must be None, one of .* got 'fourier'"):
+        resnet.build(spec, numeric_embedding="fourier")  # still checked
+
+
 # Every custom layer: (factory, input shape, input dtype).
 LAYERS = {
     "linear": (lambda: LinearEmbedding(4), (3,)),

@@ -196,3 +196,14 @@ def test_bad_parameters_are_named(iris_mixed):
         SMLPClassifier(n_layers=0).fit(X, y)
     with pytest.raises(ValueError, match="lr_schedule"):
         SMLP2Regressor(lr_schedule="anneal").fit(X, y.eq("setosa").astype(float))
+
+
+def test_learning_rate_none_peaks_at_the_optimizers_own_rate(iris_mixed):
+    """As the docs say for every learner; SMLP's schedule peaked at 1e-3 whatever the optimizer's rate."""
+    X, y = iris_mixed
+    clf = SMLPClassifier(n_max=8, epochs=1, learning_rate=None, optimizer=keras.optimizers.SGD(learning_rate=0.1))
+    lr = clf.fit(X, y).model_.optimizer._learning_rate
+    assert lr.get_config()["initial_learning_rate"] == pytest.approx(0.1)
+    own = keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9))
+    with pytest.raises(ValueError, match="learning_rate=None keeps the optimizer's own rate, a schedule"):
+        SMLPClassifier(n_max=8, epochs=1, learning_rate=None, optimizer=own).fit(X, y)

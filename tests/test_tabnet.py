@@ -144,6 +144,9 @@ def test_unfitted_has_no_importances_and_bad_params_fail_early(cancer_mixed):
         (dict(n_steps=0), "n_steps"),
         (dict(momentum=1.0), "momentum"),
         (dict(virtual_batch_size=0), "virtual_batch_size"),
+        # One row a (ghost) batch: batch norm's running statistics collapse (R² of -1e11, no error).
+        (dict(virtual_batch_size=1), "virtual_batch_size=1 normalizes each row on its own"),
+        (dict(batch_size=1), "batch_size=1 with a model that has batch normalization"),
         (dict(batch_size="big"), 'batch_size must be an int >= 1 or "auto"'),
     ]:
         start = time.perf_counter()

@@ -336,14 +336,15 @@ def numeric_embedding(spec, kind, *, d_embedding=None, n_bins=48, frequency_scal
     "piecewise" (piecewise-linear with ``n_bins`` bins from the training quantiles,
     ``d_embedding`` 16 by default) or a Keras layer, of which a fresh copy (from its config) is
     returned: a layer given as a learner's parameter must not carry one fit's weights into the next.
+    A table without numeric columns has nothing to embed: None.
     """
-    if kind is None:
+    if kind is not None and not isinstance(kind, keras.layers.Layer) and kind not in NUMERIC_EMBEDDINGS:
+        raise ValueError(f"numeric_embedding must be None, one of {NUMERIC_EMBEDDINGS} or a keras.layers.Layer, "
+                         f"got {kind!r}.")
+    if kind is None or not spec.n_numeric:
         return None
     if isinstance(kind, keras.layers.Layer):
         return type(kind).from_config(kind.get_config())
     if kind == "periodic":
         return PeriodicEmbedding(d_embedding=d_embedding or 24, frequency_scale=frequency_scale, name=name)
-    if kind == "piecewise":
-        return PiecewiseLinearEmbedding(bin_edges(spec, n_bins), d_embedding=d_embedding or 16, name=name)
-    raise ValueError(f"numeric_embedding must be None, one of {NUMERIC_EMBEDDINGS} or a keras.layers.Layer, "
-                     f"got {kind!r}.")
+    return PiecewiseLinearEmbedding(bin_edges(spec, n_bins), d_embedding=d_embedding or 16, name=name)

@@ -3,7 +3,7 @@ weight-decay exclusions, an optional whole-run learning-rate schedule, and param
 
 from __future__ import annotations
 
-from keraslearn.learners.params import check_number, optimizer_rate
+from keraslearn.learners.params import check_number, peak_rate
 from keraslearn.training import compile_model
 from keraslearn.training.progress_schedules import ProgressSchedule, adamw, total_steps
 
@@ -42,7 +42,7 @@ CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
 
 
 class ModernLearnerMixin:
-    """AdamW (with ``_no_decay`` name patterns excluded from decay) and an optional LR schedule.
+    """AdamW (with ``_no_decay`` name patterns and ``_no_decay_layers`` excluded from decay) and an optional LR schedule.
 
     Put it first among the bases. A family sets ``_no_decay``, ``_beta_2`` and
     ``_global_clipnorm``, and may return a schedule shape from ``_lr_schedule()`` (see
@@ -50,6 +50,7 @@ class ModernLearnerMixin:
     """
 
     _no_decay: tuple = ("bias",)
+    _no_decay_layers: tuple = ()  # names of layers none of whose variables decay
     _beta_2: float = 0.999
     _global_clipnorm = None
 
@@ -66,14 +67,9 @@ class ModernLearnerMixin:
 
     def _learning_rate(self):
         shape = self._lr_schedule()
-        rate = self.learning_rate if self.learning_rate is not None else optimizer_rate(self.optimizer)
+        rate = peak_rate(self, shape)
         if shape is None or shape == "constant":
             return rate
-        if rate is None:
-            raise ValueError(
-                f"learning_rate=None keeps the optimizer's own rate, a schedule, but {type(self).__name__}'s "
-                f"lr_schedule={shape!r} shapes the rate itself; pass learning_rate (its peak) or lr_schedule='constant'."
-            )
         steps = total_steps(self._n_train_rows, self.batch_size, self.epochs)
         return ProgressSchedule(rate, steps, shape)
 
@@ -81,9 +77,9 @@ class ModernLearnerMixin:
         lr = self._learning_rate()
         metrics = list(self._default_metrics) or None
         if isinstance(self.optimizer, str) and self.optimizer.lower() == "adamw":
-            opt = adamw(
-                lr, self.weight_decay, beta_2=self._beta_2, exclude=self._no_decay, global_clipnorm=self._global_clipnorm
-            )
+            layers = [v for v in model.trainable_variables if v.path.split("/")[0] in self._no_decay_layers]
+            opt = adamw(lr, self.weight_decay, beta_2=self._beta_2, exclude=self._no_decay, exclude_variables=layers,
+                        global_clipnorm=self._global_clipnorm)
             model.compile(optimizer=opt, loss=self._loss(), metrics=metrics, jit_compile="auto")
         else:
             wd = self.weight_decay or None

@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._keras_warnings import keras_warnings_ignored
+from keraslearn.architectures.layers import GhostBatchNormalization
 from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes, user_classes
 from keraslearn.learners.params import check_training_params
 from keraslearn.preprocessing.encoder import TabularEncoder
@@ -193,6 +194,7 @@ class KerasLearner(BaseEstimator):
             # turn variables into arrays meet Keras' numpy-2 warning (TabM's scaling initializer).
             with host_initializers(), keras_warnings_ignored():
                 model = self._build_model(self._model_spec())
+            _check_batch_norm_batches(model, self._batch_size(self._n_train_rows))
             encoded = dict(x)  # the encoder's own arrays: fit_model may reorder their rows in place
             x, y_fit = self._prepare_fit(model, x, y_fit)
             with host_initializers():  # the optimizer's zero slots, too
@@ -344,3 +346,15 @@ class KerasLearner(BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         return tags
+
+
+def _check_batch_norm_batches(model, batch_size):
+    """Batch normalization over one row normalizes it to zero and drives the moving variance to 0,
+    so predictions blow up (R² of -1e11) with no error; PyTorch refuses such batches, so do we."""
+    if batch_size < 2 and any(
+        isinstance(layer, (keras.layers.BatchNormalization, GhostBatchNormalization)) for layer in model._flatten_layers()
+    ):
+        raise ValueError(
+            f"batch_size={batch_size} with a model that has batch normalization: a batch of one row has no "
+            "variance, so its running statistics collapse and predictions blow up; use batch_size >= 2."
+        )

@@ -49,6 +49,19 @@ def optimizer_rate(optimizer):
     return float(rate) if isinstance(rate, numbers.Real) else None
 
 
+def peak_rate(learner, lr_schedule):
+    """The rate a learner's ``lr_schedule`` shapes: ``learning_rate``, else the optimizer's own
+    (``learning_rate=None``); None where it keeps the optimizer's own schedule (``"constant"``)."""
+    rate = learner.learning_rate if learner.learning_rate is not None else optimizer_rate(learner.optimizer)
+    if rate is None and isinstance(lr_schedule, str) and lr_schedule != "constant":
+        raise ValueError(
+            f"learning_rate=None keeps the optimizer's own rate, a schedule, but {type(learner).__name__}'s "
+            f"lr_schedule={lr_schedule!r} shapes the rate itself; pass learning_rate (its peak) or "
+            "lr_schedule='constant'."
+        )
+    return rate
+
+
 def check_fraction(name, value):
     check_number(name, value, low=0, high=1, high_open=True)
 

@@ -63,6 +63,7 @@ class _ResNet(ModernLearnerMixin):
     _arch_params = _ARCH
     _encoder_params = _ENCODER
     _no_decay = ("bias", "gamma", "beta", "embeddings")
+    _no_decay_layers = ("numeric_embedding",)  # as rtdl_num_embeddings advises
 
     def _validate_params(self):
         super()._validate_params()

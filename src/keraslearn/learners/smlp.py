@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from keraslearn.architectures import smlp
 from keraslearn.learners.base import KerasLearner, store_init_params
-from keraslearn.learners.params import check_number
+from keraslearn.learners.params import check_number, peak_rate
 from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 from keraslearn.training import compile_model
 from keraslearn.training.schedules import check_schedule, learning_rate_schedule, steps_per_epoch
@@ -35,8 +35,8 @@ _COMMON_DOC = """
     scaling : {{"standard", "quantile", "robust", "none"}}, default="standard"
     min_frequency : int or float, default=1
     optimizer : str or keras.optimizers.Optimizer, default="adam"
-    learning_rate : float, default=1e-3
-        Initial (peak) learning rate of the schedule.
+    learning_rate : float or None, default=1e-3
+        Initial (peak) learning rate of the schedule; None: the optimizer instance's own rate.
     lr_schedule : {{"cosine", "cosine_restarts", "constant"}} or LearningRateSchedule, default="cosine"
         "cosine" anneals the rate to 0 over ``epochs`` (Keras ``CosineDecay``, built per fit
         from the number of steps); "cosine_restarts" restarts it after 10, 20, 40… epochs;
@@ -88,7 +88,7 @@ class _CosineScheduleMixin:
         check_schedule(self.lr_schedule)
 
     def _compile(self, model):
-        peak = 1e-3 if self.learning_rate is None else self.learning_rate
+        peak = peak_rate(self, self.lr_schedule)  # learning_rate=None: the optimizer's own rate
         compile_model(
             model,
             optimizer=self.optimizer,

@@ -56,7 +56,7 @@ _PARAMS_DOC = """
     lambda_sparse : float, default=1e-3
         Weight of the mask-entropy loss that pushes the feature masks to be sparse.
     virtual_batch_size : int, default=128
-        Rows per ghost batch-normalization chunk; any batch size works.
+        Rows per ghost batch-normalization chunk (at least 2); any batch size of 2 or more works.
     momentum : float, default=0.02
         Batch-norm momentum in the PyTorch convention (weight of the new batch statistics;
         Keras' ``BatchNormalization(momentum=0.98)``).
@@ -119,8 +119,12 @@ class _TabNetMixin:
 
     def _validate_params(self):
         super()._validate_params()
-        for name in ("n_d", "n_a", "n_steps", "virtual_batch_size"):
+        for name in ("n_d", "n_a", "n_steps"):
             check_number(name, getattr(self, name), low=1, integer=True)
+        check_number("virtual_batch_size", self.virtual_batch_size, integer=True, low=1)
+        if self.virtual_batch_size < 2:  # ghost batch normalization over one row: see _check_batch_norm_batches
+            raise ValueError("virtual_batch_size=1 normalizes each row on its own: the running statistics collapse "
+                             "and predictions blow up; use virtual_batch_size >= 2 (default 128).")
         for name in ("n_independent", "n_shared"):
             check_number(name, getattr(self, name), low=0, integer=True)
         if self.n_independent + self.n_shared == 0:

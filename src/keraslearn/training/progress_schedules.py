@@ -68,11 +68,12 @@ def total_steps(n_train: int, batch_size: int, epochs: int) -> int:
     return int(epochs) * steps_per_epoch(n_train, int(batch_size))
 
 
-def adamw(learning_rate, weight_decay, *, beta_2=0.999, exclude=("bias",), global_clipnorm=None):
-    """Keras AdamW whose decay skips variables whose name contains any of ``exclude``."""
+def adamw(learning_rate, weight_decay, *, beta_2=0.999, exclude=("bias",), exclude_variables=(), global_clipnorm=None):
+    """Keras AdamW whose decay skips variables whose name contains any of ``exclude``, and those in
+    ``exclude_variables`` (a layer's: Keras matches names as "kernel", not paths)."""
     opt = keras.optimizers.AdamW(
         learning_rate=learning_rate, weight_decay=weight_decay, beta_2=beta_2, global_clipnorm=global_clipnorm
     )
-    if exclude:
-        opt.exclude_from_weight_decay(var_names=list(exclude))
+    if exclude or exclude_variables:
+        opt.exclude_from_weight_decay(var_list=list(exclude_variables), var_names=list(exclude))
     return opt
