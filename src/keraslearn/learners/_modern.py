@@ -42,7 +42,7 @@ CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
 
 
 class ModernLearnerMixin:
-    """AdamW (with ``_no_decay`` name patterns and ``_no_decay_layers`` excluded from decay) and an optional LR schedule.
+    """AdamW (``_no_decay`` name patterns and ``_no_decay_layers`` excluded from decay) and an optional schedule.
 
     Put it first among the bases. A family sets ``_no_decay``, ``_beta_2`` and
     ``_global_clipnorm``, and may return a schedule shape from ``_lr_schedule()`` (see

@@ -352,7 +352,8 @@ def _check_batch_norm_batches(model, batch_size):
     """Batch normalization over one row normalizes it to zero and drives the moving variance to 0,
     so predictions blow up (R² of -1e11) with no error; PyTorch refuses such batches, so do we."""
     if batch_size < 2 and any(
-        isinstance(layer, (keras.layers.BatchNormalization, GhostBatchNormalization)) for layer in model._flatten_layers()
+        isinstance(layer, (keras.layers.BatchNormalization, GhostBatchNormalization))
+        for layer in model._flatten_layers()
     ):
         raise ValueError(
             f"batch_size={batch_size} with a model that has batch normalization: a batch of one row has no "
