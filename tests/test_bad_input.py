@@ -6,6 +6,7 @@ traceback), whose message names the column or parameter, raised before any model
 """
 
 import json
+import re
 import warnings
 
 import keras
@@ -636,10 +637,12 @@ def test_cli_reads_a_compressed_semicolon_file_and_keeps_bool_labels_after_dropp
 def test_cli_fit_on_more_classes_than_test_rows_splits_without_stratifying(tmp_path, capsys):
     X = make_frame(n=10)
     X.assign(y=["a", "a", "a", "a", "b", "b", "b", "c", "c", "c"]).to_csv(tmp_path / "tiny.csv", index=False)
-    code = main(["fit", str(tmp_path / "tiny.csv"), "--target", "y", "--quiet", "--epochs", "1",
+    code = main(["fit", str(tmp_path / "tiny.csv"), "--target", "y", "--epochs", "1",
                  "--out", str(tmp_path / "m.keraslearn")])
     err = capsys.readouterr().err
     assert code == 0 and "Traceback" not in err, err  # 2 test rows cannot hold 3 classes: not stratified
+    # The test column's blank roc_auc cell is explained, as evaluate explains it.
+    assert re.search(r"roc_auc left out: the test rows hold [12] of the model's 3 classes, and ROC AUC", err), err
 
 
 def test_labels_get_their_type_back_once_blank_targets_are_dropped():

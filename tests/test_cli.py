@@ -428,3 +428,11 @@ def test_text_and_verbatim_columns_keep_none_as_text(tmp_path):
     table = read_table(tmp_path / "n.csv", text=["zip"], exact=["id"])
     assert table["id"].tolist() == ["007", "None", "008"] and table["zip"].tolist() == ["02139", "None", "10001"]
     assert table["x"].isna().tolist() == [False, True, False]  # "None" among numbers stays missing elsewhere
+
+
+def test_scores_in_tables_keep_four_digits_of_small_values():
+    """An RMSE of 1.1e-05 (a target measured in small units) read 0.0000."""
+    from keraslearn.console import score
+
+    assert [score(v) for v in (0.983333, 1.1466e-05, -2.5e-07, 0.0, 1234.56789)] == [
+        "0.9833", "1.147e-05", "-2.5e-07", "0.0000", "1234.5679"]

@@ -236,3 +236,19 @@ def test_save_killed_midway_leaves_old_or_new_artifact(tmp_path):
     assert all(p.name.endswith(".tmp") for p in tmp_path.iterdir() if p.name.startswith(".keraslearn-"))
     keraslearn.load(path).save(path)
     assert keraslearn.load(path).random_state == 1
+
+
+def test_ctrl_c_while_a_model_and_its_report_are_written_waits_for_the_last_file(tmp_path):
+    """keraslearn fit writes the model, its curve and its metrics: a Ctrl-C between the first and
+    the last left a new model beside the previous run's metrics, which said nothing was written."""
+    from keraslearn._atomic import atomic_file, interrupts_deferred
+
+    with pytest.raises(KeyboardInterrupt, match=r"interrupted; the model and its metrics had been written"):
+        with interrupts_deferred("the model and its metrics"):
+            (tmp_path / "m.keraslearn").write_text("new")
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the signal arrives while the set is being written
+            with atomic_file(tmp_path / "m_metrics.json", "w") as f:
+                f.write("{}")
+    assert (tmp_path / "m_metrics.json").read_text() == "{}"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is itself again

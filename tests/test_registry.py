@@ -105,3 +105,8 @@ def test_wrong_names_are_answered_with_the_right_one():
     with pytest.raises(TypeError, match=r"ResNetClassifier has no parameter 'use_dropout'; did you mean "
                                         r"'hidden_dropout'"):
         keraslearn.learner("classif.resnet", use_dropout=False)  # no `dropout` to offer: its own names
+    # fit()'s own arguments, met as parameters (--param checkpoint_dir=ck listed every parameter instead).
+    with pytest.raises(TypeError, match=r"checkpoint_dir is an argument of FFClassifier.fit\(X, y, "
+                                        r"checkpoint_dir=...\), not a parameter of the learner; the command line "
+                                        r"has no checkpoints"):
+        keraslearn.learner("classif.kerasff", checkpoint_dir="ck")

@@ -285,6 +285,9 @@ def test_a_named_study_refuses_other_data_and_other_fixed_parameters():
     f1, f2 = (lambda e, X, y: e.score(X, y)), (lambda e, X, y: -e.score(X, y))
     names = {default_study_name(FFRegressor(), one, SPACE, "cv=5", f) for f in (f1, f2)}
     assert len(names) == 2
+    # Another seed or device resumes the same default study (it started a second one, silently).
+    assert default_study_name(FFRegressor(random_state=7, devices="cpu"), one, SPACE, "cv=5", None) == \
+        default_study_name(FFRegressor(random_state=0), one, SPACE, "cv=5", None)
     assert study_config(FFRegressor(), f1, "cv=5", SPACE)["scoring"] != study_config(FFRegressor(), f2, "cv=5",
                                                                                         SPACE)["scoring"]
 
@@ -636,3 +639,24 @@ def test_the_default_space_warns_about_the_learners_own_settings_it_samples_anyw
         warnings.simplefilter("error")
         check_space(FFClassifier(epochs=1, patience=3), None)  # set, but not in the space: kept, nothing to say
         check_space(FFClassifier(layer_units=(8,)), {"learning_rate": optuna.distributions.FloatDistribution(0.1, 1)})
+
+
+def test_report_names_the_loss_its_curves_show_and_skips_importances_of_equal_scores(tmp_path, monkeypatch):
+    """With validation_fraction=0 the pruning callback reports minus the training loss, which the
+    curves' axis called the validation loss; equal scores drew equal importance bars, with a warning."""
+    from keraslearn.tuning import report
+    from keraslearn.tuning.callbacks import OptunaPruning
+
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
+    for units in (4, 8):
+        trial = study.ask({"units": IntDistribution(2, 16)})
+        callback = OptunaPruning(trial, monitor="val_loss")
+        for epoch in range(3):
+            callback.on_epoch_end(epoch, {"loss": 1.0 / (epoch + 1)})  # no val_loss: no validation rows
+        study.tell(trial, 0.5)
+    labels = []
+    monkeypatch.setattr(report, "_save", lambda fig, path: labels.append(fig.axes[0].get_ylabel()) or path)
+    report.plot_intermediate_values(study, tmp_path / "curves.png")
+    assert labels == ["−training loss (greater is better)"]
+    with pytest.raises(ValueError, match=r"every completed trial scored 0.5000: no parameter made a difference"):
+        report.plot_param_importances(study, tmp_path / "importances.png")

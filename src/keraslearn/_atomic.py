@@ -131,3 +131,24 @@ def check_writable(path) -> None:
         raise WriteError(21, f"cannot write {path}: it is a folder; name a file in it")
     _, _, discard = _temp_for(path, _temp_file)
     discard()
+
+
+@contextlib.contextmanager
+def interrupts_deferred(what: str):
+    """Ctrl-C while a set of files is written (a model, its curve, its metrics) takes effect after
+    the last one, so the set never mixes one run's files with an earlier run's; then
+    ``KeyboardInterrupt`` says ``what`` was written. Only the main thread receives signals."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt(f"interrupted; {what} had been written")

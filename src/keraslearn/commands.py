@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from keraslearn.cli import UsageError
-from keraslearn._atomic import atomic_file, check_writable
+from keraslearn._atomic import atomic_file, check_writable, interrupts_deferred
 from keraslearn.console import console as _console
 from keraslearn.console import print_metrics
 from keraslearn.console import say as _say
@@ -105,24 +105,30 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
         raise KeyboardInterrupt(f"interrupted after {time.perf_counter() - start:.0f} s of training; "
                                 f"no model was written to {out}") from None
     seconds = time.perf_counter() - start
-    rows = {"train": score_table(learner, X_tr, y_tr)}
-    if X_te is not None:
-        _say_unseen_labels(console, learner, y_te, "the test rows")
-        rows["test"] = score_table(learner, X_te, y_te)
+    try:
+        rows = {"train": score_table(learner, X_tr, y_tr)}
+        if X_te is not None:
+            _say_unseen_labels(console, learner, y_te, "the test rows")
+            rows["test"] = score_table(learner, X_te, y_te)
+            _say_roc_auc_left_out(console, learner, y_te, rows["test"], "the test rows hold")
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted while scoring the trained model, before saving it; "
+                                f"nothing was written to {out}") from None
     epochs = f"{learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}"
     print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)")
     out = Path(out)
-    save_or_keep(learner, out)
     curve = out.with_name(out.stem + "_learning_curve.png")
-    scaled = np.any(getattr(learner, "y_scale_", 1) != 1)  # a regressor's loss on the standardized target
-    plot_learning_curve(learner, curve, title=f"{type(learner).__name__} learning curve",
-                        loss_label="loss (target standardized)" if scaled else "loss")
     metrics_path = out.with_name(out.stem + "_metrics.json")
-    with atomic_file(metrics_path, "w") as f:
-        f.write(_json({"learner": repr(learner), "features": [str(c) for c in X.columns], "target": str(y.name),
-                       "train_rows": len(X_tr), "test_rows": 0 if X_te is None else len(X_te),
-                       "random_state": random_state, "seconds": seconds, "epochs": learner.n_iter_, **rows},
-                      indent=2))
+    with interrupts_deferred(f"the model, its curve and metrics ({out}, {curve.name}, {metrics_path.name})"):
+        save_or_keep(learner, out)
+        scaled = np.any(getattr(learner, "y_scale_", 1) != 1)  # a regressor's loss on the standardized target
+        plot_learning_curve(learner, curve, title=f"{type(learner).__name__} learning curve",
+                            loss_label="loss (target standardized)" if scaled else "loss")
+        with atomic_file(metrics_path, "w") as f:
+            f.write(_json({"learner": repr(learner), "features": [str(c) for c in X.columns], "target": str(y.name),
+                           "train_rows": len(X_tr), "test_rows": 0 if X_te is None else len(X_te),
+                           "random_state": random_state, "seconds": seconds, "epochs": learner.n_iter_, **rows},
+                          indent=2))
     _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}")
     return rows
 
@@ -270,9 +276,7 @@ def cmd_evaluate(args):
         scores = score_table(model, X, y)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
-    if "log_loss" in scores and "roc_auc" not in scores:  # every label a class, but not all of them there
-        _say(console, f"[yellow]roc_auc left out: the data holds {y.nunique()} of the model's "
-                      f"{len(model.classes_)} classes, and ROC AUC needs every class[/]")
+    _say_roc_auc_left_out(console, model, y, scores, "the data holds")
     # The metrics are what evaluate is run for: its table goes to stdout (`> metrics.txt` keeps it),
     # unless --json puts the JSON there; notes stay on stderr.
     table = console if args.json else _console(stderr=False)
@@ -280,6 +284,12 @@ def cmd_evaluate(args):
     if args.json:
         print(_json(scores))
     return 0
+
+
+def _say_roc_auc_left_out(console, model, y, scores, where) -> None:
+    if "log_loss" in scores and "roc_auc" not in scores:  # every label a class, but not all of them there
+        _say(console, f"[yellow]roc_auc left out: {where} {y.nunique()} of the model's "
+                      f"{len(model.classes_)} classes, and ROC AUC needs every class[/]")
 
 
 def _labels_as_classes(y: pd.Series, classes) -> pd.Series:

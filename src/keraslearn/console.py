@@ -32,6 +32,12 @@ def to_json(value, indent=None) -> str:
     return json.dumps(finite(value), indent=indent, allow_nan=False)
 
 
+def score(value: float) -> str:
+    """A score for a table: four decimals (0.9833), or four significant digits where those would
+    read 0.0000 (an RMSE of 1.147e-05 on a target measured in small units)."""
+    return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 or not np.isfinite(value) else f"{value:.4g}"
+
+
 def print_metrics(console, rows: dict[str, dict], title="Metrics"):
     """A table with one column per data split and one row per metric."""
     from rich.table import Table
@@ -43,5 +49,5 @@ def print_metrics(console, rows: dict[str, dict], title="Metrics"):
     for split in rows:
         table.add_column(split, justify="right")
     for name in names:
-        table.add_row(name, *(f"{rows[s][name]:.4f}" if name in rows[s] else "" for s in rows))
+        table.add_row(name, *(score(rows[s][name]) if name in rows[s] else "" for s in rows))
     console.print(table)

@@ -120,6 +120,15 @@ def check_parameters(cls, params) -> None:
         raise TypeError(unknown_parameter(cls, unknown[0]))
 
 
+# fit()'s keyword arguments, met as --param or a learner(...) parameter: what the command line does instead.
+_FIT_ARGUMENTS = {
+    "checkpoint_dir": "; the command line has no checkpoints: fit from Python to resume an interrupted fit",
+    "sample_weight": "",
+    "X_val": "; the learner holds out validation_fraction of the training rows (--param validation_fraction=0.2)",
+    "y_val": "; the learner holds out validation_fraction of the training rows (--param validation_fraction=0.2)",
+}
+
+
 def unknown_parameter(cls, name: str) -> str:
     """Why ``cls`` takes no parameter ``name``: its keraslearn spelling, a near miss, or its parameters."""
     known = cls._get_param_names()
@@ -127,6 +136,9 @@ def unknown_parameter(cls, name: str) -> str:
     meant = {**_RENAMED, **(_TABNET_RENAMED if tabnet else {})}.get(name, "")
     if meant and meant.split(" ")[0] in known:
         return f"{cls.__name__} has no parameter {name!r}; keraslearn calls it {meant}."
+    if name in _FIT_ARGUMENTS:
+        return (f"{name} is an argument of {cls.__name__}.fit(X, y, {name}=...), not a parameter of the learner"
+                f"{_FIT_ARGUMENTS[name]}.")
     absent = {**_ABSENT, **(_TABNET_ABSENT if tabnet else {})}.get(name)
     if absent:
         return f"{cls.__name__} has no parameter {name!r} (mlr3keras has): {absent}."

@@ -6,6 +6,9 @@ import math
 
 import keras
 
+#: The trial attribute naming the log its epoch values are minus: "val_loss", or "loss" without validation rows.
+REPORTED_ATTR = "reported"
+
 
 class OptunaPruning(keras.callbacks.Callback):
     """Report each epoch's validation score to an Optuna trial and stop the fit when it is pruned.
@@ -30,6 +33,7 @@ class OptunaPruning(keras.callbacks.Callback):
         self.monitor = monitor
         self.active = True
         self.pruned_epoch = None
+        self.reported = None
 
     def __deepcopy__(self, memo):
         return self
@@ -40,10 +44,13 @@ class OptunaPruning(keras.callbacks.Callback):
         import optuna
 
         logs = logs or {}
-        value = logs.get(self.monitor, logs.get("loss"))
-        if value is None:
+        key = self.monitor if self.monitor in logs else "loss"
+        if key not in logs:
             return
-        value = float(value)
+        value = float(logs[key])
+        if self.reported != key:  # once per trial, for the report's curves: no storage read per epoch
+            self.trial.set_user_attr(REPORTED_ATTR, key)
+            self.reported = key
         if not math.isfinite(value):
             self.pruned_epoch = epoch
             raise optuna.TrialPruned(f"{self.monitor} is {value} at epoch {epoch + 1}: the fit diverged.")

@@ -8,6 +8,7 @@ from keraslearn.cli import UsageError
 from keraslearn.commands import _make_learner, check_cli_learner, save_or_keep
 from keraslearn.console import console as _console
 from keraslearn.console import say as _say
+from keraslearn.console import score
 from keraslearn.tables import model_out
 from keraslearn.tasks import load_task, parse_params
 from keraslearn._atomic import check_writable
@@ -61,7 +62,7 @@ def cmd_tune(args):
     if not args.quiet:
         print_trials(console, study, top=args.top)
         try:
-            _say(console, f"best trial {study.best_trial.number}: score {study.best_value:.4f}")
+            _say(console, f"best trial {study.best_trial.number}: score {score(study.best_value)}")
         except ValueError:
             _say(console, "[yellow]no trial completed yet[/]")
     _say(console, f"study name: {study.study_name}  (resume or add workers with --study {study.study_name})")

@@ -6,6 +6,8 @@ import math
 import os
 
 from keraslearn._atomic import atomic_path
+from keraslearn.console import score
+from keraslearn.tuning.callbacks import REPORTED_ATTR
 
 
 def _score(trial):
@@ -72,7 +74,7 @@ def print_trials(console, study, top: int = 10):
         epochs = sum(t.user_attrs.get("epochs", [])) or ""
         seconds = f"{(t.datetime_complete - t.datetime_start).total_seconds():.1f}" if t.datetime_complete else ""
         params = ", ".join(f"{k}={_short(v)}" for k, v in t.params.items())
-        table.add_row(str(t.number), f"{t.value:.4f}", str(epochs), seconds, params)
+        table.add_row(str(t.number), score(t.value), str(epochs), seconds, params)
     console.print(table)
 
 
@@ -130,6 +132,8 @@ def plot_param_importances(study, path) -> str:
     completed = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if len(completed) < 2:
         raise ValueError(f"cannot estimate parameter importances from {len(completed)} completed trial(s).")
+    if len({t.value for t in completed}) == 1:  # Optuna would draw equal bars, and warn
+        raise ValueError(f"every completed trial scored {score(completed[0].value)}: no parameter made a difference.")
     try:
         importances = optuna.importance.get_param_importances(study)
     except (ValueError, RuntimeError) as err:
@@ -147,13 +151,15 @@ def plot_param_importances(study, path) -> str:
 
 
 def plot_intermediate_values(study, path) -> str:
-    """Each trial's reported epoch scores (minus the validation loss); pruned trials in grey."""
+    """Each trial's reported epoch scores (minus the validation loss, or the training loss when a
+    trial held out no validation rows); pruned trials in grey."""
     fig = _figure()
     ax = fig.subplots()
-    drawn = False
+    drawn, reported = False, set()
     for t in study.get_trials(deepcopy=False):
         if not t.intermediate_values:
             continue
+        reported.add(t.user_attrs.get(REPORTED_ATTR, "val_loss"))
         steps = sorted(t.intermediate_values)
         pruned = t.state.name == "PRUNED"
         ax.plot([s + 1 for s in steps], [t.intermediate_values[s] for s in steps],
@@ -165,7 +171,8 @@ def plot_intermediate_values(study, path) -> str:
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("−validation loss (greater is better)")
+    loss = {"val_loss": "validation loss", "loss": "training loss"}.get(reported.pop()) if len(reported) == 1 else None
+    ax.set_ylabel(f"−{loss or 'loss (validation, or training without validation rows)'} (greater is better)")
     ax.set_title("One line per trial (grey: pruned)")
     ax.grid(alpha=0.3)
     return _save(fig, path)

@@ -224,7 +224,9 @@ def default_study_name(learner, data: str, space, evaluation, scoring) -> str:
     """A name fixed by the learner, the data's fingerprint and the settings, so the same call resumes."""
     import hashlib
 
-    params = {k: v for k, v in learner.get_params(deep=False).items() if k not in ("callbacks", "verbose")}
+    # Without the free parameters: rerun with another --random-state, an interrupted study resumed
+    # under another name and started anew, where the docs say workers may seed apart.
+    params = {k: v for k, v in learner.get_params(deep=False).items() if k not in _FREE_PARAMS}
     key = repr((type(learner).__name__, sorted(params.items(), key=lambda kv: kv[0]), sorted(space.items()),
                 evaluation, repr(scoring) + _lambda_digest(scoring), data))
     return f"{type(learner).__name__}-{hashlib.sha1(_no_address(key).encode()).hexdigest()[:12]}"
