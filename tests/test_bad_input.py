@@ -435,6 +435,25 @@ def test_100k_level_column_is_accepted_with_bounded_embedding_and_a_warning():
     assert pooled.spec_.categorical[0].n_codes == 2
 
 
+def test_small_tables_hear_of_identifiers_and_of_dates_written_as_text():
+    """A CSV never gives datetime columns: its dates were levels with no word, and a unique name
+    or ID in a table under 2,000 rows was never called an identifier."""
+    dates = pd.date_range("2019-01-01", periods=60)
+    X = pd.DataFrame({"signup": dates.strftime("%Y-%m-%d"), "seen": dates.strftime("%d.%m.%Y %H:%M"),
+                      "cust": [f"c{i}" for i in range(60)], "x": np.arange(60.0)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TabularEncoder().fit(X)
+    said = [str(w.message) for w in caught]
+    for col in ("signup", "seen"):
+        assert sum(f"Column {col!r} holds dates written as text" in m for m in said) == 1, said
+        assert not any(f"{col!r} has 60 levels" in m for m in said), said  # not also called an identifier
+    assert any("Categorical column 'cust' has 60 levels in 60 rows: an identifier?" in m for m in said), said
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a small real categorical column: no word
+        TabularEncoder().fit(pd.DataFrame({"colour": list("rgb") * 20, "x": np.arange(60.0)}))
+
+
 # --------------------------------------------------------- predict: shared fitted models
 def test_reordered_columns_are_realigned_by_name(clf, data):
     X, _, _ = data
@@ -585,6 +604,13 @@ CLI_ERRORS = [
                                            str(d / "ok.csv")], r"--out .*ok\.csv is the input file"),
     ("predict_out_unknown_kind", lambda d: ["predict", str(d / "model.keraslearn"), str(d / "ok.csv"), "--out",
                                             str(d / "p.xlsx")], r"name a \.csv, \.tsv or \.parquet file"),
+    ("evaluate_target_is_a_feature", lambda d: ["evaluate", str(d / "model.keraslearn"), str(d / "ok.csv"),
+                                                "--target", "num"],
+     r"--target 'num' is one of the model's features, not what it predicts"),
+    # Another data file: it was replaced by the predictions, silently (fit --out refuses such a file).
+    ("predict_out_is_other_data", lambda d: ["predict", str(d / "model.keraslearn"), str(d / "ok.csv"), "--out",
+                                             str(d / "inf.csv")], r"--out .*inf\.csv exists and is not a file of "
+                                                                  r"predictions \(no 'prediction' column\)"),
 ]
 
 

@@ -436,3 +436,19 @@ def test_scores_in_tables_keep_four_digits_of_small_values():
 
     assert [score(v) for v in (0.983333, 1.1466e-05, -2.5e-07, 0.0, 1234.56789)] == [
         "0.9833", "1.147e-05", "-2.5e-07", "0.0000", "1234.5679"]
+
+
+def test_version_and_a_parquet_index_named_like_a_column(tmp_path, capsys):
+    """--version answered "the following arguments are required: COMMAND"; an ID saved as the
+    Parquet file's index could not be kept with --keep id."""
+    import keraslearn
+    from keraslearn.tables import read_table
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"keraslearn {keraslearn.__version__}"
+    pytest.importorskip("pyarrow")
+    pd.DataFrame({"id": [7, 8], "x": [1.0, 2.0]}).set_index("id").to_parquet(tmp_path / "named.parquet")
+    assert read_table(tmp_path / "named.parquet").columns.tolist() == ["id", "x"]
+    pd.DataFrame({"x": [1.0, 2.0, 3.0]}).iloc[[0, 2]].to_parquet(tmp_path / "filtered.parquet")
+    assert read_table(tmp_path / "filtered.parquet").columns.tolist() == ["x"]  # row labels, not a column

@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="keraslearn",
         description="Train, evaluate and tune Keras learners on tabular data from the command line.",
     )
+    from keraslearn import __version__
+
+    parser.add_argument("--version", action="version", version=f"keraslearn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     unloaded = []

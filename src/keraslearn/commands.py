@@ -15,7 +15,8 @@ from keraslearn.console import console as _console
 from keraslearn.console import print_metrics
 from keraslearn.console import say as _say
 from keraslearn.console import to_json as _json
-from keraslearn.tables import model_out, not_the_input, out_kind, read_table, uncompressed, write_table
+from keraslearn.tables import (model_out, not_the_input, out_kind, predictions_out, read_table, uncompressed,
+                               write_table)
 from keraslearn.tasks import TASKS, load_task, missing_columns, parse_params, split_target
 
 
@@ -226,6 +227,7 @@ def cmd_predict(args):
     if args.out:
         not_the_input(args.out, args.data)
         out_kind(args.out)  # before predicting: a name it cannot write is a one-line error
+        predictions_out(args.out)
         check_writable(args.out)
     model = _load_model(args.model)
     keep = list(dict.fromkeys(args.keep))
@@ -263,6 +265,9 @@ def cmd_evaluate(args):
 
     console = _console(False)
     model = _load_model(args.model)
+    if args.target in _feature_names(model):  # else "the data lacks the model's columns: <target>"
+        raise UsageError(f"--target {args.target!r} is one of the model's features, not what it predicts; "
+                         "name the column the model was trained to predict")
     df = read_table(args.data, text=_text_columns(model), keep=_feature_names(model))
     X, y = split_target(df, args.target, console)
     X = _features_for(model, X, console)

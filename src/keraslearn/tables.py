@@ -41,7 +41,9 @@ def read_table(path, text=(), exact=(), keep=()) -> pd.DataFrame:
     kind = _table_kind(p)  # data.csv.gz: pandas decompresses by the name
     try:
         if kind == "parquet":
-            return pd.read_parquet(p)
+            df = pd.read_parquet(p)
+            # A named index (df.set_index("id").to_parquet()) is a column of the file: --keep id finds it.
+            return df.reset_index() if any(n is not None for n in df.index.names) else df
         if kind is not None:
             columns = {"text": text, "exact": exact}
             sep = "\t" if kind == "tsv" else ","
@@ -297,6 +299,26 @@ def model_out(path) -> None:
                          f"(predictions are written by keraslearn predict MODEL DATA --out {path})")
     if p.is_file() and not _is_model_file(p):
         raise UsageError(f"--out {path} exists and is not a keraslearn model; remove it or write elsewhere")
+
+
+def predictions_out(path) -> None:
+    """Refuse, before predicting, an ``--out`` that is an existing file other than predictions (a
+    table with a ``prediction`` column, as ``keraslearn predict`` writes): writing would replace it."""
+    p = Path(path).expanduser()
+    if not p.is_file() or p.stat().st_size == 0:
+        return
+    try:
+        if _table_kind(p) == "parquet":
+            import pyarrow.parquet
+
+            columns = pyarrow.parquet.read_schema(p).names
+        else:
+            columns = pd.read_csv(p, nrows=0, sep="\t" if _table_kind(p) == "tsv" else ",", encoding="latin-1").columns
+    except Exception:  # noqa: BLE001 - not a table pandas can read: not predictions either
+        columns = []
+    if not any(str(c) in ("prediction", "prediction_0") for c in columns):
+        raise UsageError(f"--out {path} exists and is not a file of predictions (no 'prediction' column); "
+                         "remove it or write elsewhere")
 
 
 def _is_model_file(path: Path) -> bool:

@@ -36,6 +36,11 @@ class DatasetUnavailableError(OSError):
     """A dataset is not on this machine and cannot be downloaded (e.g. no network)."""
 
 
+class DatasetFileError(DatasetUnavailableError, ValueError):
+    """The dataset's cached file is not the right one (a download cut short): unavailable until it is
+    deleted, so the offline fallback ``except DatasetUnavailableError`` catches it too."""
+
+
 @dataclass(frozen=True)
 class Source:
     """One file of a Keras dataset: its name in Keras' cache, origin and hash."""
@@ -183,7 +188,7 @@ def _check_hash(path: str, source: Source, dataset: str) -> None:
                 digest.update(block)
         _CHECKED[key] = digest.hexdigest()
     if _CHECKED[key] != source.file_hash:
-        raise ValueError(f"{path} is not Keras' {dataset} file (its checksum differs: a download cut short, or "
+        raise DatasetFileError(f"{path} is not Keras' {dataset} file (its checksum differs: a download cut short, or "
                          "another file saved under its name); delete it and load again.")
 
 

@@ -16,6 +16,8 @@ ID_LEVELS = 1000
 _THOUSANDS = r"[-+]?\d{1,3}(?:,\d{3})*(?:\.\d+)?"
 # A number written with a decimal comma, as "1,5" or "-0,25" (or a whole number among them).
 _DECIMAL_COMMA = r"[-+]?\d+(?:,\d+)?"
+# A date (and time) as a CSV holds it: "2019-01-31", "2019-01-31 08:00:00", "31/01/2019", "31.01.19".
+_DATE_TEXT = r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?"
 
 
 def _listed(values: list, at_most: int = 5) -> str:
@@ -28,7 +30,7 @@ def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, nam
     """Warn about a categorical column that is probably a mistake (it is still encoded): numbers in
     text, times, an identifier. ``kept``: its levels; ``n``: the rows; ``embedding_rows``: its table's;
     ``named``: categorical on the user's word, so only the identifier warning applies."""
-    name = col.name
+    name, dates = col.name, False
     if not named and kept and (_is_string_column(col) or col.dtype == object):
         # Numbers stored as strings stay categorical (the dtype is the user's statement, and
         # zip codes or ids are digit strings), but say so: usually a CSV read without parsing.
@@ -53,6 +55,14 @@ def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, nam
                 f"number; to keep it categorical without this warning, make it a category column "
                 f"(X[{name!r}].astype('category')); a TabularEncoder used on its own also takes it in "
                 "categorical_features.")
+        elif sample.str.fullmatch(_DATE_TEXT).all():
+            dates = True  # its many levels are dates, not an identifier
+            warn_user(
+                f"Column {name!r} holds dates written as text (e.g. {kept[0]!r}); they are treated as categorical "
+                f"({len(kept)} levels), so a date not seen in training is 'unknown'. To use it as a time, give "
+                f"numbers instead (pd.to_datetime(X[{name!r}]).dt.year, .dt.dayofyear, ...), or drop the column; "
+                f"to keep it categorical without this warning, make it a category column "
+                f"(X[{name!r}].astype('category')).")
         elif len(kept) >= 10 and 0 < (~numeric).sum() <= max(3, len(kept) // 100):
             # A numeric column with a stray value or two ("abc", "?", "-"): every number became a
             # level, so each new number at predict time is "unknown". (Codes that are mostly
@@ -75,7 +85,8 @@ def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, nam
             f"so a value not seen in training is 'unknown'. To use it as {what}, give numbers instead "
             f"({numbers}); to keep it categorical without this warning, make it "
             f"a category column (X[{name!r}].astype('category')).")
-    if len(kept) > max(ID_LEVELS, n // 2):
+    # An identifier: many levels, or in a small table a level of its own for every row (names, IDs).
+    if not dates and (len(kept) > max(ID_LEVELS, n // 2) or (n >= 50 and len(kept) >= n)):
         warn_user(
             f"Categorical column {name!r} has {len(kept)} levels in {n} rows: an identifier? Its "
             f"embedding gets {embedding_rows} rows. Drop the column, or pool rare levels with "
