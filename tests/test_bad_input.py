@@ -136,6 +136,10 @@ FIT_DATA_ERRORS = [
     ("int_beyond_float64", "reg", _set("num", pd.Series([10**400] + [1] * (N - 1), dtype=object)), None,
      ValueError, r"Numeric column 'num' holds integers too large for a float"),
     ("complex_y_reg", "reg", None, lambda y: y + 1j, ValueError, "Complex data not supported; y"),
+    # A Series: to_numpy(float64) dropped the imaginary part, and the fit went on.
+    ("complex_y_series", "reg", None, lambda y: pd.Series(y + 1j), ValueError, "Complex data not supported; y"),
+    ("complex_y_frame", "reg", None, lambda y: pd.DataFrame({"a": y + 1j, "b": y}), ValueError,
+     "Complex data not supported; y"),
     ("int_beyond_float64_y", "reg", None, lambda y: pd.Series([10**400] * N, dtype=object), ValueError,
      r"y holds numbers too large for a float \(beyond ±1.8e308\)"),
     ("tz_aware_labels", "clf", None, lambda y: pd.Series(pd.to_datetime(["2020-01-01", "2021-01-01"] * (N // 2)),

@@ -234,6 +234,8 @@ class KerasRegressorMixin(RegressorMixin):
         if any(getattr(d, "kind", None) in ("M", "m") for d in dtypes):
             raise ValueError(f"{name} holds dates or durations; a regressor needs numbers: convert them first, e.g. "
                              f"(y - y.min()).dt.total_seconds() or y.dt.year.")
+        if any(getattr(d, "kind", None) == "c" for d in dtypes):  # before to_numpy(float64) drops the imaginary part
+            raise ValueError(f"Complex data not supported; {name} must hold real numbers.")
         if hasattr(y, "to_numpy"):  # pandas nullable columns (Float64, Int64): pd.NA becomes NaN, checked below
             try:
                 y = y.to_numpy(dtype=np.float64, na_value=np.nan)
