@@ -578,7 +578,7 @@ CLI_ERRORS = [
      r"target column 'price' not found; columns are: 'num', 'num2', 'const', 'allnan', 'cat', 'label'"),
     ("string_target_regression", _fit("ok.csv", "--task", "regression"), r"target 'label' is not numeric"),
     ("inf_in_data", _fit("inf.csv"), r"infinity.*\['num'\]"),
-    ("negative_epochs", _fit("ok.csv", "--epochs", "-3"), r"epochs must be >= 1, got -3"),
+    ("negative_epochs", _fit("ok.csv", "--epochs", "-3"), r"--epochs must be a positive integer; got -3"),
     ("dropout_above_1", _fit("ok.csv", "--param", "dropout=2"), r"dropout must be < 1, got 2"),
     ("unknown_optimizer", _fit("ok.csv", "--param", "optimizer=adamx"), r"optimizer='adamx'"),
     ("unknown_param", _fit("ok.csv", "--param", "dropuot=1"),

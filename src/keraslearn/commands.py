@@ -41,6 +41,8 @@ def check_cli_learner(args) -> None:
         if cls.__name__ in _PYTHON_ONLY:
             raise UsageError(f"learner {args.learner!r} ({cls.__name__}) {_PYTHON_ONLY[cls.__name__]}; "
                              "use it from Python")
+    if args.epochs is not None and args.epochs < 1:  # before reading the data and saying "training ..."
+        raise UsageError(f"--epochs must be a positive integer; got {args.epochs}")
     given = parse_params(args.param).get("epochs")
     if args.epochs is not None and given is not None and given != args.epochs:
         raise UsageError(f"--epochs {args.epochs} and --param epochs={given} disagree; give one")
