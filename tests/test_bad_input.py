@@ -439,6 +439,25 @@ def test_100k_level_column_is_accepted_with_bounded_embedding_and_a_warning():
     assert pooled.spec_.categorical[0].n_codes == 2
 
 
+def test_a_column_whose_values_are_mostly_unseen_at_predict_is_named():
+    """Another spelling or encoding of the same levels ("A" for "a", "Ã¼" for "ü") was coded unknown
+    row after row with no word; new identifiers are each unseen, as fit said: no warning for them."""
+    X = pd.DataFrame({"city": list("abc") * 20, "id": [f"i{i}" for i in range(60)], "x": np.arange(60.0)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        enc = TabularEncoder().fit(X)
+    new = pd.DataFrame({"city": list("ABC") * 10, "id": [f"j{i}" for i in range(30)], "x": np.arange(30.0)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        enc.transform(new)
+        enc.transform(X)  # the training values: nothing to say
+        enc.transform(new.iloc[:5])  # a few rows: too few to judge
+        TabularEncoder(min_frequency=25).fit(X[["city"]]).transform(X[["city"]].iloc[:40])  # pooled levels
+    assert [str(w.message) for w in caught] == [
+        "Column 'city': 30 of 30 rows hold values not seen in training (e.g. 'A'), coded as unknown. Is it the "
+        "column the model was trained on, with its values spelled (and encoded) as in training?"]
+
+
 def test_small_tables_hear_of_identifiers_and_of_dates_written_as_text():
     """A CSV never gives datetime columns: its dates were levels with no word, and a unique name
     or ID in a table under 2,000 rows was never called an identifier."""

@@ -118,6 +118,23 @@ def warn_numbers_for_text(col: pd.Series, unknown: np.ndarray, apart: dict):
             f"as unknown. Give the column as text, as at fit (pd.read_csv(..., dtype={{{name!r}: str}})).")
 
 
+def warn_mostly_unseen(col: pd.Series, unknown: np.ndarray):
+    """Warn when most rows of a categorical column hold levels training never saw (``unknown``: their
+    mask): another spelling, case or encoding of the same values, or another column under its name.
+    Each such row is coded "unknown" and predicted as such, and nothing else would say so. Not for
+    new values that mostly differ from each other (an identifier: fit said so)."""
+    count = int(unknown.sum())
+    if count * 2 <= len(col):
+        return
+    seen = col.to_numpy()[unknown]
+    if len(pd.unique(seen)) * 2 > count:
+        return
+    warn_user(
+        f"Column {col.name!r}: {count} of {len(col)} rows hold values not seen in training (e.g. {_plain(seen[0])!r}), "
+        "coded as unknown. Is it the column the model was trained on, with its values spelled (and encoded) "
+        "as in training?")
+
+
 def _plain(v):
     """A number as its user wrote it: 2139, not np.int64(2139) or 2139.0 (an Int64 column's float)."""
     v = v.item() if isinstance(v, np.generic) else v

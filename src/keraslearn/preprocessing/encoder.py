@@ -244,6 +244,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             )
             if self._spelled_apart[j]:  # levels such as "02139": usually none, so no cost per call
                 column_warnings.warn_numbers_for_text(frame[col], codes == UNKNOWN_CODE, self._spelled_apart[j])
+            if len(codes) >= 20 and not isinstance(self.min_frequency, float) and self.min_frequency <= 1:
+                column_warnings.warn_mostly_unseen(frame[col], codes == UNKNOWN_CODE)  # no rare levels pooled
             out[cspec.input_name] = codes.reshape(-1, 1)
         return out
 
