@@ -869,8 +869,9 @@ def test_cli_reads_numbers_as_spreadsheets_write_them(tmp_path):
 
     (tmp_path / "de.csv").write_text("einkommen;alter;preis;lohn\n1.250;30;12,50;29.881,70\n999;40;9,99;7\n"
                                      "2.400;;24,00;\n")
-    with pytest.warns(UserWarning, match=r"de.csv: its numbers have decimal commas, so a '.' separates thousands: "
-                                         r"read 'einkommen' \('1.250' is 1250\)"):
+    with pytest.warns(UserWarning, match=r"de.csv: a '.' separates thousands in its numbers \(decimal commas, as "
+                                         r"spreadsheets write them in ';' files\): read 'einkommen' "
+                                         r"\('1.250' is 1250\)"):
         df = read_table(tmp_path / "de.csv")
     assert df["einkommen"].tolist() == [1250, 999, 2400] and df["preis"].tolist() == [12.5, 9.99, 24.0]
     assert df["lohn"].iloc[:2].tolist() == [29881.7, 7.0] and df["alter"].isna().tolist() == [False, False, True]
@@ -881,6 +882,24 @@ def test_cli_reads_numbers_as_spreadsheets_write_them(tmp_path):
     assert df["a"].iloc[:2].tolist() == [1250.0, 12e6] and df["a"].isna().iloc[2] and df["b"].tolist() == [*"xyz"]
     (tmp_path / "us_semi.csv").write_text("a;b\n1,250.5;x\n2,000;y\n")  # "1,250.5": commas between thousands
     assert read_table(tmp_path / "us_semi.csv")["a"].tolist() == [1250.5, 2000.0]
+    # A ";" file reads "1.250" as 1250 with or without a decimal comma elsewhere: a predict file whose
+    # quantities are whole numbers reads its prices as its training file did (1.25 before).
+    (tmp_path / "new.csv").write_text("price;qty;pop\n1.250;12;3.400.000\n2.500;3;330.000\n")
+    with pytest.warns(UserWarning, match=r"read 'price' \('1.250' is 1250\)"):
+        assert read_table(tmp_path / "new.csv").to_numpy().tolist() == [[1250, 12, 3400000], [2500, 3, 330000]]
+    # No group starts with 0: a decimal, an ID and a phone number are not thousands.
+    (tmp_path / "zeros.csv").write_text("a;id;phone;x\n0.125;01.234;030.123.456;1,5\n0.250;02.345;089.765.432;2\n")
+    df = read_table(tmp_path / "zeros.csv")
+    assert df["a"].tolist() == [0.125, 0.25] and df["phone"].tolist() == ["030.123.456", "089.765.432"]
+    assert df["id"].tolist() == [1.234, 2.345] and df["x"].tolist() == [1.5, 2.0]  # pandas' reading of "01.234"
+    (tmp_path / "quoted.csv").write_text('x,y\n"0,125",1\n"1,500",0\n')  # pandas' decimal=",": not thousands
+    assert read_table(tmp_path / "quoted.csv")["x"].tolist() == ["0,125", "1,500"]
+    # A tab file says neither way for "52,000" (52 or 52000?): pandas' text, which the encoder warns about;
+    # "1,250.5" in it says commas separate thousands.
+    (tmp_path / "t.tsv").write_text("salary\ty\n52,000\t1\n61,500\t0\n")
+    assert read_table(tmp_path / "t.tsv")["salary"].tolist() == ["52,000", "61,500"]
+    (tmp_path / "t2.tsv").write_text("salary\tbonus\n52,000\t1,250.5\n61,500\t900\n")
+    assert read_table(tmp_path / "t2.tsv").to_numpy().tolist() == [[52000, 1250.5], [61500, 900]]
 
 
 def test_cli_reads_a_utf8_file_with_a_stray_line_line_by_line_and_drops_empty_unnamed_columns(tmp_path):
@@ -893,6 +912,32 @@ def test_cli_reads_a_utf8_file_with_a_stray_line_line_by_line_and_drops_empty_un
     with pytest.warns(UserWarning, match=r"m.csv is UTF-8 but for 1 line\(s\) that are not .*cp1252: line\(s\) 4\."):
         df = read_table(tmp_path / "m.csv")
     assert df.columns.tolist() == ["city", "n", "y"] and df["city"].tolist() == ["München", "Zürich", "Köln"]
+    import gzip
+
+    (tmp_path / "m.csv.gz").write_bytes(gzip.compress((tmp_path / "m.csv").read_bytes()))  # compressed too
+    with pytest.warns(UserWarning, match=r"m.csv.gz is UTF-8 but for 1 line"):
+        assert read_table(tmp_path / "m.csv.gz")["city"].tolist() == ["München", "Zürich", "Köln"]
+    # A cp1252 ";" file whose rows have more commas than the first: it crashed with a UnicodeDecodeError.
+    (tmp_path / "ragged.csv").write_bytes("Stadt;Preis;Menge\nKöln;1,5;2\nZürich;3,25;4,5\n".encode("cp1252"))
+    with pytest.warns(UserWarning, match="ragged.csv is not UTF-8"):
+        assert read_table(tmp_path / "ragged.csv").to_numpy().tolist() == [["Köln", 1.5, 2.0], ["Zürich", 3.25, 4.5]]
+    # Rows ending in a separator the header lacks: pandas took "a" as the index and shifted the rest left.
+    (tmp_path / "ends.csv").write_text("id;x;y\n" + "".join(f"{i};{i / 10};{i % 2};\n" for i in range(30)))
+    df = read_table(tmp_path / "ends.csv")
+    assert df.columns.tolist() == ["id", "x", "y"] and df["y"].tolist()[:3] == [0, 1, 0]
+    assert df["id"].tolist()[:2] == [0, 1]
+    (tmp_path / "rnames.csv").write_text("a,b\nx,1,2\ny,3,4\n")  # R's write.table: unnamed row names kept aside
+    assert read_table(tmp_path / "rnames.csv").to_numpy().tolist() == [[1, 2], [3, 4]]
+    # A blank-headed column the model was trained on is kept, though empty in this file.
+    with pytest.warns(UserWarning, match="is UTF-8 but for 1 line"):
+        assert "Unnamed: 3" in read_table(tmp_path / "m.csv", keep=["Unnamed: 3"]).columns
+    # Predictions saved again by Excel (a byte-order mark; ";" in German Excel) may be replaced by predict --out.
+    from keraslearn.tables import predictions_out
+
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfprediction,proba_0\r\n0,0.5\r\n")
+    (tmp_path / "semi.csv").write_text("x1;prediction\n1;0\n")
+    predictions_out(tmp_path / "bom.csv")
+    predictions_out(tmp_path / "semi.csv")
 
 
 def test_cli_reads_a_semicolon_file_whose_rows_have_different_numbers_of_commas(tmp_path):

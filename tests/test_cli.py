@@ -438,9 +438,9 @@ def test_scores_in_tables_keep_four_digits_of_small_values():
         "0.9833", "1.147e-05", "-2.5e-07", "0.0000", "1234.5679"]
 
 
-def test_version_and_a_parquet_index_named_like_a_column(tmp_path, capsys):
+def test_version_and_a_parquet_index_kept_by_predict(fitted, iris_csv, tmp_path, capsys):
     """--version answered "the following arguments are required: COMMAND"; an ID saved as the
-    Parquet file's index could not be kept with --keep id."""
+    Parquet file's index could not be kept with --keep id (and stays out of the features)."""
     import keraslearn
     from keraslearn.tables import read_table
 
@@ -448,7 +448,9 @@ def test_version_and_a_parquet_index_named_like_a_column(tmp_path, capsys):
         main(["--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"keraslearn {keraslearn.__version__}"
     pytest.importorskip("pyarrow")
-    pd.DataFrame({"id": [7, 8], "x": [1.0, 2.0]}).set_index("id").to_parquet(tmp_path / "named.parquet")
-    assert read_table(tmp_path / "named.parquet").columns.tolist() == ["id", "x"]
-    pd.DataFrame({"x": [1.0, 2.0, 3.0]}).iloc[[0, 2]].to_parquet(tmp_path / "filtered.parquet")
-    assert read_table(tmp_path / "filtered.parquet").columns.tolist() == ["x"]  # row labels, not a column
+    data = tmp_path / "named.parquet"
+    pd.read_csv(iris_csv).assign(id=[f"r{i}" for i in range(150)]).set_index("id").to_parquet(data)
+    assert "id" not in read_table(data).columns  # an index is not a feature
+    assert main(["predict", str(fitted), str(data), "--keep", "id", "--out", str(tmp_path / "p.csv"), "--quiet"]) == 0
+    preds = pd.read_csv(tmp_path / "p.csv")
+    assert list(preds.columns)[:2] == ["id", "prediction"] and preds["id"].tolist()[:2] == ["r0", "r1"]

@@ -235,6 +235,9 @@ def cmd_predict(args):
     keep = list(dict.fromkeys(args.keep))
     features = set(_feature_names(model))
     df = read_table(args.data, text=_text_columns(model), exact=[c for c in keep if c not in features], keep=features)
+    indexed = [c for c in keep if c not in df.columns and c in df.index.names]  # a Parquet file's named index
+    if indexed:
+        df = df.reset_index(level=indexed)
     missing_columns("--keep", keep, df)
     X = _features_for(model, df, console, kept=keep)
     try:

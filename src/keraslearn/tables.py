@@ -13,6 +13,7 @@ import pandas as pd
 from keraslearn._atomic import atomic_path
 from keraslearn._user_warnings import warn_user
 from keraslearn.cli import UsageError
+from keraslearn.table_numbers import spreadsheet_numbers
 
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
@@ -41,9 +42,7 @@ def read_table(path, text=(), exact=(), keep=()) -> pd.DataFrame:
     kind = _table_kind(p)  # data.csv.gz: pandas decompresses by the name
     try:
         if kind == "parquet":
-            df = pd.read_parquet(p)
-            # A named index (df.set_index("id").to_parquet()) is a column of the file: --keep id finds it.
-            return df.reset_index() if any(n is not None for n in df.index.names) else df
+            return pd.read_parquet(p)  # a named index stays the index: not a feature (predict --keep finds it)
         if kind is not None:
             columns = {"text": text, "exact": exact}
             sep = "\t" if kind == "tsv" else ","
@@ -54,16 +53,23 @@ def read_table(path, text=(), exact=(), keep=()) -> pd.DataFrame:
                 if not (df.shape[1] == 1 and _other_separator(str(df.columns[0]))):
                     raise
             if df.shape[1] == 1 and (other := _other_separator(str(df.columns[0]))):
-                sep = other
-                df = _csv(p, sep=sep, encoding=encoding, **columns)  # one column named "a;b;c": a semicolon file
-            if _n_numeric(df) < df.shape[1]:  # text columns: numbers written "1.250,70" or "1,250"?
-                raw = df if sep == "," else _csv(p, sep=sep, encoding=encoding, text=df.columns, exact=exact)
-                df = _spreadsheet_numbers(df, raw, path, sep=sep, skip={*text, *exact})
+                sep = other  # one column named "a;b;c": a semicolon file
+                if encoding == "utf-8":  # perhaps from the header alone (nrows=0): found anew
+                    df, encoding = _read_text(p, sep=sep, **columns)
+                else:
+                    df = _csv(p, sep=sep, encoding=encoding, **columns)
+            df = _without_trailing_separators(df, p, sep, encoding, columns)
+            own_index = not df.index.equals(pd.RangeIndex(len(df)))  # R's write.table: row names, no header
+            if sep != "," or _n_numeric(df) < df.shape[1]:  # numbers written "1.250,70" or "1,250"?
+                raw = df if sep == "," else _csv(p, sep=sep, encoding=encoding, text=df.columns, exact=exact,
+                                                 index_col=None if own_index else False)
+                df = spreadsheet_numbers(df, raw, path, sep=sep, skip={*text, *exact})
             _check_unique_header(df, p, sep=sep, encoding=encoding)
             df = _none_in_numbers_is_missing(df, skip={*text, *exact})
             df = _without_row_names(df, path, keep={*text, *exact, *keep})
             # A blank header over blank fields: rows ending in a separator ("a,b,"), as spreadsheets write them.
-            blank = [c for c in df.columns if re.fullmatch(r"Unnamed: \d+", str(c)) and df[c].isna().all()]
+            blank = [c for c in df.columns
+                     if re.fullmatch(r"Unnamed: \d+", str(c)) and df[c].isna().all() and c not in keep]
             df = df.drop(columns=blank)
         else:
             raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (optionally .gz, .bz2, "
@@ -77,6 +83,35 @@ def read_table(path, text=(), exact=(), keep=()) -> pd.DataFrame:
     if df.empty or df.shape[1] == 0:
         raise UsageError(f"{path} holds no data rows")
     return df
+
+
+def _without_trailing_separators(df: pd.DataFrame, path, sep, encoding, columns) -> pd.DataFrame:
+    """``df``, read again if the file's rows end in a separator its header lacks ("a;b;y" over "1;2;0;"):
+    pandas took the first column as the index and shifted every other one left. Rows with one more
+    field that holds values keep pandas' reading: R's write.table writes row names so, unnamed."""
+    rows = _first_rows(path, sep, encoding)
+    fields = len(rows[0]) + 1 if rows else 0  # the header's, and one more
+    if len(rows) < 2 or any(len(row) != fields or row[-1].strip() for row in rows[1:] if row):
+        return df
+    last = _read_csv(path, encoding=encoding, sep=sep, header=None, names=range(fields), skiprows=1, dtype=str,
+                     keep_default_na=False, usecols=[fields - 1]).iloc[:, 0]
+    if last.fillna("").str.strip().ne("").any():
+        return df
+    return _csv(path, sep=sep, encoding=encoding, index_col=False, **columns)
+
+
+def _first_rows(path, sep, encoding, n=20) -> list[list[str]]:
+    """The first ``n`` rows of a text table, split into fields ([] when its compression is not one we open)."""
+    import csv
+    import itertools
+
+    if isinstance(encoding, _LineDecoded):
+        return list(itertools.islice(csv.reader(io.StringIO(encoding.text), delimiter=sep), n))
+    raw = _open_uncompressed(path)
+    if raw is None:
+        return []
+    with io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="") as text:
+        return list(itertools.islice(csv.reader(text, delimiter=sep), n))
 
 
 def _check_unique_header(df: pd.DataFrame, path, **read):
@@ -114,55 +149,6 @@ def _examples(values: pd.Series) -> str:
 
 def _n_numeric(df: pd.DataFrame) -> int:
     return sum(pd.api.types.is_numeric_dtype(t) for t in df.dtypes)
-
-
-def _unmarked(value: str, marks: dict) -> str:
-    for mark, by in marks.items():
-        value = value.replace(mark, by)
-    return value.strip()
-
-
-# Numbers as spreadsheets write them: "1.250,70" (a decimal comma, "." between thousands: a ";" file
-# from a German or French Excel) or "1,250.70" ("," between thousands, quoted in a comma file).
-_COMMA_DECIMAL = r"[-+]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"
-_COMMA_THOUSANDS = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-
-
-def _spreadsheet_numbers(df: pd.DataFrame, raw: pd.DataFrame, path, sep: str, skip=()) -> pd.DataFrame:
-    """``df`` with the columns that hold spreadsheet-written numbers (``raw``: the file's text) as numbers.
-
-    A file separated by ";", tab or "|" writes decimal commas unless a value such as "1,250.5" or
-    "1,250,000" says the commas separate thousands; then "." separates thousands too, so "1.250"
-    next to "12,50" is 1250, where pandas' reading gives 1.25. In a comma file, quoted "1,250" is
-    a thousand and a quarter. Columns in ``skip`` (read as text on purpose) are left alone.
-    """
-    def written(pattern, mark):
-        out = {}
-        for col in raw.columns:
-            values = raw[col].dropna().astype(str).str.strip()
-            if col not in skip and len(values) and values.str.fullmatch(pattern).all() and values.str.contains(
-                    mark, regex=False).any():
-                out[col] = values
-        return out
-
-    thousands = written(_COMMA_THOUSANDS, ",")
-    unambiguous = any(v.str.contains(r",\d{3}[,.]").any() for v in thousands.values())
-    if sep == "," or unambiguous:
-        marks, found = {",": ""}, {c: v for c, v in thousands.items() if not pd.api.types.is_numeric_dtype(df[c])}
-    else:
-        marks, found = {".": "", ",": "."}, written(_COMMA_DECIMAL, ",") or {}
-        if found:
-            found.update(written(_COMMA_DECIMAL, "."))  # "1.250" among decimal commas: a thousand and a quarter
-    changed = []
-    for col, values in found.items():
-        numbers = pd.to_numeric(raw[col].map(lambda v: v if pd.isna(v) else _unmarked(str(v), marks)))
-        if pd.api.types.is_numeric_dtype(df[col]) and not numbers.equals(df[col]):
-            changed.append(f"{col!r} ({values.iloc[0]!r} is {numbers[values.index[0]]:g})")
-        df[col] = numbers
-    if changed:
-        warn_user(f"{path}: its numbers have decimal commas, so a '.' separates thousands: read "
-                  f"{', '.join(changed)}")
-    return df
 
 
 # pandas' missing-value strings, but for "None": a level in R's data (Ames' "no masonry veneer"),
@@ -220,16 +206,40 @@ class _LineDecoded:
 
     @classmethod
     def of(cls, path) -> "_LineDecoded | None":
-        """The file decoded line by line, or None unless most of its non-ASCII lines are UTF-8."""
+        """The file decoded line by line, or None unless some non-ASCII line is UTF-8 (which text in
+        another encoding almost never is by chance) or the file is compressed in a way we cannot open."""
+        raw = _open_uncompressed(path)
+        if raw is None:
+            return None
+        with raw:
+            data = raw.read()
         lines, foreign, utf8 = [], [], 0
-        for number, raw in enumerate(Path(path).read_bytes().splitlines(keepends=True), start=1):
+        for number, raw in enumerate(data.splitlines(keepends=True), start=1):
             try:
                 lines.append(raw.decode("utf-8"))
                 utf8 += not raw.isascii()
             except UnicodeDecodeError:
                 foreign.append(number)
                 lines.append(raw.decode("cp1252", errors="replace"))
-        return cls("".join(lines), foreign) if utf8 > len(foreign) else None
+        return cls("".join(lines), foreign) if utf8 else None
+
+
+def _open_uncompressed(path):
+    """A plain or .gz/.bz2/.xz/.zip (one member) file opened for reading its bytes, uncompressed; None
+    for another compression (.zst: pandas opens it with a package of its own)."""
+    import bz2
+    import gzip
+    import lzma
+
+    suffix = Path(path).suffix.lower()
+    openers = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+    if suffix in openers:
+        return openers[suffix](path, "rb")
+    if suffix == ".zip":
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            return io.BytesIO(z.read(names[0])) if len(names) == 1 else None
+    return None if suffix in COMPRESSED else open(path, "rb")
 
 
 def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
@@ -245,7 +255,7 @@ def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
     try:
         return _csv(path, **kw), "utf-8"
     except UnicodeDecodeError as err:
-        if plain and (lines := _LineDecoded.of(path)) is not None:
+        if (lines := _LineDecoded.of(path)) is not None:
             shown = ", ".join(map(str, lines.foreign[:5])) + (", ..." if len(lines.foreign) > 5 else "")
             warn_user(f"{path} is UTF-8 but for {len(lines.foreign)} line(s) that are not ({err.reason}); "
                       f"read those as cp1252: line(s) {shown}.")
@@ -307,16 +317,18 @@ def predictions_out(path) -> None:
     p = Path(path).expanduser()
     if not p.is_file() or p.stat().st_size == 0:
         return
+    columns = []
     try:
         if _table_kind(p) == "parquet":
             import pyarrow.parquet
 
             columns = pyarrow.parquet.read_schema(p).names
-        else:
-            columns = pd.read_csv(p, nrows=0, sep="\t" if _table_kind(p) == "tsv" else ",", encoding="latin-1").columns
+        else:  # any separator, with Excel's byte-order mark: a predictions file it saved again
+            for sep in (",", ";", "\t", "|"):
+                columns += list(pd.read_csv(p, nrows=0, sep=sep, encoding="utf-8-sig", encoding_errors="replace"))
     except Exception:  # noqa: BLE001 - not a table pandas can read: not predictions either
-        columns = []
-    if not any(str(c) in ("prediction", "prediction_0") for c in columns):
+        pass
+    if not any(str(c).strip() in ("prediction", "prediction_0") for c in columns):
         raise UsageError(f"--out {path} exists and is not a file of predictions (no 'prediction' column); "
                          "remove it or write elsewhere")
 
