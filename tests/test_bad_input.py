@@ -106,7 +106,8 @@ FIT_DATA_ERRORS = [
     ("nan_in_y_reg", "reg", None, lambda y: np.r_[np.nan, y[1:]], ValueError, "y contains NaN"),
     ("inf_in_y_reg", "reg", None, lambda y: np.r_[np.inf, y[1:]], ValueError, "infinity"),
     ("na_in_2d_nullable_y_reg", "reg", None,
-     lambda y: pd.DataFrame({"a": y, "b": np.r_[np.nan, y[1:]]}).astype("Float64"), ValueError, "y contains NaN"),
+     lambda y: pd.DataFrame({"a": y, "b": np.r_[np.nan, y[1:]]}).astype("Float64"), ValueError,
+     r"y contains NaN or infinity in column\(s\) \['b'\] \(1 row\(s\)\)"),  # which column of the target
     ("dates_as_y_reg", "reg", None, lambda y: pd.Series(pd.date_range("2020", periods=N, tz="UTC")), ValueError,
      r"y holds dates or durations; a regressor needs numbers"),
     ("nan_in_y_clf", "clf", None, lambda y: np.r_[np.nan, np.arange(N - 1) % 2], ValueError, "y contains NaN"),
@@ -266,10 +267,14 @@ def test_a_loss_is_known_by_any_keras_alias_class_name_or_instance(data):
     regression loss on a classifier still gets one-hot labels), as "huber" and "mse" do."""
     X, _, y_reg = data
     y = y_reg * 1000 + 5e4
-    for loss in ("MSE", "MeanSquaredError", keras.losses.Huber(), keras.losses.MeanSquaredError(name="mine")):
+    for loss in ("MSE", "MeanSquaredError", keras.losses.MeanSquaredError(name="mine")):
         reg = FFRegressor(layer_units=(4,), epochs=1, loss=loss).fit(X, y)
         np.testing.assert_allclose(reg.y_scale_, [y.std()])
         np.testing.assert_allclose(reg.y_mean_, [y.mean()])
+    reg = FFRegressor(layer_units=(4,), epochs=1, loss=keras.losses.Huber()).fit(X, y)  # robust: median, IQR
+    q1, median, q3 = np.quantile(y, [0.25, 0.5, 0.75])
+    np.testing.assert_allclose(reg.y_mean_, [median])
+    np.testing.assert_allclose(reg.y_scale_, [(q3 - q1) / 1.349])
     two = np.array(["a", "b"] * (N // 2))
     clf = FFClassifier(layer_units=(4,), epochs=1, loss=keras.losses.Huber()).fit(X, two)
     assert clf.model_.output_shape == (None, 2) and clf.predict_proba(X).shape == (N, 2)

@@ -373,3 +373,12 @@ def test_a_year_column_exports_without_the_large_offset_warning(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         learner_model(reg)
+
+
+def test_a_target_far_from_zero_for_its_spread_warns_at_export():
+    """float32 predictions of 1e9 ± 1 came out as one value for every row, with no word."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=200)})
+    reg = FFRegressor(layer_units=(4,), epochs=1, random_state=0).fit(X, 1e9 + X["x"])
+    with pytest.warns(UserWarning, match=r"float32 predictions around 1e\+09 with a spread of 0.9.*steps of 119.*Subtract"):
+        learner_model(reg)

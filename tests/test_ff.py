@@ -317,6 +317,34 @@ def test_verbose_shows_one_bar_and_a_failed_fit_leaves_none_running(diabetes_mix
     assert not refreshing() - before  # the failed fit's bar was stopped
 
 
+def test_target_scaling_weights_rows_resists_outliers_for_mae_and_sees_tiny_spreads():
+    """Weight-0 rows were in the target's mean and std (placeholder targets of 1e6 wrecked the fit);
+    2% of outliers squeezed the other rows to 1e-5 std for loss='mae'; a spread below 1e-12 of the
+    values (nanosecond times varying by a millisecond) was taken for a constant target."""
+    from keraslearn.learners.targets import _target_scaling
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(1000, 1))
+    placeholders = y.copy()
+    placeholders[:50] = 1e6
+    w = np.r_[np.zeros(50), np.ones(950)]
+    mean, scale = _target_scaling(placeholders, "mse", w)
+    np.testing.assert_allclose([mean[0], scale[0]], [y[50:].mean(), y[50:].std()])
+    outliers = y.copy()
+    outliers[:20] += 1e6
+    mean, scale = _target_scaling(outliers, "mae", None)
+    assert abs(mean[0]) < 0.2 and 0.8 < scale[0] < 1.2  # the median and IQR / 1.349 of N(0, 1) rows
+    assert _target_scaling(outliers, "mse", None)[1][0] > 1e5  # mse keeps the std, as documented
+    times = 1.7e18 + 1e6 * y
+    np.testing.assert_allclose(_target_scaling(times, "mse", None)[1], [1e6 * y.std()], rtol=1e-3)
+    mean, scale = _target_scaling(np.full((10, 1), 1e13), "mse", None)
+    assert mean[0] == 1e13 and scale[0] == 1e7  # a constant: a tiny scale
+    # fit passes its sample_weight on
+    X = rng.normal(size=(1000, 2))
+    reg = FFRegressor(layer_units=(4,), epochs=1).fit(X, placeholders.ravel(), sample_weight=w)
+    np.testing.assert_allclose([reg.y_mean_[0], reg.y_scale_[0]], [y[50:].mean(), y[50:].std()])
+
+
 def test_target_scale_is_relative_constant_targets_are_constant_and_mape_reaches_the_target(diabetes_mixed):
     X, y = diabetes_mixed
     y = np.asarray(y, dtype=float)

@@ -91,6 +91,14 @@ def learner_model(learner, fold_preprocessing=True):
     if getattr(learner, "_from_logits", False):  # trained with from_logits=True: predict_proba's activation
         out = keras.layers.Activation("sigmoid" if out.shape[-1] == 1 else "softmax", name="logits_to_proba")(out)
     if is_regressor(learner) and hasattr(learner, "y_scale_"):
+        # float32 keeps ~7 digits: y_mean_ 1e9 with y_scale_ 1 leaves every prediction the same value.
+        coarse = np.abs(learner.y_mean_) * 2.0**-23 > 1e-3 * np.asarray(learner.y_scale_)
+        if coarse.any():
+            around = float(np.abs(learner.y_mean_).max())
+            warn_user(f"The export returns float32 predictions around {around:.3g} with a spread of "
+                      f"{float(np.min(learner.y_scale_)):.3g}: rounded to steps of {around * 2.0**-23:.3g}, far "
+                      "coarser than predict's. Subtract a constant from y before fitting (and add it back to the "
+                      "export's predictions).")
         out = keras.layers.Rescaling(
             scale=[float(v) for v in learner.y_scale_], offset=[float(v) for v in learner.y_mean_], name="target_units"
         )(out)

@@ -162,7 +162,7 @@ class KerasLearner(BaseEstimator):
         frame, has_names = to_frame(X, estimator_name=name)
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None.")
-        y_fit, spec_task = self._encode_target(y, len(frame))
+        y_fit, spec_task = self._encode_target(y, len(frame), sample_weight)
         sw = self._check_sample_weight(sample_weight, len(frame))
         encoder = self._make_encoder()
         encoder._validate_params()

@@ -29,6 +29,9 @@ _SCALE_FREE_LOSSES = {None, "mse", "mean_squared_error", "mae", "mean_absolute_e
 # predictions stay positive), so a network's O(1) outputs reach it.
 _SCALE_ONLY_LOSSES = {"mape", "mean_absolute_percentage_error", "msle", "mean_squared_logarithmic_error"}
 _SCALED_LOSSES = _SCALE_FREE_LOSSES | _SCALE_ONLY_LOSSES
+# Losses robust to outliers: centred on the median and scaled by the interquartile range (/1.349, the
+# standard deviation for normal data), which a few huge values do not inflate as they do the std.
+_ROBUST_LOSSES = {"mae", "mean_absolute_error", "huber"}
 
 
 def _label_kind(label) -> str:
@@ -103,7 +106,7 @@ class KerasClassifierMixin(ClassifierMixin):
                              f"classes; convert them, e.g. {name}.astype(str){tz}.")
         return y
 
-    def _encode_target(self, y, n):
+    def _encode_target(self, y, n, sample_weight=None):
         y = self._checked_labels(y, n)
         check_classification_targets(y)
         if type_of_target(y) not in ("binary", "multiclass"):
@@ -222,6 +225,55 @@ def check_log_loss(loss_name, y):
             f"values (smallest {np.min(y):.4g}). Use 'mse', 'mae' or 'huber' instead.")
 
 
+def _usable_weights(sample_weight, n):
+    """``sample_weight`` as float64 (n,) for the target's scaling, or None (none, or not valid: the fit's
+    own check names it next)."""
+    if sample_weight is None:
+        return None
+    try:
+        w = np.broadcast_to(np.asarray(sample_weight, dtype=np.float64), (n,))
+    except (TypeError, ValueError):
+        return None
+    return w if np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0 else None
+
+
+def _weighted_quantile(y2: np.ndarray, q: float, w) -> np.ndarray:
+    """Each column's ``q`` quantile, rows weighted by ``w`` (None: equal)."""
+    if w is None:
+        return np.quantile(y2, q, axis=0)
+    order = np.argsort(y2, axis=0)
+    cum = np.cumsum(w[order], axis=0)
+    at = (cum >= q * cum[-1]).argmax(axis=0)
+    return np.take_along_axis(y2, order, axis=0)[at, np.arange(y2.shape[1])]
+
+
+def _target_scaling(y2: np.ndarray, loss, w) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, scale)`` that standardize the target for ``loss``, rows weighted by ``w``: a row of
+    weight 0 (a placeholder target) is as if absent, as scikit-learn means it.
+
+    Centred by the mean and scaled by the std; for mae and huber by the median and the interquartile
+    range / 1.349 (the std for normal data), which outliers do not inflate (with a std of 2e5 from 2%
+    of outliers, the other rows differed by 1e-5 and mae could not fit them); for mape/msle scaled by
+    the mean |y| and not centred. A constant target gets a tiny scale, so the network's residual
+    noise vanishes from its (constant) predictions.
+    """
+    kept = y2 if w is None else y2[w > 0]
+    largest = np.abs(kept).max(axis=0)
+    mean = np.zeros(y2.shape[1])
+    if loss in _SCALE_ONLY_LOSSES:
+        scale = np.average(np.abs(y2), axis=0, weights=w)
+    else:
+        mean = np.average(y2, axis=0, weights=w)
+        scale = np.sqrt(np.average((y2 - mean) ** 2, axis=0, weights=w))
+        if loss in _ROBUST_LOSSES:
+            quartiles = [_weighted_quantile(y2, q, w) for q in (0.25, 0.5, 0.75)]
+            spread = (quartiles[2] - quartiles[0]) / 1.349
+            mean = np.where(spread > 0, quartiles[1], mean)  # half the rows one value: the std's scaling
+            scale = np.where(spread > 0, spread, scale)
+    constant = kept.max(axis=0) == kept.min(axis=0)  # exactly: 1.7e18 + 1e6·noise still varies
+    return mean, np.where(constant | (scale == 0), 1e-6 * np.maximum(largest, 1e-300), scale)
+
+
 class KerasRegressorMixin(RegressorMixin):
     """Regression targets, one or several; standardized internally for scale-free losses."""
 
@@ -231,6 +283,7 @@ class KerasRegressorMixin(RegressorMixin):
     def _checked_numbers(self, y, n, name="y", x_name="X"):
         """``y`` as a float64 array of ``n`` rows (1-D or 2-D), or a ValueError naming ``name``."""
         dtypes = list(y.dtypes) if isinstance(y, pd.DataFrame) else [getattr(y, "dtype", None)]
+        columns = y.columns if isinstance(y, pd.DataFrame) else None
         if any(getattr(d, "kind", None) in ("M", "m") for d in dtypes):
             raise ValueError(f"{name} holds dates or durations; a regressor needs numbers: convert them first, e.g. "
                              f"(y - y.min()).dt.total_seconds() or y.dt.year.")
@@ -258,10 +311,16 @@ class KerasRegressorMixin(RegressorMixin):
         if len(y) != n:
             raise ValueError(f"{x_name} has {n} rows but {name} has {len(y)}: they must match.")
         if not np.all(np.isfinite(y)):
-            raise ValueError(f"{name} contains NaN or infinity; drop or fill those rows first.")
+            bad = ~np.isfinite(y.reshape(len(y), -1))
+            where = ""
+            if bad.shape[1] > 1:  # a multi-output target: which of its columns
+                names = list(columns) if columns is not None else list(range(bad.shape[1]))
+                where = f" in column(s) {[names[j] for j in np.flatnonzero(bad.any(axis=0))]}"
+            raise ValueError(f"{name} contains NaN or infinity{where} ({int(bad.any(axis=1).sum())} row(s)); "
+                             "drop or fill those rows first.")
         return y
 
-    def _encode_target(self, y, n):
+    def _encode_target(self, y, n, sample_weight=None):
         loss = _loss_name(self.loss)
         if loss in _CLASSIFICATION_LOSSES:
             raise ValueError(
@@ -273,7 +332,8 @@ class KerasRegressorMixin(RegressorMixin):
             raise ValueError(
                 "loss='poisson' needs positive predictions, which the learners' linear output does not give "
                 "(the loss is NaN from the first epoch). Use loss='mse' on log1p(y) "
-                "(sklearn.compose.TransformedTargetRegressor), or KerasRegressor with an exponential output."
+                "(sklearn.compose.TransformedTargetRegressor), or KerasRegressor over a model with an exponential "
+                "output compiled with loss='poisson' in your build function (keraslearn then leaves y unscaled)."
             )
         check_log_loss(loss, y)
         self._y_ndim = y.ndim
@@ -281,14 +341,7 @@ class KerasRegressorMixin(RegressorMixin):
         with np.errstate(over="ignore", invalid="ignore"):  # |y| near 1e155 and beyond: checked below
             self.y_mean_, self.y_scale_ = np.zeros(y2.shape[1]), np.ones(y2.shape[1])  # other losses: as given
             if loss in _SCALED_LOSSES:
-                if loss in _SCALE_FREE_LOSSES:
-                    self.y_mean_, std = y2.mean(axis=0), y2.std(axis=0)
-                else:
-                    std = np.abs(y2).mean(axis=0)
-                # Relative to the values: y * 1e-14 still varies; a constant y gets a tiny scale, so
-                # the network's residual noise vanishes from its (constant) predictions.
-                largest = np.abs(y2).max(axis=0)
-                self.y_scale_ = np.where(std <= 1e-12 * largest, 1e-6 * np.maximum(largest, 1e-300), std)
+                self.y_mean_, self.y_scale_ = _target_scaling(y2, loss, _usable_weights(sample_weight, n))
             y_fit = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
         if not (np.isfinite(self.y_mean_).all() and np.isfinite(self.y_scale_).all() and np.isfinite(y_fit).all()):
             raise ValueError(
