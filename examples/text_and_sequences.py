@@ -69,6 +69,7 @@ models = {
         keras.layers.Dropout(0.2), keras.layers.GlobalAveragePooling1D(), keras.layers.Dropout(0.2)),
     "Conv1D + max pooling": text_model(
         keras.layers.Conv1D(32, 7, activation="relu"), keras.layers.GlobalMaxPooling1D(), mask_zero=False),
+    # The guide's 32 units on 25,000 IMDB reviews; 16 suffice for these 4,000 short ones (and train in half the time).
     "bidirectional LSTM": text_model(keras.layers.Bidirectional(keras.layers.LSTM(16))),
 }
 epochs = {"embedding + average pooling": 30, "Conv1D + max pooling": 8, "bidirectional LSTM": 4 if SMALL else 8}
