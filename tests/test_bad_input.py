@@ -459,8 +459,9 @@ def test_a_column_whose_values_are_mostly_unseen_at_predict_is_named():
         enc.transform(new.iloc[:5])  # a few rows: too few to judge
         TabularEncoder(min_frequency=25).fit(X[["city"]]).transform(X[["city"]].iloc[:40])  # pooled levels
     assert [str(w.message) for w in caught] == [
-        "Column 'city': 30 of 30 rows hold values not seen in training (e.g. 'A'), coded as unknown. Is it the "
-        "column the model was trained on, with its values spelled (and encoded) as in training?"]
+        "Column 'city': 30 of 30 rows hold values not seen in training (e.g. 'A'), coded as unknown. Were the rows "
+        "split by this column (folds of sorted rows: shuffle them, KFold(shuffle=True)), or are its values spelled "
+        "(and encoded) otherwise than in training?"]
 
 
 def test_small_tables_hear_of_identifiers_and_of_dates_written_as_text():
@@ -897,6 +898,8 @@ def test_cli_reads_numbers_as_spreadsheets_write_them(tmp_path):
     df = read_table(tmp_path / "zeros.csv")
     assert df["a"].tolist() == [0.125, 0.25] and df["phone"].tolist() == ["030.123.456", "089.765.432"]
     assert df["id"].tolist() == [1.234, 2.345] and df["x"].tolist() == [1.5, 2.0]  # pandas' reading of "01.234"
+    (tmp_path / "tiny.csv").write_text("x;y\n0,5;1\n7,9e-05;0\n1.250;2\n")  # pandas' decimal="," of 7.9e-05
+    assert read_table(tmp_path / "tiny.csv")["x"].tolist() == [0.5, 7.9e-05, 1250.0]
     (tmp_path / "quoted.csv").write_text('x,y\n"0,125",1\n"1,500",0\n')  # pandas' decimal=",": not thousands
     assert read_table(tmp_path / "quoted.csv")["x"].tolist() == ["0,125", "1,500"]
     # A tab file says neither way for "52,000" (52 or 52000?): pandas' text, which the encoder warns about;

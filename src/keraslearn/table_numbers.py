@@ -17,11 +17,12 @@ from keraslearn._user_warnings import warn_user
 
 # Every value of a column, one way or the other: "1.250,70" / "12,5" / "999", or "1,250.70" / "1,250".
 # A group never starts with 0: "0.125", "01.234" and "030.123.456" are a decimal, an ID, a phone number.
-_COMMA_DECIMAL = r"[-+]?(?:[1-9]\d{0,2}(?:\.\d{3})+|\d+)(?:,\d+)?"
-_COMMA_THOUSANDS = r"[-+]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?"
+# An exponent as pandas writes tiny values with decimal=",": "7,9e-05".
+_COMMA_DECIMAL = r"[-+]?(?:[1-9]\d{0,2}(?:\.\d{3})+|\d+)(?:,\d+)?(?:[eE][-+]?\d+)?"
+_COMMA_THOUSANDS = r"[-+]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?"
 # Values only one convention writes: a decimal comma not followed by three digits, "." then ",",
 # or two "." groups; and the other way round. "1,250" and "1.250" alone could be either.
-_SURELY_COMMA_DECIMAL = re.compile(r",(?:\d{1,2}|\d{4,})$|\.\d{3},|\.\d{3}\.\d{3}")
+_SURELY_COMMA_DECIMAL = re.compile(r",(?:\d{1,2}|\d{4,})(?:[eE][-+]?\d+)?$|\.\d{3},|\.\d{3}\.\d{3}")
 _SURELY_COMMA_THOUSANDS = re.compile(r",\d{3}\.|,\d{3},\d{3}")
 
 

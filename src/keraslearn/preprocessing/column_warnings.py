@@ -131,8 +131,8 @@ def warn_mostly_unseen(col: pd.Series, unknown: np.ndarray):
         return
     warn_user(
         f"Column {col.name!r}: {count} of {len(col)} rows hold values not seen in training (e.g. {_plain(seen[0])!r}), "
-        "coded as unknown. Is it the column the model was trained on, with its values spelled (and encoded) "
-        "as in training?")
+        "coded as unknown. Were the rows split by this column (folds of sorted rows: shuffle them, "
+        "KFold(shuffle=True)), or are its values spelled (and encoded) otherwise than in training?")
 
 
 def _plain(v):
