@@ -382,3 +382,9 @@ def test_a_target_far_from_zero_for_its_spread_warns_at_export():
     reg = FFRegressor(layer_units=(4,), epochs=1, random_state=0).fit(X, 1e9 + X["x"])
     with pytest.warns(UserWarning, match=r"float32 predictions around 1e\+09 with a spread of 0.9.*steps of 119"):
         learner_model(reg)
+    import warnings
+
+    constant = FFRegressor(layer_units=(4,), epochs=1, random_state=0).fit(X, np.full(len(X), 5.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a constant target predicts its value: nothing to round
+        learner_model(constant)

@@ -334,6 +334,7 @@ def test_target_scaling_weights_rows_resists_outliers_for_mae_and_sees_tiny_spre
     outliers[:20] += 1e6
     mean, scale = _target_scaling(outliers, "mae", None)
     assert abs(mean[0]) < 0.2 and 0.8 < scale[0] < 1.2  # the median and IQR / 1.349 of N(0, 1) rows
+    np.testing.assert_array_equal(_target_scaling(outliers, "mae", np.full(1000, 2.0)), (mean, scale))  # equal w
     assert _target_scaling(outliers, "mse", None)[1][0] > 1e5  # mse keeps the std, as documented
     times = 1.7e18 + 1e6 * y
     np.testing.assert_allclose(_target_scaling(times, "mse", None)[1], [1e6 * y.std()], rtol=1e-3)

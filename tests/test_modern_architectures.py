@@ -125,9 +125,12 @@ def test_schedules_take_the_middle_of_each_step():
 def test_numeric_embeddings_norms_and_biases_do_not_decay(cancer_mixed):
     """As the docs and rtdl say; Keras matches excluded names against "kernel", not a layer's path,
     so the numeric embedding's kernel and frequencies decayed."""
+    from keraslearn.architectures.numeric_embeddings import PeriodicEmbedding
+
     X, y = cancer_mixed
-    for family in ("resnet", "ft_transformer"):
-        model = _make(family, "classification", numeric_embedding="periodic").set_params(epochs=1)
+    mine = PeriodicEmbedding(d_embedding=8)  # a layer of the user's, named as they named it
+    for family, embedding in (("resnet", "periodic"), ("ft_transformer", "periodic"), ("resnet", mine)):
+        model = _make(family, "classification", numeric_embedding=embedding).set_params(epochs=1)
         model = model.fit(X.iloc[:64], y.iloc[:64]).model_
         decays = {v.path: model.optimizer._use_weight_decay(v) for v in model.trainable_variables}
         embedding = [p for p in decays if p.startswith("numeric_embedding/")]

@@ -17,6 +17,7 @@ from keraslearn.console import say as _say
 from keraslearn.console import to_json as _json
 from keraslearn.tables import (model_out, not_the_input, out_kind, predictions_out, read_table, uncompressed,
                                write_table)
+from keraslearn.scoring_notes import labels_as_classes, say_roc_auc_left_out, say_unseen_labels, some
 from keraslearn.tasks import TASKS, load_task, missing_columns, parse_params, split_target
 
 
@@ -111,9 +112,9 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     try:
         rows = {"train": score_table(learner, X_tr, y_tr)}
         if X_te is not None:
-            _say_unseen_labels(console, learner, y_te, "the test rows")
+            say_unseen_labels(console, learner, y_te, "the test rows")
             rows["test"] = score_table(learner, X_te, y_te)
-            _say_roc_auc_left_out(console, learner, y_te, rows["test"], "the test rows hold")
+            say_roc_auc_left_out(console, learner, y_te, rows["test"], "the test rows hold")
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted while scoring the trained model, before saving it; "
                                 f"nothing was written to {out}") from None
@@ -277,16 +278,16 @@ def cmd_evaluate(args):
     X, y = split_target(df, args.target, console)
     X = _features_for(model, X, console)
     if hasattr(model, "classes_"):
-        y = _labels_as_classes(y, model.classes_)
+        y = labels_as_classes(y, model.classes_)
         if not y.isin(model.classes_.tolist()).any():
-            raise UsageError(f"none of the values of {args.target!r} ({_some(y.unique())}) is a class of the model "
-                             f"({_some(model.classes_)}); is {args.target!r} the target the model learned?")
-        _say_unseen_labels(console, model, y)
+            raise UsageError(f"none of the values of {args.target!r} ({some(y.unique())}) is a class of the model "
+                             f"({some(model.classes_)}); is {args.target!r} the target the model learned?")
+        say_unseen_labels(console, model, y)
     try:
         scores = score_table(model, X, y)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
-    _say_roc_auc_left_out(console, model, y, scores, "the data holds")
+    say_roc_auc_left_out(console, model, y, scores, "the data holds")
     # The metrics are what evaluate is run for: its table goes to stdout (`> metrics.txt` keeps it),
     # unless --json puts the JSON there; notes stay on stderr.
     table = console if args.json else _console(stderr=False)
@@ -294,40 +295,6 @@ def cmd_evaluate(args):
     if args.json:
         print(_json(scores))
     return 0
-
-
-def _say_roc_auc_left_out(console, model, y, scores, where) -> None:
-    if "log_loss" in scores and "roc_auc" not in scores:  # every label a class, but not all of them there
-        _say(console, f"[yellow]roc_auc left out: {where} {y.nunique()} of the model's "
-                      f"{len(model.classes_)} classes, and ROC AUC needs every class[/]")
-
-
-def _labels_as_classes(y: pd.Series, classes) -> pd.Series:
-    """Labels of another type than the model's classes, as the classes: a CSV reads labels 1, 2 as
-    numbers where the training Parquet held the strings '1', '2' (or the reverse)."""
-    known = classes.tolist()
-    if y.isin(known).all():
-        return y
-    by_text = {str(c): c for c in known}
-    text = y.astype(str)
-    if not text.isin(by_text).any():
-        return y  # nothing to match: labels the model never saw
-    if all(isinstance(c, str) for c in known):
-        return text  # labels the model never saw stay as their text, comparable with the classes
-    mapped = text.map(by_text)
-    return mapped.astype(classes.dtype) if mapped.notna().all() else y
-
-
-def _some(values, n=5) -> str:
-    values = list(values)
-    return ", ".join(map(str, values[:n])) + (" …" if len(values) > n else "")
-
-
-def _say_unseen_labels(console, model, y, where="the data"):
-    unseen = sorted(set(y.unique()) - set(model.classes_.tolist()), key=str) if hasattr(model, "classes_") else []
-    if unseen:
-        _say(console, f"[yellow]log_loss and roc_auc left out: {where} hold labels the model never saw: "
-                      f"{', '.join(map(str, unseen[:10]))}{' …' if len(unseen) > 10 else ''}[/]")
 
 
 def cmd_demo(args):

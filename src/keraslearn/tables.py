@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import zipfile
@@ -13,7 +14,7 @@ import pandas as pd
 from keraslearn._atomic import atomic_path
 from keraslearn._user_warnings import warn_user
 from keraslearn.cli import UsageError
-from keraslearn.table_numbers import spreadsheet_numbers
+from keraslearn.table_numbers import candidates, spreadsheet_numbers
 
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
@@ -60,10 +61,10 @@ def read_table(path, text=(), exact=(), keep=()) -> pd.DataFrame:
                     df = _csv(p, sep=sep, encoding=encoding, **columns)
             df = _without_trailing_separators(df, p, sep, encoding, columns)
             own_index = not df.index.equals(pd.RangeIndex(len(df)))  # R's write.table: row names, no header
-            if sep != "," or _n_numeric(df) < df.shape[1]:  # numbers written "1.250,70" or "1,250"?
-                raw = df if sep == "," else _csv(p, sep=sep, encoding=encoding, text=df.columns, exact=exact,
-                                                 index_col=None if own_index else False)
-                df = spreadsheet_numbers(df, raw, path, sep=sep, skip={*text, *exact})
+            if found := candidates(df, sep, skip={*text, *exact}):  # numbers written "1.250,70" or "1,250"?
+                raw = df[found] if sep == "," else _csv(p, sep=sep, encoding=encoding, text=found, usecols=found,
+                                                        index_col=None if own_index else False)
+                df = spreadsheet_numbers(df, raw, path, sep=sep)
             _check_unique_header(df, p, sep=sep, encoding=encoding)
             df = _none_in_numbers_is_missing(df, skip={*text, *exact})
             df = _without_row_names(df, path, keep={*text, *exact, *keep})
@@ -107,10 +108,10 @@ def _first_rows(path, sep, encoding, n=20) -> list[list[str]]:
 
     if isinstance(encoding, _LineDecoded):
         return list(itertools.islice(csv.reader(io.StringIO(encoding.text), delimiter=sep), n))
-    raw = _open_uncompressed(path)
-    if raw is None:
-        return []
-    with io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="") as text:
+    with _open_uncompressed(path) as raw:
+        if raw is None:
+            return []
+        text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
         return list(itertools.islice(csv.reader(text, delimiter=sep), n))
 
 
@@ -145,10 +146,6 @@ def _without_row_names(df: pd.DataFrame, path, keep=()) -> pd.DataFrame:
 
 def _examples(values: pd.Series) -> str:
     return ", ".join(map(str, values.iloc[:3])) + (", ..." if len(values) > 3 else "")
-
-
-def _n_numeric(df: pd.DataFrame) -> int:
-    return sum(pd.api.types.is_numeric_dtype(t) for t in df.dtypes)
 
 
 # pandas' missing-value strings, but for "None": a level in R's data (Ames' "no masonry veneer"),
@@ -208,11 +205,11 @@ class _LineDecoded:
     def of(cls, path) -> "_LineDecoded | None":
         """The file decoded line by line, or None unless some non-ASCII line is UTF-8 (which text in
         another encoding almost never is by chance) or the file is compressed in a way we cannot open."""
-        raw = _open_uncompressed(path)
-        if raw is None:
+        with _open_uncompressed(path) as raw:
+            data = None if raw is None else raw.read()
+        # No byte pair that starts a UTF-8 character: a whole file in another encoding, at C speed.
+        if data is None or re.search(rb"[\xc2-\xf4][\x80-\xbf]", data) is None:
             return None
-        with raw:
-            data = raw.read()
         lines, foreign, utf8 = [], [], 0
         for number, raw in enumerate(data.splitlines(keepends=True), start=1):
             try:
@@ -224,8 +221,9 @@ class _LineDecoded:
         return cls("".join(lines), foreign) if utf8 else None
 
 
+@contextlib.contextmanager
 def _open_uncompressed(path):
-    """A plain or .gz/.bz2/.xz/.zip (one member) file opened for reading its bytes, uncompressed; None
+    """A plain or .gz/.bz2/.xz/.zip (one member) file open for reading its bytes, uncompressed; None
     for another compression (.zst: pandas opens it with a package of its own)."""
     import bz2
     import gzip
@@ -233,13 +231,20 @@ def _open_uncompressed(path):
 
     suffix = Path(path).suffix.lower()
     openers = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
-    if suffix in openers:
-        return openers[suffix](path, "rb")
     if suffix == ".zip":
         with zipfile.ZipFile(path) as z:
             names = z.namelist()
-            return io.BytesIO(z.read(names[0])) if len(names) == 1 else None
-    return None if suffix in COMPRESSED else open(path, "rb")
+            if len(names) != 1:
+                yield None
+                return
+            with z.open(names[0]) as f:
+                yield f
+        return
+    if suffix in COMPRESSED and suffix not in openers:
+        yield None
+        return
+    with openers.get(suffix, open)(path, "rb") as f:
+        yield f
 
 
 def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:

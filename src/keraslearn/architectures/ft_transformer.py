@@ -77,7 +77,8 @@ def _tokens(spec, d_block, numeric_embedding, n_bins, frequency_scale):
         numeric_tokens = embed(inputs["numeric"])
         if tuple(numeric_tokens.shape[1:]) != (spec.n_numeric, d_block):
             raise ValueError(
-                f"numeric_embedding={embed.name!r} gives numeric tokens of shape {tuple(numeric_tokens.shape[1:])}; "
+                f"numeric_embedding={type(embed).__name__} gives numeric tokens of shape "
+                f"{tuple(numeric_tokens.shape[1:])}; "
                 f"the FT-Transformer needs one token of d_block={d_block} per numeric column, "
                 f"({spec.n_numeric}, {d_block}): give the layer d_embedding={d_block}."
             )

@@ -343,8 +343,8 @@ def numeric_embedding(spec, kind, *, d_embedding=None, n_bins=48, frequency_scal
                          f"got {kind!r}.")
     if kind is None or not spec.n_numeric:
         return None
-    if isinstance(kind, keras.layers.Layer):
-        return type(kind).from_config(kind.get_config())
+    if isinstance(kind, keras.layers.Layer):  # named as ours are: the learners' weight decay skips it by name
+        return type(kind).from_config({**kind.get_config(), "name": name})
     if kind == "periodic":
         return PeriodicEmbedding(d_embedding=d_embedding or 24, frequency_scale=frequency_scale, name=name)
     return PiecewiseLinearEmbedding(bin_edges(spec, n_bins), d_embedding=d_embedding or 16, name=name)

@@ -92,7 +92,9 @@ def learner_model(learner, fold_preprocessing=True):
         out = keras.layers.Activation("sigmoid" if out.shape[-1] == 1 else "softmax", name="logits_to_proba")(out)
     if is_regressor(learner) and hasattr(learner, "y_scale_"):
         # float32 keeps ~7 digits: y_mean_ 1e9 with y_scale_ 1 leaves every prediction the same value.
-        coarse = np.abs(learner.y_mean_) * 2.0**-23 > 1e-3 * np.asarray(learner.y_scale_)
+        # (Not a constant target, whose scale is a tiny 1e-6 of its value: its predictions are that value.)
+        scale, mean = np.asarray(learner.y_scale_), np.abs(learner.y_mean_)
+        coarse = (mean * 2.0**-23 > 1e-3 * scale) & ~np.isclose(scale, 1e-6 * mean, rtol=1e-6)
         if coarse.any():
             around = float(np.abs(learner.y_mean_).max())
             warn_user(f"The export returns float32 predictions around {around:.3g} with a spread of "

@@ -239,8 +239,8 @@ def _usable_weights(sample_weight, n):
 
 def _weighted_quantile(y2: np.ndarray, q: float, w) -> np.ndarray:
     """Each column's ``q`` quantile, rows weighted by ``w`` (None: equal)."""
-    if w is None:
-        return np.quantile(y2, q, axis=0)
+    if w is None or np.all(w[w > 0] == w[w > 0][0]):  # equal weights: as without them (interpolated)
+        return np.quantile(y2 if w is None else y2[w > 0], q, axis=0)
     order = np.argsort(y2, axis=0)
     cum = np.cumsum(w[order], axis=0)
     at = (cum >= q * cum[-1]).argmax(axis=0)

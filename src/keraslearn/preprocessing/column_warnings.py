@@ -4,6 +4,8 @@ it and the fix."""
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import pandas as pd
 
@@ -118,21 +120,29 @@ def warn_numbers_for_text(col: pd.Series, unknown: np.ndarray, apart: dict):
             f"as unknown. Give the column as text, as at fit (pd.read_csv(..., dtype={{{name!r}: str}})).")
 
 
-def warn_mostly_unseen(col: pd.Series, unknown: np.ndarray):
-    """Warn when most rows of a categorical column hold levels training never saw (``unknown``: their
-    mask): another spelling, case or encoding of the same values, or another column under its name.
-    Each such row is coded "unknown" and predicted as such, and nothing else would say so. Not for
-    new values that mostly differ from each other (an identifier: fit said so)."""
-    count = int(unknown.sum())
-    if count * 2 <= len(col):
-        return
-    seen = col.to_numpy()[unknown]
-    if len(pd.unique(seen)) * 2 > count:
-        return
-    warn_user(
-        f"Column {col.name!r}: {count} of {len(col)} rows hold values not seen in training (e.g. {_plain(seen[0])!r}), "
-        "coded as unknown. Were the rows split by this column (folds of sorted rows: shuffle them, "
-        "KFold(shuffle=True)), or are its values spelled (and encoded) otherwise than in training?")
+def normal_form(text: str) -> str:
+    """``text`` without what a respelling changes: case, accents, spaces, and UTF-8 read as cp1252."""
+    try:
+        text = text.encode("cp1252").decode("utf-8")  # "ZÃ¼rich" for "Zürich"
+    except UnicodeError:
+        pass
+    text = unicodedata.normalize("NFKD", text)
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).casefold().split())
+
+
+def warn_respelled(col: pd.Series, unknown: np.ndarray, normal_levels: dict):
+    """Warn when values unseen in training (``unknown``: their mask) are training levels written
+    otherwise ("zurich", "ZÃ¼rich" for "Zürich"; ``normal_levels``: {normal form: level}): each is
+    coded "unknown" and predicted as such, and nothing else would say so."""
+    unseen = pd.unique(col.to_numpy()[unknown])[:1000]
+    pairs = [(v, normal_levels[k]) for v in unseen if isinstance(v, str) and (k := normal_form(v)) in normal_levels]
+    if pairs:
+        rows = int(col[unknown].isin([v for v, _ in pairs]).sum())
+        shown = ", ".join(f"{v!r} for {level!r}" for v, level in pairs[:3])
+        warn_user(
+            f"Column {col.name!r}: {rows} row(s) hold levels that training saw written otherwise ({shown}"
+            f"{', ...' if len(pairs) > 3 else ''}): coded as unknown. Write them as in training (case, accents, "
+            "spaces and the file's encoding).")
 
 
 def _plain(v):

@@ -187,6 +187,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         self._level_codes = [{lvl: i + N_RESERVED for i, lvl in enumerate(levels)} for levels in self.categories_]
         self._spelled_apart = [column_warnings.spelled_apart(levels) for levels in self.categories_]
         self._category_tables = [{} for _ in self.categories_]  # see coding.category_codes
+        self._normal_levels = [None for _ in self.categories_]  # see _normal_levels_of
 
     def _make_spec(self) -> DataSpec:
         taken: set[str] = {"numeric"}
@@ -244,10 +245,19 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             )
             if self._spelled_apart[j]:  # levels such as "02139": usually none, so no cost per call
                 column_warnings.warn_numbers_for_text(frame[col], codes == UNKNOWN_CODE, self._spelled_apart[j])
-            if len(codes) >= 20 and not isinstance(self.min_frequency, float) and self.min_frequency <= 1:
-                column_warnings.warn_mostly_unseen(frame[col], codes == UNKNOWN_CODE)  # no rare levels pooled
+            unknown = codes == UNKNOWN_CODE
+            if unknown.any():
+                column_warnings.warn_respelled(frame[col], unknown, self._normal_levels_of(j))
             out[cspec.input_name] = codes.reshape(-1, 1)
         return out
+
+    def _normal_levels_of(self, j: int) -> dict:
+        """{normal form: level} of column ``j``'s levels, made the first time it meets unseen values
+        (in a list made at fit, as the lookups: transform leaves the attributes as they are)."""
+        tables = getattr(self, "_normal_levels", None) or [None] * len(self.categories_)  # pickled before it
+        if tables[j] is None:
+            tables[j] = {column_warnings.normal_form(level): level for level in reversed(self.categories_[j])}
+        return tables[j]
 
     def _codes_general(self, col: pd.Series, j: int) -> np.ndarray:
         values = _as_levels(col)
