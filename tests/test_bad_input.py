@@ -458,6 +458,9 @@ def test_levels_written_otherwise_at_predict_are_named():
         enc.transform(new)
         enc.transform(X)  # the training values: nothing to say
         enc.transform(new.assign(city=["Berlin", "Paris", "Rome"] * 10))  # new cities: nothing written otherwise
+        enc.transform(new.assign(city=[["a"], None, 3] * 10))  # lists (levels by their text), missing, numbers
+        # Pooled rare levels are unknown too: "zurich", seen once in training, is not news.
+        TabularEncoder(min_frequency=2).fit(pd.DataFrame({"city": ["Zürich"] * 10 + ["zurich"] + ["Bern"] * 9}))
     assert [str(w.message) for w in caught] == [
         "Column 'city': 20 row(s) hold levels that training saw written otherwise ('zurich ' for 'Zürich', "
         "'GenÃ¨ve' for 'Genève'): coded as unknown. Write them as in training (case, accents, spaces and the "
@@ -894,6 +897,12 @@ def test_cli_reads_numbers_as_spreadsheets_write_them(tmp_path):
         assert read_table(tmp_path / "pop.csv").to_numpy().tolist() == [[1250, 12, 3400000], [2500, 3, 330000]]
     (tmp_path / "points.csv").write_text("x;z\n1.250;0.5\n2.125;3.14159\n")
     assert read_table(tmp_path / "points.csv").to_numpy().tolist() == [[1.25, 0.5], [2.125, 3.14159]]
+    # Whole thousands ("45.000", read 45.0 by pandas) among decimal commas, and an exponent that says nothing.
+    (tmp_path / "salary.csv").write_text("name;salary;rate;tiny\nA;45.000;1,5;1e-07\nB;52.000;2,25;2e-08\nC;;3,0;\n")
+    with pytest.warns(UserWarning, match=r"read 'salary' \('45.000' is 45000\)"):
+        df = read_table(tmp_path / "salary.csv")
+    assert df["salary"].tolist()[:2] == [45000, 52000] and df["rate"].tolist() == [1.5, 2.25, 3.0]
+    assert df["tiny"].tolist()[:2] == [1e-07, 2e-08]
     (tmp_path / "neither.csv").write_text("x;n\n1.250;1\n2.500;2\n")
     assert read_table(tmp_path / "neither.csv")["x"].tolist() == [1.25, 2.5]
     # No group starts with 0: a decimal, an ID and a phone number are not thousands.

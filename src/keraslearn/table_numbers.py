@@ -26,37 +26,6 @@ _SURELY_COMMA_DECIMAL = r",(?:\d{1,2}|\d{4,})" + _EXPONENT + r"$|\.\d{3},|\.\d{3
 _SURELY_POINT_DECIMAL = r"\.(?:\d{1,2}|\d{4,})" + _EXPONENT + r"$|,\d{3}\.|,\d{3},\d{3}"
 
 
-def candidates(df: pd.DataFrame, sep: str, skip=()) -> list:
-    """The columns whose text :func:`spreadsheet_numbers` needs: pandas' text columns, and (in a file
-    not separated by commas) its number columns that may hold "1.250" read as 1.25, or that show the
-    file writes decimal points (3.14159), which :func:`spreadsheet_numbers` reads from ``df``."""
-    out = []
-    for col in df.columns:
-        if col in skip:
-            continue
-        values = df[col]
-        if not pd.api.types.is_numeric_dtype(values.dtype):
-            out.append(col)
-        elif sep != "," and pd.api.types.is_float_dtype(values.dtype) and _thousandths(values):
-            out.append(col)
-    return out
-
-
-def _thousandths(values: pd.Series) -> bool:
-    """Whether every value is a whole number of thousandths (1.25 from "1.250"), and one is not whole."""
-    v = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    v = v[np.isfinite(v)]
-    scaled = v * 1000
-    whole = np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1, np.abs(scaled))
-    return _fractional(values) and bool(np.all(whole))
-
-
-def _fractional(values: pd.Series) -> bool:
-    v = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    v = v[np.isfinite(v)]
-    return bool(np.any(v != np.round(v)))
-
-
 def _matching(raw: pd.DataFrame, pattern: str) -> dict:
     """{column: its non-missing values} of the ``raw`` columns whose every value matches ``pattern``
     and some value holds a "," or "." (whole numbers alone are pandas' own)."""
@@ -72,23 +41,29 @@ def _any(columns, pattern: str) -> bool:
     return any(values.str.contains(pattern).any() for values in columns)
 
 
-def spreadsheet_numbers(df: pd.DataFrame, raw: pd.DataFrame, path, sep: str) -> pd.DataFrame:
+def spreadsheet_numbers(df: pd.DataFrame, read_text, path, sep: str, skip=()) -> pd.DataFrame:
     """``df`` (pandas' reading of the file at ``path``) with spreadsheet-written numbers read as numbers.
 
-    ``raw`` holds the :func:`candidates` columns of the same file, read as text. In a comma file,
-    quoted "1,250" is a thousand and a quarter. In a file separated by ";", tab or "|", a value that
-    only decimal commas write ("12,5", "1.250,7") makes every column of such numbers numbers, "1.250"
-    a thousand and a quarter (said in a warning where pandas read 1.25); one that only decimal
-    points write ("3.14159", "1,250.5") makes the file's commas thousands marks; with both, only
-    the columns that show decimal commas themselves are read so; with neither, pandas' reading stands.
-    A predict file is read by its own values: write it as the training file was written.
+    ``read_text(columns)`` reads those columns of the file as text. In a comma file, quoted "1,250"
+    is a thousand and a quarter. In a file separated by ";", tab or "|", a value that only decimal
+    commas write ("12,5", "1.250,7", "3.400.000") makes every column of such numbers numbers, "1.250"
+    and "45.000" a thousand and a quarter and 45,000 (said in a warning where pandas read 1.25 and
+    45); one that only decimal points write ("3.14159", "1,250.5") makes the file's commas
+    thousands marks; with both, only the columns that show decimal commas themselves are read so;
+    with neither, pandas' reading stands. A predict file is read by its own values: write it as the
+    training file was written. Columns in ``skip`` (read as text on purpose) are left alone.
     """
+    texts = [c for c in df.columns if c not in skip and not pd.api.types.is_numeric_dtype(df[c].dtype)]
+    raw = read_text(texts) if texts else pd.DataFrame(index=df.index)
     comma_decimal, comma_thousands = _matching(raw, _COMMA_DECIMAL), _matching(raw, _COMMA_THOUSANDS)
-    # A number pandas read with a fraction not in thousandths (3.14159): the file's decimals are points.
-    points = any(_fractional(df[c]) for c in df.columns if pd.api.types.is_float_dtype(df[c].dtype)
-                 and c not in raw.columns)
-    surely_points = points or _any(comma_thousands.values(), _SURELY_POINT_DECIMAL)
     surely_commas = _any(comma_decimal.values(), _SURELY_COMMA_DECIMAL)
+    surely_points = _any(comma_thousands.values(), _SURELY_POINT_DECIMAL)
+    floats = [c for c in df.columns if c not in skip and pd.api.types.is_float_dtype(df[c].dtype)]
+    if sep != "," and surely_commas and floats:  # then pandas' floats may be "1.250" or show "3.14159"
+        more = read_text(floats)
+        comma_decimal.update(_matching(more, _COMMA_DECIMAL))
+        surely_points = surely_points or _any(_matching(more, _COMMA_THOUSANDS).values(), _SURELY_POINT_DECIMAL)
+        raw = pd.concat([raw, more], axis=1)
     if sep == "," or (surely_points and not surely_commas):
         marks, found = {",": ""}, {c: v for c, v in comma_thousands.items() if not pd.api.types.is_numeric_dtype(df[c])}
     elif surely_commas:

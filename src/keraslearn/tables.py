@@ -14,7 +14,7 @@ import pandas as pd
 from keraslearn._atomic import atomic_path
 from keraslearn._user_warnings import warn_user
 from keraslearn.cli import UsageError
-from keraslearn.table_numbers import candidates, spreadsheet_numbers
+from keraslearn.table_numbers import spreadsheet_numbers
 
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
@@ -61,10 +61,11 @@ def read_table(path, text=(), exact=(), keep=()) -> pd.DataFrame:
                     df = _csv(p, sep=sep, encoding=encoding, **columns)
             df = _without_trailing_separators(df, p, sep, encoding, columns)
             own_index = not df.index.equals(pd.RangeIndex(len(df)))  # R's write.table: row names, no header
-            if found := candidates(df, sep, skip={*text, *exact}):  # numbers written "1.250,70" or "1,250"?
-                raw = df[found] if sep == "," else _csv(p, sep=sep, encoding=encoding, text=found, usecols=found,
+            def read_text(cols, sep=sep, encoding=encoding):  # numbers written "1.250,70" or "1,250"?
+                return df[cols] if sep == "," else _csv(p, sep=sep, encoding=encoding, text=cols, usecols=cols,
                                                         index_col=None if own_index else False)
-                df = spreadsheet_numbers(df, raw, path, sep=sep)
+
+            df = spreadsheet_numbers(df, read_text, path, sep=sep, skip={*text, *exact})
             _check_unique_header(df, p, sep=sep, encoding=encoding)
             df = _none_in_numbers_is_missing(df, skip={*text, *exact})
             df = _without_row_names(df, path, keep={*text, *exact, *keep})

@@ -134,8 +134,8 @@ def warn_respelled(col: pd.Series, unknown: np.ndarray, normal_levels: dict):
     """Warn when values unseen in training (``unknown``: their mask) are training levels written
     otherwise ("zurich", "ZÃ¼rich" for "Zürich"; ``normal_levels``: {normal form: level}): each is
     coded "unknown" and predicted as such, and nothing else would say so."""
-    unseen = pd.unique(col.to_numpy()[unknown])[:1000]
-    pairs = [(v, normal_levels[k]) for v in unseen if isinstance(v, str) and (k := normal_form(v)) in normal_levels]
+    unseen = list(dict.fromkeys(v for v in col.to_numpy()[unknown] if isinstance(v, str)))[:1000]  # lists too
+    pairs = [(v, normal_levels[k]) for v in unseen if (k := normal_form(v)) in normal_levels]
     if pairs:
         rows = int(col[unknown].isin([v for v, _ in pairs]).sum())
         shown = ", ".join(f"{v!r} for {level!r}" for v, level in pairs[:3])

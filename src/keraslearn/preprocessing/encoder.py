@@ -246,7 +246,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             if self._spelled_apart[j]:  # levels such as "02139": usually none, so no cost per call
                 column_warnings.warn_numbers_for_text(frame[col], codes == UNKNOWN_CODE, self._spelled_apart[j])
             unknown = codes == UNKNOWN_CODE
-            if unknown.any():
+            pooled = isinstance(self.min_frequency, float) or self.min_frequency > 1  # rare levels are unknown too
+            if unknown.any() and not pooled:
                 column_warnings.warn_respelled(frame[col], unknown, self._normal_levels_of(j))
             out[cspec.input_name] = codes.reshape(-1, 1)
         return out
@@ -254,9 +255,11 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     def _normal_levels_of(self, j: int) -> dict:
         """{normal form: level} of column ``j``'s levels, made the first time it meets unseen values
         (in a list made at fit, as the lookups: transform leaves the attributes as they are)."""
-        tables = getattr(self, "_normal_levels", None) or [None] * len(self.categories_)  # pickled before it
+        if getattr(self, "_normal_levels", None) is None:  # an encoder pickled before it existed
+            self._normal_levels = [None] * len(self.categories_)
+        tables = self._normal_levels
         if tables[j] is None:
-            tables[j] = {column_warnings.normal_form(level): level for level in reversed(self.categories_[j])}
+            tables[j] = {column_warnings.normal_form(str(level)): level for level in reversed(self.categories_[j])}
         return tables[j]
 
     def _codes_general(self, col: pd.Series, j: int) -> np.ndarray:
