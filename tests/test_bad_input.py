@@ -922,6 +922,31 @@ def test_cli_reads_numbers_as_spreadsheets_write_them(tmp_path):
     assert read_table(tmp_path / "t2.tsv").to_numpy().tolist() == [[52000, 1250.5], [61500, 900]]
 
 
+def test_cli_predict_reads_numbers_as_the_training_file_wrote_them(tmp_path, capsys):
+    """A predict file of whole thousands ("45.000") shows no decimal comma: it read 45 where its training
+    file's 45,000 was learned. The model keeps its training file's convention."""
+    from io import StringIO
+
+    import keraslearn
+    from keraslearn.tables import read_table
+
+    rows = "".join(f"n{i};{i % 9 + 40}.000;{i % 5},5;{i % 2}\n" for i in range(60))
+    (tmp_path / "train.csv").write_text("name;salary;rate;y\n" + rows)
+    with pytest.warns(UserWarning, match="'40.000' is 40000"):
+        assert main(["fit", str(tmp_path / "train.csv"), "--target", "y", "--epochs", "1", "--quiet",
+                     "--out", str(tmp_path / "m.keraslearn")]) == 0
+    model = keraslearn.load(tmp_path / "m.keraslearn")
+    assert model.table_numbers_ == "comma"
+    (tmp_path / "new.csv").write_text("name;salary;rate\nA;45.000;1\nB;52.000;2\n")
+    assert read_table(tmp_path / "new.csv")["salary"].tolist() == [45.0, 52.0]  # the file alone: pandas' reading
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match="read as the model's training file wrote its numbers, with decimal commas"):
+        assert main(["predict", str(tmp_path / "m.keraslearn"), str(tmp_path / "new.csv")]) == 0
+    printed = pd.read_csv(StringIO(capsys.readouterr().out))
+    expected = model.predict_proba(pd.DataFrame({"name": ["A", "B"], "salary": [45000, 52000], "rate": [1, 2]}))
+    np.testing.assert_allclose(printed[["proba_0", "proba_1"]].to_numpy(), expected, rtol=1e-5)
+
+
 def test_cli_reads_a_utf8_file_with_a_stray_line_line_by_line_and_drops_empty_unnamed_columns(tmp_path):
     """Read as one cp1252 file, every "ü" became "Ã¼" and predictions on clean data met unknown levels;
     rows ending in a comma made a required, empty feature "Unnamed: 3"."""

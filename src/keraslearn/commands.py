@@ -76,7 +76,10 @@ def _make_learner(name, task, params):
 
 
 def train_and_report(X, y, learner, *, test_fraction, random_state, out, console, title):
-    """Hold out a test split, fit, print metrics, save the artifact and the learning curve."""
+    """Hold out a test split, fit, print metrics, save the artifact and the learning curve.
+
+    The artifact keeps how the training file wrote its numbers (``X.attrs["numbers"]``, from
+    :func:`~keraslearn.tables.read_table`), so predict reads a file that does not show it the same way."""
     from sklearn.model_selection import train_test_split
 
     from keraslearn.report import plot_learning_curve, score_table
@@ -109,6 +112,8 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
         raise KeyboardInterrupt(f"interrupted after {time.perf_counter() - start:.0f} s of training; "
                                 f"no model was written to {out}") from None
     seconds = time.perf_counter() - start
+    if X.attrs.get("numbers"):
+        learner.table_numbers_ = X.attrs["numbers"]
     try:
         rows = {"train": score_table(learner, X_tr, y_tr)}
         if X_te is not None:
@@ -235,7 +240,8 @@ def cmd_predict(args):
     model = _load_model(args.model)
     keep = list(dict.fromkeys(args.keep))
     features = set(_feature_names(model))
-    df = read_table(args.data, text=_text_columns(model), exact=[c for c in keep if c not in features], keep=features)
+    df = read_table(args.data, text=_text_columns(model), exact=[c for c in keep if c not in features], keep=features,
+                    numbers=getattr(model, "table_numbers_", None))
     indexed = [c for c in keep if c not in df.columns and c in df.index.names]  # a Parquet file's named index
     if indexed:
         df = df.reset_index(level=indexed)
@@ -274,7 +280,8 @@ def cmd_evaluate(args):
     if args.target in _feature_names(model):  # else "the data lacks the model's columns: <target>"
         raise UsageError(f"--target {args.target!r} is one of the model's features, not what it predicts; "
                          "name the column the model was trained to predict")
-    df = read_table(args.data, text=_text_columns(model), keep=_feature_names(model))
+    df = read_table(args.data, text=_text_columns(model), keep=_feature_names(model),
+                    numbers=getattr(model, "table_numbers_", None))
     X, y = split_target(df, args.target, console)
     X = _features_for(model, X, console)
     if hasattr(model, "classes_"):

@@ -41,7 +41,7 @@ def _any(columns, pattern: str) -> bool:
     return any(values.str.contains(pattern).any() for values in columns)
 
 
-def spreadsheet_numbers(df: pd.DataFrame, read_text, path, sep: str, skip=()) -> pd.DataFrame:
+def spreadsheet_numbers(df: pd.DataFrame, read_text, path, sep: str, skip=(), convention=None):
     """``df`` (pandas' reading of the file at ``path``) with spreadsheet-written numbers read as numbers.
 
     ``read_text(columns)`` reads those columns of the file as text. In a comma file, quoted "1,250"
@@ -50,8 +50,11 @@ def spreadsheet_numbers(df: pd.DataFrame, read_text, path, sep: str, skip=()) ->
     and "45.000" a thousand and a quarter and 45,000 (said in a warning where pandas read 1.25 and
     45); one that only decimal points write ("3.14159", "1,250.5") makes the file's commas
     thousands marks; with both, only the columns that show decimal commas themselves are read so;
-    with neither, pandas' reading stands. A predict file is read by its own values: write it as the
-    training file was written. Columns in ``skip`` (read as text on purpose) are left alone.
+    with neither, the ``convention`` given stands (a model's training file's: a predict file of
+    "1.250" alone reads as its training file did), else pandas' reading. Columns in ``skip`` (read
+    as text on purpose) are left alone.
+
+    Returns ``(df, convention)``: "comma" or "point" where the file showed one, else None.
     """
     texts = [c for c in df.columns if c not in skip and not pd.api.types.is_numeric_dtype(df[c].dtype)]
     raw = read_text(texts) if texts else pd.DataFrame(index=df.index)
@@ -59,19 +62,22 @@ def spreadsheet_numbers(df: pd.DataFrame, read_text, path, sep: str, skip=()) ->
     surely_commas = _any(comma_decimal.values(), _SURELY_COMMA_DECIMAL)
     surely_points = _any(comma_thousands.values(), _SURELY_POINT_DECIMAL)
     floats = [c for c in df.columns if c not in skip and pd.api.types.is_float_dtype(df[c].dtype)]
-    if sep != "," and surely_commas and floats:  # then pandas' floats may be "1.250" or show "3.14159"
+    if sep != "," and (surely_commas or convention == "comma") and floats:  # pandas' floats: "1.250"? "3.14159"?
         more = read_text(floats)
         comma_decimal.update(_matching(more, _COMMA_DECIMAL))
         surely_points = surely_points or _any(_matching(more, _COMMA_THOUSANDS).values(), _SURELY_POINT_DECIMAL)
         raw = pd.concat([raw, more], axis=1)
-    if sep == "," or (surely_points and not surely_commas):
+    own = "point" if sep == "," or (surely_points and not surely_commas) else \
+        "comma" if surely_commas and not surely_points else "both" if surely_commas else None
+    use = own or convention
+    if use == "point":
         marks, found = {",": ""}, {c: v for c, v in comma_thousands.items() if not pd.api.types.is_numeric_dtype(df[c])}
-    elif surely_commas:
+    elif use in ("comma", "both"):
         marks, found = {".": "", ",": "."}, comma_decimal
-        if surely_points:  # both in one file: only the columns that say so themselves ("2,5" beside "1.5")
+        if use == "both":  # both in one file: only the columns that say so themselves ("2,5" beside "1.5")
             found = {c: v for c, v in found.items() if _any([v], _SURELY_COMMA_DECIMAL)}
     else:
-        return df
+        return df, None
     changed = []
     for col, values in found.items():
         numbers = pd.to_numeric(raw[col].map(lambda v: v if pd.isna(v) else _unmarked(str(v), marks)))
@@ -79,9 +85,9 @@ def spreadsheet_numbers(df: pd.DataFrame, read_text, path, sep: str, skip=()) ->
             changed.append(f"{col!r} ({values.iloc[0]!r} is {numbers[values.index[0]]:g})")
         df[col] = numbers.to_numpy()
     if changed:
-        warn_user(f"{path}: its numbers are written with decimal commas, so a '.' separates thousands: read "
-                  f"{', '.join(changed)}")
-    return df
+        how = "its numbers are written" if own else "read as the model's training file wrote its numbers,"
+        warn_user(f"{path}: {how} with decimal commas, so a '.' separates thousands: read {', '.join(changed)}")
+    return df, own if own in ("comma", "point") else None
 
 
 def _unmarked(value: str, marks: dict) -> str:

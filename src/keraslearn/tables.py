@@ -19,12 +19,14 @@ from keraslearn.table_numbers import spreadsheet_numbers
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 
-def read_table(path, text=(), exact=(), keep=()) -> pd.DataFrame:
+def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
     """Read a .csv / .tsv / .parquet file, or a dataset of :func:`keraslearn.list_tabular` by name.
 
     In a text file, the columns named in ``text`` are read as text (a zip code "02139" keeps its
     zero), and those in ``exact`` as the file's text itself, with no missing values (IDs). Columns in
-    ``keep`` (a model's features) are never left out as row names.
+    ``keep`` (a model's features) are never left out as row names. ``numbers`` ("comma" or "point",
+    a model's training file's) reads a text file whose values show neither decimal commas nor points;
+    ``df.attrs["numbers"]`` says which one the file showed (None: neither, or not a text file).
     """
     p = Path(path).expanduser()  # as pandas does: "--out=~/x.csv" reaches us unexpanded
     if not p.exists():
@@ -65,7 +67,7 @@ def read_table(path, text=(), exact=(), keep=()) -> pd.DataFrame:
                 return df[cols] if sep == "," else _csv(p, sep=sep, encoding=encoding, text=cols, usecols=cols,
                                                         index_col=None if own_index else False)
 
-            df = spreadsheet_numbers(df, read_text, path, sep=sep, skip={*text, *exact})
+            df, numbers = spreadsheet_numbers(df, read_text, path, sep=sep, skip={*text, *exact}, convention=numbers)
             _check_unique_header(df, p, sep=sep, encoding=encoding)
             df = _none_in_numbers_is_missing(df, skip={*text, *exact})
             df = _without_row_names(df, path, keep={*text, *exact, *keep})
@@ -73,6 +75,7 @@ def read_table(path, text=(), exact=(), keep=()) -> pd.DataFrame:
             blank = [c for c in df.columns
                      if re.fullmatch(r"Unnamed: \d+", str(c)) and df[c].isna().all() and c not in keep]
             df = df.drop(columns=blank)
+            df.attrs["numbers"] = numbers
         else:
             raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (optionally .gz, .bz2, "
                              ".xz, .zst or .zip compressed)")

@@ -228,6 +228,8 @@ def save(learner, path) -> str:
         "keraslearn_version": __version__,
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
+        # How the command line's training file wrote numbers ("comma"/"point"), for predict's files.
+        "table_numbers": getattr(learner, "table_numbers_", None),
     }
     with atomic_file(path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("keraslearn.json", json.dumps(meta, indent=1))
@@ -323,4 +325,6 @@ def _restore(cls, meta: dict, path):
     learner.spec_ = DataSpec.from_dict(meta["spec"])
     learner._restore_fitted_state(jsonsafe.decode(meta["fitted"]), fit_arrays)
     learner.model_ = _load_model(model_bytes, path)
+    if meta.get("table_numbers") in ("comma", "point"):
+        learner.table_numbers_ = meta["table_numbers"]
     return learner
