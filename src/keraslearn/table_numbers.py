@@ -26,15 +26,20 @@ _SURELY_COMMA_DECIMAL = r",(?:\d{1,2}|\d{4,})" + _EXPONENT + r"$|\.\d{3},|\.\d{3
 _SURELY_POINT_DECIMAL = r"\.(?:\d{1,2}|\d{4,})" + _EXPONENT + r"$|,\d{3}\.|,\d{3},\d{3}"
 
 
-def _matching(raw: pd.DataFrame, pattern: str) -> dict:
-    """{column: its non-missing values} of the ``raw`` columns whose every value matches ``pattern``
-    and some value holds a "," or "." (whole numbers alone are pandas' own)."""
-    out = {}
+def _written(raw: pd.DataFrame) -> tuple[dict, dict]:
+    """The ``raw`` columns whose every value matches ``_COMMA_DECIMAL``, and those whose every value
+    matches ``_COMMA_THOUSANDS``, as {column: its non-missing values}; only columns where some value
+    holds a "," or "." (whole numbers alone are pandas' own)."""
+    decimal, thousands = {}, {}
     for col in raw.columns:
         values = raw[col].dropna().astype(str).str.strip()
-        if len(values) and values.str.fullmatch(pattern).all() and values.str.contains(r"[.,]").any():
-            out[col] = values
-    return out
+        if not len(values) or not values.str.contains(r"[.,]").any():
+            continue
+        if values.str.fullmatch(_COMMA_DECIMAL).all():
+            decimal[col] = values
+        if values.str.fullmatch(_COMMA_THOUSANDS).all():
+            thousands[col] = values
+    return decimal, thousands
 
 
 def _any(columns, pattern: str) -> bool:
@@ -58,14 +63,15 @@ def spreadsheet_numbers(df: pd.DataFrame, read_text, path, sep: str, skip=(), co
     """
     texts = [c for c in df.columns if c not in skip and not pd.api.types.is_numeric_dtype(df[c].dtype)]
     raw = read_text(texts) if texts else pd.DataFrame(index=df.index)
-    comma_decimal, comma_thousands = _matching(raw, _COMMA_DECIMAL), _matching(raw, _COMMA_THOUSANDS)
+    comma_decimal, comma_thousands = _written(raw)
     surely_commas = _any(comma_decimal.values(), _SURELY_COMMA_DECIMAL)
     surely_points = _any(comma_thousands.values(), _SURELY_POINT_DECIMAL)
     floats = [c for c in df.columns if c not in skip and pd.api.types.is_float_dtype(df[c].dtype)]
     if sep != "," and (surely_commas or convention == "comma") and floats:  # pandas' floats: "1.250"? "3.14159"?
         more = read_text(floats)
-        comma_decimal.update(_matching(more, _COMMA_DECIMAL))
-        surely_points = surely_points or _any(_matching(more, _COMMA_THOUSANDS).values(), _SURELY_POINT_DECIMAL)
+        more_decimal, more_thousands = _written(more)
+        comma_decimal.update(more_decimal)
+        surely_points = surely_points or _any(more_thousands.values(), _SURELY_POINT_DECIMAL)
         raw = pd.concat([raw, more], axis=1)
     own = "point" if sep == "," or (surely_points and not surely_commas) else \
         "comma" if surely_commas and not surely_points else "both" if surely_commas else None

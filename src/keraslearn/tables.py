@@ -63,6 +63,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
                     df = _csv(p, sep=sep, encoding=encoding, **columns)
             df = _without_trailing_separators(df, p, sep, encoding, columns)
             own_index = not df.index.equals(pd.RangeIndex(len(df)))  # R's write.table: row names, no header
+
             def read_text(cols, sep=sep, encoding=encoding):  # numbers written "1.250,70" or "1,250"?
                 return df[cols] if sep == "," else _csv(p, sep=sep, encoding=encoding, text=cols, usecols=cols,
                                                         index_col=None if own_index else False)

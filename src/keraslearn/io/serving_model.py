@@ -96,9 +96,9 @@ def learner_model(learner, fold_preprocessing=True):
         scale, mean = np.asarray(learner.y_scale_), np.abs(learner.y_mean_)
         coarse = (mean * 2.0**-23 > 1e-3 * scale) & ~np.isclose(scale, 1e-6 * mean, rtol=1e-6)
         if coarse.any():
-            around = float(np.abs(learner.y_mean_).max())
+            around = float(mean.max())
             warn_user(f"The export returns float32 predictions around {around:.3g} with a spread of "
-                      f"{float(np.min(learner.y_scale_)):.3g}: rounded to steps of {around * 2.0**-23:.3g}, far "
+                      f"{float(scale.min()):.3g}: rounded to steps of {around * 2.0**-23:.3g}, far "
                       "coarser than predict's. Subtract a constant from y before fitting (and add it back to the "
                       "export's predictions).")
         out = keras.layers.Rescaling(

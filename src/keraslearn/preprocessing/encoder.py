@@ -236,17 +236,17 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 finite = np.isfinite(out["numeric"]).all(axis=0)
                 names = list(self.numeric_columns_) + [f"{c}__missing" for c in self.indicator_columns_]
                 _raise_too_large(arr, names, np.flatnonzero(~finite), " into float32")
-        if self.categorical_columns_ and getattr(self, "_category_tables", None) is None:
-            self._set_lookups()  # an encoder unpickled from before the lookups existed
+        if self.categorical_columns_ and getattr(self, "_normal_levels", None) is None:
+            self._set_lookups()  # an encoder unpickled from before the lookups (or the last of them) existed
+        pooled = isinstance(self.min_frequency, float) or self.min_frequency > 1  # rare levels are unknown too
         for j, (col, cspec) in enumerate(zip(self.categorical_columns_, self.spec_.categorical)):
             codes = coding.category_codes(
                 frame[col], self._level_codes[j], UNKNOWN_CODE, MISSING_CODE, lambda c, j=j: self._codes_general(c, j),
                 cache=self._category_tables[j],
             )
-            if self._spelled_apart[j]:  # levels such as "02139": usually none, so no cost per call
-                column_warnings.warn_numbers_for_text(frame[col], codes == UNKNOWN_CODE, self._spelled_apart[j])
             unknown = codes == UNKNOWN_CODE
-            pooled = isinstance(self.min_frequency, float) or self.min_frequency > 1  # rare levels are unknown too
+            if self._spelled_apart[j]:  # levels such as "02139": usually none, so no cost per call
+                column_warnings.warn_numbers_for_text(frame[col], unknown, self._spelled_apart[j])
             if unknown.any() and not pooled:
                 column_warnings.warn_respelled(frame[col], unknown, self._normal_levels_of(j))
             out[cspec.input_name] = codes.reshape(-1, 1)
@@ -255,8 +255,6 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     def _normal_levels_of(self, j: int) -> dict:
         """{normal form: level} of column ``j``'s levels, made the first time it meets unseen values
         (in a list made at fit, as the lookups: transform leaves the attributes as they are)."""
-        if getattr(self, "_normal_levels", None) is None:  # an encoder pickled before it existed
-            self._normal_levels = [None] * len(self.categories_)
         tables = self._normal_levels
         if tables[j] is None:
             tables[j] = {column_warnings.normal_form(str(level)): level for level in reversed(self.categories_[j])}
