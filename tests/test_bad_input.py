@@ -65,7 +65,7 @@ def make_frame(n=N, seed=0):
             "num": rng.normal(size=n),
             "num2": num2,
             "const": 5.0,  # constant: accepted, scales to 0
-            "allnan": np.nan,  # all missing: accepted, imputed with 0 plus a missing indicator
+            "allnan": np.nan,  # all missing: accepted, left out of the model with a warning
             "cat": cat,
         }
     )
@@ -160,7 +160,9 @@ def test_integer_labels_stored_as_objects_train_with_a_warning_that_scorers_refu
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(pytest.fail.Exception, match="model was built"):
-            FFClassifier(epochs=1).fit(X, pd.Series(np.array(["a", "b"])[np.arange(N) % 2], dtype=object))
+            FFClassifier(epochs=1).fit(
+                X.drop(columns="allnan"), pd.Series(np.array(["a", "b"])[np.arange(N) % 2], dtype=object)
+            )
 
 
 @pytest.mark.parametrize(
@@ -298,17 +300,23 @@ def test_a_failed_refit_leaves_the_fitted_learner_as_it_was(clf, data):
 
 
 # ------------------------------------------------------- fit: accepted, documented
-def test_constant_and_all_missing_columns_are_kept_and_predictions_finite(clf, data):
-    X, _, _ = data
+def test_constant_column_is_kept_and_all_missing_column_left_out_with_a_warning(clf, data):
+    X, y, _ = data
     enc = clf.encoder_
-    assert {"const", "allnan"} <= set(enc.numeric_columns_)  # kept, not dropped
-    assert "allnan" in enc.indicator_columns_
+    assert "const" in enc.numeric_columns_
     x = enc.transform(X)["numeric"]
     names = list(enc.spec_.numeric_names)
-    assert np.all(x[:, names.index("const")] == 0.0) and np.all(x[:, names.index("allnan")] == 0.0)
-    assert np.all(x[:, names.index("allnan__missing")] == 1.0)
+    assert np.all(x[:, names.index("const")] == 0.0)
+    # Training saw 'allnan' only as its imputed constant: its values at predict time went through
+    # weights never trained (predictions moved by 1e4 for a value of 5e4), so it is left out.
+    assert "allnan" not in enc.numeric_columns_ and not any("allnan" in n for n in names)
     proba = clf.predict_proba(X)
     assert proba.shape == (len(X), 2) and np.all(np.isfinite(proba))
+    np.testing.assert_array_equal(clf.predict_proba(X.assign(allnan=5e4)), proba)
+    with pytest.warns(UserWarning, match=r"\['allnan'\] are missing in every training row"):
+        FFClassifier(layer_units=(8,), epochs=1).fit(X.iloc[:40], y[:40])
+    only = TabularEncoder().fit(X[["allnan"]])  # the only column: kept, as a constant
+    assert only.numeric_columns_ == ["allnan"]
 
 
 def test_a_validation_fraction_too_small_or_too_large_for_the_rows_says_that_no_split_is_made(data):

@@ -586,6 +586,9 @@ def test_models_that_cannot_take_the_data_or_the_target_are_refused_before_train
     with pytest.raises(ValueError, match="one \\(sigmoid\\) output unit for the two classes, but its loss, "
                                          "categorical_crossentropy, needs one unit per class"):
         KerasClassifier(build_compiled, epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="its loss, sparse_categorical_crossentropy, needs one unit per class"):
+        # over one unit its loss is 0 for every row: nothing trained (accuracy 0.35 on separable data)
+        KerasClassifier(build_compiled, model_params={"loss": "sparse_categorical_crossentropy"}, epochs=1).fit(X, y)
     with pytest.raises(ValueError, match=r"activation='sigmoid', whose outputs are never negative, but keraslearn "
                                          r"trains a regressor on the standardized target"):
         KerasRegressor(build_sized_by_columns, model_params={"width": 6}, epochs=1).fit(X, X["b"] + 10)

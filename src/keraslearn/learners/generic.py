@@ -151,7 +151,7 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         if y_fit.ndim != 1:
             return y_fit  # already one-hot: the learner's own loss asked for it
         loss = _loss_name(effective)
-        if loss in _ONE_HOT_LOSSES and self._output_width(model) == 1:
+        if (loss in _ONE_HOT_LOSSES or loss == "sparse_categorical_crossentropy") and self._output_width(model) == 1:
             raise ValueError(
                 f"The model has one (sigmoid) output unit for the two classes, but its loss, {loss}, needs one unit "
                 "per class: compile it with loss='binary_crossentropy' (or pass it as loss=), or end the model "

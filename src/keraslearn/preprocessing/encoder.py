@@ -9,6 +9,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from keraslearn._user_warnings import warn_user
 from keraslearn.preprocessing import coding, column_warnings
 from keraslearn.preprocessing.spec import CategoricalSpec, DataSpec, embedding_size, input_name, numeric_quantiles
 from keraslearn.preprocessing.validation import match_columns, to_frame
@@ -50,6 +51,25 @@ def _as_levels(col: pd.Series) -> pd.Series:
     out = col.astype(object).map(str).astype(object)
     out[missing] = None
     return out
+
+
+def _with_values(numeric: list, frame: pd.DataFrame, categorical: set) -> list:
+    """``numeric`` without the columns missing in every row, with a warning naming them.
+
+    Training saw such a column only as its imputed constant, so the model learned nothing
+    from it; kept, the values it has at predict time would go through weights that were never
+    trained (predictions moved by orders of magnitude). scikit-learn's SimpleImputer leaves
+    them out too. Kept when nothing else is left: a model needs an input.
+    """
+    empty = [c for c in numeric if frame[c].isna().all()]
+    if not empty or len(empty) == len(numeric) and not categorical:
+        return numeric
+    warn_user(
+        f"Column(s) {[str(c) for c in empty]} are missing in every training row, so the model cannot learn "
+        "from them: they are left out, and the values they have when predicting are ignored."
+    )
+    gone = set(empty)
+    return [c for c in numeric if c not in gone]
 
 
 class TabularEncoder(TransformerMixin, BaseEstimator):
@@ -141,7 +161,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             raise ValueError(f"categorical_features names columns not in X: {sorted(unknown)}.")
         self.categorical_columns_ = [c for c in frame.columns if c in forced or _is_categorical(frame[c])]
         cat_set = set(self.categorical_columns_)
-        self.numeric_columns_ = [c for c in frame.columns if c not in cat_set]
+        self.numeric_columns_ = _with_values([c for c in frame.columns if c not in cat_set], frame, cat_set)
         self._fit_numeric(frame)
         self._fit_categorical(frame)
         self.spec_ = self._make_spec()
