@@ -135,6 +135,7 @@ class KerasLearner(BaseEstimator):
             Numeric, boolean and categorical (category / string / object) columns; missing
             values are imputed.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Class labels (one column) for a classifier; regressors also take several target columns.
         sample_weight : array-like of shape (n_samples,), default=None
         X_val, y_val : DataFrame or array-like, default=None
             Validation rows, as Keras' ``validation_data`` (and scikit-learn's

@@ -30,6 +30,19 @@ def _ragged() -> ValueError:
     )
 
 
+def _polars_unconvertible(X, estimator_name: str) -> TypeError:
+    bad = []
+    for name in X.columns:
+        try:
+            X[[name]].head(1).to_pandas()
+        except Exception:
+            bad.append(f"{name!r} ({X.schema[name]})")
+    return TypeError(
+        f"{estimator_name} cannot read polars column(s) {', '.join(bad) or '(unknown)'}: they do not convert to pandas. "
+        "Cast them first, e.g. X.with_columns(pl.col(name).cast(pl.Float64))."
+    )
+
+
 def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame, bool]:
     """Return ``(frame, has_names)``: X as a DataFrame, and whether X carried column names.
 
@@ -45,6 +58,8 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
             X = X.to_pandas()
         except ImportError as err:
             raise ImportError(f"Reading a polars DataFrame needs pyarrow: pip install pyarrow ({err}).") from err
+        except Exception:  # a dtype pyarrow cannot take (Int128): name the columns, not pyarrow's format string
+            raise _polars_unconvertible(X, estimator_name) from None
     if _package(X) == "pyarrow" and type(X).__name__ in ("Table", "RecordBatch"):
         X = X.to_pandas()  # its column names, matched by name like a DataFrame's (np.asarray drops them)
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
@@ -91,6 +106,11 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
             raise ValueError("Complex data not supported; pass real numbers.")
         if arr.ndim == 1 and arr.dtype == object and len(arr) and isinstance(arr[0], (list, tuple, np.ndarray)):
             raise _ragged()  # keras.datasets.imdb's arrays of lists
+        if isinstance(X, dict) or arr.ndim == 1 and len(arr) and isinstance(arr[0], dict):
+            raise TypeError(
+                f"{estimator_name} got {'a dict of columns' if isinstance(X, dict) else 'a list of records (dicts)'}; "
+                "make it a table first: pd.DataFrame(X)."
+            )
         if arr.ndim == 0 or arr.ndim == 1:
             raise ValueError(
                 f"Expected 2D array, got {'scalar' if arr.ndim == 0 else '1D'} array instead. "
