@@ -293,9 +293,18 @@ def test_an_empty_class_folder_is_left_out_with_a_warning(tmp_path, digits_rgb):
         Image.fromarray(images[i]).save(tmp_path / labels[i] / f"{i}.png")
     os.makedirs(tmp_path / "aaa_empty")
     with pytest.warns(UserWarning, match=r"\['aaa_empty'\] .* hold no image files; those classes are left out"):
-        source, found = image_source(str(tmp_path))
+        source, found = image_source(str(tmp_path), fitting=True)
     assert source.n == 4 and "aaa_empty" not in set(found)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # predicting or scoring on the folder leaves no class out: no warning
+        image_source(str(tmp_path))
     os.rmdir(tmp_path / "aaa_empty")
+    # what a zip made on macOS leaves: resource forks beside each image and in __MACOSX/
+    (tmp_path / labels[0] / f"._{0}.png").write_bytes(b"\x00\x05\x16\x07")
+    os.makedirs(tmp_path / "__MACOSX" / labels[0])
+    (tmp_path / "__MACOSX" / labels[0] / "._0.png").write_bytes(b"\x00\x05\x16\x07")
+    source, found = image_source(str(tmp_path))
+    assert source.n == 4 and "__MACOSX" not in set(found)  # were read as images (and a class): unreadable
     Image.fromarray(images[5]).save(tmp_path / "stray.png")  # an image beside the class folders: left out, and said
     with pytest.warns(UserWarning, match=r"holds 1 image file\(s\) beside its sub-folders \(e.g. \['stray.png'\]\)"):
         source, _ = image_source(str(tmp_path))
@@ -326,11 +335,13 @@ def test_validation_images_given_to_fit_replace_the_validation_share(digits_rgb,
 
 
 def test_images_scaled_to_0_1_warn_that_pixels_are_read_on_0_255(digits_rgb):
-    import warnings
-
     images, _ = digits_rgb
     with pytest.warns(UserWarning, match=r"pixels lie in \[0, 1\], but pixels are read on 0-255"):
         image_source(images / 255.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         image_source(images.astype("float32"))
+    with pytest.warns(UserWarning, match=r"pixels reach 4080, but pixels are read on 0-255.*X \* \(255 / X.max\(\)\)"):
+        image_source(images.astype("uint16") * 16)  # 16-bit images: 16 times too bright, silently
+    with pytest.raises(ValueError, match=r"channels come first \(PyTorch's layout\): pass X.transpose\(0, 2, 3, 1\)"):
+        image_source(images.transpose(0, 3, 1, 2))

@@ -142,7 +142,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         """
         self._validate_params()
         name = type(self).__name__
-        source, folder_labels = image_source(X, self.path_column, name)
+        source, folder_labels = image_source(X, self.path_column, name, fitting=True)
         if y is None:
             if folder_labels is None:
                 raise ValueError(

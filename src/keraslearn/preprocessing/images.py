@@ -25,12 +25,17 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".
 
 
 def _is_image_file(name: str) -> bool:
-    return name.lower().endswith(IMAGE_EXTENSIONS)
+    # "._x.png": the resource fork a macOS zip or copy leaves beside x.png, not an image
+    return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
 
 
-def _list_folder(path: str):
+def _is_data_folder(name: str) -> bool:
+    return not name.startswith(".") and name != "__MACOSX"  # hidden, or macOS zips' resource forks
+
+
+def _list_folder(path: str, fitting: bool):
     """Image files under ``path`` and their labels (sub-folder names), or labels None."""
-    classes = sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith("."))
+    classes = sorted(e.name for e in os.scandir(path) if e.is_dir() and _is_data_folder(e.name))
     if not classes:
         files = sorted(os.path.join(path, f) for f in os.listdir(path) if _is_image_file(f))
         if not files:
@@ -39,7 +44,7 @@ def _list_folder(path: str):
     files, labels = [], []
     for cls in classes:
         for root, dirs, names in os.walk(os.path.join(path, cls)):
-            dirs.sort()
+            dirs[:] = sorted(d for d in dirs if _is_data_folder(d))
             for f in sorted(names):
                 if _is_image_file(f):
                     files.append(os.path.join(root, f))
@@ -52,7 +57,7 @@ def _list_folder(path: str):
                   f"read as class folders {classes}: those files are left out. Move them into a sub-folder, or pass "
                   "the paths of the images to use as a list.")
     empty = [c for c in classes if c not in set(labels)]
-    if empty:
+    if empty and fitting:
         # keras.utils.image_dataset_from_directory keeps such a class; a classifier cannot learn a
         # class it has no example of, so it is left out, and said.
         warn_user(f"The class folder(s) {empty} under {path!r} hold no image files; those classes are left out.")
@@ -103,14 +108,17 @@ def _resize(batch: np.ndarray, size) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)
 
 
-def image_source(X, path_column=None, estimator_name="This estimator"):
-    """``(source, labels)`` for what a user passes as X; labels only from class folders."""
+def image_source(X, path_column=None, estimator_name="This estimator", fitting=False):
+    """``(source, labels)`` for what a user passes as X; labels only from class folders.
+
+    ``fitting``: X is training data, so an empty class folder is a class left out (and said).
+    """
     if isinstance(X, (str, os.PathLike)):
         path = os.fspath(X)
         if not os.path.isdir(path):
             raise ValueError(f"{estimator_name}: X={path!r} is not a folder; pass a folder of images, "
                              "a list of image paths or an array of images.")
-        files, labels = _list_folder(path)
+        files, labels = _list_folder(path, fitting)
         return ImageSource(paths=files), labels
     if isinstance(X, pd.DataFrame):
         if path_column is None:
@@ -153,9 +161,11 @@ def image_source(X, path_column=None, estimator_name="This estimator"):
     if hasattr(X, "__array__"):
         arr = np.asarray(X)
         if arr.dtype.kind not in "biuf" or arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[-1] not in (1, 3, 4)):
+            first = arr.ndim == 4 and arr.shape[1] in (1, 3, 4)
             raise ValueError(
                 f"{estimator_name}: an image array must be numeric with shape (n, height, width) or "
                 f"(n, height, width, channels) with 1, 3 or 4 channels; got shape {arr.shape}, dtype {arr.dtype}."
+                + (" Its channels come first (PyTorch's layout): pass X.transpose(0, 2, 3, 1)." if first else "")
             )
         if len(arr) == 0:
             raise ValueError(f"{estimator_name}: X holds 0 images.")
@@ -168,6 +178,10 @@ def image_source(X, path_column=None, estimator_name="This estimator"):
                 # Keras' habit x / 255: the network would see almost black images (pixels are 0-255).
                 warn_user(f"{estimator_name}: the image pixels lie in [0, 1], but pixels are read on 0-255 (as "
                           "uint8 images and files are); pass the images unscaled, e.g. (X * 255).")
+        if arr.size and arr.max() > 255:
+            # 16-bit images (microscopy, medical): the network would see pixels far beyond its 0-255
+            warn_user(f"{estimator_name}: the image pixels reach {arr.max():.6g}, but pixels are read on 0-255 "
+                      "(as uint8 images and files are); rescale them first, e.g. X * (255 / X.max()).")
         if arr.ndim == 3 and arr.shape[-1] in (3, 4) and min(arr.shape[:2]) > 4:
             # (n, height, width) with a width of 3 is not an image: this is one (h, w, 3) image.
             raise ValueError(f"{estimator_name}: X of shape {arr.shape} looks like one color image; pass a batch "

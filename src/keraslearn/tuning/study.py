@@ -220,7 +220,7 @@ def tune(
         # A folder of images with one sub-folder per class (CNNClassifier): its files and labels.
         from keraslearn.preprocessing.images import image_source
 
-        source, labels = image_source(X, estimator_name="tune")
+        source, labels = image_source(X, estimator_name="tune", fitting=True)
         if labels is not None:
             X, y = list(source.paths), labels
     if y is None:
