@@ -17,6 +17,9 @@ Each function gives exactly what the straightforward pandas code would (the enco
 
 from __future__ import annotations
 
+import datetime
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -27,6 +30,8 @@ CHUNK_ROWS = 16_384
 SMALL_ROWS = 64
 #: Float dtypes kept as they are (every float32 and float64 value is exact in float64).
 _KEPT_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# A date or time as a Timestamp prints and ISO 8601 writes it: "2024-01-02", "2024-01-02 08:30:00+01:00".
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?")
 
 
 # ------------------------------------------------------------------------ numbers
@@ -191,6 +196,39 @@ def number_spelled_apart(level) -> bool:
     except ValueError:
         return False
     return level not in {str(value), str(int(value)) if value.is_integer() else None}
+
+
+def time_key(v):
+    """``v``'s wall-clock time in nanoseconds if it is a date or a time (a Timestamp, datetime, date,
+    numpy datetime64, or ISO 8601 text), else None.
+
+    A level of a column of times is the time's print ("2024-01-02 00:00:00"); a file or JSON
+    writes the same day "2024-01-02", a polars Date column gives ``date(2024, 1, 2)``: one key.
+    A time zone is dropped (its wall-clock time kept), as training times often have none.
+    """
+    if isinstance(v, str):
+        if not _ISO_TIME.fullmatch(v):
+            return None
+    elif not isinstance(v, (datetime.date, np.datetime64)):  # Timestamp and datetime are dates too
+        return None
+    try:
+        t = pd.Timestamp(v)
+    except (ValueError, OverflowError):  # "2024-13-45", or beyond pandas' years 1677-2262
+        return None
+    if t is pd.NaT:
+        return None
+    return (t.tz_localize(None) if t.tzinfo is not None else t).value
+
+
+def time_codes(levels: list, first_code: int) -> dict:
+    """``{time_key(level): code}`` when every level is a date or time (codes from ``first_code``), else {}."""
+    table = {}
+    for code, level in enumerate(levels, first_code):
+        key = time_key(level)
+        if key is None:
+            return {}
+        table[key] = code
+    return table
 
 
 def _small_codes(values, lookup, unknown, missing):

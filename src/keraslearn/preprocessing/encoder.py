@@ -208,6 +208,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         self._spelled_apart = [column_warnings.spelled_apart(levels) for levels in self.categories_]
         self._category_tables = [{} for _ in self.categories_]  # see coding.category_codes
         self._normal_levels = [None for _ in self.categories_]  # see _normal_levels_of
+        self._time_codes = [None for _ in self.categories_]  # see _times_matched
 
     def _make_spec(self) -> DataSpec:
         taken: set[str] = {"numeric"}
@@ -256,7 +257,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 finite = np.isfinite(out["numeric"]).all(axis=0)
                 names = list(self.numeric_columns_) + [f"{c}__missing" for c in self.indicator_columns_]
                 _raise_too_large(arr, names, np.flatnonzero(~finite), " into float32")
-        if self.categorical_columns_ and getattr(self, "_normal_levels", None) is None:
+        if self.categorical_columns_ and getattr(self, "_time_codes", None) is None:
             self._set_lookups()  # an encoder unpickled from before the lookups (or the last of them) existed
         pooled = isinstance(self.min_frequency, float) or self.min_frequency > 1  # rare levels are unknown too
         for j, (col, cspec) in enumerate(zip(self.categorical_columns_, self.spec_.categorical)):
@@ -265,6 +266,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                 cache=self._category_tables[j],
             )
             unknown = codes == UNKNOWN_CODE
+            if unknown.any():
+                unknown = self._times_matched(frame[col], codes, unknown, j)
             if self._spelled_apart[j]:  # levels such as "02139": usually none, so no cost per call
                 column_warnings.warn_numbers_for_text(frame[col], unknown, self._spelled_apart[j])
             if unknown.any() and not pooled:
@@ -279,6 +282,25 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if tables[j] is None:
             tables[j] = {column_warnings.normal_form(str(level)): level for level in reversed(self.categories_[j])}
         return tables[j]
+
+    def _times_matched(self, col: pd.Series, codes: np.ndarray, unknown: np.ndarray, j: int) -> np.ndarray:
+        """Unknown values that are a level's date or time spelt otherwise ("2024-01-02" for the level
+        "2024-01-02 00:00:00", a date object, another time zone) get its code; returns the unknown mask.
+
+        Only in a column whose levels are all times (found the first time it meets unseen values)."""
+        table = self._time_codes[j]
+        if table is None:
+            table = self._time_codes[j] = coding.time_codes(self.categories_[j], N_RESERVED)
+        if not table:
+            return unknown
+        rows = np.flatnonzero(unknown)
+        try:
+            idx, uniques = pd.factorize(col.iloc[rows].to_numpy(dtype=object))
+        except TypeError:  # unhashable values (lists): not times
+            return unknown
+        lut = np.array([table.get(coding.time_key(v), UNKNOWN_CODE) for v in uniques], dtype=np.int32)
+        codes[rows] = lut[idx]
+        return codes == UNKNOWN_CODE
 
     def _codes_general(self, col: pd.Series, j: int) -> np.ndarray:
         values = _as_levels(col)
