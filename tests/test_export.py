@@ -14,6 +14,7 @@ import pytest
 
 import keraslearn
 from keraslearn import FFClassifier, FFRegressor, export, export_inputs
+from keraslearn._atomic import WriteError
 from keraslearn.io import export as export_module
 from keraslearn.io.export import SIDECAR_SUFFIX, learner_model
 
@@ -239,6 +240,22 @@ def test_export_arguments_are_checked(iris_clf, tmp_path):
     with pytest.raises(TypeError, match="keras.Model or a fitted learner"):
         export("model.keras", tmp_path / "m.onnx")
     assert keraslearn.export is export
+    # Places that cannot take the file fail before exporting, as save says, not deep in jax2onnx or TensorFlow.
+    (tmp_path / "afile").write_text("x")
+    for place, fmt in [("afile/m.onnx", "onnx"), ("afile/m.tflite", "litert"), ("afile", "saved_model")]:
+        with pytest.raises(WriteError, match=r"afile is a file, not a folder"):
+            export(clf, tmp_path / place, fmt)
+    with pytest.raises(WriteError, match=r"it is a folder; name a file in it"):
+        export(clf, tmp_path, "onnx")
+
+
+def test_export_expands_the_home_folder(iris_clf, tmp_path, monkeypatch):
+    clf, _ = iris_clf
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    written = export(clf, "~/m.onnx")  # was written to ./~/m.onnx: a folder named '~'
+    assert written == str(tmp_path / "home" / "m.onnx") and os.path.isfile(written)
+    assert not os.path.exists(tmp_path / "~")
 
 
 _NO_TF_SCRIPT = """

@@ -25,6 +25,7 @@ import warnings
 
 import numpy as np
 
+from keraslearn._atomic import check_writable
 from keraslearn._keras_warnings import loggers_quieted
 from keraslearn._native_output import native_output_filtered
 from keraslearn.io.serving_model import _tabular_encoder, export_inputs, input_description, learner_model
@@ -268,7 +269,7 @@ def export(model_or_learner, path, format="onnx", *, fold_preprocessing=True, qu
     import keras
 
     fmt = _format(format)
-    path = os.path.abspath(os.fspath(path))
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
     if fmt == "litert" and not path.endswith(".tflite"):
         raise ValueError(f"A LiteRT export must be a .tflite file; got {path!r}.")
     if quantize and fmt != "litert":
@@ -292,7 +293,8 @@ def export(model_or_learner, path, format="onnx", *, fold_preprocessing=True, qu
     backend = keras.backend.backend()
     here = fmt == "onnx" or backend == "tensorflow"
     _check_installed(fmt, backend if here else "tensorflow")
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    # Now, not after a long export: a folder where a file goes (or the reverse), a read-only place.
+    check_writable(os.path.join(path, "saved_model.pb") if fmt == "tf_saved_model" else path)
     if fmt == "onnx" and backend == "torch":
         _onnx_from_torch(model, path, timeout)
     elif here:
