@@ -139,6 +139,17 @@ def test_numpy_and_polars_inputs(frame):
         TabularEncoder().fit(wide)  # pyarrow's own error named a format string, '_pli128'
 
 
+def test_a_pipeline_of_the_encoder_and_a_learner_says_to_drop_the_encoder(frame):
+    from sklearn.pipeline import make_pipeline
+
+    from keraslearn import FFRegressor
+
+    tags = TabularEncoder().__sklearn_tags__().input_tags  # it imputes, and codes text and categories
+    assert tags.allow_nan and tags.string and tags.categorical
+    with pytest.raises(TypeError, match="got TabularEncoder's output .* drop TabularEncoder from the pipeline"):
+        make_pipeline(TabularEncoder(), FFRegressor(epochs=1)).fit(frame, np.arange(len(frame), dtype=float))
+
+
 def test_a_time_level_is_met_however_the_time_is_written():
     """A datetime column's levels print as '2024-01-02 00:00:00'; a CSV or JSON writes '2024-01-02', a polars
     Date gives date objects, a time zone may be added: each was 'unknown' (accuracy 0.95 -> 0.40), silently."""

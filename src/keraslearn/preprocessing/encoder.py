@@ -335,6 +335,13 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         eps = 1e-7
         return ndtri(np.clip(res, eps, 1 - eps))
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # imputed
+        tags.input_tags.string = True  # text and category columns are coded
+        tags.input_tags.categorical = True
+        return tags
+
     # ---------------------------------------------------------- persistence
     def get_state(self) -> tuple[dict, dict]:
         """Fitted state as ``(json_dict, arrays)``; no pickle needed to store it."""

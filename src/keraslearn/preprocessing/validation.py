@@ -106,6 +106,11 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
             raise ValueError("Complex data not supported; pass real numbers.")
         if arr.ndim == 1 and arr.dtype == object and len(arr) and isinstance(arr[0], (list, tuple, np.ndarray)):
             raise _ragged()  # keras.datasets.imdb's arrays of lists
+        if isinstance(X, dict) and any(k == "numeric" or str(k).startswith("cat_") for k in X):
+            raise TypeError(
+                f"{estimator_name} got TabularEncoder's output (a dict of encoded arrays): keraslearn's learners "
+                "encode the table themselves, so pass the table and drop TabularEncoder from the pipeline."
+            )
         if isinstance(X, dict) or arr.ndim == 1 and len(arr) and isinstance(arr[0], dict):
             raise TypeError(
                 f"{estimator_name} got {'a dict of columns' if isinstance(X, dict) else 'a list of records (dicts)'}; "
