@@ -38,7 +38,8 @@ def _polars_unconvertible(X, estimator_name: str) -> TypeError:
         except Exception:
             bad.append(f"{name!r} ({X.schema[name]})")
     return TypeError(
-        f"{estimator_name} cannot read polars column(s) {', '.join(bad) or '(unknown)'}: they do not convert to pandas. "
+        f"{estimator_name} cannot read polars column(s) {', '.join(bad) or '(unknown)'}: they do not convert to "
+        "pandas. "
         "Cast them first, e.g. X.with_columns(pl.col(name).cast(pl.Float64))."
     )
 
