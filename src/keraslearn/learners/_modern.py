@@ -26,7 +26,10 @@ def train_doc(scaling, learning_rate, weight_decay, epochs, patience, decay_note
         Upper bound; early stopping usually ends training sooner.
     batch_size : int, default=256
     validation_fraction : float, default=0.2
-        Shuffled (stratified for classifiers) share of rows held out for early stopping.
+        Shuffled (stratified for classifiers) share of rows held out from training and scored
+        after every epoch (``val_loss``), which early stopping watches. As Keras'
+        ``validation_split``, they are held out with ``early_stopping=False`` too (for
+        callbacks and learning curves); 0 trains on every row.
     early_stopping : bool, default=True
         Stop when the validation loss has not improved for ``patience`` epochs and restore
         the best weights (the training loss when no rows are held out: validation_fraction=0).

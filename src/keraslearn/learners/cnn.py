@@ -60,7 +60,9 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
     epochs : int, default=20
     batch_size : int, default=32
     validation_fraction : float, default=0.2
-        Stratified share of images held out for early stopping.
+        Stratified share of images held out from training and scored after every epoch
+        (``val_loss``), which early stopping watches; held out with ``early_stopping=False`` too
+        (as Keras' ``validation_split``); 0 trains on every image.
     early_stopping : bool, default=True
     patience : int, default=5
     class_weight : dict, "balanced" or None, default=None

@@ -65,6 +65,10 @@ _PARAMS_DOC = """
     epochs : int, default=100
     batch_size : int, default=256
     validation_fraction : float, default=0.1
+        Shuffled (stratified for classifiers) share of rows held out from training and scored
+        after every epoch (``val_loss``), which early stopping watches. As Keras'
+        ``validation_split``, they are held out with ``early_stopping=False`` too (for
+        callbacks and learning curves); 0 trains on every row.
     early_stopping : bool, default=True
     patience : int, default=10
     callbacks : list of keras.callbacks.Callback or None, default=None

@@ -80,7 +80,10 @@ _PARAMS_DOC = """
         the validation split) fill 8 such batches, else the largest power of 2 that still gives
         8 (at least 32), so a small table takes 8 to 16 steps an epoch.
     validation_fraction : float, default=0.1
-        Held-out share of rows for early stopping.
+        Shuffled (stratified for classifiers) share of rows held out from training and scored
+        after every epoch (``val_loss``), which early stopping watches. As Keras'
+        ``validation_split``, they are held out with ``early_stopping=False`` too (for
+        callbacks and learning curves); 0 trains on every row.
     early_stopping : bool, default=True
     patience : int, default=20
         Epochs without a better validation loss before training stops (pytorch-tabnet: 10;
