@@ -216,6 +216,14 @@ def test_an_unwritable_out_fails_before_training_and_a_failed_save_keeps_the_mod
         assert victim.read_text() == "x,y\n1,2\n" and blocker.read_text() == "not a folder"
     model = tmp_path / "m.keraslearn"
     model.write_bytes(fitted.read_bytes())
+    # A side file that cannot be written (its name taken by a folder) fails before training too: the model
+    # was replaced and the metrics kept from the earlier run, a set mixing two runs.
+    (tmp_path / "m_learning_curve.png").mkdir()
+    assert main(fit + [str(model)]) == 2
+    err = capsys.readouterr().err
+    assert "m_learning_curve.png: it is a folder" in err and "training" not in err, err
+    assert model.read_bytes() == fitted.read_bytes()
+    (tmp_path / "m_learning_curve.png").rmdir()
     assert main(fit + [str(model)]) == 0  # a model replaces a model
     # A save that fails after training (a full disk) keeps the trained model elsewhere and says where.
     learner = keraslearn.load(fitted)
@@ -224,6 +232,28 @@ def test_an_unwritable_out_fails_before_training_and_a_failed_save_keeps_the_mod
     kept = caught.value.args[0].split("saved to ")[1].split(" instead")[0]
     assert (keraslearn.load(kept).predict_proba(pd.read_csv(iris_csv).drop(columns="species"))
             == learner.predict_proba(pd.read_csv(iris_csv).drop(columns="species"))).all()
+
+
+def test_predict_with_many_classes_or_columns_says_only_what_matters(tmp_path, capsys):
+    """101 classes: a proba column at a time fragmented the frame (a pandas warning per class past 100);
+    a file lacking 25 of the model's columns: the error listed every one on one line."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(202, 25)), columns=[f"f{i}" for i in range(25)])
+    df["label"] = [f"c{i % 101}" for i in range(202)]
+    df.to_csv(tmp_path / "many.csv", index=False)
+    model = tmp_path / "many.keraslearn"
+    assert main(["fit", str(tmp_path / "many.csv"), "--target", "label", "--epochs", "1", "--quiet",
+                 "--test-fraction", "0", "--param", "layer_units=(4,)", "--out", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(model), str(tmp_path / "many.csv"), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert "fragmented" not in err and out.splitlines()[0].count("proba_") == 101
+    df[["label"]].to_csv(tmp_path / "none.csv", index=False)
+    assert main(["predict", str(model), str(tmp_path / "none.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "lacks the model's columns: f0, f1," in err and "f19, ... (25 of 25)" in err and "f24" not in err
 
 
 def test_a_failed_table_write_leaves_the_old_file(tmp_path):

@@ -184,6 +184,9 @@ def test_a_keras_file_or_an_export_name_is_told_apart_from_an_artifact(artifact,
                                          r"keraslearn.export\(learner, 'm.onnx', format='onnx'\) writes one"):
         keraslearn.load(artifact).save(tmp_path / "m.onnx")
     assert isinstance(keraslearn.load(tmp_path / "m.onnx"), FFRegressor)  # written all the same
+    with pytest.warns(UserWarning, match=r"m.keras: save writes a keraslearn artifact .*which keras.saving.load_model "
+                                         r"cannot read; learner.model_.save\('m.keras'\) writes the Keras model"):
+        keraslearn.load(artifact).save(tmp_path / "m.keras")
 
 
 def _flip_a_byte_of_the_model(members, path):

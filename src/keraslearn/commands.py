@@ -126,8 +126,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     epochs = f"{learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}"
     print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)")
     out = Path(out)
-    curve = out.with_name(out.stem + "_learning_curve.png")
-    metrics_path = out.with_name(out.stem + "_metrics.json")
+    curve, metrics_path = side_files(out)
     with interrupts_deferred(f"the model, its curve and metrics ({out}, {curve.name}, {metrics_path.name})"):
         save_or_keep(learner, out)
         scaled = np.any(getattr(learner, "y_scale_", 1) != 1)  # a regressor's loss on the standardized target
@@ -140,6 +139,19 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
                           indent=2))
     _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}")
     return rows
+
+
+def side_files(out) -> tuple[Path, Path]:
+    """The learning curve and the metrics written beside the model ``out``."""
+    out = Path(out)
+    return out.with_name(out.stem + "_learning_curve.png"), out.with_name(out.stem + "_metrics.json")
+
+
+def check_outputs(out) -> None:
+    """The model and its side files can be written (makes the folder): before training, not after, so the
+    set is written whole or not at all."""
+    for path in (out, *side_files(out)):
+        check_writable(path)
 
 
 def save_or_keep(learner, out) -> None:
@@ -178,7 +190,7 @@ def cmd_fit(args):
     if Path(out).is_dir() or out.endswith(("/", os.sep)):  # "runs/": a folder, even one not made yet
         raise UsageError(f"--out {out} is a directory; give a file name, e.g. {Path(out) / 'model.keraslearn'}")
     model_out(out)
-    check_writable(out)  # before training, not after
+    check_outputs(out)
     train_and_report(
         X, y, learner, test_fraction=args.test_fraction, random_state=args.random_state, out=out, console=console,
         title=f"{args.target} ~ {type(learner).__name__}",
@@ -205,7 +217,8 @@ def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
         return df.drop(columns=list(kept))
     missing = [c for c in names if c not in df.columns]
     if missing:
-        raise UsageError(f"the data lacks the model's columns: {', '.join(map(str, missing))}")
+        shown = ", ".join(map(str, missing[:20])) + (f", ... ({len(missing)} of {len(names)})" if len(missing) > 20 else "")
+        raise UsageError(f"the data lacks the model's columns: {shown}")
     extra = [c for c in df.columns if c not in set(names) and c not in kept]
     if extra:
         _say(console, f"ignoring columns the model was not trained on: {', '.join(map(str, extra))}")
@@ -251,10 +264,9 @@ def cmd_predict(args):
         pred = model.predict(X)
         out = pd.DataFrame({"prediction": pred} if np.ndim(pred) == 1 else
                            {f"prediction_{i}": pred[:, i] for i in range(pred.shape[1])})
-        if hasattr(model, "predict_proba"):
-            proba = model.predict_proba(X)
-            for i, c in enumerate(model.classes_):
-                out[f"proba_{c}"] = proba[:, i]
+        if hasattr(model, "predict_proba"):  # one frame: a column at a time fragments it (pandas warns)
+            proba = pd.DataFrame(model.predict_proba(X), columns=[f"proba_{c}" for c in model.classes_])
+            out = pd.concat([out, proba], axis=1)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     clash = [c for c in keep if c in set(out.columns)]
@@ -319,7 +331,7 @@ def cmd_demo(args):
     )
     out = Path(args.out_dir) / "boston_ff.keraslearn"
     model_out(out)
-    check_writable(out)  # makes the folder; before training, not after
+    check_outputs(out)
     train_and_report(
         X, y, learner, test_fraction=0.2, random_state=args.random_state, out=out, console=console,
         title="medv ~ FFRegressor",

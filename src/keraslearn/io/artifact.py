@@ -198,6 +198,10 @@ def save(learner, path) -> str:
         what, fmt = _EXPORT_SUFFIXES[suffix]
         warn_user(f"{path}: save writes a keraslearn artifact (a zip for keraslearn.load), not {what}; "
                   f"keraslearn.export(learner, {os.path.basename(path)!r}, format={fmt!r}) writes one.")
+    elif suffix in (".keras", ".h5"):
+        warn_user(f"{path}: save writes a keraslearn artifact (a zip for keraslearn.load), which "
+                  f"keras.saving.load_model cannot read; learner.model_.save({os.path.basename(path)!r}) writes the "
+                  "Keras model alone (without the encoder: it takes encoded inputs).")
     params, dropped = _params_json(learner)
     if dropped:
         warn_user(
