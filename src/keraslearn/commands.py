@@ -217,7 +217,9 @@ def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
         return df.drop(columns=list(kept))
     missing = [c for c in names if c not in df.columns]
     if missing:
-        shown = ", ".join(map(str, missing[:20])) + (f", ... ({len(missing)} of {len(names)})" if len(missing) > 20 else "")
+        shown = ", ".join(map(str, missing[:20]))
+        if len(missing) > 20:
+            shown += f", ... ({len(missing)} of {len(names)})"
         raise UsageError(f"the data lacks the model's columns: {shown}")
     extra = [c for c in df.columns if c not in set(names) and c not in kept]
     if extra:
