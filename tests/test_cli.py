@@ -110,6 +110,13 @@ def test_regression_parquet_and_params(tmp_path, diabetes_mixed):
         (["fit", "{iris}", "--target", "species", "--drop", "nope"], "--drop names columns DATA lacks: nope. Columns"),
         (["fit", "{iris}", "--target", "species", "--epochs", "2", "--param", "epochs=3"],
          "--epochs 2 and --param epochs=3 disagree"),
+        (["fit", "{iris}", "--target", "petal length (cm)", "--task", "classification", "--quiet"],
+         "target 'petal length (cm)' holds continuous numbers (43 distinct values, e.g. 1.4), not classes; use --task "
+         "regression"),  # was scikit-learn's 'Unknown label type: continuous', after reading and encoding
+        (["tune", "{iris}", "--target", "species", "--task", "regression"],
+         "target 'species' is not numeric; use --task classification"),
+        (["demo", "--random-state", "-1"], "argument --random-state: must be an integer in [0, 4294967295]; got '-1'"),
+        (["demo", "--epochs", "0"], "--epochs must be a positive integer; got 0"),
     ],
 )
 def test_errors_are_one_line_exit_2(argv, message, iris_csv, tmp_path):
@@ -120,7 +127,7 @@ def test_errors_are_one_line_exit_2(argv, message, iris_csv, tmp_path):
     r = subprocess.run([sys.executable, "-m", "keraslearn", *argv], capture_output=True, text=True, env=env,
                        timeout=120)
     assert r.returncode == 2
-    lines = [line for line in r.stderr.strip().splitlines() if line.strip()]
+    lines = [line for line in r.stderr.strip().splitlines() if line.strip() and not line.startswith(("usage:", " "))]
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr
 
 

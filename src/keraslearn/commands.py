@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from pathlib import Path
@@ -30,6 +31,22 @@ _PYTHON_ONLY = {
 }
 
 
+def seed(text: str) -> int:
+    """``--random-state``: an int NumPy can seed with, said by argparse before anything is read."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 4294967295]; got {text!r}")
+    return value
+
+
+def check_epochs(epochs) -> None:
+    if epochs is not None and epochs < 1:  # before reading the data and saying "training ..."
+        raise UsageError(f"--epochs must be a positive integer; got {epochs}")
+
+
 def check_cli_learner(args) -> None:
     """Refuse, before reading the data, a learner the command line cannot drive, or clashing epochs."""
     from keraslearn.learners.registry import resolve
@@ -42,8 +59,7 @@ def check_cli_learner(args) -> None:
         if cls.__name__ in _PYTHON_ONLY:
             raise UsageError(f"learner {args.learner!r} ({cls.__name__}) {_PYTHON_ONLY[cls.__name__]}; "
                              "use it from Python")
-    if args.epochs is not None and args.epochs < 1:  # before reading the data and saying "training ..."
-        raise UsageError(f"--epochs must be a positive integer; got {args.epochs}")
+    check_epochs(args.epochs)
     given = parse_params(args.param).get("epochs")
     if args.epochs is not None and given is not None and given != args.epochs:
         raise UsageError(f"--epochs {args.epochs} and --param epochs={given} disagree; give one")
@@ -184,8 +200,6 @@ def cmd_fit(args):
     if args.epochs is not None:
         params["epochs"] = args.epochs
     learner = _make_learner(args.learner, task, params)
-    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
-        raise UsageError(f"target {args.target!r} is not numeric; use --task classification")
     out = args.out or uncompressed(Path(args.data)).with_suffix(".keraslearn").name
     if Path(out).is_dir() or out.endswith(("/", os.sep)):  # "runs/": a folder, even one not made yet
         raise UsageError(f"--out {out} is a directory; give a file name, e.g. {Path(out) / 'model.keraslearn'}")
@@ -322,6 +336,7 @@ def cmd_demo(args):
     from keraslearn.datasets.bundled import BOSTON_TARGET, boston_housing_frame
     from keraslearn.learners.ff import FFRegressor
 
+    check_epochs(args.epochs)
     console = _console(args.quiet)
     df = boston_housing_frame()
     _say(console, "[bold]keraslearn demo[/]: Boston housing (506 rows, 13 features; "
@@ -355,7 +370,7 @@ def register(sub):
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="any learner parameter, e.g. --param layer_units='(64, 64)' (repeatable)")
     p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share for test metrics (default 0.2)")
-    p.add_argument("--random-state", type=int, default=0, help="seed for the split and the fit (default 0)")
+    p.add_argument("--random-state", type=seed, default=0, help="seed for the split and the fit (default 0)")
     p.add_argument("--drop", action="append", metavar="COL", default=[],
                    help="a column not to learn from, e.g. an ID (repeatable)")
     p.add_argument("--out", default=None,
@@ -391,6 +406,6 @@ def register(sub):
     p.add_argument("--out-dir", default="keraslearn-demo", help="where to write outputs (default ./keraslearn-demo)")
     p.add_argument("--epochs", type=int, default=300,
                    help="maximum epochs (early stopping may stop sooner; default 300)")
-    p.add_argument("--random-state", type=int, default=0, help="seed for the split and the fit (default 0)")
+    p.add_argument("--random-state", type=seed, default=0, help="seed for the split and the fit (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables")
     p.set_defaults(func=cmd_demo)

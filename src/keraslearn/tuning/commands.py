@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from keraslearn.cli import UsageError
-from keraslearn.commands import _make_learner, check_cli_learner, save_or_keep
+from keraslearn.commands import _make_learner, check_cli_learner, save_or_keep, seed
 from keraslearn.console import console as _console
 from keraslearn.console import say as _say
 from keraslearn.console import score
@@ -128,7 +128,7 @@ def register(sub):
                    "of the search space given here is not tuned")
     p.add_argument("--drop", action="append", metavar="COL", default=[],
                    help="a column not to learn from, e.g. an ID (repeatable)")
-    p.add_argument("--random-state", type=int, default=None,
+    p.add_argument("--random-state", type=seed, default=None,
                    help="seed the sampler and fits (leave unset on workers sharing a study)")
     p.add_argument("--report", default=None, metavar="DIR",
                    help="write PNGs (optimization history, importances, learning curves), trials.csv "
