@@ -612,6 +612,23 @@ def test_group_folds_take_groups_and_a_rare_class_says_the_folds_are_not_stratif
         splits_for(FFClassifier(), X, rare, 3, None)
 
 
+def test_neg_log_loss_scores_rows_that_lack_some_of_the_models_classes(iris_mixed):
+    """A rare class missing from the validation rows: scikit-learn's scorer failed ('y_true and y_prob contain
+    different number of classes') after the trial trained; a class the model never saw is said plainly."""
+    from sklearn.metrics import log_loss
+
+    from keraslearn.tuning.checks import check_scoring
+
+    X, y = iris_mixed
+    clf = FFClassifier(layer_units=(4,), epochs=1, random_state=0).fit(X, y)
+    scorer = check_scoring(clf, "neg_log_loss", y)
+    two = np.asarray(y) != "setosa"
+    score = scorer(clf, X[two], y[two])
+    assert score == pytest.approx(-log_loss(y[two], clf.predict_proba(X[two]), labels=clf.classes_))
+    with pytest.raises(ValueError, match=r"hold class\(es\) \['rare'\] that the trial's model never trained on"):
+        scorer(clf, X[:3], np.array(["rare", "setosa", "setosa"]))
+
+
 def test_a_trial_that_raises_names_its_number_and_settings(tmp_path, iris_mixed):
     X, y = iris_mixed
 

@@ -176,4 +176,19 @@ def check_scoring(learner, scoring, y):
             kind, examples = _task(classifier)
             raise ValueError(f"scoring={scoring!r} cannot score this {kind} target ({str(err).strip()}); "
                              f"use a scorer for it, e.g. {examples}.") from err
+    if scoring == "neg_log_loss" and classifier:
+        return _neg_log_loss
     return scorer
+
+
+def _neg_log_loss(estimator, X, y):
+    """scikit-learn's ``neg_log_loss`` over the model's classes: rows scored need not hold all of them
+    (a rare class missing from a fold or the validation rows; scikit-learn's scorer then fails)."""
+    from sklearn.metrics import log_loss
+
+    unseen = sorted(set(np.unique(y).tolist()) - set(estimator.classes_.tolist()), key=str)
+    if unseen:
+        raise ValueError(f"scoring='neg_log_loss': the rows scored hold class(es) {unseen[:5]} that the trial's "
+                         "model never trained on, which log loss cannot score; pool rare classes or use another "
+                         "scoring, e.g. 'accuracy'.")
+    return -log_loss(y, estimator.predict_proba(X), labels=estimator.classes_)
