@@ -18,7 +18,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState  # noqa: E402
 
 import keraslearn  # noqa: E402
-from keraslearn import FFClassifier, FFRegressor  # noqa: E402
+from keraslearn import FFClassifier, FFRegressor, KerasClassifier  # noqa: E402
 from keraslearn.cli import UsageError  # noqa: E402
 from keraslearn.tuning.storage import WORKER_ATTR  # noqa: E402
 
@@ -65,6 +65,9 @@ def _check_refit(best, study, X, y):
     # Refitted on all rows, and the fixed parameters are kept.
     assert best.epochs == 4 and best.n_features_in_ == X.shape[1]
     assert set(best.predict(X)) <= set(y)
+    # best_params gives back the seed tune gave the trial's fits (without it a refit scored otherwise).
+    params = keraslearn.tuning.best_params(FFClassifier(epochs=4), study)
+    assert params["random_state"] == 0 and best.random_state == 0
     # Pruning saw each epoch's validation score (-val_loss) of every trial.
     for t in trials:
         assert len(t.intermediate_values) == t.user_attrs["epochs"][0]
@@ -203,6 +206,10 @@ def test_bad_learner_scoring_space_or_storage_fail_early_naming_the_cause(tmp_pa
         keraslearn.tune(FFRegressor(), Xr, yr, space=SPACE, scoring="accuracy", storage=db)
     with pytest.raises(TypeError, match="scoring must be one scorer"):
         keraslearn.tune(FFClassifier(), X, y, space=SPACE, scoring=["accuracy", "f1_macro"], storage=db)
+    with pytest.raises(ValueError, match=r"KerasClassifier has no parameter\(s\) \['units'\] \(a build function's own: "
+                                         r"model__units\)"):
+        keraslearn.tune(KerasClassifier(_build_units, model_params={"units": 8}), X, y,
+                        space={"units": IntDistribution(4, 16)}, storage=db)
     # Optuna would store tuple choices as lists (and warn); the error says what to use instead.
     with pytest.raises(TypeError, match=r"space\['layer_units'\] has tuple or list choices.*n_layers and units"):
         keraslearn.tune(FFClassifier(), X, y, space={"layer_units": CategoricalDistribution([(8,), (8, 8)])},
@@ -610,6 +617,19 @@ def test_group_folds_take_groups_and_a_rare_class_says_the_folds_are_not_stratif
     rare[:2] = "rare"
     with pytest.warns(UserWarning, match="rarest class of y has 2 row"):
         splits_for(FFClassifier(), X, rare, 3, None)
+
+
+def _build_units(spec, units=8):
+    raise AssertionError("never built: the space is checked first")
+
+
+def test_the_tuning_modules_the_docs_name_work_after_import_keraslearn():
+    code = ("import keraslearn\n"
+            "assert callable(keraslearn.tuning.storage.open_storage)\n"
+            "assert keraslearn.tuning.callbacks.OptunaPruning.__name__ == 'OptunaPruning'\n"
+            "print(keraslearn.tuning.spaces.without_fixed(keraslearn.FFClassifier().search_space(), ['dropout'])[1])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "['dropout']", r.stderr[-2000:]
 
 
 def test_neg_log_loss_scores_rows_that_lack_some_of_the_models_classes(iris_mixed):

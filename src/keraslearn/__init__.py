@@ -79,7 +79,7 @@ _LAZY = {
     "enable_compilation_cache": "keraslearn.training.compiled",
 }
 # Subpackages reachable as attributes after a bare `import keraslearn`.
-_SUBMODULES = {"datasets", "utils"}
+_SUBMODULES = {"datasets", "tuning", "utils"}
 
 
 def __getattr__(name):

@@ -3,6 +3,8 @@
 from keraslearn.tuning.spaces import apply_sample, search_space
 
 _STUDY_NAMES = ("TuneResult", "best_params", "tune")
+# keraslearn.tuning.storage.open_storage(...) etc., as docs/tuning.md writes them, after `import keraslearn`
+_MODULES = ("callbacks", "checks", "folds", "report", "storage", "study")
 
 
 def __getattr__(name):
@@ -12,6 +14,10 @@ def __getattr__(name):
         from keraslearn.tuning import study
 
         return getattr(study, name)
+    if name in _MODULES:
+        import importlib
+
+        return importlib.import_module(f"keraslearn.tuning.{name}")
     raise AttributeError(f"module 'keraslearn.tuning' has no attribute {name!r}")
 
 

@@ -225,7 +225,10 @@ def apply_sample(learner, sampled: dict) -> dict:
                 f"{' and '.join(missing)} to the search space, or tune {target} itself."
             )
     if unknown:
-        raise ValueError(f"{type(learner).__name__} has no parameter(s) {sorted(unknown)}; check the search space.")
+        routed = [f"model__{n}" for n in sorted(unknown) if "model_params" in valid and not n.startswith("model__")]
+        hint = f" (a build function's own: {', '.join(routed)})" if routed else ""
+        raise ValueError(f"{type(learner).__name__} has no parameter(s) {sorted(unknown)}{hint}; check the search "
+                         "space.")
     return params
 
 

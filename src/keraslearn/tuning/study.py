@@ -30,6 +30,8 @@ from keraslearn.tuning.storage import (
 )
 
 _COUNTED = ("COMPLETE", "PRUNED")
+#: Trial attribute: the random_state tune gave the trial's fits (the learner's own was None).
+SEED_ATTR = "random_state"
 
 
 class TuneResult(NamedTuple):
@@ -89,7 +91,10 @@ class _Objective:
 
         trial.set_user_attr(WORKER_ATTR, worker_id())
         sampled = {name: _suggest(trial, name, dist) for name, dist in self.space.items()}
-        estimator = clone(self.learner).set_params(**self.params(sampled))
+        fixed = self.params(sampled)
+        if "random_state" in fixed and "random_state" not in sampled:  # tune's seed: best_params gives it back
+            trial.set_user_attr(SEED_ATTR, fixed["random_state"])
+        estimator = clone(self.learner).set_params(**fixed)
         params = estimator.get_params(deep=False)
         if params.get("verbose"):
             # One progress display at a time: the trials' bar, not one per fit.
@@ -268,9 +273,10 @@ def tune(
                 with progress or contextlib.nullcontext():
                     _optimize(study, objective, n_trials, timeout, all_callbacks + ([progress] if progress else []))
             except KeyboardInterrupt:
+                in_memory = isinstance(optuna_storage, optuna.storages.InMemoryStorage)
+                kept = "are kept in memory, in this process only" if in_memory else "are saved; run it again to resume"
                 raise KeyboardInterrupt(
-                    f"interrupted: {_n_finished(study)} finished trial(s) of study {study_name!r} are saved; "
-                    "run it again to resume."
+                    f"interrupted: {_n_finished(study)} finished trial(s) of study {study_name!r} {kept}."
                 ) from None
     best = None
     if refit:
@@ -333,8 +339,13 @@ def _refit(learner, objective, trial, X, y):
 
 
 def best_params(learner, study) -> dict:
-    """The learner parameters of the study's best trial (derived names combined)."""
-    return apply_sample(learner, study.best_trial.params)
+    """The learner parameters of the study's best trial (derived names combined), with the
+    ``random_state`` that ``tune(random_state=...)`` gave its fits: they reproduce its score."""
+    trial = study.best_trial
+    params = apply_sample(learner, trial.params)
+    if SEED_ATTR in trial.user_attrs:
+        params.setdefault("random_state", trial.user_attrs[SEED_ATTR])
+    return params
 
 
 @contextlib.contextmanager
