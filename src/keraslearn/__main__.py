@@ -1,7 +1,5 @@
 """``python -m keraslearn``: the same as the ``keraslearn`` command."""
 
-import sys
+from keraslearn.cli import run
 
-from keraslearn.cli import main
-
-sys.exit(main())
+run()

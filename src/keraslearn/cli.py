@@ -158,6 +158,22 @@ def _stderr_until_closed():
         sys.stderr = previous
 
 
+def run() -> None:
+    """The ``keraslearn`` command: :func:`main`, then exit with its code.
+
+    After Ctrl-C (code 130) the process ends without Python's shutdown: every file is written
+    or removed by then, and tearing down the threads XLA and Optuna left mid-work crashed at
+    times (a segmentation fault, exit 139, after the "interrupted" line).
+    """
+    code = main()
+    if code == 130:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = _parse(parser, argv)
