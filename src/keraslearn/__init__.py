@@ -74,6 +74,7 @@ _LAZY = {
     "load_tabular": "keraslearn.datasets",
     "list_tabular": "keraslearn.datasets",
     "DatasetUnavailableError": "keraslearn.datasets",
+    "DatasetFileError": "keraslearn.datasets",
     "tune": "keraslearn.tuning",
     # speed
     "enable_compilation_cache": "keraslearn.training.compiled",

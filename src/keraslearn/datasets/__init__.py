@@ -7,7 +7,7 @@ matching ``keras.datasets.<name>.load_data()`` returns; ``load_tabular(name)`` g
 """
 
 from keraslearn.datasets.bundled import boston_housing_frame
-from keraslearn.datasets.files import DatasetUnavailableError
+from keraslearn.datasets.files import DatasetFileError, DatasetUnavailableError
 from keraslearn.datasets.loaders import (
     load_boston_housing,
     load_california_housing,
@@ -21,6 +21,7 @@ from keraslearn.datasets.sequences import imdb_word_index, load_imdb, load_reute
 from keraslearn.datasets.tabular import list_tabular, load_tabular
 
 __all__ = [
+    "DatasetFileError",
     "DatasetUnavailableError",
     "boston_housing_frame",
     "imdb_word_index",

@@ -21,6 +21,7 @@ import numpy as np
 
 from keraslearn.datasets.files import (
     KERAS_ORIGIN,
+    DatasetFileError,
     DatasetUnavailableError,
     Source,
     fetch,
@@ -118,8 +119,10 @@ def _invalid(path, dataset, err, own=False) -> ValueError:
     if "allow_pickle" in why:  # numpy's guess for bytes that are no .npy/.npz: not advice to follow
         with open(path, "rb") as f:
             why = f"not a NumPy .npz archive; it starts with {f.read(16)!r}"
-    fix = "" if own else "; delete it and load again"
-    return ValueError(f"{path} is not a valid {dataset} file ({why}){fix}.")
+    if own:  # the user's own path=: a ValueError about their file
+        return ValueError(f"{path} is not a valid {dataset} file ({why}).")
+    # A cached copy (a download cut short): unavailable, as a checksum failure is
+    return DatasetFileError(f"{path} is not a valid {dataset} file ({why}); delete it and load again.")
 
 
 def _read(dataset, reader, path=None):
