@@ -318,6 +318,12 @@ def test_check_names_a_backend_written_in_capitals(monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "JAX")
     with pytest.raises(BackendUnavailableError, match=r"KERAS_BACKEND='JAX' is not a name Keras reads.*=jax"):
         check()
+    # A name passed to check() is the argument's mistake, not the environment's (it blamed KERAS_BACKEND).
+    with pytest.raises(BackendUnavailableError, match=r"^backend='pytorch' is not a backend .*did you mean 'torch'\?"):
+        check("pytorch")
+    monkeypatch.setenv("KERAS_BACKEND", "pytorch")
+    with pytest.raises(BackendUnavailableError, match=r"KERAS_BACKEND='pytorch' .*Fix: set KERAS_BACKEND=torch"):
+        check()
 
 
 def test_a_probe_that_times_out_is_slow_not_broken():
@@ -374,6 +380,11 @@ def test_a_shadowed_keras_is_not_blamed_on_the_backend(tmp_path):
     assert proc.returncode == 1
     assert "ERROR   keras-shadowed" in proc.stdout and str(tmp_path / "keras.py") in proc.stdout
     assert "backend-broken" not in proc.stdout  # reinstalling jax would not help
+    # The other commands, and a learner in a script, say so in one line (a traceback into keraslearn before).
+    proc = _run(["-m", "keraslearn", "fit", "iris", "--target", "species", "--epochs", "1"],
+                _env(tmp_path, KERAS_BACKEND="jax"), tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert f"error: `import keras` finds '{tmp_path / 'keras.py'}', not the Keras package" in proc.stderr
 
 
 def test_unknown_backend_fix_names_the_backend_meant():

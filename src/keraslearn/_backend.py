@@ -220,6 +220,7 @@ class _ScratchHomeLoader(importlib.abc.Loader):
             module.__spec__.loader = self.inner
         if not self.scratch:
             self._exec(module)
+            _check_is_keras(module)
             _skip_unimported_tensorflow()
             return
         with tempfile.TemporaryDirectory(prefix="keraslearn-") as scratch:
@@ -228,8 +229,20 @@ class _ScratchHomeLoader(importlib.abc.Loader):
                 self._exec(module)
             finally:
                 os.environ.pop("KERAS_HOME", None)
+        _check_is_keras(module)
         config = sys.modules.get("keras.src.backend.config")
         if config is not None:
             # Caches (datasets, weights) still go to the usual ~/.keras.
             config._KERAS_DIR = self.keras_dir
         _skip_unimported_tensorflow()
+
+
+def _check_is_keras(module) -> None:
+    """A ``keras.py`` (or ``keras/``) of the user's, in the working folder or on ``PYTHONPATH``, is found
+    before the Keras package; keraslearn's ``from keras import ops`` then failed deep in a traceback."""
+    if not hasattr(module, "backend"):
+        raise BackendUnavailableError(
+            f"`import keras` finds {getattr(module, '__file__', None) or module!r}, not the Keras package: a file "
+            "or folder of that name shadows it. Fix: rename it, or run from another folder "
+            "(`keraslearn doctor` checks for this)."
+        )

@@ -84,9 +84,15 @@ def check(backend: str | None = None) -> KerasStatus:
             f"Fix: set KERAS_BACKEND={name} before starting Python."
         )
     if name not in BACKENDS:
+        alias = {"pytorch": "torch", "tf": "tensorflow"}.get(name, DEFAULT_BACKEND)
+        if backend is not None:  # the argument, not the environment
+            raise BackendUnavailableError(
+                f"backend={backend!r} is not a backend keraslearn trains on ({', '.join(BACKENDS)}); "
+                f"did you mean {alias!r}?"
+            )
         raise BackendUnavailableError(
             f"KERAS_BACKEND={name!r} is not a backend keraslearn trains on ({', '.join(BACKENDS)}). "
-            f"Fix: set KERAS_BACKEND={DEFAULT_BACKEND} (or unset it) before starting Python."
+            f"Fix: set KERAS_BACKEND={alias} (or unset it for {DEFAULT_BACKEND}) before starting Python."
         )
     keras = sys.modules.get("keras")
     if keras is not None:
