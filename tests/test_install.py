@@ -95,6 +95,11 @@ def test_cuda_follows_the_driver():
     assert plan_install("jax", cuda=13, system=SystemInfo(gpu=old)).notes[-1].startswith("the driver supports CUDA 12.4 only")
     with pytest.raises(ValueError, match="CUDA 12 or 13"):
         plan_install("jax", gpu="yes", cuda=11, system=LINUX_GPU)
+    # --cuda with CPU builds was silently ignored: contradicting --gpu no, or unused where no GPU is found
+    with pytest.raises(ValueError, match=r"cuda=13 is for CUDA builds, but gpu='no': drop --cuda, or use --gpu yes"):
+        plan_install("jax", gpu="no", cuda=13, system=LINUX_GPU)
+    plan = plan_install("jax", cuda=13, system=SystemInfo())
+    assert plan.cuda is None and any("cuda=13 is unused" in n for n in plan.notes)
 
 
 def test_conda_only_where_conda_exists():

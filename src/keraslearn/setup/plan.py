@@ -241,6 +241,11 @@ def plan_install(
             "gpu='yes': JAX and TensorFlow have no CUDA builds for native Windows; use WSL2, "
             "or --backend torch (PyTorch has Windows CUDA wheels)"
         )
+    if cuda is not None and not use_gpu:
+        if str(gpu).strip().lower() not in ("auto", ""):
+            raise ValueError(f"cuda={cuda} is for CUDA builds, but gpu={gpu!r}: drop --cuda, or use --gpu yes")
+        notes.append(f"no GPU found by nvidia-smi, so CPU builds: cuda={cuda} is unused (--gpu yes installs CUDA "
+                     "builds all the same)")
     cuda_major = choose_cuda(backends, system, cuda) if use_gpu else None
     if use_gpu:
         if system.gpu.present:
