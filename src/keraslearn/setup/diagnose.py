@@ -41,7 +41,7 @@ NUMPY_ABI = (
 # Names people give KERAS_BACKEND for a backend Keras calls otherwise.
 _ALIASES = {**{name: name for name in BACKENDS}, "pytorch": "torch", "tf": "tensorflow",
             "tensorflow-cpu": "tensorflow", "jaxlib": "jax"}
-SHADOW_FIX = "rename that file or folder, or remove its folder from PYTHONPATH"
+SHADOW_FIX = "rename that file or folder (or, if PYTHONPATH names its folder, take that folder off PYTHONPATH)"
 
 
 def diagnose(facts: dict) -> list[Finding]:
