@@ -114,7 +114,7 @@ FIT_DATA_ERRORS = [
     ("none_in_y_clf", "clf", None, lambda y: np.r_[[None], y[1:]], ValueError, "missing labels"),
     ("records_X", "clf", lambda X: X.to_dict("records"), None, TypeError,
      r"got a list of records \(dicts\); make it a table first: pd.DataFrame\(X\)"),
-    ("dict_of_columns_X", "reg", lambda X: X.to_dict("list"), None, TypeError,
+    ("dict_of_columns_X", "reg", lambda X: {"cat_size": X["cat"].tolist(), **X.to_dict("list")}, None, TypeError,
      r"got a dict of columns; make it a table first"),
     ("one_hot_y_clf", "clf", None, lambda y: np.eye(3)[np.arange(N) % 3], ValueError,
      r"got y with shape \(\d+, 3\).*rows are one-hot: pass the class labels instead, e.g. y.argmax\(axis=1\)"),

@@ -45,8 +45,8 @@ def test_holdout_tune_refits_resumes_and_reports(tmp_path, iris_mixed):
     X, y = iris_mixed
     db = tmp_path / "study.db"
     learner = FFClassifier(epochs=4, batch_size=32, patience=2)
-    best, study = keraslearn.tune(
-        learner, X, y, space=SPACE, n_trials=3, validation_fraction=0.3, storage=db, random_state=0
+    best, study = keraslearn.tune(  # a numpy seed, as np.arange gives: stored with the trials as JSON
+        learner, X, y, space=SPACE, n_trials=3, validation_fraction=0.3, storage=db, random_state=np.int64(0)
     )
     assert learner.get_params()["callbacks"] is None  # the user's learner is untouched
     _check_refit(best, study, X, y)

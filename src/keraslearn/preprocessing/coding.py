@@ -198,13 +198,12 @@ def number_spelled_apart(level) -> bool:
     return level not in {str(value), str(int(value)) if value.is_integer() else None}
 
 
-def time_key(v):
-    """``v``'s wall-clock time in nanoseconds if it is a date or a time (a Timestamp, datetime, date,
-    numpy datetime64, or ISO 8601 text), else None.
+def as_time(v):
+    """``v`` as a ``pd.Timestamp`` if it is a date or a time (a Timestamp, datetime, date, numpy
+    datetime64, or ISO 8601 text), else None.
 
     A level of a column of times is the time's print ("2024-01-02 00:00:00"); a file or JSON
-    writes the same day "2024-01-02", a polars Date column gives ``date(2024, 1, 2)``: one key.
-    A time zone is dropped (its wall-clock time kept), as training times often have none.
+    writes the same day "2024-01-02", a polars Date column gives ``date(2024, 1, 2)``: one time.
     """
     if isinstance(v, str):
         if not _ISO_TIME.fullmatch(v):
@@ -212,23 +211,43 @@ def time_key(v):
     elif not isinstance(v, (datetime.date, np.datetime64)):  # Timestamp and datetime are dates too
         return None
     try:
-        t = pd.Timestamp(v)
-    except (ValueError, OverflowError):  # "2024-13-45", or beyond pandas' years 1677-2262
+        t = pd.Timestamp(v)  # keys compare across units: 9999-12-31 (seconds) needs no nanoseconds
+    except (ValueError, OverflowError):  # "2024-13-45", or beyond pandas' range
         return None
-    if t is pd.NaT:
-        return None
-    return (t.tz_localize(None) if t.tzinfo is not None else t).value
+    return None if t is pd.NaT else t
 
 
-def time_codes(levels: list, first_code: int) -> dict:
-    """``{time_key(level): code}`` when every level is a date or time (codes from ``first_code``), else {}."""
-    table = {}
+def _wall(t):
+    return t.tz_localize(None) if t.tzinfo is not None else t
+
+
+def time_codes(levels: list, first_code: int) -> tuple:
+    """``({wall-clock time: code}, {UTC instant: code})`` when every level is a time (codes from
+    ``first_code``; instants of the levels with a time zone), else ``()``."""
+    walls, instants = {}, {}
     for code, level in enumerate(levels, first_code):
-        key = time_key(level)
-        if key is None:
-            return {}
-        table[key] = code
-    return table
+        t = as_time(level)
+        if t is None:
+            return ()
+        walls.setdefault(_wall(t), code)
+        if t.tzinfo is not None:
+            instants.setdefault(_wall(t.tz_convert("UTC")), code)
+    return walls, instants
+
+
+def time_code(v, table: tuple, unknown: int) -> int:
+    """The code of the level ``v`` is the time of (``table`` from :func:`time_codes`), else ``unknown``.
+
+    Zoned values meet zoned levels at the same instant (the same moment written in UTC); otherwise
+    the wall-clock time is compared, as training times often have no zone.
+    """
+    t = as_time(v)
+    if t is None:
+        return unknown
+    walls, instants = table
+    if t.tzinfo is not None and instants:
+        return instants.get(_wall(t.tz_convert("UTC")), unknown)
+    return walls.get(_wall(t), unknown)
 
 
 def _small_codes(values, lookup, unknown, missing):

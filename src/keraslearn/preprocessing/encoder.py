@@ -284,8 +284,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         return tables[j]
 
     def _times_matched(self, col: pd.Series, codes: np.ndarray, unknown: np.ndarray, j: int) -> np.ndarray:
-        """Unknown values that are a level's date or time spelt otherwise ("2024-01-02" for the level
-        "2024-01-02 00:00:00", a date object, another time zone) get its code; returns the unknown mask.
+        """Unknown values that are a level's date or time written otherwise ("2024-01-02" for the level
+        "2024-01-02 00:00:00", a date object, a zone added, the same instant in another zone) get its
+        code; returns the unknown mask.
 
         Only in a column whose levels are all times (found the first time it meets unseen values)."""
         table = self._time_codes[j]
@@ -298,7 +299,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             idx, uniques = pd.factorize(col.iloc[rows].to_numpy(dtype=object))
         except TypeError:  # unhashable values (lists): not times
             return unknown
-        lut = np.array([table.get(coding.time_key(v), UNKNOWN_CODE) for v in uniques], dtype=np.int32)
+        lut = np.array([coding.time_code(v, table, UNKNOWN_CODE) for v in uniques], dtype=np.int32)
         codes[rows] = lut[idx]
         return codes == UNKNOWN_CODE
 

@@ -178,7 +178,7 @@ def image_source(X, path_column=None, estimator_name="This estimator", fitting=F
                 # Keras' habit x / 255: the network would see almost black images (pixels are 0-255).
                 warn_user(f"{estimator_name}: the image pixels lie in [0, 1], but pixels are read on 0-255 (as "
                           "uint8 images and files are); pass the images unscaled, e.g. (X * 255).")
-        if arr.size and arr.max() > 255:
+        if arr.dtype.itemsize > 1 and arr.size and arr.max() > 255:  # uint8 cannot: no scan of every pixel
             # 16-bit images (microscopy, medical): the network would see pixels far beyond its 0-255
             warn_user(f"{estimator_name}: the image pixels reach {arr.max():.6g}, but pixels are read on 0-255 "
                       "(as uint8 images and files are); rescale them first, e.g. X * (255 / X.max()).")

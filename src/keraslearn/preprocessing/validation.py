@@ -40,7 +40,7 @@ def _polars_unconvertible(X, estimator_name: str) -> TypeError:
     return TypeError(
         f"{estimator_name} cannot read polars column(s) {', '.join(bad) or '(unknown)'}: they do not convert to "
         "pandas. "
-        "Cast them first, e.g. X.with_columns(pl.col(name).cast(pl.Float64))."
+        "Cast them first, e.g. X.with_columns(pl.col(name).cast(pl.Int64)) (or pl.String for identifiers)."
     )
 
 
@@ -59,8 +59,8 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
             X = X.to_pandas()
         except ImportError as err:
             raise ImportError(f"Reading a polars DataFrame needs pyarrow: pip install pyarrow ({err}).") from err
-        except Exception:  # a dtype pyarrow cannot take (Int128): name the columns, not pyarrow's format string
-            raise _polars_unconvertible(X, estimator_name) from None
+        except Exception as err:  # a dtype pyarrow cannot take (Int128): name the columns, not pyarrow's format
+            raise _polars_unconvertible(X, estimator_name) from err
     if _package(X) == "pyarrow" and type(X).__name__ in ("Table", "RecordBatch"):
         X = X.to_pandas()  # its column names, matched by name like a DataFrame's (np.asarray drops them)
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
@@ -107,7 +107,7 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
             raise ValueError("Complex data not supported; pass real numbers.")
         if arr.ndim == 1 and arr.dtype == object and len(arr) and isinstance(arr[0], (list, tuple, np.ndarray)):
             raise _ragged()  # keras.datasets.imdb's arrays of lists
-        if isinstance(X, dict) and any(k == "numeric" or str(k).startswith("cat_") for k in X):
+        if isinstance(X, dict) and X and all(isinstance(v, np.ndarray) and v.ndim == 2 for v in X.values()):
             raise TypeError(
                 f"{estimator_name} got TabularEncoder's output (a dict of encoded arrays): keraslearn's learners "
                 "encode the table themselves, so pass the table and drop TabularEncoder from the pipeline."

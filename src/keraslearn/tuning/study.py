@@ -92,8 +92,9 @@ class _Objective:
         trial.set_user_attr(WORKER_ATTR, worker_id())
         sampled = {name: _suggest(trial, name, dist) for name, dist in self.space.items()}
         fixed = self.params(sampled)
-        if "random_state" in fixed and "random_state" not in sampled:  # tune's seed: best_params gives it back
-            trial.set_user_attr(SEED_ATTR, fixed["random_state"])
+        seed = fixed.get("random_state")
+        if isinstance(seed, numbers.Integral) and "random_state" not in sampled:  # tune's: best_params gives it back
+            trial.set_user_attr(SEED_ATTR, int(seed))  # stored as JSON: no numpy ints
         estimator = clone(self.learner).set_params(**fixed)
         params = estimator.get_params(deep=False)
         if params.get("verbose"):
