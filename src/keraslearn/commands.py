@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from keraslearn.console import to_json as _json
 from keraslearn.tables import (model_out, not_the_input, out_kind, predictions_out, read_table, uncompressed,
                                write_table)
 from keraslearn.scoring_notes import labels_as_classes, say_roc_auc_left_out, say_unseen_labels, some
-from keraslearn.tasks import TASKS, load_task, missing_columns, parse_params, split_target
+from keraslearn.tasks import TASKS, check_epochs, load_task, missing_columns, parse_params, seed, split_target
 
 
 # ------------------------------------------------------------ commands
@@ -29,22 +28,6 @@ _PYTHON_ONLY = {
     "KerasRegressor": "trains the model your Python build function makes (docs/custom-architectures.md)",
     "CNNClassifier": "learns from images, not a table (docs/cnn.md)",
 }
-
-
-def seed(text: str) -> int:
-    """``--random-state``: an int NumPy can seed with, said by argparse before anything is read."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be an integer in [0, 4294967295]; got {text!r}")
-    return value
-
-
-def check_epochs(epochs) -> None:
-    if epochs is not None and epochs < 1:  # before reading the data and saying "training ..."
-        raise UsageError(f"--epochs must be a positive integer; got {epochs}")
 
 
 def check_cli_learner(args) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import difflib
 
@@ -103,6 +104,22 @@ def load_task(args, console):
         raise UsageError(f"target {args.target!r} holds continuous numbers ({y.nunique()} distinct values, e.g. "
                          f"{fractional.iloc[0]:g}), not classes; use --task regression")
     return X, y, task
+
+
+def seed(text: str) -> int:
+    """``--random-state``: an int NumPy can seed with, said by argparse before anything is read."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 4294967295]; got {text!r}")
+    return value
+
+
+def check_epochs(epochs) -> None:
+    if epochs is not None and epochs < 1:  # before reading the data and saying "training ..."
+        raise UsageError(f"--epochs must be a positive integer; got {epochs}")
 
 
 def parse_params(items) -> dict:

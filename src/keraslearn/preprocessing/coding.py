@@ -250,6 +250,17 @@ def time_code(v, table: tuple, unknown: int) -> int:
     return walls.get(_wall(t), unknown)
 
 
+def match_times(col: pd.Series, codes: np.ndarray, is_unknown: np.ndarray, table: tuple, unknown: int) -> np.ndarray:
+    """``codes`` of ``col``'s unknown rows set by :func:`time_code`, once per distinct value; the new unknown mask."""
+    rows = np.flatnonzero(is_unknown)
+    try:
+        idx, uniques = pd.factorize(col.iloc[rows].to_numpy(dtype=object))
+    except TypeError:  # unhashable values (lists): not times
+        return is_unknown
+    codes[rows] = np.array([time_code(v, table, unknown) for v in uniques], dtype=np.int32)[idx]
+    return codes == unknown
+
+
 def _small_codes(values, lookup, unknown, missing):
     codes = np.empty(len(values), dtype=np.int32)
     for i, v in enumerate(values):

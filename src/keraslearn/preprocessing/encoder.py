@@ -294,14 +294,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             table = self._time_codes[j] = coding.time_codes(self.categories_[j], N_RESERVED)
         if not table:
             return unknown
-        rows = np.flatnonzero(unknown)
-        try:
-            idx, uniques = pd.factorize(col.iloc[rows].to_numpy(dtype=object))
-        except TypeError:  # unhashable values (lists): not times
-            return unknown
-        lut = np.array([coding.time_code(v, table, UNKNOWN_CODE) for v in uniques], dtype=np.int32)
-        codes[rows] = lut[idx]
-        return codes == UNKNOWN_CODE
+        return coding.match_times(col, codes, unknown, table, UNKNOWN_CODE)
 
     def _codes_general(self, col: pd.Series, j: int) -> np.ndarray:
         values = _as_levels(col)
