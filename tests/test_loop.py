@@ -105,6 +105,26 @@ def test_batches_hooks_and_multi_input_models(digits):
         metrics=["accuracy"],
     )
     assert history["loss"][-1] < history["loss"][0] and history["accuracy"][-1] > 0.5
+    # Inputs of different lengths: the extra rows of the longer one were silently never trained on.
+    with pytest.raises(ValueError, match=r"x's inputs have different numbers of rows \[600, 300\]"):
+        train_loop(two, "adam", "sparse_categorical_crossentropy", ({"left": X[:, :32], "right": X[:300, 32:]}, y))
+
+
+@pytest.mark.torch
+def test_evaluate_leaves_the_training_metrics_counting_training_rows(digits):
+    """A manual loop that evaluates between epochs: the validation rows were counted in the next epoch's accuracy."""
+    X, Y, _ = digits
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])  # no dropout
+    loop = CustomLoop(model, keras.optimizers.SGD(0.0), "categorical_crossentropy", metrics="accuracy")
+    first = loop.train_step(X[:100], Y[:100])["accuracy"]  # learning rate 0: the predictions stay fixed
+    loop.evaluate((X[300:], Y[300:]))
+    loop.reset_metrics()
+    assert loop.train_step(X[:100], Y[:100])["accuracy"] == pytest.approx(first)
+    both = loop.train_step(X[100:200], Y[100:200])["accuracy"]
+    loop.evaluate((X[300:], Y[300:]))
+    assert loop.train_step(X[200:300], Y[200:300])["accuracy"] == pytest.approx(
+        (both * 200 + 100 * loop.evaluate((X[200:300], Y[200:300]))["accuracy"]) / 300)
 
 
 def test_bad_arguments_are_named(digits):
@@ -118,6 +138,12 @@ def test_bad_arguments_are_named(digits):
         train_loop(model, "adam", "mse", (X, Y[:10]))
     with pytest.raises(ValueError, match="epochs"):
         CustomLoop(model).fit((X, Y), epochs=0)
+    with pytest.raises(ValueError, match=r"y is a list of 2 targets, but CustomLoop trains a model with one output"):
+        CustomLoop(model).fit((X, [Y, Y]))  # was 'x has 600 rows but y has 2'
+    with pytest.raises(ValueError, match="y is a dict of 2 targets"):
+        CustomLoop(model).train_step(X[:10], {"a": Y[:10], "b": Y[:10]})
+    with pytest.raises(ValueError, match="LossScaleOptimizer.*does not scale the loss"):
+        CustomLoop(model, keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1)))
     assert keraslearn.train_loop is train_loop
 
 

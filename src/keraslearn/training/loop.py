@@ -99,13 +99,29 @@ _NO_WEIGHTS = ("CustomLoop takes (x, y) batches; it has no sample weights (a thi
                "Weigh inside your loss function, or train with model.fit(x, y, sample_weight=w).")
 
 
+def _one_target(y, n=None):
+    """Refuse the targets of a model with several outputs (a list or dict of arrays): one loss compares one y."""
+    several = isinstance(y, dict) or (
+        isinstance(y, (list, tuple)) and y and all(isinstance(a, np.ndarray) and a.ndim >= 1 for a in y)
+        and (n is None or len(y) != n)
+    )
+    if several:
+        raise ValueError(f"y is a {type(y).__name__} of {len(y)} targets, but CustomLoop trains a model with one "
+                         "output (one loss compares one y); for several outputs, use model.fit, or concatenate "
+                         "them into one output and one y.")
+
+
 def _array_batches(data, batch_size, shuffle, rng):
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise ValueError("data must be (x, y) arrays or an iterable of (x, y) batches.")
     x, y = data
     x = keras.tree.map_structure(np.asarray, x)
+    rows = [int(np.shape(a)[0]) for a in keras.tree.flatten(x)]
+    if len(set(rows)) > 1:  # model.fit: "Data cardinality is ambiguous"; the extra rows were never trained on
+        raise ValueError(f"x's inputs have different numbers of rows {rows}: each needs one row per sample.")
+    n = rows[0]
+    _one_target(y, n)
     y = np.asarray(y)
-    n = _n_rows(x)
     if len(y) != n:
         raise ValueError(f"x has {n} rows but y has {len(y)}: they must match.")
     order = rng.permutation(n) if shuffle else np.arange(n)
@@ -151,10 +167,16 @@ class CustomLoop:
             raise ValueError(f"clip_norm must be a positive number or None, got {clip_norm!r}.")
         self.model = model
         self.optimizer = keras.optimizers.get(optimizer)
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            raise ValueError(
+                "optimizer is a LossScaleOptimizer, which divides the gradients by its loss scale; CustomLoop does "
+                "not scale the loss, so the model would barely move. Pass its inner optimizer (mixed_bfloat16 "
+                "needs no loss scaling), or train with model.fit, which scales the loss."
+            )
         self.loss = _loss_object(loss)
         self.clip_norm = None if clip_norm is None else float(clip_norm)
         self.jit_compile = jit_compile
-        self._metric_specs = list(metrics or [])
+        self._metric_specs = [metrics] if isinstance(metrics, (str, keras.metrics.Metric)) else list(metrics or [])
         self.metrics = None  # resolved on the first batch (accuracy depends on the shapes)
         self.stop_training = False
         self._train_fn = self._eval_fn = None
@@ -183,6 +205,7 @@ class CustomLoop:
         ``grad_norm`` is the global norm before clipping.
         """
         x = keras.tree.map_structure(_as_batch_array, x)
+        _one_target(y)
         y = _as_batch_array(y)
         self._ensure_metrics(x, y)
         loss, gnorm = self._step(x, y)
@@ -306,16 +329,29 @@ class CustomLoop:
         return history
 
     def evaluate(self, data, batch_size=32) -> dict:
-        """Mean loss and metrics over ``data`` (arrays or batches), without training."""
+        """Mean loss and metrics over ``data`` (arrays or batches), without training.
+
+        The training metrics' running state is kept: the next :meth:`train_step` goes on counting
+        the training rows only (the validation rows used to be counted in with them).
+        """
+        made = self.metrics is not None  # else evaluate makes them: they start empty for training
+        training_state = [[keras.ops.convert_to_numpy(v) for v in m.variables] for m in self.metrics or []]
         self.reset_metrics()
         total, seen = 0.0, 0
-        for x, y in self._batches(data, batch_size, False, None):
-            n = _n_rows(x)
-            total += self.test_step(x, y) * n
-            seen += n
-        if seen == 0:
-            raise ValueError("validation data yielded no batches.")
-        return {"loss": total / seen, **self._metric_results()}
+        try:
+            for x, y in self._batches(data, batch_size, False, None):
+                n = _n_rows(x)
+                total += self.test_step(x, y) * n
+                seen += n
+            if seen == 0:
+                raise ValueError("validation data yielded no batches.")
+            return {"loss": total / seen, **self._metric_results()}
+        finally:
+            if not made:
+                self.reset_metrics()
+            for m, values in zip(self.metrics or [], training_state):
+                for v, value in zip(m.variables, values):
+                    v.assign(value)
 
 
 def train_loop(
