@@ -475,6 +475,24 @@ def test_persistent_cache_writes_to_the_chosen_folder(tmp_path, monkeypatch):
         compilation_cache.reset_cache()
 
 
+@needs_jax
+def test_a_cache_folder_asked_for_is_expanded_and_one_that_cannot_be_made_is_said(tmp_path, monkeypatch):
+    monkeypatch.setattr(compiled, "_cache_state", {"done": False, "dir": None})
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ValueError, match=r"enable_compilation_cache\('.*a-file/cc'\): cannot use that folder"):
+        compiled.enable_compilation_cache(str(tmp_path / "a-file" / "cc"))  # returned None, silently
+    import jax
+
+    old = jax.config.jax_compilation_cache_dir
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert compiled.enable_compilation_cache("~/cc") == str(tmp_path / "cc")  # made ./~/cc before
+        assert (tmp_path / "cc").is_dir() and not (tmp_path / "~").exists()
+    finally:
+        jax.config.update("jax_compilation_cache_dir", old)
+
+
 def test_cache_can_be_turned_off(monkeypatch):
     monkeypatch.setattr(compiled, "_cache_state", {"done": False, "dir": None})
     monkeypatch.setenv(compiled.CACHE_ENV, "0")

@@ -18,17 +18,24 @@ def plot_learning_curve(history, path, title="Learning curve", loss_label="loss"
     hist = getattr(history, "history", history)
     if hasattr(history, "history_"):
         hist = history.history_
+    elif hasattr(history, "fit") and hasattr(history, "get_params"):
+        raise ValueError(f"{type(history).__name__} has no history_ (call fit first).")
+    if not isinstance(hist, dict):
+        raise TypeError("history must be a keras History, its .history dict, a fitted learner or the dict "
+                        f"train_loop returns; got {type(history).__name__}.")
     fig = _curve_figure(hist, title, loss_label, restored=getattr(history, "early_stopping", True))
     return save_figure(fig, path)
 
 
 def save_figure(fig, path) -> str:
-    """Write ``fig`` as a PNG (its format from the name), atomically; return the path."""
+    """Write ``fig`` atomically in the format its name says (.png, .pdf, .svg; a PNG for a name without
+    one, which matplotlib would have written to another name, NAME.png); return the path."""
     from keraslearn._atomic import atomic_path
 
     path = os.fspath(path)
+    fmt = None if os.path.splitext(path)[1] else "png"
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
+        fig.savefig(tmp, dpi=110, format=fmt)
     return path
 
 

@@ -92,10 +92,14 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
     if current and path is None:
         _cache_state["dir"] = current
         return current
-    path = path or setting or default_cache_dir()
+    explicit = path is not None
+    path = os.path.expanduser(os.fspath(path or setting or default_cache_dir()))
     try:
         os.makedirs(path, exist_ok=True)
-    except OSError:
+    except OSError as err:
+        if explicit:  # the folder asked for: say why not
+            raise ValueError(f"enable_compilation_cache({path!r}): cannot use that folder "
+                             f"({err.strerror or err}).") from None
         return None  # a read-only home: run without the cache rather than fail
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_CACHED_COMPILE_SECONDS)
