@@ -65,7 +65,7 @@ def test_plot_history_writes_a_png_from_fit_learner_or_dict(fitted, tmp_path):
     assert plot_history(hist, tmp_path / "plain") == str(tmp_path / "plain")
     _png_pixels(tmp_path / "plain")
     with pytest.raises(ValueError, match=r"FFClassifier has no history_ \(call fit first\)"):
-        plot_history(keraslearn.FFClassifier(), tmp_path / "unfitted.png")  # was "'FFClassifier' object is not iterable"
+        plot_history(keraslearn.FFClassifier(), tmp_path / "unfitted.png")  # was: not iterable
 
 
 def test_summary_returns_the_keras_summary_text(fitted):
