@@ -15,6 +15,7 @@ def test_normalize_is_keras_lp_normalization():
     np.testing.assert_allclose(np.abs(normalize(x, axis=0, order=1)).sum(axis=0), [1.0, 1.0])
     assert normalize(np.array([[1, 1]])).dtype.kind == "f"  # integers become floats
     np.testing.assert_array_equal(out, keras.utils.normalize(x))
+    np.testing.assert_allclose(normalize(np.array([3.0, 4.0])), [0.6, 0.8])  # the same shape, as documented
 
 
 def test_to_categorical_and_back():

@@ -20,9 +20,9 @@ def normalize(x, axis=-1, order=2):
         x = x.astype(np.float32)
     # keras.utils.normalize's NumPy path (Keras 3.15) does `axis = axis or -1`, so axis=0
     # normalizes the wrong way and fails to broadcast; this is the same formula, fixed.
-    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm = np.linalg.norm(x, order, axis, keepdims=True)  # kept dims: a 1-D x stays 1-D (Keras' gives (1, n))
     norm[norm == 0] = 1
-    return x / np.expand_dims(norm, axis)
+    return x / norm
 
 
 def to_categorical(y, num_classes=None):
