@@ -242,6 +242,18 @@ def test_an_unwritable_out_fails_before_training_and_a_failed_save_keeps_the_mod
             == learner.predict_proba(pd.read_csv(iris_csv).drop(columns="species"))).all()
 
 
+def test_a_learner_named_for_a_task_sets_the_task(tmp_path, capsys):
+    """README: the task is inferred from the target; 'classif.ff' on 1..30 ratings (inferred regression) was refused."""
+    pd.DataFrame({"x": range(120), "rating": [1 + i % 30 for i in range(120)]}).to_csv(tmp_path / "r.csv", index=False)
+    out = tmp_path / "r.keraslearn"
+    assert main(["fit", str(tmp_path / "r.csv"), "--target", "rating", "--learner", "classif.kerasff", "--epochs", "1",
+                 "--test-fraction", "0", "--out", str(out)]) == 0
+    assert "task: classification (--learner classif.kerasff is a classification learner)" in capsys.readouterr().err
+    assert main(["fit", str(tmp_path / "r.csv"), "--target", "rating", "--learner", "classif.kerasff", "--task",
+                 "regression", "--epochs", "1", "--quiet"]) == 2
+    assert "pass --task classification, or name a regression learner" in capsys.readouterr().err
+
+
 def test_predict_with_many_classes_or_columns_says_only_what_matters(tmp_path, capsys):
     """101 classes: a proba column at a time fragmented the frame (a pandas warning per class past 100);
     a file lacking 25 of the model's columns: the error listed every one on one line."""

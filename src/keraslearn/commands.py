@@ -57,7 +57,8 @@ def _make_learner(name, task, params):
         raise UsageError(str(err)) from None
     kind = "classification" if hasattr(cls, "predict_proba") else "regression"
     if kind != task:
-        raise UsageError(f"learner {name!r} is a {kind} learner but the task is {task}")
+        raise UsageError(f"learner {name!r} is a {kind} learner but the task is {task}; pass --task {kind}, or "
+                         f"name a {task} learner")
     try:
         return cls(**params)
     except TypeError as err:

@@ -95,7 +95,13 @@ def load_task(args, console):
     X, y = split_target(df.drop(columns=drop), args.target, console)
     task = args.task
     if task == "auto":
-        task, why = infer_task(y)
+        from keraslearn.learners.registry import task_of
+
+        named = task_of(getattr(args, "learner", ""))
+        if named is not None:  # 'classif.ff' on 1..39 ratings: the user said which task
+            task, why = named, f"--learner {args.learner} is a {named} learner"
+        else:
+            task, why = infer_task(y)
         _say(console, f"task: {task} ({why}); use --task to override")
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise UsageError(f"target {args.target!r} is not numeric; use --task classification")

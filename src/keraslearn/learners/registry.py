@@ -187,6 +187,15 @@ def resolve(name: str, task: str | None = None):
     return _load(path)
 
 
+def task_of(name) -> str | None:
+    """"classification" or "regression" when ``name`` names one learner ('classif.ff', 'FFRegressor'),
+    None for a family name ('ff') or an unknown one."""
+    entry = _aliases().get(str(name).strip().lower())
+    if entry is None:
+        return None
+    return "classification" if entry[1] == "classif" else "regression"
+
+
 def unknown_learner(name) -> str:
     """Why ``name`` names no learner: a task the family lacks ('regr.kerascnn'), a near miss, or the list."""
     key = str(name).strip().lower()
