@@ -25,7 +25,11 @@ def numeric_quantiles(arr) -> tuple:
 
 
 def embedding_size(n_levels: int) -> int:
-    """The fast.ai / mlr3keras embedding-size rule: ``min(600, round(1.6 * n_levels**0.56))``."""
+    """The fast.ai / mlr3keras embedding-size rule: ``min(600, round(1.6 * n_levels**0.56))``.
+
+    ``n_levels`` counts the embedding's rows: TabularEncoder passes a column's ``n_codes``, its
+    levels plus 2 (missing and unknown), as README and docs write the rule.
+    """
     if n_levels < 1:
         raise ValueError(f"n_levels must be >= 1, got {n_levels}")
     return int(min(600, round(1.6 * n_levels**0.56)))
