@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 optuna = pytest.importorskip("optuna")
@@ -617,6 +618,8 @@ def test_group_folds_take_groups_and_a_rare_class_says_the_folds_are_not_stratif
     rare[:2] = "rare"
     with pytest.warns(UserWarning, match="rarest class of y has 2 row"):
         splits_for(FFClassifier(), X, rare, 3, None)
+    with pytest.warns(UserWarning, match="rarest class of 'species' has 2 row"):  # a named target, as the CLI's
+        splits_for(FFClassifier(), X, pd.Series(rare, name="species"), 3, None)
 
 
 def _build_units(spec, units=8):

@@ -55,10 +55,11 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
             raise ValueError(f"cv={cv} folds but y has only {n} rows.")
         kind = StratifiedKFold if classifier and min_count >= cv else KFold
         if classifier and min_count < cv:
-            warn_user(f"the rarest class of y has {min_count} row(s), fewer than cv={cv} folds, so the folds are not "
-                      "stratified: some test folds lack a class, and scorers such as roc_auc_ovr may fail there "
-                      "(neg_log_loss where a fold's training rows lack a class its test rows hold). Use fewer "
-                      "folds, or validation_fraction.")
+            target = repr(y.name) if isinstance(getattr(y, "name", None), str) else "y"  # the CLI's --target
+            warn_user(f"the rarest class of {target} has {min_count} row(s), fewer than cv={cv} folds, so the folds "
+                      "are not stratified: some test folds lack a class, and scorers such as roc_auc_ovr may fail "
+                      "there (neg_log_loss where a fold's training rows lack a class its test rows hold). Use "
+                      "fewer folds, or validation_fraction.")
         splitter = kind(n_splits=cv, shuffle=True, random_state=_FOLD_SEED)
         label = f"cv={cv}"
     else:
