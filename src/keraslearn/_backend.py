@@ -23,6 +23,14 @@ from keraslearn._user_warnings import warn_user
 
 DEFAULT_BACKEND = "jax"
 BACKENDS = ("jax", "torch", "tensorflow")
+# Names people give KERAS_BACKEND for a backend Keras calls otherwise.
+_ALIASES = {**{name: name for name in BACKENDS}, "pytorch": "torch", "tf": "tensorflow",
+            "tensorflow-cpu": "tensorflow", "jaxlib": "jax"}
+
+
+def meant_backend(name: str) -> str:
+    """The backend a name people give it means ("pytorch" → "torch"), else the default."""
+    return _ALIASES.get(name.strip().lower(), DEFAULT_BACKEND)
 
 # The user's own KERAS_BACKEND, read before keraslearn fills in its default (None: unset).
 REQUESTED_BACKEND: str | None = None

@@ -105,8 +105,8 @@ def load_task(args, console):
         _say(console, f"task: {task} ({why}); use --task to override")
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise UsageError(f"target {args.target!r} is not numeric; use --task classification")
-    if task == "classification" and pd.api.types.is_float_dtype(y) and not np.all(np.mod(y, 1) == 0):
-        fractional = y[np.mod(y, 1) != 0]
+    fractional = y[np.mod(y, 1) != 0] if task == "classification" and pd.api.types.is_float_dtype(y) else ()
+    if len(fractional):
         raise UsageError(f"target {args.target!r} holds continuous numbers ({y.nunique()} distinct values, e.g. "
                          f"{fractional.iloc[0]:g}), not classes; use --task regression")
     return X, y, task

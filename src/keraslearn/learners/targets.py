@@ -241,14 +241,15 @@ def _usable_weights(sample_weight, n):
     return w if np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0 else None
 
 
-def _weighted_quantile(y2: np.ndarray, q: float, w) -> np.ndarray:
-    """Each column's ``q`` quantile, rows weighted by ``w`` (None: equal)."""
+def _weighted_quantiles(y2: np.ndarray, qs: tuple, w) -> list[np.ndarray]:
+    """Each column's quantiles ``qs``, rows weighted by ``w`` (None: equal); the columns sorted once."""
     if w is None or np.all(w[w > 0] == w[w > 0][0]):  # equal weights: as without them (interpolated)
-        return np.quantile(y2 if w is None else y2[w > 0], q, axis=0)
+        return list(np.quantile(y2 if w is None else y2[w > 0], qs, axis=0))
     order = np.argsort(y2, axis=0)
     cum = np.cumsum(w[order], axis=0)
-    at = (cum >= q * cum[-1]).argmax(axis=0)
-    return np.take_along_axis(y2, order, axis=0)[at, np.arange(y2.shape[1])]
+    ordered = np.take_along_axis(y2, order, axis=0)
+    columns = np.arange(y2.shape[1])
+    return [ordered[(cum >= q * cum[-1]).argmax(axis=0), columns] for q in qs]
 
 
 def _target_scaling(y2: np.ndarray, loss, w) -> tuple[np.ndarray, np.ndarray]:
@@ -270,7 +271,7 @@ def _target_scaling(y2: np.ndarray, loss, w) -> tuple[np.ndarray, np.ndarray]:
         mean = np.average(y2, axis=0, weights=w)
         scale = np.sqrt(np.average((y2 - mean) ** 2, axis=0, weights=w))
         if loss in _ROBUST_LOSSES:
-            quartiles = [_weighted_quantile(y2, q, w) for q in (0.25, 0.5, 0.75)]
+            quartiles = _weighted_quantiles(y2, (0.25, 0.5, 0.75), w)
             spread = (quartiles[2] - quartiles[0]) / 1.349
             mean = np.where(spread > 0, quartiles[1], mean)  # half the rows one value: the std's scaling
             scale = np.where(spread > 0, spread, scale)

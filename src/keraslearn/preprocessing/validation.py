@@ -39,8 +39,7 @@ def _polars_unconvertible(X, estimator_name: str) -> TypeError:
             bad.append(f"{name!r} ({X.schema[name]})")
     return TypeError(
         f"{estimator_name} cannot read polars column(s) {', '.join(bad) or '(unknown)'}: they do not convert to "
-        "pandas. "
-        "Cast them first, e.g. X.with_columns(pl.col(name).cast(pl.Int64)) (or pl.String for identifiers)."
+        "pandas. Cast them first, e.g. X.with_columns(pl.col(name).cast(pl.Int64)) (or pl.String for identifiers)."
     )
 
 

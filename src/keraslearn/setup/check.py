@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from keraslearn._backend import BACKENDS, DEFAULT_BACKEND, BackendUnavailableError
+from keraslearn._backend import BACKENDS, DEFAULT_BACKEND, BackendUnavailableError, meant_backend
 from keraslearn.setup import _probe
 
 
@@ -84,7 +84,7 @@ def check(backend: str | None = None) -> KerasStatus:
             f"Fix: set KERAS_BACKEND={name} before starting Python."
         )
     if name not in BACKENDS:
-        alias = {"pytorch": "torch", "tf": "tensorflow"}.get(name, DEFAULT_BACKEND)
+        alias = meant_backend(name)
         if backend is not None:  # the argument, not the environment
             raise BackendUnavailableError(
                 f"backend={backend!r} is not a backend keraslearn trains on ({', '.join(BACKENDS)}); "

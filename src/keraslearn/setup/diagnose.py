@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from keraslearn._backend import BACKENDS, DEFAULT_BACKEND
+from keraslearn._backend import BACKENDS, DEFAULT_BACKEND, meant_backend
 from keraslearn.setup._probe import MODULES
 from keraslearn.setup.choices import KERAS_MIN, PYTHON_MIN
 from keraslearn.setup.findings import (
@@ -38,9 +38,6 @@ NUMPY_ABI = (
     "module compiled against ABI version",
     "module compiled against API version",
 )
-# Names people give KERAS_BACKEND for a backend Keras calls otherwise.
-_ALIASES = {**{name: name for name in BACKENDS}, "pytorch": "torch", "tf": "tensorflow",
-            "tensorflow-cpu": "tensorflow", "jaxlib": "jax"}
 SHADOW_FIX = "rename that file or folder (or, if PYTHONPATH names its folder, take that folder off PYTHONPATH)"
 
 
@@ -140,7 +137,7 @@ def _backend_variable(ctx: Context) -> list[Finding]:
         why = "Keras' numpy and openvino backends cannot train"
     else:
         why = "`import keras` fails with 'Unable to import backend'"
-    meant = _ALIASES.get(ctx.requested.strip().lower(), DEFAULT_BACKEND)
+    meant = meant_backend(ctx.requested)
     return [
         Finding(
             "unknown-backend", "error",
