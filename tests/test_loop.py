@@ -142,6 +142,14 @@ def test_bad_arguments_are_named(digits):
         CustomLoop(model).fit((X, [Y, Y]))  # was 'x has 600 rows but y has 2'
     with pytest.raises(ValueError, match="y is a dict of 2 targets"):
         CustomLoop(model).train_step(X[:10], {"a": Y[:10], "b": Y[:10]})
+    # batches from an iterable (a DataLoader collates a pair of targets into a list) and test_step: were
+    # NumPy's broadcasting error on the stacked (2, n) targets
+    with pytest.raises(ValueError, match="y is a list of 2 targets"):
+        CustomLoop(model).fit([(X[:32], [Y[:32], Y[:32]])])
+    with pytest.raises(ValueError, match="y is a tuple of 2 targets"):
+        CustomLoop(model).evaluate([(X[:32], (Y[:32], Y[:32]))])
+    with pytest.raises(ValueError, match="y is a list of 2 targets"):
+        CustomLoop(model).test_step(X[:32], [Y[:32], Y[:32]])
     with pytest.raises(ValueError, match="LossScaleOptimizer.*does not scale the loss"):
         CustomLoop(model, keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1)))
     assert keraslearn.train_loop is train_loop

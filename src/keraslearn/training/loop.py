@@ -102,13 +102,19 @@ _NO_WEIGHTS = ("CustomLoop takes (x, y) batches; it has no sample weights (a thi
 def _one_target(y, n=None):
     """Refuse the targets of a model with several outputs (a list or dict of arrays): one loss compares one y."""
     several = isinstance(y, dict) or (
-        isinstance(y, (list, tuple)) and y and all(isinstance(a, np.ndarray) and a.ndim >= 1 for a in y)
+        isinstance(y, (list, tuple)) and y and all(len(getattr(a, "shape", ())) >= 1 for a in y)
         and (n is None or len(y) != n)
     )
     if several:
         raise ValueError(f"y is a {type(y).__name__} of {len(y)} targets, but CustomLoop trains a model with one "
                          "output (one loss compares one y); for several outputs, use model.fit, or concatenate "
                          "them into one output and one y.")
+
+
+def _target_array(y, x):
+    """A batch's y as one array (the targets of several outputs refused, whatever the batches come from)."""
+    _one_target(y, _n_rows(x))
+    return _as_batch_array(y)
 
 
 def _array_batches(data, batch_size, shuffle, rng):
@@ -205,8 +211,7 @@ class CustomLoop:
         ``grad_norm`` is the global norm before clipping.
         """
         x = keras.tree.map_structure(_as_batch_array, x)
-        _one_target(y)
-        y = _as_batch_array(y)
+        y = _target_array(y, x)
         self._ensure_metrics(x, y)
         loss, gnorm = self._step(x, y)
         logs = {"loss": float(loss), "grad_norm": float(gnorm)}
@@ -226,7 +231,7 @@ class CustomLoop:
     def test_step(self, x, y) -> float:
         """The loss on a batch, updating the metrics, without training (see :meth:`evaluate`)."""
         x = keras.tree.map_structure(_as_batch_array, x)
-        y = _as_batch_array(y)
+        y = _target_array(y, x)
         self._ensure_metrics(x, y)
         self._functions()
         return float(self._eval_fn(x, y))
@@ -297,7 +302,7 @@ class CustomLoop:
             seen = n_batches = 0
             for x, y in self._batches(data, batch_size, shuffle, rng):
                 x = keras.tree.map_structure(_as_batch_array, x)
-                y = _as_batch_array(y)
+                y = _target_array(y, x)
                 self._ensure_metrics(x, y)
                 loss, gnorm = self._step(x, y)
                 n = _n_rows(x)
