@@ -252,3 +252,18 @@ def test_ctrl_c_while_a_model_and_its_report_are_written_waits_for_the_last_file
                 f.write("{}")
     assert (tmp_path / "m_metrics.json").read_text() == "{}"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is itself again
+
+
+def test_checking_an_output_path_leaves_no_folders_behind(tmp_path):
+    """The CLI checks its --out paths before training; a run that then fails left the folders it named."""
+    from keraslearn._atomic import WriteError, check_writable
+
+    check_writable(tmp_path / "runs" / "a" / "model.keraslearn")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "kept.txt").write_text("x")
+    check_writable(tmp_path / "runs" / "b" / "model.keraslearn")
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["kept.txt"]  # a folder that was there stays
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(WriteError, match="is a file, not a folder"):
+        check_writable(tmp_path / "file" / "sub" / "model.keraslearn")

@@ -129,8 +129,16 @@ def check_writable(path) -> None:
     """Raise :class:`WriteError` now if ``path`` cannot be written (a folder, a read-only or missing place)."""
     if os.path.isdir(_target(path)):
         raise WriteError(21, f"cannot write {path}: it is a folder; name a file in it")
+    made = []  # the folders the check makes: removed again, so a run that fails later leaves none behind
+    folder = os.path.dirname(os.path.abspath(_target(path)))
+    while folder and not os.path.exists(folder) and folder != os.path.dirname(folder):
+        made.append(folder)
+        folder = os.path.dirname(folder)
     _, _, discard = _temp_for(path, _temp_file)
     discard()
+    for folder in made:
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 @contextlib.contextmanager
