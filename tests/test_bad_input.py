@@ -17,8 +17,8 @@ import scipy.sparse as sp
 
 from keraslearn import FFClassifier, FFRegressor
 from keraslearn.cli import UsageError, main
-from keraslearn.learners.realmlp import RealMLPClassifier
-from keraslearn.learners.resnet import ResNetRegressor
+from keraslearn.learners.realmlp import RealMLPClassifier, RealMLPRegressor
+from keraslearn.learners.resnet import ResNetClassifier, ResNetRegressor
 from keraslearn.learners.smlp import SMLPClassifier
 from keraslearn.learners.tabm import TabMClassifier, TabMRegressor
 from keraslearn.preprocessing import TabularEncoder
@@ -225,6 +225,13 @@ PARAM_ERRORS = [
     (RealMLPClassifier, {"smooth_clip": "no"}, "smooth_clip must be True or False"),
     (RealMLPClassifier, {"max_one_hot": -1}, "max_one_hot must be >= 0"),
     (ResNetRegressor, {"numeric_embed_dim": 0}, "numeric_embed_dim must be >= 1"),
+    # NaN passes every comparison (it trained to NaN, or met Keras' or int()'s error); inf is no size either
+    (ResNetClassifier, {"learning_rate": float("nan")}, r"learning_rate must be a finite number, got nan"),
+    (TabMClassifier, {"dropout": float("nan")}, r"dropout must be a finite number, got nan"),
+    (ResNetRegressor, {"d_hidden_multiplier": float("inf")}, r"d_hidden_multiplier must be a finite number, got inf"),
+    (FFRegressor, {"validation_fraction": float("nan")}, r"validation_fraction must be a finite number"),
+    (FFClassifier, {"min_frequency": float("nan")}, r"min_frequency must be a non-negative int or a float < 1"),
+    (RealMLPRegressor, {"hidden_sizes": 64.0}, r"hidden_sizes must be a sequence of positive ints"),
 ]
 
 
@@ -633,7 +640,7 @@ CLI_ERRORS = [
      r"n_layers, units are search-space names: give layer_units=\(\.\.\.\) instead"),
     ("unknown_learner", _fit("ok.csv", "--learner", "xgb"), r"Unknown learner 'xgb'"),
     ("test_fraction", _fit("ok.csv", "--test-fraction", "1.5"), r"--test-fraction must be in \[0, 1\), got 1\.5"),
-    ("predict_missing_column", _predict("model.keraslearn", "no_cat.csv"), r"lacks the model's columns: cat"),
+    ("predict_missing_column", _predict("model.keraslearn", "no_cat.csv"), r"lacks the model's columns: 'cat'; the data's columns are: 'num', "),
     ("predict_inf", _predict("model.keraslearn", "inf.csv"), r"infinity.*\['num'\]"),
     ("predict_text_in_numeric", _predict("model.keraslearn", "text_num.csv"), r"Numeric column 'num'.*\['oops'\]"),
     ("predict_not_a_model", _predict("not_a_model.keraslearn", "ok.csv"), r"is not a keraslearn artifact"),
@@ -831,9 +838,7 @@ def test_column_names_of_mixed_types_are_refused():
     raises(TypeError, r"column names mix types \['int', 'str'\].*astype\(str\)", TabularEncoder().fit, X)
 
 
-def test_targets_too_large_for_float32_are_refused_and_a_diverged_fit_warns(tmp_path):
-    from sklearn.exceptions import ConvergenceWarning
-
+def test_targets_too_large_for_float32_are_refused_and_a_diverged_fit_raises(tmp_path):
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": rng.normal(size=60)})
     raises(ValueError, r"y holds values too large to train on \(largest \|y\| \d\.\d+e\+160\)",
@@ -843,11 +848,19 @@ def test_targets_too_large_for_float32_are_refused_and_a_diverged_fit_warns(tmp_
     raises(ValueError, r"loss='poisson' needs positive predictions", FFRegressor(epochs=1, loss="poisson").fit, X, X["a"])
     raises(ValueError, r"loss='cosine_similarity' trains on y unscaled", FFRegressor(epochs=1, loss="cosine_similarity").fit,
            X, rng.normal(size=60) * 1e40)
-    with pytest.warns(ConvergenceWarning, match=r"Training diverged: the loss became nan in epoch 1; training "
-                                                r"stopped there, and the model's weights are not finite"):
-        reg = FFRegressor(epochs=20, batch_size=16, learning_rate=1e9, early_stopping=False, random_state=0)
+    # Weights gone to NaN: an error, as scikit-learn's MLP raises (a classifier predicted the first class for
+    # every row, and a regressor NaN); the learner is left as it was, here unfitted.
+    reg = FFRegressor(epochs=20, batch_size=16, learning_rate=1e9, early_stopping=False, random_state=0)
+    with pytest.raises(ValueError, match=r"Training diverged: loss became nan in epoch 1, and the model predicts "
+                                         r"NaN or inf, so the learner is left as it was before fit"):
         reg.fit(X * 1e19, rng.normal(size=60))
-    assert reg.n_iter_ == 1  # stopped at the first NaN epoch instead of training 19 more
+    assert not hasattr(reg, "model_")
+    labels = np.where(X["a"] > 0, "p", "q")
+    clf = FFClassifier(epochs=2, random_state=0).fit(X, labels)
+    before = clf.predict_proba(X)
+    with pytest.raises(ValueError, match="Training diverged"):
+        clf.set_params(learning_rate=1e30).fit(X, labels)
+    np.testing.assert_array_equal(clf.predict_proba(X), before)  # the earlier fit's model, kept
     raises(ValueError, r"sample_weight must hold numbers", FFRegressor(epochs=1).fit, X, X["a"], sample_weight=["a"] * 60)
     raises(ValueError, r"sample_weight must be finite \(within float32", FFRegressor(epochs=1).fit, X, X["a"],
            sample_weight=np.full(60, 1e300))
@@ -1081,7 +1094,7 @@ def test_datetime_feature_columns_warn_that_new_dates_are_unknown():
 
 def test_cli_writes_predictions_as_named_scores_labels_of_another_type_and_a_diverged_fit(tmp_path, capsys):
     """--out .parquet / .tsv write those formats; evaluate matches labels 1, 2 read as numbers to a
-    model trained on '1', '2'; a fit that diverged saves its model and reports NaN metrics."""
+    model trained on '1', '2'; a fit that diverged fails and writes nothing."""
     X = make_frame()
     grade = pd.Series(np.where(X["num"] > 0, "2", "1"), dtype=object)
     X.assign(grade=grade).to_parquet(tmp_path / "g.parquet")
@@ -1098,18 +1111,17 @@ def test_cli_writes_predictions_as_named_scores_labels_of_another_type_and_a_div
         assert main(["predict", str(model), str(tmp_path / "g.csv"), "--quiet", "--out", str(tmp_path / name)]) == 0
         out = read(tmp_path / name)
         assert list(out.columns) == ["prediction", "proba_1", "proba_2"] and len(out) == len(X)
-    # A learning rate of 1e30 with SGD: the weights become infinite in the first epoch.
-    from sklearn.exceptions import ConvergenceWarning
-
-    with pytest.warns(ConvergenceWarning, match="Training diverged"):
-        code = main(["fit", str(tmp_path / "g.csv"), "--target", "num2", "--task", "regression", "--quiet",
-                     "--epochs", "3", "--param", "optimizer=sgd", "--param", "learning_rate=1e30", "--param",
-                     "early_stopping=False", "--out", str(tmp_path / "d.keraslearn")])
+    # A learning rate of 1e30 with SGD: the weights become infinite in the first epoch. The run fails and
+    # writes nothing (it saved the NaN model with exit code 0, replacing a good one at --out).
+    (tmp_path / "d.keraslearn").write_bytes(model.read_bytes())
+    code = main(["fit", str(tmp_path / "g.csv"), "--target", "num2", "--task", "regression", "--quiet",
+                 "--epochs", "3", "--param", "optimizer=sgd", "--param", "learning_rate=1e30", "--param",
+                 "early_stopping=False", "--out", str(tmp_path / "d.keraslearn")])
     err = capsys.readouterr().err
-    assert code == 0 and "Traceback" not in err, err
-    scores = json.loads((tmp_path / "d_metrics.json").read_text())
-    assert scores["test"] == {"rmse": None, "mae": None, "r2": None}
-    assert (tmp_path / "d.keraslearn").exists()
+    assert code == 2 and "Traceback" not in err, err
+    assert "Training diverged" in err and f"No model was written to {tmp_path / 'd.keraslearn'}" in err
+    assert (tmp_path / "d.keraslearn").read_bytes() == model.read_bytes()
+    assert not (tmp_path / "d_metrics.json").exists()
 
 
 def test_an_int_learning_rate_is_a_rate_not_an_optimizer_name():

@@ -7,6 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -61,6 +62,17 @@ def test_predict_and_evaluate(fitted, iris_csv, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "roc_auc" not in captured.out and "log_loss" in captured.out
     assert "roc_auc left out: the data holds 1 of the model's 3 classes, and ROC AUC needs every class" in captured.err
+    # A warning of the features' encoding is said once: predict and predict_proba each encoded them.
+    spaced = tmp_path / "spaced.csv"
+    frame = pd.read_csv(iris_csv)
+    frame.assign(colour=frame["colour"].where(frame["colour"].isna(), frame["colour"] + " ")).to_csv(spaced, index=False)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        assert main(["predict", str(fitted), str(spaced), "--out", str(tmp_path / "spaced_preds.csv")]) == 0
+    assert sum("written otherwise" in str(w.message) for w in said) == 1
+    spaced_preds = pd.read_csv(tmp_path / "spaced_preds.csv")  # labels from the probabilities it wrote
+    proba = spaced_preds.filter(like="proba_").to_numpy()
+    assert (spaced_preds["prediction"] == [c.removeprefix("proba_") for c in spaced_preds.columns[1:][proba.argmax(1)]]).all()
 
 
 def test_predict_keep_columns_never_collide_with_the_output(fitted, iris_csv, tmp_path, capsys, monkeypatch):
@@ -107,8 +119,8 @@ def test_regression_parquet_and_params(tmp_path, diabetes_mixed):
         (["fit", "{iris}", "--target", "species", "--learner", "classif.keras"],
          "learner 'classif.keras' (KerasClassifier) trains the model your Python build function makes"),
         (["fit", "{iris}", "--target", "species", "--drop", "colour_"],
-         "--drop names columns DATA lacks: colour_; did you mean 'colour'? Columns are: "),
-        (["fit", "{iris}", "--target", "species", "--drop", "nope"], "--drop names columns DATA lacks: nope. Columns"),
+         "--drop names columns DATA lacks: colour_; did you mean 'colour'? columns are: "),
+        (["fit", "{iris}", "--target", "species", "--drop", "nope"], "--drop names columns DATA lacks: nope; columns are: 'sepal"),
         (["fit", "{iris}", "--target", "species", "--epochs", "2", "--param", "epochs=3"],
          "--epochs 2 and --param epochs=3 disagree"),
         (["fit", "{iris}", "--target", "petal length (cm)", "--task", "classification", "--quiet"],
@@ -172,7 +184,7 @@ def test_learning_curve_shows_a_one_epoch_fit_and_whole_epochs():
 
 
 def test_a_diverged_fit_has_no_best_epoch_and_keeps_its_metric_names(iris_mixed):
-    import warnings
+    import numpy as np
 
     from keraslearn import FFClassifier
     from keraslearn.report import score_table
@@ -187,12 +199,13 @@ def test_a_diverged_fit_has_no_best_epoch_and_keeps_its_metric_names(iris_mixed)
     ax = _curve_figure({"loss": [1.0, 0.5, 0.4], "val_loss": [0.9, 0.7, 0.8]}, "last", restored=False).axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts() if "val_loss (" in t.get_text()] == [
         "lowest val_loss (2; model: last epoch)"]
-    # A classifier whose fit diverged scores NaN under the names a finite one reports (roc_auc too).
+    # A classifier that predicts NaN (fit refuses to end so; a model edited afterwards) scores NaN under
+    # the names a finite one reports (roc_auc too).
     X, y = iris_mixed
     y = (y == "setosa").map({True: "yes", False: "no"})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the divergence warning
-        clf = FFClassifier(learning_rate=1e15, early_stopping=False, epochs=2, random_state=0).fit(X, y)
+    clf = FFClassifier(epochs=1, random_state=0).fit(X, y)
+    for v in clf.model_.trainable_variables:
+        v.assign(np.full(v.shape, np.nan, dtype="float32"))
     scores = score_table(clf, X, y)
     assert set(scores) == {"accuracy", "balanced_accuracy", "log_loss", "roc_auc"}
     assert all(v != v for v in scores.values())
@@ -275,7 +288,8 @@ def test_predict_with_many_classes_or_columns_says_only_what_matters(tmp_path, c
     df[["label"]].to_csv(tmp_path / "none.csv", index=False)
     assert main(["predict", str(model), str(tmp_path / "none.csv")]) == 2
     err = capsys.readouterr().err
-    assert "lacks the model's columns: f0, f1," in err and "f19, ... (25 of 25)" in err and "f24" not in err
+    assert "lacks the model's columns: 'f0', 'f1'," in err and "'f19', ... (25 of 25)" in err and "'f24'" not in err
+    assert "the data's columns are: 'label'" in err
 
 
 def test_a_failed_table_write_leaves_the_old_file(tmp_path):

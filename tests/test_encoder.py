@@ -70,15 +70,15 @@ def test_embedding_size_rule():
     assert all(2 <= embedding_size(n) <= 600 for n in (2, 10, 1000, 10**5))
 
 
-@pytest.mark.parametrize("scaling", ["quantile", "robust", "none"])
-def test_other_scalings(frame, scaling):
+@pytest.mark.parametrize("scaling", ["quantile", "robust", "none", None])
+def test_other_scalings(frame, scaling):  # None: off, as "none" (scikit-learn's word for off)
     enc = TabularEncoder(scaling=scaling).fit(frame)
     num = enc.transform(frame)["numeric"]
     if scaling == "quantile":
         # monotone in the input, centred near 0 (normal output)
         assert np.all(np.diff(num[np.argsort(frame["income"].to_numpy()), 1]) > 0)
         assert abs(np.median(num[:, 1])) < 0.5
-    elif scaling == "none":
+    elif scaling in ("none", None):
         np.testing.assert_allclose(num[:, 1], frame["income"])
     else:
         assert np.median(num[:, 1]) == pytest.approx(0, abs=1e-6)

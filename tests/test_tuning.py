@@ -240,6 +240,23 @@ def test_trials_with_a_nan_score_are_replaced_and_reported(tmp_path, iris_mixed)
     assert states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
 
 
+def test_a_fit_that_diverges_fails_its_trial_not_the_study(tmp_path):
+    """fit raises on a model that predicts NaN; without the pruning callback (a Pipeline has no callbacks
+    parameter, and later folds are not pruned) that error is the trial's NaN score, not the study's end."""
+    from optuna.distributions import CategoricalDistribution
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=80), "b": rng.normal(size=80)})
+    pipe = make_pipeline(StandardScaler(), FFRegressor(epochs=2, optimizer="sgd", early_stopping=False,
+                                                       layer_units=(8,)))
+    with pytest.warns(UserWarning, match=r"2 trial\(s\) of study .* failed: their score was not a finite number"):
+        _, study = keraslearn.tune(pipe, X, X["a"] * 2, space={"ffregressor__learning_rate": CategoricalDistribution(
+            [1e30])}, n_trials=2, cv=2, storage=tmp_path / "d.db", refit=False, random_state=0)
+    assert [t.state for t in study.trials] == [TrialState.FAIL] * 2
+
+
 def test_an_interrupted_study_says_once_what_it_kept(tmp_path, iris_mixed, capsys):
     X, y = iris_mixed
     calls = []

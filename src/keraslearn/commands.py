@@ -18,7 +18,8 @@ from keraslearn.console import to_json as _json
 from keraslearn.tables import (model_out, not_the_input, out_kind, predictions_out, read_table, uncompressed,
                                write_table)
 from keraslearn.scoring_notes import labels_as_classes, say_roc_auc_left_out, say_unseen_labels, some
-from keraslearn.tasks import TASKS, check_epochs, load_task, missing_columns, parse_params, seed, split_target
+from keraslearn.tasks import (TASKS, check_epochs, columns_hint, load_task, missing_columns, parse_params, seed,
+                              split_target)
 
 
 # ------------------------------------------------------------ commands
@@ -83,6 +84,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     from sklearn.model_selection import train_test_split
 
     from keraslearn.report import plot_learning_curve, score_table
+    from keraslearn.training.fit import DivergedError
 
     stratify = None
     if hasattr(learner, "predict_proba"):
@@ -106,6 +108,8 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     start = time.perf_counter()
     try:
         learner.fit(X_tr, y_tr)
+    except DivergedError as err:
+        raise UsageError(f"{err} No model was written to {out}.") from None
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     except KeyboardInterrupt:
@@ -215,10 +219,10 @@ def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
         return df.drop(columns=list(kept))
     missing = [c for c in names if c not in df.columns]
     if missing:
-        shown = ", ".join(map(str, missing[:20]))
+        shown = ", ".join(map(repr, missing[:20]))
         if len(missing) > 20:
             shown += f", ... ({len(missing)} of {len(names)})"
-        raise UsageError(f"the data lacks the model's columns: {shown}")
+        raise UsageError(f"the data lacks the model's columns: {shown}; the data's {columns_hint(missing[0], df.columns)}")
     extra = [c for c in df.columns if c not in set(names) and c not in kept]
     if extra:
         _say(console, f"ignoring columns the model was not trained on: {', '.join(map(str, extra))}")
@@ -261,12 +265,13 @@ def cmd_predict(args):
     missing_columns("--keep", keep, df)
     X = _features_for(model, df, console, kept=keep)
     try:
-        pred = model.predict(X)
+        # A classifier's labels from its probabilities, as its predict finds them: one pass, each warning once.
+        proba = model.predict_proba(X) if hasattr(model, "predict_proba") else None
+        pred = model.predict(X) if proba is None else model.classes_[np.argmax(proba, axis=1)]
         out = pd.DataFrame({"prediction": pred} if np.ndim(pred) == 1 else
                            {f"prediction_{i}": pred[:, i] for i in range(pred.shape[1])})
-        if hasattr(model, "predict_proba"):  # one frame: a column at a time fragments it (pandas warns)
-            proba = pd.DataFrame(model.predict_proba(X), columns=[f"proba_{c}" for c in model.classes_])
-            out = pd.concat([out, proba], axis=1)
+        if proba is not None:  # one frame: a column at a time fragments it (pandas warns)
+            out = pd.concat([out, pd.DataFrame(proba, columns=[f"proba_{c}" for c in model.classes_])], axis=1)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     clash = [c for c in keep if c in set(out.columns)]

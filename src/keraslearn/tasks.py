@@ -23,10 +23,7 @@ def split_target(df: pd.DataFrame, target: str, console=None):
     file line, which blank lines and quoted line breaks would shift.
     """
     if target not in df.columns:
-        names = [str(c) for c in df.columns]
-        close = _meant(target, names)
-        hint = f"did you mean {close!r}? " if close else ""
-        raise UsageError(f"target column {target!r} not found; {hint}columns are: {', '.join(map(repr, names))}")
+        raise UsageError(f"target column {target!r} not found; {columns_hint(target, df.columns)}")
     missing = df[target].isna()
     if missing.all():
         raise UsageError(f"target column {target!r} is empty")
@@ -52,11 +49,16 @@ def missing_columns(flag: str, wanted: list, df: pd.DataFrame) -> None:
     """Refuse the columns ``flag`` names that ``df`` lacks, suggesting the meant one and listing them all."""
     absent = [c for c in wanted if c not in df.columns]
     if absent:
-        names = [str(c) for c in df.columns]
-        close = _meant(absent[0], names)
-        raise UsageError(f"{flag} names columns DATA lacks: {', '.join(absent)}"
-                         + (f"; did you mean {close!r}?" if close else ".")
-                         + f" Columns are: {', '.join(map(repr, names))}")
+        raise UsageError(f"{flag} names columns DATA lacks: {', '.join(absent)}; {columns_hint(absent[0], df.columns)}")
+
+
+def columns_hint(name, columns) -> str:
+    """For an error about a column the data lacks: the one ``name`` probably meant, and the data's columns
+    (quoted: a name's leading space shows), the first 20 of them."""
+    names = [str(c) for c in columns]
+    close = _meant(str(name), names)
+    shown = ", ".join(map(repr, names[:20])) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+    return (f"did you mean {close!r}? " if close else "") + f"columns are: {shown}"
 
 
 def _without_missing_dtype(y: pd.Series, had_missing: bool) -> pd.Series:

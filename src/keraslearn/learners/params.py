@@ -27,6 +27,8 @@ def check_number(name, value, *, low=None, high=None, integer=False, low_open=Fa
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
         raise ValueError(f"{name} must be {'an int' if integer else 'a number'}, got {value!r}.")
+    if not isinstance(value, numbers.Integral) and not np.isfinite(value):  # NaN passes every comparison below
+        raise ValueError(f"{name} must be a finite number, got {value!r}.")
     if low is not None and (value < low or (low_open and value == low)):
         raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}.")
     if high is not None and (value > high or (high_open and value == high)):
@@ -35,7 +37,7 @@ def check_number(name, value, *, low=None, high=None, integer=False, low_open=Fa
 
 def check_widths(name, value, example):
     """Layer widths: a sequence (possibly empty) of positive ints."""
-    if value is None or isinstance(value, (numbers.Integral, str)) or not all(
+    if value is None or isinstance(value, (numbers.Number, str)) or not all(
         isinstance(u, numbers.Integral) and not isinstance(u, bool) and u >= 1 for u in value
     ):
         raise ValueError(f"{name} must be a sequence of positive ints, e.g. {example}; got {value!r}.")

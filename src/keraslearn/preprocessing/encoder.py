@@ -85,7 +85,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    scaling : {"standard", "quantile", "robust", "none"}, default="standard"
+    scaling : {"standard", "quantile", "robust", "none"} or None, default="standard"
         How numeric columns are scaled after imputation. "quantile" maps each column to a
         normal distribution (robust to skew and outliers).
     min_frequency : int or float, default=1
@@ -106,10 +106,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def _validate_params(self):
-        if self.scaling not in SCALINGS:
-            raise ValueError(f"scaling must be one of {SCALINGS}, got {self.scaling!r}.")
+        if self.scaling is not None and self.scaling not in SCALINGS:  # None: "none", as scikit-learn's "off"
+            raise ValueError(f"scaling must be one of {SCALINGS} or None, got {self.scaling!r}.")
         mf = self.min_frequency
-        if isinstance(mf, bool) or not isinstance(mf, (int, float, np.integer, np.floating)) or mf < 0:
+        if isinstance(mf, bool) or not isinstance(mf, (int, float, np.integer, np.floating)) or not 0 <= mf < np.inf:
             raise ValueError(f"min_frequency must be a non-negative int or a float < 1, got {mf!r}.")
         es = self.embed_size
         sizes = es.values() if isinstance(es, dict) else [] if es is None else [es]

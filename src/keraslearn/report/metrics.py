@@ -52,7 +52,7 @@ def regression_scores(y_true, y_pred) -> dict:
 def score_table(learner, X, y) -> dict:
     """Metrics of a fitted learner on (X, y): classification or regression by the learner's kind.
 
-    A model that predicts NaN (its training diverged, which ``fit`` warns about) scores NaN.
+    A model that predicts NaN (``fit`` refuses to end with one; its weights edited since) scores NaN.
     """
     if hasattr(learner, "classes_"):
         proba = learner.predict_proba(X)

@@ -282,24 +282,32 @@ class _StopOnNaN(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def _warn_if_diverged(model, losses):
-    bad = next((i for i, v in enumerate(losses) if not np.isfinite(v)), None)
+class DivergedError(ValueError):
+    """Training left a model that predicts NaN or inf."""
+
+
+def _warn_if_diverged(model, history, x):
+    """Warn when the loss became NaN or inf; raise :class:`DivergedError` when the model's outputs did too
+    (scikit-learn's MLP raises on non-finite weights): a classifier would label every row as the first class."""
+    bad = next(((i, k, v) for i in range(len(history.get("loss", []))) for k in ("loss", "val_loss")
+                for v in history.get(k, [])[i:i + 1] if not np.isfinite(v)), None)
     if bad is None:
         return
     from sklearn.exceptions import ConvergenceWarning
 
-    finite = all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in model.trainable_variables)
-    if not finite:
-        then = "training stopped there, and the model's weights are not finite: it predicts NaN"
-    elif bad == 0:
+    epoch, key, value = bad
+    said = f"Training diverged: {key} became {value} in epoch {epoch + 1}"
+    advice = "Lower learning_rate, keep the features scaled (scaling='standard'), or check y for extreme values."
+    # Finite weights can still overflow (a learning rate of 1e30 leaves them near 1e30): ask the model.
+    outputs = keras.tree.flatten(model(_take(x, slice(0, 64)), training=False))
+    if not all(np.isfinite(keras.ops.convert_to_numpy(o)).all() for o in outputs):
+        raise DivergedError(f"{said}, and the model predicts NaN or inf, so the learner is left as it was before "
+                            f"fit. {advice}")
+    if epoch == 0:
         then = "training stopped there, so the model has not learned (check that the loss suits y)"
     else:
         then = "training stopped there, and the model keeps the weights of its best earlier epoch"
-    warn_user(
-        f"Training diverged: the loss became {losses[bad]} in epoch {bad + 1}; {then}. Lower learning_rate, "
-        "keep the features scaled (scaling='standard'), or check y for extreme values.",
-        ConvergenceWarning,
-    )
+    warn_user(f"{said}; {then}. {advice}", ConvergenceWarning)
 
 
 def copied_callback(callback):
@@ -424,5 +432,5 @@ def fit_model(
     if checkpoint is not None:
         history.history = checkpoint.finish(history.history)
     out = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    _warn_if_diverged(model, out.get("loss", []))
+    _warn_if_diverged(model, out, x)
     return out

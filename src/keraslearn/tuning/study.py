@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from keraslearn._user_warnings import warn_user
+from keraslearn.training.fit import DivergedError
 from keraslearn.training.memory import release_memory
 from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
 from keraslearn.tuning.checks import check_count, check_scoring, check_space
@@ -111,7 +112,11 @@ class _Objective:
                 if pruning is not None:
                     # Steps are epochs: only the first fold's learning curve is comparable across trials.
                     pruning.active = fold == 0
-                estimator.fit(_safe_indexing(self.X, train), _safe_indexing(self.y, train))
+                try:
+                    estimator.fit(_safe_indexing(self.X, train), _safe_indexing(self.y, train))
+                except DivergedError:  # not pruned (a later fold, or no callbacks): a failed trial, as a NaN score
+                    scores.append(float("nan"))
+                    break
                 scores.append(
                     float(self.scorer(estimator, _safe_indexing(self.X, test), _safe_indexing(self.y, test)))
                 )
