@@ -7,7 +7,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -65,14 +64,16 @@ def test_predict_and_evaluate(fitted, iris_csv, tmp_path, capsys):
     # A warning of the features' encoding is said once: predict and predict_proba each encoded them.
     spaced = tmp_path / "spaced.csv"
     frame = pd.read_csv(iris_csv)
-    frame.assign(colour=frame["colour"].where(frame["colour"].isna(), frame["colour"] + " ")).to_csv(spaced, index=False)
+    frame["colour"] = frame["colour"].where(frame["colour"].isna(), frame["colour"] + " ")
+    frame.to_csv(spaced, index=False)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         assert main(["predict", str(fitted), str(spaced), "--out", str(tmp_path / "spaced_preds.csv")]) == 0
     assert sum("written otherwise" in str(w.message) for w in said) == 1
     spaced_preds = pd.read_csv(tmp_path / "spaced_preds.csv")  # labels from the probabilities it wrote
     proba = spaced_preds.filter(like="proba_").to_numpy()
-    assert (spaced_preds["prediction"] == [c.removeprefix("proba_") for c in spaced_preds.columns[1:][proba.argmax(1)]]).all()
+    labels = [c.removeprefix("proba_") for c in spaced_preds.columns[1:][proba.argmax(1)]]
+    assert (spaced_preds["prediction"] == labels).all()
 
 
 def test_predict_keep_columns_never_collide_with_the_output(fitted, iris_csv, tmp_path, capsys, monkeypatch):
@@ -120,7 +121,8 @@ def test_regression_parquet_and_params(tmp_path, diabetes_mixed):
          "learner 'classif.keras' (KerasClassifier) trains the model your Python build function makes"),
         (["fit", "{iris}", "--target", "species", "--drop", "colour_"],
          "--drop names columns DATA lacks: colour_; did you mean 'colour'? columns are: "),
-        (["fit", "{iris}", "--target", "species", "--drop", "nope"], "--drop names columns DATA lacks: nope; columns are: 'sepal"),
+        (["fit", "{iris}", "--target", "species", "--drop", "nope"],
+         "--drop names columns DATA lacks: nope; columns are: 'sepal"),
         (["fit", "{iris}", "--target", "species", "--epochs", "2", "--param", "epochs=3"],
          "--epochs 2 and --param epochs=3 disagree"),
         (["fit", "{iris}", "--target", "petal length (cm)", "--task", "classification", "--quiet"],

@@ -222,7 +222,8 @@ def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
         shown = ", ".join(map(repr, missing[:20]))
         if len(missing) > 20:
             shown += f", ... ({len(missing)} of {len(names)})"
-        raise UsageError(f"the data lacks the model's columns: {shown}; the data's {columns_hint(missing[0], df.columns)}")
+        raise UsageError(f"the data lacks the model's columns: {shown}; "
+                         f"the data's {columns_hint(missing[0], df.columns)}")
     extra = [c for c in df.columns if c not in set(names) and c not in kept]
     if extra:
         _say(console, f"ignoring columns the model was not trained on: {', '.join(map(str, extra))}")
