@@ -150,6 +150,12 @@ def test_bad_arguments_are_named(digits):
         CustomLoop(model).evaluate([(X[:32], (Y[:32], Y[:32]))])
     with pytest.raises(ValueError, match="y is a list of 2 targets"):
         CustomLoop(model).test_step(X[:32], [Y[:32], Y[:32]])
+    inp = keras.Input((X.shape[1],))
+    with pytest.raises(ValueError, match=r"model's output is a list of 2 tensor\(s\), but CustomLoop trains a model "
+                                         r"with one output tensor"):  # was an AttributeError inside the loss
+        CustomLoop(keras.Model(inp, [keras.layers.Dense(1)(inp), keras.layers.Dense(1)(inp)]))
+    with pytest.raises(ValueError, match=r"model's output is a dict of 1 tensor\(s\).*keras.Model\(inputs, output\)"):
+        CustomLoop(keras.Model(inp, {"out": keras.layers.Dense(1)(inp)}))
     with pytest.raises(ValueError, match="LossScaleOptimizer.*does not scale the loss"):
         CustomLoop(model, keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1)))
     assert keraslearn.train_loop is train_loop

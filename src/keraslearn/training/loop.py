@@ -117,6 +117,19 @@ def _target_array(y, x):
     return _as_batch_array(y)
 
 
+def _check_one_output(model):
+    """Refuse a model whose output is a list or dict (even of one tensor): its loss would meet a structure."""
+    try:
+        output = model.output  # a subclassed model has none to read: its call decides
+    except (AttributeError, ValueError):
+        return
+    if isinstance(output, (list, tuple, dict)):
+        raise ValueError(f"model's output is a {type(output).__name__} of {len(output)} tensor(s), but CustomLoop "
+                         "trains a model with one output tensor (one loss compares it with one y); for several "
+                         "outputs, use model.fit, or concatenate them into one output; for one, return the "
+                         "tensor itself: keras.Model(inputs, output).")
+
+
 def _array_batches(data, batch_size, shuffle, rng):
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise ValueError("data must be (x, y) arrays or an iterable of (x, y) batches.")
@@ -169,6 +182,7 @@ class CustomLoop:
             raise TypeError(f"model must be a keras.Model, got {type(model).__name__}.")
         if not model.built or not model.trainable_variables:
             raise ValueError("model has no weights yet: give it a keras.Input or call it on a batch first.")
+        _check_one_output(model)
         if clip_norm is not None and not (isinstance(clip_norm, numbers.Real) and clip_norm > 0):
             raise ValueError(f"clip_norm must be a positive number or None, got {clip_norm!r}.")
         self.model = model
