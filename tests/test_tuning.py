@@ -205,6 +205,13 @@ def test_bad_learner_scoring_space_or_storage_fail_early_naming_the_cause(tmp_pa
     Xr, yr = diabetes_mixed
     with pytest.raises(ValueError, match=r"scoring='accuracy' cannot score this regression target .*'r2'"):
         keraslearn.tune(FFRegressor(), Xr, yr, space=SPACE, scoring="accuracy", storage=db)
+    # A probability scorer on a regressor was DummyRegressor's AttributeError (a traceback in the CLI); a
+    # regression scorer on 0/1 labels ran and maximized distances between classes.
+    with pytest.raises(ValueError, match=r"scoring='roc_auc' cannot score this regression target \(it needs class "
+                                         r"probabilities or decision scores, which a regressor has not\)"):
+        keraslearn.tune(FFRegressor(), Xr, yr, space=SPACE, scoring="roc_auc", storage=db)
+    with pytest.raises(ValueError, match=r"scoring='r2' is a regression metric.*'accuracy'"):
+        keraslearn.tune(FFClassifier(), X, (y == "setosa").astype(int), space=SPACE, scoring="r2", storage=db)
     with pytest.raises(TypeError, match="scoring must be one scorer"):
         keraslearn.tune(FFClassifier(), X, y, space=SPACE, scoring=["accuracy", "f1_macro"], storage=db)
     with pytest.raises(ValueError, match=r"KerasClassifier has no parameter\(s\) \['units'\] \(a build function's own: "
@@ -221,6 +228,9 @@ def test_bad_learner_scoring_space_or_storage_fail_early_naming_the_cause(tmp_pa
     with pytest.raises(ValueError, match=r"folder '.*no_such_dir' does not exist"):
         keraslearn.tune(FFClassifier(), X, y, space=SPACE, storage=tmp_path / "no_such_dir" / "s.db")
     assert time.monotonic() - start < 5
+    # A URL missing slashes was read as a file in a folder named 'sqlite:'.
+    with pytest.raises(ValueError, match=r"storage 'sqlite:/x.db' looks like a URL with slashes missing"):
+        keraslearn.tune(FFClassifier(), X, y, space=SPACE, storage="sqlite:/x.db")
 
 
 def test_trials_with_a_nan_score_are_replaced_and_reported(tmp_path, iris_mixed):

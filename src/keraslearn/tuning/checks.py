@@ -164,6 +164,10 @@ def check_scoring(learner, scoring, y):
     if isinstance(scoring, str):
         _check_scorer_name(scoring, classifier)
     scorer = check_scoring(learner, scoring=scoring)
+    if isinstance(scoring, str) and classifier and _scores_regression(scoring):
+        raise ValueError(f"scoring={scoring!r} is a regression metric: it would measure distances between class "
+                         f"labels (0/1 labels pass as numbers); use a classification scorer, e.g. "
+                         f"{_CLASSIFICATION_EXAMPLES}.")
     if isinstance(scoring, str):
         # Score a constant model on the target: the scorer's own checks of the target's type.
         dummy = DummyClassifier() if classifier else DummyRegressor()
@@ -172,10 +176,12 @@ def check_scoring(learner, scoring, y):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 scorer(dummy.fit(X0, y), X0, y)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, AttributeError) as err:
             kind, examples = _task(classifier)
-            raise ValueError(f"scoring={scoring!r} cannot score this {kind} target ({str(err).strip()}); "
-                             f"use a scorer for it, e.g. {examples}.") from err
+            why = ("it needs class probabilities or decision scores, which a regressor has not"
+                   if isinstance(err, AttributeError) else str(err).strip())  # 'DummyRegressor has none of ...'
+            raise ValueError(f"scoring={scoring!r} cannot score this {kind} target ({why}); "
+                             f"use a scorer for it, e.g. {examples}.") from None
     if scoring == "neg_log_loss" and classifier:
         return _neg_log_loss
     return scorer

@@ -31,6 +31,10 @@ def storage_url(storage) -> str:
         return DEFAULT_STORAGE
     text = os.fspath(storage)
     if "://" not in text:
+        if re.match(r"(sqlite|postgres(ql)?|mysql)(\+\w+)?:", text):  # 'sqlite:/x.db': not a file of that name
+            raise ValueError(f"storage {text!r} looks like a URL with slashes missing: a URL is "
+                             "'sqlite:///relative/path.db', 'sqlite:////absolute/path.db' or "
+                             "'postgresql://user:password@host/db'; a plain path is a SQLite file.")
         return "sqlite:///" + os.path.abspath(os.path.expanduser(text))
     scheme, rest = text.split("://", 1)
     if scheme in ("postgresql", "postgres"):
