@@ -243,6 +243,7 @@ def test_predict_is_quiet(iris_fit, capsys):
         ({"validation_fraction": 1.0}, "validation_fraction must be < 1"),
         ({"layer_units": (32, -1)}, "layer_units must be a sequence of positive ints"),
         ({"activation": "nope"}, "activation='nope' is not a Keras activation"),
+        ({"activation": "LeakyReLu"}, "activation='LeakyReLu' is not a Keras activation; did you mean 'leaky_relu'"),
         ({"optimizer": "nope"}, "optimizer='nope' is not a Keras optimizer"),
         ({"dropout": 1.5}, "dropout must be < 1"),
         ({"class_weight": "weird"}, "class_weight must be 'balanced'"),
@@ -400,10 +401,11 @@ def test_keras_objects_given_as_parameters_are_saved_with_the_learner(iris_mixed
     clf = FFClassifier(**{**FAST, "epochs": 1, "learning_rate": None},
                        loss=keras.losses.CategoricalFocalCrossentropy(gamma=3.0),
                        optimizer=keras.optimizers.AdamW(learning_rate=0.02, weight_decay=0.01),
-                       callbacks=[keras.callbacks.TerminateOnNaN()]).fit(X, y)
-    with pytest.warns(UserWarning, match=r"Parameters \['callbacks'\] have no file form"):
+                       callbacks=[keras.callbacks.TerminateOnNaN()], activation=keras.activations.gelu).fit(X, y)
+    with pytest.warns(UserWarning, match=r"Parameters \['callbacks'\] have no file form"):  # not activation
         clf.save(tmp_path / "m.keraslearn")
     loaded = keraslearn.load(tmp_path / "m.keraslearn")
+    assert loaded.activation == "gelu"  # Keras' function by its name: was saved as the default, 'relu'
     # A clone of the loaded learner trains as the original did: same loss, same optimizer settings.
     assert isinstance(loaded.loss, keras.losses.CategoricalFocalCrossentropy)
     assert loaded.loss.get_config()["gamma"] == 3.0

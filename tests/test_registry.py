@@ -88,6 +88,13 @@ def test_wrong_names_are_answered_with_the_right_one():
         keraslearn.learner("FFClasifier")
     with pytest.raises(ValueError, match="learner family 'cnn' has no regressor; its learner is classif.kerascnn"):
         keraslearn.learner("regr.kerascnn")
+    # mlr3keras' keys are family names too ('kerasff' suggested 'keras', the learner of your own model); a
+    # family of one learner needs no task; a task that contradicts a full name is an error, not ignored.
+    assert type(keraslearn.learner("kerasff", task="regression")).__name__ == "FFRegressor"
+    assert type(keraslearn.learner("cnn")).__name__ == type(keraslearn.learner("KerasCNN")).__name__ == "CNNClassifier"
+    with pytest.raises(ValueError, match=r"learner 'classif.tabnet' is a classification learner but "
+                                         r"task='regression'; name a regression learner, or leave task out"):
+        keraslearn.learner("classif.tabnet", task="regression")
     with pytest.raises(ValueError, match=r"Unknown learner 'xgb'\. Learners are named classif.<family> or "
                                          r"regr.<family>, family one of ff, keras, smlp"):
         keraslearn.learner("xgb")
@@ -98,6 +105,8 @@ def test_wrong_names_are_answered_with_the_right_one():
         keraslearn.learner("classif.tabnet", num_decision_steps=2)
     with pytest.raises(TypeError, match=r"no parameter 'batch_momentum'; keraslearn calls it momentum \(PyTorch's"):
         keraslearn.learner("classif.tabnet", batch_momentum=0.98)
+    with pytest.raises(TypeError, match=r"SMLP2Classifier has no parameter 'use_batchnorm': its residual blocks"):
+        keraslearn.learner("classif.smlp2", use_batchnorm=True)
     with pytest.raises(TypeError, match=r"no parameter 'initializer' \(mlr3keras has\): the layers use Keras'"):
         keraslearn.learner("classif.smlp", initializer="he_normal")
     with pytest.raises(TypeError, match=r"FFClassifier has no parameter 'norm_type'\. Its parameters: activation"):

@@ -50,10 +50,10 @@ def check_cli_learner(args) -> None:
 
 
 def _make_learner(name, task, params):
-    from keraslearn.learners.registry import resolve
+    from keraslearn.learners.registry import resolve, task_of
 
     try:
-        cls = resolve(name, task)
+        cls = resolve(name, task if task_of(name) is None else None)  # a full name's task: checked below
     except ValueError as err:
         raise UsageError(str(err)) from None
     kind = "classification" if hasattr(cls, "predict_proba") else "regression"

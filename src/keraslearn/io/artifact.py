@@ -152,6 +152,9 @@ def _params_json(learner) -> tuple[dict, list[str]]:
         try:
             params[name] = jsonsafe.encode(value)
         except jsonsafe.NotSerializable:
+            if (activation := keras_params.activation_name(value)) is not None:
+                params[name] = activation  # keras.activations.gelu as "gelu", which builds the same layers
+                continue
             config = keras_params.to_json(value)
             if config is None:
                 dropped.append(name)

@@ -77,3 +77,16 @@ def from_json(value):
 
     with keras_warnings_ignored():
         return keras.saving.deserialize_keras_object(value[KEY], safe_mode=True)
+
+
+def activation_name(value) -> str | None:
+    """The name of one of Keras' activation functions (``keras.activations.gelu`` → "gelu"), else None."""
+    import keras
+
+    if not callable(value) or isinstance(value, type):
+        return None
+    try:
+        name = keras.activations.serialize(value)
+        return name if isinstance(name, str) and keras.activations.get(name) is value else None
+    except Exception:  # a user's function: no Keras name
+        return None

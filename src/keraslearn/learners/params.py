@@ -145,9 +145,21 @@ def check_training_params(learner) -> None:
         try:
             keras.activations.get(learner.activation)
         except (ValueError, TypeError) as err:
+            meant = _activation_meant(learner.activation)
+            hint = f"did you mean {meant!r}? " if meant else ""
             raise ValueError(
-                f"activation={learner.activation!r} is not a Keras activation; use e.g. 'relu', "
-                "'gelu', 'elu', 'selu', 'tanh', 'silu'."
+                f"activation={learner.activation!r} is not a Keras activation; {hint}use e.g. 'relu', "
+                "'gelu', 'elu', 'selu', 'tanh', 'silu' (PReLU is a layer: give a custom architecture)."
             ) from err
     if "layer_units" in learner._arch_params:
         check_widths("layer_units", learner.layer_units, "(64, 64)")
+
+
+def _activation_meant(value) -> str | None:
+    """Keras' name for an activation written otherwise: 'LeakyReLu' (mlr3keras' spelling) → 'leaky_relu'."""
+    if not isinstance(value, str):
+        return None
+    names = [n for n in dir(keras.activations) if not n.startswith("_") and n not in ("get", "serialize",
+                                                                                     "deserialize")]
+    key = value.lower().replace("_", "").replace("-", "")
+    return next((n for n in names if n.replace("_", "") == key), None)

@@ -142,6 +142,9 @@ def unknown_parameter(cls, name: str) -> str:
     absent = {**_ABSENT, **(_TABNET_ABSENT if tabnet else {})}.get(name)
     if absent:
         return f"{cls.__name__} has no parameter {name!r} (mlr3keras has): {absent}."
+    if name == "use_batchnorm" and cls.__name__.startswith("SMLP2"):
+        return (f"{cls.__name__} has no parameter 'use_batchnorm': its residual blocks (BN-act-Dense) always "
+                "normalize; SMLPClassifier / SMLPRegressor have the switch.")
     close = [k for k in known if name in k] or difflib.get_close_matches(name, known, n=1, cutoff=0.7)
     return (f"{cls.__name__} has no parameter {name!r}" + (f"; did you mean {close[0]!r}?" if close else ".")
             + f" Its parameters: {', '.join(known)}")
@@ -170,21 +173,34 @@ def resolve(name: str, task: str | None = None):
     """The learner class for ``name``; ``task`` ("classification"/"regression") picks for family names."""
     key = str(name).strip().lower()
     aliases = _aliases()
+    fam = _family_named(key)
     if key in aliases:
         fam, kind = aliases[key]
-    elif key in _FAMILIES:
+        named = "classification" if kind == "classif" else "regression"
+        if task is not None and task != named:
+            raise ValueError(f"learner {name!r} is a {named} learner but task={task!r}; name a {task} learner, "
+                             "or leave task out.")
+    elif fam is not None:
+        clf, reg = _FAMILIES[fam][:2]
+        if task is None and (clf is None or reg is None):  # one learner in the family: 'cnn'
+            task = "classification" if reg is None else "regression"
         if task not in ("classification", "regression"):
             raise ValueError(
                 f"learner {name!r} is a family with a classifier and a regressor: pass "
                 f"task='classification' or task='regression', or a full name such as 'classif.{key}'."
             )
-        fam, kind = key, "classif" if task == "classification" else "regr"
+        kind = "classif" if task == "classification" else "regr"
     else:
         raise ValueError(unknown_learner(name))
     path = _FAMILIES[fam][0 if kind == "classif" else 1]
     if path is None:
         raise ValueError(f"learner family {fam!r} has no {'classifier' if kind == 'classif' else 'regressor'}.")
     return _load(path)
+
+
+def _family_named(key: str) -> str | None:
+    """The family a short name means: its own name, or its mlr3keras key without the task ('kerasff')."""
+    return key if key in _FAMILIES else next((f for f, v in _FAMILIES.items() if v[2] == key), None)
 
 
 def task_of(name) -> str | None:
@@ -219,7 +235,7 @@ _NAMES = (f"Learners are named classif.<family> or regr.<family>, family one of 
 
 def known_names() -> set[str]:
     """Every accepted learner name, lower case: class names, ``classif.<x>``/``regr.<x>`` keys, families."""
-    return set(_aliases()) | set(_FAMILIES)
+    return set(_aliases()) | set(_FAMILIES) | {v[2] for v in _FAMILIES.values() if v[2]}
 
 
 def learner(name: str, task: str | None = None, **params):

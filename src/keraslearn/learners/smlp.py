@@ -37,10 +37,10 @@ _COMMON_DOC = """
     optimizer : str or keras.optimizers.Optimizer, default="adam"
     learning_rate : float or None, default=1e-3
         Initial (peak) learning rate of the schedule; None: the optimizer instance's own rate.
-    lr_schedule : {{"cosine", "cosine_restarts", "constant"}} or LearningRateSchedule, default="cosine"
+    lr_schedule : {{"cosine", "cosine_restarts", "constant"}}, None or LearningRateSchedule, default="cosine"
         "cosine" anneals the rate to 0 over ``epochs`` (Keras ``CosineDecay``, built per fit
         from the number of steps); "cosine_restarts" restarts it after 10, 20, 40… epochs;
-        a Keras schedule instance is copied for each fit and used as is.
+        a Keras schedule instance is copied for each fit and used as is; None is "constant".
     loss : str, keras loss or None, default=None
     epochs : int, default=100
     batch_size : int, default=256
