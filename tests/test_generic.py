@@ -599,3 +599,14 @@ def test_models_that_cannot_take_the_data_or_the_target_are_refused_before_train
     with pytest.raises(TypeError, match=r"cannot be called as build_mlr3keras\(spec\): .*mlr3keras' build\(task, "
                                         r"pars\) becomes build\(spec, units=32"):
         KerasClassifier(build_mlr3keras, epochs=1).fit(X, y)
+
+
+@pytest.mark.torch
+def test_fit_and_predict_meet_no_numpy_copy_deprecation(iris_mixed):
+    """On torch, the output check turned tensors into arrays through NumPy 2's deprecated copy= path: a
+    DeprecationWarning from keraslearn's own call (fatal under -W error)."""
+    X, y = iris_mixed
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="__array__ implementation doesn't accept a copy keyword")
+        clf = KerasClassifier(build_mlp, epochs=1, batch_size=32, random_state=0).fit(X, y)
+        assert clf.predict_proba(X).shape == (len(X), 3)

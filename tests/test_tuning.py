@@ -553,6 +553,9 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("usage: keraslearn tune")
     assert "unrecognized arguments: --trials 2; did you mean --n-trials?" in err
+    with pytest.raises(SystemExit):  # install and doctor take --backend; the others run on KERAS_BACKEND
+        main(["tune", str(data), "--target", "b", "--backend", "torch"])
+    assert "the backend comes from the environment: KERAS_BACKEND=torch keraslearn tune" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--foo", "tune", str(data), "--target", "b"])  # before the command: the top level's
     err = capsys.readouterr().err

@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="keraslearn",
         description="Train, evaluate and tune Keras learners on tabular data from the command line.",
+        epilog="The Keras backend is JAX unless the environment says otherwise: KERAS_BACKEND=torch keraslearn fit ...",
     )
     from keraslearn import __version__
 
@@ -81,7 +82,11 @@ def _parse(parser, argv):
         flags = [flag for action in command._actions for flag in action.option_strings if flag.startswith("--")]
         first = next((e.split("=")[0] for e in extra if e.startswith("-")), "")
         close = difflib.get_close_matches(first, flags, n=1, cutoff=0.7)
-        command.error(f"unrecognized arguments: {' '.join(extra)}" + (f"; did you mean {close[0]}?" if close else ""))
+        hint = f"; did you mean {close[0]}?" if close else ""
+        if first == "--backend":  # install and doctor take one; the others run on the environment's
+            hint = (f"; the backend comes from the environment: KERAS_BACKEND=torch keraslearn {args.command} ... "
+                    "(JAX when unset)")
+        command.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     return args
 
 

@@ -169,11 +169,11 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         probabilities (no softmax/sigmoid at the end), unless the loss says it takes logits."""
         if self._from_logits or self.y_transform is not None:
             return
-        with keras_warnings_ignored():
+        with keras_warnings_ignored():  # torch's tensors meet NumPy 2's copy= deprecation in convert_to_numpy
             out = model(keras.tree.map_structure(lambda a: a[:64], x), training=False)
-        if not hasattr(out, "shape"):
-            return  # a subclassed model's dict or list (a functional one is refused earlier): not checked here
-        out = keras.ops.convert_to_numpy(out)
+            if not hasattr(out, "shape"):
+                return  # a subclassed model's dict or list (a functional one is refused earlier): not checked here
+            out = keras.ops.convert_to_numpy(out)
         low, high = float(np.min(out)), float(np.max(out))
         if low < -1e-4 or high > 1 + 1e-4 or not np.isfinite(out).all():
             raise ValueError(

@@ -282,6 +282,9 @@ class _StopOnNaN(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+_ADVICE = "Lower learning_rate, keep the features scaled (scaling='standard'), or check y for extreme values."
+
+
 class DivergedError(ValueError):
     """Training left a model that predicts NaN or inf."""
 
@@ -297,17 +300,31 @@ def _warn_if_diverged(model, history, x):
 
     epoch, key, value = bad
     said = f"Training diverged: {key} became {value} in epoch {epoch + 1}"
-    advice = "Lower learning_rate, keep the features scaled (scaling='standard'), or check y for extreme values."
     # Finite weights can still overflow (a learning rate of 1e30 leaves them near 1e30): ask the model.
-    outputs = keras.tree.flatten(model(_take(x, slice(0, 64)), training=False))
-    if not all(np.isfinite(keras.ops.convert_to_numpy(o)).all() for o in outputs):
+    with keras_warnings_ignored():
+        outputs = [keras.ops.convert_to_numpy(o) for o in keras.tree.flatten(model(_take(x, slice(0, 64)),
+                                                                                   training=False))]
+    if not all(np.isfinite(o).all() for o in outputs):
         raise DivergedError(f"{said}, and the model predicts NaN or inf, so the learner is left as it was before "
-                            f"fit. {advice}")
+                            f"fit. {_ADVICE}")
     if epoch == 0:
         then = "training stopped there, so the model has not learned (check that the loss suits y)"
     else:
         then = "training stopped there, and the model keeps the weights of its best earlier epoch"
-    warn_user(f"{said}; {then}. {advice}", ConvergenceWarning)
+    warn_user(f"{said}; {then}. {_ADVICE}", ConvergenceWarning)
+
+
+@contextlib.contextmanager
+def _torch_nan_probabilities():
+    """PyTorch's binary cross-entropy refuses NaN probabilities with a RuntimeError of its own: a
+    diverged fit, said as on the other backends."""
+    try:
+        yield
+    except RuntimeError as err:
+        if "input should be between 0 and 1" not in str(err):
+            raise
+        raise DivergedError("Training diverged: the model's outputs became NaN (PyTorch's binary cross-entropy "
+                            f"refused them), so the learner is left as it was before fit. {_ADVICE}") from None
 
 
 def copied_callback(callback):
@@ -416,7 +433,7 @@ def fit_model(
     build_from_outputs(model, y, batch_size)  # a known structure: Keras need not trace it to build its loss
     # lean_state: Keras' per-epoch variable hand-over without re-listing. Keras on torch turns its
     # variables into arrays during fit, with numpy 2's deprecation warning each time.
-    with lean_state(model), keras_warnings_ignored(), bars_closed_on_error(cbs):
+    with lean_state(model), keras_warnings_ignored(), bars_closed_on_error(cbs), _torch_nan_probabilities():
         history = model.fit(
             x,
             y,
