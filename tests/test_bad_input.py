@@ -1130,3 +1130,26 @@ def test_an_int_learning_rate_is_a_rate_not_an_optimizer_name():
     X = make_frame()
     reg = FFRegressor(layer_units=(4,), epochs=1, learning_rate=1, optimizer="sgd").fit(X, X["num"])
     assert float(reg.model_.optimizer.learning_rate) == 1.0
+
+
+def test_text_tables_as_spreadsheets_and_shells_write_them(tmp_path):
+    """A German Excel header with an unquoted comma in a name is still a ';' file; a one-column sheet's
+    empty cells (blank lines) are missing values, not skipped rows; a header repeated by `cat a.csv b.csv`
+    is an error naming its row (it became a class, and made the numeric columns text)."""
+    from keraslearn.tables import read_table
+
+    (tmp_path / "preis.csv").write_text("Preis, EUR;Menge;y\n12,5;3;ja\n7,25;1;nein\n3,5;2;ja\n")
+    df = read_table(tmp_path / "preis.csv")  # was 2 columns: 'Preis' and ' EUR;Menge;y'
+    assert list(df.columns) == ["Preis, EUR", "Menge", "y"] and df["Preis, EUR"].tolist() == [12.5, 7.25, 3.5]
+    (tmp_path / "one.csv").write_bytes(b"x\r\n1.0\r\n\r\n-1.0\r\n\r\n2.0\r\n\r\n")
+    with pytest.warns(UserWarning, match=r"one.csv has one column and 2 blank line\(s\) among its rows: read as "
+                                         r"missing values"):
+        df = read_table(tmp_path / "one.csv")
+    np.testing.assert_array_equal(df["x"], [1.0, np.nan, -1.0, np.nan, 2.0])  # the last blank line: no row
+    X = make_frame(6)
+    X.to_csv(tmp_path / "a.csv", index=False)
+    (tmp_path / "ab.csv").write_text((tmp_path / "a.csv").read_text() * 2)
+    with pytest.raises(UsageError, match=r"ab.csv: data row\(s\) 7 repeat the header \(files joined with their "
+                                         r"headers\?\); remove those lines"):
+        read_table(tmp_path / "ab.csv")
+    assert len(read_table(tmp_path / "a.csv")) == 6

@@ -9,6 +9,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from keraslearn._atomic import atomic_path
@@ -61,7 +62,15 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
                     df, encoding = _read_text(p, sep=sep, **columns)
                 else:
                     df = _csv(p, sep=sep, encoding=encoding, **columns)
+            elif sep == "," and (other := _other_separator(",".join(map(str, df.columns)))) and \
+                    _splits_evenly(p, other, encoding, df.shape[1]):  # "Preis, EUR;Menge;y": Excel's unquoted comma
+                sep = other
+                df = _csv(p, sep=sep, encoding=encoding, **columns)
             df = _without_trailing_separators(df, p, sep, encoding, columns)
+            if df.shape[1] == 1:  # an empty cell of a one-column sheet is a blank line, which pandas skips
+                df = _blank_lines_missing(df, _csv(p, sep=sep, encoding=encoding, skip_blank_lines=False, **columns),
+                                          path)
+            _check_no_repeated_header(df, path)
             own_index = not df.index.equals(pd.RangeIndex(len(df)))  # R's write.table: row names, no header
 
             def read_text(cols, sep=sep, encoding=encoding):  # numbers written "1.250,70" or "1,250"?
@@ -104,6 +113,37 @@ def _without_trailing_separators(df: pd.DataFrame, path, sep, encoding, columns)
     if last.fillna("").str.strip().ne("").any():
         return df
     return _csv(path, sep=sep, encoding=encoding, index_col=False, **columns)
+
+
+def _splits_evenly(path, sep, encoding, fields: int) -> bool:
+    """Whether ``sep`` splits the first rows into one number of fields, more than ``fields``."""
+    rows = [row for row in _first_rows(path, sep, encoding) if row]
+    return len(rows) > 1 and len({len(row) for row in rows}) == 1 and len(rows[0]) > fields
+
+
+def _blank_lines_missing(df: pd.DataFrame, with_blanks: pd.DataFrame, path) -> pd.DataFrame:
+    """A one-column table with its blank lines as missing values (those after the last value are not rows)."""
+    filled = with_blanks.iloc[:, 0].notna().to_numpy()
+    with_blanks = with_blanks.iloc[: int(filled.nonzero()[0][-1]) + 1 if filled.any() else 0]
+    if len(with_blanks) == len(df):
+        return df
+    warn_user(f"{path} has one column and {len(with_blanks) - len(df)} blank line(s) among its rows: read as "
+              "missing values (an empty cell of a one-column sheet is saved as a blank line), not skipped.")
+    return with_blanks
+
+
+def _check_no_repeated_header(df: pd.DataFrame, path) -> None:
+    """Refuse rows that repeat the header (files joined with ``cat``): their text made every column text."""
+    first = df[df.columns[0]]
+    if not (first.dtype == object or pd.api.types.is_string_dtype(first)):
+        return
+    names = [str(c) for c in df.columns]
+    rows = [i for i in np.flatnonzero((first == names[0]).to_numpy(dtype=bool, na_value=False))
+            if [str(v) for v in df.iloc[i]] == names]
+    if rows:
+        shown = ", ".join(str(i + 1) for i in rows[:5]) + (" ..." if len(rows) > 5 else "")
+        raise UsageError(f"{path}: data row(s) {shown} repeat the header (files joined with their headers?); "
+                         "remove those lines (the first row after the header is 1)")
 
 
 def _first_rows(path, sep, encoding, n=20) -> list[list[str]]:
