@@ -1006,7 +1006,7 @@ def test_cli_reads_a_utf8_file_with_a_stray_line_line_by_line_and_drops_empty_un
     with pytest.warns(UserWarning, match="is UTF-8 but for 1 line"):
         assert "Unnamed: 3" in read_table(tmp_path / "m.csv", keep=["Unnamed: 3"]).columns
     # Predictions saved again by Excel (a byte-order mark; ";" in German Excel) may be replaced by predict --out.
-    from keraslearn.tables import predictions_out
+    from keraslearn.outputs import predictions_out
 
     (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfprediction,proba_0\r\n0,0.5\r\n")
     (tmp_path / "semi.csv").write_text("x1;prediction\n1;0\n")

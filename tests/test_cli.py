@@ -217,7 +217,7 @@ def test_an_unwritable_out_fails_before_training_and_a_failed_save_keeps_the_mod
                                                                                    capsys):
     import keraslearn
     from keraslearn.cli import UsageError
-    from keraslearn.commands import save_or_keep
+    from keraslearn.outputs import save_or_keep
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -255,6 +255,21 @@ def test_an_unwritable_out_fails_before_training_and_a_failed_save_keeps_the_mod
     kept = caught.value.args[0].split("saved to ")[1].split(" instead")[0]
     assert (keraslearn.load(kept).predict_proba(pd.read_csv(iris_csv).drop(columns="species"))
             == learner.predict_proba(pd.read_csv(iris_csv).drop(columns="species"))).all()
+    # A side file failing once the model is written (a disk filling up) replaces none of the set: the model
+    # was replaced beside the earlier run's curve and metrics.
+    for name in ("m.keraslearn", "m_learning_curve.png", "m_metrics.json"):
+        (tmp_path / name).write_bytes(b"earlier run")
+
+    def disk_full(tmp):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(UsageError, match=r"cannot write .*m_metrics.json: No space left on device; none of "
+                                         r"m.keraslearn, m_learning_curve.png, m_metrics.json was replaced; the "
+                                         r"trained model was saved to \S+ instead"):
+        save_or_keep(learner, model, [(tmp_path / "m_learning_curve.png", lambda tmp: open(tmp, "w").write("new")),
+                                      (tmp_path / "m_metrics.json", disk_full)])
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("m*")} == dict.fromkeys(
+        ["m.keraslearn", "m_learning_curve.png", "m_metrics.json"], b"earlier run")
 
 
 def test_a_learner_named_for_a_task_sets_the_task(tmp_path, capsys):
@@ -295,7 +310,7 @@ def test_predict_with_many_classes_or_columns_says_only_what_matters(tmp_path, c
 
 
 def test_a_failed_table_write_leaves_the_old_file(tmp_path):
-    from keraslearn.tables import write_table
+    from keraslearn.outputs import write_table
 
     class Unprintable:
         def __str__(self):

@@ -15,6 +15,7 @@ import pytest
 
 import keraslearn
 from keraslearn import FFClassifier, FFRegressor
+from keraslearn.training import checkpoint
 from keraslearn.training.checkpoint import FILENAME
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
@@ -117,8 +118,9 @@ class _Crash(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def test_resume_keeps_early_stopping_state_and_split(tmp_path, iris_mixed):
+def test_resume_keeps_early_stopping_state_and_split(monkeypatch, tmp_path, iris_mixed):
     X, y = iris_mixed
+    monkeypatch.setattr(checkpoint, "WRITE_EVERY_S", 0)  # a write at every epoch: the lost one is known
     params = dict(epochs=30, patience=2, layer_units=(8,), batch_size=32, validation_fraction=0.2)
     with pytest.raises(KeyboardInterrupt):  # random_state=None: the split seed is kept in the checkpoint
         FFClassifier(**params, callbacks=[_Crash(4)]).fit(X, y, checkpoint_dir=tmp_path)
@@ -136,8 +138,9 @@ def test_resume_keeps_early_stopping_state_and_split(tmp_path, iris_mixed):
 
 
 @pytest.mark.torch
-def test_resumed_fit_equals_an_uninterrupted_one(tmp_path):
+def test_resumed_fit_equals_an_uninterrupted_one(monkeypatch, tmp_path):
     """In-process interruption, on every backend (the torch pass runs it on torch)."""
+    monkeypatch.setattr(checkpoint, "WRITE_EVERY_S", 0)
     X, y = _data()
     params = dict(epochs=8, layer_units=(16,), dropout=0.2, batch_size=32, random_state=0)
     with pytest.raises(KeyboardInterrupt):
@@ -267,3 +270,15 @@ def test_checking_an_output_path_leaves_no_folders_behind(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(WriteError, match="is a file, not a folder"):
         check_writable(tmp_path / "file" / "sub" / "model.keraslearn")
+
+
+def test_checkpoints_of_fast_epochs_are_written_about_once_a_second(tmp_path):
+    """A write (fsync included) is ~25 ms: at every epoch it made millisecond epochs several times slower.
+    The first epoch is written, then a second must pass; the resumed fit still ends as a straight one."""
+    X, y = _data()
+    params = dict(epochs=12, layer_units=(8,), batch_size=64, early_stopping=False, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        FFRegressor(**params, callbacks=[_Crash(9)]).fit(X, y, checkpoint_dir=tmp_path)
+    assert 1 <= _checkpoint_epoch(tmp_path) < 9  # epochs 2-9 took less than a second each
+    resumed = FFRegressor(**params).fit(X, y, checkpoint_dir=tmp_path)
+    np.testing.assert_array_equal(resumed.predict(X), FFRegressor(**params).fit(X, y).predict(X))

@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 
 from keraslearn.cli import UsageError
-from keraslearn._atomic import atomic_file, check_writable, interrupts_deferred
+from keraslearn._atomic import check_writable, interrupts_deferred
 from keraslearn.console import console as _console
 from keraslearn.console import print_metrics
 from keraslearn.console import say as _say
 from keraslearn.console import to_json as _json
-from keraslearn.tables import (model_out, not_the_input, out_kind, predictions_out, read_table, uncompressed,
-                               write_table)
+from keraslearn.outputs import (check_outputs, model_out, not_the_input, out_kind, predictions_out, save_or_keep,
+                                side_files, write_table)
+from keraslearn.tables import read_table, uncompressed
 from keraslearn.scoring_notes import labels_as_classes, say_roc_auc_left_out, say_unseen_labels, some
 from keraslearn.tasks import (TASKS, check_epochs, columns_hint, load_task, missing_columns, parse_params, seed,
                               split_target)
@@ -131,46 +132,18 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)")
     out = Path(out)
     curve, metrics_path = side_files(out)
+    scaled = np.any(getattr(learner, "y_scale_", 1) != 1)  # a regressor's loss on the standardized target
+    report = _json({"learner": repr(learner), "features": [str(c) for c in X.columns], "target": str(y.name),
+                    "train_rows": len(X_tr), "test_rows": 0 if X_te is None else len(X_te),
+                    "random_state": random_state, "seconds": seconds, "epochs": learner.n_iter_, **rows}, indent=2)
     with interrupts_deferred(f"the model, its curve and metrics ({out}, {curve.name}, {metrics_path.name})"):
-        save_or_keep(learner, out)
-        scaled = np.any(getattr(learner, "y_scale_", 1) != 1)  # a regressor's loss on the standardized target
-        plot_learning_curve(learner, curve, title=f"{type(learner).__name__} learning curve",
-                            loss_label="loss (target standardized)" if scaled else "loss")
-        with atomic_file(metrics_path, "w") as f:
-            f.write(_json({"learner": repr(learner), "features": [str(c) for c in X.columns], "target": str(y.name),
-                           "train_rows": len(X_tr), "test_rows": 0 if X_te is None else len(X_te),
-                           "random_state": random_state, "seconds": seconds, "epochs": learner.n_iter_, **rows},
-                          indent=2))
+        save_or_keep(learner, out, [
+            (curve, lambda tmp: plot_learning_curve(learner, tmp, title=f"{type(learner).__name__} learning curve",
+                                                    loss_label="loss (target standardized)" if scaled else "loss")),
+            (metrics_path, lambda tmp: Path(tmp).write_text(report)),
+        ])
     _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}")
     return rows
-
-
-def side_files(out) -> tuple[Path, Path]:
-    """The learning curve and the metrics written beside the model ``out``."""
-    out = Path(out)
-    return out.with_name(out.stem + "_learning_curve.png"), out.with_name(out.stem + "_metrics.json")
-
-
-def check_outputs(out) -> None:
-    """The model and its side files can be written (makes the folder): before training, not after, so the
-    set is written whole or not at all."""
-    for path in (out, *side_files(out)):
-        check_writable(path)
-
-
-def save_or_keep(learner, out) -> None:
-    """Save a trained learner to ``out``; if that fails (a full disk), keep it in a temp folder and say where."""
-    import tempfile
-
-    try:
-        learner.save(out)
-    except OSError as err:
-        kept = Path(tempfile.mkdtemp(prefix="keraslearn-")) / Path(out).name
-        try:
-            learner.save(kept)
-        except OSError:
-            raise UsageError(f"{err}; the trained model could not be saved anywhere") from None
-        raise UsageError(f"{err}; the trained model was saved to {kept} instead") from None
 
 
 def cmd_fit(args):

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from keraslearn._atomic import atomic_path
 from keraslearn._user_warnings import warn_user
 from keraslearn.cli import UsageError
 from keraslearn.table_numbers import spreadsheet_numbers
@@ -43,7 +42,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
         return X.assign(**{y.name: y})
     if p.is_dir():
         raise UsageError(f"{path} is a directory; pass a .csv or .parquet file")
-    kind = _table_kind(p)  # data.csv.gz: pandas decompresses by the name
+    kind = table_kind(p)  # data.csv.gz: pandas decompresses by the name
     try:
         if kind == "parquet":
             return pd.read_parquet(p)  # a named index stays the index: not a feature (predict --keep finds it)
@@ -323,77 +322,9 @@ def _read_text(path, **kw) -> tuple[pd.DataFrame, str]:
 _TABLE_KINDS = {".parquet": "parquet", ".tsv": "tsv", ".csv": "csv", ".txt": "csv"}
 
 
-def _table_kind(path) -> str | None:
+def table_kind(path) -> str | None:
     """"parquet", "tsv" or "csv" by a file's name (past a compression suffix), or None."""
     return _TABLE_KINDS.get(uncompressed(Path(path)).suffix.lower())
-
-
-def out_kind(path) -> str:
-    """The kind of table ``--out`` names, or a one-line error."""
-    kind = _table_kind(path)
-    if kind is None:
-        raise UsageError(f"--out {path}: name a .csv, .tsv or .parquet file (a .csv may end in .gz, .bz2, .xz, "
-                         ".zst or .zip to compress it)")
-    return kind
-
-
-def write_table(frame: pd.DataFrame, path) -> None:
-    """Write ``frame`` as its file name says: .csv or .txt (optionally compressed), .tsv, .parquet."""
-    kind = out_kind(path)
-    with atomic_path(path) as tmp:  # a full disk leaves the old file, not a truncated one
-        if kind == "parquet":
-            try:
-                frame.to_parquet(tmp, index=False)
-            except ImportError as err:
-                raise UsageError(f"cannot write {path}: {err} (pip install pyarrow)") from None
-        else:
-            frame.to_csv(tmp, index=False, sep="\t" if kind == "tsv" else ",")
-
-
-def model_out(path) -> None:
-    """Refuse, before training, an ``--out`` for a model that names a data table, or an existing
-    file that is not a keraslearn model: writing the model would replace it."""
-    p = Path(path).expanduser()
-    if _table_kind(p) is not None:
-        raise UsageError(f"--out {path} names a data table, but a model is written there; name a .keraslearn file "
-                         f"(predictions are written by keraslearn predict MODEL DATA --out {path})")
-    if p.is_file() and not _is_model_file(p):
-        raise UsageError(f"--out {path} exists and is not a keraslearn model; remove it or write elsewhere")
-
-
-def predictions_out(path) -> None:
-    """Refuse, before predicting, an ``--out`` that is an existing file other than predictions (a
-    table with a ``prediction`` column, as ``keraslearn predict`` writes): writing would replace it."""
-    p = Path(path).expanduser()
-    if not p.is_file() or p.stat().st_size == 0:
-        return
-    columns = []
-    try:
-        if _table_kind(p) == "parquet":
-            import pyarrow.parquet
-
-            columns = pyarrow.parquet.read_schema(p).names
-        else:  # any separator, with Excel's byte-order mark: a predictions file it saved again
-            for sep in (",", ";", "\t", "|"):
-                columns += list(pd.read_csv(p, nrows=0, sep=sep, encoding="utf-8-sig", encoding_errors="replace"))
-    except Exception:  # noqa: BLE001 - not a table pandas can read: not predictions either
-        pass
-    if not any(str(c).strip() in ("prediction", "prediction_0") for c in columns):
-        raise UsageError(f"--out {path} exists and is not a file of predictions (no 'prediction' column); "
-                         "remove it or write elsewhere")
-
-
-def _is_model_file(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as z:
-            return "keraslearn.json" in z.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
-
-
-def not_the_input(out, data) -> None:
-    if out is not None and Path(out).expanduser().resolve() == Path(data).expanduser().resolve():
-        raise UsageError(f"--out {out} is the input file; write somewhere else")
 
 
 def uncompressed(path: Path) -> Path:

@@ -149,10 +149,11 @@ class KerasLearner(BaseEstimator):
             rows only, as Keras' ``class_weight`` does (rows held out by ``validation_fraction``
             keep theirs).
         checkpoint_dir : str or path-like, default=None
-            A folder for an atomic checkpoint written after every epoch. If the process dies,
-            calling ``fit`` again with the same data, parameters and folder resumes from the
-            last completed epoch. Removed when the fit ends; a checkpoint of a different fit
-            raises ValueError. See ``docs/reliability.md``.
+            A folder for an atomic checkpoint written at epoch ends, at most once a second. If
+            the process dies, calling ``fit`` again with the same data, parameters and folder
+            resumes from the epoch written last and ends as an uninterrupted fit would. Removed
+            when the fit ends; a checkpoint of a different fit raises ValueError. See
+            ``docs/reliability.md``.
 
         Returns
         -------

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 from keraslearn.cli import UsageError
-from keraslearn.commands import _make_learner, check_cli_learner, save_or_keep
+from keraslearn.commands import _make_learner, check_cli_learner
 from keraslearn.console import console as _console
 from keraslearn.console import say as _say
 from keraslearn.console import score
-from keraslearn.tables import model_out
+from keraslearn.outputs import model_out, save_or_keep
 from keraslearn.tasks import load_task, parse_params, seed
 from keraslearn._atomic import check_writable
 

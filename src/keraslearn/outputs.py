@@ -1,0 +1,120 @@
+"""What the commands write, checked before the work: a model with the files beside it, written as one
+set; tables of predictions; paths that must not replace the input or another kind of file."""
+
+from __future__ import annotations
+
+import contextlib
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+from keraslearn._atomic import atomic_path, check_writable
+from keraslearn.cli import UsageError
+from keraslearn.tables import table_kind
+
+
+def out_kind(path) -> str:
+    """The kind of table ``--out`` names, or a one-line error."""
+    kind = table_kind(path)
+    if kind is None:
+        raise UsageError(f"--out {path}: name a .csv, .tsv or .parquet file (a .csv may end in .gz, .bz2, .xz, "
+                         ".zst or .zip to compress it)")
+    return kind
+
+
+def write_table(frame: pd.DataFrame, path) -> None:
+    """Write ``frame`` as its file name says: .csv or .txt (optionally compressed), .tsv, .parquet."""
+    kind = out_kind(path)
+    with atomic_path(path) as tmp:  # a full disk leaves the old file, not a truncated one
+        if kind == "parquet":
+            try:
+                frame.to_parquet(tmp, index=False)
+            except ImportError as err:
+                raise UsageError(f"cannot write {path}: {err} (pip install pyarrow)") from None
+        else:
+            frame.to_csv(tmp, index=False, sep="\t" if kind == "tsv" else ",")
+
+
+def model_out(path) -> None:
+    """Refuse, before training, an ``--out`` for a model that names a data table, or an existing
+    file that is not a keraslearn model: writing the model would replace it."""
+    p = Path(path).expanduser()
+    if table_kind(p) is not None:
+        raise UsageError(f"--out {path} names a data table, but a model is written there; name a .keraslearn file "
+                         f"(predictions are written by keraslearn predict MODEL DATA --out {path})")
+    if p.is_file() and not _is_model_file(p):
+        raise UsageError(f"--out {path} exists and is not a keraslearn model; remove it or write elsewhere")
+
+
+def predictions_out(path) -> None:
+    """Refuse, before predicting, an ``--out`` that is an existing file other than predictions (a
+    table with a ``prediction`` column, as ``keraslearn predict`` writes): writing would replace it."""
+    p = Path(path).expanduser()
+    if not p.is_file() or p.stat().st_size == 0:
+        return
+    columns = []
+    try:
+        if table_kind(p) == "parquet":
+            import pyarrow.parquet
+
+            columns = pyarrow.parquet.read_schema(p).names
+        else:  # any separator, with Excel's byte-order mark: a predictions file it saved again
+            for sep in (",", ";", "\t", "|"):
+                columns += list(pd.read_csv(p, nrows=0, sep=sep, encoding="utf-8-sig", encoding_errors="replace"))
+    except Exception:  # noqa: BLE001 - not a table pandas can read: not predictions either
+        pass
+    if not any(str(c).strip() in ("prediction", "prediction_0") for c in columns):
+        raise UsageError(f"--out {path} exists and is not a file of predictions (no 'prediction' column); "
+                         "remove it or write elsewhere")
+
+
+def _is_model_file(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return "keraslearn.json" in z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def not_the_input(out, data) -> None:
+    if out is not None and Path(out).expanduser().resolve() == Path(data).expanduser().resolve():
+        raise UsageError(f"--out {out} is the input file; write somewhere else")
+
+
+def side_files(out) -> tuple[Path, Path]:
+    """The learning curve and the metrics written beside the model ``out``."""
+    out = Path(out)
+    return out.with_name(out.stem + "_learning_curve.png"), out.with_name(out.stem + "_metrics.json")
+
+
+def check_outputs(out) -> None:
+    """The model and its side files can be written (makes the folder): before training, not after, so the
+    set is written whole or not at all."""
+    for path in (out, *side_files(out)):
+        check_writable(path)
+
+
+def save_or_keep(learner, out, beside=()) -> None:
+    """Save a trained learner to ``out``, and the files ``beside`` it ((path, write(tmp)) pairs): each is written
+    to a temp file first, and the set replaces the old one only once all are written. If one fails (a full
+    disk), none is replaced; the model is kept in a temp folder, and the error says where."""
+    import tempfile
+
+    writing, temps = out, []
+    try:
+        with contextlib.ExitStack() as stack:  # on leaving it, each temp file replaces its target
+            for writing, write in [(out, learner.save), *beside]:
+                temps.append((writing, stack.enter_context(atomic_path(writing)), write))
+            for writing, tmp, write in temps:
+                write(tmp)
+    except OSError as err:
+        why = f"cannot write {writing}: {getattr(err, 'strerror', None) or err}"
+        if beside:
+            why += f"; none of {', '.join(Path(p).name for p in (out, *[p for p, _ in beside]))} was replaced"
+        kept = Path(tempfile.mkdtemp(prefix="keraslearn-")) / Path(out).name
+        try:
+            learner.save(kept)
+        except OSError:
+            raise UsageError(f"{why}; the trained model could not be saved anywhere") from None
+        raise UsageError(f"{why}; the trained model was saved to {kept} instead") from None
