@@ -147,6 +147,8 @@ FIT_DATA_ERRORS = [
     ("complex_y_series", "reg", None, lambda y: pd.Series(y + 1j), ValueError, "Complex data not supported; y"),
     ("complex_y_frame", "reg", None, lambda y: pd.DataFrame({"a": y + 1j, "b": y}), ValueError,
      "Complex data not supported; y"),
+    ("text_column_of_y_frame", "reg", None, lambda y: pd.DataFrame({"a": y, "s": "x"}), ValueError,
+     r"needs a numeric target; y has dtype object \(column\(s\) \['s'\] are not numbers\)"),
     ("int_beyond_float64_y", "reg", None, lambda y: pd.Series([10**400] * N, dtype=object), ValueError,
      r"y holds numbers too large for a float \(beyond ±1.8e308\)"),
     ("tz_aware_labels", "clf", None, lambda y: pd.Series(pd.to_datetime(["2020-01-01", "2021-01-01"] * (N // 2)),
@@ -232,6 +234,8 @@ PARAM_ERRORS = [
     (FFRegressor, {"validation_fraction": float("nan")}, r"validation_fraction must be a finite number"),
     (FFClassifier, {"min_frequency": float("nan")}, r"min_frequency must be a non-negative int or a float < 1"),
     (RealMLPRegressor, {"hidden_sizes": 64.0}, r"hidden_sizes must be a sequence of positive ints"),
+    (RealMLPClassifier, {"numeric_embedding": "fourier"},  # offered a Layer, which RealMLP then refused
+     r"numeric_embedding must be None or one of \('pbld',\), got 'fourier'"),
 ]
 
 

@@ -133,8 +133,10 @@ def check_training_params(learner) -> None:
     if "numeric_embedding" in learner._arch_params:
         kind = learner.numeric_embedding
         known = getattr(learner, "_numeric_embeddings", NUMERIC_EMBEDDINGS)
-        if not (kind is None or kind in known or isinstance(kind, keras.layers.Layer)):
-            raise ValueError(f"numeric_embedding must be None, one of {known} or a keras.layers.Layer, got {kind!r}.")
+        layers = getattr(learner, "_numeric_embedding_layers", True)  # TabM and RealMLP build their own
+        if not (kind is None or kind in known or (layers and isinstance(kind, keras.layers.Layer))):
+            raise ValueError(f"numeric_embedding must be None{',' if layers else ' or'} one of {known}"
+                             f"{' or a keras.layers.Layer' if layers else ''}, got {kind!r}.")
     for name in ("early_stopping", "use_batchnorm", "use_embedding"):
         if hasattr(learner, name) and not isinstance(getattr(learner, name), (bool, np.bool_)):
             raise ValueError(f"{name} must be True or False, got {getattr(learner, name)!r}.")

@@ -69,6 +69,7 @@ class _RealMLP(ModernLearnerMixin):
     _architecture = staticmethod(realmlp.build)
     _arch_params = _ARCH
     _numeric_embeddings = ("pbld",)
+    _numeric_embedding_layers = False
     _encoder_params = _ENCODER
     _no_decay = ("bias",)
     _beta_2 = 0.95

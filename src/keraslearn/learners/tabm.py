@@ -71,6 +71,7 @@ class _TabM(ModernLearnerMixin):
     _encoder_params = _ENCODER
     _no_decay = ()
     _global_clipnorm = 1.0  # as in the TabM paper's runs and example
+    _numeric_embedding_layers = False
 
     def _validate_params(self):
         super()._validate_params()

@@ -309,7 +309,10 @@ class KerasRegressorMixin(RegressorMixin):
                 raise ValueError(f"{name} holds numbers too large for a float (beyond ±1.8e308); rescale it first, "
                                  "e.g. divide by a constant or take a log.") from None
             except (TypeError, ValueError) as err:
-                raise ValueError(f"{type(self).__name__} needs a numeric target; {name} has dtype {y.dtype}.") from err
+                text = [str(c) for c, d in zip(columns, dtypes) if d.kind not in "biuf"] if columns is not None else []
+                which = f" (column(s) {text} are not numbers)" if text else ""
+                raise ValueError(f"{type(self).__name__} needs a numeric target; {name} has dtype {y.dtype}"
+                                 f"{which}.") from err
         y = y.astype(np.float64)
         if y.ndim > 2 or y.ndim == 0:
             raise ValueError(f"{name} must be 1D or 2D; got shape {y.shape}.")
