@@ -184,7 +184,7 @@ def _without_row_names(df: pd.DataFrame, path, keep=()) -> pd.DataFrame:
         return df  # distinct measurements, or repeats: a feature whose header is blank
     warn_user(f"{path}: its first column has no name and a distinct value per row ({_examples(df[first])}): "
               "row names, as DataFrame.to_csv() and R's write.csv write them, not a feature; left out "
-              "(give the column a name to use it).")
+              "(name it in the header to use it; predict --keep 'Unnamed: 0' copies it beside the predictions).")
     return df.drop(columns=first)
 
 
