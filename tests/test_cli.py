@@ -230,6 +230,8 @@ def test_an_unwritable_out_fails_before_training_and_a_failed_save_keeps_the_mod
     victim = tmp_path / "victim.csv"
     fit = ["fit", str(iris_csv), "--target", "species", "--epochs", "1", "--quiet", "--out"]
     for command, message in ((fit + [str(victim)], "names a data table, but a model is written there"),
+                             (fit + [str(tmp_path / "m.keraslearn.gz")], "a model file is a compressed zip already, "
+                                                                         "not .gz; name it m.keraslearn"),
                              (fit + [str(blocker)], "exists and is not a keraslearn model"),
                              (["demo", "--epochs", "1", "--out-dir", str(victim)], "is a file, not a folder")):
         victim.write_text("x,y\n1,2\n")

@@ -11,7 +11,7 @@ import pandas as pd
 
 from keraslearn._atomic import atomic_path, check_writable
 from keraslearn.cli import UsageError
-from keraslearn.tables import table_kind
+from keraslearn.tables import COMPRESSED, table_kind, uncompressed
 
 
 def out_kind(path) -> str:
@@ -43,6 +43,9 @@ def model_out(path) -> None:
     if table_kind(p) is not None:
         raise UsageError(f"--out {path} names a data table, but a model is written there; name a .keraslearn file "
                          f"(predictions are written by keraslearn predict MODEL DATA --out {path})")
+    if p.suffix.lower() in COMPRESSED and p.suffix.lower() != ".zip":  # a .gz name over a zip: gunzip fails
+        raise UsageError(f"--out {path}: a model file is a compressed zip already, not {p.suffix}; name it "
+                         f"{uncompressed(p).name if uncompressed(p).suffix else p.stem + '.keraslearn'}")
     if p.is_file() and not _is_model_file(p):
         raise UsageError(f"--out {path} exists and is not a keraslearn model; remove it or write elsewhere")
 
