@@ -1150,6 +1150,11 @@ def test_text_tables_as_spreadsheets_and_shells_write_them(tmp_path):
                                          r"missing values"):
         df = read_table(tmp_path / "one.csv")
     np.testing.assert_array_equal(df["x"], [1.0, np.nan, -1.0, np.nan, 2.0])  # the last blank line: no row
+    (tmp_path / "lead.csv").write_text("\nx\n1\n\n3\n")  # blank lines before the header are no rows
+    with pytest.warns(UserWarning, match="1 blank line"):
+        np.testing.assert_array_equal(read_table(tmp_path / "lead.csv")["x"], [1.0, np.nan, 3.0])
+    (tmp_path / "grades.csv").write_text("A\nA\nB\n")  # one value equal to the column's name: no repeated header
+    assert read_table(tmp_path / "grades.csv")["A"].tolist() == ["A", "B"]
     X = make_frame(6)
     X.to_csv(tmp_path / "a.csv", index=False)
     (tmp_path / "ab.csv").write_text((tmp_path / "a.csv").read_text() * 2)
@@ -1157,3 +1162,30 @@ def test_text_tables_as_spreadsheets_and_shells_write_them(tmp_path):
                                          r"headers\?\); remove those lines"):
         read_table(tmp_path / "ab.csv")
     assert len(read_table(tmp_path / "a.csv")) == 6
+
+
+@pytest.mark.torch
+def test_a_late_divergence_keeps_the_best_epoch_on_every_backend():
+    """The loss turning NaN after good epochs keeps early stopping's best weights, with a warning. On torch,
+    PyTorch's binary cross-entropy raised its own RuntimeError mid-epoch instead; and a NaN val_loss alone
+    (an extreme y_val) is said as such, not as training that stopped."""
+    import keras
+    from sklearn.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    labels = np.where(X["a"] > 0, "p", "q")
+    late = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 1e30 if epoch >= 2 else 1e-2)
+    clf = FFClassifier(epochs=4, random_state=0, optimizer="sgd", learning_rate=1e-2, callbacks=[late],
+                       layer_units=(8,))
+    with pytest.warns(ConvergenceWarning, match=r"loss became nan in epoch [34]; training stopped there, and the "
+                                                r"model keeps the weights of its best earlier epoch"):
+        clf.fit(X, labels)
+    assert clf.n_iter_ in (3, 4) and np.isfinite(clf.predict_proba(X)).all()  # the rate rises in epoch 3
+    y = X["a"] * 2
+    y_val = y[:20].copy()
+    y_val.iloc[0] = 1e25  # squared in float32: inf
+    with pytest.warns(UserWarning, match=r"val_loss became (nan|inf) in epoch 1 while the training loss stayed "
+                                         r"finite: the validation rows hold values the loss cannot score"):
+        reg = FFRegressor(epochs=3, early_stopping=False, random_state=0).fit(X, y, X_val=X[:20], y_val=y_val)
+    assert reg.n_iter_ == 3

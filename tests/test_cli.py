@@ -273,6 +273,13 @@ def test_an_unwritable_out_fails_before_training_and_a_failed_save_keeps_the_mod
     assert {p.name: p.read_bytes() for p in tmp_path.glob("m*")} == dict.fromkeys(
         ["m.keraslearn", "m_learning_curve.png", "m_metrics.json"], b"earlier run")
 
+    def plot_refused(tmp):  # matplotlib's own error (a history of inf): the trained model was lost
+        raise ValueError("Axis limits cannot be NaN or Inf")
+
+    with pytest.raises(UsageError, match=r"cannot write .*m_learning_curve.png: ValueError: Axis limits cannot be "
+                                         r"NaN or Inf; none of .* was replaced; the trained model was saved to"):
+        save_or_keep(learner, model, [(tmp_path / "m_learning_curve.png", plot_refused)])
+
 
 def test_a_learner_named_for_a_task_sets_the_task(tmp_path, capsys):
     """README: the task is inferred from the target; 'classif.ff' on 1..30 ratings (inferred regression) was refused."""

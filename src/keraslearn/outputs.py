@@ -4,6 +4,7 @@ set; tables of predictions; paths that must not replace the input or another kin
 from __future__ import annotations
 
 import contextlib
+import os
 import zipfile
 from pathlib import Path
 
@@ -111,13 +112,14 @@ def save_or_keep(learner, out, beside=()) -> None:
                 temps.append((writing, stack.enter_context(atomic_path(writing)), write))
             for writing, tmp, write in temps:
                 write(tmp)
-    except OSError as err:
-        why = f"cannot write {writing}: {getattr(err, 'strerror', None) or err}"
+    except Exception as err:  # a full disk, or a writer's own error (matplotlib's): the model is kept all the same
+        reason = os.strerror(err.errno) if isinstance(err, OSError) and err.errno else f"{type(err).__name__}: {err}"
+        why = f"cannot write {writing}: {reason}"
         if beside:
             why += f"; none of {', '.join(Path(p).name for p in (out, *[p for p, _ in beside]))} was replaced"
         kept = Path(tempfile.mkdtemp(prefix="keraslearn-")) / Path(out).name
         try:
             learner.save(kept)
-        except OSError:
+        except Exception:
             raise UsageError(f"{why}; the trained model could not be saved anywhere") from None
         raise UsageError(f"{why}; the trained model was saved to {kept} instead") from None

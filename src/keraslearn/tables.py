@@ -67,8 +67,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
                 df = _csv(p, sep=sep, encoding=encoding, **columns)
             df = _without_trailing_separators(df, p, sep, encoding, columns)
             if df.shape[1] == 1:  # an empty cell of a one-column sheet is a blank line, which pandas skips
-                df = _blank_lines_missing(df, _csv(p, sep=sep, encoding=encoding, skip_blank_lines=False, **columns),
-                                          path)
+                df = _blank_lines_missing(df, p, path, sep=sep, encoding=encoding, **columns)
             _check_no_repeated_header(df, path)
             own_index = not df.index.equals(pd.RangeIndex(len(df)))  # R's write.table: row names, no header
 
@@ -120,29 +119,42 @@ def _splits_evenly(path, sep, encoding, fields: int) -> bool:
     return len(rows) > 1 and len({len(row) for row in rows}) == 1 and len(rows[0]) > fields
 
 
-def _blank_lines_missing(df: pd.DataFrame, with_blanks: pd.DataFrame, path) -> pd.DataFrame:
-    """A one-column table with its blank lines as missing values (those after the last value are not rows)."""
-    filled = with_blanks.iloc[:, 0].notna().to_numpy()
-    with_blanks = with_blanks.iloc[: int(filled.nonzero()[0][-1]) + 1 if filled.any() else 0]
-    if len(with_blanks) == len(df):
+def _blank_lines_missing(df: pd.DataFrame, p, path, **read) -> pd.DataFrame:
+    """A one-column table with the blank lines among its rows as missing values (before the header or
+    after the last value they are no rows). Read again only when the file has such lines."""
+    with _open_uncompressed(p) as raw:
+        data = None if raw is None else raw.read()
+    text = data.strip(b"\r\n") if data is not None else b""
+    if not re.search(rb"\n\r?\n", text):
         return df
-    warn_user(f"{path} has one column and {len(with_blanks) - len(df)} blank line(s) among its rows: read as "
+    leading = len(data) - len(data.lstrip(b"\r\n"))
+    skip = data[:leading].count(b"\n") + data[:leading].count(b"\r") - data[:leading].count(b"\r\n")
+    full = _csv(p, skip_blank_lines=False, skiprows=skip, **read)
+    filled = full.iloc[:, 0].notna().to_numpy()
+    full = full.iloc[: int(filled.nonzero()[0][-1]) + 1 if filled.any() else 0]
+    if len(full) == len(df):
+        return df
+    warn_user(f"{path} has one column and {len(full) - len(df)} blank line(s) among its rows: read as "
               "missing values (an empty cell of a one-column sheet is saved as a blank line), not skipped.")
-    return with_blanks
+    return full
 
 
 def _check_no_repeated_header(df: pd.DataFrame, path) -> None:
     """Refuse rows that repeat the header (files joined with ``cat``): their text made every column text."""
-    first = df[df.columns[0]]
-    if not (first.dtype == object or pd.api.types.is_string_dtype(first)):
+    if df.shape[1] < 2:  # one value equal to the column's name is no evidence
         return
     names = [str(c) for c in df.columns]
-    rows = [i for i in np.flatnonzero((first == names[0]).to_numpy(dtype=bool, na_value=False))
-            if [str(v) for v in df.iloc[i]] == names]
-    if rows:
-        shown = ", ".join(str(i + 1) for i in rows[:5]) + (" ..." if len(rows) > 5 else "")
-        raise UsageError(f"{path}: data row(s) {shown} repeat the header (files joined with their headers?); "
-                         "remove those lines (the first row after the header is 1)")
+    rows = np.arange(len(df))
+    for j, name in enumerate(names):  # narrowed column by column: the first leaves only candidates
+        col = df.iloc[rows, j]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col)):
+            return
+        rows = rows[(col == name).to_numpy(dtype=bool, na_value=False)]
+        if not len(rows):
+            return
+    shown = ", ".join(str(i + 1) for i in rows[:5]) + (" ..." if len(rows) > 5 else "")
+    raise UsageError(f"{path}: data row(s) {shown} repeat the header (files joined with their headers?); "
+                     "remove those lines (the first row after the header is 1)")
 
 
 def _first_rows(path, sep, encoding, n=20) -> list[list[str]]:

@@ -3,6 +3,7 @@ every learner shares. They run in ``fit`` (scikit-learn's contract), before any 
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import keras
@@ -27,7 +28,7 @@ def check_number(name, value, *, low=None, high=None, integer=False, low_open=Fa
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
         raise ValueError(f"{name} must be {'an int' if integer else 'a number'}, got {value!r}.")
-    if not isinstance(value, numbers.Integral) and not np.isfinite(value):  # NaN passes every comparison below
+    if not isinstance(value, numbers.Integral) and not math.isfinite(value):  # NaN passes every comparison below
         raise ValueError(f"{name} must be a finite number, got {value!r}.")
     if low is not None and (value < low or (low_open and value == low)):
         raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}.")

@@ -171,6 +171,8 @@ def _aliases() -> dict[str, tuple[str, str]]:
 
 def resolve(name: str, task: str | None = None):
     """The learner class for ``name``; ``task`` ("classification"/"regression") picks for family names."""
+    if task not in (None, "classification", "regression"):
+        raise ValueError(f"task must be 'classification', 'regression' or None, got {task!r}.")
     key = str(name).strip().lower()
     aliases = _aliases()
     fam = _family_named(key)

@@ -292,14 +292,15 @@ class DivergedError(ValueError):
 def _warn_if_diverged(model, history, x):
     """Warn when the loss became NaN or inf; raise :class:`DivergedError` when the model's outputs did too
     (scikit-learn's MLP raises on non-finite weights): a classifier would label every row as the first class."""
-    bad = next(((i, k, v) for i in range(len(history.get("loss", []))) for k in ("loss", "val_loss")
-                for v in history.get(k, [])[i:i + 1] if not np.isfinite(v)), None)
-    if bad is None:
+    first = {k: next((i for i, v in enumerate(history.get(k, [])) if not np.isfinite(v)), None)
+             for k in ("loss", "val_loss")}
+    if first["loss"] is None and first["val_loss"] is None:
         return
     from sklearn.exceptions import ConvergenceWarning
 
-    epoch, key, value = bad
-    said = f"Training diverged: {key} became {value} in epoch {epoch + 1}"
+    key = min((k for k in first if first[k] is not None), key=lambda k: first[k])
+    epoch = first[key]
+    said = f"Training diverged: {key} became {history[key][epoch]} in epoch {epoch + 1}"
     # Finite weights can still overflow (a learning rate of 1e30 leaves them near 1e30): ask the model.
     with keras_warnings_ignored():
         outputs = [keras.ops.convert_to_numpy(o) for o in keras.tree.flatten(model(_take(x, slice(0, 64)),
@@ -307,24 +308,35 @@ def _warn_if_diverged(model, history, x):
     if not all(np.isfinite(o).all() for o in outputs):
         raise DivergedError(f"{said}, and the model predicts NaN or inf, so the learner is left as it was before "
                             f"fit. {_ADVICE}")
+    if first["loss"] is None:  # training went on: the validation rows are what the model cannot score
+        warn_user(f"val_loss became {history['val_loss'][epoch]} in epoch {epoch + 1} while the training loss "
+                  "stayed finite: the validation rows hold values the loss cannot score (check y_val and X_val "
+                  "for extreme values); early stopping cannot compare such epochs.")
+        return
+    epoch = first["loss"]
     if epoch == 0:
         then = "training stopped there, so the model has not learned (check that the loss suits y)"
     else:
         then = "training stopped there, and the model keeps the weights of its best earlier epoch"
-    warn_user(f"{said}; {then}. {_ADVICE}", ConvergenceWarning)
+    warn_user(f"Training diverged: loss became {history['loss'][epoch]} in epoch {epoch + 1}; {then}. {_ADVICE}",
+              ConvergenceWarning)
 
 
-@contextlib.contextmanager
-def _torch_nan_probabilities():
-    """PyTorch's binary cross-entropy refuses NaN probabilities with a RuntimeError of its own: a
-    diverged fit, said as on the other backends."""
-    try:
-        yield
-    except RuntimeError as err:
-        if "input should be between 0 and 1" not in str(err):
-            raise
+def _after_torch_nan(err: RuntimeError, model, stopper):
+    """The history of a fit that PyTorch's binary cross-entropy stopped mid-epoch (it refuses NaN
+    probabilities with a RuntimeError of its own): as on the other backends, the model keeps the weights
+    of its best earlier epoch when early stopping has them, and the history ends with the NaN epoch;
+    without them the fit diverged."""
+    if "input should be between 0 and 1" not in str(err):
+        raise err
+    history, best = getattr(model, "history", None), getattr(stopper, "best_weights", None)
+    if history is None or best is None:
         raise DivergedError("Training diverged: the model's outputs became NaN (PyTorch's binary cross-entropy "
                             f"refused them), so the learner is left as it was before fit. {_ADVICE}") from None
+    model.set_weights(best)
+    for values in history.history.values():
+        values.append(float("nan"))
+    return history
 
 
 def copied_callback(callback):
@@ -433,19 +445,22 @@ def fit_model(
     build_from_outputs(model, y, batch_size)  # a known structure: Keras need not trace it to build its loss
     # lean_state: Keras' per-epoch variable hand-over without re-listing. Keras on torch turns its
     # variables into arrays during fit, with numpy 2's deprecation warning each time.
-    with lean_state(model), keras_warnings_ignored(), bars_closed_on_error(cbs), _torch_nan_probabilities():
-        history = model.fit(
-            x,
-            y,
-            sample_weight=sample_weight,
-            batch_size=batch_size,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            validation_data=validation_data,
-            callbacks=cbs,
-            shuffle=True,
-            verbose=2 if verbose >= 2 else 0,
-        )
+    try:
+        with lean_state(model), keras_warnings_ignored(), bars_closed_on_error(cbs):
+            history = model.fit(
+                x,
+                y,
+                sample_weight=sample_weight,
+                batch_size=batch_size,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                validation_data=validation_data,
+                callbacks=cbs,
+                shuffle=True,
+                verbose=2 if verbose >= 2 else 0,
+            )
+    except RuntimeError as err:
+        history = _after_torch_nan(err, model, stopper)
     if checkpoint is not None:
         history.history = checkpoint.finish(history.history)
     out = {k: [float(v) for v in vals] for k, vals in history.history.items()}

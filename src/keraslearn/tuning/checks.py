@@ -164,10 +164,6 @@ def check_scoring(learner, scoring, y):
     if isinstance(scoring, str):
         _check_scorer_name(scoring, classifier)
     scorer = check_scoring(learner, scoring=scoring)
-    if isinstance(scoring, str) and classifier and _scores_regression(scoring):
-        raise ValueError(f"scoring={scoring!r} is a regression metric: it would measure distances between class "
-                         f"labels (0/1 labels pass as numbers); use a classification scorer, e.g. "
-                         f"{_CLASSIFICATION_EXAMPLES}.")
     if isinstance(scoring, str):
         # Score a constant model on the target: the scorer's own checks of the target's type.
         dummy = DummyClassifier() if classifier else DummyRegressor()
