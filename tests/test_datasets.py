@@ -85,6 +85,9 @@ def test_boston_offline_reproduces_keras_split(data_dirs):
     np.testing.assert_allclose(y_test[:5], [7.2, 18.8, 19.0, 27.0, 22.2])
     (a, _), (b, _) = load_boston_housing(test_split=0.1, seed=1)
     assert len(a) == 455 and len(b) == 51 and not np.array_equal(a[0], x_train[0])
+    import pathlib  # the default name as a Path: it sought a download instead of the bundled rows
+
+    np.testing.assert_array_equal(load_boston_housing(path=pathlib.Path("boston_housing.npz"))[0][0], x_train)
 
 
 def test_boston_reads_keras_file_when_present_and_matches_keras(data_dirs, monkeypatch):

@@ -272,7 +272,10 @@ def test_check_in_this_process():
 
     assert status.backend == keras.backend.backend() and status.keras_version == keras.__version__
     assert status.devices and str(status).startswith(f"keras {keras.__version__} on {status.backend}")
-    assert available() and not available("bogus")
+    assert available()
+    with pytest.warns(UserWarning, match=r"backend='pytorch' is not a backend keraslearn trains on .*did you mean "
+                                         r"'torch'"):  # False, as for a missing one, but a typo says so
+        assert not available("pytorch")
     other = next(b for b in ("jax", "torch") if b != status.backend)
     assert not available(other)  # the backend is fixed once keras is imported
     with pytest.raises(BackendUnavailableError, match=f"already running on '{status.backend}'.*KERAS_BACKEND={other}"):

@@ -126,6 +126,11 @@ def test_macos_and_windows():
     assert _index_of(plan, f"torch=={TORCH_VERSION}") is None  # PyPI's macOS wheel is the CPU/MPS build
     with pytest.raises(ValueError, match="no CUDA builds for macOS"):
         plan_install("torch", gpu="yes", system=mac)
+    intel = SystemInfo("Darwin", "x86_64", "/usr/local/bin/python3", (3, 11))  # pip found no torch==2.13.0
+    with pytest.raises(ValueError, match=r"backend='torch' on an Intel Mac: PyTorch publishes no macOS x86-64 "
+                                         r"wheels after 2.2"):
+        plan_install(["jax", "torch"], gpu="no", system=intel)
+    assert "jax[cpu]" in plan_install("jax", system=intel).requirements()
 
     win = SystemInfo("Windows", "AMD64", r"C:\Python312\python.exe", (3, 12), H100)
     plan = plan_install(["torch", "jax"], method="venv", env=r"C:\envs\k", system=win)

@@ -289,7 +289,7 @@ def load_boston_housing(path="boston_housing.npz", test_split=0.2, seed=113):
     CSV shipped in keraslearn (Harrison & Rubinfeld 1978, as in R's MASS package).
     """
     _check_split(test_split)
-    if find_local(_source("boston_housing", path)) is None and path in (None, "boston_housing.npz"):
+    if find_local(_source("boston_housing", path)) is None and (path is None or os.fspath(path) == "boston_housing.npz"):
         x, y = _boston_arrays()  # a file the user names is theirs: a missing one is an error, not these rows
     else:
 

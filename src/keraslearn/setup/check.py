@@ -12,6 +12,7 @@ import os
 import sys
 from dataclasses import dataclass
 
+from keraslearn._user_warnings import warn_user
 from keraslearn._backend import BACKENDS, DEFAULT_BACKEND, BackendUnavailableError, meant_backend
 from keraslearn.setup import _probe
 
@@ -44,6 +45,9 @@ def available(backend: str | None = None) -> bool:
     """
     name = _wanted(backend)
     if name not in BACKENDS:
+        if backend is not None:  # a typo in the argument: False, and why
+            warn_user(f"backend={backend!r} is not a backend keraslearn trains on ({', '.join(BACKENDS)}); did you "
+                      f"mean {meant_backend(name)!r}?")
         return False
     keras = sys.modules.get("keras")
     if keras is not None:

@@ -236,6 +236,12 @@ def plan_install(
                 "Apple GPU (MPS): keraslearn install --backend torch --gpu no"
             )
         use_gpu = False
+    if "torch" in backends and system.os == "Darwin" and system.machine.lower() in ("x86_64", "amd64"):
+        raise ValueError(  # PyTorch's last Intel-Mac wheels are 2.2: pip would find no torch==2.13.0
+            f"backend='torch' on an Intel Mac: PyTorch publishes no macOS x86-64 wheels after 2.2, so "
+            f"torch=={TORCH_VERSION} cannot be installed there; use --backend jax or tensorflow, or an Apple "
+            "silicon Mac or Linux for torch"
+        )
     if use_gpu and system.os == "Windows" and explicit and set(backends) - {"torch"}:
         raise ValueError(
             "gpu='yes': JAX and TensorFlow have no CUDA builds for native Windows; use WSL2, "
