@@ -451,9 +451,12 @@ def test_fit_takes_a_dataset_name(tmp_path, capsys):
     import keraslearn
 
     out = tmp_path / "iris.keraslearn"
-    assert main(["fit", "iris", "--target", "species", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    assert main(["fit", "iris", "--epochs", "1", "--out", str(out), "--quiet"]) == 0  # the dataset's own target
     model = keraslearn.load(out)
     assert list(model.classes_) == ["setosa", "versicolor", "virginica"] and model.n_features_in_ == 4
+    assert json.loads((tmp_path / "iris_metrics.json").read_text())["target"] == "species"
+    assert main(["fit", str(tmp_path / "iris_metrics.json"), "--epochs", "1"]) == 2  # a file: --target is needed
+    assert "the following arguments are required: --target" in capsys.readouterr().err
     assert main(["fit", "irsi", "--target", "species"]) == 2
     assert "no such file: irsi (nor a dataset name: " in capsys.readouterr().err
 

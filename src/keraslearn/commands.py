@@ -326,7 +326,7 @@ def register(sub):
                        "PNG and a metrics JSON.")
     p.add_argument("data", help="training data: .csv, .tsv or .parquet, or a dataset name (penguins, titanic, …: "
                    "keraslearn.list_tabular())")
-    p.add_argument("--target", required=True, help="name of the column to predict")
+    p.add_argument("--target", help="name of the column to predict (a dataset named as DATA has its own)")
     p.add_argument("--learner", default="ff", help="learner name: ff, classif.kerasff, FFRegressor, … (default: ff)")
     p.add_argument("--task", choices=TASKS, default="auto", help="default: auto (from the target's type)")
     p.add_argument("--epochs", type=int, default=None, help="maximum epochs (early stopping may stop sooner)")

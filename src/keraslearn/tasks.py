@@ -88,7 +88,10 @@ def infer_task(y: pd.Series) -> tuple[str, str]:
 def load_task(args, console):
     """``args.data`` read and split at ``args.target``; the task is ``args.task`` or inferred (and said).
 
-    ``args.drop``: columns left out of the features (an ID, a leak of the target)."""
+    ``args.drop``: columns left out of the features (an ID, a leak of the target). Without ``--target``,
+    a dataset of :func:`keraslearn.list_tabular` named as DATA brings its own."""
+    if args.target is None:
+        args.target = _listed_target(args.data)
     df = read_table(args.data)
     drop = list(dict.fromkeys(getattr(args, "drop", None) or []))
     missing_columns("--drop", drop, df)
@@ -112,6 +115,18 @@ def load_task(args, console):
         raise UsageError(f"target {args.target!r} holds continuous numbers ({y.nunique()} distinct values, e.g. "
                          f"{fractional.iloc[0]:g}), not classes; use --task regression")
     return X, y, task
+
+
+def _listed_target(data) -> str:
+    """The target of the listed dataset ``data`` names (when no file has that name), else the usage error."""
+    from pathlib import Path
+
+    from keraslearn.datasets.tabular import _CATALOGUE
+
+    entry = None if Path(str(data)).expanduser().exists() else _CATALOGUE.get(str(data).strip().lower())
+    if entry is None:
+        raise UsageError("the following arguments are required: --target (the column to predict)")
+    return entry.target
 
 
 def seed(text: str) -> int:

@@ -107,7 +107,7 @@ def register(sub):
         "command on many machines with one --storage postgresql://… URL and --study NAME to share the work.",
     )
     p.add_argument("data", help="training data: .csv, .tsv or .parquet, or a dataset name (keraslearn.list_tabular())")
-    p.add_argument("--target", required=True, help="name of the column to predict")
+    p.add_argument("--target", help="name of the column to predict (a dataset named as DATA has its own)")
     p.add_argument("--learner", default="ff", help="learner name: ff, classif.kerasff, FFRegressor, … (default: ff)")
     p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
     p.add_argument("--storage", default=None,
