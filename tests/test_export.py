@@ -405,3 +405,21 @@ def test_a_target_far_from_zero_for_its_spread_warns_at_export():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a constant target predicts its value: nothing to round
         learner_model(constant)
+
+
+@pytest.mark.torch
+def test_onnx_export_of_pooling_layers_runs_in_onnxruntime(tmp_path):
+    """jax2onnx writes Keras' max pooling as one MaxPool over (N, *spatial, C), valid ONNX that onnxruntime
+    refuses ("Unsupported pooling size"): every CNN exported on JAX failed to run. Rewritten at export."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(0)
+    for layer, shape in [(keras.layers.MaxPooling2D(3, strides=2, padding="same"), (9, 7, 4)),
+                         (keras.layers.MaxPooling1D(2), (10, 3)), (keras.layers.AveragePooling2D(2), (8, 8, 3))]:
+        inp = keras.Input(shape)
+        model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(layer(inp))))
+        path = export(model, tmp_path / "pool.onnx")
+        session = ort.InferenceSession(path)
+        x = rng.normal(size=(5, *shape)).astype("float32")
+        (out,) = session.run(None, {session.get_inputs()[0].name: x})
+        np.testing.assert_allclose(out, model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)

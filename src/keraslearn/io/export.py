@@ -109,7 +109,8 @@ def _export_here(model, path: str, fmt: str, quantize: bool = False) -> None:
 
 def _drop_unused_initializers(path: str) -> None:
     """Remove the constants no node reads (jax2onnx leaves some in a loop's body, e.g. TabNet's
-    sparsemax): onnxruntime warns about each one when it loads the file."""
+    sparsemax): onnxruntime warns about each one when it loads the file. Max pooling is rewritten as
+    onnxruntime runs it (:mod:`keraslearn.io.onnx_pooling`)."""
     import onnx
 
     def subgraphs(graph):  # the bodies of its Loop / If / Scan nodes
@@ -135,8 +136,11 @@ def _drop_unused_initializers(path: str) -> None:
             changed = prune(sub) or changed
         return changed
 
+    from keraslearn.io.onnx_pooling import pool_spatial_axes_only
+
     proto = onnx.load(path)
-    if prune(proto.graph):
+    pooled = pool_spatial_axes_only(proto.graph)
+    if prune(proto.graph) or pooled:
         onnx.save(proto, path)
 
 
