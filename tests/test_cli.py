@@ -291,6 +291,19 @@ def test_a_learner_named_for_a_task_sets_the_task(tmp_path, capsys):
     assert main(["fit", str(tmp_path / "r.csv"), "--target", "rating", "--learner", "classif.kerasff", "--task",
                  "regression", "--epochs", "1", "--quiet"]) == 2
     assert "pass --task classification, or name a regression learner" in capsys.readouterr().err
+    # A task the learner set is changed by naming a learner of the other task: "use --task regression" failed.
+    pd.DataFrame({"x": range(60), "price": [0.5 + i * 1.37 for i in range(60)]}).to_csv(tmp_path / "p.csv", index=False)
+    assert main(["fit", str(tmp_path / "p.csv"), "--target", "price", "--learner", "classif.ff", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "name a learner of the other task to change it" in err and "use --task" not in err
+    assert "not classes; name a regression learner (e.g. regr.ff)" in err
+    # --random-state and --param random_state: one seed, said once (the split and the model took one each).
+    assert main(["fit", str(tmp_path / "r.csv"), "--target", "rating", "--random-state", "1", "--param",
+                 "random_state=2"]) == 2
+    assert "--random-state 1 and --param random_state=2 disagree; give one" in capsys.readouterr().err
+    assert main(["fit", str(tmp_path / "r.csv"), "--target", "rating", "--param", "random_state=2", "--epochs", "1",
+                 "--quiet", "--out", str(out)]) == 0
+    assert json.loads((tmp_path / "r_metrics.json").read_text())["random_state"] == 2
 
 
 def test_predict_with_many_classes_or_columns_says_only_what_matters(tmp_path, capsys):

@@ -45,9 +45,11 @@ def check_cli_learner(args) -> None:
             raise UsageError(f"learner {args.learner!r} ({cls.__name__}) {_PYTHON_ONLY[cls.__name__]}; "
                              "use it from Python")
     check_epochs(args.epochs)
-    given = parse_params(args.param).get("epochs")
-    if args.epochs is not None and given is not None and given != args.epochs:
-        raise UsageError(f"--epochs {args.epochs} and --param epochs={given} disagree; give one")
+    params = parse_params(args.param)
+    for flag, name in (("--epochs", "epochs"), ("--random-state", "random_state")):
+        value, given = getattr(args, name), params.get(name)
+        if value is not None and given is not None and given != value:
+            raise UsageError(f"{flag} {value} and --param {name}={given} disagree; give one")
 
 
 def _make_learner(name, task, params):
@@ -156,6 +158,8 @@ def cmd_fit(args):
     not_the_input(args.out, args.data)
     console = _console(args.quiet)
     check_cli_learner(args)
+    if args.random_state is None:  # --param random_state=2 seeds the split too, and the metrics say so
+        args.random_state = parse_params(args.param).get("random_state", 0)
     params = {"random_state": args.random_state, "verbose": 0 if args.quiet else 1, **parse_params(args.param)}
     X, y, task = load_task(args, console)
     if args.epochs is not None:
@@ -329,11 +333,12 @@ def register(sub):
     p.add_argument("--target", help="name of the column to predict (a dataset named as DATA has its own)")
     p.add_argument("--learner", default="ff", help="learner name: ff, classif.kerasff, FFRegressor, … (default: ff)")
     p.add_argument("--task", choices=TASKS, default="auto", help="default: auto (from the target's type)")
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (early stopping may stop sooner)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="maximum epochs (default: the learner's; early stopping may stop sooner)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="any learner parameter, e.g. --param layer_units='(64, 64)' (repeatable)")
     p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share for test metrics (default 0.2)")
-    p.add_argument("--random-state", type=seed, default=0, help="seed for the split and the fit (default 0)")
+    p.add_argument("--random-state", type=seed, default=None, help="seed for the split and the fit (default 0)")
     p.add_argument("--drop", action="append", metavar="COL", default=[],
                    help="a column not to learn from, e.g. an ID (repeatable)")
     p.add_argument("--out", default=None,

@@ -98,7 +98,7 @@ def load_task(args, console):
     if args.target in drop:
         raise UsageError(f"--drop {args.target}: that is the --target column")
     X, y = split_target(df.drop(columns=drop), args.target, console)
-    task = args.task
+    task, named = args.task, None
     if task == "auto":
         from keraslearn.learners.registry import task_of
 
@@ -107,13 +107,19 @@ def load_task(args, console):
             task, why = named, f"--learner {args.learner} is a {named} learner"
         else:
             task, why = infer_task(y)
-        _say(console, f"task: {task} ({why}); use --task to override")
+        _say(console, f"task: {task} ({why}); " + ("name a learner of the other task to change it" if named else
+                                                   "use --task to override"))
+
+    def other(kind):  # the learner sets the task: --task would contradict it
+        key = "regr" if kind == "regression" else "classif"
+        return f"name a {kind} learner (e.g. {key}.ff)" if named else f"use --task {kind}"
+
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
-        raise UsageError(f"target {args.target!r} is not numeric; use --task classification")
+        raise UsageError(f"target {args.target!r} is not numeric; {other('classification')}")
     fractional = y[np.mod(y, 1) != 0] if task == "classification" and pd.api.types.is_float_dtype(y) else ()
     if len(fractional):
         raise UsageError(f"target {args.target!r} holds continuous numbers ({y.nunique()} distinct values, e.g. "
-                         f"{fractional.iloc[0]:g}), not classes; use --task regression")
+                         f"{fractional.iloc[0]:g}), not classes; {other('regression')}")
     return X, y, task
 
 

@@ -109,20 +109,24 @@ def register(sub):
     p.add_argument("data", help="training data: .csv, .tsv or .parquet, or a dataset name (keraslearn.list_tabular())")
     p.add_argument("--target", help="name of the column to predict (a dataset named as DATA has its own)")
     p.add_argument("--learner", default="ff", help="learner name: ff, classif.kerasff, FFRegressor, … (default: ff)")
-    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
+                   help="default: auto (from the target's type, or from a learner named for one task)")
     p.add_argument("--storage", default=None,
                    help="study storage: a SQLite file path or a URL such as postgresql://user:pw@host/db "
                    "(default: sqlite:///keraslearn_tuning.db)")
     p.add_argument("--study", default=None, help="study name (default: derived from the data and settings)")
     p.add_argument("--n-trials", type=int, default=20,
-                   help="finished trials the study should hold, counting earlier runs and other workers")
+                   help="finished trials the study should hold, counting earlier runs and other workers "
+                   "(default 20)")
     p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
     p.add_argument("--cv", type=int, default=None, help="cross-validation folds per trial (default 5)")
     p.add_argument("--validation-fraction", type=float, default=None,
                    help="score on one held-out share of rows instead of cross-validation")
     p.add_argument("--scoring", default=None, help="scikit-learn scorer name (default: accuracy / R²)")
-    p.add_argument("--pruner", choices=("median", "hyperband", "none"), default="median")
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs per fit (early stopping may stop sooner)")
+    p.add_argument("--pruner", choices=("median", "hyperband", "none"), default="median",
+                   help="stops unpromising trials early (default: median)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="maximum epochs per fit (default: the learner's; early stopping may stop sooner)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="a fixed learner parameter, e.g. --param patience=5 (repeatable); a parameter "
                    "of the search space given here is not tuned")
