@@ -114,6 +114,14 @@ def test_images_that_cannot_be_predicted_say_why(folder_fit, image_folder, digit
     cut.write_bytes(data[: len(data) // 2])  # PIL opens it and fails only when decoding
     with pytest.raises(ValueError, match=f"Cannot read image file '{cut}'"):
         clf.predict([str(cut)])
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(ValueError, match=f"Cannot read image file '{text}': cannot identify image file") as err:
+        clf.predict([str(text)])
+    assert "object at 0x" not in str(err.value)  # PIL's name for its buffer: no use to the user
+    with pytest.raises(ValueError, match=r"is not a folder; pass a folder of images, a list of image paths \(for "
+                                         r"one image file: \["):
+        clf.predict(str(cut))
     with pytest.raises(ValueError, match=r"looks like one color image; pass a batch of one, X\[None\]"):
         clf.predict(images[0])  # (h, w, 3) was read as h grayscale images
     with pytest.raises(ValueError, match="different shapes"):

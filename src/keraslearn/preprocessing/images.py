@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 
 import keras
 import numpy as np
@@ -86,7 +87,8 @@ class ImageSource:
                 img = keras.utils.load_img(path, color_mode="rgb", target_size=tuple(size), interpolation="bilinear")
                 out[j] = np.asarray(img, dtype=np.float32)  # PIL decodes lazily: a cut-short file fails here
             except (OSError, ValueError) as err:
-                raise ValueError(f"Cannot read image file {path!r}: {err}") from err
+                why = re.sub(r" <_io\.\w+ object at 0x[0-9a-f]+>", "", str(err))  # PIL names its buffer, not the file
+                raise ValueError(f"Cannot read image file {path!r}: {why}") from err
         return out
 
 
@@ -116,8 +118,9 @@ def image_source(X, path_column=None, estimator_name="This estimator", fitting=F
     if isinstance(X, (str, os.PathLike)):
         path = os.fspath(X)
         if not os.path.isdir(path):
+            one = f" (for one image file: [{path!r}])" if os.path.isfile(path) else ""
             raise ValueError(f"{estimator_name}: X={path!r} is not a folder; pass a folder of images, "
-                             "a list of image paths or an array of images.")
+                             f"a list of image paths{one} or an array of images.")
         files, labels = _list_folder(path, fitting)
         return ImageSource(paths=files), labels
     if isinstance(X, pd.DataFrame):
