@@ -93,19 +93,23 @@ def test_predict_keep_columns_never_collide_with_the_output(fitted, iris_csv, tm
     assert not (tmp_path / "x.parquet").exists()
 
 
-def test_regression_parquet_and_params(tmp_path, diabetes_mixed):
+def test_regression_parquet_and_params(tmp_path, diabetes_mixed, capfd):
     X, y = diabetes_mixed
     data = tmp_path / "d.parquet"
     X.assign(target=y.to_numpy()).to_parquet(data)
     out = tmp_path / "d.keraslearn"
     code = main(["fit", str(data), "--target", "target", "--epochs", "5", "--out", str(out), "--quiet",
-                 "--param", "layer_units=(16,)", "--param", "use_batchnorm=TRUE", "--param", "scaling=none"])
+                 "--param", "layer_units=(16,)", "--param", "use_batchnorm=TRUE", "--param", "scaling=none",
+                 "--param", "numeric_embedding=none", "--param", "verbose=2"])
     assert code == 0
+    assert "Epoch" not in capfd.readouterr().out  # --quiet over verbose=2: Keras printed its epoch lines
     import keraslearn
 
     model = keraslearn.load(out)
     assert type(model).__name__ == "FFRegressor" and model.layer_units == (16,)
-    assert model.use_batchnorm is True and model.scaling == "none"  # the shell's (and R's) spelling of True
+    # The shell's (and R's) spellings of True and None; scaling=None is "none" (numeric_embedding=none was
+    # the string, refused: "must be None").
+    assert model.use_batchnorm is True and model.scaling is None and model.numeric_embedding is None
 
 
 @pytest.mark.parametrize(

@@ -160,7 +160,9 @@ def cmd_fit(args):
     check_cli_learner(args)
     if args.random_state is None:  # --param random_state=2 seeds the split too, and the metrics say so
         args.random_state = parse_params(args.param).get("random_state", 0)
-    params = {"random_state": args.random_state, "verbose": 0 if args.quiet else 1, **parse_params(args.param)}
+    params = {"random_state": args.random_state, "verbose": 1, **parse_params(args.param)}
+    if args.quiet:  # over --param verbose=2 too: Keras' epoch lines were still printed
+        params["verbose"] = 0
     X, y, task = load_task(args, console)
     if args.epochs is not None:
         params["epochs"] = args.epochs
@@ -336,7 +338,8 @@ def register(sub):
     p.add_argument("--epochs", type=int, default=None,
                    help="maximum epochs (default: the learner's; early stopping may stop sooner)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
-                   help="any learner parameter, e.g. --param layer_units='(64, 64)' (repeatable)")
+                   help="any learner parameter, e.g. --param layer_units='(64, 64)' (repeatable; values are "
+                   "Python literals, true/false and none in any case, or text)")
     p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share for test metrics (default 0.2)")
     p.add_argument("--random-state", type=seed, default=None, help="seed for the split and the fit (default 0)")
     p.add_argument("--drop", action="append", metavar="COL", default=[],

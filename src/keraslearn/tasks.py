@@ -152,8 +152,9 @@ def check_epochs(epochs) -> None:
 
 
 def parse_params(items) -> dict:
-    """``name=value`` pairs; values are Python literals (``(64, 64)``, ``0.1``), true/false in any
-    case (the shell's or R's spelling), or plain strings (``scaling=none`` is the string)."""
+    """``name=value`` pairs; values are Python literals (``(64, 64)``, ``0.1``), true/false and none in
+    any case (the shell's or R's spelling: ``numeric_embedding=none`` is None, as ``scaling=none`` means),
+    or plain strings."""
     params = {}
     for item in items or ():
         if "=" not in item:
@@ -161,6 +162,9 @@ def parse_params(items) -> dict:
         key, raw = item.split("=", 1)
         if raw.strip().lower() in ("true", "false"):
             params[key.strip()] = raw.strip().lower() == "true"
+            continue
+        if raw.strip().lower() in ("none", "null"):
+            params[key.strip()] = None
             continue
         try:
             params[key.strip()] = ast.literal_eval(raw)
