@@ -158,9 +158,10 @@ def cmd_fit(args):
     not_the_input(args.out, args.data)
     console = _console(args.quiet)
     check_cli_learner(args)
+    given = parse_params(args.param)
     if args.random_state is None:  # --param random_state=2 seeds the split too, and the metrics say so
-        args.random_state = parse_params(args.param).get("random_state", 0)
-    params = {"random_state": args.random_state, "verbose": 1, **parse_params(args.param)}
+        args.random_state = given.get("random_state", 0)
+    params = {"random_state": args.random_state, "verbose": 1, **given}
     if args.quiet:  # over --param verbose=2 too: Keras' epoch lines were still printed
         params["verbose"] = 0
     X, y, task = load_task(args, console)

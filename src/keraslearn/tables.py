@@ -33,7 +33,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
         from keraslearn.datasets.tabular import _CATALOGUE, load_tabular
 
         name = str(path).strip().lower()
-        if name not in _CATALOGUE:
+        if listed_dataset(path) is None:
             raise UsageError(f"no such file: {path} (nor a dataset name: {', '.join(sorted(_CATALOGUE))})")
         try:
             X, y = load_tabular(name)
@@ -96,6 +96,13 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
     if df.empty or df.shape[1] == 0:
         raise UsageError(f"{path} holds no data rows")
     return df
+
+
+def listed_dataset(path):
+    """The :func:`keraslearn.list_tabular` entry that DATA names when no file has that name, else None."""
+    from keraslearn.datasets.tabular import _CATALOGUE
+
+    return None if Path(path).expanduser().exists() else _CATALOGUE.get(str(path).strip().lower())
 
 
 def _without_trailing_separators(df: pd.DataFrame, path, sep, encoding, columns) -> pd.DataFrame:

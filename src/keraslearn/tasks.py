@@ -11,7 +11,7 @@ import pandas as pd
 
 from keraslearn.cli import UsageError
 from keraslearn.console import say as _say
-from keraslearn.tables import read_table
+from keraslearn.tables import listed_dataset, read_table
 
 TASKS = ("auto", "classification", "regression")
 
@@ -125,11 +125,7 @@ def load_task(args, console):
 
 def _listed_target(data) -> str:
     """The target of the listed dataset ``data`` names (when no file has that name), else the usage error."""
-    from pathlib import Path
-
-    from keraslearn.datasets.tabular import _CATALOGUE
-
-    entry = None if Path(str(data)).expanduser().exists() else _CATALOGUE.get(str(data).strip().lower())
+    entry = listed_dataset(data)
     if entry is None:
         raise UsageError("the following arguments are required: --target (the column to predict)")
     return entry.target
@@ -151,6 +147,9 @@ def check_epochs(epochs) -> None:
         raise UsageError(f"--epochs must be a positive integer; got {epochs}")
 
 
+_WORDS = {"true": True, "false": False, "none": None, "null": None}  # in any case: the shell's and R's spellings
+
+
 def parse_params(items) -> dict:
     """``name=value`` pairs; values are Python literals (``(64, 64)``, ``0.1``), true/false and none in
     any case (the shell's or R's spelling: ``numeric_embedding=none`` is None, as ``scaling=none`` means),
@@ -160,11 +159,9 @@ def parse_params(items) -> dict:
         if "=" not in item:
             raise UsageError(f"--param expects name=value, got {item!r}")
         key, raw = item.split("=", 1)
-        if raw.strip().lower() in ("true", "false"):
-            params[key.strip()] = raw.strip().lower() == "true"
-            continue
-        if raw.strip().lower() in ("none", "null"):
-            params[key.strip()] = None
+        word = raw.strip().lower()
+        if word in _WORDS:
+            params[key.strip()] = _WORDS[word]
             continue
         try:
             params[key.strip()] = ast.literal_eval(raw)

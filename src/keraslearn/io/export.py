@@ -104,10 +104,10 @@ def _export_here(model, path: str, fmt: str, quantize: bool = False) -> None:
         warnings.simplefilter("ignore")
         model.export(path, format=fmt, verbose=False, **options)
     if fmt == "onnx":
-        _drop_unused_initializers(path)
+        _tidy_onnx(path)
 
 
-def _drop_unused_initializers(path: str) -> None:
+def _tidy_onnx(path: str) -> None:
     """Remove the constants no node reads (jax2onnx leaves some in a loop's body, e.g. TabNet's
     sparsemax): onnxruntime warns about each one when it loads the file. Max pooling is rewritten as
     onnxruntime runs it (:mod:`keraslearn.io.onnx_pooling`)."""

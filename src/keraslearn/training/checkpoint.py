@@ -221,6 +221,7 @@ class _CheckpointCallback(keras.callbacks.Callback):
         self.checkpoint = checkpoint
         self.early_stopping = early_stopping
         self.logs = checkpoint.history
+        self._written_at = None  # time.monotonic() of the last write
 
     def on_train_begin(self, logs=None):
         ck = self.checkpoint
@@ -263,9 +264,9 @@ class _CheckpointCallback(keras.callbacks.Callback):
         for k, v in (logs or {}).items():
             self.logs.setdefault(k, []).append(float(v))
         model = self.model
-        now, last = time.monotonic(), getattr(self, "_written_at", None)
+        now = time.monotonic()
         final = model.stop_training or epoch + 1 >= self.params.get("epochs", 0)
-        if last is not None and now - last < WRITE_EVERY_S and not final:
+        if self._written_at is not None and now - self._written_at < WRITE_EVERY_S and not final:
             return
         self._written_at = now
         arrays = {f"model_{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.variables)}
