@@ -1,5 +1,7 @@
 """Shaped MLPs (SMLP, SMLP2): funnel widths, residual blocks, the per-fit cosine schedule."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -93,6 +95,23 @@ def test_the_stratified_split_holds_out_the_rows_the_schedule_was_planned_for():
     clf.fit(np.random.default_rng(0).normal(size=(1000, 3)), classes)
     optimizer = clf.model_.optimizer
     assert int(optimizer.iterations) == optimizer._learning_rate.decay_steps == 27
+
+
+def test_one_row_per_class_makes_no_validation_split_and_keras_gets_no_empty_validation_set():
+    """Every class kept its single row for training: Keras was given a validation set of no rows, warned
+    'Your input ran out of data' each epoch, and early stopping watched a val_loss that was never logged."""
+    from keraslearn.training.fit import validation_split
+
+    labels = np.array([f"c{i}" for i in range(40)])
+    train, val = validation_split(40, 0.1, stratify=labels, seed=0)
+    assert val is None and train.tolist() == list(range(40))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = SMLPClassifier(epochs=2, random_state=0).fit(np.random.default_rng(0).normal(size=(40, 2)), labels)
+    said = [str(w.message) for w in caught]
+    assert set(clf.history_) == {"loss"} and len(clf.history_["loss"]) == 2
+    assert any("one row per class" in m for m in said), said
+    assert not any("ran out of data" in m or "not available" in m for m in said), said
 
 
 # --------------------------------------------------------------------- fitted learners

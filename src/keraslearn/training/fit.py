@@ -143,6 +143,8 @@ def validation_split(n: int, fraction: float, stratify=None, seed=None):
         val = [rng.permutation(np.flatnonzero(codes == k))[:take]
                for k, take in enumerate(_stratified_counts(counts, n_val))]
         val = np.sort(np.concatenate(val))
+        if not len(val):  # every class has a single row, kept for training
+            return np.arange(n), None
         return np.setdiff1d(np.arange(n), val, assume_unique=True), val
     perm = rng.permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
@@ -181,8 +183,10 @@ def early_stopping_split(n: int, fraction: float, stratify, seed, early_stopping
     """:func:`validation_split`, warning when early stopping is on and the share rounds to no split."""
     train_idx, val_idx = validation_split(n, fraction, stratify=stratify, seed=seed)
     if val_idx is None and fraction > 0 and early_stopping:
+        why = (f"would hold out {int(round(n * fraction))} of them" if held_out_rows(n, fraction) == 0
+               else "have one row per class, each kept for training")
         warn_user(
-            f"validation_fraction={fraction} of {n} rows would hold out {int(round(n * fraction))} of them, so no "
+            f"validation_fraction={fraction} of {n} rows {why}, so no "
             "validation split is made: the fit trains on every row and early stopping watches the training loss."
         )
     return train_idx, val_idx
