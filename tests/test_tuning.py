@@ -188,7 +188,28 @@ def test_bad_arguments_fail_before_any_trial(tmp_path, iris_mixed):
     with pytest.raises(ValueError, match=r"space\['activation'\]'s choice 'no_such' is refused"):
         keraslearn.tune(FFClassifier(), X, y, space={"activation": CategoricalDistribution(["relu", "no_such", "elu"])},
                         storage=db)  # a middle choice too: a sampler may reach it only after hours of trials
+    # A target fit would refuse, refused with fit's words before the folds sort its labels (a TypeError from
+    # comparing NaN with "yes" before) and before a trial fails on sklearn's bare "Input contains NaN".
+    labels = pd.Series(np.asarray(y).astype(str), dtype=object)
+    labels[5] = np.nan
+    with pytest.raises(ValueError, match="y contains missing labels; drop those rows"):
+        keraslearn.tune(FFClassifier(), X, labels, space=SPACE, storage=db)
+    with pytest.raises(ValueError, match=r"y contains NaN or infinity \(1 row\(s\)\)"):
+        keraslearn.tune(FFRegressor(), X, np.where(np.arange(len(y)) == 3, np.nan, 1.0), space=SPACE, storage=db)
     assert not db.exists() or not optuna.get_all_study_names(f"sqlite:///{db}")
+
+
+def test_folds_too_small_to_hold_validation_rows_prune_on_the_training_loss(tmp_path):
+    """A training fold of 5 rows holds out no validation rows: the study's pruning callback, made to watch
+    val_loss, was refused by fit's monitor check although it falls back to the training loss itself."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10, 3))
+    space = {"units": IntDistribution(4, 8), "n_layers": IntDistribution(1, 1)}
+    best, study = keraslearn.tune(FFRegressor(epochs=2), X, X[:, 0], space=space, cv=2, n_trials=1,
+                                  storage=tmp_path / "t.db")
+    trial = study.trials[0]
+    assert trial.state == TrialState.COMPLETE and trial.user_attrs["reported"] == "loss"
+    assert np.isfinite(best.predict(X)).all()
 
 
 @pytest.mark.filterwarnings("ignore:Choices for a categorical distribution")  # the test's own tuples

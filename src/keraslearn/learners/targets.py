@@ -221,6 +221,15 @@ class KerasClassifierMixin(ClassifierMixin):
         return tags
 
 
+def check_target(learner, y):
+    """Refuse a ``y`` that ``learner.fit`` would refuse (missing labels, NaN, text for a regressor), with fit's
+    message: a tuning study checks it once, before its folds sort the labels and before any trial runs."""
+    if isinstance(learner, KerasClassifierMixin):
+        learner._checked_labels(y, len(y))
+    elif isinstance(learner, KerasRegressorMixin):
+        learner._checked_numbers(y, len(y))
+
+
 def check_log_loss(loss_name, y):
     """A logarithmic loss (log(y + 1)) on a target with negative values trains on nonsense: refuse it."""
     if loss_name in ("msle", "mean_squared_logarithmic_error") and np.min(y) < 0:

@@ -368,7 +368,7 @@ def _check_monitors(callbacks, model, validated: bool):
         monitor = getattr(cb, "monitor", None)
         if isinstance(cb, keras.callbacks.ModelCheckpoint) and not cb.save_best_only:
             continue  # saves every epoch: its monitor is never read
-        if not isinstance(monitor, str) or monitor in logged:
+        if not isinstance(monitor, str) or monitor in logged or getattr(cb, "monitor_falls_back", False):
             continue
         if monitor == "val_loss":
             fix = "there are no validation rows: set validation_fraction > 0, or monitor 'loss'."

@@ -27,6 +27,9 @@ class OptunaPruning(keras.callbacks.Callback):
         The Keras log to watch; falls back to ``"loss"`` when the fit has no validation data.
     """
 
+    #: Read by the fit's monitor check: a fit without validation rows is watched on its "loss" instead.
+    monitor_falls_back = True
+
     def __init__(self, trial, monitor: str = "val_loss"):
         super().__init__()
         self.trial = trial
@@ -53,11 +56,11 @@ class OptunaPruning(keras.callbacks.Callback):
             self.reported = key
         if not math.isfinite(value):
             self.pruned_epoch = epoch
-            raise optuna.TrialPruned(f"{self.monitor} is {value} at epoch {epoch + 1}: the fit diverged.")
+            raise optuna.TrialPruned(f"{key} is {value} at epoch {epoch + 1}: the fit diverged.")
         self.trial.report(-value, step=epoch)
         if self.trial.should_prune():
             self.pruned_epoch = epoch
-            raise optuna.TrialPruned(f"pruned at epoch {epoch + 1} ({self.monitor} {value:.4g}).")
+            raise optuna.TrialPruned(f"pruned at epoch {epoch + 1} ({key} {value:.4g}).")
 
 
 class TrialProgress:

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from keraslearn._user_warnings import warn_user
+from keraslearn.learners.targets import check_target
 from keraslearn.training.fit import DivergedError
 from keraslearn.training.memory import release_memory
 from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
@@ -240,6 +241,7 @@ def tune(
     if hasattr(X, "__len__") and len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}: they must match.")
     space = check_space(learner, space)
+    check_target(learner, y)
     splits, evaluation = splits_for(learner, X, y, cv, validation_fraction, groups)
     scorer = check_scoring(learner, scoring, y)
     optuna_storage = open_storage(storage)
