@@ -260,6 +260,11 @@ def test_fit_rejects_bad_hyperparameters(data, no_build, cls, params, match):
          "is a loss for two classes, but y has 3 classes"),
         (FFClassifier, "hinge", "three_classes", "'hinge' is a loss for two classes"),
         (FFRegressor, "sparse_categorical_crossentropy", "numbers", "is a classification loss; a regressor needs"),
+        # The learners' models end in a softmax: a logits loss applied it twice, silently miscalibrated.
+        (FFClassifier, keras.losses.SparseCategoricalCrossentropy(from_logits=True), "three_classes",
+         r"SparseCategoricalCrossentropy\(from_logits=True\) takes logits, but FFClassifier's model ends in a softmax"),
+        (TabMClassifier, keras.losses.CategoricalCrossentropy(from_logits=True), "three_classes",
+         "applied twice"),
     ],
 )
 def test_fit_rejects_a_loss_that_does_not_fit_the_target(data, no_build, cls, loss, target, match):

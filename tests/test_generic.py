@@ -314,6 +314,11 @@ def test_errors_name_the_fix(iris_mixed, diabetes_mixed):
     for activation in (None, "relu"):  # logits, or scores that train to NaN: refused before training
         with pytest.raises(ValueError, match=r"outputs are not probabilities.*from_logits=True"):
             KerasClassifier(build_scores, model_params={"activation": activation}).fit(X, y)
+    # A from_logits loss on a model that already ends in a softmax: trained, it applied the softmax twice
+    # (a sigmoid model then predicted one class for every row).
+    logits_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    with pytest.raises(ValueError, match=r"from_logits=True\), but the model ends in a softmax.*applied twice"):
+        KerasClassifier(build_mlp, loss=logits_loss, epochs=1).fit(X, y)
     Xd, yd = diabetes_mixed
     with pytest.raises(ValueError, match=r"inputs are named \['a', 'b'\].*x_transform"):
         KerasRegressor(build_wrong_names).fit(Xd, yd)

@@ -28,6 +28,7 @@ from keraslearn.learners.targets import (
     _BINARY_LOSSES,
     _ONE_HOT_LOSSES,
     _SCALE_FREE_LOSSES,
+    _from_logits,
     _loss_name,
     check_log_loss,
 )
@@ -146,12 +147,20 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
                 "The model ends in a softmax over one unit, which outputs 1 for every row; two classes need one "
                 "sigmoid unit (spec.n_outputs is 1) or two softmax units, e.g. output_head(spec, x).")
 
+    _head_outputs_probabilities = False  # the user's model: _adapt_target reads its last activation
     _fitted_flags = ("x_transformed", "from_logits")  # a logits model's outputs become probabilities
 
     def _adapt_target(self, model, y_fit):
         """Class codes, or one-hot rows when the effective loss or a 2-unit binary output needs them."""
         effective = self._effective_loss(model)
         self._from_logits = _from_logits(effective)
+        activation = _output_activation(model)
+        if self._from_logits and activation in ("sigmoid", "softmax"):
+            raise ValueError(
+                f"The loss takes logits (from_logits=True), but the model ends in a {activation}: its outputs are "
+                f"probabilities already, and the {activation} would be applied twice (a sigmoid's probabilities "
+                "then never fall below 0.5). Drop the model's final activation (keep the outputs as logits), or "
+                "pass the loss with from_logits=False.")
         if y_fit.ndim != 1:
             return y_fit  # already one-hot: the learner's own loss asked for it
         loss = _loss_name(effective)
@@ -206,14 +215,6 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
 
 # Output activations that cannot reach a standardized (centred) target.
 _NON_NEGATIVE = {"sigmoid", "hard_sigmoid", "relu", "relu6", "softplus", "exponential"}
-
-
-def _from_logits(loss) -> bool:
-    """Whether a Keras loss object takes logits (``from_logits=True``); names never do."""
-    if loss is None or isinstance(loss, str):
-        return False
-    config = loss.get_config() if hasattr(loss, "get_config") else {}
-    return bool((config or {}).get("from_logits", getattr(loss, "from_logits", False)))
 
 
 class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):

@@ -55,8 +55,18 @@ def _loss_name(loss):
     return getattr(fn, "__name__", None) or getattr(loss, "name", None)
 
 
+def _from_logits(loss) -> bool:
+    """Whether a Keras loss object takes logits (``from_logits=True``); names never do."""
+    if loss is None or isinstance(loss, str):
+        return False
+    config = loss.get_config() if hasattr(loss, "get_config") else {}
+    return bool((config or {}).get("from_logits", getattr(loss, "from_logits", False)))
+
+
 class KerasClassifierMixin(ClassifierMixin):
     """Classification targets: labels kept in ``classes_``, probabilities from ``predict_proba``."""
+
+    _head_outputs_probabilities = True  # the learners' own models end in a sigmoid or softmax
 
     def _loss(self):
         if self.loss is not None:
@@ -120,6 +130,12 @@ class KerasClassifierMixin(ClassifierMixin):
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 classes in y; got 1 class: {self.classes_.tolist()[0]!r}."
             )
+        if _from_logits(self.loss) and self._head_outputs_probabilities:
+            raise ValueError(
+                f"loss={type(self.loss).__name__}(from_logits=True) takes logits, but {type(self).__name__}'s model "
+                "ends in a softmax (a sigmoid for two classes) and outputs probabilities: the activation would be applied "
+                "twice, giving badly calibrated probabilities. Pass the loss with from_logits=False (its default), "
+                "e.g. keras.losses.BinaryCrossentropy(label_smoothing=0.1), or leave loss=None.")
         self._class_weight_codes = None
         if self.class_weight is not None:
             self._class_weight_codes = self._class_weights(codes)
