@@ -133,9 +133,9 @@ class KerasClassifierMixin(ClassifierMixin):
         if _from_logits(self.loss) and self._head_outputs_probabilities:
             raise ValueError(
                 f"loss={type(self.loss).__name__}(from_logits=True) takes logits, but {type(self).__name__}'s model "
-                "ends in a softmax (a sigmoid for two classes) and outputs probabilities: the activation would be applied "
-                "twice, giving badly calibrated probabilities. Pass the loss with from_logits=False (its default), "
-                "e.g. keras.losses.BinaryCrossentropy(label_smoothing=0.1), or leave loss=None.")
+                "ends in a softmax (a sigmoid for two classes) and outputs probabilities: the activation would be "
+                "applied twice, giving badly calibrated probabilities. Pass the loss with from_logits=False (its "
+                "default), e.g. keras.losses.BinaryCrossentropy(label_smoothing=0.1), or leave loss=None.")
         self._class_weight_codes = None
         if self.class_weight is not None:
             self._class_weight_codes = self._class_weights(codes)
