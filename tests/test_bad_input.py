@@ -606,6 +606,8 @@ def cli_files(tmp_path_factory, clf, data):
     X.assign(label=y, num=np.inf).to_csv(d / "inf.csv", index=False)
     X.drop(columns="cat").to_csv(d / "no_cat.csv", index=False)
     X.assign(num=["1.5", "oops"] * (len(X) // 2)).to_csv(d / "text_num.csv", index=False)
+    X.assign(label=np.where(np.arange(len(X)) == 4, "oops", data[2].astype(str))).to_csv(d / "typo_target.csv",
+                                                                                         index=False)
     (d / "unterminated.csv").write_text('a,b,label\n1,2,3\n"open,4,5\n')
     (d / "ragged.csv").write_text("a,b,label\n1,2,3\n4,5,6,7,8\n")
     (d / "empty.csv").write_text("")
@@ -635,6 +637,12 @@ CLI_ERRORS = [
     ("absent_target", lambda d: ["fit", str(d / "ok.csv"), "--target", "price", "--quiet"],
      r"target column 'price' not found; columns are: 'num', 'num2', 'const', 'allnan', 'cat', 'label'"),
     ("string_target_regression", _fit("ok.csv", "--task", "regression"), r"target 'label' is not numeric"),
+    # Numbers but for one typo: the cell is named (it made a classifier of every distinct number, or with
+    # --task regression, "is not numeric; use --task classification").
+    ("typo_in_numeric_target", _fit("typo_target.csv"), r"target 'label' holds numbers except in 1 row\(s\), which "
+     r"hold 'oops' \(data row 5; .*fix or blank those cells.*or use --task classification"),
+    ("typo_in_regression_target", _fit("typo_target.csv", "--task", "regression"),
+     r"target 'label' holds numbers except in 1 row\(s\), which hold 'oops' \(data row 5;.*fix or blank"),
     ("inf_in_data", _fit("inf.csv"), r"infinity.*\['num'\]"),
     ("negative_epochs", _fit("ok.csv", "--epochs", "-3"), r"--epochs must be a positive integer; got -3"),
     ("dropout_above_1", _fit("ok.csv", "--param", "dropout=2"), r"dropout must be < 1, got 2"),
@@ -732,6 +740,20 @@ def test_cli_fit_on_more_classes_than_test_rows_splits_without_stratifying(tmp_p
     assert code == 0 and "Traceback" not in err, err  # 2 test rows cannot hold 3 classes: not stratified
     # The test column's blank roc_auc cell is explained, as evaluate explains it.
     assert re.search(r"roc_auc left out: the test rows hold [12] of the model's 3 classes, and ROC AUC", err), err
+
+
+def test_cli_fit_stratifies_a_category_target_with_unused_categories_and_says_a_bool_target_is_true_false(
+        tmp_path, capsys):
+    """A category column lists its unused categories with 0 rows (as Parquet written after filtering rows
+    keeps them): the test split was silently not stratified."""
+    X = make_frame(n=40)
+    kept = pd.Categorical(np.where(X["num"] > 0, "pos", "neg"), categories=["neg", "pos", "unused"])
+    X.assign(y=kept, flag=X["num"] > 0).to_parquet(tmp_path / "d.parquet")
+    for target, said in (("y", "non-numeric target with 2 classes"), ("flag", "true/false target with 2 classes")):
+        assert main(["fit", str(tmp_path / "d.parquet"), "--target", target, "--epochs", "1", "--drop",
+                     "flag" if target == "y" else "y", "--out", str(tmp_path / "m.keraslearn")]) == 0
+        err = capsys.readouterr().err
+        assert "8 test rows held out (0.2, stratified)" in err and said in err, err
 
 
 def test_labels_get_their_type_back_once_blank_targets_are_dropped():

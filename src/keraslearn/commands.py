@@ -93,6 +93,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     if hasattr(learner, "predict_proba"):
         n_test = int(np.ceil(test_fraction * len(y)))
         counts = y.value_counts()
+        counts = counts[counts > 0]  # a category column lists its unused categories too, with 0 rows
         # Stratifying needs two rows of every class, and each side at least one row per class.
         if counts.min() >= 2 and min(n_test, len(y) - n_test) >= len(counts):
             stratify = y

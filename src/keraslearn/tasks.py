@@ -78,7 +78,8 @@ def infer_task(y: pd.Series) -> tuple[str, str]:
     """('classification' | 'regression', why) from the target's type and distinct values."""
     n_unique = y.nunique()
     if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
-        return "classification", f"non-numeric target with {n_unique} class{'es' * (n_unique != 1)}"
+        kind = "true/false" if pd.api.types.is_bool_dtype(y) else "non-numeric"
+        return "classification", f"{kind} target with {n_unique} class{'es' * (n_unique != 1)}"
     is_int = pd.api.types.is_integer_dtype(y) or bool(np.all(np.mod(y.to_numpy(float), 1) == 0))
     if is_int and n_unique <= 10:
         return "classification", f"integer target with {n_unique} distinct values"
@@ -107,6 +108,11 @@ def load_task(args, console):
             task, why = named, f"--learner {args.learner} is a {named} learner"
         else:
             task, why = infer_task(y)
+            stray = _stray_text(df[args.target])
+            if stray and infer_task(pd.to_numeric(y, errors="coerce").dropna())[0] == "regression":
+                raise UsageError(f"target {args.target!r} {stray}; fix or blank those cells (rows with a blank "
+                                 "target are dropped and said), or use --task classification to make every value a "
+                                 "class")
         _say(console, f"task: {task} ({why}); " + ("name a learner of the other task to change it" if named else
                                                    "use --task to override"))
 
@@ -115,12 +121,32 @@ def load_task(args, console):
         return f"name a {kind} learner (e.g. {key}.ff)" if named else f"use --task {kind}"
 
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
+        stray = _stray_text(df[args.target])
+        if stray:
+            raise UsageError(f"target {args.target!r} {stray}; fix or blank those cells (rows with a blank target "
+                             "are dropped and said)")
         raise UsageError(f"target {args.target!r} is not numeric; {other('classification')}")
     fractional = y[np.mod(y, 1) != 0] if task == "classification" and pd.api.types.is_float_dtype(y) else ()
     if len(fractional):
         raise UsageError(f"target {args.target!r} holds continuous numbers ({y.nunique()} distinct values, e.g. "
                          f"{fractional.iloc[0]:g}), not classes; {other('regression')}")
     return X, y, task
+
+
+def _stray_text(column: pd.Series) -> str | None:
+    """Where a target of numbers holds a few text cells (a typo, "n/a"): what they hold and their data rows,
+    counted from 1 as :func:`split_target` counts them; None for numbers, or a column of text labels."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return None
+    present = column.notna().to_numpy()
+    bad = present & pd.to_numeric(column, errors="coerce").isna().to_numpy()
+    if not bad.any() or bad.sum() > max(3, 0.05 * present.sum()):
+        return None  # labels such as "low"/"high", perhaps with some numbers among them
+    rows = np.flatnonzero(bad)
+    values = ", ".join(map(repr, dict.fromkeys(column.to_numpy()[rows][:5].tolist())))
+    shown = ", ".join(str(r + 1) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
+    return (f"holds numbers except in {len(rows)} row(s), which hold {values} (data row{'s' * (len(rows) > 1)} "
+            f"{shown}; the first row after the header is 1)")
 
 
 def _listed_target(data) -> str:
