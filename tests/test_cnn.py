@@ -101,7 +101,28 @@ def test_array_paths_and_dataframe_give_the_same_predictions(folder_fit, image_f
     frame = pd.DataFrame({"id": range(48), "file": paths})
     np.testing.assert_allclose(clf.set_params(path_column="file").predict_proba(frame), from_paths, rtol=1e-5)
     clf.set_params(path_column=None)
+    # Without path_column, the one column naming image files (a file of IDs, paths and labels, as the CLI reads)
+    np.testing.assert_allclose(clf.predict_proba(frame.assign(label="one")), from_paths, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"columns \['id', 'file', 'copy'\], and 2 of them name image files; set "
+                                         "path_column"):
+        clf.predict(frame.assign(copy=paths))
     np.testing.assert_allclose(clf.predict_proba(list(images[:3])), from_paths[:3], rtol=1e-5, atol=1e-6)  # a list
+
+
+def test_cli_predict_keeps_the_path_column_and_reads_a_file_of_ids_paths_and_labels(folder_fit, image_folder,
+                                                                                     tmp_path, capsys):
+    """--keep file removed the image model's only column (then 'X is a DataFrame with columns []; set
+    path_column'), and a file with an ID and labels beside the paths asked for path_column, which the CLI has not."""
+    from keraslearn.cli import main
+
+    _, paths = image_folder
+    folder_fit.save(tmp_path / "m.keraslearn")
+    pd.DataFrame({"id": range(6), "file": paths[::8], "label": "one"}).to_csv(tmp_path / "files.csv", index=False)
+    assert main(["predict", str(tmp_path / "m.keraslearn"), str(tmp_path / "files.csv"), "--keep", "id", "--keep",
+                 "file", "--out", str(tmp_path / "p.csv")]) == 0, capsys.readouterr().err
+    out = pd.read_csv(tmp_path / "p.csv")
+    assert out["file"].tolist() == paths[::8] and out["id"].tolist() == list(range(6))
+    assert out["prediction"].tolist() == folder_fit.predict(paths[::8]).tolist()
 
 
 def test_images_that_cannot_be_predicted_say_why(folder_fit, image_folder, digits_rgb, tmp_path):
@@ -253,6 +274,15 @@ def test_bad_inputs_fail_early_with_clear_messages(tmp_path, digits_rgb):
         with pytest.raises((ValueError, TypeError), match=match):
             clf.fit(X, y)
         assert time.perf_counter() - start < 5.0
+    # weights='imagenet' found a damaged file in Keras' cache (an interrupted download): named, not blamed on weights=
+    cached = tmp_path / "keras_home" / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"half a download")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+        with pytest.raises(ValueError, match=r"The cached ImageNet weights .*no_top.h5 cannot be loaded into "
+                                             r"MobileNetV2.*damaged.*Delete it and download it again"):
+            CNNClassifier(weights="imagenet", **TINY).fit(images, labels)
     # A weights file Keras cannot read is found when the network is built: named, with the application.
     with pytest.raises(ValueError, match=r"weights='.*garbage.h5' cannot be loaded into MobileNetV2\(alpha=0.35, "
                                          r"include_top=False\): OSError"):
@@ -317,6 +347,12 @@ def test_an_empty_class_folder_is_left_out_with_a_warning(tmp_path, digits_rgb):
     with pytest.warns(UserWarning, match=r"holds 1 image file\(s\) beside its sub-folders \(e.g. \['stray.png'\]\)"):
         source, _ = image_source(str(tmp_path))
     assert source.n == 4
+    flat = tmp_path / "flat"
+    os.makedirs(flat / "thumbs")  # images beside an empty sub-folder: a folder of images, no longer refused
+    for i in range(3):
+        Image.fromarray(images[i]).save(flat / f"{i}.png")
+    source, found = image_source(str(flat))
+    assert source.n == 3 and found is None
 
 
 def test_a_validation_share_that_rounds_to_no_image_warns(digits_rgb, weights_file):
@@ -353,3 +389,9 @@ def test_images_scaled_to_0_1_warn_that_pixels_are_read_on_0_255(digits_rgb):
         image_source(images.astype("uint16") * 16)  # 16-bit images: 16 times too bright, silently
     with pytest.raises(ValueError, match=r"channels come first \(PyTorch's layout\): pass X.transpose\(0, 2, 3, 1\)"):
         image_source(images.transpose(0, 3, 1, 2))
+    # Already preprocessed ([-1, 1], as keras.applications' preprocess_input gives): the learner preprocessed
+    # them again into near-constant images, silently. True/false images are almost black.
+    with pytest.warns(UserWarning, match=r"pixels go down to -1, .*pass the raw images, not the output of a preproc"):
+        image_source(images / 127.5 - 1.0)
+    with pytest.warns(UserWarning, match=r"images are true/false.*X.astype\('uint8'\) \* 255"):
+        image_source(images > 128)

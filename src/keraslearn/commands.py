@@ -196,6 +196,8 @@ def _load_model(path):
 
 def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
     names = getattr(model, "feature_names_in_", None)
+    if names is None and hasattr(model, "path_column"):
+        return df  # an image model: it finds its column of file paths, kept with --keep or not
     if names is None:
         return df.drop(columns=list(kept))
     missing = [c for c in names if c not in df.columns]

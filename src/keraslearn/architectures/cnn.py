@@ -195,10 +195,15 @@ def build(
             # h5py's "file signature not found", Keras' "Layer count mismatch": say which file, and why.
             shown = f"{application}(alpha={alpha}, include_top=False)" if app.uses_alpha else \
                 f"{application}(include_top=False)"
+            why = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            if os.path.dirname(os.path.abspath(weights)) in {os.path.abspath(d) for d in cache_dirs()}:
+                raise ValueError(  # found there for weights='imagenet': the user named no file
+                    f"The cached ImageNet weights {weights} cannot be loaded into {shown} ({why}): the file is "
+                    "damaged, e.g. by an interrupted download. Delete it and download it again, or pass "
+                    "weights=None.") from None
             raise ValueError(
-                f"weights={weights!r} cannot be loaded into {shown}: {type(err).__name__}: "
-                f"{str(err).splitlines()[0] if str(err) else ''}. Pass that application's no-top weights file "
-                "(the one keras.applications downloads for include_top=False), 'imagenet' or None.") from None
+                f"weights={weights!r} cannot be loaded into {shown}: {why}. Pass that application's no-top weights "
+                "file (the one keras.applications downloads for include_top=False), 'imagenet' or None.") from None
     if weights is not None:
         first_trainable = len(base.layers) - int(unfreeze_n_last_layers)
         for i, layer in enumerate(base.layers):

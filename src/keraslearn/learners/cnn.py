@@ -53,7 +53,8 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         With pretrained weights, the base is frozen except its last n layers (batch
         normalization layers stay frozen and in inference mode).
     path_column : str or None, default=None
-        The DataFrame column with image paths; None takes a one-column DataFrame's column.
+        The DataFrame column with image paths; None takes a one-column DataFrame's column, or
+        the one column whose cells all name image files (by extension).
     optimizer : str or keras.optimizers.Optimizer, default="adam"
     learning_rate : float, default=3e-4
     loss : str, keras loss or None, default=None

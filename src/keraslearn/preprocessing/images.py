@@ -30,6 +30,12 @@ def _is_image_file(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
 
 
+def names_images(column: pd.Series) -> bool:
+    """Whether every cell of ``column`` (blank cells aside) names an image file, by its extension."""
+    values = column.dropna()
+    return len(values) > 0 and all(isinstance(v, str) and _is_image_file(os.path.basename(v)) for v in values)
+
+
 def _is_data_folder(name: str) -> bool:
     return not name.startswith(".") and name != "__MACOSX"  # hidden, or macOS zips' resource forks
 
@@ -50,9 +56,11 @@ def _list_folder(path: str, fitting: bool):
                 if _is_image_file(f):
                     files.append(os.path.join(root, f))
                     labels.append(cls)
+    beside = sorted(f for f in os.listdir(path) if _is_image_file(f) and os.path.isfile(os.path.join(path, f)))
+    if not files and beside:  # images beside empty sub-folders (e.g. "thumbs/"): a folder of images, unlabelled
+        return [os.path.join(path, f) for f in beside], None
     if not files:
         raise ValueError(f"The class folders {classes} under {path!r} hold no image files.")
-    beside = sorted(f for f in os.listdir(path) if _is_image_file(f) and os.path.isfile(os.path.join(path, f)))
     if beside:
         warn_user(f"{path!r} holds {len(beside)} image file(s) beside its sub-folders (e.g. {beside[:3]}), which are "
                   f"read as class folders {classes}: those files are left out. Move them into a sub-folder, or pass "
@@ -124,11 +132,14 @@ def image_source(X, path_column=None, estimator_name="This estimator", fitting=F
         files, labels = _list_folder(path, fitting)
         return ImageSource(paths=files), labels
     if isinstance(X, pd.DataFrame):
-        if path_column is None:
-            if X.shape[1] != 1:
-                raise ValueError(f"{estimator_name}: X is a DataFrame with columns {list(X.columns)}; "
-                                 "set path_column to the column holding the image file paths.")
-            path_column = X.columns[0]
+        if path_column is None:  # its one column, or the one naming image files (beside an ID, a label)
+            found = [c for c in X.columns if names_images(X[c])] if X.shape[1] > 1 else list(X.columns)
+            if len(found) != 1:
+                which = f"{len(found)} of them name image files" if found else "none names image files by extension"
+                raise ValueError(f"{estimator_name}: X is a DataFrame with columns {list(X.columns)}, and {which}; "
+                                 "set path_column to the column holding the image file paths, or give X only "
+                                 "that column.")
+            path_column = found[0]
         if path_column not in X.columns:
             raise ValueError(f"{estimator_name}: path_column={path_column!r} is not a column of X "
                              f"(columns: {list(X.columns)}).")
@@ -177,10 +188,18 @@ def image_source(X, path_column=None, estimator_name="This estimator", fitting=F
             if len(bad):
                 raise ValueError(f"{estimator_name}: {len(bad)} image(s) hold NaN or infinite pixels, e.g. rows "
                                  f"{bad[:5].tolist()}; fill or drop them first.")
-            if arr.size and 0 <= arr.min() and arr.max() <= 1 and arr.max() > 0:
+            if arr.size and arr.min() < 0:
+                # Already preprocessed ([-1, 1], mean-subtracted): preprocessed again, near-constant images.
+                warn_user(f"{estimator_name}: the image pixels go down to {arr.min():.6g}, but pixels are read on "
+                          "0-255 and the learner preprocesses them for its application itself; pass the raw "
+                          "images, not the output of a preprocess_input.")
+            elif arr.size and 0 <= arr.min() and arr.max() <= 1 and arr.max() > 0:
                 # Keras' habit x / 255: the network would see almost black images (pixels are 0-255).
                 warn_user(f"{estimator_name}: the image pixels lie in [0, 1], but pixels are read on 0-255 (as "
                           "uint8 images and files are); pass the images unscaled, e.g. (X * 255).")
+        if arr.dtype.kind == "b":
+            warn_user(f"{estimator_name}: the images are true/false, read as pixels 0 and 1 of 0-255 (almost "
+                      "black); pass X.astype('uint8') * 255 for black and white.")
         if arr.dtype.itemsize > 1 and arr.size and arr.max() > 255:  # uint8 cannot: no scan of every pixel
             # 16-bit images (microscopy, medical): the network would see pixels far beyond its 0-255
             warn_user(f"{estimator_name}: the image pixels reach {arr.max():.6g}, but pixels are read on 0-255 "
