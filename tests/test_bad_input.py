@@ -497,6 +497,23 @@ def test_levels_written_otherwise_at_predict_are_named():
         "file's encoding)."]
 
 
+def test_codes_for_text_levels_and_a_column_emptied_at_predict_are_named():
+    """plan given as 1/2/3 where training saw 'basic'/'pro'/'max' was coded unknown in every row, and an
+    income column empty in every row was imputed, both with no word: the predictions moved silently."""
+    X = pd.DataFrame({"plan": ["basic", "pro", "max"] * 10, "income": np.arange(30.0)})
+    enc = TabularEncoder().fit(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        enc.transform(X.assign(plan=X["plan"].map({"basic": 1, "pro": 2, "max": 3}), income=np.nan))
+        enc.transform(X.iloc[:3].assign(income=np.nan))  # a few rows with missing values: nothing to say
+        enc.transform(X.assign(plan=["new"] * 29 + [None]))  # a new level of the same kind: not news
+    assert [str(w.message) for w in caught] == [
+        "Column(s) ['income'] are missing in every one of the 30 rows: each is imputed with its training median, "
+        "as a missing value is, and tells the model nothing. Were they emptied?",
+        "Column 'plan' holds numbers (1, 2, 3) where training saw text ('basic', 'max', 'pro'): none is a training "
+        "level, so every row is coded as unknown. Give the column as in training."]
+
+
 def test_small_tables_hear_of_identifiers_and_of_dates_written_as_text():
     """A CSV never gives datetime columns: its dates were levels with no word, and a unique name
     or ID in a table under 2,000 rows was never called an identifier."""
@@ -612,6 +629,10 @@ def cli_files(tmp_path_factory, clf, data):
     (d / "ragged.csv").write_text("a,b,label\n1,2,3\n4,5,6,7,8\n")
     (d / "empty.csv").write_text("")
     (d / "header_only.csv").write_text("a,b,label\n")
+    X.iloc[:0].to_parquet(d / "header_only.parquet")  # its own early return skipped the "no data rows" check
+    (d / "data.parquet.gz").write_bytes(b"\x1f\x8b gzip of a parquet file")
+    X.rename(columns={"num": "NUM", "cat": "Cat"}).to_csv(d / "renamed.csv", index=False)
+    X.drop(columns="allnan").to_csv(d / "no_allnan.csv", index=False)
     (d / "data.xlsx").write_text("not really")
     (d / "not_a_model.keraslearn").write_text("hello")
     clf.save(d / "model.keraslearn")
@@ -657,8 +678,16 @@ CLI_ERRORS = [
      r"n_layers, units are search-space names: give layer_units=\(\.\.\.\) instead"),
     ("unknown_learner", _fit("ok.csv", "--learner", "xgb"), r"Unknown learner 'xgb'"),
     ("test_fraction", _fit("ok.csv", "--test-fraction", "1.5"), r"--test-fraction must be in \[0, 1\), got 1\.5"),
+    ("header_only_parquet", _predict("model.keraslearn", "header_only.parquet"),
+     r"header_only\.parquet holds no data rows"),
+    ("gzipped_parquet", _fit("data.parquet.gz"), r"data\.parquet\.gz: use a \.csv, .*; Parquet compresses itself"),
+    ("out_parquet_gz", lambda d: ["predict", str(d / "model.keraslearn"), str(d / "ok.csv"), "--out",
+                                  str(d / "p.parquet.gz")], r"--out .*p\.parquet\.gz: name a .*Parquet compresses"),
+    # Every column meant, not only the first, and not spliced into "the data's did you mean ...? columns are"
+    ("predict_renamed_columns", _predict("model.keraslearn", "renamed.csv"),
+     r"lacks the model's columns: 'num', 'cat'; did you mean 'NUM', 'Cat'\? columns are: 'NUM', 'num2'"),
     ("predict_missing_column", _predict("model.keraslearn", "no_cat.csv"),
-     r"lacks the model's columns: 'cat'; the data's columns are: 'num', "),
+     r"lacks the model's columns: 'cat'; columns are: 'num', "),
     ("predict_inf", _predict("model.keraslearn", "inf.csv"), r"infinity.*\['num'\]"),
     ("predict_text_in_numeric", _predict("model.keraslearn", "text_num.csv"), r"Numeric column 'num'.*\['oops'\]"),
     ("predict_not_a_model", _predict("not_a_model.keraslearn", "ok.csv"), r"is not a keraslearn artifact"),
@@ -697,6 +726,16 @@ def test_cli_bad_input_is_one_line_exit_2(cli_files, no_build, capsys, argv, mat
     import re
 
     assert re.search(match, lines[0]), lines[0]
+
+
+def test_cli_predict_does_not_ask_for_a_column_fit_left_out_for_being_empty(cli_files, clf, data, capsys):
+    """'allnan' was missing in every training row: left out, its values ignored, yet predict asked for it."""
+    X, _, _ = data
+    assert main(["predict", str(cli_files / "model.keraslearn"), str(cli_files / "no_allnan.csv")]) == 0
+    from io import StringIO
+
+    out = pd.read_csv(StringIO(capsys.readouterr().out))
+    assert out["prediction"].tolist() == clf.predict(X).tolist()
 
 
 def test_cli_predict_keeps_every_row_and_ignores_extra_columns(cli_files, clf, data, capsys):

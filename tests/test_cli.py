@@ -332,7 +332,7 @@ def test_predict_with_many_classes_or_columns_says_only_what_matters(tmp_path, c
     assert main(["predict", str(model), str(tmp_path / "none.csv")]) == 2
     err = capsys.readouterr().err
     assert "lacks the model's columns: 'f0', 'f1'," in err and "'f19', ... (25 of 25)" in err and "'f24'" not in err
-    assert "the data's columns are: 'label'" in err
+    assert "; columns are: 'label'" in err
 
 
 def test_a_failed_table_write_leaves_the_old_file(tmp_path):

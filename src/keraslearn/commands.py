@@ -201,12 +201,18 @@ def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
     if names is None:
         return df.drop(columns=list(kept))
     missing = [c for c in names if c not in df.columns]
+    encoder = getattr(model, "encoder_", None)
+    used = {*encoder.numeric_columns_, *encoder.categorical_columns_} if encoder is not None else set(names)
+    unused = [c for c in missing if c not in used]  # missing in every training row: left out, values ignored
+    if unused:
+        df = df.assign(**{str(c): np.nan for c in unused})
+        missing = [c for c in missing if c in used]
     if missing:
         shown = ", ".join(map(repr, missing[:20]))
         if len(missing) > 20:
             shown += f", ... ({len(missing)} of {len(names)})"
         raise UsageError(f"the data lacks the model's columns: {shown}; "
-                         f"the data's {columns_hint(missing[0], df.columns)}")
+                         f"{columns_hint(missing, df.columns)}")
     extra = [c for c in df.columns if c not in set(names) and c not in kept]
     if extra:
         _say(console, f"ignoring columns the model was not trained on: {', '.join(map(str, extra))}")

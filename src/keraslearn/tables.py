@@ -45,8 +45,8 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
     kind = table_kind(p)  # data.csv.gz: pandas decompresses by the name
     try:
         if kind == "parquet":
-            return pd.read_parquet(p)  # a named index stays the index: not a feature (predict --keep finds it)
-        if kind is not None:
+            df = pd.read_parquet(p)  # a named index stays the index: not a feature (predict --keep finds it)
+        elif kind is not None:
             columns = {"text": text, "exact": exact}
             sep = "\t" if kind == "tsv" else ","
             try:
@@ -85,8 +85,8 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
             df = df.drop(columns=blank)
             df.attrs["numbers"] = numbers
         else:
-            raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (optionally .gz, .bz2, "
-                             ".xz, .zst or .zip compressed)")
+            raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (a .csv or .tsv optionally "
+                             ".gz, .bz2, .xz, .zst or .zip compressed; Parquet compresses itself)")
     except UsageError:
         raise
     except ImportError as err:
@@ -342,8 +342,9 @@ _TABLE_KINDS = {".parquet": "parquet", ".tsv": "tsv", ".csv": "csv", ".txt": "cs
 
 
 def table_kind(path) -> str | None:
-    """"parquet", "tsv" or "csv" by a file's name (past a compression suffix), or None."""
-    return _TABLE_KINDS.get(uncompressed(Path(path)).suffix.lower())
+    """"parquet", "tsv" or "csv" by a file's name (past a compression suffix, but for Parquet), or None."""
+    kind = _TABLE_KINDS.get(uncompressed(Path(path)).suffix.lower())
+    return None if kind == "parquet" and Path(path).suffix.lower() in COMPRESSED else kind
 
 
 def uncompressed(path: Path) -> Path:

@@ -49,16 +49,16 @@ def missing_columns(flag: str, wanted: list, df: pd.DataFrame) -> None:
     """Refuse the columns ``flag`` names that ``df`` lacks, suggesting the meant one and listing them all."""
     absent = [c for c in wanted if c not in df.columns]
     if absent:
-        raise UsageError(f"{flag} names columns DATA lacks: {', '.join(absent)}; {columns_hint(absent[0], df.columns)}")
+        raise UsageError(f"{flag} names columns DATA lacks: {', '.join(absent)}; {columns_hint(absent, df.columns)}")
 
 
-def columns_hint(name, columns) -> str:
-    """For an error about a column the data lacks: the one ``name`` probably meant, and the data's columns
-    (quoted: a name's leading space shows), the first 20 of them."""
+def columns_hint(wanted, columns) -> str:
+    """For an error about the column(s) ``wanted`` (a name or a list) the data lacks: the ones they probably
+    meant, and the data's columns (quoted: a name's leading space shows), the first 20 of them."""
     names = [str(c) for c in columns]
-    close = _meant(str(name), names)
+    close = dict.fromkeys(m for w in (wanted if isinstance(wanted, list) else [wanted]) if (m := _meant(str(w), names)))
     shown = ", ".join(map(repr, names[:20])) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
-    return (f"did you mean {close!r}? " if close else "") + f"columns are: {shown}"
+    return (f"did you mean {', '.join(map(repr, close))}? " if close else "") + f"columns are: {shown}"
 
 
 def _without_missing_dtype(y: pd.Series, had_missing: bool) -> pd.Series:

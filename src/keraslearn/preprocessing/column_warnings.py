@@ -4,6 +4,7 @@ it and the fix."""
 
 from __future__ import annotations
 
+import numbers
 import unicodedata
 
 import numpy as np
@@ -20,6 +21,11 @@ _THOUSANDS = r"[-+]?\d{1,3}(?:,\d{3})*(?:\.\d+)?"
 _DECIMAL_COMMA = r"[-+]?\d+(?:,\d+)?"
 # A date (and time) as a CSV holds it: "2019-01-31", "2019-01-31 08:00:00", "31/01/2019", "31.01.19".
 _DATE_TEXT = r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?"
+
+
+#: Rows from which a column missing, or unseen, in every one of them is a mistake worth a warning (a file whose
+#: column lost its values, or holds codes for the labels), not a few new rows meeting a new level.
+MANY_ROWS = 10
 
 
 def _listed(values: list, at_most: int = 5) -> str:
@@ -104,12 +110,12 @@ def spelled_apart(levels: list) -> dict:
     return apart
 
 
-def warn_numbers_for_text(col: pd.Series, unknown: np.ndarray, apart: dict):
+def warn_numbers_for_text(col: pd.Series, unknown: np.ndarray, apart: dict) -> bool:
     """Warn when numbers meet text levels they spell apart (``apart``, from :func:`spelled_apart`):
     2139 for "02139" (a zip code column read as numbers at predict) is unknown, and nothing else
-    would say so. ``unknown``: a mask of the rows coded as unknown."""
+    would say so. ``unknown``: a mask of the rows coded as unknown. Returns whether it warned."""
     if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype) or not unknown.any():
-        return
+        return False
     values = col.to_numpy()[unknown]
     hits = [_plain(v) for v in values if float(v) in apart]
     if hits:
@@ -118,6 +124,7 @@ def warn_numbers_for_text(col: pd.Series, unknown: np.ndarray, apart: dict):
             f"Column {name!r} holds numbers, but its levels at fit were text such as {apart[float(hits[0])]!r}; "
             f"{len(hits)} of its values (e.g. {hits[0]!r}) match such a level only as a number and are coded "
             f"as unknown. Give the column as text, as at fit (pd.read_csv(..., dtype={{{name!r}: str}})).")
+    return bool(hits)
 
 
 def normal_form(text: str) -> str:
@@ -130,10 +137,10 @@ def normal_form(text: str) -> str:
     return " ".join("".join(c for c in text if not unicodedata.combining(c)).casefold().split())
 
 
-def warn_respelled(col: pd.Series, unknown: np.ndarray, normal_levels: dict):
+def warn_respelled(col: pd.Series, unknown: np.ndarray, normal_levels: dict) -> bool:
     """Warn when values unseen in training (``unknown``: their mask) are training levels written
     otherwise ("zurich", "ZÃ¼rich" for "Zürich"; ``normal_levels``: {normal form: level}): each is
-    coded "unknown" and predicted as such, and nothing else would say so."""
+    coded "unknown" and predicted as such, and nothing else would say so. Returns whether it warned."""
     unseen = list(dict.fromkeys(v for v in col.to_numpy()[unknown] if isinstance(v, str)))[:1000]  # lists too
     pairs = [(v, normal_levels[k]) for v in unseen if (k := normal_form(v)) in normal_levels]
     if pairs:
@@ -143,9 +150,43 @@ def warn_respelled(col: pd.Series, unknown: np.ndarray, normal_levels: dict):
             f"Column {col.name!r}: {rows} row(s) hold levels that training saw written otherwise ({shown}"
             f"{', ...' if len(pairs) > 3 else ''}): coded as unknown. Write them as in training (case, accents, "
             "spaces and the file's encoding).")
+    return bool(pairs)
 
 
 def _plain(v):
     """A number as its user wrote it: 2139, not np.int64(2139) or 2139.0 (an Int64 column's float)."""
     v = v.item() if isinstance(v, np.generic) else v
     return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+def warn_all_missing(arr: np.ndarray, names: list):
+    """Warn when numeric columns are missing in every one of many rows: each is imputed with its training
+    median, and the predictions move (the column emptied by an export, or named otherwise)."""
+    if len(arr) < MANY_ROWS or not arr.size:
+        return
+    maybe = np.flatnonzero(np.isnan(arr[0]))  # columns whose first row is missing: usually none
+    empty = [names[j] for j in maybe if np.isnan(arr[:, j]).all()]
+    if empty:
+        warn_user(f"Column(s) {[str(c) for c in empty]} are missing in every one of the {len(arr)} rows: each is "
+                  "imputed with its training median, as a missing value is, and tells the model nothing. Were they "
+                  "emptied?")
+
+
+def warn_all_unseen(col: pd.Series, unknown: np.ndarray, missing: np.ndarray, levels: list):
+    """Warn when every value of a categorical column is unseen and of another kind than its training levels:
+    numbers (codes 1, 2, 3) for text labels, or text for number levels. Each is coded as unknown, silently
+    otherwise. New text values among text levels (new IDs, a group split's new cities) are not news."""
+    if int(unknown.sum()) < int((~missing).sum()):
+        return
+    values = col.to_numpy()[unknown][:1000]
+    kinds, trained = {_kind(v) for v in values}, {_kind(v) for v in levels}
+    if len(kinds) != 1 or len(trained) != 1 or kinds == trained or None in kinds | trained:
+        return
+    seen = list(dict.fromkeys(values.tolist()))
+    warn_user(f"Column {col.name!r} holds {kinds.pop()} ({_listed(seen, 3)}) where training saw "
+              f"{trained.pop()} ({_listed(list(levels), 3)}): none is a training level, so every row is coded "
+              "as unknown. Give the column as in training.")
+
+
+def _kind(value) -> str | None:
+    return "text" if isinstance(value, str) else "numbers" if isinstance(value, numbers.Number) else None

@@ -243,6 +243,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         out = {}
         if self.spec_.n_numeric:
             arr = self._numeric_array(frame)
+            column_warnings.warn_all_missing(arr, self.numeric_columns_)
             idx = [self.numeric_columns_.index(c) for c in self.indicator_columns_]
             if self.quantiles_ is not None:
                 scale = self._quantile_transform
@@ -268,10 +269,12 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             unknown = codes == UNKNOWN_CODE
             if unknown.any():
                 unknown = self._times_matched(frame[col], codes, unknown, j)
-            if self._spelled_apart[j]:  # levels such as "02139": usually none, so no cost per call
-                column_warnings.warn_numbers_for_text(frame[col], unknown, self._spelled_apart[j])
-            if unknown.any() and not pooled:
-                column_warnings.warn_respelled(frame[col], unknown, self._normal_levels_of(j))
+            # Levels such as "02139": usually none, so no cost per call. One warning about a column.
+            said = self._spelled_apart[j] and column_warnings.warn_numbers_for_text(frame[col], unknown,
+                                                                                     self._spelled_apart[j])
+            if unknown.any() and not pooled and not said:
+                if not column_warnings.warn_respelled(frame[col], unknown, self._normal_levels_of(j)):
+                    column_warnings.warn_all_unseen(frame[col], unknown, codes == MISSING_CODE, self.categories_[j])
             out[cspec.input_name] = codes.reshape(-1, 1)
         return out
 
