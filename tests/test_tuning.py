@@ -575,6 +575,10 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):  # install and doctor take --backend; the others run on KERAS_BACKEND
         main(["tune", str(data), "--target", "b", "--backend", "torch"])
     assert "the backend comes from the environment: KERAS_BACKEND=torch keraslearn tune" in capsys.readouterr().err
+    for before in (["--backend", "torch"], ["--backend=torch"]):  # was "invalid choice: 'torch'" for COMMAND
+        with pytest.raises(SystemExit):
+            main([*before, "tune", str(data), "--target", "b"])
+        assert "environment's backend: KERAS_BACKEND=torch keraslearn fit ..." in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--foo", "tune", str(data), "--target", "b"])  # before the command: the top level's
     err = capsys.readouterr().err

@@ -74,6 +74,10 @@ def _parse(parser, argv):
     """``parse_args``, but an unknown option is reported by its command's parser (its usage, not the
     top level's), with the closest option it has: ``tune --trials 2`` → did you mean --n-trials?"""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0].split("=")[0] == "--backend":  # argparse would take its value for the command
+        parser.error("--backend before the command: install and doctor take --backend after theirs; the other "
+                     "commands run on the environment's backend: KERAS_BACKEND=torch keraslearn fit ... (JAX when "
+                     "unset)")
     args, extra = parser.parse_known_args(argv)
     if extra:
         command = parser.commands[args.command]
