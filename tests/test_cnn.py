@@ -169,6 +169,10 @@ def test_onnx_export_takes_what_export_inputs_builds(folder_fit, image_folder, t
     assert list(inputs) == ["image"] and inputs["image"].shape == (5, 32, 32, 3)
     (proba,) = ort.InferenceSession(path).run(None, inputs)
     np.testing.assert_allclose(proba, folder_fit.predict_proba(paths[:5]), atol=1e-5)
+    # A SavedModel's serve takes the same dict, as a tabular learner's does (it took the bare array only).
+    tf = pytest.importorskip("tensorflow")
+    loaded = tf.saved_model.load(keraslearn.export(folder_fit, tmp_path / "cnn_sm", "saved_model"))
+    np.testing.assert_allclose(np.asarray(loaded.serve(inputs)), proba, atol=1e-5)
 
 
 @pytest.mark.torch

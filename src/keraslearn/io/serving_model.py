@@ -65,6 +65,8 @@ def learner_model(learner, fold_preprocessing=True):
     if enc is None:
         inputs = keras.tree.map_structure(lambda t: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name), net.input)
         feed = inputs
+        if hasattr(learner, "_image_inputs") and not isinstance(inputs, dict):
+            inputs = {inputs.name: inputs}  # as export_inputs gives: a SavedModel's serve takes that dict too
     else:
         inputs, feed = {}, {}
         if enc.spec_.n_numeric:
