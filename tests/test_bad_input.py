@@ -507,6 +507,9 @@ def test_codes_for_text_levels_and_a_column_emptied_at_predict_are_named():
         enc.transform(X.assign(plan=X["plan"].map({"basic": 1, "pro": 2, "max": 3}), income=np.nan))
         enc.transform(X.iloc[:3].assign(income=np.nan))  # a few rows with missing values: nothing to say
         enc.transform(X.assign(plan=["new"] * 29 + [None]))  # a new level of the same kind: not news
+        # A column with missing values in training may be empty in a batch or a CV fold: not news either.
+        sparse = TabularEncoder().fit(X.assign(income=np.where(np.arange(30) % 10 == 0, 1.0, np.nan)))
+        sparse.transform(X.assign(income=np.nan))
     assert [str(w.message) for w in caught] == [
         "Column(s) ['income'] are missing in every one of the 30 rows: each is imputed with its training median, "
         "as a missing value is, and tells the model nothing. Were they emptied?",

@@ -107,9 +107,12 @@ def test_one_row_per_class_makes_no_validation_split_and_keras_gets_no_empty_val
     assert val is None and train.tolist() == list(range(40))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        clf = SMLPClassifier(epochs=2, random_state=0).fit(np.random.default_rng(0).normal(size=(40, 2)), labels)
+        clf = SMLPClassifier(epochs=2, batch_size=4, random_state=0).fit(np.random.default_rng(0).normal(size=(40, 2)),
+                                                                        labels)
     said = [str(w.message) for w in caught]
     assert set(clf.history_) == {"loss"} and len(clf.history_["loss"]) == 2
+    optimizer = clf.model_.optimizer  # the cosine schedule planned for the 40 rows trained on, not 36
+    assert int(optimizer.iterations) == optimizer._learning_rate.decay_steps == 20
     assert any("one row per class" in m for m in said), said
     assert not any("ran out of data" in m or "not available" in m for m in said), said
 

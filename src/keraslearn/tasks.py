@@ -56,7 +56,8 @@ def columns_hint(wanted, columns) -> str:
     """For an error about the column(s) ``wanted`` (a name or a list) the data lacks: the ones they probably
     meant, and the data's columns (quoted: a name's leading space shows), the first 20 of them."""
     names = [str(c) for c in columns]
-    close = dict.fromkeys(m for w in (wanted if isinstance(wanted, list) else [wanted]) if (m := _meant(str(w), names)))
+    wanted = wanted[:5] if isinstance(wanted, list) else [wanted]  # a wrong file of 1,500 columns: not 1,500 searches
+    close = dict.fromkeys(m for w in wanted if (m := _meant(str(w), names)))
     shown = ", ".join(map(repr, names[:20])) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
     return (f"did you mean {', '.join(map(repr, close))}? " if close else "") + f"columns are: {shown}"
 

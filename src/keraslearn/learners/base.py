@@ -17,7 +17,7 @@ from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, global_random_state_kept, seed_everything
 from keraslearn.training.host_init import host_initializers
-from keraslearn.training.schedules import training_rows
+from keraslearn.training.fit import held_out_count
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
 from keraslearn.training.devices import device_scope
 from keraslearn.training.fast_predict import predict_array  # speed: fast inference path (issue 8)
@@ -181,7 +181,8 @@ class KerasLearner(BaseEstimator):
         if validation_given(X_val, y_val, sample_weight_val):
             x, y_fit, sw, held_out = self._with_validation_rows(x, y_fit, sw, X_val, y_val, sample_weight_val)
             n_all += held_out
-        self._n_train_rows = n_all - held_out if held_out else training_rows(n_all, self.validation_fraction)
+        stratify = self._stratify_labels(y_fit)
+        self._n_train_rows = n_all - (held_out or held_out_count(n_all, self.validation_fraction, stratify))
         checkpoint = None
         if checkpoint_dir is not None:
             from keraslearn.training.checkpoint import FitCheckpoint, fingerprint
@@ -220,7 +221,7 @@ class KerasLearner(BaseEstimator):
                 callbacks=self.callbacks,
                 verbose=int(self.verbose),
                 seed=seed,
-                stratify=self._stratify_labels(y_fit),
+                stratify=stratify,
                 checkpoint=checkpoint,
                 owns_x=isinstance(x, dict) and x.keys() == encoded.keys() and all(x[k] is encoded[k] for k in x),
             )

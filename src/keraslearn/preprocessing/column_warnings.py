@@ -159,13 +159,14 @@ def _plain(v):
     return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
-def warn_all_missing(arr: np.ndarray, names: list):
-    """Warn when numeric columns are missing in every one of many rows: each is imputed with its training
-    median, and the predictions move (the column emptied by an export, or named otherwise)."""
+def warn_all_missing(arr: np.ndarray, names: list, sparse: list):
+    """Warn when numeric columns never missing in training are missing in every one of many rows: each is
+    imputed with its training median, and the predictions move (the column emptied by an export). Columns
+    with missing values in training (``sparse``) may well be empty in a batch or a CV fold: not news."""
     if len(arr) < MANY_ROWS or not arr.size:
         return
     maybe = np.flatnonzero(np.isnan(arr[0]))  # columns whose first row is missing: usually none
-    empty = [names[j] for j in maybe if np.isnan(arr[:, j]).all()]
+    empty = [names[j] for j in maybe if names[j] not in sparse and np.isnan(arr[:, j]).all()]
     if empty:
         warn_user(f"Column(s) {[str(c) for c in empty]} are missing in every one of the {len(arr)} rows: each is "
                   "imputed with its training median, as a missing value is, and tells the model nothing. Were they "
@@ -179,7 +180,9 @@ def warn_all_unseen(col: pd.Series, unknown: np.ndarray, missing: np.ndarray, le
     if int(unknown.sum()) < int((~missing).sum()):
         return
     values = col.to_numpy()[unknown][:1000]
-    kinds, trained = {_kind(v) for v in values}, {_kind(v) for v in levels}
+    # The levels' ends: sorted, they hold both kinds if any do. Not all of them: one row of a new ID would
+    # go through a million levels at every predict.
+    kinds, trained = {_kind(v) for v in values}, {_kind(v) for v in [*levels[:20], *levels[-20:]]}
     if len(kinds) != 1 or len(trained) != 1 or kinds == trained or None in kinds | trained:
         return
     seen = list(dict.fromkeys(values.tolist()))

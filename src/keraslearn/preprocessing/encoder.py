@@ -243,7 +243,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         out = {}
         if self.spec_.n_numeric:
             arr = self._numeric_array(frame)
-            column_warnings.warn_all_missing(arr, self.numeric_columns_)
+            column_warnings.warn_all_missing(arr, self.numeric_columns_, self.indicator_columns_)
             idx = [self.numeric_columns_.index(c) for c in self.indicator_columns_]
             if self.quantiles_ is not None:
                 scale = self._quantile_transform

@@ -188,8 +188,9 @@ def image_source(X, path_column=None, estimator_name="This estimator", fitting=F
             if len(bad):
                 raise ValueError(f"{estimator_name}: {len(bad)} image(s) hold NaN or infinite pixels, e.g. rows "
                                  f"{bad[:5].tolist()}; fill or drop them first.")
-            if arr.size and arr.min() < 0:
-                # Already preprocessed ([-1, 1], mean-subtracted): preprocessed again, near-constant images.
+            if arr.size and arr.min() < 0 and (arr.max() <= 3 or arr.min() < -64):
+                # Already preprocessed ([-1, 1], standardized, mean-subtracted): preprocessed again, near-constant
+                # images. Not a resize's overshoot of 0-255 pixels (bicubic dips a little below 0).
                 warn_user(f"{estimator_name}: the image pixels go down to {arr.min():.6g}, but pixels are read on "
                           "0-255 and the learner preprocesses them for its application itself; pass the raw "
                           "images, not the output of a preprocess_input.")

@@ -179,6 +179,15 @@ def _stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
     return take
 
 
+def held_out_count(n: int, fraction: float, stratify=None) -> int:
+    """How many rows :func:`validation_split` holds out: fewer than ``fraction`` plans where classes of
+    one row keep it for training (none at all when every class has one row)."""
+    n_val = held_out_rows(n, fraction)
+    if n_val == 0 or stratify is None:
+        return n_val
+    return int(_stratified_counts(np.unique(stratify, return_counts=True)[1], n_val).sum())
+
+
 def early_stopping_split(n: int, fraction: float, stratify, seed, early_stopping: bool):
     """:func:`validation_split`, warning when early stopping is on and the share rounds to no split."""
     train_idx, val_idx = validation_split(n, fraction, stratify=stratify, seed=seed)
