@@ -22,9 +22,7 @@ from keraslearn.learners._user_model import (
     _UserModelMixin,
 )
 from keraslearn.learners.base import KerasLearner, store_init_params
-from keraslearn.learners.targets import (
-    KerasClassifierMixin,
-    KerasRegressorMixin,
+from keraslearn.learners.loss_kinds import (
     _BINARY_LOSSES,
     _ONE_HOT_LOSSES,
     _SCALE_FREE_LOSSES,
@@ -32,6 +30,7 @@ from keraslearn.learners.targets import (
     _loss_name,
     check_log_loss,
 )
+from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 
 _PARAMS_DOC = """
     Parameters

@@ -11,13 +11,8 @@ from keraslearn.learners._modern import (
 )
 from keraslearn.learners.base import KerasLearner, store_init_params
 from keraslearn.learners.params import check_choice, check_fraction, check_positive_int
-from keraslearn.learners.targets import (
-    KerasClassifierMixin,
-    KerasRegressorMixin,
-    _ONE_HOT_LOSSES,
-    _REGRESSION_LOSSES,
-    _loss_name,
-)
+from keraslearn.learners.loss_kinds import _ONE_HOT_LOSSES, _REGRESSION_LOSSES, _loss_name
+from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
 from keraslearn.training.losses import EnsembleMemberLoss
 
 _ARCH = (
