@@ -102,9 +102,17 @@ def test_one_row_per_class_makes_no_validation_split_and_keras_gets_no_empty_val
     'Your input ran out of data' each epoch, and early stopping watched a val_loss that was never logged."""
     from keraslearn.training.fit import validation_split
 
+    from keraslearn.training.fit import held_out_count
+
     labels = np.array([f"c{i}" for i in range(40)])
     train, val = validation_split(40, 0.1, stratify=labels, seed=0)
     assert val is None and train.tolist() == list(range(40))
+    # What the learners plan their schedules for is what the split holds out, however few rows classes spare.
+    rng = np.random.default_rng(0)
+    for n, k, fraction in ((40, 40, 0.1), (40, 38, 0.2), (40, 30, 0.5), (100, 3, 0.1), (25, 20, 0.3)):
+        codes = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
+        _, val = validation_split(n, fraction, stratify=codes, seed=0)
+        assert held_out_count(n, fraction, k) == (0 if val is None else len(val)), (n, k, fraction)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         clf = SMLPClassifier(epochs=2, batch_size=4, random_state=0).fit(np.random.default_rng(0).normal(size=(40, 2)),

@@ -111,9 +111,8 @@ def load_task(args, console):
             task, why = infer_task(y)
             stray = _stray_text(df[args.target])
             if stray and infer_task(pd.to_numeric(y, errors="coerce").dropna())[0] == "regression":
-                raise UsageError(f"target {args.target!r} {stray}; fix or blank those cells (rows with a blank "
-                                 "target are dropped and said), or use --task classification to make every value a "
-                                 "class")
+                raise UsageError(f"target {args.target!r} {stray}, or use --task classification to make every "
+                                 "value a class")
         _say(console, f"task: {task} ({why}); " + ("name a learner of the other task to change it" if named else
                                                    "use --task to override"))
 
@@ -124,8 +123,7 @@ def load_task(args, console):
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         stray = _stray_text(df[args.target])
         if stray:
-            raise UsageError(f"target {args.target!r} {stray}; fix or blank those cells (rows with a blank target "
-                             "are dropped and said)")
+            raise UsageError(f"target {args.target!r} {stray}")
         raise UsageError(f"target {args.target!r} is not numeric; {other('classification')}")
     fractional = y[np.mod(y, 1) != 0] if task == "classification" and pd.api.types.is_float_dtype(y) else ()
     if len(fractional):
@@ -135,8 +133,8 @@ def load_task(args, console):
 
 
 def _stray_text(column: pd.Series) -> str | None:
-    """Where a target of numbers holds a few text cells (a typo, "n/a"): what they hold and their data rows,
-    counted from 1 as :func:`split_target` counts them; None for numbers, or a column of text labels."""
+    """Where a target of numbers holds a few text cells (a typo): what they hold, their data rows (counted
+    from 1 as :func:`split_target` counts them) and the fix; None for numbers, or a column of text labels."""
     if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         return None
     present = column.notna().to_numpy()
@@ -147,7 +145,8 @@ def _stray_text(column: pd.Series) -> str | None:
     values = ", ".join(map(repr, dict.fromkeys(column.to_numpy()[rows][:5].tolist())))
     shown = ", ".join(str(r + 1) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
     return (f"holds numbers except in {len(rows)} row(s), which hold {values} (data row{'s' * (len(rows) > 1)} "
-            f"{shown}; the first row after the header is 1)")
+            f"{shown}; the first row after the header is 1); fix or blank those cells (rows with a blank target "
+            "are dropped and said)")
 
 
 def _listed_target(data) -> str:

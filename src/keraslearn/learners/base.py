@@ -181,8 +181,9 @@ class KerasLearner(BaseEstimator):
         if validation_given(X_val, y_val, sample_weight_val):
             x, y_fit, sw, held_out = self._with_validation_rows(x, y_fit, sw, X_val, y_val, sample_weight_val)
             n_all += held_out
-        stratify = self._stratify_labels(y_fit)
-        self._n_train_rows = n_all - (held_out or held_out_count(n_all, self.validation_fraction, stratify))
+        stratify = self._stratify_labels(y_fit)  # class codes: every class of classes_ is among them
+        n_classes = 0 if stratify is None else len(self.classes_)
+        self._n_train_rows = n_all - (held_out or held_out_count(n_all, self.validation_fraction, n_classes))
         checkpoint = None
         if checkpoint_dir is not None:
             from keraslearn.training.checkpoint import FitCheckpoint, fingerprint

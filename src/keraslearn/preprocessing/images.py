@@ -183,28 +183,33 @@ def image_source(X, path_column=None, estimator_name="This estimator", fitting=F
             )
         if len(arr) == 0:
             raise ValueError(f"{estimator_name}: X holds 0 images.")
+        # Each pixel scanned once for its lowest and once for its highest value (uint8 needs neither).
+        lo = hi = None
         if arr.dtype.kind == "f":
             bad = np.flatnonzero(~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1))
             if len(bad):
                 raise ValueError(f"{estimator_name}: {len(bad)} image(s) hold NaN or infinite pixels, e.g. rows "
                                  f"{bad[:5].tolist()}; fill or drop them first.")
-            if arr.size and arr.min() < 0 and (arr.max() <= 3 or arr.min() < -64):
+            lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+            if lo < 0 and (hi <= 3 or lo < -64):
                 # Already preprocessed ([-1, 1], standardized, mean-subtracted): preprocessed again, near-constant
                 # images. Not a resize's overshoot of 0-255 pixels (bicubic dips a little below 0).
-                warn_user(f"{estimator_name}: the image pixels go down to {arr.min():.6g}, but pixels are read on "
+                warn_user(f"{estimator_name}: the image pixels go down to {lo:.6g}, but pixels are read on "
                           "0-255 and the learner preprocesses them for its application itself; pass the raw "
                           "images, not the output of a preprocess_input.")
-            elif arr.size and 0 <= arr.min() and arr.max() <= 1 and arr.max() > 0:
+            elif 0 <= lo and 0 < hi <= 1:
                 # Keras' habit x / 255: the network would see almost black images (pixels are 0-255).
                 warn_user(f"{estimator_name}: the image pixels lie in [0, 1], but pixels are read on 0-255 (as "
                           "uint8 images and files are); pass the images unscaled, e.g. (X * 255).")
         if arr.dtype.kind == "b":
             warn_user(f"{estimator_name}: the images are true/false, read as pixels 0 and 1 of 0-255 (almost "
                       "black); pass X.astype('uint8') * 255 for black and white.")
-        if arr.dtype.itemsize > 1 and arr.size and arr.max() > 255:  # uint8 cannot: no scan of every pixel
-            # 16-bit images (microscopy, medical): the network would see pixels far beyond its 0-255
-            warn_user(f"{estimator_name}: the image pixels reach {arr.max():.6g}, but pixels are read on 0-255 "
-                      "(as uint8 images and files are); rescale them first, e.g. X * (255 / X.max()).")
+        if arr.dtype.itemsize > 1 and arr.size:  # uint8 cannot exceed 255: no scan of every pixel
+            hi = float(arr.max()) if hi is None else hi
+            if hi > 255:
+                # 16-bit images (microscopy, medical): the network would see pixels far beyond its 0-255
+                warn_user(f"{estimator_name}: the image pixels reach {hi:.6g}, but pixels are read on 0-255 "
+                          "(as uint8 images and files are); rescale them first, e.g. X * (255 / X.max()).")
         if arr.ndim == 3 and arr.shape[-1] in (3, 4) and min(arr.shape[:2]) > 4:
             # (n, height, width) with a width of 3 is not an image: this is one (h, w, 3) image.
             raise ValueError(f"{estimator_name}: X of shape {arr.shape} looks like one color image; pass a batch "

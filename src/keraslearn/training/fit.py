@@ -179,13 +179,12 @@ def _stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
     return take
 
 
-def held_out_count(n: int, fraction: float, stratify=None) -> int:
-    """How many rows :func:`validation_split` holds out: fewer than ``fraction`` plans where classes of
-    one row keep it for training (none at all when every class has one row)."""
+def held_out_count(n: int, fraction: float, n_classes: int = 0) -> int:
+    """How many rows :func:`validation_split` holds out, stratified over ``n_classes`` classes (0: not
+    stratified): each class keeps a row for training (:func:`_stratified_counts`), so at most
+    ``n - n_classes``, none at all when every class has one row."""
     n_val = held_out_rows(n, fraction)
-    if n_val == 0 or stratify is None:
-        return n_val
-    return int(_stratified_counts(np.unique(stratify, return_counts=True)[1], n_val).sum())
+    return min(n_val, n - n_classes) if n_classes else n_val
 
 
 def early_stopping_split(n: int, fraction: float, stratify, seed, early_stopping: bool):
