@@ -13,7 +13,6 @@ from __future__ import annotations
 import statistics
 import time
 
-import numpy as np
 from sklearn.model_selection import train_test_split
 
 import speed_peers as peers
@@ -29,7 +28,7 @@ def _steady(times, i):
 
 def tabnet(cfg):
     from keraslearn import TabNetClassifier
-    from keraslearn.training.fit import validation_split
+    from keraslearn.training.split import validation_split
 
     X, y, task = tn.load_churn()
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)

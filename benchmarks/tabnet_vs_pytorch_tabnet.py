@@ -39,7 +39,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 
 import keraslearn  # noqa: E402
 from keraslearn import TabNetClassifier, TabNetRegressor  # noqa: E402
-from keraslearn.training.fit import validation_split  # noqa: E402
+from keraslearn.training.split import validation_split  # noqa: E402
 
 SHARED = dict(n_d=8, n_a=8, n_steps=3, gamma=1.3, n_independent=2, n_shared=2, lambda_sparse=1e-3, momentum=0.02)
 

@@ -82,7 +82,7 @@ def test_steps_per_epoch_follows_the_validation_split():
 def test_the_stratified_split_holds_out_the_rows_the_schedule_was_planned_for():
     """Each class rounded on its own held out 101 of 1,000 rows where 100 were planned: the cosine schedule
     then reached 0 three steps early. A one-row class stays in training, the others are still stratified."""
-    from keraslearn.training.fit import validation_split
+    from keraslearn.training.split import validation_split
 
     classes = np.repeat(["a", "b", "c"], [333, 333, 334])
     _, val = validation_split(1000, 0.1, stratify=classes, seed=0)
@@ -100,9 +100,9 @@ def test_the_stratified_split_holds_out_the_rows_the_schedule_was_planned_for():
 def test_one_row_per_class_makes_no_validation_split_and_keras_gets_no_empty_validation_set():
     """Every class kept its single row for training: Keras was given a validation set of no rows, warned
     'Your input ran out of data' each epoch, and early stopping watched a val_loss that was never logged."""
-    from keraslearn.training.fit import validation_split
+    from keraslearn.training.split import validation_split
 
-    from keraslearn.training.fit import held_out_count
+    from keraslearn.training.split import held_out_count
 
     labels = np.array([f"c{i}" for i in range(40)])
     train, val = validation_split(40, 0.1, stratify=labels, seed=0)

@@ -181,7 +181,7 @@ def test_validation_rows_fill_whole_batches_and_keep_their_scores(data, monkeypa
         compiled.clear()
         padded = learner(**params).fit(X, y)
         n_padded = sum(m.startswith("Compiling jit(test_step)") for m in messages)
-        monkeypatch.setattr(fit_module, "_validation_multiple", lambda n, batch_size: 1)  # Keras' own batches
+        monkeypatch.setattr(fit_module, "validation_multiple", lambda n, batch_size: 1)  # Keras' own batches
         compiled.clear()
         messages.clear()
         plain = learner(**params).fit(X, y)
@@ -216,11 +216,11 @@ def test_rows_are_not_padded_under_unweighted_metrics_or_other_reductions(data):
 
 def test_validation_padding_rule():
     from keraslearn.training.padding import pad_rows
-    from keraslearn.training.fit import _validation_multiple
+    from keraslearn.training.split import validation_multiple
 
-    assert _validation_multiple(60, 16) == 16  # several batches: whole batches
-    assert _validation_multiple(845, 1024) == 32  # one batch: 864 rows, equal for 840-864-row folds
-    assert _validation_multiple(99, 100) == 100  # 128 rows would be two batches of 100
+    assert validation_multiple(60, 16) == 16  # several batches: whole batches
+    assert validation_multiple(845, 1024) == 32  # one batch: 864 rows, equal for 840-864-row folds
+    assert validation_multiple(99, 100) == 100  # 128 rows would be two batches of 100
     x, y, w = pad_rows(np.arange(10.0)[:, None], np.arange(10.0), np.full(10, 2.0), 4, rescale=True)
     assert len(x) == len(y) == len(w) == 12 and list(y[10:]) == [0.0, 1.0]  # copies of real rows
     np.testing.assert_allclose(w, [2.4] * 10 + [0.0, 0.0])  # mean over 12 rows = mean over the 10
@@ -252,19 +252,19 @@ def test_grouped_steps_run_every_batch_exactly_once(data, monkeypatch, k):
 
 
 def test_splitting_rows_in_place_gives_the_training_rows_as_a_view():
-    from keraslearn.training.fit import _split_in_place
+    from keraslearn.training.split import split_in_place
 
     rng = np.random.default_rng(0)
     order = rng.permutation(40_000)  # more rows than are moved at a time
     train, val = np.sort(order[:30_000]), np.sort(order[30_000:])
     for v in (rng.normal(size=(40_000, 21)).astype(np.float32), rng.integers(0, 9, (40_000, 1)), np.arange(4e4)):
         expected = v[train], v[val]
-        first, rest = _split_in_place(v, train, val)
+        first, rest = split_in_place(v, train, val)
         assert np.shares_memory(first, v)  # no copy of the training rows
         np.testing.assert_array_equal(first, expected[0])
         np.testing.assert_array_equal(rest, expected[1])
     view = np.arange(8e4)[::2]  # not contiguous: copied, and left as it is
-    first, rest = _split_in_place(view, train, val)
+    first, rest = split_in_place(view, train, val)
     np.testing.assert_array_equal(view, np.arange(0.0, 8e4, 2))
     np.testing.assert_array_equal(first, view[train])
 
@@ -275,17 +275,17 @@ def test_a_validation_split_in_place_trains_as_the_copied_split(iris_mixed, monk
     X, y = iris_mixed
     weights = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
     params = dict(layer_units=(8,), epochs=3, batch_size=16, validation_fraction=0.3, random_state=0)
-    split, views = fit_module._split_in_place, []
+    split, views = fit_module.split_in_place, []
 
     def spy(v, train, val):
         first, rest = split(v, train, val)
         views.append(np.shares_memory(first, v))
         return first, rest
 
-    monkeypatch.setattr(fit_module, "_split_in_place", spy)
+    monkeypatch.setattr(fit_module, "split_in_place", spy)
     in_place = FFClassifier(**params).fit(X, y, sample_weight=weights)  # stratified, weighted
     assert len(views) == 3 and all(views)  # numeric and two categorical inputs, each split as views
-    monkeypatch.setattr(fit_module, "_split_in_place", lambda v, train, val: (v[train], v[val]))
+    monkeypatch.setattr(fit_module, "split_in_place", lambda v, train, val: (v[train], v[val]))
     copied = FFClassifier(**params).fit(X, y, sample_weight=weights)
     assert in_place.history_ == copied.history_ and "val_loss" in in_place.history_
     np.testing.assert_array_equal(in_place.predict_proba(X), copied.predict_proba(X))

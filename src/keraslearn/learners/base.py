@@ -17,7 +17,7 @@ from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, global_random_state_kept, seed_everything
 from keraslearn.training.host_init import host_initializers
-from keraslearn.training.fit import held_out_count
+from keraslearn.training.split import held_out_count
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
 from keraslearn.training.devices import device_scope
 from keraslearn.training.fast_predict import predict_array  # speed: fast inference path (issue 8)

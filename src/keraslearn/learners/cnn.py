@@ -16,7 +16,8 @@ from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.preprocessing.images import ImageBatches, image_source
 from keraslearn.preprocessing.spec import DataSpec
 from keraslearn.training import seed_everything
-from keraslearn.training.fit import early_stopping_split, policy_callbacks
+from keraslearn.training.fit import policy_callbacks
+from keraslearn.training.split import early_stopping_split
 from keraslearn.training.jax_state import variables_kept_on_error
 from keraslearn.training.progress import bars_closed_on_error
 

@@ -5,7 +5,7 @@ from keraslearn.training.fit import (
     fit_model,
     global_random_state_kept,
     seed_everything,
-    validation_split,
 )
+from keraslearn.training.split import validation_split
 
 __all__ = ["compile_model", "fit_model", "global_random_state_kept", "seed_everything", "validation_split"]

@@ -18,7 +18,7 @@ from keraslearn.training.devices import prepare_for_devices
 from keraslearn.training.jax_state import lean_state
 from keraslearn.training.padding import pad_rows, pads_exactly
 from keraslearn.training.progress import RichProgress, bars_closed_on_error
-from keraslearn.training.schedules import held_out_rows
+from keraslearn.training.split import early_stopping_split, split_in_place, take_rows, validation_multiple
 from keraslearn.training.symbolic_build import build_from_outputs
 
 
@@ -129,27 +129,6 @@ def _set_random_seed(seed: int):
         torch.manual_seed(seed)
 
 
-def validation_split(n: int, fraction: float, stratify=None, seed=None):
-    """Shuffled train / validation row indices; stratified when ``stratify`` labels allow it.
-
-    Returns ``(train_idx, None)`` when ``fraction`` is 0 or too few rows remain to hold out.
-    """
-    n_val = held_out_rows(n, fraction)
-    if n_val == 0:
-        return np.arange(n), None
-    rng = np.random.default_rng(seed)
-    if stratify is not None:
-        _, codes, counts = np.unique(stratify, return_inverse=True, return_counts=True)
-        val = [rng.permutation(np.flatnonzero(codes == k))[:take]
-               for k, take in enumerate(_stratified_counts(counts, n_val))]
-        val = np.sort(np.concatenate(val))
-        if not len(val):  # every class has a single row, kept for training
-            return np.arange(n), None
-        return np.setdiff1d(np.arange(n), val, assume_unique=True), val
-    perm = rng.permutation(n)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-
 def policy_callbacks(early_stopping: bool, validated: bool, patience: int, verbose, epochs: int):
     """The fit policy's own callbacks and its EarlyStopping (or None): early stopping on ``val_loss``
     (``loss`` without validation rows) restoring the best weights, then the progress bar at verbose=1,
@@ -162,83 +141,6 @@ def policy_callbacks(early_stopping: bool, validated: bool, patience: int, verbo
     if int(verbose) == 1:
         cbs.append(RichProgress(epochs, stopper=stopper))
     return cbs, stopper
-
-
-def _stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
-    """Validation rows per class: ``n_val`` in all (what the learners plan their schedules for), shared in
-    proportion by largest remainders, each class keeping at least one row to train on (a class of one
-    row stays in training; the others are still stratified)."""
-    quota = counts * n_val / counts.sum()
-    take = np.minimum(np.floor(quota).astype(int), counts - 1)
-    while take.sum() < n_val:
-        spare = np.flatnonzero(take < counts - 1)
-        if not len(spare):
-            break  # fewer rows than that to spare (nearly one row per class): hold out what can be
-        k = spare[np.argmax((quota - take)[spare])]
-        take[k] += 1
-    return take
-
-
-def held_out_count(n: int, fraction: float, n_classes: int = 0) -> int:
-    """How many rows :func:`validation_split` holds out, stratified over ``n_classes`` classes (0: not
-    stratified): each class keeps a row for training (:func:`_stratified_counts`), so at most
-    ``n - n_classes``, none at all when every class has one row."""
-    n_val = held_out_rows(n, fraction)
-    return min(n_val, n - n_classes) if n_classes else n_val
-
-
-def early_stopping_split(n: int, fraction: float, stratify, seed, early_stopping: bool):
-    """:func:`validation_split`, warning when early stopping is on and the share rounds to no split."""
-    train_idx, val_idx = validation_split(n, fraction, stratify=stratify, seed=seed)
-    if val_idx is None and fraction > 0 and early_stopping:
-        why = (f"would hold out {int(round(n * fraction))} of them" if held_out_rows(n, fraction) == 0
-               else "have one row per class, each kept for training")
-        warn_user(
-            f"validation_fraction={fraction} of {n} rows {why}, so no "
-            "validation split is made: the fit trains on every row and early stopping watches the training loss."
-        )
-    return train_idx, val_idx
-
-
-def _take(x, idx):
-    if isinstance(x, dict):
-        return {k: v[idx] for k, v in x.items()}
-    return None if x is None else x[idx]
-
-
-_SPLIT_ROWS = 16_384  # rows moved at a time by _split_in_place
-
-
-def _split_in_place(v: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray):
-    """``(v[train_idx], v[val_idx])``, the first a view of ``v``'s leading rows, filled in place.
-
-    Both index arrays are sorted, so each training row moves forward (or stays) and rows are
-    copied in order, in chunks, after the validation rows were taken out: holding out
-    validation rows then needs no second copy of the training inputs.
-    """
-    sorted_ = np.all(np.diff(train_idx) > 0) and np.all(np.diff(val_idx) > 0)
-    if not (sorted_ and isinstance(v, np.ndarray) and v.flags.c_contiguous and v.flags.writeable):
-        return v[train_idx], v[val_idx]
-    val = v[val_idx]
-    for start in range(0, len(train_idx), _SPLIT_ROWS):
-        # Rows before ``start`` are written already; the ones read here lie at ``start`` or after.
-        chunk = train_idx[start : start + _SPLIT_ROWS]
-        v[start : start + len(chunk)] = v[chunk]
-    return v[: len(train_idx)], val
-
-
-def _validation_multiple(n: int, batch_size: int) -> int:
-    """Validation rows are padded to a multiple of this: equal shapes, one compiled test step.
-
-    Keras evaluates in batches of ``batch_size``: a smaller last batch is a second shape to
-    compile (0.2 s for an MLP, seconds for TabNet). A single batch is padded to a multiple of
-    32 rows instead, so CV folds whose validation sets differ by a row share one shape. The
-    padding rows weigh 0 and the real rows' weights are rescaled (``pad_rows(rescale=True)``),
-    so ``val_loss`` and the weighted metrics are those of the real rows.
-    """
-    if n > batch_size or -(-n // 32) * 32 > batch_size:
-        return batch_size
-    return 32
 
 
 _CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")
@@ -315,7 +217,7 @@ def _warn_if_diverged(model, history, x):
     said = f"Training diverged: {key} became {history[key][epoch]} in epoch {epoch + 1}"
     # Finite weights can still overflow (a learning rate of 1e30 leaves them near 1e30): ask the model.
     with keras_warnings_ignored():
-        outputs = [keras.ops.convert_to_numpy(o) for o in keras.tree.flatten(model(_take(x, slice(0, 64)),
+        outputs = [keras.ops.convert_to_numpy(o) for o in keras.tree.flatten(model(take_rows(x, slice(0, 64)),
                                                                                    training=False))]
     if not all(np.isfinite(o).all() for o in outputs):
         raise DivergedError(f"{said}, and the model predicts NaN or inf, so the learner is left as it was before "
@@ -427,14 +329,14 @@ def fit_model(
     validation_data = None
     if val_idx is not None:
         if owns_x and isinstance(x, dict) and not held_out:
-            parts = {k: _split_in_place(v, train_idx, val_idx) for k, v in x.items()}
+            parts = {k: split_in_place(v, train_idx, val_idx) for k, v in x.items()}
             x, vx = {k: p[0] for k, p in parts.items()}, {k: p[1] for k, p in parts.items()}
         else:
-            vx, x = _take(x, val_idx), _take(x, train_idx)
-        validation_data = (vx, _take(y, val_idx))
+            vx, x = take_rows(x, val_idx), take_rows(x, train_idx)
+        validation_data = (vx, take_rows(y, val_idx))
         if sample_weight is not None:
-            validation_data += (_take(sample_weight, val_idx),)
-        y, sample_weight = _take(y, train_idx), _take(sample_weight, train_idx)
+            validation_data += (take_rows(sample_weight, val_idx),)
+        y, sample_weight = take_rows(y, train_idx), take_rows(sample_weight, train_idx)
     cbs = [copied_callback(cb) for cb in (callbacks or [])] + [_StopOnNaN()]
     _check_monitors(cbs, model, validation_data is not None)
     policy, stopper = policy_callbacks(early_stopping, validation_data is not None, patience, verbose, epochs)
@@ -449,7 +351,7 @@ def fit_model(
         sample_weight = np.ones(len(y), dtype="float32")
     if validation_data is not None and keras.backend.backend() == "jax" and pads_exactly(model):
         vx, vy, *vw = validation_data
-        multiple = _validation_multiple(len(vy), batch_size)
+        multiple = validation_multiple(len(vy), batch_size)
         validation_data = pad_rows(vx, vy, vw[0] if vw else None, multiple, rescale=True)
     x, y, sample_weight, validation_data, batch_size = prepare_for_devices(
         x, y, sample_weight, validation_data, batch_size

@@ -1,0 +1,107 @@
+"""Holding out validation rows: how many, which ones (stratified when the labels allow), and moving them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keraslearn._user_warnings import warn_user
+from keraslearn.training.schedules import held_out_rows
+
+
+def validation_split(n: int, fraction: float, stratify=None, seed=None):
+    """Shuffled train / validation row indices; stratified when ``stratify`` labels allow it.
+
+    Returns ``(train_idx, None)`` when ``fraction`` is 0 or too few rows remain to hold out.
+    """
+    n_val = held_out_rows(n, fraction)
+    if n_val == 0:
+        return np.arange(n), None
+    rng = np.random.default_rng(seed)
+    if stratify is not None:
+        _, codes, counts = np.unique(stratify, return_inverse=True, return_counts=True)
+        val = [rng.permutation(np.flatnonzero(codes == k))[:take]
+               for k, take in enumerate(_stratified_counts(counts, n_val))]
+        val = np.sort(np.concatenate(val))
+        if not len(val):  # every class has a single row, kept for training
+            return np.arange(n), None
+        return np.setdiff1d(np.arange(n), val, assume_unique=True), val
+    perm = rng.permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
+    """Validation rows per class: ``n_val`` in all (what the learners plan their schedules for), shared in
+    proportion by largest remainders, each class keeping at least one row to train on (a class of one
+    row stays in training; the others are still stratified)."""
+    quota = counts * n_val / counts.sum()
+    take = np.minimum(np.floor(quota).astype(int), counts - 1)
+    while take.sum() < n_val:
+        spare = np.flatnonzero(take < counts - 1)
+        if not len(spare):
+            break  # fewer rows than that to spare (nearly one row per class): hold out what can be
+        k = spare[np.argmax((quota - take)[spare])]
+        take[k] += 1
+    return take
+
+
+def held_out_count(n: int, fraction: float, n_classes: int = 0) -> int:
+    """How many rows :func:`validation_split` holds out, stratified over ``n_classes`` classes (0: not
+    stratified): each class keeps a row for training (:func:`_stratified_counts`), so at most
+    ``n - n_classes``, none at all when every class has one row."""
+    n_val = held_out_rows(n, fraction)
+    return min(n_val, n - n_classes) if n_classes else n_val
+
+
+def early_stopping_split(n: int, fraction: float, stratify, seed, early_stopping: bool):
+    """:func:`validation_split`, warning when early stopping is on and the share rounds to no split."""
+    train_idx, val_idx = validation_split(n, fraction, stratify=stratify, seed=seed)
+    if val_idx is None and fraction > 0 and early_stopping:
+        why = (f"would hold out {int(round(n * fraction))} of them" if held_out_rows(n, fraction) == 0
+               else "have one row per class, each kept for training")
+        warn_user(
+            f"validation_fraction={fraction} of {n} rows {why}, so no "
+            "validation split is made: the fit trains on every row and early stopping watches the training loss."
+        )
+    return train_idx, val_idx
+
+
+def take_rows(x, idx):
+    """Rows ``idx`` of an array, of each array in a dict of inputs, or None."""
+    if isinstance(x, dict):
+        return {k: v[idx] for k, v in x.items()}
+    return None if x is None else x[idx]
+
+
+SPLIT_ROWS = 16_384  # rows moved at a time by split_in_place
+
+
+def split_in_place(v: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray):
+    """``(v[train_idx], v[val_idx])``, the first a view of ``v``'s leading rows, filled in place.
+
+    Both index arrays are sorted, so each training row moves forward (or stays) and rows are
+    copied in order, in chunks, after the validation rows were taken out: holding out
+    validation rows then needs no second copy of the training inputs.
+    """
+    sorted_ = np.all(np.diff(train_idx) > 0) and np.all(np.diff(val_idx) > 0)
+    if not (sorted_ and isinstance(v, np.ndarray) and v.flags.c_contiguous and v.flags.writeable):
+        return v[train_idx], v[val_idx]
+    val = v[val_idx]
+    for start in range(0, len(train_idx), SPLIT_ROWS):
+        # Rows before ``start`` are written already; the ones read here lie at ``start`` or after.
+        chunk = train_idx[start : start + SPLIT_ROWS]
+        v[start : start + len(chunk)] = v[chunk]
+    return v[: len(train_idx)], val
+
+
+def validation_multiple(n: int, batch_size: int) -> int:
+    """Validation rows are padded to a multiple of this: equal shapes, one compiled test step.
+
+    Keras evaluates in batches of ``batch_size``: a smaller last batch is a second shape to
+    compile (0.2 s for an MLP, seconds for TabNet). A single batch is padded to a multiple of
+    32 rows instead, so CV folds whose validation sets differ by a row share one shape. The
+    padding rows weigh 0 and the real rows' weights are rescaled (``pad_rows(rescale=True)``),
+    so ``val_loss`` and the weighted metrics are those of the real rows.
+    """
+    if n > batch_size or -(-n // 32) * 32 > batch_size:
+        return batch_size
+    return 32
