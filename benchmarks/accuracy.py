@@ -232,7 +232,7 @@ def write_markdown(res, learner_names, path, meta):
         f"most {meta['max_epochs']} epochs and {meta['max_fit_seconds']:g} CPU-seconds after the first epoch (0: no limit),",
         "keeping their best epoch;",
         f"everything else at its defaults. Backend: {meta['backend']}.",
-        f"Metric: ROC AUC (binary), accuracy (multiclass), R² (regression); higher is better. Cells: mean ± sd",
+        "Metric: ROC AUC (binary), accuracy (multiclass), R² (regression); higher is better. Cells: mean ± sd",
         f"over the repeats, then the mean fit time in seconds. Sum of all fit times: {res.fit_s.sum() / 60:.1f} min;",
         f"wall time of the run{' (resumed)' if meta['resumed'] else ''}: {meta['wall_min']:.1f} min (load average",
         f"before / after: {meta['load_before']} / {meta['load_after']}; {meta['host']}, shared with other jobs).",

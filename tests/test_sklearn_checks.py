@@ -1,6 +1,5 @@
 """scikit-learn's own estimator checks on the representative learners (FF)."""
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from keraslearn import FFClassifier, FFRegressor
