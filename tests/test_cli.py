@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import keraslearn
 from keraslearn.cli import main
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -148,6 +149,13 @@ def test_errors_are_one_line_exit_2(argv, message, iris_csv, tmp_path):
     assert r.returncode == 2
     lines = [line for line in r.stderr.strip().splitlines() if line.strip() and not line.startswith(("usage:", " "))]
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr
+
+
+def test_python_m_keraslearn_cli_runs_the_command():
+    """``python -m keraslearn.cli`` ran nothing and exited 0."""
+    r = subprocess.run([sys.executable, "-m", "keraslearn.cli", "--version"], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": SRC}, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == f"keraslearn {keraslearn.__version__}"
 
 
 def test_help_everywhere():

@@ -167,6 +167,9 @@ def test_path_names_another_file_in_the_cache_or_anywhere(data_dirs, tmp_path):
         np.testing.assert_array_equal(y_train, [1, 2])
     with pytest.raises(TypeError, match="path must be a file name"):
         load_mnist(path=5)
+    for folder in ("", ".", str(tmp_path) + "/"):  # joined to the cache, "" was the cache: "delete it"
+        with pytest.raises(ValueError, match="names a folder, not a file: give a file name, like 'mnist.npz'"):
+            load_mnist(path=folder)
     np.savez(data / "my_boston.npz", x=np.ones((10, 13)), y=np.arange(10.0))
     (xb, _), (xt, _) = load_boston_housing("my_boston.npz", 0.2)
     assert len(xb) == 8 and len(xt) == 2  # positional, in Keras' order

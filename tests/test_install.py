@@ -153,6 +153,22 @@ def test_reinstall_swaps_a_cpu_torch_for_the_cuda_build():
     assert not any(a.startswith("torch") for a in main_step.argv) and "--force-reinstall" not in main_step.argv
 
 
+def test_reinstall_of_several_backends_resolves_torch_with_them():
+    """A forced reinstall ignores what is installed: torch must be in the same resolution as jax, or pip
+    picks CUDA libraries for jax alone, and its build pinned by its local tag to PyTorch's index."""
+    plan = plan_install(["jax", "torch"], gpu="yes", cuda=12, reinstall=True, system=LINUX_GPU)
+    (step,) = _pip_steps(plan)
+    assert "--force-reinstall" in step.argv and f"torch=={TORCH_VERSION}+cu126" in step.argv
+    assert step.argv[-2:] == ("--extra-index-url", "https://download.pytorch.org/whl/cu126")
+
+
+def test_an_extra_naming_torch_is_refused():
+    for extra in ("torch", "Torch==2.5.0", "torch>=2"):
+        with pytest.raises(ValueError, match="torch comes with --backend torch"):
+            plan_install("jax", extras=[extra], system=LINUX_CPU)
+    assert plan_install("jax", extras=["torchmetrics"], system=LINUX_CPU).requirements()[-1] == "torchmetrics"
+
+
 def test_arguments_are_checked():
     assert normalize_backends("jax,torch") == ("jax", "torch")
     assert normalize_backends(["tf", "jax", "tf"]) == ("tensorflow", "jax")

@@ -207,3 +207,6 @@ def main(argv=None) -> int:
     finally:
         warnings.formatwarning = shown
 
+
+if __name__ == "__main__":  # python -m keraslearn.cli, as python -m keraslearn
+    run()

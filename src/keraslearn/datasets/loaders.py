@@ -106,6 +106,8 @@ def _source(dataset, path=None):
         return source
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file name or path, like {source.fname!r}; got {path!r}.")
+    if os.path.basename(os.fspath(path).rstrip()) in ("", ".", ".."):  # joined to Keras' cache: the cache itself
+        raise ValueError(f"path={path!r} names a folder, not a file: give a file name, like {source.fname!r}.")
     return dataclasses.replace(source, fname=os.fspath(path))
 
 

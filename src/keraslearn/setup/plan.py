@@ -179,6 +179,18 @@ def _backend_requirements(backends, gpu, cuda, system: SystemInfo):
     return reqs, torch_index, notes
 
 
+def _extra_requirement(extra: str) -> str:
+    """An ``extras`` requirement, refused when it names torch: its build and pin come with ``--backend torch``."""
+    name = re.match(r"\s*([A-Za-z0-9._-]*)", str(extra)).group(1)
+    if re.sub(r"[-_.]+", "-", name).lower() == "torch":
+        raise ValueError(
+            f"extras={extra!r}: torch comes with --backend torch, which installs torch=={TORCH_VERSION} in the "
+            "build for this machine (an extra 'torch' from PyPI is its latest multi-GB CUDA build); drop it from "
+            "--extra and add --backend torch"
+        )
+    return extra
+
+
 def plan_install(
     backend="jax",
     *,
@@ -308,7 +320,14 @@ def plan_install(
         )
     pip = (*python, "-m", "pip", "install")
     force = ("--force-reinstall",) if reinstall else ()
-    if torch_index is not None:
+    index = ()
+    if torch_index is not None and reinstall and backends != ("torch",):
+        # One forced resolution of every backend, so the CUDA libraries suit them all; torch's
+        # local version tag (+cu126) is on PyTorch's index only, so PyPI's build cannot replace it.
+        tag = torch_index.rsplit("/", 1)[1]
+        main_reqs = [f"{r}+{tag}" if r.startswith("torch==") else r for r in main_reqs]
+        index = ("--extra-index-url", torch_index)
+    elif torch_index is not None:
         label = f"CUDA {cuda_major}" if use_gpu else "CPU"
         steps.append(
             Step(
@@ -319,10 +338,9 @@ def plan_install(
         # Named again below so pip keeps the CUDA libraries consistent with the other
         # backends (installed, it stays); a forced reinstall would fetch PyPI's build instead.
         if reinstall:
-            main_reqs = [r for r in main_reqs if not r.startswith("torch==")]
-            force = () if backends == ("torch",) else force
-    requirements = [keras_requirement(version), *main_reqs, *extras]
-    steps.append(Step("install keras" + "".join(f", {r}" for r in main_reqs), (*pip, *force, *requirements)))
+            main_reqs, force = [r for r in main_reqs if not r.startswith("torch==")], ()
+    requirements = [keras_requirement(version), *main_reqs, *map(_extra_requirement, extras)]
+    steps.append(Step("install keras" + "".join(f", {r}" for r in main_reqs), (*pip, *force, *requirements, *index)))
 
     source = probe_source()
     verify = tuple(
