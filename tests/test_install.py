@@ -162,6 +162,12 @@ def test_reinstall_of_several_backends_resolves_torch_with_them():
     assert step.argv[-2:] == ("--extra-index-url", "https://download.pytorch.org/whl/cu126")
 
 
+def test_a_plan_shows_short_in_a_notebook():
+    """A REPL shows install_keras(dry_run=True)'s result: the probe's source made it 7,700 characters."""
+    plan = plan_install(["jax", "torch"], system=LINUX_CPU)
+    assert len(repr(plan)) < 1000 and "<keraslearn probe>" in repr(plan)
+
+
 def test_an_extra_naming_torch_is_refused():
     for extra in ("torch", "Torch==2.5.0", "torch>=2"):
         with pytest.raises(ValueError, match="torch comes with --backend torch"):

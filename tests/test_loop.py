@@ -171,9 +171,12 @@ def test_a_regularized_model_evaluates_as_keras_does_and_a_loss_name_takes_1d_ta
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(8, activation="relu", kernel_regularizer="l2"),
                               keras.layers.Dense(1, activation="sigmoid")])
     history = train_loop(model, "adam", "binary_crossentropy", (X[:500], y[:500]), epochs=1, batch_size=100,
-                         validation_data=(X[500:], y[500:]), on_epoch_end=lambda epoch, logs: None)
-    model.compile(loss="binary_crossentropy")
-    assert history["val_loss"][-1] == pytest.approx(model.evaluate(X[500:], y[500:], verbose=0), rel=1e-5)
+                         validation_data=(X[500:], y[500:]), on_epoch_end=lambda epoch, logs: None, metrics=["mae"])
+    model.compile(loss="binary_crossentropy", metrics=["mae"])
+    keras_eval = model.evaluate(X[500:], y[500:], verbose=0, return_dict=True)
+    assert history["val_loss"][-1] == pytest.approx(keras_eval["loss"], rel=1e-5)
+    # A metric is logged as named, as fit logs it: "mae", not "mean_absolute_error".
+    assert {"mae", "val_mae"} <= set(history) and history["val_mae"][-1] == pytest.approx(keras_eval["mae"], rel=1e-5)
 
 
 def test_sample_weights_are_refused_not_ignored(digits):

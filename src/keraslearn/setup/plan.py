@@ -60,6 +60,9 @@ class Step:
             prefix = "".join(f"{k}={shlex.quote(v)} " for k, v in self.env)
         return prefix + command_line(self.argv, self.os_name)
 
+    def __repr__(self) -> str:  # the shell line: a verify step's argv holds the probe's whole source
+        return f"Step({self.description!r}, {self.command()!r})"
+
 
 @dataclass(frozen=True)
 class InstallPlan:

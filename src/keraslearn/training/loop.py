@@ -72,6 +72,8 @@ def _metric_object(metric, y_true, y_pred):
         return keras.metrics.SparseCategoricalAccuracy(name=metric)
     obj = keras.metrics.get(metric)
     if isinstance(obj, keras.metrics.Metric):
+        if isinstance(metric, str):  # logged as the user named it ("mae", not "mean_absolute_error"), as in fit
+            obj.name = metric
         return obj
     return keras.metrics.MeanMetricWrapper(obj, name=metric if isinstance(metric, str) else obj.__name__)
 
