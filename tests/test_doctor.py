@@ -465,3 +465,16 @@ def test_one_cuda_wheel_from_another_package_is_not_an_extra_installed():
     assert cuda_wants(dists) == {}
     dists["nvidia-cublas-cu12"] = {"version": "12.9.1"}  # every wheel of the extra: tensorflow[and-cuda]
     assert cuda_wants(dists) == {"tensorflow": {12: ["nvidia-nccl-cu12", "nvidia-cublas-cu12"]}}
+
+
+def test_a_gpu_jax_built_for_another_numpy_is_reinstalled_with_its_plugin():
+    """``pip install --upgrade jax jaxlib`` leaves jax-cuda12-plugin at its old version, which must match jaxlib."""
+    from keraslearn.setup.diagnose import _upgrade
+    from keraslearn.setup.findings import Context
+
+    jax = {"version": "0.7.0", "requires": []}
+    cpu = Context({"python": {"executable": "/env/bin/python", "dists": {"jax": jax, "jaxlib": jax}}})
+    assert _upgrade(cpu, "jax") == "/env/bin/python -m pip install --upgrade jax jaxlib"
+    gpu = Context({"python": {"executable": "/env/bin/python",
+                              "dists": {"jax": jax, "jaxlib": jax, "jax-cuda12-plugin": jax}}, "current": False})
+    assert _upgrade(gpu, "jax") == "keraslearn install --backend jax --reinstall --env /env/bin/python"

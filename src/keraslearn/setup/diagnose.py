@@ -151,8 +151,9 @@ def _backend_variable(ctx: Context) -> list[Finding]:
 
 def _upgrade(ctx: Context, name: str) -> str:
     """The command that replaces a backend built against another NumPy."""
-    if name == "torch":  # pinned: reinstall the same version, from the right index
-        return ctx.install("torch", "--reinstall")
+    if name == "torch" or any(d.startswith("jax-cuda") for d in ctx.dists):
+        # torch is pinned (the same version from the right index); a CUDA plugin must match jaxlib's version
+        return ctx.install(name, "--reinstall")
     if name == "jax":
         return f"{ctx.pip} install --upgrade jax jaxlib"
     return f"{ctx.pip} install --upgrade {'tensorflow-cpu' if 'tensorflow-cpu' in ctx.dists else 'tensorflow'}"
