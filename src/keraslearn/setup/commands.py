@@ -9,7 +9,6 @@ import argparse
 import sys
 
 
-
 def _backend_names(text: str) -> str:
     """A --backend value as the Python API reads it ("tf", "jax,torch"), checked and spelled out."""
     from keraslearn.setup.choices import normalize_backends
