@@ -243,9 +243,8 @@ def test_cli_dry_run_prints_the_plan_and_runs_nothing(capsys, tmp_path):
 def test_cli_bad_arguments_exit_2(capsys):
     assert main(["install", "--version", "latest", "--dry-run"]) == 2
     assert "use a Keras 3 version or specifier" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exit_:
-        main(["install", "--backend", "theano", "--dry-run"])
-    assert exit_.value.code == 2 and "unknown backend 'theano'" in capsys.readouterr().err
+    assert main(["install", "--backend", "theano", "--dry-run"]) == 2
+    assert "unknown backend 'theano'" in capsys.readouterr().err
 
 
 def test_cli_backends_are_spelled_as_in_python():

@@ -9,16 +9,6 @@ import argparse
 import sys
 
 
-def _backend_names(text: str) -> str:
-    """A --backend value as the Python API reads it ("tf", "jax,torch"), checked and spelled out."""
-    from keraslearn.setup.choices import normalize_backends
-
-    try:
-        return ",".join(normalize_backends(text))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
 def register(subparsers) -> None:
     install = subparsers.add_parser(
         "install",
@@ -30,7 +20,7 @@ def register(subparsers) -> None:
         ),
     )
     install.add_argument(
-        "--backend", action="extend", nargs="+", type=_backend_names, metavar="NAME",
+        "--backend", action="extend", nargs="+", metavar="NAME",
         help="jax, torch or tensorflow (tf); several allowed, spaced or comma-separated (default: jax)",
     )
     install.add_argument("--gpu", choices=("auto", "yes", "no"), default="auto", help="CUDA builds (default: auto)")
@@ -70,7 +60,7 @@ def register(subparsers) -> None:
     )
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     doctor.add_argument(
-        "--backend", action="extend", nargs="+", type=_backend_names, metavar="NAME",
+        "--backend", action="extend", nargs="+", metavar="NAME",
         help="probe only these backends (default: all three)",
     )
     doctor.add_argument("--env", metavar="PATH", help="diagnose another environment (folder or python executable)")
@@ -110,8 +100,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
         raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout:g}")
     try:
-        backends = args.backend and ",".join(args.backend).split(",")
-        report = doctor(backends, env=args.env, timeout=args.timeout)
+        report = doctor(args.backend, env=args.env, timeout=args.timeout)
     except ValueError as err:
         raise UsageError(str(err)) from None
     print(report.to_json() if args.json else report)

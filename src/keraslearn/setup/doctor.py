@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 from keraslearn import _backend
 from keraslearn._backend import BACKENDS, DEFAULT_BACKEND
+from keraslearn.setup.choices import normalize_backends
 from keraslearn.setup.diagnose import Finding, diagnose, installed
 from keraslearn.setup.system import detect_gpus, run_probes
 
@@ -132,9 +133,8 @@ def gather(backends=None, *, env=None, timeout: float = 240) -> dict:
     python, current = _target_python(env)
     requested = requested_backend()
     asked = None if backends is None else list(dict.fromkeys(backends))
-    unknown = [b for b in asked or () if b not in BACKENDS]
-    if unknown:
-        raise ValueError(f"unknown backend {unknown[0]!r}: choose from {', '.join(BACKENDS)}")
+    if asked:  # as install reads them: "tf", "jax,torch"; an unknown name is refused, named
+        asked = list(normalize_backends(asked))
     # The backend Keras will run on is always probed: the report's verdict depends on it.
     selected = requested if requested in BACKENDS else DEFAULT_BACKEND
     names = list(BACKENDS) if asked is None else list(dict.fromkeys([*asked, selected]))

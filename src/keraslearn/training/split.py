@@ -72,7 +72,7 @@ def take_rows(x, idx):
     return None if x is None else x[idx]
 
 
-SPLIT_ROWS = 16_384  # rows moved at a time by split_in_place
+_SPLIT_ROWS = 16_384  # rows moved at a time by split_in_place
 
 
 def split_in_place(v: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray):
@@ -86,9 +86,9 @@ def split_in_place(v: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray):
     if not (sorted_ and isinstance(v, np.ndarray) and v.flags.c_contiguous and v.flags.writeable):
         return v[train_idx], v[val_idx]
     val = v[val_idx]
-    for start in range(0, len(train_idx), SPLIT_ROWS):
+    for start in range(0, len(train_idx), _SPLIT_ROWS):
         # Rows before ``start`` are written already; the ones read here lie at ``start`` or after.
-        chunk = train_idx[start : start + SPLIT_ROWS]
+        chunk = train_idx[start : start + _SPLIT_ROWS]
         v[start : start + len(chunk)] = v[chunk]
     return v[: len(train_idx)], val
 
