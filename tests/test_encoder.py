@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from keraslearn.preprocessing import DataSpec, TabularEncoder, embedding_size
-from keraslearn.preprocessing.encoder import UNKNOWN_CODE
+from keraslearn.preprocessing.encoder import MISSING_CODE, UNKNOWN_CODE
 
 
 @pytest.fixture
@@ -164,9 +164,11 @@ def test_a_time_level_is_met_however_the_time_is_written():
     enc = TabularEncoder().fit(as_text)  # and back: text levels met by datetimes
     np.testing.assert_array_equal(enc.transform(X)["cat_day"], enc.transform(as_text)["cat_day"])
     unseen = enc.transform(X.head(3).assign(day=["2025-01-01", "2024-01-02T00:00:00Z", "Jan 2"]))["cat_day"]
-    assert unseen.ravel().tolist() == [UNKNOWN_CODE, codes[1, 0], UNKNOWN_CODE]
-    words = TabularEncoder().fit(pd.DataFrame({"c": ["2024-01-02", "red"] * 5}))  # not all times: text as before
-    assert words.transform(pd.DataFrame({"c": ["2024-01-02 00:00:00"]}))["cat_c"].item() == UNKNOWN_CODE
+    lost = enc.stand_in_codes_[0][1]  # an unseen value's code: the first of the equally frequent days
+    assert unseen.ravel().tolist() == [lost, codes[1, 0], lost] and lost != codes[1, 0]
+    words = TabularEncoder().fit(pd.DataFrame({"c": ["2024-01-02", "red", "red"] * 5}))  # not all times: text
+    red = words.transform(pd.DataFrame({"c": ["red"]}))["cat_c"].item()
+    assert words.transform(pd.DataFrame({"c": ["2024-01-02 00:00:00"]}))["cat_c"].item() == red  # unseen
     # 9999-12-31 ("no end date") is beyond nanoseconds: as a level, as an unseen value, with rare levels pooled
     ends = pd.DataFrame({"end": ["2024-01-01", "2024-06-30", "9999-12-31"] * 4 + ["2025-03-01"]})
     enc = TabularEncoder(min_frequency=2).fit(ends)
@@ -191,11 +193,21 @@ def test_state_round_trip(frame):
     import json
 
     again = TabularEncoder.from_state(json.loads(json.dumps(state)), arrays)
-    a, b = enc.transform(frame), again.transform(frame)
-    assert a.keys() == b.keys()
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key])
+    # city: missing values and rare levels in training; size: a rare level ("l"), no missing value
+    new = frame.assign(city=["zzz", None, "a", "c", "b", "a"], size=["xl", None, "s", "m", "l", "s"])
+    for X in (frame, new):
+        a, b = enc.transform(X), again.transform(X)
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+    s_code = enc.transform(frame)["cat_size"][0, 0]  # missing in "size": read as its most frequent level, "s"
+    assert enc.transform(new)["cat_size"].ravel()[:3].tolist() == [UNKNOWN_CODE, s_code, s_code]
     assert DataSpec.from_dict(enc.spec_.to_dict()) == enc.spec_
+    del state["stand_in_codes"]  # an artifact written before they existed: the reserved codes, as then
+    assert TabularEncoder.from_state(state, arrays).stand_in_codes_ == [[MISSING_CODE, UNKNOWN_CODE]] * 2
+    bad = {**state, "stand_in_codes": [[0, 1], [0, 9]]}  # beyond the codes of "size"
+    with pytest.raises(ValueError, match=r"stand-in codes"):
+        TabularEncoder.from_state(bad, arrays)
 
 
 def test_fit_transform_encodes_once_and_equals_fit_then_transform(frame, monkeypatch):

@@ -80,14 +80,31 @@ def check_encoded(enc, X, out):
         for j, col in enumerate(enc.indicator_columns_):  # indicators: 1 exactly where missing
             ind = num[:, len(enc.numeric_columns_) + j]
             np.testing.assert_array_equal(ind, X[col].isna().to_numpy(dtype=np.float32))
-    for cspec, col, levels in zip(spec.categorical, enc.categorical_columns_, enc.categories_):
+    for cspec, col, levels, stand_in in zip(spec.categorical, enc.categorical_columns_, enc.categories_,
+                                            enc.stand_in_codes_):
         codes = out[cspec.input_name]
         assert codes.dtype == np.int32 and codes.shape == (len(X), 1)
         assert codes.min() >= 0 and codes.max() < cspec.n_codes
         lookup = {lvl: i + N_RESERVED for i, lvl in enumerate(levels)}
         ref = [MISSING_CODE if v is None else lookup.get(v, _other_spelling(raw, lookup))
                for v, raw in zip(_levels(X[col]), X[col].astype(object))]
+        ref = [{MISSING_CODE: stand_in[0], UNKNOWN_CODE: stand_in[1]}.get(r, r) for r in ref]
         np.testing.assert_array_equal(codes.ravel(), ref)
+
+
+def check_stand_ins(enc, X):
+    """A reserved code no training row had is read as HistGradientBoosting reads it (the encoder's
+    min_frequency=1: no level is pooled): unseen as missing if training had missing values, else
+    either as the most frequent level (the first in sorted order in a tie)."""
+    for col, levels, stand_in in zip(enc.categorical_columns_, enc.categories_, enc.stand_in_codes_):
+        values = pd.Series([v for v in _levels(X[col]) if v is not None], dtype=object)
+        if values.empty:
+            assert stand_in == [MISSING_CODE, MISSING_CODE]
+            continue
+        counts = values.value_counts()
+        mode = N_RESERVED + levels.index(min(counts.index[counts == counts.max()]))
+        has_missing = len(values) < len(X)
+        assert stand_in == ([MISSING_CODE, MISSING_CODE] if has_missing else [mode, mode])
 
 
 def _other_spelling(raw, lookup):
@@ -113,9 +130,13 @@ def test_any_mixed_frame_round_trips(frames, scaling):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # numbers-as-strings / identifier hints
         enc = TabularEncoder(scaling=scaling).fit(X)
-    assert len(enc.numeric_columns_) + len(enc.categorical_columns_) == X.shape[1]  # no column dropped
+    # no column dropped, but a numeric one missing in every row while another column is left
+    dropped = set(X.columns) - set(enc.numeric_columns_) - set(enc.categorical_columns_)
+    assert len(enc.numeric_columns_) + len(enc.categorical_columns_) + len(dropped) == X.shape[1]
+    assert all(X[c].isna().all() for c in dropped) and (not dropped or len(dropped) < X.shape[1])
     for col, levels in zip(enc.categorical_columns_, enc.categories_):
         assert levels == sorted({v for v in _levels(X[col]) if v is not None})
+    check_stand_ins(enc, X)
     out = enc.transform(X)
     check_encoded(enc, X, out)
     event(f"categorical columns: {len(enc.categorical_columns_)}, rows > 64: {len(X) > 64}")

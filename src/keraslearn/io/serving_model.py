@@ -153,14 +153,17 @@ def input_description(learner, fold_preprocessing=True) -> dict:
             "columns": [str(c) for c in enc.numeric_columns_] if folded else list(enc.spec_.numeric_names),
             "holds": "raw values, NaN for missing" if folded else "TabularEncoder.transform(X)['numeric']",
         }
-    for col, levels, cat in zip(enc.categorical_columns_, enc.categories_, enc.spec_.categorical):
+    stand_ins = getattr(enc, "stand_in_codes_", None) or [[MISSING_CODE, UNKNOWN_CODE]] * len(enc.categories_)
+    for col, levels, cat, (missing, unknown) in zip(
+        enc.categorical_columns_, enc.categories_, enc.spec_.categorical, stand_ins
+    ):
         inputs[cat.input_name] = {
             "dtype": "int32",
             "shape": [None, 1],
             "column": str(col),
             "codes": {str(level): i + N_RESERVED for i, level in enumerate(levels)},
-            "missing_code": MISSING_CODE,
-            "unknown_code": UNKNOWN_CODE,
+            "missing_code": missing,  # the code training had for it (see TabularEncoder)
+            "unknown_code": unknown,
         }
     if is_classifier(learner):
         output = {"holds": "class probabilities, as predict_proba", "classes": [str(c) for c in learner.classes_]}

@@ -28,6 +28,9 @@ import pandas as pd
 CHUNK_ROWS = 16_384
 #: Up to this many rows, categorical values are looked up one by one.
 SMALL_ROWS = 64
+MISSING_CODE = 0
+UNKNOWN_CODE = 1  # unseen at fit time, or rarer than min_frequency
+N_RESERVED = 2  # codes before the levels'
 #: Float dtypes kept as they are (every float32 and float64 value is exact in float64).
 _KEPT_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # A date or time as a Timestamp prints and ISO 8601 writes it: "2024-01-02", "2024-01-02 08:30:00+01:00".
@@ -308,3 +311,29 @@ def category_codes(col: pd.Series, lookup: dict, unknown: int, missing: int, gen
                 lut = np.array([lookup.get(u, unknown) for u in uniques] + [missing], dtype=np.int32)
                 return lut[idx]
     return general(col)
+
+
+def stand_in_codes(n_missing: int, n_pooled: int, kept_counts: list) -> list:
+    """``[code of a missing value, code of an unseen level]`` for a column whose training rows
+    held ``n_missing`` missing values, ``n_pooled`` rare (pooled) values and ``kept_counts``
+    rows of each kept level (codes from ``N_RESERVED``).
+
+    A reserved code that no training row had is an embedding row (or one-hot weight) that never
+    got a gradient: its random initial values would move predictions arbitrarily. Such a value
+    is read as scikit-learn's HistGradientBoosting reads it: an unseen level as missing when
+    training had missing values, and otherwise either one as the most frequent level.
+    """
+    if kept_counts:
+        mode = N_RESERVED + int(np.argmax(kept_counts))  # ties: the first level in sorted order
+    else:
+        mode = UNKNOWN_CODE if n_pooled else MISSING_CODE
+    to_missing = MISSING_CODE if n_missing else mode
+    return [to_missing, UNKNOWN_CODE if n_pooled else to_missing]
+
+
+def use_stand_ins(codes: np.ndarray, stand_ins) -> np.ndarray:
+    """``codes`` (changed in place) with the missing and unknown codes replaced by their ``stand_ins``."""
+    masks = [(codes == code, to) for code, to in zip((MISSING_CODE, UNKNOWN_CODE), stand_ins) if to != code]
+    for mask, to in masks:
+        codes[mask] = to
+    return codes

@@ -11,12 +11,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._user_warnings import warn_user
 from keraslearn.preprocessing import coding, column_warnings
+from keraslearn.preprocessing.coding import MISSING_CODE, N_RESERVED, UNKNOWN_CODE
+from keraslearn.preprocessing.encoder_state import EncoderState
 from keraslearn.preprocessing.spec import CategoricalSpec, DataSpec, embedding_size, input_name, numeric_quantiles
 from keraslearn.preprocessing.validation import match_columns, to_frame
 
-MISSING_CODE = 0
-UNKNOWN_CODE = 1  # unseen at fit time, or rarer than min_frequency
-N_RESERVED = 2
 SCALINGS = ("standard", "quantile", "robust", "none")
 _NUMERIC_KINDS = {"floating", "integer", "mixed-integer-float", "boolean", "decimal", "empty"}
 
@@ -72,13 +71,17 @@ def _with_values(numeric: list, frame: pd.DataFrame, categorical: set) -> list:
     return [c for c in numeric if c not in gone]
 
 
-class TabularEncoder(TransformerMixin, BaseEstimator):
+class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
     """Encode a table for Keras: scaled numbers plus integer codes for categorical columns.
 
     Numeric columns (numbers and booleans) get median imputation, a 0/1 missing indicator
     for each column that had missing values in training, then scaling. Categorical columns
     (category, string and object columns) become integer codes: ``0`` missing, ``1`` unseen
-    or rare (fewer than ``min_frequency`` rows), ``2..`` the kept levels.
+    or rare (fewer than ``min_frequency`` rows), ``2..`` the kept levels. A missing value or an
+    unseen level in a column whose training rows had none gets a code that training had
+    (``stand_in_codes_``): an unseen level is read as missing if the column had missing values,
+    and otherwise either one as the column's most frequent level, as scikit-learn's
+    HistGradientBoosting reads them.
 
     ``transform`` returns a dict of contiguous arrays: ``"numeric"`` (float32, n × d) and
     one ``"cat_<column>"`` (int32, n × 1) per categorical column.
@@ -193,11 +196,14 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         n = len(frame)
         mf = self.min_frequency
         threshold = mf * n if isinstance(mf, (float, np.floating)) and mf < 1 else mf
-        self.categories_ = []
+        self.categories_, self.stand_in_codes_ = [], []
         for col in self.categorical_columns_:
-            counts = coding.level_counts(frame[col], _as_levels)
-            kept = sorted(str(level) for level, c in counts.items() if c >= threshold)
+            counts = {str(level): int(c) for level, c in coding.level_counts(frame[col], _as_levels).items()}
+            kept = sorted(level for level, c in counts.items() if c >= threshold)
             self.categories_.append(kept)
+            n_kept = [counts[level] for level in kept]
+            self.stand_in_codes_.append(coding.stand_in_codes(
+                n - sum(counts.values()), sum(counts.values()) - sum(n_kept), n_kept))
             named = col in set(self.categorical_features or ())  # categorical on the user's word
             column_warnings.warn_suspicious(frame[col], kept, n, len(kept) + N_RESERVED, named=named)
         self._set_lookups()
@@ -261,6 +267,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if self.categorical_columns_ and getattr(self, "_time_codes", None) is None:
             self._set_lookups()  # an encoder unpickled from before the lookups (or the last of them) existed
         pooled = isinstance(self.min_frequency, float) or self.min_frequency > 1  # rare levels are unknown too
+        stand_ins = getattr(self, "stand_in_codes_", None)  # None: unpickled from before they existed
         for j, (col, cspec) in enumerate(zip(self.categorical_columns_, self.spec_.categorical)):
             codes = coding.category_codes(
                 frame[col], self._level_codes[j], UNKNOWN_CODE, MISSING_CODE, lambda c, j=j: self._codes_general(c, j),
@@ -275,6 +282,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             if unknown.any() and not pooled and not said:
                 if not column_warnings.warn_respelled(frame[col], unknown, self._normal_levels_of(j)):
                     column_warnings.warn_all_unseen(frame[col], unknown, codes == MISSING_CODE, self.categories_[j])
+            if stand_ins is not None:
+                codes = coding.use_stand_ins(codes, stand_ins[j])
             out[cspec.input_name] = codes.reshape(-1, 1)
         return out
 
@@ -338,63 +347,3 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True  # text and category columns are coded
         tags.input_tags.categorical = True
         return tags
-
-    # ---------------------------------------------------------- persistence
-    def get_state(self) -> tuple[dict, dict]:
-        """Fitted state as ``(json_dict, arrays)``; no pickle needed to store it."""
-        check_is_fitted(self, "spec_")
-        names = getattr(self, "feature_names_in_", None)
-        state = {
-            "params": self.get_params(),
-            "n_features_in": int(self.n_features_in_),
-            "feature_names_in": None if names is None else [str(c) for c in names],
-            "numeric_columns": [str(c) for c in self.numeric_columns_],
-            "categorical_columns": [str(c) for c in self.categorical_columns_],
-            "indicator_columns": [str(c) for c in self.indicator_columns_],
-            "categories": self.categories_,
-            "spec": self.spec_.to_dict(),
-        }
-        arrays = {"medians": self.medians_, "center": self.center_, "scale": self.scale_}
-        if self.quantiles_ is not None:
-            arrays["quantiles"] = self.quantiles_
-        return state, arrays
-
-    @classmethod
-    def from_state(cls, state: dict, arrays: dict) -> "TabularEncoder":
-        enc = cls(**state["params"])
-        enc.n_features_in_ = state["n_features_in"]
-        if state["feature_names_in"] is not None:
-            enc.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
-        enc.numeric_columns_ = state["numeric_columns"]
-        enc.categorical_columns_ = state["categorical_columns"]
-        enc.indicator_columns_ = state["indicator_columns"]
-        enc.categories_ = state["categories"]
-        enc.spec_ = DataSpec.from_dict(state["spec"])
-        enc.medians_, enc.center_, enc.scale_ = arrays["medians"], arrays["center"], arrays["scale"]
-        enc.quantiles_ = arrays.get("quantiles")
-        enc._check_state()
-        enc._set_lookups()
-        return enc
-
-    def _check_state(self):
-        """Refuse a stored state whose arrays do not fit its columns: numpy would broadcast a
-        shorter array over the rows and transform every value wrongly, without an error."""
-        d = len(self.numeric_columns_)
-        shapes = {name: np.shape(getattr(self, name)) for name in ("medians_", "center_", "scale_")}
-        problems = [f"{name} has shape {shape}" for name, shape in shapes.items() if shape != (d,)]
-        q = self.quantiles_
-        if q is not None and (np.ndim(q) != 2 or np.shape(q)[1] != d or np.shape(q)[0] < 2):
-            problems.append(f"quantiles_ has shape {np.shape(q)}")
-        if len(self.categories_) != len(self.categorical_columns_):
-            problems.append(f"{len(self.categories_)} category lists")
-        if not set(self.indicator_columns_) <= set(self.numeric_columns_):
-            problems.append("missing indicators for non-numeric columns")
-        if self.spec_.n_numeric != d + len(self.indicator_columns_) or len(self.spec_.categorical) != len(
-            self.categorical_columns_
-        ):
-            problems.append("a DataSpec of other widths")
-        if problems:
-            raise ValueError(
-                f"TabularEncoder state is inconsistent: {d} numeric and {len(self.categorical_columns_)} "
-                f"categorical columns, but {'; '.join(problems)}."
-            )
