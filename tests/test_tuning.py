@@ -237,6 +237,10 @@ def test_bad_learner_scoring_space_or_storage_fail_early_naming_the_cause(tmp_pa
                                          r"model__units\)"):
         keraslearn.tune(KerasClassifier(_build_units, model_params={"units": 8}), X, y,
                         space={"units": IntDistribution(4, 16)}, storage=db)
+    # layer_units beside n_layers and units: its samples were overwritten, yet reported as tuned.
+    with pytest.raises(ValueError, match=r"has layer_units and also n_layers and units, which make layer_units"):
+        keraslearn.tune(FFClassifier(), X, y, space={**SPACE, "layer_units": CategoricalDistribution([8])},
+                        storage=db)
     # Optuna would store tuple choices as lists (and warn); the error says what to use instead.
     with pytest.raises(TypeError, match=r"space\['layer_units'\] has tuple or list choices.*n_layers and units"):
         keraslearn.tune(FFClassifier(), X, y, space={"layer_units": CategoricalDistribution([(8,), (8, 8)])},
@@ -250,6 +254,8 @@ def test_bad_learner_scoring_space_or_storage_fail_early_naming_the_cause(tmp_pa
     # A URL missing slashes was read as a file in a folder named 'sqlite:'.
     with pytest.raises(ValueError, match=r"storage 'sqlite:/x.db' looks like a URL with slashes missing"):
         keraslearn.tune(FFClassifier(), X, y, space=SPACE, storage="sqlite:/x.db")
+    with pytest.raises(TypeError, match=r"storage must be None .* or an optuna storage object; got 5"):
+        keraslearn.tune(FFClassifier(), X, y, space=SPACE, storage=5)
 
 
 def test_trials_with_a_nan_score_are_replaced_and_reported(tmp_path, iris_mixed):
@@ -330,6 +336,10 @@ def test_a_named_study_refuses_other_data_and_other_fixed_parameters():
 
     with pytest.raises(ValueError, match=r"fixed numeric_embedding: study has None, this call \(no such parameter\)"):
         check_config(study, study_config(SMLPRegressor(epochs=3), None, "cv=5", SPACE, one))
+    # A parameter the study tuned and this call fixes is named as tuned (it was "no such parameter").
+    layers_only = {k: SPACE[k] for k in ("n_layers", "units")}
+    with pytest.raises(ValueError, match=r"fixed learning_rate: study has \(tuned\), this call 0.001"):
+        check_config(study, study_config(FFRegressor(epochs=3), None, "cv=5", layers_only, one))
     # A study recorded by an earlier keraslearn (no data or fixed parameters) still resumes.
     old = optuna.create_study(direction="maximize")
     old.set_user_attr("keraslearn", {"learner": "FFRegressor", "scoring": None, "evaluation": "cv=5",
@@ -562,6 +572,8 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
     assert "for this classification target use e.g. 'accuracy'" in err and "neg_root" not in err
     assert main(["tune", str(data), "--target", "b", "--timeout", "0", "--storage", str(tmp_path / "t.db")]) == 2
     assert "--timeout must be a positive number of seconds; got 0" in capsys.readouterr().err
+    assert main(["tune", str(data), "--target", "b", "--storage", "sqlite:/x.db"]) == 2  # a traceback, exit 1
+    assert "storage 'sqlite:/x.db' looks like a URL with slashes missing" in capsys.readouterr().err
     # The CLI's own flag names, not tune()'s argument names; a mistyped flag is named by tune's parser.
     assert main(["tune", str(data), "--target", "b", "--cv", "1"]) == 2
     assert "--cv must be 2 folds or more" in capsys.readouterr().err

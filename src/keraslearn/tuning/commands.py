@@ -46,7 +46,10 @@ def cmd_tune(args):
     learner = _make_learner(args.learner, task, params)
     space = _space_without(learner, fixed, console)
     refit = bool(args.report or args.out)
-    url = storage_url(args.storage)
+    try:
+        url = storage_url(args.storage)
+    except ValueError as err:  # 'sqlite:/x.db': slashes missing
+        raise UsageError(str(err)) from None
     _say(console, f"study storage: {redact(url)}" + (f", study {args.study!r}" if args.study else ""))
     try:
         best, study = tune(

@@ -214,6 +214,9 @@ def apply_sample(learner, sampled: dict) -> dict:
     valid = set(learner.get_params(deep=True))
     for names, (target, fn) in _DERIVED.items():
         if all(n in params for n in names) and target in valid:
+            if target in params:  # the sample would be overwritten: tuned and reported, yet never used
+                raise ValueError(f"The search space has {target} and also {' and '.join(names)}, which make "
+                                 f"{target}: keep one of the two.")
             params[target] = fn(*(params.pop(n) for n in names))
     unknown = set(params) - valid
     for names, (target, _) in _DERIVED.items():

@@ -29,6 +29,9 @@ def storage_url(storage) -> str:
     """A storage URL from None (the default SQLite file), a file path or a URL."""
     if storage is None:
         return DEFAULT_STORAGE
+    if not isinstance(storage, (str, os.PathLike)):
+        raise TypeError(f"storage must be None (a SQLite file in the working folder), a file path, a URL such as "
+                        f"'postgresql://user:password@host/db', or an optuna storage object; got {storage!r}.")
     text = os.fspath(storage)
     if "://" not in text:
         if re.match(r"(sqlite|postgres(ql)?|mysql)(\+\w+)?:", text):  # 'sqlite:/x.db': not a file of that name
@@ -274,12 +277,12 @@ def study_config(learner, scoring, evaluation, space, data=None) -> dict:
     return config
 
 
-def _differences(key, stored, new) -> list[str]:
+def _differences(key, stored, new, spaces=((), ())) -> list[str]:
     if isinstance(stored, dict) and isinstance(new, dict):
-        def shown(d, k):  # fixed values are recorded as their repr: "None" is a value; absent is not
-            return d[k] if k in d else "(no such parameter)"
+        def shown(d, k, space):  # fixed values are recorded as their repr: "None" is a value; absent is not
+            return d[k] if k in d else "(tuned)" if k in space else "(no such parameter)"
 
-        return [f"{key} {k}: study has {shown(stored, k)}, this call {shown(new, k)}"
+        return [f"{key} {k}: study has {shown(stored, k, spaces[0])}, this call {shown(new, k, spaces[1])}"
                 for k in sorted(set(stored) | set(new)) if stored.get(k) != new.get(k)]
     if key == "data":
         return ["data: the study was scored on other data (values, columns or dtypes differ)"]
@@ -295,7 +298,11 @@ def check_config(study, config):
     if stored is None:
         study.set_user_attr(CONFIG_ATTR, config)
         return
-    diff = [line for k, v in config.items() if k in stored and stored[k] != v for line in _differences(k, stored[k], v)]
+    from keraslearn.tuning.spaces import tuned_params
+
+    spaces = (tuned_params(stored.get("space") or ()), tuned_params(config["space"]))
+    diff = [line for k, v in config.items() if k in stored and stored[k] != v
+            for line in _differences(k, stored[k], v, spaces)]
     if diff:
         raise ValueError(
             f"study {study.study_name!r} was created with other settings ({'; '.join(diff)}). "
