@@ -389,6 +389,25 @@ def test_a_text_column_arriving_as_numbers_warns_where_levels_are_lost():
         enc.transform(X.assign(zip=X["zip"].astype(float).where(X["zip"] == "10001")))  # missing is not unknown
 
 
+def test_booleans_meet_a_yes_no_column_as_its_levels():
+    """A CSV's yes/no column met by a Parquet file's (or a DataFrame's) booleans: every row was unknown,
+    silently, and 40 of 200 predicted labels flipped."""
+    X = pd.DataFrame({"member": ["yes", "no", "no", "yes"] * 3, "x": np.arange(12.0)})
+    enc = TabularEncoder().fit(X)
+    expected = enc.transform(X)["cat_member"].ravel()
+    flags = X["member"].eq("yes")
+    for given in (flags, flags.astype("boolean"), flags.astype(object), flags.astype("category"),
+                  pd.concat([flags] * 10, ignore_index=True)):  # plain, nullable, object, category; > 64 rows
+        got = enc.transform(X.iloc[np.arange(len(given)) % len(X)].assign(member=given.to_numpy()))["cat_member"]
+        np.testing.assert_array_equal(got.ravel(), np.resize(expected, len(given)))
+    upper = TabularEncoder().fit(pd.DataFrame({"m": ["TRUE", "FALSE", "FALSE"]}))  # R's write.csv
+    assert upper.transform(pd.DataFrame({"m": [True, False]}))["cat_m"].ravel().tolist() == [3, 2]
+    colours = TabularEncoder().fit(pd.DataFrame({"m": ["red", "blue", "blue"]}))  # not truth words: a warning
+    with pytest.warns(UserWarning, match=r"Column 'm' holds True/False values \(True, False\) where training saw "
+                                         r"text \('blue', 'red'\): none is a training level"):
+        colours.transform(pd.DataFrame({"m": [True, False]}))
+
+
 def test_a_numeric_column_with_a_stray_text_value_warns_naming_the_values():
     """One "abc" among 40 numbers makes every number a level, unknown at predict unless seen."""
     income = pd.Series(np.arange(40) * 1000.5).astype(str)

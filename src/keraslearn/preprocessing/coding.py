@@ -238,6 +238,40 @@ def time_codes(levels: list, first_code: int) -> tuple:
     return walls, instants
 
 
+#: Pairs of words for True and False that a column of levels may hold, in any case.
+_TRUTH_WORDS = (("true", "false"), ("yes", "no"), ("y", "n"), ("t", "f"))
+
+
+def truth_codes(levels: list, first_code: int) -> dict:
+    """``{True: code, False: code}`` when the levels (codes from ``first_code``) are one pair of truth
+    words in any case ("yes"/"no", "TRUE"/"FALSE", "Y"/"N", or one of them), else ``{}``."""
+    words = {str(level).strip().lower(): code for code, level in enumerate(levels, first_code)}
+    if not levels or len(words) != len(levels):
+        return {}
+    for yes, no in _TRUTH_WORDS:
+        if set(words) <= {yes, no}:
+            return {flag: words[w] for flag, w in ((True, yes), (False, no)) if w in words}
+    return {}
+
+
+def match_truths(col: pd.Series, codes: np.ndarray, is_unknown: np.ndarray, table: dict) -> np.ndarray:
+    """``codes`` of ``col``'s unknown True/False values set from ``table`` (:func:`truth_codes`); the new
+    unknown mask."""
+    rows = np.flatnonzero(is_unknown)
+    if pd.api.types.is_bool_dtype(col.dtype):  # the unknown rows are not missing: plain booleans
+        flags, is_bool = col.iloc[rows].to_numpy(dtype=bool), np.ones(len(rows), dtype=bool)
+    else:
+        values = col.iloc[rows].to_numpy(dtype=object)
+        is_bool = np.array([isinstance(v, (bool, np.bool_)) for v in values], dtype=bool)
+        flags = np.array([bool(v) and b for v, b in zip(values, is_bool)], dtype=bool)
+    mapped = np.array([table.get(True, -1), table.get(False, -1)], dtype=np.int32)[np.where(flags, 0, 1)]
+    hit = rows[is_bool & (mapped >= 0)]
+    codes[hit] = mapped[is_bool & (mapped >= 0)]
+    is_unknown = is_unknown.copy()
+    is_unknown[hit] = False
+    return is_unknown
+
+
 def time_code(v, table: tuple, unknown: int) -> int:
     """The code of the level ``v`` is the time of (``table`` from :func:`time_codes`), else ``unknown``.
 

@@ -192,4 +192,6 @@ def warn_all_unseen(col: pd.Series, unknown: np.ndarray, missing: np.ndarray, le
 
 
 def _kind(value) -> str | None:
+    if isinstance(value, (bool, np.bool_)):
+        return "True/False values"
     return "text" if isinstance(value, str) else "numbers" if isinstance(value, numbers.Number) else None

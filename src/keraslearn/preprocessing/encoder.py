@@ -215,6 +215,7 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
         self._category_tables = [{} for _ in self.categories_]  # see coding.category_codes
         self._normal_levels = [None for _ in self.categories_]  # see _normal_levels_of
         self._time_codes = [None for _ in self.categories_]  # see _times_matched
+        self._truth_codes = [None for _ in self.categories_]  # see _truths_matched
 
     def _make_spec(self) -> DataSpec:
         taken: set[str] = {"numeric"}
@@ -264,7 +265,7 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
                 finite = np.isfinite(out["numeric"]).all(axis=0)
                 names = list(self.numeric_columns_) + [f"{c}__missing" for c in self.indicator_columns_]
                 _raise_too_large(arr, names, np.flatnonzero(~finite), " into float32")
-        if self.categorical_columns_ and getattr(self, "_time_codes", None) is None:
+        if self.categorical_columns_ and getattr(self, "_truth_codes", None) is None:
             self._set_lookups()  # an encoder unpickled from before the lookups (or the last of them) existed
         pooled = isinstance(self.min_frequency, float) or self.min_frequency > 1  # rare levels are unknown too
         stand_ins = getattr(self, "stand_in_codes_", None)  # None: unpickled from before they existed
@@ -276,6 +277,8 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
             unknown = codes == UNKNOWN_CODE
             if unknown.any():
                 unknown = self._times_matched(frame[col], codes, unknown, j)
+            if unknown.any():
+                unknown = self._truths_matched(frame[col], codes, unknown, j)
             # Levels such as "02139": usually none, so no cost per call. One warning about a column.
             said = self._spelled_apart[j] and column_warnings.warn_numbers_for_text(frame[col], unknown,
                                                                                      self._spelled_apart[j])
@@ -307,6 +310,17 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
         if not table:
             return unknown
         return coding.match_times(col, codes, unknown, table, UNKNOWN_CODE)
+
+    def _truths_matched(self, col: pd.Series, codes: np.ndarray, unknown: np.ndarray, j: int) -> np.ndarray:
+        """True/False values get the code of the level that says so, in a column whose levels are a pair of
+        truth words ("yes"/"no", "TRUE"/"FALSE", ...): a CSV's yes/no column met by a Parquet file's or a
+        DataFrame's booleans was unknown in every row, silently. Returns the unknown mask."""
+        table = self._truth_codes[j]
+        if table is None:
+            table = self._truth_codes[j] = coding.truth_codes(self.categories_[j], N_RESERVED)
+        if not table:
+            return unknown
+        return coding.match_truths(col, codes, unknown, table)
 
     def _codes_general(self, col: pd.Series, j: int) -> np.ndarray:
         values = _as_levels(col)
