@@ -585,3 +585,21 @@ def test_version_and_a_parquet_index_kept_by_predict(fitted, iris_csv, tmp_path,
     assert main(["predict", str(fitted), str(data), "--keep", "id", "--out", str(tmp_path / "p.csv"), "--quiet"]) == 0
     preds = pd.read_csv(tmp_path / "p.csv")
     assert list(preds.columns)[:2] == ["id", "prediction"] and preds["id"].tolist()[:2] == ["r0", "r1"]
+
+
+def test_predict_to_a_console_in_another_encoding_writes_utf8(fitted, iris_csv, tmp_path, monkeypatch):
+    """A Windows console (or a redirect) in cp1252: a level it cannot hold was a UnicodeEncodeError traceback,
+    and the levels it could hold came out in cp1252, unlike --out's UTF-8."""
+    import io
+    import sys
+
+    data = tmp_path / "cities.csv"
+    pd.read_csv(iris_csv).head(4).assign(city=["東京", "groß", "Zürich", "x"]).to_csv(data, index=False)
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="cp1252"))
+    assert main(["predict", str(fitted), str(data), "--keep", "city", "--quiet"]) == 0
+    sys.stdout.flush()
+    out = tmp_path / "preds.csv"
+    assert main(["predict", str(fitted), str(data), "--keep", "city", "--out", str(out), "--quiet"]) == 0
+    assert raw.getvalue() == out.read_bytes()  # what --out writes, byte for byte
+    assert pd.read_csv(io.BytesIO(raw.getvalue()))["city"].tolist() == ["東京", "groß", "Zürich", "x"]

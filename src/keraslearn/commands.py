@@ -12,7 +12,7 @@ import pandas as pd
 from keraslearn.cli import UsageError
 from keraslearn._atomic import check_writable, interrupts_deferred
 from keraslearn.console import console as _console
-from keraslearn.console import print_metrics
+from keraslearn.console import print_metrics, write_stdout
 from keraslearn.console import say as _say
 from keraslearn.console import to_json as _json
 from keraslearn.outputs import (check_outputs, model_out, not_the_input, out_kind, predictions_out, save_or_keep,
@@ -275,7 +275,7 @@ def cmd_predict(args):
             raise UsageError(f"cannot write {args.out}: {err}") from None
         _say(console, f"{len(out)} predictions → {args.out}")
     else:
-        print(out.to_csv(index=False), end="")
+        write_stdout(out.to_csv(index=False))
     return 0
 
 

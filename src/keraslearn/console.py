@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 
@@ -19,6 +20,18 @@ def say(out, text, always=False):
     """Print ``text`` on the console ``out``; ``always``: even when quiet (rows dropped from the user's data)."""
     if out is not None:
         (console() if always and out.quiet else out).print(text)
+
+
+def write_stdout(text: str) -> None:
+    """``text`` on stdout in UTF-8, as ``--out`` writes a file: a console or a redirect in another
+    encoding (Windows' cp1252) could not hold every level (a traceback), or wrote the file in it."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text stream with no bytes under it (a StringIO)
+        sys.stdout.write(text)
+        return
+    buffer.write(text.encode("utf-8"))
+    buffer.flush()
 
 
 def to_json(value, indent=None) -> str:
