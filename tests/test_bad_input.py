@@ -1138,6 +1138,10 @@ def test_cli_reads_a_semicolon_file_whose_rows_have_different_numbers_of_commas(
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n1,2,3\n")  # a comma file with a bad row: pandas' error
     with pytest.raises(UsageError, match=r"cannot read .*bad.csv: ParserError: .*Expected 2 fields in line 3"):
         read_table(tmp_path / "bad.csv")
+    # Excel's "sep=;" first line was read as the header: "target column 'Klasse' not found; columns: 'sep='"
+    (tmp_path / "hint.csv").write_bytes("sep=;\r\nName;Betrag;Klasse\r\na;1,5;x\r\nb;2,5;y\r\n".encode("cp1252"))
+    with pytest.raises(UsageError, match=r"hint.csv starts with Excel's separator line 'sep=;': delete that first"):
+        read_table(tmp_path / "hint.csv")
 
 
 def test_cli_leaves_out_row_names_written_by_to_csv_or_write_csv_and_says_so(tmp_path, capsys):
