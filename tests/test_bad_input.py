@@ -857,6 +857,10 @@ def test_dropped_targets_are_named_by_data_row_not_by_a_file_line_blank_lines_sh
     assert len(y) == 18 and 3 not in X["x"].tolist()
     # "3," is the third data row (on file line 5, after a blank line that pandas skips)
     assert "dropped 1 row(s) with a missing 'y' (data rows 3;" in capsys.readouterr().err
+    # "inf" was the learner's "y contains NaN or infinity (1 row(s))", after numpy's own warning
+    path.write_text("x,y\n1,0.5\n2,inf\n3,-inf\n" + "".join(f"{i},{i / 2}\n" for i in range(4, 20)))
+    with pytest.raises(UsageError, match=r"target column 'y' holds infinity in data rows 2, 3: fix or blank"):
+        split_target(read_table(path), "y", _console(quiet=True))
 
 
 def test_cli_predict_keeps_the_columns_asked_for_next_to_the_predictions(cli_files, clf, data, capsys):

@@ -27,15 +27,25 @@ def split_target(df: pd.DataFrame, target: str, console=None):
     missing = df[target].isna()
     if missing.all():
         raise UsageError(f"target column {target!r} is empty")
+    if pd.api.types.is_float_dtype(df[target]):  # "inf" in a CSV: refused by the learner without a column or row
+        infinite = np.isinf(df[target].to_numpy(dtype=float, na_value=np.nan))
+        if infinite.any():
+            raise UsageError(f"target column {target!r} holds infinity in {_data_rows(infinite)}: fix or blank those "
+                             "values (rows with a blank target are left out)")
     if missing.any():
-        rows = np.flatnonzero(missing.to_numpy())
-        shown = ", ".join(str(r + 1) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
-        _say(console, f"[yellow]dropped {len(rows)} row(s) with a missing {target!r} (data rows {shown}; "
+        rows = _data_rows(missing.to_numpy())
+        _say(console, f"[yellow]dropped {int(missing.sum())} row(s) with a missing {target!r} ({rows}; "
              "the first row after the header is 1)[/]", always=True)
         df = df.loc[~missing]
     if df.shape[1] < 2:
         raise UsageError("the data has no feature columns besides the target (after --drop, if given)")
     return df.drop(columns=[target]), _without_missing_dtype(df[target], missing.any())
+
+
+def _data_rows(mask: np.ndarray) -> str:
+    """"data rows 3, 7, …": the rows ``mask`` marks, counted from 1, the first five."""
+    rows = np.flatnonzero(mask)
+    return "data rows " + ", ".join(str(r + 1) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
 
 
 def _meant(name: str, names: list[str]) -> str | None:
