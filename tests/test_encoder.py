@@ -205,6 +205,9 @@ def test_state_round_trip(frame):
     assert DataSpec.from_dict(enc.spec_.to_dict()) == enc.spec_
     del state["stand_in_codes"]  # an artifact written before they existed: the reserved codes, as then
     assert TabularEncoder.from_state(state, arrays).stand_in_codes_ == [[MISSING_CODE, UNKNOWN_CODE]] * 2
+    unpickled = TabularEncoder().fit(frame)  # as an encoder pickled before they existed: saved as then
+    del unpickled.stand_in_codes_
+    assert unpickled.get_state()[0]["stand_in_codes"] == [[MISSING_CODE, UNKNOWN_CODE]] * 2
     bad = {**state, "stand_in_codes": [[0, 1], [0, 9]]}  # beyond the codes of "size"
     with pytest.raises(ValueError, match=r"stand-in codes"):
         TabularEncoder.from_state(bad, arrays)

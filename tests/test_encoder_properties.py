@@ -93,9 +93,8 @@ def check_encoded(enc, X, out):
 
 
 def check_stand_ins(enc, X):
-    """A reserved code no training row had is read as HistGradientBoosting reads it (the encoder's
-    min_frequency=1: no level is pooled): unseen as missing if training had missing values, else
-    either as the most frequent level (the first in sorted order in a tie)."""
+    """A reserved code no training row had is read as the most frequent level (the first in sorted
+    order in a tie); the encoder's min_frequency=1 pools no level, so unseen levels always are."""
     for col, levels, stand_in in zip(enc.categorical_columns_, enc.categories_, enc.stand_in_codes_):
         values = pd.Series([v for v in _levels(X[col]) if v is not None], dtype=object)
         if values.empty:
@@ -104,7 +103,7 @@ def check_stand_ins(enc, X):
         counts = values.value_counts()
         mode = N_RESERVED + levels.index(min(counts.index[counts == counts.max()]))
         has_missing = len(values) < len(X)
-        assert stand_in == ([MISSING_CODE, MISSING_CODE] if has_missing else [mode, mode])
+        assert stand_in == [MISSING_CODE if has_missing else mode, mode]
 
 
 def _other_spelling(raw, lookup):

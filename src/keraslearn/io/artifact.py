@@ -22,7 +22,8 @@ from keraslearn._atomic import atomic_file
 from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes
 
 FORMAT = "keraslearn-artifact"
-FORMAT_VERSION = 1
+#: 2: the encoder's stand-in codes (an earlier keraslearn would read unseen levels otherwise, silently).
+FORMAT_VERSION = 2
 #: The members of an artifact, each exactly once; nothing is ever extracted to disk.
 MEMBERS = ("keraslearn.json", "encoder.npz", "fitted.npz", "model.keras")
 

@@ -353,16 +353,16 @@ def stand_in_codes(n_missing: int, n_pooled: int, kept_counts: list) -> list:
     rows of each kept level (codes from ``N_RESERVED``).
 
     A reserved code that no training row had is an embedding row (or one-hot weight) that never
-    got a gradient: its random initial values would move predictions arbitrarily. Such a value
-    is read as scikit-learn's HistGradientBoosting reads it: an unseen level as missing when
-    training had missing values, and otherwise either one as the most frequent level.
+    got a gradient: its random initial values would move predictions arbitrarily. Such a value is
+    read as the most frequent level instead (the first in sorted order in a tie).
+    HistGradientBoosting likewise sends a missing value that training never had to the side of
+    each split with more training rows.
     """
     if kept_counts:
         mode = N_RESERVED + int(np.argmax(kept_counts))  # ties: the first level in sorted order
     else:
         mode = UNKNOWN_CODE if n_pooled else MISSING_CODE
-    to_missing = MISSING_CODE if n_missing else mode
-    return [to_missing, UNKNOWN_CODE if n_pooled else to_missing]
+    return [MISSING_CODE if n_missing else mode, UNKNOWN_CODE if n_pooled else mode]
 
 
 def use_stand_ins(codes: np.ndarray, stand_ins) -> np.ndarray:

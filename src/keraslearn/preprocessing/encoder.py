@@ -78,10 +78,8 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
     for each column that had missing values in training, then scaling. Categorical columns
     (category, string and object columns) become integer codes: ``0`` missing, ``1`` unseen
     or rare (fewer than ``min_frequency`` rows), ``2..`` the kept levels. A missing value or an
-    unseen level in a column whose training rows had none gets a code that training had
-    (``stand_in_codes_``): an unseen level is read as missing if the column had missing values,
-    and otherwise either one as the column's most frequent level, as scikit-learn's
-    HistGradientBoosting reads them.
+    unseen level in a column whose training rows had none (so that its code was never trained)
+    is read as the column's most frequent level (``stand_in_codes_``).
 
     ``transform`` returns a dict of contiguous arrays: ``"numeric"`` (float32, n × d) and
     one ``"cat_<column>"`` (int32, n × 1) per categorical column.

@@ -24,7 +24,9 @@ class EncoderState:
             "categorical_columns": [str(c) for c in self.categorical_columns_],
             "indicator_columns": [str(c) for c in self.indicator_columns_],
             "categories": self.categories_,
-            "stand_in_codes": self.stand_in_codes_,
+            # an encoder unpickled from before they existed reads missing and unseen values as codes 0 and 1
+            "stand_in_codes": getattr(self, "stand_in_codes_", None) or [[MISSING_CODE, UNKNOWN_CODE]
+                                                                         for _ in self.categories_],
             "spec": self.spec_.to_dict(),
         }
         arrays = {"medians": self.medians_, "center": self.center_, "scale": self.scale_}

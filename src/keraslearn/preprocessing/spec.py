@@ -51,7 +51,9 @@ class CategoricalSpec:
     """One categorical input: its column, Keras input name, code count and embedding width.
 
     Codes are ``0`` for missing, ``1`` for unseen or rare levels and ``2..n_codes-1`` for
-    the levels kept at fit time.
+    the levels kept at fit time. Missing and unseen values of a column whose training rows had
+    none (and so never trained codes 0 or 1) come as its most frequent level's code instead
+    (see :class:`keraslearn.preprocessing.encoder.TabularEncoder`).
     """
 
     name: str
