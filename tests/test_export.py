@@ -73,6 +73,12 @@ def test_onnx_export_runs_in_onnxruntime_like_predict_proba(iris_clf, tmp_path, 
     codes = described["inputs"]["cat_colour"]["codes"]
     expected = X["colour"].map(codes).fillna(described["inputs"]["cat_colour"]["unknown_code"]).to_numpy()
     np.testing.assert_array_equal(inputs["cat_colour"].ravel(), expected)  # the JSON replays the encoder
+    # The reserved codes fed as such (colour had no missing value and no rare level in training) are read
+    # as predict reads missing and unseen values: they reached embedding rows that never trained.
+    reserved = {**inputs, "cat_colour": np.array([[0], [1]] * (len(X) // 2), dtype=np.int32)}
+    reserved = {k: v[: len(X) // 2 * 2] for k, v in reserved.items()}
+    as_predict = X.iloc[: len(X) // 2 * 2].assign(colour=[None, "purple"] * (len(X) // 2))
+    np.testing.assert_allclose(session.run(None, reserved)[0], clf.predict_proba(as_predict), atol=ATOL)
 
 
 @pytest.mark.torch

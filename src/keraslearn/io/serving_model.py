@@ -57,7 +57,7 @@ def learner_model(learner, fold_preprocessing=True):
     from sklearn.base import is_classifier, is_regressor
     from sklearn.utils.validation import check_is_fitted
 
-    from keraslearn.preprocessing.layers import ImputeScale
+    from keraslearn.preprocessing.layers import ImputeScale, StandInCodes
 
     check_is_fitted(learner, "model_")
     net = learner.model_
@@ -79,8 +79,12 @@ def learner_model(learner, fold_preprocessing=True):
             else:
                 encoded = keras.Input((enc.spec_.n_numeric,), name="numeric", dtype="float32")
                 inputs["numeric"] = feed["numeric"] = encoded
-        for cat in enc.spec_.categorical:
+        stand_ins = getattr(enc, "stand_in_codes_", None) or [[0, 1]] * len(enc.spec_.categorical)
+        for cat, (missing, unknown) in zip(enc.spec_.categorical, stand_ins):
             inputs[cat.input_name] = feed[cat.input_name] = keras.Input((1,), name=cat.input_name, dtype="int32")
+            if (missing, unknown) != (0, 1):  # the reserved codes fed as such: read as predict reads them
+                feed[cat.input_name] = StandInCodes(missing, unknown, name=f"stand_in_{cat.input_name}")(
+                    inputs[cat.input_name])
     if hasattr(learner, "_model_inputs"):  # the generic learners: the user's model takes inputs its own way
         if getattr(learner, "_x_transformed", False) or getattr(learner, "x_transform", None) is not None:
             raise ValueError(

@@ -1,4 +1,4 @@
-"""Keras layers that replay a fitted TabularEncoder's numeric step inside a model.
+"""Keras layers that replay a fitted TabularEncoder's steps inside a model.
 
 Used to export a learner with its preprocessing folded in: the exported model takes the
 raw numeric columns (NaN for missing) instead of the encoder's output.
@@ -50,4 +50,29 @@ class ImputeScale(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(fill=self.fill, center=self.center, scale=self.scale, indicators=self.indicators)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keraslearn")
+class StandInCodes(keras.layers.Layer):
+    """Codes 0 (missing) and 1 (unknown) of a categorical input replaced by the codes the encoder reads
+    them as (``TabularEncoder.stand_in_codes_``), so that an exported model fed the reserved codes
+    predicts as ``predict`` does rather than through embedding rows that never trained."""
+
+    def __init__(self, missing_code, unknown_code, **kwargs):
+        super().__init__(**kwargs)
+        self.missing_code, self.unknown_code = int(missing_code), int(unknown_code)
+
+    def call(self, codes):
+        codes = ops.cast(codes, "int32")
+        missing, unknown = ops.equal(codes, 0), ops.equal(codes, 1)
+        codes = ops.where(missing, ops.full_like(codes, self.missing_code), codes)
+        return ops.where(unknown, ops.full_like(codes, self.unknown_code), codes)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(missing_code=self.missing_code, unknown_code=self.unknown_code)
         return config
