@@ -399,3 +399,16 @@ def test_images_scaled_to_0_1_warn_that_pixels_are_read_on_0_255(digits_rgb):
         image_source(images / 127.5 - 1.0)
     with pytest.warns(UserWarning, match=r"images are true/false.*X.astype\('uint8'\) \* 255"):
         image_source(images > 128)
+
+
+def test_a_network_trained_from_random_weights_predicts_from_the_image():
+    """Batch normalization's moving statistics lagged behind weights trained from scratch: in inference mode
+    every image got the same probabilities (0.5001 for all), however well training went."""
+    rng = np.random.default_rng(0)
+    labels = np.array(["dark", "light"] * 20)
+    images = np.where(labels[:, None, None, None] == "light", 220, 0) + rng.integers(-20, 20, (40, 32, 32, 3))
+    images = np.clip(images, 0, 255).astype(np.uint8)
+    clf = CNNClassifier(weights=None, epochs=5, **{**TINY, "batch_size": 8, "validation_fraction": 0}).fit(
+        images, labels)
+    proba = clf.predict_proba(images)[:, 1]
+    assert np.ptp(proba) > 0.3 and clf.score(images, labels) >= 0.8

@@ -198,6 +198,8 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
                                 initial_epoch=initial_epoch, verbose=2 if int(self.verbose) >= 2 else 0)
         if checkpoint is not None:
             history.history = checkpoint.finish(history.history)
+        if weights is None:  # from random weights: batch normalization's statistics lag behind its weights
+            cnn.recalibrate_batch_norm(model, train_data)
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
