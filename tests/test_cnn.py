@@ -103,6 +103,9 @@ def test_array_paths_and_dataframe_give_the_same_predictions(folder_fit, image_f
     clf.set_params(path_column=None)
     # Without path_column, the one column naming image files (a file of IDs, paths and labels, as the CLI reads)
     np.testing.assert_allclose(clf.predict_proba(frame.assign(label="one")), from_paths, rtol=1e-5)
+    from pathlib import Path  # pathlib paths beside an ID name image files too (a list of them already did)
+
+    np.testing.assert_allclose(clf.predict_proba(frame.assign(file=[Path(p) for p in paths])), from_paths, rtol=1e-5)
     with pytest.raises(ValueError, match=r"columns \['id', 'file', 'copy'\], and 2 of them name image files; set "
                                          "path_column"):
         clf.predict(frame.assign(copy=paths))

@@ -33,7 +33,8 @@ def _is_image_file(name: str) -> bool:
 def names_images(column: pd.Series) -> bool:
     """Whether every cell of ``column`` (blank cells aside) names an image file, by its extension."""
     values = column.dropna()
-    return len(values) > 0 and all(isinstance(v, str) and _is_image_file(os.path.basename(v)) for v in values)
+    return len(values) > 0 and all(
+        isinstance(v, (str, os.PathLike)) and _is_image_file(os.path.basename(os.fspath(v))) for v in values)
 
 
 def _is_data_folder(name: str) -> bool:
