@@ -126,6 +126,11 @@ def test_cli_predict_keeps_the_path_column_and_reads_a_file_of_ids_paths_and_lab
     out = pd.read_csv(tmp_path / "p.csv")
     assert out["file"].tolist() == paths[::8] and out["id"].tolist() == list(range(6))
     assert out["prediction"].tolist() == folder_fit.predict(paths[::8]).tolist()
+    # A folder, as predict takes one in Python ("is a directory; pass a .csv or .parquet file"): a path column
+    root = os.path.dirname(os.path.dirname(paths[0]))
+    assert main(["predict", str(tmp_path / "m.keraslearn"), root, "--out", str(tmp_path / "f.csv")]) == 0
+    out = pd.read_csv(tmp_path / "f.csv")
+    assert sorted(out["path"]) == sorted(paths) and out["prediction"].tolist() == folder_fit.predict(root).tolist()
 
 
 def test_images_that_cannot_be_predicted_say_why(folder_fit, image_folder, digits_rgb, tmp_path):

@@ -247,8 +247,17 @@ def cmd_predict(args):
     model = _load_model(args.model)
     keep = list(dict.fromkeys(args.keep))
     features = set(_feature_names(model))
-    df = read_table(args.data, text=_text_columns(model), exact=[c for c in keep if c not in features], keep=features,
-                    numbers=getattr(model, "table_numbers_", None))
+    if hasattr(model, "path_column") and os.path.isdir(os.path.expanduser(args.data)):  # as predict takes
+        from keraslearn.preprocessing.images import image_source  # the folder's files, named in a "path" column
+
+        try:
+            df = pd.DataFrame({"path": image_source(os.path.expanduser(args.data), None, "predict")[0].paths})
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        keep = list(dict.fromkeys(["path", *keep]))
+    else:
+        df = read_table(args.data, text=_text_columns(model), exact=[c for c in keep if c not in features],
+                        keep=features, numbers=getattr(model, "table_numbers_", None))
     indexed = [c for c in keep if c not in df.columns and c in df.index.names]  # a Parquet file's named index
     if indexed:
         df = df.reset_index(level=indexed)
