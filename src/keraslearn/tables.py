@@ -67,8 +67,9 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
                 df = _csv(p, sep=sep, encoding=encoding, **columns)
             if len(df.columns) and re.fullmatch(r"sep=.?", str(df.columns[0]).strip()):  # Excel's hint line
                 line = str(df.columns[0]).strip()
-                raise UsageError(f"{path} starts with Excel's separator line {line + sep if line == 'sep=' else line!r}: "
-                                 "delete that first line (the separator is found without it).")
+                line = line + sep if line == "sep=" else line  # "sep=;" split at its ";"
+                raise UsageError(f"{path} starts with Excel's separator line {line!r}: delete that first line "
+                                 "(the separator is found without it).")
             df = _without_trailing_separators(df, p, sep, encoding, columns)
             if df.shape[1] == 1:  # an empty cell of a one-column sheet is a blank line, which pandas skips
                 df = _blank_lines_missing(df, p, path, sep=sep, encoding=encoding, **columns)
