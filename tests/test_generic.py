@@ -198,6 +198,13 @@ def build_two_softmax(spec):
     return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
 
 
+def build_ending_in(spec, last="softmax", output="linear"):
+    """Dense outputs then a Softmax or ReLU layer (not an activation=)."""
+    inputs, x = tabular_inputs(spec)
+    x = keras.layers.Dense(spec.n_outputs, activation=output)(keras.layers.Dense(8, activation="relu")(x))
+    return keras.Model(inputs, keras.layers.Softmax()(x) if last == "softmax" else keras.layers.ReLU()(x))
+
+
 def build_poisson(spec):
     inputs, x = tabular_inputs(spec)
     model = keras.Model(inputs, keras.layers.Dense(1, activation="exponential")(x))
@@ -215,6 +222,16 @@ def test_target_encoding_follows_the_model(cancer_mixed, diabetes_mixed):
     # A Poisson loss needs the raw counts-like target, so it is not standardized.
     assert reg.y_mean_.tolist() == [0.0] and reg.y_scale_.tolist() == [1.0]
     assert (reg.predict(Xd) > 0).all()
+    # loss="poisson" given to the learner, over that exponential output: it was refused as if the output were linear
+    given = KerasRegressor(build_ending_in, model_params={"last": "relu", "output": "exponential"}, loss="poisson",
+                           epochs=1, random_state=0).fit(Xd, yd)
+    assert given.y_mean_.tolist() == [0.0] and (given.predict(Xd) >= 0).all()
+    with pytest.raises(ValueError, match=r"The Poisson loss needs positive predictions, but the model's output layer "
+                                         r"has activation='linear'"):
+        KerasRegressor(build_mlp, loss="poisson", epochs=1).fit(Xd, yd)
+    # A ReLU layer (not an activation=) on the standardized target: predictions floored at y's mean, silently
+    with pytest.raises(ValueError, match=r"activation='relu', whose outputs are never negative"):
+        KerasRegressor(build_ending_in, model_params={"last": "relu"}, epochs=1).fit(Xd, yd)
 
 
 # ------------------------------------------------------------- routed parameters, clone
@@ -319,6 +336,9 @@ def test_errors_name_the_fix(iris_mixed, diabetes_mixed):
     logits_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     with pytest.raises(ValueError, match=r"from_logits=True\), but the model ends in a softmax.*applied twice"):
         KerasClassifier(build_mlp, loss=logits_loss, epochs=1).fit(X, y)
+    # ... a Softmax layer too (only an activation= was read: probabilities came out flattened, at most 0.58)
+    with pytest.raises(ValueError, match=r"from_logits=True\), but the model ends in a softmax.*applied twice"):
+        KerasClassifier(build_ending_in, model_params={"last": "softmax"}, loss=logits_loss, epochs=1).fit(X, y)
     Xd, yd = diabetes_mixed
     with pytest.raises(ValueError, match=r"inputs are named \['a', 'b'\].*x_transform"):
         KerasRegressor(build_wrong_names).fit(Xd, yd)

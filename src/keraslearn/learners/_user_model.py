@@ -70,9 +70,15 @@ def _model_input_names(model):
 
 
 def _output_activation(model) -> str:
-    """The name of the activation the model's last layer ends in ("" when it has none to read)."""
+    """The name of the activation the model's last layer ends in ("" when it has none to read): a
+    layer's ``activation=``, an ``Activation`` layer's, or a ``Softmax`` or (plain) ``ReLU`` layer."""
     last = model.layers[-1] if getattr(model, "layers", None) else None
-    return getattr(getattr(last, "activation", None), "__name__", "")
+    name = getattr(getattr(last, "activation", None), "__name__", "")
+    if isinstance(last, keras.layers.Softmax):
+        return "softmax"
+    if isinstance(last, keras.layers.ReLU) and not float(last.negative_slope):  # a leaky one gives negatives
+        return "relu"
+    return name
 
 
 def _one_unit_softmax(model, width) -> bool:

@@ -271,15 +271,22 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
                 "output layer needs activation=None (linear), as output_head(spec, x) gives."
             )
 
+    _poisson_checked_on_model = True
+
     def _adapt_target(self, model, y_fit):
         """Undo the standardization when the compiled-in loss is not scale-free (e.g. Poisson)."""
         compiled_loss = _loss_name(self._effective_loss(model))
+        activation = _output_activation(model)
+        if compiled_loss == "poisson" and activation and activation not in _NON_NEGATIVE:  # "": unreadable
+            raise ValueError(
+                f"The Poisson loss needs positive predictions, but the model's output layer has activation="
+                f"{activation!r}, which gives negative ones too (the loss is NaN from the first epoch): end it "
+                "with activation='exponential' (or 'softplus').")
         if self.loss is None and compiled_loss not in _SCALE_FREE_LOSSES:
             y_fit = (y_fit * self.y_scale_ + self.y_mean_).astype(np.float32)
             check_log_loss(compiled_loss, y_fit)
             self.y_mean_ = np.zeros_like(self.y_mean_)
             self.y_scale_ = np.ones_like(self.y_scale_)
-        activation = _output_activation(model)
         if activation in _NON_NEGATIVE and self.y_transform is None and compiled_loss in _SCALE_FREE_LOSSES:
             raise ValueError(
                 f"The model's output layer has activation={activation!r}, whose outputs are never negative, but "

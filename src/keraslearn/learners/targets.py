@@ -268,6 +268,10 @@ def _target_scaling(y2: np.ndarray, loss, w) -> tuple[np.ndarray, np.ndarray]:
 
 
 class KerasRegressorMixin(RegressorMixin):
+    #: Whether the model's output is checked for a Poisson loss once built (a user's model may end in an
+    #: exponential): else the loss is refused at once, the learners' outputs being linear.
+    _poisson_checked_on_model = False
+
     """Regression targets, one or several; standardized internally for scale-free losses."""
 
     def _loss(self):
@@ -324,7 +328,7 @@ class KerasRegressorMixin(RegressorMixin):
                 "None (mse), 'mae' or 'huber'. For class labels use the matching Classifier."
             )
         y = self._checked_numbers(y, n)
-        if loss == "poisson":
+        if loss == "poisson" and not self._poisson_checked_on_model:
             raise ValueError(
                 "loss='poisson' needs positive predictions, which the learners' linear output does not give "
                 "(the loss is NaN from the first epoch). Use loss='mse' on log1p(y) "
