@@ -283,8 +283,8 @@ def _check_monitors(callbacks, model, validated: bool):
         if monitor == "val_loss":
             fix = "there are no validation rows: set validation_fraction > 0, or monitor 'loss'."
         else:
-            fix = ("keraslearn's learners compile no metrics: monitor one of those, or use "
-                   "KerasClassifier/KerasRegressor with a model compiled with metrics=[...].")
+            fix = ("keraslearn's learners compile no metrics: monitor one of those, or compile the model with "
+                   "metrics=[...] in a KerasClassifier/KerasRegressor build function.")
         raise ValueError(f"{type(cb).__name__}(monitor={monitor!r}) watches a value this fit does not log; it logs "
                          f"{' and '.join(logged)}. {fix}")
 
