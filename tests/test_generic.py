@@ -460,6 +460,30 @@ def test_a_subclassed_model_takes_the_dict_of_named_inputs(iris_mixed):
     assert proba.shape == (len(X), 3) and np.allclose(proba.sum(axis=1), 1)
 
 
+class _WithArguments(keras.Model):
+    """A subclassed model whose __init__ takes an argument, and no get_config."""
+
+    def __init__(self, n_out, **kwargs):
+        super().__init__(**kwargs)
+        self.out = keras.layers.Dense(n_out, activation="softmax")
+
+    def call(self, x):
+        return self.out(x)
+
+
+def test_a_subclassed_model_without_get_config_cannot_be_saved_and_says_why(iris_mixed, tmp_path):
+    """pickle and save failed with Keras' NotImplementedError (save after a warning that load would refuse)."""
+    import pickle
+
+    X, y = iris_mixed
+    clf = KerasClassifier(lambda spec: _WithArguments(3), epochs=1, random_state=0).fit(X.drop(columns=["grade",
+                                                                                                         "colour"]), y)
+    with pytest.raises(TypeError, match=r"The model \(_WithArguments\) cannot be saved or pickled: .*get_config"):
+        pickle.dumps(clf)
+    with pytest.warns(UserWarning), pytest.raises(TypeError, match=r"register_keras_serializable"):
+        clf.save(tmp_path / "m.keraslearn")
+
+
 def test_a_subclassed_model_with_two_softmax_units_fits_two_classes(cancer_mixed):
     """Its width is found by calling it (it has no model.outputs): two units get one-hot targets."""
 

@@ -26,6 +26,13 @@ def model_to_bytes(model) -> bytes:
             with warnings.catch_warnings(), no_tensorflow_import():
                 warnings.simplefilter("ignore")
                 model.save(path)
+        except NotImplementedError as err:  # Keras' "Object Sub was created by passing non-serializable ..."
+            name = type(model).__name__
+            raise TypeError(
+                f"The model ({name}) cannot be saved or pickled: Keras rebuilds a subclassed model from its "
+                f"get_config(), and {name} has none for its __init__ arguments. Give it a get_config() returning "
+                "them, and decorate it with @keras.saving.register_keras_serializable() (see "
+                "docs/custom-architectures.md, Saving).") from err
         finally:
             if optimizer is not None:
                 object.__setattr__(model, "optimizer", optimizer)
