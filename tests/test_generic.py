@@ -252,6 +252,12 @@ def test_model_params_routing():
     assert clf.model_params["units"] == 64
     with pytest.raises(ValueError, match="model__"):
         clf.set_params(model__=1)
+    # A name the build function does not take is refused at once, as scikit-learn's set_params does (it was
+    # accepted, and refused at the next fit); a build function taking **kwargs takes any.
+    with pytest.raises(ValueError, match=r"Invalid parameter 'model__unitz' for KerasClassifier: its build function "
+                                         r"takes no 'unitz'; its hyperparameters: model__units, model__activation"):
+        clf.set_params(model__unitz=8)
+    assert KerasClassifier(lambda spec, **hp: None).set_params(model__anything=1).model_params == {"anything": 1}
     with pytest.raises(ValueError, match="search space dict"):
         clf.search_space()
     assert clone(KerasClassifier()).model is None  # no build function yet: still clonable

@@ -17,6 +17,15 @@ from keraslearn.training.predict import n_rows, predict_fixed_batches
 _PREFIX = "model__"
 
 
+def _takes(build, name: str) -> bool:
+    """Whether ``build(spec, **hp)`` takes the keyword ``name`` (True when its signature cannot be read)."""
+    try:
+        params = list(inspect.signature(build).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind == p.VAR_KEYWORD or (p.name == name and p.kind != p.POSITIONAL_ONLY) for p in params)
+
+
 def _builder_defaults(build) -> dict:
     """Keyword hyperparameters of ``build(spec, **hp)`` that have defaults."""
     try:
@@ -148,6 +157,11 @@ class _UserModelMixin:
         routed = {k[len(_PREFIX) :]: params.pop(k) for k in [k for k in params if k.startswith(_PREFIX)]}
         if "" in routed:
             raise ValueError(f"Invalid parameter {_PREFIX!r}: use {_PREFIX}<name>, e.g. model__units=64.")
+        unknown = [k for k in routed if not _takes(params.get("model", self.model), k)]
+        if unknown:  # as scikit-learn's set_params: at once, not at the next fit
+            accepted = ", ".join(_PREFIX + n for n in _builder_defaults(params.get("model", self.model))) or "none"
+            raise ValueError(f"Invalid parameter {_PREFIX + unknown[0]!r} for {type(self).__name__}: its build "
+                             f"function takes no {unknown[0]!r}; its hyperparameters: {accepted}.")
         super().set_params(**params)
         if routed:
             # A new dict: the one the user passed (and clones share) is never modified.
