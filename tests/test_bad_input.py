@@ -1305,3 +1305,13 @@ def test_a_late_divergence_keeps_the_best_epoch_on_every_backend():
                                          r"finite: the validation rows hold values the loss cannot score"):
         reg = FFRegressor(epochs=3, early_stopping=False, random_state=0).fit(X, y, X_val=X[:20], y_val=y_val)
     assert reg.n_iter_ == 3
+    # With early stopping on: Keras took epoch 1 (val_loss NaN) as its best, never beaten, and restored it at
+    # the end, discarding every later epoch silently. No epoch with a NaN val_loss is kept now.
+    with pytest.warns(UserWarning, match=r"val_loss became (nan|inf) in epoch 1"):
+        stopped = FFRegressor(epochs=3, random_state=0).fit(X, y, X_val=X[:20], y_val=y_val)
+    assert stopped.n_iter_ == 3 and np.array_equal(stopped.predict(X), reg.predict(X))
+    # Diverged with no epoch scored: the weights of 'its best earlier epoch' predicted 1e29 for y within ±600.
+    from keraslearn.training.fit import DivergedError
+
+    with pytest.raises(DivergedError, match=r"Training diverged: .*(no epoch's val_loss was finite|predicts NaN)"):
+        FFRegressor(epochs=5, learning_rate=1e6, random_state=0).fit(X, y * 300)

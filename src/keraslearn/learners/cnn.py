@@ -16,7 +16,7 @@ from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.preprocessing.images import ImageBatches, image_source
 from keraslearn.preprocessing.spec import DataSpec
 from keraslearn.training import seed_everything
-from keraslearn.training.fit import policy_callbacks
+from keraslearn.training.fit import FiniteEarlyStopping, policy_callbacks
 from keraslearn.training.split import early_stopping_split
 from keraslearn.training.jax_state import variables_kept_on_error
 from keraslearn.training.progress import bars_closed_on_error
@@ -191,7 +191,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         callbacks = self._callbacks(val_data is not None)
         initial_epoch = 0
         if checkpoint is not None:
-            stopper = next((c for c in reversed(callbacks) if type(c) is keras.callbacks.EarlyStopping), None)
+            stopper = next((c for c in reversed(callbacks) if type(c) is FiniteEarlyStopping), None)
             initial_epoch = checkpoint.attach(callbacks, self.epochs, stopper if self.early_stopping else None)
         with keras_warnings_ignored(), bars_closed_on_error(callbacks):
             history = model.fit(train_data, validation_data=val_data, epochs=self.epochs, callbacks=callbacks,

@@ -129,6 +129,21 @@ def _set_random_seed(seed: int):
         torch.manual_seed(seed)
 
 
+class FiniteEarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras' EarlyStopping, whose best epoch has a finite monitored value.
+
+    Keras takes the first epoch as the best one whatever its value; a NaN (validation rows the loss
+    cannot score) is then never beaten, and every later epoch's training was discarded at the end,
+    silently. Until an epoch has a finite value, epochs are neither compared nor counted.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self.get_monitor_value(logs)
+        if current is not None and self.best is None and not np.isfinite(current):
+            return
+        super().on_epoch_end(epoch, logs)
+
+
 def policy_callbacks(early_stopping: bool, validated: bool, patience: int, verbose, epochs: int):
     """The fit policy's own callbacks and its EarlyStopping (or None): early stopping on ``val_loss``
     (``loss`` without validation rows) restoring the best weights, then the progress bar at verbose=1,
@@ -136,7 +151,7 @@ def policy_callbacks(early_stopping: bool, validated: bool, patience: int, verbo
     cbs, stopper = [], None
     if early_stopping:
         monitor = "val_loss" if validated else "loss"
-        stopper = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
+        stopper = FiniteEarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
         cbs.append(stopper)
     if int(verbose) == 1:
         cbs.append(RichProgress(epochs, stopper=stopper))
@@ -225,8 +240,11 @@ def _warn_if_diverged(model, history, x):
     if first["loss"] is None:  # training went on: the validation rows are what the model cannot score
         warn_user(f"val_loss became {history['val_loss'][epoch]} in epoch {epoch + 1} while the training loss "
                   "stayed finite: the validation rows hold values the loss cannot score (check y_val and X_val "
-                  "for extreme values); early stopping cannot compare such epochs.")
+                  "for extreme values); early stopping cannot compare such epochs, and never keeps one of them.")
         return
+    if "val_loss" in history and not np.isfinite(history["val_loss"]).any():  # no epoch early stopping could keep
+        raise DivergedError(f"{said}, and no epoch's val_loss was finite, so no earlier epoch can be kept: the "
+                            f"learner is left as it was before fit. {_ADVICE}")
     epoch = first["loss"]
     if epoch == 0:
         then = "training stopped there, so the model has not learned (check that the loss suits y)"
