@@ -190,6 +190,13 @@ def test_checkpoint_of_another_fit_is_refused(tmp_path):
     assert state["epoch"] == 1 and state["history"]["loss"]
     with pytest.raises(ValueError, match="is a file; pass a folder"):
         FFRegressor(epochs=5).fit(X, y, checkpoint_dir=tmp_path / FILENAME)
+    # A place it cannot write fails before training, not after the first epoch (a CNN's could take an hour).
+    (tmp_path / "a_file").write_text("")
+    epochs = []
+    counter = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs.append(epoch))
+    with pytest.raises(OSError, match=r"cannot write .*a_file/ck"):
+        FFRegressor(epochs=2, callbacks=[counter]).fit(X, y, checkpoint_dir=tmp_path / "a_file" / "ck")
+    assert epochs == []
     (tmp_path / FILENAME).write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a readable keraslearn checkpoint"):
         FFRegressor(epochs=5, layer_units=(8,), random_state=0).fit(X, y, checkpoint_dir=tmp_path)

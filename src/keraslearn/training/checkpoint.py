@@ -122,6 +122,10 @@ class FitCheckpoint:
         self.arrays = {}
         if os.path.exists(self.path):
             self._read()
+        else:  # a place it cannot write fails now, not after the first epoch has trained
+            from keraslearn._atomic import check_writable
+
+            check_writable(self.path)
 
     def _read(self):
         try:
