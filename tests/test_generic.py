@@ -557,8 +557,9 @@ def test_own_layers_and_lambdas_pickle_but_the_artifact_says_it_will_be_refused(
     path = tmp_path / "own.keraslearn"
     with pytest.warns(UserWarning, match=r"keraslearn.load will refuse this file: the model has Lambda layer"):
         clf.save(path)
-    with pytest.raises(ValueError, match="refusing to load its Keras model"):
+    with pytest.raises(ValueError, match="refusing to load its Keras model: it contains code") as err:
         keraslearn.load(path)
+    assert "damaged" not in str(err.value) and "register_keras_serializable" in str(err.value)  # it is not
 
 
 def test_an_artifact_whose_layer_class_is_not_imported_names_it(iris_mixed, tmp_path):

@@ -86,8 +86,13 @@ def _load_model(data: bytes, path):
         text = re.sub(r"\S*keraslearn-[^\s/\\]+[/\\]model\.keras", "model.keras", str(err))
         unknown, has_lambda = _classes_in_config(data)
         if has_lambda or "safe_mode" in text or "lambda" in text.lower() or "arbitrary code" in text:
-            why = "it contains code (a Lambda layer or a Python function), which keraslearn never runs"
-        elif unknown:
+            raise ArtifactError(
+                f"{path}: refusing to load its Keras model: it contains code (a Lambda layer or a Python "
+                "function), which keraslearn never runs (Keras' safe mode). If you wrote it, make that step a layer "
+                "class decorated with @keras.saving.register_keras_serializable() and fit again; load only files "
+                "you or keraslearn wrote."
+            ) from err
+        if unknown:
             raise ArtifactError(
                 f"{path}: refusing to load its Keras model: it uses layer classes that are not registered in this "
                 f"process: {', '.join(unknown)}. Import the module that defines them (decorated with "
