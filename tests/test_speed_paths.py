@@ -521,7 +521,8 @@ _number_code = coding.number_code
 
 
 def _general_codes(enc, frame, j):
-    return enc._codes_general(frame[enc.categorical_columns_[j]], j)
+    """The plain pandas path's codes, with the stand-ins that transform applies after any path."""
+    return coding.use_stand_ins(enc._codes_general(frame[enc.categorical_columns_[j]], j), enc.stand_in_codes_[j])
 
 
 def test_category_codes_match_the_plain_pandas_path(monkeypatch):
