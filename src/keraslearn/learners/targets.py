@@ -268,11 +268,11 @@ def _target_scaling(y2: np.ndarray, loss, w) -> tuple[np.ndarray, np.ndarray]:
 
 
 class KerasRegressorMixin(RegressorMixin):
+    """Regression targets, one or several; standardized internally for scale-free losses."""
+
     #: Whether the model's output is checked for a Poisson loss once built (a user's model may end in an
     #: exponential): else the loss is refused at once, the learners' outputs being linear.
     _poisson_checked_on_model = False
-
-    """Regression targets, one or several; standardized internally for scale-free losses."""
 
     def _loss(self):
         return "mse" if self.loss is None else self.loss
