@@ -234,12 +234,9 @@ def recalibrate_batch_norm(model, batches) -> None:
     behind its weights: in inference mode every image got the same probabilities (0.4868 for all,
     where training mode gave 0.03 to 0.99). A forward pass per batch; no weight changes.
     """
-    def walk(layer):
-        yield layer
-        for inner in getattr(layer, "layers", ()):
-            yield from walk(inner)
+    from keraslearn.io.model_bytes import all_layers
 
-    norms = [layer for layer in walk(model) if isinstance(layer, layers.BatchNormalization)]
+    norms = [layer for layer in all_layers(model) if isinstance(layer, layers.BatchNormalization)]
     kept = [layer.momentum for layer in norms]
     try:
         for k in range(len(batches)):

@@ -57,6 +57,7 @@ def learner_model(learner, fold_preprocessing=True):
     from sklearn.base import is_classifier, is_regressor
     from sklearn.utils.validation import check_is_fitted
 
+    from keraslearn.preprocessing.encoder import MISSING_CODE, UNKNOWN_CODE
     from keraslearn.preprocessing.layers import ImputeScale, StandInCodes
 
     check_is_fitted(learner, "model_")
@@ -79,10 +80,9 @@ def learner_model(learner, fold_preprocessing=True):
             else:
                 encoded = keras.Input((enc.spec_.n_numeric,), name="numeric", dtype="float32")
                 inputs["numeric"] = feed["numeric"] = encoded
-        stand_ins = getattr(enc, "stand_in_codes_", None) or [[0, 1]] * len(enc.spec_.categorical)
-        for cat, (missing, unknown) in zip(enc.spec_.categorical, stand_ins):
+        for cat, (missing, unknown) in zip(enc.spec_.categorical, enc._stand_ins()):
             inputs[cat.input_name] = feed[cat.input_name] = keras.Input((1,), name=cat.input_name, dtype="int32")
-            if (missing, unknown) != (0, 1):  # the reserved codes fed as such: read as predict reads them
+            if (missing, unknown) != (MISSING_CODE, UNKNOWN_CODE):  # the reserved codes fed as such: read as predict
                 feed[cat.input_name] = StandInCodes(missing, unknown, name=f"stand_in_{cat.input_name}")(
                     inputs[cat.input_name])
     if hasattr(learner, "_model_inputs"):  # the generic learners: the user's model takes inputs its own way
@@ -145,7 +145,7 @@ def input_description(learner, fold_preprocessing=True) -> dict:
     from sklearn.base import is_classifier
 
     from keraslearn import __version__
-    from keraslearn.preprocessing.encoder import MISSING_CODE, N_RESERVED, UNKNOWN_CODE
+    from keraslearn.preprocessing.encoder import N_RESERVED
 
     enc = learner.encoder_
     folded = fold_preprocessing and _folds_numeric(learner)
@@ -157,9 +157,8 @@ def input_description(learner, fold_preprocessing=True) -> dict:
             "columns": [str(c) for c in enc.numeric_columns_] if folded else list(enc.spec_.numeric_names),
             "holds": "raw values, NaN for missing" if folded else "TabularEncoder.transform(X)['numeric']",
         }
-    stand_ins = getattr(enc, "stand_in_codes_", None) or [[MISSING_CODE, UNKNOWN_CODE]] * len(enc.categories_)
     for col, levels, cat, (missing, unknown) in zip(
-        enc.categorical_columns_, enc.categories_, enc.spec_.categorical, stand_ins
+        enc.categorical_columns_, enc.categories_, enc.spec_.categorical, enc._stand_ins()
     ):
         inputs[cat.input_name] = {
             "dtype": "int32",

@@ -266,7 +266,7 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
         if self.categorical_columns_ and getattr(self, "_truth_codes", None) is None:
             self._set_lookups()  # an encoder unpickled from before the lookups (or the last of them) existed
         pooled = isinstance(self.min_frequency, float) or self.min_frequency > 1  # rare levels are unknown too
-        stand_ins = getattr(self, "stand_in_codes_", None)  # None: unpickled from before they existed
+        stand_ins = self._stand_ins()
         for j, (col, cspec) in enumerate(zip(self.categorical_columns_, self.spec_.categorical)):
             codes = coding.category_codes(
                 frame[col], self._level_codes[j], UNKNOWN_CODE, MISSING_CODE, lambda c, j=j: self._codes_general(c, j),
@@ -283,9 +283,7 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
             if unknown.any() and not pooled and not said:
                 if not column_warnings.warn_respelled(frame[col], unknown, self._normal_levels_of(j)):
                     column_warnings.warn_all_unseen(frame[col], unknown, codes == MISSING_CODE, self.categories_[j])
-            if stand_ins is not None:
-                codes = coding.use_stand_ins(codes, stand_ins[j])
-            out[cspec.input_name] = codes.reshape(-1, 1)
+            out[cspec.input_name] = coding.use_stand_ins(codes, stand_ins[j]).reshape(-1, 1)
         return out
 
     def _normal_levels_of(self, j: int) -> dict:

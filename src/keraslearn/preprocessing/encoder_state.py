@@ -12,6 +12,11 @@ from keraslearn.preprocessing.spec import DataSpec
 class EncoderState:
     """``get_state`` / ``from_state`` of :class:`keraslearn.preprocessing.encoder.TabularEncoder`."""
 
+    def _stand_ins(self) -> list:
+        """``stand_in_codes_``: per categorical column, the codes a missing value and an unseen level are
+        read as; the reserved codes themselves for an encoder unpickled from before they existed."""
+        return getattr(self, "stand_in_codes_", None) or [[MISSING_CODE, UNKNOWN_CODE] for _ in self.categories_]
+
     def get_state(self) -> tuple[dict, dict]:
         """Fitted state as ``(json_dict, arrays)``; no pickle needed to store it."""
         check_is_fitted(self, "spec_")
@@ -24,9 +29,7 @@ class EncoderState:
             "categorical_columns": [str(c) for c in self.categorical_columns_],
             "indicator_columns": [str(c) for c in self.indicator_columns_],
             "categories": self.categories_,
-            # an encoder unpickled from before they existed reads missing and unseen values as codes 0 and 1
-            "stand_in_codes": getattr(self, "stand_in_codes_", None) or [[MISSING_CODE, UNKNOWN_CODE]
-                                                                         for _ in self.categories_],
+            "stand_in_codes": self._stand_ins(),
             "spec": self.spec_.to_dict(),
         }
         arrays = {"medians": self.medians_, "center": self.center_, "scale": self.scale_}
