@@ -513,7 +513,7 @@ def test_levels_written_otherwise_at_predict_are_named():
         TabularEncoder(min_frequency=2).fit(pd.DataFrame({"city": ["Zürich"] * 10 + ["zurich"] + ["Bern"] * 9}))
     assert [str(w.message) for w in caught] == [
         "Column 'city': 20 row(s) hold levels that training saw written otherwise ('zurich ' for 'Zürich', "
-        "'GenÃ¨ve' for 'Genève'): coded as unknown. Write them as in training (case, accents, spaces and the "
+        "'GenÃ¨ve' for 'Genève'): read as unseen levels. Write them as in training (case, accents, spaces and the "
         "file's encoding)."]
 
 
@@ -534,7 +534,7 @@ def test_codes_for_text_levels_and_a_column_emptied_at_predict_are_named():
         "Column(s) ['income'] are missing in every one of the 30 rows: each is imputed with its training median, "
         "as a missing value is, and tells the model nothing. Were they emptied?",
         "Column 'plan' holds numbers (1, 2, 3) where training saw text ('basic', 'max', 'pro'): none is a training "
-        "level, so every row is coded as unknown. Give the column as in training."]
+        "level, so every row is read as an unseen level. Give the column as in training."]
 
 
 def test_small_tables_hear_of_identifiers_and_of_dates_written_as_text():

@@ -122,8 +122,8 @@ def warn_numbers_for_text(col: pd.Series, unknown: np.ndarray, apart: dict) -> b
         name = col.name
         warn_user(
             f"Column {name!r} holds numbers, but its levels at fit were text such as {apart[float(hits[0])]!r}; "
-            f"{len(hits)} of its values (e.g. {hits[0]!r}) match such a level only as a number and are coded "
-            f"as unknown. Give the column as text, as at fit (pd.read_csv(..., dtype={{{name!r}: str}})).")
+            f"{len(hits)} of its values (e.g. {hits[0]!r}) match such a level only as a number and are read "
+            f"as unseen levels. Give the column as text, as at fit (pd.read_csv(..., dtype={{{name!r}: str}})).")
     return bool(hits)
 
 
@@ -140,7 +140,7 @@ def normal_form(text: str) -> str:
 def warn_respelled(col: pd.Series, unknown: np.ndarray, normal_levels: dict) -> bool:
     """Warn when values unseen in training (``unknown``: their mask) are training levels written
     otherwise ("zurich", "ZÃ¼rich" for "Zürich"; ``normal_levels``: {normal form: level}): each is
-    coded "unknown" and predicted as such, and nothing else would say so. Returns whether it warned."""
+    read as an unseen level and predicted as such, and nothing else would say so. Returns whether it warned."""
     unseen = list(dict.fromkeys(v for v in col.to_numpy()[unknown] if isinstance(v, str)))[:1000]  # lists too
     pairs = [(v, normal_levels[k]) for v in unseen if (k := normal_form(v)) in normal_levels]
     if pairs:
@@ -148,7 +148,7 @@ def warn_respelled(col: pd.Series, unknown: np.ndarray, normal_levels: dict) -> 
         shown = ", ".join(f"{v!r} for {level!r}" for v, level in pairs[:3])
         warn_user(
             f"Column {col.name!r}: {rows} row(s) hold levels that training saw written otherwise ({shown}"
-            f"{', ...' if len(pairs) > 3 else ''}): coded as unknown. Write them as in training (case, accents, "
+            f"{', ...' if len(pairs) > 3 else ''}): read as unseen levels. Write them as in training (case, accents, "
             "spaces and the file's encoding).")
     return bool(pairs)
 
@@ -175,7 +175,7 @@ def warn_all_missing(arr: np.ndarray, names: list, sparse: list):
 
 def warn_all_unseen(col: pd.Series, unknown: np.ndarray, missing: np.ndarray, levels: list):
     """Warn when every value of a categorical column is unseen and of another kind than its training levels:
-    numbers (codes 1, 2, 3) for text labels, or text for number levels. Each is coded as unknown, silently
+    numbers (codes 1, 2, 3) for text labels, or text for number levels. Each is read as an unseen level, silently
     otherwise. New text values among text levels (new IDs, a group split's new cities) are not news."""
     if int(unknown.sum()) < int((~missing).sum()):
         return
@@ -187,8 +187,8 @@ def warn_all_unseen(col: pd.Series, unknown: np.ndarray, missing: np.ndarray, le
         return
     seen = list(dict.fromkeys(values.tolist()))
     warn_user(f"Column {col.name!r} holds {kinds.pop()} ({_listed(seen, 3)}) where training saw "
-              f"{trained.pop()} ({_listed(list(levels), 3)}): none is a training level, so every row is coded "
-              "as unknown. Give the column as in training.")
+              f"{trained.pop()} ({_listed(list(levels), 3)}): none is a training level, so every row is read "
+              "as an unseen level. Give the column as in training.")
 
 
 def _kind(value) -> str | None:
