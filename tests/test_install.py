@@ -366,3 +366,23 @@ def test_an_environment_without_pip_is_told_to_run_ensurepip(tmp_path, offline_p
     with pytest.raises(InstallError, match=rf"that Python has no pip: run `{re.escape(str(python))} -m ensurepip "
                                            r"--upgrade`, then run `keraslearn install` again"):
         install_keras("jax", gpu="no", method="pip", env=str(python), verbose=False)
+
+
+def test_a_cuda_torch_over_an_installed_cpu_build_needs_reinstall(tmp_path):
+    """pip keeps an installed ``torch 2.13.0+cpu`` when asked for ``torch==2.13.0`` from the CUDA index:
+    the install changed nothing and its check then called the CPU wheel "torch's CUDA build"."""
+    env = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    python = env / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    info = Path(site) / f"torch-{TORCH_VERSION}+cpu.dist-info"  # what pip leaves of the CPU wheel
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: torch\nVersion: {TORCH_VERSION}+cpu\n")
+    here = SystemInfo(python=sys.executable, python_version=sys.version_info[:2], gpu=H100)
+    with pytest.raises(ValueError, match=r"torch 2\.13\.0\+cpu, the CPU build, is installed.*Add --reinstall"):
+        install_keras("torch", gpu="auto", env=str(python), dry_run=True, system=here)
+    # --reinstall replaces it; a CPU plan keeps it; another backend's GPU plan does not touch it.
+    for args in ({"backend": "torch", "gpu": "yes", "reinstall": True}, {"backend": "torch", "gpu": "no"},
+                 {"backend": "jax", "gpu": "yes"}):
+        assert install_keras(env=str(python), dry_run=True, verbose=False, system=here, **args).plan

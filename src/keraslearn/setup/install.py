@@ -134,6 +134,7 @@ def install_keras(
         if found is not None and found != tuple(system.python_version):
             system = dataclasses.replace(system, python_version=found)
             plan = make_plan(system)
+    _check_cpu_torch_kept(plan, reinstall or (method != "pip" and create_env))
     say(str(plan))
     result = InstallResult(plan)
     if dry_run:
@@ -166,18 +167,35 @@ def install_keras(
     return result
 
 
-def _python_version(python: tuple[str, ...]) -> tuple[int, int] | None:
-    """The (major, minor) version of an environment's interpreter; None when it does not answer."""
+def _answer(python: tuple[str, ...], code: str) -> str | None:
+    """What ``code`` prints in an environment's interpreter; None when it does not answer."""
     try:
-        out = subprocess.run(
-            [*python, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True, timeout=120
-        )
+        out = subprocess.run([*python, "-c", code], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.SubprocessError):
         return None
-    parts = out.stdout.split()
-    if out.returncode != 0 or len(parts) != 2 or not all(p.isdigit() for p in parts):
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _python_version(python: tuple[str, ...]) -> tuple[int, int] | None:
+    """The (major, minor) version of an environment's interpreter; None when it does not answer."""
+    parts = (_answer(python, "import sys; print(*sys.version_info[:2])") or "").split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
         return None
     return int(parts[0]), int(parts[1])
+
+
+def _check_cpu_torch_kept(plan: InstallPlan, replaced: bool) -> None:
+    """Refuse a CUDA torch plan over an installed CPU build of torch (``2.13.0+cpu``): pip keeps an
+    installed torch of the pinned version, so nothing would change, and the install would end "ok" on
+    the CPU build. ``replaced``: the environment is new or ``--reinstall`` forces the wheel."""
+    if replaced or not plan.gpu or "torch" not in plan.backends:
+        return
+    code = "import importlib.metadata as m; print(m.version('torch'))"
+    version = _answer(plan.python, code)
+    if version and version.endswith("+cpu"):
+        raise ValueError(
+            f"torch {version}, the CPU build, is installed in that environment, and pip keeps an installed torch "
+            "of the pinned version: the CUDA build would not be installed. Add --reinstall to replace it.")
 
 
 def _needs_creating(method: str, env, system: SystemInfo) -> bool:
