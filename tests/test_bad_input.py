@@ -213,6 +213,8 @@ PARAM_ERRORS = [
     (FFRegressor, {"numeric_embedding": "fourier"}, "numeric_embedding must be None, one of .* or a keras.layers.Layer"),
     (FFClassifier, {"class_weight": "balance"}, "class_weight must be 'balanced'"),
     (FFClassifier, {"class_weight": {1: 2.0}}, r"class_weight names labels not in y: \[1\]"),  # labels: strings
+    # a misspelt label while a class of y has no weight: raised, as scikit-learn's compute_class_weight does
+    (FFClassifier, {"class_weight": {"Yes": 2.0}}, r"labels not in y: \['Yes'\], and no weight for \['no', 'yes'\]"),
     (TabMRegressor, {"k": 0}, "k must be >= 1"),
     (TabMRegressor, {"arch_type": "tabx"}, "arch_type must be one of"),
     (SMLPClassifier, {"n_layers": 0}, "n_layers must be >= 1"),

@@ -154,6 +154,16 @@ def test_sample_weight_shifts_predictions(cancer_mixed):
     assert balanced.predict_proba(X)[:, 0].mean() > base.predict_proba(X)[:, 0].mean() + 0.02
 
 
+def test_only_the_ratios_of_sample_weights_count(cancer_mixed):
+    """Keras multiplies the loss by the weights: weights summing to 1 trained as a learning rate n times
+    smaller (SGD; TabM's gradient clipping likewise). Scaled to mean 1, a constant factor changes nothing."""
+    X, y = cancer_mixed
+    w = np.where(y == 0, 3.0, 1.0)
+    params = {**FAST, "epochs": 3, "optimizer": "sgd", "learning_rate": 0.05}
+    fits = [FFClassifier(**params).fit(X, y, sample_weight=w * c).predict_proba(X) for c in (1.0, 1 / w.sum())]
+    np.testing.assert_allclose(fits[0], fits[1], atol=1e-5)
+
+
 def test_integer_labels_and_binary_cross_entropy_choice(cancer_mixed):
     X, y = cancer_mixed
     clf = FFClassifier(**{**FAST, "epochs": 3}, loss="categorical_crossentropy").fit(X, y + 10)

@@ -137,6 +137,8 @@ class KerasLearner(BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Class labels (one column) for a classifier; regressors also take several target columns.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows; only their ratios count (they are scaled to mean 1, so weights
+            summing to 1, or all multiplied by 10, train as the same weights).
         X_val, y_val : DataFrame or array-like, default=None
             Validation rows, as Keras' ``validation_data`` (and scikit-learn's
             HistGradientBoosting): scored after every epoch (``val_loss`` in ``history_``) and
@@ -287,6 +289,9 @@ class KerasLearner(BaseEstimator):
         if sw.sum() <= 0:  # scikit-learn's words for sample_weight
             raise ValueError("Sample weights must contain at least one non-zero number." if name == "sample_weight"
                              else f"{name} must contain at least one non-zero number.")
+        if name == "sample_weight":  # their ratios count, not their scale: Keras multiplies the loss by them, which
+            # moved a fit by as much as a learning rate (TabM's gradient clipping); weights summing to 1 barely trained
+            sw = (sw / np.mean(sw, dtype=np.float64)).astype(np.float32)
         return sw
 
     def _stratify_labels(self, y_fit):

@@ -146,9 +146,13 @@ class KerasClassifierMixin(ClassifierMixin):
             raise ValueError(f"class_weight must be 'balanced', a dict or None; got {cw!r}.")
         labels = self.classes_.tolist()
         unknown = [k for k in cw if k not in set(labels)]
+        unweighted = [c for c in labels if c not in cw]
         if any(_label_kind(k) != _label_kind(labels[0]) for k in unknown):  # {"1": 3} for labels 1, 2: a slip
             raise ValueError(f"class_weight names labels not in y: {unknown}; labels are {labels}.")
-        if unknown:  # a class absent from these rows (a CV fold): scikit-learn's estimators ignore its weight too
+        if unknown and unweighted:  # {"Yes": 10} for "yes", "no": a slip too (scikit-learn raises as well)
+            raise ValueError(f"class_weight names labels not in y: {unknown}, and no weight for {unweighted}; "
+                             f"labels are {labels}.")
+        if unknown:  # every class weighed, one absent from these rows (a CV fold): scikit-learn ignores its weight too
             warn_user(f"class_weight names labels not in y: {unknown}; their weights are unused. Labels are {labels}.")
         try:
             per_class = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()], dtype=np.float32)
