@@ -478,3 +478,30 @@ def test_a_gpu_jax_built_for_another_numpy_is_reinstalled_with_its_plugin():
     gpu = Context({"python": {"executable": "/env/bin/python",
                               "dists": {"jax": jax, "jaxlib": jax, "jax-cuda12-plugin": jax}}, "current": False})
     assert _upgrade(gpu, "jax") == "keraslearn install --backend jax --reinstall --env /env/bin/python"
+
+
+def test_a_library_hidden_by_a_file_in_the_working_folder_is_named_alone(tmp_path):
+    """A user's numpy.py in the working folder breaks pandas, scikit-learn and jax: the doctor told to
+    force-reinstall all three, which leaves the cause in place."""
+    (tmp_path / "numpy.py").write_text("x = 1\n")
+    code, report = _doctor_json(tmp_path, "jax", KERAS_BACKEND="jax")
+    assert code == 1
+    assert [f["code"] for f in report["findings"]] == ["library-shadowed"], report["findings"]
+    (finding,) = report["findings"]
+    assert f"`import numpy` finds {tmp_path / 'numpy.py'}, not an installed package" in finding["message"]
+    assert "pandas" in finding["message"] and finding["fix"] == SHADOW_FIX
+
+
+@pytest.mark.parametrize("variable,value,said", [
+    ("XLA_FLAGS", "--xla_bogus_flag=1", "Unknown flag in XLA_FLAGS: --xla_bogus_flag=1"),  # jax crashes at start
+    ("JAX_PLATFORMS", "tpu", "Unable to initialize backend 'tpu'"),
+])
+def test_a_variable_that_breaks_the_backend_is_named_with_unset_as_the_fix(tmp_path, variable, value, said):
+    """Not "reinstall jax" (a GB that cannot help), and the crash's own last line, not "exited with code 1"."""
+    code, report = _doctor_json(tmp_path, "jax", KERAS_BACKEND="jax", **{variable: value})
+    found = _codes(report)
+    assert code == 1 and "backend-broken" not in found
+    finding = found["backend-variable"]
+    assert said in finding["message"]
+    assert f"{variable}={value!r} is set, and changes how jax starts" in finding["message"]
+    assert finding["fix"].startswith(f"unset {variable}   (then run keraslearn doctor again")

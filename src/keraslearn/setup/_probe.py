@@ -56,7 +56,7 @@ def env_facts():
         if name in BACKEND_DISTS or name.startswith("nvidia-"):
             dists[name] = {"version": dist.version, "requires": list(dist.requires or [])}
     modules = {}
-    for mod in ("keras", "jax", "jaxlib", "torch", "tensorflow", "numpy", "pip"):
+    for mod in ("keras", "jax", "jaxlib", "torch", "tensorflow", "numpy", "pandas", "sklearn", "pip"):
         try:
             spec = importlib.util.find_spec(mod)
         except (ImportError, ValueError):

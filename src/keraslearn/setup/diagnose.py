@@ -38,6 +38,9 @@ NUMPY_ABI = (
     "module compiled against ABI version",
     "module compiled against API version",
 )
+LIBRARY_MODULES = ("numpy", "pandas", "sklearn")
+# Variables that change how a backend starts: set wrongly, it fails as a broken install does.
+STARTUP_VARIABLES = {"jax": ("XLA_FLAGS", "JAX_PLATFORMS"), "tensorflow": ("XLA_FLAGS", "TF_XLA_FLAGS")}
 SHADOW_FIX = "rename that file or folder (or, if PYTHONPATH names its folder, take that folder off PYTHONPATH)"
 
 
@@ -59,8 +62,8 @@ def diagnose(facts: dict) -> list[Finding]:
             )
         ]
     found: list[Finding] = []
-    for rule in (_python, _libraries, _keras, _backend_variable, _backends, _keras_json, _in_process, gpu_rules,
-                 cuda_rules):
+    for rule in (_python, _shadowed_libraries, _libraries, _keras, _backend_variable, _backends, _keras_json,
+                 _in_process, gpu_rules, cuda_rules):
         found += rule(ctx)
     if found and "pip" in ctx.modules and not ctx.modules["pip"]:  # a venv made --without-pip, or by uv
         found.append(Finding("pip-missing", "warning", f"{ctx.exe} has no pip, which the other fixes need",
@@ -81,8 +84,39 @@ def _python(ctx: Context) -> list[Finding]:
     ]
 
 
+def _failure_texts(ctx: Context) -> list[str]:
+    """Every library's and backend's error text: where a shadowing file shows up."""
+    errors = [err for err in (ctx.py.get("libraries") or {}).values() if err]
+    errors += [{**(r.get("error") or {}), "stderr": r.get("stderr")} for r in ctx.backends.values() if not r.get("ok")]
+    return [" ".join(str(err.get(k) or "") for k in ("message", "traceback", "stderr")) for err in errors]
+
+
+def _shadowing(ctx: Context) -> dict:
+    """{module: file} for keraslearn's libraries hidden by a file outside the installed packages that
+    imports (one that fails is library-broken's), in the working folder or named by a failure:
+    ``./numpy.py`` breaks pandas, scikit-learn and the backends, whose reinstalls would not help."""
+    texts, libraries = _failure_texts(ctx), ctx.py.get("libraries") or {}
+    return {module: origin for module in LIBRARY_MODULES
+            if texts and module in libraries and libraries[module] is None
+            and shadowed(origin := ctx.modules.get(module))
+            and (inside(origin, ctx.py.get("cwd")) or any(origin in text for text in texts))}
+
+
+def _shadowed_libraries(ctx: Context) -> list[Finding]:
+    failing = [m for m, err in (ctx.py.get("libraries") or {}).items() if err]
+    failing += [name for name, r in ctx.backends.items() if installed(r) and not r.get("ok")]
+    return [Finding("library-shadowed", "error",
+                    f"`import {module}` finds {origin}, not an installed package; "
+                    f"{', '.join(failing) or 'what imports it'} {'fails' if len(failing) == 1 else 'fail'} to "
+                    "import (fix this first)",
+                    SHADOW_FIX)
+            for module, origin in _shadowing(ctx).items()]
+
+
 def _libraries(ctx: Context) -> list[Finding]:
     """numpy, pandas or scikit-learn installed but failing to import: keraslearn's commands cannot load."""
+    if _shadowing(ctx):
+        return []  # library-shadowed says it: reinstalls would not help
     out, failed = [], []
     for module, err in (ctx.py.get("libraries") or {}).items():  # in import order: numpy, pandas, sklearn
         if not err or any(origin and origin in (err.get("traceback") or "") for origin in failed):
@@ -193,16 +227,36 @@ def _backends(ctx: Context) -> list[Finding]:
             message = f"{name} did not answer the probe in time ({first_line(err.get('message'))})"
             fix = "keraslearn doctor --timeout 600   (a larger --timeout)"
             out.append(Finding("backend-timeout", "warning", message, fix))
+        elif _shadowing(ctx):
+            continue  # library-shadowed says it: reinstalling the backend would not help
         else:
-            detail = f"{err.get('stage')}: {err.get('type')}: {first_line(err.get('message'))}"
+            said = first_line(err.get("message")) if err.get("stage") != "crash" else ""
+            said = said or _last_line(result.get("stderr")) or first_line(err.get("message"))
+            detail = f"{err.get('stage')}: {err.get('type')}: {said}"
             message = f"{name} does not work: {detail}"
             where = ctx.modules.get(MODULES[name])
-            if shadowed(where):
+            variables = [v for v in STARTUP_VARIABLES.get(name, ()) if ctx.env.get(v)]
+            named = [v for v in variables if v in text] or variables
+            if named and not shadowed(where):
+                settings = ", ".join(f"{v}={ctx.env[v]!r}" for v in named)
+                verb = "is set, and changes" if len(named) == 1 else "are set, and change"
+                message += f" -- {settings} {verb} how {name} starts"
+                unset = "; ".join(ctx.unset(v) for v in named)
+                reinstall = ctx.install(name, "--reinstall")
+                fix = f"{unset}   (then run keraslearn doctor again; if {name} still fails: {reinstall})"
+                out.append(Finding("backend-variable", severity, message, fix))
+            elif shadowed(where):
                 message += f" -- `import {MODULES[name]}` finds {where}, not an installed package"
                 out.append(Finding("backend-shadowed", severity, message, SHADOW_FIX))
             else:
                 out.append(Finding("backend-broken", severity, message, ctx.install(name, "--reinstall")))
     return out
+
+
+def _last_line(text) -> str:
+    """The last line a crashing interpreter wrote (its fatal error), without a logger's prefix."""
+    line = next((ln.strip() for ln in reversed(str(text or "").splitlines()) if ln.strip()), "")
+    return first_line(line.split("] ", 1)[-1] if line[:1] in "FEW" and "] " in line else line)
 
 
 def _keras_json_fix(ctx, path, backend) -> str:
