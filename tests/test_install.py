@@ -172,7 +172,14 @@ def test_an_extra_naming_torch_is_refused():
     for extra in ("torch", "Torch==2.5.0", "torch>=2"):
         with pytest.raises(ValueError, match="torch comes with --backend torch"):
             plan_install("jax", extras=[extra], system=LINUX_CPU)
-    assert plan_install("jax", extras=["torchmetrics"], system=LINUX_CPU).requirements()[-1] == "torchmetrics"
+    # A package that requires torch is resolved with the pinned torch, or pip takes PyPI's latest CUDA build.
+    for extra in ("torchvision", "pytorch_tabnet>=4", "torchmetrics"):
+        with pytest.raises(ValueError, match=f"extras={extra!r} requires torch.*Add --backend torch"):
+            plan_install("jax", extras=[extra], system=LINUX_CPU)
+    plan = plan_install(["jax", "torch"], extras=["torchvision"], system=LINUX_CPU)
+    (step,) = [s for s in _pip_steps(plan) if "torchvision" in s.argv]
+    assert f"torch=={TORCH_VERSION}" in step.argv  # one resolution: the pinned torch with it
+    assert plan_install("jax", extras=["torchdata-free"], system=LINUX_CPU).requirements()[-1] == "torchdata-free"
 
 
 def test_arguments_are_checked():
@@ -184,6 +191,11 @@ def test_arguments_are_checked():
         plan_install("jax", gpu="maybe", system=LINUX_CPU)
     with pytest.raises(ValueError, match="pip, venv, conda"):
         plan_install("jax", method="poetry", system=LINUX_CPU)
+    for cuda in ("thirteen", 11, True):  # not int()'s own error
+        with pytest.raises(ValueError, match=f"cuda={cuda}: keraslearn installs CUDA 12 or 13 builds"):
+            plan_install("jax", gpu="yes", cuda=cuda, system=LINUX_GPU)
+    with pytest.raises(ValueError, match="dry_run and resolve_only: choose one"):
+        install_keras("jax", dry_run=True, resolve_only=True, system=LINUX_CPU)
     assert keras_requirement("3.15.1") == "keras==3.15.1"
     assert keras_requirement(">=3.14,<3.16") == "keras>=3.14,<3.16"
     assert keras_requirement("~=3.14") == "keras~=3.14"

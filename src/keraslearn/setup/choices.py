@@ -82,9 +82,13 @@ def resolve_gpu(gpu, system: SystemInfo) -> bool:
 def choose_cuda(backends, system: SystemInfo, cuda=None) -> int:
     """One CUDA major for every backend of the plan (see the module docstring)."""
     if cuda is not None:
-        cuda = int(cuda)
+        given = cuda
+        try:
+            cuda = None if isinstance(cuda, bool) else int(cuda)
+        except (TypeError, ValueError):
+            cuda = None  # "thirteen": refused below, named, not with int()'s words
         if cuda not in CUDA_MAJORS:
-            raise ValueError(f"cuda={cuda}: keraslearn installs CUDA {' or '.join(map(str, CUDA_MAJORS))} builds")
+            raise ValueError(f"cuda={given}: keraslearn installs CUDA {' or '.join(map(str, CUDA_MAJORS))} builds")
         if cuda == 13 and "tensorflow" in backends:
             raise ValueError(
                 "cuda=13: tensorflow[and-cuda] ships CUDA 12 libraries only; use --cuda 12, "

@@ -106,6 +106,9 @@ def install_keras(
     InstallError
         A command failed, or a backend does not import or run after installing.
     """
+    if dry_run and resolve_only:
+        raise ValueError("dry_run and resolve_only: choose one (--dry-run prints the plan; --resolve-only also "
+                         "creates the environment and lets pip resolve it)")
     say = print if verbose else (lambda *a, **k: None)
     system = system or detect_system()
     create_env = _needs_creating(method, env, system)

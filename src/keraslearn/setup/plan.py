@@ -182,14 +182,25 @@ def _backend_requirements(backends, gpu, cuda, system: SystemInfo):
     return reqs, torch_index, notes
 
 
-def _extra_requirement(extra: str) -> str:
-    """An ``extras`` requirement, refused when it names torch: its build and pin come with ``--backend torch``."""
-    name = re.match(r"\s*([A-Za-z0-9._-]*)", str(extra)).group(1)
-    if re.sub(r"[-_.]+", "-", name).lower() == "torch":
+# Packages that require torch: alone, pip resolves them with PyPI's latest torch, a multi-GB CUDA build.
+NEEDS_TORCH = ("torchvision", "torchaudio", "torchtext", "torchmetrics", "skorch", "pytorch-tabnet", "lightning",
+               "pytorch-lightning", "timm")
+
+
+def _extra_requirement(extra: str, backends=("torch",)) -> str:
+    """An ``extras`` requirement, refused when it names torch (its build and pin come with ``--backend torch``),
+    or a package that requires torch while the plan has no torch to pin it to."""
+    name = re.sub(r"[-_.]+", "-", re.match(r"\s*([A-Za-z0-9._-]*)", str(extra)).group(1)).lower()
+    if name == "torch":
         raise ValueError(
             f"extras={extra!r}: torch comes with --backend torch, which installs torch=={TORCH_VERSION} in the "
             "build for this machine (an extra 'torch' from PyPI is its latest multi-GB CUDA build); drop it from "
             "--extra and add --backend torch"
+        )
+    if name in NEEDS_TORCH and "torch" not in backends:
+        raise ValueError(
+            f"extras={extra!r} requires torch, which pip would take from PyPI: its latest multi-GB CUDA build. "
+            f"Add --backend torch, so that it is resolved with torch=={TORCH_VERSION} in the build for this machine"
         )
     return extra
 
@@ -342,7 +353,7 @@ def plan_install(
         # backends (installed, it stays); a forced reinstall would fetch PyPI's build instead.
         if reinstall:
             main_reqs, force = [r for r in main_reqs if not r.startswith("torch==")], ()
-    requirements = [keras_requirement(version), *main_reqs, *map(_extra_requirement, extras)]
+    requirements = [keras_requirement(version), *main_reqs, *(_extra_requirement(e, backends) for e in extras)]
     steps.append(Step("install keras" + "".join(f", {r}" for r in main_reqs), (*pip, *force, *requirements, *index)))
 
     source = probe_source()
