@@ -314,6 +314,22 @@ def test_keras_json_fix_names_a_backend_that_works():
     (finding,) = [f for f in diagnose(facts) if f.code == "keras-json-backend"]
     assert "selects tensorflow" in finding.message
     assert 'c["backend"] = "jax"' in finding.fix
+    # No backend works: rewriting the file (shared by every environment) to another missing one cannot help.
+    facts["backends"] = {"tensorflow": facts["backends"]["tensorflow"]}
+    facts["python"]["modules"]["jax"] = None
+    (finding,) = [f for f in diagnose(facts) if f.code == "keras-json-backend"]
+    assert finding.fix == "keraslearn install --backend tensorflow"
+
+
+def test_a_python_too_old_gets_only_the_fix_install_accepts():
+    """Installing Keras into Python 3.9 is refused by `keraslearn install`: offering it sent users in a circle."""
+    facts = _gpu_facts({"jax": {"ok": False, "error": {"type": "ModuleNotFoundError", "stage": "import jax",
+                                                       "name": "jax"}}})
+    facts["python"]["python"] = "3.9.18"
+    facts["python"]["dists"], facts["python"]["modules"] = {}, {}
+    facts["keras_backend"] = {"requested": "jax", "selected": "jax"}
+    assert [(f.code, f.fix) for f in diagnose(facts)] == [
+        ("python-too-old", "keraslearn install --method venv   (run with Python 3.11 or newer)")]
 
 
 def test_check_names_a_backend_written_in_capitals(monkeypatch):

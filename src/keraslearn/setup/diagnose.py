@@ -61,6 +61,8 @@ def diagnose(facts: dict) -> list[Finding]:
                 "check the path, or create an environment: keraslearn install --method venv",
             )
         ]
+    if version_tuple(ctx.py.get("python")) < PYTHON_MIN:
+        return _python(ctx)  # the other fixes install into this Python, which install refuses
     found: list[Finding] = []
     for rule in (_python, _shadowed_libraries, _libraries, _keras, _backend_variable, _backends, _keras_json,
                  _in_process, gpu_rules, cuda_rules):
@@ -314,6 +316,8 @@ def _keras_json(ctx: Context) -> list[Finding]:
     missing = not ctx.modules.get(MODULES[name]) if result is None else not installed(result)
     state = "is not installed" if missing else "does not work"
     message = f"{kj['path']} selects {name}, which {state}: programs that `import keras` without KERAS_BACKEND fail"
+    if not any(_works(ctx, other) for other in BACKENDS):  # no backend to name instead: install this one
+        return [Finding("keras-json-backend", severity, message, ctx.install(name))]
     return [Finding("keras-json-backend", severity, message, f"{fix}   (or: {ctx.install(name)})")]
 
 
