@@ -163,6 +163,9 @@ def test_learner_model_folds_binary_and_skips_quantile_scaling(cancer_mixed, tmp
     folded.save(tmp_path / "folded.keras")
     again = keras.saving.load_model(tmp_path / "folded.keras", safe_mode=True)
     np.testing.assert_allclose(again.predict(export_inputs(clf, X), verbose=0), proba, atol=1e-6)
+    with pytest.warns(UserWarning, match="does not have valid feature names") as said:  # an array: once, as predict
+        export_inputs(clf, X.to_numpy())
+    assert len([w for w in said if "valid feature names" in str(w.message)]) == 1
 
     quantile = FFClassifier(layer_units=(8,), epochs=2, scaling="quantile", random_state=0).fit(X, y)
     inputs = export_inputs(quantile, X)

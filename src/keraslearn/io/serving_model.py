@@ -9,6 +9,8 @@ builds that input dict from a DataFrame; :func:`input_description` says what eac
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from keraslearn._user_warnings import warn_user
@@ -134,8 +136,11 @@ def export_inputs(learner, X, fold_preprocessing=True) -> dict:
         return encoded
     enc = learner.encoder_
     name = type(learner).__name__
-    frame, has_names = to_frame(X, estimator_name=name)
-    frame = match_columns(frame, has_names, getattr(learner, "feature_names_in_", None), learner.n_features_in_, name)
+    with warnings.catch_warnings():  # _encode_X gave X's column warnings (matched by position...): not twice
+        warnings.simplefilter("ignore", UserWarning)
+        frame, has_names = to_frame(X, estimator_name=name)
+        frame = match_columns(frame, has_names, getattr(learner, "feature_names_in_", None), learner.n_features_in_,
+                              name)
     encoded["numeric"] = np.ascontiguousarray(enc._numeric_array(frame), dtype=np.float32)
     return encoded
 
