@@ -67,6 +67,11 @@ def test_plot_history_writes_a_png_from_fit_learner_or_dict(fitted, tmp_path):
     _png_pixels(tmp_path / "plain")
     with pytest.raises(ValueError, match=r"FFClassifier has no history_ \(call fit first\)"):
         plot_history(keraslearn.FFClassifier(), tmp_path / "unfitted.png")  # was: not iterable
+    # No path, as R's plot(history): the Figure itself (a notebook shows it), two panels for two metrics.
+    fig = plot_history(hist)
+    assert len(fig.axes) == 2 and [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy"]
+    fig.savefig(tmp_path / "later.png")
+    assert _png_pixels(tmp_path / "later.png").std() > 0.01
 
 
 def test_summary_returns_the_keras_summary_text(fitted):

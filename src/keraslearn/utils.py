@@ -56,11 +56,13 @@ def classes_from_proba(proba, threshold=0.5):
     return (p.reshape(-1) > threshold).astype(np.int64)
 
 
-def plot_history(history, path, title="Training history"):
-    """Plot each metric of a training history per epoch (training and validation) to a PNG.
+def plot_history(history, path=None, title="Training history"):
+    """Plot each metric of a training history per epoch (training and validation), as R's ``plot(history)``.
 
     ``history`` is what ``model.fit`` returns, its ``.history`` dict, a fitted learner or
-    the dict returned by :func:`keraslearn.train_loop`. Returns the path written.
+    the dict returned by :func:`keraslearn.train_loop`. With ``path`` (.png, .pdf, .svg), writes
+    the plot there and returns the path; without, returns the matplotlib Figure, which a notebook
+    shows (``fig.savefig(...)`` writes it later).
     """
     from keraslearn.report.plots import plot_learning_curve
 

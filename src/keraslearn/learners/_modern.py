@@ -29,7 +29,8 @@ def train_doc(scaling, learning_rate, weight_decay, epochs, patience, decay_note
         Shuffled (stratified for classifiers) share of rows held out from training and scored
         after every epoch (``val_loss``), which early stopping watches. As Keras'
         ``validation_split``, they are held out with ``early_stopping=False`` too (for
-        callbacks and learning curves); 0 trains on every row.
+        callbacks and learning curves); 0 trains on every row (early stopping then has no rows to
+        watch: it is off, and every epoch trains).
     early_stopping : bool, default=True
         Stop when the validation loss has not improved for ``patience`` epochs and restore
         the best weights (the training loss when no rows are held out: validation_fraction=0).

@@ -48,7 +48,8 @@ _COMMON_DOC = """
         Shuffled (stratified for classifiers) share of rows held out from training and scored
         after every epoch (``val_loss``), which early stopping watches. As Keras'
         ``validation_split``, they are held out with ``early_stopping=False`` too (for
-        callbacks and learning curves); 0 trains on every row.
+        callbacks and learning curves); 0 trains on every row (early stopping then has no rows to
+        watch: it is off, and every epoch trains).
     early_stopping : bool, default=True
     patience : int, default=10
     callbacks : list of keras.callbacks.Callback or None, default=None

@@ -7,8 +7,9 @@ import os
 import numpy as np
 
 
-def plot_learning_curve(history, path, title="Learning curve", loss_label="loss") -> str:
-    """Plot every metric of a Keras history (training and validation) per epoch; write a PNG.
+def plot_learning_curve(history, path=None, title="Learning curve", loss_label="loss"):
+    """Plot every metric of a Keras history (training and validation) per epoch; write a PNG to ``path``
+    and return it, or, with ``path=None``, return the matplotlib Figure (a notebook shows it).
 
     ``history`` is a ``keras.callbacks.History``, its ``.history`` dict, or a fitted
     learner (its ``history_``). ``loss_label`` names the loss axis (e.g. what the loss is measured on).
@@ -24,7 +25,7 @@ def plot_learning_curve(history, path, title="Learning curve", loss_label="loss"
         raise TypeError("history must be a keras History, its .history dict, a fitted learner or the dict "
                         f"train_loop returns; got {type(history).__name__}.")
     fig = _curve_figure(hist, title, loss_label, restored=getattr(history, "early_stopping", True))
-    return save_figure(fig, path)
+    return fig if path is None else save_figure(fig, path)
 
 
 def save_figure(fig, path) -> str:
