@@ -765,3 +765,22 @@ def test_report_names_the_loss_its_curves_show_and_skips_importances_of_equal_sc
     assert labels == ["−training loss (greater is better)"]
     with pytest.raises(ValueError, match=r"every completed trial scored 0.5000: no parameter made a difference"):
         report.plot_param_importances(study, tmp_path / "importances.png")
+
+
+def test_a_silent_trial_is_failed_when_the_study_is_opened_with_nothing_left_to_run(tmp_path):
+    """Optuna fails a trial past its heartbeat's grace period only when a trial starts: a worker killed on
+    another machine (no process to check) left a trial RUNNING for good in a study resumed with nothing left
+    to run, or only reported."""
+    from keraslearn.tuning.storage import open_storage
+
+    storage = open_storage(tmp_path / "stale.db", heartbeat_interval=1, grace_period=1)
+    kwargs = dict(space={"learning_rate": FloatDistribution(1e-3, 3e-2, log=True)}, n_trials=1,
+                  validation_fraction=0.3, storage=storage, study_name="stale", random_state=0, refit=False)
+    learner = FFClassifier(layer_units=(4,), epochs=1, validation_fraction=0.0)
+    _, study = keraslearn.tune(learner, *_iris(), **kwargs)
+    lost = study.ask()  # a worker elsewhere: it started a trial, beat once, then went silent
+    storage.record_heartbeat(lost._trial_id)
+    time.sleep(2.5)
+    _, again = keraslearn.tune(learner, *_iris(), **kwargs)  # 1 finished trial: nothing to run
+    states = [t.state for t in again.get_trials(deepcopy=False)]
+    assert states == [TrialState.COMPLETE, TrialState.FAIL]

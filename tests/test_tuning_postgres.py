@@ -124,3 +124,35 @@ def test_two_workers_share_one_study(postgres_url, tmp_path):
     ran_by = [t.user_attrs.get("keraslearn_worker") for t in trials]
     assert set(ran_by) == pids, ran_by
     assert study.best_value > 0.5
+
+
+def test_a_server_that_never_answers_is_an_error_not_a_hang(monkeypatch):
+    """A host that accepts the connection and says nothing (a wedged server, a proxy to nowhere): libpq
+    waits for ever without a timeout, and the tune command hung silently."""
+    pytest.importorskip("psycopg2", reason="pip install psycopg2-binary")
+    import threading
+
+    from keraslearn.tuning import storage
+
+    monkeypatch.setattr(storage, "CONNECT_TIMEOUT", 2)
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(16)
+        held = []
+        threading.Thread(target=lambda: held.extend(mute.accept() for _ in range(16)), daemon=True).start()
+        url = f"postgresql://keraslearn@127.0.0.1:{mute.getsockname()[1]}/postgres"
+        with pytest.raises(ValueError, match=r"cannot open the study storage .*timeout expired"):
+            storage.open_storage(url)
+    # Tried once: a timeout, like a wrong password or database, is not mended by the retries (5 would
+    # have taken 5 timeouts), which are for servers starting up and workers racing to create tables.
+    assert len(held) == 1
+
+
+def test_a_missing_database_and_a_driver_named_in_the_url(postgres_url):
+    from keraslearn.tuning.storage import open_storage
+
+    with pytest.raises(ValueError, match=r'database "nosuchdb" does not exist'):
+        open_storage(postgres_url.rsplit("/", 1)[0] + "/nosuchdb")
+    # asyncpg: not a driver Optuna's storage can use, and installing psycopg2 would not make the URL work
+    with pytest.raises(ImportError, match=r"its driver, which does not load .*psycopg2 .* or psycopg"):
+        open_storage(postgres_url.replace("postgresql://", "postgresql+asyncpg://"))

@@ -22,6 +22,10 @@ DEFAULT_STORAGE = "sqlite:///keraslearn_tuning.db"
 HEARTBEAT_INTERVAL = 10
 GRACE_PERIOD = 60
 WORKER_ATTR = "keraslearn_worker"
+CONNECT_TIMEOUT = 20  # seconds to reach a PostgreSQL server
+# What a retry cannot mend: libpq's words for a wrong password, database or host, and for no answer.
+_LASTING = ("authentication failed", "does not exist", "could not translate host name", "timeout expired",
+            "Name or service not known")
 CONFIG_ATTR = "keraslearn"
 
 
@@ -92,6 +96,8 @@ def open_storage(storage=None, *, heartbeat_interval: int = HEARTBEAT_INTERVAL, 
         engine_kwargs = {"connect_args": {"timeout": 60}}
     else:
         engine_kwargs = {"pool_pre_ping": True}
+        if url.startswith("postgresql+psycopg"):  # libpq waits for ever on a server that never answers
+            engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
     last = None
     # Workers starting together on a fresh database race to create Optuna's tables; retry.
     for attempt in range(5):
@@ -105,8 +111,11 @@ def open_storage(storage=None, *, heartbeat_interval: int = HEARTBEAT_INTERVAL, 
                     grace_period=grace_period,
                 )
         except ImportError as err:
-            if url.startswith("postgres"):
+            if url.startswith(("postgresql+psycopg2:", "postgresql+psycopg:")):
                 hint = "a PostgreSQL driver: pip install 'keraslearn[postgres]' (psycopg2-binary)"
+            elif url.startswith("postgres"):  # a driver named in the URL: psycopg2 would not help
+                hint = (f"its driver, which does not load ({err}); Optuna's storage talks to PostgreSQL through "
+                        "psycopg2 (pip install 'keraslearn[postgres]') or psycopg: postgresql://user:password@host/db")
             else:
                 hint = f"its database driver ({err})"
             raise ImportError(f"storage {redact(url)} needs {hint}") from err
@@ -115,7 +124,7 @@ def open_storage(storage=None, *, heartbeat_interval: int = HEARTBEAT_INTERVAL, 
             # Retry only the database's own errors (server starting, table-creation race).
             if not type(err).__module__.startswith("sqlalchemy") or type(err).__name__ in (
                 "ArgumentError", "NoSuchModuleError"
-            ):
+            ) or any(words in str(err) for words in _LASTING):
                 break
             time.sleep(0.5 * (attempt + 1))
     first_line = str(last).strip().splitlines()[0] if str(last).strip() else type(last).__name__
@@ -141,7 +150,22 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def fail_dead_local_trials(study) -> list[int]:
+def fail_dead_trials(study) -> list[int]:
+    """Mark FAIL the RUNNING trials whose worker is gone: silent past the grace period (any storage:
+    Optuna does it only when a trial starts, so a study resumed with nothing left to run, or reported,
+    kept a dead trial RUNNING for good), or, in a SQLite study, whose process on this host is gone.
+
+    Returns the numbers of the trials marked by the process check.
+    """
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    return _fail_dead_local_trials(study)
+
+
+def _fail_dead_local_trials(study) -> list[int]:
     """Mark FAIL the RUNNING trials of a SQLite study whose worker process on this host is gone.
 
     Returns the numbers of the trials marked. Other storages rely on the heartbeat, since

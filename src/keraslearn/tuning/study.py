@@ -25,7 +25,7 @@ from keraslearn.tuning.storage import (
     check_config,
     data_fingerprint,
     default_study_name,
-    fail_dead_local_trials,
+    fail_dead_trials,
     open_storage,
     study_config,
     worker_id,
@@ -257,7 +257,7 @@ def tune(
         if study.direction != optuna.study.StudyDirection.MAXIMIZE:
             raise ValueError(f"study {study_name!r} minimizes; keraslearn studies maximize a score.")
         check_config(study, config)
-        fail_dead_local_trials(study)
+        fail_dead_trials(study)
         n_existing = len(study.get_trials(deepcopy=False))
         if sampler is None:
             seed = None if random_state is None else int(random_state) + n_existing
