@@ -521,3 +521,22 @@ def test_a_variable_that_breaks_the_backend_is_named_with_unset_as_the_fix(tmp_p
     assert said in finding["message"]
     assert f"{variable}={value!r} is set, and changes how jax starts" in finding["message"]
     assert finding["fix"].startswith(f"unset {variable}   (then run keraslearn doctor again")
+
+
+def test_a_working_checkout_and_a_harmless_variable_are_not_blamed():
+    """A dev checkout of pandas in the working folder that imports, while TensorFlow is not installed: no
+    finding; a broken jax install with JAX_PLATFORMS=cpu set: the reinstall, not `unset JAX_PLATFORMS`."""
+    jax_ok = {"ok": True, "version": "0.10.2", "devices": ["cpu:0"]}
+    no_tf = {"ok": False, "error": {"type": "ModuleNotFoundError", "stage": "import tensorflow", "name": "tensorflow"}}
+    facts = _gpu_facts({"jax": jax_ok, "tensorflow": no_tf})
+    facts["keras_backend"] = {"requested": "jax", "selected": "jax"}
+    facts["python"].update(cwd="/home/u/pandas", libraries={"numpy": None, "pandas": None, "sklearn": None})
+    facts["python"]["modules"]["pandas"] = "/home/u/pandas/pandas/__init__.py"
+    facts["gpu"] = {}
+    assert [f.code for f in diagnose(facts)] == []
+
+    broken = {"ok": False, "error": {"type": "ImportError", "stage": "import jax",
+                                     "message": "jaxlib version 0.4.20 is installed but jax requires jaxlib>=0.7.0"}}
+    facts["backends"], facts["env"] = {"jax": broken}, {"JAX_PLATFORMS": "cpu"}
+    (finding,) = diagnose(facts)
+    assert (finding.code, finding.fix) == ("backend-broken", "keraslearn install --backend jax --reinstall")

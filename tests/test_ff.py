@@ -162,6 +162,15 @@ def test_only_the_ratios_of_sample_weights_count(cancer_mixed):
     params = {**FAST, "epochs": 3, "optimizer": "sgd", "learning_rate": 0.05}
     fits = [FFClassifier(**params).fit(X, y, sample_weight=w * c).predict_proba(X) for c in (1.0, 1 / w.sum())]
     np.testing.assert_allclose(fits[0], fits[1], atol=1e-5)
+    # class_weight multiplies into sample_weight, as in scikit-learn: the same weights either way
+    by_class = FFClassifier(**params, class_weight={0: 30.0, 1: 10.0}).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(by_class, fits[0], atol=1e-5)
+    # Validation weights are divided by the training weights' mean: val_loss stays on loss's scale.
+    half = len(y) // 2
+    curves = [FFClassifier(**params).fit(X[:half], y[:half], sample_weight=np.full(half, c), X_val=X[half:],
+                                         y_val=y[half:], sample_weight_val=np.full(len(y) - half, c)).history_
+              for c in (1.0, 1000.0)]
+    np.testing.assert_allclose(curves[0]["val_loss"], curves[1]["val_loss"], rtol=1e-4)
 
 
 def test_integer_labels_and_binary_cross_entropy_choice(cancer_mixed):

@@ -191,7 +191,8 @@ def test_arguments_are_checked():
         plan_install("jax", gpu="maybe", system=LINUX_CPU)
     with pytest.raises(ValueError, match="pip, venv, conda"):
         plan_install("jax", method="poetry", system=LINUX_CPU)
-    for cuda in ("thirteen", 11, True):  # not int()'s own error
+    assert plan_install("jax", gpu="yes", cuda="13.0", system=LINUX_GPU).cuda == 13
+    for cuda in ("thirteen", 11, True, 12.4):  # not int()'s own error, nor 12.4 read as 12
         with pytest.raises(ValueError, match=f"cuda={cuda}: keraslearn installs CUDA 12 or 13 builds"):
             plan_install("jax", gpu="yes", cuda=cuda, system=LINUX_GPU)
     with pytest.raises(ValueError, match="dry_run and resolve_only: choose one"):
@@ -394,6 +395,10 @@ def test_a_cuda_torch_over_an_installed_cpu_build_needs_reinstall(tmp_path):
     here = SystemInfo(python=sys.executable, python_version=sys.version_info[:2], gpu=H100)
     with pytest.raises(ValueError, match=r"torch 2\.13\.0\+cpu, the CPU build, is installed.*Add --reinstall"):
         install_keras("torch", gpu="auto", env=str(python), dry_run=True, system=here)
+    # Another version is replaced by the pinned one: no refusal.
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: torch\nVersion: 2.5.0+cpu\n")
+    assert install_keras("torch", gpu="yes", env=str(python), dry_run=True, verbose=False, system=here).plan.gpu
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: torch\nVersion: {TORCH_VERSION}+cpu\n")
     # --reinstall replaces it; a CPU plan keeps it; another backend's GPU plan does not touch it.
     for args in ({"backend": "torch", "gpu": "yes", "reinstall": True}, {"backend": "torch", "gpu": "no"},
                  {"backend": "jax", "gpu": "yes"}):

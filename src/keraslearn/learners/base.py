@@ -34,6 +34,17 @@ def store_init_params(estimator, values: dict) -> None:
             setattr(estimator, name, value)
 
 
+def mean_one(sw):
+    """``(sw / its mean, the mean)``: a fit's weights (sample_weight × class_weight) count by their ratios, not
+    their scale. Keras multiplies the loss by them, which moved a fit as a learning rate does (SGD, TabM's
+    gradient clipping): weights summing to 1 barely trained. Validation weights are divided by the same mean,
+    so that val_loss stays on loss's scale."""
+    if sw is None:
+        return None, 1.0
+    scale = float(np.mean(sw, dtype=np.float64))
+    return (sw / scale).astype(np.float32), scale
+
+
 def validation_given(X_val, y_val, sample_weight_val) -> bool:
     """Whether ``fit`` was given validation rows (``X_val``); their labels or weights alone are an error."""
     if X_val is not None:
@@ -137,8 +148,9 @@ class KerasLearner(BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Class labels (one column) for a classifier; regressors also take several target columns.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the rows; only their ratios count (they are scaled to mean 1, so weights
-            summing to 1, or all multiplied by 10, train as the same weights).
+            Weights of the rows, multiplied by ``class_weight``'s; only their ratios count (they
+            are scaled to mean 1, so weights summing to 1, or all multiplied by 10, train as the
+            same weights).
         X_val, y_val : DataFrame or array-like, default=None
             Validation rows, as Keras' ``validation_data`` (and scikit-learn's
             HistGradientBoosting): scored after every epoch (``val_loss`` in ``history_``) and
@@ -147,7 +159,7 @@ class KerasLearner(BaseEstimator):
         sample_weight_val : array-like of shape (n_val,), default=None
             Weights of the validation rows in ``val_loss``, reduced as Keras does: the sum of
             weight × loss over the number of rows (not over the weights' sum, so weights of 2
-            double it). ``class_weight`` weighs training
+            double it), divided by the training weights' mean, as they are. ``class_weight`` weighs training
             rows only, as Keras' ``class_weight`` does (rows held out by ``validation_fraction``
             keep theirs).
         checkpoint_dir : str or path-like, default=None
@@ -167,7 +179,7 @@ class KerasLearner(BaseEstimator):
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None.")
         y_fit, spec_task = self._encode_target(y, len(frame), sample_weight)
-        sw = self._check_sample_weight(sample_weight, len(frame))
+        sw, scale = mean_one(self._check_sample_weight(sample_weight, len(frame)))
         encoder = self._make_encoder()
         encoder._validate_params()
         x = encoder._fit_transform_frame(frame, has_names)
@@ -181,7 +193,7 @@ class KerasLearner(BaseEstimator):
         n_all = len(frame)  # rows given to fit_model: validation rows included
         held_out = None
         if validation_given(X_val, y_val, sample_weight_val):
-            x, y_fit, sw, held_out = self._with_validation_rows(x, y_fit, sw, X_val, y_val, sample_weight_val)
+            x, y_fit, sw, held_out = self._with_validation_rows(x, y_fit, sw, X_val, y_val, sample_weight_val, scale)
             n_all += held_out
         stratify = self._stratify_labels(y_fit)  # class codes: every class of classes_ is among them
         n_classes = 0 if stratify is None else len(self.classes_)
@@ -233,8 +245,9 @@ class KerasLearner(BaseEstimator):
         self.n_iter_ = len(self.history_.get("loss", []))
         return self
 
-    def _with_validation_rows(self, x, y_fit, sw, X_val, y_val, sample_weight_val):
-        """The encoded training rows followed by the encoded validation rows, and how many those are."""
+    def _with_validation_rows(self, x, y_fit, sw, X_val, y_val, sample_weight_val, scale=1.0):
+        """The encoded training rows followed by the encoded validation rows, and how many those are;
+        ``scale``: what the training weights were divided by (see :func:`mean_one`)."""
         if y_val is None:
             raise ValueError("X_val is given but y_val is not; pass both, or neither.")
         try:
@@ -244,6 +257,7 @@ class KerasLearner(BaseEstimator):
         n_val = len(next(iter(xv.values())))
         yv = self._encode_validation_target(y_val, n_val)
         swv = KerasLearner._check_sample_weight(self, sample_weight_val, n_val, "sample_weight_val")
+        swv = None if swv is None else (swv / scale).astype(np.float32)
         if swv is not None and sw is None:
             sw = np.ones(len(y_fit), dtype=np.float32)
         elif sw is not None and swv is None:
@@ -286,12 +300,9 @@ class KerasLearner(BaseEstimator):
             raise ValueError(f"{name}.shape == {sw.shape}, expected {(n,)}!")
         if not np.all(np.isfinite(sw)) or (sw < 0).any():
             raise ValueError(f"{name} must be finite (within float32's 3.4e38) and non-negative.")
-        if sw.sum() <= 0:  # scikit-learn's words for sample_weight
+        if sw.sum(dtype=np.float64) <= 0:  # scikit-learn's words for sample_weight
             raise ValueError("Sample weights must contain at least one non-zero number." if name == "sample_weight"
                              else f"{name} must contain at least one non-zero number.")
-        if name == "sample_weight":  # their ratios count, not their scale: Keras multiplies the loss by them, which
-            # moved a fit by as much as a learning rate (TabM's gradient clipping); weights summing to 1 barely trained
-            sw = (sw / np.mean(sw, dtype=np.float64)).astype(np.float32)
         return sw
 
     def _stratify_labels(self, y_fit):

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures import cnn
-from keraslearn.learners.base import KerasLearner, atomic_fit, store_init_params, validation_given
+from keraslearn.learners.base import KerasLearner, atomic_fit, mean_one, store_init_params, validation_given
 from keraslearn.learners.params import check_number
 from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.preprocessing.images import ImageBatches, image_source
@@ -154,8 +154,10 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
                 )
             y = folder_labels
         y_fit, (task, n_classes) = self._encode_target(y, source.n)
-        sw = self._check_sample_weight(sample_weight, source.n)
+        sw, scale = mean_one(self._check_sample_weight(sample_weight, source.n))
         validation = self._validation_images(X_val, y_val, sample_weight_val)
+        if validation is not None and validation[2] is not None:
+            validation = (*validation[:2], (validation[2] / scale).astype(np.float32))
         size = self._size()
         self.spec_ = DataSpec(image_shape=(*size, 3)).with_task(task, n_classes)
         checkpoint = None

@@ -25,7 +25,19 @@ def plot_learning_curve(history, path=None, title="Learning curve", loss_label="
         raise TypeError("history must be a keras History, its .history dict, a fitted learner or the dict "
                         f"train_loop returns; got {type(history).__name__}.")
     fig = _curve_figure(hist, title, loss_label, restored=getattr(history, "early_stopping", True))
-    return fig if path is None else save_figure(fig, path)
+    if path is None:
+        # A bare Figure has no picture for IPython unless pyplot's inline backend was started: give it one.
+        fig._repr_png_ = lambda: _png_bytes(fig)
+        return fig
+    return save_figure(fig, path)
+
+
+def _png_bytes(fig) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=110, format="png")
+    return buffer.getvalue()
 
 
 def save_figure(fig, path) -> str:

@@ -83,10 +83,11 @@ def choose_cuda(backends, system: SystemInfo, cuda=None) -> int:
     """One CUDA major for every backend of the plan (see the module docstring)."""
     if cuda is not None:
         given = cuda
-        try:
-            cuda = None if isinstance(cuda, bool) else int(cuda)
+        try:  # 13, "13" and 13.0, not 12.4 (int() would read it as 12) nor "thirteen" (int()'s own words)
+            number = float("nan") if isinstance(cuda, bool) else float(cuda)
         except (TypeError, ValueError):
-            cuda = None  # "thirteen": refused below, named, not with int()'s words
+            number = float("nan")
+        cuda = int(number) if number.is_integer() else None
         if cuda not in CUDA_MAJORS:
             raise ValueError(f"cuda={given}: keraslearn installs CUDA {' or '.join(map(str, CUDA_MAJORS))} builds")
         if cuda == 13 and "tensorflow" in backends:

@@ -86,43 +86,57 @@ def _python(ctx: Context) -> list[Finding]:
     ]
 
 
-def _failure_texts(ctx: Context) -> list[str]:
-    """Every library's and backend's error text: where a shadowing file shows up."""
-    errors = [err for err in (ctx.py.get("libraries") or {}).values() if err]
-    errors += [{**(r.get("error") or {}), "stderr": r.get("stderr")} for r in ctx.backends.values() if not r.get("ok")]
-    return [" ".join(str(err.get(k) or "") for k in ("message", "traceback", "stderr")) for err in errors]
+def _failures(ctx: Context) -> dict:
+    """{name: error text} of every library and installed backend that fails: where a shadowing file shows."""
+    errors = {m: err for m, err in (ctx.py.get("libraries") or {}).items() if err}
+    errors.update({name: {**(r.get("error") or {}), "stderr": r.get("stderr")}
+                   for name, r in ctx.backends.items() if installed(r) and not r.get("ok")})
+    return {name: " ".join(str(err.get(k) or "") for k in ("message", "traceback", "stderr"))
+            for name, err in errors.items()}
+
+
+def _caused_by(text: str, module: str, origin: str) -> bool:
+    """Whether a failure's text shows a shadowing ``module`` (its file, or "module 'numpy' has no ...")."""
+    return any(words in text for words in (origin, f"module '{module}'", f"from '{module}'",
+                                           f"'{module}' is not a package"))
 
 
 def _shadowing(ctx: Context) -> dict:
-    """{module: file} for keraslearn's libraries hidden by a file outside the installed packages that
-    imports (one that fails is library-broken's), in the working folder or named by a failure:
-    ``./numpy.py`` breaks pandas, scikit-learn and the backends, whose reinstalls would not help."""
-    texts, libraries = _failure_texts(ctx), ctx.py.get("libraries") or {}
-    return {module: origin for module in LIBRARY_MODULES
-            if texts and module in libraries and libraries[module] is None
-            and shadowed(origin := ctx.modules.get(module))
-            and (inside(origin, ctx.py.get("cwd")) or any(origin in text for text in texts))}
+    """{module: (file, [what fails through it])} for keraslearn's libraries hidden by a file outside the
+    installed packages that imports (one that fails is library-broken's), when a failure shows it:
+    ``./numpy.py`` breaks pandas, scikit-learn and the backends, whose reinstalls would not help. A working
+    checkout that nothing fails through is not news."""
+    failures, libraries, out = _failures(ctx), ctx.py.get("libraries") or {}, {}
+    for module in LIBRARY_MODULES:
+        origin = ctx.modules.get(module)
+        if module in libraries and libraries[module] is None and shadowed(origin):
+            through = [name for name, text in failures.items() if _caused_by(text, module, origin)]
+            if through:
+                out[module] = (origin, through)
+    return out
+
+
+def _shadowed_by(ctx: Context, name: str) -> bool:
+    """Whether ``name``'s failure is a shadowing library's (library-shadowed says it)."""
+    return any(name in through for _, through in _shadowing(ctx).values())
 
 
 def _shadowed_libraries(ctx: Context) -> list[Finding]:
-    failing = [m for m, err in (ctx.py.get("libraries") or {}).items() if err]
-    failing += [name for name, r in ctx.backends.items() if installed(r) and not r.get("ok")]
     return [Finding("library-shadowed", "error",
-                    f"`import {module}` finds {origin}, not an installed package; "
-                    f"{', '.join(failing) or 'what imports it'} {'fails' if len(failing) == 1 else 'fail'} to "
-                    "import (fix this first)",
+                    f"`import {module}` finds {origin}, not an installed package; {', '.join(through)} "
+                    f"{'fails' if len(through) == 1 else 'fail'} through it (fix this first)",
                     SHADOW_FIX)
-            for module, origin in _shadowing(ctx).items()]
+            for module, (origin, through) in _shadowing(ctx).items()]
 
 
 def _libraries(ctx: Context) -> list[Finding]:
     """numpy, pandas or scikit-learn installed but failing to import: keraslearn's commands cannot load."""
-    if _shadowing(ctx):
-        return []  # library-shadowed says it: reinstalls would not help
     out, failed = [], []
     for module, err in (ctx.py.get("libraries") or {}).items():  # in import order: numpy, pandas, sklearn
         if not err or any(origin and origin in (err.get("traceback") or "") for origin in failed):
             continue  # works, or fails only because a library it imports does (sklearn on a broken pandas)
+        if _shadowed_by(ctx, module):
+            continue  # library-shadowed says it: a reinstall would not help
         origin = err.get("origin")
         failed.append(origin)
         dist = {"sklearn": "scikit-learn"}.get(module, module)
@@ -229,7 +243,7 @@ def _backends(ctx: Context) -> list[Finding]:
             message = f"{name} did not answer the probe in time ({first_line(err.get('message'))})"
             fix = "keraslearn doctor --timeout 600   (a larger --timeout)"
             out.append(Finding("backend-timeout", "warning", message, fix))
-        elif _shadowing(ctx):
+        elif _shadowed_by(ctx, name):
             continue  # library-shadowed says it: reinstalling the backend would not help
         else:
             said = first_line(err.get("message")) if err.get("stage") != "crash" else ""
@@ -238,7 +252,9 @@ def _backends(ctx: Context) -> list[Finding]:
             message = f"{name} does not work: {detail}"
             where = ctx.modules.get(MODULES[name])
             variables = [v for v in STARTUP_VARIABLES.get(name, ()) if ctx.env.get(v)]
-            named = [v for v in variables if v in text] or variables
+            # Named by the error, or set while the backend imported but did not run (JAX_PLATFORMS=cuda on a
+            # CPU machine fails with a bare AssertionError); not blamed for a broken install's import error.
+            named = [v for v in variables if v in text] or (variables if err.get("stage") == "keras" else [])
             if named and not shadowed(where):
                 settings = ", ".join(f"{v}={ctx.env[v]!r}" for v in named)
                 verb = "is set, and changes" if len(named) == 1 else "are set, and change"

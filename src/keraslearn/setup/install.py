@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from keraslearn.setup.findings import command_line
-from keraslearn.setup.plan import InstallPlan, Step, plan_install
+from keraslearn.setup.plan import TORCH_VERSION, InstallPlan, Step, plan_install
 from keraslearn.setup.system import SystemInfo, detect_system, finish_probe, probe_env
 
 __all__ = ["InstallError", "InstallPlan", "InstallResult", "install_keras", "plan_install"]
@@ -195,7 +195,7 @@ def _check_cpu_torch_kept(plan: InstallPlan, replaced: bool) -> None:
         return
     code = "import importlib.metadata as m; print(m.version('torch'))"
     version = _answer(plan.python, code)
-    if version and version.endswith("+cpu"):
+    if version and version == f"{TORCH_VERSION}+cpu":  # another version pip replaces with the pinned one
         raise ValueError(
             f"torch {version}, the CPU build, is installed in that environment, and pip keeps an installed torch "
             "of the pinned version: the CUDA build would not be installed. Add --reinstall to replace it.")

@@ -114,8 +114,9 @@ def open_storage(storage=None, *, heartbeat_interval: int = HEARTBEAT_INTERVAL, 
             if url.startswith(("postgresql+psycopg2:", "postgresql+psycopg:")):
                 hint = "a PostgreSQL driver: pip install 'keraslearn[postgres]' (psycopg2-binary)"
             elif url.startswith("postgres"):  # a driver named in the URL: psycopg2 would not help
-                hint = (f"its driver, which does not load ({err}); Optuna's storage talks to PostgreSQL through "
-                        "psycopg2 (pip install 'keraslearn[postgres]') or psycopg: postgresql://user:password@host/db")
+                hint = (f"its driver, which does not load ({err}): install it (Optuna's storage needs a synchronous "
+                        "driver), or use psycopg2, which pip install 'keraslearn[postgres]' installs: "
+                        "postgresql://user:password@host/db")
             else:
                 hint = f"its database driver ({err})"
             raise ImportError(f"storage {redact(url)} needs {hint}") from err
