@@ -767,6 +767,7 @@ def test_report_names_the_loss_its_curves_show_and_skips_importances_of_equal_sc
         report.plot_param_importances(study, tmp_path / "importances.png")
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 def test_a_silent_trial_is_failed_when_the_study_is_opened_with_nothing_left_to_run(tmp_path):
     """Optuna fails a trial past its heartbeat's grace period only when a trial starts: a worker killed on
     another machine (no process to check) left a trial RUNNING for good in a study resumed with nothing left
