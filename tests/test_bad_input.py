@@ -215,6 +215,12 @@ PARAM_ERRORS = [
     (FFClassifier, {"class_weight": {1: 2.0}}, r"class_weight names labels not in y: \[1\]"),  # labels: strings
     # a misspelt label while a class of y has no weight: raised, as scikit-learn's compute_class_weight does
     (FFClassifier, {"class_weight": {"Yes": 2.0}}, r"labels not in y: \['Yes'\], and no weight for \['no', 'yes'\]"),
+    # a Keras schedule: the error says where a schedule goes (SMLP: lr_schedule too)
+    (FFClassifier, {"learning_rate": keras.optimizers.schedules.ExponentialDecay(0.01, 10, 0.5)},
+     r"for a schedule, give it to the optimizer and keep it: "
+     r"optimizer=keras.optimizers.Adam\(learning_rate=schedule\), learning_rate=None\.$"),
+    (SMLPClassifier, {"learning_rate": keras.optimizers.schedules.ExponentialDecay(0.01, 10, 0.5)},
+     r"learning_rate=None, or lr_schedule=schedule\."),
     (TabMRegressor, {"k": 0}, "k must be >= 1"),
     (TabMRegressor, {"arch_type": "tabx"}, "arch_type must be one of"),
     (SMLPClassifier, {"n_layers": 0}, "n_layers must be >= 1"),
@@ -242,8 +248,9 @@ PARAM_ERRORS = [
 
 
 def _param_id(cls, params):
-    name, value = next(iter(params.items()))  # a callback's repr holds its address: not stable across workers
-    return f"{cls.__name__}-{name}={type(value).__name__ if hasattr(value, 'set_model') else repr(value)}"
+    name, value = next(iter(params.items()))  # a callback's (a schedule's) repr holds its address: not stable
+    plain = not (hasattr(value, "set_model") or isinstance(value, keras.optimizers.schedules.LearningRateSchedule))
+    return f"{cls.__name__}-{name}={repr(value) if plain else type(value).__name__}"
 
 
 @pytest.mark.parametrize("cls, params, match", PARAM_ERRORS, ids=[_param_id(c, p) for c, p, _ in PARAM_ERRORS]

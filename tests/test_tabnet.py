@@ -235,3 +235,13 @@ def test_tabnet_steps_fuse_their_reductions(cancer_mixed):
     args = ([v.value for v in loaded.model_.trainable_variables], [v.value for v in loaded.model_.non_trainable_variables],
             args[2])
     assert forward.lower(*args).compile().as_text().count("__ynn_fusion") == ours.count("__ynn_fusion")
+
+
+def test_a_keras_convention_momentum_warns_and_entmax_is_named():
+    """momentum=0.98 (Keras' convention) is the new batch's weight here: running statistics that barely
+    average, silently; mask_type (pytorch-tabnet's entmax) was refused as an unknown name without a word."""
+    X, y = np.random.default_rng(0).normal(size=(64, 3)), np.arange(64) % 2
+    with pytest.warns(UserWarning, match=r"Keras' momentum=0.98 is momentum=0.02 here"):
+        TabNetClassifier(momentum=0.98, epochs=1, virtual_batch_size=16, batch_size=32).fit(X, y)
+    with pytest.raises(TypeError, match="sparsemax only"):
+        keraslearn.learner("classif.tabnet", mask_type="entmax")

@@ -90,6 +90,11 @@ def check_training_params(learner) -> None:
         check_positive_int("batch_size", learner.batch_size)
     check_fraction("validation_fraction", learner.validation_fraction)
     check_number("patience", learner.patience, low=0, integer=True)
+    if isinstance(learner.learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        raise ValueError(
+            "learning_rate must be a number; for a schedule, give it to the optimizer and keep it: "
+            "optimizer=keras.optimizers.Adam(learning_rate=schedule), learning_rate=None"
+            + (", or lr_schedule=schedule" if "lr_schedule" in learner.get_params(deep=False) else "") + ".")
     if learner.learning_rate is not None:
         check_number("learning_rate", learner.learning_rate, low=0, low_open=True)
     if learner.verbose not in (0, 1, 2, False, True):

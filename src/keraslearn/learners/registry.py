@@ -110,6 +110,7 @@ _TABNET_ABSENT = {
     "epsilon": _TABNET_NORM,
     "stacked": "one TabNet; n_shared and n_independent size its blocks",
     "num_layers": "one TabNet; n_shared and n_independent size its blocks",
+    "mask_type": "keraslearn's TabNet masks features with sparsemax only (pytorch-tabnet's default; no entmax)",
 }
 
 

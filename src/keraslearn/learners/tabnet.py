@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from keraslearn._user_warnings import warn_user
 from keraslearn.architectures import tabnet
 from keraslearn.learners.base import KerasLearner, atomic_fit, store_init_params
 from keraslearn.learners.params import check_number
@@ -136,6 +137,10 @@ class _TabNetMixin:
         check_number("gamma", self.gamma, low=1.0)
         check_number("lambda_sparse", self.lambda_sparse, low=0.0)
         check_number("momentum", self.momentum, low=0.0, high=1.0, low_open=True, high_open=True)
+        if self.momentum > 0.5:  # Keras' convention (0.98, 0.99): running statistics that follow each batch
+            warn_user(f"momentum={self.momentum} is in PyTorch's convention the weight of each new batch's "
+                      f"statistics (pytorch-tabnet's default 0.02), so the running statistics barely average; "
+                      f"Keras' momentum={self.momentum} is momentum={1 - self.momentum:.2g} here.")
         if self.global_clipnorm is not None:
             check_number("global_clipnorm", self.global_clipnorm, low=0.0, low_open=True)
 
