@@ -325,3 +325,17 @@ def test_quantile_scaling_of_subnormal_values_stays_finite_and_ordered():
     assert np.all(np.diff(out[np.argsort(probe, kind="stable")]) >= 0)  # order kept
     whole = enc.transform(pd.DataFrame({"x": values}))["numeric"][:, 0]
     assert np.isfinite(whole).all()
+
+
+def test_an_empty_text_is_a_missing_value_as_read_csv_reads_it():
+    """pd.read_csv (the command line's CSV reader) reads an empty field as missing, a Parquet file keeps "":
+    the same data gave a level in one and a missing value in the other, and predictions 0.1 apart."""
+    note = pd.Series(["", "late", None, "ok", "", "late"] * 20)
+    X = pd.DataFrame({"x": np.arange(120.0), "note": note})
+    enc = TabularEncoder().fit(X)
+    assert enc.categorical_columns_ == ["note"] and enc.categories_ == [["late", "ok"]]
+    as_none = X.assign(note=note.replace("", None))
+    for kind in (object, "string", "category"):
+        for got, want in zip(enc.transform(X.assign(note=note.astype(kind))).values(), enc.transform(as_none).values()):
+            np.testing.assert_array_equal(got, want)
+    assert (enc.transform(X)["cat_note"].ravel()[note.eq("").to_numpy()] == MISSING_CODE).all()  # trained

@@ -65,8 +65,9 @@ def two_frames(draw):
 
 
 def _levels(col: pd.Series) -> list:
-    """The reference: a level is ``str(value)``; missing values are not levels."""
-    return [None if pd.isna(v) else str(v) for v in col.astype(object)]
+    """The reference: a level is ``str(value)``; missing values (and an empty text, as read_csv reads it)
+    are not levels."""
+    return [None if pd.isna(v) or (isinstance(v, str) and v == "") else str(v) for v in col.astype(object)]
 
 
 def check_encoded(enc, X, out):

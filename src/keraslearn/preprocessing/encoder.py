@@ -197,6 +197,7 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
         self.categories_, self.stand_in_codes_ = [], []
         for col in self.categorical_columns_:
             counts = {str(level): int(c) for level, c in coding.level_counts(frame[col], _as_levels).items()}
+            counts.pop("", None)  # an empty text is missing, as pd.read_csv reads it: a CSV and a Parquet file agree
             kept = sorted(level for level, c in counts.items() if c >= threshold)
             self.categories_.append(kept)
             n_kept = [counts[level] for level in kept]
@@ -273,6 +274,9 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
                 cache=self._category_tables[j],
             )
             unknown = codes == UNKNOWN_CODE
+            if unknown.any() and "" not in self._level_codes[j]:  # (a level in artifacts from before)
+                empty = unknown & frame[col].eq("").to_numpy(dtype=bool, na_value=False)
+                codes[empty], unknown = MISSING_CODE, unknown & ~empty
             if unknown.any():
                 unknown = self._times_matched(frame[col], codes, unknown, j)
             if unknown.any():
