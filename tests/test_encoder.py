@@ -339,3 +339,30 @@ def test_an_empty_text_is_a_missing_value_as_read_csv_reads_it():
         for got, want in zip(enc.transform(X.assign(note=note.astype(kind))).values(), enc.transform(as_none).values()):
             np.testing.assert_array_equal(got, want)
     assert (enc.transform(X)["cat_note"].ravel()[note.eq("").to_numpy()] == MISSING_CODE).all()  # trained
+
+
+@pytest.mark.parametrize("missing", [pd.NaT, np.datetime64("NaT"), pd.NA, None])
+def test_numbers_with_any_missing_marker_are_numeric(missing):
+    """An object column of floats with NaT for missing was categorical (each number a level, with a warning
+    about "numbers stored as strings"); with np.datetime64("NaT") the frame's conversion read -9.2e18."""
+    x = np.random.default_rng(0).normal(size=100)
+    marked = pd.Series([missing if i % 10 == 0 else v for i, v in enumerate(x)], dtype=object)
+    blanked = pd.Series(np.where(np.arange(100) % 10, x, np.nan))
+    X, plain = (pd.DataFrame({"x": col, "z": x}) for col in (marked, blanked))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc = TabularEncoder().fit(X)
+    assert enc.numeric_columns_ == ["x", "z"] and enc.indicator_columns_ == ["x"]
+    np.testing.assert_array_equal(enc.transform(X)["numeric"], TabularEncoder().fit(plain).transform(plain)["numeric"])
+
+
+def test_bytes_levels_are_their_text():
+    """A Parquet binary column of text (older Spark files) gave levels "b'a'": the same data as text (a CSV)
+    was unseen in every row, silently."""
+    c = pd.Series(list("abc") * 40)
+    X = pd.DataFrame({"x": np.arange(120.0), "c": c})
+    as_bytes = X.assign(c=c.map(str.encode))
+    enc = TabularEncoder().fit(as_bytes)
+    assert enc.categories_ == [["a", "b", "c"]]
+    np.testing.assert_array_equal(enc.transform(X)["cat_c"], enc.transform(as_bytes)["cat_c"])
+    assert set(enc.transform(X)["cat_c"].ravel()) == {2, 3, 4}

@@ -100,7 +100,8 @@ def numeric_matrix(frame: pd.DataFrame, columns: list) -> np.ndarray:
         dtypes = set(frame.dtypes)
         if len(dtypes) == 1 and dtypes <= set(_KEPT_FLOATS):
             return frame.to_numpy()
-        if not any(_is_time(t) for t in dtypes):
+        # Not with object columns: the frame's na_value reads np.datetime64("NaT") among numbers as -9.2e18.
+        if not any(_is_time(t) or t == object for t in dtypes):
             try:
                 return frame.to_numpy(dtype=np.float64, na_value=np.nan)
             except (TypeError, ValueError, OverflowError):  # per column below, which names the column

@@ -38,7 +38,10 @@ def _is_categorical(col: pd.Series) -> bool:
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         return False
     if dtype == object:
-        return pd.api.types.infer_dtype(col, skipna=True) not in _NUMERIC_KINDS
+        kind = pd.api.types.infer_dtype(col, skipna=True)
+        if kind == "mixed" and col.isna().any():  # skipna skips NaN and None, not NaT or pd.NA among numbers
+            kind = pd.api.types.infer_dtype(col.dropna(), skipna=True)
+        return kind not in _NUMERIC_KINDS
     return True  # datetimes and anything else: treat as levels
 
 
@@ -47,9 +50,15 @@ def _as_levels(col: pd.Series) -> pd.Series:
     if isinstance(col.dtype, pd.CategoricalDtype):
         col = col.astype(object)
     missing = col.isna().to_numpy()
-    out = col.astype(object).map(str).astype(object)
+    out = col.astype(object).map(_level_text).astype(object)
     out[missing] = None
     return out
+
+
+def _level_text(value) -> str:
+    """A level's text: ``str(value)``, but bytes (a Parquet ``binary`` column of text) decoded as UTF-8, so
+    that b"a" and "a" are one level, as a CSV of the same data reads it (not "b'a'")."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _with_values(numeric: list, frame: pd.DataFrame, categorical: set) -> list:
