@@ -102,6 +102,8 @@ def _set(col, values):
 FIT_DATA_ERRORS = [
     # id, learner, X -> bad X, y -> bad y, exception, match
     ("inf_in_X", "clf", _set("num", np.inf), None, ValueError, r"infinity.*\['num'\]"),
+    ("structured_array", "clf", lambda X: X[["num", "num2"]].to_records(index=False), None, ValueError,
+     r"got a NumPy structured array \(fields \['num', 'num2'\]\); pass it as a table: pd.DataFrame\(X\)"),
     ("neg_inf_in_X", "reg", _set("num2", -np.inf), None, ValueError, r"infinity.*\['num2'\]"),
     ("nan_in_y_reg", "reg", None, lambda y: np.r_[np.nan, y[1:]], ValueError, "y contains NaN"),
     ("inf_in_y_reg", "reg", None, lambda y: np.r_[np.inf, y[1:]], ValueError, "infinity"),
@@ -1195,6 +1197,12 @@ def test_cli_refuses_a_header_naming_a_column_twice_and_keeps_a_real_dotted_name
         read_table(tmp_path / "dup.csv")  # pandas would call the second one "a.1"
     (tmp_path / "dotted.csv").write_text("a,a.1,y\n1,2,3\n5,6,7\n")
     assert list(read_table(tmp_path / "dotted.csv").columns) == ["a", "a.1", "y"]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table([[1.0, 2.0], [3.0, 4.0], [0, 1]], names=["x", "x", "y"]), tmp_path / "dup.parquet")
+    with pytest.raises(UsageError, match=r"dup.parquet names columns twice: \['x'\]; rename them"):
+        read_table(tmp_path / "dup.parquet")  # was Arrow's "Multiple matches for FieldRef.Name(x)"
 
 
 def test_true_false_text_in_a_bool_column_is_read_and_only_bad_values_are_named():

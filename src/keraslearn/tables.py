@@ -45,6 +45,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
     kind = table_kind(p)  # data.csv.gz: pandas decompresses by the name
     try:
         if kind == "parquet":
+            _check_unique_parquet_names(p)
             df = pd.read_parquet(p)  # a named index stays the index: not a feature (predict --keep finds it)
         elif kind is not None:
             columns = {"text": text, "exact": exact}
@@ -181,6 +182,17 @@ def _first_rows(path, sep, encoding, n=20) -> list[list[str]]:
             return []
         text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
         return list(itertools.islice(csv.reader(text, delimiter=sep), n))
+
+
+def _check_unique_parquet_names(path):
+    """A Parquet file naming a column twice (pyarrow writes one) is the CSV's error, not Arrow's
+    "Multiple matches for FieldRef"."""
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"{path} names columns twice: {twice}; rename them so each column has one name")
 
 
 def _check_unique_header(df: pd.DataFrame, path, **read):

@@ -68,6 +68,10 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
             "convert it with X.toarray() first (in a Pipeline: OneHotEncoder(sparse_output=False); or leave "
             "categorical columns to keraslearn, which embeds them itself)."
         )
+    if isinstance(X, np.ndarray) and X.dtype.names:  # reshape(-1, 1), the 1-D advice, fails on fields
+        raise ValueError(
+            f"{estimator_name} got a NumPy structured array (fields {list(X.dtype.names)[:5]}); pass it as "
+            "a table: pd.DataFrame(X).")
     if isinstance(X, pd.Series):
         raise ValueError(
             f"{estimator_name} expects 2D input, got a Series. Reshape your data either using "
