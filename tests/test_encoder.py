@@ -366,3 +366,15 @@ def test_bytes_levels_are_their_text():
     assert enc.categories_ == [["a", "b", "c"]]
     np.testing.assert_array_equal(enc.transform(X)["cat_c"], enc.transform(as_bytes)["cat_c"])
     assert set(enc.transform(X)["cat_c"].ravel()) == {2, 3, 4}
+
+
+@pytest.mark.parametrize("scaling", ["standard", "robust", "quantile"])
+def test_a_constant_column_is_ignored_at_predict_as_in_training(scaling):
+    """A column constant in training (a CV fold's all-0 indicator, a year column of one year) taught the
+    network nothing, yet a new value went through weights that never learned: 5 → 50 moved an FFRegressor's
+    predictions by 1.5 standard deviations of y. It is 0 whatever the value, as in training."""
+    X = pd.DataFrame({"a": np.random.default_rng(0).normal(size=200), "k": 5.0})
+    enc = TabularEncoder(scaling=scaling).fit(X)
+    for value in (5.0, 6.0, 50.0, -1e6):
+        np.testing.assert_allclose(enc.transform(X.assign(k=value))["numeric"][:, 1], 0.0, atol=1e-20)
+    assert np.isfinite(enc.scale_).all()  # exports fold it into float32: finite

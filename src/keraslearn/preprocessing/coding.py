@@ -111,6 +111,9 @@ def numeric_matrix(frame: pd.DataFrame, columns: list) -> np.ndarray:
     return np.column_stack([_column_float(frame[c]) for c in columns])
 
 
+CONSTANT_SCALE = 1e30  # a constant column's scale: finite, and in float32 too
+
+
 def column_stats(arr: np.ndarray, scaling: str):
     """Per-column median (NaN-ignoring), has-NaN flag, and the scaling's centre/scale/quantiles.
 
@@ -140,7 +143,10 @@ def column_stats(arr: np.ndarray, scaling: str):
         elif scaling == "quantile":
             quantiles[:, j] = np.percentile(col, np.linspace(0, 100, n_q))
     if scaling in ("standard", "robust"):
-        scale = np.where(scale > 1e-12, scale, 1.0)
+        # A constant column teaches the network nothing, yet a new value at predict went through weights that
+        # never learned (the scale was 1: predictions moved by 1.5 standard deviations of y for 5 → 50). Scaled
+        # by 1e30, every value is 0, as in training: the column is ignored, as gradient boosting ignores it.
+        scale = np.where(scale > 1e-12, scale, CONSTANT_SCALE)
     return np.nan_to_num(med), has_nan, center, scale, quantiles
 
 

@@ -361,6 +361,8 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
                 x = arr[bad, j]
                 left, right = np.searchsorted(q[:, j], x, "left"), np.searchsorted(q[:, j], x, "right")
                 res[bad, j] = np.clip((left + right - 1) / 2 / (len(refs) - 1), 0.0, 1.0)
+            if q[0, j] == q[-1, j]:  # a constant column: 0 whatever the value, as in training (see column_stats)
+                res[:, j] = 0.5
         eps = 1e-7
         return ndtri(np.clip(res, eps, 1 - eps))
 
