@@ -189,10 +189,7 @@ def _check_unique_parquet_names(path):
     "Multiple matches for FieldRef"."""
     import pyarrow.parquet as pq
 
-    names = pq.read_schema(path).names
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise UsageError(f"{path} names columns twice: {twice}; rename them so each column has one name")
+    _refuse_repeated_names(path, pq.read_schema(path).names)
 
 
 def _check_unique_header(df: pd.DataFrame, path, **read):
@@ -202,8 +199,12 @@ def _check_unique_header(df: pd.DataFrame, path, **read):
     renamed = [c for c in names if (m := re.fullmatch(r"(.+)\.\d+", c)) and m.group(1) in names]
     if not renamed:
         return
-    header = _read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **read).iloc[0].tolist()
-    twice = sorted({h for h in header if header.count(h) > 1})
+    _refuse_repeated_names(path, _read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False,
+                                           **read).iloc[0].tolist())
+
+
+def _refuse_repeated_names(path, names: list):
+    twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise UsageError(f"{path} names columns twice: {twice}; rename them so each column has one name")
 

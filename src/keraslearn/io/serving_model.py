@@ -9,8 +9,6 @@ builds that input dict from a DataFrame; :func:`input_description` says what eac
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from keraslearn._user_warnings import warn_user
@@ -127,21 +125,15 @@ def export_inputs(learner, X, fold_preprocessing=True) -> dict:
     runner (``runner(**inputs)``) or a SavedModel (``loaded.serve(inputs)``). For an image
     learner: ``{"image": float32[n, height, width, 3]}``, resized and preprocessed.
     """
-    from keraslearn.preprocessing.validation import match_columns, to_frame
+    from sklearn.utils.validation import check_is_fitted
 
     if hasattr(learner, "_image_inputs"):
         return learner._image_inputs(X)
-    encoded = learner._encode_X(X)
-    if not (fold_preprocessing and _folds_numeric(learner)):
-        return encoded
-    enc = learner.encoder_
-    name = type(learner).__name__
-    with warnings.catch_warnings():  # _encode_X gave X's column warnings (matched by position...): not twice
-        warnings.simplefilter("ignore", UserWarning)
-        frame, has_names = to_frame(X, estimator_name=name)
-        frame = match_columns(frame, has_names, getattr(learner, "feature_names_in_", None), learner.n_features_in_,
-                              name)
-    encoded["numeric"] = np.ascontiguousarray(enc._numeric_array(frame), dtype=np.float32)
+    check_is_fitted(learner, "model_")
+    frame = learner._matched_frame(X)  # once: its column warnings once, and the raw numbers below come from it
+    encoded = learner.encoder_._transform_frame(frame)
+    if fold_preprocessing and _folds_numeric(learner):
+        encoded["numeric"] = np.ascontiguousarray(learner.encoder_._numeric_array(frame), dtype=np.float32)
     return encoded
 
 

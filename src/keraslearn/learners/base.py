@@ -315,10 +315,13 @@ class KerasLearner(BaseEstimator):
 
     def _encode_rows(self, X):
         """X encoded for the model: its columns matched to those of fit, then the fitted encoder's arrays."""
+        return self.encoder_._transform_frame(self._matched_frame(X))
+
+    def _matched_frame(self, X):
+        """X as a DataFrame whose columns are matched to those of fit (by name, else by position)."""
         name = type(self).__name__
         frame, has_names = to_frame(X, estimator_name=name)
-        frame = match_columns(frame, has_names, getattr(self, "feature_names_in_", None), self.n_features_in_, name)
-        return self.encoder_._transform_frame(frame)
+        return match_columns(frame, has_names, getattr(self, "feature_names_in_", None), self.n_features_in_, name)
 
     # Rows are predicted in zero-padded chunks of one fixed size, so a row's prediction never
     # depends on how many other rows come with it (same kernel, same shape) and the predict

@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keraslearn.preprocessing.coding import MISSING_CODE, UNKNOWN_CODE
+
 
 @keras.saving.register_keras_serializable(package="keraslearn")
 class ImputeScale(keras.layers.Layer):
@@ -65,7 +67,7 @@ class StandInCodes(keras.layers.Layer):
 
     def call(self, codes):
         codes = ops.cast(codes, "int32")
-        missing, unknown = ops.equal(codes, 0), ops.equal(codes, 1)
+        missing, unknown = ops.equal(codes, MISSING_CODE), ops.equal(codes, UNKNOWN_CODE)
         codes = ops.where(missing, ops.full_like(codes, self.missing_code), codes)
         return ops.where(unknown, ops.full_like(codes, self.unknown_code), codes)
 

@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 
+DPI = 110  # of every PNG written or shown
+
 
 def plot_learning_curve(history, path=None, title="Learning curve", loss_label="loss"):
     """Plot every metric of a Keras history (training and validation) per epoch; write a PNG to ``path``
@@ -36,7 +38,7 @@ def _png_bytes(fig) -> bytes:
     import io
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=110, format="png")
+    fig.savefig(buffer, dpi=DPI, format="png")
     return buffer.getvalue()
 
 
@@ -48,7 +50,7 @@ def save_figure(fig, path) -> str:
     path = os.fspath(path)
     fmt = None if os.path.splitext(path)[1] else "png"
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format=fmt)
+        fig.savefig(tmp, dpi=DPI, format=fmt)
     return path
 
 

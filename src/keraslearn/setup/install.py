@@ -195,7 +195,7 @@ def _check_cpu_torch_kept(plan: InstallPlan, replaced: bool) -> None:
         return
     code = "import importlib.metadata as m; print(m.version('torch'))"
     version = _answer(plan.python, code)
-    if version and version == f"{TORCH_VERSION}+cpu":  # another version pip replaces with the pinned one
+    if version == f"{TORCH_VERSION}+cpu":  # another version pip replaces with the pinned one
         raise ValueError(
             f"torch {version}, the CPU build, is installed in that environment, and pip keeps an installed torch "
             "of the pinned version: the CUDA build would not be installed. Add --reinstall to replace it.")

@@ -27,7 +27,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from keraslearn.setup.findings import command_line
+from keraslearn.setup.findings import command_line, req_name
 from keraslearn.setup.choices import PYTHON_MIN, choose_cuda, keras_requirement, normalize_backends, resolve_gpu
 from keraslearn.setup.system import SystemInfo, probe_source
 
@@ -187,10 +187,10 @@ NEEDS_TORCH = ("torchvision", "torchaudio", "torchtext", "torchmetrics", "skorch
                "pytorch-lightning", "timm")
 
 
-def _extra_requirement(extra: str, backends=("torch",)) -> str:
+def _extra_requirement(extra: str, backends) -> str:
     """An ``extras`` requirement, refused when it names torch (its build and pin come with ``--backend torch``),
     or a package that requires torch while the plan has no torch to pin it to."""
-    name = re.sub(r"[-_.]+", "-", re.match(r"\s*([A-Za-z0-9._-]*)", str(extra)).group(1)).lower()
+    name = req_name(str(extra))
     if name == "torch":
         raise ValueError(
             f"extras={extra!r}: torch comes with --backend torch, which installs torch=={TORCH_VERSION} in the "
