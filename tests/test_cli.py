@@ -484,6 +484,11 @@ def test_fit_takes_a_dataset_name(tmp_path, capsys):
     assert "the following arguments are required: --target" in capsys.readouterr().err
     assert main(["fit", "irsi", "--target", "species"]) == 2
     assert "no such file: irsi (nor a dataset name: " in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "iris", "--json"]) == 0  # evaluate too: the dataset's own target
+    assert set(json.loads(capsys.readouterr().out)) >= {"accuracy"}
+    assert main(["evaluate", str(out), str(tmp_path / "iris_metrics.json")]) == 2
+    assert "the following arguments are required: --target" in capsys.readouterr().err
 
 
 def test_fit_drops_columns_says_its_test_split_and_records_it(iris_csv, tmp_path, capsys):

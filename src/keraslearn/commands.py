@@ -19,8 +19,8 @@ from keraslearn.outputs import (check_outputs, model_out, not_the_input, out_kin
                                 side_files, write_table)
 from keraslearn.tables import read_table, uncompressed
 from keraslearn.scoring_notes import labels_as_classes, say_roc_auc_left_out, say_unseen_labels, some
-from keraslearn.tasks import (TASKS, check_epochs, columns_hint, load_task, missing_columns, parse_params, seed,
-                              split_target)
+from keraslearn.tasks import (TASKS, check_epochs, columns_hint, listed_target, load_task, missing_columns,
+                              parse_params, seed, split_target)
 
 
 # ------------------------------------------------------------ commands
@@ -293,6 +293,8 @@ def cmd_evaluate(args):
 
     console = _console(False)
     model = _load_model(args.model)
+    if args.target is None:
+        args.target = listed_target(args.data)
     if args.target in _feature_names(model):  # else "the data lacks the model's columns: <target>"
         raise UsageError(f"--target {args.target!r} is one of the model's features, not what it predicts; "
                          "name the column the model was trained to predict")
@@ -385,7 +387,8 @@ def register(sub):
     p.add_argument("model", help="a .keraslearn file written by fit")
     p.add_argument("data", help=".csv, .tsv or .parquet with the model's feature columns and the target "
                    "(or a dataset name)")
-    p.add_argument("--target", required=True, help="name of the column holding the true values")
+    p.add_argument("--target", help="name of the column holding the true values (a dataset named as DATA has its "
+                   "own)")
     p.add_argument("--json", action="store_true",
                    help="print the metrics as JSON on stdout (the table then goes to stderr)")
     p.set_defaults(func=cmd_evaluate)

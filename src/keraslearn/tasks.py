@@ -103,7 +103,7 @@ def load_task(args, console):
     ``args.drop``: columns left out of the features (an ID, a leak of the target). Without ``--target``,
     a dataset of :func:`keraslearn.list_tabular` named as DATA brings its own."""
     if args.target is None:
-        args.target = _listed_target(args.data)
+        args.target = listed_target(args.data)
     df = read_table(args.data)
     drop = list(dict.fromkeys(getattr(args, "drop", None) or []))
     missing_columns("--drop", drop, df)
@@ -159,7 +159,7 @@ def _stray_text(column: pd.Series) -> str | None:
             "are dropped and said)")
 
 
-def _listed_target(data) -> str:
+def listed_target(data) -> str:
     """The target of the listed dataset ``data`` names (when no file has that name), else the usage error."""
     entry = listed_dataset(data)
     if entry is None:

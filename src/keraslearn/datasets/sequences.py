@@ -12,6 +12,14 @@ from keraslearn.datasets.files import load_npz
 from keraslearn.datasets.loaders import DatasetArgumentError, _check_split, _read
 
 
+def _sequences(f, key):
+    """``f[key]``, refused unless it holds word-index sequences (another dataset's .npz, say)."""
+    xs = f[key]
+    if xs.ndim != 1 or not (xs.dtype == object or np.issubdtype(xs.dtype, np.integer)):
+        raise ValueError(f"its {key} is a {xs.dtype} array of shape {xs.shape}, not word-index sequences")
+    return xs
+
+
 def _index_words(xs, start_char, index_from):
     if start_char is not None:
         return [[start_char] + [w + index_from for w in x] for x in xs]
@@ -46,9 +54,10 @@ def load_imdb(
         rng = np.random.RandomState(seed)
         splits = []
         for xk, yk in (("x_train", "y_train"), ("x_test", "y_test")):
-            idx = np.arange(len(f[xk]))
+            xs = _sequences(f, xk)
+            idx = np.arange(len(xs))
             rng.shuffle(idx)
-            splits.append((f[xk][idx], f[yk][idx]))
+            splits.append((xs[idx], f[yk][idx]))
         (x_train, y_train), (x_test, y_test) = splits
         x_train = _index_words(x_train, start_char, index_from)
         x_test = _index_words(x_test, start_char, index_from)
@@ -86,9 +95,10 @@ def load_reuters(
 
     def reader(path):
         f = load_npz(path)
-        idx = np.arange(len(f["x"]))
+        xs = _sequences(f, "x")
+        idx = np.arange(len(xs))
         np.random.RandomState(seed).shuffle(idx)
-        xs, labels = f["x"][idx], f["y"][idx]
+        xs, labels = xs[idx], f["y"][idx]
         xs = _index_words(xs, start_char, index_from)
         if maxlen:
             xs, labels = _drop_long(maxlen, xs, labels)
