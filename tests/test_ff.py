@@ -529,3 +529,15 @@ def test_a_class_weight_for_a_class_absent_from_y_is_unused_with_a_warning(cance
         extra = FFClassifier(**params, class_weight={0: 1.0, 1: 3.0, 2: 5.0}).fit(X, y)
     plain = FFClassifier(**params, class_weight={0: 1.0, 1: 3.0}).fit(X, y)
     np.testing.assert_array_equal(extra.predict_proba(X), plain.predict_proba(X))
+
+
+def test_class_weight_keys_match_date_labels():
+    """Date labels' classes_ are datetime64[ns], whose tolist() gives ints of nanoseconds: a Timestamp
+    or np.datetime64 key matched no class and the dict was refused, naming the ints."""
+    learner = FFClassifier(class_weight={pd.Timestamp("2020-01-01"): 3.0, np.datetime64("2021-06-01"): 0.5})
+    learner.classes_ = np.array(["2020-01-01", "2021-06-01", "2022-01-01"], dtype="datetime64[ns]")
+    np.testing.assert_array_equal(learner._class_weights(np.array([2, 1, 0, 0])), [1.0, 0.5, 3.0, 3.0])
+    learner.set_params(class_weight={pd.Timestamp("2019-01-01"): 2.0})
+    with pytest.raises(ValueError, match=r"labels not in y: \[Timestamp\('2019-01-01 00:00:00'\)\], and no weight "
+                                         r"for \[Timestamp\('2020-01-01 00:00:00'\)"):
+        learner._class_weights(np.array([0, 1]))

@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -25,6 +26,18 @@ from keraslearn.learners.loss_kinds import (
     _loss_name,
     check_log_loss,
 )
+
+
+def _rows_at(mask) -> str:
+    """``mask``'s rows, counted and named by position: "2 row(s), at positions 3, 7"."""
+    where = np.flatnonzero(mask)
+    shown = ", ".join(str(i) for i in where[:5]) + (", …" if len(where) > 5 else "")
+    return f"{len(where)} row(s), at position(s) {shown}"
+
+
+def _refuse_sparse(y, name):
+    if sp.issparse(y):
+        raise ValueError(f"{name} is a sparse matrix; a target must be dense: pass {name}.toarray().")
 
 
 def _label_kind(label) -> str:
@@ -55,6 +68,7 @@ class KerasClassifierMixin(ClassifierMixin):
 
     def _checked_labels(self, y, n, name="y", x_name="X"):
         """``y`` as a 1-D array of class labels of ``n`` rows, or a ValueError naming ``name``."""
+        _refuse_sparse(y, name)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -69,9 +83,10 @@ class KerasClassifierMixin(ClassifierMixin):
             )
         if len(y) != n:
             raise ValueError(f"{x_name} has {n} rows but {name} has {len(y)}: they must match.")
+        if (y.dtype == object or y.dtype.kind in "mM") and pd.isna(y).any():  # None, NaN, pd.NA, NaT
+            raise ValueError(f"{name} contains missing labels; drop those rows or fill them first "
+                             f"({_rows_at(pd.isna(y))}).")
         if y.dtype == object:
-            if pd.isna(y).any():  # None, NaN, pd.NA (pandas' "string" dtype), NaT
-                raise ValueError(f"{name} contains missing labels; drop those rows or fill them first.")
             y = pd.Series(y).infer_objects().to_numpy()  # True/False (or 1/2) kept as objects: bool (int) labels
             if y.dtype != object and name == "y":
                 warn_user(
@@ -79,7 +94,7 @@ class KerasClassifierMixin(ClassifierMixin):
                     f"but scikit-learn's scorers refuse such a y (score, cross_val_score and GridSearchCV give "
                     f"errors or NaN); convert it first, e.g. y.astype({y.dtype.name!r}).")
         if y.dtype.kind == "f" and np.isnan(y).any():
-            raise ValueError(f"{name} contains NaN; drop those rows or fill them first.")
+            raise ValueError(f"{name} contains NaN; drop those rows or fill them first ({_rows_at(np.isnan(y))}).")
         if y.dtype == object:
             kinds = sorted({type(v).__name__ for v in y})
             if "str" in kinds and len(kinds) > 1:  # 1 and "a" cannot be sorted into classes_
@@ -144,9 +159,11 @@ class KerasClassifierMixin(ClassifierMixin):
             return compute_sample_weight("balanced", codes).astype(np.float32)
         if not isinstance(cw, dict):
             raise ValueError(f"class_weight must be 'balanced', a dict or None; got {cw!r}.")
-        labels = self.classes_.tolist()
-        unknown = [k for k in cw if k not in set(labels)]
-        unweighted = [c for c in labels if c not in cw]
+        classes = pd.Index(self.classes_)
+        labels = classes.tolist()  # Timestamps for dates: ints of nanoseconds matched no key
+        where = {k: classes.get_indexer(pd.Index([k], dtype=object))[0] for k in cw}
+        unknown = [k for k, i in where.items() if i < 0]
+        unweighted = [c for j, c in enumerate(labels) if j not in set(where.values())]
         if any(_label_kind(k) != _label_kind(labels[0]) for k in unknown):  # {"1": 3} for labels 1, 2: a slip
             raise ValueError(f"class_weight names labels not in y: {unknown}; labels are {labels}.")
         if unknown and unweighted:  # {"Yes": 10} for "yes", "no": a slip too (scikit-learn raises as well)
@@ -155,7 +172,10 @@ class KerasClassifierMixin(ClassifierMixin):
         if unknown:  # every class weighed, one absent from these rows (a CV fold): scikit-learn ignores its weight too
             warn_user(f"class_weight names labels not in y: {unknown}; their weights are unused. Labels are {labels}.")
         try:
-            per_class = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()], dtype=np.float32)
+            per_class = np.ones(len(labels), dtype=np.float32)
+            for key, i in where.items():
+                if i >= 0:
+                    per_class[i] = float(cw[key])
         except (TypeError, ValueError):
             raise ValueError(f"class_weight must map labels to numbers; got {cw!r}.") from None
         if not np.all(np.isfinite(per_class)) or (per_class < 0).any():
@@ -283,6 +303,7 @@ class KerasRegressorMixin(RegressorMixin):
 
     def _checked_numbers(self, y, n, name="y", x_name="X"):
         """``y`` as a float64 array of ``n`` rows (1-D or 2-D), or a ValueError naming ``name``."""
+        _refuse_sparse(y, name)
         dtypes = list(y.dtypes) if isinstance(y, pd.DataFrame) else [getattr(y, "dtype", None)]
         columns = y.columns if isinstance(y, pd.DataFrame) else None
         if any(getattr(d, "kind", None) in ("M", "m") for d in dtypes):
@@ -312,6 +333,8 @@ class KerasRegressorMixin(RegressorMixin):
         y = y.astype(np.float64)
         if y.ndim > 2 or y.ndim == 0:
             raise ValueError(f"{name} must be 1D or 2D; got shape {y.shape}.")
+        if y.ndim == 2 and y.shape[1] == 0:
+            raise ValueError(f"{name} has no columns (shape {y.shape}); pass the target column(s).")
         if len(y) != n:
             raise ValueError(f"{x_name} has {n} rows but {name} has {len(y)}: they must match.")
         if not np.all(np.isfinite(y)):
