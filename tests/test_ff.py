@@ -541,3 +541,28 @@ def test_class_weight_keys_match_date_labels():
     with pytest.raises(ValueError, match=r"labels not in y: \[Timestamp\('2019-01-01 00:00:00'\)\], and no weight "
                                          r"for \[Timestamp\('2020-01-01 00:00:00'\)"):
         learner._class_weights(np.array([0, 1]))
+
+
+def test_msle_trains_on_log1p_y_from_any_start(tmp_path):
+    """Keras' msle clips predictions at 0: a linear head that started negative on every row (seed 0 here)
+    had no gradient, the loss never moved and every prediction was negative (R² -0.8). Trained as mse on
+    log1p(y), the same objective, it learns; predictions are expm1 mapped back, never below 0 (msle's
+    floor), in predict, after load and in the export's model alike."""
+    from keraslearn.io.export import learner_model
+    from keraslearn.io.serving_model import export_inputs
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"a": rng.randn(200), "b": rng.randn(200)})
+    y = np.exp((2 * X.a - X.b) / 2)
+    reg = FFRegressor(loss="msle", layer_units=(32,), epochs=15, random_state=0).fit(X, y)
+    assert reg.history_["loss"][-1] < 0.8 * reg.history_["loss"][0]
+    pred = reg.predict(X)
+    assert pred.min() >= 0 and reg.y_log1p_
+    msle = np.mean((np.log1p(pred) - np.log1p(y)) ** 2)
+    assert msle < np.mean((np.log1p(y.mean()) - np.log1p(y)) ** 2)  # better than the constant mean
+    reg.save(tmp_path / "m.keraslearn")
+    np.testing.assert_allclose(keraslearn.load(tmp_path / "m.keraslearn").predict(X), pred, rtol=1e-6)
+    exported = learner_model(reg).predict(export_inputs(reg, X), verbose=0).ravel()
+    np.testing.assert_allclose(exported, pred, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match=r"so y_val must be >= 0; y_val has negative values"):
+        FFRegressor(loss="msle", epochs=1).fit(X, y, X_val=X[:5], y_val=-y[:5])

@@ -110,6 +110,10 @@ def learner_model(learner, fold_preprocessing=True):
         out = keras.layers.Rescaling(
             scale=[float(v) for v in learner.y_scale_], offset=[float(v) for v in learner.y_mean_], name="target_units"
         )(out)
+        if getattr(learner, "y_log1p_", False):  # trained on log1p(y) (loss msle): predict's max(expm1(p), 0)
+            out = keras.layers.Activation("exponential", name="expm1_exp")(out)
+            out = keras.layers.Rescaling(1.0, offset=-1.0, name="expm1_minus_one")(out)
+            out = keras.layers.ReLU(name="msle_floor")(out)
     elif is_classifier(learner) and out.shape[-1] == 1:
         # One sigmoid column → [P(classes_[0]), P(classes_[1])], as predict_proba.
         out = keras.layers.Concatenate(name="proba")([keras.layers.Rescaling(-1.0, 1.0, name="complement")(out), out])

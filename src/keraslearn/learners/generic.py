@@ -273,6 +273,7 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
             )
 
     _poisson_checked_on_model = True
+    _msle_as_log_target = False  # the user's model trains with the loss given
 
     def _adapt_target(self, model, y_fit):
         """Undo the standardization when the compiled-in loss is not scale-free (e.g. Poisson)."""

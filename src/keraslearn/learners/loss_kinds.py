@@ -17,7 +17,8 @@ _CLASSIFICATION_LOSSES = _ONE_HOT_LOSSES | _BINARY_LOSSES | {"sparse_categorical
 _SCALE_FREE_LOSSES = {None, "mse", "mean_squared_error", "mae", "mean_absolute_error", "huber", "log_cosh"}
 # Losses of a ratio or a logarithm: the target is divided by its scale but not centred (y and the
 # predictions stay positive), so a network's O(1) outputs reach it.
-_SCALE_ONLY_LOSSES = {"mape", "mean_absolute_percentage_error", "msle", "mean_squared_logarithmic_error"}
+_LOG_LOSSES = {"msle", "mean_squared_logarithmic_error"}
+_SCALE_ONLY_LOSSES = {"mape", "mean_absolute_percentage_error"} | _LOG_LOSSES
 _SCALED_LOSSES = _SCALE_FREE_LOSSES | _SCALE_ONLY_LOSSES
 # Losses robust to outliers: centred on the median and scaled by the interquartile range (/1.349, the
 # standard deviation for normal data), which a few huge values do not inflate as they do the std.
@@ -46,9 +47,9 @@ def _from_logits(loss) -> bool:
     return bool((config or {}).get("from_logits", getattr(loss, "from_logits", False)))
 
 
-def check_log_loss(loss_name, y):
+def check_log_loss(loss_name, y, name="y"):
     """A logarithmic loss (log(y + 1)) on a target with negative values trains on nonsense: refuse it."""
-    if loss_name in ("msle", "mean_squared_logarithmic_error") and np.min(y) < 0:
+    if loss_name in _LOG_LOSSES and np.min(y) < 0:
         raise ValueError(
-            f"loss {loss_name!r} compares log(y + 1) with log(prediction + 1), so y must be >= 0; y has negative "
-            f"values (smallest {np.min(y):.4g}). Use 'mse', 'mae' or 'huber' instead.")
+            f"loss {loss_name!r} compares log(y + 1) with log(prediction + 1), so {name} must be >= 0; {name} has "
+            f"negative values (smallest {np.min(y):.4g}). Use 'mse', 'mae' or 'huber' instead.")

@@ -17,6 +17,7 @@ from keraslearn.learners.base import KerasLearner
 from keraslearn.learners.loss_kinds import (
     _BINARY_LOSSES,
     _CLASSIFICATION_LOSSES,
+    _LOG_LOSSES,
     _ONE_HOT_LOSSES,
     _REGRESSION_LOSSES,
     _ROBUST_LOSSES,
@@ -298,8 +299,18 @@ class KerasRegressorMixin(RegressorMixin):
     #: exponential): else the loss is refused at once, the learners' outputs being linear.
     _poisson_checked_on_model = False
 
+    #: Whether msle trains as mse on log1p(y), predictions mapped back by expm1: the same objective,
+    #: without msle's flat floor (Keras' msle clips predictions at 0, so a network whose linear head
+    #: starts negative on every row had no gradient and never trained). A user's model keeps its loss.
+    _msle_as_log_target = True
+
     def _loss(self):
-        return "mse" if self.loss is None else self.loss
+        if self.loss is None or self._log_target():
+            return "mse"
+        return self.loss
+
+    def _log_target(self) -> bool:
+        return self._msle_as_log_target and _loss_name(self.loss) in _LOG_LOSSES
 
     def _checked_numbers(self, y, n, name="y", x_name="X"):
         """``y`` as a float64 array of ``n`` rows (1-D or 2-D), or a ValueError naming ``name``."""
@@ -364,7 +375,9 @@ class KerasRegressorMixin(RegressorMixin):
             )
         check_log_loss(loss, y)
         self._y_ndim = y.ndim
-        y2 = y.reshape(n, -1)
+        self.y_log1p_ = self._log_target()
+        y2 = np.log1p(y.reshape(n, -1)) if self.y_log1p_ else y.reshape(n, -1)
+        loss = "mse" if self.y_log1p_ else loss
         with np.errstate(over="ignore", invalid="ignore"):  # |y| near 1e155 and beyond: checked below
             self.y_mean_, self.y_scale_ = np.zeros(y2.shape[1]), np.ones(y2.shape[1])  # other losses: as given
             if loss in _SCALED_LOSSES:
@@ -384,6 +397,9 @@ class KerasRegressorMixin(RegressorMixin):
         y2 = self._checked_numbers(y, n, "y_val", "X_val").reshape(n, -1)
         if y2.shape[1] != len(self.y_mean_):
             raise ValueError(f"y_val has {y2.shape[1]} target column(s) but y has {len(self.y_mean_)}.")
+        if getattr(self, "y_log1p_", False):
+            check_log_loss(_loss_name(self.loss), y2, "y_val")
+            y2 = np.log1p(y2)
         with np.errstate(over="ignore"):
             y_fit = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
         if not np.isfinite(y_fit).all():
@@ -393,17 +409,21 @@ class KerasRegressorMixin(RegressorMixin):
     def predict(self, X):
         """Predicted targets: shape (n_samples,) for one target, (n_samples, n_targets) otherwise."""
         p = self._predict_raw(X) * self.y_scale_ + self.y_mean_
+        if getattr(self, "y_log1p_", False):  # msle's domain: a prediction below 0 is 0 to it
+            p = np.maximum(np.expm1(p), 0.0)
         return p.ravel() if self._y_ndim == 1 else p
 
     def _fitted_state(self):
         state, arrays = KerasLearner._fitted_state(self)
         state["y_ndim"] = self._y_ndim
+        state["y_log1p"] = bool(getattr(self, "y_log1p_", False))
         arrays.update(y_mean=self.y_mean_, y_scale=self.y_scale_)
         return state, arrays
 
     def _restore_fitted_state(self, state, arrays):
         KerasLearner._restore_fitted_state(self, state, arrays)
         self._y_ndim = state["y_ndim"]
+        self.y_log1p_ = bool(state.get("y_log1p", False))  # artifacts before it: False
         self.y_mean_, self.y_scale_ = arrays["y_mean"], arrays["y_scale"]
         # Arrays cut short would broadcast over the predictions and scale them wrongly, silently.
         expected = (self.spec_.n_targets,)
