@@ -1088,6 +1088,28 @@ def test_cli_reads_numbers_as_spreadsheets_write_them(tmp_path):
     assert read_table(tmp_path / "t2.tsv").to_numpy().tolist() == [[52000, 1250.5], [61500, 900]]
 
 
+def test_a_stray_cell_in_decimal_comma_numbers_is_named_as_in_a_comma_file(tmp_path, capsys):
+    """R's write.csv2 with one Inf or one typo in a column of "5,1"s: the column stayed text, so a target
+    became a classification with a class per value ("4,4", "5,1", ...) and a feature silently categorical.
+    Read as pandas reads a comma file's, the numbers are numbers and the stray cell is named."""
+    from keraslearn.tables import read_table
+
+    rows = [[f'"{i}"', f"{i % 7 + 4},{i}", f"{i % 3},5", f"{i % 4},2"] for i in range(1, 21)]
+    rows[1][2], rows[2][1] = "Inf", "oops"
+    (tmp_path / "r.csv").write_text('"";"Sepal.Length";"w";"t"\n' + "".join(";".join(r) + "\n" for r in rows))
+    with pytest.warns(UserWarning, match="row names"):
+        df = read_table(tmp_path / "r.csv")
+    assert df["w"].dtype == float and np.isinf(df["w"].iloc[1]) and df["w"].iloc[0] == 1.5
+    assert df["t"].tolist()[:2] == [1.2, 2.2]
+    assert df["Sepal.Length"].tolist()[:4] == ["5.1", "6.2", "oops", "8.4"]  # as pandas reads "5.1" beside "oops"
+    for typo in ("oops", "Inf"):
+        text = (tmp_path / "r.csv").read_text().replace("oops", typo)
+        (tmp_path / "t.csv").write_text(text)
+        assert main(["fit", str(tmp_path / "t.csv"), "--target", "Sepal.Length", "--epochs", "1", "--quiet"]) == 2
+        assert re.search(r"target (column )?'Sepal.Length' holds (numbers except in 1 row\(s\), which hold 'oops' \(data "
+                         r"row 3|infinity in data rows 3)", capsys.readouterr().err)
+
+
 def test_cli_predict_reads_numbers_as_the_training_file_wrote_them(tmp_path, capsys):
     """A predict file of whole thousands ("45.000") shows no decimal comma: it read 45 where its training
     file's 45,000 was learned. The model keeps its training file's convention."""

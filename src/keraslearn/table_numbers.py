@@ -26,19 +26,30 @@ _SURELY_COMMA_DECIMAL = r",(?:\d{1,2}|\d{4,})" + _EXPONENT + r"$|\.\d{3},|\.\d{3
 _SURELY_POINT_DECIMAL = r"\.(?:\d{1,2}|\d{4,})" + _EXPONENT + r"$|,\d{3}\.|,\d{3},\d{3}"
 
 
+def _stray_free(values: pd.Series, pattern: str) -> pd.Series | None:
+    """``values`` that match ``pattern`` when all do but a few strays ("Inf", a typo: at most 3, or 5%,
+    and a fifth of the matches), else None. The strays stay text, so the column reads as a comma file's
+    would: an infinity or a stray word is then named as there, not hidden in a column of levels "5,1"."""
+    ok = values.str.fullmatch(pattern)
+    strays = int((~ok).sum())
+    if strays > max(3, 0.05 * len(values)) or 5 * strays > int(ok.sum()):
+        return None
+    return values[ok]
+
+
 def _written(raw: pd.DataFrame) -> tuple[dict, dict]:
-    """The ``raw`` columns whose every value matches ``_COMMA_DECIMAL``, and those whose every value
-    matches ``_COMMA_THOUSANDS``, as {column: its non-missing values}; only columns where some value
+    """The ``raw`` columns whose every value (but a few strays) matches ``_COMMA_DECIMAL``, and those
+    matching ``_COMMA_THOUSANDS``, as {column: its matching values}; only columns where some value
     holds a "," or "." (whole numbers alone are pandas' own)."""
     decimal, thousands = {}, {}
     for col in raw.columns:
         values = raw[col].dropna().astype(str).str.strip()
         if not len(values) or not values.str.contains(r"[.,]").any():
             continue
-        if values.str.fullmatch(_COMMA_DECIMAL).all():
-            decimal[col] = values
-        if values.str.fullmatch(_COMMA_THOUSANDS).all():
-            thousands[col] = values
+        if (matched := _stray_free(values, _COMMA_DECIMAL)) is not None:
+            decimal[col] = matched
+        if (matched := _stray_free(values, _COMMA_THOUSANDS)) is not None:
+            thousands[col] = matched
     return decimal, thousands
 
 
@@ -86,7 +97,13 @@ def spreadsheet_numbers(df: pd.DataFrame, read_text, path, sep: str, skip=(), co
         return df, None
     changed = []
     for col, values in found.items():
-        numbers = pd.to_numeric(raw[col].map(lambda v: v if pd.isna(v) else _unmarked(str(v), marks)))
+        written = raw[col].astype(object)
+        written[values.index] = values.map(lambda v: _unmarked(v, marks))  # the strays stay as written
+        try:
+            numbers = pd.to_numeric(written)  # "Inf" too
+        except (ValueError, TypeError):  # a stray word: text, as pandas reads a comma file's column
+            df[col] = written.to_numpy()
+            continue
         if pd.api.types.is_numeric_dtype(df[col]) and not np.allclose(numbers, df[col], equal_nan=True):
             changed.append(f"{col!r} ({values.iloc[0]!r} is {numbers[values.index[0]]:g})")
         df[col] = numbers.to_numpy()
