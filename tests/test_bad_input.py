@@ -1365,3 +1365,24 @@ def test_a_late_divergence_keeps_the_best_epoch_on_every_backend():
 
     with pytest.raises(DivergedError, match=r"Training diverged: .*(no epoch's val_loss was finite|predicts NaN)"):
         FFRegressor(epochs=5, learning_rate=1e6, random_state=0).fit(X, y * 300)
+
+
+def test_r_write_table_files_and_read_csv_row_numbers(tmp_path, capsys):
+    """R's write.table() separates by spaces with quoted names (one column of the whole header, and
+    "target not found"); R's read.csv names a write.csv file's row names "X", which then went into
+    the model silently."""
+    from keraslearn.tables import read_table
+
+    (tmp_path / "wt.txt").write_text('"a" "b" "y"\n"1" 1.5 "x y" TRUE\n"2" 2.5 "z" FALSE\n')
+    df = read_table(tmp_path / "wt.txt")
+    assert list(df.columns) == ["a", "b", "y"] and df["a"].tolist() == [1.5, 2.5] and df["b"].tolist() == ["x y", "z"]
+    rows = "".join(f"{(7 * i) % 20 + 1},{i / 10},{i % 2}\n" for i in range(20))
+    (tmp_path / "x.csv").write_text("X,a,y\n" + rows)
+    with pytest.warns(UserWarning, match=r"its first column 'X' holds a distinct whole number per row \(1, 8, 15, "
+                                         r"\.\.\.\), as R's read.csv names .* leave it out \(--drop X\)"):
+        assert "X" in read_table(tmp_path / "x.csv").columns  # named in the header: kept, and said
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_table(tmp_path / "x.csv", keep=["X"])  # --drop X, or a model's feature: not said
+        (tmp_path / "xf.csv").write_text("X,a,y\n" + "".join(f"{i / 3},{i},{i % 2}\n" for i in range(20)))
+        read_table(tmp_path / "xf.csv")  # a coordinate X: not row numbers

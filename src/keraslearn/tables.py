@@ -212,17 +212,29 @@ def _refuse_repeated_names(path, names: list):
 def _without_row_names(df: pd.DataFrame, path, keep=()) -> pd.DataFrame:
     """The table without a first column that has no name and a distinct value per row: the row
     index that ``DataFrame.to_csv()`` and R's ``write.csv`` write, not a feature (it can leak the
-    target's order into a model). Kept when asked for by name (``--keep``)."""
+    target's order into a model). Kept when asked for by name (``--keep``). A first column "X" of
+    row numbers (R's read.csv names row names so) is said, and kept: a header names it."""
     first = df.columns[0] if df.shape[1] > 1 else None
-    if first != "Unnamed: 0" or first in keep:
-        return df
-    values = df[first]
-    if pd.api.types.is_float_dtype(values) or values.isna().any() or not values.is_unique:
-        return df  # distinct measurements, or repeats: a feature whose header is blank
-    warn_user(f"{path}: its first column has no name and a distinct value per row ({_examples(df[first])}): "
-              "row names, as DataFrame.to_csv() and R's write.csv write them, not a feature; left out "
-              "(name it in the header to use it; predict --keep 'Unnamed: 0' copies it beside the predictions).")
-    return df.drop(columns=first)
+    if first == "Unnamed: 0" and first not in keep:
+        values = df[first]
+        if not (pd.api.types.is_float_dtype(values) or values.isna().any() or not values.is_unique):
+            warn_user(f"{path}: its first column has no name and a distinct value per row ({_examples(values)}): "
+                      "row names, as DataFrame.to_csv() and R's write.csv write them, not a feature; left out "
+                      "(name it in the header to use it; predict --keep 'Unnamed: 0' copies it beside the "
+                      "predictions).")
+            df = df.drop(columns=first)  # else distinct measurements, or repeats: a feature whose header is blank
+    first = df.columns[0] if df.shape[1] > 1 else None
+    if first == "X" and first not in keep and _r_row_numbers(df[first]):
+        warn_user(f"{path}: its first column 'X' holds a distinct whole number per row ({_examples(df[first])}), "
+                  "as R's read.csv names the row names of a write.csv file: used as a feature; if they are row "
+                  "names, leave it out (--drop X), or it can leak the rows' order into the model.")
+    return df
+
+
+def _r_row_numbers(values: pd.Series) -> bool:
+    """Whether ``values`` are distinct whole numbers from 1, as R numbers rows."""
+    return (pd.api.types.is_integer_dtype(values) and values.is_unique and len(values) > 1
+            and values.min() >= 1 and values.max() <= 2 * len(values))
 
 
 def _examples(values: pd.Series) -> str:
@@ -374,4 +386,6 @@ def _other_separator(header: str) -> str | None:
     for sep in (";", "\t", "|"):
         if sep in header:
             return sep
+    if '" "' in header or ' "' in header:  # R's write.table(): quoted names between spaces
+        return " "
     return None

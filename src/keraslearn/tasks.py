@@ -104,8 +104,8 @@ def load_task(args, console):
     a dataset of :func:`keraslearn.list_tabular` named as DATA brings its own."""
     if args.target is None:
         args.target = listed_target(args.data)
-    df = read_table(args.data)
     drop = list(dict.fromkeys(getattr(args, "drop", None) or []))
+    df = read_table(args.data, keep=drop)  # --drop 'Unnamed: 0' or X: asked for by name, not said as row names
     missing_columns("--drop", drop, df)
     if args.target in drop:
         raise UsageError(f"--drop {args.target}: that is the --target column")
