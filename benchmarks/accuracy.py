@@ -223,6 +223,7 @@ def summarize(res: pd.DataFrame, learner_names):
 
 def write_markdown(res, learner_names, path, meta):
     agg, order, best_nn, beats, behind = summarize(res, learner_names)
+    used = "repeat 0" if meta["repeats"] == 1 else f"repeats 0-{meta['repeats'] - 1}"
     lines = [
         "# Accuracy benchmark: keraslearn defaults vs LightGBM / XGBoost defaults",
         "",
@@ -233,7 +234,8 @@ def write_markdown(res, learner_names, path, meta):
         "keeping their best epoch;",
         f"everything else at its defaults. Backend: {meta['backend']}.",
         "Metric: ROC AUC (binary), accuracy (multiclass), R² (regression); higher is better. Cells: mean ± sd",
-        f"over the repeats, then the mean fit time in seconds. Sum of all fit times: {res.fit_s.sum() / 60:.1f} min;",
+        f"over {used} (rows of the CSV with a higher repeat number are not used; one repeat:",
+        f"the mean alone), then the mean fit time in seconds. Sum of all fit times: {res.fit_s.sum() / 60:.1f} min;",
         f"wall time of the run{' (resumed)' if meta['resumed'] else ''}: {meta['wall_min']:.1f} min (load average",
         f"before / after: {meta['load_before']} / {meta['load_after']}; {meta['host']}, shared with other jobs).",
         "",
@@ -247,7 +249,8 @@ def write_markdown(res, learner_names, path, meta):
         top = a["mean"].idxmax()
         cells = []
         for n in learner_names:
-            s = f"{a.loc[n, 'mean']:.4f} ± {a.loc[n, 'sd']:.4f} ({a.loc[n, 'fit']:.1f} s)"
+            sd = a.loc[n, "sd"]  # NaN with one repeat: the mean alone then
+            s = f"{a.loc[n, 'mean']:.4f}" + ("" if pd.isna(sd) else f" ± {sd:.4f}") + f" ({a.loc[n, 'fit']:.1f} s)"
             cells.append(f"**{s}**" if n == top else s)
         lines.append(f"| {ds} | {a['metric'].iloc[0]} | " + " | ".join(cells) + " |")
     lines += ["", "Difference to LightGBM (mean score; positive = better than LightGBM):", ""]

@@ -5,6 +5,8 @@ Usage::
     PYTHONPATH=src python benchmarks/speed.py              # full run (~30 min on 2 busy cores)
     PYTHONPATH=src python benchmarks/speed.py --quick      # smoke run: tiny data, in one process
     PYTHONPATH=src python benchmarks/speed.py --sections epoch cv --rounds 5
+    PYTHONPATH=src python benchmarks/speed.py --sections epoch --who keraslearn jax_loop  # a few minutes
+    PYTHONPATH=src python benchmarks/speed.py --render results/speed-latest.json          # tables only
 
 Every measurement runs in a fresh process (so compilation, thread pools and memory are
 measured as a user meets them); contenders take turns round by round so that the noise of a
@@ -60,7 +62,10 @@ FULL = {
             "who": ["keraslearn"]},
 }
 
-QUICK = {  # a smoke run of the whole pipeline (in this process, JAX contenders only, tiny data)
+# A smoke run of the pipeline: in this process, JAX contenders only, tiny data, a temporary
+# compilation cache. Its figures and target verdicts are not evidence: contenders share the
+# process (and whatever it compiled before), and the sizes are not the targets' sizes.
+QUICK = {
     "epoch": {"configs": [{"data": "diamonds", "n": 2000, "clf": False, "epochs": 2}],
               "who": ["keraslearn", "jax_loop"]},
     "cv": {"configs": [{"data": "diamonds", "n": 600, "folds": 2, "epochs": 1}], "who": ["keraslearn", "keras_wrapper"]},
@@ -171,23 +176,28 @@ def measure(plan, rounds, threads, quick, log=print, on_section=None, pin=True):
 def _in_process(section, cfg):
     import speed_workers
 
+    from keraslearn.training import compiled
+
+    compiled.clear()  # no compiled steps carried over from the previous contender or section
     return speed_workers.run(section, cfg)
 
 
 # ---------------------------------------------------------------------------- reporting
 TARGETS = [
     # (description, section prefix, metric stem, peer, kind, bound); checked for every
-    # keraslearn contender, on CPU seconds and on wall seconds.
+    # keraslearn contender, on CPU seconds and on wall seconds. "{folds}" and "{trials}" are
+    # filled in from the run's config (a quick run's CV has 2 folds, not 5).
     ("FF epoch <= 1.2x the hand-written JAX loop", "epoch:", "epoch", "jax_loop", "max_ratio", 1.2),
     ("FF epoch >= 2x faster than skorch", "epoch:", "epoch", "skorch", "min_speedup", 2.0),
-    ("5-fold CV >= 3x faster than the Keras wrapper", "cv:", "cv", "keras_wrapper", "min_speedup", 3.0),
-    ("5-fold CV >= 3x faster than skorch", "cv:", "cv", "skorch", "min_speedup", 3.0),
-    ("5-fold CV, run again in the same process, >= 3x faster than the Keras wrapper", "cv:", "cv_again",
+    ("{folds}-fold CV >= 3x faster than the Keras wrapper", "cv:", "cv", "keras_wrapper", "min_speedup", 3.0),
+    ("{folds}-fold CV >= 3x faster than skorch", "cv:", "cv", "skorch", "min_speedup", 3.0),
+    ("{folds}-fold CV, run again in the same process, >= 3x faster than the Keras wrapper", "cv:", "cv_again",
      "keras_wrapper", "min_speedup", 3.0),
-    ("5-fold CV, run again in the same process, >= 3x faster than skorch", "cv:", "cv_again", "skorch",
+    ("{folds}-fold CV, run again in the same process, >= 3x faster than skorch", "cv:", "cv_again", "skorch",
      "min_speedup", 3.0),
-    ("20-trial tuning >= 3x faster than the Keras wrapper", "tune:", "tune", "keras_wrapper", "min_speedup", 3.0),
-    ("20-trial tuning >= 3x faster than skorch", "tune:", "tune", "skorch", "min_speedup", 3.0),
+    ("{trials}-trial tuning >= 3x faster than the Keras wrapper", "tune:", "tune", "keras_wrapper", "min_speedup",
+     3.0),
+    ("{trials}-trial tuning >= 3x faster than skorch", "tune:", "tune", "skorch", "min_speedup", 3.0),
     ("TabNet epoch >= 3x faster than pytorch-tabnet", "tabnet:", "epoch", "pytorch_tabnet", "min_speedup", 3.0),
 ]
 
@@ -196,12 +206,33 @@ def _kl_contenders(res):
     return [w for w in res if w.startswith("keraslearn") and not w.endswith("_keras_predict")]
 
 
-def evaluate_targets(results):
+def _config(configs, label):
+    """The config a result label was measured with; runs saved before configs were recorded: FULL's."""
+    if configs and label in configs:
+        return configs[label]
+    section, data = label.split(":")[0], label.split(":")[1].split("-")[0]
+    return next((c for c in FULL.get(section, {}).get("configs", []) if c["data"] == data), {})
+
+
+def _labels(plan):
+    """label -> config of every config in a plan (the labels :func:`measure` gives)."""
+    return {f"{section}:{cfg['data']}" + "".join(f"-{k}" for k in ("numpy", "warm") if cfg.get(k)): cfg
+            for section, spec in plan.items() for cfg in spec["configs"]}
+
+
+QUICK_VERDICT = "not evidence (quick run)"
+
+
+def evaluate_targets(results, configs=None, quick=False):
+    """Target rows. ``configs``: label -> config (descriptions say the sizes really run);
+    ``quick``: a smoke run, whose rows get ``met`` None and a note instead of a verdict."""
     rows = []
     for desc, prefix, stem, peer, kind, bound in TARGETS:
         for label, res in results.items():
             if not label.startswith(prefix) or peer not in res:
                 continue
+            cfg = _config(configs, label)
+            desc_run = desc.format(folds=cfg.get("folds", 5), trials=cfg.get("trials", 20))
             for klw in _kl_contenders(res):
                 for clock, metric in (("cpu", f"{stem}_cpu"), ("wall", f"{stem}_s")):
                     a, b = res[klw]["median"].get(metric), res[peer]["median"].get(metric)
@@ -209,11 +240,13 @@ def evaluate_targets(results):
                         continue
                     ok = a / b <= bound if kind == "max_ratio" else b / a >= bound
                     shown = f"{a / b:.2f}x" if kind == "max_ratio" else f"{b / a:.2f}x faster"
-                    rows.append({"target": desc, "data": label, "keraslearn": klw, "clock": clock,
+                    rows.append({"target": desc_run, "data": label, "keraslearn": klw, "clock": clock,
                                  "value": shown, "met": bool(ok)})
     for label, res in results.items():
         if label.startswith("predict:") and "keraslearn" in res:
             m = res["keraslearn"]["median"]
+            n_big = _config(configs, label).get("n_big", 10_000)
+            big = f"{n_big // 1000}k" if n_big % 1000 == 0 else str(n_big)
             for kind in ("frame", "numpy"):
                 for clock, lat, thr in (("cpu", "one_row_cpu_ms", "rows_per_cpu_s"), ("wall", "one_row_ms", "rows_per_s")):
                     if f"{lat}_{kind}" not in m:
@@ -222,7 +255,7 @@ def evaluate_targets(results):
                     rows.append({"target": "one-row predict p50 <= 1 ms", "data": f"{label} ({kind})",
                                  "keraslearn": "keraslearn", "clock": clock, "value": f"{v:.3f} ms", "met": v <= 1.0})
                     v = m[f"{thr}_{kind}"]
-                    rows.append({"target": "10k-row predict >= 1M rows/s", "data": f"{label} ({kind})",
+                    rows.append({"target": f"{big}-row predict >= 1M rows/s", "data": f"{label} ({kind})",
                                  "keraslearn": "keraslearn", "clock": clock, "value": f"{v / 1e6:.2f} M rows/s",
                                  "met": v >= 1e6})
         if label.startswith("rss:") and "keraslearn" in res:
@@ -233,6 +266,9 @@ def evaluate_targets(results):
                 value += f"; {mib['code_pages']:.0f} MiB of it library code, anonymous {m['anon_ratio']:.2f}x"
             rows.append({"target": "peak RSS during fit <= 3x raw data", "data": label, "keraslearn": "keraslearn",
                          "clock": "-", "value": value + ")", "met": m["ratio"] <= 3.0})
+    if quick:
+        for row in rows:
+            row.update(met=None, note=QUICK_VERDICT)
     return rows
 
 
@@ -241,32 +277,51 @@ METRICS = {
     "spe": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "final_loss"],
     "cv": ["cv_cpu", "cv_s", "cv_again_cpu", "cv_again_s", "r2"],
     "tune": ["tune_cpu", "tune_s", "best_r2"],
+    # keraslearn times DataFrame ("frame") and NumPy input; the peers their own encoded matrix
+    "predict": ["one_row_cpu_ms_frame", "one_row_cpu_ms_numpy", "one_row_cpu_ms_encoded",
+                "rows_per_cpu_s_frame", "rows_per_cpu_s_numpy", "rows_per_cpu_s_encoded",
+                "one_row_ms_frame", "one_row_ms_numpy", "one_row_ms_encoded",
+                "rows_per_s_frame", "rows_per_s_numpy", "rows_per_s_encoded"],
     "tabnet": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "accuracy", "ROC_AUC"],
     "rss": ["raw_bytes", "fit_peak_delta", "ratio", "code_pages", "anon_ratio", "fit_cpu", "fit_s"],
 }
 
 
-def format_tables(results, targets):
+# Sections whose first metric is the same measurement for every contender, so that a ratio
+# between contenders means something. predict's contenders time different inputs (keraslearn a
+# DataFrame and NumPy rows, the peers their encoded matrix) and rss has a single contender.
+RATIO_SECTIONS = ("epoch", "spe", "cv", "tune", "tabnet")
+
+
+def format_tables(results, targets, configs=None):
     lines = []
     for label, res in results.items():
         section = label.split(":")[0]
         metrics = METRICS.get(section) or sorted({k for r in res.values() for k in r["median"]})
+        metrics = [k for k in metrics if any(k in r["median"] for r in res.values())]
         base = "keraslearn" if "keraslearn" in res else next(iter(res))
-        lines.append(f"\n### {label}  (median of {len(res[base]['runs'])} runs; ratio = contender / keraslearn)")
-        lines.append("| contender | " + " | ".join(metrics) + " | ratio (" + metrics[0] + ") |")
-        lines.append("|---" * (len(metrics) + 2) + "|")
+        with_ratio = section in RATIO_SECTIONS and len(res) > 1
+        note = "; ratio = contender / keraslearn" if with_ratio else ""
+        cfg = (configs or {}).get(label, {})
+        sizes = ", ".join(f"{k}={v}" for k, v in cfg.items() if k not in ("data", "threads", "who"))
+        sizes = f"; {sizes}" if sizes else ""
+        lines.append(f"\n### {label}  (median of {len(res[base]['runs'])} runs{sizes}{note})")
+        lines.append("| contender | " + " | ".join(metrics) + " |" + (f" ratio ({metrics[0]}) |" if with_ratio else ""))
+        lines.append("|---" * (len(metrics) + 1 + with_ratio) + "|")
         for who, r in res.items():
             m = r["median"]
             cells = [f"{m[k]:.4g}" if k in m else "-" for k in metrics]
-            b = res[base]["median"].get(metrics[0])
-            ratio = m[metrics[0]] / b if metrics[0] in m and b else float("nan")
-            lines.append(f"| {who} | " + " | ".join(cells) + f" | {ratio:.2f} |")
+            line = f"| {who} | " + " | ".join(cells) + " |"
+            if with_ratio:
+                b = res[base]["median"].get(metrics[0])
+                line += f" {m[metrics[0]] / b:.2f} |" if metrics[0] in m and b else " - |"
+            lines.append(line)
     lines.append("\n### Targets")
     lines.append("| target | data | keraslearn run | clock | measured | met |")
     lines.append("|---|---|---|---|---|---|")
     for t in targets:
-        lines.append(f"| {t['target']} | {t['data']} | {t['keraslearn']} | {t['clock']} | {t['value']} | "
-                     f"{'yes' if t['met'] else 'NO'} |")
+        met = t.get("note", QUICK_VERDICT) if t["met"] is None else ("yes" if t["met"] else "NO")
+        lines.append(f"| {t['target']} | {t['data']} | {t['keraslearn']} | {t['clock']} | {t['value']} | {met} |")
     return "\n".join(lines)
 
 
@@ -303,7 +358,7 @@ def chart(results, path):
 
 def write_outputs(results, out, stamp, suffix, meta):
     """Targets, tables (printed), JSON (timestamped and ``-latest``) and the PNG chart."""
-    targets = evaluate_targets(results)
+    targets = evaluate_targets(results, meta.get("configs"), quick=bool(meta.get("quick")))
     payload = dict(meta, versions=_versions(), results=results, targets=targets)
     out.mkdir(parents=True, exist_ok=True)
     for name in (f"speed-{stamp}{suffix}.json", f"speed-latest{suffix}.json"):
@@ -339,6 +394,8 @@ def main(argv=None):
     ap.add_argument("--sections", nargs="+", choices=list(FULL), default=None)
     ap.add_argument("--rounds", type=int, default=None, help="repeats per contender (default 3, quick 1)")
     ap.add_argument("--data", nargs="+", default=None, help="only the configs on these datasets")
+    ap.add_argument("--who", nargs="+", default=None,
+                    help="only these contenders (e.g. keraslearn jax_loop: a short run of the epoch section)")
     ap.add_argument("--threads", type=int, default=1,
                     help="threads per framework (default 1: the machine is shared; 0 = framework defaults)")
     ap.add_argument("--no-pin", action="store_true",
@@ -347,6 +404,8 @@ def main(argv=None):
     ap.add_argument("--tag", default="", help="suffix for the result file names")
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="combine the results of earlier runs (e.g. sections run in parallel) into one report")
+    ap.add_argument("--render", metavar="JSON",
+                    help="print the tables and targets of a saved run (writes nothing)")
     ap.add_argument("--from-log", nargs="+", metavar="LOG",
                     help="rebuild results from the per-run lines of interrupted runs' output (4 digits)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -354,6 +413,12 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.worker:
         return _worker_main(args.worker, json.loads(args.config))
+
+    if args.render:
+        run = json.loads(Path(args.render).read_text())
+        targets = evaluate_targets(run["results"], run.get("configs"), quick=bool(run.get("quick")))
+        print(format_tables(run["results"], targets, run.get("configs")))
+        return 0
 
     out = Path(args.out)
     started = _dt.datetime.now()
@@ -364,42 +429,80 @@ def main(argv=None):
         meta = {"from_logs": [str(p) for p in args.from_log], "started": started.isoformat(timespec="seconds"),
                 "rounds": None, "threads": args.threads, "cpus": os.cpu_count(), "quick": False}
         targets, png = write_outputs(results, out, stamp, suffix, meta)
-        print(format_tables(results, targets))
+        print(format_tables(results, targets, meta.get("configs")))
         return 0
     if args.merge:
         runs = [json.loads(Path(p).read_text()) for p in args.merge]
         results = {label: res for run in runs for label, res in run["results"].items()}
         meta = {"merged": [str(p) for p in args.merge], "started": min(r["started"] for r in runs),
                 "rounds": _values(r["rounds"] for r in runs), "threads": _values(r["threads"] for r in runs),
-                "loadavg": [r.get("loadavg_start") for r in runs], "cpus": os.cpu_count(), "quick": False}
+                "loadavg": [r.get("loadavg_start") for r in runs], "cpus": os.cpu_count(),
+                "quick": any(r.get("quick") for r in runs),
+                "configs": {k: v for r in runs for k, v in (r.get("configs") or {}).items()}}
         targets, png = write_outputs(results, out, stamp, suffix, meta)
-        print(format_tables(results, targets))
+        print(format_tables(results, targets, meta.get("configs")))
         print(f"\nwrote {out / f'speed-{stamp}{suffix}.json'} and {png}")
         return 0
 
     plan = QUICK if args.quick else FULL
+    mode = "--quick" if args.quick else "a full run"
     if args.sections:
+        missing = [s for s in args.sections if s not in plan]
+        if missing:
+            ap.error(f"{mode} has no section {', '.join(missing)}: its sections are {', '.join(plan)}"
+                     + (f" (the others need a full run: {', '.join(k for k in FULL if k not in QUICK)})"
+                        if args.quick else ""))
         plan = {k: v for k, v in plan.items() if k in args.sections}
     if args.data:
         plan = {k: dict(v, configs=[c for c in v["configs"] if c["data"] in args.data]) for k, v in plan.items()}
+    if args.who:
+        plan = {k: dict(v, who=[w for w in v["who"] if w in args.who]) for k, v in plan.items()}
+    plan = {k: v for k, v in plan.items() if v["configs"] and v["who"]}
+    if not plan:
+        offered = sorted({f"{k}: {c['data']}" for k, v in (QUICK if args.quick else FULL).items()
+                          for c in v["configs"]})
+        ap.error(f"nothing to measure in {mode} with these --sections/--data/--who; its configs are "
+                 + ", ".join(offered))
     rounds = args.rounds or (1 if args.quick else 3)
+    quick_cache = None
     if args.quick:
         sys.path.insert(0, str(HERE))
-        import keraslearn  # noqa: F401  (selects JAX before any peer imports keras)
+        # keraslearn first: it selects JAX before any peer imports keras
+        from keraslearn.training import compiled
+
+        if not compiled._cache_state["done"]:
+            # A fresh temporary cache, so that the run does not depend on ~/.cache/keraslearn/jax.
+            quick_cache = tempfile.mkdtemp(prefix="kl-bench-quick-cache-")
+            os.environ[compiled.CACHE_ENV] = quick_cache
     load0 = os.getloadavg()
 
     def meta():
         return {"started": started.isoformat(timespec="seconds"),
                 "seconds": (_dt.datetime.now() - started).total_seconds(), "quick": args.quick, "rounds": rounds,
                 "threads": args.threads, "pinned": bool(args.threads) and not args.no_pin,
-                "loadavg_start": load0, "loadavg_end": os.getloadavg(), "cpus": os.cpu_count()}
+                "loadavg_start": load0, "loadavg_end": os.getloadavg(), "cpus": os.cpu_count(),
+                "configs": _labels(plan), "compilation_cache": _quick_cache_note(args.quick, quick_cache)}
 
-    results = measure(plan, rounds, args.threads, args.quick, pin=not args.no_pin,
-                      on_section=lambda res: write_outputs(res, out, stamp, suffix, meta()))
+    try:
+        results = measure(plan, rounds, args.threads, args.quick, pin=not args.no_pin,
+                          on_section=lambda res: write_outputs(res, out, stamp, suffix, meta()))
+    finally:
+        if quick_cache:
+            shutil.rmtree(quick_cache, ignore_errors=True)
     targets, png = write_outputs(results, out, stamp, suffix, meta())
-    print(format_tables(results, targets))
+    print(format_tables(results, targets, _labels(plan)))
     print(f"\nwrote {out / f'speed-{stamp}{suffix}.json'}" + (f" and {png}" if png else ""))
     return 0
+
+
+def _quick_cache_note(quick, quick_cache):
+    if not quick:
+        return "a fresh folder per worker (keraslearn_warm_disk_cache: one filled before it)"
+    if quick_cache:
+        return "a temporary folder, empty at the start"
+    from keraslearn.training import compiled
+
+    return f"the process' own ({compiled._cache_state['dir']}): enabled before this run started"
 
 
 def _versions():

@@ -18,8 +18,22 @@ The regression target is standardized for pytorch-tabnet as keraslearn does inte
 Seconds per epoch are the median epoch wall time after the first (so without JAX's
 compilation); "fit s" is the whole fit, compilation included.
 
+Both libraries run in this one process, which is bound to ``--cores`` CPU cores (default 1,
+the last core it may use; 0: no binding) with ``os.sched_setaffinity``: JAX sizes its thread
+pool to the cores it may use, and torch gets ``--torch-threads`` (default 1) threads. Runs
+before 2026-11-23 bound nothing (only torch's thread count was set), so JAX could use both
+cores there.
+
+"fit s" depends on keraslearn's persistent compilation cache (``~/.cache/keraslearn/jax`` or
+``$KERASLEARN_COMPILATION_CACHE``): with the cache warm from an earlier run it has no compile
+time in it. Set ``KERASLEARN_COMPILATION_CACHE`` to a new empty folder for a cold figure;
+the report says whether the cache folder held files at the start.
+
 Run: ``PYTHONPATH=src python benchmarks/tabnet_vs_pytorch_tabnet.py`` (needs
-``pip install --no-deps pytorch-tabnet``). Writes ``benchmarks/results/tabnet.md``.
+``pip install --no-deps pytorch-tabnet``). Writes a new file,
+``benchmarks/results/tabnet-<date>-<time>.md``, by default; ``--out PATH`` names another and
+refuses to overwrite an existing file (``benchmarks/results/tabnet.md`` holds a hand-added
+"Over 5 seeds" section) unless ``--force`` is given.
 """
 
 from __future__ import annotations
@@ -183,8 +197,27 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--torch-threads", type=int, default=1,
                         help="torch intra-op threads (on a busy 2-core machine 2 threads ran 4x slower than 1)")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "tabnet.md"))
+    parser.add_argument("--cores", type=int, default=1,
+                        help="bind this process (both libraries) to this many cores; 0: no binding")
+    parser.add_argument("--out", default=None,
+                        help="report path (default: a new benchmarks/results/tabnet-<date>-<time>.md)")
+    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                                f"tabnet-{time.strftime('%Y%m%d-%H%M%S')}.md")
+    if os.path.exists(args.out) and not args.force:
+        parser.error(f"{args.out} exists (it may hold hand-added sections); pass another --out, or --force")
+    pinned = "not bound to cores"
+    if args.cores and hasattr(os, "sched_setaffinity"):
+        chosen = sorted(os.sched_getaffinity(0))[-args.cores:]
+        os.sched_setaffinity(0, chosen)
+        pinned = f"bound to core(s) {', '.join(map(str, chosen))}"
+    from keraslearn.training import compiled
+
+    cache_dir = compiled.enable_compilation_cache()
+    cache_state = ("off" if cache_dir is None else
+                   f"{'warm' if os.path.isdir(cache_dir) and os.listdir(cache_dir) else 'empty'} at the start ({cache_dir})")
 
     import pytorch_tabnet  # noqa: F401  (fail early with ImportError if missing)
     import torch
@@ -207,7 +240,8 @@ def main():
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs "
         f"(load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end: times are rough), "
         f"no GPU; keras {keras.__version__} on JAX, keraslearn {keraslearn.__version__}, "
-        f"torch {torch.__version__} with {args.torch_threads} thread(s). Same encoded inputs, splits and hyperparameters for both "
+        f"torch {torch.__version__} with {args.torch_threads} thread(s); the process {pinned}; "
+        f"keraslearn's compilation cache {cache_state}. Same encoded inputs, splits and hyperparameters for both "
         f"(pytorch-tabnet defaults; max {args.max_epochs} epochs, patience {args.patience}, seed {args.seed}).",
         "",
     ]
