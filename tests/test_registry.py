@@ -72,6 +72,31 @@ def test_search_spaces_sample_into_valid_parameters(family):
             assert len(params["layer_units"]) == trial.params["n_layers"]
 
 
+def test_search_space_of_a_subclass_a_name_and_a_misspelt_parameter():
+    """A subclass of a learner is that learner to scikit-learn: its family's space (it was "MyFF is not a
+    registered keraslearn learner"); a registered name has its space; a near miss is named."""
+    class MyFF(keraslearn.FFClassifier):
+        pass
+
+    assert search_space(MyFF()).keys() == search_space(keraslearn.FFClassifier).keys()
+    assert search_space("classif.kerasff").keys() == search_space(keraslearn.FFClassifier).keys()
+    with pytest.raises(ValueError, match="Unknown learner 'classif.kerasfff'"):
+        search_space("classif.kerasfff")
+    with pytest.raises(ValueError, match=r"has no parameter\(s\) \['dropuot'\] \(did you mean 'dropout' for "
+                                         r"'dropuot'\?\); check the search space"):
+        apply_sample(MyFF(), {"dropuot": 0.1})
+
+
+def test_a_parameter_turned_off_by_a_fixed_value_is_not_tuned():
+    from keraslearn.tuning.spaces import without_fixed
+
+    space = search_space(keraslearn.RealMLPRegressor)
+    assert "frequency_scale" in without_fixed(space, {"numeric_embedding": "pbld"})[0]
+    reduced, dropped = without_fixed(space, {"numeric_embedding": None})  # --param numeric_embedding=None
+    assert dropped == ["numeric_embedding", "frequency_scale"] and "frequency_scale" not in reduced
+    assert "frequency_scale" in without_fixed(space, ["numeric_embedding"])[0]  # names alone: values unknown
+
+
 def test_generic_learner_asks_for_a_search_space():
     clf = keraslearn.KerasClassifier(build)
     with pytest.raises(ValueError, match="search space dict"):

@@ -8,6 +8,8 @@ learner parameters.
 
 from __future__ import annotations
 
+import difflib
+
 
 def _optuna_distributions():
     try:
@@ -189,15 +191,25 @@ def family_of(learner) -> str:
     """The registry family key of a learner instance or class."""
     from keraslearn.learners.registry import _FAMILIES
 
+    if isinstance(learner, str):  # "classif.kerasff", "FFRegressor"
+        from keraslearn.learners.registry import resolve
+
+        learner = resolve(learner)
     cls = learner if isinstance(learner, type) else type(learner)
-    for fam, (clf, reg, _, _) in _FAMILIES.items():
-        if cls.__name__ in {p.split(":")[1] for p in (clf, reg) if p}:
+    registered = {p: fam for fam, (clf, reg, _, _) in _FAMILIES.items() for p in (clf, reg) if p}
+    for klass in cls.__mro__:  # a subclass of a learner has its family's space
+        fam = registered.get(f"{klass.__module__}:{klass.__name__}")
+        if fam is not None:
             return fam
     raise ValueError(f"{cls.__name__} is not a registered keraslearn learner; pass a search space dict.")
 
 
 def search_space(learner) -> dict:
     """The default Optuna search space for ``learner`` (instance or class)."""
+    if isinstance(learner, str):
+        from keraslearn.learners.registry import resolve
+
+        learner = resolve(learner)
     fam = family_of(learner)
     if fam not in SPACES:
         raise ValueError(f"No default search space for the {fam!r} family; pass a search space dict.")
@@ -230,6 +242,9 @@ def apply_sample(learner, sampled: dict) -> dict:
     if unknown:
         routed = [f"model__{n}" for n in sorted(unknown) if "model_params" in valid and not n.startswith("model__")]
         hint = f" (a build function's own: {', '.join(routed)})" if routed else ""
+        near = {n: difflib.get_close_matches(n, sorted(valid), n=1, cutoff=0.7) for n in sorted(unknown)}
+        if not routed and any(near.values()):
+            hint = " (did you mean " + ", ".join(f"{m[0]!r} for {n!r}" for n, m in near.items() if m) + "?)"
         raise ValueError(f"{type(learner).__name__} has no parameter(s) {sorted(unknown)}{hint}; check the search "
                          "space.")
     return params
@@ -240,15 +255,24 @@ def tuned_params(space: dict) -> set:
     return set(space) | {target for names, (target, _) in _DERIVED.items() if any(n in space for n in names)}
 
 
+# Parameters that act only under some values of another: {name: (that parameter, those values)}.
+_ONLY_WITH = {"frequency_scale": ("numeric_embedding", ("pbld",))}
+
+
 def without_fixed(space: dict, fixed) -> tuple[dict, list]:
-    """``space`` minus the names in ``fixed``, and minus derived names whose target is fixed.
+    """``space`` minus the names in ``fixed``, and minus derived names whose target is fixed; ``fixed``
+    as a dict of values also drops what those values turn off (``frequency_scale`` without an embedding).
 
     Returns the reduced space and the names removed. Fixing ``layer_units`` removes
     ``n_layers`` and ``units``, which would otherwise overwrite it in every trial.
     """
+    values = dict(fixed) if isinstance(fixed, dict) else {}
     fixed = set(fixed)
     dropped = {name for name in space if name in fixed}
     for names, (target, _) in _DERIVED.items():
         if target in fixed:
             dropped.update(n for n in names if n in space)
+    for name, (switch, using) in _ONLY_WITH.items():  # numeric_embedding=None: frequency_scale does nothing
+        if switch in values and values[switch] not in using:
+            dropped.update({name} & set(space))
     return {k: v for k, v in space.items() if k not in dropped}, [k for k in space if k in dropped]
