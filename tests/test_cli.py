@@ -1,5 +1,6 @@
 """The CLI main job: demo, fit, predict, evaluate, and one-line errors with exit code 2."""
 
+import io
 import json
 import os
 import subprocess
@@ -7,6 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -608,3 +610,20 @@ def test_predict_to_a_console_in_another_encoding_writes_utf8(fitted, iris_csv, 
     assert main(["predict", str(fitted), str(data), "--keep", "city", "--out", str(out), "--quiet"]) == 0
     assert raw.getvalue() == out.read_bytes()  # what --out writes, byte for byte
     assert pd.read_csv(io.BytesIO(raw.getvalue()))["city"].tolist() == ["東京", "groß", "Zürich", "x"]
+
+
+def test_predict_refuses_a_file_without_a_header_for_a_model_without_column_names(tmp_path, capsys):
+    """A model fitted on arrays, a CSV written with header=False: pandas took the first row for the names and
+    that row was lost (199 predictions for 200 rows), with only a warning about matching by position."""
+    import keraslearn
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    X[0, 0] = np.nan
+    keraslearn.FFRegressor(epochs=1, layer_units=(4,), random_state=0).fit(X, X[:, 1]).save(tmp_path / "m.keraslearn")
+    pd.DataFrame(X).to_csv(tmp_path / "nohdr.csv", index=False, header=False)
+    assert main(["predict", str(tmp_path / "m.keraslearn"), str(tmp_path / "nohdr.csv"), "--quiet"]) == 2
+    assert "the first line holds numbers only (Unnamed: 0, " in capsys.readouterr().err
+    pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(tmp_path / "named.csv", index=False)
+    assert main(["predict", str(tmp_path / "m.keraslearn"), str(tmp_path / "named.csv"), "--quiet"]) == 0
+    assert len(pd.read_csv(io.StringIO(capsys.readouterr().out))) == 40

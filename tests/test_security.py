@@ -5,6 +5,7 @@ import json
 import pickle
 import re
 import stat
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -189,6 +190,33 @@ def test_a_keras_file_or_an_export_name_is_told_apart_from_an_artifact(artifact,
         keraslearn.load(artifact).save(tmp_path / "m.keras")
 
 
+def test_a_pickled_learner_is_named_as_a_pickle(artifact, tmp_path):
+    """joblib.dump(learner) holds the model's .keras zip, which zipfile found: "a Keras model file: load it with
+    keras.saving.load_model", which then failed too."""
+    import joblib
+
+    learner = keraslearn.load(artifact)
+    joblib.dump(learner, tmp_path / "m.joblib")
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps(learner))
+    for name in ("m.joblib", "m.pkl"):
+        with pytest.raises(ValueError, match=rf"{name} is a pickle \(pickle.dump or joblib.dump\), not a keraslearn "
+                                             r"artifact: load it with joblib.load\(path\)"):
+            keraslearn.load(tmp_path / name)
+    assert isinstance(joblib.load(tmp_path / "m.joblib"), FFRegressor)
+
+
+def test_save_to_a_folders_name_says_it_is_a_folder(artifact, tmp_path):
+    """"runs/" (existing or not) said "Not a directory", of a directory."""
+    from keraslearn._atomic import WriteError
+
+    learner = keraslearn.load(artifact)
+    (tmp_path / "runs").mkdir()
+    for name in ("runs/", "new/"):
+        with pytest.raises(WriteError, match=rf"cannot write .*/{name}: it is a folder; name a file in it"):
+            learner.save(f"{tmp_path}/{name}")
+    assert not (tmp_path / "new").exists() and not list((tmp_path / "runs").iterdir())
+
+
 def _flip_a_byte_of_the_model(members, path):
     _write(path, members)  # stored, not deflated: the member's bytes appear as they are
     data = bytearray(path.read_bytes())
@@ -336,3 +364,27 @@ def _categories(encoder):
         if a.dtype.kind in "US":
             found.extend(a.ravel().tolist())
     return found
+
+
+class _Unsaveable(keras.Model):  # a subclassed model without get_config: neither saved nor pickled
+    def __init__(self, spec, units=4, **kw):  # spec, a DataSpec: no config Keras can write
+        super().__init__(**kw)
+        self.hidden, self.out = keras.layers.Dense(units, activation="relu"), keras.layers.Dense(1)
+
+    def call(self, inputs):
+        return self.out(self.hidden(inputs["numeric"] if isinstance(inputs, dict) else inputs))
+
+
+def _unsaveable(spec):
+    return _Unsaveable(spec)
+
+
+def test_a_model_that_cannot_be_saved_gives_one_answer(tmp_path):
+    """It warned "keep the learner with pickle", then raised that it can be neither saved nor pickled."""
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    reg = keraslearn.KerasRegressor(_unsaveable, epochs=1, random_state=0).fit(X, X[:, 0])
+    with warnings.catch_warnings(record=True) as said, pytest.raises(TypeError, match="cannot be saved or pickled"):
+        warnings.simplefilter("always")
+        reg.save(tmp_path / "m.keraslearn")
+    assert not [w for w in said if "keep the learner with pickle" in str(w.message)]
+    assert not (tmp_path / "m.keraslearn").exists()

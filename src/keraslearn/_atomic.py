@@ -74,8 +74,14 @@ def _named(path, err: OSError) -> WriteError:
     return WriteError(err.errno, f"cannot write {path}: {err.strerror or err}")
 
 
+def _refuse_folder(path) -> None:
+    if os.path.isdir(_target(path)) or str(os.fspath(path)).endswith(("/", os.sep)):  # "runs/": a folder's name
+        raise WriteError(21, f"cannot write {path}: it is a folder; name a file in it")
+
+
 def _temp_for(path, make_temp):
     """``(target, tmp, discard)``: ``make_temp(target)`` once the target's folder exists; errors name ``path``."""
+    _refuse_folder(path)
     target = _target(path)
     try:
         os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
@@ -127,8 +133,7 @@ def atomic_path(path):
 
 def check_writable(path) -> None:
     """Raise :class:`WriteError` now if ``path`` cannot be written (a folder, a read-only or missing place)."""
-    if os.path.isdir(_target(path)):
-        raise WriteError(21, f"cannot write {path}: it is a folder; name a file in it")
+    _refuse_folder(path)
     made = []  # the folders the check makes: removed again, so a run that fails later leaves none behind
     folder = os.path.dirname(os.path.abspath(_target(path)))
     while folder and not os.path.exists(folder) and folder != os.path.dirname(folder):

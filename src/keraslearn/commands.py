@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -199,7 +200,7 @@ def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
     if names is None and hasattr(model, "path_column"):
         return df  # an image model: it finds its column of file paths, kept with --keep or not
     if names is None:
-        return df.drop(columns=list(kept))
+        return _refuse_number_header(df.drop(columns=list(kept)))
     missing = [c for c in names if c not in df.columns]
     encoder = getattr(model, "encoder_", None)
     used = {*encoder.numeric_columns_, *encoder.categorical_columns_} if encoder is not None else set(names)
@@ -217,6 +218,20 @@ def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
     if extra:
         _say(console, f"ignoring columns the model was not trained on: {', '.join(map(str, extra))}")
     return df[list(names)]
+
+
+def _refuse_number_header(df: pd.DataFrame) -> pd.DataFrame:
+    """A file without a header, for a model fitted without column names: pandas took its first row for the
+    names (an empty field "Unnamed: 0"), and that row was lost. Refused, not guessed: repeated numbers come back renamed ("0" twice: "0",
+    "0.1"), so the row cannot be told from the names."""
+    names = [re.sub(r"\.\d+$", "", str(c)) if str(c).count(".") > 1 else str(c) for c in df.columns]
+    blank = [bool(re.fullmatch(r"Unnamed: \d+", n)) for n in names]  # an empty field: a missing value
+    numeric = pd.to_numeric(pd.Series(names, dtype=object), errors="coerce").notna().to_numpy()
+    if any(numeric) and all(numeric | blank):
+        raise UsageError(f"the first line holds numbers only ({', '.join(map(str, df.columns[:4]))}"
+                         f"{', ...' if len(names) > 4 else ''}): a file without a header, whose first row would be "
+                         "taken for column names and lost; add a header line (any names, in the training order)")
+    return df
 
 
 def _feature_names(model) -> list:

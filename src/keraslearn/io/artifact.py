@@ -217,6 +217,7 @@ def save(learner, path) -> str:
             f"Parameters {dropped} have no file form (functions, callbacks, Keras objects their config does not "
             "rebuild exactly) and are "
             "saved as their defaults; the fitted model and its predictions are unaffected.")
+    model_bytes = model_to_bytes(learner.model_)  # a model that cannot be written at all says so first
     _warn_unloadable(learner.model_)
     # Image learners have no tabular encoder: their inputs need only what _fitted_state holds.
     encoder = getattr(learner, "encoder_", None)
@@ -248,7 +249,7 @@ def save(learner, path) -> str:
         z.writestr("keraslearn.json", json.dumps(meta, indent=1))
         z.writestr("encoder.npz", _npz_bytes(enc_arrays))
         z.writestr("fitted.npz", _npz_bytes(fit_arrays))
-        z.writestr("model.keras", model_to_bytes(learner.model_))
+        z.writestr("model.keras", model_bytes)
     return path
 
 
@@ -257,6 +258,7 @@ def read_meta(path) -> dict:
     path = os.path.expanduser(os.fspath(path))
     if os.path.isdir(path):
         raise ArtifactError(f"{path} is a folder; give the artifact file that learner.save(path) wrote.")
+    _refuse_pickle(path)
     try:
         with zipfile.ZipFile(path) as z:
             meta = json.loads(z.read("keraslearn.json"))
@@ -280,9 +282,26 @@ def read_meta(path) -> dict:
     return meta
 
 
+def _refuse_pickle(path) -> None:
+    """A pickle of a learner (``pickle.dump``, ``joblib.dump``) holds its model's .keras zip: zipfile finds
+    that inner zip, which read as "a Keras model file", a wrong lead. Named for what it is instead."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError:
+        return  # the zip reading below says why
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):  # pickle protocols 2-5
+        raise ArtifactError(f"{path} is a pickle (pickle.dump or joblib.dump), not a keraslearn artifact: load it "
+                            "with joblib.load(path) or pickle.load, only if you trust its source (unpickling runs "
+                            "code); learner.save(path) writes an artifact.")
+
+
 def _is_keras_file(path) -> bool:
     """Whether a zip is a Keras ``.keras`` archive (what ``model.save`` writes)."""
     try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"PK":  # a zip inside another file (a pickle): not a .keras file
+                return False
         with zipfile.ZipFile(path) as z:
             return {"config.json", "metadata.json"} <= set(z.namelist())
     except (zipfile.BadZipFile, OSError):
