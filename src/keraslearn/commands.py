@@ -222,8 +222,8 @@ def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
 
 def _refuse_number_header(df: pd.DataFrame) -> pd.DataFrame:
     """A file without a header, for a model fitted without column names: pandas took its first row for the
-    names (an empty field "Unnamed: 0"), and that row was lost. Refused, not guessed: repeated numbers come back renamed ("0" twice: "0",
-    "0.1"), so the row cannot be told from the names."""
+    names (an empty field "Unnamed: 0"), and that row was lost. Refused, not guessed: repeated numbers
+    come back renamed ("0" twice: "0", "0.1"), so the row cannot be told from the names."""
     names = [re.sub(r"\.\d+$", "", str(c)) if str(c).count(".") > 1 else str(c) for c in df.columns]
     blank = [bool(re.fullmatch(r"Unnamed: \d+", n)) for n in names]  # an empty field: a missing value
     numeric = pd.to_numeric(pd.Series(names, dtype=object), errors="coerce").notna().to_numpy()
