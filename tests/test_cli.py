@@ -627,3 +627,22 @@ def test_predict_refuses_a_file_without_a_header_for_a_model_without_column_name
     pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(tmp_path / "named.csv", index=False)
     assert main(["predict", str(tmp_path / "m.keraslearn"), str(tmp_path / "named.csv"), "--quiet"]) == 0
     assert len(pd.read_csv(io.StringIO(capsys.readouterr().out))) == 40
+
+
+def test_fit_keeps_a_class_of_one_row_for_training_and_stratifies_the_rest(tmp_path, capsys):
+    """One "maybe" among yes/no turned stratification off and the test split could take the row: the
+    saved model then never knew the class."""
+    import keraslearn
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
+    df["y"] = np.where(df.a > 0, "yes", "no")
+    df.loc[5, "y"] = "maybe"
+    df.to_csv(tmp_path / "once.csv", index=False)
+    for seed in ("0", "1", "2"):
+        out = tmp_path / f"m{seed}.keraslearn"
+        assert main(["fit", str(tmp_path / "once.csv"), "--target", "y", "--epochs", "1", "--random-state", seed,
+                     "--out", str(out)]) == 0
+        assert "12 test rows held out (0.2, stratified); kept for training, the class(es) of one row: maybe" in \
+            capsys.readouterr().err
+        assert list(keraslearn.load(out).classes_) == ["maybe", "no", "yes"]

@@ -18,6 +18,7 @@ from keraslearn.console import say as _say
 from keraslearn.console import to_json as _json
 from keraslearn.outputs import (check_outputs, model_out, not_the_input, out_kind, predictions_out, save_or_keep,
                                 side_files, write_table)
+from keraslearn.holdout import held_out
 from keraslearn.tables import read_table, uncompressed
 from keraslearn.scoring_notes import labels_as_classes, say_roc_auc_left_out, say_unseen_labels, some
 from keraslearn.tasks import (TASKS, check_epochs, columns_hint, listed_target, load_task, missing_columns,
@@ -85,30 +86,11 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
 
     The artifact keeps how the training file wrote its numbers (``X.attrs["numbers"]``, from
     :func:`~keraslearn.tables.read_table`), so predict reads a file that does not show it the same way."""
-    from sklearn.model_selection import train_test_split
-
     from keraslearn.report import plot_learning_curve, score_table
     from keraslearn.training.fit import DivergedError
 
-    stratify = None
-    if hasattr(learner, "predict_proba"):
-        n_test = int(np.ceil(test_fraction * len(y)))
-        counts = y.value_counts()
-        counts = counts[counts > 0]  # a category column lists its unused categories too, with 0 rows
-        # Stratifying needs two rows of every class, and each side at least one row per class.
-        if counts.min() >= 2 and min(n_test, len(y) - n_test) >= len(counts):
-            stratify = y
-    if test_fraction > 0:
-        try:
-            X_tr, X_te, y_tr, y_te = train_test_split(
-                X, y, test_size=test_fraction, random_state=random_state, stratify=stratify
-            )
-        except ValueError as err:
-            raise UsageError(f"cannot hold out a test split of {test_fraction}: {err}") from None
-    else:
-        X_tr, y_tr, X_te, y_te = X, y, None, None
-    held = "no test rows" if X_te is None else \
-        f"{len(X_te)} test rows held out ({test_fraction:g}{', stratified' if stratify is not None else ''})"
+    classes = hasattr(learner, "predict_proba")
+    X_tr, X_te, y_tr, y_te, held = held_out(X, y, test_fraction, random_state, classes=classes)
     _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows × {X.shape[1]} columns; {held}")
     start = time.perf_counter()
     try:
