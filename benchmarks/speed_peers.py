@@ -249,20 +249,22 @@ def jax_loop(xd, y, spec, units=(256, 128), lr=1e-3, epochs=10, batch_size=256, 
         xnum, xcats, yb = batch
         return update(carry, xnum, xcats, yb)
 
-    if shuffle == "host_perm":
+    def scanned(step):  # one jitted call per epoch: a scan of ``step`` over the epoch's batches
         @jax.jit
-        def epoch(carry, perm):
-            carry, losses = jax.lax.scan(step_idx, carry, perm)
+        def epoch(carry, xs):
+            carry, losses = jax.lax.scan(step, carry, xs)
             return carry, losses.mean()
+
+        return epoch
+
+    if shuffle == "host_perm":
+        epoch = scanned(step_idx)
 
         def run_epoch(carry, e):
             perm = rng.permutation(n)[:used].astype(np.int32).reshape(n_batches, batch_size)
             return epoch(carry, perm)
     elif shuffle == "host_gather":
-        @jax.jit
-        def epoch(carry, batches):
-            carry, losses = jax.lax.scan(step_ordered, carry, batches)
-            return carry, losses.mean()
+        epoch = scanned(step_ordered)
 
         def run_epoch(carry, e):
             idx = rng.permutation(n)[:used]
