@@ -1376,6 +1376,10 @@ def test_r_write_table_files_and_read_csv_row_numbers(tmp_path, capsys):
     (tmp_path / "wt.txt").write_text('"a" "b" "y"\n"1" 1.5 "x y" TRUE\n"2" 2.5 "z" FALSE\n')
     df = read_table(tmp_path / "wt.txt")
     assert list(df.columns) == ["a", "b", "y"] and df["a"].tolist() == [1.5, 2.5] and df["b"].tolist() == ["x y", "z"]
+    (tmp_path / "one.csv").write_text('size "in"\n1\n2\n')  # one column, a quote in its name: not R's
+    (tmp_path / "text.csv").write_text('Comment "quoted"\nhello world\nfoo bar\n')
+    assert read_table(tmp_path / "one.csv").columns.tolist() == ['size "in"']
+    assert read_table(tmp_path / "text.csv")['Comment "quoted"'].tolist() == ["hello world", "foo bar"]
     rows = "".join(f"{(7 * i) % 20 + 1},{i / 10},{i % 2}\n" for i in range(20))
     (tmp_path / "x.csv").write_text("X,a,y\n" + rows)
     with pytest.warns(UserWarning, match=r"its first column 'X' holds a distinct whole number per row \(1, 8, 15, "

@@ -625,8 +625,12 @@ def test_predict_refuses_a_file_without_a_header_for_a_model_without_column_name
     assert main(["predict", str(tmp_path / "m.keraslearn"), str(tmp_path / "nohdr.csv"), "--quiet"]) == 2
     assert "the first line holds numbers only (Unnamed: 0, " in capsys.readouterr().err
     pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(tmp_path / "named.csv", index=False)
-    assert main(["predict", str(tmp_path / "m.keraslearn"), str(tmp_path / "named.csv"), "--quiet"]) == 0
-    assert len(pd.read_csv(io.StringIO(capsys.readouterr().out))) == 40
+    pd.DataFrame(X).to_csv(tmp_path / "pandas.csv", index=False)  # pandas' own header 0,1,2: names
+    pd.DataFrame(X, columns=["2019", "2020", "2021"]).to_csv(tmp_path / "years.csv", index=False)
+    pd.DataFrame(X).rename(columns=str).to_parquet(tmp_path / "x.parquet")  # no header line at all
+    for name in ("named.csv", "pandas.csv", "years.csv", "x.parquet"):
+        assert main(["predict", str(tmp_path / "m.keraslearn"), str(tmp_path / name), "--quiet"]) == 0, name
+        assert len(pd.read_csv(io.StringIO(capsys.readouterr().out))) == 40
 
 
 def test_fit_keeps_a_class_of_one_row_for_training_and_stratifies_the_rest(tmp_path, capsys):
@@ -646,3 +650,16 @@ def test_fit_keeps_a_class_of_one_row_for_training_and_stratifies_the_rest(tmp_p
         assert "12 test rows held out (0.2, stratified); kept for training, the class(es) of one row: maybe" in \
             capsys.readouterr().err
         assert list(keraslearn.load(out).classes_) == ["maybe", "no", "yes"]
+
+
+def test_held_out_keeps_every_one_row_class_for_training():
+    from keraslearn.holdout import held_out
+
+    y = pd.Series(["a"] * 50 + ["b", "c"])
+    X = pd.DataFrame({"x": np.arange(52.0)})
+    for seed in range(10):
+        _, X_te, y_tr, y_te, said = held_out(X, y, 0.2, seed, classes=True)
+        assert {"b", "c"} <= set(y_tr) and len(y_te) == 11 == len(X_te)  # train_test_split's ceil(0.2 * 52)
+        assert said == "11 test rows held out (0.2, stratified); kept for training, the class(es) of one row: b, c"
+    _, _, _, y_te, _ = held_out(X.iloc[:5], pd.Series([*"aabbc"]), 0.1, 0, classes=True)
+    assert len(y_te) == 1  # ceil(0.5): one row, as train_test_split holds out

@@ -175,23 +175,6 @@ def test_path_names_another_file_in_the_cache_or_anywhere(data_dirs, tmp_path):
     assert len(xb) == 8 and len(xt) == 2  # positional, in Keras' order
 
 
-def test_a_relative_path_with_a_folder_is_read_in_the_cache_first(data_dirs, tmp_path, monkeypatch):
-    """keras.utils.get_file joins path= to the cache: "sub/mnist.npz" is ~/.keras/datasets/sub/mnist.npz."""
-    data, _ = data_dirs
-    x = np.zeros((3, 28, 28), np.uint8)
-    (data / "sub").mkdir()
-    np.savez(data / "sub" / "mnist.npz", x_train=x, y_train=np.arange(3), x_test=x[:1], y_test=[0])
-    work = tmp_path / "work"
-    (work / "sub").mkdir(parents=True)
-    np.savez(work / "sub" / "mnist.npz", x_train=x[:2], y_train=np.arange(2), x_test=x[:1], y_test=[0])
-    np.savez(work / "sub" / "only_here.npz", x_train=x[:2], y_train=np.arange(2), x_test=x[:1], y_test=[0])
-    monkeypatch.chdir(work)
-    assert len(load_mnist(path="sub/mnist.npz")[0][1]) == 3  # the cache's, not the working directory's
-    assert len(load_mnist(path="sub/only_here.npz")[0][1]) == 2  # else the working directory's
-    with pytest.raises(DatasetUnavailableError, match=r"no file at sub/none.npz \(nor at .*sub/none.npz\)"):
-        load_mnist(path="sub/none.npz")
-
-
 def test_a_sequence_loader_names_another_datasets_file(tmp_path):
     x = np.zeros((3, 28, 28), np.uint8)
     np.savez(tmp_path / "mnist.npz", x_train=x, y_train=np.arange(3), x_test=x[:1], y_test=[0])

@@ -541,6 +541,11 @@ def test_class_weight_keys_match_date_labels():
     with pytest.raises(ValueError, match=r"labels not in y: \[Timestamp\('2019-01-01 00:00:00'\)\], and no weight "
                                          r"for \[Timestamp\('2020-01-01 00:00:00'\)"):
         learner._class_weights(np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"labels not in y: \['2020-01-01'\]; labels are \[Timestamp"):
+        learner.set_params(class_weight={"2020-01-01": 2.0})._class_weights(np.array([0, 1]))
+    learner.classes_ = np.array([0, 1])  # keys equal to the labels in Python count, as in compute_class_weight
+    learner.set_params(class_weight={True: 5.0, False: 1.0})
+    np.testing.assert_array_equal(learner._class_weights(np.array([0, 1, 1])), [1.0, 5.0, 5.0])
 
 
 def test_msle_trains_on_log1p_y_from_any_start(tmp_path):

@@ -95,6 +95,9 @@ def test_a_parameter_turned_off_by_a_fixed_value_is_not_tuned():
     reduced, dropped = without_fixed(space, {"numeric_embedding": None})  # --param numeric_embedding=None
     assert dropped == ["numeric_embedding", "frequency_scale"] and "frequency_scale" not in reduced
     assert "frequency_scale" in without_fixed(space, ["numeric_embedding"])[0]  # names alone: values unknown
+    # a user's space for TabM, ResNet or FT-Transformer, whose periodic embedding uses frequency_scale
+    assert "frequency_scale" in without_fixed({"numeric_embedding": None, "frequency_scale": None},
+                                              {"numeric_embedding": "periodic"})[0]
 
 
 def test_generic_learner_asks_for_a_search_space():

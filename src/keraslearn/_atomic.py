@@ -75,8 +75,10 @@ def _named(path, err: OSError) -> WriteError:
 
 
 def _refuse_folder(path) -> None:
-    if os.path.isdir(_target(path)) or str(os.fspath(path)).endswith(("/", os.sep)):  # "runs/": a folder's name
+    if os.path.isdir(_target(path)):
         raise WriteError(21, f"cannot write {path}: it is a folder; name a file in it")
+    if str(os.fspath(path)).endswith(("/", os.sep)):  # "runs/", not made yet: a folder's name
+        raise WriteError(21, f"cannot write {path}: it names a folder; name a file in it")
 
 
 def _temp_for(path, make_temp):

@@ -203,16 +203,19 @@ def _features_for(model, df: pd.DataFrame, console, kept=()) -> pd.DataFrame:
 
 
 def _refuse_number_header(df: pd.DataFrame) -> pd.DataFrame:
-    """A file without a header, for a model fitted without column names: pandas took its first row for the
-    names (an empty field "Unnamed: 0"), and that row was lost. Refused, not guessed: repeated numbers
-    come back renamed ("0" twice: "0", "0.1"), so the row cannot be told from the names."""
-    names = [re.sub(r"\.\d+$", "", str(c)) if str(c).count(".") > 1 else str(c) for c in df.columns]
-    blank = [bool(re.fullmatch(r"Unnamed: \d+", n)) for n in names]  # an empty field: a missing value
+    """A text file without a header, for a model fitted without column names: pandas took its first row for
+    the names, and that row was lost. Refused when the names are numbers and some are not whole numbers
+    (3.67): whole numbers are names too (pandas' 0, 1, 2; years), and a blank field is "Unnamed: 0"."""
+    if not df.attrs.get("header_line"):
+        return df
+    names = [str(c) for c in df.columns]
+    blank = [bool(re.fullmatch(r"Unnamed: \d+", n)) for n in names]
     numeric = pd.to_numeric(pd.Series(names, dtype=object), errors="coerce").notna().to_numpy()
-    if any(numeric) and all(numeric | blank):
-        raise UsageError(f"the first line holds numbers only ({', '.join(map(str, df.columns[:4]))}"
-                         f"{', ...' if len(names) > 4 else ''}): a file without a header, whose first row would be "
-                         "taken for column names and lost; add a header line (any names, in the training order)")
+    whole = [bool(re.fullmatch(r"[-+]?\d+", n.strip())) for n in names]
+    if all(numeric | blank) and any(numeric & ~np.array(whole, dtype=bool)):
+        raise UsageError(f"the first line holds numbers only ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''}"
+                         "): a file without a header, whose first row would be taken for column names and lost; "
+                         "add a header line (any names, in the training order)")
     return df
 
 

@@ -24,14 +24,17 @@ def held_out(X, y, test_fraction, random_state, classes: bool):
         # Stratifying needs two rows of every class, and each side at least one row per class.
         if counts.min() >= 2 and min(n_test, len(y) - n_test) >= len(counts):
             stratify = y
-        elif (counts >= 2).sum() >= 2 and test_fraction > 0:  # a class of one row: it trains, the rest stratified
+        elif (counts >= 2).any() and test_fraction > 0:  # a class of one row: it trains, the rest stratified
             alone = counts.index[counts < 2].tolist()
     if alone:
-        from keraslearn.training.split import validation_split
+        from keraslearn.training.split import stratified_counts
 
-        train_idx, test_idx = validation_split(len(y), test_fraction, stratify=pd.factorize(y)[0], seed=random_state)
-        if test_idx is None:
-            raise UsageError(f"cannot hold out a test split of {test_fraction} from {len(y)} rows")
+        codes = pd.factorize(y)[0]
+        take = stratified_counts(np.bincount(codes), n_test)  # train_test_split's ceil, each class keeping a row
+        rng = np.random.default_rng(random_state)
+        test_idx = np.sort(np.concatenate([rng.permutation(np.flatnonzero(codes == k))[:t]
+                                           for k, t in enumerate(take)]))
+        train_idx = np.setdiff1d(np.arange(len(y)), test_idx, assume_unique=True)
         X_tr, X_te, y_tr, y_te = X.iloc[train_idx], X.iloc[test_idx], y.iloc[train_idx], y.iloc[test_idx]
         stratify = y
     elif test_fraction > 0:

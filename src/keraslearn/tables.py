@@ -56,13 +56,14 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
                 df, encoding = _read_text(p, sep=sep, nrows=0, **columns)
                 if not (df.shape[1] == 1 and _other_separator(str(df.columns[0]))):
                     raise
-            if df.shape[1] == 1 and (other := _other_separator(str(df.columns[0]))):
+            if df.shape[1] == 1 and (other := _other_separator(str(df.columns[0]))) and \
+                    (other != " " or _r_write_table(p)):
                 sep = other  # one column named "a;b;c": a semicolon file
                 if encoding == "utf-8":  # perhaps from the header alone (nrows=0): found anew
                     df, encoding = _read_text(p, sep=sep, **columns)
                 else:
                     df = _csv(p, sep=sep, encoding=encoding, **columns)
-            elif sep == "," and (other := _other_separator(",".join(map(str, df.columns)))) and \
+            elif sep == "," and (other := _other_separator(",".join(map(str, df.columns)))) and other != " " and \
                     _splits_evenly(p, other, encoding, df.shape[1]):  # "Preis, EUR;Menge;y": Excel's unquoted comma
                 sep = other
                 df = _csv(p, sep=sep, encoding=encoding, **columns)
@@ -90,6 +91,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
                      if re.fullmatch(r"Unnamed: \d+", str(c)) and df[c].isna().all() and c not in keep]
             df = df.drop(columns=blank)
             df.attrs["numbers"] = numbers
+            df.attrs["header_line"] = True  # names from the file's first line (predict: a header-less file?)
         else:
             raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (a .csv or .tsv optionally "
                              ".gz, .bz2, .xz, .zst or .zip compressed; Parquet compresses itself)")
@@ -380,6 +382,14 @@ def table_kind(path) -> str | None:
 def uncompressed(path: Path) -> Path:
     """``path`` without a compression suffix: data.csv.gz -> data.csv."""
     return path.with_suffix("") if path.suffix.lower() in COMPRESSED else path
+
+
+def _r_write_table(path) -> bool:
+    """Whether a file is R's write.table(): a header of quoted names between spaces ("a" "b" "y")."""
+    with _open_uncompressed(path) as raw:
+        line = raw.readline(1 << 16) if raw is not None else b""
+    header = line.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    return re.fullmatch(r'"[^"]*"( "[^"]*")+', header) is not None
 
 
 def _other_separator(header: str) -> str | None:

@@ -166,9 +166,9 @@ def _where_to_put(source: Source) -> str:
 
 
 def is_own_path(fname) -> bool:
-    """Whether a loader's ``path=`` may name the user's own file (absolute, or with a folder), not
-    only a file name in the cache."""
-    return os.path.isabs(os.path.expanduser(fname)) or os.path.dirname(fname) != ""
+    """Whether a loader's ``path=`` names the user's own file (absolute, or with a folder), not a
+    file name in the cache."""
+    return os.path.isabs(fname) or os.path.dirname(fname) != ""
 
 
 _CHECKED: dict = {}  # (path, size, mtime) -> the file's hash, once per process
@@ -197,15 +197,9 @@ def fetch(source: Source, dataset: str) -> str:
     Keras into its cache; a ``path=`` of the user's own must exist."""
     if is_own_path(source.fname):
         path = os.path.expanduser(source.fname)
-        # As keras.utils.get_file, a relative path is first read in the cache ("sub/mnist.npz" is
-        # ~/.keras/datasets/sub/mnist.npz), then from the working directory; named, it is not checksummed
-        cached = None if os.path.isabs(path) else find_local(source)
-        if cached is not None:
-            return cached
         if not os.path.exists(path):
-            where = "" if os.path.isabs(path) else f" (nor at {os.path.join(keras_cache_dir(), path)})"
-            raise DatasetUnavailableError(f"Cannot load {dataset}: no file at {source.fname}{where} (path= names "
-                                          "your own copy; leave it out to use Keras' cache, or download there).")
+            raise DatasetUnavailableError(f"Cannot load {dataset}: no file at {source.fname} (path= names your own "
+                                          "copy; leave it out to use Keras' cache, or download there).")
         return path
     local = find_local(source)
     if local is not None:

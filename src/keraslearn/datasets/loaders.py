@@ -145,8 +145,7 @@ def load_mnist(path="mnist.npz"):
 
     Same as ``keras.datasets.mnist.load_data()``; offline, put ``mnist.npz`` in Keras'
     cache or ``$KERASLEARN_DATA`` (see :func:`load_mnist_sample` for a bundled subset).
-    ``path``, as in Keras, is the file's name in the cache (or a path to your own copy; a relative one is
-    looked up in the cache first).
+    ``path``, as in Keras, is the file's name in the cache (or an absolute path).
     """
 
     def reader(path):

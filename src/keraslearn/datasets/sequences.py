@@ -15,7 +15,9 @@ from keraslearn.datasets.loaders import DatasetArgumentError, _check_split, _rea
 def _sequences(f, key):
     """``f[key]``, refused unless it holds word-index sequences (another dataset's .npz, say)."""
     xs = f[key]
-    if xs.ndim != 1 or not (xs.dtype == object or np.issubdtype(xs.dtype, np.integer)):
+    ragged = xs.dtype == object and xs.ndim == 1
+    padded = np.issubdtype(xs.dtype, np.integer) and xs.ndim == 2  # rows of word indexes, as Keras reads them
+    if not (ragged or padded):
         raise ValueError(f"its {key} is a {xs.dtype} array of shape {xs.shape}, not word-index sequences")
     return xs
 

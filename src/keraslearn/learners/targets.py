@@ -29,6 +29,13 @@ from keraslearn.learners.loss_kinds import (
 )
 
 
+def _equal(key, label) -> bool:
+    try:
+        return bool(key == label)
+    except (TypeError, ValueError):
+        return False
+
+
 def _rows_at(mask) -> str:
     """``mask``'s rows, counted and named by position: "2 row(s), at positions 3, 7"."""
     where = np.flatnonzero(mask)
@@ -160,9 +167,10 @@ class KerasClassifierMixin(ClassifierMixin):
             return compute_sample_weight("balanced", codes).astype(np.float32)
         if not isinstance(cw, dict):
             raise ValueError(f"class_weight must be 'balanced', a dict or None; got {cw!r}.")
-        classes = pd.Index(self.classes_)
-        labels = classes.tolist()  # Timestamps for dates: ints of nanoseconds matched no key
-        where = {k: classes.get_indexer(pd.Index([k], dtype=object))[0] for k in cw}
+        labels = pd.Index(self.classes_).tolist()  # Timestamps for dates: tolist() of datetime64[ns] gives ints
+        # By Python equality, as scikit-learn's compute_class_weight finds them ({True: 5} for labels 0/1; an
+        # np.datetime64 key for a Timestamp label, which hash apart)
+        where = {k: next((j for j, c in enumerate(labels) if _equal(k, c)), -1) for k in cw}
         unknown = [k for k, i in where.items() if i < 0]
         unweighted = [c for j, c in enumerate(labels) if j not in set(where.values())]
         if any(_label_kind(k) != _label_kind(labels[0]) for k in unknown):  # {"1": 3} for labels 1, 2: a slip

@@ -20,7 +20,7 @@ def validation_split(n: int, fraction: float, stratify=None, seed=None):
     if stratify is not None:
         _, codes, counts = np.unique(stratify, return_inverse=True, return_counts=True)
         val = [rng.permutation(np.flatnonzero(codes == k))[:take]
-               for k, take in enumerate(_stratified_counts(counts, n_val))]
+               for k, take in enumerate(stratified_counts(counts, n_val))]
         val = np.sort(np.concatenate(val))
         if not len(val):  # every class has a single row, kept for training
             return np.arange(n), None
@@ -29,7 +29,7 @@ def validation_split(n: int, fraction: float, stratify=None, seed=None):
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def _stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
+def stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
     """Validation rows per class: ``n_val`` in all (what the learners plan their schedules for), shared in
     proportion by largest remainders, each class keeping at least one row to train on (a class of one
     row stays in training; the others are still stratified)."""
@@ -46,7 +46,7 @@ def _stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
 
 def held_out_count(n: int, fraction: float, n_classes: int = 0) -> int:
     """How many rows :func:`validation_split` holds out, stratified over ``n_classes`` classes (0: not
-    stratified): each class keeps a row for training (:func:`_stratified_counts`), so at most
+    stratified): each class keeps a row for training (:func:`stratified_counts`), so at most
     ``n - n_classes``, none at all when every class has one row."""
     n_val = held_out_rows(n, fraction)
     return min(n_val, n - n_classes) if n_classes else n_val

@@ -87,15 +87,19 @@ def cmd_tune(args):
 
 def _space_without(learner, fixed: dict, console) -> dict:
     """The learner's search space without the parameters the user fixed with --param."""
-    from keraslearn.tuning.spaces import without_fixed
+    from keraslearn.tuning.spaces import ONLY_WITH, without_fixed
 
     try:
         space = learner.search_space()
     except (ValueError, ImportError) as err:
         raise UsageError(str(err)) from None
     space, dropped = without_fixed(space, fixed)
-    if dropped:
-        _say(console, f"not tuned (fixed with --param): {', '.join(dropped)}")
+    unused = [n for n in dropped if n in ONLY_WITH and n not in fixed]  # frequency_scale, without an embedding
+    fixed_names = [n for n in dropped if n not in unused]
+    if fixed_names:
+        _say(console, f"not tuned (fixed with --param): {', '.join(fixed_names)}")
+    if unused:
+        _say(console, f"not tuned (unused with the --param values): {', '.join(unused)}")
     if not space:
         raise UsageError("every parameter of the search space is fixed with --param; nothing is left to tune")
     return space

@@ -191,10 +191,6 @@ def family_of(learner) -> str:
     """The registry family key of a learner instance or class."""
     from keraslearn.learners.registry import _FAMILIES
 
-    if isinstance(learner, str):  # "classif.kerasff", "FFRegressor"
-        from keraslearn.learners.registry import resolve
-
-        learner = resolve(learner)
     cls = learner if isinstance(learner, type) else type(learner)
     registered = {p: fam for fam, (clf, reg, _, _) in _FAMILIES.items() for p in (clf, reg) if p}
     for klass in cls.__mro__:  # a subclass of a learner has its family's space
@@ -206,7 +202,7 @@ def family_of(learner) -> str:
 
 def search_space(learner) -> dict:
     """The default Optuna search space for ``learner`` (instance or class)."""
-    if isinstance(learner, str):
+    if isinstance(learner, str):  # "classif.kerasff", "FFRegressor"
         from keraslearn.learners.registry import resolve
 
         learner = resolve(learner)
@@ -256,7 +252,7 @@ def tuned_params(space: dict) -> set:
 
 
 # Parameters that act only under some values of another: {name: (that parameter, those values)}.
-_ONLY_WITH = {"frequency_scale": ("numeric_embedding", ("pbld",))}
+ONLY_WITH = {"frequency_scale": ("numeric_embedding", ("pbld", "periodic"))}
 
 
 def without_fixed(space: dict, fixed) -> tuple[dict, list]:
@@ -272,7 +268,7 @@ def without_fixed(space: dict, fixed) -> tuple[dict, list]:
     for names, (target, _) in _DERIVED.items():
         if target in fixed:
             dropped.update(n for n in names if n in space)
-    for name, (switch, using) in _ONLY_WITH.items():  # numeric_embedding=None: frequency_scale does nothing
+    for name, (switch, using) in ONLY_WITH.items():  # numeric_embedding=None: frequency_scale does nothing
         if switch in values and values[switch] not in using:
             dropped.update({name} & set(space))
     return {k: v for k, v in space.items() if k not in dropped}, [k for k in space if k in dropped]
