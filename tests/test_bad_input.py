@@ -1106,8 +1106,8 @@ def test_a_stray_cell_in_decimal_comma_numbers_is_named_as_in_a_comma_file(tmp_p
         text = (tmp_path / "r.csv").read_text().replace("oops", typo)
         (tmp_path / "t.csv").write_text(text)
         assert main(["fit", str(tmp_path / "t.csv"), "--target", "Sepal.Length", "--epochs", "1", "--quiet"]) == 2
-        assert re.search(r"target (column )?'Sepal.Length' holds (numbers except in 1 row\(s\), which hold 'oops' \(data "
-                         r"row 3|infinity in data rows 3)", capsys.readouterr().err)
+        assert re.search(r"target (column )?'Sepal.Length' holds (numbers except in 1 row\(s\), which hold "
+                         r"'oops' \(data row 3|infinity in data rows 3)", capsys.readouterr().err)
 
 
 def test_cli_predict_reads_numbers_as_the_training_file_wrote_them(tmp_path, capsys):
