@@ -301,16 +301,22 @@ def test_bad_inputs_fail_early_with_clear_messages(tmp_path, digits_rgb):
         CNNClassifier(weights=str(garbage), **TINY).fit(images, labels)
 
 
-def test_registry_names_and_search_space():
+def test_registry_names_and_search_space(tmp_path, monkeypatch):
+    from keraslearn.architectures import cnn
+
     assert isinstance(keraslearn.learner("classif.kerascnn"), CNNClassifier)
     assert isinstance(keraslearn.learner("classif.cnn", epochs=3), CNNClassifier)
     with pytest.raises(ValueError, match="Unknown learner|no regressor"):
         keraslearn.learner("regr.cnn")
+    monkeypatch.setattr(cnn, "cache_dirs", lambda: [str(tmp_path)])
     clf = CNNClassifier()
     assert set(clf.search_space()) <= set(clf.get_params())
-    # Without pretrained weights nothing is frozen, so the number of unfrozen layers is not tuned.
-    assert "unfreeze_n_last_layers" in clf.search_space()
+    # Without pretrained weights nothing is frozen, so the number of unfrozen layers is not tuned: with
+    # weights=None, and with "imagenet" when its file is not cached (the fit then trains from random weights).
     assert "unfreeze_n_last_layers" not in CNNClassifier(weights=None).search_space()
+    assert "unfreeze_n_last_layers" not in clf.search_space()
+    (tmp_path / cnn.get_application(clf.application).weights_file(clf.alpha, 224)).write_bytes(b"")
+    assert "unfreeze_n_last_layers" in clf.search_space()
 
 
 def test_tune_takes_a_class_folder_an_image_array_and_paths(image_folder, digits_rgb, weights_file, tmp_path):

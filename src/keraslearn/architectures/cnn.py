@@ -135,6 +135,16 @@ def check_weights(weights) -> None:
                          f"got {weights!r}.")
 
 
+def imagenet_file(application: str, image_size: int, alpha: float = 1.0):
+    """The cached ImageNet weights file of ``application`` at that size, or None (nothing is downloaded)."""
+    fname = get_application(application).weights_file(alpha, image_size)
+    for directory in cache_dirs():
+        path = os.path.join(directory, fname)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
 def resolve_weights(application: str, weights, image_size: int, alpha: float = 1.0):
     """The ``weights=`` argument to give ``keras.applications``: a local file path or None.
 
@@ -149,13 +159,11 @@ def resolve_weights(application: str, weights, image_size: int, alpha: float = 1
         if not os.path.isfile(path):
             raise ValueError(f"weights={path!r}: no such file. Pass 'imagenet', None or the path of a weights file.")
         return path
-    app = get_application(application)
     check_imagenet_alpha(application, weights, alpha)
-    fname = app.weights_file(alpha, image_size)
-    for directory in cache_dirs():
-        path = os.path.join(directory, fname)
-        if os.path.isfile(path):
-            return path
+    path = imagenet_file(application, image_size, alpha)
+    if path is not None:
+        return path
+    app, fname = get_application(application), get_application(application).weights_file(alpha, image_size)
     warn_user(
         f"ImageNet weights for {application} are not in the Keras cache (looked for "
         f"{os.path.join(cache_dirs()[0], fname)}); training from random weights (weights=None), "

@@ -200,6 +200,23 @@ def family_of(learner) -> str:
     raise ValueError(f"{cls.__name__} is not a registered keraslearn learner; pass a search space dict.")
 
 
+def _pretrained(cnn_learner) -> bool:
+    """Whether a CNN learner's fit will start from pretrained weights: a file, or ImageNet's when cached
+    (else it trains from random weights, offline-first)."""
+    import os
+
+    from keraslearn.architectures.cnn import imagenet_file
+
+    if cnn_learner.weights is None or os.fspath(cnn_learner.weights) != "imagenet":
+        return cnn_learner.weights is not None  # None: random weights; a path: that file's
+
+    try:
+        size = cnn_learner._size()
+        return imagenet_file(cnn_learner.application, size[0], cnn_learner.alpha) is not None
+    except ValueError:  # a bad image_size or application: fit names it
+        return True
+
+
 def search_space(learner) -> dict:
     """The default Optuna search space for ``learner`` (instance or class)."""
     if isinstance(learner, str):  # "classif.kerasff", "FFRegressor"
@@ -210,7 +227,7 @@ def search_space(learner) -> dict:
     if fam not in SPACES:
         raise ValueError(f"No default search space for the {fam!r} family; pass a search space dict.")
     space = SPACES[fam](_optuna_distributions())
-    if fam == "cnn" and not isinstance(learner, type) and learner.weights is None:
+    if fam == "cnn" and not isinstance(learner, type) and not _pretrained(learner):
         del space["unfreeze_n_last_layers"]  # without pretrained weights nothing is frozen: it changes nothing
     return space
 
