@@ -341,7 +341,7 @@ def test_target_scaling_weights_rows_resists_outliers_for_mae_and_sees_tiny_spre
     """Weight-0 rows were in the target's mean and std (placeholder targets of 1e6 wrecked the fit);
     2% of outliers squeezed the other rows to 1e-5 std for loss='mae'; a spread below 1e-12 of the
     values (nanosecond times varying by a millisecond) was taken for a constant target."""
-    from keraslearn.learners.targets import _target_scaling
+    from keraslearn.learners.regression_targets import _target_scaling
 
     rng = np.random.default_rng(0)
     y = rng.normal(size=(1000, 1))

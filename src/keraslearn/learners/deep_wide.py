@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from keraslearn.architectures import deep_wide
 from keraslearn.learners.base import KerasLearner, store_init_params
-from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
+from keraslearn.learners.regression_targets import KerasRegressorMixin
+from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.training.xla import QUICK_COMPILE
 
 _ARCH = ("layer_units", "activation", "dropout", "input_dropout", "use_batchnorm", "use_embedding", "embed_dropout")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from keraslearn.architectures import ff
 from keraslearn.learners.base import KerasLearner, store_init_params
-from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
+from keraslearn.learners.regression_targets import KerasRegressorMixin
+from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.training.xla import QUICK_COMPILE
 
 _FF_ARCH = (

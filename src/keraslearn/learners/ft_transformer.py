@@ -10,7 +10,8 @@ from keraslearn.learners._modern import (
 )
 from keraslearn.learners.base import KerasLearner, store_init_params
 from keraslearn.learners.params import check_fraction, check_number, check_positive_int
-from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
+from keraslearn.learners.regression_targets import KerasRegressorMixin
+from keraslearn.learners.targets import KerasClassifierMixin
 
 _ARCH = (
     "n_blocks",

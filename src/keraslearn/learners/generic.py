@@ -30,7 +30,8 @@ from keraslearn.learners.loss_kinds import (
     _loss_name,
     check_log_loss,
 )
-from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
+from keraslearn.learners.regression_targets import KerasRegressorMixin
+from keraslearn.learners.targets import KerasClassifierMixin
 
 _PARAMS_DOC = """
     Parameters

@@ -13,7 +13,8 @@ from keraslearn.learners._modern import (
 )
 from keraslearn.learners.base import KerasLearner, store_init_params
 from keraslearn.learners.params import check_choice, check_fraction, check_number, check_positive_int, check_widths
-from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
+from keraslearn.learners.regression_targets import KerasRegressorMixin
+from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.training.losses import SparseCategoricalCrossentropyLS
 from keraslearn.training.progress_schedules import SCHEDULES
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from keraslearn.architectures import smlp
 from keraslearn.learners.base import KerasLearner, store_init_params
 from keraslearn.learners.params import check_number, peak_rate
-from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
+from keraslearn.learners.regression_targets import KerasRegressorMixin
+from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.training import compile_model
 from keraslearn.training.schedules import check_schedule, learning_rate_schedule, steps_per_epoch
 from keraslearn.training.xla import QUICK_COMPILE

@@ -12,7 +12,8 @@ from keraslearn.learners._modern import (
 from keraslearn.learners.base import KerasLearner, store_init_params
 from keraslearn.learners.params import check_choice, check_fraction, check_positive_int
 from keraslearn.learners.loss_kinds import _ONE_HOT_LOSSES, _REGRESSION_LOSSES, _loss_name
-from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
+from keraslearn.learners.regression_targets import KerasRegressorMixin
+from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.training.losses import EnsembleMemberLoss
 
 _ARCH = (

@@ -9,7 +9,8 @@ from keraslearn._user_warnings import warn_user
 from keraslearn.architectures import tabnet
 from keraslearn.learners.base import KerasLearner, atomic_fit, store_init_params
 from keraslearn.learners.params import check_number
-from keraslearn.learners.targets import KerasClassifierMixin, KerasRegressorMixin
+from keraslearn.learners.regression_targets import KerasRegressorMixin
+from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.preprocessing.validation import to_frame
 from keraslearn.training import compile_model
 from keraslearn.training.xla import FUSED_REDUCTIONS

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from keraslearn._user_warnings import warn_user
-from keraslearn.learners.targets import check_target
+from keraslearn.learners.regression_targets import check_target
 from keraslearn.training.fit import DivergedError
 from keraslearn.training.memory import release_memory
 from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
