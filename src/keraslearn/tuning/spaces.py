@@ -207,9 +207,9 @@ def _pretrained(cnn_learner) -> bool:
 
     from keraslearn.architectures.cnn import imagenet_file
 
-    if cnn_learner.weights is None or os.fspath(cnn_learner.weights) != "imagenet":
-        return cnn_learner.weights is not None  # None: random weights; a path: that file's
-
+    weights = cnn_learner.weights
+    if weights is None or not isinstance(weights, (str, os.PathLike)) or os.fspath(weights) != "imagenet":
+        return weights is not None  # None: random weights; a path: that file's (anything else: fit refuses it)
     try:
         size = cnn_learner._size()
         return imagenet_file(cnn_learner.application, size[0], cnn_learner.alpha) is not None
