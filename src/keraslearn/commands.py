@@ -211,8 +211,8 @@ def _refuse_number_header(df: pd.DataFrame) -> pd.DataFrame:
     names = [str(c) for c in df.columns]
     blank = [bool(re.fullmatch(r"Unnamed: \d+", n)) for n in names]
     numeric = pd.to_numeric(pd.Series(names, dtype=object), errors="coerce").notna().to_numpy()
-    whole = [bool(re.fullmatch(r"[-+]?\d+", n.strip())) for n in names]
-    if all(numeric | blank) and any(numeric & ~np.array(whole, dtype=bool)):
+    whole = np.array([bool(re.fullmatch(r"[-+]?\d+", n.strip())) for n in names], dtype=bool)
+    if all(numeric | blank) and any(numeric & ~whole):
         raise UsageError(f"the first line holds numbers only ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''}"
                          "): a file without a header, whose first row would be taken for column names and lost; "
                          "add a header line (any names, in the training order)")

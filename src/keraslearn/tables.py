@@ -54,16 +54,15 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
                 df, encoding = _read_text(p, sep=sep, **columns)
             except pd.errors.ParserError:  # rows with different numbers of commas: "1,5;2", a ";" file?
                 df, encoding = _read_text(p, sep=sep, nrows=0, **columns)
-                if not (df.shape[1] == 1 and _other_separator(str(df.columns[0]))):
+                if not _one_column_separator(p, df):
                     raise
-            if df.shape[1] == 1 and (other := _other_separator(str(df.columns[0]))) and \
-                    (other != " " or _r_write_table(p)):
+            if other := _one_column_separator(p, df):
                 sep = other  # one column named "a;b;c": a semicolon file
                 if encoding == "utf-8":  # perhaps from the header alone (nrows=0): found anew
                     df, encoding = _read_text(p, sep=sep, **columns)
                 else:
                     df = _csv(p, sep=sep, encoding=encoding, **columns)
-            elif sep == "," and (other := _other_separator(",".join(map(str, df.columns)))) and other != " " and \
+            elif sep == "," and (other := _other_separator(",".join(map(str, df.columns)))) and \
                     _splits_evenly(p, other, encoding, df.shape[1]):  # "Preis, EUR;Menge;y": Excel's unquoted comma
                 sep = other
                 df = _csv(p, sep=sep, encoding=encoding, **columns)
@@ -384,18 +383,26 @@ def uncompressed(path: Path) -> Path:
     return path.with_suffix("") if path.suffix.lower() in COMPRESSED else path
 
 
-def _r_write_table(path) -> bool:
-    """Whether a file is R's write.table(): a header of quoted names between spaces ("a" "b" "y")."""
+def _one_column_separator(path, df: pd.DataFrame) -> str | None:
+    """The separator of a file that pandas read as one column: ";", tab or "|" in its name, or R's spaces."""
+    if df.shape[1] != 1:
+        return None
+    return _other_separator(str(df.columns[0])) or _r_write_table(path, df.columns[0])
+
+
+def _r_write_table(path, name) -> str | None:
+    """" " for R's write.table(): a header of quoted names between spaces ("a" "b" "y"), which pandas read
+    as one column ``name``; else None. The file's first line is read only when ``name`` shows such quotes."""
+    if ' "' not in str(name):
+        return None
     with _open_uncompressed(path) as raw:
         line = raw.readline(1 << 16) if raw is not None else b""
     header = line.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
-    return re.fullmatch(r'"[^"]*"( "[^"]*")+', header) is not None
+    return " " if re.fullmatch(r'"[^"]*"( "[^"]*")+', header) else None
 
 
 def _other_separator(header: str) -> str | None:
     for sep in (";", "\t", "|"):
         if sep in header:
             return sep
-    if '" "' in header or ' "' in header:  # R's write.table(): quoted names between spaces
-        return " "
     return None

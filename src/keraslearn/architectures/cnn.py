@@ -163,7 +163,8 @@ def resolve_weights(application: str, weights, image_size: int, alpha: float = 1
     path = imagenet_file(application, image_size, alpha)
     if path is not None:
         return path
-    app, fname = get_application(application), get_application(application).weights_file(alpha, image_size)
+    app = get_application(application)
+    fname = app.weights_file(alpha, image_size)
     warn_user(
         f"ImageNet weights for {application} are not in the Keras cache (looked for "
         f"{os.path.join(cache_dirs()[0], fname)}); training from random weights (weights=None), "

@@ -184,7 +184,7 @@ class KerasRegressorMixin(RegressorMixin):
         y2 = self._checked_numbers(y, n, "y_val", "X_val").reshape(n, -1)
         if y2.shape[1] != len(self.y_mean_):
             raise ValueError(f"y_val has {y2.shape[1]} target column(s) but y has {len(self.y_mean_)}.")
-        if getattr(self, "y_log1p_", False):
+        if self.y_log1p_:  # set by _encode_target, which fit runs first
             check_log_loss(_loss_name(self.loss), y2, "y_val")
             y2 = np.log1p(y2)
         with np.errstate(over="ignore"):
@@ -203,7 +203,7 @@ class KerasRegressorMixin(RegressorMixin):
     def _fitted_state(self):
         state, arrays = KerasLearner._fitted_state(self)
         state["y_ndim"] = self._y_ndim
-        state["y_log1p"] = bool(getattr(self, "y_log1p_", False))
+        state["y_log1p"] = bool(getattr(self, "y_log1p_", False))  # a learner unpickled from before it: False
         arrays.update(y_mean=self.y_mean_, y_scale=self.y_scale_)
         return state, arrays
 
