@@ -3,6 +3,7 @@
 No timing assertions here (timings live in benchmarks/speed.py).
 """
 
+import contextlib
 import gc
 import os
 import pickle
@@ -249,6 +250,39 @@ def test_grouped_steps_run_every_batch_exactly_once(data, monkeypatch, k):
     n_batches = int(np.ceil(len(y) * 0.9 / 16))  # 10% validation split by default
     est = FFRegressor(**dict(TINY, epochs=3)).fit(X, y)
     assert int(est.model_.optimizer.iterations.numpy()) == 3 * n_batches
+
+
+@needs_jax
+def test_keras_hands_over_groups_of_batches_and_training_is_the_same(data, monkeypatch):
+    # 180 training rows, batches of 16, 5 steps per call: Keras gathers 80 rows at a time
+    # (two groups of 5 batches, then 20 rows: 1 batch and the 4-row one), and the fit is
+    # bitwise the fit that stacks Keras' single batches.
+    from keraslearn.training import fit as fit_module
+
+    monkeypatch.setattr(compiled, "STEPS_PER_EXECUTION", 5)
+    X, y = data
+    params = dict(TINY, epochs=3, dropout=0.1, use_batchnorm=True)
+    compiled.clear()
+    grouped = FFRegressor(**params).fit(X, y)
+    assert grouped.model_.history.params["steps"] == 3  # groups, not the 12 batches
+    assert int(grouped.model_.optimizer.iterations.numpy()) == 3 * 12
+    monkeypatch.setattr(fit_module, "groups_fed", lambda model, rows: contextlib.nullcontext(rows))
+    compiled.clear()
+    single = FFRegressor(**params).fit(X, y)
+    assert single.model_.history.params["steps"] == 12
+    assert grouped.history_ == single.history_
+    np.testing.assert_array_equal(grouped.predict(X), single.predict(X))
+    # A later model.fit of the user's hands over plain batches again: 200 rows in 13 steps of 16.
+    grouped.model_.fit(grouped.encoder_.transform(X), y.astype("float32"), batch_size=16, epochs=1, verbose=0)
+    assert int(grouped.model_.optimizer.iterations.numpy()) == 3 * 12 + 13
+    compiled.clear()
+
+
+@needs_jax
+def test_keras_per_epoch_lines_count_batches(data, capsys):
+    X, y = data
+    est = FFRegressor(**dict(TINY, epochs=1), verbose=2).fit(X, y)
+    assert est.model_.history.params["steps"] == 12 and "12/12" in capsys.readouterr().out
 
 
 def test_splitting_rows_in_place_gives_the_training_rows_as_a_view():

@@ -14,6 +14,7 @@ import numpy as np
 
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn._user_warnings import warn_user
+from keraslearn.training.compiled import groups_fed
 from keraslearn.training.devices import prepare_for_devices
 from keraslearn.training.jax_state import lean_state
 from keraslearn.training.padding import pad_rows, pads_exactly
@@ -307,6 +308,14 @@ def _check_monitors(callbacks, model, validated: bool):
                          f"{' and '.join(logged)}. {fix}")
 
 
+def _fed(model, batch_size, verbose):
+    """Keras' batch size for this fit: groups of batches for grouped JAX steps (compiled.groups_fed),
+    except under Keras' own per-epoch lines (verbose >= 2), which count and time its steps."""
+    if verbose >= 2:
+        return contextlib.nullcontext(batch_size)
+    return groups_fed(model, batch_size)
+
+
 def fit_model(
     model,
     x,
@@ -378,12 +387,14 @@ def fit_model(
     # lean_state: Keras' per-epoch variable hand-over without re-listing. Keras on torch turns its
     # variables into arrays during fit, with numpy 2's deprecation warning each time.
     try:
-        with lean_state(model), keras_warnings_ignored(), bars_closed_on_error(cbs):
+        with lean_state(model), keras_warnings_ignored(), bars_closed_on_error(cbs), \
+                _fed(model, batch_size, verbose) as keras_batch_size:
             history = model.fit(
                 x,
                 y,
                 sample_weight=sample_weight,
-                batch_size=batch_size,
+                batch_size=keras_batch_size,
+                validation_batch_size=batch_size,
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 validation_data=validation_data,
