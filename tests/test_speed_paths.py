@@ -255,21 +255,40 @@ def test_grouped_steps_run_every_batch_exactly_once(data, monkeypatch, k):
 @needs_jax
 def test_keras_hands_over_groups_of_batches_and_training_is_the_same(data, monkeypatch):
     # 180 training rows, batches of 16, 5 steps per call: Keras gathers 80 rows at a time
-    # (two groups of 5 batches, then 20 rows: 1 batch and the 4-row one), and the fit is
-    # bitwise the fit that stacks Keras' single batches.
+    # (two groups of 5 batches, reshaped, then 20 rows: 1 batch and the 4-row one, stacked), and
+    # the fit is bitwise the fit that stacks Keras' single batches.
     from keraslearn.training import fit as fit_module
+    from keraslearn.training import groups
 
     monkeypatch.setattr(compiled, "STEPS_PER_EXECUTION", 5)
+    stacked, stack = [], groups._stack
+    monkeypatch.setattr(groups, "_stack", lambda batches, k: stacked.append(len(batches)) or stack(batches, k))
+
+    class Nested(keras.callbacks.Callback):  # epoch hooks only: the fit still groups
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(self.params["steps"])
+            if epoch == 0:  # a fit of its own, with its own batch size: plain batches of 8
+                before = int(self.model.optimizer.iterations.numpy())
+                self.model.fit(inputs, target, batch_size=8, epochs=1, verbose=0)
+                seen.append(int(self.model.optimizer.iterations.numpy()) - before)
+
     X, y = data
     params = dict(TINY, epochs=3, dropout=0.1, use_batchnorm=True)
     compiled.clear()
     grouped = FFRegressor(**params).fit(X, y)
-    assert grouped.model_.history.params["steps"] == 3  # groups, not the 12 batches
+    assert stacked == [2, 2, 2]  # per epoch only the last group's 1 + 1 batches were stacked
+    assert grouped.model_.history.params["steps"] == 12  # batches, as Keras documents it, not groups
     assert int(grouped.model_.optimizer.iterations.numpy()) == 3 * 12
-    monkeypatch.setattr(fit_module, "groups_fed", lambda model, rows: contextlib.nullcontext(rows))
+    inputs, target = grouped.encoder_.transform(X.iloc[:40]), y[:40].astype("float32")
+    seen = []
     compiled.clear()
+    FFRegressor(**params, callbacks=[Nested()]).fit(X, y)
+    assert seen == [12, 5, 12, 12]  # 40 rows in 5 batches of 8
+    monkeypatch.setattr(fit_module, "groups_fed", lambda model, rows, n, cbs: contextlib.nullcontext((rows, cbs)))
+    compiled.clear()
+    stacked.clear()
     single = FFRegressor(**params).fit(X, y)
-    assert single.model_.history.params["steps"] == 12
+    assert stacked == [5, 5, 2] * 3
     assert grouped.history_ == single.history_
     np.testing.assert_array_equal(grouped.predict(X), single.predict(X))
     # A later model.fit of the user's hands over plain batches again: 200 rows in 13 steps of 16.

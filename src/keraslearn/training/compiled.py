@@ -23,7 +23,6 @@ stay 1 and nothing is shared (torch does not compile).
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import os
 import threading
@@ -34,7 +33,7 @@ import numpy as np
 
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn._tensorflow import no_tensorflow_import
-from keraslearn.training import padding, xla
+from keraslearn.training import xla
 
 #: Training steps run per XLA call on JAX (and Keras' ``steps_per_execution`` on TensorFlow).
 STEPS_PER_EXECUTION = 32
@@ -225,103 +224,10 @@ class _Template:
         return model.optimizer is optimizer and getattr(model, "_compile_loss", None) is loss
 
     def train_function(self, k):
-        """A Keras ``train_function(state, iterator)`` that runs ``k`` steps per call.
+        """A Keras ``train_function(state, iterator)`` that runs ``k`` steps per call (see training.groups)."""
+        from keraslearn.training.groups import train_function
 
-        By default Keras hands over one batch per step and ``k`` are stacked for the scan. After
-        :func:`feed_groups` Keras slices ``k`` batches' rows at once instead (one gather per
-        input instead of ``k``, and no stacking): each item is split into the scan's batches by
-        a reshape. Keras then counts such a group as one step.
-        """
-        import jax
-
-        full_rows = [0]  # rows of a full batch; only an epoch's last batch can be smaller
-        donor = [None]  # the latest full batch: its rows top up an epoch's last, smaller batch
-        exact = padding.pads_exactly(self.model)  # else the smaller batch runs in its own compiled step
-        in_flight = collections.deque(maxlen=IN_FLIGHT)  # logs of the latest calls
-        all_real = np.ones(k, dtype=bool)
-
-        def wait():
-            if len(in_flight) == IN_FLIGHT:
-                # JAX dispatches asynchronously. Without this wait Python runs ahead of the steps
-                # and queues a whole epoch of stacked batches (a copy of the training data); with
-                # it the next call's batches are still prepared while earlier calls run.
-                jax.block_until_ready(in_flight[0])
-
-        def run(state, batches):
-            logs = None
-            if k > 1:
-                # Full batches (all but an epoch's last, smaller one) go through the scan;
-                # a group with fewer than k is padded with skipped slots: one compiled shape.
-                rows = [padding.batch_rows(b) for b in batches]
-                full_rows[0] = max(full_rows[0], rows[0])
-                n_full = sum(r == full_rows[0] for r in rows)
-                if n_full:
-                    donor[0] = batches[n_full - 1]
-                if n_full < len(batches) and donor[0] is not None and exact:
-                    topped = padding.top_up(batches[n_full], donor[0], full_rows[0])
-                    if topped is not None:  # the smaller batch joins the scan: no compile of its shape
-                        batches[n_full] = topped
-                        n_full += 1
-                if n_full:
-                    stacked, mask = self._stack(batches[:n_full], k)
-                    logs, state = self.multi(state, stacked, mask)
-                batches = batches[n_full:]
-            for b in batches:  # the partial batch (its own compiled shape), or every batch when k == 1
-                logs, state = self.single(state, b)
-            in_flight.append(logs)
-            return logs, state
-
-        def grouped(state, iterator, rows):
-            logs = None
-            full_rows[0] = rows
-            for _ in range(k):  # Keras' k steps: up to k groups
-                try:
-                    group = next(iterator)
-                except StopIteration:
-                    break
-                wait()
-                n = padding.batch_rows(group)
-                if n == k * rows:
-                    donor[0] = jax.tree.map(lambda a: a[-rows:], group)
-                    stacked = jax.tree.map(lambda a: a.reshape(k, rows, *a.shape[1:]), group)
-                    logs, state = self.multi(state, stacked, all_real)
-                    in_flight.append(logs)
-                else:  # the epoch's last group: its batches as Keras would have given them
-                    batches = [jax.tree.map(lambda a, i=i: a[i:i + rows], group) for i in range(0, n, rows)]
-                    logs, state = run(state, batches)
-            if logs is None:
-                raise StopIteration
-            return logs, state
-
-        def train_function(state, iterator):
-            if train_function.group_rows:
-                return grouped(state, iterator, train_function.group_rows)
-            batches = []
-            for _ in range(k):
-                try:
-                    batches.append(next(iterator))
-                except StopIteration:
-                    break
-            wait()
-            if not batches:
-                raise StopIteration
-            return run(state, batches)
-
-        train_function.steps = k
-        train_function.group_rows = None  # rows of one batch once Keras hands over groups (feed_groups)
-        return train_function
-
-    def _stack(self, batches, k):
-        import jax
-
-        pad = k - len(batches)
-        if pad:
-            filler = batches[-1]
-            batches = batches + [filler] * pad
-        stacked = jax.tree.map(lambda *xs: np.stack(xs), *batches)
-        mask = np.zeros(k, dtype=bool)
-        mask[: k - pad] = True
-        return stacked, mask
+        return train_function(self, k)
 
 
 def _n_params(model) -> int:
@@ -369,30 +275,6 @@ def before_fit(model, learner=None, steps_per_execution=None, planned_steps=None
     if key is not None:
         object.__setattr__(model, _LINK, (key, template))
     return key
-
-
-@contextlib.contextmanager
-def groups_fed(model, batch_size: int):
-    """Within: the batch size to give Keras' ``fit``, ``k * batch_size`` when ``model`` runs grouped steps.
-
-    Keras' array adapter gathers each batch's rows input by input (a fancy index per array
-    and batch) and the grouped train function then stacks ``k`` of them: on a 256-128 MLP
-    about 5-8% of a CPU epoch. Asked for ``k`` batches' rows at once, the adapter gathers a
-    group in one go, and the train function splits it by a reshape. The rows, their order
-    (Keras draws one permutation per epoch and slices it) and so the training are the same.
-    Keras' step count (its progress bar, ``callbacks.params["steps"]``) then counts groups.
-    Validation batches keep ``batch_size`` (pass it as ``validation_batch_size``).
-    """
-    function = getattr(model, "train_function", None)
-    k = getattr(function, "steps", 1)
-    if k < 2 or not hasattr(function, "group_rows"):
-        yield batch_size
-        return
-    function.group_rows = int(batch_size)
-    try:
-        yield k * int(batch_size)
-    finally:  # a later model.fit of the user's own hands over plain batches again
-        function.group_rows = None
 
 
 def _compiler_options(learner, planned_steps):

@@ -14,8 +14,8 @@ import numpy as np
 
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn._user_warnings import warn_user
-from keraslearn.training.compiled import groups_fed
 from keraslearn.training.devices import prepare_for_devices
+from keraslearn.training.groups import groups_fed
 from keraslearn.training.jax_state import lean_state
 from keraslearn.training.padding import pad_rows, pads_exactly
 from keraslearn.training.progress import RichProgress, bars_closed_on_error
@@ -308,12 +308,12 @@ def _check_monitors(callbacks, model, validated: bool):
                          f"{' and '.join(logged)}. {fix}")
 
 
-def _fed(model, batch_size, verbose):
-    """Keras' batch size for this fit: groups of batches for grouped JAX steps (compiled.groups_fed),
+def _fed(model, batch_size, verbose, n_rows, callbacks):
+    """Keras' batch size and callbacks for this fit: groups of batches for grouped JAX steps (training.groups),
     except under Keras' own per-epoch lines (verbose >= 2), which count and time its steps."""
     if verbose >= 2:
-        return contextlib.nullcontext(batch_size)
-    return groups_fed(model, batch_size)
+        return contextlib.nullcontext((batch_size, callbacks))
+    return groups_fed(model, batch_size, n_rows, callbacks)
 
 
 def fit_model(
@@ -388,7 +388,7 @@ def fit_model(
     # variables into arrays during fit, with numpy 2's deprecation warning each time.
     try:
         with lean_state(model), keras_warnings_ignored(), bars_closed_on_error(cbs), \
-                _fed(model, batch_size, verbose) as keras_batch_size:
+                _fed(model, batch_size, verbose, len(y), cbs) as (keras_batch_size, fit_callbacks):
             history = model.fit(
                 x,
                 y,
@@ -398,7 +398,7 @@ def fit_model(
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 validation_data=validation_data,
-                callbacks=cbs,
+                callbacks=fit_callbacks,
                 shuffle=True,
                 verbose=2 if verbose >= 2 else 0,
             )
