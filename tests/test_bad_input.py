@@ -239,6 +239,9 @@ PARAM_ERRORS = [
     (SMLPClassifier, {"n_layers": 0}, "n_layers must be >= 1"),
     (SMLPClassifier, {"dropout": 2.0}, "dropout must be < 1"),
     (FFClassifier, {"class_weight": {"yes": -3.0}}, "class_weight must give finite, non-negative weights"),
+    # every class weighted 0: the weights' mean of 0 made them NaN and the fit "diverged"
+    (FFClassifier, {"class_weight": {"yes": 0, "no": 0.0}},
+     r"class_weight=\{'yes': 0, 'no': 0.0\} gives every training row weight 0"),
     (FFClassifier, {"optimizer": 5}, "optimizer must be a Keras optimizer name or instance"),
     (FFRegressor, {"loss": 5}, "loss must be None, a Keras loss name or a loss"),
     (FFClassifier, {"loss": keras.losses.BinaryCrossentropy}, r"not the class .*keras.losses.BinaryCrossentropy\(\)"),
@@ -766,7 +769,8 @@ CLI_ERRORS = [
     ("predict_out_is_the_data", lambda d: ["predict", str(d / "model.keraslearn"), str(d / "ok.csv"), "--out",
                                            str(d / "ok.csv")], r"--out .*ok\.csv is the input file"),
     ("predict_out_unknown_kind", lambda d: ["predict", str(d / "model.keraslearn"), str(d / "ok.csv"), "--out",
-                                            str(d / "p.xlsx")], r"name a \.csv, \.tsv or \.parquet file"),
+                                            str(d / "p.xlsx")],
+     r"name a \.csv, \.txt \(comma-separated\), \.tsv or \.parquet file"),
     ("evaluate_target_is_a_feature", lambda d: ["evaluate", str(d / "model.keraslearn"), str(d / "ok.csv"),
                                                 "--target", "num"],
      r"--target 'num' is one of the model's features, not what it predicts"),
@@ -1005,6 +1009,40 @@ def test_targets_too_large_for_float32_are_refused_and_a_diverged_fit_raises(tmp
            sample_weight=np.full(60, 1e300))
 
 
+def test_weights_that_leave_one_side_of_the_validation_split_weightless():
+    # A training loss of 0 every epoch learned nothing, and said nothing (now an error); a val_loss of 0 every
+    # epoch let early stopping end the fit at its patience with the first epoch's weights (now no split, said).
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(100, 3)), columns=list("abc"))
+    y = X["a"] * 3
+    reg = FFRegressor(epochs=2, random_state=0, validation_fraction=0.3)
+    sides = set()
+    for row in range(12):
+        w = np.zeros(100)
+        w[row] = 1
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                reg.fit(X, y, sample_weight=w)
+            except ValueError as err:
+                assert re.match(r"Every training row has sample_weight 0 after holding out validation_fraction=0.3 "
+                                r"of the rows: the rows that weigh something were all held out", str(err)), err
+                sides.add("training")
+                continue
+        said = [str(c.message) for c in caught if "no validation split is made" in str(c.message)]
+        if said:
+            assert said[0].startswith("the 30 rows that validation_fraction=0.3 held out all have sample_weight 0")
+            assert "val_loss" not in reg.history_ and len(reg.history_["loss"]) == 2
+            sides.add("validation")
+        else:
+            assert "val_loss" in reg.history_
+    assert sides == {"training", "validation"}  # one weighted row: held out, or trained on
+    labels = np.where(X["a"] > 0, "p", "q")
+    with pytest.raises(ValueError, match=r"class_weight=\{'p': 0, 'q': 1\} gives every training row weight 0 "
+                                         r"\(with sample_weight\)"):
+        FFClassifier(epochs=1, class_weight={"p": 0, "q": 1}).fit(X, labels, sample_weight=(labels == "p") * 1.0)
+
+
 def test_datetime_and_duration_labels_save_and_load(tmp_path):
     import keraslearn
 
@@ -1161,6 +1199,14 @@ def test_cli_reads_a_utf8_file_with_a_stray_line_line_by_line_and_drops_empty_un
     assert df["id"].tolist()[:2] == [0, 1]
     (tmp_path / "rnames.csv").write_text("a,b\nx,1,2\ny,3,4\n")  # R's write.table: unnamed row names kept aside
     assert read_table(tmp_path / "rnames.csv").to_numpy().tolist() == [[1, 2], [3, 4]]
+    # ... but a first field that repeats is no row names: every column was shifted left, silently.
+    (tmp_path / "long.csv").write_text("a,b,y\n" + "1,2,0,7\n3,4,1,8\n" * 3)
+    with pytest.raises(UsageError, match=r"the data rows of .*long.csv have 1 field more than its header names: read "
+                                         r"as row names .* the first field repeats \('1' in data rows 1 and 3\)"):
+        read_table(tmp_path / "long.csv")
+    (tmp_path / "longer.csv").write_text("a,y\n1,2,0,7\n3,4,1,8\n")
+    with pytest.raises(UsageError, match=r"have 2 fields more than its header names"):
+        read_table(tmp_path / "longer.csv")
     # A blank-headed column the model was trained on is kept, though empty in this file.
     with pytest.warns(UserWarning, match="is UTF-8 but for 1 line"):
         assert "Unnamed: 3" in read_table(tmp_path / "m.csv", keep=["Unnamed: 3"]).columns
@@ -1390,3 +1436,14 @@ def test_r_write_table_files_and_read_csv_row_numbers(tmp_path, capsys):
         read_table(tmp_path / "x.csv", keep=["X"])  # --drop X, or a model's feature: not said
         (tmp_path / "xf.csv").write_text("X,a,y\n" + "".join(f"{i / 3},{i},{i % 2}\n" for i in range(20)))
         read_table(tmp_path / "xf.csv")  # a coordinate X: not row numbers
+
+
+def test_cli_evaluate_says_a_model_of_several_targets_is_not_its_to_score(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(60, 2)), columns=["a", "b"])
+    model = FFRegressor(layer_units=(4,), epochs=1).fit(X, pd.DataFrame({"t1": X["a"], "t2": X["b"]}))
+    model.save(tmp_path / "mo.keraslearn")
+    X.assign(t1=X["a"], t2=X["b"]).to_csv(tmp_path / "mo.csv", index=False)
+    # was scikit-learn's "y_true and y_pred have different number of output (1!=2)"
+    assert main(["evaluate", str(tmp_path / "mo.keraslearn"), str(tmp_path / "mo.csv"), "--target", "t1"]) == 2
+    assert "error: the model predicts 2 targets; evaluate scores models of one target column" in capsys.readouterr().err

@@ -139,6 +139,14 @@ def test_regression_parquet_and_params(tmp_path, diabetes_mixed, capfd):
          "target 'species' is not numeric; use --task classification"),
         (["demo", "--random-state", "-1"], "argument --random-state: must be an integer in [0, 4294967295]; got '-1'"),
         (["demo", "--epochs", "0"], "--epochs must be a positive integer; got 0"),
+        # argparse kept the last: species was learned from as a feature
+        (["fit", "{iris}", "--target", "species", "--target", "colour"],
+         "argument --target: given twice ('species' and 'colour'); it names one column"),
+        (["evaluate", "{iris}", "{iris}", "--target", "a", "--target", "b"], "argument --target: given twice"),
+        (["tune", "{iris}", "--target", "a", "--target", "b"], "argument --target: given twice"),
+        # was the learner's "needs at least 2 classes in y; got 1 class", naming neither cause nor fix
+        (["fit", "{iris}", "--target", "species", "--test-fraction", "0.99", "--quiet"],
+         "--test-fraction 0.99 leaves 1 of 150 rows for training, without the class(es) "),
     ],
 )
 def test_errors_are_one_line_exit_2(argv, message, iris_csv, tmp_path):

@@ -26,6 +26,18 @@ class UsageError(Exception):
     """A user mistake: printed as one line, exit code 2."""
 
 
+class Once(argparse.Action):
+    """An option that may be given once: argparse keeps the last of repeated values, so ``--target a
+    --target b`` would train on ``b`` and learn from ``a`` as a feature."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        before = getattr(namespace, self.dest, None)
+        if before is not None and before != self.default:
+            parser.error(f"argument {option_string}: given twice ({before!r} and {values!r}); "
+                         f"it names one column")
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, plus why commands are missing when a module of them could not load."""
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from keraslearn.cli import UsageError
+from keraslearn.cli import Once, UsageError
 from keraslearn._atomic import check_writable, interrupts_deferred
 from keraslearn.console import console as _console
 from keraslearn.console import print_metrics, write_stdout
@@ -293,6 +293,10 @@ def cmd_evaluate(args):
 
     console = _console(False)
     model = _load_model(args.model)
+    n_targets = getattr(getattr(model, "spec_", None), "n_targets", 1) or 1
+    if n_targets > 1:  # its predictions have a column per target; the data's one --target cannot score them
+        raise UsageError(f"the model predicts {n_targets} targets; evaluate scores models of one target column "
+                         "(score this one in Python: model.score(X, Y) with Y's columns in fit's order)")
     if args.target is None:
         args.target = listed_target(args.data)
     if args.target in _feature_names(model):  # else "the data lacks the model's columns: <target>"
@@ -353,7 +357,7 @@ def register(sub):
                        "PNG and a metrics JSON.")
     p.add_argument("data", help="training data: .csv, .tsv or .parquet, or a dataset name (penguins, titanic, …: "
                    "keraslearn.list_tabular())")
-    p.add_argument("--target", help="name of the column to predict (a dataset named as DATA has its own)")
+    p.add_argument("--target", action=Once, help="name of the column to predict (a dataset named as DATA has its own)")
     p.add_argument("--learner", default="ff", help="learner name: ff, classif.kerasff, FFRegressor, … (default: ff)")
     p.add_argument("--task", choices=TASKS, default="auto", help="default: auto (from the target's type)")
     p.add_argument("--epochs", type=int, default=None,
@@ -375,8 +379,8 @@ def register(sub):
     p.add_argument("model", help="a .keraslearn file written by fit")
     p.add_argument("data", help=".csv, .tsv or .parquet with the model's feature columns (or a dataset name)")
     p.add_argument("--out", default=None,
-                   help="file to write, as its name says: .csv (may end in .gz etc.), .tsv or .parquet "
-                        "(default: CSV on stdout)")
+                   help="file to write, as its name says: .csv or .txt (comma-separated; may end in .gz etc.), "
+                        ".tsv or .parquet (default: CSV on stdout)")
     p.add_argument("--keep", action="append", metavar="COL", default=[],
                    help="a column of DATA to copy into the output before the predictions, e.g. an ID (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no notes on stderr (e.g. about ignored columns)")
@@ -387,8 +391,8 @@ def register(sub):
     p.add_argument("model", help="a .keraslearn file written by fit")
     p.add_argument("data", help=".csv, .tsv or .parquet with the model's feature columns and the target "
                    "(or a dataset name)")
-    p.add_argument("--target", help="name of the column holding the true values (a dataset named as DATA has its "
-                   "own)")
+    p.add_argument("--target", action=Once,
+                   help="name of the column holding the true values (a dataset named as DATA has its own)")
     p.add_argument("--json", action="store_true",
                    help="print the metrics as JSON on stdout (the table then goes to stderr)")
     p.set_defaults(func=cmd_evaluate)

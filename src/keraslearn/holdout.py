@@ -46,6 +46,11 @@ def held_out(X, y, test_fraction, random_state, classes: bool):
             raise UsageError(f"cannot hold out a test split of {test_fraction}: {err}") from None
     else:
         X_tr, y_tr, X_te, y_te = X, y, None, None
+    lacking = [] if not classes or X_te is None else sorted(set(y.dropna()) - set(y_tr.dropna()), key=str)
+    if X_te is not None and (len(y_tr) < 2 or lacking):  # else the learner's error named neither cause nor fix
+        raise UsageError(f"--test-fraction {test_fraction:g} leaves {len(y_tr)} of {len(y)} rows for training"
+                         f"{f', without the class(es) {some(lacking)}' if lacking else ''}; "
+                         "lower --test-fraction")
     held = "no test rows" if X_te is None else \
         f"{len(X_te)} test rows held out ({test_fraction:g}{', stratified' if stratify is not None else ''})"
     if alone:

@@ -19,8 +19,8 @@ def out_kind(path) -> str:
     """The kind of table ``--out`` names, or a one-line error."""
     kind = table_kind(path)
     if kind is None:
-        raise UsageError(f"--out {path}: name a .csv, .tsv or .parquet file (a .csv or .tsv may end in .gz, .bz2, "
-                         ".xz, .zst or .zip to compress it; Parquet compresses itself)")
+        raise UsageError(f"--out {path}: name a .csv, .txt (comma-separated), .tsv or .parquet file (a .csv or .tsv "
+                         "may end in .gz, .bz2, .xz, .zst or .zip to compress it; Parquet compresses itself)")
     return kind
 
 

@@ -76,6 +76,8 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
                 df = _blank_lines_missing(df, p, path, sep=sep, encoding=encoding, **columns)
             _check_no_repeated_header(df, path)
             own_index = not df.index.equals(pd.RangeIndex(len(df)))  # R's write.table: row names, no header
+            if own_index:
+                _check_row_names(df, path)
 
             def read_text(cols, sep=sep, encoding=encoding):  # numbers written "1.250,70" or "1,250"?
                 return df[cols] if sep == "," else _csv(p, sep=sep, encoding=encoding, text=cols, usecols=cols,
@@ -110,6 +112,23 @@ def listed_dataset(path):
     from keraslearn.datasets.tabular import _CATALOGUE
 
     return None if Path(path).expanduser().exists() else _CATALOGUE.get(str(path).strip().lower())
+
+
+def _check_row_names(df: pd.DataFrame, path) -> None:
+    """Refuse what pandas took for row names (rows with more fields than the header names) unless they
+    are row names: one field, a distinct value per row. Else every column was shifted one to the left."""
+    index = df.index
+    if index.nlevels == 1 and not index.has_duplicates:
+        return
+    extra = index.nlevels
+    where = ""
+    if extra == 1:
+        value = index[index.duplicated()][0]
+        rows = np.flatnonzero(index == value)[:2] + 1
+        where = f", but the first field repeats ('{value}' in data rows {rows[0]} and {rows[1]})"
+    raise UsageError(f"the data rows of {path} have {extra} field{'s' * (extra > 1)} more than its header names: "
+                     f"read as row names (R's write.table writes them so) they would shift every column to the "
+                     f"left{where}. Check the header (a column name missing?) and the separator.")
 
 
 def _without_trailing_separators(df: pd.DataFrame, path, sep, encoding, columns) -> pd.DataFrame:

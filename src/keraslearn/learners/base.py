@@ -159,9 +159,10 @@ class KerasLearner(BaseEstimator):
         sample_weight_val : array-like of shape (n_val,), default=None
             Weights of the validation rows in ``val_loss``, reduced as Keras does: the sum of
             weight × loss over the number of rows (not over the weights' sum, so weights of 2
-            double it), divided by the training weights' mean, as they are. ``class_weight`` weighs training
-            rows only, as Keras' ``class_weight`` does (rows held out by ``validation_fraction``
-            keep theirs).
+            double it), divided by the training weights' mean, as they are. ``class_weight`` does
+            not weigh X_val's rows, as Keras' ``class_weight`` leaves ``validation_data`` alone;
+            rows held out by ``validation_fraction`` are weighed before the split and keep their
+            class weights, so their ``val_loss`` is class-weighted.
         checkpoint_dir : str or path-like, default=None
             A folder for an atomic checkpoint written at epoch ends, at most once a second. If
             the process dies, calling ``fit`` again with the same data, parameters and folder

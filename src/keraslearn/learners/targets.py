@@ -191,6 +191,10 @@ class KerasClassifierMixin(ClassifierMixin):
         per_row = self.__dict__.pop("_class_weight_codes", None)  # one float a training row: not kept after fit
         if per_row is not None:
             sw = per_row if sw is None else sw * per_row
+            if not sw.any():  # else the weights' mean of 0 makes every weight NaN and the fit "diverges"
+                raise ValueError(f"class_weight={self.class_weight!r} gives every training row weight 0"
+                                 f"{'' if sample_weight is None else ' (with sample_weight)'}: "
+                                 "at least one row must weigh something.")
         return sw
 
     def _stratify_labels(self, y_fit):

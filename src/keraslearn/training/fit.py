@@ -19,7 +19,8 @@ from keraslearn.training.groups import groups_fed
 from keraslearn.training.jax_state import lean_state
 from keraslearn.training.padding import pad_rows, pads_exactly
 from keraslearn.training.progress import RichProgress, bars_closed_on_error
-from keraslearn.training.split import early_stopping_split, split_in_place, take_rows, validation_multiple
+from keraslearn.training.split import (early_stopping_split, split_in_place, take_rows, validation_multiple,
+                                       weighed_split)
 from keraslearn.training.symbolic_build import build_from_outputs
 
 
@@ -353,6 +354,7 @@ def fit_model(
         train_idx, val_idx = slice(0, len(y) - held_out), slice(len(y) - held_out, None)
     else:
         train_idx, val_idx = early_stopping_split(len(y), validation_fraction, stratify, seed, early_stopping)
+        val_idx = weighed_split(sample_weight, train_idx, val_idx, validation_fraction)
     validation_data = None
     if val_idx is not None:
         if owns_x and isinstance(x, dict) and not held_out:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from keraslearn.cli import UsageError
+from keraslearn.cli import Once, UsageError
 from keraslearn.commands import _make_learner, check_cli_learner
 from keraslearn.console import console as _console
 from keraslearn.console import say as _say
@@ -114,7 +114,7 @@ def register(sub):
         "command on many machines with one --storage postgresql://… URL and --study NAME to share the work.",
     )
     p.add_argument("data", help="training data: .csv, .tsv or .parquet, or a dataset name (keraslearn.list_tabular())")
-    p.add_argument("--target", help="name of the column to predict (a dataset named as DATA has its own)")
+    p.add_argument("--target", action=Once, help="name of the column to predict (a dataset named as DATA has its own)")
     p.add_argument("--learner", default="ff", help="learner name: ff, classif.kerasff, FFRegressor, … (default: ff)")
     p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
                    help="default: auto (from the target's type, or from a learner named for one task)")
