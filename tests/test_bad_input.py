@@ -1009,13 +1009,18 @@ def test_targets_too_large_for_float32_are_refused_and_a_diverged_fit_raises(tmp
            sample_weight=np.full(60, 1e300))
 
 
-def test_weights_that_leave_one_side_of_the_validation_split_weightless():
+def test_weights_that_leave_one_side_of_the_validation_split_weightless(monkeypatch):
     # A training loss of 0 every epoch learned nothing, and said nothing (now an error); a val_loss of 0 every
-    # epoch let early stopping end the fit at its patience with the first epoch's weights (now no split, said).
+    # epoch let early stopping end the fit at its patience with the first epoch's weights (now it watches loss).
+    from keraslearn.training import fit as fit_module
+
+    watched, policy = [], fit_module.policy_callbacks
+    monkeypatch.setattr(fit_module, "policy_callbacks", lambda stop, validated, *a: watched.append(validated)
+                        or policy(stop, validated, *a))
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(100, 3)), columns=list("abc"))
     y = X["a"] * 3
-    reg = FFRegressor(epochs=2, random_state=0, validation_fraction=0.3)
+    reg = FFRegressor(epochs=5, patience=2, random_state=0, validation_fraction=0.3)
     sides = set()
     for row in range(12):
         w = np.zeros(100)
@@ -1029,13 +1034,14 @@ def test_weights_that_leave_one_side_of_the_validation_split_weightless():
                                 r"of the rows: the rows that weigh something were all held out", str(err)), err
                 sides.add("training")
                 continue
-        said = [str(c.message) for c in caught if "no validation split is made" in str(c.message)]
+        said = [str(c.message) for c in caught if "held out all have sample_weight 0" in str(c.message)]
         if said:
-            assert said[0].startswith("the 30 rows that validation_fraction=0.3 held out all have sample_weight 0")
-            assert "val_loss" not in reg.history_ and len(reg.history_["loss"]) == 2
+            assert said[0].startswith("the 30 rows that validation_fraction=0.3 held out all have sample_weight 0, "
+                                      "so val_loss is 0 every epoch: early stopping watches the training loss")
+            assert watched[-1] is False and reg.history_["val_loss"][0] == 0.0  # early stopping watches loss
             sides.add("validation")
         else:
-            assert "val_loss" in reg.history_
+            assert watched[-1] is True and reg.history_["val_loss"][0] > 0
     assert sides == {"training", "validation"}  # one weighted row: held out, or trained on
     labels = np.where(X["a"] > 0, "p", "q")
     with pytest.raises(ValueError, match=r"class_weight=\{'p': 0, 'q': 1\} gives every training row weight 0 "
@@ -1201,12 +1207,24 @@ def test_cli_reads_a_utf8_file_with_a_stray_line_line_by_line_and_drops_empty_un
     assert read_table(tmp_path / "rnames.csv").to_numpy().tolist() == [[1, 2], [3, 4]]
     # ... but a first field that repeats is no row names: every column was shifted left, silently.
     (tmp_path / "long.csv").write_text("a,b,y\n" + "1,2,0,7\n3,4,1,8\n" * 3)
-    with pytest.raises(UsageError, match=r"the data rows of .*long.csv have 1 field more than its header names: read "
-                                         r"as row names .* the first field repeats \('1' in data rows 1 and 3\)"):
+    with pytest.raises(UsageError, match=r"the data rows of .*long.csv have one field more than its header names, "
+                                         r"as R's write.table writes row names, but that first field repeats "
+                                         r"\('1' in data rows 1 and 3\)"):
         read_table(tmp_path / "long.csv")
+    (tmp_path / "blank.csv").write_text("a,b,y\n,1,2,0\n,3,4,1\nx,5,6,0\n")  # two empty row names
+    with pytest.raises(UsageError, match=r"first field repeats \('' in data rows 1 and 2\)"):
+        read_table(tmp_path / "blank.csv")
     (tmp_path / "longer.csv").write_text("a,y\n1,2,0,7\n3,4,1,8\n")
     with pytest.raises(UsageError, match=r"have 2 fields more than its header names"):
         read_table(tmp_path / "longer.csv")
+    # one unquoted comma in one row: pandas took every first field for a row name
+    (tmp_path / "comma.csv").write_text("name,x,y\nSmith, John,1,0\nDoe,2,1\nRoe,3,0\n")
+    with pytest.raises(UsageError, match=r"the first data row of .*comma.csv has one field more than its header "
+                                         r"names, but data row 2 does not"):
+        read_table(tmp_path / "comma.csv")
+    # R's row names as written: distinct texts, though pandas reads "001" and "1" as the same number
+    (tmp_path / "rn.csv").write_text("a,y\n001,5,0\n1,6,1\n")
+    assert read_table(tmp_path / "rn.csv").to_numpy().tolist() == [[5, 0], [6, 1]]
     # A blank-headed column the model was trained on is kept, though empty in this file.
     with pytest.warns(UserWarning, match="is UTF-8 but for 1 line"):
         assert "Unnamed: 3" in read_table(tmp_path / "m.csv", keep=["Unnamed: 3"]).columns

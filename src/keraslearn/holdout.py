@@ -50,7 +50,7 @@ def held_out(X, y, test_fraction, random_state, classes: bool):
     if X_te is not None and (len(y_tr) < 2 or lacking):  # else the learner's error named neither cause nor fix
         raise UsageError(f"--test-fraction {test_fraction:g} leaves {len(y_tr)} of {len(y)} rows for training"
                          f"{f', without the class(es) {some(lacking)}' if lacking else ''}; "
-                         "lower --test-fraction")
+                         "lower --test-fraction (0 holds out no test rows)")
     held = "no test rows" if X_te is None else \
         f"{len(X_te)} test rows held out ({test_fraction:g}{', stratified' if stratify is not None else ''})"
     if alone:

@@ -77,7 +77,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
             _check_no_repeated_header(df, path)
             own_index = not df.index.equals(pd.RangeIndex(len(df)))  # R's write.table: row names, no header
             if own_index:
-                _check_row_names(df, path)
+                _check_row_names(df, p, path, sep, encoding)
 
             def read_text(cols, sep=sep, encoding=encoding):  # numbers written "1.250,70" or "1,250"?
                 return df[cols] if sep == "," else _csv(p, sep=sep, encoding=encoding, text=cols, usecols=cols,
@@ -114,21 +114,35 @@ def listed_dataset(path):
     return None if Path(path).expanduser().exists() else _CATALOGUE.get(str(path).strip().lower())
 
 
-def _check_row_names(df: pd.DataFrame, path) -> None:
+def _check_row_names(df: pd.DataFrame, p, path, sep, encoding) -> None:
     """Refuse what pandas took for row names (rows with more fields than the header names) unless they
-    are row names: one field, a distinct value per row. Else every column was shifted one to the left."""
-    index = df.index
-    if index.nlevels == 1 and not index.has_duplicates:
-        return
-    extra = index.nlevels
-    where = ""
-    if extra == 1:
-        value = index[index.duplicated()][0]
-        rows = np.flatnonzero(index == value)[:2] + 1
-        where = f", but the first field repeats ('{value}' in data rows {rows[0]} and {rows[1]})"
-    raise UsageError(f"the data rows of {path} have {extra} field{'s' * (extra > 1)} more than its header names: "
-                     f"read as row names (R's write.table writes them so) they would shift every column to the "
-                     f"left{where}. Check the header (a column name missing?) and the separator.")
+    are row names: one more field on every row, a distinct text per row. Else every column was shifted
+    one to the left, silently."""
+    extra = df.index.nlevels
+    fix = "Check the header (a column name missing?), the separator, and fields that hold it unquoted."
+    if extra > 1:
+        raise UsageError(f"the data rows of {path} have {extra} fields more than its header names: read as row "
+                         f"names they would shift every column to the left. {fix}")
+    fields = df.shape[1] + 1  # the row names and the columns
+    names, odd = [], None
+    with _csv_rows(p, sep, encoding) as rows:
+        for i, row in enumerate(rows):
+            if i == 0 or not row:  # the header; a blank line (pandas skips it)
+                continue
+            if len(row) != fields and odd is None:
+                odd = i
+            names.append(row[0])
+    if odd is not None:  # R writes a row name on every row
+        raise UsageError(f"the first data row of {path} has one field more than its header names, but data row "
+                         f"{odd} does not: a field holding the separator unquoted? {fix}")
+    names = pd.Series(names, dtype=object)
+    repeated = names[names.duplicated(keep=False)]
+    if len(repeated):
+        rows = np.flatnonzero(names.to_numpy() == repeated.iloc[0])[:2] + 1
+        raise UsageError(f"the data rows of {path} have one field more than its header names, as R's write.table "
+                         f"writes row names, but that first field repeats ({repeated.iloc[0]!r} in data rows "
+                         f"{rows[0]} and {rows[1]}), so they are no row names and every column would be shifted to "
+                         f"the left. {fix}")
 
 
 def _without_trailing_separators(df: pd.DataFrame, path, sep, encoding, columns) -> pd.DataFrame:
@@ -192,16 +206,26 @@ def _check_no_repeated_header(df: pd.DataFrame, path) -> None:
 
 def _first_rows(path, sep, encoding, n=20) -> list[list[str]]:
     """The first ``n`` rows of a text table, split into fields ([] when its compression is not one we open)."""
-    import csv
     import itertools
 
+    with _csv_rows(path, sep, encoding) as rows:
+        return list(itertools.islice(rows, n))
+
+
+@contextlib.contextmanager
+def _csv_rows(path, sep, encoding):
+    """Within: an iterator over a text table's rows, split into fields (empty when its compression is not
+    one we open)."""
+    import csv
+
     if isinstance(encoding, _LineDecoded):
-        return list(itertools.islice(csv.reader(io.StringIO(encoding.text), delimiter=sep), n))
+        yield csv.reader(io.StringIO(encoding.text), delimiter=sep)
+        return
     with _open_uncompressed(path) as raw:
         if raw is None:
-            return []
-        text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
-        return list(itertools.islice(csv.reader(text, delimiter=sep), n))
+            yield iter(())
+            return
+        yield csv.reader(io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline=""), delimiter=sep)
 
 
 def _check_unique_parquet_names(path):

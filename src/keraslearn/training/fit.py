@@ -350,11 +350,12 @@ def fit_model(
     """
     if checkpoint is not None:
         seed = checkpoint.split_seed(seed)  # a resumed fit must hold out the same rows
+    watch_val = True  # whether early stopping watches val_loss (else loss)
     if held_out:  # slices: the training and validation rows are views, no copy
         train_idx, val_idx = slice(0, len(y) - held_out), slice(len(y) - held_out, None)
     else:
         train_idx, val_idx = early_stopping_split(len(y), validation_fraction, stratify, seed, early_stopping)
-        val_idx = weighed_split(sample_weight, train_idx, val_idx, validation_fraction)
+        watch_val = weighed_split(sample_weight, train_idx, val_idx, validation_fraction, early_stopping)
     validation_data = None
     if val_idx is not None:
         if owns_x and isinstance(x, dict) and not held_out:
@@ -368,7 +369,8 @@ def fit_model(
         y, sample_weight = take_rows(y, train_idx), take_rows(sample_weight, train_idx)
     cbs = [copied_callback(cb) for cb in (callbacks or [])] + [_StopOnNaN()]
     _check_monitors(cbs, model, validation_data is not None)
-    policy, stopper = policy_callbacks(early_stopping, validation_data is not None, patience, verbose, epochs)
+    policy, stopper = policy_callbacks(early_stopping, validation_data is not None and watch_val, patience, verbose,
+                                       epochs)
     cbs += policy
     initial_epoch = 0
     if checkpoint is not None:

@@ -65,27 +65,27 @@ def early_stopping_split(n: int, fraction: float, stratify, seed, early_stopping
     return train_idx, val_idx
 
 
-def weighed_split(sample_weight, train_idx, val_idx, fraction: float):
-    """``val_idx``, or None (no split) when the validation rows all have sample_weight 0.
+def weighed_split(sample_weight, train_idx, val_idx, fraction: float, early_stopping: bool) -> bool:
+    """Whether early stopping may watch the validation rows' loss: not when they all have sample_weight 0.
 
-    Their val_loss would be 0 every epoch, and early stopping would end the fit at its patience with the
-    first epoch's weights; so, as for a share that rounds to no rows, the fit trains on every row (with a
-    warning). Training rows that all weigh 0 (nothing to learn from) are an error.
+    Their val_loss is then 0 every epoch, and early stopping would end the fit at its patience with the first
+    epoch's weights: it watches the training loss instead (said). The split stays as planned (schedules and
+    batch sizes were planned for it). Training rows that all weigh 0 (nothing to learn from) are an error.
     """
     if val_idx is None or sample_weight is None:
-        return val_idx
+        return True
     if not np.any(sample_weight[train_idx]):
         raise ValueError(
             f"Every training row has sample_weight 0 after holding out validation_fraction={fraction} of the rows: "
             "the rows that weigh something were all held out. Weigh more rows, pass validation rows yourself "
             "(X_val, y_val), or set validation_fraction=0.")
-    if not np.any(sample_weight[val_idx]):
-        rows = f"the {len(val_idx)} rows" if len(val_idx) > 1 else "the one row"
-        warn_user(f"{rows} that validation_fraction={fraction} held out all have sample_weight 0 "
-                  "(their val_loss would be 0 every epoch), so no validation split is made: the fit trains on every "
-                  "row and early stopping watches the training loss. Pass validation rows yourself (X_val, y_val).")
-        return None
-    return val_idx
+    if np.any(sample_weight[val_idx]):
+        return True
+    rows = f"the {len(val_idx)} rows" if len(val_idx) > 1 else "the one row"
+    then = ": early stopping watches the training loss instead" if early_stopping else ""
+    warn_user(f"{rows} that validation_fraction={fraction} held out all have sample_weight 0, so val_loss is 0 "
+              f"every epoch{then}. Pass validation rows yourself (X_val, y_val) to validate on rows that weigh.")
+    return False
 
 
 def take_rows(x, idx):
