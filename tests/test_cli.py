@@ -57,6 +57,10 @@ def test_predict_and_evaluate(fitted, iris_csv, tmp_path, capsys):
     assert main(["evaluate", str(fitted), str(iris_csv), "--target", "species"]) == 0
     captured = capsys.readouterr()
     assert "accuracy" in captured.out and f"{scores['accuracy']:.4f}" in captured.out  # the table, redirectable
+    # The artifact records the column fit trained it on: evaluate's default (it asked for --target).
+    assert keraslearn.load(fitted).target_name_ == "species"
+    assert main(["evaluate", str(fitted), str(iris_csv), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == scores
     assert "left out" not in captured.err
     one_class = tmp_path / "setosa.csv"
     pd.read_csv(iris_csv).query("species == 'setosa'").to_csv(one_class, index=False)

@@ -531,6 +531,7 @@ def test_cli_tune_writes_a_report(tmp_path, iris_mixed, capsys):
     assert not {"dropout", "n_layers", "units"} & set(study.best_params)
     assert model.layer_units == (8,) and model.dropout == 0.0
     assert model.predict(X).shape == (len(X),)
+    assert model.target_name_ == "species"  # evaluate's default --target
     # The same command again: the study already holds its trial, so nothing more runs; without
     # --out or --report it says how to get the best model.
     capsys.readouterr()

@@ -105,6 +105,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     seconds = time.perf_counter() - start
     if X.attrs.get("numbers"):
         learner.table_numbers_ = X.attrs["numbers"]
+    learner.target_name_ = str(y.name)  # evaluate's default --target
     try:
         rows = {"train": score_table(learner, X_tr, y_tr)}
         if X_te is not None:
@@ -297,8 +298,8 @@ def cmd_evaluate(args):
     if n_targets > 1:  # its predictions have a column per target; the data's one --target cannot score them
         raise UsageError(f"the model predicts {n_targets} targets; evaluate scores models of one target column "
                          "(score this one in Python: model.score(X, Y) with Y's columns in fit's order)")
-    if args.target is None:
-        args.target = listed_target(args.data)
+    if args.target is None:  # the column fit or tune trained the model to predict, else a dataset's own
+        args.target = getattr(model, "target_name_", None) or listed_target(args.data)
     if args.target in _feature_names(model):  # else "the data lacks the model's columns: <target>"
         raise UsageError(f"--target {args.target!r} is one of the model's features, not what it predicts; "
                          "name the column the model was trained to predict")
@@ -392,7 +393,8 @@ def register(sub):
     p.add_argument("data", help=".csv, .tsv or .parquet with the model's feature columns and the target "
                    "(or a dataset name)")
     p.add_argument("--target", action=Once,
-                   help="name of the column holding the true values (a dataset named as DATA has its own)")
+                   help="name of the column holding the true values (default: the column `keraslearn fit` or `tune` "
+                   "trained MODEL to predict; a dataset named as DATA has its own)")
     p.add_argument("--json", action="store_true",
                    help="print the metrics as JSON on stdout (the table then goes to stderr)")
     p.set_defaults(func=cmd_evaluate)

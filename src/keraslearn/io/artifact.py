@@ -244,6 +244,8 @@ def save(learner, path) -> str:
         "backend": keras.backend.backend(),
         # How the command line's training file wrote numbers ("comma"/"point"), for predict's files.
         "table_numbers": getattr(learner, "table_numbers_", None),
+        # The column the command line trained the model to predict: evaluate's default --target.
+        "target": getattr(learner, "target_name_", None),
     }
     with atomic_file(path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("keraslearn.json", json.dumps(meta, indent=1))
@@ -359,4 +361,6 @@ def _restore(cls, meta: dict, path):
     learner.model_ = _load_model(model_bytes, path)
     if meta.get("table_numbers") in ("comma", "point"):
         learner.table_numbers_ = meta["table_numbers"]
+    if isinstance(meta.get("target"), str):
+        learner.target_name_ = meta["target"]
     return learner

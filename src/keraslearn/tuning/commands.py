@@ -69,6 +69,8 @@ def cmd_tune(args):
         except ValueError:
             _say(console, "[yellow]no trial completed yet[/]")
     _say(console, f"study name: {study.study_name}  (resume or add workers with --study {study.study_name})")
+    if best is not None and hasattr(best, "model_"):
+        best.target_name_ = str(y.name)  # evaluate's default --target
     if args.out:
         save_or_keep(best, args.out)
         _say(console, f"best model → {args.out}")
