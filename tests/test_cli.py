@@ -501,7 +501,10 @@ def test_fit_takes_a_dataset_name(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(out), "iris", "--json"]) == 0  # evaluate too: the dataset's own target
     assert set(json.loads(capsys.readouterr().out)) >= {"accuracy"}
-    assert main(["evaluate", str(out), str(tmp_path / "iris_metrics.json")]) == 2
+    # A model saved from Python does not know its target's column name: a file then needs --target.
+    del model.target_name_
+    model.save(tmp_path / "py.keraslearn")
+    assert main(["evaluate", str(tmp_path / "py.keraslearn"), str(tmp_path / "iris_metrics.json")]) == 2
     assert "the following arguments are required: --target" in capsys.readouterr().err
 
 
