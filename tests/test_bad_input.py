@@ -1154,9 +1154,11 @@ def test_a_stray_cell_in_decimal_comma_numbers_is_named_as_in_a_comma_file(tmp_p
                          r"'oops' \(data row 3|infinity in data rows 3)", capsys.readouterr().err)
 
 
-def test_cli_predict_reads_numbers_as_the_training_file_wrote_them(tmp_path, capsys):
+@pytest.mark.parametrize("command", ["fit", "tune"])
+def test_cli_predict_reads_numbers_as_the_training_file_wrote_them(tmp_path, capsys, command):
     """A predict file of whole thousands ("45.000") shows no decimal comma: it read 45 where its training
-    file's 45,000 was learned. The model keeps its training file's convention."""
+    file's 45,000 was learned. The model keeps its training file's convention, whether fit or tune
+    trained it (tune's best model did not keep it)."""
     from io import StringIO
 
     import keraslearn
@@ -1164,9 +1166,10 @@ def test_cli_predict_reads_numbers_as_the_training_file_wrote_them(tmp_path, cap
 
     rows = "".join(f"n{i};{i % 9 + 40}.000;{i % 5},5;{i % 2}\n" for i in range(60))
     (tmp_path / "train.csv").write_text("name;salary;rate;y\n" + rows)
+    more = ["--n-trials", "1", "--storage", str(tmp_path / "t.db"), "--param", "layer_units=(4,)"] * (command == "tune")
     with pytest.warns(UserWarning, match="'40.000' is 40000"):
-        assert main(["fit", str(tmp_path / "train.csv"), "--target", "y", "--epochs", "1", "--quiet",
-                     "--out", str(tmp_path / "m.keraslearn")]) == 0
+        assert main([command, str(tmp_path / "train.csv"), "--target", "y", "--epochs", "1", "--quiet",
+                     "--out", str(tmp_path / "m.keraslearn"), *more]) == 0
     model = keraslearn.load(tmp_path / "m.keraslearn")
     assert model.table_numbers_ == "comma"
     (tmp_path / "new.csv").write_text("name;salary;rate\nA;45.000;1\nB;52.000;2\n")

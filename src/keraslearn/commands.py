@@ -81,11 +81,19 @@ def _make_learner(name, task, params):
         raise UsageError(f"bad --param for {cls.__name__}: {err}{hint}") from None
 
 
+def remember_table(learner, X: pd.DataFrame, y: pd.Series) -> None:
+    """Keep on a model the CLI trained what its training file said: how it wrote its numbers
+    (``X.attrs["numbers"]``, from :func:`~keraslearn.tables.read_table`), so predict and evaluate read a
+    file that does not show it the same way, and the target's name (evaluate's default ``--target``)."""
+    if X.attrs.get("numbers"):
+        learner.table_numbers_ = X.attrs["numbers"]
+    learner.target_name_ = str(y.name)
+
+
 def train_and_report(X, y, learner, *, test_fraction, random_state, out, console, title):
     """Hold out a test split, fit, print metrics, save the artifact and the learning curve.
 
-    The artifact keeps how the training file wrote its numbers (``X.attrs["numbers"]``, from
-    :func:`~keraslearn.tables.read_table`), so predict reads a file that does not show it the same way."""
+    The artifact keeps what :func:`remember_table` keeps."""
     from keraslearn.report import plot_learning_curve, score_table
     from keraslearn.training.fit import DivergedError
 
@@ -103,9 +111,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
         raise KeyboardInterrupt(f"interrupted after {time.perf_counter() - start:.0f} s of training; "
                                 f"no model was written to {out}") from None
     seconds = time.perf_counter() - start
-    if X.attrs.get("numbers"):
-        learner.table_numbers_ = X.attrs["numbers"]
-    learner.target_name_ = str(y.name)  # evaluate's default --target
+    remember_table(learner, X, y)
     try:
         rows = {"train": score_table(learner, X_tr, y_tr)}
         if X_te is not None:

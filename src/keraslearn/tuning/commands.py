@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from keraslearn.cli import Once, UsageError
-from keraslearn.commands import _make_learner, check_cli_learner
+from keraslearn.commands import _make_learner, check_cli_learner, remember_table
 from keraslearn.console import console as _console
 from keraslearn.console import say as _say
 from keraslearn.console import score
@@ -70,7 +70,7 @@ def cmd_tune(args):
             _say(console, "[yellow]no trial completed yet[/]")
     _say(console, f"study name: {study.study_name}  (resume or add workers with --study {study.study_name})")
     if best is not None and hasattr(best, "model_"):
-        best.target_name_ = str(y.name)  # evaluate's default --target
+        remember_table(best, X, y)
     if args.out:
         save_or_keep(best, args.out)
         _say(console, f"best model → {args.out}")
