@@ -634,6 +634,43 @@ def test_unseen_and_missing_categories_get_a_code_that_training_had(clf, data):
     assert len(proba) == len(new) and np.all(np.isfinite(proba))
 
 
+def test_levels_only_in_the_held_out_validation_rows_are_read_as_unseen(monkeypatch, tmp_path):
+    """The encoder learns its levels from every row given to fit, before validation_fraction holds rows
+    out: a level (or missing values) found only in those rows got an embedding row that was never trained,
+    and predictions through it moved arbitrarily. Such values are read as unseen (the most frequent
+    level), as HistGradientBoosting's bins come from its training part only."""
+    import keraslearn
+    from keraslearn.learners import base
+    from keraslearn.training import split
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=200), "c": rng.choice(["a", "b", "b"], 200).astype(object)})
+    y = 2 * X["x"] + X["c"].eq("b")
+    _, val = split.validation_split(len(X), 0.2, seed=0)  # the rows fit holds out with random_state=0
+    X.loc[val[:3], "c"], X.loc[val[3:5], "c"] = "d", None
+    reg = FFRegressor(layer_units=(8,), epochs=2, validation_fraction=0.2, random_state=0).fit(X, y)
+    assert reg.encoder_.categories_[0] == ["a", "b"] and reg.spec_.categorical[0].n_codes == 4
+    as_b = reg.predict(X.assign(c="b"))
+    for other in ("d", None, "zzz"):
+        np.testing.assert_array_equal(reg.predict(X.assign(c=other)), as_b)
+    keraslearn.save(reg, tmp_path / "m.keraslearn")  # the artifact reads it so too
+    np.testing.assert_array_equal(keraslearn.load(tmp_path / "m.keraslearn").predict(X.assign(c="d")), as_b)
+
+    # Without a random_state the split is drawn once: the encoder and the fit hold out the same rows.
+    splits = []
+
+    def recorded(*args, **kwargs):
+        splits.append(real(*args, **kwargs))
+        return splits[-1]
+
+    real = split.validation_split
+    monkeypatch.setattr(split, "validation_split", recorded)  # what fit_model calls
+    monkeypatch.setattr(base, "validation_split", recorded)  # what the encoder's check calls
+    FFRegressor(layer_units=(8,), epochs=1, validation_fraction=0.2).fit(X, y)
+    assert len(splits) == 2
+    np.testing.assert_array_equal(splits[0][0], splits[1][0])
+
+
 def test_missing_values_only_at_predict_time_are_imputed(clf, data):
     X, _, _ = data
     holes = X.assign(num=np.nan, cat=None, const=np.nan)
@@ -1314,6 +1351,9 @@ def test_true_false_text_in_a_bool_column_is_read_and_only_bad_values_are_named(
         enc.transform(X.assign(member=["TRUE", "maybe"] * 10))
     np.testing.assert_array_equal(enc.transform(X.assign(member=["TRUE", "false"] * 10))["numeric"],
                                   enc.transform(X)["numeric"])  # any case, as pandas reads True/False
+    for yes, no in [("yes", "no"), (" Y", "N "), ("t", "F")]:  # other truth words: "holds non-numeric values"
+        np.testing.assert_array_equal(enc.transform(X.assign(member=[yes, no] * 10))["numeric"],
+                                      enc.transform(X)["numeric"])
     with pytest.raises(ValueError, match=r"Numeric column 'a' holds non-numeric values \['True'\];"):
         enc.transform(X.assign(a=["True"] + [str(v) for v in range(2, 21)]))  # not a 0/1 column: no truth value
 

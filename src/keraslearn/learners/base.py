@@ -17,7 +17,7 @@ from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, global_random_state_kept, seed_everything
 from keraslearn.training.host_init import host_initializers
-from keraslearn.training.split import held_out_count
+from keraslearn.training.split import held_out_count, split_seed, validation_split
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
 from keraslearn.training.devices import device_scope
 from keraslearn.training.fast_predict import predict_array  # speed: fast inference path (issue 8)
@@ -206,6 +206,14 @@ class KerasLearner(BaseEstimator):
             checkpoint = FitCheckpoint(checkpoint_dir, fingerprint(self, x, y_fit, sw, held_out))
         keras.backend.clear_session(free_memory=False)
         seed = seed_everything(self.random_state)
+        if (held_out is None and self.validation_fraction and isinstance(encoder, TabularEncoder)
+                and self.spec_.categorical):
+            # Levels held out with the validation rows only would get embedding rows that are never
+            # trained: the encoder reads them as unseen. fit_model holds out the same rows (same seed).
+            seed = checkpoint.split_seed(seed) if checkpoint is not None else split_seed(seed)
+            train_idx, _ = validation_split(len(y_fit), self.validation_fraction, stratify, seed)
+            if encoder._keep_trained_codes(x, train_idx):
+                self.spec_ = encoder.spec_.with_task(*spec_task)
         _compiled.enable_compilation_cache()  # before the build: weight initializers compile too
         # After clear_session, which also clears the active keras.distribution.
         with device_scope(getattr(self, "devices", None)):

@@ -154,6 +154,33 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
         self._set_quantiles(encoded)
         return encoded
 
+    def _keep_trained_codes(self, encoded: dict, rows: np.ndarray) -> bool:
+        """Categorical levels that no row of ``rows`` holds (the training rows of a fit that held the others
+        out for validation) are read as unseen from now on, and a missing or unseen value as the
+        training rows' most frequent level where none of them had one: those codes' embedding rows would
+        never be trained. Recodes ``encoded`` (the encoder's output on the rows it was fitted on) in place;
+        returns whether anything changed (``spec_`` then has fewer codes)."""
+        changed = False
+        for j, cspec in enumerate(self.spec_.categorical):
+            codes = encoded[cspec.input_name]
+            counts = np.bincount(codes[rows, 0], minlength=cspec.n_codes)
+            trained = counts[N_RESERVED:] > 0
+            stand_ins = coding.stand_in_codes(int(counts[MISSING_CODE]), int(counts[UNKNOWN_CODE]),
+                                              counts[N_RESERVED:][trained].tolist())
+            if trained.all() and stand_ins == self._stand_ins()[j]:
+                continue
+            new = np.full(cspec.n_codes, stand_ins[1], dtype=codes.dtype)  # a level held out: unseen
+            new[MISSING_CODE] = stand_ins[0]
+            new[N_RESERVED:][trained] = N_RESERVED + np.arange(int(trained.sum()))
+            np.take(new, codes, out=codes)
+            self.categories_[j] = [level for level, kept in zip(self.categories_[j], trained) if kept]
+            self.stand_in_codes_[j] = stand_ins
+            changed = True
+        if changed:
+            self._set_lookups()
+            self.spec_ = dataclasses.replace(self.spec_, categorical=self._make_spec().categorical)
+        return changed
+
     def _set_quantiles(self, encoded: dict):
         if self.spec_.n_numeric:
             # Quantiles of the encoded training data: bin edges for piecewise-linear embeddings.

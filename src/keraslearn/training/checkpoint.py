@@ -40,6 +40,7 @@ import numpy as np
 from keraslearn._atomic import atomic_file
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.training.fit import global_rng_state, set_global_rng_state
+from keraslearn.training.split import split_seed
 
 FILENAME = "keraslearn-checkpoint.zip"
 FORMAT_VERSION = 1
@@ -169,9 +170,7 @@ class FitCheckpoint:
         """The validation-split seed: ``seed``, else the one the interrupted fit drew, else a new one."""
         if seed is None and self.state and self.state.get("split_seed") is not None:
             seed = int(self.state["split_seed"])
-        elif seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
-        self._split_seed = seed
+        self._split_seed = seed = split_seed(seed)
         return seed
 
     def attach(self, callbacks: list, epochs: int, early_stopping=None) -> int:

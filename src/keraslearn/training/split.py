@@ -8,6 +8,11 @@ from keraslearn._user_warnings import warn_user
 from keraslearn.training.schedules import held_out_rows
 
 
+def split_seed(seed: int | None) -> int:
+    """``seed``, else a new one: the same validation rows wherever the split is made with it."""
+    return int(np.random.SeedSequence().generate_state(1)[0] >> 1) if seed is None else seed
+
+
 def validation_split(n: int, fraction: float, stratify=None, seed=None):
     """Shuffled train / validation row indices; stratified when ``stratify`` labels allow it.
 
