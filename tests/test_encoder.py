@@ -158,8 +158,12 @@ def test_a_time_level_is_met_however_the_time_is_written():
     enc = TabularEncoder().fit(X)
     codes = enc.transform(X)["cat_day"]
     assert len(set(codes.ravel())) == 3
-    for other in (X["day"].dt.strftime("%Y-%m-%d"), X["day"].dt.date, X["day"].dt.tz_localize("UTC")):
+    for other in (X["day"].dt.strftime("%Y-%m-%d"), X["day"].dt.date, X["day"].dt.tz_localize("UTC"),
+                  X["day"].dt.strftime("%Y/%m/%d"), X["day"].dt.strftime("%Y.%m.%d %H:%M")):  # year first
         np.testing.assert_array_equal(enc.transform(X.assign(day=other))["cat_day"], codes)
+    for ambiguous in ("%d.%m.%Y", "%m/%d/%Y", "%Y/%m-%d"):  # day or month first, mixed separators: not read
+        assert set(enc.transform(X.assign(day=X["day"].dt.strftime(ambiguous)))["cat_day"].ravel()) == {
+            enc.stand_in_codes_[0][1]}
     as_text = X.assign(day=X["day"].dt.strftime("%Y-%m-%d"))
     enc = TabularEncoder().fit(as_text)  # and back: text levels met by datetimes
     np.testing.assert_array_equal(enc.transform(X)["cat_day"], enc.transform(as_text)["cat_day"])

@@ -33,8 +33,10 @@ UNKNOWN_CODE = 1  # unseen at fit time, or rarer than min_frequency
 N_RESERVED = 2  # codes before the levels'
 #: Float dtypes kept as they are (every float32 and float64 value is exact in float64).
 _KEPT_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-# A date or time as a Timestamp prints and ISO 8601 writes it: "2024-01-02", "2024-01-02 08:30:00+01:00".
-_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+# A date or time as a Timestamp prints and ISO 8601 writes it: "2024-01-02", "2024-01-02 08:30:00+01:00";
+# the year first with "/" or "." ("2024/01/02", "2024.01.02") is the same day. Day- or month-first dates
+# ("02.01.2024", "01/02/2024") are not read: which is the month depends on the writer.
+_ISO_TIME = re.compile(r"\d{4}([-/.])\d{2}\1\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?")
 
 
 # ------------------------------------------------------------------------ numbers
@@ -82,12 +84,15 @@ def _column_float(col: pd.Series) -> np.ndarray:
 
 
 def _read_truth_values(col: pd.Series, arr: np.ndarray) -> None:
-    """"True"/"False" (any case) as 1/0 in ``arr``, where the column's numbers are all 0 or 1: a
-    True/False column that a CSV reader left as text because of one stray value."""
-    words = col.astype(str).str.lower()
-    truth = words.isin(["true", "false"]).to_numpy()
-    if truth.any() and np.isin(arr[~np.isnan(arr)], (0.0, 1.0)).all():
-        arr[truth] = (words[truth] == "true").to_numpy(np.float64)
+    """Truth words (:data:`_TRUTH_WORDS`, any case: "True"/"False", "yes"/"no", ...) as 1/0 in ``arr``,
+    where the column's numbers are all 0 or 1: a True/False column that a CSV reader left as text because
+    of one stray value, or written "yes"/"no" where training had True/False."""
+    if not np.isin(arr[~np.isnan(arr)], (0.0, 1.0)).all():
+        return
+    words = col.astype(str).str.strip().str.lower()
+    for yes, no in _TRUTH_WORDS:
+        truth = words.isin([yes, no]).to_numpy()
+        arr[truth] = (words[truth] == yes).to_numpy(np.float64)
 
 
 def numeric_matrix(frame: pd.DataFrame, columns: list) -> np.ndarray:
