@@ -210,7 +210,7 @@ PARAM_ERRORS = [
     (FFRegressor, {"activation": "relux"}, "activation='relux' is not a Keras activation"),
     (FFRegressor, {"loss": "mean_squarred_error"}, "loss='mean_squarred_error' is not a Keras loss"),
     (FFClassifier, {"layer_units": (8, -1)}, "layer_units must be a sequence of positive ints"),
-    (FFClassifier, {"layer_units": 8}, "layer_units must be a sequence"),
+    (FFClassifier, {"layer_units": 0}, r"layer_units must be a sequence .*or one positive int \(one layer\); got 0\."),
     (FFClassifier, {"callbacks": keras.callbacks.EarlyStopping()},
      r"got one callback, EarlyStopping: pass callbacks=\[EarlyStopping\(...\)\]"),
     (FFClassifier, {"callbacks": "early_stopping"}, "callbacks must be a list of keras.callbacks.Callback instances, "

@@ -187,6 +187,16 @@ def test_no_embedding_one_hot_and_linear_model(iris_mixed):
     assert clf.score(X, y) > 0.7
 
 
+def test_an_int_of_layer_units_is_one_layer_as_in_scikit_learn(iris_mixed):
+    """MLPClassifier(hidden_layer_sizes=8) is one layer of 8; layer_units=8 was refused."""
+    X, y = iris_mixed
+    one = FFClassifier(**{**FAST, "epochs": 2, "layer_units": 8}).fit(X, y)
+    assert [layer.units for layer in one.model_.layers if layer.name.startswith("dense")] == [8]
+    same = FFClassifier(**{**FAST, "epochs": 2, "layer_units": (8,)}).fit(X, y)
+    np.testing.assert_array_equal(one.predict_proba(X), same.predict_proba(X))
+    assert one.get_params()["layer_units"] == 8  # kept as given (scikit-learn's clone checks it)
+
+
 def test_early_stopping_stops(diabetes_mixed):
     X, y = diabetes_mixed
     reg = FFRegressor(layer_units=(64,), epochs=500, patience=3, learning_rate=0.05, random_state=0).fit(X, y)

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures.layers import GhostBatchNormalization
 from keraslearn.io.model_bytes import model_from_bytes, model_to_bytes, user_classes
-from keraslearn.learners.params import check_training_params
+from keraslearn.learners.params import WIDTHS, as_widths, check_training_params
 from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, global_random_state_kept, seed_everything
@@ -125,7 +125,8 @@ class KerasLearner(BaseEstimator):
 
     # ----------------------------------------------------------- building
     def _build_model(self, spec):
-        hp = {name: getattr(self, name) for name in self._arch_params}
+        hp = {name: as_widths(getattr(self, name)) if name in WIDTHS else getattr(self, name)
+              for name in self._arch_params}
         return type(self)._architecture(spec, **hp)
 
     def _make_encoder(self) -> TabularEncoder:

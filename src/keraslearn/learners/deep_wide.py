@@ -19,7 +19,7 @@ _ENCODER = ("scaling", "min_frequency", "embed_size")
 _PARAMS_DOC = """
     Parameters
     ----------
-    layer_units : tuple of int, default=(128, 256)
+    layer_units : tuple of int or int, default=(128, 256)
         Hidden layers of the deep part; ``()`` leaves one Dense layer beside the wide part.
     activation : str, default="relu"
         Keras activation of the deep part's hidden layers.

@@ -23,8 +23,8 @@ _ENCODER = ("scaling", "min_frequency", "embed_size")
 _PARAMS_DOC = """
     Parameters
     ----------
-    layer_units : tuple of int, default=(32, 32, 32)
-        Units of each hidden layer; ``()`` gives a linear model.
+    layer_units : tuple of int or int, default=(32, 32, 32)
+        Units of each hidden layer; ``()`` gives a linear model, an int one hidden layer.
     activation : str, default="relu"
         Keras activation name.
     dropout, input_dropout, embed_dropout : float, default=0.0

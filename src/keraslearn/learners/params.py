@@ -36,12 +36,23 @@ def check_number(name, value, *, low=None, high=None, integer=False, low_open=Fa
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}.")
 
 
+#: Parameters that give layer widths (see :func:`as_widths`).
+WIDTHS = ("layer_units", "hidden_sizes")
+
+
+def as_widths(value):
+    """Layer widths as given, an int being one layer (as scikit-learn's ``hidden_layer_sizes=8``)."""
+    return (value,) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else value
+
+
 def check_widths(name, value, example):
-    """Layer widths: a sequence (possibly empty) of positive ints."""
-    if value is None or isinstance(value, (numbers.Number, str)) or not all(
-        isinstance(u, numbers.Integral) and not isinstance(u, bool) and u >= 1 for u in value
+    """Layer widths: a sequence (possibly empty) of positive ints, or one positive int."""
+    widths = as_widths(value)
+    if widths is None or isinstance(widths, (numbers.Number, str)) or not all(
+        isinstance(u, numbers.Integral) and not isinstance(u, bool) and u >= 1 for u in widths
     ):
-        raise ValueError(f"{name} must be a sequence of positive ints, e.g. {example}; got {value!r}.")
+        raise ValueError(f"{name} must be a sequence of positive ints, e.g. {example}, or one positive int "
+                         f"(one layer); got {value!r}.")
 
 
 def optimizer_rate(optimizer):

@@ -42,7 +42,7 @@ _DOC = """
 
     Parameters
     ----------
-    hidden_sizes : tuple of int, default=(256, 256, 256)
+    hidden_sizes : tuple of int or int, default=(256, 256, 256)
     activation : str
         "selu" for the classifier, "mish" for the regressor (RealMLP-TD).
     dropout : float, default=0.15
