@@ -228,6 +228,7 @@ def test_fit_predict_save_and_load_show_no_warnings(iris_mixed, tmp_path):
         warnings.simplefilter("always")
         adam = keras.optimizers.Adam(FAST["learning_rate"])
         FFClassifier(**{**FAST, "epochs": 1}, optimizer=adam).fit(X, y)  # its config is copied
+        clone(FFClassifier(optimizer=adam))  # so is the optimizer (every GridSearchCV candidate and fold)
         clf = FFClassifier(**{**FAST, "epochs": 2}).fit(X, y)
         clone(clf).fit(X, y)  # the second fit of a structure looks up its compiled steps
         clf.predict_proba(X)

@@ -108,7 +108,8 @@ class KerasLearner(BaseEstimator):
         def copied(name, value):
             if name == "callbacks" and isinstance(value, (list, tuple)):
                 return type(value)(copied_callback(cb) for cb in value)
-            return clone(value, safe=False)
+            with keras_warnings_ignored():  # a Keras optimizer or loss object: deep-copied through its config
+                return clone(value, safe=False)
 
         new = type(self)(**{name: copied(name, value) for name, value in self.get_params(deep=False).items()})
         for attr in ("_metadata_request", "_sklearn_output_config"):  # what sklearn's clone carries over
