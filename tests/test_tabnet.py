@@ -135,6 +135,19 @@ def test_clone_and_grid_search_keep_every_setting(iris_mixed):
     assert grid.best_estimator_.virtual_batch_size == 32
 
 
+def test_the_html_repr_lists_importances_without_computing_them(cancer_mixed):
+    """A notebook shows a fitted estimator's HTML repr after every fit; scikit-learn's lists its fitted
+    attributes, which ran TabNet over the training rows for feature_importances_ (3 s the first time)."""
+    from sklearn.utils import estimator_html_repr
+
+    X, y = cancer_mixed
+    clf = TabNetClassifier(n_d=4, n_a=4, n_steps=1, epochs=1, random_state=0).fit(X.head(64), y.head(64))
+    estimator_html_repr(clf)
+    assert clf.__dict__["_feature_importances"] is None  # not computed
+    assert np.isclose(clf.feature_importances_.sum(), 1.0)
+    assert "feature_importances_" in estimator_html_repr(clf)  # listed once computed
+
+
 def test_unfitted_has_no_importances_and_bad_params_fail_early(cancer_mixed):
     X, y = cancer_mixed
     assert not hasattr(TabNetClassifier(), "feature_importances_")

@@ -176,11 +176,22 @@ class _TabNetMixin:
         if cached is None:
             if self.__dict__.get("_importance_rows") is None:
                 raise AttributeError(f"This {type(self).__name__} instance is not fitted yet; call fit first.")
+            if self.__dict__.get("_listing_attributes"):
+                raise AttributeError("feature_importances_ is computed when first read, not to be listed")
             total = self._explain_encoded(self._importance_rows)[1].sum(axis=0)
             n = len(total)
             cached = total / total.sum() if total.sum() > 0 else np.full(n, 1.0 / n)
             self._feature_importances, self._importance_rows = cached, None
         return cached
+
+    def _get_fitted_attr_html(self, doc_link=""):
+        """scikit-learn's HTML repr (what a notebook shows after ``fit``) reads every fitted attribute:
+        ``feature_importances_`` is listed once computed, not computed for it (it runs the network)."""
+        self._listing_attributes = True
+        try:
+            return super()._get_fitted_attr_html(doc_link)
+        finally:
+            del self._listing_attributes
 
     # --------------------------------------------------------- explanations
     def _reducing_matrix(self) -> np.ndarray:
