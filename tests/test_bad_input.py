@@ -671,6 +671,24 @@ def test_levels_only_in_the_held_out_validation_rows_are_read_as_unseen(monkeypa
     np.testing.assert_array_equal(splits[0][0], splits[1][0])
 
 
+def test_the_sparse_input_hint_works_after_a_text_vectorizer():
+    """The refusal of sparse input named only OneHotEncoder's fix; a TfidfVectorizer user had none."""
+    import operator
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    text = ["good film", "bad film", "good plot", "bad plot"] * 8
+    y = np.array([1, 0, 1, 0] * 8)
+    with pytest.raises(TypeError, match=re.escape("FunctionTransformer(operator.methodcaller('toarray'), "
+                                                  "accept_sparse=True)")):
+        make_pipeline(TfidfVectorizer(), FFClassifier(epochs=1)).fit(text, y)
+    hinted = make_pipeline(TfidfVectorizer(), FunctionTransformer(operator.methodcaller("toarray"), accept_sparse=True),
+                           FFClassifier(layer_units=(8,), epochs=1, random_state=0)).fit(text, y)
+    assert hinted.predict(text[:4]).shape == (4,)
+
+
 def test_missing_values_only_at_predict_time_are_imputed(clf, data):
     X, _, _ = data
     holes = X.assign(num=np.nan, cat=None, const=np.nan)

@@ -65,8 +65,9 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
         raise TypeError(
             f"{estimator_name} does not accept sparse input (Sparse data was passed); "
-            "convert it with X.toarray() first (in a Pipeline: OneHotEncoder(sparse_output=False); or leave "
-            "categorical columns to keraslearn, which embeds them itself)."
+            "convert it with X.toarray() first (in a Pipeline: OneHotEncoder(sparse_output=False), or leave "
+            "categorical columns to keraslearn, which embeds them itself; after a TfidfVectorizer or another "
+            "sparse step: FunctionTransformer(operator.methodcaller('toarray'), accept_sparse=True))."
         )
     if isinstance(X, np.ndarray) and X.dtype.names:  # reshape(-1, 1), the 1-D advice, fails on fields
         raise ValueError(
