@@ -656,6 +656,18 @@ def test_levels_only_in_the_held_out_validation_rows_are_read_as_unseen(monkeypa
     keraslearn.save(reg, tmp_path / "m.keraslearn")  # the artifact reads it so too
     np.testing.assert_array_equal(keraslearn.load(tmp_path / "m.keraslearn").predict(X.assign(c="d")), as_b)
 
+    # A numeric column missing only in held-out rows: its missing indicator's weights would never be trained.
+    Z = X.assign(c="b", z=rng.normal(size=200))
+    Z.loc[val[:3], "z"] = np.nan
+    reg = FFRegressor(layer_units=(8,), epochs=2, validation_fraction=0.2, random_state=0).fit(Z, y)
+    assert reg.encoder_.indicator_columns_ == [] and reg.spec_.n_numeric == 2
+    with pytest.warns(UserWarning, match="missing in every one"):
+        np.testing.assert_array_equal(reg.predict(Z.assign(z=np.nan)), reg.predict(Z.assign(z=Z["z"].median())))
+    # Where every code is trained, nothing changes (not even which level a new value is read as).
+    enc = TabularEncoder()
+    codes = enc._fit_transform_frame(pd.DataFrame({"c": ["a"] * 5 + ["b"] * 6}), True)
+    assert not enc._keep_trained_inputs(codes, np.arange(9)) and enc.stand_in_codes_ == [[3, 3]]
+
     # Without a random_state the split is drawn once: the encoder and the fit hold out the same rows.
     splits = []
 

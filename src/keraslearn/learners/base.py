@@ -209,12 +209,12 @@ class KerasLearner(BaseEstimator):
         keras.backend.clear_session(free_memory=False)
         seed = seed_everything(self.random_state)
         if (held_out is None and self.validation_fraction and isinstance(encoder, TabularEncoder)
-                and self.spec_.categorical):
-            # Levels held out with the validation rows only would get embedding rows that are never
-            # trained: the encoder reads them as unseen. fit_model holds out the same rows (same seed).
+                and (self.spec_.categorical or encoder.indicator_columns_)):
+            # Levels (or missing values) held out with the validation rows only would get embedding rows
+            # or weights that are never trained: the encoder drops them. fit_model holds out the same rows.
             seed = checkpoint.split_seed(seed) if checkpoint is not None else split_seed(seed)
             train_idx, _ = validation_split(len(y_fit), self.validation_fraction, stratify, seed)
-            if encoder._keep_trained_codes(x, train_idx):
+            if encoder._keep_trained_inputs(x, train_idx):
                 self.spec_ = encoder.spec_.with_task(*spec_task)
         _compiled.enable_compilation_cache()  # before the build: weight initializers compile too
         # After clear_session, which also clears the active keras.distribution.

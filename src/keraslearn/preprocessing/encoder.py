@@ -154,21 +154,25 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
         self._set_quantiles(encoded)
         return encoded
 
-    def _keep_trained_codes(self, encoded: dict, rows: np.ndarray) -> bool:
-        """Categorical levels that no row of ``rows`` holds (the training rows of a fit that held the others
-        out for validation) are read as unseen from now on, and a missing or unseen value as the
-        training rows' most frequent level where none of them had one: those codes' embedding rows would
-        never be trained. Recodes ``encoded`` (the encoder's output on the rows it was fitted on) in place;
-        returns whether anything changed (``spec_`` then has fewer codes)."""
-        changed = False
+    def _keep_trained_inputs(self, encoded: dict, rows: np.ndarray) -> bool:
+        """Drop what no row of ``rows`` (the training rows of a fit that holds the others out for
+        validation) trains: categorical levels that only held-out rows hold are read as unseen from now on,
+        a missing or unseen value as the training rows' most frequent level where none of them had one,
+        and a numeric column's missing indicator goes where no training row misses a value (its missing
+        values are imputed only). Their embedding rows and weights would never be trained and would move
+        predictions arbitrarily. Changes ``encoded`` (the encoder's output on the rows it was fitted on)
+        to match; returns whether anything changed (``spec_`` then has fewer codes or numeric inputs)."""
+        changed = self._keep_trained_indicators(encoded, rows)
         for j, cspec in enumerate(self.spec_.categorical):
             codes = encoded[cspec.input_name]
             counts = np.bincount(codes[rows, 0], minlength=cspec.n_codes)
             trained = counts[N_RESERVED:] > 0
+            old = self._stand_ins()[j]
+            if trained.all() and (counts[MISSING_CODE] or old[0] != MISSING_CODE) and (
+                    counts[UNKNOWN_CODE] or old[1] != UNKNOWN_CODE):
+                continue  # every code that transform gives is trained
             stand_ins = coding.stand_in_codes(int(counts[MISSING_CODE]), int(counts[UNKNOWN_CODE]),
                                               counts[N_RESERVED:][trained].tolist())
-            if trained.all() and stand_ins == self._stand_ins()[j]:
-                continue
             new = np.full(cspec.n_codes, stand_ins[1], dtype=codes.dtype)  # a level held out: unseen
             new[MISSING_CODE] = stand_ins[0]
             new[N_RESERVED:][trained] = N_RESERVED + np.arange(int(trained.sum()))
@@ -180,6 +184,23 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
             self._set_lookups()
             self.spec_ = dataclasses.replace(self.spec_, categorical=self._make_spec().categorical)
         return changed
+
+    def _keep_trained_indicators(self, encoded: dict, rows: np.ndarray) -> bool:
+        """Drop the missing indicators (the last columns of ``encoded["numeric"]``) that no row of ``rows`` sets."""
+        d = len(self.numeric_columns_)
+        if not self.indicator_columns_:
+            return False
+        set_ = encoded["numeric"][rows, d:].any(axis=0)
+        if set_.all():
+            return False
+        kept = np.concatenate([np.ones(d, dtype=bool), set_])
+        encoded["numeric"] = np.ascontiguousarray(encoded["numeric"][:, kept])
+        self.indicator_columns_ = [c for c, has in zip(self.indicator_columns_, set_) if has]
+        spec = self.spec_
+        self.spec_ = dataclasses.replace(
+            spec, n_numeric=int(kept.sum()), numeric_names=tuple(np.asarray(spec.numeric_names, dtype=object)[kept]),
+            numeric_quantiles=tuple(q for q, k in zip(spec.numeric_quantiles, kept) if k))
+        return True
 
     def _set_quantiles(self, encoded: dict):
         if self.spec_.n_numeric:
