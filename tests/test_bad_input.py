@@ -1055,7 +1055,8 @@ def test_targets_too_large_for_float32_are_refused_and_a_diverged_fit_raises(tmp
            FFRegressor(epochs=1).fit, X, rng.normal(size=60) * 1e160)
     raises(ValueError, r"y mixes label types \['int', 'str'\]", FFClassifier(epochs=1).fit, X,
            np.array(["a", 1] * 30, dtype=object))
-    raises(ValueError, r"loss='poisson' needs positive predictions", FFRegressor(epochs=1, loss="poisson").fit, X, X["a"])
+    raises(ValueError, r"loss='poisson' needs positive predictions.*For counts use loss='msle'",
+           FFRegressor(epochs=1, loss="poisson").fit, X, X["a"])
     raises(ValueError, r"loss='cosine_similarity' trains on y unscaled", FFRegressor(epochs=1, loss="cosine_similarity").fit,
            X, rng.normal(size=60) * 1e40)
     # Weights gone to NaN: an error, as scikit-learn's MLP raises (a classifier predicted the first class for

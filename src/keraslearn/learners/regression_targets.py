@@ -156,8 +156,8 @@ class KerasRegressorMixin(RegressorMixin):
         if loss == "poisson" and not self._poisson_checked_on_model:
             raise ValueError(
                 "loss='poisson' needs positive predictions, which the learners' linear output does not give "
-                "(the loss is NaN from the first epoch). Use loss='mse' on log1p(y) "
-                "(sklearn.compose.TransformedTargetRegressor), or KerasRegressor over a model with an exponential "
+                "(the loss is NaN from the first epoch). For counts use loss='msle' (mse on log1p(y), predictions "
+                "mapped back by expm1), or KerasRegressor over a model with an exponential "
                 "output compiled with loss='poisson' in your build function (keraslearn then leaves y unscaled)."
             )
         check_log_loss(loss, y)

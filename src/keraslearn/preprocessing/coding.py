@@ -144,15 +144,22 @@ def column_stats(arr: np.ndarray, scaling: str):
             center[j], scale[j] = col.mean(), col.std()
         elif scaling == "robust":
             q25, center[j], q75 = np.percentile(col, [25, 50, 75])
-            scale[j] = q75 - q25 if q75 - q25 > 1e-12 else col.std()
+            scale[j] = q75 - q25 if not _constant(q75 - q25, center[j], n) else col.std()
         elif scaling == "quantile":
             quantiles[:, j] = np.percentile(col, np.linspace(0, 100, n_q))
     if scaling in ("standard", "robust"):
         # A constant column teaches the network nothing, yet a new value at predict went through weights that
         # never learned (the scale was 1: predictions moved by 1.5 standard deviations of y for 5 → 50). Scaled
         # by 1e30, every value is 0, as in training: the column is ignored, as gradient boosting ignores it.
-        scale = np.where(scale > 1e-12, scale, CONSTANT_SCALE)
+        scale = np.where(_constant(scale, center, n), CONSTANT_SCALE, scale)
     return np.nan_to_num(med), has_nan, center, scale, quantiles
+
+
+def _constant(spread, center, n: int):
+    """Whether a column's ``spread`` (standard deviation or IQR) is rounding error of its ``center`` over
+    ``n`` rows, as scikit-learn's StandardScaler judges a column constant: not a fixed cut-off, under
+    which a varying column in small units (capacitances of 1e-12 farads) was zeroed."""
+    return np.asarray(spread) <= n * np.finfo(np.float64).eps * np.abs(center)
 
 
 def transform_numeric(arr: np.ndarray, medians, indicator_idx, scale_fn) -> np.ndarray:
