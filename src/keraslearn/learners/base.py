@@ -17,7 +17,7 @@ from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, global_random_state_kept, seed_everything
 from keraslearn.training.host_init import host_initializers
-from keraslearn.training.split import held_out_count, split_seed, validation_split
+from keraslearn.training.split import held_out_count, split_seed, validation_split, warn_classes_not_held_out
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
 from keraslearn.training.devices import device_scope
 from keraslearn.training.fast_predict import predict_array  # speed: fast inference path (issue 8)
@@ -208,14 +208,16 @@ class KerasLearner(BaseEstimator):
             checkpoint = FitCheckpoint(checkpoint_dir, fingerprint(self, x, y_fit, sw, held_out))
         keras.backend.clear_session(free_memory=False)
         seed = seed_everything(self.random_state)
-        if (held_out is None and self.validation_fraction and isinstance(encoder, TabularEncoder)
-                and (self.spec_.categorical or encoder.indicator_columns_)):
-            # Levels (or missing values) held out with the validation rows only would get embedding rows
-            # or weights that are never trained: the encoder drops them. fit_model holds out the same rows.
+        tabular = isinstance(encoder, TabularEncoder) and (self.spec_.categorical or encoder.indicator_columns_)
+        if held_out is None and self.validation_fraction and (tabular or stratify is not None):
+            # The rows fit_model will hold out (the same seed): levels (or missing values) that only they
+            # hold would get embedding rows or weights that are never trained, so the encoder drops them.
             seed = checkpoint.split_seed(seed) if checkpoint is not None else split_seed(seed)
-            train_idx, _ = validation_split(len(y_fit), self.validation_fraction, stratify, seed)
-            if encoder._keep_trained_inputs(x, train_idx):
+            train_idx, val_idx = validation_split(len(y_fit), self.validation_fraction, stratify, seed)
+            if tabular and encoder._keep_trained_inputs(x, train_idx):
                 self.spec_ = encoder.spec_.with_task(*spec_task)
+            if self.early_stopping and val_idx is not None and stratify is not None:
+                warn_classes_not_held_out(self.classes_, stratify, val_idx, self.validation_fraction)
         _compiled.enable_compilation_cache()  # before the build: weight initializers compile too
         # After clear_session, which also clears the active keras.distribution.
         with device_scope(getattr(self, "devices", None)):
