@@ -59,6 +59,9 @@ class _FTTransformer(ModernLearnerMixin):
     _encoder_params = _ENCODER
     _no_decay = ("bias", "gamma", "beta", "embeddings", "token", "frequencies")
     _no_decay_layers = ("numeric_embedding",)  # as rtdl_num_embeddings advises
+    # A row costs this architecture far more than an MLP's: a one-row predict padded to 256 rows took 37 ms
+    # (FT-Transformer; TabM 16 ms), 32 rows 5-9 ms (4 ms), for 3-15% fewer rows a second on 10k rows.
+    _predict_chunk = 32
 
     def _validate_params(self):
         super()._validate_params()

@@ -68,6 +68,9 @@ class _TabM(ModernLearnerMixin):
     _no_decay = ()
     _global_clipnorm = 1.0  # as in the TabM paper's runs and example
     _numeric_embedding_layers = False
+    # A row costs this architecture far more than an MLP's: a one-row predict padded to 256 rows took 37 ms
+    # (FT-Transformer; TabM 16 ms), 32 rows 5-9 ms (4 ms), for 3-15% fewer rows a second on 10k rows.
+    _predict_chunk = 32
 
     def _validate_params(self):
         super()._validate_params()
