@@ -726,6 +726,13 @@ def test_numbers_stored_as_strings_in_a_numeric_column_convert(clf, data):
     X, _, _ = data
     as_text = X.assign(num=X["num"].map(repr).astype(object))
     np.testing.assert_allclose(clf.predict_proba(as_text), clf.predict_proba(X), rtol=1e-6)
+    # An empty text (a web form's or a JSON client's blank) is missing, as read_csv reads an empty field;
+    # it was "non-numeric values ['']" with the advice to blank them.
+    blanks = as_text.assign(num=["", " "] + as_text["num"].tolist()[2:])
+    np.testing.assert_array_equal(clf.predict_proba(blanks), clf.predict_proba(X.assign(num=[None, None] +
+                                                                                          X["num"].tolist()[2:])))
+    with pytest.raises(ValueError, match=r"holds non-numeric values \['abc'\]; .*make them missing \(None or NaN"):
+        clf.predict(as_text.assign(num=["abc"] + as_text["num"].tolist()[1:]))
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,8 @@ def _column_float(col: pd.Series) -> np.ndarray:
         except (TypeError, ValueError):
             pass
         arr = pd.to_numeric(col, errors="coerce").to_numpy(np.float64, copy=True)
-        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+        text = col.dtype == object or pd.api.types.is_string_dtype(col.dtype)
+        if text:
             _read_truth_values(col, arr)
     except OverflowError:  # a Python int beyond float64 (10**400) in an object column
         raise ValueError(
@@ -74,11 +75,13 @@ def _column_float(col: pd.Series) -> np.ndarray:
     # Numbers stored as strings ("1.5") convert; anything else would silently become a missing
     # value (and be imputed), so it is an error that names the column and the values.
     bad = np.isnan(arr) & ~col.isna().to_numpy()
+    if bad.any() and text:  # an empty text is a missing value, as read_csv reads an empty field (a web form's blank)
+        bad &= ~col.astype(str).str.strip().eq("").to_numpy()
     if bad.any():
         shown = list(dict.fromkeys(col[bad].astype(str).tolist()))[:5]
         raise ValueError(
             f"Numeric column {col.name!r} holds non-numeric values {shown}; it was numeric when the "
-            "encoder was fitted. Fix or blank those values (missing values are imputed)."
+            "encoder was fitted. Fix those values, or make them missing (None or NaN: missing values are imputed)."
         )
     return arr
 
