@@ -174,6 +174,30 @@ def structure_key(model, learner=None):
 
 
 # ------------------------------------------------------------------ JAX step sets
+def _loss_tracker_positions(model):
+    """Positions of the loss tracker's ``total`` and ``count`` among ``model.metrics_variables``, or ()."""
+    tracker = getattr(model, "_loss_tracker", None)
+    if tracker is None:
+        return ()
+    found = [next((i for i, v in enumerate(model.metrics_variables) if v is ref), None) for ref in tracker.variables]
+    return tuple(found) if len(found) == 2 and None not in found else ()
+
+
+def _count_real_rows(before, after, logs, share, tracked):
+    """Keras' loss tracker counts a batch as its rows (``x.shape[0]``): a topped-up batch counts only its
+    real rows (``share`` of them), as Keras counts an epoch's last, smaller batch, and ``logs["loss"]``
+    follows; the epoch's ``loss`` was the batches' unweighted mean otherwise."""
+    import jax.numpy as jnp
+
+    metrics = list(after[3])
+    for i in tracked:
+        metrics[i] = jnp.where(share < 1, before[3][i] + (metrics[i] - before[3][i]) * share, metrics[i])
+    if "loss" in logs:
+        total, count = (metrics[i] for i in tracked)
+        logs = {**logs, "loss": jnp.where(share < 1, total / count, logs["loss"]).astype(logs["loss"].dtype)}
+    return (*after[:3], metrics), logs
+
+
 class _Template:
     """Jitted train / test / predict functions traced on one model, usable by its equals."""
 
@@ -189,19 +213,25 @@ class _Template:
         # logs' shapes is then reused for the scan body instead of tracing Keras' step twice.
         traced_step = jax.jit(step)
 
-        def multi(state, stacked, mask):
+        tracked = _loss_tracker_positions(model)
+
+        def multi(state, stacked, counted):
+            """``counted``: per slot, the share of its rows that are real (1; a topped-up batch's
+            rows / size, see training.padding.top_up), 0 for a skipped slot."""
             def body(carry, inp):
-                data, real = inp
+                data, share = inp
 
                 def run(c):
                     logs, st = traced_step(c[0], data)
+                    if tracked:
+                        st, logs = _count_real_rows(c[0], st, logs, share, tracked)
                     return st, logs
 
-                return jax.lax.cond(real, run, lambda c: c, carry), None
+                return jax.lax.cond(share > 0, run, lambda c: c, carry), None
 
             logs = jax.eval_shape(traced_step, state, jax.tree.map(lambda a: a[0], stacked))[0]
             logs = jax.tree.map(lambda s: jax.numpy.zeros(s.shape, s.dtype), logs)
-            (state, logs), _ = jax.lax.scan(body, (state, logs), (stacked, mask))
+            (state, logs), _ = jax.lax.scan(body, (state, logs), (stacked, counted))
             return logs, state
 
         self.multi = xla.jit(multi, self.fit_options, donate_argnums=0)

@@ -34,7 +34,7 @@ def train_function(template, k):
     donor = [None]  # the latest full batch: its rows top up an epoch's last, smaller batch
     exact = padding.pads_exactly(template.model)  # else the smaller batch runs in its own compiled step
     in_flight = collections.deque(maxlen=compiled.IN_FLIGHT)  # logs of the latest calls
-    all_real = np.ones(k, dtype=bool)
+    all_real = np.ones(k, dtype=np.float32)
 
     def wait():
         if len(in_flight) == compiled.IN_FLIGHT:
@@ -53,14 +53,17 @@ def train_function(template, k):
             n_full = sum(r == full_rows[0] for r in rows)
             if n_full:
                 donor[0] = batches[n_full - 1]
+            share = 1.0  # of the last stacked batch's rows that are real
             if n_full < len(batches) and donor[0] is not None and exact:
                 topped = padding.top_up(batches[n_full], donor[0], full_rows[0])
                 if topped is not None:  # the smaller batch joins the scan: no compile of its shape
+                    share = rows[n_full] / full_rows[0]
                     batches[n_full] = topped
                     n_full += 1
             if n_full:
-                stacked, mask = _stack(batches[:n_full], k)
-                logs, state = template.multi(state, stacked, mask)
+                stacked, counted = _stack(batches[:n_full], k)
+                counted[n_full - 1] = share
+                logs, state = template.multi(state, stacked, counted)
             batches = batches[n_full:]
         for b in batches:  # the partial batch (its own compiled shape), or every batch when k == 1
             logs, state = template.single(state, b)
@@ -116,9 +119,9 @@ def _stack(batches, k):
         filler = batches[-1]
         batches = batches + [filler] * pad
     stacked = jax.tree.map(lambda *xs: np.stack(xs), *batches)
-    mask = np.zeros(k, dtype=bool)
-    mask[: k - pad] = True
-    return stacked, mask
+    counted = np.zeros(k, dtype=np.float32)  # see _Template.multi: 1 a real slot, 0 a skipped one
+    counted[: k - pad] = 1.0
+    return stacked, counted
 
 
 class _Steps(keras.callbacks.Callback):
