@@ -95,6 +95,21 @@ def test_a_seeded_fit_gives_back_the_callers_global_random_state():
     np.testing.assert_array_equal(again.predict_proba(X), fitted.predict_proba(X))
 
 
+def test_an_unseeded_fit_repeats_after_keras_set_random_seed():
+    """random_state=None draws from the global generators, as scikit-learn's None does: seeding them
+    (keras.utils.set_random_seed, np.random.seed) repeats the fit. The validation split drew fresh
+    entropy, so val_loss and the model changed from run to run."""
+    import keras
+
+    X, y_class, _ = _data()
+    fits = []
+    for _ in range(2):
+        keras.utils.set_random_seed(0)
+        fits.append(_ff(None).set_params(epochs=2).fit(X, y_class))
+    assert fits[0].history_["val_loss"] == fits[1].history_["val_loss"]
+    np.testing.assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
+
+
 def test_seeded_fits_in_threads_repeat_and_keep_the_callers_state():
     """joblib's threading backend (also what it nests inside a loky worker, e.g. StackingClassifier's
     cross_val_predict) runs fits in threads of one process; Keras draws its seeds from process-wide

@@ -19,8 +19,8 @@ from keraslearn.training.groups import groups_fed
 from keraslearn.training.jax_state import lean_state
 from keraslearn.training.padding import pad_rows, pads_exactly
 from keraslearn.training.progress import RichProgress, bars_closed_on_error
-from keraslearn.training.split import (early_stopping_split, split_in_place, take_rows, validation_multiple,
-                                       weighed_split)
+from keraslearn.training.split import (early_stopping_split, split_in_place, split_seed, take_rows,
+                                       validation_multiple, weighed_split)
 from keraslearn.training.symbolic_build import build_from_outputs
 
 
@@ -350,6 +350,8 @@ def fit_model(
     """
     if checkpoint is not None:
         seed = checkpoint.split_seed(seed)  # a resumed fit must hold out the same rows
+    elif validation_fraction and not held_out:
+        seed = split_seed(seed)
     watch_val = True  # whether early stopping watches val_loss (else loss)
     if held_out:  # slices: the training and validation rows are views, no copy
         train_idx, val_idx = slice(0, len(y) - held_out), slice(len(y) - held_out, None)

@@ -9,8 +9,10 @@ from keraslearn.training.schedules import held_out_rows
 
 
 def split_seed(seed: int | None) -> int:
-    """``seed``, else a new one: the same validation rows wherever the split is made with it."""
-    return int(np.random.SeedSequence().generate_state(1)[0] >> 1) if seed is None else seed
+    """``seed``, else one drawn from NumPy's global generator (as scikit-learn's ``random_state=None``
+    draws, so that ``np.random.seed`` or ``keras.utils.set_random_seed`` repeats an unseeded fit): the
+    same validation rows wherever the split is made with it."""
+    return int(np.random.randint(0, 2**31 - 1)) if seed is None else seed
 
 
 def validation_split(n: int, fraction: float, stratify=None, seed=None):
