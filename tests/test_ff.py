@@ -197,6 +197,27 @@ def test_an_int_of_layer_units_is_one_layer_as_in_scikit_learn(iris_mixed):
     assert one.get_params()["layer_units"] == 8  # kept as given (scikit-learn's clone checks it)
 
 
+def test_a_fit_builds_under_the_users_global_policy_and_leaves_it_set(iris_mixed, tmp_path):
+    """Keras' clear_session, which each fit runs, reset the global mixed-precision policy (and seed):
+    the model trained in float32, silently, and the user's setting was gone after the fit."""
+    import keras
+
+    X, y = iris_mixed
+    try:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        keras.utils.set_random_seed(7)
+        clf = FFClassifier(**{**FAST, "epochs": 2}).fit(X, y)
+        assert clf.model_.dtype_policy.name == "mixed_bfloat16"
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+        assert keras.src.utils.rng_utils.get_random_seed() == 7
+        proba = clf.predict_proba(X)
+        assert proba.dtype == np.float64 and np.allclose(proba.sum(axis=1), 1.0)
+        clf.save(tmp_path / "m.keraslearn")
+        np.testing.assert_array_equal(keraslearn.load(tmp_path / "m.keraslearn").predict_proba(X), proba)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
 def test_early_stopping_stops(diabetes_mixed):
     X, y = diabetes_mixed
     reg = FFRegressor(layer_units=(64,), epochs=500, patience=3, learning_rate=0.05, random_state=0).fit(X, y)

@@ -20,6 +20,7 @@ from keraslearn.training.host_init import host_initializers
 from keraslearn.training.split import held_out_count, split_seed, validation_split, warn_classes_not_held_out
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
 from keraslearn.training.devices import device_scope
+from keraslearn.training.memory import clear_session
 from keraslearn.training.fast_predict import predict_array  # speed: fast inference path (issue 8)
 
 
@@ -206,7 +207,7 @@ class KerasLearner(BaseEstimator):
             from keraslearn.training.checkpoint import FitCheckpoint, fingerprint
 
             checkpoint = FitCheckpoint(checkpoint_dir, fingerprint(self, x, y_fit, sw, held_out))
-        keras.backend.clear_session(free_memory=False)
+        clear_session()  # keeps the user's dtype policy and global seed
         seed = seed_everything(self.random_state)
         tabular = isinstance(encoder, TabularEncoder) and (self.spec_.categorical or encoder.indicator_columns_)
         if held_out is None and self.validation_fraction and (tabular or stratify is not None):

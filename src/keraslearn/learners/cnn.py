@@ -17,8 +17,9 @@ from keraslearn.preprocessing.images import ImageBatches, image_source
 from keraslearn.preprocessing.spec import DataSpec
 from keraslearn.training import seed_everything
 from keraslearn.training.fit import FiniteEarlyStopping, policy_callbacks
-from keraslearn.training.split import early_stopping_split
+from keraslearn.training.split import early_stopping_split, split_seed
 from keraslearn.training.jax_state import variables_kept_on_error
+from keraslearn.training.memory import clear_session
 from keraslearn.training.progress import bars_closed_on_error
 
 
@@ -169,7 +170,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
                 images["validation_images"] = _fingerprinted(validation[0])
                 images["validation_targets"], images["validation_weights"] = validation[1:]
             checkpoint = FitCheckpoint(checkpoint_dir, fingerprint(self, images, y_fit, sw))
-        keras.backend.clear_session(free_memory=False)
+        clear_session()  # keeps the user's dtype policy and global seed
         seed = seed_everything(self.random_state)
         if checkpoint is not None:
             seed = checkpoint.split_seed(seed)  # a resumed fit must hold out the same images
@@ -182,7 +183,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         self._compile(model)
         if validation is None:
             train, val = early_stopping_split(
-                source.n, self.validation_fraction, self._stratify_labels(y_fit), seed, self.early_stopping
+                source.n, self.validation_fraction, self._stratify_labels(y_fit), split_seed(seed), self.early_stopping
             )
             val_data = None if val is None else self._batches(source, val, size, y_fit, sw)
         else:

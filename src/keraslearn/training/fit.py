@@ -98,10 +98,14 @@ def global_random_state_kept(keep: bool = True):
         cuda = torch is not None and torch.cuda.is_initialized()  # torch.manual_seed seeds the GPUs too
         saved = global_rng_state()
         saved_cuda = torch.cuda.get_rng_state_all() if cuda else None
+        from keras.src.backend.common import global_state
+
+        keras_seed = global_state.get_global_attribute("global_random_seed")  # keras.utils.set_random_seed's
         try:
             yield
         finally:
             set_global_rng_state(*saved)
+            global_state.set_global_attribute("global_random_seed", keras_seed)
             if cuda:
                 torch.cuda.set_rng_state_all(saved_cuda)
 

@@ -41,6 +41,23 @@ def _rss_mb():
         return None
 
 
+#: Keras' global state that a user sets (``keras.config.set_dtype_policy``, the mixed-precision policy;
+#: ``keras.utils.set_random_seed``): ``clear_session`` resets it with the state it frees.
+_USER_SETTINGS = ("dtype_policy", "global_random_seed")
+
+
+def clear_session():
+    """``keras.backend.clear_session(free_memory=False)``, keeping the global settings the user made: a fit
+    built in float32 under the user's mixed-precision policy and left it reset, silently."""
+    from keras.src.backend.common import global_state
+
+    kept = {name: global_state.get_global_attribute(name) for name in _USER_SETTINGS}
+    keras.backend.clear_session(free_memory=False)
+    for name, value in kept.items():
+        if value is not None:
+            global_state.set_global_attribute(name, value)
+
+
 def release_memory(force: bool = False):
     """Clear Keras' global state, collect, trim the heap; clear JAX's caches when they have grown.
 
@@ -51,7 +68,7 @@ def release_memory(force: bool = False):
     ``force=True`` (or where RSS cannot be read). Clearing costs a recompile of anything
     still in use, so call this between trials, not between batches.
     """
-    keras.backend.clear_session(free_memory=False)
+    clear_session()
     gc.collect()
     if keras.backend.backend() == "jax":
         rss = _rss_mb()
