@@ -426,3 +426,17 @@ def test_a_network_trained_from_random_weights_predicts_from_the_image():
         images, labels)
     proba = clf.predict_proba(images)[:, 1]
     assert np.ptp(proba) > 0.3 and clf.score(images, labels) >= 0.8
+
+
+def test_channels_first_keras_is_refused_clearly_before_anything_is_built(digits_rgb):
+    """Under keras.config.set_image_data_format("channels_first") Keras read the learner's (64, 64, 3)
+    input as 64 channels of 64 × 3 and failed deep in keras.applications ("Input size must be at least
+    32x32")."""
+    X, y = digits_rgb
+    try:
+        keras.config.set_image_data_format("channels_first")
+        with pytest.raises(ValueError, match=r"builds channels-last models .*'channels_first': call "
+                                             r"keras.config.set_image_data_format\('channels_last'\)"):
+            CNNClassifier(weights=None, epochs=1).fit(X, y)
+    finally:
+        keras.config.set_image_data_format("channels_last")

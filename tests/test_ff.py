@@ -218,6 +218,25 @@ def test_a_fit_builds_under_the_users_global_policy_and_leaves_it_set(iris_mixed
         keras.mixed_precision.set_global_policy("float32")
 
 
+def test_a_tensorboard_callback_needs_tensorboard_and_says_so_before_training(iris_mixed, tmp_path):
+    """Without the tensorboard package the fit failed after its first epoch with TensorFlow's
+    TBNotInstalledError (and left an events file); with it, the callback writes its logs."""
+    import importlib.util
+
+    import keras
+
+    X, y = iris_mixed
+    board = keras.callbacks.TensorBoard(log_dir=str(tmp_path / "tb"))
+    clf = FFClassifier(**{**FAST, "epochs": 1}, callbacks=[board])
+    if importlib.util.find_spec("tensorboard") is None or importlib.util.find_spec("tensorflow") is None:
+        with pytest.raises(ValueError, match=r"TensorBoard writes its logs with .*not installed: pip install"):
+            clf.fit(X, y)
+        assert not (tmp_path / "tb").exists()
+    else:
+        clf.fit(X, y)
+        assert any((tmp_path / "tb").rglob("events.out.tfevents*"))
+
+
 def test_early_stopping_stops(diabetes_mixed):
     X, y = diabetes_mixed
     reg = FFRegressor(layer_units=(64,), epochs=500, patience=3, learning_rate=0.05, random_state=0).fit(X, y)

@@ -121,6 +121,11 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
 
     def _validate_params(self):
         super()._validate_params()
+        if keras.config.image_data_format() != "channels_last":  # Keras read (64, 64, 3) as 64 channels of 64 × 3
+            raise ValueError(
+                f"{type(self).__name__} builds channels-last models (images as height × width × channels), but "
+                f"keras.config.image_data_format() is {keras.config.image_data_format()!r}: call "
+                "keras.config.set_image_data_format('channels_last') before fitting.")
         cnn.get_application(self.application)
         self._size()
         check_number("alpha", self.alpha, low=0, low_open=True)

@@ -293,6 +293,18 @@ def copied_callback(callback):
                             f"({type(deep).__name__}: {deep}); pass a fresh instance.") from None
 
 
+def _check_tensorboard(callbacks):
+    """Keras' TensorBoard callback writes through TensorFlow's summaries, which need the tensorboard
+    package: without it the fit failed after its first epoch with TensorFlow's TBNotInstalledError."""
+    import importlib.util
+
+    if any(isinstance(cb, keras.callbacks.TensorBoard) for cb in callbacks):
+        missing = [m for m in ("tensorboard", "tensorflow") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ValueError(f"keras.callbacks.TensorBoard writes its logs with {' and '.join(missing)}, which "
+                             f"is not installed: pip install {' '.join(missing)} (or leave the callback out).")
+
+
 def _check_monitors(callbacks, model, validated: bool):
     """A callback watching a value the fit never logs fails now, naming the values it does log."""
     if "compile_metrics" in [m.name for m in model.metrics]:
@@ -374,6 +386,7 @@ def fit_model(
             validation_data += (take_rows(sample_weight, val_idx),)
         y, sample_weight = take_rows(y, train_idx), take_rows(sample_weight, train_idx)
     cbs = [copied_callback(cb) for cb in (callbacks or [])] + [_StopOnNaN()]
+    _check_tensorboard(cbs)
     _check_monitors(cbs, model, validation_data is not None)
     policy, stopper = policy_callbacks(early_stopping, validation_data is not None and watch_val, patience, verbose,
                                        epochs)
