@@ -174,27 +174,20 @@ def structure_key(model, learner=None):
 
 
 # ------------------------------------------------------------------ JAX step sets
-def _loss_tracker_positions(model):
-    """Positions of the loss tracker's ``total`` and ``count`` among ``model.metrics_variables``, or ()."""
-    tracker = getattr(model, "_loss_tracker", None)
-    if tracker is None:
-        return ()
-    found = [next((i for i, v in enumerate(model.metrics_variables) if v is ref), None) for ref in tracker.variables]
-    return tuple(found) if len(found) == 2 and None not in found else ()
-
-
-def _count_real_rows(before, after, logs, share, tracked):
-    """Keras' loss tracker counts a batch as its rows (``x.shape[0]``): a topped-up batch counts only its
-    real rows (``share`` of them), as Keras counts an epoch's last, smaller batch, and ``logs["loss"]``
-    follows; the epoch's ``loss`` was the batches' unweighted mean otherwise."""
+def _count_real_rows(model, before, after, logs, share):
+    """A topped-up batch (training.padding.top_up: its real rows weigh ``size / rows`` times their weight,
+    the borrowed rows 0) counts as its real rows, as Keras counts an epoch's last, smaller batch: every
+    metric variable's change is scaled by ``share`` (``rows / size``; Keras' metrics sum weighted values
+    and weights, and its loss tracker weighs a batch by its rows), and the step's logs are read again.
+    The epoch's ``loss`` and weighted metrics were the batches' unweighted mean otherwise."""
     import jax.numpy as jnp
+    from keras.src.backend.common.stateless_scope import StatelessScope
 
-    metrics = list(after[3])
-    for i in tracked:
-        metrics[i] = jnp.where(share < 1, before[3][i] + (metrics[i] - before[3][i]) * share, metrics[i])
-    if "loss" in logs:
-        total, count = (metrics[i] for i in tracked)
-        logs = {**logs, "loss": jnp.where(share < 1, total / count, logs["loss"]).astype(logs["loss"].dtype)}
+    metrics = [jnp.where(share < 1, (b + (a - b) * share).astype(a.dtype), a) for b, a in zip(before[3], after[3])]
+    with StatelessScope(state_mapping=list(zip(model.metrics_variables, metrics))):
+        again = model.get_metrics_result()
+    logs = {k: jnp.where(share < 1, jnp.asarray(again[k]).astype(v.dtype), v) if k in again and jnp.shape(again[k])
+            == jnp.shape(v) else v for k, v in logs.items()}
     return (*after[:3], metrics), logs
 
 
@@ -213,8 +206,6 @@ class _Template:
         # logs' shapes is then reused for the scan body instead of tracing Keras' step twice.
         traced_step = jax.jit(step)
 
-        tracked = _loss_tracker_positions(model)
-
         def multi(state, stacked, counted):
             """``counted``: per slot, the share of its rows that are real (1; a topped-up batch's
             rows / size, see training.padding.top_up), 0 for a skipped slot."""
@@ -223,8 +214,8 @@ class _Template:
 
                 def run(c):
                     logs, st = traced_step(c[0], data)
-                    if tracked:
-                        st, logs = _count_real_rows(c[0], st, logs, share, tracked)
+                    if model.metrics_variables:
+                        st, logs = _count_real_rows(model, c[0], st, logs, share)
                     return st, logs
 
                 return jax.lax.cond(share > 0, run, lambda c: c, carry), None
