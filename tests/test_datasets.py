@@ -357,7 +357,9 @@ def test_keras_home_with_a_tilde_and_a_bad_timeout(tmp_path):
 
     script = "from keraslearn.datasets import files; print(files.keras_cache_dir())"
     env = {**os.environ, "KERAS_HOME": "~/kh", "HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    # cwd: Keras' own config makes the folder KERAS_HOME names without expanding "~", under the working folder
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
+                         cwd=tmp_path)
     assert out.stdout.strip() == str(tmp_path / "kh" / "datasets"), out.stderr  # as Keras' get_file reads it
     env = {**os.environ, "KERASLEARN_NET_TIMEOUT": "abc"}
     script = "from keraslearn.datasets import files; files.net_timeout()"
