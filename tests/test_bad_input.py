@@ -668,19 +668,22 @@ def test_levels_only_in_the_held_out_validation_rows_are_read_as_unseen(monkeypa
     codes = enc._fit_transform_frame(pd.DataFrame({"c": ["a"] * 5 + ["b"] * 6}), True)
     assert not enc._keep_trained_inputs(codes, np.arange(9)) and enc.stand_in_codes_ == [[3, 3]]
 
-    # Without a random_state the split is drawn once: the encoder and the fit hold out the same rows.
-    splits = []
+    # Without a random_state the split is drawn once, and the encoder and the fit hold out the same rows.
+    splits, fitted = [], []
 
     def recorded(*args, **kwargs):
         splits.append(real(*args, **kwargs))
         return splits[-1]
 
-    real = split.validation_split
-    monkeypatch.setattr(split, "validation_split", recorded)  # what fit_model calls
-    monkeypatch.setattr(base, "validation_split", recorded)  # what the encoder's check calls
+    def fit_model(*args, **kwargs):
+        fitted.append(kwargs["split"])
+        return real_fit(*args, **kwargs)
+
+    real, real_fit = split.validation_split, base.fit_model
+    monkeypatch.setattr(split, "validation_split", recorded)
+    monkeypatch.setattr(base, "fit_model", fit_model)
     FFRegressor(layer_units=(8,), epochs=1, validation_fraction=0.2).fit(X, y)
-    assert len(splits) == 2
-    np.testing.assert_array_equal(splits[0][0], splits[1][0])
+    assert len(splits) == len(fitted) == 1 and all(a is b for a, b in zip(fitted[0], splits[0], strict=True))
 
 
 def test_the_sparse_input_hint_works_after_a_text_vectorizer():
@@ -707,8 +710,12 @@ def test_a_class_the_validation_rows_lack_is_said_when_early_stopping_watches_th
     stopping), silently."""
     X = np.random.default_rng(0).normal(size=(500, 4))
     y = np.where(np.argsort(np.argsort(-X[:, 0])) < 5, "pos", "neg")
-    with pytest.warns(UserWarning, match=r"holds out no row of class\(es\) 'pos' \(5 rows\): early stopping"):
+    with pytest.warns(UserWarning, match=r"holds out no row of class\(es\) 'pos' \(5 rows\): early stopping"
+                                         r".*them\. Weigh them up \(class_weight='balanced'\), hold out more"):
         FFClassifier(layer_units=(8,), epochs=1, random_state=0).fit(X, y)
+    # With a class_weight already, weighing up is not the advice (it was suggested to a balanced fit)
+    with pytest.warns(UserWarning, match=r"learns them\. Hold out more rows, pass validation rows yourself"):
+        FFClassifier(layer_units=(8,), epochs=1, random_state=0, class_weight="balanced").fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         FFClassifier(layer_units=(8,), epochs=1, random_state=0, early_stopping=False).fit(X, y)  # nothing watches

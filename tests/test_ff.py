@@ -417,6 +417,30 @@ def test_target_scaling_weights_rows_resists_outliers_for_mae_and_sees_tiny_spre
     np.testing.assert_allclose([reg.y_mean_[0], reg.y_scale_[0]], [y[50:].mean(), y[50:].std()])
 
 
+def test_rows_of_weight_zero_teach_the_encoder_nothing():
+    """Rows of sample_weight 0 shaped the input encoder: outliers among them squeezed every other row's
+    scaled values to about -0.55 +- 0.05 (R² 0.996 → 0.05), and a level or missing values only they held got
+    an embedding row or an indicator input that was never trained. As in scikit-learn, weight 0 is removal."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=300), "c": rng.choice(["a", "b"], 300).astype(object)})
+    X.loc[250:, "x"] = np.r_[rng.normal(50, 30, 40), [np.nan] * 10]
+    X.loc[250:, "c"] = "Z"
+    y = 3 * X["x"].fillna(0).to_numpy()
+    w = np.r_[np.ones(250), np.zeros(50)]
+    params = {"layer_units": (4,), "epochs": 1, "random_state": 0}
+    for vf in (0.0, 0.2):
+        weighed = FFRegressor(**params, validation_fraction=vf).fit(X, y, sample_weight=w).encoder_
+        removed = FFRegressor(**params, validation_fraction=vf).fit(X[:250], y[:250]).encoder_
+        assert weighed.categories_ == removed.categories_ == [["a", "b"]]
+        assert weighed.indicator_columns_ == removed.indicator_columns_ == []
+        for name in ("medians_", "center_", "scale_"):
+            np.testing.assert_array_equal(getattr(weighed, name), getattr(removed, name))
+    # A weight-0 row's level is read as unseen, as any other new level is
+    enc = weighed
+    np.testing.assert_array_equal(enc.transform(X.iloc[[260]])["cat_c"], enc.transform(X.iloc[[0]].assign(
+        c="zzz"))["cat_c"])
+
+
 def test_target_scale_is_relative_constant_targets_are_constant_and_mape_reaches_the_target(diabetes_mixed):
     X, y = diabetes_mixed
     y = np.asarray(y, dtype=float)

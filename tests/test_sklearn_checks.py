@@ -11,7 +11,9 @@ _FAST = dict(layer_units=(32,), epochs=40, batch_size=32, learning_rate=1e-2, pa
 _SGD_WEIGHTS = (
     "Mini-batch SGD with shuffling and a validation split: a weight of 2 and a repeated row "
     "give different batches and splits, so the fits are equivalent only in expectation "
-    "(scikit-learn's SGD estimators are exempt from this check for the same reason)."
+    "(scikit-learn's SGD estimators are exempt from this check for the same reason). The input "
+    "encoder also counts each row of weight > 0 once in its medians and scales, as a StandardScaler in "
+    "a Pipeline given no weights does (rows of weight 0 it leaves out, as removed)."
 )
 EXPECTED_FAILED = {
     "FFClassifier": {"check_sample_weight_equivalence_on_dense_data": _SGD_WEIGHTS},

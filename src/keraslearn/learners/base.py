@@ -17,7 +17,7 @@ from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, global_random_state_kept, seed_everything
 from keraslearn.training.host_init import host_initializers
-from keraslearn.training.split import held_out_count, split_seed, validation_split, warn_classes_not_held_out
+from keraslearn.training.split import early_stopping_split, held_out_count, split_seed, warn_classes_not_held_out
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
 from keraslearn.training.devices import device_scope
 from keraslearn.training.memory import clear_session
@@ -186,7 +186,11 @@ class KerasLearner(BaseEstimator):
         sw, scale = mean_one(self._check_sample_weight(sample_weight, len(frame)))
         encoder = self._make_encoder()
         encoder._validate_params()
-        x = encoder._fit_transform_frame(frame, has_names)
+        if sw is None or sw.all():
+            x = encoder._fit_transform_frame(frame, has_names)
+        else:  # rows of weight 0 are as good as removed: they teach the encoder no level, median or scale
+            encoder._fit_frame(frame.iloc[np.flatnonzero(sw)], has_names)
+            x = encoder._transform_frame(frame)
         self.encoder_ = encoder
         self.n_features_in_ = encoder.n_features_in_
         if has_names:
@@ -210,15 +214,19 @@ class KerasLearner(BaseEstimator):
         clear_session()  # keeps the user's dtype policy and global seed
         seed = seed_everything(self.random_state)
         tabular = isinstance(encoder, TabularEncoder) and (self.spec_.categorical or encoder.indicator_columns_)
-        if held_out is None and self.validation_fraction and (tabular or stratify is not None):
-            # The rows fit_model will hold out (the same seed): levels (or missing values) that only they
-            # hold would get embedding rows or weights that are never trained, so the encoder drops them.
+        split = None  # the rows validation_fraction holds out, made once here for the encoder and fit_model
+        if held_out is None and self.validation_fraction:
             seed = checkpoint.split_seed(seed) if checkpoint is not None else split_seed(seed)
-            train_idx, val_idx = validation_split(len(y_fit), self.validation_fraction, stratify, seed)
-            if tabular and encoder._keep_trained_inputs(x, train_idx):
+            split = early_stopping_split(len(y_fit), self.validation_fraction, stratify, seed, self.early_stopping)
+            train_idx, val_idx = split
+            # Levels (or missing values) that only the held-out rows hold would get embedding rows or weights
+            # that are never trained, so the encoder drops them.
+            trained = train_idx if sw is None else train_idx[sw[train_idx] > 0]
+            if tabular and val_idx is not None and encoder._keep_trained_inputs(x, trained):
                 self.spec_ = encoder.spec_.with_task(*spec_task)
             if self.early_stopping and val_idx is not None and stratify is not None:
-                warn_classes_not_held_out(self.classes_, stratify, val_idx, self.validation_fraction)
+                warn_classes_not_held_out(self.classes_, stratify, val_idx, self.validation_fraction,
+                                          getattr(self, "class_weight", None) is not None)
         _compiled.enable_compilation_cache()  # before the build: weight initializers compile too
         # After clear_session, which also clears the active keras.distribution.
         with device_scope(getattr(self, "devices", None)):
@@ -245,6 +253,7 @@ class KerasLearner(BaseEstimator):
                 batch_size=batch_size,
                 validation_fraction=self.validation_fraction,
                 held_out=held_out,
+                split=split,
                 early_stopping=self.early_stopping,
                 patience=self.patience,
                 callbacks=self.callbacks,

@@ -351,6 +351,7 @@ def fit_model(
     checkpoint=None,
     owns_x=False,
     held_out=None,
+    split=None,
 ):
     """Fit a compiled model with the keraslearn policy; return the history as a dict of lists.
 
@@ -363,16 +364,21 @@ def fit_model(
     afterwards, so their rows may be reordered in place to hold out the validation rows.
     ``held_out``: the last rows of ``x``/``y``/``sample_weight`` are the validation rows
     (the user's ``X_val``); ``validation_fraction`` is then not used.
+    ``split``: the ``(train_idx, val_idx)`` rows of ``validation_fraction`` the caller already drew (with
+    ``seed``, and ``checkpoint``'s seed when resuming); ``val_idx`` is None for no validation rows.
     """
-    if checkpoint is not None:
-        seed = checkpoint.split_seed(seed)  # a resumed fit must hold out the same rows
-    elif validation_fraction and not held_out:
-        seed = split_seed(seed)
     watch_val = True  # whether early stopping watches val_loss (else loss)
     if held_out:  # slices: the training and validation rows are views, no copy
         train_idx, val_idx = slice(0, len(y) - held_out), slice(len(y) - held_out, None)
     else:
-        train_idx, val_idx = early_stopping_split(len(y), validation_fraction, stratify, seed, early_stopping)
+        if split is not None:
+            train_idx, val_idx = split
+        else:
+            if checkpoint is not None:
+                seed = checkpoint.split_seed(seed)  # a resumed fit must hold out the same rows
+            elif validation_fraction:
+                seed = split_seed(seed)
+            train_idx, val_idx = early_stopping_split(len(y), validation_fraction, stratify, seed, early_stopping)
         watch_val = weighed_split(sample_weight, train_idx, val_idx, validation_fraction, early_stopping)
     validation_data = None
     if val_idx is not None:

@@ -36,10 +36,12 @@ def validation_split(n: int, fraction: float, stratify=None, seed=None):
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def warn_classes_not_held_out(classes, codes: np.ndarray, val_idx: np.ndarray, fraction: float) -> None:
+def warn_classes_not_held_out(classes, codes: np.ndarray, val_idx: np.ndarray, fraction: float,
+                              class_weighted: bool = False) -> None:
     """Warn when the validation rows hold no row of some class (``codes``: each row's index into ``classes``):
     early stopping then watches a loss blind to it, and can end the fit before the model learns it (5
-    positives in 500 rows: training AUC 0.65 with early stopping, 1.0 without)."""
+    positives in 500 rows: training AUC 0.65 with early stopping, 1.0 without). ``class_weighted``: the fit
+    has a ``class_weight`` already, so weighing the classes up is not suggested."""
     codes = np.asarray(codes).astype(np.intp, copy=False)
     counts = np.bincount(codes, minlength=len(classes))
     # A class of one row stays in training (stratified_counts): holding out more rows would not change that.
@@ -51,9 +53,10 @@ def warn_classes_not_held_out(classes, codes: np.ndarray, val_idx: np.ndarray, f
                       for label, k in zip(labels, unseen[:5]))
     more = f" and {len(unseen) - 5} more" if len(unseen) > 5 else ""
     warn_user(f"validation_fraction={fraction} holds out no row of class(es) {named}{more}: early stopping watches "
-              "a val_loss that does not see them and can end the fit before the model learns them. Weigh them up "
-              "(class_weight='balanced'), hold out more rows, pass validation rows yourself (X_val, y_val), or set "
-              "early_stopping=False.")
+              "a val_loss that does not see them and can end the fit before the model learns them. "
+              f"{'' if class_weighted else 'Weigh them up (class_weight=' + repr('balanced') + '), '}"
+              f"{'Hold' if class_weighted else 'hold'} out more rows, pass validation rows yourself (X_val, y_val), "
+              "or set early_stopping=False.")
 
 
 def stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
