@@ -678,3 +678,21 @@ def test_held_out_keeps_every_one_row_class_for_training():
         assert said == "11 test rows held out (0.2, stratified); kept for training, the class(es) of one row: b, c"
     _, _, _, y_te, _ = held_out(X.iloc[:5], pd.Series([*"aabbc"]), 0.1, 0, classes=True)
     assert len(y_te) == 1  # ceil(0.5): one row, as train_test_split holds out
+
+
+def test_bad_values_only_among_the_test_rows_are_one_line(tmp_path, capsys):
+    """An inf that only the held-out test rows held passed training, then scoring them raised a 12-frame
+    traceback (exit 1); in a training row it was already the one-line error."""
+    from keraslearn.holdout import held_out
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})
+    df["y"] = (df["a"] > 0).astype(int)
+    test_rows = held_out(df[["a", "b"]], df["y"], 0.2, 0, classes=True)[1].index
+    df.loc[test_rows[0], "b"] = np.inf
+    df.to_csv(tmp_path / "d.csv", index=False)
+    out = tmp_path / "m.keraslearn"
+    assert main(["fit", str(tmp_path / "d.csv"), "--target", "y", "--epochs", "1", "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Input contains infinity (inf) in numeric column(s) ['b']" in err
+    assert "held out for testing; no model was written" in err and not out.exists()

@@ -97,8 +97,8 @@ def test_a_seeded_fit_gives_back_the_callers_global_random_state():
 
 def test_an_unseeded_fit_repeats_after_keras_set_random_seed():
     """random_state=None draws from the global generators, as scikit-learn's None does: seeding them
-    (keras.utils.set_random_seed, np.random.seed) repeats the fit. The validation split drew fresh
-    entropy, so val_loss and the model changed from run to run."""
+    (keras.utils.set_random_seed; Keras draws its layers' seeds from Python's random) repeats the fit. The
+    validation split drew fresh entropy, so val_loss and the model changed from run to run."""
     import keras
 
     X, y_class, _ = _data()
@@ -128,3 +128,40 @@ def test_seeded_fits_in_threads_repeat_and_keep_the_callers_state():
         threaded = cross_validate(est, X, y_class, cv=cv, scoring="neg_log_loss", n_jobs=2)["test_score"]
     np.testing.assert_array_equal(np.random.random_sample(2), expected)
     np.testing.assert_array_equal(threaded, alone)
+
+
+def test_fits_in_threads_do_not_clear_each_others_keras_state():
+    """Keras' clear_session, run before each build, replaced its thread-local state for every thread: an
+    unseeded fit in one thread (seeded ones take turns) emptied another's StatelessScope while it traced its
+    step, which failed with "'NoneType' object is not callable" (GridSearchCV under the threading backend:
+    NaN scores, its default error_score)."""
+    import threading
+
+    from keras.src.backend.common import global_state
+    from keras.src.backend.common.stateless_scope import StatelessScope, in_stateless_scope
+
+    from keraslearn.training.memory import clear_session
+
+    global_state.set_global_attribute("mine", 1)
+    with StatelessScope():
+        other = threading.Thread(target=clear_session)
+        other.start()
+        other.join()
+        assert in_stateless_scope() and global_state.get_global_attribute("mine") == 1
+    clear_session()  # this thread's own state it does clear
+    assert global_state.get_global_attribute("mine") is None
+
+
+def test_a_seeded_fit_keeps_the_keras_random_stream():
+    """keras.random's global generator, started by keras.utils.set_random_seed, was thrown away by the fit's
+    clear_session: the caller's next draw started the stream over instead of going on."""
+    import keras
+
+    X, y_class, _ = _data()
+    keras.utils.set_random_seed(0)
+    keras.random.normal((3,))
+    expected = keras.ops.convert_to_numpy(keras.random.normal((3,)))
+    keras.utils.set_random_seed(0)
+    keras.random.normal((3,))
+    _ff(0).set_params(epochs=1).fit(X, y_class)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.random.normal((3,))), expected)

@@ -439,6 +439,13 @@ def test_rows_of_weight_zero_teach_the_encoder_nothing():
     enc = weighed
     np.testing.assert_array_equal(enc.transform(X.iloc[[260]])["cat_c"], enc.transform(X.iloc[[0]].assign(
         c="zzz"))["cat_c"])
+    # A column's kind is still read from every row: a "?" among numbers only in weight-0 rows keeps it
+    # categorical, as without weights (read from the other rows alone, it became numeric and fit failed).
+    Q = X.assign(q=pd.Series(np.r_[rng.normal(size=250), [0.0] * 50], dtype=object))
+    Q.loc[250:, "q"] = "?"
+    with pytest.warns(UserWarning, match="numbers stored as strings"):
+        weighed = FFRegressor(**params).fit(Q, y, sample_weight=w).encoder_
+    assert weighed.categorical_columns_ == ["c", "q"] and weighed.n_features_in_ == 3
 
 
 def test_target_scale_is_relative_constant_targets_are_constant_and_mape_reaches_the_target(diabetes_mixed):

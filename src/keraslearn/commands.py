@@ -116,7 +116,11 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
         rows = {"train": score_table(learner, X_tr, y_tr)}
         if X_te is not None:
             say_unseen_labels(console, learner, y_te, "the test rows")
-            rows["test"] = score_table(learner, X_te, y_te)
+            try:
+                rows["test"] = score_table(learner, X_te, y_te)
+            except ValueError as err:  # values the training rows were spared (an inf among the test rows)
+                raise UsageError(f"{err} (in the rows --test-fraction held out for testing; no model was "
+                                 f"written to {out})") from None
             say_roc_auc_left_out(console, learner, y_te, rows["test"], "the test rows hold")
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted while scoring the trained model, before saving it; "

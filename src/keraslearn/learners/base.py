@@ -186,11 +186,8 @@ class KerasLearner(BaseEstimator):
         sw, scale = mean_one(self._check_sample_weight(sample_weight, len(frame)))
         encoder = self._make_encoder()
         encoder._validate_params()
-        if sw is None or sw.all():
-            x = encoder._fit_transform_frame(frame, has_names)
-        else:  # rows of weight 0 are as good as removed: they teach the encoder no level, median or scale
-            encoder._fit_frame(frame.iloc[np.flatnonzero(sw)], has_names)
-            x = encoder._transform_frame(frame)
+        # Rows of weight 0 are as good as removed: they teach the encoder no level, median or scale.
+        x = encoder._fit_transform_frame(frame, has_names, None if sw is None or sw.all() else np.flatnonzero(sw))
         self.encoder_ = encoder
         self.n_features_in_ = encoder.n_features_in_
         if has_names:

@@ -147,11 +147,15 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
             self._set_quantiles(self._transform_frame(frame))
         return self
 
-    def _fit_transform_frame(self, frame: pd.DataFrame, has_names: bool) -> dict:
-        """Fit on ``frame`` and return its encoding: the one transform that fitting needs anyway."""
-        self._fit_columns(frame, has_names)
+    def _fit_transform_frame(self, frame: pd.DataFrame, has_names: bool, rows=None) -> dict:
+        """Fit on ``frame`` and return its encoding: the one transform that fitting needs anyway.
+
+        ``rows``: the rows to learn levels, medians and scales from (those of sample_weight > 0; the
+        others are as if removed); each column's kind is still read from the whole column, so a value only
+        the others hold (a "?" among numbers) gives the column the kind it has without weights."""
+        self._fit_columns(frame, has_names, rows)
         encoded = self._transform_frame(frame)
-        self._set_quantiles(encoded)
+        self._set_quantiles(encoded if rows is None else {"numeric": encoded["numeric"][rows]})
         return encoded
 
     def _keep_trained_inputs(self, encoded: dict, rows: np.ndarray) -> bool:
@@ -207,7 +211,7 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
             # Quantiles of the encoded training data: bin edges for piecewise-linear embeddings.
             self.spec_ = dataclasses.replace(self.spec_, numeric_quantiles=numeric_quantiles(encoded["numeric"]))
 
-    def _fit_columns(self, frame: pd.DataFrame, has_names: bool):
+    def _fit_columns(self, frame: pd.DataFrame, has_names: bool, rows=None):
         self.n_features_in_ = frame.shape[1]
         if has_names:
             self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
@@ -219,9 +223,10 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
             raise ValueError(f"categorical_features names columns not in X: {sorted(unknown)}.")
         self.categorical_columns_ = [c for c in frame.columns if c in forced or _is_categorical(frame[c])]
         cat_set = set(self.categorical_columns_)
-        self.numeric_columns_ = _with_values([c for c in frame.columns if c not in cat_set], frame, cat_set)
-        self._fit_numeric(frame)
-        self._fit_categorical(frame)
+        learned = frame if rows is None else frame.iloc[rows]
+        self.numeric_columns_ = _with_values([c for c in frame.columns if c not in cat_set], learned, cat_set)
+        self._fit_numeric(learned)
+        self._fit_categorical(learned)
         self.spec_ = self._make_spec()
 
     def _numeric_array(self, frame: pd.DataFrame) -> np.ndarray:

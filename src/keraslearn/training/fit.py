@@ -78,6 +78,8 @@ def set_global_rng_state(state: dict, arrays: dict):
 #: StackingClassifier's cross_val_predict does) would interleave their draws: neither would repeat,
 #: and restoring the caller's state from two threads would lose it. Re-entrant: a fit may call one.
 _SEEDED_FIT = threading.RLock()
+#: Keras' global random state: ``keras.utils.set_random_seed``'s seed and the generator of ``keras.random``.
+_KERAS_RANDOM = ("global_random_seed", "global_seed_generator")
 
 
 @contextlib.contextmanager
@@ -100,12 +102,14 @@ def global_random_state_kept(keep: bool = True):
         saved_cuda = torch.cuda.get_rng_state_all() if cuda else None
         from keras.src.backend.common import global_state
 
-        keras_seed = global_state.get_global_attribute("global_random_seed")  # keras.utils.set_random_seed's
+        # keras.utils.set_random_seed's seed, and the keras.random stream it started (seeding the fit resets it)
+        keras_seed = [global_state.get_global_attribute(name) for name in _KERAS_RANDOM]
         try:
             yield
         finally:
             set_global_rng_state(*saved)
-            global_state.set_global_attribute("global_random_seed", keras_seed)
+            for name, value in zip(_KERAS_RANDOM, keras_seed):
+                global_state.set_global_attribute(name, value)
             if cuda:
                 torch.cuda.set_rng_state_all(saved_cuda)
 

@@ -42,20 +42,40 @@ def _rss_mb():
 
 
 #: Keras' global state that a user sets (``keras.config.set_dtype_policy``, the mixed-precision policy;
-#: ``keras.utils.set_random_seed``): ``clear_session`` resets it with the state it frees.
-_USER_SETTINGS = ("dtype_policy", "global_random_seed")
+#: ``keras.utils.set_random_seed`` and the ``keras.random`` stream it starts): ``clear_session`` resets it
+#: with the state it frees.
+_USER_SETTINGS = ("dtype_policy", "global_random_seed", "global_seed_generator")
 
 
 def clear_session():
-    """``keras.backend.clear_session(free_memory=False)``, keeping the global settings the user made: a fit
-    built in float32 under the user's mixed-precision policy and left it reset, silently."""
+    """``keras.backend.clear_session(free_memory=False)`` for the calling thread, keeping the global settings
+    the user made: a fit built in float32 under the user's mixed-precision policy and left it reset, silently.
+
+    Keras' own replaces its thread-local state with a new one, emptying every thread's: a fit running in
+    another thread (``joblib.parallel_backend("threading")``, Optuna's ``n_jobs``) lost the scope its step was
+    being traced in, and failed with "'NoneType' object is not callable". Only this thread's is emptied
+    here; the backends' own caches are reset as Keras resets them (a user model compiled with
+    ``jit_compile=True`` on torch goes through torch.compile)."""
     from keras.src.backend.common import global_state
 
     kept = {name: global_state.get_global_attribute(name) for name in _USER_SETTINGS}
-    keras.backend.clear_session(free_memory=False)
+    vars(global_state.GLOBAL_STATE_TRACKER).clear()  # a threading.local: this thread's attributes
     for name, value in kept.items():
         if value is not None:
             global_state.set_global_attribute(name, value)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.compat.v1.reset_default_graph()
+        if tf.executing_eagerly():
+            from tensorflow.python.eager import context
+
+            context.context().clear_kernel_cache()
+    elif backend == "torch":
+        import torch._dynamo
+
+        torch._dynamo.reset()
 
 
 def release_memory(force: bool = False):

@@ -10,7 +10,7 @@ from keraslearn.training.schedules import held_out_rows
 
 def split_seed(seed: int | None) -> int:
     """``seed``, else one drawn from NumPy's global generator (as scikit-learn's ``random_state=None``
-    draws, so that ``np.random.seed`` or ``keras.utils.set_random_seed`` repeats an unseeded fit): the
+    draws, so that ``keras.utils.set_random_seed`` repeats an unseeded fit): the
     same validation rows wherever the split is made with it."""
     return int(np.random.randint(0, 2**31 - 1)) if seed is None else seed
 
