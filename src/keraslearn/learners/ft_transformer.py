@@ -9,7 +9,7 @@ from keraslearn.learners._modern import (
     train_doc,
     ModernLearnerMixin,
 )
-from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.base import COSTLY_ROWS_CHUNK, KerasLearner, store_init_params
 from keraslearn.learners.params import check_fraction, check_number, check_positive_int
 from keraslearn.learners.regression_targets import KerasRegressorMixin
 from keraslearn.learners.targets import KerasClassifierMixin
@@ -66,9 +66,7 @@ class _FTTransformer(ModernLearnerMixin):
     _encoder_params = _ENCODER
     _no_decay = ("bias", "gamma", "beta", "embeddings", "token", "frequencies")
     _no_decay_layers = ("numeric_embedding",)  # as rtdl_num_embeddings advises
-    # A row costs this architecture far more than an MLP's: a one-row predict padded to 256 rows took 37 ms
-    # (FT-Transformer; TabM 16 ms), 32 rows 5-9 ms (4 ms), for 3-15% fewer rows a second on 10k rows.
-    _predict_chunk = 32
+    _predict_chunk = COSTLY_ROWS_CHUNK
 
     def _build_model(self, spec):
         # Attention over one token per column: memory grows with the square of the columns (QA: 100 columns

@@ -9,7 +9,7 @@ from keraslearn.learners._modern import (
     train_doc,
     ModernLearnerMixin,
 )
-from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.base import COSTLY_ROWS_CHUNK, KerasLearner, store_init_params
 from keraslearn.learners.params import check_choice, check_fraction, check_positive_int
 from keraslearn.learners.loss_kinds import _ONE_HOT_LOSSES, _REGRESSION_LOSSES, _loss_name
 from keraslearn.learners.regression_targets import KerasRegressorMixin
@@ -68,9 +68,7 @@ class _TabM(ModernLearnerMixin):
     _no_decay = ()
     _global_clipnorm = 1.0  # as in the TabM paper's runs and example
     _numeric_embedding_layers = False
-    # A row costs this architecture far more than an MLP's: a one-row predict padded to 256 rows took 37 ms
-    # (FT-Transformer; TabM 16 ms), 32 rows 5-9 ms (4 ms), for 3-15% fewer rows a second on 10k rows.
-    _predict_chunk = 32
+    _predict_chunk = COSTLY_ROWS_CHUNK
 
     def _validate_params(self):
         super()._validate_params()

@@ -17,6 +17,7 @@ from keraslearn._user_warnings import warn_user
 from keraslearn.training.devices import prepare_for_devices
 from keraslearn.training.groups import groups_fed
 from keraslearn.training.jax_state import lean_state
+from keraslearn.training.memory import KERAS_RANDOM
 from keraslearn.training.padding import pad_rows, pads_exactly
 from keraslearn.training.progress import RichProgress, bars_closed_on_error
 from keraslearn.training.split import (early_stopping_split, split_in_place, split_seed, take_rows,
@@ -78,8 +79,6 @@ def set_global_rng_state(state: dict, arrays: dict):
 #: StackingClassifier's cross_val_predict does) would interleave their draws: neither would repeat,
 #: and restoring the caller's state from two threads would lose it. Re-entrant: a fit may call one.
 _SEEDED_FIT = threading.RLock()
-#: Keras' global random state: ``keras.utils.set_random_seed``'s seed and the generator of ``keras.random``.
-_KERAS_RANDOM = ("global_random_seed", "global_seed_generator")
 
 
 @contextlib.contextmanager
@@ -103,12 +102,12 @@ def global_random_state_kept(keep: bool = True):
         from keras.src.backend.common import global_state
 
         # keras.utils.set_random_seed's seed, and the keras.random stream it started (seeding the fit resets it)
-        keras_seed = [global_state.get_global_attribute(name) for name in _KERAS_RANDOM]
+        keras_seed = [global_state.get_global_attribute(name) for name in KERAS_RANDOM]
         try:
             yield
         finally:
             set_global_rng_state(*saved)
-            for name, value in zip(_KERAS_RANDOM, keras_seed):
+            for name, value in zip(KERAS_RANDOM, keras_seed):
                 global_state.set_global_attribute(name, value)
             if cuda:
                 torch.cuda.set_rng_state_all(saved_cuda)
@@ -375,14 +374,13 @@ def fit_model(
     if held_out:  # slices: the training and validation rows are views, no copy
         train_idx, val_idx = slice(0, len(y) - held_out), slice(len(y) - held_out, None)
     else:
-        if split is not None:
-            train_idx, val_idx = split
-        else:
+        if split is None:
             if checkpoint is not None:
                 seed = checkpoint.split_seed(seed)  # a resumed fit must hold out the same rows
             elif validation_fraction:
                 seed = split_seed(seed)
-            train_idx, val_idx = early_stopping_split(len(y), validation_fraction, stratify, seed, early_stopping)
+            split = early_stopping_split(len(y), validation_fraction, stratify, seed, early_stopping)
+        train_idx, val_idx = split
         watch_val = weighed_split(sample_weight, train_idx, val_idx, validation_fraction, early_stopping)
     validation_data = None
     if val_idx is not None:

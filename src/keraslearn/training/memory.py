@@ -41,10 +41,12 @@ def _rss_mb():
         return None
 
 
+#: Keras' global random state: ``keras.utils.set_random_seed``'s seed and the generator of ``keras.random``.
+KERAS_RANDOM = ("global_random_seed", "global_seed_generator")
 #: Keras' global state that a user sets (``keras.config.set_dtype_policy``, the mixed-precision policy;
 #: ``keras.utils.set_random_seed`` and the ``keras.random`` stream it starts): ``clear_session`` resets it
 #: with the state it frees.
-_USER_SETTINGS = ("dtype_policy", "global_random_seed", "global_seed_generator")
+_USER_SETTINGS = ("dtype_policy", *KERAS_RANDOM)
 
 
 def clear_session():

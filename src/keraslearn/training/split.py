@@ -52,11 +52,10 @@ def warn_classes_not_held_out(classes, codes: np.ndarray, val_idx: np.ndarray, f
     named = ", ".join(f"{label!r} ({int(counts[k])} row{'s' * bool(counts[k] != 1)})"
                       for label, k in zip(labels, unseen[:5]))
     more = f" and {len(unseen) - 5} more" if len(unseen) > 5 else ""
+    advice = "out more rows, pass validation rows yourself (X_val, y_val), or set early_stopping=False."
+    advice = "Hold " + advice if class_weighted else "Weigh them up (class_weight='balanced'), hold " + advice
     warn_user(f"validation_fraction={fraction} holds out no row of class(es) {named}{more}: early stopping watches "
-              "a val_loss that does not see them and can end the fit before the model learns them. "
-              f"{'' if class_weighted else 'Weigh them up (class_weight=' + repr('balanced') + '), '}"
-              f"{'Hold' if class_weighted else 'hold'} out more rows, pass validation rows yourself (X_val, y_val), "
-              "or set early_stopping=False.")
+              f"a val_loss that does not see them and can end the fit before the model learns them. {advice}")
 
 
 def stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
