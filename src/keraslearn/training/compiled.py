@@ -206,9 +206,14 @@ class _Template:
         # logs' shapes is then reused for the scan body instead of tracing Keras' step twice.
         traced_step = jax.jit(step)
 
-        def multi(state, stacked, counted):
-            """``counted``: per slot, the share of its rows that are real (1; a topped-up batch's
+        def multi(state, group, counted):
+            """``group``: the rows of ``len(counted)`` batches one after another, split into the scan's
+            batches here (a reshape inside the call: on a GPU one outside is a device op per input).
+            ``counted``: per slot, the share of its rows that are real (1; a topped-up batch's
             rows / size, see training.padding.top_up), 0 for a skipped slot."""
+            k = counted.shape[0]
+            stacked = jax.tree.map(lambda a: a.reshape(k, a.shape[0] // k, *a.shape[1:]), group)
+
             def body(carry, inp):
                 data, share = inp
 

@@ -4,11 +4,12 @@ A shared template (:mod:`keraslearn.training.compiled`) runs ``k`` training step
 Keras' array adapter gathers every batch input by input (a NumPy fancy index per array and
 batch), and ``k`` such batches were then stacked into the scan's input: on a 256-128 MLP about
 5-9% of a CPU epoch. Within :func:`groups_fed` a fit asks Keras for batches of ``k * batch_size``
-rows instead, one gather per input for ``k`` steps, and :func:`train_function` splits each by a
-reshape. Keras draws one permutation per epoch and slices it, so the rows, their order and the
-training are the same. Grouping is on only between Keras' training calls of this fit's own epochs
-(a ``model.fit`` that a callback starts gets plain batches), and callbacks see ``params["steps"]``
-as the number of batches, as Keras documents it.
+rows instead, one gather per input for ``k`` steps, and the compiled scan splits each by a reshape
+(inside the call: on a GPU, where Keras has already put the group on the device, a reshape or slice
+outside is a device op of its own). Keras draws one permutation per epoch and slices it, so the
+rows, their order and the training are the same. Grouping is on only between Keras' training calls
+of this fit's own epochs (a ``model.fit`` that a callback starts gets plain batches), and callbacks
+see ``params["steps"]`` as the number of batches, as Keras documents it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def train_function(template, k):
 
     full_rows = [0]  # rows of a full batch; only an epoch's last batch can be smaller
     donor = [None]  # the latest full batch: its rows top up an epoch's last, smaller batch
+    last_full = [None]  # the latest full group Keras handed over (its last rows: the donor, when needed)
     exact = padding.pads_exactly(template.model)  # else the smaller batch runs in its own compiled step
     in_flight = collections.deque(maxlen=compiled.IN_FLIGHT)  # logs of the latest calls
     all_real = np.ones(k, dtype=np.float32)
@@ -81,11 +83,15 @@ def train_function(template, k):
             wait()
             n = padding.batch_rows(group)
             if n == k * rows:
-                donor[0] = jax.tree.map(lambda a: a[-rows:], group)
-                stacked = jax.tree.map(lambda a: a.reshape(k, rows, *a.shape[1:]), group)
-                logs, state = template.multi(state, stacked, all_real)
+                last_full[0] = group
+                logs, state = template.multi(state, group, all_real)
                 in_flight.append(logs)
             else:  # the epoch's last group: its batches as Keras would have given them
+                # Sliced in NumPy: on a GPU Keras has put the group on the device, where each slice would
+                # be a device op of its own and each batch a copy back (80 ms of a 0.15 s epoch on an H100).
+                group = jax.tree.map(np.asarray, group)
+                if last_full[0] is not None:  # its last batch may top up the smaller one
+                    donor[0] = jax.tree.map(lambda a: np.asarray(a)[-rows:], last_full[0])
                 batches = [jax.tree.map(lambda a, i=i: a[i:i + rows], group) for i in range(0, n, rows)]
                 logs, state = run(state, batches)
         if logs is None:
@@ -118,7 +124,7 @@ def _stack(batches, k):
     if pad:
         filler = batches[-1]
         batches = batches + [filler] * pad
-    stacked = jax.tree.map(lambda *xs: np.stack(xs), *batches)
+    stacked = jax.tree.map(lambda *xs: np.concatenate(xs), *batches)  # one after another: multi splits them
     counted = np.zeros(k, dtype=np.float32)  # see _Template.multi: 1 a real slot, 0 a skipped one
     counted[: k - pad] = 1.0
     return stacked, counted
