@@ -7,6 +7,11 @@ Usage::
     PYTHONPATH=src python benchmarks/speed.py --sections epoch cv --rounds 5
     PYTHONPATH=src python benchmarks/speed.py --sections epoch --who keraslearn jax_loop  # a few minutes
     PYTHONPATH=src python benchmarks/speed.py --render results/speed-latest.json          # tables only
+    PYTHONPATH=src python benchmarks/speed.py --threads 0 --tag gpu                        # on a GPU machine
+
+On a machine with a GPU every contender trains there: JAX (keraslearn, the loop, the Keras wrapper)
+finds it itself, skorch and pytorch-tabnet get ``cuda`` when torch sees it. ``--threads 0`` lifts the
+one-core binding; read wall seconds and ``samples_per_s`` there (CPU seconds also count the host's waiting).
 
 Every measurement runs in a fresh process (so compilation, thread pools and memory are
 measured as a user meets them); contenders take turns round by round so that the noise of a
@@ -273,8 +278,9 @@ def evaluate_targets(results, configs=None, quick=False):
 
 
 METRICS = {
-    "epoch": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "final_loss"],
-    "spe": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "final_loss"],
+    # samples_per_s: training rows per steady-state wall second (the figure to compare across machines)
+    "epoch": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "final_loss", "samples_per_s"],
+    "spe": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "final_loss", "samples_per_s"],
     "cv": ["cv_cpu", "cv_s", "cv_again_cpu", "cv_again_s", "r2"],
     "tune": ["tune_cpu", "tune_s", "best_r2"],
     # keraslearn times DataFrame ("frame") and NumPy input; the peers their own encoded matrix
@@ -282,7 +288,7 @@ METRICS = {
                 "rows_per_cpu_s_frame", "rows_per_cpu_s_numpy", "rows_per_cpu_s_encoded",
                 "one_row_ms_frame", "one_row_ms_numpy", "one_row_ms_encoded",
                 "rows_per_s_frame", "rows_per_s_numpy", "rows_per_s_encoded"],
-    "tabnet": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "accuracy", "ROC_AUC"],
+    "tabnet": ["epoch_cpu", "epoch_s", "first_epoch_cpu", "fit_cpu", "fit_s", "accuracy", "ROC_AUC", "samples_per_s"],
     "rss": ["raw_bytes", "fit_peak_delta", "ratio", "code_pages", "anon_ratio", "fit_cpu", "fit_s"],
 }
 
@@ -475,13 +481,16 @@ def main(argv=None):
             quick_cache = tempfile.mkdtemp(prefix="kl-bench-quick-cache-")
             os.environ[compiled.CACHE_ENV] = quick_cache
     load0 = os.getloadavg()
+    accelerator = _accelerator()
+    print(f"JAX and torch train on: {accelerator}", flush=True)
 
     def meta():
         return {"started": started.isoformat(timespec="seconds"),
                 "seconds": (_dt.datetime.now() - started).total_seconds(), "quick": args.quick, "rounds": rounds,
                 "threads": args.threads, "pinned": bool(args.threads) and not args.no_pin,
                 "loadavg_start": load0, "loadavg_end": os.getloadavg(), "cpus": os.cpu_count(),
-                "configs": _labels(plan), "compilation_cache": _quick_cache_note(args.quick, quick_cache)}
+                "configs": _labels(plan), "compilation_cache": _quick_cache_note(args.quick, quick_cache),
+                "accelerator": accelerator}
 
     try:
         results = measure(plan, rounds, args.threads, args.quick, pin=not args.no_pin,
@@ -493,6 +502,18 @@ def main(argv=None):
     print(format_tables(results, targets, _labels(plan)))
     print(f"\nwrote {out / f'speed-{stamp}{suffix}.json'}" + (f" and {png}" if png else ""))
     return 0
+
+
+def _accelerator():
+    """What JAX and torch train on here (asked in a fresh process: this one imports neither)."""
+    code = ("import jax, torch; d = jax.devices()[0]; print(f'jax {d.platform} ({d.device_kind}); torch ' + "
+            "(torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu'))")
+    env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false", TF_CPP_MIN_LOG_LEVEL="2")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return "unknown (the query timed out)"
+    return proc.stdout.strip() or f"unknown ({proc.stderr.strip().splitlines()[-1:]})"
 
 
 def _quick_cache_note(quick, quick_cache):

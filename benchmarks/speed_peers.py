@@ -123,6 +123,14 @@ def torch_inputs(xd, spec):
     return as_matrix(xd, spec)
 
 
+def torch_device():
+    """Where the torch peers train: the GPU when torch sees one (JAX, and so keraslearn, then uses it
+    too), else the CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def skorch_net(spec, units=(256, 128), lr=1e-3, epochs=10, batch_size=256, seed=0, callbacks=None):
     import torch
     from skorch import NeuralNetBinaryClassifier, NeuralNetRegressor
@@ -162,6 +170,7 @@ def skorch_net(spec, units=(256, 128), lr=1e-3, epochs=10, batch_size=256, seed=
         iterator_train__shuffle=True,
         callbacks=callbacks,
         verbose=0,
+        device=torch_device(),
     )
 
 

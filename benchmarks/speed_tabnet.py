@@ -65,7 +65,7 @@ def tabnet(cfg):
         torch.manual_seed(0)
         model = PTC(**tn.SHARED, cat_idxs=list(range(n_num, n_num + len(cats))), cat_dims=[c.n_codes for c in cats],
                     cat_emb_dim=[c.embed_dim for c in cats], optimizer_params=dict(lr=2e-2), seed=0, verbose=0,
-                    device_name="cpu")
+                    device_name=peers.torch_device())
         t0 = time.perf_counter(), time.process_time()
         model.fit(x_tr[tr], ytr[tr], eval_set=[(x_tr[va], ytr[va])], max_epochs=epochs, patience=epochs,
                   batch_size=1024, virtual_batch_size=128, callbacks=[Timer()])
@@ -74,5 +74,6 @@ def tabnet(cfg):
         raise ValueError(who)
     out["fit_s"], out["fit_cpu"] = time.perf_counter() - t0[0], time.process_time() - t0[1]
     out.update(epoch_s=_steady(times, 0), epoch_cpu=_steady(times, 1), first_epoch_cpu=times[0][1],
-               epochs=len(times), **{k.replace(" ", "_"): float(v) for k, v in tn.score(task, yte, pred).items()})
+               epochs=len(times), samples_per_s=len(ytr) * (1 - VALIDATION) / _steady(times, 0),
+               **{k.replace(" ", "_"): float(v) for k, v in tn.score(task, yte, pred).items()})
     return out
