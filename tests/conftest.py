@@ -1,12 +1,18 @@
 """Shared fixtures: small real datasets and fitted learners reused across tests."""
 
 import os
+import signal
 
 import numpy as np
 import pandas as pd
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+
+# Started in the background by a shell without job control (`pytest ... &` in a script), the tests and
+# the commands they start inherit Ctrl-C ignored; the Ctrl-C tests need the handler a terminal gives.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import keraslearn  # noqa: E402  (selects the backend before keras is imported)
 
