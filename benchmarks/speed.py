@@ -131,7 +131,10 @@ def _worker_main(section, cfg):
 
 def _median_dict(runs):
     keys = [k for k in runs[0] if isinstance(runs[0][k], (int, float))]
-    return {k: statistics.median(r[k] for r in runs) for k in keys}
+    med = {k: statistics.median(r[k] for r in runs) for k in keys}
+    if "rows" in med and "epoch_s" in med:  # training rows per steady-state wall second, of the median epoch
+        med["samples_per_s"] = med["rows"] / med["epoch_s"]
+    return med
 
 
 def measure(plan, rounds, threads, quick, log=print, on_section=None, pin=True):
@@ -443,7 +446,7 @@ def main(argv=None):
         meta = {"merged": [str(p) for p in args.merge], "started": min(r["started"] for r in runs),
                 "rounds": _values(r["rounds"] for r in runs), "threads": _values(r["threads"] for r in runs),
                 "loadavg": [r.get("loadavg_start") for r in runs], "cpus": os.cpu_count(),
-                "quick": any(r.get("quick") for r in runs),
+                "quick": any(r.get("quick") for r in runs), "accelerator": _values(r.get("accelerator") for r in runs),
                 "configs": {k: v for r in runs for k, v in (r.get("configs") or {}).items()}}
         targets, png = write_outputs(results, out, stamp, suffix, meta)
         print(format_tables(results, targets, meta.get("configs")))
@@ -481,8 +484,9 @@ def main(argv=None):
             quick_cache = tempfile.mkdtemp(prefix="kl-bench-quick-cache-")
             os.environ[compiled.CACHE_ENV] = quick_cache
     load0 = os.getloadavg()
-    accelerator = _accelerator()
-    print(f"JAX and torch train on: {accelerator}", flush=True)
+    accelerator = None if args.quick else _accelerator()  # a quick run is a smoke run: not worth the seconds
+    if accelerator:
+        print(f"Training on: {accelerator}", flush=True)
 
     def meta():
         return {"started": started.isoformat(timespec="seconds"),
@@ -506,14 +510,18 @@ def main(argv=None):
 
 def _accelerator():
     """What JAX and torch train on here (asked in a fresh process: this one imports neither)."""
-    code = ("import jax, torch; d = jax.devices()[0]; print(f'jax {d.platform} ({d.device_kind}); torch ' + "
-            "(torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu'))")
+    probes = {"jax": "import jax; d = jax.devices()[0]; print(f'{d.platform} ({d.device_kind})')",
+              "torch": "import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')"}
     env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false", TF_CPP_MIN_LOG_LEVEL="2")
-    try:
-        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    except subprocess.TimeoutExpired:
-        return "unknown (the query timed out)"
-    return proc.stdout.strip() or f"unknown ({proc.stderr.strip().splitlines()[-1:]})"
+    found = []
+    for name, code in probes.items():
+        try:
+            proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+            lines = (proc.stdout.strip() or proc.stderr.strip() or "no answer").splitlines()
+            found.append(f"{name} {lines[-1] if proc.returncode == 0 else 'unknown: ' + lines[-1]}")
+        except subprocess.TimeoutExpired:
+            found.append(f"{name} unknown: the query timed out")
+    return "; ".join(found)
 
 
 def _quick_cache_note(quick, quick_cache):

@@ -106,8 +106,7 @@ def epoch(cfg):
         else:
             raise ValueError(who)
     out.update(epoch_s=_steady(times, 0), epoch_cpu=_steady(times, 1), first_epoch_s=times[0][0],
-               first_epoch_cpu=times[0][1], fit_s=c.wall, fit_cpu=c.cpu, rows=len(y),
-               samples_per_s=len(y) / _steady(times, 0))
+               first_epoch_cpu=times[0][1], fit_s=c.wall, fit_cpu=c.cpu, rows=len(y))
     return out
 
 

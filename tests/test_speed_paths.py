@@ -345,30 +345,48 @@ def test_a_validation_split_in_place_trains_as_the_copied_split(iris_mixed, monk
 
 
 @needs_jax
-def test_groups_already_on_the_device_are_not_sliced_there(data, monkeypatch):
-    """On a GPU Keras puts each group on the device before the train function gets it (its one-batch-ahead
-    iterator). Splitting the epoch's last group there, and taking the donor batch there, were a device op per
-    batch and input plus a copy back per batch: 80 ms of a 0.15 s diamonds epoch on an H100, and every epoch
-    of a CV fold smaller than one group. Simulated here with Keras' own GPU iterator; the fit is bitwise the
-    one fed NumPy groups."""
+@pytest.mark.parametrize("verbose, k, per_epoch", [
+    (0, 5, [True, False]),  # 10 batches: a full group, then the last group (a full batch and 6 rows)
+    (0, 3, [True, True, True, False]),  # the last group is 6 rows: topped up from the third group's rows
+    (2, 5, [True, True]),  # Keras' per-epoch lines: single batches, joined on the device
+])
+def test_batches_already_on_the_device_are_not_sliced_or_copied_back(data, monkeypatch, verbose, k, per_epoch):
+    """On a GPU Keras puts what it hands over on the device first (its one-batch-ahead iterator): groups
+    of batches, or single batches under verbose=2. Splitting the epoch's last group there and taking the
+    donor batch there were a device op per batch and input (80 ms of a 0.15 s diamonds epoch on an H100,
+    and every epoch of a CV fold smaller than one group), and stacking single batches on the host a copy
+    back per batch. Simulated with Keras' own GPU iterator; the fit is bitwise the one fed NumPy."""
     import jax
     from keras.src.backend.jax import trainer as jax_trainer
 
-    monkeypatch.setattr(compiled, "STEPS_PER_EXECUTION", 5)  # 10 batches an epoch: one full group, one of 5
+    monkeypatch.setattr(compiled, "STEPS_PER_EXECUTION", k)
     X, y = data
-    params = dict(TINY, epochs=3, validation_fraction=0.0)
+    params = dict(TINY, epochs=3, validation_fraction=0.0, verbose=verbose)
     compiled.clear()
     plain = FFRegressor(**params).fit(X[:150], y[:150])
     array_type = type(jax.numpy.zeros(1))
-    sliced, getitem = [], array_type.__getitem__
+    sliced, getitem, reshape = [], array_type.__getitem__, array_type.reshape
     monkeypatch.setattr(array_type, "__getitem__", lambda a, index: sliced.append(index) or getitem(a, index))
+    monkeypatch.setattr(array_type, "reshape", lambda a, *shape, **kw: sliced.append(shape) or reshape(a, *shape, **kw))
     monkeypatch.setattr(jax_trainer.JAXEpochIterator, "_get_iterator",
                         lambda self: self._one_batch_ahead_iterator(self.data_adapter.get_jax_iterator()))
+    scanned = []  # per call of the scan: are its inputs on the device (as Keras put them) or from the host?
+    wrap_init = compiled._Template.__init__
+
+    def init(self, *args, **kwargs):
+        wrap_init(self, *args, **kwargs)
+        multi = self.multi
+        self.multi = lambda state, group, counted: scanned.append(
+            {isinstance(a, jax.Array) for a in jax.tree.leaves(group)}) or multi(state, group, counted)
+
+    monkeypatch.setattr(compiled._Template, "__init__", init)
     compiled.clear()
     on_device = FFRegressor(**params).fit(X[:150], y[:150])
-    assert sliced == []
+    assert sliced == []  # no slice or reshape of a device array outside the compiled calls
+    assert scanned == [{on_device} for on_device in per_epoch] * 3
     assert on_device.history_ == plain.history_
     np.testing.assert_array_equal(on_device.predict(X), plain.predict(X))
+    compiled.clear()
 
 
 @needs_jax
