@@ -353,7 +353,7 @@ def test_a_validation_split_in_place_trains_as_the_copied_split(iris_mixed, monk
 def test_batches_already_on_the_device_are_not_sliced_or_copied_back(data, monkeypatch, verbose, k, per_epoch):
     """On a GPU Keras puts what it hands over on the device first (its one-batch-ahead iterator): groups
     of batches, or single batches under verbose=2. Splitting the epoch's last group there and taking the
-    donor batch there were a device op per batch and input (80 ms of a 0.15 s diamonds epoch on an H100,
+    donor batch there were a device op per batch and input (80 ms of a 0.12-0.15 s diamonds epoch on an H100,
     and every epoch of a CV fold smaller than one group), and stacking single batches on the host a copy
     back per batch. Simulated with Keras' own GPU iterator; the fit is bitwise the one fed NumPy."""
     import jax
@@ -383,7 +383,7 @@ def test_batches_already_on_the_device_are_not_sliced_or_copied_back(data, monke
     compiled.clear()
     on_device = FFRegressor(**params).fit(X[:150], y[:150])
     assert sliced == []  # no slice or reshape of a device array outside the compiled calls
-    assert scanned == [{on_device} for on_device in per_epoch] * 3
+    assert scanned == [{flag} for flag in per_epoch] * 3
     assert on_device.history_ == plain.history_
     np.testing.assert_array_equal(on_device.predict(X), plain.predict(X))
     compiled.clear()
