@@ -389,6 +389,56 @@ def test_batches_already_on_the_device_are_not_sliced_or_copied_back(data, monke
     compiled.clear()
 
 
+class _NestedFit(keras.callbacks.Callback):
+    """Trains the model on other rows, in batches of 32 with weights, at the end of each epoch."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        rng = np.random.default_rng(epoch)
+        x = {"numeric": rng.normal(size=(64, 5)).astype("float32")}
+        self.model.fit(x, (x["numeric"][:, 1] > 0).astype("float32"), sample_weight=np.ones(64, "float32"),
+                       batch_size=32, epochs=1, verbose=0)
+
+
+@needs_jax
+def test_later_fits_of_the_model_keep_nothing_of_earlier_ones():
+    """The grouped train function stays on ``model_``: a later fit (the user's own, or one a callback starts)
+    took the earlier fit's batch size and last batch, topping its own batches up with the earlier fit's rows:
+    a crash when y's rank differed, and batch statistics from other data with batch normalization (so
+    verbose=2, whose batches a callback's fit interleaves, trained another model than verbose=0)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5))
+    y = (X[:, 0] > 0).astype(int)
+    params = dict(layer_units=(8,), epochs=3, batch_size=16, use_batchnorm=True, early_stopping=False,
+                  validation_fraction=0.0, random_state=0, callbacks=[_NestedFit()])
+    quiet = FFClassifier(**params).fit(X, y)
+    lined = FFClassifier(**params, verbose=2).fit(X, y)
+    assert quiet.history_ == lined.history_
+    np.testing.assert_array_equal(quiet.predict_proba(X), lined.predict_proba(X))
+    # The user's own fit: 40 rows in batches of 10, y as the model's (n, 1) output
+    x2 = {"numeric": rng.normal(size=(40, 5)).astype("float32")}
+    before = int(quiet.model_.optimizer.iterations.numpy())
+    history = quiet.model_.fit(x2, (x2["numeric"][:, :1] > 0).astype("float32"), sample_weight=np.ones(40, "float32"),
+                               batch_size=10, epochs=1, verbose=0)
+    assert int(quiet.model_.optimizer.iterations.numpy()) == before + 4 and np.isfinite(history.history["loss"][0])
+
+
+@needs_jax
+def test_a_fitted_models_steps_per_call_changed_by_its_user_do_not_reach_later_fits():
+    """Keras' test function reads ``steps_per_execution`` from the model it was made on, at every call: with
+    a template model's set to 1 (a Keras habit, for one's own ``model_.fit`` with batch callbacks) later fits
+    sharing it validated one batch in 32 (val_loss 0.86 instead of 1.29 here), and early stopping with it."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 5))
+    y = X[:, 0] + rng.normal(size=2000) * 0.1
+    params = dict(layer_units=(8,), epochs=2, batch_size=16, validation_fraction=0.3, early_stopping=False,
+                  random_state=0)
+    compiled.clear()
+    FFRegressor(**params).fit(X, y).model_.steps_per_execution = 1
+    after = FFRegressor(**params).fit(X, y)
+    compiled.clear()
+    assert after.history_ == FFRegressor(**params).fit(X, y).history_
+
+
 @needs_jax
 def test_training_keeps_at_most_in_flight_calls_queued(monkeypatch):
     """Python may not run ahead of the steps: each queued call holds its stacked batches."""

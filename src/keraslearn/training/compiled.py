@@ -243,11 +243,15 @@ class _Template:
         self.predict_function = model.predict_function
         self._compiled_with = (model.optimizer, getattr(model, "_compile_loss", None))
 
-    def still_valid(self) -> bool:
-        """False once the template model was compiled again (its steps would retrace differently)."""
+    def still_valid(self, k) -> bool:
+        """False once the template model was compiled again (its steps would retrace differently), or its
+        ``steps_per_execution`` is no longer ``k``: Keras' test and predict functions read it from the model
+        they were made on at every call, so a user's ``model_.steps_per_execution = 1`` made every later fit
+        sharing them validate on one batch in ``k``."""
         model = self.model
         optimizer, loss = self._compiled_with
-        return model.optimizer is optimizer and getattr(model, "_compile_loss", None) is loss
+        return (model.optimizer is optimizer and getattr(model, "_compile_loss", None) is loss
+                and model.steps_per_execution == k)
 
     def train_function(self, k):
         """A Keras ``train_function(state, iterator)`` that runs ``k`` steps per call (see training.groups)."""
@@ -285,8 +289,8 @@ def before_fit(model, learner=None, steps_per_execution=None, planned_steps=None
         key = key + (k, _frozen(options), _frozen(fit_options))
     with _LOCK:
         template = _TEMPLATES.get(key) if key is not None else None
-        if template is not None and not template.still_valid():
-            del _TEMPLATES[key]  # someone re-compiled the template model
+        if template is not None and not template.still_valid(k):
+            del _TEMPLATES[key]  # someone re-compiled the template model, or changed its steps per call
             template = None
         if template is not None:
             _TEMPLATES.move_to_end(key)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import weakref
 
 import keras
 import numpy as np
@@ -99,7 +100,13 @@ def train_function(template, k):
             raise StopIteration
         return logs, state
 
+    epoch = [lambda: None]  # the iterator of the epoch being trained (weakly: it holds the data)
+
     def function(state, iterator):
+        if epoch[0]() is not iterator:  # a new epoch, or a later fit of this model (a user's own model_.fit, a
+            # callback's): the batch size and the donor batch are this epoch's, never another fit's data
+            epoch[0] = _weak(iterator)
+            full_rows[0], donor[0], last_full[0] = 0, None, None
         if function.group_rows:
             return grouped(state, iterator, function.group_rows)
         batches = []
@@ -122,6 +129,14 @@ def train_function(template, k):
     function.group_rows = None  # rows of one batch while Keras hands over groups (groups_fed)
     function.stop_grouping = stop_grouping
     return function
+
+
+def _weak(obj):
+    """A weak reference to ``obj``, or a strong one for the few iterators that take none (a list's)."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: obj
 
 
 def _stack(batches, k):
