@@ -410,6 +410,7 @@ def test_later_fits_of_the_model_keep_nothing_of_earlier_ones():
     y = (X[:, 0] > 0).astype(int)
     params = dict(layer_units=(8,), epochs=3, batch_size=16, use_batchnorm=True, early_stopping=False,
                   validation_fraction=0.0, random_state=0, callbacks=[_NestedFit()])
+    compiled.clear()
     quiet = FFClassifier(**params).fit(X, y)
     lined = FFClassifier(**params, verbose=2).fit(X, y)
     assert quiet.history_ == lined.history_
@@ -422,21 +423,37 @@ def test_later_fits_of_the_model_keep_nothing_of_earlier_ones():
     assert int(quiet.model_.optimizer.iterations.numpy()) == before + 4 and np.isfinite(history.history["loss"][0])
 
 
+class _BatchCounter(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        self.calls = getattr(self, "calls", 0) + 1
+
+
 @needs_jax
-def test_a_fitted_models_steps_per_call_changed_by_its_user_do_not_reach_later_fits():
-    """Keras' test function reads ``steps_per_execution`` from the model it was made on, at every call: with
-    a template model's set to 1 (a Keras habit, for one's own ``model_.fit`` with batch callbacks) later fits
-    sharing it validated one batch in 32 (val_loss 0.86 instead of 1.29 here), and early stopping with it."""
+def test_one_models_steps_per_call_is_its_own():
+    """Keras' loops over the shared compiled steps were made on the first model of a structure and read
+    its ``steps_per_execution`` at every call: set to 1 there (a Keras habit, for one's own ``model_.fit``
+    with batch callbacks), another fitted model's ``model_.predict`` returned 96 of 2000 rows, its
+    ``evaluate`` and later fits' validation saw one batch in 32 (val_loss 0.86 instead of 1.29); and the
+    model's own fit still took 32 batches a call, so a batch callback saw one of 10 batches."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2000, 5))
     y = X[:, 0] + rng.normal(size=2000) * 0.1
     params = dict(layer_units=(8,), epochs=2, batch_size=16, validation_fraction=0.3, early_stopping=False,
                   random_state=0)
     compiled.clear()
-    FFRegressor(**params).fit(X, y).model_.steps_per_execution = 1
-    after = FFRegressor(**params).fit(X, y)
+    first, other = FFRegressor(**params).fit(X, y), FFRegressor(**params).fit(X, y)
+    x = other._encode_X(X)
+    predicted, evaluated = other.model_.predict(x, verbose=0), other.model_.evaluate(x, y, verbose=0)
+    first.model_.steps_per_execution = 1
+    later = FFRegressor(**params).fit(X, y)
+    np.testing.assert_array_equal(other.model_.predict(x, verbose=0), predicted)
+    assert other.model_.evaluate(x, y, verbose=0) == evaluated
+    counter, before = _BatchCounter(), int(first.model_.optimizer.iterations.numpy())
+    first.model_.fit(x, y, batch_size=200, epochs=1, verbose=0, callbacks=[counter])
+    assert counter.calls == 10 and int(first.model_.optimizer.iterations.numpy()) == before + 10
     compiled.clear()
-    assert after.history_ == FFRegressor(**params).fit(X, y).history_
+    assert later.history_ == FFRegressor(**params).fit(X, y).history_
+    compiled.clear()
 
 
 @needs_jax

@@ -233,31 +233,29 @@ class _Template:
         self.multi = xla.jit(multi, self.fit_options, donate_argnums=0)
         self.test_function = None
         self.predict_function = None
+        self.steps = None  # the compiled test and predict steps (xla.keras_jit_functions), once made
         self.forward = None
 
     def finish(self):
         """Take the template's own test / predict functions after its first fit."""
         model = self.model
-        xla.keras_jit_functions(model, self.options, self.fit_options)  # made before its first fit; again only if reset
+        if self.steps is None or model.test_function is None or model.predict_function is None:  # reset since
+            self.steps = xla.keras_jit_functions(model, self.options, self.fit_options)
         self.test_function = model.test_function
         self.predict_function = model.predict_function
         self._compiled_with = (model.optimizer, getattr(model, "_compile_loss", None))
 
-    def still_valid(self, k) -> bool:
-        """False once the template model was compiled again (its steps would retrace differently), or its
-        ``steps_per_execution`` is no longer ``k``: Keras' test and predict functions read it from the model
-        they were made on at every call, so a user's ``model_.steps_per_execution = 1`` made every later fit
-        sharing them validate on one batch in ``k``."""
+    def still_valid(self) -> bool:
+        """False once the template model was compiled again (its steps would retrace differently)."""
         model = self.model
         optimizer, loss = self._compiled_with
-        return (model.optimizer is optimizer and getattr(model, "_compile_loss", None) is loss
-                and model.steps_per_execution == k)
+        return model.optimizer is optimizer and getattr(model, "_compile_loss", None) is loss
 
-    def train_function(self, k):
-        """A Keras ``train_function(state, iterator)`` that runs ``k`` steps per call (see training.groups)."""
+    def train_function(self, k, model):
+        """``model``'s Keras ``train_function(state, iterator)``: up to ``k`` steps per call (see training.groups)."""
         from keraslearn.training.groups import train_function
 
-        return train_function(self, k)
+        return train_function(self, k, model)
 
 
 def _n_params(model) -> int:
@@ -289,19 +287,19 @@ def before_fit(model, learner=None, steps_per_execution=None, planned_steps=None
         key = key + (k, _frozen(options), _frozen(fit_options))
     with _LOCK:
         template = _TEMPLATES.get(key) if key is not None else None
-        if template is not None and not template.still_valid(k):
-            del _TEMPLATES[key]  # someone re-compiled the template model, or changed its steps per call
+        if template is not None and not template.still_valid():
+            del _TEMPLATES[key]  # someone re-compiled the template model
             template = None
         if template is not None:
             _TEMPLATES.move_to_end(key)
     model.steps_per_execution = k  # before Keras makes its step functions: they group this many
     if template is None:
         template = _Template(model, options, fit_options)
-        xla.keras_jit_functions(model, options, fit_options)
-    else:
-        model.test_function = template.test_function
+        template.steps = xla.keras_jit_functions(model, options, fit_options)
+    elif template.steps is None or not xla.keras_jit_functions(model, steps=template.steps):
+        model.test_function = template.test_function  # Keras jits its own way (Flax NNX): its functions as they are
         model.predict_function = template.predict_function
-    model.train_function = template.train_function(k)
+    model.train_function = template.train_function(k, model)
     if key is not None:
         object.__setattr__(model, _LINK, (key, template))
     return key

@@ -24,13 +24,16 @@ import numpy as np
 from keraslearn.training import compiled, padding
 
 
-def train_function(template, k):
-    """A Keras ``train_function(state, iterator)`` that runs ``k`` steps per call with ``template``'s steps.
+def train_function(template, k, model):
+    """``model``'s Keras ``train_function(state, iterator)``: up to ``k`` steps per call with ``template``'s steps.
 
-    By default Keras hands over one batch per step and ``k`` of them are stacked for the scan;
-    while ``group_rows`` is set, each item Keras hands over is a group of ``k`` batches.
+    By default Keras hands over one batch per step and as many as ``model.steps_per_execution`` says
+    (at most ``k``: a user may lower it on a fitted model) are stacked for the scan; while ``group_rows``
+    is set, each item Keras hands over is a group of ``k`` batches.
     """
     import jax
+
+    owner = weakref.ref(model)  # the function is the model's attribute: no cycle
 
     full_rows = [0]  # rows of a full batch; only an epoch's last batch can be smaller
     donor = [None]  # the latest full batch: its rows top up an epoch's last, smaller batch
@@ -110,7 +113,7 @@ def train_function(template, k):
         if function.group_rows:
             return grouped(state, iterator, function.group_rows)
         batches = []
-        for _ in range(k):
+        for _ in range(min(k, max(1, int(getattr(owner(), "steps_per_execution", k))))):
             try:
                 batches.append(next(iterator))
             except StopIteration:

@@ -73,29 +73,47 @@ def jit(fun, options=None, **kwargs):
     return jax.jit(fun, compiler_options=options, **kwargs) if options else jax.jit(fun, **kwargs)
 
 
-def keras_jit_functions(model, options=None, test_options=None) -> None:
-    """Make ``model``'s Keras test and predict functions, compiled with ``options``.
+def keras_jit_functions(model, options=None, test_options=None, steps=None):
+    """Make ``model``'s Keras test and predict functions, compiled with ``options``; returns what each
+    compiled ``(test, predict)``, or None where Keras' JAX trainer jits its own way (Flax NNX).
 
     The test function compiles with ``test_options`` when given. Keras builds both with
     ``jit`` from its JAX trainer module; for these calls that name compiles with the options,
-    so everything else (sharding, step grouping) stays Keras'.
+    so everything else (sharding, step grouping) stays Keras'. ``steps``: what this returned for
+    an equal model, run instead of compiling this model's own. Keras' loop around them is made on
+    this model, and reads *its* ``steps_per_execution`` at every call (sharing the loop made on the
+    other model made every model's batches per call follow that one's setting).
     """
-    with _keras_jit_using(usable(options if test_options is None else test_options)):
+    test_steps, predict_steps = steps or ((), ())
+    made_test, made_predict = [], []
+    with _keras_jit_using(usable(options if test_options is None else test_options), made_test, test_steps):
         model.make_test_function()
-    with _keras_jit_using(usable(options)):
-        model.make_predict_function()
+    with _keras_jit_using(usable(options), made_predict, predict_steps):
+        model.make_predict_function()  # its step, then (several steps per call) the join of their outputs
+    return (tuple(made_test), tuple(made_predict)) if made_test and made_predict else None
 
 
 @contextlib.contextmanager
-def _keras_jit_using(options):
+def _keras_jit_using(options, made, reuse=()):
+    """Within: Keras' JAX trainer jits with ``options``, or hands out ``reuse``'s functions in the order it
+    asks for them; each one handed out is noted in ``made``."""
     import jax
     from keras.src.backend.jax import trainer as jax_trainer
 
-    if not options or getattr(jax_trainer, "jit", None) is not jax.jit:  # e.g. Flax NNX's jit
+    if getattr(jax_trainer, "jit", None) is not jax.jit:  # e.g. Flax NNX's jit: Keras' own way
         yield
         return
+
+    def jit(fun, **kwargs):
+        if len(made) < len(reuse):
+            step = reuse[len(made)]
+        else:
+            step = jax.jit(fun, compiler_options=options, **kwargs) if options else jax.jit(fun, **kwargs)
+        made.append(step)
+        return step
+
     with _PATCH_LOCK:
-        jax_trainer.jit = lambda fun, **kwargs: jax.jit(fun, compiler_options=options, **kwargs)
+        jax_trainer.jit = jit
         try:
             yield
         finally:
