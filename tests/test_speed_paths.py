@@ -451,9 +451,43 @@ def test_one_models_steps_per_call_is_its_own():
     counter, before = _BatchCounter(), int(first.model_.optimizer.iterations.numpy())
     first.model_.fit(x, y, batch_size=200, epochs=1, verbose=0, callbacks=[counter])
     assert counter.calls == 10 and int(first.model_.optimizer.iterations.numpy()) == before + 10
+    first.model_.steps_per_execution = 64  # more than the compiled scan's 32: two scans a call
+    first.model_.fit(x, y, batch_size=20, epochs=1, verbose=0)
+    assert int(first.model_.optimizer.iterations.numpy()) == before + 110
     compiled.clear()
     assert later.history_ == FFRegressor(**params).fit(X, y).history_
     compiled.clear()
+
+
+@needs_jax
+def test_keras_functions_another_thread_makes_meanwhile_are_its_own():
+    """While a model's Keras loops are made around shared compiled steps, Keras' ``jit`` name is patched
+    (module-wide): another thread's Keras making its own functions then got the shared test step as its
+    predict step ("not enough values to unpack"), and the shared steps kept the stranger's."""
+    import threading
+
+    from keraslearn.training import xla
+
+    def model():
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        m.compile(loss="mse")
+        return m
+
+    shared, plain, equal = model(), model(), model()
+    steps = xla.keras_jit_functions(shared)
+    make = equal.make_test_function
+
+    def make_meanwhile(*args, **kwargs):  # another thread makes its functions while the patch is on
+        thread = threading.Thread(target=plain.make_predict_function)
+        thread.start()
+        thread.join()
+        return make(*args, **kwargs)
+
+    equal.make_test_function = make_meanwhile
+    assert xla.keras_jit_functions(equal, steps=steps) == steps
+    x = np.ones((4, 3), "float32")
+    assert plain.predict(x, verbose=0).shape == (4, 2)
+    np.testing.assert_allclose(equal.predict(x, verbose=0), np.asarray(equal(x)), rtol=1e-6)
 
 
 @needs_jax

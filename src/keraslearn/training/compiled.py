@@ -240,16 +240,20 @@ class _Template:
         """Take the template's own test / predict functions after its first fit."""
         model = self.model
         if self.steps is None or model.test_function is None or model.predict_function is None:  # reset since
+            model.test_function = model.predict_function = None  # both made again: their steps are taken together
             self.steps = xla.keras_jit_functions(model, self.options, self.fit_options)
         self.test_function = model.test_function
         self.predict_function = model.predict_function
         self._compiled_with = (model.optimizer, getattr(model, "_compile_loss", None))
 
-    def still_valid(self) -> bool:
-        """False once the template model was compiled again (its steps would retrace differently)."""
+    def still_valid(self, k) -> bool:
+        """False once the template model was compiled again (its steps would retrace differently), or, where
+        its own test / predict loops are shared (no ``steps``: Keras jits its own way), its
+        ``steps_per_execution`` is no longer ``k`` (those loops read it at every call)."""
         model = self.model
         optimizer, loss = self._compiled_with
-        return model.optimizer is optimizer and getattr(model, "_compile_loss", None) is loss
+        return (model.optimizer is optimizer and getattr(model, "_compile_loss", None) is loss
+                and (self.steps is not None or model.steps_per_execution == k))
 
     def train_function(self, k, model):
         """``model``'s Keras ``train_function(state, iterator)``: up to ``k`` steps per call (see training.groups)."""
@@ -287,7 +291,7 @@ def before_fit(model, learner=None, steps_per_execution=None, planned_steps=None
         key = key + (k, _frozen(options), _frozen(fit_options))
     with _LOCK:
         template = _TEMPLATES.get(key) if key is not None else None
-        if template is not None and not template.still_valid():
+        if template is not None and not template.still_valid(k):
             del _TEMPLATES[key]  # someone re-compiled the template model
             template = None
         if template is not None:

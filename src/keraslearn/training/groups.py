@@ -25,11 +25,11 @@ from keraslearn.training import compiled, padding
 
 
 def train_function(template, k, model):
-    """``model``'s Keras ``train_function(state, iterator)``: up to ``k`` steps per call with ``template``'s steps.
+    """``model``'s Keras ``train_function(state, iterator)``, run with ``template``'s steps (``k`` per XLA call).
 
-    By default Keras hands over one batch per step and as many as ``model.steps_per_execution`` says
-    (at most ``k``: a user may lower it on a fitted model) are stacked for the scan; while ``group_rows``
-    is set, each item Keras hands over is a group of ``k`` batches.
+    By default Keras hands over one batch per step, as many a call as ``model.steps_per_execution`` says
+    (a user may change it on a fitted model), stacked for the scan up to ``k`` at a time; while
+    ``group_rows`` is set, each item Keras hands over is a group of ``k`` batches.
     """
     import jax
 
@@ -112,16 +112,21 @@ def train_function(template, k, model):
             full_rows[0], donor[0], last_full[0] = 0, None, None
         if function.group_rows:
             return grouped(state, iterator, function.group_rows)
-        batches = []
-        for _ in range(min(k, max(1, int(getattr(owner(), "steps_per_execution", k))))):
-            try:
-                batches.append(next(iterator))
-            except StopIteration:
-                break
-        wait()
-        if not batches:
+        logs, left = None, max(1, int(getattr(owner(), "steps_per_execution", k)))  # Keras' steps for this call
+        while left > 0:  # in calls of at most k (a user may set any number on a fitted model)
+            batches = []
+            for _ in range(min(k, left)):
+                try:
+                    batches.append(next(iterator))
+                except StopIteration:
+                    break
+            left = left - k if len(batches) == min(k, left) else 0
+            wait()
+            if batches:
+                logs, state = run(state, batches)
+        if logs is None:
             raise StopIteration
-        return run(state, batches)
+        return logs, state
 
     def stop_grouping():
         """Keras hands over plain batches again (at each epoch's end): let go of the epoch's groups."""

@@ -96,7 +96,8 @@ def keras_jit_functions(model, options=None, test_options=None, steps=None):
 @contextlib.contextmanager
 def _keras_jit_using(options, made, reuse=()):
     """Within: Keras' JAX trainer jits with ``options``, or hands out ``reuse``'s functions in the order it
-    asks for them; each one handed out is noted in ``made``."""
+    asks for them (Keras 3.13-3.15: the test step; the predict step, then its outputs' join); each one
+    handed out is noted in ``made``. Only for this thread: the patched name is global."""
     import jax
     from keras.src.backend.jax import trainer as jax_trainer
 
@@ -104,7 +105,11 @@ def _keras_jit_using(options, made, reuse=()):
         yield
         return
 
+    mine = threading.get_ident()
+
     def jit(fun, **kwargs):
+        if threading.get_ident() != mine:  # another thread's Keras making its own functions meanwhile
+            return jax.jit(fun, **kwargs)
         if len(made) < len(reuse):
             step = reuse[len(made)]
         else:
