@@ -256,7 +256,7 @@ class _Template:
                 and (self.steps is not None or model.steps_per_execution == k))
 
     def train_function(self, k, model):
-        """``model``'s Keras ``train_function(state, iterator)``: up to ``k`` steps per call (see training.groups)."""
+        """``model``'s Keras ``train_function(state, iterator)``, ``k`` steps per XLA call (see training.groups)."""
         from keraslearn.training.groups import train_function
 
         return train_function(self, k, model)
