@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import weakref
 
 import keras
@@ -96,7 +97,6 @@ def train_function(template, k, model):
                 group = jax.tree.map(np.asarray, group)
                 if n < rows and last_full[0] is not None:  # no full batch of its own: top up from the last group's
                     donor[0] = jax.tree.map(lambda a: np.asarray(a)[-rows:], last_full[0])
-                last_full[0] = None
                 batches = [jax.tree.map(lambda a, i=i: a[i:i + rows], group) for i in range(0, n, rows)]
                 logs, state = run(state, batches)
         if logs is None:
@@ -113,17 +113,13 @@ def train_function(template, k, model):
         if function.group_rows:
             return grouped(state, iterator, function.group_rows)
         logs, left = None, max(1, int(getattr(owner(), "steps_per_execution", k)))  # Keras' steps for this call
-        while left > 0:  # in calls of at most k (a user may set any number on a fitted model)
-            batches = []
-            for _ in range(min(k, left)):
-                try:
-                    batches.append(next(iterator))
-                except StopIteration:
-                    break
-            left = left - k if len(batches) == min(k, left) else 0
+        while left > 0:  # in scans of at most k (a user may set any number on a fitted model)
+            want = min(k, left)
+            batches = list(itertools.islice(iterator, want))
             wait()
             if batches:
                 logs, state = run(state, batches)
+            left = left - want if len(batches) == want else 0
         if logs is None:
             raise StopIteration
         return logs, state

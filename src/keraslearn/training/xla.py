@@ -107,18 +107,15 @@ def _keras_jit_using(options, made, reuse=()):
 
     mine = threading.get_ident()
 
-    def jit(fun, **kwargs):
+    def keras_jit(fun, **kwargs):
         if threading.get_ident() != mine:  # another thread's Keras making its own functions meanwhile
             return jax.jit(fun, **kwargs)
-        if len(made) < len(reuse):
-            step = reuse[len(made)]
-        else:
-            step = jax.jit(fun, compiler_options=options, **kwargs) if options else jax.jit(fun, **kwargs)
+        step = reuse[len(made)] if len(made) < len(reuse) else jit(fun, options, **kwargs)
         made.append(step)
         return step
 
     with _PATCH_LOCK:
-        jax_trainer.jit = jit
+        jax_trainer.jit = keras_jit
         try:
             yield
         finally:
