@@ -664,6 +664,39 @@ def test_different_loss_closures_do_not_share():
 
 
 @needs_jax
+def test_keras_global_settings_are_part_of_the_structure(data):
+    X, y = data
+    model = FFRegressor(**TINY).fit(X, y).model_
+    before = compiled.structure_key(model)
+    for setting, value in (("epsilon", 1e-3), ("floatx", "float64")):
+        old = getattr(keras.config, setting)()
+        getattr(keras.config, f"set_{setting}")(value)
+        try:
+            assert compiled.structure_key(model) != before, setting  # losses clip with epsilon; states take floatx
+        finally:
+            getattr(keras.config, f"set_{setting}")(old)
+    assert compiled.structure_key(model) == before
+
+
+@needs_jax
+def test_a_model_fitted_after_floatx_changed_does_not_take_the_earlier_steps():
+    # Under x64 the optimizer's and metrics' variables follow floatx while the layers keep the policy
+    # Keras settled on: the float32 template's compiled scan met float64 state (a TypeError from lax.cond).
+    code = (
+        "import numpy as np, keraslearn, keras\n"
+        "X = np.random.default_rng(0).normal(size=(64, 3)); y = (X[:, 0] > 0).astype(int)\n"
+        "keraslearn.FFClassifier(layer_units=(4,), epochs=2, random_state=0).fit(X, y)\n"
+        "keras.config.set_floatx('float64')\n"
+        "m = keraslearn.FFClassifier(layer_units=(4,), epochs=2, random_state=0).fit(X, y)\n"
+        "print(np.isfinite(m.predict_proba(X)).all())\n"
+    )
+    env = dict(os.environ, KERASLEARN_COMPILATION_CACHE="0", JAX_ENABLE_X64="1", KERAS_BACKEND="jax")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+@needs_jax
 def test_shared_model_pickles_clones_and_saves(tmp_path, data, fitted):
     X, y = data
     shared = FFRegressor(**TINY, dropout=0.1).fit(X, y)

@@ -143,8 +143,10 @@ def structure_key(model, learner=None):
     """What makes two compiled models interchangeable, or None when they must not share.
 
     The Keras model config (layers, shapes, names, dtypes), the compile config without a
-    plain-number learning rate (which is optimizer state), the backend, and by identity any
-    non-Keras callable among the learner's parameters.
+    plain-number learning rate (which is optimizer state), the backend, Keras' global settings that
+    compiled steps depend on beyond the model's config (``floatx``, the optimizer's and metrics'
+    variables' dtype; ``epsilon``, which losses clip with; the dtype policy; JAX's x64 mode), and by
+    identity any non-Keras callable among the learner's parameters.
     """
     if learner is not None and not getattr(type(learner), "_share_compiled_steps", True):
         return None
@@ -163,6 +165,7 @@ def structure_key(model, learner=None):
         params = learner.get_params(deep=False) if learner is not None else {}
         key = (
             keras.backend.backend(),
+            _global_settings(),
             _frozen(model_config),
             _frozen(compile_config),
             _identity_objects(params),
@@ -171,6 +174,16 @@ def structure_key(model, learner=None):
     except Exception:  # anything not serializable or hashable: do not share
         return None
     return key
+
+
+def _global_settings() -> tuple:
+    """Keras' (and JAX's) process-wide settings that a model's compiled steps depend on."""
+    x64 = None
+    if keras.backend.backend() == "jax":
+        import jax
+
+        x64 = bool(jax.config.jax_enable_x64)
+    return keras.config.floatx(), keras.config.epsilon(), keras.config.dtype_policy().name, x64
 
 
 # ------------------------------------------------------------------ JAX step sets
