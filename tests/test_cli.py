@@ -696,3 +696,58 @@ def test_bad_values_only_among_the_test_rows_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Input contains infinity (inf) in numeric column(s) ['b']" in err
     assert "held out for testing; no model was written" in err and not out.exists()
+
+
+def test_a_weight_column_weights_the_fit_and_the_metrics_and_is_not_learned_from(iris_csv, tmp_path, capsys):
+    from keraslearn.holdout import held_out
+    from keraslearn.report import score_table
+
+    df = pd.read_csv(iris_csv)
+    weights = np.random.default_rng(0).choice([0.0, 0.5, 3.0], len(df))
+    data = tmp_path / "weighted.csv"
+    df.assign(w=weights).to_csv(data, index=False)
+    out = tmp_path / "w.keraslearn"
+    assert main(["fit", str(data), "--target", "species", "--weight", "w", "--epochs", "3", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "120 rows weighted by 'w' × 6 columns" in err and "metrics weighted by 'w'" in err
+    metrics = json.loads((tmp_path / "w_metrics.json").read_text())
+    assert metrics["weight"] == "w" and "w" not in metrics["features"]
+    model = keraslearn.load(out)
+    assert list(model.feature_names_in_) == [c for c in df.columns if c != "species"]
+    # The same rows, fitted in Python with sample_weight: the same model, and the metrics weight the rows.
+    X, y = df.assign(w=weights).drop(columns="species"), df["species"]
+    X_tr, X_te, y_tr, y_te, _ = held_out(X, y, 0.2, 0, classes=True)
+    python = keraslearn.FFClassifier(epochs=3, random_state=0).fit(X_tr.drop(columns="w"), y_tr,
+                                                                    sample_weight=X_tr["w"].to_numpy())
+    np.testing.assert_allclose(model.predict_proba(X_te.drop(columns="w")),
+                               python.predict_proba(X_te.drop(columns="w")), rtol=1e-5, atol=1e-6)
+    weighted = score_table(model, X_te.drop(columns="w"), y_te, X_te["w"].to_numpy())
+    assert metrics["test"] == pytest.approx(weighted)
+    assert metrics["test"] != pytest.approx(score_table(model, X_te.drop(columns="w"), y_te))
+    # evaluate: unweighted unless asked, and says so when the data has the column fit weighted by
+    assert main(["evaluate", str(out), str(data), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "trained with rows weighted by 'w'; these metrics are not" in captured.err
+    assert json.loads(captured.out) == pytest.approx(score_table(model, X.drop(columns="w"), y))
+    assert main(["evaluate", str(out), str(data), "--weight", "w", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == pytest.approx(score_table(model, X.drop(columns="w"), y, weights))
+
+
+@pytest.mark.parametrize("value, message", [
+    (None, "--weight column 'w' is blank in 2 row(s) (data rows 4, 9)"),
+    ("heavy", "--weight column 'w' must hold numbers; it holds 'heavy' in data rows 4, 9"),
+    (-1.0, "--weight column 'w' holds negative or infinite weights in data rows 4, 9"),
+])
+def test_weights_that_cannot_weigh_a_row_are_refused_naming_the_rows(iris_csv, tmp_path, capsys, value, message):
+    df = pd.read_csv(iris_csv).assign(w=1.0)
+    df["w"] = df["w"].astype(object)
+    df.loc[[3, 8], "w"] = value
+    data = tmp_path / "bad.csv"
+    df.to_csv(data, index=False)
+    assert main(["fit", str(data), "--target", "species", "--weight", "w", "--epochs", "1", "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+    for argv, said in ((["--weight", "species"], "--weight species: that is the --target column"),
+                       (["--weight", "w", "--drop", "w"], "--weight w and --drop w")):
+        assert main(["fit", str(iris_csv if "species" in argv else data), "--target", "species", *argv,
+                     "--quiet"]) == 2
+        assert said in capsys.readouterr().err

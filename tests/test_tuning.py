@@ -786,3 +786,34 @@ def test_a_silent_trial_is_failed_when_the_study_is_opened_with_nothing_left_to_
     _, again = keraslearn.tune(learner, *_iris(), **kwargs)  # 1 finished trial: nothing to run
     states = [t.state for t in again.get_trials(deepcopy=False)]
     assert states == [TrialState.COMPLETE, TrialState.FAIL]
+
+
+def test_sample_weight_weights_every_trials_fits_and_scores_and_names_another_study(tmp_path, diabetes_mixed):
+    from sklearn.base import clone
+    from sklearn.metrics import r2_score
+    from sklearn.model_selection import KFold
+
+    from keraslearn.tuning.storage import data_fingerprint
+
+    X, y = diabetes_mixed
+    X, y = X.iloc[:120], y[:120]
+    w = np.random.default_rng(0).choice([0.0, 1.0, 4.0], len(y))
+    learner = FFRegressor(layer_units=(8,), epochs=2, batch_size=32, random_state=0)
+    space = {"learning_rate": FloatDistribution(1e-3, 1e-2, log=True)}
+    cv = KFold(2, shuffle=True, random_state=0)
+    best, study = keraslearn.tune(learner, X, y, sample_weight=w, space=space, n_trials=1, cv=cv,
+                                  scoring="r2", storage=f"sqlite:///{tmp_path / 's.db'}", random_state=0)
+    trial = study.best_trial
+    fitted = clone(learner).set_params(learning_rate=trial.params["learning_rate"])
+    expected = []
+    for train, test in cv.split(X, y):
+        fitted.fit(X.iloc[train], y[train], sample_weight=w[train])
+        expected.append(r2_score(y[test], fitted.predict(X.iloc[test]), sample_weight=w[test]))
+    assert trial.user_attrs["fold_scores"] == pytest.approx(expected, rel=1e-5)
+    again = clone(learner).set_params(learning_rate=trial.params["learning_rate"]).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(best.predict(X), again.predict(X), rtol=1e-5, atol=1e-6)  # the refit is weighted
+    # Without weights the study's data digest is the one it always was; with them another study is named.
+    assert data_fingerprint(X, y, None) == data_fingerprint(X, y) != data_fingerprint(X, y, w)
+    with pytest.raises(ValueError, match="sample_weight has shape"):
+        keraslearn.tune(learner, X, y, sample_weight=w[:-1], space=space, n_trials=1,
+                        storage=f"sqlite:///{tmp_path / 't.db'}")

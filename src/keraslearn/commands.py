@@ -21,8 +21,8 @@ from keraslearn.outputs import (check_outputs, model_out, not_the_input, out_kin
 from keraslearn.holdout import held_out
 from keraslearn.tables import read_table, uncompressed
 from keraslearn.scoring_notes import labels_as_classes, say_roc_auc_left_out, say_unseen_labels, some
-from keraslearn.tasks import (TASKS, check_epochs, columns_hint, listed_target, load_task, missing_columns,
-                              parse_params, seed, split_target)
+from keraslearn.tasks import (TASKS, check_epochs, check_weight_column, columns_hint, listed_target, load_task,
+                              missing_columns, parse_params, pop_weight, seed, split_target)
 
 
 # ------------------------------------------------------------ commands
@@ -81,28 +81,35 @@ def _make_learner(name, task, params):
         raise UsageError(f"bad --param for {cls.__name__}: {err}{hint}") from None
 
 
-def remember_table(learner, X: pd.DataFrame, y: pd.Series) -> None:
+def remember_table(learner, X: pd.DataFrame, y: pd.Series, weight=None) -> None:
     """Keep on a model the CLI trained what its training file said: how it wrote its numbers
     (``X.attrs["numbers"]``, from :func:`~keraslearn.tables.read_table`), so predict and evaluate read a
-    file that does not show it the same way, and the target's name (evaluate's default ``--target``)."""
+    file that does not show it the same way, the target's name (evaluate's default ``--target``) and the
+    ``--weight`` column's (evaluate says whether its metrics are weighted by it)."""
     if X.attrs.get("numbers"):
         learner.table_numbers_ = X.attrs["numbers"]
     learner.target_name_ = str(y.name)
+    if weight is not None:
+        learner.weight_name_ = str(weight)
 
 
-def train_and_report(X, y, learner, *, test_fraction, random_state, out, console, title):
+def train_and_report(X, y, learner, *, test_fraction, random_state, out, console, title, weight=None):
     """Hold out a test split, fit, print metrics, save the artifact and the learning curve.
 
-    The artifact keeps what :func:`remember_table` keeps."""
+    ``weight``: the column of X holding the row weights (``--weight``): split off after the test rows are
+    held out, it weights the fit and the metrics. The artifact keeps what :func:`remember_table` keeps."""
     from keraslearn.report import plot_learning_curve, score_table
     from keraslearn.training.fit import DivergedError
 
     classes = hasattr(learner, "predict_proba")
     X_tr, X_te, y_tr, y_te, held = held_out(X, y, test_fraction, random_state, classes=classes)
-    _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows × {X.shape[1]} columns; {held}")
+    (X_tr, w_tr), (X_te, w_te) = pop_weight(X_tr, weight), pop_weight(X_te, weight)
+    weighted = "" if weight is None else f" weighted by {weight!r}"  # the rows, in training and the metrics
+    _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows{weighted} × {X_tr.shape[1]} columns; "
+                  f"{held}")
     start = time.perf_counter()
     try:
-        learner.fit(X_tr, y_tr)
+        learner.fit(X_tr, y_tr, **({} if w_tr is None else {"sample_weight": w_tr}))
     except DivergedError as err:
         raise UsageError(f"{err} No model was written to {out}.") from None
     except (ValueError, TypeError) as err:
@@ -111,13 +118,13 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
         raise KeyboardInterrupt(f"interrupted after {time.perf_counter() - start:.0f} s of training; "
                                 f"no model was written to {out}") from None
     seconds = time.perf_counter() - start
-    remember_table(learner, X, y)
+    remember_table(learner, X, y, weight)
     try:
-        rows = {"train": score_table(learner, X_tr, y_tr)}
+        rows = {"train": score_table(learner, X_tr, y_tr, w_tr)}
         if X_te is not None:
             say_unseen_labels(console, learner, y_te, "the test rows")
             try:
-                rows["test"] = score_table(learner, X_te, y_te)
+                rows["test"] = score_table(learner, X_te, y_te, w_te)
             except ValueError as err:  # values the training rows were spared (an inf among the test rows)
                 raise UsageError(f"{err} (in the rows --test-fraction held out for testing; no model was "
                                  f"written to {out})") from None
@@ -126,11 +133,12 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
         raise KeyboardInterrupt(f"interrupted while scoring the trained model, before saving it; "
                                 f"nothing was written to {out}") from None
     epochs = f"{learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}"
-    print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)")
+    print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)" + (weighted and f"; metrics{weighted}"))
     out = Path(out)
     curve, metrics_path = side_files(out)
     scaled = np.any(getattr(learner, "y_scale_", 1) != 1)  # a regressor's loss on the standardized target
-    report = _json({"learner": repr(learner), "features": [str(c) for c in X.columns], "target": str(y.name),
+    report = _json({"learner": repr(learner), "features": [str(c) for c in X_tr.columns], "target": str(y.name),
+                    **({} if weight is None else {"weight": str(weight)}),
                     "train_rows": len(X_tr), "test_rows": 0 if X_te is None else len(X_te),
                     "random_state": random_state, "seconds": seconds, "epochs": learner.n_iter_, **rows}, indent=2)
     with interrupts_deferred(f"the model, its curve and metrics ({out}, {curve.name}, {metrics_path.name})"):
@@ -170,7 +178,7 @@ def cmd_fit(args):
     check_outputs(out)
     train_and_report(
         X, y, learner, test_fraction=args.test_fraction, random_state=args.random_state, out=out, console=console,
-        title=f"{args.target} ~ {type(learner).__name__}",
+        title=f"{args.target} ~ {type(learner).__name__}", weight=args.weight,
     )
     return 0
 
@@ -313,9 +321,18 @@ def cmd_evaluate(args):
     if args.target in _feature_names(model):  # else "the data lacks the model's columns: <target>"
         raise UsageError(f"--target {args.target!r} is one of the model's features, not what it predicts; "
                          "name the column the model was trained to predict")
-    df = read_table(args.data, text=_text_columns(model), keep=_feature_names(model),
+    if args.weight is not None and args.weight in _feature_names(model):
+        raise UsageError(f"--weight {args.weight!r} is one of the model's features; name a column of row weights")
+    weight_column = [] if args.weight is None else [args.weight]
+    df = read_table(args.data, text=_text_columns(model), keep=_feature_names(model) + weight_column,
                     numbers=getattr(model, "table_numbers_", None))
+    check_weight_column(df, args.weight, args.target)
+    trained = getattr(model, "weight_name_", None)
+    if args.weight is None and trained is not None and trained in df.columns:
+        _say(console, f"[yellow]the model was trained with rows weighted by {trained!r}; these metrics are not "
+                      f"(--weight {trained} weights them)[/]", always=True)
     X, y = split_target(df, args.target, console)
+    X, weights = pop_weight(X, args.weight)
     X = _features_for(model, X, console)
     if hasattr(model, "classes_"):
         y = labels_as_classes(y, model.classes_)
@@ -324,14 +341,15 @@ def cmd_evaluate(args):
                              f"({some(model.classes_)}); is {args.target!r} the target the model learned?")
         say_unseen_labels(console, model, y)
     try:
-        scores = score_table(model, X, y)
+        scores = score_table(model, X, y, weights)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     say_roc_auc_left_out(console, model, y, scores, "the data holds")
     # The metrics are what evaluate is run for: its table goes to stdout (`> metrics.txt` keeps it),
     # unless --json puts the JSON there; notes stay on stderr.
     table = console if args.json else _console(stderr=False)
-    print_metrics(table, {Path(args.data).name: scores}, title=f"{type(model).__name__} on {args.data}")
+    weighted = "" if args.weight is None else f", weighted by {args.weight!r}"
+    print_metrics(table, {Path(args.data).name: scores}, title=f"{type(model).__name__} on {args.data}{weighted}")
     if args.json:
         print(_json(scores))
     return 0
@@ -361,6 +379,13 @@ def cmd_demo(args):
     return 0
 
 
+def add_weight_option(p) -> None:
+    """``--weight COL`` of fit and tune (mlr3's weights role)."""
+    p.add_argument("--weight", action=Once, metavar="COL",
+                   help="a column of row weights (numbers of 0 or more; not learned from): they weight the "
+                   "training loss and the metrics, as sample_weight does in Python")
+
+
 def register(sub):
     p = sub.add_parser("fit", help="train a learner on a table and save it",
                        description="Train a learner on DATA (.csv/.tsv/.parquet) to predict --target; "
@@ -380,6 +405,7 @@ def register(sub):
     p.add_argument("--random-state", type=seed, default=None, help="seed for the split and the fit (default 0)")
     p.add_argument("--drop", action="append", metavar="COL", default=[],
                    help="a column not to learn from, e.g. an ID (repeatable)")
+    add_weight_option(p)
     p.add_argument("--out", default=None,
                    help="artifact path (default: DATA's file name with .keraslearn, in the current folder)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or tables")
@@ -405,6 +431,8 @@ def register(sub):
     p.add_argument("--target", action=Once,
                    help="name of the column holding the true values (default: the column `keraslearn fit` or `tune` "
                    "trained MODEL to predict; a dataset named as DATA has its own)")
+    p.add_argument("--weight", action=Once, metavar="COL",
+                   help="a column of row weights (numbers of 0 or more) that weight the metrics")
     p.add_argument("--json", action="store_true",
                    help="print the metrics as JSON on stdout (the table then goes to stderr)")
     p.set_defaults(func=cmd_evaluate)

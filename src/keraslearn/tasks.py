@@ -100,16 +100,23 @@ def infer_task(y: pd.Series) -> tuple[str, str]:
 def load_task(args, console):
     """``args.data`` read and split at ``args.target``; the task is ``args.task`` or inferred (and said).
 
-    ``args.drop``: columns left out of the features (an ID, a leak of the target). Without ``--target``,
-    a dataset of :func:`keraslearn.list_tabular` named as DATA brings its own."""
+    ``args.drop``: columns left out of the features (an ID, a leak of the target). ``args.weight``: a column of
+    row weights, checked here and left in X for the caller to split off with :func:`pop_weight` (after
+    holding out test rows, which take their weights along). Without ``--target``, a dataset of
+    :func:`keraslearn.list_tabular` named as DATA brings its own."""
     if args.target is None:
         args.target = listed_target(args.data)
     drop = list(dict.fromkeys(getattr(args, "drop", None) or []))
-    df = read_table(args.data, keep=drop)  # --drop 'Unnamed: 0' or X: asked for by name, not said as row names
+    weight = getattr(args, "weight", None)
+    # --drop 'Unnamed: 0' or X: asked for by name, not said as row names
+    df = read_table(args.data, keep=drop + ([weight] if weight is not None else []))
     missing_columns("--drop", drop, df)
     if args.target in drop:
         raise UsageError(f"--drop {args.target}: that is the --target column")
+    check_weight_column(df, weight, args.target, drop)
     X, y = split_target(df.drop(columns=drop), args.target, console)
+    if weight is not None and X.shape[1] < 2:
+        raise UsageError(f"the data has no feature columns besides the target and --weight {weight}")
     task, named = args.task, None
     if task == "auto":
         from keraslearn.learners.registry import task_of
@@ -140,6 +147,44 @@ def load_task(args, console):
         raise UsageError(f"target {args.target!r} holds continuous numbers ({y.nunique()} distinct values, e.g. "
                          f"{fractional.iloc[0]:g}), not classes; {other('regression')}")
     return X, y, task
+
+
+def check_weight_column(df: pd.DataFrame, weight, target, drop=()) -> None:
+    """Refuse a ``--weight`` column that cannot weight every row: absent, the target or a dropped column,
+    or holding text, blanks, negative or infinite numbers (named by their data rows: no row is left out)."""
+    if weight is None:
+        return
+    missing_columns("--weight", [weight], df)
+    if weight == target:
+        raise UsageError(f"--weight {weight}: that is the --target column")
+    if weight in drop:
+        raise UsageError(f"--weight {weight} and --drop {weight}: a weight column is not learned from; give it as "
+                         "--weight only")
+    column = df[weight]
+    values = pd.to_numeric(column.astype(float) if pd.api.types.is_bool_dtype(column) else column, errors="coerce")
+    present = column.notna().to_numpy()
+    text = present & values.isna().to_numpy()
+    if text.any():
+        shown = ", ".join(map(repr, dict.fromkeys(column.to_numpy()[text][:3].tolist())))
+        raise UsageError(f"--weight column {weight!r} must hold numbers; it holds {shown} in {_data_rows(text)}")
+    if not present.all():
+        raise UsageError(f"--weight column {weight!r} is blank in {int((~present).sum())} row(s) "
+                         f"({_data_rows(~present)}); give every row a weight (0 leaves a row out of training and "
+                         "the metrics)")
+    numbers = values.to_numpy(dtype=float)
+    bad = ~np.isfinite(numbers) | (numbers < 0)
+    if bad.any():
+        raise UsageError(f"--weight column {weight!r} holds negative or infinite weights in {_data_rows(bad)}; "
+                         "weights are numbers of 0 or more")
+    if not numbers.any():
+        raise UsageError(f"--weight column {weight!r} is 0 in every row; at least one row must weigh")
+
+
+def pop_weight(X: pd.DataFrame, weight):
+    """``(X without the --weight column, its weights as floats)``; ``(X, None)`` without ``--weight``."""
+    if weight is None or X is None:
+        return X, None
+    return X.drop(columns=[weight]), X[weight].to_numpy(dtype=float)
 
 
 def _stray_text(column: pd.Series) -> str | None:

@@ -246,6 +246,8 @@ def save(learner, path) -> str:
         "table_numbers": getattr(learner, "table_numbers_", None),
         # The column the command line trained the model to predict: evaluate's default --target.
         "target": getattr(learner, "target_name_", None),
+        # Its --weight column, if any: evaluate says when its metrics are not weighted by it.
+        "weight": getattr(learner, "weight_name_", None),
     }
     with atomic_file(path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("keraslearn.json", json.dumps(meta, indent=1))
@@ -363,4 +365,6 @@ def _restore(cls, meta: dict, path):
         learner.table_numbers_ = meta["table_numbers"]
     if isinstance(meta.get("target"), str):
         learner.target_name_ = meta["target"]
+    if isinstance(meta.get("weight"), str):
+        learner.weight_name_ = meta["weight"]
     return learner

@@ -8,60 +8,69 @@ import numpy as np
 from sklearn import metrics
 
 
-def classification_scores(y_true, y_pred, proba=None, classes=None) -> dict:
+def classification_scores(y_true, y_pred, proba=None, classes=None, sample_weight=None) -> dict:
+    w = {"sample_weight": sample_weight}
     with warnings.catch_warnings():
         # "y_pred contains classes not in y_true": true of a small test split, and no error.
         warnings.simplefilter("ignore", UserWarning)
         out = {
-            "accuracy": metrics.accuracy_score(y_true, y_pred),
-            "balanced_accuracy": metrics.balanced_accuracy_score(y_true, y_pred),
+            "accuracy": metrics.accuracy_score(y_true, y_pred, **w),
+            "balanced_accuracy": metrics.balanced_accuracy_score(y_true, y_pred, **w),
         }
     if proba is not None and classes is not None:
-        names = _proba_metrics(y_true, classes)
+        names = _proba_metrics(y_true, classes, sample_weight)
         if "log_loss" in names:
-            out["log_loss"] = metrics.log_loss(y_true, proba, labels=classes)
+            out["log_loss"] = metrics.log_loss(y_true, proba, labels=classes, **w)
         if "roc_auc" in names and len(classes) == 2:
-            out["roc_auc"] = metrics.roc_auc_score(y_true == classes[1], proba[:, 1])
+            out["roc_auc"] = metrics.roc_auc_score(y_true == classes[1], proba[:, 1], **w)
         elif "roc_auc" in names:
-            out["roc_auc"] = metrics.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
+            out["roc_auc"] = metrics.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes, **w)
     return {k: float(v) for k, v in out.items()}
 
 
-def _proba_metrics(y_true, classes) -> list[str]:
+def _proba_metrics(y_true, classes, sample_weight=None) -> list[str]:
     """The probability metrics defined on these labels: none when a label is not a class, no AUC
-    for one label (or, with more than two classes, when a class is absent)."""
+    for one label (or, with more than two classes, when a class is absent); labels of rows that weigh 0
+    do not count."""
+    if sample_weight is not None:
+        y_true = np.asarray(y_true)[np.asarray(sample_weight) > 0]
     if not np.isin(y_true, classes).all():
         return []
     n_labels = len(np.unique(y_true))
     return ["log_loss"] + (["roc_auc"] if n_labels > 1 and (len(classes) == 2 or n_labels == len(classes)) else [])
 
 
-def regression_scores(y_true, y_pred) -> dict:
+def regression_scores(y_true, y_pred, sample_weight=None) -> dict:
     try:
         y_true = np.asarray(y_true, float)
     except (TypeError, ValueError) as err:
         raise ValueError(f"the target is not numeric, but the model is a regressor ({err}).") from None
     y_pred = np.asarray(y_pred, float)
+    w = {"sample_weight": sample_weight}
+    rows = len(y_true) if sample_weight is None else np.count_nonzero(sample_weight)
     return {
-        "rmse": float(np.sqrt(metrics.mean_squared_error(y_true, y_pred))),
-        "mae": float(metrics.mean_absolute_error(y_true, y_pred)),
-        "r2": float(metrics.r2_score(y_true, y_pred)) if len(y_true) > 1 else float("nan"),
+        "rmse": float(np.sqrt(metrics.mean_squared_error(y_true, y_pred, **w))),
+        "mae": float(metrics.mean_absolute_error(y_true, y_pred, **w)),
+        "r2": float(metrics.r2_score(y_true, y_pred, **w)) if rows > 1 else float("nan"),
     }
 
 
-def score_table(learner, X, y) -> dict:
-    """Metrics of a fitted learner on (X, y): classification or regression by the learner's kind.
+def score_table(learner, X, y, sample_weight=None) -> dict:
+    """Metrics of a fitted learner on (X, y), each row weighted by ``sample_weight`` if given:
+    classification or regression by the learner's kind.
 
-    A model that predicts NaN (``fit`` refuses to end with one; its weights edited since) scores NaN.
+    A model that predicts NaN (``fit`` refuses to end with one; its weights edited since), or rows that
+    all weigh 0, score NaN.
     """
+    weighless = sample_weight is not None and not np.any(sample_weight)
     if hasattr(learner, "classes_"):
         proba = learner.predict_proba(X)
-        if not np.isfinite(proba).all():  # the keys of a finite model's scores, each NaN
+        if weighless or not np.isfinite(proba).all():  # the keys of a finite model's scores, each NaN
             names = ("accuracy", "balanced_accuracy", *_proba_metrics(np.asarray(y), learner.classes_))
             return dict.fromkeys(names, float("nan"))
         labels = learner.classes_[np.argmax(proba, axis=1)]  # what predict returns, without predicting again
-        return classification_scores(np.asarray(y), labels, proba, learner.classes_)
+        return classification_scores(np.asarray(y), labels, proba, learner.classes_, sample_weight)
     pred = learner.predict(X)
-    if not np.isfinite(np.asarray(pred, dtype=float)).all():
+    if weighless or not np.isfinite(np.asarray(pred, dtype=float)).all():
         return dict.fromkeys(("rmse", "mae", "r2"), float("nan"))
-    return regression_scores(y, pred)
+    return regression_scores(y, pred, sample_weight)

@@ -151,6 +151,23 @@ def _scores_regression(scorer_name: str) -> bool | None:
     return None if func is None else func.__module__.endswith("_regression")
 
 
+def check_weights(sample_weight, n):
+    """``sample_weight`` as a float array of ``n`` non-negative finite weights, not all 0; None stays None."""
+    if sample_weight is None:
+        return None
+    try:
+        weights = np.asarray(sample_weight, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"sample_weight must hold numbers ({err}).") from None
+    if weights.shape != (n,):
+        raise ValueError(f"sample_weight has shape {weights.shape}; tune needs one weight per row of X: ({n},).")
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("sample_weight must be finite and non-negative.")
+    if not weights.any():
+        raise ValueError("sample_weight is 0 for every row; at least one row must weigh.")
+    return weights
+
+
 def check_scoring(learner, scoring, y):
     """The scorer for ``scoring``; a name that cannot score this task fails now, not after a trial."""
     from sklearn.base import is_classifier
@@ -183,7 +200,7 @@ def check_scoring(learner, scoring, y):
     return scorer
 
 
-def _neg_log_loss(estimator, X, y):
+def _neg_log_loss(estimator, X, y, sample_weight=None):
     """scikit-learn's ``neg_log_loss`` over the model's classes: rows scored need not hold all of them
     (a rare class missing from a fold or the validation rows; scikit-learn's scorer then fails)."""
     from sklearn.metrics import log_loss
@@ -193,4 +210,4 @@ def _neg_log_loss(estimator, X, y):
         raise ValueError(f"scoring='neg_log_loss': the rows scored hold class(es) {unseen[:5]} that the trial's "
                          "model never trained on, which log loss cannot score; pool rare classes or use another "
                          "scoring, e.g. 'accuracy'.")
-    return -log_loss(y, estimator.predict_proba(X), labels=estimator.classes_)
+    return -log_loss(y, estimator.predict_proba(X), labels=estimator.classes_, sample_weight=sample_weight)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 
 from keraslearn.cli import Once, UsageError
-from keraslearn.commands import _make_learner, check_cli_learner, remember_table
+from keraslearn.commands import _make_learner, add_weight_option, check_cli_learner, remember_table
 from keraslearn.console import console as _console
 from keraslearn.console import say as _say
 from keraslearn.console import score
 from keraslearn.outputs import model_out, save_or_keep
-from keraslearn.tasks import load_task, parse_params, seed
+from keraslearn.tasks import load_task, parse_params, pop_weight, seed
 from keraslearn._atomic import check_writable
 
 
@@ -37,6 +37,7 @@ def cmd_tune(args):
             check_writable(path)  # before any trial, not after the refit
     check_cli_learner(args)
     X, y, task = load_task(args, console)
+    X, weights = pop_weight(X, args.weight)
     fixed = parse_params(args.param)
     # Fits are seeded (0 unless --random-state) so a trial's score does not depend on the
     # worker that ran it; the sampler stays unseeded without --random-state so workers differ.
@@ -55,8 +56,8 @@ def cmd_tune(args):
         best, study = tune(
             learner, X, y, space=space,
             n_trials=args.n_trials, timeout=args.timeout, cv=args.cv, validation_fraction=args.validation_fraction,
-            scoring=args.scoring, storage=url, study_name=args.study, pruner=args.pruner, refit=refit,
-            random_state=args.random_state, verbose=0 if args.quiet else 1,
+            sample_weight=weights, scoring=args.scoring, storage=url, study_name=args.study, pruner=args.pruner,
+            refit=refit, random_state=args.random_state, verbose=0 if args.quiet else 1,
         )
     except (ValueError, TypeError, ImportError) as err:
         raise UsageError(str(err).replace("Use another study_name,", "Use another --study,")) from None
@@ -70,7 +71,7 @@ def cmd_tune(args):
             _say(console, "[yellow]no trial completed yet[/]")
     _say(console, f"study name: {study.study_name}  (resume or add workers with --study {study.study_name})")
     if best is not None and hasattr(best, "model_"):
-        remember_table(best, X, y)
+        remember_table(best, X, y, args.weight)
     if args.out:
         save_or_keep(best, args.out)
         _say(console, f"best model → {args.out}")
@@ -141,6 +142,7 @@ def register(sub):
                    "of the search space given here is not tuned")
     p.add_argument("--drop", action="append", metavar="COL", default=[],
                    help="a column not to learn from, e.g. an ID (repeatable)")
+    add_weight_option(p)
     p.add_argument("--random-state", type=seed, default=None,
                    help="seed the sampler and fits (leave unset on workers sharing a study)")
     p.add_argument("--report", default=None, metavar="DIR",

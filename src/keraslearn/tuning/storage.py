@@ -196,8 +196,9 @@ def _fail_dead_local_trials(study) -> list[int]:
 
 
 # ------------------------------------------------------- study identity
-def data_fingerprint(X, y) -> str:
-    """A hash of the data's values, columns and dtypes; equal in every process reading the same data.
+def data_fingerprint(X, y, sample_weight=None) -> str:
+    """A hash of the data's values, columns and dtypes (and the row weights, if any); equal in every process
+    reading the same data.
 
     X is a table, or (for the CNN learner) an array of images or a list of image paths.
     """
@@ -219,6 +220,9 @@ def data_fingerprint(X, y) -> str:
     for part in (*parts, target):
         digest.update(repr([(str(c), str(t)) for c, t in part.dtypes.items()]).encode())
         digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+    if sample_weight is not None:  # without weights the digest is the one studies were named by before
+        digest.update(b"sample_weight")
+        digest.update(np.ascontiguousarray(sample_weight, dtype=np.float64).tobytes())
     return digest.hexdigest()
 
 

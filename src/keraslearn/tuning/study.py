@@ -17,7 +17,7 @@ from keraslearn.learners.regression_targets import check_target
 from keraslearn.training.fit import DivergedError
 from keraslearn.training.memory import release_memory
 from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
-from keraslearn.tuning.checks import check_count, check_scoring, check_space
+from keraslearn.tuning.checks import check_count, check_scoring, check_space, check_weights
 from keraslearn.tuning.folds import splits_for
 from keraslearn.tuning.spaces import apply_sample
 from keraslearn.tuning.storage import (
@@ -77,9 +77,13 @@ def _suggest(trial, name, dist):
 class _Objective:
     """Score one sampled configuration: fit on each split's train rows, score its test rows."""
 
-    def __init__(self, learner, X, y, space, splits, scorer, seed):
-        self.learner, self.X, self.y = learner, X, y
+    def __init__(self, learner, X, y, space, splits, scorer, seed, sample_weight=None):
+        self.learner, self.X, self.y, self.sample_weight = learner, X, y, sample_weight
         self.space, self.splits, self.scorer, self.seed = space, splits, scorer, seed
+
+    def weights(self, rows) -> dict:
+        """The keyword that weights these rows in a fit or a scorer; none without sample_weight."""
+        return {} if self.sample_weight is None else {"sample_weight": self.sample_weight[rows]}
 
     def params(self, sampled: dict) -> dict:
         params = apply_sample(self.learner, sampled)
@@ -114,12 +118,13 @@ class _Objective:
                     # Steps are epochs: only the first fold's learning curve is comparable across trials.
                     pruning.active = fold == 0
                 try:
-                    estimator.fit(_safe_indexing(self.X, train), _safe_indexing(self.y, train))
+                    estimator.fit(_safe_indexing(self.X, train), _safe_indexing(self.y, train), **self.weights(train))
                 except DivergedError:  # not pruned (a later fold, or no callbacks): a failed trial, as a NaN score
                     scores.append(float("nan"))
                     break
                 scores.append(
-                    float(self.scorer(estimator, _safe_indexing(self.X, test), _safe_indexing(self.y, test)))
+                    float(self.scorer(estimator, _safe_indexing(self.X, test), _safe_indexing(self.y, test),
+                                      **self.weights(test)))
                 )
                 epochs.append(int(getattr(estimator, "n_iter_", 0)))
         except Exception as err:  # the study stops here: say which trial and settings raised
@@ -148,6 +153,7 @@ def tune(
     cv=None,
     validation_fraction=None,
     groups=None,
+    sample_weight=None,
     scoring=None,
     storage=None,
     study_name=None,
@@ -190,6 +196,10 @@ def tune(
         the rows are drawn with a fixed seed.
     groups : array-like of shape (n_samples,) or None, default=None
         Group labels for a group splitter (``cv=GroupKFold(5)``), as in ``cross_validate``.
+    sample_weight : array-like of shape (n_samples,) or None, default=None
+        Row weights (non-negative): each trial's fits get their training rows' weights and its
+        score weights the rows it scores (the scorer's ``sample_weight``), and the refit gets
+        them all. Part of the data the default study name is derived from.
     scoring : str, callable or None, default=None
         A scikit-learn scorer (greater is better); None uses ``learner.score``.
     storage : None, str, path or optuna storage, default=None
@@ -242,10 +252,11 @@ def tune(
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}: they must match.")
     space = check_space(learner, space)
     check_target(learner, y)
+    sample_weight = check_weights(sample_weight, len(y))
     splits, evaluation = splits_for(learner, X, y, cv, validation_fraction, groups)
     scorer = check_scoring(learner, scoring, y)
     optuna_storage = open_storage(storage)
-    data = data_fingerprint(X, y)
+    data = data_fingerprint(X, y, sample_weight)
     if study_name is None:
         study_name = default_study_name(learner, data, space, evaluation, scoring)
     config = study_config(learner, scoring, evaluation, space, data)
@@ -264,7 +275,7 @@ def tune(
             sampler = optuna.samplers.TPESampler(seed=seed)
         study.sampler = sampler
         study.pruner = _make_pruner(pruner, learner)
-        objective = _Objective(learner, X, y, space, splits, scorer, random_state)
+        objective = _Objective(learner, X, y, space, splits, scorer, random_state, sample_weight)
         remaining = None
         all_callbacks = list(callbacks or [])
         if n_trials is not None:
@@ -343,7 +354,7 @@ def _refit(learner, objective, trial, X, y):
     from sklearn.base import clone
 
     sampled = {k: v for k, v in trial.params.items()}
-    return clone(learner).set_params(**objective.params(sampled)).fit(X, y)
+    return clone(learner).set_params(**objective.params(sampled)).fit(X, y, **objective.weights(slice(None)))
 
 
 def best_params(learner, study) -> dict:
