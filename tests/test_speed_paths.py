@@ -696,6 +696,71 @@ def test_a_model_fitted_after_floatx_changed_does_not_take_the_earlier_steps():
     assert out.stdout.strip().splitlines()[-1] == "True"
 
 
+def _closure_loss_build(spec, w=1.0):
+    """A user build function whose keyword only reaches the model through a loss closure."""
+    from keraslearn.architectures.blocks import output_head, tabular_inputs
+
+    def loss(y_true, y_pred):
+        return w * keras.ops.mean(keras.ops.square(y_true - y_pred)) + (1 - w) * keras.ops.mean(keras.ops.abs(y_pred))
+
+    inputs, x = tabular_inputs(spec)
+    model = keras.Model(inputs, output_head(spec, keras.layers.Dense(8, activation="relu")(x)))
+    model.compile(optimizer="adam", loss=loss)
+    return model
+
+
+@needs_jax
+def test_what_keras_configs_leave_out_keeps_models_apart(data):
+    from keraslearn import KerasRegressor
+
+    X, y = data
+    tiny = dict(epochs=2, batch_size=16, random_state=0)
+    compiled.clear()
+    KerasRegressor(_closure_loss_build, model_params={"w": 1.0}, **tiny).fit(X, y)
+    second = KerasRegressor(_closure_loss_build, model_params={"w": 0.2}, **tiny).fit(X, y)
+    compiled.clear()
+    alone = KerasRegressor(_closure_loss_build, model_params={"w": 0.2}, **tiny).fit(X, y)
+    assert second.history_["loss"] == pytest.approx(alone.history_["loss"], rel=1e-6)  # it trained with w=1.0
+    np.testing.assert_allclose(second.predict(X), alone.predict(X), rtol=1e-5, atol=1e-6)
+    # Keras 3.15's Huber config leaves out delta; a redefined layer class keeps its name; a closure's
+    # constants are not in the name its config gives an activation.
+    first = FFRegressor(**TINY, loss=keras.losses.Huber(delta=0.01)).fit(X, y).model_
+    other = FFRegressor(**TINY, loss=keras.losses.Huber(delta=1.0))
+    assert compiled.structure_key(first, other) != compiled.structure_key(first, FFRegressor(**TINY, loss=first.loss))
+
+    def with_layer(layer):
+        inputs = keras.Input((3,))
+        return keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
+
+    def scaled(factor):
+        def activation(t):
+            return t * factor
+
+        return activation
+
+    layers = [type("Scale", (keras.layers.Layer,), {"call": lambda self, t: t * k})() for k in (1.0, 10.0)]
+    assert compiled.structure_key(with_layer(layers[0])) != compiled.structure_key(with_layer(layers[1]))
+    dense = [keras.layers.Dense(3, activation=scaled(k)) for k in (1.0, 10.0)]
+    assert compiled.structure_key(with_layer(dense[0])) != compiled.structure_key(with_layer(dense[1]))
+
+
+@needs_jax
+def test_layers_frozen_after_the_fit_in_one_model_leave_the_predictions_of_every_model(data):
+    X, y = data
+    compiled.clear()
+    first = FFRegressor(**TINY).fit(X, y)
+    second = FFRegressor(**dict(TINY, random_state=1)).fit(X, y)
+    expected = second.predict(X.iloc[:50]), first.predict(X.iloc[:50])
+    weighted = [i for i, layer in enumerate(first.model_.layers) if layer.trainable_weights]
+    first.model_.layers[weighted[0]].trainable = False  # the template's model: its steps check its trainable ones
+    np.testing.assert_array_equal(second.predict(X), FFRegressor(**dict(TINY, random_state=1)).fit(X, y).predict(X))
+    second.model_.layers[weighted[-1]].trainable = False
+    second.model_.compile(optimizer="adam", loss="mse")  # fine-tuning the Keras way
+    np.testing.assert_array_equal(second.predict(X.iloc[:50]), expected[0])  # inference does not depend on it
+    np.testing.assert_array_equal(first.predict(X.iloc[:50]), expected[1])
+    assert compiled.template_for(first.model_) is None  # a new fit of the structure does not take its steps
+
+
 @needs_jax
 def test_shared_model_pickles_clones_and_saves(tmp_path, data, fitted):
     X, y = data

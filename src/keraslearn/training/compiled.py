@@ -169,11 +169,52 @@ def structure_key(model, learner=None):
             _frozen(model_config),
             _frozen(compile_config),
             _identity_objects(params),
+            _beyond_config(model, params),
         )
         hash(key)
     except Exception:  # anything not serializable or hashable: do not share
         return None
     return key
+
+
+def _beyond_config(model, params: dict) -> tuple:
+    """What a model's compiled steps depend on that its Keras configs leave out.
+
+    - The user build function's keywords (a generic learner's ``model_params``), by value: a loss,
+      metric or activation closure made from them serializes to its name only.
+    - User code by identity: layer classes defined outside Keras and keraslearn (a class edited and
+      run again in a notebook keeps its name), and layers' activation and Lambda functions that are not
+      Keras' own (a closure's constants are not in its name), and a compiled loss of that kind.
+    - Keras loss and metric objects' arguments that their config drops (``Huber(delta=...)`` in Keras
+      3.15), from their ``_fn_kwargs``.
+    """
+    found = [_frozen(params.get("model_params"))]
+
+    def user_code(obj) -> bool:
+        module = getattr(obj, "__module__", None) or type(obj).__module__
+        return callable(obj) and not str(module).startswith("keras")
+
+    def walk(obj):
+        if isinstance(obj, (list, tuple)):
+            for item in obj:
+                walk(item)
+        elif isinstance(obj, dict):
+            for item in obj.values():
+                walk(item)
+        elif isinstance(getattr(obj, "_fn_kwargs", None), dict):
+            found.append((type(obj).__name__, _frozen(obj._fn_kwargs)))
+            walk(getattr(obj, "fn", None))
+        elif user_code(obj) and not isinstance(obj, type):
+            found.append(obj)
+
+    walk([params.get(name) for name in ("loss", "metrics")])
+    walk(getattr(model, "loss", None))
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if not type(layer).__module__.startswith("keras"):
+            found.append(type(layer))
+        for name in ("activation", "function"):
+            walk(getattr(layer, name, None))
+    return tuple(found)
 
 
 def _global_settings() -> tuple:
@@ -211,6 +252,7 @@ class _Template:
         import jax
 
         self.model = model
+        self.split = _trainable_split(model)  # Keras' steps check a model's trainable variables against it
         self.options = dict(options or {})  # XLA compiler options of the predict functions
         self.fit_options = dict(self.options if fit_options is None else fit_options)  # train and test steps
         step = model.train_step
@@ -260,12 +302,14 @@ class _Template:
         self._compiled_with = (model.optimizer, getattr(model, "_compile_loss", None))
 
     def still_valid(self, k) -> bool:
-        """False once the template model was compiled again (its steps would retrace differently), or, where
-        its own test / predict loops are shared (no ``steps``: Keras jits its own way), its
-        ``steps_per_execution`` is no longer ``k`` (those loops read it at every call)."""
+        """False once the template model was compiled again or a user froze or unfroze its layers (its steps
+        would retrace differently: Keras checks the variables it is given against the model's trainable
+        ones), or, where its own test / predict loops are shared (no ``steps``: Keras jits its own way),
+        its ``steps_per_execution`` is no longer ``k`` (those loops read it at every call)."""
         model = self.model
         optimizer, loss = self._compiled_with
         return (model.optimizer is optimizer and getattr(model, "_compile_loss", None) is loss
+                and _trainable_split(model) == self.split
                 and (self.steps is not None or model.steps_per_execution == k))
 
     def train_function(self, k, model):
@@ -273,6 +317,11 @@ class _Template:
         from keraslearn.training.groups import train_function
 
         return train_function(self, k, model)
+
+
+def _trainable_split(model) -> tuple:
+    """Which of ``model.variables`` are trainable (none when the model itself is frozen)."""
+    return bool(model.trainable), tuple(bool(v.trainable) for v in model.variables)
 
 
 def _n_params(model) -> int:
@@ -356,7 +405,12 @@ def template_for(model):
         return None
     with _LOCK:
         template = _TEMPLATES.get(entry[0])
-    return template if template is entry[1] else None
+        if template is not entry[1]:
+            return None
+        if _trainable_split(template.model) != template.split:  # a user froze the template model's layers
+            del _TEMPLATES[entry[0]]
+            return None
+    return template
 
 
 def clear():

@@ -28,8 +28,11 @@ GROUP = 16  # chunks per lax.map call for large inputs
 
 
 def _jax_forward(model, options=None):
-    """The jitted ``(trainable, non_trainable, x) -> y`` function for ``model`` and its mapped form.
+    """The jitted ``(variables, x) -> y`` function for ``model`` and its mapped form.
 
+    ``variables``: the values of ``model.variables``, in that order. Which of them are trainable
+    is read when the function is traced: inference does not depend on it, so a model whose layers a
+    user froze (or unfroze) after the fit predicts through the same function as its equals.
     The second function takes ``GROUP`` chunks stacked on a leading axis and maps the first
     over them. They compile with the XLA ``options`` of the model's shared template, else with
     ``options`` (a loaded or unpickled model has no template).
@@ -46,11 +49,14 @@ def _jax_forward(model, options=None):
         source = template.model if template is not None else model
         kwargs = {"training": False} if source._call_has_training_arg else {}
 
-        def forward(trainable, non_trainable, x):
-            return source.stateless_call(trainable, non_trainable, x, **kwargs)[0]
+        def forward(variables, x):
+            trainable = {id(v) for v in source.trainable_variables}  # as stateless_call checks them now
+            flags = [id(v) in trainable for v in source.variables]
+            return source.stateless_call([a for a, t in zip(variables, flags) if t],
+                                         [a for a, t in zip(variables, flags) if not t], x, **kwargs)[0]
 
-        def forward_group(trainable, non_trainable, chunks):
-            return jax.lax.map(lambda x: forward(trainable, non_trainable, x), chunks)
+        def forward_group(variables, chunks):
+            return jax.lax.map(lambda x: forward(variables, x), chunks)
 
         options = template.options if template is not None else options
         fns = xla.jit(forward, options), xla.jit(forward_group, options)
@@ -89,17 +95,16 @@ def predict_array(model, x, chunk: int = 256, options=None) -> np.ndarray:
     if backend == "jax":
         fwd, fwd_group = _jax_forward(model, options)
         # Read the variables on every call: Keras' own fit/predict donate (delete) old buffers.
-        trainable = [v.value for v in model.trainable_variables]
-        non_trainable = [v.value for v in model.non_trainable_variables]
+        variables = [v.value for v in model.variables]
         step = chunk * GROUP
         grouped = n - n % step  # rows that go through fwd_group, GROUP chunks per call
 
         def group(i):
             return _map(lambda v: v[i : i + step].reshape((GROUP, chunk) + v.shape[1:]), x)
 
-        groups = [fwd_group(trainable, non_trainable, group(i)) for i in range(0, grouped, step)]
+        groups = [fwd_group(variables, group(i)) for i in range(0, grouped, step)]
         rest = _map(lambda v: v[grouped:], x)
-        singles = [fwd(trainable, non_trainable, part) for part in _chunks(rest, chunk)]
+        singles = [fwd(variables, part) for part in _chunks(rest, chunk)]
         # All calls are dispatched before the first result is read.
         outs = [np.asarray(o).reshape((-1,) + o.shape[2:]) for o in groups] + [np.asarray(o) for o in singles]
         out = np.concatenate(outs) if len(outs) > 1 else outs[0]
