@@ -653,3 +653,15 @@ def test_msle_trains_on_log1p_y_from_any_start(tmp_path):
     np.testing.assert_allclose(exported, pred, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match=r"so y_val must be >= 0; y_val has negative values"):
         FFRegressor(loss="msle", epochs=1).fit(X, y, X_val=X[:5], y_val=-y[:5])
+
+
+def test_clone_and_pickle_keep_the_arguments_of_a_keras_loss():
+    # Keras 3.15 copies a loss through its config, which leaves Huber's delta out: cross_validate and
+    # GridSearchCV (clone) and joblib's workers (pickle) trained with delta=1.0.
+    import copy
+
+    learner = FFRegressor(loss=keras.losses.Huber(delta=0.01))
+    for copied in (clone(learner), pickle.loads(pickle.dumps(learner))):
+        assert copied.loss._fn_kwargs == {"delta": 0.01} and copied.loss is not learner.loss
+    cosine = copy.deepcopy(keras.losses.CosineSimilarity(axis=0, name="cos"))
+    assert cosine._fn_kwargs == {"axis": 0} and cosine.name == "cos"

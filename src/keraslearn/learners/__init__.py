@@ -1,5 +1,6 @@
 """scikit-learn estimators over Keras models."""
 
+from keraslearn._keras_copies import keep_loss_arguments
 from keraslearn.learners.base import KerasLearner
 from keraslearn.learners.deep_wide import DeepWideClassifier, DeepWideRegressor
 from keraslearn.learners.cnn import CNNClassifier
@@ -12,6 +13,8 @@ from keraslearn.learners.ft_transformer import FTTransformerClassifier, FTTransf
 from keraslearn.learners.realmlp import RealMLPClassifier, RealMLPRegressor
 from keraslearn.learners.resnet import ResNetClassifier, ResNetRegressor
 from keraslearn.learners.tabm import TabMClassifier, TabMRegressor
+
+keep_loss_arguments()  # clone and pickle keep a Keras loss's arguments (Huber's delta)
 
 __all__ = [
     "KerasLearner",
