@@ -116,29 +116,6 @@ def _frozen(obj):
     return json.dumps(obj, sort_keys=True, default=repr)
 
 
-def _identity_objects(params: dict):
-    """Non-Keras callables among the learner's parameters: part of the key by identity.
-
-    A user loss like ``make_loss(w)`` serializes to its name only; two closures with
-    different constants must not share one compiled step.
-    """
-    found = []
-
-    def walk(v):
-        if isinstance(v, (list, tuple)):
-            for item in v:
-                walk(item)
-        elif isinstance(v, dict):
-            for item in v.values():
-                walk(item)
-        elif callable(v) and not isinstance(v, type) and not type(v).__module__.startswith("keras"):
-            if not getattr(v, "__module__", "").startswith("keras"):
-                found.append(v)
-
-    walk(params)
-    return tuple(found)
-
-
 def structure_key(model, learner=None):
     """What makes two compiled models interchangeable, or None when they must not share.
 
@@ -168,7 +145,6 @@ def structure_key(model, learner=None):
             _global_settings(),
             _frozen(model_config),
             _frozen(compile_config),
-            _identity_objects(params),
             _beyond_config(model, params),
         )
         hash(key)
@@ -182,9 +158,10 @@ def _beyond_config(model, params: dict) -> tuple:
 
     - The user build function's keywords (a generic learner's ``model_params``), by value: a loss,
       metric or activation closure made from them serializes to its name only.
-    - User code by identity: layer classes defined outside Keras and keraslearn (a class edited and
-      run again in a notebook keeps its name), and layers' activation and Lambda functions that are not
-      Keras' own (a closure's constants are not in its name), and a compiled loss of that kind.
+    - User code by identity: callables among the learner's parameters (a user loss like
+      ``make_loss(w)``, the build function), layer classes defined outside Keras and keraslearn (a class
+      edited and run again in a notebook keeps its name), and layers' activation and Lambda functions
+      and a compiled loss that are not Keras' own (a closure's constants are not in its name).
     - Keras loss and metric objects' arguments that their config drops (``Huber(delta=...)`` in Keras
       3.15), from their ``_fn_kwargs``.
     """
@@ -207,7 +184,7 @@ def _beyond_config(model, params: dict) -> tuple:
         elif user_code(obj) and not isinstance(obj, type):
             found.append(obj)
 
-    walk([params.get(name) for name in ("loss", "metrics")])
+    walk(params)
     walk(getattr(model, "loss", None))
     for layer in model._flatten_layers(include_self=False, recursive=True):
         if not type(layer).__module__.startswith("keras"):
