@@ -731,6 +731,11 @@ def test_a_weight_column_weights_the_fit_and_the_metrics_and_is_not_learned_from
     assert json.loads(captured.out) == pytest.approx(score_table(model, X.drop(columns="w"), y))
     assert main(["evaluate", str(out), str(data), "--weight", "w", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == pytest.approx(score_table(model, X.drop(columns="w"), y, weights))
+    # A label the model never saw, in rows that weigh 0: scored without the probability metrics, as unweighted
+    unseen = pd.concat([df.assign(w=weights), df.iloc[:2].assign(species="other", w=0.0)])
+    unseen.to_csv(data, index=False)
+    assert main(["evaluate", str(out), str(data), "--weight", "w", "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == {"accuracy", "balanced_accuracy"}
 
 
 @pytest.mark.parametrize("value, message", [
@@ -746,6 +751,11 @@ def test_weights_that_cannot_weigh_a_row_are_refused_naming_the_rows(iris_csv, t
     df.to_csv(data, index=False)
     assert main(["fit", str(data), "--target", "species", "--weight", "w", "--epochs", "1", "--quiet"]) == 2
     assert message in capsys.readouterr().err
+    from keraslearn.tasks import check_weight_column
+
+    dates = pd.DataFrame({"w": pd.to_datetime(["2020-01-01", "2020-01-02"]), "x": [1, 2], "y": [0, 1]})
+    with pytest.raises(keraslearn.cli.UsageError, match="holds datetime64.* values, not numbers"):
+        check_weight_column(dates, "w", "y")  # a Parquet column of dates would weigh nanoseconds since 1970
     for argv, said in ((["--weight", "species"], "--weight species: that is the --target column"),
                        (["--weight", "w", "--drop", "w"], "--weight w and --drop w")):
         assert main(["fit", str(iris_csv if "species" in argv else data), "--target", "species", *argv,

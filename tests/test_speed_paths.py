@@ -722,26 +722,35 @@ def test_what_keras_configs_leave_out_keeps_models_apart(data):
     alone = KerasRegressor(_closure_loss_build, model_params={"w": 0.2}, **tiny).fit(X, y)
     assert second.history_["loss"] == pytest.approx(alone.history_["loss"], rel=1e-6)  # it trained with w=1.0
     np.testing.assert_allclose(second.predict(X), alone.predict(X), rtol=1e-5, atol=1e-6)
+    again = KerasRegressor(_closure_loss_build, model_params={"w": 0.2}, **dict(tiny, random_state=1)).fit(X, y)
+    assert compiled.template_for(again.model_) is compiled.template_for(alone.model_) is not None  # closures alike
     # Keras 3.15's Huber config leaves out delta; a redefined layer class keeps its name; a closure's
     # constants are not in the name its config gives an activation.
     first = FFRegressor(**TINY, loss=keras.losses.Huber(delta=0.01)).fit(X, y).model_
     other = FFRegressor(**TINY, loss=keras.losses.Huber(delta=1.0))
     assert compiled.structure_key(first, other) != compiled.structure_key(first, FFRegressor(**TINY, loss=first.loss))
 
-    def with_layer(layer):
+    def key(make_layer):
+        keras.backend.clear_session(free_memory=False)  # as every fit does: the same layer names
         inputs = keras.Input((3,))
-        return keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
+        return compiled.structure_key(keras.Model(inputs, keras.layers.Dense(1)(make_layer()(inputs))))
 
-    def scaled(factor):
+    def scaled(factor):  # an activation made by a function: its config names it, its constant is not there
         def activation(t):
             return t * factor
 
         return activation
 
-    layers = [type("Scale", (keras.layers.Layer,), {"call": lambda self, t: t * k})() for k in (1.0, 10.0)]
-    assert compiled.structure_key(with_layer(layers[0])) != compiled.structure_key(with_layer(layers[1]))
-    dense = [keras.layers.Dense(3, activation=scaled(k)) for k in (1.0, 10.0)]
-    assert compiled.structure_key(with_layer(dense[0])) != compiled.structure_key(with_layer(dense[1]))
+    scales = [type("Scale", (keras.layers.Layer,), {"call": lambda self, t: t * k}) for k in (1.0, 10.0)]
+    assert key(scales[0]) != key(scales[1]) and key(scales[0]) == key(scales[0])  # same name, other class
+    assert key(lambda: keras.layers.Dense(3, activation=scaled(1.0))) != \
+        key(lambda: keras.layers.Dense(3, activation=scaled(10.0)))
+    # ... while two made alike (each CV fold or grid point builds its own) are one structure
+    assert key(lambda: keras.layers.Dense(3, activation=scaled(1.0))) == \
+        key(lambda: keras.layers.Dense(3, activation=scaled(1.0)))
+    # a Keras object among a build's keywords, by its config
+    same = [compiled._frozen({"reg": keras.regularizers.L2(1e-3)}) for _ in range(2)]
+    assert same[0] == same[1] != compiled._frozen({"reg": keras.regularizers.L2(1e-2)})
 
 
 @needs_jax

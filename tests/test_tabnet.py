@@ -235,8 +235,7 @@ def test_tabnet_steps_fuse_their_reductions(cancer_mixed):
     assert jax_trainer.jit is jax.jit  # Keras' own jit is back after the fit
     model = clf.model_
     forward, _ = fast_predict._jax_forward(model)
-    args = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
-            clf._encode_X(X.iloc[:256]))  # a predict chunk
+    args = ([v.value for v in model.variables], clf._encode_X(X.iloc[:256]))  # a predict chunk
     ours = forward.lower(*args).compile().as_text()
     plain = jax.jit(forward.__wrapped__).lower(*args).compile().as_text()
     assert ours.count("__ynn_fusion") < plain.count("__ynn_fusion")
@@ -245,8 +244,7 @@ def test_tabnet_steps_fuse_their_reductions(cancer_mixed):
     assert compiled.template_for(loaded.model_) is None
     np.testing.assert_allclose(loaded.predict_proba(X.iloc[:256]), clf.predict_proba(X.iloc[:256]), rtol=1e-5, atol=1e-6)
     forward, _ = getattr(loaded.model_, fast_predict._FORWARD)
-    args = ([v.value for v in loaded.model_.trainable_variables], [v.value for v in loaded.model_.non_trainable_variables],
-            args[2])
+    args = ([v.value for v in loaded.model_.variables], args[1])
     assert forward.lower(*args).compile().as_text().count("__ynn_fusion") == ours.count("__ynn_fusion")
 
 

@@ -814,6 +814,18 @@ def test_sample_weight_weights_every_trials_fits_and_scores_and_names_another_st
     np.testing.assert_allclose(best.predict(X), again.predict(X), rtol=1e-5, atol=1e-6)  # the refit is weighted
     # Without weights the study's data digest is the one it always was; with them another study is named.
     assert data_fingerprint(X, y, None) == data_fingerprint(X, y) != data_fingerprint(X, y, w)
+    # What would stop the study in its first trial, after a fit, is said before any trial.
+    half = np.r_[np.zeros(60), np.ones(60)]
+    with pytest.raises(ValueError, match="sample_weight is 0 for every scored row of split 1 of 2"):
+        keraslearn.tune(learner, X, y, sample_weight=half, space=space, n_trials=1, cv=KFold(2),
+                        storage=f"sqlite:///{tmp_path / 'u.db'}")
+
+    def unweighted_score(estimator, X, y):
+        return 0.0
+
+    with pytest.raises(TypeError, match="takes no sample_weight"):
+        keraslearn.tune(learner, X, y, sample_weight=w, space=space, n_trials=1, cv=cv, scoring=unweighted_score,
+                        storage=f"sqlite:///{tmp_path / 'u.db'}")
     with pytest.raises(ValueError, match="sample_weight has shape"):
         keraslearn.tune(learner, X, y, sample_weight=w[:-1], space=space, n_trials=1,
                         storage=f"sqlite:///{tmp_path / 't.db'}")

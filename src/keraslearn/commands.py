@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import time
 from pathlib import Path
 
@@ -128,7 +129,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
             except ValueError as err:  # values the training rows were spared (an inf among the test rows)
                 raise UsageError(f"{err} (in the rows --test-fraction held out for testing; no model was "
                                  f"written to {out})") from None
-            say_roc_auc_left_out(console, learner, y_te, rows["test"], "the test rows hold")
+            say_roc_auc_left_out(console, learner, y_te, rows["test"], "the test rows hold", w_te)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted while scoring the trained model, before saving it; "
                                 f"nothing was written to {out}") from None
@@ -330,7 +331,7 @@ def cmd_evaluate(args):
     trained = getattr(model, "weight_name_", None)
     if args.weight is None and trained is not None and trained in df.columns:
         _say(console, f"[yellow]the model was trained with rows weighted by {trained!r}; these metrics are not "
-                      f"(--weight {trained} weights them)[/]", always=True)
+                      f"(--weight {shlex.quote(trained)} weights them)[/]", always=True)
     X, y = split_target(df, args.target, console)
     X, weights = pop_weight(X, args.weight)
     X = _features_for(model, X, console)
@@ -344,7 +345,7 @@ def cmd_evaluate(args):
         scores = score_table(model, X, y, weights)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
-    say_roc_auc_left_out(console, model, y, scores, "the data holds")
+    say_roc_auc_left_out(console, model, y, scores, "the data holds", weights)
     # The metrics are what evaluate is run for: its table goes to stdout (`> metrics.txt` keeps it),
     # unless --json puts the JSON there; notes stay on stderr.
     table = console if args.json else _console(stderr=False)

@@ -3,15 +3,19 @@ why, and labels read as another type than the model's classes."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from keraslearn.console import say as _say
 
 
-def say_roc_auc_left_out(console, model, y, scores, where) -> None:
+def say_roc_auc_left_out(console, model, y, scores, where, sample_weight=None) -> None:
     if "log_loss" in scores and "roc_auc" not in scores:  # every label a class, but not all of them there
+        weighing = ""
+        if sample_weight is not None:  # classes of rows that all weigh 0 are not there for the metric
+            y, weighing = y[np.asarray(sample_weight) > 0], " in rows that weigh more than 0"
         _say(console, f"[yellow]roc_auc left out: {where} {y.nunique()} of the model's "
-                      f"{len(model.classes_)} classes, and ROC AUC needs every class[/]")
+                      f"{len(model.classes_)} classes{weighing}, and ROC AUC needs every class[/]")
 
 
 def labels_as_classes(y: pd.Series, classes) -> pd.Series:

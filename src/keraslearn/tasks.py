@@ -161,7 +161,11 @@ def check_weight_column(df: pd.DataFrame, weight, target, drop=()) -> None:
         raise UsageError(f"--weight {weight} and --drop {weight}: a weight column is not learned from; give it as "
                          "--weight only")
     column = df[weight]
-    values = pd.to_numeric(column.astype(float) if pd.api.types.is_bool_dtype(column) else column, errors="coerce")
+    types = pd.api.types
+    real = types.is_numeric_dtype(column) and not types.is_complex_dtype(column)  # bools too
+    if not (real or types.is_object_dtype(column) or types.is_string_dtype(column)):  # not dates, not categories
+        raise UsageError(f"--weight column {weight!r} holds {column.dtype} values, not numbers")
+    values = pd.to_numeric(column.astype(float) if types.is_bool_dtype(column) else column, errors="coerce")
     present = column.notna().to_numpy()
     text = present & values.isna().to_numpy()
     if text.any():

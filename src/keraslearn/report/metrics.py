@@ -29,13 +29,13 @@ def classification_scores(y_true, y_pred, proba=None, classes=None, sample_weigh
 
 
 def _proba_metrics(y_true, classes, sample_weight=None) -> list[str]:
-    """The probability metrics defined on these labels: none when a label is not a class, no AUC
-    for one label (or, with more than two classes, when a class is absent); labels of rows that weigh 0
-    do not count."""
-    if sample_weight is not None:
-        y_true = np.asarray(y_true)[np.asarray(sample_weight) > 0]
+    """The probability metrics defined on these labels: none when a label is not a class (scikit-learn
+    refuses it, whatever its weight), no AUC for one label (or, with more than two classes, when a class is
+    absent); for AUC, labels only of rows that weigh 0 do not count."""
     if not np.isin(y_true, classes).all():
         return []
+    if sample_weight is not None:
+        y_true = np.asarray(y_true)[np.asarray(sample_weight) > 0]
     n_labels = len(np.unique(y_true))
     return ["log_loss"] + (["roc_auc"] if n_labels > 1 and (len(classes) == 2 or n_labels == len(classes)) else [])
 

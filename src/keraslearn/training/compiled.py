@@ -23,6 +23,8 @@ stay 1 and nothing is shared (torch does not compile).
 from __future__ import annotations
 
 import collections
+import hashlib
+import inspect
 import json
 import os
 import threading
@@ -112,8 +114,34 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
 
 # --------------------------------------------------------------------------- keys
 def _frozen(obj):
-    """A hashable, order-independent stand-in for a JSON-like value."""
-    return json.dumps(obj, sort_keys=True, default=repr)
+    """A hashable, order-independent stand-in for a JSON-like value (see :func:`_by_value` for others)."""
+    return json.dumps(obj, sort_keys=True, default=_by_value)
+
+
+def _by_value(obj):
+    """What ``obj`` holds, for :func:`_frozen`: a function made inside another (a closure made in a build
+    function or by ``make_loss(w)``, new at every call of its maker) by its code and the values it
+    captured; a Keras object (a regularizer among a build's keywords) by its config; an array by a hash
+    of its values (its repr leaves values out); anything else by its repr."""
+    if inspect.isfunction(obj) and "<locals>" in obj.__qualname__:
+        cells = []
+        for cell in obj.__closure__ or ():
+            try:
+                cells.append(cell.cell_contents)
+            except ValueError:  # a cell not filled yet
+                cells.append(None)
+        code = obj.__code__
+        consts = [c for c in code.co_consts if not inspect.iscode(c)]
+        return ["function", obj.__module__, obj.__qualname__, code.co_code.hex(), repr(consts),
+                cells, obj.__defaults__, obj.__kwdefaults__]
+    if isinstance(obj, np.ndarray):
+        return ["array", obj.dtype.str, obj.shape, hashlib.sha1(np.ascontiguousarray(obj).tobytes()).hexdigest()]
+    if hasattr(obj, "get_config") and not inspect.isclass(obj):
+        try:
+            return [type(obj).__module__, type(obj).__qualname__, obj.get_config()]
+        except Exception:
+            pass
+    return repr(obj)
 
 
 def structure_key(model, learner=None):
@@ -158,10 +186,12 @@ def _beyond_config(model, params: dict) -> tuple:
 
     - The user build function's keywords (a generic learner's ``model_params``), by value: a loss,
       metric or activation closure made from them serializes to its name only.
-    - User code by identity: callables among the learner's parameters (a user loss like
-      ``make_loss(w)``, the build function), layer classes defined outside Keras and keraslearn (a class
-      edited and run again in a notebook keeps its name), and layers' activation and Lambda functions
-      and a compiled loss that are not Keras' own (a closure's constants are not in its name).
+    - User code: callables among the learner's parameters (a user loss, the build function), layer
+      classes defined outside Keras and keraslearn (a class edited and run again in a notebook keeps its
+      name), and layers' activation and Lambda functions and a compiled loss that are not Keras' own (a
+      closure's constants are not in its name). By identity, except functions made inside another (a loss
+      or an activation made in ``build``, ``make_loss(w)``): by their code and captured values, so that
+      CV folds and grid points of one structure still share.
     - Keras loss and metric objects' arguments that their config drops (``Huber(delta=...)`` in Keras
       3.15), from their ``_fn_kwargs``.
     """
@@ -182,7 +212,7 @@ def _beyond_config(model, params: dict) -> tuple:
             found.append((type(obj).__name__, _frozen(obj._fn_kwargs)))
             walk(getattr(obj, "fn", None))
         elif user_code(obj) and not isinstance(obj, type):
-            found.append(obj)
+            found.append(_frozen(obj) if "<locals>" in getattr(obj, "__qualname__", "") else obj)
 
     walk(params)
     walk(getattr(model, "loss", None))

@@ -161,11 +161,30 @@ def check_weights(sample_weight, n):
         raise ValueError(f"sample_weight must hold numbers ({err}).") from None
     if weights.shape != (n,):
         raise ValueError(f"sample_weight has shape {weights.shape}; tune needs one weight per row of X: ({n},).")
-    if not np.isfinite(weights).all() or (weights < 0).any():
-        raise ValueError("sample_weight must be finite and non-negative.")
+    if not np.isfinite(weights).all() or (weights < 0).any() or (weights > np.finfo(np.float32).max).any():
+        raise ValueError("sample_weight must be finite (within float32's 3.4e38) and non-negative.")
     if not weights.any():
         raise ValueError("sample_weight is 0 for every row; at least one row must weigh.")
     return weights
+
+
+def check_weighted_splits(sample_weight, splits, scorer) -> None:
+    """Before any trial: every split's training rows and scored rows weigh something, and the scorer
+    takes ``sample_weight``; else the study would stop in its first trial, after a fit."""
+    import inspect
+
+    if sample_weight is None:
+        return
+    for i, (train, test) in enumerate(splits):
+        for rows, part in ((train, "training"), (test, "scored")):
+            if not sample_weight[rows].any():
+                raise ValueError(f"sample_weight is 0 for every {part} row of split {i + 1} of {len(splits)}; "
+                                 "give those rows weight, or use other folds (cv=...).")
+    if inspect.isfunction(scorer) or inspect.ismethod(scorer):
+        params = inspect.signature(scorer).parameters.values()
+        if not any(p.name == "sample_weight" or p.kind is p.VAR_KEYWORD for p in params):
+            raise TypeError(f"scoring={scorer.__name__!r} takes no sample_weight, so it cannot weight the scored "
+                            "rows; add a sample_weight=None keyword to it, or leave sample_weight out.")
 
 
 def check_scoring(learner, scoring, y):

@@ -314,7 +314,7 @@ def _differences(key, stored, new, spaces=((), ())) -> list[str]:
         return [f"{key} {k}: study has {shown(stored, k, spaces[0])}, this call {shown(new, k, spaces[1])}"
                 for k in sorted(set(stored) | set(new)) if stored.get(k) != new.get(k)]
     if key == "data":
-        return ["data: the study was scored on other data (values, columns or dtypes differ)"]
+        return ["data: the study was scored on other data (values, columns, dtypes or row weights differ)"]
     return [f"{key}: study has {stored!r}, this call {new!r}"]
 
 

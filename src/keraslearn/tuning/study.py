@@ -17,7 +17,7 @@ from keraslearn.learners.regression_targets import check_target
 from keraslearn.training.fit import DivergedError
 from keraslearn.training.memory import release_memory
 from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
-from keraslearn.tuning.checks import check_count, check_scoring, check_space, check_weights
+from keraslearn.tuning.checks import check_count, check_scoring, check_space, check_weighted_splits, check_weights
 from keraslearn.tuning.folds import splits_for
 from keraslearn.tuning.spaces import apply_sample
 from keraslearn.tuning.storage import (
@@ -255,6 +255,7 @@ def tune(
     sample_weight = check_weights(sample_weight, len(y))
     splits, evaluation = splits_for(learner, X, y, cv, validation_fraction, groups)
     scorer = check_scoring(learner, scoring, y)
+    check_weighted_splits(sample_weight, splits, scorer)
     optuna_storage = open_storage(storage)
     data = data_fingerprint(X, y, sample_weight)
     if study_name is None:
