@@ -709,11 +709,12 @@ def test_a_weight_column_weights_the_fit_and_the_metrics_and_is_not_learned_from
     out = tmp_path / "w.keraslearn"
     assert main(["fit", str(data), "--target", "species", "--weight", "w", "--epochs", "3", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "120 rows weighted by 'w' × 6 columns" in err and "metrics weighted by 'w'" in err
+    assert "120 rows × 6 columns, weighted by 'w'" in err and "metrics weighted by 'w'" in err
     metrics = json.loads((tmp_path / "w_metrics.json").read_text())
     assert metrics["weight"] == "w" and "w" not in metrics["features"]
     model = keraslearn.load(out)
     assert list(model.feature_names_in_) == [c for c in df.columns if c != "species"]
+    assert model.get_params()["verbose"] == 0  # the command's progress bar is not the saved learner's
     # The same rows, fitted in Python with sample_weight: the same model, and the metrics weight the rows.
     X, y = df.assign(w=weights).drop(columns="species"), df["species"]
     X_tr, X_te, y_tr, y_te, _ = held_out(X, y, 0.2, 0, classes=True)

@@ -829,3 +829,29 @@ def test_sample_weight_weights_every_trials_fits_and_scores_and_names_another_st
     with pytest.raises(ValueError, match="sample_weight has shape"):
         keraslearn.tune(learner, X, y, sample_weight=w[:-1], space=space, n_trials=1,
                         storage=f"sqlite:///{tmp_path / 't.db'}")
+
+
+def test_the_same_call_resumes_a_study_whose_name_an_earlier_version_derived(tmp_path, iris_mixed):
+    # A study's default name hashes the learner's parameters: a release that adds one derives another name.
+    X, y = iris_mixed
+    X, y = X.iloc[:60], y[:60]
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    space = {"learning_rate": FloatDistribution(1e-3, 1e-2, log=True)}
+    kw = dict(space=space, validation_fraction=0.3, storage=storage, refit=False, random_state=0)
+    learner = FFClassifier(layer_units=(4,), epochs=1, random_state=0)
+    keraslearn.tune(learner, X, y, n_trials=2, study_name="FFClassifier-written-by-an-earlier-version", **kw)
+    _, study = keraslearn.tune(learner, X, y, n_trials=3, **kw)
+    assert study.study_name == "FFClassifier-written-by-an-earlier-version" and len(study.trials) == 3
+    with pytest.warns(UserWarning, match=r"holds study 'FFClassifier-written-by-an-earlier-version' .*fixed epochs: "
+                                         r"study has 1, this call 2"):
+        _, other = keraslearn.tune(learner.set_params(epochs=2), X, y, n_trials=1, **kw)
+    assert other.study_name != study.study_name and len(other.trials) == 1
+
+
+def test_a_pipeline_without_a_space_is_told_to_give_one(iris_mixed):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, y = iris_mixed
+    with pytest.raises(TypeError, match="Pipeline has no default search space.*'ffclassifier__dropout'"):
+        keraslearn.tune(make_pipeline(FunctionTransformer(), FFClassifier()), X, y, n_trials=1)

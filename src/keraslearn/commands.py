@@ -106,8 +106,8 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     X_tr, X_te, y_tr, y_te, held = held_out(X, y, test_fraction, random_state, classes=classes)
     (X_tr, w_tr), (X_te, w_te) = pop_weight(X_tr, weight), pop_weight(X_te, weight)
     weighted = "" if weight is None else f" weighted by {weight!r}"  # the rows, in training and the metrics
-    _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows{weighted} × {X_tr.shape[1]} columns; "
-                  f"{held}")
+    _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows × {X_tr.shape[1]} columns"
+                  f"{weighted and ','}{weighted}; {held}")
     start = time.perf_counter()
     try:
         learner.fit(X_tr, y_tr, **({} if w_tr is None else {"sample_weight": w_tr}))
@@ -120,6 +120,8 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
                                 f"no model was written to {out}") from None
     seconds = time.perf_counter() - start
     remember_table(learner, X, y, weight)
+    if "verbose" in learner.get_params(deep=False):  # the command's progress display is not the saved learner's:
+        learner.set_params(verbose=0)  # reused in Python (cross_validate), it fits quietly, as by default
     try:
         rows = {"train": score_table(learner, X_tr, y_tr, w_tr)}
         if X_te is not None:

@@ -15,6 +15,11 @@ def check_space(learner, space) -> dict:
     from optuna.distributions import BaseDistribution
 
     if space is None:
+        if not hasattr(learner, "search_space"):  # a Pipeline, or another estimator keraslearn has no space for
+            step = getattr(learner, "steps", [("model", None)])[-1][0]
+            raise TypeError(f"{type(learner).__name__} has no default search space (keraslearn's learners have "
+                            f"one); pass space= with the parameter names it takes, e.g. for a Pipeline whose "
+                            f"learner step is {step!r}: space={{'{step}__dropout': FloatDistribution(0.0, 0.5)}}.")
         space = learner.search_space()
         _warn_overridden(learner, space)
     if not isinstance(space, dict) or not space:

@@ -318,6 +318,22 @@ def _differences(key, stored, new, spaces=((), ())) -> list[str]:
     return [f"{key}: study has {stored!r}, this call {new!r}"]
 
 
+def same_task_studies(storage, study_name, config) -> list[tuple[str, list[str]]]:
+    """Other studies in ``storage`` of the same learner class, data, evaluation, space and scoring, with how
+    their fixed parameters differ: a study a call with another name would resume but for those (one written
+    by an earlier keraslearn, whose learners had other parameters, derived its name from them)."""
+    import optuna
+
+    found = []
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        stored = summary.user_attrs.get(CONFIG_ATTR)
+        if summary.study_name == study_name or not isinstance(stored, dict) or summary.n_trials == 0:
+            continue
+        if all(stored.get(k) == config.get(k) for k in ("learner", "data", "evaluation", "space", "scoring")):
+            found.append((summary.study_name, _differences("fixed", stored.get("fixed"), config["fixed"])))
+    return found
+
+
 def check_config(study, config):
     """Record the settings of a new study; refuse to continue one created with other settings.
 

@@ -27,6 +27,7 @@ from keraslearn.tuning.storage import (
     default_study_name,
     fail_dead_trials,
     open_storage,
+    same_task_studies,
     study_config,
     worker_id,
 )
@@ -258,9 +259,10 @@ def tune(
     check_weighted_splits(sample_weight, splits, scorer)
     optuna_storage = open_storage(storage)
     data = data_fingerprint(X, y, sample_weight)
-    if study_name is None:
-        study_name = default_study_name(learner, data, space, evaluation, scoring)
     config = study_config(learner, scoring, evaluation, space, data)
+    if study_name is None:
+        study_name = _derived_name(optuna_storage, default_study_name(learner, data, space, evaluation, scoring),
+                                   config)
 
     with _quiet_optuna():
         study = optuna.create_study(
@@ -339,6 +341,27 @@ def _optimize(study, objective, n_trials, timeout, callbacks):
         warn_user(
             f"{len(failed)} trial(s) of study {study.study_name!r} failed: their score was not a finite number (NaN "
             "or inf: a fit that diverged, or a scorer that returned NaN). They do not count toward n_trials.")
+
+
+def _derived_name(storage, name, config) -> str:
+    """The study a call without ``study_name`` resumes: the one of the derived ``name``; else the one study of
+    the same task whose recorded settings are all equal (its name was derived by an earlier keraslearn, whose
+    learners had other parameters: the same command resumes it after an upgrade); else ``name``, a new study,
+    with a warning naming studies of the same task that differ only in fixed parameters."""
+    import optuna
+
+    if name in optuna.get_all_study_names(storage):
+        return name
+    same = same_task_studies(storage, name, config)
+    equal = [other for other, differences in same if not differences]
+    if len(equal) == 1:
+        return equal[0]
+    for other, differences in same[:3]:
+        warn_user(f"the storage holds study {other!r} on the same learner, data, folds, space and scoring, "
+                  f"with other fixed parameters ({'; '.join(differences) or 'as this call'}); this call starts "
+                  f"study {name!r}. To resume that one instead, pass study_name={other!r} (the command line: "
+                  f"--study {other}) with its parameters.")
+    return name
 
 
 def _states():
