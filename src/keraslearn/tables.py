@@ -19,7 +19,7 @@ from keraslearn.table_numbers import spreadsheet_numbers
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 
-def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
+def read_table(path, text=(), exact=(), keep=(), numbers=None, codes_except=None) -> pd.DataFrame:
     """Read a .csv / .tsv / .parquet file, or a dataset of :func:`keraslearn.list_tabular` by name.
 
     In a text file, the columns named in ``text`` are read as text (a zip code "02139" keeps its
@@ -27,6 +27,10 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
     ``keep`` (a model's features) are never left out as row names. ``numbers`` ("comma" or "point",
     a model's training file's) reads a text file whose values show neither decimal commas nor points;
     ``df.attrs["numbers"]`` says which one the file showed (None: neither, or not a text file).
+    ``codes_except`` (a training file's target, for fit and tune): every other column of whole numbers
+    some of which are written with leading zeros ("02139", "007": zip codes, codes) is read as text,
+    and ``df.attrs["codes"]`` names them; read as numbers, their zeros would be lost and the codes
+    scaled as amounts.
     """
     p = Path(path).expanduser()  # as pandas does: "--out=~/x.csv" reaches us unexpanded
     if not p.exists():
@@ -84,6 +88,9 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
                                                         index_col=None if own_index else False)
 
             df, numbers = spreadsheet_numbers(df, read_text, path, sep=sep, skip={*text, *exact}, convention=numbers)
+            if codes_except is not None:
+                df = _zero_padded_codes_as_text(df, p, sep, encoding, skip={*text, *exact, codes_except},
+                                                index_col=None if own_index else False)
             _check_unique_header(df, p, sep=sep, encoding=encoding)
             df = _none_in_numbers_is_missing(df, skip={*text, *exact})
             df = _without_row_names(df, path, keep={*text, *exact, *keep})
@@ -104,6 +111,20 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None) -> pd.DataFrame:
         raise UsageError(f"cannot read {path}: {type(err).__name__}: {str(err).splitlines()[0]}") from None
     if df.empty or df.shape[1] == 0:
         raise UsageError(f"{path} holds no data rows")
+    return df
+
+
+def _zero_padded_codes_as_text(df, p, sep, encoding, skip, index_col) -> pd.DataFrame:
+    """``df`` with its columns of whole numbers written with leading zeros in the file as the file's text."""
+    numeric = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])
+               and not pd.api.types.is_bool_dtype(df[c])]
+    codes = []
+    if numeric:
+        written = _csv(p, sep=sep, encoding=encoding, text=numeric, usecols=numeric, index_col=index_col)
+        codes = [c for c in numeric if written[c].str.fullmatch(r"\s*[+-]?0\d+\s*").any()]
+        if codes:  # categories: the encoder's note on numbers stored as text would say to convert them
+            df = df.assign(**{str(c): pd.Categorical(written[c].str.strip()) for c in codes})
+    df.attrs["codes"] = codes
     return df
 
 

@@ -109,7 +109,12 @@ def load_task(args, console):
     drop = list(dict.fromkeys(getattr(args, "drop", None) or []))
     weight = getattr(args, "weight", None)
     # --drop 'Unnamed: 0' or X: asked for by name, not said as row names
-    df = read_table(args.data, keep=drop + ([weight] if weight is not None else []))
+    df = read_table(args.data, keep=drop + ([weight] if weight is not None else []), codes_except=args.target)
+    codes = [c for c in df.attrs.get("codes", ()) if c not in drop and c != weight]
+    if codes:
+        _say(console, f"[yellow]read as text (categories), as whole numbers written with leading zeros: "
+                      f"{', '.join(map(repr, codes))} (zip codes, codes); if they are amounts, write them without "
+                      "the zeros[/]", always=True)
     missing_columns("--drop", drop, df)
     if args.target in drop:
         raise UsageError(f"--drop {args.target}: that is the --target column")
