@@ -117,7 +117,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None, codes_except=None
 def _zero_padded_codes_as_text(df, p, sep, encoding, skip, index_col) -> pd.DataFrame:
     """``df`` with its columns of whole numbers written with leading zeros in the file as the file's text."""
     numeric = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])
-               and not pd.api.types.is_bool_dtype(df[c])]
+               and not pd.api.types.is_bool_dtype(df[c]) and (df[c].dropna() % 1 == 0).all()]  # whole numbers
     codes = []
     if numeric:
         written = _csv(p, sep=sep, encoding=encoding, text=numeric, usecols=numeric, index_col=index_col)

@@ -150,8 +150,8 @@ def structure_key(model, learner=None):
     The Keras model config (layers, shapes, names, dtypes), the compile config without a
     plain-number learning rate (which is optimizer state), the backend, Keras' global settings that
     compiled steps depend on beyond the model's config (``floatx``, the optimizer's and metrics'
-    variables' dtype; ``epsilon``, which losses clip with; the dtype policy; JAX's x64 mode), and by
-    identity any non-Keras callable among the learner's parameters.
+    variables' dtype; ``epsilon``, which losses clip with; the dtype policy; JAX's x64 mode), and what
+    those configs leave out (:func:`_beyond_config`: user code, build keywords, loss arguments).
     """
     if learner is not None and not getattr(type(learner), "_share_compiled_steps", True):
         return None
@@ -316,8 +316,11 @@ class _Template:
         model = self.model
         optimizer, loss = self._compiled_with
         return (model.optimizer is optimizer and getattr(model, "_compile_loss", None) is loss
-                and _trainable_split(model) == self.split
-                and (self.steps is not None or model.steps_per_execution == k))
+                and self.trainables_unchanged() and (self.steps is not None or model.steps_per_execution == k))
+
+    def trainables_unchanged(self) -> bool:
+        """Whether the template model's trainable variables are still those its steps were traced with."""
+        return _trainable_split(self.model) == self.split
 
     def train_function(self, k, model):
         """``model``'s Keras ``train_function(state, iterator)``, ``k`` steps per XLA call (see training.groups)."""
@@ -414,7 +417,7 @@ def template_for(model):
         template = _TEMPLATES.get(entry[0])
         if template is not entry[1]:
             return None
-        if _trainable_split(template.model) != template.split:  # a user froze the template model's layers
+        if not template.trainables_unchanged():  # a user froze the template model's layers
             del _TEMPLATES[entry[0]]
             return None
     return template
