@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 import keraslearn
-from keraslearn.cli import main
+from keraslearn.cli import _format_warning, main
+from keraslearn.preprocessing import ColumnWarning
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -512,8 +513,22 @@ def test_fit_drops_columns_says_its_test_split_and_records_it(iris_csv, tmp_path
     data = tmp_path / "ids.csv"
     pd.read_csv(iris_csv).assign(customer_id=[f"c{i}" for i in range(150)]).to_csv(data, index=False)
     out = tmp_path / "m.keraslearn"
-    assert main(["fit", str(data), "--target", "species", "--drop", "customer_id", "--epochs", "1",
-                 "--out", str(out)]) == 0
+    with warnings.catch_warnings(record=True) as said:  # as a user's fit without --drop first warns
+        warnings.simplefilter("always")
+        assert main(["fit", str(data), "--target", "species", "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    ids = [w.message for w in said if isinstance(w.message, ColumnWarning)]
+    assert [w.column for w in ids] == ["customer_id"]
+    # the CLI prints it as one line ending in its own fix: a command-line user has no X to convert
+    line = _format_warning("fit", ids[0], ColumnWarning, "encoder.py", 1)
+    assert line.startswith("warning: Categorical column 'customer_id' has 120 levels in 120 rows: an identifier?")
+    assert line.endswith("On the command line: --drop customer_id leaves the column out; --param min_frequency=N "
+                         "pools levels rarer than N rows.\n")
+    assert _format_warning("predict", ids[0], ColumnWarning, "encoder.py", 1) == f"warning: {ids[0]}\n"
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        assert main(["fit", str(data), "--target", "species", "--drop", "customer_id", "--epochs", "1",
+                     "--out", str(out)]) == 0
+    assert not [w for w in said if isinstance(w.message, ColumnWarning)]
     assert "30 test rows held out (0.2, stratified)" in capsys.readouterr().err
     metrics = json.loads((tmp_path / "m_metrics.json").read_text())
     assert metrics["target"] == "species" and "customer_id" not in metrics["features"]

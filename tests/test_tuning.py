@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from optuna.trial import TrialState  # noqa: E402
 import keraslearn  # noqa: E402
 from keraslearn import FFClassifier, FFRegressor, KerasClassifier  # noqa: E402
 from keraslearn.cli import UsageError  # noqa: E402
+from keraslearn.preprocessing import ColumnWarning  # noqa: E402
 from keraslearn.tuning.storage import WORKER_ATTR  # noqa: E402
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -105,14 +107,19 @@ def _check_report(best, study, X, directory):
 
 def test_cv_mode_scores_every_fold(tmp_path, diabetes_mixed):
     X, y = diabetes_mixed
-    X, y = X.iloc[:160], y.iloc[:160]
-    best, study = keraslearn.tune(
-        FFRegressor(epochs=3, batch_size=32, validation_fraction=0.0), X, y,
-        space={"learning_rate": SPACE["learning_rate"]},
-        n_trials=2, cv=2, scoring="neg_mean_absolute_error", storage=tmp_path / "cv.db", random_state=1,
-        refit=False,
-    )
+    X, y = X.iloc[:160].assign(patient=[f"p{i}" for i in range(160)]), y.iloc[:160]
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        best, study = keraslearn.tune(
+            FFRegressor(epochs=3, batch_size=32, validation_fraction=0.0), X, y,
+            space={"learning_rate": SPACE["learning_rate"]},
+            n_trials=2, cv=2, scoring="neg_mean_absolute_error", storage=tmp_path / "cv.db", random_state=1,
+            refit=False,
+        )
     assert best is None
+    # Every fold of every trial fits an encoder that finds the identifier; the study says it once.
+    ids = [str(w.message) for w in said if issubclass(w.category, ColumnWarning)]
+    assert len(ids) == 1 and ids[0].startswith("Categorical column 'patient' has 80 levels in 80 rows")
     for t in study.trials:
         folds = t.user_attrs["fold_scores"]
         assert len(folds) == 2 and all(f < 0 for f in folds)

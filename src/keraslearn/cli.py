@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import functools
 import importlib
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -195,13 +197,22 @@ def run() -> None:
     sys.exit(code)
 
 
+def _format_warning(command, message, category, *_, **__) -> str:
+    """A warning for the user (a column that looks like an ID, numbers stored as text) as one line,
+    not a source location and a line of keraslearn's code; a column's Python fixes followed by the
+    command's own (a command-line user has no ``X`` to convert)."""
+    column = getattr(message, "column", None)
+    if column is None or command not in ("fit", "tune"):
+        return f"warning: {message}\n"
+    return (f"warning: {message} On the command line: --drop {shlex.quote(str(column))} leaves the column out"
+            f"{'; --param min_frequency=N pools levels rarer than N rows' if 'min_frequency' in str(message) else ''}.\n")
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = _parse(parser, argv)
     shown = warnings.formatwarning
-    # A warning for the user (a column that looks like an ID, numbers stored as text) reads as one
-    # line, not as a source location and a line of keraslearn's code.
-    warnings.formatwarning = lambda message, category, *_, **__: f"warning: {message}\n"
+    warnings.formatwarning = functools.partial(_format_warning, args.command)
     try:
         with _interruptible(), _stderr_until_closed():
             return int(args.func(args) or 0)

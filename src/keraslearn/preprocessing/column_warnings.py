@@ -49,20 +49,20 @@ def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, nam
             warn_user(
                 f"Column {name!r} holds numbers with thousands separators (e.g. {commas.iloc[0]!r}); it is "
                 f"treated as categorical ({len(kept)} levels). Read the file with "
-                "pd.read_csv(..., thousands=',') to use it as a number.")
+                "pd.read_csv(..., thousands=',') to use it as a number.", column=name)
         elif len(commas) and sample.str.fullmatch(_DECIMAL_COMMA).all():
             warn_user(
                 f"Column {name!r} holds numbers with decimal commas (e.g. {commas.iloc[0]!r}); it is treated as "
                 f"categorical ({len(kept)} levels). Read the file with pd.read_csv(..., decimal=',') (and "
                 f"sep=';', as such files usually have), or convert it: "
-                f"pd.to_numeric(X[{name!r}].str.replace(',', '.')).")
+                f"pd.to_numeric(X[{name!r}].str.replace(',', '.')).", column=name)
         elif numeric.all():
             warn_user(
                 f"Column {name!r} holds numbers stored as strings; it is treated as categorical "
                 f"({len(kept)} levels). Convert it with pd.to_numeric(X[{name!r}]) to use it as a "
                 f"number; to keep it categorical without this warning, make it a category column "
                 f"(X[{name!r}].astype('category')); a TabularEncoder used on its own also takes it in "
-                "categorical_features.")
+                "categorical_features.", column=name)
         elif sample.str.fullmatch(_DATE_TEXT).all():
             dates = True  # its many levels are dates, not an identifier
             warn_user(
@@ -70,7 +70,7 @@ def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, nam
                 f"({len(kept)} levels), so a date not seen in training is 'unknown'. To use it as a time, give "
                 f"numbers instead (pd.to_datetime(X[{name!r}]).dt.year, .dt.dayofyear, ...), or drop the column; "
                 f"to keep it categorical without this warning, make it a category column "
-                f"(X[{name!r}].astype('category')).")
+                f"(X[{name!r}].astype('category')).", column=name)
         elif len(kept) >= 10 and 0 < (~numeric).sum() <= max(3, len(kept) // 100):
             # A numeric column with a stray value or two ("abc", "?", "-"): every number became a
             # level, so each new number at predict time is "unknown". (Codes that are mostly
@@ -82,7 +82,8 @@ def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, nam
                 f"{_listed(bad)}; it is treated as categorical ({len(kept)} levels), so a number not seen "
                 f"in training is 'unknown'. Fix or blank those values to use it as a number "
                 f"(pd.to_numeric(X[{name!r}], errors='coerce') makes them missing); to keep it "
-                f"categorical without this warning, make it a category column (X[{name!r}].astype('category')).")
+                f"categorical without this warning, make it a category column (X[{name!r}].astype('category')).",
+                column=name)
     if not named and kept and _is_time(col.dtype):
         if _is_duration(col.dtype):
             what, numbers = "a duration", f"X[{name!r}].dt.total_seconds()"
@@ -92,13 +93,13 @@ def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, nam
             f"Column {name!r} holds {col.dtype} values; they are treated as categorical ({len(kept)} levels), "
             f"so a value not seen in training is 'unknown'. To use it as {what}, give numbers instead "
             f"({numbers}); to keep it categorical without this warning, make it "
-            f"a category column (X[{name!r}].astype('category')).")
+            f"a category column (X[{name!r}].astype('category')).", column=name)
     # An identifier: many levels, or in a small table a level of its own for every row (names, IDs).
     if not dates and (len(kept) > max(ID_LEVELS, n // 2) or (n >= 50 and len(kept) >= n)):
         warn_user(
             f"Categorical column {name!r} has {len(kept)} levels in {n} rows: an identifier? Its "
             f"embedding gets {embedding_rows} rows. Drop the column, or pool rare levels with "
-            "min_frequency.")
+            "min_frequency.", column=name)
 
 
 def spelled_apart(levels: list) -> dict:

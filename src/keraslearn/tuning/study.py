@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from keraslearn._user_warnings import warn_user
+from keraslearn._user_warnings import each_column_warning_once, warn_user
 from keraslearn.learners.regression_targets import check_target
 from keraslearn.training.fit import DivergedError
 from keraslearn.training.memory import release_memory
@@ -143,6 +143,7 @@ class _Objective:
 
 
 # ------------------------------------------------------------------ tune
+@each_column_warning_once()
 def tune(
     learner,
     X,
