@@ -204,8 +204,8 @@ def _format_warning(command, message, category, *_, **__) -> str:
     column = getattr(message, "column", None)
     if column is None or command not in ("fit", "tune"):
         return f"warning: {message}\n"
-    return (f"warning: {message} On the command line: --drop {shlex.quote(str(column))} leaves the column out"
-            f"{'; --param min_frequency=N pools levels rarer than N rows' if 'min_frequency' in str(message) else ''}.\n")
+    pool = "; --param min_frequency=N pools levels rarer than N rows" if "min_frequency" in str(message) else ""
+    return f"warning: {message} On the command line: --drop {shlex.quote(str(column))} leaves the column out{pool}.\n"
 
 
 def main(argv=None) -> int:
