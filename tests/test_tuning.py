@@ -510,6 +510,19 @@ def test_a_killed_study_resumes_where_it_stopped(tmp_path):
     assert len(trials) == len(before) + (4 - len(finished))
 
 
+def test_default_batch_sizes_are_those_that_fill_eight_steps_of_the_training_rows():
+    from keraslearn.tuning.spaces import for_rows
+
+    tabnet, ff = keraslearn.TabNetClassifier().search_space(), FFClassifier().search_space()
+    assert for_rows(tabnet, 300)["batch_size"].choices == ("auto",)  # 1024 trained 1 step an epoch: near chance
+    assert for_rows(tabnet, 8 * 512)["batch_size"].choices == ("auto", 256, 512)
+    assert for_rows(tabnet, 100_000) == tabnet
+    assert for_rows(ff, 2000)["batch_size"].choices == (32, 64, 128)
+    assert for_rows(ff, 100)["batch_size"].choices == (32,)  # no "auto": the smallest stays
+    assert {k: v for k, v in for_rows(ff, 100).items() if k != "batch_size"} == \
+        {k: v for k, v in ff.items() if k != "batch_size"}
+
+
 def _iris():
     from sklearn.datasets import load_iris
 
@@ -537,6 +550,8 @@ def test_cli_tune_writes_a_report(tmp_path, iris_mixed, capsys):
     # What --param fixes is not tuned: not sampled, and not overwritten (layer_units by n_layers × units).
     assert not {"dropout", "n_layers", "units"} & set(study.best_params)
     assert model.layer_units == (8,) and model.dropout == 0.0
+    # 94 rows train each trial (105 less the learner's validation_fraction): only batch size 32 fills 8 steps
+    assert study.trials[0].distributions["batch_size"].choices == (32,) and model.batch_size == 32
     assert model.predict(X).shape == (len(X),)
     assert model.target_name_ == "species"  # evaluate's default --target
     # The same command again: the study already holds its trial, so nothing more runs; without
