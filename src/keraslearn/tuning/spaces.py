@@ -232,6 +232,15 @@ def search_space(learner) -> dict:
     return space
 
 
+def default_batch_sizes(learner):
+    """The ``batch_size`` distribution of ``learner``'s default space; None without one (a generic
+    learner, whose hyperparameters are its build function's, or a Pipeline)."""
+    try:
+        return learner.search_space().get("batch_size")
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 def for_rows(space: dict, rows: int) -> dict:
     """A default ``space`` without the batch sizes that train fewer than 8 steps an epoch on ``rows``
     (a trial's training rows): on a few hundred rows TabNet's 1024 and 2048 trained one step an epoch

@@ -19,7 +19,7 @@ from keraslearn.training.memory import release_memory
 from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
 from keraslearn.tuning.checks import check_count, check_scoring, check_space, check_weighted_splits, check_weights
 from keraslearn.tuning.folds import splits_for
-from keraslearn.tuning.spaces import apply_sample, for_rows
+from keraslearn.tuning.spaces import apply_sample, default_batch_sizes, for_rows
 from keraslearn.tuning.storage import (
     WORKER_ATTR,
     check_config,
@@ -256,7 +256,7 @@ def tune(
     check_target(learner, y)
     sample_weight = check_weights(sample_weight, len(y))
     splits, evaluation = splits_for(learner, X, y, cv, validation_fraction, groups)
-    if hasattr(learner, "search_space") and space.get("batch_size") == learner.search_space().get("batch_size"):
+    if space.get("batch_size") is not None and space["batch_size"] == default_batch_sizes(learner):
         # The default batch sizes (the CLI's space is the default without --param's): those the rows can fill.
         held = learner.get_params().get("validation_fraction")  # the rows each fit holds out itself
         held = held if isinstance(held, float) and 0 < held < 1 else 0.0
