@@ -256,7 +256,11 @@ PARAM_ERRORS = [
     (TabMClassifier, {"dropout": float("nan")}, r"dropout must be a finite number, got nan"),
     (ResNetRegressor, {"d_hidden_multiplier": float("inf")}, r"d_hidden_multiplier must be a finite number, got inf"),
     (FFRegressor, {"validation_fraction": float("nan")}, r"validation_fraction must be a finite number"),
-    (FFClassifier, {"min_frequency": float("nan")}, r"min_frequency must be a non-negative int or a float < 1"),
+    (FFClassifier, {"min_frequency": float("nan")}, r"min_frequency must be an int >= 0 \(rows\) or a float in \(0, 1\)"),
+    # a float is a share, as in scikit-learn's OneHotEncoder: 1.5 was read as a count of rows
+    (FFClassifier, {"min_frequency": 1.5}, r"got 1.5; for a count of rows give an int\.$"),
+    # checked whatever the numeric embedding: a grid switching to "piecewise" later met it only then
+    (ResNetClassifier, {"n_bins": -1}, "n_bins must be >= 2"),
     (RealMLPRegressor, {"hidden_sizes": 64.0}, r"hidden_sizes must be a sequence of positive ints"),
     (RealMLPClassifier, {"numeric_embedding": "fourier"},  # offered a Layer, which RealMLP then refused
      r"numeric_embedding must be None or one of \('pbld',\), got 'fourier'"),

@@ -147,3 +147,15 @@ def test_wrong_names_are_answered_with_the_right_one():
                                         r"checkpoint_dir=...\), not a parameter of the learner; the command line "
                                         r"has no checkpoints"):
         keraslearn.learner("classif.kerasff", checkpoint_dir="ck")
+
+
+def test_parameters_are_keyword_only_as_in_scikit_learn():
+    """FFClassifier(10) bound 10 to layer_units silently; scikit-learn's estimators refuse positional
+    parameters (MLPClassifier(10) is a TypeError). A generic learner takes its model first, as Keras' wrappers."""
+    for cls in sorted(learner_classes(), key=lambda c: c.__name__):
+        generic = cls.__name__.startswith("Keras")
+        with pytest.raises(TypeError, match="positional argument"):
+            cls(build, 10) if generic else cls(10)
+    assert keraslearn.KerasClassifier(build).model is build
+    with pytest.raises(TypeError, match="positional argument"):
+        keraslearn.TabularEncoder("standard")

@@ -102,7 +102,9 @@ APPLICATIONS: dict[str, Application] = {
 
 def get_application(name: str) -> Application:
     if name not in APPLICATIONS:
-        raise ValueError(f"application={name!r} is not supported; use one of {sorted(APPLICATIONS)}.")
+        meant = [known for known in APPLICATIONS if str(name).lower() == known.lower()]
+        hint = f"did you mean {meant[0]!r}? " if meant else ""
+        raise ValueError(f"application={name!r} is not supported; {hint}use one of {sorted(APPLICATIONS)}.")
     return APPLICATIONS[name]
 
 

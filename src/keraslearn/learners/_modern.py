@@ -64,7 +64,7 @@ class ModernLearnerMixin:
     def _validate_params(self):
         super()._validate_params()
         check_number("weight_decay", self.weight_decay, low=0)
-        if getattr(self, "numeric_embedding", None) is not None and hasattr(self, "n_bins"):
+        if hasattr(self, "n_bins"):  # checked with any embedding, as a grid may switch to "piecewise" later
             check_number("n_bins", self.n_bins, low=2, high=128, integer=True)
         if hasattr(self, "frequency_scale"):
             check_number("frequency_scale", self.frequency_scale, low=0, low_open=True)

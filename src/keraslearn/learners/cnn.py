@@ -79,6 +79,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         application="MobileNetV2",
         weights="imagenet",
         image_size=224,
@@ -108,16 +109,17 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         if isinstance(size, numbers.Integral) and not isinstance(size, bool):
             size = (size, size)
         try:
-            size = tuple(int(s) for s in size)
+            size = tuple(size)
         except TypeError:
             size = ()
         app = cnn.get_application(self.application)
-        if len(size) != 2 or min(size) < app.min_size:
+        whole = all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in size)
+        if len(size) != 2 or not whole or min(size) < app.min_size:
             raise ValueError(
                 f"image_size must be an int or (height, width), each >= {app.min_size} for "
                 f"{self.application}; got {self.image_size!r}."
             )
-        return size
+        return tuple(int(s) for s in size)
 
     def _validate_params(self):
         super()._validate_params()

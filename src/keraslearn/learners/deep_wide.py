@@ -68,6 +68,7 @@ class DeepWideClassifier(KerasClassifierMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         layer_units=(128, 256),
         activation="relu",
         dropout=0.0,
@@ -104,6 +105,7 @@ class DeepWideRegressor(KerasRegressorMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         layer_units=(128, 256),
         activation="relu",
         dropout=0.0,

@@ -93,6 +93,7 @@ class FFClassifier(KerasClassifierMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         layer_units=(32, 32, 32),
         activation="relu",
         dropout=0.0,
@@ -131,6 +132,7 @@ class FFRegressor(KerasRegressorMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         layer_units=(32, 32, 32),
         activation="relu",
         dropout=0.0,

@@ -99,6 +99,7 @@ class FTTransformerClassifier(_FTTransformer, KerasClassifierMixin, KerasLearner
 
     def __init__(
         self,
+        *,
         n_blocks=3,
         d_block=192,
         n_heads=8,
@@ -133,6 +134,7 @@ class FTTransformerRegressor(_FTTransformer, KerasRegressorMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         n_blocks=3,
         d_block=192,
         n_heads=8,

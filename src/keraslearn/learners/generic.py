@@ -110,6 +110,7 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
     def __init__(
         self,
         model=None,
+        *,
         model_params=None,
         x_transform=None,
         y_transform=None,
@@ -237,6 +238,7 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
     def __init__(
         self,
         model=None,
+        *,
         model_params=None,
         x_transform=None,
         y_transform=None,

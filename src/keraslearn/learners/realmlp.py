@@ -103,6 +103,7 @@ class RealMLPClassifier(_RealMLP, KerasClassifierMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         hidden_sizes=(256, 256, 256),
         activation="selu",
         dropout=0.15,
@@ -148,6 +149,7 @@ class RealMLPRegressor(_RealMLP, KerasRegressorMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         hidden_sizes=(256, 256, 256),
         activation="mish",
         dropout=0.15,

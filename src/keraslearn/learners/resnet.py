@@ -82,6 +82,7 @@ class ResNetClassifier(_ResNet, KerasClassifierMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         n_blocks=2,
         d_block=192,
         d_hidden_multiplier=2.0,
@@ -118,6 +119,7 @@ class ResNetRegressor(_ResNet, KerasRegressorMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         n_blocks=2,
         d_block=192,
         d_hidden_multiplier=2.0,

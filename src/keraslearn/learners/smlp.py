@@ -116,6 +116,7 @@ class SMLPClassifier(_CosineScheduleMixin, KerasClassifierMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         n_max=128,
         n_layers=2,
         activation="relu",
@@ -154,6 +155,7 @@ class SMLPRegressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         n_max=128,
         n_layers=2,
         activation="relu",
@@ -190,6 +192,7 @@ class SMLP2Classifier(_CosineScheduleMixin, KerasClassifierMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         n_max=128,
         n_layers=3,
         activation="relu",
@@ -226,6 +229,7 @@ class SMLP2Regressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         n_max=128,
         n_layers=3,
         activation="relu",

@@ -94,6 +94,7 @@ class TabMClassifier(_TabM, KerasClassifierMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         k=32,
         arch_type="tabm",
         n_blocks=None,
@@ -128,6 +129,7 @@ class TabMRegressor(_TabM, KerasRegressorMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         k=32,
         arch_type="tabm",
         n_blocks=None,

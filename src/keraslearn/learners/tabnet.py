@@ -264,6 +264,7 @@ class TabNetClassifier(_TabNetMixin, KerasClassifierMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         n_d=8,
         n_a=8,
         n_steps=3,
@@ -300,6 +301,7 @@ class TabNetRegressor(_TabNetMixin, KerasRegressorMixin, KerasLearner):
 
     def __init__(
         self,
+        *,
         n_d=8,
         n_a=8,
         n_steps=3,

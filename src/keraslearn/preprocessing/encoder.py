@@ -99,7 +99,7 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
         How numeric columns are scaled after imputation. "quantile" maps each column to a
         normal distribution (robust to skew and outliers).
     min_frequency : int or float, default=1
-        Levels seen in fewer rows (or a smaller fraction of rows, if float < 1) share the
+        Levels seen in fewer rows (an int) or a smaller share of the rows (a float in (0, 1)) share the
         unknown code.
     embed_size : int, dict or None, default=None
         Embedding width: None uses ``min(600, round(1.6 * n_codes**0.56))``; an int is used
@@ -108,7 +108,7 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
         Columns to treat as categorical even if numeric (e.g. integer codes); None infers.
     """
 
-    def __init__(self, scaling="standard", min_frequency=1, embed_size=None, categorical_features=None):
+    def __init__(self, *, scaling="standard", min_frequency=1, embed_size=None, categorical_features=None):
         self.scaling = scaling
         self.min_frequency = min_frequency
         self.embed_size = embed_size
@@ -119,8 +119,12 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
         if self.scaling is not None and self.scaling not in SCALINGS:  # None: "none", as scikit-learn's "off"
             raise ValueError(f"scaling must be one of {SCALINGS} or None, got {self.scaling!r}.")
         mf = self.min_frequency
-        if isinstance(mf, bool) or not isinstance(mf, (int, float, np.integer, np.floating)) or not 0 <= mf < np.inf:
-            raise ValueError(f"min_frequency must be a non-negative int or a float < 1, got {mf!r}.")
+        share = isinstance(mf, (float, np.floating))
+        if isinstance(mf, bool) or not isinstance(mf, (int, np.integer)) and not share or not (
+                0 < mf < 1 if share else 0 <= mf):
+            # As scikit-learn's OneHotEncoder: a float is a share of the rows, a count of rows is an int.
+            raise ValueError(f"min_frequency must be an int >= 0 (rows) or a float in (0, 1) (a share of the rows), "
+                             f"got {mf!r}{'; for a count of rows give an int' if share and mf >= 1 else ''}.")
         es = self.embed_size
         sizes = es.values() if isinstance(es, dict) else [] if es is None else [es]
         if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in sizes):
