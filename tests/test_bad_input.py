@@ -256,7 +256,7 @@ PARAM_ERRORS = [
     (TabMClassifier, {"dropout": float("nan")}, r"dropout must be a finite number, got nan"),
     (ResNetRegressor, {"d_hidden_multiplier": float("inf")}, r"d_hidden_multiplier must be a finite number, got inf"),
     (FFRegressor, {"validation_fraction": float("nan")}, r"validation_fraction must be a finite number"),
-    (FFClassifier, {"min_frequency": float("nan")}, r"min_frequency must be an int >= 0 \(rows\) or a float in \(0, 1\)"),
+    (FFClassifier, {"min_frequency": float("nan")}, r"min_frequency must be an int >= 0 \(rows\) or a float in"),
     # a float is a share, as in scikit-learn's OneHotEncoder: 1.5 was read as a count of rows
     (FFClassifier, {"min_frequency": 1.5}, r"got 1.5; for a count of rows give an int\.$"),
     # checked whatever the numeric embedding: a grid switching to "piecewise" later met it only then
