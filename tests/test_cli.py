@@ -524,6 +524,10 @@ def test_fit_drops_columns_says_its_test_split_and_records_it(iris_csv, tmp_path
     assert line.endswith("On the command line: --drop customer_id leaves the column out; --param min_frequency=N "
                          "pools levels rarer than N rows.\n")
     assert _format_warning("predict", ids[0], ColumnWarning, "encoder.py", 1) == f"warning: {ids[0]}\n"
+    # a name argparse would read as an option, or the shell would split
+    assert _format_warning("fit", ColumnWarning("m.", "-id"), ColumnWarning, "", 1).endswith(" --drop=-id leaves "
+                                                                                             "the column out.\n")
+    assert "--drop 'it'\"'\"'s id' leaves" in _format_warning("tune", ColumnWarning("m.", "it's id"), ColumnWarning, "", 1)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         assert main(["fit", str(data), "--target", "species", "--drop", "customer_id", "--epochs", "1",

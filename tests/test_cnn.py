@@ -267,7 +267,7 @@ def test_bad_inputs_fail_early_with_clear_messages(tmp_path, digits_rgb):
         (CNNClassifier(application="NotANet"), images, labels, "application='NotANet' is not supported"),
         (CNNClassifier(image_size=16), images, labels, "image_size must be"),
         (CNNClassifier(image_size=(32.9, 40.2)), images, labels, "image_size must be"),  # was cut to (32, 40)
-        (CNNClassifier(application="mobilenetv2"), images, labels, "did you mean 'MobileNetV2'"),
+        (CNNClassifier(application="mobilenet_v2"), images, labels, "did you mean 'MobileNetV2'"),
         (CNNClassifier(), str(tmp_path / "nope"), None, "is not a folder"),
         (CNNClassifier(), pd.DataFrame({"a": ["x"], "b": ["y"]}), [1], "set path_column"),
         (CNNClassifier(), [str(tmp_path / "missing.png")], [1], "not found"),

@@ -118,8 +118,14 @@ def test_cv_mode_scores_every_fold(tmp_path, diabetes_mixed):
         )
     assert best is None
     # Every fold of every trial fits an encoder that finds the identifier; the study says it once.
-    ids = [str(w.message) for w in said if issubclass(w.category, ColumnWarning)]
-    assert len(ids) == 1 and ids[0].startswith("Categorical column 'patient' has 80 levels in 80 rows")
+    ids = [w for w in said if issubclass(w.category, ColumnWarning)]
+    assert len(ids) == 1 and str(ids[0].message).startswith("Categorical column 'patient' has 80 levels in 80 rows")
+    assert ids[0].filename == __file__  # the user's tune line, not Optuna's loop or a contextlib wrapper
+    with warnings.catch_warnings(record=True) as said:  # after tune, said again by every fit
+        warnings.simplefilter("always")
+        for _ in range(2):
+            keraslearn.TabularEncoder().fit(X)
+    assert len([w for w in said if issubclass(w.category, ColumnWarning)]) == 2
     for t in study.trials:
         folds = t.user_attrs["fold_scores"]
         assert len(folds) == 2 and all(f < 0 for f in folds)
@@ -521,6 +527,47 @@ def test_default_batch_sizes_are_those_that_fill_eight_steps_of_the_training_row
     assert for_rows(ff, 100)["batch_size"].choices == (32,)  # no "auto": the smallest stays
     assert {k: v for k, v in for_rows(ff, 100).items() if k != "batch_size"} == \
         {k: v for k, v in ff.items() if k != "batch_size"}
+
+
+def test_each_column_warning_once_reads_past_a_folds_numbers_and_examples_and_keeps_to_its_thread():
+    import threading
+
+    from keraslearn._user_warnings import each_column_warning_once, warn_user
+
+    def say(rows, examples, column="v"):
+        warn_user(f"Column {column!r} holds numbers except in {rows} row(s), which hold {examples}; ...", column=column)
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        with each_column_warning_once():
+            say(3, "'?', 'abc', 'n/a'")
+            say(1, "'?'")  # another fold: other rows, other examples
+            say(2, "\"it's\"")
+            say(3, "'?'", column="w")  # another column: said
+            other = threading.Thread(target=say, args=(5, "'x'"))  # another thread is not inside the block
+            other.start()
+            other.join()
+        say(3, "'?'")  # after the block: said again
+    assert [(w.message.column, w.filename) for w in said] == [("v", __file__), ("w", __file__), ("v", __file__),
+                                                             ("v", __file__)]
+
+
+def test_a_default_space_study_started_before_the_batch_cut_resumes_with_its_own_batch_sizes(
+        tmp_path, iris_mixed, monkeypatch):
+    from keraslearn.tuning import study as tuning_study
+
+    X, y = iris_mixed
+    db, learner = tmp_path / "old.db", FFClassifier(epochs=1)
+    with monkeypatch.context() as old:  # as tune ran before it cut the batch sizes
+        old.setattr(tuning_study, "for_rows", lambda space, rows: space)
+        _, first = keraslearn.tune(learner, X, y, n_trials=1, cv=2, storage=db, random_state=0, refit=False)
+    _, study = keraslearn.tune(learner, X, y, n_trials=2, cv=2, storage=db, random_state=0, refit=False)
+    assert study.study_name == first.study_name and len(study.trials) == 2
+    assert {t.distributions["batch_size"].choices for t in study.trials} == {(32, 64, 128, 256, 512)}
+    _, fresh = keraslearn.tune(learner, X, y, n_trials=1, cv=2, storage=tmp_path / "new.db", random_state=0,
+                               refit=False)
+    assert fresh.study_name == first.study_name  # the name is the uncut space's
+    assert fresh.trials[0].distributions["batch_size"].choices == (32,)  # 67 training rows
 
 
 def _iris():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import re
 import sys
@@ -19,9 +20,16 @@ def _import_machinery(frame) -> bool:
     return "importlib" in name and "_bootstrap" in name
 
 
+# Frames between the user's call and keraslearn: tune's trials run inside Optuna's optimize loop, and
+# a contextlib decorator (each_column_warning_once) wraps tune itself.
+_LIBRARIES = ("optuna", "contextlib")
+
+
 def _ours(frame) -> bool:
     name = frame.f_code.co_filename
-    return name.startswith(_PACKAGE) or name.endswith(_WRAPPERS)
+    module = frame.f_globals.get("__name__") or ""
+    return (name.startswith(_PACKAGE) or name.endswith(_WRAPPERS)
+            or module.partition(".")[0] in _LIBRARIES)
 
 
 class ColumnWarning(UserWarning):
@@ -47,27 +55,29 @@ def warn_user(message: str, category: type[Warning] = UserWarning, column=None) 
             frame = frame.f_back
         level += 1
     if column is not None:
+        said = _SAID.get()
+        if said is not None:  # inside each_column_warning_once
+            # The same warning up to a fold's numbers and examples ('2020-01-03', "'?', 'abc'").
+            key = (column, re.sub(r"[^a-z]+", " ", re.sub(r"'[^']*'|\"[^\"]*\"", "", message.lower())))
+            if key in said:
+                return
+            said.add(key)
         message, category = ColumnWarning(message, column), ColumnWarning
     warnings.warn(message, category, stacklevel=level)
 
 
+#: The column warnings said inside each_column_warning_once (None outside): per thread and task.
+_SAID: contextvars.ContextVar = contextvars.ContextVar("keraslearn_column_warnings_said", default=None)
+
+
 @contextlib.contextmanager
 def each_column_warning_once():
-    """Show a :class:`ColumnWarning` once inside the block, however many fits say it: every fold of
+    """Say a :class:`ColumnWarning` once inside the block, however many fits say it: every fold of
     every trial of a study fits an encoder (2 trials of 3 folds said "an identifier?" 7 times). The
-    same warning is the same text up to its numbers (a fold's rows, levels, examples)."""
-    shown, said = warnings.showwarning, set()
-
-    def show(message, category, *args, **kwargs):
-        if isinstance(message, ColumnWarning):
-            key = (message.column, re.sub(r"\d+", "", str(message)))
-            if key in said:
-                return
-            said.add(key)
-        shown(message, category, *args, **kwargs)
-
-    warnings.showwarning = show
+    same warning is the same text up to its numbers and quoted examples (a fold's rows, levels).
+    Kept per thread (a context variable), so tune calls in two threads do not meddle."""
+    token = _SAID.set(set())
     try:
         yield
     finally:
-        warnings.showwarning = shown
+        _SAID.reset(token)

@@ -205,7 +205,9 @@ def _format_warning(command, message, category, *_, **__) -> str:
     if column is None or command not in ("fit", "tune"):
         return f"warning: {message}\n"
     pool = "; --param min_frequency=N pools levels rarer than N rows" if "min_frequency" in str(message) else ""
-    return f"warning: {message} On the command line: --drop {shlex.quote(str(column))} leaves the column out{pool}.\n"
+    drop = shlex.quote(str(column))
+    drop = f"--drop={drop}" if drop.startswith("-") else f"--drop {drop}"  # argparse reads "--drop -id" as two options
+    return f"warning: {message} On the command line: {drop} leaves the column out{pool}.\n"
 
 
 def main(argv=None) -> int:

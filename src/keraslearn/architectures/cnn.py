@@ -9,6 +9,7 @@ downloads) or at a path the user gives. Nothing here downloads: a missing file m
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -102,7 +103,8 @@ APPLICATIONS: dict[str, Application] = {
 
 def get_application(name: str) -> Application:
     if name not in APPLICATIONS:
-        meant = [known for known in APPLICATIONS if str(name).lower() == known.lower()]
+        plain = re.sub(r"[^a-z0-9]", "", str(name).lower())  # "mobilenet_v2", Keras' module name, too
+        meant = [known for known in APPLICATIONS if plain == known.lower()]
         hint = f"did you mean {meant[0]!r}? " if meant else ""
         raise ValueError(f"application={name!r} is not supported; {hint}use one of {sorted(APPLICATIONS)}.")
     return APPLICATIONS[name]

@@ -256,18 +256,20 @@ def tune(
     check_target(learner, y)
     sample_weight = check_weights(sample_weight, len(y))
     splits, evaluation = splits_for(learner, X, y, cv, validation_fraction, groups)
-    if space.get("batch_size") is not None and space["batch_size"] == default_batch_sizes(learner):
+    named_space = space  # the study's name and settings: as before the cut, so earlier studies resume
+    cut = space.get("batch_size") is not None and space["batch_size"] == default_batch_sizes(learner)
+    if cut:
         # The default batch sizes (the CLI's space is the default without --param's): those the rows can fill.
         held = learner.get_params().get("validation_fraction")  # the rows each fit holds out itself
-        held = held if isinstance(held, float) and 0 < held < 1 else 0.0
+        held = held if isinstance(held, numbers.Real) and not isinstance(held, bool) and 0 < held < 1 else 0.0
         space = for_rows(space, int(min(len(train) for train, _ in splits) * (1 - held)))
     scorer = check_scoring(learner, scoring, y)
     check_weighted_splits(sample_weight, splits, scorer)
     optuna_storage = open_storage(storage)
     data = data_fingerprint(X, y, sample_weight)
-    config = study_config(learner, scoring, evaluation, space, data)
+    config = study_config(learner, scoring, evaluation, named_space, data)
     if study_name is None:
-        study_name = _derived_name(optuna_storage, default_study_name(learner, data, space, evaluation, scoring),
+        study_name = _derived_name(optuna_storage, default_study_name(learner, data, named_space, evaluation, scoring),
                                    config)
 
     with _quiet_optuna():
@@ -277,6 +279,7 @@ def tune(
         if study.direction != optuna.study.StudyDirection.MAXIMIZE:
             raise ValueError(f"study {study_name!r} minimizes; keraslearn studies maximize a score.")
         check_config(study, config)
+        space = _recorded_batch_sizes(study, space) if cut else space
         fail_dead_trials(study)
         n_existing = len(study.get_trials(deepcopy=False))
         if sampler is None:
@@ -368,6 +371,16 @@ def _derived_name(storage, name, config) -> str:
                   f"study {name!r}. To resume that one instead, pass study_name={other!r} (the command line: "
                   f"--study {other}) with its parameters.")
     return name
+
+
+def _recorded_batch_sizes(study, space) -> dict:
+    """``space`` with the batch sizes a resumed study's trials drew from: Optuna cannot change a
+    categorical's choices within a study, and one started before tune cut them to the rows had all."""
+    for trial in study.get_trials(deepcopy=False):
+        recorded = trial.distributions.get("batch_size")
+        if recorded is not None:
+            return {**space, "batch_size": recorded}
+    return space
 
 
 def _states():
