@@ -527,7 +527,8 @@ def test_fit_drops_columns_says_its_test_split_and_records_it(iris_csv, tmp_path
     # a name argparse would read as an option, or the shell would split
     assert _format_warning("fit", ColumnWarning("m.", "-id"), ColumnWarning, "", 1).endswith(" --drop=-id leaves "
                                                                                              "the column out.\n")
-    assert "--drop 'it'\"'\"'s id' leaves" in _format_warning("tune", ColumnWarning("m.", "it's id"), ColumnWarning, "", 1)
+    quoted = _format_warning("tune", ColumnWarning("m.", "it's id"), ColumnWarning, "", 1)
+    assert "--drop 'it'\"'\"'s id' leaves" in quoted
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         assert main(["fit", str(data), "--target", "species", "--drop", "customer_id", "--epochs", "1",
