@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 
@@ -151,6 +152,8 @@ def test_the_html_repr_lists_importances_without_computing_them(cancer_mixed):
 def test_unfitted_has_no_importances_and_bad_params_fail_early(cancer_mixed):
     X, y = cancer_mixed
     assert not hasattr(TabNetClassifier(), "feature_importances_")
+    with pytest.raises(NotFittedError):  # what `except NotFittedError` around a forest's catches
+        TabNetClassifier().feature_importances_
     for params, match in [
         (dict(n_independent=0, n_shared=0), "n_independent and n_shared"),
         (dict(gamma=0.5), "gamma"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._user_warnings import warn_user
@@ -175,7 +176,8 @@ class _TabNetMixin:
         cached = self.__dict__.get("_feature_importances")
         if cached is None:
             if self.__dict__.get("_importance_rows") is None:
-                raise AttributeError(f"This {type(self).__name__} instance is not fitted yet; call fit first.")
+                # scikit-learn's error (a ValueError and an AttributeError), as a forest's feature_importances_ raises
+                raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; call fit first.")
             if self.__dict__.get("_listing_attributes"):
                 raise AttributeError("feature_importances_ is computed when first read, not to be listed")
             total = self._explain_encoded(self._importance_rows)[1].sum(axis=0)
