@@ -1109,40 +1109,32 @@ def test_targets_too_large_for_float32_are_refused_and_a_diverged_fit_raises(tmp
            sample_weight=np.full(60, 1e300))
 
 
-def test_weights_that_leave_one_side_of_the_validation_split_weightless(monkeypatch):
+def test_weights_that_leave_one_side_of_the_validation_split_weightless():
     # A training loss of 0 every epoch learned nothing, and said nothing (now an error); a val_loss of 0 every
     # epoch let early stopping end the fit at its patience with the first epoch's weights (now it watches loss).
-    from keraslearn.training import fit as fit_module
+    # The learners remove rows of weight 0 before they split (as scikit-learn: weight 0 is removal), so one
+    # weighted row among 100 trains alone; fit_model's check still guards its own callers.
+    from keraslearn.training.split import weighed_split
 
-    watched, policy = [], fit_module.policy_callbacks
-    monkeypatch.setattr(fit_module, "policy_callbacks", lambda stop, validated, *a: watched.append(validated)
-                        or policy(stop, validated, *a))
+    w = np.zeros(10)
+    w[0] = 1
+    with pytest.raises(ValueError, match=r"Every training row has sample_weight 0 after holding out "
+                                         r"validation_fraction=0.3 of the rows: the rows that weigh something"):
+        weighed_split(w, np.arange(1, 10), np.array([0]), 0.3, True)
+    with pytest.warns(UserWarning, match=r"^the 3 rows that validation_fraction=0.3 held out all have sample_weight "
+                                         r"0, so val_loss is 0 every epoch: early stopping watches the training loss"):
+        assert weighed_split(w, np.arange(7), np.arange(7, 10), 0.3, True) is False
+    w[9] = 1
+    assert weighed_split(w, np.arange(7), np.arange(7, 10), 0.3, True) is True  # rows on both sides weigh
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(100, 3)), columns=list("abc"))
     y = X["a"] * 3
     reg = FFRegressor(epochs=5, patience=2, random_state=0, validation_fraction=0.3)
-    sides = set()
-    for row in range(12):
-        w = np.zeros(100)
-        w[row] = 1
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                reg.fit(X, y, sample_weight=w)
-            except ValueError as err:
-                assert re.match(r"Every training row has sample_weight 0 after holding out validation_fraction=0.3 "
-                                r"of the rows: the rows that weigh something were all held out", str(err)), err
-                sides.add("training")
-                continue
-        said = [str(c.message) for c in caught if "held out all have sample_weight 0" in str(c.message)]
-        if said:
-            assert said[0].startswith("the 30 rows that validation_fraction=0.3 held out all have sample_weight 0, "
-                                      "so val_loss is 0 every epoch: early stopping watches the training loss")
-            assert watched[-1] is False and reg.history_["val_loss"][0] == 0.0  # early stopping watches loss
-            sides.add("validation")
-        else:
-            assert watched[-1] is True and reg.history_["val_loss"][0] > 0
-    assert sides == {"training", "validation"}  # one weighted row: held out, or trained on
+    w = np.zeros(100)
+    w[7] = 1
+    with pytest.warns(UserWarning, match=r"validation_fraction=0.3 of 1 rows would hold out 0 of them"):
+        reg.fit(X, y, sample_weight=w)
+    assert "val_loss" not in reg.history_
     labels = np.where(X["a"] > 0, "p", "q")
     with pytest.raises(ValueError, match=r"class_weight=\{'p': 0, 'q': 1\} gives every training row weight 0 "
                                          r"\(with sample_weight\)"):

@@ -13,7 +13,7 @@ _SGD_WEIGHTS = (
     "give different batches and splits, so the fits are equivalent only in expectation "
     "(scikit-learn's SGD estimators are exempt from this check for the same reason). The input "
     "encoder also counts each row of weight > 0 once in its medians and scales, as a StandardScaler in "
-    "a Pipeline given no weights does (rows of weight 0 it leaves out, as removed)."
+    "a Pipeline given no weights does (rows of weight 0 the whole fit leaves out, as removed)."
 )
 EXPECTED_FAILED = {
     "FFClassifier": {"check_sample_weight_equivalence_on_dense_data": _SGD_WEIGHTS},

@@ -17,7 +17,8 @@ from keraslearn.preprocessing.encoder import TabularEncoder
 from keraslearn.preprocessing.validation import match_columns, to_frame
 from keraslearn.training import compile_model, fit_model, global_random_state_kept, seed_everything
 from keraslearn.training.host_init import host_initializers
-from keraslearn.training.split import early_stopping_split, held_out_count, split_seed, warn_classes_not_held_out
+from keraslearn.training.split import (early_stopping_split, held_out_count, split_seed, take_rows,
+                                      warn_classes_not_held_out)
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
 from keraslearn.training.devices import device_scope
 from keraslearn.training.memory import clear_session
@@ -192,7 +193,12 @@ class KerasLearner(BaseEstimator):
         encoder = self._make_encoder()
         encoder._validate_params()
         # Rows of weight 0 are as good as removed: they teach the encoder no level, median or scale.
-        x = encoder._fit_transform_frame(frame, has_names, None if sw is None or sw.all() else np.flatnonzero(sw))
+        weighed = None if sw is None or sw.all() else np.flatnonzero(sw)
+        x = encoder._fit_transform_frame(frame, has_names, weighed)
+        if weighed is not None:  # nor batch normalization's statistics, nor the validation split (as scikit-learn)
+            x, y_fit = take_rows(x, weighed), y_fit[weighed]
+            sw, rescale = mean_one(sw[weighed])
+            scale *= rescale
         self.encoder_ = encoder
         self.n_features_in_ = encoder.n_features_in_
         if has_names:
@@ -200,13 +206,13 @@ class KerasLearner(BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.spec_ = encoder.spec_.with_task(*spec_task)
-        n_all = len(frame)  # rows given to fit_model: validation rows included
+        n_all = len(y_fit)  # rows given to fit_model: validation rows included
         held_out = None
         if validation_given(X_val, y_val, sample_weight_val):
             x, y_fit, sw, held_out = self._with_validation_rows(x, y_fit, sw, X_val, y_val, sample_weight_val, scale)
             n_all += held_out
-        stratify = self._stratify_labels(y_fit)  # class codes: every class of classes_ is among them
-        n_classes = 0 if stratify is None else len(self.classes_)
+        stratify = self._stratify_labels(y_fit)  # class codes: a class only rows of weight 0 held is not among them
+        n_classes = 0 if stratify is None else int(np.count_nonzero(np.bincount(stratify)))
         self._n_train_rows = n_all - (held_out or held_out_count(n_all, self.validation_fraction, n_classes))
         checkpoint = None
         if checkpoint_dir is not None:
