@@ -629,6 +629,42 @@ def test_version_and_a_parquet_index_kept_by_predict(fitted, iris_csv, tmp_path,
     assert list(preds.columns)[:2] == ["id", "prediction"] and preds["id"].tolist()[:2] == ["r0", "r1"]
 
 
+def test_parquet_integers_with_missing_values_and_decimals_are_read_exactly(fitted, iris_csv, tmp_path):
+    """QA: pandas reads a Parquet integer column with a missing value as floats, so --keep wrote IDs past 2**53
+    rounded (two rows sharing one) and 29 as 29.0, and two labels 2**53 and 2**53 + 1 became one class; a
+    decimal target (amounts) was "not numeric", though the learners take it."""
+    import decimal
+
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from keraslearn.tables import read_table
+    from keraslearn.tasks import infer_task, split_target
+
+    iris = pd.read_csv(iris_csv)
+    big = 2**53
+    ids = [big + 1 + i for i in range(150)]
+    ids[3] = None
+    labels = [big + (i % 2) for i in range(150)]
+    labels[5] = None
+    amounts = [decimal.Decimal(f"{i / 4:.2f}") for i in range(150)]
+    amounts[7] = None
+    table = pa.Table.from_pandas(iris.drop(columns=["species"]), preserve_index=False).append_column(
+        "id", pa.array(ids, pa.int64())).append_column("label", pa.array(labels, pa.uint64())).append_column(
+        "amount", pa.array(amounts, pa.decimal128(10, 2)))
+    pq.write_table(table, data := tmp_path / "ids.parquet")
+    df = read_table(data)
+    assert df["id"].dtype == "Int64" and df["id"].isna().tolist() == [i == 3 for i in range(150)]
+    assert df["id"].dropna().tolist() == [v for v in ids if v is not None]
+    X, y = split_target(df.drop(columns=["label"]), "amount")
+    assert y.dtype == np.float64 and len(y) == 149 and infer_task(y)[0] == "regression"
+    X, y = split_target(df.drop(columns=["amount"]), "label")
+    assert sorted(set(y.tolist())) == [big, big + 1] and infer_task(y)[0] == "classification"
+    assert main(["predict", str(fitted), str(data), "--keep", "id", "--out", str(tmp_path / "p.csv"), "--quiet"]) == 0
+    written = (tmp_path / "p.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in written[1:6]] == [str(big + 1), str(big + 2), str(big + 3), "", str(big + 5)]
+
+
 def test_predict_to_a_console_in_another_encoding_writes_utf8(fitted, iris_csv, tmp_path, monkeypatch):
     """A Windows console (or a redirect) in cp1252: a level it cannot hold was a UnicodeEncodeError traceback,
     and the levels it could hold came out in cp1252, unlike --out's UTF-8."""

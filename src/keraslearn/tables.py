@@ -50,7 +50,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None, codes_except=None
     try:
         if kind == "parquet":
             _check_unique_parquet_names(p)
-            df = pd.read_parquet(p)  # a named index stays the index: not a feature (predict --keep finds it)
+            df = _parquet_integers_kept(pd.read_parquet(p), p)  # a named index stays the index (predict --keep)
         elif kind is not None:
             columns = {"text": text, "exact": exact}
             sep = "\t" if kind == "tsv" else ","
@@ -255,6 +255,21 @@ def _check_unique_parquet_names(path):
     import pyarrow.parquet as pq
 
     _refuse_repeated_names(path, pq.read_schema(path).names)
+
+
+def _parquet_integers_kept(df: pd.DataFrame, path) -> pd.DataFrame:
+    """``df`` with the file's integer columns that have missing values as pandas' nullable integers:
+    pandas reads them as floats, which round integers past 2**53 (IDs, labels) apart and write 29 as
+    29.0 (``predict --keep``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = [f.name for f in pq.read_schema(path) if pa.types.is_integer(f.type) and f.name in df.columns
+             and df[f.name].dtype.kind == "f"]
+    if names:
+        exact = pd.read_parquet(path, columns=names, dtype_backend="numpy_nullable")
+        df = df.assign(**{name: exact[name].array for name in names})  # by position: the index is df's
+    return df
 
 
 def _check_unique_header(df: pd.DataFrame, path, **read):

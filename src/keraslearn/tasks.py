@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import decimal
 import difflib
 
 import numpy as np
@@ -76,10 +77,14 @@ def _without_missing_dtype(y: pd.Series, had_missing: bool) -> pd.Series:
     """The type the target's values have once its missing cells are gone.
 
     A column with blanks reads as object (True/False) or float (1/2); without the blanks
-    its labels are bools or ints again, as in the same file without blanks.
+    its labels are bools or ints again, as in the same file without blanks. A Parquet decimal
+    column (amounts: ``decimal128(10, 2)``) reads as Python Decimals: numbers, as for the learners.
     """
     if y.dtype == object:
-        return y.infer_objects()
+        y = y.infer_objects()
+        if y.dtype == object and len(y) and all(isinstance(v, decimal.Decimal) for v in y):
+            return y.astype(np.float64)
+        return y
     if had_missing and y.dtype.kind == "f" and np.all(np.mod(y.to_numpy(), 1) == 0):
         return y.astype(np.int64)
     return y
