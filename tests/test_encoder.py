@@ -103,6 +103,26 @@ def test_values_beyond_float32_after_scaling_name_the_column(frame):
     assert np.isfinite(enc.transform(frame.assign(income=[1, 2, 1e30, 4, 5, 6]))["numeric"]).all()
 
 
+def test_list_cells_are_one_level_whatever_the_frame_holds_them_in():
+    """QA: an object column of lists gave levels '[0, 1]', the same values as an Arrow or polars list column
+    '[0 1]' (their cells are NumPy arrays), so a model fitted on one read the other as unseen, silently; and a
+    polars frame's list cells at predict raised NumPy's "truth value of an array is ambiguous"."""
+    import polars as pl
+    import pyarrow as pa
+
+    lists = pd.DataFrame({"x": np.arange(6.0), "l": pd.Series([[0, 1], [1, 2], []] * 2, dtype=object)})
+    arrow = lists.assign(l=pd.Series(pa.array(lists["l"].tolist(), pa.list_(pa.int64())),
+                                     dtype=pd.ArrowDtype(pa.list_(pa.int64()))))
+    for fitted_on in (lists, arrow, pl.from_pandas(lists)):
+        enc = TabularEncoder().fit(fitted_on)
+        assert enc.categories_ == [["[0, 1]", "[1, 2]", "[]"]]
+        for other in (lists, arrow, pl.from_pandas(lists)):
+            codes = enc.transform(other)["cat_l"].ravel()
+            assert not np.isin(codes, [UNKNOWN_CODE, MISSING_CODE]).any() and codes.tolist() == codes[:3].tolist() * 2
+    unseen = enc.transform(pl.DataFrame({"x": [1.0, 1.0], "l": [[5, 6], [0, 1]]}))["cat_l"].ravel()
+    assert unseen.tolist() == enc.transform(lists.assign(l="zzz"))["cat_l"].ravel()[:1].tolist() + [codes[0]]
+
+
 def test_column_mismatch_errors_name_columns(frame):
     enc = TabularEncoder().fit(frame)
     with pytest.raises(ValueError, match=r"missing columns \['city'\]"):

@@ -57,7 +57,10 @@ def _as_levels(col: pd.Series) -> pd.Series:
 
 def _level_text(value) -> str:
     """A level's text: ``str(value)``, but bytes (a Parquet ``binary`` column of text) decoded as UTF-8, so
-    that b"a" and "a" are one level, as a CSV of the same data reads it (not "b'a'")."""
+    that b"a" and "a" are one level, as a CSV of the same data reads it (not "b'a'"), and arrays (an Arrow or
+    polars list column's cells) written as lists, as the same values in an object column of lists."""
+    if isinstance(value, np.ndarray):
+        return str(value.tolist())
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
@@ -341,8 +344,9 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
             )
             unknown = codes == UNKNOWN_CODE
             if unknown.any() and "" not in self._level_codes[j]:  # (a level in artifacts from before)
-                empty = unknown & frame[col].eq("").to_numpy(dtype=bool, na_value=False)
-                codes[empty], unknown = MISSING_CODE, unknown & ~empty
+                rows = np.flatnonzero(unknown)  # as text: a cell holding a list would compare element by element
+                empty = rows[frame[col].iloc[rows].astype(str).eq("").to_numpy(dtype=bool, na_value=False)]
+                codes[empty], unknown[empty] = MISSING_CODE, False
             if unknown.any():
                 unknown = self._times_matched(frame[col], codes, unknown, j)
             if unknown.any():
