@@ -186,6 +186,33 @@ def test_integer_labels_stored_as_objects_train_with_a_warning_that_scorers_refu
             )
 
 
+def test_date_labels_train_from_pandas_as_from_polars():
+    """QA: dates as labels trained from a polars Date column (datetime64[D] classes) but were refused from
+    pandas' date32[pyarrow] or datetime.date objects ("cannot use as classes")."""
+    import datetime
+
+    X = pd.DataFrame({"x": np.arange(40.0)})
+    days = [datetime.date(2020, 1, 1), datetime.date(2021, 1, 1)] * 20
+    for y in (pd.Series(days, dtype="date32[pyarrow]"), pd.Series(days, dtype=object)):
+        # scikit-learn's scorers refuse dates as objects: said, with the conversion they take
+        with pytest.warns(UserWarning, match=r"y holds dates stored as Python objects.*y.astype\('datetime64\[s\]'\)"):
+            clf = FFClassifier(layer_units=(4,), epochs=1, random_state=0).fit(X, y)
+        assert clf.classes_.dtype == "datetime64[D]" and clf.classes_.tolist() == days[:2]
+        assert set(clf.predict(X).tolist()) <= set(days)
+
+
+def test_a_polars_lazy_target_is_collected_as_a_lazy_X_is(data, no_build):
+    """QA: y as a polars LazyFrame was read as a 0-d object array: "got y with shape ()" (classifier),
+    "needs a numeric target; y has dtype object" (regressor)."""
+    pl = pytest.importorskip("polars")
+    X, y_clf, y_reg = data
+    for est, y in ((FFClassifier(epochs=1), pl.Series(y_clf)), (FFRegressor(epochs=1), pl.Series(y_reg))):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scikit-learn's note on a one-column y, as for a polars DataFrame
+            with pytest.raises(pytest.fail.Exception, match="model was built"):
+                est.fit(X, pl.DataFrame({"y": y}).lazy())
+
+
 @pytest.mark.parametrize(
     "kind, bad_X, bad_y, exc, match", [c[1:] for c in FIT_DATA_ERRORS], ids=[c[0] for c in FIT_DATA_ERRORS]
 )

@@ -101,7 +101,7 @@ class KerasRegressorMixin(RegressorMixin):
 
     def _checked_numbers(self, y, n, name="y", x_name="X"):
         """``y`` as a float64 array of ``n`` rows (1-D or 2-D), or a ValueError naming ``name``."""
-        _refuse_sparse(y, name)
+        y = _refuse_sparse(y, name)
         dtypes = list(y.dtypes) if isinstance(y, pd.DataFrame) else [getattr(y, "dtype", None)]
         columns = y.columns if isinstance(y, pd.DataFrame) else None
         if any(getattr(d, "kind", None) in ("M", "m") for d in dtypes):

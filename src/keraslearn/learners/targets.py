@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import numbers
 
 import numpy as np
@@ -39,8 +40,10 @@ def _rows_at(mask) -> str:
 
 
 def _refuse_sparse(y, name):
+    """``y`` itself (a polars LazyFrame as the frame it computes, as X may be one), or a ValueError if sparse."""
     if sp.issparse(y):
         raise ValueError(f"{name} is a sparse matrix; a target must be dense: pass {name}.toarray().")
+    return y.collect() if type(y).__name__ == "LazyFrame" and type(y).__module__.startswith("polars") else y
 
 
 def _label_kind(label) -> str:
@@ -71,8 +74,7 @@ class KerasClassifierMixin(ClassifierMixin):
 
     def _checked_labels(self, y, n, name="y", x_name="X"):
         """``y`` as a 1-D array of class labels of ``n`` rows, or a ValueError naming ``name``."""
-        _refuse_sparse(y, name)
-        y = np.asarray(y)
+        y = np.asarray(_refuse_sparse(y, name))
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         elif y.ndim != 1:
@@ -98,6 +100,12 @@ class KerasClassifierMixin(ClassifierMixin):
                     f"errors or NaN); convert it first, e.g. y.astype({y.dtype.name!r}).")
         if y.dtype.kind == "f" and np.isnan(y).any():
             raise ValueError(f"{name} contains NaN; drop those rows or fill them first ({_rows_at(np.isnan(y))}).")
+        if y.dtype == object and len(y) and all(type(v) is datetime.date for v in y):  # pandas' date32[pyarrow]
+            y = y.astype("datetime64[D]")  # the labels a polars Date column gives
+            if name == "y":
+                warn_user("y holds dates stored as Python objects (datetime.date): keraslearn trains on them as "
+                          "datetime64[D] labels, but scikit-learn's scorers refuse such a y (score, cross_val_score "
+                          "and GridSearchCV give errors); convert it first, e.g. y.astype('datetime64[s]').")
         if y.dtype == object:
             kinds = sorted({type(v).__name__ for v in y})
             if "str" in kinds and len(kinds) > 1:  # 1 and "a" cannot be sorted into classes_
