@@ -65,8 +65,10 @@ def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, nam
                 "categorical_features.", column=name)
         elif sample.str.fullmatch(_DATE_TEXT).all():
             dates = True  # its many levels are dates, not an identifier
+            first = col.dropna().iloc[0]  # text, or datetime.date objects (a Parquet date column in pandas)
+            written = "written as text" if isinstance(first, str) else f"as Python {type(first).__name__} objects"
             warn_user(
-                f"Column {name!r} holds dates written as text (e.g. {kept[0]!r}); they are treated as categorical "
+                f"Column {name!r} holds dates {written} (e.g. {kept[0]!r}); they are treated as categorical "
                 f"({len(kept)} levels), so a date not seen in training is 'unknown'. To use it as a time, give "
                 f"numbers instead (pd.to_datetime(X[{name!r}]).dt.year, .dt.dayofyear, ...), or drop the column; "
                 f"to keep it categorical without this warning, make it a category column "
