@@ -87,6 +87,23 @@ def test_save_load_identical(tmp_path, iris_fit, diabetes_fit):
         assert [f for f in tmp_path.iterdir() if f.name.endswith(".tmp")] == []
 
 
+def test_save_load_keep_metadata_routing_requests(tmp_path, iris_fit):
+    """QA: clone and pickle kept set_fit_request/set_score_request, the artifact did not, so a loaded learner in
+    cross_validate(..., params={"sample_weight": w}) raised scikit-learn's UnsetMetadataPassedError."""
+    import sklearn
+
+    clf = pickle.loads(pickle.dumps(iris_fit[0]))
+    with sklearn.config_context(enable_metadata_routing=True):
+        clf.set_fit_request(sample_weight=True, X_val=False).set_score_request(sample_weight="w")
+        clf.save(tmp_path / "m.keraslearn")
+        routing = keraslearn.load(tmp_path / "m.keraslearn").get_metadata_routing()
+    assert routing.fit.requests == {"sample_weight": True, "X_val": False, "y_val": None, "sample_weight_val": None,
+                                    "checkpoint_dir": None}
+    assert routing.score.requests == {"sample_weight": "w"}
+    iris_fit[0].save(tmp_path / "plain.keraslearn")  # none asked: the defaults, and routing may be off
+    assert keraslearn.load(tmp_path / "plain.keraslearn").get_metadata_routing().fit.requests["sample_weight"] is None
+
+
 def test_artifact_holds_no_pickle(tmp_path, iris_fit):
     import zipfile
 

@@ -248,6 +248,7 @@ def save(learner, path) -> str:
         "target": getattr(learner, "target_name_", None),
         # Its --weight column, if any: evaluate says when its metrics are not weighted by it.
         "weight": getattr(learner, "weight_name_", None),
+        "metadata_requests": _metadata_requests(learner),
     }
     with atomic_file(path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("keraslearn.json", json.dumps(meta, indent=1))
@@ -367,4 +368,27 @@ def _restore(cls, meta: dict, path):
         learner.target_name_ = meta["target"]
     if isinstance(meta.get("weight"), str):
         learner.weight_name_ = meta["weight"]
+    _set_metadata_requests(learner, meta.get("metadata_requests"))
     return learner
+
+
+def _metadata_requests(learner) -> dict:
+    """What ``set_fit_request``/``set_score_request`` asked for ({method: {parameter: True, False or an
+    alias}}), which clone and pickle keep too: scikit-learn's metadata routing reads them."""
+    routing = learner.get_metadata_routing()
+    return {method: asked for method, request in vars(routing).items() if hasattr(request, "requests")
+            and (asked := {k: v for k, v in request.requests.items() if isinstance(v, (bool, str))})}
+
+
+def _set_metadata_requests(learner, requests) -> None:
+    if not isinstance(requests, dict) or not requests:
+        return
+    import sklearn
+
+    routing = learner.get_metadata_routing()
+    with sklearn.config_context(enable_metadata_routing=True):  # set_*_request needs it on, as when saved
+        for method, asked in requests.items():
+            known = getattr(getattr(routing, str(method), None), "requests", {})  # this version's parameters
+            if isinstance(asked, dict) and (asked := {k: v for k, v in asked.items()
+                                                      if k in known and isinstance(v, (bool, str))}):
+                getattr(learner, f"set_{method}_request")(**asked)
