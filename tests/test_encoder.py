@@ -123,6 +123,23 @@ def test_list_cells_are_one_level_whatever_the_frame_holds_them_in():
     assert unseen.tolist() == enc.transform(lists.assign(l="zzz"))["cat_l"].ravel()[:1].tolist() + [codes[0]]
 
 
+def test_arrow_view_columns_are_read_as_their_plain_types():
+    """QA: an Arrow string_view column (polars' text type, through Arrow) raised pandas' bare
+    "NotImplementedError: string_view"; an Arrow type pandas cannot handle at all is named."""
+    import pyarrow as pa
+
+    def arrow(values, kind):
+        return pd.Series(pa.array(values, type=kind), dtype=pd.ArrowDtype(kind))
+
+    X = pd.DataFrame({"x": np.arange(6.0), "s": ["a", "b", "c"] * 2})
+    viewed = X.assign(s=arrow(X["s"].tolist(), pa.string_view()))
+    enc = TabularEncoder().fit(viewed)
+    assert enc.categories_ == [["a", "b", "c"]]
+    np.testing.assert_array_equal(enc.transform(viewed)["cat_s"], enc.transform(X)["cat_s"])
+    with pytest.raises(TypeError, match=r"cannot read column 's' \(list_view<item: int64>\[pyarrow\]\): pandas has no"):
+        TabularEncoder().fit(X.assign(s=arrow([[1]] * 6, pa.list_view(pa.int64()))))
+
+
 def test_column_mismatch_errors_name_columns(frame):
     enc = TabularEncoder().fit(frame)
     with pytest.raises(ValueError, match=r"missing columns \['city'\]"):

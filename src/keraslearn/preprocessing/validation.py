@@ -43,6 +43,21 @@ def _polars_unconvertible(X, estimator_name: str) -> TypeError:
     )
 
 
+def _arrow_viewed(frame: pd.DataFrame, col, dtype, estimator_name) -> pd.DataFrame:
+    """``frame`` with its Arrow ``string_view``/``binary_view`` column ``col`` as Arrow ``string``/``binary``
+    (the same values, which pandas can read), or a TypeError naming the column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = getattr(dtype, "pyarrow_dtype", None)
+    plain = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}.get(kind)
+    if plain is None:
+        raise TypeError(f"{estimator_name} cannot read column {col!r} ({dtype}): pandas has no operations for that "
+                        "Arrow type. Cast it to a type pandas handles (a number, string or category) first.")
+    values = pd.arrays.ArrowExtensionArray(pc.cast(pa.chunked_array(frame[col].array), plain))
+    return frame.assign(**{col: values})  # names are strings by now (x0, x1, ... for an array's columns)
+
+
 def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame, bool]:
     """Return ``(frame, has_names)``: X as a DataFrame, and whether X carried column names.
 
@@ -94,7 +109,12 @@ def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame
         if not has_names:
             frame = X.set_axis(_default_columns(X.shape[1]), axis=1)
         for col, dtype in frame.dtypes.items():  # one dtypes Series, not a column lookup each
-            if pd.api.types.is_complex_dtype(dtype):
+            try:
+                complex_ = pd.api.types.is_complex_dtype(dtype)
+            except NotImplementedError:  # an Arrow type pandas has no operations for (string_view: polars' text)
+                frame = _arrow_viewed(frame, col, dtype, estimator_name)
+                continue
+            if complex_:
                 raise ValueError(f"Complex data not supported (column {col!r}).")
     else:
         try:
