@@ -9,12 +9,11 @@ import functools
 import importlib
 import os
 import shlex
-import signal
 import sys
-import threading
 import warnings
 
 from keraslearn._backend import BackendUnavailableError
+from keraslearn.cli_signals import Signals, end_now, interruptible
 
 # Modules that add sub-commands through ``register(subparsers)``; absent ones are skipped.
 _COMMAND_MODULES = (
@@ -108,38 +107,6 @@ def _parse(parser, argv):
     return args
 
 
-@contextlib.contextmanager
-def _interruptible():
-    """Ctrl-C stops the command even when it lands in a callback whose exceptions Python discards.
-
-    Python reports an exception raised inside a ``gc`` callback, a weakref callback or a
-    ``__del__`` to ``sys.unraisablehook`` and goes on: JAX runs a gc callback at every
-    collection (jax-ml/jax#18246) and weakref callbacks as arrays die, so a KeyboardInterrupt
-    raised there was lost and the command went on to the end. Such a Ctrl-C is sent again a
-    moment later, to land outside the callback.
-    """
-    pending = []
-
-    def on_discarded(unraisable):
-        if issubclass(unraisable.exc_type, KeyboardInterrupt):
-            pending.append(threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)))
-            pending[-1].start()
-            return
-        previous(unraisable)
-
-    # Not the main thread (signals are the main thread's), or Ctrl-C ignored on purpose (`trap '' INT`).
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        yield
-        return
-    previous, sys.unraisablehook = sys.unraisablehook, on_discarded
-    try:
-        yield
-    finally:
-        sys.unraisablehook = previous
-        for timer in pending:  # the command has ended: a Ctrl-C still on its way is moot
-            timer.cancel()
-
-
 class _QuietOnceClosed:
     """``sys.stderr`` that goes quiet once its reader has gone (``keraslearn fit ... 2>&1 | head``):
     the progress and the messages are lost, not the fit."""
@@ -184,16 +151,13 @@ def _stderr_until_closed():
 def run() -> None:
     """The ``keraslearn`` command: :func:`main`, then exit with its code.
 
-    After Ctrl-C (code 130) the process ends without Python's shutdown: every file is written
-    or removed by then, and tearing down the threads XLA and Optuna left mid-work crashed at
-    times (a segmentation fault, exit 139, after the "interrupted" line).
+    After Ctrl-C (code 130) or SIGTERM (143) the process ends without Python's shutdown: every
+    file is written or removed by then, and tearing down the threads XLA and Optuna left mid-work
+    crashed at times (a segmentation fault, exit 139, after the "interrupted" line).
     """
-    code = main()
-    if code == 130:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(code)
+    code = _command(None, exiting=True)
+    if code in (130, 143):
+        end_now("", code)
     sys.exit(code)
 
 
@@ -211,27 +175,55 @@ def _format_warning(command, message, category, *_, **__) -> str:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = _parse(parser, argv)
-    shown = warnings.formatwarning
-    warnings.formatwarning = functools.partial(_format_warning, args.command)
+    """Run the command ``argv`` (``sys.argv[1:]`` when None) and return its exit code: 0, 2 for a user's
+    mistake, 130 after Ctrl-C, 143 after SIGTERM, 141 when the reader of its output has gone. The
+    signal handlers it sets are given back when it returns."""
+    return _command(argv, exiting=False)
+
+
+def _command(argv, *, exiting: bool) -> int:
+    """:func:`main`; ``exiting`` (:func:`run`): the process ends with the code, so a signal after the
+    command has ended ends it at once with that code (see :class:`~keraslearn.cli_signals.Signals`)."""
+    signals = Signals(exiting)  # first: a Ctrl-C while the commands' modules import is one line, exit 130
     try:
-        with _interruptible(), _stderr_until_closed():
-            return int(args.func(args) or 0)
-    except BrokenPipeError:  # `keraslearn ... | head`: the reader has gone, so stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
-    # A user's mistake; a backend that is not installed or cannot train; the file system saying no
-    # (an output path that is a directory, a full disk).
-    except (UsageError, BackendUnavailableError, OSError) as err:
-        print(f"keraslearn {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as err:
-        print(str(err) or "interrupted", file=sys.stderr)
-        return 130
+        try:
+            parser = build_parser()
+            args = _parse(parser, argv)
+        except SystemExit as done:  # --help, --version, a usage error: the code argparse gives
+            if exiting:
+                signals.ended(done.code if isinstance(done.code, int) else int(done.code is not None))
+            raise
+        shown = warnings.formatwarning
+        warnings.formatwarning = functools.partial(_format_warning, args.command)
+        line = ""
+        try:
+            signals.running()
+            with interruptible(), _stderr_until_closed():
+                code = int(args.func(args) or 0)
+        except BrokenPipeError:  # `keraslearn ... | head`: the reader has gone, so stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            code = 141
+        # A user's mistake; a backend that is not installed or cannot train; the file system saying no
+        # (an output path that is a directory, a full disk).
+        except (UsageError, BackendUnavailableError, OSError) as err:
+            code, line = 2, f"keraslearn {args.command}: error: {err}"
+        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (Terminated, or a message a command gave it)
+            code, line = (143 if signals.terminated else 130), str(err) or "interrupted"
+        finally:
+            warnings.formatwarning = shown
+        if exiting:  # from here a signal ends the process with this code, not with a traceback
+            signals.ended(code)
+        if line:
+            print(line, file=sys.stderr)
+        return code
     finally:
-        warnings.formatwarning = shown
+        if signals.code is None:
+            signals.restore()
 
 
 if __name__ == "__main__":  # python -m keraslearn.cli, as python -m keraslearn
-    run()
+    # keraslearn.cli's run, not this copy's (__main__): the commands raise keraslearn.cli's UsageError, which
+    # this copy's main did not catch (a traceback, not the one-line error, exit 1)
+    from keraslearn.cli import run as _run
+
+    _run()
