@@ -663,6 +663,12 @@ def test_parquet_integers_with_missing_values_and_decimals_are_read_exactly(fitt
     assert main(["predict", str(fitted), str(data), "--keep", "id", "--out", str(tmp_path / "p.csv"), "--quiet"]) == 0
     written = (tmp_path / "p.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in written[1:6]] == [str(big + 1), str(big + 2), str(big + 3), "", str(big + 5)]
+    # a named index of IDs (pandas' own Parquet files), and a column that DataFrame.assign cannot name
+    named = pd.DataFrame({"self": pd.array([1, None], dtype="Int64")},
+                         index=pd.Index(pd.array([big + 1, None], dtype="Int64"), name="id"))
+    named.to_parquet(tmp_path / "named.parquet")
+    df = read_table(tmp_path / "named.parquet")
+    assert df.index.dtype == "Int64" and df.index.tolist()[0] == big + 1 and df["self"].dtype == "Int64"
 
 
 def test_predict_to_a_console_in_another_encoding_writes_utf8(fitted, iris_csv, tmp_path, monkeypatch):

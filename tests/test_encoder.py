@@ -131,13 +131,17 @@ def test_arrow_view_columns_are_read_as_their_plain_types():
     def arrow(values, kind):
         return pd.Series(pa.array(values, type=kind), dtype=pd.ArrowDtype(kind))
 
-    X = pd.DataFrame({"x": np.arange(6.0), "s": ["a", "b", "c"] * 2})
-    viewed = X.assign(s=arrow(X["s"].tolist(), pa.string_view()))
+    levels = ["a", "b", "c", "a", None, "c"]
+    X = pd.DataFrame({"x": np.arange(6.0), "self": levels})  # "self": a column assign(**{...}) cannot set
+    viewed = X.assign(x=X["x"])
+    viewed["self"] = arrow(levels, pa.string_view())
     enc = TabularEncoder().fit(viewed)
     assert enc.categories_ == [["a", "b", "c"]]
-    np.testing.assert_array_equal(enc.transform(viewed)["cat_s"], enc.transform(X)["cat_s"])
-    with pytest.raises(TypeError, match=r"cannot read column 's' \(list_view<item: int64>\[pyarrow\]\): pandas has no"):
-        TabularEncoder().fit(X.assign(s=arrow([[1]] * 6, pa.list_view(pa.int64()))))
+    np.testing.assert_array_equal(enc.transform(viewed)["cat_self"], enc.transform(X)["cat_self"])
+    assert enc.transform(viewed)["cat_self"][4, 0] == MISSING_CODE
+    X["self"] = arrow([[1]] * 6, pa.list_view(pa.int64()))
+    with pytest.raises(TypeError, match=r"cannot read column 'self' \(list_view<item: int64>\[pyarrow\]\): pandas"):
+        TabularEncoder().fit(X)
 
 
 def test_column_mismatch_errors_name_columns(frame):

@@ -122,7 +122,7 @@ class Signals:
             signal.signal(signal.SIGINT, self._interrupt)
         elif signal.SIGINT in self.previous:  # a Python caller's own handler
             signal.signal(signal.SIGINT, self.previous[signal.SIGINT])
-        if signal.SIGTERM in self.previous:
+        if self.previous.get(signal.SIGTERM) is signal.SIG_DFL:  # a Python caller's own handler stays
             signal.signal(signal.SIGTERM, self._terminate)
 
     def _deferred(self, signum, frame) -> bool:

@@ -264,11 +264,16 @@ def _parquet_integers_kept(df: pd.DataFrame, path) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    names = [f.name for f in pq.read_schema(path) if pa.types.is_integer(f.type) and f.name in df.columns
-             and df[f.name].dtype.kind == "f"]
-    if names:
+    integers = {f.name for f in pq.read_schema(path) if pa.types.is_integer(f.type)}
+    names = [c for c in df.columns if c in integers and df[c].dtype.kind == "f"]
+    index = df.index.name in integers and df.index.dtype.kind == "f"  # a named index of IDs (predict --keep)
+    if names or index:
         exact = pd.read_parquet(path, columns=names, dtype_backend="numpy_nullable")
-        df = df.assign(**{name: exact[name].array for name in names})  # by position: the index is df's
+        df = df.copy(deep=False)
+        for name in names:
+            df[name] = exact[name].array  # by position; not assign(**...), to which a column "self" is an error
+        if index:
+            df.index = exact.index
     return df
 
 

@@ -54,8 +54,10 @@ def _arrow_viewed(frame: pd.DataFrame, col, dtype, estimator_name) -> pd.DataFra
     if plain is None:
         raise TypeError(f"{estimator_name} cannot read column {col!r} ({dtype}): pandas has no operations for that "
                         "Arrow type. Cast it to a type pandas handles (a number, string or category) first.")
-    values = pd.arrays.ArrowExtensionArray(pc.cast(pa.chunked_array(frame[col].array), plain))
-    return frame.assign(**{col: values})  # names are strings by now (x0, x1, ... for an array's columns)
+    values = pd.arrays.ArrowExtensionArray(pc.cast(pa.array(frame[col].array), plain))  # missing values kept
+    frame = frame.copy(deep=False)
+    frame[col] = values  # not assign(**{col: ...}): a column named "self" is assign's own argument
+    return frame
 
 
 def to_frame(X, *, estimator_name: str = "This estimator") -> tuple[pd.DataFrame, bool]:
