@@ -442,3 +442,23 @@ def test_channels_first_keras_is_refused_clearly_before_anything_is_built(digits
             CNNClassifier(weights=None, epochs=1).fit(X, y)
     finally:
         keras.config.set_image_data_format("channels_last")
+
+
+def test_images_of_weight_zero_are_left_out_and_balanced_class_weights_count_by_weight(digits_rgb, weights_file):
+    """QA: CNNClassifier kept images of sample_weight 0 in its validation split and batch-norm recalibration (a
+    split that held out every weighed image trained on nothing, loss 0.0, silently), and class_weight="balanced"
+    counted classes by rows, those of weight 0 included, where scikit-learn counts them by sample_weight."""
+    images, labels = digits_rgb
+    w = np.ones(len(labels))
+    w[np.flatnonzero(labels == "zero")[:10]] = 0  # balanced by rows: 16/16/16; by weight: 16/16/6
+    w[np.flatnonzero(labels == "one")[:2]] = 0
+    w[np.flatnonzero(labels == "two")[:4]] = 2
+    other = np.where(w[:, None, None, None] == 0, 255 - images, images).astype(np.uint8)  # only weight-0 images differ
+    params = {**TINY, "batch_size": 8, "class_weight": "balanced"}
+    weighed = CNNClassifier(weights=weights_file, epochs=2, **params).fit(other, labels, sample_weight=w)
+    kept = w > 0
+    removed = CNNClassifier(weights=weights_file, epochs=2, **params).fit(images[kept], labels[kept],
+                                                                          sample_weight=w[kept])
+    np.testing.assert_allclose(weighed.predict_proba(images), removed.predict_proba(images), rtol=1e-5, atol=1e-6)
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(weighed.history_[key], removed.history_[key], rtol=1e-5)

@@ -454,6 +454,25 @@ def test_rows_of_weight_zero_are_removed_before_batch_norm_and_the_validation_sp
             np.testing.assert_allclose(weighed.history_[key], removed.history_[key], rtol=1e-5)
 
 
+def test_balanced_class_weights_count_classes_by_sample_weight_as_scikit_learn():
+    """QA: class_weight="balanced" counted classes by rows, those of sample_weight 0 included (fitting with 90% of
+    one class at weight 0 gave its rows 1/9 of the weight of fitting on the weighed rows alone; probabilities moved
+    by 0.13). scikit-learn's compute_class_weight counts by sample_weight: a row of weight 2 twice, of weight 0 not."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    y = np.where(X[:, 0] + rng.normal(size=300) * 0.5 > 0, "yes", "no")
+    w = np.ones(300)
+    w[np.flatnonzero(y == "no")[:120]] = 0
+    w[np.flatnonzero(y == "yes")[:30]] = 3
+    params = {"layer_units": (8,), "epochs": 3, "random_state": 0}
+    balanced = FFClassifier(**params, class_weight="balanced").fit(X, y, sample_weight=w)
+    per_class = compute_class_weight("balanced", classes=np.array(["no", "yes"]), y=y, sample_weight=w)
+    by_hand = FFClassifier(**params).fit(X, y, sample_weight=w * per_class[(y == "yes").astype(int)])
+    np.testing.assert_allclose(balanced.predict_proba(X), by_hand.predict_proba(X), rtol=1e-5, atol=1e-6)
+
+
 def test_rows_of_weight_zero_teach_the_encoder_nothing():
     """Rows of sample_weight 0 shaped the input encoder: outliers among them squeezed every other row's
     scaled values to about -0.55 +- 0.05 (R² 0.996 → 0.05), and a level or missing values only they held got

@@ -52,6 +52,17 @@ def mean_one(sw):
     return (sw / scale).astype(np.float32), scale
 
 
+def weighed_rows(sw):
+    """``(rows, weights, scale)`` for a fit's checked weights: the rows of weight > 0 (None when every row weighs,
+    or there are no weights), their weights scaled to mean 1 and the mean they were divided by (see
+    :func:`mean_one`). Rows of weight 0 are as good as removed, as scikit-learn's estimators drop them: they
+    teach no encoder level, median or scale, nor batch normalization's statistics, and the validation split
+    holds none of them out."""
+    rows = None if sw is None or sw.all() else np.flatnonzero(sw)
+    sw, scale = mean_one(sw if rows is None else sw[rows])
+    return rows, sw, scale
+
+
 def validation_given(X_val, y_val, sample_weight_val) -> bool:
     """Whether ``fit`` was given validation rows (``X_val``); their labels or weights alone are an error."""
     if X_val is not None:
@@ -189,16 +200,12 @@ class KerasLearner(BaseEstimator):
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None.")
         y_fit, spec_task = self._encode_target(y, len(frame), sample_weight)
-        sw, scale = mean_one(self._check_sample_weight(sample_weight, len(frame)))
+        weighed, sw, scale = weighed_rows(self._check_sample_weight(sample_weight, len(frame)))
         encoder = self._make_encoder()
         encoder._validate_params()
-        # Rows of weight 0 are as good as removed: they teach the encoder no level, median or scale.
-        weighed = None if sw is None or sw.all() else np.flatnonzero(sw)
         x = encoder._fit_transform_frame(frame, has_names, weighed)
-        if weighed is not None:  # nor batch normalization's statistics, nor the validation split (as scikit-learn)
+        if weighed is not None:
             x, y_fit = take_rows(x, weighed), y_fit[weighed]
-            sw, rescale = mean_one(sw[weighed])
-            scale *= rescale
         self.encoder_ = encoder
         self.n_features_in_ = encoder.n_features_in_
         if has_names:

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures import cnn
-from keraslearn.learners.base import KerasLearner, atomic_fit, mean_one, store_init_params, validation_given
+from keraslearn.learners.base import KerasLearner, atomic_fit, store_init_params, validation_given, weighed_rows
 from keraslearn.learners.params import check_number
 from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.preprocessing.images import ImageBatches, image_source
@@ -161,8 +161,10 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
                     f"{name} requires y, unless X is a folder with one sub-folder of images per class."
                 )
             y = folder_labels
-        y_fit, (task, n_classes) = self._encode_target(y, source.n)
-        sw, scale = mean_one(self._check_sample_weight(sample_weight, source.n))
+        y_fit, (task, n_classes) = self._encode_target(y, source.n, sample_weight)
+        weighed, sw, scale = weighed_rows(self._check_sample_weight(sample_weight, source.n))
+        if weighed is not None:  # images of weight 0 are left out, as the tabular learners' rows
+            source, y_fit = source.subset(weighed), y_fit[weighed]
         validation = self._validation_images(X_val, y_val, sample_weight_val)
         if validation is not None and validation[2] is not None:
             validation = (*validation[:2], (validation[2] / scale).astype(np.float32))

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import ClassifierMixin
-from sklearn.utils import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import column_or_1d
 
@@ -135,7 +134,7 @@ class KerasClassifierMixin(ClassifierMixin):
                 "default), e.g. keras.losses.BinaryCrossentropy(label_smoothing=0.1), or leave loss=None.")
         self._class_weight_codes = None
         if self.class_weight is not None:
-            self._class_weight_codes = self._class_weights(codes)
+            self._class_weight_codes = self._class_weights(codes, sample_weight)
         task = "binary" if len(self.classes_) == 2 else "multiclass"
         if task == "multiclass" and _loss_name(self.loss) in _BINARY_LOSSES:
             raise ValueError(
@@ -162,12 +161,18 @@ class KerasClassifierMixin(ClassifierMixin):
                              f"on its classes {self.classes_.tolist()}.")
         return self._fit_target(codes)
 
-    def _class_weights(self, codes):
+    def _class_weights(self, codes, sample_weight=None):
         cw = self.class_weight
         if isinstance(cw, str):
             if cw != "balanced":
                 raise ValueError(f"class_weight must be 'balanced', a dict or None; got {cw!r}.")
-            return compute_sample_weight("balanced", codes).astype(np.float32)
+            # Classes counted by their rows' weights, as scikit-learn's compute_class_weight does with
+            # sample_weight: rows of weight 0 count for nothing, a row of weight 2 twice.
+            sw = KerasLearner._check_sample_weight(self, sample_weight, len(codes))
+            counts = np.bincount(codes, weights=sw, minlength=len(self.classes_)).astype(np.float64)
+            per_class = np.divide(counts.sum() / len(self.classes_), counts, out=np.zeros_like(counts),
+                                  where=counts > 0)  # a class all of weight 0: its rows weigh 0 anyway
+            return per_class[codes].astype(np.float32)
         if not isinstance(cw, dict):
             raise ValueError(f"class_weight must be 'balanced', a dict or None; got {cw!r}.")
         labels = pd.Index(self.classes_).tolist()  # Timestamps for dates: tolist() of datetime64[ns] gives ints
