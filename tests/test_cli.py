@@ -601,6 +601,11 @@ def test_text_and_verbatim_columns_keep_none_as_text(tmp_path):
     table = read_table(tmp_path / "n.csv", text=["zip"], exact=["id"])
     assert table["id"].tolist() == ["007", "None", "008"] and table["zip"].tolist() == ["02139", "None", "10001"]
     assert table["x"].isna().tolist() == [False, True, False]  # "None" among numbers stays missing elsewhere
+    # QA: a ";" file whose decimal commas split its rows unevenly at "," was read with the header alone first,
+    # and an exact (--keep) column then failed: "cannot read de.csv: KeyError: 'nrows'"
+    (tmp_path / "de.csv").write_text("id;x;y\n007;1;0\nA2;2,5;1\nNone;3;0\n")
+    table = read_table(tmp_path / "de.csv", exact=["id"])
+    assert table["id"].tolist() == ["007", "A2", "None"] and table["x"].tolist() == [1.0, 2.5, 3.0]
 
 
 def test_scores_in_tables_keep_four_digits_of_small_values():

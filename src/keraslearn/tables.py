@@ -359,7 +359,7 @@ def _csv(path, text=(), exact=(), **kw) -> pd.DataFrame:
     dtype = dict.fromkeys([*text, *exact], str)
     if not exact:
         return _read_csv(path, dtype=dtype, **_NA, **kw)
-    header = _read_csv(path, nrows=0, **kw).columns
+    header = _read_csv(path, **{**kw, "nrows": 0}).columns  # the caller may read the header alone too
     na = {c: _NA["na_values"] for c in header if c not in set(exact)}  # per column: none for exact ones
     return _read_csv(path, dtype=dtype, keep_default_na=False, na_values=na, **kw)
 
