@@ -593,6 +593,37 @@ def test_codes_for_text_levels_and_a_column_emptied_at_predict_are_named():
         "level, so every row is read as an unseen level. Give the column as in training."]
 
 
+def test_dates_written_another_way_or_as_numbers_at_predict_are_named():
+    """QA: a datetime column met at predict by day-first text ('22.01.2024') or US dates was read as unseen in
+    every row, silently (predictions moved by 1.28 of y's 3); epoch numbers were said to meet 'text'."""
+    X = pd.DataFrame({"when": pd.date_range("2024-01-01", periods=30), "x": np.arange(30.0)})
+    with pytest.warns(UserWarning, match="'when' holds datetime64"):
+        enc = TabularEncoder().fit(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        enc.transform(X.assign(when=X["when"].dt.strftime("%d.%m.%Y")))
+        enc.transform(X.assign(when=X["when"].dt.strftime("%m/%d/%Y")))
+        enc.transform(X.assign(when=X["when"].astype("int64")))
+        enc.transform(X.assign(when=X["when"].dt.strftime("%Y-%m-%d")))  # the same dates in ISO text: known
+        enc.transform(X.assign(when=X["when"] + pd.Timedelta(days=100)))  # new dates: unseen, as any new level
+    said = [str(w.message) for w in caught if "'when'" in str(w.message) and "holds" in str(w.message)]
+    assert said == [
+        "Column 'when' holds dates written another way ('01.01.2024', '02.01.2024', '03.01.2024', ... (30 values)) "
+        "where training saw dates ('2024-01-01 00:00:00', '2024-01-02 00:00:00', '2024-01-03 00:00:00', ... "
+        "(30 values)): none is a training level, so every row is read as an unseen level. Write them as "
+        "training's dates were ('2024-01-01 00:00:00'), or convert them first, e.g. pd.to_datetime(X['when'], "
+        "dayfirst=True) for day-first dates.",
+        "Column 'when' holds dates written another way ('01/01/2024', '01/02/2024', '01/03/2024', ... (30 values)) "
+        "where training saw dates ('2024-01-01 00:00:00', '2024-01-02 00:00:00', '2024-01-03 00:00:00', ... "
+        "(30 values)): none is a training level, so every row is read as an unseen level. Write them as "
+        "training's dates were ('2024-01-01 00:00:00'), or convert them first, e.g. pd.to_datetime(X['when'], "
+        "dayfirst=True) for day-first dates.",
+        "Column 'when' holds numbers (1704067200000000, 1704153600000000, 1704240000000000, ... (30 values)) where "
+        "training saw dates ('2024-01-01 00:00:00', '2024-01-02 00:00:00', '2024-01-03 00:00:00', ... (30 "
+        "values)): none is a training level, so every row is read as an unseen level. Give the column as in "
+        "training."]
+
+
 def test_small_tables_hear_of_identifiers_and_of_dates_written_as_text():
     """A CSV never gives datetime columns: its dates were levels with no word, and a unique name
     or ID in a table under 2,000 rows was never called an identifier."""

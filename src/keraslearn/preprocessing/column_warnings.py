@@ -5,13 +5,14 @@ it and the fix."""
 from __future__ import annotations
 
 import numbers
+import re
 import unicodedata
 
 import numpy as np
 import pandas as pd
 
 from keraslearn._user_warnings import warn_user
-from keraslearn.preprocessing.coding import _is_duration, _is_string_column, _is_time, number_spelled_apart
+from keraslearn.preprocessing.coding import _is_duration, _is_string_column, _is_time, as_time, number_spelled_apart
 
 #: A categorical column with more kept levels than this, and than half the rows, looks like an identifier.
 ID_LEVELS = 1000
@@ -185,13 +186,21 @@ def warn_all_unseen(col: pd.Series, unknown: np.ndarray, missing: np.ndarray, le
     values = col.to_numpy()[unknown][:1000]
     # The levels' ends: sorted, they hold both kinds if any do. Not all of them: one row of a new ID would
     # go through a million levels at every predict.
-    kinds, trained = {_kind(v) for v in values}, {_kind(v) for v in [*levels[:20], *levels[-20:]]}
+    ends = [*levels[:20], *levels[-20:]]
+    kinds, trained = {_kind(v) for v in values}, {_kind(v) for v in ends}
+    fix = "Give the column as in training."
+    if trained == {"text"} and all(as_time(v) is not None for v in ends):  # a column of dates: its levels' prints
+        trained = {"dates"}
+        if kinds == {"text"} and all(re.fullmatch(_DATE_TEXT, v) for v in values):  # "22.01.2024", "1/22/2024"
+            kinds = {"dates written another way"}
+            fix = (f"Write them as training's dates were ({levels[0]!r}), or convert them first, e.g. "
+                   f"pd.to_datetime(X[{col.name!r}], dayfirst=True) for day-first dates.")
     if len(kinds) != 1 or len(trained) != 1 or kinds == trained or None in kinds | trained:
         return
     seen = list(dict.fromkeys(values.tolist()))
     warn_user(f"Column {col.name!r} holds {kinds.pop()} ({_listed(seen, 3)}) where training saw "
               f"{trained.pop()} ({_listed(list(levels), 3)}): none is a training level, so every row is read "
-              "as an unseen level. Give the column as in training.")
+              f"as an unseen level. {fix}", column=col.name)
 
 
 def _kind(value) -> str | None:
