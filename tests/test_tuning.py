@@ -581,10 +581,10 @@ def test_cli_tune_writes_a_report(tmp_path, iris_mixed, capsys):
 
     X, y = iris_mixed
     data = tmp_path / "iris.csv"
-    X.assign(species=y).to_csv(data, index=False)
+    X.assign(species=y, w=np.arange(len(y)) % 2 + 1.0).to_csv(data, index=False)  # rows weighing 1 and 2
     report = tmp_path / "report"
     args = ["tune", str(data), "--target", "species", "--n-trials", "1", "--epochs", "3", "--validation-fraction",
-            "0.3", "--storage", str(tmp_path / "cli.db"), "--study", "cli", "--quiet",
+            "0.3", "--storage", str(tmp_path / "cli.db"), "--study", "cli", "--quiet", "--weight", "w",
             "--param", "layer_units=(8,)", "--param", "dropout=0.0"]
     assert main([*args, "--report", str(report)]) == 0
     assert not (report / "param_importances.png").exists()  # one trial: nothing to estimate from
@@ -606,7 +606,10 @@ def test_cli_tune_writes_a_report(tmp_path, iris_mixed, capsys):
     capsys.readouterr()
     assert main([a for a in args if a != "--quiet"]) == 0
     assert len(study.trials) == 1
-    assert "to save the best model, run the same command with --out best.keraslearn" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "to save the best model, run the same command with --out best.keraslearn" in err
+    assert "trials (1 complete); scores weighted by 'w'" in err  # the trials table says its scores are weighted
+    assert list(model.feature_names_in_) == list(X.columns)  # the weight column is not learned from
     from keraslearn.tuning.report import score_name
 
     assert score_name(study) == "accuracy"  # the trials table and the history plot name the score

@@ -106,6 +106,8 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     X_tr, X_te, y_tr, y_te, held = held_out(X, y, test_fraction, random_state, classes=classes)
     (X_tr, w_tr), (X_te, w_te) = pop_weight(X_tr, weight), pop_weight(X_te, weight)
     weighted = "" if weight is None else f" weighted by {weight!r}"  # the rows, in training and the metrics
+    if w_tr is not None and (n_weighed := int(np.count_nonzero(np.asarray(w_tr)))) < len(w_tr):
+        weighted += f" ({n_weighed} with weight > 0)"  # rows of weight 0 take no part in the fit
     _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows × {X_tr.shape[1]} columns"
                   f"{weighted and ','}{weighted}; {held}")
     start = time.perf_counter()

@@ -201,6 +201,7 @@ class KerasLearner(BaseEstimator):
             raise ValueError(f"{name} requires y to be passed, but the target y is None.")
         y_fit, spec_task = self._encode_target(y, len(frame), sample_weight)
         weighed, sw, scale = weighed_rows(self._check_sample_weight(sample_weight, len(frame)))
+        self._warn_classes_without_weight(y_fit, sample_weight)
         encoder = self._make_encoder()
         encoder._validate_params()
         x = encoder._fit_transform_frame(frame, has_names, weighed)
@@ -345,6 +346,9 @@ class KerasLearner(BaseEstimator):
 
     def _stratify_labels(self, y_fit):
         return None
+
+    def _warn_classes_without_weight(self, y_fit, sample_weight):
+        """A classifier warns about classes whose rows all have sample_weight 0 (see the classifiers' mixin)."""
 
     # ----------------------------------------------------------- predicting
     def _encode_X(self, X):

@@ -163,6 +163,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
             y = folder_labels
         y_fit, (task, n_classes) = self._encode_target(y, source.n, sample_weight)
         weighed, sw, scale = weighed_rows(self._check_sample_weight(sample_weight, source.n))
+        self._warn_classes_without_weight(y_fit, sample_weight)
         if weighed is not None:  # images of weight 0 are left out, as the tabular learners' rows
             source, y_fit = source.subset(weighed), y_fit[weighed]
         validation = self._validation_images(X_val, y_val, sample_weight_val)

@@ -213,6 +213,18 @@ class KerasClassifierMixin(ClassifierMixin):
     def _stratify_labels(self, y_fit):
         return y_fit if y_fit.ndim == 1 else y_fit.argmax(axis=1)
 
+    def _warn_classes_without_weight(self, y_fit, sample_weight):
+        """Classes whose rows all have sample_weight 0 stay in ``classes_``, as in scikit-learn, but the model
+        never sees them: said, as it is most often a slip (a class_weight of 0 is meant, and not said)."""
+        if sample_weight is None:
+            return
+        weighs = np.bincount(self._stratify_labels(y_fit), weights=np.asarray(sample_weight, dtype=np.float64),
+                             minlength=len(self.classes_))
+        if not weighs.all():
+            unseen = self.classes_[weighs == 0].tolist()
+            warn_user(f"every row of class(es) {unseen} has sample_weight 0: they stay in classes_ (as in "
+                      "scikit-learn), but the model never sees them, so it seldom predicts them.")
+
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``."""
         p = self._predict_raw(X)

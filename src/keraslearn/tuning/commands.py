@@ -64,7 +64,7 @@ def cmd_tune(args):
     except RuntimeError as err:  # nothing completed
         raise UsageError(str(err)) from None
     if not args.quiet:
-        print_trials(console, study, top=args.top)
+        print_trials(console, study, top=args.top, weight=args.weight)
         try:
             _say(console, f"best trial {study.best_trial.number}: score {score(study.best_value)}")
         except ValueError:

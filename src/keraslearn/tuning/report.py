@@ -56,8 +56,9 @@ def score_name(study) -> str:
     return "accuracy" if learner.endswith("Classifier") else "r2" if learner.endswith("Regressor") else "score"
 
 
-def print_trials(console, study, top: int = 10):
-    """A rich table of the ``top`` trials by score, then the counts of trials per state."""
+def print_trials(console, study, top: int = 10, weight=None):
+    """A rich table of the ``top`` trials by score, then the counts of trials per state; ``weight``: the
+    column that weighted the scores (``--weight``), named in the title."""
     from rich.table import Table
 
     trials = study.get_trials(deepcopy=False)
@@ -66,7 +67,8 @@ def print_trials(console, study, top: int = 10):
         counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
     done = sorted((t for t in trials if _score(t) is not None), key=lambda t: -t.value)[:top]
     table = Table(title=f"study {study.study_name}: best {len(done)} of {len(trials)} trials "
-                  f"({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})")
+                  f"({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
+                  f"{'' if weight is None else f'; scores weighted by {weight!r}'}")
     for col in ("trial", score_name(study), "epochs", "seconds"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("parameters", ratio=1)
