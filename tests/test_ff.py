@@ -714,6 +714,13 @@ def test_msle_trains_on_log1p_y_from_any_start(tmp_path):
     np.testing.assert_allclose(exported, pred, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match=r"so y_val must be >= 0; y_val has negative values"):
         FFRegressor(loss="msle", epochs=1).fit(X, y, X_val=X[:5], y_val=-y[:5])
+    # Inputs far outside the training data's: log1p(y) past 709 is inf, said in a line, not NumPy's overflow
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        far = reg.predict(X.iloc[:3].assign(a=[0.0, 1e6, -1e6], b=[0.0, -1e6, 1e6]))
+    assert np.isinf(far).sum() >= 1 and np.isfinite(far[0])
+    assert len(caught) == 1 and str(caught[0].message).startswith(
+        f"{np.isinf(far).sum()} prediction(s) are inf: the model predicts log1p(y) beyond 709 there")
 
 
 def test_clone_and_pickle_keep_the_arguments_of_a_keras_loss():

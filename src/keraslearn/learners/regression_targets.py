@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import RegressorMixin
 
+from keraslearn._user_warnings import warn_user
 from keraslearn.learners.base import KerasLearner
 from keraslearn.learners.loss_kinds import (
     _CLASSIFICATION_LOSSES,
@@ -197,7 +198,12 @@ class KerasRegressorMixin(RegressorMixin):
         """Predicted targets: shape (n_samples,) for one target, (n_samples, n_targets) otherwise."""
         p = self._predict_raw(X) * self.y_scale_ + self.y_mean_
         if getattr(self, "y_log1p_", False):  # msle's domain: a prediction below 0 is 0 to it
-            p = np.maximum(np.expm1(p), 0.0)
+            with np.errstate(over="ignore"):  # said below, in the user's words, not NumPy's
+                p = np.maximum(np.expm1(p), 0.0)
+            if np.isinf(p).any():
+                warn_user(f"{int(np.isinf(p).sum())} prediction(s) are inf: the model predicts log1p(y) beyond "
+                          "709 there (loss='msle'), past float64's range. Are those rows' inputs far outside "
+                          "the training data's?")
         return p.ravel() if self._y_ndim == 1 else p
 
     def _fitted_state(self):
