@@ -147,6 +147,13 @@ def test_the_html_repr_lists_importances_without_computing_them(cancer_mixed):
     assert clf.__dict__["_feature_importances"] is None  # not computed
     assert np.isclose(clf.feature_importances_.sum(), 1.0)
     assert "feature_importances_" in estimator_html_repr(clf)  # listed once computed
+    # Rows of sample_weight 0 take no part in the fit, nor in the importances' sample (they did)
+    w = np.r_[np.ones(40), np.zeros(24)]
+    weighed = TabNetClassifier(n_d=4, n_a=4, n_steps=1, epochs=1, random_state=0).fit(
+        X.head(64).assign(**{X.columns[0]: X[X.columns[0]].head(64) * np.r_[np.ones(40), np.full(24, 1e3)]}),
+        y.head(64), sample_weight=w)
+    removed = TabNetClassifier(n_d=4, n_a=4, n_steps=1, epochs=1, random_state=0).fit(X.head(40), y.head(40))
+    np.testing.assert_allclose(weighed.feature_importances_, removed.feature_importances_, rtol=1e-5, atol=1e-7)
 
 
 def test_unfitted_has_no_importances_and_bad_params_fail_early(cancer_mixed):

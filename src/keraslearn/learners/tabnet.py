@@ -162,10 +162,14 @@ class _TabNetMixin:
         super().fit(X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val,
                     checkpoint_dir=checkpoint_dir)
         # feature_importances_ is computed on first use, from a sample of the training rows
-        # kept here: most fits (CV folds, tuning trials) never read it.
+        # kept here: most fits (CV folds, tuning trials) never read it. Rows of weight 0 took no part.
         frame, _ = to_frame(X, estimator_name=type(self).__name__)
-        if len(frame) > _IMPORTANCE_ROWS:
-            rows = np.sort(np.random.default_rng(0).choice(len(frame), _IMPORTANCE_ROWS, replace=False))
+        rows = None if sample_weight is None else np.flatnonzero(np.asarray(sample_weight, dtype=np.float64))
+        n = len(frame) if rows is None else len(rows)
+        if n > _IMPORTANCE_ROWS:
+            rows = np.sort(np.random.default_rng(0).choice(n if rows is None else rows, _IMPORTANCE_ROWS,
+                                                           replace=False))
+        if rows is not None and len(rows) < len(frame):
             frame = frame.iloc[rows]
         self._importance_rows = self.encoder_._transform_frame(frame)
         self._feature_importances = None
