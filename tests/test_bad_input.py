@@ -606,6 +606,7 @@ def test_dates_written_another_way_or_as_numbers_at_predict_are_named():
         enc.transform(X.assign(when=X["when"].astype("int64")))
         enc.transform(X.assign(when=X["when"].dt.strftime("%Y-%m-%d")))  # the same dates in ISO text: known
         enc.transform(X.assign(when=X["when"] + pd.Timedelta(days=100)))  # new dates: unseen, as any new level
+        enc.transform(X.assign(when=(X["when"] + pd.Timedelta(days=100)).dt.strftime("%Y-%m-%d")))  # as text too
     said = [str(w.message) for w in caught if "'when'" in str(w.message) and "holds" in str(w.message)]
     assert said == [
         "Column 'when' holds dates written another way ('01.01.2024', '02.01.2024', '03.01.2024', ... (30 values)) "

@@ -786,6 +786,7 @@ def test_a_weight_column_weights_the_fit_and_the_metrics_and_is_not_learned_from
     X, y = df.assign(w=weights).drop(columns="species"), df["species"]
     X_tr, X_te, y_tr, y_te, _ = held_out(X, y, 0.2, 0, classes=True)
     assert f"weighted by 'w' ({np.count_nonzero(X_tr['w'])} with weight > 0);" in err  # those that take part
+    assert "metrics weighted by 'w'\n" in err  # the metrics' table holds train and test columns: no one count
     python = keraslearn.FFClassifier(epochs=3, random_state=0).fit(X_tr.drop(columns="w"), y_tr,
                                                                     sample_weight=X_tr["w"].to_numpy())
     np.testing.assert_allclose(model.predict_proba(X_te.drop(columns="w")),

@@ -106,10 +106,11 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     X_tr, X_te, y_tr, y_te, held = held_out(X, y, test_fraction, random_state, classes=classes)
     (X_tr, w_tr), (X_te, w_te) = pop_weight(X_tr, weight), pop_weight(X_te, weight)
     weighted = "" if weight is None else f" weighted by {weight!r}"  # the rows, in training and the metrics
+    weighing = ""  # rows of weight 0 take no part in the fit
     if w_tr is not None and (n_weighed := int(np.count_nonzero(np.asarray(w_tr)))) < len(w_tr):
-        weighted += f" ({n_weighed} with weight > 0)"  # rows of weight 0 take no part in the fit
+        weighing = f" ({n_weighed} with weight > 0)"
     _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows × {X_tr.shape[1]} columns"
-                  f"{weighted and ','}{weighted}; {held}")
+                  f"{weighted and ','}{weighted}{weighing}; {held}")
     start = time.perf_counter()
     try:
         learner.fit(X_tr, y_tr, **({} if w_tr is None else {"sample_weight": w_tr}))

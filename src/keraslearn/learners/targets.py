@@ -218,10 +218,10 @@ class KerasClassifierMixin(ClassifierMixin):
         never sees them: said, as it is most often a slip (a class_weight of 0 is meant, and not said)."""
         if sample_weight is None:
             return
-        weighs = np.bincount(self._stratify_labels(y_fit), weights=np.asarray(sample_weight, dtype=np.float64),
-                             minlength=len(self.classes_))
+        sw = KerasLearner._check_sample_weight(self, sample_weight, len(y_fit))  # those that removed the rows
+        weighs = np.bincount(self._stratify_labels(y_fit), weights=sw, minlength=len(self.classes_))
         if not weighs.all():
-            unseen = self.classes_[weighs == 0].tolist()
+            unseen = pd.Index(self.classes_)[weighs == 0].tolist()  # Timestamps, not datetime64's integers
             warn_user(f"every row of class(es) {unseen} has sample_weight 0: they stay in classes_ (as in "
                       "scikit-learn), but the model never sees them, so it seldom predicts them.")
 

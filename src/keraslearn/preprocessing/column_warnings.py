@@ -191,7 +191,9 @@ def warn_all_unseen(col: pd.Series, unknown: np.ndarray, missing: np.ndarray, le
     fix = "Give the column as in training."
     if trained == {"text"} and all(as_time(v) is not None for v in ends):  # a column of dates: its levels' prints
         trained = {"dates"}
-        if kinds == {"text"} and all(re.fullmatch(_DATE_TEXT, v) for v in values):  # "22.01.2024", "1/22/2024"
+        if kinds == {"text"} and all(as_time(v) is not None for v in values):  # new dates, written as training's
+            kinds = {"dates"}
+        elif kinds == {"text"} and all(re.fullmatch(_DATE_TEXT, v) for v in values):  # "22.01.2024", "1/22/2024"
             kinds = {"dates written another way"}
             fix = (f"Write them as training's dates were ({levels[0]!r}), or convert them first, e.g. "
                    f"pd.to_datetime(X[{col.name!r}], dayfirst=True) for day-first dates.")
