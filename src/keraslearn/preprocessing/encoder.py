@@ -255,6 +255,7 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, by column
             self.medians_, has_nan, self.center_, self.scale_, self.quantiles_ = coding.column_stats(arr, self.scaling)
         self.indicator_columns_ = [c for c, has in zip(self.numeric_columns_, has_nan) if has]
+        column_warnings.warn_numeric_ids(arr, self.numeric_columns_)
         bad = ~(np.isfinite(self.center_) & np.isfinite(self.scale_))
         if bad.any():  # e.g. the std of ±1e300 overflows: every value would scale to 0
             _raise_too_large(arr, self.numeric_columns_, np.flatnonzero(bad))
