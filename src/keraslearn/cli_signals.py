@@ -77,6 +77,12 @@ def _importing(frame) -> bool:
     return False
 
 
+#: A KeyboardInterrupt raised in a Keras loop whose frames still run this long after is lost (see Signals._watch);
+#: the signal is then sent again, up to this many times.
+_LOST_AFTER_S = 1.5
+_RESENDS = 12
+
+
 class Signals:
     """SIGINT and SIGTERM over one command's life.
 
@@ -106,6 +112,7 @@ class Signals:
         self.previous = {}
         self._resends = []
         self._since = None  # when a signal was first deferred, landing in an import
+        self._watcher = None  # see _watch
         if threading.current_thread() is not threading.main_thread():
             return
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -142,7 +149,40 @@ class Signals:
 
     def _interrupt(self, signum, frame):
         if not self._deferred(signum, frame):
+            self._watch(signum, frame)
             raise KeyboardInterrupt
+
+    def _watch(self, signum, frame):
+        """Send the signal again if the KeyboardInterrupt raised at ``frame`` is lost inside Keras' loops.
+
+        A signal landing while a Keras loop converts a JAX array to NumPy (``np.array(x)`` in
+        ``convert_to_numpy``) raised there, was dropped on the way, and the loop went on, to wait for its
+        asynchronous callbacks for ever (QA: 3 of 10 SIGTERMs 2 s into a fit on busy cores; the process had
+        to be killed). Keras' loops never catch a KeyboardInterrupt: one that has ended them is no longer
+        inside their frames, so while any loop frame found above ``frame`` is still running a few seconds
+        later, the signal was lost, and it is sent again (it then lands elsewhere, in that wait too)."""
+        loops = []
+        while frame is not None:
+            if f"{os.sep}keras{os.sep}src{os.sep}" in frame.f_code.co_filename:
+                loops.append(frame)
+            frame = frame.f_back
+        if not loops or self._watcher is not None:
+            return
+        main = threading.main_thread().ident
+
+        def watch():
+            for _ in range(_RESENDS):
+                time.sleep(_LOST_AFTER_S)
+                running, current = set(), sys._current_frames().get(main)
+                while current is not None:
+                    running.add(id(current))
+                    current = current.f_back
+                if not any(id(f) in running for f in loops):
+                    return
+                os.kill(os.getpid(), signum)
+
+        self._watcher = threading.Thread(target=watch, name="keraslearn-signal-watch", daemon=True)
+        self._watcher.start()
 
     def _terminate(self, signum, frame):
         self.terminated = True
@@ -151,6 +191,7 @@ class Signals:
             ctrl_c(signal.SIGINT, frame)  # e.g. interrupts_deferred's: takes effect once the model set is written
             return
         if not self._deferred(signum, frame):
+            self._watch(signum, frame)
             raise Terminated
 
     def ended(self, code: int):
