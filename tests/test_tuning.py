@@ -353,6 +353,21 @@ def test_a_named_study_refuses_other_data_and_other_fixed_parameters():
     layers_only = {k: SPACE[k] for k in ("n_layers", "units")}
     with pytest.raises(ValueError, match=r"fixed learning_rate: study has \(tuned\), this call 0.001"):
         check_config(study, study_config(FFRegressor(epochs=3), None, "cv=5", layers_only, one))
+    # Other ranges of the same names are another study (QA: units 200-400 continued a study of 8-16, mixing
+    # both, and best_params could lie outside the space given), named or found by the settings alone.
+    wider = {**SPACE, "units": IntDistribution(4, 64, log=True)}
+    with pytest.raises(ValueError, match=r"range of units: study has IntDistribution\(high=16, log=True, low=4, "
+                                         r"step=1\), this call IntDistribution\(high=64"):
+        check_config(study, study_config(FFRegressor(epochs=3), None, "cv=5", wider, one))
+    from keraslearn.tuning.storage import same_task_studies
+
+    storage = optuna.storages.InMemoryStorage()
+    found = optuna.create_study(storage=storage, study_name="by-an-earlier-release", direction="maximize")
+    check_config(found, study_config(FFRegressor(epochs=3), None, "cv=5", SPACE, one))
+    found.add_trial(optuna.trial.create_trial(value=0.5))
+    assert same_task_studies(storage, "new", study_config(FFRegressor(epochs=3), None, "cv=5", SPACE, one)) == [
+        ("by-an-earlier-release", [])]
+    assert same_task_studies(storage, "new", study_config(FFRegressor(epochs=3), None, "cv=5", wider, one)) == []
     # A study recorded by an earlier keraslearn (no data or fixed parameters) still resumes.
     old = optuna.create_study(direction="maximize")
     old.set_user_attr("keraslearn", {"learner": "FFRegressor", "scoring": None, "evaluation": "cv=5",

@@ -299,6 +299,9 @@ def study_config(learner, scoring, evaluation, space, data=None) -> dict:
         "scoring": scoring_name(scoring),
         "evaluation": evaluation,
         "space": sorted(space),
+        # Each name's distribution (its range or choices): a study on other ranges is another study. Its own key,
+        # so a study recorded before it (names only) still resumes.
+        "ranges": {k: _no_address(repr(v)) for k, v in sorted(space.items())},
         "fixed": fixed,
     }
     if data is not None:
@@ -307,6 +310,9 @@ def study_config(learner, scoring, evaluation, space, data=None) -> dict:
 
 
 def _differences(key, stored, new, spaces=((), ())) -> list[str]:
+    if key == "ranges":  # names the space has in one and not the other are said under "space"
+        return [f"range of {k}: study has {stored[k]}, this call {new[k]}"
+                for k in sorted(set(stored) & set(new)) if stored[k] != new[k]]
     if isinstance(stored, dict) and isinstance(new, dict):
         def shown(d, k, space):  # fixed values are recorded as their repr: "None" is a value; absent is not
             return d[k] if k in d else "(tuned)" if k in space else "(no such parameter)"
@@ -329,7 +335,8 @@ def same_task_studies(storage, study_name, config) -> list[tuple[str, list[str]]
         stored = summary.user_attrs.get(CONFIG_ATTR)
         if summary.study_name == study_name or not isinstance(stored, dict) or summary.n_trials == 0:
             continue
-        if all(stored.get(k) == config.get(k) for k in ("learner", "data", "evaluation", "space", "scoring")):
+        if all(stored.get(k) == config.get(k) for k in ("learner", "data", "evaluation", "space", "scoring")) \
+                and stored.get("ranges", config["ranges"]) == config["ranges"]:
             found.append((summary.study_name, _differences("fixed", stored.get("fixed"), config["fixed"])))
     return found
 
