@@ -326,6 +326,24 @@ def test_an_interrupted_study_says_once_what_it_kept(tmp_path, iris_mixed, capsy
                     refit=False, random_state=0, verbose=1)
     resumed = r"resuming study 'FFClassifier-\w+': 1 finished trial\(s\) kept, 2 to run"
     assert re.search(resumed, capsys.readouterr().err)
+    # QA: a Ctrl-C in the refit printed a bare "interrupted", and a timeout ended the call without a word
+    from keraslearn.tuning import study as study_module
+
+    def ctrl_c(*args):
+        raise KeyboardInterrupt
+
+    args = dict(space={"learning_rate": SPACE["learning_rate"]}, validation_fraction=0.3, storage=tmp_path / "int.db",
+                scoring=ctrl_c_in_second_trial, random_state=0, verbose=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(study_module, "_refit", ctrl_c)
+        with pytest.raises(KeyboardInterrupt, match=r"^interrupted while refitting the best trial, no model written: "
+                                                    r"3 finished trial\(s\) of study .* are saved; run it again to "
+                                                    r"refit it\.$"):
+            keraslearn.tune(learner, X, y, n_trials=3, **args)
+    assert re.search(r"refitting the best trial \(\d\) on all 150 rows", capsys.readouterr().err)
+    keraslearn.tune(learner, X, y, n_trials=9, timeout=0.01, refit=False, **args)  # one trial, then the timeout
+    assert re.search(r"timeout of 0.01 s reached: study 'FFClassifier-\w+' holds 4 of 9 finished trials; run the "
+                     r"same call again to continue it", capsys.readouterr().err)
 
 
 def test_a_named_study_refuses_other_data_and_other_fixed_parameters():

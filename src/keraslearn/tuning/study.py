@@ -288,6 +288,11 @@ def tune(
         study.sampler = sampler
         study.pruner = _make_pruner(pruner, learner)
         objective = _Objective(learner, X, y, space, splits, scorer, random_state, sample_weight)
+
+        def kept(then="resume") -> str:  # what an interrupted call keeps
+            in_memory = isinstance(optuna_storage, optuna.storages.InMemoryStorage)
+            where = "are kept in memory, in this process only" if in_memory else f"are saved; run it again to {then}"
+            return f"{_n_finished(study)} finished trial(s) of study {study_name!r} {where}"
         remaining = None
         all_callbacks = list(callbacks or [])
         if n_trials is not None:
@@ -298,17 +303,19 @@ def tune(
             left = "" if remaining is None else f", {max(remaining, 0)} to run"
             print(f"resuming study {study_name!r}: {_n_finished(study)} finished trial(s) kept{left}",
                   file=sys.stderr)
+        started = time.monotonic()
         if remaining is None or remaining > 0:
             progress = TrialProgress(remaining, f"tuning {type(learner).__name__}") if verbose else None
             try:
                 with progress or contextlib.nullcontext():
                     _optimize(study, objective, n_trials, timeout, all_callbacks + ([progress] if progress else []))
             except KeyboardInterrupt:
-                in_memory = isinstance(optuna_storage, optuna.storages.InMemoryStorage)
-                kept = "are kept in memory, in this process only" if in_memory else "are saved; run it again to resume"
-                raise KeyboardInterrupt(
-                    f"interrupted: {_n_finished(study)} finished trial(s) of study {study_name!r} {kept}."
-                ) from None
+                raise KeyboardInterrupt(f"interrupted: {kept()}.") from None
+        fail_dead_trials(study)  # another worker's, killed meanwhile: not listed as running in the summary
+        if verbose and timeout is not None and n_trials is not None and _n_finished(study) < n_trials and \
+                time.monotonic() - started >= timeout:
+            print(f"timeout of {timeout:g} s reached: study {study_name!r} holds {_n_finished(study)} of "
+                  f"{n_trials} finished trials; run the same call again to continue it", file=sys.stderr)
     best = None
     if refit:
         try:
@@ -317,7 +324,13 @@ def tune(
             raise RuntimeError(
                 f"no trial of study {study_name!r} completed (all failed or were pruned); nothing to refit."
             ) from None
-        best = _refit(learner, objective, best_trial, X, y)
+        if verbose:  # a long fit after the trials' bar: not a hang
+            print(f"refitting the best trial ({best_trial.number}) on all {len(y)} rows", file=sys.stderr)
+        try:
+            best = _refit(learner, objective, best_trial, X, y)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"interrupted while refitting the best trial, no model written: "
+                                    f"{kept('refit it')}.") from None
     return TuneResult(best, study)
 
 
