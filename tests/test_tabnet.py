@@ -154,6 +154,9 @@ def test_the_html_repr_lists_importances_without_computing_them(cancer_mixed):
         y.head(64), sample_weight=w)
     removed = TabNetClassifier(n_d=4, n_a=4, n_steps=1, epochs=1, random_state=0).fit(X.head(40), y.head(40))
     np.testing.assert_allclose(weighed.feature_importances_, removed.feature_importances_, rtol=1e-5, atol=1e-7)
+    scalar = TabNetClassifier(n_d=4, n_a=4, n_steps=1, epochs=1, random_state=0).fit(X.head(64), y.head(64),
+                                                                                     sample_weight=2.0)
+    np.testing.assert_allclose(scalar.feature_importances_, clf.feature_importances_, rtol=1e-5, atol=1e-7)
 
 
 def test_unfitted_has_no_importances_and_bad_params_fail_early(cancer_mixed):

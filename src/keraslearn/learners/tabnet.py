@@ -164,7 +164,8 @@ class _TabNetMixin:
         # feature_importances_ is computed on first use, from a sample of the training rows
         # kept here: most fits (CV folds, tuning trials) never read it. Rows of weight 0 took no part.
         frame, _ = to_frame(X, estimator_name=type(self).__name__)
-        rows = None if sample_weight is None else np.flatnonzero(np.asarray(sample_weight, dtype=np.float64))
+        sw = KerasLearner._check_sample_weight(self, sample_weight, len(frame))  # a scalar too, as fit took it
+        rows = None if sw is None else np.flatnonzero(sw)
         n = len(frame) if rows is None else len(rows)
         if n > _IMPORTANCE_ROWS:
             rows = np.sort(np.random.default_rng(0).choice(n if rows is None else rows, _IMPORTANCE_ROWS,
