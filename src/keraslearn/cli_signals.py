@@ -12,6 +12,13 @@ import threading
 import time
 
 
+def _send_again(signum) -> threading.Timer:
+    """Send ``signum`` to this process again in a moment (a Timer, to cancel if the command ends first)."""
+    timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+    timer.start()
+    return timer
+
+
 @contextlib.contextmanager
 def interruptible():
     """Ctrl-C (and SIGTERM) stops the command even when it lands in a callback whose exceptions Python discards.
@@ -27,8 +34,7 @@ def interruptible():
     def on_discarded(unraisable):
         if issubclass(unraisable.exc_type, KeyboardInterrupt):
             signum = signal.SIGTERM if issubclass(unraisable.exc_type, Terminated) else signal.SIGINT
-            pending.append(threading.Timer(0.05, os.kill, (os.getpid(), signum)))
-            pending[-1].start()
+            pending.append(_send_again(signum))
             return
         previous(unraisable)
 
@@ -143,8 +149,7 @@ class Signals:
             if self.exiting:
                 end_now("interrupted\n", 143 if self.terminated else 130)
             return False
-        self._resends.append(threading.Timer(0.05, os.kill, (os.getpid(), signum)))
-        self._resends[-1].start()
+        self._resends.append(_send_again(signum))
         return True
 
     def _interrupt(self, signum, frame):

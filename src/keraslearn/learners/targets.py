@@ -22,6 +22,7 @@ from keraslearn.learners.loss_kinds import (
     _from_logits,
     _loss_name,
 )
+from keraslearn.preprocessing.validation import _package
 
 
 def _equal(key, label) -> bool:
@@ -42,7 +43,7 @@ def _refuse_sparse(y, name):
     """``y`` itself (a polars LazyFrame as the frame it computes, as X may be one), or a ValueError if sparse."""
     if sp.issparse(y):
         raise ValueError(f"{name} is a sparse matrix; a target must be dense: pass {name}.toarray().")
-    return y.collect() if type(y).__name__ == "LazyFrame" and type(y).__module__.startswith("polars") else y
+    return y.collect() if _package(y) == "polars" and type(y).__name__ == "LazyFrame" else y
 
 
 def _label_kind(label) -> str:
