@@ -92,3 +92,60 @@ def test_only_the_backends_failures_become_a_backend_error(tmp_path):
     r = _run("import keraslearn, keras", tmp_path, KERAS_HOME=str(home))
     last = r.stderr.strip().splitlines()[-1]
     assert r.returncode != 0 and last.startswith("ValueError") and "epsilon" in last and "keraslearn" not in last
+
+
+def test_a_backend_package_that_fails_to_import_is_named_with_its_fix(tmp_path):
+    """A jax whose jaxlib does not match raises RuntimeError from its import (not ImportError), and Keras
+    imports jax on every backend where it is installed: keraslearn names jax and the reinstall that fixes it,
+    in one line from the CLI; a backend that is not installed gets the install command, not a list of names."""
+    shadow = tmp_path / "shadow"
+    (shadow / "jax").mkdir(parents=True)
+    said = "jaxlib is version 0.4.30, but this version of jax requires version >= 0.10.1."
+    (shadow / "jax" / "__init__.py").write_text(f"raise RuntimeError({said!r})\n")
+    (tmp_path / "d.csv").write_text("a,y\n1,1.5\n2,2.5\n3,3.5\n4,4.5\n5,5.5\n")
+    data = str(tmp_path / "d.csv")
+    cli = f"from keraslearn.cli import main; raise SystemExit(main(['fit', {data!r}, '--target', 'y']))"
+    r = _run(cli, tmp_path, PYTHONPATH=f"{SRC}{os.pathsep}{shadow}")
+    last = r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert f"(RuntimeError: {said}). jax is installed but does not import" in last
+    assert last.endswith("Fix: keraslearn install --backend jax --reinstall; `keraslearn doctor` shows the cause.")
+
+    (shadow / "jax" / "__init__.py").unlink()
+    (shadow / "jax").rmdir()
+    (shadow / "torch.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
+    r = _run(cli, tmp_path, KERAS_BACKEND="torch", PYTHONPATH=f"{SRC}{os.pathsep}{shadow}")
+    last = r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 2 and "torch is not installed. Fix: keraslearn install --backend torch" in last, r.stderr
+
+
+def test_asking_available_first_keeps_the_clear_error_and_the_scratch_keras_home(tmp_path):
+    """``keraslearn.available()`` looks keras up (importlib.util.find_spec) without importing it; the import that
+    follows still gets keraslearn's error and fix, and still writes no ~/.keras/keras.json."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "torch.py").write_text("raise ImportError('a broken torch')\n")
+    code = ("import keraslearn\nprint(keraslearn.available())\ntry:\n    keraslearn.FFRegressor\n"
+            "except ImportError as err:\n    print(type(err).__name__)")
+    r = _run(code, tmp_path, KERAS_BACKEND="torch", PYTHONPATH=f"{SRC}{os.pathsep}{shadow}")
+    assert r.stdout.split() == ["True", "BackendUnavailableError"], r.stdout + r.stderr
+    r = _run("import importlib.util, keraslearn\nimportlib.util.find_spec('keras')\nimport keras", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / ".keras" / "keras.json").exists()
+
+
+def test_a_jax_platform_that_does_not_start_is_one_line_naming_jax_platforms(tmp_path):
+    """JAX_PLATFORMS=cuda on a machine without CUDA: jax fails at its first array with a bare AssertionError;
+    fit and predict say what is at fault, in one line, and not that the saved model is damaged."""
+    (tmp_path / "d.csv").write_text("a,y\n1,1.5\n2,2.5\n3,3.5\n4,4.5\n5,5.5\n")
+    main = "from keraslearn.cli import main; raise SystemExit(main({}))"
+    r = _run(main.format(['fit', str(tmp_path / 'd.csv'), '--target', 'y', '--epochs', '1', '--quiet',
+                          '--out', str(tmp_path / 'm.keraslearn')]), tmp_path)
+    assert r.returncode == 0, r.stderr
+    for args in (['fit', str(tmp_path / 'd.csv'), '--target', 'y'], ['predict', str(tmp_path / 'm.keraslearn'),
+                                                                       str(tmp_path / 'd.csv')]):
+        r = _run(main.format(args), tmp_path, JAX_PLATFORMS="cuda")
+        last = r.stderr.strip().splitlines()[-1]
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert "JAX cannot start its devices" in last and "JAX_PLATFORMS='cuda' is set" in last, last
+        assert "`unset JAX_PLATFORMS`" in last

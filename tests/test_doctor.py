@@ -540,3 +540,23 @@ def test_a_working_checkout_and_a_harmless_variable_are_not_blamed():
     facts["backends"], facts["env"] = {"jax": broken}, {"JAX_PLATFORMS": "cpu"}
     (finding,) = diagnose(facts)
     assert (finding.code, finding.fix) == ("backend-broken", "keraslearn install --backend jax --reinstall")
+
+
+def test_a_jax_that_does_not_import_is_not_blamed_on_torch_or_tensorflow():
+    """Keras imports jax on every backend where it is installed, and TensorFlow imports it too: a jaxlib that
+    does not match jax breaks all three, and the one finding is jax's (reinstalling torch cannot help)."""
+    said = "jaxlib is version 0.4.30, but this version of jax requires version >= 0.10.1."
+    trace = f'  File "/venv/site-packages/jax/_src/lib/__init__.py", line 68\nRuntimeError: {said}'
+    jax = {"ok": False, "error": {"type": "RuntimeError", "stage": "import jax", "message": said, "traceback": trace}}
+    torch = {"ok": False, "version": "2.13.0+cpu",
+             "error": {"type": "RuntimeError", "stage": "keras", "message": said, "traceback": trace}}
+    tf = {"ok": False, "error": {"type": "RuntimeError", "stage": "import tensorflow", "message": said,
+                                 "traceback": '  File "/venv/site-packages/tensorflow/__init__.py"\n' + trace}}
+    facts = _gpu_facts({"jax": jax, "torch": torch, "tensorflow": tf})
+    facts["gpu"], facts["keras_backend"] = {}, {"requested": None, "selected": "jax"}
+    facts["keras_json"] = {"path": "/home/u/.keras/keras.json", "backend": "tensorflow"}
+    found = [(f.code, f.fix) for f in diagnose(facts)]
+    assert found == [("backend-broken", "keraslearn install --backend jax --reinstall")], found
+    # torch failing on its own (its message, not jax's) is still torch's finding
+    facts["backends"]["torch"] = {**torch, "error": {**torch["error"], "message": "torch is broken"}}
+    assert "torch does not work" in " ".join(f.message for f in diagnose(facts))

@@ -51,20 +51,65 @@ class BackendUnavailableError(ImportError):
     """Keras or its backend cannot run in this process; the message says how to fix it."""
 
 
-def _backend_error(name, why) -> BackendUnavailableError:
-    return BackendUnavailableError(
-        f"Keras cannot run keraslearn on the {name!r} backend ({why}). Use jax (the default), torch or "
-        "tensorflow, e.g. `export KERAS_BACKEND=jax`; `keraslearn doctor` shows which are installed and how to fix one."
-    )
+def _backend_error(name, why, culprit=None, missing=False) -> BackendUnavailableError:
+    """``culprit``: the backend package whose import failed (not always ``name``: Keras imports jax on
+    every backend where it is installed); ``missing``: it is not installed at all."""
+    start = f"Keras cannot run keraslearn on the {name!r} backend ({why})."
+    if culprit is None:  # a name Keras does not know, or a backend that cannot train
+        fix = ("Use jax (the default), torch or tensorflow, e.g. `export KERAS_BACKEND=jax`; `keraslearn doctor` "
+               "shows which are installed and how to fix one.")
+    elif missing:
+        other = "torch" if culprit == DEFAULT_BACKEND else DEFAULT_BACKEND
+        fix = (f"{culprit} is not installed. Fix: keraslearn install --backend {culprit} (or use another backend, "
+               f"e.g. `export KERAS_BACKEND={other}`); `keraslearn doctor` shows which are installed.")
+    else:
+        also = "" if culprit == name else f" (Keras imports {culprit} on every backend where it is installed)"
+        fix = (f"{culprit} is installed but does not import{also}. Fix: keraslearn install --backend {culprit} "
+               "--reinstall; `keraslearn doctor` shows the cause.")
+    return BackendUnavailableError(f"{start} {fix}")
+
+
+_STARTED = False
 
 
 def check_trainable() -> None:
-    """Raise :class:`BackendUnavailableError` on a Keras backend that cannot train (numpy, openvino)."""
+    """Raise :class:`BackendUnavailableError` on a Keras backend that cannot train (numpy, openvino), or
+    whose platform does not start (JAX_PLATFORMS naming one this machine lacks)."""
     import keras
 
     name = keras.backend.backend()
     if name not in BACKENDS:
         raise _backend_error(name, "it only runs inference")
+    check_started()
+
+
+def check_started() -> None:
+    """JAX starts its platforms at the first array: where that fails (``JAX_PLATFORMS=cuda`` on a machine
+    without CUDA is a bare AssertionError from inside jax), say so once, with the fix."""
+    global _STARTED
+    if _STARTED:
+        return
+    import keras
+
+    if keras.backend.backend() != "jax":
+        _STARTED = True
+        return
+    import jax
+
+    try:
+        jax.devices()
+    except Exception as err:
+        lines = str(err).strip().splitlines()
+        why = f"{type(err).__name__}: {lines[-1] if lines else 'no message'}"
+        platforms = os.environ.get("JAX_PLATFORMS")
+        if platforms:
+            fix = (f"JAX_PLATFORMS={platforms!r} is set and chooses which platforms it starts. Fix: "
+                   "`unset JAX_PLATFORMS` (or name a platform this machine has, e.g. JAX_PLATFORMS=cpu); "
+                   "`keraslearn doctor` shows the cause.")
+        else:
+            fix = "Fix: run `keraslearn doctor` for the cause and the command that repairs it."
+        raise BackendUnavailableError(f"JAX cannot start its devices ({why}). {fix}") from err
+    _STARTED = True
 
 
 def keras_config_path() -> str:
@@ -160,34 +205,52 @@ class _FirstKerasImport(importlib.abc.MetaPathFinder):
     def __init__(self, keras_dir: str, scratch: bool):
         self.keras_dir = keras_dir
         self.scratch = scratch
+        self._finding = False
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras":
+        # Stays in sys.meta_path until the import runs (the loader removes it): a bare
+        # importlib.util.find_spec("keras"), as keraslearn.available() asks, imports nothing.
+        if fullname != "keras" or self._finding:
             return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
-        spec = importlib.util.find_spec("keras")  # the remaining finders
+        self._finding = True
+        try:
+            spec = importlib.util.find_spec("keras")  # the other finders
+        finally:
+            self._finding = False
         if spec is not None and spec.loader is not None:
-            spec.loader = _ScratchHomeLoader(spec.loader, self.keras_dir, self.scratch)
+            spec.loader = _ScratchHomeLoader(spec.loader, self.keras_dir, self.scratch, self)
         return spec
 
 
-def _backend_failed(err: BaseException, name: str) -> bool:
-    """Whether Keras' import failed on its backend: a name Keras does not know, or the backend's
-    own import failing (not installed, or broken: the error passes through its files)."""
-    if isinstance(err, ValueError):
-        return str(err).startswith("Unable to import backend")
-    if name not in BACKENDS:
-        return False
-    if (getattr(err, "name", None) or "").split(".")[0] == name:
-        return True
+# A backend's packages, by the folder (or file) their code is in.
+_PACKAGES = {"jax": "jax", "jaxlib": "jax", "torch": "torch", "tensorflow": "tensorflow"}
+
+
+def _unknown_backend(err: BaseException) -> bool:
+    return isinstance(err, ValueError) and str(err).startswith("Unable to import backend")
+
+
+def _failing_backend(err: BaseException) -> str | None:
+    """The backend whose import failed under Keras' import: the module found missing, else the deepest
+    frame of the traceback in a backend's files (its package, or Keras' module for it); None when the
+    error is Keras' own (e.g. its "Invalid `epsilon`" from keras.json)."""
+    missing = (getattr(err, "name", None) or "").split(".")[0] if isinstance(err, ImportError) else ""
+    if missing in _PACKAGES:
+        return _PACKAGES[missing]
+    found = None
     tb = err.__traceback__
     while tb is not None:
-        path = tb.tb_frame.f_code.co_filename
-        if f"{os.sep}{name}{os.sep}" in path or os.path.basename(path) == f"{name}.py":
-            return True
+        parts = tb.tb_frame.f_code.co_filename.split(os.sep)
+        named = [p for p in parts[:-1] if p in _PACKAGES] + [p[:-3] for p in parts[-1:] if p[:-3] in _PACKAGES]
+        if named:
+            found = _PACKAGES[named[-1]]
         tb = tb.tb_next
-    return False
+    return found
+
+
+def _is_missing(err: BaseException, backend: str) -> bool:
+    name = (getattr(err, "name", None) or "").split(".")[0]
+    return isinstance(err, ModuleNotFoundError) and _PACKAGES.get(name) == backend
 
 
 def _tensorflow_banner(line: str) -> bool:
@@ -198,10 +261,11 @@ def _tensorflow_banner(line: str) -> bool:
 class _ScratchHomeLoader(importlib.abc.Loader):
     """Runs Keras' package import with ``KERAS_HOME`` pointing at a scratch folder."""
 
-    def __init__(self, inner, keras_dir: str, scratch: bool):
+    def __init__(self, inner, keras_dir: str, scratch: bool, finder=None):
         self.inner = inner
         self.keras_dir = keras_dir
         self.scratch = scratch
+        self.finder = finder
 
     def create_module(self, spec):
         return self.inner.create_module(spec)
@@ -211,17 +275,22 @@ class _ScratchHomeLoader(importlib.abc.Loader):
         try:
             with native_output_filtered(2, keep=lambda line: not banner(line)) if banner else contextlib.nullcontext():
                 self.inner.exec_module(module)
-        except (ImportError, ValueError) as err:
+        except Exception as err:  # a backend's import can fail with anything (jax: RuntimeError on its jaxlib)
             name = os.environ.get("KERAS_BACKEND", "")
-            if not _backend_failed(err, name):  # e.g. Keras' own "Invalid `epsilon`" from keras.json
+            unknown = _unknown_backend(err)
+            culprit = None if unknown else _failing_backend(err)
+            if not (unknown or culprit):  # e.g. Keras' own "Invalid `epsilon`" from keras.json
                 raise
             lines = str(err).strip().splitlines()
             # The next `import keras` (a notebook cell run again) meets this loader again, so it gets
             # this message and its fix too, not Keras' bare one.
             sys.meta_path.insert(0, _FirstKerasImport(self.keras_dir, self.scratch))
-            raise _backend_error(name, f"{type(err).__name__}: {lines[-1] if lines else 'no message'}") from err
+            why = f"{type(err).__name__}: {lines[-1] if lines else 'no message'}"
+            raise _backend_error(name, why, culprit, culprit is not None and _is_missing(err, culprit)) from err
 
     def exec_module(self, module):
+        if self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
         # Hand the module back to its real loader (resources, reloads, pickling).
         module.__loader__ = self.inner
         if module.__spec__ is not None:

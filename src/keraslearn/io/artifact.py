@@ -16,6 +16,7 @@ import zlib
 
 import numpy as np
 
+from keraslearn._backend import check_started
 from keraslearn._user_warnings import warn_user
 from keraslearn.io import jsonsafe, keras_params
 from keraslearn._atomic import atomic_file
@@ -327,6 +328,7 @@ def load(path):
             f"{path} holds an unknown learner class {meta.get('class')!r}; only keraslearn's own learners "
             "(keraslearn.list_learners()) are loaded."
         )
+    check_started()  # a backend that cannot start is not the file's damage
     try:
         # Any damage (a bad CRC, a header missing keys or naming unknown parameters, arrays of
         # the wrong shape) is one error naming the file, never a KeyError from deep inside.

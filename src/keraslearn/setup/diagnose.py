@@ -10,6 +10,7 @@ and CUDA rules are in :mod:`keraslearn.setup.gpu_rules`.
 from __future__ import annotations
 
 import json
+import os
 
 from keraslearn._backend import BACKENDS, DEFAULT_BACKEND, meant_backend
 from keraslearn.setup._probe import MODULES
@@ -245,6 +246,8 @@ def _backends(ctx: Context) -> list[Finding]:
             out.append(Finding("backend-timeout", "warning", message, fix))
         elif _shadowed_by(ctx, name):
             continue  # library-shadowed says it: reinstalling the backend would not help
+        elif _broken_by(ctx, name):
+            continue  # that backend's own finding says it: reinstalling this one would not help
         else:
             said = first_line(err.get("message")) if err.get("stage") != "crash" else ""
             said = said or _last_line(result.get("stderr")) or first_line(err.get("message"))
@@ -269,6 +272,22 @@ def _backends(ctx: Context) -> list[Finding]:
             else:
                 out.append(Finding("backend-broken", severity, message, ctx.install(name, "--reinstall")))
     return out
+
+
+def _broken_by(ctx: Context, name: str) -> str | None:
+    """Another backend whose own import failed with the error Keras met on ``name``: Keras imports jax on
+    every backend where it is installed, so a jax that does not import breaks torch and TensorFlow too."""
+    err = (ctx.backends.get(name) or {}).get("error") or {}
+    said = str(err.get("message") or "").strip()
+    if not said:
+        return None
+    for other, result in ctx.backends.items():
+        theirs = (result or {}).get("error") or {}
+        if (other != name and theirs.get("stage") == f"import {MODULES[other]}"
+                and str(theirs.get("message") or "").strip() == said
+                and f"{os.sep}{MODULES[other]}{os.sep}" in str(err.get("traceback") or "")):
+            return other  # (TensorFlow imports jax itself where it is installed)
+    return None
 
 
 def _last_line(text) -> str:
@@ -329,6 +348,8 @@ def _keras_json(ctx: Context) -> list[Finding]:
     result = ctx.backends.get(name)
     if _works(ctx, name) or (result and (result.get("error") or {}).get("stage") == "timeout"):
         return []  # working, or slow (backend-timeout says it): not a reason to change the file
+    if _broken_by(ctx, name):
+        return []  # broken by another backend, whose finding has the fix
     missing = not ctx.modules.get(MODULES[name]) if result is None else not installed(result)
     state = "is not installed" if missing else "does not work"
     message = f"{kj['path']} selects {name}, which {state}: programs that `import keras` without KERAS_BACKEND fail"
