@@ -17,8 +17,12 @@ install: $(BIN)/python
 
 # The export extra (onnx, jax2onnx, tensorflow-cpu, ai-edge-litert, onnxruntime) is needed by
 # tests/test_export.py and examples/save_load_export.py: about +90 s and +1.7 GB.
+# torch==2.13.0 for the torch smoke subset: keraslearn's installer takes its CPU build (from pip's
+# find-links when a wheel lies there, else PyTorch's CPU index), where `pip install torch` on Linux
+# would take PyPI's multi-GB CUDA build.
 install-test: $(BIN)/python
-	$(PIP) install -e ".[test,export]" "torch==2.13.0"
+	$(PIP) install -e ".[test,export]"
+	$(BIN)/keraslearn install --backend torch --gpu no
 
 demo: install
 	$(BIN)/keraslearn demo
