@@ -960,3 +960,30 @@ def test_a_pipeline_without_a_space_is_told_to_give_one(iris_mixed):
     X, y = iris_mixed
     with pytest.raises(TypeError, match="Pipeline has no default search space.*'ffclassifier__dropout'"):
         keraslearn.tune(make_pipeline(FunctionTransformer(), FFClassifier()), X, y, n_trials=1)
+
+
+def test_a_worker_sharing_a_study_counts_every_workers_trials_and_says_what_running_means():
+    """Each worker's bar counted its own trials only, so three workers on --n-trials 6 each ended at '3/6' while
+    the study held 8; and a summary listing a trial as running (another worker's, or a killed one's inside
+    the grace period) did not say which."""
+    import io
+
+    from rich.console import Console
+
+    from keraslearn.tuning.callbacks import TrialProgress
+    from keraslearn.tuning.report import print_trials
+
+    study = optuna.create_study(direction="maximize", study_name="shared")
+    for value in (0.5, 0.6, 0.7):  # two finished by other workers, then one by this one
+        trial = study.ask()
+        study.tell(trial, value)
+    study.ask()  # another worker's, running
+    finished = len(study.get_trials(states=(TrialState.COMPLETE,)))
+    bar = TrialProgress(6, "tuning", lambda: len(study.get_trials(states=(TrialState.COMPLETE,))))
+    bar(study, study.trials[2])
+    (task,) = bar._progress.tasks
+    assert task.completed == finished == 3 and "this worker: 1 complete; 3 finished by all" in task.fields["status"]
+    out = io.StringIO()
+    print_trials(Console(file=out, width=200), study)
+    text = " ".join(out.getvalue().split())  # rich wraps the title and caption to the table's width
+    assert "(3 complete, 1 running)" in text and "running: trials of other workers, or of a worker that stopped" in text

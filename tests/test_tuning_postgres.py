@@ -156,3 +156,25 @@ def test_a_missing_database_and_a_driver_named_in_the_url(postgres_url):
     # asyncpg: not a driver Optuna's storage can use, and installing psycopg2 would not make the URL work
     with pytest.raises(ImportError, match=r"its driver, which does not load .*or use psycopg2"):
         open_storage(postgres_url.replace("postgresql://", "postgresql+asyncpg://"))
+
+
+def test_what_a_retry_cannot_mend_is_not_retried(postgres_url, monkeypatch):
+    """SSL required of a server without it (or a missing password) fails at once; a refused connection (a
+    server starting up) is retried. A URL that names psycopg 3 is not told to install psycopg2."""
+    import importlib.util
+    import types
+
+    from keraslearn.tuning import storage
+
+    slept = []
+    monkeypatch.setattr(storage, "time", types.SimpleNamespace(sleep=slept.append))
+    with pytest.raises(ValueError, match=r"cannot open the study storage .*server does not support SSL"):
+        storage.open_storage(postgres_url + "?sslmode=require")
+    assert slept == []
+    with pytest.raises(ValueError, match=r"cannot open the study storage .*refused"):
+        storage.open_storage(postgres_url.replace(postgres_url.rsplit(":", 1)[1].split("/")[0], str(_free_port())))
+    assert len(slept) == 4
+    if importlib.util.find_spec("psycopg") is None:
+        with pytest.raises(ImportError, match=r"its driver, which does not load .*or use psycopg2") as err:
+            storage.open_storage(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+        assert "psycopg2-binary" not in str(err.value)

@@ -66,12 +66,15 @@ class OptunaPruning(keras.callbacks.Callback):
 class TrialProgress:
     """An Optuna callback drawing a rich progress bar over trials with the best score so far."""
 
-    def __init__(self, total: int | None, description: str = "tuning"):
+    def __init__(self, total: int | None, description: str = "tuning", finished=None):
+        """``finished()``: the trials the study has finished since the bar started, every worker's (the bar
+        counts those: a worker alone never reached its total); default: this worker's."""
         from keraslearn.training.progress import rich_bar
 
         self._progress = rich_bar("status")
         self._task = self._progress.add_task(description, total=total, status="")
         self._counts: dict[str, int] = {}
+        self._finished = finished
 
     def __enter__(self):
         self._progress.start()
@@ -89,4 +92,8 @@ class TrialProgress:
             best = "no completed trial yet"
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self._counts.items()))
         # Failed trials (a non-finite score) do not count toward n_trials: tune runs others instead.
-        self._progress.update(self._task, advance=int(state != "fail"), status=f"{best}  [{counts}]")
+        own = sum(n for s, n in self._counts.items() if s != "fail")
+        done = own if self._finished is None else self._finished()
+        if done != own:
+            counts = f"this worker: {counts}; {done} finished by all"
+        self._progress.update(self._task, completed=done, status=f"{best}  [{counts}]")

@@ -69,6 +69,11 @@ def print_trials(console, study, top: int = 10, weight=None):
     table = Table(title=f"study {study.study_name}: best {len(done)} of {len(trials)} trials "
                   f"({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
                   f"{'' if weight is None else f'; scores weighted by {weight!r}'}")
+    if counts.get("running"):
+        from keraslearn.tuning.storage import GRACE_PERIOD
+
+        table.caption = (f"running: trials of other workers, or of a worker that stopped (a worker that opens the "
+                         f"study fails those {GRACE_PERIOD} s after their last heartbeat)")
     for col in ("trial", score_name(study), "epochs", "seconds"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("parameters", ratio=1)

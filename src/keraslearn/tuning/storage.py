@@ -23,9 +23,10 @@ HEARTBEAT_INTERVAL = 10
 GRACE_PERIOD = 60
 WORKER_ATTR = "keraslearn_worker"
 CONNECT_TIMEOUT = 20  # seconds to reach a PostgreSQL server
-# What a retry cannot mend: libpq's words for a wrong password, database or host, and for no answer.
+# What a retry cannot mend: libpq's words for a wrong or missing password, database or host, and for no
+# answer. A refused connection is retried (a server starting up).
 _LASTING = ("authentication failed", "does not exist", "could not translate host name", "timeout expired",
-            "Name or service not known")
+            "Name or service not known", "no password supplied", "server does not support SSL")
 CONFIG_ATTR = "keraslearn"
 
 
@@ -100,7 +101,8 @@ def open_storage(storage=None, *, heartbeat_interval: int = HEARTBEAT_INTERVAL, 
             engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
     last = None
     # Workers starting together on a fresh database race to create Optuna's tables; retry.
-    for attempt in range(5):
+    attempts = 5
+    for attempt in range(attempts):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -111,7 +113,7 @@ def open_storage(storage=None, *, heartbeat_interval: int = HEARTBEAT_INTERVAL, 
                     grace_period=grace_period,
                 )
         except ImportError as err:
-            if url.startswith(("postgresql+psycopg2:", "postgresql+psycopg:")):
+            if url.startswith("postgresql+psycopg2:"):
                 hint = "a PostgreSQL driver: pip install 'keraslearn[postgres]' (psycopg2-binary)"
             elif url.startswith("postgres"):  # a driver named in the URL: psycopg2 would not help
                 hint = (f"its driver, which does not load ({err}): install it (Optuna's storage needs a synchronous "
@@ -127,7 +129,8 @@ def open_storage(storage=None, *, heartbeat_interval: int = HEARTBEAT_INTERVAL, 
                 "ArgumentError", "NoSuchModuleError"
             ) or any(words in str(err) for words in _LASTING):
                 break
-            time.sleep(0.5 * (attempt + 1))
+            if attempt + 1 < attempts:
+                time.sleep(0.5 * (attempt + 1))
     first_line = str(last).strip().splitlines()[0] if str(last).strip() else type(last).__name__
     raise ValueError(f"cannot open the study storage {redact(url)}: {first_line}") from last
 

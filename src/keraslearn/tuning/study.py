@@ -305,13 +305,17 @@ def tune(
                   file=sys.stderr)
         started = time.monotonic()
         if remaining is None or remaining > 0:
-            progress = TrialProgress(remaining, f"tuning {type(learner).__name__}") if verbose else None
+            progress = None
+            if verbose:  # the bar counts the study's trials, as workers share it
+                before = _n_finished(study)
+                progress = TrialProgress(remaining, f"tuning {type(learner).__name__}",
+                                         lambda: _n_finished(study) - before)
             try:
                 with progress or contextlib.nullcontext():
                     _optimize(study, objective, n_trials, timeout, all_callbacks + ([progress] if progress else []))
             except KeyboardInterrupt:
                 raise KeyboardInterrupt(f"interrupted: {kept()}.") from None
-        fail_dead_trials(study)  # another worker's, killed meanwhile: not listed as running in the summary
+        fail_dead_trials(study)  # another worker's, killed meanwhile and silent for the grace period
         if verbose and timeout is not None and n_trials is not None and _n_finished(study) < n_trials and \
                 time.monotonic() - started >= timeout:
             print(f"timeout of {timeout:g} s reached: study {study_name!r} holds {_n_finished(study)} of "
