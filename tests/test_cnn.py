@@ -133,6 +133,52 @@ def test_cli_predict_keeps_the_path_column_and_reads_a_file_of_ids_paths_and_lab
     assert sorted(out["path"]) == sorted(paths) and out["prediction"].tolist() == folder_fit.predict(root).tolist()
 
 
+def test_predicting_a_folder_takes_the_images_beside_its_sub_folders_too(folder_fit, image_folder, tmp_path):
+    """docs/cnn.md: predict on a folder takes its images and those of its sub-folders. Images beside class
+    folders were left out of predict (a warning, and 1 prediction for 3 images); a fit or a score without y
+    still leaves them out, as they have no label."""
+    import shutil
+
+    _, paths = image_folder
+    shutil.copy(paths[0], tmp_path / "a.png")
+    shutil.copy(paths[20], tmp_path / "b.png")
+    os.makedirs(tmp_path / "zero")
+    shutil.copy(paths[1], tmp_path / "zero" / "c.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba = folder_fit.predict_proba(str(tmp_path))
+    np.testing.assert_allclose(proba, folder_fit.predict_proba([str(tmp_path / n) for n in ("a.png", "b.png",
+                                                                                             "zero/c.png")]))
+    with pytest.warns(UserWarning, match="beside its sub-folders"):
+        assert folder_fit.score(str(tmp_path)) == float(folder_fit.predict([str(tmp_path / "zero" / "c.png")])[0]
+                                                        == "zero")
+
+
+def test_cli_evaluates_a_folder_of_class_folders_and_points_image_files_at_image_models(folder_fit, image_folder,
+                                                                                        tmp_path, capsys):
+    """evaluate asked for --target, then said 'is a directory; pass a .csv or .parquet file', for the folder
+    Python's score takes without y; fit on an image folder and predict on one image file did not say that an
+    image model reads them."""
+    import json
+
+    from keraslearn.cli import main
+
+    root, paths = image_folder
+    model = str(tmp_path / "m.keraslearn")
+    folder_fit.save(model)
+    capsys.readouterr()
+    assert main(["evaluate", model, str(root), "--json"]) == 0, capsys.readouterr().err
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scores["accuracy"] == pytest.approx(folder_fit.score(str(root)))
+    assert main(["evaluate", model, os.path.dirname(paths[0])]) == 2  # one class folder: images, no labels
+    assert "has no class sub-folders, so its images have no labels" in capsys.readouterr().err
+    assert main(["evaluate", model, str(root), "--target", "label"]) == 2
+    assert "its images' labels are their sub-folders' names" in capsys.readouterr().err
+    for args in (["fit", str(root), "--target", "label"], ["predict", model, paths[0]]):
+        assert main(args) == 2
+        assert "image files are read by an image model (CNNClassifier), trained in Python" in capsys.readouterr().err
+
+
 def test_images_that_cannot_be_predicted_say_why(folder_fit, image_folder, digits_rgb, tmp_path):
     clf = folder_fit
     _, paths = image_folder
@@ -274,6 +320,7 @@ def test_bad_inputs_fail_early_with_clear_messages(tmp_path, digits_rgb):
         (CNNClassifier(), images, None, "requires y"),
         (CNNClassifier(), images[:, :, :, :2], labels, "1, 3 or 4 channels"),
         (CNNClassifier(weights=str(tmp_path / "w.h5")), images, labels, "no such file"),
+        (CNNClassifier(weights="IMAGENET"), images, labels, r"no such file. Did you mean weights='imagenet'\?"),
         (CNNClassifier(alpha=0.3), images, labels, r"ImageNet weights only for alpha in \(0.35, 0.5, .*weights=None"),
         (CNNClassifier(), _with_nan(images, 3), labels, r"1 image\(s\) hold NaN or infinite pixels, e.g. rows \[3\]"),
         (CNNClassifier(weights=False), images, labels, r"weights must be 'imagenet', None \(train from scratch\)"),

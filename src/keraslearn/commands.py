@@ -279,7 +279,8 @@ def cmd_predict(args):
         from keraslearn.preprocessing.images import image_source  # the folder's files, named in a "path" column
 
         try:
-            df = pd.DataFrame({"path": image_source(os.path.expanduser(args.data), None, "predict")[0].paths})
+            df = pd.DataFrame({"path": image_source(os.path.expanduser(args.data), None, "predict",
+                                                     labelled=False)[0].paths})
         except ValueError as err:
             raise UsageError(str(err)) from None
         keep = list(dict.fromkeys(["path", *keep]))
@@ -325,24 +326,10 @@ def cmd_evaluate(args):
     if n_targets > 1:  # its predictions have a column per target; the data's one --target cannot score them
         raise UsageError(f"the model predicts {n_targets} targets; evaluate scores models of one target column "
                          "(score this one in Python: model.score(X, Y) with Y's columns in fit's order)")
-    if args.target is None:  # the column fit or tune trained the model to predict, else a dataset's own
-        args.target = getattr(model, "target_name_", None) or listed_target(args.data)
-    if args.target in _feature_names(model):  # else "the data lacks the model's columns: <target>"
-        raise UsageError(f"--target {args.target!r} is one of the model's features, not what it predicts; "
-                         "name the column the model was trained to predict")
-    if args.weight is not None and args.weight in _feature_names(model):
-        raise UsageError(f"--weight {args.weight!r} is one of the model's features; name a column of row weights")
-    weight_column = [] if args.weight is None else [args.weight]
-    df = read_table(args.data, text=_text_columns(model), keep=_feature_names(model) + weight_column,
-                    numbers=getattr(model, "table_numbers_", None))
-    check_weight_column(df, args.weight, args.target)
-    trained = getattr(model, "weight_name_", None)
-    if args.weight is None and trained is not None and trained in df.columns:
-        _say(console, f"[yellow]the model was trained with rows weighted by {trained!r}; these metrics are not "
-                      f"(--weight {shlex.quote(trained)} weights them)[/]", always=True)
-    X, y = split_target(df, args.target, console)
-    X, weights = pop_weight(X, args.weight)
-    X = _features_for(model, X, console)
+    if hasattr(model, "path_column") and os.path.isdir(os.path.expanduser(args.data)):
+        X, y, weights = _labelled_images(args)
+    else:
+        X, y, weights = _labelled_rows(args, model, console)
     if hasattr(model, "classes_"):
         y = labels_as_classes(y, model.classes_)
         if not y.isin(model.classes_.tolist()).any():
@@ -362,6 +349,46 @@ def cmd_evaluate(args):
     if args.json:
         print(_json(scores))
     return 0
+
+
+def _labelled_rows(args, model, console):
+    """``(X, y, weights)`` of a table for evaluate: the model's features, --target and --weight."""
+    if args.target is None:  # the column fit or tune trained the model to predict, else a dataset's own
+        args.target = getattr(model, "target_name_", None) or listed_target(args.data)
+    if args.target in _feature_names(model):  # else "the data lacks the model's columns: <target>"
+        raise UsageError(f"--target {args.target!r} is one of the model's features, not what it predicts; "
+                         "name the column the model was trained to predict")
+    if args.weight is not None and args.weight in _feature_names(model):
+        raise UsageError(f"--weight {args.weight!r} is one of the model's features; name a column of row weights")
+    weight_column = [] if args.weight is None else [args.weight]
+    df = read_table(args.data, text=_text_columns(model), keep=_feature_names(model) + weight_column,
+                    numbers=getattr(model, "table_numbers_", None))
+    check_weight_column(df, args.weight, args.target)
+    trained = getattr(model, "weight_name_", None)
+    if args.weight is None and trained is not None and trained in df.columns:
+        _say(console, f"[yellow]the model was trained with rows weighted by {trained!r}; these metrics are not "
+                      f"(--weight {shlex.quote(trained)} weights them)[/]", always=True)
+    X, y = split_target(df, args.target, console)
+    X, weights = pop_weight(X, args.weight)
+    return _features_for(model, X, console), y, weights
+
+
+def _labelled_images(args):
+    """``(X, y, None)`` of a folder with one sub-folder of images per class, for evaluating an image model."""
+    from keraslearn.preprocessing.images import image_source
+
+    if args.target is not None or args.weight is not None:
+        raise UsageError(f"{args.data} is a folder: its images' labels are their sub-folders' names, so --target "
+                         "and --weight do not apply (for weights, evaluate a CSV of paths, labels and weights)")
+    try:
+        source, labels = image_source(os.path.expanduser(args.data), None, "evaluate")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if labels is None:
+        raise UsageError(f"{args.data} has no class sub-folders, so its images have no labels to score against: "
+                         "evaluate a folder with one sub-folder of images per class, or a CSV of image paths and "
+                         "labels with --target COL")
+    return pd.DataFrame({"path": source.paths}), pd.Series(labels, name="label"), None
 
 
 def cmd_demo(args):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -17,6 +19,22 @@ from keraslearn.cli import UsageError
 from keraslearn.table_numbers import spreadsheet_numbers
 
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+
+
+def _images_hint(p: Path) -> str:
+    """For an image file, or a folder holding some: how image models take them."""
+    try:
+        from keraslearn.preprocessing.images import _is_image_file  # imports keras
+    except ImportError:  # a backend that does not load: its own error comes next
+        return ""
+    if p.is_dir():
+        walked = itertools.islice(os.walk(p), 100)  # a glance, not a crawl of a large tree
+        if not any(_is_image_file(f) for _, _, names in walked for f in names):
+            return ""
+    elif not _is_image_file(p.name):
+        return ""
+    return ("; image files are read by an image model (CNNClassifier), trained in Python (docs/cnn.md): a saved one "
+            "predicts and evaluates a folder of images, or a CSV with a column of image paths, here")
 
 
 def read_table(path, text=(), exact=(), keep=(), numbers=None, codes_except=None) -> pd.DataFrame:
@@ -45,7 +63,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None, codes_except=None
             raise UsageError(f"cannot load the dataset {name}: {err}") from None
         return X.assign(**{y.name: y})
     if p.is_dir():
-        raise UsageError(f"{path} is a directory; pass a .csv or .parquet file")
+        raise UsageError(f"{path} is a directory; pass a .csv or .parquet file" + _images_hint(p))
     kind = table_kind(p)  # data.csv.gz: pandas decompresses by the name
     try:
         if kind == "parquet":
@@ -102,7 +120,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None, codes_except=None
             df.attrs["header_line"] = True  # names from the file's first line (predict: a header-less file?)
         else:
             raise UsageError(f"cannot read {path}: use a .csv, .tsv or .parquet file (a .csv or .tsv optionally "
-                             ".gz, .bz2, .xz, .zst or .zip compressed; Parquet compresses itself)")
+                             ".gz, .bz2, .xz, .zst or .zip compressed; Parquet compresses itself)" + _images_hint(p))
     except UsageError:
         raise
     except ImportError as err:

@@ -161,7 +161,10 @@ def resolve_weights(application: str, weights, image_size: int, alpha: float = 1
     if os.fspath(weights) != "imagenet":
         path = os.fspath(weights)
         if not os.path.isfile(path):
-            raise ValueError(f"weights={path!r}: no such file. Pass 'imagenet', None or the path of a weights file.")
+            meant = (" Did you mean weights='imagenet'?" if path.strip().lower() == "imagenet" else
+                     " Did you mean weights=None?" if path.strip().lower() in ("none", "null", "") else "")
+            raise ValueError(f"weights={path!r}: no such file.{meant} Pass 'imagenet', None or the path of a "
+                             "weights file.")
         return path
     check_imagenet_alpha(application, weights, alpha)
     path = imagenet_file(application, image_size, alpha)

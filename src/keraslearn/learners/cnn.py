@@ -253,7 +253,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
     # ----------------------------------------------------------- predicting
     def _predict_raw(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
-        source, _ = image_source(X, self.path_column, type(self).__name__)
+        source, _ = image_source(X, self.path_column, type(self).__name__, labelled=False)
         size = tuple(self.spec_.image_shape[:2])
         data = ImageBatches(source, size=size, batch_size=self.batch_size, preprocess=self._preprocess())
         with keras_warnings_ignored(), variables_kept_on_error(self.model_):  # an unreadable image loses nothing
@@ -262,17 +262,18 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
     def score(self, X, y=None, sample_weight=None):
         """Mean accuracy on ``X``; ``y`` may be left out when X is a folder with one sub-folder per class."""
         if y is None:
-            _, y = image_source(X, self.path_column, type(self).__name__)
+            source, y = image_source(X, self.path_column, type(self).__name__)
             if y is None:
                 raise ValueError(f"{type(self).__name__}.score needs y, unless X is a folder with one sub-folder "
                                  "of images per class.")
+            X = source.paths  # the labelled images (any beside the class folders have no label)
         return super().score(X, y, sample_weight=sample_weight)
 
     def _image_inputs(self, X) -> dict:
         """What the network (and an export of it) takes for images X: ``{"image": float32[n, h, w, 3]}``,
         resized and preprocessed as ``predict`` feeds them."""
         check_is_fitted(self, "model_")
-        source, _ = image_source(X, self.path_column, type(self).__name__)
+        source, _ = image_source(X, self.path_column, type(self).__name__, labelled=False)
         pixels = source.load(np.arange(source.n), tuple(self.spec_.image_shape[:2]))
         return {"image": np.ascontiguousarray(self._preprocess()(pixels), dtype=np.float32)}
 

@@ -41,8 +41,19 @@ def _is_data_folder(name: str) -> bool:
     return not name.startswith(".") and name != "__MACOSX"  # hidden, or macOS zips' resource forks
 
 
-def _list_folder(path: str, fitting: bool):
-    """Image files under ``path`` and their labels (sub-folder names), or labels None."""
+def _list_folder(path: str, fitting: bool, labelled: bool = True):
+    """Image files under ``path`` and their labels (sub-folder names), or labels None.
+
+    ``labelled=False`` (predicting: no labels needed): every image file under ``path``, those beside
+    its sub-folders first, then each sub-folder's in sorted order."""
+    if not labelled:
+        files = []
+        for root, dirs, names in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if _is_data_folder(d))
+            files += [os.path.join(root, f) for f in sorted(names) if _is_image_file(f)]
+        if not files:
+            raise ValueError(f"The folder {path!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}).")
+        return files, None
     classes = sorted(e.name for e in os.scandir(path) if e.is_dir() and _is_data_folder(e.name))
     if not classes:
         files = sorted(os.path.join(path, f) for f in os.listdir(path) if _is_image_file(f))
@@ -119,10 +130,12 @@ def _resize(batch: np.ndarray, size) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)
 
 
-def image_source(X, path_column=None, estimator_name="This estimator", fitting=False):
+def image_source(X, path_column=None, estimator_name="This estimator", fitting=False, labelled=True):
     """``(source, labels)`` for what a user passes as X; labels only from class folders.
 
     ``fitting``: X is training data, so an empty class folder is a class left out (and said).
+    ``labelled=False``: only the images are wanted (predict), so a folder gives all of its images,
+    those beside its class folders too.
     """
     if isinstance(X, (str, os.PathLike)):
         path = os.fspath(X)
@@ -130,7 +143,7 @@ def image_source(X, path_column=None, estimator_name="This estimator", fitting=F
             one = f" (for one image file: [{path!r}])" if os.path.isfile(path) else ""
             raise ValueError(f"{estimator_name}: X={path!r} is not a folder; pass a folder of images, "
                              f"a list of image paths{one} or an array of images.")
-        files, labels = _list_folder(path, fitting)
+        files, labels = _list_folder(path, fitting, labelled)
         return ImageSource(paths=files), labels
     if isinstance(X, pd.DataFrame):
         if path_column is None:  # its one column, or the one naming image files (beside an ID, a label)
