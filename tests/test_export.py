@@ -344,7 +344,8 @@ def test_unfolded_export_takes_the_encoded_input_and_keeps_large_offsets(tmp_pat
     (pred,) = ort.InferenceSession(path).run(None, export_inputs(reg, X, fold_preprocessing=False))
     np.testing.assert_allclose(pred.ravel(), reg.predict(X), rtol=RTOL, atol=1e-5)
     with open(path + SIDECAR_SUFFIX) as f:
-        assert json.load(f)["preprocessing_folded"] is False
+        described = json.load(f)
+    assert described["preprocessing_folded"] is False and described["output"]["n_outputs"] == 1
 
 
 _USER_LAYER = '''
@@ -432,3 +433,13 @@ def test_onnx_export_of_pooling_layers_runs_in_onnxruntime(tmp_path):
         x = rng.normal(size=(5, *shape)).astype("float32")
         (out,) = session.run(None, {session.get_inputs()[0].name: x})
         np.testing.assert_allclose(out, model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_format_names_are_read_as_people_write_them():
+    """"ONNX" and "tflite" were taken, "SavedModel" (TensorFlow's own spelling) refused."""
+    from keraslearn.io.export import _format
+
+    assert {_format(name) for name in ("SavedModel", "saved-model", "savedmodel", "saved_model")} == {"tf_saved_model"}
+    assert _format("ONNX") == "onnx" and _format("TFLite") == "litert"
+    with pytest.raises(ValueError, match="format must be one of 'onnx', 'litert', 'saved_model'; got 'pb'"):
+        _format("pb")

@@ -583,6 +583,33 @@ def test_an_artifact_whose_layer_class_is_not_imported_names_it(iris_mixed, tmp_
         keraslearn.load(tmp_path / "t.keraslearn")
 
 
+class Tripling(keras.layers.Layer):
+    """A user's layer defined in a script (Keras saves those without their module), not registered."""
+
+    __module__ = "__main__"
+
+    def call(self, x):
+        return x * 3.0
+
+
+def build_with_an_unregistered_layer(spec):
+    inputs, x = tabular_inputs(spec)
+    return keras.Model(inputs, output_head(spec, Tripling()(keras.layers.Dense(8)(x))))
+
+
+def test_an_artifact_whose_layer_class_was_never_registered_names_it_not_damage(iris_mixed, tmp_path):
+    """Load said 'The file is damaged, or holds layers that are not registered' (damage first) for a class
+    of a script's that was never registered: Keras saves it without a module."""
+    X, y = iris_mixed
+    with pytest.warns(UserWarning, match=r"layer class\(es\) \['Tripling'\] not registered"):
+        KerasClassifier(build_with_an_unregistered_layer, epochs=1, random_state=0).fit(X, y).save(
+            tmp_path / "d.keraslearn")
+    with pytest.raises(ValueError, match=r"not registered in this process: Tripling \(not registered when saved\)"
+                       ) as err:
+        keraslearn.load(tmp_path / "d.keraslearn")
+    assert "damaged" not in str(err.value)
+
+
 def build_sized_by_columns(spec, width=4):
     """An R user's network: keras.Input sized by the table's column count (ncol(x)), not by the spec."""
     return keras.Sequential([keras.Input((width,)), keras.layers.Dense(4, activation="relu"),

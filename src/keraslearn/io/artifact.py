@@ -126,9 +126,10 @@ def _classes_in_config(data: bytes) -> tuple[list[str], bool]:
         if isinstance(node, dict):
             name, module = node.get("registered_name"), node.get("module")
             has_lambda = has_lambda or node.get("class_name") == "Lambda"
-            if (isinstance(name, str) and isinstance(module, str) and not module.startswith("keras")
+            # A class registered where it was saved names its module; one that was not has none.
+            if (isinstance(name, str) and (module is None or isinstance(module, str) and not module.startswith("keras"))
                     and keras.saving.get_registered_object(name) is None):
-                found.append(f"{name} (module {module})")
+                found.append(f"{name} (module {module})" if module else f"{name} (not registered when saved)")
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)

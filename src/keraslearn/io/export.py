@@ -49,7 +49,8 @@ _QUIET_LOGGERS = ("onnx_ir",)
 
 
 def _format(format) -> str:
-    key = str(format).strip().lower()
+    key = str(format).strip().lower().replace("-", "_")
+    key = {"savedmodel": "saved_model"}.get(key, key)
     if key not in _FORMATS:
         raise ValueError(f"format must be one of 'onnx', 'litert', 'saved_model'; got {format!r}.")
     return _FORMATS[key]
@@ -206,7 +207,9 @@ def _export_in_process_of(backend: str, model, path: str, fmt: str, timeout: flo
         try:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as err:
-            raise RuntimeError(f"Exporting to {_LABELS[fmt]} through {through} took over {timeout:g} s.") from err
+            raise RuntimeError(f"Exporting to {_LABELS[fmt]} through {through} took over {timeout:g} s; nothing "
+                               "was written. Pass a larger timeout= (seconds) to export() for a large model or a "
+                               "busy machine.") from err
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise RuntimeError(f"Exporting to {_LABELS[fmt]} through {through} failed:\n{tail}")

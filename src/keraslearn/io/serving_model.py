@@ -172,7 +172,8 @@ def input_description(learner, fold_preprocessing=True) -> dict:
     if is_classifier(learner):
         output = {"holds": "class probabilities, as predict_proba", "classes": [str(c) for c in learner.classes_]}
     else:
-        output = {"holds": "predictions in the target's units, as predict"}
+        output = {"holds": "predictions in the target's units, as predict",
+                  "n_outputs": int(learner.spec_.n_outputs)}  # the columns of a multi-output y, in its order
     return {
         "learner": type(learner).__name__,
         "keraslearn_version": __version__,
