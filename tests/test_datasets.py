@@ -425,9 +425,14 @@ def test_offline_error_is_fast_and_says_where_to_put_the_file(data_dirs, monkeyp
 def test_offline_mode_never_touches_the_network(data_dirs, monkeypatch):
     monkeypatch.setenv("KERASLEARN_OFFLINE", "1")
     monkeypatch.setattr(files, "check_reachable", lambda *a, **k: pytest.fail("probed the network"))
-    with pytest.raises(DatasetUnavailableError, match="KERASLEARN_OFFLINE is set.*KERASLEARN_DATA"):
+    with pytest.raises(DatasetUnavailableError, match="KERASLEARN_OFFLINE is set.*KERASLEARN_DATA") as info:
         load_reuters()
+    assert "check its spelling" not in str(info.value)
     assert len(load_boston_housing()[0][0]) == 404  # bundled data still loads
+    # A KERASLEARN_DATA with a typo was taken silently: the message named it as the folder to put the file in.
+    monkeypatch.setenv("KERASLEARN_DATA", str(data_dirs[0]) + "-typo")
+    with pytest.raises(DatasetUnavailableError, match=r"KERASLEARN_DATA='.*-typo' is not a folder that exists here"):
+        load_reuters()
 
 
 def test_offline_error_for_archives_names_the_archive(data_dirs, monkeypatch):

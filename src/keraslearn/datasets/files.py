@@ -156,12 +156,15 @@ def _stall_timeout(seconds: float):
 def _where_to_put(source: Source) -> str:
     name = source.archive or source.fname
     target = os.path.join(keras_cache_dir(), source.subdir, source.fname if source.archive is None else "")
+    data = os.environ.get(DATA_ENV)
+    absent = data and not os.path.isdir(os.path.expanduser(data))
     return (
         f"Download {source.url} on a machine with network access and put {name!r} "
         f"{'at ' + target if source.archive is None else 'in ' + target.rstrip(os.sep)}, "
-        + (f"or in {DATA_ENV}'s folder {os.environ[DATA_ENV]}" if os.environ.get(DATA_ENV) else
+        + (f"or in {DATA_ENV}'s folder {data}" if data else
            f"or in the folder named by the {DATA_ENV} environment variable")
         + f"{' (inside ' + source.subdir + '/)' if source.subdir else ''}."
+        + (f" ({DATA_ENV}={data!r} is not a folder that exists here: check its spelling.)" if absent else "")
     )
 
 
