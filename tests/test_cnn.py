@@ -191,9 +191,15 @@ def test_images_that_cannot_be_predicted_say_why(folder_fit, image_folder, digit
         clf.predict([str(cut)])
     text = tmp_path / "notes.png"
     text.write_text("not an image")
-    with pytest.raises(ValueError, match=f"Cannot read image file '{text}': cannot identify image file") as err:
-        clf.predict([str(text)])
+    other = tmp_path / "other.jpg"
+    other.write_bytes(b"\x00" * 64)
+    # Every file that is no image is named at once, before any is read (it was the first one, when its batch came)
+    with pytest.raises(ValueError, match=rf"2 of 3 image file\(s\) cannot be read: '{text}' \(cannot identify "
+                                         rf"image file .*\), '{other}' \(cannot identify") as err:
+        clf.predict([paths[0], str(text), str(other)])
     assert "object at 0x" not in str(err.value)  # PIL's name for its buffer: no use to the user
+    with pytest.raises(ValueError, match=r"CNNClassifier: 1 of 2 image file\(s\) cannot be read"):
+        CNNClassifier(**TINY).fit([paths[0], str(text)], ["zero", "one"])
     with pytest.raises(ValueError, match=r"is not a folder; pass a folder of images, a list of image paths \(for "
                                          r"one image file: \["):
         clf.predict(str(cut))

@@ -166,6 +166,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         self._warn_classes_without_weight(y_fit, sample_weight)
         if weighed is not None:  # images of weight 0 are left out, as the tabular learners' rows
             source, y_fit = source.subset(weighed), y_fit[weighed]
+        source.check_readable(name)
         validation = self._validation_images(X_val, y_val, sample_weight_val)
         if validation is not None and validation[2] is not None:
             validation = (*validation[:2], (validation[2] / scale).astype(np.float32))
@@ -229,6 +230,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
                                  "sub-folder of images per class.")
             y_val = folder_labels
         yv = self._encode_validation_target(y_val, source.n)
+        source.check_readable(f"{type(self).__name__} (X_val)")
         return source, yv, KerasLearner._check_sample_weight(self, sample_weight_val, source.n, "sample_weight_val")
 
     def _batches(self, source, rows, size, y, sw, shuffle=False, seed=None):
@@ -254,6 +256,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
     def _predict_raw(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         source, _ = image_source(X, self.path_column, type(self).__name__, labelled=False)
+        source.check_readable(type(self).__name__)
         size = tuple(self.spec_.image_shape[:2])
         data = ImageBatches(source, size=size, batch_size=self.batch_size, preprocess=self._preprocess())
         with keras_warnings_ignored(), variables_kept_on_error(self.model_):  # an unreadable image loses nothing
