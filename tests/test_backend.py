@@ -92,6 +92,16 @@ def test_only_the_backends_failures_become_a_backend_error(tmp_path):
     r = _run("import keraslearn, keras", tmp_path, KERAS_HOME=str(home))
     last = r.stderr.strip().splitlines()[-1]
     assert r.returncode != 0 and last.startswith("ValueError") and "epsilon" in last and "keraslearn" not in last
+    # Keras installed in an environment named after a backend (conda's envs/torch/...): still Keras' own error
+    import keras
+
+    env = tmp_path / "envs" / "torch" / "site-packages"
+    env.mkdir(parents=True)
+    (env / "keras").symlink_to(os.path.dirname(keras.__file__))
+    r = _run("import keraslearn, keras", tmp_path, KERAS_HOME=str(home), PYTHONPATH=f"{SRC}{os.pathsep}{env}")
+    last = r.stderr.strip().splitlines()[-1]
+    assert f"{env}{os.sep}keras" in r.stderr, r.stderr  # that keras was the one imported
+    assert last.startswith("ValueError") and "epsilon" in last and "keraslearn" not in last, last
 
 
 def test_a_backend_package_that_fails_to_import_is_named_with_its_fix(tmp_path):

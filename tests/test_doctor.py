@@ -555,8 +555,12 @@ def test_a_jax_that_does_not_import_is_not_blamed_on_torch_or_tensorflow():
     facts = _gpu_facts({"jax": jax, "torch": torch, "tensorflow": tf})
     facts["gpu"], facts["keras_backend"] = {}, {"requested": None, "selected": "jax"}
     facts["keras_json"] = {"path": "/home/u/.keras/keras.json", "backend": "tensorflow"}
-    found = [(f.code, f.fix) for f in diagnose(facts)]
-    assert found == [("backend-broken", "keraslearn install --backend jax --reinstall")], found
+    found = [(f.code, f.severity, f.fix) for f in diagnose(facts)]
+    assert found == [("backend-broken", "error", "keraslearn install --backend jax --reinstall")], found
+    # torch selected: jax's finding is the error that keeps it from running, and says so
+    facts["keras_backend"] = {"requested": "torch", "selected": "torch"}
+    (finding,) = diagnose(facts)
+    assert finding.severity == "error" and "and so torch and tensorflow fail too" in finding.message, finding
     # torch failing on its own (its message, not jax's) is still torch's finding
     facts["backends"]["torch"] = {**torch, "error": {**torch["error"], "message": "torch is broken"}}
     assert "torch does not work" in " ".join(f.message for f in diagnose(facts))

@@ -230,20 +230,33 @@ def _unknown_backend(err: BaseException) -> bool:
     return isinstance(err, ValueError) and str(err).startswith("Unable to import backend")
 
 
+def _module_parts(filename: str) -> list[str]:
+    """A file's module path (``["jax", "_src", "lib", "__init__.py"]``), from the ``sys.path`` folder it
+    is under: not the folders above it, where an environment may be named ``torch`` or ``jax``."""
+    root = max((os.path.abspath(e or os.curdir) for e in sys.path if isinstance(e, str)),
+               key=lambda r: len(r) if filename.startswith(r.rstrip(os.sep) + os.sep) else -1, default="")
+    if not filename.startswith(root.rstrip(os.sep) + os.sep):
+        return []
+    return filename[len(root.rstrip(os.sep)) + 1:].split(os.sep)
+
+
 def _failing_backend(err: BaseException) -> str | None:
     """The backend whose import failed under Keras' import: the module found missing, else the deepest
-    frame of the traceback in a backend's files (its package, or Keras' module for it); None when the
-    error is Keras' own (e.g. its "Invalid `epsilon`" from keras.json)."""
+    frame of the traceback in a backend package's own files (for an ImportError, Keras' module for that
+    backend too); None when the error is Keras' own (e.g. its "Invalid `epsilon`" from keras.json)."""
     missing = (getattr(err, "name", None) or "").split(".")[0] if isinstance(err, ImportError) else ""
     if missing in _PACKAGES:
         return _PACKAGES[missing]
     found = None
     tb = err.__traceback__
     while tb is not None:
-        parts = tb.tb_frame.f_code.co_filename.split(os.sep)
-        named = [p for p in parts[:-1] if p in _PACKAGES] + [p[:-3] for p in parts[-1:] if p[:-3] in _PACKAGES]
-        if named:
-            found = _PACKAGES[named[-1]]
+        parts = _module_parts(os.path.abspath(tb.tb_frame.f_code.co_filename))
+        top = parts[0][:-3] if len(parts) == 1 and parts[0].endswith(".py") else parts[0] if parts else ""
+        if top in _PACKAGES:
+            found = _PACKAGES[top]
+        elif isinstance(err, ImportError) and parts[:3] == ["keras", "src", "backend"] and len(parts) > 4 \
+                and parts[3] in _PACKAGES:
+            found = _PACKAGES[parts[3]]
         tb = tb.tb_next
     return found
 

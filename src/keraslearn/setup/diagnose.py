@@ -9,6 +9,7 @@ and CUDA rules are in :mod:`keraslearn.setup.gpu_rules`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -212,8 +213,11 @@ def _upgrade(ctx: Context, name: str) -> str:
 
 def _backends(ctx: Context) -> list[Finding]:
     out = []
+    broken_by = {name: _broken_by(ctx, name) for name in ctx.backends}
     for name, result in ctx.backends.items():
-        severity = "error" if name == ctx.selected else "warning"
+        breaks = [other for other, culprit in broken_by.items() if culprit == name]
+        severity = "error" if name == ctx.selected or ctx.selected in breaks else "warning"
+        before = len(out)
         if not installed(result):
             if name == ctx.selected or name in ctx.asked:
                 if name != ctx.selected:
@@ -246,7 +250,7 @@ def _backends(ctx: Context) -> list[Finding]:
             out.append(Finding("backend-timeout", "warning", message, fix))
         elif _shadowed_by(ctx, name):
             continue  # library-shadowed says it: reinstalling the backend would not help
-        elif _broken_by(ctx, name):
+        elif broken_by[name]:
             continue  # that backend's own finding says it: reinstalling this one would not help
         else:
             said = first_line(err.get("message")) if err.get("stage") != "crash" else ""
@@ -271,6 +275,9 @@ def _backends(ctx: Context) -> list[Finding]:
                 out.append(Finding("backend-shadowed", severity, message, SHADOW_FIX))
             else:
                 out.append(Finding("backend-broken", severity, message, ctx.install(name, "--reinstall")))
+        if breaks and len(out) > before:  # Keras (and TensorFlow) import it: those fail with it
+            said = f" -- and so {' and '.join(breaks)} fail too, as Keras imports {name} where it is installed"
+            out[-1] = dataclasses.replace(out[-1], message=out[-1].message + said)
     return out
 
 
