@@ -160,6 +160,7 @@ def test_cli_evaluates_a_folder_of_class_folders_and_points_image_files_at_image
     Python's score takes without y; fit on an image folder and predict on one image file did not say that an
     image model reads them."""
     import json
+    import shutil
 
     from keraslearn.cli import main
 
@@ -174,6 +175,10 @@ def test_cli_evaluates_a_folder_of_class_folders_and_points_image_files_at_image
     assert "has no class sub-folders, so its images have no labels" in capsys.readouterr().err
     assert main(["evaluate", model, str(root), "--target", "label"]) == 2
     assert "its images' labels are their sub-folders' names" in capsys.readouterr().err
+    os.makedirs(tmp_path / "other" / "cat")
+    shutil.copy(paths[0], tmp_path / "other" / "cat" / "a.png")
+    assert main(["evaluate", model, str(tmp_path / "other")]) == 2
+    assert "none of the sub-folders of" in capsys.readouterr().err  # was "none of the values of None"
     for args in (["fit", str(root), "--target", "label"], ["predict", model, paths[0]]):
         assert main(args) == 2
         assert "image files are read by an image model (CNNClassifier), trained in Python" in capsys.readouterr().err
@@ -426,6 +431,14 @@ def test_an_empty_class_folder_is_left_out_with_a_warning(tmp_path, digits_rgb):
         Image.fromarray(images[i]).save(flat / f"{i}.png")
     source, found = image_source(str(flat))
     assert source.n == 3 and found is None
+    # Class folders that are links (to a shared image store): predict reads them as fit does
+    linked = tmp_path / "linked"
+    os.makedirs(linked)
+    for label in sorted(set(labels[:4])):
+        (linked / label).symlink_to(tmp_path / label)
+    labelled, _ = image_source(str(linked))
+    unlabelled, _ = image_source(str(linked), labelled=False)
+    assert unlabelled.paths == labelled.paths and len(labelled.paths) == 4
 
 
 def test_a_validation_share_that_rounds_to_no_image_warns(digits_rgb, weights_file):

@@ -333,6 +333,10 @@ def cmd_evaluate(args):
     if hasattr(model, "classes_"):
         y = labels_as_classes(y, model.classes_)
         if not y.isin(model.classes_.tolist()).any():
+            if args.target is None:  # a folder's images, labelled by their sub-folders
+                raise UsageError(f"none of the sub-folders of {args.data} ({some(y.unique())}) is named after a "
+                                 f"class of the model ({some(model.classes_)}); evaluate a folder with one "
+                                 "sub-folder of images per class")
             raise UsageError(f"none of the values of {args.target!r} ({some(y.unique())}) is a class of the model "
                              f"({some(model.classes_)}); is {args.target!r} the target the model learned?")
         say_unseen_labels(console, model, y)

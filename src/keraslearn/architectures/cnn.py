@@ -211,7 +211,10 @@ def build(
             # h5py's "file signature not found", Keras' "Layer count mismatch": say which file, and why.
             shown = f"{application}(alpha={alpha}, include_top=False)" if app.uses_alpha else \
                 f"{application}(include_top=False)"
-            why = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            first = str(err).splitlines()[0] if str(err) else ""
+            # Keras: "A total of 99 objects could not be loaded. Example error message for object <Conv2D ...>:"
+            first = re.sub(r"\s*Example error message for object .*$", "", first)
+            why = f"{type(err).__name__}: {first}"
             if os.path.dirname(os.path.abspath(weights)) in {os.path.abspath(d) for d in cache_dirs()}:
                 raise ValueError(  # found there for weights='imagenet': the user named no file
                     f"The cached ImageNet weights {weights} cannot be loaded into {shown} ({why}): the file is "

@@ -47,10 +47,13 @@ def _list_folder(path: str, fitting: bool, labelled: bool = True):
     ``labelled=False`` (predicting: no labels needed): every image file under ``path``, those beside
     its sub-folders first, then each sub-folder's in sorted order."""
     if not labelled:
-        files = []
-        for root, dirs, names in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if _is_data_folder(d))
-            files += [os.path.join(root, f) for f in sorted(names) if _is_image_file(f)]
+        files = sorted(os.path.join(path, f) for f in os.listdir(path) if _is_image_file(f)
+                       and os.path.isfile(os.path.join(path, f)))
+        # Its sub-folders as fit finds class folders (a linked one too), each walked as fit walks one.
+        for sub in sorted(e.name for e in os.scandir(path) if e.is_dir() and _is_data_folder(e.name)):
+            for root, dirs, names in os.walk(os.path.join(path, sub)):
+                dirs[:] = sorted(d for d in dirs if _is_data_folder(d))
+                files += [os.path.join(root, f) for f in sorted(names) if _is_image_file(f)]
         if not files:
             raise ValueError(f"The folder {path!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}).")
         return files, None
