@@ -96,4 +96,6 @@ class TrialProgress:
         done = own if self._finished is None else self._finished()
         if done != own:
             counts = f"this worker: {counts}; {done} finished by all"
-        self._progress.update(self._task, completed=done, status=f"{best}  [{counts}]")
+        total = self._progress.tasks[0].total  # workers together may finish a few more than n_trials
+        self._progress.update(self._task, completed=done if total is None else min(done, total),
+                              status=f"{best}  [{counts}]")

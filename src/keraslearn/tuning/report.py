@@ -70,10 +70,10 @@ def print_trials(console, study, top: int = 10, weight=None):
                   f"({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
                   f"{'' if weight is None else f'; scores weighted by {weight!r}'}")
     if counts.get("running"):
-        from keraslearn.tuning.storage import GRACE_PERIOD
-
-        table.caption = (f"running: trials of other workers, or of a worker that stopped (a worker that opens the "
-                         f"study fails those {GRACE_PERIOD} s after their last heartbeat)")
+        storage = getattr(study, "_storage", None)  # Optuna wraps an RDBStorage in a cache
+        grace = getattr(getattr(storage, "_backend", storage), "grace_period", None)
+        table.caption = "running: trials of other workers, or of a worker that stopped" + (
+            f" (a worker that opens the study fails those {grace} s after their last heartbeat)" if grace else "")
     for col in ("trial", score_name(study), "epochs", "seconds"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("parameters", ratio=1)
