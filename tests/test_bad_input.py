@@ -143,7 +143,11 @@ FIT_DATA_ERRORS = [
     ("one_class", "clf", None, lambda y: np.full(N, "yes", dtype=object), ValueError, "at least 2 classes.*'yes'"),
     ("string_target_reg", "reg", None, lambda y: np.array(["a", "b"] * (N // 2)), ValueError, "numeric target"),
     ("y_length", "reg", None, lambda y: y[:5], ValueError, f"X has {N} rows but y has 5"),
-    ("y_2d_clf", "clf", None, lambda y: np.c_[y, y], ValueError, "one target column"),
+    ("y_2d_clf", "clf", None, lambda y: np.c_[y, y], ValueError,
+     r"one target column; got y with shape \(\d+, 2\)\. For multi-output classification, wrap it: "
+     r"sklearn.multioutput.MultiOutputClassifier\(FFClassifier\(...\)\)"),
+    ("multilabel_y_clf", "clf", None, lambda y: (np.arange(N)[:, None] % [2, 3] == 0).astype(int), ValueError,
+     r"For multi-label classification, wrap it: sklearn.multioutput.MultiOutputClassifier"),
     ("sparse_csr", "clf", lambda X: sp.csr_matrix(X[["num"]].to_numpy()), None, TypeError, r"sparse.*toarray"),
     ("sparse_coo", "reg", lambda X: sp.coo_matrix(X[["num"]].to_numpy()), None, TypeError, r"sparse.*toarray"),
     ("series_X", "clf", lambda X: X["num"], None, ValueError, "2D input.*Series"),

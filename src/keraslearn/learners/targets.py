@@ -78,13 +78,16 @@ class KerasClassifierMixin(ClassifierMixin):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         elif y.ndim != 1:
-            one_hot = ""
-            if y.ndim == 2 and y.dtype.kind in "biuf" and np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all():
-                one_hot = (f" Its rows are one-hot: pass the class labels instead, e.g. {name}.argmax(axis=1) "
-                           "(keraslearn makes one-hot rows itself where the loss needs them).")
+            binary = y.ndim == 2 and y.dtype.kind in "biuf" and np.isin(y, (0, 1)).all()
+            if binary and (y.sum(axis=1) == 1).all():
+                what = (f"Its rows are one-hot: pass the class labels instead, e.g. {name}.argmax(axis=1) "
+                        "(keraslearn makes one-hot rows itself where the loss needs them).")
+            else:
+                kind = "multi-label" if binary else "multi-output"
+                what = (f"For {kind} classification, wrap it: sklearn.multioutput.MultiOutputClassifier"
+                        f"({type(self).__name__}(...)) fits one per column (or ClassifierChain).")
             raise ValueError(
-                f"{type(self).__name__} supports one target column; got {name} with shape {y.shape}. "
-                f"Multi-label classification is not supported.{one_hot}"
+                f"{type(self).__name__} supports one target column; got {name} with shape {y.shape}. {what}"
             )
         if len(y) != n:
             raise ValueError(f"{x_name} has {n} rows but {name} has {len(y)}: they must match.")
