@@ -177,6 +177,17 @@ def test_x_transform_and_y_transform(iris_mixed, tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
 
+def test_mlr3keras_y_transform_to_categorical_is_refused_by_name(iris_mixed):
+    """Keras said 'target.shape=(81, 3), output.shape=(81, 3)' (equal shapes) or failed to squeeze: the class
+    codes keraslearn trains on, one-hot encoded again by the user's y_transform."""
+    X, y = iris_mixed
+    for loss, shapes in ((None, r"\(\d+,\) into one-hot rows of shape \(\d+, 3\)"),
+                         ("categorical_crossentropy", r"\(\d+, 3\) into one-hot rows of shape \(\d+, 3, 2\)")):
+        with pytest.raises(ValueError, match=rf"y_transform turned the training target of shape {shapes}.*drop "
+                                             r"y_transform=to_categorical"):
+            KerasClassifier(build_mlp, y_transform=keraslearn.to_categorical, loss=loss, **FAST).fit(X, y)
+
+
 def test_an_x_transform_output_is_never_reordered_in_place(iris_mixed):
     """The validation split moves rows in place only in the encoder's own arrays, never in a user's."""
     X, y = iris_mixed

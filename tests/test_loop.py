@@ -1,5 +1,7 @@
 """keraslearn.train_loop / CustomLoop: one custom training loop for JAX, PyTorch and TensorFlow."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -118,7 +120,9 @@ def test_evaluate_leaves_the_training_metrics_counting_training_rows(digits):
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])  # no dropout
     loop = CustomLoop(model, keras.optimizers.SGD(0.0), "categorical_crossentropy", metrics="accuracy")
     first = loop.train_step(X[:100], Y[:100])["accuracy"]  # learning rate 0: the predictions stay fixed
-    loop.evaluate((X[300:], Y[300:]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # NumPy 2's: np.array on a Keras variable
+        loop.evaluate((X[300:], Y[300:]))
     loop.reset_metrics()
     assert loop.train_step(X[:100], Y[:100])["accuracy"] == pytest.approx(first)
     both = loop.train_step(X[100:200], Y[100:200])["accuracy"]

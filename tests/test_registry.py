@@ -131,6 +131,12 @@ def test_wrong_names_are_answered_with_the_right_one():
     with pytest.raises(TypeError, match="TabNetClassifier has no parameter 'num_decision_steps'; keraslearn calls it "
                                         "n_steps"):
         keraslearn.learner("classif.tabnet", num_decision_steps=2)
+    # set_params says it too (scikit-learn's ValueError, which listed the parameters only)
+    with pytest.raises(ValueError, match="Invalid parameter: FFClassifier has no parameter 'lr'; keraslearn calls it "
+                                         "learning_rate"):
+        keraslearn.FFClassifier().set_params(lr=0.1)
+    with pytest.raises(ValueError, match="TabNetRegressor has no parameter 'num_decision_steps'; keraslearn calls it"):
+        keraslearn.TabNetRegressor().set_params(epochs=2, num_decision_steps=2)
     with pytest.raises(TypeError, match=r"no parameter 'batch_momentum'; keraslearn calls it momentum \(PyTorch's"):
         keraslearn.learner("classif.tabnet", batch_momentum=0.98)
     with pytest.raises(TypeError, match=r"SMLP2Classifier has no parameter 'use_batchnorm': its residual blocks"):

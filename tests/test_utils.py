@@ -30,6 +30,15 @@ def test_to_categorical_and_back():
         to_categorical(np.array([-1, 0]))
     with pytest.raises(ValueError, match="num_classes=2"):
         to_categorical(y, 2)
+    # R's 1-based labels, an R numeric num_classes, no labels: said, not NumPy's errors
+    with pytest.raises(ValueError, match=r"label 3 does not fit num_classes=3: .*R's labels 1..K are y - 1 here"):
+        to_categorical([1, 2, 3], num_classes=3)
+    for bad in (3.0, "3", 0, True):
+        with pytest.raises(ValueError, match=r"num_classes must be a whole number >= 1"):
+            to_categorical(y, bad)
+    with pytest.raises(ValueError, match="got no labels; pass num_classes"):
+        to_categorical([])
+    assert to_categorical([], num_classes=2).shape == (0, 2)
 
 
 def test_classes_from_proba_softmax_and_sigmoid():
@@ -38,6 +47,10 @@ def test_classes_from_proba_softmax_and_sigmoid():
     np.testing.assert_array_equal(classes_from_proba([0.2, 0.9, 0.6], threshold=0.7), [0, 1, 0])
     with pytest.raises(ValueError, match="shape"):
         classes_from_proba(np.zeros((2, 2, 2)))
+    # NaN was read as class 0 (argmax) or as below the threshold
+    for proba in ([np.nan, 0.7], [[0.2, 0.8], [np.nan, np.nan]]):
+        with pytest.raises(ValueError, match=r"proba holds NaN in 1 row\(s\)"):
+            classes_from_proba(proba)
 
 
 @pytest.fixture(scope="module")

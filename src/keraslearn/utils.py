@@ -30,6 +30,12 @@ def to_categorical(y, num_classes=None):
     import keras
 
     y = np.asarray(y)
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer))
+                                    or num_classes < 1):
+        raise ValueError(f"num_classes must be a whole number >= 1 (or None: the largest label + 1); got "
+                         f"{num_classes!r}.")
+    if y.size == 0 and num_classes is None:
+        raise ValueError("to_categorical got no labels; pass num_classes to one-hot encode an empty array.")
     if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0)):
         raise ValueError(
             f"to_categorical needs integer class labels, got dtype {y.dtype}; map labels to "
@@ -38,7 +44,9 @@ def to_categorical(y, num_classes=None):
     if y.size and y.min() < 0:
         raise ValueError(f"to_categorical needs labels >= 0, got {y.min()}.")
     if num_classes is not None and y.size and y.max() >= num_classes:
-        raise ValueError(f"label {y.max()} does not fit num_classes={num_classes}.")
+        one_based = y.min() >= 1 and y.max() == num_classes
+        raise ValueError(f"label {y.max()} does not fit num_classes={num_classes}: labels run from 0 to "
+                         f"num_classes - 1" + ("; R's labels 1..K are y - 1 here." if one_based else "."))
     return keras.utils.to_categorical(y, num_classes=num_classes)
 
 
@@ -49,6 +57,10 @@ def classes_from_proba(proba, threshold=0.5):
     1 where the probability is above ``threshold``, else 0.
     """
     p = np.asarray(proba)
+    if p.dtype.kind == "f" and np.isnan(p).any():  # argmax and "> threshold" would read it as a class
+        rows = np.flatnonzero(np.isnan(p.reshape(len(p), -1)).any(axis=1)) if p.ndim else np.array([0])
+        raise ValueError(f"proba holds NaN in {len(rows)} row(s), e.g. {rows[:5].tolist()}: no class can be read "
+                         "from them (a model that diverged?).")
     if p.ndim == 2 and p.shape[1] > 1:
         return np.argmax(p, axis=1)
     if p.ndim > 2:

@@ -304,9 +304,10 @@ class _UserModelMixin:
         y_fit = self._adapt_target(model, y_fit)
         self._check_outputs(model, x)
         if self.y_transform is not None:
-            y_fit = self.y_transform(y_fit)
+            given, y_fit = y_fit, self.y_transform(y_fit)
             if n_rows(y_fit) != n:
                 raise ValueError(f"y_transform returned {n_rows(y_fit)} rows for {n}; it must keep every row.")
+            _refuse_one_hot_again(self, given, y_fit)
         self._x_transformed = self.x_transform is not None
         return x, y_fit
 
@@ -359,3 +360,19 @@ class _UserModelMixin:
         super()._restore_fitted_state(state, arrays)
         for name in self._fitted_flags:
             setattr(self, "_" + name, bool(state.get(name, False)))
+
+
+def _refuse_one_hot_again(learner, given, made) -> None:
+    """mlr3keras' ``y_transform = to_categorical``: keraslearn already gives a classifier's loss the codes or
+    one-hot rows it takes, so one-hot rows of those fail inside Keras with shapes that look equal."""
+    from sklearn.base import is_classifier
+
+    given, made = np.asarray(given), np.asarray(made)
+    if not is_classifier(learner) or made.ndim != given.ndim + 1 or made.dtype.kind not in "biuf" \
+            or not np.isin(made, (0, 1)).all():
+        return
+    raise ValueError(
+        f"y_transform turned the training target of shape {given.shape} into one-hot rows of shape {made.shape}; "
+        "keraslearn encodes a classifier's y itself (class codes, or one-hot rows where the loss is "
+        "categorical_crossentropy), so drop y_transform=to_categorical (mlr3keras needed it, keraslearn does not)."
+    )

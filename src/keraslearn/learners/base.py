@@ -136,6 +136,17 @@ class KerasLearner(BaseEstimator):
         return new
 
     # ------------------------------------------------------------- tuning
+    def set_params(self, **params):
+        """scikit-learn's ``set_params``; a name it does not take (mlr3keras' ``lr``, Keras'
+        ``validation_split``) gets its keraslearn spelling or a near miss, as ``learner()`` says it."""
+        known = self._get_param_names()
+        unknown = [name for name in params if "__" not in name and name not in known]
+        if unknown:
+            from keraslearn.learners.registry import unknown_parameter
+
+            raise ValueError(f"Invalid parameter: {unknown_parameter(type(self), unknown[0])}")
+        return super().set_params(**params)
+
     def search_space(self) -> dict:
         """Default Optuna search space of this learner (see :mod:`keraslearn.tuning.spaces`)."""
         from keraslearn.tuning.spaces import search_space

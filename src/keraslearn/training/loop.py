@@ -157,6 +157,16 @@ def _is_arrays(data) -> bool:
     return all(hasattr(leaf, "shape") for leaf in keras.tree.flatten(data))
 
 
+def _numpy(x):
+    """A tensor or a Keras variable as NumPy. ``np.array`` on a Keras variable, a torch tensor or a TensorFlow
+    one (what ``keras.ops.convert_to_numpy`` does) calls an ``__array__`` without NumPy 2's ``copy`` keyword:
+    a DeprecationWarning from every evaluate."""
+    x = x.value if isinstance(x, keras.Variable) else x
+    if hasattr(x, "detach"):  # torch
+        x = x.detach().cpu()
+    return x.numpy() if hasattr(x, "numpy") else keras.ops.convert_to_numpy(x)
+
+
 class CustomLoop:
     """Train a Keras model with your own loop, on whichever backend Keras runs.
 
@@ -253,7 +263,7 @@ class CustomLoop:
         return float(self._eval_fn(x, y))
 
     def _metric_results(self) -> dict:
-        return {m.name: float(keras.ops.convert_to_numpy(m.result())) for m in self.metrics or []}
+        return {m.name: float(_numpy(m.result())) for m in self.metrics or []}
 
     def reset_metrics(self):
         for m in self.metrics or []:
@@ -356,7 +366,7 @@ class CustomLoop:
         the training rows only (the validation rows used to be counted in with them).
         """
         made = self.metrics is not None  # else evaluate makes them: they start empty for training
-        training_state = [[keras.ops.convert_to_numpy(v) for v in m.variables] for m in self.metrics or []]
+        training_state = [[_numpy(v) for v in m.variables] for m in self.metrics or []]
         self.reset_metrics()
         total, seen = 0.0, 0
         try:
