@@ -289,3 +289,32 @@ def test_checkpoints_of_fast_epochs_are_written_about_once_a_second(tmp_path):
     assert 1 <= _checkpoint_epoch(tmp_path) < 9  # epochs 2-9 took less than a second each
     resumed = FFRegressor(**params).fit(X, y, checkpoint_dir=tmp_path)
     np.testing.assert_array_equal(resumed.predict(X), FFRegressor(**params).fit(X, y).predict(X))
+
+
+def test_a_finished_fit_leaves_none_of_the_checkpoint_folders_it_made(tmp_path):
+    """checkpoint_dir='runs/a/b' made three folders; a finished fit removed b only (runs/ and runs/a/ stayed,
+    empty). A folder the user had, or one holding their files, stays."""
+    X, y = _data()
+    FFRegressor(epochs=2, layer_units=(4,), random_state=0).fit(X, y, checkpoint_dir=tmp_path / "runs" / "a" / "b")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "runs").mkdir()
+    FFRegressor(epochs=2, layer_units=(4,), random_state=0).fit(X, y, checkpoint_dir=tmp_path / "runs" / "a" / "b")
+    assert [p.name for p in tmp_path.iterdir()] == ["runs"] and list((tmp_path / "runs").iterdir()) == []
+
+
+def test_an_artifact_of_a_newer_keraslearn_names_both_versions(tmp_path):
+    from keraslearn.io.artifact import FORMAT_VERSION
+
+    X, y = _data()
+    path = FFRegressor(epochs=1, layer_units=(4,), random_state=0).fit(X, y).save(tmp_path / "m.keraslearn")
+    with zipfile.ZipFile(path) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    meta = json.loads(members["keraslearn.json"])
+    meta.update(format_version=FORMAT_VERSION + 1, keraslearn_version="9.0.0")
+    members["keraslearn.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(ValueError, match=rf"written by a newer keraslearn \(9\.0\.0, format {FORMAT_VERSION + 1}; "
+                                         rf"this is {keraslearn.__version__}, format {FORMAT_VERSION}\): upgrade"):
+        keraslearn.load(path)

@@ -285,7 +285,12 @@ def read_meta(path) -> dict:
     if not isinstance(version, int):
         raise ArtifactError(f"{path} is damaged: its header's format_version is {version!r}.")
     if version > FORMAT_VERSION:
-        raise ArtifactError(f"{path} was written by a newer keraslearn (format {version}); upgrade.")
+        from keraslearn import __version__
+
+        by = meta.get("keraslearn_version")
+        raise ArtifactError(f"{path} was written by a newer keraslearn ({f'{by}, ' if isinstance(by, str) else ''}"
+                            f"format {version}; this is {__version__}, format {FORMAT_VERSION}): upgrade keraslearn "
+                            "to load it.")
     return meta
 
 
