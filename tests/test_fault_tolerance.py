@@ -291,17 +291,6 @@ def test_checkpoints_of_fast_epochs_are_written_about_once_a_second(tmp_path):
     np.testing.assert_array_equal(resumed.predict(X), FFRegressor(**params).fit(X, y).predict(X))
 
 
-def test_a_finished_fit_leaves_none_of_the_checkpoint_folders_it_made(tmp_path):
-    """checkpoint_dir='runs/a/b' made three folders; a finished fit removed b only (runs/ and runs/a/ stayed,
-    empty). A folder the user had, or one holding their files, stays."""
-    X, y = _data()
-    FFRegressor(epochs=2, layer_units=(4,), random_state=0).fit(X, y, checkpoint_dir=tmp_path / "runs" / "a" / "b")
-    assert list(tmp_path.iterdir()) == []
-    (tmp_path / "runs").mkdir()
-    FFRegressor(epochs=2, layer_units=(4,), random_state=0).fit(X, y, checkpoint_dir=tmp_path / "runs" / "a" / "b")
-    assert [p.name for p in tmp_path.iterdir()] == ["runs"] and list((tmp_path / "runs").iterdir()) == []
-
-
 def test_an_artifact_of_a_newer_keraslearn_names_both_versions(tmp_path):
     from keraslearn.io.artifact import FORMAT_VERSION
 

@@ -131,6 +131,17 @@ def test_evaluate_leaves_the_training_metrics_counting_training_rows(digits):
         (both * 200 + 100 * loop.evaluate((X[200:300], Y[200:300]))["accuracy"]) / 300)
 
 
+@pytest.mark.torch
+def test_a_bfloat16_metric_is_read_on_every_backend(digits):
+    """torch's .numpy() refuses bfloat16: reading the metrics without NumPy 2's warning broke train_step there."""
+    X, Y, _ = digits
+    loop = CustomLoop(_mlp(seed=3), "sgd", "categorical_crossentropy",
+                      metrics=[keras.metrics.MeanSquaredError(dtype="bfloat16")])
+    logs = loop.train_step(X[:64], Y[:64])
+    assert 0 < logs["mean_squared_error"] < 1
+    assert 0 < loop.evaluate((X[64:128], Y[64:128]))["mean_squared_error"] < 1
+
+
 def test_bad_arguments_are_named(digits):
     X, Y, _ = digits
     model = _mlp(seed=3)

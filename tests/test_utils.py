@@ -39,6 +39,7 @@ def test_to_categorical_and_back():
     with pytest.raises(ValueError, match="got no labels; pass num_classes"):
         to_categorical([])
     assert to_categorical([], num_classes=2).shape == (0, 2)
+    assert to_categorical(y, np.array(3)).shape == (4, 3)  # a 0-d array, as jnp.max(y) + 1 gives
 
 
 def test_classes_from_proba_softmax_and_sigmoid():
@@ -48,7 +49,7 @@ def test_classes_from_proba_softmax_and_sigmoid():
     with pytest.raises(ValueError, match="shape"):
         classes_from_proba(np.zeros((2, 2, 2)))
     # NaN was read as class 0 (argmax) or as below the threshold
-    for proba in ([np.nan, 0.7], [[0.2, 0.8], [np.nan, np.nan]]):
+    for proba in ([np.nan, 0.7], [[0.2, 0.8], [np.nan, np.nan]], np.array([[0.2, 0.8], [None, None]], dtype=object)):
         with pytest.raises(ValueError, match=r"proba holds NaN in 1 row\(s\)"):
             classes_from_proba(proba)
 

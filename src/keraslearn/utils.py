@@ -7,6 +7,8 @@ the removed ``predict_classes``; ``plot_history`` draws a training history to a 
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 
@@ -30,10 +32,15 @@ def to_categorical(y, num_classes=None):
     import keras
 
     y = np.asarray(y)
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer))
-                                    or num_classes < 1):
-        raise ValueError(f"num_classes must be a whole number >= 1 (or None: the largest label + 1); got "
-                         f"{num_classes!r}.")
+    if num_classes is not None:
+        try:  # an int, NumPy's, or a 0-d integer array (jnp.max(y) + 1)
+            index = None if isinstance(num_classes, (bool, np.bool_)) else operator.index(num_classes)
+        except TypeError:
+            index = None
+        if index is None or index < 1:
+            raise ValueError(f"num_classes must be a whole number >= 1 (or None: the largest label + 1); got "
+                             f"{num_classes!r}.")
+        num_classes = index
     if y.size == 0 and num_classes is None:
         raise ValueError("to_categorical got no labels; pass num_classes to one-hot encode an empty array.")
     if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0)):
@@ -57,6 +64,8 @@ def classes_from_proba(proba, threshold=0.5):
     1 where the probability is above ``threshold``, else 0.
     """
     p = np.asarray(proba)
+    if p.dtype == object:  # e.g. a DataFrame of mixed float columns, or None cells
+        p = p.astype(float)
     if p.dtype.kind == "f" and np.isnan(p).any():  # argmax and "> threshold" would read it as a class
         rows = np.flatnonzero(np.isnan(p.reshape(len(p), -1)).any(axis=1)) if p.ndim else np.array([0])
         raise ValueError(f"proba holds NaN in {len(rows)} row(s), e.g. {rows[:5].tolist()}: no class can be read "

@@ -307,7 +307,7 @@ class _UserModelMixin:
             given, y_fit = y_fit, self.y_transform(y_fit)
             if n_rows(y_fit) != n:
                 raise ValueError(f"y_transform returned {n_rows(y_fit)} rows for {n}; it must keep every row.")
-            _refuse_one_hot_again(self, given, y_fit)
+            _refuse_one_hot_again(self, model, given, y_fit)
         self._x_transformed = self.x_transform is not None
         return x, y_fit
 
@@ -362,17 +362,25 @@ class _UserModelMixin:
             setattr(self, "_" + name, bool(state.get(name, False)))
 
 
-def _refuse_one_hot_again(learner, given, made) -> None:
-    """mlr3keras' ``y_transform = to_categorical``: keraslearn already gives a classifier's loss the codes or
-    one-hot rows it takes, so one-hot rows of those fail inside Keras with shapes that look equal."""
+def _refuse_one_hot_again(learner, model, given, made) -> None:
+    """mlr3keras' ``y_transform = to_categorical``: keraslearn already gives a known classification loss the
+    class codes or one-hot rows it takes, so one-hot rows of those fail inside Keras with shapes that look
+    equal. Not refused for a loss keraslearn does not know (a function of the user's may want one-hot rows)."""
     from sklearn.base import is_classifier
 
-    given, made = np.asarray(given), np.asarray(made)
-    if not is_classifier(learner) or made.ndim != given.ndim + 1 or made.dtype.kind not in "biuf" \
-            or not np.isin(made, (0, 1)).all():
+    from keraslearn.learners.loss_kinds import _BINARY_LOSSES, _loss_name
+
+    if not is_classifier(learner):
         return
-    raise ValueError(
-        f"y_transform turned the training target of shape {given.shape} into one-hot rows of shape {made.shape}; "
-        "keraslearn encodes a classifier's y itself (class codes, or one-hot rows where the loss is "
-        "categorical_crossentropy), so drop y_transform=to_categorical (mlr3keras needed it, keraslearn does not)."
-    )
+    given, made = np.asarray(given), np.asarray(made)
+    if made.ndim != given.ndim + 1 or made.dtype.kind not in "biuf" or not np.isin(made, (0, 1)).all():
+        return
+    codes_taken = _loss_name(learner._effective_loss(model)) in {"sparse_categorical_crossentropy", *_BINARY_LOSSES}
+    one_hot_of_codes = given.ndim == 1 and made.shape[-1] == len(learner.classes_) and (made.sum(axis=-1) == 1).all()
+    if given.ndim == 2 or (one_hot_of_codes and codes_taken):
+        raise ValueError(
+            f"y_transform turned the training target of shape {given.shape} into one-hot rows of shape "
+            f"{made.shape}; keraslearn encodes a classifier's y itself (class codes, or one-hot rows where the loss "
+            "is categorical_crossentropy), so drop y_transform=to_categorical (mlr3keras needed it, keraslearn "
+            "does not)."
+        )

@@ -82,6 +82,8 @@ class KerasClassifierMixin(ClassifierMixin):
             if binary and (y.sum(axis=1) == 1).all():
                 what = (f"Its rows are one-hot: pass the class labels instead, e.g. {name}.argmax(axis=1) "
                         "(keraslearn makes one-hot rows itself where the loss needs them).")
+            elif y.ndim != 2:
+                what = "Pass one label per row."
             else:
                 kind = "multi-label" if binary else "multi-output"
                 what = (f"For {kind} classification, wrap it: sklearn.multioutput.MultiOutputClassifier"

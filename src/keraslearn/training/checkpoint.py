@@ -119,11 +119,6 @@ class FitCheckpoint:
             raise ValueError(f"checkpoint_dir {self.directory!r} is a file; pass a folder (it is created if missing).")
         self.path = os.path.join(self.directory, FILENAME)
         self.fingerprint = fingerprint
-        # The folders above it that the fit creates: removed with it, when empty.
-        self._made, folder = [], os.path.dirname(os.path.abspath(self.directory))
-        while folder and not os.path.exists(folder) and folder != os.path.dirname(folder):
-            self._made.append(folder)
-            folder = os.path.dirname(folder)
         self.state = None
         self.arrays = {}
         if os.path.exists(self.path):
@@ -205,15 +200,13 @@ class FitCheckpoint:
             z.writestr("arrays.npz", buf.getvalue())
 
     def remove(self):
-        """Delete the checkpoint (and the folder, when nothing else is in it, and the empty folders above it
-        that the fit created)."""
+        """Delete the checkpoint (and the folder, when nothing else is in it)."""
         if os.path.exists(self.path):
             os.remove(self.path)
-        for folder in (self.directory, *self._made):
-            try:
-                os.rmdir(folder)
-            except OSError:
-                break  # the folder holds other files: they are the user's
+        try:
+            os.rmdir(self.directory)
+        except OSError:
+            pass  # the folder holds other files: they are the user's
 
 
 class _CheckpointCallback(keras.callbacks.Callback):

@@ -162,8 +162,9 @@ def _numpy(x):
     one (what ``keras.ops.convert_to_numpy`` does) calls an ``__array__`` without NumPy 2's ``copy`` keyword:
     a DeprecationWarning from every evaluate."""
     x = x.value if isinstance(x, keras.Variable) else x
-    if hasattr(x, "detach"):  # torch
+    if hasattr(x, "detach"):  # torch (whose .numpy() refuses bfloat16)
         x = x.detach().cpu()
+        x = x.float() if "bfloat16" in str(x.dtype) else x
     return x.numpy() if hasattr(x, "numpy") else keras.ops.convert_to_numpy(x)
 
 

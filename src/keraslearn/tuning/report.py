@@ -71,7 +71,9 @@ def print_trials(console, study, top: int = 10, weight=None):
                   f"{'' if weight is None else f'; scores weighted by {weight!r}'}")
     if counts.get("running"):
         storage = getattr(study, "_storage", None)  # Optuna wraps an RDBStorage in a cache
-        grace = getattr(getattr(storage, "_backend", storage), "grace_period", None)
+        storage = getattr(storage, "_backend", storage)
+        beat = getattr(storage, "heartbeat_interval", None)
+        grace = (getattr(storage, "grace_period", None) or 2 * beat) if beat else None  # Optuna's rule
         table.caption = "running: trials of other workers, or of a worker that stopped" + (
             f" (a worker that opens the study fails those {grace} s after their last heartbeat)" if grace else "")
     for col in ("trial", score_name(study), "epochs", "seconds"):
