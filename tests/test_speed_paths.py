@@ -833,6 +833,33 @@ def test_cache_can_be_turned_off(monkeypatch):
     monkeypatch.setattr(compiled, "_cache_state", {"done": False, "dir": None})
     monkeypatch.setenv(compiled.CACHE_ENV, "0")
     assert compiled.enable_compilation_cache() is None
+    for word in ("0", "", "off"):  # made a folder named '0', or turned the default folder on
+        with pytest.raises(ValueError, match=r"give a folder\. To run without the cache, set "
+                                             r"KERASLEARN_COMPILATION_CACHE=0"):
+            compiled.enable_compilation_cache(word)
+
+
+@needs_jax
+def test_a_cache_folder_asked_for_too_late_is_said_and_a_users_jax_setting_is_kept(tmp_path, monkeypatch):
+    """After the process' first compilation JAX keeps its folder: enable_compilation_cache(other) returned
+    the other folder and nothing went there. keraslearn set the minimum compile time over the user's."""
+    import jax
+
+    monkeypatch.setattr(compiled, "_cache_state", {"done": True, "dir": str(tmp_path / "first")})
+    monkeypatch.setattr(compiled, "_cache_opened", lambda: True)
+    with pytest.warns(UserWarning, match=r"comes after this process' first compilation, which opened the cache in "
+                                         r".*first: JAX keeps that folder"):
+        assert compiled.enable_compilation_cache(str(tmp_path / "second")) == str(tmp_path / "first")
+    assert not (tmp_path / "second").exists()
+    old_dir, old_min = jax.config.jax_compilation_cache_dir, jax.config.jax_persistent_cache_min_compile_time_secs
+    monkeypatch.setattr(compiled, "_cache_state", {"done": False, "dir": None})
+    try:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 5.0)
+        compiled.enable_compilation_cache(str(tmp_path / "mine"))
+        assert jax.config.jax_persistent_cache_min_compile_time_secs == 5.0
+    finally:
+        jax.config.update("jax_compilation_cache_dir", old_dir)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", old_min)
 
 
 def test_fit_predict_and_pickle_do_not_import_tensorflow():

@@ -35,6 +35,7 @@ import numpy as np
 
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn._tensorflow import no_tensorflow_import
+from keraslearn._user_warnings import warn_user
 from keraslearn.training import xla
 
 #: Training steps run per XLA call on JAX (and Keras' ``steps_per_execution`` on TensorFlow).
@@ -72,6 +73,20 @@ def default_cache_dir() -> str:
     return os.path.join(base, "keraslearn", "jax")
 
 
+_OFF = ("0", "off", "false", "no", "none")
+_JAX_MIN_COMPILE_SECONDS = 1.0  # JAX's default: longer than most of keraslearn's compilations
+
+
+def _cache_opened() -> bool:
+    """Whether JAX has opened its persistent cache in this process (it does at the first compilation, and
+    keeps that folder); True when this JAX does not say."""
+    try:
+        from jax._src import compilation_cache
+    except ImportError:
+        return True
+    return bool(getattr(compilation_cache, "_cache_initialized", True))
+
+
 def enable_compilation_cache(path: str | None = None) -> str | None:
     """Turn on JAX's persistent compilation cache (once per process); return its folder.
 
@@ -80,7 +95,16 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
     folder the user already configured in JAX is left as it is. Compilations shorter than
     :data:`MIN_CACHED_COMPILE_SECONDS` are not stored.
     """
+    if path is not None and (not os.fspath(path).strip() or os.fspath(path).strip().lower() in _OFF):
+        raise ValueError(f"enable_compilation_cache({path!r}): give a folder. To run without the cache, set "
+                         f"{CACHE_ENV}=0 (also os.environ[{CACHE_ENV!r}] = '0') before the first fit.")
     if _cache_state["done"] and path is None:
+        return _cache_state["dir"]
+    if _cache_state["dir"] and path is not None and _cache_opened() and \
+            os.path.abspath(os.path.expanduser(os.fspath(path))) != os.path.abspath(_cache_state["dir"]):
+        warn_user(f"enable_compilation_cache({os.fspath(path)!r}) comes after this process' first compilation, "
+                  f"which opened the cache in {_cache_state['dir']}: JAX keeps that folder until the process ends. "
+                  f"Call it (or set {CACHE_ENV}) before the first fit.")
         return _cache_state["dir"]
     _cache_state["done"] = True
     if keras.backend.backend() != "jax":
@@ -88,7 +112,7 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
     import jax
 
     setting = os.environ.get(CACHE_ENV, "")
-    if path is None and setting.strip().lower() in ("0", "off", "false", "no", "none"):
+    if path is None and setting.strip().lower() in _OFF:
         return None
     current = jax.config.jax_compilation_cache_dir
     if current and path is None:
@@ -104,7 +128,8 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
                              f"({err.strerror or err}).") from None
         return None  # a read-only home: run without the cache rather than fail
     jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_CACHED_COMPILE_SECONDS)
+    if jax.config.jax_persistent_cache_min_compile_time_secs == _JAX_MIN_COMPILE_SECONDS:  # else the user's
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_CACHED_COMPILE_SECONDS)
     # The cache only saves time: its read/write hiccups (e.g. another process pruning the
     # folder) are not the user's problem.
     warnings.filterwarnings("ignore", message="Error (reading|writing) persistent compilation cache")
