@@ -798,10 +798,10 @@ def test_persistent_cache_writes_to_the_chosen_folder(tmp_path, monkeypatch):
     from jax._src import compilation_cache
 
     old = jax.config.jax_compilation_cache_dir
-    monkeypatch.setattr(compiled, "_cache_state", dict(compiled._cache_state))
+    monkeypatch.setattr(compiled, "_cache_state", {"done": False, "dir": None})  # as a new process
     try:
-        assert compiled.enable_compilation_cache(str(tmp_path)) == str(tmp_path)
         compilation_cache.reset_cache()
+        assert compiled.enable_compilation_cache(str(tmp_path)) == str(tmp_path)
         import jax.numpy as jnp
 
         jax.jit(lambda a: jnp.sin(a) * 3.25 + 0.5)(np.ones(13, np.float32)).block_until_ready()  # a new program
