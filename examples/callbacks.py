@@ -7,7 +7,7 @@ R (keras):
       callback_reduce_lr_on_plateau(monitor = "val_loss", factor = 0.5, patience = 3, min_lr = 1e-6),
       callback_model_checkpoint("best_model.keras", monitor = "val_accuracy", save_best_only = TRUE),
       callback_lambda(on_epoch_end = function(epoch, logs) {
-        if (logs$val_accuracy > 0.98) { cat("Reached 98% ..."); callback_lambda_stop_training() } }))
+        if (logs$val_accuracy > 0.98) { cat("Reached 98% ..."); model$stop_training <- TRUE } }))
 
 On scikit-learn's digits (offline). Set KERASLEARN_EXAMPLES_SMALL=1 for a quick run.
 """

@@ -7,7 +7,8 @@ R (keras):
                   metric_recall(name = "recall")))
     results <- model |> evaluate(x_test, y_test)      # $loss $accuracy $auc $precision $recall
     predictions <- model |> predict(x_test)
-    predicted_classes <- apply(predictions, 1, which.max) - 1
+    predicted_classes <- apply(predictions, 1, which.max) - 1   # softmax: the most probable column
+    predicted_classes <- as.integer(predictions > 0.5)          # one sigmoid unit (the binary model)
 
 Offline data from scikit-learn (breast cancer: binary; digits: 10 classes). Set
 KERASLEARN_EXAMPLES_SMALL=1 for fewer epochs.

@@ -1,12 +1,13 @@
 """The R keras guide's saving section: whole model, legacy HDF5, weights only, and export
 for serving (TensorFlow Lite, SavedModel) plus ONNX, each re-loaded and compared.
 
-R (keras):
-    model |> save_model_tf("model_tf/")            # SavedModel
-    model |> save_model_hdf5("model.keras")
-    model |> save_weights("model_weights.h5")
-    loaded_model <- load_model_hdf5("model.keras"); model |> load_weights("model_weights.h5")
-    converter <- tf$lite$TFLiteConverterFromSavedModel("model_tf/"); writeBin(converter$convert(), "model.tflite")
+R (keras3; the older keras package's names in comments):
+    save_model(model, "model.keras"); loaded_model <- load_model("model.keras")
+    save_model_hdf5(model, "model.h5"); load_model_hdf5("model.h5")        # legacy HDF5 (keras)
+    save_model_weights(model, "model.weights.h5")                            # (keras: save_model_weights_hdf5)
+    load_model_weights(model, "model.weights.h5")                            # (keras: load_model_weights_hdf5)
+    export_savedmodel(model, "model_tf/")                                    # SavedModel (keras: save_model_tf)
+    converter <- tf$lite$TFLiteConverter$from_saved_model("model_tf/"); writeBin(converter$convert(), "model.tflite")
 
 keraslearn.export writes ONNX with the active backend and LiteRT / SavedModel through
 TensorFlow (in a subprocess when the backend is JAX or PyTorch): pip install 'keraslearn[export]'.
