@@ -21,6 +21,7 @@ def test_every_seed_workflow_has_an_example():
         "callbacks",
         "metrics_and_predictions",
         "custom_training_loop",
+        "custom_layers_and_fit",
         "save_load_export",
         "mlr3keras_learner",
         "text_and_sequences",
@@ -54,13 +55,14 @@ def test_example_runs_and_its_assertions_hold(script, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.torch
-def test_the_custom_loop_example_runs_on_torch(tmp_path):
-    """The README: a custom loop on every backend; the torch smoke subset (-m torch) runs it there."""
-    _run(ROOT / "examples" / "custom_training_loop.py", tmp_path, backend="torch")
+@pytest.mark.parametrize("name", ["custom_training_loop", "custom_layers_and_fit"])
+def test_the_custom_loop_examples_run_on_torch(name, tmp_path):
+    """The README: a custom loop on every backend; the torch smoke subset (-m torch) runs them there."""
+    _run(ROOT / "examples" / f"{name}.py", tmp_path, backend="torch")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["save_load_export", "custom_training_loop"])
+@pytest.mark.parametrize("name", ["save_load_export", "custom_training_loop", "custom_layers_and_fit"])
 def test_export_and_custom_loop_examples_run_on_tensorflow(name, tmp_path):
     """docs/examples.md: the examples run on any backend; TensorFlow exports ONNX with tf2onnx (the export extra)."""
     _run(ROOT / "examples" / f"{name}.py", tmp_path, backend="tensorflow")
