@@ -22,6 +22,7 @@ def test_every_seed_workflow_has_an_example():
         "metrics_and_predictions",
         "custom_training_loop",
         "custom_layers_and_fit",
+        "transfer_learning",
         "save_load_export",
         "mlr3keras_learner",
         "text_and_sequences",
