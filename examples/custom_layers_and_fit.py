@@ -23,7 +23,7 @@ import tempfile
 
 SMALL = os.environ.get("KERASLEARN_EXAMPLES_SMALL") == "1"
 
-import keraslearn  # noqa: E402  (picks the JAX backend unless KERAS_BACKEND is set)
+import keraslearn  # noqa: E402,F401  (picks the JAX backend unless KERAS_BACKEND is set)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
