@@ -70,9 +70,9 @@ print(f"frozen base + new head on 5-9: accuracy {head_only:.3f}")
 assert head_only > 0.7, head_only
 
 # 3. Fine-tune everything at a low learning rate: compile again after changing trainable. Keep the batch
-# normalization frozen: on Keras 3.15 the training=False given to base(...) in the functional graph does not
-# hold during fit (its statistics moved on JAX, PyTorch and TensorFlow alike), while a BatchNormalization
-# layer with trainable=False always runs in inference mode.
+# normalization frozen: on Keras 3 the training=False given to base(...) in the functional graph does not
+# hold during fit (fit's training=True replaces it: keras-team/keras#20285; the statistics moved on JAX,
+# PyTorch and TensorFlow alike), while a BatchNormalization layer with trainable=False runs in inference mode.
 base.trainable = True
 for layer in base.layers:
     if isinstance(layer, layers.BatchNormalization):
