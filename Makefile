@@ -19,10 +19,10 @@ install: $(BIN)/python
 # tests/test_export.py and examples/save_load_export.py: about +90 s and +1.7 GB.
 # torch==2.13.0 for the torch smoke subset: keraslearn's installer takes its CPU build (from pip's
 # find-links when a wheel lies there, else PyTorch's CPU index), where `pip install torch` on Linux
-# would take PyPI's multi-GB CUDA build.
+# would take PyPI's multi-GB CUDA build; where PyTorch's index cannot be reached, PyPI's build.
 install-test: $(BIN)/python
 	$(PIP) install -e ".[test,export]"
-	$(BIN)/keraslearn install --backend torch --gpu no
+	$(BIN)/keraslearn install --backend torch --gpu no || $(PIP) install "torch==2.13.0"
 
 demo: install
 	$(BIN)/keraslearn demo
