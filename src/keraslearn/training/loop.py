@@ -165,7 +165,8 @@ def _numpy(x):
     if hasattr(x, "detach"):  # torch (whose .numpy() refuses bfloat16)
         x = x.detach().cpu()
         x = x.float() if "bfloat16" in str(x.dtype) else x
-    return x.numpy() if hasattr(x, "numpy") else keras.ops.convert_to_numpy(x)
+    # a copy: torch's .numpy() shares the variable's memory, which reset_metrics() then zeroes
+    return np.array(x.numpy()) if hasattr(x, "numpy") else keras.ops.convert_to_numpy(x)
 
 
 class CustomLoop:
