@@ -99,8 +99,7 @@ def check_started() -> None:
     try:
         jax.devices()
     except Exception as err:
-        lines = str(err).strip().splitlines()
-        why = f"{type(err).__name__}: {lines[-1] if lines else 'no message'}"
+        why = _last_words(err)
         platforms = os.environ.get("JAX_PLATFORMS")
         if platforms:
             fix = (f"JAX_PLATFORMS={platforms!r} is set and chooses which platforms it starts. Fix: "
@@ -233,21 +232,18 @@ def _unknown_backend(err: BaseException) -> bool:
 def _module_parts(filename: str) -> list[str]:
     """A file's module path (``["jax", "_src", "lib", "__init__.py"]``), from the ``sys.path`` folder it
     is under: not the folders above it, where an environment may be named ``torch`` or ``jax``."""
-    root = max((os.path.abspath(e or os.curdir) for e in sys.path if isinstance(e, str)),
-               key=lambda r: len(r) if filename.startswith(r.rstrip(os.sep) + os.sep) else -1, default="")
-    if not filename.startswith(root.rstrip(os.sep) + os.sep):
-        return []
-    return filename[len(root.rstrip(os.sep)) + 1:].split(os.sep)
+    roots = (os.path.abspath(e or os.curdir).rstrip(os.sep) for e in sys.path if isinstance(e, str))
+    root = max((r for r in roots if filename.startswith(r + os.sep)), key=len, default=None)
+    return [] if root is None else filename[len(root) + 1:].split(os.sep)
 
 
 def _failing_backend(err: BaseException) -> str | None:
     """The backend whose import failed under Keras' import: the module found missing, else the deepest
     frame of the traceback in a backend package's own files (for an ImportError, Keras' module for that
     backend too); None when the error is Keras' own (e.g. its "Invalid `epsilon`" from keras.json)."""
-    missing = (getattr(err, "name", None) or "").split(".")[0] if isinstance(err, ImportError) else ""
-    if missing in _PACKAGES:
-        return _PACKAGES[missing]
-    found = None
+    found = _named_backend(err)
+    if found:
+        return found
     tb = err.__traceback__
     while tb is not None:
         parts = _module_parts(os.path.abspath(tb.tb_frame.f_code.co_filename))
@@ -261,9 +257,16 @@ def _failing_backend(err: BaseException) -> str | None:
     return found
 
 
-def _is_missing(err: BaseException, backend: str) -> bool:
-    name = (getattr(err, "name", None) or "").split(".")[0]
-    return isinstance(err, ModuleNotFoundError) and _PACKAGES.get(name) == backend
+def _named_backend(err: BaseException) -> str | None:
+    """The backend whose package an ImportError names (``No module named 'jaxlib'``), else None."""
+    name = (getattr(err, "name", None) or "").split(".")[0] if isinstance(err, ImportError) else ""
+    return _PACKAGES.get(name)
+
+
+def _last_words(err: BaseException) -> str:
+    """``Type: last line of its message``, for a one-line error."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[-1] if lines else 'no message'}"
 
 
 def _tensorflow_banner(line: str) -> bool:
@@ -294,12 +297,11 @@ class _ScratchHomeLoader(importlib.abc.Loader):
             culprit = None if unknown else _failing_backend(err)
             if not (unknown or culprit):  # e.g. Keras' own "Invalid `epsilon`" from keras.json
                 raise
-            lines = str(err).strip().splitlines()
             # The next `import keras` (a notebook cell run again) meets this loader again, so it gets
             # this message and its fix too, not Keras' bare one.
             sys.meta_path.insert(0, _FirstKerasImport(self.keras_dir, self.scratch))
-            why = f"{type(err).__name__}: {lines[-1] if lines else 'no message'}"
-            raise _backend_error(name, why, culprit, culprit is not None and _is_missing(err, culprit)) from err
+            missing = isinstance(err, ModuleNotFoundError) and _named_backend(err) == culprit
+            raise _backend_error(name, _last_words(err), culprit, culprit is not None and missing) from err
 
     def exec_module(self, module):
         if self.finder in sys.meta_path:

@@ -37,6 +37,7 @@ _FORMATS = {
     "litert": "litert",
     "tflite": "litert",
     "saved_model": "tf_saved_model",
+    "savedmodel": "tf_saved_model",  # TensorFlow's own spelling, "SavedModel"
     "tf_saved_model": "tf_saved_model",
 }
 _LABELS = {"onnx": "ONNX", "litert": "LiteRT", "tf_saved_model": "a TensorFlow SavedModel"}
@@ -50,7 +51,6 @@ _QUIET_LOGGERS = ("onnx_ir",)
 
 def _format(format) -> str:
     key = str(format).strip().lower().replace("-", "_")
-    key = {"savedmodel": "saved_model"}.get(key, key)
     if key not in _FORMATS:
         raise ValueError(f"format must be one of 'onnx', 'litert', 'saved_model'; got {format!r}.")
     return _FORMATS[key]

@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._user_warnings import warn_user
 from keraslearn.architectures import tabnet
-from keraslearn.learners.base import KerasLearner, atomic_fit, store_init_params
+from keraslearn.learners.base import KerasLearner, atomic_fit, store_init_params, weighed_rows
 from keraslearn.learners.params import check_number
 from keraslearn.learners.regression_targets import KerasRegressorMixin
 from keraslearn.learners.targets import KerasClassifierMixin
@@ -165,12 +165,12 @@ class _TabNetMixin:
         # kept here: most fits (CV folds, tuning trials) never read it. Rows of weight 0 took no part.
         frame, _ = to_frame(X, estimator_name=type(self).__name__)
         sw = KerasLearner._check_sample_weight(self, sample_weight, len(frame))  # a scalar too, as fit took it
-        rows = None if sw is None else np.flatnonzero(sw)
+        rows = weighed_rows(sw)[0]  # None: every row weighs
         n = len(frame) if rows is None else len(rows)
         if n > _IMPORTANCE_ROWS:
             rows = np.sort(np.random.default_rng(0).choice(n if rows is None else rows, _IMPORTANCE_ROWS,
                                                            replace=False))
-        if rows is not None and len(rows) < len(frame):
+        if rows is not None:
             frame = frame.iloc[rows]
         self._importance_rows = self.encoder_._transform_frame(frame)
         self._feature_importances = None

@@ -41,23 +41,29 @@ def _is_data_folder(name: str) -> bool:
     return not name.startswith(".") and name != "__MACOSX"  # hidden, or macOS zips' resource forks
 
 
+def _images_in(folder: str) -> list[str]:
+    """The image files under ``folder`` and its data sub-folders, walked in sorted order."""
+    files = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if _is_data_folder(d))
+        files += [os.path.join(root, f) for f in sorted(names) if _is_image_file(f)]
+    return files
+
+
 def _list_folder(path: str, fitting: bool, labelled: bool = True):
     """Image files under ``path`` and their labels (sub-folder names), or labels None.
 
     ``labelled=False`` (predicting: no labels needed): every image file under ``path``, those beside
     its sub-folders first, then each sub-folder's in sorted order."""
+    # Sub-folders (a linked one too) are class folders; image files beside them are named here.
+    classes = sorted(e.name for e in os.scandir(path) if e.is_dir() and _is_data_folder(e.name))
+    beside = sorted(f for f in os.listdir(path) if _is_image_file(f) and os.path.isfile(os.path.join(path, f)))
     if not labelled:
-        files = sorted(os.path.join(path, f) for f in os.listdir(path) if _is_image_file(f)
-                       and os.path.isfile(os.path.join(path, f)))
-        # Its sub-folders as fit finds class folders (a linked one too), each walked as fit walks one.
-        for sub in sorted(e.name for e in os.scandir(path) if e.is_dir() and _is_data_folder(e.name)):
-            for root, dirs, names in os.walk(os.path.join(path, sub)):
-                dirs[:] = sorted(d for d in dirs if _is_data_folder(d))
-                files += [os.path.join(root, f) for f in sorted(names) if _is_image_file(f)]
+        files = [os.path.join(path, f) for f in beside]
+        files += [f for cls in classes for f in _images_in(os.path.join(path, cls))]
         if not files:
             raise ValueError(f"The folder {path!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}).")
         return files, None
-    classes = sorted(e.name for e in os.scandir(path) if e.is_dir() and _is_data_folder(e.name))
     if not classes:
         files = sorted(os.path.join(path, f) for f in os.listdir(path) if _is_image_file(f))
         if not files:
@@ -65,13 +71,9 @@ def _list_folder(path: str, fitting: bool, labelled: bool = True):
         return files, None
     files, labels = [], []
     for cls in classes:
-        for root, dirs, names in os.walk(os.path.join(path, cls)):
-            dirs[:] = sorted(d for d in dirs if _is_data_folder(d))
-            for f in sorted(names):
-                if _is_image_file(f):
-                    files.append(os.path.join(root, f))
-                    labels.append(cls)
-    beside = sorted(f for f in os.listdir(path) if _is_image_file(f) and os.path.isfile(os.path.join(path, f)))
+        found = _images_in(os.path.join(path, cls))
+        files += found
+        labels += [cls] * len(found)
     if not files and beside:  # images beside empty sub-folders (e.g. "thumbs/"): a folder of images, unlabelled
         return [os.path.join(path, f) for f in beside], None
     if not files:
