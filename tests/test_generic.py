@@ -711,3 +711,16 @@ def test_fit_and_predict_meet_no_numpy_copy_deprecation(iris_mixed):
         warnings.filterwarnings("error", message="__array__ implementation doesn't accept a copy keyword")
         clf = KerasClassifier(build_mlp, epochs=1, batch_size=32, random_state=0).fit(X, y)
         assert clf.predict_proba(X).shape == (len(X), 3)
+
+
+def test_a_y_transform_returning_a_list_trains_like_its_array(iris_mixed):
+    """A list comprehension over the rows was read as a list of arrays ("'float' has no len()")."""
+    X, species = iris_mixed
+    y = pd.Series(pd.factorize(species)[0], dtype=float)
+    halved = KerasRegressor(build_mlp, y_transform=lambda t: [v / 2 for v in t.ravel()], **FAST).fit(X, y)
+    as_array = KerasRegressor(build_mlp, y_transform=lambda t: t / 2, **FAST).fit(X, y)
+    np.testing.assert_allclose(halved.predict(X), as_array.predict(X), rtol=1e-5, atol=1e-6)
+    ragged = KerasRegressor(build_mlp, y_transform=lambda t: [[v] * (i % 2 + 1) for i, v in enumerate(t.ravel())],
+                            **FAST)
+    with pytest.raises(ValueError, match="y_transform returned a list that is not one numeric array"):
+        ragged.fit(X, y)
