@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 import keraslearn
 from keraslearn.cli import _format_warning, main
@@ -138,8 +139,8 @@ def test_regression_parquet_and_params(tmp_path, diabetes_mixed, capfd):
         (["fit", "{iris}", "--target", "species", "--epochs", "2", "--param", "epochs=3"],
          "--epochs 2 and --param epochs=3 disagree"),
         (["fit", "{iris}", "--target", "petal length (cm)", "--task", "classification", "--quiet"],
-         "target 'petal length (cm)' holds continuous numbers (43 distinct values, e.g. 1.4), not classes; use --task "
-         "regression"),  # was scikit-learn's 'Unknown label type: continuous', after reading and encoding
+         "target 'petal length (cm)' holds fractional numbers (43 distinct values, e.g. 1.4), which scikit-learn's "
+         "classifiers do not take as classes; use --task regression"),  # was scikit-learn's 'Unknown label type: continuous', after reading and encoding
         (["tune", "{iris}", "--target", "species", "--task", "regression"],
          "target 'species' is not numeric; use --task classification"),
         (["demo", "--random-state", "-1"], "argument --random-state: must be an integer in [0, 4294967295]; got '-1'"),
@@ -164,6 +165,32 @@ def test_errors_are_one_line_exit_2(argv, message, iris_csv, tmp_path):
     assert r.returncode == 2
     lines = [line for line in r.stderr.strip().splitlines() if line.strip() and not line.startswith(("usage:", " "))]
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr
+
+
+def test_targets_that_cannot_be_learnt_as_given_are_one_line_before_any_training(tmp_path, capsys):
+    """QA: a target of quoted decimal commas was 120 classes of text ("lower --test-fraction"), a target of
+    one number trained to r2 0, and a folder of images asked for --target before saying folders are no tables."""
+    x = np.random.default_rng(1).normal(size=40)
+    cases = {
+        "commas": ([f"{v:.3f}".replace(".", ",") for v in x], "holds numbers written with decimal commas (e.g. "),
+        "one": (np.full(40, 5.5), "target 'y' holds 5.5 in every row: there is nothing to learn"),
+        "halves": (np.resize([-0.5, 0.0, 0.5], 40), "holds fractional numbers (3 distinct values, e.g. -0.5), which "
+                   "scikit-learn's classifiers do not take as classes; use --task regression, or write each class "
+                   "as a word or a whole number"),
+    }
+    for name, (y, message) in cases.items():
+        data = tmp_path / f"{name}.csv"
+        pd.DataFrame({"x1": x, "y": y}).to_csv(data, index=False)
+        task = ["--task", "classification"] * (name == "halves")
+        assert main(["fit", str(data), "--target", "y", "--epochs", "1", *task, "--out", str(tmp_path / "m")]) == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "m").exists()
+    images = tmp_path / "images" / "cat"
+    images.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(images / "a.png")
+    assert main(["tune", str(tmp_path / "images"), "--n-trials", "2"]) == 2
+    assert "images is a directory; pass a .csv, .tsv or .parquet file; image files are read by an image model" in \
+        capsys.readouterr().err
 
 
 def test_python_m_keraslearn_cli_runs_the_command():

@@ -63,7 +63,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None, codes_except=None
             raise UsageError(f"cannot load the dataset {name}: {err}") from None
         return X.assign(**{y.name: y})
     if p.is_dir():
-        raise UsageError(f"{path} is a directory; pass a .csv or .parquet file" + _images_hint(p))
+        raise UsageError(f"{path} is a directory; pass a .csv, .tsv or .parquet file" + _images_hint(p))
     kind = table_kind(p)  # data.csv.gz: pandas decompresses by the name
     try:
         if kind == "parquet":

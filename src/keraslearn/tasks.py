@@ -6,6 +6,8 @@ import argparse
 import ast
 import decimal
 import difflib
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -98,8 +100,8 @@ def infer_task(y: pd.Series) -> tuple[str, str]:
         return "classification", f"{kind} target with {n_unique} class{'es' * (n_unique != 1)}"
     is_int = pd.api.types.is_integer_dtype(y) or bool(np.all(np.mod(y.to_numpy(float), 1) == 0))
     if is_int and n_unique <= 10:
-        return "classification", f"integer target with {n_unique} distinct values"
-    return "regression", f"numeric target with {n_unique} distinct values"
+        return "classification", f"integer target with {n_unique} distinct value{'s' * (n_unique != 1)}"
+    return "regression", f"numeric target with {n_unique} distinct value{'s' * (n_unique != 1)}"
 
 
 def load_task(args, console):
@@ -127,6 +129,13 @@ def load_task(args, console):
     X, y = split_target(df.drop(columns=drop), args.target, console)
     if weight is not None and X.shape[1] < 2:
         raise UsageError(f"the data has no feature columns besides the target and --weight {weight}")
+    if (commas := _numbers_with_commas(y)) is not None:
+        raise UsageError(f"target {args.target!r} holds numbers written with decimal commas (e.g. {commas!r}), read "
+                         "as text: give the file ';' between fields (as spreadsheets set to decimal commas save "
+                         "it), which is read with decimal commas, or write the numbers with decimal points "
+                         "(pandas: pd.read_csv(path, decimal=','))")
+    if pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y) and y.nunique() == 1:
+        raise UsageError(f"target {args.target!r} holds {y.iloc[0]:g} in every row: there is nothing to learn")
     task, named = args.task, None
     if task == "auto":
         from keraslearn.learners.registry import task_of
@@ -156,8 +165,10 @@ def load_task(args, console):
         raise UsageError(f"target {args.target!r} is not numeric; {other('classification')}")
     fractional = y[np.mod(y, 1) != 0] if task == "classification" and pd.api.types.is_float_dtype(y) else ()
     if len(fractional):
-        raise UsageError(f"target {args.target!r} holds continuous numbers ({y.nunique()} distinct values, e.g. "
-                         f"{fractional.iloc[0]:g}), not classes; {other('regression')}")
+        classes = ", or write each class as a word or a whole number" * (y.nunique() <= 20 and not named)
+        raise UsageError(f"target {args.target!r} holds fractional numbers ({y.nunique()} distinct values, e.g. "
+                         f"{fractional.iloc[0]:g}), which scikit-learn's classifiers do not take as classes; "
+                         f"{other('regression')}{classes}")
     return X, y, task
 
 
@@ -203,6 +214,18 @@ def pop_weight(X: pd.DataFrame, weight):
     return X.drop(columns=[weight]), X[weight].to_numpy(dtype=float)
 
 
+def _numbers_with_commas(y: pd.Series) -> str | None:
+    """A value of a text target whose every value is a number written with a decimal comma ("0,691"), as
+    a comma-separated file quotes them; None for any other target."""
+    if pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y) or not len(y):
+        return None
+    text = y.astype(str).str.strip()
+    if not text.str.fullmatch(r"[-+]?\d+(?:,\d+)?").all():
+        return None
+    commas = text[text.str.contains(",", regex=False)]
+    return commas.iloc[0] if len(commas) else None
+
+
 def _stray_text(column: pd.Series) -> str | None:
     """Where a target of numbers holds a few text cells (a typo): what they hold, their data rows (counted
     from 1 as :func:`split_target` counts them) and the fix; None for numbers, or a column of text labels."""
@@ -223,6 +246,8 @@ def _stray_text(column: pd.Series) -> str | None:
 def listed_target(data) -> str:
     """The target of the listed dataset ``data`` names (when no file has that name), else the usage error."""
     entry = listed_dataset(data)
+    if entry is None and Path(data).is_dir():
+        read_table(data)  # its error: a folder is no table (of images: how image models take them)
     if entry is None:
         raise UsageError("the following arguments are required: --target (the column to predict)")
     return entry.target

@@ -16,8 +16,9 @@ from keraslearn.preprocessing.coding import _is_duration, _is_string_column, _is
 
 #: A categorical column with more kept levels than this, and than half the rows, looks like an identifier.
 ID_LEVELS = 1000
-# A number written with thousands separators, as "4,312" or "-1,250,000.5".
-_THOUSANDS = r"[-+]?\d{1,3}(?:,\d{3})*(?:\.\d+)?"
+# A number written with thousands separators, as "4,312" or "-1,250,000.5" (a first group never starts with
+# 0: "0,346" is a decimal comma).
+_THOUSANDS = r"[-+]?(?:[1-9]\d{0,2}(?:,\d{3})*|0)(?:\.\d+)?"
 # A number written with a decimal comma, as "1,5" or "-0,25" (or a whole number among them).
 _DECIMAL_COMMA = r"[-+]?\d+(?:,\d+)?"
 # A date (and time) as a CSV holds it: "2019-01-31", "2019-01-31 08:00:00", "31/01/2019", "31.01.19".
