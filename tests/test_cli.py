@@ -140,7 +140,8 @@ def test_regression_parquet_and_params(tmp_path, diabetes_mixed, capfd):
          "--epochs 2 and --param epochs=3 disagree"),
         (["fit", "{iris}", "--target", "petal length (cm)", "--task", "classification", "--quiet"],
          "target 'petal length (cm)' holds fractional numbers (43 distinct values, e.g. 1.4), which scikit-learn's "
-         "classifiers do not take as classes; use --task regression"),  # was scikit-learn's 'Unknown label type: continuous', after reading and encoding
+         # was scikit-learn's 'Unknown label type: continuous', after reading and encoding
+         "classifiers do not take as classes; use --task regression"),
         (["tune", "{iris}", "--target", "species", "--task", "regression"],
          "target 'species' is not numeric; use --task classification"),
         (["demo", "--random-state", "-1"], "argument --random-state: must be an integer in [0, 4294967295]; got '-1'"),

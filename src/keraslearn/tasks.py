@@ -6,7 +6,6 @@ import argparse
 import ast
 import decimal
 import difflib
-import re
 from pathlib import Path
 
 import numpy as np
