@@ -333,7 +333,17 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
             if not np.isfinite(out["numeric"]).all():
                 finite = np.isfinite(out["numeric"]).all(axis=0)
                 names = list(self.numeric_columns_) + [f"{c}__missing" for c in self.indicator_columns_]
-                _raise_too_large(arr, names, np.flatnonzero(~finite), " into float32")
+                bad = np.flatnonzero(~finite)
+                j = bad[0]  # a numeric column (its missing indicator is 0 or 1)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    far = np.nanargmax(np.abs((arr[:, j] - self.center_[j]) / self.scale_[j]))
+                spread = "standard deviations" if self.scaling == "standard" else "interquartile ranges"
+                raise ValueError(
+                    f"Numeric column(s) {[names[i] for i in bad]} hold values too far from the training data to scale "
+                    f"into float32: {names[j]!r} = {arr[far, j]:.6g} is {abs(arr[far, j] - self.center_[j]) / self.scale_[j]:.3g} "
+                    f"training {spread} ({self.scale_[j]:.3g}) from the training centre ({self.center_[j]:.6g}); "
+                    "check the column's units, or rescale it (divide by a constant, or take a log) before fitting."
+                )
         if self.categorical_columns_ and getattr(self, "_truth_codes", None) is None:
             self._set_lookups()  # an encoder unpickled from before the lookups (or the last of them) existed
         pooled = isinstance(self.min_frequency, float) or self.min_frequency > 1  # rare levels are unknown too
