@@ -351,7 +351,7 @@ def test_a_learner_named_for_a_task_sets_the_task(tmp_path, capsys):
     assert main(["fit", str(tmp_path / "p.csv"), "--target", "price", "--learner", "classif.ff", "--epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert "name a learner of the other task to change it" in err and "use --task" not in err
-    assert "not classes; name a regression learner (e.g. regr.ff)" in err
+    assert "do not take as classes; name a regression learner (e.g. regr.ff)" in err
     # --random-state and --param random_state: one seed, said once (the split and the model took one each).
     assert main(["fit", str(tmp_path / "r.csv"), "--target", "rating", "--random-state", "1", "--param",
                  "random_state=2"]) == 2

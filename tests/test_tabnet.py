@@ -191,8 +191,12 @@ def test_auto_batch_gives_a_small_table_eight_steps_an_epoch(cancer_mixed):
     assert TabNetClassifier()._batch_size(100_000) == 1024  # pytorch-tabnet's, once the rows allow it
     assert TabNetClassifier()._batch_size(18) == 32
     assert TabNetClassifier(batch_size=100)._batch_size(512) == 100  # a number is kept
+    # Every tabular learner sizes its batch so (at most 256): at 256, 512 rows trained 2 steps an epoch
+    ff = keraslearn.FFClassifier(layer_units=(8,), epochs=1, early_stopping=False, random_state=0).fit(X, y)
+    assert ff.batch_size == "auto" and int(ff.model_.optimizer.iterations) == 8
+    assert keraslearn.FFClassifier()._batch_size(100_000) == 256 and keraslearn.FFClassifier()._batch_size(18) == 32
     with pytest.raises(ValueError, match="batch_size must be an int"):
-        keraslearn.FFClassifier(batch_size="auto").fit(X, y)  # "auto" is TabNet's alone
+        keraslearn.CNNClassifier(batch_size="auto").fit(np.zeros((4, 32, 32, 3)), [0, 1, 0, 1])  # images: a number
 
 
 def test_global_clipnorm_clips_an_optimizer_instance_unless_it_clips_itself(cancer_mixed):

@@ -24,7 +24,10 @@ def train_doc(scaling, learning_rate, weight_decay, epochs, patience, decay_note
         None picks the task's loss.
     epochs : int, default={epochs}
         Upper bound; early stopping usually ends training sooner.
-    batch_size : int, default=256
+    batch_size : int or "auto", default="auto"
+        Rows per training batch. "auto" is 256 when the training rows (after the validation
+        split) fill 8 such batches, else the largest power of 2 that still gives 8 (at least 32),
+        so a small table takes 8 to 16 steps an epoch.
     validation_fraction : float, default=0.2
         Shuffled (stratified for classifiers) share of rows held out from training and scored
         after every epoch (``val_loss``), which early stopping watches. As Keras'
@@ -74,7 +77,7 @@ class ModernLearnerMixin:
         rate = peak_rate(self, shape)
         if shape is None or shape == "constant":
             return rate
-        steps = total_steps(self._n_train_rows, self.batch_size, self.epochs)
+        steps = total_steps(self._n_train_rows, self._batch_size(self._n_train_rows), self.epochs)
         return ProgressSchedule(rate, steps, shape)
 
     def _compile(self, model):

@@ -38,7 +38,10 @@ _PARAMS_DOC = """
     learning_rate : float, default=1e-3
     loss : str, keras loss or None, default=None
     epochs : int, default=100
-    batch_size : int, default=256
+    batch_size : int or "auto", default="auto"
+        Rows per training batch. "auto" is 256 when the training rows (after the validation
+        split) fill 8 such batches, else the largest power of 2 that still gives 8 (at least 32),
+        so a small table takes 8 to 16 steps an epoch.
     validation_fraction : float, default=0.1
         Shuffled (stratified for classifiers) share of rows held out from training and scored
         after every epoch (``val_loss``), which early stopping watches. As Keras'
@@ -83,7 +86,7 @@ class DeepWideClassifier(KerasClassifierMixin, KerasLearner):
         learning_rate=1e-3,
         loss=None,
         epochs=100,
-        batch_size=256,
+        batch_size="auto",
         validation_fraction=0.1,
         early_stopping=True,
         patience=10,
@@ -120,7 +123,7 @@ class DeepWideRegressor(KerasRegressorMixin, KerasLearner):
         learning_rate=1e-3,
         loss=None,
         epochs=100,
-        batch_size=256,
+        batch_size="auto",
         validation_fraction=0.1,
         early_stopping=True,
         patience=10,

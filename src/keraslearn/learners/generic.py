@@ -64,7 +64,10 @@ _PARAMS_DOC = """
         None keeps the loss of a compiled model and uses the task's loss otherwise.
         Giving optimizer, learning_rate or loss recompiles a compiled model (its metrics are kept).
     epochs : int, default=100
-    batch_size : int, default=256
+    batch_size : int or "auto", default="auto"
+        Rows per training batch. "auto" is 256 when the training rows (after the validation
+        split) fill 8 such batches, else the largest power of 2 that still gives 8 (at least 32),
+        so a small table takes 8 to 16 steps an epoch.
     validation_fraction : float, default=0.1
         Shuffled (stratified for classifiers) share of rows held out from training and scored
         after every epoch (``val_loss``), which early stopping watches. As Keras'
@@ -121,7 +124,7 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         learning_rate=None,
         loss=None,
         epochs=100,
-        batch_size=256,
+        batch_size="auto",
         validation_fraction=0.1,
         early_stopping=True,
         patience=10,
@@ -249,7 +252,7 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
         learning_rate=None,
         loss=None,
         epochs=100,
-        batch_size=256,
+        batch_size="auto",
         validation_fraction=0.1,
         early_stopping=True,
         patience=10,

@@ -94,7 +94,7 @@ def check_training_params(learner) -> None:
     architecture ones it declares in ``_arch_params`` (dropout, activation, layer_units...)."""
     check_trainable()
     check_positive_int("epochs", learner.epochs)
-    if learner._auto_batch and isinstance(learner.batch_size, str):
+    if learner._auto_batch is not None and isinstance(learner.batch_size, str):
         if learner.batch_size != "auto":
             raise ValueError(f'batch_size must be an int >= 1 or "auto", got {learner.batch_size!r}.')
     else:

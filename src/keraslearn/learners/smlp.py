@@ -44,7 +44,10 @@ _COMMON_DOC = """
         a Keras schedule instance is copied for each fit and used as is; None is "constant".
     loss : str, keras loss or None, default=None
     epochs : int, default=100
-    batch_size : int, default=256
+    batch_size : int or "auto", default="auto"
+        Rows per training batch. "auto" is 256 when the training rows (after the validation
+        split) fill 8 such batches, else the largest power of 2 that still gives 8 (at least 32),
+        so a small table takes 8 to 16 steps an epoch.
     validation_fraction : float, default=0.1
         Shuffled (stratified for classifiers) share of rows held out from training and scored
         after every epoch (``val_loss``), which early stopping watches. As Keras'
@@ -99,7 +102,7 @@ class _CosineScheduleMixin:
             model,
             optimizer=self.optimizer,
             learning_rate=learning_rate_schedule(
-                self.lr_schedule, peak, epochs=self.epochs, steps=steps_per_epoch(self._n_train_rows, self.batch_size)
+                self.lr_schedule, peak, epochs=self.epochs, steps=steps_per_epoch(self._n_train_rows, self._batch_size(self._n_train_rows))
             ),
             loss=self._loss(),
             metrics=list(self._default_metrics),
@@ -133,7 +136,7 @@ class SMLPClassifier(_CosineScheduleMixin, KerasClassifierMixin, KerasLearner):
         lr_schedule="cosine",
         loss=None,
         epochs=100,
-        batch_size=256,
+        batch_size="auto",
         validation_fraction=0.1,
         early_stopping=True,
         patience=10,
@@ -172,7 +175,7 @@ class SMLPRegressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
         lr_schedule="cosine",
         loss=None,
         epochs=100,
-        batch_size=256,
+        batch_size="auto",
         validation_fraction=0.1,
         early_stopping=True,
         patience=10,
@@ -208,7 +211,7 @@ class SMLP2Classifier(_CosineScheduleMixin, KerasClassifierMixin, KerasLearner):
         lr_schedule="cosine",
         loss=None,
         epochs=100,
-        batch_size=256,
+        batch_size="auto",
         validation_fraction=0.1,
         early_stopping=True,
         patience=10,
@@ -245,7 +248,7 @@ class SMLP2Regressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
         lr_schedule="cosine",
         loss=None,
         epochs=100,
-        batch_size=256,
+        batch_size="auto",
         validation_fraction=0.1,
         early_stopping=True,
         patience=10,

@@ -115,14 +115,7 @@ class _TabNetMixin:
     # Ghost batch norm and sparsemax make ~190 small reductions a train step: fused by XLA
     # itself they cost an epoch about 16% less than as YNNPACK library calls (training.xla).
     _compiler_options = FUSED_REDUCTIONS
-    _auto_batch = True
-
-    def _batch_size(self, n_train):
-        if not isinstance(self.batch_size, str):
-            return super()._batch_size(n_train)
-        low, high, batches = _AUTO_BATCH
-        rows = n_train // batches
-        return int(min(high, max(low, 2 ** max(0, rows.bit_length() - 1))))
+    _auto_batch = _AUTO_BATCH
 
     def _validate_params(self):
         super()._validate_params()
