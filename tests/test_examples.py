@@ -26,6 +26,8 @@ def test_every_seed_workflow_has_an_example():
         "save_load_export",
         "mlr3keras_learner",
         "text_and_sequences",
+        "preprocessing_layers",
+        "distribution",
     } <= names
 
 
@@ -63,7 +65,9 @@ def test_the_custom_loop_examples_run_on_torch(name, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["save_load_export", "custom_training_loop", "custom_layers_and_fit"])
+@pytest.mark.parametrize("name", ["save_load_export", "custom_training_loop", "custom_layers_and_fit",
+                                  "preprocessing_layers"])
 def test_export_and_custom_loop_examples_run_on_tensorflow(name, tmp_path):
-    """docs/examples.md: the examples run on any backend; TensorFlow exports ONNX with tf2onnx (the export extra)."""
+    """docs/examples.md: the examples run on any backend; TensorFlow exports ONNX with tf2onnx (the export extra),
+    and only there does one saved model take raw strings (preprocessing_layers)."""
     _run(ROOT / "examples" / f"{name}.py", tmp_path, backend="tensorflow")
