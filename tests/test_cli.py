@@ -173,7 +173,7 @@ def test_targets_that_cannot_be_learnt_as_given_are_one_line_before_any_training
     one number trained to r2 0, and a folder of images asked for --target before saying folders are no tables."""
     x = np.random.default_rng(1).normal(size=40)
     cases = {
-        "commas": ([f"{v:.3f}".replace(".", ",") for v in x], "holds numbers written with decimal commas (e.g. "),
+        "commas": ([f"{v:.3f}".replace(".", ",") for v in x], "holds numbers written with a comma (e.g. "),
         "one": (np.full(40, 5.5), "target 'y' holds 5.5 in every row: there is nothing to learn"),
         "halves": (np.resize([-0.5, 0.0, 0.5], 40), "holds fractional numbers (3 distinct values, e.g. -0.5), which "
                    "scikit-learn's classifiers do not take as classes; use --task regression, or write each class "
@@ -186,6 +186,10 @@ def test_targets_that_cannot_be_learnt_as_given_are_one_line_before_any_training
         assert main(["fit", str(data), "--target", "y", "--epochs", "1", *task, "--out", str(tmp_path / "m")]) == 2
         assert message in capsys.readouterr().err
         assert not (tmp_path / "m").exists()
+    # Text labels with a comma (grades "1,3"), a few of them: classes, as before (the review)
+    pd.DataFrame({"x1": x, "y": np.resize(["1,3", "2,7", "1,0"], 40)}).to_csv(tmp_path / "grades.csv", index=False)
+    assert main(["fit", str(tmp_path / "grades.csv"), "--target", "y", "--epochs", "1", "--quiet",
+                 "--out", str(tmp_path / "g.keraslearn")]) == 0
     images = tmp_path / "images" / "cat"
     images.mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(images / "a.png")

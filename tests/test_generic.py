@@ -724,3 +724,6 @@ def test_a_y_transform_returning_a_list_trains_like_its_array(iris_mixed):
                             **FAST)
     with pytest.raises(ValueError, match="y_transform returned a list that is not one numeric array"):
         ragged.fit(X, y)
+    wrapped = KerasRegressor(build_mlp, y_transform=lambda t: [t], **FAST)  # the review: a list holding the array
+    with pytest.raises(ValueError, match=r"returned 1 rows for \d+; .*\(a list or tuple is read as one array"):
+        wrapped.fit(X, y)

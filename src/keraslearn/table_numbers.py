@@ -21,10 +21,9 @@ _EXPONENT = r"(?:[eE][-+]?\d+)?"
 _COMMA_DECIMAL = r"[-+]?(?:[1-9]\d{0,2}(?:\.\d{3})+|\d+)(?:,\d+)?" + _EXPONENT
 _COMMA_THOUSANDS = r"[-+]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?" + _EXPONENT
 # Values only one convention writes: a decimal comma or point not followed by three digits, "."
-# then "," (or "," then "."), two groups, a 0 before the mark ("0,346": no thousands group follows a 0).
-# "1,250" and "1.250" alone could be either.
-_SURELY_COMMA_DECIMAL = r",(?:\d{1,2}|\d{4,})" + _EXPONENT + r"$|\.\d{3},|\.\d{3}\.\d{3}|^[-+]?0,\d"
-_SURELY_POINT_DECIMAL = r"\.(?:\d{1,2}|\d{4,})" + _EXPONENT + r"$|,\d{3}\.|,\d{3},\d{3}|^[-+]?0\.\d"
+# then "," (or "," then "."), two groups. "1,250" and "1.250" alone could be either.
+_SURELY_COMMA_DECIMAL = r",(?:\d{1,2}|\d{4,})" + _EXPONENT + r"$|\.\d{3},|\.\d{3}\.\d{3}"
+_SURELY_POINT_DECIMAL = r"\.(?:\d{1,2}|\d{4,})" + _EXPONENT + r"$|,\d{3}\.|,\d{3},\d{3}"
 
 
 def _stray_free(values: pd.Series, pattern: str) -> pd.Series | None:

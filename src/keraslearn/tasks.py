@@ -128,14 +128,15 @@ def load_task(args, console):
     X, y = split_target(df.drop(columns=drop), args.target, console)
     if weight is not None and X.shape[1] < 2:
         raise UsageError(f"the data has no feature columns besides the target and --weight {weight}")
-    if (commas := _numbers_with_commas(y)) is not None:
-        raise UsageError(f"target {args.target!r} holds numbers written with decimal commas (e.g. {commas!r}), read "
-                         "as text: give the file ';' between fields (as spreadsheets set to decimal commas save "
-                         "it), which is read with decimal commas, or write the numbers with decimal points "
-                         "(pandas: pd.read_csv(path, decimal=','))")
     if pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y) and y.nunique() == 1:
         raise UsageError(f"target {args.target!r} holds {y.iloc[0]:g} in every row: there is nothing to learn")
     task, named = args.task, None
+    commas = _numbers_with_commas(y)
+    if commas is not None and (task == "regression" or task == "auto" and y.nunique() > 10):
+        # Text labels such as grades "1,3" or "2,7" stay classes: with --task classification, or a few of them.
+        raise UsageError(f"target {args.target!r} holds numbers written with a comma (e.g. {commas!r}), read as text; "
+                         "write them with a decimal point and no thousands separator (pandas: pd.read_csv(path, "
+                         "decimal=',') or thousands=','), or use --task classification to make every value a class")
     if task == "auto":
         from keraslearn.learners.registry import task_of
 

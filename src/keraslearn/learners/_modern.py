@@ -26,8 +26,8 @@ def train_doc(scaling, learning_rate, weight_decay, epochs, patience, decay_note
         Upper bound; early stopping usually ends training sooner.
     batch_size : int or "auto", default="auto"
         Rows per training batch. "auto" is 256 when the training rows (after the validation
-        split) fill 8 such batches, else the largest power of 2 that still gives 8 (at least 32),
-        so a small table takes 8 to 16 steps an epoch.
+        split) fill 8 such batches, else the largest power of 2 that still gives 8, at least 32:
+        256 to 2,047 training rows take 8 to 16 steps an epoch, fewer rows batches of 32.
     validation_fraction : float, default=0.2
         Shuffled (stratified for classifiers) share of rows held out from training and scored
         after every epoch (``val_loss``), which early stopping watches. As Keras'

@@ -305,6 +305,7 @@ class _UserModelMixin:
         self._check_outputs(model, x)
         if self.y_transform is not None:
             given, y_fit = y_fit, self.y_transform(y_fit)
+            returned = y_fit
             if isinstance(y_fit, (list, tuple)):  # a list comprehension over the rows: one target array
                 try:
                     y_fit = np.asarray(y_fit, dtype=np.float32)
@@ -312,7 +313,9 @@ class _UserModelMixin:
                     raise ValueError(f"y_transform returned a {type(y_fit).__name__} that is not one numeric "
                                      f"array of targets ({err}); return a NumPy array with a row per row.") from None
             if n_rows(y_fit) != n:
-                raise ValueError(f"y_transform returned {n_rows(y_fit)} rows for {n}; it must keep every row.")
+                listed = " (a list or tuple is read as one array: return the array itself)" * isinstance(
+                    returned, (list, tuple))
+                raise ValueError(f"y_transform returned {n_rows(y_fit)} rows for {n}; it must keep every row{listed}.")
             _refuse_one_hot_again(self, model, given, y_fit)
         self._x_transformed = self.x_transform is not None
         return x, y_fit

@@ -337,12 +337,15 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
                 j = bad[0]  # a numeric column (its missing indicator is 0 or 1)
                 with np.errstate(over="ignore", invalid="ignore"):
                     far = np.nanargmax(np.abs((arr[:, j] - self.center_[j]) / self.scale_[j]))
-                spread = "standard deviations" if self.scaling == "standard" else "interquartile ranges"
+                    value, centre, spread = arr[far, j], self.center_[j], self.scale_[j]
+                    times = abs(value - centre) / spread
+                where = ("beyond float32's range" if self.scaling in ("none", None) else
+                         f"{times:.3g} times the column's training scale ({spread:.3g}) from its training centre "
+                         f"({centre:.6g})")
                 raise ValueError(
                     f"Numeric column(s) {[names[i] for i in bad]} hold values too far from the training data to scale "
-                    f"into float32: {names[j]!r} = {arr[far, j]:.6g} is {abs(arr[far, j] - self.center_[j]) / self.scale_[j]:.3g} "
-                    f"training {spread} ({self.scale_[j]:.3g}) from the training centre ({self.center_[j]:.6g}); "
-                    "check the column's units, or rescale it (divide by a constant, or take a log) before fitting."
+                    f"into float32: {names[j]!r} = {value:.6g} is {where}; check the column's units, or rescale it "
+                    "(divide by a constant, or take a log) before fitting."
                 )
         if self.categorical_columns_ and getattr(self, "_truth_codes", None) is None:
             self._set_lookups()  # an encoder unpickled from before the lookups (or the last of them) existed
