@@ -102,13 +102,12 @@ def test_values_beyond_float32_after_scaling_name_the_column(frame):
                                              r"float32: 'income' = 1e\+300 is .* times the column's training scale"):
             enc.transform(frame.assign(income=[1, 2, 1e300, 4, 5, 6]))
     assert np.isfinite(enc.transform(frame.assign(income=[1, 2, 1e30, 4, 5, 6]))["numeric"]).all()
-    # The property tests: training values 0 and 5e-54 (a spread no float32 holds) met 1 at transform, "too large
-    # to scale (up to 1)". Such a column is constant, as one of equal values: ignored, and 1 encodes.
+    # The property tests: training values 0 and 5e-54 met 1 at transform: "too large to scale (up to 1)". A column
+    # in tiny units is scaled (test_a_column_in_small_units_...), so 1 is far from it, and the error says so.
     tiny = pd.DataFrame({"x": [0.0] * 17 + [5.4e-54], "a": np.arange(18.0)})
-    assert np.isfinite(TabularEncoder().fit(tiny).transform(tiny.assign(x=1.0))["numeric"]).all()
-    small = pd.DataFrame({"x": [0.0, 1e-35, 2e-35, 0.0], "a": np.arange(4.0)})  # a spread float32 holds: kept
-    with pytest.raises(ValueError, match=r"'x' = 1e\+06 is 1.*e\+41 times the column's training scale \(8.*e-36\)"):
-        TabularEncoder().fit(small).transform(small.assign(x=1e6))
+    with pytest.raises(ValueError, match=r"'x' = 1 is 8.*e\+53 times the column's training scale \(1.*e-54\) from "
+                                         r"its training centre \(3.*e-55\)"):
+        TabularEncoder().fit(tiny).transform(tiny.assign(x=1.0))
 
 
 def test_list_cells_are_one_level_whatever_the_frame_holds_them_in():

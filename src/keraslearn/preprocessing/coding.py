@@ -162,10 +162,7 @@ def _constant(spread, center, n: int):
     """Whether a column's ``spread`` (standard deviation or IQR) is rounding error of its ``center`` over
     ``n`` rows, as scikit-learn's StandardScaler judges a column constant: not a fixed cut-off, under
     which a varying column in small units (capacitances of 1e-12 farads) was zeroed."""
-    spread = np.asarray(spread)
-    # Or below float32's smallest normal number: differences the network's float32 cannot hold (a new value of
-    # 1 beside training values of 0 and 5e-54 scaled past float32's range: an error at predict).
-    return (spread <= n * np.finfo(np.float64).eps * np.abs(center)) | (spread < np.finfo(np.float32).tiny)
+    return np.asarray(spread) <= n * np.finfo(np.float64).eps * np.abs(center)
 
 
 def transform_numeric(arr: np.ndarray, medians, indicator_idx, scale_fn) -> np.ndarray:
