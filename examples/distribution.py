@@ -72,10 +72,11 @@ if BACKEND == "jax":
     reference = single.fit(x_train, y_train, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0).history
     assert len(single.weights[0].value.sharding.device_set) == 1, single.weights[0].value.sharding
 
-    devices = keras.distribution.list_devices()  # ["cpu:0", "cpu:1"]
+    # The forced devices are CPUs: on a machine with one GPU, list_devices() would list that GPU alone.
+    devices = keras.distribution.list_devices("cpu" if FORCED_DEVICES else None)  # ["cpu:0", "cpu:1"]
     n = len(devices)
     if FORCED_DEVICES:
-        assert n == 2 and jax.device_count() == 2, devices
+        assert n == 2 and len(jax.devices("cpu")) == 2, devices
     elif n < 2:
         print("XLA_FLAGS is set without --xla_force_host_platform_device_count=2: one device, nothing to split")
     mesh = keras.distribution.DeviceMesh(shape=(n,), axis_names=["batch"], devices=devices)
@@ -128,7 +129,7 @@ class MemmapBatches(keras.utils.PyDataset):
         rows = slice(start, start + self.batch_size)
         return np.asarray(self.x[rows]), np.asarray(self.y[rows])  # copies just these rows into memory
 
-    def on_epoch_end(self):  # fit's shuffle= does not apply to a PyDataset: shuffle the batch order here
+    def on_epoch_end(self):  # a new batch order each epoch (fit's shuffle=True reorders batches too; rows stay)
         self.order = self.rng.permutation(len(self))
 
 

@@ -142,7 +142,8 @@ np.testing.assert_allclose(numbers_again.predict(raw_test, verbose=0), numbers_m
                            atol=1e-5, err_msg="the reloaded numbers-only model predicts differently")
 numbers_accuracy = numbers_model.evaluate(raw_test, y_test, verbose=0, return_dict=True)["accuracy"]
 print(f"numbers only, preprocessing inside the model: test accuracy {numbers_accuracy:.3f}; reloaded .keras agrees")
-assert numbers_accuracy > majority + 0.03, (numbers_accuracy, majority)  # 0.91-0.92 measured
+# Measured 0.89-0.91 small (seeds and backends), 0.92-0.93 full.
+assert numbers_accuracy > majority + (0.02 if SMALL else 0.03), (numbers_accuracy, majority)
 
 # 2. FeatureSpace: one object for all the columns, adapted on a tf.data pipeline (it requires one), and
 # applied in the pipeline with map(), so the model sees one float vector per customer. TensorFlow does

@@ -186,6 +186,20 @@ def test_targets_that_cannot_be_learnt_as_given_are_one_line_before_any_training
         assert main(["fit", str(data), "--target", "y", "--epochs", "1", *task, "--out", str(tmp_path / "m")]) == 2
         assert message in capsys.readouterr().err
         assert not (tmp_path / "m").exists()
+    # Any constant target, a class too (it failed late, in the learner, without the column's name)
+    pd.DataFrame({"x1": x, "churn": True}).to_csv(tmp_path / "bool.csv", index=False)
+    for task in ("regression", "auto"):
+        assert main(["fit", str(tmp_path / "bool.csv"), "--target", "churn", "--task", task, "--epochs", "1"]) == 2
+        assert "target 'churn' holds True in every row: there is nothing to learn" in capsys.readouterr().err
+    # Comma numbers with a learner named for a task: regression is refused with the comma's fix, a classifier
+    # takes them as classes (the second review: the comma check ran before the learner set the task)
+    pd.DataFrame({"x1": x, "y": np.resize(["2,5", "3,0", "1,5"], 40)}).to_csv(tmp_path / "c.csv", index=False)
+    assert main(["fit", str(tmp_path / "c.csv"), "--target", "y", "--learner", "regr.ff", "--epochs", "1"]) == 2
+    assert "holds numbers written with a comma (e.g. '2,5')" in capsys.readouterr().err
+    eleven = [f"{g:.1f}".replace(".", ",") for g in (1, 1.3, 1.7, 2, 2.3, 2.7, 3, 3.3, 3.7, 4, 5)]
+    pd.DataFrame({"x1": x, "y": np.resize(eleven, 40)}).to_csv(tmp_path / "grades11.csv", index=False)
+    assert main(["fit", str(tmp_path / "grades11.csv"), "--target", "y", "--learner", "classif.ff", "--epochs", "1",
+                 "--quiet", "--test-fraction", "0", "--out", str(tmp_path / "g11.keraslearn")]) == 0
     # Text labels with a comma (grades "1,3"), a few of them: classes, as before (the review)
     pd.DataFrame({"x1": x, "y": np.resize(["1,3", "2,7", "1,0"], 40)}).to_csv(tmp_path / "grades.csv", index=False)
     assert main(["fit", str(tmp_path / "grades.csv"), "--target", "y", "--epochs", "1", "--quiet",

@@ -102,6 +102,12 @@ def test_values_beyond_float32_after_scaling_name_the_column(frame):
                                              r"float32: 'income' = 1e\+300 is .* times the column's training scale"):
             enc.transform(frame.assign(income=[1, 2, 1e300, 4, 5, 6]))
     assert np.isfinite(enc.transform(frame.assign(income=[1, 2, 1e30, 4, 5, 6]))["numeric"]).all()
+    # The property tests, robust scaling: an IQR of 1e-308 (mostly zeros) beside a training value of 1 could not
+    # encode the training rows themselves; such a column is scaled by its standard deviation, as a zero IQR is
+    robust = pd.DataFrame({"x": [0.0, 0.0, 1e-308, 2e-308, 3e-308, 0.0, 1.0, 0.0], "a": np.arange(8.0)})
+    enc = TabularEncoder(scaling="robust").fit(robust)
+    assert enc.scale_[0] == pytest.approx(robust["x"].std(ddof=0))
+    assert np.isfinite(enc.transform(robust)["numeric"]).all()
     # The property tests: training values 0 and 5e-54 met 1 at transform: "too large to scale (up to 1)". A column
     # in tiny units is scaled (test_a_column_in_small_units_...), so 1 is far from it, and the error says so.
     tiny = pd.DataFrame({"x": [0.0] * 17 + [5.4e-54], "a": np.arange(18.0)})

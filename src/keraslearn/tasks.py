@@ -128,19 +128,26 @@ def load_task(args, console):
     X, y = split_target(df.drop(columns=drop), args.target, console)
     if weight is not None and X.shape[1] < 2:
         raise UsageError(f"the data has no feature columns besides the target and --weight {weight}")
-    if pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y) and y.nunique() == 1:
-        raise UsageError(f"target {args.target!r} holds {y.iloc[0]:g} in every row: there is nothing to learn")
+    if y.nunique() == 1:  # a number trained to R² 0; a class was the learner's "needs at least 2 classes"
+        value = y.iloc[0]
+        value = repr(value) if isinstance(value, str) else value
+        raise UsageError(f"target {args.target!r} holds {value} in every row: there is nothing to learn")
     task, named = args.task, None
-    commas = _numbers_with_commas(y)
-    if commas is not None and (task == "regression" or task == "auto" and y.nunique() > 10):
-        # Text labels such as grades "1,3" or "2,7" stay classes: with --task classification, or a few of them.
-        raise UsageError(f"target {args.target!r} holds numbers written with a comma (e.g. {commas!r}), read as text; "
-                         "write them with a decimal point and no thousands separator (pandas: pd.read_csv(path, "
-                         "decimal=',') or thousands=','), or use --task classification to make every value a class")
     if task == "auto":
         from keraslearn.learners.registry import task_of
 
         named = task_of(getattr(args, "learner", ""))
+    commas = _numbers_with_commas(y)
+    said = task if task != "auto" else named or "auto"
+    if commas is not None and (said == "regression" or said == "auto" and y.nunique() > 10):
+        # Text labels with a comma (grades "1,3", "2,7") stay classes: with --task classification, a classification
+        # learner, or a few of them.
+        instead = "name a classification learner (e.g. classif.ff)" if named else "use --task classification"
+        raise UsageError(f"target {args.target!r} holds numbers written with a comma (e.g. {commas!r}), read as text; "
+                         "write them with a decimal point and no thousands separator (or save the file with ';' "
+                         "between fields, as spreadsheets set to decimal commas do), or "
+                         f"{instead} to make every value a class")
+    if task == "auto":
         if named is not None:  # 'classif.ff' on 1..39 ratings: the user said which task
             task, why = named, f"--learner {args.learner} is a {named} learner"
         else:

@@ -102,7 +102,8 @@ class _CosineScheduleMixin:
             model,
             optimizer=self.optimizer,
             learning_rate=learning_rate_schedule(
-                self.lr_schedule, peak, epochs=self.epochs, steps=steps_per_epoch(self._n_train_rows, self._batch_size(self._n_train_rows))
+                self.lr_schedule, peak, epochs=self.epochs,
+                steps=steps_per_epoch(self._n_train_rows, self._batch_size(self._n_train_rows)),
             ),
             loss=self._loss(),
             metrics=list(self._default_metrics),

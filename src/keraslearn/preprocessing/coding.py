@@ -147,7 +147,11 @@ def column_stats(arr: np.ndarray, scaling: str):
             center[j], scale[j] = col.mean(), col.std()
         elif scaling == "robust":
             q25, center[j], q75 = np.percentile(col, [25, 50, 75])
-            scale[j] = q75 - q25 if not _constant(q75 - q25, center[j], n) else col.std()
+            iqr = q75 - q25
+            # The standard deviation where the IQR is 0 or so small that a training value would scale past
+            # float32 (mostly 0 and 1e-308, and a 1: the encoder could not encode its own training rows)
+            inside = np.abs(col - center[j]).max() / iqr <= np.finfo(np.float32).max if iqr > 0 else False
+            scale[j] = iqr if inside and not _constant(iqr, center[j], n) else col.std()
         elif scaling == "quantile":
             quantiles[:, j] = np.percentile(col, np.linspace(0, 100, n_q))
     if scaling in ("standard", "robust"):
