@@ -195,8 +195,12 @@ def test_auto_batch_gives_a_small_table_eight_steps_an_epoch(cancer_mixed):
     ff = keraslearn.FFClassifier(layer_units=(8,), epochs=1, early_stopping=False, random_state=0).fit(X, y)
     assert ff.batch_size == "auto" and int(ff.model_.optimizer.iterations) == 8
     assert keraslearn.FFClassifier()._batch_size(100_000) == 256 and keraslearn.FFClassifier()._batch_size(18) == 32
-    with pytest.raises(ValueError, match="batch_size must be an int"):
+    with pytest.raises(ValueError, match=r'batch_size must be an int for CNNClassifier \("auto" sizes the batches'):
         keraslearn.CNNClassifier(batch_size="auto").fit(np.zeros((4, 32, 32, 3)), [0, 1, 0, 1])  # images: a number
+    for wrong in (None, 64.0, True):  # QA: "must be an int, got None" left "auto" out
+        with pytest.raises(ValueError, match=rf'batch_size must be an int >= 1 or "auto", got {wrong}'):
+            keraslearn.FFClassifier(batch_size=wrong).fit(X, y)
+    assert keraslearn.FFClassifier(batch_size=np.int64(64), epochs=1).fit(X, y).batch_size == 64
 
 
 def test_global_clipnorm_clips_an_optimizer_instance_unless_it_clips_itself(cancer_mixed):

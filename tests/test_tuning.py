@@ -363,6 +363,12 @@ def test_a_named_study_refuses_other_data_and_other_fixed_parameters():
         check_config(study, study_config(FFRegressor(epochs=2), None, "cv=5", SPACE, one))
     with pytest.raises(ValueError, match="data: the study was scored on other data"):
         check_config(study, study_config(FFRegressor(epochs=3), None, "cv=5", SPACE, other))
+    # A study of an earlier release recorded its default batch of 256 (QA: the message named no way back)
+    before = optuna.create_study(direction="maximize")
+    check_config(before, study_config(FFRegressor(epochs=3, batch_size=256), None, "cv=5", SPACE, one))
+    with pytest.raises(ValueError, match=r"fixed batch_size: study has 256, this call 'auto' \(256 was the tabular "
+                                         r"learners' default before \"auto\": pass batch_size=256"):
+        check_config(before, study_config(FFRegressor(epochs=3), None, "cv=5", SPACE, one))
     # Another learner: a parameter it lacks is named as absent, not as None.
     from keraslearn import SMLPRegressor
 

@@ -94,9 +94,15 @@ def check_training_params(learner) -> None:
     architecture ones it declares in ``_arch_params`` (dropout, activation, layer_units...)."""
     check_trainable()
     check_positive_int("epochs", learner.epochs)
-    if learner._auto_batch is not None and isinstance(learner.batch_size, str):
-        if learner.batch_size != "auto":
+    if learner._auto_batch is not None:
+        if learner.batch_size != "auto" and (isinstance(learner.batch_size, (str, bool, float)) or
+                                             not isinstance(learner.batch_size, numbers.Integral)):
             raise ValueError(f'batch_size must be an int >= 1 or "auto", got {learner.batch_size!r}.')
+        if learner.batch_size != "auto":
+            check_positive_int("batch_size", learner.batch_size)
+    elif isinstance(learner.batch_size, str):
+        raise ValueError(f"batch_size must be an int for {type(learner).__name__} (\"auto\" sizes the batches of "
+                         f"tabular learners), got {learner.batch_size!r}.")
     else:
         check_positive_int("batch_size", learner.batch_size)
     check_fraction("validation_fraction", learner.validation_fraction)

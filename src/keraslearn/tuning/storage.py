@@ -312,6 +312,13 @@ def study_config(learner, scoring, evaluation, space, data=None) -> dict:
     return config
 
 
+# A fixed value a study recorded that was a default keraslearn has since changed: how to resume it.
+_OLD_DEFAULTS = {
+    ("batch_size", "256", "'auto'"): " (256 was the tabular learners' default before \"auto\": pass batch_size=256, "
+                                     "or --param batch_size=256, to resume it)",
+}
+
+
 def _differences(key, stored, new, spaces=((), ())) -> list[str]:
     if key == "ranges":  # names the space has in one and not the other are said under "space"
         return [f"range of {k}: study has {stored[k]}, this call {new[k]}"
@@ -321,6 +328,7 @@ def _differences(key, stored, new, spaces=((), ())) -> list[str]:
             return d[k] if k in d else "(tuned)" if k in space else "(no such parameter)"
 
         return [f"{key} {k}: study has {shown(stored, k, spaces[0])}, this call {shown(new, k, spaces[1])}"
+                + _OLD_DEFAULTS.get((k, stored.get(k), new.get(k)), "")
                 for k in sorted(set(stored) | set(new)) if stored.get(k) != new.get(k)]
     if key == "data":
         return ["data: the study was scored on other data (values, columns, dtypes or row weights differ)"]
