@@ -128,7 +128,8 @@ def load_task(args, console):
     X, y = split_target(df.drop(columns=drop), args.target, console)
     if weight is not None and X.shape[1] < 2:
         raise UsageError(f"the data has no feature columns besides the target and --weight {weight}")
-    if y.nunique() == 1:  # a number trained to R² 0; a class was the learner's "needs at least 2 classes"
+    n_unique = y.nunique()
+    if n_unique == 1:  # a number trained to R² 0; a class was the learner's "needs at least 2 classes"
         value = y.iloc[0]
         value = repr(value) if isinstance(value, str) else value
         raise UsageError(f"target {args.target!r} holds {value} in every row: there is nothing to learn")
@@ -139,7 +140,7 @@ def load_task(args, console):
         named = task_of(getattr(args, "learner", ""))
     commas = _numbers_with_commas(y)
     said = task if task != "auto" else named or "auto"
-    if commas is not None and (said == "regression" or said == "auto" and y.nunique() > 10):
+    if commas is not None and (said == "regression" or said == "auto" and n_unique > 10):
         # Text labels with a comma (grades "1,3", "2,7") stay classes: with --task classification, a classification
         # learner, or a few of them.
         instead = "name a classification learner (e.g. classif.ff)" if named else "use --task classification"
@@ -156,7 +157,7 @@ def load_task(args, console):
             if stray and infer_task(pd.to_numeric(y, errors="coerce").dropna())[0] == "regression":
                 raise UsageError(f"target {args.target!r} {stray}, or use --task classification to make every "
                                  "value a class")
-        counts = task == "classification" and pd.api.types.is_integer_dtype(y) and y.nunique() > 2
+        counts = task == "classification" and pd.api.types.is_integer_dtype(y) and n_unique > 2
         _say(console, f"task: {task} ({why}); " + ("name a learner of the other task to change it" if named else
                                                    "use --task to override" + (
                                                        " (--task regression for counts or amounts)" * counts)))
@@ -172,8 +173,8 @@ def load_task(args, console):
         raise UsageError(f"target {args.target!r} is not numeric; {other('classification')}")
     fractional = y[np.mod(y, 1) != 0] if task == "classification" and pd.api.types.is_float_dtype(y) else ()
     if len(fractional):
-        classes = ", or write each class as a word or a whole number" * (y.nunique() <= 20 and not named)
-        raise UsageError(f"target {args.target!r} holds fractional numbers ({y.nunique()} distinct values, e.g. "
+        classes = ", or write each class as a word or a whole number" * (n_unique <= 20 and not named)
+        raise UsageError(f"target {args.target!r} holds fractional numbers ({n_unique} distinct values, e.g. "
                          f"{fractional.iloc[0]:g}), which scikit-learn's classifiers do not take as classes; "
                          f"{other('regression')}{classes}")
     return X, y, task
@@ -226,8 +227,10 @@ def _numbers_with_commas(y: pd.Series) -> str | None:
     a comma-separated file quotes them; None for any other target."""
     if pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y) or not len(y):
         return None
+    from keraslearn.preprocessing.column_warnings import _DECIMAL_COMMA  # the encoder's reading of such features
+
     text = y.astype(str).str.strip()
-    if not text.str.fullmatch(r"[-+]?\d+(?:,\d+)?").all():
+    if not text.str.fullmatch(_DECIMAL_COMMA).all():
         return None
     commas = text[text.str.contains(",", regex=False)]
     return commas.iloc[0] if len(commas) else None

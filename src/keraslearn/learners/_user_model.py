@@ -305,17 +305,16 @@ class _UserModelMixin:
         self._check_outputs(model, x)
         if self.y_transform is not None:
             given, y_fit = y_fit, self.y_transform(y_fit)
-            returned = y_fit
-            if isinstance(y_fit, (list, tuple)):  # a list comprehension over the rows: one target array
+            listed = isinstance(y_fit, (list, tuple))
+            if listed:  # a list comprehension over the rows: one target array
                 try:
                     y_fit = np.asarray(y_fit, dtype=np.float32)
                 except (TypeError, ValueError) as err:
                     raise ValueError(f"y_transform returned a {type(y_fit).__name__} that is not one numeric "
                                      f"array of targets ({err}); return a NumPy array with a row per row.") from None
             if n_rows(y_fit) != n:
-                listed = " (a list or tuple is read as one array: return the array itself)" * isinstance(
-                    returned, (list, tuple))
-                raise ValueError(f"y_transform returned {n_rows(y_fit)} rows for {n}; it must keep every row{listed}.")
+                hint = " (a list or tuple is read as one array: return the array itself)" * listed
+                raise ValueError(f"y_transform returned {n_rows(y_fit)} rows for {n}; it must keep every row{hint}.")
             _refuse_one_hot_again(self, model, given, y_fit)
         self._x_transformed = self.x_transform is not None
         return x, y_fit

@@ -95,10 +95,9 @@ def check_training_params(learner) -> None:
     check_trainable()
     check_positive_int("epochs", learner.epochs)
     if learner._auto_batch is not None:
-        if learner.batch_size != "auto" and (isinstance(learner.batch_size, (str, bool, float)) or
-                                             not isinstance(learner.batch_size, numbers.Integral)):
-            raise ValueError(f'batch_size must be an int >= 1 or "auto", got {learner.batch_size!r}.')
-        if learner.batch_size != "auto":
+        if learner.batch_size != "auto":  # bool is Integral: True is no batch size
+            if isinstance(learner.batch_size, bool) or not isinstance(learner.batch_size, numbers.Integral):
+                raise ValueError(f'batch_size must be an int >= 1 or "auto", got {learner.batch_size!r}.')
             check_positive_int("batch_size", learner.batch_size)
     elif isinstance(learner.batch_size, str):
         raise ValueError(f"batch_size must be an int for {type(learner).__name__} (\"auto\" sizes the batches of "
