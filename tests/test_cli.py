@@ -41,6 +41,7 @@ def test_fit_writes_artifact_curve_and_metrics(fitted):
     assert fitted.with_name("iris_learning_curve.png").stat().st_size > 1000
     metrics = json.loads(fitted.with_name("iris_metrics.json").read_text())
     assert metrics["test"]["accuracy"] > 0.7 and "roc_auc" in metrics["test"]
+    assert metrics["batch_size"] == 32  # what batch_size="auto" chose for 108 training rows, recorded
 
 
 def test_predict_and_evaluate(fitted, iris_csv, tmp_path, capsys):
@@ -933,3 +934,35 @@ def test_fit_reads_whole_numbers_written_with_leading_zeros_as_categories(tmp_pa
     predicted = pd.read_csv(io.StringIO(capsys.readouterr().out))["prediction"].to_numpy()
     frame = pd.read_csv(data, dtype={"zip": str}).drop(columns="y")
     np.testing.assert_allclose(predicted, model.predict(frame), rtol=1e-6)
+
+
+def test_class_labels_written_with_leading_zeros_stay_as_written(tmp_path, capsys):
+    # QA: "01", "1" and "002" were read as the numbers 1, 1 and 2: two classes merged, silently.
+    rng = np.random.default_rng(0)
+    labels = rng.choice(["01", "1", "002"], 150)
+    x = rng.normal(size=150) + 3 * (labels == "01") - 3 * (labels == "002")
+    data = tmp_path / "labels.csv"
+    pd.DataFrame({"x": x, "z": rng.normal(size=150), "y": labels}).to_csv(data, index=False)
+    out = tmp_path / "l.keraslearn"
+    assert main(["fit", str(data), "--target", "y", "--epochs", "3", "--out", str(out)]) == 0
+    assert "task: classification (3 classes, whole numbers written with leading zeros, kept as written ('01' and " \
+           "'1' are two))" in capsys.readouterr().err
+    model = keraslearn.load(out)
+    assert model.classes_.tolist() == ["002", "01", "1"]
+    assert main(["predict", str(out), str(data), "--quiet"]) == 0
+    preds = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype=str)
+    assert list(preds.columns) == ["prediction", "proba_002", "proba_01", "proba_1"]
+    assert set(preds["prediction"]) <= {"002", "01", "1"}
+    # evaluate reads the labels as written too: its accuracy is that of the predictions above
+    assert main(["evaluate", str(out), str(data), "--target", "y", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["accuracy"] == pytest.approx((preds["prediction"].to_numpy() == labels).mean())
+    # Amounts written with zeros stay numbers (regression), and --task regression takes "01" as 1.
+    many = pd.DataFrame({"x": x, "y": rng.choice([f"{v:04d}" for v in range(0, 3000, 150)], 150)})
+    many.to_csv(data, index=False)
+    assert main(["fit", str(data), "--target", "y", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    assert keraslearn.load(out).spec_.task == "regression"
+    pd.DataFrame({"x": x, "z": x, "y": labels}).to_csv(data, index=False)
+    assert main(["fit", str(data), "--target", "y", "--epochs", "1", "--task", "regression", "--out", str(out),
+                 "--quiet"]) == 0
+    assert json.loads((tmp_path / "l_metrics.json").read_text())["train"]["r2"] is not None

@@ -36,6 +36,8 @@ CHILD = textwrap.dedent(
     out["even_max_diff"] = float(np.abs(one.predict(Xe) - two.predict(Xe)).max())
     out["pred_scale"] = float(np.abs(one.predict(Xe)).mean())
     out["val_loss"] = [one.history_["val_loss"][-1], two.history_["val_loss"][-1]]
+    odd = FFRegressor(devices=2, layer_units=(4,), epochs=1, batch_size=31).fit(Xe, ye)
+    out["batches"] = [two.batch_size_, odd.batch_size_]
     out["replicas"] = len(two.model_.weights[0].value.sharding.device_set)
     path = os.path.join(tempfile.mkdtemp(), "two.keraslearn")
     two.save(path)
@@ -65,6 +67,7 @@ def test_two_devices_train_like_one():
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r["devices"] == 2
     # Even batches: the same steps as one device, up to float rounding.
+    assert r["batches"] == [30, 32]  # batch_size_: the batch trained, 31 rounded up to split over 2 devices
     assert r["replicas"] == 2  # the weights really live on both devices
     assert r["even_max_diff"] < 1e-3 * max(r["pred_scale"], 1.0), r
     assert r["val_loss"][1] == pytest.approx(r["val_loss"][0], rel=1e-3)

@@ -178,11 +178,18 @@ def test_checkpoint_of_another_fit_is_refused(tmp_path):
         FFRegressor(epochs=5, layer_units=(8,), random_state=0, callbacks=[_Crash(1)]).fit(
             X, y, checkpoint_dir=tmp_path
         )
-    for learner, data in [
-        (FFRegressor(epochs=5, layer_units=(9,), random_state=0), (X, y)),  # other parameters
-        (FFRegressor(epochs=5, layer_units=(8,), random_state=0), (X, y + 1)),  # other data
+    for learner, data, what in [  # the message says what differs, to the parameter and its values
+        (FFRegressor(epochs=5, layer_units=(9,), random_state=0), (X, y),
+         r"parameters differ: layer_units \[8\] in the checkpoint, \[9\] now\)"),
+        (FFRegressor(epochs=6, layer_units=(8,), random_state=1), (X, y),
+         r"parameters differ: epochs 5 in the checkpoint, 6 now; random_state 0 in the checkpoint, 1 now\)"),
+        (FFRegressor(epochs=5, layer_units=(8,), random_state=0), (X, y + 1), r"the training data differ \(y\)\)"),
+        (FFRegressor(epochs=5, layer_units=(8,), random_state=0), (X + (np.arange(X.size) == 0).reshape(X.shape), y),
+         r"the training data differ \(X\)\)"),
+        (keraslearn.SMLPRegressor(epochs=5, random_state=0), (X, y),
+         r"a checkpoint of FFRegressor, not of SMLPRegressor"),
     ]:
-        with pytest.raises(ValueError, match="checkpoint of a different fit"):
+        with pytest.raises(ValueError, match="checkpoint of a different fit .*" + what):
             learner.fit(*data, checkpoint_dir=tmp_path)
     assert _checkpoint_epoch(tmp_path) == 1  # left untouched
     with zipfile.ZipFile(tmp_path / FILENAME) as z:

@@ -75,6 +75,16 @@ def test_multioutput_regression(diabetes_mixed):
     assert pred.shape == (len(X), 2)
     # the second target is an exact affine function of the first: predictions keep that
     assert np.corrcoef(pred[:, 0], pred[:, 1])[0, 1] < -0.95
+    # The report's metrics are scikit-learn's averages over targets (its RMSE was the root of the mean MSE).
+    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+
+    from keraslearn.report import score_table
+
+    scores = score_table(reg, X, Y)
+    assert scores["rmse"] == pytest.approx(root_mean_squared_error(Y, pred), rel=1e-12)
+    assert scores["rmse"] != pytest.approx(np.sqrt(np.mean((Y - pred) ** 2)), rel=1e-3)
+    assert scores["mae"] == pytest.approx(mean_absolute_error(Y, pred))
+    assert scores["r2"] == pytest.approx(r2_score(Y, pred))
 
 
 def test_save_load_identical(tmp_path, iris_fit, diabetes_fit):
@@ -258,6 +268,11 @@ def test_early_stopping_stops(diabetes_mixed):
     X, y = diabetes_mixed
     reg = FFRegressor(layer_units=(64,), epochs=500, patience=3, learning_rate=0.05, random_state=0).fit(X, y)
     assert reg.n_iter_ < 500
+    # With no rows held out it watches the training loss, as the docstrings say (they once said "off").
+    reg = FFRegressor(layer_units=(16,), epochs=60, patience=0, learning_rate=0.3, validation_fraction=0,
+                      random_state=0).fit(X, y)
+    assert "val_loss" not in reg.history_ and reg.n_iter_ < 60
+    assert reg.history_["loss"][-1] > min(reg.history_["loss"])  # stopped on a training loss that rose
 
 
 def test_callbacks_are_copied_per_fit(iris_mixed):

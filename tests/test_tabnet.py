@@ -181,26 +181,29 @@ def test_unfitted_has_no_importances_and_bad_params_fail_early(cancer_mixed):
         assert time.perf_counter() - start < 2.0  # raised before any model is built
 
 
-def test_auto_batch_gives_a_small_table_eight_steps_an_epoch(cancer_mixed):
+def test_auto_batch_gives_a_small_table_eight_steps_an_epoch(cancer_mixed, tmp_path):
     # pytorch-tabnet's 1024-row batch gives 569 rows one step an epoch; "auto" takes the largest
     # power of 2 that still gives 8: 569 rows, 57 held out, 512 to train on, batches of 64.
     X, y = cancer_mixed
     params = dict(SMALL, batch_size="auto")
     clf = TabNetClassifier(**params, epochs=1, early_stopping=False, random_state=0).fit(X, y)
     assert len(X) == 569 and int(clf.model_.optimizer.iterations) == 8
+    assert clf.batch_size_ == 64  # the batch "auto" chose, shown after the fit
     assert TabNetClassifier()._batch_size(100_000) == 1024  # pytorch-tabnet's, once the rows allow it
     assert TabNetClassifier()._batch_size(18) == 32
     assert TabNetClassifier(batch_size=100)._batch_size(512) == 100  # a number is kept
     # Every tabular learner sizes its batch so (at most 256): at 256, 512 rows trained 2 steps an epoch
     ff = keraslearn.FFClassifier(layer_units=(8,), epochs=1, early_stopping=False, random_state=0).fit(X, y)
-    assert ff.batch_size == "auto" and int(ff.model_.optimizer.iterations) == 8
+    assert ff.batch_size == "auto" and int(ff.model_.optimizer.iterations) == 8 and ff.batch_size_ == 64
+    assert keraslearn.load(ff.save(tmp_path / "ff.keraslearn")).batch_size_ == 64  # kept by the artifact
     assert keraslearn.FFClassifier()._batch_size(100_000) == 256 and keraslearn.FFClassifier()._batch_size(18) == 32
     with pytest.raises(ValueError, match=r'batch_size must be an int for CNNClassifier \("auto" sizes the batches'):
         keraslearn.CNNClassifier(batch_size="auto").fit(np.zeros((4, 32, 32, 3)), [0, 1, 0, 1])  # images: a number
     for wrong in (None, 64.0, True):  # QA: "must be an int, got None" left "auto" out
         with pytest.raises(ValueError, match=rf'batch_size must be an int >= 1 or "auto", got {wrong}'):
             keraslearn.FFClassifier(batch_size=wrong).fit(X, y)
-    assert keraslearn.FFClassifier(batch_size=np.int64(64), epochs=1).fit(X, y).batch_size == 64
+    kept = keraslearn.FFClassifier(batch_size=np.int64(48), epochs=1).fit(X, y)
+    assert kept.batch_size == 48 and kept.batch_size_ == 48 and type(kept.batch_size_) is int
 
 
 def test_global_clipnorm_clips_an_optimizer_instance_unless_it_clips_itself(cancer_mixed):

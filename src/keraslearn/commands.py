@@ -138,7 +138,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted while scoring the trained model, before saving it; "
                                 f"nothing was written to {out}") from None
-    epochs = f"{learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}"
+    epochs = f"{learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}, batches of {learner.batch_size_}"
     print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)" + (weighted and f"; metrics{weighted}"))
     out = Path(out)
     curve, metrics_path = side_files(out)
@@ -146,7 +146,8 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     report = _json({"learner": repr(learner), "features": [str(c) for c in X_tr.columns], "target": str(y.name),
                     **({} if weight is None else {"weight": str(weight)}),
                     "train_rows": len(X_tr), "test_rows": 0 if X_te is None else len(X_te),
-                    "random_state": random_state, "seconds": seconds, "epochs": learner.n_iter_, **rows}, indent=2)
+                    "random_state": random_state, "seconds": seconds, "epochs": learner.n_iter_,
+                    "batch_size": learner.batch_size_, **rows}, indent=2)
     with interrupts_deferred(f"the model, its curve and metrics ({out}, {curve.name}, {metrics_path.name})"):
         save_or_keep(learner, out, [
             (curve, lambda tmp: plot_learning_curve(learner, tmp, title=f"{type(learner).__name__} learning curve",
@@ -365,7 +366,12 @@ def _labelled_rows(args, model, console):
     if args.weight is not None and args.weight in _feature_names(model):
         raise UsageError(f"--weight {args.weight!r} is one of the model's features; name a column of row weights")
     weight_column = [] if args.weight is None else [args.weight]
-    df = read_table(args.data, text=_text_columns(model), keep=_feature_names(model) + weight_column,
+    from keraslearn.preprocessing.coding import number_spelled_apart
+
+    # Labels trained as written with leading zeros ("01" and "1"): read as text, as fit kept them.
+    spelled = any(number_spelled_apart(c) for c in getattr(model, "classes_", ()))
+    df = read_table(args.data, text=_text_columns(model) + [args.target] * spelled,
+                    keep=_feature_names(model) + weight_column,
                     numbers=getattr(model, "table_numbers_", None))
     check_weight_column(df, args.weight, args.target)
     trained = getattr(model, "weight_name_", None)

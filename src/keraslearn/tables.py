@@ -48,7 +48,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None, codes_except=None
     ``codes_except`` (a training file's target, for fit and tune): every other column of whole numbers
     some of which are written with leading zeros ("02139", "007": zip codes, codes) is read as text,
     and ``df.attrs["codes"]`` names them; read as numbers, their zeros would be lost and the codes
-    scaled as amounts.
+    scaled as amounts. Such a target stays numbers, its text in ``df.attrs["target_text"]``.
     """
     p = Path(path).expanduser()  # as pandas does: "--out=~/x.csv" reaches us unexpanded
     if not p.exists():
@@ -107,7 +107,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None, codes_except=None
 
             df, numbers = spreadsheet_numbers(df, read_text, path, sep=sep, skip={*text, *exact}, convention=numbers)
             if codes_except is not None:
-                df = _zero_padded_codes_as_text(df, p, sep, encoding, skip={*text, *exact, codes_except},
+                df = _zero_padded_codes_as_text(df, p, sep, encoding, skip={*text, *exact}, target=codes_except,
                                                 index_col=None if own_index else False)
             _check_unique_header(df, p, sep=sep, encoding=encoding)
             df = _none_in_numbers_is_missing(df, skip={*text, *exact})
@@ -132,16 +132,22 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None, codes_except=None
     return df
 
 
-def _zero_padded_codes_as_text(df, p, sep, encoding, skip, index_col) -> pd.DataFrame:
-    """``df`` with its columns of whole numbers written with leading zeros in the file as the file's text."""
+def _zero_padded_codes_as_text(df, p, sep, encoding, skip, target, index_col) -> pd.DataFrame:
+    """``df`` with its columns of whole numbers written with leading zeros in the file as the file's text.
+
+    The ``target`` column keeps its numbers (a regressor's amounts); where it has such numbers its
+    written text is ``df.attrs["target_text"]``, for a classifier's labels ("01" and "1" are two)."""
     numeric = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])
                and not pd.api.types.is_bool_dtype(df[c]) and (df[c].dropna() % 1 == 0).all()]  # whole numbers
     codes = []
     if numeric:
         written = _csv(p, sep=sep, encoding=encoding, text=numeric, usecols=numeric, index_col=index_col)
-        codes = [c for c in numeric if written[c].str.fullmatch(r"\s*[+-]?0\d+\s*").any()]
+        padded = [c for c in numeric if written[c].str.fullmatch(r"\s*[+-]?0\d+\s*").any()]
+        codes = [c for c in padded if c != target]
         if codes:  # categories: the encoder's note on numbers stored as text would say to convert them
             df = df.assign(**{str(c): pd.Categorical(written[c].str.strip()) for c in codes})
+        if target in padded:
+            df.attrs["target_text"] = tuple(written[target].str.strip())  # a tuple: attrs are compared
     df.attrs["codes"] = codes
     return df
 

@@ -126,6 +126,8 @@ def load_task(args, console):
         raise UsageError(f"--drop {args.target}: that is the --target column")
     check_weight_column(df, weight, args.target, drop)
     X, y = split_target(df.drop(columns=drop), args.target, console)
+    written = df.attrs.get("target_text")  # whole numbers, some written with leading zeros: "01", "007"
+    written = None if written is None else pd.Series(written, index=df.index, dtype=object).loc[y.index]
     if weight is not None and X.shape[1] < 2:
         raise UsageError(f"the data has no feature columns besides the target and --weight {weight}")
     n_unique = y.nunique()
@@ -148,9 +150,17 @@ def load_task(args, console):
                          "write them with a decimal point and no thousands separator (or save the file with ';' "
                          "between fields, as spreadsheets set to decimal commas do), or "
                          f"{instead} to make every value a class")
+    labels = None  # the classes as the file writes them, where read as numbers they would lose their zeros
+    if written is not None and (task == "classification" or task == "auto" and named != "regression"):
+        merged = written.nunique() > n_unique  # "01" and "1": two labels, one number
+        if task != "auto" or named is not None or merged or infer_task(y)[0] == "classification":
+            y, labels = written.rename(y.name), (" ('01' and '1' are two)" if merged else "")
     if task == "auto":
         if named is not None:  # 'classif.ff' on 1..39 ratings: the user said which task
             task, why = named, f"--learner {args.learner} is a {named} learner"
+        elif labels is not None:
+            task, why = "classification", (f"{y.nunique()} classes, whole numbers written with leading zeros, "
+                                           f"kept as written{labels}")
         else:
             task, why = infer_task(y)
             stray = _stray_text(df[args.target])

@@ -20,7 +20,7 @@ from keraslearn.training.host_init import host_initializers
 from keraslearn.training.split import (early_stopping_split, held_out_count, split_seed, take_rows,
                                       warn_classes_not_held_out)
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
-from keraslearn.training.devices import device_scope
+from keraslearn.training.devices import active_device_count, device_batch_size, device_scope
 from keraslearn.training.memory import clear_session
 from keraslearn.training.fast_predict import predict_array  # speed: fast inference path (issue 8)
 
@@ -297,8 +297,10 @@ class KerasLearner(BaseEstimator):
                 owns_x=isinstance(x, dict) and x.keys() == encoded.keys() and all(x[k] is encoded[k] for k in x),
             )
             _compiled.after_fit(model)
+            batch_size = device_batch_size(batch_size, active_device_count())  # as fit_model rounded it
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
+        self.batch_size_ = batch_size
         return self
 
     def _with_validation_rows(self, x, y_fit, sw, X_val, y_val, sample_weight_val, scale=1.0):
@@ -420,11 +422,13 @@ class KerasLearner(BaseEstimator):
 
     def _fitted_state(self) -> tuple[dict, dict]:
         """JSON-safe fitted attributes and arrays that the Keras model does not hold."""
-        return {"n_iter_": self.n_iter_, "history_": self.history_}, {}
+        return {"n_iter_": self.n_iter_, "history_": self.history_, "batch_size_": self.batch_size_}, {}
 
     def _restore_fitted_state(self, state: dict, arrays: dict):
         self.n_iter_ = state["n_iter_"]
         self.history_ = state["history_"]
+        # Saved before batch_size_ existed: batch_size was then a number, the one the fit used.
+        self.batch_size_ = state.get("batch_size_", self.batch_size)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

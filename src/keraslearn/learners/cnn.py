@@ -58,7 +58,8 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         The DataFrame column with image paths; None takes a one-column DataFrame's column, or
         the one column whose cells all name image files (by extension).
     optimizer : str or keras.optimizers.Optimizer, default="adam"
-    learning_rate : float, default=3e-4
+    learning_rate : float or None, default=3e-4
+        None keeps an optimizer instance's own rate.
     loss : str, keras loss or None, default=None
     epochs : int, default=20
     batch_size : int, default=32
@@ -218,6 +219,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
+        self.batch_size_ = int(self.batch_size)
         return self
 
     def _validation_images(self, X_val, y_val, sample_weight_val):

@@ -35,19 +35,21 @@ _PARAMS_DOC = """
     scaling : {"standard", "quantile", "robust", "none"}, default="standard"
     min_frequency : int or float, default=1
     optimizer : str or keras.optimizers.Optimizer, default="adam"
-    learning_rate : float, default=1e-3
+    learning_rate : float or None, default=1e-3
+        None keeps an optimizer instance's own rate.
     loss : str, keras loss or None, default=None
     epochs : int, default=100
     batch_size : int or "auto", default="auto"
         Rows per training batch. "auto" is 256 when the training rows (after the validation
         split) fill 8 such batches, else the largest power of 2 that still gives 8, at least 32:
-        256 to 2,047 training rows take 8 to 16 steps an epoch, fewer rows batches of 32.
+        256 to 2,047 training rows take 8 to 16 steps an epoch, fewer rows batches of 32; the
+        fitted ``batch_size_`` is the batch used.
     validation_fraction : float, default=0.1
         Shuffled (stratified for classifiers) share of rows held out from training and scored
         after every epoch (``val_loss``), which early stopping watches. As Keras'
         ``validation_split``, they are held out with ``early_stopping=False`` too (for
-        callbacks and learning curves); 0 trains on every row (early stopping then has no rows to
-        watch: it is off, and every epoch trains).
+        callbacks and learning curves); 0 trains on every row (early stopping, if on, then
+        watches the training loss).
     early_stopping : bool, default=True
     patience : int, default=10
     callbacks : list of keras.callbacks.Callback or None, default=None

@@ -71,7 +71,8 @@ _PARAMS_DOC = """
     min_frequency : int or float, default=1
         Rarer categorical levels share the "unknown" code.
     optimizer : str or keras.optimizers.Optimizer, default="adam"
-    learning_rate : float, default=2e-2
+    learning_rate : float or None, default=2e-2
+        None keeps an optimizer instance's own rate.
     global_clipnorm : float or None, default=1.0
         Clip the global gradient norm (pytorch-tabnet's ``clip_value``); None disables it. Applied to
         an optimizer instance too, unless it clips gradients itself (``clipnorm``, ``clipvalue``).
@@ -82,13 +83,13 @@ _PARAMS_DOC = """
         Rows per training batch. "auto" is pytorch-tabnet's 1024 when the training rows (after
         the validation split) fill 8 such batches, else the largest power of 2 that still gives
         8, at least 32: 256 to 8,191 training rows take 8 to 16 steps an epoch, fewer rows
-        batches of 32.
+        batches of 32; the fitted ``batch_size_`` is the batch used.
     validation_fraction : float, default=0.1
         Shuffled (stratified for classifiers) share of rows held out from training and scored
         after every epoch (``val_loss``), which early stopping watches. As Keras'
         ``validation_split``, they are held out with ``early_stopping=False`` too (for
-        callbacks and learning curves); 0 trains on every row (early stopping then has no rows to
-        watch: it is off, and every epoch trains).
+        callbacks and learning curves); 0 trains on every row (early stopping, if on, then
+        watches the training loss).
     early_stopping : bool, default=True
     patience : int, default=20
         Epochs without a better validation loss before training stops (pytorch-tabnet: 10;

@@ -49,7 +49,7 @@ def regression_scores(y_true, y_pred, sample_weight=None) -> dict:
     w = {"sample_weight": sample_weight}
     rows = len(y_true) if sample_weight is None else np.count_nonzero(sample_weight)
     return {
-        "rmse": float(np.sqrt(metrics.mean_squared_error(y_true, y_pred, **w))),
+        "rmse": float(metrics.root_mean_squared_error(y_true, y_pred, **w)),  # per target, then averaged
         "mae": float(metrics.mean_absolute_error(y_true, y_pred, **w)),
         "r2": float(metrics.r2_score(y_true, y_pred, **w)) if rows > 1 else float("nan"),
     }

@@ -66,7 +66,14 @@ def _param_text(value):
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
-def fingerprint(learner, x, y, sample_weight, held_out=None) -> str:
+class Fingerprint(str):
+    """The fingerprint's hex digest, with ``parts``: what went into it, in JSON, so that a refused
+    checkpoint can say what differs (a parameter's two values, which data)."""
+
+    parts: dict
+
+
+def fingerprint(learner, x, y, sample_weight, held_out=None) -> Fingerprint:
     """SHA-256 of what makes a checkpoint valid for a fit: class, parameters, backend, data.
 
     ``x``, ``y`` and ``sample_weight`` are the encoded training arrays; call it after the
@@ -90,18 +97,57 @@ def fingerprint(learner, x, y, sample_weight, held_out=None) -> str:
     }
     if held_out is not None:  # absent otherwise: checkpoints written before X_val existed stay valid
         head["held_out"] = held_out
-    h.update(json.dumps(head, sort_keys=True, default=_param_text).encode())
+    text = json.dumps(head, sort_keys=True, default=_param_text)
+    h.update(text.encode())
+    described = json.loads(text)
     parts = sorted(x.items()) if isinstance(x, dict) else [("x", x)]
     parts += [("y", y), ("sample_weight", sample_weight)]
+    data = described["data"] = {}
     for name, arr in parts:
         h.update(name.encode())
         if arr is None:
             h.update(b"<none>")
+            data[name] = None
             continue
         arr = np.ascontiguousarray(arr)
-        h.update(f"{arr.dtype.str}{arr.shape}".encode())
-        h.update(arr.tobytes())
-    return h.hexdigest()
+        kind = f"{arr.dtype.str}{arr.shape}".encode()
+        part = hashlib.sha256(kind)
+        h.update(kind)
+        h.update(arr)  # the array's buffer, not a copy
+        part.update(arr)
+        data[name] = part.hexdigest()
+    described["params"] = {k: json.dumps(v, sort_keys=True) for k, v in described["params"].items()}
+    described["target"] = hashlib.sha256(json.dumps(described["target"], sort_keys=True).encode()).hexdigest()
+    out = Fingerprint(h.hexdigest())
+    out.parts = described
+    return out
+
+
+def _differences(then: dict, now: dict) -> str:
+    """What differs between the fit that wrote a checkpoint and this one, in words ("" if unknown)."""
+    said = []
+    if then.get("class") != now.get("class"):
+        said.append(f"it is a checkpoint of {str(then.get('class')).rsplit('.', 1)[-1]}, not of "
+                    f"{str(now.get('class')).rsplit('.', 1)[-1]}")
+    if then.get("backend") != now.get("backend"):
+        said.append(f"it was written on the {then.get('backend')} backend, this fit runs on {now.get('backend')}")
+    old, new = then.get("params", {}), now.get("params", {})
+    changed = [f"{k} {old[k]} in the checkpoint, {new[k]} now" for k in sorted(new) if k in old and old[k] != new[k]]
+    if changed and then.get("class") == now.get("class"):
+        said.append("parameters differ: " + "; ".join(changed))
+    if then.get("held_out") != now.get("held_out"):
+        said.append("its X_val held other rows" if then.get("held_out") and now.get("held_out")
+                    else "one fit had X_val, the other not")
+    data_then, data_now = then.get("data", {}), now.get("data", {})
+    data = [k for k in sorted(data_now) if data_then.get(k, "?") != data_now[k]]
+    if data or then.get("target") != now.get("target"):
+        which = sorted({k if k in ("y", "sample_weight") else "X_val, y_val" if k.startswith("validation")
+                        else "X" for k in data})
+        which = which or ["y"]  # the same encoded codes, other classes or target scaling
+        if now.get("held_out"):  # the user's validation rows are part of the fingerprinted arrays
+            which = [{"X": "X or X_val", "y": "y or y_val"}.get(w, w) for w in which]
+        said.append("the training data differ (" + ", ".join(which) + ")")
+    return "; ".join(said)
 
 
 # --------------------------------------------------------------------- the file
@@ -140,9 +186,12 @@ class FitCheckpoint:
                 "checkpoint_dir."
             ) from err
         if state.get("format_version") != FORMAT_VERSION or state.get("fingerprint") != self.fingerprint:
+            what = _differences(state.get("fingerprint_parts") or {}, getattr(self.fingerprint, "parts", {}))
+            what = f" ({what})" if what and "fingerprint_parts" in state else (
+                " (other data, parameters, learner class or Keras backend)")
             raise ValueError(
-                f"checkpoint_dir {self.directory!r} holds a checkpoint of a different fit (other data, "
-                "parameters, learner class or Keras backend), so it cannot be resumed here. A checkpoint_dir "
+                f"checkpoint_dir {self.directory!r} holds a checkpoint of a different fit{what}, so it "
+                "cannot be resumed here. A checkpoint_dir "
                 "serves one fit: give each fit (each CV fold, each trial) its own folder, or delete "
                 f"{self.path} to start afresh."
             )
@@ -191,7 +240,8 @@ class FitCheckpoint:
 
     def write(self, state: dict, arrays: dict):
         """Replace the checkpoint atomically: temp file in the same folder, fsync, rename."""
-        state = dict(state, format_version=FORMAT_VERSION, fingerprint=self.fingerprint)
+        state = dict(state, format_version=FORMAT_VERSION, fingerprint=self.fingerprint,
+                     fingerprint_parts=getattr(self.fingerprint, "parts", None))
         state["split_seed"] = getattr(self, "_split_seed", None)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
