@@ -196,6 +196,11 @@ def test_auto_batch_gives_a_small_table_eight_steps_an_epoch(cancer_mixed, tmp_p
     ff = keraslearn.FFClassifier(layer_units=(8,), epochs=1, early_stopping=False, random_state=0).fit(X, y)
     assert ff.batch_size == "auto" and int(ff.model_.optimizer.iterations) == 8 and ff.batch_size_ == 64
     assert keraslearn.load(ff.save(tmp_path / "ff.keraslearn")).batch_size_ == 64  # kept by the artifact
+    state = ff.__getstate__()
+    del state["batch_size_"]  # a learner pickled before batch_size_ was kept: unknown where "auto" chose
+    old = object.__new__(type(ff))
+    old.__setstate__(state)
+    assert old.batch_size_ is None and old.predict(X[:3]).shape == (3,)
     assert keraslearn.FFClassifier()._batch_size(100_000) == 256 and keraslearn.FFClassifier()._batch_size(18) == 32
     with pytest.raises(ValueError, match=r'batch_size must be an int for CNNClassifier \("auto" sizes the batches'):
         keraslearn.CNNClassifier(batch_size="auto").fit(np.zeros((4, 32, 32, 3)), [0, 1, 0, 1])  # images: a number

@@ -413,6 +413,8 @@ class KerasLearner(BaseEstimator):
             # Unpickling runs code by design, so a Lambda layer that pickled loads too (no safe mode).
             state["model_"] = model_from_bytes(state["model_"], safe_mode=False, custom_objects=classes)
         self.__dict__.update(state)
+        if "model_" in state and "batch_size_" not in state:
+            self.batch_size_ = _saved_batch(self.batch_size)
 
     def save(self, path):
         """Write the fitted learner to one file (see :func:`keraslearn.load`)."""
@@ -427,8 +429,7 @@ class KerasLearner(BaseEstimator):
     def _restore_fitted_state(self, state: dict, arrays: dict):
         self.n_iter_ = state["n_iter_"]
         self.history_ = state["history_"]
-        # Saved before batch_size_ existed: batch_size was then a number, the one the fit used.
-        self.batch_size_ = state.get("batch_size_", self.batch_size)
+        self.batch_size_ = state.get("batch_size_", _saved_batch(self.batch_size))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -436,6 +437,11 @@ class KerasLearner(BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         return tags
+
+
+def _saved_batch(batch_size):
+    """``batch_size_`` of a learner saved before it was kept: a number given, None where "auto" chose."""
+    return None if isinstance(batch_size, str) else int(batch_size)
 
 
 def _check_batch_norm_batches(model, batch_size):
