@@ -1002,3 +1002,49 @@ def test_a_worker_sharing_a_study_counts_every_workers_trials_and_says_what_runn
     text = " ".join(out.getvalue().split())  # rich wraps the title and caption to the table's width
     assert "(3 complete, 1 running)" in text and "running: trials of other workers, or of a worker that stopped " \
         "(a worker that opens the study fails those 45 s after their last heartbeat)" in text
+
+
+def test_a_trial_leaves_out_parameters_that_cannot_act_in_it(iris_mixed):
+    # QA: frequency_scale was drawn in trials without the periodic embedding, TabM's n_bins with no piecewise one,
+    # embed_dropout on data without categorical columns and TabNet's virtual_batch_size for batches it cannot
+    # split: each an extra dimension for TPE that changed nothing (bitwise the same fits).
+    from optuna.trial import FixedTrial
+
+    from keraslearn.tuning.study import _Objective
+
+    X, y = iris_mixed  # has a categorical column
+    numeric = X.select_dtypes("number")
+
+    def drawn(learner, data, params, rows=1000, space=None):
+        space = learner.search_space() if space is None else space
+        objective = _Objective(learner, data, y, space, [], None, 0, rows=rows)
+        return set(objective.sample(FixedTrial(params)))
+
+    realmlp = {"n_hidden_layers": 1, "hidden_width": 64, "activation": "relu", "dropout": 0.0,
+               "learning_rate": 0.1, "weight_decay": 0.0, "frequency_scale": 0.1}
+    assert "frequency_scale" not in drawn(keraslearn.RealMLPClassifier(), X, {**realmlp, "numeric_embedding": None})
+    assert "frequency_scale" in drawn(keraslearn.RealMLPClassifier(), X, {**realmlp, "numeric_embedding": "pbld"})
+    tabm = {"n_blocks": 1, "d_block": 64, "dropout": 0.0, "n_bins": 8, "numeric_embed_dim": 8,
+            "learning_rate": 1e-3, "weight_decay": 1e-3}
+    assert {"n_bins", "numeric_embed_dim"} <= drawn(keraslearn.TabMClassifier(), X, tabm)  # piecewise by default
+    assert not {"n_bins", "numeric_embed_dim"} & drawn(keraslearn.TabMClassifier(numeric_embedding=None), X, tabm)
+    assert drawn(keraslearn.TabMClassifier(numeric_embedding="periodic"), X, tabm) & {"n_bins", "numeric_embed_dim"} \
+        == {"numeric_embed_dim"}
+    ff = {"n_layers": 1, "units": 16, "activation": "relu", "dropout": 0.0, "input_dropout": 0.0,
+          "use_batchnorm": False, "embed_dropout": 0.1, "learning_rate": 1e-3, "batch_size": 32}
+    assert "embed_dropout" in drawn(FFClassifier(), X, ff)
+    assert "embed_dropout" not in drawn(FFClassifier(), numeric, ff)  # nothing embedded
+    assert "embed_dropout" not in drawn(FFClassifier(use_embedding=False), X, ff)
+    tabnet = {"n_d": 8, "n_a": 8, "n_steps": 3, "gamma": 1.3, "n_independent": 1, "n_shared": 1,
+              "lambda_sparse": 1e-3, "momentum": 0.02, "virtual_batch_size": 128, "learning_rate": 0.02}
+    tabnet_clf = keraslearn.TabNetClassifier()
+    assert "virtual_batch_size" not in drawn(tabnet_clf, X, {**tabnet, "batch_size": "auto"}, rows=500)  # 32 rows
+    assert "virtual_batch_size" not in drawn(tabnet_clf, X, {**tabnet, "batch_size": "auto"}, rows=1100)  # 128
+    assert "virtual_batch_size" in drawn(tabnet_clf, X, {**tabnet, "batch_size": "auto"}, rows=5000)  # 512 rows
+    assert "virtual_batch_size" in drawn(tabnet_clf, X, {**tabnet, "batch_size": 256}, rows=500)
+    # A whole study: its trials hold no embed_dropout on numeric data, and best_params refit as usual.
+    space = {"embed_dropout": FloatDistribution(0.0, 0.3), "units": IntDistribution(4, 8),
+             "n_layers": IntDistribution(1, 1)}
+    best, study = keraslearn.tune(FFClassifier(epochs=1), numeric, y, space=space, n_trials=2, random_state=0,
+                                  validation_fraction=0.3, storage=optuna.storages.InMemoryStorage())
+    assert all(set(t.params) == {"units", "n_layers"} for t in study.trials) and best.n_iter_ == 1

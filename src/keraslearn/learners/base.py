@@ -326,11 +326,7 @@ class KerasLearner(BaseEstimator):
 
     def _batch_size(self, n_train):
         """Rows per training batch for a fit that trains on ``n_train`` rows."""
-        if not isinstance(self.batch_size, str):
-            return max(1, int(self.batch_size))
-        low, high, batches = self._auto_batch
-        rows = int(n_train) // batches
-        return int(min(high, max(low, 2 ** max(0, rows.bit_length() - 1))))
+        return batch_rows(self.batch_size, n_train, self._auto_batch)
 
     def _prepare_fit(self, model, x, y_fit):
         """Training inputs and targets for ``model``: called once per fit, after build, before compile."""
@@ -437,6 +433,16 @@ class KerasLearner(BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         return tags
+
+
+def batch_rows(batch_size, n_train, auto_rule) -> int:
+    """Rows per training batch: ``batch_size``, or where it is "auto" what ``auto_rule`` (a learner's
+    ``_auto_batch``) gives a fit on ``n_train`` rows."""
+    if not isinstance(batch_size, str):
+        return max(1, int(batch_size))
+    low, high, batches = auto_rule
+    rows = int(n_train) // batches
+    return int(min(high, max(low, 2 ** max(0, rows.bit_length() - 1))))
 
 
 def _saved_batch(batch_size):

@@ -291,7 +291,37 @@ def tuned_params(space: dict) -> set:
 
 
 # Parameters that act only under some values of another: {name: (that parameter, those values)}.
-ONLY_WITH = {"frequency_scale": ("numeric_embedding", ("pbld", "periodic"))}
+ONLY_WITH = {
+    "frequency_scale": ("numeric_embedding", ("pbld", "periodic")),
+    "n_bins": ("numeric_embedding", ("piecewise",)),
+    "numeric_embed_dim": ("numeric_embedding", ("periodic", "piecewise")),
+    "embed_dropout": ("use_embedding", (True,)),
+}
+#: Names a trial draws last, once what decides whether they act is known (see :func:`idle`).
+CONDITIONAL = (*ONLY_WITH, "virtual_batch_size")
+
+
+def idle(name, dist, learner, params: dict, rows: int, categorical: bool) -> bool:
+    """Whether ``name`` can do nothing in a trial whose fits take ``params`` (the learner's, with the
+    trial's draws so far) on ``rows`` training rows; ``categorical``: whether X has categorical columns.
+
+    A trial leaves such a name out, so TPE models only what acts: ``frequency_scale`` without a periodic
+    embedding, ``embed_dropout`` without embedded columns, TabNet's ``virtual_batch_size`` when the
+    trial's batch is no larger than its smallest choice (every choice is then one ghost batch).
+    """
+    from optuna.distributions import CategoricalDistribution
+
+    from keraslearn.learners.base import batch_rows
+
+    switch, using = ONLY_WITH.get(name, (None, ()))
+    if switch in params and params[switch] not in using:
+        return True
+    if name == "embed_dropout" and not categorical:
+        return True
+    if name == "virtual_batch_size" and "batch_size" in params:
+        smallest = min(dist.choices) if isinstance(dist, CategoricalDistribution) else dist.low
+        return batch_rows(params["batch_size"], rows, learner._auto_batch) <= smallest
+    return False
 
 
 def without_fixed(space: dict, fixed) -> tuple[dict, list]:

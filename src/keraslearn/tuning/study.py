@@ -19,7 +19,7 @@ from keraslearn.training.memory import release_memory
 from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
 from keraslearn.tuning.checks import check_count, check_scoring, check_space, check_weighted_splits, check_weights
 from keraslearn.tuning.folds import splits_for
-from keraslearn.tuning.spaces import apply_sample, default_batch_sizes, for_rows
+from keraslearn.tuning.spaces import CONDITIONAL, apply_sample, default_batch_sizes, for_rows, idle
 from keraslearn.tuning.storage import (
     WORKER_ATTR,
     check_config,
@@ -74,13 +74,37 @@ def _suggest(trial, name, dist):
     raise TypeError(f"space[{name!r}]: unsupported distribution {type(dist).__name__}.")
 
 
+def _has_categorical(learner, X) -> bool:
+    """Whether the learner's encoder would embed a column of ``X`` as categorical."""
+    from keraslearn.preprocessing.encoder import _is_categorical
+    from keraslearn.preprocessing.validation import to_frame
+
+    try:
+        frame, _ = to_frame(X, estimator_name="tune")
+    except (TypeError, ValueError):
+        return True  # not a table the encoder reads (images, a user's inputs): draw it, as before
+    forced = set(learner.get_params(deep=False).get("categorical_features") or ())
+    return any(c in forced or _is_categorical(frame[c]) for c in frame.columns)
+
+
 # ------------------------------------------------------------- objective
 class _Objective:
     """Score one sampled configuration: fit on each split's train rows, score its test rows."""
 
-    def __init__(self, learner, X, y, space, splits, scorer, seed, sample_weight=None):
+    def __init__(self, learner, X, y, space, splits, scorer, seed, sample_weight=None, rows=0):
         self.learner, self.X, self.y, self.sample_weight = learner, X, y, sample_weight
         self.space, self.splits, self.scorer, self.seed = space, splits, scorer, seed
+        self.rows = rows  # training rows of the smallest fit: what batch_size="auto" sizes
+        self.categorical = "embed_dropout" in space and _has_categorical(learner, X)
+
+    def sample(self, trial) -> dict:
+        """The trial's draws; names that could do nothing in it (:func:`spaces.idle`) are left out."""
+        sampled = {name: _suggest(trial, name, dist) for name, dist in self.space.items() if name not in CONDITIONAL}
+        params = {**self.learner.get_params(deep=False), **sampled}
+        for name, dist in self.space.items():
+            if name in CONDITIONAL and not idle(name, dist, self.learner, params, self.rows, self.categorical):
+                sampled[name] = params[name] = _suggest(trial, name, dist)
+        return sampled
 
     def weights(self, rows) -> dict:
         """The keyword that weights these rows in a fit or a scorer; none without sample_weight."""
@@ -97,7 +121,7 @@ class _Objective:
         from sklearn.utils import _safe_indexing
 
         trial.set_user_attr(WORKER_ATTR, worker_id())
-        sampled = {name: _suggest(trial, name, dist) for name, dist in self.space.items()}
+        sampled = self.sample(trial)
         fixed = self.params(sampled)
         seed = fixed.get("random_state")
         if isinstance(seed, numbers.Integral) and "random_state" not in sampled:  # tune's: best_params gives it back
@@ -257,12 +281,12 @@ def tune(
     sample_weight = check_weights(sample_weight, len(y))
     splits, evaluation = splits_for(learner, X, y, cv, validation_fraction, groups)
     named_space = space  # the study's name and settings: as before the cut, so earlier studies resume
+    held = learner.get_params().get("validation_fraction")  # the rows each fit holds out itself
+    held = held if isinstance(held, numbers.Real) and not isinstance(held, bool) and 0 < held < 1 else 0.0
+    rows = int(min(len(train) for train, _ in splits) * (1 - held))
     cut = space.get("batch_size") is not None and space["batch_size"] == default_batch_sizes(learner)
-    if cut:
-        # The default batch sizes (the CLI's space is the default without --param's): those the rows can fill.
-        held = learner.get_params().get("validation_fraction")  # the rows each fit holds out itself
-        held = held if isinstance(held, numbers.Real) and not isinstance(held, bool) and 0 < held < 1 else 0.0
-        space = for_rows(space, int(min(len(train) for train, _ in splits) * (1 - held)))
+    if cut:  # the default batch sizes (the CLI's space is the default without --param's): those the rows can fill
+        space = for_rows(space, rows)
     scorer = check_scoring(learner, scoring, y)
     check_weighted_splits(sample_weight, splits, scorer)
     optuna_storage = open_storage(storage)
@@ -287,7 +311,7 @@ def tune(
             sampler = optuna.samplers.TPESampler(seed=seed)
         study.sampler = sampler
         study.pruner = _make_pruner(pruner, learner)
-        objective = _Objective(learner, X, y, space, splits, scorer, random_state, sample_weight)
+        objective = _Objective(learner, X, y, space, splits, scorer, random_state, sample_weight, rows)
 
         def kept(then="resume") -> str:  # what an interrupted call keeps
             in_memory = isinstance(optuna_storage, optuna.storages.InMemoryStorage)
