@@ -994,6 +994,7 @@ def test_a_worker_sharing_a_study_counts_every_workers_trials_and_says_what_runn
     bar(study, study.trials[2])
     (task,) = bar._progress.tasks
     assert task.completed == finished == 3 and "this worker: 1 complete; 3 finished by all" in task.fields["status"]
+    assert "best 0.7000 (trial 2)" in task.fields["status"]  # four decimals, as the table prints it (was "0.7")
     over = TrialProgress(2, "tuning", lambda: 3)  # workers together finish a few more than n_trials
     over(study, study.trials[2])
     assert over._progress.tasks[0].completed == 2

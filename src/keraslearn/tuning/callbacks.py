@@ -6,6 +6,8 @@ import math
 
 import keras
 
+from keraslearn.console import score
+
 #: The trial attribute naming the log its epoch values are minus: "val_loss", or "loss" without validation rows.
 REPORTED_ATTR = "reported"
 
@@ -87,7 +89,7 @@ class TrialProgress:
         state = trial.state.name.lower()
         self._counts[state] = self._counts.get(state, 0) + 1
         try:
-            best = f"best {study.best_value:.4g} (trial {study.best_trial.number})"
+            best = f"best {score(study.best_value)} (trial {study.best_trial.number})"  # as the table shows it
         except ValueError:  # no completed trial yet
             best = "no completed trial yet"
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self._counts.items()))
