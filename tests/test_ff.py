@@ -753,3 +753,27 @@ def test_clone_and_pickle_keep_the_arguments_of_a_keras_loss():
     cosine = copy.deepcopy(keras.losses.CosineSimilarity(axis=0, name="cos"))
     assert cosine._fn_kwargs == {"axis": 0} and cosine.name == "cos"
     assert b"keraslearn" not in pickle.dumps(keras.losses.MeanSquaredError())  # a faithful config: Keras' own pickle
+
+
+def test_the_fitted_attributes_help_lists_are_there(iris_fit, diabetes_fit):
+    # QA: help() listed no fitted attribute (only the README did); every learner's docstring now has them.
+    import re
+
+    import keraslearn.learners as learners
+    from keraslearn.learners.base import KerasLearner
+
+    def documented(cls):
+        section = cls.__doc__.split("    Attributes\n    ----------\n")[1]
+        return [n for pair in re.findall(r"^    (\w+_)(?:, (\w+_))? :", section, re.M) for n in pair if n]
+
+    for fitted in (iris_fit[0], diabetes_fit[0]):
+        names = documented(type(fitted))
+        assert {"model_", "history_", "n_iter_", "batch_size_", "encoder_"} <= set(names)
+        assert [n for n in names if not hasattr(fitted, n)] == []
+    assert isinstance(iris_fit[0].batch_size_, int) and diabetes_fit[0].y_mean_.shape == (1,)
+    assert "classes_" in documented(FFClassifier) and "y_mean_" in documented(FFRegressor)
+    public = [getattr(learners, n) for n in dir(learners) if isinstance(getattr(learners, n), type)
+              and issubclass(getattr(learners, n), KerasLearner) and getattr(learners, n) is not KerasLearner]
+    assert len(public) >= 20 and all(documented(cls).count("model_") == 1 for cls in public)
+    assert "feature_importances_" in documented(TabNetClassifier)  # its own entry is kept
+    assert "encoder_" not in documented(keraslearn.CNNClassifier)  # images: no table encoder

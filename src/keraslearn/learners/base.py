@@ -116,6 +116,12 @@ class KerasLearner(BaseEstimator):
     # int only (images).
     _auto_batch = (32, 256, 8)
     _optimizer_optional = False  # whether optimizer=None is allowed (a user's model: its own compile)
+    _tabular = True  # fitted on a table (encoder_, n_features_in_); False: images
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("keraslearn.") and not cls.__name__.startswith("_") and cls.__doc__:
+            cls.__doc__ = _with_fitted_attributes(cls)
 
     def __sklearn_clone__(self):
         """``sklearn.base.clone``, with callbacks copied as each fit copies them.
@@ -433,6 +439,34 @@ class KerasLearner(BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         return tags
+
+
+def _with_fitted_attributes(cls) -> str:
+    """``cls.__doc__`` with the fitted attributes every such learner has in its Attributes section."""
+    from sklearn.base import ClassifierMixin
+
+    classifier = issubclass(cls, ClassifierMixin)
+    rows = ["model_ : keras.Model\n        The trained Keras model (``model_.summary()``)."]
+    if classifier:
+        rows.append("classes_ : ndarray of shape (n_classes,)\n        The labels, in the order of "
+                    "``predict_proba``'s columns.")
+    rows += ["history_ : dict of lists\n        Per-epoch ``loss`` and ``val_loss``, as Keras' ``History.history``.",
+             "n_iter_ : int\n        Epochs run; early stopping restores the best epoch's weights.",
+             "batch_size_ : int\n        Rows per training batch in the fit (what ``batch_size`` chose)."]
+    if cls._tabular:
+        rows += ["n_features_in_ : int", "feature_names_in_ : ndarray of shape (n_features_in_,)\n        "
+                 "X's column names, when it has them.",
+                 "encoder_ : TabularEncoder\n        The fitted encoding of X's columns.",
+                 "spec_ : DataSpec\n        The encoded inputs the network was built for, and the task."]
+    if not classifier:
+        rows += ["y_mean_, y_scale_ : ndarray of shape (n_targets,)\n        The target's standardization: "
+                 "the model outputs ``(y - y_mean_) / y_scale_``.",
+                 "y_log1p_ : bool\n        Whether the model learns ``log1p(y)`` (loss ``msle``)."]
+    text = "".join(f"    {row}\n" for row in rows)
+    doc, header = cls.__doc__.rstrip() + "\n", "    Attributes\n    ----------\n"
+    if header in doc:
+        return doc.replace(header, header + text, 1)
+    return doc + "\n" + header + text
 
 
 def batch_rows(batch_size, n_train, auto_rule) -> int:

@@ -78,6 +78,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
     _architecture = staticmethod(cnn.build)
     _arch_params = ("application", "alpha", "cl_layer_units", "dropout", "unfreeze_n_last_layers")
     _auto_batch = None  # images: batch_size is a number (32, Keras' default)
+    _tabular = False
 
     def __init__(
         self,
