@@ -36,7 +36,7 @@ from keraslearn.learners.targets import KerasClassifierMixin
 _PARAMS_DOC = """
     Parameters
     ----------
-    model : callable
+    model : callable, default=None (required to fit)
         ``build(spec, **hp) -> keras.Model``, defined at module level so the learner pickles
         (``n_jobs>1``). ``spec`` is the :class:`~keraslearn.preprocessing.DataSpec` of the
         encoded data: name the inputs after ``spec.input_names`` (``"numeric"`` and one
@@ -54,7 +54,7 @@ _PARAMS_DOC = """
         artifact; set it again after ``keraslearn.load``.
     y_transform : callable or None, default=None
         ``fn(y) -> targets`` applied to the encoded training target only (see below).
-    scaling, min_frequency, embed_size :
+    scaling, min_frequency, embed_size : default="standard", 1, None
         How :class:`~keraslearn.preprocessing.TabularEncoder` encodes X (see ``FFClassifier``).
     optimizer : str, keras.optimizers.Optimizer or None, default=None
         None keeps the optimizer of a compiled model and uses "adam" otherwise.

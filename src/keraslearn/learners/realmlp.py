@@ -43,7 +43,7 @@ _DOC = """
     Parameters
     ----------
     hidden_sizes : tuple of int or int, default=(256, 256, 256)
-    activation : str
+    activation : str, default="selu" (classifier) or "mish" (regressor)
         "selu" for the classifier, "mish" for the regressor (RealMLP-TD).
     dropout : float, default=0.15
     numeric_embedding : {"pbld", None}, default="pbld"
