@@ -256,7 +256,7 @@ def test_learning_curve_shows_a_one_epoch_fit_and_whole_epochs():
         ax.figure.canvas.draw()
         labels = [t.get_text() for t in ax.get_yticklabels(which="both") if t.get_text()]
         assert labels and all(float(label) > 0 for label in labels), labels
-    assert narrow.get_ylabel() == "loss (target standardized)"
+    assert narrow.get_ylabel() == "loss (target standardized, log scale)"  # QA: a log axis said nothing
 
 
 def test_a_diverged_fit_has_no_best_epoch_and_keeps_its_metric_names(iris_mixed):

@@ -83,7 +83,7 @@ def test_plot_history_writes_a_png_from_fit_learner_or_dict(fitted, tmp_path):
         plot_history(keraslearn.FFClassifier(), tmp_path / "unfitted.png")  # was: not iterable
     # No path, as R's plot(history): the Figure itself (a notebook shows it), two panels for two metrics.
     fig = plot_history(hist)
-    assert len(fig.axes) == 2 and [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy"]
+    assert len(fig.axes) == 2 and [ax.get_ylabel() for ax in fig.axes] == ["loss (log scale)", "accuracy"]
     assert fig._repr_png_().startswith(b"\x89PNG")  # what IPython shows, without pyplot's inline backend
     fig.savefig(tmp_path / "later.png")
     assert _png_pixels(tmp_path / "later.png").std() > 0.01

@@ -98,6 +98,7 @@ def _curve_figure(hist: dict, title: str, loss_label: str = "loss", restored: bo
         ax.set_ylabel(loss_label if name == "loss" else name)
         if name == "loss" and min(hist[name]) > 0:
             ax.set_yscale("log")
+            ax.set_ylabel(f"{loss_label[:-1]}, log scale)" if loss_label.endswith(")") else f"{loss_label} (log scale)")
             # 0.68, not 6.8×10⁻¹; matplotlib still decides which minor ticks get a label.
             ax.yaxis.set_major_formatter(_PlainLog(labelOnlyBase=False))
             ax.yaxis.set_minor_formatter(_PlainLog(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
