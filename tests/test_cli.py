@@ -949,6 +949,18 @@ def test_class_labels_written_with_leading_zeros_stay_as_written(tmp_path, capsy
            "'1' are two))" in capsys.readouterr().err
     model = keraslearn.load(out)
     assert model.classes_.tolist() == ["002", "01", "1"]
+    # The labels' text rides in the frame's attrs, which pandas deep-copies on every operation (each column
+    # taken): passed on as it is, and popped before the features are split off.
+    import argparse
+    import copy
+
+    from keraslearn.tables import read_table
+    from keraslearn.tasks import load_task
+
+    read = read_table(data, codes_except="y")
+    assert copy.deepcopy(read.attrs)["target_text"] is read.attrs["target_text"]
+    X, y, _ = load_task(argparse.Namespace(data=str(data), target="y", task="auto", drop=None, weight=None), None)
+    assert "target_text" not in X.attrs and y.tolist() == labels.tolist()
     assert main(["predict", str(out), str(data), "--quiet"]) == 0
     preds = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype=str)
     assert list(preds.columns) == ["prediction", "proba_002", "proba_01", "proba_1"]

@@ -48,7 +48,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None, codes_except=None
     ``codes_except`` (a training file's target, for fit and tune): every other column of whole numbers
     some of which are written with leading zeros ("02139", "007": zip codes, codes) is read as text,
     and ``df.attrs["codes"]`` names them; read as numbers, their zeros would be lost and the codes
-    scaled as amounts. Such a target stays numbers, its text in ``df.attrs["target_text"]``.
+    scaled as amounts. Such a target stays numbers, its text in ``df.attrs["target_text"].value``.
     """
     p = Path(path).expanduser()  # as pandas does: "--out=~/x.csv" reaches us unexpanded
     if not p.exists():
@@ -147,9 +147,21 @@ def _zero_padded_codes_as_text(df, p, sep, encoding, skip, target, index_col) ->
         if codes:  # categories: the encoder's note on numbers stored as text would say to convert them
             df = df.assign(**{str(c): pd.Categorical(written[c].str.strip()) for c in codes})
         if target in padded:
-            df.attrs["target_text"] = tuple(written[target].str.strip())  # a tuple: attrs are compared
+            df.attrs["target_text"] = Passed(written[target].str.strip().to_numpy())
     df.attrs["codes"] = codes
     return df
+
+
+class Passed:
+    """A value in a DataFrame's ``attrs`` that pandas passes on as it is: every pandas operation
+    deep-copies ``attrs`` (each column taken from the frame too), which for a column's worth of
+    values would cost a copy of them each time."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __deepcopy__(self, memo):
+        return self
 
 
 def listed_dataset(path):

@@ -116,6 +116,7 @@ def load_task(args, console):
     weight = getattr(args, "weight", None)
     # --drop 'Unnamed: 0' or X: asked for by name, not said as row names
     df = read_table(args.data, keep=drop + ([weight] if weight is not None else []), codes_except=args.target)
+    written = df.attrs.pop("target_text", None)  # whole numbers, some written with leading zeros: "01", "007"
     codes = [c for c in df.attrs.get("codes", ()) if c not in drop and c != weight]
     if codes:
         _say(console, f"[yellow]read as text (categories), as whole numbers written with leading zeros: "
@@ -126,8 +127,7 @@ def load_task(args, console):
         raise UsageError(f"--drop {args.target}: that is the --target column")
     check_weight_column(df, weight, args.target, drop)
     X, y = split_target(df.drop(columns=drop), args.target, console)
-    written = df.attrs.get("target_text")  # whole numbers, some written with leading zeros: "01", "007"
-    written = None if written is None else pd.Series(written, index=df.index, dtype=object).loc[y.index]
+    written = None if written is None else pd.Series(written.value, index=df.index, dtype=object).loc[y.index]
     if weight is not None and X.shape[1] < 2:
         raise UsageError(f"the data has no feature columns besides the target and --weight {weight}")
     n_unique = y.nunique()
