@@ -134,3 +134,31 @@ def test_tensorflow_log_warnings_are_quiet_inside_keras_calls_only(monkeypatch):
     with keras_warnings_ignored():
         assert not logger.isEnabledFor(logging.WARNING)
     assert logger.level == logging.INFO
+
+
+def test_classification_scores_match_scikit_learns_on_the_labels_themselves():
+    # Scored as integer codes (scikit-learn sorted 1M text labels per metric: 3.6 of 5.8 s in evaluate),
+    # the numbers must be scikit-learn's on the labels as given: unseen labels, weights, two and three classes.
+    from sklearn import metrics
+
+    from keraslearn.report.metrics import classification_scores
+
+    rng = np.random.default_rng(0)
+    for classes, labels in ((np.array(["no", "yes"], dtype=object), ["no", "yes"]),
+                            (np.array(["B", "a", "c"], dtype=object), ["B", "a", "c"]),
+                            (np.array(["B", "a", "c"], dtype=object), ["B", "a", "c", "unseen"])):
+        y = rng.choice(labels, 500)
+        proba = rng.dirichlet(np.ones(len(classes)), 500)
+        pred = classes[proba.argmax(axis=1)]
+        w = rng.random(500)
+        got = classification_scores(y, pred, proba, classes, w)
+        assert got["accuracy"] == pytest.approx(metrics.accuracy_score(y, pred, sample_weight=w), abs=1e-15)
+        assert got["balanced_accuracy"] == pytest.approx(
+            metrics.balanced_accuracy_score(y, pred, sample_weight=w), abs=1e-15)
+        if "unseen" in labels:
+            assert set(got) == {"accuracy", "balanced_accuracy"}  # no probability metric for a label not a class
+            continue
+        assert got["log_loss"] == pytest.approx(metrics.log_loss(y, proba, labels=classes, sample_weight=w))
+        auc = (metrics.roc_auc_score(y == classes[1], proba[:, 1], sample_weight=w) if len(classes) == 2 else
+               metrics.roc_auc_score(y, proba, multi_class="ovr", labels=classes, sample_weight=w))
+        assert got["roc_auc"] == pytest.approx(auc)
