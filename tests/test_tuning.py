@@ -132,6 +132,15 @@ def test_cv_mode_scores_every_fold(tmp_path, diabetes_mixed):
         assert t.value == pytest.approx(np.mean(folds))
         # Only the first fold's learning curve (here the training loss: no validation rows) is reported.
         assert len(t.intermediate_values) == t.user_attrs["epochs"][0] == 3
+    from io import StringIO
+
+    from rich.console import Console
+
+    from keraslearn.tuning.report import print_trials
+
+    out = StringIO()
+    print_trials(Console(file=out, width=200), study)
+    assert "epochs, all folds" in out.getvalue()  # QA: "epochs 6" after tune --epochs 3 read as a bug
 
 
 def test_pruner_stops_a_bad_trial(tmp_path, iris_mixed):
@@ -162,7 +171,7 @@ def test_pruner_stops_a_bad_trial(tmp_path, iris_mixed):
     assert frame["score"].notna().tolist() == [True, False, False]
     out = StringIO()
     print_trials(Console(file=out, width=200), study)
-    assert "best 1 of 3 trials" in out.getvalue()
+    assert "best 1 of 3 trials" in out.getvalue() and "all folds" not in out.getvalue()  # one fit a trial
 
 
 def test_pruner_choices():

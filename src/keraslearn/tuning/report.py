@@ -76,7 +76,11 @@ def print_trials(console, study, top: int = 10, weight=None):
         grace = (getattr(storage, "grace_period", None) or 2 * beat) if beat else None  # Optuna's rule
         table.caption = "running: trials of other workers, or of a worker that stopped" + (
             f" (a worker that opens the study fails those {grace} s after their last heartbeat)" if grace else "")
-    for col in ("trial", score_name(study), "epochs", "seconds"):
+    from keraslearn.tuning.storage import CONFIG_ATTR
+
+    config = study.user_attrs.get(CONFIG_ATTR) or {}
+    folds = str(config.get("evaluation", "")).startswith("cv=")  # each trial fits once per fold
+    for col in ("trial", score_name(study), "epochs, all folds" if folds else "epochs", "seconds"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("parameters", ratio=1)
     for t in done:
