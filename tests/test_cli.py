@@ -101,6 +101,14 @@ def test_predict_keep_columns_never_collide_with_the_output(fitted, iris_csv, tm
                  "--quiet"]) == 2
     assert "--keep prediction: the output has a column of that name" in capsys.readouterr().err
     assert not (tmp_path / "x.parquet").exists()
+    # Parquet is typed: an ID of plain whole numbers from a CSV stays an integer (QA: it came back as text and
+    # failed a join); one written with leading zeros stays the file's text.
+    pd.read_csv(iris_csv).assign(id=range(-5, 145), code=[f"{i:03d}" for i in range(150)]).to_csv(data, index=False)
+    assert main(["predict", str(fitted), str(data), "--keep", "id", "--keep", "code", "--out",
+                 str(tmp_path / "x.parquet"), "--quiet"]) == 0
+    kept = pd.read_parquet(tmp_path / "x.parquet")
+    assert kept["id"].dtype == np.int64 and kept["id"].tolist() == list(range(-5, 145))
+    assert kept["code"].tolist()[:2] == ["000", "001"]
 
 
 def test_regression_parquet_and_params(tmp_path, diabetes_mixed, capfd):

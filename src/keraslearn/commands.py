@@ -306,7 +306,10 @@ def cmd_predict(args):
     clash = [c for c in keep if c in set(out.columns)]
     if clash:
         raise UsageError(f"--keep {', '.join(clash)}: the output has a column of that name; rename it in DATA")
-    out = pd.concat([df[keep].reset_index(drop=True), out], axis=1)  # e.g. an ID, to join the rows back
+    kept = df[keep].reset_index(drop=True)
+    if args.out and out_kind(args.out) == "parquet":  # a typed table: an ID of plain whole numbers stays one
+        kept = kept.assign(**{str(c): pd.to_numeric(kept[c]) for c in keep if _plain_integers(kept[c])})
+    out = pd.concat([kept, out], axis=1)  # e.g. an ID, to join the rows back
     if args.out:
         try:
             write_table(out, args.out)  # the file system's refusals are WriteErrors naming the file
@@ -316,6 +319,13 @@ def cmd_predict(args):
     else:
         write_stdout(out.to_csv(index=False))
     return 0
+
+
+def _plain_integers(column: pd.Series) -> bool:
+    """Whether a column read as the file's text holds whole numbers written as int64 writes them ("42",
+    "-7": not "007", "+7" or "1e3", which the text keeps)."""
+    text = pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
+    return bool(text and len(column) and column.str.fullmatch(r"0|-?[1-9]\d{0,17}").eq(True).all())
 
 
 def cmd_evaluate(args):
