@@ -973,10 +973,14 @@ def test_class_labels_written_with_leading_zeros_stay_as_written(tmp_path, capsy
     preds = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype=str)
     assert list(preds.columns) == ["prediction", "proba_002", "proba_01", "proba_1"]
     assert set(preds["prediction"]) <= {"002", "01", "1"}
-    # evaluate reads the labels as written too: its accuracy is that of the predictions above
-    assert main(["evaluate", str(out), str(data), "--target", "y", "--json"]) == 0
-    scores = json.loads(capsys.readouterr().out)
+    # evaluate reads the labels as written too (" 02" as fit read it: "02"): the accuracy of the predictions above
+    padded = tmp_path / "padded.csv"
+    pd.read_csv(data, dtype={"y": str}).assign(y=lambda d: " " + d["y"]).to_csv(padded, index=False)
+    assert main(["evaluate", str(out), str(padded), "--target", "y", "--json"]) == 0
+    captured = capsys.readouterr()
+    scores = json.loads(captured.out)
     assert scores["accuracy"] == pytest.approx((preds["prediction"].to_numpy() == labels).mean())
+    assert "never saw" not in captured.err and "log_loss" in scores
     # Amounts written with zeros stay numbers (regression), and --task regression takes "01" as 1.
     many = pd.DataFrame({"x": x, "y": rng.choice([f"{v:04d}" for v in range(0, 3000, 150)], 150)})
     many.to_csv(data, index=False)

@@ -192,6 +192,20 @@ def test_checkpoint_of_another_fit_is_refused(tmp_path):
         with pytest.raises(ValueError, match="checkpoint of a different fit .*" + what):
             learner.fit(*data, checkpoint_dir=tmp_path)
     assert _checkpoint_epoch(tmp_path) == 1  # left untouched
+    # An optimizer object: the setting that differs, not two whole configs; its automatic name ("adam_1" for a
+    # process's second Adam) is no difference (review: a fresh, equal Adam was refused).
+    own = tmp_path / "own"
+    with pytest.raises(KeyboardInterrupt):
+        FFRegressor(epochs=5, layer_units=(8,), optimizer=keras.optimizers.Adam(1e-3), learning_rate=None,
+                    callbacks=[_Crash(1)]).fit(X, y, checkpoint_dir=own)
+    with pytest.raises(ValueError, match=r"\(parameters differ: optimizer learning_rate 0.001 in the checkpoint, "
+                                         r"0.01 now\)"):
+        FFRegressor(epochs=5, layer_units=(8,), optimizer=keras.optimizers.Adam(1e-2),
+                    learning_rate=None).fit(X, y, checkpoint_dir=own)
+    _EpochLog.epochs = []
+    resumed = FFRegressor(epochs=5, layer_units=(8,), optimizer=keras.optimizers.Adam(1e-3), learning_rate=None,
+                          callbacks=[_EpochLog()]).fit(X, y, checkpoint_dir=own)
+    assert resumed.n_iter_ == 5 and _EpochLog.epochs == [1, 2, 3, 4]  # resumed after the epoch written
     with zipfile.ZipFile(tmp_path / FILENAME) as z:
         state = json.loads(z.read("state.json"))
     assert state["epoch"] == 1 and state["history"]["loss"]

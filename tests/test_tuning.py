@@ -1014,7 +1014,7 @@ def test_a_worker_sharing_a_study_counts_every_workers_trials_and_says_what_runn
         "(a worker that opens the study fails those 45 s after their last heartbeat)" in text
 
 
-def test_a_trial_leaves_out_parameters_that_cannot_act_in_it(iris_mixed):
+def test_a_trial_leaves_out_parameters_that_cannot_act_in_it(iris_mixed, monkeypatch):
     # QA: frequency_scale was drawn in trials without the periodic embedding, TabM's n_bins with no piecewise one,
     # embed_dropout on data without categorical columns and TabNet's virtual_batch_size for batches it cannot
     # split: each an extra dimension for TPE that changed nothing (bitwise the same fits).
@@ -1052,6 +1052,16 @@ def test_a_trial_leaves_out_parameters_that_cannot_act_in_it(iris_mixed):
     assert "virtual_batch_size" not in drawn(tabnet_clf, X, {**tabnet, "batch_size": "auto"}, rows=1100)  # 128
     assert "virtual_batch_size" in drawn(tabnet_clf, X, {**tabnet, "batch_size": "auto"}, rows=5000)  # 512 rows
     assert "virtual_batch_size" in drawn(tabnet_clf, X, {**tabnet, "batch_size": 256}, rows=500)
+    # Folds of unequal size: virtual_batch_size is left out only if even the largest fit's batch cannot use it
+    # (review: the smallest fold decided, and TimeSeriesSplit's later folds trained 256- and 512-row batches).
+    from sklearn.model_selection import TimeSeriesSplit
+
+    seen = []
+    monkeypatch.setattr(_Objective, "__call__", lambda self, trial: seen.append(self.rows) or 0.5)  # no fits
+    keraslearn.tune(tabnet_clf, np.zeros((6000, 2)), np.arange(6000) % 2, cv=TimeSeriesSplit(5), n_trials=1,
+                    storage=optuna.storages.InMemoryStorage(), refit=False)
+    assert seen == [int(5000 * 0.9)]  # the largest fold's 5,000 rows, less the learner's validation_fraction
+    monkeypatch.undo()
     # A whole study: its trials hold no embed_dropout on numeric data, and best_params refit as usual.
     space = {"embed_dropout": FloatDistribution(0.0, 0.3), "units": IntDistribution(4, 8),
              "n_layers": IntDistribution(1, 1)}

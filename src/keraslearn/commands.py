@@ -307,8 +307,10 @@ def cmd_predict(args):
     if clash:
         raise UsageError(f"--keep {', '.join(clash)}: the output has a column of that name; rename it in DATA")
     kept = df[keep].reset_index(drop=True)
-    if args.out and out_kind(args.out) == "parquet":  # a typed table: an ID of plain whole numbers stays one
-        kept = kept.assign(**{str(c): pd.to_numeric(kept[c]) for c in keep if _plain_integers(kept[c])})
+    if args.out and out_kind(args.out) == "parquet" and df.attrs.get("header_line"):
+        # A typed table: an ID a text file writes as plain whole numbers (read verbatim) is one there.
+        kept = kept.assign(**{str(c): pd.to_numeric(kept[c]) for c in keep
+                              if c not in features and _plain_integers(kept[c])})
     out = pd.concat([kept, out], axis=1)  # e.g. an ID, to join the rows back
     if args.out:
         try:
@@ -324,8 +326,8 @@ def cmd_predict(args):
 def _plain_integers(column: pd.Series) -> bool:
     """Whether a column read as the file's text holds whole numbers written as int64 writes them ("42",
     "-7": not "007", "+7" or "1e3", which the text keeps)."""
-    text = pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
-    return bool(text and len(column) and column.str.fullmatch(r"0|-?[1-9]\d{0,17}").eq(True).all())
+    return bool(len(column) and pd.api.types.infer_dtype(column, skipna=False) == "string"
+                and column.str.fullmatch(r"0|-?[1-9]\d{0,17}").all())
 
 
 def cmd_evaluate(args):
@@ -389,6 +391,8 @@ def _labelled_rows(args, model, console):
         _say(console, f"[yellow]the model was trained with rows weighted by {trained!r}; these metrics are not "
                       f"(--weight {shlex.quote(trained)} weights them)[/]", always=True)
     X, y = split_target(df, args.target, console)
+    if spelled:  # as fit read them: " 02" is the class "02"
+        y = y.astype(str).str.strip()
     X, weights = pop_weight(X, args.weight)
     return _features_for(model, X, console), y, weights
 

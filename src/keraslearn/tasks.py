@@ -152,9 +152,10 @@ def load_task(args, console):
                          f"{instead} to make every value a class")
     labels = None  # the classes as the file writes them, where read as numbers they would lose their zeros
     if written is not None and (task == "classification" or task == "auto" and named != "regression"):
-        merged = written.nunique() > n_unique  # "01" and "1": two labels, one number
+        spellings = written.groupby(y.to_numpy()).unique()  # "01" and "1": two labels, one number
+        merged = [sorted(texts) for texts in spellings if len(texts) > 1]
         if task != "auto" or named is not None or merged or infer_task(y)[0] == "classification":
-            y, labels = written.rename(y.name), (" ('01' and '1' are two)" if merged else "")
+            y, labels = written.rename(y.name), (f" ({merged[0][0]!r} and {merged[0][1]!r} are two)" if merged else "")
     if task == "auto":
         if named is not None:  # 'classif.ff' on 1..39 ratings: the user said which task
             task, why = named, f"--learner {args.learner} is a {named} learner"

@@ -452,7 +452,8 @@ def _with_fitted_attributes(cls) -> str:
                     "``predict_proba``'s columns.")
     rows += ["history_ : dict of lists\n        Per-epoch ``loss`` and ``val_loss``, as Keras' ``History.history``.",
              "n_iter_ : int\n        Epochs run; early stopping restores the best epoch's weights.",
-             "batch_size_ : int\n        Rows per training batch in the fit (what ``batch_size`` chose)."]
+             "batch_size_ : int\n        Rows per training batch in the fit (what ``batch_size`` chose;\n        "
+             "None in a learner saved with \"auto\" before it was kept)."]
     if cls._tabular:
         rows += ["n_features_in_ : int", "feature_names_in_ : ndarray of shape (n_features_in_,)\n        "
                  "X's column names, when it has them.",

@@ -56,7 +56,9 @@ def _param_text(value):
     """A stable text of a parameter value (objects by class and config, never by address)."""
     if isinstance(value, (keras.optimizers.Optimizer, keras.losses.Loss)):
         with keras_warnings_ignored():
-            return {"class": type(value).__qualname__, "config": value.get_config()}
+            config = value.get_config()
+        # Not its automatic name: a second Adam() of a process is "adam_1", the same optimizer.
+        return {"class": type(value).__qualname__, "config": {k: v for k, v in config.items() if k != "name"}}
     if callable(value):
         return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
     if isinstance(value, np.ndarray):
@@ -123,6 +125,21 @@ def fingerprint(learner, x, y, sample_weight, held_out=None) -> Fingerprint:
     return out
 
 
+def _changed(name: str, old: str, new: str) -> str:
+    """A parameter's two values (JSON texts) in words; of an optimizer or loss object, the settings
+    that differ."""
+    a, b = json.loads(old), json.loads(new)
+    if isinstance(a, dict) and isinstance(b, dict) and a.get("class") == b.get("class") and "config" in a:
+        a, b = a["config"], b.get("config") or {}
+        keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        return "; ".join(f"{name} {k} {_shown(a.get(k))} in the checkpoint, {_shown(b.get(k))} now" for k in keys)
+    return f"{name} {old} in the checkpoint, {new} now"
+
+
+def _shown(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else json.dumps(value)  # float32 settings: 0.001
+
+
 def _differences(then: dict, now: dict) -> str:
     """What differs between the fit that wrote a checkpoint and this one, in words ("" if unknown)."""
     said = []
@@ -132,7 +149,7 @@ def _differences(then: dict, now: dict) -> str:
     if then.get("backend") != now.get("backend"):
         said.append(f"it was written on the {then.get('backend')} backend, this fit runs on {now.get('backend')}")
     old, new = then.get("params", {}), now.get("params", {})
-    changed = [f"{k} {old[k]} in the checkpoint, {new[k]} now" for k in sorted(new) if k in old and old[k] != new[k]]
+    changed = [_changed(k, old[k], new[k]) for k in sorted(new) if k in old and old[k] != new[k]]
     if changed and then.get("class") == now.get("class"):
         said.append("parameters differ: " + "; ".join(changed))
     if then.get("held_out") != now.get("held_out"):

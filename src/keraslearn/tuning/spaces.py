@@ -303,11 +303,13 @@ CONDITIONAL = (*ONLY_WITH, "virtual_batch_size")
 
 def idle(name, dist, learner, params: dict, rows: int, categorical: bool) -> bool:
     """Whether ``name`` can do nothing in a trial whose fits take ``params`` (the learner's, with the
-    trial's draws so far) on ``rows`` training rows; ``categorical``: whether X has categorical columns.
+    trial's draws so far) on at most ``rows`` training rows; ``categorical``: whether X has categorical
+    columns.
 
     A trial leaves such a name out, so TPE models only what acts: ``frequency_scale`` without a periodic
     embedding, ``embed_dropout`` without embedded columns, TabNet's ``virtual_batch_size`` when the
-    trial's batch is no larger than its smallest choice (every choice is then one ghost batch).
+    trial's batch (in its largest fit) is no larger than its smallest choice (every choice is then one
+    ghost batch).
     """
     from optuna.distributions import CategoricalDistribution
 

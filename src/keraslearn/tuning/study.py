@@ -94,7 +94,7 @@ class _Objective:
     def __init__(self, learner, X, y, space, splits, scorer, seed, sample_weight=None, rows=0):
         self.learner, self.X, self.y, self.sample_weight = learner, X, y, sample_weight
         self.space, self.splits, self.scorer, self.seed = space, splits, scorer, seed
-        self.rows = rows  # training rows of the smallest fit: what batch_size="auto" sizes
+        self.rows = rows  # training rows of the largest fit: the largest batch batch_size="auto" makes
         self.categorical = "embed_dropout" in space and _has_categorical(learner, X)
 
     def sample(self, trial) -> dict:
@@ -283,10 +283,10 @@ def tune(
     named_space = space  # the study's name and settings: as before the cut, so earlier studies resume
     held = learner.get_params().get("validation_fraction")  # the rows each fit holds out itself
     held = held if isinstance(held, numbers.Real) and not isinstance(held, bool) and 0 < held < 1 else 0.0
-    rows = int(min(len(train) for train, _ in splits) * (1 - held))
+    rows = [int(len(train) * (1 - held)) for train, _ in splits]  # each fit's training rows
     cut = space.get("batch_size") is not None and space["batch_size"] == default_batch_sizes(learner)
     if cut:  # the default batch sizes (the CLI's space is the default without --param's): those the rows can fill
-        space = for_rows(space, rows)
+        space = for_rows(space, min(rows))
     scorer = check_scoring(learner, scoring, y)
     check_weighted_splits(sample_weight, splits, scorer)
     optuna_storage = open_storage(storage)
@@ -311,7 +311,7 @@ def tune(
             sampler = optuna.samplers.TPESampler(seed=seed)
         study.sampler = sampler
         study.pruner = _make_pruner(pruner, learner)
-        objective = _Objective(learner, X, y, space, splits, scorer, random_state, sample_weight, rows)
+        objective = _Objective(learner, X, y, space, splits, scorer, random_state, sample_weight, max(rows))
 
         def kept(then="resume") -> str:  # what an interrupted call keeps
             in_memory = isinstance(optuna_storage, optuna.storages.InMemoryStorage)
