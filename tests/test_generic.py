@@ -250,6 +250,13 @@ def test_target_encoding_follows_the_model(cancer_mixed, diabetes_mixed):
     # A ReLU layer (not an activation=) on the standardized target: predictions floored at y's mean, silently
     with pytest.raises(ValueError, match=r"activation='relu', whose outputs are never negative"):
         KerasRegressor(build_ending_in, model_params={"last": "relu"}, epochs=1).fit(Xd, yd)
+    # tanh: predictions silently capped at the mean ± 1 sd (QA)
+    with pytest.raises(ValueError, match=r"activation='tanh', whose outputs lie in \[-1, 1\]"):
+        KerasRegressor(build_scores, model_params={"activation": "tanh"}, epochs=1).fit(Xd, yd)
+    # A y_transform of the standardized target that makes NaN (np.log) was a DivergedError about learning rates
+    with pytest.raises(ValueError, match=r"y_transform returned NaN or infinite targets for \d+ value\(s\); it "
+                                         r"receives the encoded target \(a regressor's target standardized"):
+        KerasRegressor(build_mlp, y_transform=np.log, epochs=1).fit(Xd, yd)
 
 
 # ------------------------------------------------------------- routed parameters, clone
@@ -355,6 +362,17 @@ def test_errors_name_the_fix(iris_mixed, diabetes_mixed):
     for activation in (None, "relu"):  # logits, or scores that train to NaN: refused before training
         with pytest.raises(ValueError, match=r"outputs are not probabilities.*from_logits=True"):
             KerasClassifier(build_scores, model_params={"activation": activation}).fit(X, y)
+    # A relu head is refused by name: its untrained outputs on the first rows could fall in [0, 1] (QA: on JAX
+    # they did, and predict_proba gave -5 to 6), while an operation after that layer makes the output its own.
+    with pytest.raises(ValueError, match=r"activation='relu', whose outputs are not probabilities"):
+        KerasClassifier(build_scores, model_params={"activation": "relu"}).fit(X, y)
+
+    def build_ops_softmax(spec):
+        inputs, x = tabular_inputs(spec)
+        return keras.Model(inputs, keras.ops.softmax(keras.layers.Dense(spec.n_outputs, activation="relu")(x)))
+
+    proba = KerasClassifier(build_ops_softmax, epochs=1).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
     # A from_logits loss on a model that already ends in a softmax: trained, it applied the softmax twice
     # (a sigmoid model then predicted one class for every row).
     logits_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)

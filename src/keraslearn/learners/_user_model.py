@@ -9,6 +9,7 @@ import inspect
 
 import keras
 import numpy as np
+from sklearn.base import is_classifier
 
 from keraslearn.training import compile_model
 from keraslearn.training.host_init import host_initializers
@@ -80,8 +81,13 @@ def _model_input_names(model):
 
 def _output_activation(model) -> str:
     """The name of the activation the model's last layer ends in ("" when it has none to read): a
-    layer's ``activation=``, an ``Activation`` layer's, or a ``Softmax`` or (plain) ``ReLU`` layer."""
+    layer's ``activation=``, an ``Activation`` layer's, or a ``Softmax`` or (plain) ``ReLU`` layer.
+    "" too where an operation after that layer makes the output (``keras.ops.softmax(x)``)."""
     last = model.layers[-1] if getattr(model, "layers", None) else None
+    outputs = getattr(model, "_outputs", None) if isinstance(model, keras.Model) else None
+    history = getattr(outputs[0], "_keras_history", None) if isinstance(outputs, list) and len(outputs) == 1 else None
+    if history is not None and history[0] is not last:
+        return ""
     name = getattr(getattr(last, "activation", None), "__name__", "")
     if isinstance(last, keras.layers.Softmax):
         return "softmax"
@@ -315,6 +321,12 @@ class _UserModelMixin:
             if n_rows(y_fit) != n:
                 hint = " (a list or tuple is read as one array: return the array itself)" * listed
                 raise ValueError(f"y_transform returned {n_rows(y_fit)} rows for {n}; it must keep every row{hint}.")
+            values = np.asarray(y_fit) if hasattr(y_fit, "dtype") else None
+            if values is not None and values.dtype.kind in "fc" and not np.isfinite(values).all():
+                standardized = (" (a regressor's target standardized: mean 0, about half of it negative, so np.log "
+                                "or np.sqrt give NaN)") if not is_classifier(self) else ""
+                raise ValueError(f"y_transform returned NaN or infinite targets for {int((~np.isfinite(values)).sum())} "
+                                 f"value(s); it receives the encoded target{standardized}.")
             _refuse_one_hot_again(self, model, given, y_fit)
         self._x_transformed = self.x_transform is not None
         return x, y_fit

@@ -184,6 +184,14 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         probabilities (no softmax/sigmoid at the end), unless the loss says it takes logits."""
         if self._from_logits or self.y_transform is not None:
             return
+        activation = _output_activation(model)
+        if activation in _NOT_PROBABILITIES:  # a linear unit's outputs are checked below
+            raise ValueError(
+                f"The model's output layer has activation={activation!r}, whose outputs are not probabilities "
+                "(a relu's can pass 1 or be 0 for every class). A classifier's model ends in a softmax (a sigmoid "
+                "for one unit), e.g. keraslearn.architectures.blocks.output_head(spec, x); or end it in a linear "
+                "unit and pass loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) "
+                "(BinaryCrossentropy for one unit).")
         with keras_warnings_ignored():  # torch's tensors meet NumPy 2's copy= deprecation in convert_to_numpy
             out = model(keras.tree.map_structure(lambda a: a[:64], x), training=False)
             if not hasattr(out, "shape"):
@@ -221,6 +229,11 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
 
 # Output activations that cannot reach a standardized (centred) target.
 _NON_NEGATIVE = {"sigmoid", "hard_sigmoid", "relu", "relu6", "softplus", "exponential"}
+_BOUNDED = {"tanh", "softsign", "hard_tanh"}  # outputs in [-1, 1]
+# Keras' activations whose outputs are no probabilities (a user's own, e.g. a sparsemax, may be).
+_NOT_PROBABILITIES = {"relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "glu", "silu", "swish", "mish",
+                      "hard_silu", "hard_swish", "softplus", "sparse_plus", "squareplus", "exponential", "tanh",
+                      "hard_tanh", "softsign", "log_softmax", "log_sigmoid"}
 
 
 class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
@@ -233,7 +246,8 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
     The model outputs ``n_targets`` linear units. As in every keraslearn regressor, the
     target is standardized for training when the loss is scale-free (MSE, MAE, Huber,
     log-cosh; also when the loss is compiled in) and predictions are mapped back;
-    ``y_transform`` receives the float32 ``(n, n_targets)`` training target. Metrics compiled
+    ``y_transform`` receives the float32 ``(n, n_targets)`` training target and is not inverted
+    at predict (for a transform of y, use ``TransformedTargetRegressor``). Metrics compiled
     into the model are then computed on the standardized target too (an MAE in standard
     deviations of y, ``y_scale_``): so are ``history_`` and what callbacks monitor.
 """
@@ -296,6 +310,12 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
             check_log_loss(compiled_loss, y_fit)
             self.y_mean_ = np.zeros_like(self.y_mean_)
             self.y_scale_ = np.ones_like(self.y_scale_)
+        if activation in _BOUNDED and self.y_transform is None and compiled_loss in _SCALE_FREE_LOSSES:
+            raise ValueError(
+                f"The model's output layer has activation={activation!r}, whose outputs lie in [-1, 1], but "
+                "keraslearn trains a regressor on the standardized target (mean 0, sd 1; predictions are mapped "
+                "back), so its predictions could not leave the mean ± 1 sd. End the model with a linear unit "
+                "(activation=None, as output_head(spec, x) gives).")
         if activation in _NON_NEGATIVE and self.y_transform is None and compiled_loss in _SCALE_FREE_LOSSES:
             raise ValueError(
                 f"The model's output layer has activation={activation!r}, whose outputs are never negative, but "
