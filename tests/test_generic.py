@@ -567,6 +567,10 @@ def test_a_model_without_input_is_built_on_the_data(tmp_path):
     with pytest.raises(ValueError, match=r"is a keras.Sequential, which takes one input, but the data gives 2: "
                                          r"\['cat_colour', 'numeric'\].*tabular_inputs\(spec\)"):
         KerasRegressor(build_sequential_without_input, epochs=1).fit(mixed, y)
+    # ... and one that starts with keras.Input((spec.n_numeric,)) (QA: it was told to rename its one input)
+    numeric_first = lambda spec: keras.Sequential([keras.Input((spec.n_numeric,)), keras.layers.Dense(1)])  # noqa: E731
+    with pytest.raises(ValueError, match=r"is a keras.Sequential, which takes one input, but the data gives 2: "):
+        KerasRegressor(numeric_first, epochs=1).fit(mixed, y)
 
 
 class Doubling(keras.layers.Layer):

@@ -287,10 +287,20 @@ class _UserModelMixin:
             return next(iter(x.values()))
         if names is None:  # a subclassed model declares no inputs: it takes the dict, keyed by spec.input_names
             return x
+        if isinstance(model, keras.Sequential) and len(names) == 1:  # keras.Input((spec.n_numeric,)) first
+            raise self._one_input_error(x)
         raise ValueError(
             f"The model's inputs are named {names}, but keraslearn feeds {sorted(x)}. Name each keras.Input "
             "after spec.input_names (keraslearn.architectures.blocks.tabular_inputs(spec) does it), or pass "
             "x_transform=fn turning that dict into what your model takes."
+        )
+
+    def _one_input_error(self, x) -> ValueError:
+        return ValueError(
+            f"The model built by model={_build_name(self.model)} is a keras.Sequential, which takes one input, "
+            f"but the data gives {len(x)}: {sorted(x)} (each categorical column is an input of its own). "
+            "Start a functional model with keraslearn.architectures.blocks.tabular_inputs(spec), or pass "
+            "x_transform=fn turning the dict into one array."
         )
 
     def _output_width(self, model):
@@ -342,12 +352,7 @@ class _UserModelMixin:
                 out = model(keras.tree.map_structure(lambda a: a[:2], x))
         except Exception as err:
             if isinstance(model, keras.Sequential) and isinstance(x, dict) and len(x) > 1:
-                raise ValueError(
-                    f"The model built by model={_build_name(self.model)} is a keras.Sequential, which takes one input, "
-                    f"but the data gives {len(x)}: {sorted(x)} (each categorical column is an input of its own). "
-                    "Start a functional model with keraslearn.architectures.blocks.tabular_inputs(spec), or pass "
-                    "x_transform=fn turning the dict into one array."
-                ) from None
+                raise self._one_input_error(x) from None
             raise ValueError(
                 f"The model built by model={_build_name(self.model)} has no keras.Input, and calling it on two rows "
                 f"of the data failed: {type(err).__name__}: {err}. Start it with keras.Input(shape=...) (see "
