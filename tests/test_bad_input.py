@@ -247,6 +247,8 @@ PARAM_ERRORS = [
     (FFClassifier, {"callbacks": "early_stopping"}, "callbacks must be a list of keras.callbacks.Callback instances, "
                                                      "got 'early_stopping'"),
     (FFClassifier, {"layer_units": None}, "layer_units must be a sequence of positive ints"),
+    (FFClassifier, {"layer_units": {8, 64, 3}}, "layer_units must be a sequence of positive ints"),  # no order
+    (FFClassifier, {"layer_units": {16: "a"}}, "layer_units must be a sequence of positive ints"),
     (RealMLPClassifier, {"hidden_sizes": None}, "hidden_sizes must be a sequence of positive ints"),
     (FFClassifier, {"embed_size": {"cat": 0}}, "embed_size must be None, a positive int or a dict of column"),
     (FFClassifier, {"embed_size": {"cat": 2.5}}, "embed_size must be None, a positive int or a dict of column"),

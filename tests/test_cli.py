@@ -138,6 +138,12 @@ def test_regression_parquet_and_params(tmp_path, diabetes_mixed, capfd):
         (["fit", "{bad}", "--target", "y"], "cannot read"),
         (["predict", "nope.keraslearn", "{iris}"], "no such model file"),
         (["predict", "{iris}", "{iris}"], "not a keraslearn artifact"),
+        (["predict", "{iris}", "{iris}"], "(the model comes first: keraslearn predict MODEL DATA)"),  # a table
+        (["fit", "{iris}", "--target", "species", "--param", "epochs=1", "--param", "epochs=2"],
+         "--param epochs is given twice; give each parameter once"),  # was: the last one, silently
+        (["fit", "{iris}", "--target", "species", "--param", "=5"], "--param expects name=value, got '=5'"),
+        (["fit", "{iris}", "--target", "species", "--param", "class_weight={{a: 1, b: 5}}"],  # argv is formatted
+         "is not a Python dict; write text keys in quotes: --param \"class_weight={'a': 1, 'b': 5}\""),
         (["fit", "{iris}", "--target", "species", "--learner", "nope"], "Unknown learner 'nope'"),
         (["fit", "{iris}", "--target", "species", "--learner", "classif.keras"],
          "learner 'classif.keras' (KerasClassifier) trains the model your Python build function makes"),

@@ -706,6 +706,14 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("usage: keraslearn tune")
     assert "unrecognized arguments: --trials 2; did you mean --n-trials?" in err
+    # A learner's parameter typed as an option (QA: --dropout was "did you mean --drop?", which drops a column)
+    for flag, said in (("--dropout", "dropout is a learner parameter: give it as --param dropout=VALUE"),
+                       ("--learning-rate", "learning_rate is a learner parameter: give it as --param learning_rate"),
+                       ("--seed", "did you mean --random-state?")):
+        for command in ("tune", "fit"):
+            with pytest.raises(SystemExit):
+                main([command, str(data), "--target", "b", flag, "1"])
+            assert said in capsys.readouterr().err
     with pytest.raises(SystemExit):  # install and doctor take --backend; the others run on KERAS_BACKEND
         main(["tune", str(data), "--target", "b", "--backend", "torch"])
     assert "the backend comes from the environment: KERAS_BACKEND=torch keraslearn tune" in capsys.readouterr().err

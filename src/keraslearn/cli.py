@@ -100,11 +100,38 @@ def _parse(parser, argv):
         first = next((e.split("=")[0] for e in extra if e.startswith("-")), "")
         close = difflib.get_close_matches(first, flags, n=1, cutoff=0.7)
         hint = f"; did you mean {close[0]}?" if close else ""
+        if "--param" in flags and (param := _learner_parameter(first, flags)):
+            hint = param  # --dropout 0.1: not "did you mean --drop?"
         if first == "--backend":  # install and doctor take one; the others run on the environment's
             hint = (f"; the backend comes from the environment: KERAS_BACKEND=torch keraslearn {args.command} ... "
                     "(JAX when unset)")
         command.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     return args
+
+
+def _learner_parameter(flag: str, flags: list) -> str:
+    """For ``--dropout`` or ``--learning-rate``, a learner's parameter typed as an option: how to give it
+    (``--param dropout=...``); "" for other names."""
+    name = flag.lstrip("-").replace("-", "_")
+    if not name or flag in flags:
+        return ""
+    if name == "seed" and "--random-state" in flags:
+        return "; did you mean --random-state?"
+    try:
+        from keraslearn.learners.registry import _FAMILIES, resolve
+
+        known = {p for fam in _FAMILIES for task in ("classification", "regression")
+                 for p in _params_of(resolve, fam, task)}
+    except Exception:  # noqa: BLE001 - a broken environment: no hint rather than a second error
+        return ""
+    return f"; {name} is a learner parameter: give it as --param {name}=VALUE" if name in known else ""
+
+
+def _params_of(resolve, family: str, task: str) -> list:
+    try:
+        return list(resolve(family, task)().get_params(deep=False))
+    except (ValueError, TypeError, ImportError):
+        return []
 
 
 class _QuietOnceClosed:

@@ -201,7 +201,10 @@ def _load_model(path):
     try:
         return load(path)
     except ValueError as err:
-        raise UsageError(str(err)) from None
+        from keraslearn.tables import table_kind
+
+        order = " (the model comes first: keraslearn predict MODEL DATA)" * (table_kind(Path(path)) is not None)
+        raise UsageError(f"{err}{order}") from None
     except OSError as err:  # a directory, no permission
         raise UsageError(f"cannot read model {path}: {err.strerror or err}") from None
 
@@ -330,6 +333,17 @@ def _plain_integers(column: pd.Series) -> bool:
                 and column.str.fullmatch(r"0|-?[1-9]\d{0,17}").all())
 
 
+def _learner_help() -> str:
+    from keraslearn.learners.registry import _FAMILIES  # names only: no learner module is imported
+
+    families = ", ".join(f for f in _FAMILIES if f != "keras")  # keras: a Python build function
+    return (f"learner name: a family ({families}; the task picks classifier or regressor), an mlr3keras key "
+            "(classif.kerasff) or a class (FFRegressor); default: ff")
+
+
+LEARNER_HELP = _learner_help()
+
+
 def cmd_evaluate(args):
     from keraslearn.report import score_table
 
@@ -454,8 +468,9 @@ def register(sub):
     p.add_argument("data", help="training data: .csv, .tsv or .parquet, or a dataset name (penguins, titanic, …: "
                    "keraslearn.list_tabular())")
     p.add_argument("--target", action=Once, help="name of the column to predict (a dataset named as DATA has its own)")
-    p.add_argument("--learner", default="ff", help="learner name: ff, classif.kerasff, FFRegressor, … (default: ff)")
-    p.add_argument("--task", choices=TASKS, default="auto", help="default: auto (from the target's type)")
+    p.add_argument("--learner", default="ff", help=LEARNER_HELP)
+    p.add_argument("--task", choices=TASKS, default="auto",
+                   help="default: auto (from the target's type, or from a learner named for one task)")
     p.add_argument("--epochs", type=int, default=None,
                    help="maximum epochs (default: the learner's; early stopping may stop sooner)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE",

@@ -6,6 +6,7 @@ import argparse
 import ast
 import decimal
 import difflib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -299,15 +300,22 @@ def parse_params(items) -> dict:
     or plain strings."""
     params = {}
     for item in items or ():
-        if "=" not in item:
+        key, _, raw = item.partition("=")
+        key = key.strip()
+        if "=" not in item or not key:
             raise UsageError(f"--param expects name=value, got {item!r}")
-        key, raw = item.split("=", 1)
+        if key in params:  # as --target or --weight given twice
+            raise UsageError(f"--param {key} is given twice; give each parameter once")
         word = raw.strip().lower()
         if word in _WORDS:
-            params[key.strip()] = _WORDS[word]
+            params[key] = _WORDS[word]
             continue
         try:
-            params[key.strip()] = ast.literal_eval(raw)
+            params[key] = ast.literal_eval(raw)
         except (ValueError, SyntaxError):
-            params[key.strip()] = raw
+            params[key] = raw
+            if re.fullmatch(r"\s*\{.*:.*\}\s*", raw):  # {neg: 1, pos: 5}: labels need quotes to be a dict
+                quoted = re.sub(r"([{,]\s*)([^'\"{},:\s][^'\"{},:]*?)(\s*:)", r"\1'\2'\3", raw)
+                raise UsageError(f"--param {key}={raw} is not a Python dict; write text keys in quotes: "
+                                 f"--param \"{key}={quoted}\"") from None
     return params

@@ -335,8 +335,9 @@ class _UserModelMixin:
             if values is not None and values.dtype.kind in "fc" and not np.isfinite(values).all():
                 standardized = (" (a regressor's target standardized: mean 0, about half of it negative, so np.log "
                                 "or np.sqrt give NaN)") if not is_classifier(self) else ""
-                raise ValueError(f"y_transform returned NaN or infinite targets for {int((~np.isfinite(values)).sum())} "
-                                 f"value(s); it receives the encoded target{standardized}.")
+                bad = int((~np.isfinite(values)).sum())
+                raise ValueError(f"y_transform returned NaN or infinite targets for {bad} value(s); it receives the "
+                                 f"encoded target{standardized}.")
             _refuse_one_hot_again(self, model, given, y_fit)
         self._x_transformed = self.x_transform is not None
         return x, y_fit

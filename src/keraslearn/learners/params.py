@@ -48,7 +48,8 @@ def as_widths(value):
 def check_widths(name, value, example):
     """Layer widths: a sequence (possibly empty) of positive ints, or one positive int."""
     widths = as_widths(value)
-    if widths is None or isinstance(widths, (numbers.Number, str)) or not all(
+    # A set or dict has no order of layers (a set of {8, 64, 3} trained 8-3-64).
+    if widths is None or isinstance(widths, (numbers.Number, str, set, frozenset, dict)) or not all(
         isinstance(u, numbers.Integral) and not isinstance(u, bool) and u >= 1 for u in widths
     ):
         raise ValueError(f"{name} must be a sequence of positive ints, e.g. {example}, or one positive int "

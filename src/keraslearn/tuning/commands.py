@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from keraslearn.cli import Once, UsageError
-from keraslearn.commands import _make_learner, add_weight_option, check_cli_learner, remember_table
+from keraslearn.commands import LEARNER_HELP, _make_learner, add_weight_option, check_cli_learner, remember_table
 from keraslearn.console import console as _console
 from keraslearn.console import say as _say
 from keraslearn.console import score
@@ -118,7 +118,7 @@ def register(sub):
     )
     p.add_argument("data", help="training data: .csv, .tsv or .parquet, or a dataset name (keraslearn.list_tabular())")
     p.add_argument("--target", action=Once, help="name of the column to predict (a dataset named as DATA has its own)")
-    p.add_argument("--learner", default="ff", help="learner name: ff, classif.kerasff, FFRegressor, … (default: ff)")
+    p.add_argument("--learner", default="ff", help=LEARNER_HELP)
     p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
                    help="default: auto (from the target's type, or from a learner named for one task)")
     p.add_argument("--storage", default=None,
@@ -128,23 +128,25 @@ def register(sub):
     p.add_argument("--n-trials", type=int, default=20,
                    help="finished trials the study should hold, counting earlier runs and other workers "
                    "(default 20)")
-    p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="stop starting trials after this many seconds (default: none; --n-trials ends the study)")
     p.add_argument("--cv", type=int, default=None, help="cross-validation folds per trial (default 5)")
     p.add_argument("--validation-fraction", type=float, default=None,
-                   help="score on one held-out share of rows instead of cross-validation")
+                   help="score on one held-out share of rows instead of cross-validation (default: none, --cv)")
     p.add_argument("--scoring", default=None, help="scikit-learn scorer name (default: accuracy / R²)")
     p.add_argument("--pruner", choices=("median", "hyperband", "none"), default="median",
                    help="stops unpromising trials early (default: median)")
     p.add_argument("--epochs", type=int, default=None,
                    help="maximum epochs per fit (default: the learner's; early stopping may stop sooner)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
-                   help="a fixed learner parameter, e.g. --param patience=5 (repeatable); a parameter "
-                   "of the search space given here is not tuned")
+                   help="a fixed learner parameter, e.g. --param patience=5 or --param layer_units='(64, 64)' "
+                   "(repeatable; values are Python literals, true/false and none in any case, or text); a "
+                   "parameter of the search space given here is not tuned")
     p.add_argument("--drop", action="append", metavar="COL", default=[],
                    help="a column not to learn from, e.g. an ID (repeatable)")
     add_weight_option(p)
     p.add_argument("--random-state", type=seed, default=None,
-                   help="seed the sampler and fits (leave unset on workers sharing a study)")
+                   help="seed the sampler and fits (default: none; leave unset on workers sharing a study)")
     p.add_argument("--report", default=None, metavar="DIR",
                    help="write PNGs (optimization history, importances, learning curves), trials.csv "
                    "and the refitted best model into DIR")
