@@ -21,7 +21,7 @@ from optuna.trial import TrialState  # noqa: E402
 
 import keraslearn  # noqa: E402
 from keraslearn import FFClassifier, FFRegressor, KerasClassifier  # noqa: E402
-from keraslearn.cli import UsageError  # noqa: E402
+from keraslearn.cli import UsageError, build_parser  # noqa: E402
 from keraslearn.preprocessing import ColumnWarning  # noqa: E402
 from keraslearn.tuning.storage import WORKER_ATTR  # noqa: E402
 
@@ -696,6 +696,17 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
     assert "--timeout must be a positive number of seconds; got 0" in capsys.readouterr().err
     assert main(["tune", str(data), "--target", "b", "--storage", "sqlite:/x.db"]) == 2  # a traceback, exit 1
     assert "storage 'sqlite:/x.db' looks like a URL with slashes missing" in capsys.readouterr().err
+    # QA: an empty --storage and a folder were both "unable to open database file"
+    assert main(["tune", str(data), "--target", "b", "--storage="]) == 2
+    assert "storage is empty; give a SQLite file path" in capsys.readouterr().err
+    assert main(["tune", str(data), "--target", "b", "--storage", str(tmp_path)]) == 2
+    assert f"storage {str(tmp_path)!r} is a folder; give a SQLite file in it, e.g. {tmp_path / 'study.db'}" in \
+        capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["tnue", str(data)])
+    err = capsys.readouterr().err
+    assert "invalid choice: 'tnue'" in err and err.rstrip().endswith("; did you mean tune?")  # as a mistyped option
+    assert build_parser().parse_args(["tune", "d.csv", "--task", "Classification"]).task == "classification"
     # The CLI's own flag names, not tune()'s argument names; a mistyped flag is named by tune's parser.
     assert main(["tune", str(data), "--target", "b", "--cv", "1"]) == 2
     assert "--cv must be 2 folds or more" in capsys.readouterr().err

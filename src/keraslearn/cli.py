@@ -8,6 +8,7 @@ import difflib
 import functools
 import importlib
 import os
+import re
 import shlex
 import sys
 import warnings
@@ -45,6 +46,10 @@ class _Parser(argparse.ArgumentParser):
     unloaded: tuple[str, ...] = ()
 
     def error(self, message):
+        wrong = re.search(r"argument COMMAND: invalid choice: '([^']*)'", message)
+        close = difflib.get_close_matches(wrong.group(1), list(getattr(self, "commands", ())), n=1) if wrong else []
+        if close:  # `keraslearn fti`: as a mistyped option gets
+            message += f"; did you mean {close[0]}?"
         if self.unloaded:
             message += (
                 "\nsome commands could not load (" + "; ".join(self.unloaded) + "): "

@@ -469,7 +469,7 @@ def register(sub):
                    "keraslearn.list_tabular())")
     p.add_argument("--target", action=Once, help="name of the column to predict (a dataset named as DATA has its own)")
     p.add_argument("--learner", default="ff", help=LEARNER_HELP)
-    p.add_argument("--task", choices=TASKS, default="auto",
+    p.add_argument("--task", choices=TASKS, default="auto", type=str.lower,
                    help="default: auto (from the target's type, or from a learner named for one task)")
     p.add_argument("--epochs", type=int, default=None,
                    help="maximum epochs (default: the learner's; early stopping may stop sooner)")

@@ -119,7 +119,7 @@ def register(sub):
     p.add_argument("data", help="training data: .csv, .tsv or .parquet, or a dataset name (keraslearn.list_tabular())")
     p.add_argument("--target", action=Once, help="name of the column to predict (a dataset named as DATA has its own)")
     p.add_argument("--learner", default="ff", help=LEARNER_HELP)
-    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
+    p.add_argument("--task", choices=("auto", "classification", "regression"), default="auto", type=str.lower,
                    help="default: auto (from the target's type, or from a learner named for one task)")
     p.add_argument("--storage", default=None,
                    help="study storage: a SQLite file path or a URL such as postgresql://user:pw@host/db "

@@ -38,12 +38,19 @@ def storage_url(storage) -> str:
         raise TypeError(f"storage must be None (a SQLite file in the working folder), a file path, a URL such as "
                         f"'postgresql://user:password@host/db', or an optuna storage object; got {storage!r}.")
     text = os.fspath(storage)
+    if not text.strip():  # --storage= : not the working folder
+        raise ValueError("storage is empty; give a SQLite file path (e.g. study.db), a database URL, or leave it "
+                         "out for keraslearn_tuning.db in the working folder.")
     if "://" not in text:
         if re.match(r"(sqlite|postgres(ql)?|mysql)(\+\w+)?:", text):  # 'sqlite:/x.db': not a file of that name
             raise ValueError(f"storage {text!r} looks like a URL with slashes missing: a URL is "
                              "'sqlite:///relative/path.db', 'sqlite:////absolute/path.db' or "
                              "'postgresql://user:password@host/db'; a plain path is a SQLite file.")
-        return "sqlite:///" + os.path.abspath(os.path.expanduser(text))
+        path = os.path.abspath(os.path.expanduser(text))
+        if os.path.isdir(path):
+            raise ValueError(f"storage {text!r} is a folder; give a SQLite file in it, e.g. "
+                             f"{os.path.join(text, 'study.db')}.")
+        return "sqlite:///" + path
     scheme, rest = text.split("://", 1)
     if scheme in ("postgresql", "postgres"):
         return f"postgresql+{_postgres_driver()}://{rest}"
