@@ -749,3 +749,21 @@ def test_a_y_transform_returning_a_list_trains_like_its_array(iris_mixed):
     wrapped = KerasRegressor(build_mlp, y_transform=lambda t: [t], **FAST)  # the review: a list holding the array
     with pytest.raises(ValueError, match=r"returned 1 rows for \d+; .*\(a list or tuple is read as one array"):
         wrapped.fit(X, y)
+
+
+def build_lambda_loss(spec):
+    inputs, x = tabular_inputs(spec)
+    model = keras.Model(inputs, output_head(spec, x))
+    model.compile(optimizer="adam", loss=lambda y_true, y_pred: keras.ops.mean((y_true - y_pred) ** 2))
+    return model
+
+
+def test_a_lambda_loss_fits_without_keras_saving_warning(diabetes_mixed):
+    # QA: every fit warned "The object being serialized includes a `lambda` ... safe_mode=False": the shared
+    # compiled steps' key reads the compile config, which is not saving anything.
+    X, y = diabetes_mixed
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        for _ in range(2):  # the second fit finds the first's compiled steps by that key
+            KerasRegressor(build_lambda_loss, epochs=1, random_state=0).fit(X.iloc[:64], y.iloc[:64])
+    assert not [w for w in said if "lambda" in str(w.message)]

@@ -165,3 +165,11 @@ def test_parameters_are_keyword_only_as_in_scikit_learn():
     assert keraslearn.KerasClassifier(build).model is build
     with pytest.raises(TypeError, match="positional argument"):
         keraslearn.TabularEncoder("standard")
+
+
+def test_the_cli_help_lists_every_family_the_command_line_trains():
+    # Written out in keraslearn.commands (importing the registry imports Keras): checked here against it.
+    from keraslearn.commands import LEARNER_FAMILIES
+    from keraslearn.learners.registry import _FAMILIES
+
+    assert set(LEARNER_FAMILIES) == set(_FAMILIES) - {"keras"}  # keras: a Python build function

@@ -333,15 +333,11 @@ def _plain_integers(column: pd.Series) -> bool:
                 and column.str.fullmatch(r"0|-?[1-9]\d{0,17}").all())
 
 
-def _learner_help() -> str:
-    from keraslearn.learners.registry import _FAMILIES  # names only: no learner module is imported
-
-    families = ", ".join(f for f in _FAMILIES if f != "keras")  # keras: a Python build function
-    return (f"learner name: a family ({families}; the task picks classifier or regressor), an mlr3keras key "
-            "(classif.kerasff) or a class (FFRegressor); default: ff")
-
-
-LEARNER_HELP = _learner_help()
+# Written out, not read from the registry: importing keraslearn.learners imports Keras, which `--help`,
+# `doctor` and `install` must not need (a test checks the list against the registry's families).
+LEARNER_FAMILIES = ("ff", "smlp", "smlp2", "deep_wide", "tabnet", "cnn", "resnet", "ft_transformer", "realmlp", "tabm")
+LEARNER_HELP = (f"learner name: a family ({', '.join(LEARNER_FAMILIES)}; the task picks classifier or regressor), "
+                "an mlr3keras key (classif.kerasff) or a class (FFRegressor); default: ff")
 
 
 def cmd_evaluate(args):

@@ -181,7 +181,9 @@ def structure_key(model, learner=None):
     if learner is not None and not getattr(type(learner), "_share_compiled_steps", True):
         return None
     try:
-        with no_tensorflow_import(), keras_warnings_ignored():
+        with no_tensorflow_import(), keras_warnings_ignored(), warnings.catch_warnings():
+            # Read for the key, not saved: Keras' "includes a `lambda` ... safe_mode=False" is for saving.
+            warnings.filterwarnings("ignore", message="The object being serialized includes a `lambda`")
             model_config = model.get_config()
             compile_config = model.get_compile_config()
         opt = compile_config.get("optimizer")
