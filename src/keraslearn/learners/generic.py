@@ -310,16 +310,14 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
             check_log_loss(compiled_loss, y_fit)
             self.y_mean_ = np.zeros_like(self.y_mean_)
             self.y_scale_ = np.ones_like(self.y_scale_)
-        if activation in _BOUNDED and self.y_transform is None and compiled_loss in _SCALE_FREE_LOSSES:
+        bounded = {**dict.fromkeys(_NON_NEGATIVE, ("are never negative", "about half of it is negative and cannot "
+                                                   "be fit", "; it fits a target in [0, 1] or a positive one too")),
+                   **dict.fromkeys(_BOUNDED, ("lie in [-1, 1]", "its predictions could not leave the mean ± 1 sd",
+                                              ""))}
+        if activation in bounded and self.y_transform is None and compiled_loss in _SCALE_FREE_LOSSES:
+            outputs, so, also = bounded[activation]
             raise ValueError(
-                f"The model's output layer has activation={activation!r}, whose outputs lie in [-1, 1], but "
-                "keraslearn trains a regressor on the standardized target (mean 0, sd 1; predictions are mapped "
-                "back), so its predictions could not leave the mean ± 1 sd. End the model with a linear unit "
-                "(activation=None, as output_head(spec, x) gives).")
-        if activation in _NON_NEGATIVE and self.y_transform is None and compiled_loss in _SCALE_FREE_LOSSES:
-            raise ValueError(
-                f"The model's output layer has activation={activation!r}, whose outputs are never negative, but "
-                "keraslearn trains a regressor on the standardized target (mean 0, sd 1; predictions are mapped "
-                "back), so about half of it is negative and cannot be fit. End the model with a linear unit "
-                "(activation=None, as output_head(spec, x) gives); it fits a target in [0, 1] or a positive one too.")
+                f"The model's output layer has activation={activation!r}, whose outputs {outputs}, but keraslearn "
+                "trains a regressor on the standardized target (mean 0, sd 1; predictions are mapped back), so "
+                f"{so}. End the model with a linear unit (activation=None, as output_head(spec, x) gives){also}.")
         return y_fit
