@@ -138,7 +138,7 @@ def test_regression_parquet_and_params(tmp_path, diabetes_mixed, capfd):
         (["fit", "{bad}", "--target", "y"], "cannot read"),
         (["predict", "nope.keraslearn", "{iris}"], "no such model file"),
         (["predict", "{iris}", "{iris}"], "not a keraslearn artifact"),
-        (["predict", "{iris}", "{iris}"], "(the model comes first: keraslearn predict MODEL DATA)"),  # a table
+        (["predict", "{iris}", "{iris}"], "; the model comes first: keraslearn predict MODEL DATA"),  # a table
         (["fit", "{iris}", "--target", "species", "--param", "epochs=1", "--param", "epochs=2"],
          "--param epochs is given twice; give each parameter once"),  # was: the last one, silently
         (["fit", "{iris}", "--target", "species", "--param", "=5"], "--param expects name=value, got '=5'"),

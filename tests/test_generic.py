@@ -767,3 +767,43 @@ def test_a_lambda_loss_fits_without_keras_saving_warning(diabetes_mixed):
         for _ in range(2):  # the second fit finds the first's compiled steps by that key
             KerasRegressor(build_lambda_loss, epochs=1, random_state=0).fit(X.iloc[:64], y.iloc[:64])
     assert not [w for w in said if "lambda" in str(w.message)]
+
+
+class _LaterHidden(keras.Model):
+    """A subclassed model whose hidden layer is set after its output layer: ``layers[-1]`` is not the output."""
+
+    def __init__(self, n, hidden="tanh", out=None, **kwargs):
+        super().__init__(**kwargs)
+        self.out = keras.layers.Dense(n, activation=out)
+        self.hidden = keras.layers.Dense(4, activation=hidden)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def _masked_mse(y_true, y_pred):
+    """MSE over the known targets: NaN marks a missing one (a multi-task table)."""
+    known = keras.ops.logical_not(keras.ops.isnan(y_true))
+    diff = keras.ops.where(known, y_true - y_pred, keras.ops.zeros_like(y_pred))
+    return keras.ops.sum(diff**2, axis=-1) / keras.ops.maximum(keras.ops.sum(keras.ops.cast(known, "float32"), -1), 1)
+
+
+def test_valid_models_the_output_checks_must_not_refuse():
+    # Review: a subclassed model lists its layers as __init__ set them, so the hidden tanh layer read as the output
+    # (refused as "not probabilities" / "within [-1, 1]"); and a y_transform's NaN that a loss of the user's masks.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3))
+    y = np.arange(64) % 3
+    clf = KerasClassifier(lambda spec: _LaterHidden(spec.n_outputs, out="softmax"), epochs=1).fit(X, y)
+    assert clf.predict_proba(X).shape == (64, 3)
+    Y = np.column_stack([X.sum(axis=1), X[:, 0]])
+    assert KerasRegressor(lambda spec: _LaterHidden(spec.n_outputs), epochs=1).fit(X, Y).predict(X).shape == (64, 2)
+
+    def missing_labels(y):
+        y = y.copy()
+        y[:20, 1] = np.nan
+        return y
+
+    masked = KerasRegressor(lambda spec: _LaterHidden(spec.n_outputs, hidden="relu"), loss=_masked_mse,
+                            y_transform=missing_labels, epochs=2, early_stopping=False).fit(X, Y)
+    assert np.isfinite(masked.predict(X)).all()

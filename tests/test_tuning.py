@@ -720,11 +720,17 @@ def test_cli_tune_usage_errors(tmp_path, capsys):
     # A learner's parameter typed as an option (QA: --dropout was "did you mean --drop?", which drops a column)
     for flag, said in (("--dropout", "dropout is a learner parameter: give it as --param dropout=VALUE"),
                        ("--learning-rate", "learning_rate is a learner parameter: give it as --param learning_rate"),
-                       ("--seed", "did you mean --random-state?")):
+                       ("--seed", "did you mean --random-state?"),
+                       ("--random_state", "did you mean --random-state?"),  # review: not the --param hint
+                       ("--model", "did you mean --learner?"),  # review: model is only the Python learner's
+                       ("--n_d", "unrecognized arguments: --n_d 1\n")):  # TabNet's, not ff's (the default)
         for command in ("tune", "fit"):
             with pytest.raises(SystemExit):
                 main([command, str(data), "--target", "b", flag, "1"])
             assert said in capsys.readouterr().err
+    from keraslearn.tasks import parse_params
+
+    assert parse_params(["fmt={x:.2f}", "x={1: a}"]) == {"fmt": "{x:.2f}", "x": "{1: a}"}  # text, no dict advice
     with pytest.raises(SystemExit):  # install and doctor take --backend; the others run on KERAS_BACKEND
         main(["tune", str(data), "--target", "b", "--backend", "torch"])
     assert "the backend comes from the environment: KERAS_BACKEND=torch keraslearn tune" in capsys.readouterr().err

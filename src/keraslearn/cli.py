@@ -105,7 +105,7 @@ def _parse(parser, argv):
         first = next((e.split("=")[0] for e in extra if e.startswith("-")), "")
         close = difflib.get_close_matches(first, flags, n=1, cutoff=0.7)
         hint = f"; did you mean {close[0]}?" if close else ""
-        if "--param" in flags and (param := _learner_parameter(first, flags)):
+        if "--param" in flags and (param := _learner_parameter(first, flags, getattr(args, "learner", None))):
             hint = param  # --dropout 0.1: not "did you mean --drop?"
         if first == "--backend":  # install and doctor take one; the others run on the environment's
             hint = (f"; the backend comes from the environment: KERAS_BACKEND=torch keraslearn {args.command} ... "
@@ -114,29 +114,42 @@ def _parse(parser, argv):
     return args
 
 
-def _learner_parameter(flag: str, flags: list) -> str:
-    """For ``--dropout`` or ``--learning-rate``, a learner's parameter typed as an option: how to give it
+def _learner_parameter(flag: str, flags: list, learner=None) -> str:
+    """For ``--dropout`` or ``--learning-rate``, a parameter of ``learner`` (a --learner name; any
+    learner the command line trains where it names none it knows) typed as an option: how to give it
     (``--param dropout=...``); "" for other names."""
     name = flag.lstrip("-").replace("-", "_")
     if not name or flag in flags:
         return ""
-    if name == "seed" and "--random-state" in flags:
-        return "; did you mean --random-state?"
+    if "--" + name.replace("_", "-") in flags:  # --random_state: the command's own option, spelled with "_"
+        return f"; did you mean --{name.replace('_', '-')}?"
+    meant = {"seed": "--random-state", "model": "--learner"}.get(name)
+    if meant in flags:
+        return f"; did you mean {meant}?"
     try:
         from keraslearn.learners.registry import _FAMILIES, resolve
 
-        known = {p for fam in _FAMILIES for task in ("classification", "regression")
-                 for p in _params_of(resolve, fam, task)}
+        try:
+            classes = [resolve(learner)] if learner else []
+        except ValueError:  # a family name ("ff"): both of its learners; an unknown name: none
+            classes = _classes(resolve, learner)
+        classes = classes or [cls for fam in _FAMILIES if fam != "keras"  # keras: a Python build function
+                              for cls in _classes(resolve, fam)]
+        known = {p for cls in classes for p in cls().get_params(deep=False)}
     except Exception:  # noqa: BLE001 - a broken environment: no hint rather than a second error
         return ""
     return f"; {name} is a learner parameter: give it as --param {name}=VALUE" if name in known else ""
 
 
-def _params_of(resolve, family: str, task: str) -> list:
-    try:
-        return list(resolve(family, task)().get_params(deep=False))
-    except (ValueError, TypeError, ImportError):
-        return []
+def _classes(resolve, family: str) -> list:
+    """A family's classifier and regressor classes (one of them for image or one-task families)."""
+    found = []
+    for task in ("classification", "regression"):
+        try:
+            found.append(resolve(family, task))
+        except (ValueError, TypeError, ImportError):
+            pass
+    return found
 
 
 class _QuietOnceClosed:

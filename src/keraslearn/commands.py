@@ -203,8 +203,8 @@ def _load_model(path):
     except ValueError as err:
         from keraslearn.tables import table_kind
 
-        order = " (the model comes first: keraslearn predict MODEL DATA)" * (table_kind(Path(path)) is not None)
-        raise UsageError(f"{err}{order}") from None
+        order = "; the model comes first: keraslearn predict MODEL DATA" * (table_kind(Path(path)) is not None)
+        raise UsageError(f"{str(err).rstrip('.')}{order}") from None
     except OSError as err:  # a directory, no permission
         raise UsageError(f"cannot read model {path}: {err.strerror or err}") from None
 

@@ -294,6 +294,14 @@ def check_epochs(epochs) -> None:
 _WORDS = {"true": True, "false": False, "none": None, "null": None}  # in any case: the shell's and R's spellings
 
 
+def _literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return False
+    return True
+
+
 def parse_params(items) -> dict:
     """``name=value`` pairs; values are Python literals (``(64, 64)``, ``0.1``), true/false and none in
     any case (the shell's or R's spelling: ``numeric_embedding=none`` is None, as ``scaling=none`` means),
@@ -313,9 +321,9 @@ def parse_params(items) -> dict:
         try:
             params[key] = ast.literal_eval(raw)
         except (ValueError, SyntaxError):
-            params[key] = raw
-            if re.fullmatch(r"\s*\{.*:.*\}\s*", raw):  # {neg: 1, pos: 5}: labels need quotes to be a dict
-                quoted = re.sub(r"([{,]\s*)([^'\"{},:\s][^'\"{},:]*?)(\s*:)", r"\1'\2'\3", raw)
+            params[key] = raw  # text
+            quoted = re.sub(r"([{,]\s*)([A-Za-z_][\w .-]*?)(\s*:)", r"\1'\2'\3", raw)  # {neg: 1, pos: 5}
+            if quoted != raw and _literal(quoted):  # a dict but for its keys' quotes
                 raise UsageError(f"--param {key}={raw} is not a Python dict; write text keys in quotes: "
                                  f"--param \"{key}={quoted}\"") from None
     return params

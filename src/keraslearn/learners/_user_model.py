@@ -80,20 +80,37 @@ def _model_input_names(model):
 
 
 def _output_activation(model) -> str:
-    """The name of the activation the model's last layer ends in ("" when it has none to read): a
+    """The name of the activation the model's output layer ends in ("" when it has none to read): a
     layer's ``activation=``, an ``Activation`` layer's, or a ``Softmax`` or (plain) ``ReLU`` layer.
-    "" too where an operation after that layer makes the output (``keras.ops.softmax(x)``)."""
-    last = model.layers[-1] if getattr(model, "layers", None) else None
-    outputs = getattr(model, "_outputs", None) if isinstance(model, keras.Model) else None
-    history = getattr(outputs[0], "_keras_history", None) if isinstance(outputs, list) and len(outputs) == 1 else None
-    if history is not None and history[0] is not last:
-        return ""
+    The output layer is a Sequential's last, or the layer that makes a functional model's one output;
+    "" where an operation makes it (``keras.ops.softmax(x)``) or the model is subclassed (its layers are
+    listed in the order ``__init__`` set them, not called)."""
+    if isinstance(model, keras.Sequential):
+        last = model.layers[-1] if model.layers else None
+    else:
+        outputs = getattr(model, "_outputs", None)
+        history = getattr(outputs[0], "_keras_history", None) if isinstance(outputs, list) and len(outputs) == 1 \
+            else None
+        last = history[0] if history is not None and isinstance(history[0], keras.layers.Layer) else None
     name = getattr(getattr(last, "activation", None), "__name__", "")
     if isinstance(last, keras.layers.Softmax):
         return "softmax"
     if isinstance(last, keras.layers.ReLU) and not float(last.negative_slope):  # a leaky one gives negatives
         return "relu"
     return name
+
+
+def _is_keras_loss(loss) -> bool:
+    """Whether ``loss`` is one of Keras' own (by name, class or instance), not a user's function."""
+    from keraslearn.learners.loss_kinds import _loss_name
+
+    name = _loss_name(loss)
+    fn = getattr(loss, "fn", loss)
+    own = isinstance(loss, str) or getattr(fn, "__module__", "").startswith("keras.")
+    try:
+        return own and name is not None and keras.losses.get(name) is not None
+    except (ValueError, TypeError):
+        return False
 
 
 def _one_unit_softmax(model, width) -> bool:
@@ -332,7 +349,9 @@ class _UserModelMixin:
                 hint = " (a list or tuple is read as one array: return the array itself)" * listed
                 raise ValueError(f"y_transform returned {n_rows(y_fit)} rows for {n}; it must keep every row{hint}.")
             values = np.asarray(y_fit) if hasattr(y_fit, "dtype") else None
-            if values is not None and values.dtype.kind in "fc" and not np.isfinite(values).all():
+            # Keras' own losses cannot take NaN; a loss of the user's may mask it (missing labels of a task).
+            if values is not None and values.dtype.kind in "fc" and not np.isfinite(values).all() and \
+                    _is_keras_loss(self._effective_loss(model)):
                 standardized = (" (a regressor's target standardized: mean 0, about half of it negative, so np.log "
                                 "or np.sqrt give NaN)") if not is_classifier(self) else ""
                 bad = int((~np.isfinite(values)).sum())
