@@ -151,18 +151,19 @@ def load_task(args, console):
                          "write them with a decimal point and no thousands separator (or save the file with ';' "
                          "between fields, as spreadsheets set to decimal commas do), or "
                          f"{instead} to make every value a class")
-    labels = None  # the classes as the file writes them, where read as numbers they would lose their zeros
+    as_written = None  # classes as the file writes them (said with a pair numbers would merge), not numbers
     if written is not None and (task == "classification" or task == "auto" and named != "regression"):
         spellings = written.groupby(y.to_numpy()).unique()  # "01" and "1": two labels, one number
         merged = [sorted(texts) for texts in spellings if len(texts) > 1]
         if task != "auto" or named is not None or merged or infer_task(y)[0] == "classification":
-            y, labels = written.rename(y.name), (f" ({merged[0][0]!r} and {merged[0][1]!r} are two)" if merged else "")
+            y = written.rename(y.name)
+            as_written = f" ({merged[0][0]!r} and {merged[0][1]!r} are two)" if merged else ""
     if task == "auto":
         if named is not None:  # 'classif.ff' on 1..39 ratings: the user said which task
             task, why = named, f"--learner {args.learner} is a {named} learner"
-        elif labels is not None:
+        elif as_written is not None:
             task, why = "classification", (f"{y.nunique()} classes, whole numbers written with leading zeros, "
-                                           f"kept as written{labels}")
+                                           f"kept as written{as_written}")
         else:
             task, why = infer_task(y)
             stray = _stray_text(df[args.target])
