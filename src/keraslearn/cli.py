@@ -127,29 +127,16 @@ def _learner_parameter(flag: str, flags: list, learner=None) -> str:
     if meant in flags:
         return f"; did you mean {meant}?"
     try:
-        from keraslearn.learners.registry import _FAMILIES, resolve
+        from keraslearn.learners.registry import _FAMILIES, _aliases, _family_named, family_classes
 
-        try:
-            classes = [resolve(learner)] if learner else []
-        except ValueError:  # a family name ("ff"): both of its learners; an unknown name: none
-            classes = _classes(resolve, learner)
-        classes = classes or [cls for fam in _FAMILIES if fam != "keras"  # keras: a Python build function
-                              for cls in _classes(resolve, fam)]
+        key = str(learner or "").strip().lower()
+        family = _aliases().get(key, (None,))[0] or _family_named(key)  # "classif.tabnet", "tabnet", "kerasff"
+        families = [family] if family else [fam for fam in _FAMILIES if fam != "keras"]  # keras: Python only
+        classes = [cls for fam in families for cls in family_classes(fam)]
         known = {p for cls in classes for p in cls().get_params(deep=False)}
     except Exception:  # noqa: BLE001 - a broken environment: no hint rather than a second error
         return ""
     return f"; {name} is a learner parameter: give it as --param {name}=VALUE" if name in known else ""
-
-
-def _classes(resolve, family: str) -> list:
-    """A family's classifier and regressor classes (one of them for image or one-task families)."""
-    found = []
-    for task in ("classification", "regression"):
-        try:
-            found.append(resolve(family, task))
-        except (ValueError, TypeError, ImportError):
-            pass
-    return found
 
 
 class _QuietOnceClosed:

@@ -273,14 +273,14 @@ class KerasLearner(BaseEstimator):
             # turn variables into arrays meet Keras' numpy-2 warning (TabM's scaling initializer).
             with host_initializers(), keras_warnings_ignored():
                 model = self._build_model(self._model_spec())
-            _check_batch_norm_batches(model, self._batch_size(self._n_train_rows))
+            batch_size = self._batch_size(self._n_train_rows)
+            _check_batch_norm_batches(model, batch_size)
             encoded = dict(x)  # the encoder's own arrays: fit_model may reorder their rows in place
             x, y_fit = self._prepare_fit(model, x, y_fit)
             with host_initializers():  # the optimizer's zero slots, too
                 self._compile(model)
                 if model.optimizer is not None and not model.optimizer.built:
                     model.optimizer.build(model.trainable_variables)
-            batch_size = self._batch_size(self._n_train_rows)
             batches = -(-n_all // batch_size)  # per epoch, validation rows included
             _compiled.before_fit(model, self, planned_steps=int(self.epochs) * batches)
             self.history_ = fit_model(

@@ -230,6 +230,12 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
 # Output activations that cannot reach a standardized (centred) target.
 _NON_NEGATIVE = {"sigmoid", "hard_sigmoid", "relu", "relu6", "softplus", "exponential"}
 _BOUNDED = {"tanh", "softsign", "hard_tanh"}  # outputs in [-1, 1]
+# A regressor's output activation that cannot reach its standardized target: (its outputs, so, what else fits).
+_BOUNDED_OUTPUTS = {
+    **dict.fromkeys(_NON_NEGATIVE, ("are never negative", "about half of it is negative and cannot be fit",
+                                    "; it fits a target in [0, 1] or a positive one too")),
+    **dict.fromkeys(_BOUNDED, ("lie in [-1, 1]", "its predictions could not leave the mean ± 1 sd", "")),
+}
 # Keras' activations whose outputs are no probabilities (a user's own, e.g. a sparsemax, may be).
 _NOT_PROBABILITIES = {"relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "glu", "silu", "swish", "mish",
                       "hard_silu", "hard_swish", "softplus", "sparse_plus", "squareplus", "exponential", "tanh",
@@ -310,12 +316,8 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
             check_log_loss(compiled_loss, y_fit)
             self.y_mean_ = np.zeros_like(self.y_mean_)
             self.y_scale_ = np.ones_like(self.y_scale_)
-        bounded = {**dict.fromkeys(_NON_NEGATIVE, ("are never negative", "about half of it is negative and cannot "
-                                                   "be fit", "; it fits a target in [0, 1] or a positive one too")),
-                   **dict.fromkeys(_BOUNDED, ("lie in [-1, 1]", "its predictions could not leave the mean ± 1 sd",
-                                              ""))}
-        if activation in bounded and self.y_transform is None and compiled_loss in _SCALE_FREE_LOSSES:
-            outputs, so, also = bounded[activation]
+        if activation in _BOUNDED_OUTPUTS and self.y_transform is None and compiled_loss in _SCALE_FREE_LOSSES:
+            outputs, so, also = _BOUNDED_OUTPUTS[activation]
             raise ValueError(
                 f"The model's output layer has activation={activation!r}, whose outputs {outputs}, but keraslearn "
                 "trains a regressor on the standardized target (mean 0, sd 1; predictions are mapped back), so "

@@ -273,6 +273,11 @@ def list_learners():
     return pd.DataFrame(rows)
 
 
+def family_classes(family: str) -> list[type]:
+    """A family's classifier and regressor classes (one of them for a one-task family such as 'cnn')."""
+    return [_load(p) for p in _FAMILIES[family][:2] if p is not None]
+
+
 def learner_classes() -> list[type]:
     """All learner classes (used by ``keraslearn.load`` to accept only known classes)."""
-    return [_load(p) for c, r, _, _ in _FAMILIES.values() for p in (c, r) if p is not None]
+    return [cls for family in _FAMILIES for cls in family_classes(family)]
