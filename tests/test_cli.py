@@ -86,6 +86,51 @@ def test_predict_and_evaluate(fitted, iris_csv, tmp_path, capsys):
     assert (spaced_preds["prediction"] == labels).all()
 
 
+def test_zst_without_zstandard_is_a_one_line_error_before_the_work(fitted, iris_csv, tmp_path, capsys, monkeypatch):
+    """predict made every prediction, then failed in a traceback; fit's message said pip install pyarrow."""
+    import gzip
+    import sys
+
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # not installed, whether or not this machine has it
+    out = tmp_path / "p.csv.zst"
+    assert main(["predict", str(fitted), str(iris_csv), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "writing .zst needs the zstandard package (pip install zstandard)" in err and "Traceback" not in err, err
+    assert not out.exists()
+    packed = tmp_path / "iris.csv.zst"
+    packed.write_bytes(gzip.compress(iris_csv.read_bytes()))  # never read: opening it needs zstandard
+    assert main(["fit", str(packed), "--target", "species", "--out", str(tmp_path / "m.keraslearn")]) == 2
+    err = capsys.readouterr().err
+    assert "(pip install zstandard)" in err and "pyarrow" not in err, err
+
+
+def test_dash_names_say_what_to_write(fitted, iris_csv, tmp_path, capsys, monkeypatch):
+    """"-" (Unix's stdin/stdout) and file names beginning with "-" got generic or wrong messages: fit --out -
+    wrote a model file named "-", and "fit -lead.csv" said the data argument was missing."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-lead.csv").write_bytes(iris_csv.read_bytes())
+    cases = [
+        (["fit", str(iris_csv), "--target", "species", "--out", "-"],
+         "--out -: a model is written to a file, not standard output"),
+        (["predict", str(fitted), str(iris_csv), "--out", "-"],
+         "--out -: leave --out out to print the predictions on standard output"),
+        (["predict", str(fitted), "-"], "cannot read - (standard input): save the table to a file"),
+        (["fit", "-lead.csv", "--target", "species"], "-lead.csv is read as an option: write ./-lead.csv, or give "
+                                                      "it after --"),
+        (["predict", "--", str(fitted), "-lead.csv", "--quiet"],
+         "--quiet comes after --, which makes what follows file names: give options before --"),
+    ]
+    for argv, message in cases:
+        try:
+            code = main(argv)
+        except SystemExit as exit:  # argparse's errors
+            code = exit.code
+        assert code == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "training" not in err, (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["-lead.csv"]
+
+
 def test_predict_keep_columns_never_collide_with_the_output(fitted, iris_csv, tmp_path, capsys, monkeypatch):
     # A repeated --keep is kept once; a kept column named like an output column is a one-line error,
     # not a file with two "prediction" columns (or pyarrow's traceback for .parquet).
@@ -367,6 +412,17 @@ def test_an_unwritable_out_fails_before_training_and_a_failed_save_keeps_the_mod
     with pytest.raises(UsageError, match=r"cannot write .*m_learning_curve.png: ValueError: Axis limits cannot be "
                                          r"NaN or Inf; none of .* was replaced; the trained model was saved to"):
         save_or_keep(learner, model, [(tmp_path / "m_learning_curve.png", plot_refused)])
+
+
+def test_each_model_name_gets_its_own_side_files():
+    """Only .keraslearn is left out of the side files' names: run.v1 and run.v2 (two models) shared one
+    metrics file, the second run's replacing the first's."""
+    from keraslearn.outputs import side_files
+
+    names = {str(p.name) for out in ("run.v1", "run.v2", "m.pkl", "m.keraslearn", "n.KERASLEARN")
+             for p in side_files(out)}
+    assert names == {f"{stem}_{kind}" for stem in ("run.v1", "run.v2", "m.pkl", "m", "n")
+                     for kind in ("learning_curve.png", "metrics.json")}
 
 
 def test_a_learner_named_for_a_task_sets_the_task(tmp_path, capsys):

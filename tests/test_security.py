@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import pickle
 import re
 import stat
@@ -309,6 +310,20 @@ def test_save_and_load_paths_behave_as_open_does(artifact, tmp_path, monkeypatch
     assert link.is_symlink() and isinstance(keraslearn.load(target), FFRegressor)
     with pytest.raises(ValueError, match="is a folder; give the artifact file"):
         keraslearn.load(tmp_path)
+    # A bytes path is a path, as open() takes it (it failed deep in a join); a file object is named as one.
+    learner.save(os.fsencode(tmp_path / "bytes.keraslearn"))
+    assert isinstance(keraslearn.load(os.fsencode(tmp_path / "bytes.keraslearn")), FFRegressor)
+    for call in (learner.save, keraslearn.load):
+        with pytest.raises(TypeError, match=r"takes a file path \(a str or pathlib.Path\), not a file object"):
+            call(io.BytesIO())
+    # A data table's name is refused: the zip replaced the user's CSV.
+    data = tmp_path / "DATA.CSV"
+    data.write_text("a,b\n1,2\n")
+    for name in (data, tmp_path / "new.parquet", tmp_path / "new.tsv.gz"):
+        with pytest.raises(ValueError, match=r"names a data table; save writes a keraslearn artifact .*name a "
+                                             r"\.keraslearn file"):
+            learner.save(name)
+    assert data.read_text() == "a,b\n1,2\n" and not (tmp_path / "new.parquet").exists()
 
 
 def test_source_never_evaluates_or_unpickles_input():

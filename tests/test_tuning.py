@@ -485,6 +485,23 @@ def test_default_storage_is_a_sqlite_file_in_the_working_directory(tmp_path, mon
     assert storage.get_heartbeat_interval() is not None  # stale trials of dead workers get failed
 
 
+def test_a_storage_path_is_the_file_named_whatever_its_characters(tmp_path, monkeypatch):
+    """A plain path is not read as a URL: "%20" is not a space and "?" does not end the name (two paths
+    that differ after a "?" shared one study), and messages show the path as written."""
+    from keraslearn.tuning.storage import open_storage, redact, storage_url
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a #b%41").mkdir()
+    names = ["run%202.db", "x?1.db", "x?2.db", "h #é 日本&'+.db", "a #b%41/s.db"]
+    for name in names:
+        open_storage(name)
+        assert redact(storage_url(name)) == f"sqlite:///{tmp_path / name}"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == sorted(names[:4])
+    assert [p.name for p in (tmp_path / "a #b%41").iterdir()] == ["s.db"]
+    with pytest.raises(ValueError, match=r"the folder '.*/no%20such' does not exist"):
+        open_storage("no%20such/s.db")
+
+
 RESUME_CHILD = textwrap.dedent(
     """
     import sys
@@ -912,6 +929,11 @@ def test_report_names_the_loss_its_curves_show_and_skips_importances_of_equal_sc
     assert labels == ["−training loss (greater is better)"]
     with pytest.raises(ValueError, match=r"every completed trial scored 0.5000: no parameter made a difference"):
         report.plot_param_importances(study, tmp_path / "importances.png")
+    # A plot skipped in a report folder used before is removed, not left beside this study's files.
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "param_importances.png").write_bytes(b"an earlier study's plot")
+    written = report.write_report(study, tmp_path / "r")
+    assert "param_importances" in written["skipped"] and not (tmp_path / "r" / "param_importances.png").exists()
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")

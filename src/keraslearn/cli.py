@@ -96,6 +96,7 @@ def _parse(parser, argv):
         parser.error("--backend before the command: install and doctor take --backend after theirs; the other "
                      "commands run on the environment's backend: KERAS_BACKEND=torch keraslearn fit ... (JAX when "
                      "unset)")
+    _dash_file_names(parser, argv)
     args, extra = parser.parse_known_args(argv)
     if extra:
         command = parser.commands[args.command]
@@ -105,6 +106,8 @@ def _parse(parser, argv):
         first = next((e.split("=")[0] for e in extra if e.startswith("-")), "")
         close = difflib.get_close_matches(first, flags, n=1, cutoff=0.7)
         hint = f"; did you mean {close[0]}?" if close else ""
+        if first in flags:  # given after "--", which makes the rest file names
+            hint = f"; {first} comes after --, which makes what follows file names: give options before --"
         if "--param" in flags and (param := _learner_parameter(first, flags, getattr(args, "learner", None))):
             hint = param  # --dropout 0.1: not "did you mean --drop?"
         if first == "--backend":  # install and doctor take one; the others run on the environment's
@@ -112,6 +115,17 @@ def _parse(parser, argv):
                     "(JAX when unset)")
         command.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     return args
+
+
+def _dash_file_names(parser, argv) -> None:
+    """Refuse an existing file whose name begins with "-" given before any "--": argparse reads it as an
+    option and says only that the data argument is missing."""
+    before = argv[:argv.index("--")] if "--" in argv else argv
+    flags = {flag for command in (parser, *parser.commands.values()) for action in command._actions
+             for flag in action.option_strings}
+    for arg in before:
+        if len(arg) > 1 and arg.startswith("-") and arg.split("=")[0] not in flags and os.path.exists(arg):
+            parser.error(f"{arg} is read as an option: write ./{arg}, or give it after --")
 
 
 def _learner_parameter(flag: str, flags: list, learner=None) -> str:

@@ -12,15 +12,22 @@ import pandas as pd
 
 from keraslearn._atomic import atomic_path, check_writable
 from keraslearn.cli import UsageError
-from keraslearn.tables import COMPRESSED, table_kind, uncompressed
+from keraslearn.tables import COMPRESSED, needed_package, table_kind, uncompressed
 
 
 def out_kind(path) -> str:
     """The kind of table ``--out`` names, or a one-line error."""
     kind = table_kind(path)
+    if str(path) == "-":
+        raise UsageError("--out -: leave --out out to print the predictions on standard output")
     if kind is None:
         raise UsageError(f"--out {path}: name a .csv, .txt (comma-separated), .tsv or .parquet file (a .csv or .tsv "
                          "may end in .gz, .bz2, .xz, .zst or .zip to compress it; Parquet compresses itself)")
+    if Path(path).suffix.lower() == ".zst":  # before the work: pandas would say so only when writing
+        try:
+            import zstandard  # noqa: F401
+        except ImportError:
+            raise UsageError(f"--out {path}: writing .zst needs the zstandard package (pip install zstandard)") from None
     return kind
 
 
@@ -28,19 +35,21 @@ def write_table(frame: pd.DataFrame, path) -> None:
     """Write ``frame`` as its file name says: .csv or .txt (optionally compressed), .tsv, .parquet."""
     kind = out_kind(path)
     with atomic_path(path) as tmp:  # a full disk leaves the old file, not a truncated one
-        if kind == "parquet":
-            try:
+        try:
+            if kind == "parquet":
                 frame.to_parquet(tmp, index=False)
-            except ImportError as err:
-                raise UsageError(f"cannot write {path}: {err} (pip install pyarrow)") from None
-        else:
-            frame.to_csv(tmp, index=False, sep="\t" if kind == "tsv" else ",")
+            else:
+                frame.to_csv(tmp, index=False, sep="\t" if kind == "tsv" else ",")
+        except ImportError as err:
+            raise UsageError(f"cannot write {path}: {err} (pip install {needed_package(path)})") from None
 
 
 def model_out(path) -> None:
     """Refuse, before training, an ``--out`` for a model that names a data table, or an existing
     file that is not a keraslearn model: writing the model would replace it."""
     p = Path(path).expanduser()
+    if str(path) == "-":
+        raise UsageError("--out -: a model is written to a file, not standard output; name a .keraslearn file")
     if table_kind(p) is not None:
         raise UsageError(f"--out {path} names a data table, but a model is written there; name a .keraslearn file "
                          f"(predictions are written by keraslearn predict MODEL DATA --out {path})")
@@ -87,9 +96,11 @@ def not_the_input(out, data) -> None:
 
 
 def side_files(out) -> tuple[Path, Path]:
-    """The learning curve and the metrics written beside the model ``out``."""
+    """The learning curve and the metrics written beside the model ``out``, named by it without its .keraslearn
+    (any other suffix stays: ``run.v1`` and ``run.v2`` are two models, and get their own files)."""
     out = Path(out)
-    return out.with_name(out.stem + "_learning_curve.png"), out.with_name(out.stem + "_metrics.json")
+    stem = out.stem if out.suffix.lower() == ".keraslearn" else out.name
+    return out.with_name(stem + "_learning_curve.png"), out.with_name(stem + "_metrics.json")
 
 
 def check_outputs(out) -> None:

@@ -21,6 +21,11 @@ from keraslearn.table_numbers import spreadsheet_numbers
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 
+def needed_package(path) -> str:
+    """The optional package reading or writing ``path`` needs: zstandard for .zst, otherwise pyarrow."""
+    return "zstandard" if Path(path).suffix.lower() == ".zst" else "pyarrow"
+
+
 def _images_hint(p: Path) -> str:
     """For an image file, or a folder holding some: how image models take them."""
     try:
@@ -51,6 +56,8 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None, codes_except=None
     scaled as amounts. Such a target stays numbers, its text in ``df.attrs["target_text"].value``.
     """
     p = Path(path).expanduser()  # as pandas does: "--out=~/x.csv" reaches us unexpanded
+    if str(path) == "-" and not p.exists():  # Unix's standard input: a table is read more than once here
+        raise UsageError("cannot read - (standard input): save the table to a file and give its name")
     if not p.exists():
         from keraslearn.datasets.tabular import _CATALOGUE, load_tabular
 
@@ -124,7 +131,7 @@ def read_table(path, text=(), exact=(), keep=(), numbers=None, codes_except=None
     except UsageError:
         raise
     except ImportError as err:
-        raise UsageError(f"cannot read {path}: {err} (pip install pyarrow)") from None
+        raise UsageError(f"cannot read {path}: {err} (pip install {needed_package(p)})") from None
     except Exception as err:  # pandas raises many kinds for unreadable files
         raise UsageError(f"cannot read {path}: {type(err).__name__}: {str(err).splitlines()[0]}") from None
     if df.empty or df.shape[1] == 0:

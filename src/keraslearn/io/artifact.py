@@ -201,10 +201,14 @@ def save(learner, path) -> str:
     from sklearn.utils.validation import check_is_fitted
 
     from keraslearn import __version__
+    from keraslearn.tables import table_kind
 
     check_is_fitted(learner, "model_")
-    path = os.path.expanduser(os.fspath(path))
+    path = _file_path(path, "save")
     suffix = os.path.splitext(path)[1].lower()
+    if table_kind(path) is not None:  # a slip that would replace the user's data with a zip
+        raise ValueError(f"{path} names a data table; save writes a keraslearn artifact (a zip for keraslearn.load): "
+                         "name a .keraslearn file.")
     if suffix in _EXPORT_SUFFIXES:
         what, fmt = _EXPORT_SUFFIXES[suffix]
         warn_user(f"{path}: save writes a keraslearn artifact (a zip for keraslearn.load), not {what}; "
@@ -260,9 +264,16 @@ def save(learner, path) -> str:
     return path
 
 
+def _file_path(path, verb) -> str:
+    """``path`` (str, bytes or os.PathLike) as a str, ``~`` expanded; a file object is refused by name."""
+    if hasattr(path, "read") or hasattr(path, "write"):
+        raise TypeError(f"{verb} takes a file path (a str or pathlib.Path), not a file object ({type(path).__name__}).")
+    return os.path.expanduser(os.fsdecode(path))
+
+
 def read_meta(path) -> dict:
     """The artifact's JSON header, without loading the model."""
-    path = os.path.expanduser(os.fspath(path))
+    path = _file_path(path, "read_meta")
     if os.path.isdir(path):
         raise ArtifactError(f"{path} is a folder; give the artifact file that learner.save(path) wrote.")
     _refuse_pickle(path)
@@ -324,7 +335,7 @@ def load(path):
     """Load a learner written by ``learner.save(path)``; it predicts exactly as when saved."""
     from keraslearn.learners.registry import learner_classes
 
-    path = os.path.expanduser(os.fspath(path))
+    path = _file_path(path, "load")
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: {path}")
     meta = read_meta(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 
@@ -205,10 +206,13 @@ def write_report(study, directory, best_learner=None) -> dict:
         "learning_curves": plot_intermediate_values,
     }
     for name, plot in plots.items():
+        path = os.path.join(directory, f"{name}.png")
         try:
-            written[name] = plot(study, os.path.join(directory, f"{name}.png"))
+            written[name] = plot(study, path)
         except ValueError as err:
             skipped[name] = str(err)
+            with contextlib.suppress(FileNotFoundError):  # an earlier report's plot: not this study's
+                os.remove(path)
     trials_path = os.path.join(directory, "trials.csv")
     with atomic_path(trials_path) as tmp:
         trials_frame(study).to_csv(tmp, index=False)

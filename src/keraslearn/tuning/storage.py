@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import time
+import urllib.parse
 import warnings
 
 import numpy as np
@@ -50,7 +51,8 @@ def storage_url(storage) -> str:
         if os.path.isdir(path):
             raise ValueError(f"storage {text!r} is a folder; give a SQLite file in it, e.g. "
                              f"{os.path.join(text, 'study.db')}.")
-        return "sqlite:///" + path
+        # A URL's path is percent-decoded and ends at "?": quote it, so the file is the one named.
+        return "sqlite:///" + urllib.parse.quote(path)
     scheme, rest = text.split("://", 1)
     if scheme in ("postgresql", "postgres"):
         return f"postgresql+{_postgres_driver()}://{rest}"
@@ -69,13 +71,27 @@ def _postgres_driver() -> str:
 
 
 def redact(url: str) -> str:
-    """The URL with its password hidden, for messages."""
+    """The URL with its password hidden, for messages; a SQLite file's path as written, not quoted."""
     try:
         from sqlalchemy.engine import make_url
 
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database and not parsed.query:
+            return f"sqlite:///{parsed.database}"
+        return parsed.render_as_string(hide_password=True)
     except Exception:  # not a SQLAlchemy URL: say nothing about its parts
         return url.split("://")[0] + "://…"
+
+
+def _sqlite_folder(url: str) -> str:
+    """The folder of a SQLite URL's file ("" for the working folder or an in-memory database)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database or ""
+    except Exception:  # SQLAlchemy says what is wrong when the storage opens it
+        return ""
+    return "" if database in ("", ":memory:") or database.startswith("file:") else os.path.dirname(database)
 
 
 def open_storage(storage=None, *, heartbeat_interval: int = HEARTBEAT_INTERVAL, grace_period: int = GRACE_PERIOD):
@@ -96,9 +112,9 @@ def open_storage(storage=None, *, heartbeat_interval: int = HEARTBEAT_INTERVAL, 
         return storage
     url = storage_url(storage)
     if url.startswith("sqlite:"):
-        folder = os.path.dirname(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else ""
+        folder = _sqlite_folder(url)
         if folder and not os.path.isdir(folder):  # SQLite would fail only after the retries below
-            raise ValueError(f"cannot open the study storage {url}: the folder {folder!r} does not exist; "
+            raise ValueError(f"cannot open the study storage {redact(url)}: the folder {folder!r} does not exist; "
                              "create it or give a file in an existing folder.")
         # Heartbeats write from a second thread; wait for the file lock instead of failing.
         engine_kwargs = {"connect_args": {"timeout": 60}}
