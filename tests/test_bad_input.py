@@ -1652,3 +1652,22 @@ def test_cli_evaluate_says_a_model_of_several_targets_is_not_its_to_score(tmp_pa
     # was scikit-learn's "y_true and y_pred have different number of output (1!=2)"
     assert main(["evaluate", str(tmp_path / "mo.keraslearn"), str(tmp_path / "mo.csv"), "--target", "t1"]) == 2
     assert "error: the model predicts 2 targets; evaluate scores models of one target column" in capsys.readouterr().err
+
+
+def test_a_divergence_under_a_half_precision_policy_names_the_policy():
+    """Under keras.config.set_floatx("float16") every fit diverged, and the message advised a lower learning
+    rate and scaled features, which do not help."""
+    import keras
+
+    from keraslearn.training.fit import DivergedError
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 4)
+    y = (X[:, 0] > 0).astype(int)
+    try:
+        keras.config.set_floatx("float16")
+        with pytest.raises(DivergedError, match=r"Keras' dtype policy is 'float16' .*use 'float32' or a mixed policy "
+                                                r"such as 'mixed_float16'"):
+            FFClassifier(epochs=1, random_state=0, validation_fraction=0.0).fit(X, y)
+    finally:
+        keras.config.set_floatx("float32")

@@ -285,3 +285,33 @@ def test_a_keras_convention_momentum_warns_and_entmax_is_named():
         TabNetClassifier(momentum=0.98, epochs=1, virtual_batch_size=16, batch_size=32).fit(X, y)
     with pytest.raises(TypeError, match="sparsemax only"):
         keraslearn.learner("classif.tabnet", mask_type="entmax")
+
+
+def test_mixed_precision_trains_and_a_model_computes_in_its_own_policy_when_loaded(tmp_path):
+    """Under mixed_float16 TabNet's entropy loss was NaN in the first epoch (epsilon 1e-15 is 0 in float16,
+    and sparsemax makes zeros); TabNet's and the piecewise embedding's sub-layers took the global policy at
+    load, so a model fitted in float32 and loaded under mixed_bfloat16 predicted 1.3 apart (and the reverse)."""
+    import keras
+
+    from keraslearn import TabMRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(160, 4)
+    y = X @ [2.0, -1.0, 0.5, 0.0]
+    fast = dict(epochs=2, random_state=0, validation_fraction=0.0)
+    try:
+        keras.config.set_dtype_policy("mixed_float16")
+        half = TabNetRegressor(**fast, n_d=4, n_a=4, n_steps=2, virtual_batch_size=32, batch_size=32).fit(X, y)
+        assert np.isfinite(half.history_["loss"]).all(), half.history_["loss"]
+        keras.config.set_dtype_policy("float32")
+        fitted = [TabNetRegressor(**fast, n_d=4, n_a=4, n_steps=2).fit(X, y),
+                  TabMRegressor(**fast, k=2, n_blocks=1, d_block=16).fit(X, y)]
+        for i, learner in enumerate(fitted):
+            learner.save(tmp_path / f"{i}.keraslearn")
+        keras.config.set_dtype_policy("mixed_bfloat16")
+        for i, learner in enumerate(fitted):
+            loaded = keraslearn.load(tmp_path / f"{i}.keraslearn")
+            np.testing.assert_allclose(loaded.predict(X), learner.predict(X), rtol=1e-6, atol=1e-6,
+                                       err_msg=type(learner).__name__)
+    finally:
+        keras.config.set_dtype_policy("float32")

@@ -273,8 +273,9 @@ class PiecewiseLinearEmbedding(keras.layers.Layer):
         super().__init__(**kwargs)
         self.d_embedding = int(d_embedding)
         self.activation = bool(activation)
-        self.encoding = PiecewiseLinearEncoding(bin_edges, name="encoding")
-        self.linear = LinearEmbedding(self.d_embedding, name="linear")
+        # This layer's dtype policy, which its config saves, not the global one at build or load.
+        self.encoding = PiecewiseLinearEncoding(bin_edges, name="encoding", dtype=self.dtype_policy)
+        self.linear = LinearEmbedding(self.d_embedding, name="linear", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         d, t = int(input_shape[-1]), self.encoding.max_n_bins

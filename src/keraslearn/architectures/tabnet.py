@@ -91,18 +91,22 @@ class TabNetEncoder(keras.layers.Layer):
             raise ValueError(f"n_steps must be >= 1, got {n_steps!r}.")
 
     def _gbn(self):
-        return GhostBatchNormalization(self.virtual_batch_size, momentum=1.0 - self.momentum)
+        return GhostBatchNormalization(self.virtual_batch_size, momentum=1.0 - self.momentum, dtype=self.dtype_policy)
 
     def build(self, input_shape):
         n_features = int(input_shape[-1])
         width = self.n_d + self.n_a
-        self.input_bn = layers.BatchNormalization(momentum=0.99, epsilon=1e-5, name="input_bn")
+        # Sub-layers take this layer's dtype policy, which its config saves: the global policy at build (or at
+        # load) would make a model read back under another policy compute in another precision.
+        policy = self.dtype_policy
+        self.input_bn = layers.BatchNormalization(momentum=0.99, epsilon=1e-5, name="input_bn", dtype=policy)
         self.input_bn.build(input_shape)
         # Shared GLU weights: one Dense per shared layer, used by every step.
         self.shared_fc = []
         for i in range(self.n_shared):
             fan_in = n_features if i == 0 else width
-            fc = layers.Dense(2 * width, use_bias=False, kernel_initializer=_glu_init(fan_in), name=f"shared_fc_{i}")
+            fc = layers.Dense(2 * width, use_bias=False, kernel_initializer=_glu_init(fan_in), name=f"shared_fc_{i}",
+                              dtype=policy)
             fc.build((None, fan_in))
             self.shared_fc.append(fc)
         # Feature transformer t = 0 is the initial splitter, t = 1..n_steps the steps. Each has
@@ -115,7 +119,7 @@ class TabNetEncoder(keras.layers.Layer):
                 self.shared_bn.append(bn)
             for i in range(self.n_independent):
                 fan_in = n_features if (i == 0 and self.n_shared == 0) else width
-                fc = layers.Dense(2 * width, use_bias=False, kernel_initializer=_glu_init(fan_in))
+                fc = layers.Dense(2 * width, use_bias=False, kernel_initializer=_glu_init(fan_in), dtype=policy)
                 fc.build((None, fan_in))
                 bn = self._gbn()
                 bn.build((None, 2 * width))
@@ -123,7 +127,7 @@ class TabNetEncoder(keras.layers.Layer):
                 self.indep_bn.append(bn)
         self.att_fc, self.att_bn = [], []
         for s in range(self.n_steps):
-            fc = layers.Dense(n_features, use_bias=False, kernel_initializer=_attention_init(self.n_a))
+            fc = layers.Dense(n_features, use_bias=False, kernel_initializer=_attention_init(self.n_a), dtype=policy)
             fc.build((None, self.n_a))
             bn = self._gbn()
             bn.build((None, n_features))
@@ -158,8 +162,9 @@ class TabNetEncoder(keras.layers.Layer):
         for s in range(self.n_steps):
             logits = self.att_bn[s](self.att_fc[s](att), training=training) * prior
             mask = sparsemax(logits)
-            if training:
-                entropy = entropy + ops.mean(ops.sum(-mask * ops.log(mask + self.epsilon), axis=-1))
+            if training:  # in float32: in float16, epsilon (1e-15) is 0, and a zero of sparsemax made 0 * log(0)
+                m32 = ops.cast(mask, "float32")
+                entropy = entropy + ops.mean(ops.sum(-m32 * ops.log(m32 + self.epsilon), axis=-1))
             prior = (self.gamma - mask) * prior
             out = self._feature_transformer(s + 1, mask * x, training)
             d = ops.relu(out[:, : self.n_d])

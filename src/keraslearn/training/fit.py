@@ -220,7 +220,15 @@ class _StopOnNaN(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-_ADVICE = "Lower learning_rate, keep the features scaled (scaling='standard'), or check y for extreme values."
+def _advice() -> str:
+    """What to try after a divergence; first, weights kept in half precision, if the user's Keras set that."""
+    advice = "Lower learning_rate, keep the features scaled (scaling='standard'), or check y for extreme values."
+    policy = keras.config.dtype_policy()
+    if policy.variable_dtype in ("float16", "bfloat16"):
+        advice = (f"Keras' dtype policy is {policy.name!r} (keras.config.floatx or set_dtype_policy), which keeps "
+                  "the weights in half precision, too coarse to train them: use 'float32' or a mixed policy such as "
+                  f"'mixed_{policy.variable_dtype}'. Or: " + advice[0].lower() + advice[1:])
+    return advice
 
 
 class DivergedError(ValueError):
@@ -245,7 +253,7 @@ def _warn_if_diverged(model, history, x):
                                                                                    training=False))]
     if not all(np.isfinite(o).all() for o in outputs):
         raise DivergedError(f"{said}, and the model predicts NaN or inf, so the learner is left as it was before "
-                            f"fit. {_ADVICE}")
+                            f"fit. {_advice()}")
     if first["loss"] is None:  # training went on: the validation rows are what the model cannot score
         warn_user(f"val_loss became {history['val_loss'][epoch]} in epoch {epoch + 1} while the training loss "
                   "stayed finite: the validation rows hold values the loss cannot score (check y_val and X_val "
@@ -253,13 +261,13 @@ def _warn_if_diverged(model, history, x):
         return
     if "val_loss" in history and not np.isfinite(history["val_loss"]).any():  # no epoch early stopping could keep
         raise DivergedError(f"{said}, and no epoch's val_loss was finite, so no earlier epoch can be kept: the "
-                            f"learner is left as it was before fit. {_ADVICE}")
+                            f"learner is left as it was before fit. {_advice()}")
     epoch = first["loss"]
     if epoch == 0:
         then = "training stopped there, so the model has not learned (check that the loss suits y)"
     else:
         then = "training stopped there, and the model keeps the weights of its best earlier epoch"
-    warn_user(f"Training diverged: loss became {history['loss'][epoch]} in epoch {epoch + 1}; {then}. {_ADVICE}",
+    warn_user(f"Training diverged: loss became {history['loss'][epoch]} in epoch {epoch + 1}; {then}. {_advice()}",
               ConvergenceWarning)
 
 
@@ -273,7 +281,7 @@ def _after_torch_nan(err: RuntimeError, model, stopper):
     history, best = getattr(model, "history", None), getattr(stopper, "best_weights", None)
     if history is None or best is None:
         raise DivergedError("Training diverged: the model's outputs became NaN (PyTorch's binary cross-entropy "
-                            f"refused them), so the learner is left as it was before fit. {_ADVICE}") from None
+                            f"refused them), so the learner is left as it was before fit. {_advice()}") from None
     model.set_weights(best)
     for values in history.history.values():
         values.append(float("nan"))
