@@ -27,7 +27,8 @@ def out_kind(path) -> str:
         try:
             import zstandard  # noqa: F401
         except ImportError:
-            raise UsageError(f"--out {path}: writing .zst needs the zstandard package (pip install zstandard)") from None
+            raise UsageError(f"--out {path}: writing .zst needs the zstandard package "
+                             "(pip install zstandard)") from None
     return kind
 
 
