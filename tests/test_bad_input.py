@@ -1179,7 +1179,10 @@ def test_targets_too_large_for_float32_are_refused_and_a_diverged_fit_raises(tmp
     raises(ValueError, r"loss='poisson' needs positive predictions.*For counts use loss='msle'",
            FFRegressor(epochs=1, loss="poisson").fit, X, X["a"])
     raises(ValueError, r"loss='cosine_similarity' trains on y unscaled", FFRegressor(epochs=1, loss="cosine_similarity").fit,
-           X, rng.normal(size=60) * 1e40)
+           X, rng.normal(size=(60, 2)) * 1e40)
+    # One target column: a direction is a sign, and the fit trained silently to R² -3.5 (QA).
+    raises(ValueError, r"loss='cosine_similarity' compares the directions .* Use it on a multi-output y",
+           FFRegressor(epochs=1, loss="cosine_similarity").fit, X, X["a"])
     # Weights gone to NaN: an error, as scikit-learn's MLP raises (a classifier predicted the first class for
     # every row, and a regressor NaN); the learner is left as it was, here unfitted.
     reg = FFRegressor(epochs=20, batch_size=16, learning_rate=1e9, early_stopping=False, random_state=0)
@@ -1656,7 +1659,8 @@ def test_cli_evaluate_says_a_model_of_several_targets_is_not_its_to_score(tmp_pa
 
 def test_a_divergence_under_a_half_precision_policy_names_the_policy():
     """Under keras.config.set_floatx("float16") every fit diverged, and the message advised a lower learning
-    rate and scaled features, which do not help."""
+    rate and scaled features, which do not help. A floatx set after an earlier fit applies to the next fit, as
+    after Keras' own clear_session (the earlier fit's float32 policy was kept, as if the user had set it)."""
     import keras
 
     from keraslearn.training.fit import DivergedError
@@ -1664,6 +1668,7 @@ def test_a_divergence_under_a_half_precision_policy_names_the_policy():
     rng = np.random.RandomState(0)
     X = rng.randn(200, 4)
     y = (X[:, 0] > 0).astype(int)
+    FFClassifier(epochs=1, random_state=0, validation_fraction=0.0).fit(X, y)
     try:
         keras.config.set_floatx("float16")
         with pytest.raises(DivergedError, match=r"Keras' dtype policy is 'float16' .*use 'float32' or a mixed policy "

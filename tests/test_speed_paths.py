@@ -753,6 +753,50 @@ def test_what_keras_configs_leave_out_keeps_models_apart(data):
     assert same[0] == same[1] != compiled._frozen({"reg": keras.regularizers.L2(1e-2)})
 
 
+SCALE = {"activation": 1.0}  # read by _scaled_relu and _ScaleLayer when traced; the test changes it
+
+
+def _gain():
+    return SCALE["activation"]
+
+
+def _scaled_relu(t):  # a module-level function: counted by identity, and the values it reads by value
+    return keras.ops.relu(t) * _gain()
+
+
+class _ScaleLayer(keras.layers.Layer):
+    def call(self, t):
+        return t * SCALE["activation"]
+
+
+@needs_jax
+def test_a_global_value_user_code_reads_is_part_of_the_structure(data):
+    """A module-level activation or loss reading a global (also through a function it calls) gave the step
+    traced before the global changed: with the scale set to 0 the hidden layer is 0, yet the second fit
+    trained and predicted as the first (plain Keras traces again)."""
+    X, y = data
+    compiled.clear()
+    try:
+        first = FFRegressor(**TINY, activation=_scaled_relu).fit(X, y).predict(X)  # traced with the scale 1
+        SCALE["activation"] = 0.0
+        second = FFRegressor(**TINY, activation=_scaled_relu).fit(X, y)
+        assert np.ptp(second.predict(X)) < 1e-6 < np.ptp(first)  # no hidden signal: one value
+        third = FFRegressor(**dict(TINY, random_state=1), activation=_scaled_relu).fit(X, y)
+        assert compiled.template_for(third.model_) is compiled.template_for(second.model_) is not None  # shared
+
+        def key():
+            keras.backend.clear_session(free_memory=False)
+            inputs = keras.Input((3,))
+            return compiled.structure_key(keras.Model(inputs, keras.layers.Dense(1)(_ScaleLayer()(inputs))))
+
+        before = key()
+        SCALE["activation"] = 2.0
+        assert key() != before
+    finally:
+        SCALE["activation"] = 1.0
+        compiled.clear()
+
+
 @needs_jax
 def test_layers_frozen_after_the_fit_in_one_model_leave_the_predictions_of_every_model(data):
     X, y = data

@@ -162,6 +162,11 @@ class KerasRegressorMixin(RegressorMixin):
                 "output compiled with loss='poisson' in your build function (keraslearn then leaves y unscaled)."
             )
         check_log_loss(loss, y)
+        if loss == "cosine_similarity" and y.reshape(n, -1).shape[1] == 1:
+            raise ValueError(
+                "loss='cosine_similarity' compares the directions of the predicted and true target vectors; with one "
+                "target column a direction is only a sign, so it trains predictions of any size (R² far below 0). "
+                "Use it on a multi-output y, or 'mse', 'mae' or 'huber' here.")
         self._y_ndim = y.ndim
         self.y_log1p_ = self._log_target()
         y2 = np.log1p(y.reshape(n, -1)) if self.y_log1p_ else y.reshape(n, -1)

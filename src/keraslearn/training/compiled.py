@@ -240,15 +240,48 @@ def _beyond_config(model, params: dict) -> tuple:
             walk(getattr(obj, "fn", None))
         elif user_code(obj) and not isinstance(obj, type):
             found.append(_frozen(obj) if "<locals>" in getattr(obj, "__qualname__", "") else obj)
+            if obj is not params.get("model"):  # a build function's reads are in the config it builds
+                found.append(_frozen(_globals_read(obj)))
 
     walk(params)
     walk(getattr(model, "loss", None))
     for layer in model._flatten_layers(include_self=False, recursive=True):
         if not type(layer).__module__.startswith("keras"):
             found.append(type(layer))
+            found.append(_frozen(_globals_read(type(layer))))
         for name in ("activation", "function"):
             walk(getattr(layer, name, None))
     return tuple(found)
+
+
+def _globals_read(obj, depth=3) -> dict:
+    """The module-level values that user code reads when traced (``SCALE`` in ``return SCALE * x``), by
+    name: a compiled step bakes them in, so a step traced before ``SCALE = 0`` must not serve a fit after it
+    (a plain Keras fit traces again). ``obj`` is a function or a class (its methods); user functions it
+    reads are followed ``depth`` levels. Modules, classes and functions themselves are not values."""
+    values, seen = {}, set()
+
+    def read(fn, depth):
+        fn = inspect.unwrap(getattr(fn, "__func__", fn))
+        if not inspect.isfunction(fn) or id(fn) in seen or str(fn.__module__).startswith("keras"):
+            return
+        seen.add(id(fn))
+        codes = [fn.__code__]
+        for code in codes:  # with the code of its comprehensions, lambdas and inner functions
+            codes.extend(c for c in code.co_consts if inspect.iscode(c))
+        for name in {name for code in codes for name in code.co_names}:
+            if name not in fn.__globals__:
+                continue
+            value = fn.__globals__[name]
+            if inspect.isfunction(value) or inspect.ismethod(value):
+                if depth:
+                    read(value, depth - 1)
+            elif not (inspect.ismodule(value) or inspect.isclass(value) or callable(value)):
+                values[f"{fn.__module__}.{name}"] = value
+
+    for fn in vars(obj).values() if inspect.isclass(obj) else (obj,):
+        read(fn, depth)
+    return values
 
 
 def _global_settings() -> tuple:

@@ -61,6 +61,13 @@ def clear_session():
     from keras.src.backend.common import global_state
 
     kept = {name: global_state.get_global_attribute(name) for name in _USER_SETTINGS}
+    policy = kept["dtype_policy"]
+    if policy is not None and policy.name in ("float16", "bfloat16", "float32", "float64") \
+            and policy.name != keras.config.floatx():
+        # A plain policy of another floatx: most likely the one Keras' getter cached from the floatx before
+        # keras.config.set_floatx changed it; dropped, so the next build takes the new floatx, as Keras'
+        # own clear_session lets it.
+        kept["dtype_policy"] = None
     vars(global_state.GLOBAL_STATE_TRACKER).clear()  # a threading.local: this thread's attributes
     for name, value in kept.items():
         if value is not None:
