@@ -209,6 +209,9 @@ def test_auto_batch_gives_a_small_table_eight_steps_an_epoch(cancer_mixed, tmp_p
             keraslearn.FFClassifier(batch_size=wrong).fit(X, y)
     kept = keraslearn.FFClassifier(batch_size=np.int64(48), epochs=1).fit(X, y)
     assert kept.batch_size == 48 and kept.batch_size_ == 48 and type(kept.batch_size_) is int
+    # A batch larger than the training rows is all of them (QA: batch_size_ said 10000 of 270 rows).
+    whole = keraslearn.FFClassifier(batch_size=10000, epochs=1, validation_fraction=0.0).fit(X, y)
+    assert whole.batch_size_ == len(X) and type(whole.batch_size_) is int
 
 
 def test_global_clipnorm_clips_an_optimizer_instance_unless_it_clips_itself(cancer_mixed):

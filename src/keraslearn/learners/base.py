@@ -306,7 +306,7 @@ class KerasLearner(BaseEstimator):
             batch_size = device_batch_size(batch_size, active_device_count())  # as fit_model rounded it
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
-        self.batch_size_ = batch_size
+        self.batch_size_ = int(min(batch_size, max(1, self._n_train_rows)))  # more than the fit's rows: all of them
         return self
 
     def _with_validation_rows(self, x, y_fit, sw, X_val, y_val, sample_weight_val, scale=1.0):

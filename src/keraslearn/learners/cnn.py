@@ -220,7 +220,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
-        self.batch_size_ = int(self.batch_size)
+        self.batch_size_ = min(int(self.batch_size), len(train))  # a batch larger than the images is all of them
         return self
 
     def _validation_images(self, X_val, y_val, sample_weight_val):
