@@ -131,6 +131,66 @@ def test_dash_names_say_what_to_write(fitted, iris_csv, tmp_path, capsys, monkey
     assert sorted(p.name for p in tmp_path.iterdir()) == ["-lead.csv"]
 
 
+def test_names_are_printed_as_written_not_read_as_markup(fitted, iris_csv, tmp_path, capsys):
+    """A file, column, label or --out with brackets was read as rich markup: "holdout[b].csv" printed as
+    "holdout.csv", an unseen label "[other]" as nothing, and "m[/x].keraslearn" crashed after the model was
+    written (MarkupError, a traceback)."""
+    data = tmp_path / "holdout[b].csv"
+    frame = pd.read_csv(iris_csv)
+    frame.loc[0, "species"] = "[other]"
+    frame.assign(**{"weight[kg]": 1.0}).to_csv(data, index=False)
+    assert main(["evaluate", str(fitted), str(data)]) == 0
+    captured = capsys.readouterr()
+    assert "FFClassifier on " + str(data) in captured.out and "holdout[b].csv" in captured.out
+    assert "labels the model never saw: [other]" in captured.err, captured.err
+    assert main(["predict", str(fitted), str(data), "--out", str(tmp_path / "p.csv")]) == 0
+    assert "weight[kg]" in capsys.readouterr().err
+    out = tmp_path / "m[/x].keraslearn"
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["fit", str(tmp_path / "t.csv"), "--target", "species", "--epochs", "1", "--out", str(out)]) == 0
+    assert str(out) in capsys.readouterr().err and out.is_file()
+
+
+def test_stdout_takes_results_only_and_in_utf8(fitted, iris_csv, tmp_path, capsys, monkeypatch):
+    """evaluate's table went through the console's strict encoding (a cp1252 stdout: UnicodeEncodeError on a
+    file named in other letters); a reader gone made rich exit 1 silently, not 141; a closed stdout was an
+    AttributeError; --param verbose=2 put Keras' epoch lines on stdout."""
+    data = tmp_path / "données_日本.csv"
+    data.write_bytes(iris_csv.read_bytes())
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="cp1252"))
+    assert main(["evaluate", str(fitted), str(data)]) == 0
+    sys.stdout.flush()
+    assert "données_日本.csv" in raw.getvalue().decode("utf-8")
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone: a write raises BrokenPipeError
+    monkeypatch.setattr(sys, "stdout", open(write, "w", encoding="utf-8"))
+    assert main(["evaluate", str(fitted), str(data)]) == 141
+    monkeypatch.setattr(sys, "stdout", None)  # `>&-`
+    assert main(["predict", str(fitted), str(data)]) == 2
+    assert "standard output is closed" in capsys.readouterr().err
+    monkeypatch.undo()
+    capsys.readouterr()
+    out = tmp_path / "m.keraslearn"
+    assert main(["fit", str(iris_csv), "--target", "species", "--epochs", "2", "--param", "verbose=2",
+                 "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Epoch 2/2" in captured.err
+
+
+def test_a_tune_status_in_brackets_is_shown_as_text():
+    """Several workers' counts, "[this worker: ...]", were read as a markup tag and vanished from the bar."""
+    from rich.console import Console
+
+    from keraslearn.training.progress import rich_bar
+
+    bar = rich_bar("status")
+    bar.add_task("tuning", total=3, status="best 0.9 (trial 1)  [this worker: 1 complete; 2 finished by all]")
+    shown = Console(file=io.StringIO(), width=200)
+    shown.print(bar.get_renderable())
+    assert "[this worker: 1 complete; 2 finished by all]" in shown.file.getvalue()
+
+
 def test_predict_keep_columns_never_collide_with_the_output(fitted, iris_csv, tmp_path, capsys, monkeypatch):
     # A repeated --keep is kept once; a kept column named like an output column is a one-line error,
     # not a file with two "prediction" columns (or pyarrow's traceback for .parquet).

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -113,7 +115,8 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
                   f"{weighted and ','}{weighted}{weighing}; {held}")
     start = time.perf_counter()
     try:
-        learner.fit(X_tr, y_tr, **({} if w_tr is None else {"sample_weight": w_tr}))
+        with contextlib.redirect_stdout(sys.stderr):  # Keras' own lines (--param verbose=2) are not results
+            learner.fit(X_tr, y_tr, **({} if w_tr is None else {"sample_weight": w_tr}))
     except DivergedError as err:
         raise UsageError(f"{err} No model was written to {out}.") from None
     except (ValueError, TypeError) as err:
@@ -184,8 +187,8 @@ def cmd_fit(args):
     model_out(out)
     check_outputs(out)
     if args.out is None and Path(out).is_file():  # named after the data: a fit of another --target replaces it
-        _say(console, f"[yellow]{out} exists: this fit replaces it and its curve and metrics (--out NAME writes "
-                      "elsewhere)[/]")
+        _say(console, f"{out} exists: this fit replaces it and its curve and metrics (--out NAME writes "
+                      "elsewhere)", style="yellow")
     train_and_report(
         X, y, learner, test_fraction=args.test_fraction, random_state=args.random_state, out=out, console=console,
         title=f"{args.target} ~ {type(learner).__name__}", weight=args.weight,
@@ -370,11 +373,16 @@ def cmd_evaluate(args):
     say_roc_auc_left_out(console, model, y, scores, "the data holds", weights)
     # The metrics are what evaluate is run for: its table goes to stdout (`> metrics.txt` keeps it),
     # unless --json puts the JSON there; notes stay on stderr.
-    table = console if args.json else _console(stderr=False)
     weighted = "" if args.weight is None else f", weighted by {args.weight!r}"
-    print_metrics(table, {Path(args.data).name: scores}, title=f"{type(model).__name__} on {args.data}{weighted}")
+    title = f"{type(model).__name__} on {args.data}{weighted}"
     if args.json:
+        print_metrics(console, {Path(args.data).name: scores}, title=title)
         print(_json(scores))
+        return 0
+    table = _console(stderr=False)
+    with table.capture() as shown:  # then UTF-8, as predict writes: a cp1252 stdout cannot hold every name
+        print_metrics(table, {Path(args.data).name: scores}, title=title)
+    write_stdout(shown.get())
     return 0
 
 
@@ -398,8 +406,8 @@ def _labelled_rows(args, model, console):
     check_weight_column(df, args.weight, args.target)
     trained = getattr(model, "weight_name_", None)
     if args.weight is None and trained is not None and trained in df.columns:
-        _say(console, f"[yellow]the model was trained with rows weighted by {trained!r}; these metrics are not "
-                      f"(--weight {shlex.quote(trained)} weights them)[/]", always=True)
+        _say(console, f"the model was trained with rows weighted by {trained!r}; these metrics are not "
+                      f"(--weight {shlex.quote(trained)} weights them)", style="yellow", always=True)
     X, y = split_target(df, args.target, console)
     if spelled:  # as fit read them: " 02" is the class "02"
         y = y.astype(str).str.strip()
@@ -432,8 +440,10 @@ def cmd_demo(args):
     check_epochs(args.epochs)
     console = _console(args.quiet)
     df = boston_housing_frame()
-    _say(console, "[bold]keraslearn demo[/]: Boston housing (506 rows, 13 features; "
-         "'chas' and 'rad' categorical) → median home value 'medv'")
+    from rich.text import Text
+
+    _say(console, Text.assemble(("keraslearn demo", "bold"), ": Boston housing (506 rows, 13 features; "
+                                "'chas' and 'rad' categorical) → median home value 'medv'"))
     X, y = split_target(df, BOSTON_TARGET, console)
     learner = FFRegressor(
         layer_units=(64, 64), epochs=args.epochs, batch_size=32, patience=20, random_state=args.random_state,

@@ -14,8 +14,8 @@ def say_roc_auc_left_out(console, model, y, scores, where, sample_weight=None) -
         weighing = ""
         if sample_weight is not None:  # classes of rows that all weigh 0 are not there for the metric
             y, weighing = y[np.asarray(sample_weight) > 0], " in rows that weigh more than 0"
-        _say(console, f"[yellow]roc_auc left out: {where} {y.nunique()} of the model's "
-                      f"{len(model.classes_)} classes{weighing}, and ROC AUC needs every class[/]")
+        _say(console, f"roc_auc left out: {where} {y.nunique()} of the model's "
+                      f"{len(model.classes_)} classes{weighing}, and ROC AUC needs every class", style="yellow")
 
 
 def labels_as_classes(y: pd.Series, classes) -> pd.Series:
@@ -42,5 +42,5 @@ def some(values, n=5) -> str:
 def say_unseen_labels(console, model, y, where="the data"):
     unseen = sorted(set(y.unique()) - set(model.classes_.tolist()), key=str) if hasattr(model, "classes_") else []
     if unseen:
-        _say(console, f"[yellow]log_loss and roc_auc left out: {where} hold labels the model never saw: "
-                      f"{', '.join(map(str, unseen[:10]))}{' …' if len(unseen) > 10 else ''}[/]")
+        _say(console, f"log_loss and roc_auc left out: {where} hold labels the model never saw: "
+                      f"{', '.join(map(str, unseen[:10]))}{' …' if len(unseen) > 10 else ''}", style="yellow")

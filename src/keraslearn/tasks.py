@@ -37,8 +37,8 @@ def split_target(df: pd.DataFrame, target: str, console=None):
                              "values (rows with a blank target are left out)")
     if missing.any():
         rows = _data_rows(missing.to_numpy())
-        _say(console, f"[yellow]dropped {int(missing.sum())} row(s) with a missing {target!r} ({rows}; "
-             "the first row after the header is 1)[/]", always=True)
+        _say(console, f"dropped {int(missing.sum())} row(s) with a missing {target!r} ({rows}; "
+             "the first row after the header is 1)", style="yellow", always=True)
         df = df.loc[~missing]
     if df.shape[1] < 2:
         raise UsageError("the data has no feature columns besides the target (after --drop, if given)")
@@ -120,9 +120,9 @@ def load_task(args, console):
     written = df.attrs.pop("target_text", None)  # whole numbers, some written with leading zeros: "01", "007"
     codes = [c for c in df.attrs.get("codes", ()) if c not in drop and c != weight]
     if codes:
-        _say(console, f"[yellow]read as text (categories), as whole numbers written with leading zeros: "
+        _say(console, f"read as text (categories), as whole numbers written with leading zeros: "
                       f"{', '.join(map(repr, codes))} (zip codes, codes); if they are amounts, write them without "
-                      "the zeros[/]", always=True)
+                      "the zeros", style="yellow", always=True)
     missing_columns("--drop", drop, df)
     if args.target in drop:
         raise UsageError(f"--drop {args.target}: that is the --target column")

@@ -103,5 +103,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         report = doctor(args.backend, env=args.env, timeout=args.timeout)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    print(report.to_json() if args.json else report)
+    from keraslearn.console import write_stdout  # UTF-8: a cp1252 stdout cannot hold every folder's name
+
+    write_stdout(f"{report.to_json() if args.json else report}\n")
     return report.exit_code

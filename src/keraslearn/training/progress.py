@@ -17,7 +17,7 @@ def rich_bar(field: str):
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn(f"{{task.fields[{field}]}}"),
+        TextColumn(f"{{task.fields[{field}]}}", markup=False),  # "[this worker: ...]" is text, not a style
         console=Console(stderr=True),  # as tqdm: stdout stays for results (CSV, JSON, tables)
     )
 

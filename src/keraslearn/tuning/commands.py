@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 
 from keraslearn.cli import Once, UsageError
 from keraslearn.commands import LEARNER_HELP, _make_learner, add_weight_option, check_cli_learner, remember_table
@@ -53,12 +55,13 @@ def cmd_tune(args):
         raise UsageError(str(err)) from None
     _say(console, f"study storage: {redact(url)}" + (f", study {args.study!r}" if args.study else ""))
     try:
-        best, study = tune(
-            learner, X, y, space=space,
-            n_trials=args.n_trials, timeout=args.timeout, cv=args.cv, validation_fraction=args.validation_fraction,
-            sample_weight=weights, scoring=args.scoring, storage=url, study_name=args.study, pruner=args.pruner,
-            refit=refit, random_state=args.random_state, verbose=0 if args.quiet else 1,
-        )
+        with contextlib.redirect_stdout(sys.stderr):  # Keras' own lines (--param verbose=2) are not results
+            best, study = tune(
+                learner, X, y, space=space,
+                n_trials=args.n_trials, timeout=args.timeout, cv=args.cv, validation_fraction=args.validation_fraction,
+                sample_weight=weights, scoring=args.scoring, storage=url, study_name=args.study, pruner=args.pruner,
+                refit=refit, random_state=args.random_state, verbose=0 if args.quiet else 1,
+            )
     except (ValueError, TypeError, ImportError) as err:
         raise UsageError(str(err).replace("Use another study_name,", "Use another --study,")) from None
     except RuntimeError as err:  # nothing completed
@@ -68,7 +71,7 @@ def cmd_tune(args):
         try:
             _say(console, f"best trial {study.best_trial.number}: score {score(study.best_value)}")
         except ValueError:
-            _say(console, "[yellow]no trial completed yet[/]")
+            _say(console, "no trial completed yet", style="yellow")
     _say(console, f"study name: {study.study_name}  (resume or add workers with --study {study.study_name})")
     if best is not None and hasattr(best, "model_"):
         remember_table(best, X, y, args.weight)
@@ -84,7 +87,7 @@ def cmd_tune(args):
             if name != "skipped":
                 _say(console, f"{name:<21}→ {path}")
         for name, why in written["skipped"].items():
-            _say(console, f"[yellow]{name} skipped: {why}[/]")
+            _say(console, f"{name} skipped: {why}", style="yellow")
     return 0
 
 
