@@ -392,6 +392,22 @@ class _FailsAtEpoch2(keras.callbacks.Callback):
             raise RuntimeError("boom")
 
 
+def test_a_bar_that_cannot_redraw_prints_plain_lines_as_it_goes(diabetes_mixed, capsys, monkeypatch):
+    """Into a log file (not a terminal) rich printed one frame, when the fit ended: a long fit's log showed
+    nothing for hours. Such a bar prints a plain line every PLAIN_EVERY seconds, and one at the end."""
+    from keraslearn.training import progress
+
+    X, y = diabetes_mixed
+    monkeypatch.setattr(progress, "PLAIN_EVERY", 0.0)  # a line at every epoch
+    FFRegressor(epochs=3, early_stopping=False, random_state=0, verbose=1).fit(X, y)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split()[:2] for line in lines] == [["training", f"{i}/3"] for i in (1, 2, 3)], lines
+    assert all("loss " in line and "\x1b" not in line and "━" not in line for line in lines), lines
+    monkeypatch.setattr(progress, "PLAIN_EVERY", 3600.0)
+    FFRegressor(epochs=3, early_stopping=False, random_state=0, verbose=1).fit(X, y)
+    assert [line.split()[:2] for line in capsys.readouterr().err.splitlines()] == [["training", "3/3"]]
+
+
 def test_verbose_shows_one_bar_and_a_failed_fit_leaves_none_running(diabetes_mixed, capsys):
     import threading
 

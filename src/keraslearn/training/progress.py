@@ -3,22 +3,67 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
+import time
 
 import keras
 
 
+#: Seconds between the plain lines of a bar that cannot redraw itself.
+PLAIN_EVERY = 10.0
+
+
 def rich_bar(field: str):
-    """A rich ``Progress``: description, bar, done/total, elapsed time and the task's ``field`` text."""
+    """A rich ``Progress``: description, bar, done/total, elapsed time and the task's ``field`` text.
+
+    Where the console cannot redraw a bar (not a terminal: a log file, a pipe, CI; a notebook without
+    ipywidgets, where rich shows only a warning), it prints a plain line every :data:`PLAIN_EVERY`
+    seconds and one at the end instead: a long fit's log showed nothing until the fit ended.
+    """
+    import importlib.util
+
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(
-        TextColumn("[bold]{task.description}"),
+    class Bar(Progress):
+        def start(self):
+            if plain:
+                self._last_line = time.monotonic()
+            else:
+                super().start()
+
+        def stop(self):
+            if not plain:
+                super().stop()
+            elif getattr(self, "_last_line", None) is not None:  # started, not yet stopped
+                self._line()
+                self._last_line = None
+
+        def update(self, *args, **kwargs):
+            super().update(*args, **kwargs)
+            if plain and getattr(self, "_last_line", None) is not None \
+                    and time.monotonic() - self._last_line >= PLAIN_EVERY:
+                self._line()
+
+        def _line(self):
+            for task in self.tasks:
+                done = f"{int(task.completed)}" + ("" if task.total is None else f"/{int(task.total)}")
+                line = f"{task.description} {done} {task.fields.get(field, '')}".rstrip()
+                if line != getattr(self, "_said", None):  # the end of a bar just shown: not again
+                    elapsed = datetime.timedelta(seconds=int(task.elapsed or 0))
+                    self.console.print(line.replace(f" {done}", f" {done} {elapsed}", 1), highlight=False)
+                    self._said = line
+            self._last_line = time.monotonic()
+
+    console = Console(stderr=True, markup=False, soft_wrap=True)  # as tqdm: stdout stays for results
+    plain = (importlib.util.find_spec("ipywidgets") is None) if console.is_jupyter else not console.is_terminal
+    return Bar(
+        TextColumn("{task.description}", style="bold"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn(f"{{task.fields[{field}]}}", markup=False),  # "[this worker: ...]" is text, not a style
-        console=Console(stderr=True),  # as tqdm: stdout stays for results (CSV, JSON, tables)
+        console=console,
     )
 
 
