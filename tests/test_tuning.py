@@ -136,11 +136,15 @@ def test_cv_mode_scores_every_fold(tmp_path, diabetes_mixed):
 
     from rich.console import Console
 
+    from keraslearn.console import score
     from keraslearn.tuning.report import print_trials
 
     out = StringIO()
     print_trials(Console(file=out, width=200), study)
     assert "epochs, all folds" in out.getvalue()  # QA: "epochs 6" after tune --epochs 3 read as a bug
+    narrow = StringIO()  # QA: a 40-column terminal showed scores as "0.9…": the numbers stay whole
+    print_trials(Console(file=narrow, width=40), study)
+    assert all(score(t.value) in narrow.getvalue() for t in study.trials), narrow.getvalue()
 
 
 def test_pruner_stops_a_bad_trial(tmp_path, iris_mixed):
@@ -1035,6 +1039,7 @@ def test_a_worker_sharing_a_study_counts_every_workers_trials_and_says_what_runn
     from rich.console import Console
 
     from keraslearn.tuning.callbacks import TrialProgress
+    from keraslearn.console import score
     from keraslearn.tuning.report import print_trials
 
     from keraslearn.tuning.storage import open_storage

@@ -81,14 +81,19 @@ def print_trials(console, study, top: int = 10, weight=None):
 
     config = study.user_attrs.get(CONFIG_ATTR) or {}
     folds = str(config.get("evaluation", "")).startswith("cv=")  # each trial fits once per fold
-    for col in ("trial", score_name(study), "epochs, all folds" if folds else "epochs", "seconds"):
-        table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("parameters", ratio=1)
+    rows = []
     for t in done:
         epochs = sum(t.user_attrs.get("epochs", [])) or ""
         seconds = f"{(t.datetime_complete - t.datetime_start).total_seconds():.1f}" if t.datetime_complete else ""
         params = ", ".join(f"{k}={_short(v)}" for k, v in t.params.items())
-        table.add_row(str(t.number), score(t.value), str(epochs), seconds, params)
+        rows.append((str(t.number), score(t.value), str(epochs), seconds, params))
+    for i, col in enumerate(("trial", score_name(study), "epochs, all folds" if folds else "epochs", "seconds")):
+        # Numbers whole on a narrow terminal (a score cut to "0.9…" misleads): the parameters fold instead.
+        width = max([len(row[i]) for row in rows] + [len(word) for word in col.split()])
+        table.add_column(col, justify="right", no_wrap=True, min_width=width)
+    table.add_column("parameters", ratio=1, min_width=10, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 
