@@ -136,14 +136,29 @@ def test_cv_mode_scores_every_fold(tmp_path, diabetes_mixed):
 
     from rich.console import Console
 
-    from keraslearn.console import score
     from keraslearn.tuning.report import print_trials
 
     out = StringIO()
     print_trials(Console(file=out, width=200), study)
     assert "epochs, all folds" in out.getvalue()  # QA: "epochs 6" after tune --epochs 3 read as a bug
-    narrow = StringIO()  # QA: a 40-column terminal showed scores as "0.9…": the numbers stay whole
-    print_trials(Console(file=narrow, width=40), study)
+
+
+def test_the_trial_table_keeps_its_numbers_whole_on_a_narrow_terminal():
+    """QA: a narrow terminal showed the scores as "-3371.…"; the parameters fold instead."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from keraslearn.console import score
+    from keraslearn.tuning.report import print_trials
+
+    study = optuna.create_study(direction="maximize")
+    for i in range(3):
+        trial = study.ask({"learning_rate": FloatDistribution(1e-4, 1e-1, log=True)})
+        trial.set_user_attr("epochs", [12, 13])
+        study.tell(trial, -3371.912345 + i / 10)
+    narrow = StringIO()
+    print_trials(Console(file=narrow, width=30), study)
     assert all(score(t.value) in narrow.getvalue() for t in study.trials), narrow.getvalue()
 
 
