@@ -1054,7 +1054,6 @@ def test_a_worker_sharing_a_study_counts_every_workers_trials_and_says_what_runn
     from rich.console import Console
 
     from keraslearn.tuning.callbacks import TrialProgress
-    from keraslearn.console import score
     from keraslearn.tuning.report import print_trials
 
     from keraslearn.tuning.storage import open_storage
