@@ -168,7 +168,20 @@ def test_stdout_takes_results_only_and_in_utf8(fitted, iris_csv, tmp_path, capsy
     assert main(["evaluate", str(fitted), str(data)]) == 141
     monkeypatch.setattr(sys, "stdout", None)  # `>&-`
     assert main(["predict", str(fitted), str(data)]) == 2
-    assert "standard output is closed" in capsys.readouterr().err
+    assert "standard output is closed; redirect it to a file" in capsys.readouterr().err
+
+    class Tee:  # a wrapper with write and flush only (a logging tee, an IDE's console)
+        written = []
+
+        def write(self, text):
+            self.written.append(text)
+            return len(text)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", Tee())
+    assert main(["evaluate", str(fitted), str(data)]) == 0 and "accuracy" in "".join(Tee.written)
     monkeypatch.undo()
     capsys.readouterr()
     out = tmp_path / "m.keraslearn"

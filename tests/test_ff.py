@@ -241,6 +241,10 @@ def test_a_fit_builds_under_the_users_global_policy_and_leaves_it_set(iris_mixed
         assert proba.dtype == np.float64 and np.allclose(proba.sum(axis=1), 1.0)
         clf.save(tmp_path / "m.keraslearn")
         np.testing.assert_array_equal(keraslearn.load(tmp_path / "m.keraslearn").predict_proba(X), proba)
+        # A plain policy the user set is kept too (a review caught a first version of the floatx change dropping it).
+        keras.config.set_dtype_policy("bfloat16")
+        plain = FFClassifier(**{**FAST, "epochs": 1}).fit(X, y)
+        assert plain.model_.dtype_policy.name == "bfloat16" == keras.config.dtype_policy().name
     finally:
         keras.mixed_precision.set_global_policy("float32")
 

@@ -316,6 +316,19 @@ def test_save_and_load_paths_behave_as_open_does(artifact, tmp_path, monkeypatch
     for call in (learner.save, keraslearn.load):
         with pytest.raises(TypeError, match=r"takes a file path \(a str or pathlib.Path\), not a file object"):
             call(io.BytesIO())
+
+    class LocalPath:  # py.path.local (pytest's tmpdir), plumbum: a path with read/write methods of its own
+        def __init__(self, path):
+            self.path = path
+
+        def __fspath__(self):
+            return str(self.path)
+
+        def read(self):
+            return Path(self.path).read_bytes()
+
+    learner.save(LocalPath(tmp_path / "local.keraslearn"))
+    assert isinstance(keraslearn.load(LocalPath(tmp_path / "local.keraslearn")), FFRegressor)
     # A data table's name is refused: the zip replaced the user's CSV.
     data = tmp_path / "DATA.CSV"
     data.write_text("a,b\n1,2\n")

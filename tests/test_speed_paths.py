@@ -769,6 +769,14 @@ class _ScaleLayer(keras.layers.Layer):
         return t * SCALE["activation"]
 
 
+mean = np.arange(3.0)  # a notebook's global of the name of keras.ops.mean
+TUPLE_KEYS = {(1, 2): 1.0}
+
+
+def _reads_odd_globals(t):
+    return keras.ops.mean(t) * TUPLE_KEYS[(1, 2)]
+
+
 @needs_jax
 def test_a_global_value_user_code_reads_is_part_of_the_structure(data):
     """A module-level activation or loss reading a global (also through a function it calls) gave the step
@@ -792,6 +800,11 @@ def test_a_global_value_user_code_reads_is_part_of_the_structure(data):
         before = key()
         SCALE["activation"] = 2.0
         assert key() != before
+        # What is not a value read (an attribute name: keras.ops.mean beside a global `mean`) or cannot be JSON
+        # (tuple keys) does not keep CV folds apart; a large array is keyed without hashing it all.
+        assert compiled._globals_read(_reads_odd_globals) == compiled._globals_read(_reads_odd_globals)
+        assert "mean" not in compiled._globals_read(_reads_odd_globals)
+        assert "TUPLE_KEYS" in compiled._globals_read(_reads_odd_globals)
     finally:
         SCALE["activation"] = 1.0
         compiled.clear()

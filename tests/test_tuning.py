@@ -514,11 +514,16 @@ def test_a_storage_path_is_the_file_named_whatever_its_characters(tmp_path, monk
     names = ["run%202.db", "x?1.db", "x?2.db", "h #é 日本&'+.db", "a #b%41/s.db"]
     for name in names:
         open_storage(name)
-        assert redact(storage_url(name)) == f"sqlite:///{tmp_path / name}"
+        assert redact(storage_url(name)) == f"{tmp_path / name} (SQLite)"
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == sorted(names[:4])
     assert [p.name for p in (tmp_path / "a #b%41").iterdir()] == ["s.db"]
     with pytest.raises(ValueError, match=r"the folder '.*/no%20such' does not exist"):
         open_storage("no%20such/s.db")
+    # A study file an earlier version made for such a name (decoded, cut at "?") is pointed to, not lost.
+    (tmp_path / "old y.db").write_bytes((tmp_path / "run%202.db").read_bytes())
+    with pytest.warns(UserWarning, match=r"storage '\S*/old%20y.db' does not exist, but '\S*/old y.db' does: earlier "
+                                         r"keraslearn versions read this storage as that file"):
+        storage_url("old%20y.db")
 
 
 RESUME_CHILD = textwrap.dedent(

@@ -28,8 +28,8 @@ def say(out, text, always=False, style=None):
 def write_stdout(text: str) -> None:
     """``text`` on stdout in UTF-8, as ``--out`` writes a file: a console or a redirect in another
     encoding (Windows' cp1252) could not hold every level (a traceback), or wrote the file in it."""
-    if sys.stdout is None or sys.stdout.closed:  # `>&-`: Python has no stdout
-        raise OSError(errno.EBADF, "standard output is closed; give --out FILE, or open it (> FILE)")
+    if sys.stdout is None or getattr(sys.stdout, "closed", False):  # `>&-`: Python has no stdout
+        raise OSError(errno.EBADF, "standard output is closed; redirect it to a file (> FILE)")
     sys.stdout.flush()
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:  # a text stream with no bytes under it (a StringIO)

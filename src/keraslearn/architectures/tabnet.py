@@ -162,9 +162,9 @@ class TabNetEncoder(keras.layers.Layer):
         for s in range(self.n_steps):
             logits = self.att_bn[s](self.att_fc[s](att), training=training) * prior
             mask = sparsemax(logits)
-            if training:  # in float32: in float16, epsilon (1e-15) is 0, and a zero of sparsemax made 0 * log(0)
-                m32 = ops.cast(mask, "float32")
-                entropy = entropy + ops.mean(ops.sum(-m32 * ops.log(m32 + self.epsilon), axis=-1))
+            if training:  # half precision in float32: there epsilon (1e-15) is 0, and a sparsemax zero 0 * log(0)
+                m = ops.cast(mask, "float32") if ops.dtype(mask) in ("float16", "bfloat16") else mask
+                entropy = entropy + ops.mean(ops.sum(-m * ops.log(m + self.epsilon), axis=-1))
             prior = (self.gamma - mask) * prior
             out = self._feature_transformer(s + 1, mask * x, training)
             d = ops.relu(out[:, : self.n_d])

@@ -266,7 +266,7 @@ def save(learner, path) -> str:
 
 def _file_path(path, verb) -> str:
     """``path`` (str, bytes or os.PathLike) as a str, ``~`` expanded; a file object is refused by name."""
-    if hasattr(path, "read") or hasattr(path, "write"):
+    if not isinstance(path, (str, bytes, os.PathLike)) and (hasattr(path, "read") or hasattr(path, "write")):
         raise TypeError(f"{verb} takes a file path (a str or pathlib.Path), not a file object ({type(path).__name__}).")
     return os.path.expanduser(os.fsdecode(path))
 

@@ -23,6 +23,7 @@ stay 1 and nothing is shared (torch does not compile).
 from __future__ import annotations
 
 import collections
+import dis
 import hashlib
 import inspect
 import json
@@ -241,22 +242,25 @@ def _beyond_config(model, params: dict) -> tuple:
         elif user_code(obj) and not isinstance(obj, type):
             found.append(_frozen(obj) if "<locals>" in getattr(obj, "__qualname__", "") else obj)
             if obj is not params.get("model"):  # a build function's reads are in the config it builds
-                found.append(_frozen(_globals_read(obj)))
+                found.append(_globals_read(obj))
 
     walk(params)
     walk(getattr(model, "loss", None))
+    read = {}  # per user layer class, not per layer (a model of 40 blocks)
     for layer in model._flatten_layers(include_self=False, recursive=True):
         if not type(layer).__module__.startswith("keras"):
             found.append(type(layer))
-            found.append(_frozen(_globals_read(type(layer))))
+            if type(layer) not in read:
+                read[type(layer)] = _globals_read(type(layer))
+            found.append(read[type(layer)])
         for name in ("activation", "function"):
             walk(getattr(layer, name, None))
     return tuple(found)
 
 
-def _globals_read(obj, depth=3) -> dict:
-    """The module-level values that user code reads when traced (``SCALE`` in ``return SCALE * x``), by
-    name: a compiled step bakes them in, so a step traced before ``SCALE = 0`` must not serve a fit after it
+def _globals_read(obj, depth=3) -> str:
+    """The module-level values that user code reads when traced (``SCALE`` in ``return SCALE * x``), as a
+    key: a compiled step bakes them in, so a step traced before ``SCALE = 0`` must not serve a fit after it
     (a plain Keras fit traces again). ``obj`` is a function or a class (its methods); user functions it
     reads are followed ``depth`` levels. Modules, classes and functions themselves are not values."""
     values, seen = {}, set()
@@ -269,7 +273,9 @@ def _globals_read(obj, depth=3) -> dict:
         codes = [fn.__code__]
         for code in codes:  # with the code of its comprehensions, lambdas and inner functions
             codes.extend(c for c in code.co_consts if inspect.iscode(c))
-        for name in {name for code in codes for name in code.co_names}:
+        names = {i.argval for code in codes for i in dis.get_instructions(code)
+                 if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}  # not attribute names (keras.ops.mean)
+        for name in names:
             if name not in fn.__globals__:
                 continue
             value = fn.__globals__[name]
@@ -277,11 +283,25 @@ def _globals_read(obj, depth=3) -> dict:
                 if depth:
                     read(value, depth - 1)
             elif not (inspect.ismodule(value) or inspect.isclass(value) or callable(value)):
-                values[f"{fn.__module__}.{name}"] = value
+                values[f"{fn.__module__}.{name}"] = _value_key(value)
 
     for fn in vars(obj).values() if inspect.isclass(obj) else (obj,):
         read(fn, depth)
-    return values
+    return json.dumps(values, sort_keys=True)
+
+
+def _value_key(value) -> str:
+    """A module-level value for :func:`_globals_read`: JSON-like values and small arrays by content; a large
+    array by its identity, shape and a sample (hashing 200 MB took 0.6 s a fit); anything else by its repr."""
+    if isinstance(value, np.ndarray) and value.nbytes > 1 << 20:
+        flat = value.reshape(-1)
+        sample = flat[:: max(1, flat.size // 4096)]
+        return repr(["large array", id(value), value.dtype.str, value.shape,
+                     hashlib.sha1(np.ascontiguousarray(sample).tobytes()).hexdigest()])
+    try:
+        return _frozen(value)
+    except (TypeError, ValueError):  # a dict with tuple keys, a circular structure
+        return repr(value)
 
 
 def _global_settings() -> tuple:

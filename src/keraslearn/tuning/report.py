@@ -88,10 +88,10 @@ def print_trials(console, study, top: int = 10, weight=None):
         params = ", ".join(f"{k}={_short(v)}" for k, v in t.params.items())
         rows.append((str(t.number), score(t.value), str(epochs), seconds, params))
     for i, col in enumerate(("trial", score_name(study), "epochs, all folds" if folds else "epochs", "seconds")):
-        # Numbers whole on a narrow terminal (a score cut to "0.9…" misleads): the parameters fold instead.
+        # Numbers whole on a narrow terminal (a score cut to "0.9…" misleads): the parameters give way instead.
         width = max([len(row[i]) for row in rows] + [len(word) for word in col.split()])
         table.add_column(col, justify="right", no_wrap=True, min_width=width)
-    table.add_column("parameters", ratio=1, min_width=10, overflow="fold")
+    table.add_column("parameters", ratio=1)
     for row in rows:
         table.add_row(*row)
     console.print(table)

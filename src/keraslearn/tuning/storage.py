@@ -52,11 +52,24 @@ def storage_url(storage) -> str:
             raise ValueError(f"storage {text!r} is a folder; give a SQLite file in it, e.g. "
                              f"{os.path.join(text, 'study.db')}.")
         # A URL's path is percent-decoded and ends at "?": quote it, so the file is the one named.
+        _warn_if_read_before(path)
         return "sqlite:///" + urllib.parse.quote(path)
     scheme, rest = text.split("://", 1)
     if scheme in ("postgresql", "postgres"):
         return f"postgresql+{_postgres_driver()}://{rest}"
     return text
+
+
+def _warn_if_read_before(path: str) -> None:
+    """Before 2026-11-25 a plain path was put in the URL as written, so "%20" became a space and "?" ended the
+    name: if that file exists and the one named does not, its studies are there."""
+    before = urllib.parse.unquote(path.split("?", 1)[0])
+    if before != path and not os.path.exists(path) and os.path.isfile(before):
+        from keraslearn._user_warnings import warn_user
+
+        warn_user(f"storage {path!r} does not exist, but {before!r} does: earlier keraslearn versions read this "
+                  f"storage as that file (a URL decodes '%' and ends at '?'). To resume its studies, rename it to "
+                  f"{os.path.basename(path)!r} or give its name.")
 
 
 def _postgres_driver() -> str:
@@ -71,13 +84,14 @@ def _postgres_driver() -> str:
 
 
 def redact(url: str) -> str:
-    """The URL with its password hidden, for messages; a SQLite file's path as written, not quoted."""
+    """The URL with its password hidden, for messages; a SQLite file as its path, as written (a URL would quote
+    it, and the path read back as a URL could name another file)."""
     try:
         from sqlalchemy.engine import make_url
 
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database and not parsed.query:
-            return f"sqlite:///{parsed.database}"
+            return f"{parsed.database} (SQLite)"
         return parsed.render_as_string(hide_password=True)
     except Exception:  # not a SQLAlchemy URL: say nothing about its parts
         return url.split("://")[0] + "://…"
