@@ -172,6 +172,33 @@ def test_killed_after_early_stopping_ends_with_the_best_weights(tmp_path):
     np.testing.assert_array_equal(resumed.predict(X), straight.predict(X))
 
 
+def test_a_checkpoint_from_before_batch_size_auto_says_how_to_resume(tmp_path):
+    """Upgrade QA: a checkpoint written when batch_size's default was 256 (no fingerprint_parts then) was
+    refused as "a different fit" by the same call; batch_size=256 resumes it."""
+    X, y = _data()
+    params = dict(epochs=5, layer_units=(8,), random_state=0)
+    tmp_path = tmp_path / "ck"
+    with pytest.raises(KeyboardInterrupt):
+        FFRegressor(**params, batch_size=256, callbacks=[_Crash(1)]).fit(X, y, checkpoint_dir=tmp_path)
+    path = tmp_path / FILENAME
+    with zipfile.ZipFile(path) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    state = json.loads(members["state.json"])
+    del state["fingerprint_parts"]  # as such a checkpoint was written
+    members["state.json"] = json.dumps(state).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(ValueError, match=r"written before batch_size's default became \"auto\", when it was 256: "
+                                         r"pass batch_size=256 to resume it"):
+        FFRegressor(**params).fit(X, y, checkpoint_dir=tmp_path)
+    (tmp_path / ".keraslearn-0123456789abcdef.tmp").write_bytes(b"a write a kill cut short")
+    _EpochLog.epochs = []
+    FFRegressor(**params, batch_size=256, callbacks=[_EpochLog()]).fit(X, y, checkpoint_dir=tmp_path)
+    assert _EpochLog.epochs == [1, 2, 3, 4]  # resumed after the epoch written
+    assert not tmp_path.exists()  # the finished fit removed its folder: the killed write's temp file kept it
+
+
 def test_checkpoint_of_another_fit_is_refused(tmp_path):
     X, y = _data()
     with pytest.raises(KeyboardInterrupt):

@@ -375,6 +375,30 @@ def test_an_interrupted_study_says_once_what_it_kept(tmp_path, iris_mixed, capsy
                      r"same call again to continue it", capsys.readouterr().err)
 
 
+def test_a_study_of_an_earlier_release_is_named_not_silently_passed_over():
+    """Upgrade QA: a study recorded before studies held their data (its folds drawn otherwise) was passed over
+    in silence by the same call, which started another; named, it was refused with a fix no call could apply."""
+    from keraslearn.tuning.storage import CONFIG_ATTR, check_config, data_fingerprint, study_config
+    from keraslearn.tuning.study import _derived_name
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 3)), rng.normal(size=30)
+    config = study_config(FFRegressor(epochs=3), None, "validation_fraction=0.3; rows 5d27", SPACE,
+                          data_fingerprint(X, y))
+    storage = optuna.storages.InMemoryStorage()
+    old = optuna.create_study(storage=storage, study_name="FFRegressor-3169370492d1", direction="maximize")
+    old.set_user_attr(CONFIG_ATTR, {"learner": "FFRegressor", "scoring": None, "space": sorted(SPACE),
+                                    "evaluation": "validation_fraction=0.3"})
+    old.add_trial(optuna.trial.create_trial(value=0.5))
+    with pytest.warns(UserWarning, match=r"holds study 'FFRegressor-3169370492d1' of FFRegressor \(1 trials\), made "
+                                         r"by a keraslearn before 2026-11-22, .*This call starts study "
+                                         r"'FFRegressor-new'"):
+        assert _derived_name(storage, "FFRegressor-new", config) == "FFRegressor-new"
+    with pytest.raises(ValueError, match=r"It was made by a keraslearn before 2026-11-22, which drew its folds "
+                                         r"otherwise, so this one cannot resume it"):
+        check_config(old, config)
+
+
 def test_a_named_study_refuses_other_data_and_other_fixed_parameters():
     from keraslearn.tuning.storage import check_config, data_fingerprint, default_study_name, study_config
 

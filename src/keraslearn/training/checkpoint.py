@@ -27,10 +27,13 @@ Nothing in the file is pickled: JSON and ``.npz`` read with ``allow_pickle=False
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import io
 import json
 import os
+import re
 import time
 import zipfile
 
@@ -75,15 +78,18 @@ class Fingerprint(str):
     parts: dict
 
 
-def fingerprint(learner, x, y, sample_weight, held_out=None) -> Fingerprint:
+def fingerprint(learner, x, y, sample_weight, held_out=None, params=None) -> Fingerprint:
     """SHA-256 of what makes a checkpoint valid for a fit: class, parameters, backend, data.
 
     ``x``, ``y`` and ``sample_weight`` are the encoded training arrays; call it after the
     learner encoded its target (``classes_`` / ``y_mean_`` are part of the data).
-    ``held_out``: how many of their last rows are the user's validation rows.
+    ``held_out``: how many of their last rows are the user's validation rows. ``params``: instead of the
+    learner's.
     """
     h = hashlib.sha256()
-    params = {k: v for k, v in learner.get_params(deep=False).items() if k not in _NOT_FINGERPRINTED}
+    given = params is not None
+    if not given:
+        params = {k: v for k, v in learner.get_params(deep=False).items() if k not in _NOT_FINGERPRINTED}
     head = {
         "format": FORMAT_VERSION,
         "class": f"{type(learner).__module__}.{type(learner).__qualname__}",
@@ -122,6 +128,9 @@ def fingerprint(learner, x, y, sample_weight, held_out=None) -> Fingerprint:
     described["target"] = hashlib.sha256(json.dumps(described["target"], sort_keys=True).encode()).hexdigest()
     out = Fingerprint(h.hexdigest())
     out.parts = described
+    if not given and params.get("batch_size") == "auto":  # the default since 2026-11-24; 256 before
+        out.before_auto = functools.partial(fingerprint, learner, x, y, sample_weight, held_out,
+                                            {**params, "batch_size": 256})
     return out
 
 
@@ -206,6 +215,10 @@ class FitCheckpoint:
             what = _differences(state.get("fingerprint_parts") or {}, getattr(self.fingerprint, "parts", {}))
             what = f" ({what})" if what and "fingerprint_parts" in state else (
                 " (other data, parameters, learner class or Keras backend)")
+            before_auto = getattr(self.fingerprint, "before_auto", None)
+            if "fingerprint_parts" not in state and before_auto and state.get("fingerprint") == before_auto():
+                what = (" (written before batch_size's default became \"auto\", when it was 256: pass "
+                        "batch_size=256 to resume it)")
             raise ValueError(
                 f"checkpoint_dir {self.directory!r} holds a checkpoint of a different fit{what}, so it "
                 "cannot be resumed here. A checkpoint_dir "
@@ -267,9 +280,14 @@ class FitCheckpoint:
             z.writestr("arrays.npz", buf.getvalue())
 
     def remove(self):
-        """Delete the checkpoint (and the folder, when nothing else is in it)."""
+        """Delete the checkpoint, and the temp files of writes a kill cut short, and the folder, when nothing
+        else is in it."""
         if os.path.exists(self.path):
             os.remove(self.path)
+        for name in os.listdir(self.directory) if os.path.isdir(self.directory) else ():
+            if re.fullmatch(r"\.keraslearn-[0-9a-f]{16}\.tmp", name):  # _atomic's own names
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self.directory, name))
         try:
             os.rmdir(self.directory)
         except OSError:

@@ -389,6 +389,20 @@ def same_task_studies(storage, study_name, config) -> list[tuple[str, list[str]]
     return found
 
 
+def earlier_studies(storage, config) -> list[tuple[str, int]]:
+    """Studies of the same learner class in ``storage`` recorded by a keraslearn before studies recorded their
+    data (2026-11-22), with their trial counts: they cannot be resumed (their folds were drawn otherwise)."""
+    import optuna
+
+    return [(s.study_name, s.n_trials) for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
+            if isinstance(stored := s.user_attrs.get(CONFIG_ATTR), dict) and "data" not in stored
+            and stored.get("learner") == config.get("learner") and s.n_trials]
+
+
+_EARLIER = ("made by a keraslearn before 2026-11-22, which drew its folds otherwise, so this one cannot resume it; "
+            "its trials stay in the storage (optuna.load_study(study_name=..., storage=...) reads them)")
+
+
 def check_config(study, config):
     """Record the settings of a new study; refuse to continue one created with other settings.
 
@@ -404,7 +418,8 @@ def check_config(study, config):
     diff = [line for k, v in config.items() if k in stored and stored[k] != v
             for line in _differences(k, stored[k], v, spaces)]
     if diff:
+        earlier = f" It was {_EARLIER}." if "data" not in stored else ""
         raise ValueError(
-            f"study {study.study_name!r} was created with other settings ({'; '.join(diff)}). "
+            f"study {study.study_name!r} was created with other settings ({'; '.join(diff)}).{earlier} "
             "Use another study_name, or the study's own settings."
         )

@@ -21,10 +21,12 @@ from keraslearn.tuning.checks import check_count, check_scoring, check_space, ch
 from keraslearn.tuning.folds import splits_for
 from keraslearn.tuning.spaces import CONDITIONAL, apply_sample, default_batch_sizes, for_rows, idle
 from keraslearn.tuning.storage import (
+    _EARLIER,
     WORKER_ATTR,
     check_config,
     data_fingerprint,
     default_study_name,
+    earlier_studies,
     fail_dead_trials,
     open_storage,
     same_task_studies,
@@ -411,6 +413,9 @@ def _derived_name(storage, name, config) -> str:
                   f"with other fixed parameters ({'; '.join(differences) or 'as this call'}); this call starts "
                   f"study {name!r}. To resume that one instead, pass study_name={other!r} (the command line: "
                   f"--study {other}) with its parameters.")
+    for other, trials in earlier_studies(storage, config)[:3]:
+        warn_user(f"the storage holds study {other!r} of {config.get('learner')} ({trials} trials), {_EARLIER}. "
+                  f"This call starts study {name!r}.")
     return name
 
 
