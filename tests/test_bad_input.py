@@ -1676,3 +1676,21 @@ def test_a_divergence_under_a_half_precision_policy_names_the_policy():
             FFClassifier(epochs=1, random_state=0, validation_fraction=0.0).fit(X, y)
     finally:
         keras.config.set_floatx("float32")
+    # A thread's first fit after set_floatx (Keras cached its float32 policy before, e.g. building a layer):
+    # a review found that policy kept for good, every later fit built in float32.
+    import threading
+
+    from keraslearn.training import memory
+
+    first = threading.local()  # as in a thread that has not fitted yet
+    old, memory._floatx_seen = memory._floatx_seen, first
+    try:
+        keras.backend.clear_session()
+        assert keras.config.dtype_policy().name == "float32"  # Keras caches it on first use
+        keras.config.set_floatx("bfloat16")
+        memory.clear_session()
+        assert keras.config.dtype_policy().name == "bfloat16"
+    finally:
+        memory._floatx_seen = old
+        keras.config.set_floatx("float32")
+        keras.backend.clear_session()  # the policy cached above, gone for the tests after this one

@@ -192,11 +192,19 @@ def test_a_checkpoint_from_before_batch_size_auto_says_how_to_resume(tmp_path):
     with pytest.raises(ValueError, match=r"written before batch_size's default became \"auto\", when it was 256: "
                                          r"pass batch_size=256 to resume it"):
         FFRegressor(**params).fit(X, y, checkpoint_dir=tmp_path)
-    (tmp_path / ".keraslearn-0123456789abcdef.tmp").write_bytes(b"a write a kill cut short")
+    (tmp_path / ".keraslearn-checkpoint-0123456789abcdef.tmp").write_bytes(b"a write a kill cut short")
     _EpochLog.epochs = []
     FFRegressor(**params, batch_size=256, callbacks=[_EpochLog()]).fit(X, y, checkpoint_dir=tmp_path)
     assert _EpochLog.epochs == [1, 2, 3, 4]  # resumed after the epoch written
     assert not tmp_path.exists()  # the finished fit removed its folder: the killed write's temp file kept it
+    # Another writer's temp file in the folder (a save beside the checkpoint) is not the checkpoint's to remove.
+    from keraslearn._atomic import atomic_file
+    from keraslearn.training.checkpoint import FitCheckpoint
+
+    with atomic_file(tmp_path / "model.keraslearn") as f:
+        f.write(b"data")
+        FitCheckpoint(tmp_path, "x").remove()
+    assert (tmp_path / "model.keraslearn").read_bytes() == b"data"
 
 
 def test_checkpoint_of_another_fit_is_refused(tmp_path):

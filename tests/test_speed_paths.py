@@ -764,9 +764,15 @@ def _scaled_relu(t):  # a module-level function: counted by identity, and the va
     return keras.ops.relu(t) * _gain()
 
 
-class _ScaleLayer(keras.layers.Layer):
+class _ScaleBase(keras.layers.Layer):
+    @property
+    def gain(self):
+        return SCALE["activation"]
+
+
+class _ScaleLayer(_ScaleBase):  # reads the global through an inherited property (a review: not seen)
     def call(self, t):
-        return t * SCALE["activation"]
+        return t * self.gain
 
 
 mean = np.arange(3.0)  # a notebook's global of the name of keras.ops.mean

@@ -22,7 +22,7 @@ class WriteError(OSError):
         return self.strerror
 
 
-def _temp_file(target: str):
+def _temp_file(target: str, prefix: str = ".keraslearn-"):
     """A new temp file beside ``target`` with the mode ``open(target, "w")`` would give it; and its removal.
 
     ``tempfile.mkstemp`` creates files 0600, and the rename would keep that. Creating the file
@@ -36,7 +36,7 @@ def _temp_file(target: str):
     except OSError:
         mode = None
     for _ in range(100):
-        tmp = os.path.join(directory, f".keraslearn-{secrets.token_hex(8)}.tmp")
+        tmp = os.path.join(directory, f"{prefix}{secrets.token_hex(8)}.tmp")
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
         except FileExistsError:
@@ -108,12 +108,12 @@ def _replacing(path, make_temp):
 
 
 @contextlib.contextmanager
-def atomic_file(path, mode: str = "wb"):
+def atomic_file(path, mode: str = "wb", prefix: str = ".keraslearn-"):
     """``with atomic_file(path) as f: f.write(...)``: the data is on disk before the rename.
 
-    The temp file is a ``.keraslearn-*.tmp`` beside the target; a killed process may leave one.
+    The temp file is a ``{prefix}*.tmp`` beside the target; a killed process may leave one.
     """
-    with _replacing(path, _temp_file) as tmp, open(tmp, mode) as f:
+    with _replacing(path, functools.partial(_temp_file, prefix=prefix)) as tmp, open(tmp, mode) as f:
         yield f
         f.flush()
         os.fsync(f.fileno())  # the rename must never expose a file whose data is not on disk

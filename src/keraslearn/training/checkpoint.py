@@ -46,6 +46,7 @@ from keraslearn.training.fit import global_rng_state, set_global_rng_state
 from keraslearn.training.split import split_seed
 
 FILENAME = "keraslearn-checkpoint.zip"
+_TEMP_PREFIX = ".keraslearn-checkpoint-"  # its writes' temp files, which a finished fit removes
 FORMAT_VERSION = 1
 #: Seconds between checkpoint writes: a write (fsync included) takes ~25 ms, 5× a small tabular
 #: epoch; a kill then loses at most about this much training, which the resumed fit redoes exactly.
@@ -275,7 +276,8 @@ class FitCheckpoint:
         state["split_seed"] = getattr(self, "_split_seed", None)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        with atomic_file(self.path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
+        with atomic_file(self.path, prefix=_TEMP_PREFIX) as f, \
+                zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
             z.writestr("state.json", json.dumps(state))
             z.writestr("arrays.npz", buf.getvalue())
 
@@ -285,7 +287,7 @@ class FitCheckpoint:
         if os.path.exists(self.path):
             os.remove(self.path)
         for name in os.listdir(self.directory) if os.path.isdir(self.directory) else ():
-            if re.fullmatch(r"\.keraslearn-[0-9a-f]{16}\.tmp", name):  # _atomic's own names
+            if re.fullmatch(re.escape(_TEMP_PREFIX) + r"[0-9a-f]{16}\.tmp", name):  # not another save's
                 with contextlib.suppress(OSError):
                     os.remove(os.path.join(self.directory, name))
         try:

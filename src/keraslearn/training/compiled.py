@@ -285,8 +285,13 @@ def _globals_read(obj, depth=3) -> str:
             elif not (inspect.ismodule(value) or inspect.isclass(value) or callable(value)):
                 values[f"{fn.__module__}.{name}"] = _value_key(value)
 
-    for fn in vars(obj).values() if inspect.isclass(obj) else (obj,):
-        read(fn, depth)
+    if inspect.isclass(obj):  # its methods and property getters, inherited ones too (not Keras' or object's)
+        for cls in obj.__mro__:
+            if cls is not object and not str(cls.__module__).startswith("keras"):
+                for fn in vars(cls).values():
+                    read(fn.fget if isinstance(fn, property) else fn, depth)
+    else:
+        read(obj, depth)
     return json.dumps(values, sort_keys=True)
 
 

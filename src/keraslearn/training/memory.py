@@ -6,6 +6,7 @@ import ctypes
 import gc
 import os
 import sys
+import threading
 
 import keras
 
@@ -47,7 +48,9 @@ KERAS_RANDOM = ("global_random_seed", "global_seed_generator")
 #: ``keras.utils.set_random_seed`` and the ``keras.random`` stream it starts): ``clear_session`` resets it
 #: with the state it frees.
 _USER_SETTINGS = ("dtype_policy", *KERAS_RANDOM)
-_floatx_seen = {"floatx": None}  # Keras' floatx at the last clear_session
+# Keras' floatx at this thread's last clear_session (Keras' dtype policy is per thread), else at import.
+_floatx_seen = threading.local()
+_FLOATX_AT_IMPORT = keras.config.floatx()
 
 
 def clear_session():
@@ -62,13 +65,14 @@ def clear_session():
     from keras.src.backend.common import global_state
 
     kept = {name: global_state.get_global_attribute(name) for name in _USER_SETTINGS}
-    policy, floatx, before = kept["dtype_policy"], keras.config.floatx(), _floatx_seen["floatx"]
-    if policy is not None and before is not None and floatx != before and policy.name == before:
+    policy, floatx = kept["dtype_policy"], keras.config.floatx()
+    before = getattr(_floatx_seen, "floatx", _FLOATX_AT_IMPORT)
+    if policy is not None and floatx != before and policy.name == before:
         # The plain policy of the floatx before keras.config.set_floatx changed it: the one Keras' getter cached
         # (a policy the user set is kept); dropped, so the next build takes the new floatx, as after Keras' own
         # clear_session.
         kept["dtype_policy"] = None
-    _floatx_seen["floatx"] = floatx
+    _floatx_seen.floatx = floatx
     vars(global_state.GLOBAL_STATE_TRACKER).clear()  # a threading.local: this thread's attributes
     for name, value in kept.items():
         if value is not None:

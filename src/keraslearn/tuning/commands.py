@@ -63,7 +63,7 @@ def cmd_tune(args):
                 refit=refit, random_state=args.random_state, verbose=0 if args.quiet else 1,
             )
     except (ValueError, TypeError, ImportError) as err:
-        raise UsageError(str(err).replace("Use another study_name,", "Use another --study,")) from None
+        raise UsageError(str(err).replace("Use another study_name", "Use another --study")) from None
     except RuntimeError as err:  # nothing completed
         raise UsageError(str(err)) from None
     if not args.quiet:

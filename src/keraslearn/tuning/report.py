@@ -91,7 +91,7 @@ def print_trials(console, study, top: int = 10, weight=None):
         # Numbers whole on a narrow terminal (a score cut to "0.9…" misleads): the parameters give way instead.
         width = max([len(row[i]) for row in rows] + [len(word) for word in col.split()])
         table.add_column(col, justify="right", no_wrap=True, min_width=width)
-    table.add_column("parameters", ratio=1)
+    table.add_column("parameters", ratio=1, overflow="fold")  # values whole, over more lines
     for row in rows:
         table.add_row(*row)
     console.print(table)

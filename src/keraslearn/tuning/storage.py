@@ -418,8 +418,6 @@ def check_config(study, config):
     diff = [line for k, v in config.items() if k in stored and stored[k] != v
             for line in _differences(k, stored[k], v, spaces)]
     if diff:
-        earlier = f" It was {_EARLIER}." if "data" not in stored else ""
-        raise ValueError(
-            f"study {study.study_name!r} was created with other settings ({'; '.join(diff)}).{earlier} "
-            "Use another study_name, or the study's own settings."
-        )
+        fix = (f"It was {_EARLIER}. Use another study_name." if "data" not in stored
+               else "Use another study_name, or the study's own settings.")
+        raise ValueError(f"study {study.study_name!r} was created with other settings ({'; '.join(diff)}). {fix}")
