@@ -172,6 +172,18 @@ def test_killed_after_early_stopping_ends_with_the_best_weights(tmp_path):
     np.testing.assert_array_equal(resumed.predict(X), straight.predict(X))
 
 
+def _edit_json_member(path, member, edit):
+    """Rewrite the zip ``path`` with ``edit(d)`` applied to its JSON member ``member``."""
+    with zipfile.ZipFile(path) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    data = json.loads(members[member])
+    edit(data)
+    members[member] = json.dumps(data).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+
+
 def test_a_checkpoint_from_before_batch_size_auto_says_how_to_resume(tmp_path):
     """Upgrade QA: a checkpoint written when batch_size's default was 256 (no fingerprint_parts then) was
     refused as "a different fit" by the same call; batch_size=256 resumes it."""
@@ -180,15 +192,7 @@ def test_a_checkpoint_from_before_batch_size_auto_says_how_to_resume(tmp_path):
     tmp_path = tmp_path / "ck"
     with pytest.raises(KeyboardInterrupt):
         FFRegressor(**params, batch_size=256, callbacks=[_Crash(1)]).fit(X, y, checkpoint_dir=tmp_path)
-    path = tmp_path / FILENAME
-    with zipfile.ZipFile(path) as z:
-        members = {name: z.read(name) for name in z.namelist()}
-    state = json.loads(members["state.json"])
-    del state["fingerprint_parts"]  # as such a checkpoint was written
-    members["state.json"] = json.dumps(state).encode()
-    with zipfile.ZipFile(path, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
+    _edit_json_member(tmp_path / FILENAME, "state.json", lambda state: state.pop("fingerprint_parts"))  # as then
     with pytest.raises(ValueError, match=r"written before batch_size's default became \"auto\", when it was 256: "
                                          r"pass batch_size=256 to resume it"):
         FFRegressor(**params).fit(X, y, checkpoint_dir=tmp_path)
@@ -352,14 +356,8 @@ def test_an_artifact_of_a_newer_keraslearn_names_both_versions(tmp_path):
 
     X, y = _data()
     path = FFRegressor(epochs=1, layer_units=(4,), random_state=0).fit(X, y).save(tmp_path / "m.keraslearn")
-    with zipfile.ZipFile(path) as z:
-        members = {name: z.read(name) for name in z.namelist()}
-    meta = json.loads(members["keraslearn.json"])
-    meta.update(format_version=FORMAT_VERSION + 1, keraslearn_version="9.0.0")
-    members["keraslearn.json"] = json.dumps(meta).encode()
-    with zipfile.ZipFile(path, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
+    _edit_json_member(path, "keraslearn.json",
+                      lambda meta: meta.update(format_version=FORMAT_VERSION + 1, keraslearn_version="9.0.0"))
     with pytest.raises(ValueError, match=rf"written by a newer keraslearn \(9\.0\.0, format {FORMAT_VERSION + 1}; "
                                          rf"this is {keraslearn.__version__}, format {FORMAT_VERSION}\): upgrade"):
         keraslearn.load(path)
