@@ -152,6 +152,39 @@ def test_resumed_fit_equals_an_uninterrupted_one(monkeypatch, tmp_path):
     assert resumed.history_ == straight.history_
 
 
+class _CtrlCDiscarded(keras.callbacks.Callback):
+    """A Ctrl-C at the end of epoch ``at`` that lands in code discarding it, as Keras' ``pythonify_logs`` (a bare
+    ``except``) does while it waits for an epoch's results; records the epochs that ended."""
+
+    ended = []
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_end(self, epoch, logs=None):
+        _CtrlCDiscarded.ended.append(epoch)
+        if epoch == self.at:
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                pass
+
+
+def test_a_ctrl_c_keras_discards_still_stops_the_fit_and_keeps_the_learner():
+    """QA in a Jupyter kernel: an interrupt during fit was lost 3 times of 3 and the fit ran to its last epoch
+    (a refit replaced the model): Keras discarded the KeyboardInterrupt where it waited for the epoch's logs."""
+    X, y = _data()
+    learner = FFRegressor(epochs=2, layer_units=(8,), random_state=0).fit(X, y)
+    before = learner.predict(X)
+    _CtrlCDiscarded.ended = []
+    with pytest.raises(KeyboardInterrupt):
+        learner.set_params(epochs=50, early_stopping=False, callbacks=[_CtrlCDiscarded(1)]).fit(X, y)
+    assert _CtrlCDiscarded.ended == [0, 1]  # stopped at the next boundary, not after epoch 50
+    np.testing.assert_array_equal(learner.predict(X), before)  # the earlier fit's model, kept
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler given back
+
+
 class _CrashAtEnd(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         raise KeyboardInterrupt

@@ -162,6 +162,38 @@ def test_the_trial_table_keeps_its_numbers_whole_on_a_narrow_terminal():
     assert all(score(t.value) in narrow.getvalue() for t in study.trials), narrow.getvalue()
 
 
+NOTEBOOK_IMPORT = textwrap.dedent(
+    """
+    import sys, types, warnings
+    ipython = types.ModuleType("IPython")  # a Jupyter kernel, as tqdm.auto sees one, without ipywidgets
+    class ZMQInteractiveShell: pass
+    ipython.get_ipython = lambda: ZMQInteractiveShell()
+    sys.modules["IPython"] = ipython
+    sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        if sys.argv[1] == "keraslearn":
+            import keraslearn
+            keraslearn.tuning.search_space(keraslearn.FFClassifier())
+        else:
+            import optuna
+    print(sum("IProgress not found" in str(w.message) for w in said))
+    """
+)
+
+
+def test_optuna_s_notebook_warning_is_not_shown_by_keraslearn():
+    """QA in a Jupyter kernel without ipywidgets: tune(verbose=0) showed tqdm's "IProgress not found" warning,
+    which optuna's import of tqdm.auto gives (keraslearn draws its own bars)."""
+    counts = {}
+    for who in ("optuna", "keraslearn"):
+        r = subprocess.run([sys.executable, "-c", NOTEBOOK_IMPORT, who], capture_output=True, text=True,
+                           env=_env(), timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        counts[who] = int(r.stdout.strip().splitlines()[-1])
+    assert counts == {"optuna": 1, "keraslearn": 0}  # the kernel is one where the warning is given
+
+
 def test_pruner_stops_a_bad_trial(tmp_path, iris_mixed):
     X, y = iris_mixed
     storage = f"sqlite:///{tmp_path / 'prune.db'}"

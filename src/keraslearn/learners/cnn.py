@@ -20,6 +20,7 @@ from keraslearn.training.fit import FiniteEarlyStopping, policy_callbacks
 from keraslearn.training.split import early_stopping_split, split_seed
 from keraslearn.training.jax_state import variables_kept_on_error
 from keraslearn.training.memory import clear_session
+from keraslearn.training.interrupts import interrupts_kept
 from keraslearn.training.progress import bars_closed_on_error
 
 
@@ -210,7 +211,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         if checkpoint is not None:
             stopper = next((c for c in reversed(callbacks) if type(c) is FiniteEarlyStopping), None)
             initial_epoch = checkpoint.attach(callbacks, self.epochs, stopper if self.early_stopping else None)
-        with keras_warnings_ignored(), bars_closed_on_error(callbacks):
+        with keras_warnings_ignored(), bars_closed_on_error(callbacks), interrupts_kept(callbacks):
             history = model.fit(train_data, validation_data=val_data, epochs=self.epochs, callbacks=callbacks,
                                 initial_epoch=initial_epoch, verbose=2 if int(self.verbose) >= 2 else 0)
         if checkpoint is not None:

@@ -131,8 +131,8 @@ def check_training_params(learner) -> None:
             try:
                 with host_initializers():  # an optimizer made only to check its name compiles nothing
                     getter(value)
-            except (ValueError, TypeError) as err:
-                raise ValueError(f"{name}={value!r} is not a Keras {name} name; use e.g. {hint}.") from err
+            except (ValueError, TypeError):  # Keras' own traceback would come first: the message says it all
+                raise ValueError(f"{name}={value!r} is not a Keras {name} name; use e.g. {hint}.") from None
     if learner.optimizer is None and not learner._optimizer_optional:
         raise ValueError(f"optimizer=None: {type(learner).__name__} compiles the model it builds, so it needs an "
                          f"optimizer, e.g. {_NAMED[0][2]}.")
@@ -169,13 +169,13 @@ def check_training_params(learner) -> None:
     if "activation" in learner._arch_params:
         try:
             keras.activations.get(learner.activation)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError):
             meant = _activation_meant(learner.activation)
             hint = f"did you mean {meant!r}? " if meant else ""
             raise ValueError(
                 f"activation={learner.activation!r} is not a Keras activation; {hint}use e.g. 'relu', "
                 "'gelu', 'elu', 'selu', 'tanh', 'silu' (PReLU is a layer: give a custom architecture)."
-            ) from err
+            ) from None  # Keras' own traceback would come first
     if "layer_units" in learner._arch_params:
         check_widths("layer_units", learner.layer_units, "(64, 64)")
 

@@ -19,6 +19,7 @@ from keraslearn.training.groups import groups_fed
 from keraslearn.training.jax_state import lean_state
 from keraslearn.training.memory import KERAS_RANDOM
 from keraslearn.training.padding import pad_rows, pads_exactly
+from keraslearn.training.interrupts import interrupts_kept
 from keraslearn.training.progress import RichProgress, bars_closed_on_error
 from keraslearn.training.split import (early_stopping_split, split_in_place, split_seed, take_rows,
                                        validation_multiple, weighed_split)
@@ -426,7 +427,7 @@ def fit_model(
     # lean_state: Keras' per-epoch variable hand-over without re-listing. Keras on torch turns its
     # variables into arrays during fit, with numpy 2's deprecation warning each time.
     try:
-        with lean_state(model), keras_warnings_ignored(), bars_closed_on_error(cbs), \
+        with lean_state(model), keras_warnings_ignored(), bars_closed_on_error(cbs), interrupts_kept(cbs), \
                 _fed(model, batch_size, verbose, len(y), cbs) as (keras_batch_size, fit_callbacks):
             history = model.fit(
                 x,

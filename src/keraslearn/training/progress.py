@@ -34,6 +34,7 @@ def rich_bar(field: str):
 
         def stop(self):
             if not plain:
+                self.refresh()  # rich skips its last refresh in a notebook: the widget kept an earlier frame
                 super().stop()
             elif getattr(self, "_last_line", None) is not None:  # started, not yet stopped
                 self._line()
@@ -103,7 +104,8 @@ class RichProgress(keras.callbacks.Callback):
         kept = self.stopper.best_epoch + 1 if getattr(self.stopper, "best", None) is not None else done
         if kept < done:  # the bar shows the last epoch's losses, not those of the model kept
             console.print(f"kept epoch {kept} of {int(done)}: the lowest {self.stopper.monitor} "
-                          f"({float(self.stopper.best):.4g}); early stopping restored its weights", soft_wrap=True)
+                          f"({float(self.stopper.best):.4g}); early stopping restored its weights", soft_wrap=True,
+                          highlight=False)  # plain text: a notebook's text/plain output kept the colour codes
 
 
 @contextlib.contextmanager

@@ -11,8 +11,21 @@ from __future__ import annotations
 import difflib
 
 
+def import_optuna():
+    """Import Optuna, as the first use does, without the warning its import of ``tqdm.auto`` gives in a notebook
+    without ipywidgets ("IProgress not found", shown even at verbose=0; keraslearn draws its own bars)."""
+    import sys
+    import warnings
+
+    if "optuna" not in sys.modules:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            import optuna  # noqa: F401
+
+
 def _optuna_distributions():
     try:
+        import_optuna()
         from optuna import distributions
     except ImportError as err:
         raise ImportError("Search spaces need Optuna: pip install 'keraslearn[tune]'") from err

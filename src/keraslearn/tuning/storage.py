@@ -120,6 +120,9 @@ def open_storage(storage=None, *, heartbeat_interval: int = HEARTBEAT_INTERVAL, 
     heartbeat_interval, grace_period : int
         Seconds between a running trial's heartbeats, and without one before it counts as dead.
     """
+    from keraslearn.tuning.spaces import import_optuna
+
+    import_optuna()
     import optuna
 
     if isinstance(storage, optuna.storages.BaseStorage):

@@ -19,7 +19,7 @@ from keraslearn.training.memory import release_memory
 from keraslearn.tuning.callbacks import OptunaPruning, TrialProgress
 from keraslearn.tuning.checks import check_count, check_scoring, check_space, check_weighted_splits, check_weights
 from keraslearn.tuning.folds import splits_for
-from keraslearn.tuning.spaces import CONDITIONAL, apply_sample, default_batch_sizes, for_rows, idle
+from keraslearn.tuning.spaces import CONDITIONAL, apply_sample, default_batch_sizes, for_rows, idle, import_optuna
 from keraslearn.tuning.storage import (
     _EARLIER,
     WORKER_ATTR,
@@ -255,6 +255,7 @@ def tune(
     TuneResult
         ``(best_learner, study)``.
     """
+    import_optuna()
     import optuna
 
     if not hasattr(learner, "get_params") or not hasattr(learner, "fit"):
