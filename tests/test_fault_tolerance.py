@@ -164,6 +164,8 @@ class _CtrlCDiscarded(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         _CtrlCDiscarded.ended.append(epoch)
+        # The fit's handler says what it runs (the command line's SIGTERM handler asks which SIGINT's is).
+        _CtrlCDiscarded.wrapped = getattr(signal.getsignal(signal.SIGINT), "__wrapped__", None)
         if epoch == self.at:
             try:
                 signal.raise_signal(signal.SIGINT)
@@ -181,6 +183,7 @@ def test_a_ctrl_c_keras_discards_still_stops_the_fit_and_keeps_the_learner():
     with pytest.raises(KeyboardInterrupt):
         learner.set_params(epochs=50, early_stopping=False, callbacks=[_CtrlCDiscarded(1)]).fit(X, y)
     assert _CtrlCDiscarded.ended == [0, 1]  # stopped at the next boundary, not after epoch 50
+    assert _CtrlCDiscarded.wrapped is signal.default_int_handler
     np.testing.assert_array_equal(learner.predict(X), before)  # the earlier fit's model, kept
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler given back
 

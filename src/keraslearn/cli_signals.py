@@ -192,7 +192,8 @@ class Signals:
     def _terminate(self, signum, frame):
         self.terminated = True
         ctrl_c = signal.getsignal(signal.SIGINT)
-        if callable(ctrl_c) and ctrl_c not in (signal.default_int_handler, self._interrupt):
+        inner = getattr(ctrl_c, "__wrapped__", ctrl_c)  # under a fit's training.interrupts handler
+        if callable(ctrl_c) and inner not in (signal.default_int_handler, self._interrupt):
             ctrl_c(signal.SIGINT, frame)  # e.g. interrupts_deferred's: takes effect once the model set is written
             return
         if not self._deferred(signum, frame):

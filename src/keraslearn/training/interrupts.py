@@ -53,6 +53,7 @@ def interrupts_kept(callbacks: list):
                 noted.append(err)
                 raise
 
+        handler.__wrapped__ = previous  # what it runs: the command line's SIGTERM handler asks which SIGINT's is
         replaced[signum] = previous
         signal.signal(signum, handler)
     callbacks.append(_RaiseNoted(noted))
