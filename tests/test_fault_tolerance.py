@@ -186,6 +186,33 @@ def test_a_ctrl_c_keras_discards_still_stops_the_fit_and_keeps_the_learner():
     assert _CtrlCDiscarded.wrapped is signal.default_int_handler
     np.testing.assert_array_equal(learner.predict(X), before)  # the earlier fit's model, kept
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler given back
+    # One discarded after the last boundary (Keras' on_train_end reads the last logs the same way) stops it too.
+    with pytest.raises(KeyboardInterrupt):
+        learner.set_params(epochs=2, callbacks=[_CtrlCDiscardedAtEnd()]).fit(X, y)
+    np.testing.assert_array_equal(learner.predict(X), before)
+    # A handler the user's code sets during the fit is the user's after it (review: the fit's restore replaced it).
+    try:
+        learner.set_params(epochs=1, callbacks=[_SetsHandler()]).fit(X, y)
+        assert signal.getsignal(signal.SIGINT) is _own_handler
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _own_handler(signum, frame):
+    pass
+
+
+class _SetsHandler(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        signal.signal(signal.SIGINT, _own_handler)
+
+
+class _CtrlCDiscardedAtEnd(keras.callbacks.Callback):
+    def on_train_end(self, logs=None):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass
 
 
 class _CrashAtEnd(keras.callbacks.Callback):

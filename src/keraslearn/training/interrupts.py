@@ -41,24 +41,27 @@ def interrupts_kept(callbacks: list):
         yield
         return
     noted, replaced = [], {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous = signal.getsignal(signum)
-        if not callable(previous):  # SIG_IGN, SIG_DFL: nothing Python raises
-            continue
+    try:  # from the first handler on: an interrupt while installing the second gives the first back
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+            if not callable(previous):  # SIG_IGN, SIG_DFL: nothing Python raises
+                continue
 
-        def handler(number, frame, previous=previous):
-            try:
-                previous(number, frame)
-            except BaseException as err:  # KeyboardInterrupt, or the command line's Terminated
-                noted.append(err)
-                raise
+            def handler(number, frame, previous=previous):
+                try:
+                    previous(number, frame)
+                except BaseException as err:  # KeyboardInterrupt, or the command line's Terminated
+                    noted.append(err)
+                    raise
 
-        handler.__wrapped__ = previous  # what it runs: the command line's SIGTERM handler asks which SIGINT's is
-        replaced[signum] = previous
-        signal.signal(signum, handler)
-    callbacks.append(_RaiseNoted(noted))
-    try:
+            handler.__wrapped__ = previous  # what it runs: the command line's SIGTERM handler asks which is SIGINT's
+            replaced[signum] = (previous, handler)
+            signal.signal(signum, handler)
+        callbacks.append(_RaiseNoted(noted))
         yield
+        if noted:  # discarded after the last boundary (Keras' on_train_end reads the last logs the same way)
+            raise noted.pop()
     finally:
-        for signum, previous in replaced.items():
-            signal.signal(signum, previous)
+        for signum, (previous, handler) in replaced.items():
+            if signal.getsignal(signum) is handler:  # not one the user's code set meanwhile
+                signal.signal(signum, previous)
