@@ -10,8 +10,6 @@ import sys
 import warnings
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-# scikit-learn's set_output wraps TabularEncoder.transform: its frame is keraslearn's call, not the user's.
-_WRAPPERS = (os.path.join("sklearn", "utils", "_set_output.py"),)
 
 
 def _import_machinery(frame) -> bool:
@@ -20,16 +18,16 @@ def _import_machinery(frame) -> bool:
     return "importlib" in name and "_bootstrap" in name
 
 
-# Frames between the user's call and keraslearn: tune's trials run inside Optuna's optimize loop, and
-# a contextlib decorator (each_column_warning_once) wraps tune itself.
-_LIBRARIES = ("optuna", "contextlib")
+# Frames between the user's call and keraslearn: tune's trials run inside Optuna's optimize loop, a contextlib
+# decorator (each_column_warning_once) wraps tune itself, and scikit-learn's meta-estimators (cross_val_score,
+# GridSearchCV, through joblib) fit learners for the user (its set_output wraps TabularEncoder.transform too).
+_LIBRARIES = ("optuna", "contextlib", "sklearn", "joblib")
 
 
 def _ours(frame) -> bool:
     name = frame.f_code.co_filename
     module = frame.f_globals.get("__name__") or ""
-    return (name.startswith(_PACKAGE) or name.endswith(_WRAPPERS)
-            or module.partition(".")[0] in _LIBRARIES)
+    return name.startswith(_PACKAGE) or module.partition(".")[0] in _LIBRARIES
 
 
 class ColumnWarning(UserWarning):
