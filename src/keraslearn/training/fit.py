@@ -16,10 +16,10 @@ from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn._user_warnings import warn_user
 from keraslearn.training.devices import prepare_for_devices
 from keraslearn.training.groups import groups_fed
+from keraslearn.training.interrupts import interrupts_kept
 from keraslearn.training.jax_state import lean_state
 from keraslearn.training.memory import KERAS_RANDOM
 from keraslearn.training.padding import pad_rows, pads_exactly
-from keraslearn.training.interrupts import interrupts_kept
 from keraslearn.training.progress import RichProgress, bars_closed_on_error
 from keraslearn.training.split import (early_stopping_split, split_in_place, split_seed, take_rows,
                                        validation_multiple, weighed_split)

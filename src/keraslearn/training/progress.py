@@ -22,8 +22,9 @@ def rich_bar(field: str):
     """
     import importlib.util
 
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from keraslearn.console import console as make_console
 
     class Bar(Progress):
         def start(self):
@@ -56,7 +57,7 @@ def rich_bar(field: str):
                     self._said = line
             self._last_line = time.monotonic()
 
-    console = Console(stderr=True, markup=False, soft_wrap=True)  # as tqdm: stdout stays for results
+    console = make_console()  # the command line's: on stderr, as tqdm (stdout stays for results), text as written
     plain = (importlib.util.find_spec("ipywidgets") is None) if console.is_jupyter else not console.is_terminal
     return Bar(
         TextColumn("{task.description}", style="bold"),
