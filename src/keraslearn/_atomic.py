@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -20,6 +21,16 @@ class WriteError(OSError):
 
     def __str__(self):
         return self.strerror
+
+
+_TOKEN_BYTES = 8  # a temp file's random part: 16 hex digits
+
+
+def temp_files(directory: str, prefix: str) -> list[str]:
+    """The temp files ``atomic_file(..., prefix=prefix)`` made in ``directory`` (those a killed write left)."""
+    named = re.compile(re.escape(prefix) + rf"[0-9a-f]{{{2 * _TOKEN_BYTES}}}\.tmp")
+    names = os.listdir(directory) if os.path.isdir(directory) else ()
+    return [os.path.join(directory, name) for name in names if named.fullmatch(name)]
 
 
 def _temp_file(target: str, prefix: str = ".keraslearn-"):
@@ -36,7 +47,7 @@ def _temp_file(target: str, prefix: str = ".keraslearn-"):
     except OSError:
         mode = None
     for _ in range(100):
-        tmp = os.path.join(directory, f"{prefix}{secrets.token_hex(8)}.tmp")
+        tmp = os.path.join(directory, f"{prefix}{secrets.token_hex(_TOKEN_BYTES)}.tmp")
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
         except FileExistsError:

@@ -33,14 +33,13 @@ import hashlib
 import io
 import json
 import os
-import re
 import time
 import zipfile
 
 import keras
 import numpy as np
 
-from keraslearn._atomic import atomic_file
+from keraslearn._atomic import atomic_file, temp_files
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.training.fit import global_rng_state, set_global_rng_state
 from keraslearn.training.split import split_seed
@@ -286,10 +285,9 @@ class FitCheckpoint:
         else is in it."""
         if os.path.exists(self.path):
             os.remove(self.path)
-        for name in os.listdir(self.directory) if os.path.isdir(self.directory) else ():
-            if re.fullmatch(re.escape(_TEMP_PREFIX) + r"[0-9a-f]{16}\.tmp", name):  # not another save's
-                with contextlib.suppress(OSError):
-                    os.remove(os.path.join(self.directory, name))
+        for path in temp_files(self.directory, _TEMP_PREFIX):  # its own, not another save's
+            with contextlib.suppress(OSError):
+                os.remove(path)
         try:
             os.rmdir(self.directory)
         except OSError:
