@@ -1,7 +1,10 @@
 """Shared fixtures: small real datasets and fitted learners reused across tests."""
 
+import contextlib
+import http.server
 import os
 import signal
+import threading
 
 import numpy as np
 import pandas as pd
@@ -15,6 +18,12 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import keraslearn  # noqa: E402  (selects the backend before keras is imported)
+from keraslearn.training import memory  # noqa: E402
+
+# A fit clears JAX's caches and the shared compiled steps once the process has grown 256 MB: a test worker
+# grows past that, and tests of the shared steps look at a fit's template right after it. The clearing is
+# tested on its own (test_speed_paths.py::test_a_fit_clears_jax_caches_once_the_process_has_grown).
+memory.FIT_CLEAR_AFTER_GROWTH_MB = float("inf")
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +66,28 @@ def diabetes_mixed():
 
     X, y = load_diabetes(return_X_y=True, as_frame=True)
     return _mixed(X), y
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def _serving(folder):
+    handler = lambda *a, **k: _QuietHandler(*a, directory=str(folder), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def http_server():
+    """``with http_server(folder) as base:`` serves ``folder`` at the URL ``base`` on 127.0.0.1: download paths
+    tested for real without the network."""
+    return _serving

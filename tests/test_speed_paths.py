@@ -625,6 +625,48 @@ def test_templates_are_bounded_and_released(data, monkeypatch):
 
 
 @needs_jax
+def test_templates_are_bounded_by_their_parameters_together(data, monkeypatch):
+    """QA: eight templates of up to 16 M parameters each were kept, each with its weights and Adam's slots
+    (about 1.5 GB in a notebook, for models long deleted): the cap is now on their parameters together."""
+    X, y = data
+    compiled.clear()
+    small = FFRegressor(**dict(TINY, layer_units=(3,), epochs=1)).fit(X, y)
+    n_small = compiled._n_params(small.model_)
+    larger = FFRegressor(**dict(TINY, layer_units=(4,), epochs=1))
+    monkeypatch.setattr(compiled, "MAX_TEMPLATE_PARAMS", 2 * n_small)  # room for one of each, not both
+    larger.fit(X, y)
+    assert n_small < compiled._n_params(larger.model_) < 2 * n_small
+    assert compiled.n_templates() == 1 and compiled.template_for(small.model_) is None
+    assert compiled.template_for(larger.model_) is not None  # the least recently used went
+
+
+@needs_jax
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads RSS from /proc (Linux)")
+def test_a_fit_clears_jax_caches_once_the_process_has_grown(data, monkeypatch):
+    """QA: outside tuning nothing cleared JAX's caches: a notebook or grid fitting ever new shapes grew by
+    0.3-3 MB a fit with no plateau in 300 fits. Any fit now clears them past a growth in RSS."""
+    import jax
+
+    from keraslearn.training import memory
+
+    X, y = data
+    monkeypatch.setattr(memory, "FIT_CLEAR_AFTER_GROWTH_MB", 256)  # the default (the other tests turn it off)
+    compiled.clear()
+    rss = memory._rss_mb()
+    monkeypatch.setitem(memory._baseline, "rss_mb", rss + 1000)  # far from grown: nothing cleared
+    kept = FFRegressor(**TINY).fit(X, y)
+    assert compiled.template_for(kept.model_) is not None and memory._baseline["rss_mb"] == rss + 1000
+    jitted = jax.jit(lambda a: a + 1)
+    jitted(np.ones(3))
+    assert jitted._cache_size() == 1
+    monkeypatch.setitem(memory._baseline, "rss_mb", rss - memory.FIT_CLEAR_AFTER_GROWTH_MB - 1)  # grown
+    again = FFRegressor(**TINY).fit(X, y)
+    assert compiled.n_templates() == 0 and jitted._cache_size() == 0  # keraslearn's and JAX's caches cleared
+    assert abs(memory._baseline["rss_mb"] - memory._rss_mb()) < 64  # the new baseline: RSS after the clear
+    np.testing.assert_array_equal(again.predict(X), kept.predict(X))  # the fitted models work on
+
+
+@needs_jax
 def test_a_recompiled_template_is_not_shared(data):
     X, y = data
     compiled.clear()

@@ -21,7 +21,7 @@ from keraslearn.training.split import (early_stopping_split, held_out_count, spl
                                       warn_classes_not_held_out)
 from keraslearn.training import compiled as _compiled  # speed: shared compiled steps (issue 8)
 from keraslearn.training.devices import active_device_count, device_batch_size, device_scope
-from keraslearn.training.memory import clear_session
+from keraslearn.training.memory import clear_session, release_if_grown
 from keraslearn.training.fast_predict import predict_array  # speed: fast inference path (issue 8)
 
 #: ``_predict_chunk`` of architectures whose rows cost far more than an MLP's: a one-row predict padded
@@ -303,6 +303,7 @@ class KerasLearner(BaseEstimator):
                 owns_x=isinstance(x, dict) and x.keys() == encoded.keys() and all(x[k] is encoded[k] for k in x),
             )
             _compiled.after_fit(model)
+            release_if_grown()  # a process fitting ever new shapes (a notebook, a grid) stays bounded
             batch_size = device_batch_size(batch_size, active_device_count())  # as fit_model rounded it
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))

@@ -45,7 +45,9 @@ STEPS_PER_EXECUTION = 32
 IN_FLIGHT = 2
 #: Templates (compiled step sets) kept per process; the least recently used is dropped.
 MAX_TEMPLATES = 8
-#: Models with more parameters than this are not kept as templates (their memory matters more).
+#: The kept templates' parameters together: a template holds its model, weights and optimizer slots (Adam:
+#: 12 bytes a parameter in float32, about 190 MB here); a model with more is not kept, and the least recently
+#: used go first to make room.
 MAX_TEMPLATE_PARAMS = 16_000_000
 #: Environment variable: a folder for the persistent compilation cache, or "0" to turn it off.
 CACHE_ENV = "KERASLEARN_COMPILATION_CACHE"
@@ -382,6 +384,7 @@ class _Template:
         self.predict_function = None
         self.steps = None  # the compiled test and predict steps (xla.keras_jit_functions), once made
         self.forward = None
+        self.n_params = 0  # its model's, counted once kept
 
     def finish(self):
         """Take the template's own test / predict functions after its first fit."""
@@ -484,12 +487,13 @@ def after_fit(model):
     with _LOCK:
         if key in _TEMPLATES or template.model is not model:
             return
-    if _n_params(model) > MAX_TEMPLATE_PARAMS:
+    template.n_params = _n_params(model)
+    if template.n_params > MAX_TEMPLATE_PARAMS:
         return
     template.finish()
     with _LOCK:
         _TEMPLATES[key] = template
-        while len(_TEMPLATES) > MAX_TEMPLATES:
+        while len(_TEMPLATES) > MAX_TEMPLATES or sum(t.n_params for t in _TEMPLATES.values()) > MAX_TEMPLATE_PARAMS:
             _TEMPLATES.popitem(last=False)
 
 
