@@ -19,6 +19,12 @@ from keraslearn.preprocessing.images import ImageBatches, image_source
 CLASSES = ["one", "two", "zero"]
 
 
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    """No test here asks the network for ImageNet weights (the download path is tested against a local server)."""
+    monkeypatch.setenv("KERASLEARN_OFFLINE", "1")
+
+
 @pytest.fixture(scope="module")
 def digits_rgb():
     """48 real digit images (16 each of 0, 1, 2), upscaled 8x8 → 32x32, RGB uint8."""
@@ -261,6 +267,7 @@ def test_imagenet_without_cache_warns_and_falls_back_quickly(tmp_path, monkeypat
     assert time.perf_counter() - start < 1.0  # no download attempted
     assert weights is None
     message = str(record[0].message)
+    assert "and KERASLEARN_OFFLINE is set, so nothing is downloaded; training from random weights" in message
     fname = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
     assert os.path.join(str(tmp_path / "keras_home"), "models", fname) in message
     assert "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/" + fname in message
@@ -273,6 +280,35 @@ def test_imagenet_without_cache_warns_and_falls_back_quickly(tmp_path, monkeypat
         warnings.simplefilter("error")
         assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) == str(cached)
     assert cnn.resolve_weights("ResNet50", None, 224) is None
+
+
+def test_imagenet_weights_are_downloaded_into_the_keras_cache(tmp_path, monkeypatch, http_server):
+    """QA: weights='imagenet' never downloaded: on a machine with network a CNN trained from random weights
+    (with a warning) where Keras and mlr3keras download them. Now downloaded as Keras does, from a local server
+    here; a failed download warns with its reason and leaves nothing behind."""
+    import dataclasses
+
+    monkeypatch.delenv("KERASLEARN_OFFLINE")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    app = cnn.get_application("MobileNetV2")
+    fname = app.weights_file(0.35, 32)
+    served = tmp_path / "served"
+    served.mkdir()
+    cached = tmp_path / "keras_home" / "models" / fname
+    clf = CNNClassifier(alpha=0.35, image_size=32)
+    with http_server(served) as base:
+        monkeypatch.setitem(cnn.APPLICATIONS, "MobileNetV2", dataclasses.replace(app, url_dir=base + "/"))
+        assert "unfreeze_n_last_layers" in clf.search_space()  # pretrained: the file will be downloaded
+        with pytest.warns(UserWarning, match=r"and downloading http://127.0.0.1:\d+/mobilenet_v2.* failed \(.*404"
+                                             r".*training from random weights"):
+            assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) is None
+        assert not cached.exists()
+        (served / fname).write_bytes(b"the weights")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) == str(cached)
+    assert cached.read_bytes() == b"the weights"
+    assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) == str(cached)  # server gone: cached
 
 
 def test_imagenet_fallback_builds_a_fully_trainable_network(tmp_path, monkeypatch):

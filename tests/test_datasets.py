@@ -3,12 +3,10 @@
 import contextlib
 import dataclasses
 import gzip
-import http.server
 import os
 import pickle
 import socket
 import tarfile
-import threading
 import time
 
 import numpy as np
@@ -368,24 +366,6 @@ def test_keras_home_with_a_tilde_and_a_bad_timeout(tmp_path):
 
 
 # --------------------------------------------------------------- offline
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
-def _http_server(folder):
-    handler = lambda *a, **k: _QuietHandler(*a, directory=str(folder), **k)  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @contextlib.contextmanager
 def _silent_server():
     """Accepts TCP connections and never answers: what a hanging network looks like."""
@@ -399,14 +379,15 @@ def _silent_server():
 
 
 @pytest.mark.parametrize("network", ["no_dns", "never_answers", "not_found"])
-def test_offline_error_is_fast_and_says_where_to_put_the_file(data_dirs, monkeypatch, tmp_path, network):
+def test_offline_error_is_fast_and_says_where_to_put_the_file(data_dirs, monkeypatch, tmp_path, network,
+                                                              http_server):
     _, home = data_dirs
     if network == "no_dns":
         server = contextlib.nullcontext("http://keraslearn-offline.invalid")
     elif network == "never_answers":
         server = _silent_server()
     else:
-        server = _http_server(tmp_path)  # serves an empty folder: 404
+        server = http_server(tmp_path)  # serves an empty folder: 404
     with server as base:
         url = f"{base}/mnist.npz"
         _source_with(monkeypatch, "mnist", url=url)
@@ -441,7 +422,7 @@ def test_offline_error_for_archives_names_the_archive(data_dirs, monkeypatch):
         load_cifar10()
 
 
-def test_download_goes_through_keras_into_its_cache(data_dirs, monkeypatch, tmp_path):
+def test_download_goes_through_keras_into_its_cache(data_dirs, monkeypatch, tmp_path, http_server):
     """Keras' own get_file downloads (here from a local server) into Keras' cache."""
     _, home = data_dirs
     served = tmp_path / "served"
@@ -449,7 +430,7 @@ def test_download_goes_through_keras_into_its_cache(data_dirs, monkeypatch, tmp_
     x = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
     labels = np.array([3, 4], np.uint8)
     np.savez(served / "mnist.npz", x_train=x, y_train=labels, x_test=x[:1], y_test=labels[:1])
-    with _http_server(served) as base:
+    with http_server(served) as base:
         _source_with(monkeypatch, "mnist", url=f"{base}/mnist.npz")
         # A download that fails Keras' checksum is refused, and not left for the next call to find.
         _source_with(monkeypatch, "mnist", file_hash="0" * 64)
@@ -464,13 +445,13 @@ def test_download_goes_through_keras_into_its_cache(data_dirs, monkeypatch, tmp_
     np.testing.assert_array_equal(x_again, x)
 
 
-def test_a_failed_archive_download_leaves_nothing_behind(data_dirs, monkeypatch, tmp_path):
+def test_a_failed_archive_download_leaves_nothing_behind(data_dirs, monkeypatch, tmp_path, http_server):
     """Keras keeps a downloaded archive as "<name>_archive": one failing its checksum goes too."""
     _, home = data_dirs
     served = tmp_path / "served"
     served.mkdir()
     (served / "cifar-10-python.tar.gz").write_bytes(b"<html>not the archive</html>")
-    with _http_server(served) as base:
+    with http_server(served) as base:
         _source_with(monkeypatch, "cifar10", url=f"{base}/cifar-10-python.tar.gz", file_hash="0" * 64)
         with pytest.raises(DatasetUnavailableError, match="downloading .* failed"):
             load_cifar10()

@@ -1,9 +1,10 @@
 """Transfer-learning image classifier over ``keras.applications`` (mlr3keras ``kerascnn``).
 
-ImageNet weights are used only when their file is already on disk: in the Keras cache
-(``$KERAS_HOME/models`` or ``~/.keras/models``, where ``keras.applications`` saves what it
-downloads) or at a path the user gives. Nothing here downloads: a missing file means
-``weights=None`` and a warning saying which file to put where.
+ImageNet weights come from the Keras cache (``$KERAS_HOME/models`` or ``~/.keras/models``, where
+``keras.applications`` saves what it downloads), downloaded there first as Keras would, or from a path
+the user gives. Offline-first, as the dataset loaders: with ``KERASLEARN_OFFLINE=1``, or no answer from
+the origin within a few seconds, a missing file means ``weights=None`` and a warning saying which file
+to put where.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def check_weights(weights) -> None:
 
 
 def imagenet_file(application: str, image_size: int, alpha: float = 1.0):
-    """The cached ImageNet weights file of ``application`` at that size, or None (nothing is downloaded)."""
+    """The cached ImageNet weights file of ``application`` at that size, or None."""
     fname = get_application(application).weights_file(alpha, image_size)
     for directory in cache_dirs():
         path = os.path.join(directory, fname)
@@ -152,8 +153,9 @@ def imagenet_file(application: str, image_size: int, alpha: float = 1.0):
 def resolve_weights(application: str, weights, image_size: int, alpha: float = 1.0):
     """The ``weights=`` argument to give ``keras.applications``: a local file path or None.
 
-    ``"imagenet"`` becomes the cached file's path when it exists; otherwise a warning is
-    issued and None returned, so Keras never starts a download. A path must exist.
+    ``"imagenet"`` becomes the cached file's path, downloaded into Keras' cache first when it is not there
+    (not with ``KERASLEARN_OFFLINE=1``; a few seconds without an answer from the origin give up, never a
+    hang); where it cannot be had, a warning is issued and None returned. A path must exist.
     """
     check_weights(weights)
     if weights is None:
@@ -170,11 +172,18 @@ def resolve_weights(application: str, weights, image_size: int, alpha: float = 1
     path = imagenet_file(application, image_size, alpha)
     if path is not None:
         return path
+    from keraslearn.datasets import files
+
     app = get_application(application)
     fname = app.weights_file(alpha, image_size)
+    try:  # as Keras would, but never hanging: offline-first, as the dataset loaders
+        return files.download(files.Source(fname, app.url_dir + fname), cache_subdir="models",
+                              cache_dir=os.path.dirname(cache_dirs()[0]))
+    except OSError as err:
+        why = err
     warn_user(
         f"ImageNet weights for {application} are not in the Keras cache (looked for "
-        f"{os.path.join(cache_dirs()[0], fname)}); training from random weights (weights=None), "
+        f"{os.path.join(cache_dirs()[0], fname)}) and {why}; training from random weights (weights=None), "
         f"the whole network. To use them, download {app.url_dir}{fname} into {cache_dirs()[0]} "
         "or pass weights='/path/to/that/file.h5'.")
     return None

@@ -208,30 +208,50 @@ def fetch(source: Source, dataset: str) -> str:
     if local is not None:
         _check_hash(local, source, dataset)
         return local
-    if os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no", "off"):
+    try:
+        path = download(source)
+    except OSError as err:
         raise DatasetUnavailableError(
-            f"Cannot load {dataset}: {source.archive or source.fname} is not on this machine and "
-            f"{OFFLINE_ENV} is set, so nothing is downloaded. {_where_to_put(source)}"
-        )
+            f"Cannot load {dataset}: {source.archive or source.fname} is not on this machine and {err}. "
+            f"{_where_to_put(source)}"
+        ) from err.__cause__
+    if source.archive is not None:
+        path = os.path.join(path, source.extracted)
+    return path
+
+
+def offline() -> bool:
+    """Whether ``KERASLEARN_OFFLINE`` says never to download."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def download(source: Source, cache_subdir: str = "datasets", cache_dir: str | None = None) -> str:
+    """Download ``source`` with ``keras.utils.get_file`` into Keras' cache (``cache_dir``, Keras' home by
+    default; ``cache_subdir``: "datasets", or "models" for application weights); its path. An OSError says
+    why not, in words that follow "is not on this machine and": ``KERASLEARN_OFFLINE`` set, no answer from the
+    origin within a few seconds (never a hang), or a failed download (a file that fails its checksum is not left
+    behind, nor are empty folders)."""
+    if offline():
+        raise OSError(f"{OFFLINE_ENV} is set, so nothing is downloaded")
     try:
         check_reachable(source.url)
     except OSError as err:
-        raise DatasetUnavailableError(
-            f"Cannot load {dataset}: {source.archive or source.fname} is not on this machine and "
-            f"{urllib.parse.urlsplit(source.url).netloc} cannot be reached ({err}). {_where_to_put(source)}"
-        ) from None
+        raise OSError(f"{urllib.parse.urlsplit(source.url).netloc} cannot be reached ({err})") from None
     import keras
 
-    cache = os.path.join(_keras_home(), "datasets")
-    made = [d for d in (cache, os.path.join(cache, source.subdir)) if not os.path.exists(d)]
+    cache_dir = cache_dir or _keras_home()
+    cache = os.path.join(cache_dir, cache_subdir)
+    made = [d for d in (cache_dir, cache, os.path.join(cache, source.subdir)) if not os.path.exists(d)]
+    with contextlib.suppress(OSError):  # else Keras writes to /tmp/.keras: it takes a folder it cannot write so
+        os.makedirs(os.path.join(cache, source.subdir), exist_ok=True)
     try:
         with _stall_timeout(max(30.0, 10 * net_timeout())):
-            path = keras.utils.get_file(
+            return keras.utils.get_file(
                 fname=source.fname,
                 origin=source.url,
                 file_hash=source.file_hash,
-                cache_dir=_keras_home(),
-                cache_subdir=os.path.join("datasets", source.subdir) if source.subdir else "datasets",
+                cache_dir=cache_dir,
+                cache_subdir=os.path.join(cache_subdir, source.subdir) if source.subdir else cache_subdir,
                 extract=source.archive is not None,
             )
     except Exception as err:  # Keras raises a bare Exception for URL failures
@@ -242,12 +262,7 @@ def fetch(source: Source, dataset: str) -> str:
         for d in reversed(made):  # leave no empty cache folders behind
             if os.path.isdir(d) and not os.listdir(d):
                 os.rmdir(d)
-        raise DatasetUnavailableError(
-            f"Cannot load {dataset}: downloading {source.url} failed ({err}). {_where_to_put(source)}"
-        ) from err
-    if source.archive is not None:
-        path = os.path.join(path, source.extracted)
-    return path
+        raise OSError(f"downloading {source.url} failed ({err})") from err
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):

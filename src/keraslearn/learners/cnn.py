@@ -40,10 +40,11 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         ResNet50/101/152 (and V2), EfficientNetB0-B7, EfficientNetV2B0-B3/S/M/L,
         DenseNet121/169/201, ConvNeXtTiny..XLarge, VGG16/19, Xception, InceptionV3.
     weights : "imagenet", str path or None, default="imagenet"
-        "imagenet" uses the ImageNet weights if their file is in the Keras cache
-        (``~/.keras/models`` or ``$KERAS_HOME/models``), else warns (naming the file and
-        where to put it) and trains from random weights; nothing is downloaded. A path
-        loads that weights file. None trains the whole network from scratch.
+        "imagenet" uses the ImageNet weights from the Keras cache (``~/.keras/models`` or
+        ``$KERAS_HOME/models``), downloading them there first as Keras does; where they cannot
+        be had (``KERASLEARN_OFFLINE=1``, no network) it warns, naming the file and where to put
+        it, and trains from random weights. A path loads that weights file. None trains the
+        whole network from scratch.
     image_size : int or (int, int), default=224
         Height and width the images are resized to.
     alpha : float, default=1.0

@@ -214,18 +214,19 @@ def family_of(learner) -> str:
 
 
 def _pretrained(cnn_learner) -> bool:
-    """Whether a CNN learner's fit will start from pretrained weights: a file, or ImageNet's when cached
-    (else it trains from random weights, offline-first)."""
+    """Whether a CNN learner's fit will start from pretrained weights: a file, or ImageNet's when cached or
+    to be downloaded (with KERASLEARN_OFFLINE set it trains from random weights; the network is not asked)."""
     import os
 
     from keraslearn.architectures.cnn import imagenet_file
+    from keraslearn.datasets.files import offline
 
     weights = cnn_learner.weights
     if weights is None or not isinstance(weights, (str, os.PathLike)) or os.fspath(weights) != "imagenet":
         return weights is not None  # None: random weights; a path: that file's (anything else: fit refuses it)
     try:
         size = cnn_learner._size()
-        return imagenet_file(cnn_learner.application, size[0], cnn_learner.alpha) is not None
+        return imagenet_file(cnn_learner.application, size[0], cnn_learner.alpha) is not None or not offline()
     except ValueError:  # a bad image_size or application: fit names it
         return True
 
