@@ -109,7 +109,7 @@ FIT_DATA_ERRORS = [
     ("inf_in_y_reg", "reg", None, lambda y: np.r_[np.inf, y[1:]], ValueError, "infinity"),
     ("na_in_2d_nullable_y_reg", "reg", None,
      lambda y: pd.DataFrame({"a": y, "b": np.r_[np.nan, y[1:]]}).astype("Float64"), ValueError,
-     r"y contains NaN or infinity in column\(s\) \['b'\] \(1 row\(s\)\)"),  # which column of the target
+     r"y contains NaN or infinity in column\(s\) \['b'\] \(1 row\(s\), at position\(s\) 0\)"),  # column, row
     ("dates_as_y_reg", "reg", None, lambda y: pd.Series(pd.date_range("2020", periods=N, tz="UTC")), ValueError,
      r"y holds dates or durations; a regressor needs numbers"),
     ("nan_in_y_clf", "clf", None, lambda y: np.r_[np.nan, np.arange(N - 1) % 2], ValueError, "y contains NaN"),
@@ -607,6 +607,38 @@ def test_codes_for_text_levels_and_a_column_emptied_at_predict_are_named():
         "as a missing value is, and tells the model nothing. Were they emptied?",
         "Column 'plan' holds numbers (1, 2, 3) where training saw text ('basic', 'max', 'pro'): none is a training "
         "level, so every row is read as an unseen level. Give the column as in training."]
+
+
+def test_a_categorical_column_emptied_at_predict_is_named():
+    """QA: a text column never missing in training, missing in every row at predict (emptied by an export),
+    was read as its most frequent level in every row without a word, where an emptied numeric column warned."""
+    X = pd.DataFrame({"plan": ["basic", "pro", "max", "pro"] * 10, "city": ["a", "b"] * 20, "x": np.arange(40.0)})
+    enc = TabularEncoder().fit(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = enc.transform(X.assign(plan=None, city=""))  # blanks as a CSV writes them are missing too
+        enc.transform(X.iloc[:5].assign(plan=None))  # a few rows: nothing to say
+        enc.transform(X.assign(plan=[None] * 39 + ["pro"]))  # one value left: not emptied
+        TabularEncoder().fit(X.assign(plan=["basic", None] * 20)).transform(X.assign(plan=None))  # missing before
+    assert [str(w.message) for w in caught] == [
+        "Categorical column(s) ['plan', 'city'] are missing in every one of the 40 rows, and training never saw "
+        "them missing: every row is read as the column's most frequent training level ('plan': 'pro', 'city': 'a'), "
+        "which tells the model nothing. Were they emptied?"]
+    pro = enc.transform(X.assign(plan="pro", city="a"))
+    for spec in enc.spec_.categorical:  # what the warning says they are read as
+        np.testing.assert_array_equal(out[spec.input_name], pro[spec.input_name])
+
+
+def test_cli_evaluate_names_the_data_row_of_a_typo_in_a_regression_target(cli_files, data, tmp_path, capsys):
+    """QA: fit named the row of 'oops' in a target of numbers; evaluate said only "could not convert string to
+    float: 'oops'", leaving the user to search the file."""
+    X, _, y = data
+    FFRegressor(layer_units=(8,), epochs=1, random_state=0).fit(X, y).save(tmp_path / "reg.keraslearn")
+    argv = ["evaluate", str(tmp_path / "reg.keraslearn"), str(cli_files / "typo_target.csv"), "--target", "label"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "target 'label' holds numbers except in 1 row(s), which hold 'oops' (data row 5;" in err, err
+    assert "Traceback" not in err
 
 
 def test_dates_written_another_way_or_as_numbers_at_predict_are_named():

@@ -350,6 +350,11 @@ def test_predict_is_quiet(iris_fit, capsys):
         ({"layer_units": (32, -1)}, "layer_units must be a sequence of positive ints"),
         ({"activation": "nope"}, "activation='nope' is not a Keras activation"),
         ({"activation": "LeakyReLu"}, "activation='LeakyReLu' is not a Keras activation; did you mean 'leaky_relu'"),
+        # A layer class or instance: Keras' get() passed them, and the build failed with Keras' own traceback
+        ({"activation": keras.layers.PReLU}, r"activation=<class '.*PReLU'> is a Keras layer, not an activation "
+                                             r"function; use e.g. 'relu'.*PReLU is a layer: give a custom"),
+        ({"activation": keras.layers.LeakyReLU()}, "is a Keras layer, not an activation function; did you mean "
+                                                   "'leaky_relu'"),
         ({"optimizer": "nope"}, "optimizer='nope' is not a Keras optimizer"),
         ({"dropout": 1.5}, "dropout must be < 1"),
         ({"class_weight": "weird"}, "class_weight must be 'balanced'"),

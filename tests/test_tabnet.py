@@ -286,7 +286,7 @@ def test_a_keras_convention_momentum_warns_and_entmax_is_named():
     X, y = np.random.default_rng(0).normal(size=(64, 3)), np.arange(64) % 2
     with pytest.warns(UserWarning, match=r"Keras' momentum=0.98 is momentum=0.02 here"):
         TabNetClassifier(momentum=0.98, epochs=1, virtual_batch_size=16, batch_size=32).fit(X, y)
-    with pytest.raises(TypeError, match="sparsemax only"):
+    with pytest.raises(TypeError, match=r"no parameter 'mask_type' \(pytorch-tabnet has\): .*sparsemax only"):
         keraslearn.learner("classif.tabnet", mask_type="entmax")
 
 

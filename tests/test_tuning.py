@@ -267,7 +267,7 @@ def test_bad_arguments_fail_before_any_trial(tmp_path, iris_mixed):
     labels[5] = np.nan
     with pytest.raises(ValueError, match="y contains missing labels; drop those rows"):
         keraslearn.tune(FFClassifier(), X, labels, space=SPACE, storage=db)
-    with pytest.raises(ValueError, match=r"y contains NaN or infinity \(1 row\(s\)\)"):
+    with pytest.raises(ValueError, match=r"y contains NaN or infinity \(1 row\(s\), at position\(s\) 3\)"):
         keraslearn.tune(FFRegressor(), X, np.where(np.arange(len(y)) == 3, np.nan, 1.0), space=SPACE, storage=db)
     assert not db.exists() or not optuna.get_all_study_names(f"sqlite:///{db}")
 

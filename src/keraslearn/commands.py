@@ -25,7 +25,7 @@ from keraslearn.holdout import held_out
 from keraslearn.tables import read_table, uncompressed
 from keraslearn.scoring_notes import labels_as_classes, say_roc_auc_left_out, say_unseen_labels, some
 from keraslearn.tasks import (TASKS, check_epochs, check_weight_column, columns_hint, listed_target, load_task,
-                              missing_columns, parse_params, pop_weight, seed, split_target)
+                              missing_columns, parse_params, pop_weight, seed, split_target, stray_text)
 
 
 # ------------------------------------------------------------ commands
@@ -408,6 +408,9 @@ def _labelled_rows(args, model, console):
     if args.weight is None and trained is not None and trained in df.columns:
         _say(console, f"the model was trained with rows weighted by {trained!r}; these metrics are not "
                       f"(--weight {shlex.quote(trained)} weights them)", style="yellow", always=True)
+    stray = None if hasattr(model, "classes_") or args.target not in df.columns else stray_text(df[args.target])
+    if stray:  # a regressor's target with a typo: where, as fit says it (before split_target drops blank rows)
+        raise UsageError(f"target {args.target!r} {stray}")
     X, y = split_target(df, args.target, console)
     if spelled:  # as fit read them: " 02" is the class "02"
         y = y.astype(str).str.strip()

@@ -166,7 +166,7 @@ def load_task(args, console):
                                            f"kept as written{as_written}")
         else:
             task, why = infer_task(y)
-            stray = _stray_text(df[args.target])
+            stray = stray_text(df[args.target])
             if stray and infer_task(pd.to_numeric(y, errors="coerce").dropna())[0] == "regression":
                 raise UsageError(f"target {args.target!r} {stray}, or use --task classification to make every "
                                  "value a class")
@@ -180,7 +180,7 @@ def load_task(args, console):
         return f"name a {kind} learner (e.g. {key}.ff)" if named else f"use --task {kind}"
 
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
-        stray = _stray_text(df[args.target])
+        stray = stray_text(df[args.target])
         if stray:
             raise UsageError(f"target {args.target!r} {stray}")
         raise UsageError(f"target {args.target!r} is not numeric; {other('classification')}")
@@ -249,7 +249,7 @@ def _numbers_with_commas(y: pd.Series) -> str | None:
     return commas.iloc[0] if len(commas) else None
 
 
-def _stray_text(column: pd.Series) -> str | None:
+def stray_text(column: pd.Series) -> str | None:
     """Where a target of numbers holds a few text cells (a typo): what they hold, their data rows (counted
     from 1 as :func:`split_target` counts them) and the fix; None for numbers, or a column of text labels."""
     if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):

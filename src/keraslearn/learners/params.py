@@ -3,6 +3,7 @@ every learner shares. They run in ``fit`` (scikit-learn's contract), before any 
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 
@@ -167,13 +168,20 @@ def check_training_params(learner) -> None:
         if name in learner._arch_params:
             check_fraction(name, getattr(learner, name))
     if "activation" in learner._arch_params:
+        value = learner.activation
+        # Keras' get() passes any callable, a layer class (mlr3keras' PReLU) too: it failed inside the build
+        layer = (isinstance(value, keras.layers.Layer)
+                 or inspect.isclass(value) and issubclass(value, keras.layers.Layer))
         try:
-            keras.activations.get(learner.activation)
+            keras.activations.get(value)
         except (ValueError, TypeError):
-            meant = _activation_meant(learner.activation)
+            layer = None
+        if layer is not False:
+            meant = _activation_meant(value if layer is None else getattr(value, "__name__", type(value).__name__))
             hint = f"did you mean {meant!r}? " if meant else ""
+            what = "not a Keras activation" if layer is None else "a Keras layer, not an activation function"
             raise ValueError(
-                f"activation={learner.activation!r} is not a Keras activation; {hint}use e.g. 'relu', "
+                f"activation={value!r} is {what}; {hint}use e.g. 'relu', "
                 "'gelu', 'elu', 'selu', 'tanh', 'silu' (PReLU is a layer: give a custom architecture)."
             ) from None  # Keras' own traceback would come first
     if "layer_units" in learner._arch_params:

@@ -142,7 +142,8 @@ def unknown_parameter(cls, name: str) -> str:
                 f"{_FIT_ARGUMENTS[name]}.")
     absent = {**_ABSENT, **(_TABNET_ABSENT if tabnet else {})}.get(name)
     if absent:
-        return f"{cls.__name__} has no parameter {name!r} (mlr3keras has): {absent}."
+        peer = "pytorch-tabnet" if name == "mask_type" else "mlr3keras"
+        return f"{cls.__name__} has no parameter {name!r} ({peer} has): {absent}."
     if name == "use_batchnorm" and cls.__name__.startswith("SMLP2"):
         return (f"{cls.__name__} has no parameter 'use_batchnorm': its residual blocks (BN-act-Dense) always "
                 "normalize; SMLPClassifier / SMLPRegressor have the switch.")

@@ -18,7 +18,7 @@ from keraslearn.learners.loss_kinds import (
     _loss_name,
     check_log_loss,
 )
-from keraslearn.learners.targets import KerasClassifierMixin, _refuse_sparse
+from keraslearn.learners.targets import KerasClassifierMixin, _refuse_sparse, rows_at
 
 
 def check_target(learner, y):
@@ -142,7 +142,7 @@ class KerasRegressorMixin(RegressorMixin):
             if bad.shape[1] > 1:  # a multi-output target: which of its columns
                 names = list(columns) if columns is not None else list(range(bad.shape[1]))
                 where = f" in column(s) {[names[j] for j in np.flatnonzero(bad.any(axis=0))]}"
-            raise ValueError(f"{name} contains NaN or infinity{where} ({int(bad.any(axis=1).sum())} row(s)); "
+            raise ValueError(f"{name} contains NaN or infinity{where} ({rows_at(bad.any(axis=1))}); "
                              "drop or fill those rows first.")
         return y
 

@@ -32,7 +32,7 @@ def _equal(key, label) -> bool:
         return False
 
 
-def _rows_at(mask) -> str:
+def rows_at(mask) -> str:
     """``mask``'s rows, counted and named by position: "2 row(s), at positions 3, 7"."""
     where = np.flatnonzero(mask)
     shown = ", ".join(str(i) for i in where[:5]) + (", …" if len(where) > 5 else "")
@@ -95,7 +95,7 @@ class KerasClassifierMixin(ClassifierMixin):
             raise ValueError(f"{x_name} has {n} rows but {name} has {len(y)}: they must match.")
         if (y.dtype == object or y.dtype.kind in "mM") and pd.isna(y).any():  # None, NaN, pd.NA, NaT
             raise ValueError(f"{name} contains missing labels; drop those rows or fill them first "
-                             f"({_rows_at(pd.isna(y))}).")
+                             f"({rows_at(pd.isna(y))}).")
         if y.dtype == object:
             y = pd.Series(y).infer_objects().to_numpy()  # True/False (or 1/2) kept as objects: bool (int) labels
             if y.dtype != object and name == "y":
@@ -104,7 +104,7 @@ class KerasClassifierMixin(ClassifierMixin):
                     f"but scikit-learn's scorers refuse such a y (score, cross_val_score and GridSearchCV give "
                     f"errors or NaN); convert it first, e.g. y.astype({y.dtype.name!r}).")
         if y.dtype.kind == "f" and np.isnan(y).any():
-            raise ValueError(f"{name} contains NaN; drop those rows or fill them first ({_rows_at(np.isnan(y))}).")
+            raise ValueError(f"{name} contains NaN; drop those rows or fill them first ({rows_at(np.isnan(y))}).")
         if y.dtype == object and len(y) and all(type(v) is datetime.date for v in y):  # pandas' date32[pyarrow]
             y = y.astype("datetime64[D]")  # the labels a polars Date column gives
             if name == "y":

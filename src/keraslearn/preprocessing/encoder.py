@@ -351,6 +351,7 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
             self._set_lookups()  # an encoder unpickled from before the lookups (or the last of them) existed
         pooled = isinstance(self.min_frequency, float) or self.min_frequency > 1  # rare levels are unknown too
         stand_ins = self._stand_ins()
+        emptied = {}  # columns training never saw missing, missing in every row: {name: what they are read as}
         for j, (col, cspec) in enumerate(zip(self.categorical_columns_, self.spec_.categorical)):
             codes = coding.category_codes(
                 frame[col], self._level_codes[j], UNKNOWN_CODE, MISSING_CODE, lambda c, j=j: self._codes_general(c, j),
@@ -371,7 +372,12 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
             if unknown.any() and not pooled and not said:
                 if not column_warnings.warn_respelled(frame[col], unknown, self._normal_levels_of(j)):
                     column_warnings.warn_all_unseen(frame[col], unknown, codes == MISSING_CODE, self.categories_[j])
+            stand_in = stand_ins[j][0]
+            if stand_in != MISSING_CODE and len(codes) >= column_warnings.MANY_ROWS and codes[0] == MISSING_CODE \
+                    and (codes == MISSING_CODE).all():
+                emptied[col] = (self.categories_[j][stand_in - N_RESERVED] if stand_in >= N_RESERVED else None)
             out[cspec.input_name] = coding.use_stand_ins(codes, stand_ins[j]).reshape(-1, 1)
+        column_warnings.warn_levels_all_missing(emptied, len(frame))
         return out
 
     def _normal_levels_of(self, j: int) -> dict:
