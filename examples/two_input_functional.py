@@ -1,4 +1,5 @@
-"""The R keras guide's two-input Functional model: an image branch and a metadata branch.
+"""The R keras guide's Functional API: a two-input model (an image branch and a metadata branch), then
+a shared layer and a model of two outputs.
 
 R (keras):
     image_input <- layer_input(shape = c(224, 224, 3))
@@ -72,4 +73,49 @@ print(f"{keras.backend.backend()}: two inputs {[tuple(t.shape) for t in model.in
 assert len(model.inputs) == 2 and any(isinstance(layer, layers.Concatenate) for layer in model.layers)
 assert history.history["loss"][-1] < history.history["loss"][0]
 assert results["accuracy"] > (0.85 if SMALL else 0.93), results  # chance is about 0.5
+
+# The guide's other Functional cases: a shared layer and several outputs. One encoder reads two digit
+# images (the same weights for both); one head says whether they are the same digit, another which
+# digit the left one is. R: encoder <- keras_model_sequential(...); a <- encoder(left); b <- encoder(right);
+# keras_model(list(left, right), list(same, digit)), compiled with a loss and metrics per output.
+rng = np.random.default_rng(0)
+
+
+def pairs(images, labels, n):
+    left = rng.integers(0, len(images), n)
+    by_digit = [np.flatnonzero(labels == d) for d in range(10)]
+    partner = np.array([rng.choice(by_digit[labels[i]]) for i in left])  # the same digit, another image
+    right = np.where(rng.random(n) < 0.5, partner, rng.integers(0, len(images), n))
+    flat = images.reshape(len(images), -1).astype("float32") / 255
+    return ({"left": flat[left], "right": flat[right]},
+            {"same": (labels[left] == labels[right]).astype("float32"), "digit": labels[left]})
+
+
+x_pairs, y_pairs = pairs(x_train, y_train, 4000 if SMALL else 30000)
+x_pairs_test, y_pairs_test = pairs(x_test, y_test, 2000)
+
+keras.utils.set_random_seed(7)
+encoder = keras.Sequential([layers.Dense(128, activation="relu"), layers.Dense(32, activation="relu")],
+                           name="encoder")
+left, right = keras.Input(shape=(784,), name="left"), keras.Input(shape=(784,), name="right")
+a, b = encoder(left), encoder(right)  # one layer, called twice: its weights are shared
+pair = layers.Concatenate()([a, b, layers.Multiply()([a, b])])
+same = layers.Dense(1, activation="sigmoid", name="same")(layers.Dense(32, activation="relu")(pair))
+digit = layers.Dense(10, activation="softmax", name="digit")(a)
+siamese = keras.Model(inputs=[left, right], outputs={"same": same, "digit": digit})
+siamese.compile(optimizer="adam", loss={"same": "binary_crossentropy", "digit": "sparse_categorical_crossentropy"},
+                metrics={"same": ["accuracy"], "digit": ["accuracy"]})
+siamese.fit(x_pairs, y_pairs, epochs=6 if SMALL else 10, batch_size=64, verbose=0)
+scores = siamese.evaluate(x_pairs_test, y_pairs_test, verbose=0, return_dict=True)
+print(f"shared encoder, two outputs: test {scores}")
+
+# Shared: the encoder's weights are in the model once, and both inputs go through the very same layers.
+assert sum(layer is encoder for layer in siamese.layers) == 1
+some = x_pairs_test["left"][:5]
+np.testing.assert_array_equal(keras.Model(left, a).predict(some, verbose=0),
+                              keras.Model(right, b).predict(some, verbose=0))
+predicted = siamese.predict(x_pairs_test, verbose=0)
+assert set(predicted) == {"same", "digit"} and predicted["digit"].shape == (2000, 10)
+assert scores["digit_accuracy"] > (0.85 if SMALL else 0.92), scores  # chance: 0.1
+assert scores["same_accuracy"] > (0.7 if SMALL else 0.85), scores  # chance: about 0.55 (half the pairs, plus luck)
 print("OK")
