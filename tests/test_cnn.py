@@ -304,11 +304,19 @@ def test_imagenet_weights_are_downloaded_into_the_keras_cache(tmp_path, monkeypa
             assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) is None
         assert not cached.exists()
         (served / fname).write_bytes(b"the weights")
+        # The network is asked once per process: each CV fold or trial would pay the probe (up to 3 s) again.
+        with pytest.warns(UserWarning, match=r"failed \(.*404.*\) \(not asked again in this process\)"):
+            assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) is None
+        monkeypatch.setattr(cnn, "_NOT_DOWNLOADED", {})  # a new process
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) == str(cached)
     assert cached.read_bytes() == b"the weights"
     assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) == str(cached)  # server gone: cached
+    # KERAS_HOME="~/kh" is expanded, as Keras expands it (a folder named "~" was made in the working folder)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KERAS_HOME", "~/kh")
+    assert cnn.cache_dirs()[0] == os.path.join(str(tmp_path), "kh", "models")
 
 
 def test_imagenet_fallback_builds_a_fully_trainable_network(tmp_path, monkeypatch):

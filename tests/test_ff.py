@@ -350,11 +350,13 @@ def test_predict_is_quiet(iris_fit, capsys):
         ({"layer_units": (32, -1)}, "layer_units must be a sequence of positive ints"),
         ({"activation": "nope"}, "activation='nope' is not a Keras activation"),
         ({"activation": "LeakyReLu"}, "activation='LeakyReLu' is not a Keras activation; did you mean 'leaky_relu'"),
-        # A layer class or instance: Keras' get() passed them, and the build failed with Keras' own traceback
-        ({"activation": keras.layers.PReLU}, r"activation=<class '.*PReLU'> is a Keras layer, not an activation "
-                                             r"function; use e.g. 'relu'.*PReLU is a layer: give a custom"),
-        ({"activation": keras.layers.LeakyReLU()}, "is a Keras layer, not an activation function; did you mean "
-                                                   "'leaky_relu'"),
+        # A layer class, or PReLU's instance: Keras' get() passed them, and the build failed with Keras' traceback
+        ({"activation": keras.layers.PReLU}, r"activation=<class '.*PReLU'> is a Keras layer class, not an "
+                                             r"activation function; use e.g. 'relu'.*PReLU is a layer with weights"),
+        ({"activation": keras.layers.LeakyReLU}, r"is a Keras layer class, not an activation function; did you mean "
+                                                 r"'leaky_relu'\? .* or a layer instance such as "
+                                                 r"keras.layers.LeakyReLU\(\)"),
+        ({"activation": keras.layers.PReLU()}, "is a layer with weights of its own, not an activation function"),
         ({"optimizer": "nope"}, "optimizer='nope' is not a Keras optimizer"),
         ({"dropout": 1.5}, "dropout must be < 1"),
         ({"class_weight": "weird"}, "class_weight must be 'balanced'"),
@@ -365,6 +367,17 @@ def test_bad_parameters_fail_clearly(iris_mixed, params, message):
     X, y = iris_mixed
     with pytest.raises(ValueError, match=message):
         FFClassifier(**{**FAST, "epochs": 1, **params}).fit(X, y)
+
+
+def test_a_weightless_activation_layer_is_an_activation(iris_mixed):
+    """An adversarial review: refusing every layer instance broke LeakyReLU(negative_slope=0.1), which worked
+    (the R idiom layer_activation_leaky_relu(alpha = 0.1)); only classes and PReLU's instance failed."""
+    X, y = iris_mixed
+    clf = FFClassifier(**{**FAST, "epochs": 1}, activation=keras.layers.LeakyReLU(negative_slope=0.1)).fit(X, y)
+    x = keras.ops.convert_to_tensor(np.array([[-1.0, 2.0]], dtype="float32"))
+    hidden = [keras.ops.convert_to_numpy(layer(x)).tolist() for layer in clf.model_.layers
+              if layer.name.startswith("act_")]
+    assert len(hidden) == 2 and all(np.allclose(out, [[-0.1, 2.0]]) for out in hidden), hidden
 
 
 def test_bad_data_fails_clearly(iris_mixed, iris_fit):

@@ -120,7 +120,7 @@ def preprocess_function(name: str):
 
 def cache_dirs() -> list[str]:
     """Where ``keras.utils.get_file`` keeps downloaded application weights."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    home = os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"))  # "~/kh" as Keras
     return [os.path.join(home, "models"), os.path.join("/tmp", ".keras", "models")]
 
 
@@ -150,6 +150,9 @@ def imagenet_file(application: str, image_size: int, alpha: float = 1.0):
     return None
 
 
+_NOT_DOWNLOADED: dict = {}  # URL of a weights file -> why it could not be downloaded in this process
+
+
 def resolve_weights(application: str, weights, image_size: int, alpha: float = 1.0):
     """The ``weights=`` argument to give ``keras.applications``: a local file path or None.
 
@@ -176,11 +179,18 @@ def resolve_weights(application: str, weights, image_size: int, alpha: float = 1
 
     app = get_application(application)
     fname = app.weights_file(alpha, image_size)
-    try:  # as Keras would, but never hanging: offline-first, as the dataset loaders
-        return files.download(files.Source(fname, app.url_dir + fname), cache_subdir="models",
-                              cache_dir=os.path.dirname(cache_dirs()[0]))
-    except OSError as err:
-        why = err
+    url = app.url_dir + fname
+    why = _NOT_DOWNLOADED.get(url)  # the network is asked once per process, not at every CV fold or trial
+    if why is not None:
+        why = f"{why} (not asked again in this process)"
+    else:
+        try:  # as Keras would, but never hanging: offline-first, as the dataset loaders
+            return files.download(files.Source(fname, url), cache_subdir="models",
+                                  cache_dir=os.path.dirname(cache_dirs()[0]))
+        except OSError as err:
+            why = str(err)
+            if not files.offline():
+                _NOT_DOWNLOADED[url] = why
     warn_user(
         f"ImageNet weights for {application} are not in the Keras cache (looked for "
         f"{os.path.join(cache_dirs()[0], fname)}) and {why}; training from random weights (weights=None), "

@@ -169,20 +169,25 @@ def check_training_params(learner) -> None:
             check_fraction(name, getattr(learner, name))
     if "activation" in learner._arch_params:
         value = learner.activation
-        # Keras' get() passes any callable, a layer class (mlr3keras' PReLU) too: it failed inside the build
-        layer = (isinstance(value, keras.layers.Layer)
-                 or inspect.isclass(value) and issubclass(value, keras.layers.Layer))
+        # Keras' get() passes any callable: a layer class (mlr3keras' PReLU) too, and PReLU's instance, whose
+        # weights one layer would share between all: both failed inside the build with Keras' traceback.
+        # A weightless layer instance (LeakyReLU(negative_slope=0.1), Activation("tanh")) works as a function.
+        what = ("a Keras layer class, not an activation function" if inspect.isclass(value) else
+                "a layer with weights of its own, not an activation function"
+                if isinstance(value, keras.layers.PReLU) else None)
         try:
             keras.activations.get(value)
         except (ValueError, TypeError):
-            layer = None
-        if layer is not False:
-            meant = _activation_meant(value if layer is None else getattr(value, "__name__", type(value).__name__))
+            what = "not a Keras activation"
+        if what:
+            name = value if isinstance(value, str) else getattr(value, "__name__", type(value).__name__)
+            meant = _activation_meant(name)
             hint = f"did you mean {meant!r}? " if meant else ""
-            what = "not a Keras activation" if layer is None else "a Keras layer, not an activation function"
+            instance = (f" or a layer instance such as keras.layers.{value.__name__}()" if inspect.isclass(value)
+                        and issubclass(value, keras.layers.Layer) and value is not keras.layers.PReLU else "")
             raise ValueError(
-                f"activation={value!r} is {what}; {hint}use e.g. 'relu', "
-                "'gelu', 'elu', 'selu', 'tanh', 'silu' (PReLU is a layer: give a custom architecture)."
+                f"activation={value!r} is {what}; {hint}use e.g. 'relu', 'gelu', 'elu', 'selu', 'tanh', 'silu'"
+                f"{instance} (PReLU is a layer with weights: give a custom architecture)."
             ) from None  # Keras' own traceback would come first
     if "layer_units" in learner._arch_params:
         check_widths("layer_units", learner.layer_units, "(64, 64)")

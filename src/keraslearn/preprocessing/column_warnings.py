@@ -206,10 +206,10 @@ def warn_all_missing(arr: np.ndarray, names: list, sparse: list):
 def warn_levels_all_missing(read_as: dict, n_rows: int):
     """:func:`warn_all_missing`'s twin for categorical columns: ``read_as`` maps each categorical column that
     training never saw missing, and that is missing in every row now, to the level a missing value is read as
-    there (its most frequent training level; None: an unseen level)."""
+    there (its most frequent training level; None: the pooled rare levels, where every level was rare)."""
     if not read_as:
         return
-    levels = {c: "an unseen level" if lvl is None else repr(_plain(lvl)) for c, lvl in read_as.items()}
+    levels = {c: "the pooled rare levels" if lvl is None else repr(_plain(lvl)) for c, lvl in read_as.items()}
     shown = ", ".join(f"{str(c)!r}: {lvl}" if len(levels) > 1 else lvl for c, lvl in levels.items())
     warn_user(f"Categorical column(s) {[str(c) for c in read_as]} are missing in every one of the {n_rows} rows, "
               f"and training never saw them missing: every row is read as the column's most frequent training "
