@@ -4,6 +4,7 @@ import contextlib
 import http.server
 import os
 import signal
+import socket
 import threading
 
 import numpy as np
@@ -91,3 +92,21 @@ def http_server():
     """``with http_server(folder) as base:`` serves ``folder`` at the URL ``base`` on 127.0.0.1: download paths
     tested for real without the network."""
     return _serving
+
+
+@contextlib.contextmanager
+def _never_answering():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+@pytest.fixture
+def silent_server():
+    """``with silent_server() as base:`` a URL whose server accepts connections and never answers: what a
+    hanging network looks like."""
+    return _never_answering

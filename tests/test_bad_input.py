@@ -620,14 +620,20 @@ def test_a_categorical_column_emptied_at_predict_is_named():
         enc.transform(X.iloc[:5].assign(plan=None))  # a few rows: nothing to say
         enc.transform(X.assign(plan=[None] * 39 + ["pro"]))  # one value left: not emptied
         TabularEncoder().fit(X.assign(plan=["basic", None] * 20)).transform(X.assign(plan=None))  # missing before
-        TabularEncoder(min_frequency=50).fit(X[["city"]]).transform(X[["city"]].assign(city=None))  # all rare
+        enc.transform(X.assign(plan=""))
+        rare = TabularEncoder(min_frequency=50).fit(X[["city"]])  # every level rare
+        pooled = rare.transform(X[["city"]].assign(city=None))
     assert [str(w.message) for w in caught] == [
         "Categorical column(s) ['plan', 'city'] are missing in every one of the 40 rows, and training never saw "
-        "them missing: every row is read as the column's most frequent training level ('plan': 'pro', 'city': 'a'), "
-        "which tells the model nothing. Were they emptied?",
+        "them missing: every row is read as per column, 'plan': its most frequent training level 'pro'; 'city': "
+        "its most frequent training level 'a', which tells the model nothing. Were they emptied?",
+        "Categorical column(s) ['plan'] are missing in every one of the 40 rows, and training never saw them "
+        "missing: every row is read as its most frequent training level 'pro', which tells the model nothing. "
+        "Were they emptied?",
         "Categorical column(s) ['city'] are missing in every one of the 40 rows, and training never saw them "
-        "missing: every row is read as the column's most frequent training level (the pooled rare levels), which "
-        "tells the model nothing. Were they emptied?"]
+        "missing: every row is read as the code its rare levels share (every level was rare), which tells the "
+        "model nothing. Were they emptied?"]
+    np.testing.assert_array_equal(pooled[rare.spec_.categorical[0].input_name], UNKNOWN_CODE)
     pro = enc.transform(X.assign(plan="pro", city="a"))
     for spec in enc.spec_.categorical:  # what the warning says they are read as
         np.testing.assert_array_equal(out[spec.input_name], pro[spec.input_name])

@@ -20,9 +20,12 @@ CLASSES = ["one", "two", "zero"]
 
 
 @pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    """No test here asks the network for ImageNet weights (the download path is tested against a local server)."""
+def _offline(monkeypatch, tmp_path):
+    """No test here asks the network for ImageNet weights (the download path is tested against a local server),
+    finds weights another process left in /tmp/.keras, or meets an origin an earlier test found silent."""
     monkeypatch.setenv("KERASLEARN_OFFLINE", "1")
+    monkeypatch.setattr(cnn, "TMP_MODELS", str(tmp_path / "tmp_keras_models"))
+    monkeypatch.setattr(cnn, "_UNREACHABLE", {})
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +285,7 @@ def test_imagenet_without_cache_warns_and_falls_back_quickly(tmp_path, monkeypat
     assert cnn.resolve_weights("ResNet50", None, 224) is None
 
 
-def test_imagenet_weights_are_downloaded_into_the_keras_cache(tmp_path, monkeypatch, http_server):
+def test_imagenet_weights_are_downloaded_into_the_keras_cache(tmp_path, monkeypatch, http_server, silent_server):
     """QA: weights='imagenet' never downloaded: on a machine with network a CNN trained from random weights
     (with a warning) where Keras and mlr3keras download them. Now downloaded as Keras does, from a local server
     here; a failed download warns with its reason and leaves nothing behind."""
@@ -299,20 +302,31 @@ def test_imagenet_weights_are_downloaded_into_the_keras_cache(tmp_path, monkeypa
     with http_server(served) as base:
         monkeypatch.setitem(cnn.APPLICATIONS, "MobileNetV2", dataclasses.replace(app, url_dir=base + "/"))
         assert "unfreeze_n_last_layers" in clf.search_space()  # pretrained: the file will be downloaded
-        with pytest.warns(UserWarning, match=r"and downloading http://127.0.0.1:\d+/mobilenet_v2.* failed \(.*404"
-                                             r".*training from random weights"):
+        with pytest.warns(UserWarning, match=r"and downloading http://127.0.0.1:\d+/mobilenet_v2\S+ failed \(404 "
+                                             r"-- File not found\); training from random weights"):
             assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) is None
         assert not cached.exists()
         (served / fname).write_bytes(b"the weights")
-        # The network is asked once per process: each CV fold or trial would pay the probe (up to 3 s) again.
-        with pytest.warns(UserWarning, match=r"failed \(.*404.*\) \(not asked again in this process\)"):
-            assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) is None
-        monkeypatch.setattr(cnn, "_NOT_DOWNLOADED", {})  # a new process
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) == str(cached)
     assert cached.read_bytes() == b"the weights"
     assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) == str(cached)  # server gone: cached
+
+    # An origin that gives no answer is asked once per process: each CV fold or trial would wait for it again.
+    cached.unlink()
+    monkeypatch.setenv("KERASLEARN_NET_TIMEOUT", "0.5")
+    with silent_server() as base:
+        monkeypatch.setitem(cnn.APPLICATIONS, "MobileNetV2", dataclasses.replace(app, url_dir=base + "/"))
+        with pytest.warns(UserWarning, match=r"and 127.0.0.1:\d+ cannot be reached \(.*\); training from random"):
+            assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) is None
+        assert "unfreeze_n_last_layers" not in clf.search_space()  # its fits train from random weights now
+        start = time.perf_counter()
+        with pytest.warns(UserWarning, match=r"cannot be reached \(.*\), when first asked in this process \(restart "
+                                             r"Python to ask again\); training from random weights"):
+            assert cnn.resolve_weights("MobileNetV2", "imagenet", 32, alpha=0.35) is None
+        assert time.perf_counter() - start < 0.3
+
     # KERAS_HOME="~/kh" is expanded, as Keras expands it (a folder named "~" was made in the working folder)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("KERAS_HOME", "~/kh")

@@ -5,7 +5,6 @@ import dataclasses
 import gzip
 import os
 import pickle
-import socket
 import tarfile
 import time
 
@@ -366,26 +365,14 @@ def test_keras_home_with_a_tilde_and_a_bad_timeout(tmp_path):
 
 
 # --------------------------------------------------------------- offline
-@contextlib.contextmanager
-def _silent_server():
-    """Accepts TCP connections and never answers: what a hanging network looks like."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        sock.close()
-
-
 @pytest.mark.parametrize("network", ["no_dns", "never_answers", "not_found"])
 def test_offline_error_is_fast_and_says_where_to_put_the_file(data_dirs, monkeypatch, tmp_path, network,
-                                                              http_server):
+                                                              http_server, silent_server):
     _, home = data_dirs
     if network == "no_dns":
         server = contextlib.nullcontext("http://keraslearn-offline.invalid")
     elif network == "never_answers":
-        server = _silent_server()
+        server = silent_server()
     else:
         server = http_server(tmp_path)  # serves an empty folder: 404
     with server as base:

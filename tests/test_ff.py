@@ -354,9 +354,10 @@ def test_predict_is_quiet(iris_fit, capsys):
         ({"activation": keras.layers.PReLU}, r"activation=<class '.*PReLU'> is a Keras layer class, not an "
                                              r"activation function; use e.g. 'relu'.*PReLU is a layer with weights"),
         ({"activation": keras.layers.LeakyReLU}, r"is a Keras layer class, not an activation function; did you mean "
-                                                 r"'leaky_relu'\? .* or a layer instance such as "
-                                                 r"keras.layers.LeakyReLU\(\)"),
+                                                 r"'leaky_relu'\? .* or an instance, keras.layers.LeakyReLU\(\)"),
         ({"activation": keras.layers.PReLU()}, "is a layer with weights of its own, not an activation function"),
+        ({"activation": keras.layers.Dense(4)}, "is a layer with weights of its own, not an activation function"),
+        ({"activation": str}, r"activation=<class 'str'> is a class, not an activation function"),
         ({"optimizer": "nope"}, "optimizer='nope' is not a Keras optimizer"),
         ({"dropout": 1.5}, "dropout must be < 1"),
         ({"class_weight": "weird"}, "class_weight must be 'balanced'"),

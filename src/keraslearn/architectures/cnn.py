@@ -118,10 +118,14 @@ def preprocess_function(name: str):
     return importlib.import_module(f"keras.applications.{get_application(name).module}").preprocess_input
 
 
+#: Where Keras' get_file puts a download when the Keras home cannot be written.
+TMP_MODELS = os.path.join("/tmp", ".keras", "models")
+
+
 def cache_dirs() -> list[str]:
     """Where ``keras.utils.get_file`` keeps downloaded application weights."""
     home = os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"))  # "~/kh" as Keras
-    return [os.path.join(home, "models"), os.path.join("/tmp", ".keras", "models")]
+    return [os.path.join(home, "models"), TMP_MODELS]
 
 
 def check_imagenet_alpha(application: str, weights, alpha) -> None:
@@ -150,7 +154,18 @@ def imagenet_file(application: str, image_size: int, alpha: float = 1.0):
     return None
 
 
-_NOT_DOWNLOADED: dict = {}  # URL of a weights file -> why it could not be downloaded in this process
+_UNREACHABLE: dict = {}  # URL of a weights file -> why its origin gave no answer in this process
+
+
+def imagenet_unavailable(application: str, image_size: int, alpha: float = 1.0) -> bool:
+    """Whether ``weights="imagenet"`` will train from random weights without asking the network: its file is
+    not cached, and ``KERASLEARN_OFFLINE`` is set or the origin gave no answer earlier in this process."""
+    from keraslearn.datasets.files import offline
+
+    if imagenet_file(application, image_size, alpha) is not None:
+        return False
+    app = get_application(application)
+    return offline() or app.url_dir + app.weights_file(alpha, image_size) in _UNREACHABLE
 
 
 def resolve_weights(application: str, weights, image_size: int, alpha: float = 1.0):
@@ -180,17 +195,17 @@ def resolve_weights(application: str, weights, image_size: int, alpha: float = 1
     app = get_application(application)
     fname = app.weights_file(alpha, image_size)
     url = app.url_dir + fname
-    why = _NOT_DOWNLOADED.get(url)  # the network is asked once per process, not at every CV fold or trial
+    why = _UNREACHABLE.get(url)  # an origin without an answer is asked once per process, not at every fold
     if why is not None:
-        why = f"{why} (not asked again in this process)"
+        why = f"{why}, when first asked in this process (restart Python to ask again)"
     else:
         try:  # as Keras would, but never hanging: offline-first, as the dataset loaders
             return files.download(files.Source(fname, url), cache_subdir="models",
                                   cache_dir=os.path.dirname(cache_dirs()[0]))
-        except OSError as err:
+        except files.Unreachable as err:
+            why = _UNREACHABLE[url] = str(err)
+        except OSError as err:  # KERASLEARN_OFFLINE, a failed download: no wait to save
             why = str(err)
-            if not files.offline():
-                _NOT_DOWNLOADED[url] = why
     warn_user(
         f"ImageNet weights for {application} are not in the Keras cache (looked for "
         f"{os.path.join(cache_dirs()[0], fname)}) and {why}; training from random weights (weights=None), "

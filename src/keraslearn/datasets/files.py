@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import socket
 import threading
 import urllib.error
@@ -34,6 +35,10 @@ KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
 class DatasetUnavailableError(OSError):
     """A dataset is not on this machine and cannot be downloaded (e.g. no network)."""
+
+
+class Unreachable(OSError):
+    """The origin of a download (or the proxy) gave no answer within a few seconds."""
 
 
 class DatasetFileError(DatasetUnavailableError, ValueError):
@@ -236,7 +241,7 @@ def download(source: Source, cache_subdir: str = "datasets", cache_dir: str | No
     try:
         check_reachable(source.url)
     except OSError as err:
-        raise OSError(f"{urllib.parse.urlsplit(source.url).netloc} cannot be reached ({err})") from None
+        raise Unreachable(f"{urllib.parse.urlsplit(source.url).netloc} cannot be reached ({err})") from None
     import keras
 
     cache_dir = cache_dir or _keras_home()
@@ -262,7 +267,8 @@ def download(source: Source, cache_subdir: str = "datasets", cache_dir: str | No
         for d in reversed(made):  # leave no empty cache folders behind
             if os.path.isdir(d) and not os.listdir(d):
                 os.rmdir(d)
-        raise OSError(f"downloading {source.url} failed ({err})") from err
+        detail = re.sub(r"^URL fetch failure on \S+: ", "", str(err))  # Keras' own words name the URL again
+        raise OSError(f"downloading {source.url} failed ({detail})") from err
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):

@@ -169,12 +169,15 @@ def check_training_params(learner) -> None:
             check_fraction(name, getattr(learner, name))
     if "activation" in learner._arch_params:
         value = learner.activation
-        # Keras' get() passes any callable: a layer class (mlr3keras' PReLU) too, and PReLU's instance, whose
-        # weights one layer would share between all: both failed inside the build with Keras' traceback.
-        # A weightless layer instance (LeakyReLU(negative_slope=0.1), Activation("tanh")) works as a function.
-        what = ("a Keras layer class, not an activation function" if inspect.isclass(value) else
-                "a layer with weights of its own, not an activation function"
-                if isinstance(value, keras.layers.PReLU) else None)
+        # Keras' get() passes any callable: a class (mlr3keras' PReLU layer) too, and a layer with weights
+        # (PReLU's instance, Dense), which one layer would share between all: each failed inside the build with
+        # Keras' traceback. A weightless layer instance (LeakyReLU(negative_slope=0.1)) works as a function.
+        what = None
+        if inspect.isclass(value):
+            what = ("a Keras layer class" if issubclass(value, keras.layers.Layer) else "a class") + \
+                ", not an activation function"
+        elif isinstance(value, keras.layers.Layer) and _has_weights(value):
+            what = "a layer with weights of its own, not an activation function"
         try:
             keras.activations.get(value)
         except (ValueError, TypeError):
@@ -183,14 +186,36 @@ def check_training_params(learner) -> None:
             name = value if isinstance(value, str) else getattr(value, "__name__", type(value).__name__)
             meant = _activation_meant(name)
             hint = f"did you mean {meant!r}? " if meant else ""
-            instance = (f" or a layer instance such as keras.layers.{value.__name__}()" if inspect.isclass(value)
-                        and issubclass(value, keras.layers.Layer) and value is not keras.layers.PReLU else "")
+            instance = (f" or an instance, keras.layers.{value.__name__}()" if inspect.isclass(value)
+                        and getattr(keras.layers, value.__name__, None) is value and _weightless_instance(value)
+                        else "")
             raise ValueError(
                 f"activation={value!r} is {what}; {hint}use e.g. 'relu', 'gelu', 'elu', 'selu', 'tanh', 'silu'"
                 f"{instance} (PReLU is a layer with weights: give a custom architecture)."
             ) from None  # Keras' own traceback would come first
     if "layer_units" in learner._arch_params:
         check_widths("layer_units", learner.layer_units, "(64, 64)")
+
+
+def _has_weights(layer) -> bool:
+    """Whether ``layer`` makes weights when built (on a copy: the user's instance stays unbuilt); False where
+    a copy cannot be built on 4 features (it is then left to Keras, as before)."""
+    try:
+        with keras_warnings_ignored():
+            probe = type(layer).from_config(layer.get_config())
+            probe.build((None, 4))
+        return bool(probe.weights)
+    except Exception:
+        return False
+
+
+def _weightless_instance(cls) -> bool:
+    """Whether ``cls()`` is a layer without weights (ReLU, LeakyReLU, ELU, Softmax: not Dense or PReLU)."""
+    try:
+        with keras_warnings_ignored():
+            return not _has_weights(cls())
+    except Exception:  # needs arguments (Activation, Dense)
+        return False
 
 
 def _activation_meant(value) -> str | None:

@@ -209,11 +209,13 @@ def warn_levels_all_missing(read_as: dict, n_rows: int):
     there (its most frequent training level; None: the pooled rare levels, where every level was rare)."""
     if not read_as:
         return
-    levels = {c: "the pooled rare levels" if lvl is None else repr(_plain(lvl)) for c, lvl in read_as.items()}
-    shown = ", ".join(f"{str(c)!r}: {lvl}" if len(levels) > 1 else lvl for c, lvl in levels.items())
+    said = {c: "the code its rare levels share (every level was rare)" if lvl is None else
+            f"its most frequent training level {_plain(lvl)!r}" for c, lvl in read_as.items()}
+    shown = "; ".join(f"{str(c)!r}: {it}" for c, it in said.items()) if len(said) > 1 else \
+        next(iter(said.values()))
     warn_user(f"Categorical column(s) {[str(c) for c in read_as]} are missing in every one of the {n_rows} rows, "
-              f"and training never saw them missing: every row is read as the column's most frequent training "
-              f"level ({shown}), which tells the model nothing. Were they emptied?")
+              f"and training never saw them missing: every row is read as {'per column, ' * (len(said) > 1)}"
+              f"{shown}, which tells the model nothing. Were they emptied?")
 
 
 def warn_all_unseen(col: pd.Series, unknown: np.ndarray, missing: np.ndarray, levels: list):

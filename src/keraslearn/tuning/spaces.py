@@ -215,18 +215,17 @@ def family_of(learner) -> str:
 
 def _pretrained(cnn_learner) -> bool:
     """Whether a CNN learner's fit will start from pretrained weights: a file, or ImageNet's when cached or
-    to be downloaded (with KERASLEARN_OFFLINE set it trains from random weights; the network is not asked)."""
+    to be downloaded (see :func:`keraslearn.architectures.cnn.imagenet_unavailable`; the network is not asked)."""
     import os
 
-    from keraslearn.architectures.cnn import imagenet_file
-    from keraslearn.datasets.files import offline
+    from keraslearn.architectures.cnn import imagenet_unavailable
 
     weights = cnn_learner.weights
     if weights is None or not isinstance(weights, (str, os.PathLike)) or os.fspath(weights) != "imagenet":
         return weights is not None  # None: random weights; a path: that file's (anything else: fit refuses it)
     try:
         size = cnn_learner._size()
-        return imagenet_file(cnn_learner.application, size[0], cnn_learner.alpha) is not None or not offline()
+        return not imagenet_unavailable(cnn_learner.application, size[0], cnn_learner.alpha)
     except ValueError:  # a bad image_size or application: fit names it
         return True
 
