@@ -40,6 +40,10 @@ class Application:
         alpha_text = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}.get(float(alpha), str(alpha))
         return self.file.format(alpha=alpha, falpha=float(alpha), alpha_text=alpha_text, rows=rows)
 
+    def weights_url(self, alpha: float, size: int) -> str:
+        """Where Keras downloads :meth:`weights_file` from."""
+        return self.url_dir + self.weights_file(alpha, size)
+
 
 def _resnet(name):
     module = "resnet_v2" if name.endswith("V2") else "resnet"
@@ -164,8 +168,7 @@ def imagenet_unavailable(application: str, image_size: int, alpha: float = 1.0) 
 
     if imagenet_file(application, image_size, alpha) is not None:
         return False
-    app = get_application(application)
-    return offline() or app.url_dir + app.weights_file(alpha, image_size) in _UNREACHABLE
+    return offline() or get_application(application).weights_url(alpha, image_size) in _UNREACHABLE
 
 
 def resolve_weights(application: str, weights, image_size: int, alpha: float = 1.0):
@@ -193,8 +196,7 @@ def resolve_weights(application: str, weights, image_size: int, alpha: float = 1
     from keraslearn.datasets import files
 
     app = get_application(application)
-    fname = app.weights_file(alpha, image_size)
-    url = app.url_dir + fname
+    fname, url = app.weights_file(alpha, image_size), app.weights_url(alpha, image_size)
     why = _UNREACHABLE.get(url)  # an origin without an answer is asked once per process, not at every fold
     if why is not None:
         why = f"{why}, when first asked in this process (restart Python to ask again)"
@@ -209,7 +211,7 @@ def resolve_weights(application: str, weights, image_size: int, alpha: float = 1
     warn_user(
         f"ImageNet weights for {application} are not in the Keras cache (looked for "
         f"{os.path.join(cache_dirs()[0], fname)}) and {why}; training from random weights (weights=None), "
-        f"the whole network. To use them, download {app.url_dir}{fname} into {cache_dirs()[0]} "
+        f"the whole network. To use them, download {url} into {cache_dirs()[0]} "
         "or pass weights='/path/to/that/file.h5'.")
     return None
 
