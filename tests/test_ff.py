@@ -358,6 +358,12 @@ def test_predict_is_quiet(iris_fit, capsys):
         ({"activation": keras.layers.PReLU()}, "is a layer with weights of its own, not an activation function"),
         ({"activation": keras.layers.Dense(4)}, "is a layer with weights of its own, not an activation function"),
         ({"activation": str}, r"activation=<class 'str'> is a class, not an activation function"),
+        # scikit-learn's MLP spellings: its activation names, and its learning_rate (a schedule's name)
+        ({"activation": "logistic"}, r"activation='logistic' is not a Keras activation; did you mean 'sigmoid'\? use "
+                                     r"e\.g\. 'relu', 'gelu', 'elu', 'selu', 'tanh', 'silu'\.$"),
+        ({"activation": "identity"}, r"did you mean 'linear'\?"),
+        ({"learning_rate": "adaptive"}, r"learning_rate is the rate itself \(scikit-learn's learning_rate_init\), "
+                                        r"got 'adaptive': .*ReduceLROnPlateau"),
         ({"optimizer": "nope"}, "optimizer='nope' is not a Keras optimizer"),
         ({"dropout": 1.5}, "dropout must be < 1"),
         ({"class_weight": "weird"}, "class_weight must be 'balanced'"),

@@ -155,6 +155,56 @@ def test_wrong_names_are_answered_with_the_right_one():
         keraslearn.learner("classif.kerasff", checkpoint_dir="ck")
 
 
+def test_scikit_learn_mlp_habits_get_keraslearn_spelling():
+    """A user of MLPClassifier typed hidden_layer_sizes=, max_iter=, alpha=: the constructor said only Python's
+    "unexpected keyword argument", set_params listed the parameters. Each now names keraslearn's way."""
+    with pytest.raises(TypeError, match=r"FFClassifier has no parameter 'hidden_layer_sizes' \(scikit-learn's MLP "
+                                        r"name\); keraslearn calls it layer_units\."):
+        keraslearn.FFClassifier(hidden_layer_sizes=(10,))
+    with pytest.raises(TypeError, match=r"no parameter 'max_iter' .*; keraslearn calls it epochs\."):
+        keraslearn.FFRegressor(epochs=3, max_iter=3)
+    with pytest.raises(TypeError, match=r"no parameter 'n_iter_no_change' .*calls it patience"):
+        keraslearn.learner("classif.smlp", n_iter_no_change=5)
+    with pytest.raises(ValueError, match=r"Invalid parameter: FFClassifier has no parameter 'solver' .*calls it "
+                                         r"optimizer \(a Keras name: 'adam', 'sgd'...; no 'lbfgs'\)"):
+        keraslearn.FFClassifier().set_params(solver="adam")
+    with pytest.raises(TypeError, match=r"no parameter 'alpha' \(scikit-learn's MLP has\): no L2 penalty by name; "
+                                        r"decay the weights with optimizer=keras.optimizers.AdamW"):
+        keraslearn.FFClassifier(alpha=1e-4)
+    # a family with a weight decay of its own names it
+    with pytest.raises(TypeError, match=r"RealMLPRegressor has no parameter 'alpha' .*calls it weight_decay"):
+        keraslearn.RealMLPRegressor(alpha=1e-4)
+    with pytest.raises(TypeError, match=r"no parameter 'warm_start' \(scikit-learn's MLP has\): each fit trains "
+                                        r"from scratch"):
+        keraslearn.FFClassifier(warm_start=True)
+    with pytest.raises(TypeError, match=r"no parameter 'momentum' .*optimizer=keras.optimizers.SGD\(.*momentum=0.9"):
+        keraslearn.FFClassifier(momentum=0.9)
+    # TabNet's own `epsilon` advice (tf-TabNet's name) wins over the MLP's
+    with pytest.raises(TypeError, match=r"TabNetClassifier has no parameter 'epsilon' \(mlr3keras has\): TabNet "
+                                        r"normalizes"):
+        keraslearn.TabNetClassifier(epsilon=1e-8)
+    # the constructor says set_params' words for mlr3keras' names too, and a plain typo gets its near miss
+    with pytest.raises(TypeError, match=r"FFClassifier has no parameter 'lr'; keraslearn calls it learning_rate"):
+        keraslearn.FFClassifier(lr=0.1)
+    with pytest.raises(TypeError, match=r"FFRegressor has no parameter 'dropuot'; did you mean 'dropout'"):
+        keraslearn.FFRegressor(dropuot=0.1)
+
+
+def test_scikit_learn_mlp_attributes_say_where_keraslearn_keeps_them():
+    clf = keraslearn.FFClassifier()  # fitted or not: keraslearn never has them
+    with pytest.raises(AttributeError, match=r"FFClassifier has no loss_curve_ \(scikit-learn's MLP attribute\): "
+                                             r"the per-epoch training loss is history_\['loss'\]"):
+        clf.loss_curve_
+    with pytest.raises(AttributeError, match=r"no best_validation_score_ .*history_\['val_loss'\]"):
+        clf.best_validation_score_
+    with pytest.raises(AttributeError, match=r"no intercepts_ .*model_.get_weights\(\)"):
+        clf.intercepts_
+    assert not hasattr(clf, "coefs_") and "coefs_" not in vars(clf)  # not a fitted attribute of its own
+    clf.coefs_ = "set"  # an instance (or a subclass) may still have one
+    assert clf.coefs_ == "set"
+    del clf.coefs_
+
+
 def test_parameters_are_keyword_only_as_in_scikit_learn():
     """FFClassifier(10) bound 10 to layer_units silently; scikit-learn's estimators refuse positional
     parameters (MLPClassifier(10) is a TypeError). A generic learner takes its model first, as Keras' wrappers."""

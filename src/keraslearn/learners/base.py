@@ -96,6 +96,22 @@ def atomic_fit(fit):
     return wrapper
 
 
+class _KeptElsewhere:
+    """An attribute of scikit-learn's MLP estimators that keraslearn keeps elsewhere: reading it raises an
+    AttributeError that says where (``hasattr`` stays False; an instance may still set it)."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        raise AttributeError(f"{type(obj).__name__} has no {self.name} (scikit-learn's MLP attribute): {self.where}.")
+
+
 class KerasLearner(BaseEstimator):
     """Base of all keraslearn estimators: encode → build → compile → fit → predict.
 
@@ -117,6 +133,25 @@ class KerasLearner(BaseEstimator):
     _auto_batch = (32, 256, 8)
     _optimizer_optional = False  # whether optimizer=None is allowed (a user's model: its own compile)
     _tabular = True  # fitted on a table (encoder_, n_features_in_); False: images
+
+    def __new__(cls, *args, **kwargs):
+        # Python's own TypeError for an unknown keyword names no keraslearn spelling: say what set_params says
+        # (scikit-learn's MLP `hidden_layer_sizes`, mlr3keras' `lr` → layer_units, learning_rate).
+        if kwargs and (unknown := [name for name in kwargs if name not in cls._get_param_names()]):
+            from keraslearn.learners.registry import unknown_parameter
+
+            raise TypeError(unknown_parameter(cls, unknown[0]))
+        return super().__new__(cls)
+
+    # scikit-learn's MLP attributes: reading one says where keraslearn keeps it.
+    loss_curve_ = _KeptElsewhere("the per-epoch training loss is history_['loss']")
+    best_loss_ = _KeptElsewhere("the lowest training loss is min(history_['loss']); early stopping keeps the "
+                                "epoch of the lowest history_['val_loss']")
+    validation_scores_ = _KeptElsewhere("the per-epoch validation loss is history_['val_loss'] (lower is "
+                                        "better); score held-out rows with score(X, y)")
+    best_validation_score_ = _KeptElsewhere(validation_scores_.where)
+    coefs_ = _KeptElsewhere("the network's weights are model_.get_weights() (model_.summary() lists its layers)")
+    intercepts_ = _KeptElsewhere(coefs_.where)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

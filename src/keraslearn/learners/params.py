@@ -25,6 +25,18 @@ _NAMED = (
 )
 
 
+# scikit-learn's MLP names for what Keras calls otherwise.
+_SKLEARN_ACTIVATIONS = {"logistic": "sigmoid", "identity": "linear"}
+_SKLEARN_SCHEDULES = {
+    "constant": "the rate stays constant by default",
+    "adaptive": "for scikit-learn's 'adaptive' (divide the rate when the loss stops falling) add "
+                "callbacks=[keras.callbacks.ReduceLROnPlateau(factor=0.2, patience=2)]",
+    "invscaling": "for a decaying rate give the optimizer a schedule: optimizer=keras.optimizers.Adam("
+                  "keras.optimizers.schedules.InverseTimeDecay(1e-3, decay_steps=100, decay_rate=0.5)), "
+                  "learning_rate=None",
+}
+
+
 def check_number(name, value, *, low=None, high=None, integer=False, low_open=False, high_open=False):
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
@@ -113,6 +125,10 @@ def check_training_params(learner) -> None:
             "learning_rate must be a number; for a schedule, give it to the optimizer and keep it: "
             "optimizer=keras.optimizers.Adam(learning_rate=schedule), learning_rate=None"
             + (", or lr_schedule=schedule" if "lr_schedule" in learner.get_params(deep=False) else "") + ".")
+    # scikit-learn's MLP: learning_rate is the name of its schedule
+    if isinstance(learner.learning_rate, str) and learner.learning_rate in _SKLEARN_SCHEDULES:
+        raise ValueError(f"learning_rate is the rate itself (scikit-learn's learning_rate_init), got "
+                         f"{learner.learning_rate!r}: {_SKLEARN_SCHEDULES[learner.learning_rate]}.")
     if learner.learning_rate is not None:
         check_number("learning_rate", learner.learning_rate, low=0, low_open=True)
     if learner.verbose not in (0, 1, 2, False, True):
@@ -189,9 +205,10 @@ def check_training_params(learner) -> None:
             instance = (f" or an instance, keras.layers.{value.__name__}()" if inspect.isclass(value)
                         and getattr(keras.layers, value.__name__, None) is value and _weightless_instance(value)
                         else "")
+            prelu = "prelu" in str(name).lower() or not isinstance(value, str)
             raise ValueError(
                 f"activation={value!r} is {what}; {hint}use e.g. 'relu', 'gelu', 'elu', 'selu', 'tanh', 'silu'"
-                f"{instance} (PReLU is a layer with weights: give a custom architecture)."
+                + instance + " (PReLU is a layer with weights: give a custom architecture)" * prelu + "."
             ) from None  # Keras' own traceback would come first
     if "layer_units" in learner._arch_params:
         check_widths("layer_units", learner.layer_units, "(64, 64)")
@@ -219,9 +236,12 @@ def _weightless_instance(cls) -> bool:
 
 
 def _activation_meant(value) -> str | None:
-    """Keras' name for an activation written otherwise: 'LeakyReLu' (mlr3keras' spelling) → 'leaky_relu'."""
+    """Keras' name for an activation written otherwise: 'LeakyReLu' (mlr3keras' spelling) → 'leaky_relu',
+    scikit-learn's 'logistic' → 'sigmoid'."""
     if not isinstance(value, str):
         return None
+    if value.lower() in _SKLEARN_ACTIVATIONS:
+        return _SKLEARN_ACTIVATIONS[value.lower()]
     names = [n for n in dir(keras.activations) if not n.startswith("_") and n not in ("get", "serialize",
                                                                                      "deserialize")]
     key = value.lower().replace("_", "").replace("-", "")

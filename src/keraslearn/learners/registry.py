@@ -104,6 +104,31 @@ _TABNET_RENAMED = {
     "sparsity_coefficient": "lambda_sparse",
     "batch_momentum": "momentum (PyTorch's convention: 1 - batch_momentum)",
 }
+# scikit-learn's MLPClassifier / MLPRegressor: the names its users type by habit.
+_SKLEARN_RENAMED = {
+    "hidden_layer_sizes": "layer_units",
+    "max_iter": "epochs",
+    "n_iter_no_change": "patience",
+    "learning_rate_init": "learning_rate",
+    "solver": "optimizer (a Keras name: 'adam', 'sgd'...; no 'lbfgs')",
+}
+_OPTIMIZER_INSTANCE = "give a Keras optimizer instance, e.g. optimizer=keras.optimizers.{}, learning_rate=None"
+_SKLEARN_ABSENT = {
+    "alpha": "no L2 penalty by name; decay the weights with "
+             "optimizer=keras.optimizers.AdamW(weight_decay=1e-4) (decoupled: not alpha's scale)",
+    "tol": "early stopping counts any lower validation loss as progress and waits `patience` epochs",
+    "warm_start": "each fit trains from scratch; give more epochs (early stopping ends the fit when the "
+                  "validation loss stops falling)",
+    "shuffle": "the training rows are shuffled every epoch",
+    "momentum": _OPTIMIZER_INSTANCE.format("SGD(learning_rate=0.01, momentum=0.9, nesterov=True)"),
+    "nesterovs_momentum": _OPTIMIZER_INSTANCE.format("SGD(learning_rate=0.01, momentum=0.9, nesterov=True)"),
+    "beta_1": _OPTIMIZER_INSTANCE.format("Adam(beta_1=0.9, beta_2=0.999, epsilon=1e-8)"),
+    "beta_2": _OPTIMIZER_INSTANCE.format("Adam(beta_1=0.9, beta_2=0.999, epsilon=1e-8)"),
+    "epsilon": _OPTIMIZER_INSTANCE.format("Adam(beta_1=0.9, beta_2=0.999, epsilon=1e-8)"),
+    "power_t": _OPTIMIZER_INSTANCE.format("SGD(learning_rate=keras.optimizers.schedules.InverseTimeDecay("
+                                          "0.01, decay_steps=1, decay_rate=1.0))"),
+    "max_fun": "it is lbfgs' budget; keraslearn trains with Keras' optimizers, which have no lbfgs",
+}
 _TABNET_ABSENT = {
     "norm_type": _TABNET_NORM,
     "num_groups": _TABNET_NORM,
@@ -134,15 +159,19 @@ def unknown_parameter(cls, name: str) -> str:
     """Why ``cls`` takes no parameter ``name``: its keraslearn spelling, a near miss, or its parameters."""
     known = cls._get_param_names()
     tabnet = "TabNet" in cls.__name__
-    meant = {**_RENAMED, **(_TABNET_RENAMED if tabnet else {})}.get(name, "")
+    meant = {**_SKLEARN_RENAMED, **_RENAMED, **(_TABNET_RENAMED if tabnet else {})}.get(name, "")
+    if name == "alpha" and "weight_decay" in known:
+        meant = "weight_decay (decoupled, AdamW's: not alpha's scale)"
     if meant and meant.split(" ")[0] in known:
-        return f"{cls.__name__} has no parameter {name!r}; keraslearn calls it {meant}."
+        peer = " (scikit-learn's MLP name)" if name in _SKLEARN_RENAMED or name == "alpha" else ""
+        return f"{cls.__name__} has no parameter {name!r}{peer}; keraslearn calls it {meant}."
     if name in _FIT_ARGUMENTS:
         return (f"{name} is an argument of {cls.__name__}.fit(X, y, {name}=...), not a parameter of the learner"
                 f"{_FIT_ARGUMENTS[name]}.")
-    absent = {**_ABSENT, **(_TABNET_ABSENT if tabnet else {})}.get(name)
+    absent = {**_SKLEARN_ABSENT, **_ABSENT, **(_TABNET_ABSENT if tabnet else {})}.get(name)
     if absent:
-        peer = "pytorch-tabnet" if name == "mask_type" else "mlr3keras"
+        peer = ("pytorch-tabnet" if name == "mask_type" else "mlr3keras" if name in _ABSENT or tabnet and
+                name in _TABNET_ABSENT else "scikit-learn's MLP")
         return f"{cls.__name__} has no parameter {name!r} ({peer} has): {absent}."
     if name == "use_batchnorm" and cls.__name__.startswith("SMLP2"):
         return (f"{cls.__name__} has no parameter 'use_batchnorm': its residual blocks (BN-act-Dense) always "
