@@ -36,12 +36,72 @@ def fitted(tmp_path_factory, iris_csv):
     return out
 
 
-def test_fit_writes_artifact_curve_and_metrics(fitted):
+def test_fit_writes_artifact_curve_metrics_and_predictions_plot(fitted):
     assert fitted.exists()
     assert fitted.with_name("iris_learning_curve.png").stat().st_size > 1000
+    assert Image.open(fitted.with_name("iris_predictions.png")).size[0] > 300  # the test rows' confusion matrix
     metrics = json.loads(fitted.with_name("iris_metrics.json").read_text())
     assert metrics["test"]["accuracy"] > 0.7 and "roc_auc" in metrics["test"]
     assert metrics["batch_size"] == 32  # what batch_size="auto" chose for 108 training rows, recorded
+    # what was learnt, on one line (scikit-learn's repr wrapped it over two, indented)
+    assert metrics["task"] == "multiclass" and metrics["classes"] == ["setosa", "versicolor", "virginica"]
+    assert metrics["learner"] == "FFClassifier(epochs=30, random_state=0)"
+
+
+def test_plots_say_what_was_learnt_and_how_the_predictions_compare(iris_mixed, diabetes_mixed):
+    """A CLI user saw one plot, the learning curve, whatever the task, and it named neither the loss nor the
+    target: a classifier now gets its confusion matrix (and ROC curve for two classes), a regressor its
+    predictions against the true values."""
+    from keraslearn import FFClassifier, FFRegressor
+    from keraslearn.commands import _loss_label
+    from keraslearn.report import plot_predictions
+
+    X, y = iris_mixed
+    clf = FFClassifier(epochs=3, random_state=0).fit(X, y)
+    truth = y.copy()
+    truth.iloc[:2] = "unknown"  # a label the model never saw: left out, and said
+    fig = plot_predictions(clf, X, truth)
+    ax = fig.axes[0]
+    counts = [int(t.get_text()) for t in ax.texts]
+    assert sum(counts) == len(y) - 2 and len(counts) == 9
+    assert "2 row(s) of labels the model does not know left out" in ax.get_title()
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(clf.classes_)
+    assert fig._repr_png_()[:4] == b"\x89PNG"  # a notebook shows it
+    two = y.isin(clf.classes_[:2])
+    binary = FFClassifier(epochs=3, random_state=0).fit(X[two], y[two])
+    roc = plot_predictions(binary, X[two], y[two]).axes[1]  # the matrix, the ROC curve, the colour bar
+    assert roc.get_title() == f"ROC curve of {binary.classes_[1]}"
+    assert _loss_label(clf) == "loss: cross-entropy"
+    Xr, yr = diabetes_mixed
+    reg = FFRegressor(epochs=3, random_state=0).fit(Xr, yr)
+    fig = plot_predictions(reg, Xr, yr, title="target ~ FFRegressor")
+    assert fig.axes[0].get_xlabel() == "actual" and fig.axes[0].get_ylabel() == "predicted"
+    assert list(fig.axes[0].collections[0].get_offsets()[:, 0]) == pytest.approx(list(yr))
+    assert "R²" in fig.axes[0].get_title() and fig.axes[1].get_ylabel() == "actual − predicted"
+    assert _loss_label(reg) == "loss: mse (target standardized)"
+    with pytest.raises(ValueError, match="FFRegressor is not fitted"):
+        plot_predictions(FFRegressor(), Xr, yr)
+
+
+def test_evaluate_draws_its_plot_and_a_keras_out_is_named_as_given(fitted, iris_csv, tmp_path, capsys):
+    plot = tmp_path / "eval.png"
+    assert main(["evaluate", str(fitted), str(iris_csv), "--plot", str(plot)]) == 0
+    assert Image.open(plot).size[0] > 300 and f"plot → {plot}" in capsys.readouterr().err
+    assert main(["evaluate", str(fitted), str(iris_csv), "--plot", str(tmp_path / "eval.csv")]) == 2
+    assert "--plot " in capsys.readouterr().err and not (tmp_path / "eval.csv").exists()
+    # --out m.keras: said once, before training, of the user's path (save's own warning named its temp file)
+    out = tmp_path / "m.keras"
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        assert main(["fit", str(iris_csv), "--target", "species", "--epochs", "1", "--quiet", "--out", str(out),
+                     "--param", "layer_units=(16, 8)", "--param", "learning_rate=0.003", "--param", "dropout=0.1"]) == 0
+    said = [str(w.message) for w in said if "keras" in str(w.message)]
+    assert len(said) == 1 and said[0].startswith(f"--out {out}: the model is written as a keraslearn model file")
+    assert "name it m.keraslearn" in said[0]
+    # a learner whose repr scikit-learn wraps is written on one line
+    learner = json.loads((tmp_path / "m.keras_metrics.json").read_text())["learner"]
+    assert learner == ("FFClassifier(dropout=0.1, epochs=1, layer_units=(16, 8), learning_rate=0.003, "
+                       "random_state=0)")
 
 
 def test_predict_and_evaluate(fitted, iris_csv, tmp_path, capsys):
@@ -50,6 +110,11 @@ def test_predict_and_evaluate(fitted, iris_csv, tmp_path, capsys):
     preds = pd.read_csv(out)
     assert list(preds.columns) == ["prediction", "proba_setosa", "proba_versicolor", "proba_virginica"]
     assert len(preds) == 150
+    # probabilities as the network computed them (float32), not 0.0008105910383164883
+    written = [v for line in out.read_text().splitlines()[1:] for v in line.split(",")[1:]]
+    assert max(len(v.split("e")[0].replace(".", "").lstrip("0")) for v in written) <= 9
+    assert preds.filter(like="proba_").to_numpy() == pytest.approx(keraslearn.load(fitted).predict_proba(
+        pd.read_csv(iris_csv).drop(columns="species")), abs=1e-7)
     truth = pd.read_csv(iris_csv)["species"]
     assert (preds["prediction"] == truth).mean() > 0.7
     assert main(["evaluate", str(fitted), str(iris_csv), "--target", "species", "--json"]) == 0
@@ -465,7 +530,7 @@ def test_an_unwritable_out_fails_before_training_and_a_failed_save_keeps_the_mod
             == learner.predict_proba(pd.read_csv(iris_csv).drop(columns="species"))).all()
     # A side file failing once the model is written (a disk filling up) replaces none of the set: the model
     # was replaced beside the earlier run's curve and metrics.
-    for name in ("m.keraslearn", "m_learning_curve.png", "m_metrics.json"):
+    for name in ("m.keraslearn", "m_learning_curve.png", "m_metrics.json", "m_predictions.png"):
         (tmp_path / name).write_bytes(b"earlier run")
 
     def disk_full(tmp):
@@ -477,7 +542,7 @@ def test_an_unwritable_out_fails_before_training_and_a_failed_save_keeps_the_mod
         save_or_keep(learner, model, [(tmp_path / "m_learning_curve.png", lambda tmp: open(tmp, "w").write("new")),
                                       (tmp_path / "m_metrics.json", disk_full)])
     assert {p.name: p.read_bytes() for p in tmp_path.glob("m*")} == dict.fromkeys(
-        ["m.keraslearn", "m_learning_curve.png", "m_metrics.json"], b"earlier run")
+        ["m.keraslearn", "m_learning_curve.png", "m_metrics.json", "m_predictions.png"], b"earlier run")
 
     def plot_refused(tmp):  # matplotlib's own error (a history of inf): the trained model was lost
         raise ValueError("Axis limits cannot be NaN or Inf")
@@ -495,7 +560,7 @@ def test_each_model_name_gets_its_own_side_files():
     names = {str(p.name) for out in ("run.v1", "run.v2", "m.pkl", "m.keraslearn", "n.KERASLEARN")
              for p in side_files(out)}
     assert names == {f"{stem}_{kind}" for stem in ("run.v1", "run.v2", "m.pkl", "m", "n")
-                     for kind in ("learning_curve.png", "metrics.json")}
+                     for kind in ("learning_curve.png", "metrics.json", "predictions.png")}
 
 
 def test_a_learner_named_for_a_task_sets_the_task(tmp_path, capsys):

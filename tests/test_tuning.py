@@ -222,7 +222,7 @@ def test_pruner_stops_a_bad_trial(tmp_path, iris_mixed):
     assert frame["score"].notna().tolist() == [True, False, False]
     out = StringIO()
     print_trials(Console(file=out, width=200), study)
-    assert "best 1 of 3 trials" in out.getvalue() and "all folds" not in out.getvalue()  # one fit a trial
+    assert "the top 1 of 3 trials" in out.getvalue() and "all folds" not in out.getvalue()  # one fit a trial
 
 
 def test_pruner_choices():
@@ -990,6 +990,34 @@ def test_the_default_space_warns_about_the_learners_own_settings_it_samples_anyw
         check_space(FFClassifier(layer_units=(8,)), {"learning_rate": optuna.distributions.FloatDistribution(0.1, 1)})
 
 
+def test_report_draws_losses_as_losses_marks_the_best_trial_and_gives_pruned_trials_no_score(tmp_path, monkeypatch):
+    """A CLI user's reading: the curves were minus the loss (−2.0 to −0.2) in unlabelled lines, pruned trials sat at
+    the lowest score as if they had scored it, and the best-so-far line stopped at the last completed trial."""
+    from keraslearn.tuning import report
+    from keraslearn.tuning.callbacks import OptunaPruning
+
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
+    for number, (scale, state) in enumerate([(1.0, 0.5), (0.5, 0.7), (2.0, None)]):
+        trial = study.ask({"units": IntDistribution(2, 16)})
+        callback = OptunaPruning(trial, monitor="val_loss")
+        for epoch in range(3):
+            callback.on_epoch_end(epoch, {"val_loss": scale / (epoch + 1)})
+        study.tell(trial, state, state=None if state else optuna.trial.TrialState.PRUNED)
+    figures = []
+    monkeypatch.setattr(report, "_save", lambda fig, path: figures.append(fig) or path)
+    report.plot_intermediate_values(study, tmp_path / "curves.png")
+    ax = figures[-1].axes[0]
+    assert ax.get_ylabel() == "validation loss"
+    assert [line.get_label() for line in ax.get_lines()] == ["other trials", "best trial (1)", "pruned trials"]
+    assert list(ax.get_lines()[1].get_ydata()) == pytest.approx([0.5, 0.25, 0.5 / 3])  # the loss, not minus it
+    report.plot_optimization_history(study, tmp_path / "history.png")
+    ax = figures[-1].axes[0]
+    best = next(line for line in ax.get_lines() if line.get_label() == "best so far")
+    assert list(best.get_xdata()) == [0, 1, 2] and list(best.get_ydata()) == [0.5, 0.7, 0.7]  # to the last trial
+    assert "pruned (no score)" in [text.get_text() for text in ax.get_legend().get_texts()]
+    assert 0.5 not in [y for c in ax.collections[1:] for y in c.get_offsets()[:, 1]]  # not at the lowest score
+
+
 def test_report_names_the_loss_its_curves_show_and_skips_importances_of_equal_scores(tmp_path, monkeypatch):
     """With validation_fraction=0 the pruning callback reports minus the training loss, which the
     curves' axis called the validation loss; equal scores drew equal importance bars, with a warning."""
@@ -1006,7 +1034,7 @@ def test_report_names_the_loss_its_curves_show_and_skips_importances_of_equal_sc
     labels = []
     monkeypatch.setattr(report, "_save", lambda fig, path: labels.append(fig.axes[0].get_ylabel()) or path)
     report.plot_intermediate_values(study, tmp_path / "curves.png")
-    assert labels == ["−training loss (greater is better)"]
+    assert labels == ["training loss"]
     with pytest.raises(ValueError, match=r"every completed trial scored 0.5000: no parameter made a difference"):
         report.plot_param_importances(study, tmp_path / "importances.png")
     # A plot skipped in a report folder used before is removed, not left beside this study's files.

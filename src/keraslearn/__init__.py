@@ -58,6 +58,7 @@ _LAZY = {
     "to_categorical": "keraslearn.utils",
     "classes_from_proba": "keraslearn.utils",
     "plot_history": "keraslearn.utils",
+    "plot_predictions": "keraslearn.report",
     "summary": "keraslearn.utils",
     # datasets
     "load_boston_housing": "keraslearn.datasets",

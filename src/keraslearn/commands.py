@@ -19,8 +19,8 @@ from keraslearn.console import console as _console
 from keraslearn.console import print_metrics, write_stdout
 from keraslearn.console import say as _say
 from keraslearn.console import to_json as _json
-from keraslearn.outputs import (check_outputs, model_out, not_the_input, out_kind, predictions_out, save_or_keep,
-                                side_files, write_table)
+from keraslearn.outputs import (check_outputs, model_out, not_the_input, out_kind, plot_out, predictions_out,
+                                save_or_keep, side_files, write_table)
 from keraslearn.holdout import held_out
 from keraslearn.tables import read_table, uncompressed
 from keraslearn.scoring_notes import labels_as_classes, say_roc_auc_left_out, say_unseen_labels, some
@@ -101,7 +101,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
 
     ``weight``: the column of X holding the row weights (``--weight``): split off after the test rows are
     held out, it weights the fit and the metrics. The artifact keeps what :func:`remember_table` keeps."""
-    from keraslearn.report import plot_learning_curve, score_table
+    from keraslearn.report import plot_learning_curve, plot_predictions, score_table
     from keraslearn.training.fit import DivergedError
 
     classes = hasattr(learner, "predict_proba")
@@ -144,21 +144,37 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     epochs = f"{learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}, batches of {learner.batch_size_}"
     print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)" + (weighted and f"; metrics{weighted}"))
     out = Path(out)
-    curve, metrics_path = side_files(out)
-    scaled = np.any(getattr(learner, "y_scale_", 1) != 1)  # a regressor's loss on the standardized target
-    report = _json({"learner": repr(learner), "features": [str(c) for c in X_tr.columns], "target": str(y.name),
-                    **({} if weight is None else {"weight": str(weight)}),
+    curve, metrics_path, plot = side_files(out)
+    classes = {"classes": learner.classes_.tolist()} if hasattr(learner, "classes_") else {}
+    task = getattr(getattr(learner, "spec_", None), "task", None) or ("classification" if classes else "regression")
+    report = _json({"learner": re.sub(r",\n\s+", ", ", repr(learner)),  # on one line: scikit-learn's repr wraps
+                    "task": task, **classes, "features": [str(c) for c in X_tr.columns],
+                    "target": str(y.name), **({} if weight is None else {"weight": str(weight)}),
                     "train_rows": len(X_tr), "test_rows": 0 if X_te is None else len(X_te),
                     "random_state": random_state, "seconds": seconds, "epochs": learner.n_iter_,
                     "batch_size": learner.batch_size_, **rows}, indent=2)
-    with interrupts_deferred(f"the model, its curve and metrics ({out}, {curve.name}, {metrics_path.name})"):
+    shown = ("test", X_te, y_te) if X_te is not None else ("training", X_tr, y_tr)
+    with interrupts_deferred(f"the model, its curve, metrics and plot ({out}, {curve.name}, {metrics_path.name}, "
+                             f"{plot.name})"):
         save_or_keep(learner, out, [
-            (curve, lambda tmp: plot_learning_curve(learner, tmp, title=f"{type(learner).__name__} learning curve",
-                                                    loss_label="loss (target standardized)" if scaled else "loss")),
+            (curve, lambda tmp: plot_learning_curve(learner, tmp, title=f"{title}: learning curve",
+                                                    loss_label=_loss_label(learner))),
             (metrics_path, lambda tmp: Path(tmp).write_text(report)),
+            (plot, lambda tmp: plot_predictions(learner, shown[1], shown[2], tmp,
+                                                title=f"{title}: the {len(shown[1])} {shown[0]} rows")),
         ])
-    _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}")
+    _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}\nplot     → {plot} "
+                  f"({shown[0]} rows)")
     return rows
+
+
+def _loss_label(learner) -> str:
+    """The learning curve's loss axis: which loss, and on what a regressor's is measured."""
+    from keraslearn.learners.loss_kinds import _loss_name
+
+    name = _loss_name(learner.loss) or ("cross-entropy" if hasattr(learner, "classes_") else "mse")
+    scaled = np.any(getattr(learner, "y_scale_", 1) != 1)  # a regressor's loss on the standardized target
+    return f"loss: {name}" + (" (target standardized)" if scaled else "")
 
 
 def cmd_fit(args):
@@ -306,7 +322,9 @@ def cmd_predict(args):
         out = pd.DataFrame({"prediction": pred} if np.ndim(pred) == 1 else
                            {f"prediction_{i}": pred[:, i] for i in range(pred.shape[1])})
         if proba is not None:  # one frame: a column at a time fragments it (pandas warns)
-            out = pd.concat([out, pd.DataFrame(proba, columns=[f"proba_{c}" for c in model.classes_])], axis=1)
+            # float32, as the network computed them: written 0.00081059104, not 0.0008105910383164883
+            columns = [f"proba_{c}" for c in model.classes_]
+            out = pd.concat([out, pd.DataFrame(proba.astype(np.float32), columns=columns)], axis=1)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     clash = [c for c in keep if c in set(out.columns)]
@@ -347,6 +365,8 @@ def cmd_evaluate(args):
     from keraslearn.report import score_table
 
     console = _console(False)
+    if args.plot is not None:
+        plot_out(args.plot)
     model = _load_model(args.model)
     n_targets = getattr(getattr(model, "spec_", None), "n_targets", 1) or 1
     if n_targets > 1:  # its predictions have a column per target; the data's one --target cannot score them
@@ -371,6 +391,11 @@ def cmd_evaluate(args):
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     say_roc_auc_left_out(console, model, y, scores, "the data holds", weights)
+    if args.plot is not None:
+        from keraslearn.report import plot_predictions
+
+        plot_predictions(model, X, y, args.plot, title=f"{type(model).__name__} on {args.data}: {len(y)} rows")
+        _say(console, f"plot → {args.plot}")
     # The metrics are what evaluate is run for: its table goes to stdout (`> metrics.txt` keeps it),
     # unless --json puts the JSON there; notes stay on stderr.
     weighted = "" if args.weight is None else f", weighted by {args.weight!r}"
@@ -519,6 +544,9 @@ def register(sub):
                    help="a column of row weights (numbers of 0 or more) that weight the metrics")
     p.add_argument("--json", action="store_true",
                    help="print the metrics as JSON on stdout (the table then goes to stderr)")
+    p.add_argument("--plot", action=Once, metavar="FILE",
+                   help="also draw the predictions against the true values to FILE (.png, .pdf or .svg): a "
+                   "confusion matrix (and ROC curve for two classes), or predicted against actual values")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="train the FF learner on the bundled Boston housing data",

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 
 from keraslearn._atomic import atomic_path, check_writable
+from keraslearn._user_warnings import warn_user
 from keraslearn.cli import UsageError
 from keraslearn.tables import COMPRESSED, needed_package, table_kind, uncompressed
 
@@ -59,6 +61,25 @@ def model_out(path) -> None:
                          f"{uncompressed(p).name if uncompressed(p).suffix else p.stem + '.keraslearn'}")
     if p.is_file() and not _is_model_file(p):
         raise UsageError(f"--out {path} exists and is not a keraslearn model; remove it or write elsewhere")
+    if p.suffix.lower() in _OTHER_MODELS:  # said here in the command's words: save's own warning names its temp file
+        warn_user(f"--out {path}: the model is written as a keraslearn model file (for keraslearn predict and "
+                  f"keraslearn.load), not {_OTHER_MODELS[p.suffix.lower()]}; name it {p.stem}.keraslearn. In Python, "
+                  f"{_PYTHON_WAY[p.suffix.lower() in ('.keras', '.h5')]}.")
+
+
+# Model files of other kinds that an --out may name by habit, and how Python writes each.
+_OTHER_MODELS = {".keras": "a Keras .keras model", ".h5": "a Keras HDF5 model", ".onnx": "an ONNX model",
+                 ".tflite": "a LiteRT model"}
+_PYTHON_WAY = ("keraslearn.export(keraslearn.load(MODEL), PATH, format='onnx' or 'litert') writes one",
+               "keraslearn.load(MODEL).model_.save(PATH) writes the Keras model alone (it takes encoded inputs)")
+
+
+def plot_out(path) -> None:
+    """Refuse, before the work, a ``--plot`` that names no picture (a data table would be replaced) or cannot
+    be written."""
+    if Path(path).suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise UsageError(f"--plot {path}: name a .png, .pdf or .svg file")
+    check_writable(path)
 
 
 def predictions_out(path) -> None:
@@ -96,12 +117,14 @@ def not_the_input(out, data) -> None:
         raise UsageError(f"--out {out} is the input file; write somewhere else")
 
 
-def side_files(out) -> tuple[Path, Path]:
-    """The learning curve and the metrics written beside the model ``out``, named by it without its .keraslearn
-    (any other suffix stays: ``run.v1`` and ``run.v2`` are two models, and get their own files)."""
+def side_files(out) -> tuple[Path, Path, Path]:
+    """The learning curve, the metrics and the plot of the predictions written beside the model ``out``, named
+    by it without its .keraslearn (any other suffix stays: ``run.v1`` and ``run.v2`` are two models, and get
+    their own files)."""
     out = Path(out)
     stem = out.stem if out.suffix.lower() == ".keraslearn" else out.name
-    return out.with_name(stem + "_learning_curve.png"), out.with_name(stem + "_metrics.json")
+    return (out.with_name(stem + "_learning_curve.png"), out.with_name(stem + "_metrics.json"),
+            out.with_name(stem + "_predictions.png"))
 
 
 def check_outputs(out) -> None:
@@ -120,6 +143,9 @@ def save_or_keep(learner, out, beside=()) -> None:
     writing, temps = out, []
     try:
         with contextlib.ExitStack() as stack:  # on leaving it, each temp file replaces its target
+            # save's warning on a .keras or .onnx name would name the temp file: model_out said it before the fit
+            stack.enter_context(warnings.catch_warnings())
+            warnings.filterwarnings("ignore", message=".*: save writes a keraslearn artifact")
             for writing, write in [(out, learner.save), *beside]:
                 temps.append((writing, stack.enter_context(atomic_path(writing)), write))
             for writing, tmp, write in temps:

@@ -107,3 +107,119 @@ def _curve_figure(hist: dict, title: str, loss_label: str = "loss", restored: bo
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_predictions(learner, X, y, path=None, title=None):
+    """Plot a fitted learner's predictions on ``(X, y)`` against ``y``; write a PNG to ``path`` and return it,
+    or, with ``path=None``, return the matplotlib Figure.
+
+    A classifier gets its confusion matrix (counts, coloured by the share of each true class; rows of labels
+    that are not among ``classes_`` are left out and counted in the title), with the ROC curve of
+    ``classes_[1]`` for two classes. A regressor gets predicted against actual values and the residuals
+    against the predictions, a row of panels per target (the first four).
+    """
+    if not hasattr(learner, "model_"):
+        raise ValueError(f"{type(learner).__name__} is not fitted (call fit first).")
+    if hasattr(learner, "classes_"):
+        fig = _classes_figure(np.asarray(y).ravel(), learner.predict_proba(X), learner.classes_)
+    else:
+        fig = _values_figure(np.asarray(y, dtype=float), np.asarray(learner.predict(X), dtype=float))
+    fig.suptitle(title or f"{type(learner).__name__}: predictions on {len(np.asarray(y))} rows")
+    fig.tight_layout()
+    if path is None:
+        fig._repr_png_ = lambda: _png_bytes(fig)
+        return fig
+    return save_figure(fig, path)
+
+
+def _classes_figure(y, proba, classes):
+    import pandas as pd
+    from matplotlib.figure import Figure
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    k = len(classes)
+    truth = pd.Index(classes).get_indexer(y)  # labels, not sorted: text classes of any kind, as score_table does
+    known = truth >= 0
+    truth, guess = truth[known], np.argmax(proba[known], axis=1)
+    counts = np.bincount(truth * k + guess, minlength=k * k).reshape(k, k)
+    two = k == 2 and len(np.unique(truth)) == 2  # a ROC curve needs rows of both classes
+    fig = Figure(figsize=(max(4.8, min(12, 0.45 * k + 2.5)) + 4.4 * two, max(4.2, min(11, 0.4 * k + 2))))
+    axes = fig.subplots(1, 1 + two, squeeze=False)[0]
+    ax = axes[0]
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    if k <= 15:  # a count per cell while they can be read
+        for i, j in np.ndindex(k, k):
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=9 if k <= 8 else 7,
+                    color="white" if share[i, j] > 0.5 else "black")
+    if k <= 40:
+        names = [str(c) if len(str(c)) <= 18 else str(c)[:17] + "…" for c in classes]
+        crowded = k * max(map(len, names)) > 36  # names that would run into each other across the matrix
+        ax.set_xticks(range(k), names, rotation=45 if crowded else 0, ha="right" if crowded else "center")
+        ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    left_out = int((~known).sum())
+    ax.set_title(f"confusion matrix (accuracy {accuracy:.3f})"
+                 + (f"\n{left_out} row(s) of labels the model does not know left out" if left_out else ""),
+                 fontsize=10)
+    if two:
+        positive = truth == 1
+        fpr, tpr, _ = roc_curve(positive, proba[known][:, 1])
+        auc = roc_auc_score(positive, proba[known][:, 1])
+        axes[1].plot(fpr, tpr, label=f"{classes[1]} (AUC {auc:.3f})")
+        axes[1].plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+        axes[1].set_xlabel(f"false positive rate (true {classes[0]})")
+        axes[1].set_ylabel(f"true positive rate (true {classes[1]})")
+        axes[1].set_title(f"ROC curve of {classes[1]}", fontsize=10)
+        axes[1].set_aspect("equal")
+        axes[1].grid(alpha=0.3)
+        axes[1].legend(loc="lower right")
+    return fig
+
+
+#: Points drawn per scatter plot at most (a random sample of the rows beyond it, said in the panel's title).
+MAX_POINTS = 20_000
+
+
+def _values_figure(y, pred):
+    from matplotlib.figure import Figure
+
+    y, pred = y.reshape(len(y), -1), pred.reshape(len(pred), -1)
+    shown = min(y.shape[1], 4)
+    fig = Figure(figsize=(9.5, 4.2 * shown))
+    axes = fig.subplots(shown, 2, squeeze=False)
+    for t in range(shown):
+        truth, guess = y[:, t], pred[:, t]
+        ok = np.isfinite(truth) & np.isfinite(guess)
+        truth, guess = truth[ok], guess[ok]
+        residual = truth - guess
+        rmse = float(np.sqrt(np.mean(residual ** 2))) if len(truth) else float("nan")
+        spread = float(np.sum((truth - truth.mean()) ** 2)) if len(truth) else 0.0
+        r2 = 1 - float(np.sum(residual ** 2)) / spread if spread > 0 else float("nan")
+        rows = np.arange(len(truth))
+        if len(rows) > MAX_POINTS:
+            rows = np.sort(np.random.default_rng(0).choice(len(truth), MAX_POINTS, replace=False))
+        sample = f", {len(rows)} of {len(truth)} rows drawn" if len(rows) < len(truth) else ""
+        alpha = float(np.clip(300 / max(len(rows), 1), 0.08, 0.8))
+        target = f"target {t + 1}: " if y.shape[1] > 1 else ""
+        ax = axes[t, 0]
+        ax.scatter(truth[rows], guess[rows], s=8, alpha=alpha, linewidths=0)
+        low, high = (float(min(truth.min(), guess.min())), float(max(truth.max(), guess.max()))) if len(truth) \
+            else (0.0, 1.0)
+        ax.plot([low, high], [low, high], color="grey", linestyle=":", label="predicted = actual")
+        ax.set_xlabel("actual")
+        ax.set_ylabel("predicted")
+        ax.set_title(f"{target}predicted vs actual (R² {r2:.3f}{sample})", fontsize=10)
+        ax.legend(loc="upper left")
+        ax.grid(alpha=0.3)
+        ax = axes[t, 1]
+        ax.scatter(guess[rows], residual[rows], s=8, alpha=alpha, linewidths=0)
+        ax.axhline(0, color="grey", linestyle=":")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("actual − predicted")
+        ax.set_title(f"{target}residuals (RMSE {rmse:.4g})", fontsize=10)
+        ax.grid(alpha=0.3)
+    return fig

@@ -17,7 +17,7 @@ from keraslearn._atomic import check_writable
 
 
 def cmd_tune(args):
-    from keraslearn.tuning.report import print_trials, write_report
+    from keraslearn.tuning.report import print_trials, score_name, write_report
     from keraslearn.tuning.storage import redact, storage_url
     from keraslearn.tuning.study import tune
 
@@ -69,7 +69,7 @@ def cmd_tune(args):
     if not args.quiet:
         print_trials(console, study, top=args.top, weight=args.weight)
         try:
-            _say(console, f"best trial {study.best_trial.number}: score {score(study.best_value)}")
+            _say(console, f"best trial {study.best_trial.number}: {score_name(study)} {score(study.best_value)}")
         except ValueError:
             _say(console, "no trial completed yet", style="yellow")
     _say(console, f"study name: {study.study_name}  (resume or add workers with --study {study.study_name})")

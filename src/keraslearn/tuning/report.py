@@ -67,7 +67,7 @@ def print_trials(console, study, top: int = 10, weight=None):
     for t in trials:
         counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
     done = sorted((t for t in trials if _score(t) is not None), key=lambda t: -t.value)[:top]
-    table = Table(title=f"study {study.study_name}: best {len(done)} of {len(trials)} trials "
+    table = Table(title=f"study {study.study_name}: the top {len(done)} of {len(trials)} trials "
                   f"({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
                   f"{'' if weight is None else f'; scores weighted by {weight!r}'}")
     if counts.get("running"):
@@ -123,13 +123,19 @@ def plot_optimization_history(study, path) -> str:
     for v in values:
         running = max(running, v)
         best.append(running)
+    last = max(t.number for t in study.get_trials(deepcopy=False))
+    if last > numbers[-1]:  # trials after the last completed one (pruned, failed, running) keep the best
+        numbers_best, best = [*numbers, last], [*best, best[-1]]
+    else:
+        numbers_best = numbers
     fig = _figure()
     ax = fig.subplots()
     ax.scatter(numbers, values, s=18, label="trial score", alpha=0.7)
-    ax.step(numbers, best, where="post", color="C3", label="best so far")
+    ax.step(numbers_best, best, where="post", color="C3", label="best so far")
     pruned = [t.number for t in study.get_trials(deepcopy=False) if t.state.name == "PRUNED"]
-    if pruned:
-        ax.scatter(pruned, [min(values)] * len(pruned), marker="x", color="grey", s=18, label="pruned")
+    if pruned:  # no score: marked on the axis, not at a value they never had
+        ax.scatter(pruned, [0.02] * len(pruned), transform=ax.get_xaxis_transform(), marker="|", color="grey",
+                   s=60, label="pruned (no score)")
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -170,30 +176,45 @@ def plot_param_importances(study, path) -> str:
 
 
 def plot_intermediate_values(study, path) -> str:
-    """Each trial's reported epoch scores (minus the validation loss, or the training loss when a
-    trial held out no validation rows); pruned trials in grey."""
+    """Each trial's loss per epoch (the validation loss, or the training loss when a trial held out no
+    validation rows; a regressor's on its standardized target; under cross-validation the first fold's,
+    which pruning compares); the best trial stands out, pruned trials in grey."""
+    from keraslearn.tuning.storage import CONFIG_ATTR
+
     fig = _figure()
     ax = fig.subplots()
-    drawn, reported = False, set()
+    best = None
+    with contextlib.suppress(ValueError):  # no completed trial yet
+        best = study.best_trial.number
+    drawn, reported, labelled = False, set(), set()
     for t in study.get_trials(deepcopy=False):
         if not t.intermediate_values:
             continue
         reported.add(t.user_attrs.get(REPORTED_ATTR, "val_loss"))
         steps = sorted(t.intermediate_values)
-        pruned = t.state.name == "PRUNED"
-        ax.plot([s + 1 for s in steps], [t.intermediate_values[s] for s in steps],
-                color="grey" if pruned else "C0", alpha=0.5 if pruned else 0.8, lw=1)
+        kind = "best" if t.number == best else "pruned" if t.state.name == "PRUNED" else "other"
+        style = {"best": dict(color="C3", alpha=1.0, lw=2, zorder=3),
+                 "pruned": dict(color="grey", alpha=0.5, lw=1), "other": dict(color="C0", alpha=0.6, lw=1)}[kind]
+        label = {"best": f"best trial ({t.number})", "pruned": "pruned trials", "other": "other trials"}[kind]
+        # Trials report minus the loss (Optuna's direction is to maximize): drawn as the loss it is.
+        ax.plot([s + 1 for s in steps], [-t.intermediate_values[s] for s in steps],
+                label=None if label in labelled else label, **style)
+        labelled.add(label)
         drawn = True
     if not drawn:
         raise ValueError("no trial reported epoch scores.")
     from matplotlib.ticker import MaxNLocator
 
+    config = study.user_attrs.get(CONFIG_ATTR) or {}
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     loss = {"val_loss": "validation loss", "loss": "training loss"}.get(reported.pop()) if len(reported) == 1 else None
-    ax.set_ylabel(f"−{loss or 'loss (validation, or training without validation rows)'} (greater is better)")
-    ax.set_title("One line per trial (grey: pruned)")
+    standardized = " (target standardized)" if str(config.get("learner", "")).endswith("Regressor") else ""
+    ax.set_ylabel(f"{loss or 'loss (validation, or training without validation rows)'}{standardized}")
+    folds = " (first fold of each)" if str(config.get("evaluation", "")).startswith("cv=") else ""
+    ax.set_title(f"Loss per epoch, one line per trial{folds}", fontsize=10)
     ax.grid(alpha=0.3)
+    ax.legend()
     return _save(fig, path)
 
 
