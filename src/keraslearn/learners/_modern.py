@@ -12,8 +12,10 @@ def train_doc(scaling, learning_rate, weight_decay, epochs, patience, decay_note
     """The numpydoc entries of the training parameters, with one family's defaults."""
     return f"""    scaling : {{"standard", "quantile", "robust", "none"}}, default="{scaling}"
         Numeric scaling after median imputation (TabularEncoder).
-    min_frequency : int or float, default=1
-        Rarer categorical levels share the "unknown" code.
+    min_frequency : int or float, default=5
+        Categorical levels seen in fewer training rows (an int) or a smaller share of them (a float) share the
+        "unknown" code, which unseen levels get at predict: an embedding row trained on a few rows memorizes
+        them (a near-unique column of names or dates cost R² 0.1-0.7). 1 keeps every level.
     optimizer : str or keras.optimizers.Optimizer, default="adamw"
         "adamw" is Keras' AdamW; {decay_note}. Another Keras optimizer name gets
         ``weight_decay`` as its Keras argument.

@@ -96,6 +96,13 @@ def atomic_fit(fit):
     return wrapper
 
 
+@functools.cache
+def _takes_any_keyword(cls) -> bool:
+    import inspect
+
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+
+
 class _KeptElsewhere:
     """An attribute of scikit-learn's MLP estimators that keraslearn keeps elsewhere: reading it raises an
     AttributeError that says where (``hasattr`` stays False; an instance may still set it)."""
@@ -105,6 +112,9 @@ class _KeptElsewhere:
 
     def __set_name__(self, owner, name):
         self.name = name
+
+    def __repr__(self):  # as help() lists it: not an attribute of keraslearn's
+        return f"(scikit-learn's MLP attribute, not kept: {self.where})"
 
     def __get__(self, obj, owner=None):
         if obj is None:
@@ -137,7 +147,9 @@ class KerasLearner(BaseEstimator):
     def __new__(cls, *args, **kwargs):
         # Python's own TypeError for an unknown keyword names no keraslearn spelling: say what set_params says
         # (scikit-learn's MLP `hidden_layer_sizes`, mlr3keras' `lr` → layer_units, learning_rate).
-        if kwargs and (unknown := [name for name in kwargs if name not in cls._get_param_names()]):
+        # A subclass whose __init__ passes **kwargs on (a preset) is left to its own __init__.
+        if kwargs and not _takes_any_keyword(cls) and (
+                unknown := [name for name in kwargs if name not in cls._get_param_names()]):
             from keraslearn.learners.registry import unknown_parameter
 
             raise TypeError(unknown_parameter(cls, unknown[0]))

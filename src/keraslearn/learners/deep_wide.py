@@ -33,7 +33,8 @@ _PARAMS_DOC = """
         sees one-hot levels).
     embed_size : int, dict or None, default=None
     scaling : {"standard", "quantile", "robust", "none"}, default="standard"
-    min_frequency : int or float, default=1
+    min_frequency : int or float, default=5
+        Levels in fewer training rows share the "unknown" code (1 keeps every level).
     optimizer : str or keras.optimizers.Optimizer, default="adam"
     learning_rate : float or None, default=1e-3
         None keeps an optimizer instance's own rate.
@@ -83,7 +84,7 @@ class DeepWideClassifier(KerasClassifierMixin, KerasLearner):
         embed_size=None,
         embed_dropout=0.0,
         scaling="standard",
-        min_frequency=1,
+        min_frequency=5,
         optimizer="adam",
         learning_rate=1e-3,
         loss=None,
@@ -120,7 +121,7 @@ class DeepWideRegressor(KerasRegressorMixin, KerasLearner):
         embed_size=None,
         embed_dropout=0.0,
         scaling="standard",
-        min_frequency=1,
+        min_frequency=5,
         optimizer="adam",
         learning_rate=1e-3,
         loss=None,

@@ -54,7 +54,7 @@ _PARAMS_DOC = """
         artifact; set it again after ``keraslearn.load``.
     y_transform : callable or None, default=None
         ``fn(y) -> targets`` applied to the encoded training target only (see below).
-    scaling, min_frequency, embed_size : default="standard", 1, None
+    scaling, min_frequency, embed_size : default="standard", 5, None
         How :class:`~keraslearn.preprocessing.TabularEncoder` encodes X (see ``FFClassifier``).
     optimizer : str, keras.optimizers.Optimizer or None, default=None
         None keeps the optimizer of a compiled model and uses "adam" otherwise.
@@ -119,7 +119,7 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         x_transform=None,
         y_transform=None,
         scaling="standard",
-        min_frequency=1,
+        min_frequency=5,
         embed_size=None,
         optimizer=None,
         learning_rate=None,
@@ -267,7 +267,7 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
         x_transform=None,
         y_transform=None,
         scaling="standard",
-        min_frequency=1,
+        min_frequency=5,
         embed_size=None,
         optimizer=None,
         learning_rate=None,

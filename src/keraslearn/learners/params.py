@@ -126,9 +126,9 @@ def check_training_params(learner) -> None:
             "optimizer=keras.optimizers.Adam(learning_rate=schedule), learning_rate=None"
             + (", or lr_schedule=schedule" if "lr_schedule" in learner.get_params(deep=False) else "") + ".")
     # scikit-learn's MLP: learning_rate is the name of its schedule
-    if isinstance(learner.learning_rate, str) and learner.learning_rate in _SKLEARN_SCHEDULES:
+    if isinstance(learner.learning_rate, str) and learner.learning_rate.lower() in _SKLEARN_SCHEDULES:
         raise ValueError(f"learning_rate is the rate itself (scikit-learn's learning_rate_init), got "
-                         f"{learner.learning_rate!r}: {_SKLEARN_SCHEDULES[learner.learning_rate]}.")
+                         f"{learner.learning_rate!r}: {_SKLEARN_SCHEDULES[learner.learning_rate.lower()]}.")
     if learner.learning_rate is not None:
         check_number("learning_rate", learner.learning_rate, low=0, low_open=True)
     if learner.verbose not in (0, 1, 2, False, True):

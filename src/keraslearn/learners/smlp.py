@@ -34,7 +34,8 @@ _COMMON_DOC = """
     embed_size : int, dict or None, default=None
         Embedding width; None uses ``min(600, round(1.6 * n_codes**0.56))`` (n_codes: levels + 2).
     scaling : {{"standard", "quantile", "robust", "none"}}, default="standard"
-    min_frequency : int or float, default=1
+    min_frequency : int or float, default=5
+        Levels in fewer training rows share the "unknown" code (1 keeps every level).
     optimizer : str or keras.optimizers.Optimizer, default="adam"
     learning_rate : float or None, default=1e-3
         Initial (peak) learning rate of the schedule; None: the optimizer instance's own rate.
@@ -132,7 +133,7 @@ class SMLPClassifier(_CosineScheduleMixin, KerasClassifierMixin, KerasLearner):
         embed_size=None,
         embed_dropout=0.0,
         scaling="standard",
-        min_frequency=1,
+        min_frequency=5,
         optimizer="adam",
         learning_rate=1e-3,
         lr_schedule="cosine",
@@ -171,7 +172,7 @@ class SMLPRegressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
         embed_size=None,
         embed_dropout=0.0,
         scaling="standard",
-        min_frequency=1,
+        min_frequency=5,
         optimizer="adam",
         learning_rate=1e-3,
         lr_schedule="cosine",
@@ -207,7 +208,7 @@ class SMLP2Classifier(_CosineScheduleMixin, KerasClassifierMixin, KerasLearner):
         embed_size=None,
         embed_dropout=0.0,
         scaling="standard",
-        min_frequency=1,
+        min_frequency=5,
         optimizer="adam",
         learning_rate=1e-3,
         lr_schedule="cosine",
@@ -244,7 +245,7 @@ class SMLP2Regressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
         embed_size=None,
         embed_dropout=0.0,
         scaling="standard",
-        min_frequency=1,
+        min_frequency=5,
         optimizer="adam",
         learning_rate=1e-3,
         lr_schedule="cosine",

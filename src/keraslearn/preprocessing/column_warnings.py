@@ -38,7 +38,8 @@ def _listed(values: list, at_most: int = 5) -> str:
 
 def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, named: bool = False):
     """Warn about a categorical column that is probably a mistake (it is still encoded): numbers in
-    text, times, an identifier. ``kept``: its levels; ``n``: the rows; ``embedding_rows``: its table's;
+    text, times, an identifier. ``kept``: its levels, all of them (rare ones too: a learner pools levels of
+    a few rows by default, an identifier's all); ``n``: the rows; ``embedding_rows``: its table's;
     ``named``: categorical on the user's word, so only the identifier warning applies."""
     name, dates = col.name, False
     if not named and kept and (_is_string_column(col) or col.dtype == object):
@@ -100,10 +101,12 @@ def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, nam
             f"a category column (X[{name!r}].astype('category')).", column=name)
     # An identifier: many levels, or in a small table a level of its own for every row (names, IDs).
     if not dates and (len(kept) > max(ID_LEVELS, n // 2) or (n >= 50 and len(kept) >= n)):
+        pooled = embedding_rows < len(kept)  # most levels are rarer than min_frequency: they share one code
         warn_user(
             f"Categorical column {name!r} has {len(kept)} levels in {n} rows: an identifier? Its "
-            f"embedding gets {embedding_rows} rows. Drop the column, or pool rare levels with "
-            "min_frequency.", column=name)
+            f"embedding gets {embedding_rows} rows" + (
+                " (levels rarer than min_frequency share one code). Drop the column if it names rows."
+                if pooled else ". Drop the column, or pool rare levels with min_frequency."), column=name)
 
 
 def spelled_apart(levels: list) -> dict:

@@ -274,7 +274,7 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
             self.stand_in_codes_.append(coding.stand_in_codes(
                 n - sum(counts.values()), sum(counts.values()) - sum(n_kept), n_kept))
             named = col in set(self.categorical_features or ())  # categorical on the user's word
-            column_warnings.warn_suspicious(frame[col], kept, n, len(kept) + N_RESERVED, named=named)
+            column_warnings.warn_suspicious(frame[col], sorted(counts), n, len(kept) + N_RESERVED, named=named)
         self._set_lookups()
 
     def _set_lookups(self):
@@ -349,7 +349,6 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
                 )
         if self.categorical_columns_ and getattr(self, "_truth_codes", None) is None:
             self._set_lookups()  # an encoder unpickled from before the lookups (or the last of them) existed
-        pooled = isinstance(self.min_frequency, float) or self.min_frequency > 1  # rare levels are unknown too
         stand_ins = self._stand_ins()
         emptied = {}  # columns training never saw missing, missing in every row: {name: what they are read as}
         for j, (col, cspec) in enumerate(zip(self.categorical_columns_, self.spec_.categorical)):
@@ -369,6 +368,9 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
             # Levels such as "02139": usually none, so no cost per call. One warning about a column.
             said = self._spelled_apart[j] and column_warnings.warn_numbers_for_text(frame[col], unknown,
                                                                                      self._spelled_apart[j])
+            # A column that pooled rare levels in training reads them as unknown too: no word of unseen values
+            # there (the unknown code stands for itself only when training had rare rows to teach it).
+            pooled = stand_ins[j][1] == UNKNOWN_CODE
             if unknown.any() and not pooled and not said:
                 if not column_warnings.warn_respelled(frame[col], unknown, self._normal_levels_of(j)):
                     column_warnings.warn_all_unseen(frame[col], unknown, codes == MISSING_CODE, self.categories_[j])
