@@ -189,6 +189,14 @@ def test_scikit_learn_mlp_habits_get_keraslearn_spelling():
     with pytest.raises(TypeError, match=r"FFRegressor has no parameter 'dropuot'; did you mean 'dropout'"):
         keraslearn.FFRegressor(dropuot=0.1)
 
+    # A user's preset passing **kwargs on is left to its own __init__ (a review: it could not be made any more)
+    class Small(keraslearn.FFClassifier):
+        def __init__(self, foo=1, **kwargs):
+            self.foo = foo
+            super().__init__(layer_units=(8,), **kwargs)
+
+    assert Small(foo=2, epochs=3).epochs == 3
+
 
 def test_scikit_learn_mlp_attributes_say_where_keraslearn_keeps_them():
     clf = keraslearn.FFClassifier()  # fitted or not: keraslearn never has them
@@ -200,6 +208,7 @@ def test_scikit_learn_mlp_attributes_say_where_keraslearn_keeps_them():
     with pytest.raises(AttributeError, match=r"no intercepts_ .*model_.get_weights\(\)"):
         clf.intercepts_
     assert not hasattr(clf, "coefs_") and "coefs_" not in vars(clf)  # not a fitted attribute of its own
+    assert "not kept: the per-epoch training loss" in repr(type(clf).loss_curve_)  # in help()
     clf.coefs_ = "set"  # an instance (or a subclass) may still have one
     assert clf.coefs_ == "set"
     del clf.coefs_

@@ -153,15 +153,15 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
                     "train_rows": len(X_tr), "test_rows": 0 if X_te is None else len(X_te),
                     "random_state": random_state, "seconds": seconds, "epochs": learner.n_iter_,
                     "batch_size": learner.batch_size_, **rows}, indent=2)
-    shown = ("test", X_te, y_te) if X_te is not None else ("training", X_tr, y_tr)
+    shown = ("test", X_te, y_te, w_te) if X_te is not None else ("training", X_tr, y_tr, w_tr)
     with interrupts_deferred(f"the model, its curve, metrics and plot ({out}, {curve.name}, {metrics_path.name}, "
                              f"{plot.name})"):
         save_or_keep(learner, out, [
             (curve, lambda tmp: plot_learning_curve(learner, tmp, title=f"{title}: learning curve",
                                                     loss_label=_loss_label(learner))),
             (metrics_path, lambda tmp: Path(tmp).write_text(report)),
-            (plot, lambda tmp: plot_predictions(learner, shown[1], shown[2], tmp,
-                                                title=f"{title}: the {len(shown[1])} {shown[0]} rows")),
+            (plot, lambda tmp: plot_predictions(learner, shown[1], shown[2], tmp, sample_weight=shown[3],
+                                                title=f"{title}: the {len(shown[1])} {shown[0]} rows{weighted}")),
         ])
     _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}\nplot     → {plot} "
                   f"({shown[0]} rows)")
@@ -322,9 +322,7 @@ def cmd_predict(args):
         out = pd.DataFrame({"prediction": pred} if np.ndim(pred) == 1 else
                            {f"prediction_{i}": pred[:, i] for i in range(pred.shape[1])})
         if proba is not None:  # one frame: a column at a time fragments it (pandas warns)
-            # float32, as the network computed them: written 0.00081059104, not 0.0008105910383164883
-            columns = [f"proba_{c}" for c in model.classes_]
-            out = pd.concat([out, pd.DataFrame(proba.astype(np.float32), columns=columns)], axis=1)
+            out = pd.concat([out, pd.DataFrame(proba, columns=[f"proba_{c}" for c in model.classes_])], axis=1)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     clash = [c for c in keep if c in set(out.columns)]
@@ -391,14 +389,15 @@ def cmd_evaluate(args):
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     say_roc_auc_left_out(console, model, y, scores, "the data holds", weights)
+    weighted = "" if args.weight is None else f", weighted by {args.weight!r}"
     if args.plot is not None:
         from keraslearn.report import plot_predictions
 
-        plot_predictions(model, X, y, args.plot, title=f"{type(model).__name__} on {args.data}: {len(y)} rows")
+        plot_predictions(model, X, y, args.plot, sample_weight=weights,
+                         title=f"{type(model).__name__} on {args.data}: {len(y)} rows{weighted}")
         _say(console, f"plot → {args.plot}")
     # The metrics are what evaluate is run for: its table goes to stdout (`> metrics.txt` keeps it),
     # unless --json puts the JSON there; notes stay on stderr.
-    weighted = "" if args.weight is None else f", weighted by {args.weight!r}"
     title = f"{type(model).__name__} on {args.data}{weighted}"
     if args.json:
         print_metrics(console, {Path(args.data).name: scores}, title=title)

@@ -62,8 +62,9 @@ def model_out(path) -> None:
     if p.is_file() and not _is_model_file(p):
         raise UsageError(f"--out {path} exists and is not a keraslearn model; remove it or write elsewhere")
     if p.suffix.lower() in _OTHER_MODELS:  # said here in the command's words: save's own warning names its temp file
+        named = Path(path).with_suffix(".keraslearn")
         warn_user(f"--out {path}: the model is written as a keraslearn model file (for keraslearn predict and "
-                  f"keraslearn.load), not {_OTHER_MODELS[p.suffix.lower()]}; name it {p.stem}.keraslearn. In Python, "
+                  f"keraslearn.load), not {_OTHER_MODELS[p.suffix.lower()]}; name it {named}. In Python, "
                   f"{_PYTHON_WAY[p.suffix.lower() in ('.keras', '.h5')]}.")
 
 

@@ -109,21 +109,23 @@ def _curve_figure(hist: dict, title: str, loss_label: str = "loss", restored: bo
     return fig
 
 
-def plot_predictions(learner, X, y, path=None, title=None):
+def plot_predictions(learner, X, y, path=None, title=None, sample_weight=None):
     """Plot a fitted learner's predictions on ``(X, y)`` against ``y``; write a PNG to ``path`` and return it,
     or, with ``path=None``, return the matplotlib Figure.
 
     A classifier gets its confusion matrix (counts, coloured by the share of each true class; rows of labels
     that are not among ``classes_`` are left out and counted in the title), with the ROC curve of
     ``classes_[1]`` for two classes. A regressor gets predicted against actual values and the residuals
-    against the predictions, a row of panels per target (the first four).
+    against the predictions, a row of panels per target (the first four). ``sample_weight`` weighs the
+    counts, the accuracy, the ROC curve, R² and RMSE, as the metrics of ``score_table``.
     """
     if not hasattr(learner, "model_"):
         raise ValueError(f"{type(learner).__name__} is not fitted (call fit first).")
+    weight = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=float).ravel()
     if hasattr(learner, "classes_"):
-        fig = _classes_figure(np.asarray(y).ravel(), learner.predict_proba(X), learner.classes_)
+        fig = _classes_figure(np.asarray(y).ravel(), learner.predict_proba(X), learner.classes_, weight)
     else:
-        fig = _values_figure(np.asarray(y, dtype=float), np.asarray(learner.predict(X), dtype=float))
+        fig = _values_figure(np.asarray(y, dtype=float), np.asarray(learner.predict(X), dtype=float), weight)
     fig.suptitle(title or f"{type(learner).__name__}: predictions on {len(np.asarray(y))} rows")
     fig.tight_layout()
     if path is None:
@@ -132,7 +134,12 @@ def plot_predictions(learner, X, y, path=None, title=None):
     return save_figure(fig, path)
 
 
-def _classes_figure(y, proba, classes):
+def _short(name, width=18) -> str:
+    name = str(name)
+    return name if len(name) <= width else name[:width - 1] + "…"
+
+
+def _classes_figure(y, proba, classes, weight):
     import pandas as pd
     from matplotlib.figure import Figure
     from sklearn.metrics import roc_auc_score, roc_curve
@@ -140,8 +147,9 @@ def _classes_figure(y, proba, classes):
     k = len(classes)
     truth = pd.Index(classes).get_indexer(y)  # labels, not sorted: text classes of any kind, as score_table does
     known = truth >= 0
-    truth, guess = truth[known], np.argmax(proba[known], axis=1)
-    counts = np.bincount(truth * k + guess, minlength=k * k).reshape(k, k)
+    truth, guess, weight = truth[known], np.argmax(proba[known], axis=1), weight[known]
+    counts = np.bincount(truth * k + guess, weights=weight, minlength=k * k).reshape(k, k)
+    weighted = not np.all(weight == 1)
     two = k == 2 and len(np.unique(truth)) == 2  # a ROC curve needs rows of both classes
     fig = Figure(figsize=(max(4.8, min(12, 0.45 * k + 2.5)) + 4.4 * two, max(4.2, min(11, 0.4 * k + 2))))
     axes = fig.subplots(1, 1 + two, squeeze=False)[0]
@@ -151,29 +159,32 @@ def _classes_figure(y, proba, classes):
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
     if k <= 15:  # a count per cell while they can be read
         for i, j in np.ndindex(k, k):
-            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=9 if k <= 8 else 7,
+            ax.text(j, i, f"{counts[i, j]:.3g}" if weighted else str(int(counts[i, j])), ha="center", va="center",
+                    fontsize=9 if k <= 8 else 7,
                     color="white" if share[i, j] > 0.5 else "black")
-    if k <= 40:
-        names = [str(c) if len(str(c)) <= 18 else str(c)[:17] + "…" for c in classes]
-        crowded = k * max(map(len, names)) > 36  # names that would run into each other across the matrix
-        ax.set_xticks(range(k), names, rotation=45 if crowded else 0, ha="right" if crowded else "center")
-        ax.set_yticks(range(k), names)
+    every = -(-k // 40)  # at most 40 names an axis: every other one (or third...) beyond, never positions
+    ticks = list(range(0, k, every))
+    names = [_short(classes[i]) for i in ticks]
+    crowded = len(ticks) * max(map(len, names)) > 30  # names that would run into each other across the matrix
+    ax.set_xticks(ticks, names, rotation=45 if crowded else 0, ha="right" if crowded else "center")
+    ax.set_yticks(ticks, names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    accuracy = f"{np.trace(counts) / counts.sum():.3f}" if counts.sum() > 0 else "n/a"
     left_out = int((~known).sum())
-    ax.set_title(f"confusion matrix (accuracy {accuracy:.3f})"
+    ax.set_title(f"confusion matrix{', weighted' * weighted} (accuracy {accuracy})"
                  + (f"\n{left_out} row(s) of labels the model does not know left out" if left_out else ""),
                  fontsize=10)
     if two:
         positive = truth == 1
-        fpr, tpr, _ = roc_curve(positive, proba[known][:, 1])
-        auc = roc_auc_score(positive, proba[known][:, 1])
-        axes[1].plot(fpr, tpr, label=f"{classes[1]} (AUC {auc:.3f})")
+        fpr, tpr, _ = roc_curve(positive, proba[known][:, 1], sample_weight=weight)
+        auc = roc_auc_score(positive, proba[known][:, 1], sample_weight=weight)
+        negative, positive = _short(classes[0]), _short(classes[1])
+        axes[1].plot(fpr, tpr, label=f"{positive} (AUC {auc:.3f})")
         axes[1].plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
-        axes[1].set_xlabel(f"false positive rate (true {classes[0]})")
-        axes[1].set_ylabel(f"true positive rate (true {classes[1]})")
-        axes[1].set_title(f"ROC curve of {classes[1]}", fontsize=10)
+        axes[1].set_xlabel(f"false positive rate (true {negative})")
+        axes[1].set_ylabel(f"true positive rate (true {positive})")
+        axes[1].set_title(f"ROC curve of {positive}", fontsize=10)
         axes[1].set_aspect("equal")
         axes[1].grid(alpha=0.3)
         axes[1].legend(loc="lower right")
@@ -184,7 +195,7 @@ def _classes_figure(y, proba, classes):
 MAX_POINTS = 20_000
 
 
-def _values_figure(y, pred):
+def _values_figure(y, pred, weight):
     from matplotlib.figure import Figure
 
     y, pred = y.reshape(len(y), -1), pred.reshape(len(pred), -1)
@@ -194,11 +205,13 @@ def _values_figure(y, pred):
     for t in range(shown):
         truth, guess = y[:, t], pred[:, t]
         ok = np.isfinite(truth) & np.isfinite(guess)
-        truth, guess = truth[ok], guess[ok]
+        truth, guess, w = truth[ok], guess[ok], weight[ok]
         residual = truth - guess
-        rmse = float(np.sqrt(np.mean(residual ** 2))) if len(truth) else float("nan")
-        spread = float(np.sum((truth - truth.mean()) ** 2)) if len(truth) else 0.0
-        r2 = 1 - float(np.sum(residual ** 2)) / spread if spread > 0 else float("nan")
+        total = float(w.sum())
+        rmse = float(np.sqrt(np.sum(w * residual ** 2) / total)) if total > 0 else float("nan")
+        spread = float(np.sum(w * (truth - np.sum(w * truth) / total) ** 2)) if total > 0 else 0.0
+        r2 = 1 - float(np.sum(w * residual ** 2)) / spread if spread > 0 else float("nan")
+        weighted = ", weighted" if not np.all(w == 1) else ""
         rows = np.arange(len(truth))
         if len(rows) > MAX_POINTS:
             rows = np.sort(np.random.default_rng(0).choice(len(truth), MAX_POINTS, replace=False))
@@ -212,7 +225,7 @@ def _values_figure(y, pred):
         ax.plot([low, high], [low, high], color="grey", linestyle=":", label="predicted = actual")
         ax.set_xlabel("actual")
         ax.set_ylabel("predicted")
-        ax.set_title(f"{target}predicted vs actual (R² {r2:.3f}{sample})", fontsize=10)
+        ax.set_title(f"{target}predicted vs actual (R² {r2:.3f}{weighted}{sample})", fontsize=10)
         ax.legend(loc="upper left")
         ax.grid(alpha=0.3)
         ax = axes[t, 1]
@@ -220,6 +233,6 @@ def _values_figure(y, pred):
         ax.axhline(0, color="grey", linestyle=":")
         ax.set_xlabel("predicted")
         ax.set_ylabel("actual − predicted")
-        ax.set_title(f"{target}residuals (RMSE {rmse:.4g})", fontsize=10)
+        ax.set_title(f"{target}residuals (RMSE {rmse:.4g}{weighted})", fontsize=10)
         ax.grid(alpha=0.3)
     return fig
