@@ -145,26 +145,27 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)" + (weighted and f"; metrics{weighted}"))
     out = Path(out)
     curve, metrics_path, plot = side_files(out)
-    classes = {"classes": learner.classes_.tolist()} if hasattr(learner, "classes_") else {}
+    labels = {"classes": learner.classes_.tolist()} if classes else {}
     task = getattr(getattr(learner, "spec_", None), "task", None) or ("classification" if classes else "regression")
     report = _json({"learner": re.sub(r",\n\s+", ", ", repr(learner)),  # on one line: scikit-learn's repr wraps
-                    "task": task, **classes, "features": [str(c) for c in X_tr.columns],
+                    "task": task, **labels, "features": [str(c) for c in X_tr.columns],
                     "target": str(y.name), **({} if weight is None else {"weight": str(weight)}),
                     "train_rows": len(X_tr), "test_rows": 0 if X_te is None else len(X_te),
                     "random_state": random_state, "seconds": seconds, "epochs": learner.n_iter_,
                     "batch_size": learner.batch_size_, **rows}, indent=2)
-    shown = ("test", X_te, y_te, w_te) if X_te is not None else ("training", X_tr, y_tr, w_tr)
+    rows_shown, X_shown, y_shown, w_shown = ("test", X_te, y_te, w_te) if X_te is not None else \
+        ("training", X_tr, y_tr, w_tr)
     with interrupts_deferred(f"the model, its curve, metrics and plot ({out}, {curve.name}, {metrics_path.name}, "
                              f"{plot.name})"):
         save_or_keep(learner, out, [
             (curve, lambda tmp: plot_learning_curve(learner, tmp, title=f"{title}: learning curve",
                                                     loss_label=_loss_label(learner))),
             (metrics_path, lambda tmp: Path(tmp).write_text(report)),
-            (plot, lambda tmp: plot_predictions(learner, shown[1], shown[2], tmp, sample_weight=shown[3],
-                                                title=f"{title}: the {len(shown[1])} {shown[0]} rows{weighted}")),
+            (plot, lambda tmp: plot_predictions(learner, X_shown, y_shown, tmp, sample_weight=w_shown,
+                                                title=f"{title}: the {len(X_shown)} {rows_shown} rows{weighted}")),
         ])
     _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}\nplot     → {plot} "
-                  f"({shown[0]} rows)")
+                  f"({rows_shown} rows)")
     return rows
 
 

@@ -246,7 +246,8 @@ def download(source: Source, cache_subdir: str = "datasets", cache_dir: str | No
 
     cache_dir = cache_dir or _keras_home()
     cache = os.path.join(cache_dir, cache_subdir)
-    made = [d for d in (cache_dir, cache, os.path.join(cache, source.subdir)) if not os.path.exists(d)]
+    folders = dict.fromkeys(os.path.normpath(d) for d in (cache_dir, cache, os.path.join(cache, source.subdir)))
+    made = [d for d in folders if not os.path.exists(d)]  # once each: a source without a subfolder is the cache
     with contextlib.suppress(OSError):  # else Keras writes to /tmp/.keras: it takes a folder it cannot write so
         os.makedirs(os.path.join(cache, source.subdir), exist_ok=True)
     try:

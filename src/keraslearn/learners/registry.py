@@ -120,11 +120,10 @@ _SKLEARN_ABSENT = {
     "warm_start": "each fit trains from scratch; give more epochs (early stopping ends the fit when the "
                   "validation loss stops falling)",
     "shuffle": "the training rows are shuffled every epoch",
-    "momentum": _OPTIMIZER_INSTANCE.format("SGD(learning_rate=0.01, momentum=0.9, nesterov=True)"),
-    "nesterovs_momentum": _OPTIMIZER_INSTANCE.format("SGD(learning_rate=0.01, momentum=0.9, nesterov=True)"),
-    "beta_1": _OPTIMIZER_INSTANCE.format("Adam(beta_1=0.9, beta_2=0.999, epsilon=1e-8)"),
-    "beta_2": _OPTIMIZER_INSTANCE.format("Adam(beta_1=0.9, beta_2=0.999, epsilon=1e-8)"),
-    "epsilon": _OPTIMIZER_INSTANCE.format("Adam(beta_1=0.9, beta_2=0.999, epsilon=1e-8)"),
+    **dict.fromkeys(("momentum", "nesterovs_momentum"),
+                    _OPTIMIZER_INSTANCE.format("SGD(learning_rate=0.01, momentum=0.9, nesterov=True)")),
+    **dict.fromkeys(("beta_1", "beta_2", "epsilon"),
+                    _OPTIMIZER_INSTANCE.format("Adam(beta_1=0.9, beta_2=0.999, epsilon=1e-8)")),
     "power_t": _OPTIMIZER_INSTANCE.format("SGD(learning_rate=keras.optimizers.schedules.InverseTimeDecay("
                                           "0.01, decay_steps=1, decay_rate=1.0))"),
     "max_fun": "it is lbfgs' budget; keraslearn trains with Keras' optimizers, which have no lbfgs",

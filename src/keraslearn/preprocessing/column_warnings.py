@@ -14,7 +14,7 @@ import pandas as pd
 from keraslearn._user_warnings import warn_user
 from keraslearn.preprocessing.coding import _is_duration, _is_string_column, _is_time, as_time, number_spelled_apart
 
-#: A categorical column with more kept levels than this, and than half the rows, looks like an identifier.
+#: A categorical column with more levels than this, and than half the rows, looks like an identifier.
 ID_LEVELS = 1000
 # A number written with thousands separators, as "4,312" or "-1,250,000.5" (a first group never starts with
 # 0: "0,346" is a decimal comma).
@@ -36,33 +36,33 @@ def _listed(values: list, at_most: int = 5) -> str:
     return shown if len(values) <= at_most else f"{shown}, ... ({len(values)} values)"
 
 
-def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, named: bool = False):
+def warn_suspicious(col: pd.Series, levels: list, n: int, embedding_rows: int, named: bool = False):
     """Warn about a categorical column that is probably a mistake (it is still encoded): numbers in
-    text, times, an identifier. ``kept``: its levels, all of them (rare ones too: a learner pools levels of
-    a few rows by default, an identifier's all); ``n``: the rows; ``embedding_rows``: its table's;
+    text, times, an identifier. ``levels``: all its levels (rare ones too: a learner pools levels of a
+    few rows by default, an identifier's all); ``n``: the rows; ``embedding_rows``: its table's;
     ``named``: categorical on the user's word, so only the identifier warning applies."""
     name, dates = col.name, False
-    if not named and kept and (_is_string_column(col) or col.dtype == object):
+    if not named and levels and (_is_string_column(col) or col.dtype == object):
         # Numbers stored as strings stay categorical (the dtype is the user's statement, and
         # zip codes or ids are digit strings), but say so: usually a CSV read without parsing.
-        sample = pd.Series(kept[:1000])
-        numeric = pd.to_numeric(pd.Series(kept), errors="coerce").notna().to_numpy()
+        sample = pd.Series(levels[:1000])
+        numeric = pd.to_numeric(pd.Series(levels), errors="coerce").notna().to_numpy()
         commas = sample[sample.str.contains(",", regex=False)]
         if len(commas) and sample.str.fullmatch(_THOUSANDS).all():
             warn_user(
                 f"Column {name!r} holds numbers with thousands separators (e.g. {commas.iloc[0]!r}); it is "
-                f"treated as categorical ({len(kept)} levels). Read the file with "
+                f"treated as categorical ({len(levels)} levels). Read the file with "
                 "pd.read_csv(..., thousands=',') to use it as a number.", column=name)
         elif len(commas) and sample.str.fullmatch(_DECIMAL_COMMA).all():
             warn_user(
                 f"Column {name!r} holds numbers with decimal commas (e.g. {commas.iloc[0]!r}); it is treated as "
-                f"categorical ({len(kept)} levels). Read the file with pd.read_csv(..., decimal=',') (and "
+                f"categorical ({len(levels)} levels). Read the file with pd.read_csv(..., decimal=',') (and "
                 f"sep=';', as such files usually have), or convert it: "
                 f"pd.to_numeric(X[{name!r}].str.replace(',', '.')).", column=name)
         elif numeric.all():
             warn_user(
                 f"Column {name!r} holds numbers stored as strings; it is treated as categorical "
-                f"({len(kept)} levels). Convert it with pd.to_numeric(X[{name!r}]) to use it as a "
+                f"({len(levels)} levels). Convert it with pd.to_numeric(X[{name!r}]) to use it as a "
                 f"number; to keep it categorical without this warning, make it a category column "
                 f"(X[{name!r}].astype('category')); a TabularEncoder used on its own also takes it in "
                 "categorical_features.", column=name)
@@ -71,39 +71,39 @@ def warn_suspicious(col: pd.Series, kept: list, n: int, embedding_rows: int, nam
             first = col.dropna().iloc[0]  # text, or datetime.date objects (a Parquet date column in pandas)
             written = "written as text" if isinstance(first, str) else f"as Python {type(first).__name__} objects"
             warn_user(
-                f"Column {name!r} holds dates {written} (e.g. {kept[0]!r}); they are treated as categorical "
-                f"({len(kept)} levels), so a date not seen in training is 'unknown'. To use it as a time, give "
+                f"Column {name!r} holds dates {written} (e.g. {levels[0]!r}); they are treated as categorical "
+                f"({len(levels)} levels), so a date not seen in training is 'unknown'. To use it as a time, give "
                 f"numbers instead (pd.to_datetime(X[{name!r}]).dt.year, .dt.dayofyear, ...), or drop the column; "
                 f"to keep it categorical without this warning, make it a category column "
                 f"(X[{name!r}].astype('category')).", column=name)
-        elif len(kept) >= 10 and 0 < (~numeric).sum() <= max(3, len(kept) // 100):
+        elif len(levels) >= 10 and 0 < (~numeric).sum() <= max(3, len(levels) // 100):
             # A numeric column with a stray value or two ("abc", "?", "-"): every number became a
             # level, so each new number at predict time is "unknown". (Codes that are mostly
             # numbers, as ICD-9's "250" next to "V57", have many more non-numbers.)
-            bad = [level for level, ok in zip(kept, numeric) if not ok]
+            bad = [level for level, ok in zip(levels, numeric) if not ok]
             rows = int(col.dropna().astype(str).isin(bad).sum())  # levels are str(value)
             warn_user(
                 f"Column {name!r} holds numbers except in {rows} row(s), which hold "
-                f"{_listed(bad)}; it is treated as categorical ({len(kept)} levels), so a number not seen "
+                f"{_listed(bad)}; it is treated as categorical ({len(levels)} levels), so a number not seen "
                 f"in training is 'unknown'. Fix or blank those values to use it as a number "
                 f"(pd.to_numeric(X[{name!r}], errors='coerce') makes them missing); to keep it "
                 f"categorical without this warning, make it a category column (X[{name!r}].astype('category')).",
                 column=name)
-    if not named and kept and _is_time(col.dtype):
+    if not named and levels and _is_time(col.dtype):
         if _is_duration(col.dtype):
             what, numbers = "a duration", f"X[{name!r}].dt.total_seconds()"
         else:
             what, numbers = "a time", f"X[{name!r}].dt.year, .dt.dayofyear, ..."
         warn_user(
-            f"Column {name!r} holds {col.dtype} values; they are treated as categorical ({len(kept)} levels), "
+            f"Column {name!r} holds {col.dtype} values; they are treated as categorical ({len(levels)} levels), "
             f"so a value not seen in training is 'unknown'. To use it as {what}, give numbers instead "
             f"({numbers}); to keep it categorical without this warning, make it "
             f"a category column (X[{name!r}].astype('category')).", column=name)
     # An identifier: many levels, or in a small table a level of its own for every row (names, IDs).
-    if not dates and (len(kept) > max(ID_LEVELS, n // 2) or (n >= 50 and len(kept) >= n)):
-        pooled = embedding_rows < len(kept)  # most levels are rarer than min_frequency: they share one code
+    if not dates and (len(levels) > max(ID_LEVELS, n // 2) or (n >= 50 and len(levels) >= n)):
+        pooled = embedding_rows < len(levels)  # most levels are rarer than min_frequency: they share one code
         warn_user(
-            f"Categorical column {name!r} has {len(kept)} levels in {n} rows: an identifier? Its "
+            f"Categorical column {name!r} has {len(levels)} levels in {n} rows: an identifier? Its "
             f"embedding gets {embedding_rows} rows" + (
                 " (levels rarer than min_frequency share one code). Drop the column if it names rows."
                 if pooled else ". Drop the column, or pool rare levels with min_frequency."), column=name)

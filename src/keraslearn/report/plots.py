@@ -198,6 +198,8 @@ MAX_POINTS = 20_000
 def _values_figure(y, pred, weight):
     from matplotlib.figure import Figure
 
+    from keraslearn.report.metrics import regression_scores
+
     y, pred = y.reshape(len(y), -1), pred.reshape(len(pred), -1)
     shown = min(y.shape[1], 4)
     fig = Figure(figsize=(9.5, 4.2 * shown))
@@ -207,10 +209,8 @@ def _values_figure(y, pred, weight):
         ok = np.isfinite(truth) & np.isfinite(guess)
         truth, guess, w = truth[ok], guess[ok], weight[ok]
         residual = truth - guess
-        total = float(w.sum())
-        rmse = float(np.sqrt(np.sum(w * residual ** 2) / total)) if total > 0 else float("nan")
-        spread = float(np.sum(w * (truth - np.sum(w * truth) / total) ** 2)) if total > 0 else 0.0
-        r2 = 1 - float(np.sum(w * residual ** 2)) / spread if spread > 0 else float("nan")
+        # the metrics' own R² and RMSE, as the table beside the plot gives them
+        scores = regression_scores(truth, guess, w) if w.sum() > 0 else {"rmse": np.nan, "r2": np.nan}
         weighted = ", weighted" if not np.all(w == 1) else ""
         rows = np.arange(len(truth))
         if len(rows) > MAX_POINTS:
@@ -225,7 +225,7 @@ def _values_figure(y, pred, weight):
         ax.plot([low, high], [low, high], color="grey", linestyle=":", label="predicted = actual")
         ax.set_xlabel("actual")
         ax.set_ylabel("predicted")
-        ax.set_title(f"{target}predicted vs actual (R² {r2:.3f}{weighted}{sample})", fontsize=10)
+        ax.set_title(f"{target}predicted vs actual (R² {scores['r2']:.3f}{weighted}{sample})", fontsize=10)
         ax.legend(loc="upper left")
         ax.grid(alpha=0.3)
         ax = axes[t, 1]
@@ -233,6 +233,6 @@ def _values_figure(y, pred, weight):
         ax.axhline(0, color="grey", linestyle=":")
         ax.set_xlabel("predicted")
         ax.set_ylabel("actual − predicted")
-        ax.set_title(f"{target}residuals (RMSE {rmse:.4g}{weighted})", fontsize=10)
+        ax.set_title(f"{target}residuals (RMSE {scores['rmse']:.4g}{weighted})", fontsize=10)
         ax.grid(alpha=0.3)
     return fig

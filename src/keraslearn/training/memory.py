@@ -106,12 +106,19 @@ def release_memory(force: bool = False):
     gc.collect()
     if keras.backend.backend() == "jax":
         rss = _rss_mb()
-        if rss is not None and _baseline["rss_mb"] is None and not force:
-            _baseline["rss_mb"] = rss  # the first trial's compiled steps are the baseline
-        elif force or rss is None or rss - _baseline["rss_mb"] > CLEAR_AFTER_GROWTH_MB:
+        if force or rss is None or _grown(rss, CLEAR_AFTER_GROWTH_MB):
             _clear_jax_caches()
             return
     _malloc_trim()
+
+
+def _grown(rss: float, limit_mb: float) -> bool:
+    """Whether RSS has grown by more than ``limit_mb`` since the last clear; the first reading (the first
+    trial's or fit's compiled steps) is the baseline."""
+    if _baseline["rss_mb"] is None:
+        _baseline["rss_mb"] = rss
+        return False
+    return rss - _baseline["rss_mb"] > limit_mb
 
 
 #: After any fit (outside tuning too), JAX's caches are cleared once RSS has grown this much since the
@@ -127,11 +134,7 @@ def release_if_grown():
     if keras.backend.backend() != "jax":
         return
     rss = _rss_mb()
-    if rss is None:
-        return  # no cheap reading: leave it to tuning's release_memory
-    if _baseline["rss_mb"] is None:
-        _baseline["rss_mb"] = rss
-    elif rss - _baseline["rss_mb"] > FIT_CLEAR_AFTER_GROWTH_MB:
+    if rss is not None and _grown(rss, FIT_CLEAR_AFTER_GROWTH_MB):  # no cheap reading: left to release_memory
         _clear_jax_caches()
 
 
