@@ -848,10 +848,10 @@ def test_the_sparse_input_hint_works_after_a_text_vectorizer():
 def test_a_class_the_validation_rows_lack_is_said_when_early_stopping_watches_them():
     """5 positives in 500 rows: the stratified 10% held out none, val_loss could not see them, and early
     stopping ended the fit at epoch 17 with the epoch-7 weights (training AUC 0.65; 1.0 without early
-    stopping), silently."""
+    stopping), silently. (5 now hold out one: a tie of remainders goes to the smaller class; 4 hold out none.)"""
     X = np.random.default_rng(0).normal(size=(500, 4))
-    y = np.where(np.argsort(np.argsort(-X[:, 0])) < 5, "pos", "neg")
-    with pytest.warns(UserWarning, match=r"holds out no row of class\(es\) 'pos' \(5 rows\): early stopping"
+    y = np.where(np.argsort(np.argsort(-X[:, 0])) < 4, "pos", "neg")
+    with pytest.warns(UserWarning, match=r"holds out no row of class\(es\) 'pos' \(4 rows\): early stopping"
                                          r".*them\. Weigh them up \(class_weight='balanced'\), hold out more"):
         FFClassifier(layer_units=(8,), epochs=1, random_state=0).fit(X, y)
     # With a class_weight already, weighing up is not the advice (it was suggested to a balanced fit)
@@ -1245,8 +1245,26 @@ def test_targets_too_large_for_float32_are_refused_and_a_diverged_fit_raises(tmp
         clf.set_params(learning_rate=1e30).fit(X, labels)
     np.testing.assert_array_equal(clf.predict_proba(X), before)  # the earlier fit's model, kept
     raises(ValueError, r"sample_weight must hold numbers", FFRegressor(epochs=1).fit, X, X["a"], sample_weight=["a"] * 60)
-    raises(ValueError, r"sample_weight must be finite \(within float32", FFRegressor(epochs=1).fit, X, X["a"],
-           sample_weight=np.full(60, 1e300))
+    w = np.ones(60)
+    w[[3, 8]] = np.nan
+    raises(ValueError, r"sample_weight has missing values \(NaN\) in 2 row\(s\), at position\(s\) 3, 8: weights must be "
+           r"finite and non-negative", FFRegressor(epochs=1).fit, X, X["a"], sample_weight=w)
+    raises(ValueError, r"sample_weight has negative values in 1 row\(s\), at position\(s\) 0",
+           FFRegressor(epochs=1).fit, X, X["a"], sample_weight=np.r_[-1.0, np.ones(59)])
+
+
+def test_weights_count_by_their_ratios_at_any_scale(iris_mixed):
+    # QA: weights were read as float32 before their scaling to mean 1, so 1e-50 on every row was refused as
+    # "all zero" (1e-46 on some rows dropped them silently: weight 0 is removal), and 1e300 was refused as inf.
+    X, y = iris_mixed
+    fit = dict(layer_units=(8,), epochs=2, random_state=0)
+    plain = FFClassifier(**fit).fit(X, y).predict_proba(X)
+    for scale in (1e-50, 1e300):
+        weighted = FFClassifier(**fit).fit(X, y, sample_weight=np.full(len(y), scale))
+        np.testing.assert_array_equal(weighted.predict_proba(X), plain)
+    ratios = np.where(np.arange(len(y)) % 3 == 0, 3.0, 1.0)
+    expected = FFClassifier(**fit).fit(X, y, sample_weight=ratios).predict_proba(X)
+    np.testing.assert_array_equal(FFClassifier(**fit).fit(X, y, sample_weight=ratios * 1e-50).predict_proba(X), expected)
 
 
 def test_weights_that_leave_one_side_of_the_validation_split_weightless():

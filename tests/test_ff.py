@@ -289,9 +289,18 @@ def test_callbacks_are_copied_per_fit(iris_mixed):
         def on_epoch_end(self, epoch, logs=None):
             seen.append(epoch)
 
-    cb = Count()
-    FFClassifier(**{**FAST, "epochs": 3, "early_stopping": False}, callbacks=[cb]).fit(X, y)
+    class Record(keras.callbacks.Callback):  # QA (a Keras user): a deep copy appended to a copy of the list
+        def __init__(self, store):
+            super().__init__()
+            self.store = store
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.store.append(logs["loss"])
+
+    cb, store = Count(), []
+    learner = FFClassifier(**{**FAST, "epochs": 3, "early_stopping": False}, callbacks=[cb, Record(store)]).fit(X, y)
     assert seen == [0, 1, 2] and cb.model is None  # the user's instance was not the one attached
+    assert store == learner.history_["loss"]  # what a callback refers to is the user's own, as in Keras' fit
 
 
 @pytest.mark.torch
@@ -494,6 +503,19 @@ def test_target_scaling_weights_rows_resists_outliers_for_mae_and_sees_tiny_spre
     np.testing.assert_allclose([reg.y_mean_[0], reg.y_scale_[0]], [y[50:].mean(), y[50:].std()])
 
 
+def test_the_validation_split_gives_a_tied_row_to_the_smaller_class_whatever_the_labels():
+    # QA: a tie between remainders went to the class that sorts first, so 5 positives in 500 rows had one
+    # held out when labelled 0 and none when labelled 1 (early stopping then never saw a positive).
+    from keraslearn.training.split import stratified_counts
+
+    for counts, n_val in (([495, 5], 50), ([985, 15], 100), ([60, 30, 10], 10)):
+        counts = np.array(counts)
+        take = stratified_counts(counts, n_val)
+        assert take.sum() == n_val
+        np.testing.assert_array_equal(stratified_counts(counts[::-1], n_val), take[::-1])
+    np.testing.assert_array_equal(stratified_counts(np.array([495, 5]), 50), [49, 1])
+
+
 def test_rows_of_weight_zero_are_removed_before_batch_norm_and_the_validation_split():
     """QA: rows of sample_weight 0 still entered batch normalization's statistics (FF with use_batchnorm, ResNet,
     TabNet) and the validation split: scaling only those rows by 50 moved the other rows' predictions by 2.4 times
@@ -533,7 +555,7 @@ def test_balanced_class_weights_count_classes_by_sample_weight_as_scikit_learn()
     np.testing.assert_allclose(balanced.predict_proba(X), by_hand.predict_proba(X), rtol=1e-5, atol=1e-6)
     # A class all of whose rows weigh 0 stays in classes_, as in scikit-learn, and is named (QA: tune reported
     # accuracy 0.989 for a model that never saw the class, with no word)
-    # (1e-50 is 0 in float32, so those rows are removed: the warning reads the weights that removed them)
+    # (1e-50 beside weights of 1 is 0 at float32's precision, so those rows are removed, and said as weight 0 is)
     with pytest.warns(UserWarning, match=r"every row of class\(es\) \['no'\] has sample_weight 0: they stay in"):
         one_class = FFClassifier(**params).fit(X, y, sample_weight=np.where(y == "no", 1e-50, w))
     assert one_class.classes_.tolist() == ["no", "yes"]
@@ -612,7 +634,7 @@ def test_keras_objects_users_bring_to_fit(iris_mixed, tmp_path):
     every = keras.callbacks.ModelCheckpoint(str(tmp_path / "ck.weights.h5"), save_weights_only=True)
     FFClassifier(**{**FAST, "epochs": 1, "validation_fraction": 0.0}, callbacks=[every]).fit(X, y)
     assert (tmp_path / "ck.weights.h5").exists()
-    with pytest.raises(ValueError, match=r"it logs loss. there are no validation rows: set validation_fraction > 0"):
+    with pytest.raises(ValueError, match=r"it logs loss. There are no validation rows: set validation_fraction > 0 \(or pass X_val and y_val\), or monitor .loss.\."):
         FFClassifier(**{**FAST, "epochs": 1, "validation_fraction": 0.0},
                      callbacks=[keras.callbacks.EarlyStopping("val_loss")]).fit(X, y)
     with pytest.raises(ValueError, match=r"EarlyStopping\(monitor='val_accuracy'\) watches a value this fit does "

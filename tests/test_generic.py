@@ -807,3 +807,35 @@ def test_valid_models_the_output_checks_must_not_refuse():
     masked = KerasRegressor(lambda spec: _LaterHidden(spec.n_outputs, hidden="relu"), loss=_masked_mse,
                             y_transform=missing_labels, epochs=2, early_stopping=False).fit(X, Y)
     assert np.isfinite(masked.predict(X)).all()
+
+
+def test_a_val_monitor_without_validation_rows_fails_even_with_compiled_metrics(iris_mixed):
+    # QA (a Keras user): with metrics compiled in build, EarlyStopping("val_accuracy") and no validation rows
+    # was accepted, and only Keras' runtime warning said it never fired.
+    X, y = iris_mixed
+    params = dict(model_params={"compile_with": ("adam", "categorical_crossentropy")}, epochs=1, random_state=0)
+    with pytest.raises(ValueError, match=r"EarlyStopping\(monitor='val_accuracy'\) watches a value this fit does not "
+                                         r"log; it logs loss. There are no validation rows: set validation_fraction "
+                                         r"> 0 \(or pass X_val and y_val\), or monitor 'accuracy'\."):
+        KerasClassifier(build_mlp, validation_fraction=0.0, callbacks=[keras.callbacks.EarlyStopping("val_accuracy")],
+                        **params).fit(X, y)
+    fitted = KerasClassifier(build_mlp, callbacks=[keras.callbacks.EarlyStopping("val_accuracy")], **params).fit(X, y)
+    assert "val_accuracy" in fitted.history_
+
+
+def test_a_robust_loss_compiled_in_build_standardizes_the_target_as_loss_given(diabetes_mixed):
+    # QA (a Keras user): mae compiled in build scaled y by its mean and sd, loss="mae" by its median and IQR / 1.349
+    # (which outliers do not inflate); one rule now, wherever the loss is set.
+    X, y = diabetes_mixed
+    y = y.copy()
+    y.iloc[:8] = 1e5  # outliers: the sd grows 100-fold, the IQR does not
+    fit = dict(epochs=1, random_state=0)
+    for loss in ("mae", "huber"):
+        given = KerasRegressor(build_mlp, loss=loss, **fit).fit(X, y)
+        compiled = KerasRegressor(build_mlp, model_params={"compile_with": ("adam", loss)}, **fit).fit(X, y)
+        np.testing.assert_allclose(compiled.y_mean_, given.y_mean_)
+        np.testing.assert_allclose(compiled.y_scale_, given.y_scale_)
+        assert compiled.y_scale_[0] < 100  # not the outliers' sd (about 9,000)
+        assert not hasattr(compiled, "_target_given")
+    mse = KerasRegressor(build_mlp, model_params={"compile_with": ("adam", "mse")}, **fit).fit(X, y)
+    assert mse.y_scale_[0] > 1000  # mse keeps the mean and sd

@@ -1,6 +1,7 @@
 """Learner registry: mlr3keras keys, Python class names and short names; search spaces."""
 
 import keras
+import numpy as np
 import pytest
 
 import keraslearn
@@ -232,3 +233,34 @@ def test_the_cli_help_lists_every_family_the_command_line_trains():
     from keraslearn.learners.registry import _FAMILIES
 
     assert set(LEARNER_FAMILIES) == set(_FAMILIES) - {"keras"}  # keras: a Python build function
+
+
+def test_keras_fit_arguments_given_to_fit_say_where_they_go():
+    """A Keras user wrote fit(X, y, epochs=5) and fit(X, y, validation_data=(Xv, yv)): Python's bare "unexpected
+    keyword argument" said nothing of the constructor or of X_val. Nothing is fitted."""
+    X, y = np.zeros((20, 2)), np.arange(20) % 2
+    clf = keraslearn.FFClassifier()
+    with pytest.raises(TypeError, match=r"^FFClassifier.fit\(\) got an unexpected keyword argument 'epochs': it is a "
+                                        r"parameter of the learner, as in scikit-learn: FFClassifier\(epochs=5\) or "
+                                        r"learner.set_params\(epochs=5\)\.$"):
+        clf.fit(X, y, epochs=5)
+    with pytest.raises(TypeError, match=r"'validation_data': pass the rows as fit\(X, y, X_val=..., y_val=...\)"):
+        clf.fit(X, y, validation_data=(X, y))
+    with pytest.raises(TypeError, match=r"'validation_split': keraslearn calls it validation_fraction, a parameter "
+                                        r"of the learner: TabNetRegressor\(validation_fraction=...\)"):
+        keraslearn.TabNetRegressor().fit(X, y, validation_split=0.2)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'callbacks': .*set_params\(callbacks=\.\.\.\)"):
+        clf.fit(X, y, callbacks=[object()] * 9)  # a long value is not written out
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'shuffel'$"):  # anything else: Python's words
+        clf.fit(X, y, shuffel=True)
+    assert not hasattr(clf, "model_")
+
+
+def test_metrics_given_to_a_generic_learner_point_to_its_build_function():
+    # QA (a Keras user): the advice was sklearn.metrics alone, though metrics compiled in build are kept and logged.
+    with pytest.raises(TypeError, match=r"KerasClassifier has no parameter 'metrics' \(mlr3keras has\): compile them "
+                                        r"in the build function \(model.compile\(..., metrics=\[...\]\)\)"):
+        keraslearn.KerasClassifier(metrics=["auc"])
+    with pytest.raises(TypeError, match=r"FFClassifier has no parameter 'metrics' .*sklearn.metrics, or compile "
+                                        r"metrics in a KerasClassifier / KerasRegressor build function"):
+        keraslearn.FFClassifier(metrics=["auc"])

@@ -931,6 +931,30 @@ def test_group_folds_take_groups_and_a_rare_class_says_the_folds_are_not_stratif
         splits_for(FFClassifier(), X, pd.Series(rare, name="species"), 3, None)
 
 
+def test_a_class_too_small_for_the_folds_leaves_the_others_stratified():
+    # QA: a class of 3 rows among 500 made cv=5 plain KFold, so one test fold got none of the 15 positives
+    # (scikit-learn's StratifiedKFold only warns, and keeps the other classes balanced); with
+    # validation_fraction, a class of one row switched stratification off for every class.
+    from keraslearn.tuning.folds import splits_for
+
+    X = np.zeros((500, 2))
+    y = np.r_[np.zeros(482), np.ones(15), np.full(3, 2)].astype(int)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        splits, _ = splits_for(FFClassifier(), X, y, 5, None)
+    assert [int((y[test] == 1).sum()) for _, test in splits] == [3] * 5
+    assert [str(w.message) for w in caught] == [  # ours alone, not also StratifiedKFold's
+        "the rarest class of y has 3 row(s), fewer than cv=5 folds (the other classes are stratified): some test "
+        "folds lack it, and scorers such as roc_auc_ovr may fail there (neg_log_loss where a fold's training rows "
+        "lack a class its test rows hold). Use fewer folds, or validation_fraction."]
+    y = np.r_[np.zeros(90), np.ones(10), 2].astype(int)  # 101 rows; one of class 2
+    for seed_row in range(3):
+        y_shift = np.roll(y, seed_row)
+        (train, test), = splits_for(FFClassifier(), np.zeros((101, 1)), y_shift, None, 0.2)[0]
+        assert (y_shift[test] == 1).sum() == 2 and (y_shift[test] == 0).sum() == 18  # 20 rows, stratified
+        assert np.flatnonzero(y_shift == 2)[0] in train and len(train) == 81
+
+
 def _build_units(spec, units=8):
     raise AssertionError("never built: the space is checked first")
 

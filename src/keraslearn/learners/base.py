@@ -48,8 +48,52 @@ def mean_one(sw):
     so that val_loss stays on loss's scale."""
     if sw is None:
         return None, 1.0
-    scale = float(np.mean(sw, dtype=np.float64))
+    sw = np.asarray(sw, dtype=np.float64)
+    scale = _mean(sw)
     return (sw / scale).astype(np.float32), scale
+
+
+def rows_at(mask) -> str:
+    """``mask``'s rows, counted and named by position: "2 row(s), at positions 3, 7"."""
+    where = np.flatnonzero(mask)
+    shown = ", ".join(str(i) for i in where[:5]) + (", …" if len(where) > 5 else "")
+    return f"{len(where)} row(s), at position(s) {shown}"
+
+
+def checked_weights(sample_weight, n, name="sample_weight"):
+    """``sample_weight`` as ``n`` finite, non-negative float64 weights, not all 0 (a number: the same for every row);
+    None stays None.
+
+    float64 until a fit scales them to mean 1 (:func:`mean_one`): only their ratios count, so 1e-50 or 1e300 for
+    every row is a valid weighting (float32 read the one as 0, refusing the weights, the other as inf).
+    """
+    if sample_weight is None:
+        return None
+    try:
+        sw = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must hold numbers ({err}).") from None
+    if sw.ndim == 0:
+        sw = np.full(n, float(sw))
+    if sw.shape != (n,):
+        raise ValueError(f"{name}.shape == {sw.shape}, expected {(n,)}!")
+    for bad, what in ((np.isnan(sw), "missing values (NaN)"), (np.isinf(sw), "infinite values"),
+                      (sw < 0, "negative values")):
+        if bad.any():
+            raise ValueError(f"{name} has {what} in {rows_at(bad)}: weights must be finite and non-negative "
+                             "(0 leaves a row out).")
+    if not sw.any():  # scikit-learn's words for sample_weight
+        raise ValueError("Sample weights must contain at least one non-zero number." if name == "sample_weight"
+                         else f"{name} must contain at least one non-zero number.")
+    # A weight that vanishes beside the others at float32's precision (what Keras trains in) is 0: its row is
+    # left out, and said, as one of weight 0 is.
+    return np.where((sw / _mean(sw)).astype(np.float32) == 0, 0.0, sw)
+
+
+def _mean(sw) -> float:
+    """The mean of non-negative weights, without overflow for weights near float64's largest."""
+    top = float(sw.max())
+    return top * float(np.mean(sw / top))
 
 
 def weighed_rows(sw):
@@ -82,8 +126,14 @@ def atomic_fit(fit):
     caller's global random state back when it ends (see ``global_random_state_kept``).
     """
 
+    import inspect
+
+    takes = set(inspect.signature(fit).parameters)
+
     @functools.wraps(fit)
     def wrapper(self, *args, **kwargs):
+        for name in kwargs.keys() - takes:
+            _refuse_keras_fit_argument(self, name, kwargs[name])
         before = dict(self.__dict__)
         try:
             with global_random_state_kept(getattr(self, "random_state", None) is not None):
@@ -94,6 +144,23 @@ def atomic_fit(fit):
             raise
 
     return wrapper
+
+
+def _refuse_keras_fit_argument(learner, name, value):
+    """A TypeError for a Keras ``fit`` argument given to a learner's ``fit``, saying where it goes; other
+    unknown names are left to Python's own error."""
+    cls, shown = type(learner).__name__, repr(value)
+    shown = shown if len(shown) <= 40 else "..."
+    if name == "validation_data":
+        where = "pass the rows as fit(X, y, X_val=..., y_val=...) (and sample_weight_val=... for their weights)"
+    elif name == "validation_split":
+        where = f"keraslearn calls it validation_fraction, a parameter of the learner: {cls}(validation_fraction=...)"
+    elif name in learner._get_param_names():
+        where = (f"it is a parameter of the learner, as in scikit-learn: {cls}({name}={shown}) or "
+                 f"learner.set_params({name}={shown})")
+    else:
+        return
+    raise TypeError(f"{cls}.fit() got an unexpected keyword argument {name!r}: {where}.")
 
 
 @functools.cache
@@ -399,23 +466,7 @@ class KerasLearner(BaseEstimator):
         return self.spec_
 
     def _check_sample_weight(self, sample_weight, n, name="sample_weight"):
-        if sample_weight is None:
-            return None
-        try:
-            with np.errstate(over="ignore"):  # 1e300 becomes inf in float32: refused below
-                sw = np.asarray(sample_weight, dtype=np.float32)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{name} must hold numbers ({err}).") from None
-        if sw.ndim == 0:
-            sw = np.full(n, float(sw), dtype=np.float32)
-        if sw.shape != (n,):
-            raise ValueError(f"{name}.shape == {sw.shape}, expected {(n,)}!")
-        if not np.all(np.isfinite(sw)) or (sw < 0).any():
-            raise ValueError(f"{name} must be finite (within float32's 3.4e38) and non-negative.")
-        if sw.sum(dtype=np.float64) <= 0:  # scikit-learn's words for sample_weight
-            raise ValueError("Sample weights must contain at least one non-zero number." if name == "sample_weight"
-                             else f"{name} must contain at least one non-zero number.")
-        return sw
+        return checked_weights(sample_weight, n, name)
 
     def _stratify_labels(self, y_fit):
         return None

@@ -253,9 +253,9 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         )
 
     def _callbacks(self, has_validation: bool):
-        import copy
+        from keraslearn.training.fit import fit_callback
 
-        cbs = [copy.deepcopy(cb) for cb in (self.callbacks or [])]
+        cbs = [fit_callback(cb) for cb in (self.callbacks or [])]
         return cbs + policy_callbacks(self.early_stopping, has_validation, self.patience, self.verbose, self.epochs)[0]
 
     # ----------------------------------------------------------- predicting

@@ -25,12 +25,13 @@ from keraslearn.learners.base import KerasLearner, store_init_params
 from keraslearn.learners.loss_kinds import (
     _BINARY_LOSSES,
     _ONE_HOT_LOSSES,
+    _ROBUST_LOSSES,
     _SCALE_FREE_LOSSES,
     _from_logits,
     _loss_name,
     check_log_loss,
 )
-from keraslearn.learners.regression_targets import KerasRegressorMixin
+from keraslearn.learners.regression_targets import KerasRegressorMixin, _target_scaling, _usable_weights
 from keraslearn.learners.targets import KerasClassifierMixin
 
 _PARAMS_DOC = """
@@ -302,9 +303,22 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
     _poisson_checked_on_model = True
     _msle_as_log_target = False  # the user's model trains with the loss given
 
+    def _encode_target(self, y, n, sample_weight=None):
+        y_fit, task = super()._encode_target(y, n, sample_weight)
+        # Kept until the model is built: a loss compiled in it (not loss=) may ask for another standardization.
+        self._target_given = (self._checked_numbers(y, n).reshape(n, -1), _usable_weights(sample_weight, n))
+        return y_fit, task
+
     def _adapt_target(self, model, y_fit):
-        """Undo the standardization when the compiled-in loss is not scale-free (e.g. Poisson)."""
+        """Standardize the target for the compiled-in loss as for the same loss given as ``loss=`` (mae and huber
+        by the median and the interquartile range); undo the standardization when that loss is not scale-free
+        (e.g. Poisson)."""
+        y2, w = self.__dict__.pop("_target_given")
         compiled_loss = _loss_name(self._effective_loss(model))
+        if self.loss is None and compiled_loss in _ROBUST_LOSSES:
+            mean, scale = _target_scaling(y2, compiled_loss, w)
+            y_fit = ((y_fit * self.y_scale_ + self.y_mean_ - mean) / scale).astype(np.float32)  # X_val's rows too
+            self.y_mean_, self.y_scale_ = mean, scale
         activation = _output_activation(model)
         if compiled_loss == "poisson" and activation and activation not in _NON_NEGATIVE:  # "": unreadable
             raise ValueError(

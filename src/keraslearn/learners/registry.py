@@ -92,7 +92,8 @@ _ABSENT = {
     "regularizer": _KERAS_DEFAULT,
     "output_activation": "the output follows the task (softmax or sigmoid for classes, linear "
                          "for regression); classif.keras / regr.keras train your own network",
-    "metrics": "history_ records the loss; score predictions with sklearn.metrics",
+    "metrics": "history_ records the loss; score predictions with sklearn.metrics, or compile metrics in a "
+               "KerasClassifier / KerasRegressor build function",
     "low_memory": "keraslearn feeds Keras in batches from one array",
 }
 # mlr3keras' TabNet wrapped tf-TabNet, whose names these are.
@@ -168,6 +169,9 @@ def unknown_parameter(cls, name: str) -> str:
         return (f"{name} is an argument of {cls.__name__}.fit(X, y, {name}=...), not a parameter of the learner"
                 f"{_FIT_ARGUMENTS[name]}.")
     absent = {**_SKLEARN_ABSENT, **_ABSENT, **(_TABNET_ABSENT if tabnet else {})}.get(name)
+    if name == "metrics" and "model" in known:  # the generic learners: the user's build function compiles
+        absent = ("compile them in the build function (model.compile(..., metrics=[...])): the learner keeps them, "
+                  "and history_ logs them (val_ ones too); or score predictions with sklearn.metrics")
     if absent:
         peer = ("pytorch-tabnet" if name == "mask_type" else "mlr3keras" if name in _ABSENT or tabnet and
                 name in _TABNET_ABSENT else "scikit-learn's MLP")

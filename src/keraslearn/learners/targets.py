@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import column_or_1d
 
 from keraslearn._user_warnings import warn_user
-from keraslearn.learners.base import KerasLearner
+from keraslearn.learners.base import KerasLearner, rows_at
 from keraslearn.learners.loss_kinds import (
     _BINARY_LOSSES,
     _ONE_HOT_LOSSES,
@@ -30,13 +30,6 @@ def _equal(key, label) -> bool:
         return bool(key == label)
     except (TypeError, ValueError):
         return False
-
-
-def rows_at(mask) -> str:
-    """``mask``'s rows, counted and named by position: "2 row(s), at positions 3, 7"."""
-    where = np.flatnonzero(mask)
-    shown = ", ".join(str(i) for i in where[:5]) + (", …" if len(where) > 5 else "")
-    return f"{len(where)} row(s), at position(s) {shown}"
 
 
 def _refuse_sparse(y, name):

@@ -290,19 +290,28 @@ def _after_torch_nan(err: RuntimeError, model, stopper):
 
 
 def copied_callback(callback):
-    """A copy of a user's callback for one fit: deep, or shallow where it holds what cannot be copied.
-
-    A CSVLogger used once keeps its (closed) file, which deepcopy refuses; a shallow copy opens
-    its own file when training begins.
-    """
+    """A deep copy of a user's callback, as ``clone`` copies every parameter; shallow where it holds what
+    cannot be copied (a CSVLogger used once keeps its closed file, which deepcopy refuses)."""
     try:
         return copy.deepcopy(callback)
     except Exception as deep:
-        try:
-            return copy.copy(callback)
-        except Exception:
-            raise TypeError(f"callbacks are copied for each fit, and {type(callback).__name__} cannot be copied "
-                            f"({type(deep).__name__}: {deep}); pass a fresh instance.") from None
+        return _shallow_copy(callback, deep)
+
+
+def fit_callback(callback):
+    """The callback one fit attaches: a shallow copy of the user's, so that the model it is given and what it
+    sets on itself stay off the learner's parameter, while what it refers to (a list it appends to, a logger, a
+    tracker) is the user's own, as in Keras' ``fit``."""
+    return _shallow_copy(callback)
+
+
+def _shallow_copy(callback, why=None):
+    try:
+        return copy.copy(callback)
+    except Exception as err:
+        why = why or err
+        raise TypeError(f"callbacks are copied for each fit, and {type(callback).__name__} cannot be copied "
+                        f"({type(why).__name__}: {why}); pass a fresh instance.") from None
 
 
 def _check_tensorboard(callbacks):
@@ -319,8 +328,9 @@ def _check_tensorboard(callbacks):
 
 def _check_monitors(callbacks, model, validated: bool):
     """A callback watching a value the fit never logs fails now, naming the values it does log."""
-    if "compile_metrics" in [m.name for m in model.metrics]:
-        return  # a user's compiled metrics: their names are known only once the model runs
+    # A user's compiled metrics: their names are known only once the model runs, but no val_ value is logged
+    # without validation rows.
+    metrics = "compile_metrics" in [m.name for m in model.metrics]
     logged = ["loss", "val_loss"] if validated else ["loss"]
     for cb in callbacks:
         monitor = getattr(cb, "monitor", None)
@@ -328,8 +338,12 @@ def _check_monitors(callbacks, model, validated: bool):
             continue  # saves every epoch: its monitor is never read
         if not isinstance(monitor, str) or monitor in logged or getattr(cb, "monitor_falls_back", False):
             continue
-        if monitor == "val_loss":
-            fix = "there are no validation rows: set validation_fraction > 0, or monitor 'loss'."
+        if metrics and (validated or not monitor.startswith("val_")):
+            continue
+        if monitor.startswith("val_") and (metrics or monitor == "val_loss"):  # not validated, here
+            base = monitor[len("val_"):]
+            fix = (f"There are no validation rows: set validation_fraction > 0 (or pass X_val and y_val), or "
+                   f"monitor {base!r}.")
         else:
             fix = ("keraslearn's learners compile no metrics: monitor one of those, or compile the model with "
                    "metrics=[...] in a KerasClassifier/KerasRegressor build function.")
@@ -402,7 +416,7 @@ def fit_model(
         if sample_weight is not None:
             validation_data += (take_rows(sample_weight, val_idx),)
         y, sample_weight = take_rows(y, train_idx), take_rows(sample_weight, train_idx)
-    cbs = [copied_callback(cb) for cb in (callbacks or [])] + [_StopOnNaN()]
+    cbs = [fit_callback(cb) for cb in (callbacks or [])] + [_StopOnNaN()]
     _check_tensorboard(cbs)
     _check_monitors(cbs, model, validation_data is not None)
     policy, stopper = policy_callbacks(early_stopping, validation_data is not None and watch_val, patience, verbose,

@@ -68,8 +68,9 @@ def stratified_counts(counts: np.ndarray, n_val: int) -> np.ndarray:
         spare = np.flatnonzero(take < counts - 1)
         if not len(spare):
             break  # fewer rows than that to spare (nearly one row per class): hold out what can be
-        k = spare[np.argmax((quota - take)[spare])]
-        take[k] += 1
+        left = (quota - take)[spare]
+        tied = spare[left >= left.max() - 1e-9]
+        take[tied[np.argmin(counts[tied])]] += 1  # a tie goes to the smaller class, whatever its label's order
     return take
 
 

@@ -158,19 +158,12 @@ def _scores_regression(scorer_name: str) -> bool | None:
 
 def check_weights(sample_weight, n):
     """``sample_weight`` as a float array of ``n`` non-negative finite weights, not all 0; None stays None."""
-    if sample_weight is None:
-        return None
-    try:
-        weights = np.asarray(sample_weight, dtype=float)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"sample_weight must hold numbers ({err}).") from None
-    if weights.shape != (n,):
-        raise ValueError(f"sample_weight has shape {weights.shape}; tune needs one weight per row of X: ({n},).")
-    if not np.isfinite(weights).all() or (weights < 0).any() or (weights > np.finfo(np.float32).max).any():
-        raise ValueError("sample_weight must be finite (within float32's 3.4e38) and non-negative.")
-    if not weights.any():
-        raise ValueError("sample_weight is 0 for every row; at least one row must weigh.")
-    return weights
+    from keraslearn.learners.base import checked_weights
+
+    if sample_weight is not None and np.shape(sample_weight) != (n,):
+        raise ValueError(f"sample_weight has shape {np.shape(sample_weight)}; tune needs one weight per row of X: "
+                         f"({n},).")
+    return checked_weights(sample_weight, n)
 
 
 def check_weighted_splits(sample_weight, splits, scorer) -> None:

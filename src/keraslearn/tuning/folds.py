@@ -35,11 +35,17 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
         if groups is not None:
             raise ValueError("groups split rows by group only with a group splitter; with validation_fraction they "
                              "would be ignored. Pass cv=GroupShuffleSplit(n_splits=1, test_size=..., random_state=0).")
-        stratify = labels if classifier and min_count >= 2 else None
-        train, test = train_test_split(
-            np.arange(n), test_size=validation_fraction, random_state=_FOLD_SEED, stratify=stratify
-        )
-        splits = [(np.sort(train), np.sort(test))]
+        rows, alone = np.arange(n), np.array([], dtype=int)
+        if classifier and min_count < 2:  # a class of one row trains (it cannot be scored); the rest stratified
+            _, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+            lone = sizes[inverse] == 1
+            if (~lone).sum() >= 2:
+                rows, alone = np.flatnonzero(~lone), np.flatnonzero(lone)
+        n_kinds = len(np.unique(labels[rows])) if classifier else 0
+        # Stratified where scikit-learn can: more than one class, and a held-out row for each.
+        stratify = labels[rows] if 1 < n_kinds <= np.ceil(validation_fraction * len(rows)) else None
+        train, test = train_test_split(rows, test_size=validation_fraction, random_state=_FOLD_SEED, stratify=stratify)
+        splits = [(np.sort(np.concatenate([train, alone])), np.sort(test))]
         return splits, f"validation_fraction={validation_fraction}; rows {digest(splits)}"
     default = " the default" if cv is None else ""
     cv = 5 if cv is None else cv
@@ -53,13 +59,18 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
                              f"would be ignored. Pass cv=GroupKFold(n_splits={cv}) (sklearn.model_selection).")
         if cv > n:
             raise ValueError(f"cv={cv} folds but y has only {n} rows.")
-        kind = StratifiedKFold if classifier and min_count >= cv else KFold
+        # Stratified whenever a class has a row for every fold, as scikit-learn's StratifiedKFold (which refuses
+        # only when none has): a class too small for the folds misses some test folds, the others stay balanced.
+        largest = np.unique(labels, return_counts=True)[1].max() if classifier else 0
+        kind = StratifiedKFold if classifier and largest >= cv else KFold
         if classifier and min_count < cv:
             target = repr(y.name) if isinstance(getattr(y, "name", None), str) else "y"  # the CLI's --target
-            warn_user(f"the rarest class of {target} has {min_count} row(s), fewer than cv={cv} folds, so the folds "
-                      "are not stratified: some test folds lack a class, and scorers such as roc_auc_ovr may fail "
-                      "there (neg_log_loss where a fold's training rows lack a class its test rows hold). Use "
-                      "fewer folds, or validation_fraction.")
+            how = ("the other classes are stratified" if kind is StratifiedKFold
+                   else "no class has a row for every fold, so the folds are not stratified")
+            warn_user(f"the rarest class of {target} has {min_count} row(s), fewer than cv={cv} folds ({how}): some "
+                      "test folds lack it, and scorers such as roc_auc_ovr may fail there (neg_log_loss where a "
+                      "fold's training rows lack a class its test rows hold). Use fewer folds, or "
+                      "validation_fraction.")
         splitter = kind(n_splits=cv, shuffle=True, random_state=_FOLD_SEED)
         label = f"cv={cv}"
     else:
@@ -68,7 +79,10 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
     if groups is not None and len(groups) != n:
         raise ValueError(f"groups has {len(groups)} values but y has {n} rows.")
     try:
-        splits = list(splitter.split(np.zeros((n, 1)), labels, groups))
+        with warnings.catch_warnings():  # with cv=int, a class too small for the folds was said above
+            if isinstance(cv, numbers.Integral):
+                warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+            splits = list(splitter.split(np.zeros((n, 1)), labels, groups))
     except ValueError as err:
         if groups is None and "groups" in str(err):
             raise ValueError(f"{label} splits by groups: pass tune(..., groups=...), one group label per "
