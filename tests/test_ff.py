@@ -634,7 +634,8 @@ def test_keras_objects_users_bring_to_fit(iris_mixed, tmp_path):
     every = keras.callbacks.ModelCheckpoint(str(tmp_path / "ck.weights.h5"), save_weights_only=True)
     FFClassifier(**{**FAST, "epochs": 1, "validation_fraction": 0.0}, callbacks=[every]).fit(X, y)
     assert (tmp_path / "ck.weights.h5").exists()
-    with pytest.raises(ValueError, match=r"it logs loss. There are no validation rows: set validation_fraction > 0 \(or pass X_val and y_val\), or monitor .loss.\."):
+    with pytest.raises(ValueError, match=r"it logs loss. There are no validation rows: set validation_fraction > 0 "
+                                         r"\(or pass X_val and y_val\), or monitor .loss.\."):
         FFClassifier(**{**FAST, "epochs": 1, "validation_fraction": 0.0},
                      callbacks=[keras.callbacks.EarlyStopping("val_loss")]).fit(X, y)
     with pytest.raises(ValueError, match=r"EarlyStopping\(monitor='val_accuracy'\) watches a value this fit does "
