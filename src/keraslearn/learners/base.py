@@ -467,7 +467,18 @@ class KerasLearner(BaseEstimator):
             self.batch_size_ = _saved_batch(self.batch_size)
 
     def save(self, path):
-        """Write the fitted learner to one file (see :func:`keraslearn.load`)."""
+        """Write the fitted learner to one file (see :func:`keraslearn.load`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (a ``.keraslearn`` name), replaced atomically.
+
+        Returns
+        -------
+        str
+            The path written.
+        """
         from keraslearn.io.artifact import save
 
         return save(self, path)
@@ -487,6 +498,13 @@ class KerasLearner(BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         return tags
+
+
+def fit_parameters_doc() -> str:
+    """The Parameters and Returns sections of :meth:`KerasLearner.fit`'s docstring, for a learner's own ``fit``."""
+    doc = KerasLearner.fit.__doc__ or ""  # None under python -OO
+    start = doc.find("        Parameters\n")
+    return doc[start:] if start >= 0 else ""
 
 
 def _with_fitted_attributes(cls) -> str:

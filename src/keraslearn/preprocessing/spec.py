@@ -76,10 +76,14 @@ class DataSpec:
     image_shape : tuple or None
         ``(height, width, channels)`` for image learners.
     task : {"binary", "multiclass", "regression", "multioutput"} or None
+        The learning task; None for an encoder's spec, before the target is known.
     n_classes : int or None
         Number of classes for classification.
     n_targets : int
         Number of regression targets.
+    numeric_names : tuple of str
+        Name of each column of the ``"numeric"`` input: the numeric columns, then ``<column>__missing``
+        for each missing indicator.
     numeric_quantiles : tuple of tuple of float
         For each column of the ``"numeric"`` input, its training-data quantiles at
         ``N_QUANTILES`` evenly spaced levels from 0 to 1 (after scaling, as the model sees
