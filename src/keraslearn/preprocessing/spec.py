@@ -29,6 +29,11 @@ def embedding_size(n_levels: int) -> int:
 
     ``n_levels`` counts the embedding's rows: TabularEncoder passes a column's ``n_codes``, its
     levels plus 2 (missing and unknown), as README and docs write the rule.
+
+    Parameters
+    ----------
+    n_levels : int
+        Rows of the embedding.
     """
     if n_levels < 1:
         raise ValueError(f"n_levels must be >= 1, got {n_levels}")
