@@ -72,21 +72,3 @@ def test_every_parameter_is_documented(name, func, doc):
     blank = [p for p in params if not have[p]]
     assert not blank, f"{name}: no description under: {blank}"
 
-
-def test_the_parser_reads_numpydoc():
-    doc = """Summary.
-
-    Parameters
-    ----------
-    a, b : int
-        Both.
-    c : str
-    d
-        Plain.
-
-    Returns
-    -------
-    e : int
-        Not a parameter.
-    """
-    assert documented(doc) == {"a": "Both.", "b": "Both.", "c": "", "d": "Plain."}
