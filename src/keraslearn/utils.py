@@ -16,6 +16,15 @@ def normalize(x, axis=-1, order=2):
     """Scale each slice along ``axis`` to unit Lp norm (kerasR / ``keras.utils.normalize``).
 
     Zero slices stay zero. Returns a float NumPy array of the same shape.
+
+    Parameters
+    ----------
+    x : array-like
+        The values (integers become float32).
+    axis : int, default=-1
+        The axis whose slices are normalized.
+    order : int, default=2
+        The norm's order (``np.linalg.norm``'s ``ord``).
     """
     x = np.asarray(x)
     if x.dtype.kind != "f":
@@ -28,7 +37,15 @@ def normalize(x, axis=-1, order=2):
 
 
 def to_categorical(y, num_classes=None):
-    """One-hot encode integer class labels ``0..num_classes-1`` (``keras.utils.to_categorical``)."""
+    """One-hot encode integer class labels ``0..num_classes-1`` (``keras.utils.to_categorical``).
+
+    Parameters
+    ----------
+    y : array-like of int
+        Class labels from 0.
+    num_classes : int or None, default=None
+        Number of columns; None is the largest label + 1.
+    """
     import keras
 
     y = np.asarray(y)
@@ -62,6 +79,13 @@ def classes_from_proba(proba, threshold=0.5):
 
     ``(n, k)`` softmax output → the arg-max column; ``(n,)`` or ``(n, 1)`` sigmoid output →
     1 where the probability is above ``threshold``, else 0.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n,), (n, 1) or (n, k)
+        Predicted probabilities (sigmoid or softmax output).
+    threshold : float, default=0.5
+        A sigmoid probability above it is class 1.
     """
     p = np.asarray(proba)
     if p.dtype == object:  # e.g. a DataFrame of mixed float columns, or None cells
@@ -84,6 +108,15 @@ def plot_history(history, path=None, title="Training history"):
     the dict returned by :func:`keraslearn.train_loop`. With ``path`` (.png, .pdf, .svg), writes
     the plot there and returns the path; without, returns the matplotlib Figure, which a notebook
     shows (``fig.savefig(...)`` writes it later).
+
+    Parameters
+    ----------
+    history : keras.callbacks.History, dict of lists or fitted keraslearn learner
+        The per-epoch metrics to plot.
+    path : str, path-like or None, default=None
+        The image file to write; None returns the Figure.
+    title : str, default="Training history"
+        The figure's title.
     """
     from keraslearn.report.plots import plot_learning_curve
 
@@ -96,6 +129,13 @@ def summary(model_or_learner, **kwargs) -> str:
     Takes a ``keras.Model`` or a fitted keraslearn learner (its network, after a line
     describing the learner). Extra keyword arguments go to ``keras.Model.summary``
     (``expand_nested``, ``show_trainable``, ``line_length``).
+
+    Parameters
+    ----------
+    model_or_learner : keras.Model or fitted keraslearn learner
+        What to summarize.
+    **kwargs
+        Passed on to ``keras.Model.summary``.
     """
     import keras
 

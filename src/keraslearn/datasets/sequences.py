@@ -49,6 +49,25 @@ def load_imdb(
     Same signature and result as ``keras.datasets.imdb.load_data()``: words are ranked by
     frequency, shifted by ``index_from``; ``num_words`` keeps the most frequent words
     (others become ``oov_char``); ``maxlen`` drops longer reviews.
+
+    Parameters
+    ----------
+    path : str or path-like, default="imdb.npz"
+        The file's name in Keras' cache (or an absolute path), as in Keras.
+    num_words : int or None, default=None
+        Keep the most frequent words only; the others become ``oov_char``.
+    skip_top : int, default=0
+        The most frequent words to skip (they become ``oov_char``).
+    maxlen : int or None, default=None
+        Sequences longer than this are dropped.
+    seed : int, default=113
+        Seed of the shuffle of each set.
+    start_char : int or None, default=1
+        Index that marks the start of each sequence; None marks none.
+    oov_char : int or None, default=2
+        Index of the words left out; None drops them.
+    index_from : int, default=3
+        The words' indices start here.
     """
 
     def reader(path):
@@ -92,6 +111,27 @@ def load_reuters(
     """Reuters newswires (46 topics) as word-index sequences, split like Keras.
 
     Same signature and result as ``keras.datasets.reuters.load_data()``.
+
+    Parameters
+    ----------
+    path : str or path-like, default="reuters.npz"
+        The file's name in Keras' cache (or an absolute path), as in Keras.
+    num_words : int or None, default=None
+        Keep the most frequent words only; the others become ``oov_char``.
+    skip_top : int, default=0
+        The most frequent words to skip (they become ``oov_char``).
+    maxlen : int or None, default=None
+        Sequences longer than this are dropped.
+    test_split : float, default=0.2
+        Share of the rows in the test set.
+    seed : int, default=113
+        Seed of the shuffle before the split (Keras' default).
+    start_char : int or None, default=1
+        Index that marks the start of each sequence; None marks none.
+    oov_char : int or None, default=2
+        Index of the words left out; None drops them.
+    index_from : int, default=3
+        The words' indices start here.
     """
     _check_split(test_split)
 
@@ -124,10 +164,22 @@ def _read_json(path):
 
 
 def imdb_word_index(path="imdb_word_index.json"):
-    """``{word: rank}`` of the IMDB data (``keras.datasets.imdb.get_word_index()``)."""
+    """``{word: rank}`` of the IMDB data (``keras.datasets.imdb.get_word_index()``).
+
+    Parameters
+    ----------
+    path : str or path-like, default="imdb_word_index.json"
+        The file's name in Keras' cache (or an absolute path), as in Keras.
+    """
     return _read("imdb_word_index", _read_json, path)
 
 
 def reuters_word_index(path="reuters_word_index.json"):
-    """``{word: rank}`` of the Reuters data (``keras.datasets.reuters.get_word_index()``)."""
+    """``{word: rank}`` of the Reuters data (``keras.datasets.reuters.get_word_index()``).
+
+    Parameters
+    ----------
+    path : str or path-like, default="reuters_word_index.json"
+        The file's name in Keras' cache (or an absolute path), as in Keras.
+    """
     return _read("reuters_word_index", _read_json, path)

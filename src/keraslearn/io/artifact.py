@@ -196,6 +196,18 @@ def save(learner, path) -> str:
     The path holds the old file or the complete new one at every moment, even if the process
     is killed; the data is flushed to disk before the rename. A killed save may leave a
     ``.keraslearn-*.tmp`` file beside it, never read by :func:`load`.
+
+    Parameters
+    ----------
+    learner : fitted keraslearn learner
+        The learner to write.
+    path : str or path-like
+        The file to write (a ``.keraslearn`` name).
+
+    Returns
+    -------
+    str
+        The path written.
     """
     import keras
     from sklearn.utils.validation import check_is_fitted
@@ -332,7 +344,18 @@ def _is_keras_file(path) -> bool:
 
 
 def load(path):
-    """Load a learner written by ``learner.save(path)``; it predicts exactly as when saved."""
+    """Load a learner written by ``learner.save(path)``; it predicts exactly as when saved.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file ``save`` wrote.
+
+    Returns
+    -------
+    KerasLearner
+        The fitted learner.
+    """
     from keraslearn.learners.registry import learner_classes
 
     path = _file_path(path, "load")

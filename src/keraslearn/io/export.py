@@ -246,6 +246,7 @@ def export(model_or_learner, path, format="onnx", *, fold_preprocessing=True, qu
     path : str or PathLike
         File (``.onnx``, ``.tflite``) or directory (SavedModel) to write.
     format : {"onnx", "litert", "saved_model"}, default="onnx"
+        ONNX, LiteRT (TensorFlow Lite) or a TensorFlow SavedModel (see Notes).
     fold_preprocessing : bool, default=True
         False leaves the numeric imputation and scaling out of the export: it then takes the
         encoder's output (``export_inputs(learner, X, fold_preprocessing=False)``), which is

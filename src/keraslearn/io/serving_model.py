@@ -128,6 +128,20 @@ def export_inputs(learner, X, fold_preprocessing=True) -> dict:
     otherwise. Feed it to onnxruntime (``session.run(None, inputs)``), a LiteRT signature
     runner (``runner(**inputs)``) or a SavedModel (``loaded.serve(inputs)``). For an image
     learner: ``{"image": float32[n, height, width, 3]}``, resized and preprocessed.
+
+    Parameters
+    ----------
+    learner : fitted keraslearn learner
+        The learner that was exported.
+    X : DataFrame, array-like or images
+        Rows with the columns of fit (images for an image learner).
+    fold_preprocessing : bool, default=True
+        As given to :func:`keraslearn.export`: False gives the encoder's output instead of raw columns.
+
+    Returns
+    -------
+    dict
+        Input name → array.
     """
     from sklearn.utils.validation import check_is_fitted
 

@@ -22,6 +22,7 @@ def train_doc(scaling, learning_rate, weight_decay, epochs, patience, decay_note
     learning_rate : float or None, default={learning_rate}
         None: the optimizer's own rate (Keras' default for a name, e.g. 0.001 for "adamw").
     weight_decay : float, default={weight_decay}
+        Decoupled weight decay of "adamw" (or another optimizer name's ``weight_decay``); 0 turns it off.
     loss : str, keras loss or None, default=None
         None picks the task's loss.
     epochs : int, default={epochs}
@@ -41,10 +42,13 @@ def train_doc(scaling, learning_rate, weight_decay, epochs, patience, decay_note
         Stop when the validation loss has not improved for ``patience`` epochs and restore
         the best weights (the training loss when no rows are held out: validation_fraction=0).
     patience : int, default={patience}
+        Epochs without a better validation loss (training loss at validation_fraction=0) before training stops.
     callbacks : list of keras.callbacks.Callback or None, default=None
+        Extra Keras callbacks, copied at each fit.
     random_state : int, RandomState or None, default=None
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0
+        0 silent, 1 a progress bar, 2 one line per epoch.
 """
 CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
         Weights per class label, multiplied into ``sample_weight``.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 import keras
 import numpy as np
@@ -518,7 +519,18 @@ class KerasLearner(BaseEstimator):
             self.batch_size_ = _saved_batch(self.batch_size)
 
     def save(self, path):
-        """Write the fitted learner to one file (see :func:`keraslearn.load`)."""
+        """Write the fitted learner to one file (see :func:`keraslearn.load`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (a ``.keraslearn`` name), replaced atomically.
+
+        Returns
+        -------
+        str
+            The path written.
+        """
         from keraslearn.io.artifact import save
 
         return save(self, path)
@@ -540,6 +552,13 @@ class KerasLearner(BaseEstimator):
         return tags
 
 
+def fit_parameters_doc() -> str:
+    """The Parameters and Returns sections of :meth:`KerasLearner.fit`'s docstring, for a learner's own ``fit``."""
+    doc = KerasLearner.fit.__doc__ or ""  # None under python -OO
+    start = doc.find("        Parameters\n")
+    return doc[start:] if start >= 0 else ""
+
+
 def _with_fitted_attributes(cls) -> str:
     """``cls.__doc__`` with the fitted attributes every such learner has in its Attributes section."""
     from sklearn.base import ClassifierMixin
@@ -554,10 +573,14 @@ def _with_fitted_attributes(cls) -> str:
              "batch_size_ : int\n        Rows per training batch in the fit (what ``batch_size`` chose;\n        "
              "None in a learner saved with \"auto\" before it was kept)."]
     if cls._tabular:
-        rows += ["n_features_in_ : int", "feature_names_in_ : ndarray of shape (n_features_in_,)\n        "
+        rows += ["n_features_in_ : int\n        Number of columns of X at fit.",
+                 "feature_names_in_ : ndarray of shape (n_features_in_,)\n        "
                  "X's column names, when it has them.",
                  "encoder_ : TabularEncoder\n        The fitted encoding of X's columns.",
                  "spec_ : DataSpec\n        The encoded inputs the network was built for, and the task."]
+    else:
+        rows.append("spec_ : DataSpec\n        The image shape the network was built for, ``(*image_size, 3)``, "
+                    "and the task.")
     if not classifier:
         rows += ["y_mean_, y_scale_ : ndarray of shape (n_targets,)\n        The target's standardization: "
                  "the model outputs ``(y - y_mean_) / y_scale_``.",
@@ -566,6 +589,10 @@ def _with_fitted_attributes(cls) -> str:
     doc, header = cls.__doc__.rstrip() + "\n", "    Attributes\n    ----------\n"
     if header in doc:
         return doc.replace(header, header + text, 1)
+    # numpydoc's place: right after Parameters, before Notes, Examples, See Also...
+    later = [m.start() + 1 for m in re.finditer(r"\n    (\w[\w ]*)\n    -{3,}\n", doc) if m.group(1) != "Parameters"]
+    if later:
+        return doc[:later[0]] + header + text + "\n" + doc[later[0]:]
     return doc + "\n" + header + text
 
 

@@ -60,21 +60,32 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         The DataFrame column with image paths; None takes a one-column DataFrame's column, or
         the one column whose cells all name image files (by extension).
     optimizer : str or keras.optimizers.Optimizer, default="adam"
+        A Keras optimizer name, or an optimizer instance whose configuration is copied for every fit.
     learning_rate : float or None, default=3e-4
         None keeps an optimizer instance's own rate.
     loss : str, keras loss or None, default=None
+        None picks the task's loss (binary or sparse categorical cross-entropy).
     epochs : int, default=20
+        Most epochs to train; early stopping may end training sooner.
     batch_size : int, default=32
+        Images per training and prediction batch.
     validation_fraction : float, default=0.2
         Stratified share of images held out from training and scored after every epoch
         (``val_loss``), which early stopping watches; held out with ``early_stopping=False`` too
         (as Keras' ``validation_split``); 0 trains on every image.
     early_stopping : bool, default=True
+        Stop when the validation loss has not improved for ``patience`` epochs and restore
+        the best weights (the training loss when no rows are held out: validation_fraction=0).
     patience : int, default=5
+        Epochs without a better validation loss (training loss at validation_fraction=0) before training stops.
     class_weight : dict, "balanced" or None, default=None
+        Weights per class label, multiplied into ``sample_weight``.
     callbacks : list of keras.callbacks.Callback or None, default=None
+        Extra Keras callbacks, copied at each fit.
     random_state : int, RandomState or None, default=None
+        Seeds Python, NumPy and Keras: the validation split, the shuffling of images and new weights.
     verbose : int, default=0
+        0 silent, 1 a progress bar, 2 one line per epoch.
     """
 
     _architecture = staticmethod(cnn.build)
@@ -156,6 +167,25 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         of a ``validation_fraction`` of X. ``checkpoint_dir`` makes the fit resumable as for
         every learner (see ``docs/reliability.md``); images given as files are fingerprinted by
         their paths, not their contents.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, height, width[, channels]), str folder, list of paths or DataFrame
+            The images (pixel values 0-255), as described in the class docstring.
+        y : array-like of shape (n,) or None, default=None
+            Class labels; None takes them from the sub-folders of a folder X.
+        sample_weight : array-like of shape (n,), default=None
+            Weights of the images, multiplied by ``class_weight``'s; only their ratios count.
+        X_val, y_val : images and labels, default=None
+            Validation images (given as X) and their labels, used instead of ``validation_fraction``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation images in ``val_loss``.
+        checkpoint_dir : str or path-like, default=None
+            A folder for an atomic checkpoint: a fit killed midway resumes from it when called again.
+
+        Returns
+        -------
+        self
         """
         self._validate_params()
         name = type(self).__name__

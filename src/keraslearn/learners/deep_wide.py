@@ -32,14 +32,20 @@ _PARAMS_DOC = """
         Entity embeddings for categorical columns in the deep part (the wide part always
         sees one-hot levels).
     embed_size : int, dict or None, default=None
+        Embedding width; None uses ``min(600, round(1.6 * n_codes**0.56))`` (n_codes: levels + 2),
+        a dict sets it per column.
     scaling : {"standard", "quantile", "robust", "none"}, default="standard"
+        Numeric scaling after median imputation.
     min_frequency : int or float, default=5
         Levels in fewer training rows share the "unknown" code (1 keeps every level).
     optimizer : str or keras.optimizers.Optimizer, default="adam"
+        A Keras optimizer name, or an optimizer instance whose configuration is copied for every fit.
     learning_rate : float or None, default=1e-3
         None keeps an optimizer instance's own rate.
     loss : str, keras loss or None, default=None
+        None picks the task's loss (binary / sparse categorical cross-entropy, MSE).
     epochs : int, default=100
+        Most epochs to train; early stopping may end training sooner.
     batch_size : int or "auto", default="auto"
         Rows per training batch. "auto" is 256 when the training rows (after the validation
         split) fill 8 such batches, else the largest power of 2 that still gives 8, at least 32:
@@ -52,10 +58,16 @@ _PARAMS_DOC = """
         callbacks and learning curves); 0 trains on every row (early stopping, if on, then
         watches the training loss).
     early_stopping : bool, default=True
+        Stop when the validation loss has not improved for ``patience`` epochs and restore
+        the best weights (the training loss when no rows are held out: validation_fraction=0).
     patience : int, default=10
+        Epochs without a better validation loss (training loss at validation_fraction=0) before training stops.
     callbacks : list of keras.callbacks.Callback or None, default=None
+        Extra Keras callbacks, copied at each fit.
     random_state : int, RandomState or None, default=None
+        Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0
+        0 silent, 1 a progress bar, 2 one line per epoch.
 """
 
 
@@ -64,6 +76,7 @@ class DeepWideClassifier(KerasClassifierMixin, KerasLearner):
         "Deep & wide classifier: a linear model and an MLP, summed before the output activation.\n"
         + _PARAMS_DOC
         + """    class_weight : dict, "balanced" or None, default=None
+        Weights per class label, multiplied into ``sample_weight``.
 """
     )
 

@@ -55,6 +55,7 @@ _PARAMS_DOC = """
         loss function gets the class codes ``y_true`` (n,) and the softmax probabilities ``y_pred``
         (n, n_classes), two classes included; Keras' binary losses by name get one sigmoid unit.
     epochs : int, default=100
+        Most epochs to train; early stopping may end training sooner.
     batch_size : int or "auto", default="auto"
         Rows per training batch. "auto" is 256 when the training rows (after the validation
         split) fill 8 such batches, else the largest power of 2 that still gives 8, at least 32:
@@ -70,6 +71,7 @@ _PARAMS_DOC = """
         Stop when the validation loss has not improved for ``patience`` epochs and restore
         the best weights (the training loss when no rows are held out: validation_fraction=0).
     patience : int, default=10
+        Epochs without a better validation loss (training loss at validation_fraction=0) before training stops.
     callbacks : list of keras.callbacks.Callback or None, default=None
         Extra callbacks, deep-copied at each fit.
     devices : int, "all" or None, default=None

@@ -44,17 +44,25 @@ _DOC = (
     Parameters
     ----------
     n_blocks : int, default=3
+        Transformer blocks (attention + ReGLU feed-forward); the last one updates [CLS] only.
     d_block : int, default=192
         Token width; divisible by ``n_heads``.
     n_heads : int, default=8
+        Attention heads of each block.
     attention_dropout : float, default=0.2
+        Dropout on the attention probabilities.
     ffn_d_hidden_multiplier : float, default=4/3
+        Hidden width of the ReGLU feed-forward block is ``int(d_block * ffn_d_hidden_multiplier)``.
     ffn_dropout : float, default=0.1
+        Dropout after the ReGLU of each feed-forward block.
     residual_dropout : float, default=0.0
+        Dropout on each attention and feed-forward output before it is added to the residual stream.
     numeric_embedding : {None, "periodic", "piecewise"} or keras.layers.Layer, default=None
         Token embedding of numeric columns; None is the paper's linear tokenizer.
     n_bins : int, default=48
+        Bins of the piecewise-linear embedding, at the training-data quantiles.
     frequency_scale : float, default=0.1
+        Initial frequency scale of the periodic embedding.
 """
     + train_doc("quantile", "1e-4", "1e-5", 200, 16, "embeddings, layer norms, biases do not decay")
 )

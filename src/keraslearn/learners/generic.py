@@ -65,6 +65,7 @@ _PARAMS_DOC = """
         None keeps the loss of a compiled model and uses the task's loss otherwise.
         Giving optimizer, learning_rate or loss recompiles a compiled model (its metrics are kept).
     epochs : int, default=100
+        Most epochs to train; early stopping may end training sooner.
     batch_size : int or "auto", default="auto"
         Rows per training batch. "auto" is 256 when the training rows (after the validation
         split) fill 8 such batches, else the largest power of 2 that still gives 8, at least 32:
@@ -77,12 +78,17 @@ _PARAMS_DOC = """
         callbacks and learning curves); 0 trains on every row (early stopping, if on, then
         watches the training loss).
     early_stopping : bool, default=True
+        Stop when the validation loss has not improved for ``patience`` epochs and restore
+        the best weights (the training loss when no rows are held out: validation_fraction=0).
     patience : int, default=10
+        Epochs without a better validation loss (training loss at validation_fraction=0) before training stops.
     callbacks : list of keras.callbacks.Callback or None, default=None
         Copied for each fit (as ``clone`` copies parameters): state a callback keeps on itself
         stays on the copy; files it writes (CSVLogger, ModelCheckpoint) are written.
     random_state : int, RandomState or None, default=None
+        Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0
+        0 silent, 1 a progress bar, 2 one line per epoch.
 """
 
 
@@ -91,6 +97,7 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         "Classifier over your own Keras architecture (mlr3keras ``classif.keras``).\n"
         + _PARAMS_DOC
         + """    class_weight : dict, "balanced" or None, default=None
+        Weights per class label, multiplied into ``sample_weight``.
 
     Notes
     -----
@@ -218,7 +225,13 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         return e / e.sum(axis=1, keepdims=True)
 
     def predict(self, X):
-        """Predicted labels (the original label values, as in ``classes_``)."""
+        """Predicted labels (the original label values, as in ``classes_``).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows with the columns of fit.
+        """
         proba = self.predict_proba(X)  # first: raises NotFittedError on an unfitted learner
         return self.classes_[np.argmax(proba, axis=1)]
 

@@ -43,10 +43,13 @@ _DOC = """
     Parameters
     ----------
     hidden_sizes : tuple of int or int, default=(256, 256, 256)
+        Width of each hidden layer (NTK-parametrized Dense + parametric activation).
     activation : str, default="selu" (classifier) or "mish" (regressor)
         "selu" for the classifier, "mish" for the regressor (RealMLP-TD).
     dropout : float, default=0.15
+        Dropout after each hidden layer's activation.
     numeric_embedding : {"pbld", None}, default="pbld"
+        PBLD embedding of the numeric columns; None feeds their (smooth-clipped) values directly.
     frequency_scale : float, default=0.1
         Initial frequency scale of the PBLD embedding.
     max_one_hot : int, default=9

@@ -278,6 +278,21 @@ def learner(name: str, task: str | None = None, **params):
     """Make a learner by name: ``learner("classif.kerasff", epochs=20)``, ``learner("FFRegressor")``.
 
     Routed parameters such as ``model__units=64`` (``classif.keras``) are set with ``set_params``.
+
+    Parameters
+    ----------
+    name : str
+        An mlr3keras key (``"classif.kerasff"``), a class name (``"FFRegressor"``, any case) or a family
+        name (``"smlp"``), which needs ``task``.
+    task : {"classification", "regression"} or None, default=None
+        Picks the classifier or the regressor of a family name; a key or class name must agree with it.
+    **params
+        The learner's parameters.
+
+    Returns
+    -------
+    KerasLearner
+        An unfitted learner.
     """
     routed = {k: params.pop(k) for k in [k for k in params if "__" in k]}
     cls = resolve(name, task)

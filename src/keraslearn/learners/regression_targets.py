@@ -200,7 +200,13 @@ class KerasRegressorMixin(RegressorMixin):
         return y_fit
 
     def predict(self, X):
-        """Predicted targets: shape (n_samples,) for one target, (n_samples, n_targets) otherwise."""
+        """Predicted targets: shape (n_samples,) for one target, (n_samples, n_targets) otherwise.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows with the columns of fit.
+        """
         p = self._predict_raw(X) * self.y_scale_ + self.y_mean_
         if getattr(self, "y_log1p_", False):  # msle's domain: a prediction below 0 is 0 to it
             with np.errstate(over="ignore"):  # said below, in the user's words, not NumPy's

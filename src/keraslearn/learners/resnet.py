@@ -39,8 +39,11 @@ _DOC = (
     d_hidden_multiplier : float, default=2.0
         Each block's hidden width is ``d_block * d_hidden_multiplier``.
     hidden_dropout : float, default=0.15
+        Dropout after each block's hidden activation.
     residual_dropout : float, default=0.0
+        Dropout at the end of each residual branch, before it is added to the stream.
     activation : str, default="relu"
+        Keras activation of each block's hidden layer and of the head.
     use_embedding : bool, default=True
         Entity embeddings for categorical columns; False one-hot encodes them.
     embed_size : int, dict or None, default=None

@@ -49,11 +49,15 @@ _DOC = (
     d_block : int, default=256
         Width of each layer (the tabm package uses 512; 256 keeps CPU training quick).
     dropout : float, default=0.1
+        Dropout after each block's activation.
     activation : str, default="relu"
+        Keras activation of each block.
     numeric_embedding : {"piecewise", "periodic", None}, default="piecewise"
+        Embed each numeric column first: piecewise-linear (training quantiles), periodic (PLR), or not.
     n_bins : int, default=48
         Bins of the piecewise-linear embedding, at the training-data quantiles.
     numeric_embed_dim : int, default=16
+        Embedding width per numeric column.
     frequency_scale : float, default=0.1
         Initial frequency scale of the periodic embedding.
 """

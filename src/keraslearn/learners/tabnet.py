@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._user_warnings import warn_user
 from keraslearn.architectures import tabnet
-from keraslearn.learners.base import KerasLearner, atomic_fit, store_init_params, weighed_rows
+from keraslearn.learners.base import KerasLearner, atomic_fit, fit_parameters_doc, store_init_params, weighed_rows
 from keraslearn.learners.params import check_number
 from keraslearn.learners.regression_targets import KerasRegressorMixin
 from keraslearn.learners.targets import KerasClassifierMixin
@@ -73,6 +73,7 @@ _PARAMS_DOC = """
         "unknown" code, which unseen levels get at predict: an embedding row trained on a few rows memorizes
         them (a near-unique column of names or dates cost R² 0.1-0.7). 1 keeps every level.
     optimizer : str or keras.optimizers.Optimizer, default="adam"
+        A Keras optimizer name, or an optimizer instance whose configuration is copied for every fit.
     learning_rate : float or None, default=2e-2
         None keeps an optimizer instance's own rate.
     global_clipnorm : float or None, default=1.0
@@ -81,6 +82,7 @@ _PARAMS_DOC = """
     loss : str, keras loss or None, default=None
         None picks the task's loss (binary / sparse categorical cross-entropy, MSE).
     epochs : int, default=100
+        Most epochs to train; early stopping may end training sooner.
     batch_size : int or "auto", default="auto"
         Rows per training batch. "auto" is pytorch-tabnet's 1024 when the training rows (after
         the validation split) fill 8 such batches, else the largest power of 2 that still gives
@@ -93,12 +95,17 @@ _PARAMS_DOC = """
         callbacks and learning curves); 0 trains on every row (early stopping, if on, then
         watches the training loss).
     early_stopping : bool, default=True
+        Stop when the validation loss has not improved for ``patience`` epochs and restore
+        the best weights (the training loss when no rows are held out: validation_fraction=0).
     patience : int, default=20
         Epochs without a better validation loss before training stops (pytorch-tabnet: 10;
         20 gives small tables, whose validation loss is noisy, the time they need).
     callbacks : list of keras.callbacks.Callback or None, default=None
+        Extra Keras callbacks, copied at each fit.
     random_state : int, RandomState or None, default=None
+        Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0
+        0 silent, 1 a progress bar, 2 one line per epoch.
 """
 _ATTRIBUTES_DOC = """
     Attributes
@@ -172,6 +179,9 @@ class _TabNetMixin:
         self._importance_rows = self.encoder_._transform_frame(frame)
         self._feature_importances = None
         return self
+
+    if fit.__doc__:  # None under python -OO
+        fit.__doc__ += "\n\n" + fit_parameters_doc()
 
     @property
     def feature_importances_(self):

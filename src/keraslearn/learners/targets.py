@@ -225,7 +225,13 @@ class KerasClassifierMixin(ClassifierMixin):
                       "scikit-learn), but the model never sees them, so it seldom predicts them.")
 
     def predict_proba(self, X):
-        """Class probabilities, columns in the order of ``classes_``."""
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows with the columns of fit (CNNClassifier: images, given as its fit takes them).
+        """
         p = self._predict_raw(X)
         if p.shape[1] == 1:
             return np.hstack([1.0 - p, p])
@@ -233,12 +239,24 @@ class KerasClassifierMixin(ClassifierMixin):
         return p / p.sum(axis=1, keepdims=True)
 
     def predict_log_proba(self, X):
-        """Logarithm of ``predict_proba`` (-inf where a probability is 0)."""
+        """Logarithm of ``predict_proba`` (-inf where a probability is 0).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows with the columns of fit (CNNClassifier: images, given as its fit takes them).
+        """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        """Predicted labels (the original label values, as in ``classes_``)."""
+        """Predicted labels (the original label values, as in ``classes_``).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows with the columns of fit (CNNClassifier: images, given as its fit takes them).
+        """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 

@@ -109,6 +109,33 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
         for every column; a dict ``{column: width}`` overrides per column.
     categorical_features : list of str or None, default=None
         Columns to treat as categorical even if numeric (e.g. integer codes); None infers.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of X at fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        X's column names, when it has them.
+    numeric_columns_ : list
+        The numeric (and boolean) columns, in X's order; a column missing in every training row is left out.
+    categorical_columns_ : list
+        The categorical columns, in X's order.
+    indicator_columns_ : list
+        The numeric columns that get a 0/1 missing indicator (those with missing values in training).
+    medians_ : ndarray of shape (n_numeric_columns,)
+        Median of each numeric column, which imputes its missing values.
+    center_, scale_ : ndarray of shape (n_numeric_columns,)
+        What scaling subtracts and divides by: mean and standard deviation ("standard"), median and IQR
+        ("robust"), 0 and 1 for "quantile" and "none"; a constant column's scale is 1e30 (it encodes as 0).
+    quantiles_ : ndarray of shape (n_quantiles, n_numeric_columns) or None
+        The training quantiles that "quantile" scaling maps to a normal distribution; None for other scalings.
+    categories_ : list of list of str
+        Per categorical column, its kept levels in sorted order: level ``i`` has code ``i + 2``.
+    stand_in_codes_ : list of [int, int]
+        Per categorical column, the codes a missing value and an unseen level are read as (the reserved
+        codes 0 and 1, or the most frequent level's code when training had no such rows).
+    spec_ : DataSpec
+        The encoded inputs: width of ``"numeric"``, one :class:`CategoricalSpec` per categorical column.
     """
 
     def __init__(self, *, scaling="standard", min_frequency=1, embed_size=None, categorical_features=None):
@@ -136,14 +163,34 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
             )
 
     def fit(self, X, y=None):
-        """Learn column kinds, medians, scales and category levels from the training data."""
+        """Learn column kinds, medians, scales and category levels from the training data.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Numeric, boolean and categorical (category / string / object) columns; missing values allowed.
+        y : None
+            Ignored (scikit-learn's transformer signature).
+
+        Returns
+        -------
+        self
+        """
         self._validate_params()
         frame, has_names = to_frame(X, estimator_name=type(self).__name__)
         self._fit_frame(frame, has_names)
         return self
 
     def fit_transform(self, X, y=None):
-        """Fit, and return the encoding of ``X`` (computed once: fitting needs it for the quantiles)."""
+        """Fit, and return the encoding of ``X`` (computed once: fitting needs it for the quantiles).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Numeric, boolean and categorical (category / string / object) columns; missing values allowed.
+        y : None
+            Ignored (scikit-learn's transformer signature).
+        """
         self._validate_params()
         frame, has_names = to_frame(X, estimator_name=type(self).__name__)
         return self._fit_transform_frame(frame, has_names)
@@ -307,7 +354,13 @@ class TabularEncoder(EncoderState, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------ transform
     def transform(self, X):
-        """Encode X with the fitted state; see the class docstring for the output."""
+        """Encode X with the fitted state; see the class docstring for the output.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows with the columns of fit (matched by name, else by position).
+        """
         check_is_fitted(self, "spec_")
         frame, has_names = to_frame(X, estimator_name=type(self).__name__)
         frame = match_columns(

@@ -29,6 +29,11 @@ def embedding_size(n_levels: int) -> int:
 
     ``n_levels`` counts the embedding's rows: TabularEncoder passes a column's ``n_codes``, its
     levels plus 2 (missing and unknown), as README and docs write the rule.
+
+    Parameters
+    ----------
+    n_levels : int
+        Rows of the embedding.
     """
     if n_levels < 1:
         raise ValueError(f"n_levels must be >= 1, got {n_levels}")
@@ -76,10 +81,14 @@ class DataSpec:
     image_shape : tuple or None
         ``(height, width, channels)`` for image learners.
     task : {"binary", "multiclass", "regression", "multioutput"} or None
+        The learning task; None for an encoder's spec, before the target is known.
     n_classes : int or None
         Number of classes for classification.
     n_targets : int
         Number of regression targets.
+    numeric_names : tuple of str
+        Name of each column of the ``"numeric"`` input: the numeric columns, then ``<column>__missing``
+        for each missing indicator.
     numeric_quantiles : tuple of tuple of float
         For each column of the ``"numeric"`` input, its training-data quantiles at
         ``N_QUANTILES`` evenly spaced levels from 0 to 1 (after scaling, as the model sees

@@ -110,14 +110,31 @@ def _curve_figure(hist: dict, title: str, loss_label: str = "loss", restored: bo
 
 
 def plot_predictions(learner, X, y, path=None, title=None, sample_weight=None):
-    """Plot a fitted learner's predictions on ``(X, y)`` against ``y``; write a PNG to ``path`` and return it,
-    or, with ``path=None``, return the matplotlib Figure.
+    """Plot a fitted learner's predictions on ``(X, y)`` against ``y``.
+
+    With ``path``, writes the plot there (in the format its extension names, .png, .pdf or .svg; PNG without
+    one) and returns the path; with ``path=None``, returns the matplotlib Figure.
 
     A classifier gets its confusion matrix (counts, coloured by the share of each true class; rows of labels
     that are not among ``classes_`` are left out and counted in the title), with the ROC curve of
     ``classes_[1]`` for two classes. A regressor gets predicted against actual values and the residuals
     against the predictions, a row of panels per target (the first four). ``sample_weight`` weighs the
     counts, the accuracy, the ROC curve, R² and RMSE, as the metrics of ``score_table``.
+
+    Parameters
+    ----------
+    learner : fitted keraslearn learner
+        The learner whose predictions are plotted.
+    X : DataFrame or array-like
+        Rows with the columns of fit.
+    y : array-like
+        Their true labels or targets.
+    path : str, path-like or None, default=None
+        The image file to write; None returns the Figure.
+    title : str or None, default=None
+        The figure's title; None names the learner and the number of rows.
+    sample_weight : array-like of shape (n_samples,) or None, default=None
+        Weights of the rows.
     """
     if not hasattr(learner, "model_"):
         raise ValueError(f"{type(learner).__name__} is not fitted (call fit first).")

@@ -42,6 +42,11 @@ def available(backend: str | None = None) -> bool:
 
     Imports nothing, so it is instant; it cannot tell a broken install from a working one
     (:func:`check` can). Once Keras is imported, only its active backend is available.
+
+    Parameters
+    ----------
+    backend : {"jax", "tensorflow", "torch"} or None, default=None
+        The backend to look for; None: ``KERAS_BACKEND``, else JAX.
     """
     name = _wanted(backend)
     if name not in BACKENDS:

@@ -97,6 +97,11 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
     ``~/.cache/keraslearn/jax``; ``KERASLEARN_COMPILATION_CACHE=0`` turns it off. A cache
     folder the user already configured in JAX is left as it is. Compilations shorter than
     :data:`MIN_CACHED_COMPILE_SECONDS` are not stored.
+
+    Parameters
+    ----------
+    path : str or None, default=None
+        The cache folder; None: ``$KERASLEARN_COMPILATION_CACHE``, else ``~/.cache/keraslearn/jax``.
     """
     if path is not None and (not os.fspath(path).strip() or os.fspath(path).strip().lower() in _OFF):
         raise ValueError(f"enable_compilation_cache({path!r}): give a folder. To run without the cache, set "

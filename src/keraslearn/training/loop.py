@@ -177,7 +177,9 @@ class CustomLoop:
     model : keras.Model
         A built model (``keras.Input`` given, or called once).
     optimizer : str or keras.optimizers.Optimizer, default="adam"
+        A Keras optimizer name or instance (``keras.optimizers.get``), which the loop updates.
     loss : str, keras.losses.Loss or callable ``loss(y_true, y_pred)``, default="mse"
+        The loss each training step minimizes.
     metrics : list of str or keras.metrics.Metric, optional
         Updated on every training batch and reported as running epoch means.
     clip_norm : float, optional
@@ -306,8 +308,16 @@ class CustomLoop:
             Arrays (``x`` may be a dict or list for multi-input models) are shuffled and cut
             into ``batch_size`` batches; an iterable (``tf.data.Dataset``, a PyTorch
             ``DataLoader``, a list of batches) is used as it comes, once per epoch.
+        epochs : int, default=1
+            Passes over ``data``.
+        batch_size : int, default=32
+            Rows per batch of array data (training and validation); an iterable's own batches are kept.
         validation_data : (x, y) arrays or iterable of batches, optional
             Evaluated after each epoch; reported as ``val_loss``, ``val_<metric>``.
+        shuffle : bool, default=True
+            Shuffle array rows every epoch (an iterable is used in its own order).
+        seed : int or None, default=None
+            Seed of that shuffling (NumPy's ``default_rng``).
         on_batch_end : callable ``(step, logs) -> bool | None``, optional
             Called after every batch with the global step and the batch logs; return True
             to stop training.
@@ -408,6 +418,42 @@ def train_loop(
 
     The same call runs on JAX, PyTorch and TensorFlow. ``on_batch_end(step, logs)`` sees
     ``loss``, ``grad_norm`` (before clipping) and the running metrics of each batch.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model (``keras.Input`` given, or called once).
+    optimizer : str or keras.optimizers.Optimizer
+        A Keras optimizer name or instance.
+    loss_fn : str, keras.losses.Loss or callable ``loss(y_true, y_pred)``
+        The loss each training step minimizes.
+    data : (x, y) arrays, or an iterable of (x, y) batches
+        The training data (see :meth:`CustomLoop.fit`).
+    epochs : int, default=1
+        Passes over ``data``.
+    batch_size : int, default=32
+        Rows per batch of array data; an iterable's own batches are kept.
+    on_batch_end : callable ``(step, logs) -> bool | None``, optional
+        Called after every batch; return True to stop training.
+    on_epoch_end : callable ``(epoch, logs) -> bool | None``, optional
+        Called after every epoch; return True to stop training.
+    clip_norm : float, optional
+        Rescale the gradients so that their global L2 norm is at most ``clip_norm``.
+    metrics : list of str or keras.metrics.Metric, optional
+        Updated on every training batch and reported as running epoch means.
+    validation_data : (x, y) arrays or iterable of batches, optional
+        Evaluated after each epoch; reported as ``val_loss``, ``val_<metric>``.
+    shuffle : bool, default=True
+        Shuffle array rows every epoch (an iterable is used in its own order).
+    seed : int or None, default=None
+        Seed of that shuffling.
+    verbose : int, default=0
+        1 prints one line per epoch.
+
+    Returns
+    -------
+    dict
+        Per-epoch lists: ``loss``, ``grad_norm``, the metrics and their ``val_`` counterparts.
     """
     loop = CustomLoop(model, optimizer, loss_fn, metrics=metrics, clip_norm=clip_norm)
     return loop.fit(
