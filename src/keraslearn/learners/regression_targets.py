@@ -200,7 +200,8 @@ class KerasRegressorMixin(RegressorMixin):
         return y_fit
 
     def predict(self, X):
-        """Predicted targets: shape (n_samples,) for one target, (n_samples, n_targets) otherwise.
+        """Predicted targets, shaped as y was: (n_samples,) for a 1-D y, (n_samples, n_targets) for a 2-D y (one
+        column too, as scikit-learn's LinearRegression).
 
         Parameters
         ----------
