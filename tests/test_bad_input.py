@@ -1266,6 +1266,16 @@ def test_weights_count_by_their_ratios_at_any_scale(iris_mixed):
     expected = FFClassifier(**fit).fit(X, y, sample_weight=ratios).predict_proba(X)
     tiny = FFClassifier(**fit).fit(X, y, sample_weight=ratios * 1e-50)
     np.testing.assert_array_equal(tiny.predict_proba(X), expected)
+    # near float64's largest, with class weights too (their product and 'balanced''s sums overflowed to NaN)
+    for class_weight in ("balanced", {"setosa": 3, "versicolor": 1, "virginica": 1}):
+        plain = FFClassifier(**fit, class_weight=class_weight).fit(X, y).predict_proba(X)
+        huge = FFClassifier(**fit, class_weight=class_weight).fit(X, y, sample_weight=np.full(len(y), 1.7e308))
+        np.testing.assert_allclose(huge.predict_proba(X), plain, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"sample_weight_val reaches 1e\+300, 1e\+300 times the training weights' "
+                                         r"mean, beyond float32's 3.4e38 \(val_loss would be inf\)"):
+        FFClassifier(**fit).fit(X, y, X_val=X[:20], y_val=y[:20], sample_weight_val=np.full(20, 1e300))
+    with pytest.raises(ValueError, match=r"sample_weight must hold real numbers; got dtype datetime64\["):
+        FFClassifier(**fit).fit(X, y, sample_weight=pd.Series(pd.date_range("2020", periods=len(y))))
 
 
 def test_weights_that_leave_one_side_of_the_validation_split_weightless():

@@ -953,6 +953,9 @@ def test_a_class_too_small_for_the_folds_leaves_the_others_stratified():
         (train, test), = splits_for(FFClassifier(), np.zeros((101, 1)), y_shift, None, 0.2)[0]
         assert (y_shift[test] == 1).sum() == 2 and (y_shift[test] == 0).sum() == 18  # 20 rows, stratified
         assert np.flatnonzero(y_shift == 2)[0] in train and len(train) == 81
+    # Too few rows on one side for a row of every class: not stratified (scikit-learn's own error before)
+    (train, test), = splits_for(FFClassifier(), np.zeros((11, 1)), np.r_[np.repeat(np.arange(5), 2), 9], None, 0.8)[0]
+    assert len(test) == 8 and 10 in train
 
 
 def _build_units(spec, units=8):

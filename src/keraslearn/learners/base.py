@@ -70,6 +70,9 @@ def checked_weights(sample_weight, n, name="sample_weight"):
     """
     if sample_weight is None:
         return None
+    kind = getattr(sample_weight, "dtype", np.dtype("O")).kind
+    if kind in "mMc":  # NumPy would read dates and durations as nanoseconds, and drop an imaginary part
+        raise ValueError(f"{name} must hold real numbers; got dtype {sample_weight.dtype}.")
     try:
         sw = np.asarray(sample_weight, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -86,8 +89,12 @@ def checked_weights(sample_weight, n, name="sample_weight"):
     if not sw.any():  # scikit-learn's words for sample_weight
         raise ValueError("Sample weights must contain at least one non-zero number." if name == "sample_weight"
                          else f"{name} must contain at least one non-zero number.")
-    # A weight that vanishes beside the others at float32's precision (what Keras trains in) is 0: its row is
-    # left out, and said, as one of weight 0 is.
+    return negligible_as_zero(sw)
+
+
+def negligible_as_zero(sw):
+    """``sw`` with the weights that vanish beside the others at float32's precision (what Keras trains in) set
+    to 0: their rows are left out, and said, as rows of weight 0 are."""
     return np.where((sw / _mean(sw)).astype(np.float32) == 0, 0.0, sw)
 
 
@@ -95,6 +102,19 @@ def _mean(sw) -> float:
     """The mean of non-negative weights, without overflow for weights near float64's largest."""
     top = float(sw.max())
     return top * float(np.mean(sw / top))
+
+
+def validation_weights(swv, scale):
+    """``sample_weight_val`` divided by the training weights' mean ``scale`` (see :func:`mean_one`), as float32."""
+    if swv is None:
+        return None
+    with np.errstate(over="ignore"):
+        out = (swv / scale).astype(np.float32)
+    if not np.isfinite(out).all():
+        raise ValueError(f"sample_weight_val reaches {swv.max():.3g}, {swv.max() / scale:.3g} times the training "
+                         "weights' mean, beyond float32's 3.4e38 (val_loss would be inf): weigh the validation "
+                         "rows on the training weights' scale.")
+    return out
 
 
 def weighed_rows(sw):
@@ -436,8 +456,8 @@ class KerasLearner(BaseEstimator):
             raise ValueError(f"X_val: {err}") from None
         n_val = len(next(iter(xv.values())))
         yv = self._encode_validation_target(y_val, n_val)
-        swv = KerasLearner._check_sample_weight(self, sample_weight_val, n_val, "sample_weight_val")
-        swv = None if swv is None else (swv / scale).astype(np.float32)
+        swv = validation_weights(KerasLearner._check_sample_weight(self, sample_weight_val, n_val,
+                                                                   "sample_weight_val"), scale)
         if swv is not None and sw is None:
             sw = np.ones(len(y_fit), dtype=np.float32)
         elif sw is not None and swv is None:

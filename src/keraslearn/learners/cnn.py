@@ -10,7 +10,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._keras_warnings import keras_warnings_ignored
 from keraslearn.architectures import cnn
-from keraslearn.learners.base import KerasLearner, atomic_fit, store_init_params, validation_given, weighed_rows
+from keraslearn.learners.base import (KerasLearner, atomic_fit, store_init_params, validation_given,
+                                      validation_weights, weighed_rows)
 from keraslearn.learners.params import check_number
 from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.preprocessing.images import ImageBatches, image_source
@@ -81,7 +82,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
     class_weight : dict, "balanced" or None, default=None
         Weights per class label, multiplied into ``sample_weight``.
     callbacks : list of keras.callbacks.Callback or None, default=None
-        Extra Keras callbacks, copied at each fit.
+        Extra Keras callbacks; each fit attaches a shallow copy (what a callback refers to stays yours).
     random_state : int, RandomState or None, default=None
         Seeds Python, NumPy and Keras: the validation split, the shuffling of images and new weights.
     verbose : int, default=0
@@ -204,7 +205,7 @@ class CNNClassifier(KerasClassifierMixin, KerasLearner):
         source.check_readable(name)
         validation = self._validation_images(X_val, y_val, sample_weight_val)
         if validation is not None and validation[2] is not None:
-            validation = (*validation[:2], (validation[2] / scale).astype(np.float32))
+            validation = (*validation[:2], validation_weights(validation[2], scale))
         size = self._size()
         self.spec_ = DataSpec(image_shape=(*size, 3)).with_task(task, n_classes)
         checkpoint = None

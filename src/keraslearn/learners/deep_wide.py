@@ -63,7 +63,7 @@ _PARAMS_DOC = """
     patience : int, default=10
         Epochs without a better validation loss (training loss at validation_fraction=0) before training stops.
     callbacks : list of keras.callbacks.Callback or None, default=None
-        Extra Keras callbacks, copied at each fit.
+        Extra Keras callbacks; each fit attaches a shallow copy (what a callback refers to stays yours).
     random_state : int, RandomState or None, default=None
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0

@@ -73,7 +73,7 @@ _PARAMS_DOC = """
     patience : int, default=10
         Epochs without a better validation loss (training loss at validation_fraction=0) before training stops.
     callbacks : list of keras.callbacks.Callback or None, default=None
-        Extra callbacks, deep-copied at each fit.
+        Extra Keras callbacks; each fit attaches a shallow copy (what a callback refers to stays yours).
     devices : int, "all" or None, default=None
         None trains on Keras' default device; an int n or "all" trains data-parallel over
         the first n (or all) accelerators with ``keras.distribution.DataParallel`` (JAX

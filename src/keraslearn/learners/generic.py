@@ -83,8 +83,8 @@ _PARAMS_DOC = """
     patience : int, default=10
         Epochs without a better validation loss (training loss at validation_fraction=0) before training stops.
     callbacks : list of keras.callbacks.Callback or None, default=None
-        Copied for each fit (as ``clone`` copies parameters): state a callback keeps on itself
-        stays on the copy; files it writes (CSVLogger, ModelCheckpoint) are written.
+        Each fit attaches a shallow copy: the model and what a callback assigns to itself stay on the copy,
+        what it refers to (a list, a logger) and the files it writes are yours, as in Keras' ``fit``.
     random_state : int, RandomState or None, default=None
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0

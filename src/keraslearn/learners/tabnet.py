@@ -101,7 +101,7 @@ _PARAMS_DOC = """
         Epochs without a better validation loss before training stops (pytorch-tabnet: 10;
         20 gives small tables, whose validation loss is noisy, the time they need).
     callbacks : list of keras.callbacks.Callback or None, default=None
-        Extra Keras callbacks, copied at each fit.
+        Extra Keras callbacks; each fit attaches a shallow copy (what a callback refers to stays yours).
     random_state : int, RandomState or None, default=None
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0

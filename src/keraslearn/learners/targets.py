@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import column_or_1d
 
 from keraslearn._user_warnings import warn_user
-from keraslearn.learners.base import KerasLearner, rows_at
+from keraslearn.learners.base import KerasLearner, negligible_as_zero, rows_at
 from keraslearn.learners.loss_kinds import (
     _BINARY_LOSSES,
     _ONE_HOT_LOSSES,
@@ -168,6 +168,7 @@ class KerasClassifierMixin(ClassifierMixin):
             # Classes counted by their rows' weights, as scikit-learn's compute_class_weight does with
             # sample_weight: rows of weight 0 count for nothing, a row of weight 2 twice.
             sw = KerasLearner._check_sample_weight(self, sample_weight, len(codes))
+            sw = None if sw is None else sw / sw.max()  # their ratios: no sum overflows for weights near 1e308
             counts = np.bincount(codes, weights=sw, minlength=len(self.classes_)).astype(np.float64)
             per_class = np.divide(counts.sum() / len(self.classes_), counts, out=np.zeros_like(counts),
                                   where=counts > 0)  # a class all of weight 0: its rows weigh 0 anyway
@@ -202,11 +203,15 @@ class KerasClassifierMixin(ClassifierMixin):
         sw = KerasLearner._check_sample_weight(self, sample_weight, n)
         per_row = self.__dict__.pop("_class_weight_codes", None)  # one float a training row: not kept after fit
         if per_row is not None:
-            sw = per_row if sw is None else sw * per_row
-            if not sw.any():  # else the weights' mean of 0 makes every weight NaN and the fit "diverges"
+            with np.errstate(over="ignore"):
+                both = per_row if sw is None else sw * per_row
+            if not np.isfinite(both).all():  # weights near 1e308: only their ratios count
+                both = sw / sw.max() * per_row
+            if not both.any():  # else the weights' mean of 0 makes every weight NaN and the fit "diverges"
                 raise ValueError(f"class_weight={self.class_weight!r} gives every training row weight 0"
                                  f"{'' if sample_weight is None else ' (with sample_weight)'}: "
                                  "at least one row must weigh something.")
+            sw = negligible_as_zero(both)
         return sw
 
     def _stratify_labels(self, y_fit):

@@ -347,8 +347,9 @@ def _check_monitors(callbacks, model, validated: bool):
         else:
             fix = ("keraslearn's learners compile no metrics: monitor one of those, or compile the model with "
                    "metrics=[...] in a KerasClassifier/KerasRegressor build function.")
+        logs = " and ".join(logged) + (" and the model's compiled metrics" if metrics else "")
         raise ValueError(f"{type(cb).__name__}(monitor={monitor!r}) watches a value this fit does not log; it logs "
-                         f"{' and '.join(logged)}. {fix}")
+                         f"{logs}. {fix}")
 
 
 def _fed(model, batch_size, verbose, n_rows, callbacks):
@@ -383,7 +384,7 @@ def fit_model(
 
     A shuffled (stratified for classifiers) ``validation_fraction`` of rows is held out;
     early stopping watches ``val_loss`` (``loss`` without a validation set) and restores
-    the best weights. User callbacks are deep-copied so each fit starts fresh.
+    the best weights. Each fit attaches a shallow copy of each user callback (:func:`fit_callback`).
     ``checkpoint`` (a :class:`~keraslearn.training.checkpoint.FitCheckpoint`) saves the
     training state after each epoch and resumes from it; it is removed once the fit ends.
     ``owns_x``: the caller made the arrays of ``x`` for this fit and does not read them

@@ -19,8 +19,9 @@ class OptunaPruning(keras.callbacks.Callback):
     validation loss), so that greater is better like the scikit-learn scores the study
     maximizes. A non-finite loss (a diverged fit) prunes at once.
 
-    Learners deep-copy their ``callbacks`` at every fit; this callback returns itself from
-    ``__deepcopy__`` so the copy still reports to the same trial.
+    ``clone`` deep-copies a learner's ``callbacks`` and each fit attaches a shallow copy; this callback
+    returns itself from both, so every fold's fit reports to the same trial, and says which value it
+    reports once a trial.
 
     Parameters
     ----------
@@ -41,6 +42,9 @@ class OptunaPruning(keras.callbacks.Callback):
         self.reported = None
 
     def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
         return self
 
     def on_epoch_end(self, epoch, logs=None):

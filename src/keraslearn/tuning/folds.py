@@ -42,8 +42,9 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
             if (~lone).sum() >= 2:
                 rows, alone = np.flatnonzero(~lone), np.flatnonzero(lone)
         n_kinds = len(np.unique(labels[rows])) if classifier else 0
-        # Stratified where scikit-learn can: more than one class, and a held-out row for each.
-        stratify = labels[rows] if 1 < n_kinds <= np.ceil(validation_fraction * len(rows)) else None
+        n_test = int(np.ceil(validation_fraction * len(rows)))  # as train_test_split counts them
+        # Stratified where scikit-learn can: more than one class, and a row of each on either side.
+        stratify = labels[rows] if 1 < n_kinds <= min(n_test, len(rows) - n_test) else None
         train, test = train_test_split(rows, test_size=validation_fraction, random_state=_FOLD_SEED, stratify=stratify)
         splits = [(np.sort(np.concatenate([train, alone])), np.sort(test))]
         return splits, f"validation_fraction={validation_fraction}; rows {digest(splits)}"
