@@ -815,8 +815,9 @@ def test_a_val_monitor_without_validation_rows_fails_even_with_compiled_metrics(
     X, y = iris_mixed
     params = dict(model_params={"compile_with": ("adam", "categorical_crossentropy")}, epochs=1, random_state=0)
     with pytest.raises(ValueError, match=r"EarlyStopping\(monitor='val_accuracy'\) watches a value this fit does not "
-                                         r"log; it logs loss and the model's compiled metrics. There are no validation rows: set validation_fraction "
-                                         r"> 0 \(or pass X_val and y_val\), or monitor 'accuracy'\."):
+                                         r"log; it logs loss and the model's compiled metrics. There are no "
+                                         r"validation rows: set validation_fraction > 0 \(or pass X_val and y_val\), "
+                                         r"or monitor 'accuracy'\."):
         KerasClassifier(build_mlp, validation_fraction=0.0, callbacks=[keras.callbacks.EarlyStopping("val_accuracy")],
                         **params).fit(X, y)
     fitted = KerasClassifier(build_mlp, callbacks=[keras.callbacks.EarlyStopping("val_accuracy")], **params).fit(X, y)
