@@ -85,6 +85,18 @@ def test_other_scalings(frame, scaling):  # None: off, as "none" (scikit-learn's
         assert np.median(num[:, 1]) == pytest.approx(0, abs=1e-6)
 
 
+def test_quantile_scaling_reads_values_beyond_the_training_range_as_its_extremes():
+    # QA on R's `cars`: 4 of 40 training rows at the largest speed (24) were encoded at +1.8 sd (ties to the middle),
+    # any larger speed at +5.2 sd (the clip), a step the network never saw: ResNet predicted 96 at 24, 305 at 24.5.
+    x = np.r_[np.linspace(0.0, 20.0, 36), [24.0] * 4]
+    enc = TabularEncoder(scaling="quantile").fit(pd.DataFrame({"speed": x}))
+    at = enc.transform(pd.DataFrame({"speed": [23.9, 24.0, 24.5, 30.0, 0.0, -5.0]}))["numeric"][:, 0]
+    assert at[0] < at[1] and at[1] == at[2] == at[3] < 2.0  # beyond the largest: as the largest
+    assert at[4] == at[5]  # below the smallest: as the smallest
+    trained = enc.transform(pd.DataFrame({"speed": x}))["numeric"][:, 0]
+    assert trained.max() == at[1] and trained.min() == at[4]
+
+
 def test_inf_names_the_column(frame):
     bad = frame.assign(income=[1, 2, np.inf, 4, 5, 6])
     with pytest.raises(ValueError, match=r"infinity.*\['income'\]"):
