@@ -31,7 +31,7 @@ from keraslearn.learners.loss_kinds import (
     _loss_name,
     check_log_loss,
 )
-from keraslearn.learners.regression_targets import KerasRegressorMixin, _target_scaling, _usable_weights
+from keraslearn.learners.regression_targets import KerasRegressorMixin, _target_scaling
 from keraslearn.learners.targets import KerasClassifierMixin
 
 _PARAMS_DOC = """
@@ -316,19 +316,19 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
     _poisson_checked_on_model = True
     _msle_as_log_target = False  # the user's model trains with the loss given
 
-    def _encode_target(self, y, n, sample_weight=None):
-        y_fit, task = super()._encode_target(y, n, sample_weight)
+    def _target_standardization(self, y2, loss, w):
         # Kept until the model is built: a loss compiled in it (not loss=) may ask for another standardization.
-        self._target_given = (self._checked_numbers(y, n).reshape(n, -1), _usable_weights(sample_weight, n))
-        return y_fit, task
+        self._target_given = (y2, w)
+        return super()._target_standardization(y2, loss, w)
 
     def _adapt_target(self, model, y_fit):
         """Standardize the target for the compiled-in loss as for the same loss given as ``loss=`` (mae and huber
         by the median and the interquartile range); undo the standardization when that loss is not scale-free
         (e.g. Poisson)."""
-        y2, w = self.__dict__.pop("_target_given")
+        given = self.__dict__.pop("_target_given", None)  # None: a loss= that is not scale-free
         compiled_loss = _loss_name(self._effective_loss(model))
         if self.loss is None and compiled_loss in _ROBUST_LOSSES:
+            y2, w = given
             mean, scale = _target_scaling(y2, compiled_loss, w)
             y_fit = ((y_fit * self.y_scale_ + self.y_mean_ - mean) / scale).astype(np.float32)  # X_val's rows too
             self.y_mean_, self.y_scale_ = mean, scale

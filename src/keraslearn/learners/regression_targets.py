@@ -174,7 +174,8 @@ class KerasRegressorMixin(RegressorMixin):
         with np.errstate(over="ignore", invalid="ignore"):  # |y| near 1e155 and beyond: checked below
             self.y_mean_, self.y_scale_ = np.zeros(y2.shape[1]), np.ones(y2.shape[1])  # other losses: as given
             if loss in _SCALED_LOSSES:
-                self.y_mean_, self.y_scale_ = _target_scaling(y2, loss, _usable_weights(sample_weight, n))
+                weights = _usable_weights(sample_weight, n)
+                self.y_mean_, self.y_scale_ = self._target_standardization(y2, loss, weights)
             y_fit = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
         if not (np.isfinite(self.y_mean_).all() and np.isfinite(self.y_scale_).all() and np.isfinite(y_fit).all()):
             raise ValueError(
@@ -184,6 +185,10 @@ class KerasRegressorMixin(RegressorMixin):
             )
         task = "regression" if y2.shape[1] == 1 else "multioutput"
         return y_fit, (task, None, y2.shape[1])
+
+    def _target_standardization(self, y2: np.ndarray, loss, w) -> tuple[np.ndarray, np.ndarray]:
+        """``(y_mean_, y_scale_)`` for the training target ``y2`` (see :func:`_target_scaling`)."""
+        return _target_scaling(y2, loss, w)
 
     def _encode_validation_target(self, y, n):
         """``y_val`` standardized as ``y`` was."""

@@ -26,7 +26,10 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
     n = len(y)
     classifier = is_classifier(learner)
     labels = np.asarray(y) if classifier else None
-    min_count = np.unique(labels, return_counts=True)[1].min() if classifier else 0
+    inverse = sizes = None  # each row's class and the classes' sizes: what stratifying (or not) is decided on
+    if classifier:
+        _, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    min_count = sizes.min() if classifier else 0
     if validation_fraction is not None:
         if cv is not None:
             raise ValueError("pass either cv or validation_fraction, not both.")
@@ -37,7 +40,6 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
                              "would be ignored. Pass cv=GroupShuffleSplit(n_splits=1, test_size=..., random_state=0).")
         rows, alone = np.arange(n), np.array([], dtype=int)
         if classifier and min_count < 2:  # a class of one row trains (it cannot be scored); the rest stratified
-            _, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
             lone = sizes[inverse] == 1
             if (~lone).sum() >= 2:
                 rows, alone = np.flatnonzero(~lone), np.flatnonzero(lone)
@@ -62,8 +64,7 @@ def splits_for(learner, X, y, cv, validation_fraction, groups=None):
             raise ValueError(f"cv={cv} folds but y has only {n} rows.")
         # Stratified whenever a class has a row for every fold, as scikit-learn's StratifiedKFold (which refuses
         # only when none has): a class too small for the folds misses some test folds, the others stay balanced.
-        largest = np.unique(labels, return_counts=True)[1].max() if classifier else 0
-        kind = StratifiedKFold if classifier and largest >= cv else KFold
+        kind = StratifiedKFold if classifier and sizes.max() >= cv else KFold
         if classifier and min_count < cv:
             target = repr(y.name) if isinstance(getattr(y, "name", None), str) else "y"  # the CLI's --target
             how = ("the other classes are stratified" if kind is StratifiedKFold
