@@ -175,9 +175,9 @@ def test_scikit_learn_mlp_habits_get_keraslearn_spelling():
     # a family with a weight decay of its own names it
     with pytest.raises(TypeError, match=r"RealMLPRegressor has no parameter 'alpha' .*calls it weight_decay"):
         keraslearn.RealMLPRegressor(alpha=1e-4)
-    with pytest.raises(TypeError, match=r"no parameter 'warm_start' \(scikit-learn's MLP has\): each fit trains "
-                                        r"from scratch"):
-        keraslearn.FFClassifier(warm_start=True)
+    with pytest.raises(TypeError, match=r"CNNClassifier has no parameter 'warm_start' \(scikit-learn's MLP has\): "
+                                        r"each fit trains from scratch"):
+        keraslearn.CNNClassifier(warm_start=True)  # the tabular learners have it
     with pytest.raises(TypeError, match=r"no parameter 'momentum' .*optimizer=keras.optimizers.SGD\(.*momentum=0.9"):
         keraslearn.FFClassifier(momentum=0.9)
     # TabNet's own `epsilon` advice (tf-TabNet's name) wins over the MLP's

@@ -3,6 +3,7 @@ weight-decay exclusions, an optional whole-run learning-rate schedule, and param
 
 from __future__ import annotations
 
+from keraslearn.learners.base import WARM_START_DOC
 from keraslearn.learners.params import check_number, peak_rate
 from keraslearn.training import compile_model
 from keraslearn.training.progress_schedules import ProgressSchedule, adamw, total_steps
@@ -49,7 +50,7 @@ def train_doc(scaling, learning_rate, weight_decay, epochs, patience, decay_note
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0
         0 silent, 1 a progress bar, 2 one line per epoch.
-"""
+""" + WARM_START_DOC
 CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
         Weights per class label, multiplied into ``sample_weight``.
 """

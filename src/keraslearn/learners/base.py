@@ -31,6 +31,18 @@ from keraslearn.training.fast_predict import predict_array  # speed: fast infere
 COSTLY_ROWS_CHUNK = 32
 
 
+#: The numpydoc entry of ``warm_start``, the last parameter of every tabular learner.
+WARM_START_DOC = """    warm_start : bool, default=False
+        When True and the learner is fitted, ``fit`` goes on training the fitted network from
+        its weights instead of starting anew, as scikit-learn's MLP does: ``epochs`` more
+        epochs on the rows given (new ones, or the same for longer), with a fresh optimizer and
+        learning-rate schedule. The fitted encoder and target encoding (``classes_``, the
+        target's scaling) are kept, so X needs the fitted columns and y holds fitted classes;
+        ``history_`` and ``n_iter_`` count the epochs of every fit. ``clone`` (cross-validation,
+        tuning) starts anew.
+"""
+
+
 def store_init_params(estimator, values: dict) -> None:
     """The body of every learner's ``__init__``: keep each argument as given (scikit-learn's contract).
 
@@ -182,6 +194,15 @@ def _refuse_keras_fit_argument(learner, name, value):
     else:
         return
     raise TypeError(f"{cls}.fit() got an unexpected keyword argument {name!r}: {where}.")
+
+
+@functools.cache
+def _init_defaults(cls) -> dict:
+    """``cls.__init__``'s parameters and their defaults."""
+    import inspect
+
+    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+            if p.default is not p.empty}
 
 
 @functools.cache
@@ -357,21 +378,32 @@ class KerasLearner(BaseEstimator):
         frame, has_names = to_frame(X, estimator_name=name)
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None.")
-        y_fit, spec_task = self._encode_target(y, len(frame), sample_weight)
+        warm = self._warm_start_weights()  # the fitted network's weights where this fit goes on from them
+        history_before = self.history_ if warm is not None else None
+        if warm is None:
+            y_fit, spec_task = self._encode_target(y, len(frame), sample_weight)
+        else:
+            y_fit = self._encode_more_target(y, len(frame), sample_weight)
         weighed, sw, scale = weighed_rows(self._check_sample_weight(sample_weight, len(frame)))
         self._warn_classes_without_weight(y_fit, sample_weight)
-        encoder = self._make_encoder()
-        encoder._validate_params()
-        x = encoder._fit_transform_frame(frame, has_names, weighed)
+        if warm is None:
+            encoder = self._make_encoder()
+            encoder._validate_params()
+            x = encoder._fit_transform_frame(frame, has_names, weighed)
+        else:  # the fitted encoder, as at predict: X must have the fitted columns
+            encoder = self.encoder_
+            self._check_encoder_unchanged()
+            x = self._encode_rows(X)
         if weighed is not None:
             x, y_fit = take_rows(x, weighed), y_fit[weighed]
-        self.encoder_ = encoder
-        self.n_features_in_ = encoder.n_features_in_
-        if has_names:
-            self.feature_names_in_ = encoder.feature_names_in_
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        self.spec_ = encoder.spec_.with_task(*spec_task)
+        if warm is None:
+            self.encoder_ = encoder
+            self.n_features_in_ = encoder.n_features_in_
+            if has_names:
+                self.feature_names_in_ = encoder.feature_names_in_
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            self.spec_ = encoder.spec_.with_task(*spec_task)
         n_all = len(y_fit)  # rows given to fit_model: validation rows included
         held_out = None
         if validation_given(X_val, y_val, sample_weight_val):
@@ -384,7 +416,7 @@ class KerasLearner(BaseEstimator):
         if checkpoint_dir is not None:
             from keraslearn.training.checkpoint import FitCheckpoint, fingerprint
 
-            checkpoint = FitCheckpoint(checkpoint_dir, fingerprint(self, x, y_fit, sw, held_out))
+            checkpoint = FitCheckpoint(checkpoint_dir, fingerprint(self, x, y_fit, sw, held_out, start=warm))
         clear_session()  # keeps the user's dtype policy and global seed
         seed = seed_everything(self.random_state)
         tabular = isinstance(encoder, TabularEncoder) and (self.spec_.categorical or encoder.indicator_columns_)
@@ -395,7 +427,7 @@ class KerasLearner(BaseEstimator):
             train_idx, val_idx = split
             # Levels (or missing values) that only the held-out rows hold would get embedding rows or weights
             # that are never trained, so the encoder drops them.
-            if tabular and val_idx is not None and encoder._keep_trained_inputs(
+            if tabular and warm is None and val_idx is not None and encoder._keep_trained_inputs(
                     x, train_idx if sw is None else train_idx[sw[train_idx] > 0]):
                 self.spec_ = encoder.spec_.with_task(*spec_task)
             if self.early_stopping and val_idx is not None and stratify is not None:
@@ -412,6 +444,8 @@ class KerasLearner(BaseEstimator):
             _check_batch_norm_batches(model, batch_size)
             encoded = dict(x)  # the encoder's own arrays: fit_model may reorder their rows in place
             x, y_fit = self._prepare_fit(model, x, y_fit)
+            if warm is not None:
+                self._start_from(model, warm)
             with host_initializers():  # the optimizer's zero slots, too
                 self._compile(model)
                 if model.optimizer is not None and not model.optimizer.built:
@@ -440,6 +474,8 @@ class KerasLearner(BaseEstimator):
             _compiled.after_fit(model)
             release_if_grown()  # a process fitting ever new shapes (a notebook, a grid) stays bounded
             batch_size = device_batch_size(batch_size, active_device_count())  # as fit_model rounded it
+        if warm is not None:  # n_iter_ and history_ count every fit's epochs, as scikit-learn's MLP does
+            self.history_ = _histories_joined(history_before, self.history_)
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
         self.batch_size_ = int(min(batch_size, max(1, self._n_train_rows)))  # more than the fit's rows: all of them
@@ -465,6 +501,34 @@ class KerasLearner(BaseEstimator):
         x = {k: np.concatenate([x[k], xv[k]]) for k in x}
         sw = None if sw is None else np.concatenate([sw, swv])
         return x, np.concatenate([y_fit, yv]), sw, n_val
+
+    def _warm_start_weights(self):
+        """The fitted network's weights where ``warm_start`` continues it, else None (a fresh fit)."""
+        if not getattr(self, "warm_start", False) or self.__dict__.get("model_") is None:
+            return None
+        return [np.array(w) for w in self.model_.get_weights()]
+
+    def _check_encoder_unchanged(self):
+        """A warm start keeps the fitted encoder: refuse encoder parameters changed since (set_params)."""
+        fitted = self.encoder_.get_params(deep=False)
+        changed = [name for name in self._encoder_params if name in fitted and fitted[name] != getattr(self, name)]
+        if changed:
+            now = ", ".join(f"{name}={getattr(self, name)!r}" for name in changed)
+            was = ", ".join(f"{name}={fitted[name]!r}" for name in changed)
+            raise ValueError(f"warm_start continues the fitted network, whose inputs were encoded with {was}; "
+                             f"with {now} they would change under it. Set warm_start=False to fit anew, or set "
+                             "the parameters back.")
+
+    def _start_from(self, model, weights):
+        """Give the newly built ``model`` the fitted network's ``weights`` (a warm start)."""
+        shapes = [tuple(w.shape) for w in model.get_weights()]
+        if shapes != [tuple(w.shape) for w in weights]:
+            raise ValueError(
+                f"warm_start continues the fitted network, but {type(self).__name__}'s parameters now build a "
+                f"network of another shape ({len(shapes)} weight arrays against the fitted {len(weights)}, or "
+                "other sizes: layer widths, embedding sizes or the loss's outputs changed). Set warm_start=False "
+                "to fit anew, or set the parameters back.")
+        model.set_weights(weights)
 
     def _batch_size(self, n_train):
         """Rows per training batch for a fit that trains on ``n_train`` rows."""
@@ -535,6 +599,8 @@ class KerasLearner(BaseEstimator):
             # Unpickling runs code by design, so a Lambda layer that pickled loads too (no safe mode).
             state["model_"] = model_from_bytes(state["model_"], safe_mode=False, custom_objects=classes)
         self.__dict__.update(state)
+        for name, default in _init_defaults(type(self)).items():  # pickled before the parameter existed
+            self.__dict__.setdefault(name, default)
         if "model_" in state and "batch_size_" not in state:
             self.batch_size_ = _saved_batch(self.batch_size)
 
@@ -614,6 +680,14 @@ def _with_fitted_attributes(cls) -> str:
     if later:
         return doc[:later[0]] + header + text + "\n" + doc[later[0]:]
     return doc + "\n" + header + text
+
+
+def _histories_joined(before: dict, after: dict) -> dict:
+    """``history_`` of a warm-started fit: the fitted one's epochs, then this fit's; a value that only one
+    of them logged (``val_loss`` when only one held out rows) is NaN in the other's epochs."""
+    n_before, n_after = (len(next(iter(h.values()), [])) for h in (before, after))
+    return {key: list(before.get(key, [float("nan")] * n_before)) + list(after.get(key, [float("nan")] * n_after))
+            for key in {**before, **after}}
 
 
 def batch_rows(batch_size, n_train, auto_rule) -> int:

@@ -8,7 +8,7 @@ as for the other keraslearn MLPs.
 from __future__ import annotations
 
 from keraslearn.architectures import deep_wide
-from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.base import WARM_START_DOC, KerasLearner, store_init_params
 from keraslearn.learners.regression_targets import KerasRegressorMixin
 from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.training.xla import QUICK_COMPILE
@@ -68,7 +68,7 @@ _PARAMS_DOC = """
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0
         0 silent, 1 a progress bar, 2 one line per epoch.
-"""
+""" + WARM_START_DOC
 
 
 class DeepWideClassifier(KerasClassifierMixin, KerasLearner):
@@ -110,6 +110,7 @@ class DeepWideClassifier(KerasClassifierMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())
 
@@ -146,5 +147,6 @@ class DeepWideRegressor(KerasRegressorMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from keraslearn.architectures import ff
-from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.base import WARM_START_DOC, KerasLearner, store_init_params
 from keraslearn.learners.regression_targets import KerasRegressorMixin
 from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.training.xla import QUICK_COMPILE
@@ -82,7 +82,7 @@ _PARAMS_DOC = """
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0
         0 silent, 1 a progress bar, 2 one line per epoch.
-"""
+""" + WARM_START_DOC
 
 
 class FFClassifier(KerasClassifierMixin, KerasLearner):
@@ -126,6 +126,7 @@ class FFClassifier(KerasClassifierMixin, KerasLearner):
         devices=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())
 
@@ -164,5 +165,6 @@ class FFRegressor(KerasRegressorMixin, KerasLearner):
         devices=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())

@@ -133,6 +133,7 @@ class FTTransformerClassifier(_FTTransformer, KerasClassifierMixin, KerasLearner
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())
 
@@ -167,5 +168,6 @@ class FTTransformerRegressor(_FTTransformer, KerasRegressorMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())

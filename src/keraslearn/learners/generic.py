@@ -21,7 +21,7 @@ from keraslearn.learners._user_model import (
     _output_activation,
     _UserModelMixin,
 )
-from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.base import WARM_START_DOC, KerasLearner, store_init_params
 from keraslearn.learners.loss_kinds import (
     _BINARY_LOSSES,
     _ONE_HOT_LOSSES,
@@ -89,7 +89,7 @@ _PARAMS_DOC = """
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0
         0 silent, 1 a progress bar, 2 one line per epoch.
-"""
+""" + WARM_START_DOC
 
 
 class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
@@ -141,6 +141,7 @@ class KerasClassifier(_UserModelMixin, KerasClassifierMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())
 
@@ -294,6 +295,7 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())
 
@@ -325,9 +327,9 @@ class KerasRegressor(_UserModelMixin, KerasRegressorMixin, KerasLearner):
         """Standardize the target for the compiled-in loss as for the same loss given as ``loss=`` (mae and huber
         by the median and the interquartile range); undo the standardization when that loss is not scale-free
         (e.g. Poisson)."""
-        given = self.__dict__.pop("_target_given", None)  # None: a loss= that is not scale-free
+        given = self.__dict__.pop("_target_given", None)  # None: a loss= that is not scale-free, or a warm start
         compiled_loss = _loss_name(self._effective_loss(model))
-        if self.loss is None and compiled_loss in _ROBUST_LOSSES:
+        if self.loss is None and compiled_loss in _ROBUST_LOSSES and given is not None:
             y2, w = given
             mean, scale = _target_scaling(y2, compiled_loss, w)
             y_fit = ((y_fit * self.y_scale_ + self.y_mean_ - mean) / scale).astype(np.float32)  # X_val's rows too

@@ -177,7 +177,7 @@ def check_training_params(learner) -> None:
         if not (kind is None or kind in known or (layers and isinstance(kind, keras.layers.Layer))):
             raise ValueError(f"numeric_embedding must be None{',' if layers else ' or'} one of {known}"
                              f"{' or a keras.layers.Layer' if layers else ''}, got {kind!r}.")
-    for name in ("early_stopping", "use_batchnorm", "use_embedding"):
+    for name in ("early_stopping", "use_batchnorm", "use_embedding", "warm_start"):
         if hasattr(learner, name) and not isinstance(getattr(learner, name), (bool, np.bool_)):
             raise ValueError(f"{name} must be True or False, got {getattr(learner, name)!r}.")
     for name in ("dropout", "input_dropout", "embed_dropout"):

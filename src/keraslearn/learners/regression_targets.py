@@ -190,19 +190,28 @@ class KerasRegressorMixin(RegressorMixin):
         """``(y_mean_, y_scale_)`` for the training target ``y2`` (see :func:`_target_scaling`)."""
         return _target_scaling(y2, loss, w)
 
-    def _encode_validation_target(self, y, n):
+    def _encode_validation_target(self, y, n, name="y_val", x_name="X_val", against="y"):
         """``y_val`` standardized as ``y`` was."""
-        y2 = self._checked_numbers(y, n, "y_val", "X_val").reshape(n, -1)
+        y2 = self._checked_numbers(y, n, name, x_name).reshape(n, -1)
         if y2.shape[1] != len(self.y_mean_):
-            raise ValueError(f"y_val has {y2.shape[1]} target column(s) but y has {len(self.y_mean_)}.")
+            raise ValueError(f"{name} has {y2.shape[1]} target column(s) but {against} has {len(self.y_mean_)}.")
         if self.y_log1p_:  # set by _encode_target, which fit runs first
-            check_log_loss(_loss_name(self.loss), y2, "y_val")
+            check_log_loss(_loss_name(self.loss), y2, name)
             y2 = np.log1p(y2)
         with np.errstate(over="ignore"):
             y_fit = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
         if not np.isfinite(y_fit).all():
-            raise ValueError(f"y_val holds values too large to train on (largest |y_val| {np.abs(y2).max():.3g}).")
+            raise ValueError(f"{name} holds values too large to train on (largest |{name}| {np.abs(y2).max():.3g}).")
         return y_fit
+
+    def _encode_more_target(self, y, n, sample_weight=None):
+        """``y`` of a warm-started fit, standardized as the fitted model's was."""
+        logged = bool(getattr(self, "y_log1p_", False))
+        if self._log_target() != logged:
+            raise ValueError(f"warm_start continues a network fitted on {'log1p(y)' if logged else 'y'} (its loss "
+                             f"then), but loss={self.loss!r} trains on {'y' if logged else 'log1p(y)'}. Set "
+                             "warm_start=False to fit anew, or set the loss back.")
+        return self._encode_validation_target(y, n, "y", "X", "the fitted model's y")
 
     def predict(self, X):
         """Predicted targets, shaped as y was: (n_samples,) for a 1-D y, (n_samples, n_targets) for a 2-D y (one

@@ -113,6 +113,7 @@ class ResNetClassifier(_ResNet, KerasClassifierMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())
 
@@ -149,5 +150,6 @@ class ResNetRegressor(_ResNet, KerasRegressorMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())

@@ -10,7 +10,7 @@ of SGD(3e-4, momentum 0.9) whose rate a cosine-restart callback overwrote every 
 from __future__ import annotations
 
 from keraslearn.architectures import smlp
-from keraslearn.learners.base import KerasLearner, store_init_params
+from keraslearn.learners.base import WARM_START_DOC, KerasLearner, store_init_params
 from keraslearn.learners.params import check_number, peak_rate
 from keraslearn.learners.regression_targets import KerasRegressorMixin
 from keraslearn.learners.targets import KerasClassifierMixin
@@ -71,7 +71,7 @@ _COMMON_DOC = """
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0
         0 silent, 1 a progress bar, 2 one line per epoch.
-"""
+""" + WARM_START_DOC
 _SMLP_DOC = (
     """
     Parameters
@@ -157,6 +157,7 @@ class SMLPClassifier(_CosineScheduleMixin, KerasClassifierMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())
 
@@ -195,6 +196,7 @@ class SMLPRegressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())
 
@@ -232,6 +234,7 @@ class SMLP2Classifier(_CosineScheduleMixin, KerasClassifierMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())
 
@@ -268,5 +271,6 @@ class SMLP2Regressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())

@@ -124,6 +124,7 @@ class TabMClassifier(_TabM, KerasClassifierMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())
 
@@ -158,5 +159,6 @@ class TabMRegressor(_TabM, KerasRegressorMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())

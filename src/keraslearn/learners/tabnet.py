@@ -8,7 +8,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._user_warnings import warn_user
 from keraslearn.architectures import tabnet
-from keraslearn.learners.base import KerasLearner, atomic_fit, fit_parameters_doc, store_init_params, weighed_rows
+from keraslearn.learners.base import (WARM_START_DOC, KerasLearner, atomic_fit, fit_parameters_doc, store_init_params,
+                                      weighed_rows)
 from keraslearn.learners.params import check_number
 from keraslearn.learners.regression_targets import KerasRegressorMixin
 from keraslearn.learners.targets import KerasClassifierMixin
@@ -106,7 +107,7 @@ _PARAMS_DOC = """
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
     verbose : int, default=0
         0 silent, 1 a progress bar, 2 one line per epoch.
-"""
+""" + WARM_START_DOC
 _ATTRIBUTES_DOC = """
     Attributes
     ----------
@@ -304,6 +305,7 @@ class TabNetClassifier(_TabNetMixin, KerasClassifierMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())
 
@@ -340,5 +342,6 @@ class TabNetRegressor(_TabNetMixin, KerasRegressorMixin, KerasLearner):
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         store_init_params(self, locals())

@@ -131,16 +131,27 @@ class KerasClassifierMixin(ClassifierMixin):
                 "ends in a softmax (a sigmoid for two classes) and outputs probabilities: the activation would be "
                 "applied twice, giving badly calibrated probabilities. Pass the loss with from_logits=False (its "
                 "default), e.g. keras.losses.BinaryCrossentropy(label_smoothing=0.1), or leave loss=None.")
-        self._class_weight_codes = None
-        if self.class_weight is not None:
-            self._class_weight_codes = self._class_weights(codes, sample_weight)
         task = "binary" if len(self.classes_) == 2 else "multiclass"
-        if task == "multiclass" and _loss_name(self.loss) in _BINARY_LOSSES:
+        return self._weighed_target(codes, sample_weight), (task, len(self.classes_))
+
+    def _encode_more_target(self, y, n, sample_weight=None):
+        """``y`` of a warm-started fit, coded with the fitted ``classes_``."""
+        y = self._checked_labels(y, n)
+        codes = self._known_codes(y, "y", "the fitted model", " (warm_start keeps them; warm_start=False fits anew)")
+        return self._weighed_target(codes, sample_weight)
+
+    def _weighed_target(self, codes, sample_weight):
+        """The loss's target for class ``codes``, after checking the loss against ``classes_``; keeps their
+        ``class_weight`` for ``_check_sample_weight``."""
+        if len(self.classes_) > 2 and _loss_name(self.loss) in _BINARY_LOSSES:
             raise ValueError(
                 f"loss={self.loss!r} is a loss for two classes, but y has {len(self.classes_)} classes; "
                 "use loss=None (sparse categorical cross-entropy) or 'categorical_crossentropy'."
             )
-        return self._fit_target(codes), (task, len(self.classes_))
+        self._class_weight_codes = None
+        if self.class_weight is not None:
+            self._class_weight_codes = self._class_weights(codes, sample_weight)
+        return self._fit_target(codes)
 
     def _fit_target(self, codes):
         """What the loss compares the model's output with: class codes, or one-hot rows."""
@@ -153,12 +164,17 @@ class KerasClassifierMixin(ClassifierMixin):
     def _encode_validation_target(self, y, n):
         """``y_val`` as the loss's target, coded with the ``classes_`` that ``y`` gave."""
         y = self._checked_labels(y, n, "y_val", "X_val")
+        return self._fit_target(self._known_codes(y, "y_val", "y"))
+
+    def _known_codes(self, y, name, against, hint="") -> np.ndarray:
+        """The codes of ``y``'s labels among ``classes_``; a label outside them is a ValueError naming ``name``
+        and what gave the classes (``against``)."""
         codes = pd.Index(self.classes_).get_indexer(y)
         if (codes < 0).any():
             unseen = pd.unique(y[codes < 0]).tolist()
-            raise ValueError(f"y_val holds labels that y does not: {unseen[:10]}; a classifier can only be validated "
-                             f"on its classes {self.classes_.tolist()}.")
-        return self._fit_target(codes)
+            raise ValueError(f"{name} holds labels that {against} does not: {unseen[:10]}; the classifier's classes "
+                             f"are {self.classes_.tolist()}{hint}.")
+        return codes
 
     def _class_weights(self, codes, sample_weight=None):
         cw = self.class_weight

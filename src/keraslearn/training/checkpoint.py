@@ -51,7 +51,8 @@ FORMAT_VERSION = 1
 #: epoch; a kill then loses at most about this much training, which the resumed fit redoes exactly.
 WRITE_EVERY_S = 1.0
 # Learner parameters that change how a fit reports, not what it computes.
-_NOT_FINGERPRINTED = ("verbose", "callbacks")
+# warm_start: a warm start is told apart by the weights it starts from (fingerprint's start).
+_NOT_FINGERPRINTED = ("verbose", "callbacks", "warm_start")
 
 
 # ------------------------------------------------------------------- fingerprint
@@ -78,13 +79,13 @@ class Fingerprint(str):
     parts: dict
 
 
-def fingerprint(learner, x, y, sample_weight, held_out=None, params=None) -> Fingerprint:
+def fingerprint(learner, x, y, sample_weight, held_out=None, params=None, start=None) -> Fingerprint:
     """SHA-256 of what makes a checkpoint valid for a fit: class, parameters, backend, data.
 
     ``x``, ``y`` and ``sample_weight`` are the encoded training arrays; call it after the
     learner encoded its target (``classes_`` / ``y_mean_`` are part of the data).
     ``held_out``: how many of their last rows are the user's validation rows. ``params``: instead of the
-    learner's.
+    learner's. ``start``: the weights a warm-started fit starts from (a list of arrays).
     """
     h = hashlib.sha256()
     given = params is not None
@@ -110,6 +111,7 @@ def fingerprint(learner, x, y, sample_weight, held_out=None, params=None) -> Fin
     described = json.loads(text)
     parts = sorted(x.items()) if isinstance(x, dict) else [("x", x)]
     parts += [("y", y), ("sample_weight", sample_weight)]
+    parts += [(f"start{i}", w) for i, w in enumerate(start or ())]  # none for a fresh fit: its digests stay
     data = described["data"] = {}
     for name, arr in parts:
         h.update(name.encode())
