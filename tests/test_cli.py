@@ -1,5 +1,6 @@
 """The CLI main job: demo, fit, predict, evaluate, and one-line errors with exit code 2."""
 
+import contextlib
 import io
 import json
 import os
@@ -1197,3 +1198,34 @@ def test_class_labels_written_with_leading_zeros_stay_as_written(tmp_path, capsy
     assert main(["fit", str(data), "--target", "y", "--epochs", "1", "--task", "regression", "--out", str(out),
                  "--quiet"]) == 0
     assert json.loads((tmp_path / "l_metrics.json").read_text())["train"]["r2"] is not None
+
+
+@pytest.fixture(scope="module")
+def small_fit(tmp_path_factory):
+    """A fit of 32 rows, as a user's first try: 25 train, 7 test; what it printed on stderr."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(32, 4)), columns=["a", "b", "c", "d"]).assign(y=lambda d: 2 * d.a)
+    data = tmp_path_factory.mktemp("small") / "small.csv"
+    df.to_csv(data, index=False)
+    out = data.with_suffix(".keraslearn")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["fit", str(data), "--target", "y", "--epochs", "2", "--out", str(out)]) == 0
+    return data, out, err.getvalue()
+
+
+def test_fit_says_and_records_the_rows_it_held_out_for_early_stopping(small_fit, tmp_path, capsys):
+    data, out, err = small_fit
+    # the learner's own count (validation_fraction=0.1 of 25 rounds to 2), after "25 rows ...; 7 test rows"
+    assert "2 of the 25 training rows held out for early stopping (validation_fraction=0.1): the model learned " \
+           "from 23" in err
+    assert json.loads(out.with_name("small_metrics.json").read_text())["validation_rows"] == 2
+    # rows of weight 0 take no part in the fit, nor in its validation split; early stopping off: what they are for
+    pd.read_csv(data).assign(w=[0.0, 0.0] + [1.0] * 30).to_csv(tmp_path / "w.csv", index=False)
+    assert main(["fit", str(tmp_path / "w.csv"), "--target", "y", "--weight", "w", "--epochs", "1", "--test-fraction",
+                 "0", "--param", "early_stopping=false", "--param", "validation_fraction=0.2",
+                 "--out", str(tmp_path / "w.keraslearn")]) == 0
+    assert "6 of the 30 training rows held out to report val_loss (validation_fraction=0.2; early_stopping is off): " \
+           "the model learned from 24" in capsys.readouterr().err
+    assert json.loads((tmp_path / "w_metrics.json").read_text())["validation_rows"] == 6
+

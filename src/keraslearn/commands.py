@@ -109,8 +109,9 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     (X_tr, w_tr), (X_te, w_te) = pop_weight(X_tr, weight), pop_weight(X_te, weight)
     weighted = "" if weight is None else f" weighted by {weight!r}"  # the rows, in training and the metrics
     weighing = ""  # rows of weight 0 take no part in the fit
-    if w_tr is not None and (n_weighed := int(np.count_nonzero(np.asarray(w_tr)))) < len(w_tr):
-        weighing = f" ({n_weighed} with weight > 0)"
+    n_fit = len(X_tr) if w_tr is None else int(np.count_nonzero(np.asarray(w_tr)))
+    if n_fit < len(X_tr):
+        weighing = f" ({n_fit} with weight > 0)"
     _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows × {X_tr.shape[1]} columns"
                   f"{weighted and ','}{weighted}{weighing}; {held}")
     start = time.perf_counter()
@@ -125,6 +126,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
         raise KeyboardInterrupt(f"interrupted after {time.perf_counter() - start:.0f} s of training; "
                                 f"no model was written to {out}") from None
     seconds = time.perf_counter() - start
+    validation_rows = _say_validation_rows(console, learner, n_fit)
     remember_table(learner, X, y, weight)
     if "verbose" in learner.get_params(deep=False):  # the command's progress display is not the saved learner's:
         learner.set_params(verbose=0)  # reused in Python (cross_validate), it fits quietly, as by default
@@ -150,7 +152,9 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     report = _json({"learner": re.sub(r",\n\s+", ", ", repr(learner)),  # on one line: scikit-learn's repr wraps
                     "task": task, **labels, "features": [str(c) for c in X_tr.columns],
                     "target": str(y.name), **({} if weight is None else {"weight": str(weight)}),
-                    "train_rows": len(X_tr), "test_rows": 0 if X_te is None else len(X_te),
+                    "train_rows": len(X_tr),
+                    **({} if validation_rows is None else {"validation_rows": validation_rows}),
+                    "test_rows": 0 if X_te is None else len(X_te),
                     "random_state": random_state, "seconds": seconds, "epochs": learner.n_iter_,
                     "batch_size": learner.batch_size_, **rows}, indent=2)
     rows_shown, X_shown, y_shown, w_shown = ("test", X_te, y_te, w_te) if X_te is not None else \
@@ -167,6 +171,21 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}\nplot     → {plot} "
                   f"({rows_shown} rows)")
     return rows
+
+
+def _say_validation_rows(console, learner, n_fit: int):
+    """Say how many of the ``n_fit`` rows given to the fit the learner held out for validation (early stopping),
+    as it counted them (``_n_train_rows``); return that number, or None for a learner that does not count them."""
+    trained = getattr(learner, "_n_train_rows", None)
+    if trained is None:
+        return None
+    held = n_fit - trained
+    if held:
+        why, off = ("for early stopping", "") if getattr(learner, "early_stopping", True) else \
+            ("to report val_loss", "; early_stopping is off")
+        _say(console, f"{held} of the {n_fit} training rows held out {why} (validation_fraction="
+                      f"{learner.validation_fraction:g}{off}): the model learned from {trained}")
+    return held
 
 
 def _loss_label(learner) -> str:
