@@ -1229,3 +1229,13 @@ def test_fit_says_and_records_the_rows_it_held_out_for_early_stopping(small_fit,
            "the model learned from 24" in capsys.readouterr().err
     assert json.loads((tmp_path / "w_metrics.json").read_text())["validation_rows"] == 6
 
+
+def test_fit_says_that_metrics_of_few_test_rows_are_unsteady(small_fit, fitted):
+    _, _, err = small_fit
+    note = err[err.index("the test metrics come from"):]
+    assert note.startswith("the test metrics come from 7 rows, so they would differ a lot on another split (rerun "
+                           "with another --random-state to see how much); a larger --test-fraction or more data")
+    assert err.index("test") < err.index(note) and "cross_validate" in note  # after the table
+    assert json.loads(fitted.with_name("iris_metrics.json").read_text())["test_rows"] == 30  # said nothing: see
+    # test_fit_drops_columns_says_its_test_split_and_records_it, whose 30 test rows get no note
+

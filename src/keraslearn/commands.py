@@ -145,6 +145,11 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
                                 f"nothing was written to {out}") from None
     epochs = f"{learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}, batches of {learner.batch_size_}"
     print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)" + (weighted and f"; metrics{weighted}"))
+    if X_te is not None and len(X_te) < _FEW_TEST_ROWS:
+        _say(console, f"the test metrics come from {len(X_te)} rows, so they would differ a lot on another split "
+                      "(rerun with another --random-state to see how much); a larger --test-fraction or more data "
+                      "steadies them, as does cross-validation in Python (sklearn.model_selection.cross_validate)",
+             style="yellow")
     out = Path(out)
     curve, metrics_path, plot = side_files(out)
     labels = {"classes": learner.classes_.tolist()} if classes else {}
@@ -171,6 +176,12 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}\nplot     → {plot} "
                   f"({rows_shown} rows)")
     return rows
+
+
+# Below 30 test rows a metric rests on too few rows to compare models by: one row moves accuracy by more than
+# 3 points, and accuracy's standard error (up to 0.5/sqrt(n)) is 9 points at 30 rows and more below; R² and ROC
+# AUC vary more still.
+_FEW_TEST_ROWS = 30
 
 
 def _say_validation_rows(console, learner, n_fit: int):
