@@ -24,6 +24,7 @@ from keraslearn.outputs import (check_outputs, model_out, not_the_input, out_kin
 from keraslearn.holdout import held_out
 from keraslearn.tables import read_table, uncompressed
 from keraslearn.scoring_notes import labels_as_classes, say_roc_auc_left_out, say_unseen_labels, some
+from keraslearn.seen_rows import remember_rows, say_if_trained_on
 from keraslearn.tasks import (TASKS, check_epochs, check_weight_column, columns_hint, listed_target, load_task,
                               missing_columns, parse_params, pop_weight, seed, split_target, stray_text)
 
@@ -128,6 +129,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     seconds = time.perf_counter() - start
     validation_rows = _say_validation_rows(console, learner, n_fit)
     remember_table(learner, X, y, weight)
+    remember_rows(learner, X_tr, y_tr)
     if "verbose" in learner.get_params(deep=False):  # the command's progress display is not the saved learner's:
         learner.set_params(verbose=0)  # reused in Python (cross_validate), it fits quietly, as by default
     try:
@@ -405,6 +407,7 @@ def cmd_evaluate(args):
         X, y, weights = _labelled_images(args)
     else:
         X, y, weights = _labelled_rows(args, model, console)
+        say_if_trained_on(console, model, X, y)
     if hasattr(model, "classes_"):
         y = labels_as_classes(y, model.classes_)
         if not y.isin(model.classes_.tolist()).any():
