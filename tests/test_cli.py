@@ -1,5 +1,6 @@
 """The CLI main job: demo, fit, predict, evaluate, and one-line errors with exit code 2."""
 
+import contextlib
 import io
 import json
 import os
@@ -1197,3 +1198,99 @@ def test_class_labels_written_with_leading_zeros_stay_as_written(tmp_path, capsy
     assert main(["fit", str(data), "--target", "y", "--epochs", "1", "--task", "regression", "--out", str(out),
                  "--quiet"]) == 0
     assert json.loads((tmp_path / "l_metrics.json").read_text())["train"]["r2"] is not None
+
+
+@pytest.fixture(scope="module")
+def small_fit(tmp_path_factory):
+    """A fit of 32 rows, as a user's first try: 25 train, 7 test; what it printed on stderr."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(32, 4)), columns=["a", "b", "c", "d"]).assign(y=lambda d: 2 * d.a)
+    data = tmp_path_factory.mktemp("small") / "small.csv"
+    df.to_csv(data, index=False)
+    out = data.with_suffix(".keraslearn")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["fit", str(data), "--target", "y", "--epochs", "2", "--out", str(out)]) == 0
+    return data, out, err.getvalue()
+
+
+def test_fit_says_and_records_the_rows_it_held_out_for_early_stopping(small_fit, tmp_path, capsys):
+    data, out, err = small_fit
+    # the learner's own count (validation_fraction=0.1 of 25 rounds to 2), after "25 rows ...; 7 test rows"
+    assert "2 of the 25 training rows held out for early stopping (validation_fraction=0.1): the model learned " \
+           "from 23" in err
+    assert json.loads(out.with_name("small_metrics.json").read_text())["validation_rows"] == 2
+    # rows of weight 0 take no part in the fit, nor in its validation split; early stopping off: what they are for
+    pd.read_csv(data).assign(w=[0.0, 0.0] + [1.0] * 30).to_csv(tmp_path / "w.csv", index=False)
+    assert main(["fit", str(tmp_path / "w.csv"), "--target", "y", "--weight", "w", "--epochs", "1", "--test-fraction",
+                 "0", "--param", "early_stopping=false", "--param", "validation_fraction=0.2",
+                 "--out", str(tmp_path / "w.keraslearn")]) == 0
+    assert "6 of the 30 training rows held out to report val_loss (validation_fraction=0.2; early_stopping is off): " \
+           "the model learned from 24" in capsys.readouterr().err
+    assert json.loads((tmp_path / "w_metrics.json").read_text())["validation_rows"] == 6
+
+
+def test_fit_says_that_metrics_of_few_test_rows_are_unsteady(small_fit, fitted):
+    _, _, err = small_fit
+    note = err[err.index("the test metrics come from"):]
+    assert note.startswith("the test metrics come from 7 rows, so they would differ a lot on another split (rerun "
+                           "with another --random-state to see how much); a larger --test-fraction or more data")
+    assert err.index("test") < err.index(note) and "cross_validate" in note  # after the table
+    assert json.loads(fitted.with_name("iris_metrics.json").read_text())["test_rows"] == 30  # said nothing: see
+    # test_fit_drops_columns_says_its_test_split_and_records_it, whose 30 test rows get no note
+
+
+def _categories(rng, n, levels, columns):
+    return pd.DataFrame({f"c{j}": rng.choice([f"l{k}" for k in range(levels)], n) for j in range(columns)}).assign(
+        label=rng.choice(["no", "yes"], n))
+
+
+def test_evaluate_warns_when_the_rows_trained_the_model(diabetes_mixed, tmp_path, capsys):
+    X, y = diabetes_mixed
+    table = X.assign(target=y)
+    train, new = tmp_path / "train.csv", tmp_path / "new.csv"
+    table.iloc[:300].to_csv(train, index=False)
+    table.iloc[300:].to_csv(new, index=False)
+    out = tmp_path / "m.keraslearn"
+    assert main(["fit", str(train), "--target", "target", "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    warned = "of the rows that trained this model are among these"
+    assert main(["evaluate", str(out), str(train)]) == 0
+    err = capsys.readouterr().err
+    assert "about 100% of the rows that trained this model are among these 300 rows (about 80% of them), so these " \
+           "metrics are partly in-sample and overstate how it does on new data; evaluate rows it never saw" in err
+    table.iloc[:300].to_parquet(tmp_path / "train.parquet")  # the same rows, however written
+    assert main(["evaluate", str(out), str(tmp_path / "train.parquet")]) == 0
+    assert "about 100% of the rows that trained" in capsys.readouterr().err
+    head = tmp_path / "head.csv"  # a fifth of them: few of the training rows, but most of these rows
+    table.iloc[:60].to_csv(head, index=False)
+    assert main(["evaluate", str(out), str(head)]) == 0
+    assert "rows that trained this model are among these 60 rows (about 8" in capsys.readouterr().err
+    assert main(["evaluate", str(out), str(new)]) == 0
+    assert warned not in capsys.readouterr().err
+    # the artifact keeps a sample of hashes; a model without them (saved before, or fitted in Python) says nothing
+    model = keraslearn.load(out)
+    assert model.training_row_hashes_.dtype == np.uint64 and len(model.training_row_hashes_) == 240
+    model.save(tmp_path / "again.keraslearn")
+    assert (keraslearn.load(tmp_path / "again.keraslearn").training_row_hashes_ == model.training_row_hashes_).all()
+    del model.training_row_hashes_
+    model.save(tmp_path / "old.keraslearn")
+    assert main(["evaluate", str(tmp_path / "old.keraslearn"), str(train)]) == 0
+    assert warned not in capsys.readouterr().err
+
+
+def test_evaluate_does_not_take_repeated_rows_of_other_data_for_training_rows(tmp_path, capsys):
+    """A table of a few categories repeats its rows: rows of a separate file equal training rows by chance."""
+    rng = np.random.default_rng(0)
+    warned = "of the rows that trained this model are among these"
+    # Five columns of four levels: most rows occur once or twice, where chance matches are likeliest.
+    for levels, columns in ((4, 5), (3, 3)):
+        data, new, out = (tmp_path / f"{name}{levels}.{ext}" for name, ext in
+                          (("data", "csv"), ("new", "csv"), ("m", "keraslearn")))
+        _categories(rng, 800, levels, columns).to_csv(data, index=False)
+        _categories(rng, 400, levels, columns).to_csv(new, index=False)
+        assert main(["fit", str(data), "--target", "label", "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+        assert main(["evaluate", str(out), str(new)]) == 0
+        assert warned not in capsys.readouterr().err
+        assert main(["evaluate", str(out), str(data)]) == 0
+        # its rows that occur once tell the training file; 3 columns of 3 levels: none does, nothing is said
+        assert (warned in capsys.readouterr().err) == (levels == 4)

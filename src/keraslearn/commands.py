@@ -24,6 +24,7 @@ from keraslearn.outputs import (check_outputs, model_out, not_the_input, out_kin
 from keraslearn.holdout import held_out
 from keraslearn.tables import read_table, uncompressed
 from keraslearn.scoring_notes import labels_as_classes, say_roc_auc_left_out, say_unseen_labels, some
+from keraslearn.seen_rows import remember_rows, say_if_trained_on
 from keraslearn.tasks import (TASKS, check_epochs, check_weight_column, columns_hint, listed_target, load_task,
                               missing_columns, parse_params, pop_weight, seed, split_target, stray_text)
 
@@ -109,8 +110,9 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     (X_tr, w_tr), (X_te, w_te) = pop_weight(X_tr, weight), pop_weight(X_te, weight)
     weighted = "" if weight is None else f" weighted by {weight!r}"  # the rows, in training and the metrics
     weighing = ""  # rows of weight 0 take no part in the fit
-    if w_tr is not None and (n_weighed := int(np.count_nonzero(np.asarray(w_tr)))) < len(w_tr):
-        weighing = f" ({n_weighed} with weight > 0)"
+    n_fit = len(X_tr) if w_tr is None else int(np.count_nonzero(np.asarray(w_tr)))
+    if n_fit < len(X_tr):
+        weighing = f" ({n_fit} with weight > 0)"
     _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows × {X_tr.shape[1]} columns"
                   f"{weighted and ','}{weighted}{weighing}; {held}")
     start = time.perf_counter()
@@ -125,7 +127,9 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
         raise KeyboardInterrupt(f"interrupted after {time.perf_counter() - start:.0f} s of training; "
                                 f"no model was written to {out}") from None
     seconds = time.perf_counter() - start
+    validation_rows = _say_validation_rows(console, learner, n_fit)
     remember_table(learner, X, y, weight)
+    remember_rows(learner, X_tr, y_tr)
     if "verbose" in learner.get_params(deep=False):  # the command's progress display is not the saved learner's:
         learner.set_params(verbose=0)  # reused in Python (cross_validate), it fits quietly, as by default
     try:
@@ -143,6 +147,11 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
                                 f"nothing was written to {out}") from None
     epochs = f"{learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}, batches of {learner.batch_size_}"
     print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)" + (weighted and f"; metrics{weighted}"))
+    if X_te is not None and len(X_te) < _FEW_TEST_ROWS:
+        _say(console, f"the test metrics come from {len(X_te)} rows, so they would differ a lot on another split "
+                      "(rerun with another --random-state to see how much); a larger --test-fraction or more data "
+                      "steadies them, as does cross-validation in Python (sklearn.model_selection.cross_validate)",
+             style="yellow")
     out = Path(out)
     curve, metrics_path, plot = side_files(out)
     labels = {"classes": learner.classes_.tolist()} if classes else {}
@@ -150,7 +159,9 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     report = _json({"learner": re.sub(r",\n\s+", ", ", repr(learner)),  # on one line: scikit-learn's repr wraps
                     "task": task, **labels, "features": [str(c) for c in X_tr.columns],
                     "target": str(y.name), **({} if weight is None else {"weight": str(weight)}),
-                    "train_rows": len(X_tr), "test_rows": 0 if X_te is None else len(X_te),
+                    "train_rows": len(X_tr),
+                    **({} if validation_rows is None else {"validation_rows": validation_rows}),
+                    "test_rows": 0 if X_te is None else len(X_te),
                     "random_state": random_state, "seconds": seconds, "epochs": learner.n_iter_,
                     "batch_size": learner.batch_size_, **rows}, indent=2)
     rows_shown, X_shown, y_shown, w_shown = ("test", X_te, y_te, w_te) if X_te is not None else \
@@ -167,6 +178,27 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     _say(console, f"model    → {out}\ncurve    → {curve}\nmetrics  → {metrics_path}\nplot     → {plot} "
                   f"({rows_shown} rows)")
     return rows
+
+
+# Below 30 test rows a metric rests on too few rows to compare models by: one row moves accuracy by more than
+# 3 points, and accuracy's standard error (up to 0.5/sqrt(n)) is 9 points at 30 rows and more below; R² and ROC
+# AUC vary more still.
+_FEW_TEST_ROWS = 30
+
+
+def _say_validation_rows(console, learner, n_fit: int):
+    """Say how many of the ``n_fit`` rows given to the fit the learner held out for validation (early stopping),
+    as it counted them (``_n_train_rows``); return that number, or None for a learner that does not count them."""
+    trained = getattr(learner, "_n_train_rows", None)
+    if trained is None:
+        return None
+    held = n_fit - trained
+    if held:
+        why, off = ("for early stopping", "") if getattr(learner, "early_stopping", True) else \
+            ("to report val_loss", "; early_stopping is off")
+        _say(console, f"{held} of the {n_fit} training rows held out {why} (validation_fraction="
+                      f"{learner.validation_fraction:g}{off}): the model learned from {trained}")
+    return held
 
 
 def _loss_label(learner) -> str:
@@ -375,6 +407,7 @@ def cmd_evaluate(args):
         X, y, weights = _labelled_images(args)
     else:
         X, y, weights = _labelled_rows(args, model, console)
+        say_if_trained_on(console, model, X, y)
     if hasattr(model, "classes_"):
         y = labels_as_classes(y, model.classes_)
         if not y.isin(model.classes_.tolist()).any():

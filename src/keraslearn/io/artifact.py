@@ -241,6 +241,8 @@ def save(learner, path) -> str:
     encoder = getattr(learner, "encoder_", None)
     enc_state, enc_arrays = encoder.get_state() if encoder is not None else (None, {})
     fit_state, fit_arrays = learner._fitted_state()
+    if getattr(learner, "training_row_hashes_", None) is not None:  # the command line's fit: evaluate compares them
+        fit_arrays = {**fit_arrays, "training_row_hashes": np.asarray(learner.training_row_hashes_, dtype=np.uint64)}
     try:
         fitted = jsonsafe.encode(fit_state)
     except jsonsafe.NotSerializable as err:  # labels of a type JSON cannot hold (Decimal, Timestamp objects, ...)
@@ -410,6 +412,9 @@ def _restore(cls, meta: dict, path):
         learner.target_name_ = meta["target"]
     if isinstance(meta.get("weight"), str):
         learner.weight_name_ = meta["weight"]
+    hashes = fit_arrays.get("training_row_hashes")
+    if hashes is not None and hashes.dtype == np.uint64 and hashes.ndim == 1:  # else evaluate says nothing of them
+        learner.training_row_hashes_ = np.sort(hashes)
     _set_metadata_requests(learner, meta.get("metadata_requests"))
     return learner
 

@@ -12,6 +12,7 @@ from keraslearn.console import console as _console
 from keraslearn.console import say as _say
 from keraslearn.console import score
 from keraslearn.outputs import model_out, save_or_keep
+from keraslearn.seen_rows import remember_rows
 from keraslearn.tasks import load_task, parse_params, pop_weight, seed
 from keraslearn._atomic import check_writable
 
@@ -75,6 +76,7 @@ def cmd_tune(args):
     _say(console, f"study name: {study.study_name}  (resume or add workers with --study {study.study_name})")
     if best is not None and hasattr(best, "model_"):
         remember_table(best, X, y, args.weight)
+        remember_rows(best, X, y)  # refit on every row: evaluate on this file is in-sample
     if args.out:
         save_or_keep(best, args.out)
         _say(console, f"best model → {args.out}")
