@@ -1257,7 +1257,7 @@ def test_evaluate_warns_when_the_rows_trained_the_model(diabetes_mixed, tmp_path
     assert main(["evaluate", str(out), str(train)]) == 0
     err = capsys.readouterr().err
     assert "about 100% of the rows that trained this model are among these 300 rows (about 80% of them), so these " \
-           "metrics are partly in-sample and overstate how it does on new data; evaluate rows it never saw" in err
+           "metrics are partly in-sample and overstate how it does on new data; evaluate rows it did not train" in err
     table.iloc[:300].to_parquet(tmp_path / "train.parquet")  # the same rows, however written
     assert main(["evaluate", str(out), str(tmp_path / "train.parquet")]) == 0
     assert "about 100% of the rows that trained" in capsys.readouterr().err
@@ -1275,6 +1275,16 @@ def test_evaluate_warns_when_the_rows_trained_the_model(diabetes_mixed, tmp_path
     del model.training_row_hashes_
     model.save(tmp_path / "old.keraslearn")
     assert main(["evaluate", str(tmp_path / "old.keraslearn"), str(train)]) == 0
+    assert warned not in capsys.readouterr().err
+    # refitted in Python on other rows, it forgets the training file's hashes (a warm start keeps them: its rows
+    # trained it still)
+    model = keraslearn.load(out)
+    model.set_params(warm_start=True).fit(X.iloc[300:], y.iloc[300:])
+    assert len(model.training_row_hashes_) == 240 and model.target_name_ == "target"
+    model.set_params(warm_start=False).fit(X.iloc[300:], y.iloc[300:])
+    assert not hasattr(model, "training_row_hashes_") and not hasattr(model, "target_name_")
+    model.save(tmp_path / "refit.keraslearn")
+    assert main(["evaluate", str(tmp_path / "refit.keraslearn"), str(train), "--target", "target"]) == 0
     assert warned not in capsys.readouterr().err
 
 

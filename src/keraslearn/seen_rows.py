@@ -75,5 +75,5 @@ def say_if_trained_on(console, model, X, y) -> None:
     of_training, of_these = shares
     say(console, f"about {of_training:.0%} of the rows that trained this model are among these {len(X)} rows "
                  f"(about {of_these:.0%} of them), so these metrics are partly in-sample and overstate how it does "
-                 "on new data; evaluate rows it never saw: keep them out of the file you fit on (fit scored its "
-                 "--test-fraction rows when it ran: its _metrics.json)", style="yellow")
+                 "on new data; evaluate rows it did not train on, kept out of the file you fit or tune on (fit "
+                 "scored the --test-fraction rows it held out: its _metrics.json)", style="yellow")

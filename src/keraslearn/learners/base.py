@@ -31,6 +31,10 @@ from keraslearn.training.fast_predict import predict_array  # speed: fast infere
 COSTLY_ROWS_CHUNK = 32
 
 
+#: What the command line keeps on a model of the file it trained on (commands.remember_table,
+#: seen_rows.remember_rows), which a new fit on other rows would make wrong (a warm start keeps them).
+_TRAINING_FILE_NOTES = ("table_numbers_", "target_name_", "weight_name_", "training_row_hashes_")
+
 #: The numpydoc entry of ``warm_start``, the last parameter of every tabular learner.
 WARM_START_DOC = """    warm_start : bool, default=False
         When True and the learner is fitted, ``fit`` goes on training the fitted network from
@@ -397,6 +401,8 @@ class KerasLearner(BaseEstimator):
         if weighed is not None:
             x, y_fit = take_rows(x, weighed), y_fit[weighed]
         if warm is None:
+            for name in _TRAINING_FILE_NOTES:  # of the rows a former fit read: wrong for these
+                self.__dict__.pop(name, None)
             self.encoder_ = encoder
             self.n_features_in_ = encoder.n_features_in_
             if has_names:
