@@ -1228,6 +1228,11 @@ def test_fit_says_and_records_the_rows_it_held_out_for_early_stopping(small_fit,
     assert "6 of the 30 training rows held out to report val_loss (validation_fraction=0.2; early_stopping is off): " \
            "the model learned from 24" in capsys.readouterr().err
     assert json.loads((tmp_path / "w_metrics.json").read_text())["validation_rows"] == 6
+    # rows a class_weight of 0 removes are not counted as held out either (19 of 48 were)
+    pd.read_csv(data).assign(y=["a", "b", "c", "d"] * 8).to_csv(tmp_path / "c.csv", index=False)
+    assert main(["fit", str(tmp_path / "c.csv"), "--target", "y", "--epochs", "1", "--test-fraction", "0",
+                 "--param", "class_weight={'a': 0, 'b': 1, 'c': 1, 'd': 1}", "--out", str(tmp_path / "c.keraslearn")]) == 0
+    assert "2 of the 24 training rows held out for early stopping" in capsys.readouterr().err
 
 
 def test_fit_says_that_metrics_of_few_test_rows_are_unsteady(small_fit, fitted):

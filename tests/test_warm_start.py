@@ -133,6 +133,50 @@ def test_a_checkpoint_tells_warm_starts_apart_by_their_weights(rows, fitted):
     fitted.set_params(warm_start=False)
 
 
+def test_a_warm_fit_keeps_the_fresh_fits_checks(rows, fitted):
+    X, y = rows
+    model = pickle.loads(pickle.dumps(fitted)).set_params(warm_start=True)
+    with pytest.raises(ValueError, match="loss='binary_crossentropy' is a classification loss"):
+        model.set_params(loss="binary_crossentropy").fit(X, y)
+    with pytest.raises(ValueError, match="loss='poisson' needs positive predictions"):
+        model.set_params(loss="poisson").fit(X, y.abs())
+
+
+def test_a_warm_fit_judges_its_epochs_from_the_first(rows, fitted):
+    """A fresh FF fit on a tiny table lets early stopping judge only from its 60th optimizer step; a warm fit goes
+    on from a trained network, so it judges from the first epoch: a frozen one stops after its patience."""
+    X, y = rows
+    small = X.iloc[:30], y.iloc[:30]  # one batch an epoch
+    model = pickle.loads(pickle.dumps(fitted)).set_params(warm_start=True, learning_rate=FROZEN, epochs=100,
+                                                          early_stopping=True, patience=3)
+    model.fit(*small)
+    assert model.n_iter_ - fitted.n_iter_ <= 5  # 4: the first epoch, then 3 without a better one
+
+
+def test_a_warm_tabnet_takes_the_fitted_columns_in_another_form(rows):
+    from keraslearn import TabNetRegressor
+
+    X, y = rows
+    numeric = X[["a", "b"]]
+    model = TabNetRegressor(n_d=4, n_a=4, n_steps=1, epochs=1, random_state=0, warm_start=True).fit(numeric, y)
+    with pytest.warns(UserWarning):  # an array for a model fitted on named columns: matched by position
+        model.fit(numeric.to_numpy(), y)
+    assert model.feature_importances_.shape == (2,) and model.n_iter_ == 2
+
+
+def test_an_artifact_leaves_out_warm_start_at_its_default(fitted, tmp_path):
+    import json
+    import zipfile
+
+    fitted.save(tmp_path / "m.keraslearn")  # loadable by keraslearn before warm_start, which refuses it by name
+    with zipfile.ZipFile(tmp_path / "m.keraslearn") as z:
+        meta = json.loads(next(z.read(n) for n in z.namelist() if n.endswith(".json") and b'"params"' in z.read(n)))
+    assert "warm_start" not in meta["params"] and meta["params"]["epochs"] == 3
+    fitted.set_params(warm_start=True).save(tmp_path / "w.keraslearn")
+    fitted.set_params(warm_start=False)
+    assert load(tmp_path / "w.keraslearn").warm_start is True and load(tmp_path / "m.keraslearn").warm_start is False
+
+
 def test_warm_start_must_be_a_bool(rows):
     X, y = rows
     with pytest.raises(ValueError, match="warm_start must be True or False, got 'yes'"):

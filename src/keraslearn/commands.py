@@ -110,9 +110,8 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
     (X_tr, w_tr), (X_te, w_te) = pop_weight(X_tr, weight), pop_weight(X_te, weight)
     weighted = "" if weight is None else f" weighted by {weight!r}"  # the rows, in training and the metrics
     weighing = ""  # rows of weight 0 take no part in the fit
-    n_fit = len(X_tr) if w_tr is None else int(np.count_nonzero(np.asarray(w_tr)))
-    if n_fit < len(X_tr):
-        weighing = f" ({n_fit} with weight > 0)"
+    if w_tr is not None and (n_weighed := int(np.count_nonzero(np.asarray(w_tr)))) < len(w_tr):
+        weighing = f" ({n_weighed} with weight > 0)"
     _say(console, f"training {type(learner).__name__} on {len(X_tr)} rows × {X_tr.shape[1]} columns"
                   f"{weighted and ','}{weighted}{weighing}; {held}")
     start = time.perf_counter()
@@ -127,7 +126,7 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
         raise KeyboardInterrupt(f"interrupted after {time.perf_counter() - start:.0f} s of training; "
                                 f"no model was written to {out}") from None
     seconds = time.perf_counter() - start
-    validation_rows = _say_validation_rows(console, learner, n_fit)
+    validation_rows = _say_validation_rows(console, learner)
     remember_table(learner, X, y, weight)
     remember_rows(learner, X_tr, y_tr)
     if "verbose" in learner.get_params(deep=False):  # the command's progress display is not the saved learner's:
@@ -186,13 +185,13 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
 _FEW_TEST_ROWS = 30
 
 
-def _say_validation_rows(console, learner, n_fit: int):
-    """Say how many of the ``n_fit`` rows given to the fit the learner held out for validation (early stopping),
-    as it counted them (``_n_train_rows``); return that number, or None for a learner that does not count them."""
-    trained = getattr(learner, "_n_train_rows", None)
-    if trained is None:
+def _say_validation_rows(console, learner):
+    """Say how many of the rows that took part in the fit the learner held out for validation (early stopping),
+    as it counted them; return that number, or None for a learner that does not count them (images)."""
+    trained, held = getattr(learner, "_n_train_rows", None), getattr(learner, "_n_validation_rows", None)
+    if trained is None or held is None:
         return None
-    held = n_fit - trained
+    n_fit = trained + held  # rows of weight 0 (--weight, or a class_weight of 0) took no part
     if held:
         why, off = ("for early stopping", "") if getattr(learner, "early_stopping", True) else \
             ("to report val_loss", "; early_stopping is off")

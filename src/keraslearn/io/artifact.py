@@ -157,6 +157,8 @@ def _params(meta: dict, path) -> dict:
 def _params_json(learner) -> tuple[dict, list[str]]:
     params, dropped = {}, []
     for name, value in learner.get_params(deep=False).items():
+        if name == "warm_start" and value is False:  # its default, left out: keraslearn before it loads the file
+            continue
         try:
             params[name] = jsonsafe.encode(value)
         except jsonsafe.NotSerializable:

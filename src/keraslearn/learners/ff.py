@@ -72,6 +72,9 @@ _PARAMS_DOC = """
         the best weights (the training loss when no rows are held out: validation_fraction=0).
     patience : int, default=10
         Epochs without a better validation loss (training loss at validation_fraction=0) before training stops.
+        Early stopping judges from the epoch by which the network has taken 60 optimizer steps: on a table
+        of a few dozen rows (one batch an epoch) from epoch 60, so that two or three validation rows cannot
+        pick a barely trained network; from the first epoch on tables of 30 batches or more.
     callbacks : list of keras.callbacks.Callback or None, default=None
         Extra Keras callbacks; each fit attaches a shallow copy (what a callback refers to stays yours).
     devices : int, "all" or None, default=None
@@ -95,6 +98,7 @@ class FFClassifier(KerasClassifierMixin, KerasLearner):
     )
 
     _architecture = staticmethod(ff.build)
+    _early_stopping_warmup_steps = 60  # see training.fit.warmup_epochs
     _short_fit_compiler_options = QUICK_COMPILE  # see training.compiled.SHORT_FIT_STEPS
     _arch_params = _FF_ARCH
     _encoder_params = _ENCODER
@@ -135,6 +139,7 @@ class FFRegressor(KerasRegressorMixin, KerasLearner):
     __doc__ = "Feed-forward neural network regressor (one or several targets) with entity embeddings.\n" + _PARAMS_DOC
 
     _architecture = staticmethod(ff.build)
+    _early_stopping_warmup_steps = 60  # see training.fit.warmup_epochs
     _short_fit_compiler_options = QUICK_COMPILE  # see training.compiled.SHORT_FIT_STEPS
     _arch_params = _FF_ARCH
     _encoder_params = _ENCODER

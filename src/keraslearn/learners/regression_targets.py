@@ -148,6 +148,30 @@ class KerasRegressorMixin(RegressorMixin):
 
     def _encode_target(self, y, n, sample_weight=None):
         loss = _loss_name(self.loss)
+        y = self._checked_for_loss(y, n)
+        self._y_ndim = y.ndim
+        self.y_log1p_ = self._log_target()
+        y2 = np.log1p(y.reshape(n, -1)) if self.y_log1p_ else y.reshape(n, -1)
+        loss = "mse" if self.y_log1p_ else loss
+        with np.errstate(over="ignore", invalid="ignore"):  # |y| near 1e155 and beyond: checked below
+            self.y_mean_, self.y_scale_ = np.zeros(y2.shape[1]), np.ones(y2.shape[1])  # other losses: as given
+            if loss in _SCALED_LOSSES:
+                weights = _usable_weights(sample_weight, n)
+                self.y_mean_, self.y_scale_ = self._target_standardization(y2, loss, weights)
+            y_fit = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
+        if not (np.isfinite(self.y_mean_).all() and np.isfinite(self.y_scale_).all() and np.isfinite(y_fit).all()):
+            raise ValueError(
+                f"y holds values too large to train on (largest |y| {np.abs(y2).max():.3g}"
+                f"{'' if loss in _SCALED_LOSSES else f', and loss={self.loss!r} trains on y unscaled'}"
+                "); divide y by a power of ten first and multiply the predictions back."
+            )
+        task = "regression" if y2.shape[1] == 1 else "multioutput"
+        return y_fit, (task, None, y2.shape[1])
+
+    def _checked_for_loss(self, y, n):
+        """``y`` as checked numbers (see :meth:`_checked_numbers`), after refusing a loss this regressor cannot
+        train on it with."""
+        loss = _loss_name(self.loss)
         if loss in _CLASSIFICATION_LOSSES:
             raise ValueError(
                 f"loss={self.loss!r} is a classification loss; a regressor needs a regression loss such as "
@@ -167,24 +191,7 @@ class KerasRegressorMixin(RegressorMixin):
                 "loss='cosine_similarity' compares the directions of the predicted and true target vectors; with one "
                 "target column a direction is only a sign, so it trains predictions of any size (R² far below 0). "
                 "Use it on a multi-output y, or 'mse', 'mae' or 'huber' here.")
-        self._y_ndim = y.ndim
-        self.y_log1p_ = self._log_target()
-        y2 = np.log1p(y.reshape(n, -1)) if self.y_log1p_ else y.reshape(n, -1)
-        loss = "mse" if self.y_log1p_ else loss
-        with np.errstate(over="ignore", invalid="ignore"):  # |y| near 1e155 and beyond: checked below
-            self.y_mean_, self.y_scale_ = np.zeros(y2.shape[1]), np.ones(y2.shape[1])  # other losses: as given
-            if loss in _SCALED_LOSSES:
-                weights = _usable_weights(sample_weight, n)
-                self.y_mean_, self.y_scale_ = self._target_standardization(y2, loss, weights)
-            y_fit = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
-        if not (np.isfinite(self.y_mean_).all() and np.isfinite(self.y_scale_).all() and np.isfinite(y_fit).all()):
-            raise ValueError(
-                f"y holds values too large to train on (largest |y| {np.abs(y2).max():.3g}"
-                f"{'' if loss in _SCALED_LOSSES else f', and loss={self.loss!r} trains on y unscaled'}"
-                "); divide y by a power of ten first and multiply the predictions back."
-            )
-        task = "regression" if y2.shape[1] == 1 else "multioutput"
-        return y_fit, (task, None, y2.shape[1])
+        return y
 
     def _target_standardization(self, y2: np.ndarray, loss, w) -> tuple[np.ndarray, np.ndarray]:
         """``(y_mean_, y_scale_)`` for the training target ``y2`` (see :func:`_target_scaling`)."""
@@ -206,6 +213,7 @@ class KerasRegressorMixin(RegressorMixin):
 
     def _encode_more_target(self, y, n, sample_weight=None):
         """``y`` of a warm-started fit, standardized as the fitted model's was."""
+        self._checked_for_loss(y, n)
         logged = bool(getattr(self, "y_log1p_", False))
         if self._log_target() != logged:
             raise ValueError(f"warm_start continues a network fitted on {'log1p(y)' if logged else 'y'} (its loss "

@@ -13,7 +13,6 @@ from keraslearn.learners.base import (WARM_START_DOC, KerasLearner, atomic_fit, 
 from keraslearn.learners.params import check_number
 from keraslearn.learners.regression_targets import KerasRegressorMixin
 from keraslearn.learners.targets import KerasClassifierMixin
-from keraslearn.preprocessing.validation import to_frame
 from keraslearn.training import compile_model
 from keraslearn.training.xla import FUSED_REDUCTIONS
 
@@ -168,7 +167,7 @@ class _TabNetMixin:
                     checkpoint_dir=checkpoint_dir)
         # feature_importances_ is computed on first use, from a sample of the training rows
         # kept here: most fits (CV folds, tuning trials) never read it. Rows of weight 0 took no part.
-        frame, _ = to_frame(X, estimator_name=type(self).__name__)
+        frame = self._matched_frame(X)  # named as the fitted columns (a warm start's X may be an array)
         sw = KerasLearner._check_sample_weight(self, sample_weight, len(frame))  # a scalar too, as fit took it
         rows = weighed_rows(sw)[0]  # None: every row weighs
         n = len(frame) if rows is None else len(rows)

@@ -125,12 +125,6 @@ class KerasClassifierMixin(ClassifierMixin):
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 classes in y; got 1 class: {self.classes_.tolist()[0]!r}."
             )
-        if _from_logits(self.loss) and self._head_outputs_probabilities:
-            raise ValueError(
-                f"loss={type(self.loss).__name__}(from_logits=True) takes logits, but {type(self).__name__}'s model "
-                "ends in a softmax (a sigmoid for two classes) and outputs probabilities: the activation would be "
-                "applied twice, giving badly calibrated probabilities. Pass the loss with from_logits=False (its "
-                "default), e.g. keras.losses.BinaryCrossentropy(label_smoothing=0.1), or leave loss=None.")
         task = "binary" if len(self.classes_) == 2 else "multiclass"
         return self._weighed_target(codes, sample_weight), (task, len(self.classes_))
 
@@ -143,6 +137,12 @@ class KerasClassifierMixin(ClassifierMixin):
     def _weighed_target(self, codes, sample_weight):
         """The loss's target for class ``codes``, after checking the loss against ``classes_``; keeps their
         ``class_weight`` for ``_check_sample_weight``."""
+        if _from_logits(self.loss) and self._head_outputs_probabilities:
+            raise ValueError(
+                f"loss={type(self.loss).__name__}(from_logits=True) takes logits, but {type(self).__name__}'s model "
+                "ends in a softmax (a sigmoid for two classes) and outputs probabilities: the activation would be "
+                "applied twice, giving badly calibrated probabilities. Pass the loss with from_logits=False (its "
+                "default), e.g. keras.losses.BinaryCrossentropy(label_smoothing=0.1), or leave loss=None.")
         if len(self.classes_) > 2 and _loss_name(self.loss) in _BINARY_LOSSES:
             raise ValueError(
                 f"loss={self.loss!r} is a loss for two classes, but y has {len(self.classes_)} classes; "
