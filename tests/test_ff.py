@@ -717,9 +717,12 @@ def test_validation_rows_given_to_fit_are_scored_each_epoch_and_watched(cancer_m
     X, y = cancer_mixed
     labels = np.where(y == 1, "yes", "no")
     X_tr, X_val, y_tr, y_val = train_test_split(X, labels, test_size=0.3, random_state=0, stratify=labels)
-    clf = FFClassifier(**{**FAST, "epochs": 4}).fit(X_tr, y_tr, X_val=X_val, y_val=y_val)
-    assert len(clf.history_["val_loss"]) == 4
-    best = int(np.argmin(clf.history_["val_loss"]))
+    from keraslearn.training.fit import warmup_epochs
+
+    clf = FFClassifier(**{**FAST, "epochs": 8}).fit(X_tr, y_tr, X_val=X_val, y_val=y_val)
+    assert len(clf.history_["val_loss"]) == 8
+    judged = warmup_epochs(60, clf._n_train_rows, clf.batch_size_)  # 4: the epochs before are not judged
+    best = judged + int(np.argmin(clf.history_["val_loss"][judged:]))
     # Early stopping restored the best epoch's weights: the loss on X_val now is that epoch's val_loss.
     proba = clf.predict_proba(X_val)[:, list(clf.classes_).index("yes")]
     assert log_loss(y_val == "yes", proba) == pytest.approx(clf.history_["val_loss"][best], rel=1e-4)

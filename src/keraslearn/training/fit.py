@@ -164,10 +164,18 @@ class FiniteEarlyStopping(keras.callbacks.EarlyStopping):
         super().on_epoch_end(epoch, logs)
 
     def on_train_end(self, logs=None):
-        warmup_best = getattr(self, "_warmup_best", None)  # None too in a fit resumed from a checkpoint
-        if self.best_weights is None and warmup_best is not None and not np.isfinite(self._last):
-            self.best, self.best_epoch, self.best_weights = warmup_best  # diverged before any epoch was judged
+        last = getattr(self, "_last", None)
+        if last is not None and not np.isfinite(last):
+            self.diverged_weights()
         super().on_train_end(logs)
+
+    def diverged_weights(self):
+        """The weights to keep once the loss turned NaN: the best judged epoch's, else (diverged before any
+        epoch was judged) the warm-up's best finite epoch's, which become the best; None without either."""
+        warmup_best = getattr(self, "_warmup_best", None)  # None too in a fit resumed from a checkpoint
+        if self.best_weights is None and warmup_best is not None:
+            self.best, self.best_epoch, self.best_weights = warmup_best
+        return self.best_weights
 
 
 def policy_callbacks(early_stopping: bool, validated: bool, patience: int, verbose, epochs: int, start_from_epoch=0):
@@ -311,7 +319,7 @@ def _after_torch_nan(err: RuntimeError, model, stopper):
     without them the fit diverged."""
     if "input should be between 0 and 1" not in str(err):
         raise err
-    history, best = getattr(model, "history", None), getattr(stopper, "best_weights", None)
+    history, best = getattr(model, "history", None), None if stopper is None else stopper.diverged_weights()
     if history is None or best is None:
         raise DivergedError("Training diverged: the model's outputs became NaN (PyTorch's binary cross-entropy "
                             f"refused them), so the learner is left as it was before fit. {_advice()}") from None
