@@ -204,19 +204,20 @@ def _refuse_keras_fit_argument(learner, name, value):
 
 
 @functools.cache
+def _init_parameters(cls) -> tuple:
+    """The parameters of ``cls.__init__`` (``inspect.Parameter``)."""
+    import inspect
+
+    return tuple(inspect.signature(cls.__init__).parameters.values())
+
+
 def _init_defaults(cls) -> dict:
     """``cls.__init__``'s parameters and their defaults."""
-    import inspect
-
-    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
-            if p.default is not p.empty}
+    return {p.name: p.default for p in _init_parameters(cls) if p.default is not p.empty}
 
 
-@functools.cache
 def _takes_any_keyword(cls) -> bool:
-    import inspect
-
-    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+    return any(p.kind is p.VAR_KEYWORD for p in _init_parameters(cls))
 
 
 class _KeptElsewhere:
@@ -389,7 +390,6 @@ class KerasLearner(BaseEstimator):
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None.")
         warm = self._warm_start_weights()  # the fitted network's weights where this fit goes on from them
-        history_before = self.history_ if warm is not None else None
         if warm is None:
             y_fit, spec_task = self._encode_target(y, len(frame), sample_weight)
         else:
@@ -400,13 +400,6 @@ class KerasLearner(BaseEstimator):
             encoder = self._make_encoder()
             encoder._validate_params()
             x = encoder._fit_transform_frame(frame, has_names, weighed)
-        else:  # the fitted encoder, as at predict: X must have the fitted columns
-            encoder = self.encoder_
-            self._check_encoder_unchanged()
-            x = self._encode_rows(X)
-        if weighed is not None:
-            x, y_fit = take_rows(x, weighed), y_fit[weighed]
-        if warm is None:
             self.encoder_ = encoder
             self.n_features_in_ = encoder.n_features_in_
             if has_names:
@@ -414,6 +407,12 @@ class KerasLearner(BaseEstimator):
             elif hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
             self.spec_ = encoder.spec_.with_task(*spec_task)
+        else:  # the fitted encoder, as at predict: X must have the fitted columns
+            encoder = self.encoder_
+            self._check_encoder_unchanged()
+            x = self._encode_rows(X)
+        if weighed is not None:
+            x, y_fit = take_rows(x, weighed), y_fit[weighed]
         n_all = len(y_fit)  # rows given to fit_model: validation rows included
         held_out = None
         if validation_given(X_val, y_val, sample_weight_val):
@@ -463,7 +462,7 @@ class KerasLearner(BaseEstimator):
                     model.optimizer.build(model.trainable_variables)
             batches = -(-n_all // batch_size)  # per epoch, validation rows included
             _compiled.before_fit(model, self, planned_steps=int(self.epochs) * batches)
-            self.history_ = fit_model(
+            history = fit_model(
                 model,
                 x,
                 y_fit,
@@ -486,8 +485,8 @@ class KerasLearner(BaseEstimator):
             _compiled.after_fit(model)
             release_if_grown()  # a process fitting ever new shapes (a notebook, a grid) stays bounded
             batch_size = device_batch_size(batch_size, active_device_count())  # as fit_model rounded it
-        if warm is not None:  # n_iter_ and history_ count every fit's epochs, as scikit-learn's MLP does
-            self.history_ = _histories_joined(history_before, self.history_)
+        # A warm start's n_iter_ and history_ count every fit's epochs, as scikit-learn's MLP does.
+        self.history_ = history if warm is None else _histories_joined(self.history_, history)
         self.model_ = model
         self.n_iter_ = len(self.history_.get("loss", []))
         self.batch_size_ = int(min(batch_size, max(1, self._n_train_rows)))  # more than the fit's rows: all of them

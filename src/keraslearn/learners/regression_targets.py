@@ -197,9 +197,13 @@ class KerasRegressorMixin(RegressorMixin):
         """``(y_mean_, y_scale_)`` for the training target ``y2`` (see :func:`_target_scaling`)."""
         return _target_scaling(y2, loss, w)
 
-    def _encode_validation_target(self, y, n, name="y_val", x_name="X_val", against="y"):
+    def _encode_validation_target(self, y, n):
         """``y_val`` standardized as ``y`` was."""
-        y2 = self._checked_numbers(y, n, name, x_name).reshape(n, -1)
+        return self._standardized(self._checked_numbers(y, n, "y_val", "X_val"), n, "y_val", "y")
+
+    def _standardized(self, y, n, name, against):
+        """Checked numbers ``y`` (named ``name``) standardized as the fitted target (``against``) was."""
+        y2 = y.reshape(n, -1)
         if y2.shape[1] != len(self.y_mean_):
             raise ValueError(f"{name} has {y2.shape[1]} target column(s) but {against} has {len(self.y_mean_)}.")
         if self.y_log1p_:  # set by _encode_target, which fit runs first
@@ -213,13 +217,13 @@ class KerasRegressorMixin(RegressorMixin):
 
     def _encode_more_target(self, y, n, sample_weight=None):
         """``y`` of a warm-started fit, standardized as the fitted model's was."""
-        self._checked_for_loss(y, n)
+        y = self._checked_for_loss(y, n)
         logged = bool(getattr(self, "y_log1p_", False))
         if self._log_target() != logged:
             raise ValueError(f"warm_start continues a network fitted on {'log1p(y)' if logged else 'y'} (its loss "
                              f"then), but loss={self.loss!r} trains on {'y' if logged else 'log1p(y)'}. Set "
                              "warm_start=False to fit anew, or set the loss back.")
-        return self._encode_validation_target(y, n, "y", "X", "the fitted model's y")
+        return self._standardized(y, n, "y", "the fitted model's y")
 
     def predict(self, X):
         """Predicted targets, shaped as y was: (n_samples,) for a 1-D y, (n_samples, n_targets) for a 2-D y (one
