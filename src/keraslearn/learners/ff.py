@@ -74,7 +74,7 @@ _PARAMS_DOC = """
         Epochs without a better validation loss (training loss at validation_fraction=0) before training stops.
         Early stopping judges from the epoch by which the network has taken 60 optimizer steps: on a table
         of a few dozen rows (one batch an epoch) from epoch 60, so that two or three validation rows cannot
-        pick a barely trained network; from the first epoch on tables of 30 batches or more.
+        pick a barely trained network; from the first epoch on tables of 60 batches or more.
     callbacks : list of keras.callbacks.Callback or None, default=None
         Extra Keras callbacks; each fit attaches a shallow copy (what a callback refers to stays yours).
     devices : int, "all" or None, default=None
