@@ -5,6 +5,7 @@ traceback), whose message names the column or parameter, raised before any model
 "Handled" means the documented behaviour in docs/bad_input.md, and never a dropped row.
 """
 
+import copy
 import json
 import re
 import warnings
@@ -902,6 +903,23 @@ def test_array_layouts_and_dtypes_predict_every_row(reg_array, convert):
     assert pred.shape == (len(X),) and np.all(np.isfinite(pred))
     expected = model.predict(np.ascontiguousarray(np.asarray(Xc, dtype=np.float64)))
     np.testing.assert_array_equal(pred, expected)
+
+
+def test_cleared_feature_names_still_match_an_array_to_the_fitted_columns(data):
+    """shap.KernelExplainer(model.predict, df) deep-copies the learner, sets feature_names_in_ = None and
+    predicts arrays: their columns go by position onto the columns of fit, as scikit-learn's MLP does (it
+    was a KeyError, and numeric columns named x1, x0 were silently swapped)."""
+    X, _, _ = data
+    X = X.rename(columns={"num": "x1", "num2": "x0"})  # x1 first: the names an array's columns get by default
+    model = FFRegressor(layer_units=(8,), epochs=3, random_state=0).fit(X, X["x1"].fillna(0) * 2)
+    cleared = copy.deepcopy(model)
+    cleared.feature_names_in_ = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # quiet: the tool cleared the names so that arrays predict without a warning
+        np.testing.assert_array_equal(cleared.predict(X.to_numpy()), model.predict(X))
+    shuffled = X[X.columns[::-1]]  # a DataFrame still goes by its names
+    np.testing.assert_array_equal(cleared.predict(shuffled), model.predict(X))
+    raises(ValueError, "X has 2 features", cleared.predict, X.to_numpy()[:, :2])
 
 
 def test_array_of_wrong_width_is_rejected(reg_array):

@@ -583,7 +583,12 @@ class KerasLearner(BaseEstimator):
         """X as a DataFrame whose columns are matched to those of fit (by name, else by position)."""
         name = type(self).__name__
         frame, has_names = to_frame(X, estimator_name=name)
-        return match_columns(frame, has_names, getattr(self, "feature_names_in_", None), self.n_features_in_, name)
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:  # tools that want arrays predicted quietly (SHAP) set it to None: the encoder knows them
+            names = getattr(getattr(self, "encoder_", None), "feature_names_in_", None)
+            if names is not None and not has_names:
+                return match_columns(frame, False, None, self.n_features_in_, name).set_axis(list(names), axis=1)
+        return match_columns(frame, has_names, names, self.n_features_in_, name)
 
     # Rows are predicted in zero-padded chunks of one fixed size, so a row's prediction never
     # depends on how many other rows come with it (same kernel, same shape) and the predict
