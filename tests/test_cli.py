@@ -1235,14 +1235,22 @@ def test_fit_says_and_records_the_rows_it_held_out_for_early_stopping(small_fit,
     assert "2 of the 24 training rows held out for early stopping" in capsys.readouterr().err
 
 
-def test_fit_says_that_metrics_of_few_test_rows_are_unsteady(small_fit, fitted):
-    _, _, err = small_fit
+def test_fit_and_evaluate_say_that_metrics_of_few_rows_are_unsteady(small_fit, fitted, tmp_path, capsys):
+    data, out, err = small_fit
     note = err[err.index("the test metrics come from"):]
     assert note.startswith("the test metrics come from 7 rows, so they would differ a lot on another split (rerun "
                            "with another --random-state to see how much); a larger --test-fraction or more data")
     assert err.index("test") < err.index(note) and "cross_validate" in note  # after the table
     assert json.loads(fitted.with_name("iris_metrics.json").read_text())["test_rows"] == 30  # said nothing: see
     # test_fit_drops_columns_says_its_test_split_and_records_it, whose 30 test rows get no note
+    rng = np.random.default_rng(1)
+    new = pd.DataFrame(rng.normal(size=(30, 4)), columns=["a", "b", "c", "d"]).assign(y=lambda d: 2 * d.a)
+    for n, said in ((12, True), (30, False)):
+        new.iloc[:n].to_csv(tmp_path / "new.csv", index=False)
+        assert main(["evaluate", str(out), str(tmp_path / "new.csv")]) == 0
+        err = capsys.readouterr().err
+        assert ("the metrics come from 12 rows, so they would differ a lot on other rows; evaluating more rows "
+                "steadies them" in err) is said, err
 
 
 def _categories(rng, n, levels, columns):

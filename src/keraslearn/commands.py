@@ -146,11 +146,10 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
                                 f"nothing was written to {out}") from None
     epochs = f"{learner.n_iter_} epoch{'s' * (learner.n_iter_ != 1)}, batches of {learner.batch_size_}"
     print_metrics(console, rows, title=f"{title} ({epochs}, {seconds:.1f} s)" + (weighted and f"; metrics{weighted}"))
-    if X_te is not None and len(X_te) < _FEW_TEST_ROWS:
-        _say(console, f"the test metrics come from {len(X_te)} rows, so they would differ a lot on another split "
-                      "(rerun with another --random-state to see how much); a larger --test-fraction or more data "
-                      "steadies them, as does cross-validation in Python (sklearn.model_selection.cross_validate)",
-             style="yellow")
+    if X_te is not None:
+        _say_few_rows(console, len(X_te), "test metrics", "another split (rerun with another --random-state to see "
+                      "how much); a larger --test-fraction or more data steadies them, as does cross-validation in "
+                      "Python (sklearn.model_selection.cross_validate)")
     out = Path(out)
     curve, metrics_path, plot = side_files(out)
     labels = {"classes": learner.classes_.tolist()} if classes else {}
@@ -183,6 +182,13 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
 # 3 points, and accuracy's standard error (up to 0.5/sqrt(n)) is 9 points at 30 rows and more below; R² and ROC
 # AUC vary more still.
 _FEW_TEST_ROWS = 30
+
+
+def _say_few_rows(console, n, what, other):
+    """A note that ``what`` (metrics) from ``n`` rows, fewer than :data:`_FEW_TEST_ROWS`, would differ on ``other``."""
+    if n < _FEW_TEST_ROWS:
+        _say(console, f"the {what} come from {n} row{'s' * (n != 1)}, so they would differ a lot on {other}",
+             style="yellow")
 
 
 def _say_validation_rows(console, learner):
@@ -422,6 +428,7 @@ def cmd_evaluate(args):
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     say_roc_auc_left_out(console, model, y, scores, "the data holds", weights)
+    _say_few_rows(console, len(y), "metrics", "other rows; evaluating more rows steadies them")
     weighted = "" if args.weight is None else f", weighted by {args.weight!r}"
     if args.plot is not None:
         from keraslearn.report import plot_predictions
