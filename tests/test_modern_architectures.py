@@ -113,6 +113,33 @@ def test_realmlp_uses_label_smoothing_and_a_schedule(binary_fits):
     assert lr.get_config()["total_steps"] == 15 * 2  # epochs × batches per epoch
 
 
+
+def test_realmlp_regressor_clips_predictions_to_the_training_targets_range():
+    """RealMLP-TD's clamp_output: each target's predictions stay within the range its training rows span
+    (far-out inputs extrapolated past it), training is not clipped, and a warm start widens the range."""
+    from keraslearn.architectures.realmlp import ClampAtInference
+    from keraslearn.learners.realmlp import _output_clamp
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    Y = np.c_[3 * X[:, 0] + 5, -30 * X[:, 0]]
+    far = np.array([[40.0, 0, 0], [-40.0, 0, 0]])
+    make = dict(hidden_sizes=(16,), epochs=10, random_state=0)
+    free = keraslearn.RealMLPRegressor(**make, clamp_output=False).fit(X, Y).predict(far)
+    assert free[0, 0] > Y[:, 0].max() and free[1, 0] < Y[:, 0].min()  # so clipping has something to do
+    m = keraslearn.RealMLPRegressor(**make).fit(X, Y)
+    np.testing.assert_allclose(m.predict(far), [[Y[:, 0].max(), Y[:, 1].min()], [Y[:, 0].min(), Y[:, 1].max()]],
+                               rtol=1e-5)
+    m.set_params(warm_start=True).fit(X, Y + [10, 0])  # higher first targets: the low bound is the first fit's
+    low, high = (w * m.y_scale_ + m.y_mean_ for w in _output_clamp(m.model_).get_weights())  # in y's units
+    np.testing.assert_allclose([low, high], [Y.min(axis=0), Y.max(axis=0) + [10, 0]], rtol=1e-5)
+    clamp = ClampAtInference()
+    clamp.build((None, 1))
+    clamp.set_weights([np.array([-1.0], "float32"), np.array([1.0], "float32")])
+    x = np.array([[-3.0], [0.5], [3.0]], "float32")
+    np.testing.assert_array_equal(np.asarray(clamp(x, training=True)), x)
+    np.testing.assert_array_equal(np.asarray(clamp(x, training=False)), [[-1.0], [0.5], [1.0]])
+
 def test_schedules_take_the_middle_of_each_step():
     """coslog4 is 0 at t=0: read at step / total_steps, a one-step fit (epochs=1 on <= 256 rows)
     never trained and predicted a constant."""

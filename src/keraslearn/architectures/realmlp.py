@@ -12,6 +12,7 @@ effective learning rate).
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from keraslearn.architectures.numeric_embeddings import PBLDEmbedding
@@ -123,6 +124,32 @@ class ParametricActivation(keras.layers.Layer):
         return {**super().get_config(), "activation": self.activation, "lr_factor": self.lr_factor}
 
 
+@_SERIALIZABLE
+class ClampAtInference(keras.layers.Layer):
+    """Identity in training; at inference, each output clipped to the range the training targets span.
+
+    RealMLP-TD's regression outputs (pytabkit's ``clamp_output``): a network fitted on few rows can
+    extrapolate far outside the targets it saw. The bounds are non-trainable weights that the learner
+    sets from its (standardized) training targets; until then they clip nothing.
+    """
+
+    def build(self, input_shape):
+        width = (int(input_shape[-1]),)
+        big = float(np.finfo(np.float32).max)
+        self.low = self.add_weight(shape=width, initializer=keras.initializers.Constant(-big), trainable=False,
+                                   name="low")
+        self.high = self.add_weight(shape=width, initializer=keras.initializers.Constant(big), trainable=False,
+                                    name="high")
+
+    def call(self, x, training=None):
+        if training:
+            return x
+        return ops.minimum(ops.maximum(x, ops.cast(self.low, x.dtype)), ops.cast(self.high, x.dtype))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
 def build(
     spec,
     hidden_sizes=(256, 256, 256),
@@ -133,6 +160,7 @@ def build(
     max_one_hot=9,
     categorical_embed_dim=8,
     smooth_clip=True,
+    clamp_output=False,
 ):
     """RealMLP-TD.
 
@@ -151,6 +179,8 @@ def build(
         others embedded with width ``categorical_embed_dim``.
     smooth_clip : bool, default=True
         Smoothly clip the (robust-scaled) numeric inputs to about ±3.
+    clamp_output : bool, default=False
+        A regression network's outputs end in :class:`ClampAtInference` (whose bounds the learner sets).
     """
     if activation is None:
         activation = "selu" if spec.task in ("binary", "multiclass") else "mish"
@@ -187,4 +217,6 @@ def build(
         x = layers.Activation("sigmoid", name="output")(x)
     elif spec.task == "multiclass":
         x = layers.Activation("softmax", name="output")(x)
+    elif clamp_output:
+        x = ClampAtInference(name="output_clamp")(x)
     return keras.Model(inputs, x, name="realmlp")

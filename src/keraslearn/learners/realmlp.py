@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keraslearn.architectures import realmlp
+from keraslearn.architectures.realmlp import ClampAtInference
 from keraslearn.learners._modern import (
     CLASS_WEIGHT_DOC,
     train_doc,
@@ -37,8 +38,8 @@ _DOC = """
     activations, Adam(β2=0.95) with decoupled weight decay, the "coslog4" learning-rate
     schedule over ``epochs``, and the best epoch on the validation split kept at the end.
     Not carried over from pytabkit: the data-dependent initialization (RealMLP-TD-S's
-    data-free one is used), the dropout and weight-decay schedules, and output clamping
-    (see docs/modern_architectures.md).
+    data-free one is used) and the dropout and weight-decay schedules (see
+    docs/modern_architectures.md).
 
     Parameters
     ----------
@@ -149,7 +150,17 @@ class RealMLPClassifier(_RealMLP, KerasClassifierMixin, KerasLearner):
 
 
 class RealMLPRegressor(_RealMLP, KerasRegressorMixin, KerasLearner):
-    __doc__ = "RealMLP regressor, one or several targets (Holzmüller et al. 2024).\n" + _DOC
+    __doc__ = (
+        "RealMLP regressor, one or several targets (Holzmüller et al. 2024).\n"
+        + _DOC
+        + """    clamp_output : bool, default=True
+        Predictions are clipped to the range of the training targets (``X_val``'s included), as
+        RealMLP-TD's are (pytabkit's ``clamp_output``), also in the validation loss and in exports;
+        training is not clipped. On tables of a few dozen rows the network can extrapolate far past
+        every target it saw; False lets it predict beyond them.
+"""
+    )
+    _arch_params = _ARCH + ("clamp_output",)
 
     def __init__(
         self,
@@ -178,5 +189,33 @@ class RealMLPRegressor(_RealMLP, KerasRegressorMixin, KerasLearner):
         random_state=None,
         verbose=0,
         warm_start=False,
+        clamp_output=True,
     ):
         store_init_params(self, locals())
+
+    def _validate_params(self):
+        super()._validate_params()
+        if not isinstance(self.clamp_output, (bool, np.bool_)):
+            raise ValueError(f"clamp_output must be True or False, got {self.clamp_output!r}.")
+
+    def _prepare_fit(self, model, x, y_fit):
+        """The output clamp's bounds: the (standardized) targets' range, per target, over every row of the fit."""
+        clamp = _output_clamp(model)
+        if clamp is not None:
+            y = np.asarray(y_fit, dtype=np.float32).reshape(len(y_fit), -1)
+            clamp.set_weights([y.min(axis=0), y.max(axis=0)])
+        return super()._prepare_fit(model, x, y_fit)
+
+    def _start_from(self, model, weights):
+        """A warm start's clamp spans the fitted network's targets and this fit's."""
+        clamp = _output_clamp(model)
+        now = clamp.get_weights() if clamp is not None else None
+        super()._start_from(model, weights)
+        if clamp is not None:
+            was = clamp.get_weights()
+            clamp.set_weights([np.minimum(was[0], now[0]), np.maximum(was[1], now[1])])
+
+
+def _output_clamp(model):
+    """The network's :class:`ClampAtInference` layer (``clamp_output``), or None."""
+    return next((layer for layer in model.layers if isinstance(layer, ClampAtInference)), None)
