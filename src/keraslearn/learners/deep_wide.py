@@ -8,7 +8,7 @@ as for the other keraslearn MLPs.
 from __future__ import annotations
 
 from keraslearn.architectures import deep_wide
-from keraslearn.learners.base import WARM_START_DOC, KerasLearner, store_init_params
+from keraslearn.learners.base import WARM_START_DOC, WARMUP_DOC, KerasLearner, store_init_params
 from keraslearn.learners.regression_targets import KerasRegressorMixin
 from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.training.xla import QUICK_COMPILE
@@ -62,7 +62,7 @@ _PARAMS_DOC = """
         the best weights (the training loss when no rows are held out: validation_fraction=0).
     patience : int, default=10
         Epochs without a better validation loss (training loss at validation_fraction=0) before training stops.
-    callbacks : list of keras.callbacks.Callback or None, default=None
+""" + WARMUP_DOC + """    callbacks : list of keras.callbacks.Callback or None, default=None
         Extra Keras callbacks; each fit attaches a shallow copy (what a callback refers to stays yours).
     random_state : int, RandomState or None, default=None
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
@@ -81,6 +81,7 @@ class DeepWideClassifier(KerasClassifierMixin, KerasLearner):
     )
 
     _architecture = staticmethod(deep_wide.build)
+    _early_stopping_warmup_steps = 60  # see training.fit.warmup_epochs
     _short_fit_compiler_options = QUICK_COMPILE  # see training.compiled.SHORT_FIT_STEPS
     _arch_params = _ARCH
     _encoder_params = _ENCODER
@@ -119,6 +120,7 @@ class DeepWideRegressor(KerasRegressorMixin, KerasLearner):
     __doc__ = "Deep & wide regressor (one or several targets): a linear model plus an MLP.\n" + _PARAMS_DOC
 
     _architecture = staticmethod(deep_wide.build)
+    _early_stopping_warmup_steps = 60  # see training.fit.warmup_epochs
     _short_fit_compiler_options = QUICK_COMPILE  # see training.compiled.SHORT_FIT_STEPS
     _arch_params = _ARCH
     _encoder_params = _ENCODER

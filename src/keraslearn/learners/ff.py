@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from keraslearn.architectures import ff
-from keraslearn.learners.base import WARM_START_DOC, KerasLearner, store_init_params
+from keraslearn.learners.base import WARM_START_DOC, WARMUP_DOC, KerasLearner, store_init_params
 from keraslearn.learners.regression_targets import KerasRegressorMixin
 from keraslearn.learners.targets import KerasClassifierMixin
 from keraslearn.training.xla import QUICK_COMPILE
@@ -72,10 +72,7 @@ _PARAMS_DOC = """
         the best weights (the training loss when no rows are held out: validation_fraction=0).
     patience : int, default=10
         Epochs without a better validation loss (training loss at validation_fraction=0) before training stops.
-        Early stopping judges from the epoch by which the network has taken 60 optimizer steps: on a table
-        of a few dozen rows (one batch an epoch) from epoch 60, so that two or three validation rows cannot
-        pick a barely trained network; from the first epoch on tables of 60 batches or more.
-    callbacks : list of keras.callbacks.Callback or None, default=None
+""" + WARMUP_DOC + """    callbacks : list of keras.callbacks.Callback or None, default=None
         Extra Keras callbacks; each fit attaches a shallow copy (what a callback refers to stays yours).
     devices : int, "all" or None, default=None
         None trains on Keras' default device; an int n or "all" trains data-parallel over

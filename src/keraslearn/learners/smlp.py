@@ -10,7 +10,7 @@ of SGD(3e-4, momentum 0.9) whose rate a cosine-restart callback overwrote every 
 from __future__ import annotations
 
 from keraslearn.architectures import smlp
-from keraslearn.learners.base import WARM_START_DOC, KerasLearner, store_init_params
+from keraslearn.learners.base import WARM_START_DOC, WARMUP_DOC, KerasLearner, store_init_params
 from keraslearn.learners.params import check_number, peak_rate
 from keraslearn.learners.regression_targets import KerasRegressorMixin
 from keraslearn.learners.targets import KerasClassifierMixin
@@ -65,7 +65,7 @@ _COMMON_DOC = """
         the best weights (the training loss when no rows are held out: validation_fraction=0).
     patience : int, default=10
         Epochs without a better validation loss (training loss at validation_fraction=0) before training stops.
-    callbacks : list of keras.callbacks.Callback or None, default=None
+{warmup}    callbacks : list of keras.callbacks.Callback or None, default=None
         Extra Keras callbacks; each fit attaches a shallow copy (what a callback refers to stays yours).
     random_state : int, RandomState or None, default=None
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
@@ -82,7 +82,7 @@ _SMLP_DOC = (
         Number of hidden layers.
     use_batchnorm : bool, default=False
         Batch normalization after each hidden layer's activation."""
-    + _COMMON_DOC.format(dropout_where="after each hidden layer")
+    + _COMMON_DOC.format(dropout_where="after each hidden layer", warmup=WARMUP_DOC)
 )
 _SMLP2_DOC = (
     """
@@ -92,7 +92,7 @@ _SMLP2_DOC = (
         Width of the stem layer; the residual blocks shrink linearly towards the output width.
     n_layers : int, default=3
         The stem plus ``n_layers - 1`` residual blocks (BN → act → Dense → BN → act → Dropout → Dense)."""
-    + _COMMON_DOC.format(dropout_where="inside each residual block")
+    + _COMMON_DOC.format(dropout_where="inside each residual block", warmup="")
 )
 _CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
         Weights per class label, multiplied into ``sample_weight``.
@@ -126,6 +126,7 @@ class SMLPClassifier(_CosineScheduleMixin, KerasClassifierMixin, KerasLearner):
     __doc__ = "Shaped-MLP classifier: hidden widths shrink linearly from ``n_max``.\n" + _SMLP_DOC + _CLASS_WEIGHT_DOC
 
     _architecture = staticmethod(smlp.build)
+    _early_stopping_warmup_steps = 60  # see training.fit.warmup_epochs
     _short_fit_compiler_options = QUICK_COMPILE  # see training.compiled.SHORT_FIT_STEPS
     _arch_params = _SMLP_ARCH
     _encoder_params = _ENCODER
@@ -166,6 +167,7 @@ class SMLPRegressor(_CosineScheduleMixin, KerasRegressorMixin, KerasLearner):
     __doc__ = "Shaped-MLP regressor (one or several targets): widths shrink linearly from ``n_max``.\n" + _SMLP_DOC
 
     _architecture = staticmethod(smlp.build)
+    _early_stopping_warmup_steps = 60  # see training.fit.warmup_epochs
     _short_fit_compiler_options = QUICK_COMPILE  # see training.compiled.SHORT_FIT_STEPS
     _arch_params = _SMLP_ARCH
     _encoder_params = _ENCODER

@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._user_warnings import warn_user
 from keraslearn.architectures import tabnet
-from keraslearn.learners.base import (WARM_START_DOC, KerasLearner, atomic_fit, fit_parameters_doc, store_init_params,
+from keraslearn.learners.base import (WARM_START_DOC, WARMUP_DOC, KerasLearner, atomic_fit, fit_parameters_doc, store_init_params,
                                       weighed_rows)
 from keraslearn.learners.params import check_number
 from keraslearn.learners.regression_targets import KerasRegressorMixin
@@ -100,7 +100,7 @@ _PARAMS_DOC = """
     patience : int, default=20
         Epochs without a better validation loss before training stops (pytorch-tabnet: 10;
         20 gives small tables, whose validation loss is noisy, the time they need).
-    callbacks : list of keras.callbacks.Callback or None, default=None
+""" + WARMUP_DOC + """    callbacks : list of keras.callbacks.Callback or None, default=None
         Extra Keras callbacks; each fit attaches a shallow copy (what a callback refers to stays yours).
     random_state : int, RandomState or None, default=None
         Seeds Python, NumPy and Keras: same seed, same backend → same predictions.
@@ -121,6 +121,7 @@ class _TabNetMixin:
     """What both TabNet learners add: parameter checks, Adam + clipping, explanations."""
 
     _architecture = staticmethod(tabnet.build)
+    _early_stopping_warmup_steps = 60  # see training.fit.warmup_epochs
     _arch_params = _TABNET_ARCH
     _encoder_params = _ENCODER
     # Ghost batch norm and sparsemax make ~190 small reductions a train step: fused by XLA
