@@ -108,10 +108,17 @@ def _export_here(model, path: str, fmt: str, quantize: bool = False) -> None:
         _tidy_onnx(path)
 
 
+#: The name of an exported ONNX file's output (Keras' own ONNX export names its first output so).
+ONNX_OUTPUT = "output_0"
+
+
 def _tidy_onnx(path: str) -> None:
     """Remove the constants no node reads (jax2onnx leaves some in a loop's body, e.g. TabNet's
-    sparsemax): onnxruntime warns about each one when it loads the file. Max pooling is rewritten as
-    onnxruntime runs it (:mod:`keraslearn.io.onnx_pooling`)."""
+    sparsemax): onnxruntime warns about each one when it loads the file. Drop the intermediate tensors'
+    shape hints: optional (onnxruntime infers its own), and jax2onnx declared one of RealMLP's a scalar
+    where onnxruntime infers shape (1,), which it warned about at every load. Name the output
+    :data:`ONNX_OUTPUT` on every backend (jax2onnx names it after the operation that computes it, such as
+    "add_out_4"). Max pooling is rewritten as onnxruntime runs it (:mod:`keraslearn.io.onnx_pooling`)."""
     import onnx
 
     def subgraphs(graph):  # the bodies of its Loop / If / Scan nodes
@@ -139,9 +146,22 @@ def _tidy_onnx(path: str) -> None:
 
     from keraslearn.io.onnx_pooling import pool_spatial_axes_only
 
+    def renamed(graph, old, new):  # every use of the name ``old`` in ``graph`` and its subgraphs
+        for node in graph.node:
+            node.input[:] = [new if name == old else name for name in node.input]
+            node.output[:] = [new if name == old else name for name in node.output]
+        for sub in subgraphs(graph):
+            renamed(sub, old, new)
+
     proto = onnx.load(path)
     pooled = pool_spatial_axes_only(proto.graph)
-    if prune(proto.graph) or pooled:
+    changed = prune(proto.graph) or pooled or bool(proto.graph.value_info)
+    del proto.graph.value_info[:]
+    outputs = proto.graph.output
+    if len(outputs) == 1 and outputs[0].name != ONNX_OUTPUT:
+        renamed(proto.graph, outputs[0].name, ONNX_OUTPUT)
+        outputs[0].name, changed = ONNX_OUTPUT, True
+    if changed:
         onnx.save(proto, path)
 
 
