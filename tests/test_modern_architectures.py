@@ -4,7 +4,9 @@ Each family is fitted once per task (module-scoped fixtures, small widths, few e
 fits are shared: output shapes, better-than-chance quality, determinism, save → load.
 """
 
+import json
 import warnings
+import zipfile
 
 import keras
 import numpy as np
@@ -114,7 +116,7 @@ def test_realmlp_uses_label_smoothing_and_a_schedule(binary_fits):
 
 
 
-def test_realmlp_regressor_clips_predictions_to_the_training_targets_range():
+def test_realmlp_regressor_clips_predictions_to_the_training_targets_range(tmp_path):
     """RealMLP-TD's clamp_output: each target's predictions stay within the range its training rows span
     (far-out inputs extrapolated past it), training is not clipped, and a warm start widens the range."""
     from keraslearn.architectures.realmlp import ClampAtInference
@@ -133,6 +135,26 @@ def test_realmlp_regressor_clips_predictions_to_the_training_targets_range():
     m.set_params(warm_start=True).fit(X, Y + [10, 0])  # higher first targets: the low bound is the first fit's
     low, high = (w * m.y_scale_ + m.y_mean_ for w in _output_clamp(m.model_).get_weights())  # in y's units
     np.testing.assert_allclose([low, high], [Y.min(axis=0), Y.max(axis=0) + [10, 0]], rtol=1e-5)
+    with pytest.raises(ValueError, match=r"fitted with clamp_output=True; set clamp_output back, or warm_start"):
+        m.set_params(clamp_output=False).fit(X, Y)  # not "a network of another shape"
+    m.set_params(clamp_output=True, warm_start=False)
+    # A RealMLPRegressor pickled or saved before clamp_output existed has a network that does not clip: False.
+    state = m.__getstate__()
+    del state["clamp_output"]
+    old = keraslearn.RealMLPRegressor.__new__(keraslearn.RealMLPRegressor)
+    old.__setstate__(state)
+    assert old.clamp_output is False and old.epochs == 10
+    m.save(tmp_path / "m.keraslearn")
+    with zipfile.ZipFile(tmp_path / "m.keraslearn") as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    meta = json.loads(members["keraslearn.json"])
+    assert meta["params"].pop("clamp_output") is True
+    members["keraslearn.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(tmp_path / "old.keraslearn", "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    assert keraslearn.load(tmp_path / "old.keraslearn").clamp_output is False
+    assert keraslearn.load(tmp_path / "m.keraslearn").clamp_output is True
     clamp = ClampAtInference()
     clamp.build((None, 1))
     clamp.set_weights([np.array([-1.0], "float32"), np.array([1.0], "float32")])

@@ -1,5 +1,6 @@
 """TabNet learners on real mixed data: quality, explanations, persistence, sklearn tools."""
 
+import copy
 import pickle
 import time
 
@@ -85,6 +86,16 @@ def test_feature_importances_map_to_original_columns(cancer_fit):
     np.testing.assert_allclose(masks.sum(axis=-1), 1.0, atol=1e-5)
     normalized = clf.explain(Xte, normalize=True)
     np.testing.assert_allclose(normalized.sum(axis=1)[normalized.sum(axis=1) > 0], 1.0)
+
+
+def test_explanations_with_cleared_feature_names_use_the_columns_of_fit(cancer_fit):
+    """shap.KernelExplainer sets feature_names_in_ = None on its copy: explain goes on by the columns the encoder
+    kept (it raised KeyError)."""
+    clf, Xte, _ = cancer_fit
+    cleared = copy.deepcopy(clf)
+    cleared.feature_names_in_ = None
+    np.testing.assert_allclose(cleared.explain(Xte.to_numpy()), clf.explain(Xte), rtol=1e-6)  # the importances'
+    np.testing.assert_allclose(cleared.explain(Xte), clf.explain(Xte), rtol=1e-6)  # path too (_reducing_matrix)
 
 
 def test_save_load_gives_identical_predictions_and_importances(iris_fit, tmp_path):

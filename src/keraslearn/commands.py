@@ -184,10 +184,11 @@ def train_and_report(X, y, learner, *, test_fraction, random_state, out, console
 _FEW_TEST_ROWS = 30
 
 
-def _say_few_rows(console, n, what, other):
-    """A note that ``what`` (metrics) from ``n`` rows, fewer than :data:`_FEW_TEST_ROWS`, would differ on ``other``."""
+def _say_few_rows(console, n, what, other, unit="row"):
+    """A note that ``what`` (metrics) from ``n`` rows (``unit``), fewer than :data:`_FEW_TEST_ROWS`, would differ
+    on ``other``."""
     if n < _FEW_TEST_ROWS:
-        _say(console, f"the {what} come from {n} row{'s' * (n != 1)}, so they would differ a lot on {other}",
+        _say(console, f"the {what} come from {n} {unit}{'s' * (n != 1)}, so they would differ a lot on {other}",
              style="yellow")
 
 
@@ -408,8 +409,10 @@ def cmd_evaluate(args):
     if n_targets > 1:  # its predictions have a column per target; the data's one --target cannot score them
         raise UsageError(f"the model predicts {n_targets} targets; evaluate scores models of one target column "
                          "(score this one in Python: model.score(X, Y) with Y's columns in fit's order)")
+    unit = "row"
     if hasattr(model, "path_column") and os.path.isdir(os.path.expanduser(args.data)):
         X, y, weights = _labelled_images(args)
+        unit = "image"
     else:
         X, y, weights = _labelled_rows(args, model, console)
         say_if_trained_on(console, model, X, y)
@@ -428,7 +431,6 @@ def cmd_evaluate(args):
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     say_roc_auc_left_out(console, model, y, scores, "the data holds", weights)
-    _say_few_rows(console, len(y), "metrics", "other rows; evaluating more rows steadies them")
     weighted = "" if args.weight is None else f", weighted by {args.weight!r}"
     if args.plot is not None:
         from keraslearn.report import plot_predictions
@@ -441,12 +443,14 @@ def cmd_evaluate(args):
     title = f"{type(model).__name__} on {args.data}{weighted}"
     if args.json:
         print_metrics(console, {Path(args.data).name: scores}, title=title)
+    else:
+        table = _console(stderr=False)
+        with table.capture() as shown:  # then UTF-8, as predict writes: a cp1252 stdout cannot hold every name
+            print_metrics(table, {Path(args.data).name: scores}, title=title)
+        write_stdout(shown.get())
+    _say_few_rows(console, len(y), "metrics", f"other {unit}s; evaluating more {unit}s steadies them", unit)
+    if args.json:
         print(_json(scores))
-        return 0
-    table = _console(stderr=False)
-    with table.capture() as shown:  # then UTF-8, as predict writes: a cp1252 stdout cannot hold every name
-        print_metrics(table, {Path(args.data).name: scores}, title=title)
-    write_stdout(shown.get())
     return 0
 
 

@@ -218,5 +218,5 @@ def build(
     elif spec.task == "multiclass":
         x = layers.Activation("softmax", name="output")(x)
     elif clamp_output:
-        x = ClampAtInference(name="output_clamp")(x)
+        x = ClampAtInference(name="output_clamp", dtype="float32")(x)  # exact bounds under a mixed policy
     return keras.Model(inputs, x, name="realmlp")

@@ -398,7 +398,7 @@ def _restore(cls, meta: dict, path):
             f"{path} is damaged or was written by another keraslearn version: {cls.__name__} has no "
             f"parameter(s) {unknown}."
         )
-    learner = cls(**params)
+    learner = cls(**{**getattr(cls, "_legacy_defaults", {}), **params})
     enc_state = jsonsafe.decode(meta["encoder"])
     if enc_state is not None:
         learner.encoder_ = TabularEncoder.from_state(enc_state, enc_arrays)

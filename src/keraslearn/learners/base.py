@@ -270,6 +270,9 @@ class KerasLearner(BaseEstimator):
     # +7 on its wild tiny fits), none losing more than 0.03. For ResNet a 30-step warm-up was a coin flip
     # (+0.005 ± 0.018) and SMLP2 mixed (+0.047 ± 0.026, but birthwt −0.12 R², cats −0.03), so 0 elsewhere.
     _early_stopping_warmup_steps = 0
+    # Parameters whose value in a learner pickled or saved before they existed is not their default: what
+    # such a learner's network does (RealMLPRegressor's clamp_output: those networks do not clip).
+    _legacy_defaults: dict = {}
     _tabular = True  # fitted on a table (encoder_, n_features_in_); False: images
 
     def __new__(cls, *args, **kwargs):
@@ -591,12 +594,19 @@ class KerasLearner(BaseEstimator):
         """X as a DataFrame whose columns are matched to those of fit (by name, else by position)."""
         name = type(self).__name__
         frame, has_names = to_frame(X, estimator_name=name)
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:  # tools that want arrays predicted quietly (SHAP) set it to None: the encoder knows them
-            names = getattr(getattr(self, "encoder_", None), "feature_names_in_", None)
-            if names is not None and not has_names:
-                return match_columns(frame, False, None, self.n_features_in_, name).set_axis(list(names), axis=1)
+        names = self._fitted_column_names()
+        if names is not None and getattr(self, "feature_names_in_", None) is None and not has_names:
+            # The learner's own names cleared (see _fitted_column_names): an array quietly, by position. A
+            # DataFrame still goes by its names (refused where they differ: they cannot be matched by position
+            # without the risk of swapping columns of equal types).
+            return match_columns(frame, False, None, self.n_features_in_, name).set_axis(list(names), axis=1)
         return match_columns(frame, has_names, names, self.n_features_in_, name)
+
+    def _fitted_column_names(self):
+        """The names of fit's columns, or None for an array. From the encoder when ``feature_names_in_`` was
+        set to None: tools that want arrays predicted quietly do that (shap.KernelExplainer on its copy)."""
+        names = getattr(self, "feature_names_in_", None)
+        return names if names is not None else getattr(getattr(self, "encoder_", None), "feature_names_in_", None)
 
     # Rows are predicted in zero-padded chunks of one fixed size, so a row's prediction never
     # depends on how many other rows come with it (same kernel, same shape) and the predict
@@ -623,7 +633,7 @@ class KerasLearner(BaseEstimator):
             # Unpickling runs code by design, so a Lambda layer that pickled loads too (no safe mode).
             state["model_"] = model_from_bytes(state["model_"], safe_mode=False, custom_objects=classes)
         self.__dict__.update(state)
-        for name, default in _init_defaults(type(self)).items():  # pickled before the parameter existed
+        for name, default in {**_init_defaults(type(self)), **self._legacy_defaults}.items():  # pickled before it
             self.__dict__.setdefault(name, default)
         if "model_" in state and "batch_size_" not in state:
             self.batch_size_ = _saved_batch(self.batch_size)

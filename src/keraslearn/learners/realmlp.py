@@ -161,6 +161,7 @@ class RealMLPRegressor(_RealMLP, KerasRegressorMixin, KerasLearner):
 """
     )
     _arch_params = _ARCH + ("clamp_output",)
+    _legacy_defaults = {"clamp_output": False}  # RealMLP regressors saved before it do not clip
 
     def __init__(
         self,
@@ -209,6 +210,9 @@ class RealMLPRegressor(_RealMLP, KerasRegressorMixin, KerasLearner):
     def _start_from(self, model, weights):
         """A warm start's clamp spans the fitted network's targets and this fit's."""
         clamp = _output_clamp(model)
+        if (clamp is None) != (_output_clamp(self.model_) is None):
+            raise ValueError(f"warm_start continues the fitted network, which was fitted with clamp_output="
+                             f"{clamp is None}; set clamp_output back, or warm_start=False to fit anew.")
         now = clamp.get_weights() if clamp is not None else None
         super()._start_from(model, weights)
         if clamp is not None:

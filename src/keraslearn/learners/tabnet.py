@@ -212,7 +212,7 @@ class _TabNetMixin:
     def _reducing_matrix(self) -> np.ndarray:
         """(encoder features × original columns) 0/1 matrix: which column each feature came from."""
         enc = self.encoder_
-        names = getattr(self, "feature_names_in_", None)
+        names = self._fitted_column_names()
         columns = list(names) if names is not None else [f"x{i}" for i in range(self.n_features_in_)]
         index = {c: j for j, c in enumerate(columns)}
         origin = [index[c] for c in enc.numeric_columns_] + [index[c] for c in enc.indicator_columns_]
