@@ -37,10 +37,10 @@ _TRAINING_FILE_NOTES = ("table_numbers_", "target_name_", "weight_name_", "train
 
 #: The numpydoc lines, under ``patience``, of the learners whose early stopping waits for 60 optimizer steps
 #: (``_early_stopping_warmup_steps``).
-WARMUP_DOC = """        Early stopping judges from the epoch by which the network has taken 60 optimizer steps: on a table
-        of a few dozen rows (one batch an epoch) from epoch 60, so that two or three validation rows cannot
-        pick a barely trained network; from the first epoch on tables of 60 batches or more.
-"""
+WARMUP_DOC = (
+    "        Early stopping judges from the epoch by which the network has taken 60 optimizer steps: on a table\n"
+    "        of a few dozen rows (one batch an epoch) from epoch 60, so that two or three validation rows cannot\n"
+    "        pick a barely trained network; from the first epoch on tables of 60 batches or more.\n")
 #: The numpydoc entry of ``warm_start``, the last parameter of every tabular learner.
 WARM_START_DOC = """    warm_start : bool, default=False
         When True and the learner is fitted, ``fit`` goes on training the fitted network from

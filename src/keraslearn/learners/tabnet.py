@@ -8,8 +8,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from keraslearn._user_warnings import warn_user
 from keraslearn.architectures import tabnet
-from keraslearn.learners.base import (WARM_START_DOC, WARMUP_DOC, KerasLearner, atomic_fit, fit_parameters_doc, store_init_params,
-                                      weighed_rows)
+from keraslearn.learners.base import (WARM_START_DOC, WARMUP_DOC, KerasLearner, atomic_fit, fit_parameters_doc,
+                                      store_init_params, weighed_rows)
 from keraslearn.learners.params import check_number
 from keraslearn.learners.regression_targets import KerasRegressorMixin
 from keraslearn.learners.targets import KerasClassifierMixin
