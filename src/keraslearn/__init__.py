@@ -79,6 +79,8 @@ _LAZY = {
     "tune": "keraslearn.tuning",
     # speed
     "enable_compilation_cache": "keraslearn.training.compiled",
+    # mlr3keras' find_lr
+    "find_learning_rate": "keraslearn.training.lr_finder",
 }
 # Subpackages reachable as attributes after a bare `import keraslearn`.
 _SUBMODULES = {"datasets", "tuning", "utils"}

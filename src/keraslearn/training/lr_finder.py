@@ -1,0 +1,176 @@
+"""The learning-rate range test (Smith 2017; mlr3keras' ``find_lr``, fastai's ``lr_find``).
+
+One short fit of a copy of the learner whose learning rate grows exponentially every batch, from
+``lr_min`` to ``lr_max``: each batch's training loss against its learning rate shows where training is
+fast and where it diverges. The rate grows inside the compiled step (a Keras ``ExponentialDecay``
+schedule with a rate above 1), so no batch waits on Python to change it.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+#: The test ends once a batch's loss exceeds this many times the lowest so far (it diverged), as fastai's.
+DIVERGED = 4.0
+#: Weight of the past in the smoothed loss (an exponential moving average, debiased as Adam's moments).
+SMOOTHING = 0.9
+
+
+def find_learning_rate(learner, X, y, *, lr_min=1e-6, lr_max=1.0, steps=100, sample_weight=None, plot=None):
+    """Run the learning-rate range test on a copy of ``learner`` (the learner itself is not changed).
+
+    The copy trains for ``steps`` batches (fewer if the loss diverges first) on every row of X, without
+    early stopping or a validation split, its learning rate growing exponentially from ``lr_min`` to
+    ``lr_max``. A learning-rate schedule of the learner's own (``lr_schedule``) is replaced for the test.
+
+    Parameters
+    ----------
+    learner : keraslearn tabular learner
+        Its optimizer (a name or an instance), batch size and architecture are the test's.
+    X : DataFrame or array-like of shape (n_samples, n_features)
+        The training rows, as ``fit`` takes them.
+    y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        Their targets.
+    lr_min, lr_max : float, default=1e-6 and 1.0
+        The first and last batch's learning rate.
+    steps : int, default=100
+        Batches to train; the data are passed over as often as that takes.
+    sample_weight : array-like of shape (n_samples,), default=None
+        As ``fit``'s.
+    plot : str or path-like, default=None
+        Also draw the loss against the learning rate (log scale) to this PNG file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per batch: ``learning_rate``, ``loss`` (that batch's training loss) and ``smoothed_loss``
+        (its exponential moving average). ``attrs["suggestion"]`` is a tenth of the learning rate of the
+        lowest smoothed loss, a usual starting value for ``learning_rate``.
+    """
+    import keras
+    import pandas as pd
+    from sklearn.base import clone
+
+    from keraslearn.training.fit import DivergedError
+
+    if not getattr(learner, "_tabular", False) or not hasattr(learner, "fit"):
+        raise TypeError(f"find_learning_rate takes a keraslearn tabular learner, not {type(learner).__name__}.")
+    if not (isinstance(lr_min, (int, float)) and isinstance(lr_max, (int, float)) and 0 < lr_min < lr_max):
+        raise ValueError(f"lr_min and lr_max must be numbers with 0 < lr_min < lr_max; got {lr_min!r} and {lr_max!r}.")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+        raise ValueError(f"steps must be an int of at least 2; got {steps!r}.")
+    probe = clone(learner)
+    params = probe.get_params(deep=False)
+    if params.get("optimizer") is None:
+        raise ValueError(f"{type(learner).__name__} has optimizer=None (the model's own compile): find_learning_rate "
+                         "needs the optimizer to give a growing learning rate; pass optimizer='adam' or an instance.")
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    n = len(X) if weights is None else int(np.count_nonzero(weights))
+    per_epoch = -(-n // max(1, min(probe._batch_size(n), n)))
+    test = _RangeTest(steps)
+    overrides = dict(epochs=-(-int(steps) // per_epoch), early_stopping=False, validation_fraction=0.0, verbose=0,
+                     callbacks=[*(params.get("callbacks") or []), test],
+                     optimizer=_growing(probe, float(lr_min), float(lr_max), int(steps)), learning_rate=None)
+    overrides.update({k: v for k, v in (("lr_schedule", "constant"), ("warm_start", False)) if k in params})
+    probe.set_params(**overrides)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a range test is meant to diverge: its warnings are not the user's
+        try:
+            probe.fit(X, y, **({} if weights is None else {"sample_weight": weights}))
+        except DivergedError:
+            pass  # the losses before it are the result
+    losses = np.asarray(test.losses, dtype=float)
+    if not len(losses):
+        raise ValueError("The range test recorded no batch: the data gave no training rows.")
+    rates = float(lr_min) * (float(lr_max) / float(lr_min)) ** (np.arange(len(losses)) / (int(steps) - 1))
+    smoothed = _smoothed(losses)
+    result = pd.DataFrame({"learning_rate": rates, "loss": losses, "smoothed_loss": smoothed})
+    finite = np.isfinite(smoothed)
+    result.attrs["suggestion"] = float(rates[finite][np.argmin(smoothed[finite])] / 10) if finite.any() else None
+    if plot is not None:
+        _plot(result, plot, type(learner).__name__)
+    keras.backend.clear_session()  # the probe's network is not kept
+    return result
+
+
+def _growing(learner, lr_min, lr_max, steps):
+    """A copy of ``learner``'s optimizer whose learning rate grows from ``lr_min`` to ``lr_max`` over ``steps``."""
+    import keras
+
+    optimizer = learner.optimizer
+    if isinstance(optimizer, str):
+        decay = getattr(learner, "weight_decay", None)
+        config = {"weight_decay": float(decay)} if decay else {}
+        optimizer = keras.optimizers.get({"class_name": optimizer, "config": config})
+    config = optimizer.get_config()
+    config["learning_rate"] = keras.optimizers.schedules.ExponentialDecay(
+        lr_min, decay_steps=steps - 1, decay_rate=lr_max / lr_min)
+    return type(optimizer).from_config(config)
+
+
+def _smoothed(losses):
+    """Exponential moving average of ``losses``, debiased (its first values are not pulled towards 0)."""
+    out, avg = np.empty(len(losses)), 0.0
+    for i, loss in enumerate(losses):
+        avg = SMOOTHING * avg + (1 - SMOOTHING) * loss
+        out[i] = avg / (1 - SMOOTHING ** (i + 1))
+    return out
+
+
+def _range_test_callback():
+    import keras
+
+    class RangeTest(keras.callbacks.Callback):
+        """Records each batch's loss (Keras logs the epoch's running mean) and ends the fit after ``steps``
+        batches, or once the loss diverged. Fit attaches a shallow copy: ``losses`` is shared with it."""
+
+        def __init__(self, steps):
+            super().__init__()
+            self.steps, self.losses = steps, []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._batches, self._mean = 0, 0.0
+
+        def on_train_batch_end(self, batch, logs=None):
+            mean = float((logs or {}).get("loss", np.nan))
+            self._batches += 1  # batches of equal size (a last, smaller one is topped up with weight-0 rows)
+            loss = self._batches * mean - (self._batches - 1) * self._mean
+            self._mean = mean
+            self.losses.append(loss)
+            lowest = np.nanmin(self.losses)
+            if len(self.losses) >= self.steps or not np.isfinite(loss) or (lowest > 0 and loss > DIVERGED * lowest):
+                self.model.stop_training = True
+
+    return RangeTest
+
+
+def _RangeTest(steps):
+    return _range_test_callback()(steps)
+
+
+def _plot(result, path, name):
+    from matplotlib.figure import Figure
+
+    from keraslearn.report.plots import _plain_log, save_figure
+
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(result["learning_rate"], result["loss"], color="0.75", lw=1, label="loss per batch")
+    ax.plot(result["learning_rate"], result["smoothed_loss"], lw=2, label="smoothed")
+    suggestion = result.attrs.get("suggestion")
+    if suggestion is not None:
+        ax.axvline(suggestion, color="C3", ls="--", label=f"suggested learning_rate {suggestion:.2g}")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(_plain_log()())
+    smooth = result["smoothed_loss"][np.isfinite(result["smoothed_loss"])]
+    if len(smooth):  # the diverging tail would flatten the rest
+        low, start = min(smooth.min(), np.nanmin(result["loss"].where(np.isfinite(result["loss"])))), smooth.iloc[0]
+        span = abs(start - low) or 1.0
+        ax.set_ylim(low - 0.05 * span, start + 0.5 * span)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss")
+    ax.set_title(f"{name}: learning-rate range test")
+    ax.legend()
+    return save_figure(fig, path)
