@@ -49,7 +49,6 @@ def find_learning_rate(learner, X, y, *, lr_min=1e-6, lr_max=1.0, steps=100, sam
         (its exponential moving average). ``attrs["suggestion"]`` is a tenth of the learning rate of the
         lowest smoothed loss, a usual starting value for ``learning_rate``.
     """
-    import keras
     import pandas as pd
     from sklearn.base import clone
 
@@ -91,7 +90,6 @@ def find_learning_rate(learner, X, y, *, lr_min=1e-6, lr_max=1.0, steps=100, sam
     result.attrs["suggestion"] = float(rates[finite][np.argmin(smoothed[finite])] / 10) if finite.any() else None
     if plot is not None:
         _plot(result, plot, type(learner).__name__)
-    keras.backend.clear_session()  # the probe's network is not kept
     return result
 
 
