@@ -66,7 +66,7 @@ def find_learning_rate(learner, X, y, *, lr_min=1e-6, lr_max=1.0, steps=100, sam
         raise ValueError(f"{type(learner).__name__} has optimizer=None (the model's own compile): find_learning_rate "
                          "needs the optimizer to give a growing learning rate; pass optimizer='adam' or an instance.")
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    n = len(X) if weights is None else int(np.count_nonzero(weights))
+    n = (X.shape[0] if hasattr(X, "shape") else len(X)) if weights is None else int(np.count_nonzero(weights))
     per_epoch = -(-n // max(1, min(probe._batch_size(n), n)))
     test = _RangeTest(steps)
     overrides = dict(epochs=-(-int(steps) // per_epoch), early_stopping=False, validation_fraction=0.0, verbose=0,
