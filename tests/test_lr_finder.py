@@ -56,5 +56,41 @@ def test_bad_arguments_are_named(rows):
         keraslearn.find_learning_rate(FFRegressor(), X, y, steps=1)
     with pytest.raises(TypeError, match="takes a keraslearn tabular learner"):
         keraslearn.find_learning_rate(keraslearn.CNNClassifier(), X, y)
-    with pytest.raises(ValueError, match="optimizer=None"):
-        keraslearn.find_learning_rate(keraslearn.KerasRegressor(optimizer=None), X, y)
+
+
+def test_each_batch_loss_weighs_its_rows_as_keras_running_mean_does(rows, monkeypatch):
+    """Frozen weights (a rate of 1e-12): every epoch's batches hold every row once, so the row-weighted sum of
+    their losses is the same each epoch. With 100 rows in batches of 32 the last holds 4 rows; read as a batch
+    of equal weight (the first version), its loss was pulled towards the epoch's mean."""
+    from keraslearn.training import lr_finder
+
+    monkeypatch.setattr(lr_finder, "DIVERGED", np.inf)  # the batches' losses differ: none is a divergence
+    X, y = rows
+    result = keraslearn.find_learning_rate(FFRegressor(layer_units=(16,), batch_size=32, random_state=0),
+                                           X.iloc[:100], y.iloc[:100], lr_min=1e-12, lr_max=2e-12, steps=12)
+    per_epoch = (result["loss"].to_numpy().reshape(3, 4) * [32, 32, 32, 4]).sum(axis=1)
+    np.testing.assert_allclose(per_epoch, per_epoch[0], rtol=1e-4)
+
+
+def test_the_copy_trains_with_the_learners_optimizer_and_without_its_callbacks(rows, monkeypatch, tmp_path):
+    """RealMLP's Adam has beta_2=0.95 and TabNet clips gradients: the test keeps them (the first version swapped
+    in a default optimizer). A user's CSVLogger would have been overwritten by the test's epochs."""
+    import keras
+
+    from keraslearn.training import lr_finder
+
+    seen = []
+
+    class Watching(lr_finder._range_test_callback()):
+        def on_train_begin(self, logs=None):
+            seen.append(self.model.optimizer)
+
+    monkeypatch.setattr(lr_finder, "_RangeTest", lambda steps, rows: Watching(steps, rows))
+    X, y = rows
+    log = tmp_path / "user.csv"
+    learner = keraslearn.RealMLPRegressor(hidden_sizes=(8,), callbacks=[keras.callbacks.CSVLogger(str(log))])
+    keraslearn.find_learning_rate(learner, X, y, steps=5)
+    keraslearn.find_learning_rate(keraslearn.TabNetRegressor(n_steps=1), X, y, steps=5)
+    assert not log.exists()
+    assert seen[0].beta_2 == 0.95 and seen[1].global_clipnorm == 1.0
+    assert all(isinstance(opt._learning_rate, keras.optimizers.schedules.ExponentialDecay) for opt in seen)

@@ -157,9 +157,14 @@ def _tidy_onnx(path: str) -> None:
     pooled = pool_spatial_axes_only(proto.graph)
     changed = prune(proto.graph) or pooled or bool(proto.graph.value_info)
     del proto.graph.value_info[:]
-    outputs = proto.graph.output
-    if len(outputs) == 1 and outputs[0].name != ONNX_OUTPUT:
-        renamed(proto.graph, outputs[0].name, ONNX_OUTPUT)
+    outputs, graph = proto.graph.output, proto.graph
+    taken = {n for node in graph.node for n in [*node.input, *node.output]} | {i.name for i in graph.input} | \
+        {i.name for i in graph.initializer}
+    produced = {n for node in graph.node for n in node.output}
+    # Renamed only where no other tensor has the name, and a node computes the output (not an input passed on).
+    if len(outputs) == 1 and outputs[0].name != ONNX_OUTPUT and ONNX_OUTPUT not in taken \
+            and outputs[0].name in produced:
+        renamed(graph, outputs[0].name, ONNX_OUTPUT)
         outputs[0].name, changed = ONNX_OUTPUT, True
     if changed:
         onnx.save(proto, path)

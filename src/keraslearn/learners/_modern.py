@@ -89,7 +89,7 @@ class ModernLearnerMixin:
         return ProgressSchedule(rate, steps, shape)
 
     def _compile(self, model):
-        lr = self._learning_rate()
+        lr = self._fit_learning_rate(self._learning_rate())
         metrics = list(self._default_metrics) or None
         if isinstance(self.optimizer, str) and self.optimizer.lower() == "adamw":
             layers = [v for v in model.trainable_variables if v.path.split("/")[0] in self._no_decay_layers]

@@ -269,7 +269,8 @@ class _UserModelMixin:
     def _compile(self, model):
         """Keep the user's compile settings unless optimizer, learning_rate or loss is given."""
         if getattr(model, "compiled", False):
-            if self.optimizer is None and self.learning_rate is None and self.loss is None:
+            if self.optimizer is None and self.learning_rate is None and self.loss is None and \
+                    "_lr_override" not in self.__dict__:
                 return
             optimizer = self.optimizer if self.optimizer is not None else model.optimizer
             # Metrics are not a public attribute of a compiled model; keep them when we can.
@@ -281,7 +282,7 @@ class _UserModelMixin:
         compile_model(
             model,
             optimizer=optimizer,
-            learning_rate=self.learning_rate,
+            learning_rate=self._fit_learning_rate(self.learning_rate),
             loss=self._effective_loss(model),
             metrics=metrics,
         )

@@ -564,10 +564,15 @@ class KerasLearner(BaseEstimator):
         compile_model(
             model,
             optimizer=self.optimizer,
-            learning_rate=self.learning_rate,
+            learning_rate=self._fit_learning_rate(self.learning_rate),
             loss=self._loss(),
             metrics=list(self._default_metrics),
         )
+
+    def _fit_learning_rate(self, rate):
+        """The learning rate (or schedule) this fit compiles with: ``rate``, the learner's own, unless this is
+        the copy a learning-rate range test trains (:mod:`keraslearn.training.lr_finder`): its growing rate."""
+        return self.__dict__.get("_lr_override", rate)
 
     def _model_spec(self):
         return self.spec_

@@ -113,10 +113,10 @@ class _CosineScheduleMixin:
         compile_model(
             model,
             optimizer=self.optimizer,
-            learning_rate=learning_rate_schedule(
+            learning_rate=self._fit_learning_rate(learning_rate_schedule(
                 self.lr_schedule, peak, epochs=self.epochs,
                 steps=steps_per_epoch(self._n_train_rows, self._batch_size(self._n_train_rows)),
-            ),
+            )),
             loss=self._loss(),
             metrics=list(self._default_metrics),
         )

@@ -156,7 +156,7 @@ class _TabNetMixin:
             model,
             optimizer=self.optimizer,
             global_clipnorm=self.global_clipnorm,
-            learning_rate=self.learning_rate,
+            learning_rate=self._fit_learning_rate(self.learning_rate),
             loss=self._loss(),
             metrics=list(self._default_metrics),
         )

@@ -3,11 +3,13 @@
 One short fit of a copy of the learner whose learning rate grows exponentially every batch, from
 ``lr_min`` to ``lr_max``: each batch's training loss against its learning rate shows where training is
 fast and where it diverges. The rate grows inside the compiled step (a Keras ``ExponentialDecay``
-schedule with a rate above 1), so no batch waits on Python to change it.
+schedule with a rate above 1, in place of the learner's own rate or schedule, with its own optimizer,
+clipping and weight-decay exclusions), so no batch waits on Python to change it.
 """
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -22,8 +24,8 @@ def find_learning_rate(learner, X, y, *, lr_min=1e-6, lr_max=1.0, steps=100, sam
     """Run the learning-rate range test on a copy of ``learner`` (the learner itself is not changed).
 
     The copy trains for ``steps`` batches (fewer if the loss diverges first) on every row of X, without
-    early stopping or a validation split, its learning rate growing exponentially from ``lr_min`` to
-    ``lr_max``. A learning-rate schedule of the learner's own (``lr_schedule``) is replaced for the test.
+    early stopping, a validation split or the learner's callbacks (they could write files), its learning
+    rate growing exponentially from ``lr_min`` to ``lr_max`` in place of the learner's own rate or schedule.
 
     Parameters
     ----------
@@ -47,8 +49,12 @@ def find_learning_rate(learner, X, y, *, lr_min=1e-6, lr_max=1.0, steps=100, sam
     pandas.DataFrame
         One row per batch: ``learning_rate``, ``loss`` (that batch's training loss) and ``smoothed_loss``
         (its exponential moving average). ``attrs["suggestion"]`` is a tenth of the learning rate of the
-        lowest smoothed loss, a usual starting value for ``learning_rate``.
+        lowest smoothed loss (at least ``lr_min``), a usual starting value for ``learning_rate``; None when
+        the first batch's loss was the lowest (no rate in the range helped). Under a loss-scaling optimizer
+        (``mixed_float16``) a batch whose step was skipped leaves the rate where it was, so the rates after it
+        are one batch behind the column.
     """
+    import keras
     import pandas as pd
     from sklearn.base import clone
 
@@ -56,24 +62,25 @@ def find_learning_rate(learner, X, y, *, lr_min=1e-6, lr_max=1.0, steps=100, sam
 
     if not getattr(learner, "_tabular", False) or not hasattr(learner, "fit"):
         raise TypeError(f"find_learning_rate takes a keraslearn tabular learner, not {type(learner).__name__}.")
-    if not (isinstance(lr_min, (int, float)) and isinstance(lr_max, (int, float)) and 0 < lr_min < lr_max):
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (lr_min, lr_max)) or \
+            not 0 < lr_min < lr_max:
         raise ValueError(f"lr_min and lr_max must be numbers with 0 < lr_min < lr_max; got {lr_min!r} and {lr_max!r}.")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 2:
         raise ValueError(f"steps must be an int of at least 2; got {steps!r}.")
+    lr_min, lr_max, steps = float(lr_min), float(lr_max), int(steps)
     probe = clone(learner)
-    params = probe.get_params(deep=False)
-    if params.get("optimizer") is None:
-        raise ValueError(f"{type(learner).__name__} has optimizer=None (the model's own compile): find_learning_rate "
-                         "needs the optimizer to give a growing learning rate; pass optimizer='adam' or an instance.")
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     n = (X.shape[0] if hasattr(X, "shape") else len(X)) if weights is None else int(np.count_nonzero(weights))
-    per_epoch = -(-n // max(1, min(probe._batch_size(n), n)))
-    test = _RangeTest(steps)
-    overrides = dict(epochs=-(-int(steps) // per_epoch), early_stopping=False, validation_fraction=0.0, verbose=0,
-                     callbacks=[*(params.get("callbacks") or []), test],
-                     optimizer=_growing(probe, float(lr_min), float(lr_max), int(steps)), learning_rate=None)
-    overrides.update({k: v for k, v in (("lr_schedule", "constant"), ("warm_start", False)) if k in params})
+    batch = max(1, min(probe._batch_size(n), n))
+    per_epoch = -(-n // batch)
+    test = _RangeTest(steps, [batch] * (per_epoch - 1) + [n - (per_epoch - 1) * batch])
+    overrides = dict(epochs=-(-steps // per_epoch), early_stopping=False, validation_fraction=0.0, verbose=0,
+                     callbacks=[test])
+    if "warm_start" in probe.get_params(deep=False):
+        overrides["warm_start"] = False
     probe.set_params(**overrides)
+    probe._lr_override = keras.optimizers.schedules.ExponentialDecay(lr_min, decay_steps=steps - 1,
+                                                                     decay_rate=lr_max / lr_min)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a range test is meant to diverge: its warnings are not the user's
         try:
@@ -83,29 +90,15 @@ def find_learning_rate(learner, X, y, *, lr_min=1e-6, lr_max=1.0, steps=100, sam
     losses = np.asarray(test.losses, dtype=float)
     if not len(losses):
         raise ValueError("The range test recorded no batch: the data gave no training rows.")
-    rates = float(lr_min) * (float(lr_max) / float(lr_min)) ** (np.arange(len(losses)) / (int(steps) - 1))
+    rates = lr_min * (lr_max / lr_min) ** (np.arange(len(losses)) / (steps - 1))
     smoothed = _smoothed(losses)
     result = pd.DataFrame({"learning_rate": rates, "loss": losses, "smoothed_loss": smoothed})
-    finite = np.isfinite(smoothed)
-    result.attrs["suggestion"] = float(rates[finite][np.argmin(smoothed[finite])] / 10) if finite.any() else None
+    finite = np.flatnonzero(np.isfinite(smoothed))
+    best = finite[np.argmin(smoothed[finite])] if len(finite) else 0
+    result.attrs["suggestion"] = max(lr_min, float(rates[best]) / 10) if best > 0 else None
     if plot is not None:
         _plot(result, plot, type(learner).__name__)
     return result
-
-
-def _growing(learner, lr_min, lr_max, steps):
-    """A copy of ``learner``'s optimizer whose learning rate grows from ``lr_min`` to ``lr_max`` over ``steps``."""
-    import keras
-
-    optimizer = learner.optimizer
-    if isinstance(optimizer, str):
-        decay = getattr(learner, "weight_decay", None)
-        config = {"weight_decay": float(decay)} if decay else {}
-        optimizer = keras.optimizers.get({"class_name": optimizer, "config": config})
-    config = optimizer.get_config()
-    config["learning_rate"] = keras.optimizers.schedules.ExponentialDecay(
-        lr_min, decay_steps=steps - 1, decay_rate=lr_max / lr_min)
-    return type(optimizer).from_config(config)
 
 
 def _smoothed(losses):
@@ -121,21 +114,24 @@ def _range_test_callback():
     import keras
 
     class RangeTest(keras.callbacks.Callback):
-        """Records each batch's loss (Keras logs the epoch's running mean) and ends the fit after ``steps``
-        batches, or once the loss diverged. Fit attaches a shallow copy: ``losses`` is shared with it."""
+        """Records each batch's loss and ends the fit after ``steps`` batches, or once the loss diverged.
 
-        def __init__(self, steps):
+        Keras logs the epoch's running mean, each batch weighing its rows (``rows``: an epoch's batches):
+        a batch's own loss is what it added to that mean. Fit attaches a shallow copy: ``losses`` is shared.
+        """
+
+        def __init__(self, steps, rows):
             super().__init__()
-            self.steps, self.losses = steps, []
+            self.steps, self.rows, self.losses = steps, rows, []
 
         def on_epoch_begin(self, epoch, logs=None):
-            self._batches, self._mean = 0, 0.0
+            self._batches, self._seen, self._mean = 0, 0, 0.0
 
         def on_train_batch_end(self, batch, logs=None):
             mean = float((logs or {}).get("loss", np.nan))
-            self._batches += 1  # batches of equal size (a last, smaller one is topped up with weight-0 rows)
-            loss = self._batches * mean - (self._batches - 1) * self._mean
-            self._mean = mean
+            rows = self.rows[min(self._batches, len(self.rows) - 1)]
+            loss = ((self._seen + rows) * mean - self._seen * self._mean) / rows
+            self._batches, self._seen, self._mean = self._batches + 1, self._seen + rows, mean
             self.losses.append(loss)
             lowest = np.nanmin(self.losses)
             if len(self.losses) >= self.steps or not np.isfinite(loss) or (lowest > 0 and loss > DIVERGED * lowest):
@@ -144,8 +140,8 @@ def _range_test_callback():
     return RangeTest
 
 
-def _RangeTest(steps):
-    return _range_test_callback()(steps)
+def _RangeTest(steps, rows):
+    return _range_test_callback()(steps, rows)
 
 
 def _plot(result, path, name):
