@@ -1,8 +1,9 @@
-"""scikit-learn's own estimator checks on the representative learners (FF)."""
+"""scikit-learn's own estimator checks on the representative learners: FF, and one regressor each of the
+modern families (RealMLP: its own output clamp and schedule) and of TabNet (its own fit)."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from keraslearn import FFClassifier, FFRegressor
+from keraslearn import FFClassifier, FFRegressor, RealMLPRegressor, TabNetRegressor
 
 # Small, fast settings: the checks fit hundreds of models on tiny data.
 _FAST = dict(layer_units=(32,), epochs=40, batch_size=32, learning_rate=1e-2, patience=40, random_state=0)
@@ -16,13 +17,15 @@ _SGD_WEIGHTS = (
     "a Pipeline given no weights does (rows of weight 0 the whole fit leaves out, as removed)."
 )
 EXPECTED_FAILED = {
-    "FFClassifier": {"check_sample_weight_equivalence_on_dense_data": _SGD_WEIGHTS},
-    "FFRegressor": {"check_sample_weight_equivalence_on_dense_data": _SGD_WEIGHTS},
+    name: {"check_sample_weight_equivalence_on_dense_data": _SGD_WEIGHTS}
+    for name in ("FFClassifier", "FFRegressor", "RealMLPRegressor", "TabNetRegressor")
 }
+_TRAIN = dict(epochs=20, patience=20, batch_size=32, random_state=0)
 
 
 @parametrize_with_checks(
-    [FFClassifier(**_FAST), FFRegressor(**_FAST)],
+    [FFClassifier(**_FAST), FFRegressor(**_FAST), RealMLPRegressor(hidden_sizes=(16,), **_TRAIN),
+     TabNetRegressor(n_d=4, n_a=4, n_steps=1, **_TRAIN)],
     expected_failed_checks=lambda est: EXPECTED_FAILED.get(type(est).__name__, {}),
 )
 def test_sklearn_compatible(estimator, check):
