@@ -81,7 +81,7 @@ def test_the_copy_trains_with_the_learners_optimizer_and_without_its_callbacks(r
 
     seen = []
 
-    class Watching(lr_finder._range_test_callback()):
+    class Watching(lr_finder._RangeTest):
         def on_train_begin(self, logs=None):
             seen.append(self.model.optimizer)
 

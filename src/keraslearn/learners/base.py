@@ -599,13 +599,12 @@ class KerasLearner(BaseEstimator):
         """X as a DataFrame whose columns are matched to those of fit (by name, else by position)."""
         name = type(self).__name__
         frame, has_names = to_frame(X, estimator_name=name)
-        names = self._fitted_column_names()
-        if names is not None and getattr(self, "feature_names_in_", None) is None and not has_names:
-            # The learner's own names cleared (see _fitted_column_names): an array quietly, by position. A
-            # DataFrame still goes by its names (refused where they differ: they cannot be matched by position
-            # without the risk of swapping columns of equal types).
-            return match_columns(frame, False, None, self.n_features_in_, name).set_axis(list(names), axis=1)
-        return match_columns(frame, has_names, names, self.n_features_in_, name)
+        # Where a tool cleared the learner's own names (see _fitted_column_names), an array goes by position
+        # quietly; a DataFrame still goes by its names (refused where they differ: matched by position instead,
+        # columns of equal types could swap).
+        cleared = getattr(self, "feature_names_in_", None) is None
+        return match_columns(frame, has_names, self._fitted_column_names(), self.n_features_in_, name,
+                             warn_unnamed=not cleared)
 
     def _fitted_column_names(self):
         """The names of fit's columns, or None for an array. From the encoder when ``feature_names_in_`` was

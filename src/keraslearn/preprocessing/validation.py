@@ -171,8 +171,12 @@ def match_columns(
     feature_names_in,
     n_features_in: int,
     estimator_name: str,
+    warn_unnamed: bool = True,
 ) -> pd.DataFrame:
-    """Line ``frame`` up with the columns seen in ``fit``: by name for DataFrames, by width otherwise."""
+    """Line ``frame`` up with the columns seen in ``fit``: by name for DataFrames, by width otherwise.
+
+    ``warn_unnamed=False``: an array given to an estimator fitted on named columns is matched by position
+    without a warning (a tool cleared the estimator's ``feature_names_in_`` to that end)."""
     if feature_names_in is not None and has_names:
         expected = list(feature_names_in)
         missing = [c for c in expected if c not in frame.columns]
@@ -195,9 +199,10 @@ def match_columns(
             f"{n_features_in} features as input."
         )
     if feature_names_in is not None and not has_names:
-        warn_user(
-            f"X does not have valid feature names, but {estimator_name} was fitted with "
-            "feature names; columns are matched by position.")
+        if warn_unnamed:
+            warn_user(
+                f"X does not have valid feature names, but {estimator_name} was fitted with "
+                "feature names; columns are matched by position.")
         return frame.set_axis(list(feature_names_in), axis=1)
     if feature_names_in is None and has_names:
         warn_user(

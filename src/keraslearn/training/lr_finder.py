@@ -12,7 +12,12 @@ from __future__ import annotations
 import numbers
 import warnings
 
+import keras
 import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from keraslearn.training.fit import DivergedError
 
 #: The test ends once a batch's loss exceeds this many times the lowest so far (it diverged), as fastai's.
 DIVERGED = 4.0
@@ -54,12 +59,6 @@ def find_learning_rate(learner, X, y, *, lr_min=1e-6, lr_max=1.0, steps=100, sam
         (``mixed_float16``) a batch whose step was skipped leaves the rate where it was, so the rates after it
         are one batch behind the column.
     """
-    import keras
-    import pandas as pd
-    from sklearn.base import clone
-
-    from keraslearn.training.fit import DivergedError
-
     if not getattr(learner, "_tabular", False) or not hasattr(learner, "fit"):
         raise TypeError(f"find_learning_rate takes a keraslearn tabular learner, not {type(learner).__name__}.")
     if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (lr_min, lr_max)) or \
@@ -110,38 +109,29 @@ def _smoothed(losses):
     return out
 
 
-def _range_test_callback():
-    import keras
+class _RangeTest(keras.callbacks.Callback):
+    """Records each batch's loss and ends the fit after ``steps`` batches, or once the loss diverged.
 
-    class RangeTest(keras.callbacks.Callback):
-        """Records each batch's loss and ends the fit after ``steps`` batches, or once the loss diverged.
+    Keras logs the epoch's running mean, each batch weighing its rows (``rows``: an epoch's batches): a
+    batch's own loss is what it added to that mean. Fit attaches a shallow copy: ``losses`` is shared.
+    """
 
-        Keras logs the epoch's running mean, each batch weighing its rows (``rows``: an epoch's batches):
-        a batch's own loss is what it added to that mean. Fit attaches a shallow copy: ``losses`` is shared.
-        """
+    def __init__(self, steps, rows):
+        super().__init__()
+        self.steps, self.rows, self.losses = steps, rows, []
 
-        def __init__(self, steps, rows):
-            super().__init__()
-            self.steps, self.rows, self.losses = steps, rows, []
+    def on_epoch_begin(self, epoch, logs=None):
+        self._batches, self._seen, self._mean = 0, 0, 0.0
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self._batches, self._seen, self._mean = 0, 0, 0.0
-
-        def on_train_batch_end(self, batch, logs=None):
-            mean = float((logs or {}).get("loss", np.nan))
-            rows = self.rows[min(self._batches, len(self.rows) - 1)]
-            loss = ((self._seen + rows) * mean - self._seen * self._mean) / rows
-            self._batches, self._seen, self._mean = self._batches + 1, self._seen + rows, mean
-            self.losses.append(loss)
-            lowest = np.nanmin(self.losses)
-            if len(self.losses) >= self.steps or not np.isfinite(loss) or (lowest > 0 and loss > DIVERGED * lowest):
-                self.model.stop_training = True
-
-    return RangeTest
-
-
-def _RangeTest(steps, rows):
-    return _range_test_callback()(steps, rows)
+    def on_train_batch_end(self, batch, logs=None):
+        mean = float((logs or {}).get("loss", np.nan))
+        rows = self.rows[min(self._batches, len(self.rows) - 1)]
+        loss = ((self._seen + rows) * mean - self._seen * self._mean) / rows
+        self._batches, self._seen, self._mean = self._batches + 1, self._seen + rows, mean
+        self.losses.append(loss)
+        lowest = np.nanmin(self.losses)
+        if len(self.losses) >= self.steps or not np.isfinite(loss) or (lowest > 0 and loss > DIVERGED * lowest):
+            self.model.stop_training = True
 
 
 def _plot(result, path, name):
